@@ -1,0 +1,35 @@
+# The two commands a newcomer needs:  make run  (the daemon on SQLite)  and  make test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test check validate bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## the daemon: scheduled checks, daily digest, HTTP page on 127.0.0.1:8000
+	$(BIN)/monitor run
+
+test: $(STAMP)  ## the whole test-suite
+	$(BIN)/monitor validate
+	$(BIN)/monitor test
+	$(BIN)/lint-imports
+	$(BIN)/pytest
+
+check: $(STAMP)  ## one check cycle now
+	$(BIN)/monitor check
+
+bench: $(STAMP)  ## the benchmark harness; prints JSON and one PASS/FAIL line per target
+	$(BIN)/python -m benchmarks
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) data/ .pytest_cache

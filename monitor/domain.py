@@ -1,0 +1,315 @@
+"""The frozen types every stage exchanges. Pure: imports only the standard library.
+
+definitions -> (Indicator, Feed) ; parse -> Entry ; match -> Match ;
+store -> Evidence, FeedHealth ; evaluate -> Status ; store <- StatusChange
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import Enum, StrEnum
+
+# ---------------------------------------------------------------- durations
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str | int | float | timedelta) -> timedelta:
+    """'90s', '15m', '2h', '30d', '1w' (or seconds as a number) -> timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 15m, 2h, 30d, 1w)")
+    return timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
+
+
+def format_duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    for unit in ("w", "d", "h", "m"):
+        if seconds and seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def normalize(text: str) -> str:
+    """The form terms and texts are compared in: NFKC, case-folded."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def digest_of(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- rules
+
+
+class TermKind(StrEnum):
+    PHRASE = "phrase"  # case-insensitive, word boundaries for Latin, substring for CJK
+    PREFIX = "prefix"  # word*  -> a word starting with `word`
+    REGEX = "regex"  # /pattern/
+
+
+@dataclass(frozen=True)
+class Term:
+    raw: str  # as written in the YAML, shown in explanations
+    kind: TermKind
+    text: str  # normalized phrase / prefix, or the regex source
+    title_only: bool = False
+
+
+@dataclass(frozen=True)
+class TermNode:
+    term: Term
+
+
+@dataclass(frozen=True)
+class AllNode:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class AnyNode:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class NoneNode:
+    """True when none of its children holds."""
+
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class NearNode:
+    """True when every term occurs with at most `within` words between first and last."""
+
+    terms: tuple[Term, ...]
+    within: int
+
+
+Node = TermNode | AllNode | AnyNode | NoneNode | NearNode
+
+
+class Scope(StrEnum):
+    ENTRY = "entry"
+    SENTENCE = "sentence"
+
+
+@dataclass(frozen=True)
+class Rule:
+    node: Node
+    scope: Scope = Scope.ENTRY
+
+
+def iter_terms(node: Node) -> Iterable[Term]:
+    if isinstance(node, TermNode):
+        yield node.term
+    elif isinstance(node, NearNode):
+        yield from node.terms
+    else:
+        for child in node.children:
+            yield from iter_terms(child)
+
+
+# ---------------------------------------------------------------- definitions
+
+
+@dataclass(frozen=True)
+class Outcome:
+    id: str
+    label: str
+    rule: Rule
+    corroborate: int = 2
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str  # matched as the entry's title (a headline)
+    expect: str  # an outcome id, or "none"
+    body: str = ""  # optional lede, matched as the entry's text
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class FeedSelector:
+    """Which feeds an indicator reads: by id or by tag. Empty means every feed."""
+
+    ids: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @property
+    def everything(self) -> bool:
+        return not self.ids and not self.tags
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    group: str
+    title: str
+    question: str
+    outcomes: tuple[Outcome, ...]
+    window: timedelta = timedelta(days=30)
+    feeds: FeedSelector = FeedSelector()
+    examples: tuple[Example, ...] = ()
+    source: str = ""  # the file it was loaded from
+    hash: str = ""  # sha256 of the file's bytes: recorded with every status change
+
+    def outcome(self, outcome_id: str) -> Outcome:
+        for outcome in self.outcomes:
+            if outcome.id == outcome_id:
+                return outcome
+        raise KeyError(outcome_id)
+
+
+@dataclass(frozen=True)
+class Feed:
+    id: str
+    url: str
+    tags: tuple[str, ...] = ()
+    interval: timedelta | None = None  # None: the MONITOR_CHECK_INTERVAL setting
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Definitions:
+    indicators: tuple[Indicator, ...]
+    feeds: tuple[Feed, ...]
+    hash: str = ""
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        for indicator in self.indicators:
+            if indicator.id == indicator_id:
+                return indicator
+        raise KeyError(indicator_id)
+
+    def feeds_for(self, indicator: Indicator) -> tuple[str, ...]:
+        """Ids of the feeds an indicator reads."""
+        sel = indicator.feeds
+        if sel.everything:
+            return tuple(f.id for f in self.feeds)
+        tags = set(sel.tags)
+        return tuple(f.id for f in self.feeds if f.id in sel.ids or tags.intersection(f.tags))
+
+
+# ---------------------------------------------------------------- news
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item of a feed, as plain text. Nothing downstream of parse sees feedparser."""
+
+    feed_id: str
+    guid: str
+    link: str
+    title: str
+    text: str
+    published: datetime | None  # timezone-aware UTC, or None
+    publisher: str  # registrable domain of the link ("bbc.co.uk"), or the feed's host
+
+    @property
+    def key(self) -> str:
+        """Identity of an item: its guid, else its link, else its title and text."""
+        return digest_of(self.guid or self.link or (self.title + "\n" + self.text))
+
+
+@dataclass(frozen=True)
+class Match:
+    """An entry satisfies one outcome of one indicator."""
+
+    entry_key: str
+    indicator_id: str
+    outcome_id: str
+    terms: tuple[str, ...]  # the raw terms that fired
+    snippet: str  # the text around the first hit
+
+
+# ---------------------------------------------------------------- status
+
+
+class Level(Enum):
+    NONE = 0
+    REPORTED = 1
+    CONFIRMED = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+QUIET = "quiet"
+MIXED = "mixed"
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A stored match with what the status model needs of its entry."""
+
+    entry_id: int
+    indicator_id: str
+    outcome_id: str
+    title: str
+    link: str
+    publisher: str
+    time: datetime  # published if known and not in the future, else first seen
+    terms: tuple[str, ...]
+    snippet: str
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    feed_id: str
+    failing_since: datetime | None  # first failure since the last success; None if healthy
+    interval: timedelta
+    dead: bool = False  # 410 Gone, or permanently failing
+    last_error: str = ""
+
+
+@dataclass(frozen=True)
+class OutcomeState:
+    outcome_id: str
+    level: Level
+    sources: tuple[str, ...]  # distinct publishers, one per story
+    evidence: tuple[Evidence, ...]  # one per story (copies collapsed), newest first
+
+
+@dataclass(frozen=True)
+class Status:
+    indicator_id: str
+    status: str  # quiet | unknown | mixed | OUTCOME:LEVEL
+    outcomes: tuple[OutcomeState, ...]
+    definition_hash: str
+
+    @property
+    def evidence(self) -> tuple[Evidence, ...]:
+        """Evidence of the outcome(s) at the highest level."""
+        top = max((o.level.value for o in self.outcomes), default=0)
+        if top == 0:
+            return ()
+        return tuple(e for o in self.outcomes if o.level.value == top for e in o.evidence)
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    indicator_id: str
+    at: datetime
+    old_status: str
+    new_status: str
+    evidence: tuple[Evidence, ...]
+    definition_hash: str
+    replayed: bool = False
+    id: int | None = field(default=None, compare=False)

@@ -1,0 +1,51 @@
+"""Every error monitor raises on purpose derives from MonitorError.
+
+    MonitorError
+    ├── DefinitionError     definitions: a YAML file or feeds file is invalid (file:line: message)
+    ├── FetchError          fetch: a feed could not be retrieved (carries `permanent`)
+    ├── ParseError          parse: a body is not a feed
+    ├── StoreError          store: the database refused or is behind the code
+    ├── DigestError         digest: a digest could not be built or delivered
+    └── ConfigError         settings: a setting has a value that cannot work
+
+Messages start with the stage that raised them ("fetch: ...", "definitions: indicators/x.yaml:12: ...").
+This module imports nothing.
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base of every deliberate monitor error."""
+
+
+class ConfigError(MonitorError):
+    """A setting has a value that cannot work."""
+
+
+class DefinitionError(MonitorError):
+    """Definitions are invalid; `problems` lists every `file:line: message`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("definitions: " + "; ".join(self.problems))
+
+
+class FetchError(MonitorError):
+    """A feed could not be fetched. Permanent errors stop polling (410 Gone)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        self.permanent = permanent
+        super().__init__(message)
+
+
+class ParseError(MonitorError):
+    """A body is not a feed that can be read."""
+
+
+class StoreError(MonitorError):
+    """The database refused an operation or its schema does not match the code."""
+
+
+class DigestError(MonitorError):
+    """A digest could not be built or delivered."""

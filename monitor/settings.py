@@ -1,0 +1,111 @@
+"""Every setting, read once from the environment (prefix MONITOR_) and `.env`.
+
+Build one `Settings()` at the edge (the CLI) and pass values down; nothing else reads the
+environment. Each field's description is the README's text for it.
+"""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from monitor.domain import parse_duration
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MONITOR_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = Field(
+        "sqlite:///data/monitor.db",
+        description="SQLAlchemy URL of the database; `postgresql+psycopg://user@host/db` for PostgreSQL.",
+    )
+    indicators_dir: Path = Field(Path("indicators"), description="Folder of indicator YAML files.")
+    feeds_file: Path = Field(Path("config/feeds.yaml"), description="The feeds file.")
+    check_interval: timedelta = Field(
+        timedelta(minutes=15), description="How often a feed is checked unless it sets `interval`."
+    )
+    fetch_concurrency: int = Field(16, ge=1, le=256, description="Feeds fetched at once.")
+    fetch_timeout: timedelta = Field(
+        timedelta(seconds=20), description="Connect and read timeout of one request."
+    )
+    fetch_total_timeout: timedelta = Field(
+        timedelta(seconds=60), description="Longest time one feed's fetch may take in all."
+    )
+    max_body_bytes: int = Field(
+        10_000_000, ge=1024, description="Largest feed body accepted, after decompression."
+    )
+    max_backoff: timedelta = Field(
+        timedelta(hours=6), description="Longest wait between checks of a failing feed."
+    )
+    user_agent: str = Field(
+        "monitor/0.1 (+https://github.com/monitor-news/monitor)",
+        description="User-Agent header sent with every request.",
+    )
+    http_host: str = Field("127.0.0.1", description="Address the HTTP endpoint binds to.")
+    http_port: int = Field(8000, ge=0, le=65535, description="Port of the HTTP endpoint.")
+    api_token: SecretStr | None = Field(
+        None, description="When set, every endpoint but /healthz needs `Authorization: Bearer`."
+    )
+    smtp_host: str | None = Field(
+        None, description="SMTP server for the digest; unset: digests go to OUTBOX_DIR."
+    )
+    smtp_port: int = Field(587, description="SMTP port.")
+    smtp_username: str | None = Field(None, description="SMTP login user; unset: no login.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP login password.")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_ssl: bool = Field(False, description="Connect with implicit TLS (port 465).")
+    digest_from: str = Field("monitor@localhost", description="From address of the digest.")
+    digest_to: CommaList = Field(
+        default_factory=list, description="Digest recipients, comma-separated."
+    )
+    digest_time: time = Field(time(7, 0), description="Local time of day the digest is sent.")
+    timezone: str = Field("UTC", description="IANA time zone of DIGEST_TIME and digest dates.")
+    outbox_dir: Path = Field(
+        Path("data/outbox"), description="Where digests go as .eml files when SMTP_HOST is unset."
+    )
+    notify_urls: CommaList = Field(
+        default_factory=list,
+        description="Apprise URLs notified of each status change at once, comma-separated.",
+    )
+    retention: timedelta = Field(
+        timedelta(days=365), description="Entries older than this without evidence are deleted."
+    )
+    log_format: Literal["text", "json"] = Field("text", description="`text` or `json` logs.")
+    log_level: str = Field("INFO", description="Logging level.")
+
+    @field_validator(
+        "check_interval", "fetch_timeout", "fetch_total_timeout", "max_backoff", "retention",
+        mode="before",
+    )
+    @classmethod
+    def _duration(cls, value: object) -> timedelta:
+        return parse_duration(value)  # type: ignore[arg-type]
+
+    @field_validator("digest_to", "notify_urls", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> list[str]:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return list(value)  # type: ignore[call-overload]
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
