@@ -1,0 +1,219 @@
+"""Evidence -> statuses: windows, copies, corroboration. Pure: no I/O, `now` is an argument.
+
+The status model (DESIGN §3):
+
+- only evidence with ``time >= now - indicator.window`` counts;
+- copies of one story count once. Per outcome, evidence is clustered into stories: two items
+  are one story when they share a link, have the same (long enough) normalized title, or their
+  normalized title + snippet are near-duplicates (Jaccard >= 0.6 over word 3-shingles, or over
+  character bigrams for CJK text). A wire story syndicated to several publishers is one story,
+  and its source is the publisher of its earliest copy;
+- an outcome is ``none`` without stories, ``confirmed`` with at least ``corroborate`` distinct
+  sources among its stories, else ``reported``;
+- the status is ``unknown`` when the indicator reads at least one feed and every one of them is
+  dead or has been failing for longer than two check intervals. This follows DESIGN literally:
+  it wins even when evidence is still inside the window, because nobody can tell whether the
+  news has moved on since. Otherwise ``quiet`` without evidence, ``mixed`` when two or more
+  outcomes share the highest level, else ``OUTCOME:LEVEL``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from monitor.domain import (
+    MIXED,
+    QUIET,
+    UNKNOWN,
+    Evidence,
+    FeedHealth,
+    Indicator,
+    Level,
+    Outcome,
+    OutcomeState,
+    Status,
+    StatusChange,
+    normalize,
+)
+
+__all__ = ["NEAR_DUPLICATE", "changes", "evaluate", "same_story", "stories"]
+
+NEAR_DUPLICATE = 0.6  # Jaccard similarity from which two texts are one story
+_MIN_TITLE_WORDS = 4  # shorter titles ("Live updates") are too generic to identify a story
+_MIN_TITLE_CJK = 8  # the same for CJK titles, in characters
+_MIN_SHINGLES = 3  # texts with fewer shingles are too short to compare by similarity
+
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
+_CJK_RUN = re.compile(rf"[{_CJK}]+")
+
+
+# ---------------------------------------------------------------- statuses
+
+
+def evaluate(
+    indicator: Indicator,
+    evidence: Sequence[Evidence],
+    feed_health: Sequence[FeedHealth],
+    *,
+    now: datetime,
+) -> Status:
+    """The status of one indicator.
+
+    `evidence` are this indicator's stored matches (any age; older ones are ignored here) and
+    `feed_health` the health of the feeds it reads.
+    """
+    cutoff = now - indicator.window
+    by_outcome: dict[str, list[Evidence]] = {}
+    for item in evidence:
+        if item.indicator_id == indicator.id and item.time >= cutoff:
+            by_outcome.setdefault(item.outcome_id, []).append(item)
+    outcomes = tuple(_outcome_state(o, by_outcome.get(o.id, ())) for o in indicator.outcomes)
+    status = UNKNOWN if _feeds_down(feed_health, now) else _status_string(outcomes)
+    return Status(indicator.id, status, outcomes, indicator.hash)
+
+
+def changes(
+    statuses: Sequence[Status],
+    current: Mapping[str, str],
+    *,
+    now: datetime,
+    replayed: bool = False,
+) -> list[StatusChange]:
+    """A change for every status that differs from `current` (an absent indicator is quiet)."""
+    found = []
+    for status in statuses:
+        old = current.get(status.indicator_id, QUIET)
+        if status.status != old:
+            found.append(
+                StatusChange(
+                    indicator_id=status.indicator_id,
+                    at=now,
+                    old_status=old,
+                    new_status=status.status,
+                    evidence=status.evidence,
+                    definition_hash=status.definition_hash,
+                    replayed=replayed,
+                )
+            )
+    return found
+
+
+def _outcome_state(outcome: Outcome, evidence: Sequence[Evidence]) -> OutcomeState:
+    found = stories(evidence)
+    sources = tuple(dict.fromkeys(story.publisher for story in found))
+    if not found:
+        level = Level.NONE
+    elif len(sources) >= outcome.corroborate:
+        level = Level.CONFIRMED
+    else:
+        level = Level.REPORTED
+    return OutcomeState(outcome.id, level, sources, tuple(found))
+
+
+def _status_string(outcomes: Sequence[OutcomeState]) -> str:
+    top = max((o.level.value for o in outcomes), default=0)
+    if top == 0:
+        return QUIET
+    leaders = [o for o in outcomes if o.level.value == top]
+    if len(leaders) > 1:
+        return MIXED
+    return f"{leaders[0].outcome_id}:{leaders[0].level.label}"
+
+
+def _feeds_down(feed_health: Sequence[FeedHealth], now: datetime) -> bool:
+    """True when there is a feed and every one is dead or failing for over two intervals."""
+    return bool(feed_health) and all(
+        h.dead or (h.failing_since is not None and h.failing_since <= now - 2 * h.interval)
+        for h in feed_health
+    )
+
+
+# ---------------------------------------------------------------- stories
+
+
+@dataclass(frozen=True)
+class _Fingerprint:
+    link: str
+    title: str  # normalized title when long enough to identify a story, else ""
+    shingles: frozenset[tuple[str, ...]]
+
+
+def stories(evidence: Sequence[Evidence]) -> list[Evidence]:
+    """One item per story (its earliest copy), newest story first.
+
+    Items are taken oldest first and compared with the first copy of every story found so far,
+    so the work is at most len(evidence) x stories and the result does not depend on the input
+    order.
+    """
+    ordered = sorted(evidence, key=lambda e: (e.time, e.entry_id))
+    found: list[tuple[Evidence, _Fingerprint]] = []
+    for item in ordered:
+        fingerprint = _fingerprint(item)
+        if not any(_similar(fingerprint, known) for _, known in found):
+            found.append((item, fingerprint))
+    return sorted((item for item, _ in found), key=lambda e: (e.time, e.entry_id), reverse=True)
+
+
+def same_story(a: Evidence, b: Evidence) -> bool:
+    """Whether two items are copies of one story (see the module docstring)."""
+    return _similar(_fingerprint(a), _fingerprint(b))
+
+
+def _similar(a: _Fingerprint, b: _Fingerprint) -> bool:
+    if a.link and a.link == b.link:
+        return True
+    if a.title and a.title == b.title:
+        return True
+    return _jaccard(a.shingles, b.shingles) >= NEAR_DUPLICATE
+
+
+def _jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
+    small, large = sorted((len(a), len(b)))
+    if small < _MIN_SHINGLES:
+        return 0.0
+    if small < NEAR_DUPLICATE * large:  # the bound |A∩B|/|A∪B| <= small/large prunes cheaply
+        return 0.0
+    common = len(a & b)
+    return common / (len(a) + len(b) - common)
+
+
+def _fingerprint(item: Evidence) -> _Fingerprint:
+    title_tokens = _tokens(item.title)
+    return _Fingerprint(
+        link=_link_key(item.link),
+        title=_title_key(title_tokens),
+        shingles=_shingles(_tokens(item.title + "\n" + item.snippet)),
+    )
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(normalize(text))
+
+
+def _title_key(tokens: list[str]) -> str:
+    cjk = sum(len(t) for t in tokens if _CJK_RUN.fullmatch(t))
+    if len(tokens) >= _MIN_TITLE_WORDS or cjk >= _MIN_TITLE_CJK:
+        return " ".join(tokens)
+    return ""
+
+
+def _link_key(link: str) -> str:
+    return link.strip().split("#", 1)[0].rstrip("/")
+
+
+def _shingles(tokens: list[str]) -> frozenset[tuple[str, ...]]:
+    """Word 3-shingles of Latin-script words plus character bigrams of CJK runs."""
+    words = [t for t in tokens if not _CJK_RUN.fullmatch(t)]
+    shingles: set[tuple[str, ...]] = set()
+    if 0 < len(words) < 3:
+        shingles.add(tuple(words))
+    shingles.update(tuple(words[i : i + 3]) for i in range(len(words) - 2))
+    for run in (t for t in tokens if _CJK_RUN.fullmatch(t)):
+        if len(run) == 1:
+            shingles.add(("#", run))
+        shingles.update(("#", run[i : i + 2]) for i in range(len(run) - 1))
+    return frozenset(shingles)

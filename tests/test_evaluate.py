@@ -1,0 +1,334 @@
+"""The status model of DESIGN §3, table-driven over small hand-made evidence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import pytest
+
+from monitor.domain import (
+    QUIET,
+    Evidence,
+    FeedHealth,
+    Indicator,
+    Level,
+    Outcome,
+    Rule,
+    Status,
+    Term,
+    TermKind,
+    TermNode,
+)
+from monitor.evaluate import changes, evaluate, same_story, stories
+
+NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+_ids = count(1)
+
+_RULE = Rule(TermNode(Term("x", TermKind.PHRASE, "x")))
+INDICATOR = Indicator(
+    id="nk",
+    group="North Korea",
+    title="How Beijing talks about North Korea",
+    question="?",
+    outcomes=(
+        Outcome("pressure", "Pressure", _RULE, corroborate=2),
+        Outcome("balance", "Balance", _RULE, corroborate=3),
+    ),
+    window=timedelta(days=30),
+    hash="h1",
+)
+
+STORIES = [
+    "Xi tells Lee China will strictly enforce UN sanctions on North Korea",
+    "Beijing and Seoul agree on new trade talks after summit in Gyeongju",
+    "Chinese foreign ministry calls for dialogue on Korean Peninsula tensions",
+    "Pyongyang fires ballistic missile into East Sea as Lee lands in Beijing",
+]
+
+
+def ev(
+    outcome: str = "pressure",
+    publisher: str = "a.com",
+    title: str = STORIES[0],
+    *,
+    link: str | None = None,
+    age: timedelta = HOUR,
+    snippet: str = "",
+    indicator: str = "nk",
+) -> Evidence:
+    entry_id = next(_ids)
+    return Evidence(
+        entry_id=entry_id,
+        indicator_id=indicator,
+        outcome_id=outcome,
+        title=title,
+        link=link if link is not None else f"https://{publisher}/news/{entry_id}",
+        publisher=publisher,
+        time=NOW - age,
+        terms=("x",),
+        snippet=snippet,
+    )
+
+
+def healthy(feed: str = "f1") -> FeedHealth:
+    return FeedHealth(feed, None, timedelta(minutes=15))
+
+
+def failing(feed: str, since: timedelta, interval: timedelta = timedelta(minutes=15)) -> FeedHealth:
+    return FeedHealth(feed, NOW - since, interval, last_error="boom")
+
+
+def dead(feed: str) -> FeedHealth:
+    return FeedHealth(feed, NOW - HOUR, timedelta(minutes=15), dead=True)
+
+
+CASES: list[tuple[str, list[Evidence], list[FeedHealth], str]] = [
+    ("no evidence", [], [healthy()], "quiet"),
+    ("one source", [ev(publisher="a.com")], [healthy()], "pressure:reported"),
+    (
+        "two stories one publisher",
+        [ev(publisher="a.com", title=STORIES[0]), ev(publisher="a.com", title=STORIES[1])],
+        [healthy()],
+        "pressure:reported",
+    ),
+    (
+        "two sources corroborate",
+        [ev(publisher="a.com", title=STORIES[0]), ev(publisher="b.com", title=STORIES[1])],
+        [healthy()],
+        "pressure:confirmed",
+    ),
+    (
+        "corroborate is per outcome",
+        [ev("balance", p, STORIES[i]) for i, p in enumerate(["a.com", "b.com"])],
+        [healthy()],
+        "balance:reported",
+    ),
+    (
+        "three sources confirm balance",
+        [ev("balance", p, STORIES[i]) for i, p in enumerate(["a.com", "b.com", "c.com"])],
+        [healthy()],
+        "balance:confirmed",
+    ),
+    (
+        "wire copies in three publishers count once",
+        [ev(publisher=p, age=HOUR * (i + 1)) for i, p in enumerate(["a.com", "b.com", "c.com"])],
+        [healthy()],
+        "pressure:reported",
+    ),
+    (
+        "near-duplicate titles count once",
+        [
+            ev(
+                publisher="a.com",
+                title="Xi tells Lee China will strictly enforce UN sanctions on North Korea",
+            ),
+            ev(
+                publisher="b.com",
+                title="Xi tells Lee that China will strictly enforce UN sanctions on North Korea",
+            ),
+        ],
+        [healthy()],
+        "pressure:reported",
+    ),
+    (
+        "same link counts once",
+        [
+            ev(publisher="a.com", title=STORIES[0], link="https://a.com/1"),
+            ev(publisher="b.com", title=STORIES[1], link="https://a.com/1/"),
+        ],
+        [healthy()],
+        "pressure:reported",
+    ),
+    (
+        "window excludes old evidence",
+        [ev(publisher="a.com", age=timedelta(days=31)), ev(publisher="b.com", title=STORIES[1])],
+        [healthy()],
+        "pressure:reported",
+    ),
+    ("only old evidence is quiet", [ev(age=timedelta(days=30, seconds=1))], [healthy()], "quiet"),
+    ("evidence at the window's edge counts", [ev(age=timedelta(days=30))], [], "pressure:reported"),
+    (
+        "mixed when two outcomes share the top level",
+        [ev("pressure", "a.com", STORIES[0]), ev("balance", "b.com", STORIES[2])],
+        [healthy()],
+        "mixed",
+    ),
+    (
+        "confirmed beats reported",
+        [
+            ev("pressure", "a.com", STORIES[0]),
+            ev("pressure", "b.com", STORIES[1]),
+            ev("balance", "c.com", STORIES[2]),
+        ],
+        [healthy()],
+        "pressure:confirmed",
+    ),
+    (
+        "other indicators and unknown outcomes are ignored",
+        [ev(indicator="other"), ev(outcome="nope")],
+        [healthy()],
+        "quiet",
+    ),
+    (
+        "unknown when every feed fails for over two intervals",
+        [],
+        [failing("f1", timedelta(minutes=31)), failing("f2", timedelta(hours=5))],
+        "unknown",
+    ),
+    (
+        "unknown at exactly two intervals",
+        [],
+        [failing("f1", timedelta(minutes=30))],
+        "unknown",
+    ),
+    (
+        "unknown wins over evidence",
+        [ev(publisher="a.com")],
+        [failing("f1", timedelta(hours=1)), dead("f2")],
+        "unknown",
+    ),
+    ("unknown when every feed is dead", [], [dead("f1")], "unknown"),
+    (
+        "not unknown when one feed is healthy",
+        [],
+        [failing("f1", timedelta(hours=5)), healthy("f2")],
+        "quiet",
+    ),
+    (
+        "not unknown when failing for under two intervals",
+        [ev(publisher="a.com")],
+        [failing("f1", timedelta(minutes=29))],
+        "pressure:reported",
+    ),
+    (
+        "two intervals are the feed's own",
+        [],
+        [failing("f1", timedelta(hours=3), interval=timedelta(hours=2))],
+        "quiet",
+    ),
+    ("not unknown without feeds", [], [], "quiet"),
+]
+
+
+@pytest.mark.parametrize(
+    ("evidence", "health", "expected"),
+    [pytest.param(e, h, s, id=name) for name, e, h, s in CASES],
+)
+def test_status(evidence: list[Evidence], health: list[FeedHealth], expected: str) -> None:
+    status = evaluate(INDICATOR, evidence, health, now=NOW)
+    assert status.status == expected
+    assert status.definition_hash == "h1"
+    assert [o.outcome_id for o in status.outcomes] == ["pressure", "balance"]
+
+
+def test_status_is_independent_of_input_order() -> None:
+    items = [ev(publisher=p, age=HOUR * (i + 1)) for i, p in enumerate(["a.com", "b.com"])]
+    items.append(ev(publisher="c.com", title=STORIES[1]))
+    forward = evaluate(INDICATOR, items, [], now=NOW)
+    backward = evaluate(INDICATOR, items[::-1], [], now=NOW)
+    assert forward == backward
+
+
+def test_outcome_state_lists_stories_newest_first_with_earliest_copy_as_source() -> None:
+    wire = [
+        ev(publisher="late.com", age=HOUR),
+        ev(publisher="first.com", age=3 * HOUR),
+        ev(publisher="middle.com", age=2 * HOUR),
+    ]
+    other = ev(publisher="b.com", title=STORIES[1], age=30 * timedelta(minutes=1))
+    old = ev(publisher="c.com", title=STORIES[2], age=timedelta(days=40))
+    status = evaluate(INDICATOR, [*wire, other, old], [], now=NOW)
+
+    pressure, balance = status.outcomes
+    assert pressure.level is Level.CONFIRMED
+    assert [e.entry_id for e in pressure.evidence] == [other.entry_id, wire[1].entry_id]
+    assert set(pressure.sources) == {"first.com", "b.com"}
+    assert balance.level is Level.NONE
+    assert balance.sources == () and balance.evidence == ()
+    assert status.evidence == pressure.evidence
+
+
+def test_future_dated_entries_count_at_their_effective_time() -> None:
+    # The store gives an entry published "tomorrow" the time it was first seen, so it counts
+    # as fresh; an old article discovered today keeps its old published time and does not.
+    seen_today = ev(publisher="a.com", age=timedelta(minutes=5))
+    published_long_ago = ev(publisher="b.com", title=STORIES[1], age=timedelta(days=90))
+    status = evaluate(INDICATOR, [seen_today, published_long_ago], [], now=NOW)
+    assert status.status == "pressure:reported"
+    assert status.outcomes[0].evidence == (seen_today,)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        pytest.param(STORIES[0], STORIES[0], True, id="identical"),
+        pytest.param(STORIES[0], STORIES[0].upper() + "!", True, id="case and punctuation"),
+        pytest.param(STORIES[0], STORIES[1], False, id="different stories"),
+        pytest.param("Live updates", "Live updates", False, id="short generic titles"),
+        pytest.param(
+            "习近平会见李在明 双方同意加强经贸合作与人文交流",
+            "习近平会见李在明，双方同意加强经贸合作和人文交流",
+            True,
+            id="cjk near-duplicate",
+        ),
+        pytest.param(
+            "习近平会见李在明 双方同意加强经贸合作与人文交流",
+            "朝鲜向东部海域发射一枚弹道导弹 韩国军方称",
+            False,
+            id="cjk different",
+        ),
+    ],
+)
+def test_same_story(a: str, b: str, same: bool) -> None:
+    left = ev(publisher="a.com", title=a, link="")
+    right = ev(publisher="b.com", title=b, link="")
+    assert same_story(left, right) is same
+
+
+def test_snippet_makes_copies_with_different_headlines_one_story() -> None:
+    body = (
+        "Chinese President Xi Jinping told South Korean President Lee Jae-myung on Monday "
+        "that Beijing would strictly enforce United Nations sanctions on North Korea"
+    )
+    a = ev(publisher="a.com", title="China to enforce sanctions, Xi says", snippet=body)
+    b = ev(publisher="b.com", title="Xi: sanctions will be enforced", snippet=body)
+    assert len(stories([a, b])) == 1
+
+
+def test_many_copies_stay_cheap() -> None:
+    items = [ev(publisher=f"p{i}.com", age=timedelta(seconds=i)) for i in range(2000)]
+    assert len(stories(items)) == 1
+
+
+def _status(indicator_id: str, status: str) -> Status:
+    return Status(indicator_id, status, (), "hash-" + indicator_id)
+
+
+@pytest.mark.parametrize(
+    ("status", "current", "expected_old"),
+    [
+        pytest.param("pressure:reported", {}, QUIET, id="absent counts as quiet"),
+        pytest.param("pressure:confirmed", {"nk": "pressure:reported"}, "pressure:reported"),
+        pytest.param("quiet", {"nk": "mixed"}, "mixed", id="back to quiet"),
+        pytest.param("quiet", {}, None, id="quiet and absent: nothing"),
+        pytest.param("mixed", {"nk": "mixed"}, None, id="unchanged: nothing"),
+    ],
+)
+def test_changes(status: str, current: dict[str, str], expected_old: str | None) -> None:
+    found = changes([_status("nk", status)], current, now=NOW)
+    if expected_old is None:
+        assert found == []
+        return
+    [change] = found
+    assert (change.old_status, change.new_status) == (expected_old, status)
+    assert change.at == NOW and change.definition_hash == "hash-nk" and not change.replayed
+
+
+def test_changes_carry_evidence_and_replayed_flag() -> None:
+    status = evaluate(INDICATOR, [ev(publisher="a.com")], [], now=NOW)
+    [change] = changes([status], {"nk": "quiet"}, now=NOW, replayed=True)
+    assert change.evidence == status.evidence and len(change.evidence) == 1
+    assert change.replayed
+    assert change.id is None
