@@ -1,0 +1,501 @@
+"""The daily digest: build the email from stored data (pure), then deliver it (I/O).
+
+    build_digest(DigestInput, sender=, recipients=) -> EmailMessage   pure: same input, same bytes
+    deliver(message, settings) -> str               SMTP, or an .eml file in OUTBOX_DIR
+    send_with_retry(message, settings) -> str       deliver, retrying transient failures
+
+Jinja2 and smtplib are imported here and nowhere else. Deciding *whether* today's digest is due
+and claiming it in the database is the caller's job (see `send_with_retry`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import smtplib
+import ssl
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, tzinfo
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jinja2
+
+from monitor.domain import MIXED, QUIET, UNKNOWN, Evidence, StatusChange, digest_of
+from monitor.errors import DigestError
+from monitor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DAY_HEADER = "X-Monitor-Digest"
+EVIDENCE_PER_CHANGE = 5
+EVIDENCE_PER_INDICATOR = 3
+SMTP_TIMEOUT = 30.0
+
+# ---------------------------------------------------------------- input
+
+
+@dataclass(frozen=True)
+class IndicatorLine:
+    """An indicator's standing status, with its latest evidence (newest first)."""
+
+    id: str
+    title: str
+    group: str
+    status: str
+    since: datetime
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedProblem:
+    """A feed that needs attention: `problem` reads e.g. "failing: HTTP 503",
+    "dead: 410 Gone", "no successful fetch for 2h"."""
+
+    feed_id: str
+    url: str
+    problem: str
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DigestInput:
+    day: date
+    generated_at: datetime
+    timezone: str
+    changes: tuple[StatusChange, ...]  # since the last digest
+    indicators: tuple[IndicatorLine, ...]
+    feed_problems: tuple[FeedProblem, ...]
+    page_url: str | None = None
+
+
+# ---------------------------------------------------------------- formatting helpers
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_SPACE = re.compile(r"\s+")
+
+
+def clean(text: str) -> str:
+    """Feed-derived text on one line: control characters dropped, whitespace collapsed."""
+    return _SPACE.sub(" ", _CONTROL.sub("", text)).strip()
+
+
+def web_url(link: str) -> str | None:
+    """The link when it is an absolute http(s) URL, else None (javascript:, data:, relative)."""
+    link = link.strip()
+    if not link or any(ch.isspace() or ord(ch) < 32 for ch in link):
+        return None
+    try:
+        parts = urlsplit(link)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return link
+
+
+def format_status(status: str) -> str:
+    """'pressure:confirmed' -> 'pressure — confirmed'; 'quiet' stays 'quiet'."""
+    if not status:
+        return "(none)"
+    outcome, sep, level = status.partition(":")
+    return f"{outcome} — {level}" if sep else status
+
+
+def format_time(moment: datetime, zone: tzinfo) -> str:
+    """'2026-01-06 09:30 KST' in the given zone; naive times are taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def count_changed(changes: Sequence[StatusChange]) -> int:
+    return len({change.indicator_id for change in changes})
+
+
+def subject_for(day: date, changes: Sequence[StatusChange]) -> str:
+    n = count_changed(changes)
+    if n == 0:
+        return f"monitor digest {day.isoformat()}: no changes"
+    return f"monitor digest {day.isoformat()}: {n} indicator{'s' if n != 1 else ''} changed"
+
+
+# ---------------------------------------------------------------- the view the templates read
+
+
+@dataclass(frozen=True)
+class _Item:
+    title: str
+    url: str  # as given, cleaned; shown as text
+    href: str | None  # only http(s)
+    publisher: str
+    when: str
+    snippet: str
+
+
+@dataclass(frozen=True)
+class _Change:
+    indicator: str
+    old: str
+    new: str
+    tone: str
+    when: str
+    items: tuple[_Item, ...]
+    more: int
+
+
+@dataclass(frozen=True)
+class _Line:
+    title: str
+    status: str
+    tone: str
+    since: str
+    items: tuple[_Item, ...]
+    more: int
+
+
+@dataclass(frozen=True)
+class _Group:
+    name: str
+    lines: tuple[_Line, ...]
+
+
+@dataclass(frozen=True)
+class _Problem:
+    name: str
+    url: str
+    href: str | None
+    text: str
+
+
+_TONES = {  # background, foreground: inline CSS for a status badge
+    "confirmed": "background:#c8102e;color:#ffffff",
+    "reported": "background:#f2c14e;color:#1b1b1b",
+    MIXED: "background:#6c4f9c;color:#ffffff",
+    UNKNOWN: "background:#e07b00;color:#ffffff",
+    QUIET: "background:#d9d9d6;color:#1b1b1b",
+}
+
+
+def _tone(status: str) -> str:
+    return _TONES.get(status.rpartition(":")[2], _TONES[QUIET])
+
+
+def _item(evidence: Evidence, zone: tzinfo) -> _Item:
+    url = clean(evidence.link)
+    return _Item(
+        title=clean(evidence.title) or "(untitled)",
+        url=url,
+        href=web_url(url),
+        publisher=clean(evidence.publisher),
+        when=format_time(evidence.time, zone),
+        snippet=clean(evidence.snippet),
+    )
+
+
+def _items(evidence: Sequence[Evidence], zone: tzinfo, limit: int) -> tuple[tuple[_Item, ...], int]:
+    shown = tuple(_item(e, zone) for e in evidence[:limit])
+    return shown, max(0, len(evidence) - limit)
+
+
+def _changes(data: DigestInput, zone: tzinfo) -> tuple[_Change, ...]:
+    titles = {line.id: line.title for line in data.indicators}
+    views = []
+    for change in sorted(data.changes, key=lambda c: (c.at, c.indicator_id)):
+        items, more = _items(change.evidence, zone, EVIDENCE_PER_CHANGE)
+        views.append(
+            _Change(
+                indicator=clean(titles.get(change.indicator_id, change.indicator_id)),
+                old=format_status(change.old_status),
+                new=format_status(change.new_status),
+                tone=_tone(change.new_status),
+                when=format_time(change.at, zone),
+                items=items,
+                more=more,
+            )
+        )
+    return tuple(views)
+
+
+def _groups(data: DigestInput, zone: tzinfo) -> tuple[_Group, ...]:
+    groups: dict[str, list[_Line]] = {}
+    for line in data.indicators:
+        items, more = _items(line.evidence, zone, EVIDENCE_PER_INDICATOR)
+        view = _Line(
+            title=clean(line.title) or line.id,
+            status=format_status(line.status),
+            tone=_tone(line.status),
+            since=format_time(line.since, zone),
+            items=items,
+            more=more,
+        )
+        groups.setdefault(clean(line.group) or "Other", []).append(view)
+    return tuple(_Group(name, tuple(lines)) for name, lines in groups.items())
+
+
+def _problems(data: DigestInput, zone: tzinfo) -> tuple[_Problem, ...]:
+    views = []
+    for p in data.feed_problems:
+        since = f" (since {format_time(p.since, zone)})" if p.since else ""
+        url = clean(p.url)
+        views.append(_Problem(clean(p.feed_id), url, web_url(url), clean(p.problem) + since))
+    for line in data.indicators:
+        if line.status == UNKNOWN:
+            since = format_time(line.since, zone)
+            text = f"status unknown since {since}: every feed it reads is failing"
+            views.append(_Problem(clean(line.title) or line.id, "", None, text))
+    return tuple(views)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _wrap(text: str, width: int = 76, indent: int = 0) -> str:
+    """Word-wrap for the text part; never breaks a word (or a URL)."""
+    pad = " " * indent
+    return textwrap.fill(
+        text,
+        width,
+        initial_indent=pad,
+        subsequent_indent=pad,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=lambda name: name is not None and name.endswith(".html.j2"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["wrap"] = _wrap
+    return env
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise DigestError(f"digest: unknown time zone {name!r}") from exc
+
+
+def render(data: DigestInput) -> tuple[str, str]:
+    """The (text, html) bodies of a digest."""
+    zone = _zone(data.timezone)
+    n = count_changed(data.changes)
+    page = clean(data.page_url) if data.page_url else ""
+    context = {
+        "day": data.day.strftime("%A %d %B %Y").replace(" 0", " "),
+        "timezone": data.timezone,
+        "summary": (
+            "No indicator changed since the last digest."
+            if n == 0
+            else f"{n} indicator{'s' if n != 1 else ''} changed since the last digest."
+        ),
+        "changes": _changes(data, zone),
+        "groups": _groups(data, zone),
+        "problems": _problems(data, zone),
+        "generated": format_time(data.generated_at, zone),
+        "page_url": page,
+        "page_href": web_url(page),
+    }
+    env = _environment()
+    text = env.get_template("digest.txt.j2").render(context)
+    html = env.get_template("digest.html.j2").render(
+        context, subject=subject_for(data.day, data.changes)
+    )
+    return text, html
+
+
+def _domain(sender: str) -> str:
+    addresses = getaddresses([sender])
+    domain = addresses[0][1].rpartition("@")[2] if addresses else ""
+    return domain if re.fullmatch(r"[A-Za-z0-9.-]+", domain or "") else "monitor.localhost"
+
+
+def build_digest(data: DigestInput, *, sender: str, recipients: Sequence[str]) -> EmailMessage:
+    """The digest as a multipart/alternative email. Pure: the same input gives the same bytes
+    (the Message-ID and MIME boundary are derived from the day and the content)."""
+    text, html = render(data)
+    message = EmailMessage()
+    message["Subject"] = subject_for(data.day, data.changes)
+    message["From"] = sender
+    if recipients:
+        message["To"] = ", ".join(recipients)
+    generated = data.generated_at
+    message["Date"] = format_datetime(
+        generated if generated.tzinfo else generated.replace(tzinfo=UTC)
+    )
+    message["Message-ID"] = f"<digest-{data.day.isoformat()}@{_domain(sender)}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message[DAY_HEADER] = data.day.isoformat()
+    message.set_content(text, cte="quoted-printable")
+    message.add_alternative(html, subtype="html", cte="quoted-printable")
+    boundary = "==monitor-" + digest_of(text, html)[:32]
+    while boundary in text or boundary in html:  # practically never
+        boundary += "="
+    message.set_boundary(boundary)
+    return message
+
+
+# ---------------------------------------------------------------- delivery
+
+
+def _recipients(message: EmailMessage) -> list[str]:
+    fields = [str(v) for name in ("To", "Cc", "Bcc") for v in message.get_all(name, [])]
+    return [addr for _, addr in getaddresses(fields) if addr]
+
+
+def _connect(settings: Settings, host: str) -> smtplib.SMTP:
+    context = ssl.create_default_context()
+    if settings.smtp_ssl:
+        return smtplib.SMTP_SSL(host, settings.smtp_port, timeout=SMTP_TIMEOUT, context=context)
+    smtp = smtplib.SMTP(host, settings.smtp_port, timeout=SMTP_TIMEOUT)
+    smtp.ehlo()
+    if settings.smtp_starttls and smtp.has_extn("starttls"):
+        smtp.starttls(context=context)
+        smtp.ehlo()
+    elif settings.smtp_starttls and settings.smtp_username:
+        smtp.close()
+        raise smtplib.SMTPNotSupportedError(
+            "server does not offer STARTTLS; refusing to log in over plain text "
+            "(set MONITOR_SMTP_STARTTLS=false to allow it)"
+        )
+    return smtp
+
+
+def _send_smtp(message: EmailMessage, settings: Settings, host: str) -> str:
+    recipients = _recipients(message)
+    if not recipients:
+        raise DigestError("digest: no recipients (set MONITOR_DIGEST_TO)")
+    smtp = _connect(settings, host)
+    try:
+        if settings.smtp_username:
+            password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+            smtp.login(settings.smtp_username, password)
+        refused = smtp.send_message(message, to_addrs=recipients)
+    finally:
+        try:  # the message is accepted: a failing QUIT must not cause a resend
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+    if refused:
+        log.warning("digest: smtp %s:%s refused %s", host, settings.smtp_port, sorted(refused))
+    return f"smtp:{host}:{settings.smtp_port}"
+
+
+def _write_outbox(message: EmailMessage, outbox: Path) -> Path:
+    day = str(message.get(DAY_HEADER, "")) or "undated"
+    target = outbox / f"digest-{day}.eml"
+    tmp: str | None = None
+    try:
+        outbox.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".digest-", suffix=".tmp", dir=outbox)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(message.as_bytes())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as exc:
+        raise DigestError(f"digest: cannot write {target}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+    return target
+
+
+def deliver(message: EmailMessage, settings: Settings) -> str:
+    """Send the digest once. With SMTP_HOST: to every To/Cc/Bcc address over SMTP (implicit TLS
+    when SMTP_SSL; STARTTLS when SMTP_STARTTLS and the server offers it — if it does not and a
+    username is set, refuse rather than send the password in clear); returns "smtp:host:port".
+    Without: write OUTBOX_DIR/digest-DAY.eml atomically; returns its path."""
+    host = settings.smtp_host
+    if not host:
+        return str(_write_outbox(message, settings.outbox_dir))
+    try:
+        return _send_smtp(message, settings, host)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DigestError(f"digest: smtp {host}:{settings.smtp_port}: {_describe(exc)}") from exc
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        detail = (
+            exc.smtp_error.decode("utf-8", "replace")
+            if isinstance(exc.smtp_error, bytes)
+            else exc.smtp_error
+        )
+        return f"{exc.smtp_code} {detail}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "every recipient refused: " + ", ".join(sorted(exc.recipients))
+    return str(exc) or type(exc).__name__
+
+
+def is_transient(error: DigestError) -> bool:
+    """Worth retrying: network trouble and 4xx answers; not 5xx, refused logins or config."""
+    cause = error.__cause__
+    if isinstance(cause, smtplib.SMTPAuthenticationError | smtplib.SMTPNotSupportedError):
+        return False
+    if isinstance(cause, smtplib.SMTPResponseException):
+        return 400 <= cause.smtp_code < 500
+    if isinstance(cause, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in cause.recipients.values())
+    if isinstance(cause, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
+        return True
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return False
+    return isinstance(cause, OSError)
+
+
+def send_with_retry(
+    message: EmailMessage,
+    settings: Settings,
+    *,
+    attempts: int = 5,
+    backoff: float = 5.0,
+    max_delay: float = 300.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    """`deliver`, retrying transient failures after backoff, 2×backoff, 4×backoff… seconds.
+
+    The caller owns exactly-once: claim the day in the store first (`claim_digest`), then call
+    this, then `mark_digest_sent`; when it raises, leave the claim unsent so a later run can
+    take it over. A message that the server accepted is never sent again by this function."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return deliver(message, settings)
+        except DigestError as exc:
+            if attempt == attempts or not is_transient(exc):
+                raise
+            delay = min(max_delay, backoff * 2 ** (attempt - 1))
+            log.warning("%s (attempt %d of %d; retrying in %.0fs)", exc, attempt, attempts, delay)
+            sleep(delay)
+    raise AssertionError("unreachable")
+
+
+__all__ = [
+    "DigestInput",
+    "FeedProblem",
+    "IndicatorLine",
+    "build_digest",
+    "deliver",
+    "format_status",
+    "format_time",
+    "render",
+    "send_with_retry",
+]
