@@ -1,0 +1,384 @@
+"""fetch: retrieve feed bodies over HTTP and classify every answer. The only module importing httpx.
+
+Like miniflux's response handler, the fetcher never raises for one feed's trouble: each
+`FeedRequest` becomes a `FetchResult` whose `status` says what happened (modified, not
+modified, unchanged, rate limited, failed, gone). Requests are conditional (ETag /
+Last-Modified), bounded in time (`timeout`, `total_timeout`) and size (`max_bytes`, counted
+after decompression), and redirects are followed by hand so that they can be counted,
+checked and remembered when permanent. `next_check` is the pure back-off policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+if TYPE_CHECKING:
+    from monitor.settings import Settings
+
+__all__ = [
+    "FeedRequest",
+    "FetchLimits",
+    "FetchResult",
+    "FetchStatus",
+    "fetch_all",
+    "fetch_sync",
+    "next_check",
+    "parse_retry_after",
+]
+
+DEFAULT_USER_AGENT = "monitor/0.1 (+https://github.com/monitor-news/monitor)"
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECTS = frozenset({301, 308})
+HTTP_SCHEMES = frozenset({"http", "https"})
+
+
+class FetchStatus(StrEnum):
+    MODIFIED = "modified"  # a new body to parse
+    NOT_MODIFIED = "not_modified"  # 304
+    UNCHANGED = "unchanged"  # 200, but the body's sha256 is the stored one: skip parsing
+    RATE_LIMITED = "rate_limited"  # 429, or 503 with Retry-After
+    FAILED = "failed"  # transient: network, timeout, 5xx, too large, bad redirect...
+    GONE = "gone"  # 410: stop polling
+
+
+OK_STATUSES = frozenset({FetchStatus.MODIFIED, FetchStatus.NOT_MODIFIED, FetchStatus.UNCHANGED})
+
+
+@dataclass(frozen=True)
+class FeedRequest:
+    feed_id: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None  # sha256 hex of the last body parsed
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    feed_id: str
+    url: str  # as requested
+    status: FetchStatus
+    http_status: int | None = None
+    body: bytes | None = None  # only when MODIFIED
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    final_url: str | None = None  # the URL that gave the final answer
+    moved_to: str | None = None  # every redirect hop was 301/308 and the fetch succeeded
+    retry_after: timedelta | None = None
+    error: str = ""  # "" when fine, else "fetch: <reason>"
+    elapsed: float = 0.0  # seconds
+
+    @property
+    def ok(self) -> bool:
+        return self.status in OK_STATUSES
+
+    @property
+    def failed(self) -> bool:
+        return not self.ok
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    timeout: float = 20.0  # connect and read, seconds
+    total_timeout: float = 60.0  # one feed's whole fetch, including a slow trickle
+    max_bytes: int = 10_000_000  # after decompression
+    max_redirects: int = 5
+    user_agent: str = DEFAULT_USER_AGENT
+    concurrency: int = 16
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FetchLimits:
+        return cls(
+            timeout=settings.fetch_timeout.total_seconds(),
+            total_timeout=settings.fetch_total_timeout.total_seconds(),
+            max_bytes=settings.max_body_bytes,
+            user_agent=settings.user_agent,
+            concurrency=settings.fetch_concurrency,
+        )
+
+
+class _Failure(Exception):
+    """Internal: ends one feed's fetch with a status and a message."""
+
+    def __init__(self, message: str, status: FetchStatus = FetchStatus.FAILED) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# ---------------------------------------------------------------- public entry points
+
+
+async def fetch_all(
+    requests: Sequence[FeedRequest],
+    limits: FetchLimits,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> list[FetchResult]:
+    """Fetch every feed with at most `limits.concurrency` at once; results in request order."""
+    semaphore = asyncio.Semaphore(max(1, limits.concurrency))
+    async with _client(limits, transport) as client:
+
+        async def bounded(request: FeedRequest) -> FetchResult:
+            async with semaphore:
+                return await _fetch_guarded(client, request, limits)
+
+        return list(await asyncio.gather(*(bounded(r) for r in requests)))
+
+
+def fetch_sync(
+    requests: Sequence[FeedRequest],
+    limits: FetchLimits,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> list[FetchResult]:
+    """`fetch_all` for synchronous callers (the CLI); not for use inside a running event loop."""
+    return asyncio.run(fetch_all(requests, limits, transport=transport))
+
+
+def next_check(
+    result: FetchResult,
+    *,
+    now: datetime,
+    interval: timedelta,
+    errors_before: int,
+    max_backoff: timedelta,
+) -> tuple[datetime, int]:
+    """When to check a feed next, and its new count of consecutive errors.
+
+    Success: `now + interval`, errors reset. Failure: `now + interval * 2**errors_before`,
+    capped at `max_backoff` (never below `interval`). Rate limited: the same, but at least
+    the server's Retry-After. Gone: the cap; the caller marks the feed dead.
+    """
+    if result.ok:
+        return now + interval, 0
+    cap = max(max_backoff, interval)
+    if result.status is FetchStatus.GONE:
+        return now + cap, errors_before + 1
+    exponent = min(max(errors_before, 0), 62)
+    delay_seconds = min(interval.total_seconds() * 2.0**exponent, cap.total_seconds())
+    delay = timedelta(seconds=delay_seconds)
+    if result.status is FetchStatus.RATE_LIMITED and result.retry_after is not None:
+        delay = min(max(delay, result.retry_after), cap)
+    return now + delay, errors_before + 1
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
+    """Retry-After as delay-seconds or an HTTP-date; None when absent or unreadable."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(when - now, timedelta(0))
+
+
+# ---------------------------------------------------------------- one feed
+
+
+def _client(limits: FetchLimits, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=transport,
+        follow_redirects=False,
+        timeout=httpx.Timeout(limits.timeout),
+        limits=httpx.Limits(max_connections=max(1, limits.concurrency)),
+        headers={"User-Agent": limits.user_agent},
+    )
+
+
+async def _fetch_guarded(
+    client: httpx.AsyncClient, request: FeedRequest, limits: FetchLimits
+) -> FetchResult:
+    """One feed, never raising: every failure becomes a FAILED/GONE/RATE_LIMITED result."""
+    started = time.monotonic()
+    try:
+        result = await asyncio.wait_for(_fetch_one(client, request, limits), limits.total_timeout)
+    except _Failure as failure:
+        result = _failed(request, failure.status, failure.message)
+    except TimeoutError:
+        result = _failed(request, FetchStatus.FAILED, _total_timeout_message(limits))
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        result = _failed(request, FetchStatus.FAILED, _describe_http_error(exc, limits))
+    except Exception as exc:  # one feed's surprise must not stop the others
+        result = _failed(request, FetchStatus.FAILED, f"fetch: {type(exc).__name__}: {exc}")
+    return _with_elapsed(result, time.monotonic() - started)
+
+
+async def _fetch_one(
+    client: httpx.AsyncClient, request: FeedRequest, limits: FetchLimits
+) -> FetchResult:
+    url = request.url
+    _check_scheme(url, "URL")
+    seen = {url}
+    hops = 0
+    all_permanent = True
+    headers = _conditional_headers(request)
+    while True:
+        async with client.stream("GET", url, headers=headers) as response:
+            if response.status_code in REDIRECTS:
+                target = _redirect_target(response, url)
+                hops += 1
+                if hops > limits.max_redirects:
+                    raise _Failure(f"fetch: too many redirects (>{limits.max_redirects})")
+                if target in seen:
+                    raise _Failure(f"fetch: redirect loop at {target}")
+                seen.add(target)
+                all_permanent = all_permanent and response.status_code in PERMANENT_REDIRECTS
+                url = target
+                continue
+            result = await _classify(response, request, limits, final_url=url)
+        if result.ok and hops and all_permanent:
+            return _replace(result, moved_to=url)
+        return result
+
+
+def _redirect_target(response: httpx.Response, url: str) -> str:
+    location = str(response.headers.get("location", "")).strip()
+    if not location:
+        raise _Failure(f"fetch: HTTP {response.status_code} redirect without a Location")
+    target = urljoin(url, location)
+    _check_scheme(target, "redirect to")
+    return target
+
+
+def _check_scheme(url: str, what: str) -> None:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in HTTP_SCHEMES:
+        if what == "URL":
+            raise _Failure(f"fetch: unsupported URL scheme {scheme!r} in {url!r}")
+        raise _Failure(f"fetch: redirect to non-HTTP scheme {scheme!r}")
+
+
+def _conditional_headers(request: FeedRequest) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if request.etag:
+        headers["If-None-Match"] = request.etag
+    if request.last_modified:
+        headers["If-Modified-Since"] = request.last_modified
+    return headers
+
+
+async def _classify(
+    response: httpx.Response, request: FeedRequest, limits: FetchLimits, *, final_url: str
+) -> FetchResult:
+    code = response.status_code
+    base = FetchResult(
+        feed_id=request.feed_id,
+        url=request.url,
+        status=FetchStatus.FAILED,
+        http_status=code,
+        content_type=response.headers.get("content-type"),
+        etag=response.headers.get("etag") or request.etag,
+        last_modified=response.headers.get("last-modified") or request.last_modified,
+        body_hash=request.body_hash,
+        final_url=final_url,
+    )
+    if code == 304:
+        return _replace(base, status=FetchStatus.NOT_MODIFIED)
+    if 200 <= code < 300:
+        body = await _read_capped(response, limits.max_bytes)
+        digest = hashlib.sha256(body).hexdigest()
+        if digest == request.body_hash:
+            return _replace(base, status=FetchStatus.UNCHANGED)
+        return _replace(base, status=FetchStatus.MODIFIED, body=body, body_hash=digest)
+    return _classify_error(response, base)
+
+
+def _classify_error(response: httpx.Response, base: FetchResult) -> FetchResult:
+    code = response.status_code
+    retry_after = parse_retry_after(response.headers.get("retry-after"), now=datetime.now(UTC))
+    if code == 410:
+        return _replace(base, status=FetchStatus.GONE, error="fetch: HTTP 410 Gone")
+    if code == 429 or (code == 503 and retry_after is not None):
+        hint = f" (retry after {int(retry_after.total_seconds())}s)" if retry_after else ""
+        error = f"fetch: HTTP {code}{hint}"
+        return _replace(base, status=FetchStatus.RATE_LIMITED, retry_after=retry_after, error=error)
+    reason = f" {response.reason_phrase}" if response.reason_phrase else ""
+    return _replace(base, error=f"fetch: HTTP {code}{reason}".rstrip())
+
+
+async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    """The decoded body, or a failure as soon as it grows past `max_bytes`."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _Failure(f"fetch: body larger than {max_bytes} bytes (Content-Length {declared})")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise _Failure(f"fetch: body larger than {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# ---------------------------------------------------------------- messages and results
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+def _total_timeout_message(limits: FetchLimits) -> str:
+    return f"fetch: gave up after {_seconds(limits.total_timeout)} in all (total timeout)"
+
+
+def _describe_http_error(exc: httpx.HTTPError | httpx.InvalidURL, limits: FetchLimits) -> str:
+    timeout = _seconds(limits.timeout)
+    detail = str(exc) or type(exc).__name__
+    match exc:
+        case httpx.ConnectTimeout():
+            return f"fetch: connect timeout after {timeout}"
+        case httpx.ReadTimeout():
+            return f"fetch: read timeout after {timeout}"
+        case httpx.TimeoutException():
+            return f"fetch: timeout after {timeout} ({type(exc).__name__})"
+        case httpx.ConnectError():
+            return f"fetch: cannot connect: {detail}"
+        case httpx.DecodingError():
+            return f"fetch: cannot decode the body: {detail}"
+        case httpx.RemoteProtocolError():
+            return f"fetch: server broke the HTTP protocol: {detail}"
+        case httpx.InvalidURL() | httpx.UnsupportedProtocol():
+            return f"fetch: invalid URL: {detail}"
+        case httpx.TransportError():
+            return f"fetch: network error: {detail}"
+    return f"fetch: {type(exc).__name__}: {detail}"
+
+
+def _failed(request: FeedRequest, status: FetchStatus, message: str) -> FetchResult:
+    return FetchResult(
+        feed_id=request.feed_id,
+        url=request.url,
+        status=status,
+        etag=request.etag,
+        last_modified=request.last_modified,
+        body_hash=request.body_hash,
+        error=message,
+    )
+
+
+def _replace(result: FetchResult, **changes: object) -> FetchResult:
+    return replace(result, **changes)  # type: ignore[arg-type]
+
+
+def _with_elapsed(result: FetchResult, elapsed: float) -> FetchResult:
+    return _replace(result, elapsed=round(elapsed, 6))
