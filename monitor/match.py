@@ -1,0 +1,532 @@
+"""Compiled rules: one pass over an entry finds every outcome it satisfies. Pure: no I/O.
+
+Every literal term (phrase or prefix) of every indicator sits in one Aho-Corasick automaton
+over the normalized text (NFKC, case-folded, whitespace as spaces). An outcome's rule is only
+evaluated when one of its trigger terms hit (a set of terms one of which must hit for the rule
+to hold), so the work per entry follows the hits, not the number of indicators. Regex terms run
+lazily with the `regex` module under a timeout; a timeout counts as no match.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import ahocorasick
+import regex
+
+from monitor.domain import (
+    AllNode,
+    AnyNode,
+    Entry,
+    Example,
+    Indicator,
+    Match,
+    NearNode,
+    Node,
+    NoneNode,
+    Scope,
+    Term,
+    TermKind,
+    TermNode,
+    normalize,
+)
+
+__all__ = ["REGEX_TIMEOUT", "ExampleResult", "Matcher", "compile_matcher", "run_examples"]
+
+REGEX_TIMEOUT = 0.05  # seconds per regex term per entry
+MAX_HITS_PER_TERM = 200
+SNIPPET_CHARS = 200
+
+_SPACES = {i: " " for i in range(0x3001) if chr(i).isspace() and i != 0x20}
+_CJK_WORD = r"\p{Han}\p{Hiragana}\p{Katakana}"
+# Words for `near`: Latin (and Hangul) runs between spaces; in Chinese and Japanese, which
+# write no spaces, every two characters count as one word.
+_TOKEN = regex.compile(rf"[{_CJK_WORD}ー]{{1,2}}|[^\W{_CJK_WORD}]+")
+_SENTENCE_END = regex.compile(r"[.!?]+(?=\s|$)|[。！？\n]")
+_ABBREVIATIONS = frozenset(
+    {"mr", "mrs", "ms", "dr", "st", "jr", "sr", "gen", "sen", "rep", "gov", "lt", "col"}
+    | {"capt", "sgt", "prof", "no", "vs", "inc", "corp", "co", "ltd"}
+)
+_LAST_WORD = regex.compile(r"(\w+)$")
+
+
+def _is_cjk(ch: str) -> bool:
+    """Han, Kana, Hangul and their symbols: scripts matched as substrings."""
+    o = ord(ch)
+    return (
+        0x2E80 <= o <= 0x9FFF
+        or 0xAC00 <= o <= 0xD7FF
+        or 0x1100 <= o <= 0x11FF
+        or 0xA960 <= o <= 0xA97F
+        or 0xF900 <= o <= 0xFAFF
+        or 0xFF66 <= o <= 0xFFDC
+        or 0x20000 <= o <= 0x3FFFF
+    )
+
+
+def _word_char(ch: str) -> bool:
+    """A character that continues a Latin-script word (so a phrase may not end next to it)."""
+    return (ch.isalnum() or ch == "_") and not _is_cjk(ch)
+
+
+# ---------------------------------------------------------------- compiled rules
+
+
+@dataclass(frozen=True, slots=True)
+class _CTerm:
+    term_id: int
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class _COp:
+    op: str  # all | any | none
+    children: tuple[_CNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _CNear:
+    terms: tuple[_CTerm, ...]
+    within: int
+
+
+_CNode = _CTerm | _COp | _CNear
+
+
+@dataclass(frozen=True, slots=True)
+class _COutcome:
+    indicator_id: str
+    outcome_id: str
+    node: _CNode
+    sentence: bool
+
+
+@dataclass(frozen=True)
+class ExampleResult:
+    """One `examples:` item of an indicator, run through the matcher."""
+
+    indicator_id: str
+    example: Example
+    expected: str
+    actual: tuple[str, ...]  # matched outcome ids, or ("none",)
+    passed: bool
+    terms: tuple[str, ...]  # every term of the indicator that hit, even if no rule held
+
+
+class Matcher:
+    """Every indicator's rules, compiled once; `match(entry)` is one pass over the entry."""
+
+    def __init__(self, indicators: Sequence[Indicator], *, regex_timeout: float = REGEX_TIMEOUT):
+        self.indicators = tuple(indicators)
+        self.regex_timeout = regex_timeout
+        self.regex_timeouts = 0  # how many regex runs timed out (for metrics)
+        self._term_ids: dict[tuple[TermKind, str, bool], int] = {}
+        self._literal_ids: dict[tuple[TermKind, str], int] = {}
+        self._term_literal: list[int] = []  # literal id, or -1 for a regex term
+        self._term_title: list[bool] = []
+        self._term_regex: list[regex.Pattern[str] | None] = []
+        self._outcomes: list[_COutcome] = []
+        self._indicator_terms: dict[str, tuple[_CTerm, ...]] = {}
+        for indicator in self.indicators:
+            terms: list[_CTerm] = []
+            for outcome in indicator.outcomes:
+                node = self._compile(outcome.rule.node, terms)
+                sentence = outcome.rule.scope == Scope.SENTENCE
+                self._outcomes.append(_COutcome(indicator.id, outcome.id, node, sentence))
+            self._indicator_terms[indicator.id] = tuple(terms)
+        self._gate: list[list[int]] = [[] for _ in self._literal_ids]
+        self._always: list[int] = []
+        for index, compiled in enumerate(self._outcomes):
+            trigger = self._trigger(compiled.node)
+            if trigger is None or not all(self._term_literal[t] >= 0 for t in trigger):
+                self._always.append(index)
+            else:
+                for literal in {self._term_literal[t] for t in trigger}:
+                    self._gate[literal].append(index)
+        self._automaton = self._build_automaton()
+
+    # ------------------------------------------------------------ compiling
+
+    def _compile(self, node: Node, seen: list[_CTerm]) -> _CNode:
+        if isinstance(node, TermNode):
+            return self._compile_term(node.term, seen)
+        if isinstance(node, NearNode):
+            terms = tuple(self._compile_term(t, seen) for t in node.terms)
+            return _CNear(terms, node.within)
+        op = "all" if isinstance(node, AllNode) else "any" if isinstance(node, AnyNode) else "none"
+        assert isinstance(node, AllNode | AnyNode | NoneNode)
+        return _COp(op, tuple(self._compile(child, seen) for child in node.children))
+
+    def _compile_term(self, term: Term, seen: list[_CTerm]) -> _CTerm:
+        key = (term.kind, term.text, term.title_only)
+        term_id = self._term_ids.get(key)
+        if term_id is None:
+            term_id = self._term_ids[key] = len(self._term_literal)
+            self._term_title.append(term.title_only)
+            if term.kind == TermKind.REGEX:
+                self._term_literal.append(-1)
+                self._term_regex.append(_compile_regex(term.text))
+            else:
+                literal = self._literal_ids.setdefault(
+                    (term.kind, term.text), len(self._literal_ids)
+                )
+                self._term_literal.append(literal)
+                self._term_regex.append(None)
+        compiled = _CTerm(term_id, term.raw)
+        if compiled not in seen:
+            seen.append(compiled)
+        return compiled
+
+    def _trigger(self, node: _CNode) -> set[int] | None:
+        """Terms one of which must hit for `node` to hold (None: no such set)."""
+        if isinstance(node, _CTerm):
+            return {node.term_id}
+        if isinstance(node, _CNear):
+            literal = [t.term_id for t in node.terms if self._term_literal[t.term_id] >= 0]
+            return {literal[0] if literal else node.terms[0].term_id}
+        if node.op == "none":
+            return None
+        sets = [self._trigger(child) for child in node.children]
+        if node.op == "any":
+            return None if any(s is None for s in sets) else set().union(*sets)  # type: ignore[arg-type]
+        known = [s for s in sets if s is not None]
+        literal_only = [s for s in known if all(self._term_literal[t] >= 0 for t in s)]
+        return min(literal_only or known, key=len) if known else None
+
+    def _build_automaton(self) -> ahocorasick.Automaton | None:
+        by_text: dict[str, list[int]] = {}
+        for (kind, text), literal in self._literal_ids.items():
+            slot = by_text.setdefault(text, [-1, -1])
+            slot[0 if kind == TermKind.PHRASE else 1] = literal
+        if not by_text:
+            return None
+        automaton = ahocorasick.Automaton()
+        for text, (phrase, prefix) in by_text.items():
+            value = (len(text), _word_char(text[0]), _word_char(text[-1]), phrase, prefix)
+            automaton.add_word(text, value)
+        automaton.make_automaton()
+        return automaton
+
+    # ------------------------------------------------------------ matching
+
+    def match(self, entry: Entry) -> list[Match]:
+        """Every (indicator, outcome) whose rule the entry satisfies, in definition order."""
+        scan = _Scan(self, entry.title, entry.text)
+        candidates = set(self._always)
+        for literal in scan.hits:
+            candidates.update(self._gate[literal])
+        matches: list[Match] = []
+        for index in sorted(candidates):
+            outcome = self._outcomes[index]
+            found = scan.explain(outcome.node, outcome.sentence)
+            if found is not None:
+                terms, at = found
+                snippet = _snippet(entry.title + "\n" + entry.text, at)
+                matches.append(
+                    Match(entry.key, outcome.indicator_id, outcome.outcome_id, terms, snippet)
+                )
+        return matches
+
+    def terms_hit(self, entry: Entry, indicator_id: str) -> tuple[str, ...]:
+        """Every term of one indicator that occurs in the entry, whether or not a rule held."""
+        scan = _Scan(self, entry.title, entry.text)
+        terms = self._indicator_terms.get(indicator_id, ())
+        return _unique(t.raw for t in terms if scan.positions(t.term_id))
+
+
+def compile_matcher(indicators: Sequence[Indicator]) -> Matcher:
+    return Matcher(indicators)
+
+
+def _compile_regex(source: str) -> regex.Pattern[str] | None:
+    try:
+        return regex.compile(source, regex.IGNORECASE)
+    except (regex.error, ValueError, OverflowError, RecursionError):
+        return None  # definitions reject it; a matcher built anyway never matches it
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+# ---------------------------------------------------------------- one entry
+
+
+class _Scan:
+    """One entry's normalized text, its literal hits and lazily computed facts about it."""
+
+    def __init__(self, matcher: Matcher, title: str, text: str) -> None:
+        self.m = matcher
+        norm_title, norm_text = normalize(title), normalize(text)
+        self.title_len = len(norm_title)
+        self.norm = norm_title + "\n" + norm_text
+        self.flat = norm_title.translate(_SPACES) + "\n" + norm_text.translate(_SPACES)
+        self.hits = self._scan() if matcher._automaton is not None else {}
+        self._positions: dict[int, list[tuple[int, int]]] = {}
+        self._memo: dict[tuple[int, bool], int] = {}
+        self._sentences: list[int] | None = None
+        self._words: list[int] | None = None
+
+    def _scan(self) -> dict[int, list[tuple[int, int]]]:
+        flat, size = self.flat, len(self.flat)
+        hits: dict[int, list[tuple[int, int]]] = {}
+        assert self.m._automaton is not None
+        for end, (length, left, right, phrase, prefix) in self.m._automaton.iter(flat):
+            start = end - length + 1
+            if left and start > 0 and _word_char(flat[start - 1]):
+                continue
+            if prefix >= 0:
+                hits.setdefault(prefix, []).append((start, end + 1))
+            if phrase >= 0 and not (right and end + 1 < size and _word_char(flat[end + 1])):
+                hits.setdefault(phrase, []).append((start, end + 1))
+        return hits
+
+    def positions(self, term_id: int) -> list[tuple[int, int]]:
+        found = self._positions.get(term_id)
+        if found is None:
+            found = self._find(term_id)
+            if self.m._term_title[term_id]:
+                found = [(s, e) for s, e in found if e <= self.title_len]
+            self._positions[term_id] = found
+        return found
+
+    def _find(self, term_id: int) -> list[tuple[int, int]]:
+        literal = self.m._term_literal[term_id]
+        if literal >= 0:
+            return self.hits.get(literal, [])[:MAX_HITS_PER_TERM]
+        pattern = self.m._term_regex[term_id]
+        if pattern is None:
+            return []
+        text = self.flat[: self.title_len] if self.m._term_title[term_id] else self.flat
+        try:
+            return _regex_hits(pattern, text, self.m.regex_timeout)
+        except TimeoutError:
+            self.m.regex_timeouts += 1
+            return []
+
+    # ------------------------------------------------------------ segments and words
+
+    def segment(self, pos: int) -> int:
+        if self._sentences is None:
+            self._sentences = _sentence_starts(self.norm)
+        return bisect_right(self._sentences, pos) - 1
+
+    def universe(self, sentence: bool) -> int:
+        if not sentence:
+            return 1
+        self.segment(0)
+        assert self._sentences is not None
+        return (1 << len(self._sentences)) - 1
+
+    def word(self, pos: int) -> int:
+        if self._words is None:
+            self._words = [m.start() for m in _TOKEN.finditer(self.flat)]
+        return max(bisect_right(self._words, pos) - 1, 0)
+
+    # ------------------------------------------------------------ evaluation
+
+    def eval(self, node: _CNode, sentence: bool) -> int:
+        """Bit mask of the segments (sentences, or the one entry) in which `node` holds."""
+        key = (id(node), sentence)
+        mask = self._memo.get(key)
+        if mask is None:
+            mask = self._memo[key] = self._eval(node, sentence)
+        return mask
+
+    def _eval(self, node: _CNode, sentence: bool) -> int:
+        if isinstance(node, _CTerm):
+            return self._term_mask(node.term_id, sentence)
+        if isinstance(node, _CNear):
+            return self._near_mask(node, sentence)
+        if node.op == "all":
+            mask = self.universe(sentence)
+            for child in node.children:
+                mask &= self.eval(child, sentence)
+                if not mask:
+                    break
+            return mask
+        union = 0
+        for child in node.children:
+            union |= self.eval(child, sentence)
+        return union if node.op == "any" else self.universe(sentence) & ~union
+
+    def _term_mask(self, term_id: int, sentence: bool) -> int:
+        found = self.positions(term_id)
+        if not found or not sentence:
+            return 1 if found else 0
+        mask = 0
+        for start, _ in found:
+            mask |= 1 << self.segment(start)
+        return mask
+
+    def _near_mask(self, node: _CNear, sentence: bool) -> int:
+        per_term: list[dict[int, list[tuple[int, int]]]] = []
+        for term in node.terms:
+            by_segment: dict[int, list[tuple[int, int]]] = {}
+            for start, end in self.positions(term.term_id):
+                segment = self.segment(start) if sentence else 0
+                by_segment.setdefault(segment, []).append((self.word(start), self.word(end - 1)))
+            if not by_segment:
+                return 0
+            per_term.append(by_segment)
+        common = set(per_term[0]).intersection(*per_term[1:])
+        mask = 0
+        for segment in common:
+            if _near(tuple(t[segment] for t in per_term), node.within):
+                mask |= 1 << segment
+        return mask
+
+    def explain(self, node: _CNode, sentence: bool) -> tuple[tuple[str, ...], int] | None:
+        """The raw terms that made `node` hold and where the first of them is, or None."""
+        mask = self.eval(node, sentence)
+        if not mask:
+            return None
+        bit = mask & -mask
+        fired: list[_CTerm] = []
+        self._fired(node, sentence, bit, fired)
+        starts = [
+            start
+            for term in fired
+            for start, _ in self.positions(term.term_id)
+            if not sentence or 1 << self.segment(start) == bit
+        ]
+        return _unique(t.raw for t in fired), min(starts, default=0)
+
+    def _fired(self, node: _CNode, sentence: bool, bit: int, out: list[_CTerm]) -> None:
+        if isinstance(node, _CTerm):
+            out.append(node)
+        elif isinstance(node, _CNear):
+            out.extend(node.terms)
+        elif node.op != "none":
+            for child in node.children:
+                if self.eval(child, sentence) & bit:
+                    self._fired(child, sentence, bit, out)
+
+
+def _regex_hits(pattern: regex.Pattern[str], text: str, timeout: float) -> list[tuple[int, int]]:
+    """Spans of a regex in text; raises TimeoutError when it takes longer than `timeout` in all."""
+    deadline = time.monotonic() + timeout
+    hits: list[tuple[int, int]] = []
+    pos = 0
+    while len(hits) < MAX_HITS_PER_TERM and pos <= len(text):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        found = pattern.search(text, pos, timeout=remaining)
+        if found is None:
+            break
+        start, end = found.span()
+        hits.append((start, max(end, start + 1)))
+        pos = end if end > start else end + 1
+    return hits
+
+
+def _near(occurrences: tuple[list[tuple[int, int]], ...], within: int) -> bool:
+    """Whether one occurrence (first word, last word) per term fits with <= `within` words between.
+
+    Each occurrence in turn is taken as the leftmost; every other term then uses its occurrence
+    starting at or after it that ends first.
+    """
+    for index, anchors in enumerate(occurrences):
+        for first, last in anchors:
+            right, covered = last, last - first + 1
+            for other, spans in enumerate(occurrences):
+                if other == index:
+                    continue
+                after = [span for span in spans if span[0] >= first]
+                if not after:
+                    break
+                best = min(after, key=lambda span: span[1])
+                right = max(right, best[1])
+                covered += best[1] - best[0] + 1
+            else:
+                if (right - first + 1) - covered <= within:
+                    return True
+    return False
+
+
+def _sentence_starts(norm: str) -> list[int]:
+    """Start offsets of the sentences of normalized text (the title is its own sentence)."""
+    starts = [0]
+    for found in _SENTENCE_END.finditer(norm):
+        if found.group().startswith("."):
+            word = _LAST_WORD.search(norm, max(0, found.start() - 12), found.start())
+            if word and (len(word.group(1)) == 1 or word.group(1) in _ABBREVIATIONS):
+                continue
+        starts.append(found.end())
+    return starts
+
+
+# ---------------------------------------------------------------- snippets
+
+
+def _original_offset(original: str, target: int) -> int:
+    """Offset in `original` of the character at `target` in its normalized form (approximate
+    only where normalization joins characters across combining-sequence boundaries)."""
+    if original.isascii():
+        return min(target, len(original))
+    length, i, size = 0, 0, len(original)
+    while i < size:
+        j = i + 1
+        while j < size and unicodedata.combining(original[j]):
+            j += 1
+        length += len(normalize(original[i:j]))
+        if length > target:
+            return i
+        i = j
+    return size
+
+
+def _snippet(original: str, at: int) -> str:
+    """About SNIPPET_CHARS characters of the original text around the normalized offset `at`."""
+    center = _original_offset(original, at)
+    start = max(0, center - SNIPPET_CHARS // 3)
+    end = min(len(original), start + SNIPPET_CHARS)
+    start = max(0, min(start, end - SNIPPET_CHARS))
+    piece = original[start:end]
+    if start > 0:
+        cut = piece.find(" ", 0, 20)
+        piece = piece[cut + 1 :] if cut >= 0 else piece
+    if end < len(original):
+        cut = piece.rfind(" ", max(0, len(piece) - 20))
+        piece = piece[:cut] if cut > 0 else piece
+    text = " ".join(piece.split())
+    return ("…" if start > 0 else "") + text + ("…" if end < len(original) else "")
+
+
+# ---------------------------------------------------------------- examples
+
+
+def run_examples(indicators: Sequence[Indicator], matcher: Matcher) -> list[ExampleResult]:
+    """Run every indicator's `examples` (text as the title, body as the text) through `matcher`."""
+    results: list[ExampleResult] = []
+    for indicator in indicators:
+        for example in indicator.examples:
+            entry = Entry(
+                feed_id="example",
+                guid=f"example:{indicator.id}:{example.line}",
+                link="",
+                title=example.text,
+                text=example.body,
+                published=None,
+                publisher="example",
+            )
+            found = _unique(
+                m.outcome_id for m in matcher.match(entry) if m.indicator_id == indicator.id
+            )
+            expected = {example.expect} if example.expect != "none" else set()
+            results.append(
+                ExampleResult(
+                    indicator_id=indicator.id,
+                    example=example,
+                    expected=example.expect,
+                    actual=found or ("none",),
+                    passed=set(found) == expected,
+                    terms=matcher.terms_hit(entry, indicator.id),
+                )
+            )
+    return results
