@@ -1,0 +1,244 @@
+"""parse: feed bytes -> plain-text `Entry` records. The only module importing feedparser.
+
+Every format feedparser 6 reads (RSS 0.9x-2.0, RDF, Atom 0.3/1.0) goes through one adapter,
+so nothing downstream sees a feedparser object. HTML in titles and descriptions becomes
+plain text (`html_to_text`); links are made absolute; each entry's publisher is the
+registrable domain of its link (`publisher_of`). A body that is not a feed raises
+ParseError; a feed that is ill-formed but readable comes back with a `warning`.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+from publicsuffixlist import PublicSuffixList
+from selectolax.lexbor import LexborHTMLParser
+
+from monitor.domain import Entry
+from monitor.errors import ParseError
+
+__all__ = ["ParsedFeed", "html_to_text", "parse_feed", "publisher_of"]
+
+MAX_TITLE = 1_000
+MAX_TEXT = 20_000
+
+DROPPED_TAGS = ("script", "style", "noscript", "template", "head", "iframe", "object", "svg")
+BLOCK_TAGS = (
+    "address, article, aside, blockquote, br, dd, details, div, dl, dt, figcaption, figure, "
+    "footer, h1, h2, h3, h4, h5, h6, header, hr, li, main, nav, ol, p, pre, section, summary, "
+    "table, td, th, tr, ul"
+)
+_SPACES = re.compile(r"[^\S\n]+")  # whitespace other than newlines
+_BREAKS = re.compile(r"\s*\n\s*")
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str
+    link: str
+    entries: tuple[Entry, ...]
+    warning: str = ""  # why the feed is ill-formed, when it was still readable
+
+
+def parse_feed(
+    body: bytes, *, feed_id: str, url: str, content_type: str | None = None
+) -> ParsedFeed:
+    """Read a feed body into entries; ParseError when it is not a feed at all."""
+    if not body.strip():
+        raise ParseError(f"parse: {url}: not a feed (empty body)")
+    # Without a content type feedparser reports a bozo "no Content-type specified";
+    # application/xml lets the body's own XML declaration choose the charset. No
+    # Content-Location: feedparser would resolve guids against it, and a guid must not
+    # change when the feed moves. Links are made absolute here instead.
+    headers = {"content-type": content_type or "application/xml"}
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(body),  # a file object: feedparser would treat bytes as a path or URL
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as exc:  # feedparser's own bugs on hostile input
+        raise ParseError(f"parse: {url}: not a feed ({type(exc).__name__}: {exc})") from exc
+    problem = _bozo_text(parsed)
+    if not parsed.get("version") and not parsed.get("entries"):
+        raise ParseError(f"parse: {url}: not a feed ({problem or 'no feed elements found'})")
+    feed = parsed.get("feed") or {}
+    return ParsedFeed(
+        title=_one_line(_text_of(feed, "title"))[:MAX_TITLE],
+        link=_absolute(_str(feed.get("link")), url),
+        entries=tuple(_unique(_entries(parsed.get("entries") or [], feed_id, url))),
+        warning=problem,
+    )
+
+
+# ---------------------------------------------------------------- entries
+
+
+def _entries(items: list[Any], feed_id: str, url: str) -> Iterator[Entry]:
+    for item in items:
+        if isinstance(item, Mapping):
+            yield _entry(item, feed_id, url)
+
+
+def _entry(item: Mapping[str, Any], feed_id: str, feed_url: str) -> Entry:
+    link = _absolute(_link_of(item), feed_url)
+    return Entry(
+        feed_id=feed_id,
+        guid=_str(item.get("id")).strip() or link,
+        link=link,
+        title=_one_line(_text_of(item, "title"))[:MAX_TITLE].rstrip(),
+        text=_longest_text(item)[:MAX_TEXT].rstrip(),
+        published=_published(item),
+        publisher=publisher_of(_source_url(item) or link or feed_url),
+    )
+
+
+def _unique(entries: Iterator[Entry]) -> Iterator[Entry]:
+    """The first of entries sharing a guid (or, lacking one, a link or title and text)."""
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.key not in seen:
+            seen.add(entry.key)
+            yield entry
+
+
+def _link_of(item: Mapping[str, Any]) -> str:
+    link = _str(item.get("link")).strip()
+    if link:
+        return link
+    for candidate in item.get("links") or []:
+        if isinstance(candidate, Mapping) and candidate.get("rel", "alternate") == "alternate":
+            href = _str(candidate.get("href")).strip()
+            if href:
+                return href
+    return ""
+
+
+def _source_url(item: Mapping[str, Any]) -> str:
+    """An aggregator's pointer to the original publisher (RSS <source url=...>), if any."""
+    source = item.get("source")
+    if isinstance(source, Mapping):
+        url = _str(source.get("href") or source.get("url")).strip()
+        if urlsplit(url).scheme in ("http", "https"):
+            return url
+    return ""
+
+
+def _longest_text(item: Mapping[str, Any]) -> str:
+    candidates = [_text_of(item, "summary")]
+    for content in item.get("content") or []:
+        if isinstance(content, Mapping):
+            candidates.append(_convert(_str(content.get("value")), _str(content.get("type"))))
+    return max(candidates, key=len)
+
+
+def _text_of(item: Mapping[str, Any], key: str) -> str:
+    detail = item.get(f"{key}_detail")
+    kind = _str(detail.get("type")) if isinstance(detail, Mapping) else "text/html"
+    return _convert(_str(item.get(key)), kind)
+
+
+def _convert(value: str, kind: str) -> str:
+    if "html" in kind or "<" in value or "&" in value:
+        return html_to_text(value)
+    return collapse(value)
+
+
+def _published(item: Mapping[str, Any]) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed"):
+        stamp = item.get(key)
+        if stamp is None:
+            continue
+        try:
+            return datetime(*stamp[:5], min(stamp[5], 59), tzinfo=UTC)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            continue
+    return None
+
+
+def _bozo_text(parsed: Mapping[str, Any]) -> str:
+    if not parsed.get("bozo"):
+        return ""
+    exc = parsed.get("bozo_exception")
+    text = collapse(str(exc)) if exc is not None else ""
+    return text or (type(exc).__name__ if exc is not None else "ill-formed")
+
+
+# ---------------------------------------------------------------- URLs and publishers
+
+
+def _absolute(link: str, base: str) -> str:
+    """`link` resolved against `base`; "" unless the result is an http(s) URL."""
+    if not link:
+        return ""
+    try:
+        absolute = urljoin(base, link)
+    except ValueError:
+        return ""
+    return absolute if urlsplit(absolute).scheme in ("http", "https") else ""
+
+
+@cache
+def _suffixes() -> PublicSuffixList:
+    return PublicSuffixList()  # the list bundled with the package: never downloads
+
+
+def publisher_of(url: str) -> str:
+    """The registrable domain of a URL's host ("news.yahoo.co.jp" -> "yahoo.co.jp").
+
+    Hosts without one (IP addresses, "localhost", a bare public suffix) are returned as
+    they are; "" when the URL has no host.
+    """
+    try:
+        host = (urlsplit(url.strip()).hostname or "").rstrip(".")
+    except ValueError:
+        return ""
+    if not host:
+        return ""
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    return _suffixes().privatesuffix(host) or host
+
+
+# ---------------------------------------------------------------- text
+
+
+def collapse(text: str) -> str:
+    """Whitespace runs become one space, or one newline when they held a line break."""
+    return _BREAKS.sub("\n", _SPACES.sub(" ", text)).strip()
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML fragment: scripts and styles dropped, blocks on their own lines."""
+    if "<" not in html and "&" not in html:
+        return collapse(html)
+    tree = LexborHTMLParser(html)
+    tree.strip_tags(list(DROPPED_TAGS))
+    root = tree.body or tree.root
+    if root is None:
+        return ""
+    for node in root.css(BLOCK_TAGS):
+        node.insert_before("\n")
+        node.insert_after("\n")
+    return collapse(root.text(deep=True, separator="", strip=False))
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
