@@ -1,0 +1,939 @@
+"""SQLModel tables and every query: the only module that imports SQLModel or SQLAlchemy.
+
+`open_store(url)` gives a `Store`; its methods take and return domain objects or the small
+frozen dataclasses below, never ORM rows. SQLite serves one daemon (WAL, 30 s busy timeout,
+writes take the lock up front with BEGIN IMMEDIATE); PostgreSQL serves several, which claim due
+feeds with `FOR UPDATE SKIP LOCKED` and a lease. Writes that could race are compare-and-set.
+Datetimes are timezone-aware UTC in and out. Database errors surface as `StoreError("store: …")`.
+
+Feeds that leave the configuration are kept with `active = False`: they are never due and not
+reported, and come back with their state if configured again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    exists,
+    func,
+    nulls_first,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlmodel import Field, SQLModel
+
+from monitor.domain import QUIET, Entry, Evidence, Feed, FeedHealth, Match, StatusChange
+from monitor.errors import StoreError
+
+__all__ = [
+    "Cycle",
+    "DigestState",
+    "DueFeed",
+    "FeedState",
+    "Store",
+    "metadata",
+    "open_store",
+]
+
+BUSY_TIMEOUT_MS = 30_000
+DIGEST_CLAIM_TIMEOUT = timedelta(minutes=15)  # an unsent claim older than this may be retaken
+
+
+# ---------------------------------------------------------------- column types
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes stored as UTC: timestamptz on PostgreSQL; on SQLite the text
+    SQLAlchemy's DATETIME writes ("2026-01-31 12:00:00.000000", naive UTC), made in C."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(26))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"store: naive datetime {value.isoformat()}")
+        if value.utcoffset():
+            value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _when(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _json() -> Any:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+def _text() -> Any:
+    return Field(default="", sa_column=Column(Text, nullable=False))
+
+
+# ---------------------------------------------------------------- tables
+
+
+class FeedTable(SQLModel, table=True):
+    __tablename__ = "feed"
+
+    id: str = Field(primary_key=True)
+    url: str
+    moved_to: str | None = None
+    title: str = ""
+    tags: list[str] = _json()
+    interval_seconds: int
+    active: bool = True
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    http_status: int | None = None
+    last_checked_at: datetime | None = _when()
+    last_success_at: datetime | None = _when()
+    failing_since: datetime | None = _when()
+    error_count: int = 0
+    last_error: str = _text()
+    next_check_at: datetime | None = _when(index=True)
+    dead: bool = False
+    lease_owner: str | None = None
+    lease_until: datetime | None = _when()
+
+
+class EntryTable(SQLModel, table=True):
+    __tablename__ = "entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    feed_id: str
+    guid: str
+    link: str
+    title: str = _text()
+    text: str = _text()
+    published: datetime | None = _when()
+    first_seen: datetime = _when(nullable=False, index=True)
+    time: datetime = _when(nullable=False, index=True)
+    publisher: str
+
+
+class MatchTable(SQLModel, table=True):
+    __tablename__ = "entry_match"
+    __table_args__ = (Index("ix_entry_match_indicator_entry", "indicator_id", "entry_id"),)
+
+    entry_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("entry.id", ondelete="CASCADE"), primary_key=True)
+    )
+    indicator_id: str = Field(primary_key=True)
+    outcome_id: str = Field(primary_key=True)
+    terms: list[str] = _json()
+    snippet: str = _text()
+    definition_hash: str
+
+
+class IndicatorStateTable(SQLModel, table=True):
+    __tablename__ = "indicator_state"
+
+    indicator_id: str = Field(primary_key=True)
+    status: str
+    since: datetime = _when(nullable=False)
+    definition_hash: str = ""
+    version: int = 0
+
+
+class StatusChangeTable(SQLModel, table=True):
+    """Append-only: one row per recorded status change."""
+
+    __tablename__ = "status_change"
+    __table_args__ = (Index("ix_status_change_indicator_at", "indicator_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    indicator_id: str
+    at: datetime = _when(nullable=False, index=True)
+    old_status: str
+    new_status: str
+    evidence: list[dict[str, Any]] = _json()
+    definition_hash: str
+    replayed: bool = False
+
+
+class DigestTable(SQLModel, table=True):
+    __tablename__ = "digest"
+
+    day: date = Field(primary_key=True)
+    claimed_at: datetime | None = _when()
+    claimed_by: str | None = None
+    sent_at: datetime | None = _when()
+    failed_at: datetime | None = _when()
+    attempts: int = 0
+    last_error: str = _text()
+
+
+class CycleTable(SQLModel, table=True):
+    __tablename__ = "cycle"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = _when(nullable=False)
+    finished_at: datetime = _when(nullable=False)
+    feeds_checked: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    new_entries: int = 0
+    matches: int = 0
+    changes: int = 0
+    ok: bool = True
+
+
+metadata = SQLModel.metadata  # for Alembic's env.py
+_feed: Table = metadata.tables["feed"]
+_entry: Table = metadata.tables["entry"]
+_match: Table = metadata.tables["entry_match"]
+_state: Table = metadata.tables["indicator_state"]
+_change: Table = metadata.tables["status_change"]
+_digest: Table = metadata.tables["digest"]
+_cycle: Table = metadata.tables["cycle"]
+
+
+# ---------------------------------------------------------------- what the store returns
+
+
+@dataclass(frozen=True)
+class DueFeed:
+    """A feed claimed for fetching: `url` is where it lives now (moved_to, else url)."""
+
+    id: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    error_count: int
+    interval: timedelta
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """Everything /feeds and the digest show about a feed."""
+
+    id: str
+    url: str
+    moved_to: str | None
+    title: str
+    tags: tuple[str, ...]
+    interval: timedelta
+    last_checked_at: datetime | None
+    last_success_at: datetime | None
+    http_status: int | None
+    not_modified: bool  # the last answer was 304 Not Modified
+    error_count: int
+    last_error: str
+    next_check_at: datetime | None
+    dead: bool
+    failing_since: datetime | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class DigestState:
+    day: date
+    claimed_at: datetime | None
+    claimed_by: str | None
+    sent_at: datetime | None
+    attempts: int
+    last_error: str
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """The counts of one check cycle."""
+
+    started_at: datetime
+    finished_at: datetime
+    feeds_checked: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    new_entries: int = 0
+    matches: int = 0
+    changes: int = 0
+    ok: bool = True
+    id: int | None = None
+
+
+# ---------------------------------------------------------------- opening
+
+
+def open_store(url: str) -> Store:
+    """Connect to `url`, create the tables that are missing, and return the store."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"store: bad database URL {url!r}: {exc}") from exc
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    database = parsed.database or ""
+    if is_sqlite and database not in ("", ":memory:") and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(parsed, pool_pre_ping=not is_sqlite)
+        if is_sqlite:
+            _configure_sqlite(engine)
+        metadata.create_all(engine)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"store: unable to open {parsed!r}: {_reason(exc)}") from exc
+    return Store(engine)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, busy timeout, foreign keys; transactions begun by us (IMMEDIATE for writes)."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let the "begin" hook below emit BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("monitor_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return f"{type(exc.orig).__name__}: {exc.orig}".strip()
+    return str(exc).splitlines()[0]
+
+
+# ---------------------------------------------------------------- the store
+
+
+class Store:
+    """Every query monitor makes. Each method is one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self, what: str, *, write: bool = False) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                if write:
+                    conn.execution_options(monitor_write=True)
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store: unable to {what}: {_reason(exc)}") from exc
+
+    def _insert(self, table: Table) -> Any:
+        """INSERT with ON CONFLICT support for the engine's dialect."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        if self.dialect == "sqlite":
+            return sqlite.insert(table)
+        raise StoreError(f"store: unsupported database {self.dialect!r}")
+
+    # ------------------------------------------------------------ feeds
+
+    def sync_feeds(
+        self,
+        feeds: Sequence[Feed],
+        *,
+        now: datetime,
+        default_interval: timedelta = timedelta(minutes=15),
+    ) -> None:
+        """Upsert the configured feeds keeping their state; mark the others inactive.
+
+        A feed whose URL changed starts afresh: no validators, no redirect, no failures.
+        """
+        with self._tx("sync feeds", write=True) as conn:
+            known = {row.id: row for row in conn.execute(select(_feed.c.id, _feed.c.url))}
+            for feed in feeds:
+                values: dict[str, Any] = {
+                    "url": feed.url,
+                    "title": feed.title,
+                    "tags": list(feed.tags),
+                    "interval_seconds": int((feed.interval or default_interval).total_seconds()),
+                    "active": True,
+                }
+                old = known.get(feed.id)
+                if old is None:
+                    conn.execute(_feed.insert().values(id=feed.id, **values, **_fresh(now)))
+                elif old.url != feed.url:
+                    conn.execute(
+                        update(_feed).where(_feed.c.id == feed.id).values(**values, **_fresh(now))
+                    )
+                else:
+                    conn.execute(update(_feed).where(_feed.c.id == feed.id).values(**values))
+            configured = [f.id for f in feeds]
+            conn.execute(update(_feed).where(_feed.c.id.not_in(configured)).values(active=False))
+
+    def due_feeds(
+        self, now: datetime, *, owner: str, lease: timedelta, limit: int | None = None
+    ) -> list[DueFeed]:
+        """Claim the feeds due at `now` for `owner` until `now + lease`; skip others' leases."""
+        free = or_(
+            _feed.c.lease_until.is_(None), _feed.c.lease_until <= now, _feed.c.lease_owner == owner
+        )
+        query = (
+            select(_feed)
+            .where(_feed.c.active, ~_feed.c.dead, free)
+            .where(or_(_feed.c.next_check_at.is_(None), _feed.c.next_check_at <= now))
+            .order_by(nulls_first(_feed.c.next_check_at), _feed.c.id)
+            .limit(limit)
+        )
+        until = now + lease
+        claimed = []
+        with self._tx("claim due feeds", write=True) as conn:
+            if self.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            for row in conn.execute(query).all():
+                taken = conn.execute(
+                    update(_feed)
+                    .where(_feed.c.id == row.id, free)
+                    .values(lease_owner=owner, lease_until=until)
+                )
+                if taken.rowcount == 1:
+                    claimed.append(_due_feed(row, until))
+        return claimed
+
+    def record_fetch(
+        self,
+        feed_id: str,
+        *,
+        now: datetime,
+        ok: bool,
+        http_status: int | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        body_hash: str | None = None,
+        moved_to: str | None = None,
+        error: str = "",
+        dead: bool = False,
+        next_check_at: datetime | None = None,
+        error_count: int = 0,
+        title: str | None = None,
+    ) -> None:
+        """Store what one fetch found and release the lease.
+
+        `etag`, `last_modified`, `body_hash`, `moved_to` and `title` left None keep their stored
+        value ("" clears it). A success clears `failing_since`; a failure sets it once.
+        """
+        values: dict[str, Any] = {
+            "last_checked_at": now,
+            "http_status": http_status,
+            "dead": dead,
+            "next_check_at": next_check_at,
+            "error_count": error_count,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        kept = {"etag": etag, "last_modified": last_modified, "body_hash": body_hash}
+        kept["moved_to"] = moved_to
+        values |= {name: value or None for name, value in kept.items() if value is not None}
+        if title is not None:
+            values["title"] = title
+        if ok:
+            values |= {"last_success_at": now, "failing_since": None, "last_error": ""}
+        else:
+            values |= {
+                "failing_since": func.coalesce(_feed.c.failing_since, now),
+                "last_error": error,
+            }
+        with self._tx("record fetch", write=True) as conn:
+            result = conn.execute(update(_feed).where(_feed.c.id == feed_id).values(**values))
+            if result.rowcount != 1:
+                raise StoreError(f"store: unknown feed {feed_id!r}")
+
+    def feed_health(self) -> list[FeedHealth]:
+        """Health of every configured feed, for `evaluate`."""
+        with self._tx("read feed health") as conn:
+            rows = conn.execute(select(_feed).where(_feed.c.active).order_by(_feed.c.id))
+            return [
+                FeedHealth(
+                    feed_id=row.id,
+                    failing_since=row.failing_since,
+                    interval=timedelta(seconds=row.interval_seconds),
+                    dead=row.dead,
+                    last_error=row.last_error,
+                )
+                for row in rows
+            ]
+
+    def feeds(self, *, include_inactive: bool = False) -> list[FeedState]:
+        query = select(_feed).order_by(_feed.c.id)
+        if not include_inactive:
+            query = query.where(_feed.c.active)
+        with self._tx("list feeds") as conn:
+            return [_feed_state(row) for row in conn.execute(query)]
+
+    # ------------------------------------------------------------ entries and matches
+
+    def add_entries(self, entries: Sequence[Entry], *, now: datetime) -> list[tuple[int, Entry]]:
+        """Store entries not seen before (by key, also within the batch); return those new."""
+        batch: dict[str, Entry] = {}
+        for entry in entries:
+            batch.setdefault(entry.key, entry)
+        if not batch:
+            return []
+        rows = [_entry_values(key, entry, now) for key, entry in batch.items()]
+        statement = (
+            self._insert(_entry)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(_entry.c.id, _entry.c.key)
+        )
+        with self._tx("add entries", write=True) as conn:
+            new = {key: entry_id for entry_id, key in conn.execute(statement, rows)}
+        return [(new[key], entry) for key, entry in batch.items() if key in new]
+
+    def add_matches(
+        self, items: Sequence[tuple[int, Match]], definition_hashes: Mapping[str, str]
+    ) -> int:
+        """Store matches; returns how many were new or now carry a different definition hash."""
+        rows = {
+            (entry_id, m.indicator_id, m.outcome_id): {
+                "entry_id": entry_id,
+                "indicator_id": m.indicator_id,
+                "outcome_id": m.outcome_id,
+                "terms": list(m.terms),
+                "snippet": m.snippet,
+                "definition_hash": definition_hashes.get(m.indicator_id, ""),
+            }
+            for entry_id, m in items
+        }
+        if not rows:
+            return 0
+        statement = self._insert(_match)
+        statement = statement.on_conflict_do_update(
+            index_elements=["entry_id", "indicator_id", "outcome_id"],
+            set_={
+                "terms": statement.excluded.terms,
+                "snippet": statement.excluded.snippet,
+                "definition_hash": statement.excluded.definition_hash,
+            },
+            where=_match.c.definition_hash != statement.excluded.definition_hash,
+        ).returning(_match.c.entry_id)
+        with self._tx("add matches", write=True) as conn:
+            return len(conn.execute(statement, list(rows.values())).all())
+
+    def evidence(
+        self,
+        indicator_ids: Sequence[str] | None,
+        since: datetime,
+        *,
+        definition_hashes: Mapping[str, str] | None = None,
+    ) -> dict[str, list[Evidence]]:
+        """Matches of entries with time >= since, per indicator (every asked id is a key).
+
+        With `definition_hashes`, only matches made by those definitions count.
+        """
+        query = (
+            select(_match, _entry.c.title, _entry.c.link, _entry.c.publisher, _entry.c.time)
+            .join(_entry, _entry.c.id == _match.c.entry_id)
+            .where(_entry.c.time >= since)
+            .order_by(_entry.c.time.desc(), _entry.c.id.desc())
+        )
+        if indicator_ids is not None:
+            query = query.where(_match.c.indicator_id.in_(list(indicator_ids)))
+        found: dict[str, list[Evidence]] = {i: [] for i in indicator_ids or ()}
+        with self._tx("read evidence") as conn:
+            for row in conn.execute(query):
+                if definition_hashes is not None and (
+                    definition_hashes.get(row.indicator_id) != row.definition_hash
+                ):
+                    continue
+                found.setdefault(row.indicator_id, []).append(
+                    Evidence(
+                        entry_id=row.entry_id,
+                        indicator_id=row.indicator_id,
+                        outcome_id=row.outcome_id,
+                        title=row.title,
+                        link=row.link,
+                        publisher=row.publisher,
+                        time=row.time,
+                        terms=tuple(row.terms),
+                        snippet=row.snippet,
+                    )
+                )
+        return found
+
+    def entries_since(self, since: datetime) -> list[tuple[int, Entry, datetime]]:
+        """(id, entry, first seen) of entries with time >= since, oldest first (for replay)."""
+        query = select(_entry).where(_entry.c.time >= since).order_by(_entry.c.time, _entry.c.id)
+        with self._tx("read entries") as conn:
+            return [(row.id, _entry_of(row), row.first_seen) for row in conn.execute(query)]
+
+    def delete_old_entries(self, before: datetime) -> int:
+        """Delete entries first seen before `before` that no indicator matched."""
+        matched = exists().where(_match.c.entry_id == _entry.c.id)
+        statement = delete(_entry).where(_entry.c.first_seen < before, ~matched)
+        with self._tx("delete old entries", write=True) as conn:
+            return conn.execute(statement).rowcount
+
+    # ------------------------------------------------------------ statuses
+
+    def ensure_indicators(self, indicator_ids: Iterable[str], *, now: datetime) -> None:
+        """Give indicators seen for the first time a state: quiet since `now`."""
+        rows = [
+            {"indicator_id": i, "status": QUIET, "since": now, "definition_hash": "", "version": 0}
+            for i in dict.fromkeys(indicator_ids)
+        ]
+        if rows:
+            statement = self._insert(_state).on_conflict_do_nothing(index_elements=["indicator_id"])
+            with self._tx("add indicators", write=True) as conn:
+                conn.execute(statement, rows)
+
+    def current_statuses(self) -> dict[str, tuple[str, datetime]]:
+        """indicator id -> (status, since)."""
+        with self._tx("read statuses") as conn:
+            rows = conn.execute(select(_state.c.indicator_id, _state.c.status, _state.c.since))
+            return {row.indicator_id: (row.status, row.since) for row in rows}
+
+    def record_changes(self, changes: Sequence[StatusChange]) -> list[StatusChange]:
+        """Record each change unless its old status is no longer the stored one.
+
+        Each change is its own compare-and-set transaction; a change another worker has
+        already made (or overtaken) is skipped. Returns the recorded changes with their ids.
+        """
+        recorded = []
+        for change in changes:
+            with self._tx("record status change", write=True) as conn:
+                if self._swap_status(conn, change):
+                    change_id = conn.execute(
+                        _change.insert().values(**_change_values(change)).returning(_change.c.id)
+                    ).scalar_one()
+                    recorded.append(replace(change, id=change_id))
+        return recorded
+
+    def _swap_status(self, conn: Connection, change: StatusChange) -> bool:
+        key = _state.c.indicator_id == change.indicator_id
+        row = conn.execute(select(_state.c.status, _state.c.version).where(key)).first()
+        values = {
+            "status": change.new_status,
+            "since": change.at,
+            "definition_hash": change.definition_hash,
+        }
+        if row is None:
+            if change.old_status != QUIET:
+                return False
+            statement = (
+                self._insert(_state)
+                .values(indicator_id=change.indicator_id, version=1, **values)
+                .on_conflict_do_nothing(index_elements=["indicator_id"])
+                .returning(_state.c.version)
+            )
+            return conn.execute(statement).first() is not None
+        if row.status != change.old_status:
+            return False
+        swapped = conn.execute(
+            update(_state)
+            .where(key, _state.c.status == row.status, _state.c.version == row.version)
+            .values(version=row.version + 1, **values)
+        )
+        return swapped.rowcount == 1
+
+    def history(
+        self,
+        indicator_id: str,
+        *,
+        since: datetime | None = None,
+        limit: int = 50,
+        before_id: int | None = None,
+    ) -> list[StatusChange]:
+        """Status changes of one indicator, newest first; page with `before_id`."""
+        query = select(_change).where(_change.c.indicator_id == indicator_id)
+        if since is not None:
+            query = query.where(_change.c.at >= since)
+        if before_id is not None:
+            query = query.where(_change.c.id < before_id)
+        query = query.order_by(_change.c.id.desc()).limit(limit)
+        with self._tx("read history") as conn:
+            return [_change_of(row) for row in conn.execute(query)]
+
+    def changes_between(self, start: datetime, end: datetime) -> list[StatusChange]:
+        """Changes with start <= at < end, oldest first (for the digest)."""
+        query = (
+            select(_change)
+            .where(_change.c.at >= start, _change.c.at < end)
+            .order_by(_change.c.at, _change.c.id)
+        )
+        with self._tx("read changes") as conn:
+            return [_change_of(row) for row in conn.execute(query)]
+
+    # ------------------------------------------------------------ digest
+
+    def claim_digest(
+        self,
+        day: date,
+        *,
+        owner: str,
+        now: datetime,
+        stale: timedelta = DIGEST_CLAIM_TIMEOUT,
+    ) -> bool:
+        """True for the one caller that may send the digest of `day`.
+
+        That is the first claimant, or a later one when the previous claim was released by
+        `mark_digest_failed` or is unsent and older than `stale`. A sent digest is never
+        claimed again.
+        """
+        claim = {"claimed_at": now, "claimed_by": owner}
+        with self._tx("claim digest", write=True) as conn:
+            first = conn.execute(
+                self._insert(_digest)
+                .values(day=day, attempts=1, last_error="", **claim)
+                .on_conflict_do_nothing(index_elements=["day"])
+                .returning(_digest.c.day)
+            ).first()
+            if first is not None:
+                return True
+            retaken = conn.execute(
+                update(_digest)
+                .where(_digest.c.day == day, _digest.c.sent_at.is_(None))
+                .where(or_(_digest.c.claimed_at.is_(None), _digest.c.claimed_at <= now - stale))
+                .values(attempts=_digest.c.attempts + 1, **claim)
+            )
+            return retaken.rowcount == 1
+
+    def mark_digest_sent(self, day: date, now: datetime) -> None:
+        with self._tx("mark digest sent", write=True) as conn:
+            conn.execute(
+                update(_digest).where(_digest.c.day == day).values(sent_at=now, last_error="")
+            )
+
+    def mark_digest_failed(self, day: date, error: str, now: datetime) -> None:
+        """Record the error and release the claim so that a later attempt may retry."""
+        with self._tx("mark digest failed", write=True) as conn:
+            conn.execute(
+                update(_digest)
+                .where(_digest.c.day == day)
+                .values(last_error=error, failed_at=now, claimed_at=None, claimed_by=None)
+            )
+
+    def last_digest(self) -> tuple[date, datetime] | None:
+        """(day, sent at) of the latest digest sent."""
+        query = (
+            select(_digest.c.day, _digest.c.sent_at)
+            .where(_digest.c.sent_at.is_not(None))
+            .order_by(_digest.c.day.desc())
+            .limit(1)
+        )
+        with self._tx("read digests") as conn:
+            row = conn.execute(query).first()
+        return None if row is None else (row.day, row.sent_at)
+
+    def digest_state(self, day: date) -> DigestState | None:
+        with self._tx("read digests") as conn:
+            row = conn.execute(select(_digest).where(_digest.c.day == day)).first()
+        if row is None:
+            return None
+        return DigestState(
+            row.day, row.claimed_at, row.claimed_by, row.sent_at, row.attempts, row.last_error
+        )
+
+    # ------------------------------------------------------------ cycles
+
+    def record_cycle(self, cycle: Cycle) -> int:
+        values = {k: v for k, v in cycle.__dict__.items() if k != "id"}
+        with self._tx("record cycle", write=True) as conn:
+            return int(
+                conn.execute(_cycle.insert().values(**values).returning(_cycle.c.id)).scalar_one()
+            )
+
+    def last_cycle(self) -> Cycle | None:
+        with self._tx("read cycles") as conn:
+            row = conn.execute(select(_cycle).order_by(_cycle.c.id.desc()).limit(1)).first()
+        return None if row is None else Cycle(**row._asdict())
+
+    def last_successful_cycle(self) -> datetime | None:
+        """When the latest cycle that went well finished."""
+        query = select(func.max(_cycle.c.finished_at)).where(_cycle.c.ok)
+        with self._tx("read cycles") as conn:
+            value: datetime | None = conn.execute(query).scalar_one_or_none()
+        return value
+
+
+# ---------------------------------------------------------------- row <-> domain
+
+
+def _fresh(now: datetime) -> dict[str, Any]:
+    """Feed state of a feed never fetched (or whose URL changed): due at once."""
+    return {
+        "moved_to": None,
+        "etag": None,
+        "last_modified": None,
+        "body_hash": None,
+        "http_status": None,
+        "failing_since": None,
+        "error_count": 0,
+        "last_error": "",
+        "dead": False,
+        "next_check_at": now,
+    }
+
+
+def _due_feed(row: Any, lease_until: datetime) -> DueFeed:
+    return DueFeed(
+        id=row.id,
+        url=row.moved_to or row.url,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        body_hash=row.body_hash,
+        error_count=row.error_count,
+        interval=timedelta(seconds=row.interval_seconds),
+        lease_until=lease_until,
+    )
+
+
+def _feed_state(row: Any) -> FeedState:
+    return FeedState(
+        id=row.id,
+        url=row.url,
+        moved_to=row.moved_to,
+        title=row.title,
+        tags=tuple(row.tags),
+        interval=timedelta(seconds=row.interval_seconds),
+        last_checked_at=row.last_checked_at,
+        last_success_at=row.last_success_at,
+        http_status=row.http_status,
+        not_modified=row.http_status == 304,
+        error_count=row.error_count,
+        last_error=row.last_error,
+        next_check_at=row.next_check_at,
+        dead=row.dead,
+        failing_since=row.failing_since,
+        active=row.active,
+    )
+
+
+def _entry_values(key: str, entry: Entry, now: datetime) -> dict[str, Any]:
+    fresh = entry.published is not None and entry.published <= now
+    return {
+        "key": key,
+        "feed_id": entry.feed_id,
+        "guid": entry.guid,
+        "link": entry.link,
+        "title": entry.title,
+        "text": entry.text,
+        "published": entry.published,
+        "first_seen": now,
+        "time": entry.published if fresh else now,
+        "publisher": entry.publisher,
+    }
+
+
+def _entry_of(row: Any) -> Entry:
+    return Entry(
+        feed_id=row.feed_id,
+        guid=row.guid,
+        link=row.link,
+        title=row.title,
+        text=row.text,
+        published=row.published,
+        publisher=row.publisher,
+    )
+
+
+def _change_values(change: StatusChange) -> dict[str, Any]:
+    return {
+        "indicator_id": change.indicator_id,
+        "at": change.at,
+        "old_status": change.old_status,
+        "new_status": change.new_status,
+        "evidence": [_evidence_json(e) for e in change.evidence],
+        "definition_hash": change.definition_hash,
+        "replayed": change.replayed,
+    }
+
+
+def _evidence_json(e: Evidence) -> dict[str, Any]:
+    return {
+        "entry_id": e.entry_id,
+        "outcome": e.outcome_id,
+        "title": e.title,
+        "link": e.link,
+        "publisher": e.publisher,
+        "time": e.time.astimezone(UTC).isoformat(),
+        "terms": list(e.terms),
+        "snippet": e.snippet,
+    }
+
+
+def _change_of(row: Any) -> StatusChange:
+    evidence = tuple(
+        Evidence(
+            entry_id=item["entry_id"],
+            indicator_id=row.indicator_id,
+            outcome_id=item["outcome"],
+            title=item["title"],
+            link=item["link"],
+            publisher=item["publisher"],
+            time=datetime.fromisoformat(item["time"]),
+            terms=tuple(item["terms"]),
+            snippet=item["snippet"],
+        )
+        for item in row.evidence
+    )
+    return StatusChange(
+        indicator_id=row.indicator_id,
+        at=row.at,
+        old_status=row.old_status,
+        new_status=row.new_status,
+        evidence=evidence,
+        definition_hash=row.definition_hash,
+        replayed=row.replayed,
+        id=row.id,
+    )
