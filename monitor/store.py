@@ -63,6 +63,7 @@ __all__ = [
 
 BUSY_TIMEOUT_MS = 30_000
 DIGEST_CLAIM_TIMEOUT = timedelta(minutes=15)  # an unsent claim older than this may be retaken
+_CHUNK = 5_000  # ids per IN (...) list, well below SQLite's bound-parameter limit
 
 
 # ---------------------------------------------------------------- column types
@@ -544,19 +545,28 @@ class Store:
         self, items: Sequence[tuple[int, Match]], definition_hashes: Mapping[str, str]
     ) -> int:
         """Store matches; returns how many were new or now carry a different definition hash."""
-        rows = {
-            (entry_id, m.indicator_id, m.outcome_id): {
-                "entry_id": entry_id,
-                "indicator_id": m.indicator_id,
-                "outcome_id": m.outcome_id,
-                "terms": list(m.terms),
-                "snippet": m.snippet,
-                "definition_hash": definition_hashes.get(m.indicator_id, ""),
-            }
-            for entry_id, m in items
-        }
+        rows = _match_rows(items, definition_hashes)
         if not rows:
             return 0
+        with self._tx("add matches", write=True) as conn:
+            return self._upsert_matches(conn, rows)
+
+    def replace_matches(
+        self,
+        entry_ids: Sequence[int],
+        items: Sequence[tuple[int, Match]],
+        definition_hashes: Mapping[str, str],
+    ) -> int:
+        """Make `items` the only matches of `entry_ids` (for replay); returns how many."""
+        rows = _match_rows(items, definition_hashes)
+        ids = list(dict.fromkeys(entry_ids))
+        with self._tx("replace matches", write=True) as conn:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                conn.execute(delete(_match).where(_match.c.entry_id.in_(chunk)))
+            return self._upsert_matches(conn, rows) if rows else 0
+
+    def _upsert_matches(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
         statement = self._insert(_match)
         statement = statement.on_conflict_do_update(
             index_elements=["entry_id", "indicator_id", "outcome_id"],
@@ -567,8 +577,7 @@ class Store:
             },
             where=_match.c.definition_hash != statement.excluded.definition_hash,
         ).returning(_match.c.entry_id)
-        with self._tx("add matches", write=True) as conn:
-            return len(conn.execute(statement, list(rows.values())).all())
+        return len(conn.execute(statement, rows).all())
 
     def evidence(
         self,
@@ -857,6 +866,24 @@ def _feed_state(row: Any) -> FeedState:
         failing_since=row.failing_since,
         active=row.active,
     )
+
+
+def _match_rows(
+    items: Sequence[tuple[int, Match]], definition_hashes: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Insert values of matches, one per (entry, indicator, outcome)."""
+    rows = {
+        (entry_id, m.indicator_id, m.outcome_id): {
+            "entry_id": entry_id,
+            "indicator_id": m.indicator_id,
+            "outcome_id": m.outcome_id,
+            "terms": list(m.terms),
+            "snippet": m.snippet,
+            "definition_hash": definition_hashes.get(m.indicator_id, ""),
+        }
+        for entry_id, m in items
+    }
+    return list(rows.values())
 
 
 def _entry_values(key: str, entry: Entry, now: datetime) -> dict[str, Any]:

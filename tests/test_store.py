@@ -457,3 +457,21 @@ def test_bulk_insert_is_fast(store: Store) -> None:
     assert len(store.add_entries(entries, now=NOW)) == 20_000
     elapsed = time.perf_counter() - started
     assert elapsed < 5, f"{elapsed:.2f}s for 20,000 entries"  # the target is < 1 s; CI is slow
+
+
+def test_replace_matches_makes_the_new_matches_the_only_ones(store: Store) -> None:
+    stored = store.add_entries([entry(n) for n in range(12_000)], now=NOW)
+    first, second = stored[0], stored[1]
+    store.add_matches(
+        [(first[0], match(first[1])), (second[0], match(second[1], indicator="gone"))], {"nk": "h1"}
+    )
+    replaced = store.replace_matches(
+        [i for i, _ in stored], [(first[0], match(first[1], outcome="balance"))], {"nk": "h2"}
+    )
+    assert replaced == 1
+    everything = store.evidence(None, NOW - DAY)
+    assert {k: [(e.entry_id, e.outcome_id) for e in v] for k, v in everything.items()} == {
+        "nk": [(first[0], "balance")]
+    }
+    assert store.replace_matches([first[0]], [], {}) == 0
+    assert store.evidence(None, NOW - DAY) == {}
