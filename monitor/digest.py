@@ -259,14 +259,14 @@ def _problems(data: DigestInput, zone: tzinfo) -> tuple[_Problem, ...]:
 # ---------------------------------------------------------------- rendering
 
 
-def _wrap(text: str, width: int = 76, indent: int = 0) -> str:
-    """Word-wrap for the text part; never breaks a word (or a URL)."""
-    pad = " " * indent
+def _wrap(text: str, width: int = 76, indent: int = 0, hang: int | None = None) -> str:
+    """Word-wrap for the text part, `indent` spaces before the first line and `hang` (default
+    `indent`) before the others; never breaks a word (or a URL)."""
     return textwrap.fill(
         text,
         width,
-        initial_indent=pad,
-        subsequent_indent=pad,
+        initial_indent=" " * indent,
+        subsequent_indent=" " * (indent if hang is None else hang),
         break_long_words=False,
         break_on_hyphens=False,
     )

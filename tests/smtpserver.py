@@ -1,0 +1,153 @@
+"""A real SMTP server on 127.0.0.1 for tests (aiosmtpd), collecting what it receives.
+
+    with running_smtp_server() as server:              # plain, no auth
+        ... send to server.host, server.port ...
+        server.messages[0].message["Subject"]          # parsed with email.policy.default
+        server.messages[0].rcpt_tos                    # the envelope
+
+Options: `fail_first=N` answers the first N DATA commands with "451 try later";
+`users={"name": "password"}` offers AUTH (also without TLS) and requires it;
+`tls=(certfile, keyfile)` offers STARTTLS. `self_signed_cert(dir)` makes a certificate for
+127.0.0.1 with the openssl command (None when openssl is missing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Received:
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    raw: bytes
+    message: EmailMessage
+    login: str | None  # the user that authenticated the session, if any
+
+
+@dataclass
+class Handler:
+    fail_first: int = 0
+    messages: list[Received] = field(default_factory=list)
+    attempts: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self.lock:
+            self.attempts += 1
+            if self.attempts <= self.fail_first:
+                return "451 4.3.0 try later"
+            raw = envelope.original_content or b""
+            if isinstance(envelope.content, bytes):
+                raw = envelope.content
+            parsed = message_from_bytes(raw, policy=policy.default)
+            assert isinstance(parsed, EmailMessage)
+            auth = session.auth_data
+            login = auth.login.decode() if isinstance(auth, LoginPassword) else None
+            self.messages.append(
+                Received(
+                    mail_from=envelope.mail_from or "",
+                    rcpt_tos=tuple(envelope.rcpt_tos),
+                    raw=raw,
+                    message=parsed,
+                    login=login,
+                )
+            )
+        return "250 2.0.0 OK"
+
+
+@dataclass
+class SMTPServer:
+    host: str
+    port: int
+    handler: Handler
+
+    @property
+    def messages(self) -> list[Received]:
+        return self.handler.messages
+
+    @property
+    def attempts(self) -> int:
+        return self.handler.attempts
+
+
+class _Authenticator:
+    def __init__(self, users: dict[str, str]) -> None:
+        self.users = users
+
+    def __call__(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user, password = auth_data.login.decode(), auth_data.password.decode()
+        ok = self.users.get(user) == password
+        # handled=False: let aiosmtpd answer 535 itself on failure
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def running_smtp_server(
+    *,
+    fail_first: int = 0,
+    users: dict[str, str] | None = None,
+    tls: tuple[Path, Path] | None = None,
+) -> Iterator[SMTPServer]:
+    handler = Handler(fail_first=fail_first)
+    kwargs: dict[str, Any] = {}
+    if users is not None:
+        kwargs.update(
+            authenticator=_Authenticator(users),
+            auth_required=True,
+            auth_require_tls=tls is not None,
+        )
+    if tls is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(tls[0]), str(tls[1]))
+        kwargs.update(tls_context=context)
+    controller = Controller(
+        handler, hostname=HOST, port=free_port(), server_hostname="smtp.test", **kwargs
+    )
+    controller.start()
+    try:
+        yield SMTPServer(HOST, controller.port, handler)
+    finally:
+        controller.stop()
+
+
+def self_signed_cert(directory: Path) -> tuple[Path, Path] | None:
+    """A certificate and key for 127.0.0.1, or None when the openssl command is missing."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", f"/CN={HOST}", "-addext", f"subjectAltName=IP:{HOST}",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key

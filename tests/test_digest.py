@@ -1,0 +1,378 @@
+"""The daily digest: built purely from data, sent through a real SMTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.digest import (
+    DigestInput,
+    FeedProblem,
+    IndicatorLine,
+    build_digest,
+    deliver,
+    format_status,
+    send_with_retry,
+)
+from monitor.domain import Evidence, StatusChange
+from monitor.errors import DigestError
+from monitor.settings import Settings
+from tests.smtpserver import SMTPServer, free_port, running_smtp_server, self_signed_cert
+
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+SENDER = "monitor@example.org"
+RECIPIENTS = ("alice@example.org", "bob@example.net")
+GOOD_LINK = "https://en.yna.co.kr/view/AEN20260106?section=nk&amp=1"
+HOSTILE_TITLE = 'Leak <script>alert(1)</script> <img src=x onerror="alert(2)">'
+
+
+def evidence(title: str, link: str, *, hour: int = 0, publisher: str = "yna.co.kr") -> Evidence:
+    return Evidence(
+        entry_id=hour,
+        indicator_id="nk",
+        outcome_id="pressure",
+        title=title,
+        link=link,
+        publisher=publisher,
+        time=datetime(2026, 1, 6, hour, 30, tzinfo=UTC),
+        terms=("Xi", "sanction*"),
+        snippet="Xi told Lee that China would strictly enforce UN sanctions on North Korea.",
+    )
+
+
+def change(indicator_id: str, old: str, new: str, *items: Evidence, hour: int = 2) -> StatusChange:
+    return StatusChange(
+        indicator_id=indicator_id,
+        at=datetime(2026, 1, 6, hour, 0, tzinfo=UTC),
+        old_status=old,
+        new_status=new,
+        evidence=items,
+        definition_hash="h",
+    )
+
+
+def sample(**overrides: Any) -> DigestInput:
+    good = evidence("Xi tells Lee China will enforce sanctions", GOOD_LINK, hour=1)
+    hostile = evidence(HOSTILE_TITLE, "javascript:alert(3)", hour=0, publisher="evil.example")
+    data = DigestInput(
+        day=date(2026, 1, 6),
+        generated_at=datetime(2026, 1, 6, 22, 0, tzinfo=UTC),
+        timezone="Asia/Seoul",
+        changes=(change("nk", "quiet", "pressure:confirmed", good, hostile),),
+        indicators=(
+            IndicatorLine(
+                "nk", "How Beijing talks about North Korea", "North Korea",
+                "pressure:confirmed", datetime(2026, 1, 6, 2, 0, tzinfo=UTC), (good, hostile),
+            ),
+            IndicatorLine(
+                "tw", "Taiwan Strait patrols", "Taiwan", "unknown",
+                datetime(2026, 1, 5, 3, 0, tzinfo=UTC), (),
+            ),
+        ),
+        feed_problems=(
+            FeedProblem(
+                "bad<script>feed</script>", "data:text/html,<b>x</b>", "failing: HTTP 503",
+                datetime(2026, 1, 6, 1, 0, tzinfo=UTC),
+            ),
+            FeedProblem("stale-feed", "https://stale.example/rss", "no successful fetch for 2h"),
+        ),
+        page_url="http://127.0.0.1:8000/",
+    )  # fmt: skip
+    return dataclasses.replace(data, **overrides)
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert isinstance(text, EmailMessage) and isinstance(html, EmailMessage)
+    return str(text.get_content()), str(html.get_content())
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    @classmethod
+    def of(cls, html: str) -> list[tuple[str, dict[str, str | None]]]:
+        parser = cls()
+        parser.feed(html)
+        return parser.tags
+
+
+def settings(**values: Any) -> Settings:
+    base: dict[str, Any] = {"smtp_host": None, "smtp_starttls": False, "digest_from": SENDER}
+    return Settings(_env_file=None, **(base | values))  # type: ignore[call-arg]
+
+
+def smtp_settings(server: SMTPServer, **values: Any) -> Settings:
+    return settings(smtp_host=server.host, smtp_port=server.port, **values)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPServer]:
+    with running_smtp_server() as server:
+        yield server
+
+
+# ---------------------------------------------------------------- building
+
+
+def test_build_is_pure() -> None:
+    first = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS).as_bytes()
+    second = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS).as_bytes()
+    assert first == second
+
+
+@pytest.mark.parametrize(
+    ("changes", "subject"),
+    [
+        ((), "monitor digest 2026-01-06: no changes"),
+        (
+            (change("nk", "quiet", "balance:reported"),),
+            "monitor digest 2026-01-06: 1 indicator changed",
+        ),
+        (
+            (
+                change("nk", "quiet", "balance:reported", hour=1),
+                change("nk", "balance:reported", "mixed", hour=2),
+                change("tw", "quiet", "unknown", hour=3),
+            ),
+            "monitor digest 2026-01-06: 2 indicators changed",
+        ),
+    ],
+)
+def test_subject_counts_indicators_that_changed(
+    changes: tuple[StatusChange, ...], subject: str
+) -> None:
+    message = build_digest(sample(changes=changes), sender=SENDER, recipients=RECIPIENTS)
+    assert message["Subject"] == subject
+
+
+def test_headers_and_both_parts() -> None:
+    message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+    assert message.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    assert message["From"] == SENDER
+    assert [a.addr_spec for a in message["To"].addresses] == list(RECIPIENTS)
+    assert message["Message-ID"] == "<digest-2026-01-06@example.org>"
+    assert message["Date"].datetime == datetime(2026, 1, 6, 22, 0, tzinfo=UTC)
+
+
+def test_sections_come_in_order_with_readable_statuses() -> None:
+    text, html = parts(build_digest(sample(), sender=SENDER, recipients=RECIPIENTS))
+    order = [text.index(h) for h in ("WHAT CHANGED", "STANDING STATUS", "FEED HEALTH")]
+    assert order == sorted(order)
+    assert "quiet → pressure — confirmed" in text
+    assert "pressure — confirmed" in html
+    assert "How Beijing talks about North Korea" in text
+    assert "no successful fetch for 2h" in text
+    assert "Taiwan Strait patrols: status unknown" in text  # an unknown indicator is a problem
+    assert "Xi told Lee that China would strictly enforce" in text  # the snippet
+    assert "yna.co.kr" in text
+
+
+def test_links_in_both_parts() -> None:
+    text, html = parts(build_digest(sample(), sender=SENDER, recipients=RECIPIENTS))
+    assert GOOD_LINK in text.splitlines()[text.splitlines().index(f"      {GOOD_LINK}")]
+    hrefs = [attrs.get("href") for tag, attrs in Tags.of(html) if tag == "a"]
+    assert GOOD_LINK in hrefs
+    assert "http://127.0.0.1:8000/" in hrefs
+    assert "Current status: http://127.0.0.1:8000/" in text
+
+
+def test_feed_derived_markup_arrives_inert() -> None:
+    text, html = parts(build_digest(sample(), sender=SENDER, recipients=RECIPIENTS))
+    tags = Tags.of(html)
+    assert "script" not in {tag for tag, _ in tags}
+    assert "img" not in {tag for tag, _ in tags}
+    assert not any(name.startswith("on") for _, attrs in tags for name in attrs)
+    hrefs = [str(attrs.get("href")) for tag, attrs in tags if tag == "a"]
+    assert all(h.startswith(("https://", "http://")) for h in hrefs)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "javascript:alert(3)" in html  # shown as text ...
+    assert "data:text/html" in html
+    assert "<script>alert(1)</script>" in text  # plain text stays literal, not escaped
+    assert "javascript:alert(3)  [not a web link]" in text
+
+
+def test_times_in_the_digest_zone() -> None:
+    text, html = parts(build_digest(sample(), sender=SENDER, recipients=RECIPIENTS))
+    assert "(2026-01-06 11:00 KST)" in text  # the change at 02:00 UTC
+    assert "2026-01-06 10:30 KST" in text  # evidence published 01:30 UTC
+    assert "2026-01-06 11:00 KST" in html
+    other = build_digest(sample(timezone="Europe/Berlin"), sender=SENDER, recipients=RECIPIENTS)
+    assert "(2026-01-06 03:00 CET)" in parts(other)[0]
+
+
+def test_text_part_is_wrapped() -> None:
+    text, _ = parts(build_digest(sample(), sender=SENDER, recipients=RECIPIENTS))
+    long_lines = [line for line in text.splitlines() if len(line) > 78]
+    assert all("://" in line for line in long_lines), long_lines  # only links may be long
+
+
+def test_empty_digest_reads_well() -> None:
+    data = sample(changes=(), indicators=(), feed_problems=(), page_url=None)
+    text, html = parts(build_digest(data, sender=SENDER, recipients=RECIPIENTS))
+    assert "Nothing changed." in text and "Nothing changed." in html
+    assert "Every feed is healthy." in text and "Every feed is healthy." in html
+
+
+def test_unknown_zone_is_a_digest_error() -> None:
+    with pytest.raises(DigestError, match=r"^digest: unknown time zone"):
+        build_digest(sample(timezone="Mars/Olympus"), sender=SENDER, recipients=RECIPIENTS)
+
+
+@pytest.mark.parametrize(
+    ("status", "shown"),
+    [("pressure:confirmed", "pressure — confirmed"), ("quiet", "quiet"), ("mixed", "mixed")],
+)
+def test_format_status(status: str, shown: str) -> None:
+    assert format_status(status) == shown
+
+
+# ---------------------------------------------------------------- delivering over SMTP
+
+
+def test_sends_to_every_recipient(smtp: SMTPServer) -> None:
+    message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+    where = deliver(message, smtp_settings(smtp))
+    assert where == f"smtp:127.0.0.1:{smtp.port}"
+    [received] = smtp.messages
+    assert received.rcpt_tos == RECIPIENTS
+    assert received.mail_from == SENDER
+    got = received.message
+    assert got["Subject"] == "monitor digest 2026-01-06: 1 indicator changed"
+    assert got["Message-ID"] == message["Message-ID"]
+    text, html = parts(got)
+    assert GOOD_LINK in text
+    assert GOOD_LINK.replace("&", "&amp;") in html
+    assert "&lt;script&gt;" in html and "<script>" not in html
+
+
+def test_logs_in_when_a_username_is_set() -> None:
+    with running_smtp_server(users={"digest": "s3cret"}) as server:
+        values = {"smtp_username": "digest", "smtp_password": "s3cret"}
+        deliver(
+            build_digest(sample(), sender=SENDER, recipients=RECIPIENTS),
+            smtp_settings(server, **values),
+        )
+        assert [m.login for m in server.messages] == ["digest"]
+
+
+def test_wrong_password_is_not_retried() -> None:
+    sleeps: list[float] = []
+    with running_smtp_server(users={"digest": "s3cret"}) as server:
+        values = {"smtp_username": "digest", "smtp_password": "wrong"}
+        message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+        with pytest.raises(DigestError, match=rf"^digest: smtp 127.0.0.1:{server.port}: 535"):
+            send_with_retry(message, smtp_settings(server, **values), sleep=sleeps.append)
+        assert sleeps == [] and server.messages == []
+
+
+def test_refuses_to_log_in_without_tls_when_starttls_is_asked_for() -> None:
+    with running_smtp_server(users={"digest": "s3cret"}) as server:
+        values = {"smtp_username": "digest", "smtp_password": "s3cret", "smtp_starttls": True}
+        message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+        with pytest.raises(DigestError, match="does not offer STARTTLS"):
+            deliver(message, smtp_settings(server, **values))
+        assert server.messages == []
+
+
+def test_starttls_then_login(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cert = self_signed_cert(tmp_path)
+    if cert is None:
+        pytest.skip("needs the openssl command")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert[0]))  # trust our self-signed certificate
+    with running_smtp_server(users={"digest": "s3cret"}, tls=cert) as server:
+        values = {"smtp_username": "digest", "smtp_password": "s3cret", "smtp_starttls": True}
+        deliver(
+            build_digest(sample(), sender=SENDER, recipients=RECIPIENTS),
+            smtp_settings(server, **values),
+        )
+        assert [m.login for m in server.messages] == ["digest"]
+
+
+def test_smtp_down_is_a_digest_error() -> None:
+    port = free_port()
+    message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+    with pytest.raises(DigestError, match=rf"^digest: smtp 127.0.0.1:{port}: "):
+        deliver(message, settings(smtp_host="127.0.0.1", smtp_port=port))
+
+
+def test_no_recipients_is_a_digest_error(smtp: SMTPServer) -> None:
+    message = build_digest(sample(), sender=SENDER, recipients=())
+    with pytest.raises(DigestError, match="no recipients"):
+        deliver(message, smtp_settings(smtp))
+
+
+def test_a_failed_send_is_retried_and_sent_once() -> None:
+    sleeps: list[float] = []
+    with running_smtp_server(fail_first=1) as server:
+        message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+        where = send_with_retry(message, smtp_settings(server), backoff=0.5, sleep=sleeps.append)
+        assert where.startswith("smtp:")
+        assert server.attempts == 2
+        assert len(server.messages) == 1
+        assert sleeps == [0.5]
+
+
+def test_retries_back_off_and_give_up() -> None:
+    sleeps: list[float] = []
+    with running_smtp_server(fail_first=100) as server:
+        message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+        with pytest.raises(DigestError, match="451"):
+            send_with_retry(
+                message, smtp_settings(server), attempts=4, backoff=1, sleep=sleeps.append
+            )
+        assert server.attempts == 4 and server.messages == []
+        assert sleeps == [1, 2, 4]
+
+
+# ---------------------------------------------------------------- the outbox
+
+
+def test_writes_an_eml_without_an_smtp_host(tmp_path: Path) -> None:
+    message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+    where = deliver(message, settings(outbox_dir=tmp_path / "outbox"))
+    path = tmp_path / "outbox" / "digest-2026-01-06.eml"
+    assert where == str(path)
+    assert os.listdir(tmp_path / "outbox") == ["digest-2026-01-06.eml"]
+    parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    assert parsed["Subject"] == message["Subject"]
+    assert GOOD_LINK in parts(parsed)[0]
+
+
+def test_outbox_under_a_file_is_a_digest_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    outbox = tmp_path / "file" / "outbox"
+    message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+    with pytest.raises(DigestError, match=r"^digest: cannot write .*digest-2026-01-06\.eml: "):
+        deliver(message, settings(outbox_dir=outbox))
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["file"]
+
+
+def test_a_failed_write_leaves_no_partial_file(tmp_path: Path) -> None:
+    # The final rename fails (the target is a non-empty directory) after the data was written.
+    (tmp_path / "digest-2026-01-06.eml").mkdir()
+    (tmp_path / "digest-2026-01-06.eml" / "keep").write_text("x")
+    message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+    with pytest.raises(DigestError, match=r"^digest: cannot write"):
+        deliver(message, settings(outbox_dir=tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digest-2026-01-06.eml"]

@@ -1,0 +1,96 @@
+"""A real HTTP webhook receiver on 127.0.0.1 for tests, collecting POSTed JSON.
+
+    with running_webhook(fail_first=2) as hook:
+        url = hook.apprise_url("/alerts")              # json://127.0.0.1:PORT/alerts
+        ...
+        hook.received[0].json["message"]
+
+`fail_first=N` answers the first N requests with 500. `closed_port()` gives a port nothing
+listens on, for a channel that is down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Webhook:
+    host: str
+    port: int
+    fail_first: int = 0
+    requests: list[Request] = field(default_factory=list)  # every request, failed or not
+    received: list[Request] = field(default_factory=list)  # the ones answered 200
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def apprise_url(self, path: str = "/hook") -> str:
+        return f"json://{self.host}:{self.port}{path}"
+
+    def record(self, request: Request) -> int:
+        with self.lock:
+            self.requests.append(request)
+            if len(self.requests) <= self.fail_first:
+                return 500
+            self.received.append(request)
+            return 200
+
+
+def _handler(hook: Webhook) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            status = hook.record(Request(self.path, dict(self.headers.items()), body))
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+            pass
+
+    return Handler
+
+
+@contextlib.contextmanager
+def running_webhook(*, fail_first: int = 0) -> Iterator[Webhook]:
+    hook = Webhook(HOST, 0, fail_first=fail_first)
+    server = ThreadingHTTPServer((HOST, 0), _handler(hook))
+    hook.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, name="webhook", daemon=True)
+    thread.start()
+    try:
+        yield hook
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (it was free a moment ago)."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
