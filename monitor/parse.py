@@ -31,7 +31,7 @@ __all__ = ["ParsedFeed", "html_to_text", "parse_feed", "publisher_of"]
 MAX_TITLE = 1_000
 MAX_TEXT = 20_000
 
-DROPPED_TAGS = ("script", "style", "noscript", "template", "head", "iframe", "object", "svg")
+DROPPED_TAGS = ("script", "style", "noscript", "template", "title", "iframe", "object", "svg")
 BLOCK_TAGS = (
     "address, article, aside, blockquote, br, dd, details, div, dl, dt, figcaption, figure, "
     "footer, h1, h2, h3, h4, h5, h6, header, hr, li, main, nav, ol, p, pre, section, summary, "
@@ -156,11 +156,13 @@ def _convert(value: str, kind: str) -> str:
 
 def _published(item: Mapping[str, Any]) -> datetime | None:
     for key in ("published_parsed", "updated_parsed"):
-        stamp = item.get(key)
+        # dict.get: FeedParserDict maps a missing updated_parsed to published_parsed, warning
+        stamp = dict.get(item, key) if isinstance(item, dict) else item.get(key)
         if stamp is None:
             continue
         try:
-            return datetime(*stamp[:5], min(stamp[5], 59), tzinfo=UTC)
+            year, month, day, hour, minute, second = stamp[:6]
+            return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
         except (TypeError, ValueError, IndexError, OverflowError):
             continue
     return None
@@ -229,7 +231,7 @@ def html_to_text(html: str) -> str:
     """Plain text of an HTML fragment: scripts and styles dropped, blocks on their own lines."""
     if "<" not in html and "&" not in html:
         return collapse(html)
-    tree = LexborHTMLParser(html)
+    tree = LexborHTMLParser("<body>" + html)  # in <body>, <noscript> holds elements, not text
     tree.strip_tags(list(DROPPED_TAGS))
     root = tree.body or tree.root
     if root is None:

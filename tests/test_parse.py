@@ -1,0 +1,304 @@
+"""parse against feed fixtures (tests/data/feeds/) and the shared corpus of real feeds."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.domain import Entry
+from monitor.errors import ParseError
+from monitor.parse import ParsedFeed, html_to_text, parse_feed, publisher_of
+
+FEEDS = Path(__file__).resolve().parent / "data" / "feeds"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+FEED_URL = "https://www.example-news.co.kr/rss/feed.xml"
+
+
+def parse(name: str, content_type: str | None = None) -> ParsedFeed:
+    body = (FEEDS / name).read_bytes()
+    return parse_feed(body, feed_id="test", url=FEED_URL, content_type=content_type)
+
+
+def by_guid(feed: ParsedFeed) -> dict[str, Entry]:
+    return {entry.guid: entry for entry in feed.entries}
+
+
+# ---------------------------------------------------------------- RSS 2.0
+
+
+def test_rss2_feed_and_first_entry() -> None:
+    feed = parse("rss2.xml")
+    assert feed.title == "Example News & Views"
+    assert feed.link == "https://www.example-news.co.kr/"
+    assert feed.warning == ""
+    first = feed.entries[0]
+    assert first == Entry(
+        feed_id="test",
+        guid="yna-1",
+        link="https://en.yna.co.kr/view/AEN20260105000100315",
+        title="Xi tells Lee China will enforce UN sanctions",
+        text=(
+            "Chinese President Xi Jinping told President Lee Jae-myung on Monday that "
+            "Beijing would enforce sanctions.\none\ntwo"
+        ),
+        published=datetime(2026, 1, 5, 0, 30, tzinfo=UTC),
+        publisher="yna.co.kr",
+    )
+
+
+def test_rss2_text_is_the_longest_of_content_and_summary_without_scripts() -> None:
+    text = parse("rss2.xml").entries[0].text
+    assert "enable js" not in text  # <noscript> dropped
+    assert "alert" not in text and "color" not in text  # the summary's <script>/<style>
+    assert "<" not in text
+
+
+def test_rss2_cjk_text_and_relative_link() -> None:
+    entries = by_guid(parse("rss2.xml"))
+    korean = entries["https://www.example-news.co.kr/news/2026/01/05/korea.html"]
+    assert korean.title == "시진핑, 이재명 대통령과 정상회담…북한 문제 논의"
+    assert korean.link == "https://www.example-news.co.kr/news/2026/01/05/korea.html"
+    assert korean.text.startswith("중국 시진핑 국가주석은")
+    assert korean.publisher == "example-news.co.kr"
+    assert entries["gt-1000001"].title == "习近平会见韩国总统李在明"
+    assert entries["gt-1000001"].publisher == "globaltimes.cn"
+    assert entries["yahoo-abc123"].title == "中国の習近平国家主席、韓国の李在明大統領と会談"
+    assert entries["yahoo-abc123"].publisher == "yahoo.co.jp"
+
+
+def test_rss2_dates_bad_and_future() -> None:
+    entries = by_guid(parse("rss2.xml"))
+    assert entries["gt-1000001"].published is None  # "not a date at all"
+    assert entries["yahoo-abc123"].published == datetime(2100, 1, 1, tzinfo=UTC)  # kept as is
+
+
+def test_rss2_duplicate_guid_keeps_the_first() -> None:
+    feed = parse("rss2.xml")
+    assert [e.guid for e in feed.entries].count("yna-1") == 1
+    assert by_guid(feed)["yna-1"].title.startswith("Xi tells Lee")
+    assert all("Duplicate" not in e.title for e in feed.entries)
+
+
+def test_rss2_entries_missing_fields_still_parse() -> None:
+    feed = parse("rss2.xml")
+    assert len(feed.entries) == 6
+    no_title, only_title = feed.entries[-2:]
+    assert (no_title.guid, no_title.link, no_title.title) == ("", "", "")
+    assert no_title.text == "An item with neither title nor link nor guid."
+    assert no_title.publisher == "example-news.co.kr"  # the feed's own domain
+    assert (only_title.title, only_title.text, only_title.published) == ("Only a title", "", None)
+    assert no_title.key != only_title.key
+
+
+# ---------------------------------------------------------------- Atom and RDF
+
+
+def test_atom() -> None:
+    feed = parse("atom.xml")
+    assert feed.title == "Atom Example"  # type="html" title
+    assert feed.link == "https://www.bbc.co.uk/news"
+    first, second, third = feed.entries
+    assert first.guid == "urn:bbc:world-asia-1"
+    assert first.published == datetime(2026, 1, 5, 23, 15, tzinfo=UTC)  # +09:00 -> UTC
+    assert first.text == "The launch came hours after the summit ended."  # content beats summary
+    assert first.publisher == "bbc.co.uk"
+    assert second.title == "China calls for restraint"  # xhtml title
+    assert second.text == "Beijing urged all sides to show restraint.\nIt called for dialogue."
+    assert second.published == datetime(2026, 1, 6, 11, 0, tzinfo=UTC)  # from <updated>
+    assert second.link == "https://www.example-news.co.kr/rss/world-asia-2"  # relative
+    assert third.published is None
+    assert third.text == "Plain text summary\nover two lines."
+    assert third.publisher == "bbc.com"
+
+
+def test_rdf() -> None:
+    feed = parse("rdf.xml")
+    assert feed.title == "RDF Example"
+    first, second = feed.entries
+    assert first.title == "China, South Korea agree to boost trade"
+    assert first.guid == first.link == "https://www.globaltimes.cn/page/1.shtml"
+    assert first.published == datetime(2026, 1, 5, 7, 0, tzinfo=UTC)
+    assert first.publisher == "globaltimes.cn"
+    assert second.text == ""
+    assert second.published is None or second.published.tzinfo is UTC  # 30 Feb 25:00
+
+
+# ---------------------------------------------------------------- encodings
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "title", "text"),
+    [
+        ("rss-windows-1252.xml", None, "Café “quoted” – naïve", "Prix 5 € — déjà vu"),
+        ("rss-euc-kr.xml", None, "북한 비핵화 회담", "중국과 한국은 대화를 강조했다"),
+        ("rss-gb2312.xml", None, "中国与韩国领导人会谈", "双方讨论了朝鲜半岛局势"),
+        ("rss-utf16.xml", None, "日本と韓国の首脳会談", "北朝鮮のミサイル発射について"),
+        (
+            "rss-euc-kr-no-declaration.xml",
+            "application/rss+xml; charset=EUC-KR",
+            "북한 비핵화 회담",
+            "중국과 한국은 대화를 강조했다",
+        ),
+    ],
+)
+def test_encodings(name: str, content_type: str | None, title: str, text: str) -> None:
+    feed = parse(name, content_type)
+    [entry] = feed.entries
+    assert (feed.title, entry.title, entry.text) == (title, title, text)
+    assert entry.link == "https://example.org/1" and entry.publisher == "example.org"
+
+
+# ---------------------------------------------------------------- not feeds
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "(empty body)"),
+        (b"  \n\t ", "(empty body)"),
+        ((FEEDS / "html-page.html").read_bytes(), "(no feed elements found)"),
+        (b'{"title": "a JSON document"}', "("),
+        (bytes(range(256)) * 4, "("),
+        (b"<?xml version='1.0'?><rss version='2.0'><channel><item><title>x", "("),
+    ],
+    ids=["empty", "blank", "html", "json", "binary", "truncated"],
+)
+def test_not_a_feed_raises_parse_error(body: bytes, reason: str) -> None:
+    try:
+        feed = parse_feed(body, feed_id="f", url="https://example.com/feed")
+    except ParseError as exc:
+        assert str(exc).startswith("parse: https://example.com/feed: not a feed ")
+        assert reason in str(exc)
+    else:  # a truncated feed may still be readable: then it must say so
+        assert feed.warning and feed.entries
+
+
+def test_illformed_but_readable_feed_has_a_warning() -> None:
+    body = b"<rss version='2.0'><channel><title>t</title><item><title>a & b</title></item>"
+    feed = parse_feed(body, feed_id="f", url="https://example.com/feed")
+    assert feed.warning
+    assert [e.title for e in feed.entries] == ["a & b"]
+
+
+def test_a_body_that_looks_like_a_path_is_not_opened() -> None:
+    with pytest.raises(ParseError):
+        parse_feed(str(FEEDS / "rss2.xml").encode(), feed_id="f", url="https://example.com/")
+
+
+def test_title_and_text_are_capped() -> None:
+    long = "word " * 10_000
+    body = (
+        f"<rss version='2.0'><channel><item><title>{long}</title>"
+        f"<description>{long}</description></item></channel></rss>"
+    ).encode()
+    [entry] = parse_feed(body, feed_id="f", url="https://example.com/").entries
+    assert len(entry.title) <= 1_000 and len(entry.text) <= 20_000
+    assert entry.title.startswith("word word") and not entry.title.endswith(" ")
+
+
+# ---------------------------------------------------------------- publishers and text
+
+
+@pytest.mark.parametrize(
+    ("url", "publisher"),
+    [
+        ("https://www.bbc.co.uk/news/world-asia-1", "bbc.co.uk"),
+        ("https://bbc.co.uk/", "bbc.co.uk"),
+        ("https://news.yahoo.co.jp/articles/x", "yahoo.co.jp"),
+        ("https://en.yna.co.kr/view/AEN1", "yna.co.kr"),
+        ("http://www.globaltimes.cn/page/1.shtml", "globaltimes.cn"),
+        ("https://WWW.Reuters.COM/world/", "reuters.com"),
+        ("https://www.xinhuanet.com.", "xinhuanet.com"),
+        ("https://user:pw@edition.cnn.com:8443/x?y#z", "cnn.com"),
+        ("http://127.0.0.1:8000/feed", "127.0.0.1"),
+        ("http://localhost/feed", "localhost"),
+        ("not a url", ""),
+        ("", ""),
+        ("http://[::1", ""),
+    ],
+)
+def test_publisher_of(url: str, publisher: str) -> None:
+    assert publisher_of(url) == publisher
+
+
+def test_publisher_comes_from_an_aggregators_source_url() -> None:
+    body = b"""<rss version="2.0"><channel><item><title>t</title>
+    <link>https://news.google.com/rss/articles/CBMi</link>
+    <source url="https://www.reuters.com">Reuters</source></item></channel></rss>"""
+    [entry] = parse_feed(body, feed_id="g", url="https://news.google.com/rss").entries
+    assert entry.link == "https://news.google.com/rss/articles/CBMi"
+    assert entry.publisher == "reuters.com"
+
+
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        ("plain   text", "plain text"),
+        ("  two\n\n\nlines  ", "two\nlines"),
+        ("<p>Hello <b>wor</b>ld</p><p>Next</p>", "Hello world\nNext"),
+        ("a &amp; b &lt;c&gt; &quot;d&quot; &#x4E2D;&#22269;", 'a & b <c> "d" 中国'),
+        ("non&nbsp;breaking", "non breaking"),
+        ("<script>alert(1)</script>kept<style>p{}</style>", "kept"),
+        ("<noscript>js off</noscript><template><p>t</p></template>shown", "shown"),
+        ("line<br>break<br/>again", "line\nbreak\nagain"),
+        ("<ul><li>one</li><li>two</li></ul>", "one\ntwo"),
+        ("<table><tr><td>a</td><td>b</td></tr></table>", "a\nb"),
+        ("x<!-- comment -->y", "xy"),
+        ("a < b and c > d", "a < b and c > d"),
+        ("<p>unclosed <i>tags", "unclosed tags"),
+        ("<html><head><title>T</title></head><body><p>page</p></body></html>", "page"),
+        ("<svg><text>drawn</text></svg><iframe>frame</iframe>text", "text"),
+        ("<a href='/x'>北朝鮮</a>의 <em>미사일</em>", "北朝鮮의 미사일"),
+        ("", ""),
+        ("<div></div>", ""),
+    ],
+)
+def test_html_to_text(html: str, text: str) -> None:
+    assert html_to_text(html) == text
+
+
+# ---------------------------------------------------------------- the shared corpus
+
+
+def corpus_files(*folders: str) -> list[Path]:
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent: the shared corpus is only on the developers' machines")
+    corpus = SHARED / "corpus"
+    files = [p for folder in folders for p in sorted((corpus / folder).rglob("*")) if p.is_file()]
+    return [p for p in files if p.suffix not in {".tsv", ".txt"} and p.name != "LICENSE"]
+
+
+def test_every_corpus_file_parses_or_raises_parse_error() -> None:
+    files = corpus_files("real-feeds", "feedparser-tests")
+    assert len(files) > 2_000
+    crashes: list[str] = []
+    for path in files:
+        try:
+            feed = parse_feed(path.read_bytes(), feed_id="c", url="https://example.com/feed")
+        except ParseError as exc:
+            assert str(exc).startswith("parse: https://example.com/feed: not a feed (")
+            continue
+        except Exception as exc:
+            crashes.append(f"{path.name}: {type(exc).__name__}: {exc}")
+            continue
+        for entry in feed.entries:
+            assert entry.published is None or entry.published.tzinfo is UTC, path
+            assert len(entry.title) <= 1_000 and len(entry.text) <= 20_000, path
+    assert crashes == []
+
+
+def test_real_feeds_yield_every_item() -> None:
+    files = corpus_files("real-feeds")
+    with (SHARED / "corpus" / "real-feeds" / "SOURCES.tsv").open(encoding="utf-8") as f:
+        expected = {row["file"]: int(row["items"]) for row in csv.DictReader(f, delimiter="\t")}
+    counts = {}
+    for path in files:
+        feed = parse_feed(path.read_bytes(), feed_id="c", url=f"https://example.com/{path.name}")
+        assert feed.title, path.name
+        assert all(e.title or e.text for e in feed.entries), path.name
+        counts[path.name] = len(feed.entries)
+    duplicates = {"ukrnet-suspilne-1.xml": 1}  # one story listed twice (same link, no guid)
+    assert counts == {name: n - duplicates.get(name, 0) for name, n in expected.items()}
