@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Sequence
+import zlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -37,7 +38,7 @@ __all__ = [
     "parse_retry_after",
 ]
 
-DEFAULT_USER_AGENT = "monitor/0.1 (+https://github.com/monitor-news/monitor)"
+DEFAULT_USER_AGENT = "monitor/0.1 (news indicator monitor)"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 HTTP_SCHEMES = frozenset({"http", "https"})
@@ -320,14 +321,34 @@ async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise _Failure(f"fetch: body larger than {max_bytes} bytes (Content-Length {declared})")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
+    body = bytearray()
+    async for chunk in _decoded(response, max_bytes + 1):
+        body += chunk
+        if len(body) > max_bytes:
             raise _Failure(f"fetch: body larger than {max_bytes} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return bytes(body)
+
+
+async def _decoded(response: httpx.Response, step: int) -> AsyncIterator[bytes]:
+    """The body decompressed at most `step` bytes at a time, so a gzip bomb cannot balloon.
+
+    httpx inflates each network read whole (64 KiB of gzip can become 64 MB); gzip, the
+    common case, is inflated here instead. Other encodings are left to httpx.
+    """
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("gzip", "x-gzip"):
+        async for chunk in response.aiter_bytes():
+            yield chunk
+        return
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        async for data in response.aiter_raw():
+            while data and not inflater.eof:
+                yield inflater.decompress(data, step)
+                data = inflater.unconsumed_tail
+        yield inflater.flush()
+    except zlib.error as exc:
+        raise _Failure(f"fetch: cannot decode the gzip body: {exc}") from exc
 
 
 # ---------------------------------------------------------------- messages and results

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import tracemalloc
+import zlib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -205,6 +207,32 @@ def test_gzip_bomb_fails_after_decompression(feed_server: FeedServer) -> None:
     result = get(feed_server, "/bomb", SMALL)
     assert result.status is FetchStatus.FAILED
     assert result.error == "fetch: body larger than 10000 bytes"
+
+
+def test_gzip_bomb_never_inflates_much_past_the_cap(feed_server: FeedServer) -> None:
+    bomb = gzip.compress(b"\0" * 50_000_000)  # ~50 KB on the wire
+    feed_server.route("/bomb", body=bomb, headers={"Content-Encoding": "gzip"})
+    limits = FetchLimits(timeout=2, total_timeout=5, max_bytes=1_000_000)
+    tracemalloc.start()
+    try:
+        result = get(feed_server, "/bomb", limits)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.error == "fetch: body larger than 1000000 bytes"
+    assert peak < 5_000_000  # httpx alone would inflate a 64 KiB read to ~64 MB
+
+
+def test_broken_gzip_fails(feed_server: FeedServer) -> None:
+    feed_server.route("/feed", body=b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    result = get(feed_server, "/feed")
+    assert result.status is FetchStatus.FAILED
+    assert result.error.startswith("fetch: cannot decode the gzip body")
+
+
+def test_deflate_body_is_decompressed(feed_server: FeedServer) -> None:
+    feed_server.route("/feed", body=zlib.compress(RSS), headers={"Content-Encoding": "deflate"})
+    assert get(feed_server, "/feed").body == RSS
 
 
 def test_slow_trickle_hits_the_total_timeout(feed_server: FeedServer) -> None:
