@@ -227,7 +227,8 @@ async def _fetch_one(
     client: httpx.AsyncClient, request: FeedRequest, limits: FetchLimits
 ) -> FetchResult:
     url = request.url
-    _check_scheme(url, "URL")
+    if _scheme(url) not in HTTP_SCHEMES:
+        raise _Failure(f"fetch: unsupported URL scheme {_scheme(url)!r} in {url!r}")
     seen = {url}
     hops = 0
     all_permanent = True
@@ -247,7 +248,7 @@ async def _fetch_one(
                 continue
             result = await _classify(response, request, limits, final_url=url)
         if result.ok and hops and all_permanent:
-            return _replace(result, moved_to=url)
+            return replace(result, moved_to=url)
         return result
 
 
@@ -256,16 +257,13 @@ def _redirect_target(response: httpx.Response, url: str) -> str:
     if not location:
         raise _Failure(f"fetch: HTTP {response.status_code} redirect without a Location")
     target = urljoin(url, location)
-    _check_scheme(target, "redirect to")
+    if _scheme(target) not in HTTP_SCHEMES:
+        raise _Failure(f"fetch: redirect to non-HTTP scheme {_scheme(target)!r}")
     return target
 
 
-def _check_scheme(url: str, what: str) -> None:
-    scheme = urlsplit(url).scheme.lower()
-    if scheme not in HTTP_SCHEMES:
-        if what == "URL":
-            raise _Failure(f"fetch: unsupported URL scheme {scheme!r} in {url!r}")
-        raise _Failure(f"fetch: redirect to non-HTTP scheme {scheme!r}")
+def _scheme(url: str) -> str:
+    return urlsplit(url).scheme.lower()
 
 
 def _conditional_headers(request: FeedRequest) -> dict[str, str]:
@@ -293,13 +291,13 @@ async def _classify(
         final_url=final_url,
     )
     if code == 304:
-        return _replace(base, status=FetchStatus.NOT_MODIFIED)
+        return replace(base, status=FetchStatus.NOT_MODIFIED)
     if 200 <= code < 300:
         body = await _read_capped(response, limits.max_bytes)
         digest = hashlib.sha256(body).hexdigest()
         if digest == request.body_hash:
-            return _replace(base, status=FetchStatus.UNCHANGED)
-        return _replace(base, status=FetchStatus.MODIFIED, body=body, body_hash=digest)
+            return replace(base, status=FetchStatus.UNCHANGED)
+        return replace(base, status=FetchStatus.MODIFIED, body=body, body_hash=digest)
     return _classify_error(response, base)
 
 
@@ -307,13 +305,13 @@ def _classify_error(response: httpx.Response, base: FetchResult) -> FetchResult:
     code = response.status_code
     retry_after = parse_retry_after(response.headers.get("retry-after"), now=datetime.now(UTC))
     if code == 410:
-        return _replace(base, status=FetchStatus.GONE, error="fetch: HTTP 410 Gone")
+        return replace(base, status=FetchStatus.GONE, error="fetch: HTTP 410 Gone")
     if code == 429 or (code == 503 and retry_after is not None):
         hint = f" (retry after {int(retry_after.total_seconds())}s)" if retry_after else ""
         error = f"fetch: HTTP {code}{hint}"
-        return _replace(base, status=FetchStatus.RATE_LIMITED, retry_after=retry_after, error=error)
+        return replace(base, status=FetchStatus.RATE_LIMITED, retry_after=retry_after, error=error)
     reason = f" {response.reason_phrase}" if response.reason_phrase else ""
-    return _replace(base, error=f"fetch: HTTP {code}{reason}".rstrip())
+    return replace(base, error=f"fetch: HTTP {code}{reason}".rstrip())
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
@@ -397,9 +395,5 @@ def _failed(request: FeedRequest, status: FetchStatus, message: str) -> FetchRes
     )
 
 
-def _replace(result: FetchResult, **changes: object) -> FetchResult:
-    return replace(result, **changes)  # type: ignore[arg-type]
-
-
 def _with_elapsed(result: FetchResult, elapsed: float) -> FetchResult:
-    return _replace(result, elapsed=round(elapsed, 6))
+    return replace(result, elapsed=round(elapsed, 6))
