@@ -5,8 +5,8 @@
         ...
         hook.received[0].json["message"]
 
-`fail_first=N` answers the first N requests with 500. `closed_port()` gives a port nothing
-listens on, for a channel that is down.
+`fail_first=N` answers the first N requests with 500; `delay` seconds pass before each
+answer. `closed_port()` gives a port nothing listens on, for a channel that is down.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +40,7 @@ class Webhook:
     host: str
     port: int
     fail_first: int = 0
+    delay: float = 0.0
     requests: list[Request] = field(default_factory=list)  # every request, failed or not
     received: list[Request] = field(default_factory=list)  # the ones answered 200
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -60,6 +62,7 @@ def _handler(hook: Webhook) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
+            time.sleep(hook.delay)
             status = hook.record(Request(self.path, dict(self.headers.items()), body))
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -74,8 +77,8 @@ def _handler(hook: Webhook) -> type[BaseHTTPRequestHandler]:
 
 
 @contextlib.contextmanager
-def running_webhook(*, fail_first: int = 0) -> Iterator[Webhook]:
-    hook = Webhook(HOST, 0, fail_first=fail_first)
+def running_webhook(*, fail_first: int = 0, delay: float = 0.0) -> Iterator[Webhook]:
+    hook = Webhook(HOST, 0, fail_first=fail_first, delay=delay)
     server = ThreadingHTTPServer((HOST, 0), _handler(hook))
     hook.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, name="webhook", daemon=True)

@@ -1,0 +1,270 @@
+"""Immediate alerts of status changes through Apprise (Slack, Telegram, ntfy, Matrix, e-mail,
+JSON webhooks…), to the URLs in MONITOR_NOTIFY_URLS.
+
+    build_alert(change, indicator_title) -> Alert          pure: the same evidence as the digest
+    Notifier(urls).notify(alerts) -> list[NotifyFailure]   retries each channel; never raises
+    BackgroundNotifier(notifier).submit(alerts) -> bool    off the check path; a bounded queue
+
+Apprise is imported here and nowhere else. Channels are named by scheme://host[:port] in
+failures and logs, never by their full URL (it usually carries a token).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, tzinfo
+from urllib.parse import unquote, urlsplit
+
+import apprise
+
+from monitor.digest import clean, format_status, format_time
+from monitor.domain import StatusChange
+
+log = logging.getLogger(__name__)
+
+EVIDENCE_PER_ALERT = 5
+
+
+@dataclass(frozen=True)
+class Alert:
+    title: str
+    body: str  # plain text; Apprise escapes it for channels that want HTML
+
+
+@dataclass(frozen=True)
+class NotifyFailure:
+    channel: str  # scheme://host[:port]; no credentials
+    alert: str  # the alert's title
+    attempts: int  # 0 when the channel was not tried (bad URL, or it failed earlier in the batch)
+    error: str
+
+
+def build_alert(
+    change: StatusChange,
+    indicator_title: str,
+    *,
+    zone: tzinfo = UTC,
+    limit: int = EVIDENCE_PER_ALERT,
+) -> Alert:
+    """One change as a short text: indicator, old → new status, then each piece of evidence with
+    its title, publisher, time, link and snippet."""
+    title = clean(indicator_title) or change.indicator_id
+    lines = [
+        title,
+        f"{format_status(change.old_status)} → {format_status(change.new_status)}"
+        f" ({format_time(change.at, zone)})",
+    ]
+    if change.evidence:
+        lines += ["", "Evidence:"]
+    for evidence in change.evidence[:limit]:
+        source = ", ".join(
+            p for p in (clean(evidence.publisher), format_time(evidence.time, zone)) if p
+        )
+        lines.append(f"- {clean(evidence.title) or '(untitled)'} ({source})")
+        if evidence.link.strip():
+            lines.append(f"  {clean(evidence.link)}")
+        if evidence.snippet.strip():
+            lines.append(f'  "{clean(evidence.snippet)}"')
+    if len(change.evidence) > limit:
+        lines.append(f"- and {len(change.evidence) - limit} more")
+    return Alert(
+        title=f"monitor: {title}: {format_status(change.new_status)}", body="\n".join(lines)
+    )
+
+
+# ---------------------------------------------------------------- channels
+
+
+def channel_name(url: str) -> str:
+    """A name for a channel that is safe to log: scheme://host[:port] when the host looks like a
+    host name or address ('json://hooks.example.org:8080'), else the scheme alone
+    ('tgram://...'): many Apprise URLs put their token where the host goes."""
+    scheme = url.partition("://")[0] if "://" in url else ""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]{0,30}", scheme):
+        return "unknown://..."
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:  # 'tgram://123456:ABC-token/...' has no numeric port
+        return f"{scheme}://..."
+    if host == "localhost" or "." in host or ":" in host:
+        return f"{scheme}://{host}" + (f":{port}" if port else "")
+    return f"{scheme}://..."
+
+
+def _secrets(url: str) -> list[str]:
+    """Pieces of a URL that may be credentials: user info, path segments, query values."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return [url]
+    pieces = [parts.username or "", parts.password or "", *parts.path.split("/")]
+    pieces += [pair.partition("=")[2] for pair in parts.query.split("&")]
+    if channel_name(url).endswith("://..."):  # the host is a token
+        pieces += [parts.netloc, *parts.netloc.split(":")]
+    found = {unquote(p) for p in pieces if len(p) >= 4} | {p for p in pieces if len(p) >= 4}
+    return sorted(found, key=len, reverse=True)
+
+
+def _scrub(text: str, url: str) -> str:
+    for secret in _secrets(url):
+        text = text.replace(secret, "***")
+    return text[:300]
+
+
+@dataclass
+class _Channel:
+    url: str
+    name: str
+    apprise: apprise.Apprise | None  # None: Apprise does not understand the URL
+
+
+def _channel(url: str) -> _Channel:
+    client = apprise.Apprise(asset=apprise.AppriseAsset(storage_mode="memory"))
+    ok = client.add(url)
+    return _Channel(url, channel_name(url), client if ok else None)
+
+
+class Notifier:
+    """Sends alerts to every channel, retrying a failing one `attempts` times with exponential
+    back-off. A channel that still fails is skipped for the rest of the batch. Never raises.
+    Not thread-safe: use one per thread, or a BackgroundNotifier."""
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        attempts: int = 3,
+        backoff: float = 1.0,
+        timeout: float = 15.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.channels = [_channel(url) for url in urls]
+        self.attempts = max(1, attempts)
+        self.backoff = backoff
+        self.timeout = timeout
+        self.sleep = sleep
+
+    def notify(self, alerts: Iterable[Alert]) -> list[NotifyFailure]:
+        alerts = list(alerts)
+        failures: list[NotifyFailure] = []
+        for channel in self.channels:
+            failures += self._notify_channel(channel, alerts)
+        for failure in failures:
+            log.warning(
+                "notify: %s: %r not delivered after %d attempt(s): %s",
+                failure.channel, failure.alert, failure.attempts, failure.error,
+            )  # fmt: skip
+        return failures
+
+    def _notify_channel(self, channel: _Channel, alerts: list[Alert]) -> list[NotifyFailure]:
+        if channel.apprise is None:
+            return [
+                NotifyFailure(channel.name, a.title, 0, "not a URL Apprise knows") for a in alerts
+            ]
+        failures: list[NotifyFailure] = []
+        down = ""
+        for alert in alerts:
+            if down:
+                failures.append(NotifyFailure(channel.name, alert.title, 0, f"skipped: {down}"))
+                continue
+            error = self._send(channel, channel.apprise, alert)
+            if error:
+                failures.append(NotifyFailure(channel.name, alert.title, self.attempts, error))
+                down = error
+        return failures
+
+    def _send(self, channel: _Channel, client: apprise.Apprise, alert: Alert) -> str:
+        """'' when delivered, else the last error."""
+        error = ""
+        for attempt in range(1, self.attempts + 1):
+            error = self._try(channel, client, alert)
+            if not error:
+                return ""
+            if attempt < self.attempts:
+                log.info("notify: %s: %s (attempt %d, retrying)", channel.name, error, attempt)
+                self.sleep(self.backoff * 2 ** (attempt - 1))
+        return error
+
+    def _try(self, channel: _Channel, client: apprise.Apprise, alert: Alert) -> str:
+        try:
+            result = client.notify(
+                body=alert.body,
+                title=alert.title,
+                body_format=apprise.NotifyFormat.TEXT,
+                timeout=self.timeout,
+            )
+        except Exception as exc:  # a plugin bug must not escape into the check path
+            return _scrub(f"{type(exc).__name__}: {exc}", channel.url)
+        if result:
+            return ""
+        messages = [e.message for e in result.logs() if e.level in ("WARNING", "ERROR")]
+        return _scrub(messages[-1] if messages else "delivery failed", channel.url)
+
+
+# ---------------------------------------------------------------- off the check path
+
+
+class BackgroundNotifier:
+    """Runs a Notifier on one worker thread. `submit` never blocks: when `max_pending` batches
+    are already waiting it drops the batch, logs it and returns False (the digest still
+    carries every change). The latest failures are kept in `failures`."""
+
+    def __init__(self, notifier: Notifier, *, max_pending: int = 100) -> None:
+        self.notifier = notifier
+        self.failures: deque[NotifyFailure] = deque(maxlen=100)
+        self._queue: queue.Queue[list[Alert] | None] = queue.Queue(maxsize=max_pending)
+        self._thread = threading.Thread(target=self._run, name="monitor-notify", daemon=True)
+        self._thread.start()
+
+    def submit(self, alerts: Iterable[Alert]) -> bool:
+        batch = list(alerts)
+        if not batch or not self.notifier.channels:
+            return True
+        try:
+            self._queue.put_nowait(batch)
+        except queue.Full:
+            log.warning("notify: queue full; %d alert(s) dropped", len(batch))
+            return False
+        return True
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Deliver what is queued, then stop. False when the worker did not finish in time."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:
+            return False
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        self._thread.join(remaining)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            try:
+                self.failures.extend(self.notifier.notify(batch))
+            except Exception:  # never let the worker die
+                log.exception("notify: unexpected error")
+
+    def __enter__(self) -> BackgroundNotifier:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close(timeout=30)
+
+
+__all__ = [
+    "Alert",
+    "BackgroundNotifier",
+    "Notifier",
+    "NotifyFailure",
+    "build_alert",
+    "channel_name",
+]

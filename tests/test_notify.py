@@ -1,0 +1,186 @@
+"""Change alerts through Apprise, against a real webhook receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitor.domain import Evidence, StatusChange
+from monitor.notify import (
+    Alert,
+    BackgroundNotifier,
+    Notifier,
+    _scrub,
+    build_alert,
+    channel_name,
+)
+from tests.webhook import closed_port, running_webhook
+
+pytestmark = pytest.mark.filterwarnings("ignore:.imghdr. is deprecated:DeprecationWarning")
+
+LINK = "https://en.yna.co.kr/view/AEN20260106"
+
+
+def sample_change(evidence_count: int = 1) -> StatusChange:
+    evidence = tuple(
+        Evidence(
+            entry_id=i,
+            indicator_id="nk",
+            outcome_id="pressure",
+            title=f"Xi tells Lee China will enforce sanctions #{i}",
+            link=LINK,
+            publisher="yna.co.kr",
+            time=datetime(2026, 1, 6, 1, 30, tzinfo=UTC),
+            terms=("Xi",),
+            snippet="China would strictly enforce UN sanctions on North Korea.",
+        )
+        for i in range(evidence_count)
+    )
+    return StatusChange(
+        indicator_id="nk",
+        at=datetime(2026, 1, 6, 2, 0, tzinfo=UTC),
+        old_status="quiet",
+        new_status="pressure:confirmed",
+        evidence=evidence,
+        definition_hash="h",
+    )
+
+
+def alert() -> Alert:
+    return build_alert(sample_change(), "How Beijing talks about North Korea")
+
+
+def fast(urls: list[str], attempts: int = 3) -> Notifier:
+    return Notifier(urls, attempts=attempts, backoff=0.01, timeout=5)
+
+
+def test_alert_carries_the_digest_evidence() -> None:
+    made = build_alert(
+        sample_change(), "How Beijing talks about North Korea", zone=ZoneInfo("Asia/Seoul")
+    )
+    assert made == build_alert(
+        sample_change(), "How Beijing talks about North Korea", zone=ZoneInfo("Asia/Seoul")
+    )
+    assert made.title == "monitor: How Beijing talks about North Korea: pressure — confirmed"
+    assert "quiet → pressure — confirmed (2026-01-06 11:00 KST)" in made.body
+    assert (
+        "- Xi tells Lee China will enforce sanctions #0 (yna.co.kr, 2026-01-06 10:30 KST)"
+        in made.body
+    )
+    assert f"  {LINK}" in made.body.splitlines()
+    assert '"China would strictly enforce UN sanctions on North Korea."' in made.body
+
+
+def test_alert_limits_evidence() -> None:
+    made = build_alert(sample_change(8), "NK", limit=5)
+    assert made.body.count(LINK) == 5
+    assert "- and 3 more" in made.body
+
+
+def test_alert_reaches_the_webhook() -> None:
+    with running_webhook() as hook:
+        failures = fast([hook.apprise_url("/alerts")]).notify([alert()])
+        assert failures == []
+        [request] = hook.received
+        assert request.path.startswith("/alerts")
+        payload = request.json
+        assert payload["title"] == alert().title
+        assert LINK in payload["message"]
+        assert "yna.co.kr" in payload["message"]
+        assert "quiet → pressure — confirmed" in payload["message"]
+
+
+def test_a_failing_channel_is_retried_and_delivered_once() -> None:
+    sleeps: list[float] = []
+    with running_webhook(fail_first=2) as hook:
+        notifier = Notifier([hook.apprise_url()], attempts=3, backoff=0.5, sleep=sleeps.append)
+        assert notifier.notify([alert()]) == []
+        assert len(hook.requests) == 3
+        assert len(hook.received) == 1
+        assert sleeps == [0.5, 1.0]
+
+
+def test_a_channel_that_keeps_failing_is_reported_and_skipped_for_the_batch() -> None:
+    with running_webhook(fail_first=1000) as hook:
+        failures = fast([hook.apprise_url()], attempts=2).notify([alert(), alert(), alert()])
+        assert len(hook.requests) == 2  # retried once for the first alert, then skipped
+        assert [f.attempts for f in failures] == [2, 0, 0]
+        assert all(f.channel == f"json://127.0.0.1:{hook.port}" for f in failures)
+        assert "500" in failures[0].error or "Internal Server Error" in failures[0].error
+
+
+def test_a_channel_that_is_down_does_not_raise_or_hang(caplog: pytest.LogCaptureFixture) -> None:
+    port = closed_port()
+    url = f"json://watcher:hunter2@127.0.0.1:{port}/hook/Tok3nS3cret?token=qwerty123"
+    caplog.set_level(logging.DEBUG)
+    started = time.monotonic()
+    failures = fast([url]).notify([alert()])
+    assert time.monotonic() - started < 10
+    [failure] = failures
+    assert failure.channel == f"json://127.0.0.1:{port}"
+    assert failure.attempts == 3
+    assert failure.error
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("monitor")]
+    assert any(failure.channel in message for message in ours)
+    for secret in ("hunter2", "Tok3nS3cret", "qwerty123"):
+        assert secret not in repr(failure)
+        assert not any(secret in message for message in ours)
+
+
+def test_a_down_channel_does_not_stop_the_others() -> None:
+    with running_webhook() as hook:
+        dead = f"json://127.0.0.1:{closed_port()}/hook"
+        failures = fast([dead, hook.apprise_url()]).notify([alert()])
+        assert [f.channel.startswith("json://127.0.0.1:") for f in failures] == [True]
+        assert len(hook.received) == 1
+
+
+def test_an_unknown_url_is_a_failure_not_an_exception() -> None:
+    [failure] = fast(["nosuchservice://example.org/x"]).notify([alert()])
+    assert failure.attempts == 0
+    assert failure.channel == "nosuchservice://example.org"
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("json://hooks.example.org:8080/path?token=x", "json://hooks.example.org:8080"),
+        ("mailto://user:pass@gmail.com", "mailto://gmail.com"),
+        ("tgram://123456789:AAbbCCddEE/12345", "tgram://..."),
+        ("slack://TokenA/TokenB/TokenC/", "slack://..."),
+        ("ntfy://ntfy.sh/monitor-topic", "ntfy://ntfy.sh"),
+        ("not a url", "unknown://..."),
+    ],
+)
+def test_channel_names_hide_credentials(url: str, name: str) -> None:
+    assert channel_name(url) == name
+
+
+def test_errors_are_scrubbed_of_url_secrets() -> None:
+    url = "slack://TokenA1/TokenB22/TokenC333/#channel"
+    text = "failed posting to https://hooks.slack.com/services/TokenA1/TokenB22/TokenC333"
+    assert _scrub(text, url) == "failed posting to https://hooks.slack.com/services/***/***/***"
+
+
+def test_background_notifier_never_blocks_the_caller() -> None:
+    with running_webhook(delay=0.5) as hook:
+        background = BackgroundNotifier(fast([hook.apprise_url()]), max_pending=1)
+        started = time.monotonic()
+        accepted = [background.submit([alert()]) for _ in range(4)]
+        assert time.monotonic() - started < 0.2
+        assert accepted[0] is True
+        assert False in accepted  # the queue is bounded: some batches were dropped
+        assert background.close(timeout=10)
+        assert 1 <= len(hook.received) == accepted.count(True)
+        assert list(background.failures) == []
+
+
+def test_background_notifier_records_failures() -> None:
+    background = BackgroundNotifier(fast([f"json://127.0.0.1:{closed_port()}/x"], attempts=1))
+    assert background.submit([alert()])
+    assert background.close(timeout=10)
+    assert [f.attempts for f in background.failures] == [1]
