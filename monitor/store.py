@@ -40,6 +40,7 @@ from sqlalchemy import (
     nulls_first,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -232,6 +233,32 @@ _state: Table = metadata.tables["indicator_state"]
 _change: Table = metadata.tables["status_change"]
 _digest: Table = metadata.tables["digest"]
 _cycle: Table = metadata.tables["cycle"]
+
+
+_ENTRY_COLUMNS = {
+    "key": "text",
+    "feed_id": "text",
+    "guid": "text",
+    "link": "text",
+    "title": "text",
+    "text": "text",
+    "published": "timestamptz",
+    "first_seen": "timestamptz",
+    "time": "timestamptz",
+    "publisher": "text",
+}
+# On PostgreSQL one row of arrays beats a VALUES list: psycopg parses every placeholder in Python.
+_PG_ADD_ENTRIES = text(
+    "INSERT INTO entry ({names}) SELECT * FROM unnest({arrays}) "
+    "ON CONFLICT (key) DO NOTHING RETURNING id, key".format(
+        names=", ".join(f'"{name}"' for name in _ENTRY_COLUMNS),
+        arrays=", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _ENTRY_COLUMNS.items()),
+    )
+)
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {name: [row[name] for row in rows] for name in _ENTRY_COLUMNS}
 
 
 # ---------------------------------------------------------------- what the store returns
@@ -532,13 +559,17 @@ class Store:
         if not batch:
             return []
         rows = [_entry_values(key, entry, now) for key, entry in batch.items()]
-        statement = (
-            self._insert(_entry)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(_entry.c.id, _entry.c.key)
-        )
         with self._tx("add entries", write=True) as conn:
-            new = {key: entry_id for entry_id, key in conn.execute(statement, rows)}
+            if self.dialect == "postgresql":
+                result = conn.execute(_PG_ADD_ENTRIES, _columns(rows))
+            else:
+                statement = (
+                    self._insert(_entry)
+                    .on_conflict_do_nothing(index_elements=["key"])
+                    .returning(_entry.c.id, _entry.c.key)
+                )
+                result = conn.execute(statement, rows)
+            new = {key: entry_id for entry_id, key in result}
         return [(new[key], entry) for key, entry in batch.items() if key in new]
 
     def add_matches(
