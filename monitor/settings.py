@@ -47,7 +47,7 @@ class Settings(BaseSettings):
         timedelta(hours=6), description="Longest wait between checks of a failing feed."
     )
     user_agent: str = Field(
-        "monitor/0.1 (+https://github.com/monitor-news/monitor)",
+        "monitor/0.1 (news indicator monitor)",
         description="User-Agent header sent with every request.",
     )
     http_host: str = Field("127.0.0.1", description="Address the HTTP endpoint binds to.")
