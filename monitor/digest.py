@@ -10,6 +10,7 @@ and claiming it in the database is the caller's job (see `send_with_retry`).
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -446,6 +447,11 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+_PERMANENT_ERRNOS = {
+    errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.ENOTEMPTY,
+}  # fmt: skip
+
+
 def is_transient(error: DigestError) -> bool:
     """Worth retrying: network trouble and 4xx answers; not 5xx, refused logins or config."""
     cause = error.__cause__
@@ -459,7 +465,9 @@ def is_transient(error: DigestError) -> bool:
         return True
     if isinstance(cause, ssl.SSLCertVerificationError):
         return False
-    return isinstance(cause, OSError)
+    if isinstance(cause, OSError):  # the network is transient; a misconfigured outbox is not
+        return cause.errno not in _PERMANENT_ERRNOS
+    return False
 
 
 def send_with_retry(

@@ -7,7 +7,8 @@
 
 Options: `fail_first=N` answers the first N DATA commands with "451 try later";
 `users={"name": "password"}` offers AUTH (also without TLS) and requires it;
-`tls=(certfile, keyfile)` offers STARTTLS. `self_signed_cert(dir)` makes a certificate for
+`tls=(certfile, keyfile)` offers STARTTLS; `implicit_tls=(certfile, keyfile)` speaks TLS from the
+first byte (port 465 style). `self_signed_cert(dir)` makes a certificate for
 127.0.0.1 with the openssl command (None when openssl is missing).
 """
 
@@ -102,6 +103,12 @@ class _Authenticator:
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
 
+def _server_context(cert: tuple[Path, Path]) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert[0]), str(cert[1]))
+    return context
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
@@ -115,6 +122,7 @@ def running_smtp_server(
     fail_first: int = 0,
     users: dict[str, str] | None = None,
     tls: tuple[Path, Path] | None = None,
+    implicit_tls: tuple[Path, Path] | None = None,
 ) -> Iterator[SMTPServer]:
     handler = Handler(fail_first=fail_first)
     kwargs: dict[str, Any] = {}
@@ -125,9 +133,9 @@ def running_smtp_server(
             auth_require_tls=tls is not None,
         )
     if tls is not None:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(str(tls[0]), str(tls[1]))
-        kwargs.update(tls_context=context)
+        kwargs.update(tls_context=_server_context(tls))
+    if implicit_tls is not None:
+        kwargs.update(ssl_context=_server_context(implicit_tls))
     controller = Controller(
         handler, hostname=HOST, port=free_port(), server_hostname="smtp.test", **kwargs
     )

@@ -308,6 +308,29 @@ def test_starttls_then_login(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         assert [m.login for m in server.messages] == ["digest"]
 
 
+def test_implicit_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cert = self_signed_cert(tmp_path)
+    if cert is None:
+        pytest.skip("needs the openssl command")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert[0]))
+    with running_smtp_server(implicit_tls=cert) as server:
+        message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+        deliver(message, smtp_settings(server, smtp_ssl=True, smtp_starttls=True))
+        assert len(server.messages) == 1
+
+
+def test_an_untrusted_certificate_is_refused_and_not_retried(tmp_path: Path) -> None:
+    cert = self_signed_cert(tmp_path)
+    if cert is None:
+        pytest.skip("needs the openssl command")
+    sleeps: list[float] = []
+    with running_smtp_server(implicit_tls=cert) as server:
+        message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+        with pytest.raises(DigestError, match="CERTIFICATE_VERIFY_FAILED"):
+            send_with_retry(message, smtp_settings(server, smtp_ssl=True), sleep=sleeps.append)
+        assert server.messages == [] and sleeps == []
+
+
 def test_smtp_down_is_a_digest_error() -> None:
     port = free_port()
     message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
@@ -366,6 +389,15 @@ def test_outbox_under_a_file_is_a_digest_error(tmp_path: Path) -> None:
     with pytest.raises(DigestError, match=r"^digest: cannot write .*digest-2026-01-06\.eml: "):
         deliver(message, settings(outbox_dir=outbox))
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["file"]
+
+
+def test_a_misconfigured_outbox_is_not_retried(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    sleeps: list[float] = []
+    message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+    with pytest.raises(DigestError):
+        send_with_retry(message, settings(outbox_dir=tmp_path / "file" / "x"), sleep=sleeps.append)
+    assert sleeps == []
 
 
 def test_a_failed_write_leaves_no_partial_file(tmp_path: Path) -> None:
