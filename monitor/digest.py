@@ -366,16 +366,19 @@ def _connect(settings: Settings, host: str) -> smtplib.SMTP:
     if settings.smtp_ssl:
         return smtplib.SMTP_SSL(host, settings.smtp_port, timeout=SMTP_TIMEOUT, context=context)
     smtp = smtplib.SMTP(host, settings.smtp_port, timeout=SMTP_TIMEOUT)
-    smtp.ehlo()
-    if settings.smtp_starttls and smtp.has_extn("starttls"):
-        smtp.starttls(context=context)
+    try:
         smtp.ehlo()
-    elif settings.smtp_starttls and settings.smtp_username:
+        if settings.smtp_starttls and smtp.has_extn("starttls"):
+            smtp.starttls(context=context)
+            smtp.ehlo()
+        elif settings.smtp_starttls and settings.smtp_username:
+            raise smtplib.SMTPNotSupportedError(
+                "server does not offer STARTTLS; refusing to log in over plain text "
+                "(set MONITOR_SMTP_STARTTLS=false to allow it)"
+            )
+    except BaseException:
         smtp.close()
-        raise smtplib.SMTPNotSupportedError(
-            "server does not offer STARTTLS; refusing to log in over plain text "
-            "(set MONITOR_SMTP_STARTTLS=false to allow it)"
-        )
+        raise
     return smtp
 
 
@@ -400,7 +403,9 @@ def _send_smtp(message: EmailMessage, settings: Settings, host: str) -> str:
 
 
 def _write_outbox(message: EmailMessage, outbox: Path) -> Path:
-    day = str(message.get(DAY_HEADER, "")) or "undated"
+    day = str(message.get(DAY_HEADER, ""))
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+        raise DigestError(f"digest: not a digest message (no {DAY_HEADER} day header)")
     target = outbox / f"digest-{day}.eml"
     tmp: str | None = None
     try:
