@@ -8,7 +8,8 @@
     ├── DigestError         digest: a digest could not be built or delivered
     └── ConfigError         settings: a setting has a value that cannot work
 
-Messages start with the stage that raised them ("fetch: ...", "definitions: indicators/x.yaml:12: ...").
+Messages start with the stage that raised them:
+"fetch: ...", "definitions: indicators/x.yaml:12: ...".
 This module imports nothing.
 """
 

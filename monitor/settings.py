@@ -26,12 +26,24 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         "sqlite:///data/monitor.db",
-        description="SQLAlchemy URL of the database; `postgresql+psycopg://user@host/db` for PostgreSQL.",
+        description="Database URL; `postgresql+psycopg://user@host/db` for PostgreSQL.",
     )
     indicators_dir: Path = Field(Path("indicators"), description="Folder of indicator YAML files.")
     feeds_file: Path = Field(Path("config/feeds.yaml"), description="The feeds file.")
     check_interval: timedelta = Field(
         timedelta(minutes=15), description="How often a feed is checked unless it sets `interval`."
+    )
+    check_jitter: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Each next check is pushed back by a random part of the interval up to "
+        "this fraction, so feeds are not all fetched in one burst.",
+    )
+    tick_interval: timedelta = Field(
+        timedelta(seconds=10),
+        description="How often `monitor run` looks for due feeds, a due digest and changed "
+        "definitions.",
     )
     fetch_concurrency: int = Field(16, ge=1, le=256, description="Feeds fetched at once.")
     fetch_timeout: timedelta = Field(
@@ -84,7 +96,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "check_interval", "fetch_timeout", "fetch_total_timeout", "max_backoff", "retention",
-        mode="before",
+        "tick_interval", mode="before",
     )
     @classmethod
     def _duration(cls, value: object) -> timedelta:

@@ -12,7 +12,7 @@ reported, and come back with their state if configured again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -553,23 +553,46 @@ class Store:
 
     def add_entries(self, entries: Sequence[Entry], *, now: datetime) -> list[tuple[int, Entry]]:
         """Store entries not seen before (by key, also within the batch); return those new."""
+        with self._tx("add entries", write=True) as conn:
+            return self._insert_entries(conn, entries, now)
+
+    def add_news(
+        self,
+        entries: Sequence[Entry],
+        *,
+        now: datetime,
+        match: Callable[[Sequence[tuple[int, Entry]]], Sequence[tuple[int, Match]]],
+        definition_hashes: Mapping[str, str],
+    ) -> tuple[list[tuple[int, Entry]], int]:
+        """Store new entries and their matches (`match` of the new ones) in one transaction.
+
+        Either both are stored or neither, so a crash between them cannot leave entries
+        whose matches are lost. Returns the new entries and how many matches were stored.
+        """
+        with self._tx("add entries and matches", write=True) as conn:
+            new = self._insert_entries(conn, entries, now)
+            rows = _match_rows(match(new), definition_hashes) if new else []
+            return new, (self._upsert_matches(conn, rows) if rows else 0)
+
+    def _insert_entries(
+        self, conn: Connection, entries: Sequence[Entry], now: datetime
+    ) -> list[tuple[int, Entry]]:
         batch: dict[str, Entry] = {}
         for entry in entries:
             batch.setdefault(entry.key, entry)
         if not batch:
             return []
         rows = [_entry_values(key, entry, now) for key, entry in batch.items()]
-        with self._tx("add entries", write=True) as conn:
-            if self.dialect == "postgresql":
-                result = conn.execute(_PG_ADD_ENTRIES, _columns(rows))
-            else:
-                statement = (
-                    self._insert(_entry)
-                    .on_conflict_do_nothing(index_elements=["key"])
-                    .returning(_entry.c.id, _entry.c.key)
-                )
-                result = conn.execute(statement, rows)
-            new = {key: entry_id for entry_id, key in result}
+        if self.dialect == "postgresql":
+            result = conn.execute(_PG_ADD_ENTRIES, _columns(rows))
+        else:
+            statement = (
+                self._insert(_entry)
+                .on_conflict_do_nothing(index_elements=["key"])
+                .returning(_entry.c.id, _entry.c.key)
+            )
+            result = conn.execute(statement, rows)
+        new = {key: entry_id for entry_id, key in result}
         return [(new[key], entry) for key, entry in batch.items() if key in new]
 
     def add_matches(

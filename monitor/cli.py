@@ -1,0 +1,339 @@
+"""The `monitor` command: thin commands over the stages. Settings are read once, here.
+
+Examples:
+  monitor validate                      check indicators/ and config/feeds.yaml
+  monitor test                          run every indicator's examples
+  monitor check                         one check cycle now
+  monitor status --json                 every indicator's status as JSON
+  monitor match tests/data/feeds/rss.xml --json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from monitor import logs
+from monitor.definitions import load_definitions, validate
+from monitor.domain import Definitions, Entry
+from monitor.errors import DefinitionError, MonitorError
+from monitor.fetch import FeedRequest, FetchLimits, fetch_sync
+from monitor.match import Matcher, run_examples
+from monitor.parse import parse_feed
+from monitor.pipeline import Context, evaluate_and_record, prepare, rematch, run_cycle
+from monitor.settings import Settings
+from monitor.store import Store, open_store
+from monitor.views import change_json, indicator_json, indicator_views
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    """What commands share, built on first use: settings, definitions, the store."""
+
+    _settings: Settings | None = None
+    _store: Store | None = field(default=None, repr=False)
+
+    @cached_property
+    def settings(self) -> Settings:
+        try:
+            return self._settings or Settings()
+        except ValueError as exc:  # pydantic's ValidationError
+            raise click.ClickException(f"settings: {exc}") from exc
+
+    @cached_property
+    def definitions(self) -> Definitions:
+        try:
+            return load_definitions(self.settings.indicators_dir, self.settings.feeds_file)
+        except DefinitionError as exc:
+            for problem in exc.problems:
+                click.echo(problem, err=True)
+            raise click.ClickException(
+                f"definitions: {len(exc.problems)} problem(s); nothing was done"
+            ) from exc
+
+    @cached_property
+    def matcher(self) -> Matcher:
+        return Matcher(self.definitions.indicators)
+
+    @cached_property
+    def store(self) -> Store:
+        self._store = open_store(self.settings.database_url)
+        return self._store
+
+    @cached_property
+    def limits(self) -> FetchLimits:
+        return FetchLimits.from_settings(self.settings)
+
+    def context(self, owner: str = "cli") -> Context:
+        s = self.settings
+        return Context(
+            definitions=self.definitions,
+            matcher=self.matcher,
+            store=self.store,
+            limits=self.limits,
+            check_interval=s.check_interval,
+            max_backoff=s.max_backoff,
+            owner=owner,
+        )
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+pass_runtime = click.make_pass_decorator(Runtime, ensure=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="monitor")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Watch news feeds for the markers of indicators/*.yaml and record every status change.
+
+    Settings come from MONITOR_* environment variables and .env (see README).
+    """
+    runtime = ctx.ensure_object(Runtime)
+    logs.configure(runtime.settings.log_format, runtime.settings.log_level)
+    ctx.call_on_close(runtime.close)
+
+
+# ---------------------------------------------------------------- definitions
+
+
+@main.command("validate")
+@pass_runtime
+def validate_cmd(rt: Runtime) -> None:
+    """Check indicators/*.yaml and the feeds file; exit 1 with file:line: message per error.
+
+    Example: monitor validate
+    """
+    problems = validate(rt.settings.indicators_dir, rt.settings.feeds_file)
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise SystemExit(1)
+    d = rt.definitions
+    click.echo(f"ok: {len(d.indicators)} indicators, {len(d.feeds)} feeds")
+
+
+@main.command("test")
+@click.option(
+    "--labeled",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also score the indicators on a labeled TSV (precision and recall).",
+)
+@pass_runtime
+def test_cmd(rt: Runtime, labeled: Path | None) -> None:
+    """Run every indicator's examples; exit 1 on a failure, showing why.
+
+    Example: monitor test --labeled ../shared/corpus/labeled-dev.tsv
+    """
+    results = run_examples(rt.definitions.indicators, rt.matcher)
+    failures = [r for r in results if not r.passed]
+    for r in failures:
+        click.echo(
+            f"FAIL {r.indicator_id} ({rt.definitions.indicator(r.indicator_id).source}"
+            f":{r.example.line})"
+        )
+        click.echo(f"  example:  {r.example.text}")
+        if r.example.body:
+            click.echo(f"  body:     {r.example.body}")
+        click.echo(f"  expected: {r.expected}")
+        click.echo(f"  actual:   {', '.join(r.actual)}")
+        click.echo(f"  terms fired: {', '.join(r.terms) or '(none)'}")
+    click.echo(f"{len(results) - len(failures)} passed, {len(failures)} failed")
+    ok = not failures
+    if labeled is not None:
+        ok = _score(rt, labeled) and ok
+    if not ok:
+        raise SystemExit(1)
+
+
+def _score(rt: Runtime, path: Path) -> bool:
+    from monitor.labeled import load_labeled, score
+
+    result = score(load_labeled(path), rt.matcher, rt.definitions.indicators)
+    click.echo(result.report())
+    return True
+
+
+# ---------------------------------------------------------------- checking
+
+
+@main.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON lines.")
+@pass_runtime
+def check_cmd(rt: Runtime, as_json: bool) -> None:
+    """Run one check cycle now and print the status changes it recorded.
+
+    Example: monitor check
+    """
+    ctx = rt.context()
+    now = utcnow()
+    prepare(ctx, now=now)
+    report = run_cycle(ctx, now=now, clock=utcnow)
+    click.echo(report.summary(), err=True)
+    for error in report.errors:
+        click.echo(f"  {error}", err=True)
+    for change in report.changes:
+        if as_json:
+            click.echo(json.dumps(change_json(change), ensure_ascii=False))
+        else:
+            click.echo(
+                f"{change.indicator_id}: {change.old_status} -> {change.new_status} "
+                f"({len(change.evidence)} evidence)"
+            )
+
+
+@main.command("match")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line per match.")
+@pass_runtime
+def match_cmd(rt: Runtime, sources: tuple[str, ...], as_json: bool) -> None:
+    """Dry run: match feed files or URLs against the definitions; writes nothing.
+
+    Example: monitor match tests/data/feeds/korea.xml https://en.yna.co.kr/RSS/news.xml --json
+    """
+    failed = 0
+    for source in sources:
+        try:
+            entries = _read_source(rt, source)
+        except (MonitorError, OSError) as exc:
+            failed += 1
+            click.echo(f"monitor: {source}: {_one_line(exc)}", err=True)
+            continue
+        for entry in entries:
+            for m in rt.matcher.match(entry):
+                if as_json:
+                    item = {
+                        "guid": entry.guid,
+                        "title": entry.title,
+                        "link": entry.link,
+                        "indicator": m.indicator_id,
+                        "outcome": m.outcome_id,
+                        "terms": list(m.terms),
+                    }
+                    click.echo(json.dumps(item, ensure_ascii=False))
+                else:
+                    click.echo(
+                        f"{m.indicator_id}:{m.outcome_id}\t{entry.title}\t{entry.link}\t"
+                        f"[{', '.join(m.terms)}]"
+                    )
+    if failed:
+        raise SystemExit(1)
+
+
+def _read_source(rt: Runtime, source: str) -> tuple[Entry, ...]:
+    if source.startswith(("http://", "https://")):
+        (result,) = fetch_sync([FeedRequest("match", source)], rt.limits)
+        if result.body is None:
+            raise MonitorError(result.error or f"fetch: HTTP {result.http_status}")
+        body, url, ctype = result.body, result.final_url or source, result.content_type
+    else:
+        path = Path(source)
+        body, url, ctype = path.read_bytes(), path.resolve().as_uri(), None
+    return parse_feed(body, feed_id="match", url=url, content_type=ctype).entries
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+# ---------------------------------------------------------------- reading
+
+
+@main.command("status")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, the items of GET /indicators.")
+@pass_runtime
+def status_cmd(rt: Runtime, as_json: bool) -> None:
+    """Current status of every indicator.
+
+    Example: monitor status --json
+    """
+    prepare(rt.context(), now=utcnow())
+    views = indicator_views(rt.definitions, rt.store, now=utcnow())
+    if as_json:
+        click.echo(json.dumps([indicator_json(v) for v in views], ensure_ascii=False, indent=2))
+        return
+    for v in views:
+        click.echo(
+            f"{v.id:<22} {v.status:<22} since {v.since:%Y-%m-%d %H:%M} UTC  "
+            f"({len(v.evidence)} evidence)"
+        )
+
+
+@main.command("history")
+@click.argument("indicator_id")
+@click.option("--limit", default=20, show_default=True, help="How many changes, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per change.")
+@pass_runtime
+def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> None:
+    """Status changes of one indicator, with evidence.
+
+    Example: monitor history north-korea-stance --limit 5
+    """
+    try:
+        rt.definitions.indicator(indicator_id)
+    except KeyError:
+        raise click.ClickException(f"no indicator {indicator_id!r}") from None
+    for change in rt.store.history(indicator_id, limit=limit):
+        if as_json:
+            click.echo(json.dumps(change_json(change), ensure_ascii=False))
+            continue
+        mark = " (replayed)" if change.replayed else ""
+        click.echo(
+            f"{change.at:%Y-%m-%d %H:%M} UTC  {change.old_status} -> {change.new_status}{mark}"
+        )
+        for e in change.evidence:
+            click.echo(f"    {e.publisher}: {e.title}\n      {e.link}")
+
+
+@main.command("replay")
+@click.option(
+    "--since",
+    "since",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Re-evaluate entries from this date (YYYY-MM-DD, UTC).",
+)
+@pass_runtime
+def replay_cmd(rt: Runtime, since: datetime) -> None:
+    """Re-evaluate stored entries against today's definitions; record changes as replayed.
+
+    Example: monitor replay --since 2026-01-01
+    """
+    ctx = rt.context()
+    now = utcnow()
+    prepare(ctx, now=now)
+    start = datetime.combine(since.date(), time(), UTC)
+    rematched = rematch(ctx, start)
+    changes = evaluate_and_record(ctx, now=now, replayed=True)
+    click.echo(
+        f"replay: {rematched[0]} entries re-matched, {rematched[1]} matches, "
+        f"{len(changes)} status changes",
+        err=True,
+    )
+    for change in changes:
+        click.echo(f"{change.indicator_id}: {change.old_status} -> {change.new_status} (replayed)")
+
+
+def run() -> None:  # pragma: no cover - console entry
+    main(prog_name="monitor")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

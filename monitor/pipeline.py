@@ -1,0 +1,239 @@
+"""One check cycle: the only place that knows the order of the stages.
+
+fetch -> parse -> match -> store entries and matches -> record fetch -> evaluate -> record changes
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from monitor.domain import Definitions, Entry, Match, Status, StatusChange
+from monitor.errors import ParseError
+from monitor.evaluate import changes as find_changes
+from monitor.evaluate import evaluate
+from monitor.fetch import FeedRequest, FetchLimits, FetchResult, FetchStatus, fetch_sync, next_check
+from monitor.match import Matcher
+from monitor.parse import parse_feed
+from monitor.store import Cycle, DueFeed, Store
+
+log = logging.getLogger("monitor.pipeline")
+
+Fetcher = Callable[[Sequence[FeedRequest]], list[FetchResult]]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a cycle needs besides the clock: definitions, compiled rules, the store, limits."""
+
+    definitions: Definitions
+    matcher: Matcher
+    store: Store
+    limits: FetchLimits
+    check_interval: timedelta = timedelta(minutes=15)
+    max_backoff: timedelta = timedelta(hours=6)
+    owner: str = "monitor"
+    lease: timedelta = timedelta(minutes=5)
+    fetcher: Fetcher | None = None  # default: fetch_sync over the network
+    jitter: float = 0.0  # next checks are pushed back by up to this fraction of the interval
+
+    def fetch(self, requests: Sequence[FeedRequest]) -> list[FetchResult]:
+        if self.fetcher is not None:
+            return self.fetcher(requests)
+        return fetch_sync(requests, self.limits)
+
+
+@dataclass
+class CycleReport:
+    started_at: datetime
+    finished_at: datetime | None = None
+    feeds_checked: int = 0
+    not_modified: int = 0  # 304, or a body identical to the last one
+    failed: int = 0
+    new_entries: int = 0
+    matches: int = 0
+    changes: list[StatusChange] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        end = self.finished_at or self.started_at
+        return (end - self.started_at).total_seconds()
+
+    def summary(self) -> str:
+        return (
+            f"cycle: {self.feeds_checked} feeds checked, {self.not_modified} not modified, "
+            f"{self.failed} failed, {self.new_entries} new entries, {self.matches} matches, "
+            f"{len(self.changes)} status changes in {self.duration:.2f}s"
+        )
+
+
+def prepare(ctx: Context, *, now: datetime) -> None:
+    """Make the store know the configured feeds and indicators (safe to run twice)."""
+    ctx.store.sync_feeds(ctx.definitions.feeds, now=now, default_interval=ctx.check_interval)
+    ctx.store.ensure_indicators((i.id for i in ctx.definitions.indicators), now=now)
+
+
+def run_cycle(
+    ctx: Context, *, now: datetime, clock: Callable[[], datetime] | None = None
+) -> CycleReport:
+    """Fetch every due feed, store what is new, and record the status changes that follow."""
+    report = CycleReport(started_at=now)
+    due = ctx.store.due_feeds(now, owner=ctx.owner, lease=ctx.lease)
+    if due:
+        results = ctx.fetch([_request(feed) for feed in due])
+        for feed, result in zip(due, results, strict=True):
+            _absorb(ctx, feed, result, report, now=now)
+    report.changes = evaluate_and_record(ctx, now=now)
+    report.finished_at = clock() if clock else now
+    ctx.store.record_cycle(_cycle_row(report))
+    return report
+
+
+def evaluate_and_record(
+    ctx: Context, *, now: datetime, replayed: bool = False
+) -> list[StatusChange]:
+    statuses = evaluate_all(ctx.definitions, ctx.store, now=now)
+    current = {i: status for i, (status, _since) in ctx.store.current_statuses().items()}
+    return ctx.store.record_changes(find_changes(statuses, current, now=now, replayed=replayed))
+
+
+def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> list[Status]:
+    """Every indicator's status from the stored evidence and feed health."""
+    indicators = definitions.indicators
+    if not indicators:
+        return []
+    since = now - max(i.window for i in indicators)
+    evidence = store.evidence([i.id for i in indicators], since)
+    health = {h.feed_id: h for h in store.feed_health()}
+    statuses = []
+    for indicator in indicators:
+        reads = [health[f] for f in definitions.feeds_for(indicator) if f in health]
+        statuses.append(evaluate(indicator, evidence.get(indicator.id, []), reads, now=now))
+    return statuses
+
+
+def match_entries(ctx: Context, entries: Iterable[tuple[int, Entry]]) -> list[tuple[int, Match]]:
+    """Matches of stored entries, each only against the indicators that read its feed."""
+    readers = _readers(ctx.definitions)
+    found = []
+    for entry_id, entry in entries:
+        allowed = readers.get(entry.feed_id)
+        for match in ctx.matcher.match(entry):
+            if allowed is None or match.indicator_id in allowed:
+                found.append((entry_id, match))
+    return found
+
+
+def store_entries(ctx: Context, entries: Sequence[Entry], *, now: datetime) -> tuple[int, int]:
+    """Store new entries with their matches, in one transaction; returns (new entries, matches)."""
+    hashes = {i.id: i.hash for i in ctx.definitions.indicators}
+    new, matched = ctx.store.add_news(
+        entries, now=now, match=lambda fresh: match_entries(ctx, fresh), definition_hashes=hashes
+    )
+    return len(new), matched
+
+
+def rematch(ctx: Context, since: datetime) -> tuple[int, int]:
+    """Match stored entries from `since` on again with today's definitions, replacing their
+    matches; returns (entries, matches)."""
+    stored = [(entry_id, entry) for entry_id, entry, _seen in ctx.store.entries_since(since)]
+    matches = match_entries(ctx, stored)
+    hashes = {i.id: i.hash for i in ctx.definitions.indicators}
+    ctx.store.replace_matches([entry_id for entry_id, _ in stored], matches, hashes)
+    return len(stored), len(matches)
+
+
+# ---------------------------------------------------------------- one feed
+
+
+def _request(feed: DueFeed) -> FeedRequest:
+    return FeedRequest(feed.id, feed.url, feed.etag, feed.last_modified, feed.body_hash)
+
+
+def _absorb(
+    ctx: Context, feed: DueFeed, result: FetchResult, report: CycleReport, *, now: datetime
+) -> None:
+    """Parse, match and store one fetch result, then record the feed's new state."""
+    report.feeds_checked += 1
+    error, title = result.error, None
+    if result.status is FetchStatus.MODIFIED and result.body is not None:
+        try:
+            parsed = parse_feed(
+                result.body,
+                feed_id=feed.id,
+                url=result.final_url or feed.url,
+                content_type=result.content_type,
+            )
+        except ParseError as exc:
+            error = str(exc)
+        else:
+            title = parsed.title or None
+            new, matched = store_entries(ctx, parsed.entries, now=now)
+            report.new_entries += new
+            report.matches += matched
+    elif result.status in (FetchStatus.NOT_MODIFIED, FetchStatus.UNCHANGED):
+        report.not_modified += 1
+    ok = result.ok and not error
+    if not ok:
+        report.failed += 1
+        report.errors.append(f"{feed.id}: {error}")
+        log.warning("feed %s failed: %s", feed.id, error)
+    failed_result = result if ok else _as_failure(result, error)
+    next_at, errors = next_check(
+        failed_result,
+        now=now,
+        interval=feed.interval,
+        errors_before=feed.error_count,
+        max_backoff=ctx.max_backoff,
+    )
+    next_at += feed.interval * random.uniform(0.0, ctx.jitter)  # spread feeds out over time
+    ctx.store.record_fetch(
+        feed.id,
+        now=now,
+        ok=ok,
+        http_status=result.http_status,
+        # A body that did not parse keeps the old validators, so it is fetched whole next time.
+        etag=result.etag if ok else None,
+        last_modified=result.last_modified if ok else None,
+        body_hash=result.body_hash if ok else None,
+        moved_to=result.moved_to,
+        error=error,
+        dead=result.status is FetchStatus.GONE,
+        next_check_at=next_at,
+        error_count=errors,
+        title=title,
+    )
+
+
+def _as_failure(result: FetchResult, error: str) -> FetchResult:
+    if result.failed:
+        return result
+    return FetchResult(
+        result.feed_id, result.url, FetchStatus.FAILED, result.http_status, error=error
+    )
+
+
+def _readers(definitions: Definitions) -> dict[str, set[str]]:
+    readers: dict[str, set[str]] = {}
+    for indicator in definitions.indicators:
+        for feed_id in definitions.feeds_for(indicator):
+            readers.setdefault(feed_id, set()).add(indicator.id)
+    return readers
+
+
+def _cycle_row(report: CycleReport) -> Cycle:
+    return Cycle(
+        started_at=report.started_at,
+        finished_at=report.finished_at or report.started_at,
+        feeds_checked=report.feeds_checked,
+        not_modified=report.not_modified,
+        failed=report.failed,
+        new_entries=report.new_entries,
+        matches=report.matches,
+        changes=len(report.changes),
+        ok=True,
+    )

@@ -1,0 +1,126 @@
+"""What people and tools are shown: one payload per indicator, for the CLI, the API and the page.
+
+Built from the store and the definitions; JSON and HTML render the same objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from monitor.domain import Definitions, Evidence, Status, StatusChange
+from monitor.pipeline import evaluate_all
+from monitor.store import Store
+
+
+@dataclass(frozen=True)
+class OutcomeView:
+    id: str
+    label: str
+    level: str  # none | reported | confirmed
+    sources: tuple[str, ...]
+    evidence_count: int  # stories inside the window, copies counted once
+
+
+@dataclass(frozen=True)
+class IndicatorView:
+    id: str
+    group: str
+    title: str
+    question: str
+    status: str
+    since: datetime
+    window_days: float
+    outcomes: tuple[OutcomeView, ...]
+    evidence: tuple[Evidence, ...]  # of the outcome(s) behind the status, newest first
+
+
+def indicator_views(
+    definitions: Definitions, store: Store, *, now: datetime
+) -> list[IndicatorView]:
+    """Every indicator with its recorded status and the evidence that stands behind it now."""
+    recorded = store.current_statuses()
+    statuses = {s.indicator_id: s for s in evaluate_all(definitions, store, now=now)}
+    views = []
+    for indicator in definitions.indicators:
+        status, since = recorded.get(indicator.id, ("quiet", now))
+        views.append(_view(indicator.id, definitions, statuses[indicator.id], status, since))
+    return views
+
+
+def _view(
+    indicator_id: str, definitions: Definitions, status: Status, recorded: str, since: datetime
+) -> IndicatorView:
+    indicator = definitions.indicator(indicator_id)
+    outcomes = tuple(
+        OutcomeView(
+            id=state.outcome_id,
+            label=indicator.outcome(state.outcome_id).label,
+            level=state.level.label,
+            sources=state.sources,
+            evidence_count=len(state.evidence),
+        )
+        for state in status.outcomes
+    )
+    return IndicatorView(
+        id=indicator.id,
+        group=indicator.group,
+        title=indicator.title,
+        question=indicator.question,
+        status=recorded,
+        since=since,
+        window_days=indicator.window.total_seconds() / 86400,
+        outcomes=outcomes,
+        evidence=status.evidence,
+    )
+
+
+def evidence_json(item: Evidence) -> dict[str, Any]:
+    return {
+        "outcome": item.outcome_id,
+        "title": item.title,
+        "link": item.link,
+        "publisher": item.publisher,
+        "time": item.time.isoformat(),
+        "terms": list(item.terms),
+        "snippet": item.snippet,
+    }
+
+
+def indicator_json(view: IndicatorView, *, with_evidence: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": view.id,
+        "group": view.group,
+        "title": view.title,
+        "question": view.question,
+        "status": view.status,
+        "since": view.since.isoformat(),
+        "outcomes": [
+            {
+                "id": o.id,
+                "label": o.label,
+                "level": o.level,
+                "sources": list(o.sources),
+                "evidence_count": o.evidence_count,
+            }
+            for o in view.outcomes
+        ],
+        "evidence_count": len(view.evidence),
+    }
+    if with_evidence:
+        data["evidence"] = [evidence_json(e) for e in view.evidence]
+    return data
+
+
+def change_json(change: StatusChange) -> dict[str, Any]:
+    return {
+        "id": change.id,
+        "indicator": change.indicator_id,
+        "at": change.at.isoformat(),
+        "old_status": change.old_status,
+        "new_status": change.new_status,
+        "replayed": change.replayed,
+        "definition_hash": change.definition_hash,
+        "evidence": [evidence_json(e) for e in change.evidence],
+    }

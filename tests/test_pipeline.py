@@ -1,0 +1,190 @@
+"""One check cycle end to end: feeds served on 127.0.0.1, the shipped indicators, a SQLite file."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import main
+from monitor.definitions import load_definitions
+from monitor.domain import Definitions, Feed
+from monitor.fetch import FetchLimits
+from monitor.match import Matcher
+from monitor.pipeline import Context, prepare, run_cycle
+from monitor.store import Store, open_store
+from tests import news
+from tests.conftest import ROOT
+from tests.feedserver import FeedServer
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+INTERVAL = timedelta(minutes=15)
+ALL_TAGS = ("korea", "china", "japan", "international", "search-dialogue", "search-travel",
+            "search-culture", "search-northkorea", "search-business")  # fmt: skip
+
+
+@pytest.fixture
+def shipped() -> Definitions:
+    return load_definitions(ROOT / "indicators", ROOT / "config" / "feeds.yaml")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    with open_store(f"sqlite:///{tmp_path / 'monitor.db'}") as s:
+        yield s
+
+
+def context(shipped: Definitions, store: Store, feeds: list[Feed]) -> Context:
+    definitions = Definitions(shipped.indicators, tuple(feeds), shipped.hash)
+    ctx = Context(
+        definitions=definitions,
+        matcher=Matcher(definitions.indicators),
+        store=store,
+        limits=FetchLimits(timeout=2, total_timeout=5),
+        check_interval=INTERVAL,
+    )
+    prepare(ctx, now=NOW)
+    return ctx
+
+
+def serve_news(feed_server: FeedServer) -> list[Feed]:
+    feed_server.route("/yonhap.xml", body=news.yonhap(NOW - timedelta(days=1)), etag='"y1"')
+    feed_server.route("/herald.xml", body=news.herald(NOW - timedelta(days=1)), etag='"h1"')
+    return [
+        Feed("yonhap", feed_server.url("/yonhap.xml"), ALL_TAGS),
+        Feed("herald", feed_server.url("/herald.xml"), ALL_TAGS),
+    ]
+
+
+def test_a_cycle_records_each_status_change_once(
+    feed_server: FeedServer, shipped: Definitions, store: Store
+) -> None:
+    ctx = context(shipped, store, serve_news(feed_server))
+
+    report = run_cycle(ctx, now=NOW)
+
+    assert (report.feeds_checked, report.failed, report.new_entries) == (2, 0, 5)
+    changed = {c.indicator_id: (c.old_status, c.new_status) for c in report.changes}
+    assert changed == {
+        # two publishers, two different stories
+        "visa-easing": ("quiet", "eased:confirmed"),
+        # one story syndicated by a second publisher counts once: still one source
+        "flight-routes": ("quiet", "expanded:reported"),
+    }
+    visa = next(c for c in report.changes if c.indicator_id == "visa-easing")
+    assert {e.publisher for e in visa.evidence} == {"yna.co.kr", "koreaherald.com"}
+    assert all(e.terms and e.snippet for e in visa.evidence)
+    assert visa.definition_hash == shipped.indicator("visa-easing").hash
+
+    again = run_cycle(ctx, now=NOW + INTERVAL)
+
+    assert again.feeds_checked == 2 and again.not_modified == 2 and again.changes == []
+    assert feed_server.last("/yonhap.xml").headers["if-none-match"] == '"y1"'
+    assert len(store.history("visa-easing")) == 1
+    assert store.current_statuses()["visa-easing"][0] == "eased:confirmed"
+
+
+def test_a_feed_whose_body_did_not_change_is_not_parsed_again(
+    feed_server: FeedServer, shipped: Definitions, store: Store
+) -> None:
+    feed_server.route("/plain.xml", body=news.yonhap(NOW))  # no validators at all
+    ctx = context(shipped, store, [Feed("plain", feed_server.url("/plain.xml"), ALL_TAGS)])
+
+    first = run_cycle(ctx, now=NOW)
+    second = run_cycle(ctx, now=NOW + INTERVAL)
+
+    assert first.new_entries == 3
+    assert (second.feeds_checked, second.not_modified, second.new_entries) == (1, 1, 0)
+
+
+def test_a_broken_feed_never_stops_the_cycle(
+    feed_server: FeedServer, shipped: Definitions, store: Store
+) -> None:
+    feeds = serve_news(feed_server)
+    feed_server.route("/html.xml", body=b"<html><body><p>Not a feed</p></body></html>",
+                      headers={"Content-Type": "text/html"})  # fmt: skip
+    feed_server.route("/down.xml", status=500, body=b"oops")
+    feeds += [
+        Feed("html", feed_server.url("/html.xml"), ALL_TAGS),
+        Feed("down", feed_server.url("/down.xml"), ALL_TAGS),
+        Feed("nowhere", "http://127.0.0.1:9/feed.xml", ALL_TAGS),  # nothing listens on port 9
+    ]
+    ctx = context(shipped, store, feeds)
+
+    report = run_cycle(ctx, now=NOW)
+
+    assert (report.feeds_checked, report.failed, report.new_entries) == (5, 3, 5)
+    states = {f.id: f for f in store.feeds()}
+    assert "not a feed" in states["html"].last_error
+    assert states["down"].http_status == 500 and states["down"].error_count == 1
+    assert states["nowhere"].last_error.startswith("fetch: ")
+    assert states["down"].next_check_at == NOW + INTERVAL  # back-off starts at one interval
+    assert {c.indicator_id for c in report.changes} == {"visa-easing", "flight-routes"}
+
+
+def test_an_indicator_whose_feeds_all_fail_is_unknown_not_quiet(
+    feed_server: FeedServer, shipped: Definitions, store: Store
+) -> None:
+    feed_server.route("/down.xml", status=503, body=b"")
+    ctx = context(shipped, store, [Feed("down", feed_server.url("/down.xml"), ALL_TAGS)])
+
+    run_cycle(ctx, now=NOW)
+    early = run_cycle(ctx, now=NOW + INTERVAL)  # failing for one interval: not yet
+    late = run_cycle(ctx, now=NOW + 2 * INTERVAL + timedelta(seconds=1))
+
+    assert early.changes == []
+    assert {c.new_status for c in late.changes} == {"unknown"}
+    assert len(late.changes) == len(shipped.indicators)
+
+
+def test_a_gone_feed_is_marked_dead_and_no_longer_polled(
+    feed_server: FeedServer, shipped: Definitions, store: Store
+) -> None:
+    feed_server.route("/gone.xml", status=410, body=b"")
+    ctx = context(shipped, store, [Feed("gone", feed_server.url("/gone.xml"), ALL_TAGS)])
+
+    run_cycle(ctx, now=NOW)
+    run_cycle(ctx, now=NOW + timedelta(days=2))
+
+    assert feed_server.hits("/gone.xml") == 1
+    assert store.feeds()[0].dead
+
+
+def test_monitor_check_twice_over_the_same_news_records_nothing_new(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    feed_server.route("/yonhap.xml", body=news.yonhap(datetime.now(UTC)), etag='"y1"')
+    feed_server.route("/herald.xml", body=news.herald(datetime.now(UTC)))
+    feeds_file = tmp_path / "feeds.yaml"
+    tags = ", ".join(ALL_TAGS)
+    feeds_file.write_text(
+        "feeds:\n"
+        + "".join(
+            f"  - {{id: {name}, url: '{feed_server.url(f'/{name}.xml')}', tags: [{tags}]}}\n"
+            for name in ("yonhap", "herald")
+        )
+    )
+    env = {
+        "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}",
+        "MONITOR_FEEDS_FILE": str(feeds_file),
+        "MONITOR_INDICATORS_DIR": str(ROOT / "indicators"),
+        "MONITOR_CHECK_INTERVAL": "0s",  # every feed is due at every check
+    }
+    runner = CliRunner()
+
+    first = runner.invoke(main, ["check"], env=env)
+    second = runner.invoke(main, ["check"], env=env)
+    status = runner.invoke(main, ["status", "--json"], env=env)
+
+    assert first.exit_code == 0, first.output
+    assert "visa-easing: quiet -> eased:confirmed" in first.stdout
+    assert "flight-routes: quiet -> expanded:reported" in first.stdout
+    assert second.exit_code == 0 and second.stdout == ""
+    assert "2 feeds checked" in second.stderr
+
+    items = {i["id"]: i for i in json.loads(status.stdout)}
+    assert items["visa-easing"]["status"] == "eased:confirmed"
+    assert set(items) == {p.stem for p in (ROOT / "indicators").glob("*.yaml")}
