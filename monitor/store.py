@@ -54,6 +54,7 @@ from monitor.errors import StoreError
 
 __all__ = [
     "Cycle",
+    "CycleTotals",
     "DigestState",
     "DueFeed",
     "FeedState",
@@ -867,6 +868,52 @@ class Store:
         with self._tx("read cycles") as conn:
             value: datetime | None = conn.execute(query).scalar_one_or_none()
         return value
+
+    # ------------------------------------------------------------ metrics
+
+    def cycle_totals(self, buckets: Sequence[float] = ()) -> CycleTotals:
+        """Sums over every recorded cycle, and how many lasted at most each of `buckets` s."""
+        if self.dialect == "postgresql":
+            duration = func.date_part("epoch", _cycle.c.finished_at - _cycle.c.started_at)
+        else:
+            duration = func.julianday(_cycle.c.finished_at) - func.julianday(_cycle.c.started_at)
+            duration = duration * 86400.0
+        sums = [func.coalesce(func.sum(_cycle.c[name]), 0) for name in _CYCLE_COUNTS]
+        within = [func.count().filter(duration <= bound) for bound in buckets]
+        query = select(func.count(), *sums, func.coalesce(func.sum(duration), 0.0), *within)
+        with self._tx("read cycle totals") as conn:
+            row = tuple(conn.execute(query).one())
+        counts = dict(zip(_CYCLE_COUNTS, map(int, row[1 : 1 + len(sums)]), strict=True))
+        return CycleTotals(
+            cycles=int(row[0]),
+            seconds=float(row[1 + len(sums)]),
+            within=tuple(int(n) for n in row[2 + len(sums) :]),
+            **counts,
+        )
+
+    def change_counts(self) -> dict[str, int]:
+        """indicator id -> how many status changes were recorded (replays included)."""
+        query = select(_change.c.indicator_id, func.count()).group_by(_change.c.indicator_id)
+        with self._tx("count status changes") as conn:
+            return {indicator_id: int(n) for indicator_id, n in conn.execute(query)}
+
+
+_CYCLE_COUNTS = ("feeds_checked", "not_modified", "failed", "new_entries", "matches", "changes")
+
+
+@dataclass(frozen=True)
+class CycleTotals:
+    """Sums over every recorded cycle, for /metrics."""
+
+    cycles: int = 0
+    feeds_checked: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    new_entries: int = 0
+    matches: int = 0
+    changes: int = 0
+    seconds: float = 0.0  # their total duration
+    within: tuple[int, ...] = ()  # how many lasted at most each asked bound
 
 
 # ---------------------------------------------------------------- row <-> domain
