@@ -1,0 +1,184 @@
+"""The `monitor` command: exit codes, output formats, nothing written on bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from monitor.cli import main
+from tests import news
+from tests.conftest import DATA, ROOT
+from tests.feedserver import FeedServer
+from tests.test_pipeline import ALL_TAGS as TAGS
+
+VALID = DATA / "definitions" / "valid"
+MATCH_KEYS = {"guid", "title", "link", "indicator", "outcome", "terms"}
+
+
+def invoke(args: list[str], env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, args, env=env or {}, catch_exceptions=False)
+
+
+def env_for(tmp_path: Path, indicators: Path, feeds: Path) -> dict[str, str]:
+    return {
+        "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'db' / 'monitor.db'}",
+        "MONITOR_INDICATORS_DIR": str(indicators),
+        "MONITOR_FEEDS_FILE": str(feeds),
+    }
+
+
+def test_validate_accepts_the_shipped_definitions() -> None:
+    env = env_for(Path("/nonexistent"), ROOT / "indicators", ROOT / "config" / "feeds.yaml")
+    result = invoke(["validate"], env)
+    assert result.exit_code == 0
+    assert result.stdout.startswith("ok: 7 indicators, ")
+
+
+def test_validate_prints_every_problem_with_file_and_line_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    indicators = tmp_path / "indicators"
+    shutil.copytree(VALID / "indicators", indicators)
+    broken = indicators / "xi-visit.yaml"
+    broken.write_text(broken.read_text().replace("    rule:", "    colour: red\n    rule:"))
+    (indicators / "bad-regex.yaml").write_text(
+        "id: bad-regex\ngroup: g\ntitle: t\nquestion: q\noutcomes:\n"
+        "  - id: yes\n    label: l\n    rule: {any: ['/(unclosed/']}\n"
+    )
+    env = env_for(tmp_path, indicators, VALID / "feeds.yaml")
+
+    validate = CliRunner().invoke(main, ["validate"], env=env)
+    check = CliRunner().invoke(main, ["check"], env=env)
+
+    problems = validate.stdout.splitlines()
+    assert validate.exit_code == 1
+    assert any(p.startswith(f"{broken}:9:") and "colour" in p for p in problems), problems
+    assert any(p.startswith(f"{indicators / 'bad-regex.yaml'}:8:") for p in problems), problems
+    assert check.exit_code == 1
+    assert "nothing was done" in check.stderr and f"{broken}:9:" in check.stderr
+    assert not (tmp_path / "db").exists()  # nothing was written
+
+
+def test_test_command_shows_why_an_example_fails(tmp_path: Path) -> None:
+    indicators = tmp_path / "indicators"
+    shutil.copytree(VALID / "indicators", indicators)
+    path = indicators / "north-korea-stance.yaml"
+    path.write_text(
+        path.read_text().replace(
+            '    expect: balance\n', '    expect: balance\n  - text: "China urges dialogue"\n'
+            "    expect: pressure\n", 1)
+    )  # fmt: skip
+    result = CliRunner().invoke(
+        main, ["test"], env=env_for(tmp_path, indicators, VALID / "feeds.yaml")
+    )
+
+    assert result.exit_code == 1
+    assert "FAIL north-korea-stance" in result.stdout
+    assert "example:  China urges dialogue" in result.stdout
+    assert "expected: pressure" in result.stdout
+    assert "actual:   balance" in result.stdout
+    assert "terms fired: China, dialogue" in result.stdout
+    assert "3 passed, 1 failed" in result.stdout
+
+
+def test_shipped_examples_pass() -> None:
+    result = invoke(["test"])
+    assert result.exit_code == 0, result.stdout
+    assert ", 0 failed" in result.stdout
+
+
+def test_match_prints_one_json_object_per_match(tmp_path: Path) -> None:
+    feed = tmp_path / "news.xml"
+    feed.write_bytes(news.yonhap(datetime.now(UTC)))
+
+    result = invoke(["match", str(feed), "--json"])
+
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.exit_code == 0
+    assert all(set(line) == MATCH_KEYS for line in lines)
+    assert {(line["indicator"], line["outcome"]) for line in lines} == {
+        ("visa-easing", "eased"),
+        ("flight-routes", "expanded"),
+    }
+    assert all(line["terms"] for line in lines)
+
+
+def test_match_reports_a_bad_source_on_one_line_and_goes_on(tmp_path: Path) -> None:
+    good = tmp_path / "news.xml"
+    good.write_bytes(news.yonhap(datetime.now(UTC)))
+    html = tmp_path / "page.html"
+    html.write_text("<html><body>hello</body></html>")
+
+    result = CliRunner().invoke(main, ["match", str(html), str(tmp_path / "missing.xml"),
+                                       str(good), "--json"])  # fmt: skip
+
+    assert result.exit_code == 1
+    errors = result.stderr.splitlines()
+    assert len(errors) == 2 and all(e.startswith("monitor: ") for e in errors)
+    assert len(result.stdout.splitlines()) == 2  # the good file was still matched
+
+
+def test_match_survives_the_whole_shared_corpus(shared_dir: Path) -> None:
+    files = sorted(
+        str(p)
+        for p in (shared_dir / "corpus").rglob("*")
+        if p.is_file() and p.suffix not in {".md", ".tsv"} and p.name != "LICENSE"
+    )
+    result = CliRunner().invoke(main, ["match", *files, "--json"])
+
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    for line in result.stdout.splitlines():
+        assert set(json.loads(line)) == MATCH_KEYS
+    for line in result.stderr.splitlines():
+        assert line.startswith("monitor: ") and "\n" not in line
+
+
+def test_match_finds_nothing_in_general_news(shared_dir: Path) -> None:
+    feeds = sorted(str(p) for p in (shared_dir / "corpus" / "real-feeds").glob("*.xml"))
+    result = CliRunner().invoke(main, ["match", *feeds, "--json"])
+    assert result.stdout == ""
+
+
+def test_replay_re_evaluates_stored_entries_with_todays_definitions(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.route("/y.xml", body=news.yonhap(datetime.now(UTC) - timedelta(days=2)))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(
+        f"feeds:\n  - {{id: y, url: '{feed_server.url('/y.xml')}', tags: [{', '.join(TAGS)}]}}\n"
+    )
+    indicators = tmp_path / "indicators"
+    shutil.copytree(ROOT / "indicators", indicators)
+    env = env_for(tmp_path, indicators, feeds)
+    assert "visa-easing: quiet -> eased:reported" in invoke(["check"], env).stdout
+
+    visa = indicators / "visa-easing.yaml"  # today's definition reads only the last day's news
+    visa.write_text(re.sub(r"(?m)^window: .*$", "window: 1d", visa.read_text()))
+    since = (datetime.now(UTC) - timedelta(days=7)).strftime("%Y-%m-%d")
+    replay = invoke(["replay", "--since", since], env)
+    history = invoke(["history", "visa-easing", "--json"], env)
+
+    assert "visa-easing: eased:reported -> quiet (replayed)" in replay.stdout
+    latest = json.loads(history.stdout.splitlines()[0])
+    assert latest["replayed"] is True and latest["new_status"] == "quiet"
+
+
+def test_history_of_an_unknown_indicator_is_a_clear_error() -> None:
+    result = CliRunner().invoke(main, ["history", "no-such-thing"])
+    assert result.exit_code == 1
+    assert "no indicator 'no-such-thing'" in result.output
+
+
+@pytest.mark.parametrize("command", ["check", "match", "validate", "test", "status", "history",
+                                     "replay"])  # fmt: skip
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    result = invoke([command, "--help"])
+    assert result.exit_code == 0
+    assert "Example: monitor " + command in result.stdout
