@@ -1,0 +1,79 @@
+"""The README documents every command, setting, YAML key and endpoint, with the right defaults."""
+
+from __future__ import annotations
+
+import re
+from datetime import time, timedelta
+
+import click
+import pytest
+
+from monitor import definitions
+from monitor.cli import main
+from monitor.domain import format_duration
+from monitor.settings import Settings
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def commands(group: click.Group, prefix: str = "monitor") -> list[str]:
+    found = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += commands(command, f"{prefix} {name}")
+        else:
+            found.append(f"{prefix} {name}")
+    return found
+
+
+def documented_default(value: object) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    if isinstance(value, list):
+        return "empty"
+    return str(value)
+
+
+@pytest.mark.parametrize("command", commands(main))
+def test_every_command_is_documented(command: str) -> None:
+    assert re.search(rf"^\| `{re.escape(command)}[ `]", README, re.M), command
+
+
+@pytest.mark.parametrize("name", list(Settings.model_fields))
+def test_every_setting_is_documented_with_its_default(name: str) -> None:
+    field = Settings.model_fields[name]
+    default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+    row = re.search(rf"^\| `MONITOR_{name.upper()}` \| `([^`]*)` \|", README, re.M)
+    assert row, f"MONITOR_{name.upper()} is not in the README's settings table"
+    assert row.group(1) == documented_default(default)
+
+
+YAML_KEYS = sorted(
+    set(definitions.INDICATOR_KEYS)
+    | set(definitions.OUTCOME_KEYS)
+    | set(definitions.EXAMPLE_KEYS)
+    | set(definitions.SELECTOR_KEYS)
+    | set(definitions.RULE_KEYS)
+    | set(definitions.NEAR_KEYS)
+    | set(definitions.FEED_KEYS)
+)
+
+
+@pytest.mark.parametrize("key", YAML_KEYS)
+def test_every_yaml_key_is_documented(key: str) -> None:
+    assert f"| `{key}` |" in README
+
+
+def test_the_readme_commands_are_the_ones_ci_runs() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make run " in README and "make test " in README
+    assert re.search(r"^run: ", makefile, re.M) and re.search(r"^test: ", makefile, re.M)
+    assert ci.strip().splitlines()[-1] == "make test"
