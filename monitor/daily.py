@@ -1,0 +1,211 @@
+"""The daily digest's schedule and its exactly-once send, shared by `monitor run` and the CLI.
+
+    due_day(now, ...) -> date | None                 which day's digest is due at `now`, if any
+    digest_input(definitions, store, ...) -> DigestInput   assembled from the store and views
+    send_daily_digest(definitions, store, settings, ...) -> DigestResult
+
+Exactly once, healthchecks style: the day's row is claimed in the database *before* sending;
+after a send it is marked sent, after a failure the claim is released (so a later run retries);
+a claim left by a crashed sender goes stale and is retaken (`store.DIGEST_CLAIM_TIMEOUT`).
+Building the message (`digest.build_digest`) and sending it (`digest.send_with_retry`) stay in
+monitor.digest; this module decides which data and which day.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as _time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from email.message import EmailMessage
+from zoneinfo import ZoneInfo
+
+from monitor.digest import DigestInput, FeedProblem, IndicatorLine, build_digest, send_with_retry
+from monitor.domain import Definitions, format_duration
+from monitor.settings import Settings
+from monitor.store import FeedState, Store
+from monitor.views import indicator_views
+
+log = logging.getLogger(__name__)
+
+LOOKBACK_DAYS = 31  # how far back the previous digest is looked for
+STALE_AFTER = 2  # a feed without a successful fetch for this many intervals is stale
+
+__all__ = [
+    "DigestResult",
+    "digest_input",
+    "digest_message",
+    "due_day",
+    "feed_problems",
+    "send_daily_digest",
+    "slot",
+]
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    day: date
+    sent: bool
+    where: str = ""  # "smtp:host:port" or the .eml path, when sent
+    reason: str = ""  # why not sent: already sent, claimed elsewhere, or the error
+
+
+def slot(day: date, digest_time: time, zone: tzinfo) -> datetime:
+    """The moment the digest of `day` is due: `digest_time` on `day` in `zone`."""
+    return datetime.combine(day, digest_time, tzinfo=zone)
+
+
+def due_day(
+    now: datetime, *, digest_time: time, zone: tzinfo, last_sent: date | None
+) -> date | None:
+    """The day whose digest should go out at `now`: today once its time has come; before that,
+    yesterday's when it was missed (a digest was sent before, but not since yesterday).
+    Only the latest missed day is returned, so a long outage yields one digest, not one a day."""
+    today = now.astimezone(zone).date()
+    if now >= slot(today, digest_time, zone):
+        return today
+    yesterday = today - timedelta(days=1)
+    if last_sent is not None and last_sent < yesterday:
+        return yesterday
+    return None
+
+
+# ---------------------------------------------------------------- what the digest says
+
+
+def feed_problems(feeds: Sequence[FeedState], *, now: datetime) -> tuple[FeedProblem, ...]:
+    """Feeds that are dead, failing, or stale (no success for more than two intervals)."""
+    problems = []
+    for feed in feeds:
+        url = feed.moved_to or feed.url
+        if feed.dead:
+            problems.append(FeedProblem(feed.id, url, f"dead: {_error(feed)}", feed.failing_since))
+        elif feed.failing_since is not None:
+            problems.append(
+                FeedProblem(feed.id, url, f"failing: {_error(feed)}", feed.failing_since)
+            )
+        elif feed.last_success_at is not None and (
+            now - feed.last_success_at > feed.interval * STALE_AFTER
+        ):
+            quiet_for = format_duration(_whole_minutes(now - feed.last_success_at))
+            problems.append(
+                FeedProblem(
+                    feed.id, url, f"no successful fetch for {quiet_for}", feed.last_success_at
+                )
+            )
+    return tuple(problems)
+
+
+def _error(feed: FeedState) -> str:
+    if feed.last_error:
+        return feed.last_error
+    return f"HTTP {feed.http_status}" if feed.http_status else "unknown error"
+
+
+def _whole_minutes(value: timedelta) -> timedelta:
+    return timedelta(minutes=max(1, int(value.total_seconds() // 60)))
+
+
+def previous_send(store: Store, day: date) -> datetime | None:
+    """When the latest digest of a day before `day` was sent (looking back a month)."""
+    last = store.last_digest()
+    if last is not None and last[0] < day:
+        return last[1]
+    for back in range(1, LOOKBACK_DAYS + 1):
+        state = store.digest_state(day - timedelta(days=back))
+        if state is not None and state.sent_at is not None:
+            return state.sent_at
+    return None
+
+
+def digest_input(
+    definitions: Definitions,
+    store: Store,
+    *,
+    day: date,
+    now: datetime,
+    timezone: str,
+    digest_time: time = time(7, 0),
+) -> DigestInput:
+    """The digest of `day` as of `now`: the changes since the previous digest was sent (or,
+    without one, since the day before's digest time) up to `now` — at most a day past `day`'s
+    digest time — then every indicator's standing status and the feed problems."""
+    zone = ZoneInfo(timezone)
+    start = previous_send(store, day) or slot(day - timedelta(days=1), digest_time, zone)
+    end = min(now, slot(day + timedelta(days=1), digest_time, zone))
+    lines = tuple(
+        IndicatorLine(
+            id=v.id,
+            title=v.title,
+            group=v.group,
+            status=v.status,
+            since=v.since,
+            evidence=v.evidence,
+        )
+        for v in indicator_views(definitions, store, now=now)
+    )
+    return DigestInput(
+        day=day,
+        generated_at=now,
+        timezone=timezone,
+        changes=tuple(store.changes_between(start, end)),
+        indicators=lines,
+        feed_problems=feed_problems(store.feeds(), now=now),
+    )
+
+
+def digest_message(
+    definitions: Definitions, store: Store, settings: Settings, *, day: date, now: datetime
+) -> EmailMessage:
+    data = digest_input(
+        definitions,
+        store,
+        day=day,
+        now=now,
+        timezone=settings.timezone,
+        digest_time=settings.digest_time,
+    )
+    return build_digest(data, sender=settings.digest_from, recipients=settings.digest_to)
+
+
+# ---------------------------------------------------------------- sending once
+
+
+def send_daily_digest(
+    definitions: Definitions,
+    store: Store,
+    settings: Settings,
+    *,
+    day: date,
+    now: datetime,
+    owner: str,
+    force: bool = False,
+    sleep: Callable[[float], None] = _time.sleep,
+    clock: Callable[[], datetime] | None = None,
+    guard: AbstractContextManager[object] | None = None,
+) -> DigestResult:
+    """Claim the digest of `day`, send it (retrying transient failures) and mark it sent.
+
+    Not sent when it already was, or another sender holds a fresh claim — unless `force`.
+    On any failure (DigestError from delivery, or whatever `sleep` raises when a daemon stops)
+    the claim is released and the error propagates; a later call retries. The message is
+    built inside `guard` (the daemon's lock against a check cycle recording changes meanwhile),
+    as of `clock()` when given."""
+    state = store.digest_state(day)
+    if state is not None and state.sent_at is not None and not force:
+        return DigestResult(day, False, reason=f"already sent at {state.sent_at:%H:%M:%S} UTC")
+    if not store.claim_digest(day, owner=owner, now=now) and not force:
+        return DigestResult(day, False, reason="claimed by another sender")
+    try:
+        with guard or nullcontext():
+            built_at = clock() if clock else now
+            message = digest_message(definitions, store, settings, day=day, now=built_at)
+        where = send_with_retry(message, settings, sleep=sleep)
+    except BaseException as exc:  # whatever happened, a later run may try again
+        store.mark_digest_failed(day, str(exc) or type(exc).__name__, (clock or (lambda: now))())
+        raise
+    store.mark_digest_sent(day, (clock or (lambda: now))())
+    log.info("digest: %s sent to %s", day.isoformat(), where)
+    return DigestResult(day, True, where=where)

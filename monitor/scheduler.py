@@ -1,0 +1,438 @@
+"""`monitor run`: APScheduler decides *when*; the Daemon's jobs call the stages. The only module
+that imports APScheduler.
+
+    Daemon.check()    reload changed definitions; if a feed is due, run one check cycle, log it
+                      and hand its status changes to the change alerts (off the check path)
+    Daemon.digest()   send the due day's digest once (claimed in the database first)
+    Daemon.cleanup()  delete entries past MONITOR_RETENTION that nothing matched
+    run(...)          schedule them, serve until SIGTERM/SIGINT, stop within SHUTDOWN_GRACE
+
+The schedule's truth is in the database (each feed's next_check_at, each day's digest row), so
+the jobs only *look* every tick and a restart neither repeats nor skips work. One job never
+runs twice at once (max_instances=1), missed runs coalesce, a job that raises is logged and
+the daemon goes on. A check cycle and the building of a digest never overlap, so a digest
+cannot miss a change being recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Protocol
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from monitor.daily import due_day, send_daily_digest
+from monitor.definitions import load_definitions
+from monitor.domain import Definitions, format_duration
+from monitor.errors import DefinitionError, DigestError
+from monitor.fetch import FeedRequest, FetchLimits, FetchResult, fetch_all
+from monitor.match import Matcher
+from monitor.notify import BackgroundNotifier, Notifier, build_alert
+from monitor.pipeline import Context, CycleReport, prepare, run_cycle
+from monitor.settings import Settings
+from monitor.store import Store
+
+log = logging.getLogger("monitor.daemon")
+
+SHUTDOWN_GRACE = 7.0  # seconds the running jobs get to finish after SIGTERM
+CLEANUP_EVERY = timedelta(hours=6)
+DIGEST_RETRY = timedelta(minutes=5)  # after a failed digest, doubling up to DIGEST_RETRY_MAX
+DIGEST_RETRY_MAX = timedelta(hours=1)
+
+Clock = Callable[[], datetime]
+
+
+class Stopping(Exception):
+    """The daemon is stopping: the unit of work in progress was abandoned."""
+
+
+class Service(Protocol):
+    """Something served alongside the jobs (the HTTP endpoint): started, then stopped."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def fingerprint(indicators_dir: Path, feeds_file: Path) -> tuple[tuple[str, int, int], ...]:
+    """Name, mtime and size of every definition file: a change in any of them means reload."""
+    try:
+        paths = sorted(p for p in indicators_dir.iterdir() if p.suffix in (".yaml", ".yml"))
+    except OSError:
+        paths = []
+    found = []
+    for path in [*paths, feeds_file]:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        found.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
+class Daemon:
+    """The units of work of `monitor run`. Each returns whether there was any work."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        definitions: Definitions,
+        *,
+        clock: Clock = utcnow,
+        owner: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.stopping = threading.Event()
+        self._reload = threading.Event()
+        self._work = threading.Lock()  # a check cycle and the building of a digest
+        self._limits = FetchLimits.from_settings(settings)
+        self._fingerprint = fingerprint(settings.indicators_dir, settings.feeds_file)
+        self._digest_failures = 0
+        self._digest_not_before: datetime | None = None
+        self.notifier = (
+            BackgroundNotifier(Notifier(settings.notify_urls)) if settings.notify_urls else None
+        )
+        self.context = self._context(definitions)
+
+    @property
+    def definitions(self) -> Definitions:
+        return self.context.definitions
+
+    def _context(self, definitions: Definitions) -> Context:
+        s = self.settings
+        return Context(
+            definitions=definitions,
+            matcher=Matcher(definitions.indicators),
+            store=self.store,
+            limits=self._limits,
+            check_interval=s.check_interval,
+            max_backoff=s.max_backoff,
+            owner=self.owner,
+            fetcher=self._fetch,
+            jitter=s.check_jitter,
+        )
+
+    def start(self) -> None:
+        prepare(self.context, now=self.clock())
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def request_reload(self) -> None:
+        self._reload.set()
+
+    def close(self, timeout: float = 2.0) -> None:
+        if self.notifier is not None and not self.notifier.close(timeout=timeout):
+            log.warning("notify: alerts still queued at shutdown were dropped")
+
+    # ------------------------------------------------------------ checks
+
+    def check(self) -> bool:
+        """Reload definitions if they changed; run one cycle if a feed is due."""
+        if self.stopping.is_set():
+            return False
+        self.reload_if_changed()
+        now = self.clock()
+        if not self._any_due(now):
+            return False
+        with self._gate():
+            report = run_cycle(self.context, now=self.clock(), clock=self.clock)
+        if report.feeds_checked or report.changes:
+            log.info(report.summary(), extra=cycle_fields(report))
+        self._alert(report)
+        return bool(report.feeds_checked)
+
+    def _any_due(self, now: datetime) -> bool:
+        return any(
+            not f.dead and (f.next_check_at is None or f.next_check_at <= now)
+            for f in self.store.feeds()
+        )
+
+    def _alert(self, report: CycleReport) -> None:
+        if self.notifier is None or not report.changes:
+            return
+        titles = {i.id: i.title for i in self.definitions.indicators}
+        zone = self.settings.zone
+        self.notifier.submit(
+            build_alert(c, titles.get(c.indicator_id, c.indicator_id), zone=zone)
+            for c in report.changes
+        )
+
+    def _fetch(self, requests: Sequence[FeedRequest]) -> list[FetchResult]:
+        return asyncio.run(_fetch_unless_stopped(requests, self._limits, self.stopping))
+
+    @contextlib.contextmanager
+    def _gate(self) -> Iterator[None]:
+        """The work lock, given up when the daemon stops while waiting for it."""
+        while not self._work.acquire(timeout=0.2):
+            if self.stopping.is_set():
+                raise Stopping("waiting for the work lock")
+        try:
+            yield
+        finally:
+            self._work.release()
+
+    # ------------------------------------------------------------ definitions
+
+    def reload_if_changed(self) -> bool:
+        """Load the definitions again when a file changed or a reload was asked (SIGHUP).
+
+        An invalid set is reported with every file:line problem; the last valid one stays."""
+        current = fingerprint(self.settings.indicators_dir, self.settings.feeds_file)
+        asked = self._reload.is_set()
+        if current == self._fingerprint and not asked:
+            return False
+        self._reload.clear()
+        self._fingerprint = current
+        try:
+            definitions = load_definitions(self.settings.indicators_dir, self.settings.feeds_file)
+        except DefinitionError as exc:
+            log.error(
+                "definitions: %d problem(s); keeping the last valid set (%d indicators, "
+                "%d feeds):\n  %s",
+                len(exc.problems),
+                len(self.definitions.indicators),
+                len(self.definitions.feeds),
+                "\n  ".join(exc.problems),
+                extra={"problems": exc.problems},
+            )
+            return False
+        if definitions.hash == self.definitions.hash:
+            if asked:
+                log.info("definitions unchanged")
+            return False
+        context = self._context(definitions)
+        with self._gate():
+            prepare(context, now=self.clock())
+            self.context = context
+        log.info(
+            "definitions reloaded: %d indicators, %d feeds",
+            len(definitions.indicators),
+            len(definitions.feeds),
+            extra={"definitions_hash": definitions.hash},
+        )
+        return True
+
+    # ------------------------------------------------------------ digest
+
+    def digest(self) -> bool:
+        """Send the due day's digest unless it was sent; back off after a failure."""
+        now = self.clock()
+        if self.stopping.is_set() or (self._digest_not_before and now < self._digest_not_before):
+            return False
+        s = self.settings
+        last = self.store.last_digest()
+        day = due_day(
+            now, digest_time=s.digest_time, zone=s.zone, last_sent=last[0] if last else None
+        )
+        if day is None:
+            return False
+        state = self.store.digest_state(day)
+        if state is not None and state.sent_at is not None:
+            return False
+        try:
+            result = send_daily_digest(
+                self.definitions,
+                self.store,
+                s,
+                day=day,
+                now=now,
+                owner=self.owner,
+                sleep=self._sleep,
+                clock=self.clock,
+                guard=self._gate(),
+            )
+        except Stopping:
+            raise
+        except Exception as exc:
+            self._digest_failures += 1
+            delay = min(DIGEST_RETRY * 2 ** (self._digest_failures - 1), DIGEST_RETRY_MAX)
+            self._digest_not_before = self.clock() + delay
+            log.error(
+                "%s; trying again in %s", exc, delay, exc_info=not isinstance(exc, DigestError)
+            )
+            return False
+        self._digest_failures, self._digest_not_before = 0, None
+        if not result.sent:
+            log.debug("digest: %s not sent: %s", day, result.reason)
+        return result.sent
+
+    def _sleep(self, seconds: float) -> None:
+        if self.stopping.wait(seconds):
+            raise Stopping("digest retry")
+
+    # ------------------------------------------------------------ retention
+
+    def cleanup(self) -> int:
+        """Delete entries older than the retention that no indicator matched."""
+        if self.stopping.is_set():
+            return 0
+        deleted = self.store.delete_old_entries(self.clock() - self.settings.retention)
+        if deleted:
+            log.info("retention: %d old entries deleted", deleted, extra={"deleted": deleted})
+        return deleted
+
+
+def cycle_fields(report: CycleReport) -> dict[str, object]:
+    """The cycle line's numbers as log fields (keys of the JSON log line)."""
+    return {
+        "feeds_checked": report.feeds_checked,
+        "not_modified": report.not_modified,
+        "failed": report.failed,
+        "new_entries": report.new_entries,
+        "matches": report.matches,
+        "changes": len(report.changes),
+        "duration": round(report.duration, 3),
+    }
+
+
+async def _fetch_unless_stopped(
+    requests: Sequence[FeedRequest], limits: FetchLimits, stopping: threading.Event
+) -> list[FetchResult]:
+    """fetch_all, cancelled (raising Stopping) as soon as `stopping` is set."""
+    task = asyncio.ensure_future(fetch_all(requests, limits))
+    while not task.done():
+        if stopping.is_set():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            raise Stopping("fetching")
+        await asyncio.wait({task}, timeout=0.1)
+    return task.result()
+
+
+# ---------------------------------------------------------------- scheduling
+
+
+def _guarded(name: str, work: Callable[[], object]) -> Callable[[], None]:
+    def job() -> None:
+        try:
+            work()
+        except Stopping as exc:
+            log.info("%s: abandoned (%s): the daemon is stopping", name, exc)
+        except Exception:
+            log.exception("%s: failed; the daemon goes on", name)
+
+    return job
+
+
+class _SkippedRunFilter(logging.Filter):
+    """A tick skipped because the previous one still runs is expected, not a warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+def build_scheduler(daemon: Daemon) -> BackgroundScheduler:
+    s = daemon.settings
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.scheduler").addFilter(_SkippedRunFilter())
+    scheduler = BackgroundScheduler(
+        timezone=s.zone,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    tick = max(s.tick_interval.total_seconds(), 0.2)
+    start = datetime.now(s.zone)
+    jobs: list[tuple[str, Callable[[], object], float, timedelta]] = [
+        ("check", daemon.check, tick, timedelta(0)),
+        ("digest", daemon.digest, tick, timedelta(seconds=min(tick, 1.0))),
+        ("cleanup", daemon.cleanup, CLEANUP_EVERY.total_seconds(), timedelta(minutes=1)),
+    ]
+    for name, work, every, delay in jobs:
+        scheduler.add_job(
+            _guarded(name, work),
+            "interval",
+            seconds=every,
+            id=name,
+            name=name,
+            next_run_time=start + delay,
+        )
+    return scheduler
+
+
+def run(
+    settings: Settings,
+    store: Store,
+    definitions: Definitions,
+    *,
+    services: Sequence[Service] = (),
+) -> int:
+    """Serve until SIGTERM or SIGINT; returns the exit code (0 after a clean stop)."""
+    daemon = Daemon(settings, store, definitions)
+    daemon.start()
+    scheduler = build_scheduler(daemon)
+    _install_signals(daemon)
+    for service in services:
+        service.start()
+    scheduler.start()
+    _log_start(daemon)
+    while not daemon.stopping.wait(0.5):
+        pass
+    log.info("stopping")
+    stopper = threading.Thread(target=scheduler.shutdown, name="monitor-stop", daemon=True)
+    stopper.start()
+    stopper.join(SHUTDOWN_GRACE)
+    for service in services:
+        service.stop()
+    daemon.close(timeout=1.0)
+    if stopper.is_alive():
+        log.warning("jobs still running after %.0fs were abandoned", SHUTDOWN_GRACE)
+        logging.shutdown()
+        os._exit(0)  # the pool's threads would be joined at exit; the database is consistent
+    log.info("stopped")
+    return 0
+
+
+def _install_signals(daemon: Daemon) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received", signal.Signals(signum).name)
+        daemon.stop()
+
+    def reload(_signum: int, _frame: FrameType | None) -> None:
+        log.info("SIGHUP received: definitions will be reloaded")
+        daemon.request_reload()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, reload)
+
+
+def _log_start(daemon: Daemon) -> None:
+    s = daemon.settings
+    target = f"smtp {s.smtp_host}:{s.smtp_port}" if s.smtp_host else f"{s.outbox_dir}/"
+    log.info(
+        "running: %d indicators, %d feeds, checked every %s; digest at %s %s to %s; "
+        "%d alert channel(s)",
+        len(daemon.definitions.indicators),
+        len(daemon.definitions.feeds),
+        format_duration(s.check_interval),
+        s.digest_time.strftime("%H:%M"),
+        s.timezone,
+        target,
+        len(s.notify_urls),
+    )
+
+
+__all__ = ["Daemon", "Service", "Stopping", "build_scheduler", "cycle_fields", "run"]
