@@ -11,17 +11,18 @@ Examples:
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from monitor import logs
+from monitor import daily, logs, scheduler
 from monitor.definitions import load_definitions, validate
 from monitor.domain import Definitions, Entry
 from monitor.errors import DefinitionError, MonitorError
@@ -329,6 +330,83 @@ def replay_cmd(rt: Runtime, since: datetime) -> None:
     )
     for change in changes:
         click.echo(f"{change.indicator_id}: {change.old_status} -> {change.new_status} (replayed)")
+
+
+# ---------------------------------------------------------------- the daemon and the digest
+
+
+@main.command("run")
+@pass_runtime
+def run_cmd(rt: Runtime) -> None:
+    """The daemon: scheduled checks, the daily digest, change alerts and the HTTP endpoint.
+
+    Stops cleanly on SIGTERM or Ctrl-C; SIGHUP (or editing indicators/) reloads definitions.
+
+    Example: MONITOR_CHECK_INTERVAL=5m monitor run
+    """
+    services: list[scheduler.Service] = []
+    # HTTP endpoint: the single call site for monitor/web.py's WebServer (see _web_services).
+    services += _web_services(rt)
+    raise SystemExit(scheduler.run(rt.settings, rt.store, rt.definitions, services=services))
+
+
+def _web_services(rt: Runtime) -> list[scheduler.Service]:
+    """The HTTP endpoint served by `monitor run`; none until monitor/web.py lands."""
+    return []
+
+
+@main.command("digest")
+@click.option("--preview", "mode", flag_value="preview", help="Render without sending.")
+@click.option("--send", "mode", flag_value="send", help="Send it (once a day unless --force).")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="The digest's day (YYYY-MM-DD in MONITOR_TIMEZONE); default: today.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --preview: write the .eml here instead of printing the text part.",
+)
+@click.option("--force", is_flag=True, help="With --send: send even if that day's was sent.")
+@pass_runtime
+def digest_cmd(
+    rt: Runtime, mode: str | None, day: datetime | None, out: Path | None, force: bool
+) -> None:
+    """Build the digest of a day and print it (--preview) or send it (--send).
+
+    Example: monitor digest --preview --date 2026-01-06 --out digest.eml
+    """
+    if mode is None:
+        raise click.UsageError("say --preview or --send")
+    now = utcnow()
+    the_day = day.date() if day else now.astimezone(rt.settings.zone).date()
+    prepare(rt.context(), now=now)
+    if mode == "preview":
+        _preview(rt, the_day, now, out)
+        return
+    try:
+        result = daily.send_daily_digest(
+            rt.definitions, rt.store, rt.settings, day=the_day, now=now,
+            owner=f"cli:{socket.gethostname()}", force=force, clock=utcnow,
+        )  # fmt: skip
+    except MonitorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not result.sent:
+        raise click.ClickException(f"digest {the_day}: not sent: {result.reason} (--force sends)")
+    click.echo(f"digest {the_day}: sent to {result.where}")
+
+
+def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
+    message = daily.digest_message(rt.definitions, rt.store, rt.settings, day=day, now=now)
+    if out is not None:
+        out.write_bytes(message.as_bytes())
+        click.echo(f"digest {day}: written to {out}", err=True)
+        return
+    click.echo(f"Subject: {message['Subject']}\n")
+    text = message.get_body(("plain",))
+    click.echo(text.get_content() if text is not None else "")
 
 
 def run() -> None:  # pragma: no cover - console entry
