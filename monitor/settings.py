@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(
         None, description="When set, every endpoint but /healthz needs `Authorization: Bearer`."
     )
+    health_max_age: timedelta | None = Field(
+        None,
+        description="/healthz answers 503 when the last successful check cycle is older than "
+        "this; unset: three times CHECK_INTERVAL.",
+    )
     smtp_host: str | None = Field(
         None, description="SMTP server for the digest; unset: digests go to OUTBOX_DIR."
     )
@@ -101,6 +106,11 @@ class Settings(BaseSettings):
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         return parse_duration(value)  # type: ignore[arg-type]
+
+    @field_validator("health_max_age", mode="before")
+    @classmethod
+    def _optional_duration(cls, value: object) -> timedelta | None:
+        return None if value is None or value == "" else parse_duration(value)  # type: ignore[arg-type]
 
     @field_validator("digest_to", "notify_urls", mode="before")
     @classmethod

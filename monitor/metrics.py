@@ -1,0 +1,112 @@
+"""Prometheus metrics, read from the database at scrape time: the only module that imports
+prometheus_client.
+
+`monitor serve` may run in another process than the daemon that does the work, so nothing is
+counted in memory: a collector sums the cycle, feed, status change and digest tables whenever
+/metrics is scraped. Counters are totals over the rows the database holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import (
+    CollectorRegistry,
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from monitor.store import FeedState, Store
+
+__all__ = ["CONTENT_TYPE", "CYCLE_BUCKETS", "StoreCollector", "render"]
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+CYCLE_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+
+
+class StoreCollector(Collector):
+    """Every monitor_* metric, computed from the store when collected."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._cycles()
+        yield from self._changes()
+        yield from self._feeds()
+        yield from self._times()
+
+    def _cycles(self) -> Iterator[Metric]:
+        t = self._store.cycle_totals(CYCLE_BUCKETS)
+        fetches = CounterMetricFamily(
+            "monitor_fetches", "Feed fetches by result.", labels=["result"]
+        )
+        modified = max(t.feeds_checked - t.not_modified - t.failed, 0)
+        fetches.add_metric(["modified"], modified)
+        fetches.add_metric(["not_modified"], t.not_modified)
+        fetches.add_metric(["failed"], t.failed)
+        yield fetches
+        yield CounterMetricFamily("monitor_entries", "New feed entries stored.", t.new_entries)
+        yield CounterMetricFamily("monitor_matches", "Entry matches stored.", t.matches)
+        yield CounterMetricFamily("monitor_cycles", "Check cycles run.", t.cycles)
+        buckets = [(_bound(b), n) for b, n in zip(CYCLE_BUCKETS, t.within, strict=True)]
+        yield HistogramMetricFamily(
+            "monitor_cycle_duration_seconds",
+            "How long check cycles took.",
+            buckets=[*buckets, ("+Inf", t.cycles)],
+            sum_value=t.seconds,
+        )
+
+    def _changes(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "monitor_status_changes", "Status changes recorded.", labels=["indicator"]
+        )
+        for indicator_id, n in sorted(self._store.change_counts().items()):
+            family.add_metric([indicator_id], n)
+        yield family
+
+    def _feeds(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily("monitor_feeds", "Configured feeds by health.", labels=["state"])
+        counts = {"ok": 0, "failing": 0, "dead": 0}
+        for feed in self._store.feeds():
+            counts[_feed_state(feed)] += 1
+        for state, n in counts.items():
+            family.add_metric([state], n)
+        yield family
+
+    def _times(self) -> Iterator[Metric]:
+        last = self._store.last_successful_cycle()
+        if last is not None:
+            yield GaugeMetricFamily(
+                "monitor_last_successful_cycle_timestamp_seconds",
+                "When the latest successful check cycle finished (Unix time).",
+                value=last.timestamp(),
+            )
+        digest = self._store.last_digest()
+        if digest is not None:
+            yield GaugeMetricFamily(
+                "monitor_digest_sent_timestamp_seconds",
+                "When the latest daily digest was sent (Unix time).",
+                value=digest[1].timestamp(),
+            )
+
+
+def _bound(value: float) -> str:
+    return repr(float(value))
+
+
+def _feed_state(feed: FeedState) -> str:
+    if feed.dead:
+        return "dead"
+    return "failing" if feed.failing_since is not None else "ok"
+
+
+def render(store: Store) -> bytes:
+    """The Prometheus text exposition of every metric; raises StoreError like the store."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(store))
+    return generate_latest(registry)

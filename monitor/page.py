@@ -1,0 +1,399 @@
+"""The status page people read: HTML from the same views the JSON API serves.
+
+Rendering only: the web edge reads the store and hands the data in. Jinja2 autoescapes every
+template; feed-derived text is never marked safe. Matched terms are highlighted by escaping the
+text around each hit and wrapping the (escaped) hit in <mark>; only http(s) links get an href.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import jinja2
+from markupsafe import Markup, escape
+
+from monitor.domain import MIXED, QUIET, UNKNOWN, Definitions, Evidence, StatusChange
+from monitor.store import FeedState
+from monitor.views import IndicatorView
+
+__all__ = ["highlight", "render_index", "render_indicator", "timeline", "web_url"]
+
+TIMELINE_DAYS = 90
+TIMELINE_WIDTH = 1000.0  # SVG user units; the SVG scales to the card's width
+EVIDENCE_ON_INDEX = 3
+_OUTCOME_HUES = 4  # colours cycle after this many outcomes
+_CJK = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def web_url(link: str) -> str | None:
+    """The link when it is an absolute http(s) URL, else None (javascript:, data:, relative)."""
+    link = link.strip()
+    if not link or any(ch.isspace() or ord(ch) < 32 for ch in link):
+        return None
+    try:
+        parts = urlsplit(link)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return link
+
+
+def clean(text: str) -> str:
+    """Feed text on one line: control characters dropped, whitespace collapsed."""
+    return " ".join(_CONTROL.sub("", text).split())
+
+
+@functools.lru_cache(maxsize=4096)
+def _term_pattern(raw: str) -> re.Pattern[str] | None:
+    """A pattern that finds a rule term in display text (close to, not exactly, match.py)."""
+    term = raw.strip().removeprefix("title:")
+    if _is_pattern(term):
+        try:
+            return re.compile(term[1:-1], re.IGNORECASE)
+        except re.error:  # regex-module syntax (\p{Han}, ...): not highlighted
+            return None
+    prefix = term.endswith("*")
+    words = term.rstrip("*").split()
+    if not words:
+        return None
+    body = r"\s+".join(re.escape(word) for word in words) + (r"\w*" if prefix else "")
+    if _CJK.search(term):
+        return re.compile(body, re.IGNORECASE)
+    return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
+
+
+def _spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
+    found = []
+    for term in terms:
+        pattern = _term_pattern(term)
+        if pattern is not None:
+            found += [m.span() for m in pattern.finditer(text) if m.end() > m.start()]
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(found):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def highlight(text: str, terms: Sequence[str]) -> Markup:
+    """`text` escaped, with every hit of `terms` in <mark>."""
+    parts, pos = [], 0
+    for start, end in _spans(text, terms):
+        parts += [escape(text[pos:start]), Markup("<mark>%s</mark>") % text[start:end]]
+        pos = end
+    parts.append(escape(text[pos:]))
+    return Markup("").join(parts)
+
+
+def format_time(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def ago(moment: datetime, now: datetime) -> str:
+    seconds = (now - moment).total_seconds()
+    if seconds < 0:
+        return "in " + _span(-seconds)
+    return "just now" if seconds < 60 else _span(seconds) + " ago"
+
+
+def _span(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{int(seconds)} s"
+
+
+# ---------------------------------------------------------------- statuses
+
+
+@dataclass(frozen=True)
+class StatusLook:
+    code: str  # as stored: pressure:confirmed
+    tone: str  # css class
+    text: str  # what a person reads: the outcome's label, or the status word
+
+
+def look(definitions: Definitions, indicator_id: str, status: str) -> StatusLook:
+    outcome_id, _, level = status.partition(":")
+    if status in (QUIET, MIXED, UNKNOWN) or not level:
+        return StatusLook(status, status if status in (QUIET, MIXED, UNKNOWN) else "other", status)
+    try:
+        indicator = definitions.indicator(indicator_id)
+        index = [o.id for o in indicator.outcomes].index(outcome_id)
+    except (KeyError, ValueError):
+        return StatusLook(status, "other", status)
+    label = indicator.outcomes[index].label
+    return StatusLook(status, f"o{index % _OUTCOME_HUES} {level}", f"{label} ({level})")
+
+
+# ---------------------------------------------------------------- timeline
+
+
+@dataclass(frozen=True)
+class Segment:
+    x: float
+    width: float
+    status: StatusLook
+    label: str  # the tooltip
+
+
+@dataclass(frozen=True)
+class Timeline:
+    segments: tuple[Segment, ...]
+    marks: tuple[float, ...]  # x of each change
+    ticks: tuple[tuple[float, str], ...]
+    legend: tuple[StatusLook, ...]
+    changes: int
+
+
+def timeline(
+    definitions: Definitions,
+    indicator_id: str,
+    changes: Sequence[StatusChange],
+    current: str,
+    *,
+    now: datetime,
+    zone: tzinfo,
+    days: int = TIMELINE_DAYS,
+) -> Timeline:
+    """The status over the last `days` days from the changes inside them (any order)."""
+    start = now - timedelta(days=days)
+    inside = sorted((c for c in changes if start <= c.at <= now), key=lambda c: (c.at, c.id or 0))
+    times = [start, *(c.at for c in inside), now]
+    statuses = [inside[0].old_status if inside else current, *(c.new_status for c in inside)]
+    scale = TIMELINE_WIDTH / (now - start).total_seconds()
+
+    def x(moment: datetime) -> float:
+        return round((moment - start).total_seconds() * scale, 2)
+
+    segments = []
+    for begin, end, status in zip(times[:-1], times[1:], statuses, strict=True):
+        seen = look(definitions, indicator_id, status)
+        span = f"{begin.astimezone(zone):%Y-%m-%d} – {end.astimezone(zone):%Y-%m-%d}"
+        segments.append(Segment(x(begin), x(end) - x(begin), seen, f"{seen.text}: {span}"))
+    ticks = tuple(
+        (x(start + timedelta(days=d)), f"{(start + timedelta(days=d)).astimezone(zone):%b %-d}")
+        for d in range(0, days, 30)
+    )
+    legend = {s.status.code: s.status for s in segments}
+    return Timeline(
+        tuple(segments), tuple(x(c.at) for c in inside), ticks, tuple(legend.values()), len(inside)
+    )
+
+
+# ---------------------------------------------------------------- what templates get
+
+
+@dataclass(frozen=True)
+class Item:
+    title: str
+    href: str | None
+    link: str
+    publisher: str
+    when: str
+    snippet: Markup
+    words: tuple[str, ...]  # the plain terms that matched
+    patterns: int  # how many /regex/ terms matched
+    outcome: str  # the outcome's label when the indicator has several, else ""
+
+
+@dataclass(frozen=True)
+class Card:
+    view: IndicatorView
+    status: StatusLook
+    since: str
+    since_ago: str
+    url: str
+    items: tuple[Item, ...]
+    more: int
+    timeline: Timeline
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    change: StatusChange
+    old: StatusLook
+    new: StatusLook
+    when: str
+    items: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    feed: FeedState
+    name: str
+    state: str  # ok | failing | dead | new
+    checked: str
+    next_check: str
+    href: str | None
+
+
+def _item(definitions: Definitions, e: Evidence, zone: tzinfo) -> Item:
+    try:
+        indicator = definitions.indicator(e.indicator_id)
+        several = len(indicator.outcomes) > 1
+        outcome = indicator.outcome(e.outcome_id).label if several else ""
+    except KeyError:
+        outcome = e.outcome_id
+    patterns = [t for t in e.terms if _is_pattern(t)]
+    return Item(
+        title=clean(e.title) or "(no headline)",
+        href=web_url(e.link),
+        link=clean(e.link),
+        publisher=clean(e.publisher),
+        when=format_time(e.time, zone),
+        snippet=highlight(clean(e.snippet), e.terms),
+        words=tuple(t.removeprefix("title:") for t in e.terms if not _is_pattern(t)),
+        patterns=len(patterns),
+        outcome=outcome,
+    )
+
+
+def _is_pattern(term: str) -> bool:
+    term = term.strip().removeprefix("title:")
+    return len(term) > 2 and term.startswith("/") and term.endswith("/")
+
+
+def indicator_url(indicator_id: str) -> str:
+    return f"/indicators/{quote(indicator_id, safe='')}/page"
+
+
+def _card(
+    definitions: Definitions,
+    view: IndicatorView,
+    changes: Sequence[StatusChange],
+    *,
+    now: datetime,
+    zone: tzinfo,
+    limit: int | None,
+) -> Card:
+    shown = view.evidence if limit is None else view.evidence[:limit]
+    return Card(
+        view=view,
+        status=look(definitions, view.id, view.status),
+        since=format_time(view.since, zone),
+        since_ago=ago(view.since, now),
+        url=indicator_url(view.id),
+        items=tuple(_item(definitions, e, zone) for e in shown),
+        more=len(view.evidence) - len(shown),
+        timeline=timeline(definitions, view.id, changes, view.status, now=now, zone=zone),
+    )
+
+
+def _feed_row(feed: FeedState, *, now: datetime, zone: tzinfo) -> FeedRow:
+    if feed.dead:
+        state = "dead"
+    elif feed.failing_since is not None:
+        state = "failing"
+    else:
+        state = "ok" if feed.last_checked_at is not None else "new"
+    return FeedRow(
+        feed=feed,
+        name=clean(feed.title) or feed.id,
+        state=state,
+        checked=ago(feed.last_checked_at, now) if feed.last_checked_at else "never",
+        next_check=format_time(feed.next_check_at, zone) if feed.next_check_at else "",
+        href=web_url(feed.moved_to or feed.url),
+    )
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["clean"] = clean
+    return env
+
+
+# ---------------------------------------------------------------- pages
+
+
+def render_index(
+    definitions: Definitions,
+    views: Sequence[IndicatorView],
+    changes: Mapping[str, Sequence[StatusChange]],
+    feeds: Sequence[FeedState],
+    *,
+    last_cycle: datetime | None,
+    now: datetime,
+    zone: tzinfo,
+) -> str:
+    """GET /: every indicator by group with its status, evidence and timeline; feed health."""
+    groups: dict[str, list[Card]] = {}
+    for view in views:
+        card = _card(
+            definitions,
+            view,
+            changes.get(view.id, ()),
+            now=now,
+            zone=zone,
+            limit=EVIDENCE_ON_INDEX,
+        )
+        groups.setdefault(view.group, []).append(card)
+    rows = [_feed_row(feed, now=now, zone=zone) for feed in feeds]
+    problems = sum(row.state in ("failing", "dead") for row in rows)
+    return (
+        _environment()
+        .get_template("page-index.html")
+        .render(
+            groups=groups,
+            feeds=rows,
+            problems=problems,
+            last_cycle=format_time(last_cycle, zone) if last_cycle else None,
+            last_cycle_ago=ago(last_cycle, now) if last_cycle else None,
+            now=format_time(now, zone),
+            zone=str(zone),
+            days=TIMELINE_DAYS,
+        )
+    )
+
+
+def render_indicator(
+    definitions: Definitions,
+    view: IndicatorView,
+    recent: Sequence[StatusChange],
+    history: Sequence[StatusChange],
+    *,
+    next_before: int | None,
+    now: datetime,
+    zone: tzinfo,
+) -> str:
+    """The page of one indicator: status, question, all evidence, timeline, full history."""
+    card = _card(definitions, view, recent, now=now, zone=zone, limit=None)
+    rows = [
+        ChangeRow(
+            change=c,
+            old=look(definitions, view.id, c.old_status),
+            new=look(definitions, view.id, c.new_status),
+            when=format_time(c.at, zone),
+            items=tuple(_item(definitions, e, zone) for e in c.evidence),
+        )
+        for c in history
+    ]
+    older = f"{card.url}?before={next_before}" if next_before is not None else None
+    return (
+        _environment()
+        .get_template("page-indicator.html")
+        .render(
+            card=card, history=rows, older=older, now=format_time(now, zone), days=TIMELINE_DAYS
+        )
+    )

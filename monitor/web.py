@@ -1,0 +1,556 @@
+"""The HTTP endpoint: JSON API, Prometheus metrics and the status page, from the same views.
+
+The only module that imports FastAPI and uvicorn. `create_app` builds the app over a store and
+a definitions callable (the daemon reloads definitions); `WebServer` runs it on a background
+thread for `monitor run`; `serve` runs it in the foreground for `monitor serve`.
+
+    GET /healthz                         open; 503 when the database or the checks are down
+    GET /indicators                      every indicator's status
+    GET /indicators/{id}                 one, with the evidence behind its status
+    GET /indicators/{id}/history         its status changes, newest first (?since ?limit ?before)
+    GET /indicators/{id}/page            its page (HTML) with the full history (?before)
+    GET /feeds                           feed health
+    GET /metrics                         Prometheus text
+    GET /                                the page people read (HTML)
+
+With MONITOR_API_TOKEN set, all but /healthz (and /openapi.json, /docs) need
+`Authorization: Bearer <token>`. Errors are JSON `{"detail": ...}`, never a stack trace. JSON
+answers carry an ETag (a hash of the body) and honour If-None-Match with 304.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import TypeAdapter
+
+from monitor import metrics, page
+from monitor.domain import Definitions, StatusChange
+from monitor.errors import MonitorError, StoreError
+from monitor.settings import Settings
+from monitor.store import FeedState, Store
+from monitor.views import IndicatorView, change_json, indicator_json, indicator_views
+from monitor.webmodels import (
+    ErrorOut,
+    FeedOut,
+    HealthOut,
+    HistoryOut,
+    IndicatorDetailOut,
+    IndicatorOut,
+)
+
+__all__ = ["WebServer", "create_app", "serve", "utcnow"]
+
+log = logging.getLogger("monitor.web")
+
+HISTORY_LIMIT = 50
+HISTORY_MAX = 500
+HEALTH_FACTOR = 3  # /healthz: a last success older than this many check intervals is stale
+_MAX_ID = 2**63 - 1
+# The pages run no script and load nothing: anything injected could not run or call out.
+_PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+
+_INDICATORS = TypeAdapter(list[IndicatorOut])
+_DETAIL = TypeAdapter(IndicatorDetailOut)
+_HISTORY = TypeAdapter(HistoryOut)
+_FEEDS = TypeAdapter(list[FeedOut])
+_HEALTH = TypeAdapter(HealthOut)
+
+IndicatorId = Annotated[str, Path(description="The indicator's id (its file stem).")]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+_NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not Modified: the If-None-Match ETag still matches."}
+}
+_UNAVAILABLE = {503: _error("The database did not answer.")}
+_NOT_FOUND = {404: _error("No indicator has this id.")}
+
+
+# ---------------------------------------------------------------- the app
+
+
+def create_app(
+    *,
+    store: Store,
+    definitions: Callable[[], Definitions],
+    settings: Settings,
+    clock: Callable[[], datetime] = utcnow,
+) -> FastAPI:
+    """The FastAPI app over `store`; `definitions()` is called per request (it may reload)."""
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    guarded = [Depends(_bearer(token))] if token else []
+    auth = {401: _error("A valid `Authorization: Bearer` token is required.")} if token else {}
+    app = FastAPI(
+        title="monitor",
+        summary="Status of the 'what to watch' indicators, with the news behind each.",
+        version="0.1.0",
+        redoc_url=None,
+    )
+    _install_error_handlers(app)
+    api = _Api(store, definitions, settings, clock, started=clock())
+
+    app.get(
+        "/healthz",
+        response_model=HealthOut,
+        responses={503: {"model": HealthOut, "description": "Unhealthy (see `status`)."}},
+        summary="Database reachable and checks recent",
+    )(api.healthz)
+    routes: list[tuple[str, Callable[..., Any], dict[str, Any]]] = [
+        (
+            "/indicators",
+            api.indicators,
+            {
+                "response_model": list[IndicatorOut],
+                "responses": {**_NOT_MODIFIED, **_UNAVAILABLE},
+                "summary": "Every indicator's status",
+            },
+        ),
+        (
+            "/indicators/{indicator_id}",
+            api.indicator,
+            {
+                "response_model": IndicatorDetailOut,
+                "responses": {**_NOT_MODIFIED, **_NOT_FOUND, **_UNAVAILABLE},
+                "summary": "One indicator with the evidence behind its status",
+            },
+        ),
+        (
+            "/indicators/{indicator_id}/history",
+            api.history,
+            {
+                "response_model": HistoryOut,
+                "responses": {**_NOT_MODIFIED, **_NOT_FOUND, **_UNAVAILABLE},
+                "summary": "Status changes of one indicator, newest first",
+            },
+        ),
+        (
+            "/feeds",
+            api.feeds,
+            {
+                "response_model": list[FeedOut],
+                "responses": {**_NOT_MODIFIED, **_UNAVAILABLE},
+                "summary": "Feed health",
+            },
+        ),
+        (
+            "/metrics",
+            api.metrics,
+            {
+                "response_class": Response,
+                "responses": {
+                    200: {
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                        "description": "Prometheus text exposition format.",
+                    },
+                    **_UNAVAILABLE,
+                },
+                "summary": "Prometheus metrics",
+            },
+        ),
+        (
+            "/",
+            api.index,
+            {
+                "response_class": HTMLResponse,
+                "responses": {**_NOT_MODIFIED, **_UNAVAILABLE},
+                "summary": "The status page (HTML)",
+            },
+        ),
+        (
+            "/indicators/{indicator_id}/page",
+            api.indicator_page,
+            {
+                "response_class": HTMLResponse,
+                "responses": {**_NOT_MODIFIED, **_NOT_FOUND, **_UNAVAILABLE},
+                "summary": "One indicator's page (HTML) with its full history",
+            },
+        ),
+    ]
+    for path, endpoint, options in routes:
+        options["responses"] = {**options["responses"], **auth}
+        app.get(path, dependencies=guarded, **options)(endpoint)
+    return app
+
+
+def _bearer(token: str) -> Callable[..., None]:
+    expected = token.encode()
+    scheme = HTTPBearer(auto_error=False, description="The value of MONITOR_API_TOKEN.")
+
+    def check(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(scheme)],
+    ) -> None:
+        given = credentials.credentials.encode() if credentials else b""
+        if not (credentials and hmac.compare_digest(given, expected)):
+            raise HTTPException(
+                401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
+
+    return check
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("web: %s", exc)
+        return JSONResponse({"detail": "the database did not answer"}, status_code=503)
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("web: %s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    app.add_exception_handler(StoreError, unavailable)
+    app.add_exception_handler(Exception, unexpected)
+
+
+class _Api:
+    """The endpoints: each reads the store, builds the shared views and renders them."""
+
+    def __init__(
+        self,
+        store: Store,
+        definitions: Callable[[], Definitions],
+        settings: Settings,
+        clock: Callable[[], datetime],
+        *,
+        started: datetime,
+    ) -> None:
+        self.store = store
+        self.definitions = definitions
+        self.settings = settings
+        self.clock = clock
+        self.started = started
+        self.max_age = settings.health_max_age or settings.check_interval * HEALTH_FACTOR
+
+    # ------------------------------------------------------------ JSON
+
+    def healthz(self) -> Response:
+        """Open without a token. 503 when the database does not answer, or when the last
+        successful check cycle is older than MONITOR_HEALTH_MAX_AGE (default three check
+        intervals). Before any cycle has finished the answer is `starting` (200) for one
+        MAX_AGE after the server started, then `stale` (503)."""
+        now = self.clock()
+        data: dict[str, Any] = {
+            "database": True,
+            "last_successful_cycle": None,
+            "age_seconds": None,
+            "max_age_seconds": self.max_age.total_seconds(),
+        }
+        try:
+            last = self.store.last_successful_cycle()
+        except StoreError as exc:
+            log.error("web: healthz: %s", exc)
+            return _health(data | {"status": "unavailable", "database": False}, 503)
+        if last is None:
+            fresh = now - self.started <= self.max_age
+            return _health(
+                data | {"status": "starting" if fresh else "stale"}, 200 if fresh else 503
+            )
+        age = max((now - last).total_seconds(), 0.0)
+        ok = age <= self.max_age.total_seconds()
+        data |= {
+            "last_successful_cycle": last,
+            "age_seconds": age,
+            "status": "ok" if ok else "stale",
+        }
+        return _health(data, 200 if ok else 503)
+
+    def indicators(self, request: Request) -> Response:
+        """Every indicator: id, group, title, question, status, since, outcome levels and
+        evidence counts (the items `monitor status --json` prints)."""
+        views = indicator_views(self.definitions(), self.store, now=self.clock())
+        return _json(request, _INDICATORS, [indicator_json(v) for v in views])
+
+    def indicator(self, request: Request, indicator_id: IndicatorId) -> Response:
+        """One indicator and the evidence behind its current status, newest first."""
+        view = self._view(self.definitions(), indicator_id)
+        return _json(request, _DETAIL, indicator_json(view, with_evidence=True))
+
+    def history(
+        self,
+        request: Request,
+        indicator_id: IndicatorId,
+        since: Annotated[
+            datetime | None,
+            Query(description="Only changes at or after this time (ISO 8601; UTC if no zone)."),
+        ] = None,
+        limit: Annotated[
+            int, Query(ge=1, le=HISTORY_MAX, description="Changes per page.")
+        ] = HISTORY_LIMIT,
+        before: Annotated[
+            int | None,
+            Query(
+                ge=1,
+                le=_MAX_ID,
+                description="Only changes older than the one with this id "
+                "(the `next_before` of the previous page).",
+            ),
+        ] = None,
+    ) -> Response:
+        """Status changes of one indicator with their evidence, newest first, a page at a time."""
+        _known(self.definitions(), indicator_id)
+        changes, next_before = self._history(
+            indicator_id, since=_aware(since), limit=limit, before=before
+        )
+        data = {
+            "indicator": indicator_id,
+            "items": [change_json(c) for c in changes],
+            "next_before": next_before,
+        }
+        modified = changes[0].at if changes and before is None else None
+        return _json(request, _HISTORY, data, last_modified=modified)
+
+    def feeds(self, request: Request) -> Response:
+        """Every configured feed: last check, HTTP status, not-modified, failures, next check."""
+        return _json(request, _FEEDS, [_feed_json(f) for f in self.store.feeds()])
+
+    def metrics(self) -> Response:
+        """Counters, the cycle duration histogram and timestamps, read from the database."""
+        return Response(metrics.render(self.store), media_type=metrics.CONTENT_TYPE)
+
+    # ------------------------------------------------------------ HTML
+
+    def index(self, request: Request) -> Response:
+        """Every indicator grouped by its marker: status, since, evidence with the matched
+        terms highlighted, a 90-day timeline, a link to its page; feed health at the bottom."""
+        definitions, now = self.definitions(), self.clock()
+        views = indicator_views(definitions, self.store, now=now)
+        start = now - timedelta(days=page.TIMELINE_DAYS)
+        recent = {v.id: self._recent(v.id, start) for v in views}
+        html = page.render_index(
+            definitions,
+            views,
+            recent,
+            self.store.feeds(),
+            last_cycle=self.store.last_successful_cycle(),
+            now=now,
+            zone=self.settings.zone,
+        )
+        return _conditional(request, html.encode(), "text/html; charset=utf-8")
+
+    def indicator_page(
+        self,
+        request: Request,
+        indicator_id: IndicatorId,
+        before: Annotated[
+            int | None, Query(ge=1, le=_MAX_ID, description="Show changes older than this id.")
+        ] = None,
+    ) -> Response:
+        """One indicator's page: status, question, all current evidence, the 90-day timeline
+        and its full history, 50 changes a page."""
+        definitions, now = self.definitions(), self.clock()
+        view = self._view(definitions, indicator_id)
+        history, next_before = self._history(
+            indicator_id, since=None, limit=HISTORY_LIMIT, before=before
+        )
+        recent = self._recent(indicator_id, now - timedelta(days=page.TIMELINE_DAYS))
+        html = page.render_indicator(
+            definitions,
+            view,
+            recent,
+            history,
+            next_before=next_before,
+            now=now,
+            zone=self.settings.zone,
+        )
+        return _conditional(request, html.encode(), "text/html; charset=utf-8")
+
+    # ------------------------------------------------------------ reading
+
+    def _view(self, definitions: Definitions, indicator_id: str) -> IndicatorView:
+        _known(definitions, indicator_id)
+        views = indicator_views(definitions, self.store, now=self.clock())
+        return next(v for v in views if v.id == indicator_id)
+
+    def _history(
+        self, indicator_id: str, *, since: datetime | None, limit: int, before: int | None
+    ) -> tuple[list[StatusChange], int | None]:
+        found = self.store.history(indicator_id, since=since, limit=limit + 1, before_id=before)
+        chunk, more = found[:limit], len(found) > limit
+        return chunk, (chunk[-1].id if more and chunk else None)
+
+    def _recent(self, indicator_id: str, start: datetime) -> Sequence[StatusChange]:
+        return self.store.history(indicator_id, since=start, limit=1000)
+
+
+# ---------------------------------------------------------------- answers
+
+
+def _known(definitions: Definitions, indicator_id: str) -> None:
+    try:
+        definitions.indicator(indicator_id)
+    except KeyError:
+        raise HTTPException(404, f"no indicator {indicator_id!r}") from None
+
+
+def _health(data: dict[str, Any], status: int) -> Response:
+    return Response(
+        _HEALTH.dump_json(_HEALTH.validate_python(data)),
+        status,
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _json(
+    request: Request, adapter: TypeAdapter[Any], data: Any, *, last_modified: datetime | None = None
+) -> Response:
+    body = adapter.dump_json(adapter.validate_python(data))
+    return _conditional(request, body, "application/json", last_modified=last_modified)
+
+
+def _conditional(
+    request: Request, body: bytes, media_type: str, *, last_modified: datetime | None = None
+) -> Response:
+    """The answer with an ETag (and Last-Modified); 304 when the client's copy is current."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+    if media_type.startswith("text/html"):
+        headers["Content-Security-Policy"] = _PAGE_POLICY
+    if last_modified is not None:
+        headers["Last-Modified"] = format_datetime(last_modified.astimezone(UTC), usegmt=True)
+    if _not_modified(request, etag, last_modified):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _not_modified(request: Request, etag: str, last_modified: datetime | None) -> bool:
+    match = request.headers.get("if-none-match")
+    if match is not None:
+        tags = {t.strip().removeprefix("W/") for t in match.split(",")}
+        return "*" in tags or etag in tags
+    since = request.headers.get("if-modified-since")
+    if since is None or last_modified is None:
+        return False
+    try:
+        client = parsedate_to_datetime(since)
+    except (TypeError, ValueError, IndexError):
+        return False
+    if client.tzinfo is None:
+        client = client.replace(tzinfo=UTC)
+    return last_modified.replace(microsecond=0) <= client
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise HTTPException(422, "since: out of range") from None
+
+
+def _feed_json(feed: FeedState) -> dict[str, Any]:
+    return {
+        "id": feed.id,
+        "title": feed.title,
+        "url": feed.url,
+        "moved_to": feed.moved_to,
+        "tags": list(feed.tags),
+        "interval_seconds": feed.interval.total_seconds(),
+        "last_checked_at": feed.last_checked_at,
+        "last_success_at": feed.last_success_at,
+        "http_status": feed.http_status,
+        "not_modified": feed.not_modified,
+        "error_count": feed.error_count,
+        "last_error": feed.last_error,
+        "failing_since": feed.failing_since,
+        "next_check_at": feed.next_check_at,
+        "dead": feed.dead,
+    }
+
+
+# ---------------------------------------------------------------- serving
+
+
+def _config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,  # the logging monitor.logs configured
+        lifespan="off",
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def serve(app: FastAPI, *, host: str, port: int) -> None:
+    """Run in the foreground until SIGINT or SIGTERM (`monitor serve`)."""
+    uvicorn.Server(_config(app, host, port)).run()
+
+
+class WebServer:
+    """uvicorn on a background thread: `start()` returns once it listens, `stop()` waits
+    (bounded) for open requests. Port 0 picks a free port; `port` tells which."""
+
+    def __init__(self, app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+        self._server = uvicorn.Server(_config(app, host, port))
+        self._thread: threading.Thread | None = None
+        self.host = host
+
+    @property
+    def port(self) -> int:
+        servers = getattr(self._server, "servers", [])
+        if not servers or not servers[0].sockets:
+            raise MonitorError("web: the server is not listening")
+        return int(servers[0].sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        if self._thread is not None:
+            raise MonitorError("web: the server was already started")
+        self._thread = threading.Thread(target=self._server.run, name="monitor-web", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise MonitorError(
+                    f"web: unable to listen on {self.host}:{self._server.config.port}"
+                )
+            time.sleep(0.01)
+        log.info("web: listening on %s", self.url)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish open requests (at most `timeout` seconds), then close."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._server.should_exit = True
+        thread.join(timeout)
+        if thread.is_alive():
+            self._server.force_exit = True
+            thread.join(2.0)
+
+    def __enter__(self) -> WebServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
