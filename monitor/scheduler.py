@@ -345,10 +345,7 @@ def build_scheduler(daemon: Daemon) -> BackgroundScheduler:
     s = daemon.settings
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("apscheduler.scheduler").addFilter(_SkippedRunFilter())
-    scheduler = BackgroundScheduler(
-        timezone=s.zone,
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-    )
+    scheduler = BackgroundScheduler(timezone=s.zone)
     tick = max(s.tick_interval.total_seconds(), 0.2)
     start = datetime.now(s.zone)
     jobs: list[tuple[str, Callable[[], object], float, timedelta]] = [
@@ -364,6 +361,9 @@ def build_scheduler(daemon: Daemon) -> BackgroundScheduler:
             id=name,
             name=name,
             next_run_time=start + delay,
+            max_instances=1,  # never twice at once
+            coalesce=True,  # runs missed while busy or suspended become one
+            misfire_grace_time=None,
         )
     return scheduler
 

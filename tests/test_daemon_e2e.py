@@ -1,0 +1,167 @@
+"""`monitor run` as a subprocess: feeds on 127.0.0.1, a real SMTP server, a SQLite file.
+
+Start it with a digest time a few seconds ahead; it checks the feeds, records the status
+changes and sends exactly one digest carrying them; SIGTERM stops it with exit code 0 within
+10 seconds; restarted, it sends no second digest, and a broken edit plus SIGHUP leaves the last
+valid definitions in force. Logs are JSON (MONITOR_LOG_FORMAT=json).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.store import open_store
+from tests import news
+from tests.conftest import ROOT
+from tests.feedserver import FeedServer
+from tests.smtpserver import running_smtp_server
+
+pytestmark = pytest.mark.slow
+
+ALL_TAGS = ("korea", "china", "japan", "international", "search-dialogue", "search-travel",
+            "search-culture", "search-northkorea", "search-business")  # fmt: skip
+DIGEST_DELAY = 6  # seconds from start to the digest time
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def log_lines(path: Path) -> list[dict[str, Any]]:
+    lines = []
+    for raw in path.read_text(errors="replace").splitlines():
+        try:
+            lines.append(json.loads(raw))
+        except ValueError:
+            lines.append({"message": raw, "level": "raw"})
+    return lines
+
+
+def count(path: Path, text: str) -> int:
+    return sum(text in line["message"] for line in log_lines(path))
+
+
+class Daemon:
+    def __init__(self, env: dict[str, str], cwd: Path, log: Path) -> None:
+        self.log = log
+        self._out = log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "run"],
+            env=env, cwd=cwd, stdout=self._out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def stop(self) -> tuple[int, float]:
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=15)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self._out.close()
+        return code, time.monotonic() - started
+
+
+def avoid_midnight() -> None:
+    """The digest day must not change under the test."""
+    now = datetime.now(UTC)
+    to_midnight = (datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+                   - now).total_seconds()  # fmt: skip
+    if to_midnight < 30:
+        time.sleep(to_midnight + 1)
+
+
+def test_monitor_run_checks_sends_one_digest_and_stops_cleanly(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    avoid_midnight()
+    shutil.copytree(ROOT / "indicators", tmp_path / "indicators")
+    published = datetime.now(UTC) - timedelta(hours=2)
+    feed_server.route("/yonhap.xml", body=news.yonhap(published), etag='"y1"')
+    feed_server.route("/herald.xml", body=news.herald(published), etag='"h1"')
+    tags = ", ".join(ALL_TAGS)
+    (tmp_path / "feeds.yaml").write_text("feeds:\n" + "".join(
+        f"  - {{id: {name}, url: '{feed_server.url(f'/{name}.xml')}', tags: [{tags}]}}\n"
+        for name in ("yonhap", "herald")
+    ))  # fmt: skip
+    db = tmp_path / "data" / "monitor.db"
+
+    with running_smtp_server() as smtp:
+        digest_at = datetime.now(UTC) + timedelta(seconds=DIGEST_DELAY)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
+            "MONITOR_DATABASE_URL": f"sqlite:///{db}",
+            "MONITOR_INDICATORS_DIR": str(tmp_path / "indicators"),
+            "MONITOR_FEEDS_FILE": str(tmp_path / "feeds.yaml"),
+            "MONITOR_CHECK_INTERVAL": "2s",
+            "MONITOR_TICK_INTERVAL": "0.5s",
+            "MONITOR_SMTP_HOST": smtp.host,
+            "MONITOR_SMTP_PORT": str(smtp.port),
+            "MONITOR_SMTP_STARTTLS": "false",
+            "MONITOR_DIGEST_TO": "reader@example.org",
+            "MONITOR_DIGEST_TIME": digest_at.strftime("%H:%M:%S"),
+            "MONITOR_TIMEZONE": "UTC",
+            "MONITOR_HTTP_PORT": "0",
+            "MONITOR_LOG_FORMAT": "json",
+            "PYTHONPATH": str(ROOT),
+        }
+        log = tmp_path / "run.log"
+
+        first = Daemon(env, tmp_path, log)
+        wait_for(lambda: smtp.messages, DIGEST_DELAY + 20, "the digest")
+        time.sleep(1.5)  # three more digest ticks: still one digest
+        code, took = first.stop()
+
+        assert (code, len(smtp.messages)) == (0, 1), log.read_text()
+        assert took < 10
+        with open_store(f"sqlite:///{db}") as store:
+            changes = {c.indicator_id: c.new_status for c in store.history("visa-easing")}
+            changes |= {c.indicator_id: c.new_status for c in store.history("flight-routes")}
+            sent = store.digest_state(digest_at.date())
+        assert changes == {"visa-easing": "eased:confirmed", "flight-routes": "expanded:reported"}
+        assert sent is not None and sent.sent_at is not None
+
+        digest = smtp.messages[0].message
+        assert digest["Subject"] == f"monitor digest {digest_at.date()}: 2 indicators changed"
+        text = digest.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "Visa easing between China and South Korea" in text
+        assert "quiet → eased — confirmed" in text
+        assert "https://en.yna.co.kr/view/AEN1" in text
+
+        cycles = [line for line in log_lines(log) if line["message"].startswith("cycle:")]
+        assert cycles and cycles[0]["feeds_checked"] == 2 and cycles[0]["changes"] == 2
+        assert {"not_modified", "failed", "new_entries", "matches", "duration"} <= set(cycles[0])
+        assert any(c["not_modified"] == 2 for c in cycles[1:])  # later checks: 304s
+        assert not [line for line in log_lines(log) if line["level"] in ("error", "raw")]
+
+        # Restarted after the digest time: no second digest. SIGHUP reloads; so does an edit,
+        # and a broken one is reported while the last valid set stays in force.
+        second = Daemon(env, tmp_path, log)
+        wait_for(lambda: count(log, "running:") == 2, 15, "the restart")
+        second.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: count(log, "definitions unchanged") == 1, 10, "the SIGHUP reload")
+        visa = tmp_path / "indicators" / "visa-easing.yaml"
+        visa.write_text(visa.read_text().replace("outcomes:", "outcomes: [", 1))
+        wait_for(lambda: count(log, "keeping the last valid set"), 10, "the reload report")
+        time.sleep(1.5)
+        code, took = second.stop()
+
+    assert (code, len(smtp.messages)) == (0, 1), log.read_text()
+    assert took < 10
+    (report,) = [line for line in log_lines(log) if "keeping the last valid set" in line["message"]]
+    assert report["level"] == "error" and report["problems"][0].startswith(f"{visa}:")

@@ -1,0 +1,230 @@
+"""The daily digest's schedule and exactly-once send: a real SQLite file, a real SMTP server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import main
+from monitor.daily import digest_input, due_day, feed_problems, send_daily_digest
+from monitor.definitions import load_definitions
+from monitor.domain import Definitions, Feed
+from monitor.errors import DigestError
+from monitor.fetch import FetchLimits
+from monitor.match import Matcher
+from monitor.pipeline import Context, prepare, run_cycle
+from monitor.settings import Settings
+from monitor.store import FeedState, Store, open_store
+from tests import news
+from tests.conftest import ROOT
+from tests.feedserver import FeedServer
+from tests.smtpserver import SMTPServer, running_smtp_server
+
+SEOUL = ZoneInfo("Asia/Seoul")
+SEVEN = time(7, 0)
+DAY = date(2026, 1, 6)
+ALL_TAGS = ("korea", "china", "japan", "international", "search-dialogue", "search-travel",
+            "search-culture", "search-northkorea", "search-business")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("local_now", "last_sent", "expected"),
+    [
+        (datetime(2026, 1, 6, 6, 59), date(2026, 1, 5), None),  # before time, yesterday's sent
+        (datetime(2026, 1, 6, 7, 0), date(2026, 1, 5), date(2026, 1, 6)),  # time has come
+        (datetime(2026, 1, 6, 23, 0), None, date(2026, 1, 6)),  # first ever, after time
+        (datetime(2026, 1, 6, 6, 0), None, None),  # first ever, before time: nothing missed
+        (datetime(2026, 1, 6, 6, 0), date(2026, 1, 4), date(2026, 1, 5)),  # yesterday's missed
+        (datetime(2026, 1, 6, 6, 0), date(2025, 12, 1), date(2026, 1, 5)),  # a month down: once
+        (datetime(2026, 1, 6, 9, 0), date(2025, 12, 1), date(2026, 1, 6)),  # ...today's only
+    ],
+)
+def test_due_day(local_now: datetime, last_sent: date | None, expected: date | None) -> None:
+    now = local_now.replace(tzinfo=SEOUL).astimezone(UTC)
+    assert due_day(now, digest_time=SEVEN, zone=SEOUL, last_sent=last_sent) == expected
+
+
+def feed_state(**changes: object) -> FeedState:
+    base: dict[str, object] = dict(
+        id="f", url="https://example.org/rss", moved_to=None, title="", tags=(),
+        interval=timedelta(minutes=15), last_checked_at=None, last_success_at=None,
+        http_status=200, not_modified=False, error_count=0, last_error="", next_check_at=None,
+        dead=False, failing_since=None, active=True,
+    )  # fmt: skip
+    return FeedState(**(base | changes))  # type: ignore[arg-type]
+
+
+def test_feed_problems_name_dead_failing_and_stale_feeds() -> None:
+    now = datetime(2026, 1, 6, 12, tzinfo=UTC)
+    feeds = [
+        feed_state(id="ok", last_success_at=now - timedelta(minutes=20)),
+        feed_state(id="new"),  # never checked yet: not a problem
+        feed_state(id="dead", dead=True, http_status=410, failing_since=now),
+        feed_state(id="down", failing_since=now - timedelta(hours=1), last_error="fetch: HTTP 503"),
+        feed_state(id="stale", last_success_at=now - timedelta(hours=2)),
+    ]
+    problems = {p.feed_id: p.problem for p in feed_problems(feeds, now=now)}
+    assert problems == {
+        "dead": "dead: HTTP 410",
+        "down": "failing: fetch: HTTP 503",
+        "stale": "no successful fetch for 2h",
+    }
+
+
+# ---------------------------------------------------------------- with a store and news
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with open_store(f"sqlite:///{tmp_path / 'monitor.db'}") as s:
+        yield s
+
+
+@pytest.fixture
+def definitions(feed_server: FeedServer) -> Definitions:
+    published = datetime.now(UTC) - timedelta(hours=3)
+    feed_server.route("/yonhap.xml", body=news.yonhap(published))
+    feed_server.route("/herald.xml", body=news.herald(published))
+    shipped = load_definitions(ROOT / "indicators", ROOT / "config" / "feeds.yaml")
+    feeds = (
+        Feed("yonhap", feed_server.url("/yonhap.xml"), ALL_TAGS),
+        Feed("herald", feed_server.url("/herald.xml"), ALL_TAGS),
+    )
+    return Definitions(shipped.indicators, feeds, shipped.hash)
+
+
+def check(definitions: Definitions, store: Store, now: datetime) -> None:
+    ctx = Context(definitions, Matcher(definitions.indicators), store, FetchLimits(timeout=2))
+    prepare(ctx, now=now)
+    run_cycle(ctx, now=now)
+
+
+def settings(smtp: SMTPServer, tmp_path: Path) -> Settings:
+    return Settings(
+        smtp_host=smtp.host, smtp_port=smtp.port, smtp_starttls=False,
+        digest_to=["reader@example.org"], digest_time=SEVEN, timezone="UTC",
+        outbox_dir=tmp_path / "outbox",
+    )  # fmt: skip
+
+
+def at(hour: int, day: date = DAY) -> datetime:
+    return datetime.combine(day, time(hour), UTC)
+
+
+def test_the_digest_carries_the_changes_since_the_previous_one(
+    definitions: Definitions, store: Store
+) -> None:
+    check(definitions, store, at(6))
+    data = digest_input(definitions, store, day=DAY, now=at(7), timezone="UTC", digest_time=SEVEN)
+
+    assert {c.indicator_id for c in data.changes} == {"visa-easing", "flight-routes"}
+    lines = {line.id: line for line in data.indicators}
+    assert lines["visa-easing"].status == "eased:confirmed" and lines["visa-easing"].evidence
+    assert set(lines) == {i.id for i in definitions.indicators}
+
+    store.claim_digest(DAY, owner="t", now=at(7))
+    store.mark_digest_sent(DAY, at(7))
+    tomorrow = DAY + timedelta(days=1)
+    later = digest_input(
+        definitions, store, day=tomorrow, now=at(7, tomorrow), timezone="UTC", digest_time=SEVEN
+    )
+    assert later.changes == ()  # nothing changed since the digest of DAY went out
+
+
+def test_a_day_s_digest_is_sent_exactly_once(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    check(definitions, store, at(6))
+    with running_smtp_server() as smtp:
+        s = settings(smtp, tmp_path)
+        first = send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a")
+        again = send_daily_digest(definitions, store, s, day=DAY, now=at(8), owner="b")
+        forced = send_daily_digest(definitions, store, s, day=DAY, now=at(9), owner="b",
+                                   force=True)  # fmt: skip
+
+    assert first.sent and not again.sent and forced.sent
+    assert "already sent" in again.reason
+    assert len(smtp.messages) == 2
+    message = smtp.messages[0].message
+    assert message["Subject"] == "monitor digest 2026-01-06: 2 indicators changed"
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "https://en.yna.co.kr/view/AEN1" in text and "eased — confirmed" in text
+    assert store.digest_state(DAY).sent_at == at(9)  # type: ignore[union-attr]
+
+
+def test_a_failed_send_releases_the_claim_and_a_later_run_sends_it(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    check(definitions, store, at(6))
+    sleeps: list[float] = []
+    with running_smtp_server(fail_first=5) as smtp:
+        s = settings(smtp, tmp_path)
+        with pytest.raises(DigestError, match="451"):
+            send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a",
+                              sleep=sleeps.append)  # fmt: skip
+        failed = store.digest_state(DAY)
+        retried = send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="b",
+                                    sleep=sleeps.append)  # fmt: skip
+
+    assert failed is not None and failed.sent_at is None and "451" in failed.last_error
+    assert failed.claimed_by is None  # released at once: no need to wait for it to go stale
+    assert retried.sent and len(smtp.messages) == 1
+    assert sleeps == [5.0, 10.0, 20.0, 40.0]  # the first call's back-off, then one good send
+
+
+def test_a_claim_left_by_a_crashed_sender_goes_stale_and_is_retaken(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    assert store.claim_digest(DAY, owner="crashed", now=at(7))
+    with running_smtp_server() as smtp:
+        s = settings(smtp, tmp_path)
+        fresh = send_daily_digest(definitions, store, s, day=DAY, now=at(7) + timedelta(minutes=1),
+                                  owner="b")  # fmt: skip
+        stale = send_daily_digest(definitions, store, s, day=DAY, now=at(8), owner="b")
+
+    assert not fresh.sent and fresh.reason == "claimed by another sender"
+    assert stale.sent and len(smtp.messages) == 1
+
+
+def test_digest_command_previews_without_sending_and_sends_once(
+    definitions: Definitions, tmp_path: Path
+) -> None:
+    db = tmp_path / "cli.db"
+    with open_store(f"sqlite:///{db}") as s:
+        check(definitions, s, datetime.now(UTC))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n" + "".join(
+        f"  - {{id: {f.id}, url: '{f.url}', tags: [{', '.join(ALL_TAGS)}]}}\n"
+        for f in definitions.feeds
+    ))  # fmt: skip
+    env = {
+        "MONITOR_DATABASE_URL": f"sqlite:///{db}",
+        "MONITOR_FEEDS_FILE": str(feeds),
+        "MONITOR_INDICATORS_DIR": str(ROOT / "indicators"),
+        "MONITOR_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "MONITOR_SMTP_HOST": "",
+    }
+    runner = CliRunner()
+    eml = tmp_path / "preview.eml"
+
+    preview = runner.invoke(main, ["digest", "--preview"], env=env)
+    written = runner.invoke(main, ["digest", "--preview", "--out", str(eml)], env=env)
+    sent = runner.invoke(main, ["digest", "--send"], env=env)
+    again = runner.invoke(main, ["digest", "--send"], env=env)
+    forced = runner.invoke(main, ["digest", "--send", "--force"], env=env)
+    neither = runner.invoke(main, ["digest"], env=env)
+
+    assert preview.exit_code == 0, preview.output
+    assert "2 indicators changed" in preview.stdout and "WHAT CHANGED" in preview.stdout
+    assert written.exit_code == 0 and eml.read_bytes().startswith(b"Subject: ")
+    assert not (tmp_path / "outbox").exists() or sent.exit_code == 0
+    assert sent.exit_code == 0 and "sent to" in sent.stdout
+    assert again.exit_code == 1 and "already sent" in again.output
+    assert forced.exit_code == 0
+    assert len(list((tmp_path / "outbox").glob("digest-*.eml"))) == 1
+    assert neither.exit_code == 2

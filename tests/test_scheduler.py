@@ -1,0 +1,229 @@
+"""The daemon's jobs in-process: a real SQLite file, feeds on 127.0.0.1, real SMTP and webhook."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.definitions import load_definitions
+from monitor.logs import JsonFormatter
+from monitor.scheduler import Daemon, Stopping, _guarded, build_scheduler
+from monitor.settings import Settings
+from monitor.store import Store, open_store
+from tests import news
+from tests.conftest import ROOT
+from tests.feedserver import FeedServer
+from tests.smtpserver import running_smtp_server
+from tests.webhook import closed_port, running_webhook
+
+ALL_TAGS = ("korea", "china", "japan", "international", "search-dialogue", "search-travel",
+            "search-culture", "search-northkorea", "search-business")  # fmt: skip
+
+
+def write_feeds(path: Path, feeds: dict[str, str]) -> None:
+    tags = ", ".join(ALL_TAGS)
+    path.write_text(
+        "feeds:\n"
+        + "".join(f"  - {{id: {i}, url: '{u}', tags: [{tags}]}}\n" for i, u in feeds.items())
+    )
+
+
+@pytest.fixture
+def home(tmp_path: Path, feed_server: FeedServer) -> Path:
+    """indicators/ (a copy of the shipped ones) and feeds.yaml serving the news on 127.0.0.1."""
+    shutil.copytree(ROOT / "indicators", tmp_path / "indicators")
+    published = datetime.now(UTC) - timedelta(hours=1)
+    feed_server.route("/yonhap.xml", body=news.yonhap(published), etag='"y"')
+    feed_server.route("/herald.xml", body=news.herald(published), etag='"h"')
+    write_feeds(
+        tmp_path / "feeds.yaml",
+        {"yonhap": feed_server.url("/yonhap.xml"), "herald": feed_server.url("/herald.xml")},
+    )
+    return tmp_path
+
+
+@pytest.fixture
+def store(home: Path) -> Iterator[Store]:
+    with open_store(f"sqlite:///{home / 'monitor.db'}") as s:
+        yield s
+
+
+def make_daemon(home: Path, store: Store, **overrides: object) -> Daemon:
+    values: dict[str, object] = {
+        "indicators_dir": home / "indicators",
+        "feeds_file": home / "feeds.yaml",
+        "outbox_dir": home / "outbox",
+        "check_jitter": 0,
+        "fetch_timeout": "2s",
+    }
+    settings = Settings(**(values | overrides))  # type: ignore[arg-type]
+    definitions = load_definitions(settings.indicators_dir, settings.feeds_file)
+    daemon = Daemon(settings, store, definitions, owner="test")
+    daemon.start()
+    return daemon
+
+
+def test_a_check_runs_a_cycle_when_a_feed_is_due_and_logs_one_structured_line(
+    home: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    daemon = make_daemon(home, store)
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+        first = daemon.check()
+        second = daemon.check()  # nothing is due for another CHECK_INTERVAL
+
+    assert first and not second
+    assert store.current_statuses()["visa-easing"][0] == "eased:confirmed"
+    (line,) = [r for r in caplog.records if r.getMessage().startswith("cycle:")]
+    data = json.loads(JsonFormatter().format(line))
+    assert data["message"].startswith("cycle: 2 feeds checked")
+    assert {k: data[k] for k in ("feeds_checked", "failed", "new_entries", "changes")} == {
+        "feeds_checked": 2, "failed": 0, "new_entries": 5, "changes": 2,
+    }  # fmt: skip
+    assert data["duration"] >= 0 and data["matches"] >= 3 and data["not_modified"] == 0
+    next_checks = [f.next_check_at for f in store.feeds()]
+    assert all(n is not None and n > datetime.now(UTC) + timedelta(minutes=14) for n in next_checks)
+
+
+def test_jitter_spreads_the_next_checks(home: Path, store: Store) -> None:
+    daemon = make_daemon(home, store, check_jitter=0.5)
+    before = datetime.now(UTC)
+    daemon.check()
+    for feed in store.feeds():
+        assert feed.next_check_at is not None
+        delay = feed.next_check_at - before
+        assert timedelta(minutes=15) <= delay <= timedelta(minutes=22, seconds=31)
+
+
+def test_status_changes_are_alerted_off_the_check_path(home: Path, store: Store) -> None:
+    with running_webhook(delay=0.5) as hook:
+        daemon = make_daemon(home, store, notify_urls=hook.apprise_url("/alerts"))
+        started = time.monotonic()
+        daemon.check()
+        checked_in = time.monotonic() - started
+        daemon.close(timeout=15)
+
+    assert checked_in < 0.9  # two alerts at 0.5 s each were not waited for
+    titles = sorted(r.json["title"] for r in hook.received)
+    assert titles == [
+        "monitor: Flight routes between Chinese and Korean cities: expanded — reported",
+        "monitor: Visa easing between China and South Korea: eased — confirmed",
+    ]
+    assert "https://en.yna.co.kr/view/AEN1" in hook.received[1].json["message"]
+
+
+def test_an_invalid_edit_is_reported_and_the_last_valid_set_stays(
+    home: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    daemon = make_daemon(home, store)
+    before = daemon.definitions
+    visa = home / "indicators" / "visa-easing.yaml"
+    visa.write_text(visa.read_text().replace("outcomes:", "outcomes:\n  - nonsense: [1", 1))
+
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+        assert not daemon.reload_if_changed()
+        assert not daemon.reload_if_changed()  # reported once, not at every tick
+    assert daemon.definitions is before
+    (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "keeping the last valid set (7 indicators" in error.getMessage()
+    assert f"{visa}:" in error.getMessage()
+    assert all(p.startswith(f"{visa}:") for p in error.problems)  # type: ignore[attr-defined]
+
+    visa.unlink()  # a valid edit: one indicator fewer
+    assert daemon.reload_if_changed()
+    assert len(daemon.definitions.indicators) == 6
+    daemon.check()
+    assert store.current_statuses()["flight-routes"][0] == "expanded:reported"
+
+
+def test_a_reload_asked_by_sighup_with_nothing_changed_keeps_the_set(
+    home: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    daemon = make_daemon(home, store)
+    before = daemon.definitions
+    daemon.request_reload()
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+        assert not daemon.reload_if_changed()
+    assert daemon.definitions is before
+    assert "definitions unchanged" in caplog.text
+
+
+def test_stopping_abandons_a_slow_fetch_within_a_second(
+    home: Path, store: Store, feed_server: FeedServer
+) -> None:
+    feed_server.route("/slow.xml", body=news.yonhap(datetime.now(UTC)), delay=30)
+    write_feeds(home / "feeds.yaml", {"slow": feed_server.url("/slow.xml")})
+    daemon = make_daemon(home, store, fetch_timeout="60s", fetch_total_timeout="60s")
+    outcome: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            daemon.check()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    time.sleep(0.5)
+    stopped_at = time.monotonic()
+    daemon.stop()
+    worker.join(5)
+
+    assert not worker.is_alive() and time.monotonic() - stopped_at < 1.5
+    assert len(outcome) == 1 and isinstance(outcome[0], Stopping)
+    (feed,) = store.feeds()
+    assert feed.last_checked_at is None and feed.error_count == 0  # nothing half-written
+
+
+def test_the_digest_job_sends_the_due_digest_once(home: Path, store: Store) -> None:
+    with running_smtp_server() as smtp:
+        daemon = make_daemon(
+            home, store, smtp_host=smtp.host, smtp_port=smtp.port, smtp_starttls=False,
+            digest_to="a@example.org,b@example.org", digest_time="00:00",
+        )  # fmt: skip
+        daemon.check()
+        sent = daemon.digest()
+        again = daemon.digest()
+    assert sent and not again
+    (received,) = smtp.messages
+    assert received.rcpt_tos == ("a@example.org", "b@example.org")
+    assert "2 indicators changed" in received.message["Subject"]
+
+
+def test_a_failing_digest_is_released_and_backed_off(
+    home: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    daemon = make_daemon(
+        home, store, smtp_host="127.0.0.1", smtp_port=closed_port(), smtp_starttls=False,
+        digest_to="a@example.org", digest_time="00:00",
+    )  # fmt: skip
+    daemon._sleep = lambda _seconds: None  # type: ignore[method-assign]
+    assert not daemon.digest()
+    assert not daemon.digest()  # backing off: not even tried
+    today = datetime.now(UTC).date()
+    state = store.digest_state(today)
+    assert state is not None and state.sent_at is None and state.claimed_by is None
+    assert state.attempts == 1 and "smtp 127.0.0.1" in state.last_error
+    assert "trying again in 0:05:00" in caplog.text
+
+
+def test_a_job_that_raises_is_logged_and_the_scheduler_goes_on(
+    home: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    _guarded("broken", broken)()
+    assert "broken: failed; the daemon goes on" in caplog.text and "boom" in caplog.text
+
+    scheduler = build_scheduler(make_daemon(home, store))
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {"check", "digest", "cleanup"}
+    assert all(j.max_instances == 1 and j.coalesce for j in jobs.values())
