@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import click
 
-from monitor import daily, logs, scheduler
+from monitor import daily, logs, scheduler, web
 from monitor.definitions import load_definitions, validate
 from monitor.domain import Definitions, Entry
 from monitor.errors import DefinitionError, MonitorError
@@ -344,15 +344,23 @@ def run_cmd(rt: Runtime) -> None:
 
     Example: MONITOR_CHECK_INTERVAL=5m monitor run
     """
-    services: list[scheduler.Service] = []
-    # HTTP endpoint: the single call site for monitor/web.py's WebServer (see _web_services).
-    services += _web_services(rt)
-    raise SystemExit(scheduler.run(rt.settings, rt.store, rt.definitions, services=services))
+    try:
+        code = scheduler.run(rt.settings, rt.store, rt.definitions, services=_web(rt))
+    except MonitorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    raise SystemExit(code)
 
 
-def _web_services(rt: Runtime) -> list[scheduler.Service]:
-    """The HTTP endpoint served by `monitor run`; none until monitor/web.py lands."""
-    return []
+def _web(rt: Runtime) -> Callable[[scheduler.Daemon], list[scheduler.Service]]:
+    """The HTTP endpoint, served by `monitor run` over the daemon's current definitions."""
+
+    def services(daemon: scheduler.Daemon) -> list[scheduler.Service]:
+        app = web.create_app(
+            store=rt.store, definitions=lambda: daemon.definitions, settings=rt.settings
+        )
+        return [web.WebServer(app, host=rt.settings.http_host, port=rt.settings.http_port)]
+
+    return services
 
 
 @main.command("digest")

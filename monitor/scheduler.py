@@ -23,6 +23,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -373,32 +374,49 @@ def run(
     store: Store,
     definitions: Definitions,
     *,
-    services: Sequence[Service] = (),
+    services: Callable[[Daemon], Sequence[Service]] | None = None,
 ) -> int:
-    """Serve until SIGTERM or SIGINT; returns the exit code (0 after a clean stop)."""
+    """Serve until SIGTERM or SIGINT; returns the exit code (0 after a clean stop).
+
+    `services(daemon)` gives what is served alongside the jobs (the HTTP endpoint); they may
+    read `daemon.definitions`, which follows reloads."""
     daemon = Daemon(settings, store, definitions)
     daemon.start()
     scheduler = build_scheduler(daemon)
     _install_signals(daemon)
-    for service in services:
-        service.start()
+    started: list[Service] = []
+    try:
+        for service in services(daemon) if services else ():
+            service.start()
+            started.append(service)
+    except BaseException:
+        _stop_all([s.stop for s in started], SHUTDOWN_GRACE)
+        daemon.close(timeout=0)
+        raise
     scheduler.start()
     _log_start(daemon)
     while not daemon.stopping.wait(0.5):
         pass
     log.info("stopping")
-    stopper = threading.Thread(target=scheduler.shutdown, name="monitor-stop", daemon=True)
-    stopper.start()
-    stopper.join(SHUTDOWN_GRACE)
-    for service in services:
-        service.stop()
+    done = _stop_all([scheduler.shutdown, *(s.stop for s in started)], SHUTDOWN_GRACE)
     daemon.close(timeout=1.0)
-    if stopper.is_alive():
-        log.warning("jobs still running after %.0fs were abandoned", SHUTDOWN_GRACE)
+    if not done:
+        log.warning("work still running after %.0fs was abandoned", SHUTDOWN_GRACE)
         logging.shutdown()
         os._exit(0)  # the pool's threads would be joined at exit; the database is consistent
     log.info("stopped")
     return 0
+
+
+def _stop_all(stoppers: Sequence[Callable[[], object]], grace: float) -> bool:
+    """Run the stoppers side by side; False when one is still busy after `grace` seconds."""
+    threads = [threading.Thread(target=stop, name="monitor-stop", daemon=True) for stop in stoppers]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + grace
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(thread.is_alive() for thread in threads)
 
 
 def _install_signals(daemon: Daemon) -> None:
