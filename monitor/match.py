@@ -46,12 +46,13 @@ _CJK_WORD = r"\p{Han}\p{Hiragana}\p{Katakana}"
 # Words for `near`: Latin (and Hangul) runs between spaces; in Chinese and Japanese, which
 # write no spaces, every two characters count as one word.
 _TOKEN = regex.compile(rf"[{_CJK_WORD}ー]{{1,2}}|[^\W{_CJK_WORD}]+")
-_SENTENCE_END = regex.compile(r"[.!?]+(?=\s|$)|[。！？\n]")
-_ABBREVIATIONS = frozenset(
-    {"mr", "mrs", "ms", "dr", "st", "jr", "sr", "gen", "sen", "rep", "gov", "lt", "col"}
-    | {"capt", "sgt", "prof", "no", "vs", "inc", "corp", "co", "ltd"}
+_ASCII_TOKEN = regex.compile(r"\w+")
+_ABBREVIATIONS = "mr|mrs|ms|dr|st|jr|sr|gen|sen|rep|gov|lt|col|capt|sgt|prof|no|vs|inc|corp|co|ltd"
+# A sentence ends at ., ! or ? before a space (not after an initial or a known abbreviation:
+# "U.S. envoy", "Mr. Xi"), at 。！？ and at a line break; the title is a sentence of its own.
+_SENTENCE_END = regex.compile(
+    rf"(?<!(?:^|\W)(?:\w|{_ABBREVIATIONS}))\.(?=\s|$)|[!?]+(?=\s|$)|[。！？\n]"
 )
-_LAST_WORD = regex.compile(r"(\w+)$")
 
 
 def _is_cjk(ch: str) -> bool:
@@ -71,6 +72,20 @@ def _is_cjk(ch: str) -> bool:
 def _word_char(ch: str) -> bool:
     """A character that continues a Latin-script word (so a phrase may not end next to it)."""
     return (ch.isalnum() or ch == "_") and not _is_cjk(ch)
+
+
+_TABLE_SIZE = 0x10000
+_WORD_TABLE = bytes(_word_char(chr(i)) for i in range(_TABLE_SIZE))
+_ASCII_VIEW = bytes(i if chr(i).isalnum() or i == 0x5F else 0x20 for i in range(128)) + bytes(
+    range(128, 256)
+)
+_CJK_CLASS = (
+    "\u1100-\u11ff\u2e80-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\uff66-\uffdc"
+    "\U00020000-\U0003ffff"
+)
+_CJK = regex.compile(f"[{_CJK_CLASS}]")
+_NOT_LATIN = regex.compile(f"[^\\w]|[{_CJK_CLASS}]")
+_LATIN_TERM = regex.compile(r"\w")
 
 
 # ---------------------------------------------------------------- compiled rules
@@ -132,26 +147,18 @@ class Matcher:
         self._outcomes: list[_COutcome] = []
         self._indicator_terms: dict[str, tuple[_CTerm, ...]] = {}
         for indicator in self.indicators:
-            terms: list[_CTerm] = []
+            terms: dict[_CTerm, None] = {}
             for outcome in indicator.outcomes:
                 node = self._compile(outcome.rule.node, terms)
                 sentence = outcome.rule.scope == Scope.SENTENCE
                 self._outcomes.append(_COutcome(indicator.id, outcome.id, node, sentence))
             self._indicator_terms[indicator.id] = tuple(terms)
-        self._gate: list[list[int]] = [[] for _ in self._literal_ids]
-        self._always: list[int] = []
-        for index, compiled in enumerate(self._outcomes):
-            trigger = self._trigger(compiled.node)
-            if trigger is None or not all(self._term_literal[t] >= 0 for t in trigger):
-                self._always.append(index)
-            else:
-                for literal in {self._term_literal[t] for t in trigger}:
-                    self._gate[literal].append(index)
-        self._automaton = self._build_automaton()
+        self._build_gates()
+        self._build_automata()
 
     # ------------------------------------------------------------ compiling
 
-    def _compile(self, node: Node, seen: list[_CTerm]) -> _CNode:
+    def _compile(self, node: Node, seen: dict[_CTerm, None]) -> _CNode:
         if isinstance(node, TermNode):
             return self._compile_term(node.term, seen)
         if isinstance(node, NearNode):
@@ -161,7 +168,7 @@ class Matcher:
         assert isinstance(node, AllNode | AnyNode | NoneNode)
         return _COp(op, tuple(self._compile(child, seen) for child in node.children))
 
-    def _compile_term(self, term: Term, seen: list[_CTerm]) -> _CTerm:
+    def _compile_term(self, term: Term, seen: dict[_CTerm, None]) -> _CTerm:
         key = (term.kind, term.text, term.title_only)
         term_id = self._term_ids.get(key)
         if term_id is None:
@@ -177,50 +184,79 @@ class Matcher:
                 self._term_literal.append(literal)
                 self._term_regex.append(None)
         compiled = _CTerm(term_id, term.raw)
-        if compiled not in seen:
-            seen.append(compiled)
+        seen.setdefault(compiled, None)
         return compiled
 
-    def _trigger(self, node: _CNode) -> set[int] | None:
-        """Terms one of which must hit for `node` to hold (None: no such set)."""
-        if isinstance(node, _CTerm):
-            return {node.term_id}
-        if isinstance(node, _CNear):
-            literal = [t.term_id for t in node.terms if self._term_literal[t.term_id] >= 0]
-            return {literal[0] if literal else node.terms[0].term_id}
-        if node.op == "none":
-            return None
-        sets = [self._trigger(child) for child in node.children]
-        if node.op == "any":
-            return None if any(s is None for s in sets) else set().union(*sets)  # type: ignore[arg-type]
-        known = [s for s in sets if s is not None]
-        literal_only = [s for s in known if all(self._term_literal[t] >= 0 for t in s)]
-        return min(literal_only or known, key=len) if known else None
+    def _build_gates(self) -> None:
+        """Index literal -> (outcome, group): an outcome is a candidate for an entry only when
+        every one of its groups has a literal hit; outcomes without groups are always tried."""
+        self._gate: list[list[tuple[int, int]]] = [[] for _ in self._literal_ids]
+        self._always: list[int] = []
+        self._full: list[int] = []
+        for index, compiled in enumerate(self._outcomes):
+            groups = self._groups(compiled.node)[:60]
+            self._full.append((1 << len(groups)) - 1)
+            if not groups:
+                self._always.append(index)
+            for bit, group in enumerate(groups):
+                for literal in group:
+                    self._gate[literal].append((index, 1 << bit))
 
-    def _build_automaton(self) -> ahocorasick.Automaton | None:
-        by_text: dict[str, list[int]] = {}
+    def _groups(self, node: _CNode) -> list[frozenset[int]]:
+        """Sets of literals such that `node` can only hold when each set has a hit."""
+        if isinstance(node, _CTerm | _CNear):
+            terms = [node] if isinstance(node, _CTerm) else node.terms
+            literals = [self._term_literal[t.term_id] for t in terms]
+            return [frozenset({literal}) for literal in literals if literal >= 0]
+        if node.op == "none":
+            return []
+        children = [self._groups(child) for child in node.children]
+        if node.op == "all":
+            return list(dict.fromkeys(group for groups in children for group in groups))
+        if not children or not all(children):
+            return []
+        return [frozenset().union(*(min(groups, key=len) for groups in children))]
+
+    def _build_automata(self) -> None:
+        """Latin-script literals go, padded with a space where they need a word boundary, into
+        an automaton over the text's Latin view (every other character a space), so that every
+        hit is a real one; the rest (CJK, symbols) are checked for boundaries per hit."""
+        latin: dict[str, list[int]] = {}
+        other: dict[str, list[int]] = {}
         for (kind, text), literal in self._literal_ids.items():
-            slot = by_text.setdefault(text, [-1, -1])
-            slot[0 if kind == TermKind.PHRASE else 1] = literal
-        if not by_text:
-            return None
-        automaton = ahocorasick.Automaton()
-        for text, (phrase, prefix) in by_text.items():
-            value = (len(text), _word_char(text[0]), _word_char(text[-1]), phrase, prefix)
-            automaton.add_word(text, value)
-        automaton.make_automaton()
-        return automaton
+            if _LATIN_TERM.search(text) and not _CJK.search(text):
+                key = _latin_view(text)
+                lead = key[0] != " "
+                trail = kind == TermKind.PHRASE and key[-1] != " "
+                key = " " * lead + key + " " * trail
+                slot = latin.setdefault(key, [lead, trail])
+                slot.append(literal)
+            else:
+                slot = other.setdefault(text, [-1, -1])
+                slot[0 if kind == TermKind.PHRASE else 1] = literal
+        self._latin = _automaton(
+            (key, (len(key), lead, trail, tuple(literals)))
+            for key, (lead, trail, *literals) in latin.items()
+        )
+        self._other = _automaton(
+            (text, (len(text), _word_char(text[0]), _word_char(text[-1]), phrase, prefix))
+            for text, (phrase, prefix) in other.items()
+        )
 
     # ------------------------------------------------------------ matching
 
     def match(self, entry: Entry) -> list[Match]:
         """Every (indicator, outcome) whose rule the entry satisfies, in definition order."""
         scan = _Scan(self, entry.title, entry.text)
-        candidates = set(self._always)
+        satisfied: dict[int, int] = {}
+        gate = self._gate
         for literal in scan.hits:
-            candidates.update(self._gate[literal])
+            for index, bit in gate[literal]:
+                satisfied[index] = satisfied.get(index, 0) | bit
+        full = self._full
+        candidates = [index for index, bits in satisfied.items() if bits == full[index]]
         matches: list[Match] = []
-        for index in sorted(candidates):
+        for index in sorted(candidates + self._always):
             outcome = self._outcomes[index]
             found = scan.explain(outcome.node, outcome.sentence)
             if found is not None:
@@ -240,6 +276,23 @@ class Matcher:
 
 def compile_matcher(indicators: Sequence[Indicator]) -> Matcher:
     return Matcher(indicators)
+
+
+def _automaton(items: Iterable[tuple[str, object]]) -> ahocorasick.Automaton | None:
+    automaton = ahocorasick.Automaton()
+    for key, value in items:
+        automaton.add_word(key, value)
+    if len(automaton) == 0:
+        return None
+    automaton.make_automaton()
+    return automaton
+
+
+def _latin_view(text: str) -> str:
+    """`text` with every character but Latin-script word characters replaced by a space."""
+    if text.isascii():
+        return str(text.encode("ascii").translate(_ASCII_VIEW).decode("ascii"))
+    return _NOT_LATIN.sub(" ", text)
 
 
 def _compile_regex(source: str) -> regex.Pattern[str] | None:
@@ -265,25 +318,41 @@ class _Scan:
         self.title_len = len(norm_title)
         self.norm = norm_title + "\n" + norm_text
         self.flat = norm_title.translate(_SPACES) + "\n" + norm_text.translate(_SPACES)
-        self.hits = self._scan() if matcher._automaton is not None else {}
+        self.hits = self._scan()
         self._positions: dict[int, list[tuple[int, int]]] = {}
         self._memo: dict[tuple[int, bool], int] = {}
         self._sentences: list[int] | None = None
         self._words: list[int] | None = None
 
     def _scan(self) -> dict[int, list[tuple[int, int]]]:
-        flat, size = self.flat, len(self.flat)
         hits: dict[int, list[tuple[int, int]]] = {}
-        assert self.m._automaton is not None
-        for end, (length, left, right, phrase, prefix) in self.m._automaton.iter(flat):
+        if self.m._latin is not None:
+            view = " " + _latin_view(self.flat) + " "
+            for end, (length, lead, trail, literals) in self.m._latin.iter(view):
+                span = (end - length + lead, end - trail)
+                for literal in literals:
+                    hits.setdefault(literal, []).append(span)
+        if self.m._other is not None:
+            self._scan_other(hits)
+        return hits
+
+    def _scan_other(self, hits: dict[int, list[tuple[int, int]]]) -> None:
+        flat, size, table = self.flat, len(self.flat), _WORD_TABLE
+        assert self.m._other is not None
+        for end, (length, left, right, phrase, prefix) in self.m._other.iter(flat):
             start = end - length + 1
-            if left and start > 0 and _word_char(flat[start - 1]):
-                continue
+            if left and start > 0:
+                o = ord(flat[start - 1])
+                if table[o] if o < _TABLE_SIZE else _word_char(flat[start - 1]):
+                    continue
             if prefix >= 0:
                 hits.setdefault(prefix, []).append((start, end + 1))
-            if phrase >= 0 and not (right and end + 1 < size and _word_char(flat[end + 1])):
+            if phrase >= 0:
+                if right and end + 1 < size:
+                    o = ord(flat[end + 1])
+                    if table[o] if o < _TABLE_SIZE else _word_char(flat[end + 1]):
+                        continue
                 hits.setdefault(phrase, []).append((start, end + 1))
-        return hits
 
     def positions(self, term_id: int) -> list[tuple[int, int]]:
         found = self._positions.get(term_id)
@@ -324,7 +393,8 @@ class _Scan:
 
     def word(self, pos: int) -> int:
         if self._words is None:
-            self._words = [m.start() for m in _TOKEN.finditer(self.flat)]
+            tokens = _ASCII_TOKEN if self.flat.isascii() else _TOKEN
+            self._words = [m.start() for m in tokens.finditer(self.flat)]
         return max(bisect_right(self._words, pos) - 1, 0)
 
     # ------------------------------------------------------------ evaluation
@@ -450,15 +520,8 @@ def _near(occurrences: tuple[list[tuple[int, int]], ...], within: int) -> bool:
 
 
 def _sentence_starts(norm: str) -> list[int]:
-    """Start offsets of the sentences of normalized text (the title is its own sentence)."""
-    starts = [0]
-    for found in _SENTENCE_END.finditer(norm):
-        if found.group().startswith("."):
-            word = _LAST_WORD.search(norm, max(0, found.start() - 12), found.start())
-            if word and (len(word.group(1)) == 1 or word.group(1) in _ABBREVIATIONS):
-                continue
-        starts.append(found.end())
-    return starts
+    """Start offsets of the sentences of normalized text."""
+    return [0, *(found.end() for found in _SENTENCE_END.finditer(norm))]
 
 
 # ---------------------------------------------------------------- snippets
