@@ -291,8 +291,8 @@ def _automaton(items: Iterable[tuple[str, object]]) -> ahocorasick.Automaton | N
 def _latin_view(text: str) -> str:
     """`text` with every character but Latin-script word characters replaced by a space."""
     if text.isascii():
-        return str(text.encode("ascii").translate(_ASCII_VIEW).decode("ascii"))
-    return _NOT_LATIN.sub(" ", text)
+        return text.encode("ascii").translate(_ASCII_VIEW).decode("ascii")
+    return str(_NOT_LATIN.sub(" ", text))
 
 
 def _compile_regex(source: str) -> regex.Pattern[str] | None:
