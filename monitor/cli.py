@@ -25,13 +25,13 @@ import click
 from monitor import daily, logs, scheduler, web
 from monitor.definitions import load_definitions, validate
 from monitor.domain import Definitions, Entry
-from monitor.errors import DefinitionError, MonitorError
+from monitor.errors import DefinitionError, MonitorError, StoreError
 from monitor.fetch import FeedRequest, FetchLimits, fetch_sync
 from monitor.match import Matcher, run_examples
 from monitor.parse import parse_feed
 from monitor.pipeline import Context, evaluate_and_record, prepare, rematch, run_cycle
 from monitor.settings import Settings
-from monitor.store import Store, open_store
+from monitor.store import Store, open_store, schema_status, upgrade
 from monitor.views import change_json, indicator_json, indicator_views
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,7 +72,10 @@ class Runtime:
 
     @cached_property
     def store(self) -> Store:
-        self._store = open_store(self.settings.database_url)
+        try:
+            self._store = open_store(self.settings.database_url)
+        except StoreError as exc:  # e.g. a schema older than the code: run monitor db upgrade
+            raise click.ClickException(str(exc)) from exc
         return self._store
 
     @cached_property
@@ -415,6 +418,50 @@ def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
     click.echo(f"Subject: {message['Subject']}\n")
     text = message.get_body(("plain",))
     click.echo(text.get_content() if text is not None else "")
+
+
+# ---------------------------------------------------------------- the database
+
+
+@main.group("db")
+def db_group() -> None:
+    """The database schema: its revision, and migrating it to this version's.
+
+    Example: monitor db upgrade
+    """
+
+
+@db_group.command("upgrade")
+@pass_runtime
+def db_upgrade_cmd(rt: Runtime) -> None:
+    """Migrate the database (MONITOR_DATABASE_URL) to this version's schema; safe to run twice.
+
+    Example: monitor db upgrade
+    """
+    try:
+        before, after = upgrade(rt.settings.database_url)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if before == after:
+        click.echo(f"db: already at revision {after}")
+    else:
+        click.echo(f"db: upgraded from revision {before or '(none)'} to {after}")
+
+
+@db_group.command("current")
+@pass_runtime
+def db_current_cmd(rt: Runtime) -> None:
+    """Print the database's schema revision and this version's; exit 1 when they differ.
+
+    Example: monitor db current
+    """
+    try:
+        current, head = schema_status(rt.settings.database_url)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"database: {current or '(none)'}\ncode:     {head}")
+    if current != head:
+        raise SystemExit(1)
 
 
 def run() -> None:  # pragma: no cover - console entry

@@ -37,6 +37,7 @@ from sqlalchemy import (
     event,
     exists,
     func,
+    inspect,
     nulls_first,
     or_,
     select,
@@ -49,6 +50,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
 
+from monitor import migrate
 from monitor.domain import QUIET, Entry, Evidence, Feed, FeedHealth, Match, StatusChange
 from monitor.errors import StoreError
 
@@ -61,6 +63,8 @@ __all__ = [
     "Store",
     "metadata",
     "open_store",
+    "schema_status",
+    "upgrade",
 ]
 
 BUSY_TIMEOUT_MS = 30_000
@@ -331,7 +335,27 @@ class Cycle:
 
 
 def open_store(url: str) -> Store:
-    """Connect to `url`, create the tables that are missing, and return the store."""
+    """Connect to `url` and return the store.
+
+    An empty database is brought to the code's schema revision (`upgrade`) first, so a fresh
+    SQLite file needs no setup. A database at another revision is refused: an older one names
+    `monitor db upgrade`, the command that migrates it.
+    """
+    engine = _engine(url)
+    try:
+        current, head = _schema_status(engine)
+        if current is None:
+            current = _upgrade(engine, empty_only=True)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise StoreError(f"store: unable to open {engine.url!r}: {_reason(exc)}") from exc
+    if current != head:
+        engine.dispose()
+        raise StoreError(_schema_problem(current, head))
+    return Store(engine)
+
+
+def _engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -342,12 +366,107 @@ def open_store(url: str) -> Store:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     try:
         engine = create_engine(parsed, pool_pre_ping=not is_sqlite)
-        if is_sqlite:
-            _configure_sqlite(engine)
-        metadata.create_all(engine)
     except SQLAlchemyError as exc:
         raise StoreError(f"store: unable to open {parsed!r}: {_reason(exc)}") from exc
-    return Store(engine)
+    if is_sqlite:
+        _configure_sqlite(engine)
+    return engine
+
+
+# ---------------------------------------------------------------- schema revisions
+
+
+def upgrade(url: str) -> tuple[str | None, str]:
+    """Migrate the database at `url` to the code's schema revision (`monitor db upgrade`).
+
+    Returns (revision before, revision after). Safe to run twice and from several machines at
+    once: on PostgreSQL the upgrade holds an advisory lock, on SQLite the write lock. A database
+    made before migrations existed (tables, no revision) is taken to be at the first revision.
+    """
+    engine = _engine(url)
+    try:
+        before, head = _schema_status(engine)
+        return before, _upgrade(engine) or head
+    except SQLAlchemyError as exc:
+        raise StoreError(f"store: unable to upgrade {engine.url!r}: {_reason(exc)}") from exc
+    finally:
+        engine.dispose()
+
+
+def schema_status(url: str) -> tuple[str | None, str]:
+    """(the database's schema revision or None, the code's revision)."""
+    engine = _engine(url)
+    try:
+        return _schema_status(engine)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"store: unable to read {engine.url!r}: {_reason(exc)}") from exc
+    finally:
+        engine.dispose()
+
+
+def schema_differences(url: str) -> list[Any]:
+    """How the database at `url` differs from the models ([] when it matches them)."""
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            return migrate.differences(conn, metadata)
+    finally:
+        engine.dispose()
+
+
+def new_revision(url: str, message: str) -> None:
+    """Autogenerate a revision from the models against the database at `url` (developers)."""
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn, conn.begin():
+            migrate.new_revision(conn, metadata, message)
+    finally:
+        engine.dispose()
+
+
+_FIRST_REVISION = "0001"
+_UPGRADE_LOCK = 0x6D6F6E69  # "moni": pg_advisory_xact_lock key of schema upgrades
+
+
+def _schema_status(engine: Engine) -> tuple[str | None, str]:
+    with engine.connect() as conn, conn.begin():
+        return migrate.current(conn), migrate.head()
+
+
+def _upgrade(engine: Engine, *, empty_only: bool = False) -> str | None:
+    """Upgrade to head in one transaction that concurrent upgrades wait for; returns the
+    revision after. With `empty_only`, a database that has tables is left as it is."""
+    with engine.connect() as conn:
+        conn.execution_options(monitor_write=True)  # SQLite: BEGIN IMMEDIATE
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
+            current = migrate.current(conn)
+            if current is None and inspect(conn).get_table_names():
+                if empty_only:
+                    return None
+                migrate.stamp(conn, metadata, _FIRST_REVISION)  # made by create_all before 0001
+            elif empty_only and current is not None:
+                return current
+            migrate.upgrade(conn, metadata)
+            return migrate.current(conn)
+
+
+def _schema_problem(current: str | None, head: str) -> str:
+    if current is None:
+        return (
+            "store: the database has tables but no schema revision (it predates migrations, or "
+            f"is not monitor's); run `monitor db upgrade` to bring it to revision {head}"
+        )
+    if current in migrate.revisions():
+        return (
+            f"store: the database schema is at revision {current}, older than this monitor's "
+            f"{head}; run `monitor db upgrade` first"
+        )
+    return (
+        f"store: the database schema is at revision {current}, unknown to this monitor (whose "
+        f"latest is {head}): it was migrated by a newer version; upgrade monitor"
+    )
 
 
 def _configure_sqlite(engine: Engine) -> None:

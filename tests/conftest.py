@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.feedserver"]  # the feed_server fixture, for every test module
+pytest_plugins = [
+    "tests.feedserver",  # the feed_server fixture, for every test module
+    "tests.databases",  # database_url: each test on SQLite and on PostgreSQL
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
