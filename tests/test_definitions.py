@@ -1,0 +1,348 @@
+"""definitions: indicators/*.yaml and config/feeds.yaml -> domain objects, or file:line problems."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.definitions import compile_term, load_definitions, validate
+from monitor.domain import (
+    AllNode,
+    AnyNode,
+    Example,
+    Feed,
+    FeedSelector,
+    NearNode,
+    NoneNode,
+    Scope,
+    Term,
+    TermKind,
+    TermNode,
+)
+from monitor.errors import DefinitionError
+
+DATA = Path(__file__).parent / "data" / "definitions"
+VALID = DATA / "valid"
+BROKEN = DATA / "broken"
+REL = Path("tests/data/definitions")  # as a user would pass them, relative to the repo root
+
+
+@pytest.fixture
+def repo_root(monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = Path(__file__).parent.parent
+    monkeypatch.chdir(root)
+    return root
+
+
+# ---------------------------------------------------------------- a valid set
+
+
+def test_valid_set_loads_to_expected_objects() -> None:
+    defs = load_definitions(VALID / "indicators", VALID / "feeds.yaml")
+
+    assert [f.id for f in defs.feeds] == ["yonhap-en", "xinhua", "bbc-asia"]
+    assert defs.feeds[0] == Feed(
+        "yonhap-en",
+        "https://en.yna.co.kr/RSS/news.xml",
+        ("korea",),
+        timedelta(minutes=15),
+        "",
+    )
+    assert defs.feeds[1].title == "Xinhua World"
+    assert defs.feeds[2].tags == () and defs.feeds[2].interval is None
+
+    assert [i.id for i in defs.indicators] == ["north-korea-stance", "xi-visit"]
+    nk = defs.indicator("north-korea-stance")
+    assert nk.group == "North Korea"
+    assert nk.question.startswith("Does Beijing signal") and nk.question.endswith("measures?")
+    assert nk.window == timedelta(days=14)
+    assert nk.feeds == FeedSelector(ids=(), tags=("korea", "china"))
+    assert defs.feeds_for(nk) == ("yonhap-en", "xinhua")
+    assert [o.id for o in nk.outcomes] == ["pressure", "balance"]
+
+    pressure = nk.outcome("pressure")
+    assert pressure.label == "Signals pressure on Pyongyang"
+    assert pressure.corroborate == 3
+    assert pressure.rule.scope == Scope.SENTENCE
+    node = pressure.rule.node
+    assert isinstance(node, AllNode)  # the rule's `all` and `none`, ANDed
+    all_node, none_node = node.children
+    assert isinstance(all_node, AllNode) and isinstance(none_node, NoneNode)
+    first = all_node.children[0]
+    assert isinstance(first, AnyNode)
+    assert first.children[4] == TermNode(Term("Wang Yi", TermKind.PHRASE, "wang yi"))
+    assert first.children[6] == TermNode(Term("중국", TermKind.PHRASE, "중국"))
+    prefixes = all_node.children[2]
+    assert isinstance(prefixes, AnyNode)
+    assert prefixes.children[0] == TermNode(Term("sanction*", TermKind.PREFIX, "sanction"))
+
+    balance = nk.outcome("balance")
+    assert balance.corroborate == 2 and balance.rule.scope == Scope.ENTRY
+    regex_term = balance.rule.node.children[1].children[2]  # type: ignore[union-attr]
+    assert regex_term == TermNode(
+        Term(r"/peaceful(ly)? resol\w+/", TermKind.REGEX, r"peaceful(ly)? resol\w+")
+    )
+
+    assert nk.examples[0] == Example(
+        "Xi tells Lee China will strictly enforce UN sanctions on North Korea", "pressure", "", 27
+    )
+    assert nk.examples[2].body == "The launch came hours after the summit."
+    assert nk.examples[2].expect == "none"
+
+
+def test_defaults_apply() -> None:
+    xi = load_definitions(VALID / "indicators", VALID / "feeds.yaml").indicator("xi-visit")
+    assert xi.window == timedelta(days=30)
+    assert xi.feeds.everything
+    assert xi.examples == ()
+    outcome = xi.outcomes[0]
+    assert outcome.corroborate == 2
+    assert outcome.rule.scope == Scope.ENTRY
+    assert outcome.rule.node == NearNode(
+        (
+            Term("Xi", TermKind.PHRASE, "xi"),
+            Term("title:visit*", TermKind.PREFIX, "visit", title_only=True),
+        ),
+        3,
+    )
+
+
+def test_hashes() -> None:
+    defs = load_definitions(VALID / "indicators", VALID / "feeds.yaml")
+    for indicator in defs.indicators:
+        assert indicator.hash == hashlib.sha256(Path(indicator.source).read_bytes()).hexdigest()
+    again = load_definitions(VALID / "indicators", VALID / "feeds.yaml")
+    assert len(defs.hash) == 64 and again.hash == defs.hash
+
+
+def test_hash_changes_with_any_file(tmp_path: Path) -> None:
+    indicators = tmp_path / "indicators"
+    indicators.mkdir()
+    for src in (VALID / "indicators").iterdir():
+        (indicators / src.name).write_bytes(src.read_bytes())
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_bytes((VALID / "feeds.yaml").read_bytes())
+    before = load_definitions(indicators, feeds)
+    with (indicators / "xi-visit.yaml").open("a") as f:
+        f.write("# a comment\n")
+    after = load_definitions(indicators, feeds)
+    assert after.hash != before.hash
+    assert after.indicator("xi-visit").hash != before.indicator("xi-visit").hash
+    assert after.indicator("north-korea-stance") == before.indicator("north-korea-stance")
+
+
+def test_validate_of_a_valid_set_is_empty() -> None:
+    assert validate(VALID / "indicators", VALID / "feeds.yaml") == []
+
+
+# ---------------------------------------------------------------- problems
+
+IND = REL / "broken" / "indicators"
+FEEDS = REL / "broken-feeds" / "feeds.yaml"
+
+INDICATOR_PROBLEMS = [
+    ("unknown-key.yaml", 5, "unknown key 'colour' in an indicator; allowed: id, group, title"),
+    ("unknown-key.yaml", 11, "unknown key 'alll' in a rule; allowed: scope, all, any, none, near"),
+    ("missing-key.yaml", 1, "an indicator is missing required key 'question'"),
+    ("missing-key.yaml", 5, "an outcome is missing required key 'label'"),
+    ("empty-terms.yaml", 10, "'any' must not be empty"),
+    ("empty-terms.yaml", 11, "a term must not be empty"),
+    ("bad-regex.yaml", 11, "bad regex in term '/(unclosed/': missing )"),
+    ("bad-regex.yaml", 12, "regex in term '/a*/' matches empty text"),
+    ("dup-a.yaml", 1, "id 'dup-b' must equal the file name's stem 'dup-a'"),
+    ("dup-b.yaml", 1, f"duplicate indicator id 'dup-b' (also in {IND / 'dup-a.yaml'})"),
+    ("dup-outcome.yaml", 9, "duplicate outcome id 'yes' (first at line 6)"),
+    ("dup-outcome.yaml", 12, "outcome id 'none' is reserved"),
+    ("dup-outcome.yaml", 19, "expect 'maybe' names no outcome; use one of: yes, none"),
+    ("unknown-feed.yaml", 6, "unknown feed id 'nope'; known: bbc-asia, xinhua, yonhap-en"),
+    ("unknown-feed.yaml", 7, "no feed has the tag 'nosuch'; known tags: china, korea"),
+    ("wrong-types.yaml", 3, "title must be text"),
+    ("wrong-types.yaml", 5, "window: not a duration: '30 days'"),
+    ("wrong-types.yaml", 9, "corroborate must be a whole number from 1 to 1000"),
+    ("wrong-types.yaml", 11, "scope 'paragraph' must be 'entry' or 'sentence'"),
+    ("wrong-types.yaml", 12, "'near' within must be a whole number from 0 to 1000"),
+    ("wrong-types.yaml", 13, "an outcome must be a mapping"),
+    ("wrong-types.yaml", 17, "a rule needs 'all', 'any' or 'near'"),
+    ("tabs.yaml", 3, "invalid YAML: found character '\\t' that cannot start any token"),
+    ("binary.yaml", 2, "not UTF-8 text"),
+    ("empty.yaml", 1, "file is empty"),
+    ("bomb.yaml", 1, "rules expand to more than 10000 items"),
+]
+
+
+@pytest.fixture(scope="module")
+def broken_problems() -> list[str]:
+    root = Path(__file__).parent.parent
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        return validate(IND, REL / "broken" / "feeds.yaml")
+
+
+@pytest.mark.parametrize(("name", "line", "message"), INDICATOR_PROBLEMS)
+def test_indicator_problem(broken_problems: list[str], name: str, line: int, message: str) -> None:
+    prefix = f"{IND / name}:{line}: "
+    found = [p for p in broken_problems if p.startswith(prefix)]
+    assert any(message in p for p in found), (prefix + message, broken_problems)
+
+
+def test_every_problem_is_collected_at_once(broken_problems: list[str], repo_root: Path) -> None:
+    assert len(broken_problems) >= len(INDICATOR_PROBLEMS)
+    files_with_problems = {p.split(":", 1)[0] for p in broken_problems}
+    assert files_with_problems == {str(p) for p in sorted(IND.iterdir())}
+    with pytest.raises(DefinitionError) as caught:
+        load_definitions(IND, REL / "broken" / "feeds.yaml")
+    assert caught.value.problems == broken_problems
+    assert str(caught.value).startswith(f"definitions: {IND / 'bad-regex.yaml'}:11: bad regex")
+
+
+FEED_PROBLEMS = [
+    (4, "duplicate feed id 'ok' (first at line 2)"),
+    (7, "feed url 'ftp://example.org/feed.xml' must be an http:// or https:// URL"),
+    (8, "interval: not a duration: 'soon'"),
+    (11, "unknown key 'priority' in a feed; allowed: id, url, tags, interval, title"),
+    (12, "a feed is missing required key 'id'"),
+]
+
+
+@pytest.mark.parametrize(("line", "message"), FEED_PROBLEMS)
+def test_feed_problem(repo_root: Path, line: int, message: str) -> None:
+    problems = validate(REL / "valid" / "indicators", FEEDS)
+    assert any(p.startswith(f"{FEEDS}:{line}: {message}") for p in problems), problems
+
+
+def test_feed_problems_skip_the_feed_cross_check(repo_root: Path) -> None:
+    problems = validate(REL / "valid" / "indicators", FEEDS)
+    assert len(problems) == len(FEED_PROBLEMS)
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "message"),
+    [
+        ("feeds: []\nextra: 1\n", 2, "unknown key 'extra' in the feeds file; allowed: feeds"),
+        ("- id: x\n", 1, "the feeds file must be a mapping with keys: feeds"),
+        ("feeds:\n  - {id: a, url: 'https://'}\n", 2, "must be an http:// or https:// URL"),
+        ("feeds:\n  - {id: 'a b', url: 'https://x.org'}\n", 2, "feed id 'a b' must be a slug"),
+        ("feeds:\n  - {id: a, url: https://x.org, tags: korea}\n", 2, "tags must be a list"),
+        ("feeds:\n  - {id: a, url: https://x.org, interval: 0m}\n", 2, "must be longer than zero"),
+        (
+            "feeds: {a: 1}\nfeeds: []\n",
+            2,
+            "duplicate key 'feeds' in the feeds file (first at line 1)",
+        ),
+    ],
+)
+def test_feeds_file_problems(tmp_path: Path, content: str, line: int, message: str) -> None:
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(content)
+    (tmp_path / "indicators").mkdir()
+    problems = validate(tmp_path / "indicators", feeds)
+    assert any(p.startswith(f"{feeds}:{line}: ") and message in p for p in problems), problems
+
+
+def test_missing_paths_are_problems(tmp_path: Path) -> None:
+    problems = validate(tmp_path / "nope", tmp_path / "feeds.yaml")
+    assert problems[0].startswith(f"{tmp_path / 'feeds.yaml'}:1: cannot read file")
+    assert problems[1] == f"{tmp_path / 'nope'}:1: not a directory"
+
+
+# ---------------------------------------------------------------- terms
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("North Korea", Term("North Korea", TermKind.PHRASE, "north korea")),
+        ("  North   Korea ", Term("  North   Korea ", TermKind.PHRASE, "north korea")),
+        ("Ｃｈｉｎａ", Term("Ｃｈｉｎａ", TermKind.PHRASE, "china")),
+        ("sanction*", Term("sanction*", TermKind.PREFIX, "sanction")),
+        ("/kim jong.un/", Term("/kim jong.un/", TermKind.REGEX, "kim jong.un")),
+        ("title:Summit", Term("title:Summit", TermKind.PHRASE, "summit", title_only=True)),
+        ("title:visit*", Term("title:visit*", TermKind.PREFIX, "visit", title_only=True)),
+        ("title:/x+y/", Term("title:/x+y/", TermKind.REGEX, "x+y", title_only=True)),
+        ("북한", Term("북한", TermKind.PHRASE, "북한")),
+    ],
+)
+def test_compile_term(raw: str, expected: Term) -> None:
+    assert compile_term(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("*", "empty term"), ("title:", "empty term"), ("//", "empty regex"), ("/[/", "bad regex")],
+)
+def test_compile_term_rejects(raw: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        compile_term(raw)
+
+
+# ---------------------------------------------------------------- never a traceback
+
+FEEDS_OK = "feeds:\n  - {id: a, url: 'https://example.org/a.xml', tags: [t]}\n"
+
+
+def _load_text(content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "indicators").mkdir()
+        (root / "indicators" / "x.yaml").write_bytes(content)
+        (root / "feeds.yaml").write_text(FEEDS_OK)
+        try:
+            load_definitions(root / "indicators", root / "feeds.yaml")
+        except DefinitionError as exc:
+            assert exc.problems
+            assert all(p.startswith(f"{root / 'indicators' / 'x.yaml'}:") for p in exc.problems)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_any_bytes_load_or_give_problems(content: bytes) -> None:
+    _load_text(content)
+
+
+KEYS = ["id", "group", "title", "question", "feeds", "window", "outcomes", "examples"]
+KEYS += ["label", "rule", "corroborate", "scope", "all", "any", "none", "near", "terms", "within"]
+KEYS += ["ids", "tags", "text", "expect", "body"]
+SCALARS = st.one_of(
+    st.sampled_from(["x", "china", "/a+/", "/(/", "x*", "title:y", "30d", "none", "a", "t"]),
+    st.integers(-3, 5),
+    st.none(),
+    st.booleans(),
+    st.text(max_size=8),
+)
+YAML_VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(KEYS), inner),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(KEYS), YAML_VALUES, max_size=8))
+def test_any_structure_loads_or_gives_problems(doc: dict[str, object]) -> None:
+    _load_text(yaml.safe_dump(doc, allow_unicode=True).encode())
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"[" * 5000,
+        b"a: &a [*a]\n",
+        b"id: x\noutcomes:\n  - &o {id: a, label: b, rule: {any: [*o]}}\n",
+        b"x: " + b"9" * 5000 + b"\n",
+        b"outcomes: [{id: a, label: b, corroborate: " + b"9" * 5000 + b", rule: {any: [x]}}]\n",
+        b"window: 99999999999999999999999d\n",
+        b"\xef\xbb\xbfid: x\n",
+        b"--- a\n--- b\n",
+        b"? [a, b]\n: c\n",
+        b"<<: {id: x}\n",
+    ],
+)
+def test_awkward_yaml_gives_problems(content: bytes) -> None:
+    _load_text(content)
