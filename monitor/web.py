@@ -101,7 +101,7 @@ def create_app(
 ) -> FastAPI:
     """The FastAPI app over `store`; `definitions()` is called per request (it may reload)."""
     token = settings.api_token.get_secret_value() if settings.api_token else None
-    guarded = [Depends(_bearer(token))] if token else []
+    guarded = [Depends(_TokenCheck(token))] if token else []
     auth = {401: _error("A valid `Authorization: Bearer` token is required.")} if token else {}
     app = FastAPI(
         title="monitor",
@@ -195,20 +195,23 @@ def create_app(
     return app
 
 
-def _bearer(token: str) -> Callable[..., None]:
-    expected = token.encode()
-    scheme = HTTPBearer(auto_error=False, description="The value of MONITOR_API_TOKEN.")
+_BEARER = HTTPBearer(auto_error=False, description="The value of MONITOR_API_TOKEN.")
 
-    def check(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(scheme)],
+
+class _TokenCheck:
+    """The dependency of every guarded endpoint: a Bearer token equal to MONITOR_API_TOKEN."""
+
+    def __init__(self, token: str) -> None:
+        self._expected = token.encode()
+
+    def __call__(
+        self, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
     ) -> None:
         given = credentials.credentials.encode() if credentials else b""
-        if not (credentials and hmac.compare_digest(given, expected)):
+        if not (credentials and hmac.compare_digest(given, self._expected)):
             raise HTTPException(
                 401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
             )
-
-    return check
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -1,0 +1,392 @@
+"""The JSON API through FastAPI's TestClient, over a real SQLite file filled by the pipeline."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from monitor.domain import Definitions
+from monitor.store import Store, open_store
+from monitor.web import create_app
+from tests import webdata
+from tests.webdata import HOSTILE_LINK, HOSTILE_TITLE, NOW, settings
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+TOKEN = "s3cret-token"
+db_url, defs, store, app = webdata.db_url, webdata.defs, webdata.store, webdata.app  # fixtures
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+def make_client(store: Store, defs: Definitions, **options: object) -> TestClient:
+    clock = options.pop("clock", lambda: NOW)
+    app = create_app(store=store, definitions=lambda: defs, settings=settings(**options),
+                     clock=clock)  # type: ignore[arg-type]  # fmt: skip
+    return TestClient(app, raise_server_exceptions=False)
+
+
+# ---------------------------------------------------------------- indicators
+
+
+def test_indicators_lists_every_indicator_with_status_and_levels(
+    client: TestClient, defs: Definitions
+) -> None:
+    response = client.get("/indicators")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    items = {item["id"]: item for item in response.json()}
+    assert list(items) == [i.id for i in defs.indicators]
+    visa = items["visa-easing"]
+    assert visa["status"] == "eased:confirmed"
+    assert visa["since"] == (NOW - timedelta(days=2)).isoformat().replace("+00:00", "Z")
+    assert visa["group"] == "Travel and cultural exchange"
+    assert visa["question"].startswith("Is there movement")
+    assert visa["outcomes"] == [
+        {
+            "id": "eased",
+            "label": "Visas are waived or extended",
+            "level": "confirmed",
+            "sources": ["koreaherald.com", "example.org"],
+            "evidence_count": 2,
+        }
+    ]
+    assert visa["evidence_count"] == 2
+    assert "evidence" not in visa
+    assert items["flight-routes"]["status"] == "expanded:reported"
+    assert items["north-korea-stance"]["status"] == "quiet"
+
+
+def test_one_indicator_carries_the_evidence_behind_its_status(client: TestClient) -> None:
+    data = client.get("/indicators/visa-easing").json()
+
+    assert [e["publisher"] for e in data["evidence"]] == ["koreaherald.com", "example.org"]
+    hostile = data["evidence"][1]
+    assert hostile["title"] == HOSTILE_TITLE  # data, served as JSON: the page escapes it
+    assert hostile["link"] == HOSTILE_LINK
+    assert "visa-free" in hostile["terms"]
+    assert hostile["snippet"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/indicators/nope",
+        "/indicators/nope/history",
+        "/indicators/nope/page",
+        "/indicators/%3Cb%3E",
+    ],
+)
+def test_an_unknown_indicator_is_a_json_404(client: TestClient, path: str) -> None:
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["detail"].startswith("no indicator")
+
+
+# ---------------------------------------------------------------- history
+
+
+def test_history_is_newest_first_and_pages_with_before(client: TestClient) -> None:
+    first = client.get("/indicators/visa-easing/history", params={"limit": 1}).json()
+
+    assert [c["new_status"] for c in first["items"]] == ["eased:confirmed"]
+    assert first["items"][0]["old_status"] == "eased:reported"
+    assert first["next_before"] == first["items"][0]["id"]
+    second = client.get(
+        "/indicators/visa-easing/history", params={"limit": 1, "before": first["next_before"]}
+    ).json()
+    assert [(c["old_status"], c["new_status"]) for c in second["items"]] == [
+        ("quiet", "eased:reported")
+    ]
+    assert second["next_before"] is None
+    assert second["items"][0]["evidence"][0]["title"] == HOSTILE_TITLE
+
+
+def test_history_since_keeps_later_changes(client: TestClient) -> None:
+    since = (NOW - timedelta(days=5)).isoformat()
+    data = client.get("/indicators/visa-easing/history", params={"since": since}).json()
+    assert [c["new_status"] for c in data["items"]] == ["eased:confirmed"]
+    naive = (NOW - timedelta(days=30)).replace(tzinfo=None).isoformat()
+    data = client.get("/indicators/visa-easing/history", params={"since": naive}).json()
+    assert len(data["items"]) == 2
+    assert data["next_before"] is None
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 0},
+        {"limit": 501},
+        {"limit": "ten"},
+        {"before": 0},
+        {"before": 2**63},
+        {"since": "yesterday"},
+        {"since": "2026-13-45"},
+    ],
+)
+def test_bad_query_values_are_a_json_422(client: TestClient, params: dict[str, object]) -> None:
+    response = client.get("/indicators/visa-easing/history", params=params)
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["detail"]
+
+
+def test_a_since_at_the_edge_of_time_is_answered(client: TestClient) -> None:
+    response = client.get(
+        "/indicators/visa-easing/history", params={"since": "0001-01-01T00:00:00+01:00"}
+    )
+    assert response.status_code in (200, 422)
+
+
+# ---------------------------------------------------------------- feeds, metrics
+
+
+def test_feeds_report_health(client: TestClient) -> None:
+    feeds = {f["id"]: f for f in client.get("/feeds").json()}
+
+    assert set(feeds) == {"yonhap", "herald", "gone"}
+    assert feeds["yonhap"]["http_status"] == 200
+    assert feeds["yonhap"]["not_modified"] is False
+    assert feeds["yonhap"]["next_check_at"] is not None
+    assert feeds["herald"]["not_modified"] is True
+    gone = feeds["gone"]
+    assert (gone["dead"], gone["http_status"], gone["error_count"]) == (True, 410, 1)
+    assert gone["last_error"] == "fetch: HTTP 410 Gone <b>bold</b>"
+    assert gone["moved_to"] is None
+    assert gone["failing_since"] is not None
+    assert gone["last_checked_at"] == (NOW - timedelta(minutes=5)).isoformat().replace(
+        "+00:00", "Z"
+    )
+
+
+def test_metrics_are_read_from_the_database(client: TestClient) -> None:
+    response = client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
+    assert samples[("monitor_fetches_total", (("result", "modified"),))] == 2
+    assert samples[("monitor_fetches_total", (("result", "not_modified"),))] == 2
+    assert samples[("monitor_fetches_total", (("result", "failed"),))] == 2
+    assert samples[("monitor_entries_total", ())] == 4
+    assert samples[("monitor_matches_total", ())] == 2
+    assert samples[("monitor_status_changes_total", (("indicator", "visa-easing"),))] == 2
+    assert samples[("monitor_status_changes_total", (("indicator", "flight-routes"),))] == 1
+    assert samples[("monitor_cycle_duration_seconds_count", ())] == 2
+    assert samples[("monitor_cycle_duration_seconds_bucket", (("le", "1.0"),))] == 0
+    assert samples[("monitor_cycle_duration_seconds_bucket", (("le", "2.5"),))] == 1
+    assert samples[("monitor_cycle_duration_seconds_bucket", (("le", "+Inf"),))] == 2
+    assert samples[("monitor_cycle_duration_seconds_sum", ())] == pytest.approx(4.6, abs=0.01)
+    last = (NOW - timedelta(minutes=5) + timedelta(seconds=3.4)).timestamp()
+    assert samples[("monitor_last_successful_cycle_timestamp_seconds", ())] == pytest.approx(last)
+    sent = (NOW - timedelta(days=1)).timestamp()
+    assert samples[("monitor_digest_sent_timestamp_seconds", ())] == pytest.approx(sent)
+    assert samples[("monitor_feeds", (("state", "dead"),))] == 1
+    assert samples[("monitor_feeds", (("state", "ok"),))] == 2
+
+
+def test_metrics_of_an_empty_database(tmp_path: Path, defs: Definitions) -> None:
+    with open_store(f"sqlite:///{tmp_path / 'empty.db'}") as empty:
+        text = make_client(empty, defs).get("/metrics").text
+    assert "monitor_cycle_duration_seconds_count 0.0" in text
+    assert "monitor_last_successful_cycle_timestamp_seconds" not in text
+    assert "monitor_digest_sent_timestamp_seconds" not in text
+
+
+# ---------------------------------------------------------------- health
+
+
+def test_healthz_is_ok_after_a_recent_cycle(client: TestClient) -> None:
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    data = response.json()
+    assert (data["status"], data["database"]) == ("ok", True)
+    assert data["age_seconds"] == pytest.approx(5 * 60 - 3.4, abs=0.01)
+    assert data["max_age_seconds"] == 3 * 15 * 60
+
+
+def test_healthz_is_503_when_the_last_cycle_is_too_old(store: Store, defs: Definitions) -> None:
+    client = make_client(store, defs, health_max_age="2m")
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "stale"
+
+
+def test_healthz_before_any_cycle_is_starting_then_stale(tmp_path: Path, defs: Definitions) -> None:
+    now = [NOW]
+    with open_store(f"sqlite:///{tmp_path / 'empty.db'}") as empty:
+        client = make_client(empty, defs, clock=lambda: now[0])
+        first = client.get("/healthz")
+        now[0] = NOW + timedelta(minutes=46)
+        later = client.get("/healthz")
+    assert (first.status_code, first.json()["status"]) == (200, "starting")
+    assert first.json()["last_successful_cycle"] is None
+    assert (later.status_code, later.json()["status"]) == (503, "stale")
+
+
+def test_an_unreachable_database_is_503_never_a_trace(
+    tmp_path: Path, store: Store, defs: Definitions
+) -> None:
+    client = make_client(store, defs)
+    shutil.rmtree(tmp_path / "data")
+    store.close()  # drop pooled connections to the deleted file
+
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert health.json()["status"] == "unavailable"
+    assert health.json()["database"] is False
+    for path in ("/indicators", "/feeds", "/metrics", "/"):
+        response = client.get(path)
+        assert response.status_code == 503, path
+        assert response.json() == {"detail": "the database did not answer"}
+
+
+def test_an_unexpected_error_is_a_json_500_without_internals(store: Store) -> None:
+    def broken() -> Definitions:
+        raise RuntimeError("secret internals at /etc/passwd")
+
+    app = create_app(store=store, definitions=broken, settings=settings())
+    response = TestClient(app, raise_server_exceptions=False).get("/indicators")
+
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal error"}
+    assert "secret" not in response.text
+
+
+# ---------------------------------------------------------------- token
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/indicators", "/indicators/visa-easing", "/indicators/visa-easing/history", "/feeds",
+     "/metrics", "/", "/indicators/visa-easing/page"],
+)  # fmt: skip
+def test_a_token_guards_every_endpoint_but_healthz(
+    store: Store, defs: Definitions, path: str
+) -> None:
+    client = make_client(store, defs, api_token=TOKEN)
+
+    missing = client.get(path)
+    assert missing.status_code == 401
+    assert missing.json() == {"detail": "a valid bearer token is required"}
+    assert missing.headers["www-authenticate"] == "Bearer"
+    for wrong in (
+        f"Bearer {TOKEN}x",
+        f"Basic {TOKEN}",
+        TOKEN,
+        "Bearer ",
+        "Bearer é".encode("latin-1"),
+    ):
+        assert client.get(path, headers={"Authorization": wrong}).status_code == 401, wrong
+    assert client.get(path, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert client.get("/healthz").status_code == 200
+
+
+def test_openapi_declares_the_token_when_one_is_set(store: Store, defs: Definitions) -> None:
+    spec = make_client(store, defs, api_token=TOKEN).get("/openapi.json").json()
+    assert spec["paths"]["/indicators"]["get"]["security"] == [{"HTTPBearer": []}]
+    assert "401" in spec["paths"]["/feeds"]["get"]["responses"]
+    assert "security" not in spec["paths"]["/healthz"]["get"]
+
+
+def test_openapi_describes_every_endpoint(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+
+    assert set(paths) == {
+        "/healthz", "/indicators", "/indicators/{indicator_id}",
+        "/indicators/{indicator_id}/history", "/indicators/{indicator_id}/page", "/feeds",
+        "/metrics", "/",
+    }  # fmt: skip
+    history = paths["/indicators/{indicator_id}/history"]["get"]
+    assert {p["name"] for p in history["parameters"]} == {
+        "indicator_id",
+        "since",
+        "limit",
+        "before",
+    }
+    assert {"200", "304", "404", "422", "503"} <= set(history["responses"])
+    assert "503" in paths["/healthz"]["get"]["responses"]
+    assert "401" not in paths["/indicators"]["get"]["responses"]  # no token set
+    assert "text/html" in paths["/"]["get"]["responses"]["200"]["content"]
+    assert "text/plain" in paths["/metrics"]["get"]["responses"]["200"]["content"]
+
+
+# ---------------------------------------------------------------- conditional requests
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/indicators", "/indicators/visa-easing", "/indicators/visa-easing/history", "/feeds", "/"],
+)
+def test_etag_and_if_none_match(client: TestClient, path: str) -> None:
+    first = client.get(path)
+    etag = first.headers["etag"]
+
+    again = client.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    assert client.get(path, headers={"If-None-Match": f'W/{etag}, "x"'}).status_code == 304
+    assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+def test_history_has_last_modified_and_honours_if_modified_since(client: TestClient) -> None:
+    first = client.get("/indicators/visa-easing/history")
+    modified = first.headers["last-modified"]
+    assert modified.endswith(" GMT")
+
+    assert (
+        client.get("/indicators/visa-easing/history", headers={"If-Modified-Since": modified})
+    ).status_code == 304
+    older = "Mon, 01 Jan 2024 00:00:00 GMT"
+    response = client.get("/indicators/visa-easing/history", headers={"If-Modified-Since": older})
+    assert response.status_code == 200
+    bad = client.get("/indicators/visa-easing/history", headers={"If-Modified-Since": "garbage"})
+    assert bad.status_code == 200
+
+
+def test_json_answers_are_not_sniffed_as_html(client: TestClient) -> None:
+    response = client.get("/indicators/visa-easing")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-type"] == "application/json"
+
+
+def test_definitions_are_read_per_request(store: Store, defs: Definitions) -> None:
+    current = [defs]
+    app = create_app(store=store, definitions=lambda: current[0], settings=settings(),
+                     clock=lambda: NOW)  # fmt: skip
+    client = TestClient(app)
+    assert len(client.get("/indicators").json()) == len(defs.indicators)
+
+    current[0] = Definitions(defs.indicators[:1], defs.feeds, defs.hash)
+    assert len(client.get("/indicators").json()) == 1
+    assert client.get("/indicators/visa-easing").status_code == 404
+
+
+def test_a_future_clock_moves_evidence_out_of_the_window(store: Store, defs: Definitions) -> None:
+    later = NOW + timedelta(days=60)
+    data = make_client(store, defs, clock=lambda: later).get("/indicators/visa-easing").json()
+    assert data["evidence"] == []
+    assert data["status"] == "eased:confirmed"  # the recorded status until a check records more
+    assert isinstance(datetime.fromisoformat(data["since"]), datetime)

@@ -1,0 +1,124 @@
+"""A real SQLite database for the web tests, filled through the store and pipeline functions:
+the indicators of tests/data/web, three feeds (one fine, one not modified, one gone), news
+over three weeks (one headline hostile), two cycles and a sent digest."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+
+from monitor.definitions import load_definitions
+from monitor.domain import Definitions, Entry, Indicator
+from monitor.fetch import FetchLimits
+from monitor.match import Matcher
+from monitor.pipeline import Context, evaluate_and_record, prepare, store_entries
+from monitor.settings import Settings
+from monitor.store import Cycle, Store, open_store
+from monitor.web import create_app
+from tests.conftest import DATA
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+DAY = timedelta(days=1)
+WEB = DATA / "web"  # four small indicators, three feeds: independent of the shipped ones
+
+HOSTILE_TITLE = (
+    "<script>alert(1)</script> China extends visa-free entry for South Korean visitors "
+    "<img src=x onerror=alert(2)>"
+)
+HOSTILE_TEXT = 'Seoul welcomes the move. <a href="javascript:alert(4)">click</a> & more'
+HOSTILE_LINK = "javascript:alert(3)"
+VISA_HERALD = "South Korea launches visa-free entry for Chinese tour groups"
+FLIGHTS = "Korean Air resumes Incheon–Shanghai flights after three-year hiatus"
+GENERAL = "Seoul stocks close higher on chip rally"
+
+
+def news(feed: str, n: int, title: str, link: str, published: datetime, text: str = "") -> Entry:
+    host = link.split("/")[2] if "://" in link else "example.org"
+    return Entry(feed, f"{feed}-{n}", link, title, text, published, host.removeprefix("www."))
+
+
+@functools.cache
+def definitions() -> Definitions:
+    return load_definitions(WEB / "indicators", WEB / "feeds.yaml")
+
+
+@functools.cache
+def _matcher(indicators: tuple[Indicator, ...]) -> Matcher:
+    return Matcher(indicators)
+
+
+def populate(store: Store, defs: Definitions, *, now: datetime = NOW) -> None:
+    ctx = Context(
+        definitions=defs,
+        matcher=_matcher(defs.indicators),
+        store=store,
+        limits=FetchLimits(timeout=2, total_timeout=5),
+    )
+    prepare(ctx, now=now - 30 * DAY)
+    # three weeks ago one publisher reports visa easing (behind a hostile headline)
+    then = now - 20 * DAY
+    hostile = news("yonhap", 1, HOSTILE_TITLE, HOSTILE_LINK, then, HOSTILE_TEXT)
+    store_entries(ctx, [hostile, news("yonhap", 2, GENERAL, "https://en.yna.co.kr/3", then)],
+                  now=then)  # fmt: skip
+    evaluate_and_record(ctx, now=then)
+    # two days ago a second publisher confirms it, and flights resume
+    recent = now - 2 * DAY
+    store_entries(
+        ctx,
+        [
+            news("herald", 3, VISA_HERALD, "https://www.koreaherald.com/article/1", recent),
+            news("yonhap", 4, FLIGHTS, "https://en.yna.co.kr/view/AEN2", recent),
+        ],
+        now=recent,
+    )
+    evaluate_and_record(ctx, now=recent)
+    _record_fetches(store, now - timedelta(minutes=5))
+    for minutes, seconds in ((65, 1.2), (5, 3.4)):
+        start = now - timedelta(minutes=minutes)
+        took = timedelta(seconds=seconds)
+        counts = {"feeds_checked": 3, "not_modified": 1, "failed": 1, "new_entries": 2}
+        store.record_cycle(Cycle(start, start + took, matches=1, **counts))
+    day = (now - DAY).date()
+    assert store.claim_digest(day, owner="test", now=now - DAY)
+    store.mark_digest_sent(day, now - DAY)
+
+
+def _record_fetches(store: Store, at: datetime) -> None:
+    next_at = at + timedelta(minutes=15)
+    store.record_fetch("yonhap", now=at, ok=True, http_status=200, next_check_at=next_at)
+    store.record_fetch("herald", now=at, ok=True, http_status=304, next_check_at=next_at)
+    store.record_fetch(
+        "gone", now=at, ok=False, http_status=410, dead=True, error_count=1,
+        error="fetch: HTTP 410 Gone <b>bold</b>",
+    )  # fmt: skip
+
+
+def settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'data' / 'monitor.db'}"
+
+
+@pytest.fixture
+def defs() -> Definitions:
+    return definitions()
+
+
+@pytest.fixture
+def store(db_url: str, defs: Definitions) -> Iterator[Store]:
+    with open_store(db_url) as opened:
+        populate(opened, defs)
+        yield opened
+
+
+@pytest.fixture
+def app(store: Store, defs: Definitions) -> FastAPI:
+    return create_app(store=store, definitions=lambda: defs, settings=settings(), clock=lambda: NOW)
