@@ -80,8 +80,8 @@ def test_feed_problems_name_dead_failing_and_stale_feeds() -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path / 'monitor.db'}") as s:
+def store(database_url: str) -> Iterator[Store]:
+    with open_store(database_url) as s:
         yield s
 
 
@@ -192,10 +192,9 @@ def test_a_claim_left_by_a_crashed_sender_goes_stale_and_is_retaken(
 
 
 def test_digest_command_previews_without_sending_and_sends_once(
-    definitions: Definitions, tmp_path: Path
+    definitions: Definitions, tmp_path: Path, database_url: str
 ) -> None:
-    db = tmp_path / "cli.db"
-    with open_store(f"sqlite:///{db}") as s:
+    with open_store(database_url) as s:
         check(definitions, s, datetime.now(UTC))
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text("feeds:\n" + "".join(
@@ -203,7 +202,7 @@ def test_digest_command_previews_without_sending_and_sends_once(
         for f in definitions.feeds
     ))  # fmt: skip
     env = {
-        "MONITOR_DATABASE_URL": f"sqlite:///{db}",
+        "MONITOR_DATABASE_URL": database_url,
         "MONITOR_FEEDS_FILE": str(feeds),
         "MONITOR_INDICATORS_DIR": str(ROOT / "indicators"),
         "MONITOR_OUTBOX_DIR": str(tmp_path / "outbox"),

@@ -32,8 +32,8 @@ def shipped() -> Definitions:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    with open_store(f"sqlite:///{tmp_path / 'monitor.db'}") as s:
+def store(database_url: str) -> Store:
+    with open_store(database_url) as s:
         yield s
 
 
@@ -154,7 +154,7 @@ def test_a_gone_feed_is_marked_dead_and_no_longer_polled(
 
 
 def test_monitor_check_twice_over_the_same_news_records_nothing_new(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server: FeedServer, tmp_path: Path, database_url: str
 ) -> None:
     feed_server.route("/yonhap.xml", body=news.yonhap(datetime.now(UTC)), etag='"y1"')
     feed_server.route("/herald.xml", body=news.herald(datetime.now(UTC)))
@@ -168,7 +168,7 @@ def test_monitor_check_twice_over_the_same_news_records_nothing_new(
         )
     )
     env = {
-        "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}",
+        "MONITOR_DATABASE_URL": database_url,
         "MONITOR_FEEDS_FILE": str(feeds_file),
         "MONITOR_INDICATORS_DIR": str(ROOT / "indicators"),
         "MONITOR_CHECK_INTERVAL": "0s",  # every feed is due at every check

@@ -1,5 +1,5 @@
-"""The store against real SQLite files. Every test uses the `store` fixture (and `store_url`
-to open a second handle), so a PostgreSQL parametrisation only has to extend `store_url`."""
+"""The store against real SQLite files and PostgreSQL databases. Every test uses the `store`
+fixture (and `store_url` to open a second handle), parametrised by `database_url`."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ DAY = timedelta(days=1)
 
 
 @pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'data' / 'monitor.db'}"
+def store_url(database_url: str) -> str:
+    return database_url
 
 
 @pytest.fixture
