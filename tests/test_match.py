@@ -1,0 +1,364 @@
+"""match: compiled rules, one pass per entry, pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.definitions import compile_term, load_definitions
+from monitor.domain import (
+    AllNode,
+    AnyNode,
+    Entry,
+    Indicator,
+    NearNode,
+    Node,
+    NoneNode,
+    Outcome,
+    Rule,
+    Scope,
+    TermNode,
+)
+from monitor.match import Matcher, compile_matcher, run_examples
+
+VALID = Path(__file__).parent / "data" / "definitions" / "valid"
+
+
+# ---------------------------------------------------------------- builders
+
+
+def node(spec: Any) -> Node:
+    """A rule node from the YAML shape: a term string, or {all|any|none|near: ...} (ANDed)."""
+    if isinstance(spec, str):
+        return TermNode(compile_term(spec))
+    assert isinstance(spec, Mapping)
+    parts: list[Node] = []
+    for key, value in spec.items():
+        if key == "near":
+            parts.append(NearNode(tuple(compile_term(t) for t in value["terms"]), value["within"]))
+        else:
+            cls = {"all": AllNode, "any": AnyNode, "none": NoneNode}[key]
+            parts.append(cls(tuple(node(v) for v in value)))
+    return parts[0] if len(parts) == 1 else AllNode(tuple(parts))
+
+
+def indicator(
+    ind_id: str, rule: Any, scope: Scope = Scope.ENTRY, outcome: str = "yes"
+) -> Indicator:
+    return Indicator(
+        id=ind_id,
+        group="g",
+        title="t",
+        question="q",
+        outcomes=(Outcome(outcome, outcome, Rule(node(rule), scope)),),
+    )
+
+
+def entry(title: str, text: str = "", guid: str = "g1") -> Entry:
+    return Entry("feed", guid, "https://example.org/a", title, text, None, "example.org")
+
+
+def matches(rule: Any, title: str, text: str = "", scope: Scope = Scope.ENTRY) -> bool:
+    return bool(Matcher([indicator("i", rule, scope)]).match(entry(title, text)))
+
+
+# ---------------------------------------------------------------- terms
+
+TERM_CASES = [
+    # Latin phrases: case-insensitive, word boundaries on both sides
+    ("north korea", "North Korea fires missile", True),
+    ("north korea", "North Korea's leader", True),
+    ("north korea", "North Koreans protest", False),
+    ("north korea", "south-north korea talks", True),
+    ("art", "The art of war", True),
+    ("art", "Markets start higher", False),
+    ("art", "Art.", True),
+    ("un", "UN이 대북 제재를 논의했다", True),  # a Korean particle after a Latin term
+    ("xi", "Taxi drivers strike", False),
+    ("u.s.", "The U.S. envoy arrived", True),
+    # CJK: substrings, whatever follows
+    ("朝鲜", "朝鲜半岛局势紧张", True),
+    ("中国", "中国外交部发言人表示", True),
+    ("북한", "북한이 미사일을 발사했다", True),
+    ("북한", "북한은 오늘", True),
+    ("북한", "남한 정부는", False),
+    # prefixes: left boundary only
+    ("sanction*", "New sanctions announced", True),
+    ("sanction*", "A sanctioned bank", True),
+    ("sanction*", "Unsanctioned trade", False),
+    ("denucleari*", "talks on denuclearization", True),
+    # regexes run on the normalized text, case-insensitively
+    ("/kim jong[- ]?un/", "Kim Jong-un appears", True),
+    ("/kim jong[- ]?un/", "Kim Jong Il", False),
+    ("/\\b\\d+ missiles?\\b/", "North Korea fires 3 missiles", True),
+    # NFKC: full-width letters and compatibility forms
+    ("china", "Ｃｈｉｎａ ａｎｄ Ｋｏｒｅａ", True),
+    ("ＤＰＲＫ", "the dprk said", True),
+    ("sanction*", "ＳＡＮＣＴＩＯＮＳ", True),
+]
+
+
+@pytest.mark.parametrize(("term", "title", "expected"), TERM_CASES)
+def test_term(term: str, title: str, expected: bool) -> None:
+    assert matches({"any": [term]}, title) is expected
+    assert matches({"any": [term]}, "Headline", "Some text. " + title) is expected
+
+
+@pytest.mark.parametrize(
+    ("term", "title", "text", "expected"),
+    [
+        ("title:summit", "Summit in Seoul", "", True),
+        ("title:summit", "Leaders meet", "The summit starts today", False),
+        ("title:visit*", "Xi visits Seoul", "", True),
+        ("title:/visit(s|ed)/", "Xi visited Seoul", "", True),
+        ("title:/visit(s|ed)/", "Xi in Seoul", "He visited", False),
+    ],
+)
+def test_title_terms(term: str, title: str, text: str, expected: bool) -> None:
+    assert matches({"any": [term]}, title, text) is expected
+
+
+# ---------------------------------------------------------------- operators
+
+RULE_CASES = [
+    ({"all": ["china", "korea"]}, "China and Korea", True),
+    ({"all": ["china", "korea"]}, "China and Japan", False),
+    ({"any": ["china", "korea"]}, "Korea alone", True),
+    ({"all": ["china"], "none": ["oppose sanctions"]}, "China will enforce sanctions", True),
+    ({"all": ["china"], "none": ["oppose sanctions"]}, "China will oppose sanctions", False),
+    ({"any": ["china", {"all": ["japan", "korea"]}]}, "Japan and Korea", True),
+    ({"any": ["china", {"all": ["japan", "korea"]}]}, "Japan alone", False),
+    ({"all": ["china", {"none": ["taiwan", "tibet"]}]}, "China on Tibet", False),
+    ({"all": ["china", {"any": ["/talks?/", "summit"]}]}, "China holds talks", True),
+    ({"near": {"terms": ["xi", "visit*"], "within": 3}}, "Xi will visit Seoul", True),
+    ({"near": {"terms": ["xi", "visit*"], "within": 3}}, "Visit by Xi", True),
+    ({"near": {"terms": ["xi", "visit*"], "within": 0}}, "Xi visits", True),
+    ({"near": {"terms": ["xi", "visit*"], "within": 0}}, "Xi will visit", False),
+    (
+        {"near": {"terms": ["xi", "visit*"], "within": 3}},
+        "Xi said that he and his delegation would visit",
+        False,
+    ),
+    ({"near": {"terms": ["xi", "lee", "summit"], "within": 2}}, "Xi, Lee hold summit", True),
+    (
+        {"near": {"terms": ["xi", "lee", "summit"], "within": 2}},
+        "Xi and then Lee one summit",
+        False,
+    ),
+    ({"near": {"terms": ["中国", "朝鲜"], "within": 2}}, "中国支持朝鲜", True),  # 2 chars = 1 word
+    ({"near": {"terms": ["中国", "朝鲜"], "within": 2}}, "中国外交部今天说明朝鲜", False),
+    ({"near": {"terms": ["중국", "북한"], "within": 1}}, "중국은 오늘 북한에", True),
+]
+
+
+@pytest.mark.parametrize(("rule", "title", "expected"), RULE_CASES)
+def test_rule(rule: Any, title: str, expected: bool) -> None:
+    assert matches(rule, title) is expected
+
+
+SCOPE_CASES = [
+    ("China spoke. North Korea fired.", True, False),
+    ("China criticised North Korea.", True, True),
+    ("China spoke!\nNorth Korea fired", True, False),
+    ("中国表示。朝鲜发射导弹", True, False),
+    ("The U.S. envoy met Chinese officials on North Korea.", True, True),
+    ("Mr. Wang met North Korea officials.", True, True),
+]
+
+
+@pytest.mark.parametrize(("text", "entry_scope", "sentence_scope"), SCOPE_CASES)
+def test_sentence_scope(text: str, entry_scope: bool, sentence_scope: bool) -> None:
+    rule = {
+        "all": [{"any": ["china", "chinese", "wang", "中国"]}, {"any": ["north korea", "朝鲜"]}]
+    }
+    assert matches(rule, "Headline", text, Scope.ENTRY) is entry_scope
+    assert matches(rule, "Headline", text, Scope.SENTENCE) is sentence_scope
+
+
+def test_title_is_its_own_sentence() -> None:
+    rule = {"all": ["china", "north korea"]}
+    assert not matches(rule, "China warns", "North Korea fired.", Scope.SENTENCE)
+    assert matches(rule, "China warns", "North Korea fired.", Scope.ENTRY)
+
+
+def test_none_is_per_sentence_in_sentence_scope() -> None:
+    rule = {"all": ["china", "sanction*"], "none": ["oppose*"]}
+    text = "China will enforce sanctions. Russia opposes them."
+    assert matches(rule, "Headline", text, Scope.SENTENCE)
+    assert not matches(rule, "Headline", text, Scope.ENTRY)
+
+
+# ---------------------------------------------------------------- the Match
+
+
+def test_match_carries_entry_terms_and_snippet() -> None:
+    rule = {
+        "all": [{"any": ["Beijing", "China"]}, {"any": ["North Korea", "DPRK"]}],
+        "none": ["oppose sanctions"],
+    }
+    prefix = "Intro words. " * 30
+    text = prefix + "Officials in China said North Korea must stop. " + "Tail words. " * 30
+    e = entry("Headline", text)
+    [m] = Matcher([indicator("nk", rule, outcome="pressure")]).match(e)
+    assert (m.entry_key, m.indicator_id, m.outcome_id) == (e.key, "nk", "pressure")
+    assert m.terms == ("China", "North Korea")
+    assert "Officials in China said North Korea" in m.snippet
+    assert len(m.snippet) <= 205
+    assert m.snippet.startswith("…") and m.snippet.endswith("…")
+
+
+def test_terms_are_those_that_made_the_rule_true_in_rule_order() -> None:
+    rule = {"any": ["korea", "china", {"all": ["japan", "taiwan"]}], "none": ["russia"]}
+    [m] = Matcher([indicator("i", rule)]).match(entry("China, Japan, Korea and China again"))
+    assert m.terms == ("korea", "china")
+
+
+def test_snippet_keeps_the_original_text() -> None:
+    title = "Ｓｅｏｕｌ: 북한이 미사일을 발사했다"
+    [m] = Matcher([indicator("i", {"any": ["북한"]})]).match(entry(title))
+    assert m.snippet == title
+    text = "Straße café " * 5 + "North Korea's MISSILE launch"
+    [m] = Matcher([indicator("i", {"any": ["missile"]})]).match(entry("t", text))
+    assert "North Korea's MISSILE launch" in m.snippet
+
+
+def test_sentence_scope_terms_and_snippet_come_from_the_matching_sentence() -> None:
+    rule = {"all": ["china", "north korea"]}
+    text = "China spoke about trade. Later, China and North Korea met."
+    [m] = Matcher([indicator("i", rule, Scope.SENTENCE)]).match(entry("Headline", text))
+    assert m.terms == ("china", "north korea")
+    assert "Later, China and North Korea met." in m.snippet
+
+
+def test_one_pass_handles_many_indicators() -> None:
+    indicators = [indicator(f"i{n}", {"all": [f"token{n}", "common"]}) for n in range(300)]
+    indicators.append(indicator("cjk", {"any": ["北京"]}))
+    indicators.append(indicator("re", {"any": ["/tok(en)?299/"]}))
+    matcher = compile_matcher(indicators)
+    found = matcher.match(entry("common token5 and token150", "北京 token299 common"))
+    assert [m.indicator_id for m in found] == ["i5", "i150", "i299", "cjk", "re"]
+    assert matcher.match(entry("nothing here")) == []
+
+
+def test_one_entry_can_match_several_outcomes_of_one_indicator() -> None:
+    ind = Indicator(
+        "i",
+        "g",
+        "t",
+        "q",
+        (
+            Outcome("a", "a", Rule(node({"any": ["china"]}))),
+            Outcome("b", "b", Rule(node({"any": ["korea"]}))),
+            Outcome("c", "c", Rule(node({"any": ["japan"]}))),
+        ),
+    )
+    found = Matcher([ind]).match(entry("China and Korea"))
+    assert [m.outcome_id for m in found] == ["a", "b"]
+
+
+def test_matcher_without_indicators_or_literals() -> None:
+    assert Matcher([]).match(entry("anything")) == []
+    assert Matcher([indicator("i", {"any": ["/x+y/"]})]).match(entry("xxy"))
+
+
+# ---------------------------------------------------------------- regex timeouts
+
+
+def test_catastrophic_regex_times_out_and_counts_as_no_match() -> None:
+    matcher = Matcher([indicator("i", {"any": ["/(a|aa)+$/"]})], regex_timeout=0.01)
+    assert matcher.match(entry("a" * 60 + "b")) == []
+    assert matcher.regex_timeouts == 1
+    assert matcher.match(entry("aaa")) != []  # the same term still works on easy text
+
+
+def test_nested_quantifier_regex_returns() -> None:
+    matcher = Matcher([indicator("i", {"any": ["/(a+)+$/"]})], regex_timeout=0.01)
+    assert matcher.match(entry("a" * 5000 + "b")) == []
+
+
+# ---------------------------------------------------------------- examples
+
+
+def test_run_examples_of_the_valid_set_pass() -> None:
+    defs = load_definitions(VALID / "indicators", VALID / "feeds.yaml")
+    results = run_examples(defs.indicators, Matcher(defs.indicators))
+    assert [(r.indicator_id, r.expected, r.actual, r.passed) for r in results] == [
+        ("north-korea-stance", "pressure", ("pressure",), True),
+        ("north-korea-stance", "balance", ("balance",), True),
+        ("north-korea-stance", "none", ("none",), True),
+    ]
+    assert results[0].terms == ("China", "Xi", "North Korea", "sanction*", "enforce*")
+    assert results[2].terms == ("North Korea",)
+
+
+def test_run_examples_explains_a_failure() -> None:
+    from dataclasses import replace
+
+    from monitor.domain import Example
+
+    ind = replace(
+        indicator("i", {"all": ["china", "sanction*"]}, outcome="pressure"),
+        examples=(
+            Example("China mulls sanctions", "none", line=3),
+            Example("China talks", "pressure", body="about trade", line=5),
+            Example("Nothing", "none", line=7),
+        ),
+    )
+    results = run_examples([ind], Matcher([ind]))
+    assert [(r.actual, r.passed) for r in results] == [
+        (("pressure",), False),
+        (("none",), False),
+        (("none",), True),
+    ]
+    assert results[1].terms == ("china",)
+    assert results[1].example.line == 5
+
+
+# ---------------------------------------------------------------- properties
+
+PROPERTY_INDICATORS: Sequence[Indicator] = [
+    indicator("phrase", {"any": ["north korea", "xi jinping"]}),
+    indicator("cjk", {"any": ["朝鲜", "북한", "中国"]}),
+    indicator("prefix", {"all": ["sanction*", {"none": ["lift*"]}]}, Scope.SENTENCE),
+    indicator("regex", {"any": ["/kim.{0,3}jong/", "title:/^breaking/"]}),
+    indicator("near", {"near": {"terms": ["xi", "visit*"], "within": 3}}, Scope.SENTENCE),
+]
+PROPERTY_MATCHER = Matcher(PROPERTY_INDICATORS)
+PHRASES = ["north korea", "Xi Jinping", "朝鲜", "북한", "中国"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400), st.text(max_size=400))
+def test_matching_never_raises(title: str, text: str) -> None:
+    for m in PROPERTY_MATCHER.match(entry(title, text)):
+        assert m.terms and isinstance(m.snippet, str)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200), st.sampled_from(PHRASES), st.text(max_size=200))
+def test_a_phrase_with_spaces_around_always_matches(before: str, phrase: str, after: str) -> None:
+    found = PROPERTY_MATCHER.match(entry("t", before + " " + phrase + " " + after))
+    assert {"phrase", "cjk"} & {m.indicator_id for m in found}
+
+
+NONE_RULE = Matcher([indicator("i", {"any": ["china", "beijing*"], "none": ["oppose sanctions"]})])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("abc ChinaBeijing.\n북"), max_size=80),
+    st.text(max_size=80),
+    st.text(max_size=80),
+)
+def test_adding_a_none_term_never_turns_a_non_match_into_a_match(
+    text: str, before: str, after: str
+) -> None:
+    if NONE_RULE.match(entry("t", text)):
+        return
+    assert not NONE_RULE.match(entry("t", text + before + " oppose sanctions " + after))
+    assert not NONE_RULE.match(entry("oppose sanctions", text + after))
