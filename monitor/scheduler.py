@@ -103,6 +103,7 @@ class Daemon:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = threading.Event()
         self._reload = threading.Event()
+        self._checked = threading.Event()  # the first check is done: a digest may go out
         self._work = threading.Lock()  # a check cycle and the building of a digest
         self._limits = FetchLimits.from_settings(settings)
         self._fingerprint = fingerprint(settings.indicators_dir, settings.feeds_file)
@@ -151,11 +152,12 @@ class Daemon:
         if self.stopping.is_set():
             return False
         self.reload_if_changed()
-        now = self.clock()
-        if not self._any_due(now):
+        if not self._any_due(self.clock()):
+            self._checked.set()
             return False
         with self._gate():
             report = run_cycle(self.context, now=self.clock(), clock=self.clock)
+        self._checked.set()
         if report.feeds_checked or report.changes:
             log.info(report.summary(), extra=cycle_fields(report))
         self._alert(report)
@@ -235,9 +237,12 @@ class Daemon:
     # ------------------------------------------------------------ digest
 
     def digest(self) -> bool:
-        """Send the due day's digest unless it was sent; back off after a failure."""
+        """Send the due day's digest unless it was sent; back off after a failure. Not before
+        the first check since start-up, so a digest caught up after a restart is current."""
         now = self.clock()
-        if self.stopping.is_set() or (self._digest_not_before and now < self._digest_not_before):
+        if self.stopping.is_set() or not self._checked.is_set():
+            return False
+        if self._digest_not_before and now < self._digest_not_before:
             return False
         s = self.settings
         last = self.store.last_digest()

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,6 +79,14 @@ class Daemon:
         return code, time.monotonic() - started
 
 
+def get_json(log: Path, path: str) -> Any:
+    """GET `path` from the endpoint whose address `monitor run` logged."""
+    (line,) = [x for x in log_lines(log) if x["message"].startswith("web: listening on ")]
+    base = line["message"].removeprefix("web: listening on ")
+    with urllib.request.urlopen(base + path, timeout=5) as answer:
+        return json.load(answer)
+
+
 def avoid_midnight() -> None:
     """The digest day must not change under the test."""
     now = datetime.now(UTC)
@@ -125,6 +134,7 @@ def test_monitor_run_checks_sends_one_digest_and_stops_cleanly(
         first = Daemon(env, tmp_path, log)
         wait_for(lambda: smtp.messages, DIGEST_DELAY + 20, "the digest")
         time.sleep(1.5)  # three more digest ticks: still one digest
+        served = get_json(log, "/indicators")  # the HTTP endpoint, in the same process
         code, took = first.stop()
 
         assert (code, len(smtp.messages)) == (0, 1), log.read_text()
@@ -135,6 +145,7 @@ def test_monitor_run_checks_sends_one_digest_and_stops_cleanly(
             sent = store.digest_state(digest_at.date())
         assert changes == {"visa-easing": "eased:confirmed", "flight-routes": "expanded:reported"}
         assert sent is not None and sent.sent_at is not None
+        assert {i["id"]: i["status"] for i in served}["visa-easing"] == "eased:confirmed"
 
         digest = smtp.messages[0].message
         assert digest["Subject"] == f"monitor digest {digest_at.date()}: 2 indicators changed"

@@ -205,6 +205,9 @@ def test_a_failing_digest_is_released_and_backed_off(
         digest_to="a@example.org", digest_time="00:00",
     )  # fmt: skip
     daemon._sleep = lambda _seconds: None  # type: ignore[method-assign]
+    assert not daemon.digest()  # not before the first check since start-up
+    assert store.digest_state(datetime.now(UTC).date()) is None
+    daemon.check()
     assert not daemon.digest()
     assert not daemon.digest()  # backing off: not even tried
     today = datetime.now(UTC).date()
