@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -103,8 +102,8 @@ def settings(**values: object) -> Settings:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'data' / 'monitor.db'}"
+def db_url(database_url: str) -> str:
+    return database_url  # SQLite, then PostgreSQL (tests/databases.py)
 
 
 @pytest.fixture
