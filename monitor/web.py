@@ -79,7 +79,9 @@ def utcnow() -> datetime:
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorOut, "description": description}
+    """An error answer: JSON also on the HTML pages (so not `model`, which takes their type)."""
+    schema = ErrorOut.model_json_schema()
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 _NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
@@ -528,7 +530,7 @@ class WebServer:
     def start(self, timeout: float = 10.0) -> None:
         if self._thread is not None:
             raise MonitorError("web: the server was already started")
-        self._thread = threading.Thread(target=self._server.run, name="monitor-web", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="monitor-web", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
@@ -539,6 +541,12 @@ class WebServer:
                 )
             time.sleep(0.01)
         log.info("web: listening on %s", self.url)
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind; start() reports it
+            log.debug("web: the server thread ended at start-up")
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish open requests (at most `timeout` seconds), then close."""

@@ -1,0 +1,187 @@
+"""The real server: uvicorn on an ephemeral port of 127.0.0.1, schemathesis against the OpenAPI
+description, and Debian's headless Chromium reading the page."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+
+from monitor.domain import Definitions
+from monitor.errors import MonitorError
+from monitor.store import Store
+from monitor.web import WebServer, create_app
+from tests import webdata
+from tests.conftest import ROOT
+from tests.webdata import NOW
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+db_url, defs, store, app = webdata.db_url, webdata.defs, webdata.store, webdata.app  # fixtures
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = ROOT / "test-artifacts"
+TOKEN = "live-token"
+
+
+@pytest.fixture
+def server(app: FastAPI) -> Iterator[WebServer]:
+    with WebServer(app, host="127.0.0.1", port=0) as running:
+        yield running
+
+
+# ---------------------------------------------------------------- the server
+
+
+def test_the_server_listens_on_an_ephemeral_port_and_stops(app: FastAPI) -> None:
+    server = WebServer(app, host="127.0.0.1", port=0)
+    server.start()
+    port = server.port
+    try:
+        assert port > 0
+        assert server.url == f"http://127.0.0.1:{port}"
+        health = httpx.get(f"{server.url}/healthz", timeout=5)
+        assert health.status_code == 200
+        assert health.json()["status"] == "ok"
+        indicators = httpx.get(f"{server.url}/indicators", timeout=5).json()
+        assert {i["id"] for i in indicators} >= {"visa-easing", "flight-routes"}
+        assert "server" not in health.headers
+    finally:
+        server.stop()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+    server.stop()  # twice is harmless
+
+
+def test_the_token_holds_over_the_wire(store: Store, defs: Definitions) -> None:
+    guarded = create_app(
+        store=store,
+        definitions=lambda: defs,
+        settings=webdata.settings(api_token=TOKEN),
+        clock=lambda: NOW,
+    )
+    with WebServer(guarded, port=0) as server:
+        assert httpx.get(f"{server.url}/indicators", timeout=5).status_code == 401
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        assert httpx.get(f"{server.url}/indicators", headers=auth, timeout=5).status_code == 200
+        assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+
+
+def test_a_taken_port_is_an_error_not_a_hang(app: FastAPI) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = WebServer(app, port=taken.getsockname()[1])
+        with pytest.raises(MonitorError, match="web: unable to listen"):
+            server.start(timeout=5)
+
+
+def test_stop_waits_for_a_request_in_flight(store: Store, defs: Definitions) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def slow() -> Definitions:
+        entered.set()
+        release.wait(5)
+        return defs
+
+    slow_app = create_app(store=store, definitions=slow, settings=webdata.settings())
+    server = WebServer(slow_app, port=0)
+    server.start()
+    answers: list[int] = []
+    fetch = threading.Thread(
+        target=lambda: answers.append(httpx.get(f"{server.url}/indicators", timeout=10).status_code)
+    )
+    fetch.start()
+    assert entered.wait(5)
+    stopper = threading.Thread(target=server.stop)
+    stopper.start()
+    release.set()
+    stopper.join(15)
+    fetch.join(15)
+    assert answers == [200]
+    assert not stopper.is_alive()
+
+
+# ---------------------------------------------------------------- the OpenAPI contract
+
+
+def test_the_api_keeps_its_openapi_contract(app: FastAPI) -> None:
+    """Every operation of /openapi.json, fuzzed: no 5xx, and every answer matches the status
+    codes, content types, headers and schemas declared."""
+    api = schemathesis.openapi.from_asgi("/openapi.json", app)
+    operations = [result.ok() for result in api.get_all_operations()]
+    assert len(operations) == 8
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @hypothesis_settings(
+            max_examples=25, deadline=None, database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        )  # fmt: skip
+        def check(case: schemathesis.Case) -> None:
+            case.call_and_validate()
+
+        check()
+
+
+# ---------------------------------------------------------------- a browser
+
+
+def chromium(url: str, profile: Path, *extra: str) -> str:
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does)")
+    command = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", f"--user-data-dir={profile}", "--hide-scrollbars", *extra, url,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.browser
+def test_chromium_shows_every_indicator_and_its_status(
+    server: WebServer, defs: Definitions, tmp_path: Path
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "web-index.png"
+    screenshot.unlink(missing_ok=True)
+    chromium(f"{server.url}/", tmp_path / "shot", f"--screenshot={screenshot}",
+             "--window-size=1280,2000")  # fmt: skip
+    dom = chromium(f"{server.url}/", tmp_path / "dom", "--dump-dom")
+
+    assert screenshot.stat().st_size > 10_000
+    statuses = {i["id"]: i["status"] for i in httpx.get(f"{server.url}/indicators").json()}
+    for indicator in defs.indicators:
+        card = re.search(rf'<article [^>]*id="{indicator.id}".*?</article>', dom, re.S)
+        assert card, f"{indicator.id} is not on the page"
+        assert indicator.title in card.group(0)
+        badge = re.search(r'<span class="badge [^"]*"[^>]*>([^<]+)</span>', card.group(0))
+        assert badge and badge.group(1) == statuses[indicator.id]
+    assert "<script" not in dom  # the hostile headline stayed text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+
+
+@pytest.mark.browser
+def test_chromium_reads_an_indicator_page(server: WebServer, tmp_path: Path) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "web-indicator.png"
+    url = f"{server.url}/indicators/visa-easing/page"
+    chromium(url, tmp_path / "shot", f"--screenshot={screenshot}", "--window-size=1280,1400")
+    dom = chromium(url, tmp_path / "dom", "--dump-dom")
+
+    assert "Visa easing between China and South Korea" in dom
+    assert dom.count('class="change"') == 2
+    assert screenshot.stat().st_size > 10_000

@@ -1,0 +1,255 @@
+"""The status page: what a person reads, and that nothing a feed says can run in it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from monitor import web
+from monitor.domain import Definitions, StatusChange
+from monitor.page import highlight, timeline, web_url
+from tests import webdata
+from tests.webdata import HOSTILE_TITLE, NOW
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+db_url, defs, store, app = webdata.db_url, webdata.defs, webdata.store, webdata.app  # fixtures
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes, and the text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(html: str) -> Tags:
+    tags = Tags()
+    tags.feed(html)
+    return tags
+
+
+# ---------------------------------------------------------------- the index
+
+
+def test_the_page_shows_every_indicator_by_group_with_status(
+    client: TestClient, defs: Definitions
+) -> None:
+    response = client.get("/")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    html = response.text
+    for indicator in defs.indicators:
+        card = re.search(
+            rf'<article class="card indicator" id="{indicator.id}".*?</article>', html, re.S
+        )
+        assert card, indicator.id
+        assert indicator.title in card.group(0)
+        assert f'href="/indicators/{indicator.id}/page"' in card.group(0)
+    assert 'data-status="eased:confirmed"' in html
+    assert 'data-status="expanded:reported"' in html
+    groups = re.findall(r'<h2><span class="kicker">What to watch</span>(.*?)</h2>', html)
+    assert groups == ["Business", "Travel and cultural exchange", "North Korea"]  # as defined
+    assert html.index("Feed health") > html.index("Visa easing")
+
+
+def test_evidence_shows_headline_publisher_date_link_and_marked_terms(client: TestClient) -> None:
+    html = client.get("/").text
+    card = re.search(r'id="visa-easing".*?</article>', html, re.S).group(0)  # type: ignore[union-attr]
+
+    assert (
+        '<a href="https://www.koreaherald.com/article/1" rel="noopener noreferrer nofollow">'
+        "South Korea launches visa-free entry for Chinese tour groups</a>"
+    ) in card
+    assert "koreaherald.com · " + (NOW - timedelta(days=2)).strftime("%Y-%m-%d") in card
+    assert "<mark>visa-free</mark>" in card
+    assert "<mark>Chinese</mark>" in card
+    assert '<svg class="timeline"' in card
+    assert "since " + (NOW - timedelta(days=2)).strftime("%Y-%m-%d %H:%M UTC") in card
+
+
+def test_feed_health_is_at_the_bottom(client: TestClient) -> None:
+    html = client.get("/").text
+    rows = dict(re.findall(r'<tr data-feed="([^"]+)">(.*?)</tr>', html, re.S))
+
+    assert set(rows) == {"yonhap", "herald", "gone"}
+    assert '<td class="state dead">dead</td>' in rows["gone"]
+    assert "410" in rows["gone"]
+    assert "fetch: HTTP 410 Gone &lt;b&gt;bold&lt;/b&gt;" in rows["gone"]
+    assert "(not modified)" in rows["herald"]
+    assert "Korea &lt;b&gt;Herald&lt;/b&gt;" in rows["herald"]
+    assert "1 feed failing or gone" in html
+
+
+def test_the_indicator_page_has_its_full_history(client: TestClient) -> None:
+    response = client.get("/indicators/visa-easing/page")
+
+    assert response.status_code == 200
+    html = response.text
+    assert "<h1>Visa easing between China and South Korea</h1>" in html
+    statuses = re.findall(
+        r'class="change" id="change-\d+">.*?data-status="([^"]+)".*?data-status="([^"]+)"',
+        html,
+        re.S,
+    )
+    assert statuses == [("eased:reported", "eased:confirmed"), ("quiet", "eased:reported")]
+    assert 'href="/"' in html
+
+
+def test_the_indicator_page_pages_its_history(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web, "HISTORY_LIMIT", 1)
+
+    first = client.get("/indicators/visa-easing/page").text
+    older = re.search(r'<a href="(/indicators/visa-easing/page\?before=\d+)">Older', first)
+    assert older
+    second = client.get(older.group(1)).text
+
+    assert first.count('class="change"') == second.count('class="change"') == 1
+    assert "Older changes" not in second
+
+
+# ---------------------------------------------------------------- hostile feeds
+
+
+def test_a_hostile_headline_is_inert_in_the_page(client: TestClient) -> None:
+    for path in ("/", "/indicators/visa-easing/page"):
+        response = client.get(path)
+        html = response.text
+        tags = parse(html)
+
+        assert [t for t, _ in tags.tags if t in ("script", "img", "iframe", "object")] == []
+        assert all(
+            not (value or "").strip().lower().startswith("javascript:")
+            for _, attrs in tags.tags
+            for value in attrs.values()
+        )
+        assert not any(name.startswith("on") for _, attrs in tags.tags for name in attrs)
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert "&lt;img src=x onerror=alert(2)&gt;" in html
+        assert "javascript:alert(3)" in "".join(tags.text)  # shown as text, never an href
+        assert HOSTILE_TITLE.split(">")[1].split("<")[0] in "".join(tags.text)
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'none'" in policy and "script-src" not in policy
+
+
+def test_a_hostile_headline_is_plain_data_in_json(client: TestClient) -> None:
+    response = client.get("/indicators/visa-easing")
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert HOSTILE_TITLE in [e["title"] for e in response.json()["evidence"]]
+
+
+# ---------------------------------------------------------------- helpers
+
+
+@pytest.mark.parametrize(
+    ("text", "terms", "expected"),
+    [
+        (
+            "China eases visa rules",
+            ["China", "visa*"],
+            "<mark>China</mark> eases <mark>visa</mark> rules",
+        ),
+        ("a <b>China</b> & co", ["China"], "a &lt;b&gt;<mark>China</mark>&lt;/b&gt; &amp; co"),
+        ("a < b", ["lt", "amp"], "a &lt; b"),  # never inside an escape
+        (
+            "<script>x</script>",
+            ["script"],
+            "&lt;<mark>script</mark>&gt;x&lt;/<mark>script</mark>&gt;",
+        ),
+        ("Chinese visitors", ["China"], "Chinese visitors"),  # word boundary
+        ("Chinese visitors", ["Chin*"], "<mark>Chinese</mark> visitors"),
+        ("Wang  Yi met Lee", ["Wang Yi"], "<mark>Wang  Yi</mark> met Lee"),
+        ("중국과 한국", ["중국"], "<mark>중국</mark>과 한국"),  # substring in CJK
+        (
+            "extends visa-free entry",
+            ["/(extend|eas)\\w* visa/"],
+            "<mark>extends visa</mark>-free entry",
+        ),
+        ("title hit", ["title:hit"], "title <mark>hit</mark>"),
+        ("x", ["/[/", "/\\p{Han}/", "", "*"], "x"),  # bad or foreign regexes are skipped
+        ("visa-free visa", ["visa-free", "visa"], "<mark>visa-free</mark> <mark>visa</mark>"),
+    ],
+)
+def test_highlight_escapes_then_marks(text: str, terms: list[str], expected: str) -> None:
+    assert str(highlight(text, terms)) == expected
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [
+        ("https://example.org/a?b=c", "https://example.org/a?b=c"),
+        ("http://example.org/", "http://example.org/"),
+        ("javascript:alert(1)", None),
+        ("JavaScript:alert(1)", None),
+        (" javascript:alert(1)", None),
+        ("java\nscript:alert(1)", None),
+        ("data:text/html,<script>", None),
+        ("/relative", None),
+        ("https://", None),
+        ("", None),
+        ("https://exa mple.org/", None),
+    ],
+)
+def test_only_http_links_become_hrefs(link: str, expected: str | None) -> None:
+    assert web_url(link) == expected
+
+
+def test_the_timeline_spans_90_days_with_a_segment_per_status(defs: Definitions) -> None:
+    changes = [
+        StatusChange(
+            "visa-easing",
+            NOW - timedelta(days=2),
+            "eased:reported",
+            "eased:confirmed",
+            (),
+            "h",
+            id=2,
+        ),
+        StatusChange(
+            "visa-easing", NOW - timedelta(days=20), "quiet", "eased:reported", (), "h", id=1
+        ),
+        StatusChange(
+            "visa-easing", NOW - timedelta(days=200), "x", "quiet", (), "h", id=0
+        ),  # before
+    ]
+    t = timeline(defs, "visa-easing", changes, "eased:confirmed", now=NOW, zone=ZoneInfo("UTC"))
+
+    assert [s.status.code for s in t.segments] == ["quiet", "eased:reported", "eased:confirmed"]
+    assert sum(s.width for s in t.segments) == pytest.approx(1000, abs=0.05)
+    assert t.segments[0].x == 0
+    assert t.segments[2].width == pytest.approx(1000 * 2 / 90, abs=0.05)
+    assert t.changes == 2 and len(t.marks) == 2
+    assert t.ticks[0][1] == (NOW - timedelta(days=90)).strftime("%b %-d")
+    assert t.segments[1].status.text == "Visas are waived or extended (reported)"
+    assert t.segments[1].status.tone == "o0 reported"
+
+
+def test_a_quiet_timeline_is_one_segment(defs: Definitions) -> None:
+    t = timeline(defs, "north-korea-stance", [], "quiet", now=NOW, zone=ZoneInfo("UTC"))
+    assert [(s.x, s.width, s.status.tone) for s in t.segments] == [(0, 1000, "quiet")]
+    assert t.legend[0].text == "quiet"
