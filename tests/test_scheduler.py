@@ -230,3 +230,18 @@ def test_a_job_that_raises_is_logged_and_the_scheduler_goes_on(
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {"check", "digest", "cleanup"}
     assert all(j.max_instances == 1 and j.coalesce for j in jobs.values())
+
+
+def test_cleanup_deletes_old_entries_nothing_matched(home: Path, store: Store) -> None:
+    daemon = make_daemon(home, store, retention="30d")
+    long_ago = datetime.now(UTC) - timedelta(days=60)
+    daemon.context.store.sync_feeds(daemon.definitions.feeds, now=long_ago)
+    from monitor.parse import parse_feed
+
+    entries = parse_feed(
+        news.yonhap(long_ago), feed_id="yonhap", url="https://en.yna.co.kr/"
+    ).entries
+    store.add_entries(entries, now=long_ago)  # stored without matches: all three may go
+
+    assert daemon.cleanup() == 3
+    assert daemon.cleanup() == 0
