@@ -366,6 +366,42 @@ def _web(rt: Runtime) -> Callable[[scheduler.Daemon], list[scheduler.Service]]:
     return services
 
 
+@main.command("serve")
+@click.option("--host", help="Address to bind; default MONITOR_HTTP_HOST (127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port; default MONITOR_HTTP_PORT.")
+@pass_runtime
+def serve_cmd(rt: Runtime, host: str | None, port: int | None) -> None:
+    """Serve only the HTTP endpoint and the status page, reading the same database.
+
+    For a second process next to `monitor run` (which serves them itself). Edited definitions
+    are read again on the next request; stops on SIGTERM or Ctrl-C.
+
+    Example: monitor serve --host 127.0.0.1 --port 8001
+    """
+    app = web.create_app(store=rt.store, definitions=_Reloading(rt), settings=rt.settings)
+    port = rt.settings.http_port if port is None else port
+    web.serve(app, host=host or rt.settings.http_host, port=port)
+
+
+class _Reloading:
+    """The definitions, loaded again when a file changed; the last good ones while invalid."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._dir, self._file = rt.settings.indicators_dir, rt.settings.feeds_file
+        self._seen = scheduler.fingerprint(self._dir, self._file)
+        self._definitions = rt.definitions
+
+    def __call__(self) -> Definitions:
+        seen = scheduler.fingerprint(self._dir, self._file)
+        if seen != self._seen:
+            self._seen = seen
+            try:
+                self._definitions = load_definitions(self._dir, self._file)
+            except DefinitionError as exc:
+                click.echo(f"monitor serve: keeping the last good definitions: {exc}", err=True)
+        return self._definitions
+
+
 @main.command("digest")
 @click.option("--preview", "mode", flag_value="preview", help="Render without sending.")
 @click.option("--send", "mode", flag_value="send", help="Send it (once a day unless --force).")

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
+from types import FrameType
 from typing import Annotated, Any
 
 import uvicorn
@@ -501,9 +502,18 @@ def _config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
     )
 
 
+class _ForegroundServer(uvicorn.Server):
+    """Stops gracefully on SIGTERM or SIGINT and returns, instead of re-raising the signal
+    once stopped (uvicorn's default), so that `monitor serve` exits 0 like `monitor run`."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+
 def serve(app: FastAPI, *, host: str, port: int) -> None:
     """Run in the foreground until SIGINT or SIGTERM (`monitor serve`)."""
-    uvicorn.Server(_config(app, host, port)).run()
+    _ForegroundServer(_config(app, host, port)).run()
 
 
 class WebServer:

@@ -3,11 +3,15 @@ description, and Debian's headless Chromium reading the page."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,6 +115,57 @@ def test_stop_waits_for_a_request_in_flight(store: Store, defs: Definitions) -> 
     fetch.join(15)
     assert answers == [200]
     assert not stopper.is_alive()
+
+
+@pytest.mark.slow
+def test_monitor_serve_reads_the_database_and_reloads_definitions(
+    db_url: str, store: Store, tmp_path: Path
+) -> None:
+    indicators = tmp_path / "indicators"
+    shutil.copytree(webdata.WEB / "indicators", indicators)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "MONITOR_DATABASE_URL": db_url,
+        "MONITOR_INDICATORS_DIR": str(indicators),
+        "MONITOR_FEEDS_FILE": str(webdata.WEB / "feeds.yaml"),
+        "MONITOR_HTTP_PORT": str(port),
+    }
+    log = (tmp_path / "serve.log").open("w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "serve", "--host", "127.0.0.1"],
+        env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(f"{url}/healthz", proc)
+        assert len(httpx.get(f"{url}/indicators", timeout=5).json()) == 4
+        assert "Visa easing" in httpx.get(f"{url}/", timeout=5).text
+        (indicators / "flight-routes.yaml").unlink()
+        assert len(httpx.get(f"{url}/indicators", timeout=5).json()) == 3
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.seek(0)
+        output = log.read()
+    assert "Traceback" not in output, output
+
+
+def wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "monitor serve exited"
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
 # ---------------------------------------------------------------- the OpenAPI contract
