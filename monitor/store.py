@@ -992,11 +992,12 @@ class Store:
 
     def cycle_totals(self, buckets: Sequence[float] = ()) -> CycleTotals:
         """Sums over every recorded cycle, and how many lasted at most each of `buckets` s."""
+        duration: Any
         if self.dialect == "postgresql":
             duration = func.date_part("epoch", _cycle.c.finished_at - _cycle.c.started_at)
         else:
-            duration = func.julianday(_cycle.c.finished_at) - func.julianday(_cycle.c.started_at)
-            duration = duration * 86400.0
+            days = func.julianday(_cycle.c.finished_at) - func.julianday(_cycle.c.started_at)
+            duration = days * 86400.0
         sums = [func.coalesce(func.sum(_cycle.c[name]), 0) for name in _CYCLE_COUNTS]
         within = [func.count().filter(duration <= bound) for bound in buckets]
         query = select(func.count(), *sums, func.coalesce(func.sum(duration), 0.0), *within)
