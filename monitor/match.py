@@ -41,7 +41,7 @@ REGEX_TIMEOUT = 0.05  # seconds per regex term per entry
 MAX_HITS_PER_TERM = 200
 SNIPPET_CHARS = 200
 
-_SPACES = {i: " " for i in range(0x3001) if chr(i).isspace() and i != 0x20}
+_OTHER_SPACE = regex.compile(r"[^\S ]")  # whitespace other than the space itself
 _CJK_WORD = r"\p{Han}\p{Hiragana}\p{Katakana}"
 # Words for `near`: Latin (and Hangul) runs between spaces; in Chinese and Japanese, which
 # write no spaces, every two characters count as one word.
@@ -84,7 +84,6 @@ _CJK_CLASS = (
     "\U00020000-\U0003ffff"
 )
 _CJK = regex.compile(f"[{_CJK_CLASS}]")
-_NOT_LATIN = regex.compile(f"[^\\w]|[{_CJK_CLASS}]")
 _LATIN_TERM = regex.compile(r"\w")
 
 
@@ -101,6 +100,8 @@ class _CTerm:
 class _COp:
     op: str  # all | any | none
     children: tuple[_CNode, ...]
+    literals: frozenset[int]  # literal ids of the children that are plain literal terms
+    rest: tuple[_CNode, ...]  # the other children (regexes, title: terms, operators)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +167,14 @@ class Matcher:
             return _CNear(terms, node.within)
         op = "all" if isinstance(node, AllNode) else "any" if isinstance(node, AnyNode) else "none"
         assert isinstance(node, AllNode | AnyNode | NoneNode)
-        return _COp(op, tuple(self._compile(child, seen) for child in node.children))
+        children = tuple(self._compile(child, seen) for child in node.children)
+        plain = [c for c in children if isinstance(c, _CTerm) and self._plain_literal(c.term_id)]
+        rest = tuple(c for c in children if c not in plain)
+        literals = frozenset(self._term_literal[c.term_id] for c in plain)
+        return _COp(op, children, literals, rest)
+
+    def _plain_literal(self, term_id: int) -> bool:
+        return self._term_literal[term_id] >= 0 and not self._term_title[term_id]
 
     def _compile_term(self, term: Term, seen: dict[_CTerm, None]) -> _CTerm:
         key = (term.kind, term.text, term.title_only)
@@ -239,9 +247,13 @@ class Matcher:
             for key, (lead, trail, *literals) in latin.items()
         )
         self._other = _automaton(
-            (text, (len(text), _word_char(text[0]), _word_char(text[-1]), phrase, prefix))
+            (
+                _utf8_view(text),
+                (len(text), _word_char(text[0]), _word_char(text[-1]), phrase, prefix),
+            )
             for text, (phrase, prefix) in other.items()
         )
+        self._other_ascii = any(text.isascii() for text in other)
 
     # ------------------------------------------------------------ matching
 
@@ -288,11 +300,34 @@ def _automaton(items: Iterable[tuple[str, object]]) -> ahocorasick.Automaton | N
     return automaton
 
 
+def _spaces(text: str) -> str:
+    """Every whitespace character as a space (the length stays)."""
+    return str(_OTHER_SPACE.sub(" ", text))
+
+
+class _ViewTable(dict[int, int]):
+    """str.translate table of the Latin view, filled as characters are met."""
+
+    def __missing__(self, code: int) -> int:
+        value = self[code] = code if _word_char(chr(code)) else 0x20
+        return value
+
+
+_VIEW_TABLE = _ViewTable()
+
+
 def _latin_view(text: str) -> str:
     """`text` with every character but Latin-script word characters replaced by a space."""
     if text.isascii():
         return text.encode("ascii").translate(_ASCII_VIEW).decode("ascii")
-    return str(_NOT_LATIN.sub(" ", text))
+    return text.translate(_VIEW_TABLE)
+
+
+def _utf8_view(text: str) -> str:
+    """The UTF-8 bytes of `text` as a str of code points < 256. Automata over it have few
+    children per node (pyahocorasick searches them linearly), and UTF-8 keeps matches aligned
+    on characters."""
+    return text.encode("utf-8", "surrogatepass").decode("latin-1")
 
 
 def _compile_regex(source: str) -> regex.Pattern[str] | None:
@@ -317,10 +352,11 @@ class _Scan:
         norm_title, norm_text = normalize(title), normalize(text)
         self.title_len = len(norm_title)
         self.norm = norm_title + "\n" + norm_text
-        self.flat = norm_title.translate(_SPACES) + "\n" + norm_text.translate(_SPACES)
+        self.flat = _spaces(norm_title) + "\n" + _spaces(norm_text)
         self.hits = self._scan()
         self._positions: dict[int, list[tuple[int, int]]] = {}
-        self._memo: dict[tuple[int, bool], int] = {}
+        self._memo: dict[int, int] = {}
+        self._literal_masks: dict[int, int] = {}
         self._sentences: list[int] | None = None
         self._words: list[int] | None = None
 
@@ -338,21 +374,27 @@ class _Scan:
 
     def _scan_other(self, hits: dict[int, list[tuple[int, int]]]) -> None:
         flat, size, table = self.flat, len(self.flat), _WORD_TABLE
+        if not self.m._other_ascii and flat.isascii():
+            return
         assert self.m._other is not None
-        for end, (length, left, right, phrase, prefix) in self.m._other.iter(flat):
-            start = end - length + 1
+        encoded = flat.encode("utf-8", "surrogatepass")
+        done_bytes = done_chars = 0
+        for end, (length, left, right, phrase, prefix) in self.m._other.iter(_utf8_view(flat)):
+            done_chars += len(encoded[done_bytes : end + 1].decode("utf-8", "surrogatepass"))
+            done_bytes = end + 1
+            start, stop = done_chars - length, done_chars
             if left and start > 0:
                 o = ord(flat[start - 1])
                 if table[o] if o < _TABLE_SIZE else _word_char(flat[start - 1]):
                     continue
             if prefix >= 0:
-                hits.setdefault(prefix, []).append((start, end + 1))
+                hits.setdefault(prefix, []).append((start, stop))
             if phrase >= 0:
-                if right and end + 1 < size:
-                    o = ord(flat[end + 1])
-                    if table[o] if o < _TABLE_SIZE else _word_char(flat[end + 1]):
+                if right and stop < size:
+                    o = ord(flat[stop])
+                    if table[o] if o < _TABLE_SIZE else _word_char(flat[stop]):
                         continue
-                hits.setdefault(phrase, []).append((start, end + 1))
+                hits.setdefault(phrase, []).append((start, stop))
 
     def positions(self, term_id: int) -> list[tuple[int, int]]:
         found = self._positions.get(term_id)
@@ -401,30 +443,57 @@ class _Scan:
 
     def eval(self, node: _CNode, sentence: bool) -> int:
         """Bit mask of the segments (sentences, or the one entry) in which `node` holds."""
-        key = (id(node), sentence)
-        mask = self._memo.get(key)
-        if mask is None:
-            mask = self._memo[key] = self._eval(node, sentence)
-        return mask
-
-    def _eval(self, node: _CNode, sentence: bool) -> int:
         if isinstance(node, _CTerm):
             return self._term_mask(node.term_id, sentence)
-        if isinstance(node, _CNear):
-            return self._near_mask(node, sentence)
+        mask = self._memo.get(id(node))  # a node belongs to one outcome, so to one scope
+        if mask is None:
+            if isinstance(node, _CNear):
+                mask = self._near_mask(node, sentence)
+            else:
+                mask = self._op_mask(node, sentence)
+            self._memo[id(node)] = mask
+        return mask
+
+    def _op_mask(self, node: _COp, sentence: bool) -> int:
+        universe = self.universe(sentence)
         if node.op == "all":
-            mask = self.universe(sentence)
-            for child in node.children:
-                mask &= self.eval(child, sentence)
+            mask = universe
+            if node.literals:
+                if not self.hits.keys() >= node.literals:
+                    return 0
+                if sentence:
+                    for literal in node.literals:
+                        mask &= self._literal_mask(literal)
+            for child in node.rest:
                 if not mask:
                     break
+                mask &= self.eval(child, sentence)
             return mask
         union = 0
-        for child in node.children:
+        if node.literals:
+            found = self.hits.keys() & node.literals
+            if found and not sentence:
+                union = 1
+            for literal in found if sentence else ():
+                union |= self._literal_mask(literal)
+        for child in node.rest:
+            if union == universe:
+                break
             union |= self.eval(child, sentence)
-        return union if node.op == "any" else self.universe(sentence) & ~union
+        return union if node.op == "any" else universe & ~union
+
+    def _literal_mask(self, literal: int) -> int:
+        mask = self._literal_masks.get(literal)
+        if mask is None:
+            mask = 0
+            for start, _ in self.hits.get(literal, ()):
+                mask |= 1 << self.segment(start)
+            self._literal_masks[literal] = mask
+        return mask
 
     def _term_mask(self, term_id: int, sentence: bool) -> int:
+        if sentence and self.m._plain_literal(term_id):
+            return self._literal_mask(self.m._term_literal[term_id])
         found = self.positions(term_id)
         if not found or not sentence:
             return 1 if found else 0
