@@ -1,0 +1,141 @@
+"""`python -m benchmarks` (`make bench`): generate feeds, serve them, measure, judge the targets.
+
+    python -m benchmarks                         500 feeds x 50 entries, 10 s of HTTP load
+    python -m benchmarks --quick                 a small run: 40 feeds x 20 entries, 2 s
+    python -m benchmarks --feeds 5 --entries 5 --http-seconds 0 --no-fail
+
+Prints a JSON document of every measurement, then one line per target:
+`target: measured (goal) PASS|FAIL`. Exits 1 when a target fails, unless --no-fail.
+Each measurement runs in a fresh process, so that one's memory does not count in another's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from benchmarks import feeds, measure, report, webload
+from benchmarks.server import FeedServer
+
+T = TypeVar("T")
+MATCH_SIZES = [10, 100, 1000]
+
+
+def isolated(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`function(*args, **kwargs)` in a freshly spawned interpreter."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args, **kwargs).result()
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--feeds", type=int, default=500, help="feeds served (default 500)")
+    parser.add_argument("--entries", type=int, default=50, help="entries per feed (default 50)")
+    parser.add_argument(
+        "--http-seconds",
+        type=float,
+        default=10.0,
+        help="load per endpoint; 0 skips the HTTP measurement (default 10)",
+    )
+    parser.add_argument("--http-concurrency", type=int, default=4)
+    parser.add_argument(
+        "--http-entries",
+        type=int,
+        default=100_000,
+        help="entries stored for the HTTP measurement (default 100000)",
+    )
+    parser.add_argument(
+        "--memory-cycles",
+        type=int,
+        default=50,
+        help="warm cycles for the memory growth (default 50)",
+    )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=5_000,
+        help="entries for the match and store measurements (default 5000)",
+    )
+    parser.add_argument("--quick", action="store_true", help="a small run (sizes below)")
+    parser.add_argument("--no-fail", action="store_true", help="exit 0 even if a target fails")
+    parser.add_argument("--out", type=Path, help="also write the JSON document here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.feeds, args.entries, args.http_seconds = 40, 20, 2.0
+        args.http_entries, args.memory_cycles, args.sample = 10_000, 5, 800
+    return args
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp:
+        root = Path(tmp)
+        corpus = isolated(feeds.write, root, args.feeds, args.entries)
+        results: dict[str, Any] = {"config": _config(args, corpus)}
+        with FeedServer(root / "feeds") as server:
+            results["parse_floor"] = isolated(measure.parse_floor, root, min(args.feeds, 100))
+            results["cycles"] = isolated(
+                measure.cycles, root, server.base_url, server.pid, args.memory_cycles
+            )
+        results["match"] = isolated(measure.match_scaling, root, MATCH_SIZES, args.sample)
+        results["store"] = isolated(measure.store_rate, root, args.sample, measure.STORE_BATCH)
+        results["http"] = _http(root, args)
+    return results
+
+
+def _http(root: Path, args: argparse.Namespace) -> dict[str, Any]:
+    if args.http_seconds <= 0:
+        return {"skipped": "--http-seconds 0"}
+    if not webload.web_built():
+        return {"skipped": "web not built yet"}
+    return isolated(
+        webload.http,
+        root,
+        indicator_count=100,
+        entry_count=args.http_entries,
+        seconds=args.http_seconds,
+        concurrency=args.http_concurrency,
+    )
+
+
+def _config(args: argparse.Namespace, corpus: feeds.Corpus) -> dict[str, Any]:
+    return {
+        "feeds": len(corpus.feed_ids),
+        "entries_per_feed": args.entries,
+        "entries": corpus.entries,
+        "planted_matching_entries": corpus.planted,
+        "mean_feed_bytes": round(corpus.bytes / max(len(corpus.feed_ids), 1)),
+        "cycle_indicators": measure.CYCLE_INDICATORS,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    results = run(args)
+    document = json.dumps(results, indent=2)
+    print(document)
+    if args.out:
+        args.out.write_text(document + "\n")
+    verdicts = report.verdicts(results)
+    for line, _verdict in verdicts:
+        print(line)
+    failed = any(verdict == "FAIL" for _line, verdict in verdicts)
+    return 1 if failed and not args.no_fail else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

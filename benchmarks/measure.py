@@ -1,0 +1,200 @@
+"""The measurements. Each runs in a fresh process (see `__main__.isolated`) and returns a dict."""
+
+from __future__ import annotations
+
+import gc
+import io
+import os
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import feedparser
+
+from benchmarks.feeds import Corpus, indicators
+from benchmarks.sampler import TreeSampler, rss_mb
+from monitor.domain import Entry
+from monitor.fetch import FetchLimits
+from monitor.match import Matcher
+from monitor.parse import parse_feed
+from monitor.pipeline import Context, prepare, run_cycle
+from monitor.store import open_store
+
+CYCLE_INDICATORS = 100
+STORE_BATCH = 1_000  # entries per add_news call
+PRODUCT_PARSE = {"sanitize_html": False, "resolve_relative_uris": False}  # as parse.py does
+
+
+def _one_core() -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def _rate(count: int, seconds: float) -> float:
+    return round(count / seconds, 1) if seconds > 0 else 0.0
+
+
+# ---------------------------------------------------------------- 1. parse floor
+
+
+def parse_floor(root: Path, default_feeds: int) -> dict[str, Any]:
+    """feedparser alone on the corpus bytes, one core: the product's settings on every feed,
+    feedparser's defaults on the first `default_feeds` (they are twice as slow)."""
+    _one_core()
+    corpus = Corpus.load(root)
+    headers = {"content-type": "application/xml"}
+
+    def run(files: list[Path], **options: bool) -> dict[str, Any]:
+        bodies = [f.read_bytes() for f in files]
+        entries = 0
+        started = time.perf_counter()
+        for body in bodies:
+            entries += len(
+                feedparser.parse(io.BytesIO(body), response_headers=headers, **options).entries
+            )
+        seconds = time.perf_counter() - started
+        return {
+            "entries": entries,
+            "seconds": round(seconds, 3),
+            "entries_per_s": _rate(entries, seconds),
+        }
+
+    return {
+        "product_settings": {**run(corpus.files, **PRODUCT_PARSE), "options": PRODUCT_PARSE},
+        "feedparser_defaults": run(corpus.files[:default_feeds]),
+    }
+
+
+# ---------------------------------------------------------------- 2, 3, 7. cycles
+
+
+def set_mode(base_url: str, mode: str) -> None:
+    with urllib.request.urlopen(f"{base_url}/_mode?set={mode}") as answer:
+        answer.read()
+
+
+def cycles(root: Path, base_url: str, server_pid: int, memory_cycles: int) -> dict[str, Any]:
+    """Cold (every feed 200), warm (304), unchanged bodies, then `memory_cycles` warm cycles."""
+    corpus = Corpus.load(root)
+    definitions = corpus.definitions(base_url, indicators(CYCLE_INDICATORS))
+    store = open_store(f"sqlite:///{root / 'cycles.db'}")
+    ctx = Context(
+        definitions=definitions,
+        matcher=Matcher(definitions.indicators),
+        store=store,
+        limits=FetchLimits(),
+    )
+    now = datetime.now(UTC)
+    prepare(ctx, now=now)
+    results: dict[str, Any] = {}
+    for name, mode in (("cold", "200"), ("warm", "304"), ("unchanged", "ignore")):
+        set_mode(base_url, mode)
+        gc.collect()
+        with TreeSampler(exclude=frozenset({server_pid})) as sampler:
+            started = time.perf_counter()
+            report = run_cycle(ctx, now=now)
+            wall = time.perf_counter() - started
+        results[name] = {
+            "wall_s": round(wall, 3),
+            "cpu_s": round(sampler.cpu_seconds, 3),
+            "feeds": report.feeds_checked,
+            "not_modified": report.not_modified,
+            "failed": report.failed,
+            "new_entries": report.new_entries,
+            "matches": report.matches,
+            "status_changes": len(report.changes),
+            "entries_per_s": _rate(report.new_entries, wall),
+            "peak_rss_mb": round(sampler.peak_self_mb, 1),
+            "peak_rss_with_workers_mb": round(sampler.peak_tree_mb, 1),
+        }
+        now += timedelta(hours=1)
+    results["cold"]["planted"] = corpus.planted
+    results["memory"] = _memory(ctx, base_url, now, memory_cycles)
+    store.close()
+    return results
+
+
+def _memory(ctx: Context, base_url: str, now: datetime, count: int) -> dict[str, Any]:
+    """RSS after the first warm cycle and after the last of `count`."""
+    set_mode(base_url, "304")
+    first = last = 0.0
+    for n in range(count):
+        report = run_cycle(ctx, now=now)
+        assert report.not_modified == report.feeds_checked, report.summary()
+        now += timedelta(hours=1)
+        if n == 0:
+            first = rss_mb()
+    last = rss_mb()
+    return {
+        "warm_cycles": count,
+        "rss_after_first_mb": round(first, 1),
+        "rss_after_last_mb": round(last, 1),
+        "growth_mb": round(last - first, 1),
+    }
+
+
+# ---------------------------------------------------------------- 4. match, 5. store
+
+
+def sample_entries(root: Path, count: int) -> list[Entry]:
+    entries: list[Entry] = []
+    for path in Corpus.load(root).files:
+        if len(entries) >= count:
+            break
+        entries += parse_feed(
+            path.read_bytes(), feed_id=path.stem, url=f"http://{path.stem}/"
+        ).entries
+    return entries[:count]
+
+
+def match_scaling(root: Path, sizes: list[int], count: int) -> dict[str, Any]:
+    """Entries/s of `Matcher.match` on one core with each number of indicators."""
+    _one_core()
+    entries = sample_entries(root, count)
+    found: dict[str, Any] = {"entries": len(entries)}
+    for size in sizes:
+        matcher = Matcher(indicators(size))
+        matcher.match(entries[0])
+        started = time.perf_counter()
+        matches = sum(len(matcher.match(entry)) for entry in entries)
+        seconds = time.perf_counter() - started
+        found[str(size)] = {
+            "entries_per_s": _rate(len(entries), seconds),
+            "us_per_entry": round(seconds / len(entries) * 1e6, 1),
+            "matches": matches,
+        }
+    return found
+
+
+def store_rate(root: Path, count: int, batch: int) -> dict[str, Any]:
+    """New entries/s through `add_news` (no matches) in batches, then the same entries again."""
+    entries = sample_entries(root, count)
+    store = open_store(f"sqlite:///{root / 'store.db'}")
+    now = datetime.now(UTC)
+
+    def run() -> tuple[int, float]:
+        new = 0
+        started = time.perf_counter()
+        for start in range(0, len(entries), batch):
+            added, _ = store.add_news(
+                entries[start : start + batch],
+                now=now,
+                match=lambda _fresh: [],
+                definition_hashes={},
+            )
+            new += len(added)
+        return new, time.perf_counter() - started
+
+    new, seconds = run()
+    again, dup_seconds = run()
+    store.close()
+    return {
+        "entries": len(entries),
+        "batch": batch,
+        "new": new,
+        "new_entries_per_s": _rate(new, seconds),
+        "duplicates_skipped": len(entries) - again,
+        "duplicate_entries_per_s": _rate(len(entries), dup_seconds),
+    }

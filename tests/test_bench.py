@@ -1,0 +1,79 @@
+"""A tiny run of the benchmark harness (`make bench`), so that it keeps working.
+
+It checks that every measurement is in the JSON and every target has its line; the targets
+themselves are not asserted: timings on a shared machine are not tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks.report import TARGETS
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+TINY = [
+    "--feeds",
+    "4",
+    "--entries",
+    "5",
+    "--memory-cycles",
+    "2",
+    "--sample",
+    "20",
+    "--http-seconds",
+    "1",
+    "--http-entries",
+    "500",
+    "--no-fail",
+]
+
+
+def test_a_tiny_run_reports_every_measurement_and_target() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", *TINY],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    document, _, lines = done.stdout.rpartition("}\n")
+    results = json.loads(document + "}")
+
+    floor = results["parse_floor"]
+    assert floor["product_settings"]["entries"] == 20
+    assert floor["feedparser_defaults"]["entries_per_s"] > 0
+    cycles = results["cycles"]
+    assert cycles["cold"]["new_entries"] == 20
+    assert cycles["cold"]["entries_per_s"] > 0 and cycles["cold"]["cpu_s"] > 0
+    assert cycles["warm"]["not_modified"] == cycles["warm"]["feeds"] == 4
+    assert cycles["unchanged"]["not_modified"] == 4
+    assert cycles["memory"]["warm_cycles"] == 2
+    assert {"10", "100", "1000"} <= results["match"].keys()
+    assert results["store"]["new"] == 20 and results["store"]["duplicates_skipped"] == 20
+    http = results["http"]
+    if "skipped" not in http:
+        assert http["indicators_endpoint"]["requests"] > 0
+        assert http["history_endpoint"]["requests"] > 0
+        assert http["indicators_endpoint"]["errors"] == 0
+
+    printed = lines.strip().splitlines()
+    assert [line.split(":")[0] for line in printed] == [t.name.split(":")[0] for t in TARGETS]
+    for line in printed:
+        assert line.endswith(("PASS", "FAIL")) or ": skipped: " in line, line
+
+
+def test_quick_and_sizes_are_flags() -> None:
+    from benchmarks.__main__ import arguments
+
+    quick = arguments(["--quick"])
+    assert (quick.feeds, quick.entries, quick.http_seconds) == (40, 20, 2.0)
+    sized = arguments(["--feeds", "7", "--entries", "3", "--http-seconds", "0"])
+    assert (sized.feeds, sized.entries, sized.http_seconds) == (7, 3, 0.0)
