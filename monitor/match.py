@@ -9,11 +9,15 @@ lazily with the `regex` module under a timeout; a timeout counts as no match.
 
 from __future__ import annotations
 
+import re._compiler as sre_compile
+import re._constants as sre_constants
+import re._parser as sre_parse
 import time
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import ahocorasick
 import regex
@@ -145,6 +149,7 @@ class Matcher:
         self._term_literal: list[int] = []  # literal id, or -1 for a regex term
         self._term_title: list[bool] = []
         self._term_regex: list[regex.Pattern[str] | None] = []
+        self._term_needs: list[frozenset[str] | None] = []  # literals one of which a regex needs
         self._outcomes: list[_COutcome] = []
         self._indicator_terms: dict[str, tuple[_CTerm, ...]] = {}
         for indicator in self.indicators:
@@ -185,12 +190,14 @@ class Matcher:
             if term.kind == TermKind.REGEX:
                 self._term_literal.append(-1)
                 self._term_regex.append(_compile_regex(term.text))
+                self._term_needs.append(_required_literals(term.text))
             else:
                 literal = self._literal_ids.setdefault(
                     (term.kind, term.text), len(self._literal_ids)
                 )
                 self._term_literal.append(literal)
                 self._term_regex.append(None)
+                self._term_needs.append(None)
         compiled = _CTerm(term_id, term.raw)
         seen.setdefault(compiled, None)
         return compiled
@@ -413,6 +420,9 @@ class _Scan:
         if pattern is None:
             return []
         text = self.flat[: self.title_len] if self.m._term_title[term_id] else self.flat
+        needs = self.m._term_needs[term_id]
+        if needs is not None and not any(literal in text for literal in needs):
+            return []
         try:
             return _regex_hits(pattern, text, self.m.regex_timeout)
         except TimeoutError:
@@ -544,6 +554,57 @@ class _Scan:
             for child in node.children:
                 if self.eval(child, sentence) & bit:
                     self._fired(child, sentence, bit, out)
+
+
+# Syntax of the `regex` module that the standard library's parser reads differently or not at all.
+_NOT_SRE = ("[[:", "\\p", "\\P", "\\X", "\\L", "\\G", "\\m", "\\M", "(?|", "(?r", "(?V", "(?f")
+_FUZZY = regex.compile(r"\{[^}]*[a-z<>=]")
+
+
+def _required_literals(source: str) -> frozenset[str] | None:
+    """ASCII literals (lower case) one of which every match of the regex contains, or None.
+
+    A cheap `in` test on the case-folded text then skips most regex runs. Read with the standard
+    library's parser; patterns using syntax only the `regex` module knows get no prefilter.
+    """
+    if any(mark in source for mark in _NOT_SRE) or _FUZZY.search(source):
+        return None
+    try:
+        parsed = sre_parse.parse(source, sre_compile.SRE_FLAG_IGNORECASE)
+        needs = _needs(list(parsed))
+    except Exception:  # any pattern the standard parser cannot read: no prefilter
+        return None
+    return needs if needs and all(needs) else None
+
+
+def _needs(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
+    """The most selective requirement of a parsed sequence (None: nothing is required)."""
+    found: list[frozenset[str]] = []
+    run: list[str] = []
+
+    def close() -> None:
+        if run:
+            found.append(frozenset({"".join(run)}))
+            run.clear()
+
+    for op, arg in items:
+        if op is sre_constants.LITERAL and arg < 128:
+            run.append(chr(arg).lower())
+            continue
+        close()
+        need: frozenset[str] | None = None
+        if op is sre_constants.SUBPATTERN:
+            need = _needs(list(arg[-1]))
+        elif op is sre_constants.BRANCH:
+            alternatives = [_needs(list(branch)) for branch in arg[1]]
+            if all(a is not None for a in alternatives):
+                need = frozenset().union(*alternatives)  # type: ignore[arg-type]
+        elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT) and arg[0] >= 1:
+            need = _needs(list(arg[2]))
+        if need:
+            found.append(need)
+    close()
+    return max(found, key=lambda need: min(len(s) for s in need), default=None)
 
 
 def _regex_hits(pattern: regex.Pattern[str], text: str, timeout: float) -> list[tuple[int, int]]:
