@@ -362,3 +362,59 @@ def test_adding_a_none_term_never_turns_a_non_match_into_a_match(
         return
     assert not NONE_RULE.match(entry("t", text + before + " oppose sanctions " + after))
     assert not NONE_RULE.match(entry("oppose sanctions", text + after))
+
+
+REGEXES = [
+    r"(eas|lift|relax)\w* (\w+ ){0,3}sanctions",
+    r"kim jong[- ]?un",
+    r"(?<!north )\bkorea",
+    r"\bxi\b.{0,12}\blee\b|\blee\b.{0,12}\bxi\b",
+    r"(export|tariff)s? ban",
+    r"(?i)Visa|(?:foo)?bar",
+    r"\d+ missiles?",
+]
+REGEX_MATCHER = Matcher([indicator(f"r{n}", {"any": [f"/{r}/"]}) for n, r in enumerate(REGEXES)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "Kim",
+                "Jong-un",
+                "jong un",
+                "lift",
+                "eases",
+                "new",
+                "SANCTIONS",
+                "North",
+                "Korea",
+                "Xi",
+                "and",
+                "Lee",
+                "export",
+                "tariffs",
+                "ban",
+                "visa",
+                "foobar",
+                "3",
+                "missile",
+                " ",
+                ".",
+                "-",
+                "é",
+                "北",
+            ]
+        ),
+        max_size=12,
+    ).map(" ".join)
+)
+def test_regex_prefilter_never_hides_a_match(text: str) -> None:
+    import regex
+
+    from monitor.domain import normalize
+
+    flat = " ".join(normalize("t\n" + text).split(" "))
+    expected = {f"r{n}" for n, r in enumerate(REGEXES) if regex.search(r, flat, regex.IGNORECASE)}
+    assert {m.indicator_id for m in REGEX_MATCHER.match(entry("t", text))} == expected
