@@ -150,6 +150,7 @@ class Matcher:
         self._term_title: list[bool] = []
         self._term_regex: list[regex.Pattern[str] | None] = []
         self._term_needs: list[frozenset[str] | None] = []  # literals one of which a regex needs
+        self._term_needs_ids: list[frozenset[int] | None] = []  # the same, as literal ids
         self._outcomes: list[_COutcome] = []
         self._indicator_terms: dict[str, tuple[_CTerm, ...]] = {}
         for indicator in self.indicators:
@@ -190,7 +191,9 @@ class Matcher:
             if term.kind == TermKind.REGEX:
                 self._term_literal.append(-1)
                 self._term_regex.append(_compile_regex(term.text))
-                self._term_needs.append(_required_literals(term.text))
+                needs = _required_literals(term.text)
+                self._term_needs.append(needs)
+                self._term_needs_ids.append(self._needs_ids(needs))
             else:
                 literal = self._literal_ids.setdefault(
                     (term.kind, term.text), len(self._literal_ids)
@@ -198,6 +201,7 @@ class Matcher:
                 self._term_literal.append(literal)
                 self._term_regex.append(None)
                 self._term_needs.append(None)
+                self._term_needs_ids.append(None)
         compiled = _CTerm(term_id, term.raw)
         seen.setdefault(compiled, None)
         return compiled
@@ -217,12 +221,26 @@ class Matcher:
                 for literal in group:
                     self._gate[literal].append((index, 1 << bit))
 
+    def _needs_ids(self, needs: frozenset[str] | None) -> frozenset[int] | None:
+        """Substrings a regex needs as literals of the Latin automaton (kind REGEX), or None."""
+        views = [_latin_view(literal) for literal in needs or ()]
+        if not views or not all(view.strip() for view in views):
+            return None
+        ids = self._literal_ids
+        return frozenset(ids.setdefault((TermKind.REGEX, view), len(ids)) for view in views)
+
     def _groups(self, node: _CNode) -> list[frozenset[int]]:
         """Sets of literals such that `node` can only hold when each set has a hit."""
         if isinstance(node, _CTerm | _CNear):
-            terms = [node] if isinstance(node, _CTerm) else node.terms
-            literals = [self._term_literal[t.term_id] for t in terms]
-            return [frozenset({literal}) for literal in literals if literal >= 0]
+            groups: list[frozenset[int]] = []
+            for term in [node] if isinstance(node, _CTerm) else node.terms:
+                literal = self._term_literal[term.term_id]
+                needs = self._term_needs_ids[term.term_id]
+                if literal >= 0:
+                    groups.append(frozenset({literal}))
+                elif needs is not None:
+                    groups.append(needs)
+            return groups
         if node.op == "none":
             return []
         children = [self._groups(child) for child in node.children]
@@ -239,6 +257,8 @@ class Matcher:
         latin: dict[str, list[int]] = {}
         other: dict[str, list[int]] = {}
         for (kind, text), literal in self._literal_ids.items():
+            if kind == TermKind.REGEX:
+                continue  # substrings regexes need: added below, after the terms
             if _LATIN_TERM.search(text) and not _CJK.search(text):
                 key = _latin_view(text)
                 lead = key[0] != " "
@@ -249,6 +269,9 @@ class Matcher:
             else:
                 slot = other.setdefault(text, [-1, -1])
                 slot[0 if kind == TermKind.PHRASE else 1] = literal
+        for (kind, text), literal in self._literal_ids.items():
+            if kind == TermKind.REGEX:  # found as a plain substring of the Latin view
+                latin.setdefault(text, [False, False]).append(literal)
         self._latin = _automaton(
             (key, (len(key), lead, trail, tuple(literals)))
             for key, (lead, trail, *literals) in latin.items()
@@ -420,8 +443,11 @@ class _Scan:
         if pattern is None:
             return []
         text = self.flat[: self.title_len] if self.m._term_title[term_id] else self.flat
+        needs_ids = self.m._term_needs_ids[term_id]
+        if needs_ids is not None and self.hits.keys().isdisjoint(needs_ids):
+            return []
         needs = self.m._term_needs[term_id]
-        if needs is not None and not any(literal in text for literal in needs):
+        if needs_ids is None and needs is not None and not any(n in text for n in needs):
             return []
         try:
             return _regex_hits(pattern, text, self.m.regex_timeout)
