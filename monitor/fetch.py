@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator, Sequence
@@ -19,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
@@ -195,9 +197,17 @@ def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
 # ---------------------------------------------------------------- one feed
 
 
+@cache
+def _tls() -> ssl.SSLContext:
+    """The certificate store, loaded once per process: loading it costs more than a cycle of
+    304 answers, and a context is safe to share between clients."""
+    return httpx.create_ssl_context()
+
+
 def _client(limits: FetchLimits, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=transport,
+        verify=_tls(),
         follow_redirects=False,
         timeout=httpx.Timeout(limits.timeout),
         limits=httpx.Limits(max_connections=max(1, limits.concurrency)),

@@ -5,18 +5,27 @@ so nothing downstream sees a feedparser object. HTML in titles and descriptions 
 plain text (`html_to_text`); links are made absolute; each entry's publisher is the
 registrable domain of its link (`publisher_of`). A body that is not a feed raises
 ParseError; a feed that is ill-formed but readable comes back with a `warning`.
+
+`parse_many` parses a stream of bodies in worker processes (parsing is the costliest stage,
+and feedparser holds the GIL), yielding results in order while the caller keeps fetching,
+matching and storing. Its pool lives as long as the stream, so nothing outlives a cycle.
 """
 
 from __future__ import annotations
 
 import io
 import ipaddress
+import multiprocessing
+import os
 import re
-from collections.abc import Iterator, Mapping
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
-from typing import Any
+from functools import cache, lru_cache
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -26,7 +35,9 @@ from selectolax.lexbor import LexborHTMLParser
 from monitor.domain import Entry
 from monitor.errors import ParseError
 
-__all__ = ["ParsedFeed", "html_to_text", "parse_feed", "publisher_of"]
+__all__ = ["ParseJob", "ParsedFeed", "html_to_text", "parse_feed", "parse_many", "publisher_of"]
+
+T = TypeVar("T")
 
 MAX_TITLE = 1_000
 MAX_TEXT = 20_000
@@ -79,6 +90,84 @@ def parse_feed(
         entries=tuple(_unique(_entries(parsed.get("entries") or [], feed_id, url))),
         warning=problem,
     )
+
+
+@dataclass(frozen=True)
+class ParseJob:
+    """The arguments of one `parse_feed` call, sent to a worker process."""
+
+    body: bytes
+    feed_id: str
+    url: str
+    content_type: str | None = None
+
+
+Parsed = ParsedFeed | ParseError
+
+
+def parse_job(job: ParseJob) -> Parsed:
+    """`parse_feed` returning its ParseError instead of raising it (for worker processes)."""
+    try:
+        return parse_feed(job.body, feed_id=job.feed_id, url=job.url, content_type=job.content_type)
+    except ParseError as exc:
+        return exc
+
+
+def parse_many(
+    items: Iterable[tuple[T, ParseJob | None]], *, workers: int | None = None, ahead: int = 64
+) -> Iterator[tuple[T, Parsed | None]]:
+    """Each item with the result of its job (None without one), in order.
+
+    Jobs run in `workers` processes (default: one per CPU; 1 parses here), at most `ahead`
+    items past the one last yielded, so the caller's work on results overlaps the parsing and
+    memory stays bounded. The pool starts with the first job and ends with the iteration, so
+    nothing outlives a cycle; a worker that dies fails the jobs still in the pool.
+    """
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1:
+        for item, job in items:
+            yield item, None if job is None else parse_job(job)
+        return
+    pool: ProcessPoolExecutor | None = None
+    pending: deque[tuple[T, Future[Parsed] | None]] = deque()
+    try:
+        for item, job in items:
+            future = None
+            if job is not None:
+                pool = pool or ProcessPoolExecutor(workers, mp_context=_context())
+                future = pool.submit(parse_job, job)
+            pending.append((item, future))
+            while pending and (len(pending) >= ahead or _ready(pending[0][1])):
+                yield _result(pending.popleft())
+        while pending:
+            yield _result(pending.popleft())
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ready(future: Future[Parsed] | None) -> bool:
+    return future is None or future.done()
+
+
+def _result(head: tuple[T, Future[Parsed] | None]) -> tuple[T, Parsed | None]:
+    item, future = head
+    if future is None:
+        return item, None
+    try:
+        return item, future.result()
+    except BrokenProcessPool as exc:
+        return item, ParseError(f"parse: the parsing process died ({exc})")
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """forkserver where there is one: workers fork from a clean process that loaded the
+    parsers once (`monitor.parseworker`), never from the caller's threads; spawn elsewhere."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["monitor.parseworker"])
+        return context
+    return multiprocessing.get_context("spawn")
 
 
 # ---------------------------------------------------------------- entries
@@ -205,8 +294,11 @@ def publisher_of(url: str) -> str:
         host = (urlsplit(url.strip()).hostname or "").rstrip(".")
     except ValueError:
         return ""
-    if not host:
-        return ""
+    return _registrable(host) if host else ""
+
+
+@lru_cache(maxsize=16_384)  # feeds name few hosts, and the lookup costs more than the parse
+def _registrable(host: str) -> str:
     try:
         ipaddress.ip_address(host)
         return host

@@ -1,28 +1,33 @@
 """One check cycle: the only place that knows the order of the stages.
 
 fetch -> parse -> match -> store entries and matches -> record fetch -> evaluate -> record changes
+
+Feeds are fetched a batch at a time while worker processes parse the bodies already fetched
+(`parse_many`); results come back in order and are matched and stored here, many feeds per
+transaction, so the parsing — the costliest stage — sets the pace.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitor.domain import Definitions, Entry, Match, Status, StatusChange
-from monitor.errors import ParseError
 from monitor.evaluate import changes as find_changes
 from monitor.evaluate import evaluate
 from monitor.fetch import FeedRequest, FetchLimits, FetchResult, FetchStatus, fetch_sync, next_check
 from monitor.match import Matcher
-from monitor.parse import parse_feed
-from monitor.store import Cycle, DueFeed, Store
+from monitor.parse import ParsedFeed, ParseJob, parse_many
+from monitor.store import Cycle, DueFeed, FetchRecord, Store
 
 log = logging.getLogger("monitor.pipeline")
 
 Fetcher = Callable[[Sequence[FeedRequest]], list[FetchResult]]
+FETCH_BATCH = 32  # feeds fetched at once while the workers parse the previous ones
+WRITE_BATCH = 1_000  # new entries (at least) stored per transaction
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class Context:
     lease: timedelta = timedelta(minutes=5)
     fetcher: Fetcher | None = None  # default: fetch_sync over the network
     jitter: float = 0.0  # next checks are pushed back by up to this fraction of the interval
+    parse_workers: int | None = None  # processes parsing bodies; None: one per CPU, 1: none
 
     def fetch(self, requests: Sequence[FeedRequest]) -> list[FetchResult]:
         if self.fetcher is not None:
@@ -83,10 +89,12 @@ def run_cycle(
     """Fetch every due feed, store what is new, and record the status changes that follow."""
     report = CycleReport(started_at=now)
     due = ctx.store.due_feeds(now, owner=ctx.owner, lease=ctx.lease)
-    if due:
-        results = ctx.fetch([_request(feed) for feed in due])
-        for feed, result in zip(due, results, strict=True):
-            _absorb(ctx, feed, result, report, now=now)
+    writes = _Writes(ctx, report, now)
+    for (feed, result), parsed in parse_many(_fetched(ctx, due), workers=ctx.parse_workers):
+        writes.add(*_absorb(ctx, feed, result, parsed, report, now=now))
+        if len(writes.entries) >= WRITE_BATCH:
+            writes.flush()
+    writes.flush()
     report.changes = evaluate_and_record(ctx, now=now)
     report.finished_at = clock() if clock else now
     ctx.store.record_cycle(_cycle_row(report))
@@ -116,9 +124,13 @@ def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> li
     return statuses
 
 
-def match_entries(ctx: Context, entries: Iterable[tuple[int, Entry]]) -> list[tuple[int, Match]]:
+def match_entries(
+    ctx: Context,
+    entries: Iterable[tuple[int, Entry]],
+    readers: dict[str, set[str]] | None = None,
+) -> list[tuple[int, Match]]:
     """Matches of stored entries, each only against the indicators that read its feed."""
-    readers = _readers(ctx.definitions)
+    readers = _readers(ctx.definitions) if readers is None else readers
     found = []
     for entry_id, entry in entries:
         allowed = readers.get(entry.feed_id)
@@ -128,11 +140,20 @@ def match_entries(ctx: Context, entries: Iterable[tuple[int, Entry]]) -> list[tu
     return found
 
 
-def store_entries(ctx: Context, entries: Sequence[Entry], *, now: datetime) -> tuple[int, int]:
+def store_entries(
+    ctx: Context,
+    entries: Sequence[Entry],
+    *,
+    now: datetime,
+    readers: dict[str, set[str]] | None = None,
+) -> tuple[int, int]:
     """Store new entries with their matches, in one transaction; returns (new entries, matches)."""
     hashes = {i.id: i.hash for i in ctx.definitions.indicators}
     new, matched = ctx.store.add_news(
-        entries, now=now, match=lambda fresh: match_entries(ctx, fresh), definition_hashes=hashes
+        entries,
+        now=now,
+        match=lambda fresh: match_entries(ctx, fresh, readers),
+        definition_hashes=hashes,
     )
     return len(new), matched
 
@@ -150,31 +171,65 @@ def rematch(ctx: Context, since: datetime) -> tuple[int, int]:
 # ---------------------------------------------------------------- one feed
 
 
+def _fetched(
+    ctx: Context, due: Sequence[DueFeed]
+) -> Iterator[tuple[tuple[DueFeed, FetchResult], ParseJob | None]]:
+    """Each due feed with its fetch result and, for a new body, the job of parsing it."""
+    for start in range(0, len(due), FETCH_BATCH):
+        batch = due[start : start + FETCH_BATCH]
+        for feed, result in zip(batch, ctx.fetch([_request(f) for f in batch]), strict=True):
+            yield (feed, result), _parse_job(feed, result)
+
+
 def _request(feed: DueFeed) -> FeedRequest:
     return FeedRequest(feed.id, feed.url, feed.etag, feed.last_modified, feed.body_hash)
 
 
+def _parse_job(feed: DueFeed, result: FetchResult) -> ParseJob | None:
+    if result.status is not FetchStatus.MODIFIED or result.body is None:
+        return None
+    return ParseJob(result.body, feed.id, result.final_url or feed.url, result.content_type)
+
+
+class _Writes:
+    """Entries and fetch records of several feeds, stored together: entries (with their
+    matches) first, so a crash in between only costs fetching those bodies again."""
+
+    def __init__(self, ctx: Context, report: CycleReport, now: datetime) -> None:
+        self.ctx, self.report, self.now = ctx, report, now
+        self.readers = _readers(ctx.definitions)
+        self.entries: list[Entry] = []
+        self.fetches: list[FetchRecord] = []
+
+    def add(self, entries: Sequence[Entry], record: FetchRecord) -> None:
+        self.entries.extend(entries)
+        self.fetches.append(record)
+
+    def flush(self) -> None:
+        if self.entries:
+            new, matched = store_entries(self.ctx, self.entries, now=self.now, readers=self.readers)
+            self.report.new_entries += new
+            self.report.matches += matched
+        self.ctx.store.record_fetches(self.fetches)
+        self.entries, self.fetches = [], []
+
+
 def _absorb(
-    ctx: Context, feed: DueFeed, result: FetchResult, report: CycleReport, *, now: datetime
-) -> None:
-    """Parse, match and store one fetch result, then record the feed's new state."""
+    ctx: Context,
+    feed: DueFeed,
+    result: FetchResult,
+    parsed: ParsedFeed | Exception | None,
+    report: CycleReport,
+    *,
+    now: datetime,
+) -> tuple[Sequence[Entry], FetchRecord]:
+    """The entries of one fetch result and the feed's new state."""
     report.feeds_checked += 1
-    error, title = result.error, None
-    if result.status is FetchStatus.MODIFIED and result.body is not None:
-        try:
-            parsed = parse_feed(
-                result.body,
-                feed_id=feed.id,
-                url=result.final_url or feed.url,
-                content_type=result.content_type,
-            )
-        except ParseError as exc:
-            error = str(exc)
-        else:
-            title = parsed.title or None
-            new, matched = store_entries(ctx, parsed.entries, now=now)
-            report.new_entries += new
-            report.matches += matched
+    error, title, entries = result.error, None, ()
+    if isinstance(parsed, Exception):
+        error = str(parsed)
+    elif parsed is not None:
+        title, entries = parsed.title or None, parsed.entries
     elif result.status in (FetchStatus.NOT_MODIFIED, FetchStatus.UNCHANGED):
         report.not_modified += 1
     ok = result.ok and not error
@@ -191,7 +246,7 @@ def _absorb(
         max_backoff=ctx.max_backoff,
     )
     next_at += feed.interval * random.uniform(0.0, ctx.jitter)  # spread feeds out over time
-    ctx.store.record_fetch(
+    record = FetchRecord(
         feed.id,
         now=now,
         ok=ok,
@@ -207,6 +262,7 @@ def _absorb(
         error_count=errors,
         title=title,
     )
+    return entries, record
 
 
 def _as_failure(result: FetchResult, error: str) -> FetchResult:

@@ -60,6 +60,7 @@ __all__ = [
     "DigestState",
     "DueFeed",
     "FeedState",
+    "FetchRecord",
     "Store",
     "metadata",
     "open_store",
@@ -331,6 +332,29 @@ class Cycle:
     id: int | None = None
 
 
+@dataclass(frozen=True)
+class FetchRecord:
+    """What one fetch found, for `record_fetches`.
+
+    `etag`, `last_modified`, `body_hash`, `moved_to` and `title` left None keep their stored
+    value ("" clears it). A success clears `failing_since`; a failure sets it once.
+    """
+
+    feed_id: str
+    now: datetime
+    ok: bool
+    http_status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    moved_to: str | None = None
+    error: str = ""
+    dead: bool = False
+    next_check_at: datetime | None = None
+    error_count: int = 0
+    title: str | None = None
+
+
 # ---------------------------------------------------------------- opening
 
 
@@ -599,53 +623,20 @@ class Store:
                     claimed.append(_due_feed(row, until))
         return claimed
 
-    def record_fetch(
-        self,
-        feed_id: str,
-        *,
-        now: datetime,
-        ok: bool,
-        http_status: int | None = None,
-        etag: str | None = None,
-        last_modified: str | None = None,
-        body_hash: str | None = None,
-        moved_to: str | None = None,
-        error: str = "",
-        dead: bool = False,
-        next_check_at: datetime | None = None,
-        error_count: int = 0,
-        title: str | None = None,
-    ) -> None:
-        """Store what one fetch found and release the lease.
+    def record_fetch(self, feed_id: str, **what: Any) -> None:
+        """Store what one fetch found and release the lease (see `FetchRecord`)."""
+        self.record_fetches([FetchRecord(feed_id, **what)])
 
-        `etag`, `last_modified`, `body_hash`, `moved_to` and `title` left None keep their stored
-        value ("" clears it). A success clears `failing_since`; a failure sets it once.
-        """
-        values: dict[str, Any] = {
-            "last_checked_at": now,
-            "http_status": http_status,
-            "dead": dead,
-            "next_check_at": next_check_at,
-            "error_count": error_count,
-            "lease_owner": None,
-            "lease_until": None,
-        }
-        kept = {"etag": etag, "last_modified": last_modified, "body_hash": body_hash}
-        kept["moved_to"] = moved_to
-        values |= {name: value or None for name, value in kept.items() if value is not None}
-        if title is not None:
-            values["title"] = title
-        if ok:
-            values |= {"last_success_at": now, "failing_since": None, "last_error": ""}
-        else:
-            values |= {
-                "failing_since": func.coalesce(_feed.c.failing_since, now),
-                "last_error": error,
-            }
+    def record_fetches(self, records: Sequence[FetchRecord]) -> None:
+        """Store what fetches found and release their leases, in one transaction."""
+        if not records:
+            return
         with self._tx("record fetch", write=True) as conn:
-            result = conn.execute(update(_feed).where(_feed.c.id == feed_id).values(**values))
-            if result.rowcount != 1:
-                raise StoreError(f"store: unknown feed {feed_id!r}")
+            for record in records:
+                statement = update(_feed).where(_feed.c.id == record.feed_id)
+                result = conn.execute(statement.values(**_fetch_values(record)))
+                if result.rowcount != 1:
+                    raise StoreError(f"store: unknown feed {record.feed_id!r}")
 
     def feed_health(self) -> list[FeedHealth]:
         """Health of every configured feed, for `evaluate`."""
@@ -1053,6 +1044,31 @@ def _fresh(now: datetime) -> dict[str, Any]:
         "dead": False,
         "next_check_at": now,
     }
+
+
+def _fetch_values(r: FetchRecord) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "last_checked_at": r.now,
+        "http_status": r.http_status,
+        "dead": r.dead,
+        "next_check_at": r.next_check_at,
+        "error_count": r.error_count,
+        "lease_owner": None,
+        "lease_until": None,
+    }
+    kept = {"etag": r.etag, "last_modified": r.last_modified, "body_hash": r.body_hash}
+    kept["moved_to"] = r.moved_to
+    values |= {name: value or None for name, value in kept.items() if value is not None}
+    if r.title is not None:
+        values["title"] = r.title
+    if r.ok:
+        values |= {"last_success_at": r.now, "failing_since": None, "last_error": ""}
+    else:
+        values |= {
+            "failing_since": func.coalesce(_feed.c.failing_since, r.now),
+            "last_error": r.error,
+        }
+    return values
 
 
 def _due_feed(row: Any, lease_until: datetime) -> DueFeed:
