@@ -13,9 +13,13 @@ thread for `monitor run`; `serve` runs it in the foreground for `monitor serve`.
     GET /metrics                         Prometheus text
     GET /                                the page people read (HTML)
 
-With MONITOR_API_TOKEN set, all but /healthz (and /openapi.json, /docs) need
-`Authorization: Bearer <token>`. Errors are JSON `{"detail": ...}`, never a stack trace. JSON
-answers carry an ETag (a hash of the body) and honour If-None-Match with 304.
+With MONITOR_API_TOKEN set, every endpoint but /healthz needs `Authorization: Bearer <token>`,
+/openapi.json too (and /docs, the Swagger UI, is off). Errors are JSON `{"detail": ...}`, never
+a stack trace. Answers carry an ETag (a hash of the body) and honour If-None-Match with 304.
+
+/healthz before the first successful cycle: `starting` (200) for one MAX_AGE after the server
+started, then `stale` (503), so a fresh daemon is healthy while `monitor serve` over a database
+nobody checks into is not.
 """
 
 from __future__ import annotations
@@ -111,7 +115,14 @@ def create_app(
         summary="Status of the 'what to watch' indicators, with the news behind each.",
         version="0.1.0",
         redoc_url=None,
+        # With a token, the description needs it too (below) and /docs is off.
+        openapi_url=None if token else "/openapi.json",
+        docs_url=None if token else "/docs",
     )
+    if token:
+        app.get("/openapi.json", include_in_schema=False, dependencies=guarded)(
+            lambda: JSONResponse(app.openapi())
+        )
     _install_error_handlers(app)
     api = _Api(store, definitions, settings, clock, started=clock())
 

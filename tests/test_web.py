@@ -305,7 +305,10 @@ def test_a_token_guards_every_endpoint_but_healthz(
 
 
 def test_openapi_declares_the_token_when_one_is_set(store: Store, defs: Definitions) -> None:
-    spec = make_client(store, defs, api_token=TOKEN).get("/openapi.json").json()
+    client = make_client(store, defs, api_token=TOKEN)
+    assert client.get("/openapi.json").status_code == 401
+    assert client.get("/docs").status_code == 404
+    spec = client.get("/openapi.json", headers={"Authorization": f"Bearer {TOKEN}"}).json()
     assert spec["paths"]["/indicators"]["get"]["security"] == [{"HTTPBearer": []}]
     assert "401" in spec["paths"]["/feeds"]["get"]["responses"]
     assert "security" not in spec["paths"]["/healthz"]["get"]
