@@ -92,6 +92,7 @@ class Runtime:
             check_interval=s.check_interval,
             max_backoff=s.max_backoff,
             owner=owner,
+            lease=s.feed_lease,
         )
 
     def close(self) -> None:

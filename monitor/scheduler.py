@@ -128,6 +128,7 @@ class Daemon:
             check_interval=s.check_interval,
             max_backoff=s.max_backoff,
             owner=self.owner,
+            lease=s.feed_lease,
             fetcher=self._fetch,
             jitter=s.check_jitter,
         )

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     max_backoff: timedelta = Field(
         timedelta(hours=6), description="Longest wait between checks of a failing feed."
     )
+    feed_lease: timedelta = Field(
+        timedelta(minutes=5),
+        description="How long a daemon holds the due feeds it claimed; the feeds of a daemon "
+        "that dies are checked by the others once it runs out. Keep it above a cycle's length.",
+    )
     user_agent: str = Field(
         "monitor/0.1 (news indicator monitor)",
         description="User-Agent header sent with every request.",
@@ -101,7 +106,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "check_interval", "fetch_timeout", "fetch_total_timeout", "max_backoff", "retention",
-        "tick_interval", mode="before",
+        "tick_interval", "feed_lease", mode="before",
     )
     @classmethod
     def _duration(cls, value: object) -> timedelta:
