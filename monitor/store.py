@@ -583,8 +583,9 @@ class Store:
                     "active": True,
                 }
                 old = known.get(feed.id)
-                if old is None:
-                    conn.execute(_feed.insert().values(id=feed.id, **values, **_fresh(now)))
+                if old is None:  # another daemon starting at once may have just added it
+                    new = self._insert(_feed).values(id=feed.id, **values, **_fresh(now))
+                    conn.execute(new.on_conflict_do_nothing(index_elements=["id"]))
                 elif old.url != feed.url:
                     conn.execute(
                         update(_feed).where(_feed.c.id == feed.id).values(**values, **_fresh(now))

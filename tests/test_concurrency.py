@@ -65,6 +65,18 @@ def test_each_due_feed_is_claimed_by_one_worker(store: Store, postgres_url: str)
     assert sum(1 for taken in claims if taken) > 1  # the work was spread, not serialised
 
 
+def test_daemons_starting_at_once_add_the_feeds_once(store: Store, postgres_url: str) -> None:
+    feeds = [Feed(f"feed{n:03}", f"http://127.0.0.1/{n}.xml") for n in range(200)]
+
+    def start(own: Store, n: int) -> None:
+        own.sync_feeds(feeds, now=NOW, default_interval=timedelta(minutes=15))
+        own.ensure_indicators(["nk", "visa"], now=NOW)
+
+    race(postgres_url, start)
+    assert [f.id for f in store.feeds()] == [f.id for f in feeds]
+    assert set(store.current_statuses()) == {"nk", "visa"}
+
+
 def test_leases_of_a_dead_worker_are_taken_over_once(store: Store, postgres_url: str) -> None:
     feeds = [Feed(f"feed{n:03}", f"http://127.0.0.1/{n}.xml") for n in range(50)]
     store.sync_feeds(feeds, now=NOW, default_interval=timedelta(minutes=15))
