@@ -1,0 +1,36 @@
+# monitor: the daemon (`monitor db upgrade`, then `monitor run`) on a slim Python image.
+# docker-compose.yml runs it with PostgreSQL and a mail catcher; see README, "Production".
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# The package first (its layer is rebuilt only when the code changes), then the definitions,
+# which compose mounts from the repository anyway so that edits need no rebuild.
+COPY pyproject.toml README.md ./
+COPY monitor ./monitor
+RUN pip install . \
+    && useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin monitor \
+    && mkdir -p /app/data \
+    && chown monitor:monitor /app/data
+COPY indicators ./indicators
+COPY config ./config
+
+USER monitor
+
+# Inside the container the endpoint must listen on every interface to be published.
+ENV MONITOR_HTTP_HOST=0.0.0.0 \
+    MONITOR_HTTP_PORT=8000 \
+    MONITOR_DATABASE_URL=sqlite:////app/data/monitor.db
+VOLUME ["/app/data"]
+EXPOSE 8000
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+
+# Migrate (safe to run twice, and from several containers at once), then serve until SIGTERM.
+CMD ["sh", "-c", "monitor db upgrade && exec monitor run"]

@@ -1,0 +1,180 @@
+"""docker-compose.yml, the Dockerfile and .env.example, checked without Docker (CI has none):
+the compose file parses, every MONITOR_* variable is a real setting, every mounted or copied
+path exists, the image's commands exist in the CLI, and it runs as a non-root user."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from monitor.cli import main
+from monitor.settings import Settings
+from tests.conftest import ROOT
+
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+ENV_EXAMPLE = (ROOT / ".env.example").read_text()
+SETTINGS = {f"MONITOR_{name.upper()}" for name in Settings.model_fields}
+
+
+def interpolated(value: object) -> str:
+    """A compose value with ${VAR:-default} replaced by its default."""
+    return re.sub(r"\$\{(\w+)(?::?-([^}]*))?\}", lambda m: m.group(2) or "", str(value))
+
+
+def environment(service: str) -> dict[str, str]:
+    env = COMPOSE["services"][service].get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {name: interpolated(value) for name, value in env.items()}
+
+
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE)
+    found = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            found.append((keyword.upper(), rest.strip()))
+    return found
+
+
+def command_words(arguments: str) -> list[str]:
+    """The words of a CMD/ENTRYPOINT/RUN, exec form (JSON) or shell form."""
+    if arguments.startswith("["):
+        words = yaml.safe_load(arguments)  # a JSON array
+        if words[:2] == ["sh", "-c"]:
+            return shlex.split(words[2])
+        return list(words)
+    return shlex.split(arguments)
+
+
+def monitor_invocations() -> list[list[str]]:
+    """Every `monitor …` the image runs, split at && ; |."""
+    found = []
+    for keyword, arguments in instructions():
+        if keyword not in ("CMD", "ENTRYPOINT"):
+            continue
+        words: list[str] = []
+        for word in [*command_words(arguments), "&&"]:
+            if word in ("&&", ";", "||", "|"):
+                if words and words[0] == "exec":
+                    words = words[1:]
+                if words and words[0] == "monitor":
+                    found.append(words)
+                words = []
+            else:
+                words.append(word)
+    return found
+
+
+def test_the_compose_file_has_the_three_services() -> None:
+    services = COMPOSE["services"]
+    assert set(services) == {"postgres", "monitor", "mailpit"}
+    assert services["postgres"]["image"].startswith("postgres:")
+    assert services["mailpit"]["image"].startswith("axllent/mailpit")
+    assert services["monitor"]["build"] == "."
+
+
+def test_postgres_keeps_its_data_in_a_volume_and_has_a_healthcheck() -> None:
+    postgres = COMPOSE["services"]["postgres"]
+    volume, _, target = postgres["volumes"][0].partition(":")
+    assert volume in COMPOSE["volumes"] and target == "/var/lib/postgresql/data"
+    assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
+    waits = COMPOSE["services"]["monitor"]["depends_on"]
+    assert waits["postgres"]["condition"] == "service_healthy"
+
+
+def test_the_daemon_uses_postgres_listens_on_every_interface_and_mails_mailpit() -> None:
+    env = environment("monitor")
+    postgres = COMPOSE["services"]["postgres"]["environment"]
+    url = env["MONITOR_DATABASE_URL"]
+    assert url.startswith("postgresql+psycopg://") and "@postgres:5432/" in url
+    assert url.endswith("/" + postgres["POSTGRES_DB"])
+    assert env["MONITOR_HTTP_HOST"] == "0.0.0.0"
+    assert "8000:8000" in COMPOSE["services"]["monitor"]["ports"]
+    assert (env["MONITOR_SMTP_HOST"], env["MONITOR_SMTP_PORT"]) == ("mailpit", "1025")
+    assert env["MONITOR_SMTP_STARTTLS"] == "false"
+    assert {"8025:8025", "1025:1025"} <= set(COMPOSE["services"]["mailpit"]["ports"])
+
+
+def test_every_monitor_variable_set_is_a_real_setting() -> None:
+    used = set(environment("monitor"))
+    used |= set(re.findall(r"\$\{(MONITOR_\w+)", (ROOT / "docker-compose.yml").read_text()))
+    used |= {name for name in re.findall(r"\b(MONITOR_\w+)=", ENV_EXAMPLE)}
+    used |= set(re.findall(r"\b(MONITOR_\w+)=", DOCKERFILE))
+    assert used <= SETTINGS, sorted(used - SETTINGS)
+
+
+def test_the_env_example_lists_every_setting_with_its_default_commented() -> None:
+    listed = re.findall(r"^# (MONITOR_\w+)=(.*)$", ENV_EXAMPLE, re.M)
+    assert sorted(name for name, _ in listed) == sorted(SETTINGS)
+    assert not re.search(r"^MONITOR_", ENV_EXAMPLE, re.M)  # nothing set, only shown
+    defaults = dict(listed)
+    assert defaults["MONITOR_DATABASE_URL"] == Settings.model_fields["database_url"].default
+
+
+@pytest.mark.parametrize("mount", COMPOSE["services"]["monitor"]["volumes"])
+def test_every_mounted_path_exists_read_only(mount: str) -> None:
+    source, target, *options = mount.split(":")
+    assert source.startswith("./"), "the daemon mounts only repository paths"
+    assert (ROOT / source).exists(), source
+    assert options == ["ro"], f"{source} should be mounted read-only"
+    env = environment("monitor")
+    assert target in (env["MONITOR_INDICATORS_DIR"], str(Path(env["MONITOR_FEEDS_FILE"]).parent))
+
+
+def test_the_dockerfile_copies_paths_that_exist_and_are_not_ignored() -> None:
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    copies = [arguments.split()[:-1] for keyword, arguments in instructions() if keyword == "COPY"]
+    assert copies
+    for sources in copies:
+        for source in sources:
+            assert (ROOT / source).exists(), source
+            assert source not in ignored, f"{source} is in .dockerignore"
+
+
+def test_the_image_is_slim_python_of_the_supported_version() -> None:
+    (base,) = [arguments for keyword, arguments in instructions() if keyword == "FROM"]
+    assert re.fullmatch(r"python:3\.11-slim(-\w+)?", base), base
+
+
+def test_the_image_runs_as_a_non_root_user() -> None:
+    users = [arguments for keyword, arguments in instructions() if keyword == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert re.search(rf"useradd\b[^&]*\b{re.escape(users[-1])}\b", DOCKERFILE)
+    steps = [keyword for keyword, _ in instructions()]
+    last_user = len(steps) - 1 - steps[::-1].index("USER")
+    assert "CMD" in steps[last_user:], "the command runs after USER"
+
+
+def test_the_image_upgrades_the_database_then_runs_the_daemon() -> None:
+    invocations = monitor_invocations()
+    assert invocations == [["monitor", "db", "upgrade"], ["monitor", "run"]]
+    for words in invocations:
+        assert resolve(words[1:]).name == words[-1]
+
+
+def resolve(words: list[str]) -> click.Command:
+    """The click command `monitor words…` runs; fails when there is none."""
+    command: Any = main
+    with click.Context(main) as ctx:
+        for word in words:
+            assert isinstance(command, click.Group), f"{word}: not a group"
+            command = command.get_command(ctx, word)
+            assert command is not None, f"no command `monitor {' '.join(words)}`"
+    return command
+
+
+def test_the_console_script_is_monitor() -> None:
+    assert re.search(
+        r'^monitor = "monitor\.cli:main"$', (ROOT / "pyproject.toml").read_text(), re.M
+    )
