@@ -165,7 +165,7 @@ def _context() -> multiprocessing.context.BaseContext:
     parsers once (`monitor.parseworker`), never from the caller's threads; spawn elsewhere."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["monitor.parseworker"])
+        context.set_forkserver_preload(["__main__", "monitor.parseworker"])
         return context
     return multiprocessing.get_context("spawn")
 

@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -629,15 +630,23 @@ class Store:
         self.record_fetches([FetchRecord(feed_id, **what)])
 
     def record_fetches(self, records: Sequence[FetchRecord]) -> None:
-        """Store what fetches found and release their leases, in one transaction."""
-        if not records:
+        """Store what fetches found and release their leases, in one transaction (one
+        executemany per set of columns written)."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for record in records:
+            values = _fetch_values(record)
+            row = {"v_feed_id": record.feed_id} | {f"v_{k}": v for k, v in values.items()}
+            groups.setdefault(tuple(values), []).append(row)
+        if not groups:
             return
         with self._tx("record fetch", write=True) as conn:
-            for record in records:
-                statement = update(_feed).where(_feed.c.id == record.feed_id)
-                result = conn.execute(statement.values(**_fetch_values(record)))
-                if result.rowcount != 1:
-                    raise StoreError(f"store: unknown feed {record.feed_id!r}")
+            for names, rows in groups.items():
+                statement = update(_feed).where(_feed.c.id == bindparam("v_feed_id"))
+                result = conn.execute(statement.values(dict(map(_fetch_set, names))), rows)
+                if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
+                    ids = [row["v_feed_id"] for row in rows]
+                    among = " among " if len(ids) > 1 else " "
+                    raise StoreError(f"store: unknown feed{among}{_names(ids)}")
 
     def feed_health(self) -> list[FeedHealth]:
         """Health of every configured feed, for `evaluate`."""
@@ -1065,11 +1074,21 @@ def _fetch_values(r: FetchRecord) -> dict[str, Any]:
     if r.ok:
         values |= {"last_success_at": r.now, "failing_since": None, "last_error": ""}
     else:
-        values |= {
-            "failing_since": func.coalesce(_feed.c.failing_since, r.now),
-            "last_error": r.error,
-        }
+        values |= {"failing_since_once": r.now, "last_error": r.error}
     return values
+
+
+def _fetch_set(name: str) -> tuple[str, Any]:
+    """(column, SET value) of one `_fetch_values` name; failing_since is set only once."""
+    if name == "failing_since_once":
+        param = bindparam(f"v_{name}", type_=UTCDateTime())
+        return "failing_since", func.coalesce(_feed.c.failing_since, param)
+    return name, bindparam(f"v_{name}")
+
+
+def _names(ids: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(repr(i) for i in ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
 def _due_feed(row: Any, lease_until: datetime) -> DueFeed:
