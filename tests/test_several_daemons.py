@@ -1,0 +1,307 @@
+"""Three `monitor run` processes on one PostgreSQL database (DESIGN §5).
+
+200 feeds are served by one threaded server on 127.0.0.1 that records every request (path,
+time, User-Agent: each daemon sends its own). The daemons check every 4 s for three intervals;
+then the one holding leases is killed with SIGKILL in the middle of its cycle, and the two
+others carry on. Every feed is fetched once per interval (never twice in one, and never lost:
+at worst a busy daemon's cycle late), the
+feeds the dead daemon held are fetched by the others once its lease runs out, each status
+change is recorded once, and one digest is sent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from monitor.store import open_store
+from tests import news
+from tests.conftest import ROOT
+from tests.smtpserver import running_smtp_server
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+FEEDS = 200
+INTERVAL = 4.0  # MONITOR_CHECK_INTERVAL, seconds
+LEASE = 12.0  # MONITOR_FEED_LEASE: above the longest cycle (~1 s, ~10 s on a loaded machine)
+TICK = 0.3
+ALL_TAGS = ("korea", "china", "japan", "international", "search-dialogue", "search-travel",
+            "search-culture", "search-northkorea", "search-business")  # fmt: skip
+
+
+# ---------------------------------------------------------------- the feeds
+
+
+@dataclass(frozen=True)
+class Hit:
+    path: str
+    at: float  # time.time()
+    agent: str
+
+
+class CountingServer:
+    """Serves a body with an ETag per path (304 when it matches) and records every request."""
+
+    def __init__(self, bodies: dict[str, bytes], delay: float = 0.02) -> None:
+        self.bodies = bodies
+        self.delay = delay
+        self.hits: list[Hit] = []
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                with server.lock:
+                    server.hits.append(Hit(self.path, time.time(), self.headers["User-Agent"]))
+                body = server.bodies.get(self.path)
+                time.sleep(server.delay)
+                if body is None:
+                    self.send_error(404)
+                    return
+                etag = f'"{len(body)}"'
+                if self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/rss+xml")
+                self.send_header("ETag", etag)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+    def by_path(self) -> dict[str, list[Hit]]:
+        with self.lock:
+            found: dict[str, list[Hit]] = defaultdict(list)
+            for hit in self.hits:
+                found[hit.path].append(hit)
+            return found
+
+    def __enter__(self) -> CountingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def feed_bodies(published: datetime) -> dict[str, bytes]:
+    bodies = {
+        f"/feed{n:03}.xml": news.rss(
+            f"Feed {n}", [news.Item(f"Weather report {n}", f"https://w.example/{n}", published)]
+        )
+        for n in range(FEEDS)
+    }
+    bodies["/feed000.xml"] = news.yonhap(published)  # the news that changes two statuses
+    bodies["/feed001.xml"] = news.herald(published)
+    return bodies
+
+
+# ---------------------------------------------------------------- the daemons
+
+
+class Daemon:
+    def __init__(self, name: str, env: dict[str, str], cwd: Path) -> None:
+        self.name = name
+        self.log = cwd / f"{name}.log"
+        self._out = self.log.open("wb")
+        env = env | {"MONITOR_USER_AGENT": name}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "run"],
+            env=env, cwd=cwd, stdout=self._out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.owner = f"{socket.gethostname()}:{self.proc.pid}"  # the daemon's lease owner
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=15)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self._out.close()
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[Daemon]]:
+    started: list[Daemon] = []
+    yield started
+    for daemon in started:
+        if daemon.proc.poll() is None:
+            daemon.stop(signal.SIGKILL)
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def leases(dsn: str) -> dict[str, dict[str, float]]:
+    """owner -> {feed id: lease end (epoch seconds)} of the leases running now."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT lease_owner, id, extract(epoch FROM lease_until) FROM feed "
+            "WHERE lease_until > now()"
+        ).fetchall()
+    found: dict[str, dict[str, float]] = defaultdict(dict)
+    for owner, feed_id, until in rows:
+        found[owner][feed_id] = float(until)
+    return found
+
+
+def avoid_midnight() -> None:
+    now = datetime.now(UTC)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+    if (midnight - now).total_seconds() < 90:
+        time.sleep((midnight - now).total_seconds() + 1)
+
+
+# ---------------------------------------------------------------- the test
+
+
+def test_three_daemons_share_the_feeds_and_survive_a_killed_one(
+    tmp_path: Path, postgres_url: str, daemons: list[Daemon]
+) -> None:
+    avoid_midnight()
+    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    published = datetime.now(UTC) - timedelta(hours=2)
+    tags = ", ".join(ALL_TAGS)
+    with CountingServer(feed_bodies(published)) as server, running_smtp_server() as smtp:
+        (tmp_path / "feeds.yaml").write_text("feeds:\n" + "".join(
+            f"  - {{id: feed{n:03}, url: '{server.url(f'/feed{n:03}.xml')}', tags: [{tags}]}}\n"
+            for n in range(FEEDS)
+        ))  # fmt: skip
+        digest_at = datetime.now(UTC) + timedelta(seconds=8)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
+            "MONITOR_DATABASE_URL": postgres_url,
+            "MONITOR_INDICATORS_DIR": str(ROOT / "indicators"),
+            "MONITOR_FEEDS_FILE": str(tmp_path / "feeds.yaml"),
+            "MONITOR_CHECK_INTERVAL": f"{INTERVAL:g}s",
+            "MONITOR_CHECK_JITTER": "0",
+            "MONITOR_TICK_INTERVAL": f"{TICK:g}s",
+            "MONITOR_FEED_LEASE": f"{LEASE:g}s",
+            "MONITOR_SMTP_HOST": smtp.host,
+            "MONITOR_SMTP_PORT": str(smtp.port),
+            "MONITOR_SMTP_STARTTLS": "false",
+            "MONITOR_DIGEST_TO": "reader@example.org",
+            "MONITOR_DIGEST_TIME": digest_at.strftime("%H:%M:%S"),
+            "MONITOR_TIMEZONE": "UTC",
+            "MONITOR_HTTP_PORT": "0",  # any free port, one per daemon
+            "MONITOR_LOG_FORMAT": "json",
+            "PYTHONPATH": str(ROOT),
+        }
+        daemons += [Daemon(f"daemon-{n}", env, tmp_path) for n in range(3)]
+        logs = lambda: "\n".join(f"--- {d.name}\n{d.log.read_text()[-3000:]}" for d in daemons)  # noqa: E731
+
+        def fetched_at_least(times: int, after: float = 0.0) -> bool:
+            hits = server.by_path()
+            return len(hits) == FEEDS and all(
+                sum(h.at > after for h in found) >= times for found in hits.values()
+            )
+
+        # Three intervals with the three daemons.
+        try:
+            wait_for(lambda: fetched_at_least(1), 60, "a first check of every feed")
+            wait_for(lambda: fetched_at_least(3), 3 * INTERVAL + 10, "three intervals")
+        except AssertionError:
+            raise AssertionError(logs()) from None
+
+        # SIGKILL the daemon that holds leases, in the middle of its cycle.
+        held: dict[str, float] = {}
+        victim: Daemon | None = None
+
+        def somebody_holds_leases() -> bool:
+            nonlocal victim, held
+            running = leases(dsn)
+            for daemon in daemons:
+                if running.get(daemon.owner):
+                    daemon.proc.send_signal(signal.SIGKILL)
+                    victim, held = daemon, running[daemon.owner]
+                    return True
+            return False
+
+        wait_for(somebody_holds_leases, 2 * INTERVAL + 5, "a daemon in the middle of a cycle")
+        killed_at = time.time()
+        assert victim is not None and held
+        assert victim.stop(signal.SIGKILL) == -signal.SIGKILL
+        survivors = [d for d in daemons if d is not victim]
+
+        # Its feeds are taken over once the lease runs out; then a full interval more.
+        lease_end = max(held.values())
+        try:
+            wait_for(lambda: fetched_at_least(1, after=lease_end), LEASE + INTERVAL + 10,
+                     "the others to check every feed after the lease ran out")  # fmt: skip
+            wait_for(lambda: smtp.messages, 20, "the digest")
+        except AssertionError:
+            raise AssertionError(logs()) from None
+        time.sleep(2 * TICK)  # more digest ticks: still one digest
+        codes = [d.stop() for d in survivors]
+
+    assert codes == [0, 0], logs()
+    hits = server.by_path()
+    assert sorted(hits) == sorted(f"/feed{n:03}.xml" for n in range(FEEDS))
+    agents = {d.name for d in daemons}
+
+    def killed_cycle(feed_id: str, hit: Hit) -> bool:
+        """A fetch by the dead daemon in the cycle it was killed in (after the lease)."""
+        claimed = held[feed_id] - LEASE
+        return hit.agent == victim.name and claimed - 0.5 <= hit.at <= killed_at + 0.5
+
+    for path, found in hits.items():
+        feed_id = path.strip("/").removesuffix(".xml")
+        assert {h.agent for h in found} <= agents
+        assert not [h for h in found if h.agent == victim.name and h.at > killed_at + 0.5]
+        for before, after in itertools.pairwise(found):
+            gap = after.at - before.at
+            if feed_id in held and killed_cycle(feed_id, before):
+                # the dead daemon's fetch is done again once its lease has run out
+                assert after.at >= held[feed_id] - 0.5, (path, before, after)
+                assert after.agent != victim.name
+                continue
+            assert gap > INTERVAL / 2, f"{path} fetched twice in one interval: {before} {after}"
+            # late at worst by a cycle (a busy daemon holds its claims until it is done)
+            assert gap < INTERVAL + LEASE + 3, f"{path} was lost: {before} {after}"
+
+    # Each feed the dead daemon held was fetched by another one after the lease ran out.
+    for feed_id in held:
+        later = [h for h in hits[f"/{feed_id}.xml"] if h.at >= held[feed_id] - 0.5]
+        assert later and later[0].agent != victim.name
+
+    with open_store(postgres_url) as store:
+        assert store.change_counts() == {"visa-easing": 1, "flight-routes": 1}
+        assert [c.new_status for c in store.history("visa-easing")] == ["eased:confirmed"]
+        sent = store.digest_state(digest_at.date())
+    assert sent is not None and sent.sent_at is not None and sent.attempts == 1
+    assert len(smtp.messages) == 1
