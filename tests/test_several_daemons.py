@@ -4,9 +4,8 @@
 time, User-Agent: each daemon sends its own). The daemons check every 4 s for three intervals;
 then the one holding leases is killed with SIGKILL in the middle of its cycle, and the two
 others carry on. Every feed is fetched once per interval (never twice in one, and never lost:
-at worst a busy daemon's cycle late), the
-feeds the dead daemon held are fetched by the others once its lease runs out, each status
-change is recorded once, and one digest is sent.
+at worst a busy daemon's cycle late), the feeds the dead daemon held are fetched by the others
+once its lease runs out, each status change is recorded once, and one digest is sent.
 """
 
 from __future__ import annotations
