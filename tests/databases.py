@@ -43,6 +43,18 @@ class PostgresServer:
         self._info = self._conn.info
         self._template: str | None = None
         self._free: list[str] = []
+        if self._info.host in ("127.0.0.1", "localhost", "::1") or self._info.host.startswith("/"):
+            self._drop_orphans()
+
+    def _drop_orphans(self) -> None:
+        """Drop the databases of test runs that were killed before they could (pid gone)."""
+        rows = self._conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (PREFIX + "%",)
+        ).fetchall()
+        for (name,) in rows:
+            pid = name.removeprefix(PREFIX).split("_")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                self.drop(name)
 
     def url(self, name: str, driver: str = "+psycopg") -> str:
         info = self._info
@@ -97,6 +109,16 @@ class PostgresServer:
         for name in [*self._free, *([self._template] if self._template else [])]:
             self.drop(name)
         self._conn.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @pytest.fixture(scope="session")
