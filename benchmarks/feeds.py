@@ -202,7 +202,7 @@ def _item(
     title = headline or _sentence(rng, words, joiner, 8, 14)
     link = f"https://news{k % 7}.example.com/{feed_id}/2026/01/{k:05d}/{_slug(rng)}.html"
     paragraphs: list[str] = []
-    used = len(title.encode()) + 1300  # the item's own elements (see _rss and _atom)
+    used = len(title.encode()) + 1100  # the item's own elements (see _rss and _atom)
     while used < size:
         text = " ".join(_sentence(rng, words, joiner, 10, 24) + "." for _ in range(2))
         image = f"https://img.example.com/{feed_id}/{k:05d}/{_slug(rng)}"
