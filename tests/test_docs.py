@@ -77,3 +77,22 @@ def test_the_readme_commands_are_the_ones_ci_runs() -> None:
     assert "make run " in README and "make test " in README
     assert re.search(r"^run: ", makefile, re.M) and re.search(r"^test: ", makefile, re.M)
     assert ci.strip().splitlines()[-1] == "make test"
+
+
+def routes() -> list[str]:
+    from monitor.web import create_app
+
+    app = create_app(store=None, definitions=lambda: None, settings=Settings())  # type: ignore[arg-type]
+    return sorted(
+        f"GET {route.path.replace('{indicator_id}', '{id}')}"  # type: ignore[attr-defined]
+        for route in app.routes
+        if "GET" in getattr(route, "methods", ()) and route.path not in EXEMPT  # type: ignore[attr-defined]
+    )
+
+
+EXEMPT = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+@pytest.mark.parametrize("endpoint", routes())
+def test_every_endpoint_is_documented(endpoint: str) -> None:
+    assert f"| `{endpoint}` |" in README
