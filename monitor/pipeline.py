@@ -225,7 +225,8 @@ def _absorb(
 ) -> tuple[Sequence[Entry], FetchRecord]:
     """The entries of one fetch result and the feed's new state."""
     report.feeds_checked += 1
-    error, title, entries = result.error, None, ()
+    error, title = result.error, None
+    entries: Sequence[Entry] = ()
     if isinstance(parsed, Exception):
         error = str(parsed)
     elif parsed is not None:
