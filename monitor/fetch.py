@@ -338,25 +338,36 @@ async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
 
 
 async def _decoded(response: httpx.Response, step: int) -> AsyncIterator[bytes]:
-    """The body decompressed at most `step` bytes at a time, so a gzip bomb cannot balloon.
+    """The body decompressed at most `step` bytes at a time, so a gzip or deflate bomb
+    cannot balloon.
 
-    httpx inflates each network read whole (64 KiB of gzip can become 64 MB); gzip, the
-    common case, is inflated here instead. Other encodings are left to httpx.
+    httpx inflates each network read whole (64 KiB of gzip can become 64 MB); gzip and
+    deflate are inflated here instead. Other encodings are left to httpx.
     """
     encoding = response.headers.get("content-encoding", "").strip().lower()
-    if encoding not in ("gzip", "x-gzip"):
+    if encoding not in ("gzip", "x-gzip", "deflate"):
         async for chunk in response.aiter_bytes():
             yield chunk
         return
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    inflater = None
     try:
         async for data in response.aiter_raw():
+            inflater = inflater or _inflater(encoding, data)
             while data and not inflater.eof:
                 yield inflater.decompress(data, step)
                 data = inflater.unconsumed_tail
-        yield inflater.flush()
+        if inflater is not None:
+            yield inflater.flush()
     except zlib.error as exc:
-        raise _Failure(f"fetch: cannot decode the gzip body: {exc}") from exc
+        raise _Failure(f"fetch: cannot decode the {encoding} body: {exc}") from exc
+
+
+def _inflater(encoding: str, first: bytes) -> zlib._Decompress:
+    """gzip; or deflate, which servers send zlib-wrapped (RFC 9110) or raw (old IIS)."""
+    if encoding != "deflate":
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    wrapped = len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
+    return zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
 
 
 # ---------------------------------------------------------------- messages and results

@@ -424,3 +424,35 @@ def test_next_check_never_backs_off_below_the_interval() -> None:
         result_of(FetchStatus.FAILED), now=NOW, interval=day, errors_before=2, max_backoff=CAP
     )
     assert when - NOW == day
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+@pytest.mark.parametrize("pack", [zlib.compress, _raw_deflate], ids=["zlib-wrapped", "raw"])
+def test_deflate_both_flavours_are_decompressed(feed_server: FeedServer, pack: object) -> None:
+    feed_server.route("/feed", body=pack(RSS), headers={"Content-Encoding": "deflate"})  # type: ignore[operator]
+    assert get(feed_server, "/feed").body == RSS
+
+
+def test_deflate_bomb_never_inflates_much_past_the_cap(feed_server: FeedServer) -> None:
+    bomb = zlib.compress(b"\0" * 50_000_000, 9)  # ~50 KB on the wire
+    feed_server.route("/bomb", body=bomb, headers={"Content-Encoding": "deflate"})
+    limits = FetchLimits(timeout=2, total_timeout=5, max_bytes=1_000_000)
+    tracemalloc.start()
+    try:
+        result = get(feed_server, "/bomb", limits)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.error == "fetch: body larger than 1000000 bytes"
+    assert peak < 10_000_000  # httpx's decoder inflated a 64 KiB read whole: ~75 MB here
+
+
+def test_broken_deflate_fails(feed_server: FeedServer) -> None:
+    feed_server.route("/feed", body=b"x\x9cnot deflate", headers={"Content-Encoding": "deflate"})
+    result = get(feed_server, "/feed")
+    assert result.status is FetchStatus.FAILED
+    assert result.error.startswith("fetch: cannot decode the deflate body")
