@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from functools import cache, lru_cache
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
+from xml.sax import SAXException
 
 import feedparser
 from publicsuffixlist import PublicSuffixList
@@ -81,7 +82,8 @@ def parse_feed(
     except Exception as exc:  # feedparser's own bugs on hostile input
         raise ParseError(f"parse: {url}: not a feed ({type(exc).__name__}: {exc})") from exc
     problem = _bozo_text(parsed)
-    if not parsed.get("version") and not parsed.get("entries"):
+    # Nothing readable: not a feed, also when the ill-formed remains name one (`<rss>`&&&).
+    if not parsed.get("entries") and (not parsed.get("version") or _ill_formed(parsed)):
         raise ParseError(f"parse: {url}: not a feed ({problem or 'no feed elements found'})")
     feed = parsed.get("feed") or {}
     return ParsedFeed(
@@ -255,6 +257,11 @@ def _published(item: Mapping[str, Any]) -> datetime | None:
         except (TypeError, ValueError, IndexError, OverflowError):
             continue
     return None
+
+
+def _ill_formed(parsed: Mapping[str, Any]) -> bool:
+    """The body is not well-formed XML (not merely, say, in another charset than declared)."""
+    return bool(parsed.get("bozo")) and isinstance(parsed.get("bozo_exception"), SAXException)
 
 
 def _bozo_text(parsed: Mapping[str, Any]) -> str:

@@ -163,8 +163,9 @@ def test_encodings(name: str, content_type: str | None, title: str, text: str) -
         (b'{"title": "a JSON document"}', "("),
         (bytes(range(256)) * 4, "("),
         (b"<?xml version='1.0'?><rss version='2.0'><channel><item><title>x", "("),
+        (b"<?xml version='1.0'?><<<rss>>>&&& <item", "not well-formed (invalid token)"),
     ],
-    ids=["empty", "blank", "html", "json", "binary", "truncated"],
+    ids=["empty", "blank", "html", "json", "binary", "truncated", "ill-formed-rss"],
 )
 def test_not_a_feed_raises_parse_error(body: bytes, reason: str) -> None:
     try:
