@@ -26,7 +26,6 @@ from datetime import UTC, date, datetime, tzinfo
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
@@ -34,6 +33,7 @@ import jinja2
 from monitor.domain import MIXED, QUIET, UNKNOWN, Evidence, StatusChange, digest_of
 from monitor.errors import DigestError
 from monitor.settings import Settings
+from monitor.views import clean, web_url
 
 log = logging.getLogger(__name__)
 
@@ -80,28 +80,6 @@ class DigestInput:
 
 
 # ---------------------------------------------------------------- formatting helpers
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-_SPACE = re.compile(r"\s+")
-
-
-def clean(text: str) -> str:
-    """Feed-derived text on one line: control characters dropped, whitespace collapsed."""
-    return _SPACE.sub(" ", _CONTROL.sub("", text)).strip()
-
-
-def web_url(link: str) -> str | None:
-    """The link when it is an absolute http(s) URL, else None (javascript:, data:, relative)."""
-    link = link.strip()
-    if not link or any(ch.isspace() or ord(ch) < 32 for ch in link):
-        return None
-    try:
-        parts = urlsplit(link)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return link
 
 
 def format_status(status: str) -> str:

@@ -13,14 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import jinja2
 from markupsafe import Markup, escape
 
 from monitor.domain import MIXED, QUIET, UNKNOWN, Definitions, Evidence, StatusChange
 from monitor.store import FeedState
-from monitor.views import IndicatorView
+from monitor.views import IndicatorView, clean, web_url
 
 __all__ = ["highlight", "render_index", "render_indicator", "timeline", "web_url"]
 
@@ -29,29 +29,9 @@ TIMELINE_WIDTH = 1000.0  # SVG user units; the SVG scales to the card's width
 EVIDENCE_ON_INDEX = 3
 _OUTCOME_HUES = 4  # colours cycle after this many outcomes
 _CJK = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 # ---------------------------------------------------------------- small helpers
-
-
-def web_url(link: str) -> str | None:
-    """The link when it is an absolute http(s) URL, else None (javascript:, data:, relative)."""
-    link = link.strip()
-    if not link or any(ch.isspace() or ord(ch) < 32 for ch in link):
-        return None
-    try:
-        parts = urlsplit(link)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return link
-
-
-def clean(text: str) -> str:
-    """Feed text on one line: control characters dropped, whitespace collapsed."""
-    return " ".join(_CONTROL.sub("", text).split())
 
 
 @functools.lru_cache(maxsize=4096)

@@ -5,13 +5,38 @@ Built from the store and the definitions; JSON and HTML render the same objects.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor.domain import Definitions, Evidence, Status, StatusChange
 from monitor.pipeline import evaluate_all
 from monitor.store import Store
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean(text: str) -> str:
+    """Feed-derived text on one line: control characters dropped, whitespace collapsed."""
+    return " ".join(_CONTROL.sub("", text).split())
+
+
+def web_url(link: str) -> str | None:
+    """The link when it is an absolute http(s) URL, else None (javascript:, data:, relative).
+
+    The page and the digest make a link of feed-derived URLs only through this."""
+    link = link.strip()
+    if not link or any(ch.isspace() or ord(ch) < 32 for ch in link):
+        return None
+    try:
+        parts = urlsplit(link)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return link
 
 
 @dataclass(frozen=True)
