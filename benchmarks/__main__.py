@@ -3,6 +3,7 @@
     python -m benchmarks                         500 feeds x 50 entries, 10 s of HTTP load
     python -m benchmarks --quick                 a small run: 40 feeds x 20 entries, 2 s
     python -m benchmarks --feeds 5 --entries 5 --http-seconds 0 --no-fail
+    python -m benchmarks --only http --no-fail   only the HTTP measurement (others: skipped)
 
 Prints a JSON document of every measurement, then one line per target:
 `target: measured (goal) PASS|FAIL`. Exits 1 when a target fails, unless --no-fail.
@@ -28,6 +29,7 @@ from benchmarks.server import FeedServer
 
 T = TypeVar("T")
 MATCH_SIZES = [10, 100, 1000]
+MEASUREMENTS = ("parse_floor", "cycles", "match", "store", "http")
 
 
 def isolated(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -69,6 +71,12 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         default=5_000,
         help="entries for the match and store measurements (default 5000)",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=MEASUREMENTS,
+        help="run only this measurement (repeatable); the others are reported as skipped",
+    )
     parser.add_argument("--quick", action="store_true", help="a small run (sizes below)")
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even if a target fails")
     parser.add_argument("--out", type=Path, help="also write the JSON document here")
@@ -80,18 +88,33 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    wanted = set(args.only or MEASUREMENTS)
+    if "cycles" in wanted:
+        wanted.add("parse_floor")  # its target is a ratio to the floor
+    skipped = {"skipped": "not asked for (--only)"}
     with tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp:
         root = Path(tmp)
         corpus = isolated(feeds.write, root, args.feeds, args.entries)
         results: dict[str, Any] = {"config": _config(args, corpus)}
-        with FeedServer(root / "feeds") as server:
-            results["parse_floor"] = isolated(measure.parse_floor, root, min(args.feeds, 100))
-            results["cycles"] = isolated(
-                measure.cycles, root, server.base_url, server.pid, args.memory_cycles
+        results.update(dict.fromkeys(MEASUREMENTS, skipped))
+        if wanted & {"parse_floor", "cycles"}:
+            with FeedServer(root / "feeds") as server:
+                if "parse_floor" in wanted:
+                    results["parse_floor"] = isolated(
+                        measure.parse_floor, root, min(args.feeds, 100)
+                    )
+                if "cycles" in wanted:
+                    results["cycles"] = isolated(
+                        measure.cycles, root, server.base_url, server.pid, args.memory_cycles
+                    )
+        if "match" in wanted:
+            results["match"] = isolated(measure.match_scaling, root, MATCH_SIZES, args.sample)
+        if "store" in wanted:
+            results["store"] = isolated(
+                measure.store_rate, root, args.sample, measure.STORE_BATCH
             )
-        results["match"] = isolated(measure.match_scaling, root, MATCH_SIZES, args.sample)
-        results["store"] = isolated(measure.store_rate, root, args.sample, measure.STORE_BATCH)
-        results["http"] = _http(root, args)
+        if "http" in wanted:
+            results["http"] = _http(root, args)
     return results
 
 
