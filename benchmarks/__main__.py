@@ -110,9 +110,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if "match" in wanted:
             results["match"] = isolated(measure.match_scaling, root, MATCH_SIZES, args.sample)
         if "store" in wanted:
-            results["store"] = isolated(
-                measure.store_rate, root, args.sample, measure.STORE_BATCH
-            )
+            results["store"] = isolated(measure.store_rate, root, args.sample, measure.STORE_BATCH)
         if "http" in wanted:
             results["http"] = _http(root, args)
     return results
