@@ -9,6 +9,8 @@ lazily with the `regex` module under a timeout; a timeout counts as no match.
 
 from __future__ import annotations
 
+import itertools
+import math
 import re._compiler as sre_compile
 import re._constants as sre_constants
 import re._parser as sre_parse
@@ -44,6 +46,7 @@ __all__ = ["REGEX_TIMEOUT", "ExampleResult", "Matcher", "compile_matcher", "run_
 REGEX_TIMEOUT = 0.05  # seconds per regex term per entry
 MAX_HITS_PER_TERM = 200
 SNIPPET_CHARS = 200
+MAX_GROUPS = 64  # literal groups gating one outcome
 
 _OTHER_SPACE = regex.compile(r"[^\S ]")  # whitespace other than the space itself
 _CJK_WORD = r"\p{Han}\p{Hiragana}\p{Katakana}"
@@ -207,19 +210,32 @@ class Matcher:
         return compiled
 
     def _build_gates(self) -> None:
-        """Index literal -> (outcome, group): an outcome is a candidate for an entry only when
-        every one of its groups has a literal hit; outcomes without groups are always tried."""
-        self._gate: list[list[tuple[int, int]]] = [[] for _ in self._literal_ids]
+        """An outcome is a candidate for an entry only when each of its groups (sets of literals
+        one of which its rule needs) has a hit; outcomes without groups are always tried.
+
+        Each outcome's groups get one bit apiece, in a row followed by a guard bit; a literal's
+        mask has the bits of the groups it is in. An entry ORs the masks of its hits; adding a 1
+        at the bottom of every row then carries into the guard bit of exactly the full rows.
+        """
+        positions: list[list[int]] = [[] for _ in self._literal_ids]
         self._always: list[int] = []
-        self._full: list[int] = []
+        self._guard_outcome: dict[int, int] = {}  # guard bit's bit_length() -> outcome index
+        low = guards = bit = 0
         for index, compiled in enumerate(self._outcomes):
-            groups = self._groups(compiled.node)[:60]
-            self._full.append((1 << len(groups)) - 1)
+            groups = self._groups(compiled.node)[:MAX_GROUPS]
             if not groups:
                 self._always.append(index)
-            for bit, group in enumerate(groups):
+                continue
+            low |= 1 << bit
+            for group in groups:
                 for literal in group:
-                    self._gate[literal].append((index, 1 << bit))
+                    positions[literal].append(bit)
+                bit += 1
+            guards |= 1 << bit
+            self._guard_outcome[bit + 1] = index
+            bit += 1
+        self._low, self._guards = low, guards
+        self._literal_gate = [sum(1 << b for b in bits) for bits in positions]
 
     def _needs_ids(self, needs: frozenset[str] | None) -> frozenset[int] | None:
         """Substrings a regex needs as literals of the Latin automaton (kind REGEX), or None."""
@@ -248,6 +264,8 @@ class Matcher:
             return list(dict.fromkeys(group for groups in children for group in groups))
         if not children or not all(children):
             return []
+        if math.prod(len(groups) for groups in children) <= MAX_GROUPS:  # every branch's groups
+            return list(dict.fromkeys(frozenset().union(*c) for c in itertools.product(*children)))
         return [frozenset().union(*(min(groups, key=len) for groups in children))]
 
     def _build_automata(self) -> None:
@@ -290,15 +308,17 @@ class Matcher:
     def match(self, entry: Entry) -> list[Match]:
         """Every (indicator, outcome) whose rule the entry satisfies, in definition order."""
         scan = _Scan(self, entry.title, entry.text)
-        satisfied: dict[int, int] = {}
-        gate = self._gate
+        gate, bits = self._literal_gate, 0
         for literal in scan.hits:
-            for index, bit in gate[literal]:
-                satisfied[index] = satisfied.get(index, 0) | bit
-        full = self._full
-        candidates = [index for index, bits in satisfied.items() if bits == full[index]]
+            bits |= gate[literal]
+        ready = (bits + self._low) & self._guards
+        candidates = list(self._always)
+        while ready:
+            lowest = ready & -ready
+            candidates.append(self._guard_outcome[lowest.bit_length()])
+            ready ^= lowest
         matches: list[Match] = []
-        for index in sorted(candidates + self._always):
+        for index in sorted(candidates):
             outcome = self._outcomes[index]
             found = scan.explain(outcome.node, outcome.sentence)
             if found is not None:
