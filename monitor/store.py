@@ -821,6 +821,18 @@ class Store:
             with self._tx("add indicators", write=True) as conn:
                 conn.execute(statement, rows)
 
+    def data_version(self) -> tuple[int, int, int]:
+        """(latest cycle, latest status change, latest matched entry): ids that move when a
+        cycle ends, a status is recorded or a new entry is matched. Three index lookups, cheap
+        enough for every request; a replay that rewrites old matches moves none of them."""
+        latest = [
+            select(func.max(column)).scalar_subquery()
+            for column in (_cycle.c.id, _change.c.id, _match.c.entry_id)
+        ]
+        with self._tx("read the data version") as conn:
+            row = conn.execute(select(*latest)).one()
+        return (int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
+
     def current_statuses(self) -> dict[str, tuple[str, datetime]]:
         """indicator id -> (status, since)."""
         with self._tx("read statuses") as conn:

@@ -6,8 +6,9 @@ Built from the store and the definitions; JSON and HTML render the same objects.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -72,6 +73,55 @@ def indicator_views(
         status, since = recorded.get(indicator.id, ("quiet", now))
         views.append(_view(indicator.id, definitions, statuses[indicator.id], status, since))
     return views
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The views of one set of definitions at one data version, computed at `now`."""
+
+    definitions: Definitions
+    version: tuple[int, ...]
+    now: datetime
+    views: tuple[IndicatorView, ...]
+
+    def fresh(
+        self, definitions: Definitions, version: tuple[int, ...], now: datetime, max_age: timedelta
+    ) -> bool:
+        """Still right at `now`: same definitions object, same version, not too old."""
+        same = self.definitions is definitions and self.version == version
+        return same and timedelta(0) <= now - self.now < max_age
+
+
+class ViewCache:
+    """`indicator_views`, computed again only when the data version moved, the definitions
+    were reloaded, or `max_age` passed (statuses move as evidence leaves its window).
+
+    A request costs one cheap `store.data_version()`; concurrent requests that miss wait for
+    one computation instead of each making their own. Thread-safe."""
+
+    def __init__(self, store: Store, *, max_age: timedelta = timedelta(seconds=60)) -> None:
+        self._store = store
+        self._max_age = max_age
+        self._lock = threading.Lock()
+        self._last: Snapshot | None = None
+
+    def get(self, definitions: Definitions, *, now: datetime) -> Snapshot:
+        hit = self._hit(definitions, self._store.data_version(), now)
+        if hit is not None:
+            return hit
+        with self._lock:
+            version = self._store.data_version()  # perhaps moved while this thread waited
+            hit = self._hit(definitions, version, now)
+            if hit is None:
+                views = tuple(indicator_views(definitions, self._store, now=now))
+                hit = self._last = Snapshot(definitions, version, now, views)
+            return hit
+
+    def _hit(
+        self, definitions: Definitions, version: tuple[int, ...], now: datetime
+    ) -> Snapshot | None:
+        last = self._last
+        return last if last and last.fresh(definitions, version, now, self._max_age) else None
 
 
 def _view(

@@ -17,6 +17,11 @@ With MONITOR_API_TOKEN set, every endpoint but /healthz needs `Authorization: Be
 /openapi.json too (and /docs, the Swagger UI, is off). Errors are JSON `{"detail": ...}`, never
 a stack trace. Answers carry an ETag (a hash of the body) and honour If-None-Match with 304.
 
+The indicators' statuses and evidence (`views.ViewCache`) are computed again only when the
+database's data version moved (a cycle ended, a status was recorded, a new entry matched),
+the definitions were reloaded, or a minute passed; a `monitor replay` that records no status
+change shows within that minute.
+
 /healthz before the first successful cycle: `starting` (200) for one MAX_AGE after the server
 started, then `stale` (503), so a fresh daemon is healthy while `monitor serve` over a database
 nobody checks into is not.
@@ -46,7 +51,7 @@ from monitor.domain import Definitions, StatusChange
 from monitor.errors import MonitorError, StoreError
 from monitor.settings import Settings
 from monitor.store import FeedState, Store
-from monitor.views import IndicatorView, change_json, indicator_json, indicator_views
+from monitor.views import IndicatorView, Snapshot, ViewCache, change_json, indicator_json
 from monitor.webmodels import (
     ErrorOut,
     FeedOut,
@@ -259,6 +264,8 @@ class _Api:
         self.clock = clock
         self.started = started
         self.max_age = settings.health_max_age or settings.check_interval * HEALTH_FACTOR
+        self.views = ViewCache(store)
+        self._listing: tuple[Snapshot, bytes, str] | None = None  # GET /indicators, rendered
 
     # ------------------------------------------------------------ JSON
 
@@ -296,8 +303,13 @@ class _Api:
     def indicators(self, request: Request) -> Response:
         """Every indicator: id, group, title, question, status, since, outcome levels and
         evidence counts (the items `monitor status --json` prints)."""
-        views = indicator_views(self.definitions(), self.store, now=self.clock())
-        return _json(request, _INDICATORS, [indicator_json(v) for v in views])
+        snapshot = self.views.get(self.definitions(), now=self.clock())
+        listing = self._listing
+        if listing is None or listing[0] is not snapshot:
+            data = [indicator_json(v) for v in snapshot.views]
+            body = _INDICATORS.dump_json(_INDICATORS.validate_python(data))
+            listing = self._listing = (snapshot, body, _etag(body))
+        return _conditional(request, listing[1], "application/json", etag=listing[2])
 
     def indicator(self, request: Request, indicator_id: IndicatorId) -> Response:
         """One indicator and the evidence behind its current status, newest first."""
@@ -352,7 +364,7 @@ class _Api:
         """Every indicator grouped by its marker: status, since, evidence with the matched
         terms highlighted, a 90-day timeline, a link to its page; feed health at the bottom."""
         definitions, now = self.definitions(), self.clock()
-        views = indicator_views(definitions, self.store, now=now)
+        views = self.views.get(definitions, now=now).views
         start = now - timedelta(days=page.TIMELINE_DAYS)
         recent = {v.id: self._recent(v.id, start) for v in views}
         html = page.render_index(
@@ -397,7 +409,7 @@ class _Api:
 
     def _view(self, definitions: Definitions, indicator_id: str) -> IndicatorView:
         _known(definitions, indicator_id)
-        views = indicator_views(definitions, self.store, now=self.clock())
+        views = self.views.get(definitions, now=self.clock()).views
         return next(v for v in views if v.id == indicator_id)
 
     def _history(
@@ -437,11 +449,20 @@ def _json(
     return _conditional(request, body, "application/json", last_modified=last_modified)
 
 
+def _etag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
 def _conditional(
-    request: Request, body: bytes, media_type: str, *, last_modified: datetime | None = None
+    request: Request,
+    body: bytes,
+    media_type: str,
+    *,
+    last_modified: datetime | None = None,
+    etag: str | None = None,
 ) -> Response:
     """The answer with an ETag (and Last-Modified); 304 when the client's copy is current."""
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    etag = etag or _etag(body)
     headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
     if media_type.startswith("text/html"):
         headers["Content-Security-Policy"] = _PAGE_POLICY

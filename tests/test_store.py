@@ -406,6 +406,22 @@ def test_cycles(store: Store) -> None:
     assert last == Cycle(NOW + HOUR, NOW + HOUR + MINUTE, failed=3, ok=False, id=cycle_id)
 
 
+def test_data_version_moves_with_cycles_changes_and_new_matches(store: Store) -> None:
+    assert store.data_version() == (0, 0, 0)
+    store.sync_feeds(FEEDS, now=NOW)
+    stored = store.add_entries([entry(1), entry(2)], now=NOW)
+    assert store.data_version() == (0, 0, 0)  # entries nobody matched show nowhere
+    store.add_matches([(stored[1][0], match(entry(2)))], {"nk": "h"})
+    matched = store.data_version()
+    store.record_changes([change("quiet", "pressure:reported")])
+    changed = store.data_version()
+    store.record_cycle(Cycle(NOW, NOW + MINUTE))
+    cycled = store.data_version()
+    assert matched[2] == stored[1][0]
+    assert matched < changed < cycled
+    assert store.data_version() == cycled
+
+
 # ---------------------------------------------------------------- the database
 
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor import views
 from monitor.domain import Definitions
+from monitor.pipeline import store_entries
 from monitor.store import Store, open_store
 from monitor.web import create_app
 from tests import webdata
@@ -395,3 +400,62 @@ def test_a_future_clock_moves_evidence_out_of_the_window(store: Store, defs: Def
     assert data["evidence"] == []
     assert data["status"] == "eased:confirmed"  # the recorded status until a check records more
     assert isinstance(datetime.fromisoformat(data["since"]), datetime)
+
+
+# ---------------------------------------------------------------- cached views
+
+
+def _count_computations(monkeypatch: pytest.MonkeyPatch, *, slow: float = 0.0) -> list[int]:
+    calls: list[int] = []
+    compute = views.indicator_views
+
+    def counted(*args: Any, **kwargs: Any) -> list[views.IndicatorView]:
+        calls.append(1)
+        time.sleep(slow)
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(views, "indicator_views", counted)
+    return calls
+
+
+def test_views_are_computed_again_only_when_the_data_moved(
+    store: Store, defs: Definitions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _count_computations(monkeypatch)
+    client = make_client(store, defs)
+    first = client.get("/indicators")
+    assert client.get("/indicators/visa-easing").status_code == 200
+    assert client.get("/indicators").headers["etag"] == first.headers["etag"]
+    assert len(calls) == 1
+
+    ctx = webdata.context(store, defs)
+    title = "Asiana launches a new route from Seoul to Beijing"
+    flights = webdata.news("herald", 9, title, "https://www.koreaherald.com/article/9", NOW)
+    store_entries(ctx, [flights], now=NOW)
+    moved = client.get("/indicators")
+    assert len(calls) == 2
+    assert moved.headers["etag"] != first.headers["etag"]
+
+
+def test_views_follow_the_clock_after_a_minute(
+    store: Store, defs: Definitions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _count_computations(monkeypatch)
+    now = [NOW]
+    client = make_client(store, defs, clock=lambda: now[0])
+    for seconds in (0, 59, 60, 61, 30):  # the clock going back computes again too
+        now[0] = NOW + timedelta(seconds=seconds)
+        assert client.get("/indicators").status_code == 200
+    assert len(calls) == 3
+
+
+def test_concurrent_requests_share_one_computation(
+    store: Store, defs: Definitions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _count_computations(monkeypatch, slow=0.2)
+    client = make_client(store, defs)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: client.get("/indicators"), range(16)))
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.headers["etag"] for a in answers}) == 1
+    assert len(calls) == 1

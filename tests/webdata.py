@@ -51,13 +51,17 @@ def _matcher(indicators: tuple[Indicator, ...]) -> Matcher:
     return Matcher(indicators)
 
 
-def populate(store: Store, defs: Definitions, *, now: datetime = NOW) -> None:
-    ctx = Context(
+def context(store: Store, defs: Definitions) -> Context:
+    return Context(
         definitions=defs,
         matcher=_matcher(defs.indicators),
         store=store,
         limits=FetchLimits(timeout=2, total_timeout=5),
     )
+
+
+def populate(store: Store, defs: Definitions, *, now: datetime = NOW) -> None:
+    ctx = context(store, defs)
     prepare(ctx, now=now - 30 * DAY)
     # three weeks ago one publisher reports visa easing (behind a hostile headline)
     then = now - 20 * DAY
