@@ -529,6 +529,7 @@ def _config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
         port=port,
         log_config=None,  # the logging monitor.logs configured
         lifespan="off",
+        access_log=False,  # monitor.logs silences uvicorn.access anyway; skip building lines
         server_header=False,
         timeout_graceful_shutdown=5,
     )
