@@ -123,7 +123,9 @@ def running_smtp_server(
     users: dict[str, str] | None = None,
     tls: tuple[Path, Path] | None = None,
     implicit_tls: tuple[Path, Path] | None = None,
+    port: int | None = None,
 ) -> Iterator[SMTPServer]:
+    """`port`: listen there (a server that comes back), else on a free one."""
     handler = Handler(fail_first=fail_first)
     kwargs: dict[str, Any] = {}
     if users is not None:
@@ -137,7 +139,7 @@ def running_smtp_server(
     if implicit_tls is not None:
         kwargs.update(ssl_context=_server_context(implicit_tls))
     controller = Controller(
-        handler, hostname=HOST, port=free_port(), server_hostname="smtp.test", **kwargs
+        handler, hostname=HOST, port=port or free_port(), server_hostname="smtp.test", **kwargs
     )
     controller.start()
     try:

@@ -1,0 +1,266 @@
+"""Outages around the daemon: its jobs ride them out and lose nothing.
+
+- SMTP down at digest time: the digest fails, its claim is released, and once the server is
+  back (after the back-off) it is sent, once;
+- PostgreSQL restarted under the daemon (its connections terminated, between and during
+  cycles): the next units of work reconnect by themselves;
+- SQLite locked by another process (BEGIN EXCLUSIVE for seconds): the cycle waits and goes on;
+- the outbox's disk full: a clear error, the digest not marked sent, sent once space is back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from monitor.definitions import load_definitions
+from monitor.scheduler import DIGEST_RETRY, Daemon
+from monitor.settings import Settings
+from monitor.store import Store, open_store
+from tests import news
+from tests.conftest import ROOT
+from tests.feedserver import FeedServer
+from tests.smtpserver import running_smtp_server
+from tests.webhook import closed_port
+
+ALL_TAGS = ("korea", "china", "japan", "international", "search-dialogue", "search-travel",
+            "search-culture", "search-northkorea", "search-business")  # fmt: skip
+
+
+class Clock:
+    """The daemon's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, by: timedelta) -> None:
+        self.now += by
+
+
+@pytest.fixture
+def home(tmp_path: Path, feed_server: FeedServer) -> Path:
+    published = datetime.now(UTC) - timedelta(hours=1)
+    feed_server.route("/yonhap.xml", body=news.yonhap(published))
+    feed_server.route("/herald.xml", body=news.herald(published))
+    tags = ", ".join(ALL_TAGS)
+    (tmp_path / "feeds.yaml").write_text(
+        "feeds:\n"
+        + "".join(
+            f"  - {{id: {name}, url: '{feed_server.url(f'/{name}.xml')}', tags: [{tags}]}}\n"
+            for name in ("yonhap", "herald")
+        )
+    )
+    return tmp_path
+
+
+def make_daemon(home: Path, store: Store, clock: Clock, **overrides: object) -> Daemon:
+    values: dict[str, object] = {
+        "indicators_dir": ROOT / "indicators",
+        "feeds_file": home / "feeds.yaml",
+        "outbox_dir": home / "outbox",
+        "check_jitter": 0,
+        "check_interval": "15m",
+        "fetch_timeout": "2s",
+        "digest_to": "a@example.org",
+        "digest_time": "00:00",
+    }
+    settings = Settings(**(values | overrides))  # type: ignore[arg-type]
+    definitions = load_definitions(settings.indicators_dir, settings.feeds_file)
+    daemon = Daemon(settings, store, definitions, clock=clock, owner="test")
+    daemon._sleep = lambda _seconds: None  # type: ignore[method-assign]  # no waits between tries
+    daemon.start()
+    return daemon
+
+
+# ---------------------------------------------------------------- SMTP
+
+
+def test_smtp_down_at_digest_time_then_back_sends_the_digest_once(
+    home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = closed_port()
+    clock = Clock()
+    with open_store(f"sqlite:///{home / 'monitor.db'}") as store:
+        daemon = make_daemon(
+            home, store, clock, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False
+        )
+        assert daemon.check()
+        day = clock.now.date()
+
+        with caplog.at_level(logging.WARNING):
+            assert not daemon.digest()  # refused: five tries, then back off
+        down = store.digest_state(day)
+        assert down is not None and down.sent_at is None and down.claimed_by is None
+        assert f"smtp 127.0.0.1:{port}" in down.last_error
+        assert "trying again in" in caplog.text
+
+        with running_smtp_server(port=port) as smtp:
+            assert not daemon.digest()  # still backing off
+            clock.advance(DIGEST_RETRY + timedelta(seconds=1))
+            assert daemon.digest()
+            clock.advance(DIGEST_RETRY * 4)
+            assert not daemon.digest()  # sent: never again
+            (received,) = smtp.messages
+        sent = store.digest_state(day)
+
+    assert "2 indicators changed" in received.message["Subject"]
+    assert sent is not None and sent.sent_at is not None and sent.last_error == ""
+    assert sent.attempts == 2
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def terminate_backends(url: str) -> int:
+    """What a PostgreSQL restart does to clients: every other connection to the database ends."""
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return len(rows)
+
+
+@pytest.mark.postgres
+def test_postgresql_restarted_mid_run_the_daemon_reconnects(
+    home: Path, postgres_url: str, feed_server: FeedServer
+) -> None:
+    clock = Clock()
+    with open_store(postgres_url) as store:
+        daemon = make_daemon(home, store, clock)
+        assert daemon.check()
+        assert terminate_backends(postgres_url) >= 1  # the pool's idle connection
+
+        clock.advance(timedelta(minutes=16))
+        assert daemon.check()  # between cycles: a fresh connection, no operator
+
+        # during a cycle: the connections die while a feed is being fetched
+        feed_server.route("/herald.xml", body=news.herald(clock.now), delay=1.0)
+        killer = threading.Timer(0.5, terminate_backends, args=(postgres_url,))
+        clock.advance(timedelta(minutes=16))
+        killer.start()
+        assert daemon.check()
+        killer.join()
+
+        clock.advance(timedelta(minutes=16))
+        assert daemon.check()
+        assert daemon.digest()  # written to the outbox
+        feeds = store.feeds()
+        statuses = store.current_statuses()
+    assert all(f.last_error == "" and f.error_count == 0 for f in feeds)
+    assert statuses["visa-easing"][0] == "eased:confirmed"
+    assert len(list((home / "outbox").glob("digest-*.eml"))) == 1
+
+
+# ---------------------------------------------------------------- SQLite
+
+
+HOLD_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
+
+
+@pytest.fixture
+def locker(home: Path) -> Iterator[list[subprocess.Popen[str]]]:
+    procs: list[subprocess.Popen[str]] = []
+    yield procs
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def test_sqlite_locked_by_another_process_the_cycle_waits_and_goes_on(
+    home: Path, locker: list[subprocess.Popen[str]]
+) -> None:
+    db = home / "monitor.db"
+    clock = Clock()
+    with open_store(f"sqlite:///{db}") as store:
+        daemon = make_daemon(home, store, clock)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_LOCK, str(db), "3"], stdout=subprocess.PIPE, text=True
+        )
+        locker.append(holder)
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+
+        started = time.monotonic()
+        assert daemon.check()
+        waited = time.monotonic() - started
+        assert holder.wait(timeout=10) == 0
+        statuses = store.current_statuses()
+        feeds = store.feeds()
+    assert waited > 1.5  # it waited for the lock instead of failing
+    assert all(f.last_error == "" for f in feeds)
+    assert statuses["visa-easing"][0] == "eased:confirmed"
+
+
+# ---------------------------------------------------------------- disk full
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs, filled to the brim (needs root: skips otherwise)."""
+    mount = tmp_path / "outbox"
+    mount.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root and the mount command")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
+    try:
+        filler = (mount / "filler").open("wb", buffering=0)
+        with filler, contextlib.suppress(OSError):  # until ENOSPC
+            while True:
+                filler.write(b"\0" * 4096)
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_outbox_disk_is_a_clear_error_and_the_digest_stays_unsent(
+    home: Path, tiny_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    with open_store(f"sqlite:///{home / 'monitor.db'}") as store:
+        daemon = make_daemon(home, store, clock, outbox_dir=tiny_disk)
+        assert daemon.check()
+        day = clock.now.date()
+
+        with caplog.at_level(logging.ERROR, logger="monitor.daemon"):
+            assert not daemon.digest()
+        full = store.digest_state(day)
+        assert full is not None and full.sent_at is None and full.claimed_by is None
+        assert full.last_error.startswith(f"digest: cannot write {tiny_disk}/digest-")
+        assert "No space left on device" in full.last_error
+        assert "No space left on device" in caplog.text
+        assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler"]  # no partial file
+
+        (tiny_disk / "filler").unlink()  # space again
+        clock.advance(DIGEST_RETRY + timedelta(seconds=1))
+        assert daemon.digest()
+        assert not daemon.digest()
+        sent = store.digest_state(day)
+    assert sent is not None and sent.sent_at is not None
+    assert [p.name for p in tiny_disk.iterdir()] == [f"digest-{day.isoformat()}.eml"]
