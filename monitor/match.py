@@ -17,9 +17,9 @@ import re._parser as sre_parse
 import time
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import ahocorasick
 import regex
@@ -47,6 +47,7 @@ REGEX_TIMEOUT = 0.05  # seconds per regex term per entry
 MAX_HITS_PER_TERM = 200
 SNIPPET_CHARS = 200
 MAX_GROUPS = 64  # literal groups gating one outcome
+T = TypeVar("T")
 
 _OTHER_SPACE = regex.compile(r"[^\S ]")  # whitespace other than the space itself
 _CJK_WORD = r"\p{Han}\p{Hiragana}\p{Katakana}"
@@ -152,8 +153,10 @@ class Matcher:
         self._term_literal: list[int] = []  # literal id, or -1 for a regex term
         self._term_title: list[bool] = []
         self._term_regex: list[regex.Pattern[str] | None] = []
-        self._term_needs: list[frozenset[str] | None] = []  # literals one of which a regex needs
-        self._term_needs_ids: list[frozenset[int] | None] = []  # the same, as literal ids
+        # Per regex: sets of substrings one of each of which a match contains, as literal ids
+        # (substrings of the Latin view), or as strings where their Latin view is blank.
+        self._term_needs: list[tuple[frozenset[str], ...]] = []
+        self._term_needs_ids: list[tuple[frozenset[int], ...]] = []
         self._outcomes: list[_COutcome] = []
         self._indicator_terms: dict[str, tuple[_CTerm, ...]] = {}
         for indicator in self.indicators:
@@ -194,17 +197,17 @@ class Matcher:
             if term.kind == TermKind.REGEX:
                 self._term_literal.append(-1)
                 self._term_regex.append(_compile_regex(term.text))
-                needs = _required_literals(term.text)
-                self._term_needs.append(needs)
-                self._term_needs_ids.append(self._needs_ids(needs))
+                needs = [(need, self._needs_ids(need)) for need in _required_literals(term.text)]
+                self._term_needs.append(tuple(need for need, ids in needs if ids is None))
+                self._term_needs_ids.append(tuple(ids for _, ids in needs if ids is not None))
             else:
                 literal = self._literal_ids.setdefault(
                     (term.kind, term.text), len(self._literal_ids)
                 )
                 self._term_literal.append(literal)
                 self._term_regex.append(None)
-                self._term_needs.append(None)
-                self._term_needs_ids.append(None)
+                self._term_needs.append(())
+                self._term_needs_ids.append(())
         compiled = _CTerm(term_id, term.raw)
         seen.setdefault(compiled, None)
         return compiled
@@ -218,6 +221,7 @@ class Matcher:
         at the bottom of every row then carries into the guard bit of exactly the full rows.
         """
         positions: list[list[int]] = [[] for _ in self._literal_ids]
+        self._literal_length = {id_: len(text) for (_, text), id_ in self._literal_ids.items()}
         self._always: list[int] = []
         self._guard_outcome: dict[int, int] = {}  # guard bit's bit_length() -> outcome index
         low = guards = bit = 0
@@ -237,9 +241,9 @@ class Matcher:
         self._low, self._guards = low, guards
         self._literal_gate = [sum(1 << b for b in bits) for bits in positions]
 
-    def _needs_ids(self, needs: frozenset[str] | None) -> frozenset[int] | None:
+    def _needs_ids(self, needs: frozenset[str]) -> frozenset[int] | None:
         """Substrings a regex needs as literals of the Latin automaton (kind REGEX), or None."""
-        views = [_latin_view(literal) for literal in needs or ()]
+        views = [_latin_view(literal) for literal in needs]
         if not views or not all(view.strip() for view in views):
             return None
         ids = self._literal_ids
@@ -251,22 +255,17 @@ class Matcher:
             groups: list[frozenset[int]] = []
             for term in [node] if isinstance(node, _CTerm) else node.terms:
                 literal = self._term_literal[term.term_id]
-                needs = self._term_needs_ids[term.term_id]
                 if literal >= 0:
                     groups.append(frozenset({literal}))
-                elif needs is not None:
-                    groups.append(needs)
+                else:
+                    groups.extend(self._term_needs_ids[term.term_id])
             return groups
         if node.op == "none":
             return []
         children = [self._groups(child) for child in node.children]
         if node.op == "all":
             return list(dict.fromkeys(group for groups in children for group in groups))
-        if not children or not all(children):
-            return []
-        if math.prod(len(groups) for groups in children) <= MAX_GROUPS:  # every branch's groups
-            return list(dict.fromkeys(frozenset().union(*c) for c in itertools.product(*children)))
-        return [frozenset().union(*(min(groups, key=len) for groups in children))]
+        return _either(children, self._literal_length.__getitem__)
 
     def _build_automata(self) -> None:
         """Latin-script literals go, padded with a space where they need a word boundary, into
@@ -463,11 +462,10 @@ class _Scan:
         if pattern is None:
             return []
         text = self.flat[: self.title_len] if self.m._term_title[term_id] else self.flat
-        needs_ids = self.m._term_needs_ids[term_id]
-        if needs_ids is not None and self.hits.keys().isdisjoint(needs_ids):
+        hits = self.hits.keys()
+        if any(hits.isdisjoint(ids) for ids in self.m._term_needs_ids[term_id]):
             return []
-        needs = self.m._term_needs[term_id]
-        if needs_ids is None and needs is not None and not any(n in text for n in needs):
+        if not all(any(n in text for n in need) for need in self.m._term_needs[term_id]):
             return []
         try:
             return _regex_hits(pattern, text, self.m.regex_timeout)
@@ -607,24 +605,32 @@ _NOT_SRE = ("[[:", "\\p", "\\P", "\\X", "\\L", "\\G", "\\m", "\\M", "(?|", "(?r"
 _FUZZY = regex.compile(r"\{[^}]*[a-z<>=]")
 
 
-def _required_literals(source: str) -> frozenset[str] | None:
-    """ASCII literals (lower case) one of which every match of the regex contains, or None.
+def _required_literals(source: str) -> tuple[frozenset[str], ...]:
+    """Sets of ASCII literals (lower case) such that every match of the regex contains one of
+    each set; () when nothing is known.
 
-    A cheap `in` test on the case-folded text then skips most regex runs. Read with the standard
+    Cheap tests on the case-folded text then skip most regex runs. Read with the standard
     library's parser; patterns using syntax only the `regex` module knows get no prefilter.
     """
     if any(mark in source for mark in _NOT_SRE) or _FUZZY.search(source):
-        return None
+        return ()
     try:
         parsed = sre_parse.parse(source, sre_compile.SRE_FLAG_IGNORECASE)
         needs = _needs(list(parsed))
     except Exception:  # any pattern the standard parser cannot read: no prefilter
-        return None
-    return needs if needs and all(needs) else None
+        return ()
+    ranked = sorted((need for need in needs if need and all(need)), key=_selectivity, reverse=True)
+    # the most selective requirement, and a few more whose literals are long enough to be rare
+    # (short ones would hit in most texts: scanning for them would cost more than they save)
+    return tuple(ranked[:1] + [need for need in ranked[1:4] if _selectivity(need)[0] >= 4])
 
 
-def _needs(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
-    """The most selective requirement of a parsed sequence (None: nothing is required)."""
+def _selectivity(need: frozenset[str]) -> tuple[int, int]:
+    return min(map(len, need)), -len(need)
+
+
+def _needs(items: list[tuple[Any, Any]]) -> list[frozenset[str]]:
+    """Every requirement of a parsed sequence: sets of literals, one of each in every match."""
     found: list[frozenset[str]] = []
     run: list[str] = []
 
@@ -638,19 +644,39 @@ def _needs(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
             run.append(chr(arg).lower())
             continue
         close()
-        need: frozenset[str] | None = None
         if op is sre_constants.SUBPATTERN:
-            need = _needs(list(arg[-1]))
+            found += _needs(list(arg[-1]))
         elif op is sre_constants.BRANCH:
-            alternatives = [_needs(list(branch)) for branch in arg[1]]
-            if all(a is not None for a in alternatives):
-                need = frozenset().union(*alternatives)  # type: ignore[arg-type]
+            found += _either([_needs(list(branch)) for branch in arg[1]], len)
         elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT) and arg[0] >= 1:
-            need = _needs(list(arg[2]))
-        if need:
-            found.append(need)
+            found += _needs(list(arg[2]))
     close()
-    return max(found, key=lambda need: min(len(s) for s in need), default=None)
+    return list(dict.fromkeys(found))
+
+
+def _either(
+    alternatives: list[list[frozenset[T]]], length: Callable[[T], int]
+) -> list[frozenset[T]]:
+    """The requirements of "one of `alternatives` holds", each alternative given as its own:
+    the union of one requirement of each, for every way of picking them (at most MAX_GROUPS
+    ways; the most selective requirements, those whose shortest literal is longest, first)."""
+    if not alternatives or not all(alternatives):
+        return []
+
+    def selectivity(need: frozenset[T]) -> tuple[int, int]:
+        return min(map(length, need)), -len(need)
+
+    ranked = [sorted(needs, key=selectivity, reverse=True) for needs in alternatives]
+    keep = [1] * len(ranked)
+    grown = True
+    while grown:
+        grown = False
+        for i, needs in enumerate(ranked):
+            if keep[i] < len(needs) and math.prod(keep) // keep[i] * (keep[i] + 1) <= MAX_GROUPS:
+                keep[i] += 1
+                grown = True
+    picks = [needs[:k] for needs, k in zip(ranked, keep, strict=True)]
+    return list(dict.fromkeys(frozenset().union(*c) for c in itertools.product(*picks)))
 
 
 def _regex_hits(pattern: regex.Pattern[str], text: str, timeout: float) -> list[tuple[int, int]]:
