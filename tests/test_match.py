@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -441,3 +442,36 @@ def test_regex_prefilter_never_hides_a_match(text: str) -> None:
     flat = " ".join(normalize("t\n" + text).split(" "))
     expected = {f"r{n}" for n, r in enumerate(REGEXES) if regex.search(r, flat, regex.IGNORECASE)}
     assert {m.indicator_id for m in REGEX_MATCHER.match(entry("t", text))} == expected
+
+
+# ---------------------------------------------------------------- pathological regexes, bounded
+
+ATOMS = st.sampled_from(["a", "aa", "a?", r"\w", r"\s?", ".", "[ab]", "(?:a|a)", "(?:a|aa)"])
+EVIL = st.recursive(
+    ATOMS,
+    lambda inner: st.tuples(st.lists(inner, min_size=1, max_size=3), st.sampled_from("+*")).map(
+        lambda parts: "(" + "".join(parts[0]) + ")" + parts[1]
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pattern=st.tuples(EVIL, st.sampled_from(["$", "b", "!", r"\d"])).map("".join),
+    scope=st.sampled_from([Scope.ENTRY, Scope.SENTENCE]),
+    length=st.integers(20, 3_000),
+)
+def test_a_pathological_regex_never_stalls_matching(
+    pattern: str, scope: Scope, length: int
+) -> None:
+    """Nested quantifiers over text built to make them backtrack: the time budget per term
+    (`regex_timeout`) bounds every entry, in either scope, however the pattern is nested."""
+    try:
+        matcher = Matcher([indicator("i", {"any": [f"/{pattern}/"]}, scope)], regex_timeout=0.02)
+    except ValueError:
+        return  # rejected by the definitions (matches the empty string): also fine
+    text = ("a" * length + " ") * 3 + "c"
+    started = time.monotonic()
+    matcher.match(entry("a" * min(length, 900) + "c", text))
+    assert time.monotonic() - started < 1.0
