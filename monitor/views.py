@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -122,6 +124,48 @@ class ViewCache:
     ) -> Snapshot | None:
         last = self._last
         return last if last and last.fresh(definitions, version, now, self._max_age) else None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A rendered answer: its body, ETag and Last-Modified."""
+
+    body: bytes
+    etag: str
+    last_modified: datetime | None = None
+
+
+class AnswerCache:
+    """Rendered answers, each kept while the data version it was rendered at is current:
+    the most recently used ones, at most `max_bytes` of bodies in all. Thread-safe; two
+    threads that miss the same key may both render it (a history page is cheap)."""
+
+    def __init__(self, *, max_bytes: int = 8 << 20) -> None:
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[Hashable, tuple[Hashable, Answer]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: Hashable, version: Hashable, render: Callable[[], Answer]) -> Answer:
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and kept[0] == version:
+                self._kept.move_to_end(key)
+                return kept[1]
+        answer = render()
+        if len(answer.body) <= self._max_bytes // 8:
+            self._keep(key, version, answer)
+        return answer
+
+    def _keep(self, key: Hashable, version: Hashable, answer: Answer) -> None:
+        with self._lock:
+            old = self._kept.pop(key, None)
+            self._bytes -= len(old[1].body) if old else 0
+            self._kept[key] = (version, answer)
+            self._bytes += len(answer.body)
+            while self._bytes > self._max_bytes:
+                _key, (_version, dropped) = self._kept.popitem(last=False)
+                self._bytes -= len(dropped.body)
 
 
 def _view(

@@ -20,7 +20,8 @@ a stack trace. Answers carry an ETag (a hash of the body) and honour If-None-Mat
 The indicators' statuses and evidence (`views.ViewCache`) are computed again only when the
 database's data version moved (a cycle ended, a status was recorded, a new entry matched),
 the definitions were reloaded, or a minute passed; a `monitor replay` that records no status
-change shows within that minute.
+change shows within that minute. History pages are rendered once per data version
+(`views.AnswerCache`, the most recently used 8 MB of them).
 
 /healthz before the first successful cycle: `starting` (200) for one MAX_AGE after the server
 started, then `stale` (503), so a fresh daemon is healthy while `monitor serve` over a database
@@ -51,7 +52,15 @@ from monitor.domain import Definitions, StatusChange
 from monitor.errors import MonitorError, StoreError
 from monitor.settings import Settings
 from monitor.store import FeedState, Store
-from monitor.views import IndicatorView, Snapshot, ViewCache, change_json, indicator_json
+from monitor.views import (
+    Answer,
+    AnswerCache,
+    IndicatorView,
+    Snapshot,
+    ViewCache,
+    change_json,
+    indicator_json,
+)
 from monitor.webmodels import (
     ErrorOut,
     FeedOut,
@@ -266,6 +275,7 @@ class _Api:
         self.max_age = settings.health_max_age or settings.check_interval * HEALTH_FACTOR
         self.views = ViewCache(store)
         self._listing: tuple[Snapshot, bytes, str] | None = None  # GET /indicators, rendered
+        self.answers = AnswerCache()  # history pages
 
     # ------------------------------------------------------------ JSON
 
@@ -339,16 +349,19 @@ class _Api:
     ) -> Response:
         """Status changes of one indicator with their evidence, newest first, a page at a time."""
         _known(self.definitions(), indicator_id)
-        changes, next_before = self._history(
-            indicator_id, since=_aware(since), limit=limit, before=before
+        since = _aware(since)
+        answer = self.answers.get(
+            ("history", indicator_id, since, limit, before),
+            self.store.data_version(),
+            lambda: self._changes(indicator_id, since, limit, before),
         )
-        data = {
-            "indicator": indicator_id,
-            "items": [change_json(c) for c in changes],
-            "next_before": next_before,
-        }
-        modified = changes[0].at if changes and before is None else None
-        return _json(request, _HISTORY, data, last_modified=modified)
+        return _conditional(
+            request,
+            answer.body,
+            "application/json",
+            last_modified=answer.last_modified,
+            etag=answer.etag,
+        )
 
     def feeds(self, request: Request) -> Response:
         """Every configured feed: last check, HTTP status, not-modified, failures, next check."""
@@ -411,6 +424,20 @@ class _Api:
         _known(definitions, indicator_id)
         views = self.views.get(definitions, now=self.clock()).views
         return next(v for v in views if v.id == indicator_id)
+
+    def _changes(
+        self, indicator_id: str, since: datetime | None, limit: int, before: int | None
+    ) -> Answer:
+        """A page of GET /indicators/{id}/history, rendered."""
+        changes, next_before = self._history(indicator_id, since=since, limit=limit, before=before)
+        data = {
+            "indicator": indicator_id,
+            "items": [change_json(c) for c in changes],
+            "next_before": next_before,
+        }
+        body = _HISTORY.dump_json(_HISTORY.validate_python(data))
+        modified = changes[0].at if changes and before is None else None
+        return Answer(body, _etag(body), modified)
 
     def _history(
         self, indicator_id: str, *, since: datetime | None, limit: int, before: int | None

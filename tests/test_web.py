@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import views
-from monitor.domain import Definitions
+from monitor.domain import Definitions, StatusChange
 from monitor.pipeline import store_entries
 from monitor.store import Store, open_store
 from monitor.web import create_app
@@ -459,3 +459,47 @@ def test_concurrent_requests_share_one_computation(
     assert {a.status_code for a in answers} == {200}
     assert len({a.headers["etag"] for a in answers}) == 1
     assert len(calls) == 1
+
+
+def test_history_pages_are_rendered_again_once_a_change_is_recorded(
+    store: Store, defs: Definitions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    history = store.history
+    monkeypatch.setattr(store, "history", lambda i, **kw: reads.append(i) or history(i, **kw))
+    client = make_client(store, defs)
+    path = "/indicators/visa-easing/history"
+    first = client.get(path)
+    assert client.get(path).json() == first.json()
+    assert client.get(path, params={"limit": 1}).status_code == 200
+    assert len(reads) == 2  # one per distinct page
+
+    change = StatusChange("visa-easing", NOW, "eased:confirmed", "quiet", (), defs.hash)
+    assert store.record_changes([change])
+    moved = client.get(path)
+    assert len(reads) == 3
+    assert moved.json()["items"][0]["new_status"] == "quiet"
+    assert moved.headers["etag"] != first.headers["etag"]
+
+
+def test_the_answer_cache_keeps_the_most_recent_within_its_bytes() -> None:
+    cache = views.AnswerCache(max_bytes=80)  # eight bodies of 10 bytes; none over 10 bytes
+    rendered: list[str] = []
+
+    def get(key: str, version: int = 1, size: int = 10) -> None:
+        def render() -> views.Answer:
+            rendered.append(key)
+            return views.Answer(b"x" * size, f'"{key}"')
+
+        cache.get(key, version, render)
+
+    for n in range(8):
+        get(f"k{n}")
+    get("k0")  # kept, and now the most recently used
+    get("k8")  # drops k1, the least recently used
+    get("k1")  # rendered again (drops k2)
+    get("k0")
+    get("k0", version=2)  # a new version renders again
+    get("big", size=11)
+    get("big", size=11)  # too big to keep
+    assert rendered == [*(f"k{n}" for n in range(9)), "k1", "k0", "big", "big"]
