@@ -82,7 +82,7 @@ def make_daemon(home: Path, store: Store, clock: Clock, **overrides: object) -> 
     settings = Settings(**(values | overrides))  # type: ignore[arg-type]
     definitions = load_definitions(settings.indicators_dir, settings.feeds_file)
     daemon = Daemon(settings, store, definitions, clock=clock, owner="test")
-    daemon._sleep = lambda _seconds: None  # type: ignore[method-assign]  # no waits between tries
+    daemon._sleep = lambda _s: None  # type: ignore[method-assign,assignment]  # no waits between tries
     daemon.start()
     return daemon
 
