@@ -96,3 +96,18 @@ EXEMPT = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 @pytest.mark.parametrize("endpoint", routes())
 def test_every_endpoint_is_documented(endpoint: str) -> None:
     assert f"| `{endpoint}` |" in README
+
+
+def limits_constants() -> list[str]:
+    section = README.split("## Limits and safety")[1].split("\n## ")[0]
+    return sorted(set(re.findall(r"`([a-z]+\.[A-Za-z_.]+)`", section)))
+
+
+@pytest.mark.parametrize("name", limits_constants())
+def test_every_limit_named_in_the_readme_exists(name: str) -> None:
+    import importlib
+
+    module, *attributes = name.split(".")
+    value: object = importlib.import_module(f"monitor.{module}")
+    for attribute in attributes:
+        value = getattr(value, attribute)
