@@ -105,8 +105,14 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Logging level.")
 
     @field_validator(
-        "check_interval", "fetch_timeout", "fetch_total_timeout", "max_backoff", "retention",
-        "tick_interval", "feed_lease", mode="before",
+        "check_interval",
+        "fetch_timeout",
+        "fetch_total_timeout",
+        "max_backoff",
+        "retention",
+        "tick_interval",
+        "feed_lease",
+        mode="before",
     )
     @classmethod
     def _duration(cls, value: object) -> timedelta:
