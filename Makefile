@@ -15,9 +15,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## the daemon: scheduled checks, daily digest, HTTP page on 127.0.0.1:8000
 	$(BIN)/monitor run
 
-test: $(STAMP)  ## the whole test-suite
+test: $(STAMP)  ## definitions, their examples, lint, types, import layers, then the test-suite
 	$(BIN)/monitor validate
 	$(BIN)/monitor test
+	$(BIN)/ruff check --quiet .
+	$(BIN)/ruff format --check --quiet .
+	$(BIN)/mypy monitor
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
@@ -27,9 +30,11 @@ check: $(STAMP)  ## one check cycle now
 bench: $(STAMP)  ## the benchmark harness; prints JSON and one PASS/FAIL line per target
 	$(BIN)/python -m benchmarks
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, mypy (strict) and the import layers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy monitor
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) data/ .pytest_cache

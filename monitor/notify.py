@@ -24,8 +24,9 @@ from urllib.parse import unquote, urlsplit
 
 import apprise
 
-from monitor.digest import clean, format_status, format_time
+from monitor.digest import format_status, format_time
 from monitor.domain import StatusChange
+from monitor.views import clean
 
 log = logging.getLogger(__name__)
 

@@ -128,7 +128,7 @@ class Settings(BaseSettings):
     def _comma_list(cls, value: object) -> list[str]:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
-        return list(value)  # type: ignore[call-overload]
+        return [str(part) for part in value]  # type: ignore[attr-defined]
 
     @field_validator("timezone")
     @classmethod

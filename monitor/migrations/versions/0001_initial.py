@@ -10,6 +10,7 @@ column changes inside `op.batch_alter_table` so that SQLite can rebuild the tabl
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -20,7 +21,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def when() -> sa.types.TypeEngine[object]:
+def when() -> sa.types.TypeEngine[Any]:
     """store.UTCDateTime: timestamptz on PostgreSQL, "YYYY-MM-DD HH:MM:SS.ffffff" on SQLite."""
     return sa.DateTime(timezone=True).with_variant(sa.String(26), "sqlite")
 
