@@ -77,9 +77,11 @@ def indicator_views(
     return views
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Snapshot:
-    """The views of one set of definitions at one data version, computed at `now`."""
+    """The views of one set of definitions at one data version, computed at `now`.
+
+    Equal only to itself: answers rendered from it are kept while it is the current one."""
 
     definitions: Definitions
     version: tuple[int, ...]
@@ -136,26 +138,39 @@ class Answer:
 
 
 class AnswerCache:
-    """Rendered answers, each kept while the data version it was rendered at is current:
-    the most recently used ones, at most `max_bytes` of bodies in all. Thread-safe; two
-    threads that miss the same key may both render it (a history page is cheap)."""
+    """Rendered answers, each kept while the version it was rendered at is current: the
+    most recently used ones, at most `max_bytes` of bodies in all. Thread-safe; concurrent
+    misses of one key render it once."""
+
+    STRIPES = 16  # locks for rendering: misses of keys in different stripes render at once
 
     def __init__(self, *, max_bytes: int = 8 << 20) -> None:
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
+        self._rendering = [threading.Lock() for _ in range(self.STRIPES)]
         self._kept: OrderedDict[Hashable, tuple[Hashable, Answer]] = OrderedDict()
         self._bytes = 0
 
     def get(self, key: Hashable, version: Hashable, render: Callable[[], Answer]) -> Answer:
+        kept = self._kept_at(key, version)
+        if kept is not None:
+            return kept
+        with self._rendering[hash(key) % self.STRIPES]:
+            kept = self._kept_at(key, version)  # rendered while this thread waited
+            if kept is not None:
+                return kept
+            answer = render()
+            if len(answer.body) <= self._max_bytes // 8:
+                self._keep(key, version, answer)
+            return answer
+
+    def _kept_at(self, key: Hashable, version: Hashable) -> Answer | None:
         with self._lock:
             kept = self._kept.get(key)
-            if kept is not None and kept[0] == version:
-                self._kept.move_to_end(key)
-                return kept[1]
-        answer = render()
-        if len(answer.body) <= self._max_bytes // 8:
-            self._keep(key, version, answer)
-        return answer
+            if kept is None or kept[0] != version:
+                return None
+            self._kept.move_to_end(key)
+            return kept[1]
 
     def _keep(self, key: Hashable, version: Hashable, answer: Answer) -> None:
         with self._lock:

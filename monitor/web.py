@@ -20,8 +20,9 @@ a stack trace. Answers carry an ETag (a hash of the body) and honour If-None-Mat
 The indicators' statuses and evidence (`views.ViewCache`) are computed again only when the
 database's data version moved (a cycle ended, a status was recorded, a new entry matched),
 the definitions were reloaded, or a minute passed; a `monitor replay` that records no status
-change shows within that minute. History pages are rendered once per data version
-(`views.AnswerCache`, the most recently used 8 MB of them).
+change shows within that minute. History pages are rendered once per data version, the
+HTML pages once per computation of the views, as of its time (`views.AnswerCache`, the most
+recently used 8 MB of answers).
 
 /healthz before the first successful cycle: `starting` (200) for one MAX_AGE after the server
 started, then `stale` (503), so a fresh daemon is healthy while `monitor serve` over a database
@@ -89,6 +90,8 @@ _DETAIL = TypeAdapter(IndicatorDetailOut)
 _HISTORY = TypeAdapter(HistoryOut)
 _FEEDS = TypeAdapter(list[FeedOut])
 _HEALTH = TypeAdapter(HealthOut)
+
+_HTML = "text/html; charset=utf-8"
 
 IndicatorId = Annotated[str, Path(description="The indicator's id (its file stem).")]
 
@@ -376,20 +379,9 @@ class _Api:
     def index(self, request: Request) -> Response:
         """Every indicator grouped by its marker: status, since, evidence with the matched
         terms highlighted, a 90-day timeline, a link to its page; feed health at the bottom."""
-        definitions, now = self.definitions(), self.clock()
-        views = self.views.get(definitions, now=now).views
-        start = now - timedelta(days=page.TIMELINE_DAYS)
-        recent = {v.id: self._recent(v.id, start) for v in views}
-        html = page.render_index(
-            definitions,
-            views,
-            recent,
-            self.store.feeds(),
-            last_cycle=self.store.last_successful_cycle(),
-            now=now,
-            zone=self.settings.zone,
-        )
-        return _conditional(request, html.encode(), "text/html; charset=utf-8")
+        snapshot = self.views.get(self.definitions(), now=self.clock())
+        answer = self.answers.get(("index",), snapshot, lambda: self._index(snapshot))
+        return _conditional(request, answer.body, _HTML, etag=answer.etag)
 
     def indicator_page(
         self,
@@ -401,14 +393,44 @@ class _Api:
     ) -> Response:
         """One indicator's page: status, question, all current evidence, the 90-day timeline
         and its full history, 50 changes a page."""
-        definitions, now = self.definitions(), self.clock()
-        view = self._view(definitions, indicator_id)
+        definitions = self.definitions()
+        _known(definitions, indicator_id)
+        snapshot = self.views.get(definitions, now=self.clock())
+        answer = self.answers.get(
+            ("page", indicator_id, before),
+            snapshot,
+            lambda: self._indicator_page(snapshot, indicator_id, before),
+        )
+        return _conditional(request, answer.body, _HTML, etag=answer.etag)
+
+    # ------------------------------------------------------------ rendering
+    # The pages are rendered as of their snapshot's time ("as of", "3 minutes ago"), so a
+    # page and its ETag stay the same for as long as the snapshot does.
+
+    def _index(self, snapshot: Snapshot) -> Answer:
+        now = snapshot.now
+        start = now - timedelta(days=page.TIMELINE_DAYS)
+        recent = {v.id: self._recent(v.id, start) for v in snapshot.views}
+        html = page.render_index(
+            snapshot.definitions,
+            snapshot.views,
+            recent,
+            self.store.feeds(),
+            last_cycle=self.store.last_successful_cycle(),
+            now=now,
+            zone=self.settings.zone,
+        )
+        return _answer(html.encode())
+
+    def _indicator_page(self, snapshot: Snapshot, indicator_id: str, before: int | None) -> Answer:
+        now = snapshot.now
+        view = next(v for v in snapshot.views if v.id == indicator_id)
         history, next_before = self._history(
             indicator_id, since=None, limit=HISTORY_LIMIT, before=before
         )
         recent = self._recent(indicator_id, now - timedelta(days=page.TIMELINE_DAYS))
         html = page.render_indicator(
-            definitions,
+            snapshot.definitions,
             view,
             recent,
             history,
@@ -416,14 +438,7 @@ class _Api:
             now=now,
             zone=self.settings.zone,
         )
-        return _conditional(request, html.encode(), "text/html; charset=utf-8")
-
-    # ------------------------------------------------------------ reading
-
-    def _view(self, definitions: Definitions, indicator_id: str) -> IndicatorView:
-        _known(definitions, indicator_id)
-        views = self.views.get(definitions, now=self.clock()).views
-        return next(v for v in views if v.id == indicator_id)
+        return _answer(html.encode())
 
     def _changes(
         self, indicator_id: str, since: datetime | None, limit: int, before: int | None
@@ -436,8 +451,14 @@ class _Api:
             "next_before": next_before,
         }
         body = _HISTORY.dump_json(_HISTORY.validate_python(data))
-        modified = changes[0].at if changes and before is None else None
-        return Answer(body, _etag(body), modified)
+        return _answer(body, changes[0].at if changes and before is None else None)
+
+    # ------------------------------------------------------------ reading
+
+    def _view(self, definitions: Definitions, indicator_id: str) -> IndicatorView:
+        _known(definitions, indicator_id)
+        views = self.views.get(definitions, now=self.clock()).views
+        return next(v for v in views if v.id == indicator_id)
 
     def _history(
         self, indicator_id: str, *, since: datetime | None, limit: int, before: int | None
@@ -478,6 +499,10 @@ def _json(
 
 def _etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _answer(body: bytes, last_modified: datetime | None = None) -> Answer:
+    return Answer(body, _etag(body), last_modified)
 
 
 def _conditional(

@@ -503,3 +503,35 @@ def test_the_answer_cache_keeps_the_most_recent_within_its_bytes() -> None:
     get("big", size=11)
     get("big", size=11)  # too big to keep
     assert rendered == [*(f"k{n}" for n in range(9)), "k1", "k0", "big", "big"]
+
+
+def test_concurrent_misses_of_one_answer_render_it_once() -> None:
+    cache = views.AnswerCache()
+    rendered: list[int] = []
+
+    def render() -> views.Answer:
+        rendered.append(1)
+        time.sleep(0.1)
+        return views.Answer(b"page", '"page"')
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: cache.get(("index",), 1, render), range(8)))
+    assert len(rendered) == 1
+    assert {a.body for a in answers} == {b"page"}
+
+
+def test_the_pages_are_rendered_once_per_snapshot(
+    store: Store, defs: Definitions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    history = store.history
+    monkeypatch.setattr(store, "history", lambda i, **kw: reads.append(i) or history(i, **kw))
+    client = make_client(store, defs)
+    first = client.get("/")
+    assert client.get("/").headers["etag"] == first.headers["etag"]
+    assert len(reads) == len(defs.indicators)
+
+    change = StatusChange("visa-easing", NOW, "eased:confirmed", "quiet", (), defs.hash)
+    assert store.record_changes([change])
+    assert client.get("/").headers["etag"] != first.headers["etag"]
+    assert len(reads) == 2 * len(defs.indicators)
