@@ -50,6 +50,7 @@ MAX_GROUPS = 64  # literal groups gating one outcome
 T = TypeVar("T")
 
 _OTHER_SPACE = regex.compile(r"[^\S ]")  # whitespace other than the space itself
+_ASCII_SPACES = bytes.maketrans(b"\t\n\x0b\x0c\r", b"     ")  # the same in ASCII
 _CJK_WORD = r"\p{Han}\p{Hiragana}\p{Katakana}"
 # Words for `near`: Latin (and Hangul) runs between spaces; in Chinese and Japanese, which
 # write no spaces, every two characters count as one word.
@@ -351,6 +352,8 @@ def _automaton(items: Iterable[tuple[str, object]]) -> ahocorasick.Automaton | N
 
 def _spaces(text: str) -> str:
     """Every whitespace character as a space (the length stays)."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_SPACES).decode("ascii")
     return str(_OTHER_SPACE.sub(" ", text))
 
 
@@ -573,8 +576,24 @@ class _Scan:
                 mask |= 1 << segment
         return mask
 
+    def present(self, node: _CNode) -> bool:
+        """Whether the entry has every term `node` needs (a `none` counts as holding): false
+        means `node` holds in no sentence, found without splitting the entry into sentences."""
+        if isinstance(node, _CTerm):
+            return bool(self.positions(node.term_id))
+        if isinstance(node, _CNear):
+            return all(self.positions(term.term_id) for term in node.terms)
+        hits = self.hits.keys()
+        if node.op == "all":
+            return hits >= node.literals and all(self.present(child) for child in node.rest)
+        if node.op == "any":
+            return not hits.isdisjoint(node.literals) or any(map(self.present, node.rest))
+        return True
+
     def explain(self, node: _CNode, sentence: bool) -> tuple[tuple[str, ...], int] | None:
         """The raw terms that made `node` hold and where the first of them is, or None."""
+        if sentence and not self.present(node):
+            return None
         mask = self.eval(node, sentence)
         if not mask:
             return None

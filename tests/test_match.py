@@ -272,22 +272,31 @@ GATED_RULES = [
     {"all": [{"any": ["china", "/\\bxi\\b.{0,12}\\blee\\b/"]}, {"any": ["visa", "year"]}]},
     {"any": ["/\\b(five|ten|5|10)[- ]year (multiple[- ]entry )?visas?\\b/", "visa-free"]},
     {"any": ["/(export|tariff)s? (\\w+ ){0,3}(waiver|exemption)s?|(waiver|exemption) on export/"]},
+    {"all": [{"any": ["china", "xi"]}, {"near": {"terms": ["visa", "ban"], "within": 2}}]},
+    {"all": ["china", "visa*"], "none": ["ban", "/lift\\w* ban/"]},
 ]
 GATE_WORDS = "ban eases Korean films approved lifts lifted China Xi met Lee visa year five 10 - "
-GATE_WORDS += "multiple entry visas visa-free export tariffs waiver exemption on the . 북"
+GATE_WORDS += "multiple entry visas visa-free export tariffs waiver exemption on the . ! 북"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(
     st.sampled_from(range(len(GATED_RULES))),
+    st.sampled_from(list(Scope)),
     st.lists(st.sampled_from(GATE_WORDS.split(" ")), max_size=14).map(" ".join),
 )
-def test_the_literal_gate_never_hides_a_match(rule: int, text: str) -> None:
-    """An outcome is only evaluated when its rule's required literals hit; `/(?!)/` (needs none,
-    never matches) makes the same rule evaluated on every entry."""
-    gated = Matcher([indicator("i", GATED_RULES[rule])])
-    always = Matcher([indicator("i", {"any": [GATED_RULES[rule], "/(?!)/"]})])
-    assert bool(gated.match(entry("t", text))) is bool(always.match(entry("t", text)))
+def test_the_literal_gate_never_hides_a_match(rule: int, scope: Scope, text: str) -> None:
+    """An outcome is only evaluated when its rule's required literals hit, and in sentence
+    scope only when its terms occur in the entry; `/(?!)/` (needs no literal, never matches)
+    makes the same rule evaluated on every entry."""
+    from monitor import match
+
+    gated = Matcher([indicator("i", GATED_RULES[rule], scope)])
+    always = Matcher([indicator("i", {"any": [GATED_RULES[rule], "/(?!)/"]}, scope)])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(match._Scan, "present", lambda _scan, _node: True)
+        expected = bool(always.match(entry("t", text)))
+    assert bool(gated.match(entry("t", text))) is expected
 
 
 # ---------------------------------------------------------------- regex timeouts
