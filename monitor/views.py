@@ -88,6 +88,9 @@ class Snapshot:
     now: datetime
     views: tuple[IndicatorView, ...]
 
+    def view(self, indicator_id: str) -> IndicatorView:
+        return next(v for v in self.views if v.id == indicator_id)
+
     def fresh(
         self, definitions: Definitions, version: tuple[int, ...], now: datetime, max_age: timedelta
     ) -> bool:

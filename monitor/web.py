@@ -56,7 +56,6 @@ from monitor.store import FeedState, Store
 from monitor.views import (
     Answer,
     AnswerCache,
-    IndicatorView,
     Snapshot,
     ViewCache,
     change_json,
@@ -277,8 +276,7 @@ class _Api:
         self.started = started
         self.max_age = settings.health_max_age or settings.check_interval * HEALTH_FACTOR
         self.views = ViewCache(store)
-        self._listing: tuple[Snapshot, bytes, str] | None = None  # GET /indicators, rendered
-        self.answers = AnswerCache()  # history pages
+        self.answers = AnswerCache()
 
     # ------------------------------------------------------------ JSON
 
@@ -317,17 +315,25 @@ class _Api:
         """Every indicator: id, group, title, question, status, since, outcome levels and
         evidence counts (the items `monitor status --json` prints)."""
         snapshot = self.views.get(self.definitions(), now=self.clock())
-        listing = self._listing
-        if listing is None or listing[0] is not snapshot:
-            data = [indicator_json(v) for v in snapshot.views]
-            body = _INDICATORS.dump_json(_INDICATORS.validate_python(data))
-            listing = self._listing = (snapshot, body, _etag(body))
-        return _conditional(request, listing[1], "application/json", etag=listing[2])
+        answer = self.answers.get(
+            ("indicators",),
+            snapshot,
+            lambda: _rendered(_INDICATORS, [indicator_json(v) for v in snapshot.views]),
+        )
+        return _conditional(request, answer.body, "application/json", etag=answer.etag)
 
     def indicator(self, request: Request, indicator_id: IndicatorId) -> Response:
         """One indicator and the evidence behind its current status, newest first."""
-        view = self._view(self.definitions(), indicator_id)
-        return _json(request, _DETAIL, indicator_json(view, with_evidence=True))
+        definitions = self.definitions()
+        _known(definitions, indicator_id)
+        snapshot = self.views.get(definitions, now=self.clock())
+        view = snapshot.view(indicator_id)
+        answer = self.answers.get(
+            ("indicator", indicator_id),
+            snapshot,
+            lambda: _rendered(_DETAIL, indicator_json(view, with_evidence=True)),
+        )
+        return _conditional(request, answer.body, "application/json", etag=answer.etag)
 
     def history(
         self,
@@ -424,7 +430,7 @@ class _Api:
 
     def _indicator_page(self, snapshot: Snapshot, indicator_id: str, before: int | None) -> Answer:
         now = snapshot.now
-        view = next(v for v in snapshot.views if v.id == indicator_id)
+        view = snapshot.view(indicator_id)
         history, next_before = self._history(
             indicator_id, since=None, limit=HISTORY_LIMIT, before=before
         )
@@ -450,15 +456,9 @@ class _Api:
             "items": [change_json(c) for c in changes],
             "next_before": next_before,
         }
-        body = _HISTORY.dump_json(_HISTORY.validate_python(data))
-        return _answer(body, changes[0].at if changes and before is None else None)
+        return _rendered(_HISTORY, data, changes[0].at if changes and before is None else None)
 
     # ------------------------------------------------------------ reading
-
-    def _view(self, definitions: Definitions, indicator_id: str) -> IndicatorView:
-        _known(definitions, indicator_id)
-        views = self.views.get(definitions, now=self.clock()).views
-        return next(v for v in views if v.id == indicator_id)
 
     def _history(
         self, indicator_id: str, *, since: datetime | None, limit: int, before: int | None
@@ -503,6 +503,12 @@ def _etag(body: bytes) -> str:
 
 def _answer(body: bytes, last_modified: datetime | None = None) -> Answer:
     return Answer(body, _etag(body), last_modified)
+
+
+def _rendered(
+    adapter: TypeAdapter[Any], data: Any, last_modified: datetime | None = None
+) -> Answer:
+    return _answer(adapter.dump_json(adapter.validate_python(data)), last_modified)
 
 
 def _conditional(
