@@ -461,12 +461,22 @@ def test_concurrent_requests_share_one_computation(
     assert len(calls) == 1
 
 
+def _count_history_reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    reads: list[str] = []
+    history = store.history
+
+    def counted(indicator_id: str, **options: Any) -> list[StatusChange]:
+        reads.append(indicator_id)
+        return history(indicator_id, **options)
+
+    monkeypatch.setattr(store, "history", counted)
+    return reads
+
+
 def test_history_pages_are_rendered_again_once_a_change_is_recorded(
     store: Store, defs: Definitions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reads: list[str] = []
-    history = store.history
-    monkeypatch.setattr(store, "history", lambda i, **kw: reads.append(i) or history(i, **kw))
+    reads = _count_history_reads(store, monkeypatch)
     client = make_client(store, defs)
     path = "/indicators/visa-easing/history"
     first = client.get(path)
@@ -523,9 +533,7 @@ def test_concurrent_misses_of_one_answer_render_it_once() -> None:
 def test_the_pages_are_rendered_once_per_snapshot(
     store: Store, defs: Definitions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reads: list[str] = []
-    history = store.history
-    monkeypatch.setattr(store, "history", lambda i, **kw: reads.append(i) or history(i, **kw))
+    reads = _count_history_reads(store, monkeypatch)
     client = make_client(store, defs)
     first = client.get("/")
     assert client.get("/").headers["etag"] == first.headers["etag"]
