@@ -97,7 +97,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.utcoffset():
             value = value.astimezone(UTC)
         if dialect.name == "sqlite":
-            return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
+            return _sqlite_when(value)
         return value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
@@ -107,6 +107,11 @@ class UTCDateTime(TypeDecorator[datetime]):
             value = datetime.fromisoformat(value)
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _sqlite_when(value: datetime) -> str:
+    """An aware UTC datetime as UTCDateTime stores it on SQLite."""
+    return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
 
 
 def _when(*, nullable: bool = True, index: bool = False) -> Any:
@@ -268,6 +273,43 @@ _DATA_VERSION = (
     "SELECT (SELECT max(id) FROM cycle), (SELECT max(id) FROM status_change), "
     "(SELECT max(entry_id) FROM entry_match)"
 )
+
+
+# On SQLite a plain executemany runs in C; RETURNING would have SQLAlchemy bind row by row.
+_SQLITE_ADD_ENTRIES = (
+    "INSERT INTO entry ({names}) VALUES ({marks}) ON CONFLICT (key) DO NOTHING".format(
+        names=", ".join(f'"{name}"' for name in _ENTRY_COLUMNS),
+        marks=", ".join("?" for _ in _ENTRY_COLUMNS),
+    )
+)
+
+
+def _sqlite_add_entries(conn: Connection, batch: dict[str, Entry], now: datetime) -> dict[str, int]:
+    """Insert the entries whose key is new; return key -> id of those. The transaction holds
+    SQLite's write lock (BEGIN IMMEDIATE), so the new rows are those above the previous top id."""
+    top = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM entry").scalar_one()
+    seen = _sqlite_utc(now)
+    rows = []
+    for key, e in batch.items():
+        published = e.published
+        when = _sqlite_utc(published) if published is not None else None
+        time = when if published is not None and published <= now else seen
+        rows.append(
+            (key, e.feed_id, e.guid, e.link, e.title, e.text, when, seen, time, e.publisher)
+        )
+    conn.exec_driver_sql(_SQLITE_ADD_ENTRIES, rows)
+    found = conn.exec_driver_sql("SELECT key, id FROM entry WHERE id > ?", (top,))
+    return {key: entry_id for key, entry_id in found}
+
+
+def _sqlite_utc(value: datetime) -> str:
+    return _sqlite_when(_aware(value).astimezone(UTC))
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise StoreError(f"store: naive datetime {value.isoformat()}")
+    return value
 
 
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -709,17 +751,11 @@ class Store:
             batch.setdefault(entry.key, entry)
         if not batch:
             return []
-        rows = [_entry_values(key, entry, now) for key, entry in batch.items()]
         if self.dialect == "postgresql":
-            result = conn.execute(_PG_ADD_ENTRIES, _columns(rows))
+            rows = [_entry_values(key, entry, now) for key, entry in batch.items()]
+            new = {key: entry_id for entry_id, key in conn.execute(_PG_ADD_ENTRIES, _columns(rows))}
         else:
-            statement = (
-                self._insert(_entry)
-                .on_conflict_do_nothing(index_elements=["key"])
-                .returning(_entry.c.id, _entry.c.key)
-            )
-            result = conn.execute(statement, rows)
-        new = {key: entry_id for entry_id, key in result}
+            new = _sqlite_add_entries(conn, batch, now)
         return [(new[key], entry) for key, entry in batch.items() if key in new]
 
     def add_matches(
@@ -1158,7 +1194,7 @@ def _match_rows(
 
 
 def _entry_values(key: str, entry: Entry, now: datetime) -> dict[str, Any]:
-    fresh = entry.published is not None and entry.published <= now
+    fresh = entry.published is not None and _aware(entry.published) <= _aware(now)
     return {
         "key": key,
         "feed_id": entry.feed_id,

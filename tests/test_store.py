@@ -467,6 +467,11 @@ def test_database_errors_are_store_errors(tmp_path: Path) -> None:
 def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(StoreError):
         store.ensure_indicators(["nk"], now=datetime(2026, 2, 1))
+    with pytest.raises(StoreError):
+        store.add_entries([entry(1)], now=datetime(2026, 2, 1))
+    with pytest.raises(StoreError):
+        store.add_entries([entry(2, published=datetime(2026, 1, 1))], now=NOW)
+    assert store.add_entries([entry(3)], now=NOW)
 
 
 def test_bulk_insert_is_fast(store: Store) -> None:
