@@ -659,19 +659,21 @@ class Store:
             .limit(limit)
         )
         until = now + lease
-        claimed = []
         with self._tx("claim due feeds", write=True) as conn:
             if self.dialect == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            for row in conn.execute(query).all():
-                taken = conn.execute(
+            rows = conn.execute(query).all()
+            if not rows:
+                return []
+            taken = set(
+                conn.execute(
                     update(_feed)
-                    .where(_feed.c.id == row.id, free)
+                    .where(_feed.c.id.in_([row.id for row in rows]), free)
                     .values(lease_owner=owner, lease_until=until)
-                )
-                if taken.rowcount == 1:
-                    claimed.append(_due_feed(row, until))
-        return claimed
+                    .returning(_feed.c.id)
+                ).scalars()
+            )
+        return [_due_feed(row, until) for row in rows if row.id in taken]
 
     def record_fetch(self, feed_id: str, **what: Any) -> None:
         """Store what one fetch found and release the lease (see `FetchRecord`)."""
