@@ -19,6 +19,7 @@ The status model (DESIGN §3):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ __all__ = ["NEAR_DUPLICATE", "changes", "evaluate", "same_story", "stories"]
 NEAR_DUPLICATE = 0.6  # Jaccard similarity from which two texts are one story
 _MIN_TITLE_WORDS = 4  # shorter titles ("Live updates") are too generic to identify a story
 _MIN_TITLE_CJK = 8  # the same for CJK titles, in characters
+FINGERPRINTS_CACHED = 4096  # about 3 KB each
 _MIN_SHINGLES = 3  # texts with fewer shingles are too short to compare by similarity
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
@@ -139,7 +141,7 @@ def _feeds_down(feed_health: Sequence[FeedHealth], now: datetime) -> bool:
 class _Fingerprint:
     link: str
     title: str  # normalized title when long enough to identify a story, else ""
-    shingles: frozenset[tuple[str, ...]]
+    shingles: frozenset[str]  # each shingle's tokens joined by NUL (no token holds one)
 
 
 def stories(evidence: Sequence[Evidence]) -> list[Evidence]:
@@ -171,7 +173,7 @@ def _similar(a: _Fingerprint, b: _Fingerprint) -> bool:
     return _jaccard(a.shingles, b.shingles) >= NEAR_DUPLICATE
 
 
-def _jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     small, large = sorted((len(a), len(b)))
     if small < _MIN_SHINGLES:
         return 0.0
@@ -182,11 +184,15 @@ def _jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> fl
 
 
 def _fingerprint(item: Evidence) -> _Fingerprint:
-    title_tokens = _tokens(item.title)
+    return _fingerprint_of(item.title, item.link, item.snippet)
+
+
+@functools.lru_cache(maxsize=FINGERPRINTS_CACHED)  # every cycle compares the same evidence
+def _fingerprint_of(title: str, link: str, snippet: str) -> _Fingerprint:
     return _Fingerprint(
-        link=_link_key(item.link),
-        title=_title_key(title_tokens),
-        shingles=_shingles(_tokens(item.title + "\n" + item.snippet)),
+        link=_link_key(link),
+        title=_title_key(_tokens(title)),
+        shingles=_shingles(_tokens(title + "\n" + snippet)),
     )
 
 
@@ -205,15 +211,15 @@ def _link_key(link: str) -> str:
     return link.strip().split("#", 1)[0].rstrip("/")
 
 
-def _shingles(tokens: list[str]) -> frozenset[tuple[str, ...]]:
+def _shingles(tokens: list[str]) -> frozenset[str]:
     """Word 3-shingles of Latin-script words plus character bigrams of CJK runs."""
     words = [t for t in tokens if not _CJK_RUN.fullmatch(t)]
-    shingles: set[tuple[str, ...]] = set()
+    shingles: set[str] = set()
     if 0 < len(words) < 3:
-        shingles.add(tuple(words))
-    shingles.update(tuple(words[i : i + 3]) for i in range(len(words) - 2))
+        shingles.add("\0".join(words))
+    shingles.update("\0".join(words[i : i + 3]) for i in range(len(words) - 2))
     for run in (t for t in tokens if _CJK_RUN.fullmatch(t)):
         if len(run) == 1:
-            shingles.add(("#", run))
-        shingles.update(("#", run[i : i + 2]) for i in range(len(run) - 1))
+            shingles.add("#\0" + run)
+        shingles.update("#\0" + run[i : i + 2] for i in range(len(run) - 1))
     return frozenset(shingles)
