@@ -28,6 +28,7 @@ log = logging.getLogger("monitor.pipeline")
 Fetcher = Callable[[Sequence[FeedRequest]], list[FetchResult]]
 FETCH_BATCH = 32  # feeds fetched at once while the workers parse the previous ones
 WRITE_BATCH = 1_000  # new entries (at least) stored per transaction
+CLAIM_BATCH = 256  # feeds claimed at once (and released before the next claim)
 
 
 @dataclass(frozen=True)
@@ -86,19 +87,38 @@ def prepare(ctx: Context, *, now: datetime) -> None:
 def run_cycle(
     ctx: Context, *, now: datetime, clock: Callable[[], datetime] | None = None
 ) -> CycleReport:
-    """Fetch every due feed, store what is new, and record the status changes that follow."""
+    """Fetch every due feed, store what is new, and record the status changes that follow.
+
+    Feeds are claimed CLAIM_BATCH at a time, each batch leased from its claim (by `clock`) and
+    released before the next is claimed, so daemons share the work and no lease has to last
+    a whole cycle."""
     report = CycleReport(started_at=now)
-    due = ctx.store.due_feeds(now, owner=ctx.owner, lease=ctx.lease)
+    done: set[str] = set()
+    while due := [f for f in _claim(ctx, now=now, clock=clock) if f.id not in done]:
+        _check_feeds(ctx, due, report, now=now)
+        done.update(f.id for f in due)
+    report.changes = evaluate_and_record(ctx, now=now)
+    report.finished_at = clock() if clock else now
+    ctx.store.record_cycle(_cycle_row(report))
+    return report
+
+
+def _claim(ctx: Context, *, now: datetime, clock: Callable[[], datetime] | None) -> list[DueFeed]:
+    """The next feeds due at `now`, leased for `ctx.lease` from the moment they are claimed."""
+    lease = ctx.lease + ((clock() - now) if clock else timedelta(0))
+    return ctx.store.due_feeds(now, owner=ctx.owner, lease=lease, limit=CLAIM_BATCH)
+
+
+def _check_feeds(
+    ctx: Context, due: Sequence[DueFeed], report: CycleReport, *, now: datetime
+) -> None:
+    """Fetch, parse and match claimed feeds; store their entries and release their leases."""
     writes = _Writes(ctx, report, now)
     for (feed, result), parsed in parse_many(_fetched(ctx, due), workers=ctx.parse_workers):
         writes.add(*_absorb(ctx, feed, result, parsed, report, now=now))
         if len(writes.entries) >= WRITE_BATCH:
             writes.flush()
     writes.flush()
-    report.changes = evaluate_and_record(ctx, now=now)
-    report.finished_at = clock() if clock else now
-    ctx.store.record_cycle(_cycle_row(report))
-    return report
 
 
 def evaluate_and_record(

@@ -15,7 +15,7 @@ from monitor.domain import Definitions, Feed
 from monitor.fetch import FetchLimits
 from monitor.match import Matcher
 from monitor.pipeline import Context, prepare, run_cycle
-from monitor.store import Store, open_store
+from monitor.store import DueFeed, Store, open_store
 from tests import news
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
@@ -188,3 +188,42 @@ def test_monitor_check_twice_over_the_same_news_records_nothing_new(
     items = {i["id"]: i for i in json.loads(status.stdout)}
     assert items["visa-easing"]["status"] == "eased:confirmed"
     assert set(items) == {p.stem for p in (ROOT / "indicators").glob("*.yaml")}
+
+
+def test_feeds_are_claimed_in_batches_each_leased_from_its_claim(
+    shipped: Definitions, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from monitor import pipeline
+    from monitor.fetch import FeedRequest, FetchResult, FetchStatus
+
+    monkeypatch.setattr(pipeline, "CLAIM_BATCH", 2)
+    feeds = [Feed(f"f{n}", f"http://127.0.0.1:9/{n}.xml", ALL_TAGS) for n in range(5)]
+    fetched: list[list[str]] = []
+
+    def fetcher(requests: list[FeedRequest]) -> list[FetchResult]:
+        fetched.append([r.feed_id for r in requests])
+        return [FetchResult(r.feed_id, r.url, FetchStatus.NOT_MODIFIED, 304) for r in requests]
+
+    ticks = iter(NOW + timedelta(minutes=n) for n in range(100))
+    leases: list[datetime] = []
+    claim = store.due_feeds
+
+    def spy(*args: object, **kwargs: object) -> list[DueFeed]:
+        due = claim(*args, **kwargs)  # type: ignore[arg-type]
+        leases.extend(f.lease_until for f in due)
+        return due
+
+    monkeypatch.setattr(store, "due_feeds", spy)
+    ctx = replace(context(shipped, store, feeds), fetcher=fetcher)
+
+    report = run_cycle(ctx, now=NOW, clock=lambda: next(ticks))
+
+    assert report.feeds_checked == 5 and report.not_modified == 5
+    assert fetched == [["f0", "f1"], ["f2", "f3"], ["f4"]]
+    lease = ctx.lease
+    assert leases == [NOW + lease] * 2 + [NOW + timedelta(minutes=1) + lease] * 2 + [
+        NOW + timedelta(minutes=2) + lease
+    ]
+    assert run_cycle(ctx, now=NOW, clock=lambda: next(ticks)).feeds_checked == 0
