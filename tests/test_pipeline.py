@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -202,7 +203,7 @@ def test_feeds_are_claimed_in_batches_each_leased_from_its_claim(
     feeds = [Feed(f"f{n}", f"http://127.0.0.1:9/{n}.xml", ALL_TAGS) for n in range(5)]
     fetched: list[list[str]] = []
 
-    def fetcher(requests: list[FeedRequest]) -> list[FetchResult]:
+    def fetcher(requests: Sequence[FeedRequest]) -> list[FetchResult]:
         fetched.append([r.feed_id for r in requests])
         return [FetchResult(r.feed_id, r.url, FetchStatus.NOT_MODIFIED, 304) for r in requests]
 
