@@ -274,9 +274,10 @@ def test_three_daemons_share_the_feeds_and_survive_a_killed_one(
     agents = {d.name for d in daemons}
 
     def killed_cycle(feed_id: str, hit: Hit) -> bool:
-        """A fetch by the dead daemon in the cycle it was killed in (after the lease)."""
+        """The dead daemon's last fetch of a feed it held, in the cycle it was killed in."""
         claimed = held[feed_id] - LEASE
-        return hit.agent == victim.name and claimed - 0.5 <= hit.at <= killed_at + 0.5
+        last = max(h.at for h in hits[f"/{feed_id}.xml"] if h.agent == victim.name)
+        return hit.agent == victim.name and hit.at == last and claimed - 0.5 <= hit.at
 
     for path, found in hits.items():
         feed_id = path.strip("/").removesuffix(".xml")
