@@ -27,6 +27,7 @@ from monitor.definitions import load_definitions, validate
 from monitor.domain import Definitions, Entry
 from monitor.errors import DefinitionError, MonitorError, StoreError
 from monitor.fetch import FeedRequest, FetchLimits, fetch_sync
+from monitor.labeled import load_labeled, score
 from monitor.match import Matcher, run_examples
 from monitor.parse import parse_feed
 from monitor.pipeline import Context, evaluate_and_record, prepare, rematch, run_cycle
@@ -161,19 +162,18 @@ def test_cmd(rt: Runtime, labeled: Path | None) -> None:
         click.echo(f"  actual:   {', '.join(r.actual)}")
         click.echo(f"  terms fired: {', '.join(r.terms) or '(none)'}")
     click.echo(f"{len(results) - len(failures)} passed, {len(failures)} failed")
-    ok = not failures
     if labeled is not None:
-        ok = _score(rt, labeled) and ok
-    if not ok:
+        _score(rt, labeled)
+    if failures:
         raise SystemExit(1)
 
 
-def _score(rt: Runtime, path: Path) -> bool:
-    from monitor.labeled import load_labeled, score
-
-    result = score(load_labeled(path), rt.matcher, rt.definitions.indicators)
-    click.echo(result.report())
-    return True
+def _score(rt: Runtime, path: Path) -> None:
+    try:
+        items = load_labeled(path)
+    except ValueError as exc:  # a malformed TSV: file:line: message
+        raise click.ClickException(str(exc)) from exc
+    click.echo(score(items, rt.matcher, rt.definitions.indicators).report())
 
 
 # ---------------------------------------------------------------- checking
@@ -499,10 +499,6 @@ def db_current_cmd(rt: Runtime) -> None:
     click.echo(f"database: {current or '(none)'}\ncode:     {head}")
     if current != head:
         raise SystemExit(1)
-
-
-def run() -> None:  # pragma: no cover - console entry
-    main(prog_name="monitor")
 
 
 if __name__ == "__main__":  # pragma: no cover

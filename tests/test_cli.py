@@ -182,3 +182,13 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
     result = invoke([command, "--help"])
     assert result.exit_code == 0
     assert "Example: monitor " + command in result.stdout
+
+
+def test_test_labeled_scores_and_reports_a_malformed_file_clearly(tmp_path: Path) -> None:
+    good = invoke(["test", "--labeled", str(DATA / "labeled" / "basic.tsv")])
+    bad = CliRunner().invoke(main, ["test", "--labeled", str(DATA / "labeled" / "bad-label.tsv")])
+
+    assert good.exit_code == 0
+    assert "precision" in good.stdout and "overall" in good.stdout
+    assert bad.exit_code == 1
+    assert "Traceback" not in bad.output and "bad-label.tsv:" in bad.stderr
