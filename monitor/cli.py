@@ -5,7 +5,11 @@ Examples:
   monitor test                          run every indicator's examples
   monitor check                         one check cycle now
   monitor status --json                 every indicator's status as JSON
-  monitor match tests/data/feeds/rss.xml --json
+  monitor match tests/data/feeds/rss2.xml --json
+  monitor run                           the daemon: checks, digest, HTTP page on :8000
+  monitor serve                         the HTTP endpoint alone
+  monitor digest --preview              today's digest, not sent
+  monitor db upgrade                    migrate the database
 """
 
 from __future__ import annotations
