@@ -293,8 +293,9 @@ def test_three_daemons_share_the_feeds_and_survive_a_killed_one(
                 assert after.agent != victim.name
                 continue
             assert gap > INTERVAL / 2, f"{path} fetched twice in one interval: {before} {after}"
-            # late at worst by a cycle (a busy daemon holds its claims until it is done)
-            assert gap < INTERVAL + LEASE + 3, f"{path} was lost: {before} {after}"
+            # Never lost: late at worst by a lease and a busy survivor's cycle (a cycle judges
+            # leases by its start time, so a lease that ends mid-cycle is taken by the next one).
+            assert gap < 2 * (INTERVAL + LEASE), f"{path} was lost: {before} {after}"
 
     # Each feed the dead daemon held was fetched by another one after the lease ran out.
     for feed_id in held:
