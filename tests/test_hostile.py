@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from monitor.store import FeedState, Store, open_store
 from tests import news
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, _RequestHandler
+from tests.test_web_page import parse as parse_html
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -549,22 +549,8 @@ may stay 30 days. <a href="javascript:alert(6)">more</a></p>
 </item>"""
 
 
-class Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
 def assert_inert(html: str) -> None:
-    tags = Tags()
-    tags.feed(html)
+    tags = parse_html(html)
     assert [t for t, _ in tags.tags if t in ("script", "img", "iframe", "object", "embed")] == []
     assert not [(t, a) for t, attrs in tags.tags for a in attrs if a.lower().startswith("on")]
     urls = [v or "" for _, attrs in tags.tags for k, v in attrs.items() if k in ("href", "src")]
