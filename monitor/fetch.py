@@ -11,8 +11,10 @@ checked and remembered when permanent. `next_check` is the pure back-off policy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ssl
+import threading
 import time
 import zlib
 from collections.abc import AsyncIterator, Sequence
@@ -23,8 +25,11 @@ from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import httpx
+
+from monitor.transport import Transport
 
 if TYPE_CHECKING:
     from monitor.settings import Settings
@@ -34,6 +39,8 @@ __all__ = [
     "FetchLimits",
     "FetchResult",
     "FetchStatus",
+    "FetchStopped",
+    "Session",
     "fetch_all",
     "fetch_sync",
     "next_check",
@@ -44,6 +51,7 @@ DEFAULT_USER_AGENT = "monitor/0.1 (news indicator monitor)"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 HTTP_SCHEMES = frozenset({"http", "https"})
+STOP_POLL = 0.1  # seconds between looks at a session's stop event
 
 
 class FetchStatus(StrEnum):
@@ -132,14 +140,11 @@ async def fetch_all(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[FetchResult]:
     """Fetch every feed with at most `limits.concurrency` at once; results in request order."""
-    semaphore = asyncio.Semaphore(max(1, limits.concurrency))
-    async with _client(limits, transport) as client:
-
-        async def bounded(request: FeedRequest) -> FetchResult:
-            async with semaphore:
-                return await _fetch_guarded(client, request, limits)
-
-        return list(await asyncio.gather(*(bounded(r) for r in requests)))
+    client = _Client(limits, transport)
+    try:
+        return await _fetch_with(client, requests, limits)
+    finally:
+        await client.aclose()
 
 
 def fetch_sync(
@@ -148,7 +153,74 @@ def fetch_sync(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[FetchResult]:
     """`fetch_all` for synchronous callers (the CLI); not for use inside a running event loop."""
-    return asyncio.run(fetch_all(requests, limits, transport=transport))
+    with Session(limits, transport=transport) as session:
+        return session.fetch(requests)
+
+
+class Session:
+    """Batch after batch of fetches on one event loop and one client, for synchronous callers.
+
+    A cycle fetches a batch, hands it on and fetches the next; in one session the connections
+    opened for a batch serve the next ones. With `stop`, a batch in flight is abandoned as
+    soon as the event is set and `fetch` raises FetchStopped. Not for use inside a running
+    event loop.
+    """
+
+    def __init__(
+        self,
+        limits: FetchLimits,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.limits = limits
+        self._transport = transport
+        self._stop = stop
+        self._runner = asyncio.Runner()
+        self._client: _Client | None = None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def fetch(self, requests: Sequence[FeedRequest]) -> list[FetchResult]:
+        return self._runner.run(self._fetch(requests))
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._runner.run(self._client.aclose())
+            self._client = None
+        self._runner.close()
+
+    async def _fetch(self, requests: Sequence[FeedRequest]) -> list[FetchResult]:
+        self._client = self._client or _Client(self.limits, self._transport)
+        work = asyncio.ensure_future(_fetch_with(self._client, requests, self.limits))
+        while self._stop is not None and not work.done():
+            if self._stop.is_set():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+                raise FetchStopped(f"{len(requests)} feeds abandoned")
+            await asyncio.wait({work}, timeout=STOP_POLL)
+        return await work
+
+
+class FetchStopped(Exception):
+    """A session's stop event was set while it fetched."""
+
+
+async def _fetch_with(
+    client: _Client, requests: Sequence[FeedRequest], limits: FetchLimits
+) -> list[FetchResult]:
+    semaphore = asyncio.Semaphore(max(1, limits.concurrency))
+
+    async def bounded(request: FeedRequest) -> FetchResult:
+        async with semaphore:
+            return await _fetch_guarded(client, request, limits)
+
+    return list(await asyncio.gather(*(bounded(r) for r in requests)))
 
 
 def next_check(
@@ -204,24 +276,50 @@ def _tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _client(limits: FetchLimits, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=transport,
-        verify=_tls(),
-        follow_redirects=False,
-        timeout=httpx.Timeout(limits.timeout),
-        limits=httpx.Limits(max_connections=max(1, limits.concurrency)),
-        headers={"User-Agent": limits.user_agent},
-    )
+class _Client:
+    """Sends each GET straight to a transport: the lean one (`monitor.transport`), or httpx's
+    own through a proxy when the environment names one for the URL (HTTP_PROXY, HTTPS_PROXY,
+    ALL_PROXY, NO_PROXY). No cookies are kept and redirects are left to `_fetch_one`."""
+
+    def __init__(self, limits: FetchLimits, transport: httpx.AsyncBaseTransport | None) -> None:
+        self._transport = transport or Transport(_tls())
+        self._proxies = {} if transport is not None else getproxies()
+        self._proxied: dict[str, httpx.AsyncBaseTransport] = {}
+        self._headers = {
+            "User-Agent": limits.user_agent,
+            "Accept": "*/*",
+            "Accept-Encoding": "gzip, deflate",  # the two `_decoded` inflates with a cap
+        }
+        self._timeout = httpx.Timeout(limits.timeout).as_dict()
+
+    async def get(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        """The response to a GET, its body not read yet: the caller closes it."""
+        request = httpx.Request(
+            "GET", url, headers={**self._headers, **headers}, extensions={"timeout": self._timeout}
+        )
+        response = await self._transport_for(request.url).handle_async_request(request)
+        response.request = request
+        return response
+
+    async def aclose(self) -> None:
+        for transport in (self._transport, *self._proxied.values()):
+            await transport.aclose()
+
+    def _transport_for(self, url: httpx.URL) -> httpx.AsyncBaseTransport:
+        proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
+        if not proxy or proxy_bypass(url.host):
+            return self._transport
+        if proxy not in self._proxied:
+            self._proxied[proxy] = httpx.AsyncHTTPTransport(proxy=proxy, verify=_tls())
+        return self._proxied[proxy]
 
 
-async def _fetch_guarded(
-    client: httpx.AsyncClient, request: FeedRequest, limits: FetchLimits
-) -> FetchResult:
+async def _fetch_guarded(client: _Client, request: FeedRequest, limits: FetchLimits) -> FetchResult:
     """One feed, never raising: every failure becomes a FAILED/GONE/RATE_LIMITED result."""
     started = time.monotonic()
     try:
-        result = await asyncio.wait_for(_fetch_one(client, request, limits), limits.total_timeout)
+        async with asyncio.timeout(limits.total_timeout):
+            result = await _fetch_one(client, request, limits)
     except _Failure as failure:
         result = _failed(request, failure.status, failure.message)
     except TimeoutError:
@@ -233,9 +331,7 @@ async def _fetch_guarded(
     return _with_elapsed(result, time.monotonic() - started)
 
 
-async def _fetch_one(
-    client: httpx.AsyncClient, request: FeedRequest, limits: FetchLimits
-) -> FetchResult:
+async def _fetch_one(client: _Client, request: FeedRequest, limits: FetchLimits) -> FetchResult:
     url = request.url
     if _scheme(url) not in HTTP_SCHEMES:
         raise _Failure(f"fetch: unsupported URL scheme {_scheme(url)!r} in {url!r}")
@@ -244,7 +340,8 @@ async def _fetch_one(
     all_permanent = True
     headers = _conditional_headers(request)
     while True:
-        async with client.stream("GET", url, headers=headers) as response:
+        response = await client.get(url, headers)
+        try:
             if response.status_code in REDIRECTS:
                 target = _redirect_target(response, url)
                 hops += 1
@@ -257,6 +354,8 @@ async def _fetch_one(
                 url = target
                 continue
             result = await _classify(response, request, limits, final_url=url)
+        finally:
+            await response.aclose()
         if result.ok and hops and all_permanent:
             return replace(result, moved_to=url)
         return result

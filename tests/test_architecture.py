@@ -14,7 +14,8 @@ WHERE = {
     "click": {"cli"},
     "yaml": {"definitions"},
     "regex": {"definitions", "match"},  # definitions validates patterns, match runs them
-    "httpx": {"fetch"},
+    "httpx": {"fetch", "transport"},  # transport: a lean HTTP/1.1 transport for it
+    "h11": {"transport"},
     "feedparser": {"parse"},
     "selectolax": {"parse"},
     "publicsuffixlist": {"parse"},
