@@ -12,16 +12,25 @@ If-Modified-Since (answer 304), gzip its body, send it chunked or close-delimite
 about Content-Length, wait before answering, or trickle the body slowly. Every request's
 path and headers are recorded. A route may also be any callable taking the handler.
 Waits end early when the server stops, so a hanging route never blocks the test-suite.
+
+Options of the server itself, for transport tests: `tls=(certfile, keyfile)` serves HTTPS;
+`idle_timeout=s` closes a keep-alive connection left idle that long, after sending
+`idle_goodbye` (bytes, e.g. a 408 answer). `accepted` and `closed` count connections, and
+`wait_until(predicate)` waits for a condition on the server's state.
 """
 
 from __future__ import annotations
 
 import gzip
+import select
+import socket
+import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -56,13 +65,24 @@ Handler = Callable[["_RequestHandler"], None]
 class FeedServer:
     """Routes by path (query string included when the route names one)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        tls: tuple[Path, Path] | None = None,
+        idle_timeout: float | None = None,
+        idle_goodbye: bytes = b"",
+    ) -> None:
         self.routes: dict[str, Route | Handler] = {}
         self.requests: list[Recorded] = []
         self.stopping = threading.Event()
-        self._lock = threading.Lock()
+        self.idle_timeout = idle_timeout
+        self.idle_goodbye = idle_goodbye
+        self.accepted = 0  # connections accepted
+        self.closed = 0  # connections closed by the server after serving them
+        self._lock = threading.Condition()
         self._httpd = _QuietServer(("127.0.0.1", 0), _RequestHandler)
-        self._httpd.feed_server = self  # type: ignore[attr-defined]
+        self._httpd.tls = _server_context(tls) if tls else None
+        self._httpd.feed_server = self
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
@@ -74,7 +94,8 @@ class FeedServer:
         return int(self._httpd.server_address[1])
 
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        scheme = "https" if self._httpd.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     def route(
         self, path: str, handler: Handler | None = None, /, **options: object
@@ -95,6 +116,7 @@ class FeedServer:
     def record(self, path: str, headers: dict[str, str]) -> None:
         with self._lock:
             self.requests.append(Recorded(path, headers))
+            self._lock.notify_all()
 
     def hits(self, path: str) -> int:
         with self._lock:
@@ -103,6 +125,19 @@ class FeedServer:
     def last(self, path: str) -> Recorded:
         with self._lock:
             return [r for r in self.requests if r.path == path][-1]
+
+    def count_connection(self, *, closed: bool = False) -> None:
+        with self._lock:
+            if closed:
+                self.closed += 1
+            else:
+                self.accepted += 1
+            self._lock.notify_all()
+
+    def wait_until(self, predicate: Callable[[FeedServer], bool], timeout: float = 5) -> bool:
+        """Wait until `predicate(self)` holds (checked at each request and connection)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: predicate(self), timeout)
 
     # -------------------------------------------------------- life cycle
 
@@ -124,10 +159,38 @@ class FeedServer:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    feed_server: FeedServer
+    tls: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        sock, address = super().get_request()
+        if self.tls is not None:  # the handshake happens in the connection's own thread
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
+
+    def process_request(self, request: object, client_address: object) -> None:
+        self.feed_server.count_connection()
+        super().process_request(request, client_address)  # type: ignore[arg-type]
+
+    def finish_request(self, request: object, client_address: object) -> None:
+        if isinstance(request, ssl.SSLSocket):
+            request.do_handshake()
+        super().finish_request(request, client_address)  # type: ignore[arg-type]
+
+    def shutdown_request(self, request: object) -> None:
+        super().shutdown_request(request)  # type: ignore[arg-type]
+        self.feed_server.count_connection(closed=True)
+
     def handle_error(self, request: object, client_address: object) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return  # a client that gave up (timeouts, size caps): expected here
+        if isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError):
+            return  # a client that gave up or refused our certificate: expected here
         super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+def _server_context(cert: tuple[Path, Path]) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert[0]), str(cert[1]))
+    return context
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -140,6 +203,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # quiet test output
         pass
+
+    def handle(self) -> None:
+        """Requests until the connection closes; or, with the server's `idle_timeout`,
+        until it has been idle that long (then `idle_goodbye` is sent and it closes)."""
+        idle = self.feed_server.idle_timeout
+        self.close_connection = True
+        self.handle_one_request()
+        while not self.close_connection:
+            if idle is not None and not _readable(self.connection, idle):
+                if self.feed_server.idle_goodbye:
+                    self.wfile.write(self.feed_server.idle_goodbye)
+                return
+            self.handle_one_request()
 
     def do_GET(self) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
@@ -206,6 +282,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up: expected in limit tests
+
+
+def _readable(sock: socket.socket, timeout: float) -> bool:
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    return bool(select.select([sock], [], [], timeout)[0])
 
 
 def _chunks(body: bytes, size: int) -> Iterator[bytes]:
