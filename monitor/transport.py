@@ -20,17 +20,15 @@ are httpx's business too: `fetch` uses this transport only when no proxy is conf
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Callable
 
 import h11
 import httpx
 
 __all__ = ["Transport"]
 
-T = TypeVar("T")
-READ_SIZE = 65_536
 MAX_HEADERS = 100 * 1024  # bytes of a response head, as httpcore allows
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -39,7 +37,7 @@ _Release = Callable[["_Connection"], None]
 
 
 class Transport(httpx.AsyncBaseTransport):
-    """HTTP/1.1 over asyncio streams, with a keep-alive pool per origin."""
+    """HTTP/1.1 over asyncio, with a keep-alive pool per origin."""
 
     def __init__(self, ssl_context: ssl.SSLContext) -> None:
         self._ssl = ssl_context
@@ -49,9 +47,7 @@ class Transport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         if url.scheme not in DEFAULT_PORTS:
-            raise httpx.UnsupportedProtocol(
-                f"Request URL has an unsupported protocol '{url.scheme}://'."
-            )
+            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
         origin = (url.scheme, url.host, url.port or DEFAULT_PORTS[url.scheme])
         timeouts = request.extensions.get("timeout", {})
         connection = self._reusable(origin)
@@ -59,13 +55,13 @@ class Transport(httpx.AsyncBaseTransport):
             try:
                 return await connection.send(request, timeouts, self._release)
             except _Stale:
-                connection.close()  # closed by the server while idle: once more on a new one
+                pass  # closed by the server while idle: once more on a new connection
         connection = await _Connection.open(origin, self._ssl, timeouts)
         try:
             return await connection.send(request, timeouts, self._release)
         except _Stale as exc:
             raise httpx.RemoteProtocolError(
-                "Server disconnected without sending a response."
+                "server closed the connection without answering"
             ) from exc
 
     async def aclose(self) -> None:
@@ -79,7 +75,7 @@ class Transport(httpx.AsyncBaseTransport):
         idle = self._idle.get(origin)
         while idle:
             connection = idle.pop()
-            if connection.usable:
+            if connection.reusable():
                 return connection
             connection.close()
         return None
@@ -93,16 +89,21 @@ class Transport(httpx.AsyncBaseTransport):
 
 
 class _Stale(Exception):
-    """The server closed a connection before it answered anything."""
+    """The server closed a kept-alive connection before it answered anything."""
 
 
-class _Connection:
-    def __init__(
-        self, origin: Origin, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+class _Connection(asyncio.Protocol):
+    """One connection: bytes arrive in `data_received` and are parsed by h11 on demand."""
+
+    def __init__(self, origin: Origin) -> None:
         self.origin = origin
-        self.reader, self.writer = reader, writer
         self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADERS)
+        self.transport: asyncio.Transport | None = None
+        self._busy = False  # a request is in flight: what arrives is its answer
+        self._spoke_while_idle = False  # a 408, or anything else unasked for: never reuse
+        self._lost = False
+        self._heard = False  # any byte of the answer to the request in flight
+        self._waiter: asyncio.Future[None] | None = None
 
     @classmethod
     async def open(
@@ -110,26 +111,65 @@ class _Connection:
     ) -> _Connection:
         scheme, host, port = origin
         secure = scheme == "https"
+        loop = asyncio.get_running_loop()
         try:
-            reader, writer = await _within(
-                timeouts.get("connect"),
-                asyncio.open_connection(
+            async with asyncio.timeout(timeouts.get("connect")):
+                _transport, connection = await loop.create_connection(
+                    lambda: cls(origin),
                     host,
                     port,
                     ssl=tls if secure else None,
                     server_hostname=host if secure else None,
-                    limit=READ_SIZE,
-                ),
-            )
+                )
         except TimeoutError as exc:
             raise httpx.ConnectTimeout(f"connect to {host}:{port} timed out") from exc
         except (OSError, ssl.SSLError) as exc:
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
-        return cls(origin, reader, writer)
+        return connection
 
-    @property
-    def usable(self) -> bool:
-        return not self.reader.at_eof() and not self.writer.is_closing()
+    # ------------------------------------------------------------ asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if not self._busy:
+            self._spoke_while_idle = True
+            return
+        self._heard = True
+        self.h11.receive_data(data)
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._end_of_input()
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self._end_of_input()
+
+    def _end_of_input(self) -> None:
+        if self._busy:
+            self.h11.receive_data(b"")
+        else:
+            self._spoke_while_idle = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    # ------------------------------------------------------------ requests
+
+    def reusable(self) -> bool:
+        """Idle, open, and nothing arrived while idle (not even bytes not read yet)."""
+        if self._lost or self._spoke_while_idle or self.transport is None:
+            return False
+        if self.transport.is_closing():
+            return False
+        sock = self.transport.get_extra_info("socket")
+        return sock is None or not select.select([sock.fileno()], [], [], 0)[0]
 
     async def send(
         self,
@@ -138,36 +178,35 @@ class _Connection:
         release: _Release,
     ) -> httpx.Response:
         """Send the request head (a feed check has no body) and read the response head."""
-        head = h11.Request(
-            method=request.method,
-            target=request.url.raw_path,
-            headers=list(request.headers.raw),
-        )
+        assert self.transport is not None
+        self._busy, self._heard = True, False
         try:
-            self.writer.write(self.h11.send(head) + (self.h11.send(h11.EndOfMessage()) or b""))
-            await _within(timeouts.get("write"), self.writer.drain())
-        except TimeoutError as exc:
-            self.close()
-            raise httpx.WriteTimeout("write timed out") from exc
-        except OSError as exc:
-            raise _Stale() from exc
-        answered = False
-        while True:
-            event = await self._next_event(timeouts.get("read"), stale_on_eof=not answered)
-            if isinstance(event, h11.InformationalResponse):
-                answered = True
-                continue
-            if not isinstance(event, h11.Response):
-                self.close()
-                raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__} from server")
-            return httpx.Response(
-                status_code=event.status_code,
-                headers=event.headers.raw_items(),
-                stream=_Body(self, timeouts.get("read"), release),
-                extensions={"http_version": b"HTTP/1.1", "reason_phrase": event.reason},
+            head = h11.Request(
+                method=request.method, target=request.url.raw_path, headers=request.headers.raw
             )
+            self.transport.write(self.h11.send(head) + (self.h11.send(h11.EndOfMessage()) or b""))
+            while True:
+                try:
+                    event = await self.next_event(timeouts.get("read"))
+                except httpx.RemoteProtocolError as exc:
+                    if self._heard:
+                        raise
+                    raise _Stale() from exc  # closed before a byte of the answer
+                if isinstance(event, h11.Response):
+                    return httpx.Response(
+                        status_code=event.status_code,
+                        headers=event.headers.raw_items(),
+                        stream=_Body(self, timeouts.get("read"), release),
+                        extensions={"http_version": b"HTTP/1.1", "reason_phrase": event.reason},
+                    )
+                if not isinstance(event, h11.InformationalResponse):
+                    raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__}")
+        except BaseException:  # a timeout or a cancellation included: nothing may reuse it
+            self.close()
+            raise
 
-    async def _next_event(self, timeout: float | None, *, stale_on_eof: bool = False) -> object:
+    async def next_event(self, timeout: float | None) -> object:
+        """The next h11 event, waiting up to `timeout` for more bytes."""
         while True:
             try:
                 event = self.h11.next_event()
@@ -175,30 +214,16 @@ class _Connection:
                 self.close()
                 raise httpx.RemoteProtocolError(str(exc)) from exc
             if event is not h11.NEED_DATA:
-                if isinstance(event, h11.ConnectionClosed):
-                    self.close()
-                    if stale_on_eof:
-                        raise _Stale()
-                    raise httpx.RemoteProtocolError("server closed the connection mid-response")
                 return event
+            self._waiter = asyncio.get_running_loop().create_future()
             try:
-                data = await _within(timeout, self.reader.read(READ_SIZE))
+                async with asyncio.timeout(timeout):
+                    await self._waiter
             except TimeoutError as exc:
                 self.close()
                 raise httpx.ReadTimeout("read timed out") from exc
-            except OSError as exc:
-                self.close()
-                if stale_on_eof and self.h11.their_state is h11.SEND_RESPONSE:
-                    raise _Stale() from exc
-                raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
-            if not data and stale_on_eof and self.h11.their_state is h11.SEND_RESPONSE:
-                self.close()
-                raise _Stale()
-            try:
-                self.h11.receive_data(data)
-            except h11.RemoteProtocolError as exc:
-                self.close()
-                raise httpx.RemoteProtocolError(str(exc)) from exc
+            finally:
+                self._waiter = None
 
     def buffered_end(self) -> bool:
         """Whether the response ends in what was already received (reads nothing more)."""
@@ -213,11 +238,16 @@ class _Connection:
         """Ready the connection for another request; False when it cannot take one."""
         if self.h11.our_state is not h11.DONE or self.h11.their_state is not h11.DONE:
             return False
+        if self.h11.trailing_data[0]:  # bytes past the end of the answer: the server lied
+            return False
         self.h11.start_next_cycle()
-        return self.usable
+        self._busy = False
+        return self.reusable()
 
     def close(self) -> None:
-        self.writer.close()
+        self._busy = False
+        if self.transport is not None:
+            self.transport.close()
 
 
 class _Body(httpx.AsyncByteStream):
@@ -231,12 +261,15 @@ class _Body(httpx.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         while not self._done:
-            event = await self._connection._next_event(self._timeout)
+            event = await self._connection.next_event(self._timeout)
             if isinstance(event, h11.Data):
                 yield bytes(event.data)
             elif isinstance(event, h11.EndOfMessage):
                 self._done = True
                 self._release(self._connection)
+            elif isinstance(event, h11.ConnectionClosed):
+                self._done = True
+                raise httpx.RemoteProtocolError("server closed the connection mid-answer")
 
     async def aclose(self) -> None:
         if self._done:
@@ -248,8 +281,3 @@ class _Body(httpx.AsyncByteStream):
             self._release(self._connection)
         else:
             self._connection.close()
-
-
-async def _within(timeout: float | None, awaitable: Awaitable[T]) -> T:
-    async with asyncio.timeout(timeout):  # no task of its own, unlike asyncio.wait_for
-        return await awaitable

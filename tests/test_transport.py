@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
 import ssl
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,6 +140,37 @@ def test_a_kept_connection_closed_as_the_request_arrives_is_retried_once(
         assert result.status is FetchStatus.MODIFIED, result.error
         assert result.body == rss(result.feed_id)
     assert len(feed_server.requests) == 12  # each request of the second batch was sent twice
+
+
+def test_an_idle_connection_the_server_said_goodbye_on_is_not_reused() -> None:
+    """A server may announce that it closes an idle connection with a 408 (RFC 9110, 15.5.9)
+    before closing it: that 408 answers no request of ours."""
+    goodbye = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    with FeedServer(idle_timeout=0.1, idle_goodbye=goodbye) as server:
+        server.route("/feed", body=rss("feed"))
+        with Session(FAST) as session:
+            first = one(server, "/feed", session)
+            assert server.wait_until(lambda s: s.closed == 1)
+            second = one(server, "/feed", session)
+    for result in (first, second):
+        assert result.status is FetchStatus.MODIFIED, result.error
+        assert result.body == rss("feed")
+
+
+def test_bytes_past_the_content_length_never_become_the_next_answer(
+    feed_server: FeedServer,
+) -> None:
+    # A server counting characters instead of bytes: "é" is two bytes, one character.
+    body = "<rss><channel><title>Café</title></channel></rss>".encode()
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (len(body) - 1)
+    feed_server.route("/miscounted", raw(head + body, close=False))
+    feed_server.route("/small", body=rss("small"))
+    limits = FetchLimits(timeout=2, total_timeout=5, concurrency=1)
+    with Session(limits) as session:
+        one(feed_server, "/miscounted", session)
+        small = one(feed_server, "/small", session)
+    assert small.status is FetchStatus.MODIFIED, small.error
+    assert small.body == rss("small")
 
 
 BIG = rss("big") + b"x" * 2_000_000
@@ -317,10 +350,14 @@ def test_a_fetch_given_up_before_the_answer_closes_its_connection(
 
     feed_server.route("/hang", never_answer)
     limits = FetchLimits(timeout=10, total_timeout=0.3)
-    with Session(limits) as session:
+    with Session(limits) as session, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
         result = one(feed_server, "/hang", session)
         assert result.error == "fetch: gave up after 0.3s in all (total timeout)"
         assert left.wait(1), "the connection is still open"
+        gc.collect()
+    # closed by the transport, not only by StreamWriter.__del__ when the garbage is collected
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
 
 
 # ---------------------------------------------------------------- errors
@@ -363,7 +400,7 @@ def test_a_connect_that_hangs_gives_a_connect_timeout() -> None:
     [
         (b"ICY 200 OK\r\n\r\n" + rss("radio"), "illegal status line"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", "bad Content-Length"),
-        (b"", "Server disconnected without sending a response."),
+        (b"", "server closed the connection without answering"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\r\n<rss>", "without sending complete"),
     ],
     ids=["bad-status-line", "bad-content-length", "no-answer", "cut-short"],
