@@ -1,4 +1,4 @@
-"""transport: a lean HTTP/1.1 transport for httpx on asyncio streams. The only module using h11.
+"""transport: a lean HTTP/1.1 transport for httpx on asyncio. The only module importing h11.
 
 httpx's default transport (httpcore) costs about 0.5 ms of CPU per request here, most of it
 checking every idle connection of its pool with a system call each time it hands out one;
@@ -7,14 +7,17 @@ cycle are a 304. A feed check is one GET, so this transport does only what that 
 
 - HTTP/1.1 through h11 (the parser httpcore itself uses), one request per connection at a
   time, the response body streamed as it arrives;
-- connections kept alive per origin and reused while the client lives; a reused connection
-  that the server closed in the meantime is replaced once, as any client does for a GET;
+- connections kept alive per origin while the client lives. A connection is reused only when
+  its answer was read to the end and nothing came after it, not even while it sat idle (a
+  server's 408 goodbye); one that the server closed while idle is replaced once, as any
+  client does for a GET. A request given up (a timeout, a cancellation) closes its connection;
 - TLS with the caller's context (certificates checked, SNI sent);
-- the connect, read and write timeouts httpx passes with each request.
+- the connect and read timeouts httpx passes with each request (a request head is small
+  enough to leave in the socket buffer, so there is no write wait).
 
-httpx keeps everything else: the client, headers, decoding and the exceptions raised, which
-are httpx's own, so a caller cannot tell the transports apart except by their speed. Proxies
-are httpx's business too: `fetch` uses this transport only when no proxy is configured.
+httpx keeps the rest: request and response models, decoding and the exceptions raised, which
+are httpx's own. `fetch` sends through this transport, or through httpx's own when the
+environment names a proxy for the URL.
 """
 
 from __future__ import annotations
