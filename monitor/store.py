@@ -275,6 +275,14 @@ _DATA_VERSION = (
 )
 
 
+# What moves when stored matches change (see `Store.evidence`). PostgreSQL gives every row it
+# writes (insert or update) the writing transaction's id as xmin, so the count and the sum of
+# xmin of the matches move with every match added, rewritten or deleted. (One scan of the
+# matches alone: restricted to a window it would have to read every entry in the window.)
+_PG_MATCH_VERSION = "SELECT count(*), coalesce(sum(xmin::text::bigint), 0) FROM entry_match"
+_SQLITE_VERSION_WRAP = 2**31  # PRAGMA user_version is a signed 32-bit integer
+
+
 # On SQLite a plain executemany runs in C; RETURNING would have SQLAlchemy bind row by row.
 _SQLITE_ADD_ENTRIES = (
     "INSERT INTO entry ({names}) VALUES ({marks}) ON CONFLICT (key) DO NOTHING".format(
@@ -575,6 +583,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._evidence_kept: _KeptEvidence | None = None  # the last `evidence` read
 
     @property
     def dialect(self) -> str:
@@ -743,7 +752,10 @@ class Store:
         with self._tx("add entries and matches", write=True) as conn:
             new = self._insert_entries(conn, entries, now)
             rows = _match_rows(match(new), definition_hashes) if new else []
-            return new, (self._upsert_matches(conn, rows) if rows else 0)
+            if not rows:
+                return new, 0
+            self._matches_written(conn)
+            return new, self._upsert_matches(conn, rows)
 
     def _insert_entries(
         self, conn: Connection, entries: Sequence[Entry], now: datetime
@@ -768,6 +780,7 @@ class Store:
         if not rows:
             return 0
         with self._tx("add matches", write=True) as conn:
+            self._matches_written(conn)
             return self._upsert_matches(conn, rows)
 
     def replace_matches(
@@ -780,12 +793,15 @@ class Store:
         rows = _match_rows(items, definition_hashes)
         ids = list(dict.fromkeys(entry_ids))
         with self._tx("replace matches", write=True) as conn:
+            self._matches_written(conn)
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
                 conn.execute(delete(_match).where(_match.c.entry_id.in_(chunk)))
             return self._upsert_matches(conn, rows) if rows else 0
 
     def _upsert_matches(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
+        """Insert `rows`, or update those stored with another definition hash; returns how many
+        were written. Only in a transaction that calls `_matches_written`."""
         statement = self._insert(_match)
         statement = statement.on_conflict_do_update(
             index_elements=["entry_id", "indicator_id", "outcome_id"],
@@ -805,39 +821,48 @@ class Store:
         *,
         definition_hashes: Mapping[str, str] | None = None,
     ) -> dict[str, list[Evidence]]:
-        """Matches of entries with time >= since, per indicator (every asked id is a key).
+        """Matches of entries with time >= since, per indicator (every asked id is a key),
+        newest first. With `definition_hashes`, only matches made by those definitions count.
 
-        With `definition_hashes`, only matches made by those definitions count.
+        Without them the answer is kept, and given again while the matches it was read from
+        have not moved: one cheap `_match_version` query instead of reading every match, so a
+        check cycle that stored no match reads no evidence. Any process writing through a
+        `Store` moves that version (entries themselves are never rewritten). The kept answer
+        may have been read at an earlier `since`, so it holds a superset of a later call's;
+        `_KeptEvidence.within` cuts it, and every answer is what a fresh read would give.
         """
-        query = (
-            select(_match, _entry.c.title, _entry.c.link, _entry.c.publisher, _entry.c.time)
-            .join(_entry, _entry.c.id == _match.c.entry_id)
-            .where(_entry.c.time >= since)
-            .order_by(_entry.c.time.desc(), _entry.c.id.desc())
-        )
-        if indicator_ids is not None:
-            query = query.where(_match.c.indicator_id.in_(list(indicator_ids)))
-        found: dict[str, list[Evidence]] = {i: [] for i in indicator_ids or ()}
+        if definition_hashes is not None:
+            with self._tx("read evidence") as conn:
+                return _read_evidence(conn, indicator_ids, since, definition_hashes)
+        ids = None if indicator_ids is None else tuple(indicator_ids)
+        kept = self._evidence_kept
         with self._tx("read evidence") as conn:
-            for row in conn.execute(query):
-                if definition_hashes is not None and (
-                    definition_hashes.get(row.indicator_id) != row.definition_hash
-                ):
-                    continue
-                found.setdefault(row.indicator_id, []).append(
-                    Evidence(
-                        entry_id=row.entry_id,
-                        indicator_id=row.indicator_id,
-                        outcome_id=row.outcome_id,
-                        title=row.title,
-                        link=row.link,
-                        publisher=row.publisher,
-                        time=row.time,
-                        terms=tuple(row.terms),
-                        snippet=row.snippet,
-                    )
-                )
-        return found
+            # The version before the matches: a write between the two reads costs one read
+            # more, not a stale answer.
+            version = self._match_version(conn)
+            if kept and kept.answers(ids, since, version):
+                return kept.within(since)
+            found = _read_evidence(conn, ids, since, None)
+        fresh = _KeptEvidence(ids, since, version, _interned(found, kept))
+        self._evidence_kept = fresh
+        return fresh.within(since)
+
+    def _match_version(self, conn: Connection) -> tuple[int, ...]:
+        """What moves when any process adds, rewrites or deletes a match: on PostgreSQL the
+        count and the sum of xmin of the matches; on SQLite the database's user_version, which
+        every transaction that writes matches moves."""
+        if self.dialect == "sqlite":
+            return (int(conn.exec_driver_sql("PRAGMA user_version").scalar_one()),)
+        count, xmin = conn.exec_driver_sql(_PG_MATCH_VERSION).one()
+        return (int(count), int(xmin))
+
+    def _matches_written(self, conn: Connection) -> None:
+        """Move SQLite's match version in a transaction that writes matches; it commits or
+        rolls back with them, and the transaction holds the write lock (BEGIN IMMEDIATE), so
+        reading and setting it cannot race. PostgreSQL needs nothing: see _PG_MATCH_VERSION."""
+        if self.dialect == "sqlite":
+            version = int(conn.exec_driver_sql("PRAGMA user_version").scalar_one())
+            conn.exec_driver_sql(f"PRAGMA user_version = {(version + 1) % _SQLITE_VERSION_WRAP}")
 
     def entries_since(self, since: datetime) -> list[tuple[int, Entry, datetime]]:
         """(id, entry, first seen) of entries with time >= since, oldest first (for replay)."""
@@ -846,11 +871,17 @@ class Store:
             return [(row.id, _entry_of(row), row.first_seen) for row in conn.execute(query)]
 
     def delete_old_entries(self, before: datetime) -> int:
-        """Delete entries first seen before `before` that no indicator matched."""
+        """Delete entries first seen before `before` that no indicator matched.
+
+        No match goes with them, so evidence stays as it was; the match version moves all the
+        same, so that a kept evidence read never depends on that."""
         matched = exists().where(_match.c.entry_id == _entry.c.id)
         statement = delete(_entry).where(_entry.c.first_seen < before, ~matched)
         with self._tx("delete old entries", write=True) as conn:
-            return conn.execute(statement).rowcount
+            deleted = conn.execute(statement).rowcount
+            if deleted:
+                self._matches_written(conn)
+            return deleted
 
     # ------------------------------------------------------------ statuses
 
@@ -1273,3 +1304,89 @@ def _change_of(row: Any) -> StatusChange:
         replayed=row.replayed,
         id=row.id,
     )
+
+
+# ---------------------------------------------------------------- evidence
+
+
+def _read_evidence(
+    conn: Connection,
+    indicator_ids: Sequence[str] | None,
+    since: datetime,
+    definition_hashes: Mapping[str, str] | None,
+) -> dict[str, list[Evidence]]:
+    query = (
+        select(_match, _entry.c.title, _entry.c.link, _entry.c.publisher, _entry.c.time)
+        .join(_entry, _entry.c.id == _match.c.entry_id)
+        .where(_entry.c.time >= since)
+        .order_by(_entry.c.time.desc(), _entry.c.id.desc())
+    )
+    if indicator_ids is not None:
+        query = query.where(_match.c.indicator_id.in_(list(indicator_ids)))
+    found: dict[str, list[Evidence]] = {i: [] for i in indicator_ids or ()}
+    for row in conn.execute(query):
+        if definition_hashes is not None and (
+            definition_hashes.get(row.indicator_id) != row.definition_hash
+        ):
+            continue
+        found.setdefault(row.indicator_id, []).append(
+            Evidence(
+                entry_id=row.entry_id,
+                indicator_id=row.indicator_id,
+                outcome_id=row.outcome_id,
+                title=row.title,
+                link=row.link,
+                publisher=row.publisher,
+                time=row.time,
+                terms=tuple(row.terms),
+                snippet=row.snippet,
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class _KeptEvidence:
+    """An evidence read (`Store.evidence`): what it asked, and the match version it saw."""
+
+    ids: tuple[str, ...] | None
+    since: datetime
+    version: tuple[int, ...]
+    found: dict[str, list[Evidence]]  # newest first; never handed out, only copies of it
+
+    def answers(
+        self, ids: tuple[str, ...] | None, since: datetime, version: tuple[int, ...]
+    ) -> bool:
+        """Whether this read answers a read of `ids` from `since` on, the matches being at
+        `version` now."""
+        return self.ids == ids and self.since <= since and version == self.version
+
+    def within(self, since: datetime) -> dict[str, list[Evidence]]:
+        """New lists of the items with time >= since (`since` is not before `self.since`, so
+        they are all here; the older ones are at the end of each list)."""
+        cut = {}
+        for indicator_id, items in self.found.items():
+            end = len(items)
+            while end and items[end - 1].time < since:
+                end -= 1
+            cut[indicator_id] = items[:end]
+        return cut
+
+
+def _interned(
+    found: dict[str, list[Evidence]], kept: _KeptEvidence | None
+) -> dict[str, list[Evidence]]:
+    """`found` with every item equal to one of the `kept` read replaced by that very object, so
+    evidence that did not change keeps its identity across reads (evaluate's story memo is
+    keyed by it)."""
+    if kept is None:
+        return found
+    known = {(e.entry_id, e.indicator_id, e.outcome_id): e for v in kept.found.values() for e in v}
+    interned = {}
+    for indicator_id, items in found.items():
+        same = []
+        for item in items:
+            old = known.get((item.entry_id, item.indicator_id, item.outcome_id))
+            same.append(old if old == item else item)
+        interned[indicator_id] = same
+    return interned
