@@ -20,6 +20,7 @@ The status model (DESIGN §3):
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ NEAR_DUPLICATE = 0.6  # Jaccard similarity from which two texts are one story
 _MIN_TITLE_WORDS = 4  # shorter titles ("Live updates") are too generic to identify a story
 _MIN_TITLE_CJK = 8  # the same for CJK titles, in characters
 FINGERPRINTS_CACHED = 4096  # about 3 KB each
+STORIES_CACHED = 1024  # story lists, each kept with the evidence it came from (references)
 _MIN_SHINGLES = 3  # texts with fewer shingles are too short to compare by similarity
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
@@ -149,15 +151,48 @@ def stories(evidence: Sequence[Evidence]) -> list[Evidence]:
 
     Items are taken oldest first and compared with the first copy of every story found so far,
     so the work is at most len(evidence) x stories and the result does not depend on the input
-    order.
+    order. Every cycle asks again about the same evidence (the store hands out the same
+    objects while no match moved), so the answer is kept for the very same items.
     """
-    ordered = sorted(evidence, key=lambda e: (e.time, e.entry_id))
+    if len(evidence) < 2:
+        return list(evidence)
+    return list(_stories_of(_Same(tuple(evidence))))
+
+
+class _Same:
+    """Evidence as a key of `_stories_of`: equal to the very same objects in the same order.
+
+    Hashing a few thousand items by identity costs next to nothing, by value milliseconds. The
+    key holds its items, so no id of theirs is reused while it is kept; equal items in other
+    objects only miss, and are clustered again to the same result."""
+
+    __slots__ = ("_hash", "items")
+
+    def __init__(self, items: tuple[Evidence, ...]) -> None:
+        self.items = items
+        self._hash = hash(tuple(map(id, items)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _Same)
+            and len(self.items) == len(other.items)
+            and all(map(operator.is_, self.items, other.items))
+        )
+
+
+@functools.lru_cache(maxsize=STORIES_CACHED)
+def _stories_of(evidence: _Same) -> tuple[Evidence, ...]:
+    ordered = sorted(evidence.items, key=lambda e: (e.time, e.entry_id))
     found: list[tuple[Evidence, _Fingerprint]] = []
     for item in ordered:
         fingerprint = _fingerprint(item)
         if not any(_similar(fingerprint, known) for _, known in found):
             found.append((item, fingerprint))
-    return sorted((item for item, _ in found), key=lambda e: (e.time, e.entry_id), reverse=True)
+    newest = sorted((item for item, _ in found), key=lambda e: (e.time, e.entry_id), reverse=True)
+    return tuple(newest)
 
 
 def same_story(a: Evidence, b: Evidence) -> bool:

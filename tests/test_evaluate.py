@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
@@ -20,7 +21,15 @@ from monitor.domain import (
     TermKind,
     TermNode,
 )
-from monitor.evaluate import changes, evaluate, same_story, stories
+from monitor.evaluate import (
+    STORIES_CACHED,
+    _Same,
+    _stories_of,
+    changes,
+    evaluate,
+    same_story,
+    stories,
+)
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -332,3 +341,64 @@ def test_changes_carry_evidence_and_replayed_flag() -> None:
     assert change.evidence == status.evidence and len(change.evidence) == 1
     assert change.replayed
     assert change.id is None
+
+
+def _news(count: int) -> list[Evidence]:
+    """Evidence with copies of every kind: one link, one headline, near-duplicate snippets."""
+    items = []
+    for n in range(count):
+        story = STORIES[n % len(STORIES)]
+        kind = n % 5
+        items.append(
+            ev(
+                publisher=f"p{n % 7}.com",
+                title=story if kind < 2 else f"{story} ({n})",
+                link=f"https://wire.example/{n % 3}" if kind == 2 else None,
+                snippet=f"{story} said officials on day {n % 4}" if kind == 3 else "",
+                age=timedelta(minutes=n * 7 % 60 + 1),
+            )
+        )
+    return items
+
+
+def test_kept_stories_equal_fresh_ones() -> None:
+    """Stories are kept for the very same evidence objects; equal evidence in new objects,
+    in another order, or clustered without the memo, gives the same stories."""
+    items = _news(60)
+    first = stories(items)
+    assert stories(items) == first
+    assert stories(list(reversed(items))) == first
+    copies = [replace(e) for e in items]
+    assert stories(copies) == first
+    assert list(_stories_of.__wrapped__(_Same(tuple(items)))) == first
+    assert 1 < len(first) < len(items)
+
+
+def test_kept_stories_are_not_taken_for_other_evidence() -> None:
+    items = _news(30)
+    whole = stories(items)
+    assert stories(items[:-1]) == list(_stories_of.__wrapped__(_Same(tuple(items[:-1]))))
+    newer = ev(
+        title="Lee and Xi agree on a hotline between defence ministries", age=timedelta(seconds=30)
+    )
+    assert stories([*items, newer]) == [newer, *whole]
+    swapped = [*items[:-1], newer]  # as many items, one of them another
+    assert stories(swapped) == list(_stories_of.__wrapped__(_Same(tuple(swapped))))
+    assert stories(items) == whole
+
+
+def test_kept_stories_are_bounded() -> None:
+    for n in range(STORIES_CACHED + 10):
+        stories([ev(age=HOUR * n), ev(age=HOUR * n)])
+    info = _stories_of.cache_info()
+    assert info.maxsize == STORIES_CACHED and info.currsize <= STORIES_CACHED
+
+
+def test_evaluate_over_kept_stories_equals_a_fresh_evaluation() -> None:
+    balance = [ev(outcome="balance", publisher=f"b{n}.com", title=t) for n, t in enumerate(STORIES)]
+    items = _news(40) + balance
+    first = evaluate(INDICATOR, items, [healthy()], now=NOW)
+    again = evaluate(INDICATOR, items, [healthy()], now=NOW)
+    fresh = evaluate(INDICATOR, [replace(e) for e in items], [healthy()], now=NOW)
+    assert first == again == fresh
+    assert first.status == "mixed"
