@@ -9,9 +9,10 @@ transaction, so the parsing — the costliest stage — sets the pace.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -134,12 +135,14 @@ def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> li
     indicators = definitions.indicators
     if not indicators:
         return []
+    # Evidence of the widest window: `evaluate` counts only what is inside each indicator's own.
     since = now - max(i.window for i in indicators)
     evidence = store.evidence([i.id for i in indicators], since)
     health = {h.feed_id: h for h in store.feed_health()}
+    feeds = _reading(_Same(definitions)).feeds
     statuses = []
     for indicator in indicators:
-        reads = [health[f] for f in definitions.feeds_for(indicator) if f in health]
+        reads = [health[f] for f in feeds[indicator.id] if f in health]
         statuses.append(evaluate(indicator, evidence.get(indicator.id, []), reads, now=now))
     return statuses
 
@@ -147,7 +150,7 @@ def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> li
 def match_entries(
     ctx: Context,
     entries: Iterable[tuple[int, Entry]],
-    readers: dict[str, set[str]] | None = None,
+    readers: Mapping[str, frozenset[str]] | None = None,
 ) -> list[tuple[int, Match]]:
     """Matches of stored entries, each only against the indicators that read its feed."""
     readers = _readers(ctx.definitions) if readers is None else readers
@@ -165,7 +168,7 @@ def store_entries(
     entries: Sequence[Entry],
     *,
     now: datetime,
-    readers: dict[str, set[str]] | None = None,
+    readers: Mapping[str, frozenset[str]] | None = None,
 ) -> tuple[int, int]:
     """Store new entries with their matches, in one transaction; returns (new entries, matches)."""
     hashes = {i.id: i.hash for i in ctx.definitions.indicators}
@@ -294,12 +297,42 @@ def _as_failure(result: FetchResult, error: str) -> FetchResult:
     )
 
 
-def _readers(definitions: Definitions) -> dict[str, set[str]]:
+def _readers(definitions: Definitions) -> Mapping[str, frozenset[str]]:
+    """feed id -> ids of the indicators that read it (worked out once per definitions)."""
+    return _reading(_Same(definitions)).readers
+
+
+@dataclass(frozen=True)
+class _Reading:
+    feeds: Mapping[str, tuple[str, ...]]  # indicator id -> ids of the feeds it reads
+    readers: Mapping[str, frozenset[str]]  # feed id -> ids of the indicators that read it
+
+
+class _Same:
+    """Definitions as a cache key, equal only to the very same object: hashing them by value
+    costs about as much as working out who reads what."""
+
+    __slots__ = ("definitions",)
+
+    def __init__(self, definitions: Definitions) -> None:
+        self.definitions = definitions
+
+    def __hash__(self) -> int:
+        return id(self.definitions)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.definitions is self.definitions
+
+
+@functools.lru_cache(maxsize=4)  # the daemon's definitions, and those it is reloading
+def _reading(key: _Same) -> _Reading:
+    definitions = key.definitions
+    feeds = {indicator.id: definitions.feeds_for(indicator) for indicator in definitions.indicators}
     readers: dict[str, set[str]] = {}
-    for indicator in definitions.indicators:
-        for feed_id in definitions.feeds_for(indicator):
-            readers.setdefault(feed_id, set()).add(indicator.id)
-    return readers
+    for indicator_id, feed_ids in feeds.items():
+        for feed_id in feed_ids:
+            readers.setdefault(feed_id, set()).add(indicator_id)
+    return _Reading(feeds, {feed_id: frozenset(ids) for feed_id, ids in readers.items()})
 
 
 def _cycle_row(report: CycleReport) -> Cycle:
