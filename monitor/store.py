@@ -247,6 +247,24 @@ _digest: Table = metadata.tables["digest"]
 _cycle: Table = metadata.tables["cycle"]
 
 
+# Only what `due_feeds` and `feed_health` need: reading a datetime or the tags costs more.
+_DUE_COLUMNS = [
+    _feed.c[name]
+    for name in (
+        "id",
+        "url",
+        "moved_to",
+        "etag",
+        "last_modified",
+        "body_hash",
+        "error_count",
+        "interval_seconds",
+    )
+]
+_HEALTH_COLUMNS = [
+    _feed.c[name] for name in ("id", "failing_since", "interval_seconds", "dead", "last_error")
+]
+
 _ENTRY_COLUMNS = {
     "key": "text",
     "feed_id": "text",
@@ -661,7 +679,7 @@ class Store:
             _feed.c.lease_until.is_(None), _feed.c.lease_until <= now, _feed.c.lease_owner == owner
         )
         query = (
-            select(_feed)
+            select(*_DUE_COLUMNS)
             .where(_feed.c.active, ~_feed.c.dead, free)
             .where(or_(_feed.c.next_check_at.is_(None), _feed.c.next_check_at <= now))
             .order_by(nulls_first(_feed.c.next_check_at), _feed.c.id)
@@ -691,26 +709,24 @@ class Store:
     def record_fetches(self, records: Sequence[FetchRecord]) -> None:
         """Store what fetches found and release their leases, in one transaction (one
         executemany per set of columns written)."""
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        groups: dict[tuple[str, ...], list[tuple[str, dict[str, Any]]]] = {}
         for record in records:
             values = _fetch_values(record)
-            row = {"v_feed_id": record.feed_id} | {f"v_{k}": v for k, v in values.items()}
-            groups.setdefault(tuple(values), []).append(row)
+            groups.setdefault(tuple(values), []).append((record.feed_id, values))
         if not groups:
             return
+        update_feeds = _sqlite_update_feeds if self.dialect == "sqlite" else _update_feeds
         with self._tx("record fetch", write=True) as conn:
             for names, rows in groups.items():
-                statement = update(_feed).where(_feed.c.id == bindparam("v_feed_id"))
-                result = conn.execute(statement.values(dict(map(_fetch_set, names))), rows)
-                if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
-                    ids = [row["v_feed_id"] for row in rows]
+                if update_feeds(conn, names, rows) != len(rows):
+                    ids = [feed_id for feed_id, _ in rows]
                     among = " among " if len(ids) > 1 else " "
                     raise StoreError(f"store: unknown feed{among}{_names(ids)}")
 
     def feed_health(self) -> list[FeedHealth]:
         """Health of every configured feed, for `evaluate`."""
         with self._tx("read feed health") as conn:
-            rows = conn.execute(select(_feed).where(_feed.c.active).order_by(_feed.c.id))
+            rows = conn.execute(select(*_HEALTH_COLUMNS).where(_feed.c.active).order_by(_feed.c.id))
             return [
                 FeedHealth(
                     feed_id=row.id,
@@ -1159,6 +1175,36 @@ def _fetch_values(r: FetchRecord) -> dict[str, Any]:
     else:
         values |= {"failing_since_once": r.now, "last_error": r.error}
     return values
+
+
+def _update_feeds(
+    conn: Connection, names: tuple[str, ...], rows: list[tuple[str, dict[str, Any]]]
+) -> int:
+    """Write `names` (`_fetch_values`) of each (feed id, values); returns the rows updated."""
+    statement = update(_feed).where(_feed.c.id == bindparam("v_feed_id"))
+    params = [
+        {"v_feed_id": feed_id} | {f"v_{name}": v for name, v in values.items()}
+        for feed_id, values in rows
+    ]
+    return conn.execute(statement.values(dict(map(_fetch_set, names))), params).rowcount
+
+
+def _sqlite_update_feeds(
+    conn: Connection, names: tuple[str, ...], rows: list[tuple[str, dict[str, Any]]]
+) -> int:
+    """`_update_feeds` by a plain executemany, which runs in C (SQLAlchemy binds row by row in
+    Python), with datetimes written as UTCDateTime writes them."""
+    sets = ", ".join(
+        "failing_since = coalesce(failing_since, ?)"
+        if name == "failing_since_once"
+        else f'"{name}" = ?'
+        for name in names
+    )
+    params = [
+        (*(_sqlite_utc(v) if isinstance(v, datetime) else v for v in values.values()), feed_id)
+        for feed_id, values in rows
+    ]
+    return conn.exec_driver_sql(f"UPDATE feed SET {sets} WHERE id = ?", params).rowcount
 
 
 def _fetch_set(name: str) -> tuple[str, Any]:
