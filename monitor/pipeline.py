@@ -9,9 +9,11 @@ transaction, so the parsing — the costliest stage — sets the pace.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import random
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,7 +21,7 @@ from datetime import datetime, timedelta
 from monitor.domain import Definitions, Entry, Match, Status, StatusChange
 from monitor.evaluate import changes as find_changes
 from monitor.evaluate import evaluate
-from monitor.fetch import FeedRequest, FetchLimits, FetchResult, FetchStatus, fetch_sync, next_check
+from monitor.fetch import FeedRequest, FetchLimits, FetchResult, FetchStatus, Session, next_check
 from monitor.match import Matcher
 from monitor.parse import ParsedFeed, ParseJob, parse_many
 from monitor.store import Cycle, DueFeed, FetchRecord, Store
@@ -44,14 +46,19 @@ class Context:
     max_backoff: timedelta = timedelta(hours=6)
     owner: str = "monitor"
     lease: timedelta = timedelta(minutes=5)
-    fetcher: Fetcher | None = None  # default: fetch_sync over the network
+    fetcher: Fetcher | None = None  # default: a fetch Session over the network, per cycle
     jitter: float = 0.0  # next checks are pushed back by up to this fraction of the interval
     parse_workers: int | None = None  # processes parsing bodies; None: one per CPU, 1: none
+    stop: threading.Event | None = None  # set: the fetch in flight is abandoned (FetchStopped)
 
-    def fetch(self, requests: Sequence[FeedRequest]) -> list[FetchResult]:
+    @contextlib.contextmanager
+    def fetching(self) -> Iterator[Fetcher]:
+        """The cycle's fetcher: one Session, so connections opened for a batch serve the next."""
         if self.fetcher is not None:
-            return self.fetcher(requests)
-        return fetch_sync(requests, self.limits)
+            yield self.fetcher
+            return
+        with Session(self.limits, stop=self.stop) as session:
+            yield session.fetch
 
 
 @dataclass
@@ -95,9 +102,10 @@ def run_cycle(
     a whole cycle."""
     report = CycleReport(started_at=now)
     done: set[str] = set()
-    while due := [f for f in _claim(ctx, now=now, clock=clock) if f.id not in done]:
-        _check_feeds(ctx, due, report, now=now)
-        done.update(f.id for f in due)
+    with ctx.fetching() as fetch:
+        while due := [f for f in _claim(ctx, now=now, clock=clock) if f.id not in done]:
+            _check_feeds(ctx, fetch, due, report, now=now)
+            done.update(f.id for f in due)
     report.changes = evaluate_and_record(ctx, now=now)
     report.finished_at = clock() if clock else now
     ctx.store.record_cycle(_cycle_row(report))
@@ -111,11 +119,11 @@ def _claim(ctx: Context, *, now: datetime, clock: Callable[[], datetime] | None)
 
 
 def _check_feeds(
-    ctx: Context, due: Sequence[DueFeed], report: CycleReport, *, now: datetime
+    ctx: Context, fetch: Fetcher, due: Sequence[DueFeed], report: CycleReport, *, now: datetime
 ) -> None:
     """Fetch, parse and match claimed feeds; store their entries and release their leases."""
     writes = _Writes(ctx, report, now)
-    for (feed, result), parsed in parse_many(_fetched(ctx, due), workers=ctx.parse_workers):
+    for (feed, result), parsed in parse_many(_fetched(fetch, due), workers=ctx.parse_workers):
         writes.add(*_absorb(ctx, feed, result, parsed, report, now=now))
         if len(writes.entries) >= WRITE_BATCH:
             writes.flush()
@@ -195,12 +203,12 @@ def rematch(ctx: Context, since: datetime) -> tuple[int, int]:
 
 
 def _fetched(
-    ctx: Context, due: Sequence[DueFeed]
+    fetch: Fetcher, due: Sequence[DueFeed]
 ) -> Iterator[tuple[tuple[DueFeed, FetchResult], ParseJob | None]]:
     """Each due feed with its fetch result and, for a new body, the job of parsing it."""
     for start in range(0, len(due), FETCH_BATCH):
         batch = due[start : start + FETCH_BATCH]
-        for feed, result in zip(batch, ctx.fetch([_request(f) for f in batch]), strict=True):
+        for feed, result in zip(batch, fetch([_request(f) for f in batch]), strict=True):
             yield (feed, result), _parse_job(feed, result)
 
 

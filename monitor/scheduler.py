@@ -16,7 +16,6 @@ cannot miss a change being recorded.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -36,7 +35,7 @@ from monitor.daily import due_day, send_daily_digest
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, format_duration
 from monitor.errors import DefinitionError, DigestError
-from monitor.fetch import FeedRequest, FetchLimits, FetchResult, fetch_all
+from monitor.fetch import FetchLimits, FetchStopped
 from monitor.match import Matcher
 from monitor.notify import BackgroundNotifier, Notifier, build_alert
 from monitor.pipeline import Context, CycleReport, prepare, run_cycle
@@ -129,8 +128,8 @@ class Daemon:
             max_backoff=s.max_backoff,
             owner=self.owner,
             lease=s.feed_lease,
-            fetcher=self._fetch,
             jitter=s.check_jitter,
+            stop=self.stopping,
         )
 
     def start(self) -> None:
@@ -157,7 +156,10 @@ class Daemon:
             self._checked.set()
             return False
         with self._gate():
-            report = run_cycle(self.context, now=self.clock(), clock=self.clock)
+            try:
+                report = run_cycle(self.context, now=self.clock(), clock=self.clock)
+            except FetchStopped as exc:
+                raise Stopping(f"fetching: {exc}") from exc
         self._checked.set()
         if report.feeds_checked or report.changes:
             log.info(report.summary(), extra=cycle_fields(report))
@@ -179,9 +181,6 @@ class Daemon:
             build_alert(c, titles.get(c.indicator_id, c.indicator_id), zone=zone)
             for c in report.changes
         )
-
-    def _fetch(self, requests: Sequence[FeedRequest]) -> list[FetchResult]:
-        return asyncio.run(_fetch_unless_stopped(requests, self._limits, self.stopping))
 
     @contextlib.contextmanager
     def _gate(self) -> Iterator[None]:
@@ -309,21 +308,6 @@ def cycle_fields(report: CycleReport) -> dict[str, object]:
         "changes": len(report.changes),
         "duration": round(report.duration, 3),
     }
-
-
-async def _fetch_unless_stopped(
-    requests: Sequence[FeedRequest], limits: FetchLimits, stopping: threading.Event
-) -> list[FetchResult]:
-    """fetch_all, cancelled (raising Stopping) as soon as `stopping` is set."""
-    task = asyncio.ensure_future(fetch_all(requests, limits))
-    while not task.done():
-        if stopping.is_set():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            raise Stopping("fetching")
-        await asyncio.wait({task}, timeout=0.1)
-    return task.result()
 
 
 # ---------------------------------------------------------------- scheduling
