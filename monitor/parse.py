@@ -44,13 +44,19 @@ MAX_TITLE = 1_000
 MAX_TEXT = 20_000
 
 DROPPED_TAGS = ("script", "style", "noscript", "template", "title", "iframe", "object", "svg")
+RAW_TEXT_TAGS = ("xmp", "noembed", "noframes", "plaintext")  # serialized with their text unescaped
 BLOCK_TAGS = (
     "address, article, aside, blockquote, br, dd, details, div, dl, dt, figcaption, figure, "
     "footer, h1, h2, h3, h4, h5, h6, header, hr, li, main, nav, ol, p, pre, section, summary, "
     "table, td, th, tr, ul"
 )
-_SPACES = re.compile(r"[^\S\n]+")  # whitespace other than newlines
-_BREAKS = re.compile(r"\s*\n\s*")
+# Only a start tag makes an element: a fragment without these names holds none of them.
+_SPECIAL_TAG = re.compile("<(?:" + "|".join(DROPPED_TAGS + RAW_TEXT_TAGS) + ")", re.IGNORECASE)
+# A comment, a block element's tag (group 1: its name) or any other tag, in serialized HTML.
+_MARKUP = re.compile(
+    r"<(?:!--.*?--|/?(" + BLOCK_TAGS.replace(", ", "|") + r")(?=[ >])[^>]*|[^>]*)>", re.DOTALL
+)
+_ESCAPES = (("&lt;", "<"), ("&gt;", ">"), ("&nbsp;", "\xa0"), ("&amp;", "&"))  # &amp; last
 
 
 @dataclass(frozen=True)
@@ -319,7 +325,9 @@ def _registrable(host: str) -> str:
 
 def collapse(text: str) -> str:
     """Whitespace runs become one space, or one newline when they held a line break."""
-    return _BREAKS.sub("\n", _SPACES.sub(" ", text)).strip()
+    if "\n" not in text:
+        return " ".join(text.split())
+    return "\n".join([" ".join(words) for line in text.split("\n") if (words := line.split())])
 
 
 def _one_line(text: str) -> str:
@@ -331,14 +339,33 @@ def html_to_text(html: str) -> str:
     if "<" not in html and "&" not in html:
         return collapse(html)
     tree = LexborHTMLParser("<body>" + html)  # in <body>, <noscript> holds elements, not text
-    tree.strip_tags(list(DROPPED_TAGS))
+    if _SPECIAL_TAG.search(html):
+        tree.strip_tags(list(DROPPED_TAGS))
+        tree.unwrap_tags(list(RAW_TEXT_TAGS))
     root = tree.body or tree.root
     if root is None:
         return ""
-    for node in root.css(BLOCK_TAGS):
-        node.insert_before("\n")
-        node.insert_after("\n")
-    return collapse(root.text(deep=True, separator="", strip=False))
+    # Block elements are found in the serialized tree: a CSS query and a text node inserted
+    # around each block cost more than the parse itself.
+    return collapse(_serialized_text(root.html or ""))
+
+
+def _serialized_text(html: str) -> str:
+    """The text of serialized HTML, with a newline for each tag of a block element.
+
+    The serializer escapes "<", ">", "&" and U+00A0 in text and attribute values (not in
+    RAW_TEXT_TAGS), and no name holds a ">": read from the left, each "<" outside a tag opens a
+    tag that ends at the next ">", or a comment; each "&" opens one of `_ESCAPES`.
+    """
+    text = _MARKUP.sub(_newline_if_block, html)
+    if "&" in text:
+        for escape, char in _ESCAPES:
+            text = text.replace(escape, char)
+    return text
+
+
+def _newline_if_block(tag: re.Match[str]) -> str:
+    return "\n" if tag[1] else ""
 
 
 def _str(value: object) -> str:
