@@ -25,6 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
+from itertools import starmap
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 from xml.sax import SAXException
@@ -184,10 +185,12 @@ def _context() -> multiprocessing.context.BaseContext:
 def _entries(items: list[Any], feed_id: str, url: str) -> Iterator[Entry]:
     for item in items:
         if isinstance(item, Mapping):
-            yield _entry(item, feed_id, url)
+            # A plain dict: FeedParserDict resolves every key through its aliases in Python
+            # (and maps a missing updated_parsed to published_parsed); we read no alias.
+            yield _entry(dict(item), feed_id, url)
 
 
-def _entry(item: Mapping[str, Any], feed_id: str, feed_url: str) -> Entry:
+def _entry(item: dict[str, Any], feed_id: str, feed_url: str) -> Entry:
     link = _absolute(_link_of(item), feed_url)
     return Entry(
         feed_id=feed_id,
@@ -232,17 +235,23 @@ def _source_url(item: Mapping[str, Any]) -> str:
 
 
 def _longest_text(item: Mapping[str, Any]) -> str:
-    candidates = [_text_of(item, "summary")]
+    sources = [_source_of(item, "summary")]
     for content in item.get("content") or []:
         if isinstance(content, Mapping):
-            candidates.append(_convert(_str(content.get("value")), _str(content.get("type"))))
-    return max(candidates, key=len)
+            sources.append((_str(content.get("value")), _str(content.get("type"))))
+    # The summary is often a copy of the content: convert each distinct source once.
+    return max(starmap(_convert, dict.fromkeys(sources)), key=len)
 
 
 def _text_of(item: Mapping[str, Any], key: str) -> str:
+    return _convert(*_source_of(item, key))
+
+
+def _source_of(item: Mapping[str, Any], key: str) -> tuple[str, str]:
+    """The value of `key` and its type ("text/html" when feedparser gives none)."""
     detail = item.get(f"{key}_detail")
     kind = _str(detail.get("type")) if isinstance(detail, Mapping) else "text/html"
-    return _convert(_str(item.get(key)), kind)
+    return _str(item.get(key)), kind
 
 
 def _convert(value: str, kind: str) -> str:
@@ -251,10 +260,9 @@ def _convert(value: str, kind: str) -> str:
     return collapse(value)
 
 
-def _published(item: Mapping[str, Any]) -> datetime | None:
+def _published(item: dict[str, Any]) -> datetime | None:
     for key in ("published_parsed", "updated_parsed"):
-        # dict.get: FeedParserDict maps a missing updated_parsed to published_parsed, warning
-        stamp = dict.get(item, key) if isinstance(item, dict) else item.get(key)
+        stamp = item.get(key)
         if stamp is None:
             continue
         try:
