@@ -172,7 +172,7 @@ class _Connection(asyncio.Protocol):
         if self.transport.is_closing():
             return False
         sock = self.transport.get_extra_info("socket")
-        return sock is None or not select.select([sock.fileno()], [], [], 0)[0]
+        return sock is None or not _readable(sock.fileno())
 
     async def send(
         self,
@@ -272,6 +272,7 @@ class _Body(httpx.AsyncByteStream):
                 self._release(self._connection)
             elif isinstance(event, h11.ConnectionClosed):
                 self._done = True
+                self._connection.close()
                 raise httpx.RemoteProtocolError("server closed the connection mid-answer")
 
     async def aclose(self) -> None:
@@ -284,3 +285,11 @@ class _Body(httpx.AsyncByteStream):
             self._release(self._connection)
         else:
             self._connection.close()
+
+
+def _readable(fd: int) -> bool:
+    """Whether bytes (or the end) wait on a socket, without blocking. poll, not select: a
+    daemon's descriptors may pass select's limit of 1024."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
