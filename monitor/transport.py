@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Callable
 import h11
 import httpx
 
-__all__ = ["Transport"]
+__all__ = ["Transport", "origin_of"]
 
 MAX_HEADERS = 100 * 1024  # bytes of a response head, as httpcore allows
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -48,10 +48,7 @@ class Transport(httpx.AsyncBaseTransport):
         self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        if url.scheme not in DEFAULT_PORTS:
-            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
-        origin = (url.scheme, url.host, url.port or DEFAULT_PORTS[url.scheme])
+        origin = origin_of(request.url)
         timeouts = request.extensions.get("timeout", {})
         connection = self._reusable(origin)
         if connection is not None:
@@ -89,6 +86,14 @@ class Transport(httpx.AsyncBaseTransport):
             connection.close()
             return
         self._idle.setdefault(connection.origin, []).append(connection)
+
+
+def origin_of(url: httpx.URL) -> Origin:
+    """(scheme, host, port) to connect to; an international host in its ASCII (IDNA) form,
+    which is also the name its certificate is checked against."""
+    if url.scheme not in DEFAULT_PORTS:
+        raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
+    return url.scheme, url.raw_host.decode("ascii"), url.port or DEFAULT_PORTS[url.scheme]
 
 
 class _Stale(Exception):

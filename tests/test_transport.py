@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from monitor.fetch import (
@@ -31,7 +32,7 @@ from monitor.fetch import (
     fetch_all,
     fetch_sync,
 )
-from monitor.transport import Transport
+from monitor.transport import Transport, origin_of
 from tests import feedserver
 from tests.feedserver import FeedServer, Handler, Route, _RequestHandler
 from tests.smtpserver import self_signed_cert
@@ -413,3 +414,17 @@ def test_a_server_breaking_http_gives_a_protocol_error(
     assert result.status is FetchStatus.FAILED
     assert result.error.startswith("fetch: server broke the HTTP protocol: "), result.error
     assert error in result.error
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("http://例え.jp/feed", ("http", "xn--r8jz45g.jp", 80)),
+        ("https://NEWS.Example.com/rss", ("https", "news.example.com", 443)),
+        ("http://[::1]:8080/rss", ("http", "::1", 8080)),
+    ],
+)
+def test_an_international_host_is_reached_and_checked_by_its_ascii_name(
+    url: str, origin: tuple[str, str, int]
+) -> None:
+    assert origin_of(httpx.URL(url)) == origin
