@@ -262,6 +262,8 @@ def _absorb(
         error = str(parsed)
     elif parsed is not None:
         title, entries = parsed.title or None, parsed.entries
+        if parsed.warning:
+            log.warning("feed %s is ill-formed but readable: %s", feed.id, parsed.warning)
     elif result.status in (FetchStatus.NOT_MODIFIED, FetchStatus.UNCHANGED):
         report.not_modified += 1
     ok = result.ok and not error

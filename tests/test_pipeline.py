@@ -126,6 +126,23 @@ def test_a_broken_feed_never_stops_the_cycle(
     assert {c.indicator_id for c in report.changes} == {"visa-easing", "flight-routes"}
 
 
+def test_an_ill_formed_but_readable_feed_is_stored_and_its_fault_logged(
+    feed_server: FeedServer, shipped: Definitions, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An unescaped "&" and no closing tags: expat gives up, feedparser's loose parser reads it.
+    body = news.yonhap(NOW - timedelta(days=1)).replace(b"</channel></rss>", b"<item><title>A & B")
+    feed_server.route("/sloppy.xml", body=body)
+    ctx = context(shipped, store, [Feed("sloppy", feed_server.url("/sloppy.xml"), ALL_TAGS)])
+
+    with caplog.at_level("WARNING", logger="monitor.pipeline"):
+        report = run_cycle(ctx, now=NOW)
+
+    assert (report.failed, report.new_entries) == (0, 4)
+    assert "feed sloppy is ill-formed but readable: " in caplog.text
+    (state,) = store.feeds()
+    assert state.last_error == "" and state.error_count == 0  # readable: not a failure
+
+
 def test_an_indicator_whose_feeds_all_fail_is_unknown_not_quiet(
     feed_server: FeedServer, shipped: Definitions, store: Store
 ) -> None:
