@@ -53,6 +53,11 @@ def digest_of(*parts: str) -> str:
     return h.hexdigest()
 
 
+def entry_key(feed_id: str, guid: str, link: str, title: str, text: str) -> str:
+    """`Entry.key` from the stored columns (migration 0002 repeats this formula)."""
+    return digest_of(feed_id, guid or link or (title + "\n" + text))
+
+
 # ---------------------------------------------------------------- rules
 
 
@@ -222,8 +227,10 @@ class Entry:
 
     @property
     def key(self) -> str:
-        """Identity of an item: its guid, else its link, else its title and text."""
-        return digest_of(self.guid or self.link or (self.title + "\n" + self.text))
+        """Identity of an item within its feed: the feed's id with the item's guid, else its
+        link, else its title and text. The same article in two feeds is two entries, each
+        matched for the indicators reading its feed; evaluate counts such copies once."""
+        return entry_key(self.feed_id, self.guid, self.link, self.title, self.text)
 
 
 @dataclass(frozen=True)

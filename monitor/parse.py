@@ -204,7 +204,8 @@ def _entry(item: dict[str, Any], feed_id: str, feed_url: str) -> Entry:
 
 
 def _unique(entries: Iterator[Entry]) -> Iterator[Entry]:
-    """The first of entries sharing a guid (or, lacking one, a link or title and text)."""
+    """The first of entries sharing a key: one feed's items with the same guid (or, lacking
+    one, link, or title and text)."""
     seen: set[str] = set()
     for entry in entries:
         if entry.key not in seen:

@@ -8,6 +8,7 @@ import shutil
 import tomllib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ from sqlalchemy import create_engine, text
 
 from monitor import migrate
 from monitor.cli import main
+from monitor.domain import Entry, digest_of, entry_key
 from monitor.errors import StoreError
+from monitor.pipeline import run_cycle
 from monitor.store import (
     metadata,
     open_store,
@@ -24,15 +27,17 @@ from monitor.store import (
     schema_status,
     upgrade,
 )
+from tests import news, twofeeds
 from tests.conftest import ROOT
+from tests.feedserver import FeedServer
 
-SECOND = '''"""A column for the test of an older schema."""
+NEXT = '''"""A column for the test of an older schema."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{revision}"
+down_revision = "{down}"
 branch_labels = None
 depends_on = None
 
@@ -50,14 +55,17 @@ def downgrade() -> None:
 
 @pytest.fixture
 def newer_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], str]]:
-    """Switches to the migrations of a later version (today's and a 0002); returns its head."""
+    """Switches to the migrations of a later version (today's and one more); returns its head."""
 
     def switch() -> str:
+        today = migrate.head()
+        later = f"{int(today) + 1:04d}"
         migrations = tmp_path / "migrations"
         shutil.copytree(
             migrate.MIGRATIONS, migrations, ignore=shutil.ignore_patterns("__pycache__")
         )
-        (migrations / "versions" / "0002_note.py").write_text(SECOND)
+        note = NEXT.format(revision=later, down=today)
+        (migrations / "versions" / f"{later}_note.py").write_text(note)
         monkeypatch.setattr(migrate, "MIGRATIONS", migrations)
         migrate.head.cache_clear()
         return migrate.head()
@@ -112,9 +120,11 @@ def test_concurrent_start_ups_on_an_empty_database_upgrade_once(empty_database_u
 def test_an_older_schema_is_refused_until_upgraded(
     database_url: str, newer_code: Callable[[], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    open_store(database_url).close()  # at today's revision, 0001
-    assert newer_code() == "0002"
-    with pytest.raises(StoreError, match=r"revision 0001, older .* run `monitor db upgrade`"):
+    today = migrate.head()
+    open_store(database_url).close()  # at today's revision
+    later = newer_code()
+    assert later > today
+    with pytest.raises(StoreError, match=rf"revision {today}, older .* run `monitor db upgrade`"):
         open_store(database_url)
 
     monkeypatch.setenv("MONITOR_DATABASE_URL", database_url)
@@ -122,12 +132,13 @@ def test_an_older_schema_is_refused_until_upgraded(
     refused = runner.invoke(main, ["status"])
     assert refused.exit_code == 1
     assert "run `monitor db upgrade`" in refused.output
-    assert runner.invoke(main, ["db", "current"]).output == "database: 0001\ncode:     0002\n"
+    current = runner.invoke(main, ["db", "current"]).output
+    assert current == f"database: {today}\ncode:     {later}\n"
 
     done = runner.invoke(main, ["db", "upgrade"])
     assert done.exit_code == 0, done.output
-    assert done.output == "db: upgraded from revision 0001 to 0002\n"
-    assert runner.invoke(main, ["db", "upgrade"]).output == "db: already at revision 0002\n"
+    assert done.output == f"db: upgraded from revision {today} to {later}\n"
+    assert runner.invoke(main, ["db", "upgrade"]).output == f"db: already at revision {later}\n"
     assert runner.invoke(main, ["db", "current"]).exit_code == 0
     with open_store(database_url) as store:
         assert store.feeds() == []
@@ -155,6 +166,81 @@ def test_a_database_of_a_newer_version_is_refused(database_url: str) -> None:
     _sql(database_url, "UPDATE alembic_version SET version_num = '9999'")
     with pytest.raises(StoreError, match=r"unknown to this monitor.*upgrade monitor"):
         open_store(database_url)
+
+
+def _rows(url: str, query: str) -> list[tuple[object, ...]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(query))]
+    finally:
+        engine.dispose()
+
+
+def _as_before_0002(url: str) -> None:
+    """Give every entry the key of revision 0001 (guid, else link, else title and text, whatever
+    the feed) and mark the database as at 0001: the tables of 0001 and 0002 are the same."""
+    entries = _rows(url, "SELECT id, guid, link, title, text FROM entry")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            old = [
+                {"id": id_, "key": digest_of(guid or link or (title + "\n" + body))}
+                for id_, guid, link, title, body in entries
+            ]
+            conn.execute(text("UPDATE entry SET key = :key WHERE id = :id"), old)
+            conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    finally:
+        engine.dispose()
+
+
+def test_0002_gives_stored_entries_per_feed_keys_and_keeps_their_matches(
+    database_url: str, feed_server: FeedServer, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    hour = timedelta(hours=1)
+    definitions = twofeeds.definitions(
+        tmp_path, feed_server.url("/a.xml"), feed_server.url("/b.xml")
+    )
+    wire, local = twofeeds.wire(now - hour), twofeeds.local(now - hour)
+    feed_server.route("/a.xml", body=news.rss("a", [wire, local]))
+    feed_server.route("/b.xml", body=news.rss("b", []))
+    with open_store(database_url) as store:
+        ctx = twofeeds.context(definitions, store, now=now)
+        assert run_cycle(ctx, now=now).new_entries == 2
+        # more entries than the migration rewrites at a time
+        filler = [
+            Entry("a", f"old-{n}", "", f"Old {n}", "", None, "a.example") for n in range(4500)
+        ]
+        assert len(store.add_entries(filler, now=now)) == 4500
+    matches = "SELECT entry_id, indicator_id, outcome_id FROM entry_match ORDER BY 1, 2, 3"
+    before = _rows(database_url, matches)
+    assert len(before) == 4  # wire and local, each for reads-a and reads-both
+    _as_before_0002(database_url)
+    with pytest.raises(StoreError, match=r"revision 0001, older"):
+        open_store(database_url)
+
+    assert upgrade(database_url) == ("0001", migrate.head())
+
+    assert schema_differences(database_url) == []
+    assert _rows(database_url, matches) == before
+    entries = _rows(database_url, "SELECT key, feed_id, guid, link, title, text FROM entry")
+    assert len(entries) == 4502
+    assert all(key == entry_key(*map(str, rest)) for key, *rest in entries)
+    # The feeds again: a (its body changed, so parsed again) brings nothing new; b now carries
+    # the wire story too, a new entry that the indicator reading only b gets as evidence.
+    feed_server.route("/a.xml", body=news.rss("a", [local, wire]))
+    feed_server.route("/b.xml", body=news.rss("b", [wire]))
+    with open_store(database_url) as store:
+        ctx = twofeeds.context(definitions, store, now=now)
+        report = run_cycle(ctx, now=now + twofeeds.INTERVAL)
+        assert (report.feeds_checked, report.new_entries) == (2, 1)
+        assert [(c.indicator_id, c.new_status) for c in report.changes] == [
+            ("reads-b", "waived:reported")
+        ]
+        evidence = store.evidence(["reads-b"], now - 24 * hour)["reads-b"]
+        assert [e.link for e in evidence] == [twofeeds.WIRE_LINK]
+    assert len(_rows(database_url, matches)) == 6  # and b's copy, for reads-b and reads-both
 
 
 def test_the_migrations_are_packaged() -> None:

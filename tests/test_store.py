@@ -74,6 +74,19 @@ def test_add_entries_returns_only_new_ones_deduplicated_by_key(store: Store) -> 
     assert store.add_entries([entry(1)], now=NOW) == []
 
 
+def test_an_entry_is_one_item_of_one_feed(store: Store) -> None:
+    article = entry(1)
+    elsewhere = entry(1, feed="other")
+    assert article.key != elsewhere.key
+    first = store.add_entries([article, elsewhere], now=NOW)
+    assert [e.feed_id for _, e in first] == [article.feed_id, "other"]
+    assert store.add_entries([elsewhere, article], now=NOW + MINUTE) == []
+    # No guid, link, title or text: one item per feed, not one in the whole database.
+    empty = Entry("f1", "", "", "", "", None, "example.com")
+    other = Entry("other", "", "", "", "", None, "example.com")
+    assert len(store.add_entries([empty, other, empty], now=NOW)) == 2
+
+
 def test_entry_time_is_published_unless_in_the_future(store: Store) -> None:
     kst = timezone(timedelta(hours=9))
     stored = store.add_entries(

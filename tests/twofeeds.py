@@ -1,0 +1,73 @@
+"""Two feeds, `a` and `b`, and indicators reading one, the other or both: for the tests of entry
+identity (an item is one item of one feed, so the same article in two feeds is two entries)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from monitor.definitions import load_definitions
+from monitor.domain import Definitions
+from monitor.fetch import FetchLimits
+from monitor.match import Matcher
+from monitor.pipeline import Context, prepare
+from monitor.store import Store
+from tests.news import Item
+
+INTERVAL = timedelta(minutes=15)
+WIRE = "Seoul and Beijing agree visa waiver for tour groups"
+WIRE_LINK = "https://wire.example.com/visa-1"
+LOCAL = "Busan port sees visa waiver tourists return"
+LOCAL_LINK = "https://local.example.org/busan-2"
+
+INDICATOR = """\
+id: {id}
+group: Tests
+title: Visas, as read in {feeds}
+question: Is there a visa waiver?
+feeds: {{ids: [{feeds}]}}
+window: 30d
+outcomes:
+  - id: waived
+    label: A visa waiver
+    corroborate: 2
+    rule: {{any: [visa waiver]}}
+"""
+READING = {"reads-a": "a", "reads-b": "b", "reads-both": "a, b"}
+
+
+def definitions(folder: Path, url_a: str, url_b: str) -> Definitions:
+    """Feeds a and b at the given URLs; indicators reads-a, reads-b and reads-both."""
+    indicators = folder / "indicators"
+    indicators.mkdir(parents=True, exist_ok=True)
+    for indicator_id, feeds in READING.items():
+        text = INDICATOR.format(id=indicator_id, feeds=feeds)
+        (indicators / f"{indicator_id}.yaml").write_text(text)
+    feeds = folder / "feeds.yaml"
+    lines = [
+        f"  - {{id: {i}, url: '{url}', tags: [t]}}\n" for i, url in (("a", url_a), ("b", url_b))
+    ]
+    feeds.write_text("feeds:\n" + "".join(lines))
+    return load_definitions(indicators, feeds)
+
+
+def context(definitions: Definitions, store: Store, *, now: datetime) -> Context:
+    ctx = Context(
+        definitions=definitions,
+        matcher=Matcher(definitions.indicators),
+        store=store,
+        limits=FetchLimits(timeout=2, total_timeout=5),
+        check_interval=INTERVAL,
+    )
+    prepare(ctx, now=now)
+    return ctx
+
+
+def wire(published: datetime) -> Item:
+    """The article both feeds carry."""
+    return Item(WIRE, WIRE_LINK, published)
+
+
+def local(published: datetime) -> Item:
+    """An article of another publisher, only in feed a."""
+    return Item(LOCAL, LOCAL_LINK, published)
