@@ -1,0 +1,120 @@
+"""An entry is one item of one feed: the same article in two feeds is two entries, each evidence
+for the indicators that read its feed, and still one story when one indicator reads both.
+Feeds served on 127.0.0.1; SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.domain import Definitions
+from monitor.pipeline import run_cycle
+from monitor.store import Store, open_store
+from monitor.views import indicator_json, indicator_views
+from tests import news, twofeeds
+from tests.feedserver import FeedServer
+from tests.twofeeds import INTERVAL, LOCAL_LINK, WIRE_LINK
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    with open_store(database_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def two_feeds(tmp_path: Path, feed_server: FeedServer) -> Definitions:
+    return twofeeds.definitions(tmp_path, feed_server.url("/a.xml"), feed_server.url("/b.xml"))
+
+
+def serve(feed_server: FeedServer, path: str, *items: news.Item) -> None:
+    feed_server.route(path, body=news.rss(path, list(items)))
+
+
+def links(store: Store, indicator_id: str) -> list[str]:
+    found = store.evidence([indicator_id], NOW - 30 * 24 * HOUR)[indicator_id]
+    return sorted(e.link for e in found)
+
+
+def stored(store: Store) -> list[tuple[str, str]]:
+    return sorted((e.feed_id, e.guid) for _, e, _ in store.entries_since(NOW - 30 * 24 * HOUR))
+
+
+def test_an_indicator_gets_an_article_first_stored_from_a_feed_it_does_not_read(
+    feed_server: FeedServer, two_feeds: Definitions, store: Store
+) -> None:
+    ctx = twofeeds.context(two_feeds, store, now=NOW)
+    serve(feed_server, "/a.xml", twofeeds.wire(NOW - HOUR))
+    serve(feed_server, "/b.xml")
+    first = run_cycle(ctx, now=NOW)
+    assert first.new_entries == 1
+    assert {c.indicator_id: c.new_status for c in first.changes} == {
+        "reads-a": "waived:reported",
+        "reads-both": "waived:reported",
+    }
+
+    serve(feed_server, "/b.xml", twofeeds.wire(NOW - HOUR))  # feed b carries it later
+    second = run_cycle(ctx, now=NOW + INTERVAL)
+
+    assert second.new_entries == 1
+    assert stored(store) == [("a", WIRE_LINK), ("b", WIRE_LINK)]
+    assert links(store, "reads-b") == [WIRE_LINK]
+    # reads-both now has two copies of one story: still one source, nothing changed for it
+    assert [(c.indicator_id, c.new_status) for c in second.changes] == [
+        ("reads-b", "waived:reported")
+    ]
+
+
+def test_the_same_article_in_two_feeds_is_one_story_from_one_source(
+    feed_server: FeedServer, two_feeds: Definitions, store: Store
+) -> None:
+    ctx = twofeeds.context(two_feeds, store, now=NOW)
+    serve(feed_server, "/a.xml", twofeeds.wire(NOW - HOUR))
+    serve(feed_server, "/b.xml", twofeeds.wire(NOW - HOUR))
+
+    report = run_cycle(ctx, now=NOW)
+
+    assert report.new_entries == 2
+    assert links(store, "reads-both") == [WIRE_LINK, WIRE_LINK]  # two entries...
+    changes = {c.indicator_id: c for c in report.changes}
+    both = changes["reads-both"]
+    assert both.new_status == "waived:reported"  # ...one story: not corroborated
+    assert [e.link for e in both.evidence] == [WIRE_LINK]
+    view = next(v for v in indicator_views(two_feeds, store, now=NOW) if v.id == "reads-both")
+    shown = indicator_json(view, with_evidence=True)
+    assert [e["link"] for e in shown["evidence"]] == [WIRE_LINK]
+    assert shown["outcomes"][0]["evidence_count"] == 1
+    assert [e.link for e in store.history("reads-both")[0].evidence] == [WIRE_LINK]
+
+    # A second publisher's story in feed a corroborates it.
+    serve(feed_server, "/a.xml", twofeeds.wire(NOW - HOUR), twofeeds.local(NOW))
+    later = run_cycle(ctx, now=NOW + INTERVAL)
+    assert later.new_entries == 1
+    assert {c.indicator_id: c.new_status for c in later.changes} == {
+        "reads-a": "waived:confirmed",
+        "reads-both": "waived:confirmed",
+    }
+
+
+def test_fetching_a_feed_again_stores_nothing_twice(
+    feed_server: FeedServer, two_feeds: Definitions, store: Store
+) -> None:
+    ctx = twofeeds.context(two_feeds, store, now=NOW)
+    serve(feed_server, "/a.xml", twofeeds.wire(NOW - HOUR))
+    serve(feed_server, "/b.xml", twofeeds.wire(NOW - HOUR))
+    assert run_cycle(ctx, now=NOW).new_entries == 2
+
+    # Both bodies change, so both are parsed and stored again: only the new item is new.
+    serve(feed_server, "/a.xml", twofeeds.local(NOW), twofeeds.wire(NOW - HOUR))
+    serve(feed_server, "/b.xml", twofeeds.wire(NOW - HOUR), twofeeds.wire(NOW - HOUR))
+    again = run_cycle(ctx, now=NOW + INTERVAL)
+
+    assert (again.feeds_checked, again.new_entries) == (2, 1)
+    assert stored(store) == [("a", LOCAL_LINK), ("a", WIRE_LINK), ("b", WIRE_LINK)]
+    assert links(store, "reads-a") == [LOCAL_LINK, WIRE_LINK]
