@@ -227,14 +227,15 @@ def test_0002_gives_stored_entries_per_feed_keys_and_keeps_their_matches(
     entries = _rows(database_url, "SELECT key, feed_id, guid, link, title, text FROM entry")
     assert len(entries) == 4502
     assert all(key == entry_key(*map(str, rest)) for key, *rest in entries)
-    # The feeds again: a (its body changed, so parsed again) brings nothing new; b now carries
-    # the wire story too, a new entry that the indicator reading only b gets as evidence.
-    feed_server.route("/a.xml", body=news.rss("a", [local, wire]))
+    validators = "SELECT etag, last_modified, body_hash FROM feed"
+    assert _rows(database_url, validators) == [(None, None, None)] * 2
+    # The feeds again, fetched whole: a (the same body) brings nothing new; b now carries the
+    # wire story too, a new entry that the indicator reading only b gets as evidence.
     feed_server.route("/b.xml", body=news.rss("b", [wire]))
     with open_store(database_url) as store:
         ctx = twofeeds.context(definitions, store, now=now)
         report = run_cycle(ctx, now=now + twofeeds.INTERVAL)
-        assert (report.feeds_checked, report.new_entries) == (2, 1)
+        assert (report.feeds_checked, report.not_modified, report.new_entries) == (2, 0, 1)
         assert [(c.indicator_id, c.new_status) for c in report.changes] == [
             ("reads-b", "waived:reported")
         ]

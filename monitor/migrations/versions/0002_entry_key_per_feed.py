@@ -12,6 +12,11 @@ at a time, so that the next cycle recognises what is already stored; ids do not 
 matches stay attached. No column changes. Every new key is distinct (each row's feed id and
 identity were), so rewriting them one by one never trips the unique constraint.
 
+It also forgets every feed's validators (ETag, Last-Modified, body hash), so that each feed's
+next fetch is whole and parsed: the articles a feed carries that were stored under another
+feed become its entries at once, not only when its body next changes. Its own items are
+found by their new keys and not stored again.
+
 The formula is repeated here rather than imported: a revision must keep doing what it did
 when it was written, whatever monitor's code later becomes.
 """
@@ -69,6 +74,8 @@ def upgrade() -> None:
         ]
         conn.execute(write, keys)
         after = rows[-1].id
+    feed = sa.table("feed", sa.column("etag"), sa.column("last_modified"), sa.column("body_hash"))
+    conn.execute(sa.update(feed).values(etag=None, last_modified=None, body_hash=None))
 
 
 def downgrade() -> None:
