@@ -104,7 +104,7 @@ def run_cycle(
     done: set[str] = set()
     with ctx.fetching() as fetch:
         while due := [f for f in _claim(ctx, now=now, clock=clock) if f.id not in done]:
-            _check_feeds(ctx, fetch, due, report, now=now)
+            _check_feeds(ctx, fetch, due, report, now=now, clock=clock)
             done.update(f.id for f in due)
     report.changes = evaluate_and_record(ctx, now=now)
     report.finished_at = clock() if clock else now
@@ -119,12 +119,22 @@ def _claim(ctx: Context, *, now: datetime, clock: Callable[[], datetime] | None)
 
 
 def _check_feeds(
-    ctx: Context, fetch: Fetcher, due: Sequence[DueFeed], report: CycleReport, *, now: datetime
+    ctx: Context,
+    fetch: Fetcher,
+    due: Sequence[DueFeed],
+    report: CycleReport,
+    *,
+    now: datetime,
+    clock: Callable[[], datetime] | None = None,
 ) -> None:
-    """Fetch, parse and match claimed feeds; store their entries and release their leases."""
+    """Fetch, parse and match claimed feeds; store their entries and release their leases.
+
+    A feed's next check is counted from when it was checked (by `clock`), not from the start
+    of a long cycle, so no feed is fetched twice within its interval."""
     writes = _Writes(ctx, report, now)
     for (feed, result), parsed in parse_many(_fetched(fetch, due), workers=ctx.parse_workers):
-        writes.add(*_absorb(ctx, feed, result, parsed, report, now=now))
+        checked = clock() if clock else now
+        writes.add(*_absorb(ctx, feed, result, parsed, report, now=checked))
         if len(writes.entries) >= WRITE_BATCH:
             writes.flush()
     writes.flush()

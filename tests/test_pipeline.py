@@ -241,7 +241,37 @@ def test_feeds_are_claimed_in_batches_each_leased_from_its_claim(
     assert report.feeds_checked == 5 and report.not_modified == 5
     assert fetched == [["f0", "f1"], ["f2", "f3"], ["f4"]]
     lease = ctx.lease
-    assert leases == [NOW + lease] * 2 + [NOW + timedelta(minutes=1) + lease] * 2 + [
-        NOW + timedelta(minutes=2) + lease
+    # The clock moves a minute at each look: a claim, then one look per feed checked.
+    assert leases == [NOW + lease] * 2 + [NOW + timedelta(minutes=3) + lease] * 2 + [
+        NOW + timedelta(minutes=6) + lease
     ]
     assert run_cycle(ctx, now=NOW, clock=lambda: next(ticks)).feeds_checked == 0
+
+
+def test_a_feed_checked_late_in_a_long_cycle_waits_its_interval_from_that_check(
+    shipped: Definitions, store: Store
+) -> None:
+    from dataclasses import replace
+
+    from monitor.fetch import FeedRequest, FetchResult, FetchStatus
+
+    feeds = [Feed(f"f{n}", f"http://127.0.0.1:9/{n}.xml", ALL_TAGS) for n in range(3)]
+    fetched: list[str] = []
+
+    def fetcher(requests: Sequence[FeedRequest]) -> list[FetchResult]:
+        fetched.extend(r.feed_id for r in requests)
+        return [FetchResult(r.feed_id, r.url, FetchStatus.NOT_MODIFIED, 304) for r in requests]
+
+    ctx = replace(context(shipped, store, feeds), fetcher=fetcher)
+    # A slow cycle: every look at the clock finds it 10 minutes later (the interval is 15).
+    ticks = iter(NOW + timedelta(minutes=10 * n) for n in range(100))
+    run_cycle(ctx, now=NOW, clock=lambda: next(ticks))
+    checked = {f.id: f.last_checked_at for f in store.feeds()}
+    assert all(at is not None and at > NOW for at in checked.values())
+    assert all(f.next_check_at == checked[f.id] + INTERVAL for f in store.feeds())
+
+    # One interval after the slow cycle began, nothing checked in it is due again.
+    fetched.clear()
+    later = NOW + INTERVAL
+    assert run_cycle(ctx, now=later, clock=lambda: later).feeds_checked == 0
+    assert fetched == []
