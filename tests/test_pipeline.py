@@ -13,16 +13,14 @@ from click.testing import CliRunner
 from monitor.cli import main
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Feed
-from monitor.fetch import FetchLimits
-from monitor.match import Matcher
-from monitor.pipeline import Context, prepare, run_cycle
+from monitor.pipeline import Context, run_cycle
 from monitor.store import DueFeed, Store, open_store
-from tests import news
+from tests import news, twofeeds
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-INTERVAL = timedelta(minutes=15)
+INTERVAL = twofeeds.INTERVAL  # the check interval of `context`
 ALL_TAGS = ("korea", "china", "japan", "international", "search-dialogue", "search-travel",
             "search-culture", "search-northkorea", "search-business")  # fmt: skip
 
@@ -39,16 +37,9 @@ def store(database_url: str) -> Store:
 
 
 def context(shipped: Definitions, store: Store, feeds: list[Feed]) -> Context:
+    """The shipped indicators over `feeds`, prepared at NOW."""
     definitions = Definitions(shipped.indicators, tuple(feeds), shipped.hash)
-    ctx = Context(
-        definitions=definitions,
-        matcher=Matcher(definitions.indicators),
-        store=store,
-        limits=FetchLimits(timeout=2, total_timeout=5),
-        check_interval=INTERVAL,
-    )
-    prepare(ctx, now=NOW)
-    return ctx
+    return twofeeds.context(definitions, store, now=NOW)
 
 
 def serve_news(feed_server: FeedServer) -> list[Feed]:
