@@ -1,9 +1,9 @@
 """transport: a lean HTTP/1.1 transport for httpx on asyncio. The only module importing h11.
 
-httpx's default transport (httpcore) costs about 0.5 ms of CPU per request here, most of it
-checking every idle connection of its pool with a system call each time it hands out one;
-over loopback that is thirty times the cost of the request itself, and most checks of a
-cycle are a 304. A feed check is one GET, so this transport does only what that needs:
+httpx's default transport (httpcore) checks every idle connection of its pool with a system
+call each time it hands out one, which cost more CPU than the requests themselves when most
+checks of a cycle are a 304 (see the README's Performance section). A feed check is one GET,
+so this transport does only what that needs:
 
 - HTTP/1.1 through h11 (the parser httpcore itself uses), one request per connection at a
   time, the response body streamed as it arrives;
