@@ -273,8 +273,9 @@ class Evidence:
     link: str
     publisher: str
     time: datetime  # published if known and not in the future, else first seen
-    terms: tuple[str, ...]
+    terms: tuple[str, ...]  # empty for an entry an analyst added (`judged` "yes")
     snippet: str
+    judged: str = ""  # "yes" when an analyst's standing verdict confirms it, else ""
 
 
 @dataclass(frozen=True)
@@ -320,3 +321,31 @@ class StatusChange:
     definition_hash: str
     replayed: bool = False
     id: int | None = field(default=None, compare=False)
+    reason: str | None = None  # why, when not a check: "verdict: no on entry 123 by cli: …"
+
+
+class Judgement(StrEnum):
+    """An analyst's verdict on one entry as evidence of one outcome."""
+
+    YES = "yes"  # it is evidence (also when the rule missed it)
+    NO = "no"  # it is not, whatever the rule says
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One verdict row: append-only; the latest per (entry, indicator, outcome) stands."""
+
+    entry_id: int
+    indicator_id: str
+    outcome_id: str
+    verdict: Judgement
+    who: str
+    at: datetime
+    note: str = ""
+    id: int | None = field(default=None, compare=False)
+
+    @property
+    def reason(self) -> str:
+        """How a status change it caused names it."""
+        note = f": {self.note}" if self.note else ""
+        return f"verdict: {self.verdict} on entry {self.entry_id} by {self.who}{note}"

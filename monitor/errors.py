@@ -6,6 +6,7 @@
     ├── ParseError          parse: a body is not a feed
     ├── StoreError          store: the database refused or is behind the code
     ├── DigestError         digest: a digest could not be built or delivered
+    ├── VerdictError        verdict: it names no stored entry, or no indicator or outcome
     └── ConfigError         settings: a setting has a value that cannot work
 
 Messages start with the stage that raised them:
@@ -50,3 +51,12 @@ class StoreError(MonitorError):
 
 class DigestError(MonitorError):
     """A digest could not be built or delivered."""
+
+
+class VerdictError(MonitorError):
+    """A verdict names no stored entry, or no indicator or outcome of the definitions, or is
+    neither yes nor no; `unknown` says which ("entry", "indicator", "outcome", "verdict")."""
+
+    def __init__(self, message: str, *, unknown: str) -> None:
+        self.unknown = unknown
+        super().__init__(message)

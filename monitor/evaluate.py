@@ -86,8 +86,10 @@ def changes(
     *,
     now: datetime,
     replayed: bool = False,
+    reason: str | None = None,
 ) -> list[StatusChange]:
-    """A change for every status that differs from `current` (an absent indicator is quiet)."""
+    """A change for every status that differs from `current` (an absent indicator is quiet),
+    recorded with `reason` when something other than a check caused it (a verdict)."""
     found = []
     for status in statuses:
         old = current.get(status.indicator_id, QUIET)
@@ -101,6 +103,7 @@ def changes(
                     evidence=status.evidence,
                     definition_hash=status.definition_hash,
                     replayed=replayed,
+                    reason=reason,
                 )
             )
     return found

@@ -18,7 +18,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from monitor.domain import Definitions, Entry, Match, Status, StatusChange
+from monitor.domain import (
+    QUIET,
+    Definitions,
+    Entry,
+    Judgement,
+    Match,
+    Status,
+    StatusChange,
+    Verdict,
+)
+from monitor.errors import VerdictError
 from monitor.evaluate import changes as find_changes
 from monitor.evaluate import evaluate
 from monitor.fetch import FeedRequest, FetchLimits, FetchResult, FetchStatus, Session, next_check
@@ -163,6 +173,82 @@ def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> li
         reads = [health[f] for f in feeds[indicator.id] if f in health]
         statuses.append(evaluate(indicator, evidence.get(indicator.id, []), reads, now=now))
     return statuses
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A recorded verdict, its indicator's status after it, and the change it caused."""
+
+    verdict: Verdict
+    status: str
+    change: StatusChange | None
+
+
+JUDGE_ATTEMPTS = 3  # re-evaluations when another writer records a change of that indicator
+
+
+def judge(
+    definitions: Definitions,
+    store: Store,
+    *,
+    entry_id: int,
+    target: tuple[str, str],
+    verdict: str,
+    who: str,
+    note: str = "",
+    now: datetime,
+) -> Judged:
+    """Record an analyst's verdict on an entry as evidence of `target` (indicator, outcome) and
+    re-evaluate that indicator at once; a status change it causes names it as its reason.
+
+    Only that indicator is recorded: what time alone changed elsewhere is the next check's.
+    Raises VerdictError (nothing written) for an unknown indicator, outcome or entry."""
+    indicator_id, outcome_id = target
+    _check_target(definitions, indicator_id, outcome_id)
+    try:
+        judgement = Judgement(verdict)
+    except ValueError:
+        raise VerdictError(
+            f"verdict: {verdict!r} is neither yes nor no", unknown="verdict"
+        ) from None
+    recorded = store.add_verdict(
+        Verdict(entry_id, indicator_id, outcome_id, judgement, who, now, " ".join(note.split()))
+    )
+    for _attempt in range(JUDGE_ATTEMPTS):
+        status = _status_of(definitions, store, indicator_id, now=now)
+        current = store.current_statuses().get(indicator_id, (QUIET, now))[0]
+        found = find_changes([status], {indicator_id: current}, now=now, reason=recorded.reason)
+        if not found:
+            return Judged(recorded, status.status, None)
+        done = store.record_changes(found)
+        if done:  # else another writer changed the status first: evaluate again
+            return Judged(recorded, status.status, done[0])
+    return Judged(recorded, store.current_statuses().get(indicator_id, (QUIET, now))[0], None)
+
+
+def _check_target(definitions: Definitions, indicator_id: str, outcome_id: str) -> None:
+    try:
+        indicator = definitions.indicator(indicator_id)
+    except KeyError:
+        raise VerdictError(f"verdict: no indicator {indicator_id!r}", unknown="indicator") from None
+    try:
+        indicator.outcome(outcome_id)
+    except KeyError:
+        known = ", ".join(o.id for o in indicator.outcomes)
+        raise VerdictError(
+            f"verdict: indicator {indicator_id!r} has no outcome {outcome_id!r} (it has {known})",
+            unknown="outcome",
+        ) from None
+
+
+def _status_of(
+    definitions: Definitions, store: Store, indicator_id: str, *, now: datetime
+) -> Status:
+    """One indicator's status now (every indicator's evidence is read: the read is kept for the
+    next check)."""
+    return next(
+        s for s in evaluate_all(definitions, store, now=now) if s.indicator_id == indicator_id
+    )
 
 
 def match_entries(

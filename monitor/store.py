@@ -54,8 +54,18 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
 
 from monitor import migrate
-from monitor.domain import QUIET, Entry, Evidence, Feed, FeedHealth, Match, StatusChange
-from monitor.errors import StoreError
+from monitor.domain import (
+    QUIET,
+    Entry,
+    Evidence,
+    Feed,
+    FeedHealth,
+    Judgement,
+    Match,
+    StatusChange,
+    Verdict,
+)
+from monitor.errors import StoreError, VerdictError
 
 __all__ = [
     "Cycle",
@@ -65,6 +75,7 @@ __all__ = [
     "FeedState",
     "FetchRecord",
     "Store",
+    "StoredEntry",
     "metadata",
     "open_store",
     "schema_status",
@@ -210,6 +221,28 @@ class StatusChangeTable(SQLModel, table=True):
     evidence: list[dict[str, Any]] = _json()
     definition_hash: str
     replayed: bool = False
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class VerdictTable(SQLModel, table=True):
+    """Append-only: one row per analyst's verdict; the latest per (entry, indicator, outcome)
+    stands (the highest id)."""
+
+    __tablename__ = "verdict"
+    __table_args__ = (Index("ix_verdict_indicator_entry", "indicator_id", "entry_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("entry.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    indicator_id: str
+    outcome_id: str
+    verdict: str  # yes | no
+    who: str
+    at: datetime = _when(nullable=False)
+    note: str = _text()
 
 
 class DigestTable(SQLModel, table=True):
@@ -247,6 +280,7 @@ _state: Table = metadata.tables["indicator_state"]
 _change: Table = metadata.tables["status_change"]
 _digest: Table = metadata.tables["digest"]
 _cycle: Table = metadata.tables["cycle"]
+_verdict: Table = metadata.tables["verdict"]
 
 
 # Only what `due_feeds` and `feed_health` need: reading a datetime or the tags costs more.
@@ -291,7 +325,7 @@ _PG_ADD_ENTRIES = text(
 
 _DATA_VERSION = (
     "SELECT (SELECT max(id) FROM cycle), (SELECT max(id) FROM status_change), "
-    "(SELECT max(entry_id) FROM entry_match)"
+    "(SELECT max(entry_id) FROM entry_match), (SELECT max(id) FROM verdict)"
 )
 
 
@@ -299,7 +333,11 @@ _DATA_VERSION = (
 # writes (insert or update) the writing transaction's id as xmin, so the count and the sum of
 # xmin of the matches move with every match added, rewritten or deleted. (One scan of the
 # matches alone: restricted to a window it would have to read every entry in the window.)
-_PG_MATCH_VERSION = "SELECT count(*), coalesce(sum(xmin::text::bigint), 0) FROM entry_match"
+# Verdicts change evidence too; they are append-only, so their count and top id tell.
+_PG_MATCH_VERSION = (
+    "SELECT count(*), coalesce(sum(xmin::text::bigint), 0), "
+    "(SELECT count(*) FROM verdict), (SELECT coalesce(max(id), 0) FROM verdict) FROM entry_match"
+)
 _SQLITE_VERSION_WRAP = 2**31  # PRAGMA user_version is a signed 32-bit integer
 
 
@@ -345,6 +383,16 @@ def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
 
 
 # ---------------------------------------------------------------- what the store returns
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """An entry as stored: its id and its time (published if known and not in the future, else
+    first seen)."""
+
+    id: int
+    entry: Entry
+    time: datetime
 
 
 @dataclass(frozen=True)
@@ -579,6 +627,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
+        dbapi_connection.create_function("monitor_casefold", 1, _casefold, deterministic=True)
         _set_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
@@ -587,6 +636,11 @@ def _configure_sqlite(engine: Engine) -> None:
     def _begin(conn: Connection) -> None:
         write = conn.get_execution_options().get("monitor_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _casefold(value: str | None) -> str | None:
+    """SQLite's lower() folds ASCII only; entry search folds every script as Python does."""
+    return None if value is None else value.casefold()
 
 
 def _set_wal(cursor: Any) -> None:
@@ -881,13 +935,13 @@ class Store:
         return fresh.within(since)
 
     def _match_version(self, conn: Connection) -> tuple[int, ...]:
-        """What moves when any process adds, rewrites or deletes a match: on PostgreSQL the
-        count and the sum of xmin of the matches; on SQLite the database's user_version, which
-        every transaction that writes matches moves."""
+        """What moves when any process adds, rewrites or deletes a match or adds a verdict: on
+        PostgreSQL the count and the sum of xmin of the matches and the count and top id of
+        the verdicts; on SQLite the database's user_version, which every transaction that
+        writes matches or verdicts moves."""
         if self.dialect == "sqlite":
             return (int(conn.exec_driver_sql("PRAGMA user_version").scalar_one()),)
-        count, xmin = conn.exec_driver_sql(_PG_MATCH_VERSION).one()
-        return (int(count), int(xmin))
+        return tuple(int(n) for n in conn.exec_driver_sql(_PG_MATCH_VERSION).one())
 
     def _matches_written(self, conn: Connection) -> None:
         """Move SQLite's match version in a transaction that writes matches; it commits or
@@ -904,17 +958,90 @@ class Store:
             return [(row.id, _entry_of(row), row.first_seen) for row in conn.execute(query)]
 
     def delete_old_entries(self, before: datetime) -> int:
-        """Delete entries first seen before `before` that no indicator matched.
+        """Delete entries first seen before `before` that no indicator matched and no analyst
+        judged.
 
         No match goes with them, so evidence stays as it was; the match version moves all the
         same, so that a kept evidence read never depends on that."""
         matched = exists().where(_match.c.entry_id == _entry.c.id)
-        statement = delete(_entry).where(_entry.c.first_seen < before, ~matched)
+        judged = exists().where(_verdict.c.entry_id == _entry.c.id)
+        statement = delete(_entry).where(_entry.c.first_seen < before, ~matched, ~judged)
         with self._tx("delete old entries", write=True) as conn:
             deleted = conn.execute(statement).rowcount
             if deleted:
                 self._matches_written(conn)
             return deleted
+
+    def entry(self, entry_id: int) -> StoredEntry | None:
+        with self._tx("read an entry") as conn:
+            row = conn.execute(select(_entry).where(_entry.c.id == entry_id)).first()
+        return None if row is None else _stored_entry(row)
+
+    def search_entries(self, text: str, *, limit: int = 20) -> list[StoredEntry]:
+        """Entries whose title or text contains `text` (case-insensitive), newest first."""
+        folded = text.casefold()
+        fold = func.monitor_casefold if self.dialect == "sqlite" else func.lower
+        if self.dialect != "sqlite":
+            folded = text.lower()
+        contains = or_(
+            fold(_entry.c.title).contains(folded, autoescape=True),
+            fold(_entry.c.text).contains(folded, autoescape=True),
+        )
+        query = (
+            select(_entry)
+            .where(contains)
+            .order_by(_entry.c.time.desc(), _entry.c.id.desc())
+            .limit(limit)
+        )
+        with self._tx("search entries") as conn:
+            return [_stored_entry(row) for row in conn.execute(query)]
+
+    # ------------------------------------------------------------ verdicts
+
+    def add_verdict(self, verdict: Verdict) -> Verdict:
+        """Append a verdict; it stands until a later one on the same (entry, indicator,
+        outcome). Moves the match version, so kept evidence reads are read again."""
+        values = {
+            "entry_id": verdict.entry_id,
+            "indicator_id": verdict.indicator_id,
+            "outcome_id": verdict.outcome_id,
+            "verdict": str(verdict.verdict),
+            "who": verdict.who,
+            "at": verdict.at,
+            "note": verdict.note,
+        }
+        with self._tx("record verdict", write=True) as conn:
+            known = conn.execute(select(_entry.c.id).where(_entry.c.id == verdict.entry_id))
+            if known.first() is None:
+                raise VerdictError(f"verdict: no entry {verdict.entry_id}", unknown="entry")
+            self._matches_written(conn)
+            new_id = conn.execute(_verdict.insert().values(**values).returning(_verdict.c.id))
+            return replace(verdict, id=int(new_id.scalar_one()))
+
+    def verdicts(
+        self, indicator_id: str | None = None, *, limit: int = 100
+    ) -> list[tuple[Verdict, StoredEntry]]:
+        """Every verdict (of one indicator), newest first, with its entry."""
+        query = select(_verdict, *_JUDGED_ENTRY).join(_entry, _entry.c.id == _verdict.c.entry_id)
+        if indicator_id is not None:
+            query = query.where(_verdict.c.indicator_id == indicator_id)
+        query = query.order_by(_verdict.c.id.desc()).limit(limit)
+        with self._tx("read verdicts") as conn:
+            rows = conn.execute(query).all()
+        return [(_verdict_of(row), _judged_entry(row)) for row in rows]
+
+    def standing_verdicts(self) -> list[tuple[Verdict, StoredEntry]]:
+        """The verdict that stands per (entry, indicator, outcome), with its entry, by entry id
+        (for the labeled export)."""
+        query = (
+            select(_verdict, *_JUDGED_ENTRY)
+            .join(_entry, _entry.c.id == _verdict.c.entry_id)
+            .where(_verdict.c.id.in_(_latest_verdicts().scalar_subquery()))
+            .order_by(_verdict.c.entry_id, _verdict.c.id)
+        )
+        with self._tx("read verdicts") as conn:
+            rows = conn.execute(query).all()
+        return [(_verdict_of(row), _judged_entry(row)) for row in rows]
 
     # ------------------------------------------------------------ statuses
 
@@ -929,13 +1056,14 @@ class Store:
             with self._tx("add indicators", write=True) as conn:
                 conn.execute(statement, rows)
 
-    def data_version(self) -> tuple[int, int, int]:
-        """(latest cycle, latest status change, latest matched entry): ids that move when a
-        cycle ends, a status is recorded or a new entry is matched. Three index lookups, cheap
-        enough for every request; a replay that rewrites old matches moves none of them."""
+    def data_version(self) -> tuple[int, int, int, int]:
+        """(latest cycle, latest status change, latest matched entry, latest verdict): ids that
+        move when a cycle ends, a status is recorded, a new entry is matched or an analyst
+        judges one. Four index lookups, cheap enough for every request; a replay that rewrites
+        old matches moves none of them."""
         with self._tx("read the data version") as conn:
             row = conn.exec_driver_sql(_DATA_VERSION).one()  # plain SQL: ~0.15 ms less
-        return (int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
+        return (int(row[0] or 0), int(row[1] or 0), int(row[2] or 0), int(row[3] or 0))
 
     def current_statuses(self) -> dict[str, tuple[str, datetime]]:
         """indicator id -> (status, since)."""
@@ -1326,6 +1454,7 @@ def _change_values(change: StatusChange) -> dict[str, Any]:
         "evidence": [_evidence_json(e) for e in change.evidence],
         "definition_hash": change.definition_hash,
         "replayed": change.replayed,
+        "reason": change.reason,
     }
 
 
@@ -1339,6 +1468,7 @@ def _evidence_json(e: Evidence) -> dict[str, Any]:
         "time": e.time.astimezone(UTC).isoformat(),
         "terms": list(e.terms),
         "snippet": e.snippet,
+        **({"judged": e.judged} if e.judged else {}),
     }
 
 
@@ -1354,6 +1484,7 @@ def _change_of(row: Any) -> StatusChange:
             time=datetime.fromisoformat(item["time"]),
             terms=tuple(item["terms"]),
             snippet=item["snippet"],
+            judged=item.get("judged", ""),
         )
         for item in row.evidence
     )
@@ -1366,6 +1497,7 @@ def _change_of(row: Any) -> StatusChange:
         definition_hash=row.definition_hash,
         replayed=row.replayed,
         id=row.id,
+        reason=row.reason,
     )
 
 
@@ -1386,12 +1518,22 @@ def _read_evidence(
     )
     if indicator_ids is not None:
         query = query.where(_match.c.indicator_id.in_(list(indicator_ids)))
+    standing = {
+        (row.entry_id, row.indicator_id, row.outcome_id): row
+        for row in conn.execute(_standing_verdicts(indicator_ids, since))
+    }
     found: dict[str, list[Evidence]] = {i: [] for i in indicator_ids or ()}
+    matched = set()
     for row in conn.execute(query):
         if definition_hashes is not None and (
             definition_hashes.get(row.indicator_id) != row.definition_hash
         ):
             continue
+        key = (row.entry_id, row.indicator_id, row.outcome_id)
+        verdict = standing.get(key)
+        if verdict is not None and verdict.verdict == Judgement.NO:
+            continue  # an analyst said it is not evidence
+        matched.add(key)
         found.setdefault(row.indicator_id, []).append(
             Evidence(
                 entry_id=row.entry_id,
@@ -1403,9 +1545,84 @@ def _read_evidence(
                 time=row.time,
                 terms=tuple(row.terms),
                 snippet=row.snippet,
+                judged=Judgement.YES if verdict is not None else "",
             )
         )
+    added = [v for k, v in standing.items() if v.verdict == Judgement.YES and k not in matched]
+    for row in added:  # entries the rules missed and an analyst confirmed
+        found.setdefault(row.indicator_id, []).append(_confirmed(row))
+    for indicator_id in {row.indicator_id for row in added}:
+        found[indicator_id].sort(key=lambda e: (e.time, e.entry_id), reverse=True)
     return found
+
+
+def _latest_verdicts() -> Any:
+    """Ids of the standing verdicts: the latest per (entry, indicator, outcome)."""
+    return select(func.max(_verdict.c.id)).group_by(
+        _verdict.c.entry_id, _verdict.c.indicator_id, _verdict.c.outcome_id
+    )
+
+
+def _standing_verdicts(indicator_ids: Sequence[str] | None, since: datetime) -> Any:
+    """Standing verdicts on entries with time >= since, with what evidence shows of them."""
+    latest = _latest_verdicts()
+    if indicator_ids is not None:
+        latest = latest.where(_verdict.c.indicator_id.in_(list(indicator_ids)))
+    columns = (_entry.c.title, _entry.c.link, _entry.c.publisher, _entry.c.time, _entry.c.text)
+    return (
+        select(_verdict, *columns)
+        .join(_entry, _entry.c.id == _verdict.c.entry_id)
+        .where(_verdict.c.id.in_(latest.scalar_subquery()), _entry.c.time >= since)
+    )
+
+
+SNIPPET_CHARS = 240  # of an analyst-confirmed entry's text, shown as its snippet
+
+
+def _confirmed(row: Any) -> Evidence:
+    """Evidence of an entry no rule matched, by an analyst's `yes`: no terms fired."""
+    text = " ".join(row.text.split())
+    snippet = text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
+    return Evidence(
+        entry_id=row.entry_id,
+        indicator_id=row.indicator_id,
+        outcome_id=row.outcome_id,
+        title=row.title,
+        link=row.link,
+        publisher=row.publisher,
+        time=row.time,
+        terms=(),
+        snippet=snippet,
+        judged=Judgement.YES,
+    )
+
+
+def _verdict_of(row: Any) -> Verdict:
+    return Verdict(
+        entry_id=row.entry_id,
+        indicator_id=row.indicator_id,
+        outcome_id=row.outcome_id,
+        verdict=Judgement(row.verdict),
+        who=row.who,
+        at=row.at,
+        note=row.note,
+        id=row.id,
+    )
+
+
+def _stored_entry(row: Any) -> StoredEntry:
+    return StoredEntry(row.id, _entry_of(row), row.time)
+
+
+# The entry's columns read with a verdict (its id is the verdict's entry_id).
+_JUDGED_ENTRY = [
+    _entry.c[name]
+    for name in ("feed_id", "guid", "link", "title", "text", "published", "publisher", "time")
+]
+
+
+def _judged_entry(row: Any) -> StoredEntry:
+    return StoredEntry(row.entry_id, _entry_of(row), row.time)
 
 
 @dataclass(frozen=True)

@@ -215,6 +215,7 @@ def _view(
 
 def evidence_json(item: Evidence) -> dict[str, Any]:
     return {
+        "entry_id": item.entry_id,
         "outcome": item.outcome_id,
         "title": item.title,
         "link": item.link,
@@ -222,6 +223,7 @@ def evidence_json(item: Evidence) -> dict[str, Any]:
         "time": item.time.isoformat(),
         "terms": list(item.terms),
         "snippet": item.snippet,
+        "judged": item.judged or None,
     }
 
 
@@ -258,6 +260,7 @@ def change_json(change: StatusChange) -> dict[str, Any]:
         "old_status": change.old_status,
         "new_status": change.new_status,
         "replayed": change.replayed,
+        "reason": change.reason,
         "definition_hash": change.definition_hash,
         "evidence": [evidence_json(e) for e in change.evidence],
     }

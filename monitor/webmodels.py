@@ -45,6 +45,10 @@ class OutcomeOut(_Model):
 
 
 class EvidenceOut(_Model):
+    entry_id: int = Field(
+        description="The stored entry's id: what a verdict (POST "
+        "/indicators/{id}/evidence/{entry}/verdict) and `monitor verdict` name."
+    )
     outcome: str
     title: str = Field(description="The headline, as the feed gave it (plain text).")
     link: str = Field(description="As the feed gave it; not necessarily http(s).")
@@ -52,6 +56,10 @@ class EvidenceOut(_Model):
     time: datetime = Field(description="Published, or first seen when that is unknown.")
     terms: list[str] = Field(description="The rule terms that matched.")
     snippet: str = Field(description="Plain text around the first match.")
+    judged: Literal["yes"] | None = Field(
+        description="`yes` when an analyst's standing verdict confirms it (`terms` is empty "
+        "when no rule matched it); null otherwise."
+    )
 
 
 class IndicatorOut(_Model):
@@ -78,6 +86,9 @@ class ChangeOut(_Model):
     old_status: str
     new_status: str
     replayed: bool = Field(description="Recorded by `monitor replay`, not by a check.")
+    reason: str | None = Field(
+        description="What caused it when not a check: `verdict: no on entry 123 by cli: note`."
+    )
     definition_hash: str = Field(description="sha256 of the definition file that decided it.")
     evidence: list[EvidenceOut]
 

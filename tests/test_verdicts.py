@@ -1,0 +1,286 @@
+"""Analysts' verdicts through the library, on SQLite and PostgreSQL: a `no` takes an entry out of
+an outcome's evidence at once, a `yes` adds one the rule missed, the latest verdict stands, the
+change a verdict causes names it, and replays, other processes and restarts see the same."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from monitor import migrate
+from monitor.domain import Definitions, Judgement
+from monitor.errors import VerdictError
+from monitor.pipeline import evaluate_all, evaluate_and_record, judge, rematch
+from monitor.store import Store, StoredEntry, metadata, open_store, schema_differences, upgrade
+from tests import webdata
+from tests.conftest import ROOT
+from tests.webdata import DAY, FLIGHTS, GENERAL, NOW, VISA_HERALD
+
+defs = webdata.defs  # fixture
+LATER = NOW + timedelta(minutes=1)
+
+
+@pytest.fixture
+def store(database_url: str, defs: Definitions) -> Iterator[Store]:
+    with open_store(database_url) as opened:
+        webdata.populate(opened, defs)
+        yield opened
+
+
+def found(store: Store, title: str) -> StoredEntry:
+    (hit,) = [s for s in store.search_entries(title) if s.entry.title == title]
+    return hit
+
+
+def status(store: Store, indicator_id: str) -> str:
+    return store.current_statuses()[indicator_id][0]
+
+
+def evidence_ids(defs: Definitions, store: Store, indicator_id: str) -> list[int]:
+    (now,) = [s for s in evaluate_all(defs, store, now=LATER) if s.indicator_id == indicator_id]
+    return [e.entry_id for e in now.evidence]
+
+
+# ---------------------------------------------------------------- no and yes
+
+
+def test_a_no_removes_the_entry_at_once_and_the_change_names_the_verdict(
+    store: Store, defs: Definitions
+) -> None:
+    herald = found(store, VISA_HERALD)
+    assert status(store, "visa-easing") == "eased:confirmed"
+    assert herald.id in evidence_ids(defs, store, "visa-easing")
+
+    judged = judge(
+        defs, store, entry_id=herald.id, target=("visa-easing", "eased"), verdict="no",
+        who="cli", note="  not about   Korea ", now=LATER,
+    )  # fmt: skip
+
+    reason = f"verdict: no on entry {herald.id} by cli: not about Korea"
+    assert judged.verdict.reason == reason and judged.verdict.id is not None
+    assert judged.status == "eased:reported" == status(store, "visa-easing")
+    assert judged.change is not None and judged.change.reason == reason
+    assert herald.id not in [e.entry_id for e in judged.change.evidence]
+    assert herald.id not in evidence_ids(defs, store, "visa-easing")
+    latest = store.history("visa-easing", limit=1)[0]
+    assert (latest.old_status, latest.new_status, latest.reason) == (
+        "eased:confirmed",
+        "eased:reported",
+        reason,
+    )
+    assert [c.reason for c in store.history("visa-easing")][1:] == [None, None]  # checks'
+
+
+def test_a_yes_adds_an_entry_the_rule_missed(store: Store, defs: Definitions) -> None:
+    general = found(store, GENERAL)
+    assert status(store, "north-korea-stance") == "quiet"
+
+    judged = judge(
+        defs, store, entry_id=general.id, target=("north-korea-stance", "balance"),
+        verdict="yes", who="api", now=LATER,
+    )  # fmt: skip
+
+    assert judged.status == "balance:reported" == status(store, "north-korea-stance")
+    assert judged.change is not None
+    (item,) = judged.change.evidence
+    assert (item.entry_id, item.outcome_id, item.judged, item.terms) == (
+        general.id, "balance", Judgement.YES, ()
+    )  # fmt: skip
+    assert item.title == GENERAL
+    recorded = store.history("north-korea-stance", limit=1)[0].evidence[0]
+    assert recorded == item  # and so it is stored
+
+
+def test_the_latest_verdict_stands(store: Store, defs: Definitions) -> None:
+    herald = found(store, VISA_HERALD)
+    target = ("visa-easing", "eased")
+    judge(defs, store, entry_id=herald.id, target=target, verdict="no", who="a", now=LATER)
+    again = judge(
+        defs, store, entry_id=herald.id, target=target, verdict="yes", who="b",
+        now=LATER + timedelta(minutes=1),
+    )  # fmt: skip
+
+    assert again.status == "eased:confirmed"
+    assert again.change is not None and again.change.reason == (
+        f"verdict: yes on entry {herald.id} by b"
+    )
+    (confirmed,) = [e for e in again.change.evidence if e.entry_id == herald.id]
+    assert confirmed.judged == "yes" and confirmed.terms  # still the rule's match, confirmed
+    rows = store.verdicts("visa-easing")
+    assert [(v.verdict, v.who) for v, _ in rows] == [("yes", "b"), ("no", "a")]  # both kept
+    assert [v.verdict for v, _ in store.standing_verdicts()] == ["yes"]
+
+
+def test_a_verdict_that_changes_no_status_records_no_change(
+    store: Store, defs: Definitions
+) -> None:
+    flights = found(store, FLIGHTS)
+    before = len(store.history("flight-routes"))
+    judged = judge(
+        defs, store, entry_id=flights.id, target=("flight-routes", "expanded"), verdict="yes",
+        who="cli", now=LATER,
+    )  # fmt: skip
+    assert judged.change is None and judged.status == "expanded:reported"
+    assert len(store.history("flight-routes")) == before
+
+
+def test_a_yes_outside_the_window_does_not_count(store: Store, defs: Definitions) -> None:
+    old = store.add_entries(
+        [webdata.news("yonhap", 9, "Archive story", "https://en.yna.co.kr/9", NOW - 45 * DAY)],
+        now=NOW - 45 * DAY,
+    )[0][0]
+    judged = judge(
+        defs, store, entry_id=old, target=("north-korea-stance", "pressure"), verdict="yes",
+        who="cli", now=LATER,
+    )  # fmt: skip
+    assert judged.change is None and judged.status == "quiet"
+
+
+@pytest.mark.parametrize(
+    ("entry", "target", "verdict", "unknown", "message"),
+    [
+        (None, ("nope", "eased"), "no", "indicator", "verdict: no indicator 'nope'"),
+        (None, ("visa-easing", "nope"), "no", "outcome", "has no outcome 'nope' (it has eased)"),
+        (None, ("visa-easing", "eased"), "maybe", "verdict", "'maybe' is neither yes nor no"),
+        (999_999, ("visa-easing", "eased"), "no", "entry", "verdict: no entry 999999"),
+    ],
+)
+def test_a_bad_verdict_is_refused_and_writes_nothing(
+    store: Store,
+    defs: Definitions,
+    entry: int | None,
+    target: tuple[str, str],
+    verdict: str,
+    unknown: str,
+    message: str,
+) -> None:
+    entry_id = found(store, VISA_HERALD).id if entry is None else entry
+    version = store.data_version()
+    with pytest.raises(VerdictError, match=message.replace("(", r"\(").replace(")", r"\)")) as e:
+        judge(defs, store, entry_id=entry_id, target=target, verdict=verdict, who="t", now=LATER)
+    assert e.value.unknown == unknown
+    assert store.data_version() == version and store.verdicts() == []
+
+
+# ---------------------------------------------------------------- caches, replays, restarts
+
+
+def test_a_verdict_by_another_store_invalidates_a_kept_evidence_read(
+    store: Store, defs: Definitions, database_url: str
+) -> None:
+    herald = found(store, VISA_HERALD)
+    assert herald.id in evidence_ids(defs, store, "visa-easing")  # read and kept
+    with open_store(database_url) as other:  # another daemon, or `monitor serve`
+        judge(
+            defs, other, entry_id=herald.id, target=("visa-easing", "eased"), verdict="no",
+            who="api", now=LATER,
+        )  # fmt: skip
+    assert herald.id not in evidence_ids(defs, store, "visa-easing")
+    assert evaluate_and_record(webdata.context(store, defs), now=LATER) == []  # nothing left
+
+
+def test_a_replay_honours_verdicts(store: Store, defs: Definitions) -> None:
+    herald = found(store, VISA_HERALD)
+    judge(
+        defs, store, entry_id=herald.id, target=("visa-easing", "eased"), verdict="no",
+        who="cli", now=LATER,
+    )  # fmt: skip
+    ctx = webdata.context(store, defs)
+
+    rematch(ctx, NOW - 60 * DAY)  # every match of the stored entries written again
+    replayed = evaluate_and_record(ctx, now=LATER, replayed=True)
+
+    assert replayed == []
+    assert status(store, "visa-easing") == "eased:reported"
+    assert herald.id not in evidence_ids(defs, store, "visa-easing")
+
+
+def test_judged_entries_are_kept_when_old_unmatched_ones_are_deleted(
+    store: Store, defs: Definitions
+) -> None:
+    general = found(store, GENERAL)  # matched by no rule
+    judge(
+        defs, store, entry_id=general.id, target=("north-korea-stance", "balance"),
+        verdict="yes", who="cli", now=LATER,
+    )  # fmt: skip
+    store.delete_old_entries(LATER)
+    assert store.entry(general.id) is not None
+
+
+def test_a_verdict_survives_a_restart_and_another_process_sees_it(
+    store: Store, defs: Definitions, database_url: str
+) -> None:
+    herald = found(store, VISA_HERALD)
+    judge(
+        defs, store, entry_id=herald.id, target=("visa-easing", "eased"), verdict="no",
+        who="cli", now=LATER,
+    )  # fmt: skip
+    store.close()
+    env = {
+        **os.environ,
+        "MONITOR_DATABASE_URL": database_url,
+        "MONITOR_INDICATORS_DIR": str(webdata.WEB / "indicators"),
+        "MONITOR_FEEDS_FILE": str(webdata.WEB / "feeds.yaml"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "history", "visa-easing", "--json", "--limit", "1"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    latest = json.loads(done.stdout.splitlines()[0])
+    assert latest["new_status"] == "eased:reported"
+    assert latest["reason"].startswith(f"verdict: no on entry {herald.id} by cli")
+    with open_store(database_url) as reopened:
+        assert herald.id not in evidence_ids(defs, reopened, "visa-easing")
+        assert [v.verdict for v, _ in reopened.standing_verdicts()] == ["no"]
+
+
+# ---------------------------------------------------------------- search
+
+
+def test_search_finds_entries_by_title_or_text_whatever_the_case(store: Store) -> None:
+    assert [s.entry.title for s in store.search_entries("KOREAN AIR")] == [FLIGHTS]
+    assert [s.entry.title for s in store.search_entries("seoul welcomes")] == [
+        webdata.HOSTILE_TITLE
+    ]  # in its text
+    assert len(store.search_entries("visa-free", limit=1)) == 1
+    assert store.search_entries("100%") == []  # LIKE wildcards are plain characters
+    store.add_entries(
+        [webdata.news("yonhap", 8, "ÉCLAIR Ünïcode story", "https://e.example/8", NOW)], now=NOW
+    )
+    assert [s.entry.title for s in store.search_entries("éclair ü")] == ["ÉCLAIR Ünïcode story"]
+
+
+# ---------------------------------------------------------------- the migration
+
+
+def test_0003_adds_verdicts_and_keeps_recorded_changes(empty_database_url: str) -> None:
+    engine = create_engine(empty_database_url)
+    try:
+        with engine.begin() as conn:
+            migrate.upgrade(conn, metadata, "0002")
+            conn.execute(
+                text(
+                    "INSERT INTO status_change (indicator_id, at, old_status, new_status, "
+                    "evidence, definition_hash, replayed) VALUES ('v', :at, 'quiet', "
+                    "'eased:reported', '[]', 'h', false)"
+                ),
+                {"at": "2026-01-01 00:00:00.000000" if "sqlite" in empty_database_url else NOW},
+            )
+    finally:
+        engine.dispose()
+
+    assert upgrade(empty_database_url) == ("0002", migrate.head())
+
+    assert migrate.head() == "0003"
+    assert schema_differences(empty_database_url) == []
+    with open_store(empty_database_url) as opened:
+        (kept,) = opened.history("v")
+        assert (kept.new_status, kept.reason) == ("eased:reported", None)
+        assert opened.verdicts() == []
