@@ -10,6 +10,9 @@ Examples:
   monitor serve                         the HTTP endpoint alone
   monitor digest --preview              today's digest, not sent
   monitor db upgrade                    migrate the database
+  monitor search "visa-free"            find stored entries (their ids) to judge
+  monitor verdict 123 visa-easing:eased no --note "about Japan"
+  monitor verdict export -o verdicts.tsv     then: monitor test --labeled verdicts.tsv
 """
 
 from __future__ import annotations
@@ -29,14 +32,15 @@ import click
 from monitor import daily, logs, scheduler, web
 from monitor.definitions import load_definitions, validate
 from monitor.domain import Definitions, Entry
-from monitor.errors import DefinitionError, MonitorError, StoreError
+from monitor.errors import DefinitionError, MonitorError, StoreError, VerdictError
+from monitor.export import labeled_tsv
 from monitor.fetch import FeedRequest, FetchLimits, fetch_sync
 from monitor.labeled import load_labeled, score
 from monitor.match import Matcher, run_examples
 from monitor.parse import parse_feed
-from monitor.pipeline import Context, evaluate_and_record, prepare, rematch, run_cycle
+from monitor.pipeline import Context, evaluate_and_record, judge, prepare, rematch, run_cycle
 from monitor.settings import Settings
-from monitor.store import Store, open_store, schema_status, upgrade
+from monitor.store import Store, StoredEntry, open_store, schema_status, upgrade
 from monitor.views import change_json, indicator_json, indicator_views
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -307,8 +311,11 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
         click.echo(
             f"{change.at:%Y-%m-%d %H:%M} UTC  {change.old_status} -> {change.new_status}{mark}"
         )
+        if change.reason:
+            click.echo(f"  because {change.reason}")
         for e in change.evidence:
-            click.echo(f"    {e.publisher}: {e.title}\n      {e.link}")
+            judged = " (confirmed by an analyst)" if e.judged else ""
+            click.echo(f"    [entry {e.entry_id}] {e.publisher}: {e.title}{judged}\n      {e.link}")
 
 
 @main.command("replay")
@@ -338,6 +345,140 @@ def replay_cmd(rt: Runtime, since: datetime) -> None:
     )
     for change in changes:
         click.echo(f"{change.indicator_id}: {change.old_status} -> {change.new_status} (replayed)")
+
+
+# ---------------------------------------------------------------- analysts' verdicts
+
+
+@main.command("search")
+@click.argument("text")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per entry.")
+@pass_runtime
+def search_cmd(rt: Runtime, text: str, limit: int, as_json: bool) -> None:
+    """Find stored entries whose title or text contains TEXT (any case), newest first.
+
+    Shows each entry's id, time, feed and title: the id is what `monitor verdict` takes.
+
+    Example: monitor search "visa-free" --limit 5
+    """
+    for found in rt.store.search_entries(text, limit=limit):
+        if as_json:
+            click.echo(json.dumps(_entry_json(found), ensure_ascii=False))
+        else:
+            click.echo(
+                f"{found.id:>7}  {found.time:%Y-%m-%d %H:%M} UTC  {found.entry.feed_id}  "
+                f"{' '.join(found.entry.title.split()) or '(no headline)'}"
+            )
+
+
+def _entry_json(found: StoredEntry) -> dict[str, Any]:
+    e = found.entry
+    return {
+        "id": found.id,
+        "time": found.time.isoformat(),
+        "feed": e.feed_id,
+        "publisher": e.publisher,
+        "title": e.title,
+        "link": e.link,
+    }
+
+
+class _VerdictGroup(click.Group):
+    """`monitor verdict ENTRY INDICATOR:OUTCOME yes|no` is short for `monitor verdict add …`:
+    arguments that name no subcommand go to `add` (entry ids are numbers, never a name)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["add", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group("verdict", cls=_VerdictGroup)
+def verdict_group() -> None:
+    """Analysts' verdicts: say an entry is (yes) or is not (no) evidence of an outcome.
+
+    A `no` takes the entry out of that outcome's evidence at once, a `yes` adds an entry the
+    rule missed; the indicator is re-evaluated at once and a status change names the verdict.
+    `monitor verdict ENTRY INDICATOR:OUTCOME yes|no` is short for `monitor verdict add ...`.
+
+    Example: monitor verdict 123 north-korea-stance:pressure no --note "not about Korea"
+    """
+
+
+def _target(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, str]:
+    indicator_id, colon, outcome_id = value.partition(":")
+    if not (colon and indicator_id and outcome_id):
+        raise click.BadParameter(f"{value!r} is not INDICATOR:OUTCOME (e.g. visa-easing:eased)")
+    return indicator_id, outcome_id
+
+
+@verdict_group.command("add")
+@click.argument("entry_id", metavar="ENTRY", type=click.IntRange(1))
+@click.argument("target", metavar="INDICATOR:OUTCOME", callback=_target)
+@click.argument("verdict", type=click.Choice(["yes", "no"]))
+@click.option("--note", default="", help="Why, in a few words; shown with the verdict.")
+@pass_runtime
+def verdict_add_cmd(
+    rt: Runtime, entry_id: int, target: tuple[str, str], verdict: str, note: str
+) -> None:
+    """Record a verdict on a stored entry (its id: `monitor search`, `monitor history`) and
+    print what changed. The verdict is recorded as by `cli`.
+
+    Example: monitor verdict add 123 visa-easing:eased yes --note "the rule missed it"
+    """
+    try:
+        judged = judge(
+            rt.definitions, rt.store, entry_id=entry_id, target=target, verdict=verdict,
+            who="cli", note=note, now=utcnow(),
+        )  # fmt: skip
+    except VerdictError as exc:
+        raise click.ClickException(str(exc)) from exc
+    v = judged.verdict
+    click.echo(f"{v.reason} (verdict {v.id}, {v.indicator_id}:{v.outcome_id})")
+    if judged.change is None:
+        click.echo(f"{v.indicator_id}: status stays {judged.status}")
+    else:
+        c = judged.change
+        click.echo(f"{c.indicator_id}: {c.old_status} -> {c.new_status}")
+
+
+@verdict_group.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["tsv"]),
+    default="tsv",
+    show_default=True,
+    help="The labeled TSV that `monitor test --labeled` scores.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write here instead of to standard output.",
+)
+@pass_runtime
+def verdict_export_cmd(rt: Runtime, fmt: str, output: Path | None) -> None:
+    """Write every standing verdict as a labeled TSV: id, url, date, title, text, then one
+    column per INDICATOR:OUTCOME of the definitions with y, n or ? (not judged).
+
+    Example: monitor verdict export --format tsv -o verdicts.tsv
+    """
+    assert fmt == "tsv"
+    export = labeled_tsv(rt.definitions, rt.store.standing_verdicts())
+    if output is None:
+        click.echo(export.text, nl=False)
+    else:
+        try:
+            output.write_text(export.text, encoding="utf-8")
+        except OSError as exc:
+            raise click.ClickException(f"verdict export: {output}: {exc.strerror}") from exc
+    where = f" to {output}" if output is not None else ""
+    left = f"; {export.left_out} judged only for outcomes no longer defined" * bool(export.left_out)
+    click.echo(
+        f"verdict export: {export.rows} entries, {export.labels} labels{where}{left}", err=True
+    )
 
 
 # ---------------------------------------------------------------- the daemon and the digest

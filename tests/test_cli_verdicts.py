@@ -1,0 +1,161 @@
+"""`monitor search`, `monitor verdict` and `monitor verdict export` over a database filled by the
+pipeline (tests/webdata.py), on SQLite and PostgreSQL: what they print, what they refuse, and
+that an export is a labeled file `monitor test --labeled` scores."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from monitor.cli import main
+from monitor.domain import Definitions
+from monitor.store import Store, open_store
+from tests import webdata
+from tests.webdata import GENERAL, VISA_HERALD
+
+defs = webdata.defs  # fixture
+
+
+@pytest.fixture
+def env(database_url: str, defs: Definitions) -> Iterator[dict[str, str]]:
+    with open_store(database_url) as store:
+        webdata.populate(store, defs)
+    yield {
+        "MONITOR_DATABASE_URL": database_url,
+        "MONITOR_INDICATORS_DIR": str(webdata.WEB / "indicators"),
+        "MONITOR_FEEDS_FILE": str(webdata.WEB / "feeds.yaml"),
+    }
+
+
+def run(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def entry_id(env: dict[str, str], title: str) -> int:
+    found = [json.loads(line) for line in run(env, "search", title, "--json").stdout.splitlines()]
+    (hit,) = [f for f in found if f["title"] == title]
+    return int(hit["id"])
+
+
+def stored(env: dict[str, str]) -> Store:
+    return open_store(env["MONITOR_DATABASE_URL"])
+
+
+def test_search_shows_id_time_source_and_title(env: dict[str, str]) -> None:
+    text = run(env, "search", "VISA-FREE")
+    found = run(env, "search", "visa-free", "--json").stdout
+    lines = [json.loads(line) for line in found.splitlines()]
+
+    assert text.exit_code == 0
+    assert [item["title"] for item in lines] == [VISA_HERALD, webdata.HOSTILE_TITLE]
+    assert set(lines[0]) == {"id", "time", "feed", "publisher", "title", "link"}
+    first = text.stdout.splitlines()[0]
+    assert re.match(rf"^ *{lines[0]['id']}  \d{{4}}-\d\d-\d\d \d\d:\d\d UTC  herald  ", first)
+    assert first.endswith(VISA_HERALD)
+    assert len(run(env, "search", "visa-free", "--limit", "1").stdout.splitlines()) == 1
+    assert run(env, "search", "no such words anywhere").stdout == ""
+
+
+def test_a_verdict_prints_what_changed_and_history_names_it(env: dict[str, str]) -> None:
+    herald = entry_id(env, VISA_HERALD)
+
+    result = run(env, "verdict", str(herald), "visa-easing:eased", "no", "--note", "old news")
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"verdict: no on entry {herald} by cli: old news (verdict ")
+    assert lines[1] == "visa-easing: eased:confirmed -> eased:reported"
+    history = run(env, "history", "visa-easing", "--json", "--limit", "1")
+    latest = json.loads(history.stdout)
+    assert latest["reason"] == f"verdict: no on entry {herald} by cli: old news"
+    assert all(isinstance(e["entry_id"], int) for e in latest["evidence"])
+    assert herald not in [e["entry_id"] for e in latest["evidence"]]
+    text = run(env, "history", "visa-easing", "--limit", "1").stdout
+    assert f"because verdict: no on entry {herald} by cli: old news" in text
+    assert re.search(r"\[entry \d+\] example\.org: ", text)
+
+    again = run(env, "verdict", "add", str(herald), "visa-easing:eased", "no")  # the long form
+    assert again.stdout.splitlines()[1] == "visa-easing: status stays eased:reported"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["999999", "visa-easing:eased", "no"], "Error: verdict: no entry 999999"),
+        (["{herald}", "nope:eased", "no"], "Error: verdict: no indicator 'nope'"),
+        (["{herald}", "visa-easing:nope", "yes"], "has no outcome 'nope' (it has eased)"),
+        (["{herald}", "visa-easing", "yes"], "is not INDICATOR:OUTCOME"),
+        (["{herald}", "visa-easing:eased", "maybe"], "'maybe' is not one of 'yes', 'no'"),
+    ],
+)
+def test_a_bad_verdict_is_one_line_exits_non_zero_and_writes_nothing(
+    env: dict[str, str], args: list[str], message: str
+) -> None:
+    herald = entry_id(env, VISA_HERALD)
+    with stored(env) as store:
+        before = store.data_version()
+
+    result = run(env, "verdict", *(a.format(herald=herald) for a in args))
+
+    assert result.exit_code != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    if message.startswith("Error: verdict"):
+        assert len(result.stderr.strip().splitlines()) == 1
+    with stored(env) as store:
+        assert store.verdicts() == [] and store.data_version() == before
+
+
+def test_export_is_a_labeled_file_that_monitor_test_scores(
+    env: dict[str, str], defs: Definitions, tmp_path: Path
+) -> None:
+    herald, general = entry_id(env, VISA_HERALD), entry_id(env, GENERAL)
+    run(env, "verdict", str(herald), "visa-easing:eased", "yes")
+    run(env, "verdict", str(herald), "visa-easing:eased", "no", "--note", "changed my mind")
+    run(env, "verdict", str(general), "north-korea-stance:balance", "yes")
+    path = tmp_path / "verdicts.tsv"
+
+    done = run(env, "verdict", "export", "--format", "tsv", "-o", str(path))
+
+    assert done.exit_code == 0, done.output
+    assert done.stderr == f"verdict export: 2 entries, 2 labels to {path}\n"
+    rows = list(csv.DictReader(path.open(), delimiter="\t"))
+    keys = [f"{i.id}:{o.id}" for i in defs.indicators for o in i.outcomes]
+    assert list(rows[0]) == ["id", "url", "date", "title", "text", *keys]
+    by_id = {row["id"]: row for row in rows}
+    assert by_id[str(herald)]["visa-easing:eased"] == "n"  # the latest verdict stands
+    assert by_id[str(herald)]["flight-routes:expanded"] == "?"
+    assert by_id[str(herald)]["title"] == VISA_HERALD
+    assert by_id[str(general)]["north-korea-stance:balance"] == "y"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", by_id[str(general)]["date"])
+    assert run(env, "verdict", "export").stdout == path.read_text()  # standard output
+
+    scored = run(env, "test", "--labeled", str(path))
+
+    assert scored.exit_code == 0, scored.output
+    table = {line.split()[0]: line.split()[1:4] for line in scored.stdout.splitlines()[1:]}
+    assert table["visa-easing:eased"] == ["0", "1", "0"]  # the rule fires: a false alarm
+    assert table["north-korea-stance:balance"] == ["0", "0", "1"]  # the rule misses it
+    assert f"FALSE ALARM visa-easing:eased {herald}: {VISA_HERALD}" in scored.stdout
+    assert f"MISS north-korea-stance:balance {general}: {GENERAL}" in scored.stdout
+
+
+def test_export_of_no_verdicts_is_a_header(env: dict[str, str]) -> None:
+    result = run(env, "verdict", "export")
+    assert result.stdout.startswith("id\turl\tdate\ttitle\ttext\t")
+    assert len(result.stdout.splitlines()) == 1
+    assert run(env, "verdict", "export", "--format", "csv").exit_code == 2
+
+
+@pytest.mark.parametrize("command", [["search"], ["verdict"], ["verdict", "add"],
+                                     ["verdict", "export"]])  # fmt: skip
+def test_the_verdict_commands_have_help_with_an_example(command: list[str]) -> None:
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0
+    assert f"Example: monitor {command[0]}" in result.stdout
