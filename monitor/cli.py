@@ -40,8 +40,8 @@ from monitor.match import Matcher, run_examples
 from monitor.parse import parse_feed
 from monitor.pipeline import Context, evaluate_and_record, judge, prepare, rematch, run_cycle
 from monitor.settings import Settings
-from monitor.store import Store, StoredEntry, open_store, schema_status, upgrade
-from monitor.views import change_json, indicator_json, indicator_views
+from monitor.store import Store, open_store, schema_status, upgrade
+from monitor.views import change_json, entry_json, indicator_json, indicator_views
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -364,24 +364,12 @@ def search_cmd(rt: Runtime, text: str, limit: int, as_json: bool) -> None:
     """
     for found in rt.store.search_entries(text, limit=limit):
         if as_json:
-            click.echo(json.dumps(_entry_json(found), ensure_ascii=False))
+            click.echo(json.dumps(entry_json(found), ensure_ascii=False))
         else:
             click.echo(
                 f"{found.id:>7}  {found.time:%Y-%m-%d %H:%M} UTC  {found.entry.feed_id}  "
                 f"{' '.join(found.entry.title.split()) or '(no headline)'}"
             )
-
-
-def _entry_json(found: StoredEntry) -> dict[str, Any]:
-    e = found.entry
-    return {
-        "id": found.id,
-        "time": found.time.isoformat(),
-        "feed": e.feed_id,
-        "publisher": e.publisher,
-        "title": e.title,
-        "link": e.link,
-    }
 
 
 class _VerdictGroup(click.Group):

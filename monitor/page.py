@@ -18,8 +18,8 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup, escape
 
-from monitor.domain import MIXED, QUIET, UNKNOWN, Definitions, Evidence, StatusChange
-from monitor.store import FeedState
+from monitor.domain import MIXED, QUIET, UNKNOWN, Definitions, Evidence, StatusChange, Verdict
+from monitor.store import FeedState, StoredEntry
 from monitor.views import IndicatorView, clean, web_url
 
 __all__ = ["highlight", "render_index", "render_indicator", "timeline", "web_url"]
@@ -189,6 +189,9 @@ class Item:
     words: tuple[str, ...]  # the plain terms that matched
     patterns: int  # how many /regex/ terms matched
     outcome: str  # the outcome's label when the indicator has several, else ""
+    entry_id: int = 0
+    outcome_id: str = ""
+    judged: bool = False  # an analyst's standing `yes`
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,15 @@ class ChangeRow:
     new: StatusLook
     when: str
     items: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class VerdictRow:
+    verdict: Verdict
+    outcome: str  # the outcome's label
+    when: str
+    title: str
+    href: str | None
 
 
 @dataclass(frozen=True)
@@ -240,6 +252,9 @@ def _item(definitions: Definitions, e: Evidence, zone: tzinfo) -> Item:
         words=tuple(t.removeprefix("title:") for t in e.terms if not _is_pattern(t)),
         patterns=len(patterns),
         outcome=outcome,
+        entry_id=e.entry_id,
+        outcome_id=e.outcome_id,
+        judged=bool(e.judged),
     )
 
 
@@ -250,6 +265,27 @@ def _is_pattern(term: str) -> bool:
 
 def indicator_url(indicator_id: str) -> str:
     return f"/indicators/{quote(indicator_id, safe='')}/page"
+
+
+def verdict_url(indicator_id: str) -> str:
+    """Where the page's verdict buttons post their form."""
+    return f"{indicator_url(indicator_id)}/verdict"
+
+
+def _verdict_row(
+    definitions: Definitions, verdict: Verdict, stored: StoredEntry, zone: tzinfo
+) -> VerdictRow:
+    try:
+        label = definitions.indicator(verdict.indicator_id).outcome(verdict.outcome_id).label
+    except KeyError:
+        label = verdict.outcome_id
+    return VerdictRow(
+        verdict=verdict,
+        outcome=label,
+        when=format_time(verdict.at, zone),
+        title=clean(stored.entry.title) or "(no headline)",
+        href=web_url(stored.entry.link),
+    )
 
 
 def _card(
@@ -356,8 +392,10 @@ def render_indicator(
     next_before: int | None,
     now: datetime,
     zone: tzinfo,
+    verdicts: Sequence[tuple[Verdict, StoredEntry]] = (),
 ) -> str:
-    """The page of one indicator: status, question, all evidence, timeline, full history."""
+    """The page of one indicator: status, question, all evidence with the buttons that judge
+    it, timeline, the analysts' verdicts and the full history."""
     card = _card(definitions, view, recent, now=now, zone=zone, limit=None)
     rows = [
         ChangeRow(
@@ -370,10 +408,18 @@ def render_indicator(
         for c in history
     ]
     older = f"{card.url}?before={next_before}" if next_before is not None else None
+    indicator = definitions.indicator(view.id)
     return (
         _environment()
         .get_template("page-indicator.html")
         .render(
-            card=card, history=rows, older=older, now=format_time(now, zone), days=TIMELINE_DAYS
+            card=card,
+            history=rows,
+            older=older,
+            now=format_time(now, zone),
+            days=TIMELINE_DAYS,
+            judge=verdict_url(view.id),
+            outcomes=[(o.id, o.label) for o in indicator.outcomes],
+            verdicts=[_verdict_row(definitions, v, e, zone) for v, e in verdicts],
         )
     )

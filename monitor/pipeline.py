@@ -212,7 +212,7 @@ def judge(
             f"verdict: {verdict!r} is neither yes nor no", unknown="verdict"
         ) from None
     recorded = store.add_verdict(
-        Verdict(entry_id, indicator_id, outcome_id, judgement, who, now, " ".join(note.split()))
+        Verdict(entry_id, indicator_id, outcome_id, judgement, who, now, _one_line(note))
     )
     for _attempt in range(JUDGE_ATTEMPTS):
         status = _status_of(definitions, store, indicator_id, now=now)
@@ -224,6 +224,11 @@ def judge(
         if done:  # else another writer changed the status first: evaluate again
             return Judged(recorded, status.status, done[0])
     return Judged(recorded, store.current_statuses().get(indicator_id, (QUIET, now))[0], None)
+
+
+def _one_line(note: str) -> str:
+    """The note on one line, without control characters (or lone surrogates)."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in note).split())
 
 
 def _check_target(definitions: Definitions, indicator_id: str, outcome_id: str) -> None:

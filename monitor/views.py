@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.domain import Definitions, Evidence, Status, StatusChange
+from monitor.domain import Definitions, Evidence, Status, StatusChange, Verdict
 from monitor.pipeline import evaluate_all
-from monitor.store import Store
+from monitor.store import Store, StoredEntry
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -250,6 +250,31 @@ def indicator_json(view: IndicatorView, *, with_evidence: bool = False) -> dict[
     if with_evidence:
         data["evidence"] = [evidence_json(e) for e in view.evidence]
     return data
+
+
+def verdict_json(verdict: Verdict) -> dict[str, Any]:
+    return {
+        "id": verdict.id,
+        "entry_id": verdict.entry_id,
+        "indicator": verdict.indicator_id,
+        "outcome": verdict.outcome_id,
+        "verdict": str(verdict.verdict),
+        "who": verdict.who,
+        "at": verdict.at.isoformat(),
+        "note": verdict.note,
+    }
+
+
+def entry_json(found: StoredEntry) -> dict[str, Any]:
+    e = found.entry
+    return {
+        "id": found.id,
+        "time": found.time.isoformat(),
+        "feed": e.feed_id,
+        "publisher": e.publisher,
+        "title": e.title,
+        "link": e.link,
+    }
 
 
 def change_json(change: StatusChange) -> dict[str, Any]:

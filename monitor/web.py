@@ -12,6 +12,9 @@ thread for `monitor run`; `serve` runs it in the foreground for `monitor serve`.
     GET /feeds                           feed health
     GET /metrics                         Prometheus text
     GET /                                the page people read (HTML)
+    GET /entries?q=TEXT                  stored entries whose title or text contains TEXT
+    POST /indicators/{id}/evidence/{entry}/verdict   an analyst's verdict (JSON body)
+    POST /indicators/{id}/page/verdict   the same from the page's buttons (a form; 303 back)
 
 With MONITOR_API_TOKEN set, every endpoint but /healthz needs `Authorization: Bearer <token>`,
 /openapi.json too (and /docs, the Swagger UI, is off). Errors are JSON `{"detail": ...}`, never
@@ -23,6 +26,11 @@ the definitions were reloaded, or a minute passed; a `monitor replay` that recor
 change shows within that minute. History pages are rendered once per data version, the
 HTML pages once per computation of the views, as of its time (`views.AnswerCache`, the most
 recently used 8 MB of answers).
+
+A verdict is recorded as by `api` (`page` from the page's form) when MONITOR_API_TOKEN is set,
+else by `anonymous`; it re-evaluates the indicator at once and moves the data version, so the
+next request computes the views again. The form endpoint refuses a cross-site post (403, by
+`Sec-Fetch-Site` and `Origin`), so another site cannot make a visitor's browser judge.
 
 /healthz before the first successful cycle: `starting` (200) for one MAX_AGE after the server
 started, then `stale` (503), so a fresh daemon is healthy while `monitor serve` over a database
@@ -41,16 +49,19 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from types import FrameType
 from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
 
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import TypeAdapter
 
 from monitor import metrics, page
 from monitor.domain import Definitions, StatusChange
-from monitor.errors import MonitorError, StoreError
+from monitor.errors import MonitorError, StoreError, VerdictError
+from monitor.pipeline import Judged, judge
 from monitor.settings import Settings
 from monitor.store import FeedState, Store
 from monitor.views import (
@@ -59,15 +70,20 @@ from monitor.views import (
     Snapshot,
     ViewCache,
     change_json,
+    entry_json,
     indicator_json,
+    verdict_json,
 )
 from monitor.webmodels import (
+    EntryOut,
     ErrorOut,
     FeedOut,
     HealthOut,
     HistoryOut,
     IndicatorDetailOut,
     IndicatorOut,
+    JudgedOut,
+    VerdictIn,
 )
 
 __all__ = ["WebServer", "create_app", "serve", "utcnow"]
@@ -81,7 +97,7 @@ _MAX_ID = 2**63 - 1
 # The pages run no script and load nothing: anything injected could not run or call out.
 _PAGE_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'"
+    "form-action 'self'; frame-ancestors 'none'"
 )
 
 _INDICATORS = TypeAdapter(list[IndicatorOut])
@@ -89,10 +105,17 @@ _DETAIL = TypeAdapter(IndicatorDetailOut)
 _HISTORY = TypeAdapter(HistoryOut)
 _FEEDS = TypeAdapter(list[FeedOut])
 _HEALTH = TypeAdapter(HealthOut)
+_JUDGED = TypeAdapter(JudgedOut)
+_ENTRIES = TypeAdapter(list[EntryOut])
+ENTRIES_LIMIT = 20
+ENTRIES_MAX = 200
 
 _HTML = "text/html; charset=utf-8"
 
 IndicatorId = Annotated[str, Path(description="The indicator's id (its file stem).")]
+EntryId = Annotated[
+    int, Path(ge=1, le=2**63 - 1, description="The entry's id (`entry_id` of its evidence).")
+]
 
 
 def utcnow() -> datetime:
@@ -108,8 +131,12 @@ def _error(description: str) -> dict[str, Any]:
 _NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not Modified: the If-None-Match ETag still matches."}
 }
-_UNAVAILABLE = {503: _error("The database did not answer.")}
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: _error("The database did not answer.")}
 _NOT_FOUND = {404: _error("No indicator has this id.")}
+_JUDGE_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: _error("No indicator or no stored entry has this id."),
+    422: _error("The indicator has no such outcome, or the body is not a verdict."),
+}
 
 
 # ---------------------------------------------------------------- the app
@@ -125,7 +152,9 @@ def create_app(
     """The FastAPI app over `store`; `definitions()` is called per request (it may reload)."""
     token = settings.api_token.get_secret_value() if settings.api_token else None
     guarded = [Depends(_TokenCheck(token))] if token else []
-    auth = {401: _error("A valid `Authorization: Bearer` token is required.")} if token else {}
+    auth: dict[int | str, dict[str, Any]] = (
+        {401: _error("A valid `Authorization: Bearer` token is required.")} if token else {}
+    )
     app = FastAPI(
         title="monitor",
         summary="Status of the 'what to watch' indicators, with the news behind each.",
@@ -219,9 +248,35 @@ def create_app(
             },
         ),
     ]
+    routes.append(
+        (
+            "/entries",
+            api.entries,
+            {
+                "response_model": list[EntryOut],
+                "responses": {**_UNAVAILABLE},
+                "summary": "Stored entries whose title or text contains `q`, newest first",
+            },
+        )
+    )
     for path, endpoint, options in routes:
         options["responses"] = {**options["responses"], **auth}
         app.get(path, dependencies=guarded, **options)(endpoint)
+    judging = {**_JUDGE_ERRORS, **_UNAVAILABLE, **auth}
+    app.post(
+        "/indicators/{indicator_id}/evidence/{entry_id}/verdict",
+        dependencies=guarded,
+        response_model=JudgedOut,
+        responses=judging,
+        summary="An analyst's verdict: the entry is (yes) or is not (no) evidence of an outcome",
+    )(api.verdict)
+    app.post(
+        "/indicators/{indicator_id}/page/verdict",
+        dependencies=guarded,
+        response_class=RedirectResponse,
+        status_code=303,
+        include_in_schema=False,  # the page's form; tools use the JSON endpoint above
+    )(api.page_verdict)
     return app
 
 
@@ -277,6 +332,7 @@ class _Api:
         self.max_age = settings.health_max_age or settings.check_interval * HEALTH_FACTOR
         self.views = ViewCache(store)
         self.answers = AnswerCache()
+        self.token = settings.api_token is not None
 
     # ------------------------------------------------------------ JSON
 
@@ -372,6 +428,78 @@ class _Api:
             etag=answer.etag,
         )
 
+    def entries(
+        self,
+        q: Annotated[
+            str,
+            Query(
+                min_length=1, max_length=200, description="Text in the title or text (any case)."
+            ),
+        ],
+        limit: Annotated[
+            int, Query(ge=1, le=ENTRIES_MAX, description="At most this many entries.")
+        ] = ENTRIES_LIMIT,
+    ) -> Response:
+        """Stored entries whose title or text contains `q`, newest first: their ids are what a
+        verdict names, so an entry the rules missed can be confirmed."""
+        # No stored text holds a NUL (PostgreSQL refuses one in a query, too).
+        found = [] if "\x00" in q else self.store.search_entries(q, limit=limit)
+        body = _ENTRIES.dump_json(_ENTRIES.validate_python([entry_json(f) for f in found]))
+        return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+    # ------------------------------------------------------------ verdicts
+
+    def verdict(self, indicator_id: IndicatorId, entry_id: EntryId, body: VerdictIn) -> Response:
+        """Record an analyst's verdict on an entry as evidence of one outcome of the indicator.
+        `no` takes it out of that outcome's evidence at once, `yes` adds it (or confirms it);
+        the indicator is re-evaluated at once and a status change names the verdict as its
+        reason. The latest verdict per entry and outcome stands. Returns the verdict and the
+        indicator's status after it."""
+        who = "api" if self.token else "anonymous"
+        judged = self._judge(indicator_id, entry_id, body.outcome, body.verdict, body.note, who)
+        data = {
+            "verdict": verdict_json(judged.verdict),
+            "status": judged.status,
+            "change": change_json(judged.change) if judged.change else None,
+        }
+        body_json = _JUDGED.dump_json(_JUDGED.validate_python(data))
+        return Response(
+            body_json, media_type="application/json", headers={"Cache-Control": "no-store"}
+        )
+
+    async def page_verdict(self, request: Request, indicator_id: IndicatorId) -> Response:
+        """The page's "Not relevant" / "Confirm" buttons: a form post (entry, outcome, verdict,
+        note), answered with a redirect back to the indicator's page."""
+        if _cross_site(request):
+            raise HTTPException(403, "verdict: a form of another site may not post verdicts")
+        form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=8)
+        field = {name: values[0] for name, values in form.items()}
+        try:
+            entry_id = int(field.get("entry", ""))
+        except ValueError:
+            raise HTTPException(422, "entry: not an entry id") from None
+        if not 1 <= entry_id < 2**63:
+            raise HTTPException(422, "entry: not an entry id")
+        who = "page" if self.token else "anonymous"
+        verdict, note = field.get("verdict", ""), field.get("note", "")[:2000]
+        judge_args = (indicator_id, entry_id, field.get("outcome", ""), verdict, note, who)
+        await run_in_threadpool(self._judge, *judge_args)
+        return RedirectResponse(f"{page.indicator_url(indicator_id)}#evidence", status_code=303)
+
+    def _judge(
+        self, indicator_id: str, entry_id: int, outcome: str, verdict: str, note: str, who: str
+    ) -> Judged:
+        _known(self.definitions(), indicator_id)
+        try:
+            return judge(
+                self.definitions(), self.store, entry_id=entry_id,
+                target=(indicator_id, outcome), verdict=verdict, who=who, note=note,
+                now=self.clock(),
+            )  # fmt: skip
+        except VerdictError as exc:
+            code = 404 if exc.unknown in ("indicator", "entry") else 422
+            raise HTTPException(code, str(exc)) from None
+
     def feeds(self, request: Request) -> Response:
         """Every configured feed: last check, HTTP status, not-modified, failures, next check."""
         return _json(request, _FEEDS, [_feed_json(f) for f in self.store.feeds()])
@@ -443,6 +571,7 @@ class _Api:
             next_before=next_before,
             now=now,
             zone=self.settings.zone,
+            verdicts=self.store.verdicts(indicator_id, limit=HISTORY_LIMIT),
         )
         return _answer(html.encode())
 
@@ -472,6 +601,18 @@ class _Api:
 
 
 # ---------------------------------------------------------------- answers
+
+
+def _cross_site(request: Request) -> bool:
+    """Whether a browser says the post comes from a page of another site (a form there): by
+    Sec-Fetch-Site, else by an Origin that is not this host."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site not in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin == "null"
+    return urlsplit(origin).netloc != request.headers.get("host", "")
 
 
 def _known(definitions: Definitions, indicator_id: str) -> None:

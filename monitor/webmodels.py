@@ -101,6 +101,46 @@ class HistoryOut(_Model):
     )
 
 
+class VerdictIn(_Model):
+    """An analyst's verdict on one piece of evidence (or on any stored entry)."""
+
+    outcome: str = Field(min_length=1, description="The outcome of the indicator it judges.")
+    verdict: Literal["yes", "no"] = Field(
+        description="`no`: the entry is not evidence of the outcome (it leaves it at once); "
+        "`yes`: it is (also when no rule matched it)."
+    )
+    note: str = Field(default="", max_length=2000, description="Why, in a few words.")
+
+
+class VerdictOut(_Model):
+    id: int
+    entry_id: int
+    indicator: str
+    outcome: str
+    verdict: Literal["yes", "no"]
+    who: str = Field(description="`api` or `page` with a token configured, else `anonymous`.")
+    at: datetime
+    note: str
+
+
+class JudgedOut(_Model):
+    verdict: VerdictOut
+    status: str = Field(description="The indicator's status after the verdict.")
+    change: ChangeOut | None = Field(
+        description="The status change the verdict caused (its `reason` names the verdict); "
+        "null when the status stayed."
+    )
+
+
+class EntryOut(_Model):
+    id: int = Field(description="The entry id that verdicts name.")
+    time: datetime = Field(description="Published, or first seen when that is unknown.")
+    feed: str
+    publisher: str
+    title: str
+    link: str
+
+
 class FeedOut(_Model):
     id: str
     title: str

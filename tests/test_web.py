@@ -326,7 +326,7 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
     assert set(paths) == {
         "/healthz", "/indicators", "/indicators/{indicator_id}",
         "/indicators/{indicator_id}/history", "/indicators/{indicator_id}/page", "/feeds",
-        "/metrics", "/",
+        "/metrics", "/", "/entries", "/indicators/{indicator_id}/evidence/{entry_id}/verdict",
     }  # fmt: skip
     history = paths["/indicators/{indicator_id}/history"]["get"]
     assert {p["name"] for p in history["parameters"]} == {

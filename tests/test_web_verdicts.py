@@ -1,0 +1,229 @@
+"""Verdicts over HTTP (FastAPI's TestClient, the database of tests/webdata.py on SQLite and
+PostgreSQL): the JSON endpoint, entry search, the page's form, tokens and errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from monitor.domain import Definitions
+from monitor.store import Store
+from monitor.web import create_app
+from tests import webdata
+from tests.webdata import GENERAL, NOW, VISA_HERALD, settings
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+db_url, defs, store, app = webdata.db_url, webdata.defs, webdata.store, webdata.app  # fixtures
+TOKEN = "verdict-token"
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def entry_id(client: TestClient, title: str) -> int:
+    found = client.get("/entries", params={"q": title}).json()
+    (hit,) = [f for f in found if f["title"] == title]
+    return int(hit["id"])
+
+
+def verdict_url(entry: int, indicator: str = "visa-easing") -> str:
+    return f"/indicators/{indicator}/evidence/{entry}/verdict"
+
+
+# ---------------------------------------------------------------- the JSON API
+
+
+def test_a_no_takes_the_evidence_out_and_answers_the_new_status(client: TestClient) -> None:
+    before = client.get("/indicators/visa-easing").json()
+    herald = entry_id(client, VISA_HERALD)
+    assert herald in [e["entry_id"] for e in before["evidence"]]
+
+    answer = client.post(
+        verdict_url(herald), json={"outcome": "eased", "verdict": "no", "note": "old news"}
+    )
+
+    assert answer.status_code == 200, answer.text
+    data = answer.json()
+    assert data["status"] == "eased:reported"
+    verdict = data["verdict"]
+    assert (verdict["entry_id"], verdict["indicator"], verdict["outcome"]) == (
+        herald, "visa-easing", "eased"
+    )  # fmt: skip
+    assert (verdict["verdict"], verdict["who"], verdict["note"]) == ("no", "anonymous", "old news")
+    reason = f"verdict: no on entry {herald} by anonymous: old news"
+    assert data["change"]["reason"] == reason
+    assert data["change"]["old_status"] == "eased:confirmed"
+    after = client.get("/indicators/visa-easing").json()  # at once: no cache stands in the way
+    assert after["status"] == "eased:reported"
+    assert herald not in [e["entry_id"] for e in after["evidence"]]
+    history = client.get("/indicators/visa-easing/history").json()["items"]
+    assert history[0]["reason"] == reason
+    assert all(isinstance(e["entry_id"], int) for c in history for e in c["evidence"])
+    assert [c["reason"] for c in history[1:]] == [None, None]
+
+
+def test_a_yes_adds_an_entry_no_rule_matched(client: TestClient) -> None:
+    general = entry_id(client, GENERAL)
+    answer = client.post(
+        verdict_url(general, "north-korea-stance"), json={"outcome": "balance", "verdict": "yes"}
+    ).json()
+
+    assert answer["status"] == "balance:reported"
+    detail = client.get("/indicators/north-korea-stance").json()
+    (item,) = detail["evidence"]
+    assert (item["entry_id"], item["judged"], item["terms"]) == (general, "yes", [])
+    statuses = {i["id"]: i["status"] for i in client.get("/indicators").json()}
+    assert statuses["north-korea-stance"] == "balance:reported"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "code", "detail"),
+    [
+        ("/indicators/nope/evidence/{herald}/verdict", {"outcome": "eased", "verdict": "no"},
+         404, "no indicator 'nope'"),
+        ("/indicators/visa-easing/evidence/999999/verdict", {"outcome": "eased", "verdict": "no"},
+         404, "verdict: no entry 999999"),
+        ("/indicators/visa-easing/evidence/{herald}/verdict", {"outcome": "x", "verdict": "no"},
+         422, "has no outcome 'x'"),
+        ("/indicators/visa-easing/evidence/{herald}/verdict",
+         {"outcome": "eased", "verdict": "maybe"}, 422, None),
+        ("/indicators/visa-easing/evidence/{herald}/verdict", {"verdict": "no"}, 422, None),
+        ("/indicators/visa-easing/evidence/0/verdict", {"outcome": "eased", "verdict": "no"},
+         422, None),
+    ],
+)  # fmt: skip
+def test_a_bad_verdict_is_a_json_error_and_writes_nothing(
+    client: TestClient, store: Store, path: str, body: dict[str, str], code: int, detail: str | None
+) -> None:
+    herald = entry_id(client, VISA_HERALD)
+    version = store.data_version()
+
+    answer = client.post(path.format(herald=herald), json=body)
+
+    assert answer.status_code == code
+    assert answer.headers["content-type"] == "application/json"
+    if detail is not None:
+        assert detail in answer.json()["detail"]
+    assert store.verdicts() == [] and store.data_version() == version
+
+
+def test_with_a_token_a_verdict_needs_it_and_is_by_api(store: Store, defs: Definitions) -> None:
+    guarded = create_app(store=store, definitions=lambda: defs,
+                         settings=settings(api_token=TOKEN), clock=lambda: NOW)  # fmt: skip
+    with TestClient(guarded) as client:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        herald = next(
+            f["id"]
+            for f in client.get("/entries", params={"q": "visa"}, headers=auth).json()
+            if f["title"] == VISA_HERALD
+        )
+        body = {"outcome": "eased", "verdict": "no"}
+        assert client.post(verdict_url(herald), json=body).status_code == 401
+        assert client.get("/entries", params={"q": "visa"}).status_code == 401
+        assert store.verdicts() == []
+        answer = client.post(verdict_url(herald), json=body, headers=auth)
+        assert answer.status_code == 200
+        assert answer.json()["verdict"]["who"] == "api"
+
+
+def test_entries_are_searched_by_title_or_text(client: TestClient) -> None:
+    found = client.get("/entries", params={"q": "VISA-FREE", "limit": 5})
+
+    assert found.status_code == 200
+    items = found.json()
+    assert [i["title"] for i in items] == [VISA_HERALD, webdata.HOSTILE_TITLE]
+    assert set(items[0]) == {"id", "time", "feed", "publisher", "title", "link"}
+    assert items[0]["feed"] == "herald"
+    assert len(client.get("/entries", params={"q": "visa", "limit": 1}).json()) == 1
+    assert client.get("/entries").status_code == 422  # q is required
+    assert client.get("/entries", params={"q": "a\x00b"}).json() == []
+
+
+def test_the_openapi_description_shows_the_verdict_models(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    post = spec["paths"]["/indicators/{indicator_id}/evidence/{entry_id}/verdict"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/VerdictIn"
+    )
+    ok = post["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok["$ref"].endswith("/JudgedOut")
+    assert {"404", "422"} <= set(post["responses"])
+    entries = spec["paths"]["/entries"]["get"]["responses"]["200"]["content"]
+    assert entries["application/json"]["schema"]["items"]["$ref"].endswith("/EntryOut")
+    evidence = spec["components"]["schemas"]["EvidenceOut"]["properties"]
+    assert "entry_id" in evidence and "judged" in evidence
+    assert "reason" in spec["components"]["schemas"]["ChangeOut"]["properties"]
+
+
+# ---------------------------------------------------------------- the page's form
+
+
+def test_the_page_form_judges_and_sends_the_browser_back_to_the_page(client: TestClient) -> None:
+    herald = entry_id(client, VISA_HERALD)
+    page = client.get("/indicators/visa-easing/page")
+    assert f'name="entry" value="{herald}"' in page.text
+    assert "form-action 'self'" in page.headers["content-security-policy"]
+
+    answer = client.post(
+        "/indicators/visa-easing/page/verdict",
+        data={"entry": str(herald), "outcome": "eased", "verdict": "no", "note": "dup"},
+        headers={"Sec-Fetch-Site": "same-origin"},
+        follow_redirects=False,
+    )
+
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/indicators/visa-easing/page#evidence"
+    after = client.get("/indicators/visa-easing/page")
+    assert after.status_code == 200 and after.headers["etag"] != page.headers["etag"]
+    evidence = after.text.split('id="evidence"')[1].split('id="verdicts"')[0]
+    assert VISA_HERALD not in evidence
+    verdicts = after.text.split('id="verdicts"')[1].split('id="history"')[0]
+    (row,) = re.findall(r'<li data-verdict="no".*?</li>', verdicts)
+    assert f"entry {herald}" in row and VISA_HERALD in row
+    assert "by anonymous, " in row and "“dup”" in row
+    assert re.search(r'data-status="eased:reported"', after.text)
+    assert f"verdict: no on entry {herald} by anonymous: dup" in after.text
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}, {"Origin": "null"}],
+)
+def test_the_page_form_refuses_a_post_from_another_site(
+    client: TestClient, store: Store, headers: dict[str, str]
+) -> None:
+    herald = entry_id(client, VISA_HERALD)
+    answer = client.post(
+        "/indicators/visa-easing/page/verdict",
+        data={"entry": str(herald), "outcome": "eased", "verdict": "no"},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert answer.status_code == 403
+    assert store.verdicts() == []
+
+
+@pytest.mark.parametrize(
+    ("form", "code"),
+    [
+        ({"entry": "x", "outcome": "eased", "verdict": "no"}, 422),
+        ({"entry": "999999", "outcome": "eased", "verdict": "no"}, 404),
+        ({"entry": "{herald}", "outcome": "eased", "verdict": "perhaps"}, 422),
+    ],
+)
+def test_a_bad_form_is_an_error_and_writes_nothing(
+    client: TestClient, store: Store, form: dict[str, str], code: int
+) -> None:
+    herald = entry_id(client, VISA_HERALD)
+    data = {k: v.format(herald=herald) for k, v in form.items()}
+    answer = client.post("/indicators/visa-easing/page/verdict", data=data, follow_redirects=False)
+    assert answer.status_code == code
+    assert store.verdicts() == []
