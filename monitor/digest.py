@@ -130,6 +130,7 @@ class _Change:
     when: str
     items: tuple[_Item, ...]
     more: int
+    reason: str = ""  # the analyst's verdict that caused it, if one did
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,7 @@ def _changes(data: DigestInput, zone: tzinfo) -> tuple[_Change, ...]:
                 when=format_time(change.at, zone),
                 items=items,
                 more=more,
+                reason=clean(change.reason or ""),
             )
         )
     return tuple(views)

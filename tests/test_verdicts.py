@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from monitor import migrate
+from monitor.daily import digest_message
 from monitor.domain import Definitions, Judgement
 from monitor.errors import VerdictError
 from monitor.pipeline import evaluate_all, evaluate_and_record, judge, rematch
@@ -284,3 +285,20 @@ def test_0003_adds_verdicts_and_keeps_recorded_changes(empty_database_url: str) 
         (kept,) = opened.history("v")
         assert (kept.new_status, kept.reason) == ("eased:reported", None)
         assert opened.verdicts() == []
+
+
+def test_the_digest_says_which_verdict_changed_a_status(store: Store, defs: Definitions) -> None:
+    herald = found(store, VISA_HERALD)
+    judge(
+        defs, store, entry_id=herald.id, target=("visa-easing", "eased"), verdict="no",
+        who="cli", note="a tour-group story", now=LATER,
+    )  # fmt: skip
+    settings = webdata.settings(timezone="UTC")
+
+    message = digest_message(defs, store, settings, day=(LATER + DAY).date(), now=LATER + DAY)
+
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    reason = f"because verdict: no on entry {herald.id} by cli: a tour-group story"
+    assert reason in " ".join(text.split())
+    assert reason in html
