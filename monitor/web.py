@@ -489,10 +489,11 @@ class _Api:
     def _judge(
         self, indicator_id: str, entry_id: int, outcome: str, verdict: str, note: str, who: str
     ) -> Judged:
-        _known(self.definitions(), indicator_id)
+        definitions = self.definitions()
+        _known(definitions, indicator_id)
         try:
             return judge(
-                self.definitions(), self.store, entry_id=entry_id,
+                definitions, self.store, entry_id=entry_id,
                 target=(indicator_id, outcome), verdict=verdict, who=who, note=note,
                 now=self.clock(),
             )  # fmt: skip

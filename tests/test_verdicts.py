@@ -4,11 +4,14 @@ change a verdict causes names it, and replays, other processes and restarts see 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -302,3 +305,28 @@ def test_the_digest_says_which_verdict_changed_a_status(store: Store, defs: Defi
     reason = f"because verdict: no on entry {herald.id} by cli: a tour-group story"
     assert reason in " ".join(text.split())
     assert reason in html
+
+
+def test_two_verdicts_at_once_through_two_stores_end_in_the_status_of_both(
+    store: Store, defs: Definitions, database_url: str
+) -> None:
+    """Each verdict's change is compare-and-set: whichever order the two take, the recorded
+    history is one chain and ends in the status both verdicts make."""
+    ids = [found(store, VISA_HERALD).id, found(store, webdata.HOSTILE_TITLE).id]
+    start = threading.Barrier(2)
+
+    def verdict(entry: int) -> None:
+        with open_store(database_url) as own:
+            start.wait(10)
+            judge(
+                defs, own, entry_id=entry, target=("visa-easing", "eased"), verdict="no",
+                who=f"analyst-{entry}", now=LATER,
+            )  # fmt: skip
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(verdict, ids))
+
+    assert status(store, "visa-easing") == "quiet"
+    chain = list(reversed(store.history("visa-easing")))
+    assert all(a.new_status == b.old_status for a, b in itertools.pairwise(chain))
+    assert chain[-1].new_status == "quiet" and chain[-1].reason is not None
