@@ -8,6 +8,9 @@ Datetimes are timezone-aware UTC in and out. Database errors surface as `StoreEr
 
 Feeds that leave the configuration are kept with `active = False`: they are never due and not
 reported, and come back with their state if configured again.
+
+Analysts' verdicts are append-only rows; evidence reads apply the standing one (the latest per
+entry, indicator and outcome): a `no` drops a match, a `yes` adds its entry if no rule matched it.
 """
 
 from __future__ import annotations
@@ -979,10 +982,13 @@ class Store:
 
     def search_entries(self, text: str, *, limit: int = 20) -> list[StoredEntry]:
         """Entries whose title or text contains `text` (case-insensitive), newest first."""
-        folded = text.casefold()
-        fold = func.monitor_casefold if self.dialect == "sqlite" else func.lower
+        fold: Callable[[Any], Any]
         if self.dialect != "sqlite":
-            folded = text.lower()
+            fold, folded = func.lower, text.lower()
+        elif text.isascii():  # SQLite's LIKE ignores the case of ASCII letters, in C
+            fold, folded = (lambda column: column), text
+        else:  # its lower() and LIKE fold ASCII only
+            fold, folded = func.monitor_casefold, text.casefold()
         contains = or_(
             fold(_entry.c.title).contains(folded, autoescape=True),
             fold(_entry.c.text).contains(folded, autoescape=True),
@@ -1545,7 +1551,7 @@ def _read_evidence(
                 time=row.time,
                 terms=tuple(row.terms),
                 snippet=row.snippet,
-                judged=Judgement.YES if verdict is not None else "",
+                judged="yes" if verdict is not None else "",
             )
         )
     added = [v for k, v in standing.items() if v.verdict == Judgement.YES and k not in matched]
@@ -1593,7 +1599,7 @@ def _confirmed(row: Any) -> Evidence:
         time=row.time,
         terms=(),
         snippet=snippet,
-        judged=Judgement.YES,
+        judged="yes",
     )
 
 
