@@ -472,7 +472,10 @@ class _Api:
         note), answered with a redirect back to the indicator's page."""
         if _cross_site(request):
             raise HTTPException(403, "verdict: a form of another site may not post verdicts")
-        form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=8)
+        try:
+            form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=8)
+        except ValueError:  # more fields than the form has
+            raise HTTPException(422, "verdict: not the page's form") from None
         field = {name: values[0] for name, values in form.items()}
         try:
             entry_id = int(field.get("entry", ""))

@@ -147,6 +147,19 @@ def test_entries_are_searched_by_title_or_text(client: TestClient) -> None:
     assert client.get("/entries", params={"q": "a\x00b"}).json() == []
 
 
+def test_a_json_verdict_needs_a_json_body(client: TestClient, store: Store) -> None:
+    """A form of another site can post text/plain, not application/json: the endpoint takes
+    only the latter, so it cannot be made to judge by a visitor's browser."""
+    herald = entry_id(client, VISA_HERALD)
+    answer = client.post(
+        verdict_url(herald),
+        content=b'{"outcome": "eased", "verdict": "no"}',
+        headers={"Content-Type": "text/plain"},
+    )
+    assert answer.status_code == 422
+    assert store.verdicts() == []
+
+
 def test_the_openapi_description_shows_the_verdict_models(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     post = spec["paths"]["/indicators/{indicator_id}/evidence/{entry_id}/verdict"]["post"]
@@ -215,6 +228,7 @@ def test_the_page_form_refuses_a_post_from_another_site(
     ("form", "code"),
     [
         ({"entry": "x", "outcome": "eased", "verdict": "no"}, 422),
+        ({f"f{n}": "x" for n in range(20)}, 422),
         ({"entry": "999999", "outcome": "eased", "verdict": "no"}, 404),
         ({"entry": "{herald}", "outcome": "eased", "verdict": "perhaps"}, 422),
     ],
