@@ -41,7 +41,13 @@ from monitor.parse import parse_feed
 from monitor.pipeline import Context, evaluate_and_record, judge, prepare, rematch, run_cycle
 from monitor.settings import Settings
 from monitor.store import Store, open_store, schema_status, upgrade
-from monitor.views import change_json, entry_json, indicator_json, indicator_views
+from monitor.views import (
+    change_json,
+    entry_json,
+    indicator_json,
+    indicator_views,
+    verdict_json,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -382,7 +388,11 @@ class _VerdictGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-@main.group("verdict", cls=_VerdictGroup)
+@main.group(
+    "verdict",
+    cls=_VerdictGroup,
+    subcommand_metavar="[add] ENTRY INDICATOR:OUTCOME yes|no [--note TEXT] | export [OPTIONS]",
+)
 def verdict_group() -> None:
     """Analysts' verdicts: say an entry is (yes) or is not (no) evidence of an outcome.
 
@@ -429,6 +439,33 @@ def verdict_add_cmd(
     else:
         c = judged.change
         click.echo(f"{c.indicator_id}: {c.old_status} -> {c.new_status}")
+
+
+@verdict_group.command("list")
+@click.argument("indicator_id", metavar="[INDICATOR]", required=False)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per verdict.")
+@pass_runtime
+def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json: bool) -> None:
+    """Every verdict (of one indicator), newest first, superseded ones too: who, when, what.
+
+    Example: monitor verdict list visa-easing --limit 10
+    """
+    if indicator_id is not None:
+        try:
+            rt.definitions.indicator(indicator_id)
+        except KeyError:
+            raise click.ClickException(f"no indicator {indicator_id!r}") from None
+    for verdict, found in rt.store.verdicts(indicator_id, limit=limit):
+        if as_json:
+            click.echo(json.dumps(verdict_json(verdict), ensure_ascii=False))
+            continue
+        note = f'  "{verdict.note}"' if verdict.note else ""
+        click.echo(
+            f"{verdict.at:%Y-%m-%d %H:%M} UTC  {verdict.verdict:<3}  "
+            f"{verdict.indicator_id}:{verdict.outcome_id}  entry {verdict.entry_id}  "
+            f"by {verdict.who}{note}\n    {' '.join(found.entry.title.split())}"
+        )
 
 
 @verdict_group.command("export")

@@ -146,6 +146,26 @@ def test_export_is_a_labeled_file_that_monitor_test_scores(
     assert f"MISS north-korea-stance:balance {general}: {GENERAL}" in scored.stdout
 
 
+def test_list_shows_every_verdict_newest_first(env: dict[str, str]) -> None:
+    herald = entry_id(env, VISA_HERALD)
+    run(env, "verdict", str(herald), "visa-easing:eased", "no", "--note", "old news")
+    run(env, "verdict", str(herald), "visa-easing:eased", "yes")
+
+    text = run(env, "verdict", "list", "visa-easing").stdout.splitlines()
+    items = [json.loads(line) for line in run(env, "verdict", "list", "--json").stdout.split("\n")
+             if line]  # fmt: skip
+
+    assert [(i["verdict"], i["who"], i["note"]) for i in items] == [
+        ("yes", "cli", ""), ("no", "cli", "old news")
+    ]  # fmt: skip
+    assert re.match(rf"^\S+ \S+ UTC  yes  visa-easing:eased  entry {herald}  by cli$", text[0])
+    assert text[1] == f"    {VISA_HERALD}"
+    assert text[2].endswith('by cli  "old news"')
+    assert run(env, "verdict", "list", "flight-routes").stdout == ""
+    unknown = run(env, "verdict", "list", "nope")
+    assert unknown.exit_code == 1 and "no indicator 'nope'" in unknown.stderr
+
+
 def test_export_of_no_verdicts_is_a_header(env: dict[str, str]) -> None:
     result = run(env, "verdict", "export")
     assert result.stdout.startswith("id\turl\tdate\ttitle\ttext\t")
@@ -154,7 +174,7 @@ def test_export_of_no_verdicts_is_a_header(env: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("command", [["search"], ["verdict"], ["verdict", "add"],
-                                     ["verdict", "export"]])  # fmt: skip
+                                     ["verdict", "list"], ["verdict", "export"]])  # fmt: skip
 def test_the_verdict_commands_have_help_with_an_example(command: list[str]) -> None:
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0
