@@ -18,7 +18,7 @@ import time
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import ahocorasick
@@ -41,6 +41,7 @@ from monitor.domain import (
     TermNode,
     normalize,
 )
+from monitor.fold import fold
 
 __all__ = ["REGEX_TIMEOUT", "ExampleResult", "Matcher", "compile_matcher", "run_examples"]
 
@@ -48,6 +49,7 @@ REGEX_TIMEOUT = 0.05  # seconds per regex term per entry
 MAX_HITS_PER_TERM = 200
 SNIPPET_CHARS = 200
 MAX_GROUPS = 64  # literal groups gating one outcome
+MAX_SPACINGS = 64  # spellings of one Korean term with and without spaces
 T = TypeVar("T")
 
 _OTHER_SPACE = regex.compile(r"[^\S ]")  # whitespace other than the space itself
@@ -95,6 +97,8 @@ _CJK_CLASS = (
 )
 _CJK = regex.compile(f"[{_CJK_CLASS}]")
 _LATIN_TERM = regex.compile(r"\w")
+_HANGUL_SPACE = regex.compile(r"(?<=[\uac00-\ud7a3]) (?=[\uac00-\ud7a3])")
+_HANGUL_RUN = regex.compile(r"[\uac00-\ud7a3]+")
 
 
 # ---------------------------------------------------------------- compiled rules
@@ -197,6 +201,7 @@ class Matcher:
         return self._term_literal[term_id] >= 0 and not self._term_title[term_id]
 
     def _compile_term(self, term: Term, seen: dict[_CTerm, None]) -> _CTerm:
+        term = replace(term, text=fold(term.text))  # Traditional Chinese as Simplified, as texts
         key = (term.kind, term.text, term.title_only, term.forms)
         term_id = self._term_ids.get(key)
         if term_id is None:
@@ -286,7 +291,7 @@ class Matcher:
         an automaton over the text's Latin view (every other character a space), so that every
         hit is a real one; the rest (CJK, symbols) are checked for boundaries per hit."""
         latin: dict[str, list[int]] = {}
-        other: dict[str, list[int]] = {}
+        other: dict[str, tuple[list[int], list[int]]] = {}  # phrase and prefix literals
         for (kind, text, forms), literal in self._literal_ids.items():
             if kind == TermKind.REGEX:
                 continue  # substrings regexes need: added below, after the terms
@@ -300,8 +305,9 @@ class Matcher:
                     if literal not in slot[2:]:
                         slot.append(literal)
             else:
-                slot = other.setdefault(text, [-1, -1])
-                slot[0 if kind == TermKind.PHRASE else 1] = literal
+                for spelling in _spacings(text):
+                    phrases, prefixes = other.setdefault(spelling, ([], []))
+                    (phrases if kind == TermKind.PHRASE else prefixes).append(literal)
         for (kind, text, _), literal in self._literal_ids.items():
             if kind == TermKind.REGEX:  # found as a plain substring of the Latin view
                 latin.setdefault(text, [False, False]).append(literal)
@@ -312,9 +318,9 @@ class Matcher:
         self._other = _automaton(
             (
                 _utf8_view(text),
-                (len(text), _word_char(text[0]), _word_char(text[-1]), phrase, prefix),
+                (len(text), _word_char(text[0]), _word_char(text[-1]), *map(tuple, slot)),
             )
-            for text, (phrase, prefix) in other.items()
+            for text, slot in other.items()
         )
         self._other_ascii = any(text.isascii() for text in other)
 
@@ -404,6 +410,29 @@ def _compile_regex(source: str) -> regex.Pattern[str] | None:
         return None  # definitions reject it; a matcher built anyway never matches it
 
 
+def _spacings(text: str) -> list[str]:
+    """Spellings of a term with and without spaces between its Hangul syllables: Korean writes
+    compounds either way (무비자, 무 비자; 비자 면제, 비자면제). Only runs of three syllables or
+    more are split, so that 중국 never matches "중 국내"; past MAX_SPACINGS spellings, only
+    the term as written and without any of those spaces."""
+    compact = _HANGUL_SPACE.sub("", text)
+    gaps = [
+        run.start() + i
+        for run in _HANGUL_RUN.finditer(compact)
+        if len(run.group()) >= 3
+        for i in range(1, len(run.group()))
+    ]
+    if 1 << len(gaps) > MAX_SPACINGS:
+        return list(dict.fromkeys([text, compact]))
+    found = [compact]
+    for choice in itertools.product((False, True), repeat=len(gaps)):
+        cut = [gap for gap, on in zip(gaps, choice, strict=True) if on]
+        if cut:
+            pieces = [compact[a:b] for a, b in zip([0, *cut], [*cut, len(compact)], strict=True)]
+            found.append(" ".join(pieces))
+    return list(dict.fromkeys([text, *found]))
+
+
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
@@ -416,7 +445,7 @@ class _Scan:
 
     def __init__(self, matcher: Matcher, title: str, text: str) -> None:
         self.m = matcher
-        norm_title, norm_text = normalize(title), normalize(text)
+        norm_title, norm_text = fold(normalize(title)), fold(normalize(text))
         self.title_len = len(norm_title)
         self.norm = norm_title + "\n" + norm_text
         self.flat = _spaces(norm_title) + "\n" + _spaces(norm_text)
@@ -454,14 +483,15 @@ class _Scan:
                 o = ord(flat[start - 1])
                 if table[o] if o < _TABLE_SIZE else _word_char(flat[start - 1]):
                     continue
-            if prefix >= 0:
-                hits.setdefault(prefix, []).append((start, stop))
-            if phrase >= 0:
+            for literal in prefix:
+                hits.setdefault(literal, []).append((start, stop))
+            if phrase:
                 if right and stop < size:
                     o = ord(flat[stop])
                     if table[o] if o < _TABLE_SIZE else _word_char(flat[stop]):
                         continue
-                hits.setdefault(phrase, []).append((start, stop))
+                for literal in phrase:
+                    hits.setdefault(literal, []).append((start, stop))
 
     def positions(self, term_id: int) -> list[tuple[int, int]]:
         found = self._positions.get(term_id)

@@ -164,6 +164,44 @@ WORD_FORM_CASES = [
 ]
 
 
+CJK_CASES = [
+    # Traditional Chinese folds to Simplified, in the text and in the term
+    ("中國", "中国外交部发言人表示", True),
+    ("中国", "中國外交部發言人表示", True),
+    ("簽證", "中方对韩实行免签证政策", True),
+    ("免签", "對韓國實施免簽政策", True),
+    ("韓國", "韩国总统访华", True),
+    ("朝鲜", "北韓與朝鮮半島", True),
+    # Japanese kanji fold the same way on both sides, so Japanese terms still match
+    ("訪問", "首相が中国を訪問", True),
+    ("関係", "日中関係が改善", True),
+    ("経済", "日本経済の回復", True),
+    ("北朝鮮", "北朝鮮がミサイル発射", True),
+    ("査証免除", "中国が日本人の査証免除を再開", True),
+    ("ビザ", "ビザなし渡航", True),
+    # Korean: with or without spaces between syllables; particles after a word
+    ("무비자", "무 비자 입국 허용", True),
+    ("무비자", "무비자로 입국", True),
+    ("비자 면제", "비자면제 확대", True),
+    ("비자면제", "비자 면제 확대", True),
+    ("중국", "회의 중 국내 기업이", False),  # two syllables are never split
+    ("중국", "중국이 발표했다", True),
+]
+
+
+@pytest.mark.parametrize(("term", "title", "expected"), CJK_CASES)
+def test_cjk_folding_and_korean_spacing(term: str, title: str, expected: bool) -> None:
+    assert matches({"any": [term]}, title) is expected
+
+
+def test_a_folded_match_quotes_the_original_text() -> None:
+    found = Matcher([indicator("i", {"all": ["签证", "韩国"]})]).match(
+        entry("對韓國實施免簽證政策")
+    )
+    assert found[0].snippet == "對韓國實施免簽證政策"
+    assert found[0].terms == ("签证", "韩国")
+
+
 @pytest.mark.parametrize(("term", "title", "expected"), WORD_FORM_CASES)
 def test_word_forms(term: str, title: str, expected: bool) -> None:
     assert matches({"any": [term]}, title) is expected
