@@ -152,6 +152,8 @@ def compile_term(raw: str) -> Term:
     exact = text.startswith("=")
     if exact:
         text = text[1:].strip()
+        if text.startswith("@"):
+            raise ValueError(f"'=' in term {raw!r}: put '=' on the terms of the vocabulary list")
     if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
         if exact:
             raise ValueError(f"'=' in term {raw!r}: a regex matches only as written anyway")

@@ -107,6 +107,8 @@ _CJK_CLASS = (
 _CJK = regex.compile(f"[{_CJK_CLASS}]")
 _LATIN_TERM = regex.compile(r"\w")
 _HANGUL_SPACE = regex.compile(r"(?<=[\uac00-\ud7a3]) (?=[\uac00-\ud7a3])")
+# An escape (kept whole, so `\\[` opens no class) or a character class, `]` first being literal.
+_REGEX_CLASS = regex.compile(r"\\.|\[\^?\]?(?:\\.|\[:\w+:\]|[^\]\\])*\]", regex.DOTALL)
 _HANGUL_RUN = regex.compile(r"[\uac00-\ud7a3]+")
 
 
@@ -211,7 +213,8 @@ class Matcher:
         return self._term_literal[term_id] >= 0 and not self._term_title[term_id]
 
     def _compile_term(self, written: Term, seen: dict[_CTerm, None]) -> _CTerm:
-        term = replace(written, text=fold(written.text))  # Traditional Chinese as Simplified
+        folded = _fold_regex(written.text) if written.kind == TermKind.REGEX else fold(written.text)
+        term = replace(written, text=folded)  # Traditional Chinese as Simplified, like texts
         key = (term.kind, term.text, term.title_only, term.forms)
         term_id = self._term_ids.get(key)
         if term_id is None:
@@ -448,6 +451,20 @@ def _compile_regex(source: str) -> regex.Pattern[str] | None:
         return regex.compile(source, regex.IGNORECASE)
     except (regex.error, ValueError, OverflowError, RecursionError):
         return None  # definitions reject it; a matcher built anyway never matches it
+
+
+def _fold_regex(source: str) -> str:
+    """A regex with its literal characters folded like texts, but not inside `[...]`: folding
+    an end of a range (`[丟-龜]`) would change or break the range."""
+    if source.isascii():
+        return source
+    out: list[str] = []
+    start = 0
+    for found in _REGEX_CLASS.finditer(source):
+        out += [fold(source[start : found.start()]), found.group()]
+        start = found.end()
+    out.append(fold(source[start:]))
+    return "".join(out)
 
 
 def _spacings(text: str) -> list[str]:

@@ -173,6 +173,8 @@ CJK_CASES = [
     ("免签", "對韓國實施免簽政策", True),
     ("韓國", "韩国总统访华", True),
     ("朝鲜", "北韓與朝鮮半島", True),
+    ("/韓國(總統|政府)/", "韩国总统访华", True),  # a regex's literal characters fold too
+    ("/[丟-龜]{2}免簽/", "对韩国免签", True),  # ... but not inside [...]: the range stays
     # Japanese kanji fold the same way on both sides, so Japanese terms still match
     ("訪問", "首相が中国を訪問", True),
     ("関係", "日中関係が改善", True),
