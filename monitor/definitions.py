@@ -797,6 +797,9 @@ class _Vocab:
             chain = " -> ".join(f"@{s}.{n}" for s, n in (*stack[stack.index(target) :], target))
             f.error(node, f"vocabulary cycle: {chain}")
             return None
+        if len(stack) >= MAX_RULE_DEPTH:
+            f.error(node, f"vocabulary references nest more than {MAX_RULE_DEPTH} deep")
+            return None
         return self._entry(*target, stack)
 
 
