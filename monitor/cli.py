@@ -396,7 +396,8 @@ def replay_cmd(rt: Runtime, since: datetime) -> None:
 def search_cmd(rt: Runtime, text: str, limit: int, as_json: bool) -> None:
     """Find stored entries whose title or text contains TEXT (any case), newest first.
 
-    Shows each entry's id, time, feed and title: the id is what `monitor verdict` takes.
+    Shows each entry's id, time, source (publisher, and the feed) and title: the id is what
+    `monitor verdict` takes.
 
     Example: monitor search "visa-free" --limit 5
     """
@@ -405,7 +406,8 @@ def search_cmd(rt: Runtime, text: str, limit: int, as_json: bool) -> None:
             click.echo(json.dumps(entry_json(found), ensure_ascii=False))
         else:
             click.echo(
-                f"{found.id:>7}  {found.time:%Y-%m-%d %H:%M} UTC  {found.entry.feed_id}  "
+                f"{found.id:>7}  {found.time:%Y-%m-%d %H:%M} UTC  {found.entry.publisher} "
+                f"({found.entry.feed_id})  "
                 f"{' '.join(found.entry.title.split()) or '(no headline)'}"
             )
 
