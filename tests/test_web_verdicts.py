@@ -194,12 +194,21 @@ def test_the_page_form_judges_and_sends_the_browser_back_to_the_page(client: Tes
 
     assert answer.status_code == 303
     assert answer.headers["location"] == "/indicators/visa-easing/page#evidence"
+    again = client.post(  # a browser without Sec-Fetch-Site, under the page's no-referrer policy
+        "/indicators/visa-easing/page/verdict",
+        data={"entry": str(herald), "outcome": "eased", "verdict": "no"},
+        headers={"Origin": "null"},
+        follow_redirects=False,
+    )
+    assert again.status_code == 303
     after = client.get("/indicators/visa-easing/page")
     assert after.status_code == 200 and after.headers["etag"] != page.headers["etag"]
     evidence = after.text.split('id="evidence"')[1].split('id="verdicts"')[0]
     assert VISA_HERALD not in evidence
     verdicts = after.text.split('id="verdicts"')[1].split('id="history"')[0]
-    (row,) = re.findall(r'<li data-verdict="no".*?</li>', verdicts)
+    rows = re.findall(r'<li data-verdict="no".*?</li>', verdicts)
+    assert len(rows) == 2  # newest first: the second post, then the one with a note
+    row = rows[1]
     assert f"entry {herald}" in row and VISA_HERALD in row
     assert "by anonymous, " in row and "“dup”" in row
     assert re.search(r'data-status="eased:reported"', after.text)
@@ -208,7 +217,11 @@ def test_the_page_form_judges_and_sends_the_browser_back_to_the_page(client: Tes
 
 @pytest.mark.parametrize(
     "headers",
-    [{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}, {"Origin": "null"}],
+    [
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site", "Origin": "null"},
+        {"Origin": "https://evil.example"},
+    ],
 )
 def test_the_page_form_refuses_a_post_from_another_site(
     client: TestClient, store: Store, headers: dict[str, str]
