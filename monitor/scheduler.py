@@ -130,6 +130,7 @@ class Daemon:
             lease=s.feed_lease,
             jitter=s.check_jitter,
             stop=self.stopping,
+            cycle_deadline=s.cycle_deadline,
         )
 
     def start(self) -> None:

@@ -45,7 +45,24 @@ class Settings(BaseSettings):
         description="How often `monitor run` looks for due feeds, a due digest and changed "
         "definitions.",
     )
-    fetch_concurrency: int = Field(16, ge=1, le=256, description="Feeds fetched at once.")
+    fetch_concurrency: int = Field(
+        16, ge=1, le=256, description="Feeds fetched at once, and so connections open at once."
+    )
+    fetch_keepalive: int = Field(
+        16,
+        ge=0,
+        le=256,
+        description="Idle connections kept for reuse (at most FETCH_CONCURRENCY); the others "
+        "are closed as soon as their answer is read.",
+    )
+    fetch_keepalive_expiry: timedelta = Field(
+        timedelta(seconds=5), description="How long an idle connection is kept for reuse."
+    )
+    cycle_deadline: timedelta = Field(
+        timedelta(minutes=10),
+        description="Longest time one check cycle may fetch; feeds not fetched by then are "
+        "released and checked at the next tick.",
+    )
     fetch_timeout: timedelta = Field(
         timedelta(seconds=20), description="Connect and read timeout of one request."
     )
@@ -108,6 +125,8 @@ class Settings(BaseSettings):
         "check_interval",
         "fetch_timeout",
         "fetch_total_timeout",
+        "fetch_keepalive_expiry",
+        "cycle_deadline",
         "max_backoff",
         "retention",
         "tick_interval",
