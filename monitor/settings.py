@@ -77,8 +77,9 @@ class Settings(BaseSettings):
     )
     feed_lease: timedelta = Field(
         timedelta(minutes=5),
-        description="How long a daemon holds the due feeds it claimed; the feeds of a daemon "
-        "that dies are checked by the others once it runs out. Keep it above a cycle's length.",
+        description="How long a daemon's claim on due feeds lasts; renewed three times per "
+        "lease while it works on them, so the feeds of a daemon that dies are checked by the "
+        "others once it runs out.",
     )
     user_agent: str = Field(
         "monitor/0.1 (news indicator monitor)",
