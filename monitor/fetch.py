@@ -251,17 +251,16 @@ class Fetcher:
         loop.call_soon_threadsafe(self._enqueue, batch)
 
     def next_result(self, *, halt: Callable[[], bool] | None = None) -> FetchResult | None:
-        """The next fetch to finish; None when none is outstanding, or after a halt."""
+        """The next fetch to finish; None when none is outstanding, or after a halt (once the
+        answers that came in before it were given)."""
         while self._outstanding > 0:
             if halt is not None and not self._halted and halt():
                 self._halt()
-                continue
             try:
-                result = (
-                    self._results.get(timeout=HALT_POLL)
-                    if not self._halted
-                    else (self._results.get_nowait())
-                )
+                if self._halted:  # nothing more will come
+                    result = self._results.get_nowait()
+                else:
+                    result = self._results.get(timeout=HALT_POLL)
             except queue.Empty:
                 if self._halted:
                     break

@@ -330,3 +330,24 @@ def test_a_connect_that_hangs_gives_a_connect_timeout() -> None:
         [result] = fetch_sync([FeedRequest("f", url)], limits)
     assert result.status is FetchStatus.FAILED
     assert result.error == "fetch: connect timeout after 0.3s"
+
+
+# ---------------------------------------------------------------- keep-alive
+
+
+@pytest.mark.parametrize(("keepalive", "connections"), [(4, 1), (0, 20)])
+def test_idle_connections_are_kept_for_reuse_up_to_the_setting(
+    feed_server: FeedServer, keepalive: int, connections: int
+) -> None:
+    for i in range(20):
+        feed_server.route(f"/f{i}", body=rss(str(i)))
+    limits = FetchLimits(timeout=5, total_timeout=10, concurrency=4, keepalive=keepalive)
+    results: list[FetchResult] = []
+    with Fetcher(limits) as fetcher:
+        for i in range(20):  # one at a time: each answer frees its connection first
+            fetcher.submit([FeedRequest(str(i), feed_server.url(f"/f{i}"))])
+            result = fetcher.next_result()
+            assert result is not None
+            results.append(result)
+    assert [r.body for r in results] == [rss(str(i)) for i in range(20)]
+    assert feed_server.accepted == connections  # kept alive and reused, or one per request
