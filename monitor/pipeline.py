@@ -355,20 +355,28 @@ def _fetched(
     halt: Callable[[], bool],
 ) -> Iterator[tuple[tuple[DueFeed, FetchResult], ParseJob | None]]:
     """Each fetched feed with its result and, for a new body, the job of parsing it, in the
-    order the fetches finish. Feeds are claimed again whenever fewer than a window's worth
-    are left to fetch, until none is due or `halt()`."""
+    order the fetches finish.
+
+    The fetcher is kept at most two windows (2 x `concurrency`) ahead of what was taken from
+    here, so fetching keeps pace with parsing instead of piling bodies up in memory; feeds are
+    claimed again whenever none is left to hand it, until none is due or `halt()`."""
     claimed: dict[str, DueFeed] = {}
+    unsent: deque[DueFeed] = deque()
+    ahead = 2 * max(1, ctx.limits.concurrency)
     more = True
     while True:
-        if more and source.outstanding <= ctx.limits.concurrency and not halt():
+        halted = halt()
+        if more and not unsent and not halted:
             due = _claim(ctx, leases, now=now, clock=clock)
             claimed.update((f.id, f) for f in due)
-            if due:
-                source.submit([_request(f) for f in due])
+            unsent.extend(due)
             more = bool(due)
+        room = ahead - source.outstanding
+        if room > 0 and unsent and not halted:
+            source.submit([_request(unsent.popleft()) for _ in range(min(room, len(unsent)))])
         result = source.next_result(halt=halt)
         if result is None:
-            if more and not halt():
+            if (more or unsent) and not halted:
                 continue
             return
         feed = claimed[result.feed_id]

@@ -230,7 +230,8 @@ def test_feeds_are_claimed_in_batches_each_leased_from_its_claim(
         return due
 
     monkeypatch.setattr(store, "due_feeds", spy)
-    ctx = replace(context(shipped, store, feeds), fetcher=fetcher)
+    # A day's deadline: these cycles are long on purpose.
+    ctx = replace(context(shipped, store, feeds), fetcher=fetcher, cycle_deadline=timedelta(days=1))
 
     report = run_cycle(ctx, now=NOW, clock=clock)
 
@@ -256,7 +257,8 @@ def test_a_feed_checked_late_in_a_long_cycle_waits_its_interval_from_that_check(
         fetched.extend(r.feed_id for r in requests)
         return [FetchResult(r.feed_id, r.url, FetchStatus.NOT_MODIFIED, 304) for r in requests]
 
-    ctx = replace(context(shipped, store, feeds), fetcher=fetcher)
+    # A day's deadline: these cycles are long on purpose.
+    ctx = replace(context(shipped, store, feeds), fetcher=fetcher, cycle_deadline=timedelta(days=1))
     # A slow cycle: every look at the clock finds it 10 minutes later (the interval is 15).
     ticks = iter(NOW + timedelta(minutes=10 * n) for n in range(100))
     run_cycle(ctx, now=NOW, clock=lambda: next(ticks))
