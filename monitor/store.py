@@ -729,13 +729,22 @@ class Store:
 
     def renew_leases(self, feed_ids: Collection[str], *, owner: str, until: datetime) -> int:
         """Extend `owner`'s leases on these feeds to `until`, while it still works on them;
-        returns how many it still held (a lease another daemon took over is left alone)."""
+        returns how many were renewed (a lease another daemon took over is left alone).
+
+        On PostgreSQL rows locked at that moment are skipped, never waited for: the lock is the
+        cycle recording those feeds (which ends their leases), and waiting could deadlock
+        with it."""
         if not feed_ids:
             return 0
+        owned = select(_feed.c.id).where(
+            _feed.c.id.in_(list(feed_ids)), _feed.c.lease_owner == owner
+        )
+        if self.dialect == "postgresql":
+            owned = owned.with_for_update(skip_locked=True)
         with self._tx("renew leases", write=True) as conn:
             renewed = conn.execute(
                 update(_feed)
-                .where(_feed.c.id.in_(list(feed_ids)), _feed.c.lease_owner == owner)
+                .where(_feed.c.id.in_(owned), _feed.c.lease_owner == owner)
                 .values(lease_until=until)
             )
             return int(renewed.rowcount or 0)
