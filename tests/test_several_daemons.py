@@ -276,10 +276,14 @@ def test_three_daemons_share_the_feeds_and_survive_a_killed_one(
     agents = {d.name for d in daemons}
 
     def killed_cycle(feed_id: str, hit: Hit) -> bool:
-        """The dead daemon's last fetch of a feed it held, in the cycle it was killed in (its
-        leases were renewed while it worked, so their end does not tell when it claimed)."""
-        last = max((h.at for h in hits[f"/{feed_id}.xml"] if h.agent == victim.name), default=None)
-        return hit.agent == victim.name and hit.at == last
+        """The dead daemon's last fetch of a feed it held, in the cycle it was killed in: no
+        other daemon fetched the feed between it and the kill. (Its leases were renewed while
+        it worked, so their end does not tell when it claimed them.)"""
+        found = hits[f"/{feed_id}.xml"]
+        last = max((h.at for h in found if h.agent == victim.name), default=None)
+        if hit.agent != victim.name or hit.at != last:
+            return False
+        return not [h for h in found if h.agent != victim.name and last < h.at <= killed_at]
 
     for path, found in hits.items():
         feed_id = path.strip("/").removesuffix(".xml")
