@@ -19,6 +19,7 @@ WHERE = {
     "selectolax": {"parse"},
     "publicsuffixlist": {"parse"},
     "ahocorasick": {"match"},
+    "opencc": {"fold"},
     "sqlmodel": {"store"},
     "sqlalchemy": {"store", "migrate"},
     "alembic": {"migrate"},
