@@ -321,6 +321,7 @@ def _config(app: Any, host: str, port: int, limits: Limits) -> uvicorn.Config:
         host=host,
         port=port,
         http=_protocol(limits),
+        ws="none",  # no endpoint speaks WebSocket: an upgrade request is plain HTTP
         log_config=None,  # the logging monitor.logs configured
         lifespan="off",
         access_log=False,  # monitor.logs silences uvicorn.access anyway; skip building lines

@@ -10,7 +10,9 @@ once its lease runs out, each status change is recorded once, and one digest is 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
 import os
 import signal
 import socket
@@ -37,7 +39,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 FEEDS = 200
 INTERVAL = 4.0  # MONITOR_CHECK_INTERVAL, seconds
-LEASE = 12.0  # MONITOR_FEED_LEASE: above the longest cycle (~1 s, ~10 s on a loaded machine)
+# MONITOR_FEED_LEASE: above the longest cycle, as the README asks (~1 s; 12 s was overrun on a
+# machine whose two cores were kept busy, and the same feed was then fetched by two daemons).
+# The test checks that assumption: a cycle longer than the lease fails it as such.
+LEASE = 40.0
 FAIL_AFTER = 120.0  # seconds for one step: the deadlines only turn a hang into a failure
 TICK = 0.3
 ALL_TAGS = ("korea", "china", "japan", "international", "search-dialogue", "search-travel",
@@ -138,6 +143,16 @@ class Daemon:
             env=env, cwd=cwd, stdout=self._out, stderr=subprocess.STDOUT,
         )  # fmt: skip
         self.owner = f"{socket.gethostname()}:{self.proc.pid}"  # the daemon's lease owner
+
+    def cycle_seconds(self) -> list[float]:
+        """The duration of every check cycle the daemon logged."""
+        found = []
+        for raw in self.log.read_text(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                line = json.loads(raw)
+                if str(line.get("message", "")).startswith("cycle:"):
+                    found.append(float(line["duration"]))
+        return found
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.proc.poll() is None:
@@ -274,6 +289,8 @@ def test_three_daemons_share_the_feeds_and_survive_a_killed_one(
         codes = [d.stop() for d in survivors]
 
     assert codes == [0, 0], logs()
+    slowest = max(seconds for d in daemons for seconds in d.cycle_seconds())
+    assert slowest < LEASE, f"a cycle took {slowest:.1f} s, over the {LEASE:g} s lease"
     hits = server.by_path()
     assert sorted(hits) == sorted(f"/feed{n:03}.xml" for n in range(FEEDS))
     agents = {d.name for d in daemons}
@@ -281,8 +298,10 @@ def test_three_daemons_share_the_feeds_and_survive_a_killed_one(
     def killed_cycle(feed_id: str, hit: Hit) -> bool:
         """The dead daemon's last fetch of a feed it held, in the cycle it was killed in."""
         claimed = held[feed_id] - LEASE
-        last = max(h.at for h in hits[f"/{feed_id}.xml"] if h.agent == victim.name)
-        return hit.agent == victim.name and hit.at == last and claimed - 0.5 <= hit.at
+        # it may have died before fetching some of what it had claimed (on a busy machine, it
+        # claims every due feed at once and fetches 16 at a time)
+        fetched = [h.at for h in hits[f"/{feed_id}.xml"] if h.agent == victim.name]
+        return hit.agent == victim.name and hit.at == max(fetched) and claimed - 0.5 <= hit.at
 
     for path, found in hits.items():
         feed_id = path.strip("/").removesuffix(".xml")

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from monitor.domain import Definitions
-from monitor.server import Guard
+from monitor.server import Guard, Limits
 from monitor.store import Store
 from monitor.web import create_app
 from tests import webdata
@@ -129,6 +129,11 @@ def test_the_default_allows_the_bind_address_and_the_address_the_request_reached
     assert guard.allows("172.17.0.2:8000", ("172.17.0.2", 8000))  # 0.0.0.0 in a container
     assert guard.allows("[fe80::1]:8000", ("fe80::1", 8000))
     assert not guard.allows("monitor.internal:8000", ("172.17.0.2", 8000))
+
+
+def test_the_server_limits_default_to_the_settings_defaults() -> None:
+    assert Limits.of(settings()) == Limits()
+    assert Limits.of(settings(http_header_timeout="3s")).header_timeout == 3.0
 
 
 def test_the_setting_is_read_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
