@@ -151,8 +151,9 @@ class _GuardedProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
+        pipelined = bool(self.pipeline)  # super() starts the next one, whose headers are read
         super().on_response_complete()
-        if not self.pipeline:
+        if not pipelined:
             self._awaiting_headers = True
             self._waiting_since = self.loop.time()
 

@@ -236,3 +236,13 @@ def test_the_real_server_refuses_a_foreign_host_and_answers_head(
         head = read_until_closed(sock)
     assert head.startswith(b"HTTP/1.1 200 ") and head.endswith(b"\r\n\r\n")
     assert b"content-length: " in head.lower()
+
+
+def test_pipelined_and_kept_alive_requests_are_all_answered(serve: Callable[..., Served]) -> None:
+    served = serve(MONITOR_HTTP_MAX_HEADER_BYTES="1024")
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    last = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    with served.connect() as sock:
+        sock.sendall(request * 30 + last)  # 1.3 KB in one write: each request has its own cap
+        answers = read_until_closed(sock)
+    assert answers.count(b"HTTP/1.1 200 ") == 31, answers[-300:]
