@@ -28,7 +28,7 @@ WHERE = {
     "markupsafe": {"page"},
     "apprise": {"notify"},
     "fastapi": {"web"},
-    "uvicorn": {"web"},
+    "uvicorn": {"server"},
     "prometheus_client": {"metrics"},
     "pydantic": {"settings", "web", "webmodels"},
     "pydantic_settings": {"settings"},
