@@ -1,8 +1,11 @@
 """The HTTP endpoint: JSON API, Prometheus metrics and the status page, from the same views.
 
-The only module that imports FastAPI and uvicorn. `create_app` builds the app over a store and
-a definitions callable (the daemon reloads definitions); `WebServer` runs it on a background
-thread for `monitor run`; `serve` runs it in the foreground for `monitor serve`.
+The only module that imports FastAPI. `create_app` builds the app over a store and a
+definitions callable (the daemon reloads definitions); `WebServer` (monitor.server) runs it on a
+background thread for `monitor run`; `serve` runs it in the foreground for `monitor serve`, both
+with the limits of `monitor.server`. Every endpoint answers HEAD as well, every answer carries
+`X-Content-Type-Options: nosniff`, and a request whose Host is not in MONITOR_HTTP_ALLOWED_HOSTS
+(by default the bind address and the local names) gets 400 (`server.Guard`).
 
     GET /healthz                         open; 503 when the database or the checks are down
     GET /indicators                      every indicator's status
@@ -42,16 +45,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
-from types import FrameType
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
-import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -60,8 +59,9 @@ from pydantic import TypeAdapter
 
 from monitor import metrics, page
 from monitor.domain import Definitions, StatusChange
-from monitor.errors import MonitorError, StoreError, VerdictError
+from monitor.errors import StoreError, VerdictError
 from monitor.pipeline import Judged, judge
+from monitor.server import Guard, Limits, WebServer, serve
 from monitor.settings import Settings
 from monitor.store import FeedState, Store
 from monitor.views import (
@@ -86,7 +86,7 @@ from monitor.webmodels import (
     VerdictIn,
 )
 
-__all__ = ["WebServer", "create_app", "serve", "utcnow"]
+__all__ = ["Limits", "WebServer", "create_app", "serve", "utcnow"]
 
 log = logging.getLogger("monitor.web")
 
@@ -107,10 +107,12 @@ _FEEDS = TypeAdapter(list[FeedOut])
 _HEALTH = TypeAdapter(HealthOut)
 _JUDGED = TypeAdapter(JudgedOut)
 _ENTRIES = TypeAdapter(list[EntryOut])
+FORM_MAX_BYTES = 16_384  # the page's verdict form: a note of 2,000 characters and a few ids
 ENTRIES_LIMIT = 20
 ENTRIES_MAX = 200
 
 _HTML = "text/html; charset=utf-8"
+_NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 
 IndicatorId = Annotated[str, Path(description="The indicator's id (its file stem).")]
 EntryId = Annotated[
@@ -169,6 +171,9 @@ def create_app(
             lambda: JSONResponse(app.openapi())
         )
     _install_error_handlers(app)
+    app.add_middleware(
+        Guard, allowed_hosts=settings.http_allowed_hosts, bind_host=settings.http_host
+    )
     api = _Api(store, definitions, settings, clock, started=clock())
 
     app.get(
@@ -306,7 +311,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("web: %s %s failed", request.method, request.url.path, exc_info=exc)
-        return JSONResponse({"detail": "internal error"}, status_code=500)
+        # Sent by Starlette's outermost middleware, past Guard: the header is set here.
+        return JSONResponse({"detail": "internal error"}, status_code=500, headers=_NOSNIFF)
 
     app.add_exception_handler(StoreError, unavailable)
     app.add_exception_handler(Exception, unexpected)
@@ -473,7 +479,8 @@ class _Api:
         if _cross_site(request):
             raise HTTPException(403, "verdict: a form of another site may not post verdicts")
         try:
-            form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=8)
+            body = await _small_body(request, FORM_MAX_BYTES)
+            form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=8)
         except ValueError:  # more fields than the form has
             raise HTTPException(422, "verdict: not the page's form") from None
         field = {name: values[0] for name, values in form.items()}
@@ -607,6 +614,17 @@ class _Api:
 # ---------------------------------------------------------------- answers
 
 
+async def _small_body(request: Request, limit: int) -> bytes:
+    """The request's body, read no further than `limit` bytes (413 past it)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"verdict: a form is at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _cross_site(request: Request) -> bool:
     """Whether a browser says the post comes from a page of another origin (a form there): by
     Sec-Fetch-Site, which every current browser sends, else by an Origin naming another host.
@@ -722,94 +740,3 @@ def _feed_json(feed: FeedState) -> dict[str, Any]:
         "next_check_at": feed.next_check_at,
         "dead": feed.dead,
     }
-
-
-# ---------------------------------------------------------------- serving
-
-
-def _config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_config=None,  # the logging monitor.logs configured
-        lifespan="off",
-        access_log=False,  # monitor.logs silences uvicorn.access anyway; skip building lines
-        server_header=False,
-        timeout_graceful_shutdown=5,
-    )
-
-
-class _ForegroundServer(uvicorn.Server):
-    """Stops gracefully on SIGTERM or SIGINT and returns, instead of re-raising the signal
-    once stopped (uvicorn's default), so that `monitor serve` exits 0 like `monitor run`."""
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        super().handle_exit(sig, frame)
-        self._captured_signals.clear()
-
-
-def serve(app: FastAPI, *, host: str, port: int) -> None:
-    """Run in the foreground until SIGINT or SIGTERM (`monitor serve`)."""
-    _ForegroundServer(_config(app, host, port)).run()
-
-
-class WebServer:
-    """uvicorn on a background thread: `start()` returns once it listens, `stop()` waits
-    (bounded) for open requests. Port 0 picks a free port; `port` tells which."""
-
-    def __init__(self, app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000) -> None:
-        self._server = uvicorn.Server(_config(app, host, port))
-        self._thread: threading.Thread | None = None
-        self.host = host
-
-    @property
-    def port(self) -> int:
-        servers = getattr(self._server, "servers", [])
-        if not servers or not servers[0].sockets:
-            raise MonitorError("web: the server is not listening")
-        return int(servers[0].sockets[0].getsockname()[1])
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    def start(self, timeout: float = 10.0) -> None:
-        if self._thread is not None:
-            raise MonitorError("web: the server was already started")
-        self._thread = threading.Thread(target=self._run, name="monitor-web", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise MonitorError(
-                    f"web: unable to listen on {self.host}:{self._server.config.port}"
-                )
-            time.sleep(0.01)
-        log.info("web: listening on %s", self.url)
-
-    def _run(self) -> None:
-        try:
-            self._server.run()
-        except SystemExit:  # uvicorn exits when it cannot bind; start() reports it
-            log.debug("web: the server thread ended at start-up")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Finish open requests (at most `timeout` seconds), then close."""
-        thread = self._thread
-        if thread is None:
-            return
-        self._server.should_exit = True
-        thread.join(timeout)
-        if thread.is_alive():
-            self._server.force_exit = True
-            thread.join(2.0)
-
-    def __enter__(self) -> WebServer:
-        self.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()

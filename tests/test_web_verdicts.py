@@ -242,6 +242,7 @@ def test_the_page_form_refuses_a_post_from_another_site(
     [
         ({"entry": "x", "outcome": "eased", "verdict": "no"}, 422),
         ({f"f{n}": "x" for n in range(20)}, 422),
+        ({"entry": "{herald}", "outcome": "eased", "verdict": "no", "note": "x" * 20_000}, 413),
         ({"entry": "999999", "outcome": "eased", "verdict": "no"}, 404),
         ({"entry": "{herald}", "outcome": "eased", "verdict": "perhaps"}, 422),
     ],
