@@ -39,6 +39,7 @@ from monitor.domain import (
     parse_duration,
 )
 from monitor.errors import DefinitionError
+from monitor.wordforms import word_forms
 
 __all__ = ["compile_term", "load_definitions", "validate"]
 
@@ -105,25 +106,40 @@ def validate(indicators_dir: Path, feeds_file: Path) -> list[str]:
 
 
 def compile_term(raw: str) -> Term:
-    """A term as written (`phrase`, `prefix*`, `/regex/`, `title:...`) -> Term.
+    """A term as written (`phrase`, `=phrase`, `prefix*`, `/regex/`, `title:...`) -> Term.
 
-    Raises ValueError with a message naming what is wrong.
+    A plain phrase also matches the English forms of its words (see wordforms); `=` before it
+    matches it only as written. Raises ValueError with a message naming what is wrong.
     """
     text = raw.strip()
     title_only = text.startswith("title:")
     if title_only:
         text = text[len("title:") :].strip()
+    exact = text.startswith("=")
+    if exact:
+        text = text[1:].strip()
     if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
+        if exact:
+            raise ValueError(f"'=' in term {raw!r}: a regex matches only as written anyway")
         source = text[1:-1]
         _check_regex(source, raw)
         return Term(raw=raw, kind=TermKind.REGEX, text=source, title_only=title_only)
     kind = TermKind.PHRASE
     if text.endswith("*"):
+        if exact:
+            raise ValueError(f"'=' in term {raw!r}: a prefix cannot also be exact")
         kind, text = TermKind.PREFIX, text[:-1]
-    phrase = " ".join(normalize(text).split())
+    phrase = _phrase(text)
     if not phrase:
         raise ValueError(f"empty term {raw!r}")
-    return Term(raw=raw, kind=kind, text=phrase, title_only=title_only)
+    forms: tuple[str, ...] = ()
+    if kind == TermKind.PHRASE and not exact:
+        forms = tuple(dict.fromkeys(_phrase(form) for form in word_forms(text)))
+    return Term(raw=raw, kind=kind, text=phrase, title_only=title_only, forms=forms)
+
+
+def _phrase(text: str) -> str:
+    return " ".join(normalize(text).split())
 
 
 def _check_regex(source: str, raw: str) -> None:

@@ -62,7 +62,7 @@ def entry_key(feed_id: str, guid: str, link: str, title: str, text: str) -> str:
 
 
 class TermKind(StrEnum):
-    PHRASE = "phrase"  # case-insensitive, word boundaries for Latin, substring for CJK
+    PHRASE = "phrase"  # case-insensitive, word boundaries for Latin, substring for CJK; and forms
     PREFIX = "prefix"  # word*  -> a word starting with `word`
     REGEX = "regex"  # /pattern/
 
@@ -73,6 +73,7 @@ class Term:
     kind: TermKind
     text: str  # normalized phrase / prefix, or the regex source
     title_only: bool = False
+    forms: tuple[str, ...] = ()  # other spellings of a phrase (inflections), normalized
 
 
 @dataclass(frozen=True)

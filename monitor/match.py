@@ -149,8 +149,9 @@ class Matcher:
         self.indicators = tuple(indicators)
         self.regex_timeout = regex_timeout
         self.regex_timeouts = 0  # how many regex runs timed out (for metrics)
-        self._term_ids: dict[tuple[TermKind, str, bool], int] = {}
-        self._literal_ids: dict[tuple[TermKind, str], int] = {}
+        self._term_ids: dict[tuple[TermKind, str, bool, tuple[str, ...]], int] = {}
+        # (kind, text, other spellings) of every literal: a phrase and its forms are one literal
+        self._literal_ids: dict[tuple[TermKind, str, tuple[str, ...]], int] = {}
         self._term_literal: list[int] = []  # literal id, or -1 for a regex term
         self._term_title: list[bool] = []
         self._term_regex: list[regex.Pattern[str] | None] = []
@@ -190,7 +191,7 @@ class Matcher:
         return self._term_literal[term_id] >= 0 and not self._term_title[term_id]
 
     def _compile_term(self, term: Term, seen: dict[_CTerm, None]) -> _CTerm:
-        key = (term.kind, term.text, term.title_only)
+        key = (term.kind, term.text, term.title_only, term.forms)
         term_id = self._term_ids.get(key)
         if term_id is None:
             term_id = self._term_ids[key] = len(self._term_literal)
@@ -203,7 +204,7 @@ class Matcher:
                 self._term_needs_ids.append(tuple(ids for _, ids in needs if ids is not None))
             else:
                 literal = self._literal_ids.setdefault(
-                    (term.kind, term.text), len(self._literal_ids)
+                    (term.kind, term.text, term.forms), len(self._literal_ids)
                 )
                 self._term_literal.append(literal)
                 self._term_regex.append(None)
@@ -222,7 +223,7 @@ class Matcher:
         at the bottom of every row then carries into the guard bit of exactly the full rows.
         """
         positions: list[list[int]] = [[] for _ in self._literal_ids]
-        self._literal_length = {id_: len(text) for (_, text), id_ in self._literal_ids.items()}
+        self._literal_length = {id_: len(text) for (_, text, _), id_ in self._literal_ids.items()}
         self._always: list[int] = []
         self._guard_outcome: dict[int, int] = {}  # guard bit's bit_length() -> outcome index
         low = guards = bit = 0
@@ -248,7 +249,7 @@ class Matcher:
         if not views or not all(view.strip() for view in views):
             return None
         ids = self._literal_ids
-        return frozenset(ids.setdefault((TermKind.REGEX, view), len(ids)) for view in views)
+        return frozenset(ids.setdefault((TermKind.REGEX, view, ()), len(ids)) for view in views)
 
     def _groups(self, node: _CNode) -> list[frozenset[int]]:
         """Sets of literals such that `node` can only hold when each set has a hit."""
@@ -274,20 +275,22 @@ class Matcher:
         hit is a real one; the rest (CJK, symbols) are checked for boundaries per hit."""
         latin: dict[str, list[int]] = {}
         other: dict[str, list[int]] = {}
-        for (kind, text), literal in self._literal_ids.items():
+        for (kind, text, forms), literal in self._literal_ids.items():
             if kind == TermKind.REGEX:
                 continue  # substrings regexes need: added below, after the terms
             if _LATIN_TERM.search(text) and not _CJK.search(text):
-                key = _latin_view(text)
-                lead = key[0] != " "
-                trail = kind == TermKind.PHRASE and key[-1] != " "
-                key = " " * lead + key + " " * trail
-                slot = latin.setdefault(key, [lead, trail])
-                slot.append(literal)
+                for spelling in (text, *forms):  # a form ends on a word boundary like its term
+                    key = _latin_view(spelling)
+                    lead = key[0] != " "
+                    trail = kind == TermKind.PHRASE and key[-1] != " "
+                    key = " " * lead + key + " " * trail
+                    slot = latin.setdefault(key, [lead, trail])
+                    if literal not in slot[2:]:
+                        slot.append(literal)
             else:
                 slot = other.setdefault(text, [-1, -1])
                 slot[0 if kind == TermKind.PHRASE else 1] = literal
-        for (kind, text), literal in self._literal_ids.items():
+        for (kind, text, _), literal in self._literal_ids.items():
             if kind == TermKind.REGEX:  # found as a plain substring of the Latin view
                 latin.setdefault(text, [False, False]).append(literal)
         self._latin = _automaton(

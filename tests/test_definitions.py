@@ -254,6 +254,8 @@ def test_missing_paths_are_problems(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- terms
 
+FORMS_OF_BAN = ("bans", "banned", "baned", "banning", "baning")
+
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
@@ -267,6 +269,37 @@ def test_missing_paths_are_problems(tmp_path: Path) -> None:
         ("title:visit*", Term("title:visit*", TermKind.PREFIX, "visit", title_only=True)),
         ("title:/x+y/", Term("title:/x+y/", TermKind.REGEX, "x+y", title_only=True)),
         ("북한", Term("북한", TermKind.PHRASE, "북한")),
+        ("ban", Term("ban", TermKind.PHRASE, "ban", forms=FORMS_OF_BAN)),
+        ("=ban", Term("=ban", TermKind.PHRASE, "ban")),
+        ("title:=Xi", Term("title:=Xi", TermKind.PHRASE, "xi", title_only=True)),
+        ("Xi", Term("Xi", TermKind.PHRASE, "xi")),  # a name: no forms
+        ("DPRK", Term("DPRK", TermKind.PHRASE, "dprk")),  # an abbreviation: no forms
+        ("calls on", Term("calls on", TermKind.PHRASE, "calls on")),  # already a form
+        (
+            "resume flight",
+            Term(
+                "resume flight",
+                TermKind.PHRASE,
+                "resume flight",
+                forms=(
+                    "resume flights",
+                    "resume flighted",
+                    "resume flighting",
+                    "resumes flight",
+                    "resumes flights",
+                    "resumes flighted",
+                    "resumes flighting",
+                    "resumed flight",
+                    "resumed flights",
+                    "resumed flighted",
+                    "resumed flighting",
+                    "resuming flight",
+                    "resuming flights",
+                    "resuming flighted",
+                    "resuming flighting",
+                ),
+            ),
+        ),
     ],
 )
 def test_compile_term(raw: str, expected: Term) -> None:
@@ -275,7 +308,15 @@ def test_compile_term(raw: str, expected: Term) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "message"),
-    [("*", "empty term"), ("title:", "empty term"), ("//", "empty regex"), ("/[/", "bad regex")],
+    [
+        ("*", "empty term"),
+        ("title:", "empty term"),
+        ("//", "empty regex"),
+        ("/[/", "bad regex"),
+        ("=", "empty term"),
+        ("=ban*", "a prefix cannot also be exact"),
+        ("=/ban/", "a regex matches only as written"),
+    ],
 )
 def test_compile_term_rejects(raw: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -110,6 +110,55 @@ def test_term(term: str, title: str, expected: bool) -> None:
     assert matches({"any": [term]}, "Headline", "Some text. " + title) is expected
 
 
+WORD_FORM_CASES = [
+    # a plain phrase matches the English forms of its words
+    ("oppose", "China opposes new sanctions", True),
+    ("oppose", "Beijing opposed the move", True),
+    ("oppose", "Opposing views in Seoul", True),
+    ("extend", "China extended visa-free entry", True),
+    ("extend", "Seoul extends waiver", True),
+    ("flight", "Airlines add flights to Jeju", True),
+    ("ease", "Visa rules eased for tourists", True),
+    ("ease", "China easing curbs", True),
+    ("apply", "The rule applies to tour groups", True),
+    ("apply", "Korea applied for membership", True),
+    ("stop", "Beijing stopped issuing visas", True),
+    ("stop", "Stopping the flow of coal", True),
+    ("visa", "Visas for South Koreans", True),
+    ("meet", "Xi met Lee in Gyeongju", True),
+    ("hold", "The two sides held talks", True),
+    ("resume flight", "Airlines resumed flights to Jeju", True),
+    ("multiple-entry visa", "Ten-year multiple-entry visas", True),
+    # ... and never a longer word, unlike a prefix
+    ("ease", "East Asia summit", False),
+    ("ease", "Tensions in the East China Sea", False),
+    ("ban", "Bank of Korea holds rates", False),
+    ("ban", "Talks in Bangkok", False),
+    ("ban", "US banned the exports", True),
+    ("visa", "Visakhapatnam port", False),
+    # `=` opts out of forms; names and abbreviations are not inflected anyway
+    ("=US", "US envoy in Seoul", True),
+    ("=US", "The plan was used in talks", False),
+    ("US", "The plan was used in talks", False),
+    ("=Xi", "Xi visits Seoul", True),
+    ("=oppose", "China opposes sanctions", False),
+    ("=oppose", "We oppose sanctions", True),
+    ("title:=Xi", "Xi visits Seoul", True),
+    ("title:flight", "Flights resume", True),
+    ("Park", "Parking rules change", False),
+    # prefixes and regexes are unchanged
+    ("eas*", "East Asia summit", True),
+    ("/\\bvisa\\b/", "Visas for all", False),
+    # non-Latin terms are unaffected
+    ("签证", "签证政策", True),
+]
+
+
+@pytest.mark.parametrize(("term", "title", "expected"), WORD_FORM_CASES)
+def test_word_forms(term: str, title: str, expected: bool) -> None:
+    assert matches({"any": [term]}, title) is expected
+
+
 @pytest.mark.parametrize(
     ("term", "title", "text", "expected"),
     [
