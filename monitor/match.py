@@ -18,7 +18,7 @@ import time
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import ahocorasick
@@ -34,12 +34,14 @@ from monitor.domain import (
     NearNode,
     Node,
     NoneNode,
+    Order,
     Scope,
     Term,
     TermKind,
     TermNode,
     normalize,
 )
+from monitor.fold import fold
 
 __all__ = ["REGEX_TIMEOUT", "ExampleResult", "Matcher", "compile_matcher", "run_examples"]
 
@@ -47,6 +49,7 @@ REGEX_TIMEOUT = 0.05  # seconds per regex term per entry
 MAX_HITS_PER_TERM = 200
 SNIPPET_CHARS = 200
 MAX_GROUPS = 64  # literal groups gating one outcome
+MAX_SPACINGS = 64  # spellings of one Korean term with and without spaces
 T = TypeVar("T")
 
 _OTHER_SPACE = regex.compile(r"[^\S ]")  # whitespace other than the space itself
@@ -94,6 +97,8 @@ _CJK_CLASS = (
 )
 _CJK = regex.compile(f"[{_CJK_CLASS}]")
 _LATIN_TERM = regex.compile(r"\w")
+_HANGUL_SPACE = regex.compile(r"(?<=[\uac00-\ud7a3]) (?=[\uac00-\ud7a3])")
+_HANGUL_RUN = regex.compile(r"[\uac00-\ud7a3]+")
 
 
 # ---------------------------------------------------------------- compiled rules
@@ -115,8 +120,9 @@ class _COp:
 
 @dataclass(frozen=True, slots=True)
 class _CNear:
-    terms: tuple[_CTerm, ...]
+    groups: tuple[tuple[_CTerm, ...], ...]  # one term of each group must occur
     within: int
+    order: Order
 
 
 _CNode = _CTerm | _COp | _CNear
@@ -128,6 +134,7 @@ class _COutcome:
     outcome_id: str
     node: _CNode
     sentence: bool
+    unless: tuple[_CTerm, ...]  # cues that cancel a match in a sentence of its terms
 
 
 @dataclass(frozen=True)
@@ -166,7 +173,8 @@ class Matcher:
             for outcome in indicator.outcomes:
                 node = self._compile(outcome.rule.node, terms)
                 sentence = outcome.rule.scope == Scope.SENTENCE
-                self._outcomes.append(_COutcome(indicator.id, outcome.id, node, sentence))
+                unless = tuple(self._compile_term(t, terms) for t in outcome.unless)
+                self._outcomes.append(_COutcome(indicator.id, outcome.id, node, sentence, unless))
             self._indicator_terms[indicator.id] = tuple(terms)
         self._build_gates()
         self._build_automata()
@@ -177,8 +185,10 @@ class Matcher:
         if isinstance(node, TermNode):
             return self._compile_term(node.term, seen)
         if isinstance(node, NearNode):
-            terms = tuple(self._compile_term(t, seen) for t in node.terms)
-            return _CNear(terms, node.within)
+            groups = tuple(
+                tuple(self._compile_term(t, seen) for t in group) for group in node.terms
+            )
+            return _CNear(groups, node.within, node.order)
         op = "all" if isinstance(node, AllNode) else "any" if isinstance(node, AnyNode) else "none"
         assert isinstance(node, AllNode | AnyNode | NoneNode)
         children = tuple(self._compile(child, seen) for child in node.children)
@@ -191,6 +201,7 @@ class Matcher:
         return self._term_literal[term_id] >= 0 and not self._term_title[term_id]
 
     def _compile_term(self, term: Term, seen: dict[_CTerm, None]) -> _CTerm:
+        term = replace(term, text=fold(term.text))  # Traditional Chinese as Simplified, as texts
         key = (term.kind, term.text, term.title_only, term.forms)
         term_id = self._term_ids.get(key)
         if term_id is None:
@@ -253,15 +264,15 @@ class Matcher:
 
     def _groups(self, node: _CNode) -> list[frozenset[int]]:
         """Sets of literals such that `node` can only hold when each set has a hit."""
-        if isinstance(node, _CTerm | _CNear):
-            groups: list[frozenset[int]] = []
-            for term in [node] if isinstance(node, _CTerm) else node.terms:
-                literal = self._term_literal[term.term_id]
-                if literal >= 0:
-                    groups.append(frozenset({literal}))
-                else:
-                    groups.extend(self._term_needs_ids[term.term_id])
-            return groups
+        if isinstance(node, _CTerm):
+            return self._term_groups(node)
+        if isinstance(node, _CNear):
+            found: list[frozenset[int]] = []
+            for group in node.groups:
+                found += _either(
+                    [self._term_groups(t) for t in group], self._literal_length.__getitem__
+                )
+            return list(dict.fromkeys(found))
         if node.op == "none":
             return []
         children = [self._groups(child) for child in node.children]
@@ -269,12 +280,18 @@ class Matcher:
             return list(dict.fromkeys(group for groups in children for group in groups))
         return _either(children, self._literal_length.__getitem__)
 
+    def _term_groups(self, term: _CTerm) -> list[frozenset[int]]:
+        literal = self._term_literal[term.term_id]
+        if literal >= 0:
+            return [frozenset({literal})]
+        return list(self._term_needs_ids[term.term_id])
+
     def _build_automata(self) -> None:
         """Latin-script literals go, padded with a space where they need a word boundary, into
         an automaton over the text's Latin view (every other character a space), so that every
         hit is a real one; the rest (CJK, symbols) are checked for boundaries per hit."""
         latin: dict[str, list[int]] = {}
-        other: dict[str, list[int]] = {}
+        other: dict[str, tuple[list[int], list[int]]] = {}  # phrase and prefix literals
         for (kind, text, forms), literal in self._literal_ids.items():
             if kind == TermKind.REGEX:
                 continue  # substrings regexes need: added below, after the terms
@@ -288,8 +305,9 @@ class Matcher:
                     if literal not in slot[2:]:
                         slot.append(literal)
             else:
-                slot = other.setdefault(text, [-1, -1])
-                slot[0 if kind == TermKind.PHRASE else 1] = literal
+                for spelling in _spacings(text):
+                    phrases, prefixes = other.setdefault(spelling, ([], []))
+                    (phrases if kind == TermKind.PHRASE else prefixes).append(literal)
         for (kind, text, _), literal in self._literal_ids.items():
             if kind == TermKind.REGEX:  # found as a plain substring of the Latin view
                 latin.setdefault(text, [False, False]).append(literal)
@@ -300,9 +318,9 @@ class Matcher:
         self._other = _automaton(
             (
                 _utf8_view(text),
-                (len(text), _word_char(text[0]), _word_char(text[-1]), phrase, prefix),
+                (len(text), _word_char(text[0]), _word_char(text[-1]), *map(tuple, slot)),
             )
-            for text, (phrase, prefix) in other.items()
+            for text, slot in other.items()
         )
         self._other_ascii = any(text.isascii() for text in other)
 
@@ -323,7 +341,7 @@ class Matcher:
         matches: list[Match] = []
         for index in sorted(candidates):
             outcome = self._outcomes[index]
-            found = scan.explain(outcome.node, outcome.sentence)
+            found = scan.explain(outcome.node, outcome.sentence, outcome.unless)
             if found is not None:
                 terms, at = found
                 snippet = _snippet(entry.title + "\n" + entry.text, at)
@@ -392,6 +410,29 @@ def _compile_regex(source: str) -> regex.Pattern[str] | None:
         return None  # definitions reject it; a matcher built anyway never matches it
 
 
+def _spacings(text: str) -> list[str]:
+    """Spellings of a term with and without spaces between its Hangul syllables: Korean writes
+    compounds either way (무비자, 무 비자; 비자 면제, 비자면제). Only runs of three syllables or
+    more are split, so that 중국 never matches "중 국내"; past MAX_SPACINGS spellings, only
+    the term as written and without any of those spaces."""
+    compact = _HANGUL_SPACE.sub("", text)
+    gaps = [
+        run.start() + i
+        for run in _HANGUL_RUN.finditer(compact)
+        if len(run.group()) >= 3
+        for i in range(1, len(run.group()))
+    ]
+    if 1 << len(gaps) > MAX_SPACINGS:
+        return list(dict.fromkeys([text, compact]))
+    found = [compact]
+    for choice in itertools.product((False, True), repeat=len(gaps)):
+        cut = [gap for gap, on in zip(gaps, choice, strict=True) if on]
+        if cut:
+            pieces = [compact[a:b] for a, b in zip([0, *cut], [*cut, len(compact)], strict=True)]
+            found.append(" ".join(pieces))
+    return list(dict.fromkeys([text, *found]))
+
+
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
@@ -404,7 +445,7 @@ class _Scan:
 
     def __init__(self, matcher: Matcher, title: str, text: str) -> None:
         self.m = matcher
-        norm_title, norm_text = normalize(title), normalize(text)
+        norm_title, norm_text = fold(normalize(title)), fold(normalize(text))
         self.title_len = len(norm_title)
         self.norm = norm_title + "\n" + norm_text
         self.flat = _spaces(norm_title) + "\n" + _spaces(norm_text)
@@ -442,14 +483,15 @@ class _Scan:
                 o = ord(flat[start - 1])
                 if table[o] if o < _TABLE_SIZE else _word_char(flat[start - 1]):
                     continue
-            if prefix >= 0:
-                hits.setdefault(prefix, []).append((start, stop))
-            if phrase >= 0:
+            for literal in prefix:
+                hits.setdefault(literal, []).append((start, stop))
+            if phrase:
                 if right and stop < size:
                     o = ord(flat[stop])
                     if table[o] if o < _TABLE_SIZE else _word_char(flat[stop]):
                         continue
-                hits.setdefault(phrase, []).append((start, stop))
+                for literal in phrase:
+                    hits.setdefault(literal, []).append((start, stop))
 
     def positions(self, term_id: int) -> list[tuple[int, int]]:
         found = self._positions.get(term_id)
@@ -563,19 +605,24 @@ class _Scan:
         return mask
 
     def _near_mask(self, node: _CNear, sentence: bool) -> int:
-        per_term: list[dict[int, list[tuple[int, int]]]] = []
-        for term in node.terms:
+        per_group: list[dict[int, list[tuple[int, int]]]] = []
+        for group in node.groups:
             by_segment: dict[int, list[tuple[int, int]]] = {}
-            for start, end in self.positions(term.term_id):
-                segment = self.segment(start) if sentence else 0
-                by_segment.setdefault(segment, []).append((self.word(start), self.word(end - 1)))
+            for term in group:
+                for start, end in self.positions(term.term_id):
+                    segment = self.segment(start) if sentence else 0
+                    span = (self.word(start), self.word(end - 1))
+                    by_segment.setdefault(segment, []).append(span)
             if not by_segment:
                 return 0
-            per_term.append(by_segment)
-        common = set(per_term[0]).intersection(*per_term[1:])
+            per_group.append(by_segment)
+        if node.order == Order.AFTER:
+            per_group.reverse()
+        common = set(per_group[0]).intersection(*per_group[1:])
+        close = _near if node.order == Order.ANY else _near_in_order
         mask = 0
         for segment in common:
-            if _near(tuple(t[segment] for t in per_term), node.within):
+            if close(tuple(sorted(g[segment]) for g in per_group), node.within):
                 mask |= 1 << segment
         return mask
 
@@ -585,7 +632,7 @@ class _Scan:
         if isinstance(node, _CTerm):
             return bool(self.positions(node.term_id))
         if isinstance(node, _CNear):
-            return all(self.positions(term.term_id) for term in node.terms)
+            return all(any(self.positions(t.term_id) for t in group) for group in node.groups)
         hits = self.hits.keys()
         if node.op == "all":
             return hits >= node.literals and all(self.present(child) for child in node.rest)
@@ -593,29 +640,45 @@ class _Scan:
             return not hits.isdisjoint(node.literals) or any(map(self.present, node.rest))
         return True
 
-    def explain(self, node: _CNode, sentence: bool) -> tuple[tuple[str, ...], int] | None:
-        """The raw terms that made `node` hold and where the first of them is, or None."""
+    def explain(
+        self, node: _CNode, sentence: bool, unless: Sequence[_CTerm] = ()
+    ) -> tuple[tuple[str, ...], int] | None:
+        """The raw terms that made `node` hold and where the first of them is, or None.
+
+        None too when an `unless` cue shares a sentence with the match: with sentence scope,
+        sentences holding a cue do not count; with entry scope, a cue in any sentence that holds
+        one of the matched terms cancels the match."""
         if sentence and not self.present(node):
             return None
         mask = self.eval(node, sentence)
+        cues = self._cues(unless) if mask else 0
+        if sentence:
+            mask &= ~cues
         if not mask:
             return None
         bit = mask & -mask
         fired: list[_CTerm] = []
         self._fired(node, sentence, bit, fired)
-        starts = [
-            start
-            for term in fired
-            for start, _ in self.positions(term.term_id)
-            if not sentence or 1 << self.segment(start) == bit
-        ]
+        spans = [span for term in fired for span in self.positions(term.term_id)]
+        if not sentence and cues and any(1 << self.segment(s) & cues for s, _ in spans):
+            return None
+        starts = [start for start, _ in spans if not sentence or 1 << self.segment(start) == bit]
         return _unique(t.raw for t in fired), min(starts, default=0)
+
+    def _cues(self, unless: Sequence[_CTerm]) -> int:
+        """Bit mask of the sentences holding one of the `unless` terms."""
+        if not any(self.positions(term.term_id) for term in unless):
+            return 0
+        mask = 0
+        for term in unless:
+            mask |= self._term_mask(term.term_id, True)
+        return mask
 
     def _fired(self, node: _CNode, sentence: bool, bit: int, out: list[_CTerm]) -> None:
         if isinstance(node, _CTerm):
             out.append(node)
         elif isinstance(node, _CNear):
-            out.extend(node.terms)
+            out.extend(t for group in node.groups for t in group if self.positions(t.term_id))
         elif node.op != "none":
             for child in node.children:
                 if self.eval(child, sentence) & bit:
@@ -740,6 +803,25 @@ def _near(occurrences: tuple[list[tuple[int, int]], ...], within: int) -> bool:
             else:
                 if (right - first + 1) - covered <= within:
                     return True
+    return False
+
+
+def _near_in_order(occurrences: tuple[list[tuple[int, int]], ...], within: int) -> bool:
+    """Whether one occurrence per term, each after the one before it, fits with <= `within`
+    words between the first and the last. From each occurrence of the first term, every next
+    term takes its occurrence that starts after the previous one ends and ends first."""
+    for first, last in occurrences[0]:
+        right, covered = last, last - first + 1
+        for spans in occurrences[1:]:
+            after = [span for span in spans if span[0] > right]
+            if not after:
+                break
+            best = min(after, key=lambda span: span[1])
+            covered += best[1] - best[0] + 1
+            right = best[1]
+        else:
+            if (right - first + 1) - covered <= within:
+                return True
     return False
 
 

@@ -21,6 +21,7 @@ from monitor.domain import (
     FeedSelector,
     NearNode,
     NoneNode,
+    Order,
     Scope,
     Term,
     TermKind,
@@ -107,11 +108,12 @@ def test_defaults_apply() -> None:
     assert outcome.rule.scope == Scope.ENTRY
     assert outcome.rule.node == NearNode(
         (
-            Term("Xi", TermKind.PHRASE, "xi"),
-            Term("title:visit*", TermKind.PREFIX, "visit", title_only=True),
+            (Term("Xi", TermKind.PHRASE, "xi"),),
+            (Term("title:visit*", TermKind.PREFIX, "visit", title_only=True),),
         ),
         3,
     )
+    assert outcome.unless == ()
 
 
 def test_hashes() -> None:
@@ -387,3 +389,145 @@ def test_any_structure_loads_or_gives_problems(doc: dict[str, object]) -> None:
 )
 def test_awkward_yaml_gives_problems(content: bytes) -> None:
     _load_text(content)
+
+
+# ---------------------------------------------------------------- vocabularies, near, unless
+
+VOCAB_ACTORS = """\
+china: [China, Beijing, 中国]
+korea:
+  - "@actors.south"
+  - 북한
+south: [Seoul, "South Korea"]
+"""
+
+
+def _write(root: Path, indicator: str, vocab: dict[str, str]) -> tuple[Path, Path]:
+    (root / "indicators" / "vocab").mkdir(parents=True, exist_ok=True)
+    (root / "indicators" / "x.yaml").write_text(indicator)
+    for stem, text in vocab.items():
+        (root / "indicators" / "vocab" / f"{stem}.yaml").write_text(text)
+    (root / "feeds.yaml").write_text(FEEDS_OK)
+    return root / "indicators", root / "feeds.yaml"
+
+
+def _indicator_yaml(rule: str, unless: str = "") -> str:
+    lines = ["id: x", "group: g", "title: t", "question: q", "outcomes:"]
+    lines += ["  - id: yes", "    label: l", "    rule:", f"      {rule}"]
+    if unless:
+        lines.append(f"    unless: {unless}")
+    return "\n".join(lines) + "\n"
+
+
+def _terms_of(node: object) -> list[str]:
+    if isinstance(node, TermNode):
+        return [node.term.raw]
+    if isinstance(node, NearNode):
+        return [t.raw for group in node.terms for t in group]
+    assert isinstance(node, AllNode | AnyNode | NoneNode)
+    return [raw for child in node.children for raw in _terms_of(child)]
+
+
+@pytest.mark.parametrize(
+    ("rule", "raws"),
+    [
+        ('any: ["@actors.china"]', ["China", "Beijing", "中国"]),
+        ('all: ["@actors.china", visa]', ["China", "Beijing", "中国", "visa"]),
+        ('any: ["@actors.korea"]', ["Seoul", "South Korea", "북한"]),  # a list naming a list
+        ('any: ["title:@actors.south"]', ["title:Seoul", "title:South Korea"]),
+        (
+            'near: {terms: ["@actors.china", [back, "@actors.south"]], within: 3}',
+            ["China", "Beijing", "中国", "back", "Seoul", "South Korea"],
+        ),
+    ],
+)
+def test_vocabulary_references_expand(tmp_path: Path, rule: str, raws: list[str]) -> None:
+    defs = load_definitions(*_write(tmp_path, _indicator_yaml(rule), {"actors": VOCAB_ACTORS}))
+    assert _terms_of(defs.indicators[0].outcomes[0].rule.node) == raws
+
+
+def test_near_groups_and_order(tmp_path: Path) -> None:
+    rule = 'near: {terms: ["@actors.china", [back, support], sanction], within: 6, order: before}'
+    defs = load_definitions(*_write(tmp_path, _indicator_yaml(rule), {"actors": VOCAB_ACTORS}))
+    near = defs.indicators[0].outcomes[0].rule.node
+    assert isinstance(near, NearNode)
+    assert [[t.raw for t in group] for group in near.terms] == [
+        ["China", "Beijing", "中国"],
+        ["back", "support"],
+        ["sanction"],
+    ]
+    assert near.within == 6 and near.order == Order.BEFORE
+
+
+def test_unless_terms(tmp_path: Path) -> None:
+    yaml_text = _indicator_yaml("any: [sanction]", unless='["urge China", "@actors.south"]')
+    defs = load_definitions(*_write(tmp_path, yaml_text, {"actors": VOCAB_ACTORS}))
+    assert [t.raw for t in defs.indicators[0].outcomes[0].unless] == [
+        "urge China",
+        "Seoul",
+        "South Korea",
+    ]
+
+
+VOCAB_PROBLEMS = [
+    # (rule, unless, vocab files, file, line, message)
+    ('any: ["@nope.china"]', "", {}, "x", 9, "unknown vocabulary file 'nope'"),
+    ('any: ["@actors.japan"]', "", {}, "x", 9, "unknown name 'japan' in '@actors.japan'"),
+    ('any: ["@actors"]', "", {}, "x", 9, "must look like @FILE.NAME"),
+    ("any: [visa]", "", {"loop": "a: ['@loop.b']\nb: ['@loop.a']\n"}, "loop", 2, "cycle"),
+    ("any: [visa]", "", {"loop": "a: ['@loop.a']\n"}, "loop", 1, "vocabulary cycle: @loop.a"),
+    ("any: [visa]", "", {"empty": "a: []\n"}, "empty", 1, "vocabulary 'a' must not be empty"),
+    ("any: [visa]", "", {"flat": "a: China\n"}, "flat", 1, "vocabulary 'a' must be a list"),
+    ("any: [visa]", "", {"bad": "a: ['/[/']\n"}, "bad", 1, "bad regex"),
+    ("any: [visa]", "", {"bad": "a: ['@actors.nope']\n"}, "bad", 1, "unknown name 'nope'"),
+    ("any: [visa]", "", {"bad": "- China\n"}, "bad", 1, "must map names to lists"),
+    ("near: {terms: [a, b], within: 2, order: first}", "", {}, "x", 9, "'near' order 'first'"),
+    ("near: {terms: [a, []], within: 2}", "", {}, "x", 9, "must not be empty"),
+    ("near: {terms: [a, [[b]]], within: 2}", "", {}, "x", 9, "must hold terms, not lists"),
+    ("near: {terms: [a, {any: [b]}], within: 2}", "", {}, "x", 9, "'near' terms must be terms"),
+    ("any: [visa]", "deny", {}, "x", 10, "'unless' must be a list"),
+    ("any: [visa]", "[]", {}, "x", 10, "'unless' must not be empty"),
+    ("any: [visa]", "[[deny]]", {}, "x", 10, "'unless' items must be terms"),
+    ("any: [visa]", '["@actors.nope"]', {}, "x", 10, "unknown name 'nope'"),
+]
+
+
+@pytest.mark.parametrize(("rule", "unless", "vocab", "name", "line", "message"), VOCAB_PROBLEMS)
+def test_vocabulary_near_and_unless_problems(
+    tmp_path: Path,
+    rule: str,
+    unless: str,
+    vocab: dict[str, str],
+    name: str,
+    line: int,
+    message: str,
+) -> None:
+    files = {"actors": VOCAB_ACTORS, **vocab}
+    indicators, feeds = _write(tmp_path, _indicator_yaml(rule, unless), files)
+    problems = validate(indicators, feeds)
+    path = indicators / "x.yaml" if name == "x" else indicators / "vocab" / f"{name}.yaml"
+    assert any(p.startswith(f"{path}:{line}: ") and message in p for p in problems), problems
+
+
+def test_hash_changes_with_a_vocabulary_it_uses(tmp_path: Path) -> None:
+    uses = _indicator_yaml('any: ["@actors.china"]')
+    (tmp_path / "indicators" / "vocab").mkdir(parents=True)
+    (tmp_path / "indicators" / "other.yaml").write_text(
+        _indicator_yaml("any: [visa]").replace("id: x", "id: other")
+    )
+    paths = _write(tmp_path, uses, {"actors": VOCAB_ACTORS})
+    before = load_definitions(*paths)
+    _write(tmp_path, uses, {"actors": VOCAB_ACTORS.replace("Beijing", "Peking")})
+    after = load_definitions(*paths)
+    assert after.indicator("x").hash != before.indicator("x").hash
+    assert after.indicator("other").hash == before.indicator("other").hash
+    assert after.hash != before.hash
+    data = (tmp_path / "indicators" / "other.yaml").read_bytes()
+    assert after.indicator("other").hash == hashlib.sha256(data).hexdigest()
+
+
+def test_shipped_vocabulary_is_not_an_indicator() -> None:
+    root = Path(__file__).parent.parent
+    defs = load_definitions(root / "indicators", root / "config" / "feeds.yaml")
+    assert (root / "indicators" / "vocab" / "actors.yaml").is_file()
+    assert "actors" not in {i.id for i in defs.indicators}

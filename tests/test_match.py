@@ -20,6 +20,7 @@ from monitor.domain import (
     NearNode,
     Node,
     NoneNode,
+    Order,
     Outcome,
     Rule,
     Scope,
@@ -41,7 +42,11 @@ def node(spec: Any) -> Node:
     parts: list[Node] = []
     for key, value in spec.items():
         if key == "near":
-            parts.append(NearNode(tuple(compile_term(t) for t in value["terms"]), value["within"]))
+            groups = tuple(
+                tuple(map(compile_term, [t] if isinstance(t, str) else t)) for t in value["terms"]
+            )
+            order = Order(value.get("order", "any"))
+            parts.append(NearNode(groups, value["within"], order))
         else:
             cls = {"all": AllNode, "any": AnyNode, "none": NoneNode}[key]
             parts.append(cls(tuple(node(v) for v in value)))
@@ -49,14 +54,19 @@ def node(spec: Any) -> Node:
 
 
 def indicator(
-    ind_id: str, rule: Any, scope: Scope = Scope.ENTRY, outcome: str = "yes"
+    ind_id: str,
+    rule: Any,
+    scope: Scope = Scope.ENTRY,
+    outcome: str = "yes",
+    unless: Sequence[str] = (),
 ) -> Indicator:
+    cues = tuple(map(compile_term, unless))
     return Indicator(
         id=ind_id,
         group="g",
         title="t",
         question="q",
-        outcomes=(Outcome(outcome, outcome, Rule(node(rule), scope)),),
+        outcomes=(Outcome(outcome, outcome, Rule(node(rule), scope), unless=cues),),
     )
 
 
@@ -154,6 +164,44 @@ WORD_FORM_CASES = [
 ]
 
 
+CJK_CASES = [
+    # Traditional Chinese folds to Simplified, in the text and in the term
+    ("中國", "中国外交部发言人表示", True),
+    ("中国", "中國外交部發言人表示", True),
+    ("簽證", "中方对韩实行免签证政策", True),
+    ("免签", "對韓國實施免簽政策", True),
+    ("韓國", "韩国总统访华", True),
+    ("朝鲜", "北韓與朝鮮半島", True),
+    # Japanese kanji fold the same way on both sides, so Japanese terms still match
+    ("訪問", "首相が中国を訪問", True),
+    ("関係", "日中関係が改善", True),
+    ("経済", "日本経済の回復", True),
+    ("北朝鮮", "北朝鮮がミサイル発射", True),
+    ("査証免除", "中国が日本人の査証免除を再開", True),
+    ("ビザ", "ビザなし渡航", True),
+    # Korean: with or without spaces between syllables; particles after a word
+    ("무비자", "무 비자 입국 허용", True),
+    ("무비자", "무비자로 입국", True),
+    ("비자 면제", "비자면제 확대", True),
+    ("비자면제", "비자 면제 확대", True),
+    ("중국", "회의 중 국내 기업이", False),  # two syllables are never split
+    ("중국", "중국이 발표했다", True),
+]
+
+
+@pytest.mark.parametrize(("term", "title", "expected"), CJK_CASES)
+def test_cjk_folding_and_korean_spacing(term: str, title: str, expected: bool) -> None:
+    assert matches({"any": [term]}, title) is expected
+
+
+def test_a_folded_match_quotes_the_original_text() -> None:
+    found = Matcher([indicator("i", {"all": ["签证", "韩国"]})]).match(
+        entry("對韓國實施免簽證政策")
+    )
+    assert found[0].snippet == "對韓國實施免簽證政策"
+    assert found[0].terms == ("签证", "韩国")
+
+
 @pytest.mark.parametrize(("term", "title", "expected"), WORD_FORM_CASES)
 def test_word_forms(term: str, title: str, expected: bool) -> None:
     assert matches({"any": [term]}, title) is expected
@@ -234,6 +282,92 @@ def test_title_is_its_own_sentence() -> None:
     rule = {"all": ["china", "north korea"]}
     assert not matches(rule, "China warns", "North Korea fired.", Scope.SENTENCE)
     assert matches(rule, "China warns", "North Korea fired.", Scope.ENTRY)
+
+
+CHINA = ["China", "Chinese", "Beijing", "中国"]
+ORDER_CASES = [
+    # order: before — the terms in the listed order
+    (
+        [CHINA, ["back", "support", "enforce"], "sanction"],
+        "before",
+        6,
+        "China backs sanctions",
+        True,
+    ),
+    (
+        [CHINA, ["back", "support", "enforce"], "sanction"],
+        "before",
+        6,
+        "Sanctions back China",
+        False,
+    ),
+    (
+        [CHINA, ["back", "support", "enforce"], "sanction"],
+        "before",
+        6,
+        "Beijing says it will strictly enforce new UN sanctions",
+        True,
+    ),
+    ([CHINA, ["back", "support"], "sanction"], "before", 1, "China will not back sanctions", False),
+    # order: after — the reverse of the listed order
+    (["sanction", CHINA], "after", 3, "China backs sanctions", True),
+    (["sanction", CHINA], "after", 3, "Sanctions back China", False),
+    # order: any (the default)
+    (["sanction", CHINA], "any", 3, "Sanctions back China", True),
+    (["sanction", CHINA], "any", 3, "China backs sanctions", True),
+    # CJK: two characters count as one word
+    (["中国", "制裁"], "before", 2, "中国支持制裁", True),
+    (["中国", "制裁"], "before", 2, "制裁中国企业", False),
+]
+
+
+@pytest.mark.parametrize(("terms", "order", "within", "title", "expected"), ORDER_CASES)
+def test_near_order(terms: list[Any], order: str, within: int, title: str, expected: bool) -> None:
+    rule = {"near": {"terms": terms, "within": within, "order": order}}
+    assert matches(rule, title) is expected
+
+
+UNLESS = ["urge China", "calls on Beijing", "deny", "suspend"]
+UNLESS_CASES = [
+    # (scope, title, text, expected)
+    (Scope.SENTENCE, "China to enforce sanctions on North Korea", "", True),
+    (Scope.SENTENCE, "Seoul urges China to enforce sanctions on North Korea", "", False),
+    (Scope.ENTRY, "Seoul urges China to enforce sanctions on North Korea", "", False),
+    (Scope.SENTENCE, "China denies it will enforce sanctions on North Korea", "", False),
+    # a cue in another sentence does not cancel
+    (Scope.SENTENCE, "China to enforce sanctions on North Korea", "Russia denies a deal.", True),
+    (Scope.ENTRY, "China to enforce sanctions on North Korea", "Russia denies a deal.", True),
+    # with sentence scope another sentence may still hold the rule
+    (
+        Scope.SENTENCE,
+        "Seoul urges China to enforce sanctions on North Korea",
+        "China will enforce sanctions on North Korea, officials said.",
+        True,
+    ),
+    # with entry scope, a cue in any sentence holding a matched term cancels the match
+    (
+        Scope.ENTRY,
+        "China to enforce sanctions",
+        "Beijing suspends the plan. North Korea protests.",
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("scope", "title", "text", "expected"), UNLESS_CASES)
+def test_unless(scope: Scope, title: str, text: str, expected: bool) -> None:
+    rule = {"all": [{"any": CHINA}, "enforce", "sanction", "north korea"]}
+    if scope == Scope.ENTRY and "Beijing suspends" in text:
+        rule = {"all": [{"any": CHINA}, "enforce", "sanction"]}
+    matcher = Matcher([indicator("i", rule, scope, unless=UNLESS)])
+    assert bool(matcher.match(entry(title, text))) is expected
+
+
+def test_unless_differs_from_none_with_entry_scope() -> None:
+    rule = {"all": ["china", "sanction"]}
+    title, text = "China backs sanctions", "Separately, Russia denies a deal."
+    assert Matcher([indicator("i", rule, unless=["deny"])]).match(entry(title, text))
+    assert not matches({**rule, "none": ["deny"]}, title, text)
 
 
 def test_none_is_per_sentence_in_sentence_scope() -> None:
