@@ -36,17 +36,19 @@ from monitor.domain import (
     TermKind,
     TermNode,
     digest_of,
+    iter_terms,
     normalize,
     parse_duration,
 )
 from monitor.errors import DefinitionError
 from monitor.wordforms import word_forms
 
-__all__ = ["compile_term", "load_definitions", "validate"]
+__all__ = ["compile_term", "load_definitions", "validate", "warnings"]
 
 MAX_FILE_BYTES = 1_000_000
 MAX_RULE_ITEMS = 10_000  # per file, after aliases are expanded
 MAX_RULE_DEPTH = 32
+MIN_PREFIX_LETTERS = 4  # `monitor validate` warns for a shorter Latin prefix
 _IDENT = regex.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _YAML_INT = "tag:yaml.org,2002:int"
 _YAML_NULL = "tag:yaml.org,2002:null"
@@ -82,6 +84,9 @@ class _File:
     vocab: _Vocab | None = None  # what `@FILE.NAME` references resolve against
     used: set[str] = field(default_factory=set)  # vocabulary files the file's terms came from
 
+    def where(self, node: yaml.Node) -> str:
+        return f"{self.path}:{_line(node)}"
+
     def error(self, node: yaml.Node | None, message: str) -> None:
         line = node.start_mark.line + 1 if node is not None else 1
         self.problems.append(f"{self.path}:{line}: {message}")
@@ -112,6 +117,28 @@ def validate(indicators_dir: Path, feeds_file: Path) -> list[str]:
     return []
 
 
+def warnings(definitions: Definitions) -> list[str]:
+    """`file:line: warning:` for valid but risky terms: a prefix of fewer than
+    MIN_PREFIX_LETTERS Latin letters matches many unrelated words (`eas*`: East, easy)."""
+    found: dict[str, None] = {}
+    for indicator in definitions.indicators:
+        for outcome in indicator.outcomes:
+            for term in (*iter_terms(outcome.rule.node), *outcome.unless):
+                letters = sum(ch.isalpha() for ch in term.text)
+                if (
+                    term.kind == TermKind.PREFIX
+                    and term.text.isascii()
+                    and letters < MIN_PREFIX_LETTERS
+                ):
+                    message = (
+                        f"{term.where or indicator.source}: warning: prefix {term.raw!r} has"
+                        f" fewer than {MIN_PREFIX_LETTERS} letters, so it matches many unrelated"
+                        " words (eas* matches East and easy); write the words out"
+                    )
+                    found.setdefault(message, None)
+    return list(found)
+
+
 def compile_term(raw: str) -> Term:
     """A term as written (`phrase`, `=phrase`, `prefix*`, `/regex/`, `title:...`) -> Term.
 
@@ -125,6 +152,8 @@ def compile_term(raw: str) -> Term:
     exact = text.startswith("=")
     if exact:
         text = text[1:].strip()
+        if text.startswith("@"):
+            raise ValueError(f"'=' in term {raw!r}: put '=' on the terms of the vocabulary list")
     if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
         if exact:
             raise ValueError(f"'=' in term {raw!r}: a regex matches only as written anyway")
@@ -575,7 +604,7 @@ def _term(f: _File, node: yaml.Node) -> Term | None:
     if raw is None:
         return None
     try:
-        return compile_term(raw)
+        return replace(compile_term(raw), where=f.where(node))
     except ValueError as exc:
         f.error(node, str(exc))
         return None
@@ -604,9 +633,9 @@ def _terms(f: _File, node: yaml.Node) -> list[Term] | None:
     if f.items > MAX_RULE_ITEMS:
         raise _TooBig
     terms: list[Term] = []
-    for item in raws:
+    for item, where in raws:
         try:
-            terms.append(compile_term(prefix + item))
+            terms.append(replace(compile_term(prefix + item), where=where))
         except ValueError as exc:
             f.error(node, f"{raw}: {exc}")
     return terms if len(terms) == len(raws) else None
@@ -687,13 +716,13 @@ class _Vocab:
     files: dict[str, _File] = field(default_factory=dict)
     lists: dict[str, dict[str, list[yaml.Node]]] = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)
-    done: dict[tuple[str, str], tuple[tuple[str, ...], frozenset[str]] | None] = field(
+    done: dict[tuple[str, str], tuple[tuple[tuple[str, str], ...], frozenset[str]] | None] = field(
         default_factory=dict
     )
 
     def lookup(
         self, f: _File, node: yaml.Node, ref: str
-    ) -> tuple[tuple[str, ...], frozenset[str]] | None:
+    ) -> tuple[tuple[tuple[str, str], ...], frozenset[str]] | None:
         """The raw terms `ref` expands to and the files they come from; None after a problem."""
         target = self._target(f, node, ref)
         return self._entry(*target, ()) if target is not None else None
@@ -724,12 +753,12 @@ class _Vocab:
 
     def _entry(
         self, stem: str, name: str, stack: tuple[tuple[str, str], ...]
-    ) -> tuple[tuple[str, ...], frozenset[str]] | None:
+    ) -> tuple[tuple[tuple[str, str], ...], frozenset[str]] | None:
         key = (stem, name)
         if key in self.done:
             return self.done[key]
         f = self.files[stem]
-        raws: list[str] = []
+        raws: list[tuple[str, str]] = []
         used, ok = {stem}, bool(self.lists[stem][name])  # an empty list is reported already
         for item in self.lists[stem][name]:
             raw = _str(f, item, "a term") if isinstance(item, yaml.ScalarNode) else None
@@ -744,26 +773,32 @@ class _Vocab:
                 continue
             raws += found[0]
             used |= found[1]
-        result = (tuple(dict.fromkeys(raws)), frozenset(used)) if ok else None
+        unique: dict[str, str] = {}  # raw term -> where it was first written
+        for raw, where in raws:
+            unique.setdefault(raw, where)
+        result = (tuple(unique.items()), frozenset(used)) if ok else None
         self.done[key] = result
         return result
 
     def _item(
         self, f: _File, node: yaml.Node, raw: str, stack: tuple[tuple[str, str], ...]
-    ) -> tuple[tuple[str, ...], frozenset[str]] | None:
+    ) -> tuple[tuple[tuple[str, str], ...], frozenset[str]] | None:
         if not raw.startswith("@"):
             try:
                 compile_term(raw)
             except ValueError as exc:
                 f.error(node, str(exc))
                 return None
-            return (raw,), frozenset()
+            return ((raw, f.where(node)),), frozenset()
         target = self._target(f, node, raw)
         if target is None:
             return None
         if target in stack:
             chain = " -> ".join(f"@{s}.{n}" for s, n in (*stack[stack.index(target) :], target))
             f.error(node, f"vocabulary cycle: {chain}")
+            return None
+        if len(stack) >= MAX_RULE_DEPTH:
+            f.error(node, f"vocabulary references nest more than {MAX_RULE_DEPTH} deep")
             return None
         return self._entry(*target, stack)
 

@@ -74,6 +74,7 @@ class Term:
     text: str  # normalized phrase / prefix, or the regex source
     title_only: bool = False
     forms: tuple[str, ...] = ()  # other spellings of a phrase (inflections), normalized
+    where: str = field(default="", compare=False)  # "file:line" it was written at, for warnings
 
 
 @dataclass(frozen=True)

@@ -43,13 +43,22 @@ from monitor.domain import (
 )
 from monitor.fold import fold
 
-__all__ = ["REGEX_TIMEOUT", "ExampleResult", "Matcher", "compile_matcher", "run_examples"]
+__all__ = [
+    "REGEX_TIMEOUT",
+    "ExampleResult",
+    "Matcher",
+    "compile_matcher",
+    "general_news_warnings",
+    "run_examples",
+]
 
 REGEX_TIMEOUT = 0.05  # seconds per regex term per entry
 MAX_HITS_PER_TERM = 200
 SNIPPET_CHARS = 200
 MAX_GROUPS = 64  # literal groups gating one outcome
 MAX_SPACINGS = 64  # spellings of one Korean term with and without spaces
+GENERAL_NEWS_SHARE = 0.05  # `monitor validate` warns for a term in more general news than this
+GENERAL_NEWS_MIN = 3  # ... and in at least this many entries
 T = TypeVar("T")
 
 _OTHER_SPACE = regex.compile(r"[^\S ]")  # whitespace other than the space itself
@@ -98,6 +107,8 @@ _CJK_CLASS = (
 _CJK = regex.compile(f"[{_CJK_CLASS}]")
 _LATIN_TERM = regex.compile(r"\w")
 _HANGUL_SPACE = regex.compile(r"(?<=[\uac00-\ud7a3]) (?=[\uac00-\ud7a3])")
+# An escape (kept whole, so `\\[` opens no class) or a character class, `]` first being literal.
+_REGEX_CLASS = regex.compile(r"\\.|\[\^?\]?(?:\\.|\[:\w+:\]|[^\]\\])*\]", regex.DOTALL)
 _HANGUL_RUN = regex.compile(r"[\uac00-\ud7a3]+")
 
 
@@ -167,6 +178,7 @@ class Matcher:
         self._term_needs: list[tuple[frozenset[str], ...]] = []
         self._term_needs_ids: list[tuple[frozenset[int], ...]] = []
         self._outcomes: list[_COutcome] = []
+        self._term_sources: list[dict[str, Term]] = []  # per term id: the terms, by where
         self._indicator_terms: dict[str, tuple[_CTerm, ...]] = {}
         for indicator in self.indicators:
             terms: dict[_CTerm, None] = {}
@@ -200,12 +212,14 @@ class Matcher:
     def _plain_literal(self, term_id: int) -> bool:
         return self._term_literal[term_id] >= 0 and not self._term_title[term_id]
 
-    def _compile_term(self, term: Term, seen: dict[_CTerm, None]) -> _CTerm:
-        term = replace(term, text=fold(term.text))  # Traditional Chinese as Simplified, as texts
+    def _compile_term(self, written: Term, seen: dict[_CTerm, None]) -> _CTerm:
+        folded = _fold_regex(written.text) if written.kind == TermKind.REGEX else fold(written.text)
+        term = replace(written, text=folded)  # Traditional Chinese as Simplified, like texts
         key = (term.kind, term.text, term.title_only, term.forms)
         term_id = self._term_ids.get(key)
         if term_id is None:
             term_id = self._term_ids[key] = len(self._term_literal)
+            self._term_sources.append({})
             self._term_title.append(term.title_only)
             if term.kind == TermKind.REGEX:
                 self._term_literal.append(-1)
@@ -221,6 +235,7 @@ class Matcher:
                 self._term_regex.append(None)
                 self._term_needs.append(())
                 self._term_needs_ids.append(())
+        self._term_sources[term_id].setdefault(written.where or written.raw, written)
         compiled = _CTerm(term_id, term.raw)
         seen.setdefault(compiled, None)
         return compiled
@@ -356,6 +371,34 @@ class Matcher:
         terms = self._indicator_terms.get(indicator_id, ())
         return _unique(t.raw for t in terms if scan.positions(t.term_id))
 
+    def term_counts(self, entries: Iterable[Entry]) -> list[tuple[tuple[Term, ...], int]]:
+        """Every term, as the places it is written at, with how many `entries` it occurs in."""
+        counts = [0] * len(self._term_sources)
+        for entry in entries:
+            scan = _Scan(self, entry.title, entry.text)
+            for term_id in range(len(counts)):
+                counts[term_id] += bool(scan.positions(term_id))
+        return [(tuple(s.values()), n) for s, n in zip(self._term_sources, counts, strict=True)]
+
+
+def general_news_warnings(matcher: Matcher, entries: Sequence[Entry]) -> list[str]:
+    """`file:line: warning:` for each term that occurs in more than GENERAL_NEWS_SHARE of
+    `entries` (general news, about nothing the indicators watch) and in at least
+    GENERAL_NEWS_MIN of them: such a term fires on unrelated news. One line per term, at the
+    first place it is written."""
+    limit = max(GENERAL_NEWS_MIN - 1, int(len(entries) * GENERAL_NEWS_SHARE))
+    warnings = []
+    for places, count in matcher.term_counts(entries):
+        if count > limit and places:
+            term, others = places[0], len(places) - 1
+            also = f"; also written at {others} more places" if others else ""
+            warnings.append(
+                f"{term.where or term.raw}: warning: term {term.raw!r} occurs in {count} of"
+                f" {len(entries)} general-news entries ({count / len(entries):.0%}{also});"
+                " alone it fires on unrelated news"
+            )
+    return sorted(warnings)
+
 
 def compile_matcher(indicators: Sequence[Indicator]) -> Matcher:
     return Matcher(indicators)
@@ -408,6 +451,20 @@ def _compile_regex(source: str) -> regex.Pattern[str] | None:
         return regex.compile(source, regex.IGNORECASE)
     except (regex.error, ValueError, OverflowError, RecursionError):
         return None  # definitions reject it; a matcher built anyway never matches it
+
+
+def _fold_regex(source: str) -> str:
+    """A regex with its literal characters folded like texts, but not inside `[...]`: folding
+    an end of a range (`[丟-龜]`) would change or break the range."""
+    if source.isascii():
+        return source
+    out: list[str] = []
+    start = 0
+    for found in _REGEX_CLASS.finditer(source):
+        out += [fold(source[start : found.start()]), found.group()]
+        start = found.end()
+    out.append(fold(source[start:]))
+    return "".join(out)
 
 
 def _spacings(text: str) -> list[str]:

@@ -351,9 +351,10 @@ def test_any_bytes_load_or_give_problems(content: bytes) -> None:
 
 KEYS = ["id", "group", "title", "question", "feeds", "window", "outcomes", "examples"]
 KEYS += ["label", "rule", "corroborate", "scope", "all", "any", "none", "near", "terms", "within"]
-KEYS += ["ids", "tags", "text", "expect", "body"]
+KEYS += ["ids", "tags", "text", "expect", "body", "unless", "order", "before", "after"]
 SCALARS = st.one_of(
     st.sampled_from(["x", "china", "/a+/", "/(/", "x*", "title:y", "30d", "none", "a", "t"]),
+    st.sampled_from(["@v.a", "@v.b", "@v.nope", "@nope.a", "=x", "title:@v.a", "@v", "=@v.a"]),
     st.integers(-3, 5),
     st.none(),
     st.booleans(),
@@ -370,6 +371,27 @@ YAML_VALUES = st.recursive(
 @given(st.dictionaries(st.sampled_from(KEYS), YAML_VALUES, max_size=8))
 def test_any_structure_loads_or_gives_problems(doc: dict[str, object]) -> None:
     _load_text(yaml.safe_dump(doc, allow_unicode=True).encode())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(st.sampled_from(KEYS), YAML_VALUES, max_size=8),
+    st.dictionaries(st.sampled_from(["a", "b", "c"]), YAML_VALUES, max_size=3),
+)
+def test_any_vocabulary_loads_or_gives_problems(
+    doc: dict[str, object], vocab: dict[str, object]
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        indicators, feeds = _write(
+            Path(tmp),
+            yaml.safe_dump(doc, allow_unicode=True),
+            {"v": yaml.safe_dump(vocab, allow_unicode=True)},
+        )
+        try:
+            load_definitions(indicators, feeds)
+        except DefinitionError as exc:
+            assert exc.problems
+            assert all(p.startswith(f"{indicators}/") for p in exc.problems)
 
 
 @pytest.mark.parametrize(
@@ -481,6 +503,18 @@ VOCAB_PROBLEMS = [
     ("any: [visa]", "", {"bad": "a: ['/[/']\n"}, "bad", 1, "bad regex"),
     ("any: [visa]", "", {"bad": "a: ['@actors.nope']\n"}, "bad", 1, "unknown name 'nope'"),
     ("any: [visa]", "", {"bad": "- China\n"}, "bad", 1, "must map names to lists"),
+    ("any: [visa]", "", {"dup": "a: [x]\nb: [y]\na: [z]\n"}, "dup", 3, "duplicate vocabulary"),
+    ("any: [visa]", "", {"bad": "a b: [x]\n"}, "bad", 1, "vocabulary name 'a b' must be a slug"),
+    ("any: [visa]", "", {"bad": "a: [[x]]\n"}, "bad", 1, "holds terms, not lists"),
+    ('any: ["=@actors.china"]', "", {}, "x", 9, "'=' in term"),
+    (
+        "any: [visa]",
+        "",
+        {"deep": "".join(f"a{i}: ['@deep.a{i + 1}']\n" for i in range(2000)) + "a2000: [x]\n"},
+        "deep",
+        32,
+        "vocabulary references nest more than 32 deep",
+    ),
     ("near: {terms: [a, b], within: 2, order: first}", "", {}, "x", 9, "'near' order 'first'"),
     ("near: {terms: [a, []], within: 2}", "", {}, "x", 9, "must not be empty"),
     ("near: {terms: [a, [[b]]], within: 2}", "", {}, "x", 9, "must hold terms, not lists"),

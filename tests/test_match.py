@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -172,6 +173,8 @@ CJK_CASES = [
     ("免签", "對韓國實施免簽政策", True),
     ("韓國", "韩国总统访华", True),
     ("朝鲜", "北韓與朝鮮半島", True),
+    ("/韓國(總統|政府)/", "韩国总统访华", True),  # a regex's literal characters fold too
+    ("/[丟-龜]{2}免簽/", "对韩国免签", True),  # ... but not inside [...]: the range stays
     # Japanese kanji fold the same way on both sides, so Japanese terms still match
     ("訪問", "首相が中国を訪問", True),
     ("関係", "日中関係が改善", True),
@@ -667,3 +670,43 @@ def test_a_pathological_regex_never_stalls_matching(
     started = time.monotonic()
     matcher.match(entry("a" * min(length, 900) + "c", text))
     assert time.monotonic() - started < 1.0
+
+
+# ---------------------------------------------------------------- the shipped vocabulary
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="module")
+def actors(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
+    """One indicator per list of the shipped indicators/vocab/actors.yaml."""
+    root = tmp_path_factory.mktemp("actors")
+    (root / "indicators").mkdir()
+    shutil.copytree(ROOT / "indicators" / "vocab", root / "indicators" / "vocab")
+    for name in ("china", "south-korea", "north-korea"):
+        (root / "indicators" / f"{name}.yaml").write_text(
+            f"id: {name}\ngroup: g\ntitle: t\nquestion: q\noutcomes:\n"
+            f"  - id: yes\n    label: l\n    rule: {{any: ['@actors.{name}']}}\n"
+        )
+    (root / "feeds.yaml").write_text("feeds: []\n")
+    return Matcher(load_definitions(root / "indicators", root / "feeds.yaml").indicators)
+
+
+ACTOR_CASES = [
+    ("Xi Jinping meets Lee Jae-myung in Gyeongju", {"china", "south-korea"}),
+    ("S. Korea, China agree to resume talks", {"china", "south-korea"}),
+    ("S Korean exports rise", {"south-korea"}),
+    ("U.S. Korea policy under review", set()),
+    ("N. Korea fires missile, KCNA says", {"north-korea"}),
+    ("Kim Jong-un inspects factory", {"north-korea"}),
+    ("中國外交部：習近平將訪問韓國", {"china", "south-korea"}),
+    ("北朝鮮が弾道ミサイル発射、韓国軍発表", {"north-korea", "south-korea"}),
+    ("중국 외교부, 북한 도발에 우려 표명", {"china", "north-korea"}),
+    ("이재명 대통령, 시진핑 주석과 회담", {"china", "south-korea"}),
+    ("Japan and Taiwan sign trade pact", set()),
+]
+
+
+@pytest.mark.parametrize(("title", "expected"), ACTOR_CASES)
+def test_shipped_actor_lists(actors: Matcher, title: str, expected: set[str]) -> None:
+    assert {m.indicator_id for m in actors.match(entry(title))} == expected
