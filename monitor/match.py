@@ -214,7 +214,8 @@ class Matcher:
 
     def _compile_term(self, written: Term, seen: dict[_CTerm, None]) -> _CTerm:
         folded = _fold_regex(written.text) if written.kind == TermKind.REGEX else fold(written.text)
-        term = replace(written, text=folded)  # Traditional Chinese as Simplified, like texts
+        forms = tuple(map(fold, written.forms))
+        term = replace(written, text=folded, forms=forms)  # Traditional as Simplified, like texts
         key = (term.kind, term.text, term.title_only, term.forms)
         term_id = self._term_ids.get(key)
         if term_id is None:
@@ -320,7 +321,7 @@ class Matcher:
                     if literal not in slot[2:]:
                         slot.append(literal)
             else:
-                for spelling in _spacings(text):
+                for spelling in {s: None for form in (text, *forms) for s in _spacings(form)}:
                     phrases, prefixes = other.setdefault(spelling, ([], []))
                     (phrases if kind == TermKind.PHRASE else prefixes).append(literal)
         for (kind, text, _), literal in self._literal_ids.items():

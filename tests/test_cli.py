@@ -261,3 +261,20 @@ def test_test_labeled_part_and_json(tmp_path: Path) -> None:
     assert parts["tune"]["labeled"]["items"] + parts["score"]["labeled"]["items"] == 6
     assert "part score" in text.stdout and "language" in text.stdout
     assert bad.exit_code == 2 and "'dev' is not one of" in bad.stderr
+
+
+def test_a_warning_about_a_vocabulary_term_points_into_the_vocabulary_once(tmp_path: Path) -> None:
+    env = _one_indicator(tmp_path, '"@v.risky"')
+    indicators = tmp_path / "indicators"
+    (indicators / "y.yaml").write_text(
+        (indicators / "x.yaml").read_text().replace("id: x", "id: y").replace("@v.risky", "@v.b")
+    )
+    (indicators / "vocab").mkdir()
+    (indicators / "vocab" / "v.yaml").write_text("risky: [visa, ban*]\nb: ['@v.risky']\n")
+    result = invoke(["validate", "--general-news", str(GENERAL)], env)
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        f"{indicators / 'vocab' / 'v.yaml'}:1: warning: prefix 'ban*' has fewer than 4 letters,"
+        " so it matches many unrelated words (eas* matches East and easy); write the words out",
+        "ok: 2 indicators, 3 feeds",
+    ]

@@ -160,8 +160,10 @@ WORD_FORM_CASES = [
     # prefixes and regexes are unchanged
     ("eas*", "East Asia summit", True),
     ("/\\bvisa\\b/", "Visas for all", False),
-    # non-Latin terms are unaffected
+    # non-Latin terms are unaffected; in a mixed term the Latin words inflect
     ("签证", "签证政策", True),
+    ("sanction 北韓", "UN sanctions 北韩 again", True),
+    ("=sanction 北韓", "UN sanctions 北韩 again", False),
 ]
 
 
