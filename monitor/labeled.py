@@ -210,7 +210,7 @@ class Score:
         if errors:
             for error in (*self.misses, *self.false_alarms):
                 terms = f"  [{', '.join(error.terms)}]" if error.terms else ""
-                headline = " ".join(filter(None, (error.title, error.text)))
+                headline = " | ".join(filter(None, (error.title, error.text)))
                 lines.append(
                     f"{error.kind.upper()} {error.key} {error.item_id} ({error.language}):"
                     f" {headline[:160]}{terms}"
