@@ -36,7 +36,7 @@ from monitor.domain import Definitions, Entry
 from monitor.errors import DefinitionError, MonitorError, StoreError, VerdictError
 from monitor.export import labeled_tsv
 from monitor.fetch import FeedRequest, FetchLimits, fetch_sync
-from monitor.labeled import load_labeled, score
+from monitor.labeled import PARTS, Score, load_labeled, score, select
 from monitor.match import Matcher, general_news_warnings, run_examples
 from monitor.parse import parse_feed
 from monitor.pipeline import Context, evaluate_and_record, judge, prepare, rematch, run_cycle
@@ -188,14 +188,49 @@ def _general_news(paths: tuple[Path, ...]) -> list[Entry]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Also score the indicators on a labeled TSV (precision and recall).",
 )
+@click.option(
+    "--part",
+    type=click.Choice(PARTS),
+    default="all",
+    show_default=True,
+    help="Score only the rows of this part of the labeled file (split by a hash of the id).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead.")
 @pass_runtime
-def test_cmd(rt: Runtime, labeled: Path | None) -> None:
+def test_cmd(rt: Runtime, labeled: Path | None, part: str, as_json: bool) -> None:
     """Run every indicator's examples; exit 1 on a failure, showing why.
 
-    Example: monitor test --labeled ../shared/corpus/labeled-dev.tsv
+    Example: monitor test --labeled ../shared/corpus/labeled-dev.tsv --part tune
     """
     results = run_examples(rt.definitions.indicators, rt.matcher)
     failures = [r for r in results if not r.passed]
+    if as_json:
+        document: dict[str, Any] = {
+            "examples": {
+                "passed": len(results) - len(failures),
+                "failed": [
+                    {
+                        "indicator": r.indicator_id,
+                        "line": r.example.line,
+                        "example": r.example.text,
+                        "expected": r.expected,
+                        "actual": list(r.actual),
+                        "terms": list(r.terms),
+                    }
+                    for r in failures
+                ],
+            },
+        }
+        if labeled is not None:
+            document["labeled"] = {
+                "file": str(labeled),
+                "part": part,
+                **_score(rt, labeled, part).to_json(),
+            }
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        if failures:
+            raise SystemExit(1)
+        return
     for r in failures:
         click.echo(
             f"FAIL {r.indicator_id} ({rt.definitions.indicator(r.indicator_id).source}"
@@ -209,17 +244,18 @@ def test_cmd(rt: Runtime, labeled: Path | None) -> None:
         click.echo(f"  terms fired: {', '.join(r.terms) or '(none)'}")
     click.echo(f"{len(results) - len(failures)} passed, {len(failures)} failed")
     if labeled is not None:
-        _score(rt, labeled)
+        click.echo(f"labeled: {labeled}, part {part}")
+        click.echo(_score(rt, labeled, part).report())
     if failures:
         raise SystemExit(1)
 
 
-def _score(rt: Runtime, path: Path) -> None:
+def _score(rt: Runtime, path: Path, part: str) -> Score:
     try:
-        items = load_labeled(path)
+        items = select(load_labeled(path), part)
     except ValueError as exc:  # a malformed TSV: file:line: message
         raise click.ClickException(str(exc)) from exc
-    click.echo(score(items, rt.matcher, rt.definitions.indicators).report())
+    return score(items, rt.matcher, rt.definitions.indicators)
 
 
 # ---------------------------------------------------------------- checking
