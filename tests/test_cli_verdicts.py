@@ -140,11 +140,14 @@ def test_export_is_a_labeled_file_that_monitor_test_scores(
     scored = run(env, "test", "--labeled", str(path))
 
     assert scored.exit_code == 0, scored.output
-    table = {line.split()[0]: line.split()[1:4] for line in scored.stdout.splitlines()[1:]}
+    rows = [line.split() for line in scored.stdout.splitlines()]
+    table = {row[0]: row[1:4] for row in rows if len(row) >= 4 and ":" in row[0]}
     assert table["visa-easing:eased"] == ["0", "1", "0"]  # the rule fires: a false alarm
     assert table["north-korea-stance:balance"] == ["0", "0", "1"]  # the rule misses it
-    assert f"FALSE ALARM visa-easing:eased {herald}: {VISA_HERALD}" in scored.stdout
-    assert f"MISS north-korea-stance:balance {general}: {GENERAL}" in scored.stdout
+    alarm = rf"^FALSE ALARM visa-easing:eased {herald}( \(\w+\))?: {re.escape(VISA_HERALD)}"
+    assert re.search(alarm, scored.stdout, re.M)
+    miss = rf"^MISS north-korea-stance:balance {general}( \(\w+\))?: {re.escape(GENERAL)}"
+    assert re.search(miss, scored.stdout, re.M)
 
 
 def test_list_shows_every_verdict_newest_first(env: dict[str, str]) -> None:
