@@ -15,6 +15,7 @@ Examples:
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import sys
 from collections.abc import Callable
@@ -22,22 +23,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from monitor import daily, logs, scheduler, web
-from monitor.definitions import load_definitions, validate
-from monitor.domain import Definitions, Entry
-from monitor.errors import DefinitionError, MonitorError, StoreError
-from monitor.fetch import FeedRequest, FetchLimits, fetch_sync
-from monitor.labeled import load_labeled, score
-from monitor.match import Matcher, run_examples
-from monitor.parse import parse_feed
-from monitor.pipeline import Context, evaluate_and_record, prepare, rematch, run_cycle
-from monitor.settings import Settings
-from monitor.store import Store, open_store, schema_status, upgrade
-from monitor.views import change_json, indicator_json, indicator_views
+from monitor.errors import ConfigError, DefinitionError, MonitorError, StoreError
+
+# The stages are imported inside the commands that use them, so `monitor --version` and
+# `--help` answer without loading SQLAlchemy, FastAPI, feedparser and the rest
+# (tests/test_cli_ops.py holds this).
+if TYPE_CHECKING:
+    from monitor import scheduler
+    from monitor.domain import Definitions, Entry
+    from monitor.fetch import FetchLimits
+    from monitor.match import Matcher
+    from monitor.pipeline import Context
+    from monitor.settings import Settings
+    from monitor.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,13 +57,25 @@ class Runtime:
 
     @cached_property
     def settings(self) -> Settings:
-        try:
-            return self._settings or Settings()
-        except ValueError as exc:  # pydantic's ValidationError
-            raise click.ClickException(f"settings: {exc}") from exc
+        """Read on first use (so `--help` reads none), then logging is set up by them."""
+        from monitor import logs
+        from monitor.settings import load_settings
+
+        settings, warnings = self._settings, list[str]()
+        if settings is None:
+            try:
+                settings, warnings = load_settings()
+            except ConfigError as exc:
+                raise BadSetting(str(exc)) from None
+        logs.configure(settings.log_format, settings.log_level)
+        for warning in warnings:
+            logging.getLogger("monitor.settings").warning("%s", warning)
+        return settings
 
     @cached_property
     def definitions(self) -> Definitions:
+        from monitor.definitions import load_definitions
+
         try:
             return load_definitions(self.settings.indicators_dir, self.settings.feeds_file)
         except DefinitionError as exc:
@@ -73,10 +87,18 @@ class Runtime:
 
     @cached_property
     def matcher(self) -> Matcher:
+        from monitor.match import Matcher
+
         return Matcher(self.definitions.indicators)
 
     @cached_property
     def store(self) -> Store:
+        from monitor.settings import database_dir_problem
+        from monitor.store import open_store
+
+        problem = database_dir_problem(self.settings.database_url)
+        if problem is not None:
+            raise BadSetting(problem)
         try:
             self._store = open_store(self.settings.database_url)
         except StoreError as exc:  # e.g. a schema older than the code: run monitor db upgrade
@@ -85,9 +107,13 @@ class Runtime:
 
     @cached_property
     def limits(self) -> FetchLimits:
+        from monitor.fetch import FetchLimits
+
         return FetchLimits.from_settings(self.settings)
 
     def context(self, owner: str = "cli") -> Context:
+        from monitor.pipeline import Context
+
         s = self.settings
         return Context(
             definitions=self.definitions,
@@ -105,6 +131,13 @@ class Runtime:
             self._store.close()
 
 
+class BadSetting(click.ClickException):
+    """A setting that cannot work: one line on stderr, exit 2 (as for a bad option), before
+    anything is written."""
+
+    exit_code = 2
+
+
 pass_runtime = click.make_pass_decorator(Runtime, ensure=True)
 
 
@@ -117,7 +150,6 @@ def main(ctx: click.Context) -> None:
     Settings come from MONITOR_* environment variables and .env (see README).
     """
     runtime = ctx.ensure_object(Runtime)
-    logs.configure(runtime.settings.log_format, runtime.settings.log_level)
     ctx.call_on_close(runtime.close)
 
 
@@ -131,6 +163,8 @@ def validate_cmd(rt: Runtime) -> None:
 
     Example: monitor validate
     """
+    from monitor.definitions import validate
+
     problems = validate(rt.settings.indicators_dir, rt.settings.feeds_file)
     for problem in problems:
         click.echo(problem)
@@ -152,6 +186,8 @@ def test_cmd(rt: Runtime, labeled: Path | None) -> None:
 
     Example: monitor test --labeled ../shared/corpus/labeled-dev.tsv
     """
+    from monitor.match import run_examples
+
     results = run_examples(rt.definitions.indicators, rt.matcher)
     failures = [r for r in results if not r.passed]
     for r in failures:
@@ -173,6 +209,8 @@ def test_cmd(rt: Runtime, labeled: Path | None) -> None:
 
 
 def _score(rt: Runtime, path: Path) -> None:
+    from monitor.labeled import load_labeled, score
+
     try:
         items = load_labeled(path)
     except ValueError as exc:  # a malformed TSV: file:line: message
@@ -191,6 +229,9 @@ def check_cmd(rt: Runtime, as_json: bool) -> None:
 
     Example: monitor check
     """
+    from monitor.pipeline import prepare, run_cycle
+    from monitor.views import change_json
+
     ctx = rt.context()
     now = utcnow()
     prepare(ctx, now=now)
@@ -247,6 +288,9 @@ def match_cmd(rt: Runtime, sources: tuple[str, ...], as_json: bool) -> None:
 
 
 def _read_source(rt: Runtime, source: str) -> tuple[Entry, ...]:
+    from monitor.fetch import FeedRequest, fetch_sync
+    from monitor.parse import parse_feed
+
     if source.startswith(("http://", "https://")):
         (result,) = fetch_sync([FeedRequest("match", source)], rt.limits)
         if result.body is None:
@@ -273,6 +317,9 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
 
     Example: monitor status --json
     """
+    from monitor.pipeline import prepare
+    from monitor.views import indicator_json, indicator_views
+
     prepare(rt.context(), now=utcnow())
     views = indicator_views(rt.definitions, rt.store, now=utcnow())
     if as_json:
@@ -295,6 +342,8 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
 
     Example: monitor history north-korea-stance --limit 5
     """
+    from monitor.views import change_json
+
     try:
         rt.definitions.indicator(indicator_id)
     except KeyError:
@@ -325,6 +374,8 @@ def replay_cmd(rt: Runtime, since: datetime) -> None:
 
     Example: monitor replay --since 2026-01-01
     """
+    from monitor.pipeline import evaluate_and_record, prepare, rematch
+
     ctx = rt.context()
     now = utcnow()
     prepare(ctx, now=now)
@@ -352,6 +403,8 @@ def run_cmd(rt: Runtime) -> None:
 
     Example: MONITOR_CHECK_INTERVAL=5m monitor run
     """
+    from monitor import scheduler
+
     try:
         code = scheduler.run(rt.settings, rt.store, rt.definitions, services=_web(rt))
     except MonitorError as exc:
@@ -361,6 +414,7 @@ def run_cmd(rt: Runtime) -> None:
 
 def _web(rt: Runtime) -> Callable[[scheduler.Daemon], list[scheduler.Service]]:
     """The HTTP endpoint, served by `monitor run` over the daemon's current definitions."""
+    from monitor import web
 
     def services(daemon: scheduler.Daemon) -> list[scheduler.Service]:
         app = web.create_app(
@@ -383,6 +437,8 @@ def serve_cmd(rt: Runtime, host: str | None, port: int | None) -> None:
 
     Example: monitor serve --host 127.0.0.1 --port 8001
     """
+    from monitor import web
+
     app = web.create_app(store=rt.store, definitions=_Reloading(rt), settings=rt.settings)
     port = rt.settings.http_port if port is None else port
     web.serve(app, host=host or rt.settings.http_host, port=port)
@@ -392,11 +448,16 @@ class _Reloading:
     """The definitions, loaded again when a file changed; the last good ones while invalid."""
 
     def __init__(self, rt: Runtime) -> None:
+        from monitor import scheduler
+
         self._dir, self._file = rt.settings.indicators_dir, rt.settings.feeds_file
         self._seen = scheduler.fingerprint(self._dir, self._file)
         self._definitions = rt.definitions
 
     def __call__(self) -> Definitions:
+        from monitor import scheduler
+        from monitor.definitions import load_definitions
+
         seen = scheduler.fingerprint(self._dir, self._file)
         if seen != self._seen:
             self._seen = seen
@@ -430,6 +491,9 @@ def digest_cmd(
 
     Example: monitor digest --preview --date 2026-01-06 --out digest.eml
     """
+    from monitor import daily
+    from monitor.pipeline import prepare
+
     if mode is None:
         raise click.UsageError("say --preview or --send")
     now = utcnow()
@@ -451,6 +515,8 @@ def digest_cmd(
 
 
 def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
+    from monitor import daily
+
     message = daily.digest_message(rt.definitions, rt.store, rt.settings, day=day, now=now)
     if out is not None:
         out.write_bytes(message.as_bytes())
@@ -479,6 +545,8 @@ def db_upgrade_cmd(rt: Runtime) -> None:
 
     Example: monitor db upgrade
     """
+    from monitor.store import upgrade
+
     try:
         before, after = upgrade(rt.settings.database_url)
     except StoreError as exc:
@@ -496,6 +564,8 @@ def db_current_cmd(rt: Runtime) -> None:
 
     Example: monitor db current
     """
+    from monitor.store import schema_status
+
     try:
         current, head = schema_status(rt.settings.database_url)
     except StoreError as exc:

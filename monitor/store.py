@@ -464,7 +464,11 @@ def _engine(url: str) -> Engine:
     is_sqlite = parsed.get_backend_name() == "sqlite"
     database = parsed.database or ""
     if is_sqlite and database not in ("", ":memory:") and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            folder = Path(database).parent
+            raise StoreError(f"store: cannot create {folder}: {exc.strerror or exc}") from exc
     try:
         engine = create_engine(parsed, pool_pre_ping=not is_sqlite)
     except SQLAlchemyError as exc:

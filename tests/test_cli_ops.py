@@ -1,0 +1,164 @@
+"""A day with the `monitor` command: bad settings in one line, commands that say what they did."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from monitor.cli import main
+from tests.conftest import ROOT
+from tests.smtpserver import running_smtp_server
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The real command in a process of its own, with only these MONITOR_* variables."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        cwd=cwd,
+        env=clean | {"PYTHONPATH": str(ROOT)} | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def shipped(tmp_path: Path) -> dict[str, str]:
+    return {
+        "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'monitor.db'}",
+        "MONITOR_INDICATORS_DIR": str(ROOT / "indicators"),
+        "MONITOR_FEEDS_FILE": str(ROOT / "config" / "feeds.yaml"),
+        "MONITOR_OUTBOX_DIR": str(tmp_path / "outbox"),
+    }
+
+
+def invoke(args: list[str], env: dict[str, str]) -> Result:
+    return CliRunner().invoke(main, args, env=env, catch_exceptions=False)
+
+
+# ---------------------------------------------------------------- settings
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "line"),
+    [
+        ("MONITOR_CHECK_INTERVAL", "abc", "'abc' is not a duration (e.g. 15m, 1h)"),
+        ("MONITOR_TIMEZONE", "Mars/Olympus", "'Mars/Olympus' is not a time zone (e.g. UTC, "
+                                              "Asia/Seoul)"),
+        ("MONITOR_DIGEST_TIME", "25:00", "'25:00' is not a time of day (e.g. 07:00)"),
+        ("MONITOR_LOG_LEVEL", "LOUD", "'LOUD' is not a log level (DEBUG, INFO, WARNING, ERROR, "
+                                      "CRITICAL)"),
+        ("MONITOR_LOG_FORMAT", "xml", "'xml': input should be 'text' or 'json'"),
+        ("MONITOR_SMTP_PORT", "smtp", "'smtp' is not a whole number"),
+        ("MONITOR_FETCH_CONCURRENCY", "0", "'0': input should be greater than or equal to 1"),
+        ("MONITOR_DIGEST_TO", "ops@example.com, not-an-address",
+         "'not-an-address' is not an email address (e.g. ops@example.com)"),
+        ("MONITOR_DIGEST_TO", '["ops@example.com", 3]',
+         '\'["ops@example.com", 3]\' is not a JSON list of strings'),
+        ("MONITOR_DIGEST_FROM", "monitor at example", "'monitor at example' is not an email "
+                                                      "address (e.g. ops@example.com)"),
+    ],
+)  # fmt: skip
+def test_a_bad_setting_is_one_line_naming_it_exit_2_and_nothing_written(
+    tmp_path: Path, name: str, value: str, line: str
+) -> None:
+    result = run(["check"], tmp_path, shipped(tmp_path) | {name: value})
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"Error: settings: {name}: {line}"]
+    assert result.stdout == ""
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_data_directory_under_a_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("a file, not a folder")
+    env = shipped(tmp_path) | {"MONITOR_DATABASE_URL": f"sqlite:///{tmp_path}/data/db/m.db"}
+
+    result = run(["status"], tmp_path, env)
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"Error: settings: MONITOR_DATABASE_URL: cannot create the data directory "
+        f"{tmp_path}/data/db: {tmp_path}/data is not a directory"
+    ]
+    assert (tmp_path / "data").read_text() == "a file, not a folder"
+
+
+def test_an_unknown_setting_is_warned_about_once_with_the_closest_name(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("MONITOR_DIGEST_TOO=ops@example.com\nPOSTGRES_PASSWORD=x\n")
+    env = shipped(tmp_path) | {"MONITOR_CHECK_INTERVALL": "5m", "MONITOR_FROBNICATE": "1"}
+
+    result = run(["validate"], tmp_path, env)
+
+    assert result.returncode == 0
+    warnings = [line.split("monitor.settings: ")[1] for line in result.stderr.splitlines()]
+    assert warnings == [
+        "MONITOR_CHECK_INTERVALL: unknown setting; did you mean MONITOR_CHECK_INTERVAL?",
+        "MONITOR_FROBNICATE: unknown setting",
+        ".env: MONITOR_DIGEST_TOO: unknown setting; did you mean MONITOR_DIGEST_TO?",
+    ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ['["ops@example.com", "Desk <desk@example.org>"]', "ops@example.com, Desk <desk@example.org>"],
+)
+def test_the_outbox_digest_is_addressed_to_the_recipients_json_list_or_commas(
+    tmp_path: Path, value: str
+) -> None:
+    env = shipped(tmp_path) | {"MONITOR_DIGEST_TO": value}
+
+    result = invoke(["digest", "--send", "--date", "2026-01-06"], env)
+
+    assert result.exit_code == 0, result.output
+    eml = tmp_path / "outbox" / "digest-2026-01-06.eml"
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert [a.addr_spec for a in message["To"].addresses] == [
+        "ops@example.com",
+        "desk@example.org",
+    ]
+
+
+def test_the_smtp_digest_goes_to_every_recipient_of_a_json_list(tmp_path: Path) -> None:
+    with running_smtp_server() as smtp:
+        env = shipped(tmp_path) | {
+            "MONITOR_DIGEST_TO": json.dumps(["ops@example.com", "desk@example.org"]),
+            "MONITOR_SMTP_HOST": smtp.host,
+            "MONITOR_SMTP_PORT": str(smtp.port),
+            "MONITOR_SMTP_STARTTLS": "false",
+        }
+        result = invoke(["digest", "--send", "--date", "2026-01-06"], env)
+
+    assert result.exit_code == 0, result.output
+    (received,) = smtp.messages
+    assert received.rcpt_tos == ("ops@example.com", "desk@example.org")
+    assert received.message["To"] == "ops@example.com, desk@example.org"
+
+
+# ---------------------------------------------------------------- start-up time
+
+
+HEAVY = ("sqlalchemy", "fastapi", "feedparser", "httpx", "apscheduler", "uvicorn", "yaml",
+         "jinja2", "apprise", "alembic", "pydantic")  # fmt: skip
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["check", "--help"]])
+def test_version_and_help_import_none_of_the_stages(args: list[str]) -> None:
+    probe = (
+        "import sys\n"
+        "from monitor.cli import main\n"
+        f"try: main({args!r}, prog_name='monitor')\n"
+        "except SystemExit as exc: code = exc.code\n"
+        f"print(code, [m for m in {HEAVY!r} if m in sys.modules])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.stdout.splitlines()[-1] == "0 []", result.stdout + result.stderr
