@@ -141,7 +141,22 @@ class BadSetting(click.ClickException):
 pass_runtime = click.make_pass_decorator(Runtime, ensure=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineUsage(click.Group):
+    """A group whose commands' usage errors are one line on stderr (exit 2), with where to
+    read more: `Error: Invalid value for '--limit': ... (see 'monitor history --help')`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if exc.ctx is None:  # already made one line by a group below
+                raise
+            path = exc.ctx.command_path
+            message = " ".join(exc.format_message().split())
+            raise click.UsageError(f"{message} (see '{path} --help')") from None
+
+
+@click.group(cls=OneLineUsage, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="monitor")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -256,9 +271,11 @@ def check_cmd(rt: Runtime, as_json: bool) -> None:
 def match_cmd(rt: Runtime, sources: tuple[str, ...], as_json: bool) -> None:
     """Dry run: match feed files or URLs against the definitions; writes nothing.
 
+    Ends with a summary on stderr: entries read and matches per source, then in all.
+
     Example: monitor match tests/data/feeds/korea.xml https://en.yna.co.kr/RSS/news.xml --json
     """
-    failed = 0
+    failed = read = matched = 0
     for source in sources:
         try:
             entries = _read_source(rt, source)
@@ -266,8 +283,10 @@ def match_cmd(rt: Runtime, sources: tuple[str, ...], as_json: bool) -> None:
             failed += 1
             click.echo(f"monitor: {source}: {_one_line(exc)}", err=True)
             continue
+        found = 0
         for entry in entries:
             for m in rt.matcher.match(entry):
+                found += 1
                 if as_json:
                     item = {
                         "guid": entry.guid,
@@ -283,8 +302,21 @@ def match_cmd(rt: Runtime, sources: tuple[str, ...], as_json: bool) -> None:
                         f"{m.indicator_id}:{m.outcome_id}\t{entry.title}\t{entry.link}\t"
                         f"[{', '.join(m.terms)}]"
                     )
+        read, matched = read + len(entries), matched + found
+        click.echo(f"monitor: {source}: {_count(len(entries), 'entry')} read, "
+                   f"{_count(found, 'match')}", err=True)  # fmt: skip
+    click.echo(
+        f"monitor: match: {_count(read, 'entry')} read from {len(sources) - failed} of "
+        f"{_count(len(sources), 'source')}, {_count(matched, 'match')}",
+        err=True,
+    )
     if failed:
         raise SystemExit(1)
+
+
+def _count(n: int, noun: str) -> str:
+    plural = {"entry": "entries", "match": "matches"}.get(noun, noun + "s")
+    return f"{n} {noun if n == 1 else plural}"
 
 
 def _read_source(rt: Runtime, source: str) -> tuple[Entry, ...]:
@@ -334,7 +366,13 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
 
 @main.command("history")
 @click.argument("indicator_id")
-@click.option("--limit", default=20, show_default=True, help="How many changes, newest first.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many changes, newest first.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per change.")
 @pass_runtime
 def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> None:
@@ -530,7 +568,7 @@ def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
 # ---------------------------------------------------------------- the database
 
 
-@main.group("db")
+@main.group("db", cls=OneLineUsage)
 def db_group() -> None:
     """The database schema: its revision, and migrating it to this version's.
 

@@ -162,3 +162,36 @@ def test_version_and_help_import_none_of_the_stages(args: list[str]) -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT
     )
     assert result.stdout.splitlines()[-1] == "0 []", result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------- commands that say what they did
+
+
+def test_match_tells_no_matches_from_nothing_parsed(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.xml"
+    empty.write_text('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+                     "</channel></rss>")  # fmt: skip
+    atom = ROOT / "tests" / "data" / "feeds" / "atom.xml"
+
+    result = CliRunner().invoke(main, ["match", str(atom), str(empty), "--json"])
+
+    assert result.exit_code == 0
+    assert result.stdout == ""  # --json output stays machine-readable: no summary in it
+    assert result.stderr.splitlines() == [
+        f"monitor: {atom}: 3 entries read, 0 matches",
+        f"monitor: {empty}: 0 entries read, 0 matches",
+        "monitor: match: 3 entries read from 2 of 2 sources, 0 matches",
+    ]
+
+
+@pytest.mark.parametrize("limit", ["-3", "0"])
+def test_history_rejects_a_limit_below_one_in_one_line(limit: str) -> None:
+    result = CliRunner().invoke(
+        main, ["history", "north-korea-stance", "--limit", limit], prog_name="monitor"
+    )
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"Error: Invalid value for '--limit': {limit} is not in the range x>=1. "
+        "(see 'monitor history --help')"
+    ]
