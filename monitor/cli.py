@@ -14,6 +14,7 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import socket
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
@@ -238,19 +239,27 @@ def _score(rt: Runtime, path: Path) -> None:
 
 @main.command("check")
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON lines.")
+@click.option("--force", is_flag=True, help="Check every feed now, whatever its schedule.")
 @pass_runtime
-def check_cmd(rt: Runtime, as_json: bool) -> None:
+def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
     """Run one check cycle now and print the status changes it recorded.
 
-    Example: monitor check
+    On a terminal it shows how many of the due feeds are done; piped, only the summary.
+
+    Example: monitor check --force
     """
     from monitor.pipeline import prepare, run_cycle
     from monitor.views import change_json
 
-    ctx = rt.context()
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    ctx = dataclasses.replace(rt.context(), force=force, progress=progress)
     now = utcnow()
     prepare(ctx, now=now)
-    report = run_cycle(ctx, now=now, clock=utcnow)
+    try:
+        report = run_cycle(ctx, now=now, clock=utcnow)
+    finally:
+        if progress is not None:
+            progress.clear()
     click.echo(report.summary(), err=True)
     for error in report.errors:
         click.echo(f"  {error}", err=True)
@@ -262,6 +271,24 @@ def check_cmd(rt: Runtime, as_json: bool) -> None:
                 f"{change.indicator_id}: {change.old_status} -> {change.new_status} "
                 f"({len(change.evidence)} evidence)"
             )
+
+
+class _Progress:
+    """`monitor: checked 12/30 feeds`, rewritten in place on a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        self._stream.write(f"\rmonitor: checked {done}/{total} feeds")
+        self._stream.flush()
+        self._shown = True
+
+    def clear(self) -> None:
+        if self._shown:
+            self._stream.write("\r\x1b[K")  # back to the start of the line, and erase it
+            self._stream.flush()
 
 
 @main.command("match")

@@ -50,6 +50,8 @@ class Context:
     jitter: float = 0.0  # next checks are pushed back by up to this fraction of the interval
     parse_workers: int | None = None  # processes parsing bodies; None: one per CPU, 1: none
     stop: threading.Event | None = None  # set: the fetch in flight is abandoned (FetchStopped)
+    force: bool = False  # check every live feed now, whatever its schedule (check --force)
+    progress: Callable[[int, int], None] | None = None  # (feeds done, feeds claimed so far)
 
     @contextlib.contextmanager
     def fetching(self) -> Iterator[Fetcher]:
@@ -104,7 +106,8 @@ def run_cycle(
     done: set[str] = set()
     with ctx.fetching() as fetch:
         while due := [f for f in _claim(ctx, now=now, clock=clock) if f.id not in done]:
-            _check_feeds(ctx, fetch, due, report, now=now, clock=clock)
+            total = len(done) + len(due)
+            _check_feeds(ctx, fetch, due, report, now=now, clock=clock, total=total)
             done.update(f.id for f in due)
     report.changes = evaluate_and_record(ctx, now=now)
     report.finished_at = clock() if clock else now
@@ -115,7 +118,9 @@ def run_cycle(
 def _claim(ctx: Context, *, now: datetime, clock: Callable[[], datetime] | None) -> list[DueFeed]:
     """The next feeds due at `now`, leased for `ctx.lease` from the moment they are claimed."""
     lease = ctx.lease + ((clock() - now) if clock else timedelta(0))
-    return ctx.store.due_feeds(now, owner=ctx.owner, lease=lease, limit=CLAIM_BATCH)
+    return ctx.store.due_feeds(
+        now, owner=ctx.owner, lease=lease, limit=CLAIM_BATCH, force=ctx.force
+    )
 
 
 def _check_feeds(
@@ -126,6 +131,7 @@ def _check_feeds(
     *,
     now: datetime,
     clock: Callable[[], datetime] | None = None,
+    total: int = 0,
 ) -> None:
     """Fetch, parse and match claimed feeds; store their entries and release their leases.
 
@@ -135,6 +141,8 @@ def _check_feeds(
     for (feed, result), parsed in parse_many(_fetched(fetch, due), workers=ctx.parse_workers):
         checked = clock() if clock else now
         writes.add(*_absorb(ctx, feed, result, parsed, report, now=checked))
+        if ctx.progress is not None:
+            ctx.progress(report.feeds_checked, max(total, report.feeds_checked))
         if len(writes.entries) >= WRITE_BATCH:
             writes.flush()
     writes.flush()

@@ -693,16 +693,28 @@ class Store:
             conn.execute(update(_feed).where(_feed.c.id.not_in(configured)).values(active=False))
 
     def due_feeds(
-        self, now: datetime, *, owner: str, lease: timedelta, limit: int | None = None
+        self,
+        now: datetime,
+        *,
+        owner: str,
+        lease: timedelta,
+        limit: int | None = None,
+        force: bool = False,
     ) -> list[DueFeed]:
-        """Claim the feeds due at `now` for `owner` until `now + lease`; skip others' leases."""
+        """Claim the feeds due at `now` for `owner` until `now + lease`; skip others' leases.
+
+        `force`: every live feed not yet checked at or after `now`, whatever its schedule
+        (`monitor check --force`), so a cycle claiming in batches still takes each one once."""
         free = or_(
             _feed.c.lease_until.is_(None), _feed.c.lease_until <= now, _feed.c.lease_owner == owner
         )
+        due = or_(_feed.c.next_check_at.is_(None), _feed.c.next_check_at <= now)
+        if force:
+            due = or_(_feed.c.last_checked_at.is_(None), _feed.c.last_checked_at < now)
         query = (
             select(*_DUE_COLUMNS)
             .where(_feed.c.active, ~_feed.c.dead, free)
-            .where(or_(_feed.c.next_check_at.is_(None), _feed.c.next_check_at <= now))
+            .where(due)
             .order_by(nulls_first(_feed.c.next_check_at), _feed.c.id)
             .limit(limit)
         )

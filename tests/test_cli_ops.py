@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -13,8 +15,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from monitor.cli import main
+from tests import news
 from tests.conftest import ROOT
+from tests.feedserver import FeedServer
 from tests.smtpserver import running_smtp_server
+from tests.test_pipeline import ALL_TAGS
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -195,3 +200,73 @@ def test_history_rejects_a_limit_below_one_in_one_line(limit: str) -> None:
         f"Error: Invalid value for '--limit': {limit} is not in the range x>=1. "
         "(see 'monitor history --help')"
     ]
+
+
+def three_feeds(tmp_path: Path, feed_server: FeedServer) -> dict[str, str]:
+    lines = ["feeds:"]
+    for name in ("a", "b", "c"):
+        feed_server.route(f"/{name}.xml", body=news.yonhap(datetime.now(UTC)))
+        url = feed_server.url(f"/{name}.xml")
+        lines.append(f"  - {{id: {name}, url: '{url}', tags: [{', '.join(ALL_TAGS)}]}}")
+    (tmp_path / "feeds.yaml").write_text("\n".join(lines) + "\n")
+    return shipped(tmp_path) | {"MONITOR_FEEDS_FILE": str(tmp_path / "feeds.yaml")}
+
+
+def checked(stderr: str) -> int:
+    found = re.search(r"^cycle: (\d+) feeds checked", stderr, re.M)
+    assert found, stderr
+    return int(found.group(1))
+
+
+def test_check_force_checks_every_feed_whatever_its_schedule(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    env = three_feeds(tmp_path, feed_server)
+
+    first = invoke(["check"], env)
+    again = invoke(["check"], env)
+    forced = invoke(["check", "--force"], env)
+
+    assert (checked(first.stderr), checked(again.stderr), checked(forced.stderr)) == (3, 0, 3)
+    assert all(feed_server.hits(f"/{name}.xml") == 2 for name in "abc")
+    assert checked(invoke(["check"], env).stderr) == 0  # forcing did not move the schedule back
+
+
+def test_check_shows_progress_on_a_terminal(tmp_path: Path, feed_server: FeedServer) -> None:
+    env = three_feeds(tmp_path, feed_server)
+    master, slave = os.openpty()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "check"],
+        cwd=tmp_path,
+        env=clean | {"PYTHONPATH": str(ROOT)} | env,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    )
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    assert process.wait(timeout=120) == 0
+    assert process.stdout is not None
+    process.stdout.close()
+
+    terminal = shown.decode()
+    assert "\rmonitor: checked 1/3 feeds" in terminal
+    assert "\rmonitor: checked 3/3 feeds\r\x1b[K" in terminal  # erased before the summary
+    assert checked(terminal.replace("\r\x1b[K", "\n")) == 3
+
+
+def test_check_piped_prints_no_progress(tmp_path: Path, feed_server: FeedServer) -> None:
+    result = run(["check"], tmp_path, three_feeds(tmp_path, feed_server))
+
+    assert result.returncode == 0
+    assert "\r" not in result.stderr and "checked 1/3" not in result.stderr
+    assert checked(result.stderr) == 3
