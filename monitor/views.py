@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.domain import Definitions, Evidence, Status, StatusChange
+from monitor.domain import Definitions, Evidence, Status, StatusChange, iso_time
 from monitor.pipeline import evaluate_all
 from monitor.store import Store
 
@@ -219,7 +219,7 @@ def evidence_json(item: Evidence) -> dict[str, Any]:
         "title": item.title,
         "link": item.link,
         "publisher": item.publisher,
-        "time": item.time.isoformat(),
+        "time": iso_time(item.time),
         "terms": list(item.terms),
         "snippet": item.snippet,
     }
@@ -232,7 +232,7 @@ def indicator_json(view: IndicatorView, *, with_evidence: bool = False) -> dict[
         "title": view.title,
         "question": view.question,
         "status": view.status,
-        "since": view.since.isoformat(),
+        "since": iso_time(view.since),
         "outcomes": [
             {
                 "id": o.id,
@@ -254,7 +254,7 @@ def change_json(change: StatusChange) -> dict[str, Any]:
     return {
         "id": change.id,
         "indicator": change.indicator_id,
-        "at": change.at.isoformat(),
+        "at": iso_time(change.at),
         "old_status": change.old_status,
         "new_status": change.new_status,
         "replayed": change.replayed,
