@@ -234,6 +234,48 @@ def _score(rt: Runtime, path: Path) -> None:
     click.echo(score(items, rt.matcher, rt.definitions.indicators).report())
 
 
+@main.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init_cmd(directory: Path) -> None:
+    """Lay out a fresh watch list in DIRECTORY: indicators/ with an example indicator,
+    config/feeds.yaml and a .env listing every setting (commented out, at its default).
+
+    It passes `monitor validate` and `monitor test` as it is; existing files are never
+    overwritten (nothing is written when one exists).
+
+    Example: monitor init my-watch-list
+    """
+    from monitor.scaffold import init
+
+    try:
+        written = init(directory)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"next: cd {directory} && monitor validate && monitor test && monitor check")
+
+
+@main.command("new")
+@click.argument("indicator_id", metavar="ID")
+@pass_runtime
+def new_cmd(rt: Runtime, indicator_id: str) -> None:
+    """Add the skeleton of indicator ID to the indicators folder (MONITOR_INDICATORS_DIR).
+
+    It is valid as it is, with a placeholder term and examples: edit it, then run
+    `monitor validate` and `monitor test`.
+
+    Example: monitor new visa-easing
+    """
+    from monitor.scaffold import new_indicator
+
+    try:
+        path = new_indicator(rt.settings.indicators_dir, indicator_id)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {path}")
+
+
 # ---------------------------------------------------------------- checking
 
 

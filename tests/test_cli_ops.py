@@ -13,13 +13,17 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from monitor.cli import main
-from tests import news
+from tests import news, webdata
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
 from tests.smtpserver import running_smtp_server
 from tests.test_pipeline import ALL_TAGS
+
+db_url, defs, store, app = webdata.db_url, webdata.defs, webdata.store, webdata.app  # fixtures
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -270,3 +274,115 @@ def test_check_piped_prints_no_progress(tmp_path: Path, feed_server: FeedServer)
     assert result.returncode == 0
     assert "\r" not in result.stderr and "checked 1/3" not in result.stderr
     assert checked(result.stderr) == 3
+
+
+# ---------------------------------------------------------------- times
+
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def times(value: object) -> list[str]:
+    """Every string in a JSON value that is an ISO 8601 date and time."""
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in times(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in times(v)]
+    return [value] if isinstance(value, str) and ISO.match(value) else []
+
+
+def test_the_api_writes_every_time_in_utc_with_z(app: FastAPI) -> None:
+    with TestClient(app) as client:
+        answers = [
+            client.get(path).json()
+            for path in ("/indicators", "/indicators/visa-easing",
+                         "/indicators/visa-easing/history", "/feeds", "/healthz")
+        ]  # fmt: skip
+
+    assert all("detail" not in answer for answer in answers)
+    found = times(answers)
+    assert len(found) > 10
+    assert all(t.endswith("Z") for t in found), found
+
+
+def test_cli_json_writes_every_time_in_utc_with_z(tmp_path: Path, feed_server: FeedServer) -> None:
+    env = three_feeds(tmp_path, feed_server)
+    check = invoke(["check", "--json"], env).stdout
+    status = invoke(["status", "--json"], env).stdout
+    history = invoke(["history", "visa-easing", "--json"], env).stdout
+
+    found = times([json.loads(line) for line in (check + history).splitlines()])
+    found += times(json.loads(status))
+    assert len(found) > 10
+    assert all(t.endswith("Z") for t in found), found
+
+
+# ---------------------------------------------------------------- a new watch list
+
+
+def test_init_lays_out_a_watch_list_that_validate_and_test_pass(tmp_path: Path) -> None:
+    target = tmp_path / "watch"
+    made = invoke(["init", str(target)], {})
+    env = {
+        "MONITOR_INDICATORS_DIR": str(target / "indicators"),
+        "MONITOR_FEEDS_FILE": str(target / "config" / "feeds.yaml"),
+    }
+    validate = invoke(["validate"], env)
+    examples = invoke(["test"], env)
+
+    assert made.exit_code == 0
+    assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()) == [
+        ".env",
+        "config/feeds.yaml",
+        "indicators/example.yaml",
+    ]
+    assert validate.exit_code == 0 and validate.stdout.startswith("ok: 1 indicators, 1 feeds")
+    assert examples.exit_code == 0 and "4 passed, 0 failed" in examples.stdout
+
+
+def test_the_env_of_init_lists_every_setting_at_its_default(tmp_path: Path) -> None:
+    from monitor.settings import Settings
+
+    invoke(["init", str(tmp_path)], {})
+    dotenv = (tmp_path / ".env").read_text()
+
+    for name in Settings.model_fields:
+        assert f"\n# MONITOR_{name.upper()}=" in dotenv
+    assert "# MONITOR_CHECK_INTERVAL=15m\n" in dotenv
+    assert not [line for line in dotenv.splitlines() if line and not line.startswith("#")]
+
+
+def test_init_overwrites_nothing(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "feeds.yaml").write_text("feeds: []  # mine\n")
+
+    result = CliRunner().invoke(main, ["init", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"Error: init: already there: {tmp_path}/config/feeds.yaml; nothing was written"
+    ]
+    assert (tmp_path / "config" / "feeds.yaml").read_text() == "feeds: []  # mine\n"
+    assert not (tmp_path / "indicators").exists() and not (tmp_path / ".env").exists()
+
+
+def test_new_adds_a_valid_skeleton_and_rejects_a_bad_or_taken_id(tmp_path: Path) -> None:
+    invoke(["init", str(tmp_path)], {})
+    env = {
+        "MONITOR_INDICATORS_DIR": str(tmp_path / "indicators"),
+        "MONITOR_FEEDS_FILE": str(tmp_path / "config" / "feeds.yaml"),
+    }
+    added = invoke(["new", "ferry-routes"], env)
+    again = CliRunner().invoke(main, ["new", "ferry-routes"], env=env)
+    bad = CliRunner().invoke(main, ["new", "Ferry routes!"], env=env)
+    validate = invoke(["validate"], env)
+    examples = invoke(["test"], env)
+
+    skeleton = tmp_path / "indicators" / "ferry-routes.yaml"
+    assert added.stdout == f"wrote {skeleton}\n"
+    assert "id: ferry-routes\n" in skeleton.read_text()
+    assert again.exit_code == 1
+    assert again.stderr == f"Error: new: indicator 'ferry-routes' exists: {skeleton}\n"
+    assert bad.exit_code == 1 and len(bad.stderr.splitlines()) == 1
+    assert "'Ferry routes!' is not an indicator id" in bad.stderr
+    assert validate.stdout.startswith("ok: 2 indicators")
+    assert examples.exit_code == 0 and "6 passed, 0 failed" in examples.stdout
