@@ -265,7 +265,7 @@ def new_cmd(rt: Runtime, indicator_id: str) -> None:
     It is valid as it is, with a placeholder term and examples: edit it, then run
     `monitor validate` and `monitor test`.
 
-    Example: monitor new visa-easing
+    Example: monitor new ferry-routes
     """
     from monitor.scaffold import new_indicator
 
@@ -342,7 +342,7 @@ def match_cmd(rt: Runtime, sources: tuple[str, ...], as_json: bool) -> None:
 
     Ends with a summary on stderr: entries read and matches per source, then in all.
 
-    Example: monitor match tests/data/feeds/korea.xml https://en.yna.co.kr/RSS/news.xml --json
+    Example: monitor match tests/data/feeds/rss2.xml https://en.yna.co.kr/RSS/news.xml --json
     """
     failed = read = matched = 0
     for source in sources:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 from fastapi import FastAPI
@@ -386,3 +389,101 @@ def test_new_adds_a_valid_skeleton_and_rejects_a_bad_or_taken_id(tmp_path: Path)
     assert "'Ferry routes!' is not an indicator id" in bad.stderr
     assert validate.stdout.startswith("ok: 2 indicators")
     assert examples.exit_code == 0 and "6 passed, 0 failed" in examples.stdout
+
+
+# ---------------------------------------------------------------- the examples in --help
+
+DAEMONS = {"monitor run", "monitor serve"}  # they serve until stopped: parsed, not run
+RUN = {"monitor validate", "monitor test", "monitor init", "monitor new", "monitor check",
+       "monitor match", "monitor status", "monitor history", "monitor replay",
+       "monitor digest", "monitor db upgrade", "monitor db current"}  # fmt: skip
+BEFORE = {  # what a user has done before an example makes sense
+    "monitor db current": ["db", "upgrade"],  # exit 1 says the database is not at the code's
+    "monitor history": ["check"],
+    "monitor replay": ["check"],
+}
+
+
+def help_examples(group: click.Group = main, prefix: str = "monitor") -> list[tuple[str, str]]:
+    """(command, example line) for every `Example: ...` in the help of every command."""
+    found = []
+    for name, command in group.commands.items():
+        path = f"{prefix} {name}"
+        for example in re.findall(r"^\s*Example: (.+)$", command.help or "", re.M):
+            found.append((path, example.strip()))
+        if isinstance(command, click.Group):
+            found += help_examples(command, path)
+    return found
+
+
+def parse(args: list[str]) -> tuple[str, dict[str, object]]:
+    """The command an argument list names and its parameters, by click's own parser."""
+    ctx = main.make_context("monitor", list(args))
+    command: click.Command = main
+    while isinstance(command, click.Group):
+        rest = [*ctx._protected_args, *ctx.args]
+        name, found, rest = command.resolve_command(ctx, rest)
+        assert found is not None and name is not None
+        command, ctx = found, found.make_context(name, rest, parent=ctx)
+    return ctx.command_path, ctx.params
+
+
+EXAMPLES = help_examples()
+
+
+def test_every_command_has_an_example_and_each_is_checked() -> None:
+    commands = {command for command, _ in EXAMPLES}
+    assert commands >= RUN | DAEMONS
+
+
+@pytest.mark.parametrize(("command", "example"), EXAMPLES)
+def test_every_help_example_parses(command: str, example: str) -> None:
+    words = shlex.split(example)
+    while "=" in words[0]:  # VAR=value before the command
+        words.pop(0)
+    assert words[0] == "monitor"
+
+    path, _params = parse(words[1:])
+
+    assert path.startswith(command)
+
+
+@pytest.mark.parametrize(("command", "example"), [(c, e) for c, e in EXAMPLES if c in RUN])
+def test_every_help_example_works_in_a_fresh_clone(
+    command: str,
+    example: str,
+    tmp_path: Path,
+    feed_server: FeedServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a folder laid out like the repository (tests/ and indicators/ from it), with a local
+    feed server in place of the Internet: URLs become its URL, the developers' shared corpus
+    becomes the labeled file in tests/data."""
+    for name in ("tests", "indicators"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    env = three_feeds(tmp_path, feed_server) | {
+        "MONITOR_INDICATORS_DIR": "indicators",
+        "MONITOR_DATABASE_URL": "sqlite:///data/monitor.db",
+    }
+    if command == "monitor new":  # a copy of the indicators, so the new one lands there
+        (tmp_path / "indicators").unlink()
+        shutil.copytree(ROOT / "indicators", tmp_path / "indicators")
+    words = [_local(word, feed_server) for word in shlex.split(example)]
+    while "=" in words[0]:
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    monkeypatch.chdir(tmp_path)
+    if command in BEFORE:
+        assert CliRunner().invoke(main, BEFORE[command], env=env).exit_code == 0
+
+    result = CliRunner().invoke(main, words[1:], env=env, prog_name="monitor")
+
+    assert result.exit_code == 0, (example, result.output, result.exception)
+
+
+def _local(word: str, feed_server: FeedServer) -> str:
+    if word.startswith(("http://", "https://")):
+        return feed_server.url("/a.xml")
+    if word.startswith("../shared/") and word.endswith(".tsv"):
+        return "tests/data/labeled/basic.tsv"
+    return word
