@@ -75,16 +75,19 @@ class Runtime:
 
     @cached_property
     def definitions(self) -> Definitions:
-        from monitor.definitions import load_definitions
+        from monitor.definitions import load_definitions, tag_warnings
 
         try:
-            return load_definitions(self.settings.indicators_dir, self.settings.feeds_file)
+            definitions = load_definitions(self.settings.indicators_dir, self.settings.feeds_file)
         except DefinitionError as exc:
             for problem in exc.problems:
                 click.echo(problem, err=True)
             raise click.ClickException(
                 f"definitions: {len(exc.problems)} problem(s); nothing was done"
             ) from exc
+        for warning in tag_warnings(definitions):
+            logging.getLogger("monitor.definitions").warning("%s", warning)
+        return definitions
 
     @cached_property
     def matcher(self) -> Matcher:

@@ -487,3 +487,35 @@ def _local(word: str, feed_server: FeedServer) -> str:
     if word.startswith("../shared/") and word.endswith(".tsv"):
         return "tests/data/labeled/basic.tsv"
     return word
+
+
+def test_a_feeds_file_without_the_shipped_tags_warns_and_works(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.route("/mine.xml", body=news.yonhap(datetime.now(UTC)))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - {{id: mine, url: '{feed_server.url('/mine.xml')}'}}\n")
+    indicators = tmp_path / "indicators"
+    shutil.copytree(ROOT / "indicators", indicators)
+    (indicators / "mine.yaml").write_text(
+        (ROOT / "indicators" / "visa-easing.yaml").read_text()
+        .replace("id: visa-easing", "id: mine")
+        .replace("feeds: {tags: [korea, china, japan, international, search-travel]}",
+                 "feeds: {ids: [mine]}")
+    )  # fmt: skip
+    env = shipped(tmp_path) | {"MONITOR_FEEDS_FILE": str(feeds),
+                               "MONITOR_INDICATORS_DIR": str(indicators)}  # fmt: skip
+
+    validate = invoke(["validate"], env)
+    check = invoke(["check"], env)
+
+    assert validate.exit_code == 0 and validate.stdout.startswith("ok: 8 indicators, 1 feeds")
+    warnings = [line for line in validate.stderr.splitlines() if "warning:" in line]
+    assert len(warnings) == 7  # each shipped indicator, once
+    assert any(
+        f"{indicators / 'visa-easing.yaml'}: warning: no feed has the tags 'korea', 'china', "
+        "'japan', 'international', 'search-travel'; it reads no feed (known tags: (none))" in w
+        for w in warnings
+    ), warnings
+    assert check.exit_code == 0
+    assert "mine: quiet -> eased:reported" in check.stdout
