@@ -296,8 +296,9 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
     from monitor.pipeline import prepare, run_cycle
     from monitor.views import change_json
 
+    ctx = rt.context()  # settings first: they set up the logging that progress keeps apart
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
-    ctx = dataclasses.replace(rt.context(), force=force, progress=progress)
+    ctx = dataclasses.replace(ctx, force=force, progress=progress)
     now = utcnow()
     prepare(ctx, now=now)
     try:
@@ -318,22 +319,31 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
             )
 
 
-class _Progress:
-    """`monitor: checked 12/30 feeds`, rewritten in place on a terminal."""
+class _Progress(logging.Filter):
+    """`monitor: checked 12/30 feeds`, rewritten in place on a terminal; erased before a log
+    line is written (it filters the log handlers), so the two never share a line."""
 
     def __init__(self, stream: TextIO) -> None:
+        super().__init__()
         self._stream = stream
         self._shown = False
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(self)
 
     def __call__(self, done: int, total: int) -> None:
         self._stream.write(f"\rmonitor: checked {done}/{total} feeds")
         self._stream.flush()
         self._shown = True
 
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.clear()
+        return True
+
     def clear(self) -> None:
         if self._shown:
             self._stream.write("\r\x1b[K")  # back to the start of the line, and erase it
             self._stream.flush()
+            self._shown = False
 
 
 @main.command("match")

@@ -29,6 +29,14 @@ from tests.test_pipeline import ALL_TAGS
 db_url, defs, store, app = webdata.db_url, webdata.defs, webdata.store, webdata.app  # fixtures
 
 
+@pytest.fixture(autouse=True)
+def no_monitor_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the settings a test gives: a MONITOR_* variable of the developer's (e.g.
+    MONITOR_TEST_POSTGRES) would add an "unknown setting" warning to stderr."""
+    for name in [n for n in os.environ if n.startswith("MONITOR_")]:
+        monkeypatch.delenv(name)
+
+
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """The real command in a process of its own, with only these MONITOR_* variables."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
@@ -241,6 +249,9 @@ def test_check_force_checks_every_feed_whatever_its_schedule(
 
 def test_check_shows_progress_on_a_terminal(tmp_path: Path, feed_server: FeedServer) -> None:
     env = three_feeds(tmp_path, feed_server)
+    feed_server.route("/gone.xml", status=404)  # a failure is logged between progress lines
+    with (tmp_path / "feeds.yaml").open("a") as feeds:
+        feeds.write(f"  - {{id: gone, url: '{feed_server.url('/gone.xml')}'}}\n")
     master, slave = os.openpty()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     process = subprocess.Popen(
@@ -266,9 +277,13 @@ def test_check_shows_progress_on_a_terminal(tmp_path: Path, feed_server: FeedSer
     process.stdout.close()
 
     terminal = shown.decode()
-    assert "\rmonitor: checked 1/3 feeds" in terminal
-    assert "\rmonitor: checked 3/3 feeds\r\x1b[K" in terminal  # erased before the summary
-    assert checked(terminal.replace("\r\x1b[K", "\n")) == 3
+    assert "\rmonitor: checked 1/4 feeds" in terminal
+    assert "\rmonitor: checked 4/4 feeds\r\x1b[K" in terminal  # erased before the summary
+    lines = terminal.replace("\r\x1b[K", "\n").splitlines()
+    failed = [line for line in lines if "feed gone failed" in line]
+    assert failed and all(" WARNING monitor.pipeline: " in line for line in failed)
+    assert not [line for line in lines if "feeds" in line and "WARNING" in line]  # apart
+    assert checked("\n".join(lines)) == 4
 
 
 def test_check_piped_prints_no_progress(tmp_path: Path, feed_server: FeedServer) -> None:
