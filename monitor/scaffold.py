@@ -36,11 +36,11 @@ outcomes:
     rule:
       scope: sentence                  # the terms must meet in one sentence
       all:
-        - any: [flight*, "air route*", "direct route*"]
+        - any: [flight*, "air route", "air routes"]
         - any: [Seoul, Incheon, Gimpo]
         - any: [Beijing, Shanghai]
-        - any: [launch*, resum*, "new", added, "adds", open*]
-      none: [cancel*, suspend*, "halts", "halted"]
+        - any: [launch*, resum*, start*, open*]
+      none: [cancel*, suspend*, halt*]
 examples:
   - text: "Korean Air to launch new Incheon-Shanghai flights in March"
     expect: announced
