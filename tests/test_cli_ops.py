@@ -353,7 +353,8 @@ def test_init_lays_out_a_watch_list_that_validate_and_test_pass(tmp_path: Path) 
         "config/feeds.yaml",
         "indicators/example.yaml",
     ]
-    assert validate.exit_code == 0 and validate.stdout.startswith("ok: 1 indicators, 1 feeds")
+    assert validate.exit_code == 0
+    assert validate.stdout == "ok: 1 indicators, 1 feeds\n"  # and no warning about its terms
     assert examples.exit_code == 0 and "4 passed, 0 failed" in examples.stdout
 
 
@@ -402,7 +403,7 @@ def test_new_adds_a_valid_skeleton_and_rejects_a_bad_or_taken_id(tmp_path: Path)
     assert again.stderr == f"Error: new: indicator 'ferry-routes' exists: {skeleton}\n"
     assert bad.exit_code == 1 and len(bad.stderr.splitlines()) == 1
     assert "'Ferry routes!' is not an indicator id" in bad.stderr
-    assert validate.stdout.startswith("ok: 2 indicators")
+    assert validate.stdout.splitlines()[-1] == "ok: 2 indicators, 1 feeds"
     assert examples.exit_code == 0 and "6 passed, 0 failed" in examples.stdout
 
 
@@ -524,7 +525,8 @@ def test_a_feeds_file_without_the_shipped_tags_warns_and_works(
     validate = invoke(["validate"], env)
     check = invoke(["check"], env)
 
-    assert validate.exit_code == 0 and validate.stdout.startswith("ok: 8 indicators, 1 feeds")
+    assert validate.exit_code == 0
+    assert validate.stdout.splitlines()[-1] == "ok: 8 indicators, 1 feeds"
     warnings = [line for line in validate.stderr.splitlines() if "warning:" in line]
     assert len(warnings) == 7  # each shipped indicator, once
     assert any(
