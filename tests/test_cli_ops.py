@@ -111,6 +111,26 @@ def test_a_data_directory_under_a_file_is_one_line_and_exit_2(tmp_path: Path) ->
     assert (tmp_path / "data").read_text() == "a file, not a folder"
 
 
+def test_an_unwritable_data_directory_is_named_before_anything_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor import settings
+
+    # The tests run as root, for whom every folder is writable: the folder's answer is given.
+    monkeypatch.setattr(settings.os, "access", lambda path, mode: Path(path) != tmp_path)
+    url = f"sqlite:///{tmp_path}/data/monitor.db"
+
+    problem = settings.database_dir_problem(url)
+
+    assert problem == (
+        f"settings: MONITOR_DATABASE_URL: cannot create the data directory {tmp_path}/data: "
+        f"{tmp_path} is not writable"
+    )
+    assert settings.database_dir_problem("sqlite:///:memory:") is None
+    assert settings.database_dir_problem("postgresql+psycopg://u@h/db") is None
+    assert not (tmp_path / "data").exists()
+
+
 def test_an_unknown_setting_is_warned_about_once_with_the_closest_name(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("MONITOR_DIGEST_TOO=ops@example.com\nPOSTGRES_PASSWORD=x\n")
     env = shipped(tmp_path) | {"MONITOR_CHECK_INTERVALL": "5m", "MONITOR_FROBNICATE": "1"}
