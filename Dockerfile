@@ -9,11 +9,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# The package first (its layer is rebuilt only when the code changes), then the definitions,
-# which compose mounts from the repository anyway so that edits need no rebuild.
+# The locked dependencies first (pinned with hashes: every build installs the same files, and a
+# file changed on the index fails the build; `make lock` refreshes them), then the package
+# without resolving anything (its layer is rebuilt only when the code changes), then the
+# definitions, which compose mounts from the repository anyway so that edits need no rebuild.
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY monitor ./monitor
-RUN pip install . \
+RUN pip install --no-deps --no-build-isolation . \
     && useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin monitor \
     && mkdir -p /app/data \
     && chown monitor:monitor /app/data

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check validate bench lint clean
+.PHONY: run test check validate bench lint lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ lint: $(STAMP)  ## ruff, mypy (strict) and the import layers
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy monitor
 	$(BIN)/lint-imports
+
+# The image installs requirements.lock alone (pinned, with hashes, build tools included), so that
+# every build gets the same packages. Resolved against PyPI, whatever the machine's pip config.
+lock: $(STAMP)  ## refresh requirements.lock from pyproject.toml's dependencies
+	PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_EXTRA_INDEX_URL= PIP_CONSTRAINT= \
+	$(BIN)/pip-compile --quiet --upgrade --generate-hashes --allow-unsafe --strip-extras \
+	    --build-deps-for wheel --index-url https://pypi.org/simple \
+	    --no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) data/ .pytest_cache

@@ -575,7 +575,12 @@ def _web(rt: Runtime) -> Callable[[scheduler.Daemon], list[scheduler.Service]]:
         app = web.create_app(
             store=rt.store, definitions=lambda: daemon.definitions, settings=rt.settings
         )
-        return [web.WebServer(app, host=rt.settings.http_host, port=rt.settings.http_port)]
+        limits = web.Limits.of(rt.settings)
+        return [
+            web.WebServer(
+                app, host=rt.settings.http_host, port=rt.settings.http_port, limits=limits
+            )
+        ]
 
     return services
 
@@ -596,7 +601,7 @@ def serve_cmd(rt: Runtime, host: str | None, port: int | None) -> None:
 
     app = web.create_app(store=rt.store, definitions=_Reloading(rt), settings=rt.settings)
     port = rt.settings.http_port if port is None else port
-    web.serve(app, host=host or rt.settings.http_host, port=port)
+    web.serve(app, host=host or rt.settings.http_host, port=port, limits=web.Limits.of(rt.settings))
 
 
 class _Reloading:

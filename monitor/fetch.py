@@ -1,11 +1,18 @@
-"""fetch: retrieve feed bodies over HTTP and classify every answer. The only module importing httpx.
+"""fetch: retrieve feed bodies over HTTP and classify every answer. The only module importing
+httpx2 (the maintained line of httpx).
 
 Like miniflux's response handler, the fetcher never raises for one feed's trouble: each
 `FeedRequest` becomes a `FetchResult` whose `status` says what happened (modified, not
 modified, unchanged, rate limited, failed, gone). Requests are conditional (ETag /
 Last-Modified), bounded in time (`timeout`, `total_timeout`) and size (`max_bytes`, counted
-after decompression), and redirects are followed by hand so that they can be counted,
-checked and remembered when permanent. `next_check` is the pure back-off policy.
+after every layer of decompression), and redirects are followed by hand so that they can be
+counted, checked (never from https down to http unless the feed was http) and remembered
+when permanent. Connections come from httpx's own pool, at most `concurrency` open at once
+and `keepalive` of them kept idle, so a cycle over many hosts holds few descriptors.
+
+`Fetcher` runs a cycle's fetches on an event loop in a thread as a sliding window: a fetch
+starts as soon as another ends, and results come back in the order they finish, so one slow
+feed never holds up the others. `next_check` is the pure back-off policy.
 """
 
 from __future__ import annotations
@@ -13,11 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import queue
+import re
 import ssl
 import threading
 import time
 import zlib
-from collections.abc import AsyncIterator, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -27,20 +37,20 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
-import httpx
-
-from monitor.transport import Transport
+import httpx2
 
 if TYPE_CHECKING:
     from monitor.settings import Settings
 
 __all__ = [
+    "MAX_ERROR_CHARS",
     "FeedRequest",
     "FetchLimits",
     "FetchResult",
     "FetchStatus",
     "FetchStopped",
-    "Session",
+    "Fetcher",
+    "clip_error",
     "fetch_all",
     "fetch_sync",
     "next_check",
@@ -51,7 +61,12 @@ DEFAULT_USER_AGENT = "monitor/0.1 (news indicator monitor)"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 HTTP_SCHEMES = frozenset({"http", "https"})
-STOP_POLL = 0.1  # seconds between looks at a session's stop event
+ENCODINGS = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}  # what we ask for
+MAX_ERROR_CHARS = 500  # an error text stored on a feed or logged is cut to this length
+HALT_POLL = 0.1  # seconds between looks at a Fetcher's `halt` while it waits for a result
+CLOSE_TIMEOUT = 2.0  # seconds a Fetcher's close waits for its connections to close
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+_SCHEME_LIKE = re.compile(r"([^/?#]*):")  # a colon before any "/", "?" or "#"
 
 
 class FetchStatus(StrEnum):
@@ -103,12 +118,14 @@ class FetchResult:
 
 @dataclass(frozen=True)
 class FetchLimits:
-    timeout: float = 20.0  # connect and read, seconds
+    timeout: float = 20.0  # connect, read and wait for a pooled connection, seconds
     total_timeout: float = 60.0  # one feed's whole fetch, including a slow trickle
     max_bytes: int = 10_000_000  # after decompression
     max_redirects: int = 5
     user_agent: str = DEFAULT_USER_AGENT
-    concurrency: int = 16
+    concurrency: int = 16  # fetches at once, and so connections open at once
+    keepalive: int = 16  # idle connections kept for reuse (at most `concurrency`)
+    keepalive_expiry: float = 5.0  # seconds an idle connection is kept
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FetchLimits:
@@ -118,6 +135,19 @@ class FetchLimits:
             max_bytes=settings.max_body_bytes,
             user_agent=settings.user_agent,
             concurrency=settings.fetch_concurrency,
+            keepalive=settings.fetch_keepalive,
+            keepalive_expiry=settings.fetch_keepalive_expiry.total_seconds(),
+        )
+
+    @property
+    def pool(self) -> httpx2.Limits:
+        """The connection pool's bounds: one connection per fetch in flight (a fetch's
+        redirect hops close each answer before the next), a few kept idle."""
+        most = max(1, self.concurrency)
+        return httpx2.Limits(
+            max_connections=most,
+            max_keepalive_connections=max(0, min(self.keepalive, most)),
+            keepalive_expiry=self.keepalive_expiry,
         )
 
 
@@ -130,6 +160,14 @@ class _Failure(Exception):
         self.message = message
 
 
+def clip_error(text: str) -> str:
+    """`text` cut to MAX_ERROR_CHARS (ending in "…" when cut): a hostile server chooses
+    much of what goes into an error, and errors are stored, logged and shown."""
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    return text[: MAX_ERROR_CHARS - 1] + "…"
+
+
 # ---------------------------------------------------------------- public entry points
 
 
@@ -137,12 +175,18 @@ async def fetch_all(
     requests: Sequence[FeedRequest],
     limits: FetchLimits,
     *,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None,
 ) -> list[FetchResult]:
     """Fetch every feed with at most `limits.concurrency` at once; results in request order."""
     client = _Client(limits, transport)
+    semaphore = asyncio.Semaphore(max(1, limits.concurrency))
+
+    async def bounded(request: FeedRequest) -> FetchResult:
+        async with semaphore:
+            return await _fetch_guarded(client, request, limits)
+
     try:
-        return await _fetch_with(client, requests, limits)
+        return list(await asyncio.gather(*(bounded(r) for r in requests)))
     finally:
         await client.aclose()
 
@@ -150,77 +194,150 @@ async def fetch_all(
 def fetch_sync(
     requests: Sequence[FeedRequest],
     limits: FetchLimits,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None,
 ) -> list[FetchResult]:
     """`fetch_all` for synchronous callers (the CLI); not for use inside a running event loop."""
-    with Session(limits, transport=transport) as session:
-        return session.fetch(requests)
+    return asyncio.run(fetch_all(requests, limits, transport=transport))
 
 
-class Session:
-    """Batch after batch of fetches on one event loop and one client, for synchronous callers.
+class FetchStopped(Exception):
+    """The daemon stopped while feeds were being fetched: what was answered was kept."""
 
-    A cycle fetches a batch, hands it on and fetches the next; in one session the connections
-    opened for a batch serve the next ones. With `stop`, a batch in flight is abandoned as
-    soon as the event is set and `fetch` raises FetchStopped. Not for use inside a running
-    event loop.
+
+class Fetcher:
+    """A cycle's fetches on an event loop in a thread of their own, as a sliding window.
+
+    `submit` queues requests from the caller's thread; at most `limits.concurrency` run at
+    once and each one that ends starts the next, so a slow feed holds up nothing but its own
+    slot. `next_result` gives the fetches in the order they finish. When its `halt()` turns
+    true, every fetch in flight or waiting is abandoned (its connection closed) and listed in
+    `abandoned`; the answers already in are still given, then None.
     """
 
     def __init__(
-        self,
-        limits: FetchLimits,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        stop: threading.Event | None = None,
+        self, limits: FetchLimits, *, transport: httpx2.AsyncBaseTransport | None = None
     ) -> None:
         self.limits = limits
+        self.abandoned: list[str] = []  # feed ids given up by a halt
         self._transport = transport
-        self._stop = stop
-        self._runner = asyncio.Runner()
+        self._results: queue.SimpleQueue[FetchResult] = queue.SimpleQueue()
+        self._outstanding = 0  # submitted and not yet given back (the caller's thread)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._halted = False
+        # On the loop's thread only:
         self._client: _Client | None = None
+        self._waiting: deque[FeedRequest] = deque()
+        self._running: dict[asyncio.Task[FetchResult], FeedRequest] = {}
 
-    def __enter__(self) -> Session:
+    def __enter__(self) -> Fetcher:
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def fetch(self, requests: Sequence[FeedRequest]) -> list[FetchResult]:
-        return self._runner.run(self._fetch(requests))
+    @property
+    def outstanding(self) -> int:
+        """Fetches submitted and not yet given back by `next_result`."""
+        return self._outstanding
+
+    def submit(self, requests: Iterable[FeedRequest]) -> None:
+        batch = list(requests)
+        if not batch or self._halted:
+            self.abandoned.extend(r.feed_id for r in batch)
+            return
+        loop = self._started()
+        self._outstanding += len(batch)
+        loop.call_soon_threadsafe(self._enqueue, batch)
+
+    def next_result(self, *, halt: Callable[[], bool] | None = None) -> FetchResult | None:
+        """The next fetch to finish; None when none is outstanding, or after a halt (once the
+        answers that came in before it were given)."""
+        while self._outstanding > 0:
+            if halt is not None and not self._halted and halt():
+                self._halt()
+            try:
+                if self._halted:  # nothing more will come
+                    result = self._results.get_nowait()
+                else:
+                    result = self._results.get(timeout=HALT_POLL)
+            except queue.Empty:
+                if self._halted:
+                    break
+                continue
+            self._outstanding -= 1
+            return result
+        self._outstanding = 0
+        return None
 
     def close(self) -> None:
-        if self._client is not None:
-            self._runner.run(self._client.aclose())
-            self._client = None
-        self._runner.close()
+        """Abandon what is still running, close the connections and end the thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(CLOSE_TIMEOUT)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(CLOSE_TIMEOUT)
+        if not thread.is_alive():
+            loop.close()
+        self._loop = self._thread = None
 
-    async def _fetch(self, requests: Sequence[FeedRequest]) -> list[FetchResult]:
+    # ------------------------------------------------------------ the caller's thread
+
+    def _started(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(
+                target=self._loop.run_forever, name="monitor-fetch", daemon=True
+            )
+            self._thread.start()
+        return self._loop
+
+    def _halt(self) -> None:
+        self._halted = True
+        if self._loop is None:
+            return
+        future = asyncio.run_coroutine_threadsafe(self._abandon(), self._loop)
+        with contextlib.suppress(Exception):
+            self.abandoned.extend(future.result(CLOSE_TIMEOUT))
+        # What finished before the halt is in the queue; nothing more will come.
+        self._outstanding = self._results.qsize()
+
+    # ------------------------------------------------------------ the loop's thread
+
+    def _enqueue(self, requests: list[FeedRequest]) -> None:
+        self._waiting.extend(requests)
+        self._fill()
+
+    def _fill(self) -> None:
         self._client = self._client or _Client(self.limits, self._transport)
-        work = asyncio.ensure_future(_fetch_with(self._client, requests, self.limits))
-        while self._stop is not None and not work.done():
-            if self._stop.is_set():
-                work.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await work
-                raise FetchStopped(f"{len(requests)} feeds abandoned")
-            await asyncio.wait({work}, timeout=STOP_POLL)
-        return await work
+        while self._waiting and len(self._running) < max(1, self.limits.concurrency):
+            request = self._waiting.popleft()
+            task = asyncio.ensure_future(_fetch_guarded(self._client, request, self.limits))
+            self._running[task] = request
+            task.add_done_callback(self._done)
 
+    def _done(self, task: asyncio.Task[FetchResult]) -> None:
+        self._running.pop(task, None)
+        if not task.cancelled():
+            self._results.put(task.result())
+        self._fill()
 
-class FetchStopped(Exception):
-    """A session's stop event was set while it fetched."""
+    async def _abandon(self) -> list[str]:
+        waiting = [r.feed_id for r in self._waiting]
+        self._waiting.clear()
+        running = dict(self._running)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        return [r.feed_id for t, r in running.items() if t.cancelled()] + waiting
 
-
-async def _fetch_with(
-    client: _Client, requests: Sequence[FeedRequest], limits: FetchLimits
-) -> list[FetchResult]:
-    semaphore = asyncio.Semaphore(max(1, limits.concurrency))
-
-    async def bounded(request: FeedRequest) -> FetchResult:
-        async with semaphore:
-            return await _fetch_guarded(client, request, limits)
-
-    return list(await asyncio.gather(*(bounded(r) for r in requests)))
+    async def _shutdown(self) -> None:
+        await self._abandon()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
 
 def next_check(
@@ -273,28 +390,31 @@ def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
 def _tls() -> ssl.SSLContext:
     """The certificate store, loaded once per process: loading it costs more than a cycle of
     304 answers, and a context is safe to share between clients."""
-    return httpx.create_ssl_context()
+    return httpx2.create_ssl_context(trust_env=False)
 
 
 class _Client:
-    """Sends each GET straight to a transport: the lean one (`monitor.transport`), or httpx's
-    own through a proxy when the environment names one for the URL (HTTP_PROXY, HTTPS_PROXY,
-    ALL_PROXY, NO_PROXY). No cookies are kept and redirects are left to `_fetch_one`."""
+    """Sends each GET straight to httpx's pooled transport, or to one through a proxy when the
+    environment names one for the URL (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY). No
+    cookies are kept, nothing is decoded by httpx and redirects are left to `_fetch_one`."""
 
-    def __init__(self, limits: FetchLimits, transport: httpx.AsyncBaseTransport | None) -> None:
-        self._transport = transport or Transport(_tls())
+    def __init__(self, limits: FetchLimits, transport: httpx2.AsyncBaseTransport | None) -> None:
+        self._limits = limits.pool
+        self._transport = transport or httpx2.AsyncHTTPTransport(
+            verify=_tls(), limits=self._limits, trust_env=False
+        )
         self._proxies = {} if transport is not None else getproxies()
-        self._proxied: dict[str, httpx.AsyncBaseTransport] = {}
+        self._proxied: dict[str, httpx2.AsyncBaseTransport] = {}
         self._headers = {
             "User-Agent": limits.user_agent,
             "Accept": "*/*",
             "Accept-Encoding": "gzip, deflate",  # the two `_decoded` inflates with a cap
         }
-        self._timeout = httpx.Timeout(limits.timeout).as_dict()
+        self._timeout = httpx2.Timeout(limits.timeout).as_dict()
 
-    async def get(self, url: str, headers: dict[str, str]) -> httpx.Response:
+    async def get(self, url: str, headers: dict[str, str]) -> httpx2.Response:
         """The response to a GET, its body not read yet: the caller closes it."""
-        request = httpx.Request(
+        request = httpx2.Request(
             "GET",
             _url(url),
             headers={**self._headers, **headers},
@@ -308,18 +428,20 @@ class _Client:
         for transport in (self._transport, *self._proxied.values()):
             await transport.aclose()
 
-    def _transport_for(self, url: httpx.URL) -> httpx.AsyncBaseTransport:
+    def _transport_for(self, url: httpx2.URL) -> httpx2.AsyncBaseTransport:
         proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
         if not proxy or proxy_bypass(url.host):
             return self._transport
         if proxy not in self._proxied:
-            self._proxied[proxy] = httpx.AsyncHTTPTransport(proxy=proxy, verify=_tls())
+            self._proxied[proxy] = httpx2.AsyncHTTPTransport(
+                proxy=proxy, verify=_tls(), limits=self._limits, trust_env=False
+            )
         return self._proxied[proxy]
 
 
 @lru_cache(maxsize=4096)  # the same feeds every cycle; parsing a URL costs a tenth of a 304
-def _url(url: str) -> httpx.URL:
-    return httpx.URL(url)
+def _url(url: str) -> httpx2.URL:
+    return httpx2.URL(url)
 
 
 async def _fetch_guarded(client: _Client, request: FeedRequest, limits: FetchLimits) -> FetchResult:
@@ -332,11 +454,13 @@ async def _fetch_guarded(client: _Client, request: FeedRequest, limits: FetchLim
         result = _failed(request, failure.status, failure.message)
     except TimeoutError:
         result = _failed(request, FetchStatus.FAILED, _total_timeout_message(limits))
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+    except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
         result = _failed(request, FetchStatus.FAILED, _describe_http_error(exc, limits))
     except Exception as exc:  # one feed's surprise must not stop the others
         result = _failed(request, FetchStatus.FAILED, f"fetch: {type(exc).__name__}: {exc}")
-    return _with_elapsed(result, time.monotonic() - started)
+    return replace(
+        result, error=clip_error(result.error), elapsed=round(time.monotonic() - started, 6)
+    )
 
 
 async def _fetch_one(client: _Client, request: FeedRequest, limits: FetchLimits) -> FetchResult:
@@ -345,37 +469,62 @@ async def _fetch_one(client: _Client, request: FeedRequest, limits: FetchLimits)
         raise _Failure(f"fetch: unsupported URL scheme {_scheme(url)!r} in {url!r}")
     seen = {url}
     hops = 0
-    all_permanent = True
+    remember = True  # every hop so far was permanent, and none went from https down to http
     headers = _conditional_headers(request)
     while True:
         response = await client.get(url, headers)
         try:
             if response.status_code in REDIRECTS:
-                target = _redirect_target(response, url)
+                target = _redirect_target(response, url, request.url)
                 hops += 1
                 if hops > limits.max_redirects:
                     raise _Failure(f"fetch: too many redirects (>{limits.max_redirects})")
                 if target in seen:
                     raise _Failure(f"fetch: redirect loop at {target}")
                 seen.add(target)
-                all_permanent = all_permanent and response.status_code in PERMANENT_REDIRECTS
+                remember = (
+                    remember
+                    and response.status_code in PERMANENT_REDIRECTS
+                    and not (_scheme(url) == "https" and _scheme(target) == "http")
+                )
                 url = target
                 continue
             result = await _classify(response, request, limits, final_url=url)
         finally:
             await response.aclose()
-        if result.ok and hops and all_permanent:
+        if result.ok and hops and remember:
             return replace(result, moved_to=url)
         return result
 
 
-def _redirect_target(response: httpx.Response, url: str) -> str:
+def _redirect_target(response: httpx2.Response, url: str, first_url: str) -> str:
+    """Where a redirect leads, checked: a well-formed http(s) URL, and never from https down
+    to http unless the feed's own URL was http."""
+    code = response.status_code
     location = str(response.headers.get("location", "")).strip()
     if not location:
-        raise _Failure(f"fetch: HTTP {response.status_code} redirect without a Location")
-    target = urljoin(url, location)
-    if _scheme(target) not in HTTP_SCHEMES:
-        raise _Failure(f"fetch: redirect to non-HTTP scheme {_scheme(target)!r}")
+        raise _Failure(f"fetch: HTTP {code} redirect without a Location")
+    malformed = _Failure(f"fetch: HTTP {code} redirect to a malformed Location {location!r}")
+    scheme_like = _SCHEME_LIKE.match(location)
+    if scheme_like and not _SCHEME.fullmatch(scheme_like[1]):
+        raise malformed  # "ht!tp://…" is neither a URL nor a relative reference
+    try:
+        target = urljoin(url, location)
+        parts = urlsplit(target)
+        _ = parts.port  # raises on a port that is not a number
+    except ValueError:
+        raise malformed from None
+    scheme = parts.scheme.lower()
+    if scheme not in HTTP_SCHEMES:
+        raise _Failure(f"fetch: redirect to non-HTTP scheme {scheme!r}")
+    if not parts.hostname:
+        raise malformed
+    try:
+        _url(target)
+    except httpx2.InvalidURL:
+        raise malformed from None
+    if _scheme(url) == "https" and scheme == "http" and _scheme(first_url) != "http":
+        raise _Failure(f"fetch: HTTP {code} redirect from https to http refused ({target})")
     return target
 
 
@@ -393,7 +542,7 @@ def _conditional_headers(request: FeedRequest) -> dict[str, str]:
 
 
 async def _classify(
-    response: httpx.Response, request: FeedRequest, limits: FetchLimits, *, final_url: str
+    response: httpx2.Response, request: FeedRequest, limits: FetchLimits, *, final_url: str
 ) -> FetchResult:
     code = response.status_code
     base = FetchResult(
@@ -408,6 +557,10 @@ async def _classify(
         final_url=final_url,
     )
     if code == 304:
+        if not _conditional_headers(request):
+            # Not modified since... nothing: the server is broken, and no body was stored.
+            error = "fetch: HTTP 304 Not Modified to a request that named no version"
+            return replace(base, error=error)
         return replace(base, status=FetchStatus.NOT_MODIFIED)
     if 200 <= code < 300:
         body = await _read_capped(response, limits.max_bytes)
@@ -418,7 +571,7 @@ async def _classify(
     return _classify_error(response, base)
 
 
-def _classify_error(response: httpx.Response, base: FetchResult) -> FetchResult:
+def _classify_error(response: httpx2.Response, base: FetchResult) -> FetchResult:
     code = response.status_code
     retry_after = parse_retry_after(response.headers.get("retry-after"), now=datetime.now(UTC))
     if code == 410:
@@ -431,7 +584,7 @@ def _classify_error(response: httpx.Response, base: FetchResult) -> FetchResult:
     return replace(base, error=f"fetch: HTTP {code}{reason}".rstrip())
 
 
-async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+async def _read_capped(response: httpx2.Response, max_bytes: int) -> bytes:
     """The decoded body, or a failure as soon as it grows past `max_bytes`."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
@@ -444,29 +597,50 @@ async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     return bytes(body)
 
 
-async def _decoded(response: httpx.Response, step: int) -> AsyncIterator[bytes]:
-    """The body decompressed at most `step` bytes at a time, so a gzip or deflate bomb
-    cannot balloon.
+def _codings(response: httpx2.Response) -> list[str]:
+    """The body's content codings, in the order they were applied; `identity` dropped.
 
-    httpx inflates each network read whole (64 KiB of gzip can become 64 MB); gzip and
-    deflate are inflated here instead. Other encodings are left to httpx.
-    """
-    encoding = response.headers.get("content-encoding", "").strip().lower()
-    if encoding not in ("gzip", "x-gzip", "deflate"):
-        async for chunk in response.aiter_bytes():
-            yield chunk
+    Only what we ask for (gzip, deflate) is undone; any other coding is refused by name, so
+    nothing decodes outside the cap."""
+    header = ", ".join(response.headers.get_list("content-encoding"))
+    codings = []
+    for token in header.split(","):
+        name = token.strip().lower()
+        if not name or name == "identity":
+            continue
+        if name not in ENCODINGS:
+            raise _Failure(f"fetch: unsupported Content-Encoding {header!r}")
+        codings.append(ENCODINGS[name])
+    return codings
+
+
+async def _decoded(response: httpx2.Response, step: int) -> AsyncIterator[bytes]:
+    """The body with every coding undone, at most `step` bytes at a time from each layer, so
+    a bomb (also gzip inside gzip) cannot balloon: nothing is inflated past what is read."""
+    if response.is_stream_consumed:  # built whole in memory (httpx2.MockTransport): decoded
+        yield response.content
         return
+    codings = _codings(response)
+    chunks: AsyncIterator[bytes] = response.aiter_raw()
+    for coding in reversed(codings):  # the last coding applied is undone first
+        chunks = _inflated(chunks, coding, step)
+    async for chunk in chunks:
+        if chunk:
+            yield chunk
+
+
+async def _inflated(chunks: AsyncIterator[bytes], coding: str, step: int) -> AsyncIterator[bytes]:
     inflater = None
     try:
-        async for data in response.aiter_raw():
-            inflater = inflater or _inflater(encoding, data)
+        async for data in chunks:
+            inflater = inflater or _inflater(coding, data)
             while data and not inflater.eof:
                 yield inflater.decompress(data, step)
                 data = inflater.unconsumed_tail
         if inflater is not None:
             yield inflater.flush()
     except zlib.error as exc:
-        raise _Failure(f"fetch: cannot decode the {encoding} body: {exc}") from exc
+        raise _Failure(f"fetch: cannot decode the {coding} body: {exc}") from exc
 
 
 def _inflater(encoding: str, first: bytes) -> zlib._Decompress:
@@ -488,25 +662,25 @@ def _total_timeout_message(limits: FetchLimits) -> str:
     return f"fetch: gave up after {_seconds(limits.total_timeout)} in all (total timeout)"
 
 
-def _describe_http_error(exc: httpx.HTTPError | httpx.InvalidURL, limits: FetchLimits) -> str:
+def _describe_http_error(exc: httpx2.HTTPError | httpx2.InvalidURL, limits: FetchLimits) -> str:
     timeout = _seconds(limits.timeout)
     detail = str(exc) or type(exc).__name__
     match exc:
-        case httpx.ConnectTimeout():
+        case httpx2.ConnectTimeout():
             return f"fetch: connect timeout after {timeout}"
-        case httpx.ReadTimeout():
+        case httpx2.ReadTimeout():
             return f"fetch: read timeout after {timeout}"
-        case httpx.TimeoutException():
+        case httpx2.TimeoutException():
             return f"fetch: timeout after {timeout} ({type(exc).__name__})"
-        case httpx.ConnectError():
+        case httpx2.ConnectError():
             return f"fetch: cannot connect: {detail}"
-        case httpx.DecodingError():
+        case httpx2.DecodingError():
             return f"fetch: cannot decode the body: {detail}"
-        case httpx.RemoteProtocolError():
+        case httpx2.RemoteProtocolError():
             return f"fetch: server broke the HTTP protocol: {detail}"
-        case httpx.InvalidURL() | httpx.UnsupportedProtocol():
+        case httpx2.InvalidURL() | httpx2.UnsupportedProtocol():
             return f"fetch: invalid URL: {detail}"
-        case httpx.TransportError():
+        case httpx2.TransportError():
             return f"fetch: network error: {detail}"
     return f"fetch: {type(exc).__name__}: {detail}"
 
@@ -521,7 +695,3 @@ def _failed(request: FeedRequest, status: FetchStatus, message: str) -> FetchRes
         body_hash=request.body_hash,
         error=message,
     )
-
-
-def _with_elapsed(result: FetchResult, elapsed: float) -> FetchResult:
-    return replace(result, elapsed=round(elapsed, 6))

@@ -52,7 +52,8 @@ __all__ = [
     "run_examples",
 ]
 
-REGEX_TIMEOUT = 0.05  # seconds per regex term per entry
+REGEX_TIMEOUT = 0.05  # seconds of CPU time per regex term per entry
+REGEX_WALL_FACTOR = 10  # and at most this many times that on the clock, on a busy machine
 MAX_HITS_PER_TERM = 200
 SNIPPET_CHARS = 200
 MAX_GROUPS = 64  # literal groups gating one outcome
@@ -823,15 +824,24 @@ def _either(
 
 
 def _regex_hits(pattern: regex.Pattern[str], text: str, timeout: float) -> list[tuple[int, int]]:
-    """Spans of a regex in text; raises TimeoutError when it takes longer than `timeout` in all."""
-    deadline = time.monotonic() + timeout
+    """Spans of a regex in text; raises TimeoutError when it spends more than `timeout` seconds
+    of this thread's CPU time in all, or REGEX_WALL_FACTOR times that on the clock.
+
+    `regex` times out on the clock, so a search that a busy machine merely kept waiting is
+    tried again while the CPU budget lasts: a match is not lost to load, and a backtracking
+    pattern still stops."""
+    cpu_deadline = time.thread_time() + timeout
+    wall_deadline = time.monotonic() + timeout * REGEX_WALL_FACTOR
     hits: list[tuple[int, int]] = []
     pos = 0
     while len(hits) < MAX_HITS_PER_TERM and pos <= len(text):
-        remaining = deadline - time.monotonic()
+        remaining = min(cpu_deadline - time.thread_time(), wall_deadline - time.monotonic())
         if remaining <= 0:
             raise TimeoutError
-        found = pattern.search(text, pos, timeout=remaining)
+        try:
+            found = pattern.search(text, pos, timeout=remaining)
+        except TimeoutError:
+            continue  # over the budget (raised above), or kept waiting: search again
         if found is None:
             break
         start, end = found.span()

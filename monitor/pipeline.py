@@ -2,9 +2,13 @@
 
 fetch -> parse -> match -> store entries and matches -> record fetch -> evaluate -> record changes
 
-Feeds are fetched a batch at a time while worker processes parse the bodies already fetched
-(`parse_many`); results come back in order and are matched and stored here, many feeds per
-transaction, so the parsing — the costliest stage — sets the pace.
+Due feeds are claimed CLAIM_BATCH at a time and fetched as a sliding window (`fetch.Fetcher`):
+a fetch starts as soon as another ends, and results come back as they finish, while worker
+processes parse the bodies already in (`parse_many`); results are matched and stored here, many
+feeds per transaction, so the parsing — the costliest stage — sets the pace and one slow feed
+holds up no other. The claimed feeds' leases are renewed while the cycle works on them
+(`_Leases`), and whatever it did not check — it was stopped, or its deadline passed — is
+released at its end, so any daemon may check those feeds at once.
 """
 
 from __future__ import annotations
@@ -14,24 +18,49 @@ import functools
 import logging
 import random
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from monitor.domain import Definitions, Entry, Match, Status, StatusChange
 from monitor.evaluate import changes as find_changes
 from monitor.evaluate import evaluate
-from monitor.fetch import FeedRequest, FetchLimits, FetchResult, FetchStatus, Session, next_check
+from monitor.fetch import (
+    FeedRequest,
+    Fetcher,
+    FetchLimits,
+    FetchResult,
+    FetchStatus,
+    FetchStopped,
+    clip_error,
+    next_check,
+)
 from monitor.match import Matcher
 from monitor.parse import ParsedFeed, ParseJob, parse_many
 from monitor.store import Cycle, DueFeed, FetchRecord, Store
 
 log = logging.getLogger("monitor.pipeline")
 
-Fetcher = Callable[[Sequence[FeedRequest]], list[FetchResult]]
-FETCH_BATCH = 32  # feeds fetched at once while the workers parse the previous ones
+BatchFetch = Callable[[Sequence[FeedRequest]], list[FetchResult]]
 WRITE_BATCH = 1_000  # new entries (at least) stored per transaction
-CLAIM_BATCH = 256  # feeds claimed at once (and released before the next claim)
+CLAIM_BATCH = 256  # feeds claimed at once; the next claim comes when few are left to fetch
+RENEW_EVERY = 3  # leases are renewed this many times per lease
+RENEW_JOIN = 5.0  # seconds the end of a cycle waits for a renewal in progress
+
+
+class Source(Protocol):
+    """Where a cycle's fetch results come from: `fetch.Fetcher`, or `_Batches` in tests."""
+
+    abandoned: list[str]
+
+    @property
+    def outstanding(self) -> int: ...
+
+    def submit(self, requests: Iterable[FeedRequest]) -> None: ...
+
+    def next_result(self, *, halt: Callable[[], bool] | None = None) -> FetchResult | None: ...
 
 
 @dataclass(frozen=True)
@@ -46,21 +75,41 @@ class Context:
     max_backoff: timedelta = timedelta(hours=6)
     owner: str = "monitor"
     lease: timedelta = timedelta(minutes=5)
-    fetcher: Fetcher | None = None  # default: a fetch Session over the network, per cycle
+    fetcher: BatchFetch | None = None  # default: a fetch.Fetcher over the network, per cycle
     jitter: float = 0.0  # next checks are pushed back by up to this fraction of the interval
     parse_workers: int | None = None  # processes parsing bodies; None: one per CPU, 1: none
-    stop: threading.Event | None = None  # set: the fetch in flight is abandoned (FetchStopped)
+    stop: threading.Event | None = None  # set: fetches in flight are abandoned (FetchStopped)
+    cycle_deadline: timedelta = timedelta(minutes=10)  # then what is not fetched is released
     force: bool = False  # check every live feed now, whatever its schedule (check --force)
     progress: Callable[[int, int], None] | None = None  # (feeds done, feeds claimed so far)
 
     @contextlib.contextmanager
-    def fetching(self) -> Iterator[Fetcher]:
-        """The cycle's fetcher: one Session, so connections opened for a batch serve the next."""
+    def fetching(self) -> Iterator[Source]:
+        """The cycle's source of fetch results: one Fetcher, its connections kept for reuse."""
         if self.fetcher is not None:
-            yield self.fetcher
+            yield _Batches(self.fetcher)
             return
-        with Session(self.limits, stop=self.stop) as session:
-            yield session.fetch
+        with Fetcher(self.limits) as fetcher:
+            yield fetcher
+
+
+class _Batches:
+    """A Source over a function fetching a batch at once (the tests' stand-in servers)."""
+
+    def __init__(self, fetch: BatchFetch) -> None:
+        self.fetch = fetch
+        self.abandoned: list[str] = []
+        self._ready: deque[FetchResult] = deque()
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._ready)
+
+    def submit(self, requests: Iterable[FeedRequest]) -> None:
+        self._ready.extend(self.fetch(list(requests)))
+
+    def next_result(self, *, halt: Callable[[], bool] | None = None) -> FetchResult | None:
+        return self._ready.popleft() if self._ready else None
 
 
 @dataclass
@@ -99,53 +148,133 @@ def run_cycle(
 ) -> CycleReport:
     """Fetch every due feed, store what is new, and record the status changes that follow.
 
-    Feeds are claimed CLAIM_BATCH at a time, each batch leased from its claim (by `clock`) and
-    released before the next is claimed, so daemons share the work and no lease has to last
-    a whole cycle."""
+    Feeds are claimed CLAIM_BATCH at a time, each batch leased from its claim (by `clock`);
+    the leases are renewed while the cycle holds the feeds. When `ctx.stop` is set, the
+    fetches in flight are abandoned, what was answered is stored, the other feeds are released
+    and FetchStopped is raised; past `ctx.cycle_deadline` the same happens without raising."""
     report = CycleReport(started_at=now)
-    done: set[str] = set()
-    with ctx.fetching() as fetch:
-        while due := [f for f in _claim(ctx, now=now, clock=clock) if f.id not in done]:
-            total = len(done) + len(due)
-            _check_feeds(ctx, fetch, due, report, now=now, clock=clock, total=total)
-            done.update(f.id for f in due)
+    deadline = now + ctx.cycle_deadline
+
+    def halt() -> bool:
+        stopping = ctx.stop is not None and ctx.stop.is_set()
+        return stopping or (clock() if clock else now) >= deadline
+
+    with ctx.fetching() as source, _Leases(ctx, clock) as leases:
+        fetched = _fetched(ctx, source, leases, now=now, clock=clock, halt=halt)
+        _check_feeds(ctx, fetched, leases, report, now=now, clock=clock)
+        left = leases.release()
+    if ctx.stop is not None and ctx.stop.is_set():
+        raise FetchStopped(
+            f"{report.feeds_checked} feeds checked and stored, {left} released unchecked"
+        )
+    if left:
+        log.warning(
+            "cycle: deadline of %s passed; %d feeds released unchecked", ctx.cycle_deadline, left
+        )
     report.changes = evaluate_and_record(ctx, now=now)
     report.finished_at = clock() if clock else now
     ctx.store.record_cycle(_cycle_row(report))
     return report
 
 
-def _claim(ctx: Context, *, now: datetime, clock: Callable[[], datetime] | None) -> list[DueFeed]:
-    """The next feeds due at `now`, leased for `ctx.lease` from the moment they are claimed."""
+def _claim(
+    ctx: Context, leases: _Leases, *, now: datetime, clock: Callable[[], datetime] | None
+) -> list[DueFeed]:
+    """The next feeds due at `now` that the cycle does not hold yet, leased for `ctx.lease`
+    from the moment they are claimed."""
     lease = ctx.lease + ((clock() - now) if clock else timedelta(0))
-    return ctx.store.due_feeds(
-        now, owner=ctx.owner, lease=lease, limit=CLAIM_BATCH, force=ctx.force
+    due = ctx.store.due_feeds(
+        now, owner=ctx.owner, lease=lease, limit=CLAIM_BATCH, skip=leases.claimed, force=ctx.force
     )
+    leases.hold(f.id for f in due)
+    return due
 
 
 def _check_feeds(
     ctx: Context,
-    fetch: Fetcher,
-    due: Sequence[DueFeed],
+    fetched: Iterator[tuple[tuple[DueFeed, FetchResult], ParseJob | None]],
+    leases: _Leases,
     report: CycleReport,
     *,
     now: datetime,
     clock: Callable[[], datetime] | None = None,
-    total: int = 0,
 ) -> None:
-    """Fetch, parse and match claimed feeds; store their entries and release their leases.
+    """Parse and match fetched feeds; store their entries and release their leases.
 
     A feed's next check is counted from when it was checked (by `clock`), not from the start
     of a long cycle, so no feed is fetched twice within its interval."""
-    writes = _Writes(ctx, report, now)
-    for (feed, result), parsed in parse_many(_fetched(fetch, due), workers=ctx.parse_workers):
+    writes = _Writes(ctx, report, now, leases)
+    for (feed, result), parsed in parse_many(fetched, workers=ctx.parse_workers):
         checked = clock() if clock else now
         writes.add(*_absorb(ctx, feed, result, parsed, report, now=checked))
         if ctx.progress is not None:
-            ctx.progress(report.feeds_checked, max(total, report.feeds_checked))
+            ctx.progress(report.feeds_checked, max(len(leases.claimed), report.feeds_checked))
         if len(writes.entries) >= WRITE_BATCH:
             writes.flush()
     writes.flush()
+
+
+class _Leases:
+    """The feeds a cycle holds: claimed and not yet recorded. A thread renews their leases
+    RENEW_EVERY times per lease, so a claim worked on for longer than a lease is never taken by
+    another daemon; `release` gives up those left when the cycle ends (stopped, or past its
+    deadline), so that any daemon checks them at once."""
+
+    def __init__(self, ctx: Context, clock: Callable[[], datetime] | None) -> None:
+        self.ctx = ctx
+        self.clock = clock or _utcnow
+        self.claimed: set[str] = set()  # every feed claimed in this cycle
+        self._held: set[str] = set()
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _Leases:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join(RENEW_JOIN)
+        self.release()
+
+    def hold(self, feed_ids: Iterable[str]) -> None:
+        with self._lock:
+            ids = set(feed_ids)
+            self.claimed |= ids
+            self._held |= ids
+        if ids and self._thread is None:
+            self._thread = threading.Thread(target=self._renew, name="monitor-leases", daemon=True)
+            self._thread.start()
+
+    def done(self, feed_ids: Iterable[str]) -> None:
+        """These feeds were recorded (which released their leases)."""
+        with self._lock:
+            self._held -= set(feed_ids)
+
+    def release(self) -> int:
+        """Release the leases still held; returns how many."""
+        with self._lock:
+            held, self._held = self._held, set()
+        if held:
+            self.ctx.store.release_leases(owner=self.ctx.owner, feed_ids=held)
+        return len(held)
+
+    def _renew(self) -> None:
+        every = self.ctx.lease.total_seconds() / RENEW_EVERY
+        while not self._done.wait(every):
+            with self._lock:
+                held = set(self._held)
+            try:
+                self.ctx.store.renew_leases(
+                    held, owner=self.ctx.owner, until=self.clock() + self.ctx.lease
+                )
+            except Exception:  # the next renewal tries again; the lease still runs meanwhile
+                log.exception("cycle: renewing the leases of %d feeds failed", len(held))
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def evaluate_and_record(
@@ -221,13 +350,41 @@ def rematch(ctx: Context, since: datetime) -> tuple[int, int]:
 
 
 def _fetched(
-    fetch: Fetcher, due: Sequence[DueFeed]
+    ctx: Context,
+    source: Source,
+    leases: _Leases,
+    *,
+    now: datetime,
+    clock: Callable[[], datetime] | None,
+    halt: Callable[[], bool],
 ) -> Iterator[tuple[tuple[DueFeed, FetchResult], ParseJob | None]]:
-    """Each due feed with its fetch result and, for a new body, the job of parsing it."""
-    for start in range(0, len(due), FETCH_BATCH):
-        batch = due[start : start + FETCH_BATCH]
-        for feed, result in zip(batch, fetch([_request(f) for f in batch]), strict=True):
-            yield (feed, result), _parse_job(feed, result)
+    """Each fetched feed with its result and, for a new body, the job of parsing it, in the
+    order the fetches finish.
+
+    The fetcher is kept at most two windows (2 x `concurrency`) ahead of what was taken from
+    here, so fetching keeps pace with parsing instead of piling bodies up in memory; feeds are
+    claimed again whenever none is left to hand it, until none is due or `halt()`."""
+    claimed: dict[str, DueFeed] = {}
+    unsent: deque[DueFeed] = deque()
+    ahead = 2 * max(1, ctx.limits.concurrency)
+    more = True
+    while True:
+        halted = halt()
+        if more and not unsent and not halted:
+            due = _claim(ctx, leases, now=now, clock=clock)
+            claimed.update((f.id, f) for f in due)
+            unsent.extend(due)
+            more = bool(due)
+        room = ahead - source.outstanding
+        if room > 0 and unsent and not halted:
+            source.submit([_request(unsent.popleft()) for _ in range(min(room, len(unsent)))])
+        result = source.next_result(halt=halt)
+        if result is None:
+            if (more or unsent) and not halted:
+                continue
+            return
+        feed = claimed[result.feed_id]
+        yield (feed, result), _parse_job(feed, result)
 
 
 def _request(feed: DueFeed) -> FeedRequest:
@@ -244,8 +401,8 @@ class _Writes:
     """Entries and fetch records of several feeds, stored together: entries (with their
     matches) first, so a crash in between only costs fetching those bodies again."""
 
-    def __init__(self, ctx: Context, report: CycleReport, now: datetime) -> None:
-        self.ctx, self.report, self.now = ctx, report, now
+    def __init__(self, ctx: Context, report: CycleReport, now: datetime, leases: _Leases) -> None:
+        self.ctx, self.report, self.now, self.leases = ctx, report, now, leases
         self.readers = _readers(ctx.definitions)
         self.entries: list[Entry] = []
         self.fetches: list[FetchRecord] = []
@@ -260,6 +417,7 @@ class _Writes:
             self.report.new_entries += new
             self.report.matches += matched
         self.ctx.store.record_fetches(self.fetches)
+        self.leases.done(r.feed_id for r in self.fetches)
         self.entries, self.fetches = [], []
 
 
@@ -284,6 +442,7 @@ def _absorb(
             log.warning("feed %s is ill-formed but readable: %s", feed.id, parsed.warning)
     elif result.status in (FetchStatus.NOT_MODIFIED, FetchStatus.UNCHANGED):
         report.not_modified += 1
+    error = clip_error(error)
     ok = result.ok and not error
     if not ok:
         report.failed += 1

@@ -5,7 +5,8 @@ that imports APScheduler.
                       and hand its status changes to the change alerts (off the check path)
     Daemon.digest()   send the due day's digest once (claimed in the database first)
     Daemon.cleanup()  delete entries past MONITOR_RETENTION that nothing matched
-    run(...)          schedule them, serve until SIGTERM/SIGINT, stop within SHUTDOWN_GRACE
+    run(...)          schedule them, serve until SIGTERM/SIGINT, stop within SHUTDOWN_GRACE;
+                      whatever is stuck, the process ends SHUTDOWN_BUDGET after the signal
 
 The schedule's truth is in the database (each feed's next_check_at, each day's digest row), so
 the jobs only *look* every tick and a restart neither repeats nor skips work. One job never
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import signal
 import socket
@@ -45,6 +47,8 @@ from monitor.store import Store
 log = logging.getLogger("monitor.daemon")
 
 SHUTDOWN_GRACE = 7.0  # seconds the running jobs get to finish after SIGTERM
+SHUTDOWN_BUDGET = 8.0  # seconds from SIGTERM to the end of the process, whatever is stuck
+RELEASE_TIMEOUT = 0.5  # seconds the release of the daemon's leases may take at shutdown
 CLEANUP_EVERY = timedelta(hours=6)
 DIGEST_RETRY = timedelta(minutes=5)  # after a failed digest, doubling up to DIGEST_RETRY_MAX
 DIGEST_RETRY_MAX = timedelta(hours=1)
@@ -130,6 +134,7 @@ class Daemon:
             lease=s.feed_lease,
             jitter=s.check_jitter,
             stop=self.stopping,
+            cycle_deadline=s.cycle_deadline,
         )
 
     def start(self) -> None:
@@ -390,12 +395,53 @@ def run(
     log.info("stopping")
     done = _stop_all([scheduler.shutdown, *(s.stop for s in started)], SHUTDOWN_GRACE)
     daemon.close(timeout=1.0)
+    released = release_leases(daemon)
+    if released:
+        log.info("released the leases of %d feeds not checked", released)
     if not done:
         log.warning("work still running after %.0fs was abandoned", SHUTDOWN_GRACE)
         logging.shutdown()
         os._exit(0)  # the pool's threads would be joined at exit; the database is consistent
     log.info("stopped")
     return 0
+
+
+def release_leases(daemon: Daemon, timeout: float = RELEASE_TIMEOUT) -> int:
+    """Release every lease the daemon holds, so a restarted (or another) daemon checks those
+    feeds at once; given up after `timeout` seconds (a store that hangs must not hold the exit)."""
+    released: list[int] = []
+
+    def release() -> None:
+        with contextlib.suppress(Exception):
+            released.append(daemon.store.release_leases(owner=daemon.owner))
+
+    worker = threading.Thread(target=release, name="monitor-release", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return released[0] if released else 0
+
+
+def bound_shutdown(daemon: Daemon, budget: float = SHUTDOWN_BUDGET) -> None:
+    """End the process `budget` seconds from now, whatever is stuck by then.
+
+    The orderly stop above waits SHUTDOWN_GRACE for the jobs, then exits; but a thread can
+    hold what that path needs for ever (a store lock, a logging handler's lock while writing to
+    a pipe nobody reads, a parse worker joined at interpreter exit). A watchdog thread then
+    releases the leases and calls os._exit(0) without taking any lock; if no Python thread can
+    run at all, SIGALRM, two seconds later, ends the process from the kernel."""
+    if hasattr(signal, "alarm"):
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(math.ceil(budget) + 2)
+
+    def watchdog() -> None:
+        time.sleep(budget)
+        release_leases(daemon)
+        with contextlib.suppress(OSError):
+            os.set_blocking(2, False)
+            os.write(2, b"monitor: still stopping after %gs; exiting now\n" % budget)
+        os._exit(0)
+
+    threading.Thread(target=watchdog, name="monitor-shutdown", daemon=True).start()
 
 
 def _stop_all(stoppers: Sequence[Callable[[], object]], grace: float) -> bool:
@@ -414,8 +460,10 @@ def _install_signals(daemon: Daemon) -> None:
         return
 
     def stop(signum: int, _frame: FrameType | None) -> None:
+        if not daemon.stopping.is_set():
+            daemon.stop()
+            bound_shutdown(daemon)  # before logging: a log line can block on a full pipe
         log.info("%s received", signal.Signals(signum).name)
-        daemon.stop()
 
     def reload(_signum: int, _frame: FrameType | None) -> None:
         log.info("SIGHUP received: definitions will be reloaded")

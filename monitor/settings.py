@@ -54,7 +54,24 @@ class Settings(BaseSettings):
         description="How often `monitor run` looks for due feeds, a due digest and changed "
         "definitions.",
     )
-    fetch_concurrency: int = Field(16, ge=1, le=256, description="Feeds fetched at once.")
+    fetch_concurrency: int = Field(
+        16, ge=1, le=256, description="Feeds fetched at once, and so connections open at once."
+    )
+    fetch_keepalive: int = Field(
+        16,
+        ge=0,
+        le=256,
+        description="Idle connections kept for reuse (at most FETCH_CONCURRENCY); the others "
+        "are closed as soon as their answer is read.",
+    )
+    fetch_keepalive_expiry: timedelta = Field(
+        timedelta(seconds=5), description="How long an idle connection is kept for reuse."
+    )
+    cycle_deadline: timedelta = Field(
+        timedelta(minutes=10),
+        description="Longest time one check cycle may fetch; feeds not fetched by then are "
+        "released and checked at the next tick.",
+    )
     fetch_timeout: timedelta = Field(
         timedelta(seconds=20), description="Connect and read timeout of one request."
     )
@@ -69,8 +86,9 @@ class Settings(BaseSettings):
     )
     feed_lease: timedelta = Field(
         timedelta(minutes=5),
-        description="How long a daemon holds the due feeds it claimed; the feeds of a daemon "
-        "that dies are checked by the others once it runs out. Keep it above a cycle's length.",
+        description="How long a daemon's claim on due feeds lasts; renewed three times per "
+        "lease while it works on them, so the feeds of a daemon that dies are checked by the "
+        "others once it runs out.",
     )
     user_agent: str = Field(
         "monitor/0.1 (news indicator monitor)",
@@ -78,6 +96,36 @@ class Settings(BaseSettings):
     )
     http_host: str = Field("127.0.0.1", description="Address the HTTP endpoint binds to.")
     http_port: int = Field(8000, ge=0, le=65535, description="Port of the HTTP endpoint.")
+    http_allowed_hosts: CommaList = Field(
+        default_factory=list,
+        description="Host header values the HTTP endpoint answers, comma-separated, each a name "
+        "or address with or without `:port` (`*.example.org` for its subdomains, `*` for any); "
+        "other hosts get 400, a defence against DNS rebinding. Unset: the bind address, "
+        "`localhost`, `127.0.0.1` and `[::1]`, on any port.",
+    )
+    http_max_connections: int = Field(
+        100,
+        ge=1,
+        description="Open HTTP connections at most; a new one closes the connection that has "
+        "waited longest without a request in progress.",
+    )
+    http_max_header_bytes: int = Field(
+        32768,
+        ge=1024,
+        description="Largest request line and headers accepted, in bytes; larger gets 431.",
+    )
+    http_max_headers: int = Field(
+        100, ge=1, description="Most header lines accepted in one request; more gets 431."
+    )
+    http_header_timeout: timedelta = Field(
+        timedelta(seconds=10),
+        description="A connection that has not sent a request's complete headers this long "
+        "after it opened or began the request is closed (slow or idle clients).",
+    )
+    http_keepalive_timeout: timedelta = Field(
+        timedelta(seconds=5),
+        description="An idle connection is closed this long after its last answer.",
+    )
     api_token: SecretStr | None = Field(
         None, description="When set, every endpoint but /healthz needs `Authorization: Bearer`."
     )
@@ -121,10 +169,14 @@ class Settings(BaseSettings):
         "check_interval",
         "fetch_timeout",
         "fetch_total_timeout",
+        "fetch_keepalive_expiry",
+        "cycle_deadline",
         "max_backoff",
         "retention",
         "tick_interval",
         "feed_lease",
+        "http_header_timeout",
+        "http_keepalive_timeout",
         mode="before",
     )
     @classmethod
@@ -136,7 +188,7 @@ class Settings(BaseSettings):
     def _optional_duration(cls, value: object) -> timedelta | None:
         return None if value is None or value == "" else _as_duration(value)
 
-    @field_validator("digest_to", "notify_urls", mode="before")
+    @field_validator("digest_to", "notify_urls", "http_allowed_hosts", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> list[str]:
         """A JSON list (pydantic-settings' convention for lists) or comma-separated values."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -699,9 +699,11 @@ class Store:
         owner: str,
         lease: timedelta,
         limit: int | None = None,
+        skip: Collection[str] = (),
         force: bool = False,
     ) -> list[DueFeed]:
-        """Claim the feeds due at `now` for `owner` until `now + lease`; skip others' leases.
+        """Claim the feeds due at `now` for `owner` until `now + lease`; skip others' leases,
+        and the feeds named in `skip` (those a cycle already holds).
 
         `force`: every live feed not yet checked at or after `now`, whatever its schedule
         (`monitor check --force`), so a cycle claiming in batches still takes each one once."""
@@ -715,6 +717,7 @@ class Store:
             select(*_DUE_COLUMNS)
             .where(_feed.c.active, ~_feed.c.dead, free)
             .where(due)
+            .where(_feed.c.id.not_in(list(skip)))
             .order_by(nulls_first(_feed.c.next_check_at), _feed.c.id)
             .limit(limit)
         )
@@ -734,6 +737,40 @@ class Store:
                 ).scalars()
             )
         return [_due_feed(row, until) for row in rows if row.id in taken]
+
+    def renew_leases(self, feed_ids: Collection[str], *, owner: str, until: datetime) -> int:
+        """Extend `owner`'s leases on these feeds to `until`, while it still works on them;
+        returns how many were renewed (a lease another daemon took over is left alone).
+
+        On PostgreSQL rows locked at that moment are skipped, never waited for: the lock is the
+        cycle recording those feeds (which ends their leases), and waiting could deadlock
+        with it."""
+        if not feed_ids:
+            return 0
+        owned = select(_feed.c.id).where(
+            _feed.c.id.in_(list(feed_ids)), _feed.c.lease_owner == owner
+        )
+        if self.dialect == "postgresql":
+            owned = owned.with_for_update(skip_locked=True)
+        with self._tx("renew leases", write=True) as conn:
+            renewed = conn.execute(
+                update(_feed)
+                .where(_feed.c.id.in_(owned), _feed.c.lease_owner == owner)
+                .values(lease_until=until)
+            )
+            return int(renewed.rowcount or 0)
+
+    def release_leases(self, *, owner: str, feed_ids: Collection[str] | None = None) -> int:
+        """Give up `owner`'s leases (on these feeds, or all), so that any daemon may check
+        them at once; the feeds' state is left as it was. Returns how many were released."""
+        if feed_ids is not None and not feed_ids:
+            return 0
+        query = update(_feed).where(_feed.c.lease_owner == owner)
+        if feed_ids is not None:
+            query = query.where(_feed.c.id.in_(list(feed_ids)))
+        with self._tx("release leases", write=True) as conn:
+            released = conn.execute(query.values(lease_owner=None, lease_until=None))
+            return int(released.rowcount or 0)
 
     def record_fetch(self, feed_id: str, **what: Any) -> None:
         """Store what one fetch found and release the lease (see `FetchRecord`)."""

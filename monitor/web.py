@@ -1,8 +1,11 @@
 """The HTTP endpoint: JSON API, Prometheus metrics and the status page, from the same views.
 
-The only module that imports FastAPI and uvicorn. `create_app` builds the app over a store and
-a definitions callable (the daemon reloads definitions); `WebServer` runs it on a background
-thread for `monitor run`; `serve` runs it in the foreground for `monitor serve`.
+The only module that imports FastAPI. `create_app` builds the app over a store and a
+definitions callable (the daemon reloads definitions); `WebServer` (monitor.server) runs it on a
+background thread for `monitor run`; `serve` runs it in the foreground for `monitor serve`, both
+with the limits of `monitor.server`. Every endpoint answers HEAD as well, every answer carries
+`X-Content-Type-Options: nosniff`, and a request whose Host is not in MONITOR_HTTP_ALLOWED_HOSTS
+(by default the bind address and the local names) gets 400 (`server.Guard`).
 
     GET /healthz                         open; 503 when the database or the checks are down
     GET /indicators                      every indicator's status
@@ -34,15 +37,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
-from types import FrameType
 from typing import Annotated, Any
 
-import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -50,7 +49,8 @@ from pydantic import TypeAdapter
 
 from monitor import metrics, page
 from monitor.domain import Definitions, StatusChange
-from monitor.errors import MonitorError, StoreError
+from monitor.errors import StoreError
+from monitor.server import Guard, Limits, WebServer, serve
 from monitor.settings import Settings
 from monitor.store import FeedState, Store
 from monitor.views import (
@@ -70,7 +70,7 @@ from monitor.webmodels import (
     IndicatorOut,
 )
 
-__all__ = ["WebServer", "create_app", "serve", "utcnow"]
+__all__ = ["Limits", "WebServer", "create_app", "serve", "utcnow"]
 
 log = logging.getLogger("monitor.web")
 
@@ -91,6 +91,7 @@ _FEEDS = TypeAdapter(list[FeedOut])
 _HEALTH = TypeAdapter(HealthOut)
 
 _HTML = "text/html; charset=utf-8"
+_NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 
 IndicatorId = Annotated[str, Path(description="The indicator's id (its file stem).")]
 
@@ -140,6 +141,9 @@ def create_app(
             lambda: JSONResponse(app.openapi())
         )
     _install_error_handlers(app)
+    app.add_middleware(
+        Guard, allowed_hosts=settings.http_allowed_hosts, bind_host=settings.http_host
+    )
     api = _Api(store, definitions, settings, clock, started=clock())
 
     app.get(
@@ -251,7 +255,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("web: %s %s failed", request.method, request.url.path, exc_info=exc)
-        return JSONResponse({"detail": "internal error"}, status_code=500)
+        # Sent by Starlette's outermost middleware, past Guard: the header is set here.
+        return JSONResponse({"detail": "internal error"}, status_code=500, headers=_NOSNIFF)
 
     app.add_exception_handler(StoreError, unavailable)
     app.add_exception_handler(Exception, unexpected)
@@ -575,94 +580,3 @@ def _feed_json(feed: FeedState) -> dict[str, Any]:
         "next_check_at": feed.next_check_at,
         "dead": feed.dead,
     }
-
-
-# ---------------------------------------------------------------- serving
-
-
-def _config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_config=None,  # the logging monitor.logs configured
-        lifespan="off",
-        access_log=False,  # monitor.logs silences uvicorn.access anyway; skip building lines
-        server_header=False,
-        timeout_graceful_shutdown=5,
-    )
-
-
-class _ForegroundServer(uvicorn.Server):
-    """Stops gracefully on SIGTERM or SIGINT and returns, instead of re-raising the signal
-    once stopped (uvicorn's default), so that `monitor serve` exits 0 like `monitor run`."""
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        super().handle_exit(sig, frame)
-        self._captured_signals.clear()
-
-
-def serve(app: FastAPI, *, host: str, port: int) -> None:
-    """Run in the foreground until SIGINT or SIGTERM (`monitor serve`)."""
-    _ForegroundServer(_config(app, host, port)).run()
-
-
-class WebServer:
-    """uvicorn on a background thread: `start()` returns once it listens, `stop()` waits
-    (bounded) for open requests. Port 0 picks a free port; `port` tells which."""
-
-    def __init__(self, app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000) -> None:
-        self._server = uvicorn.Server(_config(app, host, port))
-        self._thread: threading.Thread | None = None
-        self.host = host
-
-    @property
-    def port(self) -> int:
-        servers = getattr(self._server, "servers", [])
-        if not servers or not servers[0].sockets:
-            raise MonitorError("web: the server is not listening")
-        return int(servers[0].sockets[0].getsockname()[1])
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    def start(self, timeout: float = 10.0) -> None:
-        if self._thread is not None:
-            raise MonitorError("web: the server was already started")
-        self._thread = threading.Thread(target=self._run, name="monitor-web", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise MonitorError(
-                    f"web: unable to listen on {self.host}:{self._server.config.port}"
-                )
-            time.sleep(0.01)
-        log.info("web: listening on %s", self.url)
-
-    def _run(self) -> None:
-        try:
-            self._server.run()
-        except SystemExit:  # uvicorn exits when it cannot bind; start() reports it
-            log.debug("web: the server thread ended at start-up")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Finish open requests (at most `timeout` seconds), then close."""
-        thread = self._thread
-        if thread is None:
-            return
-        self._server.should_exit = True
-        thread.join(timeout)
-        if thread.is_alive():
-            self._server.force_exit = True
-            thread.join(2.0)
-
-    def __enter__(self) -> WebServer:
-        self.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()

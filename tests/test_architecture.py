@@ -14,8 +14,7 @@ WHERE = {
     "click": {"cli"},
     "yaml": {"definitions"},
     "regex": {"definitions", "match"},  # definitions validates patterns, match runs them
-    "httpx": {"fetch", "transport"},  # transport: a lean HTTP/1.1 transport for it
-    "h11": {"transport"},
+    "httpx2": {"fetch"},
     "feedparser": {"parse"},
     "selectolax": {"parse"},
     "publicsuffixlist": {"parse"},
@@ -29,7 +28,7 @@ WHERE = {
     "markupsafe": {"page"},
     "apprise": {"notify"},
     "fastapi": {"web"},
-    "uvicorn": {"web"},
+    "uvicorn": {"server"},
     "prometheus_client": {"metrics"},
     "pydantic": {"settings", "web", "webmodels"},
     "pydantic_settings": {"settings"},

@@ -185,7 +185,7 @@ def test_the_smtp_digest_goes_to_every_recipient_of_a_json_list(tmp_path: Path) 
 # ---------------------------------------------------------------- start-up time
 
 
-HEAVY = ("sqlalchemy", "fastapi", "feedparser", "httpx", "apscheduler", "uvicorn", "yaml",
+HEAVY = ("sqlalchemy", "fastapi", "feedparser", "httpx", "httpx2", "apscheduler", "uvicorn", "yaml",
          "jinja2", "apprise", "alembic", "pydantic")  # fmt: skip
 
 

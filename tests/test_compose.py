@@ -100,10 +100,28 @@ def test_the_daemon_uses_postgres_listens_on_every_interface_and_mails_mailpit()
     assert url.startswith("postgresql+psycopg://") and "@postgres:5432/" in url
     assert url.endswith("/" + postgres["POSTGRES_DB"])
     assert env["MONITOR_HTTP_HOST"] == "0.0.0.0"
-    assert "8000:8000" in COMPOSE["services"]["monitor"]["ports"]
+    assert "127.0.0.1:8000:8000" in COMPOSE["services"]["monitor"]["ports"]
     assert (env["MONITOR_SMTP_HOST"], env["MONITOR_SMTP_PORT"]) == ("mailpit", "1025")
     assert env["MONITOR_SMTP_STARTTLS"] == "false"
-    assert {"8025:8025", "1025:1025"} <= set(COMPOSE["services"]["mailpit"]["ports"])
+    assert {"127.0.0.1:8025:8025", "127.0.0.1:1025:1025"} <= set(
+        COMPOSE["services"]["mailpit"]["ports"]
+    )
+
+
+@pytest.mark.parametrize("service", sorted(COMPOSE["services"]))
+def test_every_port_is_published_on_127_0_0_1_only(service: str) -> None:
+    """Docker publishes on every interface by default, past the host's firewall; the page
+    has no login unless a token is set and Mailpit has none."""
+    for port in COMPOSE["services"][service].get("ports", []):
+        if isinstance(port, dict):  # the long syntax
+            assert port.get("host_ip") == "127.0.0.1", port
+        else:
+            assert str(port).startswith("127.0.0.1:") and str(port).count(":") == 2, port
+
+
+def test_the_mail_catcher_image_is_pinned_to_a_version_and_digest() -> None:
+    image = COMPOSE["services"]["mailpit"]["image"]
+    assert re.fullmatch(r"axllent/mailpit:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}", image), image
 
 
 def test_every_monitor_variable_set_is_a_real_setting() -> None:
@@ -120,6 +138,21 @@ def test_the_env_example_lists_every_setting_with_its_default_commented() -> Non
     assert not re.search(r"^MONITOR_", ENV_EXAMPLE, re.M)  # nothing set, only shown
     defaults = dict(listed)
     assert defaults["MONITOR_DATABASE_URL"] == Settings.model_fields["database_url"].default
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), re.findall(r"^# (MONITOR_\w+)=(.*)$", ENV_EXAMPLE, re.M)
+)
+def test_every_value_in_the_env_example_is_the_real_default(name: str, value: str) -> None:
+    """Uncommenting a line changes nothing: the value shown is what Settings uses without it."""
+    field = name.removeprefix("MONITOR_").lower()
+    info = Settings.model_fields[field]
+    default = info.default_factory() if info.default_factory else info.default  # type: ignore[call-arg]
+    if value == "":
+        assert default in (None, []), f"{name}: shown unset, default {default!r}"
+        return
+    parsed = getattr(Settings(_env_file=None, **{field: value}), field)  # type: ignore[call-arg]
+    assert parsed == default, f"{name}={value} in .env.example, default {default!r}"
 
 
 @pytest.mark.parametrize("mount", COMPOSE["services"]["monitor"]["volumes"])

@@ -4,6 +4,11 @@ Start it with a digest time a few seconds ahead; it checks the feeds, records th
 changes and sends exactly one digest carrying them; SIGTERM stops it with exit code 0 within
 10 seconds; restarted, it sends no second digest, and a broken edit plus SIGHUP leaves the last
 valid definitions in force. Logs are JSON (MONITOR_LOG_FORMAT=json).
+
+The daemon runs on the wall clock, so every step waits on what it expects to see (a message
+caught, a log line) and no assertion depends on how the checks split into cycles: jitter and
+the tick decide whether the two feeds' later checks share a cycle. The deadlines only turn a
+hang into a failure.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ pytestmark = pytest.mark.slow
 ALL_TAGS = ("korea", "china", "japan", "international", "search-dialogue", "search-travel",
             "search-culture", "search-northkorea", "search-business")  # fmt: skip
 DIGEST_DELAY = 4  # seconds from start to the digest time (sent only after the first check)
+FAIL_AFTER = 60  # seconds: only a broken daemon takes this long for a step
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
@@ -87,12 +93,18 @@ def get_json(log: Path, path: str) -> Any:
         return json.load(answer)
 
 
+def rechecked(path: Path) -> int:
+    """Feeds checked by every cycle but the first of the log (answered 304: not modified)."""
+    cycles = [line for line in log_lines(path) if line["message"].startswith("cycle:")]
+    return sum(c["not_modified"] for c in cycles[1:])
+
+
 def avoid_midnight() -> None:
     """The digest day must not change under the test."""
     now = datetime.now(UTC)
     to_midnight = (datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
                    - now).total_seconds()  # fmt: skip
-    if to_midnight < 30:
+    if to_midnight < 180:  # the test's few dozen seconds, with room for a loaded machine
         time.sleep(to_midnight + 1)
 
 
@@ -132,14 +144,15 @@ def test_monitor_run_checks_sends_one_digest_and_stops_cleanly(
         log = tmp_path / "run.log"
 
         first = Daemon(env, tmp_path, log)
-        wait_for(lambda: smtp.messages, DIGEST_DELAY + 20, "the digest")
-        # the next check (conditional GETs: 304) and several more digest ticks: still one digest
-        wait_for(lambda: count(log, "cycle:") >= 2, 10, "a second check")
+        wait_for(lambda: smtp.messages, FAIL_AFTER, "the digest")
+        # both feeds checked again (conditional GETs: 304), in one cycle or two, and several
+        # more digest ticks: still one digest
+        wait_for(lambda: rechecked(log) >= 2, FAIL_AFTER, "both feeds checked again")
         served = get_json(log, "/indicators")  # the HTTP endpoint, in the same process
         code, took = first.stop()
 
         assert (code, len(smtp.messages)) == (0, 1), log.read_text()
-        assert took < 10
+        assert took < 10  # the promise: SHUTDOWN_GRACE (7 s) and the stop of the web server
         with open_store(f"sqlite:///{db}") as store:
             changes = {c.indicator_id: c.new_status for c in store.history("visa-easing")}
             changes |= {c.indicator_id: c.new_status for c in store.history("flight-routes")}
@@ -158,19 +171,23 @@ def test_monitor_run_checks_sends_one_digest_and_stops_cleanly(
         cycles = [line for line in log_lines(log) if line["message"].startswith("cycle:")]
         assert cycles and cycles[0]["feeds_checked"] == 2 and cycles[0]["changes"] == 2
         assert {"not_modified", "failed", "new_entries", "matches", "duration"} <= set(cycles[0])
-        assert any(c["not_modified"] == 2 for c in cycles[1:])  # later checks: 304s
+        assert sum(c["feeds_checked"] for c in cycles[1:]) == rechecked(log)  # all 304s
+        assert sum(c["new_entries"] + c["changes"] for c in cycles[1:]) == 0
         assert not [line for line in log_lines(log) if line["level"] in ("error", "raw")]
 
         # Restarted after the digest time: no second digest. SIGHUP reloads; so does an edit,
         # and a broken one is reported while the last valid set stays in force.
         second = Daemon(env, tmp_path, log)
-        wait_for(lambda: count(log, "running:") == 2, 15, "the restart")
+        checked_before = rechecked(log)
+        wait_for(lambda: count(log, "running:") == 2, FAIL_AFTER, "the restart")
         second.proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: count(log, "definitions unchanged") == 1, 10, "the SIGHUP reload")
+        wait_for(lambda: count(log, "definitions unchanged") == 1, FAIL_AFTER, "the reload")
         visa = tmp_path / "indicators" / "visa-easing.yaml"
         visa.write_text(visa.read_text().replace("outcomes:", "outcomes: [", 1))
-        wait_for(lambda: count(log, "keeping the last valid set"), 10, "the reload report")
-        time.sleep(1.5)
+        wait_for(lambda: count(log, "keeping the last valid set"), FAIL_AFTER, "the report")
+        # the restarted daemon checked both feeds (a digest may go out only after that) and
+        # kept ticking through several digest looks
+        wait_for(lambda: rechecked(log) >= checked_before + 4, FAIL_AFTER, "checks after restart")
         code, took = second.stop()
 
     assert (code, len(smtp.messages)) == (0, 1), log.read_text()

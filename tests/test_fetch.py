@@ -10,7 +10,7 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-import httpx
+import httpx2
 import pytest
 
 from monitor.fetch import (
@@ -348,11 +348,11 @@ def test_one_broken_feed_does_not_affect_the_others(feed_server: FeedServer) -> 
 
 
 def test_fetch_all_accepts_a_transport() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=RSS, headers={"ETag": '"t"'})
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=RSS, headers={"ETag": '"t"'})
 
     requests = [FeedRequest("f", "https://example.com/feed")]
-    transport = httpx.MockTransport(handler)
+    transport = httpx2.MockTransport(handler)
     [result] = asyncio.run(fetch_all(requests, FetchLimits(), transport=transport))
     assert result.status is FetchStatus.MODIFIED and result.etag == '"t"'
 
@@ -456,3 +456,105 @@ def test_broken_deflate_fails(feed_server: FeedServer) -> None:
     result = get(feed_server, "/feed")
     assert result.status is FetchStatus.FAILED
     assert result.error.startswith("fetch: cannot decode the deflate body")
+
+
+# ---------------------------------------------------------------- hostile servers
+
+
+def _gzip_stream(size: int, *, step: int = 1 << 24) -> bytes:
+    """gzip of `size` zero bytes, compressed a slice at a time (never `size` bytes in memory)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = b"\0" * step
+    parts = [packer.compress(zeros) for _ in range(size // step)]
+    return b"".join([*parts, packer.flush()])
+
+
+@pytest.fixture(scope="module")
+def gigabyte_bomb() -> bytes:
+    """A body of ~2 KB that inflates to 1 GiB through two layers of gzip."""
+    bomb = gzip.compress(_gzip_stream(1 << 30), 9)
+    assert len(bomb) < 4_000
+    return bomb
+
+
+@pytest.mark.parametrize("encoding", ["gzip, gzip", "gzip,gzip", "x-gzip, gzip"])
+def test_a_stacked_gzip_bomb_stops_at_the_cap_in_bounded_memory(
+    feed_server: FeedServer, gigabyte_bomb: bytes, encoding: str
+) -> None:
+    feed_server.route("/bomb", body=gigabyte_bomb, headers={"Content-Encoding": encoding})
+    limits = FetchLimits(timeout=5, total_timeout=60, max_bytes=1_000_000)
+    tracemalloc.start()
+    try:
+        result = get(feed_server, "/bomb", limits)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.status is FetchStatus.FAILED
+    assert result.error == "fetch: body larger than 1000000 bytes"
+    assert peak < 10_000_000
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body"),
+    [
+        ("gzip, gzip", gzip.compress(gzip.compress(RSS))),
+        ("identity, gzip", gzip.compress(RSS)),
+        ("deflate, gzip", gzip.compress(zlib.compress(RSS))),
+        ("GZIP", gzip.compress(RSS)),
+        ("identity", RSS),
+    ],
+)
+def test_stacked_encodings_are_undone_in_reverse_order(
+    feed_server: FeedServer, encoding: str, body: bytes
+) -> None:
+    feed_server.route("/feed", body=body, headers={"Content-Encoding": encoding})
+    result = get(feed_server, "/feed")
+    assert result.status is FetchStatus.MODIFIED, result.error
+    assert result.body == RSS
+
+
+@pytest.mark.parametrize("encoding", ["br", "zstd", "compress", "gzip, br", "rot13"])
+def test_an_encoding_not_asked_for_is_refused_with_its_name(
+    feed_server: FeedServer, encoding: str
+) -> None:
+    feed_server.route(
+        "/feed", body=b"\x8b\x00 compressed somehow", headers={"Content-Encoding": encoding}
+    )
+    result = get(feed_server, "/feed")
+    assert result.status is FetchStatus.FAILED
+    assert result.error == f"fetch: unsupported Content-Encoding {encoding!r}"
+
+
+def test_a_304_to_a_request_without_validators_is_a_failure(feed_server: FeedServer) -> None:
+    feed_server.route("/feed", status=304)
+    result = get(feed_server, "/feed")
+    assert result.status is FetchStatus.FAILED
+    assert result.error == "fetch: HTTP 304 Not Modified to a request that named no version"
+    # With a validator sent, the same answer means what it says.
+    assert get(feed_server, "/feed", etag='"v1"').status is FetchStatus.NOT_MODIFIED
+
+
+@pytest.mark.parametrize("location", ["http://[::1", "ht!tp://example.com/feed", "http://:80/x"])
+def test_a_malformed_redirect_target_is_a_fetch_error(
+    feed_server: FeedServer, location: str
+) -> None:
+    feed_server.redirect("/a", location, 301)
+    result = get(feed_server, "/a")
+    assert result.status is FetchStatus.FAILED
+    assert result.error == f"fetch: HTTP 301 redirect to a malformed Location {location!r}"
+    assert len(feed_server.requests) == 1
+
+
+def test_error_texts_are_capped(feed_server: FeedServer) -> None:
+    from monitor.fetch import MAX_ERROR_CHARS
+
+    def long_reason(h: feedserver._RequestHandler) -> None:
+        h.wfile.write(b"HTTP/1.1 500 " + b"x" * 5_000 + b"\r\nContent-Length: 0\r\n\r\n")
+        h.close_connection = True
+
+    feed_server.route("/a", long_reason)
+    result = get(feed_server, "/a")
+    assert result.status is FetchStatus.FAILED
+    assert result.error.startswith("fetch: HTTP 500 xxxx")
+    assert len(result.error) == MAX_ERROR_CHARS == 500
+    assert result.error.endswith("…")

@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +30,7 @@ from monitor.settings import Settings
 from monitor.store import Store, open_store
 from tests import news
 from tests.conftest import ROOT
-from tests.feedserver import FeedServer
+from tests.feedserver import FeedServer, Route, _RequestHandler
 from tests.smtpserver import running_smtp_server
 from tests.webhook import closed_port
 
@@ -149,13 +148,19 @@ def test_postgresql_restarted_mid_run_the_daemon_reconnects(
         clock.advance(timedelta(minutes=16))
         assert daemon.check()  # between cycles: a fresh connection, no operator
 
-        # during a cycle: the connections die while a feed is being fetched
-        feed_server.route("/herald.xml", body=news.herald(clock.now), delay=1.0)
-        killer = threading.Timer(0.5, terminate_backends, args=(postgres_url,))
+        # during a cycle: the connections die while a feed is being fetched (its request
+        # kills them before it is answered, so it happens mid-cycle however slow the machine)
+        herald = Route(body=news.herald(clock.now))
+        killed: list[int] = []
+
+        def kill_then_answer(handler: _RequestHandler) -> None:
+            killed.append(terminate_backends(postgres_url))
+            handler.answer(herald)
+
+        feed_server.route("/herald.xml", kill_then_answer)
         clock.advance(timedelta(minutes=16))
-        killer.start()
         assert daemon.check()
-        killer.join()
+        assert len(killed) == 1
 
         clock.advance(timedelta(minutes=16))
         assert daemon.check()
@@ -175,7 +180,7 @@ import sqlite3, sys, time
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
 conn.execute("BEGIN EXCLUSIVE")
 print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
+sys.stdin.readline()  # until the test lets go
 conn.execute("COMMIT")
 """
 
@@ -197,18 +202,25 @@ def test_sqlite_locked_by_another_process_the_cycle_waits_and_goes_on(
     with open_store(f"sqlite:///{db}") as store:
         daemon = make_daemon(home, store, clock)
         holder = subprocess.Popen(
-            [sys.executable, "-c", HOLD_LOCK, str(db), "3"], stdout=subprocess.PIPE, text=True
-        )
+            [sys.executable, "-c", HOLD_LOCK, str(db)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
         locker.append(holder)
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
 
-        started = time.monotonic()
-        assert daemon.check()
-        waited = time.monotonic() - started
-        assert holder.wait(timeout=10) == 0
+        checked: list[bool] = []
+        worker = threading.Thread(target=lambda: checked.append(daemon.check()))
+        worker.start()
+        worker.join(0.5)  # however long it is given, it cannot finish while the lock is held
+        assert worker.is_alive() and checked == []
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        assert holder.wait(timeout=60) == 0
+        worker.join(60)
         statuses = store.current_statuses()
         feeds = store.feeds()
-    assert waited > 1.5  # it waited for the lock instead of failing
+    assert checked == [True]  # it waited for the lock instead of failing
     assert all(f.last_error == "" for f in feeds)
     assert statuses["visa-easing"][0] == "eased:confirmed"
 

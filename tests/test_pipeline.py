@@ -215,28 +215,32 @@ def test_feeds_are_claimed_in_batches_each_leased_from_its_claim(
         fetched.append([r.feed_id for r in requests])
         return [FetchResult(r.feed_id, r.url, FetchStatus.NOT_MODIFIED, 304) for r in requests]
 
-    ticks = iter(NOW + timedelta(minutes=n) for n in range(100))
-    leases: list[datetime] = []
+    looks: list[datetime] = []
+
+    def clock() -> datetime:  # a minute later at each look
+        looks.append(NOW + timedelta(minutes=len(looks)))
+        return looks[-1]
+
+    leases: list[tuple[datetime, datetime]] = []  # (lease, the last look before the claim)
     claim = store.due_feeds
 
     def spy(*args: object, **kwargs: object) -> list[DueFeed]:
         due = claim(*args, **kwargs)  # type: ignore[arg-type]
-        leases.extend(f.lease_until for f in due)
+        leases.extend((f.lease_until, looks[-1]) for f in due)
         return due
 
     monkeypatch.setattr(store, "due_feeds", spy)
-    ctx = replace(context(shipped, store, feeds), fetcher=fetcher)
+    # A day's deadline: these cycles are long on purpose.
+    ctx = replace(context(shipped, store, feeds), fetcher=fetcher, cycle_deadline=timedelta(days=1))
 
-    report = run_cycle(ctx, now=NOW, clock=lambda: next(ticks))
+    report = run_cycle(ctx, now=NOW, clock=clock)
 
     assert report.feeds_checked == 5 and report.not_modified == 5
     assert fetched == [["f0", "f1"], ["f2", "f3"], ["f4"]]
-    lease = ctx.lease
-    # The clock moves a minute at each look: a claim, then one look per feed checked.
-    assert leases == [NOW + lease] * 2 + [NOW + timedelta(minutes=3) + lease] * 2 + [
-        NOW + timedelta(minutes=6) + lease
-    ]
-    assert run_cycle(ctx, now=NOW, clock=lambda: next(ticks)).feeds_checked == 0
+    # Each batch is leased for a whole lease from the moment it is claimed.
+    assert [until - looked for until, looked in leases] == [ctx.lease] * 5
+    assert leases[2][0] > leases[0][0] and leases[4][0] > leases[2][0]
+    assert run_cycle(ctx, now=NOW, clock=clock).feeds_checked == 0
 
 
 def test_a_feed_checked_late_in_a_long_cycle_waits_its_interval_from_that_check(
@@ -253,7 +257,8 @@ def test_a_feed_checked_late_in_a_long_cycle_waits_its_interval_from_that_check(
         fetched.extend(r.feed_id for r in requests)
         return [FetchResult(r.feed_id, r.url, FetchStatus.NOT_MODIFIED, 304) for r in requests]
 
-    ctx = replace(context(shipped, store, feeds), fetcher=fetcher)
+    # A day's deadline: these cycles are long on purpose.
+    ctx = replace(context(shipped, store, feeds), fetcher=fetcher, cycle_deadline=timedelta(days=1))
     # A slow cycle: every look at the clock finds it 10 minutes later (the interval is 15).
     ticks = iter(NOW + timedelta(minutes=10 * n) for n in range(100))
     run_cycle(ctx, now=NOW, clock=lambda: next(ticks))

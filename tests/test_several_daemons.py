@@ -10,7 +10,9 @@ once its lease runs out, each status change is recorded once, and one digest is 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
 import os
 import signal
 import socket
@@ -37,7 +39,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 FEEDS = 200
 INTERVAL = 4.0  # MONITOR_CHECK_INTERVAL, seconds
-LEASE = 12.0  # MONITOR_FEED_LEASE: above the longest cycle (~1 s, ~10 s on a loaded machine)
+# MONITOR_FEED_LEASE: above the longest cycle, as the README asks (~1 s; 12 s was overrun on a
+# machine whose two cores were kept busy, and the same feed was then fetched by two daemons).
+# The test checks that assumption: a cycle longer than the lease fails it as such.
+LEASE = 40.0
+FAIL_AFTER = 120.0  # seconds for one step: the deadlines only turn a hang into a failure
 TICK = 0.3
 ALL_TAGS = ("korea", "china", "japan", "international", "search-dialogue", "search-travel",
             "search-culture", "search-northkorea", "search-business")  # fmt: skip
@@ -138,6 +144,16 @@ class Daemon:
         )  # fmt: skip
         self.owner = f"{socket.gethostname()}:{self.proc.pid}"  # the daemon's lease owner
 
+    def cycle_seconds(self) -> list[float]:
+        """The duration of every check cycle the daemon logged."""
+        found = []
+        for raw in self.log.read_text(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                line = json.loads(raw)
+                if str(line.get("message", "")).startswith("cycle:"):
+                    found.append(float(line["duration"]))
+        return found
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -232,8 +248,8 @@ def test_three_daemons_share_the_feeds_and_survive_a_killed_one(
 
         # Three intervals with the three daemons.
         try:
-            wait_for(lambda: fetched_at_least(1), 60, "a first check of every feed")
-            wait_for(lambda: fetched_at_least(3), 3 * INTERVAL + 10, "three intervals")
+            wait_for(lambda: fetched_at_least(1), FAIL_AFTER, "a first check of every feed")
+            wait_for(lambda: fetched_at_least(3), FAIL_AFTER, "three intervals")
         except AssertionError:
             raise AssertionError(logs()) from None
 
@@ -251,7 +267,7 @@ def test_three_daemons_share_the_feeds_and_survive_a_killed_one(
                     return True
             return False
 
-        wait_for(somebody_holds_leases, 2 * INTERVAL + 5, "a daemon in the middle of a cycle")
+        wait_for(somebody_holds_leases, FAIL_AFTER, "a daemon in the middle of a cycle")
         killed_at = time.time()
         assert victim is not None
         assert victim.stop(signal.SIGKILL) == -signal.SIGKILL
@@ -262,24 +278,32 @@ def test_three_daemons_share_the_feeds_and_survive_a_killed_one(
         # Its feeds are taken over once the lease runs out; then a full interval more.
         lease_end = max(held.values(), default=killed_at)
         try:
-            wait_for(lambda: fetched_at_least(1, after=lease_end), LEASE + INTERVAL + 10,
+            wait_for(lambda: fetched_at_least(1, after=lease_end), FAIL_AFTER,
                      "the others to check every feed after the lease ran out")  # fmt: skip
-            wait_for(lambda: smtp.messages, 20, "the digest")
+            wait_for(lambda: smtp.messages, FAIL_AFTER, "the digest")
+            # every feed checked once more after it: the survivors ticked on, still one digest
+            digest_seen = time.time()
+            wait_for(lambda: fetched_at_least(1, after=digest_seen), FAIL_AFTER, "more checks")
         except AssertionError:
             raise AssertionError(logs()) from None
-        time.sleep(2 * TICK)  # more digest ticks: still one digest
         codes = [d.stop() for d in survivors]
 
     assert codes == [0, 0], logs()
+    slowest = max(seconds for d in daemons for seconds in d.cycle_seconds())
+    assert slowest < LEASE, f"a cycle took {slowest:.1f} s, over the {LEASE:g} s lease"
     hits = server.by_path()
     assert sorted(hits) == sorted(f"/feed{n:03}.xml" for n in range(FEEDS))
     agents = {d.name for d in daemons}
 
     def killed_cycle(feed_id: str, hit: Hit) -> bool:
-        """The dead daemon's last fetch of a feed it held, in the cycle it was killed in."""
-        claimed = held[feed_id] - LEASE
-        last = max(h.at for h in hits[f"/{feed_id}.xml"] if h.agent == victim.name)
-        return hit.agent == victim.name and hit.at == last and claimed - 0.5 <= hit.at
+        """The dead daemon's last fetch of a feed it held, in the cycle it was killed in: no
+        other daemon fetched the feed between it and the kill. (Its leases were renewed while
+        it worked, so their end does not tell when it claimed them.)"""
+        found = hits[f"/{feed_id}.xml"]
+        last = max((h.at for h in found if h.agent == victim.name), default=None)
+        if hit.agent != victim.name or hit.at != last:
+            return False
+        return not [h for h in found if h.agent != victim.name and last < h.at <= killed_at]
 
     for path, found in hits.items():
         feed_id = path.strip("/").removesuffix(".xml")

@@ -283,6 +283,24 @@ def test_due_feeds_are_leased_to_one_owner(store: Store) -> None:
     assert [f.id for f in store.due_feeds(NOW + lease, owner="c", lease=lease)] == ["yonhap"]
 
 
+def test_leases_are_renewed_and_released_only_by_their_owner(store: Store) -> None:
+    store.sync_feeds(FEEDS, now=NOW, default_interval=timedelta(minutes=30))
+    lease = 5 * MINUTE
+    [xinhua] = store.due_feeds(NOW, owner="a", lease=lease, limit=1)
+    [yonhap] = store.due_feeds(NOW, owner="b", lease=lease, skip=[xinhua.id])
+    assert (xinhua.id, yonhap.id) == ("xinhua", "yonhap")
+
+    # Renewed: still a's when its first lease has run out (b's lease is not a's to renew).
+    assert store.renew_leases(["xinhua", "yonhap"], owner="a", until=NOW + 2 * lease) == 1
+    assert [f.id for f in store.due_feeds(NOW + lease, owner="c", lease=lease)] == ["yonhap"]
+    assert store.due_feeds(NOW + lease + MINUTE, owner="d", lease=lease) == []
+
+    # Released: due to anybody at once; b's lease is not a's to release.
+    assert store.release_leases(owner="a") == 1
+    assert [f.id for f in store.due_feeds(NOW + MINUTE, owner="e", lease=lease)] == ["xinhua"]
+    assert store.release_leases(owner="a", feed_ids=["yonhap"]) == 0
+
+
 def test_a_fetched_feed_waits_for_its_next_check(store: Store) -> None:
     store.sync_feeds(FEEDS[:1], now=NOW)
     [due] = store.due_feeds(NOW, owner="a", lease=5 * MINUTE)

@@ -6,7 +6,9 @@
         hook.received[0].json["message"]
 
 `fail_first=N` answers the first N requests with 500; `delay` seconds pass before each
-answer. `closed_port()` gives a port nothing listens on, for a channel that is down.
+answer; with `hold=True` no request is answered until `hook.release.set()` (set on exit), and
+`hook.arrived` counts those waiting, so a test sees a slow channel without timing it.
+`closed_port()` gives a port nothing listens on, for a channel that is down.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ class Webhook:
     port: int
     fail_first: int = 0
     delay: float = 0.0
+    hold: bool = False
+    release: threading.Event = field(default_factory=threading.Event)
+    arrived: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
     requests: list[Request] = field(default_factory=list)  # every request, failed or not
     received: list[Request] = field(default_factory=list)  # the ones answered 200
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -63,6 +68,9 @@ def _handler(hook: Webhook) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             time.sleep(hook.delay)
+            if hook.hold:
+                hook.arrived.release()
+                hook.release.wait()
             status = hook.record(Request(self.path, dict(self.headers.items()), body))
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -77,8 +85,10 @@ def _handler(hook: Webhook) -> type[BaseHTTPRequestHandler]:
 
 
 @contextlib.contextmanager
-def running_webhook(*, fail_first: int = 0, delay: float = 0.0) -> Iterator[Webhook]:
-    hook = Webhook(HOST, 0, fail_first=fail_first, delay=delay)
+def running_webhook(
+    *, fail_first: int = 0, delay: float = 0.0, hold: bool = False
+) -> Iterator[Webhook]:
+    hook = Webhook(HOST, 0, fail_first=fail_first, delay=delay, hold=hold)
     server = ThreadingHTTPServer((HOST, 0), _handler(hook))
     hook.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, name="webhook", daemon=True)
@@ -86,6 +96,7 @@ def running_webhook(*, fail_first: int = 0, delay: float = 0.0) -> Iterator[Webh
     try:
         yield hook
     finally:
+        hook.release.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

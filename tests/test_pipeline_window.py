@@ -1,0 +1,154 @@
+"""A cycle's fetches as a sliding window, its deadline and its leases, with feeds served on
+127.0.0.1 and a store on SQLite and on PostgreSQL: one slow feed holds up no other, a cycle
+past its deadline releases what it did not check, and a claim worked on for longer than its
+lease is never taken by a second daemon.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor.definitions import load_definitions
+from monitor.domain import Definitions, Feed
+from monitor.fetch import FeedRequest, FetchLimits, FetchResult, FetchStatus
+from monitor.pipeline import Context, run_cycle
+from monitor.store import Store, open_store
+from tests import news, twofeeds
+from tests.conftest import ROOT
+from tests.feedserver import FeedServer, Route, _RequestHandler
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+ALL_TAGS = ("korea", "china", "japan", "international", "search-dialogue", "search-travel",
+            "search-culture", "search-northkorea", "search-business")  # fmt: skip
+BODY = news.yonhap(NOW - timedelta(days=1))
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    with open_store(database_url) as s:
+        yield s
+
+
+def context(store: Store, feeds: list[Feed], **changes: object) -> Context:
+    shipped = load_definitions(ROOT / "indicators", ROOT / "config" / "feeds.yaml")
+    definitions = Definitions(shipped.indicators, tuple(feeds), shipped.hash)
+    return replace(twofeeds.context(definitions, store, now=NOW), parse_workers=1, **changes)  # type: ignore[arg-type]
+
+
+def held_until(event: threading.Event, server: FeedServer) -> object:
+    """A route answering only once `event` is set (or giving up when the server stops)."""
+
+    def handler(h: _RequestHandler) -> None:
+        if event.wait(60) and not server.stopping.is_set():
+            h.answer(Route(body=BODY))
+
+    return handler
+
+
+def test_a_slow_feed_holds_up_no_other_feed_of_the_cycle(
+    feed_server: FeedServer, store: Store
+) -> None:
+    """The slow feed answers only once every other feed was asked for: with fetches in
+    batches that wait for their slowest member, the feeds past its batch never would be."""
+    others = [f"f{n:02}" for n in range(40)]
+    everyone_asked = threading.Event()
+
+    def slow(h: _RequestHandler) -> None:
+        if feed_server.wait_until(lambda s: len(s.requests) == 41, timeout=30):
+            everyone_asked.set()
+        h.answer(Route(body=BODY))
+
+    feed_server.route("/a-slow.xml", slow)
+    for name in others:
+        feed_server.route(f"/{name}.xml", body=BODY)
+    feeds = [Feed(n, feed_server.url(f"/{n}.xml"), ALL_TAGS) for n in ["a-slow", *others]]
+
+    limits = FetchLimits(timeout=60, total_timeout=60)
+    report = run_cycle(context(store, feeds, limits=limits), now=NOW)
+
+    assert everyone_asked.is_set()
+    assert report.feeds_checked == 41 and report.failed == 0
+    assert all(f.last_success_at is not None for f in store.feeds())
+
+
+def test_a_cycle_past_its_deadline_releases_what_it_did_not_check(
+    feed_server: FeedServer, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    answer = threading.Event()
+    now = [NOW]
+    deadline = timedelta(minutes=10)
+
+    def held(h: _RequestHandler) -> None:
+        # Once the four others were asked for, the cycle's time is up.
+        if feed_server.wait_until(lambda s: len(s.requests) == 5, timeout=30):
+            now[0] = NOW + deadline
+        if answer.wait(60) and not feed_server.stopping.is_set():
+            h.answer(Route(body=BODY))
+
+    feed_server.route("/a-held.xml", held)
+    for n in range(4):
+        feed_server.route(f"/f{n}.xml", body=BODY)
+    names = ["a-held", *(f"f{n}" for n in range(4))]
+    feeds = [Feed(n, feed_server.url(f"/{n}.xml"), ALL_TAGS) for n in names]
+    ctx = context(store, feeds, cycle_deadline=deadline)
+
+    with caplog.at_level(logging.WARNING, logger="monitor.pipeline"):
+        report = run_cycle(ctx, now=NOW, clock=lambda: now[0])
+    answer.set()
+
+    assert report.feeds_checked == 4
+    state = {f.id: f for f in store.feeds()}
+    assert state["a-held"].last_checked_at is None
+    assert state["a-held"].next_check_at is not None and state["a-held"].next_check_at <= NOW
+    assert all(state[f"f{n}"].last_success_at is not None for n in range(4))
+    assert "deadline of 0:10:00 passed; 1 feeds released unchecked" in caplog.text
+    # Released: another daemon may claim it at once.
+    [due] = store.due_feeds(NOW + deadline, owner="other", lease=timedelta(minutes=5))
+    assert due.id == "a-held"
+
+
+def test_a_claim_worked_on_past_its_lease_is_not_taken_by_another_daemon(
+    feed_server: FeedServer, store: Store
+) -> None:
+    answer = threading.Event()
+    feed_server.route("/a-held.xml", held_until(answer, feed_server))
+    feed_server.route("/b.xml", body=BODY)
+    feeds = [Feed(n, feed_server.url(f"/{n}.xml"), ALL_TAGS) for n in ("a-held", "b")]
+    lease = timedelta(seconds=1)
+    limits = FetchLimits(timeout=60, total_timeout=60)
+    first = context(store, feeds, owner="first", lease=lease, limits=limits)
+    started = datetime.now(UTC)
+    reports = []
+    worker = threading.Thread(
+        target=lambda: reports.append(
+            run_cycle(first, now=started, clock=lambda: datetime.now(UTC))
+        )
+    )
+    worker.start()
+    try:
+        assert feed_server.wait_until(lambda s: s.hits("/a-held.xml") == 1)
+        # Wait until the first claim's lease would have run out twice over.
+        ran_out = threading.Event()
+        while datetime.now(UTC) < started + 2 * lease:
+            ran_out.wait(0.05)
+
+        taken: list[str] = []
+
+        def second_fetch(requests: Sequence[FeedRequest]) -> list[FetchResult]:
+            taken.extend(r.feed_id for r in requests)
+            return [FetchResult(r.feed_id, r.url, FetchStatus.NOT_MODIFIED, 304) for r in requests]
+
+        second = replace(first, owner="second", fetcher=second_fetch)
+        report = run_cycle(second, now=datetime.now(UTC), clock=lambda: datetime.now(UTC))
+        assert taken == [] and report.feeds_checked == 0
+    finally:
+        answer.set()
+        worker.join(30)
+    assert reports and reports[0].feeds_checked == 2 and reports[0].failed == 0
+    assert feed_server.hits("/a-held.xml") == 1

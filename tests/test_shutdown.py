@@ -1,0 +1,168 @@
+"""`monitor run` stopped mid-cycle, as a subprocess on a SQLite file.
+
+SIGTERM while some feeds are answered and others held by the server: the answered ones are
+parsed and stored before the process exits (code 0), the held ones are released (no lease is
+left), and a restarted daemon checks them at once. And the stop is bounded: a daemon whose
+threads are stuck writing to a log pipe nobody reads still ends, with code 0.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests import news
+from tests.conftest import ROOT
+from tests.feedserver import FeedServer, Route, _RequestHandler
+
+pytestmark = pytest.mark.slow
+
+ALL_TAGS = ("korea, china, japan, international, search-dialogue, search-travel, "
+            "search-culture, search-northkorea, search-business")  # fmt: skip
+ANSWERED = ("yonhap", "herald")
+HELD = ("held1", "held2")
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
+    """Wait until `condition()` holds; the timeout only turns a hang into a failure."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def environment(tmp_path: Path, feeds: dict[str, str], **extra: str) -> dict[str, str]:
+    (tmp_path / "feeds.yaml").write_text(
+        "feeds:\n"
+        + "".join(
+            f"  - {{id: {name}, url: '{url}', tags: [{ALL_TAGS}]}}\n" for name, url in feeds.items()
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    return env | {
+        "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'monitor.db'}",
+        "MONITOR_INDICATORS_DIR": str(ROOT / "indicators"),
+        "MONITOR_FEEDS_FILE": str(tmp_path / "feeds.yaml"),
+        "MONITOR_CHECK_INTERVAL": "1h",
+        "MONITOR_TICK_INTERVAL": "0.2s",
+        "MONITOR_HTTP_PORT": "0",
+        "MONITOR_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "MONITOR_DIGEST_TIME": "00:00",
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+
+
+def start(env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "monitor", "run"], env=env, cwd=cwd, stdout=out, stderr=out
+        )
+
+
+def feed_rows(db: Path) -> dict[str, tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT id, last_checked_at, lease_owner, lease_until FROM feed")
+        return {row[0]: row[1:] for row in rows}
+
+
+def entries_of(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("SELECT feed_id, count(*) FROM entry GROUP BY feed_id").fetchall())
+
+
+def test_sigterm_stores_what_was_answered_and_releases_the_rest(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    published = datetime.now(UTC) - timedelta(hours=2)
+    feed_server.route("/yonhap.xml", body=news.yonhap(published))
+    feed_server.route("/herald.xml", body=news.herald(published))
+    answer = threading.Event()
+
+    def held(h: _RequestHandler) -> None:
+        if answer.wait(60) and not feed_server.stopping.is_set():
+            h.answer(Route(body=news.yonhap(published)))
+
+    for name in HELD:
+        feed_server.route(f"/{name}.xml", held)
+    feeds = {name: feed_server.url(f"/{name}.xml") for name in ANSWERED + HELD}
+    env = environment(tmp_path, feeds)
+    db, log = tmp_path / "monitor.db", tmp_path / "run.log"
+
+    first = start(env, tmp_path, log)
+    try:
+        # Every feed was asked for: two are answered, two wait for an answer.
+        wait_for(lambda: len(feed_server.requests) == 4, 60, "the four requests")
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(30) == 0, log.read_text()
+    finally:
+        first.kill()
+
+    rows = feed_rows(db)
+    for name in ANSWERED:
+        assert rows[name][0] is not None, log.read_text()  # checked and recorded
+        assert rows[name][1:] == (None, None)
+    for name in HELD:
+        assert rows[name] == (None, None, None), log.read_text()  # unchecked and released
+    assert set(entries_of(db)) == set(ANSWERED)
+
+    # Restarted, the daemon checks the released feeds at once (not after a lease runs out).
+    answer.set()
+    second = start(env, tmp_path, log)
+    try:
+        wait_for(lambda: all(r[0] is not None for r in feed_rows(db).values()), 60, "checks")
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(30) == 0, log.read_text()
+    finally:
+        second.kill()
+    assert set(entries_of(db)) == set(ANSWERED + HELD)
+    assert all(feed_server.hits(f"/{name}.xml") == 1 for name in ANSWERED)
+
+
+def blocked_on_a_pipe(pid: int) -> bool:
+    """Some thread of the process waits to write to a full pipe."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if (task / "wchan").read_text().strip().endswith("pipe_write"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+def test_a_daemon_stuck_writing_its_log_still_stops_within_its_budget(tmp_path: Path) -> None:
+    """Its log goes to a pipe nobody reads: once full, every log call blocks, the SIGTERM
+    handler's among them. The shutdown bound ends the process anyway."""
+    import fcntl
+
+    feeds = {f"dead{n}": f"http://127.0.0.1:9/{'x' * 200}/{n}.xml" for n in range(300)}
+    env = environment(tmp_path, feeds, MONITOR_CHECK_INTERVAL="1s")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    try:
+        fcntl.fcntl(proc.stdout.fileno(), 1031, 4096)  # F_SETPIPE_SZ: fills with a few lines
+        wait_for(lambda: blocked_on_a_pipe(proc.pid), 60, "the log pipe to fill")
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(60)  # without a bound it never ends
+    finally:
+        proc.kill()
+        proc.stdout.close()
+    assert code == 0

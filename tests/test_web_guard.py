@@ -1,0 +1,142 @@
+"""What every request meets before an endpoint (monitor.server.Guard), through TestClient over
+the web test database: HEAD wherever GET, nosniff on every answer (errors too), and the Host
+check that keeps a DNS-rebinding page from reading the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from monitor.domain import Definitions
+from monitor.server import Guard, Limits
+from monitor.store import Store
+from monitor.web import create_app
+from tests import webdata
+from tests.webdata import NOW, settings
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+db_url, defs, store, app = webdata.db_url, webdata.defs, webdata.store, webdata.app  # fixtures
+
+GET_PATHS = [
+    "/",
+    "/healthz",
+    "/indicators",
+    "/indicators/visa-easing",
+    "/indicators/visa-easing/history",
+    "/indicators/visa-easing/page",
+    "/feeds",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+    "/indicators/nope",  # 404 to GET, so 404 to HEAD
+]
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_head_answers_wherever_get_does_with_the_same_headers_and_no_body(
+    client: TestClient,
+) -> None:
+    for path in GET_PATHS:
+        got, head = client.get(path), client.head(path)
+        assert head.status_code == got.status_code, path
+        assert head.content == b"", path
+        for name in ("content-type", "content-length", "etag", "x-content-type-options"):
+            assert head.headers.get(name) == got.headers.get(name), (path, name)
+
+
+def test_head_honours_if_none_match(client: TestClient) -> None:
+    etag = client.get("/indicators").headers["etag"]
+    assert client.head("/indicators", headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_every_error_answer_carries_nosniff(store: Store, defs: Definitions) -> None:
+    def broken() -> Definitions:
+        raise RuntimeError("boom")
+
+    guarded = create_app(
+        store=store, definitions=lambda: defs, settings=settings(api_token="t"), clock=lambda: NOW
+    )
+    failing = create_app(store=store, definitions=broken, settings=settings(), clock=lambda: NOW)
+    with (
+        TestClient(guarded, raise_server_exceptions=False) as auth,
+        TestClient(failing, raise_server_exceptions=False) as fail,
+    ):
+        bearer = {"Authorization": "Bearer t"}
+        answers = {
+            401: auth.get("/indicators"),
+            404: auth.get("/indicators/nope", headers=bearer),
+            405: auth.post("/indicators", headers=bearer),
+            422: auth.get("/indicators/visa-easing/history?limit=0", headers=bearer),
+            400: auth.get("/indicators", headers={**bearer, "Host": "evil.example"}),
+            500: fail.get("/indicators"),
+        }
+        answers[0] = auth.get("/no/such/path", headers=bearer)
+    for status, answer in answers.items():
+        assert answer.status_code == (status or 404)
+        assert answer.headers["x-content-type-options"] == "nosniff", status
+        assert answer.headers["content-type"] == "application/json", status
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "localhost:8000", "127.0.0.1:8000", "[::1]:8000", "[::1]", "LOCALHOST."]
+)
+def test_the_local_names_are_answered_on_any_port(client: TestClient, host: str) -> None:
+    assert client.get("/indicators", headers={"Host": host}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:8000", "localhost.evil.example", "127.0.0.1.nip.io", ""]
+)
+def test_another_host_is_refused_with_400(client: TestClient, host: str) -> None:
+    """A page of evil.example whose name now resolves to 127.0.0.1 reads nothing."""
+    answer = client.get("/indicators", headers={"Host": host})
+    assert answer.status_code == 400
+    assert "is not an allowed host" in answer.json()["detail"]
+    assert client.head("/healthz", headers={"Host": host}).status_code == 400
+
+
+def test_allowed_hosts_replace_the_local_names_and_may_name_a_port() -> None:
+    guard = Guard(
+        lambda *_: None,  # type: ignore[arg-type,return-value]
+        allowed_hosts=["monitor.example.org", "*.example.net", "status.example.com:8443"],
+        bind_host="0.0.0.0",
+    )
+    server = ("10.0.0.5", 8000)
+    assert guard.allows("monitor.example.org", server)
+    assert guard.allows("Monitor.Example.org:8000", server)
+    assert guard.allows("a.b.example.net", server)
+    assert guard.allows("status.example.com:8443", server)
+    assert not guard.allows("status.example.com:8000", server)
+    assert not guard.allows("example.net", server)
+    assert not guard.allows("localhost", server)  # the list replaces the defaults
+    assert not guard.allows("10.0.0.5", server)
+    anything = Guard(lambda *_: None, allowed_hosts=["*"], bind_host="::")  # type: ignore[arg-type,return-value]
+    assert anything.allows("whatever.example", server)
+
+
+def test_the_default_allows_the_bind_address_and_the_address_the_request_reached() -> None:
+    guard = Guard(lambda *_: None, allowed_hosts=[], bind_host="192.168.1.9")  # type: ignore[arg-type,return-value]
+    assert guard.allows("192.168.1.9:8000", ("192.168.1.9", 8000))
+    assert guard.allows("172.17.0.2:8000", ("172.17.0.2", 8000))  # 0.0.0.0 in a container
+    assert guard.allows("[fe80::1]:8000", ("fe80::1", 8000))
+    assert not guard.allows("monitor.internal:8000", ("172.17.0.2", 8000))
+
+
+def test_the_server_limits_default_to_the_settings_defaults() -> None:
+    assert Limits.of(settings()) == Limits()
+    assert Limits.of(settings(http_header_timeout="3s")).header_timeout == 3.0
+
+
+def test_the_setting_is_read_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONITOR_HTTP_ALLOWED_HOSTS", "monitor.example.org, localhost:8000")
+    assert settings().http_allowed_hosts == ["monitor.example.org", "localhost:8000"]
+    assert settings(http_allowed_hosts=[]).http_allowed_hosts == []
