@@ -41,7 +41,7 @@ lint: $(STAMP)  ## ruff, mypy (strict) and the import layers
 lock: $(STAMP)  ## refresh requirements.lock from pyproject.toml's dependencies
 	PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_EXTRA_INDEX_URL= PIP_CONSTRAINT= \
 	$(BIN)/pip-compile --quiet --upgrade --generate-hashes --allow-unsafe --strip-extras \
-	    --build-deps-for wheel --index-url https://pypi.org/simple \
+	    --build-deps-for wheel \
 	    --no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
 
 clean:
