@@ -102,15 +102,19 @@ def test_a_cycle_past_its_deadline_releases_what_it_did_not_check(
         report = run_cycle(ctx, now=NOW, clock=lambda: now[0])
     answer.set()
 
-    assert report.feeds_checked == 4
+    # The clock jumps once the server was asked for all five; an answer the cycle had not yet
+    # taken by then is released too, so how many were checked depends on the machine's pace.
     state = {f.id: f for f in store.feeds()}
-    assert state["a-held"].last_checked_at is None
+    checked = {i for i, f in state.items() if f.last_checked_at is not None}
+    assert "a-held" not in checked
+    assert report.feeds_checked == len(checked)
+    assert all(state[i].last_success_at is not None for i in checked)
     assert state["a-held"].next_check_at is not None and state["a-held"].next_check_at <= NOW
-    assert all(state[f"f{n}"].last_success_at is not None for n in range(4))
-    assert "deadline of 0:10:00 passed; 1 feeds released unchecked" in caplog.text
-    # Released: another daemon may claim it at once.
-    [due] = store.due_feeds(NOW + deadline, owner="other", lease=timedelta(minutes=5))
-    assert due.id == "a-held"
+    released = len(names) - len(checked)
+    assert f"deadline of 0:10:00 passed; {released} feeds released unchecked" in caplog.text
+    # Released: another daemon may claim them at once.
+    due = store.due_feeds(NOW + deadline, owner="other", lease=timedelta(minutes=5))
+    assert {d.id for d in due} == set(names) - checked
 
 
 def test_a_claim_worked_on_past_its_lease_is_not_taken_by_another_daemon(
