@@ -37,10 +37,15 @@ if TYPE_CHECKING:
     from monitor import scheduler
     from monitor.domain import Definitions, Entry
     from monitor.fetch import FetchLimits
+    from monitor.labeled import Score
     from monitor.match import Matcher
     from monitor.pipeline import Context
     from monitor.settings import Settings
     from monitor.store import Store
+
+# monitor.labeled.PARTS, spelled out here so that building the command line imports no matcher
+# (tests/test_cli_ops.py checks that the two agree).
+LABELED_PARTS = ("tune", "score", "all")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -234,16 +239,51 @@ def _general_news(paths: tuple[Path, ...]) -> list[Entry]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Also score the indicators on a labeled TSV (precision and recall).",
 )
+@click.option(
+    "--part",
+    type=click.Choice(LABELED_PARTS),
+    default="all",
+    show_default=True,
+    help="Score only the rows of this part of the labeled file (split by a hash of the id).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead.")
 @pass_runtime
-def test_cmd(rt: Runtime, labeled: Path | None) -> None:
+def test_cmd(rt: Runtime, labeled: Path | None, part: str, as_json: bool) -> None:
     """Run every indicator's examples; exit 1 on a failure, showing why.
 
-    Example: monitor test --labeled ../shared/corpus/labeled-dev.tsv
+    Example: monitor test --labeled ../shared/corpus/labeled-dev.tsv --part tune
     """
     from monitor.match import run_examples
 
     results = run_examples(rt.definitions.indicators, rt.matcher)
     failures = [r for r in results if not r.passed]
+    if as_json:
+        document: dict[str, Any] = {
+            "examples": {
+                "passed": len(results) - len(failures),
+                "failed": [
+                    {
+                        "indicator": r.indicator_id,
+                        "line": r.example.line,
+                        "example": r.example.text,
+                        "expected": r.expected,
+                        "actual": list(r.actual),
+                        "terms": list(r.terms),
+                    }
+                    for r in failures
+                ],
+            },
+        }
+        if labeled is not None:
+            document["labeled"] = {
+                "file": str(labeled),
+                "part": part,
+                **_score(rt, labeled, part).to_json(),
+            }
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        if failures:
+            raise SystemExit(1)
+        return
     for r in failures:
         click.echo(
             f"FAIL {r.indicator_id} ({rt.definitions.indicator(r.indicator_id).source}"
@@ -257,19 +297,20 @@ def test_cmd(rt: Runtime, labeled: Path | None) -> None:
         click.echo(f"  terms fired: {', '.join(r.terms) or '(none)'}")
     click.echo(f"{len(results) - len(failures)} passed, {len(failures)} failed")
     if labeled is not None:
-        _score(rt, labeled)
+        click.echo(f"labeled: {labeled}, part {part}")
+        click.echo(_score(rt, labeled, part).report())
     if failures:
         raise SystemExit(1)
 
 
-def _score(rt: Runtime, path: Path) -> None:
-    from monitor.labeled import load_labeled, score
+def _score(rt: Runtime, path: Path, part: str) -> Score:
+    from monitor.labeled import load_labeled, score, select
 
     try:
-        items = load_labeled(path)
+        items = select(load_labeled(path), part)
     except ValueError as exc:  # a malformed TSV: file:line: message
         raise click.ClickException(str(exc)) from exc
-    click.echo(score(items, rt.matcher, rt.definitions.indicators).report())
+    return score(items, rt.matcher, rt.definitions.indicators)
 
 
 @main.command("init")

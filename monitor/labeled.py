@@ -6,7 +6,13 @@ them). The columns `id`, `title` and `text` are required
 label per row: `y` (the outcome should fire), `n` (it must not) or `?` / empty (ambiguous, not
 scored). An entry is the row's title (which may be empty) and text, matched like a feed item.
 
-    items = load_labeled(Path("labeled-dev.tsv"))
+Rules are tuned on one part of a labeled file and measured on the other, so that the figures
+say how the rules do on news they were not written for: `part_of(id)` puts a row in `tune`
+(about 2/3) or `score` (about 1/3) by the SHA-256 of its id, the same on every machine and for
+every order of rows. Every figure is also split by `language_of` the row (en, ko, zh, ja), read
+from its script, because the rules are written per language and fail per language.
+
+    items = select(load_labeled(Path("labeled-dev.tsv")), "score")
     result = score(items, matcher, definitions.indicators)
     print(result.report())
 """
@@ -14,7 +20,9 @@ scored). An entry is the row's title (which may be empty) and text, matched like
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,17 +33,60 @@ from monitor.match import Matcher
 
 __all__ = [
     "LABELS",
+    "LANGUAGES",
+    "PARTS",
     "LabeledItem",
     "OutcomeScore",
     "Score",
     "ScoredError",
+    "language_of",
     "load_labeled",
     "parse_labeled",
+    "part_of",
     "score",
+    "select",
 ]
 
 LABELS = ("y", "n", "?")
 REQUIRED_COLUMNS = ("id", "title", "text")
+PARTS = ("tune", "score", "all")
+LANGUAGES = ("en", "ko", "zh", "ja")
+
+_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def part_of(item_id: str) -> str:
+    """`score` for about a third of ids, `tune` for the rest: by the SHA-256 of the id.
+
+    A hash rather than the row's position, so the split survives rows being added, removed or
+    reordered: a row never moves between parts.
+    """
+    digest = hashlib.sha256(item_id.encode("utf-8")).digest()
+    return "score" if int.from_bytes(digest[:8], "big") % 3 == 0 else "tune"
+
+
+def select(items: Iterable[LabeledItem], part: str) -> list[LabeledItem]:
+    """The items of one part (`tune`, `score`), or every item for `all`."""
+    if part not in PARTS:
+        raise ValueError(f"labeled: part {part!r} must be one of {', '.join(PARTS)}")
+    return [i for i in items if part == "all" or part_of(i.id) == part]
+
+
+def language_of(text: str) -> str:
+    """The language of a text by its script: Hangul ko, kana ja, other Han zh, else en.
+
+    Kana before Han, since Japanese writes with both; Hangul first, since Korean news often
+    mixes in Han characters (韓中, 中).
+    """
+    if _HANGUL.search(text):
+        return "ko"
+    if _KANA.search(text):
+        return "ja"
+    if _HAN.search(text):
+        return "zh"
+    return "en"
 
 
 @dataclass(frozen=True)
@@ -49,6 +100,14 @@ class LabeledItem:
     url: str = ""
     date: str = ""
     line: int = 0
+
+    @property
+    def language(self) -> str:
+        return language_of(f"{self.title} {self.text}")
+
+    @property
+    def part(self) -> str:
+        return part_of(self.id)
 
     def entry(self) -> Entry:
         """The item as the matcher sees a feed entry."""
@@ -65,7 +124,9 @@ class LabeledItem:
 
 @dataclass(frozen=True)
 class OutcomeScore:
-    key: str  # "indicator:outcome"
+    """Counts for one outcome, one language (key `en`), or one outcome in one language."""
+
+    key: str  # "indicator:outcome", or a language
     tp: int
     fp: int
     fn: int
@@ -92,6 +153,7 @@ class ScoredError:
     title: str
     text: str
     terms: tuple[str, ...] = ()  # the terms that fired, for a false alarm
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -99,6 +161,8 @@ class Score:
     """Per-outcome counts and their micro-average over every scored outcome."""
 
     outcomes: tuple[OutcomeScore, ...]
+    languages: tuple[OutcomeScore, ...] = ()  # every outcome together, per language
+    by_language: tuple[tuple[str, tuple[OutcomeScore, ...]], ...] = ()  # lang -> per outcome
     misses: tuple[ScoredError, ...] = ()
     false_alarms: tuple[ScoredError, ...] = ()
     unknown_columns: tuple[str, ...] = ()  # label columns naming no loaded outcome
@@ -131,23 +195,47 @@ class Score:
                 return o
         raise KeyError(key)
 
-    def report(self) -> str:
-        """A plain-text table, then every miss and false alarm."""
+    def report(self, errors: bool = True) -> str:
+        """Tables per outcome and per language, then (with `errors`) each miss and false alarm."""
         width = max([len(o.key) for o in self.outcomes] + [len("overall")])
-        lines = [f"{'outcome':<{width}}  {'tp':>3} {'fp':>3} {'fn':>3}  precision  recall"]
-        for o in self.outcomes:
-            lines.append(_row(o.key, o.tp, o.fp, o.fn, o.precision, o.recall, width))
-        lines.append(_row("overall", self.tp, self.fp, self.fn, self.precision, self.recall, width))
+        head = f"{{:<{width}}}  {'tp':>3} {'fp':>3} {'fn':>3}  precision  recall"
+        lines = [head.format("outcome")]
+        lines += [_row(o, width) for o in self.outcomes]
+        lines.append(_row(self.overall, width))
+        lines += ["", head.format("language")]
+        lines += [_row(o, width) for o in self.languages]
         lines.append(f"{self.items} items; {self.skipped} ambiguous labels not scored")
         if self.unknown_columns:
             lines.append(f"columns naming no loaded outcome: {', '.join(self.unknown_columns)}")
-        for error in (*self.misses, *self.false_alarms):
-            terms = f"  [{', '.join(error.terms)}]" if error.terms else ""
-            headline = error.title or error.text
-            lines.append(
-                f"{error.kind.upper()} {error.key} {error.item_id}: {headline[:100]}{terms}"
-            )
+        if errors:
+            for error in (*self.misses, *self.false_alarms):
+                terms = f"  [{', '.join(error.terms)}]" if error.terms else ""
+                headline = " | ".join(filter(None, (error.title, error.text)))
+                lines.append(
+                    f"{error.kind.upper()} {error.key} {error.item_id} ({error.language}):"
+                    f" {headline[:160]}{terms}"
+                )
         return "\n".join(lines)
+
+    @property
+    def overall(self) -> OutcomeScore:
+        return OutcomeScore("overall", self.tp, self.fp, self.fn, sum(o.tn for o in self.outcomes))
+
+    def to_json(self) -> dict[str, object]:
+        """The score as plain data: `monitor test --labeled FILE --json`."""
+        return {
+            "items": self.items,
+            "skipped": self.skipped,
+            "overall": _counts(self.overall),
+            "outcomes": {o.key: _counts(o) for o in self.outcomes},
+            "languages": {
+                lang: {**_counts(total), "outcomes": {o.key: _counts(o) for o in per}}
+                for total, (lang, per) in zip(self.languages, self.by_language, strict=True)
+            },
+            "misses": [_error_json(e) for e in self.misses],
+            "false_alarms": [_error_json(e) for e in self.false_alarms],
+            "unknown_columns": list(self.unknown_columns),
+        }
 
 
 # ---------------------------------------------------------------- reading
@@ -219,19 +307,21 @@ def score(items: Iterable[LabeledItem], matcher: Matcher, indicators: Sequence[I
     known = [f"{i.id}:{o.id}" for i in indicators for o in i.outcomes]
     labeled = {key for item in items for key in item.labels}
     keys = [k for k in known if k in labeled]
-    counts = {k: [0, 0, 0, 0] for k in keys}  # tp fp fn tn
+    # (language, key) -> tp fp fn tn
+    counts = {(lang, k): [0, 0, 0, 0] for lang in LANGUAGES for k in keys}
     misses: list[ScoredError] = []
     alarms: list[ScoredError] = []
     skipped = 0
     for item in items:
         fired = _fired(matcher, item)
+        lang = item.language
         for key in keys:
             label = item.labels.get(key, "?")
             if label == "?":
                 skipped += 1
                 continue
             hit = key in fired
-            c = counts[key]
+            c = counts[lang, key]
             if label == "y" and hit:
                 c[0] += 1
             elif label == "n" and hit:
@@ -242,8 +332,13 @@ def score(items: Iterable[LabeledItem], matcher: Matcher, indicators: Sequence[I
                 misses.append(_error("miss", key, item, ()))
             else:
                 c[3] += 1
+    by_language = tuple(
+        (lang, tuple(OutcomeScore(k, *counts[lang, k]) for k in keys)) for lang in LANGUAGES
+    )
     return Score(
-        outcomes=tuple(OutcomeScore(k, *counts[k]) for k in keys),
+        outcomes=tuple(_sum(k, [counts[lang, k] for lang in LANGUAGES]) for k in keys),
+        languages=tuple(_sum(lang, [counts[lang, k] for k in keys]) for lang in LANGUAGES),
+        by_language=by_language,
         misses=tuple(misses),
         false_alarms=tuple(alarms),
         unknown_columns=tuple(sorted(labeled - set(known))),
@@ -257,12 +352,38 @@ def _fired(matcher: Matcher, item: LabeledItem) -> dict[str, tuple[str, ...]]:
 
 
 def _error(kind: str, key: str, item: LabeledItem, terms: tuple[str, ...]) -> ScoredError:
-    return ScoredError(kind, key, item.id, item.title, item.text, terms)
+    return ScoredError(kind, key, item.id, item.title, item.text, terms, item.language)
+
+
+def _sum(key: str, rows: Sequence[Sequence[int]]) -> OutcomeScore:
+    return OutcomeScore(key, *(sum(row[i] for row in rows) for i in range(4)))
+
+
+def _counts(o: OutcomeScore) -> dict[str, object]:
+    return {
+        "tp": o.tp,
+        "fp": o.fp,
+        "fn": o.fn,
+        "tn": o.tn,
+        "precision": round(o.precision, 4),
+        "recall": round(o.recall, 4),
+    }
+
+
+def _error_json(e: ScoredError) -> dict[str, object]:
+    return {
+        "outcome": e.key,
+        "id": e.item_id,
+        "language": e.language,
+        "title": e.title,
+        "text": e.text,
+        "terms": list(e.terms),
+    }
 
 
 def _ratio(num: int, den: int) -> float:
     return num / den if den else 1.0
 
 
-def _row(key: str, tp: int, fp: int, fn: int, p: float, r: float, width: int) -> str:
-    return f"{key:<{width}}  {tp:>3} {fp:>3} {fn:>3}  {p:>9.3f}  {r:>6.3f}"
+def _row(o: OutcomeScore, width: int) -> str:
+    return f"{o.key:<{width}}  {o.tp:>3} {o.fp:>3} {o.fn:>3}  {o.precision:>9.3f}  {o.recall:>6.3f}"

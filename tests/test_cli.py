@@ -248,6 +248,22 @@ def test_test_labeled_scores_and_reports_a_malformed_file_clearly(tmp_path: Path
     assert "Traceback" not in bad.output and "bad-label.tsv:" in bad.stderr
 
 
+def test_test_labeled_part_and_json(tmp_path: Path) -> None:
+    path = str(DATA / "labeled" / "basic.tsv")
+    parts = {
+        part: json.loads(invoke(["test", "--labeled", path, "--part", part, "--json"]).stdout)
+        for part in ("tune", "score", "all")
+    }
+    text = invoke(["test", "--labeled", path, "--part", "score"])
+    bad = CliRunner().invoke(main, ["test", "--labeled", path, "--part", "dev"])
+
+    assert parts["all"]["examples"]["failed"] == []
+    assert parts["all"]["labeled"]["part"] == "all" and parts["all"]["labeled"]["items"] == 6
+    assert parts["tune"]["labeled"]["items"] + parts["score"]["labeled"]["items"] == 6
+    assert "part score" in text.stdout and "language" in text.stdout
+    assert bad.exit_code == 2 and "'dev' is not one of" in bad.stderr
+
+
 def test_a_warning_about_a_vocabulary_term_points_into_the_vocabulary_once(tmp_path: Path) -> None:
     env = _one_indicator(tmp_path, '"@v.risky"')
     indicators = tmp_path / "indicators"

@@ -211,14 +211,21 @@ def test_match_tells_no_matches_from_nothing_parsed(tmp_path: Path) -> None:
     empty = tmp_path / "empty.xml"
     empty.write_text('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
                      "</channel></rss>")  # fmt: skip
-    atom = ROOT / "tests" / "data" / "feeds" / "atom.xml"
+    local = tmp_path / "local.xml"
+    items = "".join(
+        f"<item><title>{title}</title><link>https://example.org/{n}</link></item>"
+        for n, title in enumerate(["Bakery wins regional bread award", "Rain expected on Sunday",
+                                   "Library extends opening hours"])
+    )  # fmt: skip
+    local.write_text(f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}'
+                     "</channel></rss>")  # fmt: skip
 
-    result = CliRunner().invoke(main, ["match", str(atom), str(empty), "--json"])
+    result = CliRunner().invoke(main, ["match", str(local), str(empty), "--json"])
 
     assert result.exit_code == 0
     assert result.stdout == ""  # --json output stays machine-readable: no summary in it
     assert result.stderr.splitlines() == [
-        f"monitor: {atom}: 3 entries read, 0 matches",
+        f"monitor: {local}: 3 entries read, 0 matches",
         f"monitor: {empty}: 0 entries read, 0 matches",
         "monitor: match: 3 entries read from 2 of 2 sources, 0 matches",
     ]
@@ -556,3 +563,9 @@ def test_a_feeds_file_without_the_shipped_tags_warns_and_works(
     ), warnings
     assert check.exit_code == 0
     assert "mine: quiet -> eased:reported" in check.stdout
+
+
+def test_the_labeled_parts_offered_are_labeleds_own() -> None:
+    from monitor import cli, labeled
+
+    assert cli.LABELED_PARTS == labeled.PARTS

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
 from monitor.definitions import compile_term
 from monitor.domain import AnyNode, Indicator, Outcome, Rule, TermNode
-from monitor.labeled import LabeledItem, Score, load_labeled, parse_labeled, score
+from monitor.labeled import (
+    LabeledItem,
+    Score,
+    language_of,
+    load_labeled,
+    parse_labeled,
+    part_of,
+    score,
+    select,
+)
 from monitor.match import Matcher
 
 LABELED = Path(__file__).resolve().parent / "data" / "labeled"
@@ -124,3 +135,76 @@ def test_no_predictions_and_no_positives_score_one() -> None:
     item = LabeledItem(id="z", title="Nothing here", text="", labels={"demo:eased": "n"})
     result = score([item], Matcher([DEMO]), [DEMO])
     assert (result.precision, result.recall) == (1.0, 1.0)
+
+
+def test_split_is_deterministic_disjoint_and_about_a_third() -> None:
+    ids = [f"row-{n}" for n in range(600)]
+    items = [LabeledItem(id=i, title="", text="", labels={}) for i in ids]
+    tune, scored = select(items, "tune"), select(list(reversed(items)), "score")
+    assert {i.id for i in tune}.isdisjoint({i.id for i in scored})
+    assert {i.id for i in tune} | {i.id for i in scored} == set(ids)
+    assert len(select(items, "all")) == 600
+    assert 160 < len(scored) < 240  # about a third
+    # the part depends on the id alone: sha256("row-0") and friends, fixed forever
+    assert [part_of(f"row-{n}") for n in range(6)] == [part_of(f"row-{n}") for n in range(6)]
+    assert part_of("lee-1") == _expected_part("lee-1")
+
+
+def _expected_part(item_id: str) -> str:
+    digest = hashlib.sha256(item_id.encode()).digest()
+    return "score" if int.from_bytes(digest[:8], "big") % 3 == 0 else "tune"
+
+
+def test_select_refuses_an_unknown_part() -> None:
+    with pytest.raises(ValueError, match="part 'dev' must be one of tune, score, all"):
+        select([], "dev")
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("China extends visa-free entry", "en"),
+        ("中 단체관광객 29일부터 무비자 입국", "ko"),  # Hangul wins over Han
+        ("韓中経済長官会議を開催へ", "ja"),  # kana with Han is Japanese
+        ("中韩签署投资合作备忘录", "zh"),
+        ("中韓簽署投資合作備忘錄", "zh"),  # Traditional too
+        ("", "en"),
+    ],
+)
+def test_language_is_read_from_the_script(text: str, language: str) -> None:
+    assert language_of(text) == language
+
+
+def test_scores_are_split_by_language() -> None:
+    items = [
+        LabeledItem(id="e", title="Visa-free entry resumes", text="", labels={"demo:eased": "y"}),
+        LabeledItem(id="k", title="무비자 입국 재개", text="", labels={"demo:eased": "y"}),
+        LabeledItem(id="j", title="visa-free に", text="", labels={"demo:eased": "y"}),
+    ]
+    result = score(items, Matcher([DEMO]), [DEMO])
+    by_lang = {o.key: (o.tp, o.fn) for o in result.languages}
+    assert by_lang == {"en": (1, 0), "ko": (0, 1), "zh": (0, 0), "ja": (1, 0)}
+    assert [(e.item_id, e.language) for e in result.misses] == [("k", "ko")]
+    assert "MISS demo:eased k (ko)" in result.report()
+
+
+def test_json_has_overall_outcomes_languages_and_errors(basic: Score) -> None:
+    document = json.loads(json.dumps(basic.to_json()))
+    assert document["overall"] == {
+        "tp": 2, "fp": 1, "fn": 1, "tn": 6, "precision": 0.6667, "recall": 0.6667
+    }  # fmt: skip
+    assert set(document["outcomes"]) == {"demo:eased", "demo:tightened"}
+    assert document["languages"]["en"]["outcomes"]["demo:eased"]["tp"] == 1
+    assert set(document["languages"]) == {"en", "ko", "zh", "ja"}
+    assert document["misses"] == [
+        {
+            "outcome": "demo:eased",
+            "id": "a2",
+            "language": "en",
+            "title": "",
+            "text": "Seoul launches a visa-free pilot for Chinese tour groups.",
+            "terms": [],
+        }
+    ]
+    assert document["false_alarms"][0]["terms"] == ["title:visa-free"]
+    assert (document["items"], document["skipped"]) == (6, 2)
