@@ -17,7 +17,9 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import socket
 import sys
 from collections.abc import Callable
@@ -25,30 +27,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
-from monitor import daily, logs, scheduler, web
-from monitor.definitions import load_definitions, validate
-from monitor.definitions import warnings as definition_warnings
-from monitor.domain import Definitions, Entry
-from monitor.errors import DefinitionError, MonitorError, StoreError, VerdictError
-from monitor.export import labeled_tsv
-from monitor.fetch import FeedRequest, FetchLimits, fetch_sync
-from monitor.labeled import PARTS, Score, load_labeled, score, select
-from monitor.match import Matcher, general_news_warnings, run_examples
-from monitor.parse import parse_feed
-from monitor.pipeline import Context, evaluate_and_record, judge, prepare, rematch, run_cycle
-from monitor.settings import Settings
-from monitor.store import Store, open_store, schema_status, upgrade
-from monitor.views import (
-    change_json,
-    entry_json,
-    indicator_json,
-    indicator_views,
-    verdict_json,
-)
+from monitor.errors import ConfigError, DefinitionError, MonitorError, StoreError, VerdictError
+
+# The stages are imported inside the commands that use them, so `monitor --version` and
+# `--help` answer without loading SQLAlchemy, FastAPI, feedparser and the rest
+# (tests/test_cli_ops.py holds this).
+if TYPE_CHECKING:
+    from monitor import scheduler
+    from monitor.domain import Definitions, Entry
+    from monitor.fetch import FetchLimits
+    from monitor.labeled import Score
+    from monitor.match import Matcher
+    from monitor.pipeline import Context
+    from monitor.settings import Settings
+    from monitor.store import Store
+
+# monitor.labeled.PARTS, spelled out here so that building the command line imports no matcher
+# (tests/test_cli_ops.py checks that the two agree).
+LABELED_PARTS = ("tune", "score", "all")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,28 +66,51 @@ class Runtime:
 
     @cached_property
     def settings(self) -> Settings:
-        try:
-            return self._settings or Settings()
-        except ValueError as exc:  # pydantic's ValidationError
-            raise click.ClickException(f"settings: {exc}") from exc
+        """Read on first use (so `--help` reads none), then logging is set up by them."""
+        from monitor import logs
+        from monitor.settings import load_settings
+
+        settings, warnings = self._settings, list[str]()
+        if settings is None:
+            try:
+                settings, warnings = load_settings()
+            except ConfigError as exc:
+                raise BadSetting(str(exc)) from None
+        logs.configure(settings.log_format, settings.log_level)
+        for warning in warnings:
+            logging.getLogger("monitor.settings").warning("%s", warning)
+        return settings
 
     @cached_property
     def definitions(self) -> Definitions:
+        from monitor.definitions import load_definitions, tag_warnings
+
         try:
-            return load_definitions(self.settings.indicators_dir, self.settings.feeds_file)
+            definitions = load_definitions(self.settings.indicators_dir, self.settings.feeds_file)
         except DefinitionError as exc:
             for problem in exc.problems:
                 click.echo(problem, err=True)
             raise click.ClickException(
                 f"definitions: {len(exc.problems)} problem(s); nothing was done"
             ) from exc
+        for warning in tag_warnings(definitions):
+            logging.getLogger("monitor.definitions").warning("%s", warning)
+        return definitions
 
     @cached_property
     def matcher(self) -> Matcher:
+        from monitor.match import Matcher
+
         return Matcher(self.definitions.indicators)
 
     @cached_property
     def store(self) -> Store:
+        from monitor.settings import database_dir_problem
+        from monitor.store import open_store
+
+        problem = database_dir_problem(self.settings.database_url)
+        if problem is not None:
+            raise BadSetting(problem)
         try:
             self._store = open_store(self.settings.database_url)
         except StoreError as exc:  # e.g. a schema older than the code: run monitor db upgrade
@@ -96,9 +119,13 @@ class Runtime:
 
     @cached_property
     def limits(self) -> FetchLimits:
+        from monitor.fetch import FetchLimits
+
         return FetchLimits.from_settings(self.settings)
 
     def context(self, owner: str = "cli") -> Context:
+        from monitor.pipeline import Context
+
         s = self.settings
         return Context(
             definitions=self.definitions,
@@ -116,10 +143,32 @@ class Runtime:
             self._store.close()
 
 
+class BadSetting(click.ClickException):
+    """A setting that cannot work: one line on stderr, exit 2 (as for a bad option), before
+    anything is written."""
+
+    exit_code = 2
+
+
 pass_runtime = click.make_pass_decorator(Runtime, ensure=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineUsage(click.Group):
+    """A group whose commands' usage errors are one line on stderr (exit 2), with where to
+    read more: `Error: Invalid value for '--limit': ... (see 'monitor history --help')`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if exc.ctx is None:  # already made one line by a group below
+                raise
+            path = exc.ctx.command_path
+            message = " ".join(exc.format_message().split())
+            raise click.UsageError(f"{message} (see '{path} --help')") from None
+
+
+@click.group(cls=OneLineUsage, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="monitor")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -128,7 +177,6 @@ def main(ctx: click.Context) -> None:
     Settings come from MONITOR_* environment variables and .env (see README).
     """
     runtime = ctx.ensure_object(Runtime)
-    logs.configure(runtime.settings.log_format, runtime.settings.log_level)
     ctx.call_on_close(runtime.close)
 
 
@@ -156,6 +204,10 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...]) -> None:
 
     Example: monitor validate --general-news tests/data/general-news/general-news.xml
     """
+    from monitor.definitions import validate
+    from monitor.definitions import warnings as definition_warnings
+    from monitor.match import general_news_warnings
+
     problems = validate(rt.settings.indicators_dir, rt.settings.feeds_file)
     for problem in problems:
         click.echo(problem)
@@ -171,6 +223,8 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...]) -> None:
 def _general_news(paths: tuple[Path, ...]) -> list[Entry]:
     """The entries of feed files, and of the *.xml files in folders; a file that is not a feed
     is a one-line error."""
+    from monitor.parse import parse_feed
+
     files = [f for p in paths for f in (sorted(p.glob("*.xml")) if p.is_dir() else [p])]
     entries: list[Entry] = []
     for path in files:
@@ -190,7 +244,7 @@ def _general_news(paths: tuple[Path, ...]) -> list[Entry]:
 )
 @click.option(
     "--part",
-    type=click.Choice(PARTS),
+    type=click.Choice(LABELED_PARTS),
     default="all",
     show_default=True,
     help="Score only the rows of this part of the labeled file (split by a hash of the id).",
@@ -202,6 +256,8 @@ def test_cmd(rt: Runtime, labeled: Path | None, part: str, as_json: bool) -> Non
 
     Example: monitor test --labeled ../shared/corpus/labeled-dev.tsv --part tune
     """
+    from monitor.match import run_examples
+
     results = run_examples(rt.definitions.indicators, rt.matcher)
     failures = [r for r in results if not r.passed]
     if as_json:
@@ -251,6 +307,8 @@ def test_cmd(rt: Runtime, labeled: Path | None, part: str, as_json: bool) -> Non
 
 
 def _score(rt: Runtime, path: Path, part: str) -> Score:
+    from monitor.labeled import load_labeled, score, select
+
     try:
         items = select(load_labeled(path), part)
     except ValueError as exc:  # a malformed TSV: file:line: message
@@ -258,21 +316,75 @@ def _score(rt: Runtime, path: Path, part: str) -> Score:
     return score(items, rt.matcher, rt.definitions.indicators)
 
 
+@main.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init_cmd(directory: Path) -> None:
+    """Lay out a fresh watch list in DIRECTORY: indicators/ with an example indicator,
+    config/feeds.yaml and a .env listing every setting (commented out, at its default).
+
+    It passes `monitor validate` and `monitor test` as it is; existing files are never
+    overwritten (nothing is written when one exists).
+
+    Example: monitor init my-watch-list
+    """
+    from monitor.scaffold import init
+
+    try:
+        written = init(directory)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"next: cd {directory} && monitor validate && monitor test && monitor check")
+
+
+@main.command("new")
+@click.argument("indicator_id", metavar="ID")
+@pass_runtime
+def new_cmd(rt: Runtime, indicator_id: str) -> None:
+    """Add the skeleton of indicator ID to the indicators folder (MONITOR_INDICATORS_DIR).
+
+    It is valid as it is, with a placeholder term and examples: edit it, then run
+    `monitor validate` and `monitor test`.
+
+    Example: monitor new ferry-routes
+    """
+    from monitor.scaffold import new_indicator
+
+    try:
+        path = new_indicator(rt.settings.indicators_dir, indicator_id)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {path}")
+
+
 # ---------------------------------------------------------------- checking
 
 
 @main.command("check")
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON lines.")
+@click.option("--force", is_flag=True, help="Check every feed now, whatever its schedule.")
 @pass_runtime
-def check_cmd(rt: Runtime, as_json: bool) -> None:
+def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
     """Run one check cycle now and print the status changes it recorded.
 
-    Example: monitor check
+    On a terminal it shows how many of the due feeds are done; piped, only the summary.
+
+    Example: monitor check --force
     """
-    ctx = rt.context()
+    from monitor.pipeline import prepare, run_cycle
+    from monitor.views import change_json
+
+    ctx = rt.context()  # settings first: they set up the logging that progress keeps apart
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    ctx = dataclasses.replace(ctx, force=force, progress=progress)
     now = utcnow()
     prepare(ctx, now=now)
-    report = run_cycle(ctx, now=now, clock=utcnow)
+    try:
+        report = run_cycle(ctx, now=now, clock=utcnow)
+    finally:
+        if progress is not None:
+            progress.clear()
     click.echo(report.summary(), err=True)
     for error in report.errors:
         click.echo(f"  {error}", err=True)
@@ -286,6 +398,33 @@ def check_cmd(rt: Runtime, as_json: bool) -> None:
             )
 
 
+class _Progress(logging.Filter):
+    """`monitor: checked 12/30 feeds`, rewritten in place on a terminal; erased before a log
+    line is written (it filters the log handlers), so the two never share a line."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self._stream = stream
+        self._shown = False
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(self)
+
+    def __call__(self, done: int, total: int) -> None:
+        self._stream.write(f"\rmonitor: checked {done}/{total} feeds")
+        self._stream.flush()
+        self._shown = True
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.clear()
+        return True
+
+    def clear(self) -> None:
+        if self._shown:
+            self._stream.write("\r\x1b[K")  # back to the start of the line, and erase it
+            self._stream.flush()
+            self._shown = False
+
+
 @main.command("match")
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line per match.")
@@ -293,9 +432,11 @@ def check_cmd(rt: Runtime, as_json: bool) -> None:
 def match_cmd(rt: Runtime, sources: tuple[str, ...], as_json: bool) -> None:
     """Dry run: match feed files or URLs against the definitions; writes nothing.
 
-    Example: monitor match tests/data/feeds/korea.xml https://en.yna.co.kr/RSS/news.xml --json
+    Ends with a summary on stderr: entries read and matches per source, then in all.
+
+    Example: monitor match tests/data/feeds/rss2.xml https://en.yna.co.kr/RSS/news.xml --json
     """
-    failed = 0
+    failed = read = matched = 0
     for source in sources:
         try:
             entries = _read_source(rt, source)
@@ -303,8 +444,10 @@ def match_cmd(rt: Runtime, sources: tuple[str, ...], as_json: bool) -> None:
             failed += 1
             click.echo(f"monitor: {source}: {_one_line(exc)}", err=True)
             continue
+        found = 0
         for entry in entries:
             for m in rt.matcher.match(entry):
+                found += 1
                 if as_json:
                     item = {
                         "guid": entry.guid,
@@ -320,11 +463,27 @@ def match_cmd(rt: Runtime, sources: tuple[str, ...], as_json: bool) -> None:
                         f"{m.indicator_id}:{m.outcome_id}\t{entry.title}\t{entry.link}\t"
                         f"[{', '.join(m.terms)}]"
                     )
+        read, matched = read + len(entries), matched + found
+        click.echo(f"monitor: {source}: {_count(len(entries), 'entry')} read, "
+                   f"{_count(found, 'match')}", err=True)  # fmt: skip
+    click.echo(
+        f"monitor: match: {_count(read, 'entry')} read from {len(sources) - failed} of "
+        f"{_count(len(sources), 'source')}, {_count(matched, 'match')}",
+        err=True,
+    )
     if failed:
         raise SystemExit(1)
 
 
+def _count(n: int, noun: str) -> str:
+    plural = {"entry": "entries", "match": "matches"}.get(noun, noun + "s")
+    return f"{n} {noun if n == 1 else plural}"
+
+
 def _read_source(rt: Runtime, source: str) -> tuple[Entry, ...]:
+    from monitor.fetch import FeedRequest, fetch_sync
+    from monitor.parse import parse_feed
+
     if source.startswith(("http://", "https://")):
         (result,) = fetch_sync([FeedRequest("match", source)], rt.limits)
         if result.body is None:
@@ -351,6 +510,9 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
 
     Example: monitor status --json
     """
+    from monitor.pipeline import prepare
+    from monitor.views import indicator_json, indicator_views
+
     prepare(rt.context(), now=utcnow())
     views = indicator_views(rt.definitions, rt.store, now=utcnow())
     if as_json:
@@ -365,7 +527,13 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
 
 @main.command("history")
 @click.argument("indicator_id")
-@click.option("--limit", default=20, show_default=True, help="How many changes, newest first.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many changes, newest first.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per change.")
 @pass_runtime
 def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> None:
@@ -373,6 +541,8 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
 
     Example: monitor history north-korea-stance --limit 5
     """
+    from monitor.views import change_json
+
     try:
         rt.definitions.indicator(indicator_id)
     except KeyError:
@@ -406,6 +576,8 @@ def replay_cmd(rt: Runtime, since: datetime) -> None:
 
     Example: monitor replay --since 2026-01-01
     """
+    from monitor.pipeline import evaluate_and_record, prepare, rematch
+
     ctx = rt.context()
     now = utcnow()
     prepare(ctx, now=now)
@@ -437,6 +609,8 @@ def search_cmd(rt: Runtime, text: str, limit: int, as_json: bool) -> None:
 
     Example: monitor search "visa-free" --limit 5
     """
+    from monitor.views import entry_json
+
     for found in rt.store.search_entries(text, limit=limit):
         if as_json:
             click.echo(json.dumps(entry_json(found), ensure_ascii=False))
@@ -495,6 +669,8 @@ def verdict_add_cmd(
 
     Example: monitor verdict add 123 visa-easing:eased yes --note "the rule missed it"
     """
+    from monitor.pipeline import judge
+
     try:
         judged = judge(
             rt.definitions, rt.store, entry_id=entry_id, target=target, verdict=verdict,
@@ -521,6 +697,8 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
 
     Example: monitor verdict list visa-easing --limit 10
     """
+    from monitor.views import verdict_json
+
     if indicator_id is not None:
         try:
             rt.definitions.indicator(indicator_id)
@@ -560,6 +738,8 @@ def verdict_export_cmd(rt: Runtime, fmt: str, output: Path | None) -> None:
 
     Example: monitor verdict export --format tsv -o verdicts.tsv
     """
+    from monitor.export import labeled_tsv
+
     assert fmt == "tsv"
     export = labeled_tsv(rt.definitions, rt.store.standing_verdicts())
     if output is None:
@@ -588,6 +768,8 @@ def run_cmd(rt: Runtime) -> None:
 
     Example: MONITOR_CHECK_INTERVAL=5m monitor run
     """
+    from monitor import scheduler
+
     try:
         code = scheduler.run(rt.settings, rt.store, rt.definitions, services=_web(rt))
     except MonitorError as exc:
@@ -597,6 +779,7 @@ def run_cmd(rt: Runtime) -> None:
 
 def _web(rt: Runtime) -> Callable[[scheduler.Daemon], list[scheduler.Service]]:
     """The HTTP endpoint, served by `monitor run` over the daemon's current definitions."""
+    from monitor import web
 
     def services(daemon: scheduler.Daemon) -> list[scheduler.Service]:
         app = web.create_app(
@@ -624,6 +807,8 @@ def serve_cmd(rt: Runtime, host: str | None, port: int | None) -> None:
 
     Example: monitor serve --host 127.0.0.1 --port 8001
     """
+    from monitor import web
+
     app = web.create_app(store=rt.store, definitions=_Reloading(rt), settings=rt.settings)
     port = rt.settings.http_port if port is None else port
     web.serve(app, host=host or rt.settings.http_host, port=port, limits=web.Limits.of(rt.settings))
@@ -633,11 +818,16 @@ class _Reloading:
     """The definitions, loaded again when a file changed; the last good ones while invalid."""
 
     def __init__(self, rt: Runtime) -> None:
+        from monitor import scheduler
+
         self._dir, self._file = rt.settings.indicators_dir, rt.settings.feeds_file
         self._seen = scheduler.fingerprint(self._dir, self._file)
         self._definitions = rt.definitions
 
     def __call__(self) -> Definitions:
+        from monitor import scheduler
+        from monitor.definitions import load_definitions
+
         seen = scheduler.fingerprint(self._dir, self._file)
         if seen != self._seen:
             self._seen = seen
@@ -671,6 +861,9 @@ def digest_cmd(
 
     Example: monitor digest --preview --date 2026-01-06 --out digest.eml
     """
+    from monitor import daily
+    from monitor.pipeline import prepare
+
     if mode is None:
         raise click.UsageError("say --preview or --send")
     now = utcnow()
@@ -692,6 +885,8 @@ def digest_cmd(
 
 
 def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
+    from monitor import daily
+
     message = daily.digest_message(rt.definitions, rt.store, rt.settings, day=day, now=now)
     if out is not None:
         out.write_bytes(message.as_bytes())
@@ -705,7 +900,7 @@ def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
 # ---------------------------------------------------------------- the database
 
 
-@main.group("db")
+@main.group("db", cls=OneLineUsage)
 def db_group() -> None:
     """The database schema: its revision, and migrating it to this version's.
 
@@ -720,6 +915,8 @@ def db_upgrade_cmd(rt: Runtime) -> None:
 
     Example: monitor db upgrade
     """
+    from monitor.store import upgrade
+
     try:
         before, after = upgrade(rt.settings.database_url)
     except StoreError as exc:
@@ -737,6 +934,8 @@ def db_current_cmd(rt: Runtime) -> None:
 
     Example: monitor db current
     """
+    from monitor.store import schema_status
+
     try:
         current, head = schema_status(rt.settings.database_url)
     except StoreError as exc:

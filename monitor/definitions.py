@@ -43,7 +43,7 @@ from monitor.domain import (
 from monitor.errors import DefinitionError
 from monitor.wordforms import word_forms
 
-__all__ = ["compile_term", "load_definitions", "validate", "warnings"]
+__all__ = ["compile_term", "load_definitions", "tag_warnings", "validate", "warnings"]
 
 MAX_FILE_BYTES = 1_000_000
 MAX_RULE_ITEMS = 10_000  # per file, after aliases are expanded
@@ -115,6 +115,24 @@ def validate(indicators_dir: Path, feeds_file: Path) -> list[str]:
     except DefinitionError as exc:
         return exc.problems
     return []
+
+
+def tag_warnings(definitions: Definitions) -> list[str]:
+    """`file: warning:` for each tag an indicator selects that no feed has: a feeds file of
+    one's own need not carry the shipped indicators' tags, so this is no error."""
+    known = sorted({tag for feed in definitions.feeds for tag in feed.tags})
+    found = []
+    for indicator in definitions.indicators:
+        missing = [tag for tag in indicator.feeds.tags if tag not in known]
+        if not missing:
+            continue
+        reads = "" if definitions.feeds_for(indicator) else "; it reads no feed"
+        found.append(
+            f"{indicator.source}: warning: no feed has the tag"
+            f"{'s' if len(missing) > 1 else ''} {', '.join(repr(t) for t in missing)}{reads}"
+            f" (known tags: {_names(known)})"
+        )
+    return found
 
 
 def warnings(definitions: Definitions) -> list[str]:
@@ -466,15 +484,11 @@ def _selector(f: _File, node: yaml.Node, feeds: list[Feed] | None) -> FeedSelect
         return FeedSelector()
     ids = _idents(f, values["ids"], "feed id") if "ids" in values else []
     tags = _idents(f, values["tags"], "tag") if "tags" in values else []
-    if feeds is not None:
+    if feeds is not None:  # a tag no feed has is a warning (see tag_warnings), not an error
         known_ids = sorted({feed.id for feed in feeds})
-        known_tags = sorted({tag for feed in feeds for tag in feed.tags})
         for item, name in ids:
             if name not in known_ids:
                 f.error(item, f"unknown feed id '{name}'; known: {_names(known_ids)}")
-        for item, name in tags:
-            if name not in known_tags:
-                f.error(item, f"no feed has the tag '{name}'; known tags: {_names(known_tags)}")
     return FeedSelector(ids=tuple(i for _, i in ids), tags=tuple(t for _, t in tags))
 
 

@@ -11,8 +11,18 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum, StrEnum
+
+# ---------------------------------------------------------------- times
+
+
+def iso_time(moment: datetime) -> str:
+    """A moment as people and tools read it everywhere (CLI --json, the API): ISO 8601 in UTC
+    with `Z`, `2026-01-06T07:00:00Z`. A naive moment is taken to be UTC already."""
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return aware.isoformat().removesuffix("+00:00") + "Z"
+
 
 # ---------------------------------------------------------------- durations
 

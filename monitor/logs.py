@@ -34,5 +34,11 @@ def configure(fmt: str = "text", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "apscheduler.executors", "uvicorn.access"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "apscheduler.executors",
+        "uvicorn.access",
+        "alembic.runtime",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -90,6 +90,8 @@ class Context:
     parse_workers: int | None = None  # processes parsing bodies; None: one per CPU, 1: none
     stop: threading.Event | None = None  # set: fetches in flight are abandoned (FetchStopped)
     cycle_deadline: timedelta = timedelta(minutes=10)  # then what is not fetched is released
+    force: bool = False  # check every live feed now, whatever its schedule (check --force)
+    progress: Callable[[int, int], None] | None = None  # (feeds done, feeds claimed so far)
 
     @contextlib.contextmanager
     def fetching(self) -> Iterator[Source]:
@@ -192,7 +194,7 @@ def _claim(
     from the moment they are claimed."""
     lease = ctx.lease + ((clock() - now) if clock else timedelta(0))
     due = ctx.store.due_feeds(
-        now, owner=ctx.owner, lease=lease, limit=CLAIM_BATCH, skip=leases.claimed
+        now, owner=ctx.owner, lease=lease, limit=CLAIM_BATCH, skip=leases.claimed, force=ctx.force
     )
     leases.hold(f.id for f in due)
     return due
@@ -215,6 +217,8 @@ def _check_feeds(
     for (feed, result), parsed in parse_many(fetched, workers=ctx.parse_workers):
         checked = clock() if clock else now
         writes.add(*_absorb(ctx, feed, result, parsed, report, now=checked))
+        if ctx.progress is not None:
+            ctx.progress(report.feeds_checked, max(len(leases.claimed), report.feeds_checked))
         if len(writes.entries) >= WRITE_BATCH:
             writes.flush()
     writes.flush()

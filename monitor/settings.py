@@ -6,15 +6,24 @@ environment. Each field's description is the README's text for it.
 
 from __future__ import annotations
 
+import difflib
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
 from datetime import time, timedelta
+from email.utils import getaddresses
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from dotenv import dotenv_values
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from monitor.domain import parse_duration
+from monitor.errors import ConfigError
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -135,7 +144,9 @@ class Settings(BaseSettings):
     smtp_ssl: bool = Field(False, description="Connect with implicit TLS (port 465).")
     digest_from: str = Field("monitor@localhost", description="From address of the digest.")
     digest_to: CommaList = Field(
-        default_factory=list, description="Digest recipients, comma-separated."
+        default_factory=list,
+        description="Digest recipients, comma-separated or a JSON list; each one is named in "
+        "the digest's `To:` header.",
     )
     digest_time: time = Field(time(7, 0), description="Local time of day the digest is sent.")
     timezone: str = Field("UTC", description="IANA time zone of DIGEST_TIME and digest dates.")
@@ -150,7 +161,9 @@ class Settings(BaseSettings):
         timedelta(days=365), description="Entries older than this without evidence are deleted."
     )
     log_format: Literal["text", "json"] = Field("text", description="`text` or `json` logs.")
-    log_level: str = Field("INFO", description="Logging level.")
+    log_level: str = Field(
+        "INFO", description="Logging level: `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`."
+    )
 
     @field_validator(
         "check_interval",
@@ -168,19 +181,47 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _duration(cls, value: object) -> timedelta:
-        return parse_duration(value)  # type: ignore[arg-type]
+        return _as_duration(value)
 
     @field_validator("health_max_age", mode="before")
     @classmethod
     def _optional_duration(cls, value: object) -> timedelta | None:
-        return None if value is None or value == "" else parse_duration(value)  # type: ignore[arg-type]
+        return None if value is None or value == "" else _as_duration(value)
 
     @field_validator("digest_to", "notify_urls", "http_allowed_hosts", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> list[str]:
+        """A JSON list (pydantic-settings' convention for lists) or comma-separated values."""
+        if isinstance(value, str) and value.lstrip().startswith("["):
+            raw = value
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                raise ValueError(f"{raw!r} is not a JSON list of strings") from None
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"{raw!r} is not a JSON list of strings")
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
-        return [str(part) for part in value]  # type: ignore[attr-defined]
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"{value!r} is not a list")
+        return [str(part).strip() for part in value if str(part).strip()]
+
+    @field_validator("digest_to")
+    @classmethod
+    def _recipients(cls, value: list[str]) -> list[str]:
+        return [_address(address) for address in value]
+
+    @field_validator("digest_from")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        return _address(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level ({', '.join(LOG_LEVELS)})")
+        return value.upper()
 
     @field_validator("timezone")
     @classmethod
@@ -188,9 +229,119 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
+            raise ValueError(f"{value!r} is not a time zone (e.g. UTC, Asia/Seoul)") from exc
         return value
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+# ---------------------------------------------------------------- reading them at start-up
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+PREFIX = "MONITOR_"
+
+log = logging.getLogger("monitor.settings")
+
+
+def _as_duration(value: object) -> timedelta:
+    try:
+        return parse_duration(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise ValueError(f"{value!r} is not a duration (e.g. 15m, 1h)") from None
+
+
+def _address(value: str) -> str:
+    """One email address, bare (`ops@example.com`) or named (`Ops <ops@example.com>`)."""
+    parsed = getaddresses([value])
+    address = parsed[0][1] if len(parsed) == 1 else ""
+    local, _, domain = address.rpartition("@")
+    if not local or not _DOMAIN.fullmatch(domain) or any(c.isspace() for c in address):
+        raise ValueError(f"{value!r} is not an email address (e.g. ops@example.com)")
+    return value
+
+
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*")
+
+
+def load_settings(env_file: Path = Path(".env")) -> tuple[Settings, list[str]]:
+    """The settings, with a warning for each unknown MONITOR_* variable (environment or
+    `env_file`). Every bad value raises one ConfigError, its message one line naming the
+    variables and the form they expect."""
+    try:
+        settings = Settings(_env_file=env_file)
+    except ValidationError as exc:
+        raise ConfigError(explain(exc)) from None
+    return settings, unknown_settings(os.environ, _dotenv(env_file))
+
+
+def explain(error: ValidationError) -> str:
+    """pydantic's errors on one line: `MONITOR_X: 'value' is not ... (e.g. ...)`; ...."""
+    return "settings: " + "; ".join(_problem(e) for e in error.errors())
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    loc = error.get("loc") or ("?",)
+    name = PREFIX + str(loc[0]).upper()
+    if error["type"] == "value_error":  # our validators say what they expected
+        return f"{name}: {error['ctx']['error']}"
+    value = error.get("input")
+    field = Settings.model_fields.get(str(loc[0]))
+    expected = _EXPECTED.get(field.annotation, "") if field else ""
+    if expected and error["type"].endswith(("_parsing", "_type")):
+        return f"{name}: {value!r} is not {expected}"
+    message = str(error["msg"])
+    return f"{name}: {value!r}: {message[:1].lower()}{message[1:]}"
+
+
+_EXPECTED: dict[Any, str] = {
+    int: "a whole number",
+    float: "a number (e.g. 0.1)",
+    bool: "true or false",
+    time: "a time of day (e.g. 07:00)",
+}
+
+
+def unknown_settings(environ: Mapping[str, str], dotenv: Mapping[str, str | None]) -> list[str]:
+    """A warning per MONITOR_* name that is no setting, with the closest one when there is."""
+    known = [PREFIX + name.upper() for name in Settings.model_fields]
+    warnings = []
+    for where, names in (("", environ), (".env: ", dotenv)):
+        for name in sorted(n for n in names if n.upper().startswith(PREFIX)):
+            if name.upper() in known:
+                continue
+            close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.7)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            warnings.append(f"{where}{name}: unknown setting{hint}")
+    return warnings
+
+
+def _dotenv(path: Path) -> dict[str, str | None]:
+    try:
+        return dict(dotenv_values(path)) if path.is_file() else {}
+    except (OSError, UnicodeDecodeError):
+        return {}
+
+
+def database_dir_problem(url: str) -> str | None:
+    """Why the folder of a SQLite database file cannot be made or written, else None.
+
+    Nothing is created: this looks for the nearest existing folder on the way."""
+    if not url.startswith("sqlite:///"):
+        return None
+    database = url.removeprefix("sqlite:///").partition("?")[0]
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    folder = Path(database).parent
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = None
+    if not existing.is_dir():
+        problem = f"{existing} is not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable"
+    if problem is None:
+        return None
+    return f"settings: MONITOR_DATABASE_URL: cannot create the data directory {folder}: {problem}"

@@ -515,7 +515,11 @@ def _engine(url: str) -> Engine:
     is_sqlite = parsed.get_backend_name() == "sqlite"
     database = parsed.database or ""
     if is_sqlite and database not in ("", ":memory:") and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            folder = Path(database).parent
+            raise StoreError(f"store: cannot create {folder}: {exc.strerror or exc}") from exc
     try:
         engine = create_engine(parsed, pool_pre_ping=not is_sqlite)
     except SQLAlchemyError as exc:
@@ -753,16 +757,23 @@ class Store:
         lease: timedelta,
         limit: int | None = None,
         skip: Collection[str] = (),
+        force: bool = False,
     ) -> list[DueFeed]:
         """Claim the feeds due at `now` for `owner` until `now + lease`; skip others' leases,
-        and the feeds named in `skip` (those a cycle already holds)."""
+        and the feeds named in `skip` (those a cycle already holds).
+
+        `force`: every live feed not yet checked at or after `now`, whatever its schedule
+        (`monitor check --force`), so a cycle claiming in batches still takes each one once."""
         free = or_(
             _feed.c.lease_until.is_(None), _feed.c.lease_until <= now, _feed.c.lease_owner == owner
         )
+        due = or_(_feed.c.next_check_at.is_(None), _feed.c.next_check_at <= now)
+        if force:
+            due = or_(_feed.c.last_checked_at.is_(None), _feed.c.last_checked_at < now)
         query = (
             select(*_DUE_COLUMNS)
             .where(_feed.c.active, ~_feed.c.dead, free)
-            .where(or_(_feed.c.next_check_at.is_(None), _feed.c.next_check_at <= now))
+            .where(due)
             .where(_feed.c.id.not_in(list(skip)))
             .order_by(nulls_first(_feed.c.next_check_at), _feed.c.id)
             .limit(limit)

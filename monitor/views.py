@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.domain import Definitions, Evidence, Status, StatusChange, Verdict
+from monitor.domain import Definitions, Evidence, Status, StatusChange, Verdict, iso_time
 from monitor.pipeline import evaluate_all
 from monitor.store import Store, StoredEntry
 
@@ -220,7 +220,7 @@ def evidence_json(item: Evidence) -> dict[str, Any]:
         "title": item.title,
         "link": item.link,
         "publisher": item.publisher,
-        "time": item.time.isoformat(),
+        "time": iso_time(item.time),
         "terms": list(item.terms),
         "snippet": item.snippet,
         "judged": item.judged or None,
@@ -234,7 +234,7 @@ def indicator_json(view: IndicatorView, *, with_evidence: bool = False) -> dict[
         "title": view.title,
         "question": view.question,
         "status": view.status,
-        "since": view.since.isoformat(),
+        "since": iso_time(view.since),
         "outcomes": [
             {
                 "id": o.id,
@@ -260,7 +260,7 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
         "outcome": verdict.outcome_id,
         "verdict": str(verdict.verdict),
         "who": verdict.who,
-        "at": verdict.at.isoformat(),
+        "at": iso_time(verdict.at),
         "note": verdict.note,
     }
 
@@ -269,7 +269,7 @@ def entry_json(found: StoredEntry) -> dict[str, Any]:
     e = found.entry
     return {
         "id": found.id,
-        "time": found.time.isoformat(),
+        "time": iso_time(found.time),
         "feed": e.feed_id,
         "publisher": e.publisher,
         "title": e.title,
@@ -281,7 +281,7 @@ def change_json(change: StatusChange) -> dict[str, Any]:
     return {
         "id": change.id,
         "indicator": change.indicator_id,
-        "at": change.at.isoformat(),
+        "at": iso_time(change.at),
         "old_status": change.old_status,
         "new_status": change.new_status,
         "replayed": change.replayed,

@@ -7,9 +7,18 @@ too), so the API and the CLI cannot drift apart.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from monitor.domain import iso_time
+
+# Every time in an answer: ISO 8601 in UTC with `Z`, by the one function the CLI uses too.
+Time = Annotated[
+    datetime,
+    PlainSerializer(iso_time, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 
 class _Model(BaseModel):
@@ -29,7 +38,7 @@ class HealthOut(_Model):
         "start, when there was none) is older. `unavailable`: the database did not answer."
     )
     database: bool = Field(description="The database answered.")
-    last_successful_cycle: datetime | None = Field(
+    last_successful_cycle: Time | None = Field(
         description="When the latest successful check cycle finished (UTC)."
     )
     age_seconds: float | None = Field(description="Seconds since then.")
@@ -53,7 +62,7 @@ class EvidenceOut(_Model):
     title: str = Field(description="The headline, as the feed gave it (plain text).")
     link: str = Field(description="As the feed gave it; not necessarily http(s).")
     publisher: str
-    time: datetime = Field(description="Published, or first seen when that is unknown.")
+    time: Time = Field(description="Published, or first seen when that is unknown.")
     terms: list[str] = Field(description="The rule terms that matched.")
     snippet: str = Field(description="Plain text around the first match.")
     judged: Literal["yes"] | None = Field(
@@ -70,7 +79,7 @@ class IndicatorOut(_Model):
     status: str = Field(
         description="`quiet`, `unknown`, `mixed` or `OUTCOME:LEVEL` (`pressure:confirmed`)."
     )
-    since: datetime = Field(description="When the indicator took this status.")
+    since: Time = Field(description="When the indicator took this status.")
     outcomes: list[OutcomeOut]
     evidence_count: int = Field(description="Stories behind the status now.")
 
@@ -82,7 +91,7 @@ class IndicatorDetailOut(IndicatorOut):
 class ChangeOut(_Model):
     id: int = Field(description="Pass as `before` to read the changes older than this one.")
     indicator: str
-    at: datetime
+    at: Time
     old_status: str
     new_status: str
     replayed: bool = Field(description="Recorded by `monitor replay`, not by a check.")
@@ -148,12 +157,12 @@ class FeedOut(_Model):
     moved_to: str | None = Field(description="Where the feed lives now after a permanent redirect.")
     tags: list[str]
     interval_seconds: float
-    last_checked_at: datetime | None
-    last_success_at: datetime | None
+    last_checked_at: Time | None
+    last_success_at: Time | None
     http_status: int | None = Field(description="Of the last answer; null when none came.")
     not_modified: bool = Field(description="The last answer was 304 Not Modified.")
     error_count: int = Field(description="Failures in a row.")
     last_error: str
-    failing_since: datetime | None
-    next_check_at: datetime | None
+    failing_since: Time | None
+    next_check_at: Time | None
     dead: bool = Field(description="Gone (410) or failing for good: no longer fetched.")

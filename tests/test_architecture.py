@@ -32,6 +32,7 @@ WHERE = {
     "prometheus_client": {"metrics"},
     "pydantic": {"settings", "web", "webmodels"},
     "pydantic_settings": {"settings"},
+    "dotenv": {"settings"},  # .env read again to warn about unknown MONITOR_* names
 }
 
 

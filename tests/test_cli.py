@@ -172,8 +172,9 @@ def test_match_reports_a_bad_source_on_one_line_and_goes_on(tmp_path: Path) -> N
                                        str(good), "--json"])  # fmt: skip
 
     assert result.exit_code == 1
-    errors = result.stderr.splitlines()
-    assert len(errors) == 2 and all(e.startswith("monitor: ") for e in errors)
+    lines = result.stderr.splitlines()  # two errors, the good file's count, the summary
+    assert len(lines) == 4 and all(e.startswith("monitor: ") for e in lines)
+    assert "from 1 of 3 sources, 2 matches" in lines[-1]
     assert len(result.stdout.splitlines()) == 2  # the good file was still matched
 
 

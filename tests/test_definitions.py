@@ -164,7 +164,6 @@ INDICATOR_PROBLEMS = [
     ("dup-outcome.yaml", 12, "outcome id 'none' is reserved"),
     ("dup-outcome.yaml", 19, "expect 'maybe' names no outcome; use one of: yes, none"),
     ("unknown-feed.yaml", 6, "unknown feed id 'nope'; known: bbc-asia, xinhua, yonhap-en"),
-    ("unknown-feed.yaml", 7, "no feed has the tag 'nosuch'; known tags: china, korea"),
     ("wrong-types.yaml", 3, "title must be text"),
     ("wrong-types.yaml", 5, "window: not a duration: '30 days'"),
     ("wrong-types.yaml", 9, "corroborate must be a whole number from 1 to 1000"),

@@ -1,0 +1,571 @@
+"""A day with the `monitor` command: bad settings in one line, commands that say what they did."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from monitor.cli import main
+from tests import news, webdata
+from tests.conftest import ROOT
+from tests.feedserver import FeedServer
+from tests.smtpserver import running_smtp_server
+from tests.test_pipeline import ALL_TAGS
+
+db_url, defs, store, app = webdata.db_url, webdata.defs, webdata.store, webdata.app  # fixtures
+
+
+@pytest.fixture(autouse=True)
+def no_monitor_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the settings a test gives: a MONITOR_* variable of the developer's (e.g.
+    MONITOR_TEST_POSTGRES) would add an "unknown setting" warning to stderr."""
+    for name in [n for n in os.environ if n.startswith("MONITOR_")]:
+        monkeypatch.delenv(name)
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The real command in a process of its own, with only these MONITOR_* variables."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        cwd=cwd,
+        env=clean | {"PYTHONPATH": str(ROOT)} | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def shipped(tmp_path: Path) -> dict[str, str]:
+    return {
+        "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'monitor.db'}",
+        "MONITOR_INDICATORS_DIR": str(ROOT / "indicators"),
+        "MONITOR_FEEDS_FILE": str(ROOT / "config" / "feeds.yaml"),
+        "MONITOR_OUTBOX_DIR": str(tmp_path / "outbox"),
+    }
+
+
+def invoke(args: list[str], env: dict[str, str]) -> Result:
+    return CliRunner().invoke(main, args, env=env, catch_exceptions=False)
+
+
+# ---------------------------------------------------------------- settings
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "line"),
+    [
+        ("MONITOR_CHECK_INTERVAL", "abc", "'abc' is not a duration (e.g. 15m, 1h)"),
+        ("MONITOR_TIMEZONE", "Mars/Olympus", "'Mars/Olympus' is not a time zone (e.g. UTC, "
+                                              "Asia/Seoul)"),
+        ("MONITOR_DIGEST_TIME", "25:00", "'25:00' is not a time of day (e.g. 07:00)"),
+        ("MONITOR_LOG_LEVEL", "LOUD", "'LOUD' is not a log level (DEBUG, INFO, WARNING, ERROR, "
+                                      "CRITICAL)"),
+        ("MONITOR_LOG_FORMAT", "xml", "'xml': input should be 'text' or 'json'"),
+        ("MONITOR_SMTP_PORT", "smtp", "'smtp' is not a whole number"),
+        ("MONITOR_FETCH_CONCURRENCY", "0", "'0': input should be greater than or equal to 1"),
+        ("MONITOR_DIGEST_TO", "ops@example.com, not-an-address",
+         "'not-an-address' is not an email address (e.g. ops@example.com)"),
+        ("MONITOR_DIGEST_TO", '["ops@example.com", 3]',
+         '\'["ops@example.com", 3]\' is not a JSON list of strings'),
+        ("MONITOR_DIGEST_FROM", "monitor at example", "'monitor at example' is not an email "
+                                                      "address (e.g. ops@example.com)"),
+    ],
+)  # fmt: skip
+def test_a_bad_setting_is_one_line_naming_it_exit_2_and_nothing_written(
+    tmp_path: Path, name: str, value: str, line: str
+) -> None:
+    result = run(["check"], tmp_path, shipped(tmp_path) | {name: value})
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"Error: settings: {name}: {line}"]
+    assert result.stdout == ""
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_data_directory_under_a_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("a file, not a folder")
+    env = shipped(tmp_path) | {"MONITOR_DATABASE_URL": f"sqlite:///{tmp_path}/data/db/m.db"}
+
+    result = run(["status"], tmp_path, env)
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"Error: settings: MONITOR_DATABASE_URL: cannot create the data directory "
+        f"{tmp_path}/data/db: {tmp_path}/data is not a directory"
+    ]
+    assert (tmp_path / "data").read_text() == "a file, not a folder"
+
+
+def test_an_unwritable_data_directory_is_named_before_anything_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor import settings
+
+    # The tests run as root, for whom every folder is writable: the folder's answer is given.
+    monkeypatch.setattr(settings.os, "access", lambda path, mode: Path(path) != tmp_path)
+    url = f"sqlite:///{tmp_path}/data/monitor.db"
+
+    problem = settings.database_dir_problem(url)
+
+    assert problem == (
+        f"settings: MONITOR_DATABASE_URL: cannot create the data directory {tmp_path}/data: "
+        f"{tmp_path} is not writable"
+    )
+    assert settings.database_dir_problem("sqlite:///:memory:") is None
+    assert settings.database_dir_problem("postgresql+psycopg://u@h/db") is None
+    assert not (tmp_path / "data").exists()
+
+
+def test_an_unknown_setting_is_warned_about_once_with_the_closest_name(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("MONITOR_DIGEST_TOO=ops@example.com\nPOSTGRES_PASSWORD=x\n")
+    env = shipped(tmp_path) | {"MONITOR_CHECK_INTERVALL": "5m", "MONITOR_FROBNICATE": "1"}
+
+    result = run(["validate"], tmp_path, env)
+
+    assert result.returncode == 0
+    warnings = [line.split("monitor.settings: ")[1] for line in result.stderr.splitlines()]
+    assert warnings == [
+        "MONITOR_CHECK_INTERVALL: unknown setting; did you mean MONITOR_CHECK_INTERVAL?",
+        "MONITOR_FROBNICATE: unknown setting",
+        ".env: MONITOR_DIGEST_TOO: unknown setting; did you mean MONITOR_DIGEST_TO?",
+    ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ['["ops@example.com", "Desk <desk@example.org>"]', "ops@example.com, Desk <desk@example.org>"],
+)
+def test_the_outbox_digest_is_addressed_to_the_recipients_json_list_or_commas(
+    tmp_path: Path, value: str
+) -> None:
+    env = shipped(tmp_path) | {"MONITOR_DIGEST_TO": value}
+
+    result = invoke(["digest", "--send", "--date", "2026-01-06"], env)
+
+    assert result.exit_code == 0, result.output
+    eml = tmp_path / "outbox" / "digest-2026-01-06.eml"
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert [a.addr_spec for a in message["To"].addresses] == [
+        "ops@example.com",
+        "desk@example.org",
+    ]
+
+
+def test_the_smtp_digest_goes_to_every_recipient_of_a_json_list(tmp_path: Path) -> None:
+    with running_smtp_server() as smtp:
+        env = shipped(tmp_path) | {
+            "MONITOR_DIGEST_TO": json.dumps(["ops@example.com", "desk@example.org"]),
+            "MONITOR_SMTP_HOST": smtp.host,
+            "MONITOR_SMTP_PORT": str(smtp.port),
+            "MONITOR_SMTP_STARTTLS": "false",
+        }
+        result = invoke(["digest", "--send", "--date", "2026-01-06"], env)
+
+    assert result.exit_code == 0, result.output
+    (received,) = smtp.messages
+    assert received.rcpt_tos == ("ops@example.com", "desk@example.org")
+    assert received.message["To"] == "ops@example.com, desk@example.org"
+
+
+# ---------------------------------------------------------------- start-up time
+
+
+HEAVY = ("sqlalchemy", "fastapi", "feedparser", "httpx", "httpx2", "apscheduler", "uvicorn", "yaml",
+         "jinja2", "apprise", "alembic", "pydantic")  # fmt: skip
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["check", "--help"]])
+def test_version_and_help_import_none_of_the_stages(args: list[str]) -> None:
+    probe = (
+        "import sys\n"
+        "from monitor.cli import main\n"
+        f"try: main({args!r}, prog_name='monitor')\n"
+        "except SystemExit as exc: code = exc.code\n"
+        f"print(code, [m for m in {HEAVY!r} if m in sys.modules])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.stdout.splitlines()[-1] == "0 []", result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------- commands that say what they did
+
+
+def test_match_tells_no_matches_from_nothing_parsed(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.xml"
+    empty.write_text('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+                     "</channel></rss>")  # fmt: skip
+    local = tmp_path / "local.xml"
+    items = "".join(
+        f"<item><title>{title}</title><link>https://example.org/{n}</link></item>"
+        for n, title in enumerate(["Bakery wins regional bread award", "Rain expected on Sunday",
+                                   "Library extends opening hours"])
+    )  # fmt: skip
+    local.write_text(f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}'
+                     "</channel></rss>")  # fmt: skip
+
+    result = CliRunner().invoke(main, ["match", str(local), str(empty), "--json"])
+
+    assert result.exit_code == 0
+    assert result.stdout == ""  # --json output stays machine-readable: no summary in it
+    assert result.stderr.splitlines() == [
+        f"monitor: {local}: 3 entries read, 0 matches",
+        f"monitor: {empty}: 0 entries read, 0 matches",
+        "monitor: match: 3 entries read from 2 of 2 sources, 0 matches",
+    ]
+
+
+@pytest.mark.parametrize("limit", ["-3", "0"])
+def test_history_rejects_a_limit_below_one_in_one_line(limit: str) -> None:
+    result = CliRunner().invoke(
+        main, ["history", "north-korea-stance", "--limit", limit], prog_name="monitor"
+    )
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"Error: Invalid value for '--limit': {limit} is not in the range x>=1. "
+        "(see 'monitor history --help')"
+    ]
+
+
+def three_feeds(tmp_path: Path, feed_server: FeedServer) -> dict[str, str]:
+    lines = ["feeds:"]
+    for name in ("a", "b", "c"):
+        feed_server.route(f"/{name}.xml", body=news.yonhap(datetime.now(UTC)))
+        url = feed_server.url(f"/{name}.xml")
+        lines.append(f"  - {{id: {name}, url: '{url}', tags: [{', '.join(ALL_TAGS)}]}}")
+    (tmp_path / "feeds.yaml").write_text("\n".join(lines) + "\n")
+    return shipped(tmp_path) | {"MONITOR_FEEDS_FILE": str(tmp_path / "feeds.yaml")}
+
+
+def checked(stderr: str) -> int:
+    found = re.search(r"^cycle: (\d+) feeds checked", stderr, re.M)
+    assert found, stderr
+    return int(found.group(1))
+
+
+def test_check_force_checks_every_feed_whatever_its_schedule(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    env = three_feeds(tmp_path, feed_server)
+
+    first = invoke(["check"], env)
+    again = invoke(["check"], env)
+    forced = invoke(["check", "--force"], env)
+
+    assert (checked(first.stderr), checked(again.stderr), checked(forced.stderr)) == (3, 0, 3)
+    assert all(feed_server.hits(f"/{name}.xml") == 2 for name in "abc")
+    assert checked(invoke(["check"], env).stderr) == 0  # forcing did not move the schedule back
+
+
+def test_check_shows_progress_on_a_terminal(tmp_path: Path, feed_server: FeedServer) -> None:
+    env = three_feeds(tmp_path, feed_server)
+    feed_server.route("/gone.xml", status=404)  # a failure is logged between progress lines
+    with (tmp_path / "feeds.yaml").open("a") as feeds:
+        feeds.write(f"  - {{id: gone, url: '{feed_server.url('/gone.xml')}'}}\n")
+    master, slave = os.openpty()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "check"],
+        cwd=tmp_path,
+        env=clean | {"PYTHONPATH": str(ROOT)} | env,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    )
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    assert process.wait(timeout=120) == 0
+    assert process.stdout is not None
+    process.stdout.close()
+
+    terminal = shown.decode()
+    assert "\rmonitor: checked 1/4 feeds" in terminal
+    assert "\rmonitor: checked 4/4 feeds\r\x1b[K" in terminal  # erased before the summary
+    lines = terminal.replace("\r\x1b[K", "\n").splitlines()
+    failed = [line for line in lines if "feed gone failed" in line]
+    assert failed and all(" WARNING monitor.pipeline: " in line for line in failed)
+    assert not [line for line in lines if "feeds" in line and "WARNING" in line]  # apart
+    assert checked("\n".join(lines)) == 4
+
+
+def test_check_piped_prints_no_progress(tmp_path: Path, feed_server: FeedServer) -> None:
+    result = run(["check"], tmp_path, three_feeds(tmp_path, feed_server))
+
+    assert result.returncode == 0
+    assert "\r" not in result.stderr and "checked 1/3" not in result.stderr
+    assert checked(result.stderr) == 3
+
+
+# ---------------------------------------------------------------- times
+
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def times(value: object) -> list[str]:
+    """Every string in a JSON value that is an ISO 8601 date and time."""
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in times(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in times(v)]
+    return [value] if isinstance(value, str) and ISO.match(value) else []
+
+
+def test_the_api_writes_every_time_in_utc_with_z(app: FastAPI) -> None:
+    with TestClient(app) as client:
+        answers = [
+            client.get(path).json()
+            for path in ("/indicators", "/indicators/visa-easing",
+                         "/indicators/visa-easing/history", "/feeds", "/healthz")
+        ]  # fmt: skip
+
+    assert all("detail" not in answer for answer in answers)
+    found = times(answers)
+    assert len(found) > 10
+    assert all(t.endswith("Z") for t in found), found
+
+
+def test_cli_json_writes_every_time_in_utc_with_z(tmp_path: Path, feed_server: FeedServer) -> None:
+    env = three_feeds(tmp_path, feed_server)
+    check = invoke(["check", "--json"], env).stdout
+    status = invoke(["status", "--json"], env).stdout
+    history = invoke(["history", "visa-easing", "--json"], env).stdout
+
+    found = times([json.loads(line) for line in (check + history).splitlines()])
+    found += times(json.loads(status))
+    assert len(found) > 10
+    assert all(t.endswith("Z") for t in found), found
+
+
+# ---------------------------------------------------------------- a new watch list
+
+
+def test_init_lays_out_a_watch_list_that_validate_and_test_pass(tmp_path: Path) -> None:
+    target = tmp_path / "watch"
+    made = invoke(["init", str(target)], {})
+    env = {
+        "MONITOR_INDICATORS_DIR": str(target / "indicators"),
+        "MONITOR_FEEDS_FILE": str(target / "config" / "feeds.yaml"),
+    }
+    validate = invoke(["validate"], env)
+    examples = invoke(["test"], env)
+
+    assert made.exit_code == 0
+    assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()) == [
+        ".env",
+        "config/feeds.yaml",
+        "indicators/example.yaml",
+    ]
+    assert validate.exit_code == 0
+    assert validate.stdout == "ok: 1 indicators, 1 feeds\n"  # and no warning about its terms
+    assert examples.exit_code == 0 and "4 passed, 0 failed" in examples.stdout
+
+
+def test_the_env_of_init_lists_every_setting_at_its_default(tmp_path: Path) -> None:
+    from monitor.settings import Settings
+
+    invoke(["init", str(tmp_path)], {})
+    dotenv = (tmp_path / ".env").read_text()
+
+    for name in Settings.model_fields:
+        assert f"\n# MONITOR_{name.upper()}=" in dotenv
+    assert "# MONITOR_CHECK_INTERVAL=15m\n" in dotenv
+    assert not [line for line in dotenv.splitlines() if line and not line.startswith("#")]
+
+
+def test_init_overwrites_nothing(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "feeds.yaml").write_text("feeds: []  # mine\n")
+
+    result = CliRunner().invoke(main, ["init", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"Error: init: already there: {tmp_path}/config/feeds.yaml; nothing was written"
+    ]
+    assert (tmp_path / "config" / "feeds.yaml").read_text() == "feeds: []  # mine\n"
+    assert not (tmp_path / "indicators").exists() and not (tmp_path / ".env").exists()
+
+
+def test_new_adds_a_valid_skeleton_and_rejects_a_bad_or_taken_id(tmp_path: Path) -> None:
+    invoke(["init", str(tmp_path)], {})
+    env = {
+        "MONITOR_INDICATORS_DIR": str(tmp_path / "indicators"),
+        "MONITOR_FEEDS_FILE": str(tmp_path / "config" / "feeds.yaml"),
+    }
+    added = invoke(["new", "ferry-routes"], env)
+    again = CliRunner().invoke(main, ["new", "ferry-routes"], env=env)
+    bad = CliRunner().invoke(main, ["new", "Ferry routes!"], env=env)
+    validate = invoke(["validate"], env)
+    examples = invoke(["test"], env)
+
+    skeleton = tmp_path / "indicators" / "ferry-routes.yaml"
+    assert added.stdout == f"wrote {skeleton}\n"
+    assert "id: ferry-routes\n" in skeleton.read_text()
+    assert again.exit_code == 1
+    assert again.stderr == f"Error: new: indicator 'ferry-routes' exists: {skeleton}\n"
+    assert bad.exit_code == 1 and len(bad.stderr.splitlines()) == 1
+    assert "'Ferry routes!' is not an indicator id" in bad.stderr
+    assert validate.stdout.splitlines()[-1] == "ok: 2 indicators, 1 feeds"
+    assert examples.exit_code == 0 and "6 passed, 0 failed" in examples.stdout
+
+
+# ---------------------------------------------------------------- the examples in --help
+
+DAEMONS = {"monitor run", "monitor serve"}  # they serve until stopped: parsed, not run
+RUN = {"monitor validate", "monitor test", "monitor init", "monitor new", "monitor check",
+       "monitor match", "monitor status", "monitor history", "monitor replay",
+       "monitor digest", "monitor db upgrade", "monitor db current"}  # fmt: skip
+BEFORE = {  # what a user has done before an example makes sense
+    "monitor db current": ["db", "upgrade"],  # exit 1 says the database is not at the code's
+    "monitor history": ["check"],
+    "monitor replay": ["check"],
+}
+
+
+def help_examples(group: click.Group = main, prefix: str = "monitor") -> list[tuple[str, str]]:
+    """(command, example line) for every `Example: ...` in the help of every command."""
+    found = []
+    for name, command in group.commands.items():
+        path = f"{prefix} {name}"
+        for example in re.findall(r"^\s*Example: (.+)$", command.help or "", re.M):
+            found.append((path, example.strip()))
+        if isinstance(command, click.Group):
+            found += help_examples(command, path)
+    return found
+
+
+def parse(args: list[str]) -> tuple[str, dict[str, object]]:
+    """The command an argument list names and its parameters, by click's own parser."""
+    ctx = main.make_context("monitor", list(args))
+    command: click.Command = main
+    while isinstance(command, click.Group):
+        rest = [*ctx._protected_args, *ctx.args]
+        name, found, rest = command.resolve_command(ctx, rest)
+        assert found is not None and name is not None
+        command, ctx = found, found.make_context(name, rest, parent=ctx)
+    return ctx.command_path, ctx.params
+
+
+EXAMPLES = help_examples()
+
+
+def test_every_command_has_an_example_and_each_is_checked() -> None:
+    commands = {command for command, _ in EXAMPLES}
+    assert commands >= RUN | DAEMONS
+
+
+@pytest.mark.parametrize(("command", "example"), EXAMPLES)
+def test_every_help_example_parses(command: str, example: str) -> None:
+    words = shlex.split(example)
+    while "=" in words[0]:  # VAR=value before the command
+        words.pop(0)
+    assert words[0] == "monitor"
+
+    path, _params = parse(words[1:])
+
+    assert path.startswith(command)
+
+
+@pytest.mark.parametrize(("command", "example"), [(c, e) for c, e in EXAMPLES if c in RUN])
+def test_every_help_example_works_in_a_fresh_clone(
+    command: str,
+    example: str,
+    tmp_path: Path,
+    feed_server: FeedServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a folder laid out like the repository (tests/ and indicators/ from it), with a local
+    feed server in place of the Internet: URLs become its URL, the developers' shared corpus
+    becomes the labeled file in tests/data."""
+    for name in ("tests", "indicators"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    env = three_feeds(tmp_path, feed_server) | {
+        "MONITOR_INDICATORS_DIR": "indicators",
+        "MONITOR_DATABASE_URL": "sqlite:///data/monitor.db",
+    }
+    if command == "monitor new":  # a copy of the indicators, so the new one lands there
+        (tmp_path / "indicators").unlink()
+        shutil.copytree(ROOT / "indicators", tmp_path / "indicators")
+    words = [_local(word, feed_server) for word in shlex.split(example)]
+    while "=" in words[0]:
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    monkeypatch.chdir(tmp_path)
+    if command in BEFORE:
+        assert CliRunner().invoke(main, BEFORE[command], env=env).exit_code == 0
+
+    result = CliRunner().invoke(main, words[1:], env=env, prog_name="monitor")
+
+    assert result.exit_code == 0, (example, result.output, result.exception)
+
+
+def _local(word: str, feed_server: FeedServer) -> str:
+    if word.startswith(("http://", "https://")):
+        return feed_server.url("/a.xml")
+    if word.startswith("../shared/") and word.endswith(".tsv"):
+        return "tests/data/labeled/basic.tsv"
+    return word
+
+
+def test_a_feeds_file_without_the_shipped_tags_warns_and_works(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.route("/mine.xml", body=news.yonhap(datetime.now(UTC)))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - {{id: mine, url: '{feed_server.url('/mine.xml')}'}}\n")
+    indicators = tmp_path / "indicators"
+    shutil.copytree(ROOT / "indicators", indicators)
+    (indicators / "mine.yaml").write_text(
+        (ROOT / "indicators" / "visa-easing.yaml").read_text()
+        .replace("id: visa-easing", "id: mine")
+        .replace("feeds: {tags: [korea, china, japan, international, search-travel]}",
+                 "feeds: {ids: [mine]}")
+    )  # fmt: skip
+    env = shipped(tmp_path) | {"MONITOR_FEEDS_FILE": str(feeds),
+                               "MONITOR_INDICATORS_DIR": str(indicators)}  # fmt: skip
+
+    validate = invoke(["validate"], env)
+    check = invoke(["check"], env)
+
+    assert validate.exit_code == 0
+    assert validate.stdout.splitlines()[-1] == "ok: 8 indicators, 1 feeds"
+    warnings = [line for line in validate.stderr.splitlines() if "warning:" in line]
+    assert len(warnings) == 7  # each shipped indicator, once
+    assert any(
+        f"{indicators / 'visa-easing.yaml'}: warning: no feed has the tags 'korea', 'china', "
+        "'japan', 'international', 'search-travel'; it reads no feed (known tags: (none))" in w
+        for w in warnings
+    ), warnings
+    assert check.exit_code == 0
+    assert "mine: quiet -> eased:reported" in check.stdout
+
+
+def test_the_labeled_parts_offered_are_labeleds_own() -> None:
+    from monitor import cli, labeled
+
+    assert cli.LABELED_PARTS == labeled.PARTS
