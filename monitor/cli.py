@@ -327,7 +327,7 @@ def replay_cmd(rt: Runtime, since: datetime) -> None:
     """
     ctx = rt.context()
     now = utcnow()
-    prepare(ctx, now=now)
+    prepare(ctx, now=now, evaluate=False)
     start = datetime.combine(since.date(), time(), UTC)
     rematched = rematch(ctx, start)
     changes = evaluate_and_record(ctx, now=now, replayed=True)

@@ -86,10 +86,17 @@ class CycleReport:
         )
 
 
-def prepare(ctx: Context, *, now: datetime) -> None:
-    """Make the store know the configured feeds and indicators (safe to run twice)."""
+def prepare(ctx: Context, *, now: datetime, evaluate: bool = True) -> list[StatusChange]:
+    """Make the store know the configured feeds and indicators and, with `evaluate`, record the
+    status changes what is stored already implies (safe to run twice).
+
+    So at start-up (and on a reload) every status reflects what is stored at once: a feed that
+    kept failing while no daemon ran makes its indicators `unknown` now, not at the next cycle.
+    A replay prepares without evaluating, so that its changes are all marked replayed.
+    """
     ctx.store.sync_feeds(ctx.definitions.feeds, now=now, default_interval=ctx.check_interval)
     ctx.store.ensure_indicators((i.id for i in ctx.definitions.indicators), now=now)
+    return evaluate_and_record(ctx, now=now) if evaluate else []
 
 
 def run_cycle(

@@ -54,7 +54,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
 
 from monitor import migrate
-from monitor.domain import QUIET, Entry, Evidence, Feed, FeedHealth, Match, StatusChange
+from monitor.domain import INITIAL, QUIET, Entry, Evidence, Feed, FeedHealth, Match, StatusChange
 from monitor.errors import StoreError
 
 __all__ = [
@@ -210,6 +210,7 @@ class StatusChangeTable(SQLModel, table=True):
     evidence: list[dict[str, Any]] = _json()
     definition_hash: str
     replayed: bool = False
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class DigestTable(SQLModel, table=True):
@@ -264,7 +265,15 @@ _DUE_COLUMNS = [
     )
 ]
 _HEALTH_COLUMNS = [
-    _feed.c[name] for name in ("id", "failing_since", "interval_seconds", "dead", "last_error")
+    _feed.c[name]
+    for name in (
+        "id",
+        "failing_since",
+        "interval_seconds",
+        "dead",
+        "last_error",
+        "last_success_at",
+    )
 ]
 
 _ENTRY_COLUMNS = {
@@ -751,6 +760,7 @@ class Store:
                     interval=timedelta(seconds=row.interval_seconds),
                     dead=row.dead,
                     last_error=row.last_error,
+                    never_read=row.last_success_at is None,
                 )
                 for row in rows
             ]
@@ -919,9 +929,11 @@ class Store:
     # ------------------------------------------------------------ statuses
 
     def ensure_indicators(self, indicator_ids: Iterable[str], *, now: datetime) -> None:
-        """Give indicators seen for the first time a state: quiet since `now`."""
+        """Give indicators seen for the first time a state: INITIAL (unknown) since `now`, as
+        nothing was read for them yet; the first evaluation records what they are."""
         rows = [
-            {"indicator_id": i, "status": QUIET, "since": now, "definition_hash": "", "version": 0}
+            {"indicator_id": i, "status": INITIAL, "since": now, "definition_hash": ""}
+            | {"version": 0}
             for i in dict.fromkeys(indicator_ids)
         ]
         if rows:
@@ -948,18 +960,26 @@ class Store:
 
         Each change is its own compare-and-set transaction; a change another worker has
         already made (or overtaken) is skipped. Returns the recorded changes with their ids.
+
+        An indicator's first reading is not news: its state moves from INITIAL (unknown: nothing
+        read yet) to quiet without a change row (so no alert and no line in the digest). Any
+        other first status, and every later move, is a recorded change.
         """
         recorded = []
         for change in changes:
             with self._tx("record status change", write=True) as conn:
-                if self._swap_status(conn, change):
-                    change_id = conn.execute(
-                        _change.insert().values(**_change_values(change)).returning(_change.c.id)
-                    ).scalar_one()
-                    recorded.append(replace(change, id=change_id))
+                before = self._swap_status(conn, change)
+                if before is None or _first_reading(change, before):
+                    continue
+                change_id = conn.execute(
+                    _change.insert().values(**_change_values(change)).returning(_change.c.id)
+                ).scalar_one()
+                recorded.append(replace(change, id=change_id))
         return recorded
 
-    def _swap_status(self, conn: Connection, change: StatusChange) -> bool:
+    def _swap_status(self, conn: Connection, change: StatusChange) -> int | None:
+        """Move the indicator's state from the change's old status to its new one (compare and
+        set); returns the state's version before, or None when the old status did not hold."""
         key = _state.c.indicator_id == change.indicator_id
         row = conn.execute(select(_state.c.status, _state.c.version).where(key)).first()
         values = {
@@ -968,23 +988,23 @@ class Store:
             "definition_hash": change.definition_hash,
         }
         if row is None:
-            if change.old_status != QUIET:
-                return False
+            if change.old_status != INITIAL:
+                return None
             statement = (
                 self._insert(_state)
                 .values(indicator_id=change.indicator_id, version=1, **values)
                 .on_conflict_do_nothing(index_elements=["indicator_id"])
                 .returning(_state.c.version)
             )
-            return conn.execute(statement).first() is not None
+            return 0 if conn.execute(statement).first() is not None else None
         if row.status != change.old_status:
-            return False
+            return None
         swapped = conn.execute(
             update(_state)
             .where(key, _state.c.status == row.status, _state.c.version == row.version)
             .values(version=row.version + 1, **values)
         )
-        return swapped.rowcount == 1
+        return int(row.version) if swapped.rowcount == 1 else None
 
     def history(
         self,
@@ -1317,6 +1337,12 @@ def _entry_of(row: Any) -> Entry:
     )
 
 
+def _first_reading(change: StatusChange, version_before: int) -> bool:
+    """Whether a change only ends the initial unknown of an indicator because its feeds were
+    read and nothing matched."""
+    return version_before == 0 and change.old_status == INITIAL and change.new_status == QUIET
+
+
 def _change_values(change: StatusChange) -> dict[str, Any]:
     return {
         "indicator_id": change.indicator_id,
@@ -1326,6 +1352,7 @@ def _change_values(change: StatusChange) -> dict[str, Any]:
         "evidence": [_evidence_json(e) for e in change.evidence],
         "definition_hash": change.definition_hash,
         "replayed": change.replayed,
+        "reason": change.reason or None,
     }
 
 
@@ -1366,6 +1393,7 @@ def _change_of(row: Any) -> StatusChange:
         definition_hash=row.definition_hash,
         replayed=row.replayed,
         id=row.id,
+        reason=row.reason or "",
     )
 
 

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.domain import Definitions, Evidence, Status, StatusChange
+from monitor.domain import UNKNOWN, Definitions, Evidence, Status, StatusChange
 from monitor.pipeline import evaluate_all
 from monitor.store import Store
 
+NOT_READ_YET = "feeds not read yet"  # the reason of an unknown the next cycle will look into
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -59,6 +60,7 @@ class IndicatorView:
     question: str
     status: str
     since: datetime
+    reason: str  # why the status is unknown ("feeds not read: …"); "" for any other status
     window_days: float
     outcomes: tuple[OutcomeView, ...]
     evidence: tuple[Evidence, ...]  # of the outcome(s) behind the status, newest first
@@ -207,6 +209,7 @@ def _view(
         question=indicator.question,
         status=recorded,
         since=since,
+        reason=(status.reason or NOT_READ_YET) if recorded == UNKNOWN else "",
         window_days=indicator.window.total_seconds() / 86400,
         outcomes=outcomes,
         evidence=status.evidence,
@@ -233,6 +236,7 @@ def indicator_json(view: IndicatorView, *, with_evidence: bool = False) -> dict[
         "question": view.question,
         "status": view.status,
         "since": view.since.isoformat(),
+        "reason": view.reason,
         "outcomes": [
             {
                 "id": o.id,
@@ -259,5 +263,6 @@ def change_json(change: StatusChange) -> dict[str, Any]:
         "new_status": change.new_status,
         "replayed": change.replayed,
         "definition_hash": change.definition_hash,
+        "reason": change.reason,
         "evidence": [evidence_json(e) for e in change.evidence],
     }

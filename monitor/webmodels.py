@@ -63,6 +63,9 @@ class IndicatorOut(_Model):
         description="`quiet`, `unknown`, `mixed` or `OUTCOME:LEVEL` (`pressure:confirmed`)."
     )
     since: datetime = Field(description="When the indicator took this status.")
+    reason: str = Field(
+        description="Why the status is `unknown` (`feeds not read: …`); empty for any other."
+    )
     outcomes: list[OutcomeOut]
     evidence_count: int = Field(description="Stories behind the status now.")
 
@@ -79,6 +82,7 @@ class ChangeOut(_Model):
     new_status: str
     replayed: bool = Field(description="Recorded by `monitor replay`, not by a check.")
     definition_hash: str = Field(description="sha256 of the definition file that decided it.")
+    reason: str = Field(description="Why, when the evidence does not say (`feeds not read: …`).")
     evidence: list[EvidenceOut]
 
 
