@@ -15,6 +15,7 @@ Examples:
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 from collections.abc import Callable
@@ -27,12 +28,14 @@ from typing import Any, TypeVar
 import click
 
 from monitor import daily, logs, scheduler, web
+from monitor.alerts import Outbox, send_pending
 from monitor.definitions import load_definitions, validate
 from monitor.domain import Definitions, Entry
 from monitor.errors import DefinitionError, MonitorError, StoreError
 from monitor.fetch import FeedRequest, FetchLimits, fetch_sync
 from monitor.labeled import load_labeled, score
 from monitor.match import Matcher, run_examples
+from monitor.notify import Notifier
 from monitor.parse import parse_feed
 from monitor.pipeline import Context, evaluate_and_record, prepare, rematch, run_cycle
 from monitor.settings import Settings
@@ -98,6 +101,7 @@ class Runtime:
             max_backoff=s.max_backoff,
             owner=owner,
             lease=s.feed_lease,
+            alerts=bool(s.notify_urls),
         )
 
     def close(self) -> None:
@@ -193,12 +197,13 @@ def check_cmd(rt: Runtime, as_json: bool) -> None:
     """
     ctx = rt.context()
     now = utcnow()
-    prepare(ctx, now=now)
+    changes = prepare(ctx, now=now)
     report = run_cycle(ctx, now=now, clock=utcnow)
     click.echo(report.summary(), err=True)
     for error in report.errors:
         click.echo(f"  {error}", err=True)
-    for change in report.changes:
+    _send_alerts(rt)
+    for change in [*changes, *report.changes]:
         if as_json:
             click.echo(json.dumps(change_json(change), ensure_ascii=False))
         else:
@@ -206,6 +211,16 @@ def check_cmd(rt: Runtime, as_json: bool) -> None:
                 f"{change.indicator_id}: {change.old_status} -> {change.new_status} "
                 f"({len(change.evidence)} evidence)"
             )
+
+
+def _send_alerts(rt: Runtime) -> None:
+    """Send the alerts waiting in the outbox (this check's, and any a daemon left)."""
+    s = rt.settings
+    if not s.notify_urls:
+        return
+    titles = {i.id: i.title for i in rt.definitions.indicators}
+    outbox = Outbox(rt.store, Notifier(s.notify_urls), titles, f"cli:{os.getpid()}", s.zone)
+    send_pending(outbox, now=utcnow(), clock=utcnow)
 
 
 @main.command("match")

@@ -3,7 +3,12 @@ JSON webhooks…), to the URLs in MONITOR_NOTIFY_URLS.
 
     build_alert(change, indicator_title) -> Alert          pure: the same evidence as the digest
     Notifier(urls).notify(alerts) -> list[NotifyFailure]   retries each channel; never raises
+    Notifier(urls).deliver(alert, skip) -> Delivery        one alert, channel by channel (keys)
     BackgroundNotifier(notifier).submit(alerts) -> bool    off the check path; a bounded queue
+
+The daemon's alerts go through the outbox in the database (`monitor.alerts`), which calls
+`deliver`: a channel that accepted an alert is remembered by its `channel_key`, so a retry
+sends only to the channels that did not.
 
 Apprise is imported here and nowhere else. Channels are named by scheme://host[:port] in
 failures and logs, never by their full URL (it usually carries a token).
@@ -11,6 +16,7 @@ failures and logs, never by their full URL (it usually carries a token).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import re
@@ -120,17 +126,31 @@ def _scrub(text: str, url: str) -> str:
     return text[:300]
 
 
+def channel_key(url: str) -> str:
+    """A stable name of a channel that reveals nothing of its URL: what the outbox stores."""
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One alert sent channel by channel: the keys of those that have it, and the failures."""
+
+    done: tuple[str, ...]
+    failures: tuple[NotifyFailure, ...]
+
+
 @dataclass
 class _Channel:
     url: str
     name: str
     apprise: apprise.Apprise | None  # None: Apprise does not understand the URL
+    key: str = ""
 
 
 def _channel(url: str) -> _Channel:
     client = apprise.Apprise(asset=apprise.AppriseAsset(storage_mode="memory"))
     ok = client.add(url)
-    return _Channel(url, channel_name(url), client if ok else None)
+    return _Channel(url, channel_name(url), client if ok else None, channel_key(url))
 
 
 class Notifier:
@@ -164,6 +184,31 @@ class Notifier:
                 failure.channel, failure.alert, failure.attempts, failure.error,
             )  # fmt: skip
         return failures
+
+    def deliver(self, alert: Alert, *, skip: Iterable[str] = ()) -> Delivery:
+        """Send one alert to every channel whose key is not in `skip` (those that have it
+        already). `done` holds the keys of the channels that have it now. Never raises."""
+        done = [key for key in skip if key in {c.key for c in self.channels}]
+        failures = []
+        for channel in self.channels:
+            if channel.key in done:
+                continue
+            if channel.apprise is None:
+                failures.append(
+                    NotifyFailure(channel.name, alert.title, 0, "not a URL Apprise knows")
+                )
+                continue
+            error = self._send(channel, channel.apprise, alert)
+            if error:
+                failures.append(NotifyFailure(channel.name, alert.title, self.attempts, error))
+            else:
+                done.append(channel.key)
+        for failure in failures:
+            log.warning(
+                "notify: %s: %r not delivered after %d attempt(s): %s",
+                failure.channel, failure.alert, failure.attempts, failure.error,
+            )  # fmt: skip
+        return Delivery(tuple(done), tuple(failures))
 
     def _notify_channel(self, channel: _Channel, alerts: list[Alert]) -> list[NotifyFailure]:
         if channel.apprise is None:
@@ -264,8 +309,10 @@ class BackgroundNotifier:
 __all__ = [
     "Alert",
     "BackgroundNotifier",
+    "Delivery",
     "Notifier",
     "NotifyFailure",
     "build_alert",
+    "channel_key",
     "channel_name",
 ]

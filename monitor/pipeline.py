@@ -50,6 +50,7 @@ class Context:
     jitter: float = 0.0  # next checks are pushed back by up to this fraction of the interval
     parse_workers: int | None = None  # processes parsing bodies; None: one per CPU, 1: none
     stop: threading.Event | None = None  # set: the fetch in flight is abandoned (FetchStopped)
+    alerts: bool = False  # record changes as waiting for their alert (MONITOR_NOTIFY_URLS)
 
     @contextlib.contextmanager
     def fetching(self) -> Iterator[Fetcher]:
@@ -152,7 +153,8 @@ def evaluate_and_record(
 ) -> list[StatusChange]:
     statuses = evaluate_all(ctx.definitions, ctx.store, now=now)
     current = {i: status for i, (status, _since) in ctx.store.current_statuses().items()}
-    return ctx.store.record_changes(find_changes(statuses, current, now=now, replayed=replayed))
+    found = find_changes(statuses, current, now=now, replayed=replayed)
+    return ctx.store.record_changes(found, alert=ctx.alerts)
 
 
 def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> list[Status]:

@@ -58,6 +58,7 @@ from monitor.domain import INITIAL, QUIET, Entry, Evidence, Feed, FeedHealth, Ma
 from monitor.errors import StoreError
 
 __all__ = [
+    "AlertClaim",
     "Cycle",
     "CycleTotals",
     "DigestState",
@@ -211,6 +212,14 @@ class StatusChangeTable(SQLModel, table=True):
     definition_hash: str
     replayed: bool = False
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The alert outbox: NULL notified_at means the change still has to be alerted.
+    notified_at: datetime | None = _when(index=True)
+    notify_attempts: int = 0
+    notify_after: datetime | None = _when()  # not retried before
+    notify_owner: str | None = None  # the daemon sending it now…
+    notify_until: datetime | None = _when()  # …until then (its claim)
+    notify_error: str = _text()
+    notify_done: list[str] = _json()  # keys of the channels that accepted it already
 
 
 class DigestTable(SQLModel, table=True):
@@ -390,6 +399,16 @@ class FeedState:
     dead: bool
     failing_since: datetime | None
     active: bool
+
+
+@dataclass(frozen=True)
+class AlertClaim:
+    """A recorded change claimed for alerting (`Store.claim_alerts`)."""
+
+    change: StatusChange
+    attempts: int  # failed tries so far
+    done: tuple[str, ...]  # keys of the channels that accepted it already
+    until: datetime  # the claim's end: another daemon may take it over then
 
 
 @dataclass(frozen=True)
@@ -955,8 +974,14 @@ class Store:
             rows = conn.execute(select(_state.c.indicator_id, _state.c.status, _state.c.since))
             return {row.indicator_id: (row.status, row.since) for row in rows}
 
-    def record_changes(self, changes: Sequence[StatusChange]) -> list[StatusChange]:
+    def record_changes(
+        self, changes: Sequence[StatusChange], *, alert: bool = False
+    ) -> list[StatusChange]:
         """Record each change unless its old status is no longer the stored one.
+
+        With `alert`, each (not replayed) change is recorded as pending in the alert outbox,
+        in the same transaction: a crash cannot lose its alert (`claim_alerts`). Otherwise
+        it is recorded as needing none.
 
         Each change is its own compare-and-set transaction; a change another worker has
         already made (or overtaken) is skipped. Returns the recorded changes with their ids.
@@ -971,8 +996,10 @@ class Store:
                 before = self._swap_status(conn, change)
                 if before is None or _first_reading(change, before):
                     continue
+                pending = alert and not change.replayed
+                values = _change_values(change) | {"notified_at": None if pending else change.at}
                 change_id = conn.execute(
-                    _change.insert().values(**_change_values(change)).returning(_change.c.id)
+                    _change.insert().values(**values).returning(_change.c.id)
                 ).scalar_one()
                 recorded.append(replace(change, id=change_id))
         return recorded
@@ -1033,6 +1060,90 @@ class Store:
         )
         with self._tx("read changes") as conn:
             return [_change_of(row) for row in conn.execute(query)]
+
+    # ------------------------------------------------------------ the alert outbox
+
+    def claim_alerts(
+        self, now: datetime, *, owner: str, lease: timedelta, limit: int = 50
+    ) -> list[AlertClaim]:
+        """Claim recorded changes whose alert is due for `owner` until `now + lease`, oldest
+        first: pending, not backing off, not claimed by another daemon whose claim holds.
+
+        Compare-and-set, like `due_feeds` (row locks skipped on PostgreSQL), so each change is
+        in one daemon's hands at a time."""
+        free = or_(
+            _change.c.notify_until.is_(None),
+            _change.c.notify_until <= now,
+            _change.c.notify_owner == owner,
+        )
+        due = or_(_change.c.notify_after.is_(None), _change.c.notify_after <= now)
+        query = (
+            select(_change)
+            .where(_change.c.notified_at.is_(None), due, free)
+            .order_by(_change.c.id)
+            .limit(limit)
+        )
+        until = now + lease
+        with self._tx("claim alerts", write=True) as conn:
+            if self.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = conn.execute(query).all()
+            if not rows:
+                return []
+            taken = set(
+                conn.execute(
+                    update(_change)
+                    .where(_change.c.id.in_([row.id for row in rows]), free)
+                    .where(_change.c.notified_at.is_(None))
+                    .values(notify_owner=owner, notify_until=until)
+                    .returning(_change.c.id)
+                ).scalars()
+            )
+        return [
+            AlertClaim(_change_of(row), row.notify_attempts, tuple(row.notify_done), until)
+            for row in rows
+            if row.id in taken
+        ]
+
+    def alert_sent(self, change_id: int, *, owner: str, now: datetime, done: Sequence[str]) -> bool:
+        """Mark a claimed change alerted; False when `owner` no longer held its claim."""
+        values = {"notified_at": now, "notify_done": list(done), "notify_error": ""}
+        return self._release_alert(change_id, owner, values)
+
+    def alert_failed(
+        self,
+        change_id: int,
+        *,
+        owner: str,
+        error: str,
+        retry_at: datetime,
+        done: Sequence[str],
+    ) -> bool:
+        """Count a failed try of a claimed change, keep the channels that accepted it, and
+        release it until `retry_at`; False when `owner` no longer held its claim."""
+        values = {
+            "notify_attempts": _change.c.notify_attempts + 1,
+            "notify_after": retry_at,
+            "notify_error": error,
+            "notify_done": list(done),
+        }
+        return self._release_alert(change_id, owner, values)
+
+    def _release_alert(self, change_id: int, owner: str, values: dict[str, Any]) -> bool:
+        statement = (
+            update(_change)
+            .where(_change.c.id == change_id, _change.c.notify_owner == owner)
+            .where(_change.c.notified_at.is_(None))
+            .values(notify_owner=None, notify_until=None, **values)
+        )
+        with self._tx("record an alert", write=True) as conn:
+            return conn.execute(statement).rowcount == 1
+
+    def pending_alerts(self) -> int:
+        """How many recorded changes still wait for their alert."""
+        query = select(func.count()).where(_change.c.notified_at.is_(None))
+        with self._tx("count pending alerts") as conn:
+            return int(conn.execute(query).scalar_one())
 
     # ------------------------------------------------------------ digest
 
@@ -1353,6 +1464,9 @@ def _change_values(change: StatusChange) -> dict[str, Any]:
         "definition_hash": change.definition_hash,
         "replayed": change.replayed,
         "reason": change.reason or None,
+        "notify_attempts": 0,
+        "notify_error": "",
+        "notify_done": [],
     }
 
 

@@ -1,15 +1,25 @@
-"""Status changes say why (`reason`), and are alerted durably (`notified_at` and the claim).
+"""Status changes are alerted durably (an outbox on status_change), and say why (`reason`).
 
 Revision ID: 0004
 Revises: 0002
 Create Date: 2026-12-02
 
-A change to `unknown` records why ("feeds not read: …") in `status_change.reason`. That column
-is also added by revision 0003 (verdicts), on another branch: this revision adds it only when
-it is missing, so it serves both orders of merging.
+A change waits for its alert while `notified_at` is NULL; a daemon claims it (`notify_owner`
+until `notify_until`), sends it, and sets `notified_at` only once every channel accepted it
+(`notify_done` keeps those that did, so a retry sends only to the others); a failed try counts
+in `notify_attempts` and backs off until `notify_after`. Changes recorded before this revision
+count as alerted: upgrading sends no history.
+
+A change to `unknown` records why ("feeds not read: …") in `reason`. Revision 0003 (verdicts,
+on another branch) adds that column too; this revision adds it only when it is missing, and
+drops it on downgrade only when it added it (when it follows 0002), so either order of
+merging works.
+
+Written for SQLite and PostgreSQL alike: plain SQLAlchemy types (no monitor imports).
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -19,6 +29,21 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+_OUTBOX = (
+    "notified_at",
+    "notify_attempts",
+    "notify_after",
+    "notify_owner",
+    "notify_until",
+    "notify_error",
+    "notify_done",
+)
+
+
+def when() -> sa.types.TypeEngine[Any]:
+    """store.UTCDateTime: timestamptz on PostgreSQL, "YYYY-MM-DD HH:MM:SS.ffffff" on SQLite."""
+    return sa.DateTime(timezone=True).with_variant(sa.String(26), "sqlite")
+
 
 def _has_reason() -> bool:
     columns = sa.inspect(op.get_bind()).get_columns("status_change")
@@ -26,12 +51,31 @@ def _has_reason() -> bool:
 
 
 def upgrade() -> None:
-    if not _has_reason():
-        with op.batch_alter_table("status_change") as batch:
+    add_reason = not _has_reason()
+    with op.batch_alter_table("status_change") as batch:
+        if add_reason:
             batch.add_column(sa.Column("reason", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("notified_at", when(), nullable=True))
+        batch.add_column(
+            sa.Column("notify_attempts", sa.Integer(), nullable=False, server_default="0")
+        )
+        batch.add_column(sa.Column("notify_after", when(), nullable=True))
+        batch.add_column(sa.Column("notify_owner", sa.String(), nullable=True))
+        batch.add_column(sa.Column("notify_until", when(), nullable=True))
+        batch.add_column(sa.Column("notify_error", sa.Text(), nullable=False, server_default=""))
+        batch.add_column(sa.Column("notify_done", sa.JSON(), nullable=False, server_default="[]"))
+        batch.create_index("ix_status_change_notified_at", ["notified_at"])
+    status_change = sa.table("status_change", sa.column("at", when()), sa.column("notified_at"))
+    op.execute(status_change.update().values(notified_at=status_change.c.at))
+    with op.batch_alter_table("status_change") as batch:  # the models have no server defaults
+        for name in ("notify_attempts", "notify_error", "notify_done"):
+            batch.alter_column(name, server_default=None)
 
 
 def downgrade() -> None:
-    if _has_reason():
-        with op.batch_alter_table("status_change") as batch:
+    with op.batch_alter_table("status_change") as batch:
+        batch.drop_index("ix_status_change_notified_at")
+        for name in _OUTBOX:
+            batch.drop_column(name)
+        if down_revision == "0002" and _has_reason():
             batch.drop_column("reason")
