@@ -22,11 +22,23 @@ class ErrorOut(_Model):
     detail: str = Field(description="What went wrong, in one line; never a stack trace.")
 
 
+class FeedCountsOut(_Model):
+    total: int = Field(description="Configured feeds.")
+    failing: int = Field(description="Feeds failing now (gone ones included).")
+    never_read: int = Field(description="Feeds never fetched successfully.")
+    read_recently: int = Field(
+        description="Feeds fetched successfully within two of their check intervals."
+    )
+
+
 class HealthOut(_Model):
-    status: Literal["ok", "starting", "stale", "unavailable"] = Field(
-        description="`ok`: a cycle succeeded recently. `starting`: none yet, but the server "
-        "started less than `max_age_seconds` ago. `stale`: the last success (or the server "
-        "start, when there was none) is older. `unavailable`: the database did not answer."
+    status: Literal["ok", "degraded", "unhealthy", "starting", "stale", "unavailable"] = Field(
+        description="`ok` (200): a cycle succeeded recently and every feed reads. `degraded` "
+        "(200): some feed is failing. `unhealthy` (503): no feed was read successfully within "
+        "two check intervals, or ever. `starting` (200): no cycle yet, but the server started "
+        "less than `max_age_seconds` ago. `stale` (503): the last successful cycle (or the "
+        "server start, when there was none) is older. `unavailable` (503): the database did "
+        "not answer."
     )
     database: bool = Field(description="The database answered.")
     last_successful_cycle: datetime | None = Field(
@@ -34,6 +46,8 @@ class HealthOut(_Model):
     )
     age_seconds: float | None = Field(description="Seconds since then.")
     max_age_seconds: float = Field(description="Older than this is unhealthy (503).")
+    feeds: FeedCountsOut | None = Field(description="The feeds, counted (null: not read).")
+    reasons: list[str] = Field(description="Why the status is not `ok`, one line each.")
 
 
 class OutcomeOut(_Model):
