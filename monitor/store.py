@@ -196,6 +196,7 @@ class IndicatorStateTable(SQLModel, table=True):
     since: datetime = _when(nullable=False)
     definition_hash: str = ""
     version: int = 0
+    started_at: datetime | None = _when()  # when monitoring it began (its state was made)
 
 
 class StatusChangeTable(SQLModel, table=True):
@@ -986,7 +987,7 @@ class Store:
         nothing was read for them yet; the first evaluation records what they are."""
         rows = [
             {"indicator_id": i, "status": INITIAL, "since": now, "definition_hash": ""}
-            | {"version": 0}
+            | {"version": 0, "started_at": now}
             for i in dict.fromkeys(indicator_ids)
         ]
         if rows:
@@ -1007,6 +1008,12 @@ class Store:
         with self._tx("read statuses") as conn:
             rows = conn.execute(select(_state.c.indicator_id, _state.c.status, _state.c.since))
             return {row.indicator_id: (row.status, row.since) for row in rows}
+
+    def monitoring_started(self) -> dict[str, datetime]:
+        """indicator id -> when monitoring it began (the page's timeline starts there)."""
+        query = select(_state.c.indicator_id, _state.c.started_at, _state.c.since)
+        with self._tx("read statuses") as conn:
+            return {row.indicator_id: row.started_at or row.since for row in conn.execute(query)}
 
     def record_changes(
         self, changes: Sequence[StatusChange], *, alert: bool = False
@@ -1053,7 +1060,7 @@ class Store:
                 return None
             statement = (
                 self._insert(_state)
-                .values(indicator_id=change.indicator_id, version=1, **values)
+                .values(indicator_id=change.indicator_id, version=1, started_at=change.at, **values)
                 .on_conflict_do_nothing(index_elements=["indicator_id"])
                 .returning(_state.c.version)
             )

@@ -1,4 +1,5 @@
-"""Status changes are alerted durably (an outbox on status_change), and say why (`reason`).
+"""Status changes are alerted durably (an outbox on status_change), and say why (`reason`);
+indicators remember when monitoring them began (`indicator_state.started_at`).
 
 Revision ID: 0004
 Revises: 0002
@@ -70,9 +71,26 @@ def upgrade() -> None:
     with op.batch_alter_table("status_change") as batch:  # the models have no server defaults
         for name in ("notify_attempts", "notify_error", "notify_done"):
             batch.alter_column(name, server_default=None)
+    _started_at()
+
+
+def _started_at() -> None:
+    """indicator_state.started_at: when monitoring an indicator began; for those monitored
+    already, their first recorded change, or the time of their state when it has none."""
+    with op.batch_alter_table("indicator_state") as batch:
+        batch.add_column(sa.Column("started_at", when(), nullable=True))
+    op.execute("UPDATE indicator_state SET started_at = since")
+    op.execute(
+        "UPDATE indicator_state SET started_at = (SELECT min(c.at) FROM status_change c"
+        " WHERE c.indicator_id = indicator_state.indicator_id) WHERE EXISTS (SELECT 1 FROM"
+        " status_change c WHERE c.indicator_id = indicator_state.indicator_id"
+        " AND c.at < indicator_state.since)"
+    )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("indicator_state") as batch:
+        batch.drop_column("started_at")
     with op.batch_alter_table("status_change") as batch:
         batch.drop_index("ix_status_change_notified_at")
         for name in _OUTBOX:
