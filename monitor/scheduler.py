@@ -36,7 +36,7 @@ from monitor.alerts import Outbox, send_pending
 from monitor.daily import due_day, send_daily_digest
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, format_duration
-from monitor.errors import DefinitionError, DigestError
+from monitor.errors import DefinitionError, DigestError, StoreError
 from monitor.fetch import FetchLimits, FetchStopped
 from monitor.match import Matcher
 from monitor.notify import Notifier
@@ -151,7 +151,14 @@ class Daemon:
 
     def close(self, timeout: float = 2.0) -> None:
         """Nothing waits in memory: alerts not sent yet stay in the outbox for the next start."""
-        if self.notifier is not None and (pending := self.store.pending_alerts()):
+        if self.notifier is None:
+            return
+        try:
+            pending = self.store.pending_alerts()
+        except StoreError as exc:  # stopping anyway; the outbox is as it was
+            log.warning("alerts: %s", exc)
+            return
+        if pending:
             log.info("alerts: %d waiting in the database for the next start", pending)
 
     # ------------------------------------------------------------ checks
