@@ -28,6 +28,7 @@ from monitor.domain import (
     NearNode,
     Node,
     NoneNode,
+    Order,
     Outcome,
     Rule,
     Scope,
@@ -35,16 +36,19 @@ from monitor.domain import (
     TermKind,
     TermNode,
     digest_of,
+    iter_terms,
     normalize,
     parse_duration,
 )
 from monitor.errors import DefinitionError
+from monitor.wordforms import word_forms
 
-__all__ = ["compile_term", "load_definitions", "validate"]
+__all__ = ["compile_term", "load_definitions", "validate", "warnings"]
 
 MAX_FILE_BYTES = 1_000_000
 MAX_RULE_ITEMS = 10_000  # per file, after aliases are expanded
 MAX_RULE_DEPTH = 32
+MIN_PREFIX_LETTERS = 4  # `monitor validate` warns for a shorter Latin prefix
 _IDENT = regex.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _YAML_INT = "tag:yaml.org,2002:int"
 _YAML_NULL = "tag:yaml.org,2002:null"
@@ -52,12 +56,15 @@ _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 
 INDICATOR_KEYS = ("id", "group", "title", "question", "feeds", "window", "outcomes", "examples")
 INDICATOR_REQUIRED = ("id", "group", "title", "question", "outcomes")
-OUTCOME_KEYS = ("id", "label", "corroborate", "rule")
+OUTCOME_KEYS = ("id", "label", "corroborate", "rule", "unless")
 EXAMPLE_KEYS = ("text", "expect", "body")
 SELECTOR_KEYS = ("ids", "tags")
 RULE_KEYS = ("scope", "all", "any", "none", "near")
 NESTED_RULE_KEYS = ("all", "any", "none", "near")
-NEAR_KEYS = ("terms", "within")
+NEAR_KEYS = ("terms", "within", "order")
+NEAR_REQUIRED = ("terms", "within")
+VOCAB_DIR = "vocab"  # indicators/vocab/*.yaml: named term lists, not indicators
+_REF = regex.compile(r"^@([A-Za-z0-9_-]+)\.([A-Za-z0-9][A-Za-z0-9_.-]*)$")
 FEED_KEYS = ("id", "url", "tags", "interval", "title")
 DEFAULT_WINDOW = timedelta(days=30)
 DEFAULT_CORROBORATE = 2
@@ -74,6 +81,11 @@ class _File:
     path: str
     problems: list[str] = field(default_factory=list)
     items: int = 0
+    vocab: _Vocab | None = None  # what `@FILE.NAME` references resolve against
+    used: set[str] = field(default_factory=set)  # vocabulary files the file's terms came from
+
+    def where(self, node: yaml.Node) -> str:
+        return f"{self.path}:{_line(node)}"
 
     def error(self, node: yaml.Node | None, message: str) -> None:
         line = node.start_mark.line + 1 if node is not None else 1
@@ -88,7 +100,8 @@ def load_definitions(indicators_dir: Path, feeds_file: Path) -> Definitions:
     problems: list[str] = []
     feeds, feeds_hash = _load_feeds(feeds_file, problems)
     known = None if problems else feeds
-    indicators = _load_indicators(indicators_dir, known, problems)
+    vocab = _load_vocab(indicators_dir / VOCAB_DIR, problems)
+    indicators = _load_indicators(indicators_dir, known, vocab, problems)
     if problems:
         raise DefinitionError(problems)
     parts = [feeds_hash] + [f"{i.id}:{i.hash}" for i in sorted(indicators, key=lambda i: i.id)]
@@ -104,26 +117,65 @@ def validate(indicators_dir: Path, feeds_file: Path) -> list[str]:
     return []
 
 
-def compile_term(raw: str) -> Term:
-    """A term as written (`phrase`, `prefix*`, `/regex/`, `title:...`) -> Term.
+def warnings(definitions: Definitions) -> list[str]:
+    """`file:line: warning:` for valid but risky terms: a prefix of fewer than
+    MIN_PREFIX_LETTERS Latin letters matches many unrelated words (`eas*`: East, easy)."""
+    found: dict[str, None] = {}
+    for indicator in definitions.indicators:
+        for outcome in indicator.outcomes:
+            for term in (*iter_terms(outcome.rule.node), *outcome.unless):
+                letters = sum(ch.isalpha() for ch in term.text)
+                if (
+                    term.kind == TermKind.PREFIX
+                    and term.text.isascii()
+                    and letters < MIN_PREFIX_LETTERS
+                ):
+                    message = (
+                        f"{term.where or indicator.source}: warning: prefix {term.raw!r} has"
+                        f" fewer than {MIN_PREFIX_LETTERS} letters, so it matches many unrelated"
+                        " words (eas* matches East and easy); write the words out"
+                    )
+                    found.setdefault(message, None)
+    return list(found)
 
-    Raises ValueError with a message naming what is wrong.
+
+def compile_term(raw: str) -> Term:
+    """A term as written (`phrase`, `=phrase`, `prefix*`, `/regex/`, `title:...`) -> Term.
+
+    A plain phrase also matches the English forms of its words (see wordforms); `=` before it
+    matches it only as written. Raises ValueError with a message naming what is wrong.
     """
     text = raw.strip()
     title_only = text.startswith("title:")
     if title_only:
         text = text[len("title:") :].strip()
+    exact = text.startswith("=")
+    if exact:
+        text = text[1:].strip()
+        if text.startswith("@"):
+            raise ValueError(f"'=' in term {raw!r}: put '=' on the terms of the vocabulary list")
     if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
+        if exact:
+            raise ValueError(f"'=' in term {raw!r}: a regex matches only as written anyway")
         source = text[1:-1]
         _check_regex(source, raw)
         return Term(raw=raw, kind=TermKind.REGEX, text=source, title_only=title_only)
     kind = TermKind.PHRASE
     if text.endswith("*"):
+        if exact:
+            raise ValueError(f"'=' in term {raw!r}: a prefix cannot also be exact")
         kind, text = TermKind.PREFIX, text[:-1]
-    phrase = " ".join(normalize(text).split())
+    phrase = _phrase(text)
     if not phrase:
         raise ValueError(f"empty term {raw!r}")
-    return Term(raw=raw, kind=kind, text=phrase, title_only=title_only)
+    forms: tuple[str, ...] = ()
+    if kind == TermKind.PHRASE and not exact:
+        forms = tuple(dict.fromkeys(_phrase(form) for form in word_forms(text)))
+    return Term(raw=raw, kind=kind, text=phrase, title_only=title_only, forms=forms)
+
+
+def _phrase(text: str) -> str:
+    return " ".join(normalize(text).split())
 
 
 def _check_regex(source: str, raw: str) -> None:
@@ -347,7 +399,7 @@ def _url(f: _File, node: yaml.Node) -> str | None:
 
 
 def _load_indicators(
-    directory: Path, feeds: list[Feed] | None, problems: list[str]
+    directory: Path, feeds: list[Feed] | None, vocab: _Vocab, problems: list[str]
 ) -> list[Indicator]:
     if not directory.is_dir():
         problems.append(f"{directory}:1: not a directory")
@@ -356,7 +408,7 @@ def _load_indicators(
     seen: dict[str, str] = {}
     indicators: list[Indicator] = []
     for path in paths:
-        f = _File(str(path))
+        f = _File(str(path), vocab=vocab)
         root, data = _read_yaml(path, f)
         indicator = None
         if root is not None:
@@ -367,7 +419,7 @@ def _load_indicators(
                     root, f"rules expand to more than {MAX_RULE_ITEMS} items (through aliases?)"
                 )
         if indicator is not None and not f.problems:
-            indicators.append(replace(indicator, hash=hashlib.sha256(data).hexdigest()))
+            indicators.append(replace(indicator, hash=_hash(data, f.used, vocab)))
         problems.extend(f.problems)
     return indicators
 
@@ -459,8 +511,9 @@ def _outcomes(f: _File, node: yaml.Node) -> tuple[list[Outcome], set[str] | None
         if "corroborate" in values:
             corroborate = _int(f, values["corroborate"], "corroborate", 1, 1000) or corroborate
         rule = _rule(f, values["rule"]) if "rule" in values else None
-        if out_id is not None and label is not None and rule is not None:
-            outcomes.append(Outcome(out_id, label, rule, corroborate))
+        unless = _unless(f, values["unless"]) if "unless" in values else ()
+        if out_id is not None and label is not None and rule is not None and unless is not None:
+            outcomes.append(Outcome(out_id, label, rule, corroborate, unless))
     return outcomes, set(first) if complete else None
 
 
@@ -533,8 +586,10 @@ def _item(f: _File, node: yaml.Node, depth: int) -> Node | None:
         f.error(node, f"rule is nested more than {MAX_RULE_DEPTH} levels deep")
         return None
     if isinstance(node, yaml.ScalarNode):
-        term = _term(f, node)
-        return TermNode(term) if term is not None else None
+        terms = _terms(f, node)
+        if terms is None:
+            return None
+        return TermNode(terms[0]) if len(terms) == 1 else AnyNode(tuple(map(TermNode, terms)))
     if isinstance(node, yaml.MappingNode):
         values = _mapping(f, node, "a nested rule", NESTED_RULE_KEYS)
         if values == {}:
@@ -549,24 +604,236 @@ def _term(f: _File, node: yaml.Node) -> Term | None:
     if raw is None:
         return None
     try:
-        return compile_term(raw)
+        return replace(compile_term(raw), where=f.where(node))
     except ValueError as exc:
         f.error(node, str(exc))
         return None
 
 
+def _terms(f: _File, node: yaml.Node) -> list[Term] | None:
+    """A term, or every term of a vocabulary reference (`@FILE.NAME`, `title:@FILE.NAME`)."""
+    raw = _str(f, node, "a term")
+    if raw is None:
+        return None
+    text, prefix = raw.strip(), ""
+    if text.startswith("title:") and text[len("title:") :].strip().startswith("@"):
+        text, prefix = text[len("title:") :].strip(), "title:"
+    if not text.startswith("@"):
+        term = _term(f, node)
+        return [term] if term is not None else None
+    if f.vocab is None:
+        f.error(node, f"vocabulary reference {raw!r} outside an indicator")
+        return None
+    found = f.vocab.lookup(f, node, text)
+    if found is None:
+        return None
+    raws, files = found
+    f.used |= files
+    f.items += len(raws)
+    if f.items > MAX_RULE_ITEMS:
+        raise _TooBig
+    terms: list[Term] = []
+    for item, where in raws:
+        try:
+            terms.append(replace(compile_term(prefix + item), where=where))
+        except ValueError as exc:
+            f.error(node, f"{raw}: {exc}")
+    return terms if len(terms) == len(raws) else None
+
+
 def _near(f: _File, node: yaml.Node) -> NearNode | None:
-    values = _mapping(f, node, "'near'", NEAR_KEYS, NEAR_KEYS)
-    if values is None or len(values) < len(NEAR_KEYS):
+    values = _mapping(f, node, "'near'", NEAR_KEYS, NEAR_REQUIRED)
+    if values is None or any(key not in values for key in NEAR_REQUIRED):
         return None
     items = _list(f, values["terms"], "'near' terms")
     if len(items) == 1:
         f.error(values["terms"], "'near' needs at least two terms")
-    terms = [_term(f, item) if isinstance(item, yaml.ScalarNode) else None for item in items]
+    groups = [_near_group(f, item) for item in items]
+    within = _int(f, values["within"], "'near' within", 0, 1000)
+    order = _order(f, values["order"]) if "order" in values else Order.ANY
+    if len(items) < 2 or within is None or order is None or any(g is None for g in groups):
+        return None
+    return NearNode(tuple(tuple(g) for g in groups if g is not None), within, order)
+
+
+def _near_group(f: _File, node: yaml.Node) -> list[Term] | None:
+    """One element of 'near' terms: a term, a vocabulary reference or a list of either."""
+    if isinstance(node, yaml.ScalarNode):
+        return _terms(f, node)
+    if not isinstance(node, yaml.SequenceNode):
+        f.error(node, "'near' terms must be terms, vocabulary references or lists of them")
+        return None
+    found = [
+        _near_group(f, item) if isinstance(item, yaml.ScalarNode) else None for item in node.value
+    ]
+    for item in node.value:
+        if not isinstance(item, yaml.ScalarNode):
+            f.error(item, "a list in 'near' terms must hold terms, not lists or mappings")
+    if not node.value:
+        f.error(node, "a list in 'near' terms must not be empty")
+    if not node.value or any(group is None for group in found):
+        return None
+    return [term for group in found if group is not None for term in group]
+
+
+def _order(f: _File, node: yaml.Node) -> Order | None:
+    text = _str(f, node, "'near' order")
+    if text is not None and text not in tuple(Order):
+        allowed = ", ".join(f"'{o}'" for o in Order)
+        f.error(node, f"'near' order '{text}' must be one of {allowed}")
+        return None
+    return Order(text) if text is not None else None
+
+
+def _unless(f: _File, node: yaml.Node) -> tuple[Term, ...] | None:
+    """An outcome's `unless`: terms and vocabulary references that cancel a match."""
+    items = _list(f, node, "'unless'")
+    found = [_terms(f, item) if isinstance(item, yaml.ScalarNode) else None for item in items]
     for item in items:
         if not isinstance(item, yaml.ScalarNode):
-            f.error(item, "'near' terms must be terms, not lists or mappings")
-    within = _int(f, values["within"], "'near' within", 0, 1000)
-    if len(items) < 2 or within is None or any(t is None for t in terms):
+            f.error(item, "'unless' items must be terms or vocabulary references")
+    if not items or any(terms is None for terms in found):
         return None
-    return NearNode(tuple(t for t in terms if t is not None), within)
+    return tuple(dict.fromkeys(term for terms in found if terms is not None for term in terms))
+
+
+# ---------------------------------------------------------------- vocabularies
+
+
+def _hash(data: bytes, used: set[str], vocab: _Vocab) -> str:
+    """An indicator's definition hash: its file's, and the vocabulary files it uses."""
+    own = hashlib.sha256(data).hexdigest()
+    if not used:
+        return own
+    return digest_of(own, *(f"{stem}:{vocab.hashes[stem]}" for stem in sorted(used)))
+
+
+@dataclass
+class _Vocab:
+    """indicators/vocab/*.yaml: each maps names to term lists; resolved once, memoized."""
+
+    directory: Path
+    files: dict[str, _File] = field(default_factory=dict)
+    lists: dict[str, dict[str, list[yaml.Node]]] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
+    done: dict[tuple[str, str], tuple[tuple[tuple[str, str], ...], frozenset[str]] | None] = field(
+        default_factory=dict
+    )
+
+    def lookup(
+        self, f: _File, node: yaml.Node, ref: str
+    ) -> tuple[tuple[tuple[str, str], ...], frozenset[str]] | None:
+        """The raw terms `ref` expands to and the files they come from; None after a problem."""
+        target = self._target(f, node, ref)
+        return self._entry(*target, ()) if target is not None else None
+
+    def _target(self, f: _File, node: yaml.Node, ref: str) -> tuple[str, str] | None:
+        found = _REF.match(ref)
+        if found is None:
+            f.error(node, f"vocabulary reference {ref!r} must look like @FILE.NAME (@actors.china)")
+            return None
+        stem, name = found.groups()
+        if stem in self.files and stem not in self.lists:
+            return None  # the file itself has problems, reported there
+        if stem not in self.lists:
+            f.error(
+                node,
+                f"unknown vocabulary file '{stem}' in {ref!r}: no {self.directory / stem}.yaml;"
+                f" known: {_names(sorted(self.lists))}",
+            )
+            return None
+        if name not in self.lists[stem]:
+            f.error(
+                node,
+                f"unknown name '{name}' in {ref!r}: not in {self.files[stem].path};"
+                f" known: {_names(sorted(self.lists[stem]))}",
+            )
+            return None
+        return stem, name
+
+    def _entry(
+        self, stem: str, name: str, stack: tuple[tuple[str, str], ...]
+    ) -> tuple[tuple[tuple[str, str], ...], frozenset[str]] | None:
+        key = (stem, name)
+        if key in self.done:
+            return self.done[key]
+        f = self.files[stem]
+        raws: list[tuple[str, str]] = []
+        used, ok = {stem}, bool(self.lists[stem][name])  # an empty list is reported already
+        for item in self.lists[stem][name]:
+            raw = _str(f, item, "a term") if isinstance(item, yaml.ScalarNode) else None
+            if raw is None:
+                if not isinstance(item, yaml.ScalarNode):
+                    f.error(item, "a vocabulary list holds terms, not lists or mappings")
+                ok = False
+                continue
+            found = self._item(f, item, raw.strip(), (*stack, key))
+            if found is None:
+                ok = False
+                continue
+            raws += found[0]
+            used |= found[1]
+        unique: dict[str, str] = {}  # raw term -> where it was first written
+        for raw, where in raws:
+            unique.setdefault(raw, where)
+        result = (tuple(unique.items()), frozenset(used)) if ok else None
+        self.done[key] = result
+        return result
+
+    def _item(
+        self, f: _File, node: yaml.Node, raw: str, stack: tuple[tuple[str, str], ...]
+    ) -> tuple[tuple[tuple[str, str], ...], frozenset[str]] | None:
+        if not raw.startswith("@"):
+            try:
+                compile_term(raw)
+            except ValueError as exc:
+                f.error(node, str(exc))
+                return None
+            return ((raw, f.where(node)),), frozenset()
+        target = self._target(f, node, raw)
+        if target is None:
+            return None
+        if target in stack:
+            chain = " -> ".join(f"@{s}.{n}" for s, n in (*stack[stack.index(target) :], target))
+            f.error(node, f"vocabulary cycle: {chain}")
+            return None
+        if len(stack) >= MAX_RULE_DEPTH:
+            f.error(node, f"vocabulary references nest more than {MAX_RULE_DEPTH} deep")
+            return None
+        return self._entry(*target, stack)
+
+
+def _load_vocab(directory: Path, problems: list[str]) -> _Vocab:
+    """Every vocabulary file, each entry checked (unknown references, cycles, bad terms)."""
+    vocab = _Vocab(directory)
+    if not directory.is_dir():
+        return vocab
+    paths = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    for path in paths:
+        f = vocab.files[path.stem] = _File(str(path))
+        root, data = _read_yaml(path, f)
+        if root is None:
+            continue
+        if not _IDENT.match(path.stem) or "." in path.stem:
+            f.error(None, f"vocabulary file name '{path.stem}' must be a slug without '.'")
+            continue
+        if not isinstance(root, yaml.MappingNode):
+            f.error(root, "a vocabulary file must map names to lists of terms")
+            continue
+        entries: dict[str, list[yaml.Node]] = {}
+        for key_node, value_node in root.value:
+            name = _ident(f, key_node, "vocabulary name")
+            if name is None:
+                continue
+            if name in entries:
+                f.error(key_node, f"duplicate vocabulary name '{name}'")
+                continue
+            entries[name] = _list(f, value_node, f"vocabulary '{name}'")
+        vocab.lists[path.stem] = entries
+        vocab.hashes[path.stem] = hashlib.sha256(data).hexdigest()
+    for stem, entries in vocab.lists.items():
+        for name in entries:
+            vocab._entry(stem, name, ())
+    for f in vocab.files.values():
+        problems.extend(f.problems)
+    return vocab

@@ -62,7 +62,7 @@ def entry_key(feed_id: str, guid: str, link: str, title: str, text: str) -> str:
 
 
 class TermKind(StrEnum):
-    PHRASE = "phrase"  # case-insensitive, word boundaries for Latin, substring for CJK
+    PHRASE = "phrase"  # case-insensitive, word boundaries for Latin, substring for CJK; and forms
     PREFIX = "prefix"  # word*  -> a word starting with `word`
     REGEX = "regex"  # /pattern/
 
@@ -73,6 +73,8 @@ class Term:
     kind: TermKind
     text: str  # normalized phrase / prefix, or the regex source
     title_only: bool = False
+    forms: tuple[str, ...] = ()  # other spellings of a phrase (inflections), normalized
+    where: str = field(default="", compare=False)  # "file:line" it was written at, for warnings
 
 
 @dataclass(frozen=True)
@@ -97,12 +99,20 @@ class NoneNode:
     children: tuple[Node, ...]
 
 
+class Order(StrEnum):
+    ANY = "any"  # the terms in any order
+    BEFORE = "before"  # in the listed order: the first term before the second, ...
+    AFTER = "after"  # in the reverse order
+
+
 @dataclass(frozen=True)
 class NearNode:
-    """True when every term occurs with at most `within` words between first and last."""
+    """True when one term of every group occurs, with at most `within` words between the first
+    and the last, in the given order."""
 
-    terms: tuple[Term, ...]
+    terms: tuple[tuple[Term, ...], ...]  # groups of alternatives (a vocabulary, a list)
     within: int
+    order: Order = Order.ANY
 
 
 Node = TermNode | AllNode | AnyNode | NoneNode | NearNode
@@ -123,7 +133,8 @@ def iter_terms(node: Node) -> Iterable[Term]:
     if isinstance(node, TermNode):
         yield node.term
     elif isinstance(node, NearNode):
-        yield from node.terms
+        for group in node.terms:
+            yield from group
     else:
         for child in node.children:
             yield from iter_terms(child)
@@ -138,6 +149,7 @@ class Outcome:
     label: str
     rule: Rule
     corroborate: int = 2
+    unless: tuple[Term, ...] = ()  # cues that cancel a match in the sentence of its terms
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import time
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import ahocorasick
@@ -34,19 +34,31 @@ from monitor.domain import (
     NearNode,
     Node,
     NoneNode,
+    Order,
     Scope,
     Term,
     TermKind,
     TermNode,
     normalize,
 )
+from monitor.fold import fold
 
-__all__ = ["REGEX_TIMEOUT", "ExampleResult", "Matcher", "compile_matcher", "run_examples"]
+__all__ = [
+    "REGEX_TIMEOUT",
+    "ExampleResult",
+    "Matcher",
+    "compile_matcher",
+    "general_news_warnings",
+    "run_examples",
+]
 
 REGEX_TIMEOUT = 0.05  # seconds per regex term per entry
 MAX_HITS_PER_TERM = 200
 SNIPPET_CHARS = 200
 MAX_GROUPS = 64  # literal groups gating one outcome
+MAX_SPACINGS = 64  # spellings of one Korean term with and without spaces
+GENERAL_NEWS_SHARE = 0.05  # `monitor validate` warns for a term in more general news than this
+GENERAL_NEWS_MIN = 3  # ... and in at least this many entries
 T = TypeVar("T")
 
 _OTHER_SPACE = regex.compile(r"[^\S ]")  # whitespace other than the space itself
@@ -94,6 +106,10 @@ _CJK_CLASS = (
 )
 _CJK = regex.compile(f"[{_CJK_CLASS}]")
 _LATIN_TERM = regex.compile(r"\w")
+_HANGUL_SPACE = regex.compile(r"(?<=[\uac00-\ud7a3]) (?=[\uac00-\ud7a3])")
+# An escape (kept whole, so `\\[` opens no class) or a character class, `]` first being literal.
+_REGEX_CLASS = regex.compile(r"\\.|\[\^?\]?(?:\\.|\[:\w+:\]|[^\]\\])*\]", regex.DOTALL)
+_HANGUL_RUN = regex.compile(r"[\uac00-\ud7a3]+")
 
 
 # ---------------------------------------------------------------- compiled rules
@@ -115,8 +131,9 @@ class _COp:
 
 @dataclass(frozen=True, slots=True)
 class _CNear:
-    terms: tuple[_CTerm, ...]
+    groups: tuple[tuple[_CTerm, ...], ...]  # one term of each group must occur
     within: int
+    order: Order
 
 
 _CNode = _CTerm | _COp | _CNear
@@ -128,6 +145,7 @@ class _COutcome:
     outcome_id: str
     node: _CNode
     sentence: bool
+    unless: tuple[_CTerm, ...]  # cues that cancel a match in a sentence of its terms
 
 
 @dataclass(frozen=True)
@@ -149,8 +167,9 @@ class Matcher:
         self.indicators = tuple(indicators)
         self.regex_timeout = regex_timeout
         self.regex_timeouts = 0  # how many regex runs timed out (for metrics)
-        self._term_ids: dict[tuple[TermKind, str, bool], int] = {}
-        self._literal_ids: dict[tuple[TermKind, str], int] = {}
+        self._term_ids: dict[tuple[TermKind, str, bool, tuple[str, ...]], int] = {}
+        # (kind, text, other spellings) of every literal: a phrase and its forms are one literal
+        self._literal_ids: dict[tuple[TermKind, str, tuple[str, ...]], int] = {}
         self._term_literal: list[int] = []  # literal id, or -1 for a regex term
         self._term_title: list[bool] = []
         self._term_regex: list[regex.Pattern[str] | None] = []
@@ -159,13 +178,15 @@ class Matcher:
         self._term_needs: list[tuple[frozenset[str], ...]] = []
         self._term_needs_ids: list[tuple[frozenset[int], ...]] = []
         self._outcomes: list[_COutcome] = []
+        self._term_sources: list[dict[str, Term]] = []  # per term id: the terms, by where
         self._indicator_terms: dict[str, tuple[_CTerm, ...]] = {}
         for indicator in self.indicators:
             terms: dict[_CTerm, None] = {}
             for outcome in indicator.outcomes:
                 node = self._compile(outcome.rule.node, terms)
                 sentence = outcome.rule.scope == Scope.SENTENCE
-                self._outcomes.append(_COutcome(indicator.id, outcome.id, node, sentence))
+                unless = tuple(self._compile_term(t, terms) for t in outcome.unless)
+                self._outcomes.append(_COutcome(indicator.id, outcome.id, node, sentence, unless))
             self._indicator_terms[indicator.id] = tuple(terms)
         self._build_gates()
         self._build_automata()
@@ -176,8 +197,10 @@ class Matcher:
         if isinstance(node, TermNode):
             return self._compile_term(node.term, seen)
         if isinstance(node, NearNode):
-            terms = tuple(self._compile_term(t, seen) for t in node.terms)
-            return _CNear(terms, node.within)
+            groups = tuple(
+                tuple(self._compile_term(t, seen) for t in group) for group in node.terms
+            )
+            return _CNear(groups, node.within, node.order)
         op = "all" if isinstance(node, AllNode) else "any" if isinstance(node, AnyNode) else "none"
         assert isinstance(node, AllNode | AnyNode | NoneNode)
         children = tuple(self._compile(child, seen) for child in node.children)
@@ -189,11 +212,15 @@ class Matcher:
     def _plain_literal(self, term_id: int) -> bool:
         return self._term_literal[term_id] >= 0 and not self._term_title[term_id]
 
-    def _compile_term(self, term: Term, seen: dict[_CTerm, None]) -> _CTerm:
-        key = (term.kind, term.text, term.title_only)
+    def _compile_term(self, written: Term, seen: dict[_CTerm, None]) -> _CTerm:
+        folded = _fold_regex(written.text) if written.kind == TermKind.REGEX else fold(written.text)
+        forms = tuple(map(fold, written.forms))
+        term = replace(written, text=folded, forms=forms)  # Traditional as Simplified, like texts
+        key = (term.kind, term.text, term.title_only, term.forms)
         term_id = self._term_ids.get(key)
         if term_id is None:
             term_id = self._term_ids[key] = len(self._term_literal)
+            self._term_sources.append({})
             self._term_title.append(term.title_only)
             if term.kind == TermKind.REGEX:
                 self._term_literal.append(-1)
@@ -203,12 +230,13 @@ class Matcher:
                 self._term_needs_ids.append(tuple(ids for _, ids in needs if ids is not None))
             else:
                 literal = self._literal_ids.setdefault(
-                    (term.kind, term.text), len(self._literal_ids)
+                    (term.kind, term.text, term.forms), len(self._literal_ids)
                 )
                 self._term_literal.append(literal)
                 self._term_regex.append(None)
                 self._term_needs.append(())
                 self._term_needs_ids.append(())
+        self._term_sources[term_id].setdefault(written.where or written.raw, written)
         compiled = _CTerm(term_id, term.raw)
         seen.setdefault(compiled, None)
         return compiled
@@ -222,7 +250,7 @@ class Matcher:
         at the bottom of every row then carries into the guard bit of exactly the full rows.
         """
         positions: list[list[int]] = [[] for _ in self._literal_ids]
-        self._literal_length = {id_: len(text) for (_, text), id_ in self._literal_ids.items()}
+        self._literal_length = {id_: len(text) for (_, text, _), id_ in self._literal_ids.items()}
         self._always: list[int] = []
         self._guard_outcome: dict[int, int] = {}  # guard bit's bit_length() -> outcome index
         low = guards = bit = 0
@@ -248,19 +276,19 @@ class Matcher:
         if not views or not all(view.strip() for view in views):
             return None
         ids = self._literal_ids
-        return frozenset(ids.setdefault((TermKind.REGEX, view), len(ids)) for view in views)
+        return frozenset(ids.setdefault((TermKind.REGEX, view, ()), len(ids)) for view in views)
 
     def _groups(self, node: _CNode) -> list[frozenset[int]]:
         """Sets of literals such that `node` can only hold when each set has a hit."""
-        if isinstance(node, _CTerm | _CNear):
-            groups: list[frozenset[int]] = []
-            for term in [node] if isinstance(node, _CTerm) else node.terms:
-                literal = self._term_literal[term.term_id]
-                if literal >= 0:
-                    groups.append(frozenset({literal}))
-                else:
-                    groups.extend(self._term_needs_ids[term.term_id])
-            return groups
+        if isinstance(node, _CTerm):
+            return self._term_groups(node)
+        if isinstance(node, _CNear):
+            found: list[frozenset[int]] = []
+            for group in node.groups:
+                found += _either(
+                    [self._term_groups(t) for t in group], self._literal_length.__getitem__
+                )
+            return list(dict.fromkeys(found))
         if node.op == "none":
             return []
         children = [self._groups(child) for child in node.children]
@@ -268,26 +296,35 @@ class Matcher:
             return list(dict.fromkeys(group for groups in children for group in groups))
         return _either(children, self._literal_length.__getitem__)
 
+    def _term_groups(self, term: _CTerm) -> list[frozenset[int]]:
+        literal = self._term_literal[term.term_id]
+        if literal >= 0:
+            return [frozenset({literal})]
+        return list(self._term_needs_ids[term.term_id])
+
     def _build_automata(self) -> None:
         """Latin-script literals go, padded with a space where they need a word boundary, into
         an automaton over the text's Latin view (every other character a space), so that every
         hit is a real one; the rest (CJK, symbols) are checked for boundaries per hit."""
         latin: dict[str, list[int]] = {}
-        other: dict[str, list[int]] = {}
-        for (kind, text), literal in self._literal_ids.items():
+        other: dict[str, tuple[list[int], list[int]]] = {}  # phrase and prefix literals
+        for (kind, text, forms), literal in self._literal_ids.items():
             if kind == TermKind.REGEX:
                 continue  # substrings regexes need: added below, after the terms
             if _LATIN_TERM.search(text) and not _CJK.search(text):
-                key = _latin_view(text)
-                lead = key[0] != " "
-                trail = kind == TermKind.PHRASE and key[-1] != " "
-                key = " " * lead + key + " " * trail
-                slot = latin.setdefault(key, [lead, trail])
-                slot.append(literal)
+                for spelling in (text, *forms):  # a form ends on a word boundary like its term
+                    key = _latin_view(spelling)
+                    lead = key[0] != " "
+                    trail = kind == TermKind.PHRASE and key[-1] != " "
+                    key = " " * lead + key + " " * trail
+                    slot = latin.setdefault(key, [lead, trail])
+                    if literal not in slot[2:]:
+                        slot.append(literal)
             else:
-                slot = other.setdefault(text, [-1, -1])
-                slot[0 if kind == TermKind.PHRASE else 1] = literal
-        for (kind, text), literal in self._literal_ids.items():
+                for spelling in {s: None for form in (text, *forms) for s in _spacings(form)}:
+                    phrases, prefixes = other.setdefault(spelling, ([], []))
+                    (phrases if kind == TermKind.PHRASE else prefixes).append(literal)
+        for (kind, text, _), literal in self._literal_ids.items():
             if kind == TermKind.REGEX:  # found as a plain substring of the Latin view
                 latin.setdefault(text, [False, False]).append(literal)
         self._latin = _automaton(
@@ -297,9 +334,9 @@ class Matcher:
         self._other = _automaton(
             (
                 _utf8_view(text),
-                (len(text), _word_char(text[0]), _word_char(text[-1]), phrase, prefix),
+                (len(text), _word_char(text[0]), _word_char(text[-1]), *map(tuple, slot)),
             )
-            for text, (phrase, prefix) in other.items()
+            for text, slot in other.items()
         )
         self._other_ascii = any(text.isascii() for text in other)
 
@@ -320,7 +357,7 @@ class Matcher:
         matches: list[Match] = []
         for index in sorted(candidates):
             outcome = self._outcomes[index]
-            found = scan.explain(outcome.node, outcome.sentence)
+            found = scan.explain(outcome.node, outcome.sentence, outcome.unless)
             if found is not None:
                 terms, at = found
                 snippet = _snippet(entry.title + "\n" + entry.text, at)
@@ -334,6 +371,34 @@ class Matcher:
         scan = _Scan(self, entry.title, entry.text)
         terms = self._indicator_terms.get(indicator_id, ())
         return _unique(t.raw for t in terms if scan.positions(t.term_id))
+
+    def term_counts(self, entries: Iterable[Entry]) -> list[tuple[tuple[Term, ...], int]]:
+        """Every term, as the places it is written at, with how many `entries` it occurs in."""
+        counts = [0] * len(self._term_sources)
+        for entry in entries:
+            scan = _Scan(self, entry.title, entry.text)
+            for term_id in range(len(counts)):
+                counts[term_id] += bool(scan.positions(term_id))
+        return [(tuple(s.values()), n) for s, n in zip(self._term_sources, counts, strict=True)]
+
+
+def general_news_warnings(matcher: Matcher, entries: Sequence[Entry]) -> list[str]:
+    """`file:line: warning:` for each term that occurs in more than GENERAL_NEWS_SHARE of
+    `entries` (general news, about nothing the indicators watch) and in at least
+    GENERAL_NEWS_MIN of them: such a term fires on unrelated news. One line per term, at the
+    first place it is written."""
+    limit = max(GENERAL_NEWS_MIN - 1, int(len(entries) * GENERAL_NEWS_SHARE))
+    warnings = []
+    for places, count in matcher.term_counts(entries):
+        if count > limit and places:
+            term, others = places[0], len(places) - 1
+            also = f"; also written at {others} more places" if others else ""
+            warnings.append(
+                f"{term.where or term.raw}: warning: term {term.raw!r} occurs in {count} of"
+                f" {len(entries)} general-news entries ({count / len(entries):.0%}{also});"
+                " alone it fires on unrelated news"
+            )
+    return sorted(warnings)
 
 
 def compile_matcher(indicators: Sequence[Indicator]) -> Matcher:
@@ -389,6 +454,43 @@ def _compile_regex(source: str) -> regex.Pattern[str] | None:
         return None  # definitions reject it; a matcher built anyway never matches it
 
 
+def _fold_regex(source: str) -> str:
+    """A regex with its literal characters folded like texts, but not inside `[...]`: folding
+    an end of a range (`[丟-龜]`) would change or break the range."""
+    if source.isascii():
+        return source
+    out: list[str] = []
+    start = 0
+    for found in _REGEX_CLASS.finditer(source):
+        out += [fold(source[start : found.start()]), found.group()]
+        start = found.end()
+    out.append(fold(source[start:]))
+    return "".join(out)
+
+
+def _spacings(text: str) -> list[str]:
+    """Spellings of a term with and without spaces between its Hangul syllables: Korean writes
+    compounds either way (무비자, 무 비자; 비자 면제, 비자면제). Only runs of three syllables or
+    more are split, so that 중국 never matches "중 국내"; past MAX_SPACINGS spellings, only
+    the term as written and without any of those spaces."""
+    compact = _HANGUL_SPACE.sub("", text)
+    gaps = [
+        run.start() + i
+        for run in _HANGUL_RUN.finditer(compact)
+        if len(run.group()) >= 3
+        for i in range(1, len(run.group()))
+    ]
+    if 1 << len(gaps) > MAX_SPACINGS:
+        return list(dict.fromkeys([text, compact]))
+    found = [compact]
+    for choice in itertools.product((False, True), repeat=len(gaps)):
+        cut = [gap for gap, on in zip(gaps, choice, strict=True) if on]
+        if cut:
+            pieces = [compact[a:b] for a, b in zip([0, *cut], [*cut, len(compact)], strict=True)]
+            found.append(" ".join(pieces))
+    return list(dict.fromkeys([text, *found]))
+
+
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
@@ -401,7 +503,7 @@ class _Scan:
 
     def __init__(self, matcher: Matcher, title: str, text: str) -> None:
         self.m = matcher
-        norm_title, norm_text = normalize(title), normalize(text)
+        norm_title, norm_text = fold(normalize(title)), fold(normalize(text))
         self.title_len = len(norm_title)
         self.norm = norm_title + "\n" + norm_text
         self.flat = _spaces(norm_title) + "\n" + _spaces(norm_text)
@@ -439,14 +541,15 @@ class _Scan:
                 o = ord(flat[start - 1])
                 if table[o] if o < _TABLE_SIZE else _word_char(flat[start - 1]):
                     continue
-            if prefix >= 0:
-                hits.setdefault(prefix, []).append((start, stop))
-            if phrase >= 0:
+            for literal in prefix:
+                hits.setdefault(literal, []).append((start, stop))
+            if phrase:
                 if right and stop < size:
                     o = ord(flat[stop])
                     if table[o] if o < _TABLE_SIZE else _word_char(flat[stop]):
                         continue
-                hits.setdefault(phrase, []).append((start, stop))
+                for literal in phrase:
+                    hits.setdefault(literal, []).append((start, stop))
 
     def positions(self, term_id: int) -> list[tuple[int, int]]:
         found = self._positions.get(term_id)
@@ -560,19 +663,24 @@ class _Scan:
         return mask
 
     def _near_mask(self, node: _CNear, sentence: bool) -> int:
-        per_term: list[dict[int, list[tuple[int, int]]]] = []
-        for term in node.terms:
+        per_group: list[dict[int, list[tuple[int, int]]]] = []
+        for group in node.groups:
             by_segment: dict[int, list[tuple[int, int]]] = {}
-            for start, end in self.positions(term.term_id):
-                segment = self.segment(start) if sentence else 0
-                by_segment.setdefault(segment, []).append((self.word(start), self.word(end - 1)))
+            for term in group:
+                for start, end in self.positions(term.term_id):
+                    segment = self.segment(start) if sentence else 0
+                    span = (self.word(start), self.word(end - 1))
+                    by_segment.setdefault(segment, []).append(span)
             if not by_segment:
                 return 0
-            per_term.append(by_segment)
-        common = set(per_term[0]).intersection(*per_term[1:])
+            per_group.append(by_segment)
+        if node.order == Order.AFTER:
+            per_group.reverse()
+        common = set(per_group[0]).intersection(*per_group[1:])
+        close = _near if node.order == Order.ANY else _near_in_order
         mask = 0
         for segment in common:
-            if _near(tuple(t[segment] for t in per_term), node.within):
+            if close(tuple(sorted(g[segment]) for g in per_group), node.within):
                 mask |= 1 << segment
         return mask
 
@@ -582,7 +690,7 @@ class _Scan:
         if isinstance(node, _CTerm):
             return bool(self.positions(node.term_id))
         if isinstance(node, _CNear):
-            return all(self.positions(term.term_id) for term in node.terms)
+            return all(any(self.positions(t.term_id) for t in group) for group in node.groups)
         hits = self.hits.keys()
         if node.op == "all":
             return hits >= node.literals and all(self.present(child) for child in node.rest)
@@ -590,29 +698,45 @@ class _Scan:
             return not hits.isdisjoint(node.literals) or any(map(self.present, node.rest))
         return True
 
-    def explain(self, node: _CNode, sentence: bool) -> tuple[tuple[str, ...], int] | None:
-        """The raw terms that made `node` hold and where the first of them is, or None."""
+    def explain(
+        self, node: _CNode, sentence: bool, unless: Sequence[_CTerm] = ()
+    ) -> tuple[tuple[str, ...], int] | None:
+        """The raw terms that made `node` hold and where the first of them is, or None.
+
+        None too when an `unless` cue shares a sentence with the match: with sentence scope,
+        sentences holding a cue do not count; with entry scope, a cue in any sentence that holds
+        one of the matched terms cancels the match."""
         if sentence and not self.present(node):
             return None
         mask = self.eval(node, sentence)
+        cues = self._cues(unless) if mask else 0
+        if sentence:
+            mask &= ~cues
         if not mask:
             return None
         bit = mask & -mask
         fired: list[_CTerm] = []
         self._fired(node, sentence, bit, fired)
-        starts = [
-            start
-            for term in fired
-            for start, _ in self.positions(term.term_id)
-            if not sentence or 1 << self.segment(start) == bit
-        ]
+        spans = [span for term in fired for span in self.positions(term.term_id)]
+        if not sentence and cues and any(1 << self.segment(s) & cues for s, _ in spans):
+            return None
+        starts = [start for start, _ in spans if not sentence or 1 << self.segment(start) == bit]
         return _unique(t.raw for t in fired), min(starts, default=0)
+
+    def _cues(self, unless: Sequence[_CTerm]) -> int:
+        """Bit mask of the sentences holding one of the `unless` terms."""
+        if not any(self.positions(term.term_id) for term in unless):
+            return 0
+        mask = 0
+        for term in unless:
+            mask |= self._term_mask(term.term_id, True)
+        return mask
 
     def _fired(self, node: _CNode, sentence: bool, bit: int, out: list[_CTerm]) -> None:
         if isinstance(node, _CTerm):
             out.append(node)
         elif isinstance(node, _CNear):
-            out.extend(node.terms)
+            out.extend(t for group in node.groups for t in group if self.positions(t.term_id))
         elif node.op != "none":
             for child in node.children:
                 if self.eval(child, sentence) & bit:
@@ -737,6 +861,25 @@ def _near(occurrences: tuple[list[tuple[int, int]], ...], within: int) -> bool:
             else:
                 if (right - first + 1) - covered <= within:
                     return True
+    return False
+
+
+def _near_in_order(occurrences: tuple[list[tuple[int, int]], ...], within: int) -> bool:
+    """Whether one occurrence per term, each after the one before it, fits with <= `within`
+    words between the first and the last. From each occurrence of the first term, every next
+    term takes its occurrence that starts after the previous one ends and ends first."""
+    for first, last in occurrences[0]:
+        right, covered = last, last - first + 1
+        for spans in occurrences[1:]:
+            after = [span for span in spans if span[0] > right]
+            if not after:
+                break
+            best = min(after, key=lambda span: span[1])
+            covered += best[1] - best[0] + 1
+            right = best[1]
+        else:
+            if (right - first + 1) - covered <= within:
+                return True
     return False
 
 

@@ -20,6 +20,7 @@ WHERE = {
     "selectolax": {"parse"},
     "publicsuffixlist": {"parse"},
     "ahocorasick": {"match"},
+    "opencc": {"fold"},
     "sqlmodel": {"store"},
     "sqlalchemy": {"store", "migrate"},
     "alembic": {"migrate"},

@@ -37,7 +37,60 @@ def test_validate_accepts_the_shipped_definitions() -> None:
     env = env_for(Path("/nonexistent"), ROOT / "indicators", ROOT / "config" / "feeds.yaml")
     result = invoke(["validate"], env)
     assert result.exit_code == 0
-    assert result.stdout.startswith("ok: 7 indicators, ")
+    assert result.stdout.splitlines()[-1].startswith("ok: 7 indicators, ")
+    assert all(": warning: " in line for line in result.stdout.splitlines()[:-1])
+
+
+GENERAL = DATA / "general-news" / "general-news.xml"
+
+
+def _one_indicator(tmp_path: Path, terms: str) -> dict[str, str]:
+    indicators = tmp_path / "indicators"
+    indicators.mkdir()
+    (indicators / "x.yaml").write_text(
+        "id: x\ngroup: g\ntitle: t\nquestion: q\noutcomes:\n"
+        f"  - id: yes\n    label: l\n    rule:\n      all:\n        - {terms}\n"
+    )
+    return env_for(tmp_path, indicators, VALID / "feeds.yaml")
+
+
+@pytest.mark.parametrize(
+    ("terms", "args", "warning"),
+    [
+        ("eas*", [], "prefix 'eas*' has fewer than 4 letters"),
+        ("ban*", [], "prefix 'ban*' has fewer than 4 letters"),
+        ("Trump", ["--general-news", str(GENERAL)], "term 'Trump' occurs in 20 of 199"),
+        ("Trump", ["--general-news", str(GENERAL.parent)], "term 'Trump' occurs in 20 of 199"),
+    ],
+)
+def test_validate_warns_about_risky_terms_and_still_exits_0(
+    tmp_path: Path, terms: str, args: list[str], warning: str
+) -> None:
+    env = _one_indicator(tmp_path, terms)
+    result = invoke(["validate", *args], env)
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{tmp_path / 'indicators' / 'x.yaml'}:10: warning: {warning}")
+    assert lines[-1].startswith("ok: 1 indicators")
+
+
+@pytest.mark.parametrize("terms", ["easing", "sanction*", "Kaesong", "/\\bvisa\\b/"])
+def test_validate_is_quiet_about_specific_terms(tmp_path: Path, terms: str) -> None:
+    result = invoke(["validate", "--general-news", str(GENERAL)], _one_indicator(tmp_path, terms))
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == ["ok: 1 indicators, 3 feeds"]
+
+
+def test_validate_general_news_that_is_not_a_feed_is_a_one_line_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.xml"
+    junk.write_bytes(b"")
+    env = _one_indicator(tmp_path, "visa")
+    result = CliRunner().invoke(main, ["validate", "--general-news", str(junk)], env=env)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: validate: general news {junk}: parse: {junk.resolve().as_uri()}: not a feed"
+        " (empty body)"
+    ]
 
 
 def test_validate_prints_every_problem_with_file_and_line_and_writes_nothing(
@@ -192,3 +245,20 @@ def test_test_labeled_scores_and_reports_a_malformed_file_clearly(tmp_path: Path
     assert "precision" in good.stdout and "overall" in good.stdout
     assert bad.exit_code == 1
     assert "Traceback" not in bad.output and "bad-label.tsv:" in bad.stderr
+
+
+def test_a_warning_about_a_vocabulary_term_points_into_the_vocabulary_once(tmp_path: Path) -> None:
+    env = _one_indicator(tmp_path, '"@v.risky"')
+    indicators = tmp_path / "indicators"
+    (indicators / "y.yaml").write_text(
+        (indicators / "x.yaml").read_text().replace("id: x", "id: y").replace("@v.risky", "@v.b")
+    )
+    (indicators / "vocab").mkdir()
+    (indicators / "vocab" / "v.yaml").write_text("risky: [visa, ban*]\nb: ['@v.risky']\n")
+    result = invoke(["validate", "--general-news", str(GENERAL)], env)
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        f"{indicators / 'vocab' / 'v.yaml'}:1: warning: prefix 'ban*' has fewer than 4 letters,"
+        " so it matches many unrelated words (eas* matches East and easy); write the words out",
+        "ok: 2 indicators, 3 feeds",
+    ]

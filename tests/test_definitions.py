@@ -21,6 +21,7 @@ from monitor.domain import (
     FeedSelector,
     NearNode,
     NoneNode,
+    Order,
     Scope,
     Term,
     TermKind,
@@ -107,11 +108,12 @@ def test_defaults_apply() -> None:
     assert outcome.rule.scope == Scope.ENTRY
     assert outcome.rule.node == NearNode(
         (
-            Term("Xi", TermKind.PHRASE, "xi"),
-            Term("title:visit*", TermKind.PREFIX, "visit", title_only=True),
+            (Term("Xi", TermKind.PHRASE, "xi"),),
+            (Term("title:visit*", TermKind.PREFIX, "visit", title_only=True),),
         ),
         3,
     )
+    assert outcome.unless == ()
 
 
 def test_hashes() -> None:
@@ -254,6 +256,8 @@ def test_missing_paths_are_problems(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- terms
 
+FORMS_OF_BAN = ("bans", "banned", "baned", "banning", "baning")
+
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
@@ -267,6 +271,37 @@ def test_missing_paths_are_problems(tmp_path: Path) -> None:
         ("title:visit*", Term("title:visit*", TermKind.PREFIX, "visit", title_only=True)),
         ("title:/x+y/", Term("title:/x+y/", TermKind.REGEX, "x+y", title_only=True)),
         ("북한", Term("북한", TermKind.PHRASE, "북한")),
+        ("ban", Term("ban", TermKind.PHRASE, "ban", forms=FORMS_OF_BAN)),
+        ("=ban", Term("=ban", TermKind.PHRASE, "ban")),
+        ("title:=Xi", Term("title:=Xi", TermKind.PHRASE, "xi", title_only=True)),
+        ("Xi", Term("Xi", TermKind.PHRASE, "xi")),  # a name: no forms
+        ("DPRK", Term("DPRK", TermKind.PHRASE, "dprk")),  # an abbreviation: no forms
+        ("calls on", Term("calls on", TermKind.PHRASE, "calls on")),  # already a form
+        (
+            "resume flight",
+            Term(
+                "resume flight",
+                TermKind.PHRASE,
+                "resume flight",
+                forms=(
+                    "resume flights",
+                    "resume flighted",
+                    "resume flighting",
+                    "resumes flight",
+                    "resumes flights",
+                    "resumes flighted",
+                    "resumes flighting",
+                    "resumed flight",
+                    "resumed flights",
+                    "resumed flighted",
+                    "resumed flighting",
+                    "resuming flight",
+                    "resuming flights",
+                    "resuming flighted",
+                    "resuming flighting",
+                ),
+            ),
+        ),
     ],
 )
 def test_compile_term(raw: str, expected: Term) -> None:
@@ -275,7 +310,15 @@ def test_compile_term(raw: str, expected: Term) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "message"),
-    [("*", "empty term"), ("title:", "empty term"), ("//", "empty regex"), ("/[/", "bad regex")],
+    [
+        ("*", "empty term"),
+        ("title:", "empty term"),
+        ("//", "empty regex"),
+        ("/[/", "bad regex"),
+        ("=", "empty term"),
+        ("=ban*", "a prefix cannot also be exact"),
+        ("=/ban/", "a regex matches only as written"),
+    ],
 )
 def test_compile_term_rejects(raw: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -308,9 +351,10 @@ def test_any_bytes_load_or_give_problems(content: bytes) -> None:
 
 KEYS = ["id", "group", "title", "question", "feeds", "window", "outcomes", "examples"]
 KEYS += ["label", "rule", "corroborate", "scope", "all", "any", "none", "near", "terms", "within"]
-KEYS += ["ids", "tags", "text", "expect", "body"]
+KEYS += ["ids", "tags", "text", "expect", "body", "unless", "order", "before", "after"]
 SCALARS = st.one_of(
     st.sampled_from(["x", "china", "/a+/", "/(/", "x*", "title:y", "30d", "none", "a", "t"]),
+    st.sampled_from(["@v.a", "@v.b", "@v.nope", "@nope.a", "=x", "title:@v.a", "@v", "=@v.a"]),
     st.integers(-3, 5),
     st.none(),
     st.booleans(),
@@ -327,6 +371,27 @@ YAML_VALUES = st.recursive(
 @given(st.dictionaries(st.sampled_from(KEYS), YAML_VALUES, max_size=8))
 def test_any_structure_loads_or_gives_problems(doc: dict[str, object]) -> None:
     _load_text(yaml.safe_dump(doc, allow_unicode=True).encode())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(st.sampled_from(KEYS), YAML_VALUES, max_size=8),
+    st.dictionaries(st.sampled_from(["a", "b", "c"]), YAML_VALUES, max_size=3),
+)
+def test_any_vocabulary_loads_or_gives_problems(
+    doc: dict[str, object], vocab: dict[str, object]
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        indicators, feeds = _write(
+            Path(tmp),
+            yaml.safe_dump(doc, allow_unicode=True),
+            {"v": yaml.safe_dump(vocab, allow_unicode=True)},
+        )
+        try:
+            load_definitions(indicators, feeds)
+        except DefinitionError as exc:
+            assert exc.problems
+            assert all(p.startswith(f"{indicators}/") for p in exc.problems)
 
 
 @pytest.mark.parametrize(
@@ -346,3 +411,157 @@ def test_any_structure_loads_or_gives_problems(doc: dict[str, object]) -> None:
 )
 def test_awkward_yaml_gives_problems(content: bytes) -> None:
     _load_text(content)
+
+
+# ---------------------------------------------------------------- vocabularies, near, unless
+
+VOCAB_ACTORS = """\
+china: [China, Beijing, 中国]
+korea:
+  - "@actors.south"
+  - 북한
+south: [Seoul, "South Korea"]
+"""
+
+
+def _write(root: Path, indicator: str, vocab: dict[str, str]) -> tuple[Path, Path]:
+    (root / "indicators" / "vocab").mkdir(parents=True, exist_ok=True)
+    (root / "indicators" / "x.yaml").write_text(indicator)
+    for stem, text in vocab.items():
+        (root / "indicators" / "vocab" / f"{stem}.yaml").write_text(text)
+    (root / "feeds.yaml").write_text(FEEDS_OK)
+    return root / "indicators", root / "feeds.yaml"
+
+
+def _indicator_yaml(rule: str, unless: str = "") -> str:
+    lines = ["id: x", "group: g", "title: t", "question: q", "outcomes:"]
+    lines += ["  - id: yes", "    label: l", "    rule:", f"      {rule}"]
+    if unless:
+        lines.append(f"    unless: {unless}")
+    return "\n".join(lines) + "\n"
+
+
+def _terms_of(node: object) -> list[str]:
+    if isinstance(node, TermNode):
+        return [node.term.raw]
+    if isinstance(node, NearNode):
+        return [t.raw for group in node.terms for t in group]
+    assert isinstance(node, AllNode | AnyNode | NoneNode)
+    return [raw for child in node.children for raw in _terms_of(child)]
+
+
+@pytest.mark.parametrize(
+    ("rule", "raws"),
+    [
+        ('any: ["@actors.china"]', ["China", "Beijing", "中国"]),
+        ('all: ["@actors.china", visa]', ["China", "Beijing", "中国", "visa"]),
+        ('any: ["@actors.korea"]', ["Seoul", "South Korea", "북한"]),  # a list naming a list
+        ('any: ["title:@actors.south"]', ["title:Seoul", "title:South Korea"]),
+        (
+            'near: {terms: ["@actors.china", [back, "@actors.south"]], within: 3}',
+            ["China", "Beijing", "中国", "back", "Seoul", "South Korea"],
+        ),
+    ],
+)
+def test_vocabulary_references_expand(tmp_path: Path, rule: str, raws: list[str]) -> None:
+    defs = load_definitions(*_write(tmp_path, _indicator_yaml(rule), {"actors": VOCAB_ACTORS}))
+    assert _terms_of(defs.indicators[0].outcomes[0].rule.node) == raws
+
+
+def test_near_groups_and_order(tmp_path: Path) -> None:
+    rule = 'near: {terms: ["@actors.china", [back, support], sanction], within: 6, order: before}'
+    defs = load_definitions(*_write(tmp_path, _indicator_yaml(rule), {"actors": VOCAB_ACTORS}))
+    near = defs.indicators[0].outcomes[0].rule.node
+    assert isinstance(near, NearNode)
+    assert [[t.raw for t in group] for group in near.terms] == [
+        ["China", "Beijing", "中国"],
+        ["back", "support"],
+        ["sanction"],
+    ]
+    assert near.within == 6 and near.order == Order.BEFORE
+
+
+def test_unless_terms(tmp_path: Path) -> None:
+    yaml_text = _indicator_yaml("any: [sanction]", unless='["urge China", "@actors.south"]')
+    defs = load_definitions(*_write(tmp_path, yaml_text, {"actors": VOCAB_ACTORS}))
+    assert [t.raw for t in defs.indicators[0].outcomes[0].unless] == [
+        "urge China",
+        "Seoul",
+        "South Korea",
+    ]
+
+
+VOCAB_PROBLEMS = [
+    # (rule, unless, vocab files, file, line, message)
+    ('any: ["@nope.china"]', "", {}, "x", 9, "unknown vocabulary file 'nope'"),
+    ('any: ["@actors.japan"]', "", {}, "x", 9, "unknown name 'japan' in '@actors.japan'"),
+    ('any: ["@actors"]', "", {}, "x", 9, "must look like @FILE.NAME"),
+    ("any: [visa]", "", {"loop": "a: ['@loop.b']\nb: ['@loop.a']\n"}, "loop", 2, "cycle"),
+    ("any: [visa]", "", {"loop": "a: ['@loop.a']\n"}, "loop", 1, "vocabulary cycle: @loop.a"),
+    ("any: [visa]", "", {"empty": "a: []\n"}, "empty", 1, "vocabulary 'a' must not be empty"),
+    ("any: [visa]", "", {"flat": "a: China\n"}, "flat", 1, "vocabulary 'a' must be a list"),
+    ("any: [visa]", "", {"bad": "a: ['/[/']\n"}, "bad", 1, "bad regex"),
+    ("any: [visa]", "", {"bad": "a: ['@actors.nope']\n"}, "bad", 1, "unknown name 'nope'"),
+    ("any: [visa]", "", {"bad": "- China\n"}, "bad", 1, "must map names to lists"),
+    ("any: [visa]", "", {"dup": "a: [x]\nb: [y]\na: [z]\n"}, "dup", 3, "duplicate vocabulary"),
+    ("any: [visa]", "", {"bad": "a b: [x]\n"}, "bad", 1, "vocabulary name 'a b' must be a slug"),
+    ("any: [visa]", "", {"bad": "a: [[x]]\n"}, "bad", 1, "holds terms, not lists"),
+    ('any: ["=@actors.china"]', "", {}, "x", 9, "'=' in term"),
+    (
+        "any: [visa]",
+        "",
+        {"deep": "".join(f"a{i}: ['@deep.a{i + 1}']\n" for i in range(2000)) + "a2000: [x]\n"},
+        "deep",
+        32,
+        "vocabulary references nest more than 32 deep",
+    ),
+    ("near: {terms: [a, b], within: 2, order: first}", "", {}, "x", 9, "'near' order 'first'"),
+    ("near: {terms: [a, []], within: 2}", "", {}, "x", 9, "must not be empty"),
+    ("near: {terms: [a, [[b]]], within: 2}", "", {}, "x", 9, "must hold terms, not lists"),
+    ("near: {terms: [a, {any: [b]}], within: 2}", "", {}, "x", 9, "'near' terms must be terms"),
+    ("any: [visa]", "deny", {}, "x", 10, "'unless' must be a list"),
+    ("any: [visa]", "[]", {}, "x", 10, "'unless' must not be empty"),
+    ("any: [visa]", "[[deny]]", {}, "x", 10, "'unless' items must be terms"),
+    ("any: [visa]", '["@actors.nope"]', {}, "x", 10, "unknown name 'nope'"),
+]
+
+
+@pytest.mark.parametrize(("rule", "unless", "vocab", "name", "line", "message"), VOCAB_PROBLEMS)
+def test_vocabulary_near_and_unless_problems(
+    tmp_path: Path,
+    rule: str,
+    unless: str,
+    vocab: dict[str, str],
+    name: str,
+    line: int,
+    message: str,
+) -> None:
+    files = {"actors": VOCAB_ACTORS, **vocab}
+    indicators, feeds = _write(tmp_path, _indicator_yaml(rule, unless), files)
+    problems = validate(indicators, feeds)
+    path = indicators / "x.yaml" if name == "x" else indicators / "vocab" / f"{name}.yaml"
+    assert any(p.startswith(f"{path}:{line}: ") and message in p for p in problems), problems
+
+
+def test_hash_changes_with_a_vocabulary_it_uses(tmp_path: Path) -> None:
+    uses = _indicator_yaml('any: ["@actors.china"]')
+    (tmp_path / "indicators" / "vocab").mkdir(parents=True)
+    (tmp_path / "indicators" / "other.yaml").write_text(
+        _indicator_yaml("any: [visa]").replace("id: x", "id: other")
+    )
+    paths = _write(tmp_path, uses, {"actors": VOCAB_ACTORS})
+    before = load_definitions(*paths)
+    _write(tmp_path, uses, {"actors": VOCAB_ACTORS.replace("Beijing", "Peking")})
+    after = load_definitions(*paths)
+    assert after.indicator("x").hash != before.indicator("x").hash
+    assert after.indicator("other").hash == before.indicator("other").hash
+    assert after.hash != before.hash
+    data = (tmp_path / "indicators" / "other.yaml").read_bytes()
+    assert after.indicator("other").hash == hashlib.sha256(data).hexdigest()
+
+
+def test_shipped_vocabulary_is_not_an_indicator() -> None:
+    root = Path(__file__).parent.parent
+    defs = load_definitions(root / "indicators", root / "config" / "feeds.yaml")
+    assert (root / "indicators" / "vocab" / "actors.yaml").is_file()
+    assert "actors" not in {i.id for i in defs.indicators}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from monitor.domain import (
     NearNode,
     Node,
     NoneNode,
+    Order,
     Outcome,
     Rule,
     Scope,
@@ -41,7 +43,11 @@ def node(spec: Any) -> Node:
     parts: list[Node] = []
     for key, value in spec.items():
         if key == "near":
-            parts.append(NearNode(tuple(compile_term(t) for t in value["terms"]), value["within"]))
+            groups = tuple(
+                tuple(map(compile_term, [t] if isinstance(t, str) else t)) for t in value["terms"]
+            )
+            order = Order(value.get("order", "any"))
+            parts.append(NearNode(groups, value["within"], order))
         else:
             cls = {"all": AllNode, "any": AnyNode, "none": NoneNode}[key]
             parts.append(cls(tuple(node(v) for v in value)))
@@ -49,14 +55,19 @@ def node(spec: Any) -> Node:
 
 
 def indicator(
-    ind_id: str, rule: Any, scope: Scope = Scope.ENTRY, outcome: str = "yes"
+    ind_id: str,
+    rule: Any,
+    scope: Scope = Scope.ENTRY,
+    outcome: str = "yes",
+    unless: Sequence[str] = (),
 ) -> Indicator:
+    cues = tuple(map(compile_term, unless))
     return Indicator(
         id=ind_id,
         group="g",
         title="t",
         question="q",
-        outcomes=(Outcome(outcome, outcome, Rule(node(rule), scope)),),
+        outcomes=(Outcome(outcome, outcome, Rule(node(rule), scope), unless=cues),),
     )
 
 
@@ -108,6 +119,97 @@ TERM_CASES = [
 def test_term(term: str, title: str, expected: bool) -> None:
     assert matches({"any": [term]}, title) is expected
     assert matches({"any": [term]}, "Headline", "Some text. " + title) is expected
+
+
+WORD_FORM_CASES = [
+    # a plain phrase matches the English forms of its words
+    ("oppose", "China opposes new sanctions", True),
+    ("oppose", "Beijing opposed the move", True),
+    ("oppose", "Opposing views in Seoul", True),
+    ("extend", "China extended visa-free entry", True),
+    ("extend", "Seoul extends waiver", True),
+    ("flight", "Airlines add flights to Jeju", True),
+    ("ease", "Visa rules eased for tourists", True),
+    ("ease", "China easing curbs", True),
+    ("apply", "The rule applies to tour groups", True),
+    ("apply", "Korea applied for membership", True),
+    ("stop", "Beijing stopped issuing visas", True),
+    ("stop", "Stopping the flow of coal", True),
+    ("visa", "Visas for South Koreans", True),
+    ("meet", "Xi met Lee in Gyeongju", True),
+    ("hold", "The two sides held talks", True),
+    ("resume flight", "Airlines resumed flights to Jeju", True),
+    ("multiple-entry visa", "Ten-year multiple-entry visas", True),
+    # ... and never a longer word, unlike a prefix
+    ("ease", "East Asia summit", False),
+    ("ease", "Tensions in the East China Sea", False),
+    ("ban", "Bank of Korea holds rates", False),
+    ("ban", "Talks in Bangkok", False),
+    ("ban", "US banned the exports", True),
+    ("visa", "Visakhapatnam port", False),
+    # `=` opts out of forms; names and abbreviations are not inflected anyway
+    ("=US", "US envoy in Seoul", True),
+    ("=US", "The plan was used in talks", False),
+    ("US", "The plan was used in talks", False),
+    ("=Xi", "Xi visits Seoul", True),
+    ("=oppose", "China opposes sanctions", False),
+    ("=oppose", "We oppose sanctions", True),
+    ("title:=Xi", "Xi visits Seoul", True),
+    ("title:flight", "Flights resume", True),
+    ("Park", "Parking rules change", False),
+    # prefixes and regexes are unchanged
+    ("eas*", "East Asia summit", True),
+    ("/\\bvisa\\b/", "Visas for all", False),
+    # non-Latin terms are unaffected; in a mixed term the Latin words inflect
+    ("签证", "签证政策", True),
+    ("sanction 北韓", "UN sanctions 北韩 again", True),
+    ("=sanction 北韓", "UN sanctions 北韩 again", False),
+]
+
+
+CJK_CASES = [
+    # Traditional Chinese folds to Simplified, in the text and in the term
+    ("中國", "中国外交部发言人表示", True),
+    ("中国", "中國外交部發言人表示", True),
+    ("簽證", "中方对韩实行免签证政策", True),
+    ("免签", "對韓國實施免簽政策", True),
+    ("韓國", "韩国总统访华", True),
+    ("朝鲜", "北韓與朝鮮半島", True),
+    ("/韓國(總統|政府)/", "韩国总统访华", True),  # a regex's literal characters fold too
+    ("/[丟-龜]{2}免簽/", "对韩国免签", True),  # ... but not inside [...]: the range stays
+    # Japanese kanji fold the same way on both sides, so Japanese terms still match
+    ("訪問", "首相が中国を訪問", True),
+    ("関係", "日中関係が改善", True),
+    ("経済", "日本経済の回復", True),
+    ("北朝鮮", "北朝鮮がミサイル発射", True),
+    ("査証免除", "中国が日本人の査証免除を再開", True),
+    ("ビザ", "ビザなし渡航", True),
+    # Korean: with or without spaces between syllables; particles after a word
+    ("무비자", "무 비자 입국 허용", True),
+    ("무비자", "무비자로 입국", True),
+    ("비자 면제", "비자면제 확대", True),
+    ("비자면제", "비자 면제 확대", True),
+    ("중국", "회의 중 국내 기업이", False),  # two syllables are never split
+    ("중국", "중국이 발표했다", True),
+]
+
+
+@pytest.mark.parametrize(("term", "title", "expected"), CJK_CASES)
+def test_cjk_folding_and_korean_spacing(term: str, title: str, expected: bool) -> None:
+    assert matches({"any": [term]}, title) is expected
+
+
+def test_a_folded_match_quotes_the_original_text() -> None:
+    found = Matcher([indicator("i", {"all": ["签证", "韩国"]})]).match(
+        entry("對韓國實施免簽證政策")
+    )
+    assert found[0].snippet == "對韓國實施免簽證政策"
+    assert found[0].terms == ("签证", "韩国")
+
+
+@pytest.mark.parametrize(("term", "title", "expected"), WORD_FORM_CASES)
+def test_word_forms(term: str, title: str, expected: bool) -> None:
+    assert matches({"any": [term]}, title) is expected
 
 
 @pytest.mark.parametrize(
@@ -185,6 +287,92 @@ def test_title_is_its_own_sentence() -> None:
     rule = {"all": ["china", "north korea"]}
     assert not matches(rule, "China warns", "North Korea fired.", Scope.SENTENCE)
     assert matches(rule, "China warns", "North Korea fired.", Scope.ENTRY)
+
+
+CHINA = ["China", "Chinese", "Beijing", "中国"]
+ORDER_CASES = [
+    # order: before — the terms in the listed order
+    (
+        [CHINA, ["back", "support", "enforce"], "sanction"],
+        "before",
+        6,
+        "China backs sanctions",
+        True,
+    ),
+    (
+        [CHINA, ["back", "support", "enforce"], "sanction"],
+        "before",
+        6,
+        "Sanctions back China",
+        False,
+    ),
+    (
+        [CHINA, ["back", "support", "enforce"], "sanction"],
+        "before",
+        6,
+        "Beijing says it will strictly enforce new UN sanctions",
+        True,
+    ),
+    ([CHINA, ["back", "support"], "sanction"], "before", 1, "China will not back sanctions", False),
+    # order: after — the reverse of the listed order
+    (["sanction", CHINA], "after", 3, "China backs sanctions", True),
+    (["sanction", CHINA], "after", 3, "Sanctions back China", False),
+    # order: any (the default)
+    (["sanction", CHINA], "any", 3, "Sanctions back China", True),
+    (["sanction", CHINA], "any", 3, "China backs sanctions", True),
+    # CJK: two characters count as one word
+    (["中国", "制裁"], "before", 2, "中国支持制裁", True),
+    (["中国", "制裁"], "before", 2, "制裁中国企业", False),
+]
+
+
+@pytest.mark.parametrize(("terms", "order", "within", "title", "expected"), ORDER_CASES)
+def test_near_order(terms: list[Any], order: str, within: int, title: str, expected: bool) -> None:
+    rule = {"near": {"terms": terms, "within": within, "order": order}}
+    assert matches(rule, title) is expected
+
+
+UNLESS = ["urge China", "calls on Beijing", "deny", "suspend"]
+UNLESS_CASES = [
+    # (scope, title, text, expected)
+    (Scope.SENTENCE, "China to enforce sanctions on North Korea", "", True),
+    (Scope.SENTENCE, "Seoul urges China to enforce sanctions on North Korea", "", False),
+    (Scope.ENTRY, "Seoul urges China to enforce sanctions on North Korea", "", False),
+    (Scope.SENTENCE, "China denies it will enforce sanctions on North Korea", "", False),
+    # a cue in another sentence does not cancel
+    (Scope.SENTENCE, "China to enforce sanctions on North Korea", "Russia denies a deal.", True),
+    (Scope.ENTRY, "China to enforce sanctions on North Korea", "Russia denies a deal.", True),
+    # with sentence scope another sentence may still hold the rule
+    (
+        Scope.SENTENCE,
+        "Seoul urges China to enforce sanctions on North Korea",
+        "China will enforce sanctions on North Korea, officials said.",
+        True,
+    ),
+    # with entry scope, a cue in any sentence holding a matched term cancels the match
+    (
+        Scope.ENTRY,
+        "China to enforce sanctions",
+        "Beijing suspends the plan. North Korea protests.",
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("scope", "title", "text", "expected"), UNLESS_CASES)
+def test_unless(scope: Scope, title: str, text: str, expected: bool) -> None:
+    rule = {"all": [{"any": CHINA}, "enforce", "sanction", "north korea"]}
+    if scope == Scope.ENTRY and "Beijing suspends" in text:
+        rule = {"all": [{"any": CHINA}, "enforce", "sanction"]}
+    matcher = Matcher([indicator("i", rule, scope, unless=UNLESS)])
+    assert bool(matcher.match(entry(title, text))) is expected
+
+
+def test_unless_differs_from_none_with_entry_scope() -> None:
+    rule = {"all": ["china", "sanction"]}
+    title, text = "China backs sanctions", "Separately, Russia denies a deal."
+    assert Matcher([indicator("i", rule, unless=["deny"])]).match(entry(title, text))
+    assert not matches({**rule, "none": ["deny"]}, title, text)
 
 
 def test_none_is_per_sentence_in_sentence_scope() -> None:
@@ -484,3 +672,43 @@ def test_a_pathological_regex_never_stalls_matching(
     started = time.monotonic()
     matcher.match(entry("a" * min(length, 900) + "c", text))
     assert time.monotonic() - started < 1.0
+
+
+# ---------------------------------------------------------------- the shipped vocabulary
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="module")
+def actors(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
+    """One indicator per list of the shipped indicators/vocab/actors.yaml."""
+    root = tmp_path_factory.mktemp("actors")
+    (root / "indicators").mkdir()
+    shutil.copytree(ROOT / "indicators" / "vocab", root / "indicators" / "vocab")
+    for name in ("china", "south-korea", "north-korea"):
+        (root / "indicators" / f"{name}.yaml").write_text(
+            f"id: {name}\ngroup: g\ntitle: t\nquestion: q\noutcomes:\n"
+            f"  - id: yes\n    label: l\n    rule: {{any: ['@actors.{name}']}}\n"
+        )
+    (root / "feeds.yaml").write_text("feeds: []\n")
+    return Matcher(load_definitions(root / "indicators", root / "feeds.yaml").indicators)
+
+
+ACTOR_CASES = [
+    ("Xi Jinping meets Lee Jae-myung in Gyeongju", {"china", "south-korea"}),
+    ("S. Korea, China agree to resume talks", {"china", "south-korea"}),
+    ("S Korean exports rise", {"south-korea"}),
+    ("U.S. Korea policy under review", set()),
+    ("N. Korea fires missile, KCNA says", {"north-korea"}),
+    ("Kim Jong-un inspects factory", {"north-korea"}),
+    ("中國外交部：習近平將訪問韓國", {"china", "south-korea"}),
+    ("北朝鮮が弾道ミサイル発射、韓国軍発表", {"north-korea", "south-korea"}),
+    ("중국 외교부, 북한 도발에 우려 표명", {"china", "north-korea"}),
+    ("이재명 대통령, 시진핑 주석과 회담", {"china", "south-korea"}),
+    ("Japan and Taiwan sign trade pact", set()),
+]
+
+
+@pytest.mark.parametrize(("title", "expected"), ACTOR_CASES)
+def test_shipped_actor_lists(actors: Matcher, title: str, expected: set[str]) -> None:
+    assert {m.indicator_id for m in actors.match(entry(title))} == expected

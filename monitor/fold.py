@@ -1,0 +1,46 @@
+"""Traditional Chinese folded to Simplified, so that a term in either script matches text in
+either. The only module that imports opencc.
+
+OpenCC's `t2s` conversion is read once per process into a table of single characters (each of
+its character mappings is one character to one, so offsets in the text stay valid), and a text
+is rewritten only in its runs of Traditional characters (one regex scan; Simplified, Korean and
+Latin text pass through untouched). Folding character by character drops OpenCC's
+phrase-level choices; for matching that costs nothing, because terms and texts fold alike.
+Japanese kanji go through the same fold (訪問 -> 访问, 関係 -> 関系): a Japanese term and
+Japanese text still meet, since both sides are folded the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import opencc
+
+__all__ = ["fold"]
+
+_RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00))  # ext. A, unified, compatibility
+
+
+@functools.cache
+def _table() -> tuple[dict[int, str], re.Pattern[str]]:
+    """The character table, and a pattern of runs of the characters it changes."""
+    chars = [chr(code) for low, high in _RANGES for code in range(low, high)]
+    folded = opencc.OpenCC("t2s").convert("\n".join(chars)).split("\n")
+    table: dict[int, str] = {}
+    if len(folded) == len(chars):  # else a mapping across lines: no character is trusted
+        table = {
+            ord(char): simple
+            for char, simple in zip(chars, folded, strict=True)
+            if simple != char and len(simple) == 1
+        }
+    runs = "".join(re.escape(chr(code)) for code in sorted(table)) or "\x00"
+    return table, re.compile(f"[{runs}]+")
+
+
+def fold(text: str) -> str:
+    """`text` with every Traditional Chinese character as its Simplified form; same length."""
+    if text.isascii():
+        return text
+    table, traditional = _table()
+    return traditional.sub(lambda run: run.group().translate(table), text)
