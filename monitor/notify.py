@@ -4,7 +4,6 @@ JSON webhooks…), to the URLs in MONITOR_NOTIFY_URLS.
     build_alert(change, indicator_title) -> Alert          pure: the same evidence as the digest
     Notifier(urls).notify(alerts) -> list[NotifyFailure]   retries each channel; never raises
     Notifier(urls).deliver(alert, skip) -> Delivery        one alert, channel by channel (keys)
-    BackgroundNotifier(notifier).submit(alerts) -> bool    off the check path; a bounded queue
 
 The daemon's alerts go through the outbox in the database (`monitor.alerts`), which calls
 `deliver`: a channel that accepted an alert is remembered by its `channel_key`, so a retry
@@ -18,11 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import queue
 import re
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
@@ -156,7 +152,7 @@ def _channel(url: str) -> _Channel:
 class Notifier:
     """Sends alerts to every channel, retrying a failing one `attempts` times with exponential
     back-off. A channel that still fails is skipped for the rest of the batch. Never raises.
-    Not thread-safe: use one per thread, or a BackgroundNotifier."""
+    Not thread-safe: use one per thread."""
 
     def __init__(
         self,
@@ -255,60 +251,8 @@ class Notifier:
         return _scrub(messages[-1] if messages else "delivery failed", channel.url)
 
 
-# ---------------------------------------------------------------- off the check path
-
-
-class BackgroundNotifier:
-    """Runs a Notifier on one worker thread. `submit` never blocks: when `max_pending` batches
-    are already waiting it drops the batch, logs it and returns False (the digest still
-    carries every change). The latest failures are kept in `failures`."""
-
-    def __init__(self, notifier: Notifier, *, max_pending: int = 100) -> None:
-        self.notifier = notifier
-        self.failures: deque[NotifyFailure] = deque(maxlen=100)
-        self._queue: queue.Queue[list[Alert] | None] = queue.Queue(maxsize=max_pending)
-        self._thread = threading.Thread(target=self._run, name="monitor-notify", daemon=True)
-        self._thread.start()
-
-    def submit(self, alerts: Iterable[Alert]) -> bool:
-        batch = list(alerts)
-        if not batch or not self.notifier.channels:
-            return True
-        try:
-            self._queue.put_nowait(batch)
-        except queue.Full:
-            log.warning("notify: queue full; %d alert(s) dropped", len(batch))
-            return False
-        return True
-
-    def close(self, timeout: float | None = None) -> bool:
-        """Deliver what is queued, then stop. False when the worker did not finish in time."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            self._queue.put(None, timeout=timeout)
-        except queue.Full:
-            return False
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        self._thread.join(remaining)
-        return not self._thread.is_alive()
-
-    def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            try:
-                self.failures.extend(self.notifier.notify(batch))
-            except Exception:  # never let the worker die
-                log.exception("notify: unexpected error")
-
-    def __enter__(self) -> BackgroundNotifier:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close(timeout=30)
-
-
 __all__ = [
     "Alert",
-    "BackgroundNotifier",
     "Delivery",
     "Notifier",
     "NotifyFailure",

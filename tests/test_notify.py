@@ -12,7 +12,6 @@ import pytest
 from monitor.domain import Evidence, StatusChange
 from monitor.notify import (
     Alert,
-    BackgroundNotifier,
     Notifier,
     _scrub,
     build_alert,
@@ -164,23 +163,3 @@ def test_errors_are_scrubbed_of_url_secrets() -> None:
     url = "slack://TokenA1/TokenB22/TokenC333/#channel"
     text = "failed posting to https://hooks.slack.com/services/TokenA1/TokenB22/TokenC333"
     assert _scrub(text, url) == "failed posting to https://hooks.slack.com/services/***/***/***"
-
-
-def test_background_notifier_never_blocks_the_caller() -> None:
-    with running_webhook(delay=0.5) as hook:
-        background = BackgroundNotifier(fast([hook.apprise_url()]), max_pending=1)
-        started = time.monotonic()
-        accepted = [background.submit([alert()]) for _ in range(4)]
-        assert time.monotonic() - started < 0.2
-        assert accepted[0] is True
-        assert False in accepted  # the queue is bounded: some batches were dropped
-        assert background.close(timeout=10)
-        assert 1 <= len(hook.received) == accepted.count(True)
-        assert list(background.failures) == []
-
-
-def test_background_notifier_records_failures() -> None:
-    background = BackgroundNotifier(fast([f"json://127.0.0.1:{closed_port()}/x"], attempts=1))
-    assert background.submit([alert()])
-    assert background.close(timeout=10)
-    assert [f.attempts for f in background.failures] == [1]

@@ -207,6 +207,7 @@ def test_metrics_are_read_from_the_database(client: TestClient) -> None:
     assert samples[("monitor_digest_sent_timestamp_seconds", ())] == pytest.approx(sent)
     assert samples[("monitor_feeds", (("state", "dead"),))] == 1
     assert samples[("monitor_feeds", (("state", "ok"),))] == 2
+    assert samples[("monitor_alerts_pending", ())] == 0  # recorded without alert URLs
 
 
 def test_metrics_of_an_empty_database(tmp_path: Path, defs: Definitions) -> None:
