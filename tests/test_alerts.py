@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -158,13 +157,9 @@ def test_upgrading_to_0004_sends_no_history(empty_database_url: str) -> None:
 # ---------------------------------------------------------------- a real kill
 
 
-def _pending(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
-        if "status_change" not in tables:
-            return 0
-        query = "SELECT count(*) FROM status_change WHERE notified_at IS NULL"
-        return int(conn.execute(query).fetchone()[0])
+def _pending(url: str) -> int:
+    with open_store(url) as store:
+        return store.pending_alerts()
 
 
 def _wait_for(condition: object, timeout: float, what: str, proc: subprocess.Popen[bytes]) -> None:
@@ -179,7 +174,7 @@ def _wait_for(condition: object, timeout: float, what: str, proc: subprocess.Pop
 
 @pytest.mark.slow
 def test_a_daemon_killed_before_sending_sends_after_its_restart_once(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, feed_server: FeedServer, database_url: str
 ) -> None:
     published = datetime.now(UTC) - timedelta(hours=1)
     feed_server.route("/yonhap.xml", body=news.yonhap(published))
@@ -194,10 +189,9 @@ def test_a_daemon_killed_before_sending_sends_after_its_restart_once(
             for n in ("yonhap", "herald")
         )
     )
-    db = tmp_path / "monitor.db"
     with running_webhook() as hook:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
-            "MONITOR_DATABASE_URL": f"sqlite:///{db}",
+            "MONITOR_DATABASE_URL": database_url,
             "MONITOR_INDICATORS_DIR": str(ROOT / "indicators"),
             "MONITOR_FEEDS_FILE": str(tmp_path / "feeds.yaml"),
             "MONITOR_OUTBOX_DIR": str(tmp_path / "outbox"),
@@ -211,7 +205,7 @@ def test_a_daemon_killed_before_sending_sends_after_its_restart_once(
         first = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=env, cwd=tmp_path,
                                  stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         try:
-            _wait_for(lambda: _pending(db) == 2, 60, "the changes to be recorded", first)
+            _wait_for(lambda: _pending(database_url) == 2, 60, "the changes to be recorded", first)
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
@@ -221,7 +215,7 @@ def test_a_daemon_killed_before_sending_sends_after_its_restart_once(
         second = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=env, cwd=tmp_path,
                                   stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         try:
-            _wait_for(lambda: len(hook.received) >= 2 and _pending(db) == 0, 60,
+            _wait_for(lambda: len(hook.received) >= 2 and _pending(database_url) == 0, 60,
                       "the alerts after the restart", second)  # fmt: skip
             time.sleep(0.6)  # three more ticks of the alerts job: nothing more is sent
         finally:
