@@ -354,6 +354,8 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
         click.echo(
             f"{change.at:%Y-%m-%d %H:%M} UTC  {change.old_status} -> {change.new_status}{mark}"
         )
+        if change.reason:
+            click.echo(f"    {change.reason}")
         for e in change.evidence:
             click.echo(f"    {e.publisher}: {e.title}\n      {e.link}")
 

@@ -56,14 +56,17 @@ def build_alert(
     zone: tzinfo = UTC,
     limit: int = EVIDENCE_PER_ALERT,
 ) -> Alert:
-    """One change as a short text: indicator, old → new status, then each piece of evidence with
-    its title, publisher, time, link and snippet."""
+    """One change as a short text: indicator, old → new status, why (when the change has a
+    reason: feeds not read), then each piece of evidence with its title, publisher, time, link
+    and snippet."""
     title = clean(indicator_title) or change.indicator_id
     lines = [
         title,
         f"{format_status(change.old_status)} → {format_status(change.new_status)}"
         f" ({format_time(change.at, zone)})",
     ]
+    if change.reason:
+        lines.append(clean(change.reason))
     if change.evidence:
         lines += ["", "Evidence:"]
     for evidence in change.evidence[:limit]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from datetime import UTC, datetime
@@ -55,6 +56,16 @@ def alert() -> Alert:
 
 def fast(urls: list[str], attempts: int = 3) -> Notifier:
     return Notifier(urls, attempts=attempts, backoff=0.01, timeout=5)
+
+
+def test_an_alert_to_unknown_says_it_and_why() -> None:
+    why = "feeds not read: yonhap: failing since 2026-01-06 01:00 UTC (fetch: HTTP 503)"
+    change = dataclasses.replace(
+        sample_change(0), old_status="quiet", new_status="unknown", reason=why
+    )
+    made = build_alert(change, "How Beijing talks about North Korea")
+    assert made.title == "monitor: How Beijing talks about North Korea: ⚠ unknown"
+    assert made.body.splitlines()[1:3] == ["quiet → ⚠ unknown (2026-01-06 02:00 UTC)", why]
 
 
 def test_alert_carries_the_digest_evidence() -> None:
