@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import socket
 import sys
 from collections.abc import Callable
@@ -136,6 +137,7 @@ class Runtime:
             max_backoff=s.max_backoff,
             owner=owner,
             lease=s.feed_lease,
+            alerts=bool(s.notify_urls),
         )
 
     def close(self) -> None:
@@ -379,7 +381,7 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
     ctx = dataclasses.replace(ctx, force=force, progress=progress)
     now = utcnow()
-    prepare(ctx, now=now)
+    changes = prepare(ctx, now=now)
     try:
         report = run_cycle(ctx, now=now, clock=utcnow)
     finally:
@@ -388,7 +390,8 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
     click.echo(report.summary(), err=True)
     for error in report.errors:
         click.echo(f"  {error}", err=True)
-    for change in report.changes:
+    _send_alerts(rt)
+    for change in [*changes, *report.changes]:
         if as_json:
             click.echo(json.dumps(change_json(change), ensure_ascii=False))
         else:
@@ -423,6 +426,19 @@ class _Progress(logging.Filter):
             self._stream.write("\r\x1b[K")  # back to the start of the line, and erase it
             self._stream.flush()
             self._shown = False
+
+
+def _send_alerts(rt: Runtime) -> None:
+    """Send the alerts waiting in the outbox (this check's, and any a daemon left)."""
+    from monitor.alerts import Outbox, send_pending
+    from monitor.notify import Notifier
+
+    s = rt.settings
+    if not s.notify_urls:
+        return
+    titles = {i.id: i.title for i in rt.definitions.indicators}
+    outbox = Outbox(rt.store, Notifier(s.notify_urls), titles, f"cli:{os.getpid()}", s.zone)
+    send_pending(outbox, now=utcnow(), clock=utcnow)
 
 
 @main.command("match")
@@ -580,7 +596,7 @@ def replay_cmd(rt: Runtime, since: datetime) -> None:
 
     ctx = rt.context()
     now = utcnow()
-    prepare(ctx, now=now)
+    prepare(ctx, now=now, evaluate=False)
     start = datetime.combine(since.date(), time(), UTC)
     rematched = rematch(ctx, start)
     changes = evaluate_and_record(ctx, now=now, replayed=True)

@@ -143,6 +143,7 @@ def digest_input(
             status=v.status,
             since=v.since,
             evidence=v.evidence,
+            reason=v.reason,
         )
         for v in indicator_views(definitions, store, now=now)
     )

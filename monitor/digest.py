@@ -30,10 +30,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 
-from monitor.domain import MIXED, QUIET, UNKNOWN, Evidence, StatusChange, digest_of
+from monitor.domain import QUIET, UNKNOWN, Evidence, StatusChange, digest_of
 from monitor.errors import DigestError
 from monitor.settings import Settings
-from monitor.views import clean, web_url
+from monitor.views import PALETTE, clean, status_words, web_url
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class IndicatorLine:
     status: str
     since: datetime
     evidence: tuple[Evidence, ...] = ()
+    reason: str = ""  # why the status is unknown ("feeds not read: …")
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,12 @@ class DigestInput:
 
 
 def format_status(status: str) -> str:
-    """'pressure:confirmed' -> 'pressure — confirmed'; 'quiet' stays 'quiet'."""
+    """'pressure:confirmed' -> 'pressure — confirmed'; 'quiet' stays 'quiet'; 'unknown' gets
+    its glyph ('⚠ unknown'), so that it never reads like quiet."""
     if not status:
         return "(none)"
+    if status == UNKNOWN:
+        return status_words(status)
     outcome, sep, level = status.partition(":")
     return f"{outcome} — {level}" if sep else status
 
@@ -137,6 +141,7 @@ class _Change:
 class _Line:
     title: str
     status: str
+    why: str  # "⚠ unknown — feeds not read: …" for unknown, else ""
     tone: str
     since: str
     items: tuple[_Item, ...]
@@ -160,9 +165,8 @@ class _Problem:
 _TONES = {  # background, foreground: inline CSS for a status badge
     "confirmed": "background:#c8102e;color:#ffffff",
     "reported": "background:#f2c14e;color:#1b1b1b",
-    MIXED: "background:#6c4f9c;color:#ffffff",
-    UNKNOWN: "background:#e07b00;color:#ffffff",
-    QUIET: "background:#d9d9d6;color:#1b1b1b",
+    # the status words as the page draws them
+    **{word: f"background:{c.background};color:{c.text}" for word, c in PALETTE.items()},
 }
 
 
@@ -214,6 +218,7 @@ def _groups(data: DigestInput, zone: tzinfo) -> tuple[_Group, ...]:
         view = _Line(
             title=clean(line.title) or line.id,
             status=format_status(line.status),
+            why=status_words(line.status, clean(line.reason)) if line.status == UNKNOWN else "",
             tone=_tone(line.status),
             since=format_time(line.since, zone),
             items=items,
@@ -232,7 +237,8 @@ def _problems(data: DigestInput, zone: tzinfo) -> tuple[_Problem, ...]:
     for line in data.indicators:
         if line.status == UNKNOWN:
             since = format_time(line.since, zone)
-            text = f"status unknown since {since}: every feed it reads is failing"
+            why = clean(line.reason) or "its feeds are not read"
+            text = f"status unknown since {since}: {why}"
             views.append(_Problem(clean(line.title) or line.id, "", None, text))
     return tuple(views)
 

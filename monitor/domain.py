@@ -282,6 +282,7 @@ class Level(Enum):
 QUIET = "quiet"
 MIXED = "mixed"
 UNKNOWN = "unknown"
+INITIAL = UNKNOWN  # an indicator's status before it is first evaluated: no feed was read for it
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,7 @@ class FeedHealth:
     interval: timedelta
     dead: bool = False  # 410 Gone, or permanently failing
     last_error: str = ""
+    never_read: bool = False  # no fetch of it has ever succeeded (or it was never fetched)
 
 
 @dataclass(frozen=True)
@@ -323,6 +325,7 @@ class Status:
     status: str  # quiet | unknown | mixed | OUTCOME:LEVEL
     outcomes: tuple[OutcomeState, ...]
     definition_hash: str
+    reason: str = ""  # why, when the status is unknown: "feeds not read: ..."
 
     @property
     def evidence(self) -> tuple[Evidence, ...]:
@@ -343,7 +346,7 @@ class StatusChange:
     definition_hash: str
     replayed: bool = False
     id: int | None = field(default=None, compare=False)
-    reason: str | None = None  # why, when not a check: "verdict: no on entry 123 by cli: …"
+    reason: str = ""  # why it changed, when the evidence does not say: feeds not read, a verdict
 
 
 class Judgement(StrEnum):

@@ -10,11 +10,15 @@ The status model (DESIGN §3):
   and its source is the publisher of its earliest copy;
 - an outcome is ``none`` without stories, ``confirmed`` with at least ``corroborate`` distinct
   sources among its stories, else ``reported``;
-- the status is ``unknown`` when the indicator reads at least one feed and every one of them is
-  dead or has been failing for longer than two check intervals. This follows DESIGN literally:
-  it wins even when evidence is still inside the window, because nobody can tell whether the
-  news has moved on since. Otherwise ``quiet`` without evidence, ``mixed`` when two or more
-  outcomes share the highest level, else ``OUTCOME:LEVEL``.
+- the status is ``unknown`` when the indicator reads at least one feed and none of them can
+  support ``quiet``: a feed can when it has been read successfully at least once, is not gone
+  and has not been failing for longer than two of its check intervals. So an indicator whose
+  feeds were never read is ``unknown`` before its first check and after a first check that
+  failed, and one whose feeds all died is ``unknown`` two intervals after the last of them
+  failed. This follows DESIGN literally: it wins even when evidence is still inside the window,
+  because nobody can tell whether the news has moved on since; the status says why (`reason`).
+  Otherwise ``quiet`` without evidence, ``mixed`` when two or more outcomes share the highest
+  level, else ``OUTCOME:LEVEL``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.domain import (
+    INITIAL,
     MIXED,
     QUIET,
     UNKNOWN,
@@ -41,7 +46,15 @@ from monitor.domain import (
     normalize,
 )
 
-__all__ = ["NEAR_DUPLICATE", "changes", "evaluate", "same_story", "stories"]
+__all__ = [
+    "NEAR_DUPLICATE",
+    "changes",
+    "evaluate",
+    "feeds_down",
+    "same_story",
+    "stories",
+]
+
 
 NEAR_DUPLICATE = 0.6  # Jaccard similarity from which two texts are one story
 _MIN_TITLE_WORDS = 4  # shorter titles ("Live updates") are too generic to identify a story
@@ -49,6 +62,8 @@ _MIN_TITLE_CJK = 8  # the same for CJK titles, in characters
 FINGERPRINTS_CACHED = 4096  # about 3 KB each
 STORIES_CACHED = 1024  # story lists, each kept with the evidence it came from (references)
 _MIN_SHINGLES = 3  # texts with fewer shingles are too short to compare by similarity
+_REASON_FEEDS = 3  # feeds named in the reason of an unknown status; the others are counted
+_REASON_ERROR = 80  # characters of each feed's last error shown there
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
@@ -76,8 +91,9 @@ def evaluate(
         if item.indicator_id == indicator.id and item.time >= cutoff:
             by_outcome.setdefault(item.outcome_id, []).append(item)
     outcomes = tuple(_outcome_state(o, by_outcome.get(o.id, ())) for o in indicator.outcomes)
-    status = UNKNOWN if _feeds_down(feed_health, now) else _status_string(outcomes)
-    return Status(indicator.id, status, outcomes, indicator.hash)
+    down = feeds_down(feed_health, now)
+    status = UNKNOWN if down else _status_string(outcomes)
+    return Status(indicator.id, status, outcomes, indicator.hash, reason=down)
 
 
 def changes(
@@ -88,11 +104,12 @@ def changes(
     replayed: bool = False,
     reason: str | None = None,
 ) -> list[StatusChange]:
-    """A change for every status that differs from `current` (an absent indicator is quiet),
-    recorded with `reason` when something other than a check caused it (a verdict)."""
+    """A change for every status that differs from `current` (an absent indicator is at INITIAL),
+    recorded with `reason` when something other than a check caused it (a verdict); a change to
+    ``unknown`` carries the status's reason."""
     found = []
     for status in statuses:
-        old = current.get(status.indicator_id, QUIET)
+        old = current.get(status.indicator_id, INITIAL)
         if status.status != old:
             found.append(
                 StatusChange(
@@ -103,7 +120,7 @@ def changes(
                     evidence=status.evidence,
                     definition_hash=status.definition_hash,
                     replayed=replayed,
-                    reason=reason,
+                    reason=reason or status.reason,
                 )
             )
     return found
@@ -131,12 +148,30 @@ def _status_string(outcomes: Sequence[OutcomeState]) -> str:
     return f"{leaders[0].outcome_id}:{leaders[0].level.label}"
 
 
-def _feeds_down(feed_health: Sequence[FeedHealth], now: datetime) -> bool:
-    """True when there is a feed and every one is dead or failing for over two intervals."""
-    return bool(feed_health) and all(
-        h.dead or (h.failing_since is not None and h.failing_since <= now - 2 * h.interval)
-        for h in feed_health
-    )
+def feeds_down(feed_health: Sequence[FeedHealth], now: datetime) -> str:
+    """Why the feeds cannot support ``quiet`` ("feeds not read: a: never read (fetch: …)"), or
+    "" when at least one can, or there is no feed at all."""
+    problems = [_problem(h, now) for h in feed_health]
+    if not problems or not all(problems):
+        return ""
+    shown = "; ".join(problems[:_REASON_FEEDS])
+    more = len(problems) - _REASON_FEEDS
+    return f"feeds not read: {shown}" + (f"; and {more} more" if more > 0 else "")
+
+
+def _problem(health: FeedHealth, now: datetime) -> str:
+    """Why one feed cannot support ``quiet``, or "" when it can."""
+    error = " ".join(health.last_error.split())
+    error = error if len(error) <= _REASON_ERROR else error[: _REASON_ERROR - 1] + "…"
+    because = f" ({error})" if error else ""
+    if health.dead:
+        return f"{health.feed_id}: gone{because}"
+    if health.never_read:
+        return f"{health.feed_id}: never read{because or ' yet'}"
+    since = health.failing_since
+    if since is not None and since <= now - 2 * health.interval:
+        return f"{health.feed_id}: failing since {since:%Y-%m-%d %H:%M} UTC{because}"
+    return ""
 
 
 # ---------------------------------------------------------------- stories

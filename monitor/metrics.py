@@ -38,6 +38,7 @@ class StoreCollector(Collector):
         yield from self._cycles()
         yield from self._changes()
         yield from self._feeds()
+        yield from self._alerts()
         yield from self._times()
 
     def _cycles(self) -> Iterator[Metric]:
@@ -77,6 +78,13 @@ class StoreCollector(Collector):
         for state, n in counts.items():
             family.add_metric([state], n)
         yield family
+
+    def _alerts(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "monitor_alerts_pending",
+            "Recorded status changes whose alert has not gone out yet.",
+            value=self._store.pending_alerts(),
+        )
 
     def _times(self) -> Iterator[Metric]:
         last = self._store.last_successful_cycle()

@@ -28,6 +28,7 @@ __all__ = [
     "MIGRATIONS",
     "current",
     "differences",
+    "downgrade",
     "head",
     "new_revision",
     "revisions",
@@ -59,6 +60,11 @@ def current(connection: Connection) -> str | None:
 
 def upgrade(connection: Connection, metadata: MetaData, revision: str = "head") -> None:
     command.upgrade(_config(connection, metadata), revision)
+
+
+def downgrade(connection: Connection, metadata: MetaData, revision: str) -> None:
+    """Take the schema back to `revision` (for tests of a revision's upgrade over old data)."""
+    command.downgrade(_config(connection, metadata), revision)
 
 
 def stamp(connection: Connection, metadata: MetaData, revision: str) -> None:

@@ -3,7 +3,11 @@ JSON webhooks…), to the URLs in MONITOR_NOTIFY_URLS.
 
     build_alert(change, indicator_title) -> Alert          pure: the same evidence as the digest
     Notifier(urls).notify(alerts) -> list[NotifyFailure]   retries each channel; never raises
-    BackgroundNotifier(notifier).submit(alerts) -> bool    off the check path; a bounded queue
+    Notifier(urls).deliver(alert, skip) -> Delivery        one alert, channel by channel (keys)
+
+The daemon's alerts go through the outbox in the database (`monitor.alerts`), which calls
+`deliver`: a channel that accepted an alert is remembered by its `channel_key`, so a retry
+sends only to the channels that did not.
 
 Apprise is imported here and nowhere else. Channels are named by scheme://host[:port] in
 failures and logs, never by their full URL (it usually carries a token).
@@ -11,12 +15,10 @@ failures and logs, never by their full URL (it usually carries a token).
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import queue
 import re
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
@@ -54,14 +56,17 @@ def build_alert(
     zone: tzinfo = UTC,
     limit: int = EVIDENCE_PER_ALERT,
 ) -> Alert:
-    """One change as a short text: indicator, old → new status, then each piece of evidence with
-    its title, publisher, time, link and snippet."""
+    """One change as a short text: indicator, old → new status, why (when the change has a
+    reason: feeds not read), then each piece of evidence with its title, publisher, time, link
+    and snippet."""
     title = clean(indicator_title) or change.indicator_id
     lines = [
         title,
         f"{format_status(change.old_status)} → {format_status(change.new_status)}"
         f" ({format_time(change.at, zone)})",
     ]
+    if change.reason:
+        lines.append(clean(change.reason))
     if change.evidence:
         lines += ["", "Evidence:"]
     for evidence in change.evidence[:limit]:
@@ -120,23 +125,37 @@ def _scrub(text: str, url: str) -> str:
     return text[:300]
 
 
+def channel_key(url: str) -> str:
+    """A stable name of a channel that reveals nothing of its URL: what the outbox stores."""
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One alert sent channel by channel: the keys of those that have it, and the failures."""
+
+    done: tuple[str, ...]
+    failures: tuple[NotifyFailure, ...]
+
+
 @dataclass
 class _Channel:
     url: str
     name: str
     apprise: apprise.Apprise | None  # None: Apprise does not understand the URL
+    key: str = ""
 
 
 def _channel(url: str) -> _Channel:
     client = apprise.Apprise(asset=apprise.AppriseAsset(storage_mode="memory"))
     ok = client.add(url)
-    return _Channel(url, channel_name(url), client if ok else None)
+    return _Channel(url, channel_name(url), client if ok else None, channel_key(url))
 
 
 class Notifier:
     """Sends alerts to every channel, retrying a failing one `attempts` times with exponential
     back-off. A channel that still fails is skipped for the rest of the batch. Never raises.
-    Not thread-safe: use one per thread, or a BackgroundNotifier."""
+    Not thread-safe: use one per thread."""
 
     def __init__(
         self,
@@ -164,6 +183,31 @@ class Notifier:
                 failure.channel, failure.alert, failure.attempts, failure.error,
             )  # fmt: skip
         return failures
+
+    def deliver(self, alert: Alert, *, skip: Iterable[str] = ()) -> Delivery:
+        """Send one alert to every channel whose key is not in `skip` (those that have it
+        already). `done` holds the keys of the channels that have it now. Never raises."""
+        done = [key for key in skip if key in {c.key for c in self.channels}]
+        failures = []
+        for channel in self.channels:
+            if channel.key in done:
+                continue
+            if channel.apprise is None:
+                failures.append(
+                    NotifyFailure(channel.name, alert.title, 0, "not a URL Apprise knows")
+                )
+                continue
+            error = self._send(channel, channel.apprise, alert)
+            if error:
+                failures.append(NotifyFailure(channel.name, alert.title, self.attempts, error))
+            else:
+                done.append(channel.key)
+        for failure in failures:
+            log.warning(
+                "notify: %s: %r not delivered after %d attempt(s): %s",
+                failure.channel, failure.alert, failure.attempts, failure.error,
+            )  # fmt: skip
+        return Delivery(tuple(done), tuple(failures))
 
     def _notify_channel(self, channel: _Channel, alerts: list[Alert]) -> list[NotifyFailure]:
         if channel.apprise is None:
@@ -210,62 +254,12 @@ class Notifier:
         return _scrub(messages[-1] if messages else "delivery failed", channel.url)
 
 
-# ---------------------------------------------------------------- off the check path
-
-
-class BackgroundNotifier:
-    """Runs a Notifier on one worker thread. `submit` never blocks: when `max_pending` batches
-    are already waiting it drops the batch, logs it and returns False (the digest still
-    carries every change). The latest failures are kept in `failures`."""
-
-    def __init__(self, notifier: Notifier, *, max_pending: int = 100) -> None:
-        self.notifier = notifier
-        self.failures: deque[NotifyFailure] = deque(maxlen=100)
-        self._queue: queue.Queue[list[Alert] | None] = queue.Queue(maxsize=max_pending)
-        self._thread = threading.Thread(target=self._run, name="monitor-notify", daemon=True)
-        self._thread.start()
-
-    def submit(self, alerts: Iterable[Alert]) -> bool:
-        batch = list(alerts)
-        if not batch or not self.notifier.channels:
-            return True
-        try:
-            self._queue.put_nowait(batch)
-        except queue.Full:
-            log.warning("notify: queue full; %d alert(s) dropped", len(batch))
-            return False
-        return True
-
-    def close(self, timeout: float | None = None) -> bool:
-        """Deliver what is queued, then stop. False when the worker did not finish in time."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            self._queue.put(None, timeout=timeout)
-        except queue.Full:
-            return False
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        self._thread.join(remaining)
-        return not self._thread.is_alive()
-
-    def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            try:
-                self.failures.extend(self.notifier.notify(batch))
-            except Exception:  # never let the worker die
-                log.exception("notify: unexpected error")
-
-    def __enter__(self) -> BackgroundNotifier:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close(timeout=30)
-
-
 __all__ = [
     "Alert",
-    "BackgroundNotifier",
+    "Delivery",
     "Notifier",
     "NotifyFailure",
     "build_alert",
+    "channel_key",
     "channel_name",
 ]

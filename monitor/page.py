@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 
 from monitor.domain import MIXED, QUIET, UNKNOWN, Definitions, Evidence, StatusChange, Verdict
 from monitor.store import FeedState, StoredEntry
-from monitor.views import IndicatorView, clean, web_url
+from monitor.views import PALETTE, IndicatorView, clean, status_words, web_url
 
 __all__ = ["highlight", "render_index", "render_indicator", "timeline", "web_url"]
 
@@ -106,11 +106,17 @@ class StatusLook:
     tone: str  # css class
     text: str  # what a person reads: the outcome's label, or the status word
 
+    @property
+    def badge(self) -> str:
+        """The badge's words: the code, with the glyph of unknown (never a plain grey word)."""
+        return status_words(self.code) if self.code == UNKNOWN else self.code
+
 
 def look(definitions: Definitions, indicator_id: str, status: str) -> StatusLook:
     outcome_id, _, level = status.partition(":")
     if status in (QUIET, MIXED, UNKNOWN) or not level:
-        return StatusLook(status, status if status in (QUIET, MIXED, UNKNOWN) else "other", status)
+        tone = status if status in (QUIET, MIXED, UNKNOWN) else "other"
+        return StatusLook(status, tone, status_words(status))
     try:
         indicator = definitions.indicator(indicator_id)
         index = [o.id for o in indicator.outcomes].index(outcome_id)
@@ -138,6 +144,7 @@ class Timeline:
     ticks: tuple[tuple[float, str], ...]
     legend: tuple[StatusLook, ...]
     changes: int
+    monitored_from: tuple[float, str] | None = None  # (x, day) when monitoring began inside
 
 
 def timeline(
@@ -149,11 +156,16 @@ def timeline(
     now: datetime,
     zone: tzinfo,
     days: int = TIMELINE_DAYS,
+    started: datetime | None = None,
 ) -> Timeline:
-    """The status over the last `days` days from the changes inside them (any order)."""
+    """The status over the last `days` days from the changes inside them (any order).
+
+    Nothing is drawn before `started`, when monitoring the indicator began: no status was
+    known then, and the stretch says so (`monitored_from`)."""
     start = now - timedelta(days=days)
-    inside = sorted((c for c in changes if start <= c.at <= now), key=lambda c: (c.at, c.id or 0))
-    times = [start, *(c.at for c in inside), now]
+    begin = start if started is None else min(max(start, started), now)
+    inside = sorted((c for c in changes if begin <= c.at <= now), key=lambda c: (c.at, c.id or 0))
+    times = [begin, *(c.at for c in inside), now]
     statuses = [inside[0].old_status if inside else current, *(c.new_status for c in inside)]
     scale = TIMELINE_WIDTH / (now - start).total_seconds()
 
@@ -170,8 +182,14 @@ def timeline(
         for d in range(0, days, 30)
     )
     legend = {s.status.code: s.status for s in segments}
+    monitored = (x(begin), f"{begin.astimezone(zone):%Y-%m-%d}") if begin > start else None
     return Timeline(
-        tuple(segments), tuple(x(c.at) for c in inside), ticks, tuple(legend.values()), len(inside)
+        tuple(segments),
+        tuple(x(c.at) for c in inside),
+        ticks,
+        tuple(legend.values()),
+        len(inside),
+        monitored,
     )
 
 
@@ -204,6 +222,7 @@ class Card:
     items: tuple[Item, ...]
     more: int
     timeline: Timeline
+    why: str  # "⚠ unknown — feeds not read: …" when the status is unknown, else ""
 
 
 @dataclass(frozen=True)
@@ -306,7 +325,10 @@ def _card(
         url=indicator_url(view.id),
         items=tuple(_item(definitions, e, zone) for e in shown),
         more=len(view.evidence) - len(shown),
-        timeline=timeline(definitions, view.id, changes, view.status, now=now, zone=zone),
+        timeline=timeline(
+            definitions, view.id, changes, view.status, now=now, zone=zone, started=view.started
+        ),
+        why=status_words(UNKNOWN, clean(view.reason)) if view.status == UNKNOWN else "",
     )
 
 
@@ -337,6 +359,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["clean"] = clean
+    env.globals["palette"] = PALETTE  # the status words' colours, as the digest draws them
     return env
 
 

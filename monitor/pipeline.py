@@ -92,6 +92,7 @@ class Context:
     cycle_deadline: timedelta = timedelta(minutes=10)  # then what is not fetched is released
     force: bool = False  # check every live feed now, whatever its schedule (check --force)
     progress: Callable[[int, int], None] | None = None  # (feeds done, feeds claimed so far)
+    alerts: bool = False  # record changes as waiting for their alert (MONITOR_NOTIFY_URLS)
 
     @contextlib.contextmanager
     def fetching(self) -> Iterator[Source]:
@@ -147,10 +148,17 @@ class CycleReport:
         )
 
 
-def prepare(ctx: Context, *, now: datetime) -> None:
-    """Make the store know the configured feeds and indicators (safe to run twice)."""
+def prepare(ctx: Context, *, now: datetime, evaluate: bool = True) -> list[StatusChange]:
+    """Make the store know the configured feeds and indicators and, with `evaluate`, record the
+    status changes what is stored already implies (safe to run twice).
+
+    So at start-up (and on a reload) every status reflects what is stored at once: a feed that
+    kept failing while no daemon ran makes its indicators `unknown` now, not at the next cycle.
+    A replay prepares without evaluating, so that its changes are all marked replayed.
+    """
     ctx.store.sync_feeds(ctx.definitions.feeds, now=now, default_interval=ctx.check_interval)
     ctx.store.ensure_indicators((i.id for i in ctx.definitions.indicators), now=now)
+    return evaluate_and_record(ctx, now=now) if evaluate else []
 
 
 def run_cycle(
@@ -292,7 +300,8 @@ def evaluate_and_record(
 ) -> list[StatusChange]:
     statuses = evaluate_all(ctx.definitions, ctx.store, now=now)
     current = {i: status for i, (status, _since) in ctx.store.current_statuses().items()}
-    return ctx.store.record_changes(find_changes(statuses, current, now=now, replayed=replayed))
+    found = find_changes(statuses, current, now=now, replayed=replayed)
+    return ctx.store.record_changes(found, alert=ctx.alerts)
 
 
 def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> list[Status]:
@@ -352,8 +361,10 @@ def judge(
         Verdict(entry_id, indicator_id, outcome_id, judgement, who, now, _one_line(note))
     )
     for _attempt in range(JUDGE_ATTEMPTS):
-        status = _status_of(definitions, store, indicator_id, now=now)
+        # The status first, then the evidence: a verdict another writer stores in between is
+        # then either in this evidence, or its change moves the status and ours is refused.
         current = store.current_statuses().get(indicator_id, (QUIET, now))[0]
+        status = _status_of(definitions, store, indicator_id, now=now)
         found = find_changes([status], {indicator_id: current}, now=now, reason=recorded.reason)
         if not found:
             return Judged(recorded, status.status, None)

@@ -1,8 +1,9 @@
 """`monitor run`: APScheduler decides *when*; the Daemon's jobs call the stages. The only module
 that imports APScheduler.
 
-    Daemon.check()    reload changed definitions; if a feed is due, run one check cycle, log it
-                      and hand its status changes to the change alerts (off the check path)
+    Daemon.check()    reload changed definitions; if a feed is due, run one check cycle and log
+                      it, else re-evaluate when a feed's health may have changed a status
+    Daemon.alerts()   send the alerts of recorded changes waiting in the outbox (`alerts`)
     Daemon.digest()   send the due day's digest once (claimed in the database first)
     Daemon.cleanup()  delete entries past MONITOR_RETENTION that nothing matched
     run(...)          schedule them, serve until SIGTERM/SIGINT, stop within SHUTDOWN_GRACE;
@@ -33,14 +34,15 @@ from typing import Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from monitor.alerts import Outbox, send_pending
 from monitor.daily import due_day, send_daily_digest
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, format_duration
-from monitor.errors import DefinitionError, DigestError
+from monitor.errors import DefinitionError, DigestError, StoreError
 from monitor.fetch import FetchLimits, FetchStopped
 from monitor.match import Matcher
-from monitor.notify import BackgroundNotifier, Notifier, build_alert
-from monitor.pipeline import Context, CycleReport, prepare, run_cycle
+from monitor.notify import Notifier
+from monitor.pipeline import Context, CycleReport, evaluate_and_record, prepare, run_cycle
 from monitor.settings import Settings
 from monitor.store import Store
 
@@ -50,6 +52,7 @@ SHUTDOWN_GRACE = 7.0  # seconds the running jobs get to finish after SIGTERM
 SHUTDOWN_BUDGET = 8.0  # seconds from SIGTERM to the end of the process, whatever is stuck
 RELEASE_TIMEOUT = 0.5  # seconds the release of the daemon's leases may take at shutdown
 CLEANUP_EVERY = timedelta(hours=6)
+REEVALUATE_EVERY = timedelta(minutes=1)  # between cycles: statuses that time alone changes
 DIGEST_RETRY = timedelta(minutes=5)  # after a failed digest, doubling up to DIGEST_RETRY_MAX
 DIGEST_RETRY_MAX = timedelta(hours=1)
 
@@ -112,9 +115,9 @@ class Daemon:
         self._fingerprint = fingerprint(settings.indicators_dir, settings.feeds_file)
         self._digest_failures = 0
         self._digest_not_before: datetime | None = None
-        self.notifier = (
-            BackgroundNotifier(Notifier(settings.notify_urls)) if settings.notify_urls else None
-        )
+        # One try per channel at a time: the outbox retries with back-off (see `alerts`).
+        self.notifier = Notifier(settings.notify_urls, attempts=1) if settings.notify_urls else None
+        self._evaluated_at: datetime | None = None  # the last cycle or re-evaluation
         self.context = self._context(definitions)
 
     @property
@@ -135,10 +138,15 @@ class Daemon:
             jitter=s.check_jitter,
             stop=self.stopping,
             cycle_deadline=s.cycle_deadline,
+            alerts=bool(s.notify_urls),
         )
 
     def start(self) -> None:
-        prepare(self.context, now=self.clock())
+        """Sync the configuration and record what stored feed health implies at once."""
+        now = self.clock()
+        with self._gate():
+            prepare(self.context, now=now)
+        self._evaluated_at = now
 
     def stop(self) -> None:
         self.stopping.set()
@@ -147,8 +155,16 @@ class Daemon:
         self._reload.set()
 
     def close(self, timeout: float = 2.0) -> None:
-        if self.notifier is not None and not self.notifier.close(timeout=timeout):
-            log.warning("notify: alerts still queued at shutdown were dropped")
+        """Nothing waits in memory: alerts not sent yet stay in the outbox for the next start."""
+        if self.notifier is None:
+            return
+        try:
+            pending = self.store.pending_alerts()
+        except StoreError as exc:  # stopping anyway; the outbox is as it was
+            log.warning("alerts: %s", exc)
+            return
+        if pending:
+            log.info("alerts: %d waiting in the database for the next start", pending)
 
     # ------------------------------------------------------------ checks
 
@@ -158,6 +174,7 @@ class Daemon:
             return False
         self.reload_if_changed()
         if not self._any_due(self.clock()):
+            self._reevaluate()
             self._checked.set()
             return False
         with self._gate():
@@ -165,11 +182,24 @@ class Daemon:
                 report = run_cycle(self.context, now=self.clock(), clock=self.clock)
             except FetchStopped as exc:
                 raise Stopping(f"fetching: {exc}") from exc
+            self._evaluated_at = report.started_at
         self._checked.set()
         if report.feeds_checked or report.changes:
             log.info(report.summary(), extra=cycle_fields(report))
-        self._alert(report)
         return bool(report.feeds_checked)
+
+    def _reevaluate(self) -> None:
+        """Between cycles, record the changes time alone makes once a minute: a feed failing
+        for two intervals makes its indicators unknown even while its back-off keeps it from
+        being checked, and evidence leaves its window."""
+        now = self.clock()
+        if self._evaluated_at is not None and now - self._evaluated_at < REEVALUATE_EVERY:
+            return
+        with self._gate():
+            changes = evaluate_and_record(self.context, now=now)
+            self._evaluated_at = now
+        for change in changes:
+            log.info("%s: %s -> %s", change.indicator_id, change.old_status, change.new_status)
 
     def _any_due(self, now: datetime) -> bool:
         return any(
@@ -177,15 +207,16 @@ class Daemon:
             for f in self.store.feeds()
         )
 
-    def _alert(self, report: CycleReport) -> None:
-        if self.notifier is None or not report.changes:
-            return
+    # ------------------------------------------------------------ alerts
+
+    def alerts(self) -> bool:
+        """Send the alerts waiting in the outbox; off the check path (its own job)."""
+        if self.notifier is None or self.stopping.is_set():
+            return False
         titles = {i.id: i.title for i in self.definitions.indicators}
-        zone = self.settings.zone
-        self.notifier.submit(
-            build_alert(c, titles.get(c.indicator_id, c.indicator_id), zone=zone)
-            for c in report.changes
-        )
+        outbox = Outbox(self.store, self.notifier, titles, self.owner, self.settings.zone)
+        sent = send_pending(outbox, now=self.clock(), clock=self.clock, stop=self.stopping.is_set)
+        return bool(sent)
 
     @contextlib.contextmanager
     def _gate(self) -> Iterator[None]:
@@ -347,6 +378,7 @@ def build_scheduler(daemon: Daemon) -> BackgroundScheduler:
     jobs: list[tuple[str, Callable[[], object], float, timedelta]] = [
         ("check", daemon.check, tick, timedelta(0)),
         ("digest", daemon.digest, tick, timedelta(seconds=min(tick, 1.0))),
+        ("alerts", daemon.alerts, tick, timedelta(seconds=tick)),  # after the first check
         ("cleanup", daemon.cleanup, CLEANUP_EVERY.total_seconds(), timedelta(minutes=1)),
     ]
     for name, work, every, delay in jobs:

@@ -58,6 +58,7 @@ from sqlmodel import Field, SQLModel
 
 from monitor import migrate
 from monitor.domain import (
+    INITIAL,
     QUIET,
     Entry,
     Evidence,
@@ -71,10 +72,12 @@ from monitor.domain import (
 from monitor.errors import StoreError, VerdictError
 
 __all__ = [
+    "AlertClaim",
     "Cycle",
     "CycleTotals",
     "DigestState",
     "DueFeed",
+    "FeedCounts",
     "FeedState",
     "FetchRecord",
     "Store",
@@ -208,6 +211,7 @@ class IndicatorStateTable(SQLModel, table=True):
     since: datetime = _when(nullable=False)
     definition_hash: str = ""
     version: int = 0
+    started_at: datetime | None = _when()  # when monitoring it began (its state was made)
 
 
 class StatusChangeTable(SQLModel, table=True):
@@ -225,6 +229,14 @@ class StatusChangeTable(SQLModel, table=True):
     definition_hash: str
     replayed: bool = False
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The alert outbox: NULL notified_at means the change still has to be alerted.
+    notified_at: datetime | None = _when(index=True)
+    notify_attempts: int = 0
+    notify_after: datetime | None = _when()  # not retried before
+    notify_owner: str | None = None  # the daemon sending it now…
+    notify_until: datetime | None = _when()  # …until then (its claim)
+    notify_error: str = _text()
+    notify_done: list[str] = _json()  # keys of the channels that accepted it already
 
 
 class VerdictTable(SQLModel, table=True):
@@ -301,7 +313,15 @@ _DUE_COLUMNS = [
     )
 ]
 _HEALTH_COLUMNS = [
-    _feed.c[name] for name in ("id", "failing_since", "interval_seconds", "dead", "last_error")
+    _feed.c[name]
+    for name in (
+        "id",
+        "failing_since",
+        "interval_seconds",
+        "dead",
+        "last_error",
+        "last_success_at",
+    )
 ]
 
 _ENTRY_COLUMNS = {
@@ -329,6 +349,30 @@ _PG_ADD_ENTRIES = text(
 _DATA_VERSION = (
     "SELECT (SELECT max(id) FROM cycle), (SELECT max(id) FROM status_change), "
     "(SELECT max(entry_id) FROM entry_match), (SELECT max(id) FROM verdict)"
+)
+
+
+# /healthz's counts of the active feeds: failing, never read, read within `intervals` of theirs.
+_FEED_COUNTS = (
+    "SELECT count(*), sum(CASE WHEN dead OR failing_since IS NOT NULL THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN last_success_at IS NULL THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN {recent} THEN 1 ELSE 0 END) FROM feed WHERE active"
+)
+_SQLITE_FEED_COUNTS = text(
+    _FEED_COUNTS.format(
+        recent="julianday(last_success_at) >= "
+        "julianday(:now) - :intervals * interval_seconds / 86400.0"
+    )
+)
+_PG_FEED_COUNTS = text(
+    _FEED_COUNTS.format(
+        recent="last_success_at >= "
+        "CAST(:now AS timestamptz) - make_interval(secs => :intervals * interval_seconds)"
+    )
+)
+_FAILING_FEEDS = text(
+    "SELECT id FROM feed WHERE active AND (dead OR failing_since IS NOT NULL) "
+    "ORDER BY id LIMIT :named"
 )
 
 
@@ -432,6 +476,27 @@ class FeedState:
     dead: bool
     failing_since: datetime | None
     active: bool
+
+
+@dataclass(frozen=True)
+class FeedCounts:
+    """The configured feeds at a time, counted (`Store.feed_counts`)."""
+
+    total: int
+    failing: int  # failing now (gone included)
+    never_read: int  # never fetched successfully
+    read_recently: int  # fetched successfully within two of their intervals
+    failing_ids: tuple[str, ...]  # the first few failing ones, by id
+
+
+@dataclass(frozen=True)
+class AlertClaim:
+    """A recorded change claimed for alerting (`Store.claim_alerts`)."""
+
+    change: StatusChange
+    attempts: int  # failed tries so far
+    done: tuple[str, ...]  # keys of the channels that accepted it already
+    until: datetime  # the claim's end: another daemon may take it over then
 
 
 @dataclass(frozen=True)
@@ -861,9 +926,23 @@ class Store:
                     interval=timedelta(seconds=row.interval_seconds),
                     dead=row.dead,
                     last_error=row.last_error,
+                    never_read=row.last_success_at is None,
                 )
                 for row in rows
             ]
+
+    def feed_counts(self, now: datetime, *, intervals: int = 2, named: int = 5) -> FeedCounts:
+        """How the configured feeds stand at `now`, for /healthz: one aggregate over the feed
+        table and the ids of the first few failing feeds, in plain SQL (building the statements
+        with SQLAlchemy costs more than running them); no row is read into Python."""
+        sqlite = self.dialect == "sqlite"
+        at = _sqlite_utc(now) if sqlite else now
+        params = {"now": at, "intervals": intervals, "named": named}
+        with self._tx("count feeds") as conn:
+            row = conn.execute(_SQLITE_FEED_COUNTS if sqlite else _PG_FEED_COUNTS, params).one()
+            failing_ids = tuple(conn.execute(_FAILING_FEEDS, params).scalars())
+        total, failing, never_read, read_recently = (int(n or 0) for n in row)
+        return FeedCounts(total, failing, never_read, read_recently, failing_ids)
 
     def feeds(self, *, include_inactive: bool = False) -> list[FeedState]:
         query = select(_feed).order_by(_feed.c.id)
@@ -1105,9 +1184,11 @@ class Store:
     # ------------------------------------------------------------ statuses
 
     def ensure_indicators(self, indicator_ids: Iterable[str], *, now: datetime) -> None:
-        """Give indicators seen for the first time a state: quiet since `now`."""
+        """Give indicators seen for the first time a state: INITIAL (unknown) since `now`, as
+        nothing was read for them yet; the first evaluation records what they are."""
         rows = [
-            {"indicator_id": i, "status": QUIET, "since": now, "definition_hash": "", "version": 0}
+            {"indicator_id": i, "status": INITIAL, "since": now, "definition_hash": ""}
+            | {"version": 0, "started_at": now}
             for i in dict.fromkeys(indicator_ids)
         ]
         if rows:
@@ -1130,23 +1211,45 @@ class Store:
             rows = conn.execute(select(_state.c.indicator_id, _state.c.status, _state.c.since))
             return {row.indicator_id: (row.status, row.since) for row in rows}
 
-    def record_changes(self, changes: Sequence[StatusChange]) -> list[StatusChange]:
+    def monitoring_started(self) -> dict[str, datetime]:
+        """indicator id -> when monitoring it began (the page's timeline starts there)."""
+        query = select(_state.c.indicator_id, _state.c.started_at, _state.c.since)
+        with self._tx("read statuses") as conn:
+            return {row.indicator_id: row.started_at or row.since for row in conn.execute(query)}
+
+    def record_changes(
+        self, changes: Sequence[StatusChange], *, alert: bool = False
+    ) -> list[StatusChange]:
         """Record each change unless its old status is no longer the stored one.
+
+        With `alert`, each (not replayed) change is recorded as pending in the alert outbox,
+        in the same transaction: a crash cannot lose its alert (`claim_alerts`). Otherwise
+        it is recorded as needing none.
 
         Each change is its own compare-and-set transaction; a change another worker has
         already made (or overtaken) is skipped. Returns the recorded changes with their ids.
+
+        An indicator's first reading is not news: its state moves from INITIAL (unknown: nothing
+        read yet) to quiet without a change row (so no alert and no line in the digest). Any
+        other first status, and every later move, is a recorded change.
         """
         recorded = []
         for change in changes:
             with self._tx("record status change", write=True) as conn:
-                if self._swap_status(conn, change):
-                    change_id = conn.execute(
-                        _change.insert().values(**_change_values(change)).returning(_change.c.id)
-                    ).scalar_one()
-                    recorded.append(replace(change, id=change_id))
+                before = self._swap_status(conn, change)
+                if before is None or _first_reading(change, before):
+                    continue
+                pending = alert and not change.replayed
+                values = _change_values(change) | {"notified_at": None if pending else change.at}
+                change_id = conn.execute(
+                    _change.insert().values(**values).returning(_change.c.id)
+                ).scalar_one()
+                recorded.append(replace(change, id=change_id))
         return recorded
 
-    def _swap_status(self, conn: Connection, change: StatusChange) -> bool:
+    def _swap_status(self, conn: Connection, change: StatusChange) -> int | None:
+        """Move the indicator's state from the change's old status to its new one (compare and
+        set); returns the state's version before, or None when the old status did not hold."""
         key = _state.c.indicator_id == change.indicator_id
         row = conn.execute(select(_state.c.status, _state.c.version).where(key)).first()
         values = {
@@ -1155,23 +1258,23 @@ class Store:
             "definition_hash": change.definition_hash,
         }
         if row is None:
-            if change.old_status != QUIET:
-                return False
+            if change.old_status != INITIAL:
+                return None
             statement = (
                 self._insert(_state)
-                .values(indicator_id=change.indicator_id, version=1, **values)
+                .values(indicator_id=change.indicator_id, version=1, started_at=change.at, **values)
                 .on_conflict_do_nothing(index_elements=["indicator_id"])
                 .returning(_state.c.version)
             )
-            return conn.execute(statement).first() is not None
+            return 0 if conn.execute(statement).first() is not None else None
         if row.status != change.old_status:
-            return False
+            return None
         swapped = conn.execute(
             update(_state)
             .where(key, _state.c.status == row.status, _state.c.version == row.version)
             .values(version=row.version + 1, **values)
         )
-        return swapped.rowcount == 1
+        return int(row.version) if swapped.rowcount == 1 else None
 
     def history(
         self,
@@ -1200,6 +1303,90 @@ class Store:
         )
         with self._tx("read changes") as conn:
             return [_change_of(row) for row in conn.execute(query)]
+
+    # ------------------------------------------------------------ the alert outbox
+
+    def claim_alerts(
+        self, now: datetime, *, owner: str, lease: timedelta, limit: int = 50
+    ) -> list[AlertClaim]:
+        """Claim recorded changes whose alert is due for `owner` until `now + lease`, oldest
+        first: pending, not backing off, not claimed by another daemon whose claim holds.
+
+        Compare-and-set, like `due_feeds` (row locks skipped on PostgreSQL), so each change is
+        in one daemon's hands at a time."""
+        free = or_(
+            _change.c.notify_until.is_(None),
+            _change.c.notify_until <= now,
+            _change.c.notify_owner == owner,
+        )
+        due = or_(_change.c.notify_after.is_(None), _change.c.notify_after <= now)
+        query = (
+            select(_change)
+            .where(_change.c.notified_at.is_(None), due, free)
+            .order_by(_change.c.id)
+            .limit(limit)
+        )
+        until = now + lease
+        with self._tx("claim alerts", write=True) as conn:
+            if self.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = conn.execute(query).all()
+            if not rows:
+                return []
+            taken = set(
+                conn.execute(
+                    update(_change)
+                    .where(_change.c.id.in_([row.id for row in rows]), free)
+                    .where(_change.c.notified_at.is_(None))
+                    .values(notify_owner=owner, notify_until=until)
+                    .returning(_change.c.id)
+                ).scalars()
+            )
+        return [
+            AlertClaim(_change_of(row), row.notify_attempts, tuple(row.notify_done), until)
+            for row in rows
+            if row.id in taken
+        ]
+
+    def alert_sent(self, change_id: int, *, owner: str, now: datetime, done: Sequence[str]) -> bool:
+        """Mark a claimed change alerted; False when `owner` no longer held its claim."""
+        values = {"notified_at": now, "notify_done": list(done), "notify_error": ""}
+        return self._release_alert(change_id, owner, values)
+
+    def alert_failed(
+        self,
+        change_id: int,
+        *,
+        owner: str,
+        error: str,
+        retry_at: datetime,
+        done: Sequence[str],
+    ) -> bool:
+        """Count a failed try of a claimed change, keep the channels that accepted it, and
+        release it until `retry_at`; False when `owner` no longer held its claim."""
+        values = {
+            "notify_attempts": _change.c.notify_attempts + 1,
+            "notify_after": retry_at,
+            "notify_error": error,
+            "notify_done": list(done),
+        }
+        return self._release_alert(change_id, owner, values)
+
+    def _release_alert(self, change_id: int, owner: str, values: dict[str, Any]) -> bool:
+        statement = (
+            update(_change)
+            .where(_change.c.id == change_id, _change.c.notify_owner == owner)
+            .where(_change.c.notified_at.is_(None))
+            .values(notify_owner=None, notify_until=None, **values)
+        )
+        with self._tx("record an alert", write=True) as conn:
+            return conn.execute(statement).rowcount == 1
+
+    def pending_alerts(self) -> int:
+        """How many recorded changes still wait for their alert."""
+        query = select(func.count()).where(_change.c.notified_at.is_(None))
+        with self._tx("count pending alerts") as conn:
+            return int(conn.execute(query).scalar_one())
 
     # ------------------------------------------------------------ digest
 
@@ -1504,6 +1691,12 @@ def _entry_of(row: Any) -> Entry:
     )
 
 
+def _first_reading(change: StatusChange, version_before: int) -> bool:
+    """Whether a change only ends the initial unknown of an indicator because its feeds were
+    read and nothing matched."""
+    return version_before == 0 and change.old_status == INITIAL and change.new_status == QUIET
+
+
 def _change_values(change: StatusChange) -> dict[str, Any]:
     return {
         "indicator_id": change.indicator_id,
@@ -1513,7 +1706,10 @@ def _change_values(change: StatusChange) -> dict[str, Any]:
         "evidence": [_evidence_json(e) for e in change.evidence],
         "definition_hash": change.definition_hash,
         "replayed": change.replayed,
-        "reason": change.reason,
+        "reason": change.reason or None,
+        "notify_attempts": 0,
+        "notify_error": "",
+        "notify_done": [],
     }
 
 
@@ -1556,7 +1752,7 @@ def _change_of(row: Any) -> StatusChange:
         definition_hash=row.definition_hash,
         replayed=row.replayed,
         id=row.id,
-        reason=row.reason,
+        reason=row.reason or "",
     )
 
 

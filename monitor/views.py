@@ -9,14 +9,53 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.domain import Definitions, Evidence, Status, StatusChange, Verdict, iso_time
+from monitor.domain import (
+    INITIAL,
+    MIXED,
+    QUIET,
+    UNKNOWN,
+    Definitions,
+    Evidence,
+    Status,
+    StatusChange,
+    Verdict,
+    iso_time,
+)
 from monitor.pipeline import evaluate_all
 from monitor.store import Store, StoredEntry
+
+NOT_READ_YET = "feeds not read yet"  # the reason of an unknown the next cycle will look into
+UNKNOWN_GLYPH = "⚠"  # drawn before `unknown` everywhere, so it never reads as a grey `quiet`
+
+
+@dataclass(frozen=True)
+class Colour:
+    """How a status is drawn, the same on the page and in the digest."""
+
+    background: str
+    text: str
+    fill: str  # of its stretch of the page's timeline
+
+
+PALETTE: dict[str, Colour] = {
+    QUIET: Colour("#ecece7", "#46463f", "#dcdcd6"),  # grey: read, nothing matched
+    # charcoal with a yellow word: no outcome's hue, nothing like quiet's grey
+    UNKNOWN: Colour("#3f3f46", "#fde047", "#3f3f46"),
+    MIXED: Colour("#efe7ff", "#4b2a99", "#8b5cf6"),
+}
+
+
+def status_words(status: str, reason: str = "") -> str:
+    """What a person reads for a status word: `⚠ unknown — feeds not read: …` for unknown."""
+    if status != UNKNOWN:
+        return status
+    return f"{UNKNOWN_GLYPH} {UNKNOWN}" + (f" — {reason}" if reason else "")
+
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -59,6 +98,8 @@ class IndicatorView:
     question: str
     status: str
     since: datetime
+    reason: str  # why the status is unknown ("feeds not read: …"); "" for any other status
+    started: datetime  # when monitoring it began
     window_days: float
     outcomes: tuple[OutcomeView, ...]
     evidence: tuple[Evidence, ...]  # of the outcome(s) behind the status, newest first
@@ -69,11 +110,13 @@ def indicator_views(
 ) -> list[IndicatorView]:
     """Every indicator with its recorded status and the evidence that stands behind it now."""
     recorded = store.current_statuses()
+    started = store.monitoring_started()
     statuses = {s.indicator_id: s for s in evaluate_all(definitions, store, now=now)}
     views = []
     for indicator in definitions.indicators:
-        status, since = recorded.get(indicator.id, ("quiet", now))
-        views.append(_view(indicator.id, definitions, statuses[indicator.id], status, since))
+        status, since = recorded.get(indicator.id, (INITIAL, now))
+        view = _view(indicator.id, definitions, statuses[indicator.id], status, since)
+        views.append(replace(view, started=started.get(indicator.id, since)))
     return views
 
 
@@ -207,6 +250,8 @@ def _view(
         question=indicator.question,
         status=recorded,
         since=since,
+        reason=(status.reason or NOT_READ_YET) if recorded == UNKNOWN else "",
+        started=since,
         window_days=indicator.window.total_seconds() / 86400,
         outcomes=outcomes,
         evidence=status.evidence,
@@ -235,6 +280,7 @@ def indicator_json(view: IndicatorView, *, with_evidence: bool = False) -> dict[
         "question": view.question,
         "status": view.status,
         "since": iso_time(view.since),
+        "reason": view.reason,
         "outcomes": [
             {
                 "id": o.id,
@@ -285,7 +331,7 @@ def change_json(change: StatusChange) -> dict[str, Any]:
         "old_status": change.old_status,
         "new_status": change.new_status,
         "replayed": change.replayed,
-        "reason": change.reason,
+        "reason": change.reason or None,
         "definition_hash": change.definition_hash,
         "evidence": [evidence_json(e) for e in change.evidence],
     }

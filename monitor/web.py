@@ -7,7 +7,7 @@ with the limits of `monitor.server`. Every endpoint answers HEAD as well, every 
 `X-Content-Type-Options: nosniff`, and a request whose Host is not in MONITOR_HTTP_ALLOWED_HOSTS
 (by default the bind address and the local names) gets 400 (`server.Guard`).
 
-    GET /healthz                         open; 503 when the database or the checks are down
+    GET /healthz                         open; ok / degraded (200) / unhealthy, stale (503)
     GET /indicators                      every indicator's status
     GET /indicators/{id}                 one, with the evidence behind its status
     GET /indicators/{id}/history         its status changes, newest first (?since ?limit ?before)
@@ -37,7 +37,8 @@ next request computes the views again. The form endpoint refuses a cross-site po
 
 /healthz before the first successful cycle: `starting` (200) for one MAX_AGE after the server
 started, then `stale` (503), so a fresh daemon is healthy while `monitor serve` over a database
-nobody checks into is not.
+nobody checks into is not. After it: `unhealthy` (503) when no feed was read successfully
+within two check intervals (or ever), `degraded` (200) when some feed fails, else `ok`.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ from monitor.errors import StoreError, VerdictError
 from monitor.pipeline import Judged, judge
 from monitor.server import Guard, Limits, WebServer, serve
 from monitor.settings import Settings
-from monitor.store import FeedState, Store
+from monitor.store import FeedCounts, FeedState, Store
 from monitor.views import (
     Answer,
     AnswerCache,
@@ -343,35 +344,51 @@ class _Api:
     # ------------------------------------------------------------ JSON
 
     def healthz(self) -> Response:
-        """Open without a token. 503 when the database does not answer, or when the last
+        """Open without a token. 503 when the database does not answer, when the last
         successful check cycle is older than MONITOR_HEALTH_MAX_AGE (default three check
-        intervals). Before any cycle has finished the answer is `starting` (200) for one
-        MAX_AGE after the server started, then `stale` (503)."""
+        intervals: `stale`), or when no feed was read successfully within two of its check
+        intervals, or ever (`unhealthy`); `degraded` (200) when some feed is failing. Before
+        any cycle has finished the answer is `starting` (200) for one MAX_AGE after the server
+        started, then `stale` (503). Reads the cycle table's latest row and five columns of
+        the feed table: cheap enough to poll."""
         now = self.clock()
         data: dict[str, Any] = {
             "database": True,
             "last_successful_cycle": None,
             "age_seconds": None,
             "max_age_seconds": self.max_age.total_seconds(),
+            "feeds": None,
+            "reasons": [],
         }
         try:
             last = self.store.last_successful_cycle()
+            counts = self.store.feed_counts(now)
         except StoreError as exc:
             log.error("web: healthz: %s", exc)
-            return _health(data | {"status": "unavailable", "database": False}, 503)
+            reasons = ["the database did not answer"]
+            return _health(
+                data | {"status": "unavailable", "database": False, "reasons": reasons}, 503
+            )
+        data["feeds"] = {
+            "total": counts.total,
+            "failing": counts.failing,
+            "never_read": counts.never_read,
+            "read_recently": counts.read_recently,
+        }
         if last is None:
             fresh = now - self.started <= self.max_age
-            return _health(
-                data | {"status": "starting" if fresh else "stale"}, 200 if fresh else 503
-            )
+            reasons = [] if fresh else ["no check cycle finished since the server started"]
+            status = "starting" if fresh else "stale"
+            return _health(data | {"status": status, "reasons": reasons}, 200 if fresh else 503)
         age = max((now - last).total_seconds(), 0.0)
-        ok = age <= self.max_age.total_seconds()
-        data |= {
-            "last_successful_cycle": last,
-            "age_seconds": age,
-            "status": "ok" if ok else "stale",
-        }
-        return _health(data, 200 if ok else 503)
+        data |= {"last_successful_cycle": last, "age_seconds": age}
+        if age > self.max_age.total_seconds():
+            reasons = [f"the last successful check cycle finished {age:.0f} s ago"]
+            return _health(data | {"status": "stale", "reasons": reasons}, 503)
+        status, reasons = _feed_health(counts)
+        return _health(
+            data | {"status": status, "reasons": reasons}, 503 if status == "unhealthy" else 200
+        )
 
     def indicators(self, request: Request) -> Response:
         """Every indicator: id, group, title, question, status, since, outcome levels and
@@ -644,6 +661,24 @@ def _known(definitions: Definitions, indicator_id: str) -> None:
         definitions.indicator(indicator_id)
     except KeyError:
         raise HTTPException(404, f"no indicator {indicator_id!r}") from None
+
+
+def _feed_health(counts: FeedCounts) -> tuple[str, list[str]]:
+    """`ok`, `degraded` or `unhealthy`, and why, from the feeds' counts."""
+    reasons = []
+    if counts.total and not counts.read_recently:
+        if counts.never_read == counts.total:
+            reasons.append("no feed was ever read successfully")
+        else:
+            reasons.append("no feed read successfully within two check intervals")
+    if counts.failing:
+        names = ", ".join(counts.failing_ids)
+        more = counts.failing - len(counts.failing_ids)
+        names += f" and {more} more" if more > 0 else ""
+        reasons.append(f"{counts.failing} of {counts.total} feeds failing: {names}")
+    if counts.total and not counts.read_recently:
+        return "unhealthy", reasons
+    return ("degraded" if reasons else "ok"), reasons
 
 
 def _health(data: dict[str, Any], status: int) -> Response:

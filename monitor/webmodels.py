@@ -31,11 +31,23 @@ class ErrorOut(_Model):
     detail: str = Field(description="What went wrong, in one line; never a stack trace.")
 
 
+class FeedCountsOut(_Model):
+    total: int = Field(description="Configured feeds.")
+    failing: int = Field(description="Feeds failing now (gone ones included).")
+    never_read: int = Field(description="Feeds never fetched successfully.")
+    read_recently: int = Field(
+        description="Feeds fetched successfully within two of their check intervals."
+    )
+
+
 class HealthOut(_Model):
-    status: Literal["ok", "starting", "stale", "unavailable"] = Field(
-        description="`ok`: a cycle succeeded recently. `starting`: none yet, but the server "
-        "started less than `max_age_seconds` ago. `stale`: the last success (or the server "
-        "start, when there was none) is older. `unavailable`: the database did not answer."
+    status: Literal["ok", "degraded", "unhealthy", "starting", "stale", "unavailable"] = Field(
+        description="`ok` (200): a cycle succeeded recently and every feed reads. `degraded` "
+        "(200): some feed is failing. `unhealthy` (503): no feed was read successfully within "
+        "two check intervals, or ever. `starting` (200): no cycle yet, but the server started "
+        "less than `max_age_seconds` ago. `stale` (503): the last successful cycle (or the "
+        "server start, when there was none) is older. `unavailable` (503): the database did "
+        "not answer."
     )
     database: bool = Field(description="The database answered.")
     last_successful_cycle: Time | None = Field(
@@ -43,6 +55,8 @@ class HealthOut(_Model):
     )
     age_seconds: float | None = Field(description="Seconds since then.")
     max_age_seconds: float = Field(description="Older than this is unhealthy (503).")
+    feeds: FeedCountsOut | None = Field(description="The feeds, counted (null: not read).")
+    reasons: list[str] = Field(description="Why the status is not `ok`, one line each.")
 
 
 class OutcomeOut(_Model):
@@ -80,6 +94,9 @@ class IndicatorOut(_Model):
         description="`quiet`, `unknown`, `mixed` or `OUTCOME:LEVEL` (`pressure:confirmed`)."
     )
     since: Time = Field(description="When the indicator took this status.")
+    reason: str = Field(
+        description="Why the status is `unknown` (`feeds not read: …`); empty for any other."
+    )
     outcomes: list[OutcomeOut]
     evidence_count: int = Field(description="Stories behind the status now.")
 
@@ -96,7 +113,9 @@ class ChangeOut(_Model):
     new_status: str
     replayed: bool = Field(description="Recorded by `monitor replay`, not by a check.")
     reason: str | None = Field(
-        description="What caused it when not a check: `verdict: no on entry 123 by cli: note`."
+        description="Why, when the evidence does not say: the verdict that caused it"
+        " (`verdict: no on entry 123 by cli: note`) or the feeds not read (`feeds not read: …`);"
+        " null for a change a check's evidence explains."
     )
     definition_hash: str = Field(description="sha256 of the definition file that decided it.")
     evidence: list[EvidenceOut]

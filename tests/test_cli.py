@@ -211,7 +211,7 @@ def test_replay_re_evaluates_stored_entries_with_todays_definitions(
     indicators = tmp_path / "indicators"
     shutil.copytree(ROOT / "indicators", indicators)
     env = env_for(tmp_path, indicators, feeds)
-    assert "visa-easing: quiet -> eased:reported" in invoke(["check"], env).stdout
+    assert "visa-easing: unknown -> eased:reported" in invoke(["check"], env).stdout
 
     visa = indicators / "visa-easing.yaml"  # today's definition reads only the last day's news
     visa.write_text(re.sub(r"(?m)^window: .*$", "window: 1d", visa.read_text()))

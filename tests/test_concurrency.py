@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import pytest
 
-from monitor.domain import QUIET, Feed, StatusChange
+from monitor.domain import INITIAL, QUIET, Feed, StatusChange
 from monitor.store import Store, open_store
 
 pytestmark = pytest.mark.postgres
@@ -99,7 +99,7 @@ def test_a_status_change_raced_by_every_worker_is_recorded_once(
 ) -> None:
     indicators = [f"ind{n}" for n in range(20)]
     store.ensure_indicators(indicators, now=NOW)
-    steps = [(QUIET, "pressure:reported"), ("pressure:reported", "pressure:confirmed"),
+    steps = [(INITIAL, "pressure:reported"), ("pressure:reported", "pressure:confirmed"),
              ("pressure:confirmed", QUIET)]  # fmt: skip
 
     def evaluate(own: Store, n: int) -> int:
@@ -119,7 +119,7 @@ def test_a_status_change_raced_by_every_worker_is_recorded_once(
 
 def test_competing_outcomes_interleave_into_one_chain(store: Store, postgres_url: str) -> None:
     store.ensure_indicators(["nk"], now=NOW)
-    statuses = [QUIET, "pressure:reported", "balance:reported"]
+    statuses = [INITIAL, "pressure:reported", "balance:reported"]
 
     def flip(own: Store, n: int) -> int:
         recorded = 0
@@ -132,7 +132,7 @@ def test_competing_outcomes_interleave_into_one_chain(store: Store, postgres_url
     total = sum(race(postgres_url, flip))
     history = list(reversed(store.history("nk", limit=1000)))
     assert len(history) == total
-    assert history[0].old_status == QUIET
+    assert history[0].old_status == INITIAL
     for before, after in itertools.pairwise(history):
         assert before.new_status == after.old_status  # each change starts where the last ended
     assert store.current_statuses()["nk"][0] == history[-1].new_status

@@ -197,7 +197,7 @@ def status_chains(db: Path) -> int:
         states = dict(conn.execute("SELECT indicator_id, status FROM indicator_state"))
     last: dict[str, str] = {}
     for indicator, old, new in rows:
-        assert old == last.get(indicator, "quiet"), (indicator, old, new, last.get(indicator))
+        assert old == last.get(indicator, "unknown"), (indicator, old, new, last.get(indicator))
         assert new != old, (indicator, old, new)
         last[indicator] = new
     for indicator, status in last.items():

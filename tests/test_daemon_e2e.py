@@ -165,7 +165,7 @@ def test_monitor_run_checks_sends_one_digest_and_stops_cleanly(
         assert digest["Subject"] == f"monitor digest {digest_at.date()}: 2 indicators changed"
         text = digest.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert "Visa easing between China and South Korea" in text
-        assert "quiet → eased — confirmed" in text
+        assert "⚠ unknown → eased — confirmed" in text  # nothing was known before the first read
         assert "https://en.yna.co.kr/view/AEN1" in text
 
         cycles = [line for line in log_lines(log) if line["message"].startswith("cycle:")]

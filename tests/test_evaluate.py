@@ -10,6 +10,7 @@ import pytest
 
 from monitor.domain import (
     QUIET,
+    UNKNOWN,
     Evidence,
     FeedHealth,
     Indicator,
@@ -91,6 +92,12 @@ def failing(feed: str, since: timedelta, interval: timedelta = timedelta(minutes
 
 def dead(feed: str) -> FeedHealth:
     return FeedHealth(feed, NOW - HOUR, timedelta(minutes=15), dead=True)
+
+
+def unread(feed: str, error: str = "", since: timedelta | None = None) -> FeedHealth:
+    """Never read successfully: never fetched (no error), or failing from its first fetch on."""
+    failing_since = None if since is None else NOW - since
+    return FeedHealth(feed, failing_since, timedelta(minutes=15), last_error=error, never_read=True)
 
 
 CASES: list[tuple[str, list[Evidence], list[FeedHealth], str]] = [
@@ -218,6 +225,25 @@ CASES: list[tuple[str, list[Evidence], list[FeedHealth], str]] = [
         "quiet",
     ),
     ("not unknown without feeds", [], [], "quiet"),
+    ("unknown before any check", [], [unread("f1")], "unknown"),
+    (
+        "unknown from the first failed check of a feed never read",
+        [],
+        [unread("f1", "fetch: connection refused", since=timedelta(seconds=1))],
+        "unknown",
+    ),
+    (
+        "unknown when one feed was never read and the other died",
+        [ev(publisher="a.com")],
+        [unread("f1"), failing("f2", timedelta(hours=1))],
+        "unknown",
+    ),
+    (
+        "not unknown when one feed was read and fails for under two intervals",
+        [],
+        [unread("f1", "boom", since=HOUR), failing("f2", timedelta(minutes=10))],
+        "quiet",
+    ),
 ]
 
 
@@ -230,6 +256,26 @@ def test_status(evidence: list[Evidence], health: list[FeedHealth], expected: st
     assert status.status == expected
     assert status.definition_hash == "h1"
     assert [o.outcome_id for o in status.outcomes] == ["pressure", "balance"]
+
+
+def test_an_unknown_status_says_which_feeds_were_not_read_and_why() -> None:
+    health = [
+        unread("yonhap", "fetch: connection refused " + "x" * 200, since=timedelta(seconds=1)),
+        unread("herald"),
+        failing("kbs", timedelta(hours=1)),
+        dead("nhk"),
+    ]
+    status = evaluate(INDICATOR, [], health, now=NOW)
+    assert status.status == "unknown"
+    assert status.reason.startswith("feeds not read: yonhap: never read (fetch: connection refused")
+    assert "…); herald: never read yet; kbs: failing since 2026-02-01 11:00 UTC (boom)" in (
+        status.reason
+    )
+    assert status.reason.endswith("; and 1 more")
+    [change] = changes([status], {"nk": QUIET}, now=NOW)
+    assert (change.old_status, change.new_status, change.reason) == (QUIET, UNKNOWN, status.reason)
+    read = evaluate(INDICATOR, [], [healthy()], now=NOW)
+    assert read.reason == "" and changes([read], {"nk": UNKNOWN}, now=NOW)[0].reason == ""
 
 
 def test_status_is_independent_of_input_order() -> None:
@@ -318,10 +364,11 @@ def _status(indicator_id: str, status: str) -> Status:
 @pytest.mark.parametrize(
     ("status", "current", "expected_old"),
     [
-        pytest.param("pressure:reported", {}, QUIET, id="absent counts as quiet"),
+        pytest.param("pressure:reported", {}, UNKNOWN, id="absent counts as unknown"),
         pytest.param("pressure:confirmed", {"nk": "pressure:reported"}, "pressure:reported"),
         pytest.param("quiet", {"nk": "mixed"}, "mixed", id="back to quiet"),
-        pytest.param("quiet", {}, None, id="quiet and absent: nothing"),
+        pytest.param("unknown", {}, None, id="unknown and absent: nothing"),
+        pytest.param("quiet", {}, UNKNOWN, id="absent and now read: quiet is news"),
         pytest.param("mixed", {"nk": "mixed"}, None, id="unchanged: nothing"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from datetime import UTC, datetime
@@ -12,7 +13,6 @@ import pytest
 from monitor.domain import Evidence, StatusChange
 from monitor.notify import (
     Alert,
-    BackgroundNotifier,
     Notifier,
     _scrub,
     build_alert,
@@ -56,6 +56,16 @@ def alert() -> Alert:
 
 def fast(urls: list[str], attempts: int = 3) -> Notifier:
     return Notifier(urls, attempts=attempts, backoff=0.01, timeout=5)
+
+
+def test_an_alert_to_unknown_says_it_and_why() -> None:
+    why = "feeds not read: yonhap: failing since 2026-01-06 01:00 UTC (fetch: HTTP 503)"
+    change = dataclasses.replace(
+        sample_change(0), old_status="quiet", new_status="unknown", reason=why
+    )
+    made = build_alert(change, "How Beijing talks about North Korea")
+    assert made.title == "monitor: How Beijing talks about North Korea: ⚠ unknown"
+    assert made.body.splitlines()[1:3] == ["quiet → ⚠ unknown (2026-01-06 02:00 UTC)", why]
 
 
 def test_alert_carries_the_digest_evidence() -> None:
@@ -164,23 +174,3 @@ def test_errors_are_scrubbed_of_url_secrets() -> None:
     url = "slack://TokenA1/TokenB22/TokenC333/#channel"
     text = "failed posting to https://hooks.slack.com/services/TokenA1/TokenB22/TokenC333"
     assert _scrub(text, url) == "failed posting to https://hooks.slack.com/services/***/***/***"
-
-
-def test_background_notifier_never_blocks_the_caller() -> None:
-    with running_webhook(delay=0.5) as hook:
-        background = BackgroundNotifier(fast([hook.apprise_url()]), max_pending=1)
-        started = time.monotonic()
-        accepted = [background.submit([alert()]) for _ in range(4)]
-        assert time.monotonic() - started < 0.2
-        assert accepted[0] is True
-        assert False in accepted  # the queue is bounded: some batches were dropped
-        assert background.close(timeout=10)
-        assert 1 <= len(hook.received) == accepted.count(True)
-        assert list(background.failures) == []
-
-
-def test_background_notifier_records_failures() -> None:
-    background = BackgroundNotifier(fast([f"json://127.0.0.1:{closed_port()}/x"], attempts=1))
-    assert background.submit([alert()])
-    assert background.close(timeout=10)
-    assert [f.attempts for f in background.failures] == [1]

@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from monitor.cli import main
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Feed
-from monitor.pipeline import Context, run_cycle
+from monitor.pipeline import Context, prepare, run_cycle
 from monitor.store import DueFeed, Store, open_store
+from monitor.views import indicator_views
 from tests import news, twofeeds
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
@@ -61,11 +62,14 @@ def test_a_cycle_records_each_status_change_once(
     assert (report.feeds_checked, report.failed, report.new_entries) == (2, 0, 5)
     changed = {c.indicator_id: (c.old_status, c.new_status) for c in report.changes}
     assert changed == {
-        # two publishers, two different stories
-        "visa-easing": ("quiet", "eased:confirmed"),
+        # two publishers, two different stories (before the first read nothing was known)
+        "visa-easing": ("unknown", "eased:confirmed"),
         # one story syndicated by a second publisher counts once: still one source
-        "flight-routes": ("quiet", "expanded:reported"),
-    }
+        "flight-routes": ("unknown", "expanded:reported"),
+    }  # the others are quiet now: their first reading is no change
+    assert {s for s, _since in store.current_statuses().values()} == {
+        "eased:confirmed", "expanded:reported", "quiet",
+    }  # fmt: skip
     visa = next(c for c in report.changes if c.indicator_id == "visa-easing")
     assert {e.publisher for e in visa.evidence} == {"yna.co.kr", "koreaherald.com"}
     assert all(e.terms and e.snippet for e in visa.evidence)
@@ -134,19 +138,60 @@ def test_an_ill_formed_but_readable_feed_is_stored_and_its_fault_logged(
     assert state.last_error == "" and state.error_count == 0  # readable: not a failure
 
 
-def test_an_indicator_whose_feeds_all_fail_is_unknown_not_quiet(
+def test_an_indicator_whose_feeds_were_never_read_is_unknown_from_the_start(
     feed_server: FeedServer, shipped: Definitions, store: Store
 ) -> None:
     feed_server.route("/down.xml", status=503, body=b"")
     ctx = context(shipped, store, [Feed("down", feed_server.url("/down.xml"), ALL_TAGS)])
+    ids = {i.id for i in shipped.indicators}
 
+    assert {i: s for i, (s, _) in store.current_statuses().items()} == dict.fromkeys(ids, "unknown")
+    first = run_cycle(ctx, now=NOW)  # fails within seconds: still nothing read
+
+    assert first.failed == 1 and first.changes == []
+    assert {s for s, _since in store.current_statuses().values()} == {"unknown"}
+    [view] = [v for v in indicator_views(ctx.definitions, store, now=NOW) if v.id == "visa-easing"]
+    assert view.status == "unknown"
+    assert view.reason == "feeds not read: down: never read (fetch: HTTP 503 Service Unavailable)"
+
+
+def test_feeds_failing_for_two_intervals_make_a_change_to_unknown_with_its_reason(
+    feed_server: FeedServer, shipped: Definitions, store: Store
+) -> None:
+    ctx = context(shipped, store, serve_news(feed_server))
     run_cycle(ctx, now=NOW)
-    early = run_cycle(ctx, now=NOW + INTERVAL)  # failing for one interval: not yet
-    late = run_cycle(ctx, now=NOW + 2 * INTERVAL + timedelta(seconds=1))
+    feed_server.route("/yonhap.xml", status=503, body=b"")
+    feed_server.route("/herald.xml", status=503, body=b"")
+
+    early = run_cycle(ctx, now=NOW + INTERVAL)  # failing for under two intervals: not yet
+    late = run_cycle(ctx, now=NOW + 3 * INTERVAL)
 
     assert early.changes == []
     assert {c.new_status for c in late.changes} == {"unknown"}
     assert len(late.changes) == len(shipped.indicators)
+    visa = next(c for c in late.changes if c.indicator_id == "visa-easing")
+    since = (NOW + INTERVAL).strftime("%Y-%m-%d %H:%M")
+    assert visa.old_status == "eased:confirmed"
+    assert visa.reason == (
+        f"feeds not read: yonhap: failing since {since} UTC (fetch: HTTP 503 Service Unavailable);"
+        f" herald: failing since {since} UTC (fetch: HTTP 503 Service Unavailable)"
+    )
+    assert store.history("visa-easing")[0].reason == visa.reason
+
+
+def test_after_a_restart_the_status_reflects_stored_feed_health_at_once(
+    feed_server: FeedServer, shipped: Definitions, store: Store
+) -> None:
+    ctx = context(shipped, store, serve_news(feed_server))
+    run_cycle(ctx, now=NOW)
+    feed_server.route("/yonhap.xml", status=503, body=b"")
+    feed_server.route("/herald.xml", status=503, body=b"")
+    run_cycle(ctx, now=NOW + INTERVAL)  # both fail; then the daemon is down for hours
+
+    changes = prepare(ctx, now=NOW + 5 * INTERVAL)  # start-up: no cycle, nothing due yet
+
+    assert {c.new_status for c in changes} == {"unknown"}
+    assert {s for s, _since in store.current_statuses().values()} == {"unknown"}
 
 
 def test_a_gone_feed_is_marked_dead_and_no_longer_polled(
@@ -189,8 +234,8 @@ def test_monitor_check_twice_over_the_same_news_records_nothing_new(
     status = runner.invoke(main, ["status", "--json"], env=env)
 
     assert first.exit_code == 0, first.output
-    assert "visa-easing: quiet -> eased:confirmed" in first.stdout
-    assert "flight-routes: quiet -> expanded:reported" in first.stdout
+    assert "visa-easing: unknown -> eased:confirmed" in first.stdout
+    assert "flight-routes: unknown -> expanded:reported" in first.stdout
     assert second.exit_code == 0 and second.stdout == ""
     assert "2 feeds checked" in second.stderr
 

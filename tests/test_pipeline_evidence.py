@@ -25,6 +25,7 @@ from monitor.pipeline import (
 from monitor.store import Store, open_store
 from tests import news
 from tests.conftest import ROOT
+from tests.readfeeds import read_once
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -39,6 +40,7 @@ def shipped() -> Definitions:
 def context(definitions: Definitions, store: Store) -> Context:
     ctx = Context(definitions, Matcher(definitions.indicators), store, FetchLimits())
     prepare(ctx, now=NOW)
+    read_once(ctx, now=NOW)
     return ctx
 
 

@@ -104,17 +104,13 @@ def test_jitter_spreads_the_next_checks(home: Path, store: Store) -> None:
 
 
 def test_status_changes_are_alerted_off_the_check_path(home: Path, store: Store) -> None:
-    with running_webhook(hold=True) as hook:
+    with running_webhook() as hook:
         daemon = make_daemon(home, store, notify_urls=hook.apprise_url("/alerts"))
-        checked: list[bool] = []
-        worker = threading.Thread(target=lambda: checked.append(daemon.check()))
-        worker.start()
-        assert hook.arrived.acquire(timeout=60), "no alert reached the channel"
-        worker.join(60)  # the check ends while the channel holds the first alert unanswered
-        assert checked == [True] and hook.received == []
-        hook.release.set()
-        daemon.close(timeout=60)
-        assert len(hook.received) == 2
+        daemon.check()
+        assert hook.requests == [] and store.pending_alerts() == 2  # the check sends nothing
+        assert daemon.alerts()  # the alerts job
+        assert not daemon.alerts()  # each once
+        daemon.close()
 
     titles = sorted(r.json["title"] for r in hook.received)
     assert titles == [
@@ -122,6 +118,27 @@ def test_status_changes_are_alerted_off_the_check_path(home: Path, store: Store)
         "monitor: Visa easing between China and South Korea: eased — confirmed",
     ]
     assert "https://en.yna.co.kr/view/AEN1" in hook.received[1].json["message"]
+    assert store.pending_alerts() == 0
+
+
+def test_between_cycles_a_status_that_time_alone_changes_is_recorded(
+    home: Path, store: Store, feed_server: FeedServer
+) -> None:
+    daemon = make_daemon(home, store, check_interval="15m")
+    now = [datetime.now(UTC)]
+    daemon.clock = lambda: now[0]
+    assert daemon.check()  # read: visa-easing is eased:confirmed
+    feed_server.route("/yonhap.xml", status=503, body=b"")
+    feed_server.route("/herald.xml", status=503, body=b"")
+    for _ in range(2):  # both fail, at 15 and 30 minutes: the next check is at 60
+        now[0] += timedelta(minutes=15)
+        assert daemon.check()
+    assert store.current_statuses()["visa-easing"][0] == "eased:confirmed"
+    now[0] += timedelta(minutes=16)  # failing for over two intervals; no feed is due yet
+
+    assert not daemon.check()
+    assert store.current_statuses()["visa-easing"][0] == "unknown"
+    assert store.history("visa-easing")[0].reason.startswith("feeds not read: yonhap: failing")
 
 
 def test_an_invalid_edit_is_reported_and_the_last_valid_set_stays(
@@ -233,7 +250,7 @@ def test_a_job_that_raises_is_logged_and_the_scheduler_goes_on(
 
     scheduler = build_scheduler(make_daemon(home, store))
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"check", "digest", "cleanup"}
+    assert set(jobs) == {"check", "digest", "cleanup", "alerts"}
     assert all(j.max_instances == 1 and j.coalesce for j in jobs.values())
 
 

@@ -180,21 +180,25 @@ def test_delete_old_entries_keeps_matched_ones(store: Store) -> None:
 def test_record_changes_is_compare_and_set(store: Store) -> None:
     store.ensure_indicators(["nk", "taiwan"], now=NOW - DAY)
     store.ensure_indicators(["nk"], now=NOW)  # already known: unchanged
-    assert store.current_statuses() == {"nk": ("quiet", NOW - DAY), "taiwan": ("quiet", NOW - DAY)}
+    # Nothing was read for them yet: unknown, not quiet.
+    assert store.current_statuses() == {
+        "nk": ("unknown", NOW - DAY),
+        "taiwan": ("unknown", NOW - DAY),
+    }
 
-    recorded = store.record_changes([change("quiet", "pressure:reported")])
+    recorded = store.record_changes([change("unknown", "pressure:reported")])
     assert [c.new_status for c in recorded] == ["pressure:reported"]
     assert recorded[0].id is not None
     assert store.current_statuses()["nk"] == ("pressure:reported", NOW)
 
-    stale = change("quiet", "balance:reported", at=NOW + MINUTE)
+    stale = change("unknown", "balance:reported", at=NOW + MINUTE)
     assert store.record_changes([stale]) == []
     assert store.current_statuses()["nk"] == ("pressure:reported", NOW)
     assert len(store.history("nk")) == 1
 
 
 def test_competing_changes_only_one_wins(store: Store) -> None:
-    one, two = change("quiet", "pressure:reported"), change("quiet", "balance:reported")
+    one, two = change("unknown", "pressure:reported"), change("unknown", "balance:reported")
     recorded = store.record_changes([one, two])
     assert [c.new_status for c in recorded] == ["pressure:reported"]
 
@@ -206,7 +210,7 @@ def test_competing_workers_only_one_wins(store: Store, store_url: str) -> None:
     def compete(n: int) -> list[StatusChange]:
         with open_store(store_url) as own:
             barrier.wait()
-            return own.record_changes([change("quiet", f"outcome{n}:reported")])
+            return own.record_changes([change("unknown", f"outcome{n}:reported")])
 
     with ThreadPoolExecutor(workers) as pool:
         results = list(pool.map(compete, range(workers)))
@@ -225,14 +229,14 @@ def test_history_pages_newest_first_with_evidence(store: Store) -> None:
     evidence = Evidence(
         1, "nk", "pressure", "Title", "https://a.com/1", "a.com", NOW - HOUR, ("Xi",), "…"
     )
-    statuses = ["quiet", "pressure:reported", "pressure:confirmed", "mixed", "quiet", "unknown"]
+    statuses = ["unknown", "pressure:reported", "pressure:confirmed", "mixed", "quiet", "unknown"]
     steps = [
         change(old, new, at=NOW + i * HOUR, evidence=(evidence,) if "pressure" in new else ())
         for i, (old, new) in enumerate(pairwise(statuses))
     ]
     recorded = store.record_changes(steps)
     assert len(recorded) == 5
-    store.record_changes([change("quiet", "mixed", indicator="taiwan", at=NOW)])
+    store.record_changes([change("unknown", "mixed", indicator="taiwan", at=NOW)])
 
     page = store.history("nk", limit=2)
     assert [c.new_status for c in page] == ["unknown", "quiet"]
@@ -253,7 +257,7 @@ def test_history_pages_newest_first_with_evidence(store: Store) -> None:
 
 
 def test_replayed_flag_and_definition_hash_are_kept(store: Store) -> None:
-    replayed = StatusChange("nk", NOW, "quiet", "mixed", (), "hash-9", replayed=True)
+    replayed = StatusChange("nk", NOW, "unknown", "mixed", (), "hash-9", replayed=True)
     store.record_changes([replayed])
     [stored] = store.history("nk")
     assert stored.replayed and stored.definition_hash == "hash-9"
@@ -444,7 +448,7 @@ def test_data_version_moves_with_cycles_changes_and_new_matches(store: Store) ->
     assert store.data_version() == (0, 0, 0, 0)  # entries nobody matched show nowhere
     store.add_matches([(stored[1][0], match(entry(2)))], {"nk": "h"})
     matched = store.data_version()
-    store.record_changes([change("quiet", "pressure:reported")])
+    store.record_changes([change("unknown", "pressure:reported")])
     changed = store.data_version()
     store.record_cycle(Cycle(NOW, NOW + MINUTE))
     cycled = store.data_version()
@@ -460,7 +464,7 @@ def test_data_survives_reopening(store: Store, store_url: str) -> None:
     store.sync_feeds(FEEDS, now=NOW)
     stored = store.add_entries([entry(1)], now=NOW)
     store.add_matches([(stored[0][0], match(entry(1)))], {"nk": "h"})
-    store.record_changes([change("quiet", "pressure:reported")])
+    store.record_changes([change("unknown", "pressure:reported")])
     store.claim_digest(date(2026, 2, 1), owner="a", now=NOW)
     store.close()
 

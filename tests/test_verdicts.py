@@ -79,7 +79,7 @@ def test_a_no_removes_the_entry_at_once_and_the_change_names_the_verdict(
         "eased:reported",
         reason,
     )
-    assert [c.reason for c in store.history("visa-easing")][1:] == [None, None]  # checks'
+    assert [c.reason for c in store.history("visa-easing")][1:] == ["", ""]  # checks'
 
 
 def test_a_yes_adds_an_entry_the_rule_missed(store: Store, defs: Definitions) -> None:
@@ -282,11 +282,10 @@ def test_0003_adds_verdicts_and_keeps_recorded_changes(empty_database_url: str) 
 
     assert upgrade(empty_database_url) == ("0002", migrate.head())
 
-    assert migrate.head() == "0003"
     assert schema_differences(empty_database_url) == []
     with open_store(empty_database_url) as opened:
         (kept,) = opened.history("v")
-        assert (kept.new_status, kept.reason) == ("eased:reported", None)
+        assert (kept.new_status, kept.reason) == ("eased:reported", "")
         assert opened.verdicts() == []
 
 

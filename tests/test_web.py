@@ -17,8 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import views
 from monitor.domain import Definitions, StatusChange
-from monitor.pipeline import store_entries
-from monitor.store import Store, open_store
+from monitor.pipeline import prepare, store_entries
+from monitor.store import Cycle, Store, open_store
 from monitor.web import create_app
 from tests import webdata
 from tests.webdata import HOSTILE_LINK, HOSTILE_TITLE, NOW, settings
@@ -207,6 +207,7 @@ def test_metrics_are_read_from_the_database(client: TestClient) -> None:
     assert samples[("monitor_digest_sent_timestamp_seconds", ())] == pytest.approx(sent)
     assert samples[("monitor_feeds", (("state", "dead"),))] == 1
     assert samples[("monitor_feeds", (("state", "ok"),))] == 2
+    assert samples[("monitor_alerts_pending", ())] == 0  # recorded without alert URLs
 
 
 def test_metrics_of_an_empty_database(tmp_path: Path, defs: Definitions) -> None:
@@ -220,14 +221,72 @@ def test_metrics_of_an_empty_database(tmp_path: Path, defs: Definitions) -> None
 # ---------------------------------------------------------------- health
 
 
-def test_healthz_is_ok_after_a_recent_cycle(client: TestClient) -> None:
+def test_healthz_is_degraded_with_counts_when_a_feed_fails(client: TestClient) -> None:
     response = client.get("/healthz")
 
     assert response.status_code == 200
     data = response.json()
-    assert (data["status"], data["database"]) == ("ok", True)
+    assert (data["status"], data["database"]) == ("degraded", True)
+    assert data["feeds"] == {"total": 3, "failing": 1, "never_read": 0, "read_recently": 2}
+    assert data["reasons"] == ["1 of 3 feeds failing: gone"]
     assert data["age_seconds"] == pytest.approx(5 * 60 - 3.4, abs=0.01)
     assert data["max_age_seconds"] == 3 * 15 * 60
+
+
+def _checked(database_url: str, defs: Definitions, *fetches: tuple[str, bool, datetime]) -> Store:
+    """A store of the web definitions after one cycle that fetched as told (feed, ok, when)."""
+    store = open_store(database_url)
+    prepare(webdata.context(store, defs), now=NOW - timedelta(days=1))
+    for feed_id, ok, at in fetches:
+        error = "" if ok else "fetch: connection refused"
+        store.record_fetch(feed_id, now=at, ok=ok, error=error)
+    store.record_cycle(Cycle(NOW - timedelta(minutes=1), NOW - timedelta(minutes=1)))
+    return store
+
+
+def test_healthz_is_ok_when_every_feed_was_read(database_url: str, defs: Definitions) -> None:
+    recent = NOW - timedelta(minutes=5)
+    with _checked(database_url, defs, *((f.id, True, recent) for f in defs.feeds)) as store:
+        response = make_client(store, defs).get("/healthz")
+    assert response.status_code == 200
+    data = response.json()
+    assert (data["status"], data["reasons"]) == ("ok", [])
+    assert data["feeds"] == {"total": 3, "failing": 0, "never_read": 0, "read_recently": 3}
+
+
+def test_healthz_is_unhealthy_when_no_feed_was_ever_read(
+    database_url: str, defs: Definitions
+) -> None:
+    failed = NOW - timedelta(minutes=1)  # a cycle finished, every feed failed within seconds
+    with _checked(database_url, defs, *((f.id, False, failed) for f in defs.feeds)) as store:
+        response = make_client(store, defs).get("/healthz")
+    assert response.status_code == 503
+    data = response.json()
+    assert data["status"] == "unhealthy"
+    assert data["feeds"] == {"total": 3, "failing": 3, "never_read": 3, "read_recently": 0}
+    assert data["reasons"] == [
+        "no feed was ever read successfully",
+        "3 of 3 feeds failing: gone, herald, yonhap",
+    ]
+
+
+def test_healthz_is_unhealthy_when_no_feed_was_read_within_two_intervals(
+    database_url: str, defs: Definitions
+) -> None:
+    long_ago, since = NOW - timedelta(hours=2), NOW - timedelta(minutes=31)
+    fetches = [(f.id, True, long_ago) for f in defs.feeds] + [
+        (f.id, False, since) for f in defs.feeds
+    ]
+    with _checked(database_url, defs, *fetches) as store:
+        unhealthy = make_client(store, defs).get("/healthz")
+        store.record_fetch("yonhap", now=NOW - timedelta(minutes=2), ok=True)
+        degraded = make_client(store, defs).get("/healthz")
+
+    assert unhealthy.status_code == 503
+    assert unhealthy.json()["status"] == "unhealthy"
+    assert unhealthy.json()["reasons"][0] == "no feed read successfully within two check intervals"
+    assert (degraded.status_code, degraded.json()["status"]) == (200, "degraded")
+    assert degraded.json()["reasons"] == ["2 of 3 feeds failing: gone, herald"]
 
 
 def test_healthz_is_503_when_the_last_cycle_is_too_old(store: Store, defs: Definitions) -> None:

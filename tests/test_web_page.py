@@ -12,9 +12,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from monitor import web
+from monitor import views, web
+from monitor.digest import DigestInput, IndicatorLine, render
 from monitor.domain import Definitions, StatusChange
 from monitor.page import highlight, timeline, web_url
+from monitor.pipeline import prepare
+from monitor.store import Cycle, open_store
 from tests import webdata
 from tests.webdata import HOSTILE_TITLE, NOW
 
@@ -253,3 +256,62 @@ def test_a_quiet_timeline_is_one_segment(defs: Definitions) -> None:
     t = timeline(defs, "north-korea-stance", [], "quiet", now=NOW, zone=ZoneInfo("UTC"))
     assert [(s.x, s.width, s.status.tone) for s in t.segments] == [(0, 1000, "quiet")]
     assert t.legend[0].text == "quiet"
+
+
+# ---------------------------------------------------------------- unknown is not quiet
+
+
+@pytest.fixture
+def unread(database_url: str, defs: Definitions) -> Iterator[TestClient]:
+    """The web indicators two days after monitoring began, every feed failing since."""
+    with open_store(database_url) as fresh:
+        began = NOW - timedelta(days=2)
+        prepare(webdata.context(fresh, defs), now=began)
+        for feed in defs.feeds:
+            fresh.record_fetch(feed.id, now=began, ok=False, error="fetch: connection refused")
+        fresh.record_cycle(Cycle(began, began))
+        app = web.create_app(store=fresh, definitions=lambda: defs, settings=webdata.settings(),
+                             clock=lambda: NOW)  # fmt: skip
+        with TestClient(app) as client:
+            yield client
+
+
+def test_an_indicator_never_read_is_drawn_unknown_with_why_and_a_timeline_from_its_start(
+    unread: TestClient, defs: Definitions
+) -> None:
+    html = unread.get("/").text
+    tags = parse(html)
+
+    badges = [a for t, a in tags.tags if t == "span" and "badge" in (a.get("class") or "")]
+    assert badges and {a["data-status"] for a in badges} == {"unknown"}
+    assert "⚠ unknown</span>" in html
+    why = "⚠ unknown — feeds not read: yonhap: never read (fetch: connection refused); herald:"
+    assert html.count(why) == len(defs.indicators)
+    segments = [a for t, a in tags.tags if t == "rect" and "seg" in (a.get("class") or "")]
+    start = round(1000 * 88 / 90, 2)  # two of the ninety days: nothing drawn before
+    assert {(s["class"], s["x"]) for s in segments} == {("seg unknown", str(start))}
+    assert "not monitored yet" in html
+    assert f"monitored since {(NOW - timedelta(days=2)):%Y-%m-%d}" in html
+    page = unread.get("/indicators/visa-easing/page").text
+    assert "⚠ unknown — feeds not read: yonhap: never read" in page
+    api = unread.get("/indicators/visa-easing").json()
+    refused = "never read (fetch: connection refused)"
+    assert api["status"] == "unknown"
+    assert api["reason"] == f"feeds not read: yonhap: {refused}; herald: {refused}; gone: {refused}"
+
+
+def test_unknown_and_quiet_are_drawn_apart_and_alike_on_the_page_and_in_the_digest(
+    client: TestClient,
+) -> None:
+    css = client.get("/").text
+    unknown, quiet = views.PALETTE["unknown"], views.PALETTE["quiet"]
+    assert unknown.background != quiet.background and unknown.fill != quiet.fill
+    assert f".unknown {{ background:{unknown.background}; color:{unknown.text};" in css
+    assert f"svg.timeline .seg.unknown {{ fill:{unknown.fill}; }}" in css
+    assert f".quiet {{ background:{quiet.background}; color:{quiet.text};" in css
+    line = IndicatorLine("tw", "Taiwan", "Taiwan", "unknown", NOW, (), "feeds not read: tw: gone")
+    text, html = render(DigestInput(NOW.date(), NOW, "UTC", (), (line,), ()))
+    assert f"background:{unknown.background};color:{unknown.text}" in html
+    assert "⚠ unknown</span>" in html
+    assert "⚠ unknown — feeds not read: tw: gone" in html
+    assert "⚠ unknown — feeds not read: tw: gone" in text

@@ -20,6 +20,7 @@ from monitor.settings import Settings
 from monitor.store import Cycle, Store, open_store
 from monitor.web import create_app
 from tests.conftest import DATA
+from tests.readfeeds import read_once
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 DAY = timedelta(days=1)
@@ -63,6 +64,7 @@ def context(store: Store, defs: Definitions) -> Context:
 def populate(store: Store, defs: Definitions, *, now: datetime = NOW) -> None:
     ctx = context(store, defs)
     prepare(ctx, now=now - 30 * DAY)
+    read_once(ctx, now=now - 30 * DAY)
     # three weeks ago one publisher reports visa easing (behind a hostile headline)
     then = now - 20 * DAY
     hostile = news("yonhap", 1, HOSTILE_TITLE, HOSTILE_LINK, then, HOSTILE_TEXT)

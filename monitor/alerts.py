@@ -1,0 +1,106 @@
+"""The alert outbox: a recorded status change waits in the database until every channel has
+accepted its alert, so alerts survive a crash, a restart and a channel that is down.
+
+    send_pending(outbox, now=..., clock=...) -> int    alert the changes due, one at a time
+
+A change is recorded as pending in the transaction that records it (`Store.record_changes`
+with `alert=True`). `send_pending` claims one pending change at a time (compare-and-set, with a
+lease: each change is in one daemon's hands, even with several daemons on one PostgreSQL),
+sends it with `Notifier.deliver`, and marks it alerted only when every channel accepted it. A
+failed try is retried with back-off (ALERT_RETRY doubling up to ALERT_RETRY_MAX), sending only
+to the channels that did not take it yet. A daemon killed between recording a change and
+sending it leaves it pending: the next start (or another daemon) sends it, once. A daemon
+killed while sending leaves it claimed until the claim's lease ends; whether the channel got
+it then is unknowable, so it may be sent again (at least once, never lost).
+
+Built like healthchecks' `process_one_flip`: one small unit of work that says whether there
+was any. The daemon runs it as its own job, so a slow or failing channel never holds up a check.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from monitor.notify import Notifier, build_alert
+from monitor.store import AlertClaim, Store
+
+log = logging.getLogger("monitor.alerts")
+
+ALERT_RETRY = timedelta(seconds=30)  # after a failed try; doubles up to ALERT_RETRY_MAX
+ALERT_RETRY_MAX = timedelta(hours=1)
+CLAIM_SLACK = timedelta(seconds=60)  # a claim lasts the longest a try can take, and this
+MAX_PER_RUN = 100  # changes alerted per call at most, so a stopping daemon is not held up
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """What sending needs: where the changes are, the channels, and how to name things."""
+
+    store: Store
+    notifier: Notifier
+    titles: Mapping[str, str]  # indicator id -> title, for the alert's text
+    owner: str  # this daemon, as in feed leases
+    zone: tzinfo = UTC
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim lasts: every channel tried to its timeout, every attempt."""
+        tries = max(1, len(self.notifier.channels)) * self.notifier.attempts
+        return tries * timedelta(seconds=self.notifier.timeout) + CLAIM_SLACK
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The back-off after the `attempts`-th failed try (1, 2, …)."""
+    delay: timedelta = ALERT_RETRY * 2 ** max(0, attempts - 1)
+    return min(delay, ALERT_RETRY_MAX)
+
+
+def send_pending(
+    outbox: Outbox,
+    *,
+    now: datetime,
+    clock: Callable[[], datetime] | None = None,
+    stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Alert the changes that are due, one at a time; returns how many were tried."""
+    if not outbox.notifier.channels:
+        return 0
+    tried = 0
+    while tried < MAX_PER_RUN and not stop():
+        at = clock() if clock else now
+        claimed = outbox.store.claim_alerts(at, owner=outbox.owner, lease=outbox.lease, limit=1)
+        if not claimed:
+            break
+        send_one(outbox, claimed[0], clock=clock or (lambda: now))
+        tried += 1
+    return tried
+
+
+def send_one(outbox: Outbox, claim: AlertClaim, *, clock: Callable[[], datetime]) -> bool:
+    """Send one claimed change; True when every channel has it now."""
+    change = claim.change
+    assert change.id is not None
+    title = outbox.titles.get(change.indicator_id, change.indicator_id)
+    delivery = outbox.notifier.deliver(
+        build_alert(change, title, zone=outbox.zone), skip=claim.done
+    )
+    store, owner = outbox.store, outbox.owner
+    if not delivery.failures:
+        if not store.alert_sent(change.id, owner=owner, now=clock(), done=delivery.done):
+            log.warning("alerts: change %d was sent after its claim ran out", change.id)
+        return True
+    attempts = claim.attempts + 1
+    retry_at = clock() + retry_delay(attempts)
+    error = "; ".join(f"{f.channel}: {f.error}" for f in delivery.failures)[:500]
+    store.alert_failed(change.id, owner=owner, error=error, retry_at=retry_at, done=delivery.done)
+    log.warning(
+        "alerts: change %d (%s) not delivered (try %d); next try at %s",
+        change.id, change.indicator_id, attempts, retry_at.isoformat(timespec="seconds"),
+    )  # fmt: skip
+    return False
+
+
+__all__ = ["ALERT_RETRY", "ALERT_RETRY_MAX", "Outbox", "retry_delay", "send_one", "send_pending"]

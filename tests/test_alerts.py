@@ -1,0 +1,230 @@
+"""The alert outbox on SQLite and PostgreSQL, with real webhook receivers on 127.0.0.1: a change
+is marked alerted only once every channel accepted it, failures back off and are retried on
+the channels that missed it, several daemons send each alert once, and a daemon killed between
+recording a change and sending it sends it after its restart, once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from threading import Barrier
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from monitor import migrate
+from monitor.alerts import ALERT_RETRY, Outbox, retry_delay, send_pending
+from monitor.domain import Evidence, StatusChange
+from monitor.notify import Notifier
+from monitor.store import Store, metadata, open_store, upgrade
+from tests import news
+from tests.conftest import ROOT
+from tests.feedserver import FeedServer
+from tests.webhook import Webhook, closed_port, running_webhook
+
+NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+TITLES = {"nk": "How Beijing talks about North Korea", "tw": "Taiwan Strait patrols"}
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    with open_store(database_url) as s:
+        s.ensure_indicators(TITLES, now=NOW)
+        yield s
+
+
+def change(indicator: str, new: str, old: str = "unknown", at: datetime = NOW) -> StatusChange:
+    evidence = Evidence(1, indicator, "pressure", "Xi urges restraint", "https://a.example/1",
+                        "a.example", at, ("Xi",), "Xi urges restraint")  # fmt: skip
+    return StatusChange(indicator, at, old, new, (evidence,) if ":" in new else (), "hash")
+
+
+def outbox(store: Store, *hooks: Webhook, owner: str = "test") -> Outbox:
+    notifier = Notifier([h.apprise_url("/alerts") for h in hooks], attempts=1, timeout=5)
+    return Outbox(store, notifier, TITLES, owner)
+
+
+def titles(hook: Webhook) -> list[str]:
+    return [r.json["title"] for r in hook.received]
+
+
+def test_a_recorded_change_is_alerted_once_and_then_marked(store: Store) -> None:
+    store.record_changes([change("nk", "pressure:reported"), change("tw", "mixed")], alert=True)
+    assert store.pending_alerts() == 2
+    with running_webhook() as hook:
+        box = outbox(store, hook)
+        assert send_pending(box, now=NOW) == 2
+        assert send_pending(box, now=NOW + timedelta(hours=1)) == 0
+
+    assert titles(hook) == [
+        "monitor: How Beijing talks about North Korea: pressure — reported",
+        "monitor: Taiwan Strait patrols: mixed",
+    ]
+    assert "https://a.example/1" in hook.received[0].json["message"]
+    assert store.pending_alerts() == 0
+
+
+def test_changes_recorded_without_alerts_or_replayed_wait_for_none(store: Store) -> None:
+    store.record_changes([change("nk", "pressure:reported")])  # no MONITOR_NOTIFY_URLS
+    replayed = StatusChange("tw", NOW, "unknown", "quiet", (), "hash", replayed=True)
+    store.record_changes([replayed], alert=True)
+    assert store.pending_alerts() == 0
+
+
+def test_a_failed_alert_backs_off_and_is_retried_only_where_it_failed(store: Store) -> None:
+    store.record_changes([change("nk", "pressure:reported")], alert=True)
+    with running_webhook() as good, running_webhook(fail_first=1) as flaky:
+        box = outbox(store, good, flaky)
+        assert send_pending(box, now=NOW) == 1  # good takes it, flaky answers 500
+        assert store.pending_alerts() == 1
+        assert send_pending(box, now=NOW + ALERT_RETRY - timedelta(seconds=1)) == 0  # backing off
+        assert send_pending(box, now=NOW + ALERT_RETRY) == 1
+
+    assert len(good.received) == 1  # not sent to it again
+    assert (len(flaky.requests), len(flaky.received)) == (2, 1)
+    assert store.pending_alerts() == 0
+
+
+def test_a_channel_that_stays_down_never_blocks_and_backs_off_more(store: Store) -> None:
+    store.record_changes([change("nk", "pressure:reported")], alert=True)
+    notifier = Notifier([f"json://127.0.0.1:{closed_port()}/alerts"], attempts=1, timeout=5)
+    box = Outbox(store, notifier, TITLES, "test")
+    at = NOW
+    for attempt in range(1, 5):
+        assert send_pending(box, now=at) == 1
+        at += retry_delay(attempt)
+        assert send_pending(box, now=at - timedelta(seconds=1)) == 0
+    assert [retry_delay(n).total_seconds() for n in (1, 2, 3, 8, 20)] == [30, 60, 120, 3600, 3600]
+    assert store.pending_alerts() == 1  # kept for when it comes back
+
+
+def test_several_daemons_send_each_alert_once(database_url: str, store: Store) -> None:
+    for minute in range(10):
+        old, new = (
+            ("unknown", "pressure:reported")
+            if minute % 2 == 0
+            else ("pressure:reported", "unknown")
+        )
+        store.record_changes([change("nk", new, old, NOW + timedelta(minutes=minute))], alert=True)
+    assert store.pending_alerts() == 10
+    daemons = 4
+    barrier = Barrier(daemons)
+    with running_webhook(delay=0.05) as hook:
+
+        def daemon(n: int) -> int:
+            with open_store(database_url) as own:
+                barrier.wait()
+                return send_pending(outbox(own, hook, owner=f"d{n}"), now=NOW + timedelta(hours=1))
+
+        with ThreadPoolExecutor(daemons) as pool:
+            sent = list(pool.map(daemon, range(daemons)))
+
+    assert sum(sent) == 10
+    assert len(hook.received) == 10  # each once
+    assert store.pending_alerts() == 0
+
+
+def test_upgrading_to_0004_sends_no_history(empty_database_url: str) -> None:
+    engine = create_engine(empty_database_url)
+    try:
+        with engine.begin() as conn:
+            migrate.upgrade(conn, metadata, "0002")
+            conn.execute(
+                text(
+                    "INSERT INTO status_change (indicator_id, at, old_status, new_status, "
+                    "evidence, definition_hash, replayed) VALUES "
+                    "('nk', '2026-01-01 00:00:00', 'quiet', 'mixed', '[]', 'h', false)"
+                )
+            )
+    finally:
+        engine.dispose()
+
+    assert upgrade(empty_database_url) == ("0002", migrate.head())
+
+    with open_store(empty_database_url) as store:
+        assert store.pending_alerts() == 0
+        [old] = store.history("nk")
+        assert (old.new_status, old.reason) == ("mixed", "")
+
+
+# ---------------------------------------------------------------- a real kill
+
+
+def _pending(url: str) -> int:
+    with open_store(url) as store:
+        return store.pending_alerts()
+
+
+def _wait_for(condition: object, timeout: float, what: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if proc.poll() is not None:
+            raise AssertionError(f"monitor run exited with {proc.returncode} before {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_daemon_killed_before_sending_sends_after_its_restart_once(
+    tmp_path: Path, feed_server: FeedServer, database_url: str
+) -> None:
+    published = datetime.now(UTC) - timedelta(hours=1)
+    feed_server.route("/yonhap.xml", body=news.yonhap(published))
+    feed_server.route("/herald.xml", body=news.herald(published))
+    tags = ", ".join(("korea", "china", "japan", "international", "search-dialogue",
+                      "search-travel", "search-culture", "search-northkorea",
+                      "search-business"))  # fmt: skip
+    (tmp_path / "feeds.yaml").write_text(
+        "feeds:\n"
+        + "".join(
+            f"  - {{id: {n}, url: '{feed_server.url(f'/{n}.xml')}', tags: [{tags}]}}\n"
+            for n in ("yonhap", "herald")
+        )
+    )
+    with running_webhook() as hook:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
+            "MONITOR_DATABASE_URL": database_url,
+            "MONITOR_INDICATORS_DIR": str(ROOT / "indicators"),
+            "MONITOR_FEEDS_FILE": str(tmp_path / "feeds.yaml"),
+            "MONITOR_OUTBOX_DIR": str(tmp_path / "outbox"),
+            "MONITOR_HTTP_PORT": "0",
+            "MONITOR_NOTIFY_URLS": hook.apprise_url("/alerts"),
+            "MONITOR_DIGEST_TIME": "00:00",
+            # The alerts job first runs one tick after start-up: the kill comes before.
+            "MONITOR_TICK_INTERVAL": "60s",
+        }
+        log = (tmp_path / "run.log").open("ab")
+        first = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=env, cwd=tmp_path,
+                                 stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            _wait_for(lambda: _pending(database_url) == 2, 60, "the changes to be recorded", first)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+        assert hook.requests == []
+
+        env["MONITOR_TICK_INTERVAL"] = "0.2s"
+        second = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=env, cwd=tmp_path,
+                                  stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            _wait_for(lambda: len(hook.received) >= 2 and _pending(database_url) == 0, 60,
+                      "the alerts after the restart", second)  # fmt: skip
+            time.sleep(0.6)  # three more ticks of the alerts job: nothing more is sent
+        finally:
+            second.send_signal(signal.SIGTERM)
+            code = second.wait(timeout=15)
+        log.close()
+
+    assert code == 0
+    assert sorted(titles(hook)) == [
+        "monitor: Flight routes between Chinese and Korean cities: expanded — reported",
+        "monitor: Visa easing between China and South Korea: eased — confirmed",
+    ]
