@@ -562,7 +562,7 @@ def test_a_feeds_file_without_the_shipped_tags_warns_and_works(
         for w in warnings
     ), warnings
     assert check.exit_code == 0
-    assert "mine: quiet -> eased:reported" in check.stdout
+    assert "mine: unknown -> eased:reported" in check.stdout
 
 
 def test_the_labeled_parts_offered_are_labeleds_own() -> None:
