@@ -845,20 +845,29 @@ class Store:
         )
         until = now + lease
         with self._tx("claim due feeds", write=True) as conn:
-            if self.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = conn.execute(query).all()
-            if not rows:
-                return []
-            taken = set(
-                conn.execute(
-                    update(_feed)
-                    .where(_feed.c.id.in_([row.id for row in rows]), free)
-                    .values(lease_owner=owner, lease_until=until)
-                    .returning(_feed.c.id)
-                ).scalars()
-            )
-        return [_due_feed(row, until) for row in rows if row.id in taken]
+            rows = self._claim(conn, query, _feed, [free], lease_owner=owner, lease_until=until)
+        return [_due_feed(row, until) for row in rows]
+
+    def _claim(
+        self, conn: Connection, query: Any, table: Table, holds: list[Any], **mark: Any
+    ) -> list[Any]:
+        """The rows `query` selects (rows locked by another daemon skipped on PostgreSQL) that
+        this call marks with `mark`: compare-and-set on `holds`, so a row another daemon took
+        between the select and the update is left out, and no row is ever in two hands."""
+        if self.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = conn.execute(query).all()
+        if not rows:
+            return []
+        taken = set(
+            conn.execute(
+                update(table)
+                .where(table.c.id.in_([row.id for row in rows]), *holds)
+                .values(**mark)
+                .returning(table.c.id)
+            ).scalars()
+        )
+        return [row for row in rows if row.id in taken]
 
     def renew_leases(self, feed_ids: Collection[str], *, owner: str, until: datetime) -> int:
         """Extend `owner`'s leases on these feeds to `until`, while it still works on them;
@@ -1327,25 +1336,14 @@ class Store:
             .limit(limit)
         )
         until = now + lease
+        pending = _change.c.notified_at.is_(None)
         with self._tx("claim alerts", write=True) as conn:
-            if self.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = conn.execute(query).all()
-            if not rows:
-                return []
-            taken = set(
-                conn.execute(
-                    update(_change)
-                    .where(_change.c.id.in_([row.id for row in rows]), free)
-                    .where(_change.c.notified_at.is_(None))
-                    .values(notify_owner=owner, notify_until=until)
-                    .returning(_change.c.id)
-                ).scalars()
+            rows = self._claim(
+                conn, query, _change, [free, pending], notify_owner=owner, notify_until=until
             )
         return [
             AlertClaim(_change_of(row), row.notify_attempts, tuple(row.notify_done), until)
             for row in rows
-            if row.id in taken
         ]
 
     def alert_sent(self, change_id: int, *, owner: str, now: datetime, done: Sequence[str]) -> bool:
