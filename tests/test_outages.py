@@ -126,10 +126,14 @@ def test_smtp_down_at_digest_time_then_back_sends_the_digest_once(
 
 
 def terminate_backends(url: str) -> int:
-    """What a PostgreSQL restart does to clients: every other connection to the database ends."""
+    """What a PostgreSQL restart does to clients: every other connection to the database ends.
+
+    pg_terminate_backend(pid, timeout) waits until each backend has exited, as a restart
+    has ended every session before it accepts new ones; without the timeout the signal
+    may land only after the next pool pre-ping on a loaded machine."""
     with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "SELECT pg_terminate_backend(pid, 30000) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         ).fetchall()
     return len(rows)
