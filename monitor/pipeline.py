@@ -311,13 +311,14 @@ def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> li
         return []
     # Evidence of the widest window: `evaluate` counts only what is inside each indicator's own.
     since = now - max(i.window for i in indicators)
-    evidence = store.evidence([i.id for i in indicators], since)
+    read = store.evidence_read([i.id for i in indicators], since)
     health = {h.feed_id: h for h in store.feed_health()}
-    feeds = _reading(_Same(definitions)).feeds
+    feeds = _reading_of(definitions).feeds
     statuses = []
     for indicator in indicators:
         reads = [health[f] for f in feeds[indicator.id] if f in health]
-        statuses.append(evaluate(indicator, evidence.get(indicator.id, []), reads, now=now))
+        evidence = read.found.get(indicator.id, [])
+        statuses.append(evaluate(indicator, evidence, reads, now=now, version=read.version))
     return statuses
 
 
@@ -588,7 +589,7 @@ def _as_failure(result: FetchResult, error: str) -> FetchResult:
 
 def _readers(definitions: Definitions) -> Mapping[str, frozenset[str]]:
     """feed id -> ids of the indicators that read it (worked out once per definitions)."""
-    return _reading(_Same(definitions)).readers
+    return _reading_of(definitions).readers
 
 
 @dataclass(frozen=True)
@@ -597,9 +598,17 @@ class _Reading:
     readers: Mapping[str, frozenset[str]]  # feed id -> ids of the indicators that read it
 
 
-class _Same:
-    """Definitions as a cache key, equal only to the very same object: hashing them by value
-    costs about as much as working out who reads what."""
+def _reading_of(definitions: Definitions) -> _Reading:
+    """Who reads what, kept per definitions hash (loaded definitions always have one: the hash
+    of every file they were read from); definitions built without one are worked out afresh."""
+    if not definitions.hash:
+        return _reading(definitions)
+    return _kept_reading(_ByHash(definitions))
+
+
+class _ByHash:
+    """Definitions as a cache key, equal to definitions of the same hash (hashing them by value
+    costs about as much as working out who reads what)."""
 
     __slots__ = ("definitions",)
 
@@ -607,15 +616,18 @@ class _Same:
         self.definitions = definitions
 
     def __hash__(self) -> int:
-        return id(self.definitions)
+        return hash(self.definitions.hash)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Same) and other.definitions is self.definitions
+        return isinstance(other, _ByHash) and other.definitions.hash == self.definitions.hash
 
 
 @functools.lru_cache(maxsize=4)  # the daemon's definitions, and those it is reloading
-def _reading(key: _Same) -> _Reading:
-    definitions = key.definitions
+def _kept_reading(key: _ByHash) -> _Reading:
+    return _reading(key.definitions)
+
+
+def _reading(definitions: Definitions) -> _Reading:
     feeds = {indicator.id: definitions.feeds_for(indicator) for indicator in definitions.indicators}
     readers: dict[str, set[str]] = {}
     for indicator_id, feed_ids in feeds.items():
