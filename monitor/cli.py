@@ -64,6 +64,7 @@ class Runtime:
 
     _settings: Settings | None = None
     _store: Store | None = field(default=None, repr=False)
+    read_only: bool = False  # set by commands that only read, before they use the store
 
     @cached_property
     def settings(self) -> Settings:
@@ -113,7 +114,7 @@ class Runtime:
         if problem is not None:
             raise BadSetting(problem)
         try:
-            self._store = open_store(self.settings.database_url)
+            self._store = open_store(self.settings.database_url, read_only=self.read_only)
         except StoreError as exc:  # e.g. a schema older than the code: run monitor db upgrade
             raise click.ClickException(str(exc)) from exc
         return self._store
@@ -526,11 +527,12 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
 
     Example: monitor status --json
     """
-    from monitor.pipeline import prepare
+    from monitor.pipeline import pending_changes
     from monitor.views import indicator_json, indicator_views
 
-    prepare(rt.context(), now=utcnow())
-    views = indicator_views(rt.definitions, rt.store, now=utcnow())
+    rt.read_only, now = True, utcnow()
+    store = rt.store.with_unrecorded(pending_changes(rt.definitions, rt.store, now=now))
+    views = indicator_views(rt.definitions, store, now=now)
     if as_json:
         click.echo(json.dumps([indicator_json(v) for v in views], ensure_ascii=False, indent=2))
         return
@@ -559,6 +561,7 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
     """
     from monitor.views import change_json
 
+    rt.read_only = True
     try:
         rt.definitions.indicator(indicator_id)
     except KeyError:
@@ -627,6 +630,7 @@ def search_cmd(rt: Runtime, text: str, limit: int, as_json: bool) -> None:
     """
     from monitor.views import entry_json
 
+    rt.read_only = True
     for found in rt.store.search_entries(text, limit=limit):
         if as_json:
             click.echo(json.dumps(entry_json(found), ensure_ascii=False))
@@ -715,6 +719,7 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
     """
     from monitor.views import verdict_json
 
+    rt.read_only = True
     if indicator_id is not None:
         try:
             rt.definitions.indicator(indicator_id)
@@ -757,6 +762,7 @@ def verdict_export_cmd(rt: Runtime, fmt: str, output: Path | None) -> None:
     from monitor.export import labeled_tsv
 
     assert fmt == "tsv"
+    rt.read_only = True
     export = labeled_tsv(rt.definitions, rt.store.standing_verdicts())
     if output is None:
         click.echo(export.text, nl=False)
@@ -884,10 +890,11 @@ def digest_cmd(
         raise click.UsageError("say --preview or --send")
     now = utcnow()
     the_day = day.date() if day else now.astimezone(rt.settings.zone).date()
-    prepare(rt.context(), now=now)
     if mode == "preview":
+        rt.read_only = True
         _preview(rt, the_day, now, out)
         return
+    prepare(rt.context(), now=now)
     try:
         result = daily.send_daily_digest(
             rt.definitions, rt.store, rt.settings, day=the_day, now=now,
@@ -902,8 +909,10 @@ def digest_cmd(
 
 def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
     from monitor import daily
+    from monitor.pipeline import pending_changes
 
-    message = daily.digest_message(rt.definitions, rt.store, rt.settings, day=day, now=now)
+    store = rt.store.with_unrecorded(pending_changes(rt.definitions, rt.store, now=now))
+    message = daily.digest_message(rt.definitions, store, rt.settings, day=day, now=now)
     if out is not None:
         out.write_bytes(message.as_bytes())
         click.echo(f"digest {day}: written to {out}", err=True)

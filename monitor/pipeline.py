@@ -28,6 +28,7 @@ from monitor.domain import (
     QUIET,
     Definitions,
     Entry,
+    FeedHealth,
     Judgement,
     Match,
     Status,
@@ -304,6 +305,14 @@ def evaluate_and_record(
     return ctx.store.record_changes(found, alert=ctx.alerts)
 
 
+def pending_changes(definitions: Definitions, store: Store, *, now: datetime) -> list[StatusChange]:
+    """The changes `prepare` would record at `now`, worked out without writing (for read-only
+    commands: `Store.with_unrecorded` shows them)."""
+    statuses = evaluate_all(definitions, store, now=now)
+    current = {i: status for i, (status, _since) in store.current_statuses().items()}
+    return find_changes(statuses, current, now=now)
+
+
 def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> list[Status]:
     """Every indicator's status from the stored evidence and feed health."""
     indicators = definitions.indicators
@@ -316,10 +325,16 @@ def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> li
     feeds = _reading_of(definitions).feeds
     statuses = []
     for indicator in indicators:
-        reads = [health[f] for f in feeds[indicator.id] if f in health]
+        reads = [health.get(f) or _never_read(f) for f in feeds[indicator.id]]
         evidence = read.found.get(indicator.id, [])
         statuses.append(evaluate(indicator, evidence, reads, now=now, version=read.version))
     return statuses
+
+
+def _never_read(feed_id: str) -> FeedHealth:
+    """A configured feed the store does not know yet (`prepare` adds it as never read; a
+    read-only command evaluates without it having run)."""
+    return FeedHealth(feed_id, failing_since=None, interval=timedelta(0), never_read=True)
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,11 @@ compare-and-set, and the alert outbox on the change rows.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import (
     Connection,
@@ -40,6 +41,23 @@ class AlertClaim:
 class ChangesMixin(StoreBase):
     """Statuses, status changes and the alert outbox."""
 
+    _unrecorded: tuple[StatusChange, ...] = ()  # see `with_unrecorded`
+    _unrecorded_rows: tuple[StatusChange, ...] = ()  # those of them that would be rows
+
+    def with_unrecorded(self, changes: Sequence[StatusChange]) -> Self:
+        """This store (the same connection pool: close only one) reading `changes` as if they
+        were recorded, in memory: what a read-only command shows after evaluating without
+        writing. Statuses and `changes_between` include them; an indicator's first reading
+        (unknown -> quiet) only moves its status, as `record_changes` does it."""
+        query = select(state_table.c.indicator_id, state_table.c.version)
+        with self._tx("read statuses") as conn:
+            versions = {row.indicator_id: row.version for row in conn.execute(query)}
+        rows = [c for c in changes if not _first_reading(c, versions.get(c.indicator_id, 0))]
+        view = copy.copy(self)
+        view._unrecorded = (*self._unrecorded, *changes)
+        view._unrecorded_rows = (*self._unrecorded_rows, *rows)
+        return view
+
     def ensure_indicators(self, indicator_ids: Iterable[str], *, now: datetime) -> None:
         """Give indicators seen for the first time a state: INITIAL (unknown) since `now`, as
         nothing was read for them yet; the first evaluation records what they are."""
@@ -61,13 +79,15 @@ class ChangesMixin(StoreBase):
             rows = conn.execute(
                 select(state_table.c.indicator_id, state_table.c.status, state_table.c.since)
             )
-            return {row.indicator_id: (row.status, row.since) for row in rows}
+            found = {row.indicator_id: (row.status, row.since) for row in rows}
+        return found | {c.indicator_id: (c.new_status, c.at) for c in self._unrecorded}
 
     def monitoring_started(self) -> dict[str, datetime]:
         """indicator id -> when monitoring it began (the page's timeline starts there)."""
         query = select(state_table.c.indicator_id, state_table.c.started_at, state_table.c.since)
         with self._tx("read statuses") as conn:
-            return {row.indicator_id: row.started_at or row.since for row in conn.execute(query)}
+            found = {row.indicator_id: row.started_at or row.since for row in conn.execute(query)}
+        return {c.indicator_id: c.at for c in self._unrecorded} | found
 
     def record_changes(
         self, changes: Sequence[StatusChange], *, alert: bool = False
@@ -154,7 +174,9 @@ class ChangesMixin(StoreBase):
             .order_by(change_table.c.at, change_table.c.id)
         )
         with self._tx("read changes") as conn:
-            return [_change_of(row) for row in conn.execute(query)]
+            found = [_change_of(row) for row in conn.execute(query)]
+        more = [c for c in self._unrecorded_rows if start <= c.at < end]
+        return found + more  # the unrecorded ones happen now: after every recorded one
 
     # ------------------------------------------------------------ the alert outbox
 
