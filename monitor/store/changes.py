@@ -10,20 +10,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
-from sqlalchemy import (
-    Connection,
-    func,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, func, or_, select, update
 
-from monitor.domain import (
-    INITIAL,
-    QUIET,
-    Evidence,
-    StatusChange,
-)
+from monitor.domain import INITIAL, QUIET, Evidence, StatusChange
 from monitor.store.base import StoreBase
 from monitor.store.schema import change_table, state_table
 

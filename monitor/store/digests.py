@@ -5,11 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import (
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import or_, select, update
 
 from monitor.store.base import StoreBase
 from monitor.store.schema import digest_table

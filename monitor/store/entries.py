@@ -9,20 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    delete,
-    exists,
-    func,
-    or_,
-    select,
-    text,
-)
+from sqlalchemy import Connection, delete, exists, func, or_, select, text
 
-from monitor.domain import (
-    Entry,
-    Match,
-)
+from monitor.domain import Entry, Match
 from monitor.store.base import StoreBase
 from monitor.store.schema import aware, entry_table, match_table, sqlite_utc, verdict_table
 
@@ -94,11 +83,6 @@ class StoredEntry:
 class EntriesMixin(StoreBase):
     """Entries and their matches."""
 
-    def add_entries(self, entries: Sequence[Entry], *, now: datetime) -> list[tuple[int, Entry]]:
-        """Store entries not seen before (by key, also within the batch); return those new."""
-        with self._tx("add entries", write=True) as conn:
-            return self._insert_entries(conn, entries, now)
-
     def add_news(
         self,
         entries: Sequence[Entry],
@@ -134,17 +118,6 @@ class EntriesMixin(StoreBase):
         else:
             new = _sqlite_add_entries(conn, batch, now)
         return [(new[key], entry) for key, entry in batch.items() if key in new]
-
-    def add_matches(
-        self, items: Sequence[tuple[int, Match]], definition_hashes: Mapping[str, str]
-    ) -> int:
-        """Store matches; returns how many were new or now carry a different definition hash."""
-        rows = _match_rows(items, definition_hashes)
-        if not rows:
-            return 0
-        with self._tx("add matches", write=True) as conn:
-            self._matches_written(conn)
-            return self._upsert_matches(conn, rows)
 
     def replace_matches(
         self,

@@ -5,20 +5,14 @@ match, a `yes` adds its entry if no rule matched it), kept while the match versi
 from __future__ import annotations
 
 import itertools
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    select,
-)
+from sqlalchemy import Connection, select
 
-from monitor.domain import (
-    Evidence,
-    Judgement,
-)
+from monitor.domain import Evidence, Judgement
 from monitor.store.base import StoreBase
 from monitor.store.schema import entry_table, match_table, verdict_table
 from monitor.store.verdicts import latest_verdicts
@@ -38,25 +32,12 @@ class EvidenceRead:
 class EvidenceMixin(StoreBase):
     """Evidence reads, kept while the match version holds."""
 
-    _evidence_kept: _KeptEvidence | None = None  # the last `evidence_read` without hashes
+    _evidence_kept: _KeptEvidence | None = None  # the last `evidence_read`
     _evidence_store: int = 0  # this store's number in evidence versions, given on first read
 
-    def evidence(
-        self,
-        indicator_ids: Sequence[str] | None,
-        since: datetime,
-        *,
-        definition_hashes: Mapping[str, str] | None = None,
-    ) -> dict[str, list[Evidence]]:
-        """Matches of entries with time >= since, per indicator (every asked id is a key),
-        newest first. With `definition_hashes`, only matches made by those definitions count."""
-        if definition_hashes is not None:
-            with self._tx("read evidence") as conn:
-                return _read_evidence(conn, indicator_ids, since, definition_hashes)
-        return self.evidence_read(indicator_ids, since).found
-
     def evidence_read(self, indicator_ids: Sequence[str] | None, since: datetime) -> EvidenceRead:
-        """`evidence` (every stored match counts) with the version it was read at.
+        """Matches of entries with time >= since, per indicator (every asked id is a key),
+        newest first, with the version they were read at.
 
         The answer is kept, and given again while the matches it was read from have not moved:
         one cheap `_match_version` query instead of reading every match, so a check cycle that
@@ -74,7 +55,7 @@ class EvidenceMixin(StoreBase):
             # more, not a stale answer.
             version = self._match_version(conn)
             if not (kept and kept.answers(ids, since, version)):
-                kept = _KeptEvidence(ids, since, version, _read_evidence(conn, ids, since, None))
+                kept = _KeptEvidence(ids, since, version, _read_evidence(conn, ids, since))
         self._evidence_kept = kept
         return EvidenceRead((self._evidence_store, version), kept.within(since))
 
@@ -83,7 +64,6 @@ def _read_evidence(
     conn: Connection,
     indicator_ids: Sequence[str] | None,
     since: datetime,
-    definition_hashes: Mapping[str, str] | None,
 ) -> dict[str, list[Evidence]]:
     query = (
         select(
@@ -106,10 +86,6 @@ def _read_evidence(
     found: dict[str, list[Evidence]] = {i: [] for i in indicator_ids or ()}
     matched = set()
     for row in conn.execute(query):
-        if definition_hashes is not None and (
-            definition_hashes.get(row.indicator_id) != row.definition_hash
-        ):
-            continue
         key = (row.entry_id, row.indicator_id, row.outcome_id)
         verdict = standing.get(key)
         if verdict is not None and verdict.verdict == Judgement.NO:
@@ -179,7 +155,7 @@ def _confirmed(row: Any) -> Evidence:
 
 @dataclass(frozen=True)
 class _KeptEvidence:
-    """An evidence read (`Store.evidence`): what it asked, and the match version it saw."""
+    """An evidence read (`Store.evidence_read`): what it asked, and the match version it saw."""
 
     ids: tuple[str, ...] | None
     since: datetime

@@ -10,21 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    bindparam,
-    func,
-    nulls_first,
-    or_,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Connection, bindparam, func, nulls_first, or_, select, text, update
 
-from monitor.domain import (
-    Feed,
-    FeedHealth,
-)
+from monitor.domain import Feed, FeedHealth
 from monitor.errors import StoreError
 from monitor.store.base import StoreBase
 from monitor.store.schema import UTCDateTime, feed_table, sqlite_utc
@@ -264,10 +252,6 @@ class FeedsMixin(StoreBase):
         with self._tx("release leases", write=True) as conn:
             released = conn.execute(query.values(lease_owner=None, lease_until=None))
             return int(released.rowcount or 0)
-
-    def record_fetch(self, feed_id: str, **what: Any) -> None:
-        """Store what one fetch found and release the lease (see `FetchRecord`)."""
-        self.record_fetches([FetchRecord(feed_id, **what)])
 
     def record_fetches(self, records: Sequence[FetchRecord]) -> None:
         """Store what fetches found and release their leases, in one transaction (one

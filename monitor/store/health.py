@@ -9,10 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    func,
-    select,
-)
+from sqlalchemy import func, select
 
 from monitor.store.base import StoreBase
 from monitor.store.schema import change_table, cycle_table
@@ -77,13 +74,6 @@ class HealthMixin(StoreBase):
                     cycle_table.insert().values(**values).returning(cycle_table.c.id)
                 ).scalar_one()
             )
-
-    def last_cycle(self) -> Cycle | None:
-        with self._tx("read cycles") as conn:
-            row = conn.execute(
-                select(cycle_table).order_by(cycle_table.c.id.desc()).limit(1)
-            ).first()
-        return None if row is None else Cycle(**row._asdict())
 
     def last_successful_cycle(self) -> datetime | None:
         """When the latest cycle that went well finished."""

@@ -5,15 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import (
-    func,
-    select,
-)
+from sqlalchemy import func, select
 
-from monitor.domain import (
-    Judgement,
-    Verdict,
-)
+from monitor.domain import Judgement, Verdict
 from monitor.errors import VerdictError
 from monitor.store.base import StoreBase
 from monitor.store.entries import StoredEntry, entry_of
