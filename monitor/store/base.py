@@ -9,18 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Self
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Table,
-    update,
-)
+from sqlalchemy import Connection, Engine, Table, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from monitor.errors import StoreError
 
-# What moves when stored matches change (see `Store.evidence`). PostgreSQL gives every row it
+# What moves when stored matches change (see `Store.evidence_read`). PostgreSQL gives every row it
 # writes (insert or update) the writing transaction's id as xmin, so the count and the sum of
 # xmin of the matches move with every match added, rewritten or deleted. (One scan of the
 # matches alone: restricted to a window it would have to read every entry in the window.)
@@ -52,11 +47,17 @@ class StoreBase:
         self.close()
 
     @contextmanager
-    def _tx(self, what: str, *, write: bool = False) -> Iterator[Connection]:
+    def _tx(
+        self, what: str, *, write: bool = False, snapshot: bool = False
+    ) -> Iterator[Connection]:
+        """One transaction. `snapshot`: every statement in it sees the same data (SQLite's
+        transactions do; PostgreSQL's default, READ COMMITTED, does not)."""
         try:
             with self._engine.connect() as conn:
                 if write:
                     conn.execution_options(monitor_write=True)
+                if snapshot and self.dialect == "postgresql":
+                    conn.execution_options(isolation_level="REPEATABLE READ")
                 with conn.begin():
                     yield conn
         except SQLAlchemyError as exc:

@@ -50,9 +50,8 @@ class EvidenceMixin(StoreBase):
             self._evidence_store = next(_stores)
         ids = None if indicator_ids is None else tuple(indicator_ids)
         kept = self._evidence_kept
-        with self._tx("read evidence") as conn:
-            # The version before the matches: a write between the two reads costs one read
-            # more, not a stale answer.
+        with self._tx("read evidence", snapshot=True) as conn:
+            # One snapshot: the matches read are those of the version, which keys caches.
             version = self._match_version(conn)
             if not (kept and kept.answers(ids, since, version)):
                 kept = _KeptEvidence(ids, since, version, _read_evidence(conn, ids, since))
