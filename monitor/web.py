@@ -58,7 +58,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from monitor import metrics, page, server, views
+from monitor import metrics as prometheus
+from monitor import page, server, views
 from monitor.domain import Definitions
 from monitor.errors import StoreError, VerdictError
 from monitor.pipeline import Judged, judge
@@ -365,9 +366,9 @@ def feeds(state: State) -> list[FeedOut]:
     },
     summary="Prometheus metrics",
 )
-def prometheus(state: State) -> Response:
+def metrics(state: State) -> Response:
     """Counters, the cycle duration histogram and timestamps, read from the database."""
-    return Response(metrics.render(state.store), media_type=metrics.CONTENT_TYPE)
+    return Response(prometheus.render(state.store), media_type=prometheus.CONTENT_TYPE)
 
 
 # ---------------------------------------------------------------- verdicts
