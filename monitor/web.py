@@ -173,7 +173,10 @@ def create_app(
         )
     _install_error_handlers(app)
     app.add_middleware(
-        Guard, allowed_hosts=settings.http_allowed_hosts, bind_host=settings.http_host
+        Guard,
+        allowed_hosts=settings.http_allowed_hosts,
+        bind_host=settings.http_host,
+        max_body_bytes=settings.http_max_body_bytes,
     )
     api = _Api(store, definitions, settings, clock, started=clock())
 
