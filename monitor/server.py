@@ -20,7 +20,9 @@ The only module that imports uvicorn. `WebServer` runs an app on a background th
 
 `Guard`, an ASGI middleware, answers HEAD wherever GET is answered (FastAPI routes GET only),
 refuses a request whose Host is not allowed with 400 (DNS rebinding: a page on another site
-whose name resolves to 127.0.0.1 must not read the API), and puts `X-Content-Type-Options:
+whose name resolves to 127.0.0.1 must not read the API), refuses a body over `max_body_bytes`
+with 413 before any endpoint reads it (a declared Content-Length at once; a chunked body once
+that many bytes arrived, so it is never held whole), and puts `X-Content-Type-Options:
 nosniff` on every answer. The protocol's own refusals (400, 431) carry it too.
 """
 
@@ -81,6 +83,7 @@ class Limits:
     max_headers: int = 100
     header_timeout: float = 10.0
     keepalive_timeout: float = 5.0
+    max_body_bytes: int = 65536
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -90,6 +93,7 @@ class Limits:
             max_headers=settings.http_max_headers,
             header_timeout=settings.http_header_timeout.total_seconds(),
             keepalive_timeout=settings.http_keepalive_timeout.total_seconds(),
+            max_body_bytes=settings.http_max_body_bytes,
         )
 
 
@@ -268,8 +272,16 @@ def _host_and_port(value: str) -> tuple[str, int | None]:
 class Guard:
     """ASGI middleware: the Host check, HEAD as GET without the body, and nosniff."""
 
-    def __init__(self, app: App, *, allowed_hosts: Iterable[str], bind_host: str) -> None:
+    def __init__(
+        self,
+        app: App,
+        *,
+        allowed_hosts: Iterable[str],
+        bind_host: str,
+        max_body_bytes: int = Limits.max_body_bytes,
+    ) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
         allowed = list(allowed_hosts) or [*LOCAL_HOSTS, bind_host]
         self._any = "*" in allowed
         self._allowed = [_host_and_port(a) for a in allowed if a != "*"]
@@ -299,11 +311,23 @@ class Guard:
             log.info("web: refused Host %r", host[:100])
             await _plain_error(send, 400, f"web: Host {host[:100]!r} is not an allowed host")
             return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"0")
+        if not declared.isdigit() or int(declared) > self.max_body_bytes:
+            await _plain_error(send, 413, self._too_large)
+            return
+        body = _CappedBody(receive, self.max_body_bytes)
         head = scope["method"] == "HEAD"
         if head:
             scope = {**scope, "method": "GET"}
+        refused = False
 
         async def guarded(message: Message) -> None:
+            nonlocal refused
+            if body.over:  # whatever the endpoint made of the cut body (FastAPI: a 400)
+                if not refused:
+                    refused = True
+                    await _plain_error(send, 413, self._too_large)
+                return
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 if not any(name.lower() == NOSNIFF[0] for name, _ in headers):
@@ -313,7 +337,36 @@ class Guard:
                 message = {**message, "body": b""}
             await send(message)
 
-        await self.app(scope, receive, guarded)
+        try:
+            await self.app(scope, body.receive, guarded)
+        except BodyTooLarge:
+            if not refused:
+                await _plain_error(send, 413, self._too_large)
+
+    @property
+    def _too_large(self) -> str:
+        return f"web: a request body is at most {self.max_body_bytes} bytes"
+
+
+class BodyTooLarge(Exception):
+    """A body without a Content-Length (chunked) ran past the cap while an endpoint read it."""
+
+
+class _CappedBody:
+    """A request's `receive` that counts body bytes and raises BodyTooLarge past the cap."""
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self._receive, self._limit, self._seen = receive, limit, 0
+        self.over = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self._seen += len(message.get("body", b""))
+            if self._seen > self._limit:
+                self.over = True
+                raise BodyTooLarge
+        return message
 
 
 async def _plain_error(send: Send, status: int, detail: str) -> None:

@@ -159,7 +159,10 @@ def create_app(
         )
     _install_error_handlers(app)
     app.add_middleware(
-        Guard, allowed_hosts=settings.http_allowed_hosts, bind_host=settings.http_host
+        Guard,
+        allowed_hosts=settings.http_allowed_hosts,
+        bind_host=settings.http_host,
+        max_body_bytes=settings.http_max_body_bytes,
     )
     app.state.monitor = _State(store, definitions, settings, clock, started=clock())
     app.include_router(_open)
