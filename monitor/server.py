@@ -29,15 +29,19 @@ nosniff` on every answer. The protocol's own refusals (400, 431) carry it too.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from http import HTTPStatus
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -45,7 +49,17 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from monitor.errors import MonitorError
 from monitor.settings import Settings
 
-__all__ = ["Guard", "Limits", "WebServer", "serve"]
+__all__ = [
+    "Guard",
+    "Limits",
+    "WebServer",
+    "cross_site",
+    "etag_of",
+    "http_date",
+    "not_modified",
+    "read_at_most",
+    "serve",
+]
 
 log = logging.getLogger("monitor.web")
 
@@ -461,3 +475,58 @@ class WebServer:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+# ---------------------------------------------------------------- conditional requests
+
+
+def etag_of(body: bytes) -> str:
+    """A strong ETag: a hash of the body."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def http_date(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+def not_modified(headers: Mapping[str, str], etag: str, last_modified: datetime | None) -> bool:
+    """Whether the client's copy is current: by If-None-Match, else If-Modified-Since."""
+    match = headers.get("if-none-match")
+    if match is not None:
+        tags = {t.strip().removeprefix("W/") for t in match.split(",")}
+        return "*" in tags or etag in tags
+    since = headers.get("if-modified-since")
+    if since is None or last_modified is None:
+        return False
+    try:
+        client = parsedate_to_datetime(since)
+    except (TypeError, ValueError, IndexError):
+        return False
+    if client.tzinfo is None:
+        client = client.replace(tzinfo=UTC)
+    return last_modified.replace(microsecond=0) <= client
+
+
+def cross_site(headers: Mapping[str, str]) -> bool:
+    """Whether a browser says the post comes from a page of another origin (a form there): by
+    Sec-Fetch-Site, which every current browser sends, else by an Origin naming another host.
+    An Origin of "null" is not taken for one: the page's no-referrer policy makes a browser
+    send it for the page's own forms."""
+    fetch_site = headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site not in ("same-origin", "none")
+    origin = headers.get("origin")
+    if origin is None or origin == "null":
+        return False
+    return urlsplit(origin).netloc != headers.get("host", "")
+
+
+async def read_at_most(stream: AsyncIterator[bytes], limit: int) -> bytes | None:
+    """A request's body, read no further than `limit` bytes: None past it."""
+    chunks, size = [], 0
+    async for chunk in stream:
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
