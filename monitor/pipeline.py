@@ -29,6 +29,7 @@ from monitor.domain import (
     Definitions,
     Entry,
     FeedHealth,
+    FeedSelector,
     Judgement,
     Match,
     Status,
@@ -614,31 +615,23 @@ class _Reading:
 
 
 def _reading_of(definitions: Definitions) -> _Reading:
-    """Who reads what, kept per definitions hash (loaded definitions always have one: the hash
-    of every file they were read from); definitions built without one are worked out afresh."""
-    if not definitions.hash:
-        return _reading(definitions)
-    return _kept_reading(_ByHash(definitions))
+    """Who reads what, kept per what it is worked out from: each feed's id and tags and each
+    indicator's feed selection (equal definitions loaded again hit; a few hashes of small
+    tuples, where hashing whole definitions would cost as much as working it out)."""
+    feeds = tuple((f.id, f.tags) for f in definitions.feeds)
+    selections = tuple((i.id, i.feeds) for i in definitions.indicators)
+    return _kept_reading(_Selection(feeds, selections, definitions))
 
 
-class _ByHash:
-    """Definitions as a cache key, equal to definitions of the same hash (hashing them by value
-    costs about as much as working out who reads what)."""
-
-    __slots__ = ("definitions",)
-
-    def __init__(self, definitions: Definitions) -> None:
-        self.definitions = definitions
-
-    def __hash__(self) -> int:
-        return hash(self.definitions.hash)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _ByHash) and other.definitions.hash == self.definitions.hash
+@dataclass(frozen=True)
+class _Selection:
+    feeds: tuple[tuple[str, tuple[str, ...]], ...]
+    selections: tuple[tuple[str, FeedSelector], ...]
+    definitions: Definitions = field(compare=False, hash=False)  # what it was worked out from
 
 
 @functools.lru_cache(maxsize=4)  # the daemon's definitions, and those it is reloading
-def _kept_reading(key: _ByHash) -> _Reading:
+def _kept_reading(key: _Selection) -> _Reading:
     return _reading(key.definitions)
 
 

@@ -108,11 +108,11 @@ def test_statuses_from_kept_evidence_equal_fresh_ones_as_time_passes(
 
 
 def test_who_reads_what_is_worked_out_once_per_definitions(shipped: Definitions) -> None:
-    """Kept per definitions hash: the same files loaded again hit, other definitions miss."""
+    """Kept per feeds and feed selections: equal definitions hit, other feeds miss."""
     assert _readers(shipped) is _readers(shipped)
     assert _readers(replace(shipped)) is _readers(shipped)  # equal, not the same object
     first = shipped.feeds[0]
-    reloaded = Definitions(shipped.indicators, (first,), "reloaded with one feed")
+    reloaded = Definitions(shipped.indicators, (first,), shipped.hash)
     assert set(_readers(reloaded)) == {first.id}
     assert _readers(reloaded)[first.id] == _readers(shipped)[first.id]
     assert len(_readers(shipped)) == len(shipped.feeds)
