@@ -56,9 +56,9 @@ class StoreBase:
             with self._engine.connect() as conn:
                 if write:
                     conn.execution_options(monitor_write=True)
-                if snapshot and self.dialect == "postgresql":
-                    conn.execution_options(isolation_level="REPEATABLE READ")
                 with conn.begin():
+                    if snapshot and self.dialect == "postgresql":  # for this transaction only
+                        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                     yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"store: unable to {what}: {error_text(exc)}") from exc
