@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import assert_never
 from urllib.parse import urlsplit
 
 import regex
@@ -41,6 +42,7 @@ from monitor.domain import (
     parse_duration,
 )
 from monitor.errors import DefinitionError
+from monitor.operators import Operator
 from monitor.wordforms import word_forms
 
 __all__ = ["compile_term", "load_definitions", "tag_warnings", "validate", "warnings"]
@@ -59,8 +61,8 @@ INDICATOR_REQUIRED = ("id", "group", "title", "question", "outcomes")
 OUTCOME_KEYS = ("id", "label", "corroborate", "rule", "unless")
 EXAMPLE_KEYS = ("text", "expect", "body")
 SELECTOR_KEYS = ("ids", "tags")
-RULE_KEYS = ("scope", "all", "any", "none", "near")
-NESTED_RULE_KEYS = ("all", "any", "none", "near")
+NESTED_RULE_KEYS: tuple[str, ...] = tuple(Operator)
+RULE_KEYS = ("scope", *NESTED_RULE_KEYS)
 NEAR_KEYS = ("terms", "within", "order")
 NEAR_REQUIRED = ("terms", "within")
 VOCAB_DIR = "vocab"  # indicators/vocab/*.yaml: named term lists, not indicators
@@ -566,7 +568,7 @@ def _rule(f: _File, node: yaml.Node) -> Rule | None:
             f.error(values["scope"], f"scope '{text}' must be 'entry' or 'sentence'")
         elif text is not None:
             scope = Scope(text)
-    if not any(key in values for key in ("all", "any", "near")):
+    if all(key not in values for key in Operator if key is not Operator.NONE):
         f.error(node, "a rule needs 'all', 'any' or 'near' ('none' alone would match everything)")
         return None
     tree = _operators(f, values, depth=0)
@@ -583,13 +585,22 @@ def _operators(f: _File, values: dict[str, yaml.Node], depth: int) -> Node | Non
 
 
 def _operator(f: _File, key: str, node: yaml.Node, depth: int) -> Node | None:
-    if key == "near":
+    operator = Operator(key)  # the keys were checked against the operators' names
+    if operator is Operator.NEAR:
         return _near(f, node)
     children = [_item(f, item, depth + 1) for item in _list(f, node, f"'{key}'")]
     if not children or any(c is None for c in children):
         return None
     done = tuple(c for c in children if c is not None)
-    return AllNode(done) if key == "all" else AnyNode(done) if key == "any" else NoneNode(done)
+    match operator:
+        case Operator.ALL:
+            return AllNode(done)
+        case Operator.ANY:
+            return AnyNode(done)
+        case Operator.NONE:
+            return NoneNode(done)
+        case _:
+            assert_never(operator)
 
 
 def _item(f: _File, node: yaml.Node, depth: int) -> Node | None:

@@ -19,7 +19,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar, assert_never
 
 import ahocorasick
 import regex
@@ -42,6 +42,7 @@ from monitor.domain import (
     normalize,
 )
 from monitor.fold import fold
+from monitor.operators import Operator
 
 __all__ = [
     "REGEX_TIMEOUT",
@@ -123,21 +124,39 @@ class _CTerm:
 
 
 @dataclass(frozen=True, slots=True)
-class _COp:
-    op: str  # all | any | none
+class _CAll:
+    operator: ClassVar[Operator] = Operator.ALL
     children: tuple[_CNode, ...]
     literals: frozenset[int]  # literal ids of the children that are plain literal terms
     rest: tuple[_CNode, ...]  # the other children (regexes, title: terms, operators)
 
 
 @dataclass(frozen=True, slots=True)
+class _CAny:
+    operator: ClassVar[Operator] = Operator.ANY
+    children: tuple[_CNode, ...]
+    literals: frozenset[int]
+    rest: tuple[_CNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _CNone:
+    operator: ClassVar[Operator] = Operator.NONE
+    children: tuple[_CNode, ...]
+    literals: frozenset[int]
+    rest: tuple[_CNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _CNear:
+    operator: ClassVar[Operator] = Operator.NEAR
     groups: tuple[tuple[_CTerm, ...], ...]  # one term of each group must occur
     within: int
     order: Order
 
 
-_CNode = _CTerm | _COp | _CNear
+_COperator = _CAll | _CAny | _CNone | _CNear  # one compiled node per Operator member
+_CNode = _CTerm | _COperator
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,20 +214,33 @@ class Matcher:
     # ------------------------------------------------------------ compiling
 
     def _compile(self, node: Node, seen: dict[_CTerm, None]) -> _CNode:
-        if isinstance(node, TermNode):
-            return self._compile_term(node.term, seen)
-        if isinstance(node, NearNode):
-            groups = tuple(
-                tuple(self._compile_term(t, seen) for t in group) for group in node.terms
-            )
-            return _CNear(groups, node.within, node.order)
-        op = "all" if isinstance(node, AllNode) else "any" if isinstance(node, AnyNode) else "none"
-        assert isinstance(node, AllNode | AnyNode | NoneNode)
-        children = tuple(self._compile(child, seen) for child in node.children)
+        match node:
+            case TermNode():
+                return self._compile_term(node.term, seen)
+            case NearNode():
+                groups = tuple(
+                    tuple(self._compile_term(t, seen) for t in group) for group in node.terms
+                )
+                return _CNear(groups, node.within, node.order)
+            case AllNode():
+                return _CAll(*self._compile_children(node.children, seen))
+            case AnyNode():
+                return _CAny(*self._compile_children(node.children, seen))
+            case NoneNode():
+                return _CNone(*self._compile_children(node.children, seen))
+            case _:
+                assert_never(node)
+
+    def _compile_children(
+        self, nodes: tuple[Node, ...], seen: dict[_CTerm, None]
+    ) -> tuple[tuple[_CNode, ...], frozenset[int], tuple[_CNode, ...]]:
+        """An operator's compiled children, the literal ids of the plain literal terms among
+        them, and the others."""
+        children = tuple(self._compile(child, seen) for child in nodes)
         plain = [c for c in children if isinstance(c, _CTerm) and self._plain_literal(c.term_id)]
         rest = tuple(c for c in children if c not in plain)
         literals = frozenset(self._term_literal[c.term_id] for c in plain)
-        return _COp(op, children, literals, rest)
+        return children, literals, rest
 
     def _plain_literal(self, term_id: int) -> bool:
         return self._term_literal[term_id] >= 0 and not self._term_title[term_id]
@@ -281,21 +313,26 @@ class Matcher:
 
     def _groups(self, node: _CNode) -> list[frozenset[int]]:
         """Sets of literals such that `node` can only hold when each set has a hit."""
-        if isinstance(node, _CTerm):
-            return self._term_groups(node)
-        if isinstance(node, _CNear):
-            found: list[frozenset[int]] = []
-            for group in node.groups:
-                found += _either(
-                    [self._term_groups(t) for t in group], self._literal_length.__getitem__
-                )
-            return list(dict.fromkeys(found))
-        if node.op == "none":
-            return []
-        children = [self._groups(child) for child in node.children]
-        if node.op == "all":
-            return list(dict.fromkeys(group for groups in children for group in groups))
-        return _either(children, self._literal_length.__getitem__)
+        match node:
+            case _CTerm():
+                return self._term_groups(node)
+            case _CNear():
+                found: list[frozenset[int]] = []
+                for group in node.groups:
+                    found += _either(
+                        [self._term_groups(t) for t in group], self._literal_length.__getitem__
+                    )
+                return list(dict.fromkeys(found))
+            case _CNone():
+                return []
+            case _CAll():
+                children = [self._groups(child) for child in node.children]
+                return list(dict.fromkeys(group for groups in children for group in groups))
+            case _CAny():
+                children = [self._groups(child) for child in node.children]
+                return _either(children, self._literal_length.__getitem__)
+            case _:
+                assert_never(node)
 
     def _term_groups(self, term: _CTerm) -> list[frozenset[int]]:
         literal = self._term_literal[term.term_id]
@@ -608,28 +645,37 @@ class _Scan:
             return self._term_mask(node.term_id, sentence)
         mask = self._memo.get(id(node))  # a node belongs to one outcome, so to one scope
         if mask is None:
-            if isinstance(node, _CNear):
-                mask = self._near_mask(node, sentence)
-            else:
-                mask = self._op_mask(node, sentence)
+            match node:
+                case _CAll():
+                    mask = self._all_mask(node, sentence)
+                case _CAny():
+                    mask = self._any_mask(node, sentence)
+                case _CNone():
+                    mask = self.universe(sentence) & ~self._any_mask(node, sentence)
+                case _CNear():
+                    mask = self._near_mask(node, sentence)
+                case _:
+                    assert_never(node)
             self._memo[id(node)] = mask
         return mask
 
-    def _op_mask(self, node: _COp, sentence: bool) -> int:
+    def _all_mask(self, node: _CAll, sentence: bool) -> int:
+        mask = self.universe(sentence)
+        if node.literals:
+            if not self.hits.keys() >= node.literals:
+                return 0
+            if sentence:
+                for literal in node.literals:
+                    mask &= self._literal_mask(literal)
+        for child in node.rest:
+            if not mask:
+                break
+            mask &= self.eval(child, sentence)
+        return mask
+
+    def _any_mask(self, node: _CAny | _CNone, sentence: bool) -> int:
+        """The segments in which one of the children holds (for `none`, its complement)."""
         universe = self.universe(sentence)
-        if node.op == "all":
-            mask = universe
-            if node.literals:
-                if not self.hits.keys() >= node.literals:
-                    return 0
-                if sentence:
-                    for literal in node.literals:
-                        mask &= self._literal_mask(literal)
-            for child in node.rest:
-                if not mask:
-                    break
-                mask &= self.eval(child, sentence)
-            return mask
         union = 0
         if node.literals:
             found = self.hits.keys() & node.literals
@@ -641,7 +687,7 @@ class _Scan:
             if union == universe:
                 break
             union |= self.eval(child, sentence)
-        return union if node.op == "any" else universe & ~union
+        return union
 
     def _literal_mask(self, literal: int) -> int:
         mask = self._literal_masks.get(literal)
@@ -688,16 +734,21 @@ class _Scan:
     def present(self, node: _CNode) -> bool:
         """Whether the entry has every term `node` needs (a `none` counts as holding): false
         means `node` holds in no sentence, found without splitting the entry into sentences."""
-        if isinstance(node, _CTerm):
-            return bool(self.positions(node.term_id))
-        if isinstance(node, _CNear):
-            return all(any(self.positions(t.term_id) for t in group) for group in node.groups)
-        hits = self.hits.keys()
-        if node.op == "all":
-            return hits >= node.literals and all(self.present(child) for child in node.rest)
-        if node.op == "any":
-            return not hits.isdisjoint(node.literals) or any(map(self.present, node.rest))
-        return True
+        match node:
+            case _CTerm():
+                return bool(self.positions(node.term_id))
+            case _CNear():
+                return all(any(self.positions(t.term_id) for t in group) for group in node.groups)
+            case _CAll():
+                hits = self.hits.keys()
+                return hits >= node.literals and all(self.present(child) for child in node.rest)
+            case _CAny():
+                hits = self.hits.keys()
+                return not hits.isdisjoint(node.literals) or any(map(self.present, node.rest))
+            case _CNone():
+                return True
+            case _:
+                assert_never(node)
 
     def explain(
         self, node: _CNode, sentence: bool, unless: Sequence[_CTerm] = ()
@@ -734,14 +785,19 @@ class _Scan:
         return mask
 
     def _fired(self, node: _CNode, sentence: bool, bit: int, out: list[_CTerm]) -> None:
-        if isinstance(node, _CTerm):
-            out.append(node)
-        elif isinstance(node, _CNear):
-            out.extend(t for group in node.groups for t in group if self.positions(t.term_id))
-        elif node.op != "none":
-            for child in node.children:
-                if self.eval(child, sentence) & bit:
-                    self._fired(child, sentence, bit, out)
+        match node:
+            case _CTerm():
+                out.append(node)
+            case _CNear():
+                out.extend(t for group in node.groups for t in group if self.positions(t.term_id))
+            case _CAll() | _CAny():
+                for child in node.children:
+                    if self.eval(child, sentence) & bit:
+                        self._fired(child, sentence, bit, out)
+            case _CNone():
+                pass  # terms that must be absent explain nothing
+            case _:
+                assert_never(node)
 
 
 # Syntax of the `regex` module that the standard library's parser reads differently or not at all.
