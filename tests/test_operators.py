@@ -12,7 +12,7 @@ import pytest
 from monitor.definitions import load_definitions, validate
 from monitor.domain import Entry
 from monitor.match import Matcher, run_examples
-from monitor.match import _COperator as COperator
+from monitor.match.machine import COperator
 from monitor.operators import Operator
 from tests.conftest import ROOT
 
