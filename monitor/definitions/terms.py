@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import regex
 
-from monitor.domain import (
-    Term,
-    TermKind,
-    normalize,
-)
+from monitor.domain import Term, TermKind, normalize
 from monitor.wordforms import word_forms
 
 

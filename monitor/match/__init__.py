@@ -7,8 +7,8 @@ to hold), so the work per entry follows the hits, not the number of indicators. 
 lazily with the `regex` module under a timeout; a timeout counts as no match.
 
 The package's modules, each importing only those after it: `matcher` (Matcher, examples,
-general-news warnings) -> `scan` (one entry) -> `machine` (compiling) -> `regexterms`,
-`textview`.
+general-news warnings) -> `scan` (one entry) -> `machine` (compiling) -> `prefilter` (the
+literals a regex needs), `regexterms` (running regexes), `textview` (views of the text).
 """
 
 from monitor.match.machine import Machine

@@ -6,13 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from monitor.domain import (
-    Entry,
-    Example,
-    Indicator,
-    Match,
-    Term,
-)
+from monitor.domain import Entry, Example, Indicator, Match, Term
 from monitor.match.machine import Machine
 from monitor.match.scan import Scan
 from monitor.match.textview import snippet_at, unique

@@ -7,10 +7,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import assert_never
 
-from monitor.domain import (
-    Order,
-    normalize,
-)
+from monitor.domain import Order, normalize
 from monitor.fold import fold
 from monitor.match.machine import CAll, CAny, CNear, CNode, CNone, CTerm, Machine
 from monitor.match.regexterms import MAX_HITS_PER_TERM, regex_hits
