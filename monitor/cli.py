@@ -375,7 +375,7 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
     Example: monitor check --force
     """
     from monitor.pipeline import prepare, run_cycle
-    from monitor.views import change_json
+    from monitor.webmodels import ChangeOut
 
     ctx = rt.context()  # settings first: they set up the logging that progress keeps apart
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
@@ -393,7 +393,7 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
     _send_alerts(rt)
     for change in [*changes, *report.changes]:
         if as_json:
-            click.echo(json.dumps(change_json(change), ensure_ascii=False))
+            click.echo(json.dumps(ChangeOut.of(change).model_dump(mode="json"), ensure_ascii=False))
         else:
             click.echo(
                 f"{change.indicator_id}: {change.old_status} -> {change.new_status} "
@@ -526,13 +526,14 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
 
     Example: monitor status --json
     """
+    from monitor import views as shown
     from monitor.pipeline import prepare
-    from monitor.views import indicator_json, indicator_views
 
     prepare(rt.context(), now=utcnow())
-    views = indicator_views(rt.definitions, rt.store, now=utcnow())
+    views = shown.indicator_views(rt.definitions, rt.store, now=utcnow())
     if as_json:
-        click.echo(json.dumps([indicator_json(v) for v in views], ensure_ascii=False, indent=2))
+        items = [i.model_dump(mode="json") for i in shown.indicators(views)]
+        click.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return
     for v in views:
         click.echo(
@@ -557,7 +558,7 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
 
     Example: monitor history north-korea-stance --limit 5
     """
-    from monitor.views import change_json
+    from monitor.webmodels import ChangeOut
 
     try:
         rt.definitions.indicator(indicator_id)
@@ -565,7 +566,7 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
         raise click.ClickException(f"no indicator {indicator_id!r}") from None
     for change in rt.store.history(indicator_id, limit=limit):
         if as_json:
-            click.echo(json.dumps(change_json(change), ensure_ascii=False))
+            click.echo(json.dumps(ChangeOut.of(change).model_dump(mode="json"), ensure_ascii=False))
             continue
         mark = " (replayed)" if change.replayed else ""
         click.echo(
@@ -625,11 +626,11 @@ def search_cmd(rt: Runtime, text: str, limit: int, as_json: bool) -> None:
 
     Example: monitor search "visa-free" --limit 5
     """
-    from monitor.views import entry_json
+    from monitor.webmodels import EntryOut
 
     for found in rt.store.search_entries(text, limit=limit):
         if as_json:
-            click.echo(json.dumps(entry_json(found), ensure_ascii=False))
+            click.echo(json.dumps(EntryOut.of(found).model_dump(mode="json"), ensure_ascii=False))
         else:
             click.echo(
                 f"{found.id:>7}  {found.time:%Y-%m-%d %H:%M} UTC  {found.entry.publisher} "
@@ -713,7 +714,7 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
 
     Example: monitor verdict list visa-easing --limit 10
     """
-    from monitor.views import verdict_json
+    from monitor.webmodels import VerdictOut
 
     if indicator_id is not None:
         try:
@@ -722,7 +723,9 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
             raise click.ClickException(f"no indicator {indicator_id!r}") from None
     for verdict, found in rt.store.verdicts(indicator_id, limit=limit):
         if as_json:
-            click.echo(json.dumps(verdict_json(verdict), ensure_ascii=False))
+            click.echo(
+                json.dumps(VerdictOut.of(verdict).model_dump(mode="json"), ensure_ascii=False)
+            )
             continue
         note = f'  "{verdict.note}"' if verdict.note else ""
         click.echo(
