@@ -54,10 +54,6 @@ LABELED_PARTS = ("tune", "score", "all")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class Runtime:
     """What commands share, built on first use: settings, definitions, the store."""
@@ -374,6 +370,7 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
 
     Example: monitor check --force
     """
+    from monitor.domain import utcnow
     from monitor.pipeline import prepare, run_cycle
     from monitor.views import change_json
 
@@ -431,6 +428,7 @@ class _Progress(logging.Filter):
 def _send_alerts(rt: Runtime) -> None:
     """Send the alerts waiting in the outbox (this check's, and any a daemon left)."""
     from monitor.alerts import Outbox, send_pending
+    from monitor.domain import utcnow
     from monitor.notify import Notifier
 
     s = rt.settings
@@ -526,6 +524,7 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
 
     Example: monitor status --json
     """
+    from monitor.domain import utcnow
     from monitor.pipeline import prepare
     from monitor.views import indicator_json, indicator_views
 
@@ -592,6 +591,7 @@ def replay_cmd(rt: Runtime, since: datetime) -> None:
 
     Example: monitor replay --since 2026-01-01
     """
+    from monitor.domain import utcnow
     from monitor.pipeline import evaluate_and_record, prepare, rematch
 
     ctx = rt.context()
@@ -685,6 +685,7 @@ def verdict_add_cmd(
 
     Example: monitor verdict add 123 visa-easing:eased yes --note "the rule missed it"
     """
+    from monitor.domain import utcnow
     from monitor.pipeline import judge
 
     try:
@@ -878,6 +879,7 @@ def digest_cmd(
     Example: monitor digest --preview --date 2026-01-06 --out digest.eml
     """
     from monitor import daily
+    from monitor.domain import utcnow
     from monitor.pipeline import prepare
 
     if mode is None:

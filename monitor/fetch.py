@@ -30,7 +30,6 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
@@ -38,6 +37,8 @@ from urllib.parse import urljoin, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import httpx2
+
+from monitor.domain import parse_http_date
 
 if TYPE_CHECKING:
     from monitor.settings import Settings
@@ -374,13 +375,8 @@ def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
     value = value.strip()
     if value.isdigit():
         return timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(when - now, timedelta(0))
+    when = parse_http_date(value)
+    return None if when is None else max(when - now, timedelta(0))
 
 
 # ---------------------------------------------------------------- one feed

@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from monitor.domain import (
@@ -33,6 +33,7 @@ from monitor.domain import (
     Status,
     StatusChange,
     Verdict,
+    utcnow,
 )
 from monitor.errors import VerdictError
 from monitor.evaluate import changes as find_changes
@@ -240,7 +241,7 @@ class _Leases:
 
     def __init__(self, ctx: Context, clock: Callable[[], datetime] | None) -> None:
         self.ctx = ctx
-        self.clock = clock or _utcnow
+        self.clock = clock or utcnow
         self.claimed: set[str] = set()  # every feed claimed in this cycle
         self._held: set[str] = set()
         self._lock = threading.Lock()
@@ -289,10 +290,6 @@ class _Leases:
                 )
             except Exception:  # the next renewal tries again; the lease still runs meanwhile
                 log.exception("cycle: renewing the leases of %d feeds failed", len(held))
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def evaluate_and_record(

@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Protocol
@@ -37,7 +37,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from monitor.alerts import Outbox, send_pending
 from monitor.daily import due_day, send_daily_digest
 from monitor.definitions import load_definitions
-from monitor.domain import Definitions, format_duration
+from monitor.domain import Definitions, format_duration, utcnow
 from monitor.errors import DefinitionError, DigestError, StoreError
 from monitor.fetch import FetchLimits, FetchStopped
 from monitor.match import Matcher
@@ -69,10 +69,6 @@ class Service(Protocol):
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def fingerprint(indicators_dir: Path, feeds_file: Path) -> tuple[tuple[str, int, int], ...]:

@@ -48,7 +48,7 @@ import hmac
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -59,7 +59,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import TypeAdapter
 
 from monitor import metrics, page
-from monitor.domain import Definitions, StatusChange
+from monitor.domain import Definitions, StatusChange, parse_http_date, utcnow
 from monitor.errors import StoreError, VerdictError
 from monitor.pipeline import Judged, judge
 from monitor.server import Guard, Limits, WebServer, serve
@@ -87,7 +87,7 @@ from monitor.webmodels import (
     VerdictIn,
 )
 
-__all__ = ["Limits", "WebServer", "create_app", "serve", "utcnow"]
+__all__ = ["Limits", "WebServer", "create_app", "serve"]
 
 log = logging.getLogger("monitor.web")
 
@@ -119,10 +119,6 @@ IndicatorId = Annotated[str, Path(description="The indicator's id (its file stem
 EntryId = Annotated[
     int, Path(ge=1, le=2**63 - 1, description="The entry's id (`entry_id` of its evidence).")
 ]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -739,13 +735,8 @@ def _not_modified(request: Request, etag: str, last_modified: datetime | None) -
     since = request.headers.get("if-modified-since")
     if since is None or last_modified is None:
         return False
-    try:
-        client = parsedate_to_datetime(since)
-    except (TypeError, ValueError, IndexError):
-        return False
-    if client.tzinfo is None:
-        client = client.replace(tzinfo=UTC)
-    return last_modified.replace(microsecond=0) <= client
+    client = parse_http_date(since)
+    return client is not None and last_modified.replace(microsecond=0) <= client
 
 
 def _aware(moment: datetime | None) -> datetime | None:
