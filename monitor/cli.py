@@ -123,18 +123,10 @@ class Runtime:
     def context(self, owner: str = "cli") -> Context:
         from monitor.pipeline import Context
 
-        s = self.settings
-        return Context(
-            definitions=self.definitions,
-            matcher=self.matcher,
-            store=self.store,
-            limits=self.limits,
-            check_interval=s.check_interval,
-            max_backoff=s.max_backoff,
-            owner=owner,
-            lease=s.feed_lease,
-            alerts=bool(s.notify_urls),
-        )
+        return Context.from_settings(
+            self.settings, self.definitions, self.store,
+            owner=owner, matcher=self.matcher, limits=self.limits, jitter=False,
+        )  # fmt: skip
 
     def close(self) -> None:
         if self._store is not None:
@@ -835,24 +827,17 @@ class _Reloading:
     """The definitions, loaded again when a file changed; the last good ones while invalid."""
 
     def __init__(self, rt: Runtime) -> None:
-        from monitor import scheduler
+        from monitor.scheduler import Reloader
 
-        self._dir, self._file = rt.settings.indicators_dir, rt.settings.feeds_file
-        self._seen = scheduler.fingerprint(self._dir, self._file)
-        self._definitions = rt.definitions
+        s = rt.settings
+        self._reloader = Reloader(s.indicators_dir, s.feeds_file, rt.definitions)
 
     def __call__(self) -> Definitions:
-        from monitor import scheduler
-        from monitor.definitions import load_definitions
-
-        seen = scheduler.fingerprint(self._dir, self._file)
-        if seen != self._seen:
-            self._seen = seen
-            try:
-                self._definitions = load_definitions(self._dir, self._file)
-            except DefinitionError as exc:
-                click.echo(f"monitor serve: keeping the last good definitions: {exc}", err=True)
-        return self._definitions
+        try:
+            self._reloader.poll()
+        except DefinitionError as exc:
+            click.echo(f"monitor serve: keeping the last good definitions: {exc}", err=True)
+        return self._reloader.definitions
 
 
 @main.command("digest")

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from monitor.domain import (
     QUIET,
@@ -51,6 +51,9 @@ from monitor.fetch import (
 from monitor.match import Matcher
 from monitor.parse import ParsedFeed, ParseJob, parse_many
 from monitor.store import Cycle, DueFeed, FetchRecord, Store
+
+if TYPE_CHECKING:
+    from monitor.settings import Settings
 
 log = logging.getLogger("monitor.pipeline")
 
@@ -94,6 +97,36 @@ class Context:
     force: bool = False  # check every live feed now, whatever its schedule (check --force)
     progress: Callable[[int, int], None] | None = None  # (feeds done, feeds claimed so far)
     alerts: bool = False  # record changes as waiting for their alert (MONITOR_NOTIFY_URLS)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        definitions: Definitions,
+        store: Store,
+        *,
+        owner: str,
+        matcher: Matcher | None = None,
+        limits: FetchLimits | None = None,
+        stop: threading.Event | None = None,
+        jitter: bool = True,
+    ) -> Context:
+        """The one way the CLI and the daemon turn settings into a cycle's context.
+        `jitter=False`: a one-off `monitor check` schedules the next checks exactly."""
+        return cls(
+            definitions=definitions,
+            matcher=matcher or Matcher(definitions.indicators),
+            store=store,
+            limits=limits or FetchLimits.from_settings(settings),
+            check_interval=settings.check_interval,
+            max_backoff=settings.max_backoff,
+            owner=owner,
+            lease=settings.feed_lease,
+            jitter=settings.check_jitter if jitter else 0.0,
+            stop=stop,
+            cycle_deadline=settings.cycle_deadline,
+            alerts=bool(settings.notify_urls),
+        )
 
     @contextlib.contextmanager
     def fetching(self) -> Iterator[Source]:
