@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -50,8 +50,6 @@ if TYPE_CHECKING:
 # monitor.labeled.PARTS, spelled out here so that building the command line imports no matcher
 # (tests/test_cli_ops.py checks that the two agree).
 LABELED_PARTS = ("tune", "score", "all")
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -487,13 +485,15 @@ def _count(n: int, noun: str) -> str:
 
 
 def _read_source(rt: Runtime, source: str) -> tuple[Entry, ...]:
-    from monitor.fetch import FeedRequest, fetch_sync
+    from monitor.errors import FetchError
+    from monitor.fetch import FeedRequest, FetchStatus, fetch_sync
     from monitor.parse import parse_feed
 
     if source.startswith(("http://", "https://")):
         (result,) = fetch_sync([FeedRequest("match", source)], rt.limits)
         if result.body is None:
-            raise MonitorError(result.error or f"fetch: HTTP {result.http_status}")
+            message = result.error or f"fetch: HTTP {result.http_status}"
+            raise FetchError(message, permanent=result.status is FetchStatus.GONE)
         body, url, ctype = result.body, result.final_url or source, result.content_type
     else:
         path = Path(source)
