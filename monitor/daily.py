@@ -22,7 +22,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
-from monitor.digest import DigestInput, FeedProblem, IndicatorLine, build_digest, send_with_retry
+from monitor.digest import DigestInput, FeedProblem, build_digest, send_with_retry
 from monitor.domain import Definitions, format_duration
 from monitor.settings import Settings
 from monitor.store import FeedState, Store
@@ -135,24 +135,12 @@ def digest_input(
     zone = ZoneInfo(timezone)
     start = previous_send(store, day) or slot(day - timedelta(days=1), digest_time, zone)
     end = min(now, slot(day + timedelta(days=1), digest_time, zone))
-    lines = tuple(
-        IndicatorLine(
-            id=v.id,
-            title=v.title,
-            group=v.group,
-            status=v.status,
-            since=v.since,
-            evidence=v.evidence,
-            reason=v.reason,
-        )
-        for v in indicator_views(definitions, store, now=now)
-    )
     return DigestInput(
         day=day,
         generated_at=now,
         timezone=timezone,
         changes=tuple(store.changes_between(start, end)),
-        indicators=lines,
+        indicators=tuple(indicator_views(definitions, store, now=now)),
         feed_problems=feed_problems(store.feeds(), now=now),
     )
 

@@ -34,6 +34,7 @@ from monitor.domain import QUIET, UNKNOWN, Evidence, StatusChange, digest_of
 from monitor.errors import DigestError
 from monitor.settings import Settings
 from monitor.views import PALETTE, clean, status_words, web_url
+from monitor.webmodels import IndicatorView
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +44,6 @@ EVIDENCE_PER_INDICATOR = 3
 SMTP_TIMEOUT = 30.0
 
 # ---------------------------------------------------------------- input
-
-
-@dataclass(frozen=True)
-class IndicatorLine:
-    """An indicator's standing status, with its latest evidence (newest first)."""
-
-    id: str
-    title: str
-    group: str
-    status: str
-    since: datetime
-    evidence: tuple[Evidence, ...] = ()
-    reason: str = ""  # why the status is unknown ("feeds not read: …")
 
 
 @dataclass(frozen=True)
@@ -75,7 +63,7 @@ class DigestInput:
     generated_at: datetime
     timezone: str
     changes: tuple[StatusChange, ...]  # since the last digest
-    indicators: tuple[IndicatorLine, ...]
+    indicators: tuple[IndicatorView, ...]  # standing statuses with their evidence, newest first
     feed_problems: tuple[FeedProblem, ...]
     page_url: str | None = None
 
@@ -490,7 +478,6 @@ def send_with_retry(
 __all__ = [
     "DigestInput",
     "FeedProblem",
-    "IndicatorLine",
     "build_digest",
     "deliver",
     "format_status",

@@ -29,7 +29,7 @@ import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
@@ -38,7 +38,7 @@ from urllib.request import getproxies, proxy_bypass
 
 import httpx2
 
-from monitor.domain import parse_http_date
+from monitor.domain import parse_http_date, utcnow
 
 if TYPE_CHECKING:
     from monitor.settings import Settings
@@ -569,7 +569,7 @@ async def _classify(
 
 def _classify_error(response: httpx2.Response, base: FetchResult) -> FetchResult:
     code = response.status_code
-    retry_after = parse_retry_after(response.headers.get("retry-after"), now=datetime.now(UTC))
+    retry_after = parse_retry_after(response.headers.get("retry-after"), now=utcnow())
     if code == 410:
         return replace(base, status=FetchStatus.GONE, error="fetch: HTTP 410 Gone")
     if code == 429 or (code == 503 and retry_after is not None):

@@ -20,7 +20,8 @@ from markupsafe import Markup, escape
 
 from monitor.domain import MIXED, QUIET, UNKNOWN, Definitions, Evidence, StatusChange, Verdict
 from monitor.store import FeedState, StoredEntry
-from monitor.views import PALETTE, IndicatorView, clean, status_words, web_url
+from monitor.views import PALETTE, clean, status_words, web_url
+from monitor.webmodels import IndicatorView
 
 __all__ = ["highlight", "render_index", "render_indicator", "timeline", "web_url"]
 

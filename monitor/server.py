@@ -20,30 +20,47 @@ The only module that imports uvicorn. `WebServer` runs an app on a background th
 
 `Guard`, an ASGI middleware, answers HEAD wherever GET is answered (FastAPI routes GET only),
 refuses a request whose Host is not allowed with 400 (DNS rebinding: a page on another site
-whose name resolves to 127.0.0.1 must not read the API), and puts `X-Content-Type-Options:
+whose name resolves to 127.0.0.1 must not read the API), refuses a body over `max_body_bytes`
+with 413 before any endpoint reads it (a declared Content-Length at once; a chunked body once
+that many bytes arrived, so it is never held whole), and puts `X-Content-Type-Options:
 nosniff` on every answer. The protocol's own refusals (400, 431) carry it too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from http import HTTPStatus
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from monitor.domain import parse_http_date
 from monitor.errors import MonitorError
 from monitor.settings import Settings
 
-__all__ = ["Guard", "Limits", "WebServer", "serve"]
+__all__ = [
+    "Guard",
+    "Limits",
+    "WebServer",
+    "cross_site",
+    "etag_of",
+    "http_date",
+    "not_modified",
+    "read_at_most",
+    "serve",
+]
 
 log = logging.getLogger("monitor.web")
 
@@ -67,6 +84,7 @@ class Limits:
     max_headers: int = 100
     header_timeout: float = 10.0
     keepalive_timeout: float = 5.0
+    max_body_bytes: int = 65536
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -76,6 +94,7 @@ class Limits:
             max_headers=settings.http_max_headers,
             header_timeout=settings.http_header_timeout.total_seconds(),
             keepalive_timeout=settings.http_keepalive_timeout.total_seconds(),
+            max_body_bytes=settings.http_max_body_bytes,
         )
 
 
@@ -254,8 +273,16 @@ def _host_and_port(value: str) -> tuple[str, int | None]:
 class Guard:
     """ASGI middleware: the Host check, HEAD as GET without the body, and nosniff."""
 
-    def __init__(self, app: App, *, allowed_hosts: Iterable[str], bind_host: str) -> None:
+    def __init__(
+        self,
+        app: App,
+        *,
+        allowed_hosts: Iterable[str],
+        bind_host: str,
+        max_body_bytes: int = Limits.max_body_bytes,
+    ) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
         allowed = list(allowed_hosts) or [*LOCAL_HOSTS, bind_host]
         self._any = "*" in allowed
         self._allowed = [_host_and_port(a) for a in allowed if a != "*"]
@@ -285,11 +312,23 @@ class Guard:
             log.info("web: refused Host %r", host[:100])
             await _plain_error(send, 400, f"web: Host {host[:100]!r} is not an allowed host")
             return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"0")
+        if not declared.isdigit() or int(declared) > self.max_body_bytes:
+            await _plain_error(send, 413, self._too_large)
+            return
+        body = _CappedBody(receive, self.max_body_bytes)
         head = scope["method"] == "HEAD"
         if head:
             scope = {**scope, "method": "GET"}
+        refused = False
 
         async def guarded(message: Message) -> None:
+            nonlocal refused
+            if body.over:  # whatever the endpoint made of the cut body (FastAPI: a 400)
+                if not refused:
+                    refused = True
+                    await _plain_error(send, 413, self._too_large)
+                return
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 if not any(name.lower() == NOSNIFF[0] for name, _ in headers):
@@ -299,7 +338,36 @@ class Guard:
                 message = {**message, "body": b""}
             await send(message)
 
-        await self.app(scope, receive, guarded)
+        try:
+            await self.app(scope, body.receive, guarded)
+        except BodyTooLarge:
+            if not refused:
+                await _plain_error(send, 413, self._too_large)
+
+    @property
+    def _too_large(self) -> str:
+        return f"web: a request body is at most {self.max_body_bytes} bytes"
+
+
+class BodyTooLarge(Exception):
+    """A body without a Content-Length (chunked) ran past the cap while an endpoint read it."""
+
+
+class _CappedBody:
+    """A request's `receive` that counts body bytes and raises BodyTooLarge past the cap."""
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self._receive, self._limit, self._seen = receive, limit, 0
+        self.over = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self._seen += len(message.get("body", b""))
+            if self._seen > self._limit:
+                self.over = True
+                raise BodyTooLarge
+        return message
 
 
 async def _plain_error(send: Send, status: int, detail: str) -> None:
@@ -408,3 +476,53 @@ class WebServer:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+# ---------------------------------------------------------------- conditional requests
+
+
+def etag_of(body: bytes) -> str:
+    """A strong ETag: a hash of the body."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def http_date(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+def not_modified(headers: Mapping[str, str], etag: str, last_modified: datetime | None) -> bool:
+    """Whether the client's copy is current: by If-None-Match, else If-Modified-Since."""
+    match = headers.get("if-none-match")
+    if match is not None:
+        tags = {t.strip().removeprefix("W/") for t in match.split(",")}
+        return "*" in tags or etag in tags
+    since = headers.get("if-modified-since")
+    if since is None or last_modified is None:
+        return False
+    client = parse_http_date(since)
+    return client is not None and last_modified.replace(microsecond=0) <= client
+
+
+def cross_site(headers: Mapping[str, str]) -> bool:
+    """Whether a browser says the post comes from a page of another origin (a form there): by
+    Sec-Fetch-Site, which every current browser sends, else by an Origin naming another host.
+    An Origin of "null" is not taken for one: the page's no-referrer policy makes a browser
+    send it for the page's own forms."""
+    fetch_site = headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site not in ("same-origin", "none")
+    origin = headers.get("origin")
+    if origin is None or origin == "null":
+        return False
+    return urlsplit(origin).netloc != headers.get("host", "")
+
+
+async def read_at_most(stream: AsyncIterator[bytes], limit: int) -> bytes | None:
+    """A request's body, read no further than `limit` bytes: None past it."""
+    chunks, size = [], 0
+    async for chunk in stream:
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

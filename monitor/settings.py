@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     http_max_headers: int = Field(
         100, ge=1, description="Most header lines accepted in one request; more gets 431."
     )
+    http_max_body_bytes: int = Field(
+        65536,
+        ge=1024,
+        description="Largest request body accepted, in bytes (verdicts and the page's forms); "
+        "larger gets 413 before any endpoint reads it.",
+    )
     http_header_timeout: timedelta = Field(
         timedelta(seconds=10),
         description="A connection that has not sent a request's complete headers this long "

@@ -1,17 +1,21 @@
-"""What people and tools are shown: one payload per indicator, for the CLI, the API and the page.
+"""What people and tools are shown: the answers of the API and the CLI's `--json`, and the
+indicators' views the page and the digest render.
 
-Built from the store and the definitions; JSON and HTML render the same objects.
+One function per answer (`indicators`, `history`, `entries`, `feeds`, `health`),
+called by the API's route and by the CLI command alike; each returns the `monitor.webmodels`
+model the route declares, built by that model's `of`.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from monitor.domain import (
@@ -20,14 +24,25 @@ from monitor.domain import (
     QUIET,
     UNKNOWN,
     Definitions,
-    Evidence,
     Status,
     StatusChange,
-    Verdict,
-    iso_time,
 )
+from monitor.errors import StoreError
 from monitor.pipeline import evaluate_all
-from monitor.store import Store, StoredEntry
+from monitor.store import FeedCounts, Store
+from monitor.webmodels import (
+    EntryOut,
+    FeedCountsOut,
+    FeedOut,
+    HealthOut,
+    HealthStatus,
+    HistoryOut,
+    IndicatorOut,
+    IndicatorView,
+    OutcomeOut,
+)
+
+log = logging.getLogger("monitor.web")
 
 NOT_READ_YET = "feeds not read yet"  # the reason of an unknown the next cycle will look into
 UNKNOWN_GLYPH = "⚠"  # drawn before `unknown` everywhere, so it never reads as a grey `quiet`
@@ -79,30 +94,6 @@ def web_url(link: str) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     return link
-
-
-@dataclass(frozen=True)
-class OutcomeView:
-    id: str
-    label: str
-    level: str  # none | reported | confirmed
-    sources: tuple[str, ...]
-    evidence_count: int  # stories inside the window, copies counted once
-
-
-@dataclass(frozen=True)
-class IndicatorView:
-    id: str
-    group: str
-    title: str
-    question: str
-    status: str
-    since: datetime
-    reason: str  # why the status is unknown ("feeds not read: …"); "" for any other status
-    started: datetime  # when monitoring it began
-    window_days: float
-    outcomes: tuple[OutcomeView, ...]
-    evidence: tuple[Evidence, ...]  # of the outcome(s) behind the status, newest first
 
 
 def indicator_views(
@@ -176,17 +167,30 @@ class ViewCache:
 
 @dataclass(frozen=True)
 class Answer:
-    """A rendered answer: its body, ETag and Last-Modified."""
+    """A rendered page: its body and ETag."""
 
     body: bytes
     etag: str
-    last_modified: datetime | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
 
 
-class AnswerCache:
+class Sized(Protocol):
+    @property
+    def size(self) -> int:
+        """Bytes it holds, about."""
+        ...
+
+
+A = TypeVar("A", bound=Sized)
+
+
+class AnswerCache(Generic[A]):
     """Rendered answers, each kept while the version it was rendered at is current: the
-    most recently used ones, at most `max_bytes` of bodies in all. Thread-safe; concurrent
-    misses of one key render it once."""
+    most recently used ones, at most `max_bytes` in all (by their `size`). Thread-safe;
+    concurrent misses of one key render it once."""
 
     STRIPES = 16  # locks for rendering: misses of keys in different stripes render at once
 
@@ -194,10 +198,10 @@ class AnswerCache:
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
         self._rendering = [threading.Lock() for _ in range(self.STRIPES)]
-        self._kept: OrderedDict[Hashable, tuple[Hashable, Answer]] = OrderedDict()
+        self._kept: OrderedDict[Hashable, tuple[Hashable, A]] = OrderedDict()
         self._bytes = 0
 
-    def get(self, key: Hashable, version: Hashable, render: Callable[[], Answer]) -> Answer:
+    def get(self, key: Hashable, version: Hashable, render: Callable[[], A]) -> A:
         kept = self._kept_at(key, version)
         if kept is not None:
             return kept
@@ -206,11 +210,11 @@ class AnswerCache:
             if kept is not None:
                 return kept
             answer = render()
-            if len(answer.body) <= self._max_bytes // 8:
+            if answer.size <= self._max_bytes // 8:
                 self._keep(key, version, answer)
             return answer
 
-    def _kept_at(self, key: Hashable, version: Hashable) -> Answer | None:
+    def _kept_at(self, key: Hashable, version: Hashable) -> A | None:
         with self._lock:
             kept = self._kept.get(key)
             if kept is None or kept[0] != version:
@@ -218,15 +222,15 @@ class AnswerCache:
             self._kept.move_to_end(key)
             return kept[1]
 
-    def _keep(self, key: Hashable, version: Hashable, answer: Answer) -> None:
+    def _keep(self, key: Hashable, version: Hashable, answer: A) -> None:
         with self._lock:
             old = self._kept.pop(key, None)
-            self._bytes -= len(old[1].body) if old else 0
+            self._bytes -= old[1].size if old else 0
             self._kept[key] = (version, answer)
-            self._bytes += len(answer.body)
+            self._bytes += answer.size
             while self._bytes > self._max_bytes:
                 _key, (_version, dropped) = self._kept.popitem(last=False)
-                self._bytes -= len(dropped.body)
+                self._bytes -= dropped.size
 
 
 def _view(
@@ -234,14 +238,7 @@ def _view(
 ) -> IndicatorView:
     indicator = definitions.indicator(indicator_id)
     outcomes = tuple(
-        OutcomeView(
-            id=state.outcome_id,
-            label=indicator.outcome(state.outcome_id).label,
-            level=state.level.label,
-            sources=state.sources,
-            evidence_count=len(state.evidence),
-        )
-        for state in status.outcomes
+        OutcomeOut.of(state, indicator.outcome(state.outcome_id).label) for state in status.outcomes
     )
     return IndicatorView(
         id=indicator.id,
@@ -258,80 +255,97 @@ def _view(
     )
 
 
-def evidence_json(item: Evidence) -> dict[str, Any]:
-    return {
-        "entry_id": item.entry_id,
-        "outcome": item.outcome_id,
-        "title": item.title,
-        "link": item.link,
-        "publisher": item.publisher,
-        "time": iso_time(item.time),
-        "terms": list(item.terms),
-        "snippet": item.snippet,
-        "judged": item.judged or None,
-    }
+# ---------------------------------------------------------------- answers
+# One function per answer of the API, called by its route and by the CLI's `--json`.
+
+HEALTH_FACTOR = 3  # /healthz: a last success older than this many check intervals is stale
 
 
-def indicator_json(view: IndicatorView, *, with_evidence: bool = False) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": view.id,
-        "group": view.group,
-        "title": view.title,
-        "question": view.question,
-        "status": view.status,
-        "since": iso_time(view.since),
-        "reason": view.reason,
-        "outcomes": [
-            {
-                "id": o.id,
-                "label": o.label,
-                "level": o.level,
-                "sources": list(o.sources),
-                "evidence_count": o.evidence_count,
-            }
-            for o in view.outcomes
-        ],
-        "evidence_count": len(view.evidence),
-    }
-    if with_evidence:
-        data["evidence"] = [evidence_json(e) for e in view.evidence]
-    return data
+def indicators(views: Sequence[IndicatorView]) -> list[IndicatorOut]:
+    """GET /indicators and `monitor status --json`."""
+    return [IndicatorOut.of(v) for v in views]
 
 
-def verdict_json(verdict: Verdict) -> dict[str, Any]:
-    return {
-        "id": verdict.id,
-        "entry_id": verdict.entry_id,
-        "indicator": verdict.indicator_id,
-        "outcome": verdict.outcome_id,
-        "verdict": str(verdict.verdict),
-        "who": verdict.who,
-        "at": iso_time(verdict.at),
-        "note": verdict.note,
-    }
+def history_page(
+    store: Store, indicator_id: str, *, since: datetime | None, limit: int, before: int | None
+) -> tuple[list[StatusChange], int | None]:
+    """A page of an indicator's changes, newest first, and the `before` of the next page."""
+    found = store.history(indicator_id, since=since, limit=limit + 1, before_id=before)
+    chunk, more = found[:limit], len(found) > limit
+    return chunk, (chunk[-1].id if more and chunk else None)
 
 
-def entry_json(found: StoredEntry) -> dict[str, Any]:
-    e = found.entry
-    return {
-        "id": found.id,
-        "time": iso_time(found.time),
-        "feed": e.feed_id,
-        "publisher": e.publisher,
-        "title": e.title,
-        "link": e.link,
-    }
+def history(
+    store: Store,
+    indicator_id: str,
+    *,
+    since: datetime | None = None,
+    limit: int,
+    before: int | None = None,
+) -> HistoryOut:
+    """GET /indicators/{id}/history and `monitor history --json` (its items, one a line)."""
+    changes, next_before = history_page(
+        store, indicator_id, since=since, limit=limit, before=before
+    )
+    return HistoryOut.of(indicator_id, changes, next_before)
 
 
-def change_json(change: StatusChange) -> dict[str, Any]:
-    return {
-        "id": change.id,
-        "indicator": change.indicator_id,
-        "at": iso_time(change.at),
-        "old_status": change.old_status,
-        "new_status": change.new_status,
-        "replayed": change.replayed,
-        "reason": change.reason or None,
-        "definition_hash": change.definition_hash,
-        "evidence": [evidence_json(e) for e in change.evidence],
-    }
+def entries(store: Store, text: str, *, limit: int) -> list[EntryOut]:
+    """GET /entries and `monitor search --json` (one a line)."""
+    # No stored text holds a NUL (PostgreSQL refuses one in a query, too).
+    found = [] if "\x00" in text else store.search_entries(text, limit=limit)
+    return [EntryOut.of(f) for f in found]
+
+
+def feeds(store: Store) -> list[FeedOut]:
+    """GET /feeds."""
+    return [FeedOut.of(f) for f in store.feeds()]
+
+
+def health(store: Store, *, now: datetime, started: datetime, max_age: timedelta) -> HealthOut:
+    """GET /healthz: `unavailable` when the database does not answer; `starting` for one
+    `max_age` after `started` while no cycle has finished, then `stale`; `stale` too when the
+    last successful cycle is older than `max_age`; else the feeds' `ok`, `degraded` or
+    `unhealthy`."""
+    limit = max_age.total_seconds()
+    try:
+        last = store.last_successful_cycle()
+        counts = store.feed_counts(now)
+    except StoreError as exc:
+        log.error("web: healthz: %s", exc)
+        return HealthOut(
+            status="unavailable", database=False, last_successful_cycle=None, age_seconds=None,
+            max_age_seconds=limit, feeds=None, reasons=["the database did not answer"],
+        )  # fmt: skip
+    status: HealthStatus
+    age = None if last is None else max((now - last).total_seconds(), 0.0)
+    if age is None:
+        fresh = now - started <= max_age
+        status = "starting" if fresh else "stale"
+        reasons = [] if fresh else ["no check cycle finished since the server started"]
+    elif age > limit:
+        status, reasons = "stale", [f"the last successful check cycle finished {age:.0f} s ago"]
+    else:
+        status, reasons = _feed_health(counts)
+    return HealthOut(
+        status=status, database=True, last_successful_cycle=last, age_seconds=age,
+        max_age_seconds=limit, feeds=FeedCountsOut.of(counts), reasons=reasons,
+    )  # fmt: skip
+
+
+def _feed_health(counts: FeedCounts) -> tuple[HealthStatus, list[str]]:
+    """`ok`, `degraded` or `unhealthy`, and why, from the feeds' counts."""
+    reasons = []
+    if counts.total and not counts.read_recently:
+        if counts.never_read == counts.total:
+            reasons.append("no feed was ever read successfully")
+        else:
+            reasons.append("no feed read successfully within two check intervals")
+    if counts.failing:
+        names = ", ".join(counts.failing_ids)
+        more = counts.failing - len(counts.failing_ids)
+        names += f" and {more} more" if more > 0 else ""
+        reasons.append(f"{counts.failing} of {counts.total} feeds failing: {names}")
+    if counts.total and not counts.read_recently:
+        return "unhealthy", reasons
+    return ("degraded" if reasons else "ok"), reasons

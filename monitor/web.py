@@ -43,38 +43,29 @@ within two check intervals (or ever), `degraded` (200) when some feed fails, els
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
-from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import TypeAdapter
 
-from monitor import metrics, page
-from monitor.domain import Definitions, StatusChange, parse_http_date, utcnow
+from monitor import metrics as prometheus
+from monitor import page, server, views
+from monitor.domain import Definitions, parse_http_date, utcnow
 from monitor.errors import StoreError, VerdictError
 from monitor.pipeline import Judged, judge
 from monitor.server import Guard, Limits, WebServer, serve
 from monitor.settings import Settings
-from monitor.store import FeedCounts, FeedState, Store
-from monitor.views import (
-    Answer,
-    AnswerCache,
-    Snapshot,
-    ViewCache,
-    change_json,
-    entry_json,
-    indicator_json,
-    verdict_json,
-)
+from monitor.store import Store
+from monitor.views import Answer, AnswerCache, Snapshot, ViewCache
 from monitor.webmodels import (
     EntryOut,
     ErrorOut,
@@ -93,27 +84,18 @@ log = logging.getLogger("monitor.web")
 
 HISTORY_LIMIT = 50
 HISTORY_MAX = 500
-HEALTH_FACTOR = 3  # /healthz: a last success older than this many check intervals is stale
 _MAX_ID = 2**63 - 1
 # The pages run no script and load nothing: anything injected could not run or call out.
 _PAGE_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-
-_INDICATORS = TypeAdapter(list[IndicatorOut])
-_DETAIL = TypeAdapter(IndicatorDetailOut)
-_HISTORY = TypeAdapter(HistoryOut)
-_FEEDS = TypeAdapter(list[FeedOut])
-_HEALTH = TypeAdapter(HealthOut)
-_JUDGED = TypeAdapter(JudgedOut)
-_ENTRIES = TypeAdapter(list[EntryOut])
 FORM_MAX_BYTES = 16_384  # the page's verdict form: a note of 2,000 characters and a few ids
 ENTRIES_LIMIT = 20
 ENTRIES_MAX = 200
 
-_HTML = "text/html; charset=utf-8"
 _NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+_NO_STORE = "no-store"
 
 IndicatorId = Annotated[str, Path(description="The indicator's id (its file stem).")]
 EntryId = Annotated[
@@ -131,10 +113,13 @@ _NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not Modified: the If-None-Match ETag still matches."}
 }
 _UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: _error("The database did not answer.")}
-_NOT_FOUND = {404: _error("No indicator has this id.")}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _error("No indicator has this id.")}
+_CACHED = {**_NOT_MODIFIED, **_UNAVAILABLE}
+_CACHED_ONE = {**_NOT_MODIFIED, **_NOT_FOUND, **_UNAVAILABLE}
 _JUDGE_ERRORS: dict[int | str, dict[str, Any]] = {
     404: _error("No indicator or no stored entry has this id."),
     422: _error("The indicator has no such outcome, or the body is not a verdict."),
+    **_UNAVAILABLE,
 }
 
 
@@ -169,117 +154,371 @@ def create_app(
         )
     _install_error_handlers(app)
     app.add_middleware(
-        Guard, allowed_hosts=settings.http_allowed_hosts, bind_host=settings.http_host
+        Guard,
+        allowed_hosts=settings.http_allowed_hosts,
+        bind_host=settings.http_host,
+        max_body_bytes=settings.http_max_body_bytes,
     )
-    api = _Api(store, definitions, settings, clock, started=clock())
-
-    app.get(
-        "/healthz",
-        response_model=HealthOut,
-        responses={503: {"model": HealthOut, "description": "Unhealthy (see `status`)."}},
-        summary="Database reachable and checks recent",
-    )(api.healthz)
-    routes: list[tuple[str, Callable[..., Any], dict[str, Any]]] = [
-        (
-            "/indicators",
-            api.indicators,
-            {
-                "response_model": list[IndicatorOut],
-                "responses": {**_NOT_MODIFIED, **_UNAVAILABLE},
-                "summary": "Every indicator's status",
-            },
-        ),
-        (
-            "/indicators/{indicator_id}",
-            api.indicator,
-            {
-                "response_model": IndicatorDetailOut,
-                "responses": {**_NOT_MODIFIED, **_NOT_FOUND, **_UNAVAILABLE},
-                "summary": "One indicator with the evidence behind its status",
-            },
-        ),
-        (
-            "/indicators/{indicator_id}/history",
-            api.history,
-            {
-                "response_model": HistoryOut,
-                "responses": {**_NOT_MODIFIED, **_NOT_FOUND, **_UNAVAILABLE},
-                "summary": "Status changes of one indicator, newest first",
-            },
-        ),
-        (
-            "/feeds",
-            api.feeds,
-            {
-                "response_model": list[FeedOut],
-                "responses": {**_NOT_MODIFIED, **_UNAVAILABLE},
-                "summary": "Feed health",
-            },
-        ),
-        (
-            "/metrics",
-            api.metrics,
-            {
-                "response_class": Response,
-                "responses": {
-                    200: {
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                        "description": "Prometheus text exposition format.",
-                    },
-                    **_UNAVAILABLE,
-                },
-                "summary": "Prometheus metrics",
-            },
-        ),
-        (
-            "/",
-            api.index,
-            {
-                "response_class": HTMLResponse,
-                "responses": {**_NOT_MODIFIED, **_UNAVAILABLE},
-                "summary": "The status page (HTML)",
-            },
-        ),
-        (
-            "/indicators/{indicator_id}/page",
-            api.indicator_page,
-            {
-                "response_class": HTMLResponse,
-                "responses": {**_NOT_MODIFIED, **_NOT_FOUND, **_UNAVAILABLE},
-                "summary": "One indicator's page (HTML) with its full history",
-            },
-        ),
-    ]
-    routes.append(
-        (
-            "/entries",
-            api.entries,
-            {
-                "response_model": list[EntryOut],
-                "responses": {**_UNAVAILABLE},
-                "summary": "Stored entries whose title or text contains `q`, newest first",
-            },
-        )
-    )
-    for path, endpoint, options in routes:
-        options["responses"] = {**options["responses"], **auth}
-        app.get(path, dependencies=guarded, **options)(endpoint)
-    judging = {**_JUDGE_ERRORS, **_UNAVAILABLE, **auth}
-    app.post(
-        "/indicators/{indicator_id}/evidence/{entry_id}/verdict",
-        dependencies=guarded,
-        response_model=JudgedOut,
-        responses=judging,
-        summary="An analyst's verdict: the entry is (yes) or is not (no) evidence of an outcome",
-    )(api.verdict)
-    app.post(
-        "/indicators/{indicator_id}/page/verdict",
-        dependencies=guarded,
-        response_class=RedirectResponse,
-        status_code=303,
-        include_in_schema=False,  # the page's form; tools use the JSON endpoint above
-    )(api.page_verdict)
+    app.state.monitor = _State(store, definitions, settings, clock, started=clock())
+    app.include_router(_open)
+    for router in (_cached, _api, _pages):
+        app.include_router(router, dependencies=guarded, responses=auth)
     return app
+
+
+@dataclass
+class _State:
+    """What the endpoints read, kept on `app.state.monitor`."""
+
+    store: Store
+    definitions: Callable[[], Definitions]
+    settings: Settings
+    clock: Callable[[], datetime]
+    started: datetime
+
+    def __post_init__(self) -> None:
+        self.max_age = self.settings.health_max_age or (
+            self.settings.check_interval * views.HEALTH_FACTOR
+        )
+        self.views = ViewCache(self.store)
+        self.answers: AnswerCache[Answer] = AnswerCache()
+        self.pages: AnswerCache[_History] = AnswerCache()
+        self.token = self.settings.api_token is not None
+
+    def snapshot(self, indicator_id: str | None = None) -> Snapshot:
+        """The current views; 404 first when `indicator_id` names no indicator."""
+        definitions = self.definitions()
+        if indicator_id is not None:
+            _known(definitions, indicator_id)
+        return self.views.get(definitions, now=self.clock())
+
+
+def _state(request: Request) -> _State:
+    state: _State = request.app.state.monitor
+    return state
+
+
+State = Annotated[_State, Depends(_state)]
+
+
+class _Conditional(APIRoute):
+    """A route whose 200 answers carry an ETag (a hash of the body, unless the endpoint set
+    one) and `Cache-Control: no-cache`, and are 304 when If-None-Match (or If-Modified-Since,
+    against the endpoint's Last-Modified) says the client's copy is current."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def conditional(request: Request) -> Response:
+            response = await handler(request)
+            return _conditional(request, response) if response.status_code == 200 else response
+
+        return conditional
+
+
+_open = APIRouter()  # /healthz: no token
+_cached = APIRouter(route_class=_Conditional)  # JSON with an ETag
+_pages = APIRouter(route_class=_Conditional, default_response_class=HTMLResponse)
+_api = APIRouter()  # answers not to be cached
+
+
+# ---------------------------------------------------------------- JSON
+
+
+@_open.get(
+    "/healthz",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "Unhealthy (see `status`)."}},
+    summary="Database reachable and checks recent",
+)
+def healthz(state: State, response: Response) -> HealthOut:
+    """Open without a token. 503 when the database does not answer, when the last
+    successful check cycle is older than MONITOR_HEALTH_MAX_AGE (default three check
+    intervals: `stale`), or when no feed was read successfully within two of its check
+    intervals, or ever (`unhealthy`); `degraded` (200) when some feed is failing. Before
+    any cycle has finished the answer is `starting` (200) for one MAX_AGE after the server
+    started, then `stale` (503). Reads the cycle table's latest row and five columns of
+    the feed table: cheap enough to poll."""
+    health = views.health(
+        state.store, now=state.clock(), started=state.started, max_age=state.max_age
+    )
+    response.status_code = health.code
+    response.headers["Cache-Control"] = _NO_STORE
+    return health
+
+
+@_cached.get(
+    "/indicators",
+    response_model=list[IndicatorOut],
+    responses=_CACHED,
+    summary="Every indicator's status",
+)
+def indicators(state: State) -> list[IndicatorOut]:
+    """Every indicator: id, group, title, question, status, since, outcome levels and
+    evidence counts (the items `monitor status --json` prints)."""
+    return views.indicators(state.snapshot().views)
+
+
+@_cached.get(
+    "/indicators/{indicator_id}",
+    response_model=IndicatorDetailOut,
+    responses=_CACHED_ONE,
+    summary="One indicator with the evidence behind its status",
+)
+def indicator(state: State, indicator_id: IndicatorId) -> IndicatorDetailOut:
+    """One indicator and the evidence behind its current status, newest first."""
+    return IndicatorDetailOut.of(state.snapshot(indicator_id).view(indicator_id))
+
+
+@dataclass(frozen=True)
+class _History:
+    """A page of GET /indicators/{id}/history, kept while the data version is current."""
+
+    page: HistoryOut
+    last_modified: datetime | None
+    size: int
+
+
+@_cached.get(
+    "/indicators/{indicator_id}/history",
+    response_model=HistoryOut,
+    responses=_CACHED_ONE,
+    summary="Status changes of one indicator, newest first",
+)
+def history(
+    state: State,
+    response: Response,
+    indicator_id: IndicatorId,
+    since: Annotated[
+        datetime | None,
+        Query(description="Only changes at or after this time (ISO 8601; UTC if no zone)."),
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=HISTORY_MAX, description="Changes per page.")
+    ] = HISTORY_LIMIT,
+    before: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=_MAX_ID,
+            description="Only changes older than the one with this id "
+            "(the `next_before` of the previous page).",
+        ),
+    ] = None,
+) -> HistoryOut:
+    """Status changes of one indicator with their evidence, newest first, a page at a time."""
+    _known(state.definitions(), indicator_id)
+    since = _aware(since)
+
+    def read() -> _History:
+        page = views.history(state.store, indicator_id, since=since, limit=limit, before=before)
+        at = page.items[0].at if page.items and before is None else None
+        return _History(page, at, len(page.model_dump_json()))
+
+    kept = state.pages.get(
+        ("history", indicator_id, since, limit, before), state.store.data_version(), read
+    )
+    if kept.last_modified is not None:
+        response.headers["Last-Modified"] = server.http_date(kept.last_modified)
+    return kept.page
+
+
+@_api.get(
+    "/entries",
+    response_model=list[EntryOut],
+    responses=_UNAVAILABLE,
+    summary="Stored entries whose title or text contains `q`, newest first",
+)
+def entries(
+    state: State,
+    response: Response,
+    q: Annotated[
+        str,
+        Query(min_length=1, max_length=200, description="Text in the title or text (any case)."),
+    ],
+    limit: Annotated[
+        int, Query(ge=1, le=ENTRIES_MAX, description="At most this many entries.")
+    ] = ENTRIES_LIMIT,
+) -> list[EntryOut]:
+    """Stored entries whose title or text contains `q`, newest first: their ids are what a
+    verdict names, so an entry the rules missed can be confirmed."""
+    response.headers["Cache-Control"] = _NO_STORE
+    return views.entries(state.store, q, limit=limit)
+
+
+@_cached.get("/feeds", response_model=list[FeedOut], responses=_CACHED, summary="Feed health")
+def feeds(state: State) -> list[FeedOut]:
+    """Every configured feed: last check, HTTP status, not-modified, failures, next check."""
+    return views.feeds(state.store)
+
+
+@_api.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Prometheus text exposition format.",
+        },
+        **_UNAVAILABLE,
+    },
+    summary="Prometheus metrics",
+)
+def metrics(state: State) -> Response:
+    """Counters, the cycle duration histogram and timestamps, read from the database."""
+    return Response(prometheus.render(state.store), media_type=prometheus.CONTENT_TYPE)
+
+
+# ---------------------------------------------------------------- verdicts
+
+
+@_api.post(
+    "/indicators/{indicator_id}/evidence/{entry_id}/verdict",
+    response_model=JudgedOut,
+    responses=_JUDGE_ERRORS,
+    summary="An analyst's verdict: the entry is (yes) or is not (no) evidence of an outcome",
+)
+def verdict(
+    state: State, response: Response, indicator_id: IndicatorId, entry_id: EntryId, body: VerdictIn
+) -> JudgedOut:
+    """Record an analyst's verdict on an entry as evidence of one outcome of the indicator.
+    `no` takes it out of that outcome's evidence at once, `yes` adds it (or confirms it);
+    the indicator is re-evaluated at once and a status change names the verdict as its
+    reason. The latest verdict per entry and outcome stands. Returns the verdict and the
+    indicator's status after it."""
+    who = "api" if state.token else "anonymous"
+    judged = _judge(state, indicator_id, entry_id, body.outcome, body.verdict, body.note, who)
+    response.headers["Cache-Control"] = _NO_STORE
+    return JudgedOut.of(judged)
+
+
+@_api.post(
+    "/indicators/{indicator_id}/page/verdict",
+    response_class=RedirectResponse,
+    status_code=303,
+    include_in_schema=False,  # the page's form; tools use the JSON endpoint above
+)
+async def page_verdict(state: State, request: Request, indicator_id: IndicatorId) -> Response:
+    """The page's "Not relevant" / "Confirm" buttons: a form post (entry, outcome, verdict,
+    note), answered with a redirect back to the indicator's page."""
+    if server.cross_site(request.headers):
+        raise HTTPException(403, "verdict: a form of another site may not post verdicts")
+    try:
+        body = await server.read_at_most(request.stream(), FORM_MAX_BYTES)
+        if body is None:
+            raise HTTPException(413, f"verdict: a form is at most {FORM_MAX_BYTES} bytes")
+        form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=8)
+    except ValueError:  # more fields than the form has
+        raise HTTPException(422, "verdict: not the page's form") from None
+    field = {name: values[0] for name, values in form.items()}
+    try:
+        entry_id = int(field.get("entry", ""))
+    except ValueError:
+        raise HTTPException(422, "entry: not an entry id") from None
+    if not 1 <= entry_id < 2**63:
+        raise HTTPException(422, "entry: not an entry id")
+    who = "page" if state.token else "anonymous"
+    verdict, note = field.get("verdict", ""), field.get("note", "")[:2000]
+    judge_args = (indicator_id, entry_id, field.get("outcome", ""), verdict, note, who)
+    await run_in_threadpool(_judge, state, *judge_args)
+    return RedirectResponse(f"{page.indicator_url(indicator_id)}#evidence", status_code=303)
+
+
+def _judge(
+    state: _State,
+    indicator_id: str,
+    entry_id: int,
+    outcome: str,
+    verdict: str,
+    note: str,
+    who: str,
+) -> Judged:
+    definitions = state.definitions()
+    _known(definitions, indicator_id)
+    try:
+        return judge(
+            definitions, state.store, entry_id=entry_id,
+            target=(indicator_id, outcome), verdict=verdict, who=who, note=note,
+            now=state.clock(),
+        )  # fmt: skip
+    except VerdictError as exc:
+        code = 404 if exc.unknown in ("indicator", "entry") else 422
+        raise HTTPException(code, str(exc)) from None
+
+
+# ---------------------------------------------------------------- HTML
+# The pages are rendered as of their snapshot's time ("as of", "3 minutes ago"), so a page
+# and its ETag stay the same for as long as the snapshot does.
+
+
+@_pages.get("/", responses=_CACHED, summary="The status page (HTML)")
+def index(state: State) -> Response:
+    """Every indicator grouped by its marker: status, since, evidence with the matched
+    terms highlighted, a 90-day timeline, a link to its page; feed health at the bottom."""
+    snapshot = state.snapshot()
+    answer = state.answers.get(("index",), snapshot, lambda: _index(state, snapshot))
+    return HTMLResponse(answer.body, headers={"ETag": answer.etag})
+
+
+@_pages.get(
+    "/indicators/{indicator_id}/page",
+    responses=_CACHED_ONE,
+    summary="One indicator's page (HTML) with its full history",
+)
+def indicator_page(
+    state: State,
+    indicator_id: IndicatorId,
+    before: Annotated[
+        int | None, Query(ge=1, le=_MAX_ID, description="Show changes older than this id.")
+    ] = None,
+) -> Response:
+    """One indicator's page: status, question, all current evidence, the 90-day timeline
+    and its full history, 50 changes a page."""
+    snapshot = state.snapshot(indicator_id)
+    answer = state.answers.get(
+        ("page", indicator_id, before),
+        snapshot,
+        lambda: _indicator_page(state, snapshot, indicator_id, before),
+    )
+    return HTMLResponse(answer.body, headers={"ETag": answer.etag})
+
+
+def _index(state: _State, snapshot: Snapshot) -> Answer:
+    start = snapshot.now - timedelta(days=page.TIMELINE_DAYS)
+    recent = {v.id: state.store.history(v.id, since=start, limit=1000) for v in snapshot.views}
+    html = page.render_index(
+        snapshot.definitions,
+        snapshot.views,
+        recent,
+        state.store.feeds(),
+        last_cycle=state.store.last_successful_cycle(),
+        now=snapshot.now,
+        zone=state.settings.zone,
+    )
+    return _answer(html.encode())
+
+
+def _indicator_page(
+    state: _State, snapshot: Snapshot, indicator_id: str, before: int | None
+) -> Answer:
+    changes, next_before = views.history_page(
+        state.store, indicator_id, since=None, limit=HISTORY_LIMIT, before=before
+    )
+    start = snapshot.now - timedelta(days=page.TIMELINE_DAYS)
+    html = page.render_indicator(
+        snapshot.definitions,
+        snapshot.view(indicator_id),
+        state.store.history(indicator_id, since=start, limit=1000),
+        changes,
+        next_before=next_before,
+        now=snapshot.now,
+        zone=state.settings.zone,
+        verdicts=state.store.verdicts(indicator_id, limit=HISTORY_LIMIT),
+    )
+    return _answer(html.encode())
+
+
+# ---------------------------------------------------------------- guards and errors
 
 
 _BEARER = HTTPBearer(auto_error=False, description="The value of MONITOR_API_TOKEN.")
@@ -315,343 +554,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
-class _Api:
-    """The endpoints: each reads the store, builds the shared views and renders them."""
-
-    def __init__(
-        self,
-        store: Store,
-        definitions: Callable[[], Definitions],
-        settings: Settings,
-        clock: Callable[[], datetime],
-        *,
-        started: datetime,
-    ) -> None:
-        self.store = store
-        self.definitions = definitions
-        self.settings = settings
-        self.clock = clock
-        self.started = started
-        self.max_age = settings.health_max_age or settings.check_interval * HEALTH_FACTOR
-        self.views = ViewCache(store)
-        self.answers = AnswerCache()
-        self.token = settings.api_token is not None
-
-    # ------------------------------------------------------------ JSON
-
-    def healthz(self) -> Response:
-        """Open without a token. 503 when the database does not answer, when the last
-        successful check cycle is older than MONITOR_HEALTH_MAX_AGE (default three check
-        intervals: `stale`), or when no feed was read successfully within two of its check
-        intervals, or ever (`unhealthy`); `degraded` (200) when some feed is failing. Before
-        any cycle has finished the answer is `starting` (200) for one MAX_AGE after the server
-        started, then `stale` (503). Reads the cycle table's latest row and five columns of
-        the feed table: cheap enough to poll."""
-        now = self.clock()
-        data: dict[str, Any] = {
-            "database": True,
-            "last_successful_cycle": None,
-            "age_seconds": None,
-            "max_age_seconds": self.max_age.total_seconds(),
-            "feeds": None,
-            "reasons": [],
-        }
-        try:
-            last = self.store.last_successful_cycle()
-            counts = self.store.feed_counts(now)
-        except StoreError as exc:
-            log.error("web: healthz: %s", exc)
-            reasons = ["the database did not answer"]
-            return _health(
-                data | {"status": "unavailable", "database": False, "reasons": reasons}, 503
-            )
-        data["feeds"] = {
-            "total": counts.total,
-            "failing": counts.failing,
-            "never_read": counts.never_read,
-            "read_recently": counts.read_recently,
-        }
-        if last is None:
-            fresh = now - self.started <= self.max_age
-            reasons = [] if fresh else ["no check cycle finished since the server started"]
-            status = "starting" if fresh else "stale"
-            return _health(data | {"status": status, "reasons": reasons}, 200 if fresh else 503)
-        age = max((now - last).total_seconds(), 0.0)
-        data |= {"last_successful_cycle": last, "age_seconds": age}
-        if age > self.max_age.total_seconds():
-            reasons = [f"the last successful check cycle finished {age:.0f} s ago"]
-            return _health(data | {"status": "stale", "reasons": reasons}, 503)
-        status, reasons = _feed_health(counts)
-        return _health(
-            data | {"status": status, "reasons": reasons}, 503 if status == "unhealthy" else 200
-        )
-
-    def indicators(self, request: Request) -> Response:
-        """Every indicator: id, group, title, question, status, since, outcome levels and
-        evidence counts (the items `monitor status --json` prints)."""
-        snapshot = self.views.get(self.definitions(), now=self.clock())
-        answer = self.answers.get(
-            ("indicators",),
-            snapshot,
-            lambda: _rendered(_INDICATORS, [indicator_json(v) for v in snapshot.views]),
-        )
-        return _conditional(request, answer.body, "application/json", etag=answer.etag)
-
-    def indicator(self, request: Request, indicator_id: IndicatorId) -> Response:
-        """One indicator and the evidence behind its current status, newest first."""
-        definitions = self.definitions()
-        _known(definitions, indicator_id)
-        snapshot = self.views.get(definitions, now=self.clock())
-        view = snapshot.view(indicator_id)
-        answer = self.answers.get(
-            ("indicator", indicator_id),
-            snapshot,
-            lambda: _rendered(_DETAIL, indicator_json(view, with_evidence=True)),
-        )
-        return _conditional(request, answer.body, "application/json", etag=answer.etag)
-
-    def history(
-        self,
-        request: Request,
-        indicator_id: IndicatorId,
-        since: Annotated[
-            datetime | None,
-            Query(description="Only changes at or after this time (ISO 8601; UTC if no zone)."),
-        ] = None,
-        limit: Annotated[
-            int, Query(ge=1, le=HISTORY_MAX, description="Changes per page.")
-        ] = HISTORY_LIMIT,
-        before: Annotated[
-            int | None,
-            Query(
-                ge=1,
-                le=_MAX_ID,
-                description="Only changes older than the one with this id "
-                "(the `next_before` of the previous page).",
-            ),
-        ] = None,
-    ) -> Response:
-        """Status changes of one indicator with their evidence, newest first, a page at a time."""
-        _known(self.definitions(), indicator_id)
-        since = _aware(since)
-        answer = self.answers.get(
-            ("history", indicator_id, since, limit, before),
-            self.store.data_version(),
-            lambda: self._changes(indicator_id, since, limit, before),
-        )
-        return _conditional(
-            request,
-            answer.body,
-            "application/json",
-            last_modified=answer.last_modified,
-            etag=answer.etag,
-        )
-
-    def entries(
-        self,
-        q: Annotated[
-            str,
-            Query(
-                min_length=1, max_length=200, description="Text in the title or text (any case)."
-            ),
-        ],
-        limit: Annotated[
-            int, Query(ge=1, le=ENTRIES_MAX, description="At most this many entries.")
-        ] = ENTRIES_LIMIT,
-    ) -> Response:
-        """Stored entries whose title or text contains `q`, newest first: their ids are what a
-        verdict names, so an entry the rules missed can be confirmed."""
-        # No stored text holds a NUL (PostgreSQL refuses one in a query, too).
-        found = [] if "\x00" in q else self.store.search_entries(q, limit=limit)
-        body = _ENTRIES.dump_json(_ENTRIES.validate_python([entry_json(f) for f in found]))
-        return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
-
-    # ------------------------------------------------------------ verdicts
-
-    def verdict(self, indicator_id: IndicatorId, entry_id: EntryId, body: VerdictIn) -> Response:
-        """Record an analyst's verdict on an entry as evidence of one outcome of the indicator.
-        `no` takes it out of that outcome's evidence at once, `yes` adds it (or confirms it);
-        the indicator is re-evaluated at once and a status change names the verdict as its
-        reason. The latest verdict per entry and outcome stands. Returns the verdict and the
-        indicator's status after it."""
-        who = "api" if self.token else "anonymous"
-        judged = self._judge(indicator_id, entry_id, body.outcome, body.verdict, body.note, who)
-        data = {
-            "verdict": verdict_json(judged.verdict),
-            "status": judged.status,
-            "change": change_json(judged.change) if judged.change else None,
-        }
-        body_json = _JUDGED.dump_json(_JUDGED.validate_python(data))
-        return Response(
-            body_json, media_type="application/json", headers={"Cache-Control": "no-store"}
-        )
-
-    async def page_verdict(self, request: Request, indicator_id: IndicatorId) -> Response:
-        """The page's "Not relevant" / "Confirm" buttons: a form post (entry, outcome, verdict,
-        note), answered with a redirect back to the indicator's page."""
-        if _cross_site(request):
-            raise HTTPException(403, "verdict: a form of another site may not post verdicts")
-        try:
-            body = await _small_body(request, FORM_MAX_BYTES)
-            form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=8)
-        except ValueError:  # more fields than the form has
-            raise HTTPException(422, "verdict: not the page's form") from None
-        field = {name: values[0] for name, values in form.items()}
-        try:
-            entry_id = int(field.get("entry", ""))
-        except ValueError:
-            raise HTTPException(422, "entry: not an entry id") from None
-        if not 1 <= entry_id < 2**63:
-            raise HTTPException(422, "entry: not an entry id")
-        who = "page" if self.token else "anonymous"
-        verdict, note = field.get("verdict", ""), field.get("note", "")[:2000]
-        judge_args = (indicator_id, entry_id, field.get("outcome", ""), verdict, note, who)
-        await run_in_threadpool(self._judge, *judge_args)
-        return RedirectResponse(f"{page.indicator_url(indicator_id)}#evidence", status_code=303)
-
-    def _judge(
-        self, indicator_id: str, entry_id: int, outcome: str, verdict: str, note: str, who: str
-    ) -> Judged:
-        definitions = self.definitions()
-        _known(definitions, indicator_id)
-        try:
-            return judge(
-                definitions, self.store, entry_id=entry_id,
-                target=(indicator_id, outcome), verdict=verdict, who=who, note=note,
-                now=self.clock(),
-            )  # fmt: skip
-        except VerdictError as exc:
-            code = 404 if exc.unknown in ("indicator", "entry") else 422
-            raise HTTPException(code, str(exc)) from None
-
-    def feeds(self, request: Request) -> Response:
-        """Every configured feed: last check, HTTP status, not-modified, failures, next check."""
-        return _json(request, _FEEDS, [_feed_json(f) for f in self.store.feeds()])
-
-    def metrics(self) -> Response:
-        """Counters, the cycle duration histogram and timestamps, read from the database."""
-        return Response(metrics.render(self.store), media_type=metrics.CONTENT_TYPE)
-
-    # ------------------------------------------------------------ HTML
-
-    def index(self, request: Request) -> Response:
-        """Every indicator grouped by its marker: status, since, evidence with the matched
-        terms highlighted, a 90-day timeline, a link to its page; feed health at the bottom."""
-        snapshot = self.views.get(self.definitions(), now=self.clock())
-        answer = self.answers.get(("index",), snapshot, lambda: self._index(snapshot))
-        return _conditional(request, answer.body, _HTML, etag=answer.etag)
-
-    def indicator_page(
-        self,
-        request: Request,
-        indicator_id: IndicatorId,
-        before: Annotated[
-            int | None, Query(ge=1, le=_MAX_ID, description="Show changes older than this id.")
-        ] = None,
-    ) -> Response:
-        """One indicator's page: status, question, all current evidence, the 90-day timeline
-        and its full history, 50 changes a page."""
-        definitions = self.definitions()
-        _known(definitions, indicator_id)
-        snapshot = self.views.get(definitions, now=self.clock())
-        answer = self.answers.get(
-            ("page", indicator_id, before),
-            snapshot,
-            lambda: self._indicator_page(snapshot, indicator_id, before),
-        )
-        return _conditional(request, answer.body, _HTML, etag=answer.etag)
-
-    # ------------------------------------------------------------ rendering
-    # The pages are rendered as of their snapshot's time ("as of", "3 minutes ago"), so a
-    # page and its ETag stay the same for as long as the snapshot does.
-
-    def _index(self, snapshot: Snapshot) -> Answer:
-        now = snapshot.now
-        start = now - timedelta(days=page.TIMELINE_DAYS)
-        recent = {v.id: self._recent(v.id, start) for v in snapshot.views}
-        html = page.render_index(
-            snapshot.definitions,
-            snapshot.views,
-            recent,
-            self.store.feeds(),
-            last_cycle=self.store.last_successful_cycle(),
-            now=now,
-            zone=self.settings.zone,
-        )
-        return _answer(html.encode())
-
-    def _indicator_page(self, snapshot: Snapshot, indicator_id: str, before: int | None) -> Answer:
-        now = snapshot.now
-        view = snapshot.view(indicator_id)
-        history, next_before = self._history(
-            indicator_id, since=None, limit=HISTORY_LIMIT, before=before
-        )
-        recent = self._recent(indicator_id, now - timedelta(days=page.TIMELINE_DAYS))
-        html = page.render_indicator(
-            snapshot.definitions,
-            view,
-            recent,
-            history,
-            next_before=next_before,
-            now=now,
-            zone=self.settings.zone,
-            verdicts=self.store.verdicts(indicator_id, limit=HISTORY_LIMIT),
-        )
-        return _answer(html.encode())
-
-    def _changes(
-        self, indicator_id: str, since: datetime | None, limit: int, before: int | None
-    ) -> Answer:
-        """A page of GET /indicators/{id}/history, rendered."""
-        changes, next_before = self._history(indicator_id, since=since, limit=limit, before=before)
-        data = {
-            "indicator": indicator_id,
-            "items": [change_json(c) for c in changes],
-            "next_before": next_before,
-        }
-        return _rendered(_HISTORY, data, changes[0].at if changes and before is None else None)
-
-    # ------------------------------------------------------------ reading
-
-    def _history(
-        self, indicator_id: str, *, since: datetime | None, limit: int, before: int | None
-    ) -> tuple[list[StatusChange], int | None]:
-        found = self.store.history(indicator_id, since=since, limit=limit + 1, before_id=before)
-        chunk, more = found[:limit], len(found) > limit
-        return chunk, (chunk[-1].id if more and chunk else None)
-
-    def _recent(self, indicator_id: str, start: datetime) -> Sequence[StatusChange]:
-        return self.store.history(indicator_id, since=start, limit=1000)
-
-
-# ---------------------------------------------------------------- answers
-
-
-async def _small_body(request: Request, limit: int) -> bytes:
-    """The request's body, read no further than `limit` bytes (413 past it)."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"verdict: a form is at most {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _cross_site(request: Request) -> bool:
-    """Whether a browser says the post comes from a page of another origin (a form there): by
-    Sec-Fetch-Site, which every current browser sends, else by an Origin naming another host.
-    An Origin of "null" is not taken for one: the page's no-referrer policy makes a browser
-    send it for the page's own forms."""
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None:
-        return fetch_site not in ("same-origin", "none")
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return False
-    return urlsplit(origin).netloc != request.headers.get("host", "")
-
-
 def _known(definitions: Definitions, indicator_id: str) -> None:
     try:
         definitions.indicator(indicator_id)
@@ -659,84 +561,25 @@ def _known(definitions: Definitions, indicator_id: str) -> None:
         raise HTTPException(404, f"no indicator {indicator_id!r}") from None
 
 
-def _feed_health(counts: FeedCounts) -> tuple[str, list[str]]:
-    """`ok`, `degraded` or `unhealthy`, and why, from the feeds' counts."""
-    reasons = []
-    if counts.total and not counts.read_recently:
-        if counts.never_read == counts.total:
-            reasons.append("no feed was ever read successfully")
-        else:
-            reasons.append("no feed read successfully within two check intervals")
-    if counts.failing:
-        names = ", ".join(counts.failing_ids)
-        more = counts.failing - len(counts.failing_ids)
-        names += f" and {more} more" if more > 0 else ""
-        reasons.append(f"{counts.failing} of {counts.total} feeds failing: {names}")
-    if counts.total and not counts.read_recently:
-        return "unhealthy", reasons
-    return ("degraded" if reasons else "ok"), reasons
+def _answer(body: bytes) -> Answer:
+    return Answer(body, server.etag_of(body))
 
 
-def _health(data: dict[str, Any], status: int) -> Response:
-    return Response(
-        _HEALTH.dump_json(_HEALTH.validate_python(data)),
-        status,
-        media_type="application/json",
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-def _json(
-    request: Request, adapter: TypeAdapter[Any], data: Any, *, last_modified: datetime | None = None
-) -> Response:
-    body = adapter.dump_json(adapter.validate_python(data))
-    return _conditional(request, body, "application/json", last_modified=last_modified)
-
-
-def _etag(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-
-
-def _answer(body: bytes, last_modified: datetime | None = None) -> Answer:
-    return Answer(body, _etag(body), last_modified)
-
-
-def _rendered(
-    adapter: TypeAdapter[Any], data: Any, last_modified: datetime | None = None
-) -> Answer:
-    return _answer(adapter.dump_json(adapter.validate_python(data)), last_modified)
-
-
-def _conditional(
-    request: Request,
-    body: bytes,
-    media_type: str,
-    *,
-    last_modified: datetime | None = None,
-    etag: str | None = None,
-) -> Response:
-    """The answer with an ETag (and Last-Modified); 304 when the client's copy is current."""
-    etag = etag or _etag(body)
-    headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
-    if media_type.startswith("text/html"):
+def _conditional(request: Request, response: Response) -> Response:
+    """The answer with an ETag (and the endpoint's Last-Modified); 304 when the client's copy
+    is current."""
+    etag = response.headers.get("etag") or server.etag_of(bytes(response.body))
+    headers = {"ETag": etag, "Cache-Control": "no-cache", **_NOSNIFF}
+    if (response.media_type or "").startswith("text/html"):
         headers["Content-Security-Policy"] = _PAGE_POLICY
-    if last_modified is not None:
-        headers["Last-Modified"] = format_datetime(last_modified.astimezone(UTC), usegmt=True)
-    if _not_modified(request, etag, last_modified):
+    stamp = response.headers.get("last-modified")
+    if stamp is not None:
+        headers["Last-Modified"] = stamp
+    last_modified = parse_http_date(stamp) if stamp else None
+    if server.not_modified(request.headers, etag, last_modified):
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
-
-
-def _not_modified(request: Request, etag: str, last_modified: datetime | None) -> bool:
-    match = request.headers.get("if-none-match")
-    if match is not None:
-        tags = {t.strip().removeprefix("W/") for t in match.split(",")}
-        return "*" in tags or etag in tags
-    since = request.headers.get("if-modified-since")
-    if since is None or last_modified is None:
-        return False
-    client = parse_http_date(since)
-    return client is not None and last_modified.replace(microsecond=0) <= client
+    response.headers.update(headers)
+    return response
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -746,23 +589,3 @@ def _aware(moment: datetime | None) -> datetime | None:
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except OverflowError:
         raise HTTPException(422, "since: out of range") from None
-
-
-def _feed_json(feed: FeedState) -> dict[str, Any]:
-    return {
-        "id": feed.id,
-        "title": feed.title,
-        "url": feed.url,
-        "moved_to": feed.moved_to,
-        "tags": list(feed.tags),
-        "interval_seconds": feed.interval.total_seconds(),
-        "last_checked_at": feed.last_checked_at,
-        "last_success_at": feed.last_success_at,
-        "http_status": feed.http_status,
-        "not_modified": feed.not_modified,
-        "error_count": feed.error_count,
-        "last_error": feed.last_error,
-        "failing_since": feed.failing_since,
-        "next_check_at": feed.next_check_at,
-        "dead": feed.dead,
-    }

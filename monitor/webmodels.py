@@ -1,17 +1,24 @@
-"""The shapes of the HTTP API's answers: pydantic models that /openapi.json publishes.
+"""The shapes people and tools are shown: one pydantic model per concept, published by
+/openapi.json, returned by the API's routes and printed by the CLI's `--json`.
 
-They validate the shared payloads of `monitor.views` (the dicts `monitor status --json` prints
-too), so the API and the CLI cannot drift apart.
+Each model is built from the store's or the domain's read type by one classmethod (`of`), so
+there is no dict in between and the API, the CLI and the page cannot drift apart. `IndicatorView`
+is the one read type made here: an indicator's status with the domain's evidence, as
+`monitor.views` computes it for the page, the digest and `IndicatorOut`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from monitor.domain import iso_time
+from monitor.domain import Evidence, Judgement, Level, OutcomeState, StatusChange, Verdict, iso_time
+from monitor.pipeline import Judged
+from monitor.store import FeedCounts, FeedState, StoredEntry
 
 # Every time in an answer: ISO 8601 in UTC with `Z`, by the one function the CLI uses too.
 Time = Annotated[
@@ -39,9 +46,21 @@ class FeedCountsOut(_Model):
         description="Feeds fetched successfully within two of their check intervals."
     )
 
+    @classmethod
+    def of(cls, counts: FeedCounts) -> Self:
+        return cls(
+            total=counts.total,
+            failing=counts.failing,
+            never_read=counts.never_read,
+            read_recently=counts.read_recently,
+        )
+
+
+HealthStatus = Literal["ok", "degraded", "unhealthy", "starting", "stale", "unavailable"]
+
 
 class HealthOut(_Model):
-    status: Literal["ok", "degraded", "unhealthy", "starting", "stale", "unavailable"] = Field(
+    status: HealthStatus = Field(
         description="`ok` (200): a cycle succeeded recently and every feed reads. `degraded` "
         "(200): some feed is failing. `unhealthy` (503): no feed was read successfully within "
         "two check intervals, or ever. `starting` (200): no cycle yet, but the server started "
@@ -58,13 +77,37 @@ class HealthOut(_Model):
     feeds: FeedCountsOut | None = Field(description="The feeds, counted (null: not read).")
     reasons: list[str] = Field(description="Why the status is not `ok`, one line each.")
 
+    @property
+    def code(self) -> int:
+        """The HTTP status it is answered with."""
+        return 503 if self.status in ("unhealthy", "stale", "unavailable") else 200
+
+
+LevelName = Literal["none", "reported", "confirmed"]
+_LEVELS: dict[Level, LevelName] = {
+    Level.NONE: "none",
+    Level.REPORTED: "reported",
+    Level.CONFIRMED: "confirmed",
+}
+
 
 class OutcomeOut(_Model):
     id: str
     label: str
-    level: Literal["none", "reported", "confirmed"]
+    level: LevelName
     sources: list[str] = Field(description="Distinct publishers, one per story.")
     evidence_count: int = Field(description="Stories inside the window, copies counted once.")
+
+    @classmethod
+    def of(cls, state: OutcomeState, label: str) -> Self:
+        level: LevelName = _LEVELS[state.level]
+        return cls(
+            id=state.outcome_id,
+            label=label,
+            level=level,
+            sources=list(state.sources),
+            evidence_count=len(state.evidence),
+        )
 
 
 class EvidenceOut(_Model):
@@ -84,6 +127,38 @@ class EvidenceOut(_Model):
         "when no rule matched it); null otherwise."
     )
 
+    @classmethod
+    def of(cls, item: Evidence) -> Self:
+        return cls(
+            entry_id=item.entry_id,
+            outcome=item.outcome_id,
+            title=item.title,
+            link=item.link,
+            publisher=item.publisher,
+            time=item.time,
+            terms=list(item.terms),
+            snippet=item.snippet,
+            judged="yes" if item.judged else None,
+        )
+
+
+@dataclass(frozen=True)
+class IndicatorView:
+    """An indicator's recorded status and the evidence that stands behind it now: what the page,
+    the digest and `IndicatorOut` show (`monitor.views.indicator_views`)."""
+
+    id: str
+    group: str
+    title: str
+    question: str
+    status: str
+    since: datetime
+    reason: str  # why the status is unknown ("feeds not read: …"); "" for any other status
+    started: datetime  # when monitoring it began
+    window_days: float
+    outcomes: tuple[OutcomeOut, ...]
+    evidence: tuple[Evidence, ...]  # of the outcome(s) behind the status, newest first
+
 
 class IndicatorOut(_Model):
     id: str
@@ -100,9 +175,28 @@ class IndicatorOut(_Model):
     outcomes: list[OutcomeOut]
     evidence_count: int = Field(description="Stories behind the status now.")
 
+    @classmethod
+    def of(cls, view: IndicatorView) -> Self:
+        return cls(
+            id=view.id,
+            group=view.group,
+            title=view.title,
+            question=view.question,
+            status=view.status,
+            since=view.since,
+            reason=view.reason,
+            outcomes=list(view.outcomes),
+            evidence_count=len(view.evidence),
+        )
+
 
 class IndicatorDetailOut(IndicatorOut):
     evidence: list[EvidenceOut] = Field(description="The stories behind the status, newest first.")
+
+    @classmethod
+    def of(cls, view: IndicatorView) -> Self:
+        evidence = [EvidenceOut.of(e) for e in view.evidence]
+        return cls(**dict(IndicatorOut.of(view)), evidence=evidence)
 
 
 class ChangeOut(_Model):
@@ -120,6 +214,22 @@ class ChangeOut(_Model):
     definition_hash: str = Field(description="sha256 of the definition file that decided it.")
     evidence: list[EvidenceOut]
 
+    @classmethod
+    def of(cls, change: StatusChange) -> Self:
+        if change.id is None:
+            raise ValueError("a change is shown once it is recorded (it has no id yet)")
+        return cls(
+            id=change.id,
+            indicator=change.indicator_id,
+            at=change.at,
+            old_status=change.old_status,
+            new_status=change.new_status,
+            replayed=change.replayed,
+            reason=change.reason or None,
+            definition_hash=change.definition_hash,
+            evidence=[EvidenceOut.of(e) for e in change.evidence],
+        )
+
 
 class HistoryOut(_Model):
     indicator: str
@@ -127,6 +237,13 @@ class HistoryOut(_Model):
     next_before: int | None = Field(
         description="Pass as `before` for the next (older) page; null on the last page."
     )
+
+    @classmethod
+    def of(
+        cls, indicator_id: str, changes: Sequence[StatusChange], next_before: int | None
+    ) -> Self:
+        items = [ChangeOut.of(c) for c in changes]
+        return cls(indicator=indicator_id, items=items, next_before=next_before)
 
 
 class VerdictIn(_Model):
@@ -145,10 +262,25 @@ class VerdictOut(_Model):
     entry_id: int
     indicator: str
     outcome: str
-    verdict: Literal["yes", "no"]
+    verdict: Judgement
     who: str = Field(description="`api` or `page` with a token configured, else `anonymous`.")
-    at: datetime
+    at: Time
     note: str
+
+    @classmethod
+    def of(cls, verdict: Verdict) -> Self:
+        if verdict.id is None:
+            raise ValueError("a verdict is shown once it is recorded (it has no id yet)")
+        return cls(
+            id=verdict.id,
+            entry_id=verdict.entry_id,
+            indicator=verdict.indicator_id,
+            outcome=verdict.outcome_id,
+            verdict=verdict.verdict,
+            who=verdict.who,
+            at=verdict.at,
+            note=verdict.note,
+        )
 
 
 class JudgedOut(_Model):
@@ -159,14 +291,31 @@ class JudgedOut(_Model):
         "null when the status stayed."
     )
 
+    @classmethod
+    def of(cls, judged: Judged) -> Self:
+        change = ChangeOut.of(judged.change) if judged.change else None
+        return cls(verdict=VerdictOut.of(judged.verdict), status=judged.status, change=change)
+
 
 class EntryOut(_Model):
     id: int = Field(description="The entry id that verdicts name.")
-    time: datetime = Field(description="Published, or first seen when that is unknown.")
+    time: Time = Field(description="Published, or first seen when that is unknown.")
     feed: str
     publisher: str
     title: str
     link: str
+
+    @classmethod
+    def of(cls, found: StoredEntry) -> Self:
+        e = found.entry
+        return cls(
+            id=found.id,
+            time=found.time,
+            feed=e.feed_id,
+            publisher=e.publisher,
+            title=e.title,
+            link=e.link,
+        )
 
 
 class FeedOut(_Model):
@@ -185,3 +334,23 @@ class FeedOut(_Model):
     failing_since: Time | None
     next_check_at: Time | None
     dead: bool = Field(description="Gone (410) or failing for good: no longer fetched.")
+
+    @classmethod
+    def of(cls, feed: FeedState) -> Self:
+        return cls(
+            id=feed.id,
+            title=feed.title,
+            url=feed.url,
+            moved_to=feed.moved_to,
+            tags=list(feed.tags),
+            interval_seconds=feed.interval.total_seconds(),
+            last_checked_at=feed.last_checked_at,
+            last_success_at=feed.last_success_at,
+            http_status=feed.http_status,
+            not_modified=feed.not_modified,
+            error_count=feed.error_count,
+            last_error=feed.last_error,
+            failing_since=feed.failing_since,
+            next_check_at=feed.next_check_at,
+            dead=feed.dead,
+        )

@@ -17,7 +17,6 @@ import pytest
 from monitor.digest import (
     DigestInput,
     FeedProblem,
-    IndicatorLine,
     build_digest,
     deliver,
     format_status,
@@ -26,6 +25,7 @@ from monitor.digest import (
 from monitor.domain import Evidence, StatusChange
 from monitor.errors import DigestError
 from monitor.settings import Settings
+from monitor.webmodels import IndicatorView
 from tests.smtpserver import SMTPServer, free_port, running_smtp_server, self_signed_cert
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -61,6 +61,22 @@ def change(indicator_id: str, old: str, new: str, *items: Evidence, hour: int = 
     )
 
 
+def line(
+    indicator_id: str,
+    title: str,
+    group: str,
+    status: str,
+    since: datetime,
+    evidence: tuple[Evidence, ...] = (),
+    reason: str = "",
+) -> IndicatorView:
+    """An indicator's standing status as the digest is given it."""
+    return IndicatorView(
+        id=indicator_id, group=group, title=title, question="", status=status, since=since,
+        reason=reason, started=since, window_days=14, outcomes=(), evidence=evidence,
+    )  # fmt: skip
+
+
 def sample(**overrides: Any) -> DigestInput:
     good = evidence("Xi tells Lee China will enforce sanctions", GOOD_LINK, hour=1)
     hostile = evidence(HOSTILE_TITLE, "javascript:alert(3)", hour=0, publisher="evil.example")
@@ -70,11 +86,11 @@ def sample(**overrides: Any) -> DigestInput:
         timezone="Asia/Seoul",
         changes=(change("nk", "quiet", "pressure:confirmed", good, hostile),),
         indicators=(
-            IndicatorLine(
+            line(
                 "nk", "How Beijing talks about North Korea", "North Korea",
                 "pressure:confirmed", datetime(2026, 1, 6, 2, 0, tzinfo=UTC), (good, hostile),
             ),
-            IndicatorLine(
+            line(
                 "tw", "Taiwan Strait patrols", "Taiwan", "unknown",
                 datetime(2026, 1, 5, 3, 0, tzinfo=UTC), (),
             ),

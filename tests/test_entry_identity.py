@@ -13,7 +13,8 @@ import pytest
 from monitor.domain import Definitions
 from monitor.pipeline import run_cycle
 from monitor.store import Store, open_store
-from monitor.views import indicator_json, indicator_views
+from monitor.views import indicator_views
+from monitor.webmodels import IndicatorDetailOut
 from tests import news, twofeeds
 from tests.feedserver import FeedServer
 from tests.twofeeds import INTERVAL, LOCAL_LINK, WIRE_LINK
@@ -87,7 +88,7 @@ def test_the_same_article_in_two_feeds_is_one_story_from_one_source(
     assert both.new_status == "waived:reported"  # ...one story: not corroborated
     assert [e.link for e in both.evidence] == [WIRE_LINK]
     view = next(v for v in indicator_views(two_feeds, store, now=NOW) if v.id == "reads-both")
-    shown = indicator_json(view, with_evidence=True)
+    shown = IndicatorDetailOut.of(view).model_dump(mode="json")
     assert [e["link"] for e in shown["evidence"]] == [WIRE_LINK]
     assert shown["outcomes"][0]["evidence_count"] == 1
     assert [e.link for e in store.history("reads-both")[0].evidence] == [WIRE_LINK]

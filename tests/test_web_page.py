@@ -13,11 +13,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from monitor import views, web
-from monitor.digest import DigestInput, IndicatorLine, render
+from monitor.digest import DigestInput, render
 from monitor.domain import Definitions, StatusChange
 from monitor.page import highlight, timeline, web_url
 from monitor.pipeline import prepare
 from monitor.store import Cycle, open_store
+from monitor.webmodels import IndicatorView
 from tests import webdata
 from tests.webdata import HOSTILE_TITLE, NOW
 
@@ -309,7 +310,10 @@ def test_unknown_and_quiet_are_drawn_apart_and_alike_on_the_page_and_in_the_dige
     assert f".unknown {{ background:{unknown.background}; color:{unknown.text};" in css
     assert f"svg.timeline .seg.unknown {{ fill:{unknown.fill}; }}" in css
     assert f".quiet {{ background:{quiet.background}; color:{quiet.text};" in css
-    line = IndicatorLine("tw", "Taiwan", "Taiwan", "unknown", NOW, (), "feeds not read: tw: gone")
+    line = IndicatorView(
+        id="tw", group="Taiwan", title="Taiwan", question="", status="unknown", since=NOW,
+        reason="feeds not read: tw: gone", started=NOW, window_days=14, outcomes=(), evidence=(),
+    )  # fmt: skip
     text, html = render(DigestInput(NOW.date(), NOW, "UTC", (), (line,), ()))
     assert f"background:{unknown.background};color:{unknown.text}" in html
     assert "⚠ unknown</span>" in html

@@ -255,3 +255,30 @@ def test_a_bad_form_is_an_error_and_writes_nothing(
     answer = client.post("/indicators/visa-easing/page/verdict", data=data, follow_redirects=False)
     assert answer.status_code == code
     assert store.verdicts() == []
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_over_the_cap_is_refused_with_413_and_writes_nothing(
+    client: TestClient, store: Store, chunked: bool
+) -> None:
+    """MONITOR_HTTP_MAX_BODY_BYTES (64 KiB): a declared length is refused before the body is
+    read, a chunked body (no length) once the cap is passed; either way no verdict is written."""
+    herald = entry_id(client, VISA_HERALD)
+    version = store.data_version()
+    body = ('{"outcome": "eased", "verdict": "yes", "note": "' + "x" * 70_000 + '"}').encode()
+
+    def chunks() -> Iterator[bytes]:
+        for at in range(0, len(body), 8192):
+            yield body[at : at + 8192]
+
+    content = chunks() if chunked else body
+    answer = client.post(
+        verdict_url(herald), content=content, headers={"Content-Type": "application/json"}
+    )
+
+    assert answer.status_code == 413
+    assert "at most 65536 bytes" in answer.json()["detail"]
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert store.verdicts() == [] and store.data_version() == version
+    small = {"outcome": "eased", "verdict": "yes", "note": "x" * 1000}
+    assert client.post(verdict_url(herald), json=small).status_code == 200

@@ -97,14 +97,14 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
 
     Example: monitor status --json
     """
+    from monitor import views as shown
     from monitor.domain import utcnow
     from monitor.pipeline import prepare
-    from monitor.views import indicator_json, indicator_views
 
     prepare(rt.context(), now=utcnow())
-    views = indicator_views(rt.definitions, rt.store, now=utcnow())
+    views = shown.indicator_views(rt.definitions, rt.store, now=utcnow())
     if as_json:
-        echo_json([indicator_json(v) for v in views], indent=2)
+        echo_json([i.model_dump(mode="json") for i in shown.indicators(views)], indent=2)
         return
     for v in views:
         click.echo(
@@ -129,7 +129,7 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
 
     Example: monitor history north-korea-stance --limit 5
     """
-    from monitor.views import change_json
+    from monitor.webmodels import ChangeOut
 
     try:
         rt.definitions.indicator(indicator_id)
@@ -137,7 +137,7 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
         raise click.ClickException(f"no indicator {indicator_id!r}") from None
     for change in rt.store.history(indicator_id, limit=limit):
         if as_json:
-            echo_json(change_json(change))
+            echo_json(ChangeOut.of(change).model_dump(mode="json"))
             continue
         mark = " (replayed)" if change.replayed else ""
         click.echo(
@@ -163,11 +163,11 @@ def search_cmd(rt: Runtime, text: str, limit: int, as_json: bool) -> None:
 
     Example: monitor search "visa-free" --limit 5
     """
-    from monitor.views import entry_json
+    from monitor.webmodels import EntryOut
 
     for found in rt.store.search_entries(text, limit=limit):
         if as_json:
-            echo_json(entry_json(found))
+            echo_json(EntryOut.of(found).model_dump(mode="json"))
         else:
             click.echo(
                 f"{found.id:>7}  {found.time:%Y-%m-%d %H:%M} UTC  {found.entry.publisher} "

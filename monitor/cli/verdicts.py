@@ -82,7 +82,7 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
 
     Example: monitor verdict list visa-easing --limit 10
     """
-    from monitor.views import verdict_json
+    from monitor.webmodels import VerdictOut
 
     if indicator_id is not None:
         try:
@@ -91,7 +91,7 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
             raise click.ClickException(f"no indicator {indicator_id!r}") from None
     for verdict, found in rt.store.verdicts(indicator_id, limit=limit):
         if as_json:
-            echo_json(verdict_json(verdict))
+            echo_json(VerdictOut.of(verdict).model_dump(mode="json"))
             continue
         note = f'  "{verdict.note}"' if verdict.note else ""
         click.echo(

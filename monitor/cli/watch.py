@@ -27,7 +27,7 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
     """
     from monitor.domain import utcnow
     from monitor.pipeline import prepare, run_cycle
-    from monitor.views import change_json
+    from monitor.webmodels import ChangeOut
 
     ctx = rt.context()  # settings first: they set up the logging that progress keeps apart
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
@@ -45,7 +45,7 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
     _send_alerts(rt)
     for change in [*changes, *report.changes]:
         if as_json:
-            echo_json(change_json(change))
+            echo_json(ChangeOut.of(change).model_dump(mode="json"))
         else:
             click.echo(
                 f"{change.indicator_id}: {change.old_status} -> {change.new_status} "
