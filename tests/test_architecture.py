@@ -47,12 +47,12 @@ def third_party_imports(path: str) -> set[str]:
     return {m for m in found if m not in sys.stdlib_module_names and m != "monitor"}
 
 
-# Modules, and the modules of packages (a package's modules share its name: `match/scan.py` is
-# `match`).
-PACKAGES = [p.parent for p in (ROOT / "monitor").glob("*/__init__.py")]
+# Modules, and the modules of packages (monitor/cli/): a package is one home. The migrations are
+# Alembic's scripts, run by monitor.migrate.
 MODULES = sorted(
     str(p.relative_to(ROOT))
-    for p in [*(ROOT / "monitor").glob("*.py"), *(f for d in PACKAGES for f in d.glob("*.py"))]
+    for p in (ROOT / "monitor").rglob("*.py")
+    if p.relative_to(ROOT / "monitor").parts[0] != "migrations"
 )
 
 
