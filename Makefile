@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check validate bench lint lock clean
+.PHONY: run test test-fast check validate bench lint lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,16 @@ test: $(STAMP)  ## definitions, their examples, lint, types, import layers, then
 	$(BIN)/mypy monitor
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# The pure and in-process tests, for everyday runs: the stages one by one (definitions, fetch,
+# parse, match, evaluate, store, digest, the page) without the marked `slow` subprocess daemons,
+# PostgreSQL or the browser, nor the files that drive whole cycles, commands or the API over a
+# database (listed here). `make test` stays the whole suite.
+WHOLE := cli cli_ops cli_verdicts scheduler daily hostile pipeline pipeline_window \
+         pipeline_evidence web web_live web_verdicts web_guard verdicts store_evidence alerts \
+         outages entry_identity migrations fetch_connections web_shapes store_read_only
+test-fast: $(STAMP)  ## the pure and in-process tests, in under a minute
+	$(BIN)/pytest -q -m "not slow and not postgres and not browser" $(WHOLE:%=--ignore=tests/test_%.py)
 
 check: $(STAMP)  ## one check cycle now
 	$(BIN)/monitor check

@@ -24,6 +24,24 @@ def iso_time(moment: datetime) -> str:
     return aware.isoformat().removesuffix("+00:00") + "Z"
 
 
+def utcnow() -> datetime:
+    """The one clock: now, aware, in UTC. Stages take `now` (or a `clock`) as an argument;
+    only the edges (cli, scheduler, web) read this by default, so tests pass their own."""
+    return datetime.now(UTC)
+
+
+def parse_http_date(value: str) -> datetime | None:
+    """An HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`, Retry-After, If-Modified-Since) as an
+    aware moment (a date without a zone is UTC); None when it cannot be read."""
+    from email.utils import parsedate_to_datetime  # loads the email package: not at start-up
+
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
 # ---------------------------------------------------------------- durations
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")

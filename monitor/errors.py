@@ -2,7 +2,7 @@
 
     MonitorError
     ├── DefinitionError     definitions: a YAML file or feeds file is invalid (file:line: message)
-    ├── FetchError          fetch: a feed could not be retrieved (carries `permanent`)
+    ├── FetchError          fetch: `monitor match` could not read a URL (carries `permanent`)
     ├── ParseError          parse: a body is not a feed
     ├── StoreError          store: the database refused or is behind the code
     ├── DigestError         digest: a digest could not be built or delivered
@@ -34,7 +34,8 @@ class DefinitionError(MonitorError):
 
 
 class FetchError(MonitorError):
-    """A feed could not be fetched. Permanent errors stop polling (410 Gone)."""
+    """A feed given to `monitor match` could not be fetched; `permanent` for 410 Gone. (The
+    check cycle raises none: a failed fetch is a FetchResult, recorded on the feed.)"""
 
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         self.permanent = permanent

@@ -29,8 +29,7 @@ import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
@@ -38,6 +37,8 @@ from urllib.parse import urljoin, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import httpx2
+
+from monitor.domain import parse_http_date, utcnow
 
 if TYPE_CHECKING:
     from monitor.settings import Settings
@@ -374,13 +375,8 @@ def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
     value = value.strip()
     if value.isdigit():
         return timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(when - now, timedelta(0))
+    when = parse_http_date(value)
+    return None if when is None else max(when - now, timedelta(0))
 
 
 # ---------------------------------------------------------------- one feed
@@ -573,7 +569,7 @@ async def _classify(
 
 def _classify_error(response: httpx2.Response, base: FetchResult) -> FetchResult:
     code = response.status_code
-    retry_after = parse_retry_after(response.headers.get("retry-after"), now=datetime.now(UTC))
+    retry_after = parse_retry_after(response.headers.get("retry-after"), now=utcnow())
     if code == 410:
         return replace(base, status=FetchStatus.GONE, error="fetch: HTTP 410 Gone")
     if code == 429 or (code == 503 and retry_after is not None):

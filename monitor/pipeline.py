@@ -21,8 +21,8 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from monitor.domain import (
     QUIET,
@@ -35,6 +35,7 @@ from monitor.domain import (
     Status,
     StatusChange,
     Verdict,
+    utcnow,
 )
 from monitor.errors import VerdictError
 from monitor.evaluate import changes as find_changes
@@ -52,6 +53,9 @@ from monitor.fetch import (
 from monitor.match import Matcher
 from monitor.parse import ParsedFeed, ParseJob, parse_many
 from monitor.store import Cycle, DueFeed, FetchRecord, Store
+
+if TYPE_CHECKING:
+    from monitor.settings import Settings
 
 log = logging.getLogger("monitor.pipeline")
 
@@ -95,6 +99,36 @@ class Context:
     force: bool = False  # check every live feed now, whatever its schedule (check --force)
     progress: Callable[[int, int], None] | None = None  # (feeds done, feeds claimed so far)
     alerts: bool = False  # record changes as waiting for their alert (MONITOR_NOTIFY_URLS)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        definitions: Definitions,
+        store: Store,
+        *,
+        owner: str,
+        matcher: Matcher | None = None,
+        limits: FetchLimits | None = None,
+        stop: threading.Event | None = None,
+        jitter: bool = True,
+    ) -> Context:
+        """The one way the CLI and the daemon turn settings into a cycle's context.
+        `jitter=False`: a one-off `monitor check` schedules the next checks exactly."""
+        return cls(
+            definitions=definitions,
+            matcher=matcher or Matcher(definitions.indicators),
+            store=store,
+            limits=limits or FetchLimits.from_settings(settings),
+            check_interval=settings.check_interval,
+            max_backoff=settings.max_backoff,
+            owner=owner,
+            lease=settings.feed_lease,
+            jitter=settings.check_jitter if jitter else 0.0,
+            stop=stop,
+            cycle_deadline=settings.cycle_deadline,
+            alerts=bool(settings.notify_urls),
+        )
 
     @contextlib.contextmanager
     def fetching(self) -> Iterator[Source]:
@@ -242,7 +276,7 @@ class _Leases:
 
     def __init__(self, ctx: Context, clock: Callable[[], datetime] | None) -> None:
         self.ctx = ctx
-        self.clock = clock or _utcnow
+        self.clock = clock or utcnow
         self.claimed: set[str] = set()  # every feed claimed in this cycle
         self._held: set[str] = set()
         self._lock = threading.Lock()
@@ -291,10 +325,6 @@ class _Leases:
                 )
             except Exception:  # the next renewal tries again; the lease still runs meanwhile
                 log.exception("cycle: renewing the leases of %d feeds failed", len(held))
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def evaluate_and_record(

@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Protocol
@@ -37,10 +37,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from monitor.alerts import Outbox, send_pending
 from monitor.daily import due_day, send_daily_digest
 from monitor.definitions import load_definitions
-from monitor.domain import Definitions, format_duration
+from monitor.domain import Definitions, format_duration, utcnow
 from monitor.errors import DefinitionError, DigestError, StoreError
 from monitor.fetch import FetchLimits, FetchStopped
-from monitor.match import Matcher
 from monitor.notify import Notifier
 from monitor.pipeline import Context, CycleReport, evaluate_and_record, prepare, run_cycle
 from monitor.settings import Settings
@@ -71,10 +70,6 @@ class Service(Protocol):
     def stop(self) -> None: ...
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def fingerprint(indicators_dir: Path, feeds_file: Path) -> tuple[tuple[str, int, int], ...]:
     """Name, mtime and size of every definition file: a change in any of them means reload."""
     try:
@@ -89,6 +84,38 @@ def fingerprint(indicators_dir: Path, feeds_file: Path) -> tuple[tuple[str, int,
             continue
         found.append((str(path), stat.st_mtime_ns, stat.st_size))
     return tuple(found)
+
+
+class Reloader:
+    """The one reload mechanism (the daemon's check job, `monitor serve`): the definitions are
+    loaded again when a file's name, mtime or size changed, or when asked (SIGHUP)."""
+
+    def __init__(self, indicators_dir: Path, feeds_file: Path, definitions: Definitions) -> None:
+        self._dir, self._file = indicators_dir, feeds_file
+        self._seen = fingerprint(indicators_dir, feeds_file)
+        self._asked = threading.Event()
+        self.definitions = definitions  # the last valid set
+
+    def request(self) -> None:
+        self._asked.set()
+
+    def poll(self) -> Definitions | None:
+        """The new definitions when a file changed (or a reload was asked) and they differ from
+        the last valid set; else None. An invalid edit raises DefinitionError once (not at every
+        poll) and the last valid set stays."""
+        current = fingerprint(self._dir, self._file)
+        asked = self._asked.is_set()
+        if current == self._seen and not asked:
+            return None
+        self._asked.clear()
+        self._seen = current
+        definitions = load_definitions(self._dir, self._file)
+        if definitions.hash == self.definitions.hash:
+            if asked:
+                log.info("definitions unchanged")
+            return None
+        self.definitions = definitions
+        return definitions
 
 
 class Daemon:
@@ -108,11 +135,10 @@ class Daemon:
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = threading.Event()
-        self._reload = threading.Event()
         self._checked = threading.Event()  # the first check is done: a digest may go out
         self._work = threading.Lock()  # a check cycle and the building of a digest
         self._limits = FetchLimits.from_settings(settings)
-        self._fingerprint = fingerprint(settings.indicators_dir, settings.feeds_file)
+        self.reloader = Reloader(settings.indicators_dir, settings.feeds_file, definitions)
         self._digest_failures = 0
         self._digest_not_before: datetime | None = None
         # One try per channel at a time: the outbox retries with back-off (see `alerts`).
@@ -125,20 +151,13 @@ class Daemon:
         return self.context.definitions
 
     def _context(self, definitions: Definitions) -> Context:
-        s = self.settings
-        return Context(
-            definitions=definitions,
-            matcher=Matcher(definitions.indicators),
-            store=self.store,
-            limits=self._limits,
-            check_interval=s.check_interval,
-            max_backoff=s.max_backoff,
+        return Context.from_settings(
+            self.settings,
+            definitions,
+            self.store,
             owner=self.owner,
-            lease=s.feed_lease,
-            jitter=s.check_jitter,
+            limits=self._limits,
             stop=self.stopping,
-            cycle_deadline=s.cycle_deadline,
-            alerts=bool(s.notify_urls),
         )
 
     def start(self) -> None:
@@ -152,7 +171,7 @@ class Daemon:
         self.stopping.set()
 
     def request_reload(self) -> None:
-        self._reload.set()
+        self.reloader.request()
 
     def close(self, timeout: float = 2.0) -> None:
         """Nothing waits in memory: alerts not sent yet stay in the outbox for the next start."""
@@ -235,14 +254,8 @@ class Daemon:
         """Load the definitions again when a file changed or a reload was asked (SIGHUP).
 
         An invalid set is reported with every file:line problem; the last valid one stays."""
-        current = fingerprint(self.settings.indicators_dir, self.settings.feeds_file)
-        asked = self._reload.is_set()
-        if current == self._fingerprint and not asked:
-            return False
-        self._reload.clear()
-        self._fingerprint = current
         try:
-            definitions = load_definitions(self.settings.indicators_dir, self.settings.feeds_file)
+            definitions = self.reloader.poll()
         except DefinitionError as exc:
             log.error(
                 "definitions: %d problem(s); keeping the last valid set (%d indicators, "
@@ -254,9 +267,7 @@ class Daemon:
                 extra={"problems": exc.problems},
             )
             return False
-        if definitions.hash == self.definitions.hash:
-            if asked:
-                log.info("definitions unchanged")
+        if definitions is None:
             return False
         context = self._context(definitions)
         with self._gate():

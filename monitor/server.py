@@ -37,7 +37,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from http import HTTPStatus
 from types import FrameType
 from typing import Any
@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from monitor.domain import parse_http_date
 from monitor.errors import MonitorError
 from monitor.settings import Settings
 
@@ -498,13 +499,8 @@ def not_modified(headers: Mapping[str, str], etag: str, last_modified: datetime 
     since = headers.get("if-modified-since")
     if since is None or last_modified is None:
         return False
-    try:
-        client = parsedate_to_datetime(since)
-    except (TypeError, ValueError, IndexError):
-        return False
-    if client.tzinfo is None:
-        client = client.replace(tzinfo=UTC)
-    return last_modified.replace(microsecond=0) <= client
+    client = parse_http_date(since)
+    return client is not None and last_modified.replace(microsecond=0) <= client
 
 
 def cross_site(headers: Mapping[str, str]) -> bool:

@@ -48,7 +48,6 @@ import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -60,7 +59,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from monitor import metrics as prometheus
 from monitor import page, server, views
-from monitor.domain import Definitions
+from monitor.domain import Definitions, parse_http_date, utcnow
 from monitor.errors import StoreError, VerdictError
 from monitor.pipeline import Judged, judge
 from monitor.server import Guard, Limits, WebServer, serve
@@ -79,7 +78,7 @@ from monitor.webmodels import (
     VerdictIn,
 )
 
-__all__ = ["Limits", "WebServer", "create_app", "serve", "utcnow"]
+__all__ = ["Limits", "WebServer", "create_app", "serve"]
 
 log = logging.getLogger("monitor.web")
 
@@ -102,10 +101,6 @@ IndicatorId = Annotated[str, Path(description="The indicator's id (its file stem
 EntryId = Annotated[
     int, Path(ge=1, le=2**63 - 1, description="The entry's id (`entry_id` of its evidence).")
 ]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -580,7 +575,7 @@ def _conditional(request: Request, response: Response) -> Response:
     stamp = response.headers.get("last-modified")
     if stamp is not None:
         headers["Last-Modified"] = stamp
-    last_modified = parsedate_to_datetime(stamp) if stamp else None
+    last_modified = parse_http_date(stamp) if stamp else None
     if server.not_modified(request.headers, etag, last_modified):
         return Response(status_code=304, headers=headers)
     response.headers.update(headers)

@@ -66,62 +66,27 @@ _STOP = frozenset(
         "with",
     ]
 )
+
+
+def _table(text: str) -> dict[str, tuple[str, ...]]:
+    """`word form form, word form, ...` -> {word: (form, form), word: (form,), ...}."""
+    return {word: tuple(forms) for word, *forms in (entry.split() for entry in text.split(","))}
+
+
 # Irregular verbs news writes about; forms that are also common other words are left out
 # (win->won, the Korean currency; leave->left; see->saw; find->found).
-_IRREGULAR: dict[str, tuple[str, ...]] = {
-    "meet": ("met",),
-    "hold": ("held",),
-    "make": ("made",),
-    "take": ("took", "taken"),
-    "give": ("gave", "given"),
-    "say": ("said",),
-    "pay": ("paid",),
-    "lay": ("laid",),
-    "seek": ("sought",),
-    "buy": ("bought",),
-    "bring": ("brought",),
-    "begin": ("began", "begun"),
-    "lead": ("led",),
-    "send": ("sent",),
-    "build": ("built",),
-    "spend": ("spent",),
-    "lose": ("lost",),
-    "tell": ("told",),
-    "sell": ("sold",),
-    "fly": ("flew", "flown"),
-    "go": ("went", "gone"),
-    "come": ("came",),
-    "break": ("broke", "broken"),
-    "speak": ("spoke", "spoken"),
-    "choose": ("chose", "chosen"),
-    "freeze": ("froze", "frozen"),
-    "rise": ("rose", "risen"),
-    "fall": ("fell", "fallen"),
-    "keep": ("kept",),
-    "stand": ("stood",),
-    "write": ("wrote", "written"),
-    "draw": ("drew", "drawn"),
-    "grow": ("grew", "grown"),
-    "know": ("knew", "known"),
-    "throw": ("threw", "thrown"),
-    "strike": ("struck", "stricken"),
-    "withdraw": ("withdrew", "withdrawn"),
-    "undertake": ("undertook", "undertaken"),
-    "drive": ("drove", "driven"),
-    "feel": ("felt",),
-    "deal": ("dealt",),
-    "mean": ("meant",),
-    "think": ("thought",),
-    "get": ("got", "gotten"),
-    "forbid": ("forbade", "forbidden"),
-    "man": ("men",),
-    "woman": ("women",),
-    "child": ("children",),
-    "person": ("people",),
-    "crisis": ("crises",),
-    "analysis": ("analyses",),
-    "basis": ("bases",),
-}
+_IRREGULAR = _table(
+    "meet met, hold held, make made, take took taken, give gave given, say said, pay paid, "
+    "lay laid, seek sought, buy bought, bring brought, begin began begun, lead led, "
+    "send sent, build built, spend spent, lose lost, tell told, sell sold, fly flew flown, "
+    "go went gone, come came, break broke broken, speak spoke spoken, choose chose chosen, "
+    "freeze froze frozen, rise rose risen, fall fell fallen, keep kept, stand stood, "
+    "write wrote written, draw drew drawn, grow grew grown, know knew known, "
+    "throw threw thrown, strike struck stricken, withdraw withdrew withdrawn, "
+    "undertake undertook undertaken, drive drove driven, feel felt, deal dealt, mean meant, "
+    "think thought, get got gotten, forbid forbade forbidden, man men, woman women, "
+    "child children, person people, crisis crises, analysis analyses, basis bases"
+)
 
 
 def word_forms(phrase: str) -> tuple[str, ...]:

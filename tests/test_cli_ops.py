@@ -575,3 +575,20 @@ def test_the_labeled_parts_offered_are_labeleds_own() -> None:
     from monitor import cli, labeled
 
     assert cli.LABELED_PARTS == labeled.PARTS
+
+
+def test_every_command_goes_through_the_one_error_table() -> None:
+    """A MonitorError in any command is one line on stderr (monitor.cli.common.click_error),
+    never a traceback: every command is a Command, every group a Group."""
+    from monitor.cli import main
+    from monitor.cli.common import Command, Group
+
+    def walk(group: click.Group) -> list[click.Command]:
+        found: list[click.Command] = [group]
+        for command in group.commands.values():
+            found += walk(command) if isinstance(command, click.Group) else [command]
+        return found
+
+    commands = walk(main)
+    assert len(commands) > 15
+    assert all(isinstance(c, Group if isinstance(c, click.Group) else Command) for c in commands)

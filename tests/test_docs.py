@@ -79,6 +79,14 @@ def test_the_readme_commands_are_the_ones_ci_runs() -> None:
     assert ci.strip().splitlines()[-1] == "make test"
 
 
+def test_the_everyday_subset_is_documented_and_leaves_out_the_slow_tests() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert "make test-fast " in README
+    target = re.search(r"^test-fast: .*\n\t(.*)$", makefile, re.M)
+    assert target is not None
+    assert '-m "not slow and not postgres and not browser"' in target.group(1)
+
+
 def routes() -> list[str]:
     from monitor.web import create_app
 

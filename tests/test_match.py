@@ -28,7 +28,8 @@ from monitor.domain import (
     Scope,
     TermNode,
 )
-from monitor.match import Matcher, _regex_hits, compile_matcher, run_examples
+from monitor.match import Matcher, run_examples
+from monitor.match.regexterms import regex_hits
 
 VALID = Path(__file__).parent / "data" / "definitions" / "valid"
 
@@ -429,7 +430,7 @@ def test_one_pass_handles_many_indicators() -> None:
     indicators = [indicator(f"i{n}", {"all": [f"token{n}", "common"]}) for n in range(300)]
     indicators.append(indicator("cjk", {"any": ["北京"]}))
     indicators.append(indicator("re", {"any": ["/tok(en)?299/"]}))
-    matcher = compile_matcher(indicators)
+    matcher = Matcher(indicators)
     found = matcher.match(entry("common token5 and token150", "北京 token299 common"))
     assert [m.indicator_id for m in found] == ["i5", "i150", "i299", "cjk", "re"]
     assert matcher.match(entry("nothing here")) == []
@@ -478,12 +479,12 @@ def test_the_literal_gate_never_hides_a_match(rule: int, scope: Scope, text: str
     """An outcome is only evaluated when its rule's required literals hit, and in sentence
     scope only when its terms occur in the entry; `/(?!)/` (needs no literal, never matches)
     makes the same rule evaluated on every entry."""
-    from monitor import match
+    from monitor.match import scan
 
     gated = Matcher([indicator("i", GATED_RULES[rule], scope)])
     always = Matcher([indicator("i", {"any": [GATED_RULES[rule], "/(?!)/"]}, scope)])
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(match._Scan, "present", lambda _scan, _node: True)
+        patch.setattr(scan.Scan, "present", lambda _scan, _node: True)
         expected = bool(always.match(entry("t", text)))
     assert bool(gated.match(entry("t", text))) is expected
 
@@ -514,7 +515,7 @@ class KeptWaiting:
 
 def test_a_search_kept_waiting_by_a_busy_machine_is_not_cut_short() -> None:
     pattern = KeptWaiting()
-    assert _regex_hits(pattern, "aaa", 0.05) == [(0, 3)]  # type: ignore[arg-type]
+    assert regex_hits(pattern, "aaa", 0.05) == [(0, 3)]  # type: ignore[arg-type]
     assert pattern.searches >= 2
 
 

@@ -120,6 +120,7 @@ def test_a_read_only_store_cannot_write(database_url: str) -> None:
         assert storeops.last_cycle(store) is None
 
 
+@pytest.mark.postgres
 def test_status_on_postgresql_writes_nothing(postgres_url: str, tmp_path: Path) -> None:
     stored_news(postgres_url)
     with open_store(postgres_url) as store:

@@ -1,0 +1,189 @@
+"""What every command shares: the Runtime (settings, definitions, the store, built on first
+use), the one table turning monitor's errors into command-line errors, the `--json` option.
+
+Every command is made by `command` (a `Command`) or in a `Group`, so that table covers each:
+
+    BadSetting (a setting that cannot work)   one line on stderr, exit 2, nothing written
+    DefinitionError                           every file:line problem on stderr, then
+                                              "definitions: N problem(s); nothing was done", exit 1
+    any other MonitorError                    its one-line message ("store: ..."), exit 1
+    click.UsageError                          one line naming the command's --help, exit 2
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from monitor.errors import ConfigError, DefinitionError, MonitorError
+
+# The stages are imported inside the commands that use them, so `monitor --version` and
+# `--help` answer without loading SQLAlchemy, FastAPI, feedparser and the rest
+# (tests/test_cli_ops.py holds this).
+if TYPE_CHECKING:
+    from monitor.domain import Definitions
+    from monitor.fetch import FetchLimits
+    from monitor.match import Matcher
+    from monitor.pipeline import Context
+    from monitor.settings import Settings
+    from monitor.store import Store
+
+Decorated = TypeVar("Decorated", bound=Callable[..., Any])
+
+
+@dataclass
+class Runtime:
+    """What commands share, built on first use: settings, definitions, the store."""
+
+    _settings: Settings | None = None
+    _store: Store | None = field(default=None, repr=False)
+    read_only: bool = False  # set by commands that only read, before they use the store
+
+    @cached_property
+    def settings(self) -> Settings:
+        """Read on first use (so `--help` reads none), then logging is set up by them."""
+        from monitor import logs
+        from monitor.settings import load_settings
+
+        settings, warnings = self._settings, list[str]()
+        if settings is None:
+            try:
+                settings, warnings = load_settings()
+            except ConfigError as exc:
+                raise BadSetting(str(exc)) from None
+        logs.configure(settings.log_format, settings.log_level)
+        for warning in warnings:
+            logging.getLogger("monitor.settings").warning("%s", warning)
+        return settings
+
+    @cached_property
+    def definitions(self) -> Definitions:
+        from monitor.definitions import load_definitions, tag_warnings
+
+        definitions = load_definitions(self.settings.indicators_dir, self.settings.feeds_file)
+        for warning in tag_warnings(definitions):
+            logging.getLogger("monitor.definitions").warning("%s", warning)
+        return definitions
+
+    @cached_property
+    def matcher(self) -> Matcher:
+        from monitor.match import Matcher
+
+        return Matcher(self.definitions.indicators)
+
+    @cached_property
+    def store(self) -> Store:
+        """The database; a schema older than the code is a StoreError (run monitor db upgrade)."""
+        from monitor.settings import database_dir_problem
+        from monitor.store import open_store
+
+        problem = database_dir_problem(self.settings.database_url)
+        if problem is not None:
+            raise BadSetting(problem)
+        self._store = open_store(self.settings.database_url, read_only=self.read_only)
+        return self._store
+
+    @cached_property
+    def limits(self) -> FetchLimits:
+        from monitor.fetch import FetchLimits
+
+        return FetchLimits.from_settings(self.settings)
+
+    def context(self, owner: str = "cli") -> Context:
+        from monitor.pipeline import Context
+
+        return Context.from_settings(
+            self.settings, self.definitions, self.store,
+            owner=owner, matcher=self.matcher, limits=self.limits, jitter=False,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+class BadSetting(click.ClickException):
+    """A setting that cannot work: one line on stderr, exit 2 (as for a bad option), before
+    anything is written."""
+
+    exit_code = 2
+
+
+pass_runtime = click.make_pass_decorator(Runtime, ensure=True)
+
+
+def click_error(exc: MonitorError) -> click.ClickException:
+    """The one table from monitor's errors to the command line's (see the module docstring)."""
+    if isinstance(exc, DefinitionError):
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        return click.ClickException(
+            f"definitions: {len(exc.problems)} problem(s); nothing was done"
+        )
+    return click.ClickException(str(exc))
+
+
+class Command(click.Command):
+    """A monitor command: a MonitorError it raises is one line on stderr, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MonitorError as exc:
+            raise click_error(exc) from exc
+
+
+class Group(click.Group):
+    """A group whose commands are `Command`s and whose usage errors are one line on stderr
+    (exit 2), with where to read more:
+    `Error: Invalid value for '--limit': ... (see 'monitor history --help')`."""
+
+    command_class = Command
+    group_class = type  # its subgroups are Groups too
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if exc.ctx is None:  # already made one line by a group below
+                raise
+            path = exc.ctx.command_path
+            message = " ".join(exc.format_message().split())
+            raise click.UsageError(f"{message} (see '{path} --help')") from None
+
+
+def command(name: str, **attrs: Any) -> Callable[[Callable[..., Any]], Command]:
+    """`@click.command` making a `Command`: the one way every command of monitor is made."""
+    return click.command(name, cls=Command, **attrs)
+
+
+def group(name: str, **attrs: Any) -> Callable[[Callable[..., Any]], Group]:
+    """`@click.group` making a `Group` (its commands are `Command`s), unless `cls` says which
+    subclass of Group."""
+    attrs.setdefault("cls", Group)
+    return click.group(name, **attrs)
+
+
+def json_option(help: str) -> Callable[[Decorated], Decorated]:
+    """`--json` (the parameter `as_json`): print JSON instead of lines for people."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def echo_json(document: object, *, indent: int | None = None) -> None:
+    """Print one JSON document (a line, unless `indent`); every `--json` output goes here."""
+    click.echo(json.dumps(document, ensure_ascii=False, indent=indent))
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def count(n: int, noun: str) -> str:
+    plural = {"entry": "entries", "match": "matches"}.get(noun, noun + "s")
+    return f"{n} {noun if n == 1 else plural}"

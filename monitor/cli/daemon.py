@@ -1,0 +1,89 @@
+"""The long-running commands: run (the daemon) and serve (the HTTP endpoint alone)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import click
+
+from monitor.cli.common import Runtime, command, pass_runtime
+from monitor.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from monitor import scheduler
+    from monitor.domain import Definitions
+
+
+@command("run")
+@pass_runtime
+def run_cmd(rt: Runtime) -> None:
+    """The daemon: scheduled checks, the daily digest, change alerts and the HTTP endpoint.
+
+    Stops cleanly on SIGTERM or Ctrl-C; SIGHUP (or editing indicators/) reloads definitions.
+
+    Example: MONITOR_CHECK_INTERVAL=5m monitor run
+    """
+    from monitor import scheduler
+
+    raise SystemExit(scheduler.run(rt.settings, rt.store, rt.definitions, services=_web(rt)))
+
+
+def _web(rt: Runtime) -> Callable[[scheduler.Daemon], list[scheduler.Service]]:
+    """The HTTP endpoint, served by `monitor run` over the daemon's current definitions."""
+    from monitor import web
+
+    def services(daemon: scheduler.Daemon) -> list[scheduler.Service]:
+        app = web.create_app(
+            store=rt.store, definitions=lambda: daemon.definitions, settings=rt.settings
+        )
+        limits = web.Limits.of(rt.settings)
+        return [
+            web.WebServer(
+                app, host=rt.settings.http_host, port=rt.settings.http_port, limits=limits
+            )
+        ]
+
+    return services
+
+
+@command("serve")
+@click.option("--host", help="Address to bind; default MONITOR_HTTP_HOST (127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port; default MONITOR_HTTP_PORT.")
+@pass_runtime
+def serve_cmd(rt: Runtime, host: str | None, port: int | None) -> None:
+    """Serve only the HTTP endpoint and the status page, reading the same database.
+
+    For a second process next to `monitor run` (which serves them itself). Edited definitions
+    are read again on the next request; stops on SIGTERM or Ctrl-C.
+
+    Example: monitor serve --host 127.0.0.1 --port 8001
+    """
+    from monitor import web
+
+    app = web.create_app(store=rt.store, definitions=_Reloading(rt), settings=rt.settings)
+    port = rt.settings.http_port if port is None else port
+    web.serve(app, host=host or rt.settings.http_host, port=port, limits=web.Limits.of(rt.settings))
+
+
+class _Reloading:
+    """The definitions, loaded again when a file changed; the last good ones while invalid."""
+
+    def __init__(self, rt: Runtime) -> None:
+        from monitor.scheduler import Reloader
+
+        s = rt.settings
+        self._reloader = Reloader(s.indicators_dir, s.feeds_file, rt.definitions)
+
+    def __call__(self) -> Definitions:
+        try:
+            self._reloader.poll()
+        except DefinitionError as exc:
+            click.echo(f"monitor serve: keeping the last good definitions: {exc}", err=True)
+        return self._reloader.definitions
+
+
+COMMANDS = (
+    run_cmd,
+    serve_cmd,
+)

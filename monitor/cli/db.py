@@ -1,0 +1,49 @@
+"""The database schema: db upgrade, db current."""
+
+from __future__ import annotations
+
+import click
+
+from monitor.cli.common import Runtime, group, pass_runtime
+
+
+@group("db")
+def db_group() -> None:
+    """The database schema: its revision, and migrating it to this version's.
+
+    Example: monitor db upgrade
+    """
+
+
+@db_group.command("upgrade")
+@pass_runtime
+def db_upgrade_cmd(rt: Runtime) -> None:
+    """Migrate the database (MONITOR_DATABASE_URL) to this version's schema; safe to run twice.
+
+    Example: monitor db upgrade
+    """
+    from monitor.store import upgrade
+
+    before, after = upgrade(rt.settings.database_url)
+    if before == after:
+        click.echo(f"db: already at revision {after}")
+    else:
+        click.echo(f"db: upgraded from revision {before or '(none)'} to {after}")
+
+
+@db_group.command("current")
+@pass_runtime
+def db_current_cmd(rt: Runtime) -> None:
+    """Print the database's schema revision and this version's; exit 1 when they differ.
+
+    Example: monitor db current
+    """
+    from monitor.store import schema_status
+
+    current, head = schema_status(rt.settings.database_url)
+    click.echo(f"database: {current or '(none)'}\ncode:     {head}")
+    if current != head:
+        raise SystemExit(1)
+
+
+COMMANDS = (db_group,)

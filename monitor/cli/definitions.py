@@ -1,0 +1,196 @@
+"""Commands over the definitions alone: validate, test, init, new. They open no database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from monitor.cli.common import Runtime, command, echo_json, json_option, one_line, pass_runtime
+from monitor.errors import MonitorError
+
+if TYPE_CHECKING:
+    from monitor.domain import Entry
+    from monitor.labeled import Score
+
+# monitor.labeled.PARTS, spelled out here so that building the command line imports no matcher
+# (tests/test_cli_ops.py checks that the two agree).
+LABELED_PARTS = ("tune", "score", "all")
+
+
+GENERAL_NEWS = Path("tests/data/general-news")  # the shipped sample, relative to the checkout
+
+
+@command("validate")
+@click.option(
+    "--general-news",
+    "general_news",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Feed files (or folders of *.xml) of general news to warn about terms that fire on it;"
+    f" repeatable. Default: {GENERAL_NEWS}/ when it exists.",
+)
+@pass_runtime
+def validate_cmd(rt: Runtime, general_news: tuple[Path, ...]) -> None:
+    """Check indicators/*.yaml and the feeds file; exit 1 with file:line: message per error.
+
+    Also prints `file:line: warning: ...` for risky terms (a prefix shorter than four
+    letters, a term common in general news); warnings leave the exit code 0.
+
+    Example: monitor validate --general-news tests/data/general-news/general-news.xml
+    """
+    from monitor.definitions import validate
+    from monitor.definitions import warnings as definition_warnings
+    from monitor.match import general_news_warnings
+
+    problems = validate(rt.settings.indicators_dir, rt.settings.feeds_file)
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise SystemExit(1)
+    d = rt.definitions
+    entries = _general_news(general_news or ((GENERAL_NEWS,) if GENERAL_NEWS.is_dir() else ()))
+    for warning in definition_warnings(d) + general_news_warnings(rt.matcher, entries):
+        click.echo(warning)
+    click.echo(f"ok: {len(d.indicators)} indicators, {len(d.feeds)} feeds")
+
+
+def _general_news(paths: tuple[Path, ...]) -> list[Entry]:
+    """The entries of feed files, and of the *.xml files in folders; a file that is not a feed
+    is a one-line error."""
+    from monitor.parse import parse_feed
+
+    files = [f for p in paths for f in (sorted(p.glob("*.xml")) if p.is_dir() else [p])]
+    entries: list[Entry] = []
+    for path in files:
+        try:
+            body = path.read_bytes()
+            entries += parse_feed(body, feed_id=path.stem, url=path.resolve().as_uri()).entries
+        except (OSError, MonitorError) as exc:
+            raise click.ClickException(f"validate: general news {path}: {one_line(exc)}") from None
+    return entries
+
+
+@command("test")
+@click.option(
+    "--labeled",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also score the indicators on a labeled TSV (precision and recall).",
+)
+@click.option(
+    "--part",
+    type=click.Choice(LABELED_PARTS),
+    default="all",
+    show_default=True,
+    help="Score only the rows of this part of the labeled file (split by a hash of the id).",
+)
+@json_option("Print one JSON document instead.")
+@pass_runtime
+def test_cmd(rt: Runtime, labeled: Path | None, part: str, as_json: bool) -> None:
+    """Run every indicator's examples; exit 1 on a failure, showing why.
+
+    Example: monitor test --labeled ../shared/corpus/labeled-dev.tsv --part tune
+    """
+    from monitor.match import run_examples
+
+    results = run_examples(rt.definitions.indicators, rt.matcher)
+    failures = [r for r in results if not r.passed]
+    if as_json:
+        document: dict[str, Any] = {
+            "examples": {
+                "passed": len(results) - len(failures),
+                "failed": [
+                    {
+                        "indicator": r.indicator_id,
+                        "line": r.example.line,
+                        "example": r.example.text,
+                        "expected": r.expected,
+                        "actual": list(r.actual),
+                        "terms": list(r.terms),
+                    }
+                    for r in failures
+                ],
+            },
+        }
+        if labeled is not None:
+            document["labeled"] = {
+                "file": str(labeled),
+                "part": part,
+                **_score(rt, labeled, part).to_json(),
+            }
+        echo_json(document, indent=2)
+        if failures:
+            raise SystemExit(1)
+        return
+    for r in failures:
+        click.echo(
+            f"FAIL {r.indicator_id} ({rt.definitions.indicator(r.indicator_id).source}"
+            f":{r.example.line})"
+        )
+        click.echo(f"  example:  {r.example.text}")
+        if r.example.body:
+            click.echo(f"  body:     {r.example.body}")
+        click.echo(f"  expected: {r.expected}")
+        click.echo(f"  actual:   {', '.join(r.actual)}")
+        click.echo(f"  terms fired: {', '.join(r.terms) or '(none)'}")
+    click.echo(f"{len(results) - len(failures)} passed, {len(failures)} failed")
+    if labeled is not None:
+        click.echo(f"labeled: {labeled}, part {part}")
+        click.echo(_score(rt, labeled, part).report())
+    if failures:
+        raise SystemExit(1)
+
+
+def _score(rt: Runtime, path: Path, part: str) -> Score:
+    from monitor.labeled import load_labeled, score, select
+
+    try:
+        items = select(load_labeled(path), part)
+    except ValueError as exc:  # a malformed TSV: file:line: message
+        raise click.ClickException(str(exc)) from exc
+    return score(items, rt.matcher, rt.definitions.indicators)
+
+
+@command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init_cmd(directory: Path) -> None:
+    """Lay out a fresh watch list in DIRECTORY: indicators/ with an example indicator,
+    config/feeds.yaml and a .env listing every setting (commented out, at its default).
+
+    It passes `monitor validate` and `monitor test` as it is; existing files are never
+    overwritten (nothing is written when one exists).
+
+    Example: monitor init my-watch-list
+    """
+    from monitor.scaffold import init
+
+    written = init(directory)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"next: cd {directory} && monitor validate && monitor test && monitor check")
+
+
+@command("new")
+@click.argument("indicator_id", metavar="ID")
+@pass_runtime
+def new_cmd(rt: Runtime, indicator_id: str) -> None:
+    """Add the skeleton of indicator ID to the indicators folder (MONITOR_INDICATORS_DIR).
+
+    It is valid as it is, with a placeholder term and examples: edit it, then run
+    `monitor validate` and `monitor test`.
+
+    Example: monitor new ferry-routes
+    """
+    from monitor.scaffold import new_indicator
+
+    path = new_indicator(rt.settings.indicators_dir, indicator_id)
+    click.echo(f"wrote {path}")
+
+
+COMMANDS = (
+    validate_cmd,
+    test_cmd,
+    init_cmd,
+    new_cmd,
+)

@@ -1,0 +1,187 @@
+"""Commands that read: match (a dry run over feed files or URLs), status, history, search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from monitor.cli.common import (
+    Runtime,
+    command,
+    count,
+    echo_json,
+    json_option,
+    one_line,
+    pass_runtime,
+)
+from monitor.errors import MonitorError
+
+if TYPE_CHECKING:
+    from monitor.domain import Entry
+
+
+@command("match")
+@click.argument("sources", nargs=-1, required=True)
+@json_option("One JSON object per line per match.")
+@pass_runtime
+def match_cmd(rt: Runtime, sources: tuple[str, ...], as_json: bool) -> None:
+    """Dry run: match feed files or URLs against the definitions; writes nothing.
+
+    Ends with a summary on stderr: entries read and matches per source, then in all.
+
+    Example: monitor match tests/data/feeds/rss2.xml https://en.yna.co.kr/RSS/news.xml --json
+    """
+    failed = read = matched = 0
+    for source in sources:
+        try:
+            entries = _read_source(rt, source)
+        except (MonitorError, OSError) as exc:
+            failed += 1
+            click.echo(f"monitor: {source}: {one_line(exc)}", err=True)
+            continue
+        found = 0
+        for entry in entries:
+            for m in rt.matcher.match(entry):
+                found += 1
+                if as_json:
+                    item = {
+                        "guid": entry.guid,
+                        "title": entry.title,
+                        "link": entry.link,
+                        "indicator": m.indicator_id,
+                        "outcome": m.outcome_id,
+                        "terms": list(m.terms),
+                    }
+                    echo_json(item)
+                else:
+                    click.echo(
+                        f"{m.indicator_id}:{m.outcome_id}\t{entry.title}\t{entry.link}\t"
+                        f"[{', '.join(m.terms)}]"
+                    )
+        read, matched = read + len(entries), matched + found
+        click.echo(f"monitor: {source}: {count(len(entries), 'entry')} read, "
+                   f"{count(found, 'match')}", err=True)  # fmt: skip
+    click.echo(
+        f"monitor: match: {count(read, 'entry')} read from {len(sources) - failed} of "
+        f"{count(len(sources), 'source')}, {count(matched, 'match')}",
+        err=True,
+    )
+    if failed:
+        raise SystemExit(1)
+
+
+def _read_source(rt: Runtime, source: str) -> tuple[Entry, ...]:
+    from monitor.errors import FetchError
+    from monitor.fetch import FeedRequest, FetchStatus, fetch_sync
+    from monitor.parse import parse_feed
+
+    if source.startswith(("http://", "https://")):
+        (result,) = fetch_sync([FeedRequest("match", source)], rt.limits)
+        if result.body is None:
+            message = result.error or f"fetch: HTTP {result.http_status}"
+            raise FetchError(message, permanent=result.status is FetchStatus.GONE)
+        body, url, ctype = result.body, result.final_url or source, result.content_type
+    else:
+        path = Path(source)
+        body, url, ctype = path.read_bytes(), path.resolve().as_uri(), None
+    return parse_feed(body, feed_id="match", url=url, content_type=ctype).entries
+
+
+@command("status")
+@json_option("A JSON array, the items of GET /indicators.")
+@pass_runtime
+def status_cmd(rt: Runtime, as_json: bool) -> None:
+    """Current status of every indicator.
+
+    Example: monitor status --json
+    """
+    from monitor import views as shown
+    from monitor.domain import utcnow
+    from monitor.pipeline import pending_changes
+
+    rt.read_only, now = True, utcnow()
+    store = rt.store.with_unrecorded(pending_changes(rt.definitions, rt.store, now=now))
+    views = shown.indicator_views(rt.definitions, store, now=now)
+    if as_json:
+        echo_json([i.model_dump(mode="json") for i in shown.indicators(views)], indent=2)
+        return
+    for v in views:
+        click.echo(
+            f"{v.id:<22} {v.status:<22} since {v.since:%Y-%m-%d %H:%M} UTC  "
+            f"({len(v.evidence)} evidence)"
+        )
+
+
+@command("history")
+@click.argument("indicator_id")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many changes, newest first.",
+)
+@json_option("One JSON object per change.")
+@pass_runtime
+def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> None:
+    """Status changes of one indicator, with evidence.
+
+    Example: monitor history north-korea-stance --limit 5
+    """
+    from monitor.webmodels import ChangeOut
+
+    rt.read_only = True
+    try:
+        rt.definitions.indicator(indicator_id)
+    except KeyError:
+        raise click.ClickException(f"no indicator {indicator_id!r}") from None
+    for change in rt.store.history(indicator_id, limit=limit):
+        if as_json:
+            echo_json(ChangeOut.of(change).model_dump(mode="json"))
+            continue
+        mark = " (replayed)" if change.replayed else ""
+        click.echo(
+            f"{change.at:%Y-%m-%d %H:%M} UTC  {change.old_status} -> {change.new_status}{mark}"
+        )
+        if change.reason:
+            click.echo(f"  because {change.reason}")
+        for e in change.evidence:
+            judged = " (confirmed by an analyst)" if e.judged else ""
+            click.echo(f"    [entry {e.entry_id}] {e.publisher}: {e.title}{judged}\n      {e.link}")
+
+
+@command("search")
+@click.argument("text")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@json_option("One JSON object per entry.")
+@pass_runtime
+def search_cmd(rt: Runtime, text: str, limit: int, as_json: bool) -> None:
+    """Find stored entries whose title or text contains TEXT (any case), newest first.
+
+    Shows each entry's id, time, source (publisher, and the feed) and title: the id is what
+    `monitor verdict` takes.
+
+    Example: monitor search "visa-free" --limit 5
+    """
+    from monitor.webmodels import EntryOut
+
+    rt.read_only = True
+    for found in rt.store.search_entries(text, limit=limit):
+        if as_json:
+            echo_json(EntryOut.of(found).model_dump(mode="json"))
+        else:
+            click.echo(
+                f"{found.id:>7}  {found.time:%Y-%m-%d %H:%M} UTC  {found.entry.publisher} "
+                f"({found.entry.feed_id})  "
+                f"{' '.join(found.entry.title.split()) or '(no headline)'}"
+            )
+
+
+COMMANDS = (
+    match_cmd,
+    status_cmd,
+    history_cmd,
+    search_cmd,
+)

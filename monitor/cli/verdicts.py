@@ -1,0 +1,146 @@
+"""Analysts' verdicts: verdict add (the default), verdict list, verdict export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from monitor.cli.common import Group, Runtime, echo_json, group, json_option, pass_runtime
+
+
+class _VerdictGroup(Group):
+    """`monitor verdict ENTRY INDICATOR:OUTCOME yes|no` is short for `monitor verdict add …`:
+    arguments that name no subcommand go to `add` (entry ids are numbers, never a name)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["add", *args]
+        return super().parse_args(ctx, args)
+
+
+@group(
+    "verdict",
+    cls=_VerdictGroup,
+    subcommand_metavar="[add] ENTRY INDICATOR:OUTCOME yes|no [--note TEXT] | export [OPTIONS]",
+)
+def verdict_group() -> None:
+    """Analysts' verdicts: say an entry is (yes) or is not (no) evidence of an outcome.
+
+    A `no` takes the entry out of that outcome's evidence at once, a `yes` adds an entry the
+    rule missed; the indicator is re-evaluated at once and a status change names the verdict.
+    `monitor verdict ENTRY INDICATOR:OUTCOME yes|no` is short for `monitor verdict add ...`.
+
+    Example: monitor verdict 123 north-korea-stance:pressure no --note "not about Korea"
+    """
+
+
+def _target(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, str]:
+    indicator_id, colon, outcome_id = value.partition(":")
+    if not (colon and indicator_id and outcome_id):
+        raise click.BadParameter(f"{value!r} is not INDICATOR:OUTCOME (e.g. visa-easing:eased)")
+    return indicator_id, outcome_id
+
+
+@verdict_group.command("add")
+@click.argument("entry_id", metavar="ENTRY", type=click.IntRange(1))
+@click.argument("target", metavar="INDICATOR:OUTCOME", callback=_target)
+@click.argument("verdict", type=click.Choice(["yes", "no"]))
+@click.option("--note", default="", help="Why, in a few words; shown with the verdict.")
+@pass_runtime
+def verdict_add_cmd(
+    rt: Runtime, entry_id: int, target: tuple[str, str], verdict: str, note: str
+) -> None:
+    """Record a verdict on a stored entry (its id: `monitor search`, `monitor history`) and
+    print what changed. The verdict is recorded as by `cli`.
+
+    Example: monitor verdict add 123 visa-easing:eased yes --note "the rule missed it"
+    """
+    from monitor.domain import utcnow
+    from monitor.pipeline import judge
+
+    judged = judge(
+        rt.definitions, rt.store, entry_id=entry_id, target=target, verdict=verdict,
+        who="cli", note=note, now=utcnow(),
+    )  # fmt: skip
+    v = judged.verdict
+    click.echo(f"{v.reason} (verdict {v.id}, {v.indicator_id}:{v.outcome_id})")
+    if judged.change is None:
+        click.echo(f"{v.indicator_id}: status stays {judged.status}")
+    else:
+        c = judged.change
+        click.echo(f"{c.indicator_id}: {c.old_status} -> {c.new_status}")
+
+
+@verdict_group.command("list")
+@click.argument("indicator_id", metavar="[INDICATOR]", required=False)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@json_option("One JSON object per verdict.")
+@pass_runtime
+def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json: bool) -> None:
+    """Every verdict (of one indicator), newest first, superseded ones too: who, when, what.
+
+    Example: monitor verdict list visa-easing --limit 10
+    """
+    from monitor.webmodels import VerdictOut
+
+    rt.read_only = True
+    if indicator_id is not None:
+        try:
+            rt.definitions.indicator(indicator_id)
+        except KeyError:
+            raise click.ClickException(f"no indicator {indicator_id!r}") from None
+    for verdict, found in rt.store.verdicts(indicator_id, limit=limit):
+        if as_json:
+            echo_json(VerdictOut.of(verdict).model_dump(mode="json"))
+            continue
+        note = f'  "{verdict.note}"' if verdict.note else ""
+        click.echo(
+            f"{verdict.at:%Y-%m-%d %H:%M} UTC  {verdict.verdict:<3}  "
+            f"{verdict.indicator_id}:{verdict.outcome_id}  entry {verdict.entry_id}  "
+            f"by {verdict.who}{note}\n    {' '.join(found.entry.title.split())}"
+        )
+
+
+@verdict_group.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["tsv"]),
+    default="tsv",
+    show_default=True,
+    help="The labeled TSV that `monitor test --labeled` scores.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write here instead of to standard output.",
+)
+@pass_runtime
+def verdict_export_cmd(rt: Runtime, fmt: str, output: Path | None) -> None:
+    """Write every standing verdict as a labeled TSV: id, url, date, title, text, then one
+    column per INDICATOR:OUTCOME of the definitions with y, n or ? (not judged).
+
+    Example: monitor verdict export --format tsv -o verdicts.tsv
+    """
+    from monitor.export import labeled_tsv
+
+    assert fmt == "tsv"
+    rt.read_only = True
+    export = labeled_tsv(rt.definitions, rt.store.standing_verdicts())
+    if output is None:
+        click.echo(export.text, nl=False)
+    else:
+        try:
+            output.write_text(export.text, encoding="utf-8")
+        except OSError as exc:
+            raise click.ClickException(f"verdict export: {output}: {exc.strerror}") from exc
+    where = f" to {output}" if output is not None else ""
+    left = f"; {export.left_out} judged only for outcomes no longer defined" * bool(export.left_out)
+    click.echo(
+        f"verdict export: {export.rows} entries, {export.labels} labels{where}{left}", err=True
+    )
+
+
+COMMANDS = (verdict_group,)

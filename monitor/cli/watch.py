@@ -1,0 +1,132 @@
+"""Commands that check and record: check (one cycle now), replay (stored entries again)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import sys
+from datetime import UTC, datetime, time
+from typing import TextIO
+
+import click
+
+from monitor.cli.common import Runtime, command, echo_json, json_option, pass_runtime
+
+
+@command("check")
+@json_option("Print the changes as JSON lines.")
+@click.option("--force", is_flag=True, help="Check every feed now, whatever its schedule.")
+@pass_runtime
+def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
+    """Run one check cycle now and print the status changes it recorded.
+
+    On a terminal it shows how many of the due feeds are done; piped, only the summary.
+
+    Example: monitor check --force
+    """
+    from monitor.domain import utcnow
+    from monitor.pipeline import prepare, run_cycle
+    from monitor.webmodels import ChangeOut
+
+    ctx = rt.context()  # settings first: they set up the logging that progress keeps apart
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    ctx = dataclasses.replace(ctx, force=force, progress=progress)
+    now = utcnow()
+    changes = prepare(ctx, now=now)
+    try:
+        report = run_cycle(ctx, now=now, clock=utcnow)
+    finally:
+        if progress is not None:
+            progress.clear()
+    click.echo(report.summary(), err=True)
+    for error in report.errors:
+        click.echo(f"  {error}", err=True)
+    _send_alerts(rt)
+    for change in [*changes, *report.changes]:
+        if as_json:
+            echo_json(ChangeOut.of(change).model_dump(mode="json"))
+        else:
+            click.echo(
+                f"{change.indicator_id}: {change.old_status} -> {change.new_status} "
+                f"({len(change.evidence)} evidence)"
+            )
+
+
+class _Progress(logging.Filter):
+    """`monitor: checked 12/30 feeds`, rewritten in place on a terminal; erased before a log
+    line is written (it filters the log handlers), so the two never share a line."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self._stream = stream
+        self._shown = False
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(self)
+
+    def __call__(self, done: int, total: int) -> None:
+        self._stream.write(f"\rmonitor: checked {done}/{total} feeds")
+        self._stream.flush()
+        self._shown = True
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.clear()
+        return True
+
+    def clear(self) -> None:
+        if self._shown:
+            self._stream.write("\r\x1b[K")  # back to the start of the line, and erase it
+            self._stream.flush()
+            self._shown = False
+
+
+def _send_alerts(rt: Runtime) -> None:
+    """Send the alerts waiting in the outbox (this check's, and any a daemon left)."""
+    from monitor.alerts import Outbox, send_pending
+    from monitor.domain import utcnow
+    from monitor.notify import Notifier
+
+    s = rt.settings
+    if not s.notify_urls:
+        return
+    titles = {i.id: i.title for i in rt.definitions.indicators}
+    outbox = Outbox(rt.store, Notifier(s.notify_urls), titles, f"cli:{os.getpid()}", s.zone)
+    send_pending(outbox, now=utcnow(), clock=utcnow)
+
+
+@command("replay")
+@click.option(
+    "--since",
+    "since",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Re-evaluate entries from this date (YYYY-MM-DD, UTC).",
+)
+@pass_runtime
+def replay_cmd(rt: Runtime, since: datetime) -> None:
+    """Re-evaluate stored entries against today's definitions; record changes as replayed.
+
+    Example: monitor replay --since 2026-01-01
+    """
+    from monitor.domain import utcnow
+    from monitor.pipeline import evaluate_and_record, prepare, rematch
+
+    ctx = rt.context()
+    now = utcnow()
+    prepare(ctx, now=now, evaluate=False)
+    start = datetime.combine(since.date(), time(), UTC)
+    rematched = rematch(ctx, start)
+    changes = evaluate_and_record(ctx, now=now, replayed=True)
+    click.echo(
+        f"replay: {rematched[0]} entries re-matched, {rematched[1]} matches, "
+        f"{len(changes)} status changes",
+        err=True,
+    )
+    for change in changes:
+        click.echo(f"{change.indicator_id}: {change.old_status} -> {change.new_status} (replayed)")
+
+
+COMMANDS = (
+    check_cmd,
+    replay_cmd,
+)

@@ -1,0 +1,328 @@
+"""indicators/*.yaml + config/feeds.yaml -> frozen domain objects, with `file:line: message` errors.
+
+The only package that imports yaml. Files are read with PyYAML's node API so that every key and
+value keeps its line; every problem in every file is collected before DefinitionError is raised.
+No input, however broken, escapes as anything but a problem.
+
+The package's modules, each importing only those after it: this one (the definitions and
+feeds files) -> `rules` (rules and `unless`), `vocab` (vocabularies) -> `terms` (one term)
+-> `yamlfile` (a YAML file and its nodes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from monitor.definitions.rules import (
+    NEAR_KEYS,
+    NEAR_REQUIRED,
+    NESTED_RULE_KEYS,
+    RULE_KEYS,
+    read_rule,
+    read_unless,
+)
+from monitor.definitions.terms import compile_term
+from monitor.definitions.vocab import VOCAB_DIR, Vocab, definition_hash, load_vocab
+from monitor.definitions.yamlfile import (
+    MAX_FILE_BYTES,
+    MAX_RULE_DEPTH,
+    MAX_RULE_ITEMS,
+    File,
+    TooBig,
+    duration,
+    ident,
+    idents,
+    integer,
+    line_of,
+    mapping,
+    name_list,
+    read_yaml,
+    sequence,
+    string,
+)
+from monitor.domain import (
+    Definitions,
+    Example,
+    Feed,
+    FeedSelector,
+    Indicator,
+    Outcome,
+    TermKind,
+    digest_of,
+    iter_terms,
+)
+from monitor.errors import DefinitionError
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_RULE_DEPTH",
+    "MAX_RULE_ITEMS",
+    "NEAR_KEYS",
+    "NEAR_REQUIRED",
+    "NESTED_RULE_KEYS",
+    "RULE_KEYS",
+    "VOCAB_DIR",
+    "compile_term",
+    "load_definitions",
+    "tag_warnings",
+    "validate",
+    "warnings",
+]
+
+MIN_PREFIX_LETTERS = 4  # `monitor validate` warns for a shorter Latin prefix
+INDICATOR_KEYS = ("id", "group", "title", "question", "feeds", "window", "outcomes", "examples")
+INDICATOR_REQUIRED = ("id", "group", "title", "question", "outcomes")
+OUTCOME_KEYS = ("id", "label", "corroborate", "rule", "unless")
+EXAMPLE_KEYS = ("text", "expect", "body")
+SELECTOR_KEYS = ("ids", "tags")
+FEED_KEYS = ("id", "url", "tags", "interval", "title")
+DEFAULT_WINDOW = timedelta(days=30)
+DEFAULT_CORROBORATE = 2
+
+
+def load_definitions(indicators_dir: Path, feeds_file: Path) -> Definitions:
+    """Read and validate every definition; raise DefinitionError listing every problem."""
+    problems: list[str] = []
+    feeds, feeds_hash = _load_feeds(feeds_file, problems)
+    known = None if problems else feeds
+    vocab = load_vocab(indicators_dir / VOCAB_DIR, problems)
+    indicators = _load_indicators(indicators_dir, known, vocab, problems)
+    if problems:
+        raise DefinitionError(problems)
+    parts = [feeds_hash] + [f"{i.id}:{i.hash}" for i in sorted(indicators, key=lambda i: i.id)]
+    return Definitions(indicators=tuple(indicators), feeds=tuple(feeds), hash=digest_of(*parts))
+
+
+def validate(indicators_dir: Path, feeds_file: Path) -> list[str]:
+    """Every `file:line: message` problem of the definitions; empty when they are valid."""
+    try:
+        load_definitions(indicators_dir, feeds_file)
+    except DefinitionError as exc:
+        return exc.problems
+    return []
+
+
+def tag_warnings(definitions: Definitions) -> list[str]:
+    """`file: warning:` for each tag an indicator selects that no feed has: a feeds file of
+    one's own need not carry the shipped indicators' tags, so this is no error."""
+    known = sorted({tag for feed in definitions.feeds for tag in feed.tags})
+    found = []
+    for indicator in definitions.indicators:
+        missing = [tag for tag in indicator.feeds.tags if tag not in known]
+        if not missing:
+            continue
+        reads = "" if definitions.feeds_for(indicator) else "; it reads no feed"
+        found.append(
+            f"{indicator.source}: warning: no feed has the tag"
+            f"{'s' if len(missing) > 1 else ''} {', '.join(repr(t) for t in missing)}{reads}"
+            f" (known tags: {name_list(known)})"
+        )
+    return found
+
+
+def warnings(definitions: Definitions) -> list[str]:
+    """`file:line: warning:` for valid but risky terms: a prefix of fewer than
+    MIN_PREFIX_LETTERS Latin letters matches many unrelated words (`eas*`: East, easy)."""
+    found: dict[str, None] = {}
+    for indicator in definitions.indicators:
+        for outcome in indicator.outcomes:
+            for term in (*iter_terms(outcome.rule.node), *outcome.unless):
+                letters = sum(ch.isalpha() for ch in term.text)
+                if (
+                    term.kind == TermKind.PREFIX
+                    and term.text.isascii()
+                    and letters < MIN_PREFIX_LETTERS
+                ):
+                    message = (
+                        f"{term.where or indicator.source}: warning: prefix {term.raw!r} has"
+                        f" fewer than {MIN_PREFIX_LETTERS} letters, so it matches many unrelated"
+                        " words (eas* matches East and easy); write the words out"
+                    )
+                    found.setdefault(message, None)
+    return list(found)
+
+
+def _load_feeds(path: Path, problems: list[str]) -> tuple[list[Feed], str]:
+    f = File(str(path))
+    root, data = read_yaml(path, f)
+    feeds: list[Feed] = []
+    if root is not None:
+        top = mapping(f, root, "the feeds file", ("feeds",), ("feeds",))
+        items = sequence(f, top["feeds"], "feeds", empty=True) if top and "feeds" in top else []
+        first: dict[str, int] = {}
+        for item in items:
+            feed = _feed(f, item)
+            if feed is None:
+                continue
+            if feed.id in first:
+                f.error(item, f"duplicate feed id '{feed.id}' (first at line {first[feed.id]})")
+                continue
+            first[feed.id] = line_of(item)
+            feeds.append(feed)
+    problems.extend(f.problems)
+    return feeds, hashlib.sha256(data).hexdigest()
+
+
+def _feed(f: File, node: yaml.Node) -> Feed | None:
+    values = mapping(f, node, "a feed", FEED_KEYS, ("id", "url"))
+    if values is None:
+        return None
+    feed_id = ident(f, values["id"], "feed id") if "id" in values else None
+    url = _url(f, values["url"]) if "url" in values else None
+    tags = idents(f, values["tags"], "tag") if "tags" in values else []
+    interval = duration(f, values["interval"], "interval") if "interval" in values else None
+    title = string(f, values["title"], "feed title", empty=True) if "title" in values else ""
+    if feed_id is None or url is None:
+        return None
+    return Feed(feed_id, url, tuple(t for _, t in tags), interval, title or "")
+
+
+def _url(f: File, node: yaml.Node) -> str | None:
+    url = string(f, node, "feed url")
+    if url is None:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and url.isprintable()
+    except ValueError:
+        ok = False
+    if not ok:
+        f.error(node, f"feed url {url!r} must be an http:// or https:// URL")
+        return None
+    return url
+
+
+def _load_indicators(
+    directory: Path, feeds: list[Feed] | None, vocab: Vocab, problems: list[str]
+) -> list[Indicator]:
+    if not directory.is_dir():
+        problems.append(f"{directory}:1: not a directory")
+        return []
+    paths = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    seen: dict[str, str] = {}
+    indicators: list[Indicator] = []
+    for path in paths:
+        f = File(str(path), vocab=vocab)
+        root, data = read_yaml(path, f)
+        indicator = None
+        if root is not None:
+            try:
+                indicator = _indicator(f, root, path.stem, feeds, seen)
+            except TooBig:
+                f.error(
+                    root, f"rules expand to more than {MAX_RULE_ITEMS} items (through aliases?)"
+                )
+        if indicator is not None and not f.problems:
+            indicators.append(replace(indicator, hash=definition_hash(data, f.used, vocab)))
+        problems.extend(f.problems)
+    return indicators
+
+
+def _indicator(
+    f: File, root: yaml.Node, stem: str, feeds: list[Feed] | None, seen: dict[str, str]
+) -> Indicator | None:
+    values = mapping(f, root, "an indicator", INDICATOR_KEYS, INDICATOR_REQUIRED)
+    if values is None:
+        return None
+    ind_id = ident(f, values["id"], "id") if "id" in values else None
+    if ind_id is not None:
+        if ind_id != stem:
+            f.error(values["id"], f"id '{ind_id}' must equal the file name's stem '{stem}'")
+        if ind_id in seen:
+            f.error(values["id"], f"duplicate indicator id '{ind_id}' (also in {seen[ind_id]})")
+        seen.setdefault(ind_id, f.path)
+    group, title, question = (
+        string(f, values[key], key) if key in values else None
+        for key in ("group", "title", "question")
+    )
+    selector = _selector(f, values["feeds"], feeds) if "feeds" in values else FeedSelector()
+    window = duration(f, values["window"], "window") if "window" in values else DEFAULT_WINDOW
+    outcomes, outcome_ids = _outcomes(f, values["outcomes"]) if "outcomes" in values else ([], None)
+    examples = _examples(f, values["examples"], outcome_ids) if "examples" in values else []
+    if ind_id is None or group is None or title is None or question is None or window is None:
+        return None
+    return Indicator(
+        id=ind_id,
+        group=group,
+        title=title,
+        question=question.strip(),
+        outcomes=tuple(outcomes),
+        window=window,
+        feeds=selector,
+        examples=tuple(examples),
+        source=f.path,
+    )
+
+
+def _selector(f: File, node: yaml.Node, feeds: list[Feed] | None) -> FeedSelector:
+    values = mapping(f, node, "feeds", SELECTOR_KEYS)
+    if values is None:
+        return FeedSelector()
+    ids = idents(f, values["ids"], "feed id") if "ids" in values else []
+    tags = idents(f, values["tags"], "tag") if "tags" in values else []
+    if feeds is not None:  # a tag no feed has is a warning (see tag_warnings), not an error
+        known_ids = sorted({feed.id for feed in feeds})
+        for item, name in ids:
+            if name not in known_ids:
+                f.error(item, f"unknown feed id '{name}'; known: {name_list(known_ids)}")
+    return FeedSelector(ids=tuple(i for _, i in ids), tags=tuple(t for _, t in tags))
+
+
+def _outcomes(f: File, node: yaml.Node) -> tuple[list[Outcome], set[str] | None]:
+    """The outcomes, and their ids (None when some id could not be read)."""
+    outcomes: list[Outcome] = []
+    first: dict[str, int] = {}
+    complete = True
+    for item in sequence(f, node, "outcomes"):
+        values = mapping(f, item, "an outcome", OUTCOME_KEYS, ("id", "label", "rule"))
+        if values is None:
+            complete = False
+            continue
+        out_id = ident(f, values["id"], "outcome id") if "id" in values else None
+        if out_id is None:
+            complete = False
+        elif out_id == "none":
+            f.error(values["id"], "outcome id 'none' is reserved (examples use it for no match)")
+        elif out_id in first:
+            f.error(
+                values["id"], f"duplicate outcome id '{out_id}' (first at line {first[out_id]})"
+            )
+        else:
+            first[out_id] = line_of(values["id"])
+        label = string(f, values["label"], "label") if "label" in values else None
+        corroborate = DEFAULT_CORROBORATE
+        if "corroborate" in values:
+            corroborate = integer(f, values["corroborate"], "corroborate", 1, 1000) or corroborate
+        rule = read_rule(f, values["rule"]) if "rule" in values else None
+        unless = read_unless(f, values["unless"]) if "unless" in values else ()
+        if out_id is not None and label is not None and rule is not None and unless is not None:
+            outcomes.append(Outcome(out_id, label, rule, corroborate, unless))
+    return outcomes, set(first) if complete else None
+
+
+def _examples(f: File, node: yaml.Node, outcome_ids: set[str] | None) -> list[Example]:
+    examples: list[Example] = []
+    for item in sequence(f, node, "examples", empty=True):
+        values = mapping(f, item, "an example", EXAMPLE_KEYS, ("text", "expect"))
+        if values is None:
+            continue
+        text = string(f, values["text"], "example text") if "text" in values else None
+        expect = string(f, values["expect"], "expect") if "expect" in values else None
+        body = string(f, values["body"], "example body", empty=True) if "body" in values else ""
+        if expect is not None and outcome_ids is not None:
+            expect = expect.strip()
+            if expect != "none" and expect not in outcome_ids:
+                allowed = ", ".join([*sorted(outcome_ids), "none"])
+                f.error(
+                    values["expect"], f"expect '{expect}' names no outcome; use one of: {allowed}"
+                )
+        if text is not None and expect is not None:
+            examples.append(Example(text, expect, body or "", line=line_of(item)))
+    return examples

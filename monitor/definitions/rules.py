@@ -1,0 +1,203 @@
+"""An outcome's `rule` and `unless` -> domain rule nodes; each operator key is an `Operator`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import assert_never
+
+import yaml
+
+from monitor.definitions.terms import compile_term
+from monitor.definitions.yamlfile import (
+    MAX_RULE_DEPTH,
+    MAX_RULE_ITEMS,
+    File,
+    TooBig,
+    integer,
+    mapping,
+    sequence,
+    string,
+)
+from monitor.domain import (
+    AllNode,
+    AnyNode,
+    NearNode,
+    Node,
+    NoneNode,
+    Order,
+    Rule,
+    Scope,
+    Term,
+    TermNode,
+)
+from monitor.operators import Operator
+
+NESTED_RULE_KEYS: tuple[str, ...] = tuple(Operator)
+RULE_KEYS = ("scope", *NESTED_RULE_KEYS)
+NEAR_KEYS = ("terms", "within", "order")
+NEAR_REQUIRED = ("terms", "within")
+
+
+def read_rule(f: File, node: yaml.Node) -> Rule | None:
+    values = mapping(f, node, "a rule", RULE_KEYS)
+    if values is None:
+        return None
+    scope = Scope.ENTRY
+    if "scope" in values:
+        text = string(f, values["scope"], "scope")
+        if text is not None and text not in (Scope.ENTRY, Scope.SENTENCE):
+            f.error(values["scope"], f"scope '{text}' must be 'entry' or 'sentence'")
+        elif text is not None:
+            scope = Scope(text)
+    if all(key not in values for key in Operator if key is not Operator.NONE):
+        f.error(node, "a rule needs 'all', 'any' or 'near' ('none' alone would match everything)")
+        return None
+    tree = _operators(f, values, depth=0)
+    return Rule(tree, scope) if tree is not None else None
+
+
+def _operators(f: File, values: dict[str, yaml.Node], depth: int) -> Node | None:
+    """The operators of one mapping, ANDed."""
+    nodes = [_operator(f, key, node, depth) for key, node in values.items() if key != "scope"]
+    if any(n is None for n in nodes) or not nodes:
+        return None
+    done = [n for n in nodes if n is not None]
+    return done[0] if len(done) == 1 else AllNode(tuple(done))
+
+
+def _operator(f: File, key: str, node: yaml.Node, depth: int) -> Node | None:
+    operator = Operator(key)  # the keys were checked against the operators' names
+    if operator is Operator.NEAR:
+        return _near(f, node)
+    children = [_item(f, item, depth + 1) for item in sequence(f, node, f"'{key}'")]
+    if not children or any(c is None for c in children):
+        return None
+    done = tuple(c for c in children if c is not None)
+    match operator:
+        case Operator.ALL:
+            return AllNode(done)
+        case Operator.ANY:
+            return AnyNode(done)
+        case Operator.NONE:
+            return NoneNode(done)
+        case _:
+            assert_never(operator)
+
+
+def _item(f: File, node: yaml.Node, depth: int) -> Node | None:
+    f.items += 1
+    if f.items > MAX_RULE_ITEMS:
+        raise TooBig
+    if depth > MAX_RULE_DEPTH:
+        f.error(node, f"rule is nested more than {MAX_RULE_DEPTH} levels deep")
+        return None
+    if isinstance(node, yaml.ScalarNode):
+        terms = read_terms(f, node)
+        if terms is None:
+            return None
+        return TermNode(terms[0]) if len(terms) == 1 else AnyNode(tuple(map(TermNode, terms)))
+    if isinstance(node, yaml.MappingNode):
+        values = mapping(f, node, "a nested rule", NESTED_RULE_KEYS)
+        if values == {}:
+            f.error(node, "a nested rule needs one of: all, any, none, near")
+        return _operators(f, values, depth) if values else None
+    f.error(node, "a rule item must be a term or a mapping with all, any, none or near")
+    return None
+
+
+def _term(f: File, node: yaml.Node) -> Term | None:
+    raw = string(f, node, "a term")
+    if raw is None:
+        return None
+    try:
+        return replace(compile_term(raw), where=f.where(node))
+    except ValueError as exc:
+        f.error(node, str(exc))
+        return None
+
+
+def read_terms(f: File, node: yaml.Node) -> list[Term] | None:
+    """A term, or every term of a vocabulary reference (`@FILE.NAME`, `title:@FILE.NAME`)."""
+    raw = string(f, node, "a term")
+    if raw is None:
+        return None
+    text, prefix = raw.strip(), ""
+    if text.startswith("title:") and text[len("title:") :].strip().startswith("@"):
+        text, prefix = text[len("title:") :].strip(), "title:"
+    if not text.startswith("@"):
+        term = _term(f, node)
+        return [term] if term is not None else None
+    if f.vocab is None:
+        f.error(node, f"vocabulary reference {raw!r} outside an indicator")
+        return None
+    found = f.vocab.lookup(f, node, text)
+    if found is None:
+        return None
+    raws, files = found
+    f.used |= files
+    f.items += len(raws)
+    if f.items > MAX_RULE_ITEMS:
+        raise TooBig
+    terms: list[Term] = []
+    for item, where in raws:
+        try:
+            terms.append(replace(compile_term(prefix + item), where=where))
+        except ValueError as exc:
+            f.error(node, f"{raw}: {exc}")
+    return terms if len(terms) == len(raws) else None
+
+
+def _near(f: File, node: yaml.Node) -> NearNode | None:
+    values = mapping(f, node, "'near'", NEAR_KEYS, NEAR_REQUIRED)
+    if values is None or any(key not in values for key in NEAR_REQUIRED):
+        return None
+    items = sequence(f, values["terms"], "'near' terms")
+    if len(items) == 1:
+        f.error(values["terms"], "'near' needs at least two terms")
+    groups = [_near_group(f, item) for item in items]
+    within = integer(f, values["within"], "'near' within", 0, 1000)
+    order = _order(f, values["order"]) if "order" in values else Order.ANY
+    if len(items) < 2 or within is None or order is None or any(g is None for g in groups):
+        return None
+    return NearNode(tuple(tuple(g) for g in groups if g is not None), within, order)
+
+
+def _near_group(f: File, node: yaml.Node) -> list[Term] | None:
+    """One element of 'near' terms: a term, a vocabulary reference or a list of either."""
+    if isinstance(node, yaml.ScalarNode):
+        return read_terms(f, node)
+    if not isinstance(node, yaml.SequenceNode):
+        f.error(node, "'near' terms must be terms, vocabulary references or lists of them")
+        return None
+    found = [
+        _near_group(f, item) if isinstance(item, yaml.ScalarNode) else None for item in node.value
+    ]
+    for item in node.value:
+        if not isinstance(item, yaml.ScalarNode):
+            f.error(item, "a list in 'near' terms must hold terms, not lists or mappings")
+    if not node.value:
+        f.error(node, "a list in 'near' terms must not be empty")
+    if not node.value or any(group is None for group in found):
+        return None
+    return [term for group in found if group is not None for term in group]
+
+
+def _order(f: File, node: yaml.Node) -> Order | None:
+    text = string(f, node, "'near' order")
+    if text is not None and text not in tuple(Order):
+        allowed = ", ".join(f"'{o}'" for o in Order)
+        f.error(node, f"'near' order '{text}' must be one of {allowed}")
+        return None
+    return Order(text) if text is not None else None
+
+
+def read_unless(f: File, node: yaml.Node) -> tuple[Term, ...] | None:
+    """An outcome's `unless`: terms and vocabulary references that cancel a match."""
+    items = sequence(f, node, "'unless'")
+    found = [read_terms(f, item) if isinstance(item, yaml.ScalarNode) else None for item in items]
+    for item in items:
+        if not isinstance(item, yaml.ScalarNode):
+            f.error(item, "'unless' items must be terms or vocabulary references")
+    if not items or any(terms is None for terms in found):
+        return None
+    return tuple(dict.fromkeys(term for terms in found if terms is not None for term in terms))

@@ -1,0 +1,59 @@
+"""A term as written (`phrase`, `=phrase`, `prefix*`, `/regex/`, `title:...`) -> Term."""
+
+from __future__ import annotations
+
+import regex
+
+from monitor.domain import Term, TermKind, normalize
+from monitor.wordforms import word_forms
+
+
+def compile_term(raw: str) -> Term:
+    """A term as written (`phrase`, `=phrase`, `prefix*`, `/regex/`, `title:...`) -> Term.
+
+    A plain phrase also matches the English forms of its words (see wordforms); `=` before it
+    matches it only as written. Raises ValueError with a message naming what is wrong.
+    """
+    text = raw.strip()
+    title_only = text.startswith("title:")
+    if title_only:
+        text = text[len("title:") :].strip()
+    exact = text.startswith("=")
+    if exact:
+        text = text[1:].strip()
+        if text.startswith("@"):
+            raise ValueError(f"'=' in term {raw!r}: put '=' on the terms of the vocabulary list")
+    if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
+        if exact:
+            raise ValueError(f"'=' in term {raw!r}: a regex matches only as written anyway")
+        source = text[1:-1]
+        _check_regex(source, raw)
+        return Term(raw=raw, kind=TermKind.REGEX, text=source, title_only=title_only)
+    kind = TermKind.PHRASE
+    if text.endswith("*"):
+        if exact:
+            raise ValueError(f"'=' in term {raw!r}: a prefix cannot also be exact")
+        kind, text = TermKind.PREFIX, text[:-1]
+    phrase = _phrase(text)
+    if not phrase:
+        raise ValueError(f"empty term {raw!r}")
+    forms: tuple[str, ...] = ()
+    if kind == TermKind.PHRASE and not exact:
+        forms = tuple(dict.fromkeys(_phrase(form) for form in word_forms(text)))
+    return Term(raw=raw, kind=kind, text=phrase, title_only=title_only, forms=forms)
+
+
+def _phrase(text: str) -> str:
+    return " ".join(normalize(text).split())
+
+
+def _check_regex(source: str, raw: str) -> None:
+    if not source:
+        raise ValueError(f"empty regex in term {raw!r}")
+    try:
+        pattern = regex.compile(source, regex.IGNORECASE)
+        matches_empty = pattern.search("", timeout=0.1) is not None
+    except (regex.error, TimeoutError, ValueError, OverflowError, RecursionError) as exc:
+        raise ValueError(f"bad regex in term {raw!r}: {exc}") from None
+    if matches_empty:
+        raise ValueError(f"regex in term {raw!r} matches empty text, so it would match everything")

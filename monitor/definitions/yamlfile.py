@@ -1,0 +1,205 @@
+"""Reading one YAML file with PyYAML's node API, so that every key and value keeps its line:
+the file's problems as `file:line: message`, and helpers that read a node or record a problem."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Protocol
+
+import regex
+import yaml
+
+from monitor.domain import parse_duration
+
+MAX_FILE_BYTES = 1_000_000
+MAX_RULE_ITEMS = 10_000  # per file, after aliases are expanded
+MAX_RULE_DEPTH = 32
+IDENT = regex.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_YAML_INT = "tag:yaml.org,2002:int"
+_YAML_NULL = "tag:yaml.org,2002:null"
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+class Vocabulary(Protocol):
+    """What `@FILE.NAME` references resolve against (`vocab.Vocab`)."""
+
+    def lookup(
+        self, f: File, node: yaml.Node, ref: str
+    ) -> tuple[tuple[tuple[str, str], ...], frozenset[str]] | None: ...
+
+
+class TooBig(Exception):
+    """A file expands (through aliases) to more than MAX_RULE_ITEMS rule items."""
+
+
+@dataclass
+class File:
+    """One YAML file being read: where problems go."""
+
+    path: str
+    problems: list[str] = field(default_factory=list)
+    items: int = 0
+    vocab: Vocabulary | None = None  # what `@FILE.NAME` references resolve against
+    used: set[str] = field(default_factory=set)  # vocabulary files the file's terms came from
+
+    def where(self, node: yaml.Node) -> str:
+        return f"{self.path}:{line_of(node)}"
+
+    def error(self, node: yaml.Node | None, message: str) -> None:
+        line = node.start_mark.line + 1 if node is not None else 1
+        self.problems.append(f"{self.path}:{line}: {message}")
+
+
+def read_yaml(path: Path, f: File) -> tuple[yaml.Node | None, bytes]:
+    """The root node of a YAML file (None after recording a problem) and the file's bytes."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        f.error(None, f"cannot read file: {exc.strerror or exc}")
+        return None, b""
+    if len(data) > MAX_FILE_BYTES:
+        f.error(None, f"file is too large ({len(data)} bytes; the limit is {MAX_FILE_BYTES})")
+        return None, data
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        f.problems.append(f"{f.path}:{line}: not UTF-8 text (bad byte at offset {exc.start})")
+        return None, data
+    root = _compose(text, f)
+    if root is None and not f.problems:
+        f.error(None, "file is empty")
+    return root, data
+
+
+def _compose(text: str, f: File) -> yaml.Node | None:
+    try:
+        node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        f.problems.append(f"{f.path}:{line}: invalid YAML: {exc.problem or exc.context}")
+        return None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        f.problems.append(f"{f.path}:{line}: invalid YAML: character {exc.character!r} not allowed")
+        return None
+    except yaml.YAMLError as exc:
+        f.error(None, f"invalid YAML: {exc}")
+        return None
+    except RecursionError:
+        f.error(None, "invalid YAML: nested too deeply")
+        return None
+    return node
+
+
+def line_of(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def mapping(
+    f: File,
+    node: yaml.Node,
+    what: str,
+    allowed: Sequence[str],
+    required: Sequence[str] = (),
+) -> dict[str, yaml.Node] | None:
+    """A mapping node's values by key, after reporting unknown, duplicate and missing keys."""
+    if not isinstance(node, yaml.MappingNode):
+        f.error(node, f"{what} must be a mapping with keys: {', '.join(allowed)}")
+        return None
+    values: dict[str, yaml.Node] = {}
+    lines: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            f.error(key_node, f"{what} has a key that is not a name")
+            continue
+        key = str(key_node.value)
+        if key in lines:
+            f.error(key_node, f"duplicate key '{key}' in {what} (first at line {lines[key]})")
+            continue
+        lines[key] = line_of(key_node)
+        if key not in allowed:
+            f.error(key_node, f"unknown key '{key}' in {what}; allowed: {', '.join(allowed)}")
+        else:
+            values[key] = value_node
+    for key in required:
+        if key not in lines:
+            f.error(node, f"{what} is missing required key '{key}'")
+    return values
+
+
+def string(f: File, node: yaml.Node, what: str, *, empty: bool = False) -> str | None:
+    if not isinstance(node, yaml.ScalarNode) or node.tag == _YAML_NULL:
+        f.error(node, f"{what} must be text")
+        return None
+    value = str(node.value)
+    if not empty and not value.strip():
+        f.error(node, f"{what} must not be empty")
+        return None
+    return value
+
+
+def ident(f: File, node: yaml.Node, what: str) -> str | None:
+    value = string(f, node, what)
+    if value is not None and not IDENT.match(value):
+        f.error(node, f"{what} {value!r} must be a slug of letters, digits, '-', '_' or '.'")
+        return None
+    return value
+
+
+def integer(f: File, node: yaml.Node, what: str, low: int, high: int) -> int | None:
+    value: object = None
+    if isinstance(node, yaml.ScalarNode) and node.tag == _YAML_INT:
+        try:
+            value = _CONSTRUCTOR.construct_yaml_int(node)
+        except ValueError:
+            value = None
+    if not isinstance(value, int) or not low <= value <= high:
+        f.error(node, f"{what} must be a whole number from {low} to {high}")
+        return None
+    return value
+
+
+def duration(f: File, node: yaml.Node, what: str) -> timedelta | None:
+    value = string(f, node, what)
+    if value is None:
+        return None
+    try:
+        result = parse_duration(value)
+    except (ValueError, OverflowError) as exc:
+        f.error(node, f"{what}: {exc}")
+        return None
+    if result <= timedelta(0):
+        f.error(node, f"{what} must be longer than zero")
+        return None
+    return result
+
+
+def sequence(f: File, node: yaml.Node, what: str, *, empty: bool = False) -> list[yaml.Node]:
+    if not isinstance(node, yaml.SequenceNode):
+        f.error(node, f"{what} must be a list")
+        return []
+    if not node.value and not empty:
+        f.error(node, f"{what} must not be empty")
+    return list(node.value)
+
+
+def idents(f: File, node: yaml.Node, what: str) -> list[tuple[yaml.Node, str]]:
+    """A list of slugs; bad items are reported and skipped."""
+    out: list[tuple[yaml.Node, str]] = []
+    for item in sequence(f, node, f"{what}s", empty=True):
+        value = ident(f, item, what)
+        if value is not None:
+            out.append((item, value))
+    return out
+
+
+def name_list(names: Sequence[str], limit: int = 20) -> str:
+    if not names:
+        return "(none)"
+    shown = ", ".join(names[:limit])
+    return shown + (f", … ({len(names) - limit} more)" if len(names) > limit else "")

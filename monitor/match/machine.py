@@ -1,0 +1,291 @@
+"""Compiling rules: every literal term in Aho-Corasick automata, the gates that pick the
+outcomes worth evaluating, and the compiled rule tree (one node class per operator). Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import ClassVar, assert_never
+
+import ahocorasick
+import regex
+
+from monitor.domain import (
+    AllNode,
+    AnyNode,
+    Indicator,
+    NearNode,
+    Node,
+    NoneNode,
+    Order,
+    Scope,
+    Term,
+    TermKind,
+    TermNode,
+)
+from monitor.fold import fold
+from monitor.match.prefilter import MAX_GROUPS, either, required_literals
+from monitor.match.regexterms import REGEX_TIMEOUT, compile_regex, fold_regex
+from monitor.match.textview import CJK, LATIN_TERM, latin_view, spacings, utf8_view, word_char
+from monitor.operators import Operator
+
+
+@dataclass(frozen=True, slots=True)
+class CTerm:
+    term_id: int
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class CAll:
+    operator: ClassVar[Operator] = Operator.ALL
+    children: tuple[CNode, ...]
+    literals: frozenset[int]  # literal ids of the children that are plain literal terms
+    rest: tuple[CNode, ...]  # the other children (regexes, title: terms, operators)
+
+
+@dataclass(frozen=True, slots=True)
+class CAny:
+    operator: ClassVar[Operator] = Operator.ANY
+    children: tuple[CNode, ...]
+    literals: frozenset[int]
+    rest: tuple[CNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CNone:
+    operator: ClassVar[Operator] = Operator.NONE
+    children: tuple[CNode, ...]
+    literals: frozenset[int]
+    rest: tuple[CNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CNear:
+    operator: ClassVar[Operator] = Operator.NEAR
+    groups: tuple[tuple[CTerm, ...], ...]  # one term of each group must occur
+    within: int
+    order: Order
+
+
+COperator = CAll | CAny | CNone | CNear  # one compiled node per Operator member
+CNode = CTerm | COperator
+
+
+@dataclass(frozen=True, slots=True)
+class COutcome:
+    indicator_id: str
+    outcome_id: str
+    node: CNode
+    sentence: bool
+    unless: tuple[CTerm, ...]  # cues that cancel a match in a sentence of its terms
+
+
+class Machine:
+    """Every indicator's rules, compiled once: the automata, the gates and the term tables
+    that a `Scan` of one entry reads."""
+
+    def __init__(self, indicators: Sequence[Indicator], *, regex_timeout: float = REGEX_TIMEOUT):
+        self.indicators = tuple(indicators)
+        self.regex_timeout = regex_timeout
+        self.regex_timeouts = 0  # how many regex runs timed out (for metrics)
+        self.term_ids: dict[tuple[TermKind, str, bool, tuple[str, ...]], int] = {}
+        # (kind, text, other spellings) of every literal: a phrase and its forms are one literal
+        self.literal_ids: dict[tuple[TermKind, str, tuple[str, ...]], int] = {}
+        self.term_literal: list[int] = []  # literal id, or -1 for a regex term
+        self.term_title: list[bool] = []
+        self.term_regex: list[regex.Pattern[str] | None] = []
+        # Per regex: sets of substrings one of each of which a match contains, as literal ids
+        # (substrings of the Latin view), or as strings where their Latin view is blank.
+        self.term_needs: list[tuple[frozenset[str], ...]] = []
+        self.term_needs_ids: list[tuple[frozenset[int], ...]] = []
+        self.outcomes: list[COutcome] = []
+        self.term_sources: list[dict[str, Term]] = []  # per term id: the terms, by where
+        self.indicator_terms: dict[str, tuple[CTerm, ...]] = {}
+        for indicator in self.indicators:
+            terms: dict[CTerm, None] = {}
+            for outcome in indicator.outcomes:
+                node = self._compile(outcome.rule.node, terms)
+                sentence = outcome.rule.scope == Scope.SENTENCE
+                unless = tuple(self._compile_term(t, terms) for t in outcome.unless)
+                self.outcomes.append(COutcome(indicator.id, outcome.id, node, sentence, unless))
+            self.indicator_terms[indicator.id] = tuple(terms)
+        self._build_gates()
+        self._build_automata()
+
+    # ------------------------------------------------------------ compiling
+
+    def _compile(self, node: Node, seen: dict[CTerm, None]) -> CNode:
+        match node:
+            case TermNode():
+                return self._compile_term(node.term, seen)
+            case NearNode():
+                groups = tuple(
+                    tuple(self._compile_term(t, seen) for t in group) for group in node.terms
+                )
+                return CNear(groups, node.within, node.order)
+            case AllNode():
+                return CAll(*self._compile_children(node.children, seen))
+            case AnyNode():
+                return CAny(*self._compile_children(node.children, seen))
+            case NoneNode():
+                return CNone(*self._compile_children(node.children, seen))
+            case _:
+                assert_never(node)
+
+    def _compile_children(
+        self, nodes: tuple[Node, ...], seen: dict[CTerm, None]
+    ) -> tuple[tuple[CNode, ...], frozenset[int], tuple[CNode, ...]]:
+        """An operator's compiled children, the literal ids of the plain literal terms among
+        them, and the others."""
+        children = tuple(self._compile(child, seen) for child in nodes)
+        plain = [c for c in children if isinstance(c, CTerm) and self.plain_literal(c.term_id)]
+        rest = tuple(c for c in children if c not in plain)
+        literals = frozenset(self.term_literal[c.term_id] for c in plain)
+        return children, literals, rest
+
+    def plain_literal(self, term_id: int) -> bool:
+        return self.term_literal[term_id] >= 0 and not self.term_title[term_id]
+
+    def _compile_term(self, written: Term, seen: dict[CTerm, None]) -> CTerm:
+        folded = fold_regex(written.text) if written.kind == TermKind.REGEX else fold(written.text)
+        forms = tuple(map(fold, written.forms))
+        term = replace(written, text=folded, forms=forms)  # Traditional as Simplified, like texts
+        key = (term.kind, term.text, term.title_only, term.forms)
+        term_id = self.term_ids.get(key)
+        if term_id is None:
+            term_id = self.term_ids[key] = len(self.term_literal)
+            self.term_sources.append({})
+            self.term_title.append(term.title_only)
+            if term.kind == TermKind.REGEX:
+                self.term_literal.append(-1)
+                self.term_regex.append(compile_regex(term.text))
+                needs = [(need, self._needs_ids(need)) for need in required_literals(term.text)]
+                self.term_needs.append(tuple(need for need, ids in needs if ids is None))
+                self.term_needs_ids.append(tuple(ids for _, ids in needs if ids is not None))
+            else:
+                literal = self.literal_ids.setdefault(
+                    (term.kind, term.text, term.forms), len(self.literal_ids)
+                )
+                self.term_literal.append(literal)
+                self.term_regex.append(None)
+                self.term_needs.append(())
+                self.term_needs_ids.append(())
+        self.term_sources[term_id].setdefault(written.where or written.raw, written)
+        compiled = CTerm(term_id, term.raw)
+        seen.setdefault(compiled, None)
+        return compiled
+
+    def _build_gates(self) -> None:
+        """An outcome is a candidate for an entry only when each of its groups (sets of literals
+        one of which its rule needs) has a hit; outcomes without groups are always tried.
+
+        Each outcome's groups get one bit apiece, in a row followed by a guard bit; a literal's
+        mask has the bits of the groups it is in. An entry ORs the masks of its hits; adding a 1
+        at the bottom of every row then carries into the guard bit of exactly the full rows.
+        """
+        positions: list[list[int]] = [[] for _ in self.literal_ids]
+        self.literal_length = {id_: len(text) for (_, text, _), id_ in self.literal_ids.items()}
+        self.always: list[int] = []
+        self.guard_outcome: dict[int, int] = {}  # guard bit's bit_length() -> outcome index
+        low = guards = bit = 0
+        for index, compiled in enumerate(self.outcomes):
+            groups = self._groups(compiled.node)[:MAX_GROUPS]
+            if not groups:
+                self.always.append(index)
+                continue
+            low |= 1 << bit
+            for group in groups:
+                for literal in group:
+                    positions[literal].append(bit)
+                bit += 1
+            guards |= 1 << bit
+            self.guard_outcome[bit + 1] = index
+            bit += 1
+        self.low, self.guards = low, guards
+        self.literal_gate = [sum(1 << b for b in bits) for bits in positions]
+
+    def _needs_ids(self, needs: frozenset[str]) -> frozenset[int] | None:
+        """Substrings a regex needs as literals of the Latin automaton (kind REGEX), or None."""
+        views = [latin_view(literal) for literal in needs]
+        if not views or not all(view.strip() for view in views):
+            return None
+        ids = self.literal_ids
+        return frozenset(ids.setdefault((TermKind.REGEX, view, ()), len(ids)) for view in views)
+
+    def _groups(self, node: CNode) -> list[frozenset[int]]:
+        """Sets of literals such that `node` can only hold when each set has a hit."""
+        match node:
+            case CTerm():
+                return self._term_groups(node)
+            case CNear():
+                found: list[frozenset[int]] = []
+                for group in node.groups:
+                    found += either(
+                        [self._term_groups(t) for t in group], self.literal_length.__getitem__
+                    )
+                return list(dict.fromkeys(found))
+            case CNone():
+                return []
+            case CAll():
+                children = [self._groups(child) for child in node.children]
+                return list(dict.fromkeys(group for groups in children for group in groups))
+            case CAny():
+                children = [self._groups(child) for child in node.children]
+                return either(children, self.literal_length.__getitem__)
+            case _:
+                assert_never(node)
+
+    def _term_groups(self, term: CTerm) -> list[frozenset[int]]:
+        literal = self.term_literal[term.term_id]
+        if literal >= 0:
+            return [frozenset({literal})]
+        return list(self.term_needs_ids[term.term_id])
+
+    def _build_automata(self) -> None:
+        """Latin-script literals go, padded with a space where they need a word boundary, into
+        an automaton over the text's Latin view (every other character a space), so that every
+        hit is a real one; the rest (CJK, symbols) are checked for boundaries per hit."""
+        latin: dict[str, list[int]] = {}
+        other: dict[str, tuple[list[int], list[int]]] = {}  # phrase and prefix literals
+        for (kind, text, forms), literal in self.literal_ids.items():
+            if kind == TermKind.REGEX:
+                continue  # substrings regexes need: added below, after the terms
+            if LATIN_TERM.search(text) and not CJK.search(text):
+                for spelling in (text, *forms):  # a form ends on a word boundary like its term
+                    key = latin_view(spelling)
+                    lead = key[0] != " "
+                    trail = kind == TermKind.PHRASE and key[-1] != " "
+                    key = " " * lead + key + " " * trail
+                    slot = latin.setdefault(key, [lead, trail])
+                    if literal not in slot[2:]:
+                        slot.append(literal)
+            else:
+                for spelling in {s: None for form in (text, *forms) for s in spacings(form)}:
+                    phrases, prefixes = other.setdefault(spelling, ([], []))
+                    (phrases if kind == TermKind.PHRASE else prefixes).append(literal)
+        for (kind, text, _), literal in self.literal_ids.items():
+            if kind == TermKind.REGEX:  # found as a plain substring of the Latin view
+                latin.setdefault(text, [False, False]).append(literal)
+        self.latin = automaton(
+            (key, (len(key), lead, trail, tuple(literals)))
+            for key, (lead, trail, *literals) in latin.items()
+        )
+        self.other = automaton(
+            (
+                utf8_view(text),
+                (len(text), word_char(text[0]), word_char(text[-1]), *map(tuple, slot)),
+            )
+            for text, slot in other.items()
+        )
+        self.other_ascii = any(text.isascii() for text in other)
+
+
+def automaton(items: Iterable[tuple[str, object]]) -> ahocorasick.Automaton | None:
+    automaton = ahocorasick.Automaton()
+    for key, value in items:
+        automaton.add_word(key, value)
+    if len(automaton) == 0:
+        return None
+    automaton.make_automaton()
+    return automaton

@@ -1,0 +1,121 @@
+"""`Matcher`: compiled rules that match entries, find the terms of an indicator in one, count
+terms over general news, and run an indicator's `examples`. Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from monitor.domain import Entry, Example, Indicator, Match, Term
+from monitor.match.machine import Machine
+from monitor.match.scan import Scan
+from monitor.match.textview import snippet_at, unique
+
+
+class Matcher(Machine):
+    """Every indicator's rules, compiled once; `match(entry)` is one pass over the entry."""
+
+    def match(self, entry: Entry) -> list[Match]:
+        """Every (indicator, outcome) whose rule the entry satisfies, in definition order."""
+        scan = Scan(self, entry.title, entry.text)
+        gate, bits = self.literal_gate, 0
+        for literal in scan.hits:
+            bits |= gate[literal]
+        ready = (bits + self.low) & self.guards
+        candidates = list(self.always)
+        while ready:
+            lowest = ready & -ready
+            candidates.append(self.guard_outcome[lowest.bit_length()])
+            ready ^= lowest
+        matches: list[Match] = []
+        for index in sorted(candidates):
+            outcome = self.outcomes[index]
+            found = scan.explain(outcome.node, outcome.sentence, outcome.unless)
+            if found is not None:
+                terms, at = found
+                snippet = snippet_at(entry.title + "\n" + entry.text, at)
+                matches.append(
+                    Match(entry.key, outcome.indicator_id, outcome.outcome_id, terms, snippet)
+                )
+        return matches
+
+    def terms_hit(self, entry: Entry, indicator_id: str) -> tuple[str, ...]:
+        """Every term of one indicator that occurs in the entry, whether or not a rule held."""
+        scan = Scan(self, entry.title, entry.text)
+        terms = self.indicator_terms.get(indicator_id, ())
+        return unique(t.raw for t in terms if scan.positions(t.term_id))
+
+    def term_counts(self, entries: Iterable[Entry]) -> list[tuple[tuple[Term, ...], int]]:
+        """Every term, as the places it is written at, with how many `entries` it occurs in."""
+        counts = [0] * len(self.term_sources)
+        for entry in entries:
+            scan = Scan(self, entry.title, entry.text)
+            for term_id in range(len(counts)):
+                counts[term_id] += bool(scan.positions(term_id))
+        return [(tuple(s.values()), n) for s, n in zip(self.term_sources, counts, strict=True)]
+
+
+GENERAL_NEWS_SHARE = 0.05  # `monitor validate` warns for a term in more general news than this
+GENERAL_NEWS_MIN = 3  # ... and in at least this many entries
+
+
+@dataclass(frozen=True)
+class ExampleResult:
+    """One `examples:` item of an indicator, run through the matcher."""
+
+    indicator_id: str
+    example: Example
+    expected: str
+    actual: tuple[str, ...]  # matched outcome ids, or ("none",)
+    passed: bool
+    terms: tuple[str, ...]  # every term of the indicator that hit, even if no rule held
+
+
+def general_news_warnings(matcher: Matcher, entries: Sequence[Entry]) -> list[str]:
+    """`file:line: warning:` for each term that occurs in more than GENERAL_NEWS_SHARE of
+    `entries` (general news, about nothing the indicators watch) and in at least
+    GENERAL_NEWS_MIN of them: such a term fires on unrelated news. One line per term, at the
+    first place it is written."""
+    limit = max(GENERAL_NEWS_MIN - 1, int(len(entries) * GENERAL_NEWS_SHARE))
+    warnings = []
+    for places, count in matcher.term_counts(entries):
+        if count > limit and places:
+            term, others = places[0], len(places) - 1
+            also = f"; also written at {others} more places" if others else ""
+            warnings.append(
+                f"{term.where or term.raw}: warning: term {term.raw!r} occurs in {count} of"
+                f" {len(entries)} general-news entries ({count / len(entries):.0%}{also});"
+                " alone it fires on unrelated news"
+            )
+    return sorted(warnings)
+
+
+def run_examples(indicators: Sequence[Indicator], matcher: Matcher) -> list[ExampleResult]:
+    """Run every indicator's `examples` (text as the title, body as the text) through `matcher`."""
+    results: list[ExampleResult] = []
+    for indicator in indicators:
+        for example in indicator.examples:
+            entry = Entry(
+                feed_id="example",
+                guid=f"example:{indicator.id}:{example.line}",
+                link="",
+                title=example.text,
+                text=example.body,
+                published=None,
+                publisher="example",
+            )
+            found = unique(
+                m.outcome_id for m in matcher.match(entry) if m.indicator_id == indicator.id
+            )
+            expected = {example.expect} if example.expect != "none" else set()
+            results.append(
+                ExampleResult(
+                    indicator_id=indicator.id,
+                    example=example,
+                    expected=example.expect,
+                    actual=found or ("none",),
+                    passed=set(found) == expected,
+                    terms=matcher.terms_hit(entry, indicator.id),
+                )
+            )
+    return results

@@ -1,0 +1,332 @@
+"""One entry against the compiled rules: its literal hits, term positions, sentences and words,
+and the evaluation and explanation of a compiled rule. Pure: no I/O."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from typing import assert_never
+
+from monitor.domain import Order, normalize
+from monitor.fold import fold
+from monitor.match.machine import CAll, CAny, CNear, CNode, CNone, CTerm, Machine
+from monitor.match.regexterms import MAX_HITS_PER_TERM, regex_hits
+from monitor.match.textview import (
+    ASCII_TOKEN,
+    TABLE_SIZE,
+    TOKEN,
+    WORD_TABLE,
+    latin_view,
+    sentence_starts,
+    spaces,
+    unique,
+    utf8_view,
+    word_char,
+)
+
+
+class Scan:
+    """One entry's normalized text, its literal hits and lazily computed facts about it."""
+
+    def __init__(self, matcher: Machine, title: str, text: str) -> None:
+        self.m = matcher
+        norm_title, norm_text = fold(normalize(title)), fold(normalize(text))
+        self.title_len = len(norm_title)
+        self.norm = norm_title + "\n" + norm_text
+        self.flat = spaces(norm_title) + "\n" + spaces(norm_text)
+        self.hits = self._scan()
+        self._positions: dict[int, list[tuple[int, int]]] = {}
+        self._memo: dict[int, int] = {}
+        self._literal_masks: dict[int, int] = {}
+        self._sentences: list[int] | None = None
+        self._words: list[int] | None = None
+
+    def _scan(self) -> dict[int, list[tuple[int, int]]]:
+        hits: dict[int, list[tuple[int, int]]] = {}
+        if self.m.latin is not None:
+            view = " " + latin_view(self.flat) + " "
+            for end, (length, lead, trail, literals) in self.m.latin.iter(view):
+                span = (end - length + lead, end - trail)
+                for literal in literals:
+                    hits.setdefault(literal, []).append(span)
+        if self.m.other is not None:
+            self._scan_other(hits)
+        return hits
+
+    def _scan_other(self, hits: dict[int, list[tuple[int, int]]]) -> None:
+        flat, size, table = self.flat, len(self.flat), WORD_TABLE
+        if not self.m.other_ascii and flat.isascii():
+            return
+        assert self.m.other is not None
+        encoded = flat.encode("utf-8", "surrogatepass")
+        done_bytes = done_chars = 0
+        for end, (length, left, right, phrase, prefix) in self.m.other.iter(utf8_view(flat)):
+            done_chars += len(encoded[done_bytes : end + 1].decode("utf-8", "surrogatepass"))
+            done_bytes = end + 1
+            start, stop = done_chars - length, done_chars
+            if left and start > 0:
+                o = ord(flat[start - 1])
+                if table[o] if o < TABLE_SIZE else word_char(flat[start - 1]):
+                    continue
+            for literal in prefix:
+                hits.setdefault(literal, []).append((start, stop))
+            if phrase:
+                if right and stop < size:
+                    o = ord(flat[stop])
+                    if table[o] if o < TABLE_SIZE else word_char(flat[stop]):
+                        continue
+                for literal in phrase:
+                    hits.setdefault(literal, []).append((start, stop))
+
+    def positions(self, term_id: int) -> list[tuple[int, int]]:
+        found = self._positions.get(term_id)
+        if found is None:
+            found = self._find(term_id)
+            if self.m.term_title[term_id]:
+                found = [(s, e) for s, e in found if e <= self.title_len]
+            self._positions[term_id] = found
+        return found
+
+    def _find(self, term_id: int) -> list[tuple[int, int]]:
+        literal = self.m.term_literal[term_id]
+        if literal >= 0:
+            return self.hits.get(literal, [])[:MAX_HITS_PER_TERM]
+        pattern = self.m.term_regex[term_id]
+        if pattern is None:
+            return []
+        text = self.flat[: self.title_len] if self.m.term_title[term_id] else self.flat
+        hits = self.hits.keys()
+        if any(hits.isdisjoint(ids) for ids in self.m.term_needs_ids[term_id]):
+            return []
+        if not all(any(n in text for n in need) for need in self.m.term_needs[term_id]):
+            return []
+        try:
+            return regex_hits(pattern, text, self.m.regex_timeout)
+        except TimeoutError:
+            self.m.regex_timeouts += 1
+            return []
+
+    # ------------------------------------------------------------ segments and words
+
+    def segment(self, pos: int) -> int:
+        if self._sentences is None:
+            self._sentences = sentence_starts(self.norm)
+        return bisect_right(self._sentences, pos) - 1
+
+    def universe(self, sentence: bool) -> int:
+        if not sentence:
+            return 1
+        self.segment(0)
+        assert self._sentences is not None
+        return (1 << len(self._sentences)) - 1
+
+    def word(self, pos: int) -> int:
+        if self._words is None:
+            tokens = ASCII_TOKEN if self.flat.isascii() else TOKEN
+            self._words = [m.start() for m in tokens.finditer(self.flat)]
+        return max(bisect_right(self._words, pos) - 1, 0)
+
+    # ------------------------------------------------------------ evaluation
+
+    def eval(self, node: CNode, sentence: bool) -> int:
+        """Bit mask of the segments (sentences, or the one entry) in which `node` holds."""
+        if isinstance(node, CTerm):
+            return self._term_mask(node.term_id, sentence)
+        mask = self._memo.get(id(node))  # a node belongs to one outcome, so to one scope
+        if mask is None:
+            match node:
+                case CAll():
+                    mask = self._all_mask(node, sentence)
+                case CAny():
+                    mask = self._any_mask(node, sentence)
+                case CNone():
+                    mask = self.universe(sentence) & ~self._any_mask(node, sentence)
+                case CNear():
+                    mask = self._near_mask(node, sentence)
+                case _:
+                    assert_never(node)
+            self._memo[id(node)] = mask
+        return mask
+
+    def _all_mask(self, node: CAll, sentence: bool) -> int:
+        mask = self.universe(sentence)
+        if node.literals:
+            if not self.hits.keys() >= node.literals:
+                return 0
+            if sentence:
+                for literal in node.literals:
+                    mask &= self._literal_mask(literal)
+        for child in node.rest:
+            if not mask:
+                break
+            mask &= self.eval(child, sentence)
+        return mask
+
+    def _any_mask(self, node: CAny | CNone, sentence: bool) -> int:
+        """The segments in which one of the children holds (for `none`, its complement)."""
+        universe = self.universe(sentence)
+        union = 0
+        if node.literals:
+            found = self.hits.keys() & node.literals
+            if found and not sentence:
+                union = 1
+            for literal in found if sentence else ():
+                union |= self._literal_mask(literal)
+        for child in node.rest:
+            if union == universe:
+                break
+            union |= self.eval(child, sentence)
+        return union
+
+    def _literal_mask(self, literal: int) -> int:
+        mask = self._literal_masks.get(literal)
+        if mask is None:
+            mask = 0
+            for start, _ in self.hits.get(literal, ()):
+                mask |= 1 << self.segment(start)
+            self._literal_masks[literal] = mask
+        return mask
+
+    def _term_mask(self, term_id: int, sentence: bool) -> int:
+        if sentence and self.m.plain_literal(term_id):
+            return self._literal_mask(self.m.term_literal[term_id])
+        found = self.positions(term_id)
+        if not found or not sentence:
+            return 1 if found else 0
+        mask = 0
+        for start, _ in found:
+            mask |= 1 << self.segment(start)
+        return mask
+
+    def _near_mask(self, node: CNear, sentence: bool) -> int:
+        per_group: list[dict[int, list[tuple[int, int]]]] = []
+        for group in node.groups:
+            by_segment: dict[int, list[tuple[int, int]]] = {}
+            for term in group:
+                for start, end in self.positions(term.term_id):
+                    segment = self.segment(start) if sentence else 0
+                    span = (self.word(start), self.word(end - 1))
+                    by_segment.setdefault(segment, []).append(span)
+            if not by_segment:
+                return 0
+            per_group.append(by_segment)
+        if node.order == Order.AFTER:
+            per_group.reverse()
+        common = set(per_group[0]).intersection(*per_group[1:])
+        close = near if node.order == Order.ANY else near_in_order
+        mask = 0
+        for segment in common:
+            if close(tuple(sorted(g[segment]) for g in per_group), node.within):
+                mask |= 1 << segment
+        return mask
+
+    def present(self, node: CNode) -> bool:
+        """Whether the entry has every term `node` needs (a `none` counts as holding): false
+        means `node` holds in no sentence, found without splitting the entry into sentences."""
+        match node:
+            case CTerm():
+                return bool(self.positions(node.term_id))
+            case CNear():
+                return all(any(self.positions(t.term_id) for t in group) for group in node.groups)
+            case CAll():
+                hits = self.hits.keys()
+                return hits >= node.literals and all(self.present(child) for child in node.rest)
+            case CAny():
+                hits = self.hits.keys()
+                return not hits.isdisjoint(node.literals) or any(map(self.present, node.rest))
+            case CNone():
+                return True
+            case _:
+                assert_never(node)
+
+    def explain(
+        self, node: CNode, sentence: bool, unless: Sequence[CTerm] = ()
+    ) -> tuple[tuple[str, ...], int] | None:
+        """The raw terms that made `node` hold and where the first of them is, or None.
+
+        None too when an `unless` cue shares a sentence with the match: with sentence scope,
+        sentences holding a cue do not count; with entry scope, a cue in any sentence that holds
+        one of the matched terms cancels the match."""
+        if sentence and not self.present(node):
+            return None
+        mask = self.eval(node, sentence)
+        cues = self._cues(unless) if mask else 0
+        if sentence:
+            mask &= ~cues
+        if not mask:
+            return None
+        bit = mask & -mask
+        fired: list[CTerm] = []
+        self._fired(node, sentence, bit, fired)
+        spans = [span for term in fired for span in self.positions(term.term_id)]
+        if not sentence and cues and any(1 << self.segment(s) & cues for s, _ in spans):
+            return None
+        starts = [start for start, _ in spans if not sentence or 1 << self.segment(start) == bit]
+        return unique(t.raw for t in fired), min(starts, default=0)
+
+    def _cues(self, unless: Sequence[CTerm]) -> int:
+        """Bit mask of the sentences holding one of the `unless` terms."""
+        if not any(self.positions(term.term_id) for term in unless):
+            return 0
+        mask = 0
+        for term in unless:
+            mask |= self._term_mask(term.term_id, True)
+        return mask
+
+    def _fired(self, node: CNode, sentence: bool, bit: int, out: list[CTerm]) -> None:
+        match node:
+            case CTerm():
+                out.append(node)
+            case CNear():
+                out.extend(t for group in node.groups for t in group if self.positions(t.term_id))
+            case CAll() | CAny():
+                for child in node.children:
+                    if self.eval(child, sentence) & bit:
+                        self._fired(child, sentence, bit, out)
+            case CNone():
+                pass  # terms that must be absent explain nothing
+            case _:
+                assert_never(node)
+
+
+def near(occurrences: tuple[list[tuple[int, int]], ...], within: int) -> bool:
+    """Whether one occurrence (first word, last word) per term fits with <= `within` words between.
+
+    Each occurrence in turn is taken as the leftmost; every other term then uses its occurrence
+    starting at or after it that ends first.
+    """
+    for index, anchors in enumerate(occurrences):
+        for first, last in anchors:
+            right, covered = last, last - first + 1
+            for other, spans in enumerate(occurrences):
+                if other == index:
+                    continue
+                after = [span for span in spans if span[0] >= first]
+                if not after:
+                    break
+                best = min(after, key=lambda span: span[1])
+                right = max(right, best[1])
+                covered += best[1] - best[0] + 1
+            else:
+                if (right - first + 1) - covered <= within:
+                    return True
+    return False
+
+
+def near_in_order(occurrences: tuple[list[tuple[int, int]], ...], within: int) -> bool:
+    """Whether one occurrence per term, each after the one before it, fits with <= `within`
+    words between the first and the last. From each occurrence of the first term, every next
+    term takes its occurrence that starts after the previous one ends and ends first."""
+    for first, last in occurrences[0]:
+        right, covered = last, last - first + 1
+        for spans in occurrences[1:]:
+            after = [span for span in spans if span[0] > right]
+            if not after:
+                break
+            best = min(after, key=lambda span: span[1])
+            covered += best[1] - best[0] + 1
+            right = best[1]
+        else:
+            if (right - first + 1) - covered <= within:
+                return True
+    return False
