@@ -7,6 +7,7 @@ import json
 import random
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -79,15 +80,17 @@ def populate(store: Store, definitions: Definitions, count: int, *, now: datetim
     feeds = [f.id for f in definitions.feeds]
     outcomes = [(i.id, o.id) for i in definitions.indicators for o in i.outcomes]
     hashes = {i.id: i.hash for i in definitions.indicators}
-    for start in range(0, count, 5_000):
-        batch = [_entry(rng, n, feeds, now) for n in range(start, min(count, start + 5_000))]
-        new = store.add_entries(batch, now=now)
-        matched = [
+
+    def matched(new: Sequence[tuple[int, Entry]]) -> list[tuple[int, Match]]:
+        return [
             (entry_id, Match(entry.key, *rng.choice(outcomes), ("term",), entry.title))
             for entry_id, entry in new
             if rng.random() < 0.02
         ]
-        store.add_matches(matched, hashes)
+
+    for start in range(0, count, 5_000):
+        batch = [_entry(rng, n, feeds, now) for n in range(start, min(count, start + 5_000))]
+        store.add_news(batch, now=now, match=matched, definition_hashes=hashes)
     for indicator in definitions.indicators:
         store.record_changes(_changes(indicator.id, indicator.outcomes[0].id, now))
 

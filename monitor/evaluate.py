@@ -24,9 +24,8 @@ The status model (DESIGN §3):
 from __future__ import annotations
 
 import functools
-import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -79,18 +78,24 @@ def evaluate(
     feed_health: Sequence[FeedHealth],
     *,
     now: datetime,
+    version: Hashable = None,
 ) -> Status:
     """The status of one indicator.
 
     `evidence` are this indicator's stored matches (any age; older ones are ignored here) and
-    `feed_health` the health of the feeds it reads.
+    `feed_health` the health of the feeds it reads. `version`, when given, is the version the
+    store read `evidence` at (`EvidenceRead.version`): equal versions mean equal evidence, so
+    the stories found in it are kept under that version (see `stories`).
     """
     cutoff = now - indicator.window
     by_outcome: dict[str, list[Evidence]] = {}
     for item in evidence:
         if item.indicator_id == indicator.id and item.time >= cutoff:
             by_outcome.setdefault(item.outcome_id, []).append(item)
-    outcomes = tuple(_outcome_state(o, by_outcome.get(o.id, ())) for o in indicator.outcomes)
+    outcomes = tuple(
+        _outcome_state(o, by_outcome.get(o.id, ()), _key(version, indicator.id, o.id))
+        for o in indicator.outcomes
+    )
     down = feeds_down(feed_health, now)
     status = UNKNOWN if down else _status_string(outcomes)
     return Status(indicator.id, status, outcomes, indicator.hash, reason=down)
@@ -126,8 +131,14 @@ def changes(
     return found
 
 
-def _outcome_state(outcome: Outcome, evidence: Sequence[Evidence]) -> OutcomeState:
-    found = stories(evidence)
+def _key(version: Hashable, indicator_id: str, outcome_id: str) -> Hashable:
+    return None if version is None else (version, indicator_id, outcome_id)
+
+
+def _outcome_state(
+    outcome: Outcome, evidence: Sequence[Evidence], key: Hashable = None
+) -> OutcomeState:
+    found = stories(evidence, key=key)
     sources = tuple(dict.fromkeys(story.publisher for story in found))
     if not found:
         level = Level.NONE
@@ -184,46 +195,48 @@ class _Fingerprint:
     shingles: frozenset[str]  # each shingle's tokens joined by NUL (no token holds one)
 
 
-def stories(evidence: Sequence[Evidence]) -> list[Evidence]:
+def stories(evidence: Sequence[Evidence], *, key: Hashable = None) -> list[Evidence]:
     """One item per story (its earliest copy), newest story first.
 
     Items are taken oldest first and compared with the first copy of every story found so far,
     so the work is at most len(evidence) x stories and the result does not depend on the input
-    order. Every cycle asks again about the same evidence (the store hands out the same
-    objects while no match moved), so the answer is kept for the very same items.
+    order. Every cycle asks again about the same evidence, so with a `key` (the store's
+    evidence version, indicator and outcome: the same key is the same evidence) the answer is
+    kept under it. Evidence of one key cut at a later window is a newest-first prefix of it, so
+    its length and its first and last items are part of the key too.
     """
     if len(evidence) < 2:
         return list(evidence)
-    return list(_stories_of(_Same(tuple(evidence))))
+    if key is None:
+        return list(_cluster(evidence))
+    ends = (evidence[0].entry_id, evidence[-1].entry_id)
+    return list(_stories_of(_Keyed((key, len(evidence), ends), tuple(evidence))))
 
 
-class _Same:
-    """Evidence as a key of `_stories_of`: equal to the very same objects in the same order.
+class _Keyed:
+    """Evidence as a key of `_stories_of`: equal to evidence of the same key, whatever objects
+    hold it (hashing a few thousand items by value would cost milliseconds)."""
 
-    Hashing a few thousand items by identity costs next to nothing, by value milliseconds. The
-    key holds its items, so no id of theirs is reused while it is kept; equal items in other
-    objects only miss, and are clustered again to the same result."""
+    __slots__ = ("items", "key")
 
-    __slots__ = ("_hash", "items")
-
-    def __init__(self, items: tuple[Evidence, ...]) -> None:
+    def __init__(self, key: Hashable, items: tuple[Evidence, ...]) -> None:
+        self.key = key
         self.items = items
-        self._hash = hash(tuple(map(id, items)))
 
     def __hash__(self) -> int:
-        return self._hash
+        return hash(self.key)
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, _Same)
-            and len(self.items) == len(other.items)
-            and all(map(operator.is_, self.items, other.items))
-        )
+        return isinstance(other, _Keyed) and other.key == self.key
 
 
 @functools.lru_cache(maxsize=STORIES_CACHED)
-def _stories_of(evidence: _Same) -> tuple[Evidence, ...]:
-    ordered = sorted(evidence.items, key=lambda e: (e.time, e.entry_id))
+def _stories_of(evidence: _Keyed) -> tuple[Evidence, ...]:
+    return _cluster(evidence.items)
+
+
+def _cluster(evidence: Sequence[Evidence]) -> tuple[Evidence, ...]:
+    ordered = sorted(evidence, key=lambda e: (e.time, e.entry_id))
     found: list[tuple[Evidence, _Fingerprint]] = []
     for item in ordered:
         fingerprint = _fingerprint(item)

@@ -28,6 +28,8 @@ from monitor.domain import (
     QUIET,
     Definitions,
     Entry,
+    FeedHealth,
+    FeedSelector,
     Judgement,
     Match,
     Status,
@@ -334,6 +336,14 @@ def evaluate_and_record(
     return ctx.store.record_changes(found, alert=ctx.alerts)
 
 
+def pending_changes(definitions: Definitions, store: Store, *, now: datetime) -> list[StatusChange]:
+    """The changes `prepare` would record at `now`, worked out without writing (for read-only
+    commands: `Store.with_unrecorded` shows them)."""
+    statuses = evaluate_all(definitions, store, now=now)
+    current = {i: status for i, (status, _since) in store.current_statuses().items()}
+    return find_changes(statuses, current, now=now)
+
+
 def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> list[Status]:
     """Every indicator's status from the stored evidence and feed health."""
     indicators = definitions.indicators
@@ -341,14 +351,21 @@ def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> li
         return []
     # Evidence of the widest window: `evaluate` counts only what is inside each indicator's own.
     since = now - max(i.window for i in indicators)
-    evidence = store.evidence([i.id for i in indicators], since)
+    read = store.evidence_read([i.id for i in indicators], since)
     health = {h.feed_id: h for h in store.feed_health()}
-    feeds = _reading(_Same(definitions)).feeds
+    feeds = _reading_of(definitions).feeds
     statuses = []
     for indicator in indicators:
-        reads = [health[f] for f in feeds[indicator.id] if f in health]
-        statuses.append(evaluate(indicator, evidence.get(indicator.id, []), reads, now=now))
+        reads = [health.get(f) or _never_read(f) for f in feeds[indicator.id]]
+        evidence = read.found.get(indicator.id, [])
+        statuses.append(evaluate(indicator, evidence, reads, now=now, version=read.version))
     return statuses
+
+
+def _never_read(feed_id: str) -> FeedHealth:
+    """A configured feed the store does not know yet (`prepare` adds it as never read; a
+    read-only command evaluates without it having run)."""
+    return FeedHealth(feed_id, failing_since=None, interval=timedelta(0), never_read=True)
 
 
 @dataclass(frozen=True)
@@ -618,7 +635,7 @@ def _as_failure(result: FetchResult, error: str) -> FetchResult:
 
 def _readers(definitions: Definitions) -> Mapping[str, frozenset[str]]:
     """feed id -> ids of the indicators that read it (worked out once per definitions)."""
-    return _reading(_Same(definitions)).readers
+    return _reading_of(definitions).readers
 
 
 @dataclass(frozen=True)
@@ -627,25 +644,28 @@ class _Reading:
     readers: Mapping[str, frozenset[str]]  # feed id -> ids of the indicators that read it
 
 
-class _Same:
-    """Definitions as a cache key, equal only to the very same object: hashing them by value
-    costs about as much as working out who reads what."""
+def _reading_of(definitions: Definitions) -> _Reading:
+    """Who reads what, kept per what it is worked out from: each feed's id and tags and each
+    indicator's feed selection (equal definitions loaded again hit; a few hashes of small
+    tuples, where hashing whole definitions would cost as much as working it out)."""
+    feeds = tuple((f.id, f.tags) for f in definitions.feeds)
+    selections = tuple((i.id, i.feeds) for i in definitions.indicators)
+    return _kept_reading(_Selection(feeds, selections, definitions))
 
-    __slots__ = ("definitions",)
 
-    def __init__(self, definitions: Definitions) -> None:
-        self.definitions = definitions
-
-    def __hash__(self) -> int:
-        return id(self.definitions)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Same) and other.definitions is self.definitions
+@dataclass(frozen=True)
+class _Selection:
+    feeds: tuple[tuple[str, tuple[str, ...]], ...]
+    selections: tuple[tuple[str, FeedSelector], ...]
+    definitions: Definitions = field(compare=False, hash=False)  # what it was worked out from
 
 
 @functools.lru_cache(maxsize=4)  # the daemon's definitions, and those it is reloading
-def _reading(key: _Same) -> _Reading:
-    definitions = key.definitions
+def _kept_reading(key: _Selection) -> _Reading:
+    return _reading(key.definitions)
+
+
+def _reading(definitions: Definitions) -> _Reading:
     feeds = {indicator.id: definitions.feeds_for(indicator) for indicator in definitions.indicators}
     readers: dict[str, set[str]] = {}
     for indicator_id, feed_ids in feeds.items():

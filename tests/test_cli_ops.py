@@ -444,6 +444,12 @@ BEFORE = {  # what a user has done before an example makes sense
     "monitor db current": ["db", "upgrade"],  # exit 1 says the database is not at the code's
     "monitor history": ["check"],
     "monitor replay": ["check"],
+    # commands that only read open the database read-only: it has to exist
+    "monitor status": ["check"],
+    "monitor search": ["check"],
+    "monitor verdict list": ["check"],
+    "monitor verdict export": ["check"],
+    "monitor digest": ["check"],
 }
 
 

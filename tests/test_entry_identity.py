@@ -15,7 +15,7 @@ from monitor.pipeline import run_cycle
 from monitor.store import Store, open_store
 from monitor.views import indicator_views
 from monitor.webmodels import IndicatorDetailOut
-from tests import news, twofeeds
+from tests import news, storeops, twofeeds
 from tests.feedserver import FeedServer
 from tests.twofeeds import INTERVAL, LOCAL_LINK, WIRE_LINK
 
@@ -39,7 +39,7 @@ def serve(feed_server: FeedServer, path: str, *items: news.Item) -> None:
 
 
 def links(store: Store, indicator_id: str) -> list[str]:
-    found = store.evidence([indicator_id], NOW - 30 * 24 * HOUR)[indicator_id]
+    found = storeops.evidence(store, [indicator_id], NOW - 30 * 24 * HOUR)[indicator_id]
     return sorted(e.link for e in found)
 
 

@@ -24,7 +24,7 @@ from monitor.domain import (
 )
 from monitor.evaluate import (
     STORIES_CACHED,
-    _Same,
+    _cluster,
     _stories_of,
     changes,
     evaluate,
@@ -33,6 +33,7 @@ from monitor.evaluate import (
 )
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+KEY = ("a store", 1, "an indicator", "an outcome")  # as evaluate keys the evidence it is given
 HOUR = timedelta(hours=1)
 _ids = count(1)
 
@@ -409,29 +410,42 @@ def _news(count: int) -> list[Evidence]:
 
 
 def test_kept_stories_equal_fresh_ones() -> None:
-    """Stories are kept for the very same evidence objects; equal evidence in new objects,
-    in another order, or clustered without the memo, gives the same stories."""
+    """Stories are kept per evidence version; equal evidence in new objects, in another order,
+    or clustered without the memo, gives the same stories."""
     items = _news(60)
-    first = stories(items)
-    assert stories(items) == first
+    first = stories(items, key=KEY)
+    assert stories(items, key=KEY) == first
     assert stories(list(reversed(items))) == first
     copies = [replace(e) for e in items]
+    assert stories(copies, key=KEY) == first
     assert stories(copies) == first
-    assert list(_stories_of.__wrapped__(_Same(tuple(items)))) == first
+    assert list(_cluster(tuple(items))) == first
     assert 1 < len(first) < len(items)
 
 
 def test_kept_stories_are_not_taken_for_other_evidence() -> None:
     items = _news(30)
-    whole = stories(items)
-    assert stories(items[:-1]) == list(_stories_of.__wrapped__(_Same(tuple(items[:-1]))))
+    whole = stories(items, key=KEY)
+    assert stories(items[:-1], key=KEY) == list(_cluster(tuple(items[:-1])))
     newer = ev(
         title="Lee and Xi agree on a hotline between defence ministries", age=timedelta(seconds=30)
     )
-    assert stories([*items, newer]) == [newer, *whole]
+    assert stories([*items, newer], key=KEY) == [newer, *whole]
     swapped = [*items[:-1], newer]  # as many items, one of them another
-    assert stories(swapped) == list(_stories_of.__wrapped__(_Same(tuple(swapped))))
-    assert stories(items) == whole
+    assert stories(swapped, key=KEY) == list(_cluster(tuple(swapped)))
+    assert stories(items, key=KEY) == whole
+
+
+def test_kept_stories_hit_for_equal_evidence_and_miss_for_another_version() -> None:
+    """The memo is keyed by the store's evidence version, not by the objects: evidence read
+    again into new, equal objects hits; the same objects under a new version miss."""
+    items = _news(20)
+    _stories_of.cache_clear()
+    first = stories(items, key=("store 1", 7))
+    assert stories([replace(e) for e in items], key=("store 1", 7)) == first
+    assert _stories_of.cache_info().hits == 1
+    assert stories(items, key=("store 1", 8)) == first
+    assert _stories_of.cache_info().misses == 2
 
 
 def test_kept_stories_are_bounded() -> None:
@@ -447,5 +461,8 @@ def test_evaluate_over_kept_stories_equals_a_fresh_evaluation() -> None:
     first = evaluate(INDICATOR, items, [healthy()], now=NOW)
     again = evaluate(INDICATOR, items, [healthy()], now=NOW)
     fresh = evaluate(INDICATOR, [replace(e) for e in items], [healthy()], now=NOW)
-    assert first == again == fresh
+    kept = evaluate(INDICATOR, items, [healthy()], now=NOW, version=("store", 1))
+    copies = [replace(e) for e in items]
+    assert evaluate(INDICATOR, copies, [healthy()], now=NOW, version=("store", 1)) == kept
+    assert first == again == fresh == kept
     assert first.status == "mixed"

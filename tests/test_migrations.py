@@ -27,7 +27,7 @@ from monitor.store import (
     schema_status,
     upgrade,
 )
-from tests import news, twofeeds
+from tests import news, storeops, twofeeds
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
 
@@ -215,7 +215,7 @@ def test_0002_gives_stored_entries_per_feed_keys_and_keeps_their_matches(
         filler = [
             Entry("a", f"old-{n}", "", f"Old {n}", "", None, "a.example") for n in range(4500)
         ]
-        assert len(store.add_entries(filler, now=now)) == 4500
+        assert len(storeops.add_entries(store, filler, now=now)) == 4500
     matches = "SELECT entry_id, indicator_id, outcome_id FROM entry_match ORDER BY 1, 2, 3"
     before = _rows(database_url, matches)
     assert len(before) == 4  # wire and local, each for reads-a and reads-both
@@ -242,7 +242,7 @@ def test_0002_gives_stored_entries_per_feed_keys_and_keeps_their_matches(
         assert [(c.indicator_id, c.new_status) for c in report.changes] == [
             ("reads-b", "waived:reported")
         ]
-        evidence = store.evidence(["reads-b"], now - 24 * hour)["reads-b"]
+        evidence = storeops.evidence(store, ["reads-b"], now - 24 * hour)["reads-b"]
         assert [e.link for e in evidence] == [twofeeds.WIRE_LINK]
     assert len(_rows(database_url, matches)) == 6  # and b's copy, for reads-b and reads-both
 

@@ -5,12 +5,14 @@ equal those of a daemon that starts afresh. On SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Entry, Status, StatusChange
+from monitor.evaluate import _stories_of
 from monitor.fetch import FetchLimits
 from monitor.match import Matcher
 from monitor.pipeline import (
@@ -106,9 +108,43 @@ def test_statuses_from_kept_evidence_equal_fresh_ones_as_time_passes(
 
 
 def test_who_reads_what_is_worked_out_once_per_definitions(shipped: Definitions) -> None:
+    """Kept per feeds and feed selections: equal definitions hit, other feeds miss."""
     assert _readers(shipped) is _readers(shipped)
+    assert _readers(replace(shipped)) is _readers(shipped)  # equal, not the same object
     first = shipped.feeds[0]
     reloaded = Definitions(shipped.indicators, (first,), shipped.hash)
     assert set(_readers(reloaded)) == {first.id}
     assert _readers(reloaded)[first.id] == _readers(shipped)[first.id]
     assert len(_readers(shipped)) == len(shipped.feeds)
+
+
+def test_kept_stories_follow_the_match_version_not_the_objects(
+    shipped: Definitions, database_url: str
+) -> None:
+    """Evidence read again into new, equal objects (another store reading the same version
+    would do the same) still finds its stories kept; a new match moves the version and
+    misses."""
+    feed = shipped.feeds_for(shipped.indicator("visa-easing"))[0]
+    with open_store(database_url) as store:
+        ctx = context(shipped, store)
+        store_entries(ctx, visa_news(feed), now=NOW)
+        first = evaluate_all(shipped, store, now=NOW)
+        before = store.evidence_read(None, NOW - DAY)
+        store._evidence_kept = None  # read the same matches again, into new objects
+        again = store.evidence_read(None, NOW - DAY)
+        assert again.version == before.version and again.found == before.found
+        assert again.found["visa-easing"][0] is not before.found["visa-easing"][0]
+        _stories_of.cache_clear()
+        evaluate_all(shipped, store, now=NOW)
+        missed = _stories_of.cache_info().misses
+        store._evidence_kept = None
+        assert by_id(evaluate_all(shipped, store, now=NOW)) == by_id(first)
+        assert _stories_of.cache_info().misses == missed
+        assert _stories_of.cache_info().hits >= 1
+
+        link = "https://en.yna.co.kr/view/AEN2"
+        more = Entry(feed, "y2", link, news.VISA_YONHAP, "", NOW - MINUTE, "yna.co.kr")
+        store_entries(ctx, [more], now=NOW)  # one more match
+        assert store.evidence_read(None, NOW - DAY).version != before.version
+        evaluate_all(shipped, store, now=NOW)
+        assert _stories_of.cache_info().misses > missed

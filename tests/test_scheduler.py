@@ -18,7 +18,7 @@ from monitor.logs import JsonFormatter
 from monitor.scheduler import Daemon, Stopping, _guarded, build_scheduler
 from monitor.settings import Settings
 from monitor.store import Store, open_store
-from tests import news
+from tests import news, storeops
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
 from tests.smtpserver import running_smtp_server
@@ -263,7 +263,7 @@ def test_cleanup_deletes_old_entries_nothing_matched(home: Path, store: Store) -
     entries = parse_feed(
         news.yonhap(long_ago), feed_id="yonhap", url="https://en.yna.co.kr/"
     ).entries
-    store.add_entries(entries, now=long_ago)  # stored without matches: all three may go
+    storeops.add_entries(store, entries, now=long_ago)  # stored without matches: all three may go
 
     assert daemon.cleanup() == 3
     assert daemon.cleanup() == 0

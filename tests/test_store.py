@@ -15,6 +15,7 @@ import pytest
 from monitor.domain import Entry, Evidence, Feed, Match, StatusChange
 from monitor.errors import StoreError
 from monitor.store import Cycle, Store, open_store
+from tests import storeops
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -64,32 +65,33 @@ def change(
 
 
 def test_add_entries_returns_only_new_ones_deduplicated_by_key(store: Store) -> None:
-    first = store.add_entries([entry(1), entry(2), entry(1)], now=NOW)
+    first = storeops.add_entries(store, [entry(1), entry(2), entry(1)], now=NOW)
     assert [e.guid for _, e in first] == ["guid-1", "guid-2"]
     assert len({entry_id for entry_id, _ in first}) == 2
 
-    second = store.add_entries([entry(2), entry(3), entry(3), entry(1)], now=NOW + MINUTE)
+    second = storeops.add_entries(store, [entry(2), entry(3), entry(3), entry(1)], now=NOW + MINUTE)
     assert [e.guid for _, e in second] == ["guid-3"]
-    assert store.add_entries([], now=NOW) == []
-    assert store.add_entries([entry(1)], now=NOW) == []
+    assert storeops.add_entries(store, [], now=NOW) == []
+    assert storeops.add_entries(store, [entry(1)], now=NOW) == []
 
 
 def test_an_entry_is_one_item_of_one_feed(store: Store) -> None:
     article = entry(1)
     elsewhere = entry(1, feed="other")
     assert article.key != elsewhere.key
-    first = store.add_entries([article, elsewhere], now=NOW)
+    first = storeops.add_entries(store, [article, elsewhere], now=NOW)
     assert [e.feed_id for _, e in first] == [article.feed_id, "other"]
-    assert store.add_entries([elsewhere, article], now=NOW + MINUTE) == []
+    assert storeops.add_entries(store, [elsewhere, article], now=NOW + MINUTE) == []
     # No guid, link, title or text: one item per feed, not one in the whole database.
     empty = Entry("f1", "", "", "", "", None, "example.com")
     other = Entry("other", "", "", "", "", None, "example.com")
-    assert len(store.add_entries([empty, other, empty], now=NOW)) == 2
+    assert len(storeops.add_entries(store, [empty, other, empty], now=NOW)) == 2
 
 
 def test_entry_time_is_published_unless_in_the_future(store: Store) -> None:
     kst = timezone(timedelta(hours=9))
-    stored = store.add_entries(
+    stored = storeops.add_entries(
+        store,
         [
             entry(1, published=NOW - 3 * DAY),
             entry(2, published=NOW + DAY),
@@ -98,8 +100,8 @@ def test_entry_time_is_published_unless_in_the_future(store: Store) -> None:
         ],
         now=NOW,
     )
-    store.add_matches([(i, match(e)) for i, e in stored], {"nk": "h"})
-    times = {e.entry_id: e.time for e in store.evidence(["nk"], NOW - 10 * DAY)["nk"]}
+    storeops.add_matches(store, [(i, match(e)) for i, e in stored], {"nk": "h"})
+    times = {e.entry_id: e.time for e in storeops.evidence(store, ["nk"], NOW - 10 * DAY)["nk"]}
     ids = [i for i, _ in stored]
     assert times == {ids[0]: NOW - 3 * DAY, ids[1]: NOW, ids[2]: NOW, ids[3]: NOW - HOUR}
     assert all(t.tzinfo is UTC for t in times.values())
@@ -115,25 +117,30 @@ def test_entry_time_is_published_unless_in_the_future(store: Store) -> None:
 
 
 def test_add_matches_is_idempotent_and_follows_the_definition(store: Store) -> None:
-    stored = store.add_entries([entry(1), entry(2)], now=NOW)
+    stored = storeops.add_entries(store, [entry(1), entry(2)], now=NOW)
     items = [(i, match(e)) for i, e in stored] + [
         (stored[0][0], match(stored[0][1], outcome="balance"))
     ]
-    assert store.add_matches(items, {"nk": "h1"}) == 3
-    assert store.add_matches(items, {"nk": "h1"}) == 0
-    assert store.add_matches(items + items, {"nk": "h1"}) == 0
-    assert store.add_matches([], {}) == 0
+    assert storeops.add_matches(store, items, {"nk": "h1"}) == 3
+    assert storeops.add_matches(store, items, {"nk": "h1"}) == 0
+    assert storeops.add_matches(store, items + items, {"nk": "h1"}) == 0
+    assert storeops.add_matches(store, [], {}) == 0
 
-    assert len(store.evidence(["nk"], NOW - DAY, definition_hashes={"nk": "h2"})["nk"]) == 0
-    assert store.add_matches(items[:1], {"nk": "h2"}) == 1
-    current = store.evidence(["nk"], NOW - DAY, definition_hashes={"nk": "h2"})["nk"]
+    assert (
+        len(storeops.evidence(store, ["nk"], NOW - DAY, definition_hashes={"nk": "h2"})["nk"]) == 0
+    )
+    assert storeops.add_matches(store, items[:1], {"nk": "h2"}) == 1
+    current = storeops.evidence(store, ["nk"], NOW - DAY, definition_hashes={"nk": "h2"})["nk"]
     assert [(e.entry_id, e.outcome_id) for e in current] == [(stored[0][0], "pressure")]
 
 
 def test_evidence_is_the_window_of_matched_entries(store: Store) -> None:
     old, fresh, other = entry(1, published=NOW - 40 * DAY), entry(2), entry(3, published=NOW - DAY)
-    stored = dict((e.guid, i) for i, e in store.add_entries([old, fresh, other, entry(4)], now=NOW))
-    store.add_matches(
+    stored = dict(
+        (e.guid, i) for i, e in storeops.add_entries(store, [old, fresh, other, entry(4)], now=NOW)
+    )
+    storeops.add_matches(
+        store,
         [
             (stored["guid-1"], match(old)),
             (stored["guid-2"], match(fresh)),
@@ -143,7 +150,7 @@ def test_evidence_is_the_window_of_matched_entries(store: Store) -> None:
         {"nk": "h", "taiwan": "t"},
     )
 
-    found = store.evidence(["nk", "korea-japan"], NOW - 30 * DAY)
+    found = storeops.evidence(store, ["nk", "korea-japan"], NOW - 30 * DAY)
     assert set(found) == {"nk", "korea-japan"} and found["korea-japan"] == []
     assert [e.entry_id for e in found["nk"]] == [stored["guid-2"], stored["guid-3"]]  # newest first
     evidence = found["nk"][0]
@@ -158,20 +165,20 @@ def test_evidence_is_the_window_of_matched_entries(store: Store) -> None:
         terms=("China", "sanction*"),
         snippet="…Story number 2…",
     )
-    everything = store.evidence(None, NOW - 100 * DAY)
+    everything = storeops.evidence(store, None, NOW - 100 * DAY)
     assert {k: len(v) for k, v in everything.items()} == {"nk": 3, "taiwan": 1}
 
 
 def test_delete_old_entries_keeps_matched_ones(store: Store) -> None:
-    stored = store.add_entries([entry(1), entry(2)], now=NOW - 400 * DAY)
-    store.add_entries([entry(3)], now=NOW)
-    store.add_matches([(stored[0][0], match(stored[0][1]))], {"nk": "h"})
+    stored = storeops.add_entries(store, [entry(1), entry(2)], now=NOW - 400 * DAY)
+    storeops.add_entries(store, [entry(3)], now=NOW)
+    storeops.add_matches(store, [(stored[0][0], match(stored[0][1]))], {"nk": "h"})
     assert store.delete_old_entries(NOW - 365 * DAY) == 1
     assert sorted(e.guid for _, e, _ in store.entries_since(NOW - 1000 * DAY)) == [
         "guid-1",
         "guid-3",
     ]
-    assert store.add_entries([entry(2)], now=NOW) != []  # forgotten, so new again
+    assert storeops.add_entries(store, [entry(2)], now=NOW) != []  # forgotten, so new again
 
 
 # ---------------------------------------------------------------- statuses
@@ -308,7 +315,8 @@ def test_leases_are_renewed_and_released_only_by_their_owner(store: Store) -> No
 def test_a_fetched_feed_waits_for_its_next_check(store: Store) -> None:
     store.sync_feeds(FEEDS[:1], now=NOW)
     [due] = store.due_feeds(NOW, owner="a", lease=5 * MINUTE)
-    store.record_fetch(
+    storeops.record_fetch(
+        store,
         due.id,
         now=NOW,
         ok=True,
@@ -327,8 +335,11 @@ def test_a_fetched_feed_waits_for_its_next_check(store: Store) -> None:
 
 def test_record_fetch_tracks_failures_and_back_off(store: Store) -> None:
     store.sync_feeds(FEEDS[:1], now=NOW)
-    store.record_fetch("yonhap", now=NOW, ok=True, http_status=200, etag='"v1"', next_check_at=NOW)
-    store.record_fetch(
+    storeops.record_fetch(
+        store, "yonhap", now=NOW, ok=True, http_status=200, etag='"v1"', next_check_at=NOW
+    )
+    storeops.record_fetch(
+        store,
         "yonhap",
         now=NOW + HOUR,
         ok=False,
@@ -337,7 +348,8 @@ def test_record_fetch_tracks_failures_and_back_off(store: Store) -> None:
         error_count=1,
         next_check_at=NOW + 2 * HOUR,
     )
-    store.record_fetch(
+    storeops.record_fetch(
+        store,
         "yonhap",
         now=NOW + 2 * HOUR,
         ok=False,
@@ -354,8 +366,8 @@ def test_record_fetch_tracks_failures_and_back_off(store: Store) -> None:
     assert due.error_count == 2 and due.etag == '"v1"'  # a failure keeps the validators
     assert store.feed_health()[0].failing_since == NOW + HOUR
 
-    store.record_fetch(
-        "yonhap", now=NOW + 4 * HOUR, ok=True, http_status=304, next_check_at=NOW + 5 * HOUR
+    storeops.record_fetch(
+        store, "yonhap", now=NOW + 4 * HOUR, ok=True, http_status=304, next_check_at=NOW + 5 * HOUR
     )
     [state] = store.feeds()
     assert state.failing_since is None and state.error_count == 0 and state.last_error == ""
@@ -364,10 +376,12 @@ def test_record_fetch_tracks_failures_and_back_off(store: Store) -> None:
 
 def test_moved_and_dead_feeds(store: Store) -> None:
     store.sync_feeds(FEEDS, now=NOW)
-    store.record_fetch(
-        "yonhap", now=NOW, ok=True, http_status=301, moved_to="https://new.example/rss"
+    storeops.record_fetch(
+        store, "yonhap", now=NOW, ok=True, http_status=301, moved_to="https://new.example/rss"
     )
-    store.record_fetch("xinhua", now=NOW, ok=False, http_status=410, error="gone", dead=True)
+    storeops.record_fetch(
+        store, "xinhua", now=NOW, ok=False, http_status=410, error="gone", dead=True
+    )
     [due] = store.due_feeds(NOW, owner="a", lease=MINUTE)
     assert (due.id, due.url) == ("yonhap", "https://new.example/rss")
     health = {h.feed_id: h for h in store.feed_health()}
@@ -377,8 +391,8 @@ def test_moved_and_dead_feeds(store: Store) -> None:
 
 def test_sync_feeds_keeps_state_resets_changed_urls_and_retires_the_rest(store: Store) -> None:
     store.sync_feeds(FEEDS, now=NOW)
-    store.record_fetch("yonhap", now=NOW, ok=False, error="x", error_count=3, etag='"v"')
-    store.record_fetch("xinhua", now=NOW, ok=False, error="y", error_count=1)
+    storeops.record_fetch(store, "yonhap", now=NOW, ok=False, error="x", error_count=3, etag='"v"')
+    storeops.record_fetch(store, "xinhua", now=NOW, ok=False, error="y", error_count=1)
 
     moved = Feed("xinhua", "https://xinhua.example/v2/rss", ("china",))
     store.sync_feeds([FEEDS[0], moved], now=NOW + HOUR)
@@ -397,7 +411,7 @@ def test_sync_feeds_keeps_state_resets_changed_urls_and_retires_the_rest(store: 
 
 def test_record_fetch_of_an_unknown_feed_fails(store: Store) -> None:
     with pytest.raises(StoreError, match="store: unknown feed 'nope'"):
-        store.record_fetch("nope", now=NOW, ok=True)
+        storeops.record_fetch(store, "nope", now=NOW, ok=True)
 
 
 # ---------------------------------------------------------------- digest and cycles
@@ -433,20 +447,20 @@ def test_a_stale_or_failed_digest_claim_can_be_retaken(store: Store) -> None:
 
 
 def test_cycles(store: Store) -> None:
-    assert store.last_successful_cycle() is None and store.last_cycle() is None
+    assert store.last_successful_cycle() is None and storeops.last_cycle(store) is None
     store.record_cycle(Cycle(NOW, NOW + MINUTE, feeds_checked=3, new_entries=7))
     cycle_id = store.record_cycle(Cycle(NOW + HOUR, NOW + HOUR + MINUTE, failed=3, ok=False))
     assert store.last_successful_cycle() == NOW + MINUTE
-    last = store.last_cycle()
+    last = storeops.last_cycle(store)
     assert last == Cycle(NOW + HOUR, NOW + HOUR + MINUTE, failed=3, ok=False, id=cycle_id)
 
 
 def test_data_version_moves_with_cycles_changes_and_new_matches(store: Store) -> None:
     assert store.data_version() == (0, 0, 0, 0)
     store.sync_feeds(FEEDS, now=NOW)
-    stored = store.add_entries([entry(1), entry(2)], now=NOW)
+    stored = storeops.add_entries(store, [entry(1), entry(2)], now=NOW)
     assert store.data_version() == (0, 0, 0, 0)  # entries nobody matched show nowhere
-    store.add_matches([(stored[1][0], match(entry(2)))], {"nk": "h"})
+    storeops.add_matches(store, [(stored[1][0], match(entry(2)))], {"nk": "h"})
     matched = store.data_version()
     store.record_changes([change("unknown", "pressure:reported")])
     changed = store.data_version()
@@ -462,16 +476,16 @@ def test_data_version_moves_with_cycles_changes_and_new_matches(store: Store) ->
 
 def test_data_survives_reopening(store: Store, store_url: str) -> None:
     store.sync_feeds(FEEDS, now=NOW)
-    stored = store.add_entries([entry(1)], now=NOW)
-    store.add_matches([(stored[0][0], match(entry(1)))], {"nk": "h"})
+    stored = storeops.add_entries(store, [entry(1)], now=NOW)
+    storeops.add_matches(store, [(stored[0][0], match(entry(1)))], {"nk": "h"})
     store.record_changes([change("unknown", "pressure:reported")])
     store.claim_digest(date(2026, 2, 1), owner="a", now=NOW)
     store.close()
 
     with open_store(store_url) as reopened:
         assert [f.id for f in reopened.feeds()] == ["xinhua", "yonhap"]
-        assert reopened.add_entries([entry(1)], now=NOW) == []
-        assert len(reopened.evidence(["nk"], NOW - DAY)["nk"]) == 1
+        assert storeops.add_entries(reopened, [entry(1)], now=NOW) == []
+        assert len(storeops.evidence(reopened, ["nk"], NOW - DAY)["nk"]) == 1
         assert reopened.current_statuses() == {"nk": ("pressure:reported", NOW)}
         assert not reopened.claim_digest(date(2026, 2, 1), owner="b", now=NOW)
 
@@ -481,14 +495,14 @@ def test_sqlite_is_in_wal_mode(store: Store, store_url: str) -> None:
 
     if store.dialect != "sqlite":
         pytest.skip("SQLite only")
-    store.add_entries([entry(1)], now=NOW)
+    storeops.add_entries(store, [entry(1)], now=NOW)
     with sqlite3.connect(store_url.removeprefix("sqlite:///")) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 def test_foreign_keys_are_enforced(store: Store) -> None:
     with pytest.raises(StoreError, match="store: unable to add matches"):
-        store.add_matches([(999, match(entry(1)))], {"nk": "h"})
+        storeops.add_matches(store, [(999, match(entry(1)))], {"nk": "h"})
 
 
 def test_database_errors_are_store_errors(tmp_path: Path) -> None:
@@ -503,10 +517,10 @@ def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(StoreError):
         store.ensure_indicators(["nk"], now=datetime(2026, 2, 1))
     with pytest.raises(StoreError):
-        store.add_entries([entry(1)], now=datetime(2026, 2, 1))
+        storeops.add_entries(store, [entry(1)], now=datetime(2026, 2, 1))
     with pytest.raises(StoreError):
-        store.add_entries([entry(2, published=datetime(2026, 1, 1))], now=NOW)
-    assert store.add_entries([entry(3)], now=NOW)
+        storeops.add_entries(store, [entry(2, published=datetime(2026, 1, 1))], now=NOW)
+    assert storeops.add_entries(store, [entry(3)], now=NOW)
 
 
 def test_bulk_insert_is_fast(store: Store) -> None:
@@ -514,24 +528,26 @@ def test_bulk_insert_is_fast(store: Store) -> None:
 
     entries = [entry(n) for n in range(20_000)]
     started = time.perf_counter()
-    assert len(store.add_entries(entries, now=NOW)) == 20_000
+    assert len(storeops.add_entries(store, entries, now=NOW)) == 20_000
     elapsed = time.perf_counter() - started
     assert elapsed < 5, f"{elapsed:.2f}s for 20,000 entries"  # the target is < 1 s; CI is slow
 
 
 def test_replace_matches_makes_the_new_matches_the_only_ones(store: Store) -> None:
-    stored = store.add_entries([entry(n) for n in range(12_000)], now=NOW)
+    stored = storeops.add_entries(store, [entry(n) for n in range(12_000)], now=NOW)
     first, second = stored[0], stored[1]
-    store.add_matches(
-        [(first[0], match(first[1])), (second[0], match(second[1], indicator="gone"))], {"nk": "h1"}
+    storeops.add_matches(
+        store,
+        [(first[0], match(first[1])), (second[0], match(second[1], indicator="gone"))],
+        {"nk": "h1"},
     )
     replaced = store.replace_matches(
         [i for i, _ in stored], [(first[0], match(first[1], outcome="balance"))], {"nk": "h2"}
     )
     assert replaced == 1
-    everything = store.evidence(None, NOW - DAY)
+    everything = storeops.evidence(store, None, NOW - DAY)
     assert {k: [(e.entry_id, e.outcome_id) for e in v] for k, v in everything.items()} == {
         "nk": [(first[0], "balance")]
     }
     assert store.replace_matches([first[0]], [], {}) == 0
-    assert store.evidence(None, NOW - DAY) == {}
+    assert storeops.evidence(store, None, NOW - DAY) == {}

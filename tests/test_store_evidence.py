@@ -14,6 +14,7 @@ import pytest
 
 from monitor.domain import Evidence, Match
 from monitor.store import Cycle, FetchRecord, Store, open_store
+from tests import storeops
 from tests.conftest import ROOT
 from tests.test_store import DAY, FEEDS, HOUR, MINUTE, NOW, entry, match
 
@@ -36,17 +37,17 @@ def other(database_url: str) -> Iterator[Store]:
 def fresh(url: str, since: datetime = SINCE) -> dict[str, list[Evidence]]:
     """What a store that never read evidence reads."""
     with open_store(url) as opened:
-        return opened.evidence(["nk", "taiwan"], since)
+        return storeops.evidence(opened, ["nk", "taiwan"], since)
 
 
 def read(store: Store, since: datetime = SINCE) -> dict[str, list[Evidence]]:
-    return store.evidence(["nk", "taiwan"], since)
+    return storeops.evidence(store, ["nk", "taiwan"], since)
 
 
 def matched(store: Store, *numbers: int, outcome: str = "pressure") -> list[tuple[int, Match]]:
-    stored = store.add_entries([entry(n) for n in numbers], now=NOW)
+    stored = storeops.add_entries(store, [entry(n) for n in numbers], now=NOW)
     items = [(entry_id, match(e, outcome=outcome)) for entry_id, e in stored]
-    store.add_matches(items, {"nk": "h1"})
+    storeops.add_matches(store, items, {"nk": "h1"})
     return items
 
 
@@ -54,7 +55,7 @@ def test_a_read_is_kept_while_no_match_moves(store: Store, other: Store) -> None
     matched(store, 1, 2)
     first = read(store)
     other.sync_feeds(FEEDS, now=NOW)  # writes that touch no match
-    other.add_entries([entry(3)], now=NOW)
+    storeops.add_entries(other, [entry(3)], now=NOW)
     other.record_fetches([FetchRecord("xinhua", now=NOW, ok=True, http_status=304)])
     other.record_cycle(Cycle(NOW, NOW + MINUTE))
     again = read(store)
@@ -140,15 +141,15 @@ def test_a_kept_read_sees_matches_rewritten_by_a_new_definition(
     items = matched(store, 1)
     assert read(store)["nk"][0].terms == ("China", "sanction*")
 
-    assert other.add_matches([(i, rewritten(m)) for i, m in items], {"nk": "h2"}) == 1
+    assert storeops.add_matches(other, [(i, rewritten(m)) for i, m in items], {"nk": "h2"}) == 1
 
     assert [(e.terms, e.snippet) for e in read(store)["nk"]] == [(("Beijing",), "…rewritten…")]
     assert read(store) == fresh(database_url)
 
 
 def test_retention_leaves_a_kept_read_right(store: Store, other: Store, database_url: str) -> None:
-    old = other.add_entries([entry(1), entry(2)], now=NOW - 400 * DAY)
-    other.add_matches([(old[0][0], match(old[0][1]))], {"nk": "h1"})
+    old = storeops.add_entries(other, [entry(1), entry(2)], now=NOW - 400 * DAY)
+    storeops.add_matches(other, [(old[0][0], match(old[0][1]))], {"nk": "h1"})
     matched(store, 3)
     before = read(store, NOW - 1000 * DAY)
 
@@ -161,10 +162,10 @@ def test_a_kept_read_answers_a_later_since_exactly(store: Store, database_url: s
     """The kept read was made at an earlier `since`, so it holds evidence a later call must
     not get: each answer is cut at its own `since`, as a fresh read is."""
     ages = [HOUR, 2 * DAY, 10 * DAY, 29 * DAY]
-    stored = store.add_entries(
-        [entry(n, published=NOW - age) for n, age in enumerate(ages)], now=NOW
+    stored = storeops.add_entries(
+        store, [entry(n, published=NOW - age) for n, age in enumerate(ages)], now=NOW
     )
-    store.add_matches([(i, match(e)) for i, e in stored], {"nk": "h1"})
+    storeops.add_matches(store, [(i, match(e)) for i, e in stored], {"nk": "h1"})
     first = read(store, SINCE)
     assert len(first["nk"]) == 4
 
@@ -178,12 +179,12 @@ def test_reads_of_other_indicators_or_hashes_are_not_answered_from_the_kept_one(
     store: Store,
 ) -> None:
     [(entry_id, _)] = matched(store, 1)
-    store.add_matches(
-        [(entry_id, match(entry(1), indicator="taiwan", outcome="calm"))], {"taiwan": "t"}
+    storeops.add_matches(
+        store, [(entry_id, match(entry(1), indicator="taiwan", outcome="calm"))], {"taiwan": "t"}
     )
     assert set(read(store)) == {"nk", "taiwan"}
 
-    assert set(store.evidence(["nk"], SINCE)) == {"nk"}
-    assert set(store.evidence(None, SINCE)) == {"nk", "taiwan"}
-    assert store.evidence(["nk"], SINCE, definition_hashes={"nk": "other"}) == {"nk": []}
-    assert len(store.evidence(["nk"], SINCE, definition_hashes={"nk": "h1"})["nk"]) == 1
+    assert set(storeops.evidence(store, ["nk"], SINCE)) == {"nk"}
+    assert set(storeops.evidence(store, None, SINCE)) == {"nk", "taiwan"}
+    assert storeops.evidence(store, ["nk"], SINCE, definition_hashes={"nk": "other"}) == {"nk": []}
+    assert len(storeops.evidence(store, ["nk"], SINCE, definition_hashes={"nk": "h1"})["nk"]) == 1

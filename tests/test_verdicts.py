@@ -23,7 +23,7 @@ from monitor.domain import Definitions, Judgement
 from monitor.errors import VerdictError
 from monitor.pipeline import evaluate_all, evaluate_and_record, judge, rematch
 from monitor.store import Store, StoredEntry, metadata, open_store, schema_differences, upgrade
-from tests import webdata
+from tests import storeops, webdata
 from tests.conftest import ROOT
 from tests.webdata import DAY, FLIGHTS, GENERAL, NOW, VISA_HERALD
 
@@ -136,7 +136,8 @@ def test_a_verdict_that_changes_no_status_records_no_change(
 
 
 def test_a_yes_outside_the_window_does_not_count(store: Store, defs: Definitions) -> None:
-    old = store.add_entries(
+    old = storeops.add_entries(
+        store,
         [webdata.news("yonhap", 9, "Archive story", "https://en.yna.co.kr/9", NOW - 45 * DAY)],
         now=NOW - 45 * DAY,
     )[0][0]
@@ -255,8 +256,10 @@ def test_search_finds_entries_by_title_or_text_whatever_the_case(store: Store) -
     ]  # in its text
     assert len(store.search_entries("visa-free", limit=1)) == 1
     assert store.search_entries("100%") == []  # LIKE wildcards are plain characters
-    store.add_entries(
-        [webdata.news("yonhap", 8, "ÉCLAIR Ünïcode story", "https://e.example/8", NOW)], now=NOW
+    storeops.add_entries(
+        store,
+        [webdata.news("yonhap", 8, "ÉCLAIR Ünïcode story", "https://e.example/8", NOW)],
+        now=NOW,
     )
     assert [s.entry.title for s in store.search_entries("éclair ü")] == ["ÉCLAIR Ünïcode story"]
 

@@ -20,7 +20,7 @@ from monitor.domain import Definitions, StatusChange
 from monitor.pipeline import prepare, store_entries
 from monitor.store import Cycle, Store, open_store
 from monitor.web import create_app
-from tests import webdata
+from tests import storeops, webdata
 from tests.webdata import HOSTILE_LINK, HOSTILE_TITLE, NOW, settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -239,7 +239,7 @@ def _checked(database_url: str, defs: Definitions, *fetches: tuple[str, bool, da
     prepare(webdata.context(store, defs), now=NOW - timedelta(days=1))
     for feed_id, ok, at in fetches:
         error = "" if ok else "fetch: connection refused"
-        store.record_fetch(feed_id, now=at, ok=ok, error=error)
+        storeops.record_fetch(store, feed_id, now=at, ok=ok, error=error)
     store.record_cycle(Cycle(NOW - timedelta(minutes=1), NOW - timedelta(minutes=1)))
     return store
 
@@ -279,7 +279,7 @@ def test_healthz_is_unhealthy_when_no_feed_was_read_within_two_intervals(
     ]
     with _checked(database_url, defs, *fetches) as store:
         unhealthy = make_client(store, defs).get("/healthz")
-        store.record_fetch("yonhap", now=NOW - timedelta(minutes=2), ok=True)
+        storeops.record_fetch(store, "yonhap", now=NOW - timedelta(minutes=2), ok=True)
         degraded = make_client(store, defs).get("/healthz")
 
     assert unhealthy.status_code == 503

@@ -19,7 +19,7 @@ from monitor.page import highlight, timeline, web_url
 from monitor.pipeline import prepare
 from monitor.store import Cycle, open_store
 from monitor.webmodels import IndicatorView
-from tests import webdata
+from tests import storeops, webdata
 from tests.webdata import HOSTILE_TITLE, NOW
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -269,7 +269,9 @@ def unread(database_url: str, defs: Definitions) -> Iterator[TestClient]:
         began = NOW - timedelta(days=2)
         prepare(webdata.context(fresh, defs), now=began)
         for feed in defs.feeds:
-            fresh.record_fetch(feed.id, now=began, ok=False, error="fetch: connection refused")
+            storeops.record_fetch(
+                fresh, feed.id, now=began, ok=False, error="fetch: connection refused"
+            )
         fresh.record_cycle(Cycle(began, began))
         app = web.create_app(store=fresh, definitions=lambda: defs, settings=webdata.settings(),
                              clock=lambda: NOW)  # fmt: skip

@@ -19,6 +19,7 @@ from monitor.pipeline import Context, evaluate_and_record, prepare, store_entrie
 from monitor.settings import Settings
 from monitor.store import Cycle, Store, open_store
 from monitor.web import create_app
+from tests import storeops
 from tests.conftest import DATA
 from tests.readfeeds import read_once
 
@@ -95,9 +96,9 @@ def populate(store: Store, defs: Definitions, *, now: datetime = NOW) -> None:
 
 def _record_fetches(store: Store, at: datetime) -> None:
     next_at = at + timedelta(minutes=15)
-    store.record_fetch("yonhap", now=at, ok=True, http_status=200, next_check_at=next_at)
-    store.record_fetch("herald", now=at, ok=True, http_status=304, next_check_at=next_at)
-    store.record_fetch(
+    storeops.record_fetch(store, "yonhap", now=at, ok=True, http_status=200, next_check_at=next_at)
+    storeops.record_fetch(store, "herald", now=at, ok=True, http_status=304, next_check_at=next_at)
+    storeops.record_fetch(store,
         "gone", now=at, ok=False, http_status=410, dead=True, error_count=1,
         error="fetch: HTTP 410 Gone <b>bold</b>",
     )  # fmt: skip

@@ -43,6 +43,7 @@ class Runtime:
 
     _settings: Settings | None = None
     _store: Store | None = field(default=None, repr=False)
+    read_only: bool = False  # set by commands that only read, before they use the store
 
     @cached_property
     def settings(self) -> Settings:
@@ -85,7 +86,7 @@ class Runtime:
         problem = database_dir_problem(self.settings.database_url)
         if problem is not None:
             raise BadSetting(problem)
-        self._store = open_store(self.settings.database_url)
+        self._store = open_store(self.settings.database_url, read_only=self.read_only)
         return self._store
 
     @cached_property

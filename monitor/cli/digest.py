@@ -42,10 +42,11 @@ def digest_cmd(
         raise click.UsageError("say --preview or --send")
     now = utcnow()
     the_day = day.date() if day else now.astimezone(rt.settings.zone).date()
-    prepare(rt.context(), now=now)
     if mode == "preview":
+        rt.read_only = True
         _preview(rt, the_day, now, out)
         return
+    prepare(rt.context(), now=now)
     result = daily.send_daily_digest(
         rt.definitions, rt.store, rt.settings, day=the_day, now=now,
         owner=f"cli:{socket.gethostname()}", force=force, clock=utcnow,
@@ -57,8 +58,10 @@ def digest_cmd(
 
 def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
     from monitor import daily
+    from monitor.pipeline import pending_changes
 
-    message = daily.digest_message(rt.definitions, rt.store, rt.settings, day=day, now=now)
+    store = rt.store.with_unrecorded(pending_changes(rt.definitions, rt.store, now=now))
+    message = daily.digest_message(rt.definitions, store, rt.settings, day=day, now=now)
     if out is not None:
         out.write_bytes(message.as_bytes())
         click.echo(f"digest {day}: written to {out}", err=True)

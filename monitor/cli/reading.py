@@ -99,10 +99,11 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
     """
     from monitor import views as shown
     from monitor.domain import utcnow
-    from monitor.pipeline import prepare
+    from monitor.pipeline import pending_changes
 
-    prepare(rt.context(), now=utcnow())
-    views = shown.indicator_views(rt.definitions, rt.store, now=utcnow())
+    rt.read_only, now = True, utcnow()
+    store = rt.store.with_unrecorded(pending_changes(rt.definitions, rt.store, now=now))
+    views = shown.indicator_views(rt.definitions, store, now=now)
     if as_json:
         echo_json([i.model_dump(mode="json") for i in shown.indicators(views)], indent=2)
         return
@@ -131,6 +132,7 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
     """
     from monitor.webmodels import ChangeOut
 
+    rt.read_only = True
     try:
         rt.definitions.indicator(indicator_id)
     except KeyError:
@@ -165,6 +167,7 @@ def search_cmd(rt: Runtime, text: str, limit: int, as_json: bool) -> None:
     """
     from monitor.webmodels import EntryOut
 
+    rt.read_only = True
     for found in rt.store.search_entries(text, limit=limit):
         if as_json:
             echo_json(EntryOut.of(found).model_dump(mode="json"))

@@ -84,6 +84,7 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
     """
     from monitor.webmodels import VerdictOut
 
+    rt.read_only = True
     if indicator_id is not None:
         try:
             rt.definitions.indicator(indicator_id)
@@ -126,6 +127,7 @@ def verdict_export_cmd(rt: Runtime, fmt: str, output: Path | None) -> None:
     from monitor.export import labeled_tsv
 
     assert fmt == "tsv"
+    rt.read_only = True
     export = labeled_tsv(rt.definitions, rt.store.standing_verdicts())
     if output is None:
         click.echo(export.text, nl=False)

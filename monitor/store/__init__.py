@@ -1,0 +1,95 @@
+"""SQLModel tables and every query: the only package that imports SQLModel or SQLAlchemy.
+
+`open_store(url)` gives a `Store`; its methods take and return domain objects or small frozen
+dataclasses, never ORM rows. SQLite serves one daemon (WAL, 30 s busy timeout, writes take the
+lock up front with BEGIN IMMEDIATE); PostgreSQL serves several, which claim due feeds with
+`FOR UPDATE SKIP LOCKED` and a lease. Writes that could race are compare-and-set. Datetimes are
+timezone-aware UTC in and out. Database errors surface as `StoreError("store: …")`.
+
+One module per job; `Store` is their methods in one object:
+
+    schema     the tables and their column types
+    engine     opening a database, schema revisions (`upgrade`, `schema_status`)
+    base       one transaction per call, compare-and-set claims, the match version
+    feeds      configured feeds, due feeds and leases, fetch results, feed health
+    entries    entries and their matches
+    evidence   matches in a window with verdicts applied, kept while the match version holds
+    verdicts   analysts' append-only verdicts
+    changes    statuses, status changes and the alert outbox
+    digests    the daily digest's claim
+    health     cycles, and what /healthz and /metrics read
+"""
+
+from __future__ import annotations
+
+from monitor.errors import StoreError
+from monitor.store.base import StoreBase
+from monitor.store.changes import AlertClaim, ChangesMixin
+from monitor.store.digests import DIGEST_CLAIM_TIMEOUT, DigestsMixin, DigestState
+from monitor.store.engine import (
+    BUSY_TIMEOUT_MS,
+    check_schema,
+    connect,
+    new_revision,
+    schema_differences,
+    schema_status,
+    upgrade,
+)
+from monitor.store.entries import EntriesMixin, StoredEntry
+from monitor.store.evidence import EvidenceMixin, EvidenceRead
+from monitor.store.feeds import DueFeed, FeedCounts, FeedsMixin, FeedState, FetchRecord
+from monitor.store.health import Cycle, CycleTotals, HealthMixin
+from monitor.store.schema import metadata
+from monitor.store.verdicts import VerdictsMixin
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "DIGEST_CLAIM_TIMEOUT",
+    "AlertClaim",
+    "Cycle",
+    "CycleTotals",
+    "DigestState",
+    "DueFeed",
+    "EvidenceRead",
+    "FeedCounts",
+    "FeedState",
+    "FetchRecord",
+    "Store",
+    "StoredEntry",
+    "metadata",
+    "new_revision",
+    "open_store",
+    "schema_differences",
+    "schema_status",
+    "upgrade",
+]
+
+
+class Store(
+    FeedsMixin,
+    EntriesMixin,
+    EvidenceMixin,
+    VerdictsMixin,
+    ChangesMixin,
+    DigestsMixin,
+    HealthMixin,
+    StoreBase,
+):
+    """Every query monitor makes. Each method is one transaction."""
+
+
+def open_store(url: str, *, read_only: bool = False) -> Store:
+    """Connect to `url` and return the store, once its schema is the code's (`check_schema`:
+    an empty database is migrated first).
+
+    `read_only`, for commands that only read: nothing can write through it (SQLite `mode=ro`,
+    PostgreSQL `default_transaction_read_only`) and nothing is migrated; a missing database is
+    refused in one line that says how to make one.
+    """
+    engine = connect(url, read_only=read_only)
+    try:
+        check_schema(engine, read_only=read_only)
+    except StoreError:
+        engine.dispose()
+        raise
+    return Store(engine)

@@ -1,0 +1,116 @@
+"""What every query module shares: the engine, one transaction per call with database errors as
+`StoreError("store: …")`, INSERT … ON CONFLICT for the dialect, compare-and-set claims, and the
+match version that kept evidence reads are checked against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Self
+
+from sqlalchemy import Connection, Engine, Table, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from monitor.errors import StoreError
+
+# What moves when stored matches change (see `Store.evidence_read`). PostgreSQL gives every row it
+# writes (insert or update) the writing transaction's id as xmin, so the count and the sum of
+# xmin of the matches move with every match added, rewritten or deleted. (One scan of the
+# matches alone: restricted to a window it would have to read every entry in the window.)
+# Verdicts change evidence too; they are append-only, so their count and top id tell.
+_PG_MATCH_VERSION = (
+    "SELECT count(*), coalesce(sum(xmin::text::bigint), 0), "
+    "(SELECT count(*) FROM verdict), (SELECT coalesce(max(id), 0) FROM verdict) FROM entry_match"
+)
+_SQLITE_VERSION_WRAP = 2**31  # PRAGMA user_version is a signed 32-bit integer
+
+
+class StoreBase:
+    """The engine and the transaction helpers of `Store`; the per-job mixins build on it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(
+        self, what: str, *, write: bool = False, snapshot: bool = False
+    ) -> Iterator[Connection]:
+        """One transaction. `snapshot`: every statement in it sees the same data (SQLite's
+        transactions do; PostgreSQL's default, READ COMMITTED, does not)."""
+        try:
+            with self._engine.connect() as conn:
+                if write:
+                    conn.execution_options(monitor_write=True)
+                with conn.begin():
+                    if snapshot and self.dialect == "postgresql":  # for this transaction only
+                        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store: unable to {what}: {error_text(exc)}") from exc
+
+    def _insert(self, table: Table) -> Any:
+        """INSERT with ON CONFLICT support for the engine's dialect."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        if self.dialect == "sqlite":
+            return sqlite.insert(table)
+        raise StoreError(f"store: unsupported database {self.dialect!r}")
+
+    def _claim(
+        self, conn: Connection, query: Any, table: Table, holds: list[Any], **mark: Any
+    ) -> list[Any]:
+        """The rows `query` selects (rows locked by another daemon skipped on PostgreSQL) that
+        this call marks with `mark`: compare-and-set on `holds`, so a row another daemon took
+        between the select and the update is left out, and no row is ever in two hands."""
+        if self.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = conn.execute(query).all()
+        if not rows:
+            return []
+        taken = set(
+            conn.execute(
+                update(table)
+                .where(table.c.id.in_([row.id for row in rows]), *holds)
+                .values(**mark)
+                .returning(table.c.id)
+            ).scalars()
+        )
+        return [row for row in rows if row.id in taken]
+
+    def _match_version(self, conn: Connection) -> tuple[int, ...]:
+        """What moves when any process adds, rewrites or deletes a match or adds a verdict: on
+        PostgreSQL the count and the sum of xmin of the matches and the count and top id of
+        the verdicts; on SQLite the database's user_version, which every transaction that
+        writes matches or verdicts moves."""
+        if self.dialect == "sqlite":
+            return (int(conn.exec_driver_sql("PRAGMA user_version").scalar_one()),)
+        return tuple(int(n) for n in conn.exec_driver_sql(_PG_MATCH_VERSION).one())
+
+    def _matches_written(self, conn: Connection) -> None:
+        """Move SQLite's match version in a transaction that writes matches; it commits or
+        rolls back with them, and the transaction holds the write lock (BEGIN IMMEDIATE), so
+        reading and setting it cannot race. PostgreSQL needs nothing: see _PG_MATCH_VERSION."""
+        if self.dialect == "sqlite":
+            version = int(conn.exec_driver_sql("PRAGMA user_version").scalar_one())
+            conn.exec_driver_sql(f"PRAGMA user_version = {(version + 1) % _SQLITE_VERSION_WRAP}")
+
+
+def error_text(exc: SQLAlchemyError) -> str:
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return f"{type(exc.orig).__name__}: {exc.orig}".strip()
+    return str(exc).splitlines()[0]

@@ -1,0 +1,306 @@
+"""Statuses and their changes: each indicator's current status, status changes recorded by
+compare-and-set, and the alert outbox on the change rows.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Self
+
+from sqlalchemy import Connection, func, or_, select, update
+
+from monitor.domain import INITIAL, QUIET, Evidence, StatusChange
+from monitor.store.base import StoreBase
+from monitor.store.schema import change_table, state_table
+
+
+@dataclass(frozen=True)
+class AlertClaim:
+    """A recorded change claimed for alerting (`Store.claim_alerts`)."""
+
+    change: StatusChange
+    attempts: int  # failed tries so far
+    done: tuple[str, ...]  # keys of the channels that accepted it already
+    until: datetime  # the claim's end: another daemon may take it over then
+
+
+class ChangesMixin(StoreBase):
+    """Statuses, status changes and the alert outbox."""
+
+    _unrecorded: tuple[StatusChange, ...] = ()  # see `with_unrecorded`
+    _unrecorded_rows: tuple[StatusChange, ...] = ()  # those of them that would be rows
+
+    def with_unrecorded(self, changes: Sequence[StatusChange]) -> Self:
+        """This store (the same connection pool: close only one) reading `changes` as if they
+        were recorded, in memory: what a read-only command shows after evaluating without
+        writing. Statuses and `changes_between` include them; an indicator's first reading
+        (unknown -> quiet) only moves its status, as `record_changes` does it."""
+        query = select(state_table.c.indicator_id, state_table.c.version)
+        with self._tx("read statuses") as conn:
+            versions = {row.indicator_id: row.version for row in conn.execute(query)}
+        rows = [c for c in changes if not _first_reading(c, versions.get(c.indicator_id, 0))]
+        view = copy.copy(self)
+        view._unrecorded = (*self._unrecorded, *changes)
+        view._unrecorded_rows = (*self._unrecorded_rows, *rows)
+        return view
+
+    def ensure_indicators(self, indicator_ids: Iterable[str], *, now: datetime) -> None:
+        """Give indicators seen for the first time a state: INITIAL (unknown) since `now`, as
+        nothing was read for them yet; the first evaluation records what they are."""
+        rows = [
+            {"indicator_id": i, "status": INITIAL, "since": now, "definition_hash": ""}
+            | {"version": 0, "started_at": now}
+            for i in dict.fromkeys(indicator_ids)
+        ]
+        if rows:
+            statement = self._insert(state_table).on_conflict_do_nothing(
+                index_elements=["indicator_id"]
+            )
+            with self._tx("add indicators", write=True) as conn:
+                conn.execute(statement, rows)
+
+    def current_statuses(self) -> dict[str, tuple[str, datetime]]:
+        """indicator id -> (status, since)."""
+        with self._tx("read statuses") as conn:
+            rows = conn.execute(
+                select(state_table.c.indicator_id, state_table.c.status, state_table.c.since)
+            )
+            found = {row.indicator_id: (row.status, row.since) for row in rows}
+        return found | {c.indicator_id: (c.new_status, c.at) for c in self._unrecorded}
+
+    def monitoring_started(self) -> dict[str, datetime]:
+        """indicator id -> when monitoring it began (the page's timeline starts there)."""
+        query = select(state_table.c.indicator_id, state_table.c.started_at, state_table.c.since)
+        with self._tx("read statuses") as conn:
+            found = {row.indicator_id: row.started_at or row.since for row in conn.execute(query)}
+        return {c.indicator_id: c.at for c in self._unrecorded} | found
+
+    def record_changes(
+        self, changes: Sequence[StatusChange], *, alert: bool = False
+    ) -> list[StatusChange]:
+        """Record each change unless its old status is no longer the stored one.
+
+        With `alert`, each (not replayed) change is recorded as pending in the alert outbox,
+        in the same transaction: a crash cannot lose its alert (`claim_alerts`). Otherwise
+        it is recorded as needing none.
+
+        Each change is its own compare-and-set transaction; a change another worker has
+        already made (or overtaken) is skipped. Returns the recorded changes with their ids.
+
+        An indicator's first reading is not news: its state moves from INITIAL (unknown: nothing
+        read yet) to quiet without a change row (so no alert and no line in the digest). Any
+        other first status, and every later move, is a recorded change.
+        """
+        recorded = []
+        for change in changes:
+            with self._tx("record status change", write=True) as conn:
+                before = self._swap_status(conn, change)
+                if before is None or _first_reading(change, before):
+                    continue
+                pending = alert and not change.replayed
+                values = _change_values(change) | {"notified_at": None if pending else change.at}
+                change_id = conn.execute(
+                    change_table.insert().values(**values).returning(change_table.c.id)
+                ).scalar_one()
+                recorded.append(replace(change, id=change_id))
+        return recorded
+
+    def _swap_status(self, conn: Connection, change: StatusChange) -> int | None:
+        """Move the indicator's state from the change's old status to its new one (compare and
+        set); returns the state's version before, or None when the old status did not hold."""
+        key = state_table.c.indicator_id == change.indicator_id
+        row = conn.execute(select(state_table.c.status, state_table.c.version).where(key)).first()
+        values = {
+            "status": change.new_status,
+            "since": change.at,
+            "definition_hash": change.definition_hash,
+        }
+        if row is None:
+            if change.old_status != INITIAL:
+                return None
+            statement = (
+                self._insert(state_table)
+                .values(indicator_id=change.indicator_id, version=1, started_at=change.at, **values)
+                .on_conflict_do_nothing(index_elements=["indicator_id"])
+                .returning(state_table.c.version)
+            )
+            return 0 if conn.execute(statement).first() is not None else None
+        if row.status != change.old_status:
+            return None
+        swapped = conn.execute(
+            update(state_table)
+            .where(key, state_table.c.status == row.status, state_table.c.version == row.version)
+            .values(version=row.version + 1, **values)
+        )
+        return int(row.version) if swapped.rowcount == 1 else None
+
+    def history(
+        self,
+        indicator_id: str,
+        *,
+        since: datetime | None = None,
+        limit: int = 50,
+        before_id: int | None = None,
+    ) -> list[StatusChange]:
+        """Status changes of one indicator, newest first; page with `before_id`."""
+        query = select(change_table).where(change_table.c.indicator_id == indicator_id)
+        if since is not None:
+            query = query.where(change_table.c.at >= since)
+        if before_id is not None:
+            query = query.where(change_table.c.id < before_id)
+        query = query.order_by(change_table.c.id.desc()).limit(limit)
+        with self._tx("read history") as conn:
+            return [_change_of(row) for row in conn.execute(query)]
+
+    def changes_between(self, start: datetime, end: datetime) -> list[StatusChange]:
+        """Changes with start <= at < end, oldest first (for the digest)."""
+        query = (
+            select(change_table)
+            .where(change_table.c.at >= start, change_table.c.at < end)
+            .order_by(change_table.c.at, change_table.c.id)
+        )
+        with self._tx("read changes") as conn:
+            found = [_change_of(row) for row in conn.execute(query)]
+        more = [c for c in self._unrecorded_rows if start <= c.at < end]
+        return found + more  # the unrecorded ones happen now: after every recorded one
+
+    # ------------------------------------------------------------ the alert outbox
+
+    def claim_alerts(
+        self, now: datetime, *, owner: str, lease: timedelta, limit: int = 50
+    ) -> list[AlertClaim]:
+        """Claim recorded changes whose alert is due for `owner` until `now + lease`, oldest
+        first: pending, not backing off, not claimed by another daemon whose claim holds.
+
+        Compare-and-set, like `due_feeds` (row locks skipped on PostgreSQL), so each change is
+        in one daemon's hands at a time."""
+        free = or_(
+            change_table.c.notify_until.is_(None),
+            change_table.c.notify_until <= now,
+            change_table.c.notify_owner == owner,
+        )
+        due = or_(change_table.c.notify_after.is_(None), change_table.c.notify_after <= now)
+        query = (
+            select(change_table)
+            .where(change_table.c.notified_at.is_(None), due, free)
+            .order_by(change_table.c.id)
+            .limit(limit)
+        )
+        until = now + lease
+        pending = change_table.c.notified_at.is_(None)
+        with self._tx("claim alerts", write=True) as conn:
+            rows = self._claim(
+                conn, query, change_table, [free, pending], notify_owner=owner, notify_until=until
+            )
+        return [
+            AlertClaim(_change_of(row), row.notify_attempts, tuple(row.notify_done), until)
+            for row in rows
+        ]
+
+    def alert_sent(self, change_id: int, *, owner: str, now: datetime, done: Sequence[str]) -> bool:
+        """Mark a claimed change alerted; False when `owner` no longer held its claim."""
+        values = {"notified_at": now, "notify_done": list(done), "notify_error": ""}
+        return self._release_alert(change_id, owner, values)
+
+    def alert_failed(
+        self,
+        change_id: int,
+        *,
+        owner: str,
+        error: str,
+        retry_at: datetime,
+        done: Sequence[str],
+    ) -> bool:
+        """Count a failed try of a claimed change, keep the channels that accepted it, and
+        release it until `retry_at`; False when `owner` no longer held its claim."""
+        values = {
+            "notify_attempts": change_table.c.notify_attempts + 1,
+            "notify_after": retry_at,
+            "notify_error": error,
+            "notify_done": list(done),
+        }
+        return self._release_alert(change_id, owner, values)
+
+    def _release_alert(self, change_id: int, owner: str, values: dict[str, Any]) -> bool:
+        statement = (
+            update(change_table)
+            .where(change_table.c.id == change_id, change_table.c.notify_owner == owner)
+            .where(change_table.c.notified_at.is_(None))
+            .values(notify_owner=None, notify_until=None, **values)
+        )
+        with self._tx("record an alert", write=True) as conn:
+            return conn.execute(statement).rowcount == 1
+
+    def pending_alerts(self) -> int:
+        """How many recorded changes still wait for their alert."""
+        query = select(func.count()).where(change_table.c.notified_at.is_(None))
+        with self._tx("count pending alerts") as conn:
+            return int(conn.execute(query).scalar_one())
+
+
+def _first_reading(change: StatusChange, version_before: int) -> bool:
+    """Whether a change only ends the initial unknown of an indicator because its feeds were
+    read and nothing matched."""
+    return version_before == 0 and change.old_status == INITIAL and change.new_status == QUIET
+
+
+def _change_values(change: StatusChange) -> dict[str, Any]:
+    return {
+        "indicator_id": change.indicator_id,
+        "at": change.at,
+        "old_status": change.old_status,
+        "new_status": change.new_status,
+        "evidence": [_evidence_json(e) for e in change.evidence],
+        "definition_hash": change.definition_hash,
+        "replayed": change.replayed,
+        "reason": change.reason or None,
+        "notify_attempts": 0,
+        "notify_error": "",
+        "notify_done": [],
+    }
+
+
+def _evidence_json(e: Evidence) -> dict[str, Any]:
+    return {
+        "entry_id": e.entry_id,
+        "outcome": e.outcome_id,
+        "title": e.title,
+        "link": e.link,
+        "publisher": e.publisher,
+        "time": e.time.astimezone(UTC).isoformat(),
+        "terms": list(e.terms),
+        "snippet": e.snippet,
+        **({"judged": e.judged} if e.judged else {}),
+    }
+
+
+def _change_of(row: Any) -> StatusChange:
+    evidence = tuple(
+        Evidence(
+            entry_id=item["entry_id"],
+            indicator_id=row.indicator_id,
+            outcome_id=item["outcome"],
+            title=item["title"],
+            link=item["link"],
+            publisher=item["publisher"],
+            time=datetime.fromisoformat(item["time"]),
+            terms=tuple(item["terms"]),
+            snippet=item["snippet"],
+            judged=item.get("judged", ""),
+        )
+        for item in row.evidence
+    )
+    return StatusChange(
+        indicator_id=row.indicator_id,
+        at=row.at,
+        old_status=row.old_status,
+        new_status=row.new_status,
+        evidence=evidence,
+        definition_hash=row.definition_hash,
+        replayed=row.replayed,
+        id=row.id,
+        reason=row.reason or "",
+    )

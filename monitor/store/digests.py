@@ -1,0 +1,102 @@
+"""The daily digest's rows: one per day, claimed once so that it is sent once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from monitor.store.base import StoreBase
+from monitor.store.schema import digest_table
+
+DIGEST_CLAIM_TIMEOUT = timedelta(minutes=15)  # an unsent claim older than this may be retaken
+
+
+@dataclass(frozen=True)
+class DigestState:
+    day: date
+    claimed_at: datetime | None
+    claimed_by: str | None
+    sent_at: datetime | None
+    attempts: int
+    last_error: str
+
+
+class DigestsMixin(StoreBase):
+    """The daily digest's claim and outcome."""
+
+    def claim_digest(
+        self,
+        day: date,
+        *,
+        owner: str,
+        now: datetime,
+        stale: timedelta = DIGEST_CLAIM_TIMEOUT,
+    ) -> bool:
+        """True for the one caller that may send the digest of `day`.
+
+        That is the first claimant, or a later one when the previous claim was released by
+        `mark_digest_failed` or is unsent and older than `stale`. A sent digest is never
+        claimed again.
+        """
+        claim = {"claimed_at": now, "claimed_by": owner}
+        with self._tx("claim digest", write=True) as conn:
+            first = conn.execute(
+                self._insert(digest_table)
+                .values(day=day, attempts=1, last_error="", **claim)
+                .on_conflict_do_nothing(index_elements=["day"])
+                .returning(digest_table.c.day)
+            ).first()
+            if first is not None:
+                return True
+            retaken = conn.execute(
+                update(digest_table)
+                .where(digest_table.c.day == day, digest_table.c.sent_at.is_(None))
+                .where(
+                    or_(
+                        digest_table.c.claimed_at.is_(None),
+                        digest_table.c.claimed_at <= now - stale,
+                    )
+                )
+                .values(attempts=digest_table.c.attempts + 1, **claim)
+            )
+            return retaken.rowcount == 1
+
+    def mark_digest_sent(self, day: date, now: datetime) -> None:
+        with self._tx("mark digest sent", write=True) as conn:
+            conn.execute(
+                update(digest_table)
+                .where(digest_table.c.day == day)
+                .values(sent_at=now, last_error="")
+            )
+
+    def mark_digest_failed(self, day: date, error: str, now: datetime) -> None:
+        """Record the error and release the claim so that a later attempt may retry."""
+        with self._tx("mark digest failed", write=True) as conn:
+            conn.execute(
+                update(digest_table)
+                .where(digest_table.c.day == day)
+                .values(last_error=error, failed_at=now, claimed_at=None, claimed_by=None)
+            )
+
+    def last_digest(self) -> tuple[date, datetime] | None:
+        """(day, sent at) of the latest digest sent."""
+        query = (
+            select(digest_table.c.day, digest_table.c.sent_at)
+            .where(digest_table.c.sent_at.is_not(None))
+            .order_by(digest_table.c.day.desc())
+            .limit(1)
+        )
+        with self._tx("read digests") as conn:
+            row = conn.execute(query).first()
+        return None if row is None else (row.day, row.sent_at)
+
+    def digest_state(self, day: date) -> DigestState | None:
+        with self._tx("read digests") as conn:
+            row = conn.execute(select(digest_table).where(digest_table.c.day == day)).first()
+        if row is None:
+            return None
+        return DigestState(
+            row.day, row.claimed_at, row.claimed_by, row.sent_at, row.attempts, row.last_error
+        )

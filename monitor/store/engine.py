@@ -1,0 +1,223 @@
+"""Opening a database and its schema revisions: the engine (SQLite configured for one daemon:
+WAL, busy timeout, BEGIN IMMEDIATE for writes), `upgrade`, `schema_status`, and why a database
+at another revision is refused.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from monitor import migrate
+from monitor.errors import StoreError
+from monitor.store.base import error_text
+from monitor.store.schema import metadata
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def connect(url: str, *, read_only: bool = False) -> Engine:
+    """An engine for `url`. `read_only`: one that cannot write (SQLite `mode=ro`, PostgreSQL
+    `default_transaction_read_only`), for a database that must exist already."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"store: bad database URL {url!r}: {exc}") from exc
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    database = parsed.database or ""
+    in_file = is_sqlite and database not in ("", ":memory:") and not database.startswith("file:")
+    options: dict[str, Any] = {}
+    if in_file and read_only:
+        if not Path(database).is_file():
+            raise StoreError(_missing(database))
+        uri = "file:" + quote(str(Path(database).resolve()))
+        parsed = parsed.set(database=uri, query={**parsed.query, "mode": "ro", "uri": "true"})
+    elif in_file:
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            folder = Path(database).parent
+            raise StoreError(f"store: cannot create {folder}: {exc.strerror or exc}") from exc
+    elif read_only and not is_sqlite:
+        options["connect_args"] = {"options": "-c default_transaction_read_only=on"}
+    try:
+        engine = create_engine(parsed, pool_pre_ping=not is_sqlite, **options)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"store: unable to open {parsed!r}: {error_text(exc)}") from exc
+    if is_sqlite:
+        _configure_sqlite(engine, read_only=read_only)
+    return engine
+
+
+def check_schema(engine: Engine, *, read_only: bool = False) -> None:
+    """Raise StoreError unless the database is at the code's schema revision.
+
+    An empty database is brought to it first (`upgrade`), so a fresh SQLite file needs no
+    setup; `read_only` migrates nothing and calls an empty database missing. A database at
+    another revision is refused: an older one names `monitor db upgrade`, which migrates it.
+    """
+    try:
+        current, head = _schema_status(engine)
+        if current is None and not read_only:
+            current = _upgrade(engine, empty_only=True)
+        empty = current is None and read_only and not _has_tables(engine)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"store: unable to open {engine.url!r}: {error_text(exc)}") from exc
+    if empty:
+        raise StoreError(_missing(engine.url.render_as_string(hide_password=True)))
+    if current != head:
+        raise StoreError(_schema_problem(current, head))
+
+
+def _missing(where: str) -> str:
+    return f"store: no database at {where}; run monitor check or monitor run first"
+
+
+def _has_tables(engine: Engine) -> bool:
+    with engine.connect() as conn, conn.begin():
+        return bool(inspect(conn).get_table_names())
+
+
+# ---------------------------------------------------------------- schema revisions
+
+
+def upgrade(url: str) -> tuple[str | None, str]:
+    """Migrate the database at `url` to the code's schema revision (`monitor db upgrade`).
+
+    Returns (revision before, revision after). Safe to run twice and from several machines at
+    once: on PostgreSQL the upgrade holds an advisory lock, on SQLite the write lock. A database
+    made before migrations existed (tables, no revision) is taken to be at the first revision.
+    """
+    engine = connect(url)
+    try:
+        before, head = _schema_status(engine)
+        return before, _upgrade(engine) or head
+    except SQLAlchemyError as exc:
+        raise StoreError(f"store: unable to upgrade {engine.url!r}: {error_text(exc)}") from exc
+    finally:
+        engine.dispose()
+
+
+def schema_status(url: str) -> tuple[str | None, str]:
+    """(the database's schema revision or None, the code's revision)."""
+    engine = connect(url)
+    try:
+        return _schema_status(engine)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"store: unable to read {engine.url!r}: {error_text(exc)}") from exc
+    finally:
+        engine.dispose()
+
+
+def schema_differences(url: str) -> list[Any]:
+    """How the database at `url` differs from the models ([] when it matches them)."""
+    engine = connect(url)
+    try:
+        with engine.connect() as conn:
+            return migrate.differences(conn, metadata)
+    finally:
+        engine.dispose()
+
+
+def new_revision(url: str, message: str) -> None:
+    """Autogenerate a revision from the models against the database at `url` (developers)."""
+    engine = connect(url)
+    try:
+        with engine.connect() as conn, conn.begin():
+            migrate.new_revision(conn, metadata, message)
+    finally:
+        engine.dispose()
+
+
+_FIRST_REVISION = "0001"
+_UPGRADE_LOCK = 0x6D6F6E69  # "moni": pg_advisory_xact_lock key of schema upgrades
+
+
+def _schema_status(engine: Engine) -> tuple[str | None, str]:
+    with engine.connect() as conn, conn.begin():
+        return migrate.current(conn), migrate.head()
+
+
+def _upgrade(engine: Engine, *, empty_only: bool = False) -> str | None:
+    """Upgrade to head in one transaction that concurrent upgrades wait for; returns the
+    revision after. With `empty_only`, a database that has tables is left as it is."""
+    with engine.connect() as conn:
+        conn.execution_options(monitor_write=True)  # SQLite: BEGIN IMMEDIATE
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
+            current = migrate.current(conn)
+            if current is None and inspect(conn).get_table_names():
+                if empty_only:
+                    return None
+                migrate.stamp(conn, metadata, _FIRST_REVISION)  # made by create_all before 0001
+            elif empty_only and current is not None:
+                return current
+            migrate.upgrade(conn, metadata)
+            return migrate.current(conn)
+
+
+def _schema_problem(current: str | None, head: str) -> str:
+    if current is None:
+        return (
+            "store: the database has tables but no schema revision (it predates migrations, or "
+            f"is not monitor's); run `monitor db upgrade` to bring it to revision {head}"
+        )
+    if current in migrate.revisions():
+        return (
+            f"store: the database schema is at revision {current}, older than this monitor's "
+            f"{head}; run `monitor db upgrade` first"
+        )
+    return (
+        f"store: the database schema is at revision {current}, unknown to this monitor (whose "
+        f"latest is {head}): it was migrated by a newer version; upgrade monitor"
+    )
+
+
+def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
+    """WAL, busy timeout, foreign keys; transactions begun by us (IMMEDIATE for writes).
+    A read-only connection leaves the journal mode as it is (switching it is a write)."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let the "begin" hook below emit BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        dbapi_connection.create_function("monitor_casefold", 1, _casefold, deterministic=True)
+        if not read_only:
+            _set_wal(cursor)
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("monitor_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _casefold(value: str | None) -> str | None:
+    """SQLite's lower() folds ASCII only; entry search folds every script as Python does."""
+    return None if value is None else value.casefold()
+
+
+def _set_wal(cursor: Any) -> None:
+    """PRAGMA journal_mode = WAL, retried until the busy timeout: connections opening a new file
+    at once race to switch it, and SQLite answers the losers "database is locked" at once
+    instead of waiting."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)

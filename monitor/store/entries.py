@@ -1,0 +1,253 @@
+"""Entries and their matches: new entries stored by key (with their matches in the same
+transaction), matches rewritten by replay, old unmatched entries pruned, entries searched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, exists, func, or_, select, text
+
+from monitor.domain import Entry, Match
+from monitor.store.base import StoreBase
+from monitor.store.schema import aware, entry_table, match_table, sqlite_utc, verdict_table
+
+_CHUNK = 5_000  # ids per IN (...) list, well below SQLite's bound-parameter limit
+
+_ENTRY_COLUMNS = {
+    "key": "text",
+    "feed_id": "text",
+    "guid": "text",
+    "link": "text",
+    "title": "text",
+    "text": "text",
+    "published": "timestamptz",
+    "first_seen": "timestamptz",
+    "time": "timestamptz",
+    "publisher": "text",
+}
+# On PostgreSQL one row of arrays beats a VALUES list: psycopg parses every placeholder in Python.
+_PG_ADD_ENTRIES = text(
+    "INSERT INTO entry ({names}) SELECT * FROM unnest({arrays}) "
+    "ON CONFLICT (key) DO NOTHING RETURNING id, key".format(
+        names=", ".join(f'"{name}"' for name in _ENTRY_COLUMNS),
+        arrays=", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _ENTRY_COLUMNS.items()),
+    )
+)
+
+
+# On SQLite a plain executemany runs in C; RETURNING would have SQLAlchemy bind row by row.
+_SQLITE_ADD_ENTRIES = (
+    "INSERT INTO entry ({names}) VALUES ({marks}) ON CONFLICT (key) DO NOTHING".format(
+        names=", ".join(f'"{name}"' for name in _ENTRY_COLUMNS),
+        marks=", ".join("?" for _ in _ENTRY_COLUMNS),
+    )
+)
+
+
+def _sqlite_add_entries(conn: Connection, batch: dict[str, Entry], now: datetime) -> dict[str, int]:
+    """Insert the entries whose key is new; return key -> id of those. The transaction holds
+    SQLite's write lock (BEGIN IMMEDIATE), so the new rows are those above the previous top id."""
+    top = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM entry").scalar_one()
+    seen = sqlite_utc(now)
+    rows = []
+    for key, e in batch.items():
+        published = e.published
+        when = sqlite_utc(published) if published is not None else None
+        time = when if published is not None and published <= now else seen
+        rows.append(
+            (key, e.feed_id, e.guid, e.link, e.title, e.text, when, seen, time, e.publisher)
+        )
+    conn.exec_driver_sql(_SQLITE_ADD_ENTRIES, rows)
+    found = conn.exec_driver_sql("SELECT key, id FROM entry WHERE id > ?", (top,))
+    return {key: entry_id for key, entry_id in found}
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {name: [row[name] for row in rows] for name in _ENTRY_COLUMNS}
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """An entry as stored: its id and its time (published if known and not in the future, else
+    first seen)."""
+
+    id: int
+    entry: Entry
+    time: datetime
+
+
+class EntriesMixin(StoreBase):
+    """Entries and their matches."""
+
+    def add_news(
+        self,
+        entries: Sequence[Entry],
+        *,
+        now: datetime,
+        match: Callable[[Sequence[tuple[int, Entry]]], Sequence[tuple[int, Match]]],
+        definition_hashes: Mapping[str, str],
+    ) -> tuple[list[tuple[int, Entry]], int]:
+        """Store new entries and their matches (`match` of the new ones) in one transaction.
+
+        Either both are stored or neither, so a crash between them cannot leave entries
+        whose matches are lost. Returns the new entries and how many matches were stored.
+        """
+        with self._tx("add entries and matches", write=True) as conn:
+            new = self._insert_entries(conn, entries, now)
+            rows = _match_rows(match(new), definition_hashes) if new else []
+            if not rows:
+                return new, 0
+            self._matches_written(conn)
+            return new, self._upsert_matches(conn, rows)
+
+    def _insert_entries(
+        self, conn: Connection, entries: Sequence[Entry], now: datetime
+    ) -> list[tuple[int, Entry]]:
+        batch: dict[str, Entry] = {}
+        for entry in entries:
+            batch.setdefault(entry.key, entry)
+        if not batch:
+            return []
+        if self.dialect == "postgresql":
+            rows = [_entry_values(key, entry, now) for key, entry in batch.items()]
+            new = {key: entry_id for entry_id, key in conn.execute(_PG_ADD_ENTRIES, _columns(rows))}
+        else:
+            new = _sqlite_add_entries(conn, batch, now)
+        return [(new[key], entry) for key, entry in batch.items() if key in new]
+
+    def replace_matches(
+        self,
+        entry_ids: Sequence[int],
+        items: Sequence[tuple[int, Match]],
+        definition_hashes: Mapping[str, str],
+    ) -> int:
+        """Make `items` the only matches of `entry_ids` (for replay); returns how many."""
+        rows = _match_rows(items, definition_hashes)
+        ids = list(dict.fromkeys(entry_ids))
+        with self._tx("replace matches", write=True) as conn:
+            self._matches_written(conn)
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                conn.execute(delete(match_table).where(match_table.c.entry_id.in_(chunk)))
+            return self._upsert_matches(conn, rows) if rows else 0
+
+    def _upsert_matches(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
+        """Insert `rows`, or update those stored with another definition hash; returns how many
+        were written. Only in a transaction that calls `_matches_written`."""
+        statement = self._insert(match_table)
+        statement = statement.on_conflict_do_update(
+            index_elements=["entry_id", "indicator_id", "outcome_id"],
+            set_={
+                "terms": statement.excluded.terms,
+                "snippet": statement.excluded.snippet,
+                "definition_hash": statement.excluded.definition_hash,
+            },
+            where=match_table.c.definition_hash != statement.excluded.definition_hash,
+        ).returning(match_table.c.entry_id)
+        return len(conn.execute(statement, rows).all())
+
+    def entries_since(self, since: datetime) -> list[tuple[int, Entry, datetime]]:
+        """(id, entry, first seen) of entries with time >= since, oldest first (for replay)."""
+        query = (
+            select(entry_table)
+            .where(entry_table.c.time >= since)
+            .order_by(entry_table.c.time, entry_table.c.id)
+        )
+        with self._tx("read entries") as conn:
+            return [(row.id, entry_of(row), row.first_seen) for row in conn.execute(query)]
+
+    def delete_old_entries(self, before: datetime) -> int:
+        """Delete entries first seen before `before` that no indicator matched and no analyst
+        judged.
+
+        No match goes with them, so evidence stays as it was; the match version moves all the
+        same, so that a kept evidence read never depends on that."""
+        matched = exists().where(match_table.c.entry_id == entry_table.c.id)
+        judged = exists().where(verdict_table.c.entry_id == entry_table.c.id)
+        statement = delete(entry_table).where(entry_table.c.first_seen < before, ~matched, ~judged)
+        with self._tx("delete old entries", write=True) as conn:
+            deleted = conn.execute(statement).rowcount
+            if deleted:
+                self._matches_written(conn)
+            return deleted
+
+    def entry(self, entry_id: int) -> StoredEntry | None:
+        with self._tx("read an entry") as conn:
+            row = conn.execute(select(entry_table).where(entry_table.c.id == entry_id)).first()
+        return None if row is None else stored_entry(row)
+
+    def search_entries(self, text: str, *, limit: int = 20) -> list[StoredEntry]:
+        """Entries whose title or text contains `text` (case-insensitive), newest first."""
+        fold: Callable[[Any], Any]
+        if self.dialect != "sqlite":
+            fold, folded = func.lower, text.lower()
+        elif text.isascii():  # SQLite's LIKE ignores the case of ASCII letters, in C
+            fold, folded = (lambda column: column), text
+        else:  # its lower() and LIKE fold ASCII only
+            fold, folded = func.monitor_casefold, text.casefold()
+        contains = or_(
+            fold(entry_table.c.title).contains(folded, autoescape=True),
+            fold(entry_table.c.text).contains(folded, autoescape=True),
+        )
+        query = (
+            select(entry_table)
+            .where(contains)
+            .order_by(entry_table.c.time.desc(), entry_table.c.id.desc())
+            .limit(limit)
+        )
+        with self._tx("search entries") as conn:
+            return [stored_entry(row) for row in conn.execute(query)]
+
+
+def _match_rows(
+    items: Sequence[tuple[int, Match]], definition_hashes: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Insert values of matches, one per (entry, indicator, outcome)."""
+    rows = {
+        (entry_id, m.indicator_id, m.outcome_id): {
+            "entry_id": entry_id,
+            "indicator_id": m.indicator_id,
+            "outcome_id": m.outcome_id,
+            "terms": list(m.terms),
+            "snippet": m.snippet,
+            "definition_hash": definition_hashes.get(m.indicator_id, ""),
+        }
+        for entry_id, m in items
+    }
+    return list(rows.values())
+
+
+def _entry_values(key: str, entry: Entry, now: datetime) -> dict[str, Any]:
+    fresh = entry.published is not None and aware(entry.published) <= aware(now)
+    return {
+        "key": key,
+        "feed_id": entry.feed_id,
+        "guid": entry.guid,
+        "link": entry.link,
+        "title": entry.title,
+        "text": entry.text,
+        "published": entry.published,
+        "first_seen": now,
+        "time": entry.published if fresh else now,
+        "publisher": entry.publisher,
+    }
+
+
+def entry_of(row: Any) -> Entry:
+    return Entry(
+        feed_id=row.feed_id,
+        guid=row.guid,
+        link=row.link,
+        title=row.title,
+        text=row.text,
+        published=row.published,
+        publisher=row.publisher,
+    )
+
+
+def stored_entry(row: Any) -> StoredEntry:
+    return StoredEntry(row.id, entry_of(row), row.time)

@@ -1,0 +1,180 @@
+"""Evidence: stored matches inside a window with the standing verdicts applied (a `no` drops a
+match, a `yes` adds its entry if no rule matched it), kept while the match version holds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from monitor.domain import Evidence, Judgement
+from monitor.store.base import StoreBase
+from monitor.store.schema import entry_table, match_table, verdict_table
+from monitor.store.verdicts import latest_verdicts
+
+_stores = itertools.count(1)  # tells apart the stores of one process in evidence versions
+
+
+@dataclass(frozen=True)
+class EvidenceRead:
+    """An evidence read (`Store.evidence_read`) and the version it was read at: equal versions
+    mean equal evidence, whatever objects hold it, so caches over evidence key on it."""
+
+    version: Hashable  # (this store, the match version of its database)
+    found: dict[str, list[Evidence]]  # indicator id -> evidence, newest first
+
+
+class EvidenceMixin(StoreBase):
+    """Evidence reads, kept while the match version holds."""
+
+    _evidence_kept: _KeptEvidence | None = None  # the last `evidence_read`
+    _evidence_store: int = 0  # this store's number in evidence versions, given on first read
+
+    def evidence_read(self, indicator_ids: Sequence[str] | None, since: datetime) -> EvidenceRead:
+        """Matches of entries with time >= since, per indicator (every asked id is a key),
+        newest first, with the version they were read at.
+
+        The answer is kept, and given again while the matches it was read from have not moved:
+        one cheap `_match_version` query instead of reading every match, so a check cycle that
+        stored no match reads no evidence. Any process writing through a `Store` moves that
+        version (entries themselves are never rewritten). The kept answer may have been read at
+        an earlier `since`, so it holds a superset of a later call's; `_KeptEvidence.within`
+        cuts it, and every answer is what a fresh read would give.
+        """
+        if not self._evidence_store:
+            self._evidence_store = next(_stores)
+        ids = None if indicator_ids is None else tuple(indicator_ids)
+        kept = self._evidence_kept
+        with self._tx("read evidence", snapshot=True) as conn:
+            # One snapshot: the matches read are those of the version, which keys caches.
+            version = self._match_version(conn)
+            if not (kept and kept.answers(ids, since, version)):
+                kept = _KeptEvidence(ids, since, version, _read_evidence(conn, ids, since))
+        self._evidence_kept = kept
+        return EvidenceRead((self._evidence_store, version), kept.within(since))
+
+
+def _read_evidence(
+    conn: Connection,
+    indicator_ids: Sequence[str] | None,
+    since: datetime,
+) -> dict[str, list[Evidence]]:
+    query = (
+        select(
+            match_table,
+            entry_table.c.title,
+            entry_table.c.link,
+            entry_table.c.publisher,
+            entry_table.c.time,
+        )
+        .join(entry_table, entry_table.c.id == match_table.c.entry_id)
+        .where(entry_table.c.time >= since)
+        .order_by(entry_table.c.time.desc(), entry_table.c.id.desc())
+    )
+    if indicator_ids is not None:
+        query = query.where(match_table.c.indicator_id.in_(list(indicator_ids)))
+    standing = {
+        (row.entry_id, row.indicator_id, row.outcome_id): row
+        for row in conn.execute(_standing_verdicts(indicator_ids, since))
+    }
+    found: dict[str, list[Evidence]] = {i: [] for i in indicator_ids or ()}
+    matched = set()
+    for row in conn.execute(query):
+        key = (row.entry_id, row.indicator_id, row.outcome_id)
+        verdict = standing.get(key)
+        if verdict is not None and verdict.verdict == Judgement.NO:
+            continue  # an analyst said it is not evidence
+        matched.add(key)
+        found.setdefault(row.indicator_id, []).append(
+            Evidence(
+                entry_id=row.entry_id,
+                indicator_id=row.indicator_id,
+                outcome_id=row.outcome_id,
+                title=row.title,
+                link=row.link,
+                publisher=row.publisher,
+                time=row.time,
+                terms=tuple(row.terms),
+                snippet=row.snippet,
+                judged="yes" if verdict is not None else "",
+            )
+        )
+    added = [v for k, v in standing.items() if v.verdict == Judgement.YES and k not in matched]
+    for row in added:  # entries the rules missed and an analyst confirmed
+        found.setdefault(row.indicator_id, []).append(_confirmed(row))
+    for indicator_id in {row.indicator_id for row in added}:
+        found[indicator_id].sort(key=lambda e: (e.time, e.entry_id), reverse=True)
+    return found
+
+
+def _standing_verdicts(indicator_ids: Sequence[str] | None, since: datetime) -> Any:
+    """Standing verdicts on entries with time >= since, with what evidence shows of them."""
+    latest = latest_verdicts()
+    if indicator_ids is not None:
+        latest = latest.where(verdict_table.c.indicator_id.in_(list(indicator_ids)))
+    columns = (
+        entry_table.c.title,
+        entry_table.c.link,
+        entry_table.c.publisher,
+        entry_table.c.time,
+        entry_table.c.text,
+    )
+    return (
+        select(verdict_table, *columns)
+        .join(entry_table, entry_table.c.id == verdict_table.c.entry_id)
+        .where(verdict_table.c.id.in_(latest.scalar_subquery()), entry_table.c.time >= since)
+    )
+
+
+SNIPPET_CHARS = 240  # of an analyst-confirmed entry's text, shown as its snippet
+
+
+def _confirmed(row: Any) -> Evidence:
+    """Evidence of an entry no rule matched, by an analyst's `yes`: no terms fired."""
+    text = " ".join(row.text.split())
+    snippet = text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
+    return Evidence(
+        entry_id=row.entry_id,
+        indicator_id=row.indicator_id,
+        outcome_id=row.outcome_id,
+        title=row.title,
+        link=row.link,
+        publisher=row.publisher,
+        time=row.time,
+        terms=(),
+        snippet=snippet,
+        judged="yes",
+    )
+
+
+@dataclass(frozen=True)
+class _KeptEvidence:
+    """An evidence read (`Store.evidence_read`): what it asked, and the match version it saw."""
+
+    ids: tuple[str, ...] | None
+    since: datetime
+    version: tuple[int, ...]
+    found: dict[str, list[Evidence]]  # newest first; never handed out, only copies of it
+
+    def answers(
+        self, ids: tuple[str, ...] | None, since: datetime, version: tuple[int, ...]
+    ) -> bool:
+        """Whether this read answers a read of `ids` from `since` on, the matches being at
+        `version` now."""
+        return self.ids == ids and self.since <= since and version == self.version
+
+    def within(self, since: datetime) -> dict[str, list[Evidence]]:
+        """New lists of the items with time >= since (`since` is not before `self.since`, so
+        they are all here; the older ones are at the end of each list)."""
+        cut = {}
+        for indicator_id, items in self.found.items():
+            end = len(items)
+            while end and items[end - 1].time < since:
+                end -= 1
+            cut[indicator_id] = items[:end]
+        return cut

@@ -1,0 +1,424 @@
+"""Feeds: the configured set, due feeds claimed with a lease, what each fetch found, and their
+health. Feeds that leave the configuration are kept with `active = False`: they are never due
+and not reported, and come back with their state if configured again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, nulls_first, or_, select, text, update
+
+from monitor.domain import Feed, FeedHealth
+from monitor.errors import StoreError
+from monitor.store.base import StoreBase
+from monitor.store.schema import UTCDateTime, feed_table, sqlite_utc
+
+# Only what `due_feeds` and `feed_health` need: reading a datetime or the tags costs more.
+_DUE_COLUMNS = [
+    feed_table.c[name]
+    for name in (
+        "id",
+        "url",
+        "moved_to",
+        "etag",
+        "last_modified",
+        "body_hash",
+        "error_count",
+        "interval_seconds",
+    )
+]
+_HEALTH_COLUMNS = [
+    feed_table.c[name]
+    for name in (
+        "id",
+        "failing_since",
+        "interval_seconds",
+        "dead",
+        "last_error",
+        "last_success_at",
+    )
+]
+
+
+# /healthz's counts of the active feeds: failing, never read, read within `intervals` of theirs.
+_FEED_COUNTS = (
+    "SELECT count(*), sum(CASE WHEN dead OR failing_since IS NOT NULL THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN last_success_at IS NULL THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN {recent} THEN 1 ELSE 0 END) FROM feed WHERE active"
+)
+_SQLITE_FEED_COUNTS = text(
+    _FEED_COUNTS.format(
+        recent="julianday(last_success_at) >= "
+        "julianday(:now) - :intervals * interval_seconds / 86400.0"
+    )
+)
+_PG_FEED_COUNTS = text(
+    _FEED_COUNTS.format(
+        recent="last_success_at >= "
+        "CAST(:now AS timestamptz) - make_interval(secs => :intervals * interval_seconds)"
+    )
+)
+_FAILING_FEEDS = text(
+    "SELECT id FROM feed WHERE active AND (dead OR failing_since IS NOT NULL) "
+    "ORDER BY id LIMIT :named"
+)
+
+
+@dataclass(frozen=True)
+class DueFeed:
+    """A feed claimed for fetching: `url` is where it lives now (moved_to, else url)."""
+
+    id: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    error_count: int
+    interval: timedelta
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """Everything /feeds and the digest show about a feed."""
+
+    id: str
+    url: str
+    moved_to: str | None
+    title: str
+    tags: tuple[str, ...]
+    interval: timedelta
+    last_checked_at: datetime | None
+    last_success_at: datetime | None
+    http_status: int | None
+    not_modified: bool  # the last answer was 304 Not Modified
+    error_count: int
+    last_error: str
+    next_check_at: datetime | None
+    dead: bool
+    failing_since: datetime | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class FeedCounts:
+    """The configured feeds at a time, counted (`Store.feed_counts`)."""
+
+    total: int
+    failing: int  # failing now (gone included)
+    never_read: int  # never fetched successfully
+    read_recently: int  # fetched successfully within two of their intervals
+    failing_ids: tuple[str, ...]  # the first few failing ones, by id
+
+
+@dataclass(frozen=True)
+class FetchRecord:
+    """What one fetch found, for `record_fetches`.
+
+    `etag`, `last_modified`, `body_hash`, `moved_to` and `title` left None keep their stored
+    value ("" clears it). A success clears `failing_since`; a failure sets it once.
+    """
+
+    feed_id: str
+    now: datetime
+    ok: bool
+    http_status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    moved_to: str | None = None
+    error: str = ""
+    dead: bool = False
+    next_check_at: datetime | None = None
+    error_count: int = 0
+    title: str | None = None
+
+
+class FeedsMixin(StoreBase):
+    """The feed table: configuration, due feeds and leases, fetch results, health."""
+
+    def sync_feeds(
+        self,
+        feeds: Sequence[Feed],
+        *,
+        now: datetime,
+        default_interval: timedelta = timedelta(minutes=15),
+    ) -> None:
+        """Upsert the configured feeds keeping their state; mark the others inactive.
+
+        A feed whose URL changed starts afresh: no validators, no redirect, no failures.
+        """
+        with self._tx("sync feeds", write=True) as conn:
+            known = {row.id: row for row in conn.execute(select(feed_table.c.id, feed_table.c.url))}
+            for feed in feeds:
+                values: dict[str, Any] = {
+                    "url": feed.url,
+                    "title": feed.title,
+                    "tags": list(feed.tags),
+                    "interval_seconds": int((feed.interval or default_interval).total_seconds()),
+                    "active": True,
+                }
+                old = known.get(feed.id)
+                if old is None:  # another daemon starting at once may have just added it
+                    new = self._insert(feed_table).values(id=feed.id, **values, **_fresh(now))
+                    conn.execute(new.on_conflict_do_nothing(index_elements=["id"]))
+                elif old.url != feed.url:
+                    conn.execute(
+                        update(feed_table)
+                        .where(feed_table.c.id == feed.id)
+                        .values(**values, **_fresh(now))
+                    )
+                else:
+                    conn.execute(
+                        update(feed_table).where(feed_table.c.id == feed.id).values(**values)
+                    )
+            configured = [f.id for f in feeds]
+            conn.execute(
+                update(feed_table).where(feed_table.c.id.not_in(configured)).values(active=False)
+            )
+
+    def due_feeds(
+        self,
+        now: datetime,
+        *,
+        owner: str,
+        lease: timedelta,
+        limit: int | None = None,
+        skip: Collection[str] = (),
+        force: bool = False,
+    ) -> list[DueFeed]:
+        """Claim the feeds due at `now` for `owner` until `now + lease`; skip others' leases,
+        and the feeds named in `skip` (those a cycle already holds).
+
+        `force`: every live feed not yet checked at or after `now`, whatever its schedule
+        (`monitor check --force`), so a cycle claiming in batches still takes each one once."""
+        free = or_(
+            feed_table.c.lease_until.is_(None),
+            feed_table.c.lease_until <= now,
+            feed_table.c.lease_owner == owner,
+        )
+        due = or_(feed_table.c.next_check_at.is_(None), feed_table.c.next_check_at <= now)
+        if force:
+            due = or_(feed_table.c.last_checked_at.is_(None), feed_table.c.last_checked_at < now)
+        query = (
+            select(*_DUE_COLUMNS)
+            .where(feed_table.c.active, ~feed_table.c.dead, free)
+            .where(due)
+            .where(feed_table.c.id.not_in(list(skip)))
+            .order_by(nulls_first(feed_table.c.next_check_at), feed_table.c.id)
+            .limit(limit)
+        )
+        until = now + lease
+        with self._tx("claim due feeds", write=True) as conn:
+            rows = self._claim(
+                conn, query, feed_table, [free], lease_owner=owner, lease_until=until
+            )
+        return [_due_feed(row, until) for row in rows]
+
+    def renew_leases(self, feed_ids: Collection[str], *, owner: str, until: datetime) -> int:
+        """Extend `owner`'s leases on these feeds to `until`, while it still works on them;
+        returns how many were renewed (a lease another daemon took over is left alone).
+
+        On PostgreSQL rows locked at that moment are skipped, never waited for: the lock is the
+        cycle recording those feeds (which ends their leases), and waiting could deadlock
+        with it."""
+        if not feed_ids:
+            return 0
+        owned = select(feed_table.c.id).where(
+            feed_table.c.id.in_(list(feed_ids)), feed_table.c.lease_owner == owner
+        )
+        if self.dialect == "postgresql":
+            owned = owned.with_for_update(skip_locked=True)
+        with self._tx("renew leases", write=True) as conn:
+            renewed = conn.execute(
+                update(feed_table)
+                .where(feed_table.c.id.in_(owned), feed_table.c.lease_owner == owner)
+                .values(lease_until=until)
+            )
+            return int(renewed.rowcount or 0)
+
+    def release_leases(self, *, owner: str, feed_ids: Collection[str] | None = None) -> int:
+        """Give up `owner`'s leases (on these feeds, or all), so that any daemon may check
+        them at once; the feeds' state is left as it was. Returns how many were released."""
+        if feed_ids is not None and not feed_ids:
+            return 0
+        query = update(feed_table).where(feed_table.c.lease_owner == owner)
+        if feed_ids is not None:
+            query = query.where(feed_table.c.id.in_(list(feed_ids)))
+        with self._tx("release leases", write=True) as conn:
+            released = conn.execute(query.values(lease_owner=None, lease_until=None))
+            return int(released.rowcount or 0)
+
+    def record_fetches(self, records: Sequence[FetchRecord]) -> None:
+        """Store what fetches found and release their leases, in one transaction (one
+        executemany per set of columns written)."""
+        groups: dict[tuple[str, ...], list[tuple[str, dict[str, Any]]]] = {}
+        for record in records:
+            values = _fetch_values(record)
+            groups.setdefault(tuple(values), []).append((record.feed_id, values))
+        if not groups:
+            return
+        update_feeds = _sqlite_update_feeds if self.dialect == "sqlite" else _update_feeds
+        with self._tx("record fetch", write=True) as conn:
+            for names, rows in groups.items():
+                if update_feeds(conn, names, rows) != len(rows):
+                    ids = [feed_id for feed_id, _ in rows]
+                    among = " among " if len(ids) > 1 else " "
+                    raise StoreError(f"store: unknown feed{among}{_names(ids)}")
+
+    def feed_health(self) -> list[FeedHealth]:
+        """Health of every configured feed, for `evaluate`."""
+        with self._tx("read feed health") as conn:
+            rows = conn.execute(
+                select(*_HEALTH_COLUMNS).where(feed_table.c.active).order_by(feed_table.c.id)
+            )
+            return [
+                FeedHealth(
+                    feed_id=row.id,
+                    failing_since=row.failing_since,
+                    interval=timedelta(seconds=row.interval_seconds),
+                    dead=row.dead,
+                    last_error=row.last_error,
+                    never_read=row.last_success_at is None,
+                )
+                for row in rows
+            ]
+
+    def feed_counts(self, now: datetime, *, intervals: int = 2, named: int = 5) -> FeedCounts:
+        """How the configured feeds stand at `now`, for /healthz: one aggregate over the feed
+        table and the ids of the first few failing feeds, in plain SQL (building the statements
+        with SQLAlchemy costs more than running them); no row is read into Python."""
+        sqlite = self.dialect == "sqlite"
+        at = sqlite_utc(now) if sqlite else now
+        params = {"now": at, "intervals": intervals, "named": named}
+        with self._tx("count feeds") as conn:
+            row = conn.execute(_SQLITE_FEED_COUNTS if sqlite else _PG_FEED_COUNTS, params).one()
+            failing_ids = tuple(conn.execute(_FAILING_FEEDS, params).scalars())
+        total, failing, never_read, read_recently = (int(n or 0) for n in row)
+        return FeedCounts(total, failing, never_read, read_recently, failing_ids)
+
+    def feeds(self, *, include_inactive: bool = False) -> list[FeedState]:
+        query = select(feed_table).order_by(feed_table.c.id)
+        if not include_inactive:
+            query = query.where(feed_table.c.active)
+        with self._tx("list feeds") as conn:
+            return [_feed_state(row) for row in conn.execute(query)]
+
+
+def _fresh(now: datetime) -> dict[str, Any]:
+    """Feed state of a feed never fetched (or whose URL changed): due at once."""
+    return {
+        "moved_to": None,
+        "etag": None,
+        "last_modified": None,
+        "body_hash": None,
+        "http_status": None,
+        "failing_since": None,
+        "error_count": 0,
+        "last_error": "",
+        "dead": False,
+        "next_check_at": now,
+    }
+
+
+def _fetch_values(r: FetchRecord) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "last_checked_at": r.now,
+        "http_status": r.http_status,
+        "dead": r.dead,
+        "next_check_at": r.next_check_at,
+        "error_count": r.error_count,
+        "lease_owner": None,
+        "lease_until": None,
+    }
+    kept = {"etag": r.etag, "last_modified": r.last_modified, "body_hash": r.body_hash}
+    kept["moved_to"] = r.moved_to
+    values |= {name: value or None for name, value in kept.items() if value is not None}
+    if r.title is not None:
+        values["title"] = r.title
+    if r.ok:
+        values |= {"last_success_at": r.now, "failing_since": None, "last_error": ""}
+    else:
+        values |= {"failing_since_once": r.now, "last_error": r.error}
+    return values
+
+
+def _update_feeds(
+    conn: Connection, names: tuple[str, ...], rows: list[tuple[str, dict[str, Any]]]
+) -> int:
+    """Write `names` (`_fetch_values`) of each (feed id, values); returns the rows updated."""
+    statement = update(feed_table).where(feed_table.c.id == bindparam("v_feed_id"))
+    params = [
+        {"v_feed_id": feed_id} | {f"v_{name}": v for name, v in values.items()}
+        for feed_id, values in rows
+    ]
+    return conn.execute(statement.values(dict(map(_fetch_set, names))), params).rowcount
+
+
+def _sqlite_update_feeds(
+    conn: Connection, names: tuple[str, ...], rows: list[tuple[str, dict[str, Any]]]
+) -> int:
+    """`_update_feeds` by a plain executemany, which runs in C (SQLAlchemy binds row by row in
+    Python), with datetimes written as UTCDateTime writes them."""
+    sets = ", ".join(
+        "failing_since = coalesce(failing_since, ?)"
+        if name == "failing_since_once"
+        else f'"{name}" = ?'
+        for name in names
+    )
+    params = [
+        (*(sqlite_utc(v) if isinstance(v, datetime) else v for v in values.values()), feed_id)
+        for feed_id, values in rows
+    ]
+    return conn.exec_driver_sql(f"UPDATE feed SET {sets} WHERE id = ?", params).rowcount
+
+
+def _fetch_set(name: str) -> tuple[str, Any]:
+    """(column, SET value) of one `_fetch_values` name; failing_since is set only once."""
+    if name == "failing_since_once":
+        param = bindparam(f"v_{name}", type_=UTCDateTime())
+        return "failing_since", func.coalesce(feed_table.c.failing_since, param)
+    return name, bindparam(f"v_{name}")
+
+
+def _names(ids: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(repr(i) for i in ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def _due_feed(row: Any, lease_until: datetime) -> DueFeed:
+    return DueFeed(
+        id=row.id,
+        url=row.moved_to or row.url,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        body_hash=row.body_hash,
+        error_count=row.error_count,
+        interval=timedelta(seconds=row.interval_seconds),
+        lease_until=lease_until,
+    )
+
+
+def _feed_state(row: Any) -> FeedState:
+    return FeedState(
+        id=row.id,
+        url=row.url,
+        moved_to=row.moved_to,
+        title=row.title,
+        tags=tuple(row.tags),
+        interval=timedelta(seconds=row.interval_seconds),
+        last_checked_at=row.last_checked_at,
+        last_success_at=row.last_success_at,
+        http_status=row.http_status,
+        not_modified=row.http_status == 304,
+        error_count=row.error_count,
+        last_error=row.last_error,
+        next_check_at=row.next_check_at,
+        dead=row.dead,
+        failing_since=row.failing_since,
+        active=row.active,
+    )

@@ -1,0 +1,116 @@
+"""Check cycles and what /healthz and /metrics read: the cycles recorded, their totals, counts
+of changes, and the data version that moves when anything a page shows moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from monitor.store.base import StoreBase
+from monitor.store.schema import change_table, cycle_table
+
+_DATA_VERSION = (
+    "SELECT (SELECT max(id) FROM cycle), (SELECT max(id) FROM status_change), "
+    "(SELECT max(entry_id) FROM entry_match), (SELECT max(id) FROM verdict)"
+)
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """The counts of one check cycle."""
+
+    started_at: datetime
+    finished_at: datetime
+    feeds_checked: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    new_entries: int = 0
+    matches: int = 0
+    changes: int = 0
+    ok: bool = True
+    id: int | None = None
+
+
+_CYCLE_COUNTS = ("feeds_checked", "not_modified", "failed", "new_entries", "matches", "changes")
+
+
+@dataclass(frozen=True)
+class CycleTotals:
+    """Sums over every recorded cycle, for /metrics."""
+
+    cycles: int = 0
+    feeds_checked: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    new_entries: int = 0
+    matches: int = 0
+    changes: int = 0
+    seconds: float = 0.0  # their total duration
+    within: tuple[int, ...] = ()  # how many lasted at most each asked bound
+
+
+class HealthMixin(StoreBase):
+    """Cycles, and the counts /healthz and /metrics read."""
+
+    def data_version(self) -> tuple[int, int, int, int]:
+        """(latest cycle, latest status change, latest matched entry, latest verdict): ids that
+        move when a cycle ends, a status is recorded, a new entry is matched or an analyst
+        judges one. Four index lookups, cheap enough for every request; a replay that rewrites
+        old matches moves none of them."""
+        with self._tx("read the data version") as conn:
+            row = conn.exec_driver_sql(_DATA_VERSION).one()  # plain SQL: ~0.15 ms less
+        return (int(row[0] or 0), int(row[1] or 0), int(row[2] or 0), int(row[3] or 0))
+
+    def record_cycle(self, cycle: Cycle) -> int:
+        values = {k: v for k, v in cycle.__dict__.items() if k != "id"}
+        with self._tx("record cycle", write=True) as conn:
+            return int(
+                conn.execute(
+                    cycle_table.insert().values(**values).returning(cycle_table.c.id)
+                ).scalar_one()
+            )
+
+    def last_successful_cycle(self) -> datetime | None:
+        """When the latest cycle that went well finished."""
+        query = select(func.max(cycle_table.c.finished_at)).where(cycle_table.c.ok)
+        with self._tx("read cycles") as conn:
+            value: datetime | None = conn.execute(query).scalar_one_or_none()
+        return value
+
+    # ------------------------------------------------------------ metrics
+
+    def cycle_totals(self, buckets: Sequence[float] = ()) -> CycleTotals:
+        """Sums over every recorded cycle, and how many lasted at most each of `buckets` s."""
+        duration: Any
+        if self.dialect == "postgresql":
+            duration = func.date_part("epoch", cycle_table.c.finished_at - cycle_table.c.started_at)
+        else:
+            days = func.julianday(cycle_table.c.finished_at) - func.julianday(
+                cycle_table.c.started_at
+            )
+            duration = days * 86400.0
+        sums = [func.coalesce(func.sum(cycle_table.c[name]), 0) for name in _CYCLE_COUNTS]
+        within = [func.count().filter(duration <= bound) for bound in buckets]
+        query = select(func.count(), *sums, func.coalesce(func.sum(duration), 0.0), *within)
+        with self._tx("read cycle totals") as conn:
+            row = tuple(conn.execute(query).one())
+        counts = dict(zip(_CYCLE_COUNTS, map(int, row[1 : 1 + len(sums)]), strict=True))
+        return CycleTotals(
+            cycles=int(row[0]),
+            seconds=float(row[1 + len(sums)]),
+            within=tuple(int(n) for n in row[2 + len(sums) :]),
+            **counts,
+        )
+
+    def change_counts(self) -> dict[str, int]:
+        """indicator id -> how many status changes were recorded (replays included)."""
+        query = select(change_table.c.indicator_id, func.count()).group_by(
+            change_table.c.indicator_id
+        )
+        with self._tx("count status changes") as conn:
+            return {indicator_id: int(n) for indicator_id, n in conn.execute(query)}

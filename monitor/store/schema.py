@@ -1,0 +1,239 @@
+"""The tables: SQLModel classes, the column types they share, and the Table objects every query
+module reads (`feed_table`, `entry_table`, ...). Datetimes are timezone-aware UTC in and out.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlmodel import Field, SQLModel
+
+from monitor.errors import StoreError
+
+# ---------------------------------------------------------------- column types
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes stored as UTC: timestamptz on PostgreSQL; on SQLite the text
+    SQLAlchemy's DATETIME writes ("2026-01-31 12:00:00.000000", naive UTC), made in C."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(26))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"store: naive datetime {value.isoformat()}")
+        if value.utcoffset():
+            value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return sqlite_when(value)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def sqlite_when(value: datetime) -> str:
+    """An aware UTC datetime as UTCDateTime stores it on SQLite."""
+    return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
+
+
+def _when(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _json() -> Any:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+def _text() -> Any:
+    return Field(default="", sa_column=Column(Text, nullable=False))
+
+
+# ---------------------------------------------------------------- tables
+
+
+class FeedTable(SQLModel, table=True):
+    __tablename__ = "feed"
+
+    id: str = Field(primary_key=True)
+    url: str
+    moved_to: str | None = None
+    title: str = ""
+    tags: list[str] = _json()
+    interval_seconds: int
+    active: bool = True
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    http_status: int | None = None
+    last_checked_at: datetime | None = _when()
+    last_success_at: datetime | None = _when()
+    failing_since: datetime | None = _when()
+    error_count: int = 0
+    last_error: str = _text()
+    next_check_at: datetime | None = _when(index=True)
+    dead: bool = False
+    lease_owner: str | None = None
+    lease_until: datetime | None = _when()
+
+
+class EntryTable(SQLModel, table=True):
+    __tablename__ = "entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    feed_id: str
+    guid: str
+    link: str
+    title: str = _text()
+    text: str = _text()
+    published: datetime | None = _when()
+    first_seen: datetime = _when(nullable=False, index=True)
+    time: datetime = _when(nullable=False, index=True)
+    publisher: str
+
+
+class MatchTable(SQLModel, table=True):
+    __tablename__ = "entry_match"
+    __table_args__ = (Index("ix_entry_match_indicator_entry", "indicator_id", "entry_id"),)
+
+    entry_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("entry.id", ondelete="CASCADE"), primary_key=True)
+    )
+    indicator_id: str = Field(primary_key=True)
+    outcome_id: str = Field(primary_key=True)
+    terms: list[str] = _json()
+    snippet: str = _text()
+    definition_hash: str
+
+
+class IndicatorStateTable(SQLModel, table=True):
+    __tablename__ = "indicator_state"
+
+    indicator_id: str = Field(primary_key=True)
+    status: str
+    since: datetime = _when(nullable=False)
+    definition_hash: str = ""
+    version: int = 0
+    started_at: datetime | None = _when()  # when monitoring it began (its state was made)
+
+
+class StatusChangeTable(SQLModel, table=True):
+    """Append-only: one row per recorded status change."""
+
+    __tablename__ = "status_change"
+    __table_args__ = (Index("ix_status_change_indicator_at", "indicator_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    indicator_id: str
+    at: datetime = _when(nullable=False, index=True)
+    old_status: str
+    new_status: str
+    evidence: list[dict[str, Any]] = _json()
+    definition_hash: str
+    replayed: bool = False
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The alert outbox: NULL notified_at means the change still has to be alerted.
+    notified_at: datetime | None = _when(index=True)
+    notify_attempts: int = 0
+    notify_after: datetime | None = _when()  # not retried before
+    notify_owner: str | None = None  # the daemon sending it now…
+    notify_until: datetime | None = _when()  # …until then (its claim)
+    notify_error: str = _text()
+    notify_done: list[str] = _json()  # keys of the channels that accepted it already
+
+
+class VerdictTable(SQLModel, table=True):
+    """Append-only: one row per analyst's verdict; the latest per (entry, indicator, outcome)
+    stands (the highest id)."""
+
+    __tablename__ = "verdict"
+    __table_args__ = (Index("ix_verdict_indicator_entry", "indicator_id", "entry_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("entry.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    indicator_id: str
+    outcome_id: str
+    verdict: str  # yes | no
+    who: str
+    at: datetime = _when(nullable=False)
+    note: str = _text()
+
+
+class DigestTable(SQLModel, table=True):
+    __tablename__ = "digest"
+
+    day: date = Field(primary_key=True)
+    claimed_at: datetime | None = _when()
+    claimed_by: str | None = None
+    sent_at: datetime | None = _when()
+    failed_at: datetime | None = _when()
+    attempts: int = 0
+    last_error: str = _text()
+
+
+class CycleTable(SQLModel, table=True):
+    __tablename__ = "cycle"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = _when(nullable=False)
+    finished_at: datetime = _when(nullable=False)
+    feeds_checked: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    new_entries: int = 0
+    matches: int = 0
+    changes: int = 0
+    ok: bool = True
+
+
+metadata = SQLModel.metadata  # for Alembic's env.py
+feed_table: Table = metadata.tables["feed"]
+entry_table: Table = metadata.tables["entry"]
+match_table: Table = metadata.tables["entry_match"]
+state_table: Table = metadata.tables["indicator_state"]
+change_table: Table = metadata.tables["status_change"]
+digest_table: Table = metadata.tables["digest"]
+cycle_table: Table = metadata.tables["cycle"]
+verdict_table: Table = metadata.tables["verdict"]
+
+
+def sqlite_utc(value: datetime) -> str:
+    return sqlite_when(aware(value).astimezone(UTC))
+
+
+def aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise StoreError(f"store: naive datetime {value.isoformat()}")
+    return value

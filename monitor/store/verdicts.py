@@ -1,0 +1,100 @@
+"""Analysts' verdicts: append-only rows; the latest per (entry, indicator, outcome) stands."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import func, select
+
+from monitor.domain import Judgement, Verdict
+from monitor.errors import VerdictError
+from monitor.store.base import StoreBase
+from monitor.store.entries import StoredEntry, entry_of
+from monitor.store.schema import entry_table, verdict_table
+
+
+class VerdictsMixin(StoreBase):
+    """Analysts' verdicts."""
+
+    def add_verdict(self, verdict: Verdict) -> Verdict:
+        """Append a verdict; it stands until a later one on the same (entry, indicator,
+        outcome). Moves the match version, so kept evidence reads are read again."""
+        values = {
+            "entry_id": verdict.entry_id,
+            "indicator_id": verdict.indicator_id,
+            "outcome_id": verdict.outcome_id,
+            "verdict": str(verdict.verdict),
+            "who": verdict.who,
+            "at": verdict.at,
+            "note": verdict.note,
+        }
+        with self._tx("record verdict", write=True) as conn:
+            known = conn.execute(
+                select(entry_table.c.id).where(entry_table.c.id == verdict.entry_id)
+            )
+            if known.first() is None:
+                raise VerdictError(f"verdict: no entry {verdict.entry_id}", unknown="entry")
+            self._matches_written(conn)
+            new_id = conn.execute(
+                verdict_table.insert().values(**values).returning(verdict_table.c.id)
+            )
+            return replace(verdict, id=int(new_id.scalar_one()))
+
+    def verdicts(
+        self, indicator_id: str | None = None, *, limit: int = 100
+    ) -> list[tuple[Verdict, StoredEntry]]:
+        """Every verdict (of one indicator), newest first, with its entry."""
+        query = select(verdict_table, *JUDGED_ENTRY).join(
+            entry_table, entry_table.c.id == verdict_table.c.entry_id
+        )
+        if indicator_id is not None:
+            query = query.where(verdict_table.c.indicator_id == indicator_id)
+        query = query.order_by(verdict_table.c.id.desc()).limit(limit)
+        with self._tx("read verdicts") as conn:
+            rows = conn.execute(query).all()
+        return [(verdict_of(row), judged_entry(row)) for row in rows]
+
+    def standing_verdicts(self) -> list[tuple[Verdict, StoredEntry]]:
+        """The verdict that stands per (entry, indicator, outcome), with its entry, by entry id
+        (for the labeled export)."""
+        query = (
+            select(verdict_table, *JUDGED_ENTRY)
+            .join(entry_table, entry_table.c.id == verdict_table.c.entry_id)
+            .where(verdict_table.c.id.in_(latest_verdicts().scalar_subquery()))
+            .order_by(verdict_table.c.entry_id, verdict_table.c.id)
+        )
+        with self._tx("read verdicts") as conn:
+            rows = conn.execute(query).all()
+        return [(verdict_of(row), judged_entry(row)) for row in rows]
+
+
+def latest_verdicts() -> Any:
+    """Ids of the standing verdicts: the latest per (entry, indicator, outcome)."""
+    return select(func.max(verdict_table.c.id)).group_by(
+        verdict_table.c.entry_id, verdict_table.c.indicator_id, verdict_table.c.outcome_id
+    )
+
+
+def verdict_of(row: Any) -> Verdict:
+    return Verdict(
+        entry_id=row.entry_id,
+        indicator_id=row.indicator_id,
+        outcome_id=row.outcome_id,
+        verdict=Judgement(row.verdict),
+        who=row.who,
+        at=row.at,
+        note=row.note,
+        id=row.id,
+    )
+
+
+# The entry's columns read with a verdict (its id is the verdict's entry_id).
+JUDGED_ENTRY = [
+    entry_table.c[name]
+    for name in ("feed_id", "guid", "link", "title", "text", "published", "publisher", "time")
+]
+
+
+def judged_entry(row: Any) -> StoredEntry:
+    return StoredEntry(row.entry_id, entry_of(row), row.time)

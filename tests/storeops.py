@@ -1,0 +1,78 @@
+"""Store writes and reads that only tests make, done as monitor does them (the store keeps no
+method for them: monitor itself stores entries with their matches in one `add_news`, reads
+evidence with its version, and records fetches in batches)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from monitor.domain import Entry, Evidence, Match
+from monitor.store import Cycle, FetchRecord, Store
+from monitor.store.entries import _match_rows
+from monitor.store.schema import cycle_table, match_table
+
+
+def add_entries(
+    store: Store, entries: Sequence[Entry], *, now: datetime
+) -> list[tuple[int, Entry]]:
+    """Store entries not seen before (by key, also within the batch); return those new."""
+    new, _matches = store.add_news(entries, now=now, match=lambda _new: [], definition_hashes={})
+    return new
+
+
+def add_matches(
+    store: Store, items: Sequence[tuple[int, Match]], definition_hashes: Mapping[str, str]
+) -> int:
+    """Store matches; returns how many were new or now carry a different definition hash."""
+    rows = _match_rows(items, definition_hashes)
+    if not rows:
+        return 0
+    with store._tx("add matches", write=True) as conn:
+        store._matches_written(conn)
+        return store._upsert_matches(conn, rows)
+
+
+def evidence(
+    store: Store,
+    indicator_ids: Sequence[str] | None,
+    since: datetime,
+    *,
+    definition_hashes: Mapping[str, str] | None = None,
+) -> dict[str, list[Evidence]]:
+    """`Store.evidence_read(...).found`; with `definition_hashes`, only the matches made by
+    those definitions."""
+    found = store.evidence_read(indicator_ids, since).found
+    if definition_hashes is None:
+        return found
+    query = select(
+        match_table.c.entry_id,
+        match_table.c.indicator_id,
+        match_table.c.outcome_id,
+        match_table.c.definition_hash,
+    )
+    with store._tx("read matches") as conn:
+        made = {
+            (row.entry_id, row.indicator_id, row.outcome_id)
+            for row in conn.execute(query)
+            if definition_hashes.get(row.indicator_id) == row.definition_hash
+        }
+    return {
+        indicator_id: [e for e in items if (e.entry_id, e.indicator_id, e.outcome_id) in made]
+        for indicator_id, items in found.items()
+    }
+
+
+def last_cycle(store: Store) -> Cycle | None:
+    with store._tx("read cycles") as conn:
+        query = select(cycle_table).order_by(cycle_table.c.id.desc()).limit(1)
+        row = conn.execute(query).first()
+    return None if row is None else Cycle(**row._asdict())
+
+
+def record_fetch(store: Store, feed_id: str, **what: Any) -> None:
+    """Store what one fetch found and release the lease (see `FetchRecord`)."""
+    store.record_fetches([FetchRecord(feed_id, **what)])

@@ -1,0 +1,135 @@
+"""Commands that only read open the database read-only: they write nothing (not even the
+statuses a check would record: those are worked out in memory), refuse a missing database in
+one line, and a read-only store cannot write, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import main
+from monitor.definitions import load_definitions
+from monitor.domain import Entry
+from monitor.errors import StoreError
+from monitor.fetch import FetchLimits
+from monitor.match import Matcher
+from monitor.pipeline import Context, prepare, store_entries
+from monitor.store import Cycle, open_store
+from tests import news, storeops
+from tests.conftest import ROOT
+from tests.readfeeds import read_once
+
+READERS = [
+    ["status"],
+    ["status", "--json"],
+    ["history", "visa-easing"],
+    ["search", "visa"],
+    ["verdict", "list"],
+    ["verdict", "export"],
+    ["digest", "--preview"],
+]
+
+
+def env_for(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        "MONITOR_DATABASE_URL": database_url,
+        "MONITOR_INDICATORS_DIR": str(ROOT / "indicators"),
+        "MONITOR_FEEDS_FILE": str(ROOT / "config" / "feeds.yaml"),
+        "MONITOR_OUTBOX_DIR": str(tmp_path / "outbox"),
+    }
+
+
+def stored_news(database_url: str) -> None:
+    """Feeds read, then visa news stored but not evaluated: a check would record
+    visa-easing `unknown -> eased:confirmed` now."""
+    definitions = load_definitions(ROOT / "indicators", ROOT / "config" / "feeds.yaml")
+    now = datetime.now(UTC)
+    feed = definitions.feeds_for(definitions.indicator("visa-easing"))[0]
+    with open_store(database_url) as store:
+        ctx = Context(definitions, Matcher(definitions.indicators), store, FetchLimits())
+        prepare(ctx, now=now)
+        read_once(ctx, now=now)
+        hour = now - timedelta(hours=1)
+        store_entries(ctx, [
+            Entry(feed, "y1", "https://en.yna.co.kr/view/AEN1", news.VISA_YONHAP, "", hour,
+                  "yna.co.kr"),
+            Entry(feed, "h1", "https://www.koreaherald.com/view/1", news.VISA_HERALD, "", hour,
+                  "koreaherald.com"),
+        ], now=now)  # fmt: skip
+
+
+def fingerprint(path: Path) -> tuple[str, int]:
+    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
+
+
+def test_reading_commands_leave_the_sqlite_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "monitor.db"
+    url = f"sqlite:///{path}"
+    stored_news(url)
+    env = env_for(url, tmp_path)
+    before = fingerprint(path)
+
+    results = {" ".join(args): CliRunner().invoke(main, args, env=env) for args in READERS}
+
+    for args, result in results.items():
+        assert result.exit_code == 0, (args, result.output)
+    assert fingerprint(path) == before
+    # what a check would record, shown without recording it
+    items = {i["id"]: i for i in json.loads(results["status --json"].stdout)}
+    assert items["visa-easing"]["status"] == "eased:confirmed"
+    assert "eased — confirmed" in results["digest --preview"].stdout  # standing statuses
+    with open_store(url) as store:
+        assert store.current_statuses()["visa-easing"][0] == "quiet"
+        assert store.history("visa-easing") == []
+
+
+@pytest.mark.parametrize("args", READERS, ids=" ".join)
+def test_a_missing_database_is_one_line_and_nothing_is_created(
+    tmp_path: Path, args: list[str]
+) -> None:
+    path = tmp_path / "data" / "monitor.db"
+    env = env_for(f"sqlite:///{path}", tmp_path)
+
+    result = CliRunner().invoke(main, args, env=env)
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"Error: store: no database at {path}; run monitor check or monitor run first"
+    ]
+    assert not path.exists()
+
+
+def test_a_database_without_tables_is_missing_to_a_reader(empty_database_url: str) -> None:
+    with pytest.raises(StoreError, match=r"^store: no database at .*; run monitor check"):
+        open_store(empty_database_url, read_only=True)
+
+
+def test_a_read_only_store_cannot_write(database_url: str) -> None:
+    open_store(database_url).close()  # made, at the code's revision
+    now = datetime.now(UTC)
+    with open_store(database_url, read_only=True) as reader:
+        assert storeops.last_cycle(reader) is None
+        with pytest.raises(StoreError, match=r"^store: unable to record cycle: .*read-?only"):
+            reader.record_cycle(Cycle(started_at=now, finished_at=now))
+    with open_store(database_url) as store:
+        assert storeops.last_cycle(store) is None
+
+
+@pytest.mark.postgres
+def test_status_on_postgresql_writes_nothing(postgres_url: str, tmp_path: Path) -> None:
+    stored_news(postgres_url)
+    with open_store(postgres_url) as store:
+        before = (store.data_version(), store.current_statuses(), store.feeds())
+
+    result = CliRunner().invoke(main, ["status", "--json"], env=env_for(postgres_url, tmp_path))
+
+    assert result.exit_code == 0, result.output
+    items = {i["id"]: i for i in json.loads(result.stdout)}
+    assert items["visa-easing"]["status"] == "eased:confirmed"
+    with open_store(postgres_url) as store:
+        assert (store.data_version(), store.current_statuses(), store.feeds()) == before
