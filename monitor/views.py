@@ -28,7 +28,7 @@ from monitor.domain import (
     StatusChange,
 )
 from monitor.errors import StoreError
-from monitor.pipeline import evaluate_all
+from monitor.statuses import evaluate_all
 from monitor.store import FeedCounts, Store
 from monitor.webmodels import (
     EntryOut,

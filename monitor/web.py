@@ -61,9 +61,9 @@ from monitor import metrics as prometheus
 from monitor import page, server, views
 from monitor.domain import Definitions, parse_http_date, utcnow
 from monitor.errors import StoreError, VerdictError
-from monitor.pipeline import Judged, judge
 from monitor.server import Guard, Limits, WebServer, serve
 from monitor.settings import Settings
+from monitor.statuses import Judged, judge
 from monitor.store import Store
 from monitor.views import Answer, AnswerCache, Snapshot, ViewCache
 from monitor.webmodels import (

@@ -17,7 +17,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from monitor.domain import Evidence, Judgement, Level, OutcomeState, StatusChange, Verdict, iso_time
-from monitor.pipeline import Judged
+from monitor.statuses import Judged
 from monitor.store import FeedCounts, FeedState, StoredEntry
 
 # Every time in an answer: ISO 8601 in UTC with `Z`, by the one function the CLI uses too.

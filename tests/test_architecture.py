@@ -62,3 +62,30 @@ def test_each_library_is_imported_only_where_it_belongs(path: str) -> None:
     for library in third_party_imports(path):
         assert library in WHERE, f"{path} imports {library}, which has no home in WHERE"
         assert module in WHERE[library], f"{library} belongs in {sorted(WHERE[library])}"
+
+
+MAX_MODULE_LINES = 600  # a module a reader takes in at one sitting (issue 13)
+
+
+def test_no_module_is_longer_than_one_sitting() -> None:
+    lengths = {path: len((ROOT / path).read_text().splitlines()) for path in MODULES}
+    assert len(lengths) > 40  # the packages' modules are counted too
+    assert {p: n for p, n in lengths.items() if n > MAX_MODULE_LINES} == {}
+
+
+def test_every_module_has_a_place_in_the_layers() -> None:
+    """import-linter checks only the modules its layers name: a new module left out of them
+    could import anything."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (stages,) = [
+        c for c in config["contracts"] if c["name"].startswith("pipeline stages flow one way")
+    ]
+    named = {m.strip() for layer in stages["layers"] for m in layer.split("|")}
+    top = {
+        "monitor." + path.removeprefix("monitor/").removesuffix(".py").split("/")[0]
+        for path in MODULES
+        if path.count("/") == 1 or path.endswith("/__init__.py")
+    } - {"monitor.__init__", "monitor.__main__"}
+    assert top - named == set()

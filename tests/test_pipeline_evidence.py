@@ -17,13 +17,12 @@ from monitor.fetch import FetchLimits
 from monitor.match import Matcher
 from monitor.pipeline import (
     Context,
-    _readers,
-    evaluate_all,
     evaluate_and_record,
     prepare,
     rematch,
     store_entries,
 )
+from monitor.statuses import evaluate_all, readers_of
 from monitor.store import Store, open_store
 from tests import news
 from tests.conftest import ROOT
@@ -109,13 +108,13 @@ def test_statuses_from_kept_evidence_equal_fresh_ones_as_time_passes(
 
 def test_who_reads_what_is_worked_out_once_per_definitions(shipped: Definitions) -> None:
     """Kept per feeds and feed selections: equal definitions hit, other feeds miss."""
-    assert _readers(shipped) is _readers(shipped)
-    assert _readers(replace(shipped)) is _readers(shipped)  # equal, not the same object
+    assert readers_of(shipped) is readers_of(shipped)
+    assert readers_of(replace(shipped)) is readers_of(shipped)  # equal, not the same object
     first = shipped.feeds[0]
     reloaded = Definitions(shipped.indicators, (first,), shipped.hash)
-    assert set(_readers(reloaded)) == {first.id}
-    assert _readers(reloaded)[first.id] == _readers(shipped)[first.id]
-    assert len(_readers(shipped)) == len(shipped.feeds)
+    assert set(readers_of(reloaded)) == {first.id}
+    assert readers_of(reloaded)[first.id] == readers_of(shipped)[first.id]
+    assert len(readers_of(shipped)) == len(shipped.feeds)
 
 
 def test_kept_stories_follow_the_match_version_not_the_objects(

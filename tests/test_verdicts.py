@@ -21,7 +21,8 @@ from monitor import migrate
 from monitor.daily import digest_message
 from monitor.domain import Definitions, Judgement
 from monitor.errors import VerdictError
-from monitor.pipeline import evaluate_all, evaluate_and_record, judge, rematch
+from monitor.pipeline import evaluate_and_record, rematch
+from monitor.statuses import evaluate_all, judge
 from monitor.store import Store, StoredEntry, metadata, open_store, schema_differences, upgrade
 from tests import storeops, webdata
 from tests.conftest import ROOT

@@ -58,7 +58,7 @@ def digest_cmd(
 
 def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
     from monitor import daily
-    from monitor.pipeline import pending_changes
+    from monitor.statuses import pending_changes
 
     store = rt.store.with_unrecorded(pending_changes(rt.definitions, rt.store, now=now))
     message = daily.digest_message(rt.definitions, store, rt.settings, day=day, now=now)

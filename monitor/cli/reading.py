@@ -99,7 +99,7 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
     """
     from monitor import views as shown
     from monitor.domain import utcnow
-    from monitor.pipeline import pending_changes
+    from monitor.statuses import pending_changes
 
     rt.read_only, now = True, utcnow()
     store = rt.store.with_unrecorded(pending_changes(rt.definitions, rt.store, now=now))

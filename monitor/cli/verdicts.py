@@ -57,7 +57,7 @@ def verdict_add_cmd(
     Example: monitor verdict add 123 visa-easing:eased yes --note "the rule missed it"
     """
     from monitor.domain import utcnow
-    from monitor.pipeline import judge
+    from monitor.statuses import judge
 
     judged = judge(
         rt.definitions, rt.store, entry_id=entry_id, target=target, verdict=verdict,

@@ -1,0 +1,186 @@
+"""What the news says now: every indicator's status from the stored evidence and the health of
+the feeds it reads (`evaluate_all`), the changes a check would record (`pending_changes`, for
+read-only commands), and an analyst's verdict with the re-evaluation it causes (`judge`).
+Who reads what — which feeds each indicator reads, which indicators each feed feeds — is worked
+out here once per definitions and shared with the cycle."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from monitor.domain import (
+    QUIET,
+    Definitions,
+    FeedHealth,
+    FeedSelector,
+    Judgement,
+    Status,
+    StatusChange,
+    Verdict,
+)
+from monitor.errors import VerdictError
+from monitor.evaluate import changes as find_changes
+from monitor.evaluate import evaluate
+from monitor.store import Store
+
+
+def pending_changes(definitions: Definitions, store: Store, *, now: datetime) -> list[StatusChange]:
+    """The changes `prepare` would record at `now`, worked out without writing (for read-only
+    commands: `Store.with_unrecorded` shows them)."""
+    statuses = evaluate_all(definitions, store, now=now)
+    current = {i: status for i, (status, _since) in store.current_statuses().items()}
+    return find_changes(statuses, current, now=now)
+
+
+def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> list[Status]:
+    """Every indicator's status from the stored evidence and feed health."""
+    indicators = definitions.indicators
+    if not indicators:
+        return []
+    # Evidence of the widest window: `evaluate` counts only what is inside each indicator's own.
+    since = now - max(i.window for i in indicators)
+    read = store.evidence_read([i.id for i in indicators], since)
+    health = {h.feed_id: h for h in store.feed_health()}
+    feeds = reading_of(definitions).feeds
+    statuses = []
+    for indicator in indicators:
+        reads = [health.get(f) or _never_read(f) for f in feeds[indicator.id]]
+        evidence = read.found.get(indicator.id, [])
+        statuses.append(evaluate(indicator, evidence, reads, now=now, version=read.version))
+    return statuses
+
+
+def _never_read(feed_id: str) -> FeedHealth:
+    """A configured feed the store does not know yet (`prepare` adds it as never read; a
+    read-only command evaluates without it having run)."""
+    return FeedHealth(feed_id, failing_since=None, interval=timedelta(0), never_read=True)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A recorded verdict, its indicator's status after it, and the change it caused."""
+
+    verdict: Verdict
+    status: str
+    change: StatusChange | None
+
+
+JUDGE_ATTEMPTS = 3  # re-evaluations when another writer records a change of that indicator
+
+
+def judge(
+    definitions: Definitions,
+    store: Store,
+    *,
+    entry_id: int,
+    target: tuple[str, str],
+    verdict: str,
+    who: str,
+    note: str = "",
+    now: datetime,
+) -> Judged:
+    """Record an analyst's verdict on an entry as evidence of `target` (indicator, outcome) and
+    re-evaluate that indicator at once; a status change it causes names it as its reason.
+
+    Only that indicator is recorded: what time alone changed elsewhere is the next check's.
+    Raises VerdictError (nothing written) for an unknown indicator, outcome or entry."""
+    indicator_id, outcome_id = target
+    _check_target(definitions, indicator_id, outcome_id)
+    try:
+        judgement = Judgement(verdict)
+    except ValueError:
+        raise VerdictError(
+            f"verdict: {verdict!r} is neither yes nor no", unknown="verdict"
+        ) from None
+    recorded = store.add_verdict(
+        Verdict(entry_id, indicator_id, outcome_id, judgement, who, now, _one_line(note))
+    )
+    for _attempt in range(JUDGE_ATTEMPTS):
+        # The status first, then the evidence: a verdict another writer stores in between is
+        # then either in this evidence, or its change moves the status and ours is refused.
+        current = store.current_statuses().get(indicator_id, (QUIET, now))[0]
+        status = _status_of(definitions, store, indicator_id, now=now)
+        found = find_changes([status], {indicator_id: current}, now=now, reason=recorded.reason)
+        if not found:
+            return Judged(recorded, status.status, None)
+        done = store.record_changes(found)
+        if done:  # else another writer changed the status first: evaluate again
+            return Judged(recorded, status.status, done[0])
+    return Judged(recorded, store.current_statuses().get(indicator_id, (QUIET, now))[0], None)
+
+
+def _one_line(note: str) -> str:
+    """The note on one line, without control characters (or lone surrogates)."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in note).split())
+
+
+def _check_target(definitions: Definitions, indicator_id: str, outcome_id: str) -> None:
+    try:
+        indicator = definitions.indicator(indicator_id)
+    except KeyError:
+        raise VerdictError(f"verdict: no indicator {indicator_id!r}", unknown="indicator") from None
+    try:
+        indicator.outcome(outcome_id)
+    except KeyError:
+        known = ", ".join(o.id for o in indicator.outcomes)
+        raise VerdictError(
+            f"verdict: indicator {indicator_id!r} has no outcome {outcome_id!r} (it has {known})",
+            unknown="outcome",
+        ) from None
+
+
+def _status_of(
+    definitions: Definitions, store: Store, indicator_id: str, *, now: datetime
+) -> Status:
+    """One indicator's status now (every indicator's evidence is read: the read is kept for the
+    next check)."""
+    return next(
+        s for s in evaluate_all(definitions, store, now=now) if s.indicator_id == indicator_id
+    )
+
+
+# ---------------------------------------------------------------- who reads what
+
+
+def readers_of(definitions: Definitions) -> Mapping[str, frozenset[str]]:
+    """feed id -> ids of the indicators that read it (worked out once per definitions)."""
+    return reading_of(definitions).readers
+
+
+@dataclass(frozen=True)
+class Reading:
+    feeds: Mapping[str, tuple[str, ...]]  # indicator id -> ids of the feeds it reads
+    readers: Mapping[str, frozenset[str]]  # feed id -> ids of the indicators that read it
+
+
+def reading_of(definitions: Definitions) -> Reading:
+    """Who reads what, kept per what it is worked out from: each feed's id and tags and each
+    indicator's feed selection (equal definitions loaded again hit; a few hashes of small
+    tuples, where hashing whole definitions would cost as much as working it out)."""
+    feeds = tuple((f.id, f.tags) for f in definitions.feeds)
+    selections = tuple((i.id, i.feeds) for i in definitions.indicators)
+    return _kept_reading(_Selection(feeds, selections, definitions))
+
+
+@dataclass(frozen=True)
+class _Selection:
+    feeds: tuple[tuple[str, tuple[str, ...]], ...]
+    selections: tuple[tuple[str, FeedSelector], ...]
+    definitions: Definitions = field(compare=False, hash=False)  # what it was worked out from
+
+
+@functools.lru_cache(maxsize=4)  # the daemon's definitions, and those it is reloading
+def _kept_reading(key: _Selection) -> Reading:
+    return _reading(key.definitions)
+
+
+def _reading(definitions: Definitions) -> Reading:
+    feeds = {indicator.id: definitions.feeds_for(indicator) for indicator in definitions.indicators}
+    readers: dict[str, set[str]] = {}
+    for indicator_id, feed_ids in feeds.items():
+        for feed_id in feed_ids:
+            readers.setdefault(feed_id, set()).add(indicator_id)
+    return Reading(feeds, {feed_id: frozenset(ids) for feed_id, ids in readers.items()})
