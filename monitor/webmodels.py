@@ -216,10 +216,8 @@ class ChangeOut(_Model):
 
     @classmethod
     def of(cls, change: StatusChange) -> Self:
-        if change.id is None:
-            raise ValueError("a change is shown once it is recorded (it has no id yet)")
         return cls(
-            id=change.id,
+            id=_recorded(change.id, "a change"),
             indicator=change.indicator_id,
             at=change.at,
             old_status=change.old_status,
@@ -269,10 +267,8 @@ class VerdictOut(_Model):
 
     @classmethod
     def of(cls, verdict: Verdict) -> Self:
-        if verdict.id is None:
-            raise ValueError("a verdict is shown once it is recorded (it has no id yet)")
         return cls(
-            id=verdict.id,
+            id=_recorded(verdict.id, "a verdict"),
             entry_id=verdict.entry_id,
             indicator=verdict.indicator_id,
             outcome=verdict.outcome_id,
@@ -354,3 +350,10 @@ class FeedOut(_Model):
             next_check_at=feed.next_check_at,
             dead=feed.dead,
         )
+
+
+def _recorded(row_id: int | None, what: str) -> int:
+    """The id of a stored row; what has no id yet was never recorded and is not shown."""
+    if row_id is None:
+        raise ValueError(f"{what} is shown once it is recorded (it has no id yet)")
+    return row_id
