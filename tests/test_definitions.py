@@ -366,6 +366,7 @@ YAML_VALUES = st.recursive(
 )
 
 
+@pytest.mark.slow  # hundreds of generated definitions: make test runs it, make test-fast not
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.sampled_from(KEYS), YAML_VALUES, max_size=8))
 def test_any_structure_loads_or_gives_problems(doc: dict[str, object]) -> None:
@@ -377,6 +378,7 @@ def test_any_structure_loads_or_gives_problems(doc: dict[str, object]) -> None:
     st.dictionaries(st.sampled_from(KEYS), YAML_VALUES, max_size=8),
     st.dictionaries(st.sampled_from(["a", "b", "c"]), YAML_VALUES, max_size=3),
 )
+@pytest.mark.slow  # hundreds of generated vocabularies: make test runs it, make test-fast not
 def test_any_vocabulary_loads_or_gives_problems(
     doc: dict[str, object], vocab: dict[str, object]
 ) -> None:

@@ -477,6 +477,7 @@ def gigabyte_bomb() -> bytes:
     return bomb
 
 
+@pytest.mark.slow  # compressing a gigabyte of zeros twice takes seconds
 @pytest.mark.parametrize("encoding", ["gzip, gzip", "gzip,gzip", "x-gzip, gzip"])
 def test_a_stacked_gzip_bomb_stops_at_the_cap_in_bounded_memory(
     feed_server: FeedServer, gigabyte_bomb: bytes, encoding: str
