@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,7 +24,14 @@ from monitor.store import FeedState, StoredEntry
 from monitor.views import PALETTE, clean, status_words, web_url
 from monitor.webmodels import IndicatorView
 
-__all__ = ["highlight", "render_index", "render_indicator", "timeline", "web_url"]
+__all__ = [
+    "highlight",
+    "render_error",
+    "render_index",
+    "render_indicator",
+    "timeline",
+    "web_url",
+]
 
 TIMELINE_DAYS = 90
 TIMELINE_WIDTH = 1000.0  # SVG user units; the SVG scales to the card's width
@@ -445,5 +453,20 @@ def render_indicator(
             judge=verdict_url(view.id),
             outcomes=[(o.id, o.label) for o in indicator.outcomes],
             verdicts=[_verdict_row(definitions, v, e, zone) for v, e in verdicts],
+        )
+    )
+
+
+def render_error(status: int, detail: str, *, now: datetime, zone: tzinfo) -> str:
+    """The page a browser gets for an error (an unknown indicator's page, say), in the frame
+    of the other pages and with a link back to every indicator."""
+    return (
+        _environment()
+        .get_template("page-error.html")
+        .render(
+            status=status,
+            reason=HTTPStatus(status).phrase,
+            detail=detail,
+            now=format_time(now, zone),
         )
     )

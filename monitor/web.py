@@ -1,9 +1,8 @@
 """The HTTP endpoint: JSON API, Prometheus metrics and the status page, from the same views.
 
 The only module that imports FastAPI. `create_app` builds the app over a store and a
-definitions callable (the daemon reloads definitions); `WebServer` (monitor.server) runs it on a
-background thread for `monitor run`; `serve` runs it in the foreground for `monitor serve`, both
-with the limits of `monitor.server`. Every endpoint answers HEAD as well, every answer carries
+definitions callable (the daemon reloads definitions); `monitor.server` runs it with its limits
+(`WebServer` on a thread for `monitor run`, `serve` in the foreground for `monitor serve`). Every endpoint answers HEAD as well, every answer carries
 `X-Content-Type-Options: nosniff`, and a request whose Host is not in MONITOR_HTTP_ALLOWED_HOSTS
 (by default the bind address and the local names) gets 400 (`server.Guard`).
 
@@ -20,25 +19,21 @@ with the limits of `monitor.server`. Every endpoint answers HEAD as well, every 
     POST /indicators/{id}/page/verdict   the same from the page's buttons (a form; 303 back)
 
 With MONITOR_API_TOKEN set, every endpoint but /healthz needs `Authorization: Bearer <token>`,
-/openapi.json too (and /docs, the Swagger UI, is off). Errors are JSON `{"detail": ...}`, never
-a stack trace. Answers carry an ETag (a hash of the body) and honour If-None-Match with 304.
+/openapi.json too (and /docs, the Swagger UI, is off). Errors are JSON `{"detail": ...}` (a page
+when a browser's Accept names text/html), never a stack trace. Answers carry an ETag (a hash of
+the body) and honour If-None-Match with 304.
 
-The indicators' statuses and evidence (`views.ViewCache`) are computed again only when the
-database's data version moved (a cycle ended, a status was recorded, a new entry matched),
-the definitions were reloaded, or a minute passed; a `monitor replay` that records no status
-change shows within that minute. History pages are rendered once per data version, the
-HTML pages once per computation of the views, as of its time (`views.AnswerCache`, the most
-recently used 8 MB of answers).
+Statuses and evidence (`views.ViewCache`) are computed again only when the data version moved
+(a cycle ended, a status was recorded, an entry matched), the definitions were reloaded, or a
+minute passed. History pages are rendered once per data version, the HTML pages once per
+computation of the views (`views.AnswerCache`, the most recently used 8 MB of answers).
 
-A verdict is recorded as by `api` (`page` from the page's form) when MONITOR_API_TOKEN is set,
-else by `anonymous`; it re-evaluates the indicator at once and moves the data version, so the
-next request computes the views again. The form endpoint refuses a cross-site post (403, by
-`Sec-Fetch-Site` and `Origin`), so another site cannot make a visitor's browser judge.
+A verdict is by `api` (`page` from the page's form) with MONITOR_API_TOKEN set, else by
+`anonymous`; it re-evaluates the indicator at once. The form endpoint refuses a cross-site post
+(403, by `Sec-Fetch-Site` and `Origin`), so another site cannot make a visitor's browser judge.
 
-/healthz before the first successful cycle: `starting` (200) for one MAX_AGE after the server
-started, then `stale` (503), so a fresh daemon is healthy while `monitor serve` over a database
-nobody checks into is not. After it: `unhealthy` (503) when no feed was read successfully
-within two check intervals (or ever), `degraded` (200) when some feed fails, else `ok`.
+/healthz: `starting` (200) for one MAX_AGE before a first successful cycle, then `stale` (503);
+after it `unhealthy` (503) if no feed was read in two intervals, `degraded` if some fails.
 """
 
 from __future__ import annotations
@@ -53,9 +48,11 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor import metrics as prometheus
 from monitor import page, server, views
@@ -550,7 +547,19 @@ def _install_error_handlers(app: FastAPI) -> None:
         # Sent by Starlette's outermost middleware, past Guard: the header is set here.
         return JSONResponse({"detail": "internal error"}, status_code=500, headers=_NOSNIFF)
 
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """FastAPI's JSON error, or the same as a page when a browser asks for HTML."""
+        assert isinstance(exc, StarletteHTTPException)
+        if "text/html" not in request.headers.get("accept", ""):
+            return await http_exception_handler(request, exc)
+        state: _State = request.app.state.monitor
+        body = page.render_error(
+            exc.status_code, exc.detail, now=state.clock(), zone=state.settings.zone
+        )
+        return HTMLResponse(body, status_code=exc.status_code, headers=exc.headers)
+
     app.add_exception_handler(StoreError, unavailable)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
 
 

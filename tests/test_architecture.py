@@ -28,6 +28,7 @@ WHERE = {
     "markupsafe": {"page"},
     "apprise": {"notify"},
     "fastapi": {"web"},
+    "starlette": {"web"},  # FastAPI's foundation: the HTTP error every router raises
     "uvicorn": {"server"},
     "prometheus_client": {"metrics"},
     "pydantic": {"settings", "web", "webmodels"},

@@ -321,3 +321,25 @@ def test_unknown_and_quiet_are_drawn_apart_and_alike_on_the_page_and_in_the_dige
     assert "⚠ unknown</span>" in html
     assert "⚠ unknown — feeds not read: tw: gone" in html
     assert "⚠ unknown — feeds not read: tw: gone" in text
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize(
+    "path", ["/indicators/nope/page", "/indicators/nope", "/no/such/page", "/indicators/x%3C/page"]
+)
+def test_a_browser_gets_an_html_error_page_and_an_api_client_json(
+    client: TestClient, path: str
+) -> None:
+    page = client.get(path, headers={"Accept": BROWSER_ACCEPT})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "<h1>404 Not Found</h1>" in page.text
+    assert '<a href="/">' in page.text  # a way back to every indicator
+    assert "<script" not in page.text and "x<" not in page.text  # the id is escaped
+    api = client.get(path)  # no Accept, as curl and the CLI send
+    assert api.status_code == 404
+    assert api.headers["content-type"] == "application/json"
+    assert "detail" in api.json()
