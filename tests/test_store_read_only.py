@@ -133,3 +133,23 @@ def test_status_on_postgresql_writes_nothing(postgres_url: str, tmp_path: Path) 
     assert items["visa-easing"]["status"] == "eased:confirmed"
     with open_store(postgres_url) as store:
         assert (store.data_version(), store.current_statuses(), store.feeds()) == before
+
+
+def test_db_current_reads_without_writing(tmp_path: Path) -> None:
+    """`monitor db current` is a reader too: a missing database has no revision (exit 1, as
+    for any database not at the code's) and is not created; a stored one is left as it was."""
+    path = tmp_path / "data" / "monitor.db"
+    env = env_for(f"sqlite:///{path}", tmp_path)
+
+    missing = CliRunner().invoke(main, ["db", "current"], env=env)
+
+    assert missing.exit_code == 1
+    assert missing.stdout.splitlines()[0] == "database: (none)"
+    assert not path.exists() and not path.parent.exists()
+    stored_news(f"sqlite:///{path}")
+    before = fingerprint(path)
+    current = CliRunner().invoke(main, ["db", "current"], env=env)
+    assert current.exit_code == 0, current.output
+    database, code = current.stdout.splitlines()
+    assert database.split()[-1] == code.split()[-1]
+    assert fingerprint(path) == before

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from monitor import migrate
@@ -26,24 +26,20 @@ BUSY_TIMEOUT_MS = 30_000
 def connect(url: str, *, read_only: bool = False) -> Engine:
     """An engine for `url`. `read_only`: one that cannot write (SQLite `mode=ro`, PostgreSQL
     `default_transaction_read_only`), for a database that must exist already."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(f"store: bad database URL {url!r}: {exc}") from exc
+    parsed = _parse(url)
     is_sqlite = parsed.get_backend_name() == "sqlite"
-    database = parsed.database or ""
-    in_file = is_sqlite and database not in ("", ":memory:") and not database.startswith("file:")
+    file = _sqlite_file(parsed)
     options: dict[str, Any] = {}
-    if in_file and read_only:
-        if not Path(database).is_file():
-            raise StoreError(_missing(database))
-        uri = "file:" + quote(str(Path(database).resolve()))
+    if file and read_only:
+        if not file.is_file():
+            raise StoreError(_missing(str(file)))
+        uri = "file:" + quote(str(file.resolve()))
         parsed = parsed.set(database=uri, query={**parsed.query, "mode": "ro", "uri": "true"})
-    elif in_file:
+    elif file:
         try:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            file.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            folder = Path(database).parent
+            folder = file.parent
             raise StoreError(f"store: cannot create {folder}: {exc.strerror or exc}") from exc
     elif read_only and not is_sqlite:
         options["connect_args"] = {"options": "-c default_transaction_read_only=on"}
@@ -76,6 +72,21 @@ def check_schema(engine: Engine, *, read_only: bool = False) -> None:
         raise StoreError(_schema_problem(current, head))
 
 
+def _parse(url: str) -> URL:
+    try:
+        return make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"store: bad database URL {url!r}: {exc}") from exc
+
+
+def _sqlite_file(parsed: URL) -> Path | None:
+    """The file of a SQLite database in a file (not in memory, not a `file:` URI)."""
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    return None if database.startswith("file:") else Path(database)
+
+
 def _missing(where: str) -> str:
     return f"store: no database at {where}; run monitor check or monitor run first"
 
@@ -106,8 +117,12 @@ def upgrade(url: str) -> tuple[str | None, str]:
 
 
 def schema_status(url: str) -> tuple[str | None, str]:
-    """(the database's schema revision or None, the code's revision)."""
-    engine = connect(url)
+    """(the database's schema revision or None, the code's revision), read without writing:
+    a SQLite file that does not exist is not created, it has no revision."""
+    file = _sqlite_file(_parse(url))
+    if file and not file.is_file():
+        return None, migrate.head()
+    engine = connect(url, read_only=True)
     try:
         return _schema_status(engine)
     except SQLAlchemyError as exc:
