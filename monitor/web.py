@@ -19,7 +19,7 @@ definitions callable (the daemon reloads definitions); `monitor.server` runs it 
     POST /indicators/{id}/page/verdict   the same from the page's buttons (a form; 303 back)
 
 With MONITOR_API_TOKEN set, every endpoint but /healthz needs `Authorization: Bearer <token>`,
-/openapi.json too (and /docs, the Swagger UI, is off). Errors are JSON `{"detail": ...}` (a page
+/openapi.json too (there is no /docs: see the README). Errors are JSON `{"detail": ...}` (a page
 when a browser's Accept names text/html), never a stack trace. Answers carry an ETag (a hash of
 the body) and honour If-None-Match with 304.
 
@@ -141,9 +141,9 @@ def create_app(
         summary="Status of the 'what to watch' indicators, with the news behind each.",
         version="0.1.0",
         redoc_url=None,
-        # With a token, the description needs it too (below) and /docs is off.
+        # With a token, the description needs it too (below). No /docs: it needs a CDN.
         openapi_url=None if token else "/openapi.json",
-        docs_url=None if token else "/docs",
+        docs_url=None,
     )
     if token:
         app.get("/openapi.json", include_in_schema=False, dependencies=guarded)(

@@ -368,6 +368,13 @@ def test_a_token_guards_every_endpoint_but_healthz(
     assert client.get("/healthz").status_code == 200
 
 
+def test_there_is_no_docs_page_that_needs_the_internet(store: Store, defs: Definitions) -> None:
+    """FastAPI's /docs loads Swagger UI from a CDN: offline it was a blank page."""
+    client = make_client(store, defs)
+    assert client.get("/docs").status_code == 404
+    assert client.get("/openapi.json").json()["paths"]["/indicators"]
+
+
 def test_openapi_declares_the_token_when_one_is_set(store: Store, defs: Definitions) -> None:
     client = make_client(store, defs, api_token=TOKEN)
     assert client.get("/openapi.json").status_code == 401
