@@ -2,9 +2,9 @@
 
 The only module that imports FastAPI. `create_app` builds the app over a store and a
 definitions callable (the daemon reloads definitions); `monitor.server` runs it with its limits
-(`WebServer` on a thread for `monitor run`, `serve` in the foreground for `monitor serve`). Every endpoint answers HEAD as well, every answer carries
-`X-Content-Type-Options: nosniff`, and a request whose Host is not in MONITOR_HTTP_ALLOWED_HOSTS
-(by default the bind address and the local names) gets 400 (`server.Guard`).
+(`WebServer` on a thread for `monitor run`, `serve` in the foreground for `monitor serve`).
+Every endpoint answers HEAD, every answer carries `X-Content-Type-Options: nosniff`, and a
+request whose Host is not in MONITOR_HTTP_ALLOWED_HOSTS gets 400 (`server.Guard`).
 
     GET /healthz                         open; ok / degraded (200) / unhealthy, stale (503)
     GET /indicators                      every indicator's status
