@@ -44,6 +44,7 @@ class Outbox:
     titles: Mapping[str, str]  # indicator id -> title, for the alert's text
     owner: str  # this daemon, as in feed leases
     zone: tzinfo = UTC
+    public_url: str | None = None  # MONITOR_PUBLIC_URL: alerts link to the indicator's page
 
     @property
     def lease(self) -> timedelta:
@@ -85,7 +86,7 @@ def send_one(outbox: Outbox, claim: AlertClaim, *, clock: Callable[[], datetime]
     assert change.id is not None
     title = outbox.titles.get(change.indicator_id, change.indicator_id)
     delivery = outbox.notifier.deliver(
-        build_alert(change, title, zone=outbox.zone), skip=claim.done
+        build_alert(change, title, zone=outbox.zone, public_url=outbox.public_url), skip=claim.done
     )
     store, owner = outbox.store, outbox.owner
     if not delivery.failures:

@@ -128,6 +128,7 @@ def digest_input(
     now: datetime,
     timezone: str,
     digest_time: time = time(7, 0),
+    public_url: str | None = None,
 ) -> DigestInput:
     """The digest of `day` as of `now`: the changes since the previous digest was sent (or,
     without one, since the day before's digest time) up to `now` — at most a day past `day`'s
@@ -142,6 +143,7 @@ def digest_input(
         changes=tuple(store.changes_between(start, end)),
         indicators=tuple(indicator_views(definitions, store, now=now)),
         feed_problems=feed_problems(store.feeds(), now=now),
+        page_url=public_url,
     )
 
 
@@ -155,6 +157,7 @@ def digest_message(
         now=now,
         timezone=settings.timezone,
         digest_time=settings.digest_time,
+        public_url=settings.public_url,
     )
     return build_digest(data, sender=settings.digest_from, recipients=settings.digest_to)
 

@@ -33,7 +33,7 @@ import jinja2
 from monitor.domain import QUIET, UNKNOWN, Evidence, StatusChange, digest_of
 from monitor.errors import DigestError
 from monitor.settings import Settings
-from monitor.views import PALETTE, clean, status_words, web_url
+from monitor.views import PALETTE, clean, page_address, status_words, web_url
 from monitor.webmodels import IndicatorView
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,7 @@ class _Change:
     items: tuple[_Item, ...]
     more: int
     reason: str = ""  # the analyst's verdict that caused it, if one did
+    page: str | None = None  # the indicator's page under MONITOR_PUBLIC_URL
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class _Line:
     since: str
     items: tuple[_Item, ...]
     more: int
+    page: str | None = None  # the indicator's page under MONITOR_PUBLIC_URL
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,7 @@ def _changes(data: DigestInput, zone: tzinfo) -> tuple[_Change, ...]:
                 items=items,
                 more=more,
                 reason=clean(change.reason or ""),
+                page=web_url(page_address(data.page_url, change.indicator_id) or ""),
             )
         )
     return tuple(views)
@@ -211,6 +214,7 @@ def _groups(data: DigestInput, zone: tzinfo) -> tuple[_Group, ...]:
             since=format_time(line.since, zone),
             items=items,
             more=more,
+            page=web_url(page_address(data.page_url, line.id) or ""),
         )
         groups.setdefault(clean(line.group) or "Other", []).append(view)
     return tuple(_Group(name, tuple(lines)) for name, lines in groups.items())

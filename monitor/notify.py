@@ -28,7 +28,7 @@ import apprise
 
 from monitor.digest import format_status, format_time
 from monitor.domain import StatusChange
-from monitor.views import clean
+from monitor.views import clean, page_address
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ def build_alert(
     *,
     zone: tzinfo = UTC,
     limit: int = EVIDENCE_PER_ALERT,
+    public_url: str | None = None,
 ) -> Alert:
     """One change as a short text: indicator, old → new status, why (when the change has a
     reason: feeds not read), then each piece of evidence with its title, publisher, time, link
@@ -67,6 +68,8 @@ def build_alert(
     ]
     if change.reason:
         lines.append(clean(change.reason))
+    if page := page_address(public_url, change.indicator_id):
+        lines.append(f"Page: {page}")
     if change.evidence:
         lines += ["", "Evidence:"]
     for evidence in change.evidence[:limit]:

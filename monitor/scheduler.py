@@ -233,7 +233,14 @@ class Daemon:
         if self.notifier is None or self.stopping.is_set():
             return False
         titles = {i.id: i.title for i in self.definitions.indicators}
-        outbox = Outbox(self.store, self.notifier, titles, self.owner, self.settings.zone)
+        outbox = Outbox(
+            self.store,
+            self.notifier,
+            titles,
+            self.owner,
+            self.settings.zone,
+            public_url=self.settings.public_url,
+        )
         sent = send_pending(outbox, now=self.clock(), clock=self.clock, stop=self.stopping.is_set)
         return bool(sent)
 

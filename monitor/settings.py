@@ -16,6 +16,7 @@ from datetime import time, timedelta
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -149,6 +150,11 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
     smtp_ssl: bool = Field(False, description="Connect with implicit TLS (port 465).")
     digest_from: str = Field("monitor@localhost", description="From address of the digest.")
+    public_url: str | None = Field(
+        None,
+        description="Where readers reach the page (e.g. https://monitor.example.org/): the "
+        "digest and change alerts link each indicator to its page there; unset, they do not.",
+    )
     digest_to: CommaList = Field(
         default_factory=list,
         description="Digest recipients, comma-separated or a JSON list; each one is named in "
@@ -221,6 +227,18 @@ class Settings(BaseSettings):
     @classmethod
     def _sender(cls, value: str) -> str:
         return _address(value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError(
+                f"{value!r} is not an http(s) address (e.g. https://monitor.example.org/)"
+            )
+        return value.strip().rstrip("/") + "/"
 
     @field_validator("log_level")
     @classmethod

@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from monitor.domain import (
     INITIAL,
@@ -78,6 +78,13 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 def clean(text: str) -> str:
     """Feed-derived text on one line: control characters dropped, whitespace collapsed."""
     return " ".join(_CONTROL.sub("", text).split())
+
+
+def page_address(public_url: str | None, indicator_id: str) -> str | None:
+    """The indicator's page under MONITOR_PUBLIC_URL (None when it is not set)."""
+    if not public_url:
+        return None
+    return f"{public_url.rstrip('/')}/indicators/{quote(indicator_id, safe='')}/page"
 
 
 def web_url(link: str) -> str | None:

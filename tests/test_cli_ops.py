@@ -84,6 +84,8 @@ def invoke(args: list[str], env: dict[str, str]) -> Result:
          '\'["ops@example.com", 3]\' is not a JSON list of strings'),
         ("MONITOR_DIGEST_FROM", "monitor at example", "'monitor at example' is not an email "
                                                       "address (e.g. ops@example.com)"),
+        ("MONITOR_PUBLIC_URL", "monitor.example.org", "'monitor.example.org' is not an http(s) "
+                                                      "address (e.g. https://monitor.example.org/)"),
     ],
 )  # fmt: skip
 def test_a_bad_setting_is_one_line_naming_it_exit_2_and_nothing_written(

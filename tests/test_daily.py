@@ -157,6 +157,37 @@ def test_a_day_s_digest_is_sent_exactly_once(
     assert store.digest_state(DAY).sent_at == at(9)  # type: ignore[union-attr]
 
 
+def test_with_a_public_url_the_digest_links_each_indicator_to_its_page(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    """MONITOR_PUBLIC_URL: what changed and every standing status link to the indicator's page
+    there, in both parts of the mail the SMTP server receives."""
+    check(definitions, store, at(6))
+    with running_smtp_server() as smtp:
+        s = settings(smtp, tmp_path).model_copy(update={"public_url": "https://m.example.org/"})
+        assert send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a").sent
+    message = smtp.messages[0].message
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    visa = "https://m.example.org/indicators/visa-easing/page"
+    assert text.count(f"  Page: {visa}") == 2  # what changed, and its standing status
+    for indicator in definitions.indicators:
+        page = f"https://m.example.org/indicators/{indicator.id}/page"
+        assert f"  Page: {page}" in text and f'href="{page}"' in html
+
+
+def test_without_a_public_url_the_digest_names_no_page(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    check(definitions, store, at(6))
+    with running_smtp_server() as smtp:
+        assert send_daily_digest(
+            definitions, store, settings(smtp, tmp_path), day=DAY, now=at(7), owner="a"
+        ).sent
+    text = smtp.messages[0].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Page:" not in text and "/indicators/" not in text
+
+
 def test_a_failed_send_releases_the_claim_and_a_later_run_sends_it(
     definitions: Definitions, store: Store, tmp_path: Path
 ) -> None:

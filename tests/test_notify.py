@@ -54,6 +54,12 @@ def alert() -> Alert:
     return build_alert(sample_change(), "How Beijing talks about North Korea")
 
 
+def test_with_a_public_url_an_alert_links_to_the_indicator_page() -> None:
+    linked = build_alert(sample_change(), "NK", public_url="https://m.example.org/monitor/")
+    assert "Page: https://m.example.org/monitor/indicators/nk/page" in linked.body.splitlines()
+    assert "Page:" not in alert().body
+
+
 def fast(urls: list[str], attempts: int = 3) -> Notifier:
     return Notifier(urls, attempts=attempts, backoff=0.01, timeout=5)
 

@@ -90,7 +90,8 @@ def _send_alerts(rt: Runtime) -> None:
     if not s.notify_urls:
         return
     titles = {i.id: i.title for i in rt.definitions.indicators}
-    outbox = Outbox(rt.store, Notifier(s.notify_urls), titles, f"cli:{os.getpid()}", s.zone)
+    notifier, owner = Notifier(s.notify_urls), f"cli:{os.getpid()}"
+    outbox = Outbox(rt.store, notifier, titles, owner, s.zone, public_url=s.public_url)
     send_pending(outbox, now=utcnow(), clock=utcnow)
 
 
