@@ -47,7 +47,13 @@ class ParseError(MonitorError):
 
 
 class StoreError(MonitorError):
-    """The database refused an operation or its schema does not match the code."""
+    """The database refused an operation or its schema does not match the code.
+    `disconnected`: the connection was lost (a restarted server), so nothing of that
+    transaction was kept unless the loss came while it committed."""
+
+    def __init__(self, message: str, *, disconnected: bool = False) -> None:
+        super().__init__(message)
+        self.disconnected = disconnected
 
 
 class DigestError(MonitorError):

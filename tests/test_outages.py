@@ -176,6 +176,46 @@ def test_postgresql_restarted_mid_run_the_daemon_reconnects(
     assert len(list((home / "outbox").glob("digest-*.eml"))) == 1
 
 
+@pytest.mark.postgres
+def test_a_connection_ended_during_a_statement_is_retried_once(postgres_url: str) -> None:
+    """What the pool's check before each use cannot catch: the server ends a connection while
+    a statement of a check cycle runs on it (here: releasing leases waits for a row lock, and
+    its backend is ended while it waits). The store reconnects and runs it once more."""
+    from monitor.domain import Feed
+
+    raw = postgres_url.replace("+psycopg", "")
+    now = datetime(2026, 1, 6, tzinfo=UTC)
+    with open_store(postgres_url) as store, psycopg.connect(raw) as locker:
+        store.sync_feeds([Feed("yonhap", "https://yna.example/rss", ("korea",))], now=now)
+        assert [f.id for f in store.due_feeds(now, owner="d1", lease=timedelta(minutes=5))]
+        locker.execute("SELECT id FROM feed FOR UPDATE")  # holds the row until it commits
+        released: list[int] = []
+        failed: list[BaseException] = []
+
+        def release() -> None:
+            try:
+                released.append(store.release_leases(owner="d1"))
+            except BaseException as exc:  # reported by the assertion below
+                failed.append(exc)
+
+        worker = threading.Thread(target=release)
+        worker.start()
+        with psycopg.connect(raw, autocommit=True) as admin:
+            waiting: list[tuple[int]] = []
+            while not waiting and worker.is_alive():  # until the release waits for the lock
+                waiting = admin.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND pid <> %s",
+                    [locker.info.backend_pid],
+                ).fetchall()
+            assert waiting, failed
+            admin.execute("SELECT pg_terminate_backend(%s, 30000)", [waiting[0][0]])
+        locker.commit()  # the retried release takes the row at once
+        worker.join(timeout=60)
+        assert failed == [] and released == [1]
+        assert store.due_feeds(now, owner="d2", lease=timedelta(minutes=5))  # free again
+
+
 # ---------------------------------------------------------------- SQLite
 
 

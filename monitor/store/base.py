@@ -5,15 +5,41 @@ match version that kept evidence reads are checked against.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Self
+from typing import Any, ParamSpec, Self, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from monitor.errors import StoreError
+
+log = logging.getLogger("monitor.store")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def once_more_if_disconnected(method: Callable[P, R]) -> Callable[P, R]:
+    """Run `method` once more when its connection was lost under it (PostgreSQL restarted, or
+    its backend was ended, while a statement ran): the pool's check before each use catches a
+    connection lost between uses, not one lost during one. For the methods a check cycle
+    calls, each safe to run again: a claim or an insert that conflicts does nothing twice."""
+
+    @functools.wraps(method)
+    def again(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except StoreError as exc:
+            if not exc.disconnected:
+                raise
+            log.warning("%s; reconnecting to try once more", exc)
+            return method(*args, **kwargs)
+
+    return again
+
 
 # What moves when stored matches change (see `Store.evidence_read`). PostgreSQL gives every row it
 # writes (insert or update) the writing transaction's id as xmin, so the count and the sum of
@@ -61,7 +87,9 @@ class StoreBase:
                         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                     yield conn
         except SQLAlchemyError as exc:
-            raise StoreError(f"store: unable to {what}: {error_text(exc)}") from exc
+            lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+            message = f"store: unable to {what}: {error_text(exc)}"
+            raise StoreError(message, disconnected=lost) from exc
 
     def _insert(self, table: Table) -> Any:
         """INSERT with ON CONFLICT support for the engine's dialect."""

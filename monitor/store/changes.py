@@ -13,7 +13,7 @@ from typing import Any, Self
 from sqlalchemy import Connection, func, or_, select, update
 
 from monitor.domain import INITIAL, QUIET, Evidence, StatusChange
-from monitor.store.base import StoreBase
+from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.schema import change_table, state_table
 
 
@@ -62,6 +62,7 @@ class ChangesMixin(StoreBase):
             with self._tx("add indicators", write=True) as conn:
                 conn.execute(statement, rows)
 
+    @once_more_if_disconnected
     def current_statuses(self) -> dict[str, tuple[str, datetime]]:
         """indicator id -> (status, since)."""
         with self._tx("read statuses") as conn:
@@ -78,6 +79,7 @@ class ChangesMixin(StoreBase):
             found = {row.indicator_id: row.started_at or row.since for row in conn.execute(query)}
         return {c.indicator_id: c.at for c in self._unrecorded} | found
 
+    @once_more_if_disconnected
     def record_changes(
         self, changes: Sequence[StatusChange], *, alert: bool = False
     ) -> list[StatusChange]:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, exists, func, or_, select, text
 
 from monitor.domain import Entry, Match
-from monitor.store.base import StoreBase
+from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.schema import aware, entry_table, match_table, sqlite_utc, verdict_table
 
 _CHUNK = 5_000  # ids per IN (...) list, well below SQLite's bound-parameter limit
@@ -83,6 +83,7 @@ class StoredEntry:
 class EntriesMixin(StoreBase):
     """Entries and their matches."""
 
+    @once_more_if_disconnected
     def add_news(
         self,
         entries: Sequence[Entry],

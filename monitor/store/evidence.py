@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from monitor.domain import Evidence, Judgement
-from monitor.store.base import StoreBase
+from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.schema import entry_table, match_table, verdict_table
 from monitor.store.verdicts import latest_verdicts
 
@@ -35,6 +35,7 @@ class EvidenceMixin(StoreBase):
     _evidence_kept: _KeptEvidence | None = None  # the last `evidence_read`
     _evidence_store: int = 0  # this store's number in evidence versions, given on first read
 
+    @once_more_if_disconnected
     def evidence_read(self, indicator_ids: Sequence[str] | None, since: datetime) -> EvidenceRead:
         """Matches of entries with time >= since, per indicator (every asked id is a key),
         newest first, with the version they were read at.

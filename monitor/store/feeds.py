@@ -14,7 +14,7 @@ from sqlalchemy import Connection, bindparam, func, nulls_first, or_, select, te
 
 from monitor.domain import Feed, FeedHealth
 from monitor.errors import StoreError
-from monitor.store.base import StoreBase
+from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.schema import UTCDateTime, feed_table, sqlite_utc
 
 # Only what `due_feeds` and `feed_health` need: reading a datetime or the tags costs more.
@@ -181,6 +181,7 @@ class FeedsMixin(StoreBase):
                 update(feed_table).where(feed_table.c.id.not_in(configured)).values(active=False)
             )
 
+    @once_more_if_disconnected
     def due_feeds(
         self,
         now: datetime,
@@ -219,6 +220,7 @@ class FeedsMixin(StoreBase):
             )
         return [_due_feed(row, until) for row in rows]
 
+    @once_more_if_disconnected
     def renew_leases(self, feed_ids: Collection[str], *, owner: str, until: datetime) -> int:
         """Extend `owner`'s leases on these feeds to `until`, while it still works on them;
         returns how many were renewed (a lease another daemon took over is left alone).
@@ -241,6 +243,7 @@ class FeedsMixin(StoreBase):
             )
             return int(renewed.rowcount or 0)
 
+    @once_more_if_disconnected
     def release_leases(self, *, owner: str, feed_ids: Collection[str] | None = None) -> int:
         """Give up `owner`'s leases (on these feeds, or all), so that any daemon may check
         them at once; the feeds' state is left as it was. Returns how many were released."""
@@ -253,6 +256,7 @@ class FeedsMixin(StoreBase):
             released = conn.execute(query.values(lease_owner=None, lease_until=None))
             return int(released.rowcount or 0)
 
+    @once_more_if_disconnected
     def record_fetches(self, records: Sequence[FetchRecord]) -> None:
         """Store what fetches found and release their leases, in one transaction (one
         executemany per set of columns written)."""
@@ -270,6 +274,7 @@ class FeedsMixin(StoreBase):
                     among = " among " if len(ids) > 1 else " "
                     raise StoreError(f"store: unknown feed{among}{_names(ids)}")
 
+    @once_more_if_disconnected
     def feed_health(self) -> list[FeedHealth]:
         """Health of every configured feed, for `evaluate`."""
         with self._tx("read feed health") as conn:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from monitor.store.base import StoreBase
+from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.schema import change_table, cycle_table
 
 _DATA_VERSION = (
@@ -66,6 +66,7 @@ class HealthMixin(StoreBase):
             row = conn.exec_driver_sql(_DATA_VERSION).one()  # plain SQL: ~0.15 ms less
         return (int(row[0] or 0), int(row[1] or 0), int(row[2] or 0), int(row[3] or 0))
 
+    @once_more_if_disconnected
     def record_cycle(self, cycle: Cycle) -> int:
         values = {k: v for k, v in cycle.__dict__.items() if k != "id"}
         with self._tx("record cycle", write=True) as conn:
