@@ -316,7 +316,10 @@ def test_three_daemons_share_the_feeds_and_survive_a_killed_one(
                 assert after.at >= held[feed_id] - 0.5, (path, before, after)
                 assert after.agent != victim.name
                 continue
-            assert gap > INTERVAL / 2, f"{path} fetched twice in one interval: {before} {after}"
+            assert gap > INTERVAL / 2, (
+                f"{path} fetched twice in one interval: {before} {after} (victim {victim.name} "
+                f"killed at {killed_at}, held {feed_id in held}: {held.get(feed_id)})"
+            )
             # Never lost: late at worst by a lease and a busy survivor's cycle (a cycle judges
             # leases by its start time, so a lease that ends mid-cycle is taken by the next one).
             assert gap < 2 * (INTERVAL + LEASE), f"{path} was lost: {before} {after}"
