@@ -17,6 +17,7 @@ request whose Host is not in MONITOR_HTTP_ALLOWED_HOSTS gets 400 (`server.Guard`
     GET /entries?q=TEXT                  stored entries whose title or text contains TEXT
     POST /indicators/{id}/evidence/{entry}/verdict   an analyst's verdict (JSON body)
     POST /indicators/{id}/page/verdict   the same from the page's buttons (a form; 303 back)
+    GET /signin, POST /signin, /signout  signing a browser in and out (monitor.signin), with tokens
 
 With tokens set (MONITOR_API_TOKEN, MONITOR_API_TOKENS), every endpoint but /healthz needs
 `Authorization: Bearer <token>` or a browser's session from /signin (`monitor.signin`),
