@@ -272,7 +272,9 @@ def install(app: FastAPI, auth: Auth) -> None:
 
 
 @_routes.get("/signin", include_in_schema=False)
-def signin_page(request: Request, next_path: Annotated[str, Query(alias="next")] = "/") -> Response:
+async def signin_page(
+    request: Request, next_path: Annotated[str, Query(alias="next")] = "/"
+) -> Response:
     """The sign-in page; a browser that is signed in already goes on to `next`."""
     auth, target = _auth(request), safe_next(next_path)
     if auth.session(request) is not None:
