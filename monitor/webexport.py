@@ -118,7 +118,6 @@ def _export_route(kind: ExportKind) -> None:
         name=f"export_{kind}",
         summary=_SUMMARY[kind],
         response_model=list[model],  # type: ignore[valid-type]  # the JSON's schema
-        response_class=Response,
         responses={
             200: {"description": "The export.", "content": {"text/csv": {"schema": _STRING}}},
             **_NOT_FOUND,

@@ -27,7 +27,7 @@ WHERE = {
     "jinja2": {"digest", "page"},  # the email and the web page
     "markupsafe": {"page"},
     "apprise": {"notify"},
-    "fastapi": {"web"},
+    "fastapi": {"web", "webexport"},  # webexport: the routes of exports and feeds
     "starlette": {"web"},  # FastAPI's foundation: the HTTP error every router raises
     "uvicorn": {"server"},
     "prometheus_client": {"metrics"},
