@@ -342,6 +342,16 @@ def test_a_feed_reader_polling_gets_304_until_a_change(client: TestClient, store
     assert again.status_code == 200 and len(feedparser.parse(again.content).entries) == 5
 
 
+def test_the_pages_name_their_feeds_for_feed_readers_to_find(client: TestClient) -> None:
+    link = '<link rel="alternate" type="application/atom+xml" title="monitor: {}" href="{}">'
+    index = client.get("/", headers={"Accept": "text/html"}).text
+    assert link.format("status changes", "/changes.atom") in index
+    page = client.get("/indicators/visa-easing/page").text
+    title = "Visa easing between China and South Korea"
+    assert link.format(title, "/indicators/visa-easing/changes.atom") in page
+    assert client.get("/indicators/visa-easing/changes.atom").status_code == 200
+
+
 def test_an_empty_feed_is_valid(tmp_path: Path, defs: Definitions) -> None:
     body = atom.changes_feed(
         [], titles={}, base_url=PUBLIC, self_url=f"{PUBLIC}changes.atom",
