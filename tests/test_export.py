@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import re
+import sqlite3
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import timedelta
@@ -231,6 +232,23 @@ def test_bad_http_input_is_a_clear_error(client: TestClient) -> None:
     assert client.get("/export/changes?since=yesterday").status_code == 422
     assert client.get("/export/tables").status_code == 404
     assert client.get("/indicators/nope/changes.atom").status_code == 404
+
+
+def test_a_database_error_is_a_503_or_one_line_and_writes_nothing(
+    url: str, sqlite_url: str, client: TestClient, tmp_path: Path
+) -> None:
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as db:
+        db.execute("ALTER TABLE status_change RENAME TO gone")
+
+    for path in ("/export/changes", "/export/evidence?format=json", "/changes.atom"):
+        answer = client.get(path)
+        assert answer.status_code == 503, path
+        assert answer.json() == {"detail": "the database did not answer"}
+    result = cli(url, "export", "changes", "-o", str(tmp_path / "changes.csv"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: store: unable to read changes: ")
+    assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "changes.csv").exists()
 
 
 def test_exports_and_feeds_are_behind_the_token(store: Store, defs: Definitions) -> None:
