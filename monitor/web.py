@@ -11,8 +11,8 @@ request whose Host is not in MONITOR_HTTP_ALLOWED_HOSTS gets 400 (`server.Guard`
     GET /indicators/{id}                 one, with the evidence behind its status
     GET /indicators/{id}/history         its status changes, newest first (?since ?limit ?before)
     GET /indicators/{id}/page            its page (HTML) with the full history (?before)
-    GET /feeds                           feed health
-    GET /metrics                         Prometheus text
+    GET /feeds, GET /metrics             feed health; Prometheus text
+    GET /export/…, /changes.atom, …      exports and Atom feeds: monitor.webexport's routes
     GET /                                the page people read (HTML)
     GET /entries?q=TEXT                  stored entries whose title or text contains TEXT
     POST /indicators/{id}/evidence/{entry}/verdict   an analyst's verdict (JSON body)
@@ -55,7 +55,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor import metrics as prometheus
-from monitor import page, server, signin, views
+from monitor import page, server, signin, views, webexport
 from monitor.domain import Definitions, parse_http_date, utcnow
 from monitor.errors import StoreError, VerdictError
 from monitor.server import Guard, Limits, WebServer, serve
@@ -155,7 +155,7 @@ def create_app(
     )
     app.state.monitor = _State(store, definitions, settings, clock, started=clock())
     app.include_router(_open)
-    for router in (_cached, _api, _pages):
+    for router in (_cached, _api, _pages, webexport.router):
         app.include_router(router, dependencies=guarded, responses=refusals)
     return app
 

@@ -244,6 +244,30 @@ class HistoryOut(_Model):
         return cls(indicator=indicator_id, items=items, next_before=next_before)
 
 
+class ChangeEvidenceOut(EvidenceOut):
+    """A piece of evidence of a recorded status change: a row of `monitor export evidence`."""
+
+    change_id: int = Field(description="The change it stands behind (`id` of its change).")
+    indicator: str
+
+    @classmethod
+    def of_change(cls, change: StatusChange, item: Evidence) -> Self:
+        change_id = _recorded(change.id, "a change")
+        return cls(**dict(EvidenceOut.of(item)), change_id=change_id, indicator=change.indicator_id)
+
+
+class PeriodOut(_Model):
+    """A stretch of time an indicator held one status: a row of `monitor export history`."""
+
+    indicator: str
+    status: str
+    since: Time
+    until: Time | None = Field(description="When the next change ended it; null: it holds now.")
+    change_id: int | None = Field(
+        description="The change that began it; null for the status held when monitoring began."
+    )
+
+
 class VerdictIn(_Model):
     """An analyst's verdict on one piece of evidence (or on any stored entry)."""
 

@@ -27,7 +27,7 @@ WHERE = {
     "jinja2": {"digest", "page"},  # the email and the web page
     "markupsafe": {"page"},
     "apprise": {"notify"},
-    "fastapi": {"web", "signin"},  # signin: the sign-in endpoints and the auth dependency
+    "fastapi": {"web", "signin", "webexport"},  # signin: sign-in endpoints; webexport: exports
     "itsdangerous": {"session"},  # the session cookie's signature
     "starlette": {"web"},  # FastAPI's foundation: the HTTP error every router raises
     "uvicorn": {"server"},

@@ -16,6 +16,7 @@ One module per job; `Store` is their methods in one object:
     evidence   matches in a window with verdicts applied, kept while the match version holds
     verdicts   analysts' append-only verdicts
     changes    statuses, status changes and the alert outbox
+    exports    every status change a page at a time, the latest few (exports, Atom feeds)
     digests    the daily digest's claim
     health     cycles, and what /healthz and /metrics read
 """
@@ -37,6 +38,7 @@ from monitor.store.engine import (
 )
 from monitor.store.entries import EntriesMixin, StoredEntry
 from monitor.store.evidence import EvidenceMixin, EvidenceRead
+from monitor.store.exports import ExportsMixin
 from monitor.store.feeds import DueFeed, FeedCounts, FeedsMixin, FeedState, FetchRecord
 from monitor.store.health import Cycle, CycleTotals, HealthMixin
 from monitor.store.schema import metadata
@@ -71,6 +73,7 @@ class Store(
     EvidenceMixin,
     VerdictsMixin,
     ChangesMixin,
+    ExportsMixin,
     DigestsMixin,
     HealthMixin,
     StoreBase,
