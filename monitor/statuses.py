@@ -145,9 +145,7 @@ def begin_silence(
         raise SilenceError(f"silence: --for: {duration!r} is no time at all", problem="invalid")
     if not reason.strip():
         raise SilenceError("silence: a reason is required (--reason TEXT)", problem="invalid")
-    silence = Silence(
-        indicator_id, outcome_id, _one_line(reason)[:2000], who, now, now + length
-    )
+    silence = Silence(indicator_id, outcome_id, _one_line(reason)[:2000], who, now, now + length)
     return store.add_silence(silence)
 
 

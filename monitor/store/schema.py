@@ -212,9 +212,7 @@ class SilenceEndTable(SQLModel, table=True):
     __tablename__ = "silence_end"
 
     silence_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("silence.id", ondelete="CASCADE"), primary_key=True
-        )
+        sa_column=Column(Integer, ForeignKey("silence.id", ondelete="CASCADE"), primary_key=True)
     )
     ended_at: datetime = _when(nullable=False)
     ended_by: str
