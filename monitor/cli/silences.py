@@ -46,12 +46,13 @@ def silence_cmd(
     Changes are still recorded; those recorded while the silence is in force go out once when
     it ends (their alerts are sent then, and the next digest lists them). Who: $USER.
 
-    \b
-    Examples:
-      monitor silence visa-easing --for 7d --reason "state visit: expected noise"
-      monitor silence north-korea-stance --outcome pressure --for 12h --reason "one wire story"
-      monitor silence --list --json
-      monitor silence --end 3
+    Example: monitor silence visa-easing --for 7d --reason "state visit: expected noise"
+
+    Example: monitor silence north-korea-stance --outcome pressure --for 12h --reason "wire copy"
+
+    Example: monitor silence --list --json
+
+    Ending one: monitor silence --end ID (its id from --list).
     """
     from monitor.domain import utcnow
 
