@@ -27,8 +27,8 @@ WHERE = {
     "jinja2": {"digest", "page"},  # the email and the web page
     "markupsafe": {"page"},
     "apprise": {"notify"},
-    "fastapi": {"web"},
-    "starlette": {"web"},  # FastAPI's foundation: the HTTP error every router raises
+    "fastapi": {"web", "websilences"},  # websilences: the routes web.py had no room for
+    "starlette": {"web", "websilences"},  # FastAPI's foundation: the HTTP error every router raises
     "uvicorn": {"server"},
     "prometheus_client": {"metrics"},
     "pydantic": {"settings", "web", "webmodels"},
