@@ -1,6 +1,7 @@
 """What the news says now: every indicator's status from the stored evidence and the health of
 the feeds it reads (`evaluate_all`), the changes a check would record (`pending_changes`, for
-read-only commands), and an analyst's verdict with the re-evaluation it causes (`judge`).
+read-only commands), an analyst's verdict with the re-evaluation it causes (`judge`), and a
+silence checked against the definitions and recorded (`begin_silence`).
 Who reads what — which feeds each indicator reads, which indicators each feed feeds — is worked
 out here once per definitions and shared with the cycle."""
 

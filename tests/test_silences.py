@@ -37,8 +37,10 @@ def silence(
 
 
 def change(indicator: str, new: str, old: str = "unknown", at: datetime = NOW) -> StatusChange:
-    evidence = Evidence(1, indicator, new.partition(":")[0], "Xi urges restraint",
-                        "https://a.example/1", "a.example", at, ("Xi",), "Xi urges restraint")  # fmt: skip
+    title = "Xi urges restraint"
+    outcome = new.partition(":")[0]
+    evidence = Evidence(1, indicator, outcome, title, "https://a.example/1", "a.example", at,
+                        ("Xi",), title)  # fmt: skip
     return StatusChange(indicator, at, old, new, (evidence,) if ":" in new else (), "hash")
 
 

@@ -41,8 +41,9 @@ def store(database_url: str, definitions: Definitions) -> Iterator[Store]:
 
 
 def change(indicator: str, outcome: str, when: datetime) -> StatusChange:
-    evidence = Evidence(1, indicator, outcome, f"Headline about {indicator}",
-                        f"https://news.example/{indicator}", "news.example", when, ("visa",), "…")  # fmt: skip
+    link = f"https://news.example/{indicator}"
+    evidence = Evidence(1, indicator, outcome, f"Headline about {indicator}", link,
+                        "news.example", when, ("visa",), "…")  # fmt: skip
     return StatusChange(indicator, when, "unknown", f"{outcome}:reported", (evidence,), "h")
 
 
