@@ -4,8 +4,11 @@ out once, naming the silence; a silence of one outcome holds only that outcome's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from threading import Barrier
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -210,3 +213,28 @@ def test_a_digest_shows_held_changes_once_in_the_digest_after_the_silence_ends()
     second = digest_changes([], [held, free], [s], start=NOW + DAY, end=NOW + 2 * DAY)
     third = digest_changes([], [held, free], [s], start=NOW + 2 * DAY, end=NOW + 3 * DAY)
     assert (first, second, third) == ([free], [held], [])
+
+
+def test_two_analysts_ending_one_silence_at_once_end_it_once(
+    store: Store, database_url: str
+) -> None:
+    store.add_silence(silence())
+    barrier = Barrier(2)
+
+    def end(who: str) -> str:
+        with open_store(database_url) as mine:
+            barrier.wait()
+            try:
+                return mine.end_silence(1, who=who, now=NOW + HOUR).ended_by or ""
+            except SilenceError as exc:
+                return str(exc)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = sorted(pool.map(end, ["ana", "bo"]))
+
+    winner = store.silence(1)
+    assert winner is not None and winner.ended_by in ("ana", "bo")
+    assert winner.ended_by in results
+    (loser,) = [r for r in results if r != winner.ended_by]
+    assert re.match(r"^silence: silence 1 (was ended meanwhile|was ended at )", loser)
+    assert rows(database_url, "silence_end") == 1
