@@ -321,8 +321,8 @@ class SilenceOut(_Model):
     outcome: str | None = Field(description="Only changes to or from this outcome; null: all.")
     reason: str
     created_by: str = Field(
-        description="Who: the CLI user (`$USER`), or `api` / `page` with a token configured, "
-        "else `anonymous`."
+        description="Who: the CLI user (`$USER`), or over HTTP the name of the token that made "
+        "it (`api` for MONITOR_API_TOKEN), else `anonymous`."
     )
     created_at: Time
     until: Time = Field(description="When it ends unless ended earlier.")

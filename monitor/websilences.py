@@ -7,9 +7,11 @@ as the verdict endpoints), and the page's forms, whose reading the verdict form 
     POST /indicators/{id}/page/silence       the same from the indicator page's form (303 back)
     POST /indicators/{id}/page/silence/end   its "End silence" button (form: silence; 303 back)
 
-Who: `api` (`page` from the page's forms) with MONITOR_API_TOKEN set, else `anonymous`, as for
-verdicts. Errors: 404 no such indicator or silence, 409 the silence is over, 422 a bad outcome,
-duration or reason. The forms refuse a cross-site post (403), as the verdict form does.
+Who: the name of the token that made the request (by bearer header or a session signed in with
+it; `api` for MONITOR_API_TOKEN), else `anonymous`, as for verdicts. The page's forms carry the
+session's CSRF token (`monitor.signin` checks it). Errors: 404 no such indicator or silence,
+409 the silence is over, 422 a bad outcome, duration or reason. The forms refuse a cross-site
+post (403), as the verdict form does.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from monitor import page, server
+from monitor import page, server, signin
 from monitor.domain import Definitions
 from monitor.errors import SilenceError
 from monitor.silences import Silence
@@ -43,7 +45,6 @@ class _Monitor(Protocol):
     store: Store
     definitions: Callable[[], Definitions]
     clock: Callable[[], datetime]
-    token: bool
 
 
 def _monitor(request: Request) -> _Monitor:
@@ -99,10 +100,10 @@ def silences(
     responses=_ERRORS,
     summary="Begin a silence: hold back an indicator's alerts and digest lines for a time",
 )
-def add_silence(state: State, body: SilenceIn) -> SilenceOut:
+def add_silence(state: State, request: Request, body: SilenceIn) -> SilenceOut:
     """Begin a silence now. Changes are still recorded; those recorded while it is in force
     are alerted, and listed by the digest, once when it ends."""
-    who = "api" if state.token else "anonymous"
+    who = signin.visitor_of(request).name
     target = (body.indicator, body.outcome or None)
     silence = _begin(state, target, body.duration, body.reason, who)
     return SilenceOut.of(silence, now=silence.created_at)
@@ -114,9 +115,9 @@ def add_silence(state: State, body: SilenceIn) -> SilenceOut:
     responses=_ERRORS,
     summary="End a silence now",
 )
-def end_silence(state: State, silence_id: SilenceId) -> SilenceOut:
+def end_silence(state: State, request: Request, silence_id: SilenceId) -> SilenceOut:
     """End a silence in force now: the changes it held go out (alerts, the next digest)."""
-    who = "api" if state.token else "anonymous"
+    who = signin.visitor_of(request).name
     return SilenceOut.of(_end(state, silence_id, who), now=state.clock())
 
 
@@ -129,7 +130,7 @@ def end_silence(state: State, silence_id: SilenceId) -> SilenceOut:
 async def page_silence(state: State, request: Request, indicator_id: str) -> Response:
     """The page's "Silence" form (outcome, for, reason); a redirect back to the page."""
     field = await read_form(request, "silence")
-    who = "page" if state.token else "anonymous"
+    who = signin.visitor_of(request).name
     target = (indicator_id, field.get("outcome") or None)
     args = (state, target, field.get("for", ""), field.get("reason", ""), who)
     await run_in_threadpool(_begin, *args)
@@ -149,7 +150,7 @@ async def page_end_silence(state: State, request: Request, indicator_id: str) ->
         silence_id = int(field.get("silence", ""))
     except ValueError:
         raise HTTPException(422, "silence: not a silence id") from None
-    who = "page" if state.token else "anonymous"
+    who = signin.visitor_of(request).name
     await run_in_threadpool(_end, state, silence_id, who)
     return RedirectResponse(f"{page.indicator_url(indicator_id)}#silence", status_code=303)
 

@@ -27,7 +27,8 @@ WHERE = {
     "jinja2": {"digest", "page"},  # the email and the web page
     "markupsafe": {"page"},
     "apprise": {"notify"},
-    "fastapi": {"web", "websilences"},  # websilences: the routes web.py had no room for
+    "fastapi": {"web", "signin", "websilences"},  # signin: sign-in; websilences: silences
+    "itsdangerous": {"session"},  # the session cookie's signature
     "starlette": {"web", "websilences"},  # FastAPI's foundation: the HTTP error every router raises
     "uvicorn": {"server"},
     "prometheus_client": {"metrics"},
