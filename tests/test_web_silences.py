@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 db_url, defs, store, app = webdata.db_url, webdata.defs, webdata.store, webdata.app  # fixtures
 __all__ = ["browser"]  # a fixture
+PAGE = "/indicators/visa-easing/page"
 SHAPE = {"id", "indicator", "outcome", "reason", "created_by", "created_at", "until",
          "ended_at", "ended_by", "state"}  # fmt: skip
 
@@ -179,3 +181,39 @@ def test_a_person_silences_an_indicator_on_its_page(
     assert (
         silence.ended_by == "anonymous" and silence.reason == "state visit: every outlet repeats it"
     )
+
+
+# ---------------------------------------------------------------- with named tokens
+
+
+def test_with_named_tokens_a_silence_is_by_the_token_s_name_and_the_form_needs_csrf(
+    store: Store, defs: Definitions
+) -> None:
+    from tests.test_web_signin import Clock, as_browser, csrf_of, serve, sign_in
+
+    with (
+        serve(store, defs, Clock()) as server,
+        httpx.Client(base_url=server.url, follow_redirects=False, timeout=10) as web,
+    ):
+        alice = sign_in(web)
+        page = web.get(PAGE, headers=as_browser(alice)).text
+        form = {"for": "1d", "reason": "noise"}
+        refused = web.post(f"{PAGE}/silence", data=form, headers=as_browser(alice))
+        posted = web.post(
+            f"{PAGE}/silence", data=form | {"csrf": csrf_of(page)}, headers=as_browser(alice)
+        )
+        bearer = {"Authorization": "Bearer bob-token-2"}
+        body = {"indicator": "visa-easing", "for": "2h", "reason": "wire copy"}
+        made = web.post("/silences", headers=bearer, json=body)
+        shown = web.get(PAGE, headers=as_browser(alice)).text
+        ended = web.post(
+            f"{PAGE}/silence/end", headers=as_browser(alice),
+            data={"silence": str(made.json()["id"]), "csrf": csrf_of(shown)},
+        )  # fmt: skip
+
+    assert refused.status_code == 403 and posted.status_code == 303
+    assert made.status_code == 201 and made.json()["created_by"] == "bob"
+    assert 'data-silence="1"' in shown and 'data-silence="2"' in shown
+    assert ended.status_code == 303
+    by = {s.id: (s.created_by, s.ended_by) for s in store.silences()}
+    assert by == {1: ("alice", None), 2: ("bob", "alice")}
