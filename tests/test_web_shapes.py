@@ -67,6 +67,14 @@ def test_search_json_is_get_entries(db_url: str, client: TestClient) -> None:
     assert len(printed) == 2
 
 
+def test_silence_list_json_is_get_silences(db_url: str, client: TestClient) -> None:
+    body = {"indicator": "visa-easing", "outcome": "eased", "for": "7d", "reason": "noise"}
+    assert client.post("/silences", json=body).status_code == 201
+    printed = lines(cli(db_url, "silence", "--list", "--json"))
+    assert printed == client.get("/silences").json()
+    assert len(printed) == 1 and printed[0]["state"] == "active"
+
+
 # ---------------------------------------------------------------- the published schema
 
 EXAMPLE = {"path_parameters": {"indicator_id": "visa-easing"}, "query": {"q": "visa"}}
@@ -95,5 +103,6 @@ def test_every_get_answer_matches_its_published_schema(app: FastAPI) -> None:
         ["/healthz", "/indicators", "/indicators/{indicator_id}",
          "/indicators/{indicator_id}/history", "/feeds", "/metrics", "/",
          "/indicators/{indicator_id}/page", "/entries", "/export/history", "/export/changes",
-         "/export/evidence", "/changes.atom", "/indicators/{indicator_id}/changes.atom"]
+         "/export/evidence", "/changes.atom", "/indicators/{indicator_id}/changes.atom",
+         "/silences"]
     )  # fmt: skip
