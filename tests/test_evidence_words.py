@@ -3,8 +3,13 @@ word, matched terms are shown as words a person wrote (never a regex's source)."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from monitor.definitions import load_definitions, validate
+from monitor.domain import Entry
+from monitor.match import Matcher
 from monitor.page import highlight
 from monitor.views import lede, shown_terms
 
@@ -52,3 +57,60 @@ def test_matched_terms_are_shown_as_words_a_person_wrote(
 )
 def test_the_snippet_does_not_repeat_the_headline(snippet: str, expected: str) -> None:
     assert lede("China extends  visa-free entry", snippet) == expected
+
+
+LABELED = """\
+id: ports
+group: Trade
+title: Port bans
+question: Does China ban imports?
+feeds: {tags: [china]}
+window: 30d
+outcomes:
+  - id: ban
+    label: A ban
+    rule:
+      all:
+        - any: [China, 中国]
+        - {term: '/(禁止|暂停)[^。]{0,10}(进口|出口)/', label: import or export ban}
+examples:
+  - text: 中国宣布暂停从日本进口水产品
+    expect: ban
+"""
+FEEDS = "feeds:\n  - {id: f, url: 'https://example.org/rss', tags: [china]}\n"
+
+
+def test_a_labeled_regex_term_is_reported_as_its_label(tmp_path: Path) -> None:
+    (tmp_path / "indicators").mkdir()
+    (tmp_path / "indicators" / "ports.yaml").write_text(LABELED, encoding="utf-8")
+    (tmp_path / "feeds.yaml").write_text(FEEDS)
+    definitions = load_definitions(tmp_path / "indicators", tmp_path / "feeds.yaml")
+    title = "中国宣布暂停从日本进口水产品"
+    entry = Entry("f", "g", "https://example.org/1", title, "", None, "example.org")
+
+    (found,) = Matcher(definitions.indicators).match(entry)
+
+    assert found.terms == ("中国", "import or export ban")
+    assert shown_terms(found.terms, title) == ("中国", "import or export ban")
+
+
+@pytest.mark.parametrize(
+    ("item", "problem"),
+    [
+        ("{term: '/x+/'}", "missing"),
+        ("{term: '/x+/', label: ''}", "a term's label must not be empty"),
+        ("{term: '/x+/', label: x, note: y}", "unknown key 'note'"),
+        ("{term: '/(/', label: x}", "bad regex"),
+    ],
+)
+def test_a_labeled_term_is_checked(tmp_path: Path, item: str, problem: str) -> None:
+    (tmp_path / "indicators").mkdir()
+    text = LABELED.replace(
+        "{term: '/(禁止|暂停)[^。]{0,10}(进口|出口)/', label: import or export ban}", item
+    )
+    (tmp_path / "indicators" / "ports.yaml").write_text(text, encoding="utf-8")
+    (tmp_path / "feeds.yaml").write_text(FEEDS)
+
+    problems = validate(tmp_path / "indicators", tmp_path / "feeds.yaml")
+
+    assert any("ports.yaml:13: " in p and problem in p for p in problems), problems

@@ -172,7 +172,7 @@ class Machine:
                 self.term_needs.append(())
                 self.term_needs_ids.append(())
         self.term_sources[term_id].setdefault(written.where or written.raw, written)
-        compiled = CTerm(term_id, term.raw)
+        compiled = CTerm(term_id, term.shown)
         seen.setdefault(compiled, None)
         return compiled
 
