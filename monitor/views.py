@@ -181,7 +181,14 @@ def shown_terms(terms: Sequence[str], *texts: str) -> tuple[str, ...]:
             words.append(found)
         else:
             words.append(term.removeprefix("=").strip().rstrip("*"))
-    return tuple(dict.fromkeys(w for w in words if w))
+    shown = list(dict.fromkeys(w for w in words if w))
+    return tuple(w for w in shown if not any(_within(w, other) for other in shown))
+
+
+def _within(word: str, other: str) -> bool:
+    """`word` is a part of `other` as shown (`Korean` of `South Korean`): shown once, in it."""
+    word, other = word.casefold(), other.casefold()
+    return word != other and re.search(rf"(?<!\w){re.escape(word)}(?!\w)", other) is not None
 
 
 def _found(term: str, texts: Sequence[str]) -> str:
