@@ -36,13 +36,15 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...]) -> None:
     """Check indicators/*.yaml and the feeds file; exit 1 with file:line: message per error.
 
     Also prints `file:line: warning: ...` for risky terms (a prefix shorter than four
-    letters, a term common in general news); warnings leave the exit code 0.
+    letters, a term common in general news, a regex that can backtrack for ever: nested
+    quantifiers, repeated overlapping alternatives, or out of its time budget on an adversarial
+    text); warnings leave the exit code 0.
 
     Example: monitor validate --general-news tests/data/general-news/general-news.xml
     """
     from monitor.definitions import validate
     from monitor.definitions import warnings as definition_warnings
-    from monitor.match import general_news_warnings
+    from monitor.match import general_news_warnings, regex_warnings
 
     problems = validate(rt.settings.indicators_dir, rt.settings.feeds_file)
     for problem in problems:
@@ -51,7 +53,8 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...]) -> None:
         raise SystemExit(1)
     d = rt.definitions
     entries = _general_news(general_news or ((GENERAL_NEWS,) if GENERAL_NEWS.is_dir() else ()))
-    for warning in definition_warnings(d) + general_news_warnings(rt.matcher, entries):
+    found = definition_warnings(d) + regex_warnings(d.indicators)
+    for warning in found + general_news_warnings(rt.matcher, entries):
         click.echo(warning)
     click.echo(f"ok: {len(d.indicators)} indicators, {len(d.feeds)} feeds")
 
