@@ -4,16 +4,29 @@ counted in /metrics."""
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
 
+from monitor import metrics
 from monitor.cli import main
+from monitor.definitions import load_definitions
+from monitor.domain import Definitions, Feed
+from monitor.fetch import FetchLimits
+from monitor.match import Matcher
 from monitor.match.regexrisk import backtracking, too_slow
+from monitor.pipeline import Context, prepare, run_cycle
+from monitor.store import open_store
+from tests import news
+from tests.feedserver import FeedServer
 from tests.test_cli_ops import no_monitor_variables
 
 __all__ = ["no_monitor_variables"]  # autouse: only the settings a test gives
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.mark.parametrize(
@@ -87,3 +100,38 @@ def test_the_shipped_regexes_raise_no_backtracking_warning() -> None:
     result = CliRunner().invoke(main, ["validate"])
     assert result.exit_code == 0
     assert "backtrack" not in result.stdout
+
+
+def test_a_term_out_of_budget_is_logged_once_per_cycle_and_counted_in_metrics(
+    tmp_path: Path, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "indicators").mkdir()
+    (tmp_path / "indicators" / "risky.yaml").write_text(INDICATOR.format(regex="(a|aa)+$"))
+    (tmp_path / "feeds.yaml").write_text("feeds:\n  - {id: risky, url: 'https://x.org/'}\n")
+    definitions = load_definitions(tmp_path / "indicators", tmp_path / "feeds.yaml")
+    items = [news.Item(f"China {n}", f"https://example.org/{n}", NOW, "a" * 3000 + "!")
+             for n in range(3)]  # fmt: skip
+    feed_server.route("/risky.xml", body=news.rss("Risky", items))
+    feeds = (Feed("risky", feed_server.url("/risky.xml")),)
+    with open_store(f"sqlite:///{tmp_path / 'm.db'}") as store:
+        ctx = Context(
+            definitions=Definitions(definitions.indicators, feeds, definitions.hash),
+            matcher=Matcher(definitions.indicators, regex_timeout=0.005),
+            store=store,
+            limits=FetchLimits(timeout=5, total_timeout=10),
+            check_interval=timedelta(minutes=15),
+        )
+        prepare(ctx, now=NOW)
+        with caplog.at_level(logging.WARNING, logger="monitor"):
+            report = run_cycle(ctx, now=NOW)
+        samples = {
+            s.name: s.value
+            for family in text_string_to_metric_families(metrics.render(store).decode())
+            for s in family.samples
+        }
+
+    assert report.new_entries == 3 and report.regex_timeouts >= 3
+    (line,) = [r.getMessage() for r in caplog.records if "time budget" in r.getMessage()]
+    assert line.startswith(f"match: {report.regex_timeouts} regex runs ran out of their time")
+    assert "'/(a|aa)+$/' (" in line
+    assert samples["monitor_regex_timeouts_total"] == report.regex_timeouts
