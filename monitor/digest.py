@@ -138,6 +138,8 @@ class _Change:
     indicator: str
     old: str
     new: str
+    old_code: str  # as stored: the badge's data-status, as on the page
+    new_code: str
     old_tone: str
     tone: str
     when: str
@@ -153,6 +155,7 @@ class _Change:
 class _Line:
     title: str
     status: str
+    code: str  # as stored: the badge's data-status, as on the page
     why: str  # "⚠ unknown — feeds not read: …" for unknown, else ""
     tone: str
     since: str
@@ -238,6 +241,8 @@ def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Change,
                 indicator=clean(titles.get(change.indicator_id, change.indicator_id)),
                 old=format_status(change.old_status),
                 new=format_status(change.new_status),
+                old_code=change.old_status,
+                new_code=change.new_status,
                 old_tone=_tone(change.old_status, ids),
                 tone=_tone(change.new_status, ids),
                 when=format_time(change.at, zone),
@@ -259,6 +264,7 @@ def _groups(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Group, .
         view = _Line(
             title=clean(line.title) or line.id,
             status=format_status(line.status),
+            code=line.status,
             why=status_words(line.status, clean(line.reason)) if line.status == UNKNOWN else "",
             tone=_tone(line.status, [o.id for o in line.outcomes]),
             since=format_time(line.since, zone),

@@ -97,7 +97,9 @@ def test_a_status_has_the_same_colour_in_the_digest_and_on_the_page(status: str)
     tone = look(definitions, indicator.id, status).tone  # the page's class
     assert tone == tone_of(status, ids)
     colour = COLOURS[tone]
-    badge = re.search(r'<span style="(background:[^"]*)">', html[html.index("Standing") :])
+    badge = re.search(
+        r'<span data-status="[^"]*" style="(background:[^"]*)">', html[html.index("Standing") :]
+    )
     assert badge is not None
     assert badge.group(1).startswith(f"background:{colour.background};color:{colour.text};")
 
