@@ -204,13 +204,17 @@ _LEAD = re.compile(r"^[\s\-–—:|.,;·]+")
 
 
 def lede(title: str, snippet: str) -> str:
-    """The snippet without the headline it starts with (a match in the headline gave a snippet
-    of the headline and the text after it): what is left is the news beyond the headline."""
+    """The snippet without the headline it starts with (a hit in the headline gives a snippet of
+    the headline and the text after it; a late hit in a long one, of its last words): what is
+    left is the news beyond the headline, or ""."""
     title, snippet = clean(title), clean(snippet)
     body = snippet.removeprefix("…").lstrip()
-    if title and body.casefold().startswith(title.casefold()):
-        rest = _LEAD.sub("", body[len(title) :])
-        return rest if rest and rest != "…" else ""
+    folded = body.casefold()
+    for start in [0, *(m.end() for m in re.finditer(r"\s+", title))]:
+        tail = title[start:]
+        if tail and folded.startswith(tail.casefold()) and (start == 0 or body != snippet):
+            rest = _LEAD.sub("", body[len(tail) :])
+            return rest if rest and rest != "…" else ""
     return snippet
 
 

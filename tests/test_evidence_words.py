@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from monitor.definitions import load_definitions, validate
-from monitor.domain import Entry
+from monitor.domain import Entry, Indicator
 from monitor.match import Matcher
 from monitor.page import highlight
 from monitor.views import lede, shown_terms
@@ -53,6 +53,8 @@ def test_matched_terms_are_shown_as_words_a_person_wrote(
         ("…china extends visa-free entry — Seoul welcomes it", "Seoul welcomes it"),
         ("China extends visa-free entry", ""),
         ("Seoul welcomes the move.", "Seoul welcomes the move."),
+        ("…visa-free entry. Seoul welcomes it", "Seoul welcomes it"),  # the headline's end
+        ("entry for tourists, Seoul said", "entry for tourists, Seoul said"),  # not cut off
     ],
 )
 def test_the_snippet_does_not_repeat_the_headline(snippet: str, expected: str) -> None:
@@ -114,3 +116,23 @@ def test_a_labeled_term_is_checked(tmp_path: Path, item: str, problem: str) -> N
     problems = validate(tmp_path / "indicators", tmp_path / "feeds.yaml")
 
     assert any("ports.yaml:13: " in p and problem in p for p in problems), problems
+
+
+def test_a_hit_in_the_text_gives_a_snippet_of_the_text_alone() -> None:
+    title = "China extends visa-free entry for South Korean visitors to 30 days"
+    text = "Officials in Seoul welcomed the step. " * 2 + "Beijing will also ease sanctions."
+    entry = Entry("f", "g", "https://example.org/1", title, text, None, "example.org")
+    matcher = Matcher([_indicator(["sanction*"])])
+
+    (found,) = matcher.match(entry)
+
+    assert found.snippet.startswith("Officials in Seoul")  # no tail of the headline before it
+    (in_title,) = Matcher([_indicator(["visa-free"])]).match(entry)
+    assert in_title.snippet.startswith(title)  # the page and digest leave it out (lede)
+    assert lede(title, in_title.snippet).startswith("Officials in Seoul")
+
+
+def _indicator(terms: list[str]) -> Indicator:
+    from tests.test_match import indicator
+
+    return indicator("i", {"any": terms})
