@@ -18,10 +18,11 @@ from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Feed
 from monitor.fetch import FetchLimits
 from monitor.match import Matcher
-from monitor.match.regexrisk import backtracking, too_slow
+from monitor.match.regexrisk import backtracking, regex_warnings, too_slow
 from monitor.pipeline import Context, prepare, run_cycle
 from monitor.store import open_store
 from tests import news
+from tests.conftest import ROOT
 from tests.feedserver import FeedServer
 from tests.test_cli_ops import no_monitor_variables
 
@@ -97,9 +98,8 @@ def test_validate_warns_about_a_regex_that_can_backtrack_for_ever(
 
 
 def test_the_shipped_regexes_raise_no_backtracking_warning() -> None:
-    result = CliRunner().invoke(main, ["validate"])
-    assert result.exit_code == 0
-    assert "backtrack" not in result.stdout
+    shipped = load_definitions(ROOT / "indicators", ROOT / "config" / "feeds.yaml")
+    assert regex_warnings(shipped.indicators) == []
 
 
 def test_a_term_out_of_budget_is_logged_once_per_cycle_and_counted_in_metrics(
