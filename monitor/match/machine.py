@@ -89,6 +89,7 @@ class Machine:
         self.indicators = tuple(indicators)
         self.regex_timeout = regex_timeout
         self.regex_timeouts = 0  # how many regex runs timed out (for metrics)
+        self.timed_out: dict[int, int] = {}  # term id -> runs out of budget, since taken
         self.term_ids: dict[tuple[TermKind, str, bool, tuple[str, ...]], int] = {}
         # (kind, text, other spellings) of every literal: a phrase and its forms are one literal
         self.literal_ids: dict[tuple[TermKind, str, tuple[str, ...]], int] = {}
@@ -147,6 +148,12 @@ class Machine:
     def plain_literal(self, term_id: int) -> bool:
         return self.term_literal[term_id] >= 0 and not self.term_title[term_id]
 
+    def take_timeouts(self) -> dict[str, int]:
+        """Each regex term (as first written) that ran out of its time budget since the last
+        call, with how many times; then forgets them (a cycle takes them once, to log them)."""
+        taken, self.timed_out = self.timed_out, {}
+        return {next(iter(self.term_sources[t].values())).raw: n for t, n in taken.items()}
+
     def _compile_term(self, written: Term, seen: dict[CTerm, None]) -> CTerm:
         folded = fold_regex(written.text) if written.kind == TermKind.REGEX else fold(written.text)
         forms = tuple(map(fold, written.forms))
@@ -172,7 +179,7 @@ class Machine:
                 self.term_needs.append(())
                 self.term_needs_ids.append(())
         self.term_sources[term_id].setdefault(written.where or written.raw, written)
-        compiled = CTerm(term_id, term.raw)
+        compiled = CTerm(term_id, term.shown)
         seen.setdefault(compiled, None)
         return compiled
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from monitor.domain import Entry, Example, Indicator, Match, Term
 from monitor.match.machine import Machine
 from monitor.match.scan import Scan
-from monitor.match.textview import snippet_at, unique
+from monitor.match.textview import snippet_of, unique
 
 
 class Matcher(Machine):
@@ -33,7 +33,7 @@ class Matcher(Machine):
             found = scan.explain(outcome.node, outcome.sentence, outcome.unless)
             if found is not None:
                 terms, at = found
-                snippet = snippet_at(entry.title + "\n" + entry.text, at)
+                snippet = snippet_of(entry.title, entry.text, at)
                 matches.append(
                     Match(entry.key, outcome.indicator_id, outcome.outcome_id, terms, snippet)
                 )

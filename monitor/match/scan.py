@@ -104,6 +104,7 @@ class Scan:
             return regex_hits(pattern, text, self.m.regex_timeout)
         except TimeoutError:
             self.m.regex_timeouts += 1
+            self.m.timed_out[term_id] = self.m.timed_out.get(term_id, 0) + 1
             return []
 
     # ------------------------------------------------------------ segments and words
