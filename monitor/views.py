@@ -526,7 +526,16 @@ def exported(
     changes = store.iter_changes(indicator_id=indicator_id, since=since)
     if kind == "changes":
         return (ChangeOut.of(c) for c in changes)
-    return (ChangeEvidenceOut.of_change(c, item) for c in changes for item in c.evidence)
+    return (
+        ChangeEvidenceOut.of_change(
+            c,
+            item,
+            matched=shown_terms(item.terms, item.title, item.snippet),
+            lede=lede(item.title, item.snippet),
+        )
+        for c in changes
+        for item in c.evidence
+    )
 
 
 def _exported_ids(definitions: Definitions, store: Store, indicator_id: str | None) -> list[str]:
