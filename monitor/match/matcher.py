@@ -28,15 +28,17 @@ class Matcher(Machine):
             candidates.append(self.guard_outcome[lowest.bit_length()])
             ready ^= lowest
         matches: list[Match] = []
+        snippets: dict[int, str] = {}  # outcomes that fired at one offset share a snippet
         for index in sorted(candidates):
             outcome = self.outcomes[index]
             found = scan.explain(outcome.node, outcome.sentence, outcome.unless)
             if found is not None:
                 terms, at = found
-                snippet = snippet_at(entry.title + "\n" + entry.text, at)
-                matches.append(
-                    Match(entry.key, outcome.indicator_id, outcome.outcome_id, terms, snippet)
-                )
+                snippet = snippets.get(at)
+                if snippet is None:
+                    snippet = snippets[at] = snippet_at(entry.title + "\n" + entry.text, at)
+                key = matches[0].entry_key if matches else entry.key
+                matches.append(Match(key, outcome.indicator_id, outcome.outcome_id, terms, snippet))
         return matches
 
     def terms_hit(self, entry: Entry, indicator_id: str) -> tuple[str, ...]:

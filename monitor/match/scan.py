@@ -190,11 +190,11 @@ class Scan:
         """The segments in which one of the children holds (for `none`, its complement)."""
         union = 0
         if node.literals:
-            found = self.hits.keys() & node.literals
-            if found and not sentence:
-                union = 1
-            for literal in found if sentence else ():
-                union |= self._literal_mask(literal)
+            if not sentence:
+                union = 0 if self.hits.keys().isdisjoint(node.literals) else 1
+            else:
+                for literal in node.literals.intersection(self.hits):
+                    union |= self._literal_mask(literal)
         for child in node.rest:
             need = care & ~union
             if not need:
@@ -275,9 +275,7 @@ class Scan:
         found = self._positions.get(term_id)
         if found is not None:
             return bool(found)
-        if self.m.term_regex[term_id] is None:
-            return bool(self.positions(term_id))  # a literal (or a regex that never matches)
-        return self._needs_met(term_id, self._regex_text(term_id))
+        return self.m.term_regex[term_id] is not None or bool(self.positions(term_id))
 
     def explain(
         self, node: CNode, sentence: bool, unless: Sequence[CTerm] = ()
