@@ -172,7 +172,9 @@ class Machine:
                 self.term_regex.append(None)
                 self.term_needs.append(())
                 self.term_needs_ids.append(())
-            self.term_plain.append(self.term_literal[term_id] if self.plain_literal(term_id) else -1)
+            self.term_plain.append(
+                self.term_literal[term_id] if self.plain_literal(term_id) else -1
+            )
         self.term_sources[term_id].setdefault(written.where or written.raw, written)
         compiled = CTerm(term_id, term.raw)
         seen.setdefault(compiled, None)
