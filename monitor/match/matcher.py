@@ -28,6 +28,7 @@ class Matcher(Machine):
             candidates.append(self.guard_outcome[lowest.bit_length()])
             ready ^= lowest
         matches: list[Match] = []
+        key: str | None = None  # computed (a hash) once, for the first match
         snippets: dict[int, str] = {}  # outcomes that fired at one offset share a snippet
         for index in sorted(candidates):
             outcome = self.outcomes[index]
@@ -37,7 +38,7 @@ class Matcher(Machine):
                 snippet = snippets.get(at)
                 if snippet is None:
                     snippet = snippets[at] = snippet_at(entry.title + "\n" + entry.text, at)
-                key = matches[0].entry_key if matches else entry.key
+                key = entry.key if key is None else key
                 matches.append(Match(key, outcome.indicator_id, outcome.outcome_id, terms, snippet))
         return matches
 

@@ -253,8 +253,8 @@ class Scan:
     def present(self, node: CNode) -> bool:
         """Whether the entry may have every term `node` needs (a `none` counts as holding):
         false means `node` holds in no sentence, found without splitting the entry into
-        sentences and without running a regex (one not run yet counts when the substrings it
-        needs are there)."""
+        sentences and without running a regex (one not run yet counts as present; the masks
+        run it only if it can still decide the outcome)."""
         match node:
             case CTerm():
                 return self._may_occur(node.term_id)
