@@ -82,8 +82,8 @@ def test_every_match_contains_a_literal_of_each_requirement(pattern: str, text: 
             assert any(literal in found.group().lower() for literal in need)
 
 
-CASELESS_ATOMS = ["中", "国", "中国", "비자", "ビザ", "[中国]", "[^中]", ".", "(", ")", "(?:", "(?!"]
-CASELESS_ATOMS += ["|", "*", "+", "?", "{2}", "{0,3}", " ", "a"]
+CASELESS_ATOMS = ["中", "国", "中国", "비자", "ビザ", "[中国]", "[^中]", ".", "(", ")", "(?:"]
+CASELESS_ATOMS += ["(?!", "|", "*", "+", "?", "{2}", "{0,3}", " ", "a"]
 
 
 @settings(max_examples=300, deadline=None)
