@@ -260,3 +260,24 @@ def test_the_migrations_are_packaged() -> None:
     assert "migrations/versions/0001_initial.py" in files
     for name in files:
         assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
+
+
+def test_0005_adds_the_silence_tables_and_goes_back_without_them(empty_database_url: str) -> None:
+    from monitor.silences import Silence
+
+    url = empty_database_url
+    at = datetime(2026, 2, 1, tzinfo=UTC)
+    with open_store(url) as store:
+        store.add_silence(Silence("nk", None, "noise", "ana", at, at + timedelta(days=1)))
+        store.end_silence(1, who="bo", now=at + timedelta(hours=1))
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            migrate.downgrade(conn, metadata, "0004")
+    finally:
+        engine.dispose()
+    assert schema_status(url) == ("0004", migrate.head())
+    assert upgrade(url) == ("0004", migrate.head())
+    assert schema_differences(url) == []
+    with open_store(url) as store:
+        assert store.silences() == []  # the rows went with the tables

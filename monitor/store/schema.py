@@ -191,6 +191,33 @@ class VerdictTable(SQLModel, table=True):
     note: str = _text()
 
 
+class SilenceTable(SQLModel, table=True):
+    """Append-only: one row per silence; ending one early appends a `silence_end` row."""
+
+    __tablename__ = "silence"
+    __table_args__ = (Index("ix_silence_indicator_until", "indicator_id", "until"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    indicator_id: str
+    outcome_id: str | None = None  # NULL: every outcome
+    reason: str = _text()
+    created_by: str
+    created_at: datetime = _when(nullable=False)
+    until: datetime = _when(nullable=False)
+
+
+class SilenceEndTable(SQLModel, table=True):
+    """Append-only: a silence ended before its `until`, by whom and when; at most one each."""
+
+    __tablename__ = "silence_end"
+
+    silence_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("silence.id", ondelete="CASCADE"), primary_key=True)
+    )
+    ended_at: datetime = _when(nullable=False)
+    ended_by: str
+
+
 class DigestTable(SQLModel, table=True):
     __tablename__ = "digest"
 
@@ -227,6 +254,8 @@ change_table: Table = metadata.tables["status_change"]
 digest_table: Table = metadata.tables["digest"]
 cycle_table: Table = metadata.tables["cycle"]
 verdict_table: Table = metadata.tables["verdict"]
+silence_table: Table = metadata.tables["silence"]
+silence_end_table: Table = metadata.tables["silence_end"]
 
 
 def sqlite_utc(value: datetime) -> str:
