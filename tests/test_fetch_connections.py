@@ -38,7 +38,7 @@ from tests.smtpserver import self_signed_cert
 
 feed_server = feedserver.feed_server  # the fixture
 
-FAST = FetchLimits(timeout=2, total_timeout=5, concurrency=4)
+FAST = FetchLimits(timeout=30, total_timeout=60, concurrency=4)  # no test here waits for these
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
