@@ -527,10 +527,12 @@ def test_bulk_insert_is_fast(store: Store) -> None:
     import time
 
     entries = [entry(n) for n in range(20_000)]
-    started = time.perf_counter()
+    # This process's CPU time, so other work on the machine does not count (binding rows one
+    # by one in Python is what costs; on PostgreSQL the server's own work is not counted)
+    started = time.process_time()
     assert len(storeops.add_entries(store, entries, now=NOW)) == 20_000
-    elapsed = time.perf_counter() - started
-    assert elapsed < 5, f"{elapsed:.2f}s for 20,000 entries"  # the target is < 1 s; CI is slow
+    elapsed = time.process_time() - started
+    assert elapsed < 5, f"{elapsed:.2f}s of CPU for 20,000 entries"  # the target is < 1 s
 
 
 def test_replace_matches_makes_the_new_matches_the_only_ones(store: Store) -> None:
