@@ -94,6 +94,7 @@ class Machine:
         # (kind, text, other spellings) of every literal: a phrase and its forms are one literal
         self.literal_ids: dict[tuple[TermKind, str, tuple[str, ...]], int] = {}
         self.term_literal: list[int] = []  # literal id, or -1 for a regex term
+        self.term_plain: list[int] = []  # literal id of a plain literal term (not title:), or -1
         self.term_title: list[bool] = []
         self.term_regex: list[regex.Pattern[str] | None] = []
         # Per regex: sets of substrings one of each of which a match contains, as literal ids
@@ -178,6 +179,9 @@ class Machine:
                 self.term_regex.append(None)
                 self.term_needs.append(())
                 self.term_needs_ids.append(())
+            self.term_plain.append(
+                self.term_literal[term_id] if self.plain_literal(term_id) else -1
+            )
         self.term_sources[term_id].setdefault(written.where or written.raw, written)
         compiled = CTerm(term_id, term.shown)
         seen.setdefault(compiled, None)
@@ -275,7 +279,7 @@ class Machine:
             if kind == TermKind.REGEX:  # found as a plain substring of the Latin view
                 latin.setdefault(text, [False, False]).append(literal)
         self.latin = automaton(
-            (key, (len(key), lead, trail, tuple(literals)))
+            (key, (lead - len(key), -trail, tuple(literals)))  # a hit's span from its end
             for key, (lead, trail, *literals) in latin.items()
         )
         self.other = automaton(
