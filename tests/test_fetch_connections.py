@@ -341,7 +341,7 @@ def test_idle_connections_are_kept_for_reuse_up_to_the_setting(
 ) -> None:
     for i in range(20):
         feed_server.route(f"/f{i}", body=rss(str(i)))
-    limits = FetchLimits(timeout=5, total_timeout=10, concurrency=4, keepalive=keepalive)
+    limits = FetchLimits(timeout=30, total_timeout=60, concurrency=4, keepalive=keepalive)
     results: list[FetchResult] = []
     with Fetcher(limits) as fetcher:
         for i in range(20):  # one at a time: each answer frees its connection first

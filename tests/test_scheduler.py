@@ -61,7 +61,7 @@ def make_daemon(home: Path, store: Store, **overrides: object) -> Daemon:
         "feeds_file": home / "feeds.yaml",
         "outbox_dir": home / "outbox",
         "check_jitter": 0,
-        "fetch_timeout": "2s",
+        "fetch_timeout": "30s",  # waited for only by a hang: 127.0.0.1 answers well within it
     }
     settings = Settings(**(values | overrides))  # type: ignore[arg-type]
     definitions = load_definitions(settings.indicators_dir, settings.feeds_file)
