@@ -134,8 +134,9 @@ class FeedServer:
                 self.accepted += 1
             self._lock.notify_all()
 
-    def wait_until(self, predicate: Callable[[FeedServer], bool], timeout: float = 5) -> bool:
-        """Wait until `predicate(self)` holds (checked at each request and connection)."""
+    def wait_until(self, predicate: Callable[[FeedServer], bool], timeout: float = 60) -> bool:
+        """Wait until `predicate(self)` holds (checked at each request and connection); the
+        timeout only turns a hang into False, so it is far above any loaded machine's pace."""
         with self._lock:
             return self._lock.wait_for(lambda: predicate(self), timeout)
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from monitor.domain import Entry, Evidence, Match
 from monitor.store import Cycle, FetchRecord, Store
 from monitor.store.entries import _match_rows
-from monitor.store.schema import cycle_table, match_table
+from monitor.store.schema import cycle_table, feed_table, match_table
 
 
 def add_entries(
@@ -76,3 +76,11 @@ def last_cycle(store: Store) -> Cycle | None:
 def record_fetch(store: Store, feed_id: str, **what: Any) -> None:
     """Store what one fetch found and release the lease (see `FetchRecord`)."""
     store.record_fetches([FetchRecord(feed_id, **what)])
+
+
+def lease_until(store: Store, feed_id: str) -> datetime | None:
+    """When the lease on a feed runs out (None: not leased); no daemon needs to read it."""
+    query = select(feed_table.c.lease_until).where(feed_table.c.id == feed_id)
+    with store._tx("read a lease") as conn:
+        until: datetime | None = conn.execute(query).scalar_one()
+        return until

@@ -286,7 +286,7 @@ def complete_cycle(feeds_file: Path, url: str) -> None:
             definitions=definitions,
             matcher=matcher,
             store=store,
-            limits=FetchLimits(timeout=5, total_timeout=10),
+            limits=FetchLimits(timeout=30, total_timeout=60),  # must read every feed, loaded or not
             check_interval=timedelta(0),
             owner=OWNER,
             parse_workers=1,

@@ -1,9 +1,10 @@
 """`monitor run` as a subprocess: feeds on 127.0.0.1, a real SMTP server, a SQLite file.
 
 Start it with a digest time a few seconds ahead; it checks the feeds, records the status
-changes and sends exactly one digest carrying them; SIGTERM stops it with exit code 0 within
-10 seconds; restarted, it sends no second digest, and a broken edit plus SIGHUP leaves the last
-valid definitions in force. Logs are JSON (MONITOR_LOG_FORMAT=json).
+changes and sends exactly one digest carrying them; SIGTERM stops it in order (every job done
+within the grace, as its log says) with exit code 0; restarted, it sends no second digest,
+and a broken edit plus SIGHUP leaves the last valid definitions in force. Logs are JSON
+(MONITOR_LOG_FORMAT=json).
 
 The daemon runs on the wall clock, so every step waits on what it expects to see (a message
 caught, a log line) and no assertion depends on how the checks split into cycles: jitter and
@@ -73,23 +74,32 @@ class Daemon:
             env=env, cwd=cwd, stdout=self._out, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
-    def stop(self) -> tuple[int, float]:
-        started = time.monotonic()
+    def stop(self) -> int:
+        """SIGTERM, and the exit code. Whether the stop kept to its budget is read from the
+        log (an orderly stop, not one abandoned after SHUTDOWN_GRACE), not from a wall-clock
+        margin a loaded machine could cross; the wait only turns a hang into a failure."""
         self.proc.send_signal(signal.SIGTERM)
         try:
-            code = self.proc.wait(timeout=15)
+            return self.proc.wait(timeout=FAIL_AFTER)
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
             self._out.close()
-        return code, time.monotonic() - started
+
+
+def stopped_in_order(path: Path) -> int:
+    """How many stops were orderly: every job ended within SHUTDOWN_GRACE, nothing abandoned."""
+    lines = log_lines(path)
+    late = ("work still running after", "still stopping after")  # past the grace, the budget
+    assert not [x for x in lines if any(words in x["message"] for words in late)]
+    return sum(x["message"] == "stopped" for x in lines)
 
 
 def get_json(log: Path, path: str) -> Any:
     """GET `path` from the endpoint whose address `monitor run` logged."""
     (line,) = [x for x in log_lines(log) if x["message"].startswith("web: listening on ")]
     base = line["message"].removeprefix("web: listening on ")
-    with urllib.request.urlopen(base + path, timeout=5) as answer:
+    with urllib.request.urlopen(base + path, timeout=FAIL_AFTER) as answer:
         return json.load(answer)
 
 
@@ -149,10 +159,10 @@ def test_monitor_run_checks_sends_one_digest_and_stops_cleanly(
         # more digest ticks: still one digest
         wait_for(lambda: rechecked(log) >= 2, FAIL_AFTER, "both feeds checked again")
         served = get_json(log, "/indicators")  # the HTTP endpoint, in the same process
-        code, took = first.stop()
+        code = first.stop()
 
         assert (code, len(smtp.messages)) == (0, 1), log.read_text()
-        assert took < 10  # the promise: SHUTDOWN_GRACE (7 s) and the stop of the web server
+        assert stopped_in_order(log) == 1, log.read_text()  # within SHUTDOWN_GRACE (7 s)
         with open_store(f"sqlite:///{db}") as store:
             changes = {c.indicator_id: c.new_status for c in store.history("visa-easing")}
             changes |= {c.indicator_id: c.new_status for c in store.history("flight-routes")}
@@ -188,9 +198,9 @@ def test_monitor_run_checks_sends_one_digest_and_stops_cleanly(
         # the restarted daemon checked both feeds (a digest may go out only after that) and
         # kept ticking through several digest looks
         wait_for(lambda: rechecked(log) >= checked_before + 4, FAIL_AFTER, "checks after restart")
-        code, took = second.stop()
+        code = second.stop()
 
     assert (code, len(smtp.messages)) == (0, 1), log.read_text()
-    assert took < 10
+    assert stopped_in_order(log) == 2, log.read_text()
     (report,) = [line for line in log_lines(log) if "keeping the last valid set" in line["message"]]
     assert report["level"] == "error" and report["problems"][0].startswith(f"{visa}:")

@@ -99,7 +99,7 @@ def definitions(feed_server: FeedServer) -> Definitions:
 
 
 def check(definitions: Definitions, store: Store, now: datetime) -> None:
-    ctx = Context(definitions, Matcher(definitions.indicators), store, FetchLimits(timeout=2))
+    ctx = Context(definitions, Matcher(definitions.indicators), store, FetchLimits(timeout=30))
     prepare(ctx, now=now)
     run_cycle(ctx, now=now)
 

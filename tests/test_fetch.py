@@ -32,7 +32,9 @@ feed_server = feedserver.feed_server  # the fixture
 RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
 <item><title>Xi meets Lee</title><link>https://example.com/a</link></item></channel></rss>"""
 
-FAST = FetchLimits(timeout=2, total_timeout=5, user_agent="monitor-test/1 (+https://example.org)")
+# Timeouts no test here waits for (tests of timeouts pass their own): far above the pace of a
+# loaded machine, so an answer from 127.0.0.1 is never cut off.
+FAST = FetchLimits(timeout=30, total_timeout=60, user_agent="monitor-test/1 (+https://example.org)")
 
 
 def fetch_one(request: FeedRequest, limits: FetchLimits = FAST) -> FetchResult:
@@ -172,7 +174,7 @@ def test_non_http_url_fails_without_raising() -> None:
 
 # ---------------------------------------------------------------- size and time limits
 
-SMALL = FetchLimits(timeout=2, total_timeout=5, max_bytes=10_000)
+SMALL = FetchLimits(timeout=30, total_timeout=60, max_bytes=10_000)
 BIG = b"<rss>" + b"x" * 50_000 + b"</rss>"
 
 
@@ -212,7 +214,7 @@ def test_gzip_bomb_fails_after_decompression(feed_server: FeedServer) -> None:
 def test_gzip_bomb_never_inflates_much_past_the_cap(feed_server: FeedServer) -> None:
     bomb = gzip.compress(b"\0" * 50_000_000)  # ~50 KB on the wire
     feed_server.route("/bomb", body=bomb, headers={"Content-Encoding": "gzip"})
-    limits = FetchLimits(timeout=2, total_timeout=5, max_bytes=1_000_000)
+    limits = FetchLimits(timeout=30, total_timeout=60, max_bytes=1_000_000)  # the cap must cut it
     tracemalloc.start()
     try:
         result = get(feed_server, "/bomb", limits)
@@ -240,8 +242,10 @@ def test_slow_trickle_hits_the_total_timeout(feed_server: FeedServer) -> None:
     limits = FetchLimits(timeout=1, total_timeout=0.5)
     result = get(feed_server, "/slow", limits)
     assert result.status is FetchStatus.FAILED
+    # cut by the total timeout (the whole trickle takes 3 s and would succeed); how much later
+    # than 0.5 s the loop noticed depends on the machine's load: only the lower bound is checked
     assert result.error == "fetch: gave up after 0.5s in all (total timeout)"
-    assert 0.4 < result.elapsed < 2
+    assert result.elapsed >= 0.4
 
 
 def test_server_that_never_answers_gives_read_timeout(feed_server: FeedServer) -> None:
@@ -332,14 +336,15 @@ def test_one_broken_feed_does_not_affect_the_others(feed_server: FeedServer) -> 
     paths += [f"/ok{i}" for i in range(3, 8)]
     requests = [FeedRequest(p.strip("/"), feed_server.url(p)) for p in paths]
     requests.append(FeedRequest("bad-url", "http://[::1"))
-    limits = FetchLimits(timeout=0.5, total_timeout=3, concurrency=4)
+    # the read timeout must cut /hang, and never the answers of 127.0.0.1 on a loaded machine
+    limits = FetchLimits(timeout=3, total_timeout=10, concurrency=4)
     results = fetch_sync(requests, limits)
     assert [r.feed_id for r in results] == [r.feed_id for r in requests]
     by_id = {r.feed_id: r for r in results}
     for i in range(8):
         assert by_id[f"ok{i}"].status is FetchStatus.MODIFIED
         assert by_id[f"ok{i}"].body == RSS + str(i).encode()
-    assert by_id["hang"].error == "fetch: read timeout after 0.5s"
+    assert by_id["hang"].error == "fetch: read timeout after 3s"
     assert by_id["err"].status is FetchStatus.FAILED
     assert by_id["loop"].error.startswith("fetch: redirect loop")
     assert by_id["missing"].http_status == 404
@@ -440,7 +445,7 @@ def test_deflate_both_flavours_are_decompressed(feed_server: FeedServer, pack: o
 def test_deflate_bomb_never_inflates_much_past_the_cap(feed_server: FeedServer) -> None:
     bomb = zlib.compress(b"\0" * 50_000_000, 9)  # ~50 KB on the wire
     feed_server.route("/bomb", body=bomb, headers={"Content-Encoding": "deflate"})
-    limits = FetchLimits(timeout=2, total_timeout=5, max_bytes=1_000_000)
+    limits = FetchLimits(timeout=30, total_timeout=60, max_bytes=1_000_000)  # the cap must cut it
     tracemalloc.start()
     try:
         result = get(feed_server, "/bomb", limits)
@@ -483,7 +488,7 @@ def test_a_stacked_gzip_bomb_stops_at_the_cap_in_bounded_memory(
     feed_server: FeedServer, gigabyte_bomb: bytes, encoding: str
 ) -> None:
     feed_server.route("/bomb", body=gigabyte_bomb, headers={"Content-Encoding": encoding})
-    limits = FetchLimits(timeout=5, total_timeout=60, max_bytes=1_000_000)
+    limits = FetchLimits(timeout=30, total_timeout=60, max_bytes=1_000_000)
     tracemalloc.start()
     try:
         result = get(feed_server, "/bomb", limits)

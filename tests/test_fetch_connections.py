@@ -38,7 +38,7 @@ from tests.smtpserver import self_signed_cert
 
 feed_server = feedserver.feed_server  # the fixture
 
-FAST = FetchLimits(timeout=2, total_timeout=5, concurrency=4)
+FAST = FetchLimits(timeout=30, total_timeout=60, concurrency=4)  # no test here waits for these
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
@@ -341,7 +341,7 @@ def test_idle_connections_are_kept_for_reuse_up_to_the_setting(
 ) -> None:
     for i in range(20):
         feed_server.route(f"/f{i}", body=rss(str(i)))
-    limits = FetchLimits(timeout=5, total_timeout=10, concurrency=4, keepalive=keepalive)
+    limits = FetchLimits(timeout=30, total_timeout=60, concurrency=4, keepalive=keepalive)
     results: list[FetchResult] = []
     with Fetcher(limits) as fetcher:
         for i in range(20):  # one at a time: each answer frees its connection first

@@ -22,6 +22,7 @@ from monitor.store import Store, open_store
 from tests import news, twofeeds
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, Route, _RequestHandler
+from tests.storeops import lease_until
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 ALL_TAGS = ("korea", "china", "japan", "international", "search-dialogue", "search-travel",
@@ -120,27 +121,33 @@ def test_a_cycle_past_its_deadline_releases_what_it_did_not_check(
 def test_a_claim_worked_on_past_its_lease_is_not_taken_by_another_daemon(
     feed_server: FeedServer, store: Store
 ) -> None:
+    """The cycles run on a clock the test moves, so no pace of the machine decides the outcome:
+    the clock passes the claim's lease many times over while a feed is still being fetched,
+    and the test waits until the renewing thread has read that clock before a second daemon
+    looks (the thread renews every third of a lease of wall time; only how soon it does so
+    depends on the machine)."""
     answer = threading.Event()
     feed_server.route("/a-held.xml", held_until(answer, feed_server))
     feed_server.route("/b.xml", body=BODY)
     feeds = [Feed(n, feed_server.url(f"/{n}.xml"), ALL_TAGS) for n in ("a-held", "b")]
-    lease = timedelta(seconds=1)
+    lease = timedelta(seconds=0.3)
     limits = FetchLimits(timeout=60, total_timeout=60)
     first = context(store, feeds, owner="first", lease=lease, limits=limits)
-    started = datetime.now(UTC)
+    now = [NOW]
     reports = []
     worker = threading.Thread(
-        target=lambda: reports.append(
-            run_cycle(first, now=started, clock=lambda: datetime.now(UTC))
-        )
+        target=lambda: reports.append(run_cycle(first, now=NOW, clock=lambda: now[0]))
     )
     worker.start()
     try:
         assert feed_server.wait_until(lambda s: s.hits("/a-held.xml") == 1)
-        # Wait until the first claim's lease would have run out twice over.
-        ran_out = threading.Event()
-        while datetime.now(UTC) < started + 2 * lease:
-            ran_out.wait(0.05)
+        assert lease_until(store, "a-held") == NOW + lease  # as claimed
+        now[0] = NOW + 100 * lease  # the claim's lease ran out long ago, by the cycle's clock
+        pause = threading.Event()  # never set: waited on between looks
+        for _ in range(1200):  # a minute at most: only a hang takes that long
+            if lease_until(store, "a-held") == now[0] + lease or pause.wait(0.05):
+                break
+        assert lease_until(store, "a-held") == now[0] + lease, "the lease was never renewed"
 
         taken: list[str] = []
 
@@ -149,7 +156,7 @@ def test_a_claim_worked_on_past_its_lease_is_not_taken_by_another_daemon(
             return [FetchResult(r.feed_id, r.url, FetchStatus.NOT_MODIFIED, 304) for r in requests]
 
         second = replace(first, owner="second", fetcher=second_fetch)
-        report = run_cycle(second, now=datetime.now(UTC), clock=lambda: datetime.now(UTC))
+        report = run_cycle(second, now=now[0], clock=lambda: now[0])
         assert taken == [] and report.feeds_checked == 0
     finally:
         answer.set()

@@ -118,7 +118,7 @@ def test_a_term_out_of_budget_is_logged_once_per_cycle_and_counted_in_metrics(
             definitions=Definitions(definitions.indicators, feeds, definitions.hash),
             matcher=Matcher(definitions.indicators, regex_timeout=0.005),
             store=store,
-            limits=FetchLimits(timeout=5, total_timeout=10),
+            limits=FetchLimits(timeout=30, total_timeout=60),  # waited for only by a hang
             check_interval=timedelta(minutes=15),
         )
         prepare(ctx, now=NOW)

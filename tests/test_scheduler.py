@@ -6,7 +6,6 @@ import json
 import logging
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,7 +61,7 @@ def make_daemon(home: Path, store: Store, **overrides: object) -> Daemon:
         "feeds_file": home / "feeds.yaml",
         "outbox_dir": home / "outbox",
         "check_jitter": 0,
-        "fetch_timeout": "2s",
+        "fetch_timeout": "30s",  # waited for only by a hang: 127.0.0.1 answers well within it
     }
     settings = Settings(**(values | overrides))  # type: ignore[arg-type]
     definitions = load_definitions(settings.indicators_dir, settings.feeds_file)
@@ -75,6 +74,7 @@ def test_a_check_runs_a_cycle_when_a_feed_is_due_and_logs_one_structured_line(
     home: Path, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     daemon = make_daemon(home, store)
+    before = datetime.now(UTC)
     with caplog.at_level(logging.INFO, logger="monitor.daemon"):
         first = daemon.check()
         second = daemon.check()  # nothing is due for another CHECK_INTERVAL
@@ -89,7 +89,8 @@ def test_a_check_runs_a_cycle_when_a_feed_is_due_and_logs_one_structured_line(
     }  # fmt: skip
     assert data["duration"] >= 0 and data["matches"] >= 3 and data["not_modified"] == 0
     next_checks = [f.next_check_at for f in store.feeds()]
-    assert all(n is not None and n > datetime.now(UTC) + timedelta(minutes=14) for n in next_checks)
+    # a whole interval from the cycle's start, however long the test took since
+    assert all(n is not None and n >= before + timedelta(minutes=15) for n in next_checks)
 
 
 def test_jitter_spreads_the_next_checks(home: Path, store: Store) -> None:
@@ -177,9 +178,11 @@ def test_a_reload_asked_by_sighup_with_nothing_changed_keeps_the_set(
     assert "definitions unchanged" in caplog.text
 
 
-def test_stopping_abandons_a_slow_fetch_within_a_second(
+def test_stopping_abandons_a_slow_fetch_at_once(
     home: Path, store: Store, feed_server: FeedServer
 ) -> None:
+    """The feed answers after 30 s and the fetch would wait 60: a check that ends long before
+    either was stopped, not timed out (no wall-clock margin the machine's pace could break)."""
     feed_server.route("/slow.xml", body=news.yonhap(datetime.now(UTC)), delay=30)
     write_feeds(home / "feeds.yaml", {"slow": feed_server.url("/slow.xml")})
     daemon = make_daemon(home, store, fetch_timeout="60s", fetch_total_timeout="60s")
@@ -193,12 +196,11 @@ def test_stopping_abandons_a_slow_fetch_within_a_second(
 
     worker = threading.Thread(target=work)
     worker.start()
-    time.sleep(0.5)
-    stopped_at = time.monotonic()
+    assert feed_server.wait_until(lambda s: s.hits("/slow.xml") == 1)  # the fetch is under way
     daemon.stop()
-    worker.join(5)
+    worker.join(20)
 
-    assert not worker.is_alive() and time.monotonic() - stopped_at < 1.5
+    assert not worker.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], Stopping)
     (feed,) = store.feeds()
     assert feed.last_checked_at is None and feed.error_count == 0  # nothing half-written

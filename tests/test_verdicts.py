@@ -320,7 +320,7 @@ def test_two_verdicts_at_once_through_two_stores_end_in_the_status_of_both(
 
     def verdict(entry: int) -> None:
         with open_store(database_url) as own:
-            start.wait(10)
+            start.wait(60)  # a hang guard: both threads reach it however loaded the machine
             judge(
                 defs, own, entry_id=entry, target=("visa-easing", "eased"), verdict="no",
                 who=f"analyst-{entry}", now=LATER,

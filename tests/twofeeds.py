@@ -56,7 +56,7 @@ def context(definitions: Definitions, store: Store, *, now: datetime) -> Context
         definitions=definitions,
         matcher=Matcher(definitions.indicators),
         store=store,
-        limits=FetchLimits(timeout=2, total_timeout=5),
+        limits=FetchLimits(timeout=30, total_timeout=60),  # waited for only by a hang
         check_interval=INTERVAL,
     )
     prepare(ctx, now=now)

@@ -58,7 +58,7 @@ def context(store: Store, defs: Definitions) -> Context:
         definitions=defs,
         matcher=_matcher(defs.indicators),
         store=store,
-        limits=FetchLimits(timeout=2, total_timeout=5),
+        limits=FetchLimits(timeout=30, total_timeout=60),  # waited for only by a hang
     )
 
 
