@@ -25,7 +25,16 @@ from typing import Literal
 
 from monitor.domain import StatusChange
 
-__all__ = ["Silence", "digest_changes", "is_held", "outcome_of", "release_time"]
+__all__ = [
+    "MAX_SILENCE_ID",
+    "Silence",
+    "digest_changes",
+    "is_held",
+    "outcome_of",
+    "release_time",
+]
+
+MAX_SILENCE_ID = 2**31 - 1  # a silence id is a 32-bit integer column on PostgreSQL
 
 
 @dataclass(frozen=True)

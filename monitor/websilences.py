@@ -28,7 +28,7 @@ from fastapi.responses import RedirectResponse, Response
 from monitor import page, server, signin
 from monitor.domain import Definitions
 from monitor.errors import SilenceError
-from monitor.silences import Silence
+from monitor.silences import MAX_SILENCE_ID, Silence
 from monitor.statuses import begin_silence
 from monitor.store import Store
 from monitor.webmodels import ErrorOut, SilenceIn, SilenceOut
@@ -53,7 +53,7 @@ def _monitor(request: Request) -> _Monitor:
 
 
 State = Annotated[_Monitor, Depends(_monitor)]
-SilenceId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The silence's id.")]
+SilenceId = Annotated[int, Path(ge=1, le=MAX_SILENCE_ID, description="The silence's id.")]
 
 
 def _error(description: str) -> dict[str, Any]:

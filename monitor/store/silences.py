@@ -9,7 +9,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from monitor.errors import SilenceError, StoreError
-from monitor.silences import Silence
+from monitor.silences import MAX_SILENCE_ID, Silence
 from monitor.store.base import StoreBase
 from monitor.store.schema import change_table, silence_end_table, silence_table
 
@@ -59,6 +59,8 @@ class SilencesMixin(StoreBase):
         return ended
 
     def silence(self, silence_id: int) -> Silence | None:
+        if not 1 <= silence_id <= MAX_SILENCE_ID:  # no such row; PostgreSQL would refuse the id
+            return None
         query = _query().where(silence_table.c.id == silence_id)
         with self._tx("read a silence") as conn:
             row = conn.execute(query).first()
