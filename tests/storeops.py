@@ -32,8 +32,9 @@ def add_matches(
     if not rows:
         return 0
     with store._tx("add matches", write=True) as conn:
+        written = store._upsert_matches(conn, rows)
         store._matches_written(conn)
-        return store._upsert_matches(conn, rows)
+        return written
 
 
 def evidence(

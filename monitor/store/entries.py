@@ -102,8 +102,9 @@ class EntriesMixin(StoreBase):
             rows = _match_rows(match(new), definition_hashes) if new else []
             if not rows:
                 return new, 0
+            written = self._upsert_matches(conn, rows)
             self._matches_written(conn)
-            return new, self._upsert_matches(conn, rows)
+            return new, written
 
     def _insert_entries(
         self, conn: Connection, entries: Sequence[Entry], now: datetime
@@ -130,15 +131,19 @@ class EntriesMixin(StoreBase):
         rows = _match_rows(items, definition_hashes)
         ids = list(dict.fromkeys(entry_ids))
         with self._tx("replace matches", write=True) as conn:
-            self._matches_written(conn)
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
                 conn.execute(delete(match_table).where(match_table.c.entry_id.in_(chunk)))
-            return self._upsert_matches(conn, rows) if rows else 0
+            written = self._upsert_matches(conn, rows) if rows else 0
+            self._matches_written(conn)
+            return written
 
     def _upsert_matches(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
         """Insert `rows`, or update those stored with another definition hash; returns how many
-        were written. Only in a transaction that calls `_matches_written`."""
+        were written. Only in a transaction that calls `_matches_written`. Each row carries
+        its entry's time (read here), which an indicator's window reads through."""
+        times = _entry_times(conn, {row["entry_id"] for row in rows})
+        rows = [row | {"time": times.get(row["entry_id"])} for row in rows]  # none: refused
         statement = self._insert(match_table)
         statement = statement.on_conflict_do_update(
             index_elements=["entry_id", "indicator_id", "outcome_id"],
@@ -202,6 +207,18 @@ class EntriesMixin(StoreBase):
         )
         with self._tx("search entries") as conn:
             return [stored_entry(row) for row in conn.execute(query)]
+
+
+def _entry_times(conn: Connection, entry_ids: set[int]) -> dict[int, datetime]:
+    """entry id -> its time, of those of `entry_ids` that are stored."""
+    ids = sorted(entry_ids)
+    times = {}
+    for start in range(0, len(ids), _CHUNK):
+        query = select(entry_table.c.id, entry_table.c.time).where(
+            entry_table.c.id.in_(ids[start : start + _CHUNK])
+        )
+        times.update({row.id: row.time for row in conn.execute(query)})
+    return times
 
 
 def _match_rows(
