@@ -4,11 +4,12 @@ evidence with its version, and records fetches in batches)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from monitor.domain import Entry, Evidence, Match
 from monitor.store import Cycle, FetchRecord, Store
@@ -77,3 +78,31 @@ def last_cycle(store: Store) -> Cycle | None:
 def record_fetch(store: Store, feed_id: str, **what: Any) -> None:
     """Store what one fetch found and release the lease (see `FetchRecord`)."""
     store.record_fetches([FetchRecord(feed_id, **what)])
+
+
+@contextmanager
+def plans(store: Store) -> Iterator[list[str]]:
+    """The query plans of the SELECTs the store runs inside the block (one string each, filled
+    in at its end): each statement is explained as it was run, with its parameters. SQLite's
+    EXPLAIN QUERY PLAN; PostgreSQL's EXPLAIN with sequential scans off, so that a small test
+    table is read as a big one would be (an index it can use, it uses)."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    engine = store._engine
+    event.listen(engine, "before_cursor_execute", record)
+    found: list[str] = []
+    try:
+        yield found
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    with store._tx("explain") as conn:
+        if store.dialect == "postgresql":
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        explain = "EXPLAIN QUERY PLAN " if store.dialect == "sqlite" else "EXPLAIN "
+        for statement, parameters in seen:
+            rows = conn.exec_driver_sql(explain + statement, parameters).all()
+            found.append("\n".join(str(row[-1]) for row in rows))

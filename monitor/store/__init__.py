@@ -18,6 +18,7 @@ One module per job; `Store` is their methods in one object:
     changes    statuses, status changes and the alert outbox
     digests    the daily digest's claim
     health     cycles, and what /healthz and /metrics read
+    retention  deleting what retention no longer keeps, and giving the space back
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from monitor.store.entries import EntriesMixin, StoredEntry
 from monitor.store.evidence import EvidenceMixin, EvidenceRead
 from monitor.store.feeds import DueFeed, FeedCounts, FeedsMixin, FeedState, FetchRecord
 from monitor.store.health import Cycle, CycleTotals, HealthMixin
+from monitor.store.retention import Pruned, RetentionMixin
 from monitor.store.schema import metadata
 from monitor.store.verdicts import VerdictsMixin
 
@@ -54,6 +56,7 @@ __all__ = [
     "FeedCounts",
     "FeedState",
     "FetchRecord",
+    "Pruned",
     "Store",
     "StoredEntry",
     "metadata",
@@ -73,6 +76,7 @@ class Store(
     ChangesMixin,
     DigestsMixin,
     HealthMixin,
+    RetentionMixin,
     StoreBase,
 ):
     """Every query monitor makes. Each method is one transaction."""

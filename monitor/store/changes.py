@@ -147,9 +147,16 @@ class ChangesMixin(StoreBase):
         limit: int = 50,
         before_id: int | None = None,
     ) -> list[StatusChange]:
-        """Status changes of one indicator, newest first; page with `before_id`."""
-        query = select(change_table).where(change_table.c.indicator_id == indicator_id)
+        """Status changes of one indicator, newest first; page with `before_id`.
+
+        One range of the index (indicator, id), read backwards: with `since`, it starts at the
+        first change at or after it (found in the index (indicator, at)), so neither a page nor
+        the timeline reads or sorts older changes."""
+        mine = change_table.c.indicator_id == indicator_id
+        query = select(change_table).where(mine)
         if since is not None:
+            first = select(func.min(change_table.c.id)).where(mine, change_table.c.at >= since)
+            query = query.where(change_table.c.id >= first.scalar_subquery())
             query = query.where(change_table.c.at >= since)
         if before_id is not None:
             query = query.where(change_table.c.id < before_id)

@@ -208,6 +208,9 @@ def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         dbapi_connection.create_function("monitor_casefold", 1, _casefold, deterministic=True)
         if not read_only:
+            # Takes effect in a new file (before its first table), or at the next VACUUM
+            # (`Store.compact`): deleted rows' pages can then be given back at once.
+            cursor.execute("PRAGMA auto_vacuum = INCREMENTAL")
             _set_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()

@@ -154,7 +154,7 @@ class StatusChangeTable(SQLModel, table=True):
 
     __tablename__ = "status_change"
     __table_args__ = (
-        Index("ix_status_change_indicator_at", "indicator_id", "at"),
+        Index("ix_status_change_indicator_at", "indicator_id", "at", "id"),  # windows
         Index("ix_status_change_indicator_id", "indicator_id", "id"),  # history pages
     )
 

@@ -14,7 +14,9 @@ Create Date: 2026-12-02
   `ix_entry_match_indicator_entry`: an indicator's window is one range of it.
 - `status_change.evidence_total`: how many evidence items the change had (it stores the top
   ones); changes recorded before keep all of theirs, so their total is their count (0 here:
-  readers take the larger of the two). `ix_status_change_indicator_id` serves history pages.
+  readers take the larger of the two). `ix_status_change_indicator_id` serves history pages,
+  `ix_status_change_indicator_at` gains the id, so where a window's changes begin is found
+  in the index alone.
 - `cycle.finished_at` is indexed (/healthz and /metrics read the latest); `cycle_summary`
   holds the sums of the cycles retention deleted.
 
@@ -53,6 +55,8 @@ def upgrade() -> None:
     with op.batch_alter_table("status_change") as batch:  # the models have no server defaults
         batch.alter_column("evidence_total", server_default=None)
     op.create_index("ix_status_change_indicator_id", "status_change", ["indicator_id", "id"])
+    op.drop_index("ix_status_change_indicator_at", "status_change")
+    op.create_index("ix_status_change_indicator_at", "status_change", ["indicator_id", "at", "id"])
     op.create_index("ix_cycle_finished_at", "cycle", ["finished_at"])
     op.create_table(
         "cycle_summary",
@@ -92,6 +96,8 @@ def downgrade() -> None:
     op.drop_table("cycle_summary")
     op.drop_index("ix_cycle_finished_at", "cycle")
     op.drop_index("ix_status_change_indicator_id", "status_change")
+    op.drop_index("ix_status_change_indicator_at", "status_change")
+    op.create_index("ix_status_change_indicator_at", "status_change", ["indicator_id", "at"])
     with op.batch_alter_table("status_change") as batch:
         batch.drop_column("evidence_total")
     with op.batch_alter_table("entry_match") as batch:
