@@ -185,7 +185,8 @@ def _changes(data: DigestInput, zone: tzinfo) -> tuple[_Change, ...]:
     titles = {line.id: line.title for line in data.indicators}
     views = []
     for change in sorted(data.changes, key=lambda c: (c.at, c.indicator_id)):
-        items, more = _items(change.evidence, zone, EVIDENCE_PER_CHANGE)
+        items, _more = _items(change.evidence, zone, EVIDENCE_PER_CHANGE)
+        more = change.evidence_count - len(items)  # a recorded change keeps only its top ones
         views.append(
             _Change(
                 indicator=clean(titles.get(change.indicator_id, change.indicator_id)),

@@ -1,6 +1,6 @@
 """Reads bounded by what they need, not by the history (issue 15), on SQLite and PostgreSQL:
 the match version is one lookup, an evidence read reaches only each indicator's window, the
-history page and the latest cycle are read through indexes. Checked on the plans the databases
+history page and the latest cycle are read through indexes, a change keeps its top evidence. Checked on the plans the databases
 make for the statements the store runs (`storeops.plans`)."""
 
 from __future__ import annotations
@@ -10,7 +10,10 @@ from datetime import datetime
 
 import pytest
 
+from monitor.domain import Evidence
 from monitor.store import Cycle, Store, open_store
+from monitor.store.changes import EVIDENCE_KEPT
+from monitor.webmodels import ChangeOut
 from tests import storeops
 from tests.test_store import DAY, HOUR, MINUTE, NOW, change, entry, match
 
@@ -84,3 +87,17 @@ def test_the_latest_cycle_is_read_through_an_index(store: Store) -> None:
     [plan] = plans
     assert "ix_cycle_finished_at" in plan
     assert not scans(plan, "cycle") and "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+def test_a_change_keeps_its_top_evidence_and_how_many_it_had(store: Store) -> None:
+    items = tuple(
+        Evidence(n, "nk", "pressure", f"t{n}", f"https://x/{n}", "x", NOW - n * MINUTE, (), "")
+        for n in range(1, 51)
+    )
+    store.ensure_indicators(["nk"], now=NOW)
+    [recorded] = store.record_changes([change("unknown", "pressure:reported", evidence=items)])
+    [kept] = store.history("nk")
+    assert kept.evidence == items[:EVIDENCE_KEPT] and kept.evidence_count == 50
+    out = ChangeOut.of(kept)
+    assert (len(out.evidence), out.evidence_count) == (EVIDENCE_KEPT, 50)
+    assert recorded.evidence_count == 50
