@@ -1,7 +1,7 @@
 """Reads bounded by what they need, not by the history (issue 15), on SQLite and PostgreSQL:
 the match version is one lookup, an evidence read reaches only each indicator's window, the
-history page and the latest cycle are read through indexes, a change keeps its top evidence. Checked on the plans the databases
-make for the statements the store runs (`storeops.plans`)."""
+history page and the latest cycle are read through indexes (checked on the plans the databases
+make for the statements the store runs: `storeops.plans`); a change keeps its top evidence."""
 
 from __future__ import annotations
 
