@@ -73,7 +73,7 @@ def _starts(ids: tuple[str, ...] | None, since: Since) -> dict[str | None, datet
     if isinstance(since, datetime):
         return {None: since}
     if ids is None:
-        return dict(since)
+        return {i: start for i, start in since.items()}
     missing = [i for i in ids if i not in since]
     if missing:
         raise ValueError(f"store: no start of the evidence read of {', '.join(missing)}")

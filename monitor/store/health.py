@@ -98,8 +98,8 @@ class HealthMixin(StoreBase):
         those stored, and those retention deleted (`cycle_summary`; in the buckets it kept)."""
         duration = cycle_duration(self.dialect)
         sums = [func.coalesce(func.sum(cycle_table.c[name]), 0) for name in CYCLE_COUNTS]
-        within = [func.count().filter(duration <= bound) for bound in buckets]
-        query = select(func.count(), *sums, func.coalesce(func.sum(duration), 0.0), *within)
+        lasted = [func.count().filter(duration <= bound) for bound in buckets]
+        query = select(func.count(), *sums, func.coalesce(func.sum(duration), 0.0), *lasted)
         with self._tx("read cycle totals") as conn:
             row = tuple(conn.execute(query).one())
             summary = conn.execute(select(cycle_summary_table)).first()
@@ -109,10 +109,8 @@ class HealthMixin(StoreBase):
         if summary is not None:  # the cycles retention deleted
             counts = {name: n + getattr(summary, name) for name, n in counts.items()}
             cycles, seconds = cycles + summary.cycles, seconds + summary.seconds
-            lasted = summary.within
-            within = [
-                n + lasted.get(str(float(b)), 0) for n, b in zip(within, buckets, strict=True)
-            ]
+            kept = summary.within
+            within = [n + kept.get(str(float(b)), 0) for n, b in zip(within, buckets, strict=True)]
         return CycleTotals(cycles=cycles, seconds=seconds, within=tuple(within), **counts)
 
     def change_counts(self) -> dict[str, int]:
