@@ -41,7 +41,7 @@ def add_matches(
 def evidence(
     store: Store,
     indicator_ids: Sequence[str] | None,
-    since: datetime,
+    since: datetime | Mapping[str, datetime],
     *,
     definition_hashes: Mapping[str, str] | None = None,
 ) -> dict[str, list[Evidence]]:
