@@ -89,6 +89,13 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         default=200_000,
         help="entries of the long history; 0 skips the history measurement (default 200000)",
     )
+    parser.add_argument(
+        "--history-postgres",
+        default="",
+        metavar="URL",
+        help="build the history stores on this PostgreSQL server (a URL of a database there,"
+        " e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres; default: SQLite)",
+    )
     parser.add_argument("--quick", action="store_true", help="a small run (sizes below)")
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even if a target fails")
     parser.add_argument("--out", type=Path, help="also write the JSON document here")
@@ -137,10 +144,11 @@ def _history(root: Path, args: argparse.Namespace) -> dict[str, Any]:
         return {"skipped": "--history-large 0"}
     if not webload.web_built():
         return {"skipped": "web not built yet"}
-    found: dict[str, Any] = {}
+    found: dict[str, Any] = {"database": "postgresql" if args.history_postgres else "sqlite"}
     for name, entries in (("small", args.history_small), ("large", args.history_large)):
-        built = isolated(history.build, root, name, entries)
-        found[name] = built | isolated(history.measure, root, name)
+        server = args.history_postgres
+        built = isolated(history.build, root, name, entries, server)
+        found[name] = built | isolated(history.measure, root, name, server)
     found["ratios"] = history.ratios(found["small"], found["large"])
     return found
 

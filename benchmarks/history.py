@@ -19,6 +19,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
 from benchmarks.feeds import Corpus, indicators
 from benchmarks.sampler import TreeSampler, rss_mb
 from monitor.domain import Definitions, Entry, Match
@@ -39,11 +42,15 @@ def _definitions(root: Path) -> Definitions:
     return Corpus.load(root).definitions("http://127.0.0.1:9", indicators(INDICATORS))
 
 
-def build(root: Path, name: str, entries: int) -> dict[str, Any]:
-    """A store of `entries` entries ending at NOW; returns how long the build took."""
+def build(root: Path, name: str, entries: int, server: str = "") -> dict[str, Any]:
+    """A store of `entries` entries ending at NOW (on SQLite, or in a new database of the
+    PostgreSQL `server`); returns how long the build took."""
     started = time.perf_counter()
     definitions = _definitions(root)
-    store = open_store(_url(root, name))
+    url = _url(root, name, server)
+    if server:
+        _recreate(server, url)
+    store = open_store(url)
     days = max(entries / RATE, 1.0)
     begin = NOW - timedelta(days=days)
     ctx = Context(definitions=definitions, matcher=Matcher(()), store=store, limits=FetchLimits())
@@ -62,17 +69,18 @@ def build(root: Path, name: str, entries: int) -> dict[str, Any]:
         "entries": entries,
         "days": round(days, 1),
         "build_s": round(time.perf_counter() - started, 1),
-        "file_mb": round(_file_mb(root, name), 1),
+        "file_mb": round(_size_mb(root, name, url), 1),
     }
 
 
-def measure(root: Path, name: str) -> dict[str, Any]:
+def measure(root: Path, name: str, server: str = "") -> dict[str, Any]:
     """The timings over a built store, in a fresh process."""
     definitions = _definitions(root)
-    found: dict[str, Any] = {"status_s": _status(_url(root, name), definitions)}
-    found |= _reads(_url(root, name), definitions)
-    found |= _first_get(_url(root, name), definitions)
-    store = open_store(_url(root, name))
+    url = _url(root, name, server)
+    found: dict[str, Any] = {"status_s": _status(url, definitions)}
+    found |= _reads(url, definitions)
+    found |= _first_get(url, definitions)
+    store = open_store(url)
     ctx = Context(definitions=definitions, matcher=Matcher(()), store=store, limits=FetchLimits())
     rng = random.Random(16)
     for label, now in (("first_cycle", NOW), ("warm_cycle", NOW + timedelta(minutes=15))):
@@ -215,10 +223,32 @@ def _feeds_read(store: Store, definitions: Definitions, now: datetime) -> None:
     )
 
 
-def _url(root: Path, name: str) -> str:
+def _url(root: Path, name: str, server: str) -> str:
+    if server:
+        return str(make_url(server).set(database=f"monitor_bench_history_{name}"))
     return f"sqlite:///{root / f'history-{name}.db'}"
 
 
-def _file_mb(root: Path, name: str) -> float:
+def _recreate(server: str, url: str) -> None:
+    """An empty database at `url` on `server` (dropped first if a run left it)."""
+    name = make_url(url).database
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        engine.dispose()
+
+
+def _size_mb(root: Path, name: str, url: str) -> float:
+    if url.startswith("postgresql"):
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                size = conn.exec_driver_sql("SELECT pg_database_size(current_database())")
+                return float(size.scalar_one()) / 1e6
+        finally:
+            engine.dispose()
     files = [root / f"history-{name}.db{suffix}" for suffix in ("", "-wal")]
     return sum(f.stat().st_size for f in files if f.exists()) / 1e6
