@@ -24,6 +24,7 @@ The status model (DESIGN §3):
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -198,9 +199,10 @@ class _Fingerprint:
 def stories(evidence: Sequence[Evidence], *, key: Hashable = None) -> list[Evidence]:
     """One item per story (its earliest copy), newest story first.
 
-    Items are taken oldest first and compared with the first copy of every story found so far,
-    so the work is at most len(evidence) x stories and the result does not depend on the input
-    order. Every cycle asks again about the same evidence, so with a `key` (the store's
+    Items are taken oldest first; each is a copy of a story found so far or starts one, found
+    through an index of the stories' links, titles and rare shingles (`_StoryIndex`), so the
+    work grows with the evidence, not with evidence x stories, and the result does not depend
+    on the input order. Every cycle asks again about the same evidence, so with a `key` (the store's
     evidence version, indicator and outcome: the same key is the same evidence) the answer is
     kept under it. Evidence of one key cut at a later window is a newest-first prefix of it, so
     its length and its first and last items are part of the key too.
@@ -236,14 +238,64 @@ def _stories_of(evidence: _Keyed) -> tuple[Evidence, ...]:
 
 
 def _cluster(evidence: Sequence[Evidence]) -> tuple[Evidence, ...]:
+    """Items oldest first; each one that is no copy of a story found so far starts a story."""
     ordered = sorted(evidence, key=lambda e: (e.time, e.entry_id))
-    found: list[tuple[Evidence, _Fingerprint]] = []
-    for item in ordered:
-        fingerprint = _fingerprint(item)
-        if not any(_similar(fingerprint, known) for _, known in found):
-            found.append((item, fingerprint))
-    newest = sorted((item for item, _ in found), key=lambda e: (e.time, e.entry_id), reverse=True)
-    return tuple(newest)
+    prints = [_fingerprint(item) for item in ordered]
+    known = _StoryIndex(prints)
+    found = [
+        item for item, fingerprint in zip(ordered, prints, strict=True) if known.add(fingerprint)
+    ]
+    return tuple(sorted(found, key=lambda e: (e.time, e.entry_id), reverse=True))
+
+
+class _StoryIndex:
+    """The first copies of the stories found so far, indexed so that an item is compared only
+    with the stories it could be a copy of: those with its link, its title, or a shingle in
+    the prefix of both. Prefix filtering: two sets whose Jaccard similarity is at least t share
+    one of the first |x| - ceil(t |x|) + 1 elements of each, all sets taken in one order (here
+    the rarest shingles first, so few stories share a prefix shingle). It is exact, so the
+    stories are the ones comparing with every story gives (`_similar`); the work grows with
+    the stories that share rare shingles, not with all the stories found."""
+
+    def __init__(self, prints: Sequence[_Fingerprint]) -> None:
+        counts: dict[str, int] = {}
+        for fingerprint in prints:
+            for shingle in fingerprint.shingles:
+                counts[shingle] = counts.get(shingle, 0) + 1
+        self._rank = {s: r for r, s in enumerate(sorted(counts, key=lambda s: (counts[s], s)))}
+        self._links: set[str] = set()
+        self._titles: set[str] = set()
+        self._by_shingle: dict[str, list[frozenset[str]]] = {}
+
+    def add(self, fingerprint: _Fingerprint) -> bool:
+        """Start a story with this item unless it is a copy of one; whether it started one."""
+        if self._copy(fingerprint):
+            return False
+        if fingerprint.link:
+            self._links.add(fingerprint.link)
+        if fingerprint.title:
+            self._titles.add(fingerprint.title)
+        for shingle in self._prefix(fingerprint.shingles):
+            self._by_shingle.setdefault(shingle, []).append(fingerprint.shingles)
+        return True
+
+    def _copy(self, fingerprint: _Fingerprint) -> bool:
+        if fingerprint.link in self._links or fingerprint.title in self._titles:
+            return True  # "" is never added to either
+        compared: set[int] = set()
+        for shingle in self._prefix(fingerprint.shingles):
+            for shingles in self._by_shingle.get(shingle, ()):
+                if id(shingles) not in compared:
+                    compared.add(id(shingles))
+                    if _jaccard(fingerprint.shingles, shingles) >= NEAR_DUPLICATE:
+                        return True
+        return False
+
+    def _prefix(self, shingles: frozenset[str]) -> list[str]:
+        if len(shingles) < _MIN_SHINGLES:
+            return []  # never similar to anything (`_jaccard`)
+        size = len(shingles) - math.ceil(NEAR_DUPLICATE * len(shingles) - 1e-9) + 1
+        return sorted(shingles, key=self._rank.__getitem__)[:size]
 
 
 def same_story(a: Evidence, b: Evidence) -> bool:

@@ -25,13 +25,29 @@ from monitor.views import PALETTE, clean, status_words, web_url
 from monitor.webmodels import IndicatorView
 
 __all__ = [
+    "CSRF_SLOT",
+    "PAGE_POLICY",
+    "SESSION_SLOT",
     "highlight",
     "render_error",
     "render_index",
     "render_indicator",
+    "render_session",
+    "render_signin",
     "timeline",
     "web_url",
 ]
+
+# The pages run no script and load nothing: anything injected could not run or call out.
+PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# Where a page, rendered once for everyone, takes the visitor's CSRF token and "signed in as"
+# (monitor.signin fills them per request). Autoescaping turns `<` in any feed text into `&lt;`,
+# so no text of a feed can contain a slot.
+CSRF_SLOT = "<!--csrf-->"
+SESSION_SLOT = "<!--session-->"
 
 TIMELINE_DAYS = 90
 TIMELINE_WIDTH = 1000.0  # SVG user units; the SVG scales to the card's width
@@ -411,6 +427,7 @@ def render_index(
             now=format_time(now, zone),
             zone=str(zone),
             days=TIMELINE_DAYS,
+            **_slots(),
         )
     )
 
@@ -453,8 +470,13 @@ def render_indicator(
             judge=verdict_url(view.id),
             outcomes=[(o.id, o.label) for o in indicator.outcomes],
             verdicts=[_verdict_row(definitions, v, e, zone) for v, e in verdicts],
+            **_slots(),
         )
     )
+
+
+def _slots() -> dict[str, Markup]:
+    return {"csrf": Markup(CSRF_SLOT), "session": Markup(SESSION_SLOT)}
 
 
 def render_error(status: int, detail: str, *, now: datetime, zone: tzinfo) -> str:
@@ -470,3 +492,19 @@ def render_error(status: int, detail: str, *, now: datetime, zone: tzinfo) -> st
             now=format_time(now, zone),
         )
     )
+
+
+def render_signin(
+    *, next_path: str, problem: str | None, names: int, now: datetime, zone: tzinfo
+) -> str:
+    """GET /signin: a token (of `names` named ones) for a session; `problem` after a refusal."""
+    return (
+        _environment()
+        .get_template("page-signin.html")
+        .render(next_path=next_path, problem=problem, names=names, now=format_time(now, zone))
+    )
+
+
+def render_session(name: str, csrf: str) -> str:
+    """The bar of a signed-in visitor's pages: who, and the sign-out button (a CSRF form)."""
+    return _environment().get_template("page-session.html").render(name=name, csrf=csrf)

@@ -20,13 +20,16 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from monitor.domain import parse_duration
 from monitor.errors import ConfigError
 
 CommaList = Annotated[list[str], NoDecode]
+TokenMap = Annotated[dict[str, SecretStr], NoDecode]
+API_TOKEN_NAME = "api"  # the name MONITOR_API_TOKEN's verdicts record
+SESSION_SECRET_MIN = 32
 
 
 class Settings(BaseSettings):
@@ -134,7 +137,24 @@ class Settings(BaseSettings):
         description="An idle connection is closed this long after its last answer.",
     )
     api_token: SecretStr | None = Field(
-        None, description="When set, every endpoint but /healthz needs `Authorization: Bearer`."
+        None,
+        description="A token named `api`: with it (or API_TOKENS) set, every endpoint but "
+        "/healthz needs `Authorization: Bearer <token>` or a browser signed in at /signin.",
+    )
+    api_tokens: TokenMap = Field(
+        default_factory=dict,
+        description='Named tokens, `name:token,…` or a JSON object (`{"alice": "…"}`) '
+        'or list (`["alice:…"]`); each works as API_TOKEN does, and a verdict records the '
+        "name of the token that made it.",
+    )
+    session_ttl: timedelta = Field(
+        timedelta(hours=12),
+        description="How long a browser stays signed in after /signin (the cookie's expiry).",
+    )
+    session_secret: SecretStr | None = Field(
+        None,
+        description="The key that signs session cookies, at least 32 characters; unset: derived "
+        "from the tokens, so sessions survive a restart and end when a token changes.",
     )
     health_max_age: timedelta | None = Field(
         None,
@@ -189,11 +209,35 @@ class Settings(BaseSettings):
         "feed_lease",
         "http_header_timeout",
         "http_keepalive_timeout",
+        "session_ttl",
         mode="before",
     )
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         return _as_duration(value)
+
+    @field_validator("session_ttl")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=1):
+            raise ValueError("a session lasts at least 1m (e.g. 12h)")
+        return value
+
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _token_map(cls, value: object, info: ValidationInfo) -> dict[str, SecretStr]:
+        single = info.data.get("api_token")
+        return _named_tokens(value, single.get_secret_value() if single else None)
+
+    @field_validator("session_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < SESSION_SECRET_MIN:
+            raise ValueError(
+                f"shorter than {SESSION_SECRET_MIN} characters (e.g. the output of "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return value
 
     @field_validator("health_max_age", mode="before")
     @classmethod
@@ -260,6 +304,11 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def named_tokens(self) -> dict[str, str]:
+        """Every token by its name: API_TOKEN as `api`, then API_TOKENS; empty: no auth."""
+        single = {API_TOKEN_NAME: self.api_token} if self.api_token else {}
+        return {name: t.get_secret_value() for name, t in (single | self.api_tokens).items()}
+
 
 # ---------------------------------------------------------------- reading them at start-up
 
@@ -287,6 +336,49 @@ def _address(value: str) -> str:
 
 
 _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*")
+
+
+_TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
+_TOKENS_FORM = 'name:token,… or a JSON object {"name": "token"}'
+
+
+def _named_tokens(value: object, single: str | None) -> dict[str, SecretStr]:
+    """MONITOR_API_TOKENS as {name: token}. Messages name items by position, never a token."""
+    pairs = _token_pairs(value)
+    found: dict[str, str] = {}
+    for n, (name, token) in enumerate(pairs, 1):
+        name, token = name.strip(), token.strip()
+        if not _TOKEN_NAME.fullmatch(name) or not token:
+            raise ValueError(
+                f"item {n} is not name:token with a name of letters, digits, _.@- "
+                f"(expected {_TOKENS_FORM})"
+            )
+        if name in found or (name == API_TOKEN_NAME and single is not None):
+            by = "MONITOR_API_TOKEN" if name not in found else "an earlier item"
+            raise ValueError(f"item {n}: the name {name!r} is taken by {by}")
+        same = [other for other, t in found.items() if t == token]
+        if same or token == single:
+            other = same[0] if same else API_TOKEN_NAME
+            raise ValueError(f"item {n} ({name!r}) has the same token as {other!r}")
+        found[name] = token
+    return {name: SecretStr(token) for name, token in found.items()}
+
+
+def _token_pairs(value: object) -> list[tuple[str, str]]:
+    if isinstance(value, str) and value.lstrip().startswith(("{", "[")):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError(f"not valid JSON (expected {_TOKENS_FORM})") from None
+    if isinstance(value, str):
+        value = [part for part in value.split(",") if part.strip()]
+    if isinstance(value, dict):
+        items = list(value.items())
+        if all(isinstance(k, str) and isinstance(v, str | SecretStr) for k, v in items):
+            return [(k, v if isinstance(v, str) else v.get_secret_value()) for k, v in items]
+    elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return [(part.partition(":")[0], part.partition(":")[2]) for part in value]
+    raise ValueError(f"not {_TOKENS_FORM} (every name and token a string)")
 
 
 def load_settings(env_file: Path = Path(".env")) -> tuple[Settings, list[str]]:

@@ -17,8 +17,10 @@ request whose Host is not in MONITOR_HTTP_ALLOWED_HOSTS gets 400 (`server.Guard`
     GET /entries?q=TEXT                  stored entries whose title or text contains TEXT
     POST /indicators/{id}/evidence/{entry}/verdict   an analyst's verdict (JSON body)
     POST /indicators/{id}/page/verdict   the same from the page's buttons (a form; 303 back)
+    GET /signin, POST /signin, /signout  signing a browser in and out (monitor.signin), with tokens
 
-With MONITOR_API_TOKEN set, every endpoint but /healthz needs `Authorization: Bearer <token>`,
+With tokens set (MONITOR_API_TOKEN, MONITOR_API_TOKENS), every endpoint but /healthz needs
+`Authorization: Bearer <token>` or a browser's session from /signin (`monitor.signin`),
 /openapi.json too (there is no /docs: see the README). Errors are JSON `{"detail": ...}` (a page
 when a browser's Accept names text/html), never a stack trace. Answers carry an ETag (a hash of
 the body) and honour If-None-Match with 304.
@@ -28,8 +30,8 @@ Statuses and evidence (`views.ViewCache`) are computed again only when the data 
 minute passed. History pages are rendered once per data version, the HTML pages once per
 computation of the views (`views.AnswerCache`, the most recently used 8 MB of answers).
 
-A verdict is by `api` (`page` from the page's form) with MONITOR_API_TOKEN set, else by
-`anonymous`; it re-evaluates the indicator at once. The form endpoint refuses a cross-site post
+A verdict is by the name of the token (bearer or session) that made it, else by `anonymous`;
+it re-evaluates the indicator at once. The form endpoint refuses a cross-site post
 (403, by `Sec-Fetch-Site` and `Origin`), so another site cannot make a visitor's browser judge.
 
 /healthz: `starting` (200) for one MAX_AGE before a first successful cycle, then `stale` (503);
@@ -38,7 +40,6 @@ after it `unhealthy` (503) if no feed was read in two intervals, `degraded` if s
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -51,11 +52,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor import metrics as prometheus
-from monitor import page, server, views
+from monitor import page, server, signin, views
 from monitor.domain import Definitions, parse_http_date, utcnow
 from monitor.errors import StoreError, VerdictError
 from monitor.server import Guard, Limits, WebServer, serve
@@ -82,11 +82,6 @@ log = logging.getLogger("monitor.web")
 HISTORY_LIMIT = 50
 HISTORY_MAX = 500
 _MAX_ID = 2**63 - 1
-# The pages run no script and load nothing: anything injected could not run or call out.
-_PAGE_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
 FORM_MAX_BYTES = 16_384  # the page's verdict form: a note of 2,000 characters and a few ids
 ENTRIES_LIMIT = 20
 ENTRIES_MAX = 200
@@ -131,9 +126,10 @@ def create_app(
     clock: Callable[[], datetime] = utcnow,
 ) -> FastAPI:
     """The FastAPI app over `store`; `definitions()` is called per request (it may reload)."""
-    token = settings.api_token.get_secret_value() if settings.api_token else None
-    guarded = [Depends(_TokenCheck(token))] if token else []
-    auth: dict[int | str, dict[str, Any]] = (
+    auth = signin.Auth(settings, clock)
+    token = auth.enabled
+    guarded = [Depends(auth)] if token else []
+    refusals: dict[int | str, dict[str, Any]] = (
         {401: _error("A valid `Authorization: Bearer` token is required.")} if token else {}
     )
     app = FastAPI(
@@ -150,6 +146,7 @@ def create_app(
             lambda: JSONResponse(app.openapi())
         )
     _install_error_handlers(app)
+    signin.install(app, auth)
     app.add_middleware(
         Guard,
         allowed_hosts=settings.http_allowed_hosts,
@@ -159,7 +156,7 @@ def create_app(
     app.state.monitor = _State(store, definitions, settings, clock, started=clock())
     app.include_router(_open)
     for router in (_cached, _api, _pages):
-        app.include_router(router, dependencies=guarded, responses=auth)
+        app.include_router(router, dependencies=guarded, responses=refusals)
     return app
 
 
@@ -180,7 +177,6 @@ class _State:
         self.views = ViewCache(self.store)
         self.answers: AnswerCache[Answer] = AnswerCache()
         self.pages: AnswerCache[_History] = AnswerCache()
-        self.token = self.settings.api_token is not None
 
     def snapshot(self, indicator_id: str | None = None) -> Snapshot:
         """The current views; 404 first when `indicator_id` names no indicator."""
@@ -376,14 +372,19 @@ def metrics(state: State) -> Response:
     summary="An analyst's verdict: the entry is (yes) or is not (no) evidence of an outcome",
 )
 def verdict(
-    state: State, response: Response, indicator_id: IndicatorId, entry_id: EntryId, body: VerdictIn
+    state: State,
+    request: Request,
+    response: Response,
+    indicator_id: IndicatorId,
+    entry_id: EntryId,
+    body: VerdictIn,
 ) -> JudgedOut:
     """Record an analyst's verdict on an entry as evidence of one outcome of the indicator.
     `no` takes it out of that outcome's evidence at once, `yes` adds it (or confirms it);
     the indicator is re-evaluated at once and a status change names the verdict as its
     reason. The latest verdict per entry and outcome stands. Returns the verdict and the
-    indicator's status after it."""
-    who = "api" if state.token else "anonymous"
+    indicator's status after it. A browser's session sends its CSRF token as X-CSRF-Token."""
+    who = signin.visitor_of(request).name
     judged = _judge(state, indicator_id, entry_id, body.outcome, body.verdict, body.note, who)
     response.headers["Cache-Control"] = _NO_STORE
     return JudgedOut.of(judged)
@@ -414,7 +415,7 @@ async def page_verdict(state: State, request: Request, indicator_id: IndicatorId
         raise HTTPException(422, "entry: not an entry id") from None
     if not 1 <= entry_id < 2**63:
         raise HTTPException(422, "entry: not an entry id")
-    who = "page" if state.token else "anonymous"
+    who = signin.visitor_of(request).name
     verdict, note = field.get("verdict", ""), field.get("note", "")[:2000]
     judge_args = (indicator_id, entry_id, field.get("outcome", ""), verdict, note, who)
     await run_in_threadpool(_judge, state, *judge_args)
@@ -449,12 +450,12 @@ def _judge(
 
 
 @_pages.get("/", responses=_CACHED, summary="The status page (HTML)")
-def index(state: State) -> Response:
+def index(state: State, request: Request) -> Response:
     """Every indicator grouped by its marker: status, since, evidence with the matched
     terms highlighted, a 90-day timeline, a link to its page; feed health at the bottom."""
     snapshot = state.snapshot()
     answer = state.answers.get(("index",), snapshot, lambda: _index(state, snapshot))
-    return HTMLResponse(answer.body, headers={"ETag": answer.etag})
+    return signin.page_answer(request, answer.body, answer.etag)
 
 
 @_pages.get(
@@ -464,6 +465,7 @@ def index(state: State) -> Response:
 )
 def indicator_page(
     state: State,
+    request: Request,
     indicator_id: IndicatorId,
     before: Annotated[
         int | None, Query(ge=1, le=_MAX_ID, description="Show changes older than this id.")
@@ -477,7 +479,7 @@ def indicator_page(
         snapshot,
         lambda: _indicator_page(state, snapshot, indicator_id, before),
     )
-    return HTMLResponse(answer.body, headers={"ETag": answer.etag})
+    return signin.page_answer(request, answer.body, answer.etag)
 
 
 def _index(state: _State, snapshot: Snapshot) -> Answer:
@@ -516,25 +518,6 @@ def _indicator_page(
 
 
 # ---------------------------------------------------------------- guards and errors
-
-
-_BEARER = HTTPBearer(auto_error=False, description="The value of MONITOR_API_TOKEN.")
-
-
-class _TokenCheck:
-    """The dependency of every guarded endpoint: a Bearer token equal to MONITOR_API_TOKEN."""
-
-    def __init__(self, token: str) -> None:
-        self._expected = token.encode()
-
-    def __call__(
-        self, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
-    ) -> None:
-        given = credentials.credentials.encode() if credentials else b""
-        if not (credentials and hmac.compare_digest(given, self._expected)):
-            raise HTTPException(
-                401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
-            )
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -578,9 +561,10 @@ def _conditional(request: Request, response: Response) -> Response:
     """The answer with an ETag (and the endpoint's Last-Modified); 304 when the client's copy
     is current."""
     etag = response.headers.get("etag") or server.etag_of(bytes(response.body))
-    headers = {"ETag": etag, "Cache-Control": "no-cache", **_NOSNIFF}
+    cache = response.headers.get("cache-control", "no-cache")  # a signed-in page's is private
+    headers = {"ETag": etag, "Cache-Control": cache, **_NOSNIFF}
     if (response.media_type or "").startswith("text/html"):
-        headers["Content-Security-Policy"] = _PAGE_POLICY
+        headers["Content-Security-Policy"] = page.PAGE_POLICY
     stamp = response.headers.get("last-modified")
     if stamp is not None:
         headers["Last-Modified"] = stamp

@@ -27,7 +27,8 @@ WHERE = {
     "jinja2": {"digest", "page"},  # the email and the web page
     "markupsafe": {"page"},
     "apprise": {"notify"},
-    "fastapi": {"web"},
+    "fastapi": {"web", "signin"},  # signin: the sign-in endpoints and the auth dependency
+    "itsdangerous": {"session"},  # the session cookie's signature
     "starlette": {"web"},  # FastAPI's foundation: the HTTP error every router raises
     "uvicorn": {"server"},
     "prometheus_client": {"metrics"},

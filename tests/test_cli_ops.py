@@ -86,6 +86,12 @@ def invoke(args: list[str], env: dict[str, str]) -> Result:
                                                       "address (e.g. ops@example.com)"),
         ("MONITOR_PUBLIC_URL", "monitor.example.org", "'monitor.example.org' is not an http(s) "
                                                       "address (e.g. https://monitor.example.org/)"),
+        ("MONITOR_API_TOKENS", "alice", "item 1 is not name:token with a name of letters, digits, "
+                                        '_.@- (expected name:token,… or a JSON object {"name": '
+                                        '"token"})'),
+        ("MONITOR_SESSION_SECRET", "short", "shorter than 32 characters (e.g. the output of "
+                                            "python3 -c 'import secrets; print(secrets."
+                                            "token_urlsafe(32))')"),
     ],
 )  # fmt: skip
 def test_a_bad_setting_is_one_line_naming_it_exit_2_and_nothing_written(

@@ -149,7 +149,7 @@ def test_every_value_in_the_env_example_is_the_real_default(name: str, value: st
     info = Settings.model_fields[field]
     default = info.default_factory() if info.default_factory else info.default  # type: ignore[call-arg]
     if value == "":
-        assert default in (None, []), f"{name}: shown unset, default {default!r}"
+        assert default in (None, [], {}), f"{name}: shown unset, default {default!r}"
         return
     parsed = getattr(Settings(_env_file=None, **{field: value}), field)  # type: ignore[call-arg]
     assert parsed == default, f"{name}={value} in .env.example, default {default!r}"

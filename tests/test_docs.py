@@ -36,7 +36,7 @@ def documented_default(value: object) -> str:
         return format_duration(value)
     if isinstance(value, time):
         return value.strftime("%H:%M")
-    if isinstance(value, list):
+    if isinstance(value, list | dict):
         return "empty"
     return str(value)
 

@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import monitor.evaluate as evaluate_module
 from monitor.domain import (
     QUIET,
     UNKNOWN,
@@ -25,6 +28,8 @@ from monitor.domain import (
 from monitor.evaluate import (
     STORIES_CACHED,
     _cluster,
+    _fingerprint,
+    _similar,
     _stories_of,
     changes,
     evaluate,
@@ -356,6 +361,72 @@ def test_snippet_makes_copies_with_different_headlines_one_story() -> None:
 def test_many_copies_stay_cheap() -> None:
     items = [ev(publisher=f"p{i}.com", age=timedelta(seconds=i)) for i in range(2000)]
     assert len(stories(items)) == 1
+
+
+def _every_story_compared(evidence: list[Evidence]) -> list[Evidence]:
+    """The clustering as DESIGN states it: oldest first, each item compared with the first copy
+    of every story found so far."""
+    found: list[Evidence] = []
+    for item in sorted(evidence, key=lambda e: (e.time, e.entry_id)):
+        if not any(_similar(_fingerprint(item), _fingerprint(known)) for known in found):
+            found.append(item)
+    return sorted(found, key=lambda e: (e.time, e.entry_id), reverse=True)
+
+
+# Few words, so that random texts overlap a lot; CJK too, whose shingles are bigrams.
+_WORDS = st.sampled_from(
+    ["china", "korea", "visa", "flights", "seoul", "talks", "중국", "한국", "中国", "签证"]
+)
+_TEXTS = st.lists(_WORDS, min_size=0, max_size=9).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(_TEXTS, _TEXTS, st.integers(0, 3), st.integers(0, 40)), min_size=0, max_size=30
+    )
+)
+def test_clustering_through_the_index_equals_comparing_every_story(
+    items: list[tuple[str, str, int, int]],
+) -> None:
+    evidence = [
+        ev(
+            title=title,
+            snippet=snippet,
+            link=f"https://x.example/{link}" if link else "",
+            age=timedelta(minutes=minutes),
+        )
+        for title, snippet, link, minutes in items
+    ]
+    assert list(_cluster(evidence)) == _every_story_compared(evidence)
+
+
+def test_distinct_stories_are_not_each_compared_with_every_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """3,200 distinct stories sharing common words: the index compares each with the few that
+    share a rare shingle, not with every story found so far (which was 5 million comparisons)."""
+    words = [f"w{n}" for n in range(400)]
+    evidence = [
+        ev(
+            title=f"Korea China {words[i % 400]} {words[i * 7 % 400]} {words[i * 13 % 400]} {i}",
+            snippet=f"Seoul and Beijing said on day {i} that {words[(i * 31) % 400]} matters",
+            link=f"https://x.example/{i}",
+            age=timedelta(minutes=i),
+        )
+        for i in range(3200)
+    ]
+    compared = 0
+    real = evaluate_module._jaccard
+
+    def counting(a: frozenset[str], b: frozenset[str]) -> float:
+        nonlocal compared
+        compared += 1
+        return real(a, b)
+
+    monkeypatch.setattr(evaluate_module, "_jaccard", counting)
+    assert len(_cluster(evidence)) == 3200
+    assert compared < 3200 * 20
 
 
 def _status(indicator_id: str, status: str) -> Status:

@@ -1,6 +1,7 @@
 """A person judging evidence: Debian's chromium, driven by Playwright (with the system browser:
 no browser is downloaded), clicks the page's verdict buttons on a real server on 127.0.0.1 and
-sees the evidence go and the status change. Screenshots go to test-artifacts/."""
+sees the evidence go and the status change; behind tokens, signs in, judges and signs out.
+Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
+from monitor.domain import Definitions
 from monitor.store import Store
-from monitor.web import WebServer
+from monitor.web import WebServer, create_app
 from tests import webdata
 from tests.conftest import ROOT
-from tests.webdata import GENERAL, VISA_HERALD
+from tests.webdata import GENERAL, NOW, VISA_HERALD
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -111,3 +113,60 @@ def test_confirming_a_missed_entry_makes_it_evidence(
     assert GENERAL in item.inner_text() and "confirmed by an analyst" in item.inner_text()
     assert item.get_by_role("button", name="Confirm").count() == 0  # already confirmed
     assert shot(page, "web-verdict-yes.png").stat().st_size > 10_000
+
+
+# ---------------------------------------------------------------- signing in
+
+
+@pytest.fixture
+def guarded(store: Store, defs: Definitions) -> Iterator[WebServer]:
+    settings = webdata.settings(api_tokens="alice:alice-token-1,bob:bob-token-2")
+    app = create_app(store=store, definitions=lambda: defs, settings=settings, clock=lambda: NOW)
+    with WebServer(app, host="127.0.0.1", port=0) as running:
+        yield running
+
+
+def test_signing_in_judging_and_signing_out_in_a_browser(
+    guarded: WebServer, browser: object, store: Store
+) -> None:
+    """The page behind tokens: sent to sign in, back to the page, a verdict by the token's name,
+    signed out, and refused after, even with the old cookie put back."""
+    herald = entry_id(store, VISA_HERALD)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page = context.new_page()
+    wanted = f"{guarded.url}/indicators/visa-easing/page"
+
+    page.goto(wanted)
+    assert page.url == f"{guarded.url}/signin?next=/indicators/visa-easing/page"
+    assert shot(page, "sign-in.png").stat().st_size > 5_000
+    page.locator("#token").fill("alice-token-x")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    assert "That is not a token of this monitor." in page.locator(".problem").inner_text()
+    page.locator("#token").fill("alice-token-1")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+
+    assert page.url == wanted
+    assert page.locator("form.session strong").inner_text() == "alice"
+    assert shot(page, "signed-in.png").stat().st_size > 10_000
+    (cookie,) = context.cookies()
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["expires"] > 0
+    item = page.locator(f'ul.evidence li[data-entry="{herald}"]').first
+    with page.expect_navigation():
+        item.get_by_role("button", name="Not relevant").click()
+    verdict = page.locator(f'ul.verdicts li[data-entry="{herald}"]')
+    assert "by alice" in verdict.inner_text()
+    assert [v.who for v, _ in store.verdicts()] == ["alice"]
+
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign out").click()
+    assert page.url == f"{guarded.url}/signin"
+    assert context.cookies() == []
+    page.goto(wanted)
+    assert page.url.startswith(f"{guarded.url}/signin")
+    context.add_cookies([cookie])  # the old cookie, put back: that session has ended
+    page.goto(wanted)
+    assert page.url.startswith(f"{guarded.url}/signin")
+    assert page.locator("ul.evidence").count() == 0
+    context.close()
