@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event, select
@@ -66,6 +66,13 @@ def evidence(
         indicator_id: [e for e in items if (e.entry_id, e.indicator_id, e.outcome_id) in made]
         for indicator_id, items in found.items()
     }
+
+
+def prune(store: Store, before: datetime, *, matched_before: datetime | None = None) -> int:
+    """`Store.prune` of what is older than `before`, matched entries only before
+    `matched_before` (default: none); returns how many entries went."""
+    never = datetime.min.replace(tzinfo=UTC)
+    return store.prune(before=before, matched_before=matched_before or never, buckets=()).entries
 
 
 def last_cycle(store: Store) -> Cycle | None:

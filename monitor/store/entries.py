@@ -1,5 +1,5 @@
 """Entries and their matches: new entries stored by key (with their matches in the same
-transaction), matches rewritten by replay, old unmatched entries pruned, entries searched.
+transaction), matches rewritten by replay, entries searched (retention: `retention.py`).
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, or_, select, text
+from sqlalchemy import Connection, delete, func, or_, select, text
 
 from monitor.domain import Entry, Match
 from monitor.store.base import StoreBase, once_more_if_disconnected
-from monitor.store.schema import aware, entry_table, match_table, sqlite_utc, verdict_table
+from monitor.store.schema import aware, entry_table, match_table, sqlite_utc
 
 _CHUNK = 5_000  # ids per IN (...) list, well below SQLite's bound-parameter limit
 
@@ -165,21 +165,6 @@ class EntriesMixin(StoreBase):
         )
         with self._tx("read entries") as conn:
             return [(row.id, entry_of(row), row.first_seen) for row in conn.execute(query)]
-
-    def delete_old_entries(self, before: datetime) -> int:
-        """Delete entries first seen before `before` that no indicator matched and no analyst
-        judged.
-
-        No match goes with them, so evidence stays as it was; the match version moves all the
-        same, so that a kept evidence read never depends on that."""
-        matched = exists().where(match_table.c.entry_id == entry_table.c.id)
-        judged = exists().where(verdict_table.c.entry_id == entry_table.c.id)
-        statement = delete(entry_table).where(entry_table.c.first_seen < before, ~matched, ~judged)
-        with self._tx("delete old entries", write=True) as conn:
-            deleted = conn.execute(statement).rowcount
-            if deleted:
-                self._matches_written(conn)
-            return deleted
 
     def entry(self, entry_id: int) -> StoredEntry | None:
         with self._tx("read an entry") as conn:
