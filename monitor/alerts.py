@@ -13,6 +13,9 @@ sending it leaves it pending: the next start (or another daemon) sends it, once.
 killed while sending leaves it claimed until the claim's lease ends; whether the channel got
 it then is unknowable, so it may be sent again (at least once, never lost).
 
+A change that a silence holds (`monitor.silences`) is not claimed while the silence is in force;
+when it ends the change is claimed as any other, sent once, and its alert names the silence.
+
 Built like healthchecks' `process_one_flip`: one small unit of work that says whether there
 was any. The daemon runs it as its own job, so a slow or failing channel never holds up a check.
 """
@@ -85,9 +88,12 @@ def send_one(outbox: Outbox, claim: AlertClaim, *, clock: Callable[[], datetime]
     change = claim.change
     assert change.id is not None
     title = outbox.titles.get(change.indicator_id, change.indicator_id)
-    delivery = outbox.notifier.deliver(
-        build_alert(change, title, zone=outbox.zone, public_url=outbox.public_url), skip=claim.done
+    holders = outbox.store.silences(change.indicator_id, ending_after=change.at)
+    held_by = max((s for s in holders if s.covers(change)), key=lambda s: s.end, default=None)
+    alert = build_alert(
+        change, title, zone=outbox.zone, public_url=outbox.public_url, held_by=held_by
     )
+    delivery = outbox.notifier.deliver(alert, skip=claim.done)
     store, owner = outbox.store, outbox.owner
     if not delivery.failures:
         if not store.alert_sent(change.id, owner=owner, now=clock(), done=delivery.done):

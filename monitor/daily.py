@@ -23,8 +23,9 @@ from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 from monitor.digest import DigestInput, FeedProblem, build_digest, send_with_retry
-from monitor.domain import Definitions, format_duration
+from monitor.domain import Definitions, StatusChange, format_duration
 from monitor.settings import Settings
+from monitor.silences import digest_changes, is_held
 from monitor.store import FeedState, Store
 from monitor.views import indicator_views
 
@@ -132,19 +133,37 @@ def digest_input(
 ) -> DigestInput:
     """The digest of `day` as of `now`: the changes since the previous digest was sent (or,
     without one, since the day before's digest time) up to `now` — at most a day past `day`'s
-    digest time — then every indicator's standing status and the feed problems."""
+    digest time — but those a silence holds (they come in the digest after it ends), then the
+    silences in force, every indicator's standing status and the feed problems."""
     zone = ZoneInfo(timezone)
     start = previous_send(store, day) or slot(day - timedelta(days=1), digest_time, zone)
     end = min(now, slot(day + timedelta(days=1), digest_time, zone))
+    changes, held = _changes(store, start, end)
     return DigestInput(
         day=day,
         generated_at=now,
         timezone=timezone,
-        changes=tuple(store.changes_between(start, end)),
+        changes=tuple(changes),
+        silences=tuple(store.silences(active_at=now)),
+        held=held,
         indicators=tuple(indicator_views(definitions, store, now=now)),
         feed_problems=feed_problems(store.feeds(), now=now),
         page_url=public_url,
     )
+
+
+def _changes(store: Store, start: datetime, end: datetime) -> tuple[list[StatusChange], int]:
+    """The changes a digest covering (start, end] lists — those recorded in it that no silence
+    holds, and those recorded before it whose silence ended in it — and how many recorded in
+    it are held back (`monitor.silences.digest_changes`)."""
+    silences = store.silences(ending_after=start)
+    window = store.changes_between(start, end)
+    if not silences:
+        return window, 0
+    released = [s.created_at for s in silences if s.end <= end and s.created_at < start]
+    earlier = store.changes_between(min(released), start) if released else []
+    shown = digest_changes(window, earlier, silences, start=start, end=end)
+    return shown, sum(is_held(c, silences, end) for c in window)
 
 
 def digest_message(

@@ -33,6 +33,7 @@ import jinja2
 from monitor.domain import QUIET, UNKNOWN, Evidence, StatusChange, digest_of
 from monitor.errors import DigestError
 from monitor.settings import Settings
+from monitor.silences import Silence
 from monitor.views import PALETTE, clean, page_address, status_words, web_url
 from monitor.webmodels import IndicatorView
 
@@ -66,6 +67,8 @@ class DigestInput:
     indicators: tuple[IndicatorView, ...]  # standing statuses with their evidence, newest first
     feed_problems: tuple[FeedProblem, ...]
     page_url: str | None = None
+    silences: tuple[Silence, ...] = ()  # in force when it was built
+    held: int = 0  # changes those silences hold back: listed in the digest after they end
 
 
 # ---------------------------------------------------------------- formatting helpers
@@ -145,6 +148,14 @@ class _Group:
 
 
 @dataclass(frozen=True)
+class _Silenced:
+    indicator: str  # its title, and the outcome's id when the silence is of one
+    until: str
+    who: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class _Problem:
     name: str
     url: str
@@ -221,6 +232,20 @@ def _groups(data: DigestInput, zone: tzinfo) -> tuple[_Group, ...]:
     return tuple(_Group(name, tuple(lines)) for name, lines in groups.items())
 
 
+def _silenced(data: DigestInput, zone: tzinfo) -> tuple[_Silenced, ...]:
+    titles = {line.id: line.title for line in data.indicators}
+    return tuple(
+        _Silenced(
+            indicator=clean(titles.get(s.indicator_id, s.indicator_id))
+            + (f" ({clean(s.outcome_id)})" if s.outcome_id else ""),
+            until=format_time(s.until, zone),
+            who=clean(s.created_by),
+            reason=clean(s.reason),
+        )
+        for s in sorted(data.silences, key=lambda s: (s.until, s.indicator_id))
+    )
+
+
 def _problems(data: DigestInput, zone: tzinfo) -> tuple[_Problem, ...]:
     views = []
     for p in data.feed_problems:
@@ -287,6 +312,8 @@ def render(data: DigestInput) -> tuple[str, str]:
             else f"{n} indicator{'s' if n != 1 else ''} changed since the last digest."
         ),
         "changes": _changes(data, zone),
+        "held": data.held,
+        "silenced": _silenced(data, zone),
         "groups": _groups(data, zone),
         "problems": _problems(data, zone),
         "generated": format_time(data.generated_at, zone),

@@ -7,6 +7,7 @@
     ├── StoreError          store: the database refused or is behind the code
     ├── DigestError         digest: a digest could not be built or delivered
     ├── VerdictError        verdict: it names no stored entry, or no indicator or outcome
+    ├── SilenceError        silence: it names no indicator, outcome or silence, or is over
     └── ConfigError         settings: a setting has a value that cannot work
 
 Messages start with the stage that raised them:
@@ -19,6 +20,15 @@ from __future__ import annotations
 
 class MonitorError(Exception):
     """Base of every deliberate monitor error."""
+
+
+class SilenceError(MonitorError):
+    """A silence names no indicator or outcome, lasts no time, or (to end it) names no silence
+    or one that is over; `problem` says which ("unknown", "over", "invalid")."""
+
+    def __init__(self, message: str, *, problem: str) -> None:
+        self.problem = problem
+        super().__init__(message)
 
 
 class ConfigError(MonitorError):

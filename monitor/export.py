@@ -1,23 +1,36 @@
-"""Analysts' standing verdicts as a labeled TSV: the format `monitor test --labeled` scores.
+"""Exports: the answers' models as CSV or JSON for spreadsheets and notebooks, and analysts'
+standing verdicts as a labeled TSV. Pure: the store (through `monitor.views`) hands the rows in.
 
-One row per judged entry: `id` (the entry's id), `url`, `date` (the entry's time, UTC),
-`title` and `text` (each on one line), then one column per `indicator:outcome` of the current
-definitions holding `y` (its standing verdict is yes), `n` (no) or `?` (not judged). Entries
-judged only for outcomes the definitions no longer have are left out. Pure: the store hands
-the verdicts in.
+`csv_text` and `json_text` turn a stream of models (`monitor.webmodels`) into a stream of text,
+a chunk of about `CHUNK` characters at a time, so an export of any size is written as it is
+read. CSV (RFC 4180, UTF-8, CRLF): a header row of the model's fields, one row per model;
+a list of words is one cell joined by "; ", a list of models its count (`evidence_count`),
+null an empty cell, every text on one line without control characters, and a cell that a
+spreadsheet would take for a formula (it starts with = + - or @) is prefixed with a `'`.
+JSON: an array of the models as the API answers them.
+
+The labeled TSV (`labeled_tsv`): one row per judged entry: `id` (the entry's id), `url`,
+`date` (the entry's time, UTC), `title` and `text` (each on one line), then one column per
+`indicator:outcome` of the current definitions holding `y` (its standing verdict is yes),
+`n` (no) or `?` (not judged). Entries judged only for outcomes the definitions no longer have
+are left out.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+import re
+import typing
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from monitor.domain import Definitions, Judgement, Verdict
 from monitor.store import StoredEntry
+from monitor.webmodels import ChangeEvidenceOut, ChangeOut, PeriodOut
 
-__all__ = ["Export", "labeled_tsv"]
+__all__ = ["CHUNK", "MODELS", "Export", "Row", "csv_text", "json_text", "labeled_tsv"]
 
 COLUMNS = ("id", "url", "date", "title", "text")
 _LABEL = {Judgement.YES: "y", Judgement.NO: "n"}
@@ -67,3 +80,82 @@ def labeled_tsv(
 def _cell(text: str) -> str:
     """On one line, as `monitor test --labeled` reads a cell anyway."""
     return " ".join(text.split())
+
+
+# ---------------------------------------------------------------- CSV and JSON
+
+CHUNK = 65_536  # characters of text handed on at a time
+_FORMULA = ("=", "+", "-", "@")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+class Row(Protocol):
+    """A model of `monitor.webmodels` (pydantic is imported by that module alone)."""
+
+    def model_dump(self, *, mode: str) -> dict[str, Any]: ...
+
+    def model_dump_json(self) -> str: ...
+
+
+MODELS: dict[str, type[Row]] = {  # what a row of `monitor export KIND` is
+    "history": PeriodOut,
+    "changes": ChangeOut,
+    "evidence": ChangeEvidenceOut,
+}
+
+
+def csv_text(model: type[Row], rows: Iterable[Row]) -> Iterator[str]:
+    """The CSV of `rows` (each a `model`): the header row, then a row per model."""
+    fields: dict[str, Any] = getattr(model, "model_fields")  # noqa: B009  # pydantic's, typed
+    names = list(fields)
+    counted = {name for name in names if _is_model_list(fields[name].annotation)}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([f"{name}_count" if name in counted else name for name in names])
+    for row in rows:
+        values = row.model_dump(mode="json")
+        writer.writerow(
+            [str(len(values[n])) if n in counted else spreadsheet_cell(values[n]) for n in names]
+        )
+        if out.tell() >= CHUNK:
+            yield _take(out)
+    yield _take(out)
+
+
+def json_text(rows: Iterable[Row]) -> Iterator[str]:
+    """A JSON array of `rows`, one model a line."""
+    out = io.StringIO()
+    out.write("[")
+    for n, row in enumerate(rows):
+        out.write(",\n" if n else "\n")
+        out.write(row.model_dump_json())
+        if out.tell() >= CHUNK:
+            yield _take(out)
+    out.write("\n]\n")
+    yield _take(out)
+
+
+def spreadsheet_cell(value: object) -> str:
+    """One JSON value of a model as a cell a spreadsheet shows and never runs."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        value = "; ".join(" ".join(_CONTROL.sub("", str(v)).split()) for v in value)
+    text = " ".join(_CONTROL.sub("", str(value)).split())
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
+def _is_model_list(annotation: object) -> bool:
+    args = typing.get_args(annotation)
+    return typing.get_origin(annotation) is list and hasattr(args[0], "model_fields")
+
+
+def _take(out: io.StringIO) -> str:
+    text = out.getvalue()
+    out.seek(0)
+    out.truncate()
+    return text

@@ -28,6 +28,7 @@ import apprise
 
 from monitor.digest import format_status, format_time
 from monitor.domain import StatusChange
+from monitor.silences import Silence
 from monitor.views import clean, page_address
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,11 @@ def build_alert(
     zone: tzinfo = UTC,
     limit: int = EVIDENCE_PER_ALERT,
     public_url: str | None = None,
+    held_by: Silence | None = None,
 ) -> Alert:
     """One change as a short text: indicator, old → new status, why (when the change has a
-    reason: feeds not read), then each piece of evidence with its title, publisher, time, link
-    and snippet."""
+    reason: feeds not read), the silence that held it back (when one did, so it comes late),
+    then each piece of evidence with its title, publisher, time, link and snippet."""
     title = clean(indicator_title) or change.indicator_id
     lines = [
         title,
@@ -68,6 +70,12 @@ def build_alert(
     ]
     if change.reason:
         lines.append(clean(change.reason))
+    if held_by is not None:
+        ended = "ended" if held_by.ended_at is not None else "expired"
+        lines.append(
+            f"Held back by a silence until it {ended} {format_time(held_by.end, zone)}"
+            f" (by {clean(held_by.created_by)}: {clean(held_by.reason)})"
+        )
     if page := page_address(public_url, change.indicator_id):
         lines.append(f"Page: {page}")
     if change.evidence:

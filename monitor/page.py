@@ -20,6 +20,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from monitor.domain import MIXED, QUIET, UNKNOWN, Definitions, Evidence, StatusChange, Verdict
+from monitor.silences import Silence
 from monitor.store import FeedState, StoredEntry
 from monitor.views import PALETTE, clean, status_words, web_url
 from monitor.webmodels import IndicatorView
@@ -269,6 +270,15 @@ class VerdictRow:
 
 
 @dataclass(frozen=True)
+class SilenceRow:
+    silence: Silence
+    outcome: str  # the outcome's label; "" for the whole indicator
+    until: str
+    until_in: str  # "in 3 days"
+    since: str
+
+
+@dataclass(frozen=True)
 class FeedRow:
     feed: FeedState
     name: str
@@ -330,6 +340,27 @@ def _verdict_row(
         title=clean(stored.entry.title) or "(no headline)",
         href=web_url(stored.entry.link),
     )
+
+
+def silence_url(indicator_id: str) -> str:
+    """Where the page's silence form posts (and, with `/end`, its end button)."""
+    return f"{indicator_url(indicator_id)}/silence"
+
+
+def _silence_rows(
+    definitions: Definitions, silences: Sequence[Silence], *, now: datetime, zone: tzinfo
+) -> list[SilenceRow]:
+    rows = []
+    for s in silences:
+        label = ""
+        if s.outcome_id is not None:
+            try:
+                label = definitions.indicator(s.indicator_id).outcome(s.outcome_id).label
+            except KeyError:
+                label = s.outcome_id
+        until, since = format_time(s.until, zone), format_time(s.created_at, zone)
+        rows.append(SilenceRow(s, label, until, ago(s.until, now), since))
+    return rows
 
 
 def _card(
@@ -400,8 +431,10 @@ def render_index(
     last_cycle: datetime | None,
     now: datetime,
     zone: tzinfo,
+    silences: Sequence[Silence] = (),
 ) -> str:
-    """GET /: every indicator by group with its status, evidence and timeline; feed health."""
+    """GET /: every indicator by group with its status, evidence and timeline, and whether a
+    silence holds its alerts back; feed health."""
     groups: dict[str, list[Card]] = {}
     for view in views:
         card = _card(
@@ -427,6 +460,7 @@ def render_index(
             now=format_time(now, zone),
             zone=str(zone),
             days=TIMELINE_DAYS,
+            silenced={s.indicator_id for s in silences},
             **_slots(),
         )
     )
@@ -442,9 +476,11 @@ def render_indicator(
     now: datetime,
     zone: tzinfo,
     verdicts: Sequence[tuple[Verdict, StoredEntry]] = (),
+    silences: Sequence[Silence] = (),
 ) -> str:
-    """The page of one indicator: status, question, all evidence with the buttons that judge
-    it, timeline, the analysts' verdicts and the full history."""
+    """The page of one indicator: status, question, its silences in force (with a form to
+    begin one and a button to end each), all evidence with the buttons that judge it,
+    timeline, the analysts' verdicts and the full history."""
     card = _card(definitions, view, recent, now=now, zone=zone, limit=None)
     rows = [
         ChangeRow(
@@ -470,6 +506,8 @@ def render_indicator(
             judge=verdict_url(view.id),
             outcomes=[(o.id, o.label) for o in indicator.outcomes],
             verdicts=[_verdict_row(definitions, v, e, zone) for v, e in verdicts],
+            silences=_silence_rows(definitions, silences, now=now, zone=zone),
+            silence=silence_url(view.id),
             **_slots(),
         )
     )

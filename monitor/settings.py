@@ -173,7 +173,8 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         None,
         description="Where readers reach the page (e.g. https://monitor.example.org/): the "
-        "digest and change alerts link each indicator to its page there; unset, they do not.",
+        "digest, change alerts and Atom feeds link each indicator to its page there; unset, "
+        "the digest and alerts do not.",
     )
     digest_to: CommaList = Field(
         default_factory=list,

@@ -1,6 +1,7 @@
 """What the news says now: every indicator's status from the stored evidence and the health of
 the feeds it reads (`evaluate_all`), the changes a check would record (`pending_changes`, for
-read-only commands), and an analyst's verdict with the re-evaluation it causes (`judge`).
+read-only commands), an analyst's verdict with the re-evaluation it causes (`judge`), and a
+silence checked against the definitions and recorded (`begin_silence`).
 Who reads what — which feeds each indicator reads, which indicators each feed feeds — is worked
 out here once per definitions and shared with the cycle."""
 
@@ -20,10 +21,12 @@ from monitor.domain import (
     Status,
     StatusChange,
     Verdict,
+    parse_duration,
 )
-from monitor.errors import VerdictError
+from monitor.errors import SilenceError, VerdictError
 from monitor.evaluate import changes as find_changes
 from monitor.evaluate import evaluate
+from monitor.silences import Silence
 from monitor.store import Store
 
 
@@ -110,6 +113,41 @@ def judge(
         if done:  # else another writer changed the status first: evaluate again
             return Judged(recorded, status.status, done[0])
     return Judged(recorded, store.current_statuses().get(indicator_id, (QUIET, now))[0], None)
+
+
+def begin_silence(
+    definitions: Definitions,
+    store: Store,
+    *,
+    target: tuple[str, str | None],
+    duration: str,
+    reason: str,
+    who: str,
+    now: datetime,
+) -> Silence:
+    """Record a silence of an indicator (or one outcome) from `now` for `duration` (as the
+    settings write durations: `7d`); a SilenceError names what is wrong with it."""
+    indicator_id, outcome_id = target
+    try:
+        indicator = definitions.indicator(indicator_id)
+    except KeyError:
+        raise SilenceError(f"silence: no indicator {indicator_id!r}", problem="unknown") from None
+    if outcome_id is not None and outcome_id not in {o.id for o in indicator.outcomes}:
+        known = ", ".join(o.id for o in indicator.outcomes)
+        raise SilenceError(
+            f"silence: {indicator_id} has no outcome {outcome_id!r} (it has: {known})",
+            problem="invalid",
+        )
+    try:
+        length = parse_duration(duration.strip())
+    except ValueError as exc:
+        raise SilenceError(f"silence: --for: {exc}", problem="invalid") from None
+    if length <= timedelta(0):
+        raise SilenceError(f"silence: --for: {duration!r} is no time at all", problem="invalid")
+    if not reason.strip():
+        raise SilenceError("silence: a reason is required (--reason TEXT)", problem="invalid")
+    silence = Silence(indicator_id, outcome_id, _one_line(reason)[:2000], who, now, now + length)
+    return store.add_silence(silence)
 
 
 def _one_line(note: str) -> str:

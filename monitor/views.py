@@ -1,9 +1,9 @@
 """What people and tools are shown: the answers of the API and the CLI's `--json`, and the
 indicators' views the page and the digest render.
 
-One function per answer (`indicators`, `history`, `entries`, `feeds`, `health`),
+One function per answer (`indicators`, `history`, `entries`, `feeds`, `health`, `exported`),
 called by the API's route and by the CLI command alike; each returns the `monitor.webmodels`
-model the route declares, built by that model's `of`.
+model the route declares, built by that model's `of` (`exported`: a stream of them).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 from monitor.domain import (
@@ -31,6 +31,8 @@ from monitor.errors import StoreError
 from monitor.statuses import evaluate_all
 from monitor.store import FeedCounts, Store
 from monitor.webmodels import (
+    ChangeEvidenceOut,
+    ChangeOut,
     EntryOut,
     FeedCountsOut,
     FeedOut,
@@ -40,6 +42,7 @@ from monitor.webmodels import (
     IndicatorOut,
     IndicatorView,
     OutcomeOut,
+    PeriodOut,
 )
 
 log = logging.getLogger("monitor.web")
@@ -356,3 +359,82 @@ def _feed_health(counts: FeedCounts) -> tuple[HealthStatus, list[str]]:
     if counts.total and not counts.read_recently:
         return "unhealthy", reasons
     return ("degraded" if reasons else "ok"), reasons
+
+
+# ---------------------------------------------------------------- exports
+
+ExportKind = Literal["history", "changes", "evidence"]
+EXPORTS: tuple[ExportKind, ...] = ("history", "changes", "evidence")
+
+
+def exported(
+    kind: ExportKind,
+    definitions: Definitions,
+    store: Store,
+    *,
+    indicator_id: str | None = None,
+    since: datetime | None = None,
+) -> Iterator[PeriodOut] | Iterator[ChangeOut] | Iterator[ChangeEvidenceOut]:
+    """`monitor export KIND` and GET /export/KIND: a stream of rows, read from the store a page
+    at a time. `history`: the statuses each indicator held, one row per stretch of time (those
+    still holding at `since` or later); `changes`: every status change at or after `since`, in
+    the order recorded; `evidence`: each piece of evidence of those changes.
+
+    Raises KeyError at once (not when the stream is read) for an `indicator_id` that is neither
+    defined nor in the store: a removed indicator's history stays exportable."""
+    ids = _exported_ids(definitions, store, indicator_id)
+    if kind == "history":
+        return _history_rows(store, ids, since)
+    changes = store.iter_changes(indicator_id=indicator_id, since=since)
+    if kind == "changes":
+        return (ChangeOut.of(c) for c in changes)
+    return (ChangeEvidenceOut.of_change(c, item) for c in changes for item in c.evidence)
+
+
+def _exported_ids(definitions: Definitions, store: Store, indicator_id: str | None) -> list[str]:
+    defined = [i.id for i in definitions.indicators]
+    ids = defined + sorted(set(store.current_statuses()) - set(defined))
+    if indicator_id is None:
+        return ids
+    if indicator_id not in ids:
+        raise KeyError(indicator_id)
+    return [indicator_id]
+
+
+def _history_rows(store: Store, ids: Sequence[str], since: datetime | None) -> Iterator[PeriodOut]:
+    started, current = store.monitoring_started(), store.current_statuses()
+    for indicator_id in ids:
+        changes = store.iter_changes(indicator_id=indicator_id)
+        held = current.get(indicator_id)
+        begun = started.get(indicator_id)
+        for period in periods(indicator_id, changes, started=begun, current=held):
+            if since is None or period.until is None or period.until > since:
+                yield period
+
+
+def periods(
+    indicator_id: str,
+    changes: Iterable[StatusChange],
+    *,
+    started: datetime | None,
+    current: tuple[str, datetime] | None,
+) -> Iterator[PeriodOut]:
+    """The stretches of one indicator's statuses from its changes, oldest first: the status
+    before its first change (from when monitoring began), then one per change, the last one
+    open. Without changes, the status it holds now, since monitoring began."""
+    last: StatusChange | None = None
+    for change in changes:
+        if last is not None:
+            yield PeriodOut(indicator=indicator_id, status=last.new_status, since=last.at,
+                            until=change.at, change_id=last.id)  # fmt: skip
+        elif started is not None and started < change.at:
+            yield PeriodOut(indicator=indicator_id, status=change.old_status, since=started,
+                            until=change.at, change_id=None)  # fmt: skip
+        last = change
+    if last is not None:
+        yield PeriodOut(indicator=indicator_id, status=last.new_status, since=last.at,
+                        until=None, change_id=last.id)  # fmt: skip
+    elif current is not None:
+        status, since = current
+        yield PeriodOut(indicator=indicator_id, status=status, since=started or since,
+                        until=None, change_id=None)  # fmt: skip

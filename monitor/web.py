@@ -11,12 +11,13 @@ request whose Host is not in MONITOR_HTTP_ALLOWED_HOSTS gets 400 (`server.Guard`
     GET /indicators/{id}                 one, with the evidence behind its status
     GET /indicators/{id}/history         its status changes, newest first (?since ?limit ?before)
     GET /indicators/{id}/page            its page (HTML) with the full history (?before)
-    GET /feeds                           feed health
-    GET /metrics                         Prometheus text
+    GET /feeds, GET /metrics             feed health; Prometheus text
+    GET /export/…, /changes.atom, …      exports and Atom feeds: monitor.webexport's routes
     GET /                                the page people read (HTML)
     GET /entries?q=TEXT                  stored entries whose title or text contains TEXT
     POST /indicators/{id}/evidence/{entry}/verdict   an analyst's verdict (JSON body)
     POST /indicators/{id}/page/verdict   the same from the page's buttons (a form; 303 back)
+    GET|POST /silences, POST /silences/{id}/end   silences (monitor.websilences), and their forms
     GET /signin, POST /signin, /signout  signing a browser in and out (monitor.signin), with tokens
 
 With tokens set (MONITOR_API_TOKEN, MONITOR_API_TOKENS), every endpoint but /healthz needs
@@ -45,7 +46,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -55,7 +55,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor import metrics as prometheus
-from monitor import page, server, signin, views
+from monitor import page, server, signin, views, webexport, websilences
 from monitor.domain import Definitions, parse_http_date, utcnow
 from monitor.errors import StoreError, VerdictError
 from monitor.server import Guard, Limits, WebServer, serve
@@ -82,7 +82,6 @@ log = logging.getLogger("monitor.web")
 HISTORY_LIMIT = 50
 HISTORY_MAX = 500
 _MAX_ID = 2**63 - 1
-FORM_MAX_BYTES = 16_384  # the page's verdict form: a note of 2,000 characters and a few ids
 ENTRIES_LIMIT = 20
 ENTRIES_MAX = 200
 
@@ -155,7 +154,7 @@ def create_app(
     )
     app.state.monitor = _State(store, definitions, settings, clock, started=clock())
     app.include_router(_open)
-    for router in (_cached, _api, _pages):
+    for router in (_cached, _api, _pages, webexport.router, websilences.router):
         app.include_router(router, dependencies=guarded, responses=refusals)
     return app
 
@@ -399,16 +398,7 @@ def verdict(
 async def page_verdict(state: State, request: Request, indicator_id: IndicatorId) -> Response:
     """The page's "Not relevant" / "Confirm" buttons: a form post (entry, outcome, verdict,
     note), answered with a redirect back to the indicator's page."""
-    if server.cross_site(request.headers):
-        raise HTTPException(403, "verdict: a form of another site may not post verdicts")
-    try:
-        body = await server.read_at_most(request.stream(), FORM_MAX_BYTES)
-        if body is None:
-            raise HTTPException(413, f"verdict: a form is at most {FORM_MAX_BYTES} bytes")
-        form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=8)
-    except ValueError:  # more fields than the form has
-        raise HTTPException(422, "verdict: not the page's form") from None
-    field = {name: values[0] for name, values in form.items()}
+    field = await websilences.read_form(request, "verdict")
     try:
         entry_id = int(field.get("entry", ""))
     except ValueError:
@@ -493,6 +483,7 @@ def _index(state: _State, snapshot: Snapshot) -> Answer:
         last_cycle=state.store.last_successful_cycle(),
         now=snapshot.now,
         zone=state.settings.zone,
+        silences=state.store.silences(active_at=snapshot.now),
     )
     return _answer(html.encode())
 
@@ -513,6 +504,7 @@ def _indicator_page(
         now=snapshot.now,
         zone=state.settings.zone,
         verdicts=state.store.verdicts(indicator_id, limit=HISTORY_LIMIT),
+        silences=state.store.silences(indicator_id, active_at=snapshot.now),
     )
     return _answer(html.encode())
 

@@ -17,6 +17,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from monitor.domain import Evidence, Judgement, Level, OutcomeState, StatusChange, Verdict, iso_time
+from monitor.silences import Silence
 from monitor.statuses import Judged
 from monitor.store import FeedCounts, FeedState, StoredEntry
 
@@ -248,6 +249,30 @@ class HistoryOut(_Model):
         return cls(indicator=indicator_id, items=items, next_before=next_before)
 
 
+class ChangeEvidenceOut(EvidenceOut):
+    """A piece of evidence of a recorded status change: a row of `monitor export evidence`."""
+
+    change_id: int = Field(description="The change it stands behind (`id` of its change).")
+    indicator: str
+
+    @classmethod
+    def of_change(cls, change: StatusChange, item: Evidence) -> Self:
+        change_id = _recorded(change.id, "a change")
+        return cls(**dict(EvidenceOut.of(item)), change_id=change_id, indicator=change.indicator_id)
+
+
+class PeriodOut(_Model):
+    """A stretch of time an indicator held one status: a row of `monitor export history`."""
+
+    indicator: str
+    status: str
+    since: Time
+    until: Time | None = Field(description="When the next change ended it; null: it holds now.")
+    change_id: int | None = Field(
+        description="The change that began it; null for the status held when monitoring began."
+    )
+
+
 class VerdictIn(_Model):
     """An analyst's verdict on one piece of evidence (or on any stored entry)."""
 
@@ -295,6 +320,60 @@ class JudgedOut(_Model):
     def of(cls, judged: Judged) -> Self:
         change = ChangeOut.of(judged.change) if judged.change else None
         return cls(verdict=VerdictOut.of(judged.verdict), status=judged.status, change=change)
+
+
+class SilenceIn(_Model):
+    """A silence to begin now: hold back one indicator's alerts and digest lines for a time."""
+
+    indicator: str = Field(min_length=1, description="The indicator's id.")
+    outcome: str | None = Field(
+        default=None, description="Only changes to or from this outcome; null: every change."
+    )
+    duration: str = Field(
+        alias="for",
+        min_length=1,
+        max_length=20,
+        description="How long, as durations are written in the settings: `90m`, `12h`, `7d`, `2w`.",
+    )
+    reason: str = Field(min_length=1, max_length=2000, description="Why, in a few words.")
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+SilenceState = Literal["active", "ended", "expired"]
+
+
+class SilenceOut(_Model):
+    id: int = Field(description="What `POST /silences/{id}/end` and `monitor silence --end` name.")
+    indicator: str
+    outcome: str | None = Field(description="Only changes to or from this outcome; null: all.")
+    reason: str
+    created_by: str = Field(
+        description="Who: the CLI user (`$USER`), or over HTTP the name of the token that made "
+        "it (`api` for MONITOR_API_TOKEN), else `anonymous`."
+    )
+    created_at: Time
+    until: Time = Field(description="When it ends unless ended earlier.")
+    ended_at: Time | None = Field(description="When it was ended early; null if it was not.")
+    ended_by: str | None
+    state: SilenceState = Field(
+        description="`active` (holding changes back now), `ended` (early) or `expired`."
+    )
+
+    @classmethod
+    def of(cls, silence: Silence, *, now: datetime) -> Self:
+        return cls(
+            id=_recorded(silence.id, "a silence"),
+            indicator=silence.indicator_id,
+            outcome=silence.outcome_id,
+            reason=silence.reason,
+            created_by=silence.created_by,
+            created_at=silence.created_at,
+            until=silence.until,
+            ended_at=silence.ended_at,
+            ended_by=silence.ended_by,
+            state=silence.state(now),
+        )
 
 
 class EntryOut(_Model):

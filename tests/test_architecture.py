@@ -27,9 +27,9 @@ WHERE = {
     "jinja2": {"digest", "page"},  # the email and the web page
     "markupsafe": {"page"},
     "apprise": {"notify"},
-    "fastapi": {"web", "signin"},  # signin: the sign-in endpoints and the auth dependency
+    "fastapi": {"web", "signin", "webexport", "websilences"},  # their routes
     "itsdangerous": {"session"},  # the session cookie's signature
-    "starlette": {"web"},  # FastAPI's foundation: the HTTP error every router raises
+    "starlette": {"web", "websilences"},  # FastAPI's foundation: the HTTP error every router raises
     "uvicorn": {"server"},
     "prometheus_client": {"metrics"},
     "pydantic": {"settings", "web", "webmodels"},

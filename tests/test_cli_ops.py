@@ -447,16 +447,19 @@ def test_new_adds_a_valid_skeleton_and_rejects_a_bad_or_taken_id(tmp_path: Path)
 DAEMONS = {"monitor run", "monitor serve"}  # they serve until stopped: parsed, not run
 RUN = {"monitor validate", "monitor test", "monitor init", "monitor new", "monitor check",
        "monitor match", "monitor status", "monitor history", "monitor replay",
-       "monitor digest", "monitor db upgrade", "monitor db current"}  # fmt: skip
+       "monitor digest", "monitor db upgrade", "monitor db current",
+       "monitor export", "monitor silence"}  # fmt: skip
 BEFORE = {  # what a user has done before an example makes sense
     "monitor db current": ["db", "upgrade"],  # exit 1 says the database is not at the code's
     "monitor history": ["check"],
     "monitor replay": ["check"],
+    "monitor silence": ["check"],
     # commands that only read open the database read-only: it has to exist
     "monitor status": ["check"],
     "monitor search": ["check"],
     "monitor verdict list": ["check"],
     "monitor verdict export": ["check"],
+    "monitor export": ["check"],
     "monitor digest": ["check"],
 }
 

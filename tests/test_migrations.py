@@ -262,7 +262,28 @@ def test_the_migrations_are_packaged() -> None:
         assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
 
 
-def test_0005_gives_stored_matches_their_entry_time_and_a_match_version(database_url: str) -> None:
+def test_0005_adds_the_silence_tables_and_goes_back_without_them(empty_database_url: str) -> None:
+    from monitor.silences import Silence
+
+    url = empty_database_url
+    at = datetime(2026, 2, 1, tzinfo=UTC)
+    with open_store(url) as store:
+        store.add_silence(Silence("nk", None, "noise", "ana", at, at + timedelta(days=1)))
+        store.end_silence(1, who="bo", now=at + timedelta(hours=1))
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            migrate.downgrade(conn, metadata, "0004")
+    finally:
+        engine.dispose()
+    assert schema_status(url) == ("0004", migrate.head())
+    assert upgrade(url) == ("0004", migrate.head())
+    assert schema_differences(url) == []
+    with open_store(url) as store:
+        assert store.silences() == []  # the rows went with the tables
+
+
+def test_0006_gives_stored_matches_their_entry_time_and_a_match_version(database_url: str) -> None:
     now = datetime(2026, 2, 1, 12, tzinfo=UTC)
     day = timedelta(days=1)
     with open_store(database_url) as store:
@@ -276,10 +297,10 @@ def test_0005_gives_stored_matches_their_entry_time_and_a_match_version(database
     engine = create_engine(database_url)
     try:
         with engine.begin() as conn:
-            migrate.downgrade(conn, metadata, "0004")
+            migrate.downgrade(conn, metadata, "0005")
     finally:
         engine.dispose()
-    assert upgrade(database_url) == ("0004", migrate.head())
+    assert upgrade(database_url) == ("0005", migrate.head())
     assert schema_differences(database_url) == []
     times = "SELECT m.time = e.time FROM entry_match m JOIN entry e ON e.id = m.entry_id"
     assert [bool(same) for (same,) in _rows(database_url, times)] == [True] * 3

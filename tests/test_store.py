@@ -456,10 +456,10 @@ def test_cycles(store: Store) -> None:
 
 
 def test_data_version_moves_with_cycles_changes_and_new_matches(store: Store) -> None:
-    assert store.data_version() == (0, 0, 0, 0)
+    assert store.data_version() == (0,) * 6
     store.sync_feeds(FEEDS, now=NOW)
     stored = storeops.add_entries(store, [entry(1), entry(2)], now=NOW)
-    assert store.data_version() == (0, 0, 0, 0)  # entries nobody matched show nowhere
+    assert store.data_version() == (0,) * 6  # entries nobody matched show nowhere
     storeops.add_matches(store, [(stored[1][0], match(entry(2)))], {"nk": "h"})
     matched = store.data_version()
     store.record_changes([change("unknown", "pressure:reported")])

@@ -32,6 +32,8 @@ READERS = [
     ["verdict", "list"],
     ["verdict", "export"],
     ["digest", "--preview"],
+    ["export", "history"],
+    ["export", "evidence", "--format", "json"],
 ]
 
 

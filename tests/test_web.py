@@ -393,6 +393,9 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
         "/healthz", "/indicators", "/indicators/{indicator_id}",
         "/indicators/{indicator_id}/history", "/indicators/{indicator_id}/page", "/feeds",
         "/metrics", "/", "/entries", "/indicators/{indicator_id}/evidence/{entry_id}/verdict",
+        "/export/history", "/export/changes", "/export/evidence", "/changes.atom",
+        "/indicators/{indicator_id}/changes.atom",
+        "/silences", "/silences/{silence_id}/end",
     }  # fmt: skip
     history = paths["/indicators/{indicator_id}/history"]["get"]
     assert {p["name"] for p in history["parameters"]} == {

@@ -30,6 +30,8 @@ GET_PATHS = [
     "/indicators/visa-easing/page",
     "/feeds",
     "/metrics",
+    "/changes.atom",
+    "/export/changes?format=json",
     "/openapi.json",
     "/docs",
     "/indicators/nope",  # 404 to GET, so 404 to HEAD

@@ -176,7 +176,7 @@ def test_the_api_keeps_its_openapi_contract(app: FastAPI) -> None:
     codes, content types, headers and schemas declared."""
     api = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in api.get_all_operations()]
-    assert len(operations) == 10
+    assert len(operations) == 15
     for operation in operations:
 
         @given(case=operation.as_strategy())

@@ -67,9 +67,20 @@ def test_search_json_is_get_entries(db_url: str, client: TestClient) -> None:
     assert len(printed) == 2
 
 
+def test_silence_list_json_is_get_silences(db_url: str, client: TestClient) -> None:
+    body = {"indicator": "visa-easing", "outcome": "eased", "for": "7d", "reason": "noise"}
+    assert client.post("/silences", json=body).status_code == 201
+    printed = lines(cli(db_url, "silence", "--list", "--json"))
+    assert printed == client.get("/silences").json()
+    assert len(printed) == 1 and printed[0]["state"] == "active"
+
+
 # ---------------------------------------------------------------- the published schema
 
 EXAMPLE = {"path_parameters": {"indicator_id": "visa-easing"}, "query": {"q": "visa"}}
+QUERIES = {"/entries": EXAMPLE["query"]} | {  # the exports' JSON, checked against its schema
+    f"/export/{kind}": {"format": "json"} for kind in ("history", "changes", "evidence")
+}
 
 
 def test_every_get_answer_matches_its_published_schema(app: FastAPI) -> None:
@@ -82,7 +93,7 @@ def test_every_get_answer_matches_its_published_schema(app: FastAPI) -> None:
         needs = {p.name for p in operation.path_parameters}
         case = operation.Case(
             path_parameters={k: v for k, v in EXAMPLE["path_parameters"].items() if k in needs},
-            query=EXAMPLE["query"] if operation.path == "/entries" else None,
+            query=QUERIES.get(operation.path),
         )
         response = case.call()
         assert response.status_code == 200, (operation.path, response.text)
@@ -91,5 +102,7 @@ def test_every_get_answer_matches_its_published_schema(app: FastAPI) -> None:
     assert sorted(checked) == sorted(
         ["/healthz", "/indicators", "/indicators/{indicator_id}",
          "/indicators/{indicator_id}/history", "/feeds", "/metrics", "/",
-         "/indicators/{indicator_id}/page", "/entries"]
+         "/indicators/{indicator_id}/page", "/entries", "/export/history", "/export/changes",
+         "/export/evidence", "/changes.atom", "/indicators/{indicator_id}/changes.atom",
+         "/silences"]
     )  # fmt: skip

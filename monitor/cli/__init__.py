@@ -6,7 +6,8 @@ table every command goes through, the `--json` option):
     definitions  validate, test, init, new       daemon  run, serve
     watch        check, replay                   digest  digest
     reading      match, status, history, search  db      db upgrade, db current
-    verdicts     verdict add, list, export
+    verdicts     verdict add, list, export      exports  export
+    silences     silence
 
 Examples:
   monitor validate                      check indicators/ and config/feeds.yaml
@@ -21,6 +22,8 @@ Examples:
   monitor search "visa-free"            find stored entries (their ids) to judge
   monitor verdict 123 visa-easing:eased no --note "about Japan"
   monitor verdict export -o verdicts.tsv     then: monitor test --labeled verdicts.tsv
+  monitor export changes --format csv -o changes.csv      for a spreadsheet
+  monitor silence visa-easing --for 7d --reason "state visit"   hold back its alerts
 """
 
 from __future__ import annotations
@@ -29,7 +32,17 @@ import sys
 
 import click
 
-from monitor.cli import daemon, db, definitions, digest, reading, verdicts, watch
+from monitor.cli import (
+    daemon,
+    db,
+    definitions,
+    digest,
+    exports,
+    reading,
+    silences,
+    verdicts,
+    watch,
+)
 from monitor.cli.common import Group, Runtime
 from monitor.cli.definitions import LABELED_PARTS
 
@@ -46,7 +59,7 @@ def main(ctx: click.Context) -> None:
     ctx.call_on_close(runtime.close)
 
 
-for family in (definitions, watch, reading, verdicts, daemon, digest, db):
+for family in (definitions, watch, reading, verdicts, silences, exports, daemon, digest, db):
     for cmd in family.COMMANDS:
         main.add_command(cmd)
 

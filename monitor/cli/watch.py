@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -103,9 +104,15 @@ def _send_alerts(rt: Runtime) -> None:
     type=click.DateTime(["%Y-%m-%d"]),
     help="Re-evaluate entries from this date (YYYY-MM-DD, UTC).",
 )
+@click.option("--dry-run", is_flag=True, help="Print the changes it would record; record nothing.")
 @pass_runtime
-def replay_cmd(rt: Runtime, since: datetime) -> None:
+def replay_cmd(rt: Runtime, since: datetime, dry_run: bool) -> None:
     """Re-evaluate stored entries against today's definitions; record changes as replayed.
+
+    With --dry-run it does all of it in one transaction that is rolled back: it prints the
+    changes it would record and leaves the database as it was.
+
+    Example: monitor replay --since 2026-01-01 --dry-run
 
     Example: monitor replay --since 2026-01-01
     """
@@ -114,17 +121,21 @@ def replay_cmd(rt: Runtime, since: datetime) -> None:
 
     ctx = rt.context()
     now = utcnow()
-    prepare(ctx, now=now, evaluate=False)
     start = datetime.combine(since.date(), time(), UTC)
-    rematched = rematch(ctx, start)
-    changes = evaluate_and_record(ctx, now=now, replayed=True)
+    with rt.store.rehearsal() if dry_run else contextlib.nullcontext(rt.store) as store:
+        ctx = dataclasses.replace(ctx, store=store)
+        prepare(ctx, now=now, evaluate=False)
+        rematched = rematch(ctx, start)
+        changes = evaluate_and_record(ctx, now=now, replayed=True)
+    would, mark = (" would be", "would record") if dry_run else ("", "replayed")
+    nothing = "; dry run: nothing recorded" if dry_run else ""
     click.echo(
-        f"replay: {rematched[0]} entries re-matched, {rematched[1]} matches, "
-        f"{len(changes)} status changes",
+        f"replay: {rematched[0]} entries{would} re-matched, {rematched[1]} matches, "
+        f"{len(changes)} status changes{nothing}",
         err=True,
     )
     for change in changes:
-        click.echo(f"{change.indicator_id}: {change.old_status} -> {change.new_status} (replayed)")
+        click.echo(f"{change.indicator_id}: {change.old_status} -> {change.new_status} ({mark})")
 
 
 COMMANDS = (

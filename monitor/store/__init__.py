@@ -15,7 +15,9 @@ One module per job; `Store` is their methods in one object:
     entries    entries and their matches
     evidence   matches in a window with verdicts applied, kept while the match version holds
     verdicts   analysts' append-only verdicts
+    silences   analysts' append-only silences (and when one ended early)
     changes    statuses, status changes and the alert outbox
+    exports    every status change a page at a time, the latest few (exports, Atom feeds)
     digests    the daily digest's claim
     health     cycles, and what /healthz and /metrics read
     retention  deleting what retention no longer keeps, and giving the space back
@@ -38,10 +40,12 @@ from monitor.store.engine import (
 )
 from monitor.store.entries import EntriesMixin, StoredEntry
 from monitor.store.evidence import EvidenceMixin, EvidenceRead
+from monitor.store.exports import ExportsMixin
 from monitor.store.feeds import DueFeed, FeedCounts, FeedsMixin, FeedState, FetchRecord
 from monitor.store.health import Cycle, CycleTotals, HealthMixin
 from monitor.store.retention import Pruned, RetentionMixin
 from monitor.store.schema import metadata
+from monitor.store.silences import SilencesMixin
 from monitor.store.verdicts import VerdictsMixin
 
 __all__ = [
@@ -73,7 +77,9 @@ class Store(
     EntriesMixin,
     EvidenceMixin,
     VerdictsMixin,
+    SilencesMixin,
     ChangesMixin,
+    ExportsMixin,
     DigestsMixin,
     HealthMixin,
     RetentionMixin,

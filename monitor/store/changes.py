@@ -15,6 +15,7 @@ from sqlalchemy import Connection, func, or_, select, update
 from monitor.domain import INITIAL, QUIET, Evidence, StatusChange
 from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.schema import change_table, state_table
+from monitor.store.silences import held_now
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ class ChangesMixin(StoreBase):
         due = or_(change_table.c.notify_after.is_(None), change_table.c.notify_after <= now)
         query = (
             select(change_table)
-            .where(change_table.c.notified_at.is_(None), due, free)
+            .where(change_table.c.notified_at.is_(None), due, free, ~held_now(now))
             .order_by(change_table.c.id)
             .limit(limit)
         )

@@ -16,7 +16,8 @@ from monitor.store.schema import change_table, cycle_summary_table, cycle_table
 
 _DATA_VERSION = (
     "SELECT (SELECT max(id) FROM cycle), (SELECT max(id) FROM status_change), "
-    "(SELECT max(entry_id) FROM entry_match), (SELECT max(id) FROM verdict)"
+    "(SELECT max(entry_id) FROM entry_match), (SELECT max(id) FROM verdict), "
+    "(SELECT max(id) FROM silence), (SELECT count(*) FROM silence_end)"
 )
 
 
@@ -65,14 +66,15 @@ def cycle_duration(dialect: str) -> Any:
 class HealthMixin(StoreBase):
     """Cycles, and the counts /healthz and /metrics read."""
 
-    def data_version(self) -> tuple[int, int, int, int]:
-        """(latest cycle, latest status change, latest matched entry, latest verdict): ids that
-        move when a cycle ends, a status is recorded, a new entry is matched or an analyst
-        judges one. Four index lookups, cheap enough for every request; a replay that rewrites
-        old matches moves none of them."""
+    def data_version(self) -> tuple[int, ...]:
+        """(latest cycle, latest status change, latest matched entry, latest verdict, latest
+        silence, silences ended early): what moves when a cycle ends, a status is recorded, a
+        new entry is matched, an analyst judges one or a silence begins or is ended. Index
+        lookups and a count of a small table, cheap enough for every request; a replay that
+        rewrites old matches moves none of them."""
         with self._tx("read the data version") as conn:
             row = conn.exec_driver_sql(_DATA_VERSION).one()  # plain SQL: ~0.15 ms less
-        return (int(row[0] or 0), int(row[1] or 0), int(row[2] or 0), int(row[3] or 0))
+        return tuple(int(n or 0) for n in row)
 
     @once_more_if_disconnected
     def record_cycle(self, cycle: Cycle) -> int:
@@ -107,7 +109,7 @@ class HealthMixin(StoreBase):
         cycles, seconds = int(row[0]), float(row[1 + len(sums)])
         within = [int(n) for n in row[2 + len(sums) :]]
         if summary is not None:  # the cycles retention deleted
-            counts = {name: n + getattr(summary, name) for name, n in counts.items()}
+            counts = {name: n + summary.counts.get(name, 0) for name, n in counts.items()}
             cycles, seconds = cycles + summary.cycles, seconds + summary.seconds
             kept = summary.within
             within = [n + kept.get(str(float(b)), 0) for n, b in zip(within, buckets, strict=True)]

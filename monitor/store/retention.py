@@ -108,18 +108,23 @@ class RetentionMixin(StoreBase):
         if not row[0]:
             return 0
         summary = conn.execute(select(cycle_summary_table)).first()
-        counts = dict(zip(CYCLE_COUNTS, row[1 : 1 + len(sums)], strict=True))
+        counts = dict(zip(CYCLE_COUNTS, map(int, row[1 : 1 + len(sums)]), strict=True))
         seconds = float(row[1 + len(sums)])
         lasted = {str(float(b)): int(n) for b, n in zip(buckets, row[2 + len(sums) :], strict=True)}
         if summary is None:
-            values: dict[str, Any] = {"id": 1, "cycles": row[0], "seconds": seconds, **counts}
-            conn.execute(cycle_summary_table.insert().values(within=lasted, **values))
+            values: dict[str, Any] = {"id": 1, "cycles": row[0], "seconds": seconds}
+            conn.execute(
+                cycle_summary_table.insert().values(counts=counts, within=lasted, **values)
+            )
         else:
-            kept = dict(summary.within)
-            values = {name: getattr(summary, name) + counts[name] for name in CYCLE_COUNTS}
-            values |= {"cycles": summary.cycles + row[0], "seconds": summary.seconds + seconds}
-            values["within"] = {k: kept.get(k, 0) + lasted.get(k, 0) for k in {*kept, *lasted}}
-            conn.execute(cycle_summary_table.update().values(**values))
+            conn.execute(
+                cycle_summary_table.update().values(
+                    cycles=summary.cycles + row[0],
+                    seconds=summary.seconds + seconds,
+                    counts=_added(summary.counts, counts),
+                    within=_added(summary.within, lasted),
+                )
+            )
         return int(conn.execute(delete(cycle_table).where(old)).rowcount)
 
     def compact(self) -> bool:
@@ -149,3 +154,7 @@ class RetentionMixin(StoreBase):
             return True
         finally:
             raw.close()
+
+
+def _added(kept: dict[str, int], more: dict[str, int]) -> dict[str, int]:
+    return {key: kept.get(key, 0) + more.get(key, 0) for key in {*kept, *more}}

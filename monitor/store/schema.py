@@ -199,6 +199,33 @@ class VerdictTable(SQLModel, table=True):
     note: str = _text()
 
 
+class SilenceTable(SQLModel, table=True):
+    """Append-only: one row per silence; ending one early appends a `silence_end` row."""
+
+    __tablename__ = "silence"
+    __table_args__ = (Index("ix_silence_indicator_until", "indicator_id", "until"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    indicator_id: str
+    outcome_id: str | None = None  # NULL: every outcome
+    reason: str = _text()
+    created_by: str
+    created_at: datetime = _when(nullable=False)
+    until: datetime = _when(nullable=False)
+
+
+class SilenceEndTable(SQLModel, table=True):
+    """Append-only: a silence ended before its `until`, by whom and when; at most one each."""
+
+    __tablename__ = "silence_end"
+
+    silence_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("silence.id", ondelete="CASCADE"), primary_key=True)
+    )
+    ended_at: datetime = _when(nullable=False)
+    ended_by: str
+
+
 class DigestTable(SQLModel, table=True):
     __tablename__ = "digest"
 
@@ -233,13 +260,8 @@ class CycleSummaryTable(SQLModel, table=True):
 
     id: int = Field(primary_key=True)
     cycles: int = 0
-    feeds_checked: int = 0
-    not_modified: int = 0
-    failed: int = 0
-    new_entries: int = 0
-    matches: int = 0
-    changes: int = 0
     seconds: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     within: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
@@ -262,6 +284,8 @@ change_table: Table = metadata.tables["status_change"]
 digest_table: Table = metadata.tables["digest"]
 cycle_table: Table = metadata.tables["cycle"]
 verdict_table: Table = metadata.tables["verdict"]
+silence_table: Table = metadata.tables["silence"]
+silence_end_table: Table = metadata.tables["silence_end"]
 cycle_summary_table: Table = metadata.tables["cycle_summary"]
 counter_table: Table = metadata.tables["counter"]
 

@@ -2,8 +2,8 @@
 carry their entry's time so a window is one index range, the tables retention prunes have the
 indexes it and the readers need, and pruned cycles leave their sums behind.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02
 
 - `counter`: named counters moved in the transactions they count; `matches` moves with every
@@ -18,7 +18,8 @@ Create Date: 2026-12-02
   `ix_status_change_indicator_at` gains the id, so where a window's changes begin is found
   in the index alone.
 - `cycle.finished_at` is indexed (/healthz and /metrics read the latest); `cycle_summary`
-  holds the sums of the cycles retention deleted.
+  holds the sums of the cycles retention deleted (their counts by column name, so a count a
+  later revision adds to `cycle` needs no column here).
 
 Written for SQLite and PostgreSQL alike: plain SQLAlchemy types (no monitor imports).
 """
@@ -29,8 +30,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -61,19 +62,9 @@ def upgrade() -> None:
     op.create_table(
         "cycle_summary",
         sa.Column("id", sa.Integer(), primary_key=True),
-        *(
-            sa.Column(name, sa.Integer(), nullable=False)
-            for name in (
-                "cycles",
-                "feeds_checked",
-                "not_modified",
-                "failed",
-                "new_entries",
-                "matches",
-                "changes",
-            )
-        ),
+        sa.Column("cycles", sa.Integer(), nullable=False),
         sa.Column("seconds", sa.Float(), nullable=False),
+        sa.Column("counts", sa.JSON(), nullable=False),
         sa.Column("within", sa.JSON(), nullable=False),
     )
 

@@ -1,0 +1,146 @@
+"""Status changes as an Atom 1.0 feed (RFC 4287), for the feed readers people already live in:
+GET /changes.atom (every indicator) and GET /indicators/{id}/changes.atom. Pure: the web hands
+in the changes, newest first.
+
+Each entry is one change: its title names the indicator and the move (`Visa rules: quiet →
+eased:reported`), `updated` is when it was recorded, its link is the indicator's page
+(`views.page_address`: under MONITOR_PUBLIC_URL, else under the address the feed was asked
+at), and its HTML content gives the new status, why (when the evidence does not say) and each
+piece of evidence: headline linked to the article, publisher, date.
+
+Ids are tag: URIs (RFC 4151) that never change for a change: `tag:HOST,DATE:INDICATOR/change/ID`
+with HOST the host of MONITOR_PUBLIC_URL (`localhost` when unset) and DATE the day the change
+was recorded. ElementTree escapes every text and attribute; feed-derived text is first cleaned
+of what XML 1.0 cannot carry at all (control characters, lone surrogates), so any headline
+makes a well-formed feed.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from urllib.parse import quote, urlsplit
+
+from monitor.domain import StatusChange, iso_time
+from monitor.views import clean, page_address, web_url
+
+__all__ = ["CONTENT_TYPE", "FEED_LIMIT", "changes_feed", "entry_id", "tag_authority"]
+
+ATOM = "http://www.w3.org/2005/Atom"
+CONTENT_TYPE = "application/atom+xml; charset=utf-8"
+FEED_LIMIT = 50  # the most recent changes a feed carries
+FEED_ID_DATE = "2026"  # the date of the feeds' own tag: ids (any fixed date keeps them stable)
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")  # after `clean` took the controls
+
+
+def tag_authority(public_url: str | None) -> str:
+    """The host that names the ids: MONITOR_PUBLIC_URL's, else `localhost`."""
+    host = urlsplit(public_url).hostname if public_url else None
+    return host or "localhost"
+
+
+def entry_id(authority: str, change: StatusChange) -> str:
+    """The change's stable id: `tag:HOST,YYYY-MM-DD:INDICATOR/change/ID`."""
+    day = change.at.date().isoformat()
+    return f"tag:{authority},{day}:{quote(change.indicator_id, safe='')}/change/{change.id}"
+
+
+def changes_feed(
+    changes: Sequence[StatusChange],
+    *,
+    titles: Mapping[str, str],
+    base_url: str,
+    self_url: str,
+    authority: str,
+    indicator_id: str | None = None,
+    now: datetime,
+) -> bytes:
+    """The feed of `changes` (newest first), of every indicator or of `indicator_id`'s;
+    `titles` maps indicator ids to titles, `base_url` is where the pages are."""
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    if indicator_id is None:
+        title, key = "monitor: status changes", "changes"
+        alternate: str | None = base_url
+    else:
+        name = titles.get(indicator_id, indicator_id)
+        title, key = f"monitor: {name}", f"indicators/{quote(indicator_id, safe='')}/changes"
+        alternate = page_address(base_url, indicator_id)
+    _text(feed, "id", f"tag:{authority},{FEED_ID_DATE}:{key}")
+    _text(feed, "title", title)
+    _text(feed, "updated", iso_time(changes[0].at if changes else now))
+    _link(feed, self_url, rel="self", type=CONTENT_TYPE.split(";")[0])
+    if alternate:
+        _link(feed, alternate, rel="alternate", type="text/html")
+    author = ET.SubElement(feed, f"{{{ATOM}}}author")
+    _text(author, "name", "monitor")
+    _text(feed, "generator", "monitor")
+    for change in changes:
+        _entry(feed, change, titles, base_url, authority)
+    ET.register_namespace("", ATOM)
+    document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
+
+
+def _entry(
+    feed: ET.Element,
+    change: StatusChange,
+    titles: Mapping[str, str],
+    base_url: str,
+    authority: str,
+) -> None:
+    entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
+    name = titles.get(change.indicator_id, change.indicator_id)
+    _text(entry, "id", entry_id(authority, change))
+    _text(entry, "title", f"{name}: {change.old_status} → {change.new_status}")
+    _text(entry, "updated", iso_time(change.at))
+    _text(entry, "published", iso_time(change.at))
+    page = page_address(base_url, change.indicator_id)
+    if page:
+        _link(entry, page, rel="alternate", type="text/html")
+    category = ET.SubElement(entry, f"{{{ATOM}}}category")
+    category.set("term", _xml(change.indicator_id))
+    category.set("label", _xml(name))
+    content = _text(entry, "content", _content_html(change))
+    content.set("type", "html")
+
+
+def _content_html(change: StatusChange) -> str:
+    """The entry's content: HTML, every feed-derived text escaped (ElementTree escapes the
+    whole once more as XML text)."""
+    e = html.escape
+    parts = [
+        f"<p>Now <strong>{e(change.new_status)}</strong> (was {e(change.old_status)}), "
+        f"since {iso_time(change.at)}{' (replayed)' if change.replayed else ''}.</p>"
+    ]
+    if change.reason:
+        parts.append(f"<p>Why: {e(_xml(change.reason))}</p>")
+    if change.evidence:
+        items = []
+        for item in change.evidence:
+            headline = e(_xml(item.title)) or "(no headline)"
+            link = web_url(item.link)
+            linked = f'<a href="{e(link)}">{headline}</a>' if link else headline
+            when = item.time.date().isoformat()
+            items.append(
+                f"<li>{linked} — {e(_xml(item.publisher))}, {when} ({e(item.outcome_id)})</li>"
+            )
+        parts.append(f"<p>Evidence:</p><ul>{''.join(items)}</ul>")
+    return "".join(parts)
+
+
+def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
+    child = ET.SubElement(parent, f"{{{ATOM}}}{tag}")
+    child.text = _xml(text)
+    return child
+
+
+def _link(parent: ET.Element, href: str, *, rel: str, type: str) -> None:
+    ET.SubElement(parent, f"{{{ATOM}}}link", rel=rel, type=type, href=_xml(href))
+
+
+def _xml(text: str) -> str:
+    """Text XML 1.0 can carry: on one line, no control characters, no lone surrogates."""
+    return _NOT_XML.sub("", clean(text))

@@ -1,0 +1,110 @@
+"""Silences: monitor silence INDICATOR (begin one), --list, --end ID."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import click
+
+from monitor.cli.common import Runtime, command, echo_json, json_option, pass_runtime
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from monitor.silences import Silence
+
+
+def cli_user() -> str:
+    """Who a silence begun or ended from the command line is by: $USER, else `cli`."""
+    return os.environ.get("USER", "").strip() or "cli"
+
+
+@command("silence")
+@click.argument("indicator_id", metavar="[INDICATOR]", required=False)
+@click.option("--outcome", help="Hold back only changes to or from this outcome.")
+@click.option(
+    "--for", "duration", metavar="DURATION", help="How long: 90m, 12h, 7d, 2w (as settings)."
+)
+@click.option("--reason", help="Why, in a few words; shown on the page and in the digest.")
+@click.option("--list", "listing", is_flag=True, help="List silences (of INDICATOR), newest first.")
+@click.option("--end", "end_id", type=click.IntRange(1), metavar="ID", help="End a silence now.")
+@json_option("Print silences as JSON, one object per line (the shape of GET /silences).")
+@pass_runtime
+def silence_cmd(
+    rt: Runtime,
+    indicator_id: str | None,
+    outcome: str | None,
+    duration: str | None,
+    reason: str | None,
+    listing: bool,
+    end_id: int | None,
+    as_json: bool,
+) -> None:
+    """Hold back an indicator's change alerts and the digest's "what changed" for a time.
+
+    Changes are still recorded; those recorded while the silence is in force go out once when
+    it ends (their alerts are sent then, and the next digest lists them). Who: $USER.
+
+    Example: monitor silence visa-easing --for 7d --reason "state visit: expected noise"
+
+    Example: monitor silence north-korea-stance --outcome pressure --for 12h --reason "wire copy"
+
+    Example: monitor silence --list --json
+
+    Ending one: monitor silence --end ID (its id from --list).
+    """
+    from monitor.domain import utcnow
+
+    modes = sum([listing, end_id is not None, indicator_id is not None and not listing])
+    if modes != 1:
+        raise click.UsageError("give INDICATOR --for D --reason TEXT, or --list, or --end ID")
+    now = utcnow()
+    if listing:
+        rt.read_only = True
+        _known(rt, indicator_id)
+        for silence in rt.store.silences(indicator_id, limit=500):
+            _show(silence, now, as_json)
+        return
+    if end_id is not None:
+        _show(rt.store.end_silence(end_id, who=cli_user(), now=now), now, as_json)
+        return
+    assert indicator_id is not None
+    if duration is None or reason is None:
+        raise click.UsageError("a silence needs --for DURATION and --reason TEXT")
+    from monitor.statuses import begin_silence
+
+    silence = begin_silence(
+        rt.definitions, rt.store, target=(indicator_id, outcome), duration=duration,
+        reason=reason, who=cli_user(), now=now,
+    )  # fmt: skip
+    _show(silence, now, as_json)
+
+
+def _known(rt: Runtime, indicator_id: str | None) -> None:
+    if indicator_id is None:
+        return
+    try:
+        rt.definitions.indicator(indicator_id)
+    except KeyError:
+        raise click.ClickException(f"silence: no indicator {indicator_id!r}") from None
+
+
+def _show(silence: Silence, now: datetime, as_json: bool) -> None:
+    from monitor.webmodels import SilenceOut
+
+    if as_json:
+        echo_json(SilenceOut.of(silence, now=now).model_dump(mode="json"))
+        return
+    state = silence.state(now)
+    if state == "ended":
+        when = f"ended {silence.end:%Y-%m-%d %H:%M} UTC by {silence.ended_by}"
+    else:
+        when = f"{'until' if state == 'active' else 'expired'} {silence.until:%Y-%m-%d %H:%M} UTC"
+    click.echo(
+        f"silence {silence.id}  {state:<7}  {silence.target}  {when}  "
+        f"(by {silence.created_by}: {silence.reason})"
+    )
+
+
+COMMANDS = (silence_cmd,)

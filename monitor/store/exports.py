@@ -1,0 +1,71 @@
+"""Status changes read for exports and feeds: all of them a page at a time, oldest first, or the
+latest few, newest first.
+
+`iter_changes` is a generator: each page of `PAGE` changes is one transaction, so an export of
+any size holds one page in memory. Changes are append-only and their ids grow, so a change
+recorded while an export runs is either in it (after the others) or not, never twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy import select
+
+from monitor.domain import StatusChange
+from monitor.store.base import StoreBase, once_more_if_disconnected
+from monitor.store.changes import _change_of
+from monitor.store.schema import change_table
+
+PAGE = 500  # changes a transaction reads for an export
+
+
+class ExportsMixin(StoreBase):
+    """Changes for `monitor export`, /export/… and the Atom feeds."""
+
+    def iter_changes(
+        self,
+        *,
+        indicator_id: str | None = None,
+        since: datetime | None = None,
+        page: int = PAGE,
+    ) -> Iterator[StatusChange]:
+        """Every status change (of one indicator) at or after `since`, in the order recorded
+        (by id), read `page` changes a transaction."""
+        after = 0
+        while True:
+            found = self.changes_after(after, indicator_id=indicator_id, since=since, limit=page)
+            yield from found
+            if len(found) < page:
+                return
+            after = found[-1].id or after
+
+    @once_more_if_disconnected
+    def changes_after(
+        self,
+        after_id: int,
+        *,
+        indicator_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = PAGE,
+    ) -> list[StatusChange]:
+        """At most `limit` changes with an id above `after_id`, oldest first."""
+        query = select(change_table).where(change_table.c.id > after_id)
+        if indicator_id is not None:
+            query = query.where(change_table.c.indicator_id == indicator_id)
+        if since is not None:
+            query = query.where(change_table.c.at >= since)
+        query = query.order_by(change_table.c.id).limit(limit)
+        with self._tx("read changes") as conn:
+            return [_change_of(row) for row in conn.execute(query)]
+
+    @once_more_if_disconnected
+    def latest_changes(self, *, limit: int, indicator_id: str | None = None) -> list[StatusChange]:
+        """The `limit` most recently recorded changes (of one indicator), newest first."""
+        query = select(change_table)
+        if indicator_id is not None:
+            query = query.where(change_table.c.indicator_id == indicator_id)
+        query = query.order_by(change_table.c.id.desc()).limit(limit)
+        with self._tx("read changes") as conn:
+            return [_change_of(row) for row in conn.execute(query)]

@@ -1,0 +1,136 @@
+"""Silences: append-only rows; ending one early appends its one end row."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from monitor.errors import SilenceError, StoreError
+from monitor.silences import Silence
+from monitor.store.base import StoreBase
+from monitor.store.schema import change_table, silence_end_table, silence_table
+
+_SILENCE = [*silence_table.c, silence_end_table.c.ended_at, silence_end_table.c.ended_by]
+
+
+class SilencesMixin(StoreBase):
+    """Analysts' silences."""
+
+    def add_silence(self, silence: Silence) -> Silence:
+        """Append a silence; returns it with its id."""
+        values = {
+            "indicator_id": silence.indicator_id,
+            "outcome_id": silence.outcome_id,
+            "reason": silence.reason,
+            "created_by": silence.created_by,
+            "created_at": silence.created_at,
+            "until": silence.until,
+        }
+        with self._tx("record a silence", write=True) as conn:
+            new_id = conn.execute(
+                silence_table.insert().values(**values).returning(silence_table.c.id)
+            ).scalar_one()
+        return self.silence(int(new_id)) or silence
+
+    def end_silence(self, silence_id: int, *, who: str, now: datetime) -> Silence:
+        """End a silence in force now; a SilenceError when there is none, or it is over."""
+        found = self.silence(silence_id)
+        if found is None:
+            raise SilenceError(f"silence: no silence {silence_id}", problem="unknown")
+        if not found.active(now):
+            over = "was ended" if found.state(now) == "ended" else "expired"
+            at = found.end.isoformat(timespec="seconds")
+            raise SilenceError(f"silence: silence {silence_id} {over} at {at}", problem="over")
+        row = {"silence_id": silence_id, "ended_at": now, "ended_by": who}
+        try:
+            with self._tx("end a silence", write=True) as conn:
+                conn.execute(silence_end_table.insert().values(**row))
+        except StoreError as exc:  # another analyst ended it meanwhile: the key is taken
+            if isinstance(exc.__cause__, IntegrityError):
+                raise SilenceError(
+                    f"silence: silence {silence_id} was ended meanwhile", problem="over"
+                ) from None
+            raise
+        ended = self.silence(silence_id)
+        assert ended is not None
+        return ended
+
+    def silence(self, silence_id: int) -> Silence | None:
+        query = _query().where(silence_table.c.id == silence_id)
+        with self._tx("read a silence") as conn:
+            row = conn.execute(query).first()
+        return None if row is None else silence_of(row)
+
+    def silences(
+        self,
+        indicator_id: str | None = None,
+        *,
+        active_at: datetime | None = None,
+        ending_after: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Silence]:
+        """Silences (of one indicator), newest first: those in force at `active_at`, or whose
+        end is after `ending_after`, or all."""
+        query = _query()
+        if indicator_id is not None:
+            query = query.where(silence_table.c.indicator_id == indicator_id)
+        moment = active_at or ending_after
+        if moment is not None:
+            query = query.where(silence_table.c.until > moment, _not_ended_by(moment))
+        if active_at is not None:
+            query = query.where(silence_table.c.created_at <= active_at)
+        query = query.order_by(silence_table.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with self._tx("read silences") as conn:
+            return [silence_of(row) for row in conn.execute(query)]
+
+
+def _query() -> Any:
+    return select(*_SILENCE).outerjoin(
+        silence_end_table, silence_end_table.c.silence_id == silence_table.c.id
+    )
+
+
+def _not_ended_by(moment: Any) -> Any:
+    """The silence (joined with its end row) was not ended at or before `moment`."""
+    return or_(silence_end_table.c.ended_at.is_(None), silence_end_table.c.ended_at > moment)
+
+
+def held_now(now: datetime) -> Any:
+    """A condition on status_change rows: a silence in force at `now` holds the change (its
+    indicator and outcome, recorded while the silence was in force). What `Silence.covers`
+    and `release_time` say, in SQL, for the alert outbox."""
+    s, e, c = silence_table, silence_end_table, change_table
+    outcome = s.c.outcome_id + ":"
+    size = func.length(outcome)
+    of_outcome = or_(
+        s.c.outcome_id.is_(None),
+        func.substr(c.c.old_status, 1, size) == outcome,
+        func.substr(c.c.new_status, 1, size) == outcome,
+    )
+    ended = select(e.c.ended_at).where(e.c.silence_id == s.c.id).scalar_subquery()
+    in_force = and_(
+        s.c.created_at <= c.c.at,
+        s.c.until > c.c.at,
+        s.c.until > now,
+        or_(ended.is_(None), and_(ended > c.c.at, ended > now)),
+    )
+    return exists().where(s.c.indicator_id == c.c.indicator_id, of_outcome, in_force)
+
+
+def silence_of(row: Any) -> Silence:
+    return Silence(
+        indicator_id=row.indicator_id,
+        outcome_id=row.outcome_id,
+        reason=row.reason,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        until=row.until,
+        ended_at=row.ended_at,
+        ended_by=row.ended_by,
+        id=row.id,
+    )

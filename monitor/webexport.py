@@ -1,0 +1,213 @@
+"""The HTTP endpoint's exports and Atom feeds: routes `monitor.web` includes behind the same
+guard as its other read endpoints (a bearer token with MONITOR_API_TOKEN set).
+
+    GET /export/history                  the statuses each indicator held, one row a stretch
+    GET /export/changes                  every status change, in the order recorded
+    GET /export/evidence                 each piece of evidence of those changes
+                                         (each: ?format=csv|json ?since ?indicator)
+    GET /changes.atom                    the latest status changes as an Atom feed
+    GET /indicators/{id}/changes.atom    one indicator's
+
+An export is streamed as the store reads it, a page at a time (`monitor.views.exported`,
+`monitor.export`): its first chunk is read before the answer starts, so a database that does
+not answer is a 503, not a cut-off file. A feed is small (`atom.FEED_LIMIT` changes) and
+answered with an ETag; If-None-Match gives 304, so a feed reader's poll costs one query.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Protocol
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from monitor import atom, export, server, views
+from monitor.domain import Definitions, StatusChange
+from monitor.settings import Settings
+from monitor.store import Store
+from monitor.views import ExportKind
+from monitor.webmodels import ErrorOut
+
+__all__ = ["router"]
+
+Format = Literal["csv", "json"]
+_MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+_SUMMARY = {
+    "history": "The statuses each indicator held, one row per stretch of time",
+    "changes": "Every status change, in the order recorded",
+    "evidence": "Each piece of evidence of every status change",
+}
+
+
+class Served(Protocol):
+    """What the routes read of the app's state (`monitor.web`'s `app.state.monitor`)."""
+
+    store: Store
+    definitions: Callable[[], Definitions]
+    settings: Settings
+    clock: Callable[[], datetime]
+
+
+def _served(request: Request) -> Served:
+    state: Served = request.app.state.monitor
+    return state
+
+
+def _error(description: str) -> dict[str, Any]:
+    schema = ErrorOut.model_json_schema()
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_STRING = {"type": "string"}
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: _error("The database did not answer.")}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _error("No indicator has this id.")}
+
+router = APIRouter()
+
+
+# ---------------------------------------------------------------- exports
+
+
+def _export_route(kind: ExportKind) -> None:
+    model = export.MODELS[kind]
+
+    def endpoint(
+        request: Request,
+        format: Annotated[
+            Format, Query(description="`csv` (a header row, UTF-8) or `json` (an array).")
+        ] = "csv",
+        since: Annotated[
+            datetime | None,
+            Query(description="Only from this time on (ISO 8601 or a date; UTC if no zone)."),
+        ] = None,
+        indicator: Annotated[
+            str | None, Query(max_length=200, description="Only this indicator's.")
+        ] = None,
+    ) -> Response:
+        state = _served(request)
+        try:
+            rows = views.exported(
+                kind, state.definitions(), state.store, indicator_id=indicator, since=_aware(since)
+            )
+        except KeyError:
+            raise HTTPException(404, f"no indicator {indicator!r}") from None
+        text = export.csv_text(model, rows) if format == "csv" else export.json_text(rows)
+        chunks = _encoded(text)
+        first = next(chunks)  # here, so that a database error is a 503 before the answer starts
+        filename = f"monitor-{kind}.{format}"
+        return StreamingResponse(
+            itertools.chain([first], chunks),
+            media_type=_MEDIA[format],
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    endpoint.__doc__ = (
+        f"{_SUMMARY[kind]}: CSV (one row per item, the fields of `{model.__name__}`; a cell that "
+        "starts with = + - or @ is prefixed with a quote) or a JSON array of them. Streamed."
+    )
+    router.add_api_route(
+        f"/export/{kind}",
+        endpoint,
+        methods=["GET"],
+        name=f"export_{kind}",
+        summary=_SUMMARY[kind],
+        response_model=list[model],  # type: ignore[valid-type]  # the JSON's schema
+        responses={
+            200: {"description": "The export.", "content": {"text/csv": {"schema": _STRING}}},
+            **_NOT_FOUND,
+            **_UNAVAILABLE,
+        },
+    )
+
+
+for _kind in views.EXPORTS:
+    _export_route(_kind)
+
+
+def _encoded(text: Iterator[str]) -> Iterator[bytes]:
+    for chunk in text:
+        yield chunk.encode("utf-8", "replace")  # a lone surrogate cannot be UTF-8
+
+
+# ---------------------------------------------------------------- Atom
+
+_ATOM_CONTENT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "An Atom 1.0 feed.",
+        "content": {"application/atom+xml": {"schema": {"type": "string"}}},
+    },
+    304: {"description": "Not Modified: the If-None-Match ETag still matches."},
+}
+
+
+@router.get(
+    "/changes.atom",
+    response_class=Response,
+    responses={**_ATOM_CONTENT, **_UNAVAILABLE},
+    summary="The latest status changes as an Atom feed",
+)
+def changes_atom(request: Request) -> Response:
+    """The latest status changes of every indicator as an Atom 1.0 feed, newest first: each
+    entry links to the indicator's page and lists the evidence (headline, link, publisher)."""
+    state = _served(request)
+    changes = state.store.latest_changes(limit=atom.FEED_LIMIT)
+    return _feed(request, state, changes, None)
+
+
+@router.get(
+    "/indicators/{indicator_id}/changes.atom",
+    response_class=Response,
+    responses={**_ATOM_CONTENT, **_NOT_FOUND, **_UNAVAILABLE},
+    summary="One indicator's latest status changes as an Atom feed",
+)
+def indicator_changes_atom(
+    request: Request,
+    indicator_id: Annotated[str, Path(description="The indicator's id (its file stem).")],
+) -> Response:
+    """One indicator's latest status changes as an Atom 1.0 feed, newest first."""
+    state = _served(request)
+    try:
+        state.definitions().indicator(indicator_id)
+    except KeyError:
+        raise HTTPException(404, f"no indicator {indicator_id!r}") from None
+    changes = state.store.latest_changes(limit=atom.FEED_LIMIT, indicator_id=indicator_id)
+    return _feed(request, state, changes, indicator_id)
+
+
+def _feed(
+    request: Request, state: Served, changes: list[StatusChange], indicator_id: str | None
+) -> Response:
+    public_url = state.settings.public_url
+    base = public_url or str(request.base_url)
+    body = atom.changes_feed(
+        changes,
+        titles={i.id: i.title for i in state.definitions().indicators},
+        base_url=base,
+        self_url=base.rstrip("/") + request.url.path,
+        authority=atom.tag_authority(public_url),
+        indicator_id=indicator_id,
+        now=state.clock(),
+    )
+    etag = server.etag_of(body)
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    last_modified = changes[0].at if changes else None
+    if last_modified is not None:
+        headers["Last-Modified"] = server.http_date(last_modified)
+    if server.not_modified(request.headers, etag, last_modified):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=atom.CONTENT_TYPE, headers=headers)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise HTTPException(422, "since: out of range") from None

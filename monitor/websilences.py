@@ -1,0 +1,189 @@
+"""The silences of the HTTP endpoint (`monitor.web` includes its router, behind the same token
+as the verdict endpoints), and the page's forms, whose reading the verdict form shares.
+
+    GET  /silences                           silences, newest first (?indicator ?active)
+    POST /silences                           begin one (JSON body: indicator, outcome, for, reason)
+    POST /silences/{id}/end                  end one now
+    POST /indicators/{id}/page/silence       the same from the indicator page's form (303 back)
+    POST /indicators/{id}/page/silence/end   its "End silence" button (form: silence; 303 back)
+
+Who: the name of the token that made the request (by bearer header or a session signed in with
+it; `api` for MONITOR_API_TOKEN), else `anonymous`, as for verdicts. The page's forms carry the
+session's CSRF token (`monitor.signin` checks it). Errors: 404 no such indicator or silence,
+409 the silence is over, 422 a bad outcome, duration or reason. The forms refuse a cross-site
+post (403), as the verdict form does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Protocol
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+
+from monitor import page, server, signin
+from monitor.domain import Definitions
+from monitor.errors import SilenceError
+from monitor.silences import Silence
+from monitor.statuses import begin_silence
+from monitor.store import Store
+from monitor.webmodels import ErrorOut, SilenceIn, SilenceOut
+
+__all__ = ["read_form", "router"]
+
+FORM_MAX_BYTES = 16_384  # a form of the page: a note or reason of 2,000 characters and a few ids
+_CODES = {"unknown": 404, "over": 409, "invalid": 422}
+
+
+class _Monitor(Protocol):
+    """What these routes read of `web`'s state (`app.state.monitor`)."""
+
+    store: Store
+    definitions: Callable[[], Definitions]
+    clock: Callable[[], datetime]
+
+
+def _monitor(request: Request) -> _Monitor:
+    state: _Monitor = request.app.state.monitor
+    return state
+
+
+State = Annotated[_Monitor, Depends(_monitor)]
+SilenceId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The silence's id.")]
+
+
+def _error(description: str) -> dict[str, Any]:
+    schema = ErrorOut.model_json_schema()
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: _error("The database did not answer.")}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: _error("No indicator or no silence has this id."),
+    409: _error("The silence is over already (ended or expired)."),
+    422: _error("No such outcome, not a duration, no reason, or not a silence."),
+    **_UNAVAILABLE,
+}
+
+router = APIRouter()
+
+
+@router.get(
+    "/silences",
+    response_model=list[SilenceOut],
+    responses=_UNAVAILABLE,
+    summary="Silences, newest first",
+)
+def silences(
+    state: State,
+    response: Response,
+    indicator: Annotated[str | None, Query(description="Only this indicator's.")] = None,
+    active: Annotated[bool, Query(description="Only those in force now.")] = False,
+) -> list[SilenceOut]:
+    """Every silence (of one indicator; only those in force now with `active=true`): who began
+    it, why, until when, and who ended it early (the items `monitor silence --list --json`
+    prints)."""
+    now = state.clock()
+    found = state.store.silences(indicator, active_at=now if active else None, limit=500)
+    response.headers["Cache-Control"] = "no-store"
+    return [SilenceOut.of(s, now=now) for s in found]
+
+
+@router.post(
+    "/silences",
+    response_model=SilenceOut,
+    status_code=201,
+    responses=_ERRORS,
+    summary="Begin a silence: hold back an indicator's alerts and digest lines for a time",
+)
+def add_silence(state: State, request: Request, body: SilenceIn) -> SilenceOut:
+    """Begin a silence now. Changes are still recorded; those recorded while it is in force
+    are alerted, and listed by the digest, once when it ends."""
+    who = signin.visitor_of(request).name
+    target = (body.indicator, body.outcome or None)
+    silence = _begin(state, target, body.duration, body.reason, who)
+    return SilenceOut.of(silence, now=silence.created_at)
+
+
+@router.post(
+    "/silences/{silence_id}/end",
+    response_model=SilenceOut,
+    responses=_ERRORS,
+    summary="End a silence now",
+)
+def end_silence(state: State, request: Request, silence_id: SilenceId) -> SilenceOut:
+    """End a silence in force now: the changes it held go out (alerts, the next digest)."""
+    who = signin.visitor_of(request).name
+    return SilenceOut.of(_end(state, silence_id, who), now=state.clock())
+
+
+@router.post(
+    "/indicators/{indicator_id}/page/silence",
+    response_class=RedirectResponse,
+    status_code=303,
+    include_in_schema=False,  # the page's form; tools use POST /silences
+)
+async def page_silence(state: State, request: Request, indicator_id: str) -> Response:
+    """The page's "Silence" form (outcome, for, reason); a redirect back to the page."""
+    field = await read_form(request, "silence")
+    who = signin.visitor_of(request).name
+    target = (indicator_id, field.get("outcome") or None)
+    args = (state, target, field.get("for", ""), field.get("reason", ""), who)
+    await run_in_threadpool(_begin, *args)
+    return RedirectResponse(f"{page.indicator_url(indicator_id)}#silence", status_code=303)
+
+
+@router.post(
+    "/indicators/{indicator_id}/page/silence/end",
+    response_class=RedirectResponse,
+    status_code=303,
+    include_in_schema=False,
+)
+async def page_end_silence(state: State, request: Request, indicator_id: str) -> Response:
+    """The page's "End silence" button (form: silence); a redirect back to the page."""
+    field = await read_form(request, "silence")
+    try:
+        silence_id = int(field.get("silence", ""))
+    except ValueError:
+        raise HTTPException(422, "silence: not a silence id") from None
+    who = signin.visitor_of(request).name
+    await run_in_threadpool(_end, state, silence_id, who)
+    return RedirectResponse(f"{page.indicator_url(indicator_id)}#silence", status_code=303)
+
+
+async def read_form(request: Request, what: str, max_fields: int = 8) -> dict[str, str]:
+    """A form the page posted, as field -> first value: 403 from another site's page, 413 when
+    longer than FORM_MAX_BYTES, 422 with more fields than the page's forms have."""
+    if server.cross_site(request.headers):
+        raise HTTPException(403, f"{what}: a form of another site may not post here")
+    try:
+        body = await server.read_at_most(request.stream(), FORM_MAX_BYTES)
+        if body is None:
+            raise HTTPException(413, f"{what}: a form is at most {FORM_MAX_BYTES} bytes")
+        form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=max_fields)
+    except ValueError:  # more fields than the form has
+        raise HTTPException(422, f"{what}: not the page's form") from None
+    return {name: values[0] for name, values in form.items()}
+
+
+def _begin(
+    state: _Monitor, target: tuple[str, str | None], duration: str, reason: str, who: str
+) -> Silence:
+    try:
+        return begin_silence(
+            state.definitions(), state.store, target=target, duration=duration,
+            reason=reason, who=who, now=state.clock(),
+        )  # fmt: skip
+    except SilenceError as exc:
+        raise HTTPException(_CODES.get(exc.problem, 422), str(exc)) from None
+
+
+def _end(state: _Monitor, silence_id: int, who: str) -> Silence:
+    try:
+        return state.store.end_silence(silence_id, who=who, now=state.clock())
+    except SilenceError as exc:
+        raise HTTPException(_CODES.get(exc.problem, 422), str(exc)) from None

@@ -1,0 +1,140 @@
+"""`monitor silence` and `monitor replay --dry-run` over a database filled by the pipeline
+(tests/webdata.py), on SQLite and PostgreSQL: a silence begun, listed (the shape of GET
+/silences) and ended from the command line by $USER, bad input in one line with nothing
+written, and a dry-run replay that prints the changes a replay records and leaves the database
+as it was, byte for byte."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import create_engine, select
+
+from monitor.cli import main
+from monitor.domain import Definitions
+from monitor.store import metadata, open_store
+from tests import webdata
+from tests.webdata import NOW
+
+defs = webdata.defs  # fixture
+SHAPE = {"id", "indicator", "outcome", "reason", "created_by", "created_at", "until",
+         "ended_at", "ended_by", "state"}  # fmt: skip
+
+
+@pytest.fixture
+def env(database_url: str, defs: Definitions, tmp_path: Path) -> Iterator[dict[str, str]]:
+    with open_store(database_url) as store:
+        webdata.populate(store, defs)
+    indicators = tmp_path / "indicators"
+    shutil.copytree(webdata.WEB / "indicators", indicators)
+    yield {
+        "MONITOR_DATABASE_URL": database_url,
+        "MONITOR_INDICATORS_DIR": str(indicators),
+        "MONITOR_FEEDS_FILE": str(webdata.WEB / "feeds.yaml"),
+        "USER": "ana",
+    }
+
+
+def run(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env=env, prog_name="monitor")
+
+
+def test_a_silence_is_begun_listed_and_ended_by_the_cli_user(env: dict[str, str]) -> None:
+    begun = run(env, "silence", "visa-easing", "--outcome", "eased", "--for", "7d",
+                "--reason", "state visit", "--json")  # fmt: skip
+    made = json.loads(begun.stdout)
+    text = run(env, "silence", "--list")
+    ended = run(env | {"USER": ""}, "silence", "--end", str(made["id"]))
+    listed = [
+        json.loads(line) for line in run(env, "silence", "--list", "--json").stdout.splitlines()
+    ]
+
+    assert begun.exit_code == 0, begun.output
+    assert set(made) == SHAPE and made["created_by"] == "ana" and made["state"] == "active"
+    assert re.fullmatch(
+        rf"silence {made['id']}  active   visa-easing:eased  until \d{{4}}-\d\d-\d\d \d\d:\d\d UTC"
+        r"  \(by ana: state visit\)\n",
+        text.stdout,
+    )
+    assert ended.exit_code == 0 and "ended" in ended.stdout and "by cli" in ended.stdout
+    assert [(s["state"], s["ended_by"]) for s in listed] == [("ended", "cli")]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "error"),
+    [
+        (["nope", "--for", "1d", "--reason", "x"], 1, "Error: silence: no indicator 'nope'"),
+        (["visa-easing", "--for", "soon", "--reason", "x"], 1,
+         "Error: silence: --for: not a duration: 'soon' (use e.g. 90s, 15m, 2h, 30d, 1w)"),
+        (["visa-easing", "--outcome", "x", "--for", "1d", "--reason", "x"], 1,
+         "Error: silence: visa-easing has no outcome 'x' (it has: eased)"),
+        (["visa-easing", "--for", "1d"], 2,
+         "Error: a silence needs --for DURATION and --reason TEXT (see 'monitor silence --help')"),
+        ([], 2, "Error: give INDICATOR --for D --reason TEXT, or --list, or --end ID"
+                " (see 'monitor silence --help')"),
+        (["--end", "9"], 1, "Error: silence: no silence 9"),
+        (["--end", "0"], 2, None),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_line_and_writes_nothing(
+    env: dict[str, str], args: list[str], code: int, error: str | None
+) -> None:
+    result = run(env, "silence", *args)
+    assert result.exit_code == code
+    assert len(result.stderr.splitlines()) == 1
+    if error is not None:
+        assert result.stderr.strip() == error
+    with open_store(env["MONITOR_DATABASE_URL"]) as store:
+        assert store.silences() == []
+
+
+# ---------------------------------------------------------------- replay --dry-run
+
+
+def contents(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, in order."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            return {
+                t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
+                for t in metadata.sorted_tables
+            }
+    finally:
+        engine.dispose()
+
+
+def file_bytes(url: str) -> str | None:
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(url.removeprefix("sqlite:///"))
+    parts = [p.read_bytes() for p in sorted(path.parent.glob(path.name + "*"))]
+    return hashlib.sha256(b"".join(parts)).hexdigest()
+
+
+def test_replay_dry_run_prints_the_changes_and_records_nothing(env: dict[str, str]) -> None:
+    visa = Path(env["MONITOR_INDICATORS_DIR"]) / "visa-easing.yaml"
+    visa.write_text(re.sub(r"(?m)^window: .*$", "window: 1d", visa.read_text()))
+    since = (NOW - timedelta(days=90)).strftime("%Y-%m-%d")
+    url = env["MONITOR_DATABASE_URL"]
+    before, raw = contents(url), file_bytes(url)
+
+    dry = run(env, "replay", "--since", since, "--dry-run")
+    after, raw_after = contents(url), file_bytes(url)
+    real = run(env, "replay", "--since", since)
+
+    assert dry.exit_code == 0, dry.output
+    assert "visa-easing: eased:confirmed -> quiet (would record)" in dry.stdout
+    assert "would be re-matched" in dry.stderr and "dry run: nothing recorded" in dry.stderr
+    assert after == before and sum(map(len, after.values())) > 0
+    assert raw_after == raw  # SQLite: the file (and its WAL) too
+    assert real.stdout == dry.stdout.replace("(would record)", "(replayed)")
+    assert contents(url)["status_change"] != before["status_change"]
