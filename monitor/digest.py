@@ -26,15 +26,25 @@ from datetime import UTC, date, datetime, tzinfo
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 
-from monitor.domain import QUIET, UNKNOWN, Evidence, StatusChange, digest_of
+from monitor.domain import UNKNOWN, Evidence, StatusChange, digest_of
 from monitor.errors import DigestError
 from monitor.settings import Settings
 from monitor.silences import Silence
-from monitor.views import PALETTE, clean, page_address, status_words, web_url
+from monitor.views import (
+    COLOURS,
+    clean,
+    lede,
+    page_address,
+    shown_terms,
+    status_words,
+    tone_of,
+    web_url,
+)
 from monitor.webmodels import IndicatorView
 
 log = logging.getLogger(__name__)
@@ -113,7 +123,17 @@ class _Item:
     href: str | None  # only http(s)
     publisher: str
     when: str
-    snippet: str
+    snippet: str  # the news beyond the headline (`views.lede`), or ""
+    terms: str  # the matched terms as words a person wrote, joined
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """Evidence of an indicator already listed under "What changed": referred back to, not
+    listed again."""
+
+    count: int
+    anchor: str  # the HTML id of the change it is listed under
 
 
 @dataclass(frozen=True)
@@ -121,24 +141,31 @@ class _Change:
     indicator: str
     old: str
     new: str
+    old_code: str  # as stored: the badge's data-status, as on the page
+    new_code: str
+    old_tone: str
     tone: str
     when: str
     items: tuple[_Item, ...]
     more: int
     reason: str = ""  # the analyst's verdict that caused it, if one did
     page: str | None = None  # the indicator's page under MONITOR_PUBLIC_URL
+    anchor: str = ""
+    listed: _Listed | None = None  # evidence listed under an earlier change
 
 
 @dataclass(frozen=True)
 class _Line:
     title: str
     status: str
+    code: str  # as stored: the badge's data-status, as on the page
     why: str  # "⚠ unknown — feeds not read: …" for unknown, else ""
     tone: str
     since: str
     items: tuple[_Item, ...]
     more: int
     page: str | None = None  # the indicator's page under MONITOR_PUBLIC_URL
+    listed: _Listed | None = None  # evidence listed under "What changed"
 
 
 @dataclass(frozen=True)
@@ -163,16 +190,10 @@ class _Problem:
     text: str
 
 
-_TONES = {  # background, foreground: inline CSS for a status badge
-    "confirmed": "background:#c8102e;color:#ffffff",
-    "reported": "background:#f2c14e;color:#1b1b1b",
-    # the status words as the page draws them
-    **{word: f"background:{c.background};color:{c.text}" for word, c in PALETTE.items()},
-}
-
-
-def _tone(status: str) -> str:
-    return _TONES.get(status.rpartition(":")[2], _TONES[QUIET])
+def _tone(status: str, outcome_ids: Sequence[str]) -> str:
+    """Inline CSS of a status badge, from the colour table the page's CSS is drawn from."""
+    colour = COLOURS[tone_of(status, outcome_ids)]
+    return f"background:{colour.background};color:{colour.text};border:1px solid {colour.fill}"
 
 
 def _item(evidence: Evidence, zone: tzinfo) -> _Item:
@@ -183,50 +204,86 @@ def _item(evidence: Evidence, zone: tzinfo) -> _Item:
         href=web_url(url),
         publisher=clean(evidence.publisher),
         when=format_time(evidence.time, zone),
-        snippet=clean(evidence.snippet),
+        snippet=lede(evidence.title, evidence.snippet),
+        terms=", ".join(shown_terms(evidence.terms, evidence.title, evidence.snippet)),
     )
 
 
-def _items(evidence: Sequence[Evidence], zone: tzinfo, limit: int) -> tuple[tuple[_Item, ...], int]:
-    shown = tuple(_item(e, zone) for e in evidence[:limit])
-    return shown, max(0, len(evidence) - limit)
+def _key(evidence: Evidence) -> tuple[int, str]:
+    """One piece of evidence: its entry, or its link (or headline) when it has no entry id."""
+    return (evidence.entry_id, "") if evidence.entry_id else (0, evidence.link or evidence.title)
 
 
-def _changes(data: DigestInput, zone: tzinfo) -> tuple[_Change, ...]:
+class _Ledger:
+    """Which evidence the digest has listed, and under which change: each piece once."""
+
+    def __init__(self) -> None:
+        self._where: dict[tuple[int, str], str] = {}
+
+    def items(
+        self, evidence: Sequence[Evidence], zone: tzinfo, limit: int, anchor: str
+    ) -> tuple[tuple[_Item, ...], int, _Listed | None]:
+        """The evidence not listed yet (at most `limit`, which are then listed under `anchor`),
+        how many more there are, and what was listed before."""
+        fresh = [e for e in evidence if _key(e) not in self._where]
+        before = [self._where[_key(e)] for e in evidence if _key(e) in self._where]
+        shown = fresh[:limit]
+        for e in shown:
+            self._where[_key(e)] = anchor
+        listed = _Listed(len(before), before[0]) if before else None
+        return tuple(_item(e, zone) for e in shown), len(fresh) - len(shown), listed
+
+
+def _anchor(change: StatusChange, n: int) -> str:
+    return f"change-{n}-{quote(change.indicator_id, safe='')}"
+
+
+def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Change, ...]:
     titles = {line.id: line.title for line in data.indicators}
+    outcomes = {line.id: [o.id for o in line.outcomes] for line in data.indicators}
     views = []
-    for change in sorted(data.changes, key=lambda c: (c.at, c.indicator_id)):
-        items, _more = _items(change.evidence, zone, EVIDENCE_PER_CHANGE)
-        more = change.evidence_count - len(items)  # a recorded change keeps only its top ones
+    ordered = sorted(data.changes, key=lambda c: (c.at, c.indicator_id))
+    for n, change in enumerate(ordered, 1):
+        ids = outcomes.get(change.indicator_id, [])
+        anchor = _anchor(change, n)
+        items, more, listed = ledger.items(change.evidence, zone, EVIDENCE_PER_CHANGE, anchor)
+        more += change.evidence_count - len(change.evidence)  # a change keeps its top ones
         views.append(
             _Change(
                 indicator=clean(titles.get(change.indicator_id, change.indicator_id)),
                 old=format_status(change.old_status),
                 new=format_status(change.new_status),
-                tone=_tone(change.new_status),
+                old_code=change.old_status,
+                new_code=change.new_status,
+                old_tone=_tone(change.old_status, ids),
+                tone=_tone(change.new_status, ids),
                 when=format_time(change.at, zone),
                 items=items,
                 more=more,
                 reason=clean(change.reason or ""),
                 page=web_url(page_address(data.page_url, change.indicator_id) or ""),
+                anchor=anchor,
+                listed=listed,
             )
         )
     return tuple(views)
 
 
-def _groups(data: DigestInput, zone: tzinfo) -> tuple[_Group, ...]:
+def _groups(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Group, ...]:
     groups: dict[str, list[_Line]] = {}
     for line in data.indicators:
-        items, more = _items(line.evidence, zone, EVIDENCE_PER_INDICATOR)
+        items, more, listed = ledger.items(line.evidence, zone, EVIDENCE_PER_INDICATOR, "")
         view = _Line(
             title=clean(line.title) or line.id,
             status=format_status(line.status),
+            code=line.status,
             why=status_words(line.status, clean(line.reason)) if line.status == UNKNOWN else "",
-            tone=_tone(line.status),
+            tone=_tone(line.status, [o.id for o in line.outcomes]),
             since=format_time(line.since, zone),
             items=items,
             more=more,
             page=web_url(page_address(data.page_url, line.id) or ""),
+            listed=listed,
         )
         groups.setdefault(clean(line.group) or "Other", []).append(view)
     return tuple(_Group(name, tuple(lines)) for name, lines in groups.items())
@@ -303,6 +360,7 @@ def render(data: DigestInput) -> tuple[str, str]:
     zone = _zone(data.timezone)
     n = count_changed(data.changes)
     page = clean(data.page_url) if data.page_url else ""
+    ledger = _Ledger()  # the changes first: the standing statuses refer back to them
     context = {
         "day": data.day.strftime("%A %d %B %Y").replace(" 0", " "),
         "timezone": data.timezone,
@@ -311,10 +369,10 @@ def render(data: DigestInput) -> tuple[str, str]:
             if n == 0
             else f"{n} indicator{'s' if n != 1 else ''} changed since the last digest."
         ),
-        "changes": _changes(data, zone),
+        "changes": _changes(data, zone, ledger),
         "held": data.held,
         "silenced": _silenced(data, zone),
-        "groups": _groups(data, zone),
+        "groups": _groups(data, zone, ledger),
         "problems": _problems(data, zone),
         "generated": format_time(data.generated_at, zone),
         "page_url": page,

@@ -103,6 +103,12 @@ class Term:
     title_only: bool = False
     forms: tuple[str, ...] = ()  # other spellings of a phrase (inflections), normalized
     where: str = field(default="", compare=False)  # "file:line" it was written at, for warnings
+    label: str = ""  # what people are shown instead of `raw` (`{term: ..., label: ...}`)
+
+    @property
+    def shown(self) -> str:
+        """How a match reports it: its label, else as written."""
+        return self.label or self.raw
 
 
 @dataclass(frozen=True)

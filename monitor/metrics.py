@@ -54,6 +54,11 @@ class StoreCollector(Collector):
         yield CounterMetricFamily("monitor_entries", "New feed entries stored.", t.new_entries)
         yield CounterMetricFamily("monitor_matches", "Entry matches stored.", t.matches)
         yield CounterMetricFamily("monitor_cycles", "Check cycles run.", t.cycles)
+        yield CounterMetricFamily(
+            "monitor_regex_timeouts",
+            "Regex term runs that ran out of their time budget (each counted as no match).",
+            t.regex_timeouts,
+        )
         buckets = [(_bound(b), n) for b, n in zip(CYCLE_BUCKETS, t.within, strict=True)]
         yield HistogramMetricFamily(
             "monitor_cycle_duration_seconds",

@@ -29,7 +29,7 @@ import apprise
 from monitor.digest import format_status, format_time
 from monitor.domain import StatusChange
 from monitor.silences import Silence
-from monitor.views import clean, page_address
+from monitor.views import clean, lede, page_address
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,8 @@ def build_alert(
         lines.append(f"- {clean(evidence.title) or '(untitled)'} ({source})")
         if evidence.link.strip():
             lines.append(f"  {clean(evidence.link)}")
-        if evidence.snippet.strip():
-            lines.append(f'  "{clean(evidence.snippet)}"')
+        if snippet := lede(evidence.title, evidence.snippet):
+            lines.append(f'  "{snippet}"')
     if change.evidence_count > min(limit, len(change.evidence)):
         lines.append(f"- and {change.evidence_count - min(limit, len(change.evidence))} more")
     return Alert(

@@ -8,7 +8,6 @@ text around each hit and wrapping the (escaped) hit in <mark>; only http(s) link
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -22,7 +21,19 @@ from markupsafe import Markup, escape
 from monitor.domain import MIXED, QUIET, UNKNOWN, Definitions, Evidence, StatusChange, Verdict
 from monitor.silences import Silence
 from monitor.store import FeedState, StoredEntry
-from monitor.views import PALETTE, clean, status_words, web_url
+from monitor.views import (
+    COLOURS,
+    OTHER,
+    PALETTE,
+    clean,
+    lede,
+    shown_terms,
+    status_words,
+    term_pattern,
+    tone_of,
+    web_url,
+    whole_words,
+)
 from monitor.webmodels import IndicatorView
 
 __all__ = [
@@ -53,38 +64,19 @@ SESSION_SLOT = "<!--session-->"
 TIMELINE_DAYS = 90
 TIMELINE_WIDTH = 1000.0  # SVG user units; the SVG scales to the card's width
 EVIDENCE_ON_INDEX = 3
-_OUTCOME_HUES = 4  # colours cycle after this many outcomes
-_CJK = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
 # ---------------------------------------------------------------- small helpers
 
 
-@functools.lru_cache(maxsize=4096)
-def _term_pattern(raw: str) -> re.Pattern[str] | None:
-    """A pattern that finds a rule term in display text (close to, not exactly, match.py)."""
-    term = raw.strip().removeprefix("title:")
-    if _is_pattern(term):
-        try:
-            return re.compile(term[1:-1], re.IGNORECASE)
-        except re.error:  # regex-module syntax (\p{Han}, ...): not highlighted
-            return None
-    prefix = term.endswith("*")
-    words = term.rstrip("*").split()
-    if not words:
-        return None
-    body = r"\s+".join(re.escape(word) for word in words) + (r"\w*" if prefix else "")
-    if _CJK.search(term):
-        return re.compile(body, re.IGNORECASE)
-    return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
-
-
 def _spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
     found = []
     for term in terms:
-        pattern = _term_pattern(term)
+        pattern = term_pattern(term)
         if pattern is not None:
-            found += [m.span() for m in pattern.finditer(text) if m.end() > m.start()]
+            found += [
+                whole_words(text, *m.span()) for m in pattern.finditer(text) if m.end() > m.start()
+            ]
     merged: list[tuple[int, int]] = []
     for start, end in sorted(found):
         if merged and start <= merged[-1][1]:
@@ -140,16 +132,16 @@ class StatusLook:
 
 def look(definitions: Definitions, indicator_id: str, status: str) -> StatusLook:
     outcome_id, _, level = status.partition(":")
-    if status in (QUIET, MIXED, UNKNOWN) or not level:
-        tone = status if status in (QUIET, MIXED, UNKNOWN) else "other"
-        return StatusLook(status, tone, status_words(status))
     try:
         indicator = definitions.indicator(indicator_id)
-        index = [o.id for o in indicator.outcomes].index(outcome_id)
-    except (KeyError, ValueError):
-        return StatusLook(status, "other", status)
-    label = indicator.outcomes[index].label
-    return StatusLook(status, f"o{index % _OUTCOME_HUES} {level}", f"{label} ({level})")
+    except KeyError:
+        indicator = None
+    ids = [o.id for o in indicator.outcomes] if indicator is not None else []
+    tone = tone_of(status, ids)
+    if status in (QUIET, MIXED, UNKNOWN) or indicator is None or tone == OTHER:
+        return StatusLook(status, tone, status_words(status))
+    label = indicator.outcome(outcome_id).label
+    return StatusLook(status, tone, f"{label} ({level})")
 
 
 # ---------------------------------------------------------------- timeline
@@ -224,14 +216,13 @@ def timeline(
 
 @dataclass(frozen=True)
 class Item:
-    title: str
+    title: Markup  # the headline, escaped, with the matched terms in <mark>
     href: str | None
     link: str
     publisher: str
     when: str
     snippet: Markup
-    words: tuple[str, ...]  # the plain terms that matched
-    patterns: int  # how many /regex/ terms matched
+    words: tuple[str, ...]  # the terms that matched, as words a person wrote (`shown_terms`)
     outcome: str  # the outcome's label when the indicator has several, else ""
     entry_id: int = 0
     outcome_id: str = ""
@@ -295,26 +286,19 @@ def _item(definitions: Definitions, e: Evidence, zone: tzinfo) -> Item:
         outcome = indicator.outcome(e.outcome_id).label if several else ""
     except KeyError:
         outcome = e.outcome_id
-    patterns = [t for t in e.terms if _is_pattern(t)]
     return Item(
-        title=clean(e.title) or "(no headline)",
+        title=highlight(clean(e.title), e.terms) if clean(e.title) else Markup("(no headline)"),
         href=web_url(e.link),
         link=clean(e.link),
         publisher=clean(e.publisher),
         when=format_time(e.time, zone),
-        snippet=highlight(clean(e.snippet), e.terms),
-        words=tuple(t.removeprefix("title:") for t in e.terms if not _is_pattern(t)),
-        patterns=len(patterns),
+        snippet=highlight(lede(e.title, e.snippet), e.terms),
+        words=shown_terms(e.terms, e.title, e.snippet),
         outcome=outcome,
         entry_id=e.entry_id,
         outcome_id=e.outcome_id,
         judged=bool(e.judged),
     )
-
-
-def _is_pattern(term: str) -> bool:
-    term = term.strip().removeprefix("title:")
-    return len(term) > 2 and term.startswith("/") and term.endswith("/")
 
 
 def indicator_url(indicator_id: str) -> str:
@@ -415,7 +399,8 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["clean"] = clean
-    env.globals["palette"] = PALETTE  # the status words' colours, as the digest draws them
+    env.globals["palette"] = PALETTE
+    env.globals["colours"] = COLOURS  # every status's colour, as the digest draws it
     return env
 
 

@@ -160,6 +160,7 @@ class CycleReport:
     failed: int = 0
     new_entries: int = 0
     matches: int = 0
+    regex_timeouts: int = 0  # regex term runs out of their time budget (no match)
     changes: list[StatusChange] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -200,6 +201,7 @@ def run_cycle(
     and FetchStopped is raised; past `ctx.cycle_deadline` the same happens without raising."""
     report = CycleReport(started_at=now)
     deadline = now + ctx.cycle_deadline
+    ctx.matcher.take_timeouts()  # the cycle's own, below
 
     def halt() -> bool:
         stopping = ctx.stop is not None and ctx.stop.is_set()
@@ -218,9 +220,23 @@ def run_cycle(
             "cycle: deadline of %s passed; %d feeds released unchecked", ctx.cycle_deadline, left
         )
     report.changes = evaluate_and_record(ctx, now=now)
+    report.regex_timeouts = _log_timeouts(ctx.matcher.take_timeouts())
     report.finished_at = clock() if clock else now
     ctx.store.record_cycle(_cycle_row(report))
     return report
+
+
+def _log_timeouts(timed_out: Mapping[str, int]) -> int:
+    """One warning for the cycle's regex terms that ran out of their time budget."""
+    if timed_out:
+        terms = ", ".join(f"{raw!r} ({n}×)" for raw, n in sorted(timed_out.items()))
+        log.warning(
+            "match: %d regex runs ran out of their time budget this cycle and counted as no "
+            "match: %s (`monitor validate` names terms that can backtrack)",
+            sum(timed_out.values()),
+            terms,
+        )
+    return sum(timed_out.values())
 
 
 def _claim(
@@ -520,5 +536,6 @@ def _cycle_row(report: CycleReport) -> Cycle:
         new_entries=report.new_entries,
         matches=report.matches,
         changes=len(report.changes),
+        regex_timeouts=report.regex_timeouts,
         ok=True,
     )

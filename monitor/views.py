@@ -8,6 +8,7 @@ model the route declares, built by that model's `of` (`exported`: a stream of th
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -44,6 +45,7 @@ from monitor.webmodels import (
     OutcomeOut,
     PeriodOut,
 )
+from monitor.wordforms import word_forms
 
 log = logging.getLogger("monitor.web")
 
@@ -68,6 +70,39 @@ PALETTE: dict[str, Colour] = {
 }
 
 
+_OUTCOME_HUES = (  # outcome n of an indicator takes hue n % 4: (reported, confirmed)
+    (Colour("#dbeafe", "#1e3a8a", "#93c5fd"), Colour("#1d4ed8", "#ffffff", "#1d4ed8")),  # blue
+    (Colour("#ffedd5", "#7c2d12", "#fdba74"), Colour("#c2410c", "#ffffff", "#c2410c")),  # orange
+    (Colour("#dcfce7", "#14532d", "#86efac"), Colour("#15803d", "#ffffff", "#15803d")),  # green
+    (Colour("#fce7f3", "#831843", "#f9a8d4"), Colour("#be185d", "#ffffff", "#be185d")),  # pink
+)
+OTHER = "other"  # a status naming an outcome the definitions no longer have
+
+COLOURS: dict[str, Colour] = {
+    **PALETTE,
+    **{
+        f"o{n} {level}": colour
+        for n, pair in enumerate(_OUTCOME_HUES)
+        for level, colour in zip(("reported", "confirmed"), pair, strict=True)
+    },
+    OTHER: Colour("#f1f1f1", "#333333", "#999999"),
+}
+"""Every status's colour, by its tone (`tone_of`): the one table the page's CSS and the
+digest's inline styles are both drawn from."""
+
+
+def tone_of(status: str, outcome_ids: Sequence[str]) -> str:
+    """A status's key in COLOURS (and the page's CSS classes): `quiet`, `mixed`, `unknown`,
+    `oN LEVEL` for the indicator's Nth outcome (`outcome_ids` in definition order), else
+    `other`."""
+    if status in PALETTE:
+        return status
+    outcome_id, _, level = status.partition(":")
+    if outcome_id not in outcome_ids or f"o0 {level}" not in COLOURS:
+        return OTHER
+    return f"o{list(outcome_ids).index(outcome_id) % len(_OUTCOME_HUES)} {level}"
+
+
 def status_words(status: str, reason: str = "") -> str:
     """What a person reads for a status word: `⚠ unknown — feeds not read: …` for unknown."""
     if status != UNKNOWN:
@@ -81,6 +116,109 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 def clean(text: str) -> str:
     """Feed-derived text on one line: control characters dropped, whitespace collapsed."""
     return " ".join(_CONTROL.sub("", text).split())
+
+
+# ---------------------------------------------------------------- evidence as news
+
+_CJK = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
+def is_pattern(term: str) -> bool:
+    """A `/regex/` term (perhaps `title:/regex/`)."""
+    term = term.strip().removeprefix("title:").strip()
+    return len(term) > 2 and term.startswith("/") and term.endswith("/")
+
+
+@functools.lru_cache(maxsize=4096)
+def term_pattern(raw: str) -> re.Pattern[str] | None:
+    """A pattern that finds a rule term in display text (close to, not exactly, the matcher):
+    a phrase on word boundaries (as a substring in CJK) with its English word forms, a prefix
+    with the rest of its word, a regex as written (regex-module syntax: None)."""
+    term = raw.strip().removeprefix("title:").strip()
+    if is_pattern(term):
+        try:
+            return re.compile(term[1:-1], re.IGNORECASE)
+        except re.error:  # regex-module syntax (\p{Han}, ...): not found here
+            return None
+    exact = term.startswith("=")
+    term = term.removeprefix("=").strip()
+    prefix = term.endswith("*")
+    if not term.rstrip("*").split():
+        return None
+    forms = (term.rstrip("*"),) if prefix or exact else (term, *word_forms(term))
+    bodies = sorted(
+        (r"\s+".join(re.escape(word) for word in form.split()) for form in forms), key=len
+    )
+    body = "(?:" + "|".join(reversed(bodies)) + ")" + (r"\w*" if prefix else "")
+    if _CJK.search(term):
+        return re.compile(body, re.IGNORECASE)
+    return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
+
+
+def _in_word(char: str) -> bool:
+    return char.isalnum() and not _CJK.match(char)
+
+
+def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span widened to the whole words it touches (`Korea` in `Korean` -> `Korean`), so a
+    highlight never cuts a word; CJK text has no spaces between words and is left as it is."""
+    if start < end and _in_word(text[start]):
+        while start > 0 and _in_word(text[start - 1]):
+            start -= 1
+    if start < end and _in_word(text[end - 1]):
+        while end < len(text) and _in_word(text[end]):
+            end += 1
+    return start, end
+
+
+def shown_terms(terms: Sequence[str], *texts: str) -> tuple[str, ...]:
+    """The matched terms as words a person wrote: each as the words it matched in `texts` (the
+    headline, the snippet), whole words (`sanction*` -> `sanctions`); a term found in none of
+    them as written, without `title:`, `=` or `*` — but a regex, whose source is no words, is
+    then left out."""
+    words: list[str] = []
+    for raw in terms:
+        term = raw.strip().removeprefix("title:").strip()
+        found = _found(term, texts)
+        if found or is_pattern(term):
+            words.append(found)
+        else:
+            words.append(term.removeprefix("=").strip().rstrip("*"))
+    shown = list(dict.fromkeys(w for w in words if w))
+    return tuple(w for w in shown if not any(_within(w, other) for other in shown))
+
+
+def _within(word: str, other: str) -> bool:
+    """`word` is a part of `other` as shown (`Korean` of `South Korean`): shown once, in it."""
+    word, other = word.casefold(), other.casefold()
+    return word != other and re.search(rf"(?<!\w){re.escape(word)}(?!\w)", other) is not None
+
+
+def _found(term: str, texts: Sequence[str]) -> str:
+    pattern = term_pattern(term)
+    for text in texts if pattern is not None else ():
+        hit = pattern.search(text) if pattern is not None else None
+        if hit is not None and hit.group().strip():
+            return " ".join(text[slice(*whole_words(text, *hit.span()))].split())
+    return ""
+
+
+_LEAD = re.compile(r"^[\s\-–—:|.,;·]+")
+
+
+def lede(title: str, snippet: str) -> str:
+    """The snippet without the headline it starts with (a hit in the headline gives a snippet of
+    the headline and the text after it; a late hit in a long one, of its last words): what is
+    left is the news beyond the headline, or ""."""
+    title, snippet = clean(title), clean(snippet)
+    body = snippet.removeprefix("…").lstrip()
+    folded = body.casefold()
+    for start in [0, *(m.end() for m in re.finditer(r"\s+", title))]:
+        tail = title[start:]
+        if tail and folded.startswith(tail.casefold()) and (start == 0 or body != snippet):
+            rest = _LEAD.sub("", body[len(tail) :])
+            return rest if rest and rest != "…" else ""
+    return snippet
 
 
 def page_address(public_url: str | None, indicator_id: str) -> str | None:

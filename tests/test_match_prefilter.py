@@ -48,7 +48,12 @@ from tests.conftest import ROOT
         ("(?P<who>beijing|seoul) (says|said)", (frozenset({"beijing", "seoul"}),)),
         ("a++bcdef", (frozenset({"bcdef"}),)),
         ("\\x41bcd", (frozenset({"abcd"}),)),
-        ("中国", ()),
+        ("中国", (frozenset({"中国"}),)),  # no case: a match holds it as written
+        ("관세[^.]{0,6}(인하|철폐)", (frozenset({"관세"}),)),
+        ("(FTA|자유무역협정) ?(발효|시행)", (frozenset({"발효", "시행"}),)),
+        ("(visa|ビザ)免除", (frozenset({"免除"}),)),
+        ("visa免除", (frozenset({"visa"}), frozenset({"免除"}))),  # the ASCII ones first
+        ("[中国]人", (frozenset({"人"}),)),
         ("[^a]bcde", (frozenset({"bcde"}),)),
         ("(?i:Seoul) talks", (frozenset({" talks"}), frozenset({"seoul"}))),
     ],
@@ -67,6 +72,31 @@ ATOMS += ["(?:", "(?=", "(?!", "|", "*", "+", "?", "{2}", "{1,3}", "{,2}", "+?",
     st.lists(st.sampled_from(["a", "b", " ", "-", "."]), max_size=12).map("".join),
 )
 def test_every_match_contains_a_literal_of_each_requirement(pattern: str, text: str) -> None:
+    try:
+        compiled = regex.compile(pattern, regex.IGNORECASE)
+    except regex.error:
+        return
+    found = compiled.search(text)
+    if found is not None:
+        for need in required_literals(pattern):
+            assert any(literal in found.group().lower() for literal in need)
+
+
+CASELESS_ATOMS = ["中", "国", "中国", "비자", "ビザ", "[中国]", "[^中]", ".", "(", ")", "(?:"]
+CASELESS_ATOMS += ["(?!", "|", "*", "+", "?", "{2}", "{0,3}", " ", "a"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(CASELESS_ATOMS), min_size=1, max_size=10).map("".join),
+    st.lists(st.sampled_from(["中", "国", "비", "자", "ビ", "ザ", " ", "a"]), max_size=12).map(
+        "".join
+    ),
+)
+def test_every_match_contains_a_caseless_literal_of_each_requirement(
+    pattern: str, text: str
+) -> None:
+    """Han, Kana and Hangul literals: every match holds one of each set, as written."""
     try:
         compiled = regex.compile(pattern, regex.IGNORECASE)
     except regex.error:

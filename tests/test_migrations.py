@@ -283,7 +283,7 @@ def test_0005_adds_the_silence_tables_and_goes_back_without_them(empty_database_
         assert store.silences() == []  # the rows went with the tables
 
 
-def test_0006_gives_stored_matches_their_entry_time_and_a_match_version(database_url: str) -> None:
+def test_0007_gives_stored_matches_their_entry_time_and_a_match_version(database_url: str) -> None:
     now = datetime(2026, 2, 1, 12, tzinfo=UTC)
     day = timedelta(days=1)
     with open_store(database_url) as store:
@@ -297,10 +297,10 @@ def test_0006_gives_stored_matches_their_entry_time_and_a_match_version(database
     engine = create_engine(database_url)
     try:
         with engine.begin() as conn:
-            migrate.downgrade(conn, metadata, "0005")
+            migrate.downgrade(conn, metadata, "0006")
     finally:
         engine.dispose()
-    assert upgrade(database_url) == ("0005", migrate.head())
+    assert upgrade(database_url) == ("0006", migrate.head())
     assert schema_differences(database_url) == []
     times = "SELECT m.time = e.time FROM entry_match m JOIN entry e ON e.id = m.entry_id"
     assert [bool(same) for (same,) in _rows(database_url, times)] == [True] * 3

@@ -76,7 +76,9 @@ def test_every_change_to_a_cookie_makes_it_no_session(clock: Clock) -> None:
     payload, stamp, signature = cookie.split(".")
     forged = json.dumps({"n": "bob", "k": "0" * 16, "c": "x"}).encode()
     forged_payload = base64.urlsafe_b64encode(forged).decode().rstrip("=")
-    flipped = signature[:-1] + ("A" if signature[-1] != "A" else "B")
+    # The first character: all six of its bits are the signature's (the last one's low bits are
+    # padding, which base64 decoding ignores, so altering it may leave the signature as it was).
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
     for bad in (
         f"{forged_payload}.{stamp}.{signature}",  # another name under the old signature
         f"{payload}.{stamp}.{flipped}",  # the signature altered

@@ -85,7 +85,8 @@ def test_evidence_shows_headline_publisher_date_link_and_marked_terms(client: Te
 
     assert (
         '<a href="https://www.koreaherald.com/article/1" rel="noopener noreferrer nofollow">'
-        "South Korea launches visa-free entry for Chinese tour groups</a>"
+        "South <mark>Korea</mark> launches <mark>visa-free</mark> entry for "
+        "<mark>Chinese</mark> tour groups</a>"
     ) in card
     assert "koreaherald.com · " + (NOW - timedelta(days=2)).strftime("%Y-%m-%d") in card
     assert "<mark>visa-free</mark>" in card

@@ -11,7 +11,7 @@ from monitor.cli.common import Runtime, command, echo_json, json_option, one_lin
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
-    from monitor.domain import Entry
+    from monitor.domain import Entry, Indicator
     from monitor.labeled import Score
 
 # monitor.labeled.PARTS, spelled out here so that building the command line imports no matcher
@@ -36,13 +36,15 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...]) -> None:
     """Check indicators/*.yaml and the feeds file; exit 1 with file:line: message per error.
 
     Also prints `file:line: warning: ...` for risky terms (a prefix shorter than four
-    letters, a term common in general news); warnings leave the exit code 0.
+    letters, a term common in general news, a regex that can backtrack for ever: nested
+    quantifiers, repeated overlapping alternatives, or out of its time budget on an adversarial
+    text); warnings leave the exit code 0.
 
     Example: monitor validate --general-news tests/data/general-news/general-news.xml
     """
     from monitor.definitions import validate
     from monitor.definitions import warnings as definition_warnings
-    from monitor.match import general_news_warnings
+    from monitor.match import general_news_warnings, regex_warnings
 
     problems = validate(rt.settings.indicators_dir, rt.settings.feeds_file)
     for problem in problems:
@@ -51,7 +53,8 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...]) -> None:
         raise SystemExit(1)
     d = rt.definitions
     entries = _general_news(general_news or ((GENERAL_NEWS,) if GENERAL_NEWS.is_dir() else ()))
-    for warning in definition_warnings(d) + general_news_warnings(rt.matcher, entries):
+    found = definition_warnings(d) + regex_warnings(d.indicators)
+    for warning in found + general_news_warnings(rt.matcher, entries):
         click.echo(warning)
     click.echo(f"ok: {len(d.indicators)} indicators, {len(d.feeds)} feeds")
 
@@ -85,16 +88,28 @@ def _general_news(paths: tuple[Path, ...]) -> list[Entry]:
     show_default=True,
     help="Score only the rows of this part of the labeled file (split by a hash of the id).",
 )
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Show every example, passed ones too, with its terms."
+)
 @json_option("Print one JSON document instead.")
+@click.argument("indicator_ids", nargs=-1, metavar="[INDICATOR]...")
 @pass_runtime
-def test_cmd(rt: Runtime, labeled: Path | None, part: str, as_json: bool) -> None:
-    """Run every indicator's examples; exit 1 on a failure, showing why.
+def test_cmd(
+    rt: Runtime,
+    labeled: Path | None,
+    part: str,
+    verbose: bool,
+    as_json: bool,
+    indicator_ids: tuple[str, ...],
+) -> None:
+    """Run the examples of every indicator (or of the INDICATORs named); exit 1 on a failure,
+    showing why.
 
-    Example: monitor test --labeled ../shared/corpus/labeled-dev.tsv --part tune
+    Example: monitor test north-korea-stance -v
     """
     from monitor.match import run_examples
 
-    results = run_examples(rt.definitions.indicators, rt.matcher)
+    results = run_examples(_chosen(rt, indicator_ids), rt.matcher)
     failures = [r for r in results if not r.passed]
     if as_json:
         document: dict[str, Any] = {
@@ -123,10 +138,10 @@ def test_cmd(rt: Runtime, labeled: Path | None, part: str, as_json: bool) -> Non
         if failures:
             raise SystemExit(1)
         return
-    for r in failures:
+    for r in results if verbose else failures:
         click.echo(
-            f"FAIL {r.indicator_id} ({rt.definitions.indicator(r.indicator_id).source}"
-            f":{r.example.line})"
+            f"{'ok  ' if r.passed else 'FAIL'} {r.indicator_id} "
+            f"({rt.definitions.indicator(r.indicator_id).source}:{r.example.line})"
         )
         click.echo(f"  example:  {r.example.text}")
         if r.example.body:
@@ -140,6 +155,18 @@ def test_cmd(rt: Runtime, labeled: Path | None, part: str, as_json: bool) -> Non
         click.echo(_score(rt, labeled, part).report())
     if failures:
         raise SystemExit(1)
+
+
+def _chosen(rt: Runtime, indicator_ids: tuple[str, ...]) -> tuple[Indicator, ...]:
+    """The indicators named (all when none is); an unknown id is a usage error."""
+    known = {i.id: i for i in rt.definitions.indicators}
+    unknown = [i for i in indicator_ids if i not in known]
+    if unknown:
+        raise click.BadParameter(
+            f"no indicator {', '.join(map(repr, unknown))} (see indicators/*.yaml)",
+            param_hint="INDICATOR",
+        )
+    return tuple(known[i] for i in dict.fromkeys(indicator_ids)) or rt.definitions.indicators
 
 
 def _score(rt: Runtime, path: Path, part: str) -> Score:

@@ -130,6 +130,7 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
 
     Example: monitor history north-korea-stance --limit 5
     """
+    from monitor.views import clean, lede, shown_terms
     from monitor.webmodels import ChangeOut
 
     rt.read_only = True
@@ -149,7 +150,12 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
             click.echo(f"  because {change.reason}")
         for e in change.evidence:
             judged = " (confirmed by an analyst)" if e.judged else ""
-            click.echo(f"    [entry {e.entry_id}] {e.publisher}: {e.title}{judged}\n      {e.link}")
+            click.echo(f"    [entry {e.entry_id}] {e.publisher}: {clean(e.title)}{judged}")
+            click.echo(f"      {clean(e.link)}")
+            if terms := shown_terms(e.terms, e.title, e.snippet):
+                click.echo(f"      matched: {', '.join(terms)}")
+            if snippet := lede(e.title, e.snippet):
+                click.echo(f'      "{snippet}"')
 
 
 @command("search")

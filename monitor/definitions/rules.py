@@ -36,6 +36,7 @@ NESTED_RULE_KEYS: tuple[str, ...] = tuple(Operator)
 RULE_KEYS = ("scope", *NESTED_RULE_KEYS)
 NEAR_KEYS = ("terms", "within", "order")
 NEAR_REQUIRED = ("terms", "within")
+LABELED_TERM_KEYS = ("term", "label")  # `{term: '/regex/', label: words}`: shown as `label`
 
 
 def read_rule(f: File, node: yaml.Node) -> Rule | None:
@@ -96,6 +97,11 @@ def _item(f: File, node: yaml.Node, depth: int) -> Node | None:
         if terms is None:
             return None
         return TermNode(terms[0]) if len(terms) == 1 else AnyNode(tuple(map(TermNode, terms)))
+    if isinstance(node, yaml.MappingNode) and any(
+        isinstance(k, yaml.ScalarNode) and k.value == "term" for k, _ in node.value
+    ):
+        term = _labeled_term(f, node)
+        return TermNode(term) if term is not None else None
     if isinstance(node, yaml.MappingNode):
         values = mapping(f, node, "a nested rule", NESTED_RULE_KEYS)
         if values == {}:
@@ -114,6 +120,18 @@ def _term(f: File, node: yaml.Node) -> Term | None:
     except ValueError as exc:
         f.error(node, str(exc))
         return None
+
+
+def _labeled_term(f: File, node: yaml.Node) -> Term | None:
+    """`{term: '/regex/', label: words}`: a term that people are shown as its label (the
+    digest, the page, alerts) — for a regex, whose source means nothing to a reader."""
+    values = mapping(f, node, "a labeled term", LABELED_TERM_KEYS, LABELED_TERM_KEYS)
+    if values is None or any(key not in values for key in LABELED_TERM_KEYS):
+        return None
+    term, label = _term(f, values["term"]), string(f, values["label"], "a term's label")
+    if term is None or label is None:
+        return None
+    return replace(term, label=" ".join(label.split()))
 
 
 def read_terms(f: File, node: yaml.Node) -> list[Term] | None:

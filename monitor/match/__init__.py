@@ -7,8 +7,9 @@ to hold), so the work per entry follows the hits, not the number of indicators. 
 lazily with the `regex` module under a timeout; a timeout counts as no match.
 
 The package's modules, each importing only those after it: `matcher` (Matcher, examples,
-general-news warnings) -> `scan` (one entry) -> `machine` (compiling) -> `prefilter` (the
-literals a regex needs), `regexterms` (running regexes), `textview` (views of the text).
+general-news warnings) and `regexrisk` (regexes that can backtrack for ever) -> `scan` (one
+entry) -> `machine` (compiling) -> `prefilter` (the literals a regex needs), `regexterms`
+(running regexes), `textview` (views of the text).
 """
 
 from monitor.match.machine import Machine
@@ -21,6 +22,7 @@ from monitor.match.matcher import (
     run_examples,
 )
 from monitor.match.prefilter import MAX_GROUPS
+from monitor.match.regexrisk import backtracking, regex_warnings
 from monitor.match.regexterms import MAX_HITS_PER_TERM, REGEX_TIMEOUT, REGEX_WALL_FACTOR
 from monitor.match.textview import MAX_SPACINGS, SNIPPET_CHARS
 
@@ -36,6 +38,8 @@ __all__ = [
     "ExampleResult",
     "Machine",
     "Matcher",
+    "backtracking",
     "general_news_warnings",
+    "regex_warnings",
     "run_examples",
 ]

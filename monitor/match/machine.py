@@ -89,10 +89,12 @@ class Machine:
         self.indicators = tuple(indicators)
         self.regex_timeout = regex_timeout
         self.regex_timeouts = 0  # how many regex runs timed out (for metrics)
+        self.timed_out: dict[int, int] = {}  # term id -> runs out of budget, since taken
         self.term_ids: dict[tuple[TermKind, str, bool, tuple[str, ...]], int] = {}
         # (kind, text, other spellings) of every literal: a phrase and its forms are one literal
         self.literal_ids: dict[tuple[TermKind, str, tuple[str, ...]], int] = {}
         self.term_literal: list[int] = []  # literal id, or -1 for a regex term
+        self.term_plain: list[int] = []  # literal id of a plain literal term (not title:), or -1
         self.term_title: list[bool] = []
         self.term_regex: list[regex.Pattern[str] | None] = []
         # Per regex: sets of substrings one of each of which a match contains, as literal ids
@@ -147,6 +149,12 @@ class Machine:
     def plain_literal(self, term_id: int) -> bool:
         return self.term_literal[term_id] >= 0 and not self.term_title[term_id]
 
+    def take_timeouts(self) -> dict[str, int]:
+        """Each regex term (as first written) that ran out of its time budget since the last
+        call, with how many times; then forgets them (a cycle takes them once, to log them)."""
+        taken, self.timed_out = self.timed_out, {}
+        return {next(iter(self.term_sources[t].values())).raw: n for t, n in taken.items()}
+
     def _compile_term(self, written: Term, seen: dict[CTerm, None]) -> CTerm:
         folded = fold_regex(written.text) if written.kind == TermKind.REGEX else fold(written.text)
         forms = tuple(map(fold, written.forms))
@@ -171,8 +179,11 @@ class Machine:
                 self.term_regex.append(None)
                 self.term_needs.append(())
                 self.term_needs_ids.append(())
+            self.term_plain.append(
+                self.term_literal[term_id] if self.plain_literal(term_id) else -1
+            )
         self.term_sources[term_id].setdefault(written.where or written.raw, written)
-        compiled = CTerm(term_id, term.raw)
+        compiled = CTerm(term_id, term.shown)
         seen.setdefault(compiled, None)
         return compiled
 
@@ -268,7 +279,7 @@ class Machine:
             if kind == TermKind.REGEX:  # found as a plain substring of the Latin view
                 latin.setdefault(text, [False, False]).append(literal)
         self.latin = automaton(
-            (key, (len(key), lead, trail, tuple(literals)))
+            (key, (lead - len(key), -trail, tuple(literals)))  # a hit's span from its end
             for key, (lead, trail, *literals) in latin.items()
         )
         self.other = automaton(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from monitor.domain import Entry, Example, Indicator, Match, Term
 from monitor.match.machine import Machine
 from monitor.match.scan import Scan
-from monitor.match.textview import snippet_at, unique
+from monitor.match.textview import snippet_of, unique
 
 
 class Matcher(Machine):
@@ -28,15 +28,18 @@ class Matcher(Machine):
             candidates.append(self.guard_outcome[lowest.bit_length()])
             ready ^= lowest
         matches: list[Match] = []
+        key: str | None = None  # computed (a hash) once, for the first match
+        snippets: dict[int, str] = {}  # outcomes that fired at one offset share a snippet
         for index in sorted(candidates):
             outcome = self.outcomes[index]
             found = scan.explain(outcome.node, outcome.sentence, outcome.unless)
             if found is not None:
                 terms, at = found
-                snippet = snippet_at(entry.title + "\n" + entry.text, at)
-                matches.append(
-                    Match(entry.key, outcome.indicator_id, outcome.outcome_id, terms, snippet)
-                )
+                snippet = snippets.get(at)
+                if snippet is None:
+                    snippet = snippets[at] = snippet_of(entry.title, entry.text, at)
+                key = entry.key if key is None else key
+                matches.append(Match(key, outcome.indicator_id, outcome.outcome_id, terms, snippet))
         return matches
 
     def terms_hit(self, entry: Entry, indicator_id: str) -> tuple[str, ...]:

@@ -43,26 +43,41 @@ class _Unreadable(Exception):
 
 
 def required_literals(source: str) -> tuple[frozenset[str], ...]:
-    """Sets of ASCII literals (lower case) such that every match of the regex contains one of
-    each set; () when nothing is known."""
+    """Sets of literals such that every match of the regex contains one of each set; () when
+    nothing is known. ASCII literals (lower case) first, then at most one set of literals in
+    scripts without case (Han, Kana, Hangul), which a match holds exactly as written."""
     if any(mark in source for mark in _NOT_SRE) or _FUZZY.search(source):
         return ()
     try:
-        needs = _needs(_Reader(source).pattern())
+        items = _Reader(source).pattern()
+        needs = _needs(items, _ascii)
+        caseless = _needs(items, _caseless)
     except (_Unreadable, RecursionError):
         return ()
     ranked = sorted((need for need in needs if need and all(need)), key=_selectivity, reverse=True)
     # the most selective requirement, and a few more whose literals are long enough to be rare
     # (short ones would hit in most texts: scanning for them would cost more than they save)
-    return tuple(ranked[:1] + [need for need in ranked[1:4] if _selectivity(need)[0] >= 4])
+    found = ranked[:1] + [need for need in ranked[1:4] if _selectivity(need)[0] >= 4]
+    ranked = sorted((n for n in caseless if n and all(n)), key=_selectivity, reverse=True)
+    return tuple(found + ranked[:1])
+
+
+def _ascii(ch: str) -> bool:
+    return ch < "\x80"
+
+
+def _caseless(ch: str) -> bool:
+    """Kana, CJK ideographs and Hangul syllables: no case, so IGNORECASE matches only them."""
+    return "\u3041" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7a3"
 
 
 def _selectivity(need: frozenset[str]) -> tuple[int, int]:
     return min(map(len, need)), -len(need)
 
 
-def _needs(items: list[_Item]) -> list[frozenset[str]]:
-    """Every requirement of a parsed sequence: sets of literals, one of each in every match."""
+def _needs(items: list[_Item], literal: Callable[[str], bool]) -> list[frozenset[str]]:
+    """Every requirement of a parsed sequence: sets of literals (of the characters for which
+    `literal` holds), one of each in every match."""
     found: list[frozenset[str]] = []
     run: list[str] = []
 
@@ -72,16 +87,16 @@ def _needs(items: list[_Item]) -> list[frozenset[str]]:
             run.clear()
 
     for item in items:
-        if item[0] == "lit" and item[1] < "\x80":
+        if item[0] == "lit" and literal(item[1]):
             run.append(item[1].lower())
             continue
         close()
         if item[0] == "group":
-            found += _needs(item[2])
+            found += _needs(item[2], literal)
         elif item[0] == "branch":
-            found += either([_needs(branch) for branch in item[2]], len)
+            found += either([_needs(branch, literal) for branch in item[2]], len)
         elif item[0] == "repeat" and item[2] >= 1:
-            found += _needs(item[3])
+            found += _needs(item[3], literal)
     close()
     return list(dict.fromkeys(found))
 

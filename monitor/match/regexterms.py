@@ -49,17 +49,19 @@ def regex_hits(pattern: regex.Pattern[str], text: str, timeout: float) -> list[t
     wall_deadline = time.monotonic() + timeout * REGEX_WALL_FACTOR
     hits: list[tuple[int, int]] = []
     pos = 0
+    remaining = timeout  # the first search has the whole budget: no second clock reading
     while len(hits) < MAX_HITS_PER_TERM and pos <= len(text):
-        remaining = min(cpu_deadline - time.thread_time(), wall_deadline - time.monotonic())
         if remaining <= 0:
             raise TimeoutError
         try:
             found = pattern.search(text, pos, timeout=remaining)
         except TimeoutError:
-            continue  # over the budget (raised above), or kept waiting: search again
-        if found is None:
-            break
-        start, end = found.span()
-        hits.append((start, max(end, start + 1)))
-        pos = end if end > start else end + 1
+            pass  # over the budget (raised below), or kept waiting: search again
+        else:
+            if found is None:
+                break
+            start, end = found.span()
+            hits.append((start, max(end, start + 1)))
+            pos = end if end > start else end + 1
+        remaining = min(cpu_deadline - time.thread_time(), wall_deadline - time.monotonic())
     return hits

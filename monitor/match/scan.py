@@ -36,8 +36,9 @@ class Scan:
         self.flat = spaces(norm_title) + "\n" + spaces(norm_text)
         self.hits = self._scan()
         self._positions: dict[int, list[tuple[int, int]]] = {}
-        self._memo: dict[int, int] = {}
+        self._memo: dict[int, tuple[int, int]] = {}  # per operator node: mask, bits known
         self._literal_masks: dict[int, int] = {}
+        self._term_masks: tuple[dict[int, int], dict[int, int]] = ({}, {})  # entry, sentence
         self._sentences: list[int] | None = None
         self._words: list[int] | None = None
 
@@ -45,10 +46,15 @@ class Scan:
         hits: dict[int, list[tuple[int, int]]] = {}
         if self.m.latin is not None:
             view = " " + latin_view(self.flat) + " "
-            for end, (length, lead, trail, literals) in self.m.latin.iter(view):
-                span = (end - length + lead, end - trail)
+            get = hits.get
+            for end, (first, last, literals) in self.m.latin.iter(view):
+                span = (end + first, end + last)
                 for literal in literals:
-                    hits.setdefault(literal, []).append(span)
+                    spans = get(literal)
+                    if spans is None:
+                        hits[literal] = [span]
+                    else:
+                        spans.append(span)
         if self.m.other is not None:
             self._scan_other(hits)
         return hits
@@ -94,17 +100,25 @@ class Scan:
         pattern = self.m.term_regex[term_id]
         if pattern is None:
             return []
-        text = self.flat[: self.title_len] if self.m.term_title[term_id] else self.flat
-        hits = self.hits.keys()
-        if any(hits.isdisjoint(ids) for ids in self.m.term_needs_ids[term_id]):
-            return []
-        if not all(any(n in text for n in need) for need in self.m.term_needs[term_id]):
+        text = self._regex_text(term_id)
+        if not self._needs_met(term_id, text):
             return []
         try:
             return regex_hits(pattern, text, self.m.regex_timeout)
         except TimeoutError:
             self.m.regex_timeouts += 1
+            self.m.timed_out[term_id] = self.m.timed_out.get(term_id, 0) + 1
             return []
+
+    def _regex_text(self, term_id: int) -> str:
+        return self.flat[: self.title_len] if self.m.term_title[term_id] else self.flat
+
+    def _needs_met(self, term_id: int, text: str) -> bool:
+        """Whether `text` has a substring of each set that a regex term needs."""
+        hits = self.hits.keys()
+        if any(hits.isdisjoint(ids) for ids in self.m.term_needs_ids[term_id]):
+            return False
+        return all(any(n in text for n in need) for need in self.m.term_needs[term_id])
 
     # ------------------------------------------------------------ segments and words
 
@@ -128,28 +142,39 @@ class Scan:
 
     # ------------------------------------------------------------ evaluation
 
-    def eval(self, node: CNode, sentence: bool) -> int:
-        """Bit mask of the segments (sentences, or the one entry) in which `node` holds."""
+    def eval(self, node: CNode, sentence: bool, care: int) -> int:
+        """Bit mask of the segments (sentences, or the one entry) in which `node` holds, exact
+        on the bits of `care` (a subset of the universe); the other bits may be wrong. An `any`
+        stops evaluating its children once `care` is covered, an `all` once nothing is left,
+        so a regex runs only where its answer can still change the outcome."""
         if isinstance(node, CTerm):
             return self._term_mask(node.term_id, sentence)
-        mask = self._memo.get(id(node))  # a node belongs to one outcome, so to one scope
-        if mask is None:
-            match node:
-                case CAll():
-                    mask = self._all_mask(node, sentence)
-                case CAny():
-                    mask = self._any_mask(node, sentence)
-                case CNone():
-                    mask = self.universe(sentence) & ~self._any_mask(node, sentence)
-                case CNear():
-                    mask = self._near_mask(node, sentence)
-                case _:
-                    assert_never(node)
-            self._memo[id(node)] = mask
+        known = self._memo.get(id(node))  # a node belongs to one outcome, so to one scope
+        if known is not None:
+            mask, bits = known
+            if not care & ~bits:
+                return mask
+            care &= ~bits  # only the bits not known yet
+        else:
+            mask = bits = 0
+        match node:
+            case CAll():
+                found = self._all_mask(node, sentence, care)
+            case CAny():
+                found = self._any_mask(node, sentence, care)
+            case CNone():
+                found = self.universe(sentence) & ~self._any_mask(node, sentence, care)
+            case CNear():
+                found = self._near_mask(node, sentence)
+                care = self.universe(sentence)  # found exactly for every segment
+            case _:
+                assert_never(node)
+        mask, bits = (mask & bits) | (found & care), bits | care
+        self._memo[id(node)] = (mask, bits)
         return mask
 
-    def _all_mask(self, node: CAll, sentence: bool) -> int:
-        mask = self.universe(sentence)
+    def _all_mask(self, node: CAll, sentence: bool, care: int) -> int:
+        mask = care
         if node.literals:
             if not self.hits.keys() >= node.literals:
                 return 0
@@ -159,23 +184,23 @@ class Scan:
         for child in node.rest:
             if not mask:
                 break
-            mask &= self.eval(child, sentence)
+            mask &= self.eval(child, sentence, mask)
         return mask
 
-    def _any_mask(self, node: CAny | CNone, sentence: bool) -> int:
+    def _any_mask(self, node: CAny | CNone, sentence: bool, care: int) -> int:
         """The segments in which one of the children holds (for `none`, its complement)."""
-        universe = self.universe(sentence)
         union = 0
         if node.literals:
-            found = self.hits.keys() & node.literals
-            if found and not sentence:
-                union = 1
-            for literal in found if sentence else ():
-                union |= self._literal_mask(literal)
+            if not sentence:
+                union = 0 if self.hits.keys().isdisjoint(node.literals) else 1
+            else:
+                for literal in node.literals.intersection(self.hits):
+                    union |= self._literal_mask(literal)
         for child in node.rest:
-            if union == universe:
+            need = care & ~union
+            if not need:
                 break
-            union |= self.eval(child, sentence)
+            union |= self.eval(child, sentence, need) & need
         return union
 
     def _literal_mask(self, literal: int) -> int:
@@ -188,14 +213,20 @@ class Scan:
         return mask
 
     def _term_mask(self, term_id: int, sentence: bool) -> int:
-        if sentence and self.m.plain_literal(term_id):
-            return self._literal_mask(self.m.term_literal[term_id])
-        found = self.positions(term_id)
-        if not found or not sentence:
-            return 1 if found else 0
-        mask = 0
-        for start, _ in found:
-            mask |= 1 << self.segment(start)
+        masks = self._term_masks[sentence]
+        mask = masks.get(term_id)
+        if mask is None:
+            literal = self.m.term_plain[term_id]
+            if sentence and literal >= 0:
+                mask = self._literal_mask(literal)
+            else:
+                found = self.positions(term_id)
+                mask = 0
+                if found and not sentence:
+                    mask = 1
+                for start, _ in found if sentence else ():
+                    mask |= 1 << self.segment(start)
+            masks[term_id] = mask
         return mask
 
     def _near_mask(self, node: CNear, sentence: bool) -> int:
@@ -221,13 +252,15 @@ class Scan:
         return mask
 
     def present(self, node: CNode) -> bool:
-        """Whether the entry has every term `node` needs (a `none` counts as holding): false
-        means `node` holds in no sentence, found without splitting the entry into sentences."""
+        """Whether the entry may have every term `node` needs (a `none` counts as holding):
+        false means `node` holds in no sentence, found without splitting the entry into
+        sentences and without running a regex (one not run yet counts as present; the masks
+        run it only if it can still decide the outcome)."""
         match node:
             case CTerm():
-                return bool(self.positions(node.term_id))
+                return self._may_occur(node.term_id)
             case CNear():
-                return all(any(self.positions(t.term_id) for t in group) for group in node.groups)
+                return all(any(self._may_occur(t.term_id) for t in group) for group in node.groups)
             case CAll():
                 hits = self.hits.keys()
                 return hits >= node.literals and all(self.present(child) for child in node.rest)
@@ -239,6 +272,12 @@ class Scan:
             case _:
                 assert_never(node)
 
+    def _may_occur(self, term_id: int) -> bool:
+        found = self._positions.get(term_id)
+        if found is not None:
+            return bool(found)
+        return self.m.term_regex[term_id] is not None or bool(self.positions(term_id))
+
     def explain(
         self, node: CNode, sentence: bool, unless: Sequence[CTerm] = ()
     ) -> tuple[tuple[str, ...], int] | None:
@@ -249,7 +288,7 @@ class Scan:
         one of the matched terms cancels the match."""
         if sentence and not self.present(node):
             return None
-        mask = self.eval(node, sentence)
+        mask = self.eval(node, sentence, self.universe(sentence))
         cues = self._cues(unless) if mask else 0
         if sentence:
             mask &= ~cues
@@ -280,8 +319,13 @@ class Scan:
             case CNear():
                 out.extend(t for group in node.groups for t in group if self.positions(t.term_id))
             case CAll() | CAny():
+                hits, plain = self.hits, self.m.term_plain
                 for child in node.children:
-                    if self.eval(child, sentence) & bit:
+                    if type(child) is CTerm and plain[child.term_id] >= 0:
+                        literal = plain[child.term_id]  # most children: no need to evaluate
+                        if literal in hits and (not sentence or self._literal_mask(literal) & bit):
+                            out.append(child)
+                    elif self.eval(child, sentence, bit) & bit:
                         self._fired(child, sentence, bit, out)
             case CNone():
                 pass  # terms that must be absent explain nothing

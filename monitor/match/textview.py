@@ -143,9 +143,20 @@ def _original_offset(original: str, target: int) -> int:
     return size
 
 
-def snippet_at(original: str, at: int) -> str:
-    """About SNIPPET_CHARS characters of the original text around the normalized offset `at`."""
-    center = _original_offset(original, at)
+def snippet_of(title: str, text: str, at: int) -> str:
+    """The snippet of a hit at the normalized offset `at` of `title + "\n" + text`: around it in
+    the text when it is there, so that no piece of the headline leads it; around it in the
+    headline and the text after it when it is in the headline (the page and the digest leave
+    the headline out of what they show: `views.lede`)."""
+    both = title + "\n" + text
+    center = _original_offset(both, at)
+    if center > len(title) and text:
+        return _window(text, center - len(title) - 1)
+    return _window(both, center)
+
+
+def _window(original: str, center: int) -> str:
+    """About SNIPPET_CHARS characters of `original` around `center`, cut between words."""
     start = max(0, center - SNIPPET_CHARS // 3)
     end = min(len(original), start + SNIPPET_CHARS)
     start = max(0, min(start, end - SNIPPET_CHARS))

@@ -33,11 +33,20 @@ class Cycle:
     new_entries: int = 0
     matches: int = 0
     changes: int = 0
+    regex_timeouts: int = 0  # regex term runs out of their time budget
     ok: bool = True
     id: int | None = None
 
 
-CYCLE_COUNTS = ("feeds_checked", "not_modified", "failed", "new_entries", "matches", "changes")
+CYCLE_COUNTS = (
+    "feeds_checked",
+    "not_modified",
+    "failed",
+    "new_entries",
+    "matches",
+    "changes",
+    "regex_timeouts",
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,7 @@ class CycleTotals:
     new_entries: int = 0
     matches: int = 0
     changes: int = 0
+    regex_timeouts: int = 0
     seconds: float = 0.0  # their total duration
     within: tuple[int, ...] = ()  # how many lasted at most each asked bound
 

@@ -250,6 +250,7 @@ class CycleTable(SQLModel, table=True):
     new_entries: int = 0
     matches: int = 0
     changes: int = 0
+    regex_timeouts: int = 0  # regex term runs out of their time budget in the cycle
     ok: bool = True
 
 

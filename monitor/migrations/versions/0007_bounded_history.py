@@ -2,8 +2,8 @@
 carry their entry's time so a window is one index range, the tables retention prunes have the
 indexes it and the readers need, and pruned cycles leave their sums behind.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02
 
 - `counter`: named counters moved in the transactions they count; `matches` moves with every
@@ -30,8 +30,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

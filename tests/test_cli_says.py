@@ -1,0 +1,77 @@
+"""Commands that say what they did: `monitor test [INDICATOR…] [-v]`, and `history` text with the
+matched terms and snippets of its evidence."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import main
+from tests import news
+from tests.feedserver import FeedServer
+from tests.test_cli_ops import invoke, no_monitor_variables, shipped, three_feeds
+
+__all__ = ["no_monitor_variables"]  # autouse: only the settings a test gives
+NOW = datetime.now(UTC)
+
+
+def test_test_runs_the_examples_of_the_indicators_named(tmp_path: Path) -> None:
+    env = shipped(tmp_path)
+    every = invoke(["test"], env)
+    one = invoke(["test", "north-korea-stance"], env)
+
+    assert every.exit_code == 0 and one.exit_code == 0
+    passed = int(re.search(r"^(\d+) passed", one.stdout, re.M).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"^(\d+) passed", every.stdout, re.M).group(1))  # type: ignore[union-attr]
+    assert 0 < passed < total
+
+
+def test_test_verbose_shows_every_example_with_its_terms(tmp_path: Path) -> None:
+    result = invoke(["test", "north-korea-stance", "-v"], shipped(tmp_path))
+
+    assert result.exit_code == 0
+    shown = re.findall(r"^ok   north-korea-stance \(.*north-korea-stance\.yaml:\d+\)$",
+                       result.stdout, re.M)  # fmt: skip
+    assert len(shown) == int(result.stdout.splitlines()[-1].split()[0])
+    assert "FAIL" not in result.stdout
+    assert "  terms fired: " in result.stdout
+
+
+def test_test_of_an_unknown_indicator_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["test", "nope", "north-korea-stance"], env=shipped(tmp_path), prog_name="monitor"
+    )
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "Error: Invalid value for INDICATOR: no indicator 'nope' (see indicators/*.yaml) "
+        "(see 'monitor test --help')"
+    ]
+
+
+def test_history_text_shows_the_matched_terms_and_snippets(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    env = three_feeds(tmp_path, feed_server)
+    lede = "The foreign ministry said the rule takes effect on Monday."
+    item = news.Item(news.VISA_YONHAP, "https://en.yna.co.kr/view/AEN1", NOW, lede)
+    feed_server.route("/a.xml", body=news.rss("Yonhap", [item]))
+    assert invoke(["check"], env).exit_code == 0
+
+    result = invoke(["history", "visa-easing"], env)
+
+    assert result.exit_code == 0
+    assert re.search(r"^      matched: \S", result.stdout, re.M), result.stdout
+    assert f'      "{lede}"' in result.stdout.splitlines()  # not the headline again
+    assert "/" not in "".join(re.findall(r"^      matched: (.*)$", result.stdout, re.M))
+
+
+@pytest.mark.parametrize("args", [["test", "-v"], ["test", "visa-easing", "north-korea-stance"]])
+def test_the_new_forms_of_test_pass_on_the_shipped_indicators(
+    tmp_path: Path, args: list[str]
+) -> None:
+    assert invoke(args, shipped(tmp_path)).exit_code == 0

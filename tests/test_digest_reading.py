@@ -1,0 +1,110 @@
+"""A digest worth reading: each piece of evidence listed once (what changed first, the standing
+status refers back to it), and every status in the colour the page draws it in."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitor.definitions import load_definitions
+from monitor.digest import build_digest, render
+from monitor.page import look, render_error
+from monitor.views import COLOURS, tone_of
+from monitor.webmodels import OutcomeOut
+from tests.test_digest import GOOD_LINK, RECIPIENTS, SENDER, change, evidence, parts, sample
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_each_piece_of_evidence_is_listed_once_and_the_standing_status_refers_back() -> None:
+    text, html = parts(build_digest(sample(), sender=SENDER, recipients=RECIPIENTS))
+
+    for part in (text, html):
+        assert part.count("Xi tells Lee China will enforce sanctions") == 1
+    standing = text[text.index("STANDING STATUS") :]
+    assert "(2 pieces of evidence listed under What changed, above)" in standing
+    anchor = re.search(r'<div id="(change-1-nk)"', html)
+    assert anchor is not None
+    assert f'<a href="#{anchor.group(1)}"' in html[html.index("Standing status") :]
+
+
+def test_evidence_of_a_second_change_refers_back_to_the_first() -> None:
+    shared = evidence("Xi tells Lee China will enforce sanctions", GOOD_LINK, hour=1)
+    other = evidence("Lee and Xi agree on hotline", "https://example.org/2", hour=3)
+    data = sample(
+        changes=(
+            change("nk", "quiet", "pressure:reported", shared, hour=2),
+            change("nk", "pressure:reported", "pressure:confirmed", shared, other, hour=5),
+        )
+    )
+
+    text, html = render(data)
+
+    assert text.count("Xi tells Lee") == 1 and html.count("Xi tells Lee") == 1
+    assert text.count("Lee and Xi agree on hotline") == 1
+    assert "(1 piece of evidence listed under an earlier change, above)" in text
+
+
+def test_the_snippet_of_the_digest_does_not_repeat_the_headline() -> None:
+    item = dataclasses.replace(
+        evidence("China eases visa rules", GOOD_LINK, hour=1),
+        snippet="China eases visa rules. Seoul welcomes the move.",
+        terms=("/eas\\w+ visa/",),
+    )
+    text, _ = render(sample(changes=(change("nk", "quiet", "pressure:reported", item),)))
+
+    assert '"Seoul welcomes the move."' in text
+    assert "matched: eases visa" in text
+    assert "/eas" not in text  # a regex is shown as the words it matched, never its source
+
+
+def _page_css() -> dict[str, str]:
+    """The page's CSS rules of the status badges: selector -> declarations."""
+    html = render_error(404, "x", now=datetime(2026, 1, 6, tzinfo=UTC), zone=ZoneInfo("UTC"))
+    return dict(re.findall(r"^(\.[\w.]+) \{ ([^}]*) \}$", html, re.M))
+
+
+@pytest.mark.parametrize("tone", sorted(COLOURS))
+def test_the_page_draws_every_status_from_the_one_colour_table(tone: str) -> None:
+    colour = COLOURS[tone]
+    declarations = _page_css()["." + tone.replace(" ", ".")]
+    assert f"background:{colour.background};" in declarations
+    assert f"color:{colour.text};" in declarations
+
+
+@pytest.mark.parametrize(
+    "status", ["quiet", "unknown", "mixed", "pressure:reported", "balance:confirmed", "gone:x"]
+)
+def test_a_status_has_the_same_colour_in_the_digest_and_on_the_page(status: str) -> None:
+    definitions = load_definitions(ROOT / "indicators", ROOT / "config" / "feeds.yaml")
+    indicator = definitions.indicator("north-korea-stance")
+    ids = [o.id for o in indicator.outcomes]
+    assert ids[:2] == ["pressure", "balance"]
+    outcomes = tuple(
+        OutcomeOut(id=o.id, label=o.label, level="none", sources=[], evidence_count=0)
+        for o in indicator.outcomes
+    )
+    view = dataclasses.replace(
+        sample().indicators[0], id=indicator.id, status=status, outcomes=outcomes, evidence=()
+    )
+    _, html = render(sample(indicators=(view,), changes=()))
+
+    tone = look(definitions, indicator.id, status).tone  # the page's class
+    assert tone == tone_of(status, ids)
+    colour = COLOURS[tone]
+    badge = re.search(
+        r'<span data-status="[^"]*" style="(background:[^"]*)">', html[html.index("Standing") :]
+    )
+    assert badge is not None
+    assert badge.group(1).startswith(f"background:{colour.background};color:{colour.text};")
+
+
+def test_an_outcome_takes_its_hue_from_its_place_in_the_indicator() -> None:
+    assert tone_of("pressure:confirmed", ["balance", "pressure"]) == "o1 confirmed"
+    assert tone_of("pressure:confirmed", ["a", "b", "c", "d", "pressure"]) == "o0 confirmed"
+    assert tone_of("pressure:confirmed", []) == "other"  # an outcome no longer defined
