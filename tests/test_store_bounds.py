@@ -11,6 +11,7 @@ from datetime import datetime
 import pytest
 
 from monitor.domain import Evidence
+from monitor.notify import build_alert
 from monitor.store import Cycle, Store, open_store
 from monitor.store.changes import EVIDENCE_KEPT
 from monitor.webmodels import ChangeOut
@@ -101,3 +102,15 @@ def test_a_change_keeps_its_top_evidence_and_how_many_it_had(store: Store) -> No
     out = ChangeOut.of(kept)
     assert (len(out.evidence), out.evidence_count) == (EVIDENCE_KEPT, 50)
     assert recorded.evidence_count == 50
+
+
+def test_an_alert_counts_the_evidence_a_change_did_not_keep(store: Store) -> None:
+    items = tuple(
+        Evidence(n, "nk", "pressure", f"t{n}", f"https://x/{n}", "x", NOW - n * MINUTE, (), "")
+        for n in range(1, 31)
+    )
+    store.ensure_indicators(["nk"], now=NOW)
+    store.record_changes([change("unknown", "pressure:reported", evidence=items)])
+    [kept] = store.history("nk")
+    body = build_alert(kept, "NK", limit=5).body
+    assert body.count("https://x/") == 5 and body.endswith("- and 25 more")
