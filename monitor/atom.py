@@ -6,7 +6,9 @@ Each entry is one change: its title names the indicator and the move (`Visa rule
 eased:reported`), `updated` is when it was recorded, its link is the indicator's page
 (`views.page_address`: under MONITOR_PUBLIC_URL, else under the address the feed was asked
 at), and its HTML content gives the new status, why (when the evidence does not say) and each
-piece of evidence: headline linked to the article, publisher, date.
+piece of evidence: headline linked to the article, publisher, date, then as the digest shows
+it: the snippet without the headline (`views.lede`) and the matched terms as words
+(`views.shown_terms`, a regex never by its source).
 
 Ids are tag: URIs (RFC 4151) that never change for a change: `tag:HOST,DATE:INDICATOR/change/ID`
 with HOST the host of MONITOR_PUBLIC_URL (`localhost` when unset) and DATE the day the change
@@ -25,7 +27,7 @@ from datetime import datetime
 from urllib.parse import quote, urlsplit
 
 from monitor.domain import StatusChange, iso_time
-from monitor.views import clean, page_address, web_url
+from monitor.views import clean, lede, page_address, shown_terms, web_url
 
 __all__ = ["CONTENT_TYPE", "FEED_LIMIT", "changes_feed", "entry_id", "tag_authority"]
 
@@ -124,8 +126,13 @@ def _content_html(change: StatusChange) -> str:
             link = web_url(item.link)
             linked = f'<a href="{e(link)}">{headline}</a>' if link else headline
             when = item.time.date().isoformat()
+            said = lede(item.title, item.snippet)
+            words = ", ".join(shown_terms(item.terms, item.title, item.snippet))
             items.append(
-                f"<li>{linked} — {e(_xml(item.publisher))}, {when} ({e(item.outcome_id)})</li>"
+                f"<li>{linked} — {e(_xml(item.publisher))}, {when} ({e(item.outcome_id)})"
+                + (f"<br>“{e(_xml(said))}”" if said else "")
+                + (f"<br>matched: {e(_xml(words))}" if words else "")
+                + "</li>"
             )
         parts.append(f"<p>Evidence:</p><ul>{''.join(items)}</ul>")
     return "".join(parts)

@@ -37,6 +37,7 @@ from monitor.settings import Settings
 from monitor.silences import Silence
 from monitor.views import (
     COLOURS,
+    NOT_READ_YET,
     clean,
     lede,
     page_address,
@@ -159,7 +160,7 @@ class _Line:
     title: str
     status: str
     code: str  # as stored: the badge's data-status, as on the page
-    why: str  # "⚠ unknown — feeds not read: …" for unknown, else ""
+    why: str  # for unknown, why ("feeds not read: …") under its badge, else ""
     tone: str
     since: str
     items: tuple[_Item, ...]
@@ -277,7 +278,7 @@ def _groups(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Group, .
             title=clean(line.title) or line.id,
             status=format_status(line.status),
             code=line.status,
-            why=status_words(line.status, clean(line.reason)) if line.status == UNKNOWN else "",
+            why=(clean(line.reason) or NOT_READ_YET) if line.status == UNKNOWN else "",
             tone=_tone(line.status, [o.id for o in line.outcomes]),
             since=format_time(line.since, zone),
             items=items,

@@ -9,6 +9,7 @@ counted in memory: a collector sums the cycle, feed, status change and digest ta
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import (
@@ -31,8 +32,9 @@ CYCLE_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 class StoreCollector(Collector):
     """Every monitor_* metric, computed from the store when collected."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, now: datetime) -> None:
         self._store = store
+        self._now = now  # when a silence holds an alert back
 
     def collect(self) -> Iterator[Metric]:
         yield from self._cycles()
@@ -87,8 +89,13 @@ class StoreCollector(Collector):
     def _alerts(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(
             "monitor_alerts_pending",
-            "Recorded status changes whose alert has not gone out yet.",
-            value=self._store.pending_alerts(),
+            "Recorded status changes whose alert has not gone out yet (not those a silence holds).",
+            value=self._store.pending_alerts(self._now),
+        )
+        yield GaugeMetricFamily(
+            "monitor_alerts_held",
+            "Recorded status changes whose alert a silence holds back until it ends.",
+            value=self._store.held_alerts(self._now),
         )
 
     def _times(self) -> Iterator[Metric]:
@@ -118,8 +125,9 @@ def _feed_state(feed: FeedState) -> str:
     return "failing" if feed.failing_since is not None else "ok"
 
 
-def render(store: Store) -> bytes:
-    """The Prometheus text exposition of every metric; raises StoreError like the store."""
+def render(store: Store, now: datetime) -> bytes:
+    """The Prometheus text exposition of every metric at `now`; raises StoreError like the
+    store."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(store))
+    registry.register(StoreCollector(store, now))
     return generate_latest(registry)

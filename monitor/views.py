@@ -209,7 +209,8 @@ _LEAD = re.compile(r"^[\s\-–—:|.,;·]+")
 def lede(title: str, snippet: str) -> str:
     """The snippet without the headline it starts with (a hit in the headline gives a snippet of
     the headline and the text after it; a late hit in a long one, of its last words): what is
-    left is the news beyond the headline, or ""."""
+    left is the news beyond the headline, or "". A text that itself opens with the headline
+    (many feeds' descriptions do) loses that copy too."""
     title, snippet = clean(title), clean(snippet)
     body = snippet.removeprefix("…").lstrip()
     folded = body.casefold()
@@ -217,6 +218,8 @@ def lede(title: str, snippet: str) -> str:
         tail = title[start:]
         if tail and folded.startswith(tail.casefold()) and (start == 0 or body != snippet):
             rest = _LEAD.sub("", body[len(tail) :])
+            if start == 0 and rest.casefold().startswith(title.casefold()):
+                rest = _LEAD.sub("", rest[len(title) :])
             return rest if rest and rest != "…" else ""
     return snippet
 
@@ -526,7 +529,16 @@ def exported(
     changes = store.iter_changes(indicator_id=indicator_id, since=since)
     if kind == "changes":
         return (ChangeOut.of(c) for c in changes)
-    return (ChangeEvidenceOut.of_change(c, item) for c in changes for item in c.evidence)
+    return (
+        ChangeEvidenceOut.of_change(
+            c,
+            item,
+            matched=shown_terms(item.terms, item.title, item.snippet),
+            lede=lede(item.title, item.snippet),
+        )
+        for c in changes
+        for item in c.evidence
+    )
 
 
 def _exported_ids(definitions: Definitions, store: Store, indicator_id: str | None) -> list[str]:

@@ -358,7 +358,9 @@ def feeds(state: State) -> list[FeedOut]:
 )
 def metrics(state: State) -> Response:
     """Counters, the cycle duration histogram and timestamps, read from the database."""
-    return Response(prometheus.render(state.store), media_type=prometheus.CONTENT_TYPE)
+    return Response(
+        prometheus.render(state.store, state.clock()), media_type=prometheus.CONTENT_TYPE
+    )
 
 
 # ---------------------------------------------------------------- verdicts

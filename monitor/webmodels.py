@@ -254,11 +254,27 @@ class ChangeEvidenceOut(EvidenceOut):
 
     change_id: int = Field(description="The change it stands behind (`id` of its change).")
     indicator: str
+    matched: list[str] = Field(
+        description="The terms as words a person wrote, as the digest shows them: the words "
+        "each matched in the headline or snippet (a regex term never by its source)."
+    )
+    lede: str = Field(
+        description="The snippet without the headline it starts with: the news beyond the "
+        "headline, or empty."
+    )
 
     @classmethod
-    def of_change(cls, change: StatusChange, item: Evidence) -> Self:
+    def of_change(
+        cls, change: StatusChange, item: Evidence, *, matched: Sequence[str], lede: str
+    ) -> Self:
         change_id = _recorded(change.id, "a change")
-        return cls(**dict(EvidenceOut.of(item)), change_id=change_id, indicator=change.indicator_id)
+        return cls(
+            **dict(EvidenceOut.of(item)),
+            change_id=change_id,
+            indicator=change.indicator_id,
+            matched=list(matched),
+            lede=lede,
+        )
 
 
 class PeriodOut(_Model):

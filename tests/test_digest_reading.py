@@ -108,3 +108,16 @@ def test_an_outcome_takes_its_hue_from_its_place_in_the_indicator() -> None:
     assert tone_of("pressure:confirmed", ["balance", "pressure"]) == "o1 confirmed"
     assert tone_of("pressure:confirmed", ["a", "b", "c", "d", "pressure"]) == "o0 confirmed"
     assert tone_of("pressure:confirmed", []) == "other"  # an outcome no longer defined
+
+
+def test_an_unknown_indicator_says_unknown_once_with_its_reason_under_it() -> None:
+    why = "feeds not read: yonhap: never read (fetch: connection refused)"
+    lines = sample().indicators
+    unknown = dataclasses.replace(lines[1], reason=why)
+    text, html = render(sample(indicators=(lines[0], unknown)))
+
+    standing = text[text.index("STANDING STATUS") : text.index("FEED HEALTH")]
+    assert standing.count("⚠ unknown") == 1
+    assert "  ⚠ unknown   (since 2026-01-05 12:00 KST)\n  " + why in standing
+    html_standing = html[html.index("Standing status") : html.index("Feed health")]
+    assert html_standing.count("⚠ unknown") == 1 and why in html_standing

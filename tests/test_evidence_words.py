@@ -55,6 +55,10 @@ def test_matched_terms_are_shown_as_words_a_person_wrote(
         ("Seoul welcomes the move.", "Seoul welcomes the move."),
         ("…visa-free entry. Seoul welcomes it", "Seoul welcomes it"),  # the headline's end
         ("entry for tourists, Seoul said", "entry for tourists, Seoul said"),  # not cut off
+        (
+            "China extends visa-free entry China extends visa-free entry. Seoul welcomes it",
+            "Seoul welcomes it",
+        ),  # the headline, then a text that opens with it again
     ],
 )
 def test_the_snippet_does_not_repeat_the_headline(snippet: str, expected: str) -> None:

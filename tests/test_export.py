@@ -330,7 +330,8 @@ def test_feedparser_reads_the_changes_feed_back(client: TestClient, store: Store
     html = visa.content[0].value
     assert "<strong>eased:confirmed</strong>" in html
     assert f'<a href="https://www.koreaherald.com/article/1">{webdata.VISA_HERALD}</a>' in html
-    assert "javascript:" not in html  # a link that is not http(s) is shown without one
+    assert 'href="javascript:' not in html  # a link that is not http(s) is shown without one
+    assert "&lt;a href=&quot;javascript:" in html  # and a snippet's markup as text
     assert parsed.feed.updated == iso(changes[0].at)
 
 
@@ -450,3 +451,27 @@ def test_exports_and_feeds_on_postgresql(postgres_url: str, defs: Definitions) -
             )
             parsed = feedparser.parse(c.get("/changes.atom").content)
         assert not parsed.bozo and len(parsed.entries) == 4
+
+
+def test_feeds_and_exports_show_terms_as_words_and_the_snippet_beyond_the_headline(
+    url: str, client: TestClient, store: Store
+) -> None:
+    item = Evidence(
+        entry_id=98, indicator_id="visa-easing", outcome_id="eased",
+        title="China eases visa rules", link="https://example.org/visa", publisher="Herald",
+        time=NOW - timedelta(minutes=30), terms=("/eas\\w+ visa/",),
+        snippet="China eases visa rules. Seoul welcomes the move.",
+    )  # fmt: skip
+    change = StatusChange(
+        "visa-easing", NOW - timedelta(minutes=20), "eased:confirmed", "eased:reported",
+        (item,), "h",
+    )  # fmt: skip
+    assert store.record_changes([change])
+
+    row = rows(exported(url, "evidence"))[-1]
+    assert (row["matched"], row["lede"]) == ("eases visa", "Seoul welcomes the move.")
+    [entry] = json.loads(exported(url, "evidence", "--format", "json"))[-1:]
+    assert (entry["matched"], entry["lede"]) == (["eases visa"], "Seoul welcomes the move.")
+    html = feedparser.parse(client.get("/changes.atom").content).entries[0].content[0].value
+    assert "“Seoul welcomes the move.”" in html and "matched: eases visa" in html
+    assert "eas\\w" not in html and "China eases visa rules. Seoul" not in html

@@ -126,7 +126,7 @@ def test_a_term_out_of_budget_is_logged_once_per_cycle_and_counted_in_metrics(
             report = run_cycle(ctx, now=NOW)
         samples = {
             s.name: s.value
-            for family in text_string_to_metric_families(metrics.render(store).decode())
+            for family in text_string_to_metric_families(metrics.render(store, NOW).decode())
             for s in family.samples
         }
 

@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 from threading import Barrier
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, func, select
 
+from monitor import metrics
 from monitor.alerts import Outbox, send_pending
 from monitor.domain import Evidence, StatusChange
 from monitor.errors import SilenceError
@@ -50,6 +52,17 @@ def change(indicator: str, new: str, old: str = "unknown", at: datetime = NOW) -
 def outbox(store: Store, hook: Webhook) -> Outbox:
     notifier = Notifier([hook.apprise_url("/alerts")], attempts=1, timeout=5)
     return Outbox(store, notifier, TITLES, "test")
+
+
+def metrics_of(store: Store, now: datetime) -> dict[str, float]:
+    """monitor_alerts_pending and monitor_alerts_held as /metrics tells them at `now`."""
+    text = metrics.render(store, now).decode()
+    return {
+        s.name.removeprefix("monitor_alerts_"): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name in ("monitor_alerts_pending", "monitor_alerts_held")
+    }
 
 
 def rows(url: str, table: str) -> int:
@@ -136,6 +149,8 @@ def test_alerts_are_held_while_the_silence_lasts_then_sent_once_naming_it(store:
         assert send_pending(box, now=NOW + 2 * HOUR) == 1  # tw: not silenced
         assert send_pending(box, now=NOW + DAY - timedelta(seconds=1)) == 0
         assert store.pending_alerts() == 1
+        assert metrics_of(store, NOW + 2 * HOUR) == {"pending": 0.0, "held": 1.0}
+        assert metrics_of(store, NOW + DAY) == {"pending": 1.0, "held": 0.0}  # due now
         assert send_pending(box, now=NOW + DAY) == 1  # the silence is over: sent now
         assert send_pending(box, now=NOW + 2 * DAY) == 0  # and once
 

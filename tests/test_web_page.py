@@ -294,7 +294,10 @@ def test_an_indicator_never_read_is_drawn_unknown_with_why_and_a_timeline_from_i
     segments = [a for t, a in tags.tags if t == "rect" and "seg" in (a.get("class") or "")]
     start = round(1000 * 88 / 90, 2)  # two of the ninety days: nothing drawn before
     assert {(s["class"], s["x"]) for s in segments} == {("seg unknown", str(start))}
-    assert "not monitored yet" in html
+    began = (
+        f"monitoring began {(NOW - timedelta(days=2)):%Y-%m-%d}</text>"  # the start marker's label
+    )
+    assert began in html and "not monitored" not in html
     assert f"monitored since {(NOW - timedelta(days=2)):%Y-%m-%d}" in html
     page = unread.get("/indicators/visa-easing/page").text
     assert "⚠ unknown — feeds not read: yonhap: never read" in page
@@ -320,8 +323,8 @@ def test_unknown_and_quiet_are_drawn_apart_and_alike_on_the_page_and_in_the_dige
     text, html = render(DigestInput(NOW.date(), NOW, "UTC", (), (line,), ()))
     assert f"background:{unknown.background};color:{unknown.text}" in html
     assert "⚠ unknown</span>" in html
-    assert "⚠ unknown — feeds not read: tw: gone" in html
-    assert "⚠ unknown — feeds not read: tw: gone" in text
+    assert "⚠ unknown</span>" in html and "feeds not read: tw: gone</div>" in html
+    assert "⚠ unknown   (since " in text and ")\n  feeds not read: tw: gone\n" in text
 
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"

@@ -245,10 +245,20 @@ class ChangesMixin(StoreBase):
         with self._tx("record an alert", write=True) as conn:
             return conn.execute(statement).rowcount == 1
 
-    def pending_alerts(self) -> int:
-        """How many recorded changes still wait for their alert."""
+    def pending_alerts(self, now: datetime | None = None) -> int:
+        """How many recorded changes still wait for their alert; with `now`, those a silence
+        holds at `now` are not counted (`held_alerts` counts them)."""
         query = select(func.count()).where(change_table.c.notified_at.is_(None))
+        if now is not None:
+            query = query.where(~held_now(now))
         with self._tx("count pending alerts") as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def held_alerts(self, now: datetime) -> int:
+        """How many recorded changes wait for their alert because a silence holds them at `now`
+        (it goes out when the silence ends)."""
+        query = select(func.count()).where(change_table.c.notified_at.is_(None), held_now(now))
+        with self._tx("count held alerts") as conn:
             return int(conn.execute(query).scalar_one())
 
 
