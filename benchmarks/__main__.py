@@ -24,12 +24,12 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from benchmarks import feeds, measure, report, webload
+from benchmarks import feeds, history, measure, report, webload
 from benchmarks.server import FeedServer
 
 T = TypeVar("T")
 MATCH_SIZES = [10, 100, 1000]
-MEASUREMENTS = ("parse_floor", "cycles", "match", "store", "http")
+MEASUREMENTS = ("parse_floor", "cycles", "match", "store", "http", "history")
 
 
 def isolated(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -77,6 +77,25 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         choices=MEASUREMENTS,
         help="run only this measurement (repeatable); the others are reported as skipped",
     )
+    parser.add_argument(
+        "--history-small",
+        type=int,
+        default=10_000,
+        help="entries of the short history (default 10000)",
+    )
+    parser.add_argument(
+        "--history-large",
+        type=int,
+        default=200_000,
+        help="entries of the long history; 0 skips the history measurement (default 200000)",
+    )
+    parser.add_argument(
+        "--history-postgres",
+        default="",
+        metavar="URL",
+        help="build the history stores on this PostgreSQL server (a URL of a database there,"
+        " e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres; default: SQLite)",
+    )
     parser.add_argument("--quick", action="store_true", help="a small run (sizes below)")
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even if a target fails")
     parser.add_argument("--out", type=Path, help="also write the JSON document here")
@@ -84,6 +103,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.feeds, args.entries, args.http_seconds = 40, 20, 2.0
         args.http_entries, args.memory_cycles, args.sample = 10_000, 5, 800
+        args.history_small, args.history_large = 2_000, 20_000
     return args
 
 
@@ -113,7 +133,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             results["store"] = isolated(measure.store_rate, root, args.sample, measure.STORE_BATCH)
         if "http" in wanted:
             results["http"] = _http(root, args)
+        if "history" in wanted:
+            results["history"] = _history(root, args)
     return results
+
+
+def _history(root: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Each store built in one fresh process and measured in another (a restart)."""
+    if args.history_large <= 0:
+        return {"skipped": "--history-large 0"}
+    if not webload.web_built():
+        return {"skipped": "web not built yet"}
+    found: dict[str, Any] = {"database": "postgresql" if args.history_postgres else "sqlite"}
+    for name, entries in (("small", args.history_small), ("large", args.history_large)):
+        server = args.history_postgres
+        built = isolated(history.build, root, name, entries, server)
+        found[name] = built | isolated(history.measure, root, name, server)
+    found["ratios"] = history.ratios(found["small"], found["large"])
+    return found
 
 
 def _http(root: Path, args: argparse.Namespace) -> dict[str, Any]:

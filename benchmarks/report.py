@@ -130,5 +130,35 @@ TARGETS = (
 )
 
 
+def _history(key: str) -> Callable[[Results], float]:
+    return lambda r: float(r["history"]["ratios"][key])
+
+
+# Issue 15: the cost of a cycle and of reads follows the news, not the history.
+TARGETS += (
+    Target(
+        "history: first cycle, long / short", "x", 1.5, False, "history", _history("first_cycle")
+    ),
+    Target("history: warm cycle, long / short", "x", 1.5, False, "history", _history("warm_cycle")),
+    Target("history: status, long / short", "x", 2.0, False, "history", _history("status")),
+    Target(
+        "history: first GET /indicators, long / short",
+        "x",
+        2.0,
+        False,
+        "history",
+        _history("first_get_indicators"),
+    ),
+    Target(
+        "history: cycle peak RSS, long history",
+        " MB",
+        300,
+        False,
+        "history",
+        lambda r: float(r["history"]["large"]["first_cycle_peak_rss_mb"]),
+    ),
+)
+
+
 def verdicts(results: Results) -> list[tuple[str, str]]:
     return [target.check(results) for target in TARGETS]

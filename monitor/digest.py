@@ -248,6 +248,7 @@ def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Change,
         ids = outcomes.get(change.indicator_id, [])
         anchor = _anchor(change, n)
         items, more, listed = ledger.items(change.evidence, zone, EVIDENCE_PER_CHANGE, anchor)
+        more += change.evidence_count - len(change.evidence)  # a change keeps its top ones
         views.append(
             _Change(
                 indicator=clean(titles.get(change.indicator_id, change.indicator_id)),

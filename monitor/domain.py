@@ -371,6 +371,14 @@ class StatusChange:
     replayed: bool = False
     id: int | None = field(default=None, compare=False)
     reason: str = ""  # why it changed, when the evidence does not say: feeds not read, a verdict
+    # How many evidence items it had, when `evidence` holds fewer: a recorded change keeps the
+    # top ones (the newest stories) only. 0: `evidence` is all of it.
+    evidence_total: int = field(default=0, compare=False)
+
+    @property
+    def evidence_count(self) -> int:
+        """How many evidence items it had (`evidence` may hold only the top ones)."""
+        return max(self.evidence_total, len(self.evidence))
 
 
 class Judgement(StrEnum):

@@ -4,8 +4,9 @@ standing verdicts as a labeled TSV. Pure: the store (through `monitor.views`) ha
 `csv_text` and `json_text` turn a stream of models (`monitor.webmodels`) into a stream of text,
 a chunk of about `CHUNK` characters at a time, so an export of any size is written as it is
 read. CSV (RFC 4180, UTF-8, CRLF): a header row of the model's fields, one row per model;
-a list of words is one cell joined by "; ", a list of models its count (`evidence_count`),
-null an empty cell, every text on one line without control characters, and a cell that a
+a list of words is one cell joined by "; ", a list of models its count (`evidence_count`; a
+model that says the count itself, as a change does of the evidence it had, gives that), null
+an empty cell, every text on one line without control characters, and a cell that a
 spreadsheet would take for a formula (it starts with = + - or @) is prefixed with a `'`.
 JSON: an array of the models as the API answers them.
 
@@ -107,8 +108,10 @@ MODELS: dict[str, type[Row]] = {  # what a row of `monitor export KIND` is
 def csv_text(model: type[Row], rows: Iterable[Row]) -> Iterator[str]:
     """The CSV of `rows` (each a `model`): the header row, then a row per model."""
     fields: dict[str, Any] = getattr(model, "model_fields")  # noqa: B009  # pydantic's, typed
-    names = list(fields)
-    counted = {name for name in names if _is_model_list(fields[name].annotation)}
+    lists = {name for name in fields if _is_model_list(fields[name].annotation)}
+    # A list whose model says its count itself (a change keeps only its top evidence) is that.
+    names = [name for name in fields if not (name in lists and f"{name}_count" in fields)]
+    counted = lists & set(names)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([f"{name}_count" if name in counted else name for name in names])

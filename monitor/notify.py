@@ -89,8 +89,8 @@ def build_alert(
             lines.append(f"  {clean(evidence.link)}")
         if snippet := lede(evidence.title, evidence.snippet):
             lines.append(f'  "{snippet}"')
-    if len(change.evidence) > limit:
-        lines.append(f"- and {len(change.evidence) - limit} more")
+    if change.evidence_count > min(limit, len(change.evidence)):
+        lines.append(f"- and {change.evidence_count - min(limit, len(change.evidence))} more")
     return Alert(
         title=f"monitor: {title}: {format_status(change.new_status)}", body="\n".join(lines)
     )

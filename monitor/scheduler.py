@@ -5,7 +5,7 @@ that imports APScheduler.
                       it, else re-evaluate when a feed's health may have changed a status
     Daemon.alerts()   send the alerts of recorded changes waiting in the outbox (`alerts`)
     Daemon.digest()   send the due day's digest once (claimed in the database first)
-    Daemon.cleanup()  delete entries past MONITOR_RETENTION that nothing matched
+    Daemon.cleanup()  delete what MONITOR_RETENTION no longer keeps, give the space back
     run(...)          schedule them, serve until SIGTERM/SIGINT, stop within SHUTDOWN_GRACE;
                       whatever is stuck, the process ends SHUTDOWN_BUDGET after the signal
 
@@ -40,6 +40,7 @@ from monitor.definitions import load_definitions
 from monitor.domain import Definitions, format_duration, utcnow
 from monitor.errors import DefinitionError, DigestError, StoreError
 from monitor.fetch import FetchLimits, FetchStopped
+from monitor.metrics import CYCLE_BUCKETS
 from monitor.notify import Notifier
 from monitor.pipeline import Context, CycleReport, evaluate_and_record, prepare, run_cycle
 from monitor.settings import Settings
@@ -342,13 +343,28 @@ class Daemon:
     # ------------------------------------------------------------ retention
 
     def cleanup(self) -> int:
-        """Delete entries older than the retention that no indicator matched."""
+        """Delete what MONITOR_RETENTION no longer keeps (`Store.prune`: matched entries only
+        once outside every indicator's window too), then give the space back; returns how many
+        entries were deleted."""
         if self.stopping.is_set():
             return 0
-        deleted = self.store.delete_old_entries(self.clock() - self.settings.retention)
-        if deleted:
-            log.info("retention: %d old entries deleted", deleted, extra={"deleted": deleted})
-        return deleted
+        now = self.clock()
+        before = now - self.settings.retention
+        longest = max((i.window for i in self.definitions.indicators), default=timedelta(0))
+        pruned = self.store.prune(
+            before=before, matched_before=min(before, now - longest), buckets=CYCLE_BUCKETS
+        )
+        if pruned.any:
+            log.info(
+                "retention: %d old entries (%d matched), %d changes, %d cycles deleted",
+                pruned.entries,
+                pruned.matched,
+                pruned.changes,
+                pruned.cycles,
+                extra={"deleted": pruned.entries, "changes": pruned.changes},
+            )
+            self.store.compact()
+        return pruned.entries
 
 
 def cycle_fields(report: CycleReport) -> dict[str, object]:

@@ -191,7 +191,9 @@ class Settings(BaseSettings):
         description="Apprise URLs notified of each status change at once, comma-separated.",
     )
     retention: timedelta = Field(
-        timedelta(days=365), description="Entries older than this without evidence are deleted."
+        timedelta(days=365),
+        description="How long entries, matches outside every window, status changes and check "
+        'cycles are kept (see "Retention").',
     )
     log_format: Literal["text", "json"] = Field("text", description="`text` or `json` logs.")
     log_level: str = Field(

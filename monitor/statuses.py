@@ -43,9 +43,9 @@ def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> li
     indicators = definitions.indicators
     if not indicators:
         return []
-    # Evidence of the widest window: `evaluate` counts only what is inside each indicator's own.
-    since = now - max(i.window for i in indicators)
-    read = store.evidence_read([i.id for i in indicators], since)
+    read = store.evidence_read(
+        [i.id for i in indicators], {i.id: now - i.window for i in indicators}
+    )
     health = {h.feed_id: h for h in store.feed_health()}
     feeds = reading_of(definitions).feeds
     statuses = []

@@ -213,7 +213,10 @@ class ChangeOut(_Model):
         " null for a change a check's evidence explains."
     )
     definition_hash: str = Field(description="sha256 of the definition file that decided it.")
-    evidence: list[EvidenceOut]
+    evidence: list[EvidenceOut] = Field(
+        description="Its top evidence items (the newest stories, at most 20 are recorded)."
+    )
+    evidence_count: int = Field(description="How many evidence items it had in all.")
 
     @classmethod
     def of(cls, change: StatusChange) -> Self:
@@ -227,6 +230,7 @@ class ChangeOut(_Model):
             reason=change.reason or None,
             definition_hash=change.definition_hash,
             evidence=[EvidenceOut.of(e) for e in change.evidence],
+            evidence_count=change.evidence_count,
         )
 
 

@@ -4,11 +4,12 @@ evidence with its version, and records fetches in batches)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from monitor.domain import Entry, Evidence, Match
 from monitor.store import Cycle, FetchRecord, Store
@@ -32,14 +33,15 @@ def add_matches(
     if not rows:
         return 0
     with store._tx("add matches", write=True) as conn:
+        written = store._upsert_matches(conn, rows)
         store._matches_written(conn)
-        return store._upsert_matches(conn, rows)
+        return written
 
 
 def evidence(
     store: Store,
     indicator_ids: Sequence[str] | None,
-    since: datetime,
+    since: datetime | Mapping[str, datetime],
     *,
     definition_hashes: Mapping[str, str] | None = None,
 ) -> dict[str, list[Evidence]]:
@@ -66,6 +68,13 @@ def evidence(
     }
 
 
+def prune(store: Store, before: datetime, *, matched_before: datetime | None = None) -> int:
+    """`Store.prune` of what is older than `before`, matched entries only before
+    `matched_before` (default: none); returns how many entries went."""
+    never = datetime.min.replace(tzinfo=UTC)
+    return store.prune(before=before, matched_before=matched_before or never, buckets=()).entries
+
+
 def last_cycle(store: Store) -> Cycle | None:
     with store._tx("read cycles") as conn:
         query = select(cycle_table).order_by(cycle_table.c.id.desc()).limit(1)
@@ -84,3 +93,31 @@ def lease_until(store: Store, feed_id: str) -> datetime | None:
     with store._tx("read a lease") as conn:
         until: datetime | None = conn.execute(query).scalar_one()
         return until
+
+
+@contextmanager
+def plans(store: Store) -> Iterator[list[str]]:
+    """The query plans of the SELECTs the store runs inside the block (one string each, filled
+    in at its end): each statement is explained as it was run, with its parameters. SQLite's
+    EXPLAIN QUERY PLAN; PostgreSQL's EXPLAIN with sequential scans off, so that a small test
+    table is read as a big one would be (an index it can use, it uses)."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    engine = store._engine
+    event.listen(engine, "before_cursor_execute", record)
+    found: list[str] = []
+    try:
+        yield found
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    with store._tx("explain") as conn:
+        if store.dialect == "postgresql":
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        explain = "EXPLAIN QUERY PLAN " if store.dialect == "sqlite" else "EXPLAIN "
+        for statement, parameters in seen:
+            rows = conn.exec_driver_sql(explain + statement, parameters).all()
+            found.append("\n".join(str(row[-1]) for row in rows))

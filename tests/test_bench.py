@@ -30,6 +30,10 @@ TINY = [
     "1",
     "--http-entries",
     "500",
+    "--history-small",
+    "300",
+    "--history-large",
+    "600",
     "--no-fail",
 ]
 
@@ -63,6 +67,12 @@ def test_a_tiny_run_reports_every_measurement_and_target() -> None:
         assert http["indicators_endpoint"]["requests"] > 0
         assert http["history_endpoint"]["requests"] > 0
         assert http["indicators_endpoint"]["errors"] == 0
+    history = results["history"]
+    if "skipped" not in history:
+        assert (history["small"]["entries"], history["large"]["entries"]) == (300, 600)
+        assert history["large"]["first_cycle_s"] > 0 and history["large"]["status_s"] > 0
+        wanted = {"first_cycle", "warm_cycle", "status", "first_get_indicators", "match_version"}
+        assert wanted <= set(history["ratios"])
 
     printed = lines.strip().splitlines()
     assert [line.split(":")[0] for line in printed] == [t.name.split(":")[0] for t in TARGETS]

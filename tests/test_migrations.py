@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from monitor import migrate
 from monitor.cli import main
-from monitor.domain import Entry, digest_of, entry_key
+from monitor.domain import Entry, Match, digest_of, entry_key
 from monitor.errors import StoreError
 from monitor.pipeline import run_cycle
 from monitor.store import (
@@ -281,3 +281,30 @@ def test_0005_adds_the_silence_tables_and_goes_back_without_them(empty_database_
     assert schema_differences(url) == []
     with open_store(url) as store:
         assert store.silences() == []  # the rows went with the tables
+
+
+def test_0007_gives_stored_matches_their_entry_time_and_a_match_version(database_url: str) -> None:
+    now = datetime(2026, 2, 1, 12, tzinfo=UTC)
+    day = timedelta(days=1)
+    with open_store(database_url) as store:
+        entries = [
+            Entry("a", f"g{n}", f"https://a.example/{n}", f"T{n}", "", now - n * day, "a.example")
+            for n in range(1, 4)
+        ]
+        new = storeops.add_entries(store, entries, now=now)
+        items = [(i, Match(e.key, "nk", "pressure", ("x",), "")) for i, e in new]
+        storeops.add_matches(store, items, {"nk": "h"})
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            migrate.downgrade(conn, metadata, "0006")
+    finally:
+        engine.dispose()
+    assert upgrade(database_url) == ("0006", migrate.head())
+    assert schema_differences(database_url) == []
+    times = "SELECT m.time = e.time FROM entry_match m JOIN entry e ON e.id = m.entry_id"
+    assert [bool(same) for (same,) in _rows(database_url, times)] == [True] * 3
+    assert _rows(database_url, "SELECT name, value FROM counter") == [("matches", 0)]
+    with open_store(database_url) as store:
+        found = storeops.evidence(store, ["nk"], {"nk": now - 2 * day - timedelta(hours=1)})
+        assert [e.title for e in found["nk"]] == ["T1", "T2"]

@@ -170,11 +170,11 @@ def test_evidence_is_the_window_of_matched_entries(store: Store) -> None:
     assert {k: len(v) for k, v in everything.items()} == {"nk": 3, "taiwan": 1}
 
 
-def test_delete_old_entries_keeps_matched_ones(store: Store) -> None:
+def test_pruning_unmatched_entries_keeps_matched_ones(store: Store) -> None:
     stored = storeops.add_entries(store, [entry(1), entry(2)], now=NOW - 400 * DAY)
     storeops.add_entries(store, [entry(3)], now=NOW)
     storeops.add_matches(store, [(stored[0][0], match(stored[0][1]))], {"nk": "h"})
-    assert store.delete_old_entries(NOW - 365 * DAY) == 1
+    assert storeops.prune(store, NOW - 365 * DAY) == 1
     assert sorted(e.guid for _, e, _ in store.entries_since(NOW - 1000 * DAY)) == [
         "guid-1",
         "guid-3",

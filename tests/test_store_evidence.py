@@ -153,9 +153,12 @@ def test_retention_leaves_a_kept_read_right(store: Store, other: Store, database
     matched(store, 3)
     before = read(store, NOW - 1000 * DAY)
 
-    assert other.delete_old_entries(NOW - 365 * DAY) == 1
-
+    assert storeops.prune(other, NOW - 365 * DAY) == 1  # the unmatched one: evidence stays
     assert read(store, NOW - 1000 * DAY) == before == fresh(database_url, NOW - 1000 * DAY)
+
+    assert storeops.prune(other, NOW - 365 * DAY, matched_before=NOW - 365 * DAY) == 1
+    after = read(store, NOW - 1000 * DAY)
+    assert after == fresh(database_url, NOW - 1000 * DAY) and len(after["nk"]) == 1
 
 
 def test_a_kept_read_answers_a_later_since_exactly(store: Store, database_url: str) -> None:

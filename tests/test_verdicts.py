@@ -216,7 +216,7 @@ def test_judged_entries_are_kept_when_old_unmatched_ones_are_deleted(
         defs, store, entry_id=general.id, target=("north-korea-stance", "balance"),
         verdict="yes", who="cli", now=LATER,
     )  # fmt: skip
-    store.delete_old_entries(LATER)
+    storeops.prune(store, LATER, matched_before=LATER)
     assert store.entry(general.id) is not None
 
 

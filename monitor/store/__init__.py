@@ -20,6 +20,7 @@ One module per job; `Store` is their methods in one object:
     exports    every status change a page at a time, the latest few (exports, Atom feeds)
     digests    the daily digest's claim
     health     cycles, and what /healthz and /metrics read
+    retention  deleting what retention no longer keeps, and giving the space back
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from monitor.store.evidence import EvidenceMixin, EvidenceRead
 from monitor.store.exports import ExportsMixin
 from monitor.store.feeds import DueFeed, FeedCounts, FeedsMixin, FeedState, FetchRecord
 from monitor.store.health import Cycle, CycleTotals, HealthMixin
+from monitor.store.retention import Pruned, RetentionMixin
 from monitor.store.schema import metadata
 from monitor.store.silences import SilencesMixin
 from monitor.store.verdicts import VerdictsMixin
@@ -58,6 +60,7 @@ __all__ = [
     "FeedCounts",
     "FeedState",
     "FetchRecord",
+    "Pruned",
     "Store",
     "StoredEntry",
     "metadata",
@@ -79,6 +82,7 @@ class Store(
     ExportsMixin,
     DigestsMixin,
     HealthMixin,
+    RetentionMixin,
     StoreBase,
 ):
     """Every query monitor makes. Each method is one transaction."""

@@ -42,16 +42,15 @@ def once_more_if_disconnected(method: Callable[P, R]) -> Callable[P, R]:
     return again
 
 
-# What moves when stored matches change (see `Store.evidence_read`). PostgreSQL gives every row it
-# writes (insert or update) the writing transaction's id as xmin, so the count and the sum of
-# xmin of the matches move with every match added, rewritten or deleted. (One scan of the
-# matches alone: restricted to a window it would have to read every entry in the window.)
-# Verdicts change evidence too; they are append-only, so their count and top id tell.
-_PG_MATCH_VERSION = (
-    "SELECT count(*), coalesce(sum(xmin::text::bigint), 0), "
-    "(SELECT count(*) FROM verdict), (SELECT coalesce(max(id), 0) FROM verdict) FROM entry_match"
+# What moves when stored matches change (see `Store.evidence_read`): a counter row every
+# transaction that writes matches or verdicts moves as it commits (`_matches_written`). Reading
+# it is one primary-key lookup, whatever the history. Upsert: a database whose rows were all
+# deleted (the tests' truncated PostgreSQL databases) gets it back at its first write.
+_MATCH_VERSION = "SELECT coalesce((SELECT value FROM counter WHERE name = 'matches'), 0)"
+_MOVE_MATCH_VERSION = (
+    "INSERT INTO counter (name, value) VALUES ('matches', 1) "
+    "ON CONFLICT (name) DO UPDATE SET value = counter.value + 1"
 )
-_SQLITE_VERSION_WRAP = 2**31  # PRAGMA user_version is a signed 32-bit integer
 
 
 class StoreBase:
@@ -148,21 +147,15 @@ class StoreBase:
         return [row for row in rows if row.id in taken]
 
     def _match_version(self, conn: Connection) -> tuple[int, ...]:
-        """What moves when any process adds, rewrites or deletes a match or adds a verdict: on
-        PostgreSQL the count and the sum of xmin of the matches and the count and top id of
-        the verdicts; on SQLite the database's user_version, which every transaction that
-        writes matches or verdicts moves."""
-        if self.dialect == "sqlite":
-            return (int(conn.exec_driver_sql("PRAGMA user_version").scalar_one()),)
-        return tuple(int(n) for n in conn.exec_driver_sql(_PG_MATCH_VERSION).one())
+        """What moves when any process adds, rewrites or deletes a match or adds a verdict:
+        the `matches` counter (read in the caller's transaction, so in its snapshot)."""
+        return (int(conn.exec_driver_sql(_MATCH_VERSION).scalar_one()),)
 
     def _matches_written(self, conn: Connection) -> None:
-        """Move SQLite's match version in a transaction that writes matches; it commits or
-        rolls back with them, and the transaction holds the write lock (BEGIN IMMEDIATE), so
-        reading and setting it cannot race. PostgreSQL needs nothing: see _PG_MATCH_VERSION."""
-        if self.dialect == "sqlite":
-            version = int(conn.exec_driver_sql("PRAGMA user_version").scalar_one())
-            conn.exec_driver_sql(f"PRAGMA user_version = {(version + 1) % _SQLITE_VERSION_WRAP}")
+        """Move the match version in a transaction that writes matches or verdicts, after its
+        writes: it commits or rolls back with them. On PostgreSQL the counter's row lock is
+        then held only from there to the commit; SQLite's writer holds the write lock anyway."""
+        conn.exec_driver_sql(_MOVE_MATCH_VERSION)
 
 
 def error_text(exc: SQLAlchemyError) -> str:

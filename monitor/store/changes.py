@@ -84,7 +84,8 @@ class ChangesMixin(StoreBase):
     def record_changes(
         self, changes: Sequence[StatusChange], *, alert: bool = False
     ) -> list[StatusChange]:
-        """Record each change unless its old status is no longer the stored one.
+        """Record each change unless its old status is no longer the stored one. A change
+        keeps its top EVIDENCE_KEPT evidence items and how many it had (`evidence_total`).
 
         With `alert`, each (not replayed) change is recorded as pending in the alert outbox,
         in the same transaction: a crash cannot lose its alert (`claim_alerts`). Otherwise
@@ -148,9 +149,16 @@ class ChangesMixin(StoreBase):
         limit: int = 50,
         before_id: int | None = None,
     ) -> list[StatusChange]:
-        """Status changes of one indicator, newest first; page with `before_id`."""
-        query = select(change_table).where(change_table.c.indicator_id == indicator_id)
+        """Status changes of one indicator, newest first; page with `before_id`.
+
+        One range of the index (indicator, id), read backwards: with `since`, it starts at the
+        first change at or after it (found in the index (indicator, at)), so neither a page nor
+        the timeline reads or sorts older changes."""
+        mine = change_table.c.indicator_id == indicator_id
+        query = select(change_table).where(mine)
         if since is not None:
+            first = select(func.min(change_table.c.id)).where(mine, change_table.c.at >= since)
+            query = query.where(change_table.c.id >= first.scalar_subquery())
             query = query.where(change_table.c.at >= since)
         if before_id is not None:
             query = query.where(change_table.c.id < before_id)
@@ -260,13 +268,17 @@ def _first_reading(change: StatusChange, version_before: int) -> bool:
     return version_before == 0 and change.old_status == INITIAL and change.new_status == QUIET
 
 
+EVIDENCE_KEPT = 20  # evidence items a recorded change keeps: its top ones (the newest stories)
+
+
 def _change_values(change: StatusChange) -> dict[str, Any]:
     return {
         "indicator_id": change.indicator_id,
         "at": change.at,
         "old_status": change.old_status,
         "new_status": change.new_status,
-        "evidence": [_evidence_json(e) for e in change.evidence],
+        "evidence": [_evidence_json(e) for e in change.evidence[:EVIDENCE_KEPT]],
+        "evidence_total": change.evidence_count,
         "definition_hash": change.definition_hash,
         "replayed": change.replayed,
         "reason": change.reason or None,
@@ -316,4 +328,5 @@ def _change_of(row: Any) -> StatusChange:
         replayed=row.replayed,
         id=row.id,
         reason=row.reason or "",
+        evidence_total=row.evidence_total,
     )

@@ -208,6 +208,11 @@ def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         dbapi_connection.create_function("monitor_casefold", 1, _casefold, deterministic=True)
         if not read_only:
+            # A new file vacuums incrementally: deleted rows' pages can be given back at once
+            # (`Store.compact`). Only a new one: setting it writes to an existing file, which
+            # `Store.compact` converts when it vacuums it.
+            if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
+                cursor.execute("PRAGMA auto_vacuum = INCREMENTAL")
             _set_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()

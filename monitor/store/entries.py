@@ -1,5 +1,5 @@
 """Entries and their matches: new entries stored by key (with their matches in the same
-transaction), matches rewritten by replay, old unmatched entries pruned, entries searched.
+transaction), matches rewritten by replay, entries searched (retention: `retention.py`).
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, or_, select, text
+from sqlalchemy import Connection, delete, func, or_, select, text
 
 from monitor.domain import Entry, Match
 from monitor.store.base import StoreBase, once_more_if_disconnected
-from monitor.store.schema import aware, entry_table, match_table, sqlite_utc, verdict_table
+from monitor.store.schema import aware, entry_table, match_table, sqlite_utc
 
 _CHUNK = 5_000  # ids per IN (...) list, well below SQLite's bound-parameter limit
 
@@ -102,8 +102,9 @@ class EntriesMixin(StoreBase):
             rows = _match_rows(match(new), definition_hashes) if new else []
             if not rows:
                 return new, 0
+            written = self._upsert_matches(conn, rows)
             self._matches_written(conn)
-            return new, self._upsert_matches(conn, rows)
+            return new, written
 
     def _insert_entries(
         self, conn: Connection, entries: Sequence[Entry], now: datetime
@@ -130,15 +131,19 @@ class EntriesMixin(StoreBase):
         rows = _match_rows(items, definition_hashes)
         ids = list(dict.fromkeys(entry_ids))
         with self._tx("replace matches", write=True) as conn:
-            self._matches_written(conn)
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
                 conn.execute(delete(match_table).where(match_table.c.entry_id.in_(chunk)))
-            return self._upsert_matches(conn, rows) if rows else 0
+            written = self._upsert_matches(conn, rows) if rows else 0
+            self._matches_written(conn)
+            return written
 
     def _upsert_matches(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
         """Insert `rows`, or update those stored with another definition hash; returns how many
-        were written. Only in a transaction that calls `_matches_written`."""
+        were written. Only in a transaction that calls `_matches_written`. Each row carries
+        its entry's time (read here), which an indicator's window reads through."""
+        times = _entry_times(conn, {row["entry_id"] for row in rows})
+        rows = [row | {"time": times.get(row["entry_id"])} for row in rows]  # none: refused
         statement = self._insert(match_table)
         statement = statement.on_conflict_do_update(
             index_elements=["entry_id", "indicator_id", "outcome_id"],
@@ -160,21 +165,6 @@ class EntriesMixin(StoreBase):
         )
         with self._tx("read entries") as conn:
             return [(row.id, entry_of(row), row.first_seen) for row in conn.execute(query)]
-
-    def delete_old_entries(self, before: datetime) -> int:
-        """Delete entries first seen before `before` that no indicator matched and no analyst
-        judged.
-
-        No match goes with them, so evidence stays as it was; the match version moves all the
-        same, so that a kept evidence read never depends on that."""
-        matched = exists().where(match_table.c.entry_id == entry_table.c.id)
-        judged = exists().where(verdict_table.c.entry_id == entry_table.c.id)
-        statement = delete(entry_table).where(entry_table.c.first_seen < before, ~matched, ~judged)
-        with self._tx("delete old entries", write=True) as conn:
-            deleted = conn.execute(statement).rowcount
-            if deleted:
-                self._matches_written(conn)
-            return deleted
 
     def entry(self, entry_id: int) -> StoredEntry | None:
         with self._tx("read an entry") as conn:
@@ -202,6 +192,18 @@ class EntriesMixin(StoreBase):
         )
         with self._tx("search entries") as conn:
             return [stored_entry(row) for row in conn.execute(query)]
+
+
+def _entry_times(conn: Connection, entry_ids: set[int]) -> dict[int, datetime]:
+    """entry id -> its time, of those of `entry_ids` that are stored."""
+    ids = sorted(entry_ids)
+    times = {}
+    for start in range(0, len(ids), _CHUNK):
+        query = select(entry_table.c.id, entry_table.c.time).where(
+            entry_table.c.id.in_(ids[start : start + _CHUNK])
+        )
+        times.update({row.id: row.time for row in conn.execute(query)})
+    return times
 
 
 def _match_rows(

@@ -5,7 +5,7 @@ match, a `yes` adds its entry if no rule matched it), kept while the match versi
 from __future__ import annotations
 
 import itertools
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,9 @@ class EvidenceRead:
     found: dict[str, list[Evidence]]  # indicator id -> evidence, newest first
 
 
+Since = datetime | Mapping[str, datetime]  # one start for all, or each indicator's own
+
+
 class EvidenceMixin(StoreBase):
     """Evidence reads, kept while the match version holds."""
 
@@ -36,9 +39,12 @@ class EvidenceMixin(StoreBase):
     _evidence_store: int = 0  # this store's number in evidence versions, given on first read
 
     @once_more_if_disconnected
-    def evidence_read(self, indicator_ids: Sequence[str] | None, since: datetime) -> EvidenceRead:
+    def evidence_read(self, indicator_ids: Sequence[str] | None, since: Since) -> EvidenceRead:
         """Matches of entries with time >= since, per indicator (every asked id is a key),
-        newest first, with the version they were read at.
+        newest first, with the version they were read at. `since` is one start for all, or
+        each indicator's own (its window): each reads its own range of the matches' index
+        (indicator, time), never older matches. `indicator_ids` None: every indicator that has
+        matches or verdicts (a scan: for tests and tools, not for cycles).
 
         The answer is kept, and given again while the matches it was read from have not moved:
         one cheap `_match_version` query instead of reading every match, so a check cycle that
@@ -50,42 +56,83 @@ class EvidenceMixin(StoreBase):
         if not self._evidence_store:
             self._evidence_store = next(_stores)
         ids = None if indicator_ids is None else tuple(indicator_ids)
+        starts = _starts(ids, since)
         kept = self._evidence_kept
         with self._tx("read evidence", snapshot=True) as conn:
             # One snapshot: the matches read are those of the version, which keys caches.
             version = self._match_version(conn)
-            if not (kept and kept.answers(ids, since, version)):
-                kept = _KeptEvidence(ids, since, version, _read_evidence(conn, ids, since))
+            if not (kept and kept.answers(ids, starts, version)):
+                found = _read_evidence(conn, ids, starts)
+                kept = _KeptEvidence(ids, starts, version, found)
         self._evidence_kept = kept
-        return EvidenceRead((self._evidence_store, version), kept.within(since))
+        return EvidenceRead((self._evidence_store, version), kept.within(starts))
+
+
+def _starts(ids: tuple[str, ...] | None, since: Since) -> dict[str | None, datetime]:
+    """indicator id -> the start of its read; the key None holds the start of the others."""
+    if isinstance(since, datetime):
+        return {None: since}
+    if ids is None:
+        return {i: start for i, start in since.items()}
+    missing = [i for i in ids if i not in since]
+    if missing:
+        raise ValueError(f"store: no start of the evidence read of {', '.join(missing)}")
+    return {i: since[i] for i in ids}
+
+
+def _start_of(starts: Mapping[str | None, datetime], indicator_id: str) -> datetime:
+    return starts[indicator_id] if indicator_id in starts else starts[None]
 
 
 def _read_evidence(
-    conn: Connection,
-    indicator_ids: Sequence[str] | None,
-    since: datetime,
+    conn: Connection, indicator_ids: Sequence[str] | None, starts: Mapping[str | None, datetime]
 ) -> dict[str, list[Evidence]]:
-    query = (
-        select(
-            match_table,
-            entry_table.c.title,
-            entry_table.c.link,
-            entry_table.c.publisher,
-            entry_table.c.time,
-        )
+    found: dict[str, list[Evidence]] = {i: [] for i in indicator_ids or ()}
+    if indicator_ids is None:
+        indicator_ids = _judged_or_matched(conn)
+    groups: dict[datetime, list[str]] = {}
+    for indicator_id in indicator_ids:
+        groups.setdefault(_start_of(starts, indicator_id), []).append(indicator_id)
+    for since, group in groups.items():
+        for start in range(0, len(group), _IDS_PER_READ):
+            _read_window(conn, group[start : start + _IDS_PER_READ], since, found)
+    for items in found.values():
+        items.sort(key=lambda e: (e.time, e.entry_id), reverse=True)
+    return found
+
+
+_IDS_PER_READ = 500  # indicator ids per IN (...) list
+
+
+def _judged_or_matched(conn: Connection) -> list[str]:
+    matched = select(match_table.c.indicator_id).distinct()
+    judged = select(verdict_table.c.indicator_id).distinct()
+    return sorted(set(conn.execute(matched).scalars()) | set(conn.execute(judged).scalars()))
+
+
+def window_query(indicator_ids: Sequence[str], since: datetime) -> Any:
+    """The matches of `indicator_ids` with time >= since, with what evidence shows of their
+    entries: a range of ix_entry_match_indicator_time per indicator."""
+    return (
+        select(match_table, entry_table.c.title, entry_table.c.link, entry_table.c.publisher)
         .join(entry_table, entry_table.c.id == match_table.c.entry_id)
-        .where(entry_table.c.time >= since)
-        .order_by(entry_table.c.time.desc(), entry_table.c.id.desc())
+        .where(match_table.c.indicator_id.in_(list(indicator_ids)), match_table.c.time >= since)
     )
-    if indicator_ids is not None:
-        query = query.where(match_table.c.indicator_id.in_(list(indicator_ids)))
+
+
+def _read_window(
+    conn: Connection,
+    indicator_ids: Sequence[str],
+    since: datetime,
+    found: dict[str, list[Evidence]],
+) -> None:
+    """Add the evidence of `indicator_ids` from `since` on to `found` (unordered)."""
     standing = {
         (row.entry_id, row.indicator_id, row.outcome_id): row
         for row in conn.execute(_standing_verdicts(indicator_ids, since))
     }
-    found: dict[str, list[Evidence]] = {i: [] for i in indicator_ids or ()}
     matched = set()
-    for row in conn.execute(query):
+    for row in conn.execute(window_query(indicator_ids, since)):
         key = (row.entry_id, row.indicator_id, row.outcome_id)
         verdict = standing.get(key)
         if verdict is not None and verdict.verdict == Judgement.NO:
@@ -108,16 +155,11 @@ def _read_evidence(
     added = [v for k, v in standing.items() if v.verdict == Judgement.YES and k not in matched]
     for row in added:  # entries the rules missed and an analyst confirmed
         found.setdefault(row.indicator_id, []).append(_confirmed(row))
-    for indicator_id in {row.indicator_id for row in added}:
-        found[indicator_id].sort(key=lambda e: (e.time, e.entry_id), reverse=True)
-    return found
 
 
-def _standing_verdicts(indicator_ids: Sequence[str] | None, since: datetime) -> Any:
+def _standing_verdicts(indicator_ids: Sequence[str], since: datetime) -> Any:
     """Standing verdicts on entries with time >= since, with what evidence shows of them."""
-    latest = latest_verdicts()
-    if indicator_ids is not None:
-        latest = latest.where(verdict_table.c.indicator_id.in_(list(indicator_ids)))
+    latest = latest_verdicts().where(verdict_table.c.indicator_id.in_(list(indicator_ids)))
     columns = (
         entry_table.c.title,
         entry_table.c.link,
@@ -158,22 +200,31 @@ class _KeptEvidence:
     """An evidence read (`Store.evidence_read`): what it asked, and the match version it saw."""
 
     ids: tuple[str, ...] | None
-    since: datetime
+    starts: dict[str | None, datetime]  # see `_starts`
     version: tuple[int, ...]
     found: dict[str, list[Evidence]]  # newest first; never handed out, only copies of it
 
     def answers(
-        self, ids: tuple[str, ...] | None, since: datetime, version: tuple[int, ...]
+        self,
+        ids: tuple[str, ...] | None,
+        starts: Mapping[str | None, datetime],
+        version: tuple[int, ...],
     ) -> bool:
-        """Whether this read answers a read of `ids` from `since` on, the matches being at
-        `version` now."""
-        return self.ids == ids and self.since <= since and version == self.version
+        """Whether this read answers a read of `ids` from `starts` on, the matches being at
+        `version` now: the same indicators, none of them starting earlier than here."""
+        return (
+            self.ids == ids
+            and version == self.version
+            and self.starts.keys() == starts.keys()
+            and all(self.starts[k] <= since for k, since in starts.items())
+        )
 
-    def within(self, since: datetime) -> dict[str, list[Evidence]]:
-        """New lists of the items with time >= since (`since` is not before `self.since`, so
-        they are all here; the older ones are at the end of each list)."""
+    def within(self, starts: Mapping[str | None, datetime]) -> dict[str, list[Evidence]]:
+        """New lists of the items inside `starts` (none earlier than this read's, so they are
+        all here; the older ones are at the end of each list)."""
         cut = {}
         for indicator_id, items in self.found.items():
+            since = _start_of(starts, indicator_id)
             end = len(items)
             while end and items[end - 1].time < since:
                 end -= 1

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from monitor.store.base import StoreBase, once_more_if_disconnected
-from monitor.store.schema import change_table, cycle_table
+from monitor.store.schema import change_table, cycle_summary_table, cycle_table
 
 _DATA_VERSION = (
     "SELECT (SELECT max(id) FROM cycle), (SELECT max(id) FROM status_change), "
@@ -38,7 +38,7 @@ class Cycle:
     id: int | None = None
 
 
-_CYCLE_COUNTS = (
+CYCLE_COUNTS = (
     "feeds_checked",
     "not_modified",
     "failed",
@@ -63,6 +63,14 @@ class CycleTotals:
     regex_timeouts: int = 0
     seconds: float = 0.0  # their total duration
     within: tuple[int, ...] = ()  # how many lasted at most each asked bound
+
+
+def cycle_duration(dialect: str) -> Any:
+    """A cycle's duration in seconds, as SQL."""
+    if dialect == "postgresql":
+        return func.date_part("epoch", cycle_table.c.finished_at - cycle_table.c.started_at)
+    days = func.julianday(cycle_table.c.finished_at) - func.julianday(cycle_table.c.started_at)
+    return days * 86400.0
 
 
 class HealthMixin(StoreBase):
@@ -98,27 +106,24 @@ class HealthMixin(StoreBase):
     # ------------------------------------------------------------ metrics
 
     def cycle_totals(self, buckets: Sequence[float] = ()) -> CycleTotals:
-        """Sums over every recorded cycle, and how many lasted at most each of `buckets` s."""
-        duration: Any
-        if self.dialect == "postgresql":
-            duration = func.date_part("epoch", cycle_table.c.finished_at - cycle_table.c.started_at)
-        else:
-            days = func.julianday(cycle_table.c.finished_at) - func.julianday(
-                cycle_table.c.started_at
-            )
-            duration = days * 86400.0
-        sums = [func.coalesce(func.sum(cycle_table.c[name]), 0) for name in _CYCLE_COUNTS]
-        within = [func.count().filter(duration <= bound) for bound in buckets]
-        query = select(func.count(), *sums, func.coalesce(func.sum(duration), 0.0), *within)
+        """Sums over every recorded cycle, and how many lasted at most each of `buckets` s:
+        those stored, and those retention deleted (`cycle_summary`; in the buckets it kept)."""
+        duration = cycle_duration(self.dialect)
+        sums = [func.coalesce(func.sum(cycle_table.c[name]), 0) for name in CYCLE_COUNTS]
+        lasted = [func.count().filter(duration <= bound) for bound in buckets]
+        query = select(func.count(), *sums, func.coalesce(func.sum(duration), 0.0), *lasted)
         with self._tx("read cycle totals") as conn:
             row = tuple(conn.execute(query).one())
-        counts = dict(zip(_CYCLE_COUNTS, map(int, row[1 : 1 + len(sums)]), strict=True))
-        return CycleTotals(
-            cycles=int(row[0]),
-            seconds=float(row[1 + len(sums)]),
-            within=tuple(int(n) for n in row[2 + len(sums) :]),
-            **counts,
-        )
+            summary = conn.execute(select(cycle_summary_table)).first()
+        counts = dict(zip(CYCLE_COUNTS, map(int, row[1 : 1 + len(sums)]), strict=True))
+        cycles, seconds = int(row[0]), float(row[1 + len(sums)])
+        within = [int(n) for n in row[2 + len(sums) :]]
+        if summary is not None:  # the cycles retention deleted
+            counts = {name: n + summary.counts.get(name, 0) for name, n in counts.items()}
+            cycles, seconds = cycles + summary.cycles, seconds + summary.seconds
+            kept = summary.within
+            within = [n + kept.get(str(float(b)), 0) for n, b in zip(within, buckets, strict=True)]
+        return CycleTotals(cycles=cycles, seconds=seconds, within=tuple(within), **counts)
 
     def change_counts(self) -> dict[str, int]:
         """indicator id -> how many status changes were recorded (replays included)."""

@@ -9,9 +9,11 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -122,7 +124,8 @@ class EntryTable(SQLModel, table=True):
 
 class MatchTable(SQLModel, table=True):
     __tablename__ = "entry_match"
-    __table_args__ = (Index("ix_entry_match_indicator_entry", "indicator_id", "entry_id"),)
+    # An indicator's matches in a window, newest first, are one range of this index.
+    __table_args__ = (Index("ix_entry_match_indicator_time", "indicator_id", "time", "entry_id"),)
 
     entry_id: int = Field(
         sa_column=Column(Integer, ForeignKey("entry.id", ondelete="CASCADE"), primary_key=True)
@@ -132,6 +135,7 @@ class MatchTable(SQLModel, table=True):
     terms: list[str] = _json()
     snippet: str = _text()
     definition_hash: str
+    time: datetime = _when(nullable=False)  # the entry's time (entries are never rewritten)
 
 
 class IndicatorStateTable(SQLModel, table=True):
@@ -149,14 +153,18 @@ class StatusChangeTable(SQLModel, table=True):
     """Append-only: one row per recorded status change."""
 
     __tablename__ = "status_change"
-    __table_args__ = (Index("ix_status_change_indicator_at", "indicator_id", "at"),)
+    __table_args__ = (
+        Index("ix_status_change_indicator_at", "indicator_id", "at", "id"),  # windows
+        Index("ix_status_change_indicator_id", "indicator_id", "id"),  # history pages
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     indicator_id: str
     at: datetime = _when(nullable=False, index=True)
     old_status: str
     new_status: str
-    evidence: list[dict[str, Any]] = _json()
+    evidence: list[dict[str, Any]] = _json()  # the top EVIDENCE_KEPT items…
+    evidence_total: int = 0  # …of this many
     definition_hash: str
     replayed: bool = False
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
@@ -235,7 +243,7 @@ class CycleTable(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     started_at: datetime = _when(nullable=False)
-    finished_at: datetime = _when(nullable=False)
+    finished_at: datetime = _when(nullable=False, index=True)
     feeds_checked: int = 0
     not_modified: int = 0
     failed: int = 0
@@ -244,6 +252,28 @@ class CycleTable(SQLModel, table=True):
     changes: int = 0
     regex_timeouts: int = 0  # regex term runs out of their time budget in the cycle
     ok: bool = True
+
+
+class CycleSummaryTable(SQLModel, table=True):
+    """One row (id 1): the sums of the cycles retention deleted, so /metrics counts go on."""
+
+    __tablename__ = "cycle_summary"
+
+    id: int = Field(primary_key=True)
+    cycles: int = 0
+    seconds: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    within: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class CounterTable(SQLModel, table=True):
+    """Counters moved in the transactions they count: `matches` moves with every write of
+    matches or verdicts (the match version evidence reads are kept under)."""
+
+    __tablename__ = "counter"
+
+    name: str = Field(primary_key=True)
+    value: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
 metadata = SQLModel.metadata  # for Alembic's env.py
@@ -257,6 +287,8 @@ cycle_table: Table = metadata.tables["cycle"]
 verdict_table: Table = metadata.tables["verdict"]
 silence_table: Table = metadata.tables["silence"]
 silence_end_table: Table = metadata.tables["silence_end"]
+cycle_summary_table: Table = metadata.tables["cycle_summary"]
+counter_table: Table = metadata.tables["counter"]
 
 
 def sqlite_utc(value: datetime) -> str:

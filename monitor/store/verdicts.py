@@ -35,11 +35,11 @@ class VerdictsMixin(StoreBase):
             )
             if known.first() is None:
                 raise VerdictError(f"verdict: no entry {verdict.entry_id}", unknown="entry")
-            self._matches_written(conn)
             new_id = conn.execute(
                 verdict_table.insert().values(**values).returning(verdict_table.c.id)
-            )
-            return replace(verdict, id=int(new_id.scalar_one()))
+            ).scalar_one()
+            self._matches_written(conn)
+            return replace(verdict, id=int(new_id))
 
     def verdicts(
         self, indicator_id: str | None = None, *, limit: int = 100

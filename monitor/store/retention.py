@@ -1,0 +1,160 @@
+"""Retention of everything: entries (matched ones too once outside every window), status
+changes (the latest per indicator stays), cycles (their sums stay in `cycle_summary`), then the
+space given back: SQLite compacted, PostgreSQL vacuumed and analyzed.
+
+What is kept how long (README "Retention"):
+- an entry no indicator matched: until `before` (first seen), unless an analyst judged it;
+- a matched entry and its matches: until `matched_before` (its time), which the daemon sets to
+  the earlier of `before` and the start of the longest window, so no status moves; judged
+  entries stay (verdicts are the analysts' labeled data);
+- a status change: until `before`, except the latest of each indicator and any whose alert is
+  still pending; each keeps its own copy of its evidence, so deleting entries loses none of it;
+- a cycle: until `before`; its counts are added to the one `cycle_summary` row first, so the
+  totals /metrics reports never go down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, exists, func, select
+
+from monitor.store.base import StoreBase
+from monitor.store.health import CYCLE_COUNTS, cycle_duration
+from monitor.store.schema import (
+    change_table,
+    cycle_summary_table,
+    cycle_table,
+    entry_table,
+    match_table,
+    verdict_table,
+)
+
+BATCH = 5_000  # entries deleted per transaction: a writer waits for one batch at most
+COMPACT_SHARE = 0.25  # SQLite is vacuumed in full when free pages exceed this share of the file
+_PRUNED_TABLES = ("entry", "entry_match", "status_change", "cycle")
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What one `Store.prune` deleted."""
+
+    entries: int = 0  # matched ones included
+    matched: int = 0  # of which matched
+    changes: int = 0
+    cycles: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.entries or self.changes or self.cycles)
+
+
+class RetentionMixin(StoreBase):
+    """Retention and compaction."""
+
+    def prune(
+        self, *, before: datetime, matched_before: datetime, buckets: Sequence[float]
+    ) -> Pruned:
+        """Delete what retention no longer keeps (see the module's docstring); `buckets` are
+        the cycle-duration bounds /metrics counts, kept for the deleted cycles."""
+        unmatched = self._delete_entries(before, matched=False)
+        matched = self._delete_entries(matched_before, matched=True)
+        latest = select(func.max(change_table.c.id)).group_by(change_table.c.indicator_id)
+        changes = delete(change_table).where(
+            change_table.c.at < before,
+            change_table.c.notified_at.is_not(None),
+            change_table.c.id.not_in(latest.scalar_subquery()),
+        )
+        with self._tx("delete old status changes", write=True) as conn:
+            deleted_changes = conn.execute(changes).rowcount
+        with self._tx("delete old cycles", write=True) as conn:
+            cycles = self._fold_cycles(conn, before, buckets)
+        return Pruned(unmatched + matched, matched, deleted_changes, cycles)
+
+    def _delete_entries(self, before: datetime, *, matched: bool) -> int:
+        """Delete unjudged entries before `before` (first seen, for unmatched ones; their time,
+        for matched ones, whose matches go with them), a batch per transaction."""
+        has_match = exists().where(match_table.c.entry_id == entry_table.c.id)
+        judged = exists().where(verdict_table.c.entry_id == entry_table.c.id)
+        if matched:
+            old = [entry_table.c.time < before, has_match]
+        else:
+            old = [entry_table.c.first_seen < before, ~has_match]
+        batch = select(entry_table.c.id).where(*old, ~judged).limit(BATCH)
+        deleted = 0
+        while True:
+            with self._tx("delete old entries", write=True) as conn:
+                ids = list(conn.execute(batch).scalars())
+                if ids:
+                    if matched:
+                        conn.execute(delete(match_table).where(match_table.c.entry_id.in_(ids)))
+                    conn.execute(delete(entry_table).where(entry_table.c.id.in_(ids)))
+                    self._matches_written(conn)  # a kept evidence read never depends on it
+            deleted += len(ids)
+            if len(ids) < BATCH:
+                return deleted
+
+    def _fold_cycles(self, conn: Connection, before: datetime, buckets: Sequence[float]) -> int:
+        """Add the counts of the cycles finished before `before` to the summary, delete them."""
+        old = cycle_table.c.finished_at < before
+        duration = cycle_duration(self.dialect)
+        sums = [func.coalesce(func.sum(cycle_table.c[name]), 0) for name in CYCLE_COUNTS]
+        within = [func.count().filter(duration <= bound) for bound in buckets]
+        query = select(func.count(), *sums, func.coalesce(func.sum(duration), 0.0), *within)
+        row = tuple(conn.execute(query.where(old)).one())
+        if not row[0]:
+            return 0
+        summary = conn.execute(select(cycle_summary_table)).first()
+        counts = dict(zip(CYCLE_COUNTS, map(int, row[1 : 1 + len(sums)]), strict=True))
+        seconds = float(row[1 + len(sums)])
+        lasted = {str(float(b)): int(n) for b, n in zip(buckets, row[2 + len(sums) :], strict=True)}
+        if summary is None:
+            values: dict[str, Any] = {"id": 1, "cycles": row[0], "seconds": seconds}
+            conn.execute(
+                cycle_summary_table.insert().values(counts=counts, within=lasted, **values)
+            )
+        else:
+            conn.execute(
+                cycle_summary_table.update().values(
+                    cycles=summary.cycles + row[0],
+                    seconds=summary.seconds + seconds,
+                    counts=_added(summary.counts, counts),
+                    within=_added(summary.within, lasted),
+                )
+            )
+        return int(conn.execute(delete(cycle_table).where(old)).rowcount)
+
+    def compact(self) -> bool:
+        """Give the space of deleted rows back: SQLite's free pages are released (at once when
+        the file vacuums incrementally, else by a full VACUUM once they exceed COMPACT_SHARE of
+        it, which also makes it incremental); PostgreSQL's pruned tables are vacuumed and
+        analyzed (the space is reused, the planner sees the new sizes). Whether it did."""
+        if self.dialect == "postgresql":
+            with self._engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.exec_driver_sql(f"VACUUM (ANALYZE) {', '.join(_PRUNED_TABLES)}")
+            return True
+        raw = self._engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            pages = cursor.execute("PRAGMA page_count").fetchone()[0]
+            free = cursor.execute("PRAGMA freelist_count").fetchone()[0]
+            incremental = cursor.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+            if not free or (not incremental and free <= COMPACT_SHARE * pages):
+                return False
+            if incremental:
+                cursor.executescript("PRAGMA incremental_vacuum")  # steps it to the end
+            else:
+                cursor.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                cursor.execute("VACUUM")
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            return True
+        finally:
+            raw.close()
+
+
+def _added(kept: dict[str, int], more: dict[str, int]) -> dict[str, int]:
+    return {key: kept.get(key, 0) + more.get(key, 0) for key in {*kept, *more}}

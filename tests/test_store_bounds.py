@@ -1,0 +1,116 @@
+"""Reads bounded by what they need, not by the history (issue 15), on SQLite and PostgreSQL:
+the match version is one lookup, an evidence read reaches only each indicator's window, the
+history page and the latest cycle are read through indexes (checked on the plans the databases
+make for the statements the store runs: `storeops.plans`); a change keeps its top evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+
+from monitor.domain import Evidence
+from monitor.notify import build_alert
+from monitor.store import Cycle, Store, open_store
+from monitor.store.changes import EVIDENCE_KEPT
+from monitor.webmodels import ChangeOut
+from tests import storeops
+from tests.test_store import DAY, HOUR, MINUTE, NOW, change, entry, match
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    with open_store(database_url) as opened:
+        yield opened
+
+
+def matched(store: Store, numbers: range, *, published: datetime, indicator: str = "nk") -> None:
+    stored = storeops.add_entries(store, [entry(n, published=published) for n in numbers], now=NOW)
+    storeops.add_matches(store, [(i, match(e, indicator)) for i, e in stored], {indicator: "h"})
+
+
+def scans(plan: str, table: str) -> bool:
+    """Whether `plan` reads all of `table` (not a range of one of its indexes)."""
+    lines = plan.splitlines()
+    if any(line.startswith(f"SCAN {table}") for line in lines):  # SQLite
+        return not any(f"SCAN {table} USING COVERING INDEX" in line for line in lines)
+    return any(f"Seq Scan on {table}" in line for line in lines)  # PostgreSQL
+
+
+def test_the_match_version_is_a_counter_moved_by_writes(store: Store) -> None:
+    with store._tx("read") as conn:
+        before = store._match_version(conn)
+    matched(store, range(1, 3), published=NOW - HOUR)
+    with storeops.plans(store) as plans, store._tx("read") as conn:
+        after = store._match_version(conn)
+    assert after == (before[0] + 1,)  # one transaction, one step
+    [plan] = plans
+    assert "entry_match" not in plan and not scans(plan, "counter")
+
+
+def test_each_indicator_reads_its_own_window_through_the_index(store: Store) -> None:
+    matched(store, range(1, 4), published=NOW - 40 * DAY)  # outside the 30-day window
+    matched(store, range(4, 6), published=NOW - HOUR)
+    matched(store, range(6, 8), published=NOW - 40 * DAY, indicator="long")
+    windows = {"nk": NOW - 30 * DAY, "long": NOW - 60 * DAY}
+    with storeops.plans(store) as plans:
+        found = store.evidence_read(["nk", "long"], windows).found
+    assert sorted(e.entry_id for e in found["nk"]) == [4, 5]
+    assert len(found["long"]) == 2
+    reads = [p for p in plans if "entry_match" in p]
+    assert reads and not any(scans(p, "entry_match") for p in reads), reads
+    assert all("ix_entry_match_indicator_time" in p for p in reads), reads
+
+
+def test_the_history_page_and_the_timeline_need_no_sort(store: Store) -> None:
+    store.ensure_indicators(["nk"], now=NOW)
+    statuses = ["quiet", "pressure:reported"]
+    for n in range(6):
+        old, new = statuses[n % 2], statuses[(n + 1) % 2]
+        store.record_changes([change(old if n else "unknown", new, at=NOW + n * MINUTE)])
+    with storeops.plans(store) as plans:
+        page = store.history("nk", limit=2)
+        store.history("nk", limit=2, before_id=page[-1].id)
+        store.history("nk", since=NOW + 2 * MINUTE, limit=1000)
+    assert len(plans) == 3
+    assert "ix_status_change_indicator_at" in plans[2]  # where the window begins
+    for plan in plans:
+        assert not scans(plan, "status_change") and "TEMP B-TREE" not in plan, plan
+        assert "Sort" not in plan, plan
+
+
+def test_the_latest_cycle_is_read_through_an_index(store: Store) -> None:
+    for n in range(3):
+        store.record_cycle(Cycle(NOW + n * MINUTE, NOW + n * MINUTE + MINUTE, ok=n < 2))
+    with storeops.plans(store) as plans:
+        assert store.last_successful_cycle() == NOW + 2 * MINUTE
+    [plan] = plans
+    assert "ix_cycle_finished_at" in plan
+    assert not scans(plan, "cycle") and "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+def test_a_change_keeps_its_top_evidence_and_how_many_it_had(store: Store) -> None:
+    items = tuple(
+        Evidence(n, "nk", "pressure", f"t{n}", f"https://x/{n}", "x", NOW - n * MINUTE, (), "")
+        for n in range(1, 51)
+    )
+    store.ensure_indicators(["nk"], now=NOW)
+    [recorded] = store.record_changes([change("unknown", "pressure:reported", evidence=items)])
+    [kept] = store.history("nk")
+    assert kept.evidence == items[:EVIDENCE_KEPT] and kept.evidence_count == 50
+    out = ChangeOut.of(kept)
+    assert (len(out.evidence), out.evidence_count) == (EVIDENCE_KEPT, 50)
+    assert recorded.evidence_count == 50
+
+
+def test_an_alert_counts_the_evidence_a_change_did_not_keep(store: Store) -> None:
+    items = tuple(
+        Evidence(n, "nk", "pressure", f"t{n}", f"https://x/{n}", "x", NOW - n * MINUTE, (), "")
+        for n in range(1, 31)
+    )
+    store.ensure_indicators(["nk"], now=NOW)
+    store.record_changes([change("unknown", "pressure:reported", evidence=items)])
+    [kept] = store.history("nk")
+    body = build_alert(kept, "NK", limit=5).body
+    assert body.count("https://x/") == 5 and body.endswith("- and 25 more")

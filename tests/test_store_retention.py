@@ -1,0 +1,130 @@
+"""Retention of everything (`Store.prune`) and the space given back (`Store.compact`), on
+SQLite and PostgreSQL: old entries go, matched ones once outside every window, judged ones
+stay; old changes go but the latest of each indicator and pending alerts; old cycles go and
+their counts stay in the totals; a SQLite file shrinks."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.domain import Entry, Judgement, Verdict
+from monitor.metrics import CYCLE_BUCKETS
+from monitor.store import Cycle, Pruned, Store, open_store
+from tests import storeops
+from tests.test_store import DAY, HOUR, MINUTE, NOW, change, entry, match
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    with open_store(database_url) as opened:
+        yield opened
+
+
+def prune(store: Store, before: datetime, matched_before: datetime) -> Pruned:
+    return store.prune(before=before, matched_before=matched_before, buckets=CYCLE_BUCKETS)
+
+
+def stored(store: Store, numbers: range, *, age: int, matched: bool) -> list[int]:
+    """Entries `age` days old (published and first seen), matched by nk or not; their ids."""
+    when = NOW - age * DAY
+    new = storeops.add_entries(store, [entry(n, published=when) for n in numbers], now=when)
+    if matched:
+        storeops.add_matches(store, [(i, match(e)) for i, e in new], {"nk": "h"})
+    return [i for i, _ in new]
+
+
+def test_prune_deletes_old_entries_and_matches_but_judged_ones(store: Store) -> None:
+    old_unmatched = stored(store, range(0, 3), age=400, matched=False)
+    old_matched = stored(store, range(3, 6), age=400, matched=True)
+    recent_matched = stored(store, range(6, 8), age=100, matched=True)  # inside a long window
+    fresh = stored(store, range(8, 9), age=1, matched=False)
+    judged = old_matched[0]
+    store.add_verdict(Verdict(judged, "nk", "pressure", Judgement.YES, "ana", NOW))
+    pruned = prune(store, NOW - 365 * DAY, NOW - 365 * DAY)
+    assert (pruned.entries, pruned.matched) == (5, 2)
+    left = {i for i in old_unmatched + old_matched + recent_matched + fresh if store.entry(i)}
+    assert left == {judged, *recent_matched, *fresh}
+    found = storeops.evidence(store, ["nk"], NOW - 1000 * DAY)["nk"]
+    assert sorted(e.entry_id for e in found) == sorted([judged, *recent_matched])
+    assert prune(store, NOW - 365 * DAY, NOW - 365 * DAY).entries == 0
+    # A window longer than the retention keeps its matched entries: the daemon says so.
+    assert prune(store, NOW - 30 * DAY, NOW - 120 * DAY).matched == 0
+
+
+def test_prune_keeps_the_latest_change_of_each_indicator_and_pending_alerts(store: Store) -> None:
+    store.ensure_indicators(["nk", "tw"], now=NOW - 500 * DAY)
+    statuses = ["unknown", "pressure:reported", "quiet", "pressure:reported", "quiet"]
+    for n, (old, new) in enumerate(itertools.pairwise(statuses)):
+        store.record_changes([change(old, new, at=NOW - (500 - n) * DAY)])
+    [pending] = store.record_changes(
+        [change("unknown", "pressure:reported", indicator="tw", at=NOW - 400 * DAY)], alert=True
+    )
+    [recent] = store.record_changes([change("quiet", "pressure:reported", at=NOW - DAY)])
+    everything = store.history("nk") + store.history("tw")
+    pruned = prune(store, NOW - 365 * DAY, NOW - 365 * DAY)
+    assert pruned.changes == len(everything) - 2  # all of nk's but the latest; tw's is pending
+    assert [c.id for c in store.history("nk")] == [recent.id]
+    assert [c.id for c in store.history("tw")] == [pending.id]
+
+
+def test_pruned_cycles_still_count_in_the_totals(store: Store) -> None:
+    for n in range(5):
+        start = NOW - (400 - n) * DAY if n < 3 else NOW - n * HOUR
+        store.record_cycle(Cycle(start, start + n * MINUTE, feeds_checked=n + 1, ok=n != 1))
+    before = store.cycle_totals(CYCLE_BUCKETS)
+    assert prune(store, NOW - 365 * DAY, NOW - 365 * DAY).cycles == 3
+    assert store.cycle_totals(CYCLE_BUCKETS) == before
+    store.record_cycle(Cycle(NOW, NOW + MINUTE, feeds_checked=10))
+    assert prune(store, NOW - 2 * HOUR, NOW - 2 * HOUR).cycles == 2
+    after = store.cycle_totals(CYCLE_BUCKETS)
+    assert (after.cycles, after.feeds_checked) == (6, before.feeds_checked + 10)
+    assert after.within[-1] == 6 and store.last_successful_cycle() == NOW + MINUTE
+
+
+def big(n: int) -> Entry:
+    e = entry(n, published=NOW - 400 * DAY)
+    return Entry(
+        e.feed_id, e.guid, e.link, e.title, f"{n} " + "wire text " * 300, e.published, e.publisher
+    )
+
+
+@pytest.mark.parametrize("vacuum", ["incremental", "none"])
+def test_a_sqlite_file_shrinks_after_pruning(tmp_path: Path, vacuum: str) -> None:
+    path = tmp_path / "monitor.db"
+    if vacuum == "none":  # a file made before auto_vacuum was set: compacted by a full VACUUM
+        open_store(f"sqlite:///{path}").close()
+        with sqlite3.connect(path, isolation_level=None) as db:
+            db.executescript("PRAGMA auto_vacuum = NONE; VACUUM")
+    with open_store(f"sqlite:///{path}") as store:
+        storeops.add_entries(store, [big(n) for n in range(3000)], now=NOW - 400 * DAY)
+        stored(store, range(5000, 5010), age=1, matched=True)
+        assert store.compact() is False  # nothing to give back
+        full = path.stat().st_size + (tmp_path / "monitor.db-wal").stat().st_size
+        pruned = prune(store, NOW - 365 * DAY, NOW - 365 * DAY)
+        assert pruned.entries == 3000
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == (2 if vacuum != "none" else 0)
+        assert store.compact() is True
+        assert path.stat().st_size < full / 5
+        assert len(storeops.evidence(store, ["nk"], NOW - 30 * DAY)["nk"]) == 10
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental from now on
+
+
+def test_postgresql_is_vacuumed_and_analyzed_after_pruning(postgres_url: str) -> None:
+    with open_store(postgres_url) as store:
+        stored(store, range(3), age=400, matched=True)
+        prune(store, NOW - 365 * DAY, NOW - 365 * DAY)
+        assert store.compact() is True
+        with store._tx("read") as conn:
+            done = conn.exec_driver_sql(
+                "SELECT relname FROM pg_stat_user_tables"
+                " WHERE last_vacuum IS NOT NULL AND last_analyze IS NOT NULL"
+            )
+            assert {"entry", "entry_match", "status_change", "cycle"} <= set(done.scalars())
