@@ -135,7 +135,7 @@ def test_a_channel_that_is_down_does_not_raise_or_hang(caplog: pytest.LogCapture
     caplog.set_level(logging.DEBUG)
     started = time.monotonic()
     failures = fast([url]).notify([alert()])
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 60  # only a hang fails this; a refusal is at once
     [failure] = failures
     assert failure.channel == f"json://127.0.0.1:{port}"
     assert failure.attempts == 3
