@@ -144,9 +144,10 @@ def begin_silence(
         raise SilenceError(f"silence: --for: {exc}", problem="invalid") from None
     if length <= timedelta(0):
         raise SilenceError(f"silence: --for: {duration!r} is no time at all", problem="invalid")
-    if not reason.strip():
+    written = _one_line(reason)[:2000]
+    if not written:  # nothing, or only control characters
         raise SilenceError("silence: a reason is required (--reason TEXT)", problem="invalid")
-    silence = Silence(indicator_id, outcome_id, _one_line(reason)[:2000], who, now, now + length)
+    silence = Silence(indicator_id, outcome_id, written, who, now, now + length)
     return store.add_silence(silence)
 
 

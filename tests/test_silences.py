@@ -126,6 +126,18 @@ def test_ending_a_silence_that_is_over_or_unknown_is_a_clear_error(store: Store)
     assert store.silence(2) is not None and store.silence(2).ended_by == "bo"  # type: ignore[union-attr]
 
 
+def test_ids_no_silence_can_have_find_none_on_either_database(store: Store) -> None:
+    """An id past the 32-bit column and an indicator id with a NUL (which PostgreSQL refuses in
+    a text parameter) are no silence, not a database error: the API's fuzzing sends both."""
+    store.add_silence(silence())
+    assert store.silence(2**31) is None and store.silence(2**63 - 1) is None
+    with pytest.raises(SilenceError, match=r"^silence: no silence 2147483648$"):
+        store.end_silence(2**31, who="bo", now=NOW)
+    assert store.silences("nk\x00x") == []
+    assert store.silences("nk\x00x", active_at=NOW) == []
+    assert len(store.silences()) == 1
+
+
 def test_beginning_or_ending_a_silence_moves_the_data_version(store: Store) -> None:
     before = store.data_version()
     store.add_silence(silence())

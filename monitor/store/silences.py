@@ -76,6 +76,8 @@ class SilencesMixin(StoreBase):
     ) -> list[Silence]:
         """Silences (of one indicator), newest first: those in force at `active_at`, or whose
         end is after `ending_after`, or all."""
+        if indicator_id is not None and "\x00" in indicator_id:
+            return []  # no id holds a NUL (and PostgreSQL refuses one in a text parameter)
         query = _query()
         if indicator_id is not None:
             query = query.where(silence_table.c.indicator_id == indicator_id)
