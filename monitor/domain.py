@@ -340,7 +340,8 @@ class OutcomeState:
     outcome_id: str
     level: Level
     sources: tuple[str, ...]  # distinct publishers, one per story
-    evidence: tuple[Evidence, ...]  # one per story (copies collapsed), newest first
+    evidence: tuple[Evidence, ...]  # one per story (copies collapsed), newest first…
+    stories: int  # …the newest of this many stories inside the window
 
 
 @dataclass(frozen=True)
@@ -358,6 +359,15 @@ class Status:
         if top == 0:
             return ()
         return tuple(e for o in self.outcomes if o.level.value == top for e in o.evidence)
+
+    @property
+    def evidence_count(self) -> int:
+        """Stories behind the status: of the outcome(s) at the highest level (`evidence` holds
+        the newest of them)."""
+        top = max((o.level.value for o in self.outcomes), default=0)
+        if top == 0:
+            return 0
+        return sum(o.stories for o in self.outcomes if o.level.value == top)
 
 
 @dataclass(frozen=True)

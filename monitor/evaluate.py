@@ -24,10 +24,12 @@ The status model (DESIGN §3):
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import re
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.domain import (
@@ -47,16 +49,25 @@ from monitor.domain import (
 )
 
 __all__ = [
+    "EVIDENCE_SHOWN",
     "NEAR_DUPLICATE",
+    "Clustering",
     "changes",
+    "clustering",
     "evaluate",
+    "extend",
     "feeds_down",
+    "frequent_keys",
+    "level_of",
     "same_story",
+    "status_string",
     "stories",
+    "story_keys",
 ]
 
 
 NEAR_DUPLICATE = 0.6  # Jaccard similarity from which two texts are one story
+EVIDENCE_SHOWN = 20  # stories an outcome's state shows (the newest); it counts them all
 _MIN_TITLE_WORDS = 4  # shorter titles ("Live updates") are too generic to identify a story
 _MIN_TITLE_CJK = 8  # the same for CJK titles, in characters
 FINGERPRINTS_CACHED = 4096  # about 3 KB each
@@ -98,8 +109,8 @@ def evaluate(
         for o in indicator.outcomes
     )
     down = feeds_down(feed_health, now)
-    status = UNKNOWN if down else _status_string(outcomes)
-    return Status(indicator.id, status, outcomes, indicator.hash, reason=down)
+    status = status_string([(o.outcome_id, o.level) for o in outcomes], down)
+    return Status(indicator.id, status, outcomes, indicator.hash, down)
 
 
 def changes(
@@ -127,6 +138,7 @@ def changes(
                     definition_hash=status.definition_hash,
                     replayed=replayed,
                     reason=reason or status.reason,
+                    evidence_total=status.evidence_count,
                 )
             )
     return found
@@ -141,23 +153,33 @@ def _outcome_state(
 ) -> OutcomeState:
     found = stories(evidence, key=key)
     sources = tuple(dict.fromkeys(story.publisher for story in found))
-    if not found:
-        level = Level.NONE
-    elif len(sources) >= outcome.corroborate:
-        level = Level.CONFIRMED
-    else:
-        level = Level.REPORTED
-    return OutcomeState(outcome.id, level, sources, tuple(found))
+    level = level_of(outcome, len(found), len(sources))
+    return OutcomeState(
+        outcome.id, level, sources, tuple(found[:EVIDENCE_SHOWN]), stories=len(found)
+    )
 
 
-def _status_string(outcomes: Sequence[OutcomeState]) -> str:
-    top = max((o.level.value for o in outcomes), default=0)
+def level_of(outcome: Outcome, stories: int, sources: int) -> Level:
+    """An outcome's level from how many stories and distinct sources it has in its window."""
+    if not stories:
+        return Level.NONE
+    if sources >= outcome.corroborate:
+        return Level.CONFIRMED
+    return Level.REPORTED
+
+
+def status_string(levels: Sequence[tuple[str, Level]], down: str = "") -> str:
+    """``unknown`` when the feeds are `down` (`feeds_down`), else what the outcomes' levels
+    ((outcome id, level) each) say."""
+    if down:
+        return UNKNOWN
+    top = max((level.value for _o, level in levels), default=0)
     if top == 0:
         return QUIET
-    leaders = [o for o in outcomes if o.level.value == top]
+    leaders = [(o, level) for o, level in levels if level.value == top]
     if len(leaders) > 1:
         return MIXED
-    return f"{leaders[0].outcome_id}:{leaders[0].level.label}"
+    return f"{leaders[0][0]}:{leaders[0][1].label}"
 
 
 def feeds_down(feed_health: Sequence[FeedHealth], now: datetime) -> str:
@@ -238,14 +260,102 @@ def _stories_of(evidence: _Keyed) -> tuple[Evidence, ...]:
 
 
 def _cluster(evidence: Sequence[Evidence]) -> tuple[Evidence, ...]:
-    """Items oldest first; each one that is no copy of a story found so far starts a story."""
-    ordered = sorted(evidence, key=lambda e: (e.time, e.entry_id))
-    prints = [_fingerprint(item) for item in ordered]
-    known = _StoryIndex(prints)
-    found = [
-        item for item, fingerprint in zip(ordered, prints, strict=True) if known.add(fingerprint)
-    ]
-    return tuple(sorted(found, key=lambda e: (e.time, e.entry_id), reverse=True))
+    """One item per story, newest first (`clustering`)."""
+    return tuple(reversed(clustering(evidence).starts))
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """Stories found among evidence: each story's first copy, and for the stories that have
+    copies, the time of the newest (what `monitor.statuses.advance` needs to know whether a
+    story's first copy can leave the window without a later copy starting a story instead)."""
+
+    starts: tuple[Evidence, ...]  # the first copy of each story, oldest first
+    copies_until: dict[int, datetime] = field(default_factory=dict)  # start's entry id -> time
+
+
+def clustering(evidence: Sequence[Evidence]) -> Clustering:
+    """Items oldest first (by time, then entry id); each one that is no copy of a story found
+    so far starts a story."""
+    return extend((), evidence)
+
+
+def extend(stories: Sequence[Evidence], new: Sequence[Evidence]) -> Clustering:
+    """The stories `new` items start, taken oldest first after `stories`: the first copies of
+    stories found before (at least every one a new item could be a copy of: those sharing a
+    `story_keys` key with it, as a store finds them). No two of `stories` are copies of each
+    other, and every new item is later than the items they were found among, so this is what
+    clustering all of them at once gives (`clustering` is `extend` of no stories)."""
+    ordered = sorted(new, key=lambda e: (e.time, e.entry_id))
+    known = [(item, _fingerprint(item)) for item in stories]
+    prints = [(item, _fingerprint(item)) for item in ordered]
+    index = _StoryIndex([p for _item, p in known + prints])
+    for item, fingerprint in known:
+        index.start(fingerprint, item.entry_id)
+    starts: list[Evidence] = []
+    until: dict[int, datetime] = {}
+    for item, fingerprint in prints:
+        original = index.original(fingerprint)
+        if original is None:
+            index.start(fingerprint, item.entry_id)
+            starts.append(item)
+        else:
+            until[original] = max(until.get(original, item.time), item.time)
+    return Clustering(tuple(starts), until)
+
+
+_KEY_BYTES = 8  # story keys are signed 64-bit integers (a BIGINT column on both databases)
+
+
+def story_keys(item: Evidence, frequent: AbstractSet[int] = frozenset()) -> tuple[int, ...]:
+    """Keys an item shares with every story it could be a copy of: its link, its title, and the
+    prefix of its shingles in one fixed order (see `_StoryIndex`): the order of the shingles'
+    hashes, the same in every process, with the `frequent` ones (`frequent_keys`) last, so that
+    phrases most items share ("officials said on") rarely make two items candidates. A store
+    indexes a story's first copy under them, so a new item is compared only with the stories
+    sharing one; two items with no key in common are no copies of each other, provided both
+    were keyed with the same `frequent`."""
+    fingerprint = _fingerprint(item)
+    keys = []
+    if fingerprint.link:
+        keys.append(_key_hash("link\0" + fingerprint.link))
+    if fingerprint.title:
+        keys.append(_key_hash("title\0" + fingerprint.title))
+    if len(fingerprint.shingles) >= _MIN_SHINGLES:
+        hashed = sorted((h in frequent, h) for h in _hashes(fingerprint.shingles))
+        keys.extend(h for _frequent, h in hashed[: _prefix_size(len(hashed))])
+    return tuple(dict.fromkeys(keys))
+
+
+FREQUENT_SHARE = 0.05  # of the stories: a shingle in more of them is keyed last…
+FREQUENT_MIN = 4  # …when it is in at least this many
+
+
+def frequent_keys(stories: Sequence[Evidence]) -> frozenset[int]:
+    """The hashes of the shingles in more than FREQUENT_SHARE of `stories` (and at least
+    FREQUENT_MIN of them): what `story_keys` puts last."""
+    counts: dict[int, int] = {}
+    for item in stories:
+        for h in _hashes(_fingerprint(item).shingles):
+            counts[h] = counts.get(h, 0) + 1
+    bound = max(FREQUENT_MIN, FREQUENT_SHARE * len(stories))
+    return frozenset(h for h, n in counts.items() if n >= bound)
+
+
+@functools.lru_cache(maxsize=FINGERPRINTS_CACHED)
+def _hashes(shingles: frozenset[str]) -> tuple[int, ...]:
+    return tuple(_key_hash(s) for s in shingles)
+
+
+def _key_hash(text: str) -> int:
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=_KEY_BYTES)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+def _prefix_size(shingles: int) -> int:
+    """How many shingles of a set, in any one fixed order, every set at least NEAR_DUPLICATE
+    similar to it shares one of (prefix filtering)."""
+    return shingles - math.ceil(NEAR_DUPLICATE * shingles - 1e-9) + 1
 
 
 class _StoryIndex:
@@ -263,39 +373,44 @@ class _StoryIndex:
             for shingle in fingerprint.shingles:
                 counts[shingle] = counts.get(shingle, 0) + 1
         self._rank = {s: r for r, s in enumerate(sorted(counts, key=lambda s: (counts[s], s)))}
-        self._links: set[str] = set()
-        self._titles: set[str] = set()
-        self._by_shingle: dict[str, list[frozenset[str]]] = {}
+        self._links: dict[str, int] = {}
+        self._titles: dict[str, int] = {}
+        self._by_shingle: dict[str, list[tuple[frozenset[str], int]]] = {}
 
-    def add(self, fingerprint: _Fingerprint) -> bool:
+    def add(self, fingerprint: _Fingerprint, entry_id: int = 0) -> bool:
         """Start a story with this item unless it is a copy of one; whether it started one."""
-        if self._copy(fingerprint):
+        if self.original(fingerprint) is not None:
             return False
-        if fingerprint.link:
-            self._links.add(fingerprint.link)
-        if fingerprint.title:
-            self._titles.add(fingerprint.title)
-        for shingle in self._prefix(fingerprint.shingles):
-            self._by_shingle.setdefault(shingle, []).append(fingerprint.shingles)
+        self.start(fingerprint, entry_id)
         return True
 
-    def _copy(self, fingerprint: _Fingerprint) -> bool:
-        if fingerprint.link in self._links or fingerprint.title in self._titles:
-            return True  # "" is never added to either
+    def start(self, fingerprint: _Fingerprint, entry_id: int) -> None:
+        """Index this item as the first copy of a story."""
+        if fingerprint.link:
+            self._links.setdefault(fingerprint.link, entry_id)
+        if fingerprint.title:
+            self._titles.setdefault(fingerprint.title, entry_id)
+        for shingle in self._prefix(fingerprint.shingles):
+            self._by_shingle.setdefault(shingle, []).append((fingerprint.shingles, entry_id))
+
+    def original(self, fingerprint: _Fingerprint) -> int | None:
+        """The entry id of a story's first copy this item is a copy of, or None."""
+        for key, known in ((fingerprint.link, self._links), (fingerprint.title, self._titles)):
+            if key and key in known:
+                return known[key]
         compared: set[int] = set()
         for shingle in self._prefix(fingerprint.shingles):
-            for shingles in self._by_shingle.get(shingle, ()):
+            for shingles, entry_id in self._by_shingle.get(shingle, ()):
                 if id(shingles) not in compared:
                     compared.add(id(shingles))
                     if _jaccard(fingerprint.shingles, shingles) >= NEAR_DUPLICATE:
-                        return True
-        return False
+                        return entry_id
+        return None
 
     def _prefix(self, shingles: frozenset[str]) -> list[str]:
         if len(shingles) < _MIN_SHINGLES:
             return []  # never similar to anything (`_jaccard`)
-        size = len(shingles) - math.ceil(NEAR_DUPLICATE * len(shingles) - 1e-9) + 1
-        return sorted(shingles, key=self._rank.__getitem__)[:size]
+        return sorted(shingles, key=self._rank.__getitem__)[: _prefix_size(len(shingles))]
 
 
 def same_story(a: Evidence, b: Evidence) -> bool:

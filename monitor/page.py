@@ -364,7 +364,7 @@ def _card(
         since_ago=ago(view.since, now),
         url=indicator_url(view.id),
         items=tuple(_item(definitions, e, zone) for e in shown),
-        more=len(view.evidence) - len(shown),
+        more=view.evidence_count - len(shown),
         timeline=timeline(
             definitions, view.id, changes, view.status, now=now, zone=zone, started=view.started
         ),

@@ -29,7 +29,7 @@ from monitor.domain import (
     StatusChange,
 )
 from monitor.errors import StoreError
-from monitor.statuses import evaluate_all
+from monitor.statuses import kept_statuses
 from monitor.store import FeedCounts, Store
 from monitor.webmodels import (
     ChangeEvidenceOut,
@@ -248,12 +248,14 @@ def web_url(link: str) -> str | None:
 
 
 def indicator_views(
-    definitions: Definitions, store: Store, *, now: datetime
+    definitions: Definitions, store: Store, *, now: datetime, evidence: bool = True
 ) -> list[IndicatorView]:
-    """Every indicator with its recorded status and the evidence that stands behind it now."""
+    """Every indicator with its recorded status and the evidence that stands behind it now
+    (without `evidence`, only counted: for answers that show no evidence)."""
     recorded = store.current_statuses()
     started = store.monitoring_started()
-    statuses = {s.indicator_id: s for s in evaluate_all(definitions, store, now=now)}
+    kept = kept_statuses(definitions, store, now=now, evidence=evidence)
+    statuses = {s.indicator_id: s for s in kept}
     views = []
     for indicator in definitions.indicators:
         status, since = recorded.get(indicator.id, (INITIAL, now))
@@ -289,31 +291,36 @@ class ViewCache:
     were reloaded, or `max_age` passed (statuses move as evidence leaves its window).
 
     A request costs one cheap `store.data_version()`; concurrent requests that miss wait for
-    one computation instead of each making their own. Thread-safe."""
+    one computation instead of each making their own. Views with their evidence serve every
+    request; answers that show none (`GET /indicators`) are served by views that only count
+    it when no others are fresh. Thread-safe."""
 
     def __init__(self, store: Store, *, max_age: timedelta = timedelta(seconds=60)) -> None:
         self._store = store
         self._max_age = max_age
         self._lock = threading.Lock()
-        self._last: Snapshot | None = None
+        self._last: dict[bool, Snapshot] = {}  # with evidence or not -> the latest views
 
-    def get(self, definitions: Definitions, *, now: datetime) -> Snapshot:
-        hit = self._hit(definitions, self._store.data_version(), now)
+    def get(self, definitions: Definitions, *, now: datetime, evidence: bool = True) -> Snapshot:
+        hit = self._hit(definitions, self._store.data_version(), now, evidence)
         if hit is not None:
             return hit
         with self._lock:
             version = self._store.data_version()  # perhaps moved while this thread waited
-            hit = self._hit(definitions, version, now)
+            hit = self._hit(definitions, version, now, evidence)
             if hit is None:
-                views = tuple(indicator_views(definitions, self._store, now=now))
-                hit = self._last = Snapshot(definitions, version, now, views)
+                found = indicator_views(definitions, self._store, now=now, evidence=evidence)
+                hit = self._last[evidence] = Snapshot(definitions, version, now, tuple(found))
             return hit
 
     def _hit(
-        self, definitions: Definitions, version: tuple[int, ...], now: datetime
+        self, definitions: Definitions, version: tuple[int, ...], now: datetime, evidence: bool
     ) -> Snapshot | None:
-        last = self._last
-        return last if last and last.fresh(definitions, version, now, self._max_age) else None
+        for kind in (True,) if evidence else (True, False):
+            last = self._last.get(kind)
+            if last and last.fresh(definitions, version, now, self._max_age):
+                return last
+        return None
 
 
 @dataclass(frozen=True)
@@ -403,6 +410,7 @@ def _view(
         window_days=indicator.window.total_seconds() / 86400,
         outcomes=outcomes,
         evidence=status.evidence,
+        evidence_count=status.evidence_count,
     )
 
 

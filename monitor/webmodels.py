@@ -107,7 +107,7 @@ class OutcomeOut(_Model):
             label=label,
             level=level,
             sources=list(state.sources),
-            evidence_count=len(state.evidence),
+            evidence_count=state.stories,
         )
 
 
@@ -158,7 +158,8 @@ class IndicatorView:
     started: datetime  # when monitoring it began
     window_days: float
     outcomes: tuple[OutcomeOut, ...]
-    evidence: tuple[Evidence, ...]  # of the outcome(s) behind the status, newest first
+    evidence: tuple[Evidence, ...]  # of the outcome(s) behind the status, newest first…
+    evidence_count: int  # …the newest of this many stories
 
 
 class IndicatorOut(_Model):
@@ -187,7 +188,7 @@ class IndicatorOut(_Model):
             since=view.since,
             reason=view.reason,
             outcomes=list(view.outcomes),
-            evidence_count=len(view.evidence),
+            evidence_count=view.evidence_count,
         )
 
 

@@ -74,6 +74,7 @@ def line(
     return IndicatorView(
         id=indicator_id, group=group, title=title, question="", status=status, since=since,
         reason=reason, started=since, window_days=14, outcomes=(), evidence=evidence,
+        evidence_count=len(evidence),
     )  # fmt: skip
 
 
