@@ -34,7 +34,7 @@ def add_matches(
         return 0
     with store._tx("add matches", write=True) as conn:
         written = store._upsert_matches(conn, rows)
-        store._matches_written(conn)
+        store._mark_seq(conn, [row["entry_id"] for row in rows], store._matches_written(conn))
         return written
 
 

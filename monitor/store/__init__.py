@@ -14,6 +14,8 @@ One module per job; `Store` is their methods in one object:
     feeds      configured feeds, due feeds and leases, fetch results, feed health
     entries    entries and their matches
     evidence   matches in a window with verdicts applied, kept while the match version holds
+    stories    stories kept between evaluations, and the matches and verdicts since
+    forgetting forgetting kept stories when their matches are rewritten or deleted
     verdicts   analysts' append-only verdicts
     silences   analysts' append-only silences (and when one ended early)
     changes    statuses, status changes and the alert outbox
@@ -46,12 +48,21 @@ from monitor.store.health import Cycle, CycleTotals, HealthMixin
 from monitor.store.retention import Pruned, RetentionMixin
 from monitor.store.schema import metadata
 from monitor.store.silences import SilencesMixin
+from monitor.store.stories import (
+    Changes,
+    KeptStories,
+    OutcomeKept,
+    SourceKept,
+    StoriesMixin,
+    StorySession,
+)
 from monitor.store.verdicts import VerdictsMixin
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "DIGEST_CLAIM_TIMEOUT",
     "AlertClaim",
+    "Changes",
     "Cycle",
     "CycleTotals",
     "DigestState",
@@ -60,9 +71,13 @@ __all__ = [
     "FeedCounts",
     "FeedState",
     "FetchRecord",
+    "KeptStories",
+    "OutcomeKept",
     "Pruned",
+    "SourceKept",
     "Store",
     "StoredEntry",
+    "StorySession",
     "metadata",
     "new_revision",
     "open_store",
@@ -76,6 +91,7 @@ class Store(
     FeedsMixin,
     EntriesMixin,
     EvidenceMixin,
+    StoriesMixin,
     VerdictsMixin,
     SilencesMixin,
     ChangesMixin,

@@ -49,7 +49,7 @@ def once_more_if_disconnected(method: Callable[P, R]) -> Callable[P, R]:
 _MATCH_VERSION = "SELECT coalesce((SELECT value FROM counter WHERE name = 'matches'), 0)"
 _MOVE_MATCH_VERSION = (
     "INSERT INTO counter (name, value) VALUES ('matches', 1) "
-    "ON CONFLICT (name) DO UPDATE SET value = counter.value + 1"
+    "ON CONFLICT (name) DO UPDATE SET value = counter.value + 1 RETURNING value"
 )
 
 
@@ -151,11 +151,13 @@ class StoreBase:
         the `matches` counter (read in the caller's transaction, so in its snapshot)."""
         return (int(conn.exec_driver_sql(_MATCH_VERSION).scalar_one()),)
 
-    def _matches_written(self, conn: Connection) -> None:
+    def _matches_written(self, conn: Connection) -> int:
         """Move the match version in a transaction that writes matches or verdicts, after its
         writes: it commits or rolls back with them. On PostgreSQL the counter's row lock is
-        then held only from there to the commit; SQLite's writer holds the write lock anyway."""
-        conn.exec_driver_sql(_MOVE_MATCH_VERSION)
+        then held only from there to the commit; SQLite's writer holds the write lock anyway.
+        Returns the version it moved to, which the rows written carry (`seq`): as the lock
+        orders the writers, a row of a higher `seq` was committed after every lower one."""
+        return int(conn.exec_driver_sql(_MOVE_MATCH_VERSION).scalar_one())
 
 
 def error_text(exc: SQLAlchemyError) -> str:

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, or_, select, text
+from sqlalchemy import Connection, delete, func, or_, select, text, update
 
 from monitor.domain import Entry, Match
 from monitor.store.base import StoreBase, once_more_if_disconnected
+from monitor.store.forgetting import forget_stories
 from monitor.store.schema import aware, entry_table, match_table, sqlite_utc
 
 _CHUNK = 5_000  # ids per IN (...) list, well below SQLite's bound-parameter limit
@@ -103,7 +104,7 @@ class EntriesMixin(StoreBase):
             if not rows:
                 return new, 0
             written = self._upsert_matches(conn, rows)
-            self._matches_written(conn)
+            self._mark_seq(conn, [row["entry_id"] for row in rows], self._matches_written(conn))
             return new, written
 
     def _insert_entries(
@@ -135,8 +136,18 @@ class EntriesMixin(StoreBase):
                 chunk = ids[start : start + _CHUNK]
                 conn.execute(delete(match_table).where(match_table.c.entry_id.in_(chunk)))
             written = self._upsert_matches(conn, rows) if rows else 0
-            self._matches_written(conn)
+            self._mark_seq(conn, ids, self._matches_written(conn))
+            forget_stories(conn)  # evaluated again from the matches (`monitor.statuses.advance`)
             return written
+
+    def _mark_seq(self, conn: Connection, entry_ids: Sequence[int], seq: int) -> None:
+        """Mark the matches of `entry_ids` as written at match version `seq`."""
+        ids = list(dict.fromkeys(entry_ids))
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            conn.execute(
+                update(match_table).where(match_table.c.entry_id.in_(chunk)).values(seq=seq)
+            )
 
     def _upsert_matches(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
         """Insert `rows`, or update those stored with another definition hash; returns how many

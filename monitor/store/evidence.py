@@ -62,7 +62,7 @@ class EvidenceMixin(StoreBase):
             # One snapshot: the matches read are those of the version, which keys caches.
             version = self._match_version(conn)
             if not (kept and kept.answers(ids, starts, version)):
-                found = _read_evidence(conn, ids, starts)
+                found = read_windows(conn, ids, starts)
                 kept = _KeptEvidence(ids, starts, version, found)
         self._evidence_kept = kept
         return EvidenceRead((self._evidence_store, version), kept.within(starts))
@@ -84,9 +84,15 @@ def _start_of(starts: Mapping[str | None, datetime], indicator_id: str) -> datet
     return starts[indicator_id] if indicator_id in starts else starts[None]
 
 
-def _read_evidence(
-    conn: Connection, indicator_ids: Sequence[str] | None, starts: Mapping[str | None, datetime]
+def read_windows(
+    conn: Connection,
+    indicator_ids: Sequence[str] | None,
+    starts: Mapping[str | None, datetime],
+    *,
+    upto: int | None = None,
 ) -> dict[str, list[Evidence]]:
+    """The evidence of `indicator_ids` inside their windows (`starts`: see `_starts`), newest
+    first; `upto`: only of matches and verdicts written at that match version or before."""
     found: dict[str, list[Evidence]] = {i: [] for i in indicator_ids or ()}
     if indicator_ids is None:
         indicator_ids = _judged_or_matched(conn)
@@ -95,7 +101,7 @@ def _read_evidence(
         groups.setdefault(_start_of(starts, indicator_id), []).append(indicator_id)
     for since, group in groups.items():
         for start in range(0, len(group), _IDS_PER_READ):
-            _read_window(conn, group[start : start + _IDS_PER_READ], since, found)
+            _read_window(conn, group[start : start + _IDS_PER_READ], since, found, upto)
     for items in found.values():
         items.sort(key=lambda e: (e.time, e.entry_id), reverse=True)
     return found
@@ -125,14 +131,18 @@ def _read_window(
     indicator_ids: Sequence[str],
     since: datetime,
     found: dict[str, list[Evidence]],
+    upto: int | None = None,
 ) -> None:
     """Add the evidence of `indicator_ids` from `since` on to `found` (unordered)."""
     standing = {
         (row.entry_id, row.indicator_id, row.outcome_id): row
-        for row in conn.execute(_standing_verdicts(indicator_ids, since))
+        for row in conn.execute(_standing_verdicts(indicator_ids, since, upto))
     }
     matched = set()
-    for row in conn.execute(window_query(indicator_ids, since)):
+    window = window_query(indicator_ids, since)
+    if upto is not None:
+        window = window.where(match_table.c.seq <= upto)
+    for row in conn.execute(window):
         key = (row.entry_id, row.indicator_id, row.outcome_id)
         verdict = standing.get(key)
         if verdict is not None and verdict.verdict == Judgement.NO:
@@ -157,9 +167,12 @@ def _read_window(
         found.setdefault(row.indicator_id, []).append(_confirmed(row))
 
 
-def _standing_verdicts(indicator_ids: Sequence[str], since: datetime) -> Any:
-    """Standing verdicts on entries with time >= since, with what evidence shows of them."""
+def _standing_verdicts(indicator_ids: Sequence[str], since: datetime, upto: int | None) -> Any:
+    """Standing verdicts on entries with time >= since, with what evidence shows of them
+    (`upto`: standing at that match version)."""
     latest = latest_verdicts().where(verdict_table.c.indicator_id.in_(list(indicator_ids)))
+    if upto is not None:
+        latest = latest.where(verdict_table.c.seq <= upto)
     columns = (
         entry_table.c.title,
         entry_table.c.link,

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, exists, func, select
 
 from monitor.store.base import StoreBase
+from monitor.store.forgetting import forget_stories_of
 from monitor.store.health import CYCLE_COUNTS, cycle_duration
 from monitor.store.schema import (
     change_table,
@@ -91,6 +92,7 @@ class RetentionMixin(StoreBase):
                 if ids:
                     if matched:
                         conn.execute(delete(match_table).where(match_table.c.entry_id.in_(ids)))
+                        forget_stories_of(conn, ids)
                     conn.execute(delete(entry_table).where(entry_table.c.id.in_(ids)))
                     self._matches_written(conn)  # a kept evidence read never depends on it
             deleted += len(ids)

@@ -74,6 +74,10 @@ def _json() -> Any:
     return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
+def _seq() -> Any:
+    return Column(BigInteger, nullable=False, index=True, default=0)
+
+
 def _text() -> Any:
     return Field(default="", sa_column=Column(Text, nullable=False))
 
@@ -136,6 +140,9 @@ class MatchTable(SQLModel, table=True):
     snippet: str = _text()
     definition_hash: str
     time: datetime = _when(nullable=False)  # the entry's time (entries are never rewritten)
+    # The `matches` counter's value the transaction that wrote it moved it to: matches not
+    # evaluated yet are those above the `evaluated` counter (`monitor.statuses.advance`).
+    seq: int = Field(default=0, sa_column=_seq())
 
 
 class IndicatorStateTable(SQLModel, table=True):
@@ -197,6 +204,9 @@ class VerdictTable(SQLModel, table=True):
     who: str
     at: datetime = _when(nullable=False)
     note: str = _text()
+    seq: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, index=True, default=0)
+    )  # ^
 
 
 class SilenceTable(SQLModel, table=True):
@@ -266,6 +276,70 @@ class CycleSummaryTable(SQLModel, table=True):
     within: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class OutcomeStateTable(SQLModel, table=True):
+    """Incremental evaluation (`monitor.statuses.advance`): per outcome, what its stories
+    (`story`) were last worked out over."""
+
+    __tablename__ = "outcome_state"
+
+    indicator_id: str = Field(primary_key=True)
+    outcome_id: str = Field(primary_key=True)
+    definition_hash: str  # of the indicator the stories were found with
+    cutoff: datetime = _when(nullable=False)  # the window's start then
+    last_time: datetime | None = _when()  # the latest item taken, by (time, entry id)
+    last_entry: int = 0
+    stories: int = 0  # rows in `story`
+    # Its sources: [publisher, stories, newest story's time (as stored), its entry id] each.
+    sources: list[list[Any]] = _json()
+
+
+class StoryTable(SQLModel, table=True):
+    """An outcome's stories inside its window: the first copy of each, as evidence shows it (a
+    copy of the evidence: retention may delete the entry before the story leaves the window)."""
+
+    __tablename__ = "story"
+    __table_args__ = (
+        Index("ix_story_outcome_time", "indicator_id", "outcome_id", "time", "entry_id"),
+        Index("ix_story_indicator_time", "indicator_id", "time"),
+    )
+
+    indicator_id: str = Field(primary_key=True)
+    outcome_id: str = Field(primary_key=True)
+    entry_id: int = Field(primary_key=True)
+    time: datetime = _when(nullable=False)
+    publisher: str
+    title: str = _text()
+    link: str = _text()
+    snippet: str = _text()
+    terms: list[str] = _json()
+    judged: str = ""
+    copies_until: datetime | None = _when()  # the newest copy found of it, if any
+
+
+class StoryKeyTable(SQLModel, table=True):
+    """The keys a story's first copy is found under (`monitor.evaluate.story_keys`)."""
+
+    __tablename__ = "story_key"
+    # Found by key (the primary key's first column); an outcome's stories leave by the index.
+    __table_args__ = (Index("ix_story_key_story", "indicator_id", "outcome_id", "entry_id"),)
+
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    indicator_id: str = Field(primary_key=True)
+    outcome_id: str = Field(primary_key=True)
+    entry_id: int = Field(primary_key=True)
+
+
+class StoryFrequentTable(SQLModel, table=True):
+    """The shingles (their hashes) most of an outcome's stories shared when they were last
+    worked out anew: `story_keys` keys them last."""
+
+    __tablename__ = "story_frequent"
+
+    indicator_id: str = Field(primary_key=True)
+    outcome_id: str = Field(primary_key=True)
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True))
+
+
 class CounterTable(SQLModel, table=True):
     """Counters moved in the transactions they count: `matches` moves with every write of
     matches or verdicts (the match version evidence reads are kept under)."""
@@ -289,6 +363,10 @@ silence_table: Table = metadata.tables["silence"]
 silence_end_table: Table = metadata.tables["silence_end"]
 cycle_summary_table: Table = metadata.tables["cycle_summary"]
 counter_table: Table = metadata.tables["counter"]
+outcome_state_table: Table = metadata.tables["outcome_state"]
+story_table: Table = metadata.tables["story"]
+story_key_table: Table = metadata.tables["story_key"]
+story_frequent_table: Table = metadata.tables["story_frequent"]
 
 
 def sqlite_utc(value: datetime) -> str:

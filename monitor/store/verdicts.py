@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from monitor.domain import Judgement, Verdict
 from monitor.errors import VerdictError
@@ -38,7 +38,8 @@ class VerdictsMixin(StoreBase):
             new_id = conn.execute(
                 verdict_table.insert().values(**values).returning(verdict_table.c.id)
             ).scalar_one()
-            self._matches_written(conn)
+            seq = self._matches_written(conn)
+            conn.execute(update(verdict_table).where(verdict_table.c.id == new_id).values(seq=seq))
             return replace(verdict, id=int(new_id))
 
     def verdicts(

@@ -1,0 +1,420 @@
+"""Stories kept between evaluations (`monitor.incremental`): per outcome, the first copy of
+each story inside its window (`story`), the keys it is found under (`story_key`), the shingles
+keyed last (`story_frequent`), and what they were worked out over with its stories per source
+(`outcome_state`); and which matches and verdicts came since (the `seq` they were written at,
+above the `evaluated` counter).
+
+Every read and write here is in the one transaction of a `StorySession`, which holds the write
+lock (SQLite) or the `evaluated` counter's row (PostgreSQL) from its start: evaluations of
+several daemons take turns, and each sees what the one before it kept.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, select, update
+
+from monitor.domain import Evidence
+from monitor.store.base import StoreBase
+from monitor.store.evidence import read_windows
+from monitor.store.forgetting import KEPT
+from monitor.store.schema import (
+    counter_table,
+    entry_table,
+    match_table,
+    outcome_state_table,
+    story_frequent_table,
+    story_key_table,
+    story_table,
+    verdict_table,
+)
+
+Outcome = tuple[str, str]  # (indicator id, outcome id)
+
+_ONE = (story_table.c.indicator_id == bindparam("i"), story_table.c.outcome_id == bindparam("o"))
+_NEWEST = (  # an outcome's newest stories since a time: a range of ix_story_outcome_time
+    select(story_table)
+    .where(*_ONE, story_table.c.time >= bindparam("since"))
+    .order_by(story_table.c.time.desc(), story_table.c.entry_id.desc())
+    .limit(bindparam("n"))
+)
+_OLDER = (  # how many of an outcome's stories are older than a time: the range's other side
+    select(func.count())
+    .select_from(story_table)
+    .where(*_ONE, story_table.c.time < bindparam("since"))
+)
+
+
+def _by_outcome(table: Any) -> tuple[Any, Any]:
+    """One outcome's rows of `table`, by the parameters `i` and `o`."""
+    return (table.c.indicator_id == bindparam("i"), table.c.outcome_id == bindparam("o"))
+
+
+_COPIED = (
+    update(story_table)
+    .where(
+        *_ONE,
+        story_table.c.entry_id == bindparam("e"),
+        story_table.c.copies_until.is_(None) | (story_table.c.copies_until < bindparam("until")),
+    )
+    .values(copies_until=bindparam("until"))
+)
+
+_EVALUATED = "evaluated"  # the counter: the match version the kept stories are at
+_ROWS_PER_IN = 400  # tuples per IN (...) list
+
+
+@dataclass(frozen=True)
+class SourceKept:
+    """A publisher's stories in an outcome's window."""
+
+    publisher: str
+    stories: int
+    newest: tuple[datetime, int]  # (time, entry id) of its newest story
+
+
+@dataclass(frozen=True)
+class OutcomeKept:
+    """An outcome's `outcome_state` row."""
+
+    definition_hash: str
+    cutoff: datetime
+    last: tuple[datetime, int] | None  # the latest item taken, by (time, entry id)
+    stories: int
+    sources: tuple[SourceKept, ...]  # the one with the newest story first
+
+
+class StoriesMixin(StoreBase):
+    """Stories kept between evaluations."""
+
+    @contextmanager
+    def story_session(self) -> Iterator[StorySession]:
+        """One transaction over the kept stories, holding them against other evaluations."""
+        with self._tx("evaluate the stories", write=True) as conn:
+            session = StorySession(conn, self._insert)
+            session.lock()
+            yield session
+
+    def kept_outcomes(self) -> dict[Outcome, OutcomeKept]:
+        """Every outcome's kept state, for readers that show the kept stories."""
+        with self._tx("read the kept stories") as conn:
+            return StorySession(conn, self._insert).states()
+
+    def kept_stories(
+        self, since: Mapping[Outcome, datetime], *, shown: int
+    ) -> dict[Outcome, KeptStories]:
+        """Each outcome's kept stories from `since` on (its window now): the newest `shown`
+        (none: only counted), and how many older ones are still kept (they left the window
+        after the last evaluation)."""
+        with self._tx("read the kept stories", snapshot=True) as conn:
+            found = {}
+            for (i, o), start in since.items():
+                at = {"i": i, "o": o, "since": start}
+                newest = (
+                    [_story(row) for row in conn.execute(_NEWEST, at | {"n": shown})]
+                    if shown
+                    else []
+                )
+                older = int(conn.execute(_OLDER, at).scalar_one())
+                found[(i, o)] = KeptStories(newest, older)
+        return found
+
+
+@dataclass(frozen=True)
+class KeptStories:
+    """An outcome's kept stories as a reader sees them at some time (`kept_stories`)."""
+
+    newest: list[Evidence]  # inside the window then, newest first
+    left: int  # kept stories that left the window since the last evaluation
+
+
+@dataclass
+class Changes:
+    """What one evaluation writes, for all outcomes at once."""
+
+    forgotten: set[Outcome] = field(default_factory=set)  # every kept row of these goes first
+    left: list[tuple[str, str, int]] = field(default_factory=list)  # stories leaving
+    started: list[tuple[Evidence, Sequence[int], datetime | None]] = field(
+        default_factory=list
+    )  # new stories: first copy, keys, newest copy
+    copied: list[tuple[str, str, int, datetime]] = field(default_factory=list)  # copies found
+    frequent: dict[Outcome, frozenset[int]] = field(default_factory=dict)  # of forgotten ones
+    states: dict[Outcome, OutcomeKept] = field(default_factory=dict)  # replaced
+
+
+class StorySession:
+    """The reads and writes of one evaluation, in its transaction."""
+
+    def __init__(self, conn: Connection, insert: Any) -> None:
+        self._conn = conn
+        self._insert = insert
+
+    def lock(self) -> None:
+        """Take the `evaluated` counter's row (made if missing) until the transaction ends."""
+        statement = self._insert(counter_table).values(name=_EVALUATED, value=0)
+        self._conn.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(
+                select(counter_table.c.value)
+                .where(counter_table.c.name == _EVALUATED)
+                .with_for_update()
+            )
+
+    # ------------------------------------------------------------ what came since
+
+    def version(self) -> int:
+        """The match version now (`matches`)."""
+        counter = counter_table
+        found = self._conn.execute(select(counter.c.value).where(counter.c.name == "matches"))
+        return int(found.scalar() or 0)
+
+    def evaluated(self) -> int:
+        """The match version the kept stories are at."""
+        counter = counter_table
+        found = self._conn.execute(select(counter.c.value).where(counter.c.name == _EVALUATED))
+        return int(found.scalar() or 0)
+
+    def set_evaluated(self, version: int) -> None:
+        counter = counter_table
+        self._conn.execute(
+            update(counter).where(counter.c.name == _EVALUATED).values(value=version)
+        )
+
+    def new_matches(self, after: int, upto: int) -> list[Evidence]:
+        """Matches written at a version in (after, upto], as evidence."""
+        query = (
+            select(match_table, entry_table.c.title, entry_table.c.link, entry_table.c.publisher)
+            .join(entry_table, entry_table.c.id == match_table.c.entry_id)
+            .where(match_table.c.seq > after, match_table.c.seq <= upto)
+        )
+        return [
+            Evidence(
+                entry_id=row.entry_id,
+                indicator_id=row.indicator_id,
+                outcome_id=row.outcome_id,
+                title=row.title,
+                link=row.link,
+                publisher=row.publisher,
+                time=row.time,
+                terms=tuple(row.terms),
+                snippet=row.snippet,
+            )
+            for row in self._conn.execute(query)
+        ]
+
+    def judged(self, after: int, upto: int) -> set[Outcome]:
+        """Outcomes with a verdict written at a version in (after, upto]."""
+        query = select(verdict_table.c.indicator_id, verdict_table.c.outcome_id).where(
+            verdict_table.c.seq > after, verdict_table.c.seq <= upto
+        )
+        return {(row.indicator_id, row.outcome_id) for row in self._conn.execute(query)}
+
+    def ever_judged(self, items: Sequence[Evidence]) -> set[Outcome]:
+        """Outcomes of `items` with a verdict on one of them (of any age)."""
+        wanted = {(e.entry_id, e.indicator_id, e.outcome_id) for e in items}
+        v = verdict_table.c
+        found: set[Outcome] = set()
+        for chunk in _chunks(sorted({entry_id for entry_id, _i, _o in wanted})):
+            query = select(v.entry_id, v.indicator_id, v.outcome_id).where(v.entry_id.in_(chunk))
+            for row in self._conn.execute(query):
+                if (row.entry_id, row.indicator_id, row.outcome_id) in wanted:
+                    found.add((row.indicator_id, row.outcome_id))
+        return found
+
+    def windows(self, starts: Mapping[str, datetime], upto: int) -> dict[str, list[Evidence]]:
+        """Every item inside each indicator's window (verdicts applied) at match version
+        `upto`, newest first, to work out anew."""
+        since: dict[str | None, datetime] = {i: start for i, start in starts.items()}
+        return read_windows(self._conn, list(starts), since, upto=upto)
+
+    # ------------------------------------------------------------ what is kept
+
+    def states(self) -> dict[Outcome, OutcomeKept]:
+        return {
+            (row.indicator_id, row.outcome_id): OutcomeKept(
+                row.definition_hash,
+                row.cutoff,
+                None if row.last_time is None else (row.last_time, row.last_entry),
+                row.stories,
+                tuple(
+                    SourceKept(publisher, stories, (_stored_time(when), entry_id))
+                    for publisher, stories, when, entry_id in row.sources
+                ),
+            )
+            for row in self._conn.execute(select(outcome_state_table))
+        }
+
+    def leaving(self, indicator_ids: Sequence[str], before: datetime) -> list[_Leaving]:
+        """The stories of these indicators older than `before` (leaving their window)."""
+        columns = (
+            story_table.c.indicator_id,
+            story_table.c.outcome_id,
+            story_table.c.entry_id,
+            story_table.c.publisher,
+            story_table.c.copies_until,
+        )
+        query = select(*columns).where(
+            story_table.c.indicator_id.in_(list(indicator_ids)), story_table.c.time < before
+        )
+        return [_Leaving(*row) for row in self._conn.execute(query)]
+
+    def candidates(self, keys: Mapping[Outcome, Iterable[int]]) -> dict[Outcome, list[Evidence]]:
+        """Per outcome, its stories kept under any of its `keys`."""
+        wanted = {o: set(ks) for o, ks in keys.items()}
+        found: dict[Outcome, dict[int, Evidence]] = {o: {} for o in keys}
+        k = story_key_table.c
+        join = story_table.join(
+            story_key_table,
+            (k.indicator_id == story_table.c.indicator_id)
+            & (k.outcome_id == story_table.c.outcome_id)
+            & (k.entry_id == story_table.c.entry_id),
+        )
+        every = sorted({key for ks in wanted.values() for key in ks})
+        for chunk in _chunks(every):  # by key: the index's first column
+            query = select(story_table, k.key).select_from(join).where(k.key.in_(chunk))
+            for row in self._conn.execute(query):
+                outcome = (row.indicator_id, row.outcome_id)
+                if row.key in wanted.get(outcome, ()):
+                    found[outcome][row.entry_id] = _story(row)
+        return {o: list(items.values()) for o, items in found.items()}
+
+    def frequent(self, outcomes: Iterable[Outcome]) -> dict[Outcome, frozenset[int]]:
+        """Each outcome's frequent shingles (`story_frequent`)."""
+        found: dict[Outcome, set[int]] = {o: set() for o in outcomes}
+        table = story_frequent_table
+        for chunk in _chunks(sorted({i for i, _o in found})):
+            for row in self._conn.execute(select(table).where(table.c.indicator_id.in_(chunk))):
+                keys = found.get((row.indicator_id, row.outcome_id))
+                if keys is not None:
+                    keys.add(row.key)
+        return {o: frozenset(keys) for o, keys in found.items()}
+
+    def write(self, changes: Changes) -> None:
+        """Write what an evaluation changed (see `Changes`)."""
+        conn = self._conn
+        # Row by row (executemany): each delete is an index search on both databases, where
+        # SQLite scans the table for a row-value IN list.
+        forgotten = [{"i": i, "o": o} for i, o in sorted(changes.forgotten)]
+        if forgotten:
+            for table in KEPT:
+                conn.execute(delete(table).where(*_by_outcome(table)), forgotten)
+        left = [{"i": i, "o": o, "e": e} for i, o, e in sorted(changes.left)]
+        if left:
+            for table in (story_table, story_key_table):
+                entry = table.c.entry_id == bindparam("e")
+                conn.execute(delete(table).where(*_by_outcome(table), entry), left)
+        if changes.started:
+            stories = [
+                _story_values(e) | {"copies_until": until} for e, _k, until in changes.started
+            ]
+            conn.execute(story_table.insert(), stories)
+            keys = [
+                {
+                    "indicator_id": e.indicator_id,
+                    "outcome_id": e.outcome_id,
+                    "key": key,
+                    "entry_id": e.entry_id,
+                }
+                for e, keys, _u in changes.started
+                for key in keys
+            ]
+            if keys:
+                conn.execute(story_key_table.insert(), keys)
+        frequent = [
+            {"indicator_id": i, "outcome_id": o, "key": key}
+            for (i, o), keys in changes.frequent.items()
+            for key in keys
+        ]
+        if frequent:
+            conn.execute(story_frequent_table.insert(), frequent)
+        if changes.copied:
+            rows = [{"i": i, "o": o, "e": e, "until": until} for i, o, e, until in changes.copied]
+            conn.execute(_COPIED, rows)
+        if changes.states:
+            self._put_states(changes.states)
+
+    def _put_states(self, states: Mapping[Outcome, OutcomeKept]) -> None:
+        rows = [
+            {
+                "indicator_id": i,
+                "outcome_id": o,
+                "definition_hash": state.definition_hash,
+                "cutoff": state.cutoff,
+                "last_time": (state.last or (None, 0))[0],
+                "last_entry": (state.last or (None, 0))[1],
+                "stories": state.stories,
+                "sources": [
+                    [x.publisher, x.stories, x.newest[0].isoformat(), x.newest[1]]
+                    for x in state.sources
+                ],
+            }
+            for (i, o), state in states.items()
+        ]
+        statement = self._insert(outcome_state_table)
+        keys = ["indicator_id", "outcome_id"]
+        changed = {c: statement.excluded[c] for c in rows[0] if c not in keys}
+        self._conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed), rows)
+
+
+@dataclass(frozen=True)
+class _Leaving:
+    indicator_id: str
+    outcome_id: str
+    entry_id: int
+    publisher: str
+    copies_until: datetime | None
+
+
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, _ROWS_PER_IN)):
+        yield chunk
+
+
+def _story_values(item: Evidence) -> dict[str, Any]:
+    return {
+        "indicator_id": item.indicator_id,
+        "outcome_id": item.outcome_id,
+        "entry_id": item.entry_id,
+        "time": item.time,
+        "publisher": item.publisher,
+        "title": item.title,
+        "link": item.link,
+        "snippet": item.snippet,
+        "terms": list(item.terms),
+        "judged": item.judged,
+    }
+
+
+def _stored_time(text: str) -> datetime:
+    """A time as `_put_states` writes it in JSON (ISO 8601 with its offset: UTC)."""
+    return datetime.fromisoformat(text)
+
+
+def _key_values(item: Evidence) -> dict[str, Any]:
+    return {
+        "indicator_id": item.indicator_id,
+        "outcome_id": item.outcome_id,
+        "entry_id": item.entry_id,
+    }
+
+
+def _story(row: Any) -> Evidence:
+    return Evidence(
+        entry_id=row.entry_id,
+        indicator_id=row.indicator_id,
+        outcome_id=row.outcome_id,
+        title=row.title,
+        link=row.link,
+        publisher=row.publisher,
+        time=row.time,
+        terms=tuple(row.terms),
+        snippet=row.snippet,
+        judged=row.judged,
+    )
