@@ -86,8 +86,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--history-large",
         type=int,
-        default=200_000,
-        help="entries of the long history; 0 skips the history measurement (default 200000)",
+        default=1_000_000,
+        help="entries of the long history; 0 skips the history measurement (default 1000000)",
     )
     parser.add_argument(
         "--history-postgres",

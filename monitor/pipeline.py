@@ -43,7 +43,7 @@ from monitor.fetch import (
 )
 from monitor.match import Matcher
 from monitor.parse import ParsedFeed, ParseJob, parse_many
-from monitor.statuses import evaluate_all, readers_of
+from monitor.statuses import advance_all, readers_of
 from monitor.store import Cycle, DueFeed, FetchRecord, Store
 
 if TYPE_CHECKING:
@@ -338,8 +338,8 @@ class _Leases:
 def evaluate_and_record(
     ctx: Context, *, now: datetime, replayed: bool = False
 ) -> list[StatusChange]:
-    statuses = evaluate_all(ctx.definitions, ctx.store, now=now)
     current = {i: status for i, (status, _since) in ctx.store.current_statuses().items()}
+    statuses = advance_all(ctx.definitions, ctx.store, now=now, current=current)
     found = find_changes(statuses, current, now=now, replayed=replayed)
     return ctx.store.record_changes(found, alert=ctx.alerts)
 

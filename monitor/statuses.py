@@ -8,15 +8,19 @@ out here once per definitions and shared with the cycle."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from monitor import incremental
 from monitor.domain import (
+    INITIAL,
     QUIET,
     Definitions,
     FeedHealth,
     FeedSelector,
+    Indicator,
     Judgement,
     Status,
     StatusChange,
@@ -24,22 +28,106 @@ from monitor.domain import (
     parse_duration,
 )
 from monitor.errors import SilenceError, VerdictError
+from monitor.evaluate import EVIDENCE_SHOWN, evaluate
 from monitor.evaluate import changes as find_changes
-from monitor.evaluate import evaluate
 from monitor.silences import Silence
-from monitor.store import Store
+from monitor.store import OutcomeKept, Store
 
 
 def pending_changes(definitions: Definitions, store: Store, *, now: datetime) -> list[StatusChange]:
     """The changes `prepare` would record at `now`, worked out without writing (for read-only
     commands: `Store.with_unrecorded` shows them)."""
-    statuses = evaluate_all(definitions, store, now=now)
     current = {i: status for i, (status, _since) in store.current_statuses().items()}
+    counted = kept_statuses(definitions, store, now=now, evidence=False)
+    moved = {s.indicator_id for s in counted if s.status != current.get(s.indicator_id, INITIAL)}
+    if not moved:
+        return []
+    statuses = kept_statuses(definitions, store, now=now, only=moved)  # with their evidence
     return find_changes(statuses, current, now=now)
 
 
+def advance_all(
+    definitions: Definitions,
+    store: Store,
+    *,
+    now: datetime,
+    current: Mapping[str, str],
+    only: str | None = None,
+) -> list[Status]:
+    """The status at `now` of every indicator (or `only` that one) whose status differs from
+    `current` (absent: INITIAL), the kept stories brought up to date first (for the writers: a
+    check, a verdict; `monitor.incremental`). Only these have their evidence read: the others
+    record nothing."""
+    if not definitions.indicators:
+        return []
+    advanced = incremental.advance(definitions.indicators, store, now=now)
+    reads = _reads(definitions, store)
+    strings = incremental.status_strings(definitions.indicators, advanced.states, reads, now=now)
+    moved = [
+        i
+        for i in definitions.indicators
+        if strings[i.id] != current.get(i.id, INITIAL) and only in (None, i.id)
+    ]
+    return _from_kept(moved, store, advanced.states, reads, now=now)
+
+
+def kept_statuses(
+    definitions: Definitions,
+    store: Store,
+    *,
+    now: datetime,
+    evidence: bool = True,
+    only: AbstractSet[str] | None = None,
+) -> list[Status]:
+    """Every indicator's status as the last evaluation kept it (matches stored since count from
+    the next one, as they do for the recorded status), with its feeds' health at `now`: for the
+    readers, none of which evaluates. Before any evaluation kept stories for the definitions
+    (a new database, definitions changed since the last check) they are evaluated from the
+    evidence instead. Without `evidence` the stories are only counted; `only`: the statuses of
+    these indicators only."""
+    indicators = [i for i in definitions.indicators if only is None or i.id in only]
+    if not indicators:
+        return []
+    ids = {i.id for i in indicators}
+    shown = EVIDENCE_SHOWN if evidence else 0
+    states = store.kept_outcomes()
+    current = all(
+        (k := states.get((i.id, o.id))) is not None and k.definition_hash == i.hash
+        for i in indicators
+        for o in i.outcomes
+    )
+    if not current:
+        return [s for s in evaluate_all(definitions, store, now=now) if s.indicator_id in ids]
+    reads = _reads(definitions, store)
+    return _from_kept(indicators, store, states, reads, now=now, shown=shown)
+
+
+def _reads(definitions: Definitions, store: Store) -> dict[str, list[FeedHealth]]:
+    """indicator id -> the health of each feed it reads."""
+    health = {h.feed_id: h for h in store.feed_health()}
+    feeds = reading_of(definitions).feeds
+    return {
+        i.id: [health.get(f) or _never_read(f) for f in feeds[i.id]] for i in definitions.indicators
+    }
+
+
+def _from_kept(
+    indicators: Sequence[Indicator],
+    store: Store,
+    states: Mapping[tuple[str, str], OutcomeKept],
+    reads: Mapping[str, Sequence[FeedHealth]],
+    *,
+    now: datetime,
+    shown: int = EVIDENCE_SHOWN,
+) -> list[Status]:
+    since = {(i.id, o.id): now - i.window for i in indicators for o in i.outcomes}
+    kept = store.kept_stories(since, shown=shown)
+    return incremental.statuses(indicators, states, reads, now=now, kept=kept)
+
+
 def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> list[Status]:
-    """Every indicator's status from the stored evidence and feed health."""
+    """Every indicator's status from the stored evidence and feed health, worked out from all
+    of it (replay, tests, and readers before any evaluation kept its stories)."""
     indicators = definitions.indicators
     if not indicators:
         return []
@@ -105,10 +193,10 @@ def judge(
         # The status first, then the evidence: a verdict another writer stores in between is
         # then either in this evidence, or its change moves the status and ours is refused.
         current = store.current_statuses().get(indicator_id, (QUIET, now))[0]
-        status = _status_of(definitions, store, indicator_id, now=now)
+        status = _status_of(definitions, store, indicator_id, now=now, current=current)
+        if status is None:
+            return Judged(recorded, current, None)
         found = find_changes([status], {indicator_id: current}, now=now, reason=recorded.reason)
-        if not found:
-            return Judged(recorded, status.status, None)
         done = store.record_changes(found)
         if done:  # else another writer changed the status first: evaluate again
             return Judged(recorded, status.status, done[0])
@@ -172,13 +260,14 @@ def _check_target(definitions: Definitions, indicator_id: str, outcome_id: str) 
 
 
 def _status_of(
-    definitions: Definitions, store: Store, indicator_id: str, *, now: datetime
-) -> Status:
-    """One indicator's status now (every indicator's evidence is read: the read is kept for the
-    next check)."""
-    return next(
-        s for s in evaluate_all(definitions, store, now=now) if s.indicator_id == indicator_id
+    definitions: Definitions, store: Store, indicator_id: str, *, now: datetime, current: str
+) -> Status | None:
+    """One indicator's status now when it differs from `current`, else None (every
+    indicator's kept stories are brought up to date)."""
+    moved = advance_all(
+        definitions, store, now=now, current={indicator_id: current}, only=indicator_id
     )
+    return next(iter(moved), None)
 
 
 # ---------------------------------------------------------------- who reads what

@@ -177,12 +177,13 @@ class _State:
         self.answers: AnswerCache[Answer] = AnswerCache()
         self.pages: AnswerCache[_History] = AnswerCache()
 
-    def snapshot(self, indicator_id: str | None = None) -> Snapshot:
-        """The current views; 404 first when `indicator_id` names no indicator."""
+    def snapshot(self, indicator_id: str | None = None, *, evidence: bool = True) -> Snapshot:
+        """The current views (without `evidence`: perhaps only counting it); 404 first when
+        `indicator_id` names no indicator."""
         definitions = self.definitions()
         if indicator_id is not None:
             _known(definitions, indicator_id)
-        return self.views.get(definitions, now=self.clock())
+        return self.views.get(definitions, now=self.clock(), evidence=evidence)
 
 
 def _state(request: Request) -> _State:
@@ -248,7 +249,7 @@ def healthz(state: State, response: Response) -> HealthOut:
 def indicators(state: State) -> list[IndicatorOut]:
     """Every indicator: id, group, title, question, status, since, outcome levels and
     evidence counts (the items `monitor status --json` prints)."""
-    return views.indicators(state.snapshot().views)
+    return views.indicators(state.snapshot(evidence=False).views)
 
 
 @_cached.get(

@@ -103,14 +103,14 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
 
     rt.read_only, now = True, utcnow()
     store = rt.store.with_unrecorded(pending_changes(rt.definitions, rt.store, now=now))
-    views = shown.indicator_views(rt.definitions, store, now=now)
+    views = shown.indicator_views(rt.definitions, store, now=now, evidence=False)  # counted
     if as_json:
         echo_json([i.model_dump(mode="json") for i in shown.indicators(views)], indent=2)
         return
     for v in views:
         click.echo(
             f"{v.id:<22} {v.status:<22} since {v.since:%Y-%m-%d %H:%M} UTC  "
-            f"({len(v.evidence)} evidence)"
+            f"({v.evidence_count} evidence)"
         )
 
 

@@ -1,0 +1,317 @@
+"""Evaluation that follows the news, not the history (`advance`): each outcome's stories are kept
+in the store between evaluations (the first copy of each story inside the window, the keys it
+is found under, stories per source), and an evaluation only
+
+- takes the matches written since the last one: each joins the stories through their keys
+  (`evaluate.story_keys`: it is compared with the stories sharing one, nothing else), or starts
+  one;
+- lets the stories older than the window's start leave it, by time, without reading the rest;
+- works an outcome out anew from its matches (`evaluate.clustering`, as a full evaluation does)
+  only when the shortcut could differ from that: its definition changed, its window grew, an
+  analyst judged one of its items, a new item is older than the latest one taken and could be
+  a copy of one or have copies, or a story that leaves the window has copies still inside it
+  (one of them starts the story then).
+
+So the stories, and with them every status, are the ones `evaluate.evaluate` finds in the same
+matches (a property test compares the two on random histories), at a cost that grows with what
+came since, not with what is stored. The statuses themselves are read from the kept stories
+(`statuses`): their levels from two counts, their evidence from the newest few.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from monitor.domain import Evidence, FeedHealth, Indicator, Level, OutcomeState, Status
+from monitor.evaluate import (
+    EVIDENCE_SHOWN,
+    clustering,
+    extend,
+    feeds_down,
+    frequent_keys,
+    level_of,
+    status_string,
+    story_keys,
+)
+from monitor.store import Changes, KeptStories, OutcomeKept, SourceKept, Store, StorySession
+
+Outcome = tuple[str, str]  # (indicator id, outcome id)
+
+
+@dataclass(frozen=True)
+class Advanced:
+    """What one evaluation kept: every outcome's state, at the match version `version`."""
+
+    version: int
+    states: Mapping[Outcome, OutcomeKept]
+    anew: frozenset[Outcome]  # the outcomes worked out anew from their matches
+
+
+def advance(indicators: Sequence[Indicator], store: Store, *, now: datetime) -> Advanced:
+    """Bring every outcome's kept stories to the matches stored now and the windows at `now`."""
+    with store.story_session() as session:
+        after, upto = session.evaluated(), session.version()
+        kept = session.states()
+        new = session.new_matches(after, upto) if upto > after else []
+        judged = session.judged(after, upto) if upto > after else set()
+        judged |= session.ever_judged(new)
+        cutoffs = {i.id: now - i.window for i in indicators}
+        hashes = {i.id: i.hash for i in indicators}
+        arrived: dict[Outcome, list[Evidence]] = {}
+        for item in new:
+            if item.indicator_id in cutoffs and item.time >= cutoffs[item.indicator_id]:
+                arrived.setdefault((item.indicator_id, item.outcome_id), []).append(item)
+        anew: set[Outcome] = set()
+        for indicator in indicators:
+            for outcome in indicator.outcomes:
+                key = (indicator.id, outcome.id)
+                state = kept.get(key)
+                if (
+                    state is None
+                    or state.definition_hash != indicator.hash
+                    or cutoffs[indicator.id] < state.cutoff
+                    or key in judged
+                ):
+                    anew.add(key)
+        leaving = _leaving(session, indicators, kept, cutoffs, anew)
+        moved = sorted((set(arrived) | set(leaving)) - anew)
+        frequent = session.frequent(moved)
+        keys = {
+            k: {e.entry_id: story_keys(e, frequent[k]) for e in arrived.get(k, ())} for k in moved
+        }
+        candidates = session.candidates(
+            {k: {x for ks in keys[k].values() for x in ks} for k in moved}
+        )
+        changes = Changes()
+        states = dict(kept)
+        for key in moved:
+            step = _Step(key, kept[key], cutoffs[key[0]], candidates[key])
+            step.frequent, step.keys = frequent[key], keys[key]
+            if step.take(arrived.get(key, ()), leaving.get(key, ()), changes):
+                states[key] = replace(step.state, definition_hash=hashes[key[0]])
+            else:
+                anew.add(key)
+        _anew(session, indicators, anew, cutoffs, upto, states, changes)
+        session.write(changes)
+        session.set_evaluated(upto)
+    return Advanced(upto, states, frozenset(anew))
+
+
+def _leaving(
+    session: StorySession,
+    indicators: Sequence[Indicator],
+    kept: Mapping[Outcome, OutcomeKept],
+    cutoffs: Mapping[str, datetime],
+    anew: set[Outcome],
+) -> dict[Outcome, list[_Left]]:
+    """The kept stories leaving their window, per outcome."""
+    by_cutoff: dict[datetime, list[str]] = {}
+    for indicator in indicators:
+        keys = [(indicator.id, o.id) for o in indicator.outcomes]
+        if any(k not in anew and kept[k].cutoff < cutoffs[indicator.id] for k in keys):
+            by_cutoff.setdefault(cutoffs[indicator.id], []).append(indicator.id)
+    found: dict[Outcome, list[_Left]] = {}
+    for cutoff, ids in by_cutoff.items():
+        for story in session.leaving(ids, cutoff):
+            key = (story.indicator_id, story.outcome_id)
+            if key not in anew:
+                found.setdefault(key, []).append(
+                    _Left(story.entry_id, story.publisher, story.copies_until)
+                )
+    return found
+
+
+@dataclass(frozen=True)
+class _Left:
+    entry_id: int
+    publisher: str
+    copies_until: datetime | None  # the newest copy found of it
+
+
+CANDIDATES_PER_ITEM = 4  # stories sharing a key with the new items, per item, beyond which…
+CANDIDATES_SLACK = 32  # …(and this many) an outcome's frequent shingles are worked out anew
+
+
+class _Step:
+    """One outcome moved on by the items that arrived and the stories that leave."""
+
+    frequent: frozenset[int] = frozenset()  # its frequent shingles (`evaluate.frequent_keys`)
+    keys: Mapping[int, Sequence[int]]  # the items' keys, by entry id
+
+    def __init__(
+        self,
+        key: Outcome,
+        state: OutcomeKept,
+        cutoff: datetime,
+        candidates: Sequence[Evidence],
+    ) -> None:
+        self.key = key
+        self.state = state
+        self.cutoff = cutoff
+        self.candidates = candidates
+        self.keys = {}
+
+    def take(self, items: Sequence[Evidence], leaving: Sequence[_Left], changes: Changes) -> bool:
+        """Add what the step changes to `changes`, or False when the shortcut could differ
+        from working the outcome out anew (see the module's docstring)."""
+        if any(s.copies_until is not None and s.copies_until >= self.cutoff for s in leaving):
+            return False  # a copy inside the window would start that story now
+        if len(items) > max(CANDIDATES_SLACK, self.state.stories):
+            return False  # as much news as the outcome kept: as cheap to work out anew
+        if len(self.candidates) > CANDIDATES_PER_ITEM * len(items) + CANDIDATES_SLACK:
+            return False  # phrases many stories share now are keyed early: key them anew
+        last = self.state.last
+        later = [e for e in items if last is None or (e.time, e.entry_id) > last]
+        earlier = [e for e in items if not (last is None or (e.time, e.entry_id) > last)]
+        if earlier and not self._apart(earlier, items):
+            return False
+        gone = {s.entry_id for s in leaving}
+        found = extend([c for c in self.candidates if c.entry_id not in gone], later)
+        starts = [*earlier, *found.starts]
+        indicator_id, outcome_id = self.key
+        changes.left.extend((indicator_id, outcome_id, s.entry_id) for s in leaving)
+        changes.started.extend(
+            (e, self.keys[e.entry_id], found.copies_until.get(e.entry_id)) for e in starts
+        )
+        changes.copied.extend(
+            (indicator_id, outcome_id, entry_id, until)
+            for entry_id, until in found.copies_until.items()
+            if entry_id not in self.keys
+        )
+        sources = _sources(self.state.sources, starts, [s.publisher for s in leaving])
+        newest = max(((e.time, e.entry_id) for e in items), default=None)
+        self.state = OutcomeKept(
+            definition_hash=self.state.definition_hash,
+            cutoff=self.cutoff,
+            last=max(filter(None, (last, newest)), default=None),
+            stories=self.state.stories + len(starts) - len(leaving),
+            sources=sources,
+        )
+        changes.states[self.key] = self.state
+        return True
+
+    def _apart(self, earlier: Sequence[Evidence], items: Sequence[Evidence]) -> bool:
+        """Whether the items older than the latest one taken share no key with a kept story
+        nor with another new item: each then starts a story and changes no other (no copy of
+        it can exist, nor can it be one), wherever it falls in the order."""
+        taken = {k for c in self.candidates for k in story_keys(c, self.frequent)}
+        for item in earlier:
+            own = set(self.keys[item.entry_id])
+            others = {
+                k for e in items if e.entry_id != item.entry_id for k in self.keys[e.entry_id]
+            }
+            if own & taken or own & others:
+                return False
+        return True
+
+
+def _sources(
+    kept: Sequence[SourceKept], starts: Sequence[Evidence], gone: Sequence[str]
+) -> tuple[SourceKept, ...]:
+    """An outcome's sources after stories `starts` began and stories of `gone` publishers left
+    (the oldest ones: a publisher's newest story leaves only with the last of them)."""
+    by_publisher = {s.publisher: s for s in kept}
+    for publisher in gone:
+        source = by_publisher[publisher]
+        by_publisher[publisher] = replace(source, stories=source.stories - 1)
+    for item in starts:
+        newest = (item.time, item.entry_id)
+        known = by_publisher.get(item.publisher)
+        if known is None or known.stories <= 0:
+            by_publisher[item.publisher] = SourceKept(item.publisher, 1, newest)
+        else:
+            by_publisher[item.publisher] = SourceKept(
+                item.publisher, known.stories + 1, max(known.newest, newest)
+            )
+    found = [s for s in by_publisher.values() if s.stories > 0]
+    return tuple(sorted(found, key=lambda s: s.newest, reverse=True))
+
+
+def _anew(
+    session: StorySession,
+    indicators: Sequence[Indicator],
+    anew: set[Outcome],
+    cutoffs: Mapping[str, datetime],
+    upto: int,
+    states: dict[Outcome, OutcomeKept],
+    changes: Changes,
+) -> None:
+    """Work the `anew` outcomes out from the matches in their windows."""
+    hashes = {i.id: i.hash for i in indicators}
+    ids = sorted({indicator_id for indicator_id, _o in anew})
+    windows = session.windows({i: cutoffs[i] for i in ids}, upto) if ids else {}
+    for key in sorted(anew):
+        items = [e for e in windows.get(key[0], ()) if e.outcome_id == key[1]]
+        found = clustering(items)
+        changes.forgotten.add(key)  # a step that gave up added nothing of it
+        frequent = changes.frequent[key] = frequent_keys(found.starts)
+        changes.started.extend(
+            (e, story_keys(e, frequent), found.copies_until.get(e.entry_id)) for e in found.starts
+        )
+        sources = _sources((), found.starts, ())
+        state = OutcomeKept(
+            definition_hash=hashes[key[0]],
+            cutoff=cutoffs[key[0]],
+            last=max(((e.time, e.entry_id) for e in items), default=None),
+            stories=len(found.starts),
+            sources=sources,
+        )
+        changes.states[key] = state
+        states[key] = state
+
+
+def status_strings(
+    indicators: Sequence[Indicator],
+    states: Mapping[Outcome, OutcomeKept],
+    health: Mapping[str, Sequence[FeedHealth]],
+    *,
+    now: datetime,
+) -> dict[str, str]:
+    """Each indicator's status from its outcomes' kept counts and its feeds' `health`."""
+    return {
+        indicator.id: status_string(
+            _levels(indicator, states), feeds_down(health[indicator.id], now)
+        )
+        for indicator in indicators
+    }
+
+
+def statuses(
+    indicators: Sequence[Indicator],
+    states: Mapping[Outcome, OutcomeKept],
+    health: Mapping[str, Sequence[FeedHealth]],
+    *,
+    now: datetime,
+    kept: Mapping[Outcome, KeptStories],
+) -> list[Status]:
+    """Each indicator's status at `now` from its outcomes' kept states, its feeds' `health` and
+    the stories kept (`Store.kept_stories` from each window's start at `now`). Stories that
+    left the window since the last evaluation no longer count; the rest is as that evaluation
+    found it (a copy of a story that left starts it again only at the next one)."""
+    found = []
+    for indicator in indicators:
+        outcomes = []
+        for outcome in indicator.outcomes:
+            key = (indicator.id, outcome.id)
+            stories, state = kept[key], states[key]
+            count = state.stories - stories.left
+            since = now - indicator.window
+            sources = [s for s in state.sources if s.newest[0] >= since]  # a story since then
+            level = level_of(outcome, count, len(sources))
+            publishers = tuple(s.publisher for s in sources)
+            shown = tuple(stories.newest[:EVIDENCE_SHOWN])
+            outcomes.append(OutcomeState(outcome.id, level, publishers, shown, stories=count))
+        down = feeds_down(health[indicator.id], now)
+        status = status_string([(o.outcome_id, o.level) for o in outcomes], down)
+        found.append(Status(indicator.id, status, tuple(outcomes), indicator.hash, down))
+    return found
+
+
+def _levels(indicator: Indicator, states: Mapping[Outcome, OutcomeKept]) -> list[tuple[str, Level]]:
+    levels = []
+    for outcome in indicator.outcomes:
+        state = states[(indicator.id, outcome.id)]
+        levels.append((outcome.id, level_of(outcome, state.stories, len(state.sources))))
+    return levels

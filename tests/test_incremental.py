@@ -1,0 +1,146 @@
+"""Incremental evaluation (`monitor.incremental`) gives the statuses a full evaluation gives.
+
+Random histories — news arriving in batches, in and out of order, copies of stories syndicated
+to several publishers, items older than the window, analysts' verdicts, time passing so that
+stories (and the first copies of syndicated ones) leave the window — are stored through the
+store, and after every step the statuses kept incrementally (`statuses.advance_all`) are
+compared with those worked out from all the evidence (`statuses.evaluate_all`): status, and per
+outcome the level, the sources in order, the number of stories and the newest ones shown. A
+fresh store handle then reads them back as the readers do (`statuses.kept_statuses`). On SQLite
+and on PostgreSQL. The histories take every path of `incremental.advance`: outcomes worked out
+anew (new, judged), stories joined by copies, stories leaving the window with and without
+copies still inside it, and items older than the latest one taken.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor.definitions import load_definitions
+from monitor.domain import INITIAL, Definitions, Entry, Match, Status, Verdict
+from monitor.domain import Judgement as J
+from monitor.store import FetchRecord, Store, open_store
+from monitor.statuses import advance_all, evaluate_all, kept_statuses
+from tests.conftest import ROOT
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+_WIRE = [  # stories several publishers carry, with their own headline or link
+    ("China backs new UN sanctions on North Korea after missile test", "Beijing said it would "
+     "support a resolution tightening sanctions on Pyongyang over the latest launch"),
+    ("Seoul and Beijing launch a new vice-ministerial dialogue", "The two foreign ministries "
+     "agreed to meet twice a year under a new strategic dialogue mechanism"),
+    ("China extends visa-free entry for South Korean travellers", "Visitors from South Korea "
+     "may stay thirty days without a visa until the end of next year, the ministry said"),
+]  # fmt: skip
+_PUBLISHERS = ["yonhap.co.kr", "reuters.com", "xinhua.net", "koreaherald.com"]
+
+
+@pytest.fixture
+def definitions() -> Definitions:
+    return load_definitions(ROOT / "indicators", ROOT / "config" / "feeds.yaml")
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    with open_store(database_url) as opened:
+        yield opened
+
+
+def shown(statuses: list[Status]) -> list[tuple[object, ...]]:
+    """What a status says, outcome by outcome."""
+    return [
+        (
+            s.indicator_id,
+            s.status,
+            s.reason,
+            tuple(
+                (o.outcome_id, o.level, o.sources, o.stories, tuple(e.entry_id for e in o.evidence))
+                for o in s.outcomes
+            ),
+        )
+        for s in statuses
+    ]
+
+
+class History:
+    """A random history of news, verdicts and time, stored as monitor stores them."""
+
+    def __init__(self, seed: int, definitions: Definitions, store: Store) -> None:
+        self.rng = random.Random(seed)
+        self.definitions = definitions
+        self.store = store
+        self.now = START
+        self.number = 0
+        self.outcomes = [(i.id, o.id) for i in definitions.indicators for o in i.outcomes]
+        self.feeds = [f.id for f in definitions.feeds]
+        self.entries: list[int] = []
+        store.sync_feeds(definitions.feeds, now=self.now, default_interval=timedelta(minutes=15))
+        store.ensure_indicators((i.id for i in definitions.indicators), now=self.now)
+
+    def step(self) -> None:
+        rng = self.rng
+        self.now += rng.choice([HOUR, 6 * HOUR, 30 * HOUR, 9 * 24 * HOUR])
+        news = [self._entry() for _ in range(rng.randrange(0, 9))]
+        hashes = {i.id: i.hash for i in self.definitions.indicators}
+        new, _count = self.store.add_news(
+            news, now=self.now, match=self._matches, definition_hashes=hashes
+        )
+        self.entries.extend(entry_id for entry_id, _e in new)
+        if self.entries and rng.random() < 0.25:
+            indicator_id, outcome_id = rng.choice(self.outcomes)
+            verdict = rng.choice([J.YES, J.NO])
+            judged = Verdict(
+                rng.choice(self.entries), indicator_id, outcome_id, verdict, "cli", self.now
+            )
+            self.store.add_verdict(judged)
+        self.store.record_fetches(
+            [FetchRecord(f, now=self.now, ok=True, http_status=304) for f in self.feeds]
+        )
+
+    def _entry(self) -> Entry:
+        rng = self.rng
+        self.number += 1
+        n = self.number
+        publisher = rng.choice(_PUBLISHERS)
+        published = self.now - rng.choice([timedelta(0), HOUR, 20 * HOUR, 40 * 24 * HOUR])
+        link = f"https://{publisher}/{n}"
+        if rng.random() < 0.6:  # a copy of a wire story: its headline, or its text under another
+            title, text = rng.choice(_WIRE)
+            if rng.random() < 0.4:
+                title = f"{publisher} report {n}"
+            if rng.random() < 0.2:
+                link = f"https://wire.example/{title[:10]}"
+        else:
+            title = f"Local story {n} about {rng.choice(['ports', 'films', 'chips', 'buses'])}"
+            text = f"Details of item {n} and of {rng.randrange(10**6)} others"
+        feed = rng.choice(self.feeds)
+        return Entry(feed, f"{feed}-{n}", link, title, text, published, publisher)
+
+    def _matches(self, new: list[tuple[int, Entry]]) -> list[tuple[int, Match]]:
+        found = []
+        for entry_id, entry in new:
+            for indicator_id, outcome_id in self.rng.sample(self.outcomes, self.rng.randrange(3)):
+                match = Match(entry.key, indicator_id, outcome_id, ("term",), entry.text[:80])
+                found.append((entry_id, match))
+        return found
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_incremental_evaluation_gives_the_statuses_of_a_full_one(
+    seed: int, definitions: Definitions, store: Store, database_url: str
+) -> None:
+    history = History(seed, definitions, store)
+    for _ in range(14):
+        history.step()
+        now = history.now
+        moved = advance_all(definitions, store, now=now, current={})  # all but the INITIAL
+        full = evaluate_all(definitions, store, now=now)
+        assert shown(moved) == shown([s for s in full if s.status != INITIAL])
+        with open_store(database_url) as reader:  # a reader elsewhere: another process
+            assert shown(kept_statuses(definitions, reader, now=now)) == shown(full)
