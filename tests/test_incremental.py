@@ -23,8 +23,8 @@ import pytest
 from monitor.definitions import load_definitions
 from monitor.domain import INITIAL, Definitions, Entry, Match, Status, Verdict
 from monitor.domain import Judgement as J
-from monitor.store import FetchRecord, Store, open_store
 from monitor.statuses import advance_all, evaluate_all, kept_statuses
+from monitor.store import FetchRecord, Store, open_store
 from tests.conftest import ROOT
 
 START = datetime(2026, 3, 1, tzinfo=UTC)

@@ -318,7 +318,8 @@ def test_unknown_and_quiet_are_drawn_apart_and_alike_on_the_page_and_in_the_dige
     assert f".quiet {{ background:{quiet.background}; color:{quiet.text};" in css
     line = IndicatorView(
         id="tw", group="Taiwan", title="Taiwan", question="", status="unknown", since=NOW,
-        reason="feeds not read: tw: gone", started=NOW, window_days=14, outcomes=(), evidence=(), evidence_count=0,
+        reason="feeds not read: tw: gone", started=NOW, window_days=14, outcomes=(), evidence=(),
+        evidence_count=0,
     )  # fmt: skip
     text, html = render(DigestInput(NOW.date(), NOW, "UTC", (), (line,), ()))
     assert f"background:{unknown.background};color:{unknown.text}" in html

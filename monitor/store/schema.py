@@ -320,12 +320,13 @@ class StoryKeyTable(SQLModel, table=True):
     """The keys a story's first copy is found under (`monitor.evaluate.story_keys`)."""
 
     __tablename__ = "story_key"
-    # Found by key (the primary key's first column); an outcome's stories leave by the index.
+    # An outcome's keys lie together (a check writes a few pages per outcome, not one per key:
+    # the keys are hashes); a story's keys leave with it through the index.
     __table_args__ = (Index("ix_story_key_story", "indicator_id", "outcome_id", "entry_id"),)
 
-    key: int = Field(sa_column=Column(BigInteger, primary_key=True))
     indicator_id: str = Field(primary_key=True)
     outcome_id: str = Field(primary_key=True)
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True))
     entry_id: int = Field(primary_key=True)
 
 

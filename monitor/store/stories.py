@@ -56,6 +56,21 @@ def _by_outcome(table: Any) -> tuple[Any, Any]:
     return (table.c.indicator_id == bindparam("i"), table.c.outcome_id == bindparam("o"))
 
 
+_KEYED = story_key_table.c
+_CANDIDATES = (  # an outcome's stories kept under some keys
+    select(story_table)
+    .join(
+        story_key_table,
+        (_KEYED.indicator_id == story_table.c.indicator_id)
+        & (_KEYED.outcome_id == story_table.c.outcome_id)
+        & (_KEYED.entry_id == story_table.c.entry_id),
+    )
+    .where(
+        _KEYED.indicator_id == bindparam("i"),
+        _KEYED.outcome_id == bindparam("o"),
+        _KEYED.key.in_(bindparam("keys", expanding=True)),
+    )
+)
 _COPIED = (
     update(story_table)
     .where(
@@ -265,24 +280,16 @@ class StorySession:
         return [_Leaving(*row) for row in self._conn.execute(query)]
 
     def candidates(self, keys: Mapping[Outcome, Iterable[int]]) -> dict[Outcome, list[Evidence]]:
-        """Per outcome, its stories kept under any of its `keys`."""
-        wanted = {o: set(ks) for o, ks in keys.items()}
-        found: dict[Outcome, dict[int, Evidence]] = {o: {} for o in keys}
-        k = story_key_table.c
-        join = story_table.join(
-            story_key_table,
-            (k.indicator_id == story_table.c.indicator_id)
-            & (k.outcome_id == story_table.c.outcome_id)
-            & (k.entry_id == story_table.c.entry_id),
-        )
-        every = sorted({key for ks in wanted.values() for key in ks})
-        for chunk in _chunks(every):  # by key: the index's first column
-            query = select(story_table, k.key).select_from(join).where(k.key.in_(chunk))
-            for row in self._conn.execute(query):
-                outcome = (row.indicator_id, row.outcome_id)
-                if row.key in wanted.get(outcome, ()):
-                    found[outcome][row.entry_id] = _story(row)
-        return {o: list(items.values()) for o, items in found.items()}
+        """Per outcome, its stories kept under any of its `keys` (a query per outcome: one
+        range of the primary key per key)."""
+        found: dict[Outcome, list[Evidence]] = {}
+        for (i, o), wanted in keys.items():
+            stories: dict[int, Evidence] = {}
+            for chunk in _chunks(sorted(set(wanted))):
+                rows = self._conn.execute(_CANDIDATES, {"i": i, "o": o, "keys": chunk})
+                stories.update((row.entry_id, _story(row)) for row in rows)
+            found[(i, o)] = list(stories.values())
+        return found
 
     def frequent(self, outcomes: Iterable[Outcome]) -> dict[Outcome, frozenset[int]]:
         """Each outcome's frequent shingles (`story_frequent`)."""

@@ -76,8 +76,8 @@ def upgrade() -> None:
     op.create_index("ix_story_indicator_time", "story", ["indicator_id", "time"])
     op.create_table(
         "story_key",
-        sa.Column("key", sa.BigInteger(), primary_key=True),
         *_outcome(),
+        sa.Column("key", sa.BigInteger(), primary_key=True),
         sa.Column("entry_id", sa.Integer(), primary_key=True),
     )
     op.create_index("ix_story_key_story", "story_key", ["indicator_id", "outcome_id", "entry_id"])
