@@ -15,6 +15,7 @@ copies still inside it, and items older than the latest one taken.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +26,7 @@ from monitor.domain import INITIAL, Definitions, Entry, Match, Status, Verdict
 from monitor.domain import Judgement as J
 from monitor.statuses import advance_all, evaluate_all, kept_statuses
 from monitor.store import FetchRecord, Store, open_store
+from tests import storeops
 from tests.conftest import ROOT
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -144,3 +146,29 @@ def test_incremental_evaluation_gives_the_statuses_of_a_full_one(
         assert shown(moved) == shown([s for s in full if s.status != INITIAL])
         with open_store(database_url) as reader:  # a reader elsewhere: another process
             assert shown(kept_statuses(definitions, reader, now=now)) == shown(full)
+
+
+def test_an_evaluation_and_its_readers_read_through_indexes(
+    definitions: Definitions, store: Store
+) -> None:
+    """What a check's evaluation and a reader run reaches kept stories and new matches through
+    index ranges, never by reading a whole table of them (the plans the database makes for the
+    statements run: `storeops.plans`)."""
+    history = History(5, definitions, store)
+    for _ in range(4):
+        history.step()
+        advance_all(definitions, store, now=history.now, current={})
+    history.step()
+    with storeops.plans(store) as plans:
+        advance_all(definitions, store, now=history.now, current={})
+        kept_statuses(definitions, store, now=history.now)
+    assert any("story_key" in p for p in plans) and any("entry_match" in p for p in plans)
+    for plan in plans:
+        for table in ("entry_match", "story", "story_key", "story_frequent"):
+            assert not _scans(plan, table), plan
+
+
+def _scans(plan: str, table: str) -> bool:
+    """Whether `plan` reads all of `table` (SQLite's SCAN, PostgreSQL's Seq Scan)."""
+    sqlite = re.compile(rf"^SCAN {table}\b(?! USING COVERING INDEX)", re.M)
+    return bool(sqlite.search(plan)) or re.search(rf"Seq Scan on {table}\b", plan) is not None
