@@ -30,8 +30,10 @@ SHIPPED = {
 }
 MIN_EXAMPLES = 8
 MIN_NEGATIVES = 3
-MIN_PRECISION = 0.9
-MIN_RECALL = 0.8
+# over all of labeled-dev (README "How good are the indicators": 0.954 / 0.908 today); only
+# ever raised, so that a rule change that loses rows the rules held shows up here
+MIN_PRECISION = 0.95
+MIN_RECALL = 0.9
 
 
 @pytest.fixture(scope="module")
