@@ -377,13 +377,6 @@ class _StoryIndex:
         self._titles: dict[str, int] = {}
         self._by_shingle: dict[str, list[tuple[frozenset[str], int]]] = {}
 
-    def add(self, fingerprint: _Fingerprint, entry_id: int = 0) -> bool:
-        """Start a story with this item unless it is a copy of one; whether it started one."""
-        if self.original(fingerprint) is not None:
-            return False
-        self.start(fingerprint, entry_id)
-        return True
-
     def start(self, fingerprint: _Fingerprint, entry_id: int) -> None:
         """Index this item as the first copy of a story."""
         if fingerprint.link:

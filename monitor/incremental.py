@@ -40,17 +40,11 @@ from monitor.store import Changes, KeptStories, OutcomeKept, SourceKept, Store, 
 Outcome = tuple[str, str]  # (indicator id, outcome id)
 
 
-@dataclass(frozen=True)
-class Advanced:
-    """What one evaluation kept: every outcome's state, at the match version `version`."""
-
-    version: int
-    states: Mapping[Outcome, OutcomeKept]
-    anew: frozenset[Outcome]  # the outcomes worked out anew from their matches
-
-
-def advance(indicators: Sequence[Indicator], store: Store, *, now: datetime) -> Advanced:
-    """Bring every outcome's kept stories to the matches stored now and the windows at `now`."""
+def advance(
+    indicators: Sequence[Indicator], store: Store, *, now: datetime
+) -> dict[Outcome, OutcomeKept]:
+    """Bring every outcome's kept stories to the matches stored now and the windows at `now`;
+    returns every outcome's state."""
     with store.story_session() as session:
         after, upto = session.evaluated(), session.version()
         kept = session.states()
@@ -58,7 +52,6 @@ def advance(indicators: Sequence[Indicator], store: Store, *, now: datetime) -> 
         judged = session.judged(after, upto) if upto > after else set()
         judged |= session.ever_judged(new)
         cutoffs = {i.id: now - i.window for i in indicators}
-        hashes = {i.id: i.hash for i in indicators}
         arrived: dict[Outcome, list[Evidence]] = {}
         for item in new:
             if item.indicator_id in cutoffs and item.time >= cutoffs[item.indicator_id]:
@@ -87,16 +80,15 @@ def advance(indicators: Sequence[Indicator], store: Store, *, now: datetime) -> 
         changes = Changes()
         states = dict(kept)
         for key in moved:
-            step = _Step(key, kept[key], cutoffs[key[0]], candidates[key])
-            step.frequent, step.keys = frequent[key], keys[key]
+            step = _Step(key, kept[key], cutoffs[key[0]], candidates[key], frequent[key], keys[key])
             if step.take(arrived.get(key, ()), leaving.get(key, ()), changes):
-                states[key] = replace(step.state, definition_hash=hashes[key[0]])
+                states[key] = step.state
             else:
                 anew.add(key)
         _anew(session, indicators, anew, cutoffs, upto, states, changes)
         session.write(changes)
         session.set_evaluated(upto)
-    return Advanced(upto, states, frozenset(anew))
+    return states
 
 
 def _leaving(
@@ -137,21 +129,21 @@ CANDIDATES_SLACK = 32  # …(and this many) an outcome's frequent shingles are w
 class _Step:
     """One outcome moved on by the items that arrived and the stories that leave."""
 
-    frequent: frozenset[int] = frozenset()  # its frequent shingles (`evaluate.frequent_keys`)
-    keys: Mapping[int, Sequence[int]]  # the items' keys, by entry id
-
     def __init__(
         self,
         key: Outcome,
         state: OutcomeKept,
         cutoff: datetime,
         candidates: Sequence[Evidence],
+        frequent: frozenset[int],  # its frequent shingles (`evaluate.frequent_keys`)
+        keys: Mapping[int, Sequence[int]],  # the items' keys, by entry id
     ) -> None:
         self.key = key
         self.state = state
         self.cutoff = cutoff
         self.candidates = candidates
-        self.keys = {}
+        self.frequent = frequent
+        self.keys = keys
 
     def take(self, items: Sequence[Evidence], leaving: Sequence[_Left], changes: Changes) -> bool:
         """Add what the step changes to `changes`, or False when the shortcut could differ
@@ -164,7 +156,7 @@ class _Step:
             return False  # phrases many stories share now are keyed early: key them anew
         last = self.state.last
         later = [e for e in items if last is None or (e.time, e.entry_id) > last]
-        earlier = [e for e in items if not (last is None or (e.time, e.entry_id) > last)]
+        earlier = [e for e in items if e not in later]
         if earlier and not self._apart(earlier, items):
             return False
         gone = {s.entry_id for s in leaving}

@@ -60,15 +60,15 @@ def advance_all(
     record nothing."""
     if not definitions.indicators:
         return []
-    advanced = incremental.advance(definitions.indicators, store, now=now)
+    states = incremental.advance(definitions.indicators, store, now=now)
     reads = _reads(definitions, store)
-    strings = incremental.status_strings(definitions.indicators, advanced.states, reads, now=now)
+    strings = incremental.status_strings(definitions.indicators, states, reads, now=now)
     moved = [
         i
         for i in definitions.indicators
         if strings[i.id] != current.get(i.id, INITIAL) and only in (None, i.id)
     ]
-    return _from_kept(moved, store, advanced.states, reads, now=now)
+    return _from_kept(moved, store, states, reads, now=now)
 
 
 def kept_statuses(

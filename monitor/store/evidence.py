@@ -116,13 +116,35 @@ def _judged_or_matched(conn: Connection) -> list[str]:
     return sorted(set(conn.execute(matched).scalars()) | set(conn.execute(judged).scalars()))
 
 
+def matches_query() -> Any:
+    """Matches with what evidence shows of their entries (`evidence_of` reads its rows)."""
+    return select(
+        match_table, entry_table.c.title, entry_table.c.link, entry_table.c.publisher
+    ).join(entry_table, entry_table.c.id == match_table.c.entry_id)
+
+
+def evidence_of(row: Any, judged: str = "") -> Evidence:
+    """Evidence from a row with a match's columns and its entry's title, link and publisher
+    (`matches_query`, or a kept story's row)."""
+    return Evidence(
+        entry_id=row.entry_id,
+        indicator_id=row.indicator_id,
+        outcome_id=row.outcome_id,
+        title=row.title,
+        link=row.link,
+        publisher=row.publisher,
+        time=row.time,
+        terms=tuple(row.terms),
+        snippet=row.snippet,
+        judged=judged,
+    )
+
+
 def window_query(indicator_ids: Sequence[str], since: datetime) -> Any:
     """The matches of `indicator_ids` with time >= since, with what evidence shows of their
     entries: a range of ix_entry_match_indicator_time per indicator."""
-    return (
-        select(match_table, entry_table.c.title, entry_table.c.link, entry_table.c.publisher)
-        .join(entry_table, entry_table.c.id == match_table.c.entry_id)
-        .where(match_table.c.indicator_id.in_(list(indicator_ids)), match_table.c.time >= since)
+    return matches_query().where(
+        match_table.c.indicator_id.in_(list(indicator_ids)), match_table.c.time >= since
     )
 
 
@@ -148,20 +170,8 @@ def _read_window(
         if verdict is not None and verdict.verdict == Judgement.NO:
             continue  # an analyst said it is not evidence
         matched.add(key)
-        found.setdefault(row.indicator_id, []).append(
-            Evidence(
-                entry_id=row.entry_id,
-                indicator_id=row.indicator_id,
-                outcome_id=row.outcome_id,
-                title=row.title,
-                link=row.link,
-                publisher=row.publisher,
-                time=row.time,
-                terms=tuple(row.terms),
-                snippet=row.snippet,
-                judged="yes" if verdict is not None else "",
-            )
-        )
+        judged = "yes" if verdict is not None else ""
+        found.setdefault(row.indicator_id, []).append(evidence_of(row, judged))
     added = [v for k, v in standing.items() if v.verdict == Judgement.YES and k not in matched]
     for row in added:  # entries the rules missed and an analyst confirmed
         found.setdefault(row.indicator_id, []).append(_confirmed(row))

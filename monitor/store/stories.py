@@ -22,11 +22,10 @@ from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from monitor.domain import Evidence
 from monitor.store.base import StoreBase
-from monitor.store.evidence import read_windows
+from monitor.store.evidence import evidence_of, matches_query, read_windows
 from monitor.store.forgetting import KEPT
 from monitor.store.schema import (
     counter_table,
-    entry_table,
     match_table,
     outcome_state_table,
     story_frequent_table,
@@ -203,25 +202,8 @@ class StorySession:
 
     def new_matches(self, after: int, upto: int) -> list[Evidence]:
         """Matches written at a version in (after, upto], as evidence."""
-        query = (
-            select(match_table, entry_table.c.title, entry_table.c.link, entry_table.c.publisher)
-            .join(entry_table, entry_table.c.id == match_table.c.entry_id)
-            .where(match_table.c.seq > after, match_table.c.seq <= upto)
-        )
-        return [
-            Evidence(
-                entry_id=row.entry_id,
-                indicator_id=row.indicator_id,
-                outcome_id=row.outcome_id,
-                title=row.title,
-                link=row.link,
-                publisher=row.publisher,
-                time=row.time,
-                terms=tuple(row.terms),
-                snippet=row.snippet,
-            )
-            for row in self._conn.execute(query)
-        ]
+        query = matches_query().where(match_table.c.seq > after, match_table.c.seq <= upto)
+        return [evidence_of(row) for row in self._conn.execute(query)]
 
     def judged(self, after: int, upto: int) -> set[Outcome]:
         """Outcomes with a verdict written at a version in (after, upto]."""
@@ -257,8 +239,8 @@ class StorySession:
                 row.cutoff,
                 None if row.last_time is None else (row.last_time, row.last_entry),
                 row.stories,
-                tuple(
-                    SourceKept(publisher, stories, (_stored_time(when), entry_id))
+                tuple(  # as `_put_states` writes them
+                    SourceKept(publisher, stories, (datetime.fromisoformat(when), entry_id))
                     for publisher, stories, when, entry_id in row.sources
                 ),
             )
@@ -399,29 +381,5 @@ def _story_values(item: Evidence) -> dict[str, Any]:
     }
 
 
-def _stored_time(text: str) -> datetime:
-    """A time as `_put_states` writes it in JSON (ISO 8601 with its offset: UTC)."""
-    return datetime.fromisoformat(text)
-
-
-def _key_values(item: Evidence) -> dict[str, Any]:
-    return {
-        "indicator_id": item.indicator_id,
-        "outcome_id": item.outcome_id,
-        "entry_id": item.entry_id,
-    }
-
-
 def _story(row: Any) -> Evidence:
-    return Evidence(
-        entry_id=row.entry_id,
-        indicator_id=row.indicator_id,
-        outcome_id=row.outcome_id,
-        title=row.title,
-        link=row.link,
-        publisher=row.publisher,
-        time=row.time,
-        terms=tuple(row.terms),
-        snippet=row.snippet,
-        judged=row.judged,
-    )
+    return evidence_of(row, row.judged)
