@@ -172,3 +172,21 @@ def _scans(plan: str, table: str) -> bool:
     """Whether `plan` reads all of `table` (SQLite's SCAN, PostgreSQL's Seq Scan)."""
     sqlite = re.compile(rf"^SCAN {table}\b(?! USING COVERING INDEX)", re.M)
     return bool(sqlite.search(plan)) or re.search(rf"Seq Scan on {table}\b", plan) is not None
+
+
+def test_stories_of_entries_retention_deleted_inside_a_window_are_worked_out_again(
+    definitions: Definitions, store: Store
+) -> None:
+    """Retention set shorter than a window deletes matched entries inside it: their outcomes
+    forget what they kept, and the next evaluation gives what a full one gives."""
+    history = History(2, definitions, store)
+    for _ in range(6):
+        history.step()
+        advance_all(definitions, store, now=history.now, current={})
+    before = evaluate_all(definitions, store, now=history.now)
+    deleted = storeops.prune(store, history.now, matched_before=history.now - 12 * HOUR)
+    after = evaluate_all(definitions, store, now=history.now)
+    assert deleted and shown(after) != shown(before)  # stories inside windows were deleted
+    moved = advance_all(definitions, store, now=history.now, current={})
+    assert shown(moved) == shown([s for s in after if s.status != INITIAL])
+    assert shown(kept_statuses(definitions, store, now=history.now)) == shown(after)
