@@ -90,6 +90,13 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         help="entries of the long history; 0 skips the history measurement (default 1000000)",
     )
     parser.add_argument(
+        "--history-repeats",
+        type=int,
+        default=3,
+        help="measurements of each history store, taking turns; the medians are compared"
+        " (default 3)",
+    )
+    parser.add_argument(
         "--history-postgres",
         default="",
         metavar="URL",
@@ -144,11 +151,22 @@ def _history(root: Path, args: argparse.Namespace) -> dict[str, Any]:
         return {"skipped": "--history-large 0"}
     if not webload.web_built():
         return {"skipped": "web not built yet"}
-    found: dict[str, Any] = {"database": "postgresql" if args.history_postgres else "sqlite"}
-    for name, entries in (("small", args.history_small), ("large", args.history_large)):
-        server = args.history_postgres
-        built = isolated(history.build, root, name, entries, server)
-        found[name] = built | isolated(history.measure, root, name, server)
+    found: dict[str, Any] = {
+        "database": "postgresql" if args.history_postgres else "sqlite",
+        "repeats": args.history_repeats,
+    }
+    server = args.history_postgres
+    sizes = {"small": args.history_small, "large": args.history_large}
+    built = {name: isolated(history.build, root, name, n, server) for name, n in sizes.items()}
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in sizes}
+    for name in sizes:
+        history.keep(root, name, server)
+    for _ in range(max(args.history_repeats, 1)):
+        for name in sizes:  # taking turns, each on the store as built
+            history.restore(root, name, server)
+            samples[name].append(isolated(history.measure, root, name, server))
+    for name in sizes:
+        found[name] = built[name] | history.medians(samples[name])
     found["ratios"] = history.ratios(found["small"], found["large"])
     return found
 

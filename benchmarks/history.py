@@ -7,11 +7,18 @@ of history that is. Then, in a fresh process (a restart): `monitor status` (what
 computes), the first `GET /indicators`, and two cycles that each store `CYCLE_ENTRIES` new
 entries at the same density and evaluate (the first after the restart, then a warm one).
 Reported per size, and as ratios of the large store to the small one.
+
+Each store is measured `repeats` times, the two sizes taking turns (small, large, small, …), each
+time on a fresh copy of the store as built (`keep` then `restore`): a measurement adds news, and
+load on a shared machine drifts, so taking turns and the median of each figure keep one slow
+moment from deciding a ratio. Every sample is reported too.
 """
 
 from __future__ import annotations
 
 import random
+import shutil
+import statistics
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -94,6 +101,41 @@ def measure(root: Path, name: str, server: str = "") -> dict[str, Any]:
         found[label + "_peak_rss_mb"] = round(sampler.peak_self_mb, 1)
     found["rss_after_mb"] = round(rss_mb(), 1)
     store.close()
+    return found
+
+
+def keep(root: Path, name: str, server: str = "") -> None:
+    """Keep a copy of the built store, for `restore` before each measurement."""
+    url = _url(root, name, server)
+    if server:
+        _recreate(server, _kept_url(url), template=make_url(url).database)
+        return
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:  # the whole store in the file, none of it in the WAL
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()
+    shutil.copyfile(root / f"history-{name}.db", root / f"history-{name}.kept.db")
+
+
+def restore(root: Path, name: str, server: str = "") -> None:
+    """The store as it was built (as `keep` copied it)."""
+    url = _url(root, name, server)
+    if server:
+        _recreate(server, url, template=make_url(_kept_url(url)).database)
+        return
+    for suffix in ("-wal", "-shm"):
+        (root / f"history-{name}.db{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(root / f"history-{name}.kept.db", root / f"history-{name}.db")
+
+
+def medians(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over the samples, and every sample."""
+    found: dict[str, Any] = {
+        key: round(statistics.median(sample[key] for sample in samples), 3) for key in samples[0]
+    }
+    found["samples"] = {key: [sample[key] for sample in samples] for key in samples[0]}
     return found
 
 
@@ -229,14 +271,20 @@ def _url(root: Path, name: str, server: str) -> str:
     return f"sqlite:///{root / f'history-{name}.db'}"
 
 
-def _recreate(server: str, url: str) -> None:
-    """An empty database at `url` on `server` (dropped first if a run left it)."""
+def _kept_url(url: str) -> str:
+    return str(make_url(url).set(database=f"{make_url(url).database}_kept"))
+
+
+def _recreate(server: str, url: str, template: str | None = None) -> None:
+    """A database at `url` on `server`, empty or a copy of `template` (dropped first if a run
+    left it)."""
     name = make_url(url).database
+    copy = f' TEMPLATE "{template}"' if template else ""
     engine = create_engine(server, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"{copy}')
     finally:
         engine.dispose()
 

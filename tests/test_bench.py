@@ -34,6 +34,8 @@ TINY = [
     "300",
     "--history-large",
     "600",
+    "--history-repeats",
+    "2",
     "--no-fail",
 ]
 
@@ -71,6 +73,11 @@ def test_a_tiny_run_reports_every_measurement_and_target() -> None:
     if "skipped" not in history:
         assert (history["small"]["entries"], history["large"]["entries"]) == (300, 600)
         assert history["large"]["first_cycle_s"] > 0 and history["large"]["status_s"] > 0
+        for size in ("small", "large"):  # measured twice each, on the store as built
+            samples = history[size]["samples"]
+            assert len(samples["status_s"]) == len(samples["warm_cycle_s"]) == 2
+            assert len(set(samples["first_cycle_changes"])) == 1  # the same store each time
+            assert len(set(samples["evidence_in_windows"])) == 1
         wanted = {"first_cycle", "warm_cycle", "status", "first_get_indicators", "match_version"}
         assert wanted <= set(history["ratios"])
 
