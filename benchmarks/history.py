@@ -5,8 +5,11 @@ steady rate of `RATE` entries a day, `MATCH_SHARE` of them matched by one of 100
 every feed read, statuses recorded, and a cycle row per 15 minutes; `entries` sets how many days
 of history that is. Then, in a fresh process (a restart): `monitor status` (what its command
 computes), the first `GET /indicators`, and two cycles that each store `CYCLE_ENTRIES` new
-entries at the same density and evaluate (the first after the restart, then a warm one).
-Reported per size, and as ratios of the large store to the small one.
+entries at the same density and evaluate (the first after the restart, then a warm one), on a
+store opened as the daemon opens it: SQLite's write-ahead log is copied into the file by the
+daemon's checkpoint job, beside the checks, so each cycle's checkpoint is timed on its own
+(`…_checkpoint_s`), not in the cycle. Reported per size, and as ratios of the large store to
+the small one.
 
 Each store is measured `repeats` times, the two sizes taking turns (small, large, small, …), each
 time on a fresh copy of the store as built (`keep` then `restore`): a measurement adds news, and
@@ -31,6 +34,7 @@ from sqlalchemy.engine import make_url
 
 from benchmarks.feeds import Corpus, indicators
 from benchmarks.sampler import TreeSampler, rss_mb
+from monitor import heap
 from monitor.domain import Definitions, Entry, Match
 from monitor.fetch import FetchLimits
 from monitor.match import Matcher
@@ -87,8 +91,9 @@ def measure(root: Path, name: str, server: str = "") -> dict[str, Any]:
     found: dict[str, Any] = {"status_s": _status(url, definitions)}
     found |= _reads(url, definitions)
     found |= _first_get(url, definitions)
-    store = open_store(url)
+    store = open_store(url, checkpoints=False)  # as the daemon's: its checkpoint is a job
     ctx = Context(definitions=definitions, matcher=Matcher(()), store=store, limits=FetchLimits())
+    heap.freeze()  # as `monitor run` does once start-up is done
     rng = random.Random(16)
     for label, now in (("first_cycle", NOW), ("warm_cycle", NOW + timedelta(minutes=15))):
         with TreeSampler() as sampler:
@@ -99,6 +104,9 @@ def measure(root: Path, name: str, server: str = "") -> dict[str, Any]:
             found[label + "_s"] = round(time.perf_counter() - started, 3)
         found[label + "_changes"] = len(changes)
         found[label + "_peak_rss_mb"] = round(sampler.peak_self_mb, 1)
+        started = time.perf_counter()  # the daemon's checkpoint job, beside the checks
+        store.checkpoint()
+        found[label + "_checkpoint_s"] = round(time.perf_counter() - started, 3)
     found["rss_after_mb"] = round(rss_mb(), 1)
     store.close()
     return found
@@ -164,6 +172,7 @@ def _status(url: str, definitions: Definitions) -> float:
 
     started = time.perf_counter()
     with open_store(url, read_only=True) as store:
+        heap.freeze()  # as the command's Runtime does once the store is open
         shown = store.with_unrecorded(pending_changes(definitions, store, now=NOW))
         views.indicators(views.indicator_views(definitions, shown, now=NOW, evidence=False))
     return round(time.perf_counter() - started, 3)
@@ -206,6 +215,7 @@ def _first_get(url: str, definitions: Definitions) -> dict[str, float]:
     app = create_app(store=store, definitions=lambda: definitions, settings=settings)
     server = WebServer(app, host="127.0.0.1", port=0)
     server.start()
+    heap.freeze()  # as `monitor run` does once start-up is done
     found = {}
     try:
         for key in ("first_get_indicators_s", "get_indicators_after_news_s"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,3 +23,12 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent: the shared corpus is only on the developers' machines")
     return SHARED
+
+
+@pytest.fixture(autouse=True)
+def _unfrozen() -> Iterator[None]:
+    """Commands run in-process freeze what they loaded (`monitor.heap`): each test starts and
+    ends with nothing frozen, so one test's objects are collected as usual."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()

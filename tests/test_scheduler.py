@@ -252,7 +252,7 @@ def test_a_job_that_raises_is_logged_and_the_scheduler_goes_on(
 
     scheduler = build_scheduler(make_daemon(home, store))
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"check", "digest", "cleanup", "alerts"}
+    assert set(jobs) == {"check", "digest", "cleanup", "alerts", "checkpoint"}
     assert all(j.max_instances == 1 and j.coalesce for j in jobs.values())
 
 
@@ -269,3 +269,16 @@ def test_cleanup_deletes_old_entries_nothing_matched(home: Path, store: Store) -
 
     assert daemon.cleanup() == 3
     assert daemon.cleanup() == 0
+
+
+def test_the_checkpoint_job_copies_what_a_cycle_left_in_the_log(home: Path) -> None:
+    from tests.test_checkpoint import in_file
+
+    path = home / "daemon.db"
+    with open_store(f"sqlite:///{path}", checkpoints=False) as store:
+        daemon = make_daemon(home, store)
+        assert daemon.check()  # a cycle: entries, matches, statuses written to the log
+        stored = len(store.entries_since(datetime.min.replace(tzinfo=UTC)))
+        assert stored and in_file(path) < stored
+        assert daemon.checkpoint()
+        assert in_file(path) == stored

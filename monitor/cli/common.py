@@ -44,6 +44,7 @@ class Runtime:
     _settings: Settings | None = None
     _store: Store | None = field(default=None, repr=False)
     read_only: bool = False  # set by commands that only read, before they use the store
+    checkpoints: bool = True  # the daemon's store leaves them to a job (`Store.checkpoint`)
 
     @cached_property
     def settings(self) -> Settings:
@@ -64,11 +65,13 @@ class Runtime:
 
     @cached_property
     def definitions(self) -> Definitions:
+        from monitor import heap
         from monitor.definitions import load_definitions, tag_warnings
 
         definitions = load_definitions(self.settings.indicators_dir, self.settings.feeds_file)
         for warning in tag_warnings(definitions):
             logging.getLogger("monitor.definitions").warning("%s", warning)
+        heap.freeze()  # loaded for the whole command
         return definitions
 
     @cached_property
@@ -80,13 +83,17 @@ class Runtime:
     @cached_property
     def store(self) -> Store:
         """The database; a schema older than the code is a StoreError (run monitor db upgrade)."""
+        from monitor import heap
         from monitor.settings import database_dir_problem
         from monitor.store import open_store
 
         problem = database_dir_problem(self.settings.database_url)
         if problem is not None:
             raise BadSetting(problem)
-        self._store = open_store(self.settings.database_url, read_only=self.read_only)
+        self._store = open_store(
+            self.settings.database_url, read_only=self.read_only, checkpoints=self.checkpoints
+        )
+        heap.freeze()  # open for the whole command
         return self._store
 
     @cached_property

@@ -26,6 +26,7 @@ def run_cmd(rt: Runtime) -> None:
     """
     from monitor import scheduler
 
+    rt.checkpoints = False  # a job of the daemon's copies SQLite's log into the file
     raise SystemExit(scheduler.run(rt.settings, rt.store, rt.definitions, services=_web(rt)))
 
 
@@ -76,8 +77,11 @@ class _Reloading:
         self._reloader = Reloader(s.indicators_dir, s.feeds_file, rt.definitions)
 
     def __call__(self) -> Definitions:
+        from monitor import heap
+
         try:
-            self._reloader.poll()
+            if self._reloader.poll() is not None:
+                heap.refreeze()  # the last set is let go
         except DefinitionError as exc:
             click.echo(f"monitor serve: keeping the last good definitions: {exc}", err=True)
         return self._reloader.definitions

@@ -104,15 +104,19 @@ class Store(
     """Every query monitor makes. Each method is one transaction."""
 
 
-def open_store(url: str, *, read_only: bool = False) -> Store:
+def open_store(url: str, *, read_only: bool = False, checkpoints: bool = True) -> Store:
     """Connect to `url` and return the store, once its schema is the code's (`check_schema`:
     an empty database is migrated first).
 
     `read_only`, for commands that only read: nothing can write through it (SQLite `mode=ro`,
     PostgreSQL `default_transaction_read_only`) and nothing is migrated; a missing database is
     refused in one line that says how to make one.
+
+    Without `checkpoints` (the daemon's store), SQLite's commits leave the write-ahead log to
+    `Store.checkpoint`, which the daemon calls in a job of its own, so a check cycle does not
+    wait for the log to be copied into the file.
     """
-    engine = connect(url, read_only=read_only)
+    engine = connect(url, read_only=read_only, checkpoints=checkpoints)
     try:
         check_schema(engine, read_only=read_only)
     except StoreError:

