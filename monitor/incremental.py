@@ -21,7 +21,7 @@ came since, not with what is stored. The statuses themselves are read from the k
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.domain import Evidence, FeedHealth, Indicator, Level, OutcomeState, Status
@@ -207,7 +207,7 @@ def _sources(
     by_publisher = {s.publisher: s for s in kept}
     for publisher in gone:
         source = by_publisher[publisher]
-        by_publisher[publisher] = replace(source, stories=source.stories - 1)
+        by_publisher[publisher] = source._replace(stories=source.stories - 1)
     for item in starts:
         newest = (item.time, item.entry_id)
         known = by_publisher.get(item.publisher)
