@@ -190,3 +190,33 @@ def test_stories_of_entries_retention_deleted_inside_a_window_are_worked_out_aga
     moved = advance_all(definitions, store, now=history.now, current={})
     assert shown(moved) == shown([s for s in after if s.status != INITIAL])
     assert shown(kept_statuses(definitions, store, now=history.now)) == shown(after)
+
+
+@pytest.mark.postgres
+def test_postgresql_looks_up_an_outcomes_keys_as_ranges_of_the_primary_key(
+    postgres_url: str,
+) -> None:
+    """With many keys per outcome, the lookup of a few of them reads their ranges of the
+    primary key, not every key of the outcome: the planner needs to know that indicator and
+    outcome go together (migration 0009's statistics; without them it guesses an outcome has
+    1/100 of 1/100 of the rows, and filters the outcome's 300 keys)."""
+    with open_store(postgres_url) as store:
+        rows = [
+            {"i": f"indicator-{n}", "o": f"outcome-{n}", "k": n * 10_000 + k, "e": k}
+            for n in range(100)
+            for k in range(300)
+        ]
+        with store._tx("keys", write=True) as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO story_key (indicator_id, outcome_id, key, entry_id)"
+                " VALUES (%(i)s, %(o)s, %(k)s, %(e)s)",
+                rows,
+            )
+        with store._tx("statistics") as conn:
+            conn.exec_driver_sql("ANALYZE story_key")  # as autovacuum does after such a load
+        with storeops.plans(store) as plans, store.story_session() as session:
+            wanted = [70_000 + 13 * k for k in range(20)] + [1]
+            found = session.candidates({("indicator-7", "outcome-7"): wanted})
+    assert found == {("indicator-7", "outcome-7"): []}  # keyed, but no story kept
+    (plan,) = [p for p in plans if "story_key" in p]
+    assert re.search(r"Index Cond: .*key = ANY", plan) and "Filter" not in plan, plan

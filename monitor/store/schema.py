@@ -301,6 +301,7 @@ class StoryTable(SQLModel, table=True):
     __table_args__ = (
         Index("ix_story_outcome_time", "indicator_id", "outcome_id", "time", "entry_id"),
         Index("ix_story_indicator_time", "indicator_id", "time"),
+        Index("ix_story_entry", "entry_id"),  # retention: the outcomes of deleted entries
     )
 
     indicator_id: str = Field(primary_key=True)
@@ -321,8 +322,10 @@ class StoryKeyTable(SQLModel, table=True):
 
     __tablename__ = "story_key"
     # An outcome's keys lie together (a check writes a few pages per outcome, not one per key:
-    # the keys are hashes); a story's keys leave with it through the index.
-    __table_args__ = (Index("ix_story_key_story", "indicator_id", "outcome_id", "entry_id"),)
+    # the keys are hashes), and a lookup by keys is a range of them per key; a story's keys
+    # leave with it through the index, which begins with the entry so that no other index
+    # begins with the outcome (migration 0009 says why).
+    __table_args__ = (Index("ix_story_key_entry", "entry_id", "indicator_id", "outcome_id"),)
 
     indicator_id: str = Field(primary_key=True)
     outcome_id: str = Field(primary_key=True)

@@ -56,19 +56,18 @@ def _by_outcome(table: Any) -> tuple[Any, Any]:
 
 
 _KEYED = story_key_table.c
-_CANDIDATES = (  # an outcome's stories kept under some keys
-    select(story_table)
-    .join(
-        story_key_table,
-        (_KEYED.indicator_id == story_table.c.indicator_id)
-        & (_KEYED.outcome_id == story_table.c.outcome_id)
-        & (_KEYED.entry_id == story_table.c.entry_id),
-    )
-    .where(
-        _KEYED.indicator_id == bindparam("i"),
-        _KEYED.outcome_id == bindparam("o"),
-        _KEYED.key.in_(bindparam("keys", expanding=True)),
-    )
+# An outcome's stories kept under some keys, in two steps that each read a range of a primary
+# key: the entries keyed so (story_key), then their stories. One join let PostgreSQL's planner,
+# which guesses an outcome has a few stories, read all of the outcome's stories and look each
+# one's keys up: 1 ms an outcome on the 1,000,000-entry store, where the two steps take the
+# keys' ranges alone.
+_KEYED_ENTRIES = select(_KEYED.entry_id).where(
+    _KEYED.indicator_id == bindparam("i"),
+    _KEYED.outcome_id == bindparam("o"),
+    _KEYED.key.in_(bindparam("keys", expanding=True)),
+)
+_STORIES_OF = select(story_table).where(
+    *_ONE, story_table.c.entry_id.in_(bindparam("entries", expanding=True))
 )
 _COPIED = (
     update(story_table)
@@ -262,15 +261,20 @@ class StorySession:
         return [_Leaving(*row) for row in self._conn.execute(query)]
 
     def candidates(self, keys: Mapping[Outcome, Iterable[int]]) -> dict[Outcome, list[Evidence]]:
-        """Per outcome, its stories kept under any of its `keys` (a query per outcome: one
-        range of the primary key per key)."""
+        """Per outcome, its stories kept under any of its `keys`: a query per outcome for the
+        entries keyed so (one range of story_key's primary key per key), then one for their
+        stories (story's primary key), when there are any."""
         found: dict[Outcome, list[Evidence]] = {}
         for (i, o), wanted in keys.items():
-            stories: dict[int, Evidence] = {}
+            entries: set[int] = set()
             for chunk in _chunks(sorted(set(wanted))):
-                rows = self._conn.execute(_CANDIDATES, {"i": i, "o": o, "keys": chunk})
-                stories.update((row.entry_id, _story(row)) for row in rows)
-            found[(i, o)] = list(stories.values())
+                rows = self._conn.execute(_KEYED_ENTRIES, {"i": i, "o": o, "keys": chunk})
+                entries.update(entry_id for (entry_id,) in rows)
+            stories: list[Evidence] = []
+            for chunk in _chunks(sorted(entries)):
+                rows = self._conn.execute(_STORIES_OF, {"i": i, "o": o, "entries": chunk})
+                stories.extend(_story(row) for row in rows)
+            found[(i, o)] = stories
         return found
 
     def frequent(self, outcomes: Iterable[Outcome]) -> dict[Outcome, frozenset[int]]:
