@@ -452,6 +452,16 @@ def test_one_entry_can_match_several_outcomes_of_one_indicator() -> None:
     assert [m.outcome_id for m in found] == ["a", "b"]
 
 
+def test_a_regex_over_chinese_japanese_or_korean_text_gates_its_outcome() -> None:
+    """The Han, Kana or Hangul a regex needs is a literal like any other: the outcome is tried
+    only on entries that hold it, not on every entry."""
+    matcher = Matcher([indicator("i", {"any": ["/(?<![(])서울(?!=)/", "/北京(?!\\d)/"]})])
+    assert matcher.always == []
+    assert matcher.match(entry("서울서 회담")) and matcher.match(entry("在北京举行"))
+    assert not matcher.match(entry("(서울=연합뉴스) 회담")) and not matcher.match(entry("北京3月"))
+    assert not matcher.match(entry("nothing here"))
+
+
 def test_matcher_without_indicators_or_literals() -> None:
     assert Matcher([]).match(entry("anything")) == []
     assert Matcher([indicator("i", {"any": ["/x+y/"]})]).match(entry("xxy"))
@@ -464,9 +474,12 @@ GATED_RULES = [
     {"any": ["/(export|tariff)s? (\\w+ ){0,3}(waiver|exemption)s?|(waiver|exemption) on export/"]},
     {"all": [{"any": ["china", "xi"]}, {"near": {"terms": ["visa", "ban"], "within": 2}}]},
     {"all": ["china", "visa*"], "none": ["ban", "/lift\\w* ban/"]},
+    {"any": ["/(?<![(])서울(?!=)/", "/韓 ?(드라마|영화)/"]},
+    {"all": [{"any": ["中国", "/(?<![(])(北京|베이징)(?!=)/"]}, "visa"]},
 ]
 GATE_WORDS = "ban eases Korean films approved lifts lifted China Xi met Lee visa year five 10 - "
 GATE_WORDS += "multiple entry visas visa-free export tariffs waiver exemption on the . ! 북"
+GATE_WORDS += " 서울 (서울=연합뉴스) 베이징 (베이징=연합뉴스) 北京 中国 韓 드라마 영화"
 
 
 @settings(max_examples=400, deadline=None)

@@ -217,11 +217,16 @@ class Machine:
         self.literal_gate = [sum(1 << b for b in bits) for bits in positions]
 
     def _needs_ids(self, needs: frozenset[str]) -> frozenset[int] | None:
-        """Substrings a regex needs as literals of the Latin automaton (kind REGEX), or None."""
+        """Substrings a regex needs as literals (kind REGEX) of the Latin automaton, or of the
+        other one when they are Han, Kana or Hangul (which a match holds as written: no case, no
+        word boundary); None for anything else. As literals they also gate the outcome, so a
+        regex over Chinese, Japanese or Korean text no longer leaves its outcome ungated."""
+        ids = self.literal_ids
+        if needs and all(_cjk_only(literal) for literal in needs):
+            return frozenset(ids.setdefault((TermKind.REGEX, n, ()), len(ids)) for n in needs)
         views = [latin_view(literal) for literal in needs]
         if not views or not all(view.strip() for view in views):
             return None
-        ids = self.literal_ids
         return frozenset(ids.setdefault((TermKind.REGEX, view, ()), len(ids)) for view in views)
 
     def _groups(self, node: CNode) -> list[frozenset[int]]:
@@ -276,7 +281,11 @@ class Machine:
                     phrases, prefixes = other.setdefault(spelling, ([], []))
                     (phrases if kind == TermKind.PHRASE else prefixes).append(literal)
         for (kind, text, _), literal in self.literal_ids.items():
-            if kind == TermKind.REGEX:  # found as a plain substring of the Latin view
+            if kind != TermKind.REGEX:
+                continue
+            if _cjk_only(text):  # found as written, with no boundary
+                other.setdefault(text, ([], []))[1].append(literal)
+            else:  # found as a plain substring of the Latin view
                 latin.setdefault(text, [False, False]).append(literal)
         self.latin = automaton(
             (key, (lead - len(key), -trail, tuple(literals)))  # a hit's span from its end
@@ -290,6 +299,11 @@ class Machine:
             for text, slot in other.items()
         )
         self.other_ascii = any(text.isascii() for text in other)
+
+
+def _cjk_only(text: str) -> bool:
+    """Text wholly in Han, Kana or Hangul: a literal the other scripts' automaton finds."""
+    return bool(text) and all(CJK.match(ch) for ch in text)
 
 
 def automaton(items: Iterable[tuple[str, object]]) -> ahocorasick.Automaton | None:
