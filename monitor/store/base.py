@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, Self, TypeVar
 
@@ -21,6 +22,16 @@ from monitor.errors import StoreError
 log = logging.getLogger("monitor.store")
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+IDS_PER_IN = 5_000  # values per IN (...) list, well below SQLite's bound-parameter limit
+
+
+def chunks(items: Iterable[Any], size: int = IDS_PER_IN) -> Iterator[list[Any]]:
+    """`items` in lists of at most `size`, for one IN (...) list each."""
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
 
 
 def once_more_if_disconnected(method: Callable[P, R]) -> Callable[P, R]:

@@ -12,11 +12,9 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, or_, select, text, update
 
 from monitor.domain import Entry, Match
-from monitor.store.base import StoreBase, once_more_if_disconnected
+from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
 from monitor.store.forgetting import forget_stories
 from monitor.store.schema import aware, entry_table, match_table, sqlite_utc
-
-_CHUNK = 5_000  # ids per IN (...) list, well below SQLite's bound-parameter limit
 
 _ENTRY_COLUMNS = {
     "key": "text",
@@ -132,8 +130,7 @@ class EntriesMixin(StoreBase):
         rows = _match_rows(items, definition_hashes)
         ids = list(dict.fromkeys(entry_ids))
         with self._tx("replace matches", write=True) as conn:
-            for start in range(0, len(ids), _CHUNK):
-                chunk = ids[start : start + _CHUNK]
+            for chunk in chunks(ids):
                 conn.execute(delete(match_table).where(match_table.c.entry_id.in_(chunk)))
             written = self._upsert_matches(conn, rows) if rows else 0
             self._mark_seq(conn, ids, self._matches_written(conn))
@@ -143,8 +140,7 @@ class EntriesMixin(StoreBase):
     def _mark_seq(self, conn: Connection, entry_ids: Sequence[int], seq: int) -> None:
         """Mark the matches of `entry_ids` as written at match version `seq`."""
         ids = list(dict.fromkeys(entry_ids))
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
+        for chunk in chunks(ids):
             conn.execute(
                 update(match_table).where(match_table.c.entry_id.in_(chunk)).values(seq=seq)
             )
@@ -209,10 +205,8 @@ def _entry_times(conn: Connection, entry_ids: set[int]) -> dict[int, datetime]:
     """entry id -> its time, of those of `entry_ids` that are stored."""
     ids = sorted(entry_ids)
     times = {}
-    for start in range(0, len(ids), _CHUNK):
-        query = select(entry_table.c.id, entry_table.c.time).where(
-            entry_table.c.id.in_(ids[start : start + _CHUNK])
-        )
+    for chunk in chunks(ids):
+        query = select(entry_table.c.id, entry_table.c.time).where(entry_table.c.id.in_(chunk))
         times.update({row.id: row.time for row in conn.execute(query)})
     return times
 

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
+from monitor.store.base import chunks
 from monitor.store.schema import (
     outcome_state_table,
     story_frequent_table,
@@ -22,7 +22,6 @@ KEPT = (
     story_frequent_table,
     outcome_state_table,
 )
-_IDS_PER_IN = 5_000
 
 
 def of_outcome(table: Any, outcome: tuple[str, str]) -> tuple[Any, Any]:
@@ -44,9 +43,8 @@ def forget_stories(conn: Connection) -> None:
 
 def forget_stories_of(conn: Connection, entry_ids: Sequence[int]) -> None:
     """The kept rows of the outcomes with a story among `entry_ids` (deleted entries)."""
-    ids = iter(entry_ids)
     outcomes: set[tuple[str, str]] = set()
-    while chunk := list(itertools.islice(ids, _IDS_PER_IN)):
+    for chunk in chunks(entry_ids):
         pairs = select(story_table.c.indicator_id, story_table.c.outcome_id).where(
             story_table.c.entry_id.in_(chunk)
         )

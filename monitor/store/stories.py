@@ -11,7 +11,6 @@ several daemons take turns, and each sees what the one before it kept.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from monitor.domain import Evidence
-from monitor.store.base import StoreBase
+from monitor.store.base import StoreBase, chunks
 from monitor.store.evidence import evidence_of, matches_query, read_windows
 from monitor.store.forgetting import KEPT
 from monitor.store.schema import (
@@ -216,7 +215,7 @@ class StorySession:
         wanted = {(e.entry_id, e.indicator_id, e.outcome_id) for e in items}
         v = verdict_table.c
         found: set[Outcome] = set()
-        for chunk in _chunks(sorted({entry_id for entry_id, _i, _o in wanted})):
+        for chunk in chunks(sorted({entry_id for entry_id, _i, _o in wanted}), _ROWS_PER_IN):
             query = select(v.entry_id, v.indicator_id, v.outcome_id).where(v.entry_id.in_(chunk))
             for row in self._conn.execute(query):
                 if (row.entry_id, row.indicator_id, row.outcome_id) in wanted:
@@ -267,11 +266,11 @@ class StorySession:
         found: dict[Outcome, list[Evidence]] = {}
         for (i, o), wanted in keys.items():
             entries: set[int] = set()
-            for chunk in _chunks(sorted(set(wanted))):
+            for chunk in chunks(sorted(set(wanted)), _ROWS_PER_IN):
                 rows = self._conn.execute(_KEYED_ENTRIES, {"i": i, "o": o, "keys": chunk})
                 entries.update(entry_id for (entry_id,) in rows)
             stories: list[Evidence] = []
-            for chunk in _chunks(sorted(entries)):
+            for chunk in chunks(sorted(entries), _ROWS_PER_IN):
                 rows = self._conn.execute(_STORIES_OF, {"i": i, "o": o, "entries": chunk})
                 stories.extend(_story(row) for row in rows)
             found[(i, o)] = stories
@@ -281,7 +280,7 @@ class StorySession:
         """Each outcome's frequent shingles (`story_frequent`)."""
         found: dict[Outcome, set[int]] = {o: set() for o in outcomes}
         table = story_frequent_table
-        for chunk in _chunks(sorted({i for i, _o in found})):
+        for chunk in chunks(sorted({i for i, _o in found}), _ROWS_PER_IN):
             for row in self._conn.execute(select(table).where(table.c.indicator_id.in_(chunk))):
                 keys = found.get((row.indicator_id, row.outcome_id))
                 if keys is not None:
@@ -362,12 +361,6 @@ class _Leaving:
     entry_id: int
     publisher: str
     copies_until: datetime | None
-
-
-def _chunks(items: list[Any]) -> Iterator[list[Any]]:
-    it = iter(items)
-    while chunk := list(itertools.islice(it, _ROWS_PER_IN)):
-        yield chunk
 
 
 def _story_values(item: Evidence) -> dict[str, Any]:
