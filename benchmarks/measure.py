@@ -41,7 +41,7 @@ def _rate(count: int, seconds: float) -> float:
 
 def parse_floor(root: Path, default_feeds: int) -> dict[str, Any]:
     """feedparser alone on the corpus bytes, one core: the product's settings on every feed,
-    feedparser's defaults on the first `default_feeds` (they are twice as slow)."""
+    feedparser's defaults on the first `default_feeds` (they are twice as slow; 0: not run)."""
     _one_core()
     corpus = Corpus.load(root)
     headers = {"content-type": "application/xml"}
@@ -61,10 +61,10 @@ def parse_floor(root: Path, default_feeds: int) -> dict[str, Any]:
             "entries_per_s": _rate(entries, seconds),
         }
 
-    return {
-        "product_settings": {**run(corpus.files, **PRODUCT_PARSE), "options": PRODUCT_PARSE},
-        "feedparser_defaults": run(corpus.files[:default_feeds]),
-    }
+    found = {"product_settings": {**run(corpus.files, **PRODUCT_PARSE), "options": PRODUCT_PARSE}}
+    if default_feeds:
+        found["feedparser_defaults"] = run(corpus.files[:default_feeds])
+    return found
 
 
 # ---------------------------------------------------------------- 2, 3, 7. cycles
@@ -75,45 +75,64 @@ def set_mode(base_url: str, mode: str) -> None:
         answer.read()
 
 
-def cycles(root: Path, base_url: str, server_pid: int, memory_cycles: int) -> dict[str, Any]:
-    """Cold (every feed 200), warm (304), unchanged bodies, then `memory_cycles` warm cycles."""
+def _cycle_context(root: Path, base_url: str, name: str) -> Context:
     corpus = Corpus.load(root)
     definitions = corpus.definitions(base_url, indicators(CYCLE_INDICATORS))
-    store = open_store(f"sqlite:///{root / 'cycles.db'}")
-    ctx = Context(
+    return Context(
         definitions=definitions,
         matcher=Matcher(definitions.indicators),
-        store=store,
+        store=open_store(f"sqlite:///{root / name}"),
         limits=FetchLimits(),
     )
+
+
+def _timed_cycle(
+    ctx: Context, base_url: str, server_pid: int, mode: str, now: datetime
+) -> dict[str, Any]:
+    set_mode(base_url, mode)
+    gc.collect()
+    with TreeSampler(exclude=frozenset({server_pid})) as sampler:
+        started = time.perf_counter()
+        report = run_cycle(ctx, now=now)
+        wall = time.perf_counter() - started
+    return {
+        "wall_s": round(wall, 3),
+        "cpu_s": round(sampler.cpu_seconds, 3),
+        "feeds": report.feeds_checked,
+        "not_modified": report.not_modified,
+        "failed": report.failed,
+        "new_entries": report.new_entries,
+        "matches": report.matches,
+        "status_changes": len(report.changes),
+        "entries_per_s": _rate(report.new_entries, wall),
+        "peak_rss_mb": round(sampler.peak_self_mb, 1),
+        "peak_rss_with_workers_mb": round(sampler.peak_tree_mb, 1),
+    }
+
+
+def cycles(root: Path, base_url: str, server_pid: int, memory_cycles: int) -> dict[str, Any]:
+    """Cold (every feed 200), warm (304), unchanged bodies, then `memory_cycles` warm cycles."""
+    ctx = _cycle_context(root, base_url, "cycles.db")
     now = datetime.now(UTC)
     prepare(ctx, now=now)
     results: dict[str, Any] = {}
     for name, mode in (("cold", "200"), ("warm", "304"), ("unchanged", "ignore")):
-        set_mode(base_url, mode)
-        gc.collect()
-        with TreeSampler(exclude=frozenset({server_pid})) as sampler:
-            started = time.perf_counter()
-            report = run_cycle(ctx, now=now)
-            wall = time.perf_counter() - started
-        results[name] = {
-            "wall_s": round(wall, 3),
-            "cpu_s": round(sampler.cpu_seconds, 3),
-            "feeds": report.feeds_checked,
-            "not_modified": report.not_modified,
-            "failed": report.failed,
-            "new_entries": report.new_entries,
-            "matches": report.matches,
-            "status_changes": len(report.changes),
-            "entries_per_s": _rate(report.new_entries, wall),
-            "peak_rss_mb": round(sampler.peak_self_mb, 1),
-            "peak_rss_with_workers_mb": round(sampler.peak_tree_mb, 1),
-        }
+        results[name] = _timed_cycle(ctx, base_url, server_pid, mode, now)
         now += timedelta(hours=1)
-    results["cold"]["planted"] = corpus.planted
+    results["cold"]["planted"] = Corpus.load(root).planted
     results["memory"] = _memory(ctx, base_url, now, memory_cycles)
-    store.close()
+    ctx.store.close()
     return results
+
+
+def cold_cycle(root: Path, base_url: str, server_pid: int, turn: int) -> dict[str, Any]:
+    """One more cold cycle, on a fresh store of its own: a turn taken with the parse floor."""
+    ctx = _cycle_context(root, base_url, f"cold-{turn}.db")
+    now = datetime.now(UTC)
+    prepare(ctx, now=now)
+    found: dict[str, Any] = _timed_cycle(ctx, base_url, server_pid, "200", now)
+    ctx.store.close()
+    return found
 
 
 def _memory(ctx: Context, base_url: str, now: datetime, count: int) -> dict[str, Any]:

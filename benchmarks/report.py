@@ -43,6 +43,9 @@ def _fmt(value: float) -> str:
 
 
 def _cold_vs_floor(r: Results) -> float:
+    """The median ratio of the cold cycles taken in turns with a parse floor each."""
+    if "cold_vs_floor" in r["cycles"]:
+        return float(r["cycles"]["cold_vs_floor"])
     floor = r["parse_floor"]["product_settings"]["entries_per_s"]
     return float(r["cycles"]["cold"]["entries_per_s"] / floor) if floor else 0.0
 

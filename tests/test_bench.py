@@ -7,6 +7,7 @@ themselves are not asserted: timings on a shared machine are not tests.
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 
@@ -36,6 +37,8 @@ TINY = [
     "600",
     "--history-repeats",
     "2",
+    "--cycle-repeats",
+    "2",
     "--no-fail",
 ]
 
@@ -59,6 +62,12 @@ def test_a_tiny_run_reports_every_measurement_and_target() -> None:
     cycles = results["cycles"]
     assert cycles["cold"]["new_entries"] == 20
     assert cycles["cold"]["entries_per_s"] > 0 and cycles["cold"]["cpu_s"] > 0
+    turns = cycles["cold_turns"]  # each cold cycle beside a parse floor of its own
+    assert len(turns) == 2 and turns[0]["cold_entries_per_s"] == cycles["cold"]["entries_per_s"]
+    assert all(
+        t["ratio"] == round(t["cold_entries_per_s"] / t["floor_entries_per_s"], 3) for t in turns
+    )
+    assert cycles["cold_vs_floor"] == statistics.median(t["ratio"] for t in turns)
     assert cycles["warm"]["not_modified"] == cycles["warm"]["feeds"] == 4
     assert cycles["unchanged"]["not_modified"] == 4
     assert cycles["memory"]["warm_cycles"] == 2
