@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from monitor.domain import Evidence
-from monitor.store.base import StoreBase, chunks
+from monitor.store.base import StoreBase, chunks, insert_rows
 from monitor.store.evidence import evidence_of, matches_query, read_windows
 from monitor.store.forgetting import KEPT
 from monitor.store.schema import (
@@ -307,17 +307,12 @@ class StorySession:
             ]
             conn.execute(story_table.insert(), stories)
             keys = [
-                {
-                    "indicator_id": e.indicator_id,
-                    "outcome_id": e.outcome_id,
-                    "key": key,
-                    "entry_id": e.entry_id,
-                }
+                (e.indicator_id, e.outcome_id, key, e.entry_id)
                 for e, keys, _u in changes.started
                 for key in keys
             ]
             if keys:
-                conn.execute(story_key_table.insert(), keys)
+                insert_rows(conn, story_key_table, _KEY_COLUMNS, keys)
         frequent = [
             {"indicator_id": i, "outcome_id": o, "key": key}
             for (i, o), keys in changes.frequent.items()
@@ -352,6 +347,9 @@ class StorySession:
         keys = ["indicator_id", "outcome_id"]
         changed = {c: statement.excluded[c] for c in rows[0] if c not in keys}
         self._conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed), rows)
+
+
+_KEY_COLUMNS = ("indicator_id", "outcome_id", "key", "entry_id")
 
 
 @dataclass(frozen=True)
