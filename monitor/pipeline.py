@@ -42,7 +42,7 @@ from monitor.fetch import (
     next_check,
 )
 from monitor.match import Matcher
-from monitor.parse import ParsedFeed, ParseJob, parse_many
+from monitor.parse import ParsedFeed, ParseJob, parse_many, start_workers
 from monitor.statuses import advance_all, readers_of
 from monitor.store import Cycle, DueFeed, FetchRecord, Store
 
@@ -184,7 +184,9 @@ def prepare(ctx: Context, *, now: datetime, evaluate: bool = True) -> list[Statu
     So at start-up (and on a reload) every status reflects what is stored at once: a feed that
     kept failing while no daemon ran makes its indicators `unknown` now, not at the next cycle.
     A replay prepares without evaluating, so that its changes are all marked replayed.
+    The parse workers' server starts here too, so that the first cycle does not wait for it.
     """
+    start_workers(ctx.parse_workers)
     ctx.store.sync_feeds(ctx.definitions.feeds, now=now, default_interval=ctx.check_interval)
     ctx.store.ensure_indicators((i.id for i in ctx.definitions.indicators), now=now)
     return evaluate_and_record(ctx, now=now) if evaluate else []
