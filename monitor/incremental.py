@@ -32,6 +32,7 @@ from monitor.evaluate import (
     feeds_down,
     frequent_keys,
     level_of,
+    same_story,
     status_string,
     story_keys,
 )
@@ -156,20 +157,23 @@ class _Step:
             return False  # phrases many stories share now are keyed early: key them anew
         last = self.state.last
         later = [e for e in items if last is None or (e.time, e.entry_id) > last]
-        earlier = [e for e in items if e not in later]
-        if earlier and not self._apart(earlier, items):
-            return False
         gone = {s.entry_id for s in leaving}
-        found = extend([c for c in self.candidates if c.entry_id not in gone], later)
+        stories = [c for c in self.candidates if c.entry_id not in gone]
+        placed = _earlier([e for e in items if e not in later], stories)
+        if placed is None:
+            return False
+        earlier, copies = placed
+        found = extend([*stories, *earlier], later)
+        until = dict(found.copies_until)
+        for item, entry_id in copies:
+            until[entry_id] = max(until.get(entry_id, item.time), item.time)
         starts = [*earlier, *found.starts]
         indicator_id, outcome_id = self.key
         changes.left.extend((indicator_id, outcome_id, s.entry_id) for s in leaving)
-        changes.started.extend(
-            (e, self.keys[e.entry_id], found.copies_until.get(e.entry_id)) for e in starts
-        )
+        changes.started.extend((e, self.keys[e.entry_id], until.get(e.entry_id)) for e in starts)
         changes.copied.extend(
-            (indicator_id, outcome_id, entry_id, until)
-            for entry_id, until in found.copies_until.items()
+            (indicator_id, outcome_id, entry_id, newest)
+            for entry_id, newest in until.items()
             if entry_id not in self.keys
         )
         sources = _sources(self.state.sources, starts, [s.publisher for s in leaving])
@@ -184,19 +188,34 @@ class _Step:
         changes.states[self.key] = self.state
         return True
 
-    def _apart(self, earlier: Sequence[Evidence], items: Sequence[Evidence]) -> bool:
-        """Whether the items older than the latest one taken share no key with a kept story
-        nor with another new item: each then starts a story and changes no other (no copy of
-        it can exist, nor can it be one), wherever it falls in the order."""
-        taken = {k for c in self.candidates for k in story_keys(c, self.frequent)}
-        for item in earlier:
-            own = set(self.keys[item.entry_id])
-            others = {
-                k for e in items if e.entry_id != item.entry_id for k in self.keys[e.entry_id]
-            }
-            if own & taken or own & others:
-                return False
-        return True
+
+def _earlier(
+    items: Sequence[Evidence], stories: Sequence[Evidence]
+) -> tuple[list[Evidence], list[tuple[Evidence, int]]] | None:
+    """Where the items older than the latest one taken fall among the kept `stories`: those
+    that start a story, oldest first, and those that are copies (each with the entry id of
+    the story it copies), as clustering all items at once finds them; None when one that
+    starts a story is like a kept story begun after it, which would then be its copy (the
+    outcome is worked out anew).
+
+    Taken in order, each item is compared with the stories begun before it, kept or started
+    here: a copy starts nothing, so no later item is compared with it, and one that starts a
+    story like no later story changes no other. (Clustering all items at once could count a
+    copy to another story begun before it; which one only decides when a story leaving the
+    window has a copy inside it, and then the outcome is worked out anew.)"""
+    starts: list[Evidence] = []
+    copies: list[tuple[Evidence, int]] = []
+    for item in sorted(items, key=lambda e: (e.time, e.entry_id)):
+        at = (item.time, item.entry_id)
+        before = [s for s in stories if (s.time, s.entry_id) < at]
+        original = next((s for s in [*before, *starts] if same_story(s, item)), None)
+        if original is not None:
+            copies.append((item, original.entry_id))
+        elif any(same_story(s, item) for s in stories if (s.time, s.entry_id) > at):
+            return None
+        else:
+            starts.append(item)
+    return starts, copies
 
 
 def _sources(

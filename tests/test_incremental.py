@@ -14,6 +14,7 @@ copies still inside it, and items older than the latest one taken.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from collections.abc import Iterator
@@ -146,6 +147,58 @@ def test_incremental_evaluation_gives_the_statuses_of_a_full_one(
         assert shown(moved) == shown([s for s in full if s.status != INITIAL])
         with open_store(database_url) as reader:  # a reader elsewhere: another process
             assert shown(kept_statuses(definitions, reader, now=now)) == shown(full)
+
+
+def _wire_copy(n: int, publisher: str, published: datetime) -> Entry:
+    """A copy of the first wire story, under its own link."""
+    title, text = _WIRE[0]
+    return Entry("f", f"g{n}", f"https://{publisher}/{n}", title, text, published, publisher)
+
+
+def _local(n: int, published: datetime) -> Entry:
+    title, text = f"Local story {n} about ports", f"Details of item {n} only"
+    link = f"https://local.example/{n}"
+    return Entry("f", f"g{n}", link, title, text, published, "local.example")
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "stories"),
+    [
+        # two copies of one story, older than the news taken before: they start one story
+        ([_local(1, START - HOUR)], [_wire_copy(2, "a.example", START - 30 * HOUR),
+                                     _wire_copy(3, "b.example", START - 20 * HOUR)], 2),
+        # an older copy of a kept story: the kept one becomes its copy
+        ([_wire_copy(1, "a.example", START - HOUR)],
+         [_wire_copy(2, "b.example", START - 30 * HOUR)], 1),
+        # an older item starts a story that a newer item of the same batch copies
+        ([_local(1, START - 2 * HOUR)], [_wire_copy(2, "a.example", START - 30 * HOUR),
+                                         _wire_copy(3, "b.example", START - HOUR)], 2),
+        # a copy of a kept story, older than the news taken since, is a copy still
+        ([_wire_copy(1, "a.example", START - 30 * HOUR), _local(2, START - HOUR)],
+         [_wire_copy(3, "b.example", START - 20 * HOUR)], 2),
+    ],
+)  # fmt: skip
+def test_items_older_than_the_latest_one_taken_fall_where_a_full_evaluation_puts_them(
+    definitions: Definitions, store: Store, first: list[Entry], then: list[Entry], stories: int
+) -> None:
+    history = History(0, definitions, store)
+    indicator = definitions.indicators[0]
+    outcome = indicator.outcomes[0].id
+    hashes = {i.id: i.hash for i in definitions.indicators}
+
+    def matched(new: list[tuple[int, Entry]]) -> list[tuple[int, Match]]:
+        return [(n, Match(e.key, indicator.id, outcome, ("term",), e.text[:80])) for n, e in new]
+
+    for batch in (first, then):  # from a configured feed, each batch evaluated
+        news = [dataclasses.replace(e, feed_id=history.feeds[0]) for e in batch]
+        store.add_news(news, now=START, match=matched, definition_hashes=hashes)
+        moved = advance_all(definitions, store, now=START, current={})
+        full = evaluate_all(definitions, store, now=START)
+        assert shown(moved) == shown([s for s in full if s.status != INITIAL])
+    kept = kept_statuses(definitions, store, now=START)
+    assert shown(kept) == shown(full)
+    (status,) = [s for s in kept if s.indicator_id == indicator.id]
+    assert {o.outcome_id: o.stories for o in status.outcomes}[outcome] == stories
 
 
 def test_an_evaluation_and_its_readers_read_through_indexes(
