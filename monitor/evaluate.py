@@ -322,8 +322,13 @@ def story_keys(item: Evidence, frequent: AbstractSet[int] = frozenset()) -> tupl
     if fingerprint.title:
         keys.append(_key_hash("title\0" + fingerprint.title))
     if len(fingerprint.shingles) >= _MIN_SHINGLES:
-        hashed = sorted((h in frequent, h) for h in _hashes(fingerprint.shingles))
-        keys.extend(h for _frequent, h in hashed[: _prefix_size(len(hashed))])
+        hashed = _hashes(fingerprint.shingles)  # in order
+        if not frequent.isdisjoint(hashed):
+            hashed = (
+                *(h for h in hashed if h not in frequent),
+                *(h for h in hashed if h in frequent),
+            )
+        keys.extend(hashed[: _prefix_size(len(hashed))])
     return tuple(dict.fromkeys(keys))
 
 
@@ -344,7 +349,8 @@ def frequent_keys(stories: Sequence[Evidence]) -> frozenset[int]:
 
 @functools.lru_cache(maxsize=FINGERPRINTS_CACHED)
 def _hashes(shingles: frozenset[str]) -> tuple[int, ...]:
-    return tuple(_key_hash(s) for s in shingles)
+    """The shingles' hashes in ascending order."""
+    return tuple(sorted(_key_hash(s) for s in shingles))
 
 
 def _key_hash(text: str) -> int:
@@ -447,10 +453,14 @@ def _tokens(text: str) -> list[str]:
 
 
 def _title_key(tokens: list[str]) -> str:
-    cjk = sum(len(t) for t in tokens if _CJK_RUN.fullmatch(t))
+    cjk = sum(len(t) for t in tokens if _is_cjk(t))
     if len(tokens) >= _MIN_TITLE_WORDS or cjk >= _MIN_TITLE_CJK:
         return " ".join(tokens)
     return ""
+
+
+def _is_cjk(token: str) -> bool:
+    return not token.isascii() and _CJK_RUN.fullmatch(token) is not None
 
 
 def _link_key(link: str) -> str:
@@ -459,12 +469,12 @@ def _link_key(link: str) -> str:
 
 def _shingles(tokens: list[str]) -> frozenset[str]:
     """Word 3-shingles of Latin-script words plus character bigrams of CJK runs."""
-    words = [t for t in tokens if not _CJK_RUN.fullmatch(t)]
+    words = [t for t in tokens if not _is_cjk(t)]
     shingles: set[str] = set()
     if 0 < len(words) < 3:
         shingles.add("\0".join(words))
     shingles.update("\0".join(words[i : i + 3]) for i in range(len(words) - 2))
-    for run in (t for t in tokens if _CJK_RUN.fullmatch(t)):
+    for run in (t for t in tokens if _is_cjk(t)):
         if len(run) == 1:
             shingles.add("#\0" + run)
         shingles.update("#\0" + run[i : i + 2] for i in range(len(run) - 1))

@@ -35,6 +35,7 @@ from monitor.evaluate import (
     evaluate,
     same_story,
     stories,
+    story_keys,
 )
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
@@ -537,3 +538,86 @@ def test_evaluate_over_kept_stories_equals_a_fresh_evaluation() -> None:
     assert evaluate(INDICATOR, copies, [healthy()], now=NOW, version=("store", 1)) == kept
     assert first == again == fresh == kept
     assert first.status == "mixed"
+
+
+def test_story_keys_stay_those_an_earlier_version_stored() -> None:
+    """A store keeps the keys its stories were indexed under: an evaluation must compute the
+    same ones (these were computed by the code that first stored them), with and without
+    frequent shingles, for English and for Korean text."""
+    time = datetime(2026, 1, 5, tzinfo=UTC)
+    english = Evidence(
+        1,
+        "i",
+        "o",
+        "China backs new UN sanctions on North Korea",
+        "https://a.example/1#top",
+        "a.example",
+        time,
+        ("t",),
+        "Beijing said it would support a resolution tightening sanctions on Pyongyang",
+    )
+    korean = Evidence(
+        2,
+        "i",
+        "o",
+        "한중 외교장관 회담 개최",
+        "https://b.example/2",
+        "b.example",
+        time,
+        ("t",),
+        "한국과 중국은 새로운 대화 채널을 출범시키기로 합의했다",
+    )
+    assert story_keys(english) == (
+        4086712227018206812,
+        -6751743202983963521,
+        -9057203006457808064,
+        -7236651464901554187,
+        -6221778875390064232,
+        -5652516634321923834,
+        -4540719550465357704,
+        -2932984381980176144,
+        -2171500663235455788,
+    )
+    assert story_keys(
+        english, frozenset([-9057203006457808064, -7236651464901554187, -6221778875390064232])
+    ) == (
+        4086712227018206812,
+        -6751743202983963521,
+        -5652516634321923834,
+        -4540719550465357704,
+        -2932984381980176144,
+        -2171500663235455788,
+        -1615397556850304607,
+        -817378966521762187,
+        512128044477254962,
+    )
+    assert story_keys(korean) == (
+        -8282624448596192657,
+        -1594279961796007941,
+        -8059400575539474736,
+        -8041566604310168713,
+        -6086370865687367600,
+        -4460179607114932791,
+        -4421086236124242033,
+        -4102584105285073844,
+        -4055756885264936835,
+        -4046644341595595292,
+        -2448295909618217824,
+        -1027350943683179584,
+    )
+    assert story_keys(
+        korean, frozenset([-8059400575539474736, -8041566604310168713, -6086370865687367600])
+    ) == (
+        -8282624448596192657,
+        -1594279961796007941,
+        -4460179607114932791,
+        -4421086236124242033,
+        -4102584105285073844,
+        -4055756885264936835,
+        -4046644341595595292,
+        -2448295909618217824,
+        -1027350943683179584,
+        723515366089381735,
+        2011370007228043462,
+        2195863353399937217,
+    )
