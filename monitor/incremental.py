@@ -75,18 +75,22 @@ def advance(
         keys = {
             k: {e.entry_id: story_keys(e, frequent[k]) for e in arrived.get(k, ())} for k in moved
         }
-        candidates = session.candidates(
-            {k: {x for ks in keys[k].values() for x in ks} for k in moved}
+        candidates = session.candidates(  # an outcome that keeps no story has none
+            {k: {x for ks in keys[k].values() for x in ks} for k in moved if kept[k].stories}
         )
         changes = Changes()
         states = dict(kept)
+        known: dict[Outcome, list[Evidence]] = {}
         for key in moved:
-            step = _Step(key, kept[key], cutoffs[key[0]], candidates[key], frequent[key], keys[key])
+            found = candidates.get(key, [])
+            step = _Step(key, kept[key], cutoffs[key[0]], found, frequent[key], keys[key])
             if step.take(arrived.get(key, ()), leaving.get(key, ()), changes):
                 states[key] = step.state
             else:
                 anew.add(key)
-        _anew(session, indicators, anew, cutoffs, upto, states, changes)
+                if not kept[key].stories:  # its window holds only what arrived
+                    known[key] = arrived.get(key, [])
+        _anew(session, indicators, anew, cutoffs, upto, states, changes, known)
         session.write(changes)
         session.set_evaluated(upto)
     return states
@@ -248,13 +252,19 @@ def _anew(
     upto: int,
     states: dict[Outcome, OutcomeKept],
     changes: Changes,
+    known: Mapping[Outcome, Sequence[Evidence]],
 ) -> None:
-    """Work the `anew` outcomes out from the matches in their windows."""
+    """Work the `anew` outcomes out from the matches in their windows, read from the store
+    but for those `known` already: outcomes of the current definitions that kept no story,
+    whose windows hold only the matches that arrived since (any other would be a story)."""
     hashes = {i.id: i.hash for i in indicators}
-    ids = sorted({indicator_id for indicator_id, _o in anew})
+    ids = sorted({indicator_id for indicator_id, o in anew if (indicator_id, o) not in known})
     windows = session.windows({i: cutoffs[i] for i in ids}, upto) if ids else {}
     for key in sorted(anew):
-        items = [e for e in windows.get(key[0], ()) if e.outcome_id == key[1]]
+        if key in known:
+            items = list(known[key])
+        else:
+            items = [e for e in windows.get(key[0], ()) if e.outcome_id == key[1]]
         found = clustering(items)
         changes.forgotten.add(key)  # a step that gave up added nothing of it
         frequent = changes.frequent[key] = frequent_keys(found.starts)

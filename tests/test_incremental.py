@@ -201,6 +201,34 @@ def test_items_older_than_the_latest_one_taken_fall_where_a_full_evaluation_puts
     assert {o.outcome_id: o.stories for o in status.outcomes}[outcome] == stories
 
 
+def test_an_outcome_that_kept_no_story_is_worked_out_from_what_arrived(
+    definitions: Definitions, store: Store
+) -> None:
+    """A first check of a new store: every outcome was evaluated with no match, and one gets
+    more news at once than a step takes (so it is worked out anew, from the matches that
+    arrived: its window holds no other), and copies among it."""
+    history = History(0, definitions, store)
+    indicator = definitions.indicators[0]
+    outcome = indicator.outcomes[0].id
+    hashes = {i.id: i.hash for i in definitions.indicators}
+    advance_all(definitions, store, now=START, current={})  # kept states, no story
+
+    def matched(new: list[tuple[int, Entry]]) -> list[tuple[int, Match]]:
+        return [(n, Match(e.key, indicator.id, outcome, ("term",), e.text[:80])) for n, e in new]
+
+    local = [_local(n, START - n * HOUR) for n in range(1, 41)]
+    wire = [_wire_copy(n, f"p{n}.example", START - n * HOUR) for n in range(41, 44)]
+    news = [dataclasses.replace(e, feed_id=history.feeds[0]) for e in local + wire]
+    store.add_news(news, now=START, match=matched, definition_hashes=hashes)
+    moved = advance_all(definitions, store, now=START, current={})
+    full = evaluate_all(definitions, store, now=START)
+    assert shown(moved) == shown([s for s in full if s.status != INITIAL])
+    kept = kept_statuses(definitions, store, now=START)
+    assert shown(kept) == shown(full)
+    (status,) = [s for s in kept if s.indicator_id == indicator.id]
+    assert {o.outcome_id: o.stories for o in status.outcomes}[outcome] == 41
+
+
 def test_an_evaluation_and_its_readers_read_through_indexes(
     definitions: Definitions, store: Store
 ) -> None:
