@@ -72,7 +72,9 @@ def _caseless(ch: str) -> bool:
 
 
 def _selectivity(need: frozenset[str]) -> tuple[int, int]:
-    return min(map(len, need)), -len(need)
+    """The letters of the shortest literal (the spaces a word boundary leaves around `the` say
+    nothing about how rare it is), then the fewer literals the better."""
+    return min(len(literal.strip()) for literal in need), -len(need)
 
 
 def _needs(items: list[_Item], literal: Callable[[str], bool]) -> list[frozenset[str]]:
