@@ -72,18 +72,20 @@ def advance(
         leaving = _leaving(session, indicators, kept, cutoffs, anew)
         moved = sorted((set(arrived) | set(leaving)) - anew)
         frequent = session.frequent(moved)
-        keys = {
-            k: {e.entry_id: story_keys(e, frequent[k]) for e in arrived.get(k, ())} for k in moved
+        keys = {  # to look up the stories they could be copies of: an outcome keeping none has none
+            k: {e.entry_id: story_keys(e, frequent[k]) for e in arrived.get(k, ())}
+            for k in moved
+            if kept[k].stories
         }
-        candidates = session.candidates(  # an outcome that keeps no story has none
-            {k: {x for ks in keys[k].values() for x in ks} for k in moved if kept[k].stories}
+        candidates = session.candidates(
+            {k: {x for ks in found.values() for x in ks} for k, found in keys.items()}
         )
         changes = Changes()
         states = dict(kept)
         known: dict[Outcome, list[Evidence]] = {}
         for key in moved:
             found = candidates.get(key, [])
-            step = _Step(key, kept[key], cutoffs[key[0]], found, frequent[key], keys[key])
+            step = _Step(key, kept[key], cutoffs[key[0]], found, frequent[key], keys.get(key, {}))
             if step.take(arrived.get(key, ()), leaving.get(key, ()), changes):
                 states[key] = step.state
             else:
@@ -141,7 +143,7 @@ class _Step:
         cutoff: datetime,
         candidates: Sequence[Evidence],
         frequent: frozenset[int],  # its frequent shingles (`evaluate.frequent_keys`)
-        keys: Mapping[int, Sequence[int]],  # the items' keys, by entry id
+        keys: Mapping[int, Sequence[int]],  # the items' keys, by entry id, if worked out yet
     ) -> None:
         self.key = key
         self.state = state
@@ -172,13 +174,14 @@ class _Step:
         for item, entry_id in copies:
             until[entry_id] = max(until.get(entry_id, item.time), item.time)
         starts = [*earlier, *found.starts]
+        arrived = {e.entry_id for e in items}
         indicator_id, outcome_id = self.key
         changes.left.extend((indicator_id, outcome_id, s.entry_id) for s in leaving)
-        changes.started.extend((e, self.keys[e.entry_id], until.get(e.entry_id)) for e in starts)
+        changes.started.extend((e, self._keys(e), until.get(e.entry_id)) for e in starts)
         changes.copied.extend(
             (indicator_id, outcome_id, entry_id, newest)
             for entry_id, newest in until.items()
-            if entry_id not in self.keys
+            if entry_id not in arrived
         )
         sources = _sources(self.state.sources, starts, [s.publisher for s in leaving])
         newest = max(((e.time, e.entry_id) for e in items), default=None)
@@ -191,6 +194,10 @@ class _Step:
         )
         changes.states[self.key] = self.state
         return True
+
+    def _keys(self, item: Evidence) -> Sequence[int]:
+        found = self.keys.get(item.entry_id)
+        return story_keys(item, self.frequent) if found is None else found
 
 
 def _earlier(
