@@ -185,8 +185,13 @@ def status_string(levels: Sequence[tuple[str, Level]], down: str = "") -> str:
 def feeds_down(feed_health: Sequence[FeedHealth], now: datetime) -> str:
     """Why the feeds cannot support ``quiet`` ("feeds not read: a: never read (fetch: …)"), or
     "" when at least one can, or there is no feed at all."""
-    problems = [_problem(h, now) for h in feed_health]
-    if not problems or not all(problems):
+    problems = []
+    for health in feed_health:
+        problem = _problem(health, now)
+        if not problem:
+            return ""  # this one can
+        problems.append(problem)
+    if not problems:
         return ""
     shown = "; ".join(problems[:_REASON_FEEDS])
     more = len(problems) - _REASON_FEEDS
