@@ -6,6 +6,7 @@ store -> Evidence, FeedHealth ; evaluate -> Status ; store <- StatusChange
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -271,7 +272,7 @@ class Entry:
     published: datetime | None  # timezone-aware UTC, or None
     publisher: str  # registrable domain of the link ("bbc.co.uk"), or the feed's host
 
-    @property
+    @functools.cached_property  # a hash: worked out once, in the parse worker that made it
     def key(self) -> str:
         """Identity of an item within its feed: the feed's id with the item's guid, else its
         link, else its title and text. The same article in two feeds is two entries, each
