@@ -209,10 +209,6 @@ def _configure_sqlite(engine: Engine, *, read_only: bool, checkpoints: bool = Tr
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        import os
-
-        for pr in filter(None, os.environ.get("XPRAGMA", "").split(";")):
-            cursor.execute("PRAGMA " + pr)
         dbapi_connection.create_function("monitor_casefold", 1, _casefold, deterministic=True)
         if not read_only:
             # A new file vacuums incrementally: deleted rows' pages can be given back at once
