@@ -19,7 +19,7 @@ from monitor.domain import Entry
 from monitor.fetch import FetchLimits
 from monitor.match import Matcher
 from monitor.parse import parse_feed
-from monitor.pipeline import Context, prepare, run_cycle
+from monitor.pipeline import Context, prepare, run_cycle, start_parsers
 from monitor.store import open_store
 
 CYCLE_INDICATORS = 100
@@ -114,6 +114,7 @@ def cycles(root: Path, base_url: str, server_pid: int, memory_cycles: int) -> di
     """Cold (every feed 200), warm (304), unchanged bodies, then `memory_cycles` warm cycles."""
     ctx = _cycle_context(root, base_url, "cycles.db")
     now = datetime.now(UTC)
+    start_parsers(ctx)  # as the daemon does when it starts
     prepare(ctx, now=now)
     results: dict[str, Any] = {}
     for name, mode in (("cold", "200"), ("warm", "304"), ("unchanged", "ignore")):
@@ -129,6 +130,7 @@ def cold_cycle(root: Path, base_url: str, server_pid: int, turn: int) -> dict[st
     """One more cold cycle, on a fresh store of its own: a turn taken with the parse floor."""
     ctx = _cycle_context(root, base_url, f"cold-{turn}.db")
     now = datetime.now(UTC)
+    start_parsers(ctx)
     prepare(ctx, now=now)
     found: dict[str, Any] = _timed_cycle(ctx, base_url, server_pid, "200", now)
     ctx.store.close()

@@ -184,12 +184,17 @@ def prepare(ctx: Context, *, now: datetime, evaluate: bool = True) -> list[Statu
     So at start-up (and on a reload) every status reflects what is stored at once: a feed that
     kept failing while no daemon ran makes its indicators `unknown` now, not at the next cycle.
     A replay prepares without evaluating, so that its changes are all marked replayed.
-    The parse workers' server starts here too, so that the first cycle does not wait for it.
     """
-    start_workers(ctx.parse_workers)
     ctx.store.sync_feeds(ctx.definitions.feeds, now=now, default_interval=ctx.check_interval)
     ctx.store.ensure_indicators((i.id for i in ctx.definitions.indicators), now=now)
     return evaluate_and_record(ctx, now=now) if evaluate else []
+
+
+def start_parsers(ctx: Context) -> None:
+    """Start, ahead of the first cycle, the process its parse workers fork from: it loads the
+    parsers (a quarter of a second), and a cycle should not wait for that while it fetches.
+    For the daemon at start-up and `monitor check`; a no-op once it runs, or without workers."""
+    start_workers(ctx.parse_workers)
 
 
 def run_cycle(

@@ -43,7 +43,14 @@ from monitor.errors import DefinitionError, DigestError, StoreError
 from monitor.fetch import FetchLimits, FetchStopped
 from monitor.metrics import CYCLE_BUCKETS
 from monitor.notify import Notifier
-from monitor.pipeline import Context, CycleReport, evaluate_and_record, prepare, run_cycle
+from monitor.pipeline import (
+    Context,
+    CycleReport,
+    evaluate_and_record,
+    prepare,
+    run_cycle,
+    start_parsers,
+)
 from monitor.settings import Settings
 from monitor.store import Store
 
@@ -165,6 +172,7 @@ class Daemon:
     def start(self) -> None:
         """Sync the configuration and record what stored feed health implies at once."""
         now = self.clock()
+        start_parsers(self.context)
         with self._gate():
             prepare(self.context, now=now)
         self._evaluated_at = now

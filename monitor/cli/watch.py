@@ -27,13 +27,14 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
     Example: monitor check --force
     """
     from monitor.domain import utcnow
-    from monitor.pipeline import prepare, run_cycle
+    from monitor.pipeline import prepare, run_cycle, start_parsers
     from monitor.webmodels import ChangeOut
 
     ctx = rt.context()  # settings first: they set up the logging that progress keeps apart
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
     ctx = dataclasses.replace(ctx, force=force, progress=progress)
     now = utcnow()
+    start_parsers(ctx)
     changes = prepare(ctx, now=now)
     try:
         report = run_cycle(ctx, now=now, clock=utcnow)
