@@ -75,15 +75,21 @@ def set_mode(base_url: str, mode: str) -> None:
         answer.read()
 
 
-def _cycle_context(root: Path, base_url: str, name: str) -> Context:
+def _prepared(root: Path, base_url: str, name: str) -> tuple[Corpus, Context, datetime]:
+    """The corpus, a cycle's context over a fresh store `name`, and the time it was prepared
+    at: the parse workers' server started and the store prepared, as the daemon starts."""
     corpus = Corpus.load(root)
     definitions = corpus.definitions(base_url, indicators(CYCLE_INDICATORS))
-    return Context(
+    ctx = Context(
         definitions=definitions,
         matcher=Matcher(definitions.indicators),
         store=open_store(f"sqlite:///{root / name}"),
         limits=FetchLimits(),
     )
+    now = datetime.now(UTC)
+    start_parsers(ctx)
+    prepare(ctx, now=now)
+    return corpus, ctx, now
 
 
 def _timed_cycle(
@@ -112,15 +118,12 @@ def _timed_cycle(
 
 def cycles(root: Path, base_url: str, server_pid: int, memory_cycles: int) -> dict[str, Any]:
     """Cold (every feed 200), warm (304), unchanged bodies, then `memory_cycles` warm cycles."""
-    ctx = _cycle_context(root, base_url, "cycles.db")
-    now = datetime.now(UTC)
-    start_parsers(ctx)  # as the daemon does when it starts
-    prepare(ctx, now=now)
+    corpus, ctx, now = _prepared(root, base_url, "cycles.db")
     results: dict[str, Any] = {}
     for name, mode in (("cold", "200"), ("warm", "304"), ("unchanged", "ignore")):
         results[name] = _timed_cycle(ctx, base_url, server_pid, mode, now)
         now += timedelta(hours=1)
-    results["cold"]["planted"] = Corpus.load(root).planted
+    results["cold"]["planted"] = corpus.planted
     results["memory"] = _memory(ctx, base_url, now, memory_cycles)
     ctx.store.close()
     return results
@@ -128,10 +131,7 @@ def cycles(root: Path, base_url: str, server_pid: int, memory_cycles: int) -> di
 
 def cold_cycle(root: Path, base_url: str, server_pid: int, turn: int) -> dict[str, Any]:
     """One more cold cycle, on a fresh store of its own: a turn taken with the parse floor."""
-    ctx = _cycle_context(root, base_url, f"cold-{turn}.db")
-    now = datetime.now(UTC)
-    start_parsers(ctx)
-    prepare(ctx, now=now)
+    _corpus, ctx, now = _prepared(root, base_url, f"cold-{turn}.db")
     found: dict[str, Any] = _timed_cycle(ctx, base_url, server_pid, "200", now)
     ctx.store.close()
     return found

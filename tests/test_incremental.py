@@ -181,24 +181,7 @@ def _local(n: int, published: datetime) -> Entry:
 def test_items_older_than_the_latest_one_taken_fall_where_a_full_evaluation_puts_them(
     definitions: Definitions, store: Store, first: list[Entry], then: list[Entry], stories: int
 ) -> None:
-    history = History(0, definitions, store)
-    indicator = definitions.indicators[0]
-    outcome = indicator.outcomes[0].id
-    hashes = {i.id: i.hash for i in definitions.indicators}
-
-    def matched(new: list[tuple[int, Entry]]) -> list[tuple[int, Match]]:
-        return [(n, Match(e.key, indicator.id, outcome, ("term",), e.text[:80])) for n, e in new]
-
-    for batch in (first, then):  # from a configured feed, each batch evaluated
-        news = [dataclasses.replace(e, feed_id=history.feeds[0]) for e in batch]
-        store.add_news(news, now=START, match=matched, definition_hashes=hashes)
-        moved = advance_all(definitions, store, now=START, current={})
-        full = evaluate_all(definitions, store, now=START)
-        assert shown(moved) == shown([s for s in full if s.status != INITIAL])
-    kept = kept_statuses(definitions, store, now=START)
-    assert shown(kept) == shown(full)
-    (status,) = [s for s in kept if s.indicator_id == indicator.id]
-    assert {o.outcome_id: o.stories for o in status.outcomes}[outcome] == stories
+    assert _stories_evaluated(definitions, store, [first, then]) == stories
 
 
 def test_an_outcome_that_kept_no_story_is_worked_out_from_what_arrived(
@@ -207,26 +190,33 @@ def test_an_outcome_that_kept_no_story_is_worked_out_from_what_arrived(
     """A first check of a new store: every outcome was evaluated with no match, and one gets
     more news at once than a step takes (so it is worked out anew, from the matches that
     arrived: its window holds no other), and copies among it."""
+    local = [_local(n, START - n * HOUR) for n in range(1, 41)]
+    wire = [_wire_copy(n, f"p{n}.example", START - n * HOUR) for n in range(41, 44)]
+    assert _stories_evaluated(definitions, store, [[], local + wire]) == 41  # [] kept: no story
+
+
+def _stories_evaluated(definitions: Definitions, store: Store, batches: list[list[Entry]]) -> int:
+    """Store each batch from a configured feed, as matches of the first outcome of the first
+    indicator, and evaluate it: the statuses kept incrementally are those of a full evaluation
+    after each, and a reader's at the end. Returns how many stories that outcome counts."""
     history = History(0, definitions, store)
     indicator = definitions.indicators[0]
     outcome = indicator.outcomes[0].id
     hashes = {i.id: i.hash for i in definitions.indicators}
-    advance_all(definitions, store, now=START, current={})  # kept states, no story
 
     def matched(new: list[tuple[int, Entry]]) -> list[tuple[int, Match]]:
         return [(n, Match(e.key, indicator.id, outcome, ("term",), e.text[:80])) for n, e in new]
 
-    local = [_local(n, START - n * HOUR) for n in range(1, 41)]
-    wire = [_wire_copy(n, f"p{n}.example", START - n * HOUR) for n in range(41, 44)]
-    news = [dataclasses.replace(e, feed_id=history.feeds[0]) for e in local + wire]
-    store.add_news(news, now=START, match=matched, definition_hashes=hashes)
-    moved = advance_all(definitions, store, now=START, current={})
-    full = evaluate_all(definitions, store, now=START)
-    assert shown(moved) == shown([s for s in full if s.status != INITIAL])
+    for batch in batches:
+        news = [dataclasses.replace(e, feed_id=history.feeds[0]) for e in batch]
+        store.add_news(news, now=START, match=matched, definition_hashes=hashes)
+        moved = advance_all(definitions, store, now=START, current={})
+        full = evaluate_all(definitions, store, now=START)
+        assert shown(moved) == shown([s for s in full if s.status != INITIAL])
     kept = kept_statuses(definitions, store, now=START)
     assert shown(kept) == shown(full)
     (status,) = [s for s in kept if s.indicator_id == indicator.id]
-    assert {o.outcome_id: o.stories for o in status.outcomes}[outcome] == 41
+    return {o.outcome_id: o.stories for o in status.outcomes}[outcome]
 
 
 def test_an_evaluation_and_its_readers_read_through_indexes(
