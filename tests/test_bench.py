@@ -103,3 +103,21 @@ def test_quick_and_sizes_are_flags() -> None:
     assert (quick.feeds, quick.entries, quick.http_seconds) == (40, 20, 2.0)
     sized = arguments(["--feeds", "7", "--entries", "3", "--http-seconds", "0"])
     assert (sized.feeds, sized.entries, sized.http_seconds) == (7, 3, 0.0)
+
+
+def test_the_phases_of_a_cold_cycle_are_timed() -> None:
+    """`python -m benchmarks.phases` (where a cold cycle's time goes) keeps working."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.phases", "--feeds", "4", "--entries", "5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = dict(line.split(": ") for line in done.stdout.splitlines())
+    assert figures["entries"] == "20"
+    for phase in ("parse_phase", "evaluation"):
+        assert float(figures[f"{phase}_wall_s"]) >= 0
+        assert float(figures[f"{phase}_main_cpu_s"]) >= 0
