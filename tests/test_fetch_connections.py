@@ -351,3 +351,36 @@ def test_idle_connections_are_kept_for_reuse_up_to_the_setting(
             results.append(result)
     assert [r.body for r in results] == [rss(str(i)) for i in range(20)]
     assert feed_server.accepted == connections  # kept alive and reused, or one per request
+
+
+@pytest.mark.parametrize("status", [304, 404, 301])
+def test_a_connection_is_reused_after_an_answer_without_a_body_to_keep(
+    feed_server: FeedServer, status: int
+) -> None:
+    """A warm cycle is mostly 304s: each must leave its connection to the next feed (a new
+    TCP and TLS handshake per feed otherwise), as must a short error page or redirect."""
+    for i in range(10):
+        if status == 304:
+            feed_server.route(f"/f{i}", body=rss(str(i)), etag=f'"v{i}"')
+        elif status == 301:
+            feed_server.route(f"/f{i}", status=301, headers={"Location": "/gone"}, body=b"moved")
+        else:
+            feed_server.route(f"/f{i}", status=404, body=b"<html>not here</html>" * 10)
+    feed_server.route("/gone", status=410, body=b"gone")
+    limits = FetchLimits(timeout=30, total_timeout=60, concurrency=4, keepalive=4)
+    with Fetcher(limits) as fetcher:
+        for i in range(10):  # one at a time: each answer frees its connection first
+            fetcher.submit([FeedRequest(str(i), feed_server.url(f"/f{i}"), etag=f'"v{i}"')])
+            result = fetcher.next_result()
+            assert result is not None and result.http_status in (304, 404, 410), result
+    assert feed_server.accepted == 1
+
+
+def test_an_error_page_shorter_than_it_claims_is_still_reported_as_itself(
+    feed_server: FeedServer,
+) -> None:
+    """The unread body of a 404 is read only briefly: a server that promises more than it
+    sends costs its connection, not the feed's answer."""
+    feed_server.route("/f", status=404, body=b"not here", content_length=1000)
+    [result] = fetch_sync([FeedRequest("f", feed_server.url("/f"))], FAST)
+    assert (result.status, result.error) == (FetchStatus.FAILED, "fetch: HTTP 404 Not Found")
