@@ -264,6 +264,31 @@ def test_test_labeled_part_and_json(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "'dev' is not one of" in bad.stderr
 
 
+def test_test_labeled_figures_only_scores_a_part_without_showing_its_rows(tmp_path: Path) -> None:
+    """A held-out part can be measured without being read: the same counts, no row in sight."""
+    path = tmp_path / "labeled.tsv"
+    rows = [
+        ("id", "url", "date", "title", "text", "visa-easing:eased"),
+        ("a6", "https://example.org/a6", "2024-11-27", "Rain expected on Sunday", "", "n"),
+        ("a7", "https://example.org/a7", "2024-11-28", "Harbour cranes repainted", "", "y"),
+    ]
+    path.write_text("".join("\t".join(row) + "\n" for row in rows))
+    shown, hidden = (
+        invoke(["test", "--labeled", str(path), *flag]).stdout for flag in ([], ["--figures-only"])
+    )
+    shown_json, hidden_json = (
+        json.loads(invoke(["test", "--labeled", str(path), "--json", *flag]).stdout)["labeled"]
+        for flag in ([], ["--figures-only"])
+    )
+
+    assert "MISS visa-easing:eased a7" in shown and "Harbour cranes" in shown
+    assert "a7" not in hidden and "Harbour" not in hidden
+    assert hidden.splitlines() == shown.splitlines()[: len(hidden.splitlines())]
+    assert [m["id"] for m in shown_json["misses"]] == ["a7"]
+    assert "misses" not in hidden_json and "false_alarms" not in hidden_json
+    assert hidden_json["overall"] == shown_json["overall"] and hidden_json["overall"]["fn"] == 1
+
+
 def test_a_warning_about_a_vocabulary_term_points_into_the_vocabulary_once(tmp_path: Path) -> None:
     env = _one_indicator(tmp_path, '"@v.risky"')
     indicators = tmp_path / "indicators"
