@@ -384,3 +384,29 @@ def test_an_error_page_shorter_than_it_claims_is_still_reported_as_itself(
     feed_server.route("/f", status=404, body=b"not here", content_length=1000)
     [result] = fetch_sync([FeedRequest("f", feed_server.url("/f"))], FAST)
     assert (result.status, result.error) == (FetchStatus.FAILED, "fetch: HTTP 404 Not Found")
+
+
+def test_a_304_that_sends_a_body_against_the_rules_does_not_spoil_the_next_feed(
+    feed_server: FeedServer,
+) -> None:
+    """Some servers send a body with a 304 and declare its length (HTTP says a 304 has none).
+    Such a connection is not reused: its stray bytes would be read as the next answer."""
+
+    def not_modified_with_a_body(h: _RequestHandler) -> None:
+        h.wfile.write(b'HTTP/1.1 304 Not Modified\r\nETag: "v"\r\nContent-Length: 5\r\n\r\nhello')
+        h.close_connection = False
+
+    feed_server.route("/bad", not_modified_with_a_body)
+    feed_server.route("/good", body=rss("good"))
+    limits = FetchLimits(timeout=30, total_timeout=60, concurrency=1, keepalive=1)
+    results: list[FetchResult] = []
+    with Fetcher(limits) as fetcher:
+        for path in ("/bad", "/good", "/bad", "/good"):
+            fetcher.submit([FeedRequest(path, feed_server.url(path), etag='"v"')])
+            result = fetcher.next_result()
+            assert result is not None
+            results.append(result)
+    assert [(r.status, r.error) for r in results] == [
+        (FetchStatus.NOT_MODIFIED, ""),
+        (FetchStatus.MODIFIED, ""),
+    ] * 2

@@ -169,8 +169,8 @@ async def _fetch_one(client: Client, request: FeedRequest, limits: FetchLimits) 
 
 
 async def _release(response: httpx2.Response) -> None:
-    """Close an answer. A body left unread that is known to be small (a 304's, none by
-    definition; an error page's or a redirect's, declared at most DRAIN_BYTES) is read first:
+    """Close an answer. A body left unread that is known to be small (a 304's that declares
+    none; an error page's or a redirect's, declared at most DRAIN_BYTES) is read first:
     closed unread, it would take its connection down with it, and the next feed would pay a
     new TCP and TLS handshake. A warm cycle is mostly 304s."""
     try:
@@ -185,9 +185,11 @@ async def _release(response: httpx2.Response) -> None:
 
 
 def _small(response: httpx2.Response) -> bool:
-    if response.status_code in NO_BODY:
-        return True
     declared = response.headers.get("content-length", "")
+    if response.status_code in NO_BODY:
+        # Its connection is reused only when it declares no body at all: a server that sends
+        # one anyway (against HTTP) would have it read as the start of the next feed's answer.
+        return declared in ("", "0") and "transfer-encoding" not in response.headers
     return declared.isdigit() and int(declared) <= DRAIN_BYTES
 
 
