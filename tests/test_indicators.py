@@ -10,7 +10,7 @@ import pytest
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Indicator
 from monitor.errors import ParseError
-from monitor.labeled import load_labeled, score
+from monitor.labeled import load_labeled, score, select
 from monitor.match import Matcher, run_examples
 from monitor.parse import parse_feed
 
@@ -30,10 +30,11 @@ SHIPPED = {
 }
 MIN_EXAMPLES = 8
 MIN_NEGATIVES = 3
-# over all of labeled-dev (README "How good are the indicators": 0.954 / 0.908 today); only
-# ever raised, so that a rule change that loses rows the rules held shows up here
-MIN_PRECISION = 0.95
-MIN_RECALL = 0.9
+# Per part of labeled-dev (README "How good are the indicators": tune 1.000 / 0.986, score
+# 0.867 / 0.774 today); only ever raised, so that a rule change that loses rows the rules held
+# shows up here. A failure on `tune` shows its rows; on `score`, the figures only, so that the
+# held-out part is never read while rules are written.
+MINIMUMS = {"tune": (0.98, 0.95), "score": (0.85, 0.75)}  # precision, recall
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +78,20 @@ def test_enough_examples_and_hard_negatives(definitions: Definitions, indicator_
         assert any(e.expect == outcome.id for e in indicator.examples), outcome.id
 
 
-def test_labeled_dev_precision_and_recall(definitions: Definitions, matcher: Matcher) -> None:
+@pytest.mark.parametrize("part", sorted(MINIMUMS))
+def test_labeled_dev_precision_and_recall(
+    definitions: Definitions, matcher: Matcher, part: str
+) -> None:
     if not LABELED_DEV.is_file():
         pytest.skip(f"{LABELED_DEV} is absent: the shared corpus is only on developers' machines")
-    result = score(load_labeled(LABELED_DEV), matcher, definitions.indicators)
+    result = score(select(load_labeled(LABELED_DEV), part), matcher, definitions.indicators)
     assert {o.key for o in result.outcomes} == {
         f"{i}:{o}" for i, outcomes in SHIPPED.items() for o in outcomes
     }
-    assert result.precision >= MIN_PRECISION, result.report()
-    assert result.recall >= MIN_RECALL, result.report()
+    report = result.report(errors=part == "tune")
+    precision, recall = MINIMUMS[part]
+    assert result.precision >= precision, report
+    assert result.recall >= recall, report
 
 
 def test_silent_on_general_news(matcher: Matcher) -> None:
