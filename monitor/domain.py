@@ -21,8 +21,21 @@ from enum import Enum, StrEnum
 def iso_time(moment: datetime) -> str:
     """A moment as people and tools read it everywhere (CLI --json, the API): ISO 8601 in UTC
     with `Z`, `2026-01-06T07:00:00Z`. A naive moment is taken to be UTC already."""
-    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return aware.isoformat().removesuffix("+00:00") + "Z"
+    return as_utc(moment).isoformat().removesuffix("+00:00") + "Z"
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A moment in UTC; a naive one is taken to be UTC already. One that UTC cannot hold (the
+    first hours of year 1 east of Greenwich, the last of 9999 west of it) becomes the
+    earliest or latest moment there is, so that "since" such a moment still means what it
+    says instead of failing."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        edge = datetime.min if moment.year == datetime.min.year else datetime.max
+        return edge.replace(tzinfo=UTC)
 
 
 def utcnow() -> datetime:

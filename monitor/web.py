@@ -44,7 +44,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
@@ -56,7 +56,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor import metrics as prometheus
 from monitor import page, server, signin, views, webexport, websilences
-from monitor.domain import Definitions, parse_http_date, utcnow
+from monitor.domain import Definitions, as_utc, parse_http_date, utcnow
 from monitor.errors import StoreError, VerdictError
 from monitor.server import Guard, Limits, WebServer, serve
 from monitor.settings import Settings
@@ -301,7 +301,7 @@ def history(
 ) -> HistoryOut:
     """Status changes of one indicator with their evidence, newest first, a page at a time."""
     _known(state.definitions(), indicator_id)
-    since = _aware(since)
+    since = None if since is None else as_utc(since)
 
     def read() -> _History:
         page = views.history(state.store, indicator_id, since=since, limit=limit, before=before)
@@ -568,12 +568,3 @@ def _conditional(request: Request, response: Response) -> Response:
         return Response(status_code=304, headers=headers)
     response.headers.update(headers)
     return response
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    try:
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except OverflowError:
-        raise HTTPException(422, "since: out of range") from None

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from monitor import atom, export, server, views
-from monitor.domain import Definitions, StatusChange
+from monitor.domain import Definitions, StatusChange, as_utc
 from monitor.settings import Settings
 from monitor.store import Store
 from monitor.views import ExportKind
@@ -89,8 +89,9 @@ def _export_route(kind: ExportKind) -> None:
     ) -> Response:
         state = _served(request)
         try:
+            moment = None if since is None else as_utc(since)
             rows = views.exported(
-                kind, state.definitions(), state.store, indicator_id=indicator, since=_aware(since)
+                kind, state.definitions(), state.store, indicator_id=indicator, since=moment
             )
         except KeyError:
             raise HTTPException(404, f"no indicator {indicator!r}") from None
@@ -202,12 +203,3 @@ def _feed(
     if server.not_modified(request.headers, etag, last_modified):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=atom.CONTENT_TYPE, headers=headers)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    try:
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except OverflowError:
-        raise HTTPException(422, "since: out of range") from None
