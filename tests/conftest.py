@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests run the same cases on every run, so that CI (a busy machine, a clean clone)
+# never finds or misses a failure by luck. HYPOTHESIS_PROFILE=explore draws new cases.
+settings.register_profile("fixed", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 pytest_plugins = [
     "tests.feedserver",  # the feed_server fixture, for every test module
