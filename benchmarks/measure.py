@@ -75,7 +75,7 @@ def set_mode(base_url: str, mode: str) -> None:
         answer.read()
 
 
-def _prepared(root: Path, base_url: str, name: str) -> tuple[Corpus, Context, datetime]:
+def prepared(root: Path, base_url: str, name: str) -> tuple[Corpus, Context, datetime]:
     """The corpus, a cycle's context over a fresh store `name`, and the time it was prepared
     at: the parse workers' server started and the store prepared, as the daemon starts."""
     corpus = Corpus.load(root)
@@ -118,7 +118,7 @@ def _timed_cycle(
 
 def cycles(root: Path, base_url: str, server_pid: int, memory_cycles: int) -> dict[str, Any]:
     """Cold (every feed 200), warm (304), unchanged bodies, then `memory_cycles` warm cycles."""
-    corpus, ctx, now = _prepared(root, base_url, "cycles.db")
+    corpus, ctx, now = prepared(root, base_url, "cycles.db")
     results: dict[str, Any] = {}
     for name, mode in (("cold", "200"), ("warm", "304"), ("unchanged", "ignore")):
         results[name] = _timed_cycle(ctx, base_url, server_pid, mode, now)
@@ -131,7 +131,7 @@ def cycles(root: Path, base_url: str, server_pid: int, memory_cycles: int) -> di
 
 def cold_cycle(root: Path, base_url: str, server_pid: int, turn: int) -> dict[str, Any]:
     """One more cold cycle, on a fresh store of its own: a turn taken with the parse floor."""
-    _corpus, ctx, now = _prepared(root, base_url, f"cold-{turn}.db")
+    _corpus, ctx, now = prepared(root, base_url, f"cold-{turn}.db")
     found: dict[str, Any] = _timed_cycle(ctx, base_url, server_pid, "200", now)
     ctx.store.close()
     return found

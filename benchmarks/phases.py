@@ -14,18 +14,13 @@ import argparse
 import os
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from benchmarks import feeds
-from benchmarks.feeds import Corpus, indicators
-from benchmarks.measure import CYCLE_INDICATORS, set_mode
+from benchmarks.measure import prepared, set_mode
 from benchmarks.server import FeedServer
 from monitor import pipeline
-from monitor.fetch import FetchLimits
-from monitor.match import Matcher
-from monitor.store import open_store
 
 
 def _idle() -> float:
@@ -40,17 +35,7 @@ def _clocks() -> tuple[float, float, float]:
 
 
 def cold_cycle(root: Path, base_url: str) -> dict[str, Any]:
-    corpus = Corpus.load(root)
-    definitions = corpus.definitions(base_url, indicators(CYCLE_INDICATORS))
-    ctx = pipeline.Context(
-        definitions=definitions,
-        matcher=Matcher(definitions.indicators),
-        store=open_store(f"sqlite:///{root / 'phases.db'}"),
-        limits=FetchLimits(),
-    )
-    now = datetime.now(UTC)
-    pipeline.start_parsers(ctx)
-    pipeline.prepare(ctx, now=now)
+    _corpus, ctx, now = prepared(root, base_url, "phases.db")
     set_mode(base_url, "200")
     marks: list[tuple[float, float, float]] = []
     evaluate = pipeline.evaluate_and_record

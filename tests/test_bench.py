@@ -43,9 +43,10 @@ TINY = [
 ]
 
 
-def test_a_tiny_run_reports_every_measurement_and_target() -> None:
+def _run(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m module args`, which must succeed."""
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", *TINY],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -53,6 +54,11 @@ def test_a_tiny_run_reports_every_measurement_and_target() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_a_tiny_run_reports_every_measurement_and_target() -> None:
+    done = _run("benchmarks", *TINY)
     document, _, lines = done.stdout.rpartition("}\n")
     results = json.loads(document + "}")
 
@@ -107,15 +113,7 @@ def test_quick_and_sizes_are_flags() -> None:
 
 def test_the_phases_of_a_cold_cycle_are_timed() -> None:
     """`python -m benchmarks.phases` (where a cold cycle's time goes) keeps working."""
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.phases", "--feeds", "4", "--entries", "5"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    done = _run("benchmarks.phases", "--feeds", "4", "--entries", "5")
     figures = dict(line.split(": ") for line in done.stdout.splitlines())
     assert figures["entries"] == "20"
     for phase in ("parse_phase", "evaluation"):
