@@ -20,7 +20,7 @@ test: $(STAMP)  ## definitions, their examples, lint, types, import layers, then
 	$(BIN)/monitor test
 	$(BIN)/ruff check --quiet .
 	$(BIN)/ruff format --check --quiet .
-	$(BIN)/mypy monitor
+	$(BIN)/mypy monitor benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
@@ -43,7 +43,7 @@ bench: $(STAMP)  ## the benchmark harness; prints JSON and one PASS/FAIL line pe
 lint: $(STAMP)  ## ruff, mypy (strict) and the import layers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy monitor
+	$(BIN)/mypy monitor benchmarks
 	$(BIN)/lint-imports
 
 # The image installs requirements.lock alone (pinned, with hashes, build tools included), so that

@@ -213,7 +213,7 @@ def _first_get(url: str, definitions: Definitions) -> dict[str, float]:
     from monitor.web import WebServer, create_app
 
     store = open_store(url)
-    settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=url)
     app = create_app(store=store, definitions=lambda: definitions, settings=settings)
     server = WebServer(app, host="127.0.0.1", port=0)
     server.start()

@@ -20,7 +20,10 @@ def _worker(
     urls: list[str], offset: int, until: float, latencies: list[float], errors: list[int]
 ) -> None:
     parts = urlsplit(urls[0])
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    host = parts.hostname
+    if host is None:
+        raise ValueError(f"load: {urls[0]!r} names no host")
+    connection = http.client.HTTPConnection(host, parts.port, timeout=30)
     paths = [
         urlsplit(u).path + (f"?{urlsplit(u).query}" if urlsplit(u).query else "") for u in urls
     ]
@@ -36,7 +39,7 @@ def _worker(
             ok = answer.status == 200
         except (OSError, http.client.HTTPException):
             connection.close()
-            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+            connection = http.client.HTTPConnection(host, parts.port, timeout=30)
             ok = False
         latencies.append(time.perf_counter() - started)
         if not ok:

@@ -59,7 +59,7 @@ def _match_ratio(r: Results) -> float:
     return float(m["1000"]["us_per_entry"] / m["10"]["us_per_entry"])
 
 
-TARGETS = (
+TARGETS: tuple[Target, ...] = (
     Target("cold cycle throughput / parse floor", "x", 1.0, True, "cycles", _cold_vs_floor),
     Target("warm cycle (304) wall / cold wall", "%", 6.0, False, "cycles", _share("warm")),
     Target(

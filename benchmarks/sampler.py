@@ -15,7 +15,7 @@ LIST_EVERY = 0.2  # seconds between walks of the process tree: a walk reads all 
 
 def rss_mb() -> float:
     """This process's resident set size now, in MB."""
-    return psutil.Process().memory_info().rss / MB
+    return float(psutil.Process().memory_info().rss) / MB
 
 
 class TreeSampler:

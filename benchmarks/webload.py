@@ -40,7 +40,7 @@ def http(
     now = datetime.now(UTC)
     store = open_store(url)
     populate(store, definitions, entry_count, now=now)
-    settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=url)
     app = create_app(store=store, definitions=lambda: definitions, settings=settings)
     server = WebServer(app, host="127.0.0.1", port=0)
     server.start()
