@@ -13,6 +13,7 @@ from monitor.domain import AnyNode, Indicator, Outcome, Rule, TermNode
 from monitor.labeled import (
     LabeledItem,
     Score,
+    interval,
     language_of,
     load_labeled,
     parse_labeled,
@@ -137,6 +138,39 @@ def test_no_predictions_and_no_positives_score_one() -> None:
     assert (result.precision, result.recall) == (1.0, 1.0)
 
 
+@pytest.mark.parametrize(
+    ("hits", "trials", "low", "high"),
+    [
+        (8, 10, 0.4902, 0.9433),  # Wilson's interval as textbooks give it (Newcombe 1998)
+        (65, 84, 0.6735, 0.8501),
+        (0, 10, 0.0, 0.2775),  # no hit still leaves a rate above zero open
+        (10, 10, 0.7225, 1.0),
+        (0, 0, 0.0, 1.0),  # nothing counted: nothing known
+    ],
+)
+def test_interval_is_wilsons_95_percent_interval(
+    hits: int, trials: int, low: float, high: float
+) -> None:
+    assert interval(hits, trials) == pytest.approx((low, high), abs=1e-4)
+
+
+def test_fewer_items_leave_a_wider_interval_around_the_same_rate() -> None:
+    few, many = interval(3, 4), interval(300, 400)
+    assert few[0] < many[0] < 0.75 < many[1] < few[1]
+
+
+def test_report_and_json_give_each_rate_with_its_interval(basic: Score) -> None:
+    eased = basic.outcome("demo:eased")  # 1 tp, 1 fp, 1 fn: 0.5 either way
+    assert (
+        eased.precision_interval
+        == eased.recall_interval
+        == pytest.approx((0.0945, 0.9055), abs=1e-4)
+    )
+    row = next(line for line in basic.report().splitlines() if line.startswith("demo:eased"))
+    assert row.split()[-2:] == ["0.09-0.91", "0.09-0.91"]
+    assert basic.to_json()["outcomes"]["demo:eased"]["recall_interval"] == [0.0945, 0.9055]
+
+
 def test_split_is_deterministic_disjoint_and_about_a_third() -> None:
     ids = [f"row-{n}" for n in range(600)]
     items = [LabeledItem(id=i, title="", text="", labels={}) for i in ids]
@@ -191,7 +225,8 @@ def test_scores_are_split_by_language() -> None:
 def test_json_has_overall_outcomes_languages_and_errors(basic: Score) -> None:
     document = json.loads(json.dumps(basic.to_json()))
     assert document["overall"] == {
-        "tp": 2, "fp": 1, "fn": 1, "tn": 6, "precision": 0.6667, "recall": 0.6667
+        "tp": 2, "fp": 1, "fn": 1, "tn": 6, "precision": 0.6667, "recall": 0.6667,
+        "precision_interval": [0.2077, 0.9385], "recall_interval": [0.2077, 0.9385],
     }  # fmt: skip
     assert set(document["outcomes"]) == {"demo:eased", "demo:tightened"}
     assert document["languages"]["en"]["outcomes"]["demo:eased"]["tp"] == 1
