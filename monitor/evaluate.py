@@ -182,17 +182,21 @@ def status_string(levels: Sequence[tuple[str, Level]], down: str = "") -> str:
     return f"{leaders[0][0]}:{leaders[0][1].label}"
 
 
+NO_FEEDS = "feeds not read: none selected (no feed in the feeds file has its tags or ids)"
+
+
 def feeds_down(feed_health: Sequence[FeedHealth], now: datetime) -> str:
     """Why the feeds cannot support ``quiet`` ("feeds not read: a: never read (fetch: …)"), or
-    "" when at least one can, or there is no feed at all."""
+    "" when at least one can. An indicator reading no feed at all (its tags and ids select
+    none, as with a feeds file of one's own) has read nothing: `quiet` would claim too much."""
+    if not feed_health:
+        return NO_FEEDS
     problems = []
     for health in feed_health:
         problem = _problem(health, now)
         if not problem:
             return ""  # this one can
         problems.append(problem)
-    if not problems:
-        return ""
     shown = "; ".join(problems[:_REASON_FEEDS])
     more = len(problems) - _REASON_FEEDS
     return f"feeds not read: {shown}" + (f"; and {more} more" if more > 0 else "")

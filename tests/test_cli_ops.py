@@ -580,6 +580,13 @@ def test_a_feeds_file_without_the_shipped_tags_warns_and_works(
     ), warnings
     assert check.exit_code == 0
     assert "mine: unknown -> eased:reported" in check.stdout
+    # The shipped indicators read no feed here: nothing was read, so none of them is quiet.
+    status = {s["id"]: s for s in json.loads(invoke(["status", "--json"], env).stdout)}
+    assert status["mine"]["status"] == "eased:reported"
+    assert {s["status"] for i, s in status.items() if i != "mine"} == {"unknown"}
+    assert status["visa-easing"]["reason"] == (
+        "feeds not read: none selected (no feed in the feeds file has its tags or ids)"
+    )
 
 
 def test_the_labeled_parts_offered_are_labeleds_own() -> None:

@@ -171,7 +171,12 @@ CASES: list[tuple[str, list[Evidence], list[FeedHealth], str]] = [
         "pressure:reported",
     ),
     ("only old evidence is quiet", [ev(age=timedelta(days=30, seconds=1))], [healthy()], "quiet"),
-    ("evidence at the window's edge counts", [ev(age=timedelta(days=30))], [], "pressure:reported"),
+    (
+        "evidence at the window's edge counts",
+        [ev(age=timedelta(days=30))],
+        [healthy()],
+        "pressure:reported",
+    ),
     (
         "mixed when two outcomes share the top level",
         [ev("pressure", "a.com", STORIES[0]), ev("balance", "b.com", STORIES[2])],
@@ -231,7 +236,8 @@ CASES: list[tuple[str, list[Evidence], list[FeedHealth], str]] = [
         [failing("f1", timedelta(hours=3), interval=timedelta(hours=2))],
         "quiet",
     ),
-    ("not unknown without feeds", [], [], "quiet"),
+    ("unknown without feeds: nothing was read", [], [], "unknown"),
+    ("unknown without feeds wins over evidence", [ev(publisher="a.com")], [], "unknown"),
     ("unknown before any check", [], [unread("f1")], "unknown"),
     (
         "unknown from the first failed check of a feed never read",
@@ -285,11 +291,23 @@ def test_an_unknown_status_says_which_feeds_were_not_read_and_why() -> None:
     assert read.reason == "" and changes([read], {"nk": UNKNOWN}, now=NOW)[0].reason == ""
 
 
+def test_an_indicator_reading_no_feed_is_unknown_and_says_so() -> None:
+    """Tags and ids that select no feed (a feeds file of one's own, a typo) read nothing:
+    `quiet` would claim the news was read."""
+    status = evaluate(INDICATOR, [], [], now=NOW)
+    assert (status.status, status.reason) == (
+        UNKNOWN,
+        "feeds not read: none selected (no feed in the feeds file has its tags or ids)",
+    )
+    [change] = changes([status], {"nk": QUIET}, now=NOW)
+    assert (change.old_status, change.new_status, change.reason) == (QUIET, UNKNOWN, status.reason)
+
+
 def test_status_is_independent_of_input_order() -> None:
     items = [ev(publisher=p, age=HOUR * (i + 1)) for i, p in enumerate(["a.com", "b.com"])]
     items.append(ev(publisher="c.com", title=STORIES[1]))
-    forward = evaluate(INDICATOR, items, [], now=NOW)
-    backward = evaluate(INDICATOR, items[::-1], [], now=NOW)
+    forward = evaluate(INDICATOR, items, [healthy()], now=NOW)
+    backward = evaluate(INDICATOR, items[::-1], [healthy()], now=NOW)
     assert forward == backward
 
 
@@ -301,7 +319,7 @@ def test_outcome_state_lists_stories_newest_first_with_earliest_copy_as_source()
     ]
     other = ev(publisher="b.com", title=STORIES[1], age=30 * timedelta(minutes=1))
     old = ev(publisher="c.com", title=STORIES[2], age=timedelta(days=40))
-    status = evaluate(INDICATOR, [*wire, other, old], [], now=NOW)
+    status = evaluate(INDICATOR, [*wire, other, old], [healthy()], now=NOW)
 
     pressure, balance = status.outcomes
     assert pressure.level is Level.CONFIRMED
@@ -317,7 +335,7 @@ def test_future_dated_entries_count_at_their_effective_time() -> None:
     # as fresh; an old article discovered today keeps its old published time and does not.
     seen_today = ev(publisher="a.com", age=timedelta(minutes=5))
     published_long_ago = ev(publisher="b.com", title=STORIES[1], age=timedelta(days=90))
-    status = evaluate(INDICATOR, [seen_today, published_long_ago], [], now=NOW)
+    status = evaluate(INDICATOR, [seen_today, published_long_ago], [healthy()], now=NOW)
     assert status.status == "pressure:reported"
     assert status.outcomes[0].evidence == (seen_today,)
 
@@ -456,7 +474,7 @@ def test_changes(status: str, current: dict[str, str], expected_old: str | None)
 
 
 def test_changes_carry_evidence_and_replayed_flag() -> None:
-    status = evaluate(INDICATOR, [ev(publisher="a.com")], [], now=NOW)
+    status = evaluate(INDICATOR, [ev(publisher="a.com")], [healthy()], now=NOW)
     [change] = changes([status], {"nk": "quiet"}, now=NOW, replayed=True)
     assert change.evidence == status.evidence and len(change.evidence) == 1
     assert change.replayed
