@@ -289,6 +289,66 @@ def test_test_labeled_figures_only_scores_a_part_without_showing_its_rows(tmp_pa
     assert hidden_json["overall"] == shown_json["overall"] and hidden_json["overall"]["fn"] == 1
 
 
+def test_test_labeled_against_another_folder_counts_what_each_outcome_gained_and_lost(
+    tmp_path: Path,
+) -> None:
+    """Two versions of the rules on the same rows: `--against DIR` names the rows one matches
+    and the other does not, with the McNemar p-value; `--figures-only` keeps the rows out."""
+    env = _one_indicator(tmp_path, "visa")  # this version: x:yes on any visa
+    before = tmp_path / "before"
+    before.mkdir()
+    (before / "x.yaml").write_text(
+        (tmp_path / "indicators" / "x.yaml").read_text().replace("- visa", "- title:visa")
+    )
+    labeled = tmp_path / "labeled.tsv"
+    rows = [
+        ("id", "title", "text", "x:yes"),
+        ("r1", "Visa rules eased", "", "y"),  # both match
+        ("r2", "Rules eased", "More visa waivers from May.", "y"),  # this version only: gained
+        ("r3", "Weather", "No visa news today.", "n"),  # this version only: a false alarm added
+        ("r4", "Markets", "", "n"),
+    ]
+    labeled.write_text("".join("\t".join(row) + "\n" for row in rows))
+    args = ["test", "--labeled", str(labeled), "--against", str(before)]
+
+    shown = invoke(args, env)
+    hidden = invoke([*args, "--figures-only"], env)
+    document = json.loads(invoke([*args, "--json"], env).stdout)["labeled"]["against"]
+    hidden_document = json.loads(invoke([*args, "--json", "--figures-only"], env).stdout)
+
+    assert shown.exit_code == 0, shown.output
+    table = shown.stdout.split(f"against the indicators of {before}")[1].splitlines()
+    assert table[2].split() == ["x:yes", "1", "0", "1", "0", "1.000"]
+    assert "GAINED x:yes r2 (en): Rules eased | More visa waivers" in shown.stdout
+    assert "ALARM ADDED x:yes r3 (en): Weather" in shown.stdout
+    assert "r2" not in hidden.stdout and "r3" not in hidden.stdout
+    assert table[2] in hidden.stdout.splitlines()
+    assert document["indicators"] == str(before)
+    assert document["outcomes"]["x:yes"] == {
+        "matches_gained": 1, "matches_lost": 0, "false_alarms_added": 1,
+        "false_alarms_removed": 0, "p_value": 1.0,
+    }  # fmt: skip
+    assert [c["id"] for c in document["changed"]] == ["r2", "r3"]
+    assert "changed" not in hidden_document["labeled"]["against"]
+
+
+def test_test_against_needs_labeled_and_valid_definitions(tmp_path: Path) -> None:
+    env = _one_indicator(tmp_path, "visa")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "x.yaml").write_text("id: x\noutcomes: []\n")
+    labeled = tmp_path / "labeled.tsv"
+    labeled.write_text("id\ttitle\ttext\tx:yes\nr1\tVisa\t\ty\n")
+
+    alone = invoke(["test", "--against", str(broken)], env)
+    bad = invoke(["test", "--labeled", str(labeled), "--against", str(broken)], env)
+
+    assert alone.exit_code == 2 and "give --labeled too" in alone.stderr
+    assert bad.exit_code == 1
+    [line] = bad.stderr.splitlines()
+    assert line.startswith(f"Error: --against {broken}: {broken / 'x.yaml'}")
+
+
 def test_a_warning_about_a_vocabulary_term_points_into_the_vocabulary_once(tmp_path: Path) -> None:
     env = _one_indicator(tmp_path, '"@v.risky"')
     indicators = tmp_path / "indicators"

@@ -46,6 +46,37 @@ def test_every_command_is_documented(command: str) -> None:
     assert re.search(rf"^\| `{re.escape(command)}[ `]", README, re.M), command
 
 
+def options(group: click.Group, prefix: str = "monitor") -> list[tuple[str, str]]:
+    """(command, option) for every option of every command, by its first long name."""
+    found = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += options(command, f"{prefix} {name}")
+            continue
+        for param in command.params:
+            if isinstance(param, click.Option) and "--help" not in param.opts:
+                found.append((f"{prefix} {name}", param.opts[0]))
+    return found
+
+
+@pytest.mark.parametrize(("command", "option"), options(main))
+def test_every_option_is_in_its_commands_row(command: str, option: str) -> None:
+    """Each option, long or short, is named in the README's row for its command."""
+    row = " ".join(re.findall(rf"^\| `{re.escape(command)}[ `].*$", README, re.M))
+    param = next(
+        p for p in main_command(command).params if isinstance(p, click.Option) and option in p.opts
+    )
+    assert any(name in row for name in param.opts), (command, option)
+
+
+def main_command(path: str) -> click.Command:
+    command: click.Command = main
+    for name in path.split()[1:]:
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
+    return command
+
+
 @pytest.mark.parametrize("name", list(Settings.model_fields))
 def test_every_setting_is_documented_with_its_default(name: str) -> None:
     field = Settings.model_fields[name]

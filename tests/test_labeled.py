@@ -13,9 +13,11 @@ from monitor.domain import AnyNode, Indicator, Outcome, Rule, TermNode
 from monitor.labeled import (
     LabeledItem,
     Score,
+    compare,
     interval,
     language_of,
     load_labeled,
+    mcnemar,
     parse_labeled,
     part_of,
     score,
@@ -243,3 +245,85 @@ def test_json_has_overall_outcomes_languages_and_errors(basic: Score) -> None:
     ]
     assert document["false_alarms"][0]["terms"] == ["title:visa-free"]
     assert (document["items"], document["skipped"]) == (6, 2)
+
+
+# ---------------------------------------------------------------- two versions compared
+
+# DEMO's next version: "visa waiver" counts for eased too (a5 is `?`: not counted), and
+# tightening is only a title's.
+NEXT = Indicator(
+    id="demo",
+    group="Demo",
+    title="Demo",
+    question="Demo?",
+    outcomes=(
+        Outcome("eased", "Eased", _any("visa-free", "visa waiver")),
+        Outcome("tightened", "Tightened", _any("title:tighten*")),
+        Outcome("new", "New", _any("airline")),
+    ),
+)
+
+
+def test_compare_counts_what_each_outcome_gained_and_lost_row_by_row() -> None:
+    items = load_labeled(LABELED / "basic.tsv")
+    found = compare(items, (Matcher([NEXT]), [NEXT]), (Matcher([DEMO]), [DEMO]))
+
+    eased = found.outcomes[0]
+    # a2's visa-free is in its text: NEXT finds it (a match gained); a6's text says visa-free
+    # too, labeled n, and it already fired on DEMO's title term: no change there.
+    assert (eased.key, eased.gained, eased.lost, eased.alarms_added, eased.alarms_removed) == (
+        "demo:eased", 1, 0, 0, 0,
+    )  # fmt: skip
+    tightened = found.outcomes[1]
+    # a3 has "tightened" in its title and "tighten" in its text: still a match.
+    assert (tightened.gained, tightened.lost, tightened.alarms_added) == (0, 0, 0)
+    assert [(c.kind, c.key, c.item_id) for c in found.changed] == [("gained", "demo:eased", "a2")]
+    assert found.only_here == ()  # demo:new has no labeled column
+    assert found.overall.better == 1 and found.overall.worse == 0
+
+
+def test_compare_the_other_way_round_mirrors_it() -> None:
+    items = load_labeled(LABELED / "basic.tsv")
+    found = compare(items, (Matcher([DEMO]), [DEMO]), (Matcher([NEXT]), [NEXT]))
+    assert [(c.kind, c.item_id) for c in found.changed] == [("lost", "a2")]
+    assert (found.overall.better, found.overall.worse) == (0, 1)
+
+
+def test_compare_counts_false_alarms_added_and_removed() -> None:
+    loose = Indicator("demo", "Demo", "Demo", "Demo?", (Outcome("eased", "Eased", _any("visa")),))
+    items = load_labeled(LABELED / "basic.tsv")
+    found = compare(items, (Matcher([loose]), [loose]), (Matcher([DEMO]), [DEMO]))
+    # visa fires on a2 (y: gained), a3 (n: alarm added); a4 has no visa; a5 is `?`
+    assert [(c.kind, c.item_id) for c in found.changed] == [("gained", "a2"), ("alarm added", "a3")]
+    [eased] = found.outcomes
+    assert (eased.better, eased.worse, eased.p_value) == (1, 1, 1.0)
+    assert found.only_there == ("demo:tightened",)  # labeled, but only the other version has it
+
+
+@pytest.mark.parametrize(
+    ("better", "worse", "p"),
+    [
+        (0, 0, 1.0),  # nothing changed
+        (5, 0, 0.0625),  # 2 * (1/2)^5
+        (6, 1, 0.125),  # 2 * (1 + 7) / 2^7
+        (3, 3, 1.0),
+        (12, 2, 0.0129),  # 2 * (1 + 14 + 91) / 2^14
+    ],
+)
+def test_mcnemar_is_the_exact_two_sided_binomial_test(better: int, worse: int, p: float) -> None:
+    assert mcnemar(better, worse) == pytest.approx(p, abs=1e-4)
+    assert mcnemar(worse, better) == mcnemar(better, worse)
+
+
+def test_comparison_report_and_json_without_rows() -> None:
+    items = load_labeled(LABELED / "basic.tsv")
+    found = compare(items, (Matcher([NEXT]), [NEXT]), (Matcher([DEMO]), [DEMO]))
+    assert "GAINED demo:eased a2" in found.report()
+    assert "a2" not in found.report(rows=False)
+    document = json.loads(json.dumps(found.to_json(rows=False)))
+    assert document["overall"] == {
+        "matches_gained": 1, "matches_lost": 0, "false_alarms_added": 0,
+        "false_alarms_removed": 0, "p_value": 1.0,
+    }  # fmt: skip
+    assert "changed" not in document
+    assert [c["id"] for c in found.to_json()["changed"]] == ["a2"]

@@ -11,8 +11,8 @@ from monitor.cli.common import Runtime, command, echo_json, json_option, one_lin
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
-    from monitor.domain import Entry, Indicator
-    from monitor.labeled import Score
+    from monitor.domain import Definitions, Entry, Indicator
+    from monitor.labeled import Comparison, LabeledItem, Score
 
 # monitor.labeled.PARTS, spelled out here so that building the command line imports no matcher
 # (tests/test_cli_ops.py checks that the two agree).
@@ -95,6 +95,12 @@ def _general_news(paths: tuple[Path, ...]) -> list[Entry]:
     " part stays unseen.",
 )
 @click.option(
+    "--against",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="With --labeled: also compare with the indicators of this folder (another version of"
+    " the rules), row by row: what each outcome gained and lost, and whether that is chance.",
+)
+@click.option(
     "-v", "--verbose", is_flag=True, help="Show every example, passed ones too, with its terms."
 )
 @json_option("Print one JSON document instead.")
@@ -105,6 +111,7 @@ def test_cmd(
     labeled: Path | None,
     part: str,
     figures_only: bool,
+    against: Path | None,
     verbose: bool,
     as_json: bool,
     indicator_ids: tuple[str, ...],
@@ -116,6 +123,9 @@ def test_cmd(
     """
     from monitor.match import run_examples
 
+    if against is not None and labeled is None:
+        raise click.UsageError("--against compares scores on a labeled file: give --labeled too")
+    other = None if against is None else _definitions_in(rt, against)
     results = run_examples(_chosen(rt, indicator_ids), rt.matcher)
     failures = [r for r in results if not r.passed]
     if as_json:
@@ -136,10 +146,14 @@ def test_cmd(
             },
         }
         if labeled is not None:
-            found = _score(rt, labeled, part).to_json()
+            items = _items(labeled, part)
+            found = _score(rt, items).to_json()
             if figures_only:
                 del found["misses"], found["false_alarms"]
             document["labeled"] = {"file": str(labeled), "part": part, **found}
+            if other is not None:
+                compared = _compare(rt, items, other).to_json(rows=not figures_only)
+                document["labeled"]["against"] = {"indicators": str(against), **compared}
         echo_json(document, indent=2)
         if failures:
             raise SystemExit(1)
@@ -157,8 +171,14 @@ def test_cmd(
         click.echo(f"  terms fired: {', '.join(r.terms) or '(none)'}")
     click.echo(f"{len(results) - len(failures)} passed, {len(failures)} failed")
     if labeled is not None:
+        items = _items(labeled, part)
         click.echo(f"labeled: {labeled}, part {part}")
-        click.echo(_score(rt, labeled, part).report(errors=not figures_only))
+        click.echo(_score(rt, items).report(errors=not figures_only))
+        if other is not None:
+            click.echo(
+                f"\nagainst the indicators of {against} (+: this version has it, -: that one)"
+            )
+            click.echo(_compare(rt, items, other).report(rows=not figures_only))
     if failures:
         raise SystemExit(1)
 
@@ -175,14 +195,42 @@ def _chosen(rt: Runtime, indicator_ids: tuple[str, ...]) -> tuple[Indicator, ...
     return tuple(known[i] for i in dict.fromkeys(indicator_ids)) or rt.definitions.indicators
 
 
-def _score(rt: Runtime, path: Path, part: str) -> Score:
-    from monitor.labeled import load_labeled, score, select
+def _items(path: Path, part: str) -> list[LabeledItem]:
+    from monitor.labeled import load_labeled, select
 
     try:
-        items = select(load_labeled(path), part)
+        return select(load_labeled(path), part)
     except ValueError as exc:  # a malformed TSV: file:line: message
         raise click.ClickException(str(exc)) from exc
+
+
+def _score(rt: Runtime, items: list[LabeledItem]) -> Score:
+    from monitor.labeled import score
+
     return score(items, rt.matcher, rt.definitions.indicators)
+
+
+def _definitions_in(rt: Runtime, folder: Path) -> Definitions:
+    """The indicators of another folder (another version of the rules), read with the same
+    feeds file; a definition error there is one line naming every problem (exit 1)."""
+    from monitor.definitions import load_definitions
+    from monitor.errors import DefinitionError
+
+    try:
+        return load_definitions(folder, rt.settings.feeds_file)
+    except DefinitionError as exc:
+        raise click.ClickException(f"--against {folder}: " + "; ".join(exc.problems)) from None
+
+
+def _compare(rt: Runtime, items: list[LabeledItem], other: Definitions) -> Comparison:
+    from monitor.labeled import compare
+    from monitor.match import Matcher
+
+    return compare(
+        items,
+        (rt.matcher, rt.definitions.indicators),
+        (Matcher(other.indicators), other.indicators),
+    )
 
 
 @command("init")
