@@ -587,6 +587,13 @@ def test_a_feeds_file_without_the_shipped_tags_warns_and_works(
     assert status["visa-easing"]["reason"] == (
         "feeds not read: none selected (no feed in the feeds file has its tags or ids)"
     )
+    text = invoke(["status"], env).stdout.splitlines()
+    visa = next(i for i, line in enumerate(text) if line.startswith("visa-easing "))
+    assert text[visa].split()[1] == "unknown"
+    assert text[visa + 1] == f"  because {status['visa-easing']['reason']}"
+    mine = next(i for i, line in enumerate(text) if line.startswith("mine "))
+    assert text[mine].split()[1] == "eased:reported"
+    assert mine + 1 == len(text) or not text[mine + 1].startswith("  because")
 
 
 def test_the_labeled_parts_offered_are_labeleds_own() -> None:

@@ -98,8 +98,9 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
     Example: monitor status --json
     """
     from monitor import views as shown
-    from monitor.domain import utcnow
+    from monitor.domain import UNKNOWN, utcnow
     from monitor.statuses import pending_changes
+    from monitor.views import clean
 
     rt.read_only, now = True, utcnow()
     store = rt.store.with_unrecorded(pending_changes(rt.definitions, rt.store, now=now))
@@ -112,6 +113,8 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
             f"{v.id:<22} {v.status:<22} since {v.since:%Y-%m-%d %H:%M} UTC  "
             f"({v.evidence_count} evidence)"
         )
+        if v.status == UNKNOWN:  # it always says why, as the page and the digest do
+            click.echo(f"  because {clean(v.reason) or shown.NOT_READ_YET}")
 
 
 @command("history")
