@@ -224,6 +224,30 @@ def test_replay_re_evaluates_stored_entries_with_todays_definitions(
     assert latest["replayed"] is True and latest["new_status"] == "quiet"
 
 
+def test_check_says_why_an_indicator_turned_unknown(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.route("/y.xml", body=news.yonhap(datetime.now(UTC) - timedelta(days=2)))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(
+        f"feeds:\n  - {{id: y, url: '{feed_server.url('/y.xml')}', tags: [{', '.join(TAGS)}]}}\n"
+    )
+    indicators = tmp_path / "indicators"
+    shutil.copytree(ROOT / "indicators", indicators)
+    env = env_for(tmp_path, indicators, feeds)
+    assert "visa-easing: unknown -> eased:reported" in invoke(["check"], env).stdout
+
+    visa = indicators / "visa-easing.yaml"  # now it reads a tag no feed has: no feed at all
+    visa.write_text(re.sub(r"(?m)^feeds: .*$", "feeds: {tags: [nowhere]}", visa.read_text()))
+    lines = invoke(["check"], env).stdout.splitlines()
+
+    turned = next(i for i, line in enumerate(lines) if line.startswith("visa-easing: "))
+    assert lines[turned].startswith("visa-easing: eased:reported -> unknown")
+    assert lines[turned + 1] == (
+        "  because feeds not read: none selected (no feed in the feeds file has its tags or ids)"
+    )
+
+
 def test_history_of_an_unknown_indicator_is_a_clear_error() -> None:
     result = CliRunner().invoke(main, ["history", "no-such-thing"])
     assert result.exit_code == 1

@@ -53,6 +53,8 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
                 f"{change.indicator_id}: {change.old_status} -> {change.new_status} "
                 f"({len(change.evidence)} evidence)"
             )
+            if change.reason:  # a change to unknown says why, as `monitor history` does
+                click.echo(f"  because {change.reason}")
 
 
 class _Progress(logging.Filter):
