@@ -486,6 +486,7 @@ class Comparison:
 
 
 _PAIRED_COUNTS = ("gained", "lost", "alarms_added", "alarms_removed")
+_KINDS = ("gained", "lost", "alarm added", "alarm removed")  # a `Changed` row, in that order
 
 
 def compare(
@@ -509,14 +510,11 @@ def compare(
             label = item.labels.get(key, "?")
             if label == "?" or (key in now) == (key in before):
                 continue
-            kind = {
-                ("y", True): "gained",
-                ("y", False): "lost",
-                ("n", True): "alarm added",
-                ("n", False): "alarm removed",
-            }[label, key in now]
-            counts[key][("gained", "lost", "alarm added", "alarm removed").index(kind)] += 1
-            changed.append(Changed(kind, key, item.id, item.title, item.text, item.language))
+            slot = (0 if key in now else 1) + (0 if label == "y" else 2)  # a `Paired` count
+            counts[key][slot] += 1
+            changed.append(
+                Changed(_KINDS[slot], key, item.id, item.title, item.text, item.language)
+            )
     return Comparison(
         outcomes=tuple(Paired(k, *counts[k]) for k in keys),
         changed=tuple(changed),
