@@ -228,7 +228,10 @@ class Daemon:
             changes = evaluate_and_record(self.context, now=now)
             self._evaluated_at = now
         for change in changes:
-            log.info("%s: %s -> %s", change.indicator_id, change.old_status, change.new_status)
+            because = f" because {change.reason}" if change.reason else ""
+            log.info(
+                "%s: %s -> %s%s", change.indicator_id, change.old_status, change.new_status, because
+            )
 
     def _any_due(self, now: datetime) -> bool:
         return any(

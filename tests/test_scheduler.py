@@ -123,7 +123,7 @@ def test_status_changes_are_alerted_off_the_check_path(home: Path, store: Store)
 
 
 def test_between_cycles_a_status_that_time_alone_changes_is_recorded(
-    home: Path, store: Store, feed_server: FeedServer
+    home: Path, store: Store, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     daemon = make_daemon(home, store, check_interval="15m")
     now = [datetime.now(UTC)]
@@ -137,9 +137,12 @@ def test_between_cycles_a_status_that_time_alone_changes_is_recorded(
     assert store.current_statuses()["visa-easing"][0] == "eased:confirmed"
     now[0] += timedelta(minutes=16)  # failing for over two intervals; no feed is due yet
 
-    assert not daemon.check()
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+        assert not daemon.check()
     assert store.current_statuses()["visa-easing"][0] == "unknown"
-    assert store.history("visa-easing")[0].reason.startswith("feeds not read: yonhap: failing")
+    reason = store.history("visa-easing")[0].reason
+    assert reason.startswith("feeds not read: yonhap: failing")
+    assert f"visa-easing: eased:confirmed -> unknown because {reason}" in caplog.messages
 
 
 def test_an_invalid_edit_is_reported_and_the_last_valid_set_stays(
