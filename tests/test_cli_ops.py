@@ -393,6 +393,23 @@ def test_init_lays_out_a_watch_list_that_validate_and_test_pass(tmp_path: Path) 
     assert examples.exit_code == 0 and "4 passed, 0 failed" in examples.stdout
 
 
+def test_init_says_what_to_run_next_as_a_line_a_shell_takes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spaced = tmp_path / "my watch"
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+
+    elsewhere = invoke(["init", str(spaced)], {}).stdout.splitlines()[-1]
+    in_place = invoke(["init", "."], {}).stdout.splitlines()[-1]
+
+    assert elsewhere == (
+        f"next: cd '{spaced}' && monitor validate && monitor test && monitor check"
+    )
+    assert in_place == "next: monitor validate && monitor test && monitor check"
+
+
 def test_the_env_of_init_lists_every_setting_at_its_default(tmp_path: Path) -> None:
     from monitor.settings import Settings
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -249,7 +250,8 @@ def init_cmd(directory: Path) -> None:
     written = init(directory)
     for path in written:
         click.echo(f"wrote {path}")
-    click.echo(f"next: cd {directory} && monitor validate && monitor test && monitor check")
+    go = "" if directory == Path() else f"cd {shlex.quote(str(directory))} && "
+    click.echo(f"next: {go}monitor validate && monitor test && monitor check")
 
 
 @command("new")
