@@ -40,7 +40,6 @@ __all__ = [
     "LABELS",
     "LANGUAGES",
     "PARTS",
-    "Changed",
     "Comparison",
     "LabeledItem",
     "OutcomeScore",
@@ -184,9 +183,10 @@ def interval(hits: int, trials: int) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class ScoredError:
-    """A miss (labeled `y`, did not fire) or a false alarm (labeled `n`, fired)."""
+    """A row worth a look: a miss (labeled `y`, did not fire) or a false alarm (labeled `n`,
+    fired); in a `Comparison`, a row two versions of the rules decide differently."""
 
-    kind: str  # "miss" | "false alarm"
+    kind: str  # "miss" | "false alarm"; "gained" | "lost" | "alarm added" | "alarm removed"
     key: str
     item_id: str
     title: str
@@ -250,13 +250,7 @@ class Score:
         if self.unknown_columns:
             lines.append(f"columns naming no loaded outcome: {', '.join(self.unknown_columns)}")
         if errors:
-            for error in (*self.misses, *self.false_alarms):
-                terms = f"  [{', '.join(error.terms)}]" if error.terms else ""
-                headline = " | ".join(filter(None, (error.title, error.text)))
-                lines.append(
-                    f"{error.kind.upper()} {error.key} {error.item_id} ({error.language}):"
-                    f" {headline[:160]}{terms}"
-                )
+            lines += [_row_line(e) for e in (*self.misses, *self.false_alarms)]
         return "\n".join(lines)
 
     @property
@@ -417,25 +411,13 @@ class Paired:
 
 
 @dataclass(frozen=True)
-class Changed:
-    """One row whose outcome the two versions decide differently."""
-
-    kind: str  # "gained" | "lost" | "alarm added" | "alarm removed"
-    key: str
-    item_id: str
-    title: str
-    text: str
-    language: str
-
-
-@dataclass(frozen=True)
 class Comparison:
     """Two versions of the rules on the same labeled rows, outcome by outcome: the rows whose
     answer changed, and whether that is more than chance (`monitor test --labeled FILE
     --against DIR`). Only outcomes both versions have are compared."""
 
     outcomes: tuple[Paired, ...]
-    changed: tuple[Changed, ...] = ()
+    changed: tuple[ScoredError, ...] = ()  # the rows decided differently, kind as in `_KINDS`
     only_here: tuple[str, ...] = ()  # labeled outcomes of this version alone
     only_there: tuple[str, ...] = ()  # labeled outcomes of the other version alone
 
@@ -462,11 +444,7 @@ class Comparison:
             if keys:
                 lines.append(f"only in {name}, not compared: {', '.join(keys)}")
         if rows:
-            for c in self.changed:
-                headline = " | ".join(filter(None, (c.title, c.text)))
-                lines.append(
-                    f"{c.kind.upper()} {c.key} {c.item_id} ({c.language}): {headline[:160]}"
-                )
+            lines += [_row_line(c) for c in self.changed]
         return "\n".join(lines)
 
     def to_json(self, rows: bool = True) -> dict[str, object]:
@@ -477,16 +455,12 @@ class Comparison:
             "only_there": list(self.only_there),
         }
         if rows:
-            document["changed"] = [
-                {"kind": c.kind, "outcome": c.key, "id": c.item_id, "language": c.language,
-                 "title": c.title, "text": c.text}
-                for c in self.changed
-            ]  # fmt: skip
+            document["changed"] = [_error_json(c) | {"kind": c.kind} for c in self.changed]
         return document
 
 
 _PAIRED_COUNTS = ("gained", "lost", "alarms_added", "alarms_removed")
-_KINDS = ("gained", "lost", "alarm added", "alarm removed")  # a `Changed` row, in that order
+_KINDS = ("gained", "lost", "alarm added", "alarm removed")  # in `Paired`'s count order
 
 
 def compare(
@@ -503,7 +477,7 @@ def compare(
     theirs = {f"{i.id}:{o.id}" for i in there[1] for o in i.outcomes}
     keys = [k for k in mine if k in theirs and k in labeled]
     counts = {k: [0, 0, 0, 0] for k in keys}
-    changed: list[Changed] = []
+    changed: list[ScoredError] = []
     for item in items:
         now, before = _fired(here[0], item), _fired(there[0], item)
         for key in keys:
@@ -512,9 +486,7 @@ def compare(
                 continue
             slot = (0 if key in now else 1) + (0 if label == "y" else 2)  # a `Paired` count
             counts[key][slot] += 1
-            changed.append(
-                Changed(_KINDS[slot], key, item.id, item.title, item.text, item.language)
-            )
+            changed.append(_error(_KINDS[slot], key, item, ()))
     return Comparison(
         outcomes=tuple(Paired(k, *counts[k]) for k in keys),
         changed=tuple(changed),
@@ -568,6 +540,13 @@ def _counts(o: OutcomeScore) -> dict[str, object]:
         "precision_interval": [round(x, 4) for x in o.precision_interval],
         "recall_interval": [round(x, 4) for x in o.recall_interval],
     }
+
+
+def _row_line(e: ScoredError) -> str:
+    """One line of a report: the kind, the outcome, the row, its headline and lede, the terms."""
+    terms = f"  [{', '.join(e.terms)}]" if e.terms else ""
+    headline = " | ".join(filter(None, (e.title, e.text)))
+    return f"{e.kind.upper()} {e.key} {e.item_id} ({e.language}): {headline[:160]}{terms}"
 
 
 def _error_json(e: ScoredError) -> dict[str, object]:

@@ -200,9 +200,9 @@ def test_match_finds_nothing_in_general_news(shared_dir: Path) -> None:
     assert result.stdout == ""
 
 
-def test_replay_re_evaluates_stored_entries_with_todays_definitions(
-    tmp_path: Path, feed_server: FeedServer
-) -> None:
+def _checked_with_yonhap(tmp_path: Path, feed_server: FeedServer) -> tuple[dict[str, str], Path]:
+    """A copy of the shipped indicators reading one feed of Yonhap news from two days ago,
+    checked once (visa-easing: eased:reported); the env and the indicators folder."""
     feed_server.route("/y.xml", body=news.yonhap(datetime.now(UTC) - timedelta(days=2)))
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text(
@@ -212,6 +212,13 @@ def test_replay_re_evaluates_stored_entries_with_todays_definitions(
     shutil.copytree(ROOT / "indicators", indicators)
     env = env_for(tmp_path, indicators, feeds)
     assert "visa-easing: unknown -> eased:reported" in invoke(["check"], env).stdout
+    return env, indicators
+
+
+def test_replay_re_evaluates_stored_entries_with_todays_definitions(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    env, indicators = _checked_with_yonhap(tmp_path, feed_server)
 
     visa = indicators / "visa-easing.yaml"  # today's definition reads only the last day's news
     visa.write_text(re.sub(r"(?m)^window: .*$", "window: 1d", visa.read_text()))
@@ -227,15 +234,7 @@ def test_replay_re_evaluates_stored_entries_with_todays_definitions(
 def test_check_says_why_an_indicator_turned_unknown(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    feed_server.route("/y.xml", body=news.yonhap(datetime.now(UTC) - timedelta(days=2)))
-    feeds = tmp_path / "feeds.yaml"
-    feeds.write_text(
-        f"feeds:\n  - {{id: y, url: '{feed_server.url('/y.xml')}', tags: [{', '.join(TAGS)}]}}\n"
-    )
-    indicators = tmp_path / "indicators"
-    shutil.copytree(ROOT / "indicators", indicators)
-    env = env_for(tmp_path, indicators, feeds)
-    assert "visa-easing: unknown -> eased:reported" in invoke(["check"], env).stdout
+    env, indicators = _checked_with_yonhap(tmp_path, feed_server)
 
     visa = indicators / "visa-easing.yaml"  # now it reads a tag no feed has: no feed at all
     visa.write_text(re.sub(r"(?m)^feeds: .*$", "feeds: {tags: [nowhere]}", visa.read_text()))

@@ -100,7 +100,6 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
     from monitor import views as shown
     from monitor.domain import UNKNOWN, utcnow
     from monitor.statuses import pending_changes
-    from monitor.views import clean
 
     rt.read_only, now = True, utcnow()
     store = rt.store.with_unrecorded(pending_changes(rt.definitions, rt.store, now=now))
@@ -114,7 +113,7 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
             f"({v.evidence_count} evidence)"
         )
         if v.status == UNKNOWN:  # it always says why, as the page and the digest do
-            click.echo(f"  because {clean(v.reason) or shown.NOT_READ_YET}")
+            click.echo(f"  because {shown.clean(v.reason) or shown.NOT_READ_YET}")
 
 
 @command("history")
