@@ -107,11 +107,38 @@ def count_changed(changes: Sequence[StatusChange]) -> int:
     return len({change.indicator_id for change in changes})
 
 
-def subject_for(day: date, changes: Sequence[StatusChange]) -> str:
-    n = count_changed(changes)
-    if n == 0:
-        return f"monitor digest {day.isoformat()}: no changes"
-    return f"monitor digest {day.isoformat()}: {n} indicator{'s' if n != 1 else ''} changed"
+def subject_for(data: DigestInput) -> str:
+    """'monitor digest 2026-01-06: 2 indicators changed, 1 unknown': how many indicators are unknown
+    when any is: an inbox shows the subject alone, and "no changes" must not read as all clear
+    while the feeds behind the statuses are not read."""
+    n = count_changed(data.changes)
+    changed = "no changes" if n == 0 else f"{n} indicator{'s' if n != 1 else ''} changed"
+    unknown = count_unknown(data)
+    if unknown:
+        changed += f", {unknown} unknown"  # short: a subject over 78 characters is folded
+    return f"monitor digest {data.day.isoformat()}: {changed}"
+
+
+def count_unknown(data: DigestInput) -> int:
+    """How many indicators stand at `unknown` as the digest is built."""
+    return sum(1 for line in data.indicators if line.status == UNKNOWN)
+
+
+def _summary(data: DigestInput) -> str:
+    n = count_changed(data.changes)
+    summary = (
+        "No indicator changed since the last digest."
+        if n == 0
+        else f"{n} indicator{'s' if n != 1 else ''} changed since the last digest."
+    )
+    unknown = count_unknown(data)
+    if unknown:
+        are = "is" if unknown == 1 else "are"
+        summary += (
+            f" {unknown} of {len(data.indicators)} indicators {are} unknown: why is under feed"
+            " health below."
+        )
+    return summary
 
 
 # ---------------------------------------------------------------- the view the templates read
@@ -359,17 +386,12 @@ def _zone(name: str) -> ZoneInfo:
 def render(data: DigestInput) -> tuple[str, str]:
     """The (text, html) bodies of a digest."""
     zone = _zone(data.timezone)
-    n = count_changed(data.changes)
     page = clean(data.page_url) if data.page_url else ""
     ledger = _Ledger()  # the changes first: the standing statuses refer back to them
     context = {
         "day": data.day.strftime("%A %d %B %Y").replace(" 0", " "),
         "timezone": data.timezone,
-        "summary": (
-            "No indicator changed since the last digest."
-            if n == 0
-            else f"{n} indicator{'s' if n != 1 else ''} changed since the last digest."
-        ),
+        "summary": _summary(data),
         "changes": _changes(data, zone, ledger),
         "held": data.held,
         "silenced": _silenced(data, zone),
@@ -381,9 +403,7 @@ def render(data: DigestInput) -> tuple[str, str]:
     }
     env = _environment()
     text = env.get_template("digest.txt.j2").render(context)
-    html = env.get_template("digest.html.j2").render(
-        context, subject=subject_for(data.day, data.changes)
-    )
+    html = env.get_template("digest.html.j2").render(context, subject=subject_for(data))
     return text, html
 
 
@@ -398,7 +418,7 @@ def build_digest(data: DigestInput, *, sender: str, recipients: Sequence[str]) -
     (the Message-ID and MIME boundary are derived from the day and the content)."""
     text, html = render(data)
     message = EmailMessage()
-    message["Subject"] = subject_for(data.day, data.changes)
+    message["Subject"] = subject_for(data)
     message["From"] = sender
     if recipients:
         message["To"] = ", ".join(recipients)

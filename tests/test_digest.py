@@ -177,8 +177,33 @@ def test_build_is_pure() -> None:
 def test_subject_counts_indicators_that_changed(
     changes: tuple[StatusChange, ...], subject: str
 ) -> None:
+    known = tuple(i for i in sample().indicators if i.status != "unknown")
+    data = sample(changes=changes, indicators=known)
+    message = build_digest(data, sender=SENDER, recipients=RECIPIENTS)
+    assert message["Subject"] == subject
+
+
+@pytest.mark.parametrize(
+    ("changes", "subject"),
+    [
+        ((), "monitor digest 2026-01-06: no changes, 1 unknown"),
+        (
+            (change("nk", "quiet", "balance:reported"),),
+            "monitor digest 2026-01-06: 1 indicator changed, 1 unknown",
+        ),
+    ],
+)
+def test_subject_and_summary_say_how_many_indicators_are_unknown(
+    changes: tuple[StatusChange, ...], subject: str
+) -> None:
+    """A day without changes while the feeds are down must not read as all clear in an inbox,
+    where only the subject shows, nor at the top of the digest."""
     message = build_digest(sample(changes=changes), sender=SENDER, recipients=RECIPIENTS)
     assert message["Subject"] == subject
+    text, html = parts(message)
+    summary = "1 of 2 indicators is unknown: why is under feed health below."
+    assert summary in " ".join(text.split())
+    assert summary in " ".join(html.split())
 
 
 def test_headers_and_both_parts() -> None:
@@ -274,7 +299,7 @@ def test_sends_to_every_recipient(smtp: SMTPServer) -> None:
     assert received.rcpt_tos == RECIPIENTS
     assert received.mail_from == SENDER
     got = received.message
-    assert got["Subject"] == "monitor digest 2026-01-06: 1 indicator changed"
+    assert got["Subject"] == "monitor digest 2026-01-06: 1 indicator changed, 1 unknown"
     assert got["Message-ID"] == message["Message-ID"]
     text, html = parts(got)
     assert GOOD_LINK in text
