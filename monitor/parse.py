@@ -274,7 +274,7 @@ def _source_of(item: Mapping[str, Any], key: str) -> tuple[str, str]:
 
 def _convert(value: str, kind: str) -> str:
     if "html" in kind or "<" in value or "&" in value:
-        return html_to_text(value)
+        return _CONTROLS.sub("", html_to_text(value))  # "&#1;" is one too
     return collapse(value)
 
 
@@ -394,5 +394,12 @@ def _newline_if_block(tag: re.Match[str]) -> str:
     return "\n" if tag[1] else ""
 
 
+# Control characters but tab and line breaks, and the bidi overrides, embeddings and isolates:
+# a NUL is refused by PostgreSQL (one would fail the whole batch it is stored in), and an
+# unmatched right-to-left override turns the rest of a headline around wherever it is shown.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
+    """A feed's value as text without control characters; "" for what is no text."""
+    return _CONTROLS.sub("", value) if isinstance(value, str) else ""
