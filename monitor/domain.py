@@ -62,16 +62,24 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+MAX_DURATION = timedelta(days=3650)  # ten years: longer is a typo, and dates run out at 9999
+
+
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
-    """'90s', '15m', '2h', '30d', '1w' (or seconds as a number) -> timedelta."""
+    """'90s', '15m', '2h', '30d', '1w' (or seconds as a number) -> timedelta; ValueError for
+    anything else, and for a duration longer than MAX_DURATION (every window, interval and
+    silence is added to or taken from a date)."""
     if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    m = _DURATION.match(str(value))
-    if not m:
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif m := _DURATION.match(str(value)):
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    else:
         raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 15m, 2h, 30d, 1w)")
-    return timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
+    if not seconds <= MAX_DURATION.total_seconds():  # also NaN
+        raise ValueError(f"too long: {value!r} (at most {MAX_DURATION.days}d, ten years)")
+    return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
 
 
 def format_duration(value: timedelta) -> str:

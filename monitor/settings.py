@@ -39,7 +39,8 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         "sqlite:///data/monitor.db",
-        description="Database URL; `postgresql+psycopg://user@host/db` for PostgreSQL.",
+        description="Database URL: a SQLite file, or `postgresql+psycopg://user@host/db` for "
+        "PostgreSQL (nothing else, and no database in memory).",
     )
     indicators_dir: Path = Field(Path("indicators"), description="Folder of indicator YAML files.")
     feeds_file: Path = Field(Path("config/feeds.yaml"), description="The feeds file.")
@@ -275,6 +276,23 @@ class Settings(BaseSettings):
     def _sender(cls, value: str) -> str:
         return _address(value)
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme, sep, rest = value.strip().partition("://")
+        backend = scheme.partition("+")[0].lower()
+        if not sep or backend not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"{value!r} is neither SQLite nor PostgreSQL (e.g. sqlite:///data/monitor.db, "
+                "postgresql+psycopg://monitor@db/monitor)"
+            )
+        if backend == "sqlite" and rest.partition("?")[0] in ("", "/", "/:memory:"):
+            raise ValueError(
+                f"{value!r} is a database in memory, forgotten when the command ends: name a "
+                "file (e.g. sqlite:///data/monitor.db)"
+            )
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
@@ -324,7 +342,9 @@ log = logging.getLogger("monitor.settings")
 def _as_duration(value: object) -> timedelta:
     try:
         return parse_duration(value)  # type: ignore[arg-type]
-    except ValueError:
+    except ValueError as exc:
+        if str(exc).startswith("too long"):
+            raise
         raise ValueError(f"{value!r} is not a duration (e.g. 15m, 1h)") from None
 
 

@@ -70,6 +70,11 @@ def invoke(args: list[str], env: dict[str, str]) -> Result:
     ("name", "value", "line"),
     [
         ("MONITOR_CHECK_INTERVAL", "abc", "'abc' is not a duration (e.g. 15m, 1h)"),
+        ("MONITOR_CYCLE_DEADLINE", "600000w", "too long: '600000w' (at most 3650d, ten years)"),
+        ("MONITOR_DATABASE_URL", "sqlite:///:memory:", "'sqlite:///:memory:' is a database in "
+         "memory, forgotten when the command ends: name a file (e.g. sqlite:///data/monitor.db)"),
+        ("MONITOR_DATABASE_URL", "mysql://db/monitor", "'mysql://db/monitor' is neither SQLite "
+         "nor PostgreSQL (e.g. sqlite:///data/monitor.db, postgresql+psycopg://monitor@db/monitor)"),
         ("MONITOR_TIMEZONE", "Mars/Olympus", "'Mars/Olympus' is not a time zone (e.g. UTC, "
                                               "Asia/Seoul)"),
         ("MONITOR_DIGEST_TIME", "25:00", "'25:00' is not a time of day (e.g. 07:00)"),
@@ -103,6 +108,46 @@ def test_a_bad_setting_is_one_line_naming_it_exit_2_and_nothing_written(
     assert result.stderr.splitlines() == [f"Error: settings: {name}: {line}"]
     assert result.stdout == ""
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["digest", "--preview", "--date", "0001-01-01"],
+         "Invalid value for '--date': 0001-01-01 is out of range (1900-01-01 to 9000-12-31)"),
+        (["digest", "--preview", "--date", "9999-12-31"],
+         "Invalid value for '--date': 9999-12-31 is out of range (1900-01-01 to 9000-12-31)"),
+        (["replay", "--since", "0001-01-01"],
+         "Invalid value for '--since': 0001-01-01 is out of range"),
+        (["export", "changes", "--since", "9999-12-31T23:59:59-05:00"],
+         "Invalid value for '--since': 9999-12-31 is out of range"),
+        (["history", "visa-easing", "--limit", "99999999999999999999999"],
+         "Invalid value for '--limit': 99999999999999999999999 is not in the range 1<=x<=10000."),
+        (["verdict", "99999999999999999999999", "visa-easing:eased", "no"],
+         "Invalid value for 'ENTRY': 99999999999999999999999 is not in the range"),
+        (["silence", "--end", "99999999999999999999999"],
+         "Invalid value for '--end': 99999999999999999999999 is not in the range"),
+    ],
+)  # fmt: skip
+def test_a_date_or_number_no_store_can_hold_is_a_usage_error(
+    tmp_path: Path, args: list[str], error: str
+) -> None:
+    """Dates whose day before or after Python cannot represent, and ids and limits beyond the
+    databases' 64-bit integers, are refused before anything runs (they were tracebacks)."""
+    result = invoke(args, shipped(tmp_path))
+
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"Error: {error}"), result.output
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_fetch_error_names_what_went_wrong_not_its_wrapper(tmp_path: Path) -> None:
+    result = invoke(["match", "http://127.0.0.1:99999/feed.xml"], shipped(tmp_path))
+
+    assert result.exit_code == 1
+    assert "http://127.0.0.1:99999/feed.xml: fetch: OverflowError: " in result.output
+    assert "port must be 0-65535" in result.output
+    assert "ExceptionGroup" not in result.output
 
 
 def test_a_data_directory_under_a_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -247,7 +292,7 @@ def test_history_rejects_a_limit_below_one_in_one_line(limit: str) -> None:
 
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        f"Error: Invalid value for '--limit': {limit} is not in the range x>=1. "
+        f"Error: Invalid value for '--limit': {limit} is not in the range 1<=x<=10000. "
         "(see 'monitor history --help')"
     ]
 

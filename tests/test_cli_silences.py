@@ -74,6 +74,8 @@ def test_a_silence_is_begun_listed_and_ended_by_the_cli_user(env: dict[str, str]
         (["nope", "--for", "1d", "--reason", "x"], 1, "Error: silence: no indicator 'nope'"),
         (["visa-easing", "--for", "soon", "--reason", "x"], 1,
          "Error: silence: --for: not a duration: 'soon' (use e.g. 90s, 15m, 2h, 30d, 1w)"),
+        (["visa-easing", "--for", "600000w", "--reason", "x"], 1,
+         "Error: silence: --for: too long: '600000w' (at most 3650d, ten years)"),
         (["visa-easing", "--outcome", "x", "--for", "1d", "--reason", "x"], 1,
          "Error: silence: visa-easing has no outcome 'x' (it has: eased)"),
         (["visa-easing", "--for", "1d"], 2,

@@ -233,6 +233,16 @@ def test_feed_problems_skip_the_feed_cross_check(repo_root: Path) -> None:
         ("feeds:\n  - {id: a, url: https://x.org, tags: korea}\n", 2, "tags must be a list"),
         ("feeds:\n  - {id: a, url: https://x.org, interval: 0m}\n", 2, "must be longer than zero"),
         (
+            "feeds:\n  - {id: a, url: https://x.org, interval: 600000w}\n",
+            2,
+            "interval: too long: '600000w' (at most 3650d, ten years)",
+        ),
+        (
+            "feeds:\n  - {id: a, url: 'http://127.0.0.1:99999/x'}\n",
+            2,
+            "feed url 'http://127.0.0.1:99999/x': Port out of range 0-65535",
+        ),
+        (
             "feeds: {a: 1}\nfeeds: []\n",
             2,
             "duplicate key 'feeds' in the feeds file (first at line 1)",

@@ -69,6 +69,7 @@ def test_a_silence_is_begun_listed_and_ended_over_the_api(client: TestClient) ->
         ({"indicator": "nope"}, 404, "silence: no indicator 'nope'"),
         ({"outcome": "x"}, 422, "silence: visa-easing has no outcome 'x' (it has: eased)"),
         ({"for": "abc"}, 422, "silence: --for: not a duration: 'abc'"),
+        ({"for": "600000w"}, 422, "silence: --for: too long: '600000w' (at most 3650d"),
         ({"for": "0s"}, 422, "is no time at all"),
         ({"reason": " "}, 422, "a reason is required"),
         ({"reason": ""}, 422, None),

@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -175,6 +176,36 @@ def group(name: str, **attrs: Any) -> Callable[[Callable[..., Any]], Group]:
     subclass of Group."""
     attrs.setdefault("cls", Group)
     return click.group(name, **attrs)
+
+
+ROW_ID = click.IntRange(1, 2**63 - 1)  # the stores' ids are signed 64-bit integers
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 12, 31, tzinfo=UTC)
+
+
+class Day(click.DateTime):
+    """A day, YYYY-MM-DD, from 1900 to 9000: further out, the day before or after it (or its
+    time in another zone) is no date Python has."""
+
+    def __init__(self) -> None:
+        super().__init__(["%Y-%m-%d"])
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        day = super().convert(value, param, ctx)
+        return in_range(self, day, param, ctx)
+
+
+def in_range(
+    kind: click.ParamType,  # type: ignore[type-arg]  # generic in new clicks only
+    moment: datetime,
+    param: click.Parameter | None,
+    ctx: click.Context | None,
+) -> datetime:
+    """`moment`, or a usage error when it lies outside EARLIEST..LATEST."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if not EARLIEST <= aware <= LATEST:
+        span = f"{EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"
+        kind.fail(f"{moment.date().isoformat()} is out of range ({span})", param, ctx)
+    return moment
 
 
 def json_option(help: str) -> Callable[[Decorated], Decorated]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.common import Runtime, command, pass_runtime
+from monitor.cli.common import Day, Runtime, command, pass_runtime
 
 
 @command("digest")
@@ -17,7 +17,7 @@ from monitor.cli.common import Runtime, command, pass_runtime
 @click.option(
     "--date",
     "day",
-    type=click.DateTime(["%Y-%m-%d"]),
+    type=Day(),
     help="The digest's day (YYYY-MM-DD in MONITOR_TIMEZONE); default: today.",
 )
 @click.option(

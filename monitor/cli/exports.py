@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from monitor.cli.common import Runtime, command, pass_runtime
+from monitor.cli.common import Runtime, command, in_range, pass_runtime
 
 KINDS = ("history", "changes", "evidence")
 
@@ -28,6 +28,7 @@ class Moment(click.ParamType):  # type: ignore[type-arg]  # generic in new click
             moment = datetime.fromisoformat(str(value).strip())
         except ValueError:
             self.fail(f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 time", param, ctx)
+        moment = in_range(self, moment, param, ctx)
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 

@@ -120,7 +120,7 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
 @click.argument("indicator_id")
 @click.option(
     "--limit",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 10_000),
     default=20,
     show_default=True,
     help="How many changes, newest first.",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from monitor.cli.common import Runtime, command, echo_json, json_option, pass_runtime
+from monitor.cli.common import ROW_ID, Runtime, command, echo_json, json_option, pass_runtime
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -28,7 +28,7 @@ def cli_user() -> str:
 )
 @click.option("--reason", help="Why, in a few words; shown on the page and in the digest.")
 @click.option("--list", "listing", is_flag=True, help="List silences (of INDICATOR), newest first.")
-@click.option("--end", "end_id", type=click.IntRange(1), metavar="ID", help="End a silence now.")
+@click.option("--end", "end_id", type=ROW_ID, metavar="ID", help="End a silence now.")
 @json_option("Print silences as JSON, one object per line (the shape of GET /silences).")
 @pass_runtime
 def silence_cmd(

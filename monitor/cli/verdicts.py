@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.common import Group, Runtime, echo_json, group, json_option, pass_runtime
+from monitor.cli.common import (
+    ROW_ID,
+    Group,
+    Runtime,
+    echo_json,
+    group,
+    json_option,
+    pass_runtime,
+)
 
 
 class _VerdictGroup(Group):
@@ -43,7 +51,7 @@ def _target(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[s
 
 
 @verdict_group.command("add")
-@click.argument("entry_id", metavar="ENTRY", type=click.IntRange(1))
+@click.argument("entry_id", metavar="ENTRY", type=ROW_ID)
 @click.argument("target", metavar="INDICATOR:OUTCOME", callback=_target)
 @click.argument("verdict", type=click.Choice(["yes", "no"]))
 @click.option("--note", default="", help="Why, in a few words; shown with the verdict.")

@@ -12,7 +12,7 @@ from typing import TextIO
 
 import click
 
-from monitor.cli.common import Runtime, command, echo_json, json_option, pass_runtime
+from monitor.cli.common import Day, Runtime, command, echo_json, json_option, pass_runtime
 
 
 @command("check")
@@ -104,7 +104,7 @@ def _send_alerts(rt: Runtime) -> None:
     "--since",
     "since",
     required=True,
-    type=click.DateTime(["%Y-%m-%d"]),
+    type=Day(),
     help="Re-evaluate entries from this date (YYYY-MM-DD, UTC).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the changes it would record; record nothing.")

@@ -190,9 +190,11 @@ def _url(f: File, node: yaml.Node) -> str | None:
     url = url.strip()
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018  # ValueError: out of 0-65535, or not a number
         ok = parts.scheme in ("http", "https") and bool(parts.hostname) and url.isprintable()
-    except ValueError:
-        ok = False
+    except ValueError as exc:
+        f.error(node, f"feed url {url!r}: {exc}")
+        return None
     if not ok:
         f.error(node, f"feed url {url!r} must be an http:// or https:// URL")
         return None

@@ -128,10 +128,18 @@ async def fetch_guarded(client: Client, request: FeedRequest, limits: FetchLimit
     except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
         result = _failed(request, FetchStatus.FAILED, _describe_http_error(exc, limits))
     except Exception as exc:  # one feed's surprise must not stop the others
-        result = _failed(request, FetchStatus.FAILED, f"fetch: {type(exc).__name__}: {exc}")
+        result = _failed(request, FetchStatus.FAILED, f"fetch: {_surprise(exc)}")
     return replace(
         result, error=clip_error(result.error), elapsed=round(time.monotonic() - started, 6)
     )
+
+
+def _surprise(exc: BaseException) -> str:
+    """'ValueError: Port out of range 0-65535': the first error inside an exception group
+    (the HTTP client's task groups wrap what went wrong in one), with its type."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
 
 
 async def _fetch_one(client: Client, request: FeedRequest, limits: FetchLimits) -> FetchResult:
