@@ -355,6 +355,7 @@ class FeedHealth:
     dead: bool = False  # 410 Gone, or permanently failing
     last_error: str = ""
     never_read: bool = False  # no fetch of it has ever succeeded (or it was never fetched)
+    last_read: datetime | None = None  # its last successful fetch
 
 
 @dataclass(frozen=True)

@@ -182,6 +182,7 @@ def status_string(levels: Sequence[tuple[str, Level]], down: str = "") -> str:
     return f"{leaders[0][0]}:{leaders[0][1].label}"
 
 
+UNREAD_AFTER = 2  # check intervals a feed may go unread (failing, or not checked at all)
 NO_FEEDS = "feeds not read: none selected (no feed in the feeds file has its tags or ids)"
 
 
@@ -212,8 +213,11 @@ def _problem(health: FeedHealth, now: datetime) -> str:
     if health.never_read:
         return f"{health.feed_id}: never read{because or ' yet'}"
     since = health.failing_since
-    if since is not None and since <= now - 2 * health.interval:
+    if since is not None and since <= now - UNREAD_AFTER * health.interval:
         return f"{health.feed_id}: failing since {since:%Y-%m-%d %H:%M} UTC{because}"
+    read = health.last_read
+    if since is None and read is not None and read <= now - UNREAD_AFTER * health.interval:
+        return f"{health.feed_id}: not read since {read:%Y-%m-%d %H:%M} UTC"
     return ""
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from monitor import incremental
@@ -61,7 +61,7 @@ def advance_all(
     if not definitions.indicators:
         return []
     states = incremental.advance(definitions.indicators, store, now=now)
-    reads = _reads(definitions, store)
+    reads = _reads(definitions, store, unread=False)
     strings = incremental.status_strings(definitions.indicators, states, reads, now=now)
     moved = [
         i
@@ -98,13 +98,13 @@ def kept_statuses(
     )
     if not current:
         return [s for s in evaluate_all(definitions, store, now=now) if s.indicator_id in ids]
-    reads = _reads(definitions, store)
+    reads = _reads(definitions, store, unread=True)
     return _from_kept(indicators, store, states, reads, now=now, shown=shown)
 
 
-def _reads(definitions: Definitions, store: Store) -> dict[str, list[FeedHealth]]:
-    """indicator id -> the health of each feed it reads."""
-    health = {h.feed_id: h for h in store.feed_health()}
+def _reads(definitions: Definitions, store: Store, *, unread: bool) -> dict[str, list[FeedHealth]]:
+    """indicator id -> the health of each feed it reads (`_health`)."""
+    health = _health(store, unread=unread)
     feeds = reading_of(definitions).feeds
     return {
         i.id: [health.get(f) or _never_read(f) for f in feeds[i.id]] for i in definitions.indicators
@@ -134,7 +134,7 @@ def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> li
     read = store.evidence_read(
         [i.id for i in indicators], {i.id: now - i.window for i in indicators}
     )
-    health = {h.feed_id: h for h in store.feed_health()}
+    health = _health(store, unread=True)
     feeds = reading_of(definitions).feeds
     statuses = []
     for indicator in indicators:
@@ -142,6 +142,18 @@ def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> li
         evidence = read.found.get(indicator.id, [])
         statuses.append(evaluate(indicator, evidence, reads, now=now, version=read.version))
     return statuses
+
+
+def _health(store: Store, *, unread: bool) -> dict[str, FeedHealth]:
+    """feed id -> its health. With `unread`, for the readers (the page, the API, `monitor
+    status`, the digest): a feed nobody has read for two of its check intervals, as while no
+    daemon runs, supports no status (`evaluate.feeds_down`). Without, for the writers (a
+    check, the daemon): they read the feeds themselves, and a daemon starting after a day down
+    would otherwise record every indicator `unknown`, then back, on its first check."""
+    found = store.feed_health()
+    if not unread:
+        found = [replace(h, last_read=None) for h in found]
+    return {h.feed_id: h for h in found}
 
 
 def _never_read(feed_id: str) -> FeedHealth:

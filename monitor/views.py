@@ -250,17 +250,16 @@ def web_url(link: str) -> str | None:
 def indicator_views(
     definitions: Definitions, store: Store, *, now: datetime, evidence: bool = True
 ) -> list[IndicatorView]:
-    """Every indicator with its recorded status and the evidence that stands behind it now
-    (without `evidence`, only counted: for answers that show no evidence)."""
-    recorded = store.current_statuses()
-    started = store.monitoring_started()
-    kept = kept_statuses(definitions, store, now=now, evidence=evidence)
-    statuses = {s.indicator_id: s for s in kept}
+    """Every indicator with its status at `now` and the evidence behind it (without `evidence`,
+    only counted). That is the recorded status unless time alone moved it (evidence left its
+    window, the feeds went unread) before a check recorded that: then it is shown since `now`."""
+    recorded, started = store.current_statuses(), store.monitoring_started()
     views = []
-    for indicator in definitions.indicators:
-        status, since = recorded.get(indicator.id, (INITIAL, now))
-        view = _view(indicator.id, definitions, statuses[indicator.id], status, since)
-        views.append(replace(view, started=started.get(indicator.id, since)))
+    for worked_out in kept_statuses(definitions, store, now=now, evidence=evidence):
+        status, since = recorded.get(worked_out.indicator_id, (INITIAL, now))
+        status, since = (status, since) if worked_out.status == status else (worked_out.status, now)
+        view = _view(worked_out.indicator_id, definitions, worked_out, status, since)
+        views.append(replace(view, started=started.get(worked_out.indicator_id, since)))
     return views
 
 

@@ -74,10 +74,11 @@ def test_a_held_change_is_left_out_until_the_silence_ends_then_listed_once(
 
     changed = [t.split("WHAT CHANGED")[1].split("STANDING STATUS")[0] for t in texts]
     assert subjects == [
-        "monitor digest 2026-01-06: 1 indicator changed, 5 unknown",  # no feed was ever read
-        "monitor digest 2026-01-07: no changes, 5 unknown",
-        "monitor digest 2026-01-08: 1 indicator changed, 5 unknown",
-        "monitor digest 2026-01-09: no changes, 5 unknown",
+        # no feed was ever read: every standing status is unknown, whatever was recorded
+        "monitor digest 2026-01-06: 1 indicator changed, 7 unknown",
+        "monitor digest 2026-01-07: no changes, 7 unknown",
+        "monitor digest 2026-01-08: 1 indicator changed, 7 unknown",
+        "monitor digest 2026-01-09: no changes, 7 unknown",
     ]
     assert "Headline about flight-routes" in changed[0]
     assert "Headline about visa-easing" not in changed[0] + changed[1] + changed[3]

@@ -480,11 +480,39 @@ def test_definitions_are_read_per_request(store: Store, defs: Definitions) -> No
 
 
 def test_a_future_clock_moves_evidence_out_of_the_window(store: Store, defs: Definitions) -> None:
+    """Without a check to record it (`monitor serve` alone), the API still shows the status
+    the evidence supports now, as `monitor status` does: never confirmed with no evidence."""
     later = NOW + timedelta(days=60)
-    data = make_client(store, defs, clock=lambda: later).get("/indicators/visa-easing").json()
-    assert data["evidence"] == []
-    assert data["status"] == "eased:confirmed"  # the recorded status until a check records more
-    assert isinstance(datetime.fromisoformat(data["since"]), datetime)
+    webdata.record_fetches(store, later - timedelta(minutes=5))  # the feeds are still read
+    client = make_client(store, defs, clock=lambda: later)
+
+    data = client.get("/indicators/visa-easing").json()
+    listed = {i["id"]: i for i in client.get("/indicators").json()}
+
+    assert (data["evidence"], data["status"], data["reason"]) == ([], "quiet", "")
+    assert datetime.fromisoformat(data["since"]) == later  # worked out, not recorded yet
+    assert [o["level"] for o in data["outcomes"]] == ["none"]
+    assert listed["visa-easing"]["status"] == "quiet"
+    assert 'data-status="quiet">quiet<' in client.get("/indicators/visa-easing/page").text
+    assert store.current_statuses()["visa-easing"][0] == "eased:confirmed"  # nothing written
+
+
+def test_feeds_nobody_reads_make_the_shown_status_unknown(store: Store, defs: Definitions) -> None:
+    """No daemon has read the feeds for over two check intervals: the evidence is still in its
+    window, but nobody can tell whether the news moved on, so the status shown is unknown."""
+    later = NOW + timedelta(minutes=40)  # the feeds were last read at NOW - 5 minutes
+    client = make_client(store, defs, clock=lambda: later)
+
+    data = client.get("/indicators/visa-easing").json()
+
+    assert data["status"] == "unknown"
+    read = (NOW - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M")
+    assert f"herald: not read since {read} UTC" in data["reason"]
+    assert f"yonhap: not read since {read} UTC" in data["reason"]
+    assert len(data["evidence"]) == 2  # still shown: the evidence is still in its window
+    assert store.current_statuses()["visa-easing"][0] == "eased:confirmed"  # nothing written
+    fresh = make_client(store, defs, clock=lambda: NOW + timedelta(minutes=20))
+    assert fresh.get("/indicators/visa-easing").json()["status"] == "eased:confirmed"
 
 
 # ---------------------------------------------------------------- cached views

@@ -83,7 +83,7 @@ def populate(store: Store, defs: Definitions, *, now: datetime = NOW) -> None:
         now=recent,
     )
     evaluate_and_record(ctx, now=recent)
-    _record_fetches(store, now - timedelta(minutes=5))
+    record_fetches(store, now - timedelta(minutes=5))
     for minutes, seconds in ((65, 1.2), (5, 3.4)):
         start = now - timedelta(minutes=minutes)
         took = timedelta(seconds=seconds)
@@ -94,7 +94,7 @@ def populate(store: Store, defs: Definitions, *, now: datetime = NOW) -> None:
     store.mark_digest_sent(day, now - DAY)
 
 
-def _record_fetches(store: Store, at: datetime) -> None:
+def record_fetches(store: Store, at: datetime) -> None:
     next_at = at + timedelta(minutes=15)
     storeops.record_fetch(store, "yonhap", now=at, ok=True, http_status=200, next_check_at=next_at)
     storeops.record_fetch(store, "herald", now=at, ok=True, http_status=304, next_check_at=next_at)

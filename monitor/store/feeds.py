@@ -289,6 +289,7 @@ class FeedsMixin(StoreBase):
                     dead=row.dead,
                     last_error=row.last_error,
                     never_read=row.last_success_at is None,
+                    last_read=row.last_success_at,
                 )
                 for row in rows
             ]
