@@ -238,13 +238,17 @@ def test_check_says_why_an_indicator_turned_unknown(
 
     visa = indicators / "visa-easing.yaml"  # now it reads a tag no feed has: no feed at all
     visa.write_text(re.sub(r"(?m)^feeds: .*$", "feeds: {tags: [nowhere]}", visa.read_text()))
-    lines = invoke(["check"], env).stdout.splitlines()
+    checked = invoke(["check"], env)
+    lines = checked.stdout.splitlines()
 
     turned = next(i for i, line in enumerate(lines) if line.startswith("visa-easing: "))
     assert lines[turned].startswith("visa-easing: eased:reported -> unknown")
     assert lines[turned + 1] == (
         "  because feeds not read: none selected (no feed in the feeds file has its tags or ids)"
     )
+    # the summary counts it: it was recorded before the cycle (on reading the definitions)
+    printed = [line for line in lines if " -> " in line and not line.startswith(" ")]
+    assert f", {len(printed)} status changes in " in checked.stderr
 
 
 def test_history_of_an_unknown_indicator_is_a_clear_error() -> None:

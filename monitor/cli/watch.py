@@ -41,11 +41,12 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
     finally:
         if progress is not None:
             progress.clear()
+    report.changes[:0] = changes  # recorded on reading the definitions: this check's too
     click.echo(report.summary(), err=True)
     for error in report.errors:
         click.echo(f"  {error}", err=True)
     _send_alerts(rt)
-    for change in [*changes, *report.changes]:
+    for change in report.changes:
         if as_json:
             echo_json(ChangeOut.of(change).model_dump(mode="json"))
         else:
