@@ -19,6 +19,7 @@ import random
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -273,9 +274,10 @@ def _check_feeds(
     A feed's next check is counted from when it was checked (by `clock`), not from the start
     of a long cycle, so no feed is fetched twice within its interval."""
     writes = _Writes(ctx, report, now, leases)
+    titled = frozenset(f.id for f in ctx.definitions.feeds if f.title)  # the feeds file names them
     for (feed, result), parsed in parse_many(fetched, workers=ctx.parse_workers):
         checked = clock() if clock else now
-        writes.add(*_absorb(ctx, feed, result, parsed, report, now=checked))
+        writes.add(*_absorb(ctx, feed, result, parsed, report, now=checked, titled=titled))
         if ctx.progress is not None:
             ctx.progress(report.feeds_checked, max(len(leases.claimed), report.feeds_checked))
         if len(writes.entries) >= WRITE_BATCH:
@@ -478,8 +480,10 @@ def _absorb(
     report: CycleReport,
     *,
     now: datetime,
+    titled: AbstractSet[str] = frozenset(),
 ) -> tuple[Sequence[Entry], FetchRecord]:
-    """The entries of one fetch result and the feed's new state."""
+    """The entries of one fetch result and the feed's new state: its own title becomes the
+    feed's unless the feeds file gives one (`titled`)."""
     report.feeds_checked += 1
     error, title = result.error, None
     entries: Sequence[Entry] = ()
@@ -487,6 +491,7 @@ def _absorb(
         error = str(parsed)
     elif parsed is not None:
         title, entries = parsed.title or None, parsed.entries
+        title = None if feed.id in titled else title
         if parsed.warning:
             log.warning("feed %s is ill-formed but readable: %s", feed.id, parsed.warning)
     elif result.status in (FetchStatus.NOT_MODIFIED, FetchStatus.UNCHANGED):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -316,3 +317,20 @@ def test_a_feed_checked_late_in_a_long_cycle_waits_its_interval_from_that_check(
     later = NOW + INTERVAL
     assert run_cycle(ctx, now=later, clock=lambda: later).feeds_checked == 0
     assert fetched == []
+
+
+def test_a_feed_keeps_the_title_the_feeds_file_gives_it(
+    feed_server: FeedServer, shipped: Definitions, store: Store
+) -> None:
+    """A feed's own <title> names it on the page and in the digest only when the feeds file
+    gives it none: the configured one is never replaced (it was, until the feed was unchanged)."""
+    yonhap, herald = serve_news(feed_server)
+    ctx = context(shipped, store, [yonhap, replace(herald, title="The Korea Herald (EN)")])
+
+    run_cycle(ctx, now=NOW)
+    feed_server.route("/herald.xml", body=news.herald(NOW), etag='"h2"')  # a new body
+    run_cycle(ctx, now=NOW + timedelta(hours=1))
+
+    titles = {f.id: f.title for f in store.feeds()}
+    assert titles["herald"] == "The Korea Herald (EN)"
+    assert titles["yonhap"] == "Yonhap"  # its own <title>: the feeds file names it not
