@@ -249,15 +249,16 @@ class _Ledger:
         self._where: dict[tuple[int, str], str] = {}
 
     def items(
-        self, evidence: Sequence[Evidence], zone: tzinfo, limit: int, anchor: str
+        self, evidence: Sequence[Evidence], zone: tzinfo, limit: int, anchor: str | None
     ) -> tuple[tuple[_Item, ...], int, _Listed | None]:
-        """The evidence not listed yet (at most `limit`, which are then listed under `anchor`),
-        how many more there are, and what was listed before."""
+        """The evidence not listed under a change yet (at most `limit`: listed under the change
+        `anchor`; None, a standing status, lists them and records nothing: another standing
+        status lists its own), how many more there are, and what was listed before."""
         fresh = [e for e in evidence if _key(e) not in self._where]
         before = [self._where[_key(e)] for e in evidence if _key(e) in self._where]
         shown = fresh[:limit]
-        for e in shown:
-            self._where[_key(e)] = anchor
+        if anchor is not None:
+            self._where.update((_key(e), anchor) for e in shown)
         listed = _Listed(len(before), before[0]) if before else None
         return tuple(_item(e, zone) for e in shown), len(fresh) - len(shown), listed
 
@@ -300,7 +301,7 @@ def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Change,
 def _groups(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Group, ...]:
     groups: dict[str, list[_Line]] = {}
     for line in data.indicators:
-        items, more, listed = ledger.items(line.evidence, zone, EVIDENCE_PER_INDICATOR, "")
+        items, more, listed = ledger.items(line.evidence, zone, EVIDENCE_PER_INDICATOR, None)
         view = _Line(
             title=clean(line.title) or line.id,
             status=format_status(line.status),

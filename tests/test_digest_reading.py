@@ -33,6 +33,29 @@ def test_each_piece_of_evidence_is_listed_once_and_the_standing_status_refers_ba
     assert f'<a href="#{anchor.group(1)}"' in html[html.index("Standing status") :]
 
 
+def test_a_standing_status_lists_evidence_another_standing_status_lists_too() -> None:
+    """One article behind two indicators, and no change since the last digest: each standing
+    status lists it. Nothing is "listed under What changed" when nothing is listed there."""
+    shared = evidence("China eases visas as flights resume", GOOD_LINK, hour=1)
+    first, second = sample().indicators
+    data = sample(
+        changes=(),
+        indicators=(
+            dataclasses.replace(first, evidence=(shared,), evidence_count=1),
+            dataclasses.replace(
+                second, status="eased:reported", evidence=(shared,), evidence_count=1
+            ),
+        ),
+    )
+
+    text, html = render(data)
+
+    assert text.count("China eases visas as flights resume") == 2
+    assert html.count("China eases visas as flights resume") == 2
+    assert "listed under What changed" not in text + html
+    assert 'href="#"' not in html
+
+
 def test_evidence_of_a_second_change_refers_back_to_the_first() -> None:
     shared = evidence("Xi tells Lee China will enforce sanctions", GOOD_LINK, hour=1)
     other = evidence("Lee and Xi agree on hotline", "https://example.org/2", hour=3)
