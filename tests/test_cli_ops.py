@@ -611,6 +611,32 @@ def _local(word: str, feed_server: FeedServer) -> str:
     return word
 
 
+def test_validate_warns_about_an_indicator_an_empty_feeds_file_leaves_unread(
+    tmp_path: Path,
+) -> None:
+    """No tag is missing (the indicator names none: it reads every feed), yet there is no feed:
+    it would stay `unknown`, which validate says (it said only "ok")."""
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds: []\n")
+    indicators = tmp_path / "indicators"
+    shutil.copytree(ROOT / "indicators" / "vocab", indicators / "vocab")
+    (indicators / "mine.yaml").write_text(
+        re.sub(r"(?m)^feeds: .*\n", "", (ROOT / "indicators" / "visa-easing.yaml").read_text())
+        .replace("id: visa-easing", "id: mine")
+    )  # fmt: skip
+    env = shipped(tmp_path) | {"MONITOR_FEEDS_FILE": str(feeds),
+                               "MONITOR_INDICATORS_DIR": str(indicators)}  # fmt: skip
+
+    validate = invoke(["validate"], env)
+
+    assert validate.exit_code == 0
+    assert validate.stdout.splitlines()[-1] == "ok: 1 indicators, 0 feeds"
+    (warning,) = [line for line in validate.stderr.splitlines() if "warning:" in line]
+    assert warning.endswith(
+        f"{indicators / 'mine.yaml'}: warning: it reads no feed (the feeds file has 0 feeds)"
+    )
+
+
 def test_a_feeds_file_without_the_shipped_tags_warns_and_works(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:

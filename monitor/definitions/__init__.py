@@ -109,13 +109,17 @@ def validate(indicators_dir: Path, feeds_file: Path) -> list[str]:
 
 
 def tag_warnings(definitions: Definitions) -> list[str]:
-    """`file: warning:` for each tag an indicator selects that no feed has: a feeds file of
-    one's own need not carry the shipped indicators' tags, so this is no error."""
+    """`file: warning:` for each tag an indicator selects that no feed has, and for an
+    indicator that reads no feed at all (it stays `unknown`): a feeds file of one's own need
+    not carry the shipped indicators' tags, nor hold a feed yet, so neither is an error."""
     known = sorted({tag for feed in definitions.feeds for tag in feed.tags})
     found = []
     for indicator in definitions.indicators:
         missing = [tag for tag in indicator.feeds.tags if tag not in known]
         if not missing:
+            if not definitions.feeds_for(indicator):  # the feeds file holds none it selects
+                found.append(f"{indicator.source}: warning: it reads no feed (the feeds file"
+                             f" has {len(definitions.feeds)} feeds)")  # fmt: skip
             continue
         reads = "" if definitions.feeds_for(indicator) else "; it reads no feed"
         found.append(
