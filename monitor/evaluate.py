@@ -30,7 +30,7 @@ import re
 from collections.abc import Hashable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.domain import (
     INITIAL,
@@ -182,7 +182,8 @@ def status_string(levels: Sequence[tuple[str, Level]], down: str = "") -> str:
     return f"{leaders[0][0]}:{leaders[0][1].label}"
 
 
-UNREAD_AFTER = 2  # check intervals a feed may go unread (failing, or not checked at all)
+UNREAD_AFTER = 2  # check intervals a feed may go unread (failing, or not checked at all)…
+UNREAD_MIN = timedelta(minutes=10)  # …and, not failing, at least this long (an interval of 0s)
 NO_FEEDS = "feeds not read: none selected (no feed in the feeds file has its tags or ids)"
 
 
@@ -216,7 +217,11 @@ def _problem(health: FeedHealth, now: datetime) -> str:
     if since is not None and since <= now - UNREAD_AFTER * health.interval:
         return f"{health.feed_id}: failing since {since:%Y-%m-%d %H:%M} UTC{because}"
     read = health.last_read
-    if since is None and read is not None and read <= now - UNREAD_AFTER * health.interval:
+    if (
+        since is None
+        and read is not None
+        and read <= now - max(UNREAD_AFTER * health.interval, UNREAD_MIN)
+    ):
         return f"{health.feed_id}: not read since {read:%Y-%m-%d %H:%M} UTC"
     return ""
 

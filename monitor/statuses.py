@@ -97,7 +97,8 @@ def kept_statuses(
         for o in i.outcomes
     )
     if not current:
-        return [s for s in evaluate_all(definitions, store, now=now) if s.indicator_id in ids]
+        statuses = evaluate_all(definitions, store, now=now, unread=True)
+        return [s for s in statuses if s.indicator_id in ids]
     reads = _reads(definitions, store, unread=True)
     return _from_kept(indicators, store, states, reads, now=now, shown=shown)
 
@@ -125,16 +126,19 @@ def _from_kept(
     return incremental.statuses(indicators, states, reads, now=now, kept=kept)
 
 
-def evaluate_all(definitions: Definitions, store: Store, *, now: datetime) -> list[Status]:
+def evaluate_all(
+    definitions: Definitions, store: Store, *, now: datetime, unread: bool = False
+) -> list[Status]:
     """Every indicator's status from the stored evidence and feed health, worked out from all
-    of it (replay, tests, and readers before any evaluation kept its stories)."""
+    of it (replay, tests, and readers before any evaluation kept its stories: with `unread`,
+    see `_health`)."""
     indicators = definitions.indicators
     if not indicators:
         return []
     read = store.evidence_read(
         [i.id for i in indicators], {i.id: now - i.window for i in indicators}
     )
-    health = _health(store, unread=True)
+    health = _health(store, unread=unread)
     feeds = reading_of(definitions).feeds
     statuses = []
     for indicator in indicators:

@@ -112,6 +112,9 @@ def settings(smtp: SMTPServer, tmp_path: Path) -> Settings:
     )  # fmt: skip
 
 
+READ_BEFORE = timedelta(minutes=10)  # the daemon's last check before the digest went out
+
+
 def at(hour: int, day: date = DAY) -> datetime:
     return datetime.combine(day, time(hour), UTC)
 
@@ -119,7 +122,7 @@ def at(hour: int, day: date = DAY) -> datetime:
 def test_the_digest_carries_the_changes_since_the_previous_one(
     definitions: Definitions, store: Store
 ) -> None:
-    check(definitions, store, at(6))
+    check(definitions, store, at(7) - READ_BEFORE)
     data = digest_input(definitions, store, day=DAY, now=at(7), timezone="UTC", digest_time=SEVEN)
 
     assert {c.indicator_id for c in data.changes} == {"visa-easing", "flight-routes"}
@@ -139,7 +142,7 @@ def test_the_digest_carries_the_changes_since_the_previous_one(
 def test_a_day_s_digest_is_sent_exactly_once(
     definitions: Definitions, store: Store, tmp_path: Path
 ) -> None:
-    check(definitions, store, at(6))
+    check(definitions, store, at(7) - READ_BEFORE)
     with running_smtp_server() as smtp:
         s = settings(smtp, tmp_path)
         first = send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a")

@@ -33,6 +33,7 @@ from monitor.evaluate import (
     _stories_of,
     changes,
     evaluate,
+    feeds_down,
     same_story,
     stories,
     story_keys,
@@ -638,4 +639,33 @@ def test_story_keys_stay_those_an_earlier_version_stored() -> None:
         723515366089381735,
         2011370007228043462,
         2195863353399937217,
+    )
+
+
+@pytest.mark.parametrize(
+    ("read_ago", "interval", "down"),
+    [
+        (timedelta(minutes=29), timedelta(minutes=15), False),  # a check is due, not missed
+        (timedelta(minutes=30), timedelta(minutes=15), True),  # two intervals without a check
+        (timedelta(hours=47), timedelta(days=1), False),  # a daily feed, read yesterday
+        (timedelta(minutes=9), timedelta(0), False),  # interval 0s: ten minutes still count
+        (timedelta(minutes=10), timedelta(0), True),
+    ],
+)
+def test_a_feed_nobody_read_for_two_intervals_supports_no_status(
+    read_ago: timedelta, interval: timedelta, down: bool
+) -> None:
+    """As while no daemon runs: the readers (the page, the API, `monitor status`) pass the last
+    successful read; `feeds_down` then says since when."""
+    health = FeedHealth("f1", None, interval, last_read=NOW - read_ago)
+    expected = f"feeds not read: f1: not read since {NOW - read_ago:%Y-%m-%d %H:%M} UTC"
+    assert feeds_down([health], NOW) == (expected if down else "")
+    assert feeds_down([health, healthy("f2")], NOW) == ""  # one feed read is enough
+
+
+def test_a_failing_feed_says_failing_not_unread() -> None:
+    health = FeedHealth("f1", NOW - HOUR, timedelta(minutes=15), last_error="boom",
+                        last_read=NOW - 2 * HOUR)  # fmt: skip
+    assert feeds_down([health], NOW) == (
+        f"feeds not read: f1: failing since {NOW - HOUR:%Y-%m-%d %H:%M} UTC (boom)"
     )
