@@ -97,6 +97,22 @@ def test_validate_warns_about_a_regex_that_can_backtrack_for_ever(
     assert not (tmp_path / "m.db").exists()
 
 
+def test_every_regex_of_a_line_is_checked(tmp_path: Path) -> None:
+    """Several regex terms on one line of YAML: each is checked, not only the first."""
+    (tmp_path / "indicators").mkdir()
+    risky = tmp_path / "indicators" / "risky.yaml"
+    risky.write_text(INDICATOR.format(regex="(a|aa)+$/', '/(x+x+)+y"))
+    (tmp_path / "feeds.yaml").write_text("feeds:\n  - {id: f, url: 'https://example.org/rss'}\n")
+    definitions = load_definitions(tmp_path / "indicators", tmp_path / "feeds.yaml")
+
+    warnings = regex_warnings(definitions.indicators)
+
+    assert [w.split(" can backtrack")[0] for w in warnings] == [
+        f"{risky}:12: warning: regex term '/(a|aa)+$/'",
+        f"{risky}:12: warning: regex term '/(x+x+)+y/'",
+    ]
+
+
 def test_the_shipped_regexes_raise_no_backtracking_warning() -> None:
     shipped = load_definitions(ROOT / "indicators", ROOT / "config" / "feeds.yaml")
     assert regex_warnings(shipped.indicators) == []

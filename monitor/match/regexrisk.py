@@ -137,12 +137,12 @@ def too_slow(source: str, timeout: float = REGEX_TIMEOUT) -> bool:
 def regex_warnings(indicators: Iterable[Indicator]) -> list[str]:
     """`file:line: warning:` for each regex term that can backtrack for ever, by its source or
     by running out of its budget on an adversarial probe; once per term as written."""
-    seen: dict[str, Term] = {}
+    seen: dict[tuple[str, str], Term] = {}  # (where, term): a line may hold several
     for indicator in indicators:
         for term in _terms(indicator):
-            seen.setdefault(term.where or f"{indicator.source}: {term.raw}", term)
+            seen.setdefault((term.where or str(indicator.source), term.raw), term)
     warnings = []
-    for where, term in seen.items():
+    for (where, _raw), term in seen.items():
         why = backtracking(term.text)
         if not why and too_slow(term.text):
             why = f"it runs out of its {REGEX_TIMEOUT * 1000:.0f} ms budget on an adversarial text"
