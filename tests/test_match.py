@@ -192,6 +192,9 @@ CJK_CASES = [
     ("비자 면제", "비자면제 확대", True),
     ("비자면제", "비자 면제 확대", True),
     ("중국", "회의 중 국내 기업이", False),  # two syllables are never split
+    ("중국 내", "방문 중 국내 투자 확대", False),  # ... nor a two-syllable word of a phrase
+    ("중국 내", "중국내 투자 확대", True),
+    ("비자 면제", "비 자면제 확대", False),
     ("중국", "중국이 발표했다", True),
 ]
 

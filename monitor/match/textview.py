@@ -96,16 +96,21 @@ def utf8_view(text: str) -> str:
 
 def spacings(text: str) -> list[str]:
     """Spellings of a term with and without spaces between its Hangul syllables: Korean writes
-    compounds either way (무비자, 무 비자; 비자 면제, 비자면제). Only runs of three syllables or
-    more are split, so that 중국 never matches "중 국내"; past MAX_SPACINGS spellings, only
-    the term as written and without any of those spaces."""
-    compact = _HANGUL_SPACE.sub("", text)
-    gaps = [
-        run.start() + i
-        for run in _HANGUL_RUN.finditer(compact)
-        if len(run.group()) >= 3
-        for i in range(1, len(run.group()))
-    ]
+    compounds either way (무비자, 무 비자; 비자 면제, 비자면제). A space of the term may go, and
+    a word of the term of three syllables or more may be split; a word of two never is, so
+    that neither 중국 nor 중국 내 matches "중 국내". Past MAX_SPACINGS spellings, only the
+    term as written and without any of its spaces."""
+    pieces = _HANGUL_SPACE.split(text)  # the term's words, as far as spaces between Hangul go
+    gaps: list[int] = []
+    at = 0
+    for n, piece in enumerate(pieces):
+        if n:
+            gaps.append(at)  # where the term has a space
+        for run in _HANGUL_RUN.finditer(piece):
+            if len(run.group()) >= 3:
+                gaps.extend(at + run.start() + i for i in range(1, len(run.group())))
+        at += len(piece)
+    compact = "".join(pieces)
     if 1 << len(gaps) > MAX_SPACINGS:
         return list(dict.fromkeys([text, compact]))
     found = [compact]
