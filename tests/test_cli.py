@@ -81,6 +81,21 @@ def test_validate_is_quiet_about_specific_terms(tmp_path: Path, terms: str) -> N
     assert result.stdout.splitlines() == ["ok: 1 indicators, 3 feeds"]
 
 
+def test_validate_is_quiet_about_common_words_that_only_cancel_a_match(tmp_path: Path) -> None:
+    """A `none` or `unless` term in much general news cuts matches; it never makes one."""
+    env = _one_indicator(tmp_path, "visa")
+    rule = tmp_path / "indicators" / "x.yaml"
+    rule.write_text(rule.read_text() + "      none: [Trump]\n    unless: [said]\n")
+
+    result = invoke(["validate", "--general-news", str(GENERAL)], env)
+
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == ["ok: 1 indicators, 3 feeds"]
+    rule.write_text(rule.read_text().replace("- visa", "- Trump"))  # now it makes matches
+    warned = invoke(["validate", "--general-news", str(GENERAL)], env).stdout
+    assert f"{rule}:10: warning: term 'Trump' occurs in 20 of 199" in warned
+
+
 def test_validate_general_news_that_is_not_a_feed_is_a_one_line_error(tmp_path: Path) -> None:
     junk = tmp_path / "junk.xml"
     junk.write_bytes(b"")

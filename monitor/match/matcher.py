@@ -6,7 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from monitor.domain import Entry, Example, Indicator, Match, Term
+from monitor.domain import (
+    Entry,
+    Example,
+    Indicator,
+    Match,
+    NearNode,
+    Node,
+    NoneNode,
+    Term,
+    TermNode,
+)
 from monitor.match.machine import Machine
 from monitor.match.scan import Scan
 from monitor.match.textview import snippet_of, unique
@@ -80,8 +90,15 @@ def general_news_warnings(matcher: Matcher, entries: Sequence[Entry]) -> list[st
     GENERAL_NEWS_MIN of them: such a term fires on unrelated news. One line per term, at the
     first place it is written."""
     limit = max(GENERAL_NEWS_MIN - 1, int(len(entries) * GENERAL_NEWS_SHARE))
+    firing = {
+        t.where or t.raw
+        for indicator in matcher.indicators
+        for outcome in indicator.outcomes
+        for t in _firing_terms(outcome.rule.node)
+    }
     warnings = []
-    for places, count in matcher.term_counts(entries):
+    for written, count in matcher.term_counts(entries):
+        places = [t for t in written if (t.where or t.raw) in firing]  # not `none`, `unless`
         if count > limit and places:
             term, others = places[0], len(places) - 1
             also = f"; also written at {others} more places" if others else ""
@@ -91,6 +108,18 @@ def general_news_warnings(matcher: Matcher, entries: Sequence[Entry]) -> list[st
                 " alone it fires on unrelated news"
             )
     return sorted(warnings)
+
+
+def _firing_terms(node: Node) -> Iterable[Term]:
+    """The terms that can make a rule hold: not those of its `none` lists (nor `unless` cues,
+    kept apart from the rule), which only ever cancel a match."""
+    if isinstance(node, TermNode):
+        yield node.term
+    elif isinstance(node, NearNode):
+        yield from (term for group in node.terms for term in group)
+    elif not isinstance(node, NoneNode):
+        for child in node.children:
+            yield from _firing_terms(child)
 
 
 def run_examples(indicators: Sequence[Indicator], matcher: Matcher) -> list[ExampleResult]:
