@@ -296,18 +296,26 @@ def parse_labeled(text: str) -> list[LabeledItem]:
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise ValueError(f":1: missing column(s): {', '.join(missing)}")
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:  # which of the two would count?
+        raise ValueError(f":1: column(s) named twice: {', '.join(twice)}")
     label_columns = [(i, h) for i, h in enumerate(header) if ":" in h]
     index = {h: i for i, h in enumerate(header)}
     items: list[LabeledItem] = []
+    first: dict[str, int] = {}  # item id -> the line it is on
     for line, row in enumerate(rows, start=2):
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
             raise ValueError(f":{line}: {len(row)} fields, the header has {len(header)}")
+        item_id = row[index["id"]].strip()
+        if item_id in first:  # scored twice, or a copy with other labels: either is a mistake
+            raise ValueError(f":{line}: id {item_id!r} again (first at line {first[item_id]})")
+        first[item_id] = line
         labels = {key: _label(row[i], key, line) for i, key in label_columns}
         items.append(
             LabeledItem(
-                id=row[index["id"]].strip(),
+                id=item_id,
                 title=_cell(row[index["title"]]),
                 text=_cell(row[index["text"]]),
                 labels=MappingProxyType(labels),

@@ -127,6 +127,14 @@ def test_bad_label_names_file_and_line() -> None:
         ("", ":1: empty file"),
         ("id\ttitle\tdemo:eased\n", ":1: missing column"),
         ("id\ttitle\ttext\tdemo:eased\nx\ty\n", ":2: 2 fields"),
+        (
+            "id\ttitle\ttext\tdemo:eased\tdemo:eased\nx\ty\t\ty\tn\n",
+            ":1: column\\(s\\) named twice: demo:eased",
+        ),
+        (
+            "id\ttitle\ttext\tdemo:eased\nx\ta\t\ty\ny\tb\t\tn\nx\tc\t\tn\n",
+            ":4: id 'x' again \\(first at line 2\\)",
+        ),
     ],
 )
 def test_parse_errors(text: str, message: str) -> None:
