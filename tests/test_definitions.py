@@ -327,6 +327,8 @@ def test_compile_term(raw: str, expected: Term) -> None:
         ("=", "empty term"),
         ("=ban*", "a prefix cannot also be exact"),
         ("=/ban/", "a regex matches only as written"),
+        ("=title:US", r"'title:' in term '=title:US' comes first, once \(e.g. title:=US\)"),
+        ("title:title:envoy", "'title:' in term 'title:title:envoy' comes first, once"),
     ],
 )
 def test_compile_term_rejects(raw: str, message: str) -> None:

@@ -23,6 +23,8 @@ def compile_term(raw: str) -> Term:
         text = text[1:].strip()
         if text.startswith("@"):
             raise ValueError(f"'=' in term {raw!r}: put '=' on the terms of the vocabulary list")
+    if text.startswith("title:"):  # `=title:US`, `title:title:US`: a phrase no title holds
+        raise ValueError(f"'title:' in term {raw!r} comes first, once (e.g. title:=US)")
     if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
         if exact:
             raise ValueError(f"'=' in term {raw!r}: a regex matches only as written anyway")
