@@ -8,7 +8,7 @@ eased:reported`), `updated` is when it was recorded, its link is the indicator's
 at), and its HTML content gives the new status, why (when the evidence does not say) and each
 piece of evidence: headline linked to the article, publisher, date, then as the digest shows
 it: the snippet without the headline (`views.lede`) and the matched terms as words
-(`views.shown_terms`, a regex never by its source).
+(`shownterms.shown_terms`, a regex never by its source).
 
 Ids are tag: URIs (RFC 4151) that never change for a change: `tag:HOST,DATE:INDICATOR/change/ID`
 with HOST the host of MONITOR_PUBLIC_URL (`localhost` when unset) and DATE the day the change
@@ -27,7 +27,8 @@ from datetime import datetime
 from urllib.parse import quote, urlsplit
 
 from monitor.domain import StatusChange, iso_time
-from monitor.views import clean, lede, page_address, shown_terms, web_url
+from monitor.shownterms import shown_terms
+from monitor.views import clean, lede, page_address, web_url
 
 __all__ = ["CONTENT_TYPE", "FEED_LIMIT", "changes_feed", "entry_id", "tag_authority"]
 

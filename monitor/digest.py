@@ -34,6 +34,7 @@ import jinja2
 from monitor.domain import UNKNOWN, Evidence, StatusChange, digest_of
 from monitor.errors import DigestError
 from monitor.settings import Settings
+from monitor.shownterms import shown_terms
 from monitor.silences import Silence
 from monitor.views import (
     COLOURS,
@@ -41,7 +42,6 @@ from monitor.views import (
     clean,
     lede,
     page_address,
-    shown_terms,
     status_words,
     tone_of,
     web_url,

@@ -19,6 +19,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from monitor.domain import MIXED, QUIET, UNKNOWN, Definitions, Evidence, StatusChange, Verdict
+from monitor.shownterms import shown_terms, term_spans, whole_words
 from monitor.silences import Silence
 from monitor.store import FeedState, StoredEntry
 from monitor.views import (
@@ -27,12 +28,9 @@ from monitor.views import (
     PALETTE,
     clean,
     lede,
-    shown_terms,
     status_words,
-    term_pattern,
     tone_of,
     web_url,
-    whole_words,
 )
 from monitor.webmodels import IndicatorView
 
@@ -72,11 +70,7 @@ EVIDENCE_ON_INDEX = 3
 def _spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
     found = []
     for term in terms:
-        pattern = term_pattern(term)
-        if pattern is not None:
-            found += [
-                whole_words(text, *m.span()) for m in pattern.finditer(text) if m.end() > m.start()
-            ]
+        found += [whole_words(text, *span) for span in term_spans(term, text)]
     merged: list[tuple[int, int]] = []
     for start, end in sorted(found):
         if merged and start <= merged[-1][1]:

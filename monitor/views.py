@@ -8,7 +8,6 @@ model the route declares, built by that model's `of` (`exported`: a stream of th
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import threading
@@ -29,6 +28,7 @@ from monitor.domain import (
     StatusChange,
 )
 from monitor.errors import StoreError
+from monitor.shownterms import shown_terms
 from monitor.statuses import kept_statuses
 from monitor.store import FeedCounts, Store
 from monitor.webmodels import (
@@ -45,7 +45,6 @@ from monitor.webmodels import (
     OutcomeOut,
     PeriodOut,
 )
-from monitor.wordforms import word_forms
 
 log = logging.getLogger("monitor.web")
 
@@ -119,89 +118,6 @@ def clean(text: str) -> str:
 
 
 # ---------------------------------------------------------------- evidence as news
-
-_CJK = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
-
-
-def is_pattern(term: str) -> bool:
-    """A `/regex/` term (perhaps `title:/regex/`)."""
-    term = term.strip().removeprefix("title:").strip()
-    return len(term) > 2 and term.startswith("/") and term.endswith("/")
-
-
-@functools.lru_cache(maxsize=4096)
-def term_pattern(raw: str) -> re.Pattern[str] | None:
-    """A pattern that finds a rule term in display text (close to, not exactly, the matcher):
-    a phrase on word boundaries (as a substring in CJK) with its English word forms, a prefix
-    with the rest of its word, a regex as written (regex-module syntax: None)."""
-    term = raw.strip().removeprefix("title:").strip()
-    if is_pattern(term):
-        try:
-            return re.compile(term[1:-1], re.IGNORECASE)
-        except re.error:  # regex-module syntax (\p{Han}, ...): not found here
-            return None
-    exact = term.startswith("=")
-    term = term.removeprefix("=").strip()
-    prefix = term.endswith("*")
-    if not term.rstrip("*").split():
-        return None
-    forms = (term.rstrip("*"),) if prefix or exact else (term, *word_forms(term))
-    bodies = sorted(
-        (r"\s+".join(re.escape(word) for word in form.split()) for form in forms), key=len
-    )
-    body = "(?:" + "|".join(reversed(bodies)) + ")" + (r"\w*" if prefix else "")
-    if _CJK.search(term):
-        return re.compile(body, re.IGNORECASE)
-    return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
-
-
-def _in_word(char: str) -> bool:
-    return char.isalnum() and not _CJK.match(char)
-
-
-def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
-    """The span widened to the whole words it touches (`Korea` in `Korean` -> `Korean`), so a
-    highlight never cuts a word; CJK text has no spaces between words and is left as it is."""
-    if start < end and _in_word(text[start]):
-        while start > 0 and _in_word(text[start - 1]):
-            start -= 1
-    if start < end and _in_word(text[end - 1]):
-        while end < len(text) and _in_word(text[end]):
-            end += 1
-    return start, end
-
-
-def shown_terms(terms: Sequence[str], *texts: str) -> tuple[str, ...]:
-    """The matched terms as words a person wrote: each as the words it matched in `texts` (the
-    headline, the snippet), whole words (`sanction*` -> `sanctions`); a term found in none of
-    them as written, without `title:`, `=` or `*` — but a regex, whose source is no words, is
-    then left out."""
-    words: list[str] = []
-    for raw in terms:
-        term = raw.strip().removeprefix("title:").strip()
-        found = _found(term, texts)
-        if found or is_pattern(term):
-            words.append(found)
-        else:
-            words.append(term.removeprefix("=").strip().rstrip("*"))
-    shown = list(dict.fromkeys(w for w in words if w))
-    return tuple(w for w in shown if not any(_within(w, other) for other in shown))
-
-
-def _within(word: str, other: str) -> bool:
-    """`word` is a part of `other` as shown (`Korean` of `South Korean`): shown once, in it."""
-    word, other = word.casefold(), other.casefold()
-    return word != other and re.search(rf"(?<!\w){re.escape(word)}(?!\w)", other) is not None
-
-
-def _found(term: str, texts: Sequence[str]) -> str:
-    pattern = term_pattern(term)
-    for text in texts if pattern is not None else ():
-        hit = pattern.search(text) if pattern is not None else None
-        if hit is not None and hit.group().strip():
-            return " ".join(text[slice(*whole_words(text, *hit.span()))].split())
-    return ""
-
 
 _LEAD = re.compile(r"^[\s\-–—:|.,;·]+")
 

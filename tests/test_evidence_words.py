@@ -11,7 +11,8 @@ from monitor.definitions import load_definitions, validate
 from monitor.domain import Entry, Indicator
 from monitor.match import Matcher
 from monitor.page import highlight
-from monitor.views import lede, shown_terms
+from monitor.shownterms import shown_terms
+from monitor.views import lede
 
 
 @pytest.mark.parametrize(
@@ -22,6 +23,15 @@ from monitor.views import lede, shown_terms
         ("new sanctions imposed", ["sanction"], "new <mark>sanctions</mark> imposed"),
         ("Xinhua said", ["Xi"], "Xinhua said"),
         ("중국과 한국", ["/중/"], "<mark>중</mark>국과 한국"),  # no spaces between CJK words
+        # as the matcher folds and spaces them: Traditional as Simplified, Korean with or
+        # without the spaces of the term, never a two-syllable word split
+        ("對韓國實施免簽政策", ["免签", "韩国"], "對<mark>韓國</mark>實施<mark>免簽</mark>政策"),
+        (
+            "무 비자 입국, 비자면제",
+            ["무비자", "비자 면제"],
+            "<mark>무 비자</mark> 입국, <mark>비자면제</mark>",
+        ),
+        ("방문 중 국내 투자", ["중국 내"], "방문 중 국내 투자"),
     ],
 )
 def test_a_highlight_never_cuts_a_word(text: str, terms: list[str], expected: str) -> None:
@@ -140,3 +150,10 @@ def _indicator(terms: list[str]) -> Indicator:
     from tests.test_match import indicator
 
     return indicator("i", {"any": terms})
+
+
+def test_a_folded_or_spaced_term_is_shown_as_the_headline_writes_it() -> None:
+    title, text = "中國對韓國實施免簽政策", "한국인 무 비자 입국 허용"
+    assert shown_terms(["免签", "中國", "무비자", "査証免除"], title, text) == (
+        "免簽", "中國", "무 비자", "査証免除",  # the last found nowhere: as written
+    )  # fmt: skip

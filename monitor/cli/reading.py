@@ -132,7 +132,8 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
 
     Example: monitor history north-korea-stance --limit 5
     """
-    from monitor.views import clean, lede, shown_terms
+    from monitor.shownterms import shown_terms
+    from monitor.views import clean, lede
     from monitor.webmodels import ChangeOut
 
     rt.read_only = True
