@@ -188,9 +188,11 @@ def judge(
     who: str,
     note: str = "",
     now: datetime,
+    alert: bool = False,
 ) -> Judged:
     """Record an analyst's verdict on an entry as evidence of `target` (indicator, outcome) and
-    re-evaluate that indicator at once; a status change it causes names it as its reason.
+    re-evaluate that indicator at once; a status change it causes names it as its reason, and
+    with `alert` (MONITOR_NOTIFY_URLS set) waits for its alert like a check's.
 
     Only that indicator is recorded: what time alone changed elsewhere is the next check's.
     Raises VerdictError (nothing written) for an unknown indicator, outcome or entry."""
@@ -213,7 +215,7 @@ def judge(
         if status is None:
             return Judged(recorded, current, None)
         found = find_changes([status], {indicator_id: current}, now=now, reason=recorded.reason)
-        done = store.record_changes(found)
+        done = store.record_changes(found, alert=alert)
         if done:  # else another writer changed the status first: evaluate again
             return Judged(recorded, status.status, done[0])
     return Judged(recorded, store.current_statuses().get(indicator_id, (QUIET, now))[0], None)

@@ -430,7 +430,7 @@ def _judge(
         return judge(
             definitions, state.store, entry_id=entry_id,
             target=(indicator_id, outcome), verdict=verdict, who=who, note=note,
-            now=state.clock(),
+            now=state.clock(), alert=bool(state.settings.notify_urls),
         )  # fmt: skip
     except VerdictError as exc:
         code = 404 if exc.unknown in ("indicator", "entry") else 422

@@ -18,6 +18,7 @@ from monitor.domain import Definitions
 from monitor.store import Store, open_store
 from tests import webdata
 from tests.webdata import GENERAL, VISA_HERALD
+from tests.webhook import running_webhook
 
 defs = webdata.defs  # fixture
 
@@ -83,6 +84,22 @@ def test_a_verdict_prints_what_changed_and_history_names_it(env: dict[str, str])
 
     again = run(env, "verdict", "add", str(herald), "visa-easing:eased", "no")  # the long form
     assert again.stdout.splitlines()[1] == "visa-easing: status stays eased:reported"
+
+
+def test_a_change_a_verdict_causes_is_alerted(env: dict[str, str]) -> None:
+    """As every status change is: from the CLI it goes out at once, as `monitor check` sends."""
+    herald = entry_id(env, VISA_HERALD)
+    with running_webhook() as hook:
+        alerting = env | {"MONITOR_NOTIFY_URLS": hook.apprise_url("/alerts")}
+        result = run(alerting, "verdict", str(herald), "visa-easing:eased", "no", "--note", "old")
+
+    assert result.exit_code == 0, result.output
+    (alert,) = hook.received
+    message = alert.json["message"]
+    assert "eased — confirmed → eased — reported" in message
+    assert f"verdict: no on entry {herald} by cli: old" in message
+    with stored(env) as store:
+        assert store.pending_alerts() == 0  # marked sent
 
 
 @pytest.mark.parametrize(

@@ -115,6 +115,19 @@ def test_a_bad_verdict_is_a_json_error_and_writes_nothing(
     assert store.verdicts() == [] and store.data_version() == version
 
 
+def test_a_change_a_verdict_causes_waits_for_its_alert(store: Store, defs: Definitions) -> None:
+    """With MONITOR_NOTIFY_URLS set, as a check's change does: the daemon's alerts job sends
+    it (the page's buttons and the API post here)."""
+    alerting = settings(notify_urls=["json://127.0.0.1:9/alerts"])
+    app = create_app(store=store, definitions=lambda: defs, settings=alerting, clock=lambda: NOW)
+    with TestClient(app) as client:
+        herald = entry_id(client, VISA_HERALD)
+        answer = client.post(verdict_url(herald), json={"outcome": "eased", "verdict": "no"})
+
+    assert answer.json()["change"]["new_status"] == "eased:reported"
+    assert store.pending_alerts(NOW) == 1
+
+
 def test_with_a_token_a_verdict_needs_it_and_is_by_api(store: Store, defs: Definitions) -> None:
     guarded = create_app(store=store, definitions=lambda: defs,
                          settings=settings(api_token=TOKEN), clock=lambda: NOW)  # fmt: skip

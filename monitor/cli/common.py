@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -206,6 +207,21 @@ def in_range(
         span = f"{EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"
         kind.fail(f"{moment.date().isoformat()} is out of range ({span})", param, ctx)
     return moment
+
+
+def send_alerts(rt: Runtime) -> None:
+    """Send the alerts waiting in the outbox (this command's, and any a daemon left)."""
+    from monitor.alerts import Outbox, send_pending
+    from monitor.domain import utcnow
+    from monitor.notify import Notifier
+
+    s = rt.settings
+    if not s.notify_urls:
+        return
+    titles = {i.id: i.title for i in rt.definitions.indicators}
+    notifier, owner = Notifier(s.notify_urls), f"cli:{os.getpid()}"
+    outbox = Outbox(rt.store, notifier, titles, owner, s.zone, public_url=s.public_url)
+    send_pending(outbox, now=utcnow(), clock=utcnow)
 
 
 def json_option(help: str) -> Callable[[Decorated], Decorated]:

@@ -14,6 +14,7 @@ from monitor.cli.common import (
     group,
     json_option,
     pass_runtime,
+    send_alerts,
 )
 
 
@@ -69,8 +70,9 @@ def verdict_add_cmd(
 
     judged = judge(
         rt.definitions, rt.store, entry_id=entry_id, target=target, verdict=verdict,
-        who="cli", note=note, now=utcnow(),
+        who="cli", note=note, now=utcnow(), alert=bool(rt.settings.notify_urls),
     )  # fmt: skip
+    send_alerts(rt)
     v = judged.verdict
     click.echo(f"{v.reason} (verdict {v.id}, {v.indicator_id}:{v.outcome_id})")
     if judged.change is None:

@@ -5,14 +5,21 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import os
 import sys
 from datetime import UTC, datetime, time
 from typing import TextIO
 
 import click
 
-from monitor.cli.common import Day, Runtime, command, echo_json, json_option, pass_runtime
+from monitor.cli.common import (
+    Day,
+    Runtime,
+    command,
+    echo_json,
+    json_option,
+    pass_runtime,
+    send_alerts,
+)
 
 
 @command("check")
@@ -45,7 +52,7 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
     click.echo(report.summary(), err=True)
     for error in report.errors:
         click.echo(f"  {error}", err=True)
-    _send_alerts(rt)
+    send_alerts(rt)
     for change in report.changes:
         if as_json:
             echo_json(ChangeOut.of(change).model_dump(mode="json"))
@@ -83,21 +90,6 @@ class _Progress(logging.Filter):
             self._stream.write("\r\x1b[K")  # back to the start of the line, and erase it
             self._stream.flush()
             self._shown = False
-
-
-def _send_alerts(rt: Runtime) -> None:
-    """Send the alerts waiting in the outbox (this check's, and any a daemon left)."""
-    from monitor.alerts import Outbox, send_pending
-    from monitor.domain import utcnow
-    from monitor.notify import Notifier
-
-    s = rt.settings
-    if not s.notify_urls:
-        return
-    titles = {i.id: i.title for i in rt.definitions.indicators}
-    notifier, owner = Notifier(s.notify_urls), f"cli:{os.getpid()}"
-    outbox = Outbox(rt.store, notifier, titles, owner, s.zone, public_url=s.public_url)
-    send_pending(outbox, now=utcnow(), clock=utcnow)
 
 
 @command("replay")
