@@ -438,6 +438,7 @@ def exported(
     *,
     indicator_id: str | None = None,
     since: datetime | None = None,
+    kept_since: datetime | None = None,
 ) -> Iterator[PeriodOut] | Iterator[ChangeOut] | Iterator[ChangeEvidenceOut]:
     """`monitor export KIND` and GET /export/KIND: a stream of rows, read from the store a page
     at a time. `history`: the statuses each indicator held, one row per stretch of time (those
@@ -445,10 +446,12 @@ def exported(
     the order recorded; `evidence`: each piece of evidence of those changes.
 
     Raises KeyError at once (not when the stream is read) for an `indicator_id` that is neither
-    defined nor in the store: a removed indicator's history stays exportable."""
+    defined nor in the store: a removed indicator's history stays exportable. `kept_since`:
+    from when retention keeps every change (now - MONITOR_RETENTION); no status is claimed for
+    the time before an indicator's oldest kept change beyond it."""
     ids = _exported_ids(definitions, store, indicator_id)
     if kind == "history":
-        return _history_rows(store, ids, since)
+        return _history_rows(store, ids, since, kept_since)
     changes = store.iter_changes(indicator_id=indicator_id, since=since)
     if kind == "changes":
         return (ChangeOut.of(c) for c in changes)
@@ -474,12 +477,16 @@ def _exported_ids(definitions: Definitions, store: Store, indicator_id: str | No
     return [indicator_id]
 
 
-def _history_rows(store: Store, ids: Sequence[str], since: datetime | None) -> Iterator[PeriodOut]:
+def _history_rows(
+    store: Store, ids: Sequence[str], since: datetime | None, kept_since: datetime | None
+) -> Iterator[PeriodOut]:
     started, current = store.monitoring_started(), store.current_statuses()
     for indicator_id in ids:
         changes = store.iter_changes(indicator_id=indicator_id)
         held = current.get(indicator_id)
         begun = started.get(indicator_id)
+        if begun is not None and kept_since is not None:
+            begun = max(begun, kept_since)  # the changes before may be gone, and what they said
         for period in periods(indicator_id, changes, started=begun, current=held):
             if since is None or period.until is None or period.until > since:
                 yield period

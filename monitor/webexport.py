@@ -91,8 +91,9 @@ def _export_route(kind: ExportKind) -> None:
         try:
             moment = None if since is None else as_utc(since)
             rows = views.exported(
-                kind, state.definitions(), state.store, indicator_id=indicator, since=moment
-            )
+                kind, state.definitions(), state.store, indicator_id=indicator, since=moment,
+                kept_since=state.clock() - state.settings.retention,
+            )  # fmt: skip
         except KeyError:
             raise HTTPException(404, f"no indicator {indicator!r}") from None
         text = export.csv_text(model, rows) if format == "csv" else export.json_text(rows)

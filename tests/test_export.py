@@ -189,6 +189,23 @@ def test_history_has_a_row_per_stretch_of_each_status(url: str) -> None:
     assert [(r["status"], r["until"], r["change_id"]) for r in quiet] == [("quiet", "", "")]
 
 
+def test_history_claims_nothing_before_the_changes_retention_keeps(
+    store: Store, defs: Definitions
+) -> None:
+    """Retention deletes changes older than MONITOR_RETENTION: what held before the oldest kept
+    change is known only from then on, not from when monitoring began."""
+    with client_of(store, defs, retention=timedelta(days=25)) as client:
+        served = client.get(
+            "/export/history", params={"indicator": "visa-easing", "format": "json"}
+        )
+
+    assert [(r["status"], r["since"], r["change_id"]) for r in served.json()] == [
+        ("quiet", iso(NOW - 25 * webdata.DAY), None),  # not from 30 days ago
+        ("eased:reported", iso(NOW - 20 * webdata.DAY), 1),
+        ("eased:confirmed", iso(NOW - 2 * webdata.DAY), 3),
+    ]
+
+
 def test_since_and_indicator_narrow_every_export(url: str, client: TestClient) -> None:
     since = (NOW - 3 * webdata.DAY).date().isoformat()
     changes = rows(exported(url, "changes", "--since", since))

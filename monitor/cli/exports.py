@@ -68,6 +68,7 @@ def export_cmd(
     Example: monitor export changes --format csv --since 2026-01-01 -o changes.csv
     """
     from monitor import export, views
+    from monitor.domain import utcnow
 
     rt.read_only = True
     try:
@@ -77,6 +78,7 @@ def export_cmd(
             rt.store,
             indicator_id=indicator_id,
             since=since,
+            kept_since=utcnow() - rt.settings.retention,
         )
     except KeyError:
         raise click.ClickException(f"no indicator {indicator_id!r}") from None
