@@ -94,6 +94,18 @@ def test_an_empty_database_upgrades_to_the_models(empty_database_url: str) -> No
     assert upgrade(empty_database_url) == (head, head)  # safe to run twice
 
 
+def test_of_two_upgrades_at_once_one_upgrades_and_the_other_finds_it_done(
+    empty_database_url: str,
+) -> None:
+    """The second waits for the first's lock, then reads the revision it left (both said they
+    had upgraded from no revision)."""
+    head = migrate.head()
+    with ThreadPoolExecutor(2) as pool:
+        found = sorted(pool.map(upgrade, [empty_database_url] * 2), key=lambda r: r[0] or "")
+
+    assert found == [(None, head), (head, head)]
+
+
 def test_the_comparison_sees_a_difference(empty_database_url: str) -> None:
     upgrade(empty_database_url)
     _sql(empty_database_url, "DROP INDEX ix_entry_time")

@@ -65,7 +65,7 @@ def check_schema(engine: Engine, *, read_only: bool = False) -> None:
     try:
         current, head = _schema_status(engine)
         if current is None and not read_only:
-            current = _upgrade(engine, empty_only=True)
+            current = _upgrade(engine, empty_only=True)[1]
         empty = current is None and read_only and not _has_tables(engine)
     except SQLAlchemyError as exc:
         raise StoreError(f"store: unable to open {engine.url!r}: {error_text(exc)}") from exc
@@ -111,8 +111,9 @@ def upgrade(url: str) -> tuple[str | None, str]:
     """
     engine = connect(url)
     try:
-        before, head = _schema_status(engine)
-        return before, _upgrade(engine) or head
+        head = migrate.head()
+        before, after = _upgrade(engine)  # `before` read under the lock: another upgrade's done
+        return before, after or head
     except SQLAlchemyError as exc:
         raise StoreError(f"store: unable to upgrade {engine.url!r}: {error_text(exc)}") from exc
     finally:
@@ -163,9 +164,10 @@ def _schema_status(engine: Engine) -> tuple[str | None, str]:
         return migrate.current(conn), migrate.head()
 
 
-def _upgrade(engine: Engine, *, empty_only: bool = False) -> str | None:
+def _upgrade(engine: Engine, *, empty_only: bool = False) -> tuple[str | None, str | None]:
     """Upgrade to head in one transaction that concurrent upgrades wait for; returns the
-    revision after. With `empty_only`, a database that has tables is left as it is."""
+    revisions before (as found once the lock is held) and after. With `empty_only`, a database
+    that has tables is left as it is."""
     with engine.connect() as conn:
         conn.execution_options(monitor_write=True)  # SQLite: BEGIN IMMEDIATE
         with conn.begin():
@@ -174,12 +176,12 @@ def _upgrade(engine: Engine, *, empty_only: bool = False) -> str | None:
             current = migrate.current(conn)
             if current is None and inspect(conn).get_table_names():
                 if empty_only:
-                    return None
+                    return None, None
                 migrate.stamp(conn, metadata, _FIRST_REVISION)  # made by create_all before 0001
             elif empty_only and current is not None:
-                return current
+                return current, current
             migrate.upgrade(conn, metadata)
-            return migrate.current(conn)
+            return current, migrate.current(conn)
 
 
 def _schema_problem(current: str | None, head: str) -> str:
