@@ -185,10 +185,10 @@ def timeline(
         return round((moment - start).total_seconds() * scale, 2)
 
     segments = []
-    for begin, end, status in zip(times[:-1], times[1:], statuses, strict=True):
+    for since, until, status in zip(times[:-1], times[1:], statuses, strict=True):
         seen = look(definitions, indicator_id, status)
-        span = f"{begin.astimezone(zone):%Y-%m-%d} – {end.astimezone(zone):%Y-%m-%d}"
-        segments.append(Segment(x(begin), x(end) - x(begin), seen, f"{seen.text}: {span}"))
+        span = f"{since.astimezone(zone):%Y-%m-%d} – {until.astimezone(zone):%Y-%m-%d}"
+        segments.append(Segment(x(since), x(until) - x(since), seen, f"{seen.text}: {span}"))
     ticks = tuple(
         (x(start + timedelta(days=d)), f"{(start + timedelta(days=d)).astimezone(zone):%b %-d}")
         for d in range(0, days, 30)

@@ -170,3 +170,20 @@ def test_signing_in_judging_and_signing_out_in_a_browser(
     assert page.url.startswith(f"{guarded.url}/signin")
     assert page.locator("ul.evidence").count() == 0
     context.close()
+
+
+def test_on_a_phone_nothing_runs_off_the_right_edge(browser: object, server: WebServer) -> None:
+    """At 390 px the wide feed-health table scrolls in its own box: the page does not scroll
+    sideways, and its last column can be scrolled to."""
+    page = browser.new_page(viewport={"width": 390, "height": 900})  # type: ignore[attr-defined]
+    page.goto(f"{server.url}/")
+    shot(page, "index-phone.png")
+
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= 390
+    box = page.evaluate(
+        "(() => { const b = document.querySelector('.wide');"
+        " return [b.clientWidth, b.scrollWidth]; })()"
+    )
+    assert box[1] > box[0]  # the table is wider than its box, which scrolls
+    page.close()

@@ -254,6 +254,22 @@ def test_the_timeline_spans_90_days_with_a_segment_per_status(defs: Definitions)
     assert t.segments[1].status.tone == "o0 reported"
 
 
+def test_monitoring_began_is_marked_where_it_began_not_at_the_last_change(
+    defs: Definitions,
+) -> None:
+    began, changed = NOW - timedelta(days=30), NOW - timedelta(days=3)
+    change = StatusChange("visa-easing", changed, "quiet", "eased:reported", (), "h", id=1)
+    utc = ZoneInfo("UTC")
+
+    t = timeline(defs, "visa-easing", [change], "eased:reported", now=NOW, zone=utc, started=began)
+    before = timeline(defs, "visa-easing", [change], "eased:reported", now=NOW, zone=utc,
+                      started=NOW - timedelta(days=200))  # fmt: skip
+
+    assert t.monitored_from == (round(1000 * 60 / 90, 2), f"{began:%Y-%m-%d}")
+    assert t.segments[0].x == t.monitored_from[0]  # the bars start there, the label is left of it
+    assert before.monitored_from is None  # it began before the 90 days shown
+
+
 def test_a_quiet_timeline_is_one_segment(defs: Definitions) -> None:
     t = timeline(defs, "north-korea-stance", [], "quiet", now=NOW, zone=ZoneInfo("UTC"))
     assert [(s.x, s.width, s.status.tone) for s in t.segments] == [(0, 1000, "quiet")]
