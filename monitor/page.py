@@ -102,9 +102,11 @@ def ago(moment: datetime, now: datetime) -> str:
 
 
 def _span(seconds: float) -> str:
+    """'2 hours': rounded to the nearest (a silence of 2 h begun a moment ago ends 'in 2 hours',
+    not 'in 1 hour')."""
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
-            n = int(seconds // size)
+            n = int(seconds / size + 0.5)
             return f"{n} {unit}{'s' if n != 1 else ''}"
     return f"{int(seconds)} s"
 

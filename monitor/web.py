@@ -49,7 +49,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -536,7 +540,20 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
         return HTMLResponse(body, status_code=exc.status_code, headers=exc.headers)
 
+    async def invalid(request: Request, exc: Exception) -> Response:
+        """A query or body FastAPI refuses (`?before=abc`): its JSON 422, or a page saying
+        which value is wrong when a browser asks for HTML."""
+        assert isinstance(exc, RequestValidationError)
+        if "text/html" not in request.headers.get("accept", ""):
+            return await request_validation_exception_handler(request, exc)
+        wrong = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'the request'}: {e.get('msg')}"
+            for e in exc.errors()
+        )
+        return await http_error(request, StarletteHTTPException(422, wrong))
+
     app.add_exception_handler(StoreError, unavailable)
+    app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
 

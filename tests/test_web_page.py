@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from monitor import views, web
 from monitor.digest import DigestInput, render
 from monitor.domain import Definitions, StatusChange
-from monitor.page import highlight, timeline, web_url
+from monitor.page import ago, highlight, timeline, web_url
 from monitor.pipeline import prepare
 from monitor.store import Cycle, open_store
 from monitor.webmodels import IndicatorView
@@ -348,6 +348,26 @@ BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.
 
 
 @pytest.mark.parametrize(
+    ("path", "wrong"),
+    [
+        ("/indicators/visa-easing/page?before=abc", "before: Input should be a valid integer"),
+        ("/entries?q=x&limit=0", "limit: Input should be greater than or equal to 1"),
+        ("/export/changes?format=xml", "format: Input should be"),
+    ],
+)
+def test_a_bad_query_value_is_an_html_422_for_a_browser_and_json_for_a_client(
+    client: TestClient, path: str, wrong: str
+) -> None:
+    page = client.get(path, headers={"Accept": BROWSER_ACCEPT})
+    assert page.status_code == 422
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<h1>422 " in page.text and wrong in page.text
+    api = client.get(path)
+    assert api.status_code == 422
+    assert api.json()["detail"][0]["loc"][-1] in path
+
+
+@pytest.mark.parametrize(
     "path", ["/indicators/nope/page", "/indicators/nope", "/no/such/page", "/indicators/x%3C/page"]
 )
 def test_a_browser_gets_an_html_error_page_and_an_api_client_json(
@@ -364,3 +384,17 @@ def test_a_browser_gets_an_html_error_page_and_an_api_client_json(
     assert api.status_code == 404
     assert api.headers["content-type"] == "application/json"
     assert "detail" in api.json()
+
+
+@pytest.mark.parametrize(
+    ("delta", "said"),
+    [
+        (timedelta(hours=2) - timedelta(seconds=5), "in 2 hours"),  # a 2 h silence just begun
+        (timedelta(days=7) - timedelta(minutes=1), "in 7 days"),
+        (-timedelta(minutes=90, seconds=1), "2 hours ago"),
+        (-timedelta(minutes=80), "1 hour ago"),
+        (-timedelta(seconds=20), "just now"),
+    ],
+)
+def test_times_relative_to_now_are_rounded_to_the_nearest(delta: timedelta, said: str) -> None:
+    assert ago(NOW + delta, NOW) == said
