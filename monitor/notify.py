@@ -28,6 +28,7 @@ import apprise
 
 from monitor.digest import format_status, format_time
 from monitor.domain import StatusChange
+from monitor.shownterms import shown_terms
 from monitor.silences import Silence
 from monitor.views import clean, lede, page_address
 
@@ -61,7 +62,8 @@ def build_alert(
 ) -> Alert:
     """One change as a short text: indicator, old → new status, why (when the change has a
     reason: feeds not read), the silence that held it back (when one did, so it comes late),
-    then each piece of evidence with its title, publisher, time, link and snippet."""
+    then each piece of evidence with its title, publisher, time, link, snippet and the terms it
+    matched, as words a person wrote."""
     title = clean(indicator_title) or change.indicator_id
     lines = [
         title,
@@ -89,6 +91,8 @@ def build_alert(
             lines.append(f"  {clean(evidence.link)}")
         if snippet := lede(evidence.title, evidence.snippet):
             lines.append(f'  "{snippet}"')
+        if words := shown_terms(evidence.terms, evidence.title, evidence.snippet):
+            lines.append(f"  matched: {', '.join(words)}")  # as the digest shows them
     if change.evidence_count > min(limit, len(change.evidence)):
         lines.append(f"- and {change.evidence_count - min(limit, len(change.evidence))} more")
     return Alert(

@@ -283,7 +283,9 @@ class Guard:
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        allowed = list(allowed_hosts) or [*LOCAL_HOSTS, bind_host]
+        # The loopback names always: no page can make a browser send them (DNS rebinding sends
+        # the attacker's name), and the image's healthcheck and a shell on the machine use them.
+        allowed = [*LOCAL_HOSTS, *allowed_hosts] if allowed_hosts else [*LOCAL_HOSTS, bind_host]
         self._any = "*" in allowed
         self._allowed = [_host_and_port(a) for a in allowed if a != "*"]
         self._local = not list(allowed_hosts)  # the default also allows the local address

@@ -105,8 +105,8 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Host header values the HTTP endpoint answers, comma-separated, each a name "
         "or address with or without `:port` (`*.example.org` for its subdomains, `*` for any); "
-        "other hosts get 400, a defence against DNS rebinding. Unset: the bind address, "
-        "`localhost`, `127.0.0.1` and `[::1]`, on any port.",
+        "other hosts get 400, a defence against DNS rebinding. Unset: the bind address, on any "
+        "port; `localhost`, `127.0.0.1` and `[::1]` are allowed either way.",
     )
     http_max_connections: int = Field(
         100,

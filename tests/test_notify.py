@@ -35,7 +35,7 @@ def sample_change(evidence_count: int = 1) -> StatusChange:
             link=LINK,
             publisher="yna.co.kr",
             time=datetime(2026, 1, 6, 1, 30, tzinfo=UTC),
-            terms=("Xi",),
+            terms=("Xi", "sanction*", "/never shown/"),
             snippet="China would strictly enforce UN sanctions on North Korea.",
         )
         for i in range(evidence_count)
@@ -89,6 +89,7 @@ def test_alert_carries_the_digest_evidence() -> None:
     )
     assert f"  {LINK}" in made.body.splitlines()
     assert '"China would strictly enforce UN sanctions on North Korea."' in made.body
+    assert "  matched: Xi, sanctions" in made.body.splitlines()  # as the digest shows them
 
 
 def test_alert_limits_evidence() -> None:
