@@ -410,6 +410,26 @@ def test_sync_feeds_keeps_state_resets_changed_urls_and_retires_the_rest(store: 
     assert [f.id for f in store.due_feeds(NOW + 2 * HOUR, owner="a", lease=MINUTE)] == ["yonhap"]
 
 
+def test_a_shorter_interval_takes_effect_from_the_last_check(store: Store) -> None:
+    """Not at the next check the old interval planned: a feed checked every 15 minutes and now
+    every 2 is due 2 minutes after its last check; one backing off from failures keeps its
+    back-off."""
+    plain = [FEEDS[1], Feed("herald", "https://herald.example/rss", ("korea",))]
+    store.sync_feeds(plain, now=NOW, default_interval=timedelta(minutes=15))
+    storeops.record_fetch(store, "xinhua", now=NOW, ok=True, next_check_at=NOW + 15 * MINUTE)
+    storeops.record_fetch(store, "herald", now=NOW, ok=False, error="down", error_count=2,
+                          next_check_at=NOW + HOUR)  # fmt: skip
+
+    store.sync_feeds(plain, now=NOW + MINUTE, default_interval=timedelta(minutes=2))
+
+    planned = {f.id: f.next_check_at for f in store.feeds()}
+    assert planned == {"xinhua": NOW + 2 * MINUTE, "herald": NOW + HOUR}
+    due = store.due_feeds(NOW + 3 * MINUTE, owner="a", lease=MINUTE)
+    assert [f.id for f in due] == ["xinhua"]
+    store.sync_feeds(plain, now=NOW + 4 * MINUTE, default_interval=timedelta(minutes=30))
+    assert {f.id: f.next_check_at for f in store.feeds()}["xinhua"] == NOW + 2 * MINUTE  # kept
+
+
 def test_record_fetch_of_an_unknown_feed_fails(store: Store) -> None:
     with pytest.raises(StoreError, match="store: unknown feed 'nope'"):
         storeops.record_fetch(store, "nope", now=NOW, ok=True)

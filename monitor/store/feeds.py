@@ -68,6 +68,16 @@ _FAILING_FEEDS = text(
 )
 
 
+def _sooner(old: Any, interval_seconds: int) -> datetime | None:
+    """The next check of a feed whose interval got shorter: one new interval after its last
+    check, when that is before the one planned; None otherwise, and while it backs off."""
+    if old.interval_seconds <= interval_seconds or old.error_count or not old.last_checked_at:
+        return None
+    sooner: datetime = old.last_checked_at + timedelta(seconds=interval_seconds)
+    planned = old.next_check_at
+    return sooner if planned is None or sooner < planned else None
+
+
 @dataclass(frozen=True)
 class DueFeed:
     """A feed claimed for fetching: `url` is where it lives now (moved_to, else url)."""
@@ -150,10 +160,15 @@ class FeedsMixin(StoreBase):
     ) -> None:
         """Upsert the configured feeds keeping their state; mark the others inactive.
 
-        A feed whose URL changed starts afresh: no validators, no redirect, no failures.
+        A feed whose URL changed starts afresh: no validators, no redirect, no failures. A feed
+        whose interval got shorter is next checked one new interval after its last check, not
+        at the time the old interval set (unless it is backing off from failures).
         """
+        columns = ("id", "url", "interval_seconds", "last_checked_at", "next_check_at",
+                   "error_count")  # fmt: skip
         with self._tx("sync feeds", write=True) as conn:
-            known = {row.id: row for row in conn.execute(select(feed_table.c.id, feed_table.c.url))}
+            read = select(*(feed_table.c[name] for name in columns))
+            known = {row.id: row for row in conn.execute(read)}
             for feed in feeds:
                 values: dict[str, Any] = {
                     "url": feed.url,
@@ -173,6 +188,9 @@ class FeedsMixin(StoreBase):
                         .values(**values, **_fresh(now))
                     )
                 else:
+                    sooner = _sooner(old, values["interval_seconds"])
+                    if sooner is not None:
+                        values["next_check_at"] = sooner
                     conn.execute(
                         update(feed_table).where(feed_table.c.id == feed.id).values(**values)
                     )
