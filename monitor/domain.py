@@ -65,6 +65,10 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_DURATION = timedelta(days=3650)  # ten years: longer is a typo, and dates run out at 9999
 
 
+class TooLong(ValueError):
+    """A duration longer than MAX_DURATION: written right, but no date can be that far."""
+
+
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
     """'90s', '15m', '2h', '30d', '1w' (or seconds as a number) -> timedelta; ValueError for
     anything else, and for a duration longer than MAX_DURATION (every window, interval and
@@ -78,7 +82,7 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
     else:
         raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 15m, 2h, 30d, 1w)")
     if not seconds <= MAX_DURATION.total_seconds():  # also NaN
-        raise ValueError(f"too long: {value!r} (at most {MAX_DURATION.days}d, ten years)")
+        raise TooLong(f"too long: {value!r} (at most {MAX_DURATION.days}d, ten years)")
     return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
 
 

@@ -23,7 +23,7 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from monitor.domain import parse_duration
+from monitor.domain import TooLong, parse_duration
 from monitor.errors import ConfigError
 
 CommaList = Annotated[list[str], NoDecode]
@@ -342,9 +342,9 @@ log = logging.getLogger("monitor.settings")
 def _as_duration(value: object) -> timedelta:
     try:
         return parse_duration(value)  # type: ignore[arg-type]
-    except ValueError as exc:
-        if str(exc).startswith("too long"):
-            raise
+    except TooLong:
+        raise
+    except ValueError:
         raise ValueError(f"{value!r} is not a duration (e.g. 15m, 1h)") from None
 
 
