@@ -375,7 +375,10 @@ class Daemon:
         before = now - self.settings.retention
         longest = max((i.window for i in self.definitions.indicators), default=timedelta(0))
         pruned = self.store.prune(
-            before=before, matched_before=min(before, now - longest), buckets=CYCLE_BUCKETS
+            now=now,
+            before=before,
+            matched_before=min(before, now - longest),
+            buckets=CYCLE_BUCKETS,
         )
         if pruned.any:
             log.info(

@@ -68,11 +68,19 @@ def evidence(
     }
 
 
-def prune(store: Store, before: datetime, *, matched_before: datetime | None = None) -> int:
-    """`Store.prune` of what is older than `before`, matched entries only before
-    `matched_before` (default: none); returns how many entries went."""
+def prune(
+    store: Store,
+    before: datetime,
+    *,
+    matched_before: datetime | None = None,
+    now: datetime | None = None,
+) -> int:
+    """`Store.prune` at `now` (default: `before`) of what is older than `before`, matched
+    entries only before `matched_before` (default: none); returns how many entries went."""
     never = datetime.min.replace(tzinfo=UTC)
-    return store.prune(before=before, matched_before=matched_before or never, buckets=()).entries
+    return store.prune(
+        now=now or before, before=before, matched_before=matched_before or never, buckets=()
+    ).entries
 
 
 def last_cycle(store: Store) -> Cycle | None:

@@ -179,7 +179,7 @@ def test_pruning_unmatched_entries_keeps_matched_ones(store: Store) -> None:
         "guid-1",
         "guid-3",
     ]
-    assert storeops.add_entries(store, [entry(2)], now=NOW) != []  # forgotten, so new again
+    assert storeops.add_entries(store, [entry(2)], now=NOW) == []  # deleted, not news again
 
 
 # ---------------------------------------------------------------- statuses

@@ -27,7 +27,7 @@ def store(database_url: str) -> Iterator[Store]:
 
 
 def prune(store: Store, before: datetime, matched_before: datetime) -> Pruned:
-    return store.prune(before=before, matched_before=matched_before, buckets=CYCLE_BUCKETS)
+    return store.prune(now=NOW, before=before, matched_before=matched_before, buckets=CYCLE_BUCKETS)
 
 
 def stored(store: Store, numbers: range, *, age: int, matched: bool) -> list[int]:
@@ -128,3 +128,22 @@ def test_postgresql_is_vacuumed_and_analyzed_after_pruning(postgres_url: str) ->
                 " WHERE last_vacuum IS NOT NULL AND last_analyze IS NOT NULL"
             )
             assert {"entry", "entry_match", "status_change", "cycle"} <= set(done.scalars())
+
+
+def test_a_deleted_entry_a_feed_still_carries_is_not_news_again(store: Store) -> None:
+    # Three undated stories matched 400 days ago: an undated entry's time is when it was first
+    # seen, so one stored again would be evidence of today.
+    carried = [entry(n, published=None) for n in range(3)]
+    new = storeops.add_entries(store, carried, now=NOW - 400 * DAY)
+    storeops.add_matches(store, [(i, match(e)) for i, e in new], {"nk": "h"})
+    assert prune(store, NOW - 365 * DAY, NOW - 365 * DAY).matched == 3
+    # The feed still carries them, and one new story.
+    again = storeops.add_entries(store, [*carried, entry(9, published=None)], now=NOW + HOUR)
+    assert [e.guid for _, e in again] == ["guid-9"]
+    assert storeops.evidence(store, ["nk"], NOW - 30 * DAY)["nk"] == []
+    # Later the feed drops the third; its key is forgotten a retention period after the feed
+    # last offered it, the others' keys stay while they are offered.
+    storeops.add_entries(store, carried[:2], now=NOW + 2 * DAY)
+    store.prune(now=NOW + 3 * DAY, before=NOW + DAY, matched_before=NOW - 365 * DAY, buckets=())
+    back = storeops.add_entries(store, carried, now=NOW + 3 * DAY)
+    assert [e.guid for _, e in back] == ["guid-2"]

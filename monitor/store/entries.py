@@ -14,7 +14,7 @@ from sqlalchemy import Connection, delete, func, or_, select, text, update
 from monitor.domain import Entry, Match
 from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
 from monitor.store.forgetting import forget_stories
-from monitor.store.schema import aware, entry_table, match_table, sqlite_utc
+from monitor.store.schema import aware, entry_table, forgotten_table, match_table, sqlite_utc
 
 _ENTRY_COLUMNS = {
     "key": "text",
@@ -111,6 +111,7 @@ class EntriesMixin(StoreBase):
         batch: dict[str, Entry] = {}
         for entry in entries:
             batch.setdefault(entry.key, entry)
+        _leave_forgotten(conn, batch, now)
         if not batch:
             return []
         if self.dialect == "postgresql":
@@ -199,6 +200,23 @@ class EntriesMixin(StoreBase):
         )
         with self._tx("search entries") as conn:
             return [stored_entry(row) for row in conn.execute(query)]
+
+
+def _leave_forgotten(conn: Connection, batch: dict[str, Entry], now: datetime) -> None:
+    """Take out of `batch` the entries retention deleted (a feed still carries them: they are
+    not news), and note that a feed offered them at `now`."""
+    if conn.execute(select(forgotten_table.c.key).limit(1)).first() is None:
+        return  # nothing deleted yet, or all of it forgotten: one read of an empty index
+    offered: list[str] = []
+    for chunk in chunks(batch):
+        query = select(forgotten_table.c.key).where(forgotten_table.c.key.in_(chunk))
+        offered.extend(conn.execute(query).scalars())
+    for chunk in chunks(offered):
+        conn.execute(
+            update(forgotten_table).where(forgotten_table.c.key.in_(chunk)).values(offered_at=now)
+        )
+    for key in offered:
+        del batch[key]
 
 
 def _entry_times(conn: Connection, entry_ids: set[int]) -> dict[int, datetime]:

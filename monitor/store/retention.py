@@ -10,7 +10,9 @@ What is kept how long (README "Retention"):
 - a status change: until `before`, except the latest of each indicator and any whose alert is
   still pending; each keeps its own copy of its evidence, so deleting entries loses none of it;
 - a cycle: until `before`; its counts are added to the one `cycle_summary` row first, so the
-  totals /metrics reports never go down.
+  totals /metrics reports never go down;
+- a deleted entry's key (`forgotten_entry`): while feeds still offer it, and until `before`
+  after they last did, so a feed that still carries the entry does not bring it back as news.
 """
 
 from __future__ import annotations
@@ -30,13 +32,14 @@ from monitor.store.schema import (
     cycle_summary_table,
     cycle_table,
     entry_table,
+    forgotten_table,
     match_table,
     verdict_table,
 )
 
 BATCH = 5_000  # entries deleted per transaction: a writer waits for one batch at most
 COMPACT_SHARE = 0.25  # SQLite is vacuumed in full when free pages exceed this share of the file
-_PRUNED_TABLES = ("entry", "entry_match", "status_change", "cycle")
+_PRUNED_TABLES = ("entry", "entry_match", "status_change", "cycle", "forgotten_entry")
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,19 @@ class RetentionMixin(StoreBase):
     """Retention and compaction."""
 
     def prune(
-        self, *, before: datetime, matched_before: datetime, buckets: Sequence[float]
+        self,
+        *,
+        now: datetime,
+        before: datetime,
+        matched_before: datetime,
+        buckets: Sequence[float],
     ) -> Pruned:
         """Delete what retention no longer keeps (see the module's docstring); `buckets` are
         the cycle-duration bounds /metrics counts, kept for the deleted cycles."""
-        unmatched = self._delete_entries(before, matched=False)
-        matched = self._delete_entries(matched_before, matched=True)
+        with self._tx("forget keys no feed offered", write=True) as conn:
+            conn.execute(delete(forgotten_table).where(forgotten_table.c.offered_at < before))
+        unmatched = self._delete_entries(before, now, matched=False)
+        matched = self._delete_entries(matched_before, now, matched=True)
         latest = select(func.max(change_table.c.id)).group_by(change_table.c.indicator_id)
         changes = delete(change_table).where(
             change_table.c.at < before,
@@ -75,21 +85,28 @@ class RetentionMixin(StoreBase):
             cycles = self._fold_cycles(conn, before, buckets)
         return Pruned(unmatched + matched, matched, deleted_changes, cycles)
 
-    def _delete_entries(self, before: datetime, *, matched: bool) -> int:
+    def _delete_entries(self, before: datetime, now: datetime, *, matched: bool) -> int:
         """Delete unjudged entries before `before` (first seen, for unmatched ones; their time,
-        for matched ones, whose matches go with them), a batch per transaction."""
+        for matched ones, whose matches go with them), a batch per transaction; their keys are
+        kept as forgotten at `now`."""
         has_match = exists().where(match_table.c.entry_id == entry_table.c.id)
         judged = exists().where(verdict_table.c.entry_id == entry_table.c.id)
         if matched:
             old = [entry_table.c.time < before, has_match]
         else:
             old = [entry_table.c.first_seen < before, ~has_match]
-        batch = select(entry_table.c.id).where(*old, ~judged).limit(BATCH)
+        batch = select(entry_table.c.id, entry_table.c.key).where(*old, ~judged).limit(BATCH)
         deleted = 0
         while True:
             with self._tx("delete old entries", write=True) as conn:
-                ids = list(conn.execute(batch).scalars())
+                rows = conn.execute(batch).all()
+                ids = [row.id for row in rows]
                 if ids:
+                    forgotten = self._insert(forgotten_table)
+                    conn.execute(
+                        forgotten.on_conflict_do_nothing(),
+                        [{"key": row.key, "offered_at": now} for row in rows],
+                    )
                     if matched:
                         conn.execute(delete(match_table).where(match_table.c.entry_id.in_(ids)))
                         forget_stories_of(conn, ids)

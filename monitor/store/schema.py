@@ -126,6 +126,17 @@ class EntryTable(SQLModel, table=True):
     publisher: str
 
 
+class ForgottenEntryTable(SQLModel, table=True):
+    """The keys of entries retention deleted: a feed that still carries one does not bring it
+    back as news (an undated one would count as seen now). A key stays while feeds offer it
+    and one retention period after they last did."""
+
+    __tablename__ = "forgotten_entry"
+
+    key: str = Field(primary_key=True)
+    offered_at: datetime = _when(nullable=False, index=True)  # deleted, or last offered since
+
+
 class MatchTable(SQLModel, table=True):
     __tablename__ = "entry_match"
     # An indicator's matches in a window, newest first, are one range of this index.
@@ -357,6 +368,7 @@ class CounterTable(SQLModel, table=True):
 metadata = SQLModel.metadata  # for Alembic's env.py
 feed_table: Table = metadata.tables["feed"]
 entry_table: Table = metadata.tables["entry"]
+forgotten_table: Table = metadata.tables["forgotten_entry"]
 match_table: Table = metadata.tables["entry_match"]
 state_table: Table = metadata.tables["indicator_state"]
 change_table: Table = metadata.tables["status_change"]
