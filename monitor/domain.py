@@ -44,6 +44,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# How far ahead of a clock a recorded time may lie before it says the clock went back (a host's
+# clock corrected after running ahead), and not that another daemon's clock is a little ahead.
+CLOCK_SLACK = timedelta(minutes=5)
+
+
 def parse_http_date(value: str) -> datetime | None:
     """An HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`, Retry-After, If-Modified-Since) as an
     aware moment (a date without a zone is UTC); None when it cannot be read."""

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitor.domain import (
+    CLOCK_SLACK,
     INITIAL,
     MIXED,
     QUIET,
@@ -217,6 +218,10 @@ def _problem(health: FeedHealth, now: datetime) -> str:
     if since is not None and since <= now - UNREAD_AFTER * health.interval:
         return f"{health.feed_id}: failing since {since:%Y-%m-%d %H:%M} UTC{because}"
     read = health.last_read
+    if since is None and read is not None and read > now + CLOCK_SLACK:
+        return (
+            f"{health.feed_id}: last read at {read:%Y-%m-%d %H:%M} UTC, after now (clock set back)"
+        )
     if (
         since is None
         and read is not None

@@ -19,6 +19,7 @@ from typing import Generic, Literal, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 from monitor.domain import (
+    CLOCK_SLACK,
     INITIAL,
     MIXED,
     QUIET,
@@ -393,7 +394,15 @@ def health(store: Store, *, now: datetime, started: datetime, max_age: timedelta
         )  # fmt: skip
     status: HealthStatus
     age = None if last is None else max((now - last).total_seconds(), 0.0)
-    if age is None:
+    if last is not None and last > now + CLOCK_SLACK:  # no cycle finished since the clock
+        status, reasons = (
+            "stale",
+            [  # went back: the last one says nothing of now
+                f"the last successful check cycle finished at {last:%Y-%m-%d %H:%M:%S} UTC,"
+                " after now: the clock was set back"
+            ],
+        )
+    elif age is None:
         fresh = now - started <= max_age
         status = "starting" if fresh else "stale"
         reasons = [] if fresh else ["no check cycle finished since the server started"]

@@ -334,6 +334,25 @@ def test_a_fetched_feed_waits_for_its_next_check(store: Store) -> None:
     assert store.feeds()[0].title == "Yonhap News"
 
 
+def test_feeds_checked_on_a_clock_that_ran_ahead_are_due_once_it_is_set_back(
+    store: Store,
+) -> None:
+    store.sync_feeds(FEEDS[:1], now=NOW)
+    ahead = NOW + 5 * DAY  # the host's clock ran five days ahead, then was corrected
+    [due] = store.due_feeds(ahead, owner="a", lease=5 * MINUTE)
+    storeops.record_fetch(store, due.id, now=ahead, ok=True, next_check_at=ahead + 10 * MINUTE)
+    store.due_feeds(ahead + 10 * MINUTE, owner="crashed", lease=5 * MINUTE)  # a lease left over
+    # A daemon a few minutes behind the one that checked it waits for the feed's schedule…
+    assert store.due_feeds(ahead - 4 * MINUTE, owner="b", lease=5 * MINUTE) == []
+    assert store.due_feeds(ahead - 4 * MINUTE, owner="b", lease=5 * MINUTE, force=True) == []
+    # …but on the corrected clock the feed is due, and the lease is no longer held.
+    assert [f.id for f in store.due_feeds(NOW, owner="b", lease=5 * MINUTE)] == ["yonhap"]
+    store.release_leases(owner="b")
+    assert [f.id for f in store.due_feeds(NOW, owner="c", lease=5 * MINUTE, force=True)] == [
+        "yonhap"
+    ]
+
+
 def test_record_fetch_tracks_failures_and_back_off(store: Store) -> None:
     store.sync_feeds(FEEDS[:1], now=NOW)
     storeops.record_fetch(

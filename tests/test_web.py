@@ -515,6 +515,26 @@ def test_feeds_nobody_reads_make_the_shown_status_unknown(store: Store, defs: De
     assert fresh.get("/indicators/visa-easing").json()["status"] == "eased:confirmed"
 
 
+def test_a_clock_set_back_makes_healthz_stale_and_the_status_unknown(
+    store: Store, defs: Definitions
+) -> None:
+    """The feeds were read and the last cycle finished on a clock that ran a day ahead; the
+    clock was then corrected: nothing says anything about now until a cycle runs again."""
+    earlier = NOW - timedelta(days=1)
+    client = make_client(store, defs, clock=lambda: earlier)
+
+    health = client.get("/healthz")
+    shown = client.get("/indicators/visa-easing").json()
+
+    assert (health.status_code, health.json()["status"]) == (503, "stale")
+    assert "after now: the clock was set back" in health.json()["reasons"][0]
+    assert shown["status"] == "unknown"
+    read = (NOW - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M")
+    assert f"yonhap: last read at {read} UTC, after now (clock set back)" in shown["reason"]
+    slightly = make_client(store, defs, clock=lambda: NOW - timedelta(minutes=6))
+    assert slightly.get("/healthz").json()["status"] != "stale"  # within CLOCK_SLACK of it
+
+
 # ---------------------------------------------------------------- cached views
 
 

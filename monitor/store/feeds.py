@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, nulls_first, or_, select, text, update
 
-from monitor.domain import Feed, FeedHealth
+from monitor.domain import CLOCK_SLACK, Feed, FeedHealth
 from monitor.errors import StoreError
 from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.schema import UTCDateTime, feed_table, sqlite_utc
@@ -211,18 +211,31 @@ class FeedsMixin(StoreBase):
         force: bool = False,
     ) -> list[DueFeed]:
         """Claim the feeds due at `now` for `owner` until `now + lease`; skip others' leases,
-        and the feeds named in `skip` (those a cycle already holds).
+        and the feeds named in `skip` (those a cycle already holds). A feed last checked (or
+        leased) later than `now` by more than CLOCK_SLACK is due (and free): the clock went back.
 
         `force`: every live feed not yet checked at or after `now`, whatever its schedule
         (`monitor check --force`), so a cycle claiming in batches still takes each one once."""
+        # A check or a lease recorded further ahead of `now` than CLOCK_SLACK was recorded on
+        # a clock that ran ahead and was set back: the feed is due and its lease is over, or no
+        # feed would be read until the clock caught up with them.
+        ahead = now + CLOCK_SLACK
         free = or_(
             feed_table.c.lease_until.is_(None),
             feed_table.c.lease_until <= now,
+            feed_table.c.lease_until > ahead + lease,
             feed_table.c.lease_owner == owner,
         )
-        due = or_(feed_table.c.next_check_at.is_(None), feed_table.c.next_check_at <= now)
+        checked_ahead = feed_table.c.last_checked_at > ahead
+        due = or_(
+            feed_table.c.next_check_at.is_(None), feed_table.c.next_check_at <= now, checked_ahead
+        )
         if force:
-            due = or_(feed_table.c.last_checked_at.is_(None), feed_table.c.last_checked_at < now)
+            due = or_(
+                feed_table.c.last_checked_at.is_(None),
+                feed_table.c.last_checked_at < now,
+                checked_ahead,
+            )
         query = (
             select(*_DUE_COLUMNS)
             .where(feed_table.c.active, ~feed_table.c.dead, free)
