@@ -520,7 +520,7 @@ def _absorb(
         etag=result.etag if ok else None,
         last_modified=result.last_modified if ok else None,
         body_hash=result.body_hash if ok else None,
-        moved_to=result.moved_to,
+        moved_to=result.moved_to if ok else None,  # only where a feed was read
         error=error,
         dead=result.status is FetchStatus.GONE,
         next_check_at=next_at,

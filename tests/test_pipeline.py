@@ -334,3 +334,24 @@ def test_a_feed_keeps_the_title_the_feeds_file_gives_it(
     titles = {f.id: f.title for f in store.feeds()}
     assert titles["herald"] == "The Korea Herald (EN)"
     assert titles["yonhap"] == "Yonhap"  # its own <title>: the feeds file names it not
+
+
+def test_a_permanent_redirect_to_a_page_that_is_no_feed_is_not_remembered(
+    feed_server: FeedServer, shipped: Definitions, store: Store
+) -> None:
+    """Outlets retire a feed by redirecting it to their home page: the feed failed, and once the
+    feed is back at its address it is read there (it stayed at the page for good)."""
+    feed_server.redirect("/old.xml", "/home.html", status=301)
+    feed_server.route("/home.html", body=b"<html><body>Home</body></html>",
+                      headers={"Content-Type": "text/html"})  # fmt: skip
+    ctx = context(shipped, store, [Feed("old", feed_server.url("/old.xml"), ALL_TAGS)])
+
+    run_cycle(ctx, now=NOW)
+    [failed] = store.feeds()
+    feed_server.route("/old.xml", body=news.yonhap(NOW), etag='"y1"')
+    run_cycle(ctx, now=NOW + timedelta(days=1))
+
+    assert failed.moved_to is None and "not a feed" in failed.last_error
+    [read] = store.feeds()
+    assert read.last_error == "" and read.moved_to is None
+    assert feed_server.hits("/old.xml") == 2 and feed_server.hits("/home.html") == 1
