@@ -87,7 +87,8 @@ def parse_feed(
     # application/xml lets the body's own XML declaration choose the charset. No
     # Content-Location: feedparser would resolve guids against it, and a guid must not
     # change when the feed moves. Links are made absolute here instead.
-    headers = {"content-type": content_type or "application/xml"}
+    body = _declaration_first(body)
+    headers = {"content-type": _xml_content_type(content_type, body)}
     try:
         parsed = feedparser.parse(
             io.BytesIO(body),  # a file object: feedparser would treat bytes as a path or URL
@@ -108,6 +109,45 @@ def parse_feed(
         entries=tuple(_unique(_entries(parsed.get("entries") or [], feed_id, url))),
         warning=problem,
     )
+
+
+# Charsets servers add to every text answer by default (Apache's AddDefaultCharset), whatever
+# the body: a feed's own XML declaration naming another is believed over them.
+_DEFAULT_CHARSETS = frozenset({"iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii"})
+_DECLARED = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
+
+
+def _declaration_first(body: bytes) -> bytes:
+    """The body without the white space some servers print before the XML declaration (a PHP
+    file's trailing line break): there the declaration, and its encoding, would be ignored."""
+    if body[:1].isspace() and body.lstrip().startswith(b"<?xml"):
+        return body.lstrip()
+    return body
+
+
+def _xml_content_type(content_type: str | None, body: bytes) -> str:
+    """The media type feedparser is told. application/xml lets the body's BOM or declaration
+    choose the charset; it stands for a text/xml without one too (RFC 7303 obsoletes the
+    us-ascii default of RFC 3023), and for a server's default charset that the body's own
+    declaration contradicts."""
+    if not content_type:
+        return "application/xml"
+    mime, _, params = content_type.partition(";")
+    mime = mime.strip().lower()
+    if not (mime in ("text/xml", "application/xml") or mime.endswith("+xml")):
+        return content_type  # feedparser says what else it is (text/html: no feed)
+    charset = ""
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip("\"'").lower()
+    if charset in _DEFAULT_CHARSETS:
+        declared = _DECLARED.match(body[:200])
+        if declared is not None and declared[1].decode("ascii").lower() not in _DEFAULT_CHARSETS:
+            charset = ""
+    if not charset:
+        return "application/xml"
+    return content_type
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,46 @@ def test_encodings(name: str, content_type: str | None, title: str, text: str) -
     assert entry.link == "https://example.org/1" and entry.publisher == "example.org"
 
 
+def _euc_kr(*, declared: bool, before: bytes = b"") -> bytes:
+    """A Korean feed in EUC-KR, with or without an XML declaration saying so."""
+    head = '<?xml version="1.0" encoding="euc-kr"?>\n' if declared else ""
+    text = head + (
+        '<rss version="2.0"><channel><title>연합뉴스</title><item>'
+        "<title>중국, 한국인 무비자 입국 연장</title><link>https://example.org/1</link>"
+        "</item></channel></rss>"
+    )
+    return before + text.encode("euc-kr")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (_euc_kr(declared=False), "text/xml"),  # no charset anywhere: detected
+        (_euc_kr(declared=False), "application/rss+xml"),
+        (_euc_kr(declared=True), "text/xml; charset=iso-8859-1"),  # a server's default charset
+        (_euc_kr(declared=True, before=b"\r\n"), "text/xml"),  # a line break before it
+        (_euc_kr(declared=True, before=b" \n"), None),
+    ],
+    ids=["undeclared-text-xml", "undeclared-rss", "server-default-charset", "crlf-first", "blank"],
+)
+def test_a_korean_feed_whose_charset_is_hidden_or_contradicted_is_read_in_it(
+    body: bytes, content_type: str | None
+) -> None:
+    """Read as windows-1252 these were mojibake that no rule matched: `quiet`, on a healthy feed."""
+    feed = parse_feed(body, feed_id="f", url="https://example.org/rss", content_type=content_type)
+    assert [e.title for e in feed.entries] == ["중국, 한국인 무비자 입국 연장"]
+    assert feed.title == "연합뉴스"
+
+
+def test_utf8_served_as_text_xml_without_a_charset_is_no_fault() -> None:
+    """RFC 7303: text/xml without a charset is read by its declaration (RFC 3023's us-ascii
+    default made every such feed log "declared as us-ascii, but parsed as utf-8")."""
+    body = '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><item>'
+    body += "<title>中韩签证</title><link>https://example.org/1</link></item></channel></rss>"
+    feed = parse_feed(body.encode(), feed_id="f", url="https://e.org/", content_type="text/xml")
+    assert (feed.warning, [e.title for e in feed.entries]) == ("", ["中韩签证"])
+
+
 # ---------------------------------------------------------------- not feeds
 
 
