@@ -253,7 +253,7 @@ def _entry(item: dict[str, Any], feed_id: str, feed_url: str) -> Entry:
         feed_id=feed_id,
         guid=_str(item.get("id")).strip() or link,
         link=link,
-        title=_one_line(_text_of(item, "title"))[:MAX_TITLE].rstrip(),
+        title=_headline(item)[:MAX_TITLE].rstrip(),
         text=_longest_text(item)[:MAX_TEXT].rstrip(),
         published=_published(item),
         publisher=publisher_of(_source_url(item) or link or feed_url),
@@ -270,7 +270,24 @@ def _unique(entries: Iterator[Entry]) -> Iterator[Entry]:
             yield entry
 
 
+def _headline(item: Mapping[str, Any]) -> str:
+    """The item's title, without the " - Publisher" an aggregator (Google News) appends when it
+    names the publisher in <source>: copies of one story then share their headline."""
+    title = _one_line(_text_of(item, "title"))
+    source = item.get("source")
+    if isinstance(source, Mapping):
+        name = _one_line(_str(source.get("title")))
+        for dash in (" - ", " – ", " — ", " | "):
+            if name and title.endswith(dash + name) and len(title) > len(dash + name):
+                return title[: -len(dash + name)].rstrip()
+    return title
+
+
 def _link_of(item: Mapping[str, Any]) -> str:
+    # FeedBurner (and the like) put a tracker in <link> and the article in origLink.
+    original = _str(item.get("feedburner_origlink")).strip()
+    if urlsplit(original).scheme in ("http", "https"):
+        return original
     link = _str(item.get("link")).strip()
     if link:
         return link

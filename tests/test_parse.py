@@ -274,6 +274,38 @@ def test_publisher_comes_from_an_aggregators_source_url() -> None:
     assert entry.publisher == "reuters.com"
 
 
+def test_an_aggregators_publisher_suffix_leaves_the_headline() -> None:
+    """Google News titles each copy "<headline> - <publisher>": without the suffix, copies of a
+    story share their headline (and count once); a dash inside the headline stays."""
+    body = """<rss version="2.0"><channel>
+    <item><title>Seoul - Beijing flights resume - The Korea Herald</title>
+    <link>https://news.google.com/rss/articles/A</link>
+    <source url="https://www.koreaherald.com">The Korea Herald</source></item>
+    <item><title>The Korea Herald</title><link>https://news.google.com/rss/articles/B</link>
+    <source url="https://www.koreaherald.com">The Korea Herald</source></item>
+    <item><title>Visa talks - Reuters analysis</title><link>https://e.org/c</link></item>
+    </channel></rss>"""
+    entries = parse_feed(body.encode(), feed_id="g", url="https://news.google.com/rss").entries
+    assert [e.title for e in entries] == [
+        "Seoul - Beijing flights resume",
+        "The Korea Herald",  # nothing but the name: kept whole
+        "Visa talks - Reuters analysis",  # no <source>: nothing to strip
+    ]
+
+
+def test_a_feedburner_item_links_to_its_article_not_the_tracker() -> None:
+    body = b"""<rss version="2.0" xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0">
+    <channel><item><title>t</title>
+    <link>http://feeds.feedburner.com/~r/koreatimes/~3/Ab1Cd/story1.html</link>
+    <feedburner:origLink>https://www.koreatimes.co.kr/news/1</feedburner:origLink>
+    </item></channel></rss>"""
+    [entry] = parse_feed(body, feed_id="kt", url="https://feeds.feedburner.com/kt").entries
+    assert (entry.link, entry.publisher) == (
+        "https://www.koreatimes.co.kr/news/1",
+        "koreatimes.co.kr",
+    )
+
+
 @pytest.mark.parametrize(
     ("html", "text"),
     [
