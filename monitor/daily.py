@@ -110,15 +110,23 @@ def _whole_minutes(value: timedelta) -> timedelta:
 
 
 def previous_send(store: Store, day: date) -> datetime | None:
-    """When the latest digest of a day before `day` was sent (looking back a month)."""
+    """Up to when the latest digest of a day before `day` listed changes (looking back a
+    month): the changes after that are the next digest's. (For a digest sent before that was
+    kept: when it was sent.)"""
     last = store.last_digest()
-    if last is not None and last[0] < day:
-        return last[1]
-    for back in range(1, LOOKBACK_DAYS + 1):
-        state = store.digest_state(day - timedelta(days=back))
+    days = [last[0]] if last is not None and last[0] < day else []
+    days += [day - timedelta(days=back) for back in range(1, LOOKBACK_DAYS + 1)]
+    for earlier in days:
+        state = store.digest_state(earlier)
         if state is not None and state.sent_at is not None:
-            return state.sent_at
+            return state.covered_until or state.sent_at
     return None
+
+
+def covered_until(day: date, now: datetime, *, digest_time: time, zone: tzinfo) -> datetime:
+    """The end of the changes the digest of `day` built at `now` lists: `now`, but at most the
+    next day's digest time (a past day's digest leaves the later changes to the next one)."""
+    return min(now, slot(day + timedelta(days=1), digest_time, zone))
 
 
 def digest_input(
@@ -137,7 +145,7 @@ def digest_input(
     silences in force, every indicator's standing status and the feed problems."""
     zone = ZoneInfo(timezone)
     start = previous_send(store, day) or slot(day - timedelta(days=1), digest_time, zone)
-    end = min(now, slot(day + timedelta(days=1), digest_time, zone))
+    end = covered_until(day, now, digest_time=digest_time, zone=zone)
     changes, held = _changes(store, start, end)
     return DigestInput(
         day=day,
@@ -217,6 +225,7 @@ def send_daily_digest(
     except BaseException as exc:  # whatever happened, a later run may try again
         store.mark_digest_failed(day, str(exc) or type(exc).__name__, (clock or (lambda: now))())
         raise
-    store.mark_digest_sent(day, (clock or (lambda: now))())
+    end = covered_until(day, built_at, digest_time=settings.digest_time, zone=settings.zone)
+    store.mark_digest_sent(day, (clock or (lambda: now))(), covered_until=end)
     log.info("digest: %s sent to %s", day.isoformat(), where)
     return DigestResult(day, True, where=where)

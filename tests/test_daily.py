@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from monitor.cli import main
 from monitor.daily import digest_input, due_day, feed_problems, send_daily_digest
 from monitor.definitions import load_definitions
-from monitor.domain import Definitions, Feed
+from monitor.domain import Definitions, Feed, StatusChange
 from monitor.errors import DigestError
 from monitor.fetch import FetchLimits
 from monitor.match import Matcher
@@ -139,6 +139,52 @@ def test_the_digest_carries_the_changes_since_the_previous_one(
     assert later.changes == ()  # nothing changed since the digest of DAY went out
 
 
+def test_a_change_recorded_while_the_digest_is_sent_is_in_the_next_one(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    """The server refuses the first try; during the back-off a check records a change. The
+    message was built before it, so the next digest lists it (it started from `sent_at`, and
+    the change was in no digest)."""
+    check(definitions, store, at(7) - READ_BEFORE)
+    clock = [at(7)]
+    during = at(7) + timedelta(seconds=3)
+
+    def back_off(_seconds: float) -> None:
+        [status] = [s for i, (s, _) in store.current_statuses().items() if i == "visa-easing"]
+        store.record_changes([StatusChange("visa-easing", during, status, "quiet", (), "h")])
+        clock[0] = at(7) + timedelta(seconds=5)
+
+    with running_smtp_server(fail_first=1) as smtp:
+        s = settings(smtp, tmp_path)
+        assert send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a",
+                                 sleep=back_off, clock=lambda: clock[0]).sent  # fmt: skip
+    sent = smtp.messages[0].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    tomorrow = DAY + timedelta(days=1)
+    later = digest_input(
+        definitions, store, day=tomorrow, now=at(7, tomorrow), timezone="UTC", digest_time=SEVEN
+    )
+
+    assert "quiet" not in sent.split("What changed")[1].split("\n\n")[0]
+    assert [(c.indicator_id, c.at) for c in later.changes] == [("visa-easing", during)]
+
+
+def test_a_past_day_s_digest_leaves_the_later_changes_to_the_next_one(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    """Sent in the evening, the digest of the day before lists the changes up to this
+    morning's digest time; those of today are in today's digest, not in none."""
+    check(definitions, store, at(9))  # today, after the digest time
+    with running_smtp_server() as smtp:
+        s = settings(smtp, tmp_path)
+        past = send_daily_digest(definitions, store, s, day=DAY - timedelta(days=1), now=at(18),
+                                 owner="a")  # fmt: skip
+    today = digest_input(definitions, store, day=DAY, now=at(19), timezone="UTC",
+                         digest_time=SEVEN)  # fmt: skip
+
+    assert past.sent
+    assert {c.indicator_id for c in today.changes} == {"visa-easing", "flight-routes"}
+
+
 def test_a_day_s_digest_is_sent_exactly_once(
     definitions: Definitions, store: Store, tmp_path: Path
 ) -> None:
@@ -251,6 +297,10 @@ def test_digest_command_previews_without_sending_and_sends_once(
     again = runner.invoke(main, ["digest", "--send"], env=env)
     forced = runner.invoke(main, ["digest", "--send", "--force"], env=env)
     neither = runner.invoke(main, ["digest"], env=env)
+    future = runner.invoke(main, ["digest", "--send", "--date", "2999-06-01"], env=env)
+    nowhere = runner.invoke(main, ["digest", "--preview", "--out", str(tmp_path / "no/x.eml")],
+                            env=env)  # fmt: skip
+    out_with_send = runner.invoke(main, ["digest", "--send", "--out", str(eml)], env=env)
 
     assert preview.exit_code == 0, preview.output
     assert "2 indicators changed" in preview.stdout and "WHAT CHANGED" in preview.stdout
@@ -261,3 +311,10 @@ def test_digest_command_previews_without_sending_and_sends_once(
     assert forced.exit_code == 0
     assert len(list((tmp_path / "outbox").glob("digest-*.eml"))) == 1
     assert neither.exit_code == 2
+    # A day to come would be marked sent, and its digest never go out; the day is left alone.
+    assert future.exit_code == 2 and "a day still to come" in future.output
+    with open_store(database_url) as s:
+        assert s.digest_state(date(2999, 6, 1)) is None
+    assert nowhere.exit_code == 1 and "No such file or directory" in nowhere.output
+    assert "Traceback" not in nowhere.output
+    assert out_with_send.exit_code == 2 and "--out goes with --preview" in out_with_send.output

@@ -40,8 +40,15 @@ def digest_cmd(
 
     if mode is None:
         raise click.UsageError("say --preview or --send")
+    if out is not None and mode == "send":
+        raise click.UsageError("--out goes with --preview: --send sends the digest")
     now = utcnow()
-    the_day = day.date() if day else now.astimezone(rt.settings.zone).date()
+    today = now.astimezone(rt.settings.zone).date()
+    the_day = day.date() if day else today
+    if mode == "send" and the_day > today:
+        raise click.UsageError(  # it would be marked sent, and that day's digest never go out
+            f"--date {the_day}: a day still to come has no digest to send (today is {today})"
+        )
     if mode == "preview":
         rt.read_only = True
         _preview(rt, the_day, now, out)
@@ -63,7 +70,10 @@ def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
     store = rt.store.with_unrecorded(pending_changes(rt.definitions, rt.store, now=now))
     message = daily.digest_message(rt.definitions, store, rt.settings, day=day, now=now)
     if out is not None:
-        out.write_bytes(message.as_bytes())
+        try:
+            out.write_bytes(message.as_bytes())
+        except OSError as exc:
+            raise click.ClickException(f"--out {out}: {exc.strerror or exc}") from exc
         click.echo(f"digest {day}: written to {out}", err=True)
         return
     click.echo(f"Subject: {message['Subject']}\n")

@@ -21,6 +21,7 @@ class DigestState:
     sent_at: datetime | None
     attempts: int
     last_error: str
+    covered_until: datetime | None = None  # None: sent before this was kept (then: sent_at)
 
 
 class DigestsMixin(StoreBase):
@@ -63,12 +64,15 @@ class DigestsMixin(StoreBase):
             )
             return retaken.rowcount == 1
 
-    def mark_digest_sent(self, day: date, now: datetime) -> None:
+    def mark_digest_sent(
+        self, day: date, now: datetime, *, covered_until: datetime | None = None
+    ) -> None:
+        """Sent at `now`, listing the changes recorded up to `covered_until` (default `now`)."""
         with self._tx("mark digest sent", write=True) as conn:
             conn.execute(
                 update(digest_table)
                 .where(digest_table.c.day == day)
-                .values(sent_at=now, last_error="")
+                .values(sent_at=now, covered_until=covered_until or now, last_error="")
             )
 
     def mark_digest_failed(self, day: date, error: str, now: datetime) -> None:
@@ -98,5 +102,11 @@ class DigestsMixin(StoreBase):
         if row is None:
             return None
         return DigestState(
-            row.day, row.claimed_at, row.claimed_by, row.sent_at, row.attempts, row.last_error
+            row.day,
+            row.claimed_at,
+            row.claimed_by,
+            row.sent_at,
+            row.attempts,
+            row.last_error,
+            row.covered_until,
         )

@@ -254,6 +254,9 @@ class DigestTable(SQLModel, table=True):
     claimed_at: datetime | None = _when()
     claimed_by: str | None = None
     sent_at: datetime | None = _when()
+    # Up to when its "What changed" listed changes: the next digest lists them from there (a
+    # change recorded while this one was being sent would fall between it and `sent_at`).
+    covered_until: datetime | None = _when()
     failed_at: datetime | None = _when()
     attempts: int = 0
     last_error: str = _text()
