@@ -161,9 +161,18 @@ class _Channel:
     key: str = ""
 
 
-def _channel(url: str) -> _Channel:
+READ_TIMEOUT_SHARE = 2 / 3  # of a Notifier's timeout, each request waits for an answer
+
+
+def _channel(url: str, read_timeout: float) -> _Channel:
+    """The channel of a URL, its requests waiting `read_timeout` seconds for an answer unless
+    the URL sets `rto`: Apprise's own 4 s gave up on a receiver slower than that, which then
+    got the alert again at every retry though it had taken it each time."""
     client = apprise.Apprise(asset=apprise.AppriseAsset(storage_mode="memory"))
     ok = client.add(url)
+    if ok and "rto=" not in urlsplit(url).query:
+        for service in client:
+            service.socket_read_timeout = read_timeout
     return _Channel(url, channel_name(url), client if ok else None, channel_key(url))
 
 
@@ -181,7 +190,7 @@ class Notifier:
         timeout: float = 15.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.channels = [_channel(url) for url in urls]
+        self.channels = [_channel(url, timeout * READ_TIMEOUT_SHARE) for url in urls]
         self.attempts = max(1, attempts)
         self.backoff = backoff
         self.timeout = timeout

@@ -111,6 +111,15 @@ def test_alert_reaches_the_webhook() -> None:
         assert "quiet → pressure — confirmed" in payload["message"]
 
 
+def test_a_slow_receiver_is_waited_for_longer_than_apprises_four_seconds() -> None:
+    """Apprise gives up reading an answer after 4 s: a receiver that took 6 s to answer 200 got
+    the alert again at every retry. Each request now waits two thirds of the Notifier's timeout
+    (the whole call's), unless the URL sets its own `rto`."""
+    notifier = Notifier(["json://127.0.0.1:9/a", "json://127.0.0.1:9/b?rto=2.5"], timeout=15)
+    waits = [[s.socket_read_timeout for s in c.apprise or ()] for c in notifier.channels]
+    assert waits == [[10.0], [2.5]]
+
+
 def test_a_failing_channel_is_retried_and_delivered_once() -> None:
     sleeps: list[float] = []
     with running_webhook(fail_first=2) as hook:
