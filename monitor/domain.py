@@ -340,6 +340,9 @@ UNKNOWN = "unknown"
 INITIAL = UNKNOWN  # an indicator's status before it is first evaluated: no feed was read for it
 
 
+LEDE_CHARS = 200  # of an entry's text: its lede, which copies of a story share
+
+
 @dataclass(frozen=True)
 class Evidence:
     """A stored match with what the status model needs of its entry."""
@@ -354,6 +357,7 @@ class Evidence:
     terms: tuple[str, ...]  # empty for an entry an analyst added (`judged` "yes")
     snippet: str
     judged: str = ""  # "yes" when an analyst's standing verdict confirms it, else ""
+    lede: str = ""  # the first LEDE_CHARS characters of the entry's text
 
 
 @dataclass(frozen=True)

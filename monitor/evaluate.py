@@ -6,7 +6,9 @@ The status model (DESIGN §3):
 - copies of one story count once. Per outcome, evidence is clustered into stories: two items
   are one story when they share a link, have the same (long enough) normalized title, or their
   normalized title + snippet are near-duplicates (Jaccard >= 0.6 over word 3-shingles, or over
-  character bigrams for CJK text). A wire story syndicated to several publishers is one story,
+  character bigrams for CJK text), or so are their ledes (the first `LEDE_CHARS` characters of
+  their text: an outlet that runs a wire story under its own headline keeps its lede). A wire
+  story syndicated to several publishers is one story,
   and its source is the publisher of its earliest copy;
 - an outcome is ``none`` without stories, ``confirmed`` with at least ``corroborate`` distinct
   sources among its stories, else ``reported``;
@@ -68,6 +70,8 @@ __all__ = [
 
 
 NEAR_DUPLICATE = 0.6  # Jaccard similarity from which two texts are one story
+_MIN_LEDE_SHINGLES = 8  # shorter ledes (a dateline and a few words) say too little
+_LEDE = "\x01"  # before each lede shingle: never equal to a title + snippet one
 EVIDENCE_SHOWN = 20  # stories an outcome's state shows (the newest); it counts them all
 _MIN_TITLE_WORDS = 4  # shorter titles ("Live updates") are too generic to identify a story
 _MIN_TITLE_CJK = 8  # the same for CJK titles, in characters
@@ -239,6 +243,12 @@ class _Fingerprint:
     link: str
     title: str  # normalized title when long enough to identify a story, else ""
     shingles: frozenset[str]  # each shingle's tokens joined by NUL (no token holds one)
+    lede: frozenset[str] = frozenset()  # the lede's shingles, each after _LEDE (none: too short)
+
+    @property
+    def sets(self) -> tuple[frozenset[str], ...]:
+        """The shingle sets compared with another item's of the same kind (lede with lede)."""
+        return (self.shingles, self.lede) if self.lede else (self.shingles,)
 
 
 def stories(evidence: Sequence[Evidence], *, key: Hashable = None) -> list[Evidence]:
@@ -344,8 +354,10 @@ def story_keys(item: Evidence, frequent: AbstractSet[int] = frozenset()) -> tupl
         keys.append(_key_hash("link\0" + fingerprint.link))
     if fingerprint.title:
         keys.append(_key_hash("title\0" + fingerprint.title))
-    if len(fingerprint.shingles) >= _MIN_SHINGLES:
-        hashed = _hashes(fingerprint.shingles)  # in order
+    for shingles in fingerprint.sets:
+        if len(shingles) < _MIN_SHINGLES:
+            continue
+        hashed = _hashes(shingles)  # in order
         if not frequent.isdisjoint(hashed):
             hashed = (
                 *(h for h in hashed if h not in frequent),
@@ -364,8 +376,9 @@ def frequent_keys(stories: Sequence[Evidence]) -> frozenset[int]:
     FREQUENT_MIN of them): what `story_keys` puts last."""
     counts: dict[int, int] = {}
     for item in stories:
-        for h in _hashes(_fingerprint(item).shingles):
-            counts[h] = counts.get(h, 0) + 1
+        for shingles in _fingerprint(item).sets:
+            for h in _hashes(shingles):
+                counts[h] = counts.get(h, 0) + 1
     bound = max(FREQUENT_MIN, FREQUENT_SHARE * len(stories))
     return frozenset(h for h, n in counts.items() if n >= bound)
 
@@ -399,8 +412,9 @@ class _StoryIndex:
     def __init__(self, prints: Sequence[_Fingerprint]) -> None:
         counts: dict[str, int] = {}
         for fingerprint in prints:
-            for shingle in fingerprint.shingles:
-                counts[shingle] = counts.get(shingle, 0) + 1
+            for shingles in fingerprint.sets:
+                for shingle in shingles:
+                    counts[shingle] = counts.get(shingle, 0) + 1
         self._rank = {s: r for r, s in enumerate(sorted(counts, key=lambda s: (counts[s], s)))}
         self._links: dict[str, int] = {}
         self._titles: dict[str, int] = {}
@@ -412,8 +426,9 @@ class _StoryIndex:
             self._links.setdefault(fingerprint.link, entry_id)
         if fingerprint.title:
             self._titles.setdefault(fingerprint.title, entry_id)
-        for shingle in self._prefix(fingerprint.shingles):
-            self._by_shingle.setdefault(shingle, []).append((fingerprint.shingles, entry_id))
+        for shingles in fingerprint.sets:
+            for shingle in self._prefix(shingles):
+                self._by_shingle.setdefault(shingle, []).append((shingles, entry_id))
 
     def original(self, fingerprint: _Fingerprint) -> int | None:
         """The entry id of a story's first copy this item is a copy of, or None."""
@@ -421,12 +436,13 @@ class _StoryIndex:
             if key and key in known:
                 return known[key]
         compared: set[int] = set()
-        for shingle in self._prefix(fingerprint.shingles):
-            for shingles, entry_id in self._by_shingle.get(shingle, ()):
-                if id(shingles) not in compared:
-                    compared.add(id(shingles))
-                    if _jaccard(fingerprint.shingles, shingles) >= NEAR_DUPLICATE:
-                        return entry_id
+        for mine in fingerprint.sets:  # a lede's shingles are only in ledes' buckets
+            for shingle in self._prefix(mine):
+                for shingles, entry_id in self._by_shingle.get(shingle, ()):
+                    if id(shingles) not in compared:
+                        compared.add(id(shingles))
+                        if _jaccard(mine, shingles) >= NEAR_DUPLICATE:
+                            return entry_id
         return None
 
     def _prefix(self, shingles: frozenset[str]) -> list[str]:
@@ -445,6 +461,8 @@ def _similar(a: _Fingerprint, b: _Fingerprint) -> bool:
         return True
     if a.title and a.title == b.title:
         return True
+    if a.lede and b.lede and _jaccard(a.lede, b.lede) >= NEAR_DUPLICATE:
+        return True
     return _jaccard(a.shingles, b.shingles) >= NEAR_DUPLICATE
 
 
@@ -459,15 +477,18 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def _fingerprint(item: Evidence) -> _Fingerprint:
-    return _fingerprint_of(item.title, item.link, item.snippet)
+    return _fingerprint_of(item.title, item.link, item.snippet, item.lede)
 
 
 @functools.lru_cache(maxsize=FINGERPRINTS_CACHED)  # every cycle compares the same evidence
-def _fingerprint_of(title: str, link: str, snippet: str) -> _Fingerprint:
+def _fingerprint_of(title: str, link: str, snippet: str, lede: str) -> _Fingerprint:
+    ledes = _shingles(_tokens(lede))
+    long_enough = len(ledes) >= _MIN_LEDE_SHINGLES
     return _Fingerprint(
         link=_link_key(link),
         title=_title_key(_tokens(title)),
         shingles=_shingles(_tokens(title + "\n" + snippet)),
+        lede=frozenset(_LEDE + s for s in ledes) if long_enough else frozenset(),
     )
 
 

@@ -75,6 +75,7 @@ def ev(
     age: timedelta = HOUR,
     snippet: str = "",
     indicator: str = "nk",
+    lede: str = "",
 ) -> Evidence:
     entry_id = next(_ids)
     return Evidence(
@@ -87,6 +88,7 @@ def ev(
         time=NOW - age,
         terms=("x",),
         snippet=snippet,
+        lede=lede,
     )
 
 
@@ -378,6 +380,26 @@ def test_snippet_makes_copies_with_different_headlines_one_story() -> None:
     assert len(stories([a, b])) == 1
 
 
+def test_a_shared_lede_makes_copies_under_other_headlines_one_story() -> None:
+    """An outlet runs a wire story under its own headline: one copy's hit is in its headline
+    (the snippet starts with it), the other's in the text; their ledes are the same."""
+    lede = (
+        "SEOUL, Dec. 2 (Yonhap) -- China will extend its visa-free entry for South Korean "
+        "travellers to 30 days from next month, the foreign ministry in Beijing said Wednesday"
+    )
+    a = ev(publisher="yna.co.kr", title="China extends visa-free entry to 30 days",
+           snippet="China extends visa-free entry to 30 days " + lede[:120], lede=lede)  # fmt: skip
+    b = ev(publisher="koreatimes.co.kr", title="Longer stays for Korean tourists in China",
+           snippet=lede[40:], lede=lede)  # fmt: skip
+    assert not same_story(replace(a, lede=""), replace(b, lede=""))
+    assert len(stories([a, b])) == 1
+    # Another story of the same agency and day shares its dateline, not its lede.
+    other = ev(publisher="koreaherald.com", title="North Korea fires a missile into the sea",
+               lede="SEOUL, Dec. 2 (Yonhap) -- North Korea fired a short-range ballistic "
+               "missile into the East Sea on Wednesday, South Korea's military said")  # fmt: skip
+    assert len(stories([a, other])) == 2
+
+
 def test_many_copies_stay_cheap() -> None:
     items = [ev(publisher=f"p{i}.com", age=timedelta(seconds=i)) for i in range(2000)]
     assert len(stories(items)) == 1
@@ -398,16 +420,19 @@ _WORDS = st.sampled_from(
     ["china", "korea", "visa", "flights", "seoul", "talks", "중국", "한국", "中国", "签证"]
 )
 _TEXTS = st.lists(_WORDS, min_size=0, max_size=9).map(" ".join)
+_LEDES = st.lists(_WORDS, min_size=0, max_size=14).map(" ".join)  # from 8 shingles: compared
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
-        st.tuples(_TEXTS, _TEXTS, st.integers(0, 3), st.integers(0, 40)), min_size=0, max_size=30
+        st.tuples(_TEXTS, _TEXTS, st.integers(0, 3), st.integers(0, 40), _LEDES),
+        min_size=0,
+        max_size=30,
     )
 )
 def test_clustering_through_the_index_equals_comparing_every_story(
-    items: list[tuple[str, str, int, int]],
+    items: list[tuple[str, str, int, int, str]],
 ) -> None:
     evidence = [
         ev(
@@ -415,8 +440,9 @@ def test_clustering_through_the_index_equals_comparing_every_story(
             snippet=snippet,
             link=f"https://x.example/{link}" if link else "",
             age=timedelta(minutes=minutes),
+            lede=lede,
         )
-        for title, snippet, link, minutes in items
+        for title, snippet, link, minutes, lede in items
     ]
     assert list(_cluster(evidence)) == _every_story_compared(evidence)
 

@@ -129,7 +129,12 @@ class History:
         found = []
         for entry_id, entry in new:
             for indicator_id, outcome_id in self.rng.sample(self.outcomes, self.rng.randrange(3)):
-                match = Match(entry.key, indicator_id, outcome_id, ("term",), entry.text[:80])
+                # The snippet is around the hit: the copies of a story under other headlines
+                # (and other snippets) are then often found by their ledes alone.
+                start = self.rng.choice([0, 0, 25, 50])
+                match = Match(
+                    entry.key, indicator_id, outcome_id, ("term",), entry.text[start:][:80]
+                )
                 found.append((entry_id, match))
         return found
 

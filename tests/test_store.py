@@ -165,6 +165,7 @@ def test_evidence_is_the_window_of_matched_entries(store: Store) -> None:
         time=NOW - HOUR,
         terms=("China", "sanction*"),
         snippet="…Story number 2…",
+        lede="Body of story 2.",  # the start of its text, which copies share
     )
     everything = storeops.evidence(store, None, NOW - 100 * DAY)
     assert {k: len(v) for k, v in everything.items()} == {"nk": 3, "taiwan": 1}

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
-from monitor.domain import Evidence, Judgement
+from monitor.domain import LEDE_CHARS, Evidence, Judgement
 from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.schema import entry_table, match_table, verdict_table
 from monitor.store.verdicts import latest_verdicts
@@ -119,8 +119,17 @@ def _judged_or_matched(conn: Connection) -> list[str]:
 def matches_query() -> Any:
     """Matches with what evidence shows of their entries (`evidence_of` reads its rows)."""
     return select(
-        match_table, entry_table.c.title, entry_table.c.link, entry_table.c.publisher
+        match_table,
+        entry_table.c.title,
+        entry_table.c.link,
+        entry_table.c.publisher,
+        lede_column(),
     ).join(entry_table, entry_table.c.id == match_table.c.entry_id)
+
+
+def lede_column() -> Any:
+    """The first LEDE_CHARS characters of an entry's text, as `lede`."""
+    return func.substr(entry_table.c.text, 1, LEDE_CHARS).label("lede")
 
 
 def evidence_of(row: Any, judged: str = "") -> Evidence:
@@ -137,6 +146,7 @@ def evidence_of(row: Any, judged: str = "") -> Evidence:
         terms=tuple(row.terms),
         snippet=row.snippet,
         judged=judged,
+        lede=row.lede,
     )
 
 
@@ -215,6 +225,7 @@ def _confirmed(row: Any) -> Evidence:
         terms=(),
         snippet=snippet,
         judged="yes",
+        lede=row.text[:LEDE_CHARS],
     )
 
 

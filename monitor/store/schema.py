@@ -326,6 +326,7 @@ class StoryTable(SQLModel, table=True):
     title: str = _text()
     link: str = _text()
     snippet: str = _text()
+    lede: str = _text()  # the first LEDE_CHARS of its text: copies share it
     terms: list[str] = _json()
     judged: str = ""
     copies_until: datetime | None = _when()  # the newest copy found of it, if any

@@ -373,6 +373,7 @@ def _story_values(item: Evidence) -> dict[str, Any]:
         "snippet": item.snippet,
         "terms": list(item.terms),
         "judged": item.judged,
+        "lede": item.lede,
     }
 
 
