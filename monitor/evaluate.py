@@ -82,8 +82,8 @@ _REASON_FEEDS = 3  # feeds named in the reason of an unknown status; the others 
 _REASON_ERROR = 80  # characters of each feed's last error shown there
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
-_CJK_RUN = re.compile(rf"[{_CJK}]+")
+# A token: a run of CJK characters (group 1) or a word of other letters and digits (group 2).
+_TOKEN = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
 
 
 # ---------------------------------------------------------------- statuses
@@ -492,33 +492,30 @@ def _fingerprint_of(title: str, link: str, snippet: str, lede: str) -> _Fingerpr
     )
 
 
-def _tokens(text: str) -> list[str]:
+def _tokens(text: str) -> list[tuple[str, str]]:
+    """The tokens of a text, each a (CJK run, word) pair with one of the two empty."""
     return _TOKEN.findall(normalize(text))
 
 
-def _title_key(tokens: list[str]) -> str:
-    cjk = sum(len(t) for t in tokens if _is_cjk(t))
+def _title_key(tokens: list[tuple[str, str]]) -> str:
+    cjk = sum(len(run) for run, _word in tokens)
     if len(tokens) >= _MIN_TITLE_WORDS or cjk >= _MIN_TITLE_CJK:
-        return " ".join(tokens)
+        return " ".join(run or word for run, word in tokens)
     return ""
-
-
-def _is_cjk(token: str) -> bool:
-    return not token.isascii() and _CJK_RUN.fullmatch(token) is not None
 
 
 def _link_key(link: str) -> str:
     return link.strip().split("#", 1)[0].rstrip("/")
 
 
-def _shingles(tokens: list[str]) -> frozenset[str]:
+def _shingles(tokens: list[tuple[str, str]]) -> frozenset[str]:
     """Word 3-shingles of Latin-script words plus character bigrams of CJK runs."""
-    words = [t for t in tokens if not _is_cjk(t)]
+    words = [word for _run, word in tokens if word]
     shingles: set[str] = set()
     if 0 < len(words) < 3:
         shingles.add("\0".join(words))
     shingles.update("\0".join(words[i : i + 3]) for i in range(len(words) - 2))
-    for run in (t for t in tokens if _is_cjk(t)):
+    for run in (run for run, _word in tokens if run):
         if len(run) == 1:
             shingles.add("#\0" + run)
         shingles.update("#\0" + run[i : i + 2] for i in range(len(run) - 1))
