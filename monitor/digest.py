@@ -427,12 +427,15 @@ def build_digest(data: DigestInput, *, sender: str, recipients: Sequence[str]) -
     message["Date"] = format_datetime(
         generated if generated.tzinfo else generated.replace(tzinfo=UTC)
     )
-    message["Message-ID"] = f"<digest-{data.day.isoformat()}@{_domain(sender)}>"
+    # The day and the content: a retry of one message keeps its id (a server that took it
+    # once drops the copy), a digest sent again with other content (--force) gets its own.
+    content = digest_of(text, html)
+    message["Message-ID"] = f"<digest-{data.day.isoformat()}.{content[:12]}@{_domain(sender)}>"
     message["Auto-Submitted"] = "auto-generated"
     message[DAY_HEADER] = data.day.isoformat()
     message.set_content(text, cte="quoted-printable")
     message.add_alternative(html, subtype="html", cte="quoted-printable")
-    boundary = "==monitor-" + digest_of(text, html)[:32]
+    boundary = "==monitor-" + content[:32]
     while boundary in text or boundary in html:  # practically never
         boundary += "="
     message.set_boundary(boundary)

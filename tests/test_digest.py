@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
@@ -212,7 +213,10 @@ def test_headers_and_both_parts() -> None:
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
     assert message["From"] == SENDER
     assert [a.addr_spec for a in message["To"].addresses] == list(RECIPIENTS)
-    assert message["Message-ID"] == "<digest-2026-01-06@example.org>"
+    assert re.fullmatch(r"<digest-2026-01-06\.[0-9a-f]{12}@example\.org>", message["Message-ID"])
+    again = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+    other = build_digest(sample(changes=()), sender=SENDER, recipients=RECIPIENTS)
+    assert again["Message-ID"] == message["Message-ID"] != other["Message-ID"]
     assert message["Date"].datetime == datetime(2026, 1, 6, 22, 0, tzinfo=UTC)
 
 
