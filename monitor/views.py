@@ -494,9 +494,8 @@ def _history_rows(
         changes = store.iter_changes(indicator_id=indicator_id)
         held = current.get(indicator_id)
         begun = started.get(indicator_id)
-        if begun is not None and kept_since is not None:
-            begun = max(begun, kept_since)  # the changes before may be gone, and what they said
-        for period in periods(indicator_id, changes, started=begun, current=held):
+        found = periods(indicator_id, changes, started=begun, current=held, kept_since=kept_since)
+        for period in found:
             if since is None or period.until is None or period.until > since:
                 yield period
 
@@ -507,17 +506,23 @@ def periods(
     *,
     started: datetime | None,
     current: tuple[str, datetime] | None,
+    kept_since: datetime | None = None,
 ) -> Iterator[PeriodOut]:
     """The stretches of one indicator's statuses from its changes, oldest first: the status
-    before its first change (from when monitoring began), then one per change, the last one
-    open. Without changes, the status it holds now, since monitoring began."""
+    before its first change (from when monitoring began, but not before `kept_since`: the
+    changes before may be gone, and what they said), then one per change, the last one open.
+    Without changes, the status it holds now, since monitoring began (retention keeps each
+    indicator's latest change, so none was ever recorded)."""
     last: StatusChange | None = None
     for change in changes:
+        begun = started
+        if begun is not None and kept_since is not None:
+            begun = max(begun, kept_since)
         if last is not None:
             yield PeriodOut(indicator=indicator_id, status=last.new_status, since=last.at,
                             until=change.at, change_id=last.id)  # fmt: skip
-        elif started is not None and started < change.at:
-            yield PeriodOut(indicator=indicator_id, status=change.old_status, since=started,
+        elif begun is not None and begun < change.at:
+            yield PeriodOut(indicator=indicator_id, status=change.old_status, since=begun,
                             until=change.at, change_id=None)  # fmt: skip
         last = change
     if last is not None:

@@ -12,7 +12,7 @@ import re
 import sqlite3
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -198,12 +198,21 @@ def test_history_claims_nothing_before_the_changes_retention_keeps(
         served = client.get(
             "/export/history", params={"indicator": "visa-easing", "format": "json"}
         )
+        unchanged = client.get(
+            "/export/history", params={"indicator": "business-investment", "format": "json"}
+        )
 
     assert [(r["status"], r["since"], r["change_id"]) for r in served.json()] == [
         ("quiet", iso(NOW - 25 * webdata.DAY), None),  # not from 30 days ago
         ("eased:reported", iso(NOW - 20 * webdata.DAY), 1),
         ("eased:confirmed", iso(NOW - 2 * webdata.DAY), 3),
     ]
+    # An indicator that never changed lost nothing to retention (its latest change is always
+    # kept): its status holds from when monitoring began.
+    [(status, since)] = [(r["status"], r["since"]) for r in unchanged.json()]
+    assert status == "quiet"
+    assert since == iso(store.monitoring_started()["business-investment"])
+    assert datetime.fromisoformat(since) < NOW - 25 * webdata.DAY
 
 
 def test_since_and_indicator_narrow_every_export(url: str, client: TestClient) -> None:
