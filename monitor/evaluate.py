@@ -209,6 +209,27 @@ def feeds_down(feed_health: Sequence[FeedHealth], now: datetime) -> str:
     return f"feeds not read: {shown}" + (f"; and {more} more" if more > 0 else "")
 
 
+def down_since(feed_health: Sequence[FeedHealth], now: datetime) -> datetime | None:
+    """When feeds that cannot support ``quiet`` at `now` (`feeds_down`) stopped supporting it:
+    when the last of them went unread or failing for too long (gone: when it failed). None when
+    that cannot be told (a feed never read, or read after `now`)."""
+    moments = []
+    for health in feed_health:
+        if health.never_read:
+            return None
+        if health.dead:
+            if health.failing_since is None:
+                return None
+            moments.append(health.failing_since)
+        elif health.failing_since is not None:
+            moments.append(health.failing_since + UNREAD_AFTER * health.interval)
+        elif health.last_read is not None and health.last_read <= now:
+            moments.append(health.last_read + max(UNREAD_AFTER * health.interval, UNREAD_MIN))
+        else:
+            return None
+    return max(moments) if moments and max(moments) <= now else None
+
+
 def _problem(health: FeedHealth, now: datetime) -> str:
     """Why one feed cannot support ``quiet``, or "" when it can."""
     error = " ".join(health.last_error.split())

@@ -28,7 +28,7 @@ from monitor.domain import (
     parse_duration,
 )
 from monitor.errors import SilenceError, VerdictError
-from monitor.evaluate import EVIDENCE_SHOWN, evaluate
+from monitor.evaluate import EVIDENCE_SHOWN, down_since, evaluate
 from monitor.evaluate import changes as find_changes
 from monitor.silences import Silence
 from monitor.store import OutcomeKept, Store
@@ -101,6 +101,18 @@ def kept_statuses(
         return [s for s in statuses if s.indicator_id in ids]
     reads = _reads(definitions, store, unread=True)
     return _from_kept(indicators, store, states, reads, now=now, shown=shown)
+
+
+def unread_since(
+    definitions: Definitions, store: Store, indicator_ids: AbstractSet[str], *, now: datetime
+) -> dict[str, datetime]:
+    """For the readers, of the indicators in `indicator_ids` that are `unknown` at `now` because
+    their feeds went unread or failing: since when (`evaluate.down_since`), where it can be told."""
+    if not indicator_ids:
+        return {}
+    reads = _reads(definitions, store, unread=True)
+    found = {i: down_since(reads[i], now) for i in indicator_ids if i in reads}
+    return {i: moment for i, moment in found.items() if moment is not None}
 
 
 def _reads(definitions: Definitions, store: Store, *, unread: bool) -> dict[str, list[FeedHealth]]:

@@ -30,7 +30,7 @@ from monitor.domain import (
 )
 from monitor.errors import StoreError
 from monitor.shownterms import shown_terms
-from monitor.statuses import kept_statuses
+from monitor.statuses import kept_statuses, unread_since
 from monitor.store import FeedCounts, Store
 from monitor.webmodels import (
     ChangeEvidenceOut,
@@ -169,12 +169,20 @@ def indicator_views(
 ) -> list[IndicatorView]:
     """Every indicator with its status at `now` and the evidence behind it (without `evidence`,
     only counted). That is the recorded status unless time alone moved it (evidence left its
-    window, the feeds went unread) before a check recorded that: then it is shown since `now`."""
+    window, the feeds went unread) before a check recorded that: then it is shown since the
+    feeds stopped supporting the status (went unread or failing), or else since `now`."""
     recorded, started = store.current_statuses(), store.monitoring_started()
+    worked = kept_statuses(definitions, store, now=now, evidence=evidence)
+    unread = unread_since(definitions, store, {
+        w.indicator_id for w in worked
+        if w.status == UNKNOWN and recorded.get(w.indicator_id, (INITIAL, now))[0] != UNKNOWN
+    }, now=now)  # fmt: skip
     views = []
-    for worked_out in kept_statuses(definitions, store, now=now, evidence=evidence):
+    for worked_out in worked:
         status, since = recorded.get(worked_out.indicator_id, (INITIAL, now))
-        status, since = (status, since) if worked_out.status == status else (worked_out.status, now)
+        if worked_out.status != status:  # not recorded yet: since it moved, if that is known
+            moved = unread.get(worked_out.indicator_id, now)
+            status, since = worked_out.status, max(moved, since) if status != INITIAL else moved
         view = _view(worked_out.indicator_id, definitions, worked_out, status, since)
         views.append(replace(view, started=started.get(worked_out.indicator_id, since)))
     return views

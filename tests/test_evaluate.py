@@ -32,6 +32,7 @@ from monitor.evaluate import (
     _similar,
     _stories_of,
     changes,
+    down_since,
     evaluate,
     feeds_down,
     same_story,
@@ -94,6 +95,17 @@ def ev(
 
 def healthy(feed: str = "f1") -> FeedHealth:
     return FeedHealth(feed, None, timedelta(minutes=15))
+
+
+def test_feeds_stopped_supporting_a_status_when_the_last_of_them_did() -> None:
+    read = replace(healthy("a"), last_read=NOW - 3 * HOUR)  # unread from NOW - 2.5 h
+    failing = FeedHealth("b", NOW - 2 * HOUR, timedelta(minutes=15))  # from NOW - 1.5 h
+    gone = FeedHealth("c", NOW - 5 * HOUR, timedelta(minutes=15), dead=True)  # from then
+    assert down_since([read, failing, gone], NOW) == NOW - 90 * timedelta(minutes=1)
+    assert down_since([read], NOW) == NOW - 150 * timedelta(minutes=1)
+    never = FeedHealth("d", None, timedelta(minutes=15), never_read=True)
+    later = replace(healthy("e"), last_read=NOW + HOUR)  # the clock was set back
+    assert down_since([read, never], NOW) is None and down_since([later], NOW) is None
 
 
 def failing(feed: str, since: timedelta, interval: timedelta = timedelta(minutes=15)) -> FeedHealth:

@@ -511,6 +511,12 @@ def test_feeds_nobody_reads_make_the_shown_status_unknown(store: Store, defs: De
     assert f"yonhap: not read since {read} UTC" in data["reason"]
     assert len(data["evidence"]) == 2  # still shown: the evidence is still in its window
     assert store.current_statuses()["visa-easing"][0] == "eased:confirmed"  # nothing written
+    # Since the feeds stopped supporting a status: two of their 15-minute intervals after they
+    # were last read (not since the moment it was asked: the timeline would draw the old
+    # status until then).
+    assert datetime.fromisoformat(data["since"]) == NOW - timedelta(minutes=5) + 2 * timedelta(
+        minutes=15
+    )
     fresh = make_client(store, defs, clock=lambda: NOW + timedelta(minutes=20))
     assert fresh.get("/indicators/visa-easing").json()["status"] == "eased:confirmed"
 
