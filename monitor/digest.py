@@ -415,8 +415,8 @@ def _domain(sender: str) -> str:
 
 
 def build_digest(data: DigestInput, *, sender: str, recipients: Sequence[str]) -> EmailMessage:
-    """The digest as a multipart/alternative email. Pure: the same input gives the same bytes
-    (the Message-ID and MIME boundary are derived from the day and the content)."""
+    """The digest as a multipart/alternative email. Pure: the same input, the same bytes (the
+    Message-ID and boundary come from day and content: a retry keeps its id, new content not)."""
     text, html = render(data)
     message = EmailMessage()
     message["Subject"] = subject_for(data)
@@ -427,8 +427,6 @@ def build_digest(data: DigestInput, *, sender: str, recipients: Sequence[str]) -
     message["Date"] = format_datetime(
         generated if generated.tzinfo else generated.replace(tzinfo=UTC)
     )
-    # The day and the content: a retry of one message keeps its id (a server that took it
-    # once drops the copy), a digest sent again with other content (--force) gets its own.
     content = digest_of(text, html)
     message["Message-ID"] = f"<digest-{data.day.isoformat()}.{content[:12]}@{_domain(sender)}>"
     message["Auto-Submitted"] = "auto-generated"

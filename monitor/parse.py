@@ -103,10 +103,14 @@ def parse_feed(
     if not parsed.get("entries") and (not parsed.get("version") or _ill_formed(parsed)):
         raise ParseError(f"parse: {url}: not a feed ({problem or 'no feed elements found'})")
     feed = parsed.get("feed") or {}
+    entries, others = _unique(_entries(parsed.get("entries") or [], feed_id, url))
+    if others:  # a CMS that gives every item one guid: the news behind it is lost
+        shared = f"{others} item(s) left out: another story under the guid of an earlier one"
+        problem = f"{problem}; {shared}" if problem else shared
     return ParsedFeed(
         title=_one_line(_text_of(feed, "title"))[:MAX_TITLE],
         link=_absolute(_str(feed.get("link")), url),
-        entries=tuple(_unique(_entries(parsed.get("entries") or [], feed_id, url))),
+        entries=entries,
         warning=problem,
     )
 
@@ -260,14 +264,15 @@ def _entry(item: dict[str, Any], feed_id: str, feed_url: str) -> Entry:
     )
 
 
-def _unique(entries: Iterator[Entry]) -> Iterator[Entry]:
-    """The first of entries sharing a key: one feed's items with the same guid (or, lacking
-    one, link, or title and text)."""
-    seen: set[str] = set()
+def _unique(entries: Iterator[Entry]) -> tuple[tuple[Entry, ...], int]:
+    """The first of entries sharing a key (one feed's items with the same guid, or, lacking
+    one, link, or title and text), and how many left out were other stories (another title)."""
+    first: dict[str, Entry] = {}
+    others = 0
     for entry in entries:
-        if entry.key not in seen:
-            seen.add(entry.key)
-            yield entry
+        kept = first.setdefault(entry.key, entry)
+        others += kept is not entry and kept.title != entry.title
+    return tuple(first.values()), others
 
 
 def _headline(item: Mapping[str, Any]) -> str:

@@ -252,10 +252,12 @@ def _claim(
 ) -> list[DueFeed]:
     """The next feeds due at `now` that the cycle does not hold yet, leased for `ctx.lease`
     from the moment they are claimed."""
-    lease = ctx.lease + ((clock() - now) if clock else timedelta(0))
+    current = clock() if clock else now
+    lease = ctx.lease + (current - now)
     due = ctx.store.due_feeds(
-        now, owner=ctx.owner, lease=lease, limit=CLAIM_BATCH, skip=leases.claimed, force=ctx.force
-    )
+        now, owner=ctx.owner, lease=lease, limit=CLAIM_BATCH, skip=leases.claimed,
+        force=ctx.force, current=current,
+    )  # fmt: skip
     leases.hold(f.id for f in due)
     return due
 

@@ -33,7 +33,7 @@ def test_rss2_feed_and_first_entry() -> None:
     feed = parse("rss2.xml")
     assert feed.title == "Example News & Views"
     assert feed.link == "https://www.example-news.co.kr/"
-    assert feed.warning == ""
+    assert feed.warning == "1 item(s) left out: another story under the guid of an earlier one"
     first = feed.entries[0]
     assert first == Entry(
         feed_id="test",
@@ -80,6 +80,14 @@ def test_rss2_duplicate_guid_keeps_the_first() -> None:
     assert [e.guid for e in feed.entries].count("yna-1") == 1
     assert by_guid(feed)["yna-1"].title.startswith("Xi tells Lee")
     assert all("Duplicate" not in e.title for e in feed.entries)
+    assert "1 item(s) left out" in feed.warning  # another story: the log says it was lost
+
+
+def test_the_same_item_twice_is_no_fault() -> None:
+    item = "<item><guid>g</guid><title>Same story</title></item>"
+    body = f"<rss version='2.0'><channel>{item}{item}</channel></rss>".encode()
+    feed = parse_feed(body, feed_id="f", url="https://e.org/")
+    assert (len(feed.entries), feed.warning) == (1, "")
 
 
 def test_rss2_entries_missing_fields_still_parse() -> None:

@@ -209,17 +209,20 @@ class FeedsMixin(StoreBase):
         limit: int | None = None,
         skip: Collection[str] = (),
         force: bool = False,
+        current: datetime | None = None,
     ) -> list[DueFeed]:
         """Claim the feeds due at `now` for `owner` until `now + lease`; skip others' leases,
         and the feeds named in `skip` (those a cycle already holds). A feed last checked (or
-        leased) later than `now` by more than CLOCK_SLACK is due (and free): the clock went back.
+        leased) later than the clock's `current` reading (default `now`) by more than
+        CLOCK_SLACK is due (and free): the clock went back. (`now` is when the cycle began; in a
+        long cycle other daemons check feeds after it, and those are not due.)
 
         `force`: every live feed not yet checked at or after `now`, whatever its schedule
         (`monitor check --force`), so a cycle claiming in batches still takes each one once."""
         # A check or a lease recorded further ahead of `now` than CLOCK_SLACK was recorded on
         # a clock that ran ahead and was set back: the feed is due and its lease is over, or no
         # feed would be read until the clock caught up with them.
-        ahead = now + CLOCK_SLACK
+        ahead = (current or now) + CLOCK_SLACK
         free = or_(
             feed_table.c.lease_until.is_(None),
             feed_table.c.lease_until <= now,
