@@ -232,6 +232,17 @@ def test_broken_gzip_fails(feed_server: FeedServer) -> None:
     assert result.error.startswith("fetch: cannot decode the gzip body")
 
 
+@pytest.mark.parametrize("after", [b"", b"\0" * 8], ids=["members", "members-then-padding"])
+def test_a_gzip_body_of_several_members_is_read_whole(
+    feed_server: FeedServer, after: bytes
+) -> None:
+    """`cat a.gz b.gz`: gzip readers take every member; the second item was cut off."""
+    half = len(RSS) // 2
+    body = gzip.compress(RSS[:half]) + gzip.compress(RSS[half:]) + after
+    feed_server.route("/feed", body=body, headers={"Content-Encoding": "gzip"}, chunk_size=7)
+    assert get(feed_server, "/feed").body == RSS
+
+
 def test_deflate_body_is_decompressed(feed_server: FeedServer) -> None:
     feed_server.route("/feed", body=zlib.compress(RSS), headers={"Content-Encoding": "deflate"})
     assert get(feed_server, "/feed").body == RSS

@@ -39,6 +39,7 @@ NO_BODY = frozenset({204, 304})  # answers that have no body, whatever their hea
 DRAIN_BYTES = 65_536  # an unread body at most this long is read, so its connection is reused
 DRAIN_SECONDS = 1.0  # ... if that takes no longer than this
 ENCODINGS = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}  # what we ask for
+GZIP_MAGIC = b"\x1f\x8b"  # how a gzip member begins
 SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 SCHEME_LIKE = re.compile(r"([^/?#]*):")  # a colon before any "/", "?" or "#"
 
@@ -334,13 +335,23 @@ async def _decoded(response: httpx2.Response, step: int) -> AsyncIterator[bytes]
 
 
 async def _inflated(chunks: AsyncIterator[bytes], coding: str, step: int) -> AsyncIterator[bytes]:
-    inflater = None
+    """One coding undone. A gzip body may hold several members one after another (RFC 1952:
+    what `cat a.gz b.gz` makes), each inflated in turn; bytes after the end that start no member
+    (a server's padding) are left."""
+    inflater, members, ended = None, 0, False
     try:
         async for data in chunks:
-            inflater = inflater or _inflater(coding, data)
-            while data and not inflater.eof:
+            while data and not ended:
+                if inflater is None:
+                    if members and (coding != "gzip" or not data.startswith(GZIP_MAGIC)):
+                        ended = True  # deflate is one stream; after a gzip member, padding
+                        break
+                    inflater, members = _inflater(coding, data), members + 1
                 yield inflater.decompress(data, step)
                 data = inflater.unconsumed_tail
+                if inflater.eof:
+                    yield inflater.flush()
+                    data, inflater = inflater.unused_data + data, None
         if inflater is not None:
             yield inflater.flush()
     except zlib.error as exc:
