@@ -83,6 +83,8 @@ def parse_feed(
     """Read a feed body into entries; ParseError when it is not a feed at all."""
     if not body.strip():
         raise ParseError(f"parse: {url}: not a feed (empty body)")
+    if body.lstrip()[:1] in (b"{", b"["):  # feedparser would call it ill-formed XML
+        raise ParseError(f"parse: {url}: not a feed (JSON, such as a JSON Feed: RSS, RDF or Atom)")
     # Without a content type feedparser reports a bozo "no Content-type specified";
     # application/xml lets the body's own XML declaration choose the charset. No
     # Content-Location: feedparser would resolve guids against it, and a guid must not

@@ -208,7 +208,7 @@ def test_utf8_served_as_text_xml_without_a_charset_is_no_fault() -> None:
         (b"", "(empty body)"),
         (b"  \n\t ", "(empty body)"),
         ((FEEDS / "html-page.html").read_bytes(), "(no feed elements found)"),
-        (b'{"title": "a JSON document"}', "("),
+        (b'\n{"version": "https://jsonfeed.org/version/1.1"}', "(JSON, such as a JSON Feed"),
         (bytes(range(256)) * 4, "("),
         (b"<?xml version='1.0'?><rss version='2.0'><channel><item><title>x", "("),
         (b"<?xml version='1.0'?><<<rss>>>&&& <item", "not well-formed (invalid token)"),
