@@ -599,3 +599,14 @@ def test_replace_matches_makes_the_new_matches_the_only_ones(store: Store) -> No
     }
     assert store.replace_matches([first[0]], [], {}) == 0
     assert storeops.evidence(store, None, NOW - DAY) == {}
+
+
+def test_a_304_taken_is_not_modified_and_one_refused_is_not(store: Store) -> None:
+    """A 304 to a request that sent no validator is refused as a failure: /feeds and the page
+    showed it "304 (not modified)" next to "failing"."""
+    store.sync_feeds(FEEDS[:1], now=NOW)
+    storeops.record_fetch(store, "yonhap", now=NOW, ok=True, http_status=304)
+    taken = store.feeds()[0].not_modified
+    error = "fetch: 304 Not Modified to a request without validators"
+    storeops.record_fetch(store, "yonhap", now=NOW + HOUR, ok=False, http_status=304, error=error)
+    assert (taken, store.feeds()[0].not_modified) == (True, False)

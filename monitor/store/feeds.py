@@ -105,7 +105,7 @@ class FeedState:
     last_checked_at: datetime | None
     last_success_at: datetime | None
     http_status: int | None
-    not_modified: bool  # the last answer was 304 Not Modified
+    not_modified: bool  # the last answer was a 304 Not Modified it took (one it refused fails)
     error_count: int
     last_error: str
     next_check_at: datetime | None
@@ -454,7 +454,7 @@ def _feed_state(row: Any) -> FeedState:
         last_checked_at=row.last_checked_at,
         last_success_at=row.last_success_at,
         http_status=row.http_status,
-        not_modified=row.http_status == 304,
+        not_modified=row.http_status == 304 and row.failing_since is None,  # not a refused 304
         error_count=row.error_count,
         last_error=row.last_error,
         next_check_at=row.next_check_at,
