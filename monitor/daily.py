@@ -7,8 +7,8 @@
 Exactly once, healthchecks style: the day's row is claimed in the database *before* sending;
 after a send it is marked sent, after a failure the claim is released (so a later run retries);
 a claim left by a crashed sender goes stale and is retaken (`store.DIGEST_CLAIM_TIMEOUT`).
-Building the message (`digest.build_digest`) and sending it (`digest.send_with_retry`) stay in
-monitor.digest; this module decides which data and which day.
+Building the message (`digest.build_digest`) and sending it (`mail.send_with_retry`) stay in
+monitor.digest and monitor.mail; this module decides which data and which day.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
-from monitor.digest import DigestInput, FeedProblem, build_digest, send_with_retry
+from monitor.digest import DigestInput, FeedProblem, build_digest
 from monitor.domain import Definitions, StatusChange, format_duration
+from monitor.mail import send_with_retry
 from monitor.settings import Settings
 from monitor.silences import digest_changes, is_held
 from monitor.store import FeedState, Store

@@ -1,26 +1,18 @@
-"""The daily digest: build the email from stored data (pure), then deliver it (I/O).
+"""The daily digest's email, built from stored data. Pure: no I/O.
 
     build_digest(DigestInput, sender=, recipients=) -> EmailMessage   pure: same input, same bytes
-    deliver(message, settings) -> str               SMTP, or an .eml file in OUTBOX_DIR
-    send_with_retry(message, settings) -> str       deliver, retrying transient failures
 
-Jinja2 and smtplib are imported here and nowhere else. Deciding *whether* today's digest is due
-and claiming it in the database is the caller's job (see `send_with_retry`).
+Jinja2 is imported here and in `page` only. Delivering it is `monitor.mail`'s job; deciding
+*whether* today's digest is due and claiming it in the database is `monitor.daily`'s.
 """
 
 from __future__ import annotations
 
-import errno
 import functools
 import logging
-import os
 import re
-import smtplib
-import ssl
-import tempfile
 import textwrap
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from email.message import EmailMessage
@@ -33,7 +25,6 @@ import jinja2
 
 from monitor.domain import UNKNOWN, Evidence, StatusChange, digest_of
 from monitor.errors import DigestError
-from monitor.settings import Settings
 from monitor.shownterms import shown_terms
 from monitor.silences import Silence
 from monitor.views import (
@@ -53,7 +44,6 @@ log = logging.getLogger(__name__)
 DAY_HEADER = "X-Monitor-Digest"
 EVIDENCE_PER_CHANGE = 5
 EVIDENCE_PER_INDICATOR = 3
-SMTP_TIMEOUT = 30.0
 
 # ---------------------------------------------------------------- input
 
@@ -440,161 +430,11 @@ def build_digest(data: DigestInput, *, sender: str, recipients: Sequence[str]) -
     return message
 
 
-# ---------------------------------------------------------------- delivery
-
-
-def _recipients(message: EmailMessage) -> list[str]:
-    fields = [str(v) for name in ("To", "Cc", "Bcc") for v in message.get_all(name, [])]
-    return [addr for _, addr in getaddresses(fields) if addr]
-
-
-def _connect(settings: Settings, host: str) -> smtplib.SMTP:
-    context = ssl.create_default_context()
-    if settings.smtp_ssl:
-        return smtplib.SMTP_SSL(host, settings.smtp_port, timeout=SMTP_TIMEOUT, context=context)
-    smtp = smtplib.SMTP(host, settings.smtp_port, timeout=SMTP_TIMEOUT)
-    try:
-        smtp.ehlo()
-        if settings.smtp_starttls and smtp.has_extn("starttls"):
-            smtp.starttls(context=context)
-            smtp.ehlo()
-        elif settings.smtp_starttls and settings.smtp_username:
-            raise smtplib.SMTPNotSupportedError(
-                "server does not offer STARTTLS; refusing to log in over plain text "
-                "(set MONITOR_SMTP_STARTTLS=false to allow it)"
-            )
-    except BaseException:
-        smtp.close()
-        raise
-    return smtp
-
-
-def _send_smtp(message: EmailMessage, settings: Settings, host: str) -> str:
-    recipients = _recipients(message)
-    if not recipients:
-        raise DigestError("digest: no recipients (set MONITOR_DIGEST_TO)")
-    smtp = _connect(settings, host)
-    try:
-        if settings.smtp_username:
-            password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
-            smtp.login(settings.smtp_username, password)
-        refused = smtp.send_message(message, to_addrs=recipients)
-    finally:
-        try:  # the message is accepted: a failing QUIT must not cause a resend
-            smtp.quit()
-        except (smtplib.SMTPException, OSError):
-            smtp.close()
-    if refused:
-        log.warning("digest: smtp %s:%s refused %s", host, settings.smtp_port, sorted(refused))
-    return f"smtp:{host}:{settings.smtp_port}"
-
-
-def _write_outbox(message: EmailMessage, outbox: Path) -> Path:
-    day = str(message.get(DAY_HEADER, ""))
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
-        raise DigestError(f"digest: not a digest message (no {DAY_HEADER} day header)")
-    target = outbox / f"digest-{day}.eml"
-    tmp: str | None = None
-    try:
-        outbox.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".digest-", suffix=".tmp", dir=outbox)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(message.as_bytes())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        tmp = None
-    except OSError as exc:
-        raise DigestError(f"digest: cannot write {target}: {exc.strerror or exc}") from exc
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-    return target
-
-
-def deliver(message: EmailMessage, settings: Settings) -> str:
-    """Send the digest once. With SMTP_HOST: to every To/Cc/Bcc address over SMTP (implicit TLS
-    when SMTP_SSL; STARTTLS when SMTP_STARTTLS and the server offers it — if it does not and a
-    username is set, refuse rather than send the password in clear); returns "smtp:host:port".
-    Without: write OUTBOX_DIR/digest-DAY.eml atomically; returns its path."""
-    host = settings.smtp_host
-    if not host:
-        return str(_write_outbox(message, settings.outbox_dir))
-    try:
-        return _send_smtp(message, settings, host)
-    except (smtplib.SMTPException, OSError) as exc:
-        raise DigestError(f"digest: smtp {host}:{settings.smtp_port}: {_describe(exc)}") from exc
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, smtplib.SMTPResponseException):
-        detail = (
-            exc.smtp_error.decode("utf-8", "replace")
-            if isinstance(exc.smtp_error, bytes)
-            else exc.smtp_error
-        )
-        return f"{exc.smtp_code} {detail}"
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return "every recipient refused: " + ", ".join(sorted(exc.recipients))
-    return str(exc) or type(exc).__name__
-
-
-_PERMANENT_ERRNOS = {
-    errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.ENOTEMPTY,
-}  # fmt: skip
-
-
-def is_transient(error: DigestError) -> bool:
-    """Worth retrying: network trouble and 4xx answers; not 5xx, refused logins or config."""
-    cause = error.__cause__
-    if isinstance(cause, smtplib.SMTPAuthenticationError | smtplib.SMTPNotSupportedError):
-        return False
-    if isinstance(cause, smtplib.SMTPResponseException):
-        return 400 <= cause.smtp_code < 500
-    if isinstance(cause, smtplib.SMTPRecipientsRefused):
-        return all(400 <= code < 500 for code, _ in cause.recipients.values())
-    if isinstance(cause, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
-        return True
-    if isinstance(cause, ssl.SSLCertVerificationError):
-        return False
-    if isinstance(cause, OSError):  # the network is transient; a misconfigured outbox is not
-        return cause.errno not in _PERMANENT_ERRNOS
-    return False
-
-
-def send_with_retry(
-    message: EmailMessage,
-    settings: Settings,
-    *,
-    attempts: int = 5,
-    backoff: float = 5.0,
-    max_delay: float = 300.0,
-    sleep: Callable[[float], None] = time.sleep,
-) -> str:
-    """`deliver`, retrying transient failures after backoff, 2×backoff, 4×backoff… seconds.
-
-    The caller owns exactly-once: claim the day in the store first (`claim_digest`), then call
-    this, then `mark_digest_sent`; when it raises, leave the claim unsent so a later run can
-    take it over. A message that the server accepted is never sent again by this function."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return deliver(message, settings)
-        except DigestError as exc:
-            if attempt == attempts or not is_transient(exc):
-                raise
-            delay = min(max_delay, backoff * 2 ** (attempt - 1))
-            log.warning("%s (attempt %d of %d; retrying in %.0fs)", exc, attempt, attempts, delay)
-            sleep(delay)
-    raise AssertionError("unreachable")
-
-
 __all__ = [
     "DigestInput",
     "FeedProblem",
     "build_digest",
-    "deliver",
     "format_status",
     "format_time",
     "render",
-    "send_with_retry",
 ]

@@ -5,7 +5,8 @@
         server.messages[0].message["Subject"]          # parsed with email.policy.default
         server.messages[0].rcpt_tos                    # the envelope
 
-Options: `fail_first=N` answers the first N DATA commands with "451 try later";
+Options: `fail_first=N` answers the first N DATA commands with "451 try later"; `drop_first=N`
+takes the first N messages and hangs up without answering;
 `users={"name": "password"}` offers AUTH (also without TLS) and requires it;
 `tls=(certfile, keyfile)` offers STARTTLS; `implicit_tls=(certfile, keyfile)` speaks TLS from the
 first byte (port 465 style). `self_signed_cert(dir)` makes a certificate for
@@ -45,6 +46,7 @@ class Received:
 @dataclass
 class Handler:
     fail_first: int = 0
+    drop_first: int = 0  # take the message, then hang up without answering
     messages: list[Received] = field(default_factory=list)
     attempts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -70,6 +72,8 @@ class Handler:
                     login=login,
                 )
             )
+            if len(self.messages) <= self.drop_first and server.transport is not None:
+                server.transport.close()
         return "250 2.0.0 OK"
 
 
@@ -120,13 +124,14 @@ def free_port() -> int:
 def running_smtp_server(
     *,
     fail_first: int = 0,
+    drop_first: int = 0,
     users: dict[str, str] | None = None,
     tls: tuple[Path, Path] | None = None,
     implicit_tls: tuple[Path, Path] | None = None,
     port: int | None = None,
 ) -> Iterator[SMTPServer]:
     """`port`: listen there (a server that comes back), else on a free one."""
-    handler = Handler(fail_first=fail_first)
+    handler = Handler(fail_first=fail_first, drop_first=drop_first)
     kwargs: dict[str, Any] = {}
     if users is not None:
         kwargs.update(

@@ -19,12 +19,11 @@ from monitor.digest import (
     DigestInput,
     FeedProblem,
     build_digest,
-    deliver,
     format_status,
-    send_with_retry,
 )
 from monitor.domain import Evidence, StatusChange
 from monitor.errors import DigestError
+from monitor.mail import deliver, send_with_retry
 from monitor.settings import Settings
 from monitor.webmodels import IndicatorView
 from tests.smtpserver import SMTPServer, free_port, running_smtp_server, self_signed_cert
@@ -293,6 +292,17 @@ def test_format_status(status: str, shown: str) -> None:
 
 
 # ---------------------------------------------------------------- delivering over SMTP
+
+
+def test_a_server_that_takes_the_message_and_hangs_up_gets_it_once() -> None:
+    """The connection ends after the message was handed over, before the server answered: it
+    may have arrived, so it is not sent again at once (it was, four times in a row)."""
+    message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+    sleeps: list[float] = []
+    with running_smtp_server(drop_first=1) as server:
+        with pytest.raises(DigestError, match="after the message was sent: it may have arrived"):
+            send_with_retry(message, smtp_settings(server), sleep=sleeps.append)
+        assert len(server.messages) == 1 and sleeps == []
 
 
 def test_sends_to_every_recipient(smtp: SMTPServer) -> None:
