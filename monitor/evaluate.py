@@ -265,6 +265,7 @@ class _Fingerprint:
     title: str  # normalized title when long enough to identify a story, else ""
     shingles: frozenset[str]  # each shingle's tokens joined by NUL (no token holds one)
     lede: frozenset[str] = frozenset()  # the lede's shingles, each after _LEDE (none: too short)
+    publisher: str = ""  # ledes join only other publishers' items (one outlet's boilerplate)
 
     @property
     def sets(self) -> tuple[frozenset[str], ...]:
@@ -439,6 +440,7 @@ class _StoryIndex:
         self._rank = {s: r for r, s in enumerate(sorted(counts, key=lambda s: (counts[s], s)))}
         self._links: dict[str, int] = {}
         self._titles: dict[str, int] = {}
+        self._publishers: dict[int, str] = {}
         self._by_shingle: dict[str, list[tuple[frozenset[str], int]]] = {}
 
     def start(self, fingerprint: _Fingerprint, entry_id: int) -> None:
@@ -447,6 +449,7 @@ class _StoryIndex:
             self._links.setdefault(fingerprint.link, entry_id)
         if fingerprint.title:
             self._titles.setdefault(fingerprint.title, entry_id)
+        self._publishers[entry_id] = fingerprint.publisher
         for shingles in fingerprint.sets:
             for shingle in self._prefix(shingles):
                 self._by_shingle.setdefault(shingle, []).append((shingles, entry_id))
@@ -458,9 +461,10 @@ class _StoryIndex:
                 return known[key]
         compared: set[int] = set()
         for mine in fingerprint.sets:  # a lede's shingles are only in ledes' buckets
+            same = fingerprint.publisher if mine is fingerprint.lede else None
             for shingle in self._prefix(mine):
                 for shingles, entry_id in self._by_shingle.get(shingle, ()):
-                    if id(shingles) not in compared:
+                    if id(shingles) not in compared and self._publishers[entry_id] != same:
                         compared.add(id(shingles))
                         if _jaccard(mine, shingles) >= NEAR_DUPLICATE:
                             return entry_id
@@ -482,9 +486,17 @@ def _similar(a: _Fingerprint, b: _Fingerprint) -> bool:
         return True
     if a.title and a.title == b.title:
         return True
-    if a.lede and b.lede and _jaccard(a.lede, b.lede) >= NEAR_DUPLICATE:
+    if _ledes_alike(a, b):
         return True
     return _jaccard(a.shingles, b.shingles) >= NEAR_DUPLICATE
+
+
+def _ledes_alike(a: _Fingerprint, b: _Fingerprint) -> bool:
+    """Near-identical ledes of two publishers: one outlet's items share a site slogan, a cookie
+    notice or a series' introduction as often as wire copies share a lede."""
+    if not (a.lede and b.lede) or a.publisher == b.publisher:
+        return False
+    return _jaccard(a.lede, b.lede) >= NEAR_DUPLICATE
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -498,11 +510,11 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def _fingerprint(item: Evidence) -> _Fingerprint:
-    return _fingerprint_of(item.title, item.link, item.snippet, item.lede)
+    return _fingerprint_of(item.title, item.link, item.snippet, item.lede, item.publisher)
 
 
 @functools.lru_cache(maxsize=FINGERPRINTS_CACHED)  # every cycle compares the same evidence
-def _fingerprint_of(title: str, link: str, snippet: str, lede: str) -> _Fingerprint:
+def _fingerprint_of(title: str, link: str, snippet: str, lede: str, publisher: str) -> _Fingerprint:
     ledes = _shingles(_tokens(lede))
     long_enough = len(ledes) >= _MIN_LEDE_SHINGLES
     return _Fingerprint(
@@ -510,6 +522,7 @@ def _fingerprint_of(title: str, link: str, snippet: str, lede: str) -> _Fingerpr
         title=_title_key(_tokens(title)),
         shingles=_shingles(_tokens(title + "\n" + snippet)),
         lede=frozenset(_LEDE + s for s in ledes) if long_enough else frozenset(),
+        publisher=publisher,
     )
 
 

@@ -412,6 +412,26 @@ def test_a_shared_lede_makes_copies_under_other_headlines_one_story() -> None:
     assert len(stories([a, other])) == 2
 
 
+def test_one_outlets_boilerplate_lede_joins_none_of_its_stories() -> None:
+    """A site slogan (or a cookie notice, a series' introduction) as every item's text: one
+    outlet's stories stayed apart, and a copy of a hidden one counted as a second source."""
+    slogan = (
+        "The Korea Herald, the nation's leading English-language daily, brings you the latest "
+        "news on politics, business, culture and North Korea from Seoul and around the world"
+    )
+    summit = ev(publisher="koreaherald.com", title="Lee meets Xi in Beijing for summit talks",
+                lede=slogan, age=3 * HOUR)  # fmt: skip
+    visa = ev(publisher="koreaherald.com", title="China extends visa-free entry for Koreans",
+              lede=slogan, age=2 * HOUR)  # fmt: skip
+    wire = ev(
+        publisher="yna.co.kr",
+        title="China extends visa-free entry for Koreans",
+        lede="SEOUL, Dec. 2 (Yonhap) -- China will extend visa-free entry",
+        age=HOUR,
+    )
+    assert [e.entry_id for e in stories([summit, visa, wire])] == [visa.entry_id, summit.entry_id]
+
+
 def test_many_copies_stay_cheap() -> None:
     items = [ev(publisher=f"p{i}.com", age=timedelta(seconds=i)) for i in range(2000)]
     assert len(stories(items)) == 1
@@ -438,13 +458,15 @@ _LEDES = st.lists(_WORDS, min_size=0, max_size=14).map(" ".join)  # from 8 shing
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
-        st.tuples(_TEXTS, _TEXTS, st.integers(0, 3), st.integers(0, 40), _LEDES),
+        st.tuples(
+            _TEXTS, _TEXTS, st.integers(0, 3), st.integers(0, 40), _LEDES, st.sampled_from("ab")
+        ),
         min_size=0,
         max_size=30,
     )
 )
 def test_clustering_through_the_index_equals_comparing_every_story(
-    items: list[tuple[str, str, int, int, str]],
+    items: list[tuple[str, str, int, int, str, str]],
 ) -> None:
     evidence = [
         ev(
@@ -453,8 +475,9 @@ def test_clustering_through_the_index_equals_comparing_every_story(
             link=f"https://x.example/{link}" if link else "",
             age=timedelta(minutes=minutes),
             lede=lede,
+            publisher=f"{publisher}.com",
         )
-        for title, snippet, link, minutes, lede in items
+        for title, snippet, link, minutes, lede, publisher in items
     ]
     assert list(_cluster(evidence)) == _every_story_compared(evidence)
 
