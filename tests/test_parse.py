@@ -190,6 +190,27 @@ def test_a_korean_feed_whose_charset_is_hidden_or_contradicted_is_read_in_it(
     assert feed.title == "연합뉴스"
 
 
+@pytest.mark.parametrize("content_type", ["application/rss+xml; charset=utf-8", None])
+def test_a_stray_byte_in_a_utf8_feed_is_replaced_not_the_whole_feed_misread(
+    content_type: str | None,
+) -> None:
+    """One byte that is not UTF-8 (a CMS's smart quote) made feedparser read the whole feed as
+    iso-8859-2, after chardet over all of it: mojibake that no rule matched."""
+    items = "".join(
+        f"<item><title>중국, 한국인 무비자 입국 {n}일 연장</title><link>https://e.org/{n}</link>"
+        "</item>"
+        for n in range(200)
+    )
+    text = '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Yonhap '
+    body = (text + f"</title>{items}</channel></rss>").encode().replace(b"Yonhap ", b"Yonhap \x92")
+    feed = parse_feed(body, feed_id="f", url="https://e.org/", content_type=content_type)
+    assert (
+        feed.title == "Yonhap \ufffd"
+        and feed.entries[7].title == "중국, 한국인 무비자 입국 7일 연장"
+    )
+    assert feed.warning == "1 byte(s) that are not UTF-8 replaced"
+
+
 def test_utf8_served_as_text_xml_without_a_charset_is_no_fault() -> None:
     """RFC 7303: text/xml without a charset is read by its declaration (RFC 3023's us-ascii
     default made every such feed log "declared as us-ascii, but parsed as utf-8")."""
