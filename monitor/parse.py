@@ -124,6 +124,7 @@ def parse_feed(
 # Charsets servers add to every text answer by default (Apache's AddDefaultCharset), whatever
 # the body: a feed's own XML declaration naming another is believed over them.
 _DEFAULT_CHARSETS = frozenset({"iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii"})
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")  # UTF-8, UTF-16 (and 32) LE, BE
 _DECLARED = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
 
 
@@ -138,8 +139,8 @@ def _declaration_first(body: bytes) -> bytes:
 def _xml_content_type(content_type: str | None, body: bytes) -> str:
     """The media type feedparser is told. application/xml lets the body's BOM or declaration
     choose the charset; it stands for a text/xml without one too (RFC 7303 obsoletes the
-    us-ascii default of RFC 3023), and for a server's default charset that the body's own
-    declaration contradicts."""
+    us-ascii default of RFC 3023), for a server's default charset that the body's own
+    declaration contradicts, and for any charset before a byte order mark."""
     if not content_type:
         return "application/xml"
     mime, _, params = content_type.partition(";")
@@ -151,7 +152,9 @@ def _xml_content_type(content_type: str | None, body: bytes) -> str:
         name, _, value = param.partition("=")
         if name.strip().lower() == "charset":
             charset = value.strip().strip("\"'").lower()
-    if charset in _DEFAULT_CHARSETS:
+    if body.startswith(_BOMS):
+        charset = ""  # a byte order mark names the charset before any header (RFC 7303 3.3)
+    elif charset in _DEFAULT_CHARSETS:
         declared = _DECLARED.match(body[:200])
         if declared is not None and declared[1].decode("ascii").lower() not in _DEFAULT_CHARSETS:
             charset = ""

@@ -170,6 +170,11 @@ def _euc_kr(*, declared: bool, before: bytes = b"") -> bytes:
     return before + text.encode("euc-kr")
 
 
+def _utf16_with_bom() -> bytes:
+    text = _euc_kr(declared=True).decode("euc-kr").replace('encoding="euc-kr"', 'encoding="utf-16"')
+    return text.encode("utf-16")  # with its byte order mark
+
+
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [
@@ -178,8 +183,16 @@ def _euc_kr(*, declared: bool, before: bytes = b"") -> bytes:
         (_euc_kr(declared=True), "text/xml; charset=iso-8859-1"),  # a server's default charset
         (_euc_kr(declared=True, before=b"\r\n"), "text/xml"),  # a line break before it
         (_euc_kr(declared=True, before=b" \n"), None),
+        (_utf16_with_bom(), "text/xml; charset=iso-8859-1"),  # the mark wins over the header
     ],
-    ids=["undeclared-text-xml", "undeclared-rss", "server-default-charset", "crlf-first", "blank"],
+    ids=[
+        "undeclared-text-xml",
+        "undeclared-rss",
+        "server-default-charset",
+        "crlf-first",
+        "blank",
+        "bom-over-header",
+    ],
 )
 def test_a_korean_feed_whose_charset_is_hidden_or_contradicted_is_read_in_it(
     body: bytes, content_type: str | None
