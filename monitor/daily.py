@@ -110,17 +110,19 @@ def _whole_minutes(value: timedelta) -> timedelta:
     return timedelta(minutes=max(1, int(value.total_seconds() // 60)))
 
 
-def previous_send(store: Store, day: date) -> datetime | None:
+def previous_send(store: Store, day: date, *, digest_time: time, zone: tzinfo) -> datetime | None:
     """Up to when the latest digest of a day before `day` listed changes (looking back a
-    month): the changes after that are the next digest's. (For a digest sent before that was
-    kept: when it was sent.)"""
+    month): the changes after that are the next digest's. A digest sent before that was kept
+    listed them up to when it was sent, but not past the next day's digest time."""
     last = store.last_digest()
     days = [last[0]] if last is not None and last[0] < day else []
     days += [day - timedelta(days=back) for back in range(1, LOOKBACK_DAYS + 1)]
     for earlier in days:
         state = store.digest_state(earlier)
         if state is not None and state.sent_at is not None:
-            return state.covered_until or state.sent_at
+            if state.covered_until is not None:
+                return state.covered_until
+            return covered_until(earlier, state.sent_at, digest_time=digest_time, zone=zone)
     return None
 
 
@@ -145,7 +147,9 @@ def digest_input(
     digest time — but those a silence holds (they come in the digest after it ends), then the
     silences in force, every indicator's standing status and the feed problems."""
     zone = ZoneInfo(timezone)
-    start = previous_send(store, day) or slot(day - timedelta(days=1), digest_time, zone)
+    start = previous_send(store, day, digest_time=digest_time, zone=zone) or slot(
+        day - timedelta(days=1), digest_time, zone
+    )
     end = covered_until(day, now, digest_time=digest_time, zone=zone)
     changes, held = _changes(store, start, end)
     return DigestInput(

@@ -17,6 +17,7 @@ from monitor import incremental
 from monitor.domain import (
     INITIAL,
     QUIET,
+    UNKNOWN,
     Definitions,
     FeedHealth,
     FeedSelector,
@@ -36,14 +37,26 @@ from monitor.store import OutcomeKept, Store
 
 def pending_changes(definitions: Definitions, store: Store, *, now: datetime) -> list[StatusChange]:
     """The changes `prepare` would record at `now`, worked out without writing (for read-only
-    commands: `Store.with_unrecorded` shows them)."""
-    current = {i: status for i, (status, _since) in store.current_statuses().items()}
+    commands: `Store.with_unrecorded` shows them). One to `unknown` because the feeds went
+    unread happened when they stopped supporting the status (`unread_since`), as the page
+    shows it."""
+    recorded = store.current_statuses()
+    current = {i: status for i, (status, _since) in recorded.items()}
     counted = kept_statuses(definitions, store, now=now, evidence=False)
     moved = {s.indicator_id for s in counted if s.status != current.get(s.indicator_id, INITIAL)}
     if not moved:
         return []
     statuses = kept_statuses(definitions, store, now=now, only=moved)  # with their evidence
-    return find_changes(statuses, current, now=now)
+    found = find_changes(statuses, current, now=now)
+    unread = unread_since(
+        definitions, store, {c.indicator_id for c in found if c.new_status == UNKNOWN}, now=now
+    )
+    return [
+        replace(c, at=max(unread[c.indicator_id], recorded[c.indicator_id][1]))
+        if c.indicator_id in unread and c.indicator_id in recorded
+        else c
+        for c in found
+    ]
 
 
 def advance_all(

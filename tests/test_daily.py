@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import update
 
 from monitor.cli import main
 from monitor.daily import digest_input, due_day, feed_problems, send_daily_digest
@@ -20,6 +21,7 @@ from monitor.match import Matcher
 from monitor.pipeline import Context, prepare, run_cycle
 from monitor.settings import Settings
 from monitor.store import FeedState, Store, open_store
+from monitor.store.schema import digest_table
 from tests import news
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
@@ -168,16 +170,21 @@ def test_a_change_recorded_while_the_digest_is_sent_is_in_the_next_one(
     assert [(c.indicator_id, c.at) for c in later.changes] == [("visa-easing", during)]
 
 
+@pytest.mark.parametrize("sender", ["this version", "a version before 0011"])
 def test_a_past_day_s_digest_leaves_the_later_changes_to_the_next_one(
-    definitions: Definitions, store: Store, tmp_path: Path
+    definitions: Definitions, store: Store, tmp_path: Path, sender: str
 ) -> None:
     """Sent in the evening, the digest of the day before lists the changes up to this
-    morning's digest time; those of today are in today's digest, not in none."""
+    morning's digest time; those of today are in today's digest, not in none (also when a
+    version that kept no `covered_until` sent it, before an upgrade)."""
     check(definitions, store, at(9))  # today, after the digest time
     with running_smtp_server() as smtp:
         s = settings(smtp, tmp_path)
         past = send_daily_digest(definitions, store, s, day=DAY - timedelta(days=1), now=at(18),
                                  owner="a")  # fmt: skip
+    if sender != "this version":
+        with store._tx("forget the coverage", write=True) as conn:
+            conn.execute(update(digest_table).values(covered_until=None))
     today = digest_input(definitions, store, day=DAY, now=at(19), timezone="UTC",
                          digest_time=SEVEN)  # fmt: skip
 

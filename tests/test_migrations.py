@@ -180,6 +180,11 @@ def test_a_database_of_a_newer_version_is_refused(database_url: str) -> None:
     _sql(database_url, "UPDATE alembic_version SET version_num = '9999'")
     with pytest.raises(StoreError, match=r"unknown to this monitor.*upgrade monitor"):
         open_store(database_url)
+    # `monitor db upgrade` says the same in one line (it printed Alembic's traceback).
+    answer = CliRunner().invoke(main, ["db", "upgrade"], env={"MONITOR_DATABASE_URL": database_url})
+    assert answer.exit_code == 1 and "Traceback" not in answer.output
+    assert "unknown to this monitor" in answer.output
+    assert _rows(database_url, "SELECT version_num FROM alembic_version") == [("9999",)]
 
 
 def _rows(url: str, query: str) -> list[tuple[object, ...]]:

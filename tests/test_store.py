@@ -610,3 +610,16 @@ def test_a_304_taken_is_not_modified_and_one_refused_is_not(store: Store) -> Non
     error = "fetch: 304 Not Modified to a request without validators"
     storeops.record_fetch(store, "yonhap", now=NOW + HOUR, ok=False, http_status=304, error=error)
     assert (taken, store.feeds()[0].not_modified) == (True, False)
+
+
+def test_a_change_worked_out_now_is_among_the_changes_up_to_now(store: Store) -> None:
+    """`digest --preview` right after an upgrade or a while without a daemon: the change a
+    check would record now is listed under "What changed", as its status is shown."""
+    store.ensure_indicators(["nk"], now=NOW - DAY)
+    store.record_changes([change("unknown", "pressure:reported", at=NOW - HOUR)])
+    pending = change("pressure:reported", "quiet", at=NOW)
+    shown = store.with_unrecorded([pending]).changes_between(NOW - DAY, NOW)
+    assert [(c.old_status, c.new_status) for c in shown] == [
+        ("unknown", "pressure:reported"),
+        ("pressure:reported", "quiet"),
+    ]

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitor import views
 from monitor.domain import Definitions, StatusChange
 from monitor.pipeline import evaluate_and_record, prepare, store_entries
+from monitor.statuses import pending_changes
 from monitor.store import Cycle, Store, open_store
 from monitor.web import create_app
 from tests import storeops, webdata
@@ -519,6 +520,14 @@ def test_feeds_nobody_reads_make_the_shown_status_unknown(store: Store, defs: De
     )
     fresh = make_client(store, defs, clock=lambda: NOW + timedelta(minutes=20))
     assert fresh.get("/indicators/visa-easing").json()["status"] == "eased:confirmed"
+    # `monitor status` and `digest --preview` read the change a check would record: the same
+    # moment, and listed under "What changed" even after the previous digest.
+    pending = [
+        c for c in pending_changes(defs, store, now=later) if c.indicator_id == "visa-easing"
+    ]
+    assert [c.at for c in pending] == [datetime.fromisoformat(data["since"])]
+    listed = store.with_unrecorded(pending).changes_between(later - timedelta(minutes=1), later)
+    assert [c.new_status for c in listed] == ["unknown"]
 
 
 def test_a_clock_set_back_makes_healthz_stale_and_the_status_unknown(

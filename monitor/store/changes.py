@@ -167,7 +167,8 @@ class ChangesMixin(StoreBase):
             return [_change_of(row) for row in conn.execute(query)]
 
     def changes_between(self, start: datetime, end: datetime) -> list[StatusChange]:
-        """Changes with start <= at < end, oldest first (for the digest)."""
+        """Changes with start <= at < end, oldest first (for the digest); the unrecorded ones
+        (`with_unrecorded`) up to `end` itself, however early: no digest has listed them."""
         query = (
             select(change_table)
             .where(change_table.c.at >= start, change_table.c.at < end)
@@ -175,8 +176,8 @@ class ChangesMixin(StoreBase):
         )
         with self._tx("read changes") as conn:
             found = [_change_of(row) for row in conn.execute(query)]
-        more = [c for c in self._unrecorded_rows if start <= c.at < end]
-        return found + more  # the unrecorded ones happen now: after every recorded one
+        more = [c for c in self._unrecorded_rows if c.at <= end]
+        return sorted(found + more, key=lambda c: c.at)  # stable: recorded ones first at a tie
 
     # ------------------------------------------------------------ the alert outbox
 

@@ -180,6 +180,8 @@ def _upgrade(engine: Engine, *, empty_only: bool = False) -> tuple[str | None, s
                 migrate.stamp(conn, metadata, _FIRST_REVISION)  # made by create_all before 0001
             elif empty_only and current is not None:
                 return current, current
+            elif current is not None and current not in migrate.revisions():
+                raise StoreError(_schema_problem(current, migrate.head()))  # a newer monitor's
             migrate.upgrade(conn, metadata)
             return current, migrate.current(conn)
 
