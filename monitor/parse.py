@@ -174,9 +174,10 @@ def _repaired_utf8(body: bytes, content_type: str) -> tuple[bytes, int]:
     another charset than it says."""
     mime, _, params = content_type.partition(";")
     charset = params.partition("charset=")[2].strip().strip("\"'").lower()
+    found = _DECLARED.match(body[:200])
+    declared = found[1].decode("ascii").lower() if found is not None else ""
     if not charset and mime.strip().lower() == "application/xml":
-        declared = _DECLARED.match(body[:200])
-        charset = declared[1].decode("ascii").lower() if declared is not None else "utf-8"
+        charset = declared or "utf-8"
     if charset not in ("utf-8", "utf8") or body[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return body, 0
     try:
@@ -184,10 +185,20 @@ def _repaired_utf8(body: bytes, content_type: str) -> tuple[bytes, int]:
         return body, 0
     except UnicodeDecodeError:
         text = body.decode("utf-8", "replace")
+    if declared not in ("", "utf-8", "utf8") and _decodes(body, declared):
+        return body, 0  # the header is wrong, the declaration right: feedparser reads it so
     replaced = text.count("\ufffd")
     if replaced > max(3, len(body) * STRAY_BYTES):
         return body, 0
     return text.encode("utf-8"), replaced
+
+
+def _decodes(body: bytes, charset: str) -> bool:
+    try:
+        body.decode(charset)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
 
 
 @dataclass(frozen=True)
