@@ -125,6 +125,7 @@ def parse_feed(
 # the body: a feed's own XML declaration naming another is believed over them.
 _DEFAULT_CHARSETS = frozenset({"iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii"})
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")  # UTF-8, UTF-16 (and 32) LE, BE
+_UTF8 = ("utf-8", "utf8")
 _DECLARED = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
 
 
@@ -143,24 +144,31 @@ def _xml_content_type(content_type: str | None, body: bytes) -> str:
     declaration contradicts, and for any charset before a byte order mark."""
     if not content_type:
         return "application/xml"
-    mime, _, params = content_type.partition(";")
-    mime = mime.strip().lower()
+    mime, charset = _media(content_type)
     if not (mime in ("text/xml", "application/xml") or mime.endswith("+xml")):
         return content_type  # feedparser says what else it is (text/html: no feed)
+    if body.startswith(_BOMS):
+        charset = ""  # a byte order mark names the charset before any header (RFC 7303 3.3)
+    elif charset in _DEFAULT_CHARSETS and _declared(body) not in ("", *_DEFAULT_CHARSETS):
+        charset = ""
+    return content_type if charset else "application/xml"
+
+
+def _media(content_type: str) -> tuple[str, str]:
+    """The media type and charset of a Content-Type, lower case ("" without one)."""
+    mime, _, params = content_type.partition(";")
     charset = ""
     for param in params.split(";"):
         name, _, value = param.partition("=")
         if name.strip().lower() == "charset":
             charset = value.strip().strip("\"'").lower()
-    if body.startswith(_BOMS):
-        charset = ""  # a byte order mark names the charset before any header (RFC 7303 3.3)
-    elif charset in _DEFAULT_CHARSETS:
-        declared = _DECLARED.match(body[:200])
-        if declared is not None and declared[1].decode("ascii").lower() not in _DEFAULT_CHARSETS:
-            charset = ""
-    if not charset:
-        return "application/xml"
-    return content_type
+    return mime.strip().lower(), charset
+
+
+def _declared(body: bytes) -> str:
+    """The encoding the body's XML declaration names, lower case ("" without one)."""
+    found = _DECLARED.match(body[:200])
+    return found[1].decode("ascii").lower() if found is not None else ""
 
 
 STRAY_BYTES = 1 / 10_000  # of a UTF-8 body's bytes that may be invalid and replaced
@@ -172,20 +180,18 @@ def _repaired_utf8(body: bytes, content_type: str) -> tuple[bytes, int]:
     it in another charset (mojibake, so no rule matches), after asking chardet over all of it
     (ten seconds for a 2 MB feed). A body with more such bytes is left to that: it is in
     another charset than it says."""
-    mime, _, params = content_type.partition(";")
-    charset = params.partition("charset=")[2].strip().strip("\"'").lower()
-    found = _DECLARED.match(body[:200])
-    declared = found[1].decode("ascii").lower() if found is not None else ""
-    if not charset and mime.strip().lower() == "application/xml":
+    mime, charset = _media(content_type)
+    declared = _declared(body)
+    if not charset and mime == "application/xml":
         charset = declared or "utf-8"
-    if charset not in ("utf-8", "utf8") or body[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    if charset not in _UTF8 or body.startswith(_BOMS[1:]):  # a UTF-16 mark: not meant so
         return body, 0
     try:
         body.decode("utf-8")
         return body, 0
     except UnicodeDecodeError:
         text = body.decode("utf-8", "replace")
-    if declared not in ("", "utf-8", "utf8") and _decodes(body, declared):
+    if declared not in ("", *_UTF8) and _decodes(body, declared):
         return body, 0  # the header is wrong, the declaration right: feedparser reads it so
     replaced = text.count("\ufffd")
     if replaced > max(3, len(body) * STRAY_BYTES):

@@ -521,11 +521,9 @@ def periods(
     changes before may be gone, and what they said), then one per change, the last one open.
     Without changes, the status it holds now, since monitoring began (retention keeps each
     indicator's latest change, so none was ever recorded)."""
+    begun = max(started, kept_since) if started and kept_since else started
     last: StatusChange | None = None
     for change in changes:
-        begun = started
-        if begun is not None and kept_since is not None:
-            begun = max(begun, kept_since)
         if last is not None:
             yield PeriodOut(indicator=indicator_id, status=last.new_status, since=last.at,
                             until=change.at, change_id=last.id)  # fmt: skip
