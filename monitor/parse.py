@@ -109,7 +109,13 @@ def parse_feed(
     if not parsed.get("entries") and (not parsed.get("version") or _ill_formed(parsed)):
         raise ParseError(f"parse: {url}: not a feed ({problem or 'no feed elements found'})")
     feed = parsed.get("feed") or {}
-    entries, others = _unique(_entries(parsed.get("entries") or [], feed_id, url))
+    items, cut = _whole(_entries(parsed.get("entries") or [], feed_id, url), _ill_formed(parsed))
+    if cut:  # a body cut off mid-item: feedparser's remains of that item are no story
+        fragments = f"{cut} item(s) left out: neither a title nor any text (the body ends early?)"
+        problem = f"{problem}; {fragments}" if problem else fragments
+        if not items:
+            raise ParseError(f"parse: {url}: not a feed ({problem})")
+    entries, others = _unique(iter(items))
     if others:  # a CMS that gives every item one guid: the news behind it is lost
         shared = f"{others} item(s) left out: another story under the guid of an earlier one"
         problem = f"{problem}; {shared}" if problem else shared
@@ -315,6 +321,18 @@ def _entry(item: dict[str, Any], feed_id: str, feed_url: str) -> Entry:
         published=_published(item),
         publisher=publisher_of(_source_url(item) or link or feed_url),
     )
+
+
+def _whole(entries: Iterator[Entry], ill_formed: bool) -> tuple[list[Entry], int]:
+    """The entries, without those that have neither a title nor any text when the body is not
+    well-formed, and how many those were. A body cut off mid-item (a dropped connection, a
+    server's own limit) ends in such remains: stored, they would be a story without a headline,
+    and one cut after its guid would keep the whole item out when the feed is read in full."""
+    found = list(entries)
+    if not ill_formed:
+        return found, 0
+    whole = [entry for entry in found if entry.title or entry.text]
+    return whole, len(found) - len(whole)
 
 
 def _unique(entries: Iterator[Entry]) -> tuple[tuple[Entry, ...], int]:

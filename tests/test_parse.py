@@ -266,6 +266,72 @@ def test_illformed_but_readable_feed_has_a_warning() -> None:
     assert [e.title for e in feed.entries] == ["a & b"]
 
 
+# Items with their guid (or Atom id) first, as many CMSs write them: a body cut off after it
+# leaves feedparser an item with that guid and nothing else.
+CUT_RSS = (
+    "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>News</title>"
+    + "".join(
+        f"<item><guid>g{n}</guid><title>Story {n}</title><link>https://e.org/{n}</link>"
+        f"<description>Text of story {n}.</description></item>"
+        for n in (1, 2, 3)
+    )
+    + "</channel></rss>"
+).encode()
+CUT_ATOM = (
+    "<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'>"
+    "<title>News</title><id>tag:e.org,2026:feed</id><updated>2026-01-05T00:00:00Z</updated>"
+    + "".join(
+        f"<entry><id>tag:e.org,2026:{n}</id><title>Story {n}</title>"
+        f"<link href='https://e.org/{n}'/><updated>2026-01-05T00:00:00Z</updated>"
+        f"<summary>Text of story {n}.</summary></entry>"
+        for n in (1, 2, 3)
+    )
+    + "</feed>"
+).encode()
+
+
+def cut(body: bytes, before: str) -> bytes:
+    """`body` up to the last occurrence of `before` (not included)."""
+    return body[: body.rindex(before.encode())]
+
+
+@pytest.mark.parametrize(
+    ("body", "titles"),
+    [
+        (cut(CUT_RSS, "<title>Story 3"), ["Story 1", "Story 2"]),  # after the guid
+        (cut(CUT_RSS, "<guid>g3"), ["Story 1", "Story 2"]),  # right after <item>
+        (cut(CUT_RSS, "ory 3</title>"), ["Story 1", "Story 2"]),  # inside the title
+        (cut(CUT_ATOM, "<title>Story 3"), ["Story 1", "Story 2"]),  # after the id
+    ],
+    ids=["rss-after-guid", "rss-after-item", "rss-in-title", "atom-after-id"],
+)
+def test_the_remains_of_an_item_a_body_was_cut_off_in_are_left_out(
+    body: bytes, titles: list[str]
+) -> None:
+    feed = parse_feed(body, feed_id="f", url="https://e.org/feed")
+    assert [e.title for e in feed.entries] == titles
+    assert feed.warning.endswith(
+        "1 item(s) left out: neither a title nor any text (the body ends early?)"
+    )
+
+
+def test_an_item_cut_off_after_its_title_is_kept_with_the_warning_of_the_body() -> None:
+    feed = parse_feed(cut(CUT_RSS, "xt of story 3"), feed_id="f", url="https://e.org/feed")
+    assert [e.title for e in feed.entries] == ["Story 1", "Story 2", "Story 3"]
+    assert feed.warning and "left out" not in feed.warning
+
+
+def test_an_item_without_title_or_text_in_a_well_formed_feed_is_kept() -> None:
+    body = b"<rss version='2.0'><channel><item><guid>g</guid></item></channel></rss>"
+    feed = parse_feed(body, feed_id="f", url="https://e.org/feed")
+    assert ([e.guid for e in feed.entries], feed.warning) == (["g"], "")
+
+
+def test_a_body_cut_off_in_its_first_item_is_not_a_feed() -> None:
+    with pytest.raises(ParseError, match=r"not a feed \(.*1 item\(s\) left out: neither a title"):
+        parse_feed(cut(CUT_RSS, "<title>Story 1"), feed_id="f", url="https://e.org/feed")
+
+
 def test_a_body_that_looks_like_a_path_is_not_opened() -> None:
     with pytest.raises(ParseError):
         parse_feed(str(FEEDS / "rss2.xml").encode(), feed_id="f", url="https://example.com/")

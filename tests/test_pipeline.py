@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -125,8 +126,10 @@ def test_a_broken_feed_never_stops_the_cycle(
 def test_an_ill_formed_but_readable_feed_is_stored_and_its_fault_logged(
     feed_server: FeedServer, shipped: Definitions, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # An unescaped "&" and no closing tags: expat gives up, feedparser's loose parser reads it.
-    body = news.yonhap(NOW - timedelta(days=1)).replace(b"</channel></rss>", b"<item><title>A & B")
+    # An unescaped "&" and no closing tags for the channel and the feed: expat gives up,
+    # feedparser's loose parser reads it (an item cut off in its title would be left out).
+    sloppy = b"<item><title>A & B</title></item>"
+    body = news.yonhap(NOW - timedelta(days=1)).replace(b"</channel></rss>", sloppy)
     feed_server.route("/sloppy.xml", body=body)
     ctx = context(shipped, store, [Feed("sloppy", feed_server.url("/sloppy.xml"), ALL_TAGS)])
 
@@ -137,6 +140,33 @@ def test_an_ill_formed_but_readable_feed_is_stored_and_its_fault_logged(
     assert "feed sloppy is ill-formed but readable: " in caplog.text
     (state,) = store.feeds()
     assert state.last_error == "" and state.error_count == 0  # readable: not a failure
+
+
+def test_a_body_cut_off_mid_item_stores_the_whole_items_and_the_cut_one_when_read_in_full(
+    feed_server: FeedServer, shipped: Definitions, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Each item's guid comes first; the connection drops in the third item after its guid.
+    published = NOW - timedelta(days=1)
+    titles = [news.VISA_YONHAP, news.FLIGHTS, news.GENERAL]
+    items = "".join(
+        f"<item><guid>yna-{n}</guid><title>{title}</title>"
+        f"<link>https://en.yna.co.kr/view/AEN{n}</link>"
+        f"<pubDate>{format_datetime(published)}</pubDate></item>"
+        for n, title in enumerate(titles)
+    )
+    full = f"<?xml version='1.0'?><rss version='2.0'><channel>{items}</channel></rss>".encode()
+    feed_server.route("/cut.xml", body=full[: full.index(b"<title>Seoul")], close_delimited=True)
+    ctx = context(shipped, store, [Feed("cut", feed_server.url("/cut.xml"), ALL_TAGS)])
+
+    with caplog.at_level("WARNING", logger="monitor.pipeline"):
+        first = run_cycle(ctx, now=NOW)
+
+    assert (first.failed, first.new_entries) == (0, 2)
+    assert "1 item(s) left out: neither a title nor any text" in caplog.text
+    feed_server.route("/cut.xml", body=full)  # read in full: the third story is news
+    assert run_cycle(ctx, now=NOW + INTERVAL).new_entries == 1
+    stored = store.entries_since(NOW - timedelta(days=30))
+    assert sorted(e.title for _id, e, _seen in stored) == sorted(titles)
 
 
 def test_an_indicator_whose_feeds_were_never_read_is_unknown_from_the_start(
