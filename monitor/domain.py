@@ -117,6 +117,18 @@ def entry_key(feed_id: str, guid: str, link: str, title: str, text: str) -> str:
     return digest_of(feed_id, guid or link or (title + "\n" + text))
 
 
+HEADLINE_DIGEST_CHARS = 16
+_WORDS = re.compile(r"\w+")
+
+
+def headline_digest(title: str) -> str:
+    """A short hash of a headline's words (NFKC, case-folded: spacing, punctuation and case do
+    not count); "" for a title without words. A deleted entry's key is kept with it, to tell
+    the same item offered again from another story a CMS later put under that guid or link."""
+    words = _WORDS.findall(normalize(title))
+    return digest_of(" ".join(words))[:HEADLINE_DIGEST_CHARS] if words else ""
+
+
 # ---------------------------------------------------------------- rules
 
 

@@ -325,3 +325,34 @@ def test_0007_gives_stored_matches_their_entry_time_and_a_match_version(database
     with open_store(database_url) as store:
         found = storeops.evidence(store, ["nk"], {"nk": now - 2 * day - timedelta(hours=1)})
         assert [e.title for e in found["nk"]] == ["T1", "T2"]
+
+
+def test_0013_keys_forgotten_before_it_leave_out_whatever_is_offered_under_them(
+    database_url: str,
+) -> None:
+    at = datetime(2026, 2, 1, tzinfo=UTC)
+    day = timedelta(days=1)
+
+    def item(n: int, title: str) -> Entry:
+        return Entry("a", f"g{n}", f"https://a.example/{n}", title, "", None, "a.example")
+
+    with open_store(database_url) as store:
+        storeops.add_entries(store, [item(1, "Old story")], now=at)
+        assert store.prune(now=at + day, before=at + day, matched_before=at, buckets=()).entries
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            migrate.downgrade(conn, metadata, "0012")
+    finally:
+        engine.dispose()
+    assert upgrade(database_url) == ("0012", migrate.head())
+    assert schema_differences(database_url) == []
+    assert _rows(database_url, "SELECT headline FROM forgotten_entry") == [(None,)]
+    with open_store(database_url) as store:
+        # g1 was forgotten without its headline: another story under it is left out, as before.
+        assert storeops.add_entries(store, [item(1, "New story")], now=at + 2 * day) == []
+        # A key forgotten from now on keeps its headline: another story under it is news.
+        storeops.add_entries(store, [item(2, "Old story")], now=at + 2 * day)
+        store.prune(now=at + 3 * day, before=at + 3 * day, matched_before=at, buckets=())
+        new = storeops.add_entries(store, [item(2, "New story")], now=at + 4 * day)
+        assert [e.title for _, e in new] == ["New story"]

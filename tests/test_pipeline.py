@@ -169,6 +169,30 @@ def test_a_body_cut_off_mid_item_stores_the_whole_items_and_the_cut_one_when_rea
     assert sorted(e.title for _id, e, _seen in stored) == sorted(titles)
 
 
+def test_a_story_under_the_guid_of_an_entry_retention_deleted_is_news(
+    feed_server: FeedServer, shipped: Definitions, store: Store
+) -> None:
+    old = NOW - timedelta(days=400)
+    stocks = news.Item(news.GENERAL, "https://en.yna.co.kr/view/AEN3", old, guid="yna-3")
+    won = news.Item("Won weakens against the dollar", "https://en.yna.co.kr/view/AEN4", old,
+                    guid="yna-4")  # fmt: skip
+    feed_server.route("/yna.xml", body=news.rss("Yonhap", [stocks, won]))
+    ctx = context(shipped, store, [Feed("yonhap", feed_server.url("/yna.xml"), ALL_TAGS)])
+    assert run_cycle(ctx, now=NOW).new_entries == 2
+    later = NOW + INTERVAL  # retention deletes both (nothing matched them)
+    assert store.prune(now=later, before=later, matched_before=later, buckets=()).entries == 2
+    # The feed still carries the stocks story; its CMS put a story of today under yna-4.
+    visa = news.Item(news.VISA_YONHAP, "https://en.yna.co.kr/view/AEN5", later, guid="yna-4")
+    feed_server.route("/yna.xml", body=news.rss("Yonhap", [stocks, visa]))
+
+    report = run_cycle(ctx, now=later)
+
+    assert report.new_entries == 1
+    assert [(c.indicator_id, c.new_status) for c in report.changes] == [
+        ("visa-easing", "eased:reported")
+    ]
+
+
 def test_an_indicator_whose_feeds_were_never_read_is_unknown_from_the_start(
     feed_server: FeedServer, shipped: Definitions, store: Store
 ) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -147,3 +148,27 @@ def test_a_deleted_entry_a_feed_still_carries_is_not_news_again(store: Store) ->
     store.prune(now=NOW + 3 * DAY, before=NOW + DAY, matched_before=NOW - 365 * DAY, buckets=())
     back = storeops.add_entries(store, carried, now=NOW + 3 * DAY)
     assert [e.guid for _, e in back] == ["guid-2"]
+
+
+@pytest.mark.parametrize("key", ["guid", "link"])
+def test_a_new_story_under_a_deleted_entrys_key_is_news_the_old_item_is_not(
+    store: Store, key: str
+) -> None:
+    # Two undated items seen 400 days ago, keyed by their guid (or, without one, their link).
+    old = [entry(n, published=None) for n in range(2)]
+    old = old if key == "guid" else [replace(e, guid="") for e in old]
+    storeops.add_entries(store, old, now=NOW - 400 * DAY)
+    assert prune(store, NOW - 365 * DAY, NOW - 365 * DAY).entries == 2
+    # The feed offers the first again, its headline restyled (case, spacing, punctuation): the
+    # same item. Under the second's key, the CMS now publishes another story: news.
+    same = replace(old[0], title="STORY  number 0 ...")
+    reused = replace(old[1], title="Seoul and Beijing sign a visa deal", text="New.", published=NOW)
+    again = storeops.add_entries(store, [same, reused], now=NOW)
+    assert [e.title for _, e in again] == [reused.title]
+    assert storeops.add_entries(store, [same, reused], now=NOW + HOUR) == []  # stored once
+    # Deleted in its turn, the new story is forgotten with its own headline: offered again it
+    # is not news, and the old item back under its key would be another story.
+    store.prune(now=NOW + 400 * DAY, before=NOW + 399 * DAY, matched_before=NOW, buckets=())
+    assert storeops.add_entries(store, [reused], now=NOW + 400 * DAY) == []
+    back = storeops.add_entries(store, [old[1]], now=NOW + 401 * DAY)
+    assert [e.title for _, e in back] == ["Story number 1"]

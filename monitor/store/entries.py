@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, or_, select, text, update
 
-from monitor.domain import Entry, Match
+from monitor.domain import Entry, Match, headline_digest
 from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
 from monitor.store.forgetting import forget_stories
 from monitor.store.schema import aware, entry_table, forgotten_table, match_table, sqlite_utc
@@ -204,19 +204,33 @@ class EntriesMixin(StoreBase):
 
 def _leave_forgotten(conn: Connection, batch: dict[str, Entry], now: datetime) -> None:
     """Take out of `batch` the entries retention deleted (a feed still carries them: they are
-    not news), and note that a feed offered them at `now`."""
+    not news), and note that a feed offered them at `now`. An entry under a deleted one's key
+    with another headline is another story (a CMS that reuses guids or links): it stays in
+    `batch`, and its key, stored again with it, is no longer forgotten."""
     if conn.execute(select(forgotten_table.c.key).limit(1)).first() is None:
         return  # nothing deleted yet, or all of it forgotten: one read of an empty index
-    offered: list[str] = []
+    kept: dict[str, str | None] = {}
     for chunk in chunks(batch):
-        query = select(forgotten_table.c.key).where(forgotten_table.c.key.in_(chunk))
-        offered.extend(conn.execute(query).scalars())
+        query = select(forgotten_table.c.key, forgotten_table.c.headline)
+        for row in conn.execute(query.where(forgotten_table.c.key.in_(chunk))):
+            kept[row.key] = row.headline
+    reused = {key for key, headline in kept.items() if _another_story(headline, batch[key])}
+    offered = [key for key in kept if key not in reused]
     for chunk in chunks(offered):
         conn.execute(
             update(forgotten_table).where(forgotten_table.c.key.in_(chunk)).values(offered_at=now)
         )
+    for chunk in chunks(reused):
+        conn.execute(delete(forgotten_table).where(forgotten_table.c.key.in_(chunk)))
     for key in offered:
         del batch[key]
+
+
+def _another_story(headline: str | None, entry: Entry) -> bool:
+    """Whether `entry` has a headline and it is not the one a forgotten key keeps (None: none
+    kept, the entry had no headline or was deleted before revision 0013)."""
+    offered = headline_digest(entry.title)
+    return bool(headline and offered and offered != headline)
 
 
 def _entry_times(conn: Connection, entry_ids: set[int]) -> dict[int, datetime]:

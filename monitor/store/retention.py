@@ -11,8 +11,9 @@ What is kept how long (README "Retention"):
   still pending; each keeps its own copy of its evidence, so deleting entries loses none of it;
 - a cycle: until `before`; its counts are added to the one `cycle_summary` row first, so the
   totals /metrics reports never go down;
-- a deleted entry's key (`forgotten_entry`): while feeds still offer it, and until `before`
-  after they last did, so a feed that still carries the entry does not bring it back as news.
+- a deleted entry's key (`forgotten_entry`), with its headline's digest: while feeds still
+  offer it, and until `before` after they last did, so a feed that still carries the entry
+  does not bring it back as news (another story under that key is news: `entries.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, exists, func, select
 
+from monitor.domain import headline_digest
 from monitor.store.base import StoreBase
 from monitor.store.forgetting import forget_stories_of
 from monitor.store.health import CYCLE_COUNTS, cycle_duration
@@ -95,7 +97,8 @@ class RetentionMixin(StoreBase):
             old = [entry_table.c.time < before, has_match]
         else:
             old = [entry_table.c.first_seen < before, ~has_match]
-        batch = select(entry_table.c.id, entry_table.c.key).where(*old, ~judged).limit(BATCH)
+        columns = (entry_table.c.id, entry_table.c.key, entry_table.c.title)
+        batch = select(*columns).where(*old, ~judged).limit(BATCH)
         deleted = 0
         while True:
             with self._tx("delete old entries", write=True) as conn:
@@ -105,7 +108,7 @@ class RetentionMixin(StoreBase):
                     forgotten = self._insert(forgotten_table)
                     conn.execute(
                         forgotten.on_conflict_do_nothing(),
-                        [{"key": row.key, "offered_at": now} for row in rows],
+                        [_forgotten(row.key, row.title, now) for row in rows],
                     )
                     if matched:
                         conn.execute(delete(match_table).where(match_table.c.entry_id.in_(ids)))
@@ -188,6 +191,11 @@ class RetentionMixin(StoreBase):
             return True
         finally:
             raw.close()
+
+
+def _forgotten(key: str, title: str, now: datetime) -> dict[str, Any]:
+    """The row that keeps a deleted entry's key, with its headline's digest."""
+    return {"key": key, "offered_at": now, "headline": headline_digest(title) or None}
 
 
 def _added(kept: dict[str, int], more: dict[str, int]) -> dict[str, int]:

@@ -129,12 +129,16 @@ class EntryTable(SQLModel, table=True):
 class ForgottenEntryTable(SQLModel, table=True):
     """The keys of entries retention deleted: a feed that still carries one does not bring it
     back as news (an undated one would count as seen now). A key stays while feeds offer it
-    and one retention period after they last did."""
+    and one retention period after they last did. An item offered under it with a headline
+    other than the deleted entry's is another story (a CMS reusing a guid or link): news."""
 
     __tablename__ = "forgotten_entry"
 
     key: str = Field(primary_key=True)
     offered_at: datetime = _when(nullable=False, index=True)  # deleted, or last offered since
+    # domain.headline_digest of the deleted entry's title; None when it had no headline, or
+    # was deleted before revision 0013: whatever is offered under the key is left out.
+    headline: str | None = None
 
 
 class MatchTable(SQLModel, table=True):
