@@ -27,6 +27,7 @@ from monitor.domain import Definitions, StatusChange, format_duration
 from monitor.mail import send_with_retry
 from monitor.settings import Settings
 from monitor.silences import digest_changes, is_held
+from monitor.standing import indicator_views_at
 from monitor.store import FeedState, Store
 from monitor.views import indicator_views
 
@@ -141,17 +142,28 @@ def digest_input(
     timezone: str,
     digest_time: time = time(7, 0),
     public_url: str | None = None,
+    kept_since: datetime | None = None,
 ) -> DigestInput:
     """The digest of `day` as of `now`: the changes since the previous digest was sent (or,
     without one, since the day before's digest time) up to `now` — at most a day past `day`'s
     digest time — but those a silence holds (they come in the digest after it ends), then the
-    silences in force, every indicator's standing status and the feed problems."""
+    silences in force, every indicator's standing status and the feed problems.
+
+    The standing statuses are those at the end of the changes it lists: now for today's, the
+    next day's digest time for a past day's (`standing.indicator_views_at`; `kept_since`: from
+    when retention keeps every change, now - MONITOR_RETENTION)."""
     zone = ZoneInfo(timezone)
     start = previous_send(store, day, digest_time=digest_time, zone=zone) or slot(
         day - timedelta(days=1), digest_time, zone
     )
     end = covered_until(day, now, digest_time=digest_time, zone=zone)
     changes, held = _changes(store, start, end)
+    past = end < now
+    standing = (
+        indicator_views_at(definitions, store, at=end, kept_since=kept_since)
+        if past
+        else indicator_views(definitions, store, now=now)
+    )
     return DigestInput(
         day=day,
         generated_at=now,
@@ -159,9 +171,10 @@ def digest_input(
         changes=tuple(changes),
         silences=tuple(store.silences(active_at=now)),
         held=held,
-        indicators=tuple(indicator_views(definitions, store, now=now)),
+        indicators=tuple(standing),
         feed_problems=feed_problems(store.feeds(), now=now),
         page_url=public_url,
+        standing_at=end if past else None,
     )
 
 
@@ -190,6 +203,7 @@ def digest_message(
         timezone=settings.timezone,
         digest_time=settings.digest_time,
         public_url=settings.public_url,
+        kept_since=now - settings.retention,
     )
     return build_digest(data, sender=settings.digest_from, recipients=settings.digest_to)
 

@@ -70,6 +70,9 @@ class DigestInput:
     page_url: str | None = None
     silences: tuple[Silence, ...] = ()  # in force when it was built
     held: int = 0  # changes those silences hold back: listed in the digest after they end
+    # A past day's: when the standing statuses stood (the end of the changes it lists); None:
+    # as it is built (`generated_at`).
+    standing_at: datetime | None = None
 
 
 # ---------------------------------------------------------------- formatting helpers
@@ -387,6 +390,7 @@ def render(data: DigestInput) -> tuple[str, str]:
         "held": data.held,
         "silenced": _silenced(data, zone),
         "groups": _groups(data, zone, ledger),
+        "standing_at": format_time(data.standing_at, zone) if data.standing_at else "",
         "problems": _problems(data, zone),
         "generated": format_time(data.generated_at, zone),
         "page_url": page,

@@ -183,7 +183,7 @@ def indicator_views(
         if worked_out.status != status:  # not recorded yet: since it moved, if that is known
             moved = unread.get(worked_out.indicator_id, now)
             status, since = worked_out.status, max(moved, since) if status != INITIAL else moved
-        view = _view(worked_out.indicator_id, definitions, worked_out, status, since)
+        view = indicator_view(worked_out.indicator_id, definitions, worked_out, status, since)
         views.append(replace(view, started=started.get(worked_out.indicator_id, since)))
     return views
 
@@ -315,9 +315,11 @@ class AnswerCache(Generic[A]):
                 self._bytes -= dropped.size
 
 
-def _view(
+def indicator_view(
     indicator_id: str, definitions: Definitions, status: Status, recorded: str, since: datetime
 ) -> IndicatorView:
+    """One indicator's view: its outcomes and evidence from `status`, shown as `recorded` since
+    `since` (and, until the caller says otherwise, monitored since then)."""
     indicator = definitions.indicator(indicator_id)
     outcomes = tuple(
         OutcomeOut.of(state, indicator.outcome(state.outcome_id).label) for state in status.outcomes

@@ -146,7 +146,9 @@ class EvidenceOut(_Model):
 @dataclass(frozen=True)
 class IndicatorView:
     """An indicator's recorded status and the evidence that stands behind it now: what the page,
-    the digest and `IndicatorOut` show (`monitor.views.indicator_views`)."""
+    the digest and `IndicatorOut` show (`monitor.views.indicator_views`); for a past day's
+    digest, the status it held then with the evidence its change kept
+    (`monitor.standing.indicator_views_at`)."""
 
     id: str
     group: str

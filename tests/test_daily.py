@@ -20,6 +20,7 @@ from monitor.fetch import FetchLimits
 from monitor.match import Matcher
 from monitor.pipeline import Context, prepare, run_cycle
 from monitor.settings import Settings
+from monitor.statuses import judge
 from monitor.store import FeedState, Store, open_store
 from monitor.store.schema import digest_table
 from tests import news
@@ -190,6 +191,70 @@ def test_a_past_day_s_digest_leaves_the_later_changes_to_the_next_one(
 
     assert past.sent
     assert {c.indicator_id for c in today.changes} == {"visa-easing", "flight-routes"}
+
+
+def test_a_past_day_s_digest_shows_the_statuses_as_they_stood_at_its_end(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    """The digest of a day sent two days later (it was missed) shows where things stood at the
+    end of what it covers — the next day's digest time — not today's picture: an analyst's
+    verdict since took visa-easing down to reported. Today's digest shows it reported."""
+    check(definitions, store, at(7) - READ_BEFORE)
+    then = digest_input(definitions, store, day=DAY, now=at(7), timezone="UTC", digest_time=SEVEN)
+    [confirmed] = [v for v in then.indicators if v.id == "visa-easing"]
+    two_days_on = DAY + timedelta(days=2)
+    check(definitions, store, at(9, two_days_on) - READ_BEFORE)  # the daemon runs again
+    later = at(9, two_days_on) + READ_BEFORE
+    judge(definitions, store, entry_id=confirmed.evidence[0].entry_id,
+          target=("visa-easing", "eased"), verdict="no", who="analyst",
+          now=at(9, two_days_on))  # fmt: skip
+    with running_smtp_server() as smtp:
+        s = settings(smtp, tmp_path)
+        past = send_daily_digest(definitions, store, s, day=DAY, now=later, owner="a")
+    today = digest_input(definitions, store, day=two_days_on, now=later, timezone="UTC",
+                         digest_time=SEVEN)  # fmt: skip
+    past_view = digest_input(definitions, store, day=DAY, now=later, timezone="UTC",
+                             digest_time=SEVEN)  # fmt: skip
+
+    assert past.sent
+    text = smtp.messages[0].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    standing = text.split("STANDING STATUS")[1].split("FEED HEALTH")[0]
+    visa = standing.split("Visa")[1].split("\n* ")[0]
+    assert "eased — confirmed   (since 2026-01-06 06:50 UTC)" in visa
+    assert "eased — reported" not in standing
+    assert "As they stood at 2026-01-07 07:00 UTC, where the changes above end." in standing
+    lines = {v.id: v for v in past_view.indicators}
+    assert set(lines) == {i.id for i in definitions.indicators}
+    assert lines["visa-easing"].status == "eased:confirmed"
+    assert lines["visa-easing"].since == at(7) - READ_BEFORE
+    assert [e.entry_id for e in lines["visa-easing"].evidence] == [
+        e.entry_id for e in confirmed.evidence
+    ]
+    assert {v.id: v.status for v in today.indicators}["visa-easing"] == "eased:reported"
+    assert today.standing_at is None and past_view.standing_at == at(7, DAY + timedelta(days=1))
+
+
+def test_a_past_day_s_digest_leaves_out_what_was_not_monitored_yet(
+    definitions: Definitions, store: Store
+) -> None:
+    """An indicator added after the day had no status then: it is left out of that day's
+    standing statuses; one quiet since its first reading (which records no change) is quiet
+    since monitoring it began."""
+    added = "north-korea-stance"
+    first = Definitions(tuple(i for i in definitions.indicators if i.id != added),
+                        definitions.feeds, definitions.hash)  # fmt: skip
+    check(first, store, at(7) - READ_BEFORE)
+    two_days_on = DAY + timedelta(days=2)
+    check(definitions, store, at(9, two_days_on) - READ_BEFORE)
+    past = digest_input(definitions, store, day=DAY, now=at(9, two_days_on), timezone="UTC",
+                        digest_time=SEVEN)  # fmt: skip
+
+    lines = {v.id: v for v in past.indicators}
+    assert set(lines) == {i.id for i in first.indicators}
+    assert store.history("dialogue-mechanisms") == []
+    assert lines["dialogue-mechanisms"].status == "quiet"
+    assert lines["dialogue-mechanisms"].since == at(7) - READ_BEFORE
+    assert lines["dialogue-mechanisms"].evidence == ()
 
 
 def test_a_day_s_digest_is_sent_exactly_once(

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from monitor.errors import StoreError
 from monitor.store.base import StoreBase
-from monitor.store.changes import AlertClaim, ChangesMixin
+from monitor.store.changes import AlertClaim, Around, ChangesMixin
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT, DigestsMixin, DigestState
 from monitor.store.engine import (
     BUSY_TIMEOUT_MS,
@@ -62,6 +62,7 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "DIGEST_CLAIM_TIMEOUT",
     "AlertClaim",
+    "Around",
     "Changes",
     "Cycle",
     "CycleTotals",

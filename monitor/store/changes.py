@@ -8,12 +8,12 @@ import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 from sqlalchemy import Connection, func, or_, select, update
 
 from monitor.domain import INITIAL, QUIET, Evidence, StatusChange
-from monitor.store.base import StoreBase, once_more_if_disconnected
+from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
 from monitor.store.schema import change_table, state_table
 from monitor.store.silences import held_now
 
@@ -26,6 +26,25 @@ class AlertClaim:
     attempts: int  # failed tries so far
     done: tuple[str, ...]  # keys of the channels that accepted it already
     until: datetime  # the claim's end: another daemon may take it over then
+
+
+class Around(NamedTuple):
+    """An indicator's changes on either side of a moment (`Store.changes_around`)."""
+
+    before: StatusChange | None = None  # its latest change before the moment
+    after: StatusChange | None = None  # its first change from the moment on
+
+
+def _nearest(moment: datetime, *, before: bool) -> Any:
+    """The id of the indicator's (of the row of `state_table` it is selected with) latest change
+    before `moment`, or its first from `moment` on."""
+    c = change_table.c
+    query = select(c.id).where(c.indicator_id == state_table.c.indicator_id)
+    if before:
+        query = query.where(c.at < moment).order_by(c.at.desc(), c.id.desc())
+    else:
+        query = query.where(c.at >= moment).order_by(c.at, c.id)
+    return query.limit(1).correlate(state_table).scalar_subquery()
 
 
 class ChangesMixin(StoreBase):
@@ -178,6 +197,38 @@ class ChangesMixin(StoreBase):
             found = [_change_of(row) for row in conn.execute(query)]
         more = [c for c in self._unrecorded_rows if c.at <= end]
         return sorted(found + more, key=lambda c: c.at)  # stable: recorded ones first at a tie
+
+    def changes_around(self, moment: datetime) -> dict[str, Around]:
+        """indicator id -> its latest change before `moment` and its first one from `moment`
+        on (either None): what the status it held at `moment` is worked out from (a past day's
+        digest, `standing.indicator_views_at`). Two index lookups per indicator (indicator,
+        at), so a long history is not read. As in `changes_between`, the unrecorded changes
+        (`with_unrecorded`) count up to `moment` itself."""
+        before = _nearest(moment, before=True)
+        after = _nearest(moment, before=False)
+        ids = select(state_table.c.indicator_id, before, after)
+        with self._tx("read changes") as conn:
+            wanted = [(row[1], row[2]) for row in conn.execute(ids)]
+            found = {i for pair in wanted for i in pair if i is not None}
+            rows = [
+                _change_of(row)
+                for chunk in chunks(sorted(found))
+                for row in conn.execute(select(change_table).where(change_table.c.id.in_(chunk)))
+            ]
+        around: dict[str, Around] = {}
+        for change in sorted(rows, key=lambda c: c.id or 0):
+            last, first = around.get(change.indicator_id, Around())
+            if change.at < moment:
+                around[change.indicator_id] = Around(change, first)
+            else:
+                around[change.indicator_id] = Around(last, change)
+        for change in self._unrecorded_rows:  # pending on top of the recorded ones
+            last, first = around.get(change.indicator_id, Around())
+            if change.at <= moment:
+                around[change.indicator_id] = Around(change, None)
+            elif first is None:
+                around[change.indicator_id] = Around(last, change)
+        return around
 
     # ------------------------------------------------------------ the alert outbox
 

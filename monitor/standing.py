@@ -1,0 +1,83 @@
+"""Where things stood at a past moment: every indicator's status then, worked out from the
+status changes recorded (a past day's digest shows it under "Standing status").
+
+    indicator_views_at(definitions, store, at=...) -> list[IndicatorView]
+
+The views are those of `monitor.views` (`indicator_view`), built from the status a change
+recorded instead of one worked out now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from monitor.domain import Definitions, Indicator, Level, OutcomeState, Status, StatusChange
+from monitor.evaluate import level_of
+from monitor.store import Around, Store
+from monitor.views import indicator_view
+from monitor.webmodels import IndicatorView
+
+
+def indicator_views_at(
+    definitions: Definitions, store: Store, *, at: datetime, kept_since: datetime | None = None
+) -> list[IndicatorView]:
+    """Every indicator with the status it held at `at` (a past day's digest: what stood at the
+    end of what it covers), from the status changes recorded: the status its latest change
+    before `at` set, since then, with the evidence that change kept. Without one, the status
+    its first later change changed from — or, with no change at all, the one it holds now —
+    since monitoring it began (an indicator's first quiet reading records no change).
+
+    An indicator nobody monitored at `at` had no status then and is left out: one whose
+    monitoring began later, and one without a change before `at` when `at` is before
+    `kept_since` (retention deleted the changes older than that, and what they said)."""
+    around, started = store.changes_around(at), store.monitoring_started()
+    current = store.current_statuses()
+    views = []
+    for indicator in definitions.indicators:
+        before, after = around.get(indicator.id, Around())
+        begun = started.get(indicator.id)
+        if before is not None:
+            status, since = before.new_status, before.at
+        else:
+            held = after.old_status if after is not None else current.get(indicator.id, ("",))[0]
+            begun = max(begun, kept_since) if begun and kept_since else begun
+            if begun is None or begun > at or not held:
+                continue
+            status, since = held, begun
+        shown = _held(indicator, status, before)
+        view = indicator_view(indicator.id, definitions, shown, status, since)
+        views.append(replace(view, started=started.get(indicator.id, since)))
+    return views
+
+
+def _held(indicator: Indicator, status: str, change: StatusChange | None) -> Status:
+    """`status` as the change that set it (None: not known) recorded it, for `indicator_view`.
+    A change keeps the evidence of the outcome(s) behind its status only: those are at the
+    level the status names (`mixed`: the highest their kept evidence tells), the others read
+    `none`."""
+    evidence = change.evidence if change is not None else ()
+    kept = {o.id: tuple(e for e in evidence if e.outcome_id == o.id) for o in indicator.outcomes}
+    sources = {o: tuple(dict.fromkeys(e.publisher for e in items)) for o, items in kept.items()}
+    named, sep, said = status.partition(":")
+    top = Level.__members__.get(said.upper()) if sep else None
+    if top is None:
+        told = [level_of(o, len(kept[o.id]), len(sources[o.id])) for o in indicator.outcomes]
+        top = max(told, key=lambda level: level.value, default=Level.NONE)
+    behind = {o.id for o in indicator.outcomes if kept[o.id] or (sep and o.id == named)}
+    total = change.evidence_count if change is not None else 0
+    outcomes = tuple(
+        OutcomeState(
+            o.id,
+            top if o.id in behind else Level.NONE,
+            sources[o.id],
+            kept[o.id],
+            stories=total if behind == {o.id} else len(kept[o.id]),
+        )
+        for o in indicator.outcomes
+    )
+    hash_ = change.definition_hash if change is not None else indicator.hash
+    return Status(indicator.id, status, outcomes, hash_, change.reason if change else "")
+
+
+__all__ = ["indicator_views_at"]
