@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.digest import DigestInput, FeedProblem, build_digest
 from monitor.domain import Definitions, StatusChange, format_duration
-from monitor.mail import send_with_retry
+from monitor.mail import Refused, refused_words, send_with_retry
 from monitor.settings import Settings
 from monitor.silences import digest_changes, is_held
 from monitor.standing import indicator_views_at
@@ -53,6 +53,7 @@ class DigestResult:
     sent: bool
     where: str = ""  # "smtp:host:port" or the .eml path, when sent
     reason: str = ""  # why not sent: already sent, claimed elsewhere, or the error
+    refused: Refused = ()  # sent, but the server refused these recipients (the others have it)
 
 
 def slot(day: date, digest_time: time, zone: tzinfo) -> datetime:
@@ -224,7 +225,8 @@ def send_daily_digest(
     clock: Callable[[], datetime] | None = None,
     guard: AbstractContextManager[object] | None = None,
 ) -> DigestResult:
-    """Claim the digest of `day`, send it (retrying transient failures) and mark it sent.
+    """Claim the digest of `day`, send it (retrying transient failures) and mark it sent, with
+    the recipients the server refused (when it refused every one, it is a failure).
 
     Not sent when it already was, or another sender holds a fresh claim — unless `force`.
     On any failure (DigestError from delivery, or whatever `sleep` raises when a daemon stops)
@@ -233,18 +235,25 @@ def send_daily_digest(
     as of `clock()` when given."""
     state = store.digest_state(day)
     if state is not None and state.sent_at is not None and not force:
-        return DigestResult(day, False, reason=f"already sent at {state.sent_at:%H:%M:%S} UTC")
+        reason = f"already sent at {state.sent_at:%H:%M:%S} UTC"
+        if state.refused:
+            reason += f"; the server refused {refused_words(state.refused)}"
+        return DigestResult(day, False, reason=reason, refused=state.refused)
     if not store.claim_digest(day, owner=owner, now=now) and not force:
         return DigestResult(day, False, reason="claimed by another sender")
     try:
         with guard or nullcontext():
             built_at = clock() if clock else now
             message = digest_message(definitions, store, settings, day=day, now=built_at)
-        where = send_with_retry(message, settings, sleep=sleep)
+        sent = send_with_retry(message, settings, sleep=sleep)
     except BaseException as exc:  # whatever happened, a later run may try again
         store.mark_digest_failed(day, str(exc) or type(exc).__name__, (clock or (lambda: now))())
         raise
     end = covered_until(day, built_at, digest_time=settings.digest_time, zone=settings.zone)
-    store.mark_digest_sent(day, (clock or (lambda: now))(), covered_until=end)
-    log.info("digest: %s sent to %s", day.isoformat(), where)
-    return DigestResult(day, True, where=where)
+    store.mark_digest_sent(day, (clock or (lambda: now))(), covered_until=end, refused=sent.refused)
+    if sent.refused:
+        log.warning("digest: %s sent to %s, but it refused %s", day.isoformat(), sent.where,
+                    refused_words(sent.refused))  # fmt: skip
+    else:
+        log.info("digest: %s sent to %s", day.isoformat(), sent.where)
+    return DigestResult(day, True, where=sent.where, refused=sent.refused)

@@ -1,7 +1,7 @@
 """Delivering the daily digest (I/O): over SMTP, or as an .eml file in the outbox.
 
-    deliver(message, settings) -> str               SMTP, or an .eml file in OUTBOX_DIR
-    send_with_retry(message, settings) -> str       deliver, retrying transient failures
+    deliver(message, settings) -> Delivery          SMTP, or an .eml file in OUTBOX_DIR
+    send_with_retry(message, settings) -> Delivery  deliver, retrying transient failures
 
 smtplib is imported here and nowhere else. Deciding *whether* today's digest is due and
 claiming it in the database is the caller's job (see `send_with_retry`).
@@ -17,7 +17,8 @@ import smtplib
 import ssl
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
@@ -30,6 +31,34 @@ from monitor.settings import Settings
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT = 30.0
+
+Refused = tuple[tuple[str, str], ...]
+"""Recipients an SMTP server refused (RCPT TO): (address, its answer: "550 5.1.1 no such
+user") each, in address order."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the digest went ("smtp:host:port", or the .eml file's path), and the recipients
+    the SMTP server refused while it took the message for the others."""
+
+    where: str
+    refused: Refused = ()
+
+
+def refused_words(refused: Refused) -> str:
+    """'a@example.org (550 5.1.1 no such user), b@…': how the refused recipients are shown."""
+    return ", ".join(f"{address} ({answer})" for address, answer in refused)
+
+
+def _refused(found: Mapping[str, tuple[int, bytes | str]]) -> Refused:
+    """smtplib's refused recipients ({address: (code, answer)}) as `Refused`."""
+    return tuple(sorted((address, _answer(code, text)) for address, (code, text) in found.items()))
+
+
+def _answer(code: int, text: bytes | str) -> str:
+    words = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return " ".join(f"{code} {words}".split())
 
 
 def _recipients(message: EmailMessage) -> list[str]:
@@ -75,7 +104,7 @@ def _connect(settings: Settings, host: str) -> _SMTP:
     return smtp
 
 
-def _send_smtp(message: EmailMessage, settings: Settings, host: str) -> str:
+def _send_smtp(message: EmailMessage, settings: Settings, host: str) -> Delivery:
     recipients = _recipients(message)
     if not recipients:
         raise DigestError("digest: no recipients (set MONITOR_DIGEST_TO)")
@@ -96,9 +125,7 @@ def _send_smtp(message: EmailMessage, settings: Settings, host: str) -> str:
             smtp.quit()
         except (smtplib.SMTPException, OSError):
             smtp.close()
-    if refused:
-        log.warning("digest: smtp %s:%s refused %s", host, settings.smtp_port, sorted(refused))
-    return f"smtp:{host}:{settings.smtp_port}"
+    return Delivery(f"smtp:{host}:{settings.smtp_port}", _refused(refused))
 
 
 def _write_outbox(message: EmailMessage, outbox: Path) -> Path:
@@ -124,14 +151,15 @@ def _write_outbox(message: EmailMessage, outbox: Path) -> Path:
     return target
 
 
-def deliver(message: EmailMessage, settings: Settings) -> str:
+def deliver(message: EmailMessage, settings: Settings) -> Delivery:
     """Send the digest once. With SMTP_HOST: to every To/Cc/Bcc address over SMTP (implicit TLS
     when SMTP_SSL; STARTTLS when SMTP_STARTTLS and the server offers it — if it does not and a
-    username is set, refuse rather than send the password in clear); returns "smtp:host:port".
-    Without: write OUTBOX_DIR/digest-DAY.eml atomically; returns its path."""
+    username is set, refuse rather than send the password in clear); delivered to "smtp:host:
+    port", with the recipients the server refused while it took it for the others (every one
+    refused is a DigestError). Without: write OUTBOX_DIR/digest-DAY.eml atomically, its path."""
     host = settings.smtp_host
     if not host:
-        return str(_write_outbox(message, settings.outbox_dir))
+        return Delivery(str(_write_outbox(message, settings.outbox_dir)))
     try:
         return _send_smtp(message, settings, host)
     except (smtplib.SMTPException, OSError) as exc:
@@ -147,7 +175,7 @@ def _describe(exc: BaseException) -> str:
         )
         return f"{exc.smtp_code} {detail}"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return "every recipient refused: " + ", ".join(sorted(exc.recipients))
+        return "every recipient refused: " + refused_words(_refused(exc.recipients))
     return str(exc) or type(exc).__name__
 
 
@@ -184,7 +212,7 @@ def send_with_retry(
     backoff: float = 5.0,
     max_delay: float = 300.0,
     sleep: Callable[[float], None] = time.sleep,
-) -> str:
+) -> Delivery:
     """`deliver`, retrying transient failures after backoff, 2×backoff, 4×backoff… seconds.
 
     The caller owns exactly-once: claim the day in the store first (`claim_digest`), then call
@@ -202,4 +230,4 @@ def send_with_retry(
     raise AssertionError("unreachable")
 
 
-__all__ = ["deliver", "is_transient", "send_with_retry"]
+__all__ = ["Delivery", "Refused", "deliver", "is_transient", "refused_words", "send_with_retry"]

@@ -6,7 +6,8 @@
         server.messages[0].rcpt_tos                    # the envelope
 
 Options: `fail_first=N` answers the first N DATA commands with "451 try later"; `drop_first=N`
-takes the first N messages and hangs up without answering;
+takes the first N messages and hangs up without answering; `refuse={"a@x": "550 5.1.1 no such
+user"}` answers RCPT TO of those addresses so (and takes the others);
 `users={"name": "password"}` offers AUTH (also without TLS) and requires it;
 `tls=(certfile, keyfile)` offers STARTTLS; `implicit_tls=(certfile, keyfile)` speaks TLS from the
 first byte (port 465 style). `self_signed_cert(dir)` makes a certificate for
@@ -47,9 +48,18 @@ class Received:
 class Handler:
     fail_first: int = 0
     drop_first: int = 0  # take the message, then hang up without answering
+    refuse: dict[str, str] = field(default_factory=dict)  # address -> the RCPT TO answer
     messages: list[Received] = field(default_factory=list)
     attempts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         with self.lock:
@@ -125,13 +135,14 @@ def running_smtp_server(
     *,
     fail_first: int = 0,
     drop_first: int = 0,
+    refuse: dict[str, str] | None = None,
     users: dict[str, str] | None = None,
     tls: tuple[Path, Path] | None = None,
     implicit_tls: tuple[Path, Path] | None = None,
     port: int | None = None,
 ) -> Iterator[SMTPServer]:
     """`port`: listen there (a server that comes back), else on a free one."""
-    handler = Handler(fail_first=fail_first, drop_first=drop_first)
+    handler = Handler(fail_first=fail_first, drop_first=drop_first, refuse=refuse or {})
     kwargs: dict[str, Any] = {}
     if users is not None:
         kwargs.update(

@@ -329,6 +329,52 @@ def test_a_failed_send_releases_the_claim_and_a_later_run_sends_it(
     assert sleeps == [5.0, 10.0, 20.0, 40.0]  # the first call's back-off, then one good send
 
 
+GONE = "550 5.1.1 <gone@example.org>: no such user"
+
+
+def test_recipients_the_server_refuses_are_recorded_with_the_sent_digest(
+    definitions: Definitions, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Taken for one recipient, refused for the other: the digest is sent (the one has it),
+    and the refusal is kept with it and told whenever that day's digest is asked for again,
+    not only logged."""
+    check(definitions, store, at(6))
+    with running_smtp_server(refuse={"gone@example.org": GONE}) as smtp:
+        s = settings(smtp, tmp_path).model_copy(
+            update={"digest_to": ["reader@example.org", "gone@example.org"]}
+        )
+        sent = send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a")
+        again = send_daily_digest(definitions, store, s, day=DAY, now=at(8), owner="b")
+
+    assert [m.rcpt_tos for m in smtp.messages] == [("reader@example.org",)]
+    assert sent.sent and sent.refused == (("gone@example.org", GONE),)
+    state = store.digest_state(DAY)
+    assert state is not None and state.sent_at == at(7)
+    assert state.refused == (("gone@example.org", GONE),)
+    assert not again.sent and again.refused == state.refused
+    told = f"the server refused gone@example.org ({GONE})"
+    assert again.reason == f"already sent at 07:00:00 UTC; {told}"
+    assert f"but it refused gone@example.org ({GONE})" in caplog.text
+
+
+def test_a_digest_every_recipient_refuses_is_not_marked_sent(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    check(definitions, store, at(6))
+    with running_smtp_server(refuse={"gone@example.org": GONE}) as smtp:
+        s = settings(smtp, tmp_path).model_copy(update={"digest_to": ["gone@example.org"]})
+        with pytest.raises(DigestError, match="every recipient refused"):
+            send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a")
+        failed = store.digest_state(DAY)
+        smtp.handler.refuse.clear()  # the address is fixed; the next run sends it
+        retried = send_daily_digest(definitions, store, s, day=DAY, now=at(8), owner="a")
+
+    assert failed is not None and failed.sent_at is None and failed.claimed_by is None
+    assert f"gone@example.org ({GONE})" in failed.last_error
+    assert retried.sent and retried.refused == ()
+    assert [m.rcpt_tos for m in smtp.messages] == [("gone@example.org",)]
+
+
 def test_a_claim_left_by_a_crashed_sender_goes_stale_and_is_retaken(
     definitions: Definitions, store: Store, tmp_path: Path
 ) -> None:

@@ -23,7 +23,7 @@ from monitor.digest import (
 )
 from monitor.domain import Evidence, StatusChange
 from monitor.errors import DigestError
-from monitor.mail import deliver, send_with_retry
+from monitor.mail import Delivery, deliver, send_with_retry
 from monitor.settings import Settings
 from monitor.webmodels import IndicatorView
 from tests.smtpserver import SMTPServer, free_port, running_smtp_server, self_signed_cert
@@ -307,8 +307,8 @@ def test_a_server_that_takes_the_message_and_hangs_up_gets_it_once() -> None:
 
 def test_sends_to_every_recipient(smtp: SMTPServer) -> None:
     message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
-    where = deliver(message, smtp_settings(smtp))
-    assert where == f"smtp:127.0.0.1:{smtp.port}"
+    sent = deliver(message, smtp_settings(smtp))
+    assert sent == Delivery(f"smtp:127.0.0.1:{smtp.port}", refused=())
     [received] = smtp.messages
     assert received.rcpt_tos == RECIPIENTS
     assert received.mail_from == SENDER
@@ -319,6 +319,36 @@ def test_sends_to_every_recipient(smtp: SMTPServer) -> None:
     assert GOOD_LINK in text
     assert GOOD_LINK.replace("&", "&amp;") in html
     assert "&lt;script&gt;" in html and "<script>" not in html
+
+
+def test_recipients_the_server_refuses_come_back_with_the_delivery() -> None:
+    """RCPT TO refused for one recipient, taken for the other: delivered, and who did not get it
+    (with the server's answer) is part of the result, not only a log line."""
+    refuse = {"bob@example.net": "550 5.1.1 <bob@example.net>: no such user"}
+    sleeps: list[float] = []
+    with running_smtp_server(refuse=refuse) as server:
+        message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+        sent = send_with_retry(message, smtp_settings(server), sleep=sleeps.append)
+        [received] = server.messages
+    assert received.rcpt_tos == ("alice@example.org",) and sleeps == []
+    assert sent.refused == (("bob@example.net", "550 5.1.1 <bob@example.net>: no such user"),)
+
+
+@pytest.mark.parametrize(
+    ("answer", "attempts"), [("550 5.1.1 no such user", 1), ("450 4.2.1 mailbox busy", 3)]
+)
+def test_every_recipient_refused_is_a_digest_error_naming_the_answers(
+    answer: str, attempts: int
+) -> None:
+    """Refused for all: nothing was delivered (retried when the answers are temporary)."""
+    sleeps: list[float] = []
+    with running_smtp_server(refuse=dict.fromkeys(RECIPIENTS, answer)) as server:
+        message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+        with pytest.raises(DigestError, match="every recipient refused: ") as caught:
+            send_with_retry(message, smtp_settings(server), attempts=3, sleep=sleeps.append)
+        assert server.messages == []
+    assert f"alice@example.org ({answer}), bob@example.net ({answer})" in str(caught.value)
+    assert len(sleeps) == attempts - 1
 
 
 def test_logs_in_when_a_username_is_set() -> None:
@@ -404,8 +434,8 @@ def test_a_failed_send_is_retried_and_sent_once() -> None:
     sleeps: list[float] = []
     with running_smtp_server(fail_first=1) as server:
         message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
-        where = send_with_retry(message, smtp_settings(server), backoff=0.5, sleep=sleeps.append)
-        assert where.startswith("smtp:")
+        sent = send_with_retry(message, smtp_settings(server), backoff=0.5, sleep=sleeps.append)
+        assert sent.where.startswith("smtp:")
         assert server.attempts == 2
         assert len(server.messages) == 1
         assert sleeps == [0.5]
@@ -428,9 +458,9 @@ def test_retries_back_off_and_give_up() -> None:
 
 def test_writes_an_eml_without_an_smtp_host(tmp_path: Path) -> None:
     message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
-    where = deliver(message, settings(outbox_dir=tmp_path / "outbox"))
+    sent = deliver(message, settings(outbox_dir=tmp_path / "outbox"))
     path = tmp_path / "outbox" / "digest-2026-01-06.eml"
-    assert where == str(path)
+    assert sent == Delivery(str(path))
     assert os.listdir(tmp_path / "outbox") == ["digest-2026-01-06.eml"]
     parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
     assert isinstance(parsed, EmailMessage)

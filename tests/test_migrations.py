@@ -8,7 +8,7 @@ import shutil
 import tomllib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -356,3 +356,22 @@ def test_0013_keys_forgotten_before_it_leave_out_whatever_is_offered_under_them(
         store.prune(now=at + 3 * day, before=at + 3 * day, matched_before=at, buckets=())
         new = storeops.add_entries(store, [item(2, "New story")], now=at + 4 * day)
         assert [e.title for _, e in new] == ["New story"]
+
+
+def test_0014_gives_digests_sent_before_no_refused_recipients(database_url: str) -> None:
+    day = date(2026, 1, 6)
+    at = datetime(2026, 1, 6, 7, tzinfo=UTC)
+    with open_store(database_url) as store:
+        store.claim_digest(day, owner="a", now=at)
+        store.mark_digest_sent(day, at, refused=[("gone@example.org", "550 5.1.1 no such user")])
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            migrate.downgrade(conn, metadata, "0013")
+    finally:
+        engine.dispose()
+    assert upgrade(database_url) == ("0013", migrate.head())
+    assert schema_differences(database_url) == []
+    with open_store(database_url) as store:
+        state = store.digest_state(day)
+    assert state is not None and state.sent_at == at and state.refused == ()

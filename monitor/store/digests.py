@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -22,6 +23,8 @@ class DigestState:
     attempts: int
     last_error: str
     covered_until: datetime | None = None  # None: sent before this was kept (then: sent_at)
+    # Recipients the SMTP server refused when it was sent: (address, its answer) each.
+    refused: tuple[tuple[str, str], ...] = ()
 
 
 class DigestsMixin(StoreBase):
@@ -45,7 +48,7 @@ class DigestsMixin(StoreBase):
         with self._tx("claim digest", write=True) as conn:
             first = conn.execute(
                 self._insert(digest_table)
-                .values(day=day, attempts=1, last_error="", **claim)
+                .values(day=day, attempts=1, last_error="", refused=[], **claim)
                 .on_conflict_do_nothing(index_elements=["day"])
                 .returning(digest_table.c.day)
             ).first()
@@ -65,14 +68,23 @@ class DigestsMixin(StoreBase):
             return retaken.rowcount == 1
 
     def mark_digest_sent(
-        self, day: date, now: datetime, *, covered_until: datetime | None = None
+        self,
+        day: date,
+        now: datetime,
+        *,
+        covered_until: datetime | None = None,
+        refused: Sequence[tuple[str, str]] = (),
     ) -> None:
-        """Sent at `now`, listing the changes recorded up to `covered_until` (default `now`)."""
+        """Sent at `now`, listing the changes recorded up to `covered_until` (default `now`);
+        `refused`: the recipients the server refused, (address, its answer) each."""
+        kept = [{"address": address, "answer": answer} for address, answer in refused]
         with self._tx("mark digest sent", write=True) as conn:
             conn.execute(
                 update(digest_table)
                 .where(digest_table.c.day == day)
-                .values(sent_at=now, covered_until=covered_until or now, last_error="")
+                .values(
+                    sent_at=now, covered_until=covered_until or now, last_error="", refused=kept
+                )
             )
 
     def mark_digest_failed(self, day: date, error: str, now: datetime) -> None:
@@ -109,4 +121,5 @@ class DigestsMixin(StoreBase):
             row.attempts,
             row.last_error,
             row.covered_until,
+            tuple((r["address"], r["answer"]) for r in row.refused or ()),
         )

@@ -264,6 +264,9 @@ class DigestTable(SQLModel, table=True):
     failed_at: datetime | None = _when()
     attempts: int = 0
     last_error: str = _text()
+    # The recipients the SMTP server refused when it was sent (it took it for the others):
+    # [{"address": …, "answer": "550 5.1.1 no such user"}, …].
+    refused: list[dict[str, str]] = _json()
 
 
 class CycleTable(SQLModel, table=True):
