@@ -113,6 +113,13 @@ class StoreCollector(Collector):
                 "When the latest daily digest was sent (Unix time).",
                 value=digest[1].timestamp(),
             )
+            state = self._store.digest_state(digest[0])
+            yield GaugeMetricFamily(
+                "monitor_digest_refused_recipients",
+                "Recipients the SMTP server refused the latest daily digest sent (the others got "
+                "it); `monitor digest --preview --date DAY` names them.",
+                value=len(state.refused) if state is not None else 0,
+            )
 
 
 def _bound(value: float) -> str:

@@ -235,6 +235,40 @@ def test_the_smtp_digest_goes_to_every_recipient_of_a_json_list(tmp_path: Path) 
     assert received.message["To"] == "ops@example.com, desk@example.org"
 
 
+def test_digest_send_and_preview_name_the_recipients_the_server_refused(tmp_path: Path) -> None:
+    """Sent, but refused for one recipient: `digest --send` says so on stderr (exit 0: the
+    others have it, and it is marked sent), and so do a second `--send` and `--preview` of that
+    day, from what the database kept."""
+    gone = "550 5.1.1 <gone@example.org>: no such user"
+    with running_smtp_server(refuse={"gone@example.org": gone}) as smtp:
+        env = shipped(tmp_path) | {
+            "MONITOR_DIGEST_TO": json.dumps(["ops@example.com", "gone@example.org"]),
+            "MONITOR_SMTP_HOST": smtp.host,
+            "MONITOR_SMTP_PORT": str(smtp.port),
+            "MONITOR_SMTP_STARTTLS": "false",
+        }
+        sent = invoke(["digest", "--send", "--date", "2026-01-06"], env)
+        again = invoke(["digest", "--send", "--date", "2026-01-06"], env)
+        preview = invoke(["digest", "--preview", "--date", "2026-01-06"], env)
+
+    def said(result: Result) -> list[str]:  # but the logs (the SMTP server's, in-process)
+        return [line for line in result.stderr.splitlines() if "digest 2026-01-06: " in line]
+
+    assert [m.rcpt_tos for m in smtp.messages] == [("ops@example.com",)]
+    assert sent.exit_code == 0, sent.output
+    assert sent.stdout == f"digest 2026-01-06: sent to smtp:127.0.0.1:{smtp.port}\n"
+    refused = f"the server refused gone@example.org ({gone})"
+    assert said(sent) == [f"monitor: digest 2026-01-06: {refused}"]
+    assert again.exit_code == 1
+    [not_again] = said(again)
+    assert re.fullmatch(rf"Error: digest 2026-01-06: not sent: already sent at [:\d]+ UTC; "
+                        rf"{re.escape(refused)} \(--force sends\)", not_again)  # fmt: skip
+    assert preview.exit_code == 0 and preview.stdout.startswith("Subject: monitor digest")
+    [previewed] = said(preview)
+    assert re.fullmatch(rf"monitor: digest 2026-01-06: sent at [-\d]+ [:\d]+ UTC, but "
+                        rf"{re.escape(refused)}", previewed)  # fmt: skip
+
+
 # ---------------------------------------------------------------- start-up time
 
 

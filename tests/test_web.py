@@ -222,6 +222,7 @@ def test_metrics_are_read_from_the_database(client: TestClient) -> None:
     assert samples[("monitor_last_successful_cycle_timestamp_seconds", ())] == pytest.approx(last)
     sent = (NOW - timedelta(days=1)).timestamp()
     assert samples[("monitor_digest_sent_timestamp_seconds", ())] == pytest.approx(sent)
+    assert samples[("monitor_digest_refused_recipients", ())] == 0
     assert samples[("monitor_feeds", (("state", "dead"),))] == 1
     assert samples[("monitor_feeds", (("state", "ok"),))] == 2
     assert samples[("monitor_alerts_pending", ())] == 0  # recorded without alert URLs
@@ -233,6 +234,20 @@ def test_metrics_of_an_empty_database(tmp_path: Path, defs: Definitions) -> None
     assert "monitor_cycle_duration_seconds_count 0.0" in text
     assert "monitor_last_successful_cycle_timestamp_seconds" not in text
     assert "monitor_digest_sent_timestamp_seconds" not in text
+    assert "monitor_digest_refused_recipients" not in text
+
+
+def test_metrics_count_the_recipients_the_server_refused_the_latest_digest(
+    store: Store, defs: Definitions
+) -> None:
+    day = NOW.date()
+    assert store.claim_digest(day, owner="test", now=NOW)
+    refused = [("a@example.org", "550 5.1.1 no such user"), ("b@example.org", "552 full")]
+    store.mark_digest_sent(day, NOW, refused=refused)
+
+    text = make_client(store, defs).get("/metrics").text
+
+    assert "\nmonitor_digest_refused_recipients 2.0\n" in text
 
 
 # ---------------------------------------------------------------- health
