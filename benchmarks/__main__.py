@@ -166,14 +166,30 @@ def _cycles(
             "floor_entries_per_s": parsed["entries_per_s"],
             "cold_entries_per_s": cold["entries_per_s"],
             "cold_wall_s": cold["wall_s"],
+            "cold_cpu_s": cold["cpu_s"],
             "ratio": round(cold["entries_per_s"] / parsed["entries_per_s"], 3)
             if parsed["entries_per_s"]
             else 0.0,
+            "cpu_bound": _cpu_bound(parsed, cold),
         }
         for parsed, cold in turns
     ]
     found["cold_vs_floor"] = statistics.median(t["ratio"] for t in found["cold_turns"])
+    # Not a target: why the cold cycle's ratio is where it is (`_cpu_bound`).
+    found["cpu_bound"] = statistics.median(t["cpu_bound"] for t in found["cold_turns"])
     return found
+
+
+def _cpu_bound(floor: dict[str, Any], cold: dict[str, Any]) -> float:
+    """The highest cold cycle / parse floor ratio this machine's cores allow the cycle: the
+    cores times feedparser's CPU seconds per entry (the floor runs on one core, so its seconds
+    are CPU seconds) over the cycle's own (all its processes). It is what the ratio would be
+    were every core busy for the whole cycle; below 1x no scheduling meets the target."""
+    if not (floor["entries"] and floor["seconds"] and cold["new_entries"] and cold["cpu_s"]):
+        return 0.0
+    per_entry = float(cold["cpu_s"]) / int(cold["new_entries"])
+    floor_per_entry = float(floor["seconds"]) / int(floor["entries"])
+    return round((os.cpu_count() or 1) * floor_per_entry / per_entry, 3)
 
 
 def _history(root: Path, args: argparse.Namespace) -> dict[str, Any]:

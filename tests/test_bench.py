@@ -74,6 +74,12 @@ def test_a_tiny_run_reports_every_measurement_and_target() -> None:
         t["ratio"] == round(t["cold_entries_per_s"] / t["floor_entries_per_s"], 3) for t in turns
     )
     assert cycles["cold_vs_floor"] == statistics.median(t["ratio"] for t in turns)
+    # The bound the cycle's CPU sets: cores x feedparser's CPU per entry / the cycle's own.
+    cores, first = results["config"]["cpus"], turns[0]
+    per_entry = floor["product_settings"]["seconds"] / floor["product_settings"]["entries"]
+    expected = cores * per_entry / (first["cold_cpu_s"] / cycles["cold"]["new_entries"])
+    assert first["cpu_bound"] == round(expected, 3)
+    assert cycles["cpu_bound"] == statistics.median(t["cpu_bound"] for t in turns)
     assert cycles["warm"]["not_modified"] == cycles["warm"]["feeds"] == 4
     assert cycles["unchanged"]["not_modified"] == 4
     assert cycles["memory"]["warm_cycles"] == 2
