@@ -13,6 +13,7 @@ matching and storing. Its pool lives as long as the stream, so nothing outlives 
 
 from __future__ import annotations
 
+import codecs
 import io
 import ipaddress
 import multiprocessing
@@ -101,7 +102,7 @@ def parse_feed(
         )
     except Exception as exc:  # feedparser's own bugs on hostile input
         raise ParseError(f"parse: {url}: not a feed ({type(exc).__name__}: {exc})") from exc
-    problem = _bozo_text(parsed)
+    problem = _bozo_text(parsed, _charset_note(parsed, headers["content-type"], body))
     if replaced:
         fixed = f"{replaced} byte(s) that are not UTF-8 replaced"
         problem = f"{problem}; {fixed}" if problem else fixed
@@ -429,12 +430,51 @@ def _ill_formed(parsed: Mapping[str, Any]) -> bool:
     return bool(parsed.get("bozo")) and isinstance(parsed.get("bozo_exception"), SAXException)
 
 
-def _bozo_text(parsed: Mapping[str, Any]) -> str:
-    if not parsed.get("bozo"):
+def _bozo_text(parsed: Mapping[str, Any], charset: str = "") -> str:
+    """feedparser's complaint, after `charset` (`_charset_note`), which says in plainer words
+    what its CharacterEncodingOverride says ("document declared as utf-8, but parsed as
+    SHIFT_JIS": no charset was declared) and what a later complaint overwrote."""
+    complaint = ""
+    if parsed.get("bozo"):
+        exc = parsed.get("bozo_exception")
+        if exc is None:
+            complaint = "ill-formed"
+        elif not isinstance(exc, feedparser.CharacterEncodingOverride):
+            complaint = collapse(str(exc)) or type(exc).__name__
+    return "; ".join(text for text in (charset, complaint) if text)
+
+
+# Charsets read alike, as the first: feedparser reads gb2312 as gb18030, and each of the others
+# holds its first's text and more. A feed labelled with one and read in another was not misread.
+_ALIKE = {"gb2312": "gb18030", "gbk": "gb18030", "cp932": "shift_jis", "cp949": "euc_kr",
+          "cp950": "big5", "big5hkscs": "big5"}  # fmt: skip
+
+
+def _charset_note(parsed: Mapping[str, Any], content_type: str, body: bytes) -> str:
+    """The charset feedparser read a body in, when no label named it (chardet's guess, or its
+    last resorts: mojibake is likely) or the labels disagree; "" otherwise, and for a body in
+    ASCII or with a byte order mark. The labels: the Content-Type's charset as told to
+    feedparser (`_xml_content_type`) and the XML declaration's; without either, UTF-8."""
+    read = _str(parsed.get("encoding")).lower()
+    if not read or body.isascii() or body.startswith(_BOMS):
         return ""
-    exc = parsed.get("bozo_exception")
-    text = collapse(str(exc)) if exc is not None else ""
-    return text or (type(exc).__name__ if exc is not None else "ill-formed")
+    labels = {"the server says": _media(content_type)[1], "the feed declares": _declared(body)}
+    named = {_alike(name) for name in labels.values() if name} or {"utf-8"}
+    said = ", ".join(f"{who} {name}" for who, name in labels.items() if name)
+    said = said or "the feed names none"
+    if _alike(read) not in named:
+        return f"charset guessed: read as {read}; {said}"
+    if len(named) > 1:
+        return f"charsets disagree: read as {read}; {said}"
+    return ""
+
+
+def _alike(charset: str) -> str:
+    try:
+        name = codecs.lookup(charset).name
+    except LookupError:
+        name = charset.lower()
+    return _ALIKE.get(name, name)
 
 
 # ---------------------------------------------------------------- URLs and publishers

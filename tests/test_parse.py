@@ -233,6 +233,61 @@ def test_utf8_served_as_text_xml_without_a_charset_is_no_fault() -> None:
     assert (feed.warning, [e.title for e in feed.entries]) == ("", ["中韩签证"])
 
 
+JAPANESE = "日本政府は本日、北朝鮮の弾道ミサイル発射について声明を発表した"
+CHINESE = "中華民國總統府今天就兩岸關係發表聲明"
+
+
+def _rss(title: str, charset: str, declared: str | None = None, tail: str = "") -> bytes:
+    head = f'<?xml version="1.0" encoding="{declared}"?>' if declared else ""
+    text = f'{head}<rss version="2.0"><channel><title>t</title><item><guid>1</guid>'
+    return (text + f"<title>{title}</title></item>{tail}</channel></rss>").encode(charset)
+
+
+GUESSED = "charset guessed: read as shift_jis; the feed names none"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "warning"),
+    [
+        (_rss(JAPANESE, "shift_jis"), "text/xml", GUESSED),
+        (_rss(JAPANESE, "shift_jis"), None, GUESSED),
+        (_rss(JAPANESE, "shift_jis", tail="<x>&</x>"), "text/xml", f"{GUESSED}; <unknown>:"),
+        (_rss(JAPANESE, "shift_jis", "shift_jis"), "text/xml; charset=utf-8",
+         "charsets disagree: read as shift_jis; the server says utf-8, "
+         "the feed declares shift_jis"),
+        (_rss(CHINESE, "big5", "big5"), "text/xml; charset=gb2312",
+         "charsets disagree: read as gb18030; the server says gb2312, the feed declares big5"),
+    ],
+    ids=["undeclared", "no-content-type", "undeclared-and-ill-formed", "declared-over-header",
+         "header-over-declared"],
+)  # fmt: skip
+def test_a_charset_guessed_or_contradicted_says_which_the_feed_was_read_in(
+    body: bytes, content_type: str | None, warning: str
+) -> None:
+    """feedparser's words were "document declared as utf-8, but parsed as SHIFT_JIS" where
+    nothing was declared, and none when the body was also ill-formed (its complaint about that
+    took their place). Read in the server's charset, the Big5 headline is mojibake."""
+    feed = parse_feed(body, feed_id="f", url="https://e.org/", content_type=content_type)
+    assert feed.warning.startswith(warning) and len(feed.entries) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (_rss(JAPANESE, "shift_jis", "shift_jis"), "text/xml"),
+        (_rss(JAPANESE, "shift_jis"), "application/rss+xml; charset=Shift_JIS"),
+        (_rss("中国外交部发言人今天表示", "gbk", "gb2312"), "text/xml"),  # GBK labelled gb2312
+        (_rss("中国外交部发言人今天表示", "gbk", "gb2312"), "text/xml; charset=GBK"),
+        (_rss(JAPANESE, "utf-8"), "text/xml"),  # XML's default
+        (_rss("plain ASCII", "ascii"), "text/xml; charset=utf-8"),
+    ],
+    ids=["declared", "header", "gbk-as-gb2312", "gbk-and-gb2312", "utf-8-default", "ascii"],
+)
+def test_a_charset_named_is_no_fault(body: bytes, content_type: str) -> None:
+    feed = parse_feed(body, feed_id="f", url="https://e.org/", content_type=content_type)
+    assert feed.warning == ""
+
+
 # ---------------------------------------------------------------- not feeds
 
 
