@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from monitor import migrate
 from monitor.cli import main
-from monitor.domain import Entry, Match, digest_of, entry_key
+from monitor.domain import Entry, Feed, Match, digest_of, entry_key
 from monitor.errors import StoreError
 from monitor.pipeline import run_cycle
 from monitor.store import (
@@ -375,3 +375,46 @@ def test_0014_gives_digests_sent_before_no_refused_recipients(database_url: str)
     with open_store(database_url) as store:
         state = store.digest_state(day)
     assert state is not None and state.sent_at == at and state.refused == ()
+
+
+def test_0015_gives_feeds_a_warning_and_their_next_check_reads_them_whole(
+    database_url: str,
+) -> None:
+    """A body not read since (a 304, an unchanged body) would keep a feed without its warning:
+    the validators go, so its next check reads it."""
+    now = datetime(2026, 2, 1, 12, tzinfo=UTC)
+    feeds = [Feed("a", "https://a.example/rss"), Feed("b", "https://b.example/rss")]
+    with open_store(database_url) as store:
+        store.sync_feeds(feeds, now=now)
+        storeops.record_fetch(store, "a", now=now, ok=True, etag='"a1"', body_hash="h", warning="x")
+        storeops.record_fetch(store, "b", now=now, ok=True, last_modified="Sun, 01 Feb 2026")
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            migrate.downgrade(conn, metadata, "0014")
+    finally:
+        engine.dispose()
+    engine = create_engine(database_url)
+    try:
+        assert "warning" not in {c["name"] for c in inspect(engine).get_columns("feed")}
+    finally:
+        engine.dispose()
+
+    assert upgrade(database_url) == ("0014", migrate.head())
+
+    assert schema_differences(database_url) == []
+    validators = "SELECT id, etag, last_modified, body_hash, warning FROM feed ORDER BY id"
+    assert _rows(database_url, validators) == [
+        ("a", None, None, None, ""),
+        ("b", None, None, None, ""),
+    ]
+    with open_store(database_url) as store:
+        assert [(f.id, f.warning, f.last_success_at) for f in store.feeds()] == [
+            ("a", "", now),
+            ("b", "", now),
+        ]
+        due = store.due_feeds(now + timedelta(days=1), owner="x", lease=timedelta(minutes=5))
+        assert [(f.id, f.etag, f.last_modified, f.body_hash) for f in due] == [
+            ("a", None, None, None),
+            ("b", None, None, None),
+        ]

@@ -15,7 +15,7 @@ from sqlalchemy import event
 
 from monitor.domain import Entry, Evidence, Feed, Match, StatusChange
 from monitor.errors import StoreError
-from monitor.store import Cycle, Store, open_store
+from monitor.store import Cycle, FetchRecord, Store, open_store
 from tests import storeops
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
@@ -428,6 +428,37 @@ def test_sync_feeds_keeps_state_resets_changed_urls_and_retires_the_rest(store: 
     assert [f.id for f in store.feeds(include_inactive=True)] == ["xinhua", "yonhap"]
     assert [h.feed_id for h in store.feed_health()] == ["yonhap"]
     assert [f.id for f in store.due_feeds(NOW + 2 * HOUR, owner="a", lease=MINUTE)] == ["yonhap"]
+
+
+def test_a_feed_keeps_the_warning_of_the_body_last_read(store: Store) -> None:
+    """A 304, an unchanged body or a failure reads no body: the last one's warning stands; the
+    next body read without one clears it, as does a new URL. It changes no health."""
+    store.sync_feeds(FEEDS, now=NOW)
+    lost = "3 item(s) left out: another story under the guid of an earlier one"
+    store.record_fetches(  # one batch, two sets of columns
+        [
+            FetchRecord("yonhap", NOW, ok=True, http_status=200, warning=lost),
+            FetchRecord("xinhua", NOW, ok=True, http_status=200, warning=""),
+        ]
+    )
+    assert {f.id: f.warning for f in store.feeds()} == {"xinhua": "", "yonhap": lost}
+    counts = store.feed_counts(NOW)
+    assert (counts.total, counts.failing, counts.with_warning) == (2, 0, 1)
+    assert all(h.failing_since is None and not h.never_read for h in store.feed_health())
+
+    storeops.record_fetch(store, "yonhap", now=NOW + HOUR, ok=True, http_status=304)
+    storeops.record_fetch(store, "yonhap", now=NOW + 2 * HOUR, ok=False, error="fetch: 503")
+    [yonhap] = [f for f in store.feeds() if f.id == "yonhap"]
+    assert (yonhap.warning, yonhap.last_error) == (lost, "fetch: 503")
+
+    storeops.record_fetch(store, "yonhap", now=NOW + 3 * HOUR, ok=True, warning="")
+    assert [f.warning for f in store.feeds()] == ["", ""]
+    assert store.feed_counts(NOW + 3 * HOUR).with_warning == 0
+
+    storeops.record_fetch(store, "xinhua", now=NOW + 3 * HOUR, ok=True, warning="ill-formed")
+    moved = Feed("xinhua", "https://xinhua.example/v2/rss", ("china",))
+    store.sync_feeds([FEEDS[0], moved], now=NOW + 4 * HOUR)  # another feed now
+    assert [f.warning for f in store.feeds()] == ["", ""]
 
 
 def test_a_shorter_interval_takes_effect_from_the_last_check(store: Store) -> None:

@@ -44,11 +44,13 @@ _HEALTH_COLUMNS = [
 ]
 
 
-# /healthz's counts of the active feeds: failing, never read, read within `intervals` of theirs.
+# /healthz's counts of the active feeds: failing, never read, read within `intervals` of theirs,
+# read with a warning.
 _FEED_COUNTS = (
     "SELECT count(*), sum(CASE WHEN dead OR failing_since IS NOT NULL THEN 1 ELSE 0 END), "
     "sum(CASE WHEN last_success_at IS NULL THEN 1 ELSE 0 END), "
-    "sum(CASE WHEN {recent} THEN 1 ELSE 0 END) FROM feed WHERE active"
+    "sum(CASE WHEN {recent} THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN warning <> '' THEN 1 ELSE 0 END) FROM feed WHERE active"
 )
 _SQLITE_FEED_COUNTS = text(
     _FEED_COUNTS.format(
@@ -112,6 +114,7 @@ class FeedState:
     dead: bool
     failing_since: datetime | None
     active: bool
+    warning: str = ""  # why the body last read was not right, though readable; "" when it was
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ class FeedCounts:
     failing: int  # failing now (gone included)
     never_read: int  # never fetched successfully
     read_recently: int  # fetched successfully within two of their intervals
+    with_warning: int  # whose body last read came with a warning
     failing_ids: tuple[str, ...]  # the first few failing ones, by id
 
 
@@ -129,8 +133,10 @@ class FeedCounts:
 class FetchRecord:
     """What one fetch found, for `record_fetches`.
 
-    `etag`, `last_modified`, `body_hash`, `moved_to` and `title` left None keep their stored
-    value ("" clears it). A success clears `failing_since`; a failure sets it once.
+    `etag`, `last_modified`, `body_hash`, `moved_to`, `title` and `warning` left None keep
+    their stored value ("" clears it): `warning` is that of a body read (parsed), so a 304, an
+    unchanged body or a failure keeps the last one's. A success clears `failing_since`; a
+    failure sets it once.
     """
 
     feed_id: str
@@ -146,6 +152,7 @@ class FetchRecord:
     next_check_at: datetime | None = None
     error_count: int = 0
     title: str | None = None
+    warning: str | None = None
 
 
 class FeedsMixin(StoreBase):
@@ -338,8 +345,8 @@ class FeedsMixin(StoreBase):
         with self._tx("count feeds") as conn:
             row = conn.execute(_SQLITE_FEED_COUNTS if sqlite else _PG_FEED_COUNTS, params).one()
             failing_ids = tuple(conn.execute(_FAILING_FEEDS, params).scalars())
-        total, failing, never_read, read_recently = (int(n or 0) for n in row)
-        return FeedCounts(total, failing, never_read, read_recently, failing_ids)
+        total, failing, never_read, read_recently, with_warning = (int(n or 0) for n in row)
+        return FeedCounts(total, failing, never_read, read_recently, with_warning, failing_ids)
 
     def feeds(self, *, include_inactive: bool = False) -> list[FeedState]:
         query = select(feed_table).order_by(feed_table.c.id)
@@ -360,6 +367,7 @@ def _fresh(now: datetime) -> dict[str, Any]:
         "failing_since": None,
         "error_count": 0,
         "last_error": "",
+        "warning": "",
         "dead": False,
         "next_check_at": now,
     }
@@ -380,6 +388,8 @@ def _fetch_values(r: FetchRecord) -> dict[str, Any]:
     values |= {name: value or None for name, value in kept.items() if value is not None}
     if r.title is not None:
         values["title"] = r.title
+    if r.warning is not None:
+        values["warning"] = r.warning
     if r.ok:
         values |= {"last_success_at": r.now, "failing_since": None, "last_error": ""}
     else:
@@ -457,6 +467,7 @@ def _feed_state(row: Any) -> FeedState:
         not_modified=row.http_status == 304 and row.failing_since is None,  # not a refused 304
         error_count=row.error_count,
         last_error=row.last_error,
+        warning=row.warning,
         next_check_at=row.next_check_at,
         dead=row.dead,
         failing_since=row.failing_since,

@@ -104,6 +104,7 @@ class FeedTable(SQLModel, table=True):
     failing_since: datetime | None = _when()
     error_count: int = 0
     last_error: str = _text()
+    warning: str = _text()  # of the body last read (ill-formed, a charset guessed...); "" none
     next_check_at: datetime | None = _when(index=True)
     dead: bool = False
     lease_owner: str | None = None
