@@ -80,11 +80,17 @@ class StoreCollector(Collector):
     def _feeds(self) -> Iterator[Metric]:
         family = GaugeMetricFamily("monitor_feeds", "Configured feeds by health.", labels=["state"])
         counts = {"ok": 0, "failing": 0, "dead": 0}
-        for feed in self._store.feeds():
+        feeds = self._store.feeds()
+        for feed in feeds:
             counts[_feed_state(feed)] += 1
         for state, n in counts.items():
             family.add_metric([state], n)
         yield family
+        yield GaugeMetricFamily(
+            "monitor_feeds_with_warning",
+            "Configured feeds whose body last read came with a warning (GET /feeds says which).",
+            value=sum(bool(feed.warning) for feed in feeds),
+        )
 
     def _alerts(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(

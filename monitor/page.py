@@ -429,6 +429,7 @@ def render_index(
         groups.setdefault(view.group, []).append(card)
     rows = [_feed_row(feed, now=now, zone=zone) for feed in feeds]
     problems = sum(row.state in ("failing", "dead") for row in rows)
+    warned = sum(bool(row.feed.warning) for row in rows)  # information: no state changes
     return (
         _environment()
         .get_template("page-index.html")
@@ -436,6 +437,7 @@ def render_index(
             groups=groups,
             feeds=rows,
             problems=problems,
+            warned=warned,
             last_cycle=format_time(last_cycle, zone) if last_cycle else None,
             last_cycle_ago=ago(last_cycle, now) if last_cycle else None,
             now=format_time(now, zone),

@@ -485,17 +485,19 @@ def _absorb(
     titled: AbstractSet[str] = frozenset(),
 ) -> tuple[Sequence[Entry], FetchRecord]:
     """The entries of one fetch result and the feed's new state: its own title becomes the
-    feed's unless the feeds file gives one (`titled`)."""
+    feed's unless the feeds file gives one (`titled`); a body read sets its warning (without
+    one: clears it), a failure or a body not read again keeps the last one's."""
     report.feeds_checked += 1
-    error, title = result.error, None
+    error, title, warning = result.error, None, None
     entries: Sequence[Entry] = ()
     if isinstance(parsed, Exception):
         error = str(parsed)
     elif parsed is not None:
         title, entries = parsed.title or None, parsed.entries
         title = None if feed.id in titled else title
-        if parsed.warning:
-            log.warning("feed %s is ill-formed but readable: %s", feed.id, parsed.warning)
+        warning = clip_error(parsed.warning)
+        if warning:
+            log.warning("feed %s was read with a warning: %s", feed.id, warning)
     elif result.status in (FetchStatus.NOT_MODIFIED, FetchStatus.UNCHANGED):
         report.not_modified += 1
     error = clip_error(error)
@@ -528,6 +530,7 @@ def _absorb(
         next_check_at=next_at,
         error_count=errors,
         title=title,
+        warning=warning if ok else None,
     )
     return entries, record
 

@@ -345,7 +345,8 @@ def entries(
 
 @_cached.get("/feeds", response_model=list[FeedOut], responses=_CACHED, summary="Feed health")
 def feeds(state: State) -> list[FeedOut]:
-    """Every configured feed: last check, HTTP status, not-modified, failures, next check."""
+    """Every configured feed: last check, HTTP status, not-modified, failures, the warning of
+    the body last read, next check."""
     return views.feeds(state.store)
 
 

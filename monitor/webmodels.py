@@ -46,6 +46,10 @@ class FeedCountsOut(_Model):
     read_recently: int = Field(
         description="Feeds fetched successfully within two of their check intervals."
     )
+    with_warning: int = Field(
+        description="Feeds whose body last read came with a warning (`/feeds` says which): "
+        "information, changing no status."
+    )
 
     @classmethod
     def of(cls, counts: FeedCounts) -> Self:
@@ -54,6 +58,7 @@ class FeedCountsOut(_Model):
             failing=counts.failing,
             never_read=counts.never_read,
             read_recently=counts.read_recently,
+            with_warning=counts.with_warning,
         )
 
 
@@ -429,6 +434,10 @@ class FeedOut(_Model):
     not_modified: bool = Field(description="The last answer was 304 Not Modified.")
     error_count: int = Field(description="Failures in a row.")
     last_error: str
+    warning: str = Field(
+        description="Why the body last read was not right, though it was read (ill-formed XML, "
+        "items left out, a charset guessed); empty when it was. Changes no status."
+    )
     failing_since: Time | None
     next_check_at: Time | None
     dead: bool = Field(description="Gone (410) or failing for good: no longer fetched.")
@@ -448,6 +457,7 @@ class FeedOut(_Model):
             not_modified=feed.not_modified,
             error_count=feed.error_count,
             last_error=feed.last_error,
+            warning=feed.warning,
             failing_since=feed.failing_since,
             next_check_at=feed.next_check_at,
             dead=feed.dead,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 
 from monitor.cli import main
 from monitor.definitions import load_definitions
@@ -18,9 +20,11 @@ from monitor.domain import Definitions, Feed
 from monitor.pipeline import Context, prepare, run_cycle
 from monitor.store import DueFeed, Store, open_store
 from monitor.views import indicator_views
+from monitor.web import create_app
 from tests import news, twofeeds
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
+from tests.webdata import settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 INTERVAL = twofeeds.INTERVAL  # the check interval of `context`
@@ -123,7 +127,7 @@ def test_a_broken_feed_never_stops_the_cycle(
     assert {c.indicator_id for c in report.changes} == {"visa-easing", "flight-routes"}
 
 
-def test_an_ill_formed_but_readable_feed_is_stored_and_its_fault_logged(
+def test_an_ill_formed_but_readable_feed_is_stored_and_its_fault_kept(
     feed_server: FeedServer, shipped: Definitions, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     # An unescaped "&" and no closing tags for the channel and the feed: expat gives up,
@@ -137,9 +141,85 @@ def test_an_ill_formed_but_readable_feed_is_stored_and_its_fault_logged(
         report = run_cycle(ctx, now=NOW)
 
     assert (report.failed, report.new_entries) == (0, 4)
-    assert "feed sloppy is ill-formed but readable: " in caplog.text
+    warning = "<unknown>:20:16: not well-formed (invalid token)"
+    assert f"feed sloppy was read with a warning: {warning}" in caplog.text
     (state,) = store.feeds()
     assert state.last_error == "" and state.error_count == 0  # readable: not a failure
+    assert state.warning == warning  # kept with the feed, not only logged
+
+
+JAPANESE = "日本政府、中国人観光客向けのビザ発給要件を緩和すると発表した"
+
+
+def _cms(published: datetime, *, one_guid: bool) -> bytes:
+    """A CMS's feed of three stories; `one_guid`: under the guid of the first (a known fault)."""
+    items = [
+        news.Item(title, f"https://cms.example/{n}", published, guid="s1" if one_guid else f"s{n}")
+        for n, title in enumerate([news.VISA_YONHAP, news.FLIGHTS, news.GENERAL], start=1)
+    ]
+    return news.rss("CMS", items)
+
+
+def _tokyo(*, declared: bool) -> bytes:
+    """A Japanese feed in Shift_JIS: `declared` says so in its XML declaration."""
+    head = '<?xml version="1.0" encoding="shift_jis"?>' if declared else ""
+    item = f"<item><title>{JAPANESE}</title><link>https://tokyo.example/1</link></item>"
+    return (head + f'<rss version="2.0"><channel><title>T</title>{item}</channel></rss>').encode(
+        "shift_jis"
+    )
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_feed_read_with_a_warning_says_so_in_feeds_until_a_clean_read(
+    feed_server: FeedServer, shipped: Definitions, store: Store
+) -> None:
+    """Readable but not right: the warning was only logged, and both feeds looked healthy in
+    /feeds and on the page, one losing two stories of three, the other read in a guessed
+    charset. It is information: the feeds were read, so the statuses stand as they would."""
+    yesterday = NOW - timedelta(days=1)
+    feed_server.route("/cms.xml", body=_cms(yesterday, one_guid=True), etag='"c1"')
+    feed_server.route("/tokyo.xml", body=_tokyo(declared=False),
+                      headers={"Content-Type": "text/xml"})  # fmt: skip
+    feeds = [Feed("cms", feed_server.url("/cms.xml"), ALL_TAGS),
+             Feed("tokyo", feed_server.url("/tokyo.xml"), ALL_TAGS)]  # fmt: skip
+    ctx = context(shipped, store, feeds)
+    clock = [NOW]
+    app = create_app(store=store, definitions=lambda: ctx.definitions, settings=settings(),
+                     clock=lambda: clock[0])  # fmt: skip
+
+    def shown() -> dict[str, str]:
+        with TestClient(app) as client:
+            warnings = {f["id"]: f["warning"] for f in client.get("/feeds").json()}
+            page = client.get("/").text
+            healthz = client.get("/healthz").json()
+        rows = dict(re.findall(r'<tr data-feed="([^"]+)">(.*?)</tr>', page, re.S))
+        for feed_id, warning in warnings.items():
+            assert (f'<div class="warn">⚠ {warning}</div>' in rows[feed_id]) == bool(warning)
+        assert healthz["feeds"]["with_warning"] == sum(map(bool, warnings.values()))
+        assert healthz["feeds"]["failing"] == 0
+        return warnings
+
+    lost = "2 item(s) left out: another story under the guid of an earlier one"
+    guessed = "charset guessed: read as shift_jis; the feed names none"
+    report = run_cycle(ctx, now=NOW)
+    assert (report.failed, report.new_entries) == (0, 2)
+    assert shown() == {"cms": lost, "tokyo": guessed}
+    statuses = {i: s for i, (s, _since) in store.current_statuses().items()}
+    assert "unknown" not in statuses.values()  # quiet is still supported
+
+    # A 304 and an unchanged body are not read again: what was found in them stands.
+    clock[0] = NOW + INTERVAL
+    report = run_cycle(ctx, now=NOW + INTERVAL)
+    assert (report.feeds_checked, report.not_modified) == (2, 2)
+    assert shown() == {"cms": lost, "tokyo": guessed}
+
+    feed_server.route("/cms.xml", body=_cms(yesterday, one_guid=False), etag='"c2"')
+    feed_server.route("/tokyo.xml", body=_tokyo(declared=True),
+                      headers={"Content-Type": "text/xml"})  # fmt: skip
+    clock[0] = NOW + 2 * INTERVAL
+    report = run_cycle(ctx, now=NOW + 2 * INTERVAL)
+    assert (report.failed, report.not_modified, report.new_entries) == (0, 0, 2)
+    assert shown() == {"cms": "", "tokyo": ""}
 
 
 def test_a_body_cut_off_mid_item_stores_the_whole_items_and_the_cut_one_when_read_in_full(

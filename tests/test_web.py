@@ -190,6 +190,7 @@ def test_feeds_report_health(client: TestClient) -> None:
     assert (gone["dead"], gone["http_status"], gone["error_count"]) == (True, 410, 1)
     assert gone["last_error"] == "fetch: HTTP 410 Gone <b>bold</b>"
     assert gone["moved_to"] is None
+    assert {f["warning"] for f in feeds.values()} == {""}
     assert gone["failing_since"] is not None
     assert gone["last_checked_at"] == (NOW - timedelta(minutes=5)).isoformat().replace(
         "+00:00", "Z"
@@ -225,6 +226,7 @@ def test_metrics_are_read_from_the_database(client: TestClient) -> None:
     assert samples[("monitor_digest_refused_recipients", ())] == 0
     assert samples[("monitor_feeds", (("state", "dead"),))] == 1
     assert samples[("monitor_feeds", (("state", "ok"),))] == 2
+    assert samples[("monitor_feeds_with_warning", ())] == 0
     assert samples[("monitor_alerts_pending", ())] == 0  # recorded without alert URLs
 
 
@@ -259,7 +261,9 @@ def test_healthz_is_degraded_with_counts_when_a_feed_fails(client: TestClient) -
     assert response.status_code == 200
     data = response.json()
     assert (data["status"], data["database"]) == ("degraded", True)
-    assert data["feeds"] == {"total": 3, "failing": 1, "never_read": 0, "read_recently": 2}
+    assert data["feeds"] == {
+        "total": 3, "failing": 1, "never_read": 0, "read_recently": 2, "with_warning": 0
+    }  # fmt: skip
     assert data["reasons"] == ["1 of 3 feeds failing: gone"]
     assert data["age_seconds"] == pytest.approx(5 * 60 - 3.4, abs=0.01)
     assert data["max_age_seconds"] == 3 * 15 * 60
@@ -277,13 +281,22 @@ def _checked(database_url: str, defs: Definitions, *fetches: tuple[str, bool, da
 
 
 def test_healthz_is_ok_when_every_feed_was_read(database_url: str, defs: Definitions) -> None:
+    """A feed read with a warning was read: it is counted, and changes no status."""
     recent = NOW - timedelta(minutes=5)
     with _checked(database_url, defs, *((f.id, True, recent) for f in defs.feeds)) as store:
-        response = make_client(store, defs).get("/healthz")
+        lost = "1 item(s) left out: another story under the guid of an earlier one"
+        storeops.record_fetch(store, "herald", now=recent, ok=True, warning=lost)
+        client = make_client(store, defs)
+        response = client.get("/healthz")
+        metrics = client.get("/metrics").text
     assert response.status_code == 200
     data = response.json()
     assert (data["status"], data["reasons"]) == ("ok", [])
-    assert data["feeds"] == {"total": 3, "failing": 0, "never_read": 0, "read_recently": 3}
+    assert data["feeds"] == {
+        "total": 3, "failing": 0, "never_read": 0, "read_recently": 3, "with_warning": 1
+    }  # fmt: skip
+    assert "\nmonitor_feeds_with_warning 1.0\n" in metrics
+    assert '\nmonitor_feeds{state="ok"} 3.0\n' in metrics
 
 
 def test_healthz_is_unhealthy_when_no_feed_was_ever_read(
@@ -295,7 +308,9 @@ def test_healthz_is_unhealthy_when_no_feed_was_ever_read(
     assert response.status_code == 503
     data = response.json()
     assert data["status"] == "unhealthy"
-    assert data["feeds"] == {"total": 3, "failing": 3, "never_read": 3, "read_recently": 0}
+    assert data["feeds"] == {
+        "total": 3, "failing": 3, "never_read": 3, "read_recently": 0, "with_warning": 0
+    }  # fmt: skip
     assert data["reasons"] == [
         "no feed was ever read successfully",
         "3 of 3 feeds failing: gone, herald, yonhap",

@@ -17,7 +17,7 @@ from monitor.digest import DigestInput, render
 from monitor.domain import Definitions, StatusChange
 from monitor.page import ago, highlight, timeline, web_url
 from monitor.pipeline import prepare
-from monitor.store import Cycle, open_store
+from monitor.store import Cycle, Store, open_store
 from monitor.webmodels import IndicatorView
 from tests import storeops, webdata
 from tests.webdata import HOSTILE_TITLE, NOW
@@ -106,6 +106,24 @@ def test_feed_health_is_at_the_bottom(client: TestClient) -> None:
     assert "(not modified)" in rows["herald"]
     assert "Korea &lt;b&gt;Herald&lt;/b&gt;" in rows["herald"]
     assert "1 feed failing or gone" in html
+    assert "read with a warning" not in html and 'class="warn"' not in html
+
+
+def test_a_feed_read_with_a_warning_says_so_in_feed_health(
+    client: TestClient, store: Store
+) -> None:
+    """Information next to the feed, still `ok`; a server chooses part of it (the media type
+    feedparser names): escaped like any feed text."""
+    hostile = "text/html<script>alert(5)</script> is not an XML media type"
+    storeops.record_fetch(store, "yonhap", now=NOW, ok=True, http_status=200, warning=hostile)
+    html = client.get("/").text
+    rows = dict(re.findall(r'<tr data-feed="([^"]+)">(.*?)</tr>', html, re.S))
+
+    assert '<td class="state ok">ok</td>' in rows["yonhap"]
+    shown = "text/html&lt;script&gt;alert(5)&lt;/script&gt; is not an XML media type"
+    assert f'<div class="warn">⚠ {shown}</div>' in rows["yonhap"]
+    assert "<script>alert(5)" not in html
+    assert "1 feed failing or gone" in html and "1 feed read with a warning" in html
 
 
 def test_the_indicator_page_has_its_full_history(client: TestClient) -> None:
