@@ -80,7 +80,8 @@ def due_day(
 
 
 def feed_problems(feeds: Sequence[FeedState], *, now: datetime) -> tuple[FeedProblem, ...]:
-    """Feeds that are dead, failing, or stale (no success for more than two intervals)."""
+    """Feeds that are dead, failing, or stale (no success for more than two intervals), or
+    whose body last read came with a warning (ill-formed, items left out, a charset guessed)."""
     problems = []
     for feed in feeds:
         url = feed.moved_to or feed.url
@@ -99,6 +100,8 @@ def feed_problems(feeds: Sequence[FeedState], *, now: datetime) -> tuple[FeedPro
                     feed.id, url, f"no successful fetch for {quiet_for}", feed.last_success_at
                 )
             )
+        elif feed.warning:
+            problems.append(FeedProblem(feed.id, url, f"read with a warning: {feed.warning}"))
     return tuple(problems)
 
 

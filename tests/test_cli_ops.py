@@ -718,6 +718,31 @@ def test_a_feeds_file_without_the_shipped_tags_warns_and_works(
     assert mine + 1 == len(text) or not text[mine + 1].startswith("  because")
 
 
+def test_status_and_the_digest_name_a_feed_read_with_a_warning(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A Japanese feed in Shift_JIS without a declaration, read in chardet's guess: `status`
+    and the digest showed nothing of it (the log did)."""
+    body = '<rss version="2.0"><channel><title>T</title><item><title>日本政府は本日、声明を'
+    body += "発表した</title><link>https://tokyo.example/1</link></item></channel></rss>"
+    feed_server.route("/tokyo.xml", body=body.encode("shift_jis"),
+                      headers={"Content-Type": "text/xml"})  # fmt: skip
+    feeds = tmp_path / "feeds.yaml"
+    tags = ", ".join(ALL_TAGS)
+    feeds.write_text(f"feeds:\n  - {{id: tokyo, url: '{feed_server.url('/tokyo.xml')}', "
+                     f"tags: [{tags}]}}\n")  # fmt: skip
+    env = shipped(tmp_path) | {"MONITOR_FEEDS_FILE": str(feeds)}
+    warning = "read with a warning: charset guessed: read as shift_jis; the feed names none"
+
+    assert invoke(["check"], env).exit_code == 0
+    status = invoke(["status"], env).stdout.splitlines()
+    preview = invoke(["digest", "--preview"], env).stdout
+
+    assert status[-1] == f"feed tokyo: {warning}"
+    assert not any(line.split()[1] == "unknown" for line in status[:-1])  # it was read
+    assert f"* tokyo: {warning}" in " ".join(preview.split())
+
+
 def test_the_labeled_parts_offered_are_labeleds_own() -> None:
     from monitor import cli, labeled
 

@@ -62,7 +62,7 @@ def feed_state(**changes: object) -> FeedState:
     return FeedState(**(base | changes))  # type: ignore[arg-type]
 
 
-def test_feed_problems_name_dead_failing_and_stale_feeds() -> None:
+def test_feed_problems_name_dead_failing_stale_and_warned_feeds() -> None:
     now = datetime(2026, 1, 6, 12, tzinfo=UTC)
     feeds = [
         feed_state(id="ok", last_success_at=now - timedelta(minutes=20)),
@@ -70,12 +70,16 @@ def test_feed_problems_name_dead_failing_and_stale_feeds() -> None:
         feed_state(id="dead", dead=True, http_status=410, failing_since=now),
         feed_state(id="down", failing_since=now - timedelta(hours=1), last_error="fetch: HTTP 503"),
         feed_state(id="stale", last_success_at=now - timedelta(hours=2)),
+        feed_state(id="cms", last_success_at=now, warning="2 item(s) left out: …"),
+        feed_state(id="gone", dead=True, http_status=410, warning="ill-formed"),  # gone first
     ]
     problems = {p.feed_id: p.problem for p in feed_problems(feeds, now=now)}
     assert problems == {
         "dead": "dead: HTTP 410",
         "down": "failing: fetch: HTTP 503",
         "stale": "no successful fetch for 2h",
+        "cms": "read with a warning: 2 item(s) left out: …",
+        "gone": "dead: HTTP 410",
     }
 
 
