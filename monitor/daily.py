@@ -183,9 +183,10 @@ def digest_input(
 
 
 def _changes(store: Store, start: datetime, end: datetime) -> tuple[list[StatusChange], int]:
-    """The changes a digest covering (start, end] lists — those recorded in it that no silence
-    holds, and those recorded before it whose silence ended in it — and how many recorded in
-    it are held back (`monitor.silences.digest_changes`)."""
+    """The changes a digest from `start` to `end` lists — those recorded at start <= at < end
+    (`Store.changes_between`) that no silence holds, and those recorded before whose silence
+    ended after `start`, by `end` — and how many recorded in it are held back
+    (`monitor.silences.digest_changes`)."""
     silences = store.silences(ending_after=start)
     window = store.changes_between(start, end)
     if not silences:
