@@ -387,15 +387,20 @@ def feeds(store: Store) -> list[FeedOut]:
     return [FeedOut.of(f) for f in store.feeds()]
 
 
+DIGEST_FAILURE_DAYS = timedelta(days=2)  # /healthz reports a failing digest of these last days
+
+
 def health(store: Store, *, now: datetime, started: datetime, max_age: timedelta) -> HealthOut:
     """GET /healthz: `unavailable` when the database does not answer; `starting` for one
     `max_age` after `started` while no cycle has finished, then `stale`; `stale` too when the
     last successful cycle is older than `max_age`; else the feeds' `ok`, `degraded` or
-    `unhealthy`."""
+    `unhealthy`. `ok` is `degraded` while the latest digest (of the last DIGEST_FAILURE_DAYS)
+    is unsent after a failed try, and every status then says why."""
     limit = max_age.total_seconds()
     try:
         last = store.last_successful_cycle()
         counts = store.feed_counts(now)
+        digest = store.failing_digest(since=(now - DIGEST_FAILURE_DAYS).date())
     except StoreError as exc:
         log.error("web: healthz: %s", exc)
         return HealthOut(
@@ -420,6 +425,9 @@ def health(store: Store, *, now: datetime, started: datetime, max_age: timedelta
         status, reasons = "stale", [f"the last successful check cycle finished {age:.0f} s ago"]
     else:
         status, reasons = _feed_health(counts)
+    if digest is not None:  # the daily digest is what most readers see: its failure is news
+        status = "degraded" if status == "ok" else status
+        reasons.append(f"the digest of {digest.day} is not sent: {digest.last_error}")
     return HealthOut(
         status=status, database=True, last_successful_cycle=last, age_seconds=age,
         max_age_seconds=limit, feeds=FeedCountsOut.of(counts), reasons=reasons,

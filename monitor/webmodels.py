@@ -68,7 +68,8 @@ HealthStatus = Literal["ok", "degraded", "unhealthy", "starting", "stale", "unav
 class HealthOut(_Model):
     status: HealthStatus = Field(
         description="`ok` (200): a cycle succeeded recently and every feed reads. `degraded` "
-        "(200): some feed is failing. `unhealthy` (503): no feed was read successfully within "
+        "(200): some feed is failing, or the latest digest is not sent after a failed try. "
+        "`unhealthy` (503): no feed was read successfully within "
         "two check intervals, or ever. `starting` (200): no cycle yet, but the server started "
         "less than `max_age_seconds` ago. `stale` (503): the last successful cycle (or the "
         "server start, when there was none) is older. `unavailable` (503): the database did "

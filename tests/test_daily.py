@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
+from monitor import views
 from monitor.cli import main
 from monitor.daily import digest_input, due_day, feed_problems, send_daily_digest
 from monitor.definitions import load_definitions
@@ -21,7 +22,7 @@ from monitor.match import Matcher
 from monitor.pipeline import Context, prepare, run_cycle
 from monitor.settings import Settings
 from monitor.statuses import judge
-from monitor.store import FeedState, Store, open_store
+from monitor.store import Cycle, FeedState, Store, open_store
 from monitor.store.schema import digest_table
 from tests import news
 from tests.conftest import ROOT
@@ -324,13 +325,39 @@ def test_a_failed_send_releases_the_claim_and_a_later_run_sends_it(
             send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a",
                               sleep=sleeps.append)  # fmt: skip
         failed = store.digest_state(DAY)
+        read = at(6) + timedelta(minutes=1)  # the feeds were read a minute ago
+        told = views.health(store, now=read, started=at(6), max_age=timedelta(hours=1))
         retried = send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="b",
                                     sleep=sleeps.append)  # fmt: skip
+        healed = views.health(store, now=read, started=at(6), max_age=timedelta(hours=1))
 
     assert failed is not None and failed.sent_at is None and "451" in failed.last_error
     assert failed.claimed_by is None  # released at once: no need to wait for it to go stale
     assert retried.sent and len(smtp.messages) == 1
     assert sleeps == [5.0, 10.0, 20.0, 40.0]  # the first call's back-off, then one good send
+    # /healthz says so until the retry sends it: the digest is what most readers see.
+    reason = f"the digest of {DAY} is not sent: {failed.last_error}"
+    assert told.status == "degraded" and told.code == 200 and reason in told.reasons
+    assert healed.status == "ok" and healed.reasons == []
+
+
+def test_healthz_forgets_a_digest_that_failed_days_ago(store: Store) -> None:
+    """Only the latest digest of the last two days counts: one that failed before that, or
+    before a later day's was sent, says nothing of the digests now."""
+    store.claim_digest(DAY, owner="a", now=at(7))
+    store.mark_digest_failed(DAY, "smtp 127.0.0.1:25: connection refused", at(7))
+    limits = {"started": at(6), "max_age": timedelta(days=9)}
+    store.record_cycle(Cycle(at(7), at(7)))
+    then = views.health(store, now=at(7) + timedelta(days=1), **limits)
+    later = views.health(store, now=at(7) + timedelta(days=3), **limits)
+    store.claim_digest(DAY + timedelta(days=1), owner="a", now=at(7))
+    store.mark_digest_sent(DAY + timedelta(days=1), at(7) + timedelta(days=1))
+    after = views.health(store, now=at(7) + timedelta(days=1), **limits)
+
+    assert f"the digest of {DAY} is not sent: smtp 127.0.0.1:25: connection refused" in (
+        then.reasons
+    )
+    assert not any("digest" in reason for reason in later.reasons + after.reasons)
 
 
 GONE = "550 5.1.1 <gone@example.org>: no such user"

@@ -299,6 +299,28 @@ def test_healthz_is_ok_when_every_feed_was_read(database_url: str, defs: Definit
     assert '\nmonitor_feeds{state="ok"} 3.0\n' in metrics
 
 
+def test_healthz_is_degraded_while_the_day_s_digest_is_not_sent(
+    database_url: str, defs: Definitions
+) -> None:
+    """Every feed reads, but the digest's last try failed: readers get no digest until a retry
+    sends it, and /healthz says so (200: monitoring itself works)."""
+    recent = NOW - timedelta(minutes=5)
+    with _checked(database_url, defs, *((f.id, True, recent) for f in defs.feeds)) as store:
+        store.claim_digest(NOW.date(), owner="daemon", now=recent)
+        store.mark_digest_failed(NOW.date(), "smtp mail.example.org:587: timed out", recent)
+        failing = make_client(store, defs).get("/healthz")
+        store.claim_digest(NOW.date(), owner="daemon", now=NOW)
+        store.mark_digest_sent(NOW.date(), NOW)
+        sent = make_client(store, defs).get("/healthz")
+
+    assert failing.status_code == 200
+    assert (failing.json()["status"], failing.json()["reasons"]) == (
+        "degraded",
+        [f"the digest of {NOW.date()} is not sent: smtp mail.example.org:587: timed out"],
+    )
+    assert (sent.json()["status"], sent.json()["reasons"]) == ("ok", [])
+
+
 def test_healthz_is_unhealthy_when_no_feed_was_ever_read(
     database_url: str, defs: Definitions
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 
@@ -108,18 +109,35 @@ class DigestsMixin(StoreBase):
             row = conn.execute(query).first()
         return None if row is None else (row.day, row.sent_at)
 
+    def failing_digest(self, since: date) -> DigestState | None:
+        """The latest digest of a day from `since` on, if it is not sent and its last try
+        failed (`mark_digest_failed`): what /healthz reports until a retry sends it."""
+        query = (
+            select(digest_table)
+            .where(digest_table.c.day >= since)
+            .order_by(digest_table.c.day.desc())
+            .limit(1)
+        )
+        with self._tx("read digests") as conn:
+            row = conn.execute(query).first()
+        if row is None or row.sent_at is not None or not row.last_error:
+            return None
+        return _state(row)
+
     def digest_state(self, day: date) -> DigestState | None:
         with self._tx("read digests") as conn:
             row = conn.execute(select(digest_table).where(digest_table.c.day == day)).first()
-        if row is None:
-            return None
-        return DigestState(
-            row.day,
-            row.claimed_at,
-            row.claimed_by,
-            row.sent_at,
-            row.attempts,
-            row.last_error,
-            row.covered_until,
-            tuple((r["address"], r["answer"]) for r in row.refused or ()),
-        )
+        return None if row is None else _state(row)
+
+
+def _state(row: Any) -> DigestState:
+    return DigestState(
+        row.day,
+        row.claimed_at,
+        row.claimed_by,
+        row.sent_at,
+        row.attempts,
+        row.last_error,
+        row.covered_until,
+        tuple((r["address"], r["answer"]) for r in row.refused or ()),
+    )
