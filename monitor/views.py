@@ -388,6 +388,10 @@ def feeds(store: Store) -> list[FeedOut]:
 
 
 DIGEST_FAILURE_DAYS = timedelta(days=2)  # /healthz reports a failing digest of these last days
+# An e-mail address in an SMTP error ("every recipient refused: a@x (550 <a@x>: no such user)",
+# a sender refused): /healthz answers without a token, so it shows none.
+_ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+")
+HIDDEN_ADDRESS = "[address]"
 
 
 def health(store: Store, *, now: datetime, started: datetime, max_age: timedelta) -> HealthOut:
@@ -427,7 +431,8 @@ def health(store: Store, *, now: datetime, started: datetime, max_age: timedelta
         status, reasons = _feed_health(counts)
     if digest is not None:  # the daily digest is what most readers see: its failure is news
         status = "degraded" if status == "ok" else status
-        reasons.append(f"the digest of {digest.day} is not sent: {digest.last_error}")
+        error = _ADDRESS.sub(HIDDEN_ADDRESS, digest.last_error)  # no token: not to whom
+        reasons.append(f"the digest of {digest.day} is not sent: {error}")
     return HealthOut(
         status=status, database=True, last_successful_cycle=last, age_seconds=age,
         max_age_seconds=limit, feeds=FeedCountsOut.of(counts), reasons=reasons,

@@ -406,6 +406,25 @@ def test_a_digest_every_recipient_refuses_is_not_marked_sent(
     assert [m.rcpt_tos for m in smtp.messages] == [("gone@example.org",)]
 
 
+def test_healthz_says_a_digest_every_recipient_refused_failed_without_the_addresses(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    """/healthz answers without a token: it says the digest is not sent, and why, but not to
+    whom (the error names each refused address; README: "Not on /healthz")."""
+    check(definitions, store, at(6))
+    with running_smtp_server(refuse={"gone@example.org": GONE}) as smtp:
+        s = settings(smtp, tmp_path).model_copy(update={"digest_to": ["gone@example.org"]})
+        with pytest.raises(DigestError, match="every recipient refused"):
+            send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a")
+    read = at(6) + timedelta(minutes=1)  # the feeds were read a minute ago
+    told = views.health(store, now=read, started=at(6), max_age=timedelta(hours=1))
+
+    assert told.status == "degraded"
+    assert any(f"the digest of {DAY} is not sent: " in reason for reason in told.reasons)
+    assert any("every recipient refused" in reason for reason in told.reasons)
+    assert "gone@example.org" not in told.model_dump_json()
+
+
 def test_a_claim_left_by_a_crashed_sender_goes_stale_and_is_retaken(
     definitions: Definitions, store: Store, tmp_path: Path
 ) -> None:
