@@ -137,6 +137,19 @@ def covered_until(day: date, now: datetime, *, digest_time: time, zone: tzinfo) 
     return min(now, slot(day + timedelta(days=1), digest_time, zone))
 
 
+def covered_by(
+    store: Store, day: date, now: datetime, *, digest_time: time, zone: tzinfo
+) -> datetime:
+    """The end of the changes the digest of `day` lists: for a day whose digest went out, what
+    it covered then (kept with it), so that seen again (--preview, --send --force) it is the
+    digest that went out; else `covered_until` as of `now`."""
+    state = store.digest_state(day)
+    if state is not None and state.sent_at is not None:
+        sent = state.covered_until
+        return sent or covered_until(day, state.sent_at, digest_time=digest_time, zone=zone)
+    return covered_until(day, now, digest_time=digest_time, zone=zone)
+
+
 def digest_input(
     definitions: Definitions,
     store: Store,
@@ -153,14 +166,15 @@ def digest_input(
     digest time — but those a silence holds (they come in the digest after it ends), then the
     silences in force, every indicator's standing status and the feed problems.
 
-    The standing statuses are those at the end of the changes it lists: now for today's, the
-    next day's digest time for a past day's (`standing.indicator_views_at`; `kept_since`: from
+    The standing statuses are those at the end of the changes it lists (`covered_by`: for a
+    day whose digest went out, where that one's ended): now for today's, the next day's digest
+    time for a past day's (`standing.indicator_views_at`; `kept_since`: from
     when retention keeps every change, now - MONITOR_RETENTION)."""
     zone = ZoneInfo(timezone)
     start = previous_send(store, day, digest_time=digest_time, zone=zone) or slot(
         day - timedelta(days=1), digest_time, zone
     )
-    end = covered_until(day, now, digest_time=digest_time, zone=zone)
+    end = covered_by(store, day, now, digest_time=digest_time, zone=zone)
     changes, held = _changes(store, start, end)
     past = end < now
     standing = (
@@ -253,7 +267,7 @@ def send_daily_digest(
     except BaseException as exc:  # whatever happened, a later run may try again
         store.mark_digest_failed(day, str(exc) or type(exc).__name__, (clock or (lambda: now))())
         raise
-    end = covered_until(day, built_at, digest_time=settings.digest_time, zone=settings.zone)
+    end = covered_by(store, day, built_at, digest_time=settings.digest_time, zone=settings.zone)
     store.mark_digest_sent(day, (clock or (lambda: now))(), covered_until=end, refused=sent.refused)
     if sent.refused:
         log.warning("digest: %s sent to %s, but it refused %s", day.isoformat(), sent.where,

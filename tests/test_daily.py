@@ -239,6 +239,41 @@ def test_a_past_day_s_digest_shows_the_statuses_as_they_stood_at_its_end(
     assert today.standing_at is None and past_view.standing_at == at(7, DAY + timedelta(days=1))
 
 
+def test_a_sent_day_s_digest_seen_again_is_the_one_that_went_out(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    """The digest of a day sent at its time covered the changes up to then: previewed (or sent
+    with --force) days later it lists those and the statuses as they stood then, not the next
+    day's changes (they are the next digest's) under statuses of the next day's digest time."""
+    check(definitions, store, at(7) - READ_BEFORE)
+    with running_smtp_server() as smtp:
+        sent = send_daily_digest(definitions, store, settings(smtp, tmp_path), day=DAY,
+                                 now=at(7), owner="a")  # fmt: skip
+    then = digest_input(definitions, store, day=DAY, now=at(7), timezone="UTC", digest_time=SEVEN)
+    [confirmed] = [v for v in then.indicators if v.id == "visa-easing"]
+    # After the digest went out, before the next one: the next digest's change.
+    judge(
+        definitions,
+        store,
+        entry_id=confirmed.evidence[0].entry_id,
+        target=("visa-easing", "eased"),
+        verdict="no",
+        who="analyst",
+        now=at(12),
+    )
+    two_days_on = DAY + timedelta(days=2)
+    again = digest_input(definitions, store, day=DAY, now=at(9, two_days_on), timezone="UTC",
+                         digest_time=SEVEN)  # fmt: skip
+    following = digest_input(definitions, store, day=DAY + timedelta(days=1),
+                             now=at(9, two_days_on), timezone="UTC", digest_time=SEVEN)  # fmt: skip
+
+    assert sent.sent
+    assert [c.indicator_id for c in again.changes] == [c.indicator_id for c in then.changes]
+    assert {v.id: v.status for v in again.indicators}["visa-easing"] == "eased:confirmed"
+    assert again.standing_at == at(7)
+    assert [c.indicator_id for c in following.changes] == ["visa-easing"]  # the verdict's
+
+
 def test_a_past_day_s_digest_leaves_out_what_was_not_monitored_yet(
     definitions: Definitions, store: Store
 ) -> None:
