@@ -387,7 +387,9 @@ def feeds(store: Store) -> list[FeedOut]:
     return [FeedOut.of(f) for f in store.feeds()]
 
 
-DIGEST_FAILURE_DAYS = timedelta(days=2)  # /healthz reports a failing digest of these last days
+# /healthz reports a failing digest of a day this recent: the UTC date back this many days is
+# at least two local days back in any time zone (MONITOR_TIMEZONE: digest days are local).
+DIGEST_FAILURE_DAYS = timedelta(days=3)
 # An e-mail address in an SMTP error ("every recipient refused: a@x (550 <a@x>: no such user)",
 # a sender refused): /healthz answers without a token, so it shows none.
 _ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+")

@@ -377,14 +377,15 @@ def test_a_failed_send_releases_the_claim_and_a_later_run_sends_it(
 
 
 def test_healthz_forgets_a_digest_that_failed_days_ago(store: Store) -> None:
-    """Only the latest digest of the last two days counts: one that failed before that, or
-    before a later day's was sent, says nothing of the digests now."""
+    """Only the latest digest of a recent day counts (DIGEST_FAILURE_DAYS: today or the two days
+    before in any time zone): one that failed before that, or before a later day's was sent,
+    says nothing of the digests now."""
     store.claim_digest(DAY, owner="a", now=at(7))
     store.mark_digest_failed(DAY, "smtp 127.0.0.1:25: connection refused", at(7))
     limits = {"started": at(6), "max_age": timedelta(days=9)}
     store.record_cycle(Cycle(at(7), at(7)))
-    then = views.health(store, now=at(7) + timedelta(days=1), **limits)
-    later = views.health(store, now=at(7) + timedelta(days=3), **limits)
+    then = views.health(store, now=at(23) + timedelta(days=2), **limits)  # local: D+3 east
+    later = views.health(store, now=at(7) + timedelta(days=4), **limits)
     store.claim_digest(DAY + timedelta(days=1), owner="a", now=at(7))
     store.mark_digest_sent(DAY + timedelta(days=1), at(7) + timedelta(days=1))
     after = views.health(store, now=at(7) + timedelta(days=1), **limits)
