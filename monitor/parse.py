@@ -30,7 +30,8 @@ from functools import cache, lru_cache
 from itertools import starmap
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
-from xml.sax import SAXException
+from xml.parsers.expat import errors as expat_errors
+from xml.sax import SAXException, SAXParseException
 
 import feedparser
 from publicsuffixlist import PublicSuffixList
@@ -76,6 +77,13 @@ class ParsedFeed:
     link: str
     entries: tuple[Entry, ...]
     warning: str = ""  # why the feed is ill-formed, when it was still readable
+    # The body stops before its end (cut off): its last item is left out, and its validators
+    # must not be kept, so that the next check fetches it whole.
+    ends_early: bool = False
+
+
+# Said when a body stops before its end; several of these are joined with "; ".
+ENDS_EARLY = "the body ends early (cut off?): its last item left out until the feed is read whole"
 
 
 def parse_feed(
@@ -104,28 +112,33 @@ def parse_feed(
         raise ParseError(f"parse: {url}: not a feed ({type(exc).__name__}: {exc})") from exc
     problem = _bozo_text(parsed, _charset_note(parsed, headers["content-type"], body))
     if replaced:
-        fixed = f"{replaced} byte(s) that are not UTF-8 replaced"
-        problem = f"{problem}; {fixed}" if problem else fixed
+        problem = _also(problem, f"{replaced} byte(s) that are not UTF-8 replaced")
     # Nothing readable: not a feed, also when the ill-formed remains name one (`<rss>`&&&).
     if not parsed.get("entries") and (not parsed.get("version") or _ill_formed(parsed)):
         raise ParseError(f"parse: {url}: not a feed ({problem or 'no feed elements found'})")
     feed = parsed.get("feed") or {}
-    items, cut = _whole(_entries(parsed.get("entries") or [], feed_id, url), _ill_formed(parsed))
-    if cut:  # a body cut off mid-item: feedparser's remains of that item are no story
-        fragments = f"{cut} item(s) left out: neither a title nor any text (the body ends early?)"
-        problem = f"{problem}; {fragments}" if problem else fragments
+    items, left_out = _whole(list(_entries(parsed.get("entries") or [], feed_id, url)), parsed)
+    if left_out:  # a body cut off mid-item: the item the cut fell in is no whole story
+        problem = _also(problem, left_out)
         if not items:
             raise ParseError(f"parse: {url}: not a feed ({problem})")
     entries, others = _unique(iter(items))
     if others:  # a CMS that gives every item one guid: the news behind it is lost
-        shared = f"{others} item(s) left out: another story under the guid of an earlier one"
-        problem = f"{problem}; {shared}" if problem else shared
+        problem = _also(
+            problem, f"{others} item(s) left out: another story under the guid of an earlier one"
+        )
     return ParsedFeed(
         title=_one_line(_text_of(feed, "title"))[:MAX_TITLE],
         link=_absolute(_str(feed.get("link")), url),
         entries=entries,
         warning=problem,
+        ends_early=_ends_early(parsed),
     )
+
+
+def _also(problem: str, more: str) -> str:
+    """`more` after `problem`, if any."""
+    return f"{problem}; {more}" if problem else more
 
 
 # Charsets servers add to every text answer by default (Apache's AddDefaultCharset), whatever
@@ -324,16 +337,28 @@ def _entry(item: dict[str, Any], feed_id: str, feed_url: str) -> Entry:
     )
 
 
-def _whole(entries: Iterator[Entry], ill_formed: bool) -> tuple[list[Entry], int]:
-    """The entries, without those that have neither a title nor any text when the body is not
-    well-formed, and how many those were. A body cut off mid-item (a dropped connection, a
-    server's own limit) ends in such remains: stored, they would be a story without a headline,
-    and one cut after its guid would keep the whole item out when the feed is read in full."""
-    found = list(entries)
-    if not ill_formed:
-        return found, 0
-    whole = [entry for entry in found if entry.title or entry.text]
-    return whole, len(found) - len(whole)
+def _whole(entries: list[Entry], parsed: Mapping[str, Any]) -> tuple[list[Entry], str]:
+    """The entries a cut left whole, and what it left out ("" when nothing).
+
+    A body that ends early (`_ends_early`: a dropped connection, a server that stops writing)
+    was cut off in its last item, whatever that holds: stored with its text cut (or its title),
+    it would keep the whole story out when the feed is read in full, and rules that match on
+    the text would never see it. A body ill-formed before the cut hides where it ends: of its
+    items those with neither a title nor any text are left out, the remains of a cut one.
+    """
+    if not _ill_formed(parsed):
+        return entries, ""
+    notes = []
+    if _ends_early(parsed) and entries:
+        entries = entries[:-1]
+        notes.append(ENDS_EARLY)
+    whole = [entry for entry in entries if entry.title or entry.text]
+    if len(whole) < len(entries):
+        fragments = len(entries) - len(whole)
+        notes.append(
+            f"{fragments} item(s) left out: neither a title nor any text (the body ends early?)"
+        )
+    return whole, "; ".join(notes)
 
 
 def _unique(entries: Iterator[Entry]) -> tuple[tuple[Entry, ...], int]:
@@ -428,6 +453,30 @@ def _published(item: dict[str, Any]) -> datetime | None:
 def _ill_formed(parsed: Mapping[str, Any]) -> bool:
     """The body is not well-formed XML (not merely, say, in another charset than declared)."""
     return bool(parsed.get("bozo")) and isinstance(parsed.get("bozo_exception"), SAXException)
+
+
+# expat's complaints that only the end of a body can cause: it stopped in an element, a tag, a
+# character or a CDATA section. A body cut off (a dropped connection, a server that stops
+# writing) ends in one; an ill-formed body complains where it goes wrong, and no further.
+_CUT_OFF = frozenset(
+    {
+        expat_errors.XML_ERROR_NO_ELEMENTS,  # "no element found": elements left open
+        expat_errors.XML_ERROR_UNCLOSED_TOKEN,
+        expat_errors.XML_ERROR_PARTIAL_CHAR,
+        expat_errors.XML_ERROR_UNCLOSED_CDATA_SECTION,
+    }
+)
+
+
+def _ends_early(parsed: Mapping[str, Any]) -> bool:
+    """The body stops before its end: cut off, so the last item feedparser read of it is the
+    one the cut fell in, and its text (or its title) may be cut."""
+    exc = parsed.get("bozo_exception")
+    return (
+        bool(parsed.get("bozo"))
+        and isinstance(exc, SAXParseException)
+        and exc.getMessage() in _CUT_OFF
+    )
 
 
 def _bozo_text(parsed: Mapping[str, Any], charset: str = "") -> str:

@@ -345,35 +345,98 @@ CUT_ATOM = (
 ).encode()
 
 
-def cut(body: bytes, before: str) -> bytes:
-    """`body` up to the last occurrence of `before` (not included)."""
-    return body[: body.rindex(before.encode())]
+def cut(body: bytes, before: str, keep: int = 0) -> bytes:
+    """`body` up to the last occurrence of `before` (not included), and `keep` bytes of it."""
+    return body[: body.rindex(before.encode()) + keep]
+
+
+# The third story in CDATA, in Korean: a cut can fall in a section or in a character.
+CUT_CDATA = CUT_RSS.replace(
+    b"<description>Text of story 3.</description>",
+    "<description><![CDATA[<p>Text of story 3, 이야기.</p>]]></description>".encode(),
+)
+ENDS_EARLY = "the body ends early (cut off?): its last item left out until the feed is read whole"
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        (cut(CUT_RSS, "<guid>g3"), "no element found"),  # right after <item>
+        (cut(CUT_RSS, "<title>Story 3"), "no element found"),  # after the guid
+        (cut(CUT_RSS, "ory 3</title>"), "no element found"),  # inside the title
+        (cut(CUT_RSS, "<description>Text of story 3"), "no element found"),  # after the title
+        (cut(CUT_RSS, "xt of story 3"), "no element found"),  # inside the description
+        (cut(CUT_RSS, "escription>Text of story 3"), "unclosed token"),  # inside its start tag
+        (cut(CUT_RSS, "</description></item></channel>"), "no element found"),  # its text whole
+        (cut(CUT_RSS, "</item></channel>"), "no element found"),  # before the item's end tag
+        (cut(CUT_CDATA, "story 3, "), "unclosed CDATA section"),  # inside a CDATA section
+        (cut(CUT_CDATA, "야기", keep=1), "unclosed CDATA section"),  # inside a character
+        (cut(CUT_ATOM, "<title>Story 3"), "no element found"),  # after the id
+        (cut(CUT_ATOM, "<summary>Text of story 3"), "no element found"),  # after the title
+        (cut(CUT_ATOM, "xt of story 3"), "no element found"),  # inside the summary
+        (cut(CUT_ATOM, "ummary>Text of story 3"), "unclosed token"),  # inside its start tag
+        (cut(CUT_ATOM, "</entry></feed>"), "no element found"),  # before the entry's end tag
+    ],
+    ids=[
+        "rss-after-item", "rss-after-guid", "rss-in-title", "rss-after-title",
+        "rss-in-description", "rss-in-description-tag", "rss-after-description-text",
+        "rss-before-item-end", "rss-in-cdata", "rss-in-character",
+        "atom-after-id", "atom-after-title", "atom-in-summary", "atom-in-summary-tag",
+        "atom-before-entry-end",
+    ],
+)  # fmt: skip
+def test_the_item_a_body_was_cut_off_in_is_left_out_whatever_it_holds(
+    body: bytes, complaint: str
+) -> None:
+    # The cut one would be stored with its text cut (or none), for good: read in full later,
+    # the whole story is skipped as seen, and rules on its text never see it.
+    feed = parse_feed(body, feed_id="f", url="https://e.org/feed")
+    assert [e.title for e in feed.entries] == ["Story 1", "Story 2"]
+    assert [e.text for e in feed.entries] == ["Text of story 1.", "Text of story 2."]
+    assert complaint in feed.warning and feed.warning.endswith(ENDS_EARLY)
+    assert feed.ends_early  # so the pipeline keeps none of its validators
 
 
 @pytest.mark.parametrize(
     ("body", "titles"),
     [
-        (cut(CUT_RSS, "<title>Story 3"), ["Story 1", "Story 2"]),  # after the guid
-        (cut(CUT_RSS, "<guid>g3"), ["Story 1", "Story 2"]),  # right after <item>
-        (cut(CUT_RSS, "ory 3</title>"), ["Story 1", "Story 2"]),  # inside the title
-        (cut(CUT_ATOM, "<title>Story 3"), ["Story 1", "Story 2"]),  # after the id
+        (cut(CUT_RSS, "<item><guid>g3"), ["Story 1"]),
+        (cut(CUT_RSS, "</channel>"), ["Story 1", "Story 2"]),
+        (cut(CUT_ATOM, "</feed>"), ["Story 1", "Story 2"]),
     ],
-    ids=["rss-after-guid", "rss-after-item", "rss-in-title", "atom-after-id"],
+    ids=["rss-between-items", "rss-after-the-items", "atom-after-the-entries"],
 )
-def test_the_remains_of_an_item_a_body_was_cut_off_in_are_left_out(
+def test_a_body_that_ends_early_after_an_item_leaves_that_one_out_too(
     body: bytes, titles: list[str]
 ) -> None:
+    # Nothing says where the cut fell; the last item is read whole at the next check.
     feed = parse_feed(body, feed_id="f", url="https://e.org/feed")
     assert [e.title for e in feed.entries] == titles
+    assert feed.ends_early and feed.warning.endswith(ENDS_EARLY)
+
+
+def test_a_body_ill_formed_elsewhere_keeps_its_last_item() -> None:
+    # expat gives up at the "&", far from the end: nothing says the body was cut.
+    body = CUT_RSS.replace(b"<title>Story 2", b"<title>Story & 2")
+    feed = parse_feed(body, feed_id="f", url="https://e.org/feed")
+    assert [e.title for e in feed.entries] == ["Story 1", "Story & 2", "Story 3"]
+    assert feed.entries[-1].text == "Text of story 3."
+    assert "not well-formed (invalid token)" in feed.warning
+    assert (feed.ends_early, ENDS_EARLY in feed.warning) == (False, False)
+
+
+def test_a_well_formed_body_does_not_end_early() -> None:
+    feed = parse_feed(CUT_RSS, feed_id="f", url="https://e.org/feed")
+    assert (len(feed.entries), feed.warning, feed.ends_early) == (3, "", False)
+
+
+def test_the_remains_of_an_item_cut_off_in_a_body_ill_formed_elsewhere_are_left_out() -> None:
+    body = cut(CUT_RSS.replace(b"<title>Story 2", b"<title>Story & 2"), "<title>Story 3")
+    feed = parse_feed(body, feed_id="f", url="https://e.org/feed")
+    assert [e.title for e in feed.entries] == ["Story 1", "Story & 2"]
     assert feed.warning.endswith(
         "1 item(s) left out: neither a title nor any text (the body ends early?)"
     )
-
-
-def test_an_item_cut_off_after_its_title_is_kept_with_the_warning_of_the_body() -> None:
-    feed = parse_feed(cut(CUT_RSS, "xt of story 3"), feed_id="f", url="https://e.org/feed")
-    assert [e.title for e in feed.entries] == ["Story 1", "Story 2", "Story 3"]
-    assert feed.warning and "left out" not in feed.warning
 
 
 def test_an_item_without_title_or_text_in_a_well_formed_feed_is_kept() -> None:
@@ -382,9 +445,10 @@ def test_an_item_without_title_or_text_in_a_well_formed_feed_is_kept() -> None:
     assert ([e.guid for e in feed.entries], feed.warning) == (["g"], "")
 
 
-def test_a_body_cut_off_in_its_first_item_is_not_a_feed() -> None:
-    with pytest.raises(ParseError, match=r"not a feed \(.*1 item\(s\) left out: neither a title"):
-        parse_feed(cut(CUT_RSS, "<title>Story 1"), feed_id="f", url="https://e.org/feed")
+@pytest.mark.parametrize("before", ["<title>Story 1", "xt of story 1"])
+def test_a_body_cut_off_in_its_first_item_is_not_a_feed(before: str) -> None:
+    with pytest.raises(ParseError, match=r"not a feed \(.*; the body ends early \(cut off\?\)"):
+        parse_feed(cut(CUT_RSS, before), feed_id="f", url="https://e.org/feed")
 
 
 def test_a_body_that_looks_like_a_path_is_not_opened() -> None:
