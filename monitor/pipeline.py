@@ -486,7 +486,8 @@ def _absorb(
 ) -> tuple[Sequence[Entry], FetchRecord]:
     """The entries of one fetch result and the feed's new state: its own title becomes the
     feed's unless the feeds file gives one (`titled`); a body read sets its warning (without
-    one: clears it), a failure or a body not read again keeps the last one's."""
+    one: clears it), a failure or a body not read again keeps the last one's. The validators
+    (ETag, Last-Modified, body hash) move on only with a body read whole."""
     report.feeds_checked += 1
     error, title, warning = result.error, None, None
     entries: Sequence[Entry] = ()
@@ -506,6 +507,9 @@ def _absorb(
         report.failed += 1
         report.errors.append(f"{feed.id}: {error}")
         log.warning("feed %s failed: %s", feed.id, error)
+    # A body that did not parse keeps the old validators, so it is fetched whole next time;
+    # so does a body cut off (its entries before the cut are stored, and it counts as read).
+    validated = ok and not (isinstance(parsed, ParsedFeed) and parsed.ends_early)
     failed_result = result if ok else _as_failure(result, error)
     next_at, errors = next_check(
         failed_result,
@@ -520,10 +524,9 @@ def _absorb(
         now=now,
         ok=ok,
         http_status=result.http_status,
-        # A body that did not parse keeps the old validators, so it is fetched whole next time.
-        etag=result.etag if ok else None,
-        last_modified=result.last_modified if ok else None,
-        body_hash=result.body_hash if ok else None,
+        etag=result.etag if validated else None,
+        last_modified=result.last_modified if validated else None,
+        body_hash=result.body_hash if validated else None,
         moved_to=result.moved_to if ok else None,  # only where a feed was read
         error=error,
         dead=result.status is FetchStatus.GONE,

@@ -250,6 +250,77 @@ def test_a_body_cut_off_mid_item_stores_the_whole_items_and_the_cut_one_when_rea
     assert sorted(e.title for _id, e, _seen in stored) == sorted(titles)
 
 
+def test_an_item_cut_off_in_its_text_is_stored_whole_when_the_feed_is_next_fetched_in_full(
+    feed_server: FeedServer, shipped: Definitions, store: Store
+) -> None:
+    # The connection drops in the third item's description, after its title: only its text
+    # says that visas were eased. Its validators would have the next check answered 304.
+    published = format_datetime(NOW - timedelta(days=1))
+    stories = [
+        (news.VISA_YONHAP, "Yonhap reports the decision."),
+        (news.FLIGHTS, "Flights resume next month."),
+        (news.GENERAL, "Separately, South Korea launches visa-free entry for Chinese tour groups."),
+    ]
+    items = "".join(
+        f"<item><guid>yna-{n}</guid><title>{title}</title>"
+        f"<link>https://en.yna.co.kr/view/AEN{n}</link><pubDate>{published}</pubDate>"
+        f"<description>{text}</description></item>"
+        for n, (title, text) in enumerate(stories)
+    )
+    full = f"<?xml version='1.0'?><rss version='2.0'><channel>{items}</channel></rss>".encode()
+    validators = {"etag": '"v1"', "last_modified": "Mon, 05 Jan 2026 00:00:00 GMT"}
+    cut = full[: full.index(b"launches visa-free")]
+    feed_server.route("/cut.xml", body=cut, close_delimited=True, **validators)
+    ctx = context(shipped, store, [Feed("cut", feed_server.url("/cut.xml"), ALL_TAGS)])
+
+    first = run_cycle(ctx, now=NOW)
+
+    assert (first.failed, first.new_entries) == (0, 2)  # read: not a failure
+    assert titles_stored(store) == [news.VISA_YONHAP, news.FLIGHTS]  # not the cut one
+    (state,) = store.feeds()
+    assert state.last_error == "" and state.warning.endswith(ENDS_EARLY)
+
+    feed_server.route("/cut.xml", body=full, **validators)  # the same version, whole
+    second = run_cycle(ctx, now=NOW + INTERVAL)
+
+    sent = feed_server.last("/cut.xml").headers
+    assert "if-none-match" not in sent and "if-modified-since" not in sent
+    assert (second.not_modified, second.new_entries) == (0, 1)
+    third = next(e for _id, e, _seen in store.entries_since(NOW - timedelta(days=30))
+                 if e.guid == "yna-2")  # fmt: skip
+    assert (third.title, third.text) == stories[2]
+    # Its text, not its title, matches a rule: stored without it, the story would be missed.
+    assert second.matches == len(ctx.matcher.match(third)) >= 1
+    assert not ctx.matcher.match(replace(third, text=""))
+    (state,) = store.feeds()
+    assert state.warning == ""  # read whole: cleared
+
+    # Read whole, its validators are kept: the next check is answered 304.
+    assert run_cycle(ctx, now=NOW + 2 * INTERVAL).not_modified == 1
+    assert feed_server.last("/cut.xml").headers["if-none-match"] == '"v1"'
+
+
+def test_a_cut_body_served_again_is_read_again_not_taken_as_unchanged(
+    feed_server: FeedServer, shipped: Definitions, store: Store
+) -> None:
+    # No ETag, no Last-Modified: the body's hash is the only validator, and it is not kept.
+    body = news.yonhap(NOW - timedelta(days=1))
+    feed_server.route("/cut.xml", body=body[: body.rindex(b"<pubDate>")], close_delimited=True)
+    ctx = context(shipped, store, [Feed("cut", feed_server.url("/cut.xml"), ALL_TAGS)])
+
+    assert run_cycle(ctx, now=NOW).new_entries == 2
+    again = run_cycle(ctx, now=NOW + INTERVAL)  # the same bytes
+
+    assert (again.feeds_checked, again.not_modified, again.failed) == (1, 0, 0)
+    (state,) = store.feeds()
+    assert state.warning.endswith(ENDS_EARLY)  # read again, and cut again
+
+
+def titles_stored(store: Store) -> list[str]:
+    stored = store.entries_since(NOW - timedelta(days=30))
+    return sorted(e.title for _id, e, _seen in stored)
+
+
 def test_a_story_under_the_guid_of_an_entry_retention_deleted_is_news(
     feed_server: FeedServer, shipped: Definitions, store: Store
 ) -> None:
