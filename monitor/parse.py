@@ -13,7 +13,6 @@ matching and storing. Its pool lives as long as the stream, so nothing outlives 
 
 from __future__ import annotations
 
-import codecs
 import io
 import ipaddress
 import multiprocessing
@@ -37,6 +36,7 @@ import feedparser
 from publicsuffixlist import PublicSuffixList
 from selectolax.lexbor import LexborHTMLParser
 
+from monitor import charsets
 from monitor.domain import Entry
 from monitor.errors import ParseError
 
@@ -98,9 +98,9 @@ def parse_feed(
     # application/xml lets the body's own XML declaration choose the charset. No
     # Content-Location: feedparser would resolve guids against it, and a guid must not
     # change when the feed moves. Links are made absolute here instead.
-    body = _declaration_first(body)
-    headers = {"content-type": _xml_content_type(content_type, body)}
-    body, replaced = _repaired_utf8(body, headers["content-type"])
+    body = charsets.declaration_first(body)
+    headers = {"content-type": charsets.xml_content_type(content_type, body)}
+    body, replaced = charsets.repaired_utf8(body, headers["content-type"])
     try:
         parsed = feedparser.parse(
             io.BytesIO(body),  # a file object: feedparser would treat bytes as a path or URL
@@ -110,7 +110,8 @@ def parse_feed(
         )
     except Exception as exc:  # feedparser's own bugs on hostile input
         raise ParseError(f"parse: {url}: not a feed ({type(exc).__name__}: {exc})") from exc
-    problem = _bozo_text(parsed, _charset_note(parsed, headers["content-type"], body))
+    read_as = _str(parsed.get("encoding"))
+    problem = _bozo_text(parsed, charsets.charset_note(read_as, headers["content-type"], body))
     if replaced:
         problem = _also(problem, f"{replaced} byte(s) that are not UTF-8 replaced")
     # Nothing readable: not a feed, also when the ill-formed remains name one (`<rss>`&&&).
@@ -139,92 +140,6 @@ def parse_feed(
 def _also(problem: str, more: str) -> str:
     """`more` after `problem`, if any."""
     return f"{problem}; {more}" if problem else more
-
-
-# Charsets servers add to every text answer by default (Apache's AddDefaultCharset), whatever
-# the body: a feed's own XML declaration naming another is believed over them.
-_DEFAULT_CHARSETS = frozenset({"iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii"})
-_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")  # UTF-8, UTF-16 (and 32) LE, BE
-_UTF8 = ("utf-8", "utf8")
-_DECLARED = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
-
-
-def _declaration_first(body: bytes) -> bytes:
-    """The body without the white space some servers print before the XML declaration (a PHP
-    file's trailing line break): there the declaration, and its encoding, would be ignored."""
-    if body[:1].isspace() and body.lstrip().startswith(b"<?xml"):
-        return body.lstrip()
-    return body
-
-
-def _xml_content_type(content_type: str | None, body: bytes) -> str:
-    """The media type feedparser is told. application/xml lets the body's BOM or declaration
-    choose the charset; it stands for a text/xml without one too (RFC 7303 obsoletes the
-    us-ascii default of RFC 3023), for a server's default charset that the body's own
-    declaration contradicts, and for any charset before a byte order mark."""
-    if not content_type:
-        return "application/xml"
-    mime, charset = _media(content_type)
-    if not (mime in ("text/xml", "application/xml") or mime.endswith("+xml")):
-        return content_type  # feedparser says what else it is (text/html: no feed)
-    if body.startswith(_BOMS):
-        charset = ""  # a byte order mark names the charset before any header (RFC 7303 3.3)
-    elif charset in _DEFAULT_CHARSETS and _declared(body) not in ("", *_DEFAULT_CHARSETS):
-        charset = ""
-    return content_type if charset else "application/xml"
-
-
-def _media(content_type: str) -> tuple[str, str]:
-    """The media type and charset of a Content-Type, lower case ("" without one)."""
-    mime, _, params = content_type.partition(";")
-    charset = ""
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            charset = value.strip().strip("\"'").lower()
-    return mime.strip().lower(), charset
-
-
-def _declared(body: bytes) -> str:
-    """The encoding the body's XML declaration names, lower case ("" without one)."""
-    found = _DECLARED.match(body[:200])
-    return found[1].decode("ascii").lower() if found is not None else ""
-
-
-STRAY_BYTES = 1 / 10_000  # of a UTF-8 body's bytes that may be invalid and replaced
-
-
-def _repaired_utf8(body: bytes, content_type: str) -> tuple[bytes, int]:
-    """A body meant as UTF-8 (by its charset, its declaration, or XML's default) with a few
-    bytes that are not: those replaced by U+FFFD, and how many. feedparser would read all of
-    it in another charset (mojibake, so no rule matches), after asking chardet over all of it
-    (ten seconds for a 2 MB feed). A body with more such bytes is left to that: it is in
-    another charset than it says."""
-    mime, charset = _media(content_type)
-    declared = _declared(body)
-    if not charset and mime == "application/xml":
-        charset = declared or "utf-8"
-    if charset not in _UTF8 or body.startswith(_BOMS[1:]):  # a UTF-16 mark: not meant so
-        return body, 0
-    try:
-        body.decode("utf-8")
-        return body, 0
-    except UnicodeDecodeError:
-        text = body.decode("utf-8", "replace")
-    if declared not in ("", *_UTF8) and _decodes(body, declared):
-        return body, 0  # the header is wrong, the declaration right: feedparser reads it so
-    replaced = text.count("\ufffd")
-    if replaced > max(3, len(body) * STRAY_BYTES):
-        return body, 0
-    return text.encode("utf-8"), replaced
-
-
-def _decodes(body: bytes, charset: str) -> bool:
-    try:
-        body.decode(charset)
-    except (UnicodeDecodeError, LookupError):
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -491,39 +406,6 @@ def _bozo_text(parsed: Mapping[str, Any], charset: str = "") -> str:
         elif not isinstance(exc, feedparser.CharacterEncodingOverride):
             complaint = collapse(str(exc)) or type(exc).__name__
     return "; ".join(text for text in (charset, complaint) if text)
-
-
-# Charsets read alike, as the first: feedparser reads gb2312 as gb18030, and each of the others
-# holds its first's text and more. A feed labelled with one and read in another was not misread.
-_ALIKE = {"gb2312": "gb18030", "gbk": "gb18030", "cp932": "shift_jis", "cp949": "euc_kr",
-          "cp950": "big5", "big5hkscs": "big5"}  # fmt: skip
-
-
-def _charset_note(parsed: Mapping[str, Any], content_type: str, body: bytes) -> str:
-    """The charset feedparser read a body in, when no label named it (chardet's guess, or its
-    last resorts: mojibake is likely) or the labels disagree; "" otherwise, and for a body in
-    ASCII or with a byte order mark. The labels: the Content-Type's charset as told to
-    feedparser (`_xml_content_type`) and the XML declaration's; without either, UTF-8."""
-    read = _str(parsed.get("encoding")).lower()
-    if not read or body.isascii() or body.startswith(_BOMS):
-        return ""
-    labels = {"the server says": _media(content_type)[1], "the feed declares": _declared(body)}
-    named = {_alike(name) for name in labels.values() if name} or {"utf-8"}
-    said = ", ".join(f"{who} {name}" for who, name in labels.items() if name)
-    said = said or "the feed names none"
-    if _alike(read) not in named:
-        return f"charset guessed: read as {read}; {said}"
-    if len(named) > 1:
-        return f"charsets disagree: read as {read}; {said}"
-    return ""
-
-
-def _alike(charset: str) -> str:
-    try:
-        name = codecs.lookup(charset).name
-    except LookupError:
-        name = charset.lower()
-    return _ALIKE.get(name, name)
 
 
 # ---------------------------------------------------------------- URLs and publishers
