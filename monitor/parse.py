@@ -84,6 +84,7 @@ class ParsedFeed:
 
 # Said when a body stops before its end; several of these are joined with "; ".
 ENDS_EARLY = "the body ends early (cut off?): its last item left out until the feed is read whole"
+ENDS_AFTER_AN_ITEM = "the body ends early (cut off?), after an item's end: read whole next time"
 
 
 def parse_feed(
@@ -118,7 +119,8 @@ def parse_feed(
     if not parsed.get("entries") and (not parsed.get("version") or _ill_formed(parsed)):
         raise ParseError(f"parse: {url}: not a feed ({problem or 'no feed elements found'})")
     feed = parsed.get("feed") or {}
-    items, left_out = _whole(list(_entries(parsed.get("entries") or [], feed_id, url)), parsed)
+    found = list(_entries(parsed.get("entries") or [], feed_id, url))
+    items, left_out = _whole(found, parsed, closed=_last_item_closed(body))
     if left_out:  # a body cut off mid-item: the item the cut fell in is no whole story
         problem = _also(problem, left_out)
         if not items:
@@ -252,21 +254,26 @@ def _entry(item: dict[str, Any], feed_id: str, feed_url: str) -> Entry:
     )
 
 
-def _whole(entries: list[Entry], parsed: Mapping[str, Any]) -> tuple[list[Entry], str]:
+def _whole(
+    entries: list[Entry], parsed: Mapping[str, Any], *, closed: bool
+) -> tuple[list[Entry], str]:
     """The entries a cut left whole, and what it left out ("" when nothing).
 
     A body that ends early (`_ends_early`: a dropped connection, a server that stops writing)
-    was cut off in its last item, whatever that holds: stored with its text cut (or its title),
-    it would keep the whole story out when the feed is read in full, and rules that match on
-    the text would never see it. A body ill-formed before the cut hides where it ends: of its
-    items those with neither a title nor any text are left out, the remains of a cut one.
+    was cut off in its last item unless that one's end tag is in it (`closed`: cut after it,
+    or a CMS that never writes the feed's own end tags): stored with its text cut (or its
+    title), it would keep the whole story out when the feed is read in full, and rules that
+    match on the text would never see it. A body ill-formed before the cut hides where it
+    ends: of its items those with neither a title nor any text are left out, the remains of a
+    cut one.
     """
     if not _ill_formed(parsed):
         return entries, ""
     notes = []
     if _ends_early(parsed) and entries:
-        entries = entries[:-1]
-        notes.append(ENDS_EARLY)
+        if not closed:
+            entries = entries[:-1]
+        notes.append(ENDS_AFTER_AN_ITEM if closed else ENDS_EARLY)
     whole = [entry for entry in entries if entry.title or entry.text]
     if len(whole) < len(entries):
         fragments = len(entries) - len(whole)
@@ -274,6 +281,15 @@ def _whole(entries: list[Entry], parsed: Mapping[str, Any]) -> tuple[list[Entry]
             f"{fragments} item(s) left out: neither a title nor any text (the body ends early?)"
         )
     return whole, "; ".join(notes)
+
+
+def _last_item_closed(body: bytes) -> bool:
+    """Whether the body holds the end tag of its last item (RSS `<item>`, Atom `<entry>`),
+    after that item's start. A body in another encoding than ASCII's supersets, or with
+    prefixed item tags, is not read so: then False, and a cut body's last item is left out."""
+    opened = max(body.rfind(b"<item>"), body.rfind(b"<item "), body.rfind(b"<entry"))
+    closed = max(body.rfind(b"</item>"), body.rfind(b"</entry>"))
+    return opened >= 0 and closed > opened
 
 
 def _unique(entries: Iterator[Entry]) -> tuple[tuple[Entry, ...], int]:

@@ -356,6 +356,7 @@ CUT_CDATA = CUT_RSS.replace(
     "<description><![CDATA[<p>Text of story 3, 이야기.</p>]]></description>".encode(),
 )
 ENDS_EARLY = "the body ends early (cut off?): its last item left out until the feed is read whole"
+ENDS_AFTER_AN_ITEM = "the body ends early (cut off?), after an item's end: read whole next time"
 
 
 @pytest.mark.parametrize(
@@ -400,19 +401,26 @@ def test_the_item_a_body_was_cut_off_in_is_left_out_whatever_it_holds(
 @pytest.mark.parametrize(
     ("body", "titles"),
     [
-        (cut(CUT_RSS, "<item><guid>g3"), ["Story 1"]),
-        (cut(CUT_RSS, "</channel>"), ["Story 1", "Story 2"]),
-        (cut(CUT_ATOM, "</feed>"), ["Story 1", "Story 2"]),
+        (cut(CUT_RSS, "<item><guid>g3"), ["Story 1", "Story 2"]),
+        (cut(CUT_RSS, "</channel>"), ["Story 1", "Story 2", "Story 3"]),
+        (cut(CUT_RSS, "</channel>", keep=5), ["Story 1", "Story 2", "Story 3"]),
+        (cut(CUT_ATOM, "</feed>"), ["Story 1", "Story 2", "Story 3"]),
+        (cut(CUT_RSS.replace(b"<item>", b"<item xml:lang='en'>"), "</channel>"),
+         ["Story 1", "Story 2", "Story 3"]),
     ],
-    ids=["rss-between-items", "rss-after-the-items", "atom-after-the-entries"],
-)
-def test_a_body_that_ends_early_after_an_item_leaves_that_one_out_too(
+    ids=["rss-between-items", "rss-after-the-items", "rss-in-the-channel-end-tag",
+         "atom-after-the-entries", "items-with-attributes"],
+)  # fmt: skip
+def test_a_body_that_ends_early_after_an_item_s_end_keeps_that_item(
     body: bytes, titles: list[str]
 ) -> None:
-    # Nothing says where the cut fell; the last item is read whole at the next check.
+    """The last item's end tag is in the body: the cut fell after it (or a CMS never writes
+    the feed's own end tags), and it is whole. The body is still read whole next time, since
+    items after the cut may be missing."""
     feed = parse_feed(body, feed_id="f", url="https://e.org/feed")
     assert [e.title for e in feed.entries] == titles
-    assert feed.ends_early and feed.warning.endswith(ENDS_EARLY)
+    assert feed.entries[-1].text == f"Text of story {len(titles)}."
+    assert feed.ends_early and feed.warning.endswith(ENDS_AFTER_AN_ITEM)
 
 
 def test_a_body_ill_formed_elsewhere_keeps_its_last_item() -> None:
