@@ -418,3 +418,27 @@ def test_0015_gives_feeds_a_warning_and_their_next_check_reads_them_whole(
             ("a", None, None, None),
             ("b", None, None, None),
         ]
+
+
+def test_0016_leaves_refusals_recorded_before_it_not_retried(database_url: str) -> None:
+    """A digest sent before 0016 kept its 4xx refusals, with nothing that says when to resend:
+    they stay recorded, and no resend is due."""
+    day = date(2026, 1, 6)
+    at = datetime(2026, 1, 6, 7, tzinfo=UTC)
+    grey = ("grey@example.org", "450 4.2.0 try again later")
+    with open_store(database_url) as store:
+        store.claim_digest(day, owner="a", now=at)
+        store.mark_digest_sent(day, at, refused=[grey], resend_at=at + timedelta(minutes=5))
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            migrate.downgrade(conn, metadata, "0015")
+    finally:
+        engine.dispose()
+    assert upgrade(database_url) == ("0015", migrate.head())
+    assert schema_differences(database_url) == []
+    with open_store(database_url) as store:
+        state = store.digest_state(day)
+        due = store.claim_resend(now=at + timedelta(days=1), most=5)
+    assert state is not None and state.refused == (grey,)
+    assert state.resend_at is None and state.resends == 0 and due is None

@@ -26,6 +26,10 @@ class DigestState:
     covered_until: datetime | None = None  # None: sent before this was kept (then: sent_at)
     # Recipients the SMTP server refused when it was sent: (address, its answer) each.
     refused: tuple[tuple[str, str], ...] = ()
+    # When the daemon sends it again to those refused with a temporary (4xx) answer: None
+    # when none is pending; `resends`: how many times it was sent again so far.
+    resend_at: datetime | None = None
+    resends: int = 0
 
 
 class DigestsMixin(StoreBase):
@@ -75,18 +79,71 @@ class DigestsMixin(StoreBase):
         *,
         covered_until: datetime | None = None,
         refused: Sequence[tuple[str, str]] = (),
+        resend_at: datetime | None = None,
     ) -> None:
         """Sent at `now`, listing the changes recorded up to `covered_until` (default `now`);
-        `refused`: the recipients the server refused, (address, its answer) each."""
-        kept = [{"address": address, "answer": answer} for address, answer in refused]
+        `refused`: the recipients the server refused, (address, its answer) each; `resend_at`:
+        when some of them are to be sent it again (`claim_resend`), if any."""
         with self._tx("mark digest sent", write=True) as conn:
             conn.execute(
                 update(digest_table)
                 .where(digest_table.c.day == day)
                 .values(
-                    sent_at=now, covered_until=covered_until or now, last_error="", refused=kept
+                    sent_at=now,
+                    covered_until=covered_until or now,
+                    last_error="",
+                    refused=_kept(refused),
+                    resend_at=resend_at,
+                    resends=0,
                 )
             )
+
+    def claim_resend(
+        self, *, now: datetime, most: int, stale: timedelta = DIGEST_CLAIM_TIMEOUT
+    ) -> tuple[date, int] | None:
+        """The sent digest whose refused recipients are due to be sent it again at `now`, for the
+        one caller that may: (its day, which resend this is, from 1), or None.
+
+        Compare-and-set: the claim moves `resend_at` on by `stale` and counts the resend, so a
+        second caller finds it taken, and the resend of a caller that died is taken over once
+        `stale` has passed. A digest sent again `most` times is not claimed any more."""
+        due = (
+            digest_table.c.sent_at.is_not(None),
+            digest_table.c.resend_at <= now,
+            digest_table.c.resends < most,
+        )
+        with self._tx("claim digest resend", write=True) as conn:
+            day = conn.execute(
+                select(digest_table.c.day).where(*due).order_by(digest_table.c.day).limit(1)
+            ).scalar()
+            if day is None:
+                return None
+            taken = conn.execute(
+                update(digest_table)
+                .where(digest_table.c.day == day, *due)
+                .values(resend_at=now + stale, resends=digest_table.c.resends + 1)
+                .returning(digest_table.c.resends)
+            ).first()
+        return None if taken is None else (day, taken.resends)
+
+    def mark_resent(
+        self,
+        day: date,
+        resend: int,
+        *,
+        refused: Sequence[tuple[str, str]],
+        resend_at: datetime | None,
+    ) -> bool:
+        """After resend number `resend` (`claim_resend`): the recipients refused now (those
+        taken are gone from the list) and when to try again (None: not again). False, and
+        nothing written, when that claim was taken over meanwhile."""
+        with self._tx("mark digest resent", write=True) as conn:
+            done = conn.execute(
+                update(digest_table)
+                .where(digest_table.c.day == day, digest_table.c.resends == resend)
+                .values(refused=_kept(refused), resend_at=resend_at)
+            )
+            return done.rowcount == 1
 
     def mark_digest_failed(self, day: date, error: str, now: datetime) -> None:
         """Record the error and release the claim so that a later attempt may retry."""
@@ -130,6 +187,10 @@ class DigestsMixin(StoreBase):
         return None if row is None else _state(row)
 
 
+def _kept(refused: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"address": address, "answer": answer} for address, answer in refused]
+
+
 def _state(row: Any) -> DigestState:
     return DigestState(
         row.day,
@@ -140,4 +201,6 @@ def _state(row: Any) -> DigestState:
         row.last_error,
         row.covered_until,
         tuple((r["address"], r["answer"]) for r in row.refused or ()),
+        row.resend_at,
+        row.resends,
     )

@@ -268,6 +268,10 @@ class DigestTable(SQLModel, table=True):
     # The recipients the SMTP server refused when it was sent (it took it for the others):
     # [{"address": …, "answer": "550 5.1.1 no such user"}, …].
     refused: list[dict[str, str]] = _json()
+    # When those it refused with a temporary (4xx) answer are sent it again (NULL: none
+    # pending); a claim moves it on (`claim_resend`). `resends`: how often it was sent again.
+    resend_at: datetime | None = _when()
+    resends: int = 0
 
 
 class CycleTable(SQLModel, table=True):
