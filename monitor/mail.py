@@ -1,6 +1,6 @@
 """Delivering the daily digest (I/O): over SMTP, or as an .eml file in the outbox.
 
-    deliver(message, settings) -> Delivery          SMTP, or an .eml file in OUTBOX_DIR
+    deliver(message, settings, to=None) -> Delivery  SMTP, or an .eml file in OUTBOX_DIR
     send_with_retry(message, settings) -> Delivery  deliver, retrying transient failures
 
 smtplib is imported here and nowhere else. Deciding *whether* today's digest is due and
@@ -17,7 +17,7 @@ import smtplib
 import ssl
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -46,6 +46,19 @@ class Delivery:
     refused: Refused = ()
 
 
+def is_temporary(answer: str) -> bool:
+    """A refusal worth trying again later: a 4xx answer ("450 4.2.0 greylisted"), not a 5xx."""
+    return answer[:1] == "4"
+
+
+def refused_in(error: DigestError) -> Refused:
+    """The recipients of a digest the server refused for every recipient (else none)."""
+    cause = error.__cause__
+    if isinstance(cause, smtplib.SMTPRecipientsRefused):
+        return _refused(cause.recipients)
+    return ()
+
+
 def refused_words(refused: Refused) -> str:
     """'a@example.org (550 5.1.1 no such user), b@…': how the refused recipients are shown."""
     return ", ".join(f"{address} ({answer})" for address, answer in refused)
@@ -61,7 +74,8 @@ def _answer(code: int, text: bytes | str) -> str:
     return " ".join(f"{code} {words}".split())
 
 
-def _recipients(message: EmailMessage) -> list[str]:
+def recipients_of(message: EmailMessage) -> list[str]:
+    """The addresses of its To, Cc and Bcc: who `deliver` sends it to."""
     fields = [str(v) for name in ("To", "Cc", "Bcc") for v in message.get_all(name, [])]
     return [addr for _, addr in getaddresses(fields) if addr]
 
@@ -104,8 +118,10 @@ def _connect(settings: Settings, host: str) -> _SMTP:
     return smtp
 
 
-def _send_smtp(message: EmailMessage, settings: Settings, host: str) -> Delivery:
-    recipients = _recipients(message)
+def _send_smtp(
+    message: EmailMessage, settings: Settings, host: str, to: Sequence[str] | None
+) -> Delivery:
+    recipients = recipients_of(message) if to is None else list(to)
     if not recipients:
         raise DigestError("digest: no recipients (set MONITOR_DIGEST_TO)")
     smtp = _connect(settings, host)
@@ -151,17 +167,20 @@ def _write_outbox(message: EmailMessage, outbox: Path) -> Path:
     return target
 
 
-def deliver(message: EmailMessage, settings: Settings) -> Delivery:
+def deliver(
+    message: EmailMessage, settings: Settings, *, to: Sequence[str] | None = None
+) -> Delivery:
     """Send the digest once. With SMTP_HOST: to every To/Cc/Bcc address over SMTP (implicit TLS
     when SMTP_SSL; STARTTLS when SMTP_STARTTLS and the server offers it — if it does not and a
     username is set, refuse rather than send the password in clear); delivered to "smtp:host:
     port", with the recipients the server refused while it took it for the others (every one
-    refused is a DigestError). Without: write OUTBOX_DIR/digest-DAY.eml atomically, its path."""
+    refused is a DigestError); `to`: the envelope's recipients instead (a resend to some).
+    Without: write OUTBOX_DIR/digest-DAY.eml atomically, its path."""
     host = settings.smtp_host
     if not host:
         return Delivery(str(_write_outbox(message, settings.outbox_dir)))
     try:
-        return _send_smtp(message, settings, host)
+        return _send_smtp(message, settings, host, to)
     except (smtplib.SMTPException, OSError) as exc:
         raise DigestError(f"digest: smtp {host}:{settings.smtp_port}: {_describe(exc)}") from exc
 
@@ -230,4 +249,14 @@ def send_with_retry(
     raise AssertionError("unreachable")
 
 
-__all__ = ["Delivery", "Refused", "deliver", "is_transient", "refused_words", "send_with_retry"]
+__all__ = [
+    "Delivery",
+    "Refused",
+    "deliver",
+    "is_temporary",
+    "is_transient",
+    "recipients_of",
+    "refused_in",
+    "refused_words",
+    "send_with_retry",
+]

@@ -7,7 +7,8 @@
 
 Options: `fail_first=N` answers the first N DATA commands with "451 try later"; `drop_first=N`
 takes the first N messages and hangs up without answering; `refuse={"a@x": "550 5.1.1 no such
-user"}` answers RCPT TO of those addresses so (and takes the others);
+user"}` answers RCPT TO of those addresses so (and takes the others), with `refuse_times={"a@x":
+N}` only the first N times (greylisting: "450 4.2.0 try again later", then taken);
 `users={"name": "password"}` offers AUTH (also without TLS) and requires it;
 `tls=(certfile, keyfile)` offers STARTTLS; `implicit_tls=(certfile, keyfile)` speaks TLS from the
 first byte (port 465 style). `self_signed_cert(dir)` makes a certificate for
@@ -49,6 +50,8 @@ class Handler:
     fail_first: int = 0
     drop_first: int = 0  # take the message, then hang up without answering
     refuse: dict[str, str] = field(default_factory=dict)  # address -> the RCPT TO answer
+    refuse_times: dict[str, int] = field(default_factory=dict)  # address -> refused N times
+    refusals: dict[str, int] = field(default_factory=dict)  # address -> how often refused
     messages: list[Received] = field(default_factory=list)
     attempts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -57,7 +60,10 @@ class Handler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if address in self.refuse:
-            return self.refuse[address]
+            times = self.refuse_times.get(address)
+            if times is None or self.refusals.get(address, 0) < times:
+                self.refusals[address] = self.refusals.get(address, 0) + 1
+                return self.refuse[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -136,13 +142,19 @@ def running_smtp_server(
     fail_first: int = 0,
     drop_first: int = 0,
     refuse: dict[str, str] | None = None,
+    refuse_times: dict[str, int] | None = None,
     users: dict[str, str] | None = None,
     tls: tuple[Path, Path] | None = None,
     implicit_tls: tuple[Path, Path] | None = None,
     port: int | None = None,
 ) -> Iterator[SMTPServer]:
     """`port`: listen there (a server that comes back), else on a free one."""
-    handler = Handler(fail_first=fail_first, drop_first=drop_first, refuse=refuse or {})
+    handler = Handler(
+        fail_first=fail_first,
+        drop_first=drop_first,
+        refuse=refuse or {},
+        refuse_times=refuse_times or {},
+    )
     kwargs: dict[str, Any] = {}
     if users is not None:
         kwargs.update(
