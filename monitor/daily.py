@@ -3,10 +3,13 @@
     due_day(now, ...) -> date | None                 which day's digest is due at `now`, if any
     digest_input(definitions, store, ...) -> DigestInput   assembled from the store and views
     send_daily_digest(definitions, store, settings, ...) -> DigestResult
+    resend_refused(definitions, store, settings, ...) -> Resent | None
 
 Exactly once, healthchecks style: the day's row is claimed in the database *before* sending;
 after a send it is marked sent, after a failure the claim is released (so a later run retries);
 a claim left by a crashed sender goes stale and is retaken (`store.DIGEST_CLAIM_TIMEOUT`).
+Recipients the server refused with a temporary (4xx) answer while it took the digest for the
+others are sent it again later, up to RESENDS times, each resend claimed the same way.
 Building the message (`digest.build_digest`) and sending it (`mail.send_with_retry`) stay in
 monitor.digest and monitor.mail; this module decides which data and which day.
 """
@@ -15,16 +18,26 @@ from __future__ import annotations
 
 import logging
 import time as _time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 from monitor.digest import DigestInput, FeedProblem, build_digest
 from monitor.domain import Definitions, StatusChange, format_duration
-from monitor.mail import Refused, refused_words, send_with_retry
+from monitor.errors import DigestError
+from monitor.mail import (
+    Refused,
+    deliver,
+    is_temporary,
+    is_transient,
+    recipients_of,
+    refused_in,
+    refused_words,
+    send_with_retry,
+)
 from monitor.settings import Settings
 from monitor.silences import digest_changes, is_held
 from monitor.standing import indicator_views_at
@@ -35,13 +48,23 @@ log = logging.getLogger(__name__)
 
 LOOKBACK_DAYS = 31  # how far back the previous digest is looked for
 STALE_AFTER = 2  # a feed without a successful fetch for this many intervals is stale
+DIGEST_RETRY = timedelta(minutes=5)  # after a failed digest, doubling up to DIGEST_RETRY_MAX
+DIGEST_RETRY_MAX = timedelta(hours=1)
+RESENDS = 5  # times a digest is sent again to the recipients refused with a 4xx answer
 
 __all__ = [
+    "DIGEST_RETRY",
+    "DIGEST_RETRY_MAX",
+    "RESENDS",
     "DigestResult",
+    "Resent",
     "digest_input",
     "digest_message",
     "due_day",
     "feed_problems",
+    "refused_note",
+    "resend_refused",
+    "retry_delay",
     "send_daily_digest",
     "slot",
 ]
@@ -54,6 +77,35 @@ class DigestResult:
     where: str = ""  # "smtp:host:port" or the .eml path, when sent
     reason: str = ""  # why not sent: already sent, claimed elsewhere, or the error
     refused: Refused = ()  # sent, but the server refused these recipients (the others have it)
+    again_at: datetime | None = None  # when those refused with a 4xx answer are tried again
+
+
+@dataclass(frozen=True)
+class Resent:
+    """The digest of `day` sent again to the recipients it was refused for with a 4xx answer."""
+
+    day: date
+    taken: tuple[str, ...]  # the recipients that have it now
+    refused: Refused  # those still recorded as refused (a 5xx answer too)
+    again_at: datetime | None  # the next try; None: what is refused now stays so
+
+
+def retry_delay(failures: int) -> timedelta:
+    """How long after its `failures`-th failure in a row a digest is tried again: 5 min, 10,
+    20, 40, then every hour."""
+    return min(DIGEST_RETRY * (1 << max(0, failures - 1)), DIGEST_RETRY_MAX)
+
+
+def refused_note(refused: Refused, again_at: datetime | None) -> str:
+    """'the server refused a@x (450 …); `monitor run` tries the 4xx ones again from …'."""
+    return f"the server refused {refused_words(refused)}{_again(again_at)}"
+
+
+def _again(again_at: datetime | None) -> str:
+    if again_at is None:
+        return ""
+    at = again_at.astimezone(UTC)
+    return f"; `monitor run` tries the 4xx ones again from {at:%Y-%m-%d %H:%M} UTC"
 
 
 def slot(day: date, digest_time: time, zone: tzinfo) -> datetime:
@@ -255,8 +307,10 @@ def send_daily_digest(
     if state is not None and state.sent_at is not None and not force:
         reason = f"already sent at {state.sent_at:%H:%M:%S} UTC"
         if state.refused:
-            reason += f"; the server refused {refused_words(state.refused)}"
-        return DigestResult(day, False, reason=reason, refused=state.refused)
+            reason += f"; {refused_note(state.refused, state.resend_at)}"
+        return DigestResult(
+            day, False, reason=reason, refused=state.refused, again_at=state.resend_at
+        )
     if not store.claim_digest(day, owner=owner, now=now) and not force:
         return DigestResult(day, False, reason="claimed by another sender")
     try:
@@ -268,10 +322,82 @@ def send_daily_digest(
         store.mark_digest_failed(day, str(exc) or type(exc).__name__, (clock or (lambda: now))())
         raise
     end = covered_by(store, day, built_at, digest_time=settings.digest_time, zone=settings.zone)
-    store.mark_digest_sent(day, (clock or (lambda: now))(), covered_until=end, refused=sent.refused)
+    sent_at = (clock or (lambda: now))()
+    again = _resend_at(sent.refused, 0, sent_at)
+    store.mark_digest_sent(day, sent_at, covered_until=end, refused=sent.refused, resend_at=again)
     if sent.refused:
-        log.warning("digest: %s sent to %s, but it refused %s", day.isoformat(), sent.where,
-                    refused_words(sent.refused))  # fmt: skip
+        log.warning("digest: %s sent to %s, but it refused %s%s", day.isoformat(), sent.where,
+                    refused_words(sent.refused), _again(again))  # fmt: skip
     else:
         log.info("digest: %s sent to %s", day.isoformat(), sent.where)
-    return DigestResult(day, True, where=sent.where, refused=sent.refused)
+    return DigestResult(day, True, where=sent.where, refused=sent.refused, again_at=again)
+
+
+def _resend_at(
+    refused: Refused, resends: int, now: datetime, recipients: Collection[str] | None = None
+) -> datetime | None:
+    """When to send the digest again to those `refused` with a temporary (4xx) answer (that
+    are still `recipients`), after `resends` resends: None when none is, or that was the last."""
+    again = [a for a, answer in refused if is_temporary(answer)]
+    if recipients is not None:
+        again = [address for address in again if address in recipients]
+    if not again or resends >= RESENDS:
+        return None
+    return now + retry_delay(resends + 1)
+
+
+def resend_refused(
+    definitions: Definitions,
+    store: Store,
+    settings: Settings,
+    *,
+    now: datetime,
+    clock: Callable[[], datetime] | None = None,
+    guard: AbstractContextManager[object] | None = None,
+) -> Resent | None:
+    """Send a sent digest again to the recipients the server refused with a temporary (4xx)
+    answer, when that is due (`Store.claim_resend`: one caller, across daemons), and record who
+    is refused now: one taken leaves the list; a 5xx answer, a recipient no longer in
+    MONITOR_DIGEST_TO, or the RESENDS-th resend leaves the refusal recorded for good. The
+    message is the digest that went out (`covered_by`), built again inside `guard`. None when
+    no resend was due."""
+    claimed = store.claim_resend(now=now, most=RESENDS)
+    if claimed is None:
+        return None
+    day, resend = claimed
+    state = store.digest_state(day)
+    refused = state.refused if state is not None else ()
+    with guard or nullcontext():
+        message = digest_message(
+            definitions, store, settings, day=day, now=clock() if clock else now
+        )
+    recipients = recipients_of(message)
+    to = [a for a, answer in refused if is_temporary(answer) and a in recipients]
+    still, more, where = _resend(message, settings, to, refused)
+    left = tuple(sorted([r for r in refused if r[0] not in to] + list(still)))
+    again = _resend_at(left, resend, clock() if clock else now, recipients) if more else None
+    if not store.mark_resent(day, resend, refused=left, resend_at=again):
+        log.warning("digest: %s: resend %d was taken over by another sender", day, resend)
+    taken = tuple(a for a in to if a not in dict(still))
+    if taken:
+        log.info("digest: %s sent again to %s at %s", day.isoformat(), ", ".join(taken), where)
+    if still:
+        log.warning("digest: %s: resend %d of %d: %s%s", day.isoformat(), resend, RESENDS,
+                    refused_note(still, again), "" if again else "; not tried again")  # fmt: skip
+    return Resent(day, taken, left, again)
+
+
+def _resend(
+    message: EmailMessage, settings: Settings, to: Sequence[str], refused: Refused
+) -> tuple[Refused, bool, str]:
+    """Deliver `message` to `to`: who refused it now, whether to try again, where it went."""
+    if not to:
+        return (), False, ""
+    try:
+        delivery = deliver(message, settings, to=to)
+    except DigestError as exc:  # every one refused it, or no answer at all: a try all the same
+        log.warning("%s (sending the digest again)", exc)
+        answered = refused_in(exc)
+        still = answered or tuple(r for r in refused if r[0] in to)
+        return still, bool(answered) or is_transient(exc), ""
+    return delivery.refused, True, delivery.where

@@ -123,7 +123,8 @@ class StoreCollector(Collector):
             yield GaugeMetricFamily(
                 "monitor_digest_refused_recipients",
                 "Recipients the SMTP server refused the latest daily digest sent (the others got "
-                "it); `monitor digest --preview --date DAY` names them.",
+                "it; one refused with a 4xx answer is sent it again, and leaves this count once "
+                "taken); `monitor digest --preview --date DAY` names them.",
                 value=len(state.refused) if state is not None else 0,
             )
 

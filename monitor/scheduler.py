@@ -4,7 +4,8 @@ that imports APScheduler.
     Daemon.check()    reload changed definitions; if a feed is due, run one check cycle and log
                       it, else re-evaluate when a feed's health may have changed a status
     Daemon.alerts()   send the alerts of recorded changes waiting in the outbox (`alerts`)
-    Daemon.digest()   send the due day's digest once (claimed in the database first)
+    Daemon.digest()   send the due day's digest once (claimed in the database first), and a
+                      sent one again to the recipients refused with a 4xx answer when due
     Daemon.cleanup()  delete what MONITOR_RETENTION no longer keeps, give the space back
     run(...)          schedule them, serve until SIGTERM/SIGINT, stop within SHUTDOWN_GRACE;
                       whatever is stuck, the process ends SHUTDOWN_BUDGET after the signal
@@ -36,7 +37,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor import heap
 from monitor.alerts import Outbox, send_pending
-from monitor.daily import due_day, send_daily_digest
+from monitor.daily import due_day, resend_refused, retry_delay, send_daily_digest
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, format_duration, utcnow
 from monitor.errors import DefinitionError, DigestError, StoreError
@@ -61,8 +62,6 @@ SHUTDOWN_BUDGET = 8.0  # seconds from SIGTERM to the end of the process, whateve
 RELEASE_TIMEOUT = 0.5  # seconds the release of the daemon's leases may take at shutdown
 CLEANUP_EVERY = timedelta(hours=6)
 REEVALUATE_EVERY = timedelta(minutes=1)  # between cycles: statuses that time alone changes
-DIGEST_RETRY = timedelta(minutes=5)  # after a failed digest, doubling up to DIGEST_RETRY_MAX
-DIGEST_RETRY_MAX = timedelta(hours=1)
 
 Clock = Callable[[], datetime]
 
@@ -305,11 +304,18 @@ class Daemon:
     # ------------------------------------------------------------ digest
 
     def digest(self) -> bool:
-        """Send the due day's digest unless it was sent; back off after a failure. Not before
-        the first check since start-up, so a digest caught up after a restart is current."""
-        now = self.clock()
+        """Send the due day's digest unless it was sent; back off after a failure. Then send a
+        sent one again to the recipients refused with a 4xx answer, when that is due (the
+        schedule is in the database: `daily.resend_refused`). Not before the first check since
+        start-up, so a digest caught up after a restart is current."""
         if self.stopping.is_set() or not self._checked.is_set():
             return False
+        sent = self._send_due(self.clock())
+        resent = resend_refused(self.definitions, self.store, self.settings, now=self.clock(),
+                                clock=self.clock, guard=self._gate())  # fmt: skip
+        return sent or resent is not None
+
+    def _send_due(self, now: datetime) -> bool:
         if self._digest_not_before and now < self._digest_not_before:
             return False
         s = self.settings
@@ -338,7 +344,7 @@ class Daemon:
             raise
         except Exception as exc:
             self._digest_failures += 1
-            delay = min(DIGEST_RETRY * 2 ** (self._digest_failures - 1), DIGEST_RETRY_MAX)
+            delay = retry_delay(self._digest_failures)
             self._digest_not_before = self.clock() + delay
             log.error(
                 "%s; trying again in %s", exc, delay, exc_info=not isinstance(exc, DigestError)

@@ -24,8 +24,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from monitor.daily import DIGEST_RETRY
 from monitor.definitions import load_definitions
-from monitor.scheduler import DIGEST_RETRY, Daemon
+from monitor.scheduler import Daemon
 from monitor.settings import Settings
 from monitor.store import Store, open_store
 from tests import news

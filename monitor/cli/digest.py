@@ -36,7 +36,6 @@ def digest_cmd(
     """
     from monitor import daily
     from monitor.domain import utcnow
-    from monitor.mail import refused_words
     from monitor.pipeline import prepare
 
     if mode is None:
@@ -63,13 +62,12 @@ def digest_cmd(
         raise click.ClickException(f"digest {the_day}: not sent: {result.reason} (--force sends)")
     click.echo(f"digest {the_day}: sent to {result.where}")
     if result.refused:  # the others have it: sent, but someone expecting it does not
-        words = refused_words(result.refused)
-        click.echo(f"monitor: digest {the_day}: the server refused {words}", err=True)
+        note = daily.refused_note(result.refused, result.again_at)
+        click.echo(f"monitor: digest {the_day}: {note}", err=True)
 
 
 def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
     from monitor import daily
-    from monitor.mail import refused_words
     from monitor.statuses import pending_changes
 
     store = rt.store.with_unrecorded(pending_changes(rt.definitions, rt.store, now=now))
@@ -77,7 +75,7 @@ def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
     state = rt.store.digest_state(day)
     if state is not None and state.sent_at is not None and state.refused:
         click.echo(f"monitor: digest {day}: sent at {state.sent_at:%Y-%m-%d %H:%M:%S} UTC, but "
-                   f"the server refused {refused_words(state.refused)}", err=True)  # fmt: skip
+                   f"{daily.refused_note(state.refused, state.resend_at)}", err=True)  # fmt: skip
     if out is not None:
         try:
             out.write_bytes(message.as_bytes())
