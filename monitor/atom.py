@@ -133,6 +133,7 @@ def _content_html(change: StatusChange) -> str:
                 f"<li>{linked} — {e(_xml(item.publisher))}, {when} ({e(item.outcome_id)})"
                 + (f"<br>“{e(_xml(said))}”" if said else "")
                 + (f"<br>matched: {e(_xml(words))}" if words else "")
+                + ("<br>confirmed by an analyst" if item.judged else "")
                 + "</li>"
             )
         parts.append(f"<p>Evidence:</p><ul>{''.join(items)}</ul>")

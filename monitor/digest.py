@@ -146,6 +146,7 @@ class _Item:
     when: str
     snippet: str  # the news beyond the headline (`views.lede`), or ""
     terms: str  # the matched terms as words a person wrote, joined
+    judged: bool = False  # an analyst's standing `yes` (as the page and `monitor history` say)
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,7 @@ class _Change:
     page: str | None = None  # the indicator's page under MONITOR_PUBLIC_URL
     anchor: str = ""
     listed: _Listed | None = None  # evidence listed under an earlier change
+    replayed: bool = False  # recorded by `monitor replay`, not found by a check
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,7 @@ def _item(evidence: Evidence, zone: tzinfo) -> _Item:
         when=format_time(evidence.time, zone),
         snippet=lede(evidence.title, evidence.snippet),
         terms=", ".join(shown_terms(evidence.terms, evidence.title, evidence.snippet)),
+        judged=bool(evidence.judged),
     )
 
 
@@ -286,6 +289,7 @@ def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Change,
                 page=web_url(page_address(data.page_url, change.indicator_id) or ""),
                 anchor=anchor,
                 listed=listed,
+                replayed=change.replayed,
             )
         )
     return tuple(views)

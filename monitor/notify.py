@@ -93,6 +93,8 @@ def build_alert(
             lines.append(f'  "{snippet}"')
         if words := shown_terms(evidence.terms, evidence.title, evidence.snippet):
             lines.append(f"  matched: {', '.join(words)}")  # as the digest shows them
+        if evidence.judged:  # no rule matched it, or not only a rule: as the page says
+            lines.append("  confirmed by an analyst")
     if change.evidence_count > min(limit, len(change.evidence)):
         lines.append(f"- and {change.evidence_count - min(limit, len(change.evidence))} more")
     return Alert(
