@@ -186,8 +186,12 @@ def timeline(
     def x(moment: datetime) -> float:
         return round((moment - start).total_seconds() * scale, 2)
 
+    stretches = list(zip(times[:-1], times[1:], statuses, strict=True))
+    # A status that held for no time (the first check's change, at the moment monitoring began)
+    # is no stretch: drawn zero wide, it would still be in the legend (`export history` has none).
+    stretches = [s for s in stretches if s[1] > s[0]] or stretches[-1:]
     segments = []
-    for since, until, status in zip(times[:-1], times[1:], statuses, strict=True):
+    for since, until, status in stretches:
         seen = look(definitions, indicator_id, status)
         span = f"{since.astimezone(zone):%Y-%m-%d} – {until.astimezone(zone):%Y-%m-%d}"
         segments.append(Segment(x(since), x(until) - x(since), seen, f"{seen.text}: {span}"))

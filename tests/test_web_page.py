@@ -288,6 +288,24 @@ def test_monitoring_began_is_marked_where_it_began_not_at_the_last_change(
     assert before.monitored_from is None  # it began before the 90 days shown
 
 
+def test_a_status_that_held_for_no_time_is_neither_drawn_nor_in_the_legend(
+    defs: Definitions,
+) -> None:
+    """The first check found evidence: its change from `unknown` is at the moment monitoring
+    began, so `unknown` held for no time (as `export history` says: no stretch of it)."""
+    began = NOW - timedelta(days=10)
+    first = StatusChange("visa-easing", began, "unknown", "eased:reported", (), "h", id=1)
+    utc = ZoneInfo("UTC")
+
+    t = timeline(defs, "visa-easing", [first], "eased:reported", now=NOW, zone=utc, started=began)
+    just = timeline(defs, "visa-easing", [], "quiet", now=NOW, zone=utc, started=NOW)
+
+    assert [s.status.code for s in t.segments] == ["eased:reported"]
+    assert [look.code for look in t.legend] == ["eased:reported"]
+    assert t.changes == 1  # the change itself is still marked
+    assert [(s.width, s.status.code) for s in just.segments] == [(0, "quiet")]  # began now
+
+
 def test_a_quiet_timeline_is_one_segment(defs: Definitions) -> None:
     t = timeline(defs, "north-korea-stance", [], "quiet", now=NOW, zone=ZoneInfo("UTC"))
     assert [(s.x, s.width, s.status.tone) for s in t.segments] == [(0, 1000, "quiet")]
