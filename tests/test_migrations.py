@@ -442,3 +442,29 @@ def test_0016_leaves_refusals_recorded_before_it_not_retried(database_url: str) 
         due = store.claim_resend(now=at + timedelta(days=1), most=5)
     assert state is not None and state.refused == (grey,)
     assert state.resend_at is None and state.resends == 0 and due is None
+
+
+def test_0017_keeps_the_digest_message_and_leaves_those_sent_before_it_without(
+    database_url: str,
+) -> None:
+    """A digest sent before 0017 has no message kept (it is built again when seen); down, the
+    column goes, and one kept is lost with it."""
+    day = date(2026, 1, 6)
+    at = datetime(2026, 1, 6, 7, tzinfo=UTC)
+    with open_store(database_url) as store:
+        store.claim_digest(day, owner="a", now=at)
+        store.mark_digest_sent(day, at, message=b"Subject: x\r\n\r\nsent\r\n")
+        kept = store.digest_state(day)
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            migrate.downgrade(conn, metadata, "0016")
+        assert "message" not in {c["name"] for c in inspect(engine).get_columns("digest")}
+    finally:
+        engine.dispose()
+    assert upgrade(database_url) == ("0016", migrate.head())
+    assert schema_differences(database_url) == []
+    with open_store(database_url) as store:
+        before = store.digest_state(day)
+    assert kept is not None and kept.message == b"Subject: x\r\n\r\nsent\r\n"
+    assert before is not None and before.sent_at == at and before.message is None

@@ -30,6 +30,8 @@ class DigestState:
     # when none is pending; `resends`: how many times it was sent again so far.
     resend_at: datetime | None = None
     resends: int = 0
+    # The message as it went out (RFC 5322 bytes); None when sent before it was kept.
+    message: bytes | None = None
 
 
 class DigestsMixin(StoreBase):
@@ -80,10 +82,12 @@ class DigestsMixin(StoreBase):
         covered_until: datetime | None = None,
         refused: Sequence[tuple[str, str]] = (),
         resend_at: datetime | None = None,
+        message: bytes | None = None,
     ) -> None:
         """Sent at `now`, listing the changes recorded up to `covered_until` (default `now`);
         `refused`: the recipients the server refused, (address, its answer) each; `resend_at`:
-        when some of them are to be sent it again (`claim_resend`), if any."""
+        when some of them are to be sent it again (`claim_resend`), if any; `message`: the
+        message that went out, as sent (what a resend sends again)."""
         with self._tx("mark digest sent", write=True) as conn:
             conn.execute(
                 update(digest_table)
@@ -95,6 +99,7 @@ class DigestsMixin(StoreBase):
                     refused=_kept(refused),
                     resend_at=resend_at,
                     resends=0,
+                    message=message,
                 )
             )
 
@@ -203,4 +208,5 @@ def _state(row: Any) -> DigestState:
         tuple((r["address"], r["answer"]) for r in row.refused or ()),
         row.resend_at,
         row.resends,
+        row.message,
     )

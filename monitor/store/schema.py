@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -272,6 +273,9 @@ class DigestTable(SQLModel, table=True):
     # pending); a claim moves it on (`claim_resend`). `resends`: how often it was sent again.
     resend_at: datetime | None = _when()
     resends: int = 0
+    # The whole RFC 5322 message as it went out (NULL: sent before revision 0017, or not yet):
+    # what a resend sends and `digest --preview --date` shows, never built again.
+    message: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class CycleTable(SQLModel, table=True):
