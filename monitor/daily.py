@@ -4,12 +4,14 @@
     digest_input(definitions, store, ...) -> DigestInput   assembled from the store and views
     send_daily_digest(definitions, store, settings, ...) -> DigestResult
     resend_refused(definitions, store, settings, ...) -> Resent | None
+    sent_digest(store, day) -> SentDigest | None      the message that went out, kept with the day
 
 Exactly once, healthchecks style: the day's row is claimed in the database *before* sending;
 after a send it is marked sent, after a failure the claim is released (so a later run retries);
 a claim left by a crashed sender goes stale and is retaken (`store.DIGEST_CLAIM_TIMEOUT`).
 Recipients the server refused with a temporary (4xx) answer while it took the digest for the
-others are sent it again later, up to RESENDS times, each resend claimed the same way.
+others are sent it again later, up to RESENDS times, each resend claimed the same way: the
+message that went out, kept with the day's row (`sent_digest`), not one built again.
 Building the message (`digest.build_digest`) and sending it (`mail.send_with_retry`) stay in
 monitor.digest and monitor.mail; this module decides which data and which day.
 """
@@ -30,13 +32,15 @@ from monitor.domain import Definitions, StatusChange, format_duration
 from monitor.errors import DigestError
 from monitor.mail import (
     Refused,
+    addresses,
+    as_sent,
     deliver,
     is_temporary,
     is_transient,
-    recipients_of,
     refused_in,
     refused_words,
     send_with_retry,
+    sent_message,
 )
 from monitor.settings import Settings
 from monitor.silences import digest_changes, is_held
@@ -58,6 +62,7 @@ __all__ = [
     "RESENDS",
     "DigestResult",
     "Resent",
+    "SentDigest",
     "digest_input",
     "digest_message",
     "due_day",
@@ -66,6 +71,7 @@ __all__ = [
     "resend_refused",
     "retry_delay",
     "send_daily_digest",
+    "sent_digest",
     "slot",
 ]
 
@@ -88,6 +94,28 @@ class Resent:
     taken: tuple[str, ...]  # the recipients that have it now
     refused: Refused  # those still recorded as refused (a 5xx answer too)
     again_at: datetime | None  # the next try; None: what is refused now stays so
+
+
+@dataclass(frozen=True)
+class SentDigest:
+    """The digest of `day` as it went out at `sent_at`: `raw` the RFC 5322 message as sent."""
+
+    day: date
+    sent_at: datetime
+    raw: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return sent_message(self.raw)
+
+
+def sent_digest(store: Store, day: date) -> SentDigest | None:
+    """The message of `day`'s digest as it went out, kept with it; None when it was not sent,
+    or sent before the message was kept (revision 0017): then it can only be built again."""
+    state = store.digest_state(day)
+    if state is None or state.sent_at is None or state.message is None:
+        return None
+    return SentDigest(day, state.sent_at, state.message)
 
 
 def retry_delay(failures: int) -> timedelta:
@@ -302,7 +330,8 @@ def send_daily_digest(
     On any failure (DigestError from delivery, or whatever `sleep` raises when a daemon stops)
     the claim is released and the error propagates; a later call retries. The message is
     built inside `guard` (the daemon's lock against a check cycle recording changes meanwhile),
-    as of `clock()` when given."""
+    as of `clock()` when given, and kept with the day as it went out (`sent_digest`). A forced
+    send of a sent day is a request to send it again: it is built anew, and kept instead."""
     state = store.digest_state(day)
     if state is not None and state.sent_at is not None and not force:
         reason = f"already sent at {state.sent_at:%H:%M:%S} UTC"
@@ -324,7 +353,8 @@ def send_daily_digest(
     end = covered_by(store, day, built_at, digest_time=settings.digest_time, zone=settings.zone)
     sent_at = (clock or (lambda: now))()
     again = _resend_at(sent.refused, 0, sent_at)
-    store.mark_digest_sent(day, sent_at, covered_until=end, refused=sent.refused, resend_at=again)
+    store.mark_digest_sent(day, sent_at, covered_until=end, refused=sent.refused, resend_at=again,
+                           message=as_sent(message))  # fmt: skip
     if sent.refused:
         log.warning("digest: %s sent to %s, but it refused %s%s", day.isoformat(), sent.where,
                     refused_words(sent.refused), _again(again))  # fmt: skip
@@ -359,8 +389,10 @@ def resend_refused(
     answer, when that is due (`Store.claim_resend`: one caller, across daemons), and record who
     is refused now: one taken leaves the list; a 5xx answer, a recipient no longer in
     MONITOR_DIGEST_TO, or the RESENDS-th resend leaves the refusal recorded for good. The
-    message is the digest that went out (`covered_by`), built again inside `guard`. None when
-    no resend was due."""
+    message is the one that went out, as kept (`sent_digest`: its Message-ID, every byte of
+    its parts), taken inside `guard`; one sent before it was kept is built again (`covered_by`:
+    the changes it listed, but statuses and feed health as of the resend). None when no
+    resend was due."""
     claimed = store.claim_resend(now=now, most=RESENDS)
     if claimed is None:
         return None
@@ -368,10 +400,11 @@ def resend_refused(
     state = store.digest_state(day)
     refused = state.refused if state is not None else ()
     with guard or nullcontext():
-        message = digest_message(
+        kept = sent_digest(store, day)
+        message = kept.message if kept is not None else digest_message(
             definitions, store, settings, day=day, now=clock() if clock else now
-        )
-    recipients = recipients_of(message)
+        )  # fmt: skip
+    recipients = addresses(settings.digest_to)  # who is still a recipient, whatever its To says
     to = [a for a, answer in refused if is_temporary(answer) and a in recipients]
     still, more, where = _resend(message, settings, to, refused)
     left = tuple(sorted([r for r in refused if r[0] not in to] + list(still)))

@@ -2,6 +2,7 @@
 
     deliver(message, settings, to=None) -> Delivery  SMTP, or an .eml file in OUTBOX_DIR
     send_with_retry(message, settings) -> Delivery  deliver, retrying transient failures
+    as_sent(message) -> bytes / sent_message(raw) -> EmailMessage   the message kept as it went out
 
 smtplib is imported here and nowhere else. Deciding *whether* today's digest is due and
 claiming it in the database is the caller's job (see `send_with_retry`).
@@ -19,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
@@ -76,8 +78,24 @@ def _answer(code: int, text: bytes | str) -> str:
 
 def recipients_of(message: EmailMessage) -> list[str]:
     """The addresses of its To, Cc and Bcc: who `deliver` sends it to."""
-    fields = [str(v) for name in ("To", "Cc", "Bcc") for v in message.get_all(name, [])]
-    return [addr for _, addr in getaddresses(fields) if addr]
+    return addresses([str(v) for name in ("To", "Cc", "Bcc") for v in message.get_all(name, [])])
+
+
+def addresses(fields: Sequence[str]) -> list[str]:
+    """The bare addresses of address fields ("Ops <ops@x>, a@y" -> ["ops@x", "a@y"])."""
+    return [addr for _, addr in getaddresses(list(fields)) if addr]
+
+
+def as_sent(message: EmailMessage) -> bytes:
+    """The whole message (RFC 5322) as it goes out, to keep with the day's digest."""
+    return message.as_bytes()
+
+
+def sent_message(raw: bytes) -> EmailMessage:
+    """A message kept by `as_sent`, to send again as it is (its Message-ID, its parts)."""
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
 
 
 class _LostAfterData(smtplib.SMTPServerDisconnected):
@@ -252,6 +270,8 @@ def send_with_retry(
 __all__ = [
     "Delivery",
     "Refused",
+    "addresses",
+    "as_sent",
     "deliver",
     "is_temporary",
     "is_transient",
@@ -259,4 +279,5 @@ __all__ = [
     "refused_in",
     "refused_words",
     "send_with_retry",
+    "sent_message",
 ]

@@ -1,0 +1,84 @@
+"""A day's digest that went out is kept with the day (the whole message as sent): a resend to
+recipients refused with a 4xx answer, and `monitor digest --preview --date D`, give that
+message, not one built again. Real SMTP server, SQLite and PostgreSQL, time given to every
+call (no sleeps)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import update
+
+from monitor.daily import resend_refused, send_daily_digest
+from monitor.domain import Definitions
+from monitor.store import Store
+from monitor.store.schema import digest_table
+from tests import test_daily, test_digest_resend
+from tests.smtpserver import Received, running_smtp_server
+from tests.test_daily import DAY, READ_BEFORE, at, check
+from tests.test_digest_resend import GREY, MINUTE, text, to
+
+store, definitions = test_daily.store, test_daily.definitions  # fixtures
+_no_monitor_variables = test_digest_resend._no_monitor_variables  # autouse fixture
+
+TWO = {"grey@example.org": GREY}
+
+
+def test_the_resend_is_the_message_that_went_out_though_statuses_moved_meanwhile(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    """Refused at 07:00, 07:05 and 07:15, taken at 07:35: by then no check has read the feeds
+    for 45 minutes, so built again the digest would show every indicator `unknown` and the
+    feeds stale (worked out live, never recorded as a change). The resend is the stored
+    message: the same Message-ID, the same bytes of every part."""
+    check(definitions, store, at(7) - READ_BEFORE)
+    with running_smtp_server(refuse=TWO, refuse_times={"grey@example.org": 3}) as smtp:
+        s = to(smtp, tmp_path, "reader@example.org", "grey@example.org")
+        send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a")
+        tries = [resend_refused(definitions, store, s, now=at(7) + m * MINUTE) for m in (5, 15, 35)]
+
+    assert [t.taken if t else None for t in tries] == [(), (), ("grey@example.org",)]
+    first, again = smtp.messages
+    assert again.rcpt_tos == ("grey@example.org",)
+    assert again.message["Message-ID"] == first.message["Message-ID"]
+    assert _parts(again) == _parts(first)
+    assert "no successful fetch" not in text(again) and "unknown" not in again.message["Subject"]
+    state = store.digest_state(DAY)
+    assert state is not None and state.message is not None
+    assert _parts(again) == _parts_of(state.message)
+
+
+def test_a_digest_sent_before_messages_were_kept_is_built_again_for_the_resend(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    """A row without the message (sent by a version before revision 0017): as before."""
+    check(definitions, store, at(7) - READ_BEFORE)
+    with running_smtp_server(refuse=TWO, refuse_times={"grey@example.org": 1}) as smtp:
+        s = to(smtp, tmp_path, "reader@example.org", "grey@example.org")
+        send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a")
+        _forget_message(store)
+        resent = resend_refused(definitions, store, s, now=at(7) + 5 * MINUTE)
+
+    assert resent is not None and resent.taken == ("grey@example.org",)
+    first, again = smtp.messages
+    assert str(again.message["Message-ID"]).startswith(f"<digest-{DAY}.")
+    changed = [text(m).split("STANDING STATUS")[0] for m in (first, again)]
+    assert changed[0] == changed[1] and "Visa easing" in changed[0]
+
+
+def _parts(received: Received) -> list[bytes]:
+    return _parts_of(received.raw)
+
+
+def _parts_of(raw: bytes) -> list[bytes]:
+    """Each part's payload as encoded, line endings aside, and the Message-ID."""
+    from email import message_from_bytes, policy
+
+    message = message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=policy.default)
+    bodies = [str(p.get_payload()).encode() for p in message.walk() if not p.is_multipart()]
+    return [str(message["Message-ID"]).encode(), *bodies]
+
+
+def _forget_message(store: Store) -> None:
+    with store._tx("forget the message", write=True) as conn:
+        conn.execute(update(digest_table).where(digest_table.c.day == DAY).values(message=None))
