@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from click.testing import CliRunner
 from sqlalchemy import update
 
+from monitor.cli import main
 from monitor.daily import resend_refused, send_daily_digest
 from monitor.domain import Definitions
 from monitor.store import Store
 from monitor.store.schema import digest_table
 from tests import test_daily, test_digest_resend
+from tests.conftest import ROOT
 from tests.smtpserver import Received, running_smtp_server
-from tests.test_daily import DAY, READ_BEFORE, at, check
+from tests.test_daily import ALL_TAGS, DAY, READ_BEFORE, at, check
 from tests.test_digest_resend import GREY, MINUTE, text, to
 
 store, definitions = test_daily.store, test_daily.definitions  # fixtures
@@ -66,6 +69,37 @@ def test_a_digest_sent_before_messages_were_kept_is_built_again_for_the_resend(
     assert changed[0] == changed[1] and "Visa easing" in changed[0]
 
 
+def test_preview_of_a_sent_day_shows_the_digest_that_went_out(
+    definitions: Definitions, store: Store, database_url: str, tmp_path: Path
+) -> None:
+    """Previewed months later (now), feed health would be that of now: the preview is the
+    stored message, and says when it was sent; `--out` writes it as it went out. A row
+    without the message is built again, as before."""
+    check(definitions, store, at(7) - READ_BEFORE)
+    with running_smtp_server() as smtp:
+        s = to(smtp, tmp_path, "reader@example.org")
+        send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a")
+    [sent] = smtp.messages
+    env = _env(definitions, database_url, tmp_path)
+    runner, eml = CliRunner(), tmp_path / "sent.eml"
+
+    shown = runner.invoke(main, ["digest", "--preview", "--date", str(DAY)], env=env)
+    written = runner.invoke(main, ["digest", "--preview", "--date", str(DAY), "--out", str(eml)],
+                            env=env)  # fmt: skip
+    _forget_message(store)
+    rebuilt = runner.invoke(main, ["digest", "--preview", "--date", str(DAY)], env=env)
+
+    assert shown.exit_code == 0, shown.output
+    body = text(sent).replace("\r\n", "\n")  # as the server got it, line endings aside
+    assert shown.stdout == f"Subject: {sent.message['Subject']}\n\n{body}\n"
+    assert f"digest {DAY}: the digest sent at 2026-01-06 07:00:00 UTC" in shown.stderr
+    assert written.exit_code == 0, written.output
+    assert _parts_of(eml.read_bytes()) == _parts(sent)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "the digest sent at" not in rebuilt.stderr
+    assert "no successful fetch" in rebuilt.stdout and "no successful fetch" not in text(sent)
+
+
 def _parts(received: Received) -> list[bytes]:
     return _parts_of(received.raw)
 
@@ -82,3 +116,21 @@ def _parts_of(raw: bytes) -> list[bytes]:
 def _forget_message(store: Store) -> None:
     with store._tx("forget the message", write=True) as conn:
         conn.execute(update(digest_table).where(digest_table.c.day == DAY).values(message=None))
+
+
+def _env(definitions: Definitions, database_url: str, tmp_path: Path) -> dict[str, str]:
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n" + "".join(
+        f"  - {{id: {f.id}, url: '{f.url}', tags: [{', '.join(ALL_TAGS)}]}}\n"
+        for f in definitions.feeds
+    ))  # fmt: skip
+    return {
+        "MONITOR_DATABASE_URL": database_url,
+        "MONITOR_FEEDS_FILE": str(feeds),
+        "MONITOR_INDICATORS_DIR": str(ROOT / "indicators"),
+        "MONITOR_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "MONITOR_DIGEST_TO": "reader@example.org",
+        "MONITOR_DIGEST_TIME": "07:00",
+        "MONITOR_TIMEZONE": "UTC",
+        "MONITOR_SMTP_HOST": "",
+    }

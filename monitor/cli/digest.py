@@ -25,12 +25,18 @@ from monitor.cli.common import Day, Runtime, command, pass_runtime
     type=click.Path(dir_okay=False, path_type=Path),
     help="With --preview: write the .eml here instead of printing the text part.",
 )
-@click.option("--force", is_flag=True, help="With --send: send even if that day's was sent.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With --send: send even if that day's was sent (built anew, and kept as the one sent).",
+)
 @pass_runtime
 def digest_cmd(
     rt: Runtime, mode: str | None, day: datetime | None, out: Path | None, force: bool
 ) -> None:
     """Build the digest of a day and print it (--preview) or send it (--send).
+
+    The preview of a day whose digest went out is that message, as it was sent.
 
     Example: monitor digest --preview --date 2026-01-06 --out digest.eml
     """
@@ -67,18 +73,23 @@ def digest_cmd(
 
 
 def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
+    """A day whose digest went out shows that message, as kept; any other is built now."""
     from monitor import daily
     from monitor.statuses import pending_changes
 
-    store = rt.store.with_unrecorded(pending_changes(rt.definitions, rt.store, now=now))
-    message = daily.digest_message(rt.definitions, store, rt.settings, day=day, now=now)
-    state = rt.store.digest_state(day)
-    if state is not None and state.sent_at is not None and state.refused:
-        click.echo(f"monitor: digest {day}: sent at {state.sent_at:%Y-%m-%d %H:%M:%S} UTC, but "
-                   f"{daily.refused_note(state.refused, state.resend_at)}", err=True)  # fmt: skip
+    kept = daily.sent_digest(rt.store, day)
+    if kept is not None:
+        message, raw = kept.message, kept.raw
+    else:
+        store = rt.store.with_unrecorded(pending_changes(rt.definitions, rt.store, now=now))
+        message = daily.digest_message(rt.definitions, store, rt.settings, day=day, now=now)
+        raw = message.as_bytes()
+    said = _sent_note(rt, day, as_it_went_out=kept is not None)
+    if said:
+        click.echo(f"monitor: digest {day}: {said}", err=True)
     if out is not None:
         try:
-            out.write_bytes(message.as_bytes())
+            out.write_bytes(raw)
         except OSError as exc:
             raise click.ClickException(f"--out {out}: {exc.strerror or exc}") from exc
         click.echo(f"digest {day}: written to {out}", err=True)
@@ -86,6 +97,21 @@ def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
     click.echo(f"Subject: {message['Subject']}\n")
     text = message.get_body(("plain",))
     click.echo(text.get_content() if text is not None else "")
+
+
+def _sent_note(rt: Runtime, day: date, *, as_it_went_out: bool) -> str:
+    """What stderr says of a day whose digest went out: that this is the message kept (when
+    it is), and the recipients the server refused (when any); "" for neither."""
+    from monitor import daily
+
+    state = rt.store.digest_state(day)
+    if state is None or state.sent_at is None:
+        return ""
+    at = f"{state.sent_at:%Y-%m-%d %H:%M:%S} UTC"
+    refused = daily.refused_note(state.refused, state.resend_at) if state.refused else ""
+    if as_it_went_out:
+        return f"the digest sent at {at}, as it went out" + (f"; {refused}" if refused else "")
+    return f"sent at {at}, but {refused}" if refused else ""
 
 
 COMMANDS = (digest_cmd,)
