@@ -221,8 +221,9 @@ def covered_by(
     store: Store, day: date, now: datetime, *, digest_time: time, zone: tzinfo
 ) -> datetime:
     """The end of the changes the digest of `day` lists: for a day whose digest went out, what
-    it covered then (kept with it), so that seen again (--preview, --send --force) it is the
-    digest that went out; else `covered_until` as of `now`."""
+    it covered then (kept with it), so that built again (--send --force, or one sent before its
+    message was kept: `sent_digest`) it lists the same changes; else `covered_until` as of
+    `now`."""
     state = store.digest_state(day)
     if state is not None and state.sent_at is not None:
         sent = state.covered_until

@@ -134,3 +134,21 @@ def _env(definitions: Definitions, database_url: str, tmp_path: Path) -> dict[st
         "MONITOR_TIMEZONE": "UTC",
         "MONITOR_SMTP_HOST": "",
     }
+
+
+def test_a_forced_send_builds_the_digest_anew_and_keeps_that_one(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    """`--send --force` is a request to send it again: built as of then (here the feeds have
+    gone unread, so statuses and feed health differ), and what is kept from then on."""
+    check(definitions, store, at(7) - READ_BEFORE)
+    with running_smtp_server() as smtp:
+        s = to(smtp, tmp_path, "reader@example.org")
+        send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a")
+        send_daily_digest(definitions, store, s, day=DAY, now=at(9), owner="b", force=True)
+
+    first, forced = smtp.messages
+    assert forced.message["Message-ID"] != first.message["Message-ID"]
+    assert "no successful fetch" in text(forced) and "no successful fetch" not in text(first)
+    state = store.digest_state(DAY)
+    assert state is not None and _parts_of(state.message or b"") == _parts(forced)
