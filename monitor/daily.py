@@ -112,10 +112,8 @@ class SentDigest:
 def sent_digest(store: Store, day: date) -> SentDigest | None:
     """The message of `day`'s digest as it went out, kept with it; None when it was not sent,
     or sent before the message was kept (revision 0017): then it can only be built again."""
-    state = store.digest_state(day)
-    if state is None or state.sent_at is None or state.message is None:
-        return None
-    return SentDigest(day, state.sent_at, state.message)
+    kept = store.kept_digest(day)
+    return None if kept is None else SentDigest(day, *kept)
 
 
 def retry_delay(failures: int) -> timedelta:

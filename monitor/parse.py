@@ -120,7 +120,7 @@ def parse_feed(
         raise ParseError(f"parse: {url}: not a feed ({problem or 'no feed elements found'})")
     feed = parsed.get("feed") or {}
     found = list(_entries(parsed.get("entries") or [], feed_id, url))
-    items, left_out = _whole(found, parsed, closed=_last_item_closed(body))
+    items, left_out = _whole(found, parsed, body)
     if left_out:  # a body cut off mid-item: the item the cut fell in is no whole story
         problem = _also(problem, left_out)
         if not items:
@@ -254,16 +254,14 @@ def _entry(item: dict[str, Any], feed_id: str, feed_url: str) -> Entry:
     )
 
 
-def _whole(
-    entries: list[Entry], parsed: Mapping[str, Any], *, closed: bool
-) -> tuple[list[Entry], str]:
+def _whole(entries: list[Entry], parsed: Mapping[str, Any], body: bytes) -> tuple[list[Entry], str]:
     """The entries a cut left whole, and what it left out ("" when nothing).
 
     A body that ends early (`_ends_early`: a dropped connection, a server that stops writing)
-    was cut off in its last item unless that one's end tag is in it (`closed`: cut after it,
-    or a CMS that never writes the feed's own end tags): stored with its text cut (or its
-    title), it would keep the whole story out when the feed is read in full, and rules that
-    match on the text would never see it. A body ill-formed before the cut hides where it
+    was cut off in its last item unless that one's end tag is in it (`_last_item_closed`: cut
+    after it, or a CMS that never writes the feed's own end tags): stored with its text cut
+    (or its title), it would keep the whole story out when the feed is read in full, and rules
+    that match on the text would never see it. A body ill-formed before the cut hides where it
     ends: of its items those with neither a title nor any text are left out, the remains of a
     cut one.
     """
@@ -271,6 +269,7 @@ def _whole(
         return entries, ""
     notes = []
     if _ends_early(parsed) and entries:
+        closed = _last_item_closed(body)
         if not closed:
             entries = entries[:-1]
         notes.append(ENDS_AFTER_AN_ITEM if closed else ENDS_EARLY)

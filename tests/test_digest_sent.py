@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 from monitor.cli import main
-from monitor.daily import resend_refused, send_daily_digest
+from monitor.daily import resend_refused, send_daily_digest, sent_digest
 from monitor.domain import Definitions
 from monitor.store import Store
 from monitor.store.schema import digest_table
@@ -46,9 +46,9 @@ def test_the_resend_is_the_message_that_went_out_though_statuses_moved_meanwhile
     assert again.message["Message-ID"] == first.message["Message-ID"]
     assert _parts(again) == _parts(first)
     assert "no successful fetch" not in text(again) and "unknown" not in again.message["Subject"]
-    state = store.digest_state(DAY)
-    assert state is not None and state.message is not None
-    assert _parts(again) == _parts_of(state.message)
+    kept = sent_digest(store, DAY)
+    assert kept is not None
+    assert _parts(again) == _parts_of(kept.raw)
 
 
 def test_a_digest_sent_before_messages_were_kept_is_built_again_for_the_resend(
@@ -150,5 +150,5 @@ def test_a_forced_send_builds_the_digest_anew_and_keeps_that_one(
     first, forced = smtp.messages
     assert forced.message["Message-ID"] != first.message["Message-ID"]
     assert "no successful fetch" in text(forced) and "no successful fetch" not in text(first)
-    state = store.digest_state(DAY)
-    assert state is not None and _parts_of(state.message or b"") == _parts(forced)
+    kept = sent_digest(store, DAY)
+    assert kept is not None and _parts_of(kept.raw) == _parts(forced)

@@ -454,7 +454,7 @@ def test_0017_keeps_the_digest_message_and_leaves_those_sent_before_it_without(
     with open_store(database_url) as store:
         store.claim_digest(day, owner="a", now=at)
         store.mark_digest_sent(day, at, message=b"Subject: x\r\n\r\nsent\r\n")
-        kept = store.digest_state(day)
+        kept = store.kept_digest(day)
     engine = create_engine(database_url)
     try:
         with engine.begin() as conn:
@@ -465,6 +465,6 @@ def test_0017_keeps_the_digest_message_and_leaves_those_sent_before_it_without(
     assert upgrade(database_url) == ("0016", migrate.head())
     assert schema_differences(database_url) == []
     with open_store(database_url) as store:
-        before = store.digest_state(day)
-    assert kept is not None and kept.message == b"Subject: x\r\n\r\nsent\r\n"
-    assert before is not None and before.sent_at == at and before.message is None
+        before, message = store.digest_state(day), store.kept_digest(day)
+    assert kept == (at, b"Subject: x\r\n\r\nsent\r\n")
+    assert before is not None and before.sent_at == at and message is None

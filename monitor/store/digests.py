@@ -30,8 +30,11 @@ class DigestState:
     # when none is pending; `resends`: how many times it was sent again so far.
     resend_at: datetime | None = None
     resends: int = 0
-    # The message as it went out (RFC 5322 bytes); None when sent before it was kept.
-    message: bytes | None = None
+
+
+# A digest row but the message kept with it (`kept_digest` reads that): /healthz, /metrics and
+# every check of a day's state read the row, and need not carry an e-mail each time.
+_STATE = [column for column in digest_table.c if column.name != "message"]
 
 
 class DigestsMixin(StoreBase):
@@ -117,12 +120,15 @@ class DigestsMixin(StoreBase):
             digest_table.c.resend_at <= now,
             digest_table.c.resends < most,
         )
-        with self._tx("claim digest resend", write=True) as conn:
+        # Read first: the daemon asks at every tick, and a write transaction (SQLite: the
+        # database's write lock) for a resend that is rarely due would hold up the checks.
+        with self._tx("read digest resends") as conn:
             day = conn.execute(
                 select(digest_table.c.day).where(*due).order_by(digest_table.c.day).limit(1)
             ).scalar()
-            if day is None:
-                return None
+        if day is None:
+            return None
+        with self._tx("claim digest resend", write=True) as conn:
             taken = conn.execute(
                 update(digest_table)
                 .where(digest_table.c.day == day, *due)
@@ -175,7 +181,7 @@ class DigestsMixin(StoreBase):
         """The latest digest of a day from `since` on, if it is not sent and its last try
         failed (`mark_digest_failed`): what /healthz reports until a retry sends it."""
         query = (
-            select(digest_table)
+            select(*_STATE)
             .where(digest_table.c.day >= since)
             .order_by(digest_table.c.day.desc())
             .limit(1)
@@ -188,8 +194,19 @@ class DigestsMixin(StoreBase):
 
     def digest_state(self, day: date) -> DigestState | None:
         with self._tx("read digests") as conn:
-            row = conn.execute(select(digest_table).where(digest_table.c.day == day)).first()
+            row = conn.execute(select(*_STATE).where(digest_table.c.day == day)).first()
         return None if row is None else _state(row)
+
+    def kept_digest(self, day: date) -> tuple[datetime, bytes] | None:
+        """When the digest of `day` went out and the message as sent (`mark_digest_sent`);
+        None when it did not, or went out before messages were kept (revision 0017)."""
+        c = digest_table.c
+        query = select(c.sent_at, c.message).where(
+            c.day == day, c.sent_at.is_not(None), c.message.is_not(None)
+        )
+        with self._tx("read digests") as conn:
+            row = conn.execute(query).first()
+        return None if row is None else (row.sent_at, row.message)
 
 
 def _kept(refused: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
@@ -208,5 +225,4 @@ def _state(row: Any) -> DigestState:
         tuple((r["address"], r["answer"]) for r in row.refused or ()),
         row.resend_at,
         row.resends,
-        row.message,
     )
