@@ -388,13 +388,11 @@ class Daemon:
         )
         if pruned.any:
             log.info(
-                "retention: %d old entries (%d matched), %d changes, %d cycles deleted",
-                pruned.entries,
-                pruned.matched,
-                pruned.changes,
-                pruned.cycles,
-                extra={"deleted": pruned.entries, "changes": pruned.changes},
-            )
+                "retention: %d old entries (%d matched), %d changes, %d cycles, %d digests deleted",
+                pruned.entries, pruned.matched, pruned.changes, pruned.cycles, pruned.digests,
+                extra={"deleted": pruned.entries, "changes": pruned.changes,
+                       "digests": pruned.digests},
+            )  # fmt: skip
             self.store.compact()
         return pruned.entries
 

@@ -193,8 +193,8 @@ class Settings(BaseSettings):
     )
     retention: timedelta = Field(
         timedelta(days=365),
-        description="How long entries, matches outside every window, status changes and check "
-        'cycles are kept (see "Retention").',
+        description="How long entries, matches outside every window, status changes, check "
+        'cycles and daily digests are kept (see "Retention").',
     )
     log_format: Literal["text", "json"] = Field("text", description="`text` or `json` logs.")
     log_level: str = Field(

@@ -259,7 +259,9 @@ def test_a_job_that_raises_is_logged_and_the_scheduler_goes_on(
     assert all(j.max_instances == 1 and j.coalesce for j in jobs.values())
 
 
-def test_cleanup_deletes_old_entries_nothing_matched(home: Path, store: Store) -> None:
+def test_cleanup_deletes_old_entries_nothing_matched_and_old_digests_and_says_so(
+    home: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
     daemon = make_daemon(home, store, retention="30d")
     long_ago = datetime.now(UTC) - timedelta(days=60)
     daemon.context.store.sync_feeds(daemon.definitions.feeds, now=long_ago)
@@ -269,9 +271,23 @@ def test_cleanup_deletes_old_entries_nothing_matched(home: Path, store: Store) -
         news.yonhap(long_ago), feed_id="yonhap", url="https://en.yna.co.kr/"
     ).entries
     storeops.add_entries(store, entries, now=long_ago)  # stored without matches: all three may go
+    latest = long_ago + timedelta(days=1)
+    for sent in (long_ago, latest):  # the latest digest sent stays, whatever its age
+        store.claim_digest(sent.date(), owner="test", now=sent)
+        store.mark_digest_sent(sent.date(), sent, message=b"an e-mail")
 
-    assert daemon.cleanup() == 3
-    assert daemon.cleanup() == 0
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+        assert daemon.cleanup() == 3
+        assert daemon.cleanup() == 0
+
+    (line,) = [r for r in caplog.records if r.getMessage().startswith("retention:")]
+    data = json.loads(JsonFormatter().format(line))
+    said = "retention: 3 old entries (0 matched), 0 changes, 0 cycles, 1 digests deleted"
+    assert data["message"] == said
+    assert {k: data[k] for k in ("deleted", "changes", "digests")} == {
+        "deleted": 3, "changes": 0, "digests": 1,
+    }  # fmt: skip
+    assert store.last_digest() == (latest.date(), latest)
 
 
 def test_the_checkpoint_job_copies_what_a_cycle_left_in_the_log(home: Path) -> None:

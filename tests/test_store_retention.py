@@ -1,7 +1,9 @@
 """Retention of everything (`Store.prune`) and the space given back (`Store.compact`), on
 SQLite and PostgreSQL: old entries go, matched ones once outside every window, judged ones
 stay; old changes go but the latest of each indicator and pending alerts; old cycles go and
-their counts stay in the totals; a SQLite file shrinks."""
+their counts stay in the totals; old digests go but the latest sent and those still needed,
+and the next digest lists the changes since that one (a real SMTP server); a SQLite file
+shrinks."""
 
 from __future__ import annotations
 
@@ -9,16 +11,22 @@ import itertools
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from monitor.domain import Entry, Judgement, Verdict
+from monitor.daily import digest_input, send_daily_digest
+from monitor.domain import Definitions, Entry, Judgement, StatusChange, Verdict
 from monitor.metrics import CYCLE_BUCKETS
 from monitor.store import Cycle, Pruned, Store, open_store
-from tests import storeops
+from monitor.store.schema import digest_table
+from tests import storeops, test_daily, test_digest_resend
+from tests.smtpserver import running_smtp_server
 from tests.test_store import DAY, HOUR, MINUTE, NOW, change, entry, match
+
+definitions = test_daily.definitions  # fixture: the shipped indicators, feeds on 127.0.0.1
 
 
 @pytest.fixture
@@ -128,7 +136,8 @@ def test_postgresql_is_vacuumed_and_analyzed_after_pruning(postgres_url: str) ->
                 "SELECT relname FROM pg_stat_user_tables"
                 " WHERE last_vacuum IS NOT NULL AND last_analyze IS NOT NULL"
             )
-            assert {"entry", "entry_match", "status_change", "cycle"} <= set(done.scalars())
+            pruned = {"entry", "entry_match", "status_change", "cycle", "digest"}
+            assert pruned <= set(done.scalars())
 
 
 def test_a_deleted_entry_a_feed_still_carries_is_not_news_again(store: Store) -> None:
@@ -172,3 +181,132 @@ def test_a_new_story_under_a_deleted_entrys_key_is_news_the_old_item_is_not(
     assert storeops.add_entries(store, [reused], now=NOW + 400 * DAY) == []
     back = storeops.add_entries(store, [old[1]], now=NOW + 401 * DAY)
     assert [e.title for _, e in back] == ["Story number 1"]
+
+
+# ---------------------------------------------------------------- the daily digests
+
+GREY = "450 4.2.0 <grey@example.org>: greylisted, try again later"
+
+
+def at_seven(day: date) -> datetime:
+    return datetime.combine(day, time(7), UTC)
+
+
+def digest_row(store: Store, day: date, how: str) -> None:
+    """The digest row of `day` as `how` leaves it: sent at 07:00 (the message kept), sent with
+    a resend pending, failed, or claimed by a sender still at it (fresh) or long gone (stale)."""
+    claimed = {"fresh claim": NOW - MINUTE, "stale claim": NOW - HOUR}.get(how, at_seven(day))
+    assert store.claim_digest(day, owner="t", now=claimed)
+    if how == "failed":
+        store.mark_digest_failed(day, "digest: smtp: connection refused", at_seven(day))
+    elif how == "sent":
+        store.mark_digest_sent(day, at_seven(day), message=b"x" * 30_000)
+    elif how == "resend pending":
+        store.mark_digest_sent(day, at_seven(day), refused=[("grey@example.org", GREY)],
+                               resend_at=at_seven(day) + 5 * MINUTE, message=b"x")  # fmt: skip
+
+
+def digest_days(store: Store) -> set[date]:
+    with store._tx("read digests") as conn:
+        return set(conn.execute(select(digest_table.c.day)).scalars())
+
+
+TODAY = NOW.date()  # 2026-02-01; with R = 365 days `before` is 2025-02-01 12:00 UTC
+
+# (days before today, what its row says, whether retention keeps it): R = 365 days
+DIGESTS = [
+    (400, "sent", False),
+    (399, "failed", False),  # never sent, and a later day's went out
+    (398, "stale claim", False),  # its sender died
+    (397, "fresh claim", True),  # `digest --send --date` of that day, under way
+    (390, "resend pending", True),  # greylisted: the daemon sends it again later
+    (367, "sent", False),  # 2025-01-30: the whole day is older than R in every time zone
+    (366, "sent", True),  # 2025-01-31: in UTC+14 it lasted until 2025-01-31 10:00 UTC
+    (30, "sent", True),
+    (1, "sent", True),  # the latest sent
+    (0, "failed", True),
+]
+
+
+def test_prune_deletes_old_digests_but_those_still_needed(store: Store) -> None:
+    for back, how, _ in DIGESTS:
+        digest_row(store, TODAY - back * DAY, how)
+
+    pruned = prune(store, NOW - 365 * DAY, NOW - 365 * DAY)
+
+    kept = {TODAY - back * DAY for back, _, keep in DIGESTS if keep}
+    assert digest_days(store) == kept
+    assert pruned.digests == len(DIGESTS) - len(kept) and pruned.any
+    assert prune(store, NOW - 365 * DAY, NOW - 365 * DAY).digests == 0
+
+
+def test_the_latest_digest_sent_and_the_days_after_it_are_kept_whatever_their_age(
+    store: Store,
+) -> None:
+    """No digest went out for more than a year (the server refused every one): the latest
+    sent, and the days that failed after it, stay; so does one still to be sent again to a
+    greylisted reader. Once today's goes out the old ones go, the one with a resend pending
+    when its last resend is over."""
+    rows = [(420, "sent"), (400, "resend pending"), (390, "sent"), (389, "failed"), (370, "failed")]
+    for back, how in rows:
+        digest_row(store, TODAY - back * DAY, how)
+
+    first = prune(store, NOW - 365 * DAY, NOW - 365 * DAY)
+    assert first.digests == 1
+    assert digest_days(store) == {TODAY - back * DAY for back in (400, 390, 389, 370)}
+
+    digest_row(store, TODAY, "sent")
+    assert prune(store, NOW - 365 * DAY, NOW - 365 * DAY).digests == 3
+    assert digest_days(store) == {TODAY - 400 * DAY, TODAY}
+
+    assert store.claim_resend(now=NOW, most=5) == (TODAY - 400 * DAY, 1)
+    assert store.mark_resent(TODAY - 400 * DAY, 1, refused=[], resend_at=None)
+    assert prune(store, NOW - 365 * DAY, NOW - 365 * DAY).digests == 1
+    assert digest_days(store) == {TODAY}
+
+
+def test_while_no_digest_was_ever_sent_none_is_deleted(store: Store) -> None:
+    for back in (400, 399, 0):
+        digest_row(store, TODAY - back * DAY, "failed")
+    assert prune(store, NOW - 365 * DAY, NOW - 365 * DAY).digests == 0
+    assert len(digest_days(store)) == 3
+
+
+def test_after_pruning_the_next_digest_lists_the_changes_since_the_last_one_sent(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    """The latest digest went out 380 days ago (none since: say the reader's server refused
+    them). Retention deletes the one before it and keeps it: today's digest lists exactly the
+    changes recorded since it ended, not those it listed, nor only yesterday's."""
+    old, latest = TODAY - 400 * DAY, TODAY - 380 * DAY
+    store.ensure_indicators(["visa-easing", "flight-routes"], now=at_seven(old) - DAY)
+    moves = [
+        ("visa-easing", at_seven(old) - HOUR, "unknown", "eased:reported"),  # in `old`'s
+        ("flight-routes", at_seven(latest) - DAY, "unknown", "expanded:reported"),  # in `latest`'s
+        ("visa-easing", NOW - 100 * DAY, "eased:reported", "eased:confirmed"),
+        ("flight-routes", NOW - 2 * DAY, "expanded:reported", "expanded:confirmed"),
+    ]
+    with running_smtp_server() as smtp:
+        s = test_daily.settings(smtp, tmp_path)
+        for indicator, when, was, now_is in moves[:2]:
+            store.record_changes([StatusChange(indicator, when, was, now_is, (), "h")])
+            day = old if when < at_seven(old) else latest
+            assert send_daily_digest(definitions, store, s, day=day, now=at_seven(day),
+                                     owner="a").sent  # fmt: skip
+        store.record_changes([StatusChange(i, w, a, b, (), "h") for i, w, a, b in moves[2:]])
+
+        pruned = prune(store, NOW - 365 * DAY, NOW - 365 * DAY)
+        next_one = digest_input(definitions, store, day=TODAY, now=NOW, timezone="UTC",
+                                digest_time=time(7))  # fmt: skip
+        sent = send_daily_digest(definitions, store, s, day=TODAY, now=NOW, owner="a")
+
+    assert (pruned.digests, pruned.changes) == (1, 2)
+    assert digest_days(store) == {latest, TODAY}
+    assert [(c.indicator_id, c.at) for c in next_one.changes] == [(i, w) for i, w, *_ in moves[2:]]
+    assert sent.sent
+    received = smtp.messages[-1]  # no feed was read: every indicator is unknown now
+    assert received.message["Subject"] == f"monitor digest {TODAY}: 2 indicators changed, 7 unknown"
+    changed = test_digest_resend.text(received).split("WHAT CHANGED")[1].split("STANDING")[0]
+    assert changed.count("\n* ") == 2
+    assert "reported → eased — confirmed   (2025-10-24 12:00 UTC)" in changed
+    assert "reported → expanded — confirmed   (2026-01-30 12:00 UTC)" in changed

@@ -1,6 +1,7 @@
 """Retention of everything: entries (matched ones too once outside every window), status
-changes (the latest per indicator stays), cycles (their sums stay in `cycle_summary`), then the
-space given back: SQLite compacted, PostgreSQL vacuumed and analyzed.
+changes (the latest per indicator stays), cycles (their sums stay in `cycle_summary`), the
+daily digests (the latest sent stays), then the space given back: SQLite compacted, PostgreSQL
+vacuumed and analyzed.
 
 What is kept how long (README "Retention"):
 - an entry no indicator matched: until `before` (first seen), unless an analyst judged it;
@@ -11,6 +12,13 @@ What is kept how long (README "Retention"):
   still pending; each keeps its own copy of its evidence, so deleting entries loses none of it;
 - a cycle: until `before`; its counts are added to the one `cycle_summary` row first, so the
   totals /metrics reports never go down;
+- a day's digest (its claim, the message that went out, the refused recipients): until a day
+  before `before` (days are MONITOR_TIMEZONE's, `before` is UTC: the whole day is past it),
+  except the latest sent and every day after it (the next digest lists the changes from where
+  that one's ended, and a missed day is caught up from it), one whose refused recipients are
+  still to be sent it again (`resend_at`), and one being sent (a fresh claim, not yet sent);
+  nothing while no digest was ever sent. A day deleted is forgotten: seen again, it is built
+  again from what retention left, as one never sent;
 - a deleted entry's key (`forgotten_entry`), with its headline's digest: while feeds still
   offer it, and until `before` after they last did, so a feed that still carries the entry
   does not bring it back as news (another story under that key is news: `entries.py`).
@@ -20,19 +28,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, select
+from sqlalchemy import Connection, Delete, delete, exists, func, or_, select
 
 from monitor.domain import headline_digest
 from monitor.store.base import StoreBase
+from monitor.store.digests import DIGEST_CLAIM_TIMEOUT
 from monitor.store.forgetting import forget_stories_of
 from monitor.store.health import CYCLE_COUNTS, cycle_duration
 from monitor.store.schema import (
     change_table,
     cycle_summary_table,
     cycle_table,
+    digest_table,
     entry_table,
     forgotten_table,
     match_table,
@@ -41,7 +51,7 @@ from monitor.store.schema import (
 
 BATCH = 5_000  # entries deleted per transaction: a writer waits for one batch at most
 COMPACT_SHARE = 0.25  # SQLite is vacuumed in full when free pages exceed this share of the file
-_PRUNED_TABLES = ("entry", "entry_match", "status_change", "cycle", "forgotten_entry")
+_PRUNED_TABLES = ("entry", "entry_match", "status_change", "cycle", "forgotten_entry", "digest")
 
 
 @dataclass(frozen=True)
@@ -52,10 +62,11 @@ class Pruned:
     matched: int = 0  # of which matched
     changes: int = 0
     cycles: int = 0
+    digests: int = 0  # days' digests (each with the message that went out)
 
     @property
     def any(self) -> bool:
-        return bool(self.entries or self.changes or self.cycles)
+        return bool(self.entries or self.changes or self.cycles or self.digests)
 
 
 class RetentionMixin(StoreBase):
@@ -85,7 +96,9 @@ class RetentionMixin(StoreBase):
             deleted_changes = conn.execute(changes).rowcount
         with self._tx("delete old cycles", write=True) as conn:
             cycles = self._fold_cycles(conn, before, buckets)
-        return Pruned(unmatched + matched, matched, deleted_changes, cycles)
+        with self._tx("delete old digests", write=True) as conn:
+            digests = conn.execute(_old_digests(now, before)).rowcount
+        return Pruned(unmatched + matched, matched, deleted_changes, cycles, digests)
 
     def _delete_entries(self, before: datetime, now: datetime, *, matched: bool) -> int:
         """Delete unjudged entries before `before` (first seen, for unmatched ones; their time,
@@ -191,6 +204,23 @@ class RetentionMixin(StoreBase):
             return True
         finally:
             raw.close()
+
+
+def _old_digests(now: datetime, before: datetime) -> Delete:
+    """Delete the digests of the days that ended before `before` in any time zone (a day
+    before its UTC date) but the latest sent and the days after it (none while no digest was
+    ever sent: the latest is NULL), those with a resend pending and those being sent."""
+    c = digest_table.c
+    latest_sent = select(func.max(c.day)).where(c.sent_at.is_not(None)).scalar_subquery()
+    not_being_sent = or_(
+        c.sent_at.is_not(None), c.claimed_at.is_(None), c.claimed_at <= now - DIGEST_CLAIM_TIMEOUT
+    )
+    return delete(digest_table).where(
+        c.day < (before.astimezone(UTC) - timedelta(days=1)).date(),
+        c.day < latest_sent,
+        c.resend_at.is_(None),
+        not_being_sent,
+    )
 
 
 def _forgotten(key: str, title: str, now: datetime) -> dict[str, Any]:
