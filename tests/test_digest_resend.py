@@ -195,6 +195,38 @@ def test_a_resend_claimed_by_a_daemon_that_died_is_taken_over_once_stale(
     assert [m.rcpt_tos for m in smtp.messages] == [("reader@example.org",), ("grey@example.org",)]
 
 
+def test_the_last_resend_claimed_by_a_daemon_that_died_is_given_up_once_stale(
+    definitions: Definitions, store: Store, database_url: str, tmp_path: Path
+) -> None:
+    """No resend beyond RESENDS: the last one's claim, left by a daemon that died, is not
+    taken over; once stale the day stops reading as to be tried again (`resend_at` cleared,
+    so retention may delete it), and the refusal stays recorded."""
+    check(definitions, store, at(7) - READ_BEFORE)
+    with (
+        open_store(database_url) as other,
+        running_smtp_server(refuse={"grey@example.org": GREY}) as smtp,
+    ):
+        s = to(smtp, tmp_path, "reader@example.org", "grey@example.org")
+        send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a")
+        when = at(7)
+        for gap in (5, 10, 20, 40):
+            when += gap * MINUTE
+            assert resend_refused(definitions, store, s, now=when) is not None
+        died = when + 60 * MINUTE
+        assert store.claim_resend(now=died, most=RESENDS) == (DAY, RESENDS)  # and then it died
+        held = store.digest_state(DAY)
+        fresh = resend_refused(definitions, other, s, now=died + 14 * MINUTE)
+        stale = resend_refused(definitions, other, s, now=died + 15 * MINUTE)
+
+    assert held is not None and held.resend_at == died + 15 * MINUTE
+    assert fresh is None and stale is None
+    assert smtp.handler.refusals["grey@example.org"] == RESENDS  # the send and four resends
+    state = store.digest_state(DAY)
+    assert state is not None and state.resend_at is None and state.resends == RESENDS
+    assert state.refused == (("grey@example.org", GREY),)
+    assert store.claim_resend(now=died + 16 * MINUTE, most=RESENDS) is None
+
+
 def test_a_resend_left_by_digest_send_is_picked_up_by_the_daemon(
     home: Path, database_url: str
 ) -> None:

@@ -114,20 +114,27 @@ class DigestsMixin(StoreBase):
 
         Compare-and-set: the claim moves `resend_at` on by `stale` and counts the resend, so a
         second caller finds it taken, and the resend of a caller that died is taken over once
-        `stale` has passed. A digest sent again `most` times is not claimed any more."""
-        due = (
-            digest_table.c.sent_at.is_not(None),
-            digest_table.c.resend_at <= now,
-            digest_table.c.resends < most,
-        )
+        `stale` has passed. A digest sent again `most` times is not claimed any more: when the
+        caller of that last resend died, its claim, once stale, is given up (`resend_at`
+        cleared), so the day no longer reads as to be tried again and retention may delete it."""
+        c = digest_table.c
+        ripe = (c.sent_at.is_not(None), c.resend_at <= now)
+        due = (*ripe, c.resends < most)
         # Read first: the daemon asks at every tick, and a write transaction (SQLite: the
         # database's write lock) for a resend that is rarely due would hold up the checks.
         with self._tx("read digest resends") as conn:
-            day = conn.execute(
-                select(digest_table.c.day).where(*due).order_by(digest_table.c.day).limit(1)
-            ).scalar()
-        if day is None:
+            found = conn.execute(
+                select(c.day, c.resends).where(*ripe).order_by(c.day).limit(1)
+            ).first()
+        if found is None:
             return None
+        if found.resends >= most:
+            with self._tx("give up a dead last resend", write=True) as conn:
+                conn.execute(
+                    update(digest_table).where(*ripe, c.resends >= most).values(resend_at=None)
+                )
+            return self.claim_resend(now=now, most=most, stale=stale)
+        day = found.day
         with self._tx("claim digest resend", write=True) as conn:
             taken = conn.execute(
                 update(digest_table)
