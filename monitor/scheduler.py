@@ -9,6 +9,7 @@ that imports APScheduler.
     Daemon.cleanup()  delete what MONITOR_RETENTION no longer keeps, give the space back
     run(...)          schedule them, serve until SIGTERM/SIGINT, stop within SHUTDOWN_GRACE;
                       whatever is stuck, the process ends SHUTDOWN_BUDGET after the signal
+                      (`monitor.shutdown`)
 
 The schedule's truth is in the database (each feed's next_check_at, each day's digest row), so
 the jobs only *look* every tick and a restart neither repeats nor skips work. One job never
@@ -21,16 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
-import signal
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -53,13 +50,11 @@ from monitor.pipeline import (
     start_parsers,
 )
 from monitor.settings import Settings
+from monitor.shutdown import SHUTDOWN_GRACE, install_signals, release_leases, stop_all
 from monitor.store import Store
 
 log = logging.getLogger("monitor.daemon")
 
-SHUTDOWN_GRACE = 7.0  # seconds the running jobs get to finish after SIGTERM
-SHUTDOWN_BUDGET = 8.0  # seconds from SIGTERM to the end of the process, whatever is stuck
-RELEASE_TIMEOUT = 0.5  # seconds the release of the daemon's leases may take at shutdown
 CLEANUP_EVERY = timedelta(hours=6)
 REEVALUATE_EVERY = timedelta(minutes=1)  # between cycles: statuses that time alone changes
 
@@ -475,14 +470,14 @@ def run(
     daemon = Daemon(settings, store, definitions)
     daemon.start()
     scheduler = build_scheduler(daemon)
-    _install_signals(daemon)
+    install_signals(daemon)
     started: list[Service] = []
     try:
         for service in services(daemon) if services else ():
             service.start()
             started.append(service)
     except BaseException:
-        _stop_all([s.stop for s in started], SHUTDOWN_GRACE)
+        stop_all([s.stop for s in started], SHUTDOWN_GRACE)
         daemon.close(timeout=0)
         raise
     heap.freeze()  # start-up is done: what it loaded lives as long as the daemon
@@ -491,7 +486,7 @@ def run(
     while not daemon.stopping.wait(0.5):
         pass
     log.info("stopping")
-    done = _stop_all([scheduler.shutdown, *(s.stop for s in started)], SHUTDOWN_GRACE)
+    done = stop_all([scheduler.shutdown, *(s.stop for s in started)], SHUTDOWN_GRACE)
     daemon.close(timeout=1.0)
     released = release_leases(daemon)
     if released:
@@ -502,75 +497,6 @@ def run(
         os._exit(0)  # the pool's threads would be joined at exit; the database is consistent
     log.info("stopped")
     return 0
-
-
-def release_leases(daemon: Daemon, timeout: float = RELEASE_TIMEOUT) -> int:
-    """Release every lease the daemon holds, so a restarted (or another) daemon checks those
-    feeds at once; given up after `timeout` seconds (a store that hangs must not hold the exit)."""
-    released: list[int] = []
-
-    def release() -> None:
-        with contextlib.suppress(Exception):
-            released.append(daemon.store.release_leases(owner=daemon.owner))
-
-    worker = threading.Thread(target=release, name="monitor-release", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    return released[0] if released else 0
-
-
-def bound_shutdown(daemon: Daemon, budget: float = SHUTDOWN_BUDGET) -> None:
-    """End the process `budget` seconds from now, whatever is stuck by then.
-
-    The orderly stop above waits SHUTDOWN_GRACE for the jobs, then exits; but a thread can
-    hold what that path needs for ever (a store lock, a logging handler's lock while writing to
-    a pipe nobody reads, a parse worker joined at interpreter exit). A watchdog thread then
-    releases the leases and calls os._exit(0) without taking any lock; if no Python thread can
-    run at all, SIGALRM, two seconds later, ends the process from the kernel."""
-    if hasattr(signal, "alarm"):
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        signal.alarm(math.ceil(budget) + 2)
-
-    def watchdog() -> None:
-        time.sleep(budget)
-        release_leases(daemon)
-        with contextlib.suppress(OSError):
-            os.set_blocking(2, False)
-            os.write(2, b"monitor: still stopping after %gs; exiting now\n" % budget)
-        os._exit(0)
-
-    threading.Thread(target=watchdog, name="monitor-shutdown", daemon=True).start()
-
-
-def _stop_all(stoppers: Sequence[Callable[[], object]], grace: float) -> bool:
-    """Run the stoppers side by side; False when one is still busy after `grace` seconds."""
-    threads = [threading.Thread(target=stop, name="monitor-stop", daemon=True) for stop in stoppers]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + grace
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    return not any(thread.is_alive() for thread in threads)
-
-
-def _install_signals(daemon: Daemon) -> None:
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        if not daemon.stopping.is_set():
-            daemon.stop()
-            bound_shutdown(daemon)  # before logging: a log line can block on a full pipe
-        log.info("%s received", signal.Signals(signum).name)
-
-    def reload(_signum: int, _frame: FrameType | None) -> None:
-        log.info("SIGHUP received: definitions will be reloaded")
-        daemon.request_reload()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, reload)
 
 
 def _log_start(daemon: Daemon) -> None:
