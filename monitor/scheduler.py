@@ -384,10 +384,17 @@ class Daemon:
         if pruned.any:
             log.info(
                 "retention: %d old entries (%d matched), %d changes, %d cycles, %d digests deleted",
-                pruned.entries, pruned.matched, pruned.changes, pruned.cycles, pruned.digests,
-                extra={"deleted": pruned.entries, "changes": pruned.changes,
-                       "digests": pruned.digests},
-            )  # fmt: skip
+                pruned.entries,
+                pruned.matched,
+                pruned.changes,
+                pruned.cycles,
+                pruned.digests,
+                extra={
+                    "deleted": pruned.entries,
+                    "changes": pruned.changes,
+                    "digests": pruned.digests,
+                },
+            )
             self.store.compact()
         return pruned.entries
 
