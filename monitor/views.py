@@ -187,11 +187,16 @@ def indicator_views(
             moved = unread.get(worked_out.indicator_id, now)
             status, since = worked_out.status, max(moved, since) if status != INITIAL else moved
         view = indicator_view(worked_out.indicator_id, definitions, worked_out, status, since)
-        reads = definitions.feeds_for(definitions.indicator(worked_out.indicator_id))
         began = started.get(worked_out.indicator_id, since)
-        silent_read = tuple(f for f in reads if f in silent)
-        views.append(replace(view, started=began, silent_feeds=silent_read))
+        views.append(replace(view, started=began, silent_feeds=_among(definitions, view, silent)))
     return views
+
+
+def _among(definitions: Definitions, view: IndicatorView, silent: set[str]) -> tuple[str, ...]:
+    """The feeds of `silent` the indicator reads, in the order of the feeds file."""
+    if not silent:  # as most of the time: no need to work out which feeds it reads
+        return ()
+    return tuple(f for f in definitions.feeds_for(definitions.indicator(view.id)) if f in silent)
 
 
 @dataclass(frozen=True, eq=False)

@@ -100,12 +100,13 @@ class EntriesMixin(StoreBase):
         """
         with self._tx("add entries and matches", write=True) as conn:
             new = self._insert_entries(conn, entries, now)
-            mark_new(conn, [entry.feed_id for _, entry in new], now)
             rows = _match_rows(match(new), definition_hashes) if new else []
-            if not rows:
-                return new, 0
-            written = self._upsert_matches(conn, rows)
-            self._mark_seq(conn, [row["entry_id"] for row in rows], self._matches_written(conn))
+            written = self._upsert_matches(conn, rows) if rows else 0
+            if rows:
+                self._mark_seq(conn, [r["entry_id"] for r in rows], self._matches_written(conn))
+            # Last, so the feeds' rows (which renewing leases skips while locked) are locked
+            # only until the commit, not while the entries are matched.
+            mark_new(conn, [entry.feed_id for _, entry in new], now)
             return new, written
 
     def _insert_entries(
