@@ -46,7 +46,7 @@ from monitor.settings import Settings
 from monitor.silences import digest_changes, is_held
 from monitor.standing import indicator_views_at
 from monitor.store import FeedState, Store
-from monitor.views import indicator_views
+from monitor.views import indicator_views, silent_words
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +157,12 @@ def due_day(
 # ---------------------------------------------------------------- what the digest says
 
 
-def feed_problems(feeds: Sequence[FeedState], *, now: datetime) -> tuple[FeedProblem, ...]:
+def feed_problems(
+    feeds: Sequence[FeedState], *, now: datetime, zone: tzinfo = UTC
+) -> tuple[FeedProblem, ...]:
     """Feeds that are dead, failing, or stale (no success for more than two intervals), or
-    whose body last read came with a warning (ill-formed, items left out, a charset guessed)."""
+    silent (`no new item since DAY (N days)`, the day in `zone`), or whose body last read came
+    with a warning (ill-formed, items left out, a charset guessed): one line each."""
     problems = []
     for feed in feeds:
         url = feed.moved_to or feed.url
@@ -178,8 +181,10 @@ def feed_problems(feeds: Sequence[FeedState], *, now: datetime) -> tuple[FeedPro
                     feed.id, url, f"no successful fetch for {quiet_for}", feed.last_success_at
                 )
             )
-        elif feed.warning:
-            problems.append(FeedProblem(feed.id, url, f"read with a warning: {feed.warning}"))
+        elif feed.warning or feed.silent_since(now):
+            silent = silent_words(feed, now=now, zone=zone)
+            warned = f"read with a warning: {feed.warning}" if feed.warning else ""
+            problems.append(FeedProblem(feed.id, url, "; ".join(filter(None, [silent, warned]))))
     return tuple(problems)
 
 
@@ -269,7 +274,7 @@ def digest_input(
         silences=tuple(store.silences(active_at=now)),
         held=held,
         indicators=tuple(standing),
-        feed_problems=feed_problems(store.feeds(), now=now),
+        feed_problems=feed_problems(store.feeds(), now=now, zone=zone),
         page_url=public_url,
         standing_at=end if past else None,
     )

@@ -51,7 +51,7 @@ EVIDENCE_PER_INDICATOR = 3
 @dataclass(frozen=True)
 class FeedProblem:
     """A feed that needs attention: `problem` reads e.g. "failing: HTTP 503",
-    "dead: 410 Gone", "no successful fetch for 2h"."""
+    "dead: 410 Gone", "no successful fetch for 2h", "no new item since 2026-11-02 (30 days)"."""
 
     feed_id: str
     url: str

@@ -276,6 +276,7 @@ class Feed:
     tags: tuple[str, ...] = ()
     interval: timedelta | None = None  # None: the MONITOR_CHECK_INTERVAL setting
     title: str = ""
+    silent_after: timedelta | None = None  # None: MONITOR_FEED_SILENT_AFTER; 0: never silent
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ class StoreCollector(Collector):
 
     def __init__(self, store: Store, now: datetime) -> None:
         self._store = store
-        self._now = now  # when a silence holds an alert back
+        self._now = now  # when a silence holds an alert back, and which feeds are silent
 
     def collect(self) -> Iterator[Metric]:
         yield from self._cycles()
@@ -90,6 +90,12 @@ class StoreCollector(Collector):
             "monitor_feeds_with_warning",
             "Configured feeds whose body last read came with a warning (GET /feeds says which).",
             value=sum(bool(feed.warning) for feed in feeds),
+        )
+        yield GaugeMetricFamily(
+            "monitor_feeds_silent",
+            "Configured feeds read as usual that brought no new entry for longer than their "
+            "silent_after (GET /feeds says which).",
+            value=sum(feed.silent_since(self._now) is not None for feed in feeds),
         )
 
     def _alerts(self) -> Iterator[Metric]:

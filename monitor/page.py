@@ -28,6 +28,7 @@ from monitor.views import (
     PALETTE,
     clean,
     lede,
+    silent_words,
     status_words,
     tone_of,
     web_url,
@@ -273,10 +274,11 @@ class SilenceRow:
 class FeedRow:
     feed: FeedState
     name: str
-    state: str  # ok | failing | dead | new
+    state: str  # ok | silent | failing | dead | new
     checked: str
     next_check: str
     href: str | None
+    silent: str = ""  # views.silent_words: `no new item since DAY (N days)`; "" when it is not
 
 
 def _item(definitions: Definitions, e: Evidence, zone: tzinfo) -> Item:
@@ -379,13 +381,15 @@ def _feed_row(feed: FeedState, *, now: datetime, zone: tzinfo) -> FeedRow:
         state = "failing"
     else:
         state = "ok" if feed.last_checked_at is not None else "new"
+    silent = silent_words(feed, now=now, zone=zone)  # only of a feed read as usual
     return FeedRow(
         feed=feed,
         name=clean(feed.title) or feed.id,
-        state=state,
+        state="silent" if silent else state,
         checked=ago(feed.last_checked_at, now) if feed.last_checked_at else "never",
         next_check=format_time(feed.next_check_at, zone) if feed.next_check_at else "",
         href=web_url(feed.moved_to or feed.url),
+        silent=silent,
     )
 
 
@@ -434,6 +438,7 @@ def render_index(
     rows = [_feed_row(feed, now=now, zone=zone) for feed in feeds]
     problems = sum(row.state in ("failing", "dead") for row in rows)
     warned = sum(bool(row.feed.warning) for row in rows)  # information: no state changes
+    silent = sum(row.state == "silent" for row in rows)  # information too
     return (
         _environment()
         .get_template("page-index.html")
@@ -442,6 +447,7 @@ def render_index(
             feeds=rows,
             problems=problems,
             warned=warned,
+            silent=silent,
             last_cycle=format_time(last_cycle, zone) if last_cycle else None,
             last_cycle_ago=ago(last_cycle, now) if last_cycle else None,
             now=format_time(now, zone),

@@ -92,6 +92,7 @@ class Context:
     force: bool = False  # check every live feed now, whatever its schedule (check --force)
     progress: Callable[[int, int], None] | None = None  # (feeds done, feeds claimed so far)
     alerts: bool = False  # record changes as waiting for their alert (MONITOR_NOTIFY_URLS)
+    silent_after: timedelta = timedelta(days=14)  # of feeds without their own (0: never)
 
     @classmethod
     def from_settings(
@@ -121,6 +122,7 @@ class Context:
             stop=stop,
             cycle_deadline=settings.cycle_deadline,
             alerts=bool(settings.notify_urls),
+            silent_after=settings.feed_silent_after,
         )
 
     @contextlib.contextmanager
@@ -186,7 +188,12 @@ def prepare(ctx: Context, *, now: datetime, evaluate: bool = True) -> list[Statu
     kept failing while no daemon ran makes its indicators `unknown` now, not at the next cycle.
     A replay prepares without evaluating, so that its changes are all marked replayed.
     """
-    ctx.store.sync_feeds(ctx.definitions.feeds, now=now, default_interval=ctx.check_interval)
+    ctx.store.sync_feeds(
+        ctx.definitions.feeds,
+        now=now,
+        default_interval=ctx.check_interval,
+        default_silent_after=ctx.silent_after,
+    )
     ctx.store.ensure_indicators((i.id for i in ctx.definitions.indicators), now=now)
     return evaluate_and_record(ctx, now=now) if evaluate else []
 

@@ -54,7 +54,8 @@ examples:
 
 FEEDS = """\
 # The feeds monitor reads. Each: id (a unique slug), url (RSS, Atom or RDF), tags (indicators
-# pick feeds by tag or id), interval (optional; default MONITOR_CHECK_INTERVAL), title.
+# pick feeds by tag or id), interval (optional; default MONITOR_CHECK_INTERVAL), title,
+# silent_after (optional; default MONITOR_FEED_SILENT_AFTER; 0: never shown silent).
 feeds:
   - id: bbc-asia
     title: BBC News — Asia

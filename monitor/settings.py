@@ -95,6 +95,11 @@ class Settings(BaseSettings):
         "lease while it works on them, so the feeds of a daemon that dies are checked by the "
         "others once it runs out.",
     )
+    feed_silent_after: timedelta = Field(
+        timedelta(days=14),
+        description="A feed that brings no new entry for longer than this (14 days) is shown "
+        "as silent, unless it sets `silent_after`; `0`: never. It changes no status.",
+    )
     user_agent: str = Field(
         "monitor/0.1 (news indicator monitor)",
         description="User-Agent header sent with every request.",
@@ -219,6 +224,19 @@ class Settings(BaseSettings):
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         return _as_duration(value)
+
+    @field_validator("feed_silent_after", mode="before")
+    @classmethod
+    def _duration_or_off(cls, value: object) -> timedelta:
+        """A duration, or `0`: off."""
+        if (isinstance(value, str) and value.strip() == "0") or value == 0:
+            return timedelta(0)
+        try:
+            return _as_duration(value)
+        except TooLong:
+            raise
+        except ValueError:
+            raise ValueError(f"{value!r} is not a duration (e.g. 14d, 3w; 0: off)") from None
 
     @field_validator("session_ttl")
     @classmethod

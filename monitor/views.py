@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Generic, Literal, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -27,11 +27,12 @@ from monitor.domain import (
     Definitions,
     Status,
     StatusChange,
+    format_duration,
 )
 from monitor.errors import StoreError
 from monitor.shownterms import shown_terms
 from monitor.statuses import kept_statuses, unread_since
-from monitor.store import FeedCounts, Store
+from monitor.store import FeedCounts, FeedState, Store
 from monitor.webmodels import (
     ChangeEvidenceOut,
     ChangeOut,
@@ -170,13 +171,15 @@ def indicator_views(
     """Every indicator with its status at `now` and the evidence behind it (without `evidence`,
     only counted). That is the recorded status unless time alone moved it (evidence left its
     window, the feeds went unread) before a check recorded that: then it is shown since the
-    feeds stopped supporting the status (went unread or failing), or else since `now`."""
+    feeds stopped supporting the status (went unread or failing), or else since `now`. Each
+    names the feeds it reads that are silent at `now` (a status they do not change)."""
     recorded, started = store.current_statuses(), store.monitoring_started()
     worked = kept_statuses(definitions, store, now=now, evidence=evidence)
     unread = unread_since(definitions, store, {
         w.indicator_id for w in worked
         if w.status == UNKNOWN and recorded.get(w.indicator_id, (INITIAL, now))[0] != UNKNOWN
     }, now=now)  # fmt: skip
+    silent = {f.id for f in store.feeds() if f.silent_since(now) is not None}
     views = []
     for worked_out in worked:
         status, since = recorded.get(worked_out.indicator_id, (INITIAL, now))
@@ -184,8 +187,16 @@ def indicator_views(
             moved = unread.get(worked_out.indicator_id, now)
             status, since = worked_out.status, max(moved, since) if status != INITIAL else moved
         view = indicator_view(worked_out.indicator_id, definitions, worked_out, status, since)
-        views.append(replace(view, started=started.get(worked_out.indicator_id, since)))
+        began = started.get(worked_out.indicator_id, since)
+        views.append(replace(view, started=began, silent_feeds=_among(definitions, view, silent)))
     return views
+
+
+def _among(definitions: Definitions, view: IndicatorView, silent: set[str]) -> tuple[str, ...]:
+    """The feeds of `silent` the indicator reads, in the order of the feeds file."""
+    if not silent:  # as most of the time: no need to work out which feeds it reads
+        return ()
+    return tuple(f for f in definitions.feeds_for(definitions.indicator(view.id)) if f in silent)
 
 
 @dataclass(frozen=True, eq=False)
@@ -382,9 +393,21 @@ def entries(store: Store, text: str, *, limit: int) -> list[EntryOut]:
     return [EntryOut.of(f) for f in found]
 
 
-def feeds(store: Store) -> list[FeedOut]:
+def feeds(store: Store, *, now: datetime) -> list[FeedOut]:
     """GET /feeds."""
-    return [FeedOut.of(f) for f in store.feeds()]
+    return [FeedOut.of(f, now) for f in store.feeds()]
+
+
+def silent_words(feed: FeedState, *, now: datetime, zone: tzinfo = UTC) -> str:
+    """How a silent feed is shown (the page, the digest, `monitor status`): `no new item since
+    2026-11-02 (30 days)`, the day in `zone`; "" for a feed that is not silent."""
+    since = feed.silent_since(now)
+    if since is None:
+        return ""
+    days = (now - since).days
+    minutes = timedelta(minutes=int((now - since).total_seconds() // 60))
+    quiet_for = f"{days} day{'s' * (days != 1)}" if days else format_duration(minutes)
+    return f"no new item since {since.astimezone(zone):%Y-%m-%d} ({quiet_for})"
 
 
 # /healthz reports a failing digest of a day this recent: the UTC date back this many days is

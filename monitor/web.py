@@ -346,8 +346,9 @@ def entries(
 @_cached.get("/feeds", response_model=list[FeedOut], responses=_CACHED, summary="Feed health")
 def feeds(state: State) -> list[FeedOut]:
     """Every configured feed: last check, HTTP status, not-modified, failures, the warning of
-    the body last read, next check."""
-    return views.feeds(state.store)
+    the body last read, when it last brought a new entry and whether it is silent, next
+    check."""
+    return views.feeds(state.store, now=state.clock())
 
 
 @_api.get(

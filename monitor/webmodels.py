@@ -50,6 +50,10 @@ class FeedCountsOut(_Model):
         description="Feeds whose body last read came with a warning (`/feeds` says which): "
         "information, changing no status."
     )
+    silent: int = Field(
+        description="Feeds read as usual that brought no new entry for longer than their "
+        "`silent_after` (`/feeds` says which): information, changing no status."
+    )
 
     @classmethod
     def of(cls, counts: FeedCounts) -> Self:
@@ -59,6 +63,7 @@ class FeedCountsOut(_Model):
             never_read=counts.never_read,
             read_recently=counts.read_recently,
             with_warning=counts.with_warning,
+            silent=counts.silent,
         )
 
 
@@ -168,6 +173,7 @@ class IndicatorView:
     outcomes: tuple[OutcomeOut, ...]
     evidence: tuple[Evidence, ...]  # of the outcome(s) behind the status, newest first…
     evidence_count: int  # …the newest of this many stories
+    silent_feeds: tuple[str, ...] = ()  # the feeds it reads that are silent (FeedState)
 
 
 class IndicatorOut(_Model):
@@ -184,6 +190,11 @@ class IndicatorOut(_Model):
     )
     outcomes: list[OutcomeOut]
     evidence_count: int = Field(description="Stories behind the status now.")
+    silent_feeds: list[str] = Field(
+        description="The feeds it reads that are silent (no new entry for longer than their "
+        "`silent_after`; `/feeds` says since when): a `quiet` from them says little. Changes "
+        "no status."
+    )
 
     @classmethod
     def of(cls, view: IndicatorView) -> Self:
@@ -197,6 +208,7 @@ class IndicatorOut(_Model):
             reason=view.reason,
             outcomes=list(view.outcomes),
             evidence_count=view.evidence_count,
+            silent_feeds=list(view.silent_feeds),
         )
 
 
@@ -439,12 +451,24 @@ class FeedOut(_Model):
         description="Why the body last read was not right, though it was read (ill-formed XML, "
         "items left out, a charset guessed); empty when it was. Changes no status."
     )
+    last_new_at: Time | None = Field(
+        description="When a check last stored a new entry of it; for a feed that has brought "
+        "none, its first successful read; null: never read."
+    )
+    silent_after_seconds: float = Field(
+        description="Its `silent_after`, else MONITOR_FEED_SILENT_AFTER; 0: never silent."
+    )
+    silent: bool = Field(
+        description="Read as usual (not failing, not gone), but no new entry for longer than "
+        "`silent_after_seconds`: an outlet that gave the feed up may still serve it. Changes "
+        "no status."
+    )
     failing_since: Time | None
     next_check_at: Time | None
     dead: bool = Field(description="Gone (410) or failing for good: no longer fetched.")
 
     @classmethod
-    def of(cls, feed: FeedState) -> Self:
+    def of(cls, feed: FeedState, now: datetime) -> Self:
         return cls(
             id=feed.id,
             title=feed.title,
@@ -459,6 +483,9 @@ class FeedOut(_Model):
             error_count=feed.error_count,
             last_error=feed.last_error,
             warning=feed.warning,
+            last_new_at=feed.last_new_at,
+            silent_after_seconds=feed.silent_after.total_seconds(),
+            silent=feed.silent_since(now) is not None,
             failing_since=feed.failing_since,
             next_check_at=feed.next_check_at,
             dead=feed.dead,

@@ -468,3 +468,48 @@ def test_0017_keeps_the_digest_message_and_leaves_those_sent_before_it_without(
         before, message = store.digest_state(day), store.kept_digest(day)
     assert kept == (at, b"Subject: x\r\n\r\nsent\r\n")
     assert before is not None and before.sent_at == at and message is None
+
+
+def test_0018_gives_each_feed_the_newest_first_seen_of_its_entries_as_its_last_new_entry(
+    database_url: str,
+) -> None:
+    """A feed with stored entries last brought one when the newest was first seen; one with
+    none has no `last_new_at` (NULL) until its next successful read starts the count."""
+    now = datetime(2026, 2, 1, 12, tzinfo=UTC)
+    day = timedelta(days=1)
+    feeds = [Feed(i, f"https://{i}.example/rss") for i in ("a", "b", "c")]
+
+    def item(feed_id: str, n: int) -> Entry:
+        return Entry(feed_id, f"g{n}", f"https://{feed_id}.example/{n}", f"T{n}", "", None, "x")
+
+    with open_store(database_url) as store:
+        store.sync_feeds(feeds, now=now - 40 * day, default_silent_after=timedelta(days=3))
+        for feed_id in ("a", "b"):  # c was never read
+            storeops.record_fetch(store, feed_id, now=now - 40 * day, ok=True)
+        storeops.add_entries(store, [item("a", 1), item("a", 2)], now=now - 30 * day)
+        storeops.add_entries(store, [item("a", 3)], now=now - 20 * day)
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            migrate.downgrade(conn, metadata, "0017")
+        columns = {c["name"] for c in inspect(engine).get_columns("feed")}
+        assert not columns & {"last_new_at", "silent_after_seconds"}
+    finally:
+        engine.dispose()
+
+    assert upgrade(database_url) == ("0017", migrate.head())
+
+    assert schema_differences(database_url) == []
+    with open_store(database_url) as store:
+        shown = {f.id: (f.last_new_at, f.silent_after) for f in store.feeds()}
+        assert shown == {
+            "a": (now - 20 * day, timedelta(days=14)),  # until the next start syncs the file
+            "b": (None, timedelta(days=14)),
+            "c": (None, timedelta(days=14)),
+        }
+        assert [f.id for f in store.feeds() if f.silent_since(now)] == ["a"]
+        assert store.feed_counts(now).silent == 1
+        storeops.record_fetch(store, "b", now=now, ok=True)  # nothing new: counted from here
+        storeops.record_fetch(store, "a", now=now, ok=True)
+        after = {f.id: f.last_new_at for f in store.feeds()}
+    assert after == {"a": now - 20 * day, "b": now, "c": None}

@@ -93,8 +93,9 @@ def _read_source(rt: Runtime, source: str) -> tuple[Entry, ...]:
 @json_option("A JSON array, the items of GET /indicators.")
 @pass_runtime
 def status_cmd(rt: Runtime, as_json: bool) -> None:
-    """Current status of every indicator, then each feed whose body last read came with a
-    warning (ill-formed, items left out, a charset guessed).
+    """Current status of every indicator, then each feed that is silent (no new item for
+    longer than its silent_after) or whose body last read came with a warning (ill-formed,
+    items left out, a charset guessed). With --json each indicator names its silent feeds.
 
     Example: monitor status --json
     """
@@ -116,6 +117,8 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
         if v.status == UNKNOWN:  # it always says why, as the page and the digest do
             click.echo(f"  because {shown.clean(v.reason) or shown.NOT_READ_YET}")
     for feed in rt.store.feeds():  # information, as on the page: no status changes for it
+        if silent := shown.silent_words(feed, now=now):
+            click.echo(f"feed {feed.id}: {silent}")
         if feed.warning:
             click.echo(f"feed {feed.id}: read with a warning: {shown.clean(feed.warning)}")
 

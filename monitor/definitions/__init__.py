@@ -81,7 +81,7 @@ INDICATOR_REQUIRED = ("id", "group", "title", "question", "outcomes")
 OUTCOME_KEYS = ("id", "label", "corroborate", "rule", "unless")
 EXAMPLE_KEYS = ("text", "expect", "body")
 SELECTOR_KEYS = ("ids", "tags")
-FEED_KEYS = ("id", "url", "tags", "interval", "title")
+FEED_KEYS = ("id", "url", "tags", "interval", "title", "silent_after")
 DEFAULT_WINDOW = timedelta(days=30)
 DEFAULT_CORROBORATE = 2
 
@@ -182,9 +182,11 @@ def _feed(f: File, node: yaml.Node) -> Feed | None:
     tags = idents(f, values["tags"], "tag") if "tags" in values else []
     interval = duration(f, values["interval"], "interval") if "interval" in values else None
     title = string(f, values["title"], "feed title", empty=True) if "title" in values else ""
+    silent = values.get("silent_after")
+    silent_after = duration(f, silent, "silent_after", off=True) if silent is not None else None
     if feed_id is None or url is None:
         return None
-    return Feed(feed_id, url, tuple(t for _, t in tags), interval, title or "")
+    return Feed(feed_id, url, tuple(t for _, t in tags), interval, title or "", silent_after)
 
 
 def _url(f: File, node: yaml.Node) -> str | None:

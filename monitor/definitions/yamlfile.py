@@ -164,17 +164,20 @@ def integer(f: File, node: yaml.Node, what: str, low: int, high: int) -> int | N
     return value
 
 
-def duration(f: File, node: yaml.Node, what: str) -> timedelta | None:
+def duration(f: File, node: yaml.Node, what: str, *, off: bool = False) -> timedelta | None:
+    """A duration longer than zero; with `off`, `0` too (turns something off)."""
     value = string(f, node, what)
     if value is None:
         return None
+    if off and value.strip() == "0":
+        return timedelta(0)
     try:
         result = parse_duration(value)
     except (ValueError, OverflowError) as exc:
         f.error(node, f"{what}: {exc}")
         return None
-    if result <= timedelta(0):
-        f.error(node, f"{what} must be longer than zero")
+    if result <= timedelta(0) and not (off and result == timedelta(0)):
+        f.error(node, f"{what} must be longer than zero" + (" (or 0: off)" if off else ""))
         return None
     return result
 

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, delete, func, or_, select, text, update
 
 from monitor.domain import Entry, Match, headline_digest
 from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
+from monitor.store.feeds import mark_new
 from monitor.store.forgetting import forget_stories
 from monitor.store.schema import aware, entry_table, forgotten_table, match_table, sqlite_utc
 
@@ -94,15 +95,18 @@ class EntriesMixin(StoreBase):
         """Store new entries and their matches (`match` of the new ones) in one transaction.
 
         Either both are stored or neither, so a crash between them cannot leave entries
-        whose matches are lost. Returns the new entries and how many matches were stored.
+        whose matches are lost; their feeds' `last_new_at` moves to `now` with them. Returns
+        the new entries and how many matches were stored.
         """
         with self._tx("add entries and matches", write=True) as conn:
             new = self._insert_entries(conn, entries, now)
             rows = _match_rows(match(new), definition_hashes) if new else []
-            if not rows:
-                return new, 0
-            written = self._upsert_matches(conn, rows)
-            self._mark_seq(conn, [row["entry_id"] for row in rows], self._matches_written(conn))
+            written = self._upsert_matches(conn, rows) if rows else 0
+            if rows:
+                self._mark_seq(conn, [r["entry_id"] for r in rows], self._matches_written(conn))
+            # Last, so the feeds' rows (which renewing leases skips while locked) are locked
+            # only until the commit, not while the entries are matched.
+            mark_new(conn, [entry.feed_id for _, entry in new], now)
             return new, written
 
     def _insert_entries(

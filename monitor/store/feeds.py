@@ -14,7 +14,7 @@ from sqlalchemy import Connection, bindparam, func, nulls_first, or_, select, te
 
 from monitor.domain import CLOCK_SLACK, Feed, FeedHealth
 from monitor.errors import StoreError
-from monitor.store.base import StoreBase, once_more_if_disconnected
+from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
 from monitor.store.schema import UTCDateTime, feed_table, sqlite_utc
 
 # Only what `due_feeds` and `feed_health` need: reading a datetime or the tags costs more.
@@ -45,23 +45,28 @@ _HEALTH_COLUMNS = [
 
 
 # /healthz's counts of the active feeds: failing, never read, read within `intervals` of theirs,
-# read with a warning.
+# read with a warning, silent (`FeedState.silent_since`, in SQL).
 _FEED_COUNTS = (
     "SELECT count(*), sum(CASE WHEN dead OR failing_since IS NOT NULL THEN 1 ELSE 0 END), "
     "sum(CASE WHEN last_success_at IS NULL THEN 1 ELSE 0 END), "
     "sum(CASE WHEN {recent} THEN 1 ELSE 0 END), "
-    "sum(CASE WHEN warning <> '' THEN 1 ELSE 0 END) FROM feed WHERE active"
+    "sum(CASE WHEN warning <> '' THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN NOT dead AND failing_since IS NULL AND silent_after_seconds > 0 "
+    "AND {silent} THEN 1 ELSE 0 END) FROM feed WHERE active"
 )
 _SQLITE_FEED_COUNTS = text(
     _FEED_COUNTS.format(
         recent="julianday(last_success_at) >= "
-        "julianday(:now) - :intervals * interval_seconds / 86400.0"
+        "julianday(:now) - :intervals * interval_seconds / 86400.0",
+        silent="julianday(last_new_at) < julianday(:now) - silent_after_seconds / 86400.0",
     )
 )
 _PG_FEED_COUNTS = text(
     _FEED_COUNTS.format(
         recent="last_success_at >= "
-        "CAST(:now AS timestamptz) - make_interval(secs => :intervals * interval_seconds)"
+        "CAST(:now AS timestamptz) - make_interval(secs => :intervals * interval_seconds)",
+        silent="last_new_at < CAST(:now AS timestamptz) - make_interval(secs => "
+        "silent_after_seconds)",
     )
 )
 _FAILING_FEEDS = text(
@@ -115,6 +120,19 @@ class FeedState:
     failing_since: datetime | None
     active: bool
     warning: str = ""  # why the body last read was not right, though readable; "" when it was
+    # When a check last stored a new entry of it, else when it was first read; None: never read.
+    last_new_at: datetime | None = None
+    silent_after: timedelta = timedelta(0)  # silent when no new entry for longer; 0: never
+
+    def silent_since(self, now: datetime) -> datetime | None:
+        """`last_new_at` when the feed is **silent** at `now`: it brought no new entry for
+        longer than `silent_after` though it is read (not failing, not gone: those say more);
+        else None. Information, as a warning is: it changes no status."""
+        if not self.silent_after or self.last_new_at is None:
+            return None
+        if self.dead or self.failing_since is not None:
+            return None
+        return self.last_new_at if now - self.last_new_at > self.silent_after else None
 
 
 @dataclass(frozen=True)
@@ -126,6 +144,7 @@ class FeedCounts:
     never_read: int  # never fetched successfully
     read_recently: int  # fetched successfully within two of their intervals
     with_warning: int  # whose body last read came with a warning
+    silent: int  # silent: no new entry for longer than their silent_after (`silent_since`)
     failing_ids: tuple[str, ...]  # the first few failing ones, by id
 
 
@@ -164,8 +183,10 @@ class FeedsMixin(StoreBase):
         *,
         now: datetime,
         default_interval: timedelta = timedelta(minutes=15),
+        default_silent_after: timedelta = timedelta(days=14),
     ) -> None:
-        """Upsert the configured feeds keeping their state; mark the others inactive.
+        """Upsert the configured feeds keeping their state; mark the others inactive. A feed's
+        `interval` and `silent_after` are stored, the defaults given here for those without.
 
         A feed whose URL changed starts afresh: no validators, no redirect, no failures. A feed
         whose interval got shorter is next checked one new interval after its last check, not
@@ -182,6 +203,7 @@ class FeedsMixin(StoreBase):
                     "title": feed.title,
                     "tags": list(feed.tags),
                     "interval_seconds": int((feed.interval or default_interval).total_seconds()),
+                    "silent_after_seconds": _seconds(feed.silent_after, default_silent_after),
                     "active": True,
                 }
                 old = known.get(feed.id)
@@ -345,8 +367,8 @@ class FeedsMixin(StoreBase):
         with self._tx("count feeds") as conn:
             row = conn.execute(_SQLITE_FEED_COUNTS if sqlite else _PG_FEED_COUNTS, params).one()
             failing_ids = tuple(conn.execute(_FAILING_FEEDS, params).scalars())
-        total, failing, never_read, read_recently, with_warning = (int(n or 0) for n in row)
-        return FeedCounts(total, failing, never_read, read_recently, with_warning, failing_ids)
+        total, failing, never_read, recently, warned, silent = (int(n or 0) for n in row)
+        return FeedCounts(total, failing, never_read, recently, warned, silent, failing_ids)
 
     def feeds(self, *, include_inactive: bool = False) -> list[FeedState]:
         query = select(feed_table).order_by(feed_table.c.id)
@@ -368,6 +390,7 @@ def _fresh(now: datetime) -> dict[str, Any]:
         "error_count": 0,
         "last_error": "",
         "warning": "",
+        "last_new_at": None,
         "dead": False,
         "next_check_at": now,
     }
@@ -390,8 +413,9 @@ def _fetch_values(r: FetchRecord) -> dict[str, Any]:
         values["title"] = r.title
     if r.warning is not None:
         values["warning"] = r.warning
-    if r.ok:
+    if r.ok:  # a first read starts the count of its silence (`mark_new` ends it)
         values |= {"last_success_at": r.now, "failing_since": None, "last_error": ""}
+        values["last_new_at_once"] = r.now
     else:
         values |= {"failing_since_once": r.now, "last_error": r.error}
     return values
@@ -415,8 +439,8 @@ def _sqlite_update_feeds(
     """`_update_feeds` by a plain executemany, which runs in C (SQLAlchemy binds row by row in
     Python), with datetimes written as UTCDateTime writes them."""
     sets = ", ".join(
-        "failing_since = coalesce(failing_since, ?)"
-        if name == "failing_since_once"
+        f"{name.removesuffix(_ONCE)} = coalesce({name.removesuffix(_ONCE)}, ?)"
+        if name.endswith(_ONCE)
         else f'"{name}" = ?'
         for name in names
     )
@@ -427,12 +451,31 @@ def _sqlite_update_feeds(
     return conn.exec_driver_sql(f"UPDATE feed SET {sets} WHERE id = ?", params).rowcount
 
 
+_ONCE = "_once"  # a `_fetch_values` name of a column set only while it is NULL
+
+
 def _fetch_set(name: str) -> tuple[str, Any]:
-    """(column, SET value) of one `_fetch_values` name; failing_since is set only once."""
-    if name == "failing_since_once":
+    """(column, SET value) of one `_fetch_values` name; failing_since and last_new_at are set
+    only once (`_ONCE`)."""
+    if name.endswith(_ONCE):
+        column = name.removesuffix(_ONCE)
         param = bindparam(f"v_{name}", type_=UTCDateTime())
-        return "failing_since", func.coalesce(feed_table.c.failing_since, param)
+        return column, func.coalesce(feed_table.c[column], param)
     return name, bindparam(f"v_{name}")
+
+
+def mark_new(conn: Connection, feed_ids: Collection[str], now: datetime) -> None:
+    """The feeds of entries stored as new at `now` brought something new then: in the
+    transaction that stores those entries, so a crash cannot keep one without the other."""
+    later = or_(feed_table.c.last_new_at.is_(None), feed_table.c.last_new_at < now)
+    for ids in chunks(sorted(set(feed_ids))):
+        conn.execute(
+            update(feed_table).where(feed_table.c.id.in_(ids), later).values(last_new_at=now)
+        )
+
+
+def _seconds(value: timedelta | None, default: timedelta) -> int:
+    return int((default if value is None else value).total_seconds())
 
 
 def _names(ids: Sequence[str], limit: int = 5) -> str:
@@ -468,6 +511,8 @@ def _feed_state(row: Any) -> FeedState:
         error_count=row.error_count,
         last_error=row.last_error,
         warning=row.warning,
+        last_new_at=row.last_new_at,
+        silent_after=timedelta(seconds=row.silent_after_seconds),
         next_check_at=row.next_check_at,
         dead=row.dead,
         failing_since=row.failing_since,

@@ -106,6 +106,10 @@ class FeedTable(SQLModel, table=True):
     error_count: int = 0
     last_error: str = _text()
     warning: str = _text()  # of the body last read (ill-formed, a charset guessed...); "" none
+    # When a check last stored a new entry of it, else its first successful read; None: never
+    # read. Longer ago than silent_after_seconds (0: never), the feed is silent.
+    last_new_at: datetime | None = _when()
+    silent_after_seconds: int = 0
     next_check_at: datetime | None = _when(index=True)
     dead: bool = False
     lease_owner: str | None = None
