@@ -226,12 +226,18 @@ def covered_by(
     """The end of the changes the digest of `day` lists: for a day whose digest went out, what
     it covered then (kept with it), so that built again (--send --force, or one sent before its
     message was kept: `sent_digest`) it lists the same changes; else `covered_until` as of
-    `now`."""
+    `now`, but not past where the digest of a later day that went out began (`--date` of a
+    day left unsent: what that one listed is not listed twice)."""
     state = store.digest_state(day)
     if state is not None and state.sent_at is not None:
         sent = state.covered_until
         return sent or covered_until(day, state.sent_at, digest_time=digest_time, zone=zone)
-    return covered_until(day, now, digest_time=digest_time, zone=zone)
+    end = covered_until(day, now, digest_time=digest_time, zone=zone)
+    later = store.next_sent_digest(day)
+    if later is None:
+        return end
+    began = previous_send(store, later, digest_time=digest_time, zone=zone)
+    return min(end, began or slot(later - timedelta(days=1), digest_time, zone))
 
 
 def digest_input(

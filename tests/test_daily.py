@@ -274,6 +274,24 @@ def test_a_sent_day_s_digest_seen_again_is_the_one_that_went_out(
     assert [c.indicator_id for c in following.changes] == ["visa-easing"]  # the verdict's
 
 
+def test_a_day_left_unsent_lists_none_of_what_a_later_sent_digest_listed(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    """Today's digest went out listing this morning's changes; the digest of yesterday, never
+    sent, seen or sent afterwards (`--date`) ends where today's began: nothing twice."""
+    check(definitions, store, at(6))
+    with running_smtp_server() as smtp:
+        today = send_daily_digest(definitions, store, settings(smtp, tmp_path), day=DAY,
+                                  now=at(7), owner="a")  # fmt: skip
+    yesterday = digest_input(definitions, store, day=DAY - timedelta(days=1), now=at(8),
+                             timezone="UTC", digest_time=SEVEN)  # fmt: skip
+    sent = digest_input(definitions, store, day=DAY, now=at(8), timezone="UTC", digest_time=SEVEN)
+
+    assert today.sent
+    assert {c.indicator_id for c in sent.changes} == {"visa-easing", "flight-routes"}
+    assert yesterday.changes == ()
+
+
 def test_a_past_day_s_digest_leaves_out_what_was_not_monitored_yet(
     definitions: Definitions, store: Store
 ) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from monitor.store.base import StoreBase
 from monitor.store.schema import digest_table
@@ -183,6 +183,14 @@ class DigestsMixin(StoreBase):
         with self._tx("read digests") as conn:
             row = conn.execute(query).first()
         return None if row is None else (row.day, row.sent_at)
+
+    def next_sent_digest(self, after: date) -> date | None:
+        """The earliest day after `after` whose digest was sent."""
+        c = digest_table.c
+        query = select(func.min(c.day)).where(c.day > after, c.sent_at.is_not(None))
+        with self._tx("read digests") as conn:
+            found: date | None = conn.execute(query).scalar()
+        return found
 
     def failing_digest(self, since: date) -> DigestState | None:
         """The latest digest of a day from `since` on, if it is not sent and its last try
