@@ -391,6 +391,19 @@ def test_test_against_needs_labeled_and_valid_definitions(tmp_path: Path) -> Non
     assert line.startswith(f"Error: --against {broken}: {broken / 'x.yaml'}")
 
 
+@pytest.mark.parametrize("option", [["--part", "score"], ["--part", "all"], ["--figures-only"]])
+def test_labeled_options_without_a_labeled_file_are_refused(
+    tmp_path: Path, option: list[str]
+) -> None:
+    """Not silently ignored: `monitor test --part score` ran only the examples, as if scored."""
+    env = _one_indicator(tmp_path, "visa")
+
+    refused = invoke(["test", *option], env)
+
+    assert refused.exit_code == 2
+    assert f"{option[0]} is about scores on a labeled file: give --labeled too" in refused.stderr
+
+
 def test_a_warning_about_a_vocabulary_term_points_into_the_vocabulary_once(tmp_path: Path) -> None:
     env = _one_indicator(tmp_path, '"@v.risky"')
     indicators = tmp_path / "indicators"

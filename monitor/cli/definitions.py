@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from monitor.cli.common import Runtime, command, echo_json, json_option, one_line, pass_runtime
 from monitor.errors import MonitorError
@@ -124,8 +125,18 @@ def test_cmd(
     """
     from monitor.match import run_examples
 
-    if against is not None and labeled is None:
-        raise click.UsageError("--against compares scores on a labeled file: give --labeled too")
+    if labeled is None:
+        source = click.get_current_context().get_parameter_source("part")
+        given = {
+            "--against": against is not None,
+            "--figures-only": figures_only,
+            "--part": source is ParameterSource.COMMANDLINE,
+        }
+        named = [name for name, used in given.items() if used]
+        if named:
+            raise click.UsageError(
+                f"{named[0]} is about scores on a labeled file: give --labeled too"
+            )
     other = None if against is None else _definitions_in(rt, against)
     results = run_examples(_chosen(rt, indicator_ids), rt.matcher)
     failures = [r for r in results if not r.passed]
