@@ -21,6 +21,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from monitor.reloading import Validity
 from monitor.store import FeedState, Store
 
 __all__ = ["CONTENT_TYPE", "CYCLE_BUCKETS", "StoreCollector", "render"]
@@ -32,8 +33,9 @@ CYCLE_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 class StoreCollector(Collector):
     """Every monitor_* metric, computed from the store when collected."""
 
-    def __init__(self, store: Store, now: datetime) -> None:
+    def __init__(self, store: Store, now: datetime, validity: Validity = Validity()) -> None:  # noqa: B008
         self._store = store
+        self._validity = validity
         self._now = now  # when a silence holds an alert back, and which feeds are silent
 
     def collect(self) -> Iterator[Metric]:
@@ -42,6 +44,11 @@ class StoreCollector(Collector):
         yield from self._feeds()
         yield from self._alerts()
         yield from self._times()
+        yield GaugeMetricFamily(
+            "monitor_definitions_invalid",
+            "Problems in the definition files on disk (the last valid set in force); 0: valid.",
+            value=len(self._validity.problems),
+        )
 
     def _cycles(self) -> Iterator[Metric]:
         t = self._store.cycle_totals(CYCLE_BUCKETS)
@@ -145,9 +152,9 @@ def _feed_state(feed: FeedState) -> str:
     return "failing" if feed.failing_since is not None else "ok"
 
 
-def render(store: Store, now: datetime) -> bytes:
+def render(store: Store, now: datetime, validity: Validity = Validity()) -> bytes:  # noqa: B008
     """The Prometheus text exposition of every metric at `now`; raises StoreError like the
     store."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(store, now))
+    registry.register(StoreCollector(store, now, validity))
     return generate_latest(registry)

@@ -421,9 +421,11 @@ def render_index(
     now: datetime,
     zone: tzinfo,
     silences: Sequence[Silence] = (),
+    definitions_note: str = "",
 ) -> str:
     """GET /: every indicator by group with its status, evidence and timeline, and whether a
-    silence holds its alerts back; feed health."""
+    silence holds its alerts back; feed health; `definitions_note` when the definition files
+    on disk are invalid (`Validity.reason`)."""
     groups: dict[str, list[Card]] = {}
     for view in views:
         card = _card(
@@ -454,6 +456,7 @@ def render_index(
             zone=str(zone),
             days=TIMELINE_DAYS,
             silenced={s.indicator_id for s in silences},
+            definitions_note=definitions_note,
             **_slots(),
         )
     )

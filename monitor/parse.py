@@ -39,6 +39,7 @@ from selectolax.lexbor import LexborHTMLParser
 from monitor import charsets
 from monitor.domain import Entry
 from monitor.errors import ParseError
+from monitor.lifeline import Lifeline, hold
 
 __all__ = [
     "ParseJob",
@@ -173,7 +174,8 @@ def parse_many(
     Jobs run in `workers` processes (default: one per CPU; 1 parses here), at most `ahead`
     items past the one last yielded, so the caller's work on results overlaps the parsing and
     memory stays bounded. The pool starts with the first job and ends with the iteration, so
-    nothing outlives a cycle; a worker that dies fails the jobs still in the pool.
+    nothing outlives a cycle; a worker that dies fails the jobs still in the pool. The workers
+    end with this process, however it ends (`monitor.lifeline`).
     """
     workers = workers or os.cpu_count() or 1
     if workers <= 1:
@@ -181,12 +183,17 @@ def parse_many(
             yield item, None if job is None else parse_job(job)
         return
     pool: ProcessPoolExecutor | None = None
+    lifeline: Lifeline | None = None
     pending: deque[tuple[T, Future[Parsed] | None]] = deque()
     try:
         for item, job in items:
             future = None
             if job is not None:
-                pool = pool or ProcessPoolExecutor(workers, mp_context=_context())
+                if pool is None:
+                    lifeline = Lifeline(_context())
+                    pool = ProcessPoolExecutor(
+                        workers, mp_context=_context(), initializer=hold, initargs=(lifeline.end,)
+                    )
                 future = pool.submit(parse_job, job)
             pending.append((item, future))
             while pending and (len(pending) >= ahead or _ready(pending[0][1])):
@@ -196,6 +203,8 @@ def parse_many(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        if lifeline is not None:
+            lifeline.close()
 
 
 def start_workers(workers: int | None = None) -> None:

@@ -27,7 +27,6 @@ import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -35,7 +34,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from monitor import heap
 from monitor.alerts import Outbox, send_pending
 from monitor.daily import due_day, resend_refused, retry_delay, send_daily_digest
-from monitor.definitions import load_definitions
 from monitor.domain import Definitions, format_duration, utcnow
 from monitor.errors import DefinitionError, DigestError, StoreError
 from monitor.fetch import FetchLimits, FetchStopped
@@ -49,6 +47,7 @@ from monitor.pipeline import (
     run_cycle,
     start_parsers,
 )
+from monitor.reloading import Reloader
 from monitor.settings import Settings
 from monitor.shutdown import SHUTDOWN_GRACE, install_signals, release_leases, stop_all
 from monitor.store import Store
@@ -71,54 +70,6 @@ class Service(Protocol):
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
-
-
-def fingerprint(indicators_dir: Path, feeds_file: Path) -> tuple[tuple[str, int, int], ...]:
-    """Name, mtime and size of every definition file: a change in any of them means reload."""
-    try:
-        paths = sorted(p for p in indicators_dir.iterdir() if p.suffix in (".yaml", ".yml"))
-    except OSError:
-        paths = []
-    found = []
-    for path in [*paths, feeds_file]:
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        found.append((str(path), stat.st_mtime_ns, stat.st_size))
-    return tuple(found)
-
-
-class Reloader:
-    """The one reload mechanism (the daemon's check job, `monitor serve`): the definitions are
-    loaded again when a file's name, mtime or size changed, or when asked (SIGHUP)."""
-
-    def __init__(self, indicators_dir: Path, feeds_file: Path, definitions: Definitions) -> None:
-        self._dir, self._file = indicators_dir, feeds_file
-        self._seen = fingerprint(indicators_dir, feeds_file)
-        self._asked = threading.Event()
-        self.definitions = definitions  # the last valid set
-
-    def request(self) -> None:
-        self._asked.set()
-
-    def poll(self) -> Definitions | None:
-        """The new definitions when a file changed (or a reload was asked) and they differ from
-        the last valid set; else None. An invalid edit raises DefinitionError once (not at every
-        poll) and the last valid set stays."""
-        current = fingerprint(self._dir, self._file)
-        asked = self._asked.is_set()
-        if current == self._seen and not asked:
-            return None
-        self._asked.clear()
-        self._seen = current
-        definitions = load_definitions(self._dir, self._file)
-        if definitions.hash == self.definitions.hash:
-            if asked:
-                log.info("definitions unchanged")
-            return None
-        self.definitions = definitions
-        return definitions
 
 
 class Daemon:

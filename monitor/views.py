@@ -30,6 +30,7 @@ from monitor.domain import (
     format_duration,
 )
 from monitor.errors import StoreError
+from monitor.reloading import Validity
 from monitor.shownterms import shown_terms
 from monitor.statuses import kept_statuses, unread_since
 from monitor.store import FeedCounts, FeedState, Store
@@ -419,12 +420,20 @@ _ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+")
 HIDDEN_ADDRESS = "[address]"
 
 
-def health(store: Store, *, now: datetime, started: datetime, max_age: timedelta) -> HealthOut:
+def health(
+    store: Store,
+    *,
+    now: datetime,
+    started: datetime,
+    max_age: timedelta,
+    validity: Validity = Validity(),  # noqa: B008 (frozen)
+) -> HealthOut:
     """GET /healthz: `unavailable` when the database does not answer; `starting` for one
     `max_age` after `started` while no cycle has finished, then `stale`; `stale` too when the
     last successful cycle is older than `max_age`; else the feeds' `ok`, `degraded` or
     `unhealthy`. `ok` is `degraded` while the latest digest (of the last DIGEST_FAILURE_DAYS)
-    is unsent after a failed try, and every status then says why."""
+    is unsent after a failed try, or while the definition files on disk are invalid (the last
+    valid set in force: `validity`), and every status then says why."""
     limit = max_age.total_seconds()
     try:
         last = store.last_successful_cycle()
@@ -458,6 +467,9 @@ def health(store: Store, *, now: datetime, started: datetime, max_age: timedelta
         status = "degraded" if status == "ok" else status
         error = _ADDRESS.sub(HIDDEN_ADDRESS, digest.last_error)  # no token: not to whom
         reasons.append(f"the digest of {digest.day} is not sent: {error}")
+    if validity.invalid:  # an edit the daemon did not take: the operator must hear of it
+        status = "degraded" if status == "ok" else status
+        reasons.append(validity.reason())
     return HealthOut(
         status=status, database=True, last_successful_cycle=last, age_seconds=age,
         max_age_seconds=limit, feeds=FeedCountsOut.of(counts), reasons=reasons,

@@ -62,6 +62,7 @@ from monitor import metrics as prometheus
 from monitor import page, server, signin, views, webexport, websilences
 from monitor.domain import Definitions, as_utc, parse_http_date, utcnow
 from monitor.errors import StoreError, VerdictError
+from monitor.reloading import Validity
 from monitor.server import Guard, Limits, WebServer, serve
 from monitor.settings import Settings
 from monitor.statuses import Judged, judge
@@ -127,8 +128,10 @@ def create_app(
     definitions: Callable[[], Definitions],
     settings: Settings,
     clock: Callable[[], datetime] = utcnow,
+    validity: Callable[[], Validity] = Validity,
 ) -> FastAPI:
-    """The FastAPI app over `store`; `definitions()` is called per request (it may reload)."""
+    """The FastAPI app over `store`; `definitions()` is called per request (it may reload), and
+    `validity()` then says whether the files on disk are valid (`Reloader.validity`)."""
     auth = signin.Auth(settings, clock)
     token = auth.enabled
     guarded = [Depends(auth)] if token else []
@@ -156,7 +159,7 @@ def create_app(
         bind_host=settings.http_host,
         max_body_bytes=settings.http_max_body_bytes,
     )
-    app.state.monitor = _State(store, definitions, settings, clock, started=clock())
+    app.state.monitor = _State(store, definitions, settings, clock, clock(), validity)
     app.include_router(_open)
     for router in (_cached, _api, _pages, webexport.router, websilences.router):
         app.include_router(router, dependencies=guarded, responses=refusals)
@@ -172,6 +175,7 @@ class _State:
     settings: Settings
     clock: Callable[[], datetime]
     started: datetime
+    validity: Callable[[], Validity] = Validity
 
     def __post_init__(self) -> None:
         self.max_age = self.settings.health_max_age or (
@@ -236,9 +240,8 @@ def healthz(state: State, response: Response) -> HealthOut:
     any cycle has finished the answer is `starting` (200) for one MAX_AGE after the server
     started, then `stale` (503). Reads the cycle table's latest row and five columns of
     the feed table: cheap enough to poll."""
-    health = views.health(
-        state.store, now=state.clock(), started=state.started, max_age=state.max_age
-    )
+    health = views.health(state.store, now=state.clock(), started=state.started,
+                          max_age=state.max_age, validity=state.validity())  # fmt: skip
     response.status_code = health.code
     response.headers["Cache-Control"] = _NO_STORE
     return health
@@ -366,7 +369,8 @@ def feeds(state: State) -> list[FeedOut]:
 def metrics(state: State) -> Response:
     """Counters, the cycle duration histogram and timestamps, read from the database."""
     return Response(
-        prometheus.render(state.store, state.clock()), media_type=prometheus.CONTENT_TYPE
+        prometheus.render(state.store, state.clock(), state.validity()),
+        media_type=prometheus.CONTENT_TYPE,
     )
 
 
@@ -453,7 +457,8 @@ def index(state: State, request: Request) -> Response:
     """Every indicator grouped by its marker: status, since, evidence with the matched
     terms highlighted, a 90-day timeline, a link to its page; feed health at the bottom."""
     snapshot = state.snapshot()
-    answer = state.answers.get(("index",), snapshot, lambda: _index(state, snapshot))
+    note = state.validity().reason()
+    answer = state.answers.get(("index", note), snapshot, lambda: _index(state, snapshot, note))
     return signin.page_answer(request, answer.body, answer.etag)
 
 
@@ -481,7 +486,7 @@ def indicator_page(
     return signin.page_answer(request, answer.body, answer.etag)
 
 
-def _index(state: _State, snapshot: Snapshot) -> Answer:
+def _index(state: _State, snapshot: Snapshot, note: str) -> Answer:
     start = snapshot.now - timedelta(days=page.TIMELINE_DAYS)
     recent = {v.id: state.store.history(v.id, since=start, limit=1000) for v in snapshot.views}
     html = page.render_index(
@@ -493,6 +498,7 @@ def _index(state: _State, snapshot: Snapshot) -> Answer:
         now=snapshot.now,
         zone=state.settings.zone,
         silences=state.store.silences(active_at=snapshot.now),
+        definitions_note=note,
     )
     return _answer(html.encode())
 

@@ -169,6 +169,32 @@ def test_an_invalid_edit_is_reported_and_the_last_valid_set_stays(
     assert store.current_statuses()["flight-routes"][0] == "expanded:reported"
 
 
+def test_an_invalid_edit_is_shown_until_the_files_are_valid_again(
+    home: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The daemon's `validity` (read by /healthz, /metrics and the page) says the files on disk
+    are invalid until they are valid again, which is logged, also when the set is the one in
+    force (the file restored)."""
+    daemon = make_daemon(home, store)
+    visa = home / "indicators" / "visa-easing.yaml"
+    good = visa.read_text()
+    visa.write_text(good.replace("outcomes:", "outcomes:\n  - nonsense: [1", 1))
+    assert not daemon.reload_if_changed()
+    validity = daemon.reloader.validity
+    assert validity.invalid and all(p.startswith(f"{visa}:") for p in validity.problems)
+    n = len(validity.problems)
+    assert validity.reason().startswith(f"definitions: {n} problem(s) in {visa}:")
+    assert validity.reason().endswith("; the last valid set is in force")
+
+    visa.write_text(good)  # restored: the set in force
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+        assert not daemon.reload_if_changed()
+    assert not daemon.reloader.validity.invalid
+    (line,) = [r for r in caplog.records if r.getMessage().startswith("definitions valid again")]
+    assert line.levelno == logging.INFO
+    assert line.getMessage() == "definitions valid again: 7 indicators, 2 feeds (the set in force)"
+
+
 def test_a_reload_asked_by_sighup_with_nothing_changed_keeps_the_set(
     home: Path, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitor import views
 from monitor.domain import Definitions, StatusChange
 from monitor.pipeline import evaluate_and_record, prepare, store_entries
+from monitor.reloading import Validity
 from monitor.statuses import pending_changes
 from monitor.store import Cycle, Store, open_store
 from monitor.web import create_app
@@ -38,8 +39,9 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 def make_client(store: Store, defs: Definitions, **options: object) -> TestClient:
     clock = options.pop("clock", lambda: NOW)
+    validity = options.pop("validity", Validity())
     app = create_app(store=store, definitions=lambda: defs, settings=settings(**options),
-                     clock=clock)  # type: ignore[arg-type]  # fmt: skip
+                     clock=clock, validity=lambda: validity)  # type: ignore[arg-type]  # fmt: skip
     return TestClient(app, raise_server_exceptions=False)
 
 
@@ -299,6 +301,29 @@ def test_healthz_is_ok_when_every_feed_was_read(database_url: str, defs: Definit
     }  # fmt: skip
     assert "\nmonitor_feeds_with_warning 1.0\n" in metrics
     assert '\nmonitor_feeds{state="ok"} 3.0\n' in metrics
+
+
+def test_healthz_metrics_and_page_say_when_the_definition_files_are_invalid(
+    database_url: str, defs: Definitions
+) -> None:
+    """One `Validity` (the daemon's reloader's) for /healthz, /metrics and the page."""
+    recent = NOW - timedelta(minutes=5)
+    invalid = Validity(("indicators/visa-easing.yaml:8: window: not a duration: '30days'",
+                        "indicators/visa-easing.yaml:12: outcomes: empty"))  # fmt: skip
+    reason = ("definitions: 2 problem(s) in indicators/visa-easing.yaml:8; "
+              "the last valid set is in force")  # fmt: skip
+    with _checked(database_url, defs, *((f.id, True, recent) for f in defs.feeds)) as store:
+        valid, broken = make_client(store, defs), make_client(store, defs, validity=invalid)
+        assert valid.get("/healthz").json()["status"] == "ok"
+        assert "\nmonitor_definitions_invalid 0.0\n" in valid.get("/metrics").text
+        assert "problem(s)" not in valid.get("/").text
+        health = broken.get("/healthz")
+        metrics, page = broken.get("/metrics").text, broken.get("/").text
+    assert health.status_code == 200
+    assert (health.json()["status"], health.json()["reasons"]) == ("degraded", [reason])
+    assert "'30days'" not in health.text  # open without a token: where, not what
+    assert "\nmonitor_definitions_invalid 2.0\n" in metrics
+    assert reason in page
 
 
 def test_healthz_is_degraded_while_the_day_s_digest_is_not_sent(

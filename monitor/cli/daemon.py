@@ -13,6 +13,7 @@ from monitor.errors import DefinitionError
 if TYPE_CHECKING:
     from monitor import scheduler
     from monitor.domain import Definitions
+    from monitor.reloading import Validity
 
 
 @command("run")
@@ -36,7 +37,10 @@ def _web(rt: Runtime) -> Callable[[scheduler.Daemon], list[scheduler.Service]]:
 
     def services(daemon: scheduler.Daemon) -> list[scheduler.Service]:
         app = web.create_app(
-            store=rt.store, definitions=lambda: daemon.definitions, settings=rt.settings
+            store=rt.store,
+            definitions=lambda: daemon.definitions,
+            settings=rt.settings,
+            validity=lambda: daemon.reloader.validity,
         )
         limits = web.Limits.of(rt.settings)
         return [
@@ -62,7 +66,10 @@ def serve_cmd(rt: Runtime, host: str | None, port: int | None) -> None:
     """
     from monitor import web
 
-    app = web.create_app(store=rt.store, definitions=_Reloading(rt), settings=rt.settings)
+    reloading = _Reloading(rt)
+    app = web.create_app(
+        store=rt.store, definitions=reloading, settings=rt.settings, validity=reloading.validity
+    )
     port = rt.settings.http_port if port is None else port
     web.serve(app, host=host or rt.settings.http_host, port=port, limits=web.Limits.of(rt.settings))
 
@@ -71,10 +78,15 @@ class _Reloading:
     """The definitions, loaded again when a file changed; the last good ones while invalid."""
 
     def __init__(self, rt: Runtime) -> None:
-        from monitor.scheduler import Reloader
+        from monitor.reloading import Reloader
 
         s = rt.settings
         self._reloader = Reloader(s.indicators_dir, s.feeds_file, rt.definitions)
+
+    def validity(self) -> Validity:
+        """Whether the files on disk are valid, read again if they changed."""
+        self()
+        return self._reloader.validity
 
     def __call__(self) -> Definitions:
         from monitor import heap

@@ -1,0 +1,111 @@
+"""Reloading the definitions while serving: `Reloader` loads them again when a file changed (or
+when asked: SIGHUP), keeps the last valid set while the files on disk are invalid, and says so
+in its `validity`, the one model of that state that /healthz, /metrics and the page read.
+
+Used by the daemon's check job (`monitor.scheduler`) and by `monitor serve` on its requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.definitions import load_definitions
+from monitor.domain import Definitions
+from monitor.errors import DefinitionError
+
+__all__ = ["Reloader", "Validity", "fingerprint"]
+
+log = logging.getLogger("monitor.daemon")
+
+
+@dataclass(frozen=True)
+class Validity:
+    """Whether the definition files on disk are valid: their problems (`file:line: what`) when
+    they are not, and the last valid set stays in force; () when they are."""
+
+    problems: tuple[str, ...] = ()
+
+    @property
+    def invalid(self) -> bool:
+        return bool(self.problems)
+
+    def reason(self) -> str:
+        """One line for /healthz and the page: how many problems, in which files (with the
+        line of the first problem in each), not what they are (/healthz is open: a problem can
+        quote the file). "" when valid."""
+        if not self.problems:
+            return ""
+        places: dict[str, str] = {}
+        for problem in self.problems:
+            path, line, _ = [*problem.split(":", 2), "", ""][:3]
+            places.setdefault(path, f"{path}:{line}" if line.isdigit() else path)
+        return (
+            f"definitions: {len(self.problems)} problem(s) in {', '.join(places.values())}; "
+            "the last valid set is in force"
+        )
+
+
+def fingerprint(indicators_dir: Path, feeds_file: Path) -> tuple[tuple[str, int, int], ...]:
+    """Name, mtime and size of every definition file: a change in any of them means reload."""
+    try:
+        paths = sorted(p for p in indicators_dir.iterdir() if p.suffix in (".yaml", ".yml"))
+    except OSError:
+        paths = []
+    found = []
+    for path in [*paths, feeds_file]:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        found.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
+class Reloader:
+    """The one reload mechanism (the daemon's check job, `monitor serve`): the definitions are
+    loaded again when a file's name, mtime or size changed, or when asked (SIGHUP)."""
+
+    def __init__(self, indicators_dir: Path, feeds_file: Path, definitions: Definitions) -> None:
+        self._dir, self._file = indicators_dir, feeds_file
+        self._seen = fingerprint(indicators_dir, feeds_file)
+        self._asked = threading.Event()
+        self.definitions = definitions  # the last valid set
+        self.validity = Validity()  # of the files as last read
+
+    def request(self) -> None:
+        self._asked.set()
+
+    def poll(self) -> Definitions | None:
+        """The new definitions when a file changed (or a reload was asked) and they differ from
+        the last valid set; else None. An invalid edit raises DefinitionError once (not at every
+        poll), the last valid set stays, and `validity` says so until the files are valid again
+        (then logged at INFO, a new set or the one in force)."""
+        current = fingerprint(self._dir, self._file)
+        asked = self._asked.is_set()
+        if current == self._seen and not asked:
+            return None
+        self._asked.clear()
+        self._seen = current
+        try:
+            definitions = load_definitions(self._dir, self._file)
+        except DefinitionError as exc:
+            self.validity = Validity(tuple(exc.problems))
+            raise
+        same = definitions.hash == self.definitions.hash
+        if self.validity.invalid:
+            self.validity = Validity()
+            log.info(
+                "definitions valid again: %d indicators, %d feeds%s",
+                len(definitions.indicators),
+                len(definitions.feeds),
+                " (the set in force)" if same else "",
+            )
+        elif same and asked:
+            log.info("definitions unchanged")
+        if same:
+            return None
+        self.definitions = definitions
+        return definitions
