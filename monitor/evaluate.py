@@ -211,12 +211,14 @@ def feeds_down(feed_health: Sequence[FeedHealth], now: datetime) -> str:
 
 def down_since(feed_health: Sequence[FeedHealth], now: datetime) -> datetime | None:
     """When feeds that cannot support ``quiet`` at `now` (`feeds_down`) stopped supporting it:
-    when the last of them went unread or failing for too long (gone: when it failed). None when
-    that cannot be told (a feed never read, or read after `now`)."""
+    when the last of them went unread or failing for too long (gone: when it failed). A feed
+    never read never supported a status (one added to the feeds file while no daemon runs):
+    the others tell when it stopped. None when that cannot be told (no feed was ever read, one
+    gone without a failure time, or one read after `now`)."""
     moments = []
     for health in feed_health:
         if health.never_read:
-            return None
+            continue
         if health.dead:
             if health.failing_since is None:
                 return None

@@ -172,16 +172,21 @@ def timeline(
     zone: tzinfo,
     days: int = TIMELINE_DAYS,
     started: datetime | None = None,
+    first_read: datetime | None = None,
 ) -> Timeline:
     """The status over the last `days` days from the changes inside them (any order).
 
     Nothing is drawn before `started`, when monitoring the indicator began: no status was
-    known then, and the stretch says so (`monitored_from`)."""
+    known then, and the stretch says so (`monitored_from`). Before `first_read`, when a first
+    reading that recorded no change ended the unknown it began in, it is drawn `unknown`."""
     start = now - timedelta(days=days)
     begin = start if started is None else min(max(start, started), now)
     inside = sorted((c for c in changes if begin <= c.at <= now), key=lambda c: (c.at, c.id or 0))
     times = [begin, *(c.at for c in inside), now]
     statuses = [inside[0].old_status if inside else current, *(c.new_status for c in inside)]
+    if first_read is not None and begin < first_read < times[1]:
+        times.insert(1, first_read)
+        statuses.insert(0, UNKNOWN)
     scale = TIMELINE_WIDTH / (now - start).total_seconds()
 
     def x(moment: datetime) -> float:
@@ -368,7 +373,14 @@ def _card(
         items=tuple(_item(definitions, e, zone) for e in shown),
         more=view.evidence_count - len(shown),
         timeline=timeline(
-            definitions, view.id, changes, view.status, now=now, zone=zone, started=view.started
+            definitions,
+            view.id,
+            changes,
+            view.status,
+            now=now,
+            zone=zone,
+            started=view.started,
+            first_read=view.first_read,
         ),
         why=status_words(UNKNOWN, clean(view.reason)) if view.status == UNKNOWN else "",
     )

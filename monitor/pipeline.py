@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from monitor.domain import (
+    UNKNOWN,
     Definitions,
     Entry,
     Match,
@@ -44,7 +45,7 @@ from monitor.fetch import (
 )
 from monitor.match import Matcher
 from monitor.parse import ParsedFeed, ParseJob, parse_many, start_workers
-from monitor.statuses import advance_all, readers_of
+from monitor.statuses import advance_all, dated, readers_of
 from monitor.store import Cycle, DueFeed, FetchRecord, Store
 
 if TYPE_CHECKING:
@@ -356,9 +357,14 @@ class _Leases:
 def evaluate_and_record(
     ctx: Context, *, now: datetime, replayed: bool = False
 ) -> list[StatusChange]:
-    current = {i: status for i, (status, _since) in ctx.store.current_statuses().items()}
+    recorded = ctx.store.current_statuses()
+    current = {i: status for i, (status, _since) in recorded.items()}
     statuses = advance_all(ctx.definitions, ctx.store, now=now, current=current)
     found = find_changes(statuses, current, now=now, replayed=replayed)
+    if any(c.new_status == UNKNOWN for c in found):  # dated as the readers showed it
+        sent = ctx.store.last_digest()
+        floor = sent[1] if sent is not None else None
+        found = dated(ctx.definitions, ctx.store, found, recorded, now=now, floor=floor)
     return ctx.store.record_changes(found, alert=ctx.alerts)
 
 

@@ -12,7 +12,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from monitor.domain import Definitions, Indicator, Level, OutcomeState, Status, StatusChange
+from monitor.domain import (
+    UNKNOWN,
+    Definitions,
+    Indicator,
+    Level,
+    OutcomeState,
+    Status,
+    StatusChange,
+)
 from monitor.evaluate import level_of
 from monitor.store import Around, Store
 from monitor.views import indicator_view
@@ -26,13 +34,14 @@ def indicator_views_at(
     end of what it covers), from the status changes recorded: the status its latest change
     before `at` set, since then, with the evidence that change kept. Without one, the status
     its first later change changed from — or, with no change at all, the one it holds now —
-    since monitoring it began (an indicator's first quiet reading records no change).
+    since its first quiet reading (which records no change: `Store.first_readings`), and
+    `unknown` before it, since monitoring it began.
 
     An indicator nobody monitored at `at` had no status then and is left out: one whose
     monitoring began later, and one without a change before `at` when `at` is before
     `kept_since` (retention deleted the changes older than that, and what they said)."""
     around, started = store.changes_around(at), store.monitoring_started()
-    current = store.current_statuses()
+    current, first = store.current_statuses(), store.first_readings()
     views = []
     for indicator in definitions.indicators:
         before, after = around.get(indicator.id, Around())
@@ -45,9 +54,13 @@ def indicator_views_at(
             if begun is None or begun > at or not held:
                 continue
             status, since = held, begun
+            read = first.get(indicator.id)
+            if read is not None and read > begun:
+                status, since = (UNKNOWN, begun) if at < read else (held, read)
         shown = _held(indicator, status, before)
         view = indicator_view(indicator.id, definitions, shown, status, since)
-        views.append(replace(view, started=started.get(indicator.id, since)))
+        began = started.get(indicator.id, since)
+        views.append(replace(view, started=began, first_read=first.get(indicator.id)))
     return views
 
 

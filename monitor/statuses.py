@@ -48,15 +48,36 @@ def pending_changes(definitions: Definitions, store: Store, *, now: datetime) ->
         return []
     statuses = kept_statuses(definitions, store, now=now, only=moved)  # with their evidence
     found = find_changes(statuses, current, now=now)
-    unread = unread_since(
-        definitions, store, {c.indicator_id for c in found if c.new_status == UNKNOWN}, now=now
-    )
-    return [
-        replace(c, at=max(unread[c.indicator_id], recorded[c.indicator_id][1]))
-        if c.indicator_id in unread and c.indicator_id in recorded
-        else c
-        for c in found
-    ]
+    return dated(definitions, store, found, recorded, now=now, unread=True)
+
+
+def dated(
+    definitions: Definitions,
+    store: Store,
+    found: Sequence[StatusChange],
+    recorded: Mapping[str, tuple[str, datetime]],
+    *,
+    now: datetime,
+    unread: bool = False,
+    floor: datetime | None = None,
+) -> list[StatusChange]:
+    """The changes `found` at `now`, each to ``unknown`` dated when the feeds stopped
+    supporting the status it leaves (`unread_since`: a failing feed two intervals after its
+    first failure), as the readers show it before it is recorded — but not before that status
+    began (`recorded`: indicator id -> (status, since)) nor before `floor` (a writer's: where
+    the latest digest sent listed changes up to, so none is dated into what it covered).
+    `unread`: the readers' feed health, which counts feeds nobody read (`_health`)."""
+    unknown = {c.indicator_id for c in found if c.new_status == UNKNOWN}
+    unread_at = unread_since(definitions, store, unknown, now=now, unread=unread)
+    dated_found = []
+    for change in found:
+        stopped = unread_at.get(change.indicator_id)
+        if stopped is not None and change.indicator_id in recorded:
+            began = recorded[change.indicator_id][1]
+            moment = max(stopped, began, floor or stopped)
+            change = replace(change, at=min(now, moment))
+        dated_found.append(change)
+    return dated_found
 
 
 def advance_all(
@@ -117,13 +138,19 @@ def kept_statuses(
 
 
 def unread_since(
-    definitions: Definitions, store: Store, indicator_ids: AbstractSet[str], *, now: datetime
+    definitions: Definitions,
+    store: Store,
+    indicator_ids: AbstractSet[str],
+    *,
+    now: datetime,
+    unread: bool = True,
 ) -> dict[str, datetime]:
-    """For the readers, of the indicators in `indicator_ids` that are `unknown` at `now` because
-    their feeds went unread or failing: since when (`evaluate.down_since`), where it can be told."""
+    """Of the indicators in `indicator_ids` that are `unknown` at `now` because their feeds went
+    unread or failing: since when (`evaluate.down_since`), where it can be told. `unread`: as
+    the readers see the feeds (`_health`); without, as the writers do."""
     if not indicator_ids:
         return {}
-    reads = _reads(definitions, store, unread=True)
+    reads = _reads(definitions, store, unread=unread)
     found = {i: down_since(reads[i], now) for i in indicator_ids if i in reads}
     return {i: moment for i, moment in found.items() if moment is not None}
 

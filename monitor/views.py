@@ -175,6 +175,7 @@ def indicator_views(
     feeds stopped supporting the status (went unread or failing), or else since `now`. Each
     names the feeds it reads that are silent at `now` (a status they do not change)."""
     recorded, started = store.current_statuses(), store.monitoring_started()
+    first = store.first_readings()
     worked = kept_statuses(definitions, store, now=now, evidence=evidence)
     unread = unread_since(definitions, store, {
         w.indicator_id for w in worked
@@ -189,7 +190,9 @@ def indicator_views(
             status, since = worked_out.status, max(moved, since) if status != INITIAL else moved
         view = indicator_view(worked_out.indicator_id, definitions, worked_out, status, since)
         began = started.get(worked_out.indicator_id, since)
-        views.append(replace(view, started=began, silent_feeds=_among(definitions, view, silent)))
+        among = _among(definitions, view, silent)
+        read = first.get(worked_out.indicator_id)
+        views.append(replace(view, started=began, silent_feeds=among, first_read=read))
     return views
 
 
@@ -550,11 +553,13 @@ def _history_rows(
     store: Store, ids: Sequence[str], since: datetime | None, kept_since: datetime | None
 ) -> Iterator[PeriodOut]:
     started, current = store.monitoring_started(), store.current_statuses()
+    first = store.first_readings()
     for indicator_id in ids:
         changes = store.iter_changes(indicator_id=indicator_id)
         held = current.get(indicator_id)
-        begun = started.get(indicator_id)
-        found = periods(indicator_id, changes, started=begun, current=held, kept_since=kept_since)
+        begun, read = started.get(indicator_id), first.get(indicator_id)
+        found = periods(indicator_id, changes, started=begun, current=held, kept_since=kept_since,
+                        first_read=read)  # fmt: skip
         for period in found:
             if since is None or period.until is None or period.until > since:
                 yield period
@@ -567,13 +572,22 @@ def periods(
     started: datetime | None,
     current: tuple[str, datetime] | None,
     kept_since: datetime | None = None,
+    first_read: datetime | None = None,
 ) -> Iterator[PeriodOut]:
     """The stretches of one indicator's statuses from its changes, oldest first: the status
     before its first change (from when monitoring began, but not before `kept_since`: the
     changes before may be gone, and what they said), then one per change, the last one open.
     Without changes, the status it holds now, since monitoring began (retention keeps each
-    indicator's latest change, so none was ever recorded)."""
+    indicator's latest change, so none was ever recorded). Before `first_read`, when a first
+    reading that recorded no change ended the unknown it began in (`Store.first_readings`;
+    None: there was none, or it is not known), it was `unknown`, whatever its first change or
+    its status now says."""
     begun = max(started, kept_since) if started and kept_since else started
+    if first_read is not None and (begun is None or begun < first_read):
+        if begun is not None:
+            yield PeriodOut(indicator=indicator_id, status=INITIAL, since=begun, until=first_read,
+                            change_id=None)  # fmt: skip
+        begun = started = first_read
     last: StatusChange | None = None
     for change in changes:
         if last is not None:

@@ -174,6 +174,8 @@ class IndicatorView:
     evidence: tuple[Evidence, ...]  # of the outcome(s) behind the status, newest first…
     evidence_count: int  # …the newest of this many stories
     silent_feeds: tuple[str, ...] = ()  # the feeds it reads that are silent (FeedState)
+    first_read: datetime | None = None  # when a first reading that recorded no change ended
+    # the unknown it began in (`Store.first_readings`)
 
 
 class IndicatorOut(_Model):

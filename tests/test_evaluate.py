@@ -105,7 +105,9 @@ def test_feeds_stopped_supporting_a_status_when_the_last_of_them_did() -> None:
     assert down_since([read], NOW) == NOW - 150 * timedelta(minutes=1)
     never = FeedHealth("d", None, timedelta(minutes=15), never_read=True)
     later = replace(healthy("e"), last_read=NOW + HOUR)  # the clock was set back
-    assert down_since([read, never], NOW) is None and down_since([later], NOW) is None
+    assert down_since([read, never], NOW) == NOW - 150 * timedelta(minutes=1)  # never read:
+    assert down_since([never], NOW) is None  # it never supported one; the others tell when
+    assert down_since([later], NOW) is None
 
 
 def failing(feed: str, since: timedelta, interval: timedelta = timedelta(minutes=15)) -> FeedHealth:

@@ -17,7 +17,17 @@ from sqlalchemy import create_engine, inspect, text
 
 from monitor import migrate
 from monitor.cli import main
-from monitor.domain import Entry, Feed, Match, digest_of, entry_key
+from monitor.domain import (
+    INITIAL,
+    QUIET,
+    UNKNOWN,
+    Entry,
+    Feed,
+    Match,
+    StatusChange,
+    digest_of,
+    entry_key,
+)
 from monitor.errors import StoreError
 from monitor.pipeline import run_cycle
 from monitor.store import (
@@ -513,3 +523,31 @@ def test_0018_gives_each_feed_the_newest_first_seen_of_its_entries_as_its_last_n
         storeops.record_fetch(store, "a", now=now, ok=True)
         after = {f.id: f.last_new_at for f in store.feeds()}
     assert after == {"a": now - 20 * day, "b": now, "c": None}
+
+
+def test_0019_keeps_the_first_reading_where_the_rows_tell_it(database_url: str) -> None:
+    """An indicator quiet with no change at all was first read at its `since`; one whose first
+    reading is lost among later changes stays unknown to the migration (NULL): nothing claimed."""
+    started = datetime(2026, 2, 1, 12, tzinfo=UTC)
+    read, later = started + timedelta(minutes=4), started + timedelta(minutes=20)
+    with open_store(database_url) as store:
+        store.ensure_indicators(["only-quiet", "moved-later", "read-at-once"], now=started)
+        first = [StatusChange(i, read, INITIAL, QUIET, (), "h")
+                 for i in ("only-quiet", "moved-later")]  # fmt: skip
+        store.record_changes(
+            [*first, StatusChange("read-at-once", started, INITIAL, QUIET, (), "h")]
+        )
+        store.record_changes([StatusChange("moved-later", later, QUIET, UNKNOWN, (), "h")])
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            migrate.downgrade(conn, metadata, "0018")
+        assert "read_at" not in {c["name"] for c in inspect(engine).get_columns("indicator_state")}
+    finally:
+        engine.dispose()
+
+    assert upgrade(database_url) == ("0018", migrate.head())
+
+    assert schema_differences(database_url) == []
+    with open_store(database_url) as store:
+        assert store.first_readings() == {"only-quiet": read}

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import views
-from monitor.domain import Definitions, StatusChange
+from monitor.domain import Definitions, Feed, StatusChange
 from monitor.pipeline import evaluate_and_record, prepare, store_entries
 from monitor.reloading import Validity
 from monitor.statuses import pending_changes
@@ -608,6 +608,58 @@ def test_feeds_nobody_reads_make_the_shown_status_unknown(store: Store, defs: De
     assert [c.at for c in pending] == [datetime.fromisoformat(data["since"])]
     listed = store.with_unrecorded(pending).changes_between(later - timedelta(minutes=1), later)
     assert [c.new_status for c in listed] == ["unknown"]
+
+
+def test_a_feed_never_read_does_not_move_since_to_the_moment_asked(
+    store: Store, defs: Definitions
+) -> None:
+    """A feed added to the feeds file after the daemon stopped (never read: it never supported
+    any status) does not hide when the feeds that were read stopped supporting it: the API,
+    the page and the changes `monitor status` reads all say then, however late one asks."""
+    added = Feed("added", "https://added.example/rss.xml", ("korea",))
+    more = Definitions(defs.indicators, (*defs.feeds, added), defs.hash)
+    stopped = NOW - timedelta(minutes=5) + 2 * timedelta(minutes=15)  # read at NOW - 5 minutes
+    for later in (NOW + timedelta(minutes=40), NOW + timedelta(minutes=41, seconds=13)):
+        data = (
+            make_client(store, more, clock=lambda at=later: at)
+            .get("/indicators/visa-easing")
+            .json()
+        )
+        assert (data["status"], data["reason"][-10:]) == ("unknown", "and 1 more")
+        assert datetime.fromisoformat(data["since"]) == stopped
+        pending = [
+            c for c in pending_changes(more, store, now=later) if c.indicator_id == "visa-easing"
+        ]
+        assert [c.at for c in pending] == [stopped]
+
+
+@pytest.mark.parametrize("digest_after", [None, timedelta(minutes=33)])
+def test_the_daemon_records_unknown_when_the_readers_showed_it(
+    store: Store, defs: Definitions, digest_after: timedelta | None
+) -> None:
+    """Feeds failing since `failed`: the readers show `unknown` from two of their 15-minute
+    intervals later, before anything records it; the daemon, re-evaluating between cycles a
+    little later, records the change at that same moment (the page, the API and the history
+    then agree) — but never inside what a digest already sent covered: it would list it no
+    more."""
+    failed = NOW + timedelta(minutes=5)
+    for feed in ("yonhap", "herald"):
+        storeops.record_fetch(store, feed, now=failed, ok=False, http_status=503)
+    stopped, later = failed + 2 * timedelta(minutes=15), failed + timedelta(minutes=40)
+    if digest_after is not None:
+        day = later.date()
+        assert store.claim_digest(day, owner="test", now=failed + digest_after)
+        store.mark_digest_sent(day, failed + digest_after)
+    shown = make_client(store, defs, clock=lambda: later).get("/indicators/visa-easing").json()
+    assert (shown["status"], datetime.fromisoformat(shown["since"])) == ("unknown", stopped)
+
+    recorded = evaluate_and_record(webdata.context(store, defs), now=later)
+
+    at = {c.indicator_id: c.at for c in recorded}["visa-easing"]
+    assert at == (stopped if digest_after is None else failed + digest_after)
+    assert store.current_statuses()["visa-easing"] == ("unknown", at)
+    after = make_client(store, defs, clock=lambda: later).get("/indicators/visa-easing").json()
+    assert datetime.fromisoformat(after["since"]) == at
 
 
 def test_a_clock_set_back_makes_healthz_stale_and_the_status_unknown(

@@ -99,6 +99,19 @@ class ChangesMixin(StoreBase):
             found = {row.indicator_id: row.started_at or row.since for row in conn.execute(query)}
         return {c.indicator_id: c.at for c in self._unrecorded} | found
 
+    def first_readings(self) -> dict[str, datetime]:
+        """indicator id -> when its first reading ended the unknown it began in, where that
+        recorded no change (`record_changes`: quiet is not news) and is known: the stretch
+        before it is `unknown`, not the status of its first change's `old_status`. The
+        unrecorded first readings (`with_unrecorded`) count too."""
+        query = select(state_table.c.indicator_id, state_table.c.read_at)
+        query = query.where(state_table.c.read_at.is_not(None))
+        with self._tx("read statuses") as conn:
+            found = {row.indicator_id: row.read_at for row in conn.execute(query)}
+        rows = set(map(id, self._unrecorded_rows))
+        pending = [c for c in self._unrecorded if id(c) not in rows and c.old_status == INITIAL]
+        return found | {c.indicator_id: c.at for c in pending}
+
     @once_more_if_disconnected
     def record_changes(
         self, changes: Sequence[StatusChange], *, alert: bool = False
@@ -153,6 +166,8 @@ class ChangesMixin(StoreBase):
             return 0 if conn.execute(statement).first() is not None else None
         if row.status != change.old_status:
             return None
+        if _first_reading(change, row.version):  # no row says when the initial unknown ended
+            values["read_at"] = change.at
         swapped = conn.execute(
             update(state_table)
             .where(key, state_table.c.status == row.status, state_table.c.version == row.version)

@@ -175,6 +175,9 @@ class IndicatorStateTable(SQLModel, table=True):
     definition_hash: str = ""
     version: int = 0
     started_at: datetime | None = _when()  # when monitoring it began (its state was made)
+    # When its first reading (quiet: no change recorded, not news) ended its initial unknown;
+    # NULL when that was a recorded change, has not happened, or is not known (migration 0019).
+    read_at: datetime | None = _when()
 
 
 class StatusChangeTable(SQLModel, table=True):
