@@ -29,7 +29,7 @@ the body) and honour If-None-Match with 304.
 Statuses and evidence (`views.ViewCache`) are computed again only when the data version moved
 (a cycle ended, a status was recorded, an entry matched), the definitions were reloaded, or a
 minute passed. History pages are rendered once per data version, the HTML pages once per
-computation of the views (`views.AnswerCache`, the most recently used 8 MB of answers).
+computation of the views (`answers.AnswerCache`, the most recently used 8 MB of answers).
 
 A verdict is by the name of the token (bearer or session) that made it, else by `anonymous`;
 it re-evaluates the indicator at once. The form endpoint refuses a cross-site post
@@ -60,6 +60,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor import metrics as prometheus
 from monitor import page, server, signin, views, webexport, websilences
+from monitor.answers import Answer, AnswerCache
 from monitor.domain import Definitions, as_utc, parse_http_date, utcnow
 from monitor.errors import StoreError, VerdictError
 from monitor.reloading import Validity
@@ -67,7 +68,7 @@ from monitor.server import Guard, Limits, WebServer, serve
 from monitor.settings import Settings
 from monitor.statuses import Judged, judge
 from monitor.store import Store
-from monitor.views import Answer, AnswerCache, Snapshot, ViewCache
+from monitor.views import Snapshot, ViewCache
 from monitor.webmodels import (
     EntryOut,
     ErrorOut,

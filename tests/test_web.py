@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor import views
+from monitor import answers, views
 from monitor.domain import Definitions, Feed, StatusChange
 from monitor.pipeline import evaluate_and_record, prepare, store_entries
 from monitor.reloading import Validity
@@ -777,13 +777,13 @@ def test_history_pages_are_rendered_again_once_a_change_is_recorded(
 
 
 def test_the_answer_cache_keeps_the_most_recent_within_its_bytes() -> None:
-    cache = views.AnswerCache(max_bytes=80)  # eight bodies of 10 bytes; none over 10 bytes
+    cache = answers.AnswerCache(max_bytes=80)  # eight bodies of 10 bytes; none over 10 bytes
     rendered: list[str] = []
 
     def get(key: str, version: int = 1, size: int = 10) -> None:
-        def render() -> views.Answer:
+        def render() -> answers.Answer:
             rendered.append(key)
-            return views.Answer(b"x" * size, f'"{key}"')
+            return answers.Answer(b"x" * size, f'"{key}"')
 
         cache.get(key, version, render)
 
@@ -800,18 +800,18 @@ def test_the_answer_cache_keeps_the_most_recent_within_its_bytes() -> None:
 
 
 def test_concurrent_misses_of_one_answer_render_it_once() -> None:
-    cache = views.AnswerCache()
+    cache = answers.AnswerCache()
     rendered: list[int] = []
 
-    def render() -> views.Answer:
+    def render() -> answers.Answer:
         rendered.append(1)
         time.sleep(0.1)
-        return views.Answer(b"page", '"page"')
+        return answers.Answer(b"page", '"page"')
 
     with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda _: cache.get(("index",), 1, render), range(8)))
+        found = list(pool.map(lambda _: cache.get(("index",), 1, render), range(8)))
     assert len(rendered) == 1
-    assert {a.body for a in answers} == {b"page"}
+    assert {a.body for a in found} == {b"page"}
 
 
 def test_the_pages_are_rendered_once_per_snapshot(
