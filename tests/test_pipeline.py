@@ -143,7 +143,7 @@ def test_an_ill_formed_but_readable_feed_is_stored_and_its_fault_kept(
         report = run_cycle(ctx, now=NOW)
 
     assert (report.failed, report.new_entries) == (0, 4)
-    warning = "<unknown>:20:16: not well-formed (invalid token)"
+    warning = "line 20, column 16: not well-formed (invalid token)"  # as expat says
     assert f"feed sloppy was read with a warning: {warning}" in caplog.text
     (state,) = store.feeds()
     assert state.last_error == "" and state.error_count == 0  # readable: not a failure
