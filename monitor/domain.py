@@ -378,7 +378,7 @@ class FeedHealth:
     feed_id: str
     failing_since: datetime | None  # first failure since the last success; None if healthy
     interval: timedelta
-    dead: bool = False  # 410 Gone, or permanently failing
+    dead: bool = False  # gone: its last answer was 410 (tried again once a fetch.GONE_RETRY)
     last_error: str = ""
     never_read: bool = False  # no fetch of it has ever succeeded (or it was never fetched)
     last_read: datetime | None = None  # its last successful fetch

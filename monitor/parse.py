@@ -100,7 +100,8 @@ def parse_feed(
     # application/xml lets the body's own XML declaration choose the charset. No
     # Content-Location: feedparser would resolve guids against it, and a guid must not
     # change when the feed moves. Links are made absolute here instead.
-    body = charsets.declaration_first(body)
+    served, body = body, charsets.declaration_first(body)
+    dropped = served[: len(served) - len(body)]  # white space before the declaration
     headers = {"content-type": charsets.xml_content_type(content_type, body)}
     body, replaced = charsets.repaired_utf8(body, headers["content-type"])
     try:
@@ -113,7 +114,8 @@ def parse_feed(
     except Exception as exc:  # feedparser's own bugs on hostile input
         raise ParseError(f"parse: {url}: not a feed ({type(exc).__name__}: {exc})") from exc
     read_as = _str(parsed.get("encoding"))
-    problem = _bozo_text(parsed, charsets.charset_note(read_as, headers["content-type"], body))
+    note = charsets.charset_note(read_as, headers["content-type"], body)
+    problem = _bozo_text(parsed, note, body=body, dropped=dropped)
     if replaced:
         problem = _also(problem, f"{replaced} byte(s) that are not UTF-8 replaced")
     # Nothing readable: not a feed, also when the ill-formed remains name one (`<rss>`&&&).
@@ -418,18 +420,59 @@ def _ends_early(parsed: Mapping[str, Any]) -> bool:
     )
 
 
-def _bozo_text(parsed: Mapping[str, Any], charset: str = "") -> str:
+def _bozo_text(
+    parsed: Mapping[str, Any], charset: str = "", *, body: bytes = b"", dropped: bytes = b""
+) -> str:
     """feedparser's complaint, after `charset` (`_charset_note`), which says in plainer words
     what its CharacterEncodingOverride says ("document declared as utf-8, but parsed as
-    SHIFT_JIS": no charset was declared) and what a later complaint overwrote."""
+    SHIFT_JIS": no charset was declared) and what a later complaint overwrote. expat's is
+    placed in the body as served (`_fault`): `body` as feedparser was given it, `dropped` the
+    white space taken from before its declaration."""
     complaint = ""
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
         if exc is None:
             complaint = "ill-formed"
+        elif isinstance(exc, SAXParseException):
+            complaint = _fault(exc, body, dropped, _str(parsed.get("encoding")))
         elif not isinstance(exc, feedparser.CharacterEncodingOverride):
             complaint = collapse(str(exc)) or type(exc).__name__
     return "; ".join(text for text in (charset, complaint) if text)
+
+
+# feedparser hands expat the body decoded, with this declaration in place of the body's own
+# (its RE_XML_DECLARATION), or on a line of its own before a body without one.
+_FEEDPARSER_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>"
+_DECLARATION = re.compile(r"^<\?xml[^>]*?>")
+_LINE_BREAK = re.compile(r"\r\n?|\n")  # what expat counts as one
+
+
+def _fault(exc: SAXParseException, body: bytes, dropped: bytes, read_as: str) -> str:
+    """expat's complaint at its line and column in the body as served, `line 34, column 158:
+    not well-formed (invalid token)` (the column counted from 0, as expat does), not in what
+    feedparser gave expat (`<unknown>:35:158: …`, where `<unknown>` stands for a file name)."""
+    try:
+        head = body[:1024].decode(read_as or "utf-8", errors="replace").removeprefix("\ufeff")
+    except LookupError:
+        head = ""
+    declared = _DECLARATION.match(head)
+    given = _FEEDPARSER_DECLARATION + ("" if declared else "\n")
+    served = dropped.decode("latin-1") + (declared[0] if declared else "")
+    line, column = exc.getLineNumber(), exc.getColumnNumber()
+    if line is None or column is None:
+        return collapse(str(exc))
+    line, column = _moved(line, column, given, served)
+    return f"line {line}, column {column}: {exc.getMessage()}"
+
+
+def _moved(line: int, column: int, given: str, served: str) -> tuple[int, int]:
+    """Where (line, column) of `given` + a text is in `served` + the same text."""
+    given_lines, served_lines = _LINE_BREAK.split(given), _LINE_BREAK.split(served)
+    if line < len(given_lines):  # in feedparser's own declaration: nothing of the body's
+        return line, column
+    if line == len(given_lines):  # on the line the declarations end
+        column += len(served_lines[-1]) - len(given_lines[-1])
+    return line + len(served_lines) - len(given_lines), column
 
 
 # ---------------------------------------------------------------- URLs and publishers

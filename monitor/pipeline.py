@@ -90,7 +90,7 @@ class Context:
     parse_workers: int | None = None  # processes parsing bodies; None: one per CPU, 1: none
     stop: threading.Event | None = None  # set: fetches in flight are abandoned (FetchStopped)
     cycle_deadline: timedelta = timedelta(minutes=10)  # then what is not fetched is released
-    force: bool = False  # check every live feed now, whatever its schedule (check --force)
+    force: bool = False  # check every feed now, whatever its schedule, dead too (--force)
     progress: Callable[[int, int], None] | None = None  # (feeds done, feeds claimed so far)
     alerts: bool = False  # record changes as waiting for their alert (MONITOR_NOTIFY_URLS)
     silent_after: timedelta = timedelta(days=14)  # of feeds without their own (0: never)

@@ -179,10 +179,7 @@ class Daemon:
             )
 
     def _any_due(self, now: datetime) -> bool:
-        return any(
-            not f.dead and (f.next_check_at is None or f.next_check_at <= now)
-            for f in self.store.feeds()
-        )
+        return any(f.next_check_at is None or f.next_check_at <= now for f in self.store.feeds())
 
     # ------------------------------------------------------------ alerts
 

@@ -467,7 +467,9 @@ class FeedOut(_Model):
     )
     failing_since: Time | None
     next_check_at: Time | None
-    dead: bool = Field(description="Gone (410) or failing for good: no longer fetched.")
+    dead: bool = Field(
+        description="Gone: its last answer was 410. Tried again once a day; an answer revives it."
+    )
 
     @classmethod
     def of(cls, feed: FeedState, now: datetime) -> Self:

@@ -14,6 +14,7 @@ import httpx2
 import pytest
 
 from monitor.fetch import (
+    GONE_RETRY,
     FeedRequest,
     FetchLimits,
     FetchResult,
@@ -414,7 +415,7 @@ def result_of(status: FetchStatus, retry_after: timedelta | None = None) -> Fetc
         (FetchStatus.RATE_LIMITED, 2, timedelta(minutes=30), 4 * INTERVAL, 3),
         (FetchStatus.RATE_LIMITED, 0, timedelta(days=3), CAP, 1),
         (FetchStatus.RATE_LIMITED, 1, None, 2 * INTERVAL, 2),
-        (FetchStatus.GONE, 0, None, CAP, 1),
+        (FetchStatus.GONE, 0, None, GONE_RETRY, 1),  # a day, not the 6 h cap
     ],
 )
 def test_next_check_backoff(
@@ -432,6 +433,14 @@ def test_next_check_backoff(
         max_backoff=CAP,
     )
     assert (when - NOW, errors) == (delay, errors_after)
+
+
+def test_a_gone_feed_waits_for_the_cap_when_it_is_longer_than_gone_retry() -> None:
+    week = timedelta(days=7)
+    when, _ = next_check(
+        result_of(FetchStatus.GONE), now=NOW, interval=INTERVAL, errors_before=0, max_backoff=week
+    )
+    assert when == NOW + week
 
 
 def test_next_check_never_backs_off_below_the_interval() -> None:

@@ -173,7 +173,7 @@ def failing_cases(streams: dict[str, Streamed], later: str) -> list[Case]:
         Case("unavailable", {"status": 503, "headers": {"Retry-After": later}},
              "fetch: HTTP 503 (retry after "),
         Case("not-well-formed", {"body": b'<?xml version="1.0"?><<<rss>>>&&& <item'},
-             "not a feed (<unknown>:1:"),
+             "not a feed (line 1, column 22: not well-formed"),
         Case("html", {"body": b"<!doctype html><html><body><p>Our news</p></body></html>",
                       "headers": {"Content-Type": "text/html; charset=utf-8"}},
              "not a feed"),
@@ -513,11 +513,11 @@ CHECKS: dict[str, Callable[[list[Entry]], None]] = {
 # What the readable feeds that are not right say: the feed's warning, in /feeds, on the page and
 # in the digest (they looked healthy there); the others are not listed in the digest at all.
 WARNINGS = {
-    "ill-formed-readable": "<unknown>:1:98: not well-formed (invalid token); 1 item(s) left "
+    "ill-formed-readable": "line 1, column 98: not well-formed (invalid token); 1 item(s) left "
     "out: neither a title nor any text (the body ends early?)",
     "wrong-charset": "charsets disagree: read as windows-1252; the server says utf-8, "
     "the feed declares windows-1252",
-    "billion-laughs": "<unknown>:1:666: limit on input amplification factor (from DTD and "
+    "billion-laughs": "line 1, column 649: limit on input amplification factor (from DTD and "
     "entities) breached",
     "duplicate-guids": "2 item(s) left out: another story under the guid of an earlier one",
 }

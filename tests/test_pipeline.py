@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from monitor.cli import main
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Feed
+from monitor.fetch import GONE_RETRY
 from monitor.parse import ENDS_EARLY
 from monitor.pipeline import Context, prepare, run_cycle
 from monitor.store import DueFeed, Store, open_store
@@ -142,7 +143,7 @@ def test_an_ill_formed_but_readable_feed_is_stored_and_its_fault_kept(
         report = run_cycle(ctx, now=NOW)
 
     assert (report.failed, report.new_entries) == (0, 4)
-    warning = "<unknown>:20:16: not well-formed (invalid token)"
+    warning = "line 20, column 16: not well-formed (invalid token)"  # as expat says
     assert f"feed sloppy was read with a warning: {warning}" in caplog.text
     (state,) = store.feeds()
     assert state.last_error == "" and state.error_count == 0  # readable: not a failure
@@ -401,17 +402,21 @@ def test_after_a_restart_the_status_reflects_stored_feed_health_at_once(
     assert {s for s, _since in store.current_statuses().values()} == {"unknown"}
 
 
-def test_a_gone_feed_is_marked_dead_and_no_longer_polled(
+def test_a_gone_feed_is_marked_dead_and_tried_again_once_a_day(
     feed_server: FeedServer, shipped: Definitions, store: Store
 ) -> None:
+    """Not at the back-off cap (6 h) as a failing feed is: once a GONE_RETRY (a day); see
+    test_gone_feeds for what brings it back."""
     feed_server.route("/gone.xml", status=410, body=b"")
     ctx = context(shipped, store, [Feed("gone", feed_server.url("/gone.xml"), ALL_TAGS)])
 
     run_cycle(ctx, now=NOW)
-    run_cycle(ctx, now=NOW + timedelta(days=2))
-
+    run_cycle(ctx, now=NOW + ctx.max_backoff)
     assert feed_server.hits("/gone.xml") == 1
-    assert store.feeds()[0].dead
+
+    run_cycle(ctx, now=NOW + GONE_RETRY)
+    assert feed_server.hits("/gone.xml") == 2
+    assert store.feeds()[0].dead and store.feeds()[0].next_check_at == NOW + 2 * GONE_RETRY
 
 
 def test_monitor_check_twice_over_the_same_news_records_nothing_new(

@@ -401,13 +401,21 @@ def test_moved_and_dead_feeds(store: Store) -> None:
         store, "yonhap", now=NOW, ok=True, http_status=301, moved_to="https://new.example/rss"
     )
     storeops.record_fetch(
-        store, "xinhua", now=NOW, ok=False, http_status=410, error="gone", dead=True
-    )
+        store, "xinhua", now=NOW, ok=False, http_status=410, error="gone", dead=True,
+        next_check_at=NOW + DAY,
+    )  # fmt: skip
     [due] = store.due_feeds(NOW, owner="a", lease=MINUTE)
     assert (due.id, due.url) == ("yonhap", "https://new.example/rss")
     health = {h.feed_id: h for h in store.feed_health()}
     assert health["xinhua"].dead and health["xinhua"].last_error == "gone"
     assert not health["yonhap"].dead and health["yonhap"].interval == timedelta(minutes=10)
+    # Gone is tried again at its next check, and at once when forced (`monitor check --force`).
+    assert store.due_feeds(NOW + HOUR, owner="b", lease=MINUTE, skip=["yonhap"]) == []
+    forced = store.due_feeds(NOW + MINUTE, owner="c", lease=MINUTE, force=True, skip=["yonhap"])
+    assert [f.id for f in forced] == ["xinhua"]
+    store.release_leases(owner="c")
+    due = store.due_feeds(NOW + DAY, owner="b", lease=MINUTE, skip=["yonhap"])
+    assert [f.id for f in due] == ["xinhua"]
 
 
 def test_sync_feeds_keeps_state_resets_changed_urls_and_retires_the_rest(store: Store) -> None:
@@ -428,6 +436,18 @@ def test_sync_feeds_keeps_state_resets_changed_urls_and_retires_the_rest(store: 
     assert [f.id for f in store.feeds(include_inactive=True)] == ["xinhua", "yonhap"]
     assert [h.feed_id for h in store.feed_health()] == ["yonhap"]
     assert [f.id for f in store.due_feeds(NOW + 2 * HOUR, owner="a", lease=MINUTE)] == ["yonhap"]
+
+    # Configured again: it starts afresh, as a new feed would (`monitor check` reads it now).
+    storeops.record_fetch(store, "yonhap", now=NOW + 2 * HOUR, ok=False, error="z", error_count=4,
+                          dead=True, next_check_at=NOW + DAY)  # fmt: skip
+    store.sync_feeds([moved], now=NOW + 3 * HOUR)
+    store.sync_feeds([FEEDS[0], moved], now=NOW + 3 * HOUR)
+    yonhap = next(f for f in store.feeds() if f.id == "yonhap")
+    assert (yonhap.dead, yonhap.error_count, yonhap.failing_since, yonhap.last_error) == (
+        False, 0, None, "",
+    )  # fmt: skip
+    [due] = store.due_feeds(NOW + 3 * HOUR, owner="b", lease=MINUTE, skip=["xinhua"])
+    assert (due.id, due.etag, due.error_count) == ("yonhap", None, 0)  # "v" was its ETag
 
 
 def test_a_feed_keeps_the_warning_of_the_body_last_read(store: Store) -> None:

@@ -24,7 +24,11 @@ from monitor.cli.common import (
 
 @command("check")
 @json_option("Print the changes as JSON lines.")
-@click.option("--force", is_flag=True, help="Check every feed now, whatever its schedule.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Check every feed now, whatever its schedule, dead (410) ones too.",
+)
 @pass_runtime
 def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
     """Run one check cycle now and print the status changes it recorded.

@@ -41,8 +41,12 @@ from monitor.fetch.one import Client, fetch_guarded, parse_retry_after
 
 HALT_POLL = 0.1  # seconds between looks at a Fetcher's `halt` while it waits for a result
 CLOSE_TIMEOUT = 2.0  # seconds a Fetcher's close waits for its connections to close
+# A gone feed (410) is tried again this long after (or after the back-off cap, if longer): a
+# server misconfigured for a while, or a CMS that moved, must not lose a source for good.
+GONE_RETRY = timedelta(days=1)
 
 __all__ = [
+    "GONE_RETRY",
     "MAX_ERROR_CHARS",
     "FeedRequest",
     "FetchLimits",
@@ -242,13 +246,14 @@ def next_check(
 
     Success: `now + interval`, errors reset. Failure: `now + interval * 2**errors_before`,
     capped at `max_backoff` (never below `interval`). Rate limited: the same, but at least
-    the server's Retry-After. Gone: the cap; the caller marks the feed dead.
+    the server's Retry-After. Gone: GONE_RETRY, or the cap when longer; the caller marks the
+    feed dead until an answer that is not a 410.
     """
     if result.ok:
         return now + interval, 0
     cap = max(max_backoff, interval)
     if result.status is FetchStatus.GONE:
-        return now + cap, errors_before + 1
+        return now + max(GONE_RETRY, cap), errors_before + 1
     exponent = min(max(errors_before, 0), 62)
     delay_seconds = min(interval.total_seconds() * 2.0**exponent, cap.total_seconds())
     delay = timedelta(seconds=delay_seconds)

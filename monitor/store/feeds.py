@@ -1,6 +1,6 @@
 """Feeds: the configured set, due feeds claimed with a lease, what each fetch found, and their
 health. Feeds that leave the configuration are kept with `active = False`: they are never due
-and not reported, and come back with their state if configured again.
+and not reported, and start afresh if configured again.
 """
 
 from __future__ import annotations
@@ -188,12 +188,13 @@ class FeedsMixin(StoreBase):
         """Upsert the configured feeds keeping their state; mark the others inactive. A feed's
         `interval` and `silent_after` are stored, the defaults given here for those without.
 
-        A feed whose URL changed starts afresh: no validators, no redirect, no failures. A feed
+        A feed whose URL changed, or that comes back into the configuration, starts afresh: no
+        validators, no redirect, no failures (not dead), due at once. A feed
         whose interval got shorter is next checked one new interval after its last check, not
         at the time the old interval set (unless it is backing off from failures).
         """
         columns = ("id", "url", "interval_seconds", "last_checked_at", "next_check_at",
-                   "error_count")  # fmt: skip
+                   "error_count", "active")  # fmt: skip
         with self._tx("sync feeds", write=True) as conn:
             read = select(*(feed_table.c[name] for name in columns))
             known = {row.id: row for row in conn.execute(read)}
@@ -210,7 +211,7 @@ class FeedsMixin(StoreBase):
                 if old is None:  # another daemon starting at once may have just added it
                     new = self._insert(feed_table).values(id=feed.id, **values, **_fresh(now))
                     conn.execute(new.on_conflict_do_nothing(index_elements=["id"]))
-                elif old.url != feed.url:
+                elif old.url != feed.url or not old.active:
                     conn.execute(
                         update(feed_table)
                         .where(feed_table.c.id == feed.id)
@@ -246,8 +247,9 @@ class FeedsMixin(StoreBase):
         CLOCK_SLACK is due (and free): the clock went back. (`now` is when the cycle began; in a
         long cycle other daemons check feeds after it, and those are not due.)
 
-        `force`: every live feed not yet checked at or after `now`, whatever its schedule
-        (`monitor check --force`), so a cycle claiming in batches still takes each one once."""
+        A dead (gone) feed is due as any other, at the `next_check_at` its 410 set (GONE_RETRY).
+        `force`: every feed not yet checked at or after `now`, whatever its schedule, dead ones
+        too (`monitor check --force`), so a cycle claiming in batches still takes each one once."""
         # A check or a lease recorded further ahead of `now` than CLOCK_SLACK was recorded on
         # a clock that ran ahead and was set back: the feed is due and its lease is over, or no
         # feed would be read until the clock caught up with them.
@@ -270,7 +272,7 @@ class FeedsMixin(StoreBase):
             )
         query = (
             select(*_DUE_COLUMNS)
-            .where(feed_table.c.active, ~feed_table.c.dead, free)
+            .where(feed_table.c.active, free)
             .where(due)
             .where(feed_table.c.id.not_in(list(skip)))
             .order_by(nulls_first(feed_table.c.next_check_at), feed_table.c.id)
@@ -379,7 +381,8 @@ class FeedsMixin(StoreBase):
 
 
 def _fresh(now: datetime) -> dict[str, Any]:
-    """Feed state of a feed never fetched (or whose URL changed): due at once."""
+    """Feed state of a feed never fetched (or whose URL changed, or configured again): due at
+    once."""
     return {
         "moved_to": None,
         "etag": None,
