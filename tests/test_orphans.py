@@ -13,8 +13,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,11 +22,14 @@ import pytest
 from tests import news
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, Route, _RequestHandler
-from tests.test_shutdown import environment, start
+from tests.test_shutdown import environment, start, wait_for
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux"),
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"),
+        reason="the processes are read from /proc through psutil, and killed with SIGKILL: Linux",
+    ),
 ]
 
 # A pool kept open: one job parsed, the stream then left waiting with its workers alive.
@@ -47,15 +48,6 @@ next(stream)
 print("ready", flush=True)
 time.sleep(3600)
 """
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
-    """Wait until `condition()` holds; the timeout only turns a hang into a failure."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def alive(pids: list[int]) -> list[int]:
