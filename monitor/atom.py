@@ -66,8 +66,7 @@ def changes_feed(
     now: datetime,
 ) -> bytes:
     """The feed of `changes` (newest first, by when they went out), of every indicator or of
-    `indicator_id`'s;
-    `titles` maps indicator ids to titles, `base_url` is where the pages are."""
+    `indicator_id`'s; `titles` maps indicator ids to titles, `base_url` is where the pages are."""
     feed = ET.Element(f"{{{ATOM}}}feed")
     if indicator_id is None:
         title, key = "monitor: status changes", "changes"
