@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from monitor.notify import Notifier, build_alert
+from monitor.silences import holder
 from monitor.store import AlertClaim, Store
 
 log = logging.getLogger("monitor.alerts")
@@ -89,7 +90,7 @@ def send_one(outbox: Outbox, claim: AlertClaim, *, clock: Callable[[], datetime]
     assert change.id is not None
     title = outbox.titles.get(change.indicator_id, change.indicator_id)
     holders = outbox.store.silences(change.indicator_id, ending_after=change.at)
-    held_by = max((s for s in holders if s.covers(change)), key=lambda s: s.end, default=None)
+    held_by = holder(change, holders)
     alert = build_alert(
         change, title, zone=outbox.zone, public_url=outbox.public_url, held_by=held_by
     )

@@ -1,14 +1,17 @@
 """Status changes as an Atom 1.0 feed (RFC 4287), for the feed readers people already live in:
 GET /changes.atom (every indicator) and GET /indicators/{id}/changes.atom. Pure: the web hands
-in the changes, newest first.
+in the changes as they went out, newest first (`silences.feed_changes`: a change a silence held
+goes out when the silence ends, like its alert).
 
 Each entry is one change: its title names the indicator and the move (`Visa rules: quiet →
-eased:reported`), `updated` is when it was recorded, its link is the indicator's page
+eased:reported`), `published` is when it was recorded and `updated` when it went out (the same,
+or the end of the silence that held it back), its link is the indicator's page
 (`views.page_address`: under MONITOR_PUBLIC_URL, else under the address the feed was asked
 at), and its HTML content gives the new status, why (when the evidence does not say) and each
 piece of evidence: headline linked to the article, publisher, date, then as the digest shows
 it: the snippet without the headline (`views.lede`) and the matched terms as words
-(`shownterms.shown_terms`, a regex never by its source).
+(`shownterms.shown_terms`, a regex never by its source). A change a silence held says so, as its
+alert does (`silences.held_back`).
 
 Ids are tag: URIs (RFC 4151) that never change for a change: `tag:HOST,DATE:INDICATOR/change/ID`
 with HOST the host of MONITOR_PUBLIC_URL (`localhost` when unset) and DATE the day the change
@@ -28,6 +31,7 @@ from urllib.parse import quote, urlsplit
 
 from monitor.domain import StatusChange, iso_time
 from monitor.shownterms import shown_terms
+from monitor.silences import Outgoing, held_back
 from monitor.views import clean, lede, page_address, web_url
 
 __all__ = ["CONTENT_TYPE", "FEED_LIMIT", "changes_feed", "entry_id", "tag_authority"]
@@ -52,7 +56,7 @@ def entry_id(authority: str, change: StatusChange) -> str:
 
 
 def changes_feed(
-    changes: Sequence[StatusChange],
+    changes: Sequence[Outgoing],
     *,
     titles: Mapping[str, str],
     base_url: str,
@@ -61,8 +65,8 @@ def changes_feed(
     indicator_id: str | None = None,
     now: datetime,
 ) -> bytes:
-    """The feed of `changes` (newest first), of every indicator or of `indicator_id`'s;
-    `titles` maps indicator ids to titles, `base_url` is where the pages are."""
+    """The feed of `changes` (newest first, by when they went out), of every indicator or of
+    `indicator_id`'s; `titles` maps indicator ids to titles, `base_url` is where the pages are."""
     feed = ET.Element(f"{{{ATOM}}}feed")
     if indicator_id is None:
         title, key = "monitor: status changes", "changes"
@@ -73,7 +77,7 @@ def changes_feed(
         alternate = page_address(base_url, indicator_id)
     _text(feed, "id", f"tag:{authority},{FEED_ID_DATE}:{key}")
     _text(feed, "title", title)
-    _text(feed, "updated", iso_time(changes[0].at if changes else now))
+    _text(feed, "updated", iso_time(max((c.at for c in changes), default=now)))
     _link(feed, self_url, rel="self", type=CONTENT_TYPE.split(";")[0])
     if alternate:
         _link(feed, alternate, rel="alternate", type="text/html")
@@ -89,16 +93,17 @@ def changes_feed(
 
 def _entry(
     feed: ET.Element,
-    change: StatusChange,
+    out: Outgoing,
     titles: Mapping[str, str],
     base_url: str,
     authority: str,
 ) -> None:
+    change = out.change
     entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
     name = titles.get(change.indicator_id, change.indicator_id)
     _text(entry, "id", entry_id(authority, change))
     _text(entry, "title", f"{name}: {change.old_status} → {change.new_status}")
-    _text(entry, "updated", iso_time(change.at))
+    _text(entry, "updated", iso_time(out.at))
     _text(entry, "published", iso_time(change.at))
     page = page_address(base_url, change.indicator_id)
     if page:
@@ -106,20 +111,22 @@ def _entry(
     category = ET.SubElement(entry, f"{{{ATOM}}}category")
     category.set("term", _xml(change.indicator_id))
     category.set("label", _xml(name))
-    content = _text(entry, "content", _content_html(change))
+    content = _text(entry, "content", _content_html(out))
     content.set("type", "html")
 
 
-def _content_html(change: StatusChange) -> str:
+def _content_html(out: Outgoing) -> str:
     """The entry's content: HTML, every feed-derived text escaped (ElementTree escapes the
     whole once more as XML text)."""
-    e = html.escape
+    e, change = html.escape, out.change
     parts = [
         f"<p>Now <strong>{e(change.new_status)}</strong> (was {e(change.old_status)}), "
         f"since {iso_time(change.at)}{' (replayed)' if change.replayed else ''}.</p>"
     ]
     if change.reason:
         parts.append(f"<p>Why: {e(_xml(change.reason))}</p>")
+    if out.held_by is not None:
+        parts.append(f"<p>{e(_xml(held_back(out.held_by, iso_time(out.held_by.end))))}</p>")
     if change.evidence:
         items = []
         for item in change.evidence:

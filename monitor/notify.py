@@ -29,7 +29,7 @@ import apprise
 from monitor.digest import format_status, format_time
 from monitor.domain import StatusChange
 from monitor.shownterms import shown_terms
-from monitor.silences import Silence
+from monitor.silences import Silence, held_back
 from monitor.views import clean, lede, page_address
 
 log = logging.getLogger(__name__)
@@ -73,11 +73,7 @@ def build_alert(
     if change.reason:
         lines.append(clean(change.reason))
     if held_by is not None:
-        ended = "ended" if held_by.ended_at is not None else "expired"
-        lines.append(
-            f"Held back by a silence until it {ended} {format_time(held_by.end, zone)}"
-            f" (by {clean(held_by.created_by)}: {clean(held_by.reason)})"
-        )
+        lines.append(clean(held_back(held_by, format_time(held_by.end, zone))))
     if page := page_address(public_url, change.indicator_id):
         lines.append(f"Page: {page}")
     if change.evidence:

@@ -7,13 +7,17 @@ It holds the status changes of its indicator recorded while it is in force (with
 those whose old or new status is of that outcome). Changes are still recorded as usual; a held
 change is *released* when the last silence holding it ends, and then goes out once: its alert
 is sent (saying it was held, by whom and why) and it appears in the next digest's "what
-changed". Nothing is folded or dropped: every held change goes out at its release.
+changed" and the Atom feeds (updated then). Nothing is folded or dropped: every held change goes
+out at its release.
 
     Silence                       one silence (a row, and its end row when ended early)
+    holder(change, ss)            the silence whose end releases a change; None when none holds it
     release_time(change, ss)      when a change goes out; None when no silence holds it
     is_held(change, ss, now)      whether it is held back at `now`
+    held_back(silence, when)      the line a released change goes out with (alert, feed entry)
     digest_changes(...)           the changes a digest shows: its window's not held, and the
                                   earlier ones released within it
+    feed_changes(...)             the latest changes a feed shows, by when each went out
 """
 
 from __future__ import annotations
@@ -27,8 +31,12 @@ from monitor.domain import StatusChange
 
 __all__ = [
     "MAX_SILENCE_ID",
+    "Outgoing",
     "Silence",
     "digest_changes",
+    "feed_changes",
+    "held_back",
+    "holder",
     "is_held",
     "outcome_of",
     "release_time",
@@ -88,15 +96,30 @@ def outcome_of(status: str) -> str | None:
     return outcome if colon else None
 
 
+def holder(change: StatusChange, silences: Iterable[Silence]) -> Silence | None:
+    """The silence whose end releases `change`: the last to end of those holding it; None when
+    none does."""
+    return max((s for s in silences if s.covers(change)), key=lambda s: s.end, default=None)
+
+
 def release_time(change: StatusChange, silences: Iterable[Silence]) -> datetime | None:
     """When `change` goes out: the end of the last silence holding it; None when none does."""
-    ends = [s.end for s in silences if s.covers(change)]
-    return max(ends) if ends else None
+    held_by = holder(change, silences)
+    return None if held_by is None else held_by.end
 
 
 def is_held(change: StatusChange, silences: Iterable[Silence], now: datetime) -> bool:
     released = release_time(change, silences)
     return released is not None and released > now
+
+
+def held_back(silence: Silence, when: str) -> str:
+    """What a change `silence` held says when it goes out (its alert, its feed entry): `Held
+    back by a silence until it expired WHEN (by ana: state visit …)`, `WHEN` its end as the
+    reader reads times."""
+    ended = "ended" if silence.ended_at is not None else "expired"
+    who = f"(by {silence.created_by}: {silence.reason})"
+    return f"Held back by a silence until it {ended} {when} {who}"
 
 
 def digest_changes(
@@ -117,3 +140,40 @@ def digest_changes(
         if released is not None and start < released <= end:
             shown.append(change)
     return sorted(shown, key=lambda c: (c.at, c.id or 0))
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A change as it went out: `held_by` the silence that held it back until its end."""
+
+    change: StatusChange
+    held_by: Silence | None = None
+
+    @property
+    def at(self) -> datetime:
+        """When it went out: when it was recorded, or when the silence holding it ended."""
+        return self.change.at if self.held_by is None else self.held_by.end
+
+
+def feed_changes(
+    latest: Sequence[StatusChange],
+    released: Iterable[StatusChange],
+    silences: Sequence[Silence],
+    *,
+    now: datetime,
+    limit: int,
+) -> list[Outgoing]:
+    """The `limit` changes that went out last by `now`, newest first (by when they went out,
+    then when recorded, then id); those held at `now` are left out. `latest`: the `limit` latest
+    changes not held at `now`, by time; `silences`: at least every silence ending after the last
+    of them; `released`: for each of those that ended by `now`, at least the `limit` latest
+    changes it held that are not held at `now`. Any other change went out before the last of
+    `latest` (recorded then, or released by a silence that ended then), so it is not among the
+    `limit` last."""
+    out: dict[int | None, Outgoing] = {}  # by id: a released change may be among the latest
+    for change in [*latest, *released]:
+        held_by = holder(change, silences)
+        if held_by is None or held_by.end <= now:
+            out.setdefault(change.id, Outgoing(change, held_by))
+    order = sorted(out.values(), key=lambda o: (o.at, o.change.at, o.change.id or 0), reverse=True)
+    return order[:limit]

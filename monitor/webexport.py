@@ -11,7 +11,10 @@ guard as its other read endpoints (a bearer token with MONITOR_API_TOKEN set).
 An export is streamed as the store reads it, a page at a time (`monitor.views.exported`,
 `monitor.export`): its first chunk is read before the answer starts, so a database that does
 not answer is a 503, not a cut-off file. A feed is small (`atom.FEED_LIMIT` changes) and
-answered with an ETag; If-None-Match gives 304, so a feed reader's poll costs one query.
+answered with an ETag; If-None-Match gives 304. A feed leaves out the changes a silence in force
+holds and shows those a silence held when it ends (`silences.feed_changes`, as the alerts and the
+digest): a poll reads the latest changes not held, the silences ending after the oldest of them,
+and of those that ended since, the changes each held — index ranges, not the history.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from monitor import atom, export, server, views
-from monitor.domain import Definitions, StatusChange, as_utc
+from monitor.domain import Definitions, as_utc
 from monitor.settings import Settings
+from monitor.silences import Outgoing, feed_changes
 from monitor.store import Store
 from monitor.views import ExportKind
 from monitor.webmodels import ErrorOut
@@ -156,10 +160,9 @@ _ATOM_CONTENT: dict[int | str, dict[str, Any]] = {
 )
 def changes_atom(request: Request) -> Response:
     """The latest status changes of every indicator as an Atom 1.0 feed, newest first: each
-    entry links to the indicator's page and lists the evidence (headline, link, publisher)."""
-    state = _served(request)
-    changes = state.store.latest_changes(limit=atom.FEED_LIMIT)
-    return _feed(request, state, changes, None)
+    entry links to the indicator's page and lists the evidence (headline, link, publisher). A
+    change a silence holds is left out until the silence ends, then shown updated at its end."""
+    return _feed(request, _served(request), None)
 
 
 @router.get(
@@ -172,19 +175,36 @@ def indicator_changes_atom(
     request: Request,
     indicator_id: Annotated[str, Path(description="The indicator's id (its file stem).")],
 ) -> Response:
-    """One indicator's latest status changes as an Atom 1.0 feed, newest first."""
+    """One indicator's latest status changes as an Atom 1.0 feed, newest first; a change a
+    silence holds is left out until the silence ends, as in /changes.atom."""
     state = _served(request)
     try:
         state.definitions().indicator(indicator_id)
     except KeyError:
         raise HTTPException(404, f"no indicator {indicator_id!r}") from None
-    changes = state.store.latest_changes(limit=atom.FEED_LIMIT, indicator_id=indicator_id)
-    return _feed(request, state, changes, indicator_id)
+    return _feed(request, state, indicator_id)
 
 
-def _feed(
-    request: Request, state: Served, changes: list[StatusChange], indicator_id: str | None
-) -> Response:
+def _outgoing(store: Store, indicator_id: str | None, now: datetime) -> list[Outgoing]:
+    """The latest changes (of one indicator) as they went out by `now`: none a silence holds,
+    those a silence held as of its end (`silences.feed_changes`)."""
+    limit = atom.FEED_LIMIT
+    latest = store.latest_changes(limit=limit, indicator_id=indicator_id, shown_at=now)
+    if not latest:
+        return []
+    silences = store.silences(indicator_id, ending_after=latest[-1].at)
+    released = [
+        change
+        for silence in silences
+        if len(latest) == limit and silence.end <= now  # else `latest` has every change not held
+        for change in store.released_changes(silence, now, limit=limit)
+    ]
+    return feed_changes(latest, released, silences, now=now, limit=limit)
+
+
+def _feed(request: Request, state: Served, indicator_id: str | None) -> Response:
+    now = state.clock()
+    changes = _outgoing(state.store, indicator_id, now)
     public_url = state.settings.public_url
     base = public_url or str(request.base_url)
     body = atom.changes_feed(
@@ -194,11 +214,11 @@ def _feed(
         self_url=base.rstrip("/") + request.url.path,
         authority=atom.tag_authority(public_url),
         indicator_id=indicator_id,
-        now=state.clock(),
+        now=now,
     )
     etag = server.etag_of(body)
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    last_modified = changes[0].at if changes else None
+    last_modified = max((c.at for c in changes), default=None)
     if last_modified is not None:
         headers["Last-Modified"] = server.http_date(last_modified)
     if server.not_modified(request.headers, etag, last_modified):

@@ -11,7 +11,7 @@ import json
 import re
 import sqlite3
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from monitor import atom, export, views
 from monitor.cli import main
 from monitor.domain import Definitions, Evidence, StatusChange
 from monitor.domain import iso_time as iso
+from monitor.silences import Silence
 from monitor.store import Store, open_store
 from monitor.web import create_app
 from monitor.webmodels import ChangeOut, PeriodOut
@@ -91,9 +92,11 @@ def url(sqlite_url: str, store: Store) -> str:
     return sqlite_url
 
 
-def client_of(store: Store, defs: Definitions, **options: Any) -> TestClient:
+def client_of(
+    store: Store, defs: Definitions, clock: Callable[[], datetime] = lambda: NOW, **options: Any
+) -> TestClient:
     app = create_app(
-        store=store, definitions=lambda: defs, settings=settings(**options), clock=lambda: NOW
+        store=store, definitions=lambda: defs, settings=settings(**options), clock=clock
     )
     return TestClient(app, raise_server_exceptions=False)
 
@@ -405,6 +408,130 @@ def test_an_empty_feed_is_valid(tmp_path: Path, defs: Definitions) -> None:
     parsed = feedparser.parse(body)
     assert not parsed.bozo and parsed.entries == []
     assert parsed.feed.updated == iso(NOW)
+
+
+# ---------------------------------------------------------------- Atom and silences
+
+MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
+REASON = "state visit: every outlet repeats it"
+
+
+@pytest.fixture
+def seeded(database_url: str, defs: Definitions) -> Iterator[Store]:
+    """The web test database with its hostile change, on SQLite, then PostgreSQL."""
+    with seed(database_url, defs) as opened:
+        yield opened
+
+
+class Clock:
+    """The app's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def read_feed(client: TestClient, path: str) -> dict[str, Any]:
+    """The feed at `path` as a feed reader reads it: change id -> its entry; `feed`: the feed."""
+    parsed = feedparser.parse(client.get(path).content)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    entries = {int(e.id.rsplit("/", 1)[1]): e for e in parsed.entries}
+    return {"feed": parsed.feed, "order": list(entries), **{str(k): v for k, v in entries.items()}}
+
+
+def record(store: Store, indicator: str, at: datetime, old: str, new: str) -> int:
+    [recorded] = store.record_changes([StatusChange(indicator, at, old, new, (), "h")])
+    assert recorded.id is not None
+    return recorded.id
+
+
+def test_a_change_a_silence_holds_is_left_out_of_the_feeds_until_it_ends(
+    seeded: Store, defs: Definitions
+) -> None:
+    clock = Clock()
+    seeded.add_silence(Silence("visa-easing", None, REASON, "ana", NOW - 30 * MINUTE, NOW + HOUR))
+    held = record(seeded, "visa-easing", NOW - 10 * MINUTE, "eased:confirmed", "quiet")
+    free = record(seeded, "north-korea-stance", NOW - 5 * MINUTE, "pressure:reported", "quiet")
+    paths = ("/changes.atom", "/indicators/visa-easing/changes.atom")
+
+    with client_of(seeded, defs, clock=clock) as client:
+        during = [read_feed(client, path) for path in paths]
+        etag = client.get("/changes.atom").headers["etag"]
+        clock.now = NOW + 2 * HOUR  # the silence expired at NOW + 1 h: nothing was written
+        polled = client.get("/changes.atom", headers={"If-None-Match": etag})
+        after = [read_feed(client, path) for path in paths]
+
+    assert all(str(held) not in feed for feed in during)
+    assert during[0]["order"][0] == free and during[0]["feed"].updated == iso(NOW - 5 * MINUTE)
+    assert during[1]["order"] and during[1]["feed"].updated == iso(NOW - 2 * webdata.DAY)
+    assert polled.status_code == 200  # the silence's end is news to a feed reader
+    for feed in after:
+        entry = feed[str(held)]
+        assert feed["order"][0] == held and feed["feed"].updated == iso(NOW + HOUR)
+        assert entry.updated == iso(NOW + HOUR) and entry.published == iso(NOW - 10 * MINUTE)
+        assert entry.title.endswith("eased:confirmed → quiet")
+        assert entry.id.endswith(f":visa-easing/change/{held}")  # its id, as ever
+        note = f"Held back by a silence until it expired {iso(NOW + HOUR)} (by ana: {REASON})"
+        assert f"<p>{note}</p>" in entry.content[0].value
+    unheld = after[0][str(free)]  # a change no silence held is as it was
+    assert unheld.updated == unheld.published == iso(NOW - 5 * MINUTE)
+    assert "Held back" not in unheld.content[0].value
+    assert after[0]["order"][1:] == during[0]["order"]
+
+
+def test_a_silence_of_one_outcome_holds_only_the_changes_to_or_from_it(
+    seeded: Store, defs: Definitions
+) -> None:
+    clock = Clock()
+    silence = seeded.add_silence(Silence(
+        "north-korea-stance", "balance", "one wire story", "bo", NOW - 30 * MINUTE, NOW + HOUR
+    ))  # fmt: skip
+    assert silence.id is not None
+    free = record(seeded, "north-korea-stance", NOW - 20 * MINUTE, "pressure:reported", "quiet")
+    to = record(seeded, "north-korea-stance", NOW - 10 * MINUTE, "quiet", "balance:reported")
+    off = record(seeded, "north-korea-stance", NOW - 5 * MINUTE, "balance:reported", "mixed")
+    path = "/indicators/north-korea-stance/changes.atom"
+
+    with client_of(seeded, defs, clock=clock) as client:
+        during = read_feed(client, path)
+        seeded.end_silence(silence.id, who="ana", now=NOW + 10 * MINUTE)
+        clock.now = NOW + 15 * MINUTE
+        after = read_feed(client, path)
+
+    assert during["order"][0] == free and to not in during["order"] and off not in during["order"]
+    assert after["order"][:3] == [off, to, free]  # released at its end, newest recorded first
+    for held in (to, off):
+        assert after[str(held)].updated == iso(NOW + 10 * MINUTE)
+        note = f"Held back by a silence until it ended {iso(NOW + 10 * MINUTE)} (by bo: one wire"
+        assert note in after[str(held)].content[0].value
+    assert after[str(free)].updated == iso(NOW - 20 * MINUTE)
+    assert "Held back" not in after[str(free)].content[0].value
+    assert after["feed"].updated == iso(NOW + 10 * MINUTE)
+
+
+def test_a_released_change_tops_the_latest_50_however_many_came_after_it(
+    seeded: Store, defs: Definitions
+) -> None:
+    clock = Clock()
+    seeded.add_silence(Silence("visa-easing", None, REASON, "ana", NOW - 3 * HOUR, NOW + HOUR))
+    held = record(seeded, "visa-easing", NOW - 2 * HOUR, "eased:confirmed", "quiet")
+    later, status = [], "pressure:reported"  # north-korea-stance flaps, never silenced
+    for n in range(atom.FEED_LIMIT + 10):
+        new = "quiet" if status != "quiet" else "pressure:reported"
+        later.append(record(seeded, "north-korea-stance", NOW - HOUR + n * MINUTE, status, new))
+        status = new
+
+    with client_of(seeded, defs, clock=clock) as client:
+        during = read_feed(client, "/changes.atom")
+        clock.now = NOW + 2 * HOUR
+        after = read_feed(client, "/changes.atom")
+
+    newest = later[::-1][: atom.FEED_LIMIT]
+    assert during["order"] == newest
+    assert after["order"] == [held, *newest[:-1]]
+    assert after["feed"].updated == iso(NOW + HOUR)
 
 
 # ---------------------------------------------------------------- streaming

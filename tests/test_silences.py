@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from threading import Barrier
 
@@ -19,7 +20,15 @@ from monitor.alerts import Outbox, send_pending
 from monitor.domain import Evidence, StatusChange
 from monitor.errors import SilenceError
 from monitor.notify import Notifier
-from monitor.silences import Silence, digest_changes, is_held, release_time
+from monitor.silences import (
+    Silence,
+    digest_changes,
+    feed_changes,
+    held_back,
+    holder,
+    is_held,
+    release_time,
+)
 from monitor.store import Store, metadata, open_store
 from tests.webhook import Webhook, running_webhook
 
@@ -240,6 +249,26 @@ def test_a_digest_shows_held_changes_once_in_the_digest_after_the_silence_ends()
     second = digest_changes([], [held, free], [s], start=NOW + DAY, end=NOW + 2 * DAY)
     third = digest_changes([], [held, free], [s], start=NOW + 2 * DAY, end=NOW + 3 * DAY)
     assert (first, second, third) == ([free], [held], [])
+
+
+def test_a_feed_shows_a_held_change_once_when_its_last_silence_ends() -> None:
+    a, b = silence(length=DAY), silence(at=NOW + HOUR, length=2 * DAY)
+    both = replace(change("nk", "pressure:reported", at=NOW + 2 * HOUR), id=1)
+    first = replace(change("nk", "quiet", "pressure:reported", at=NOW + 30 * MINUTE), id=2)
+    free = replace(change("tw", "mixed", at=NOW + 3 * HOUR), id=3)
+
+    def shown(now: datetime, limit: int = 3) -> list[tuple[int | None, datetime]]:
+        out = feed_changes([free], [both, first, first], [a, b], now=now, limit=limit)
+        return [(o.change.id, o.at) for o in out]
+
+    assert shown(NOW + 4 * HOUR) == [(3, NOW + 3 * HOUR)]
+    assert shown(NOW + DAY) == [(2, NOW + DAY), (3, NOW + 3 * HOUR)]  # once, though read twice
+    assert shown(NOW + 3 * DAY) == [(1, NOW + HOUR + 2 * DAY), (2, NOW + DAY), (3, NOW + 3 * HOUR)]
+    assert shown(NOW + 3 * DAY, limit=1) == [(1, NOW + HOUR + 2 * DAY)]
+    assert holder(both, [a, b]) == b and holder(free, [a, b]) is None
+    assert held_back(b, "then") == (
+        "Held back by a silence until it expired then (by ana: state visit: expected noise)"
+    )
 
 
 def test_two_analysts_ending_one_silence_at_once_end_it_once(

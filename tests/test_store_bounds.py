@@ -1,7 +1,8 @@
 """Reads bounded by what they need, not by the history (issue 15), on SQLite and PostgreSQL:
 the match version is one lookup, an evidence read reaches only each indicator's window, the
-history page and the latest cycle are read through indexes (checked on the plans the databases
-make for the statements the store runs: `storeops.plans`); a change keeps its top evidence."""
+history page, the Atom feeds' changes and the latest cycle are read through indexes (checked on
+the plans the databases make for the statements the store runs: `storeops.plans`); a change
+keeps its top evidence."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from monitor.domain import Evidence
 from monitor.notify import build_alert
+from monitor.silences import Silence
 from monitor.store import Cycle, Store, open_store
 from monitor.store.changes import EVIDENCE_KEPT
 from monitor.webmodels import ChangeOut
@@ -78,6 +80,30 @@ def test_the_history_page_and_the_timeline_need_no_sort(store: Store) -> None:
     for plan in plans:
         assert not scans(plan, "status_change") and "TEMP B-TREE" not in plan, plan
         assert "Sort" not in plan, plan
+
+
+def test_a_feed_reads_its_changes_through_indexes_held_ones_too(store: Store) -> None:
+    store.ensure_indicators(["nk", "tw"], now=NOW)
+    silence = store.add_silence(Silence("nk", None, "noise", "ana", NOW, NOW + HOUR))
+    statuses = ["quiet", "pressure:reported"]
+    for n in range(6):
+        old, new = statuses[n % 2], statuses[(n + 1) % 2]
+        store.record_changes([change(old if n else "unknown", new, at=NOW + n * MINUTE)])
+    store.record_changes([change("unknown", "mixed", indicator="tw", at=NOW + 2 * HOUR)])
+    with storeops.plans(store) as plans:
+        held = store.latest_changes(limit=3, shown_at=NOW + 30 * MINUTE)
+        mine = store.latest_changes(limit=3, indicator_id="nk", shown_at=NOW + 2 * HOUR)
+        released = store.released_changes(silence, NOW + 2 * HOUR, limit=3)
+    assert [c.indicator_id for c in held] == ["tw"]  # nk's are held until NOW + 1 h
+    assert [c.at for c in mine] == [c.at for c in released] == [NOW + n * MINUTE for n in (5, 4, 3)]
+    walk, *ranges = plans  # every indicator's, newest first: the index on time, in its order
+    assert "ix_status_change_at" in walk and "Seq Scan" not in walk, walk
+    assert "TEMP B-TREE" not in walk, walk
+    assert "Sort" not in walk or "Presorted Key: status_change.at" in walk, walk  # ties only
+    for plan in ranges:  # one indicator's, and what a silence held: a range of its index
+        assert "ix_status_change_indicator_at" in plan and not scans(plan, "status_change"), plan
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+    assert not any(scans(plan, "silence") for plan in plans), plans
 
 
 def test_the_latest_cycle_is_read_through_an_index(store: Store) -> None:

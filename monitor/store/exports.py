@@ -1,5 +1,6 @@
 """Status changes read for exports and feeds: all of them a page at a time, oldest first, or the
-latest few, newest first.
+latest few, newest first (for the Atom feeds: without those a silence holds, and those a silence
+that ended held).
 
 `iter_changes` is a generator: each page of `PAGE` changes is one transaction, so an export of
 any size holds one page in memory. Changes are append-only and their ids grow, so a change
@@ -14,9 +15,11 @@ from datetime import datetime
 from sqlalchemy import select
 
 from monitor.domain import StatusChange
+from monitor.silences import Silence
 from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.changes import _change_of
 from monitor.store.schema import change_table
+from monitor.store.silences import held_by, held_now
 
 PAGE = 500  # changes a transaction reads for an export
 
@@ -61,11 +64,39 @@ class ExportsMixin(StoreBase):
             return [_change_of(row) for row in conn.execute(query)]
 
     @once_more_if_disconnected
-    def latest_changes(self, *, limit: int, indicator_id: str | None = None) -> list[StatusChange]:
-        """The `limit` most recently recorded changes (of one indicator), newest first."""
+    def latest_changes(
+        self, *, limit: int, indicator_id: str | None = None, shown_at: datetime | None = None
+    ) -> list[StatusChange]:
+        """The `limit` latest changes (of one indicator), newest first (by time, then id); with
+        `shown_at`, of those no silence holds at that moment (`held_now`). Read backwards
+        through the index on the time (of the indicator's changes), so the held ones are all
+        it reads beyond `limit`."""
+        c = change_table.c
         query = select(change_table)
         if indicator_id is not None:
-            query = query.where(change_table.c.indicator_id == indicator_id)
-        query = query.order_by(change_table.c.id.desc()).limit(limit)
+            query = query.where(c.indicator_id == indicator_id)
+        if shown_at is not None:
+            query = query.where(~held_now(shown_at))
+        query = query.order_by(c.at.desc(), c.id.desc()).limit(limit)
+        with self._tx("read changes") as conn:
+            return [_change_of(row) for row in conn.execute(query)]
+
+    @once_more_if_disconnected
+    def released_changes(
+        self, silence: Silence, now: datetime, *, limit: int
+    ) -> list[StatusChange]:
+        """The `limit` latest changes `silence` held (newest first, as `latest_changes`) that no
+        silence holds at `now`: a range of its indicator's changes on the index (indicator,
+        time), its time in force."""
+        c = change_table.c
+        assert silence.id is not None
+        query = (
+            select(change_table)
+            .where(c.indicator_id == silence.indicator_id)
+            .where(c.at >= silence.created_at, c.at < silence.end)
+            .where(held_by(silence.id), ~held_now(now))
+            .order_by(c.at.desc(), c.id.desc())
+            .limit(limit)
+        )
         with self._tx("read changes") as conn:
             return [_change_of(row) for row in conn.execute(query)]

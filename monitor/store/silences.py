@@ -107,8 +107,26 @@ def _not_ended_by(moment: Any) -> Any:
 def held_now(now: datetime) -> Any:
     """A condition on status_change rows: a silence in force at `now` holds the change (its
     indicator and outcome, recorded while the silence was in force). What `Silence.covers`
-    and `release_time` say, in SQL, for the alert outbox."""
-    s, e, c = silence_table, silence_end_table, change_table
+    and `is_held` say, in SQL, for the alert outbox and the Atom feeds."""
+    s, e = silence_table, silence_end_table
+    ended = select(e.c.ended_at).where(e.c.silence_id == s.c.id).scalar_subquery()
+    in_force = and_(s.c.until > now, or_(ended.is_(None), ended > now))
+    return exists().where(_holds(ended), in_force)
+
+
+def held_by(silence_id: int) -> Any:
+    """A condition on status_change rows: silence `silence_id` holds (or held) the change."""
+    ended = select(silence_end_table.c.ended_at).where(
+        silence_end_table.c.silence_id == silence_table.c.id
+    )
+    return exists().where(silence_table.c.id == silence_id, _holds(ended.scalar_subquery()))
+
+
+def _holds(ended: Any) -> Any:
+    """`Silence.covers` in SQL: the silence row (`ended`: its end row's time) holds the change
+    row: its indicator, its outcome (the change's old or new status is of it), recorded while
+    the silence was in force."""
+    s, c = silence_table, change_table
     outcome = s.c.outcome_id + ":"
     size = func.length(outcome)
     of_outcome = or_(
@@ -116,14 +134,10 @@ def held_now(now: datetime) -> Any:
         func.substr(c.c.old_status, 1, size) == outcome,
         func.substr(c.c.new_status, 1, size) == outcome,
     )
-    ended = select(e.c.ended_at).where(e.c.silence_id == s.c.id).scalar_subquery()
     in_force = and_(
-        s.c.created_at <= c.c.at,
-        s.c.until > c.c.at,
-        s.c.until > now,
-        or_(ended.is_(None), and_(ended > c.c.at, ended > now)),
+        s.c.created_at <= c.c.at, s.c.until > c.c.at, or_(ended.is_(None), ended > c.c.at)
     )
-    return exists().where(s.c.indicator_id == c.c.indicator_id, of_outcome, in_force)
+    return and_(s.c.indicator_id == c.c.indicator_id, of_outcome, in_force)
 
 
 def silence_of(row: Any) -> Silence:
