@@ -16,6 +16,7 @@ from monitor.cli.common import (
     one_line,
     pass_runtime,
 )
+from monitor.domain import utc_text
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
@@ -111,8 +112,7 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
         return
     for v in views:
         click.echo(
-            f"{v.id:<22} {v.status:<22} since {v.since:%Y-%m-%d %H:%M} UTC  "
-            f"({v.evidence_count} evidence)"
+            f"{v.id:<22} {v.status:<22} since {utc_text(v.since)}  ({v.evidence_count} evidence)"
         )
         if v.status == UNKNOWN:  # it always says why, as the page and the digest do
             click.echo(f"  because {shown.clean(v.reason) or shown.NOT_READ_YET}")
@@ -153,9 +153,7 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
             echo_json(ChangeOut.of(change).model_dump(mode="json"))
             continue
         mark = " (replayed)" if change.replayed else ""
-        click.echo(
-            f"{change.at:%Y-%m-%d %H:%M} UTC  {change.old_status} -> {change.new_status}{mark}"
-        )
+        click.echo(f"{utc_text(change.at)}  {change.old_status} -> {change.new_status}{mark}")
         if change.reason:
             click.echo(f"  because {change.reason}")
         for e in change.evidence:
@@ -189,7 +187,7 @@ def search_cmd(rt: Runtime, text: str, limit: int, as_json: bool) -> None:
             echo_json(EntryOut.of(found).model_dump(mode="json"))
         else:
             click.echo(
-                f"{found.id:>7}  {found.time:%Y-%m-%d %H:%M} UTC  {found.entry.publisher} "
+                f"{found.id:>7}  {utc_text(found.time)}  {found.entry.publisher} "
                 f"({found.entry.feed_id})  "
                 f"{' '.join(found.entry.title.split()) or '(no headline)'}"
             )
