@@ -64,6 +64,17 @@ def test_search_shows_id_time_source_and_title(env: dict[str, str]) -> None:
     assert run(env, "search", "no such words anywhere").stdout == ""
 
 
+@pytest.mark.parametrize("query", ["", "   ", "\t\n"])
+def test_an_empty_search_is_a_usage_error_as_over_http(env: dict[str, str], query: str) -> None:
+    result = CliRunner().invoke(main, ["search", query, "--json"], env=env, prog_name="monitor")
+
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (
+        "Error: Invalid value for 'TEXT': the query must not be empty (nor only white space) "
+        "(see 'monitor search --help')\n"
+    )
+
+
 def test_a_verdict_prints_what_changed_and_history_names_it(env: dict[str, str]) -> None:
     herald = entry_id(env, VISA_HERALD)
 

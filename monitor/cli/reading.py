@@ -166,8 +166,19 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
                 click.echo(f'      "{snippet}"')
 
 
+def _searchable(ctx: click.Context, param: click.Parameter, text: str) -> str:
+    """TEXT, or a usage error when it is empty or only white space (as GET /entries refuses
+    it): such a search would list every stored entry rather than find one."""
+    from monitor.webmodels import search_text
+
+    try:
+        return search_text(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
 @command("search")
-@click.argument("text")
+@click.argument("text", callback=_searchable)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @json_option("One JSON object per entry.")
 @pass_runtime
@@ -175,7 +186,7 @@ def search_cmd(rt: Runtime, text: str, limit: int, as_json: bool) -> None:
     """Find stored entries whose title or text contains TEXT (any case), newest first.
 
     Shows each entry's id, time, source (publisher, and the feed) and title: the id is what
-    `monitor verdict` takes.
+    `monitor verdict` takes. An empty TEXT (or only white space) is a usage error (exit 2).
 
     Example: monitor search "visa-free" --limit 5
     """
