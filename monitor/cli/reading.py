@@ -187,13 +187,19 @@ def search_cmd(rt: Runtime, text: str, limit: int, as_json: bool) -> None:
 
     Shows each entry's id, time, source (publisher, and the feed) and title: the id is what
     `monitor verdict` takes. An empty TEXT (or only white space) is a usage error (exit 2).
+    When no entry matches, one line on stderr says so and the exit code is 0, as for `match`
+    (with --json nothing is printed: no objects).
 
     Example: monitor search "visa-free" --limit 5
     """
     from monitor.webmodels import EntryOut
 
     rt.read_only = True
-    for found in rt.store.search_entries(text, limit=limit):
+    hits = rt.store.search_entries(text, limit=limit)
+    if not hits:
+        click.echo(f"monitor: search: no stored entry matches {text!r} (title or text, any case)",
+                   err=True)  # fmt: skip
+    for found in hits:
         if as_json:
             echo_json(EntryOut.of(found).model_dump(mode="json"))
         else:
