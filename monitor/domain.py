@@ -24,6 +24,12 @@ def iso_time(moment: datetime) -> str:
     return as_utc(moment).isoformat().removesuffix("+00:00") + "Z"
 
 
+def utc_text(moment: datetime) -> str:
+    """A moment as lines and messages for people write it (the CLI's output and its errors):
+    `2026-01-06 07:00 UTC`, to the minute. A naive moment is taken to be UTC already."""
+    return f"{as_utc(moment):%Y-%m-%d %H:%M} UTC"
+
+
 def as_utc(moment: datetime) -> datetime:
     """A moment in UTC; a naive one is taken to be UTC already. One that UTC cannot hold (the
     first hours of year 1 east of Greenwich, the last of 9999 west of it) becomes the

@@ -78,6 +78,7 @@ from monitor.webmodels import (
     IndicatorDetailOut,
     IndicatorOut,
     JudgedOut,
+    SearchText,
     VerdictIn,
 )
 
@@ -334,8 +335,8 @@ def entries(
     state: State,
     response: Response,
     q: Annotated[
-        str,
-        Query(min_length=1, max_length=200, description="Text in the title or text (any case)."),
+        SearchText,
+        Query(min_length=1, max_length=200, description="In title or text (any case); not blank."),
     ],
     limit: Annotated[
         int, Query(ge=1, le=ENTRIES_MAX, description="At most this many entries.")

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from monitor.domain import Evidence, Judgement, Level, OutcomeState, StatusChange, Verdict, iso_time
 from monitor.silences import Silence
@@ -413,6 +420,21 @@ class SilenceOut(_Model):
             ended_by=silence.ended_by,
             state=silence.state(now),
         )
+
+
+EMPTY_SEARCH = "the query must not be empty (nor only white space)"
+
+
+def search_text(text: str) -> str:
+    """The text of a search of the stored entries (GET /entries `?q=`, `monitor search TEXT`);
+    a ValueError when it is empty or only white space, a search that would list every entry
+    rather than find one (422 over HTTP, a usage error in the CLI)."""
+    if not text.strip():
+        raise ValueError(EMPTY_SEARCH)
+    return text
+
+
+SearchText = Annotated[str, AfterValidator(search_text)]
 
 
 class EntryOut(_Model):

@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, select
 
 from monitor.cli import main
 from monitor.domain import Definitions
+from monitor.silences import Silence
 from monitor.store import metadata, open_store
 from tests import webdata
 from tests.webdata import NOW
@@ -96,6 +97,35 @@ def test_bad_input_is_one_line_and_writes_nothing(
         assert result.stderr.strip() == error
     with open_store(env["MONITOR_DATABASE_URL"]) as store:
         assert store.silences() == []
+
+
+def test_ending_a_silence_that_is_over_says_when_as_the_cli_writes_times(
+    env: dict[str, str],
+) -> None:
+    hour = timedelta(hours=1)
+    with open_store(env["MONITOR_DATABASE_URL"]) as store:
+        old = Silence("visa-easing", None, "old", "bo", NOW - 3 * hour, NOW - 2 * hour)
+        expired = store.add_silence(old)
+    begun = json.loads(run(env, "silence", "visa-easing", "--for", "1d", "--reason", "x",
+                           "--json").stdout)  # fmt: skip
+    assert run(env, "silence", "--end", str(begun["id"])).exit_code == 0
+    with open_store(env["MONITOR_DATABASE_URL"]) as store:
+        ended = store.silence(begun["id"])
+    assert ended is not None and ended.ended_at is not None
+
+    again = run(env, "silence", "--end", str(begun["id"]))
+    late = run(env, "silence", "--end", str(expired.id))
+
+    assert (again.exit_code, late.exit_code) == (1, 1)
+    assert again.stderr == (
+        f"Error: silence: silence {begun['id']} was ended at {ended.ended_at:%Y-%m-%d %H:%M} UTC\n"
+    )
+    assert late.stderr == (
+        f"Error: silence: silence {expired.id} expired at {NOW - 2 * hour:%Y-%m-%d %H:%M} UTC\n"
+    )
+    listed = run(env, "silence", "--list").stdout  # the same time, written the same way
+    assert f"ended {ended.ended_at:%Y-%m-%d %H:%M} UTC by ana" in listed
+    assert f"expired {NOW - 2 * hour:%Y-%m-%d %H:%M} UTC" in listed
 
 
 # ---------------------------------------------------------------- replay --dry-run

@@ -61,7 +61,29 @@ def test_search_shows_id_time_source_and_title(env: dict[str, str]) -> None:
     assert re.match(rf"^ *{lines[0]['id']}  {when}  koreaherald\.com \(herald\)  ", first)
     assert first.endswith(VISA_HERALD)
     assert len(run(env, "search", "visa-free", "--limit", "1").stdout.splitlines()) == 1
-    assert run(env, "search", "no such words anywhere").stdout == ""
+    assert text.stderr == ""  # hits: nothing to say
+
+
+def test_a_search_without_hits_says_so_on_stderr_and_exits_0(env: dict[str, str]) -> None:
+    text = run(env, "search", "no such words anywhere")
+    as_json = run(env, "search", "no such words anywhere", "--json")
+
+    assert (text.exit_code, as_json.exit_code) == (0, 0)  # as `match` finding nothing
+    assert text.stdout == "" and as_json.stdout == ""  # --json: one object per hit, so none
+    said = "monitor: search: no stored entry matches 'no such words anywhere' (title or text, "
+    said += "any case)\n"
+    assert text.stderr == said and as_json.stderr == said
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\t\n"])
+def test_an_empty_search_is_a_usage_error_as_over_http(env: dict[str, str], query: str) -> None:
+    result = CliRunner().invoke(main, ["search", query, "--json"], env=env, prog_name="monitor")
+
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (
+        "Error: Invalid value for 'TEXT': the query must not be empty (nor only white space) "
+        "(see 'monitor search --help')\n"
+    )
 
 
 def test_a_verdict_prints_what_changed_and_history_names_it(env: dict[str, str]) -> None:

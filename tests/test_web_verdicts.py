@@ -157,6 +157,10 @@ def test_entries_are_searched_by_title_or_text(client: TestClient) -> None:
     assert items[0]["feed"] == "herald"
     assert len(client.get("/entries", params={"q": "visa", "limit": 1}).json()) == 1
     assert client.get("/entries").status_code == 422  # q is required
+    for blank in ("", "  ", "\t"):  # it would list every entry; `monitor search` refuses it too
+        refused = client.get("/entries", params={"q": blank})
+        assert refused.status_code == 422
+        assert "the query must not be empty" in refused.json()["detail"][0]["msg"]
     assert client.get("/entries", params={"q": "a\x00b"}).json() == []
 
 

@@ -16,6 +16,7 @@ from monitor.cli.common import (
     one_line,
     pass_runtime,
 )
+from monitor.domain import utc_text
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
@@ -111,8 +112,7 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
         return
     for v in views:
         click.echo(
-            f"{v.id:<22} {v.status:<22} since {v.since:%Y-%m-%d %H:%M} UTC  "
-            f"({v.evidence_count} evidence)"
+            f"{v.id:<22} {v.status:<22} since {utc_text(v.since)}  ({v.evidence_count} evidence)"
         )
         if v.status == UNKNOWN:  # it always says why, as the page and the digest do
             click.echo(f"  because {shown.clean(v.reason) or shown.NOT_READ_YET}")
@@ -153,9 +153,7 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
             echo_json(ChangeOut.of(change).model_dump(mode="json"))
             continue
         mark = " (replayed)" if change.replayed else ""
-        click.echo(
-            f"{change.at:%Y-%m-%d %H:%M} UTC  {change.old_status} -> {change.new_status}{mark}"
-        )
+        click.echo(f"{utc_text(change.at)}  {change.old_status} -> {change.new_status}{mark}")
         if change.reason:
             click.echo(f"  because {change.reason}")
         for e in change.evidence:
@@ -168,8 +166,19 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
                 click.echo(f'      "{snippet}"')
 
 
+def _searchable(ctx: click.Context, param: click.Parameter, text: str) -> str:
+    """TEXT, or a usage error when it is empty or only white space (as GET /entries refuses
+    it): such a search would list every stored entry rather than find one."""
+    from monitor.webmodels import search_text
+
+    try:
+        return search_text(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
 @command("search")
-@click.argument("text")
+@click.argument("text", callback=_searchable)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @json_option("One JSON object per entry.")
 @pass_runtime
@@ -177,19 +186,25 @@ def search_cmd(rt: Runtime, text: str, limit: int, as_json: bool) -> None:
     """Find stored entries whose title or text contains TEXT (any case), newest first.
 
     Shows each entry's id, time, source (publisher, and the feed) and title: the id is what
-    `monitor verdict` takes.
+    `monitor verdict` takes. An empty TEXT (or only white space) is a usage error (exit 2).
+    When no entry matches, one line on stderr says so and the exit code is 0, as for `match`
+    (with --json nothing is printed: no objects).
 
     Example: monitor search "visa-free" --limit 5
     """
     from monitor.webmodels import EntryOut
 
     rt.read_only = True
-    for found in rt.store.search_entries(text, limit=limit):
+    hits = rt.store.search_entries(text, limit=limit)
+    if not hits:
+        click.echo(f"monitor: search: no stored entry matches {text!r} (title or text, any case)",
+                   err=True)  # fmt: skip
+    for found in hits:
         if as_json:
             echo_json(EntryOut.of(found).model_dump(mode="json"))
         else:
             click.echo(
-                f"{found.id:>7}  {found.time:%Y-%m-%d %H:%M} UTC  {found.entry.publisher} "
+                f"{found.id:>7}  {utc_text(found.time)}  {found.entry.publisher} "
                 f"({found.entry.feed_id})  "
                 f"{' '.join(found.entry.title.split()) or '(no headline)'}"
             )

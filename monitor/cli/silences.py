@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from monitor.cli.common import ROW_ID, Runtime, command, echo_json, json_option, pass_runtime
+from monitor.domain import utc_text
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -98,9 +99,9 @@ def _show(silence: Silence, now: datetime, as_json: bool) -> None:
         return
     state = silence.state(now)
     if state == "ended":
-        when = f"ended {silence.end:%Y-%m-%d %H:%M} UTC by {silence.ended_by}"
+        when = f"ended {utc_text(silence.end)} by {silence.ended_by}"
     else:
-        when = f"{'until' if state == 'active' else 'expired'} {silence.until:%Y-%m-%d %H:%M} UTC"
+        when = f"{'until' if state == 'active' else 'expired'} {utc_text(silence.until)}"
     click.echo(
         f"silence {silence.id}  {state:<7}  {silence.target}  {when}  "
         f"(by {silence.created_by}: {silence.reason})"

@@ -16,6 +16,7 @@ from monitor.cli.common import (
     pass_runtime,
     send_alerts,
 )
+from monitor.domain import utc_text
 
 
 class _VerdictGroup(Group):
@@ -106,7 +107,7 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
             continue
         note = f'  "{verdict.note}"' if verdict.note else ""
         click.echo(
-            f"{verdict.at:%Y-%m-%d %H:%M} UTC  {verdict.verdict:<3}  "
+            f"{utc_text(verdict.at)}  {verdict.verdict:<3}  "
             f"{verdict.indicator_id}:{verdict.outcome_id}  entry {verdict.entry_id}  "
             f"by {verdict.who}{note}\n    {' '.join(found.entry.title.split())}"
         )

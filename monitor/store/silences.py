@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from monitor.domain import utc_text
 from monitor.errors import SilenceError, StoreError
 from monitor.silences import MAX_SILENCE_ID, Silence
 from monitor.store.base import StoreBase
@@ -42,7 +43,7 @@ class SilencesMixin(StoreBase):
             raise SilenceError(f"silence: no silence {silence_id}", problem="unknown")
         if not found.active(now):
             over = "was ended" if found.state(now) == "ended" else "expired"
-            at = found.end.isoformat(timespec="seconds")
+            at = utc_text(found.end)
             raise SilenceError(f"silence: silence {silence_id} {over} at {at}", problem="over")
         row = {"silence_id": silence_id, "ended_at": now, "ended_by": who}
         try:
