@@ -123,6 +123,14 @@ class FeedState:
     # When a check last stored a new entry of it, else when it was first read; None: never read.
     last_new_at: datetime | None = None
     silent_after: timedelta = timedelta(0)  # silent when no new entry for longer; 0: never
+    lease_owner: str | None = None  # the daemon that claimed it, until `lease_until`
+    lease_until: datetime | None = None
+
+    def held_at(self, now: datetime) -> bool:
+        """Due at `now` but claimed by a daemon whose lease still runs: being checked, or held
+        by a daemon that is gone until the lease runs out."""
+        due = self.next_check_at is None or self.next_check_at <= now
+        return due and self.lease_until is not None and self.lease_until > now
 
     def silent_since(self, now: datetime) -> datetime | None:
         """`last_new_at` when the feed is **silent** at `now`: it brought no new entry for
@@ -537,4 +545,6 @@ def _feed_state(row: Any) -> FeedState:
         dead=row.dead,
         failing_since=row.failing_since,
         active=row.active,
+        lease_owner=row.lease_owner,
+        lease_until=row.lease_until,
     )
