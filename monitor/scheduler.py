@@ -1,8 +1,9 @@
 """`monitor run`: APScheduler decides *when*; the Daemon's jobs call the stages. The only module
 that imports APScheduler.
 
-    Daemon.check()    reload changed definitions; if a feed is due, run one check cycle and log
-                      it, else re-evaluate when a feed's health may have changed a status
+    Daemon.check()    reload changed definitions; release the leases of daemons of this host
+                      that are gone (`monitor.owners`); if a feed is due, run one check cycle
+                      and log it, else re-evaluate when a feed's health may have changed a status
     Daemon.alerts()   send the alerts of recorded changes waiting in the outbox (`alerts`)
     Daemon.digest()   send the due day's digest once (claimed in the database first), and a
                       sent one again to the recipients refused with a 4xx answer when due
