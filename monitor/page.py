@@ -18,6 +18,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup, escape
 
+from monitor import owners
 from monitor.domain import MIXED, QUIET, UNKNOWN, Definitions, Evidence, StatusChange, Verdict
 from monitor.shownterms import shown_terms, term_spans, whole_words
 from monitor.silences import Silence
@@ -399,10 +400,21 @@ def _feed_row(feed: FeedState, *, now: datetime, zone: tzinfo) -> FeedRow:
         name=clean(feed.title) or feed.id,
         state="silent" if silent else state,
         checked=ago(feed.last_checked_at, now) if feed.last_checked_at else "never",
-        next_check=format_time(feed.next_check_at, zone) if feed.next_check_at else "",
+        next_check=_next_check(feed, now=now, zone=zone),
         href=web_url(feed.moved_to or feed.url),
         silent=silent,
     )
+
+
+def _next_check(feed: FeedState, *, now: datetime, zone: tzinfo) -> str:
+    """When the feed is checked next; `due` once that time has passed (never a past time),
+    and who holds it while a lease does: `due — held by web1:4242 until 10:05`."""
+    if feed.held_at(now) and feed.lease_owner and feed.lease_until:
+        until = feed.lease_until.astimezone(zone).strftime("%H:%M")
+        return f"due — held by {owners.shown(feed.lease_owner)} until {until}"
+    if feed.next_check_at is None or feed.next_check_at <= now:
+        return "due"
+    return format_time(feed.next_check_at, zone)
 
 
 @functools.cache
@@ -429,6 +441,7 @@ def render_index(
     changes: Mapping[str, Sequence[StatusChange]],
     feeds: Sequence[FeedState],
     *,
+    last_check: datetime | None,
     last_cycle: datetime | None,
     now: datetime,
     zone: tzinfo,
@@ -437,7 +450,9 @@ def render_index(
 ) -> str:
     """GET /: every indicator by group with its status, evidence and timeline, and whether a
     silence holds its alerts back; feed health; `definitions_note` when the definition files
-    on disk are invalid (`Validity.reason`)."""
+    on disk are invalid (`Validity.reason`). "Last check" is `last_check`, when the latest
+    cycle that checked a feed finished; `last_cycle`, the latest cycle, is said only when it
+    checked none while due feeds are held by a lease."""
     groups: dict[str, list[Card]] = {}
     for view in views:
         card = _card(
@@ -453,6 +468,8 @@ def render_index(
     problems = sum(row.state in ("failing", "dead") for row in rows)
     warned = sum(bool(row.feed.warning) for row in rows)  # information: no state changes
     silent = sum(row.state == "silent" for row in rows)  # information too
+    held = sum(feed.held_at(now) for feed in feeds)
+    idle = bool(held) and last_cycle is not None and (last_check is None or last_cycle > last_check)
     return (
         _environment()
         .get_template("page-index.html")
@@ -462,8 +479,11 @@ def render_index(
             problems=problems,
             warned=warned,
             silent=silent,
-            last_cycle=format_time(last_cycle, zone) if last_cycle else None,
-            last_cycle_ago=ago(last_cycle, now) if last_cycle else None,
+            last_check=format_time(last_check, zone) if last_check else None,
+            last_check_ago=ago(last_check, now) if last_check else None,
+            any_cycle=last_cycle is not None,
+            held=held,
+            idle_cycle_ago=ago(last_cycle, now) if idle and last_cycle else None,
             now=format_time(now, zone),
             zone=str(zone),
             days=TIMELINE_DAYS,

@@ -1,8 +1,9 @@
 """`monitor run`: APScheduler decides *when*; the Daemon's jobs call the stages. The only module
 that imports APScheduler.
 
-    Daemon.check()    reload changed definitions; if a feed is due, run one check cycle and log
-                      it, else re-evaluate when a feed's health may have changed a status
+    Daemon.check()    reload changed definitions; release the leases of daemons of this host
+                      that are gone (`monitor.owners`); if a feed is due, run one check cycle
+                      and log it, else re-evaluate when a feed's health may have changed a status
     Daemon.alerts()   send the alerts of recorded changes waiting in the outbox (`alerts`)
     Daemon.digest()   send the due day's digest once (claimed in the database first), and a
                       sent one again to the recipients refused with a 4xx answer when due
@@ -23,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -31,7 +31,7 @@ from typing import Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from monitor import heap
+from monitor import heap, owners
 from monitor.alerts import Outbox, send_pending
 from monitor.daily import due_day, resend_refused, retry_delay, send_daily_digest
 from monitor.domain import Definitions, format_duration, utcnow
@@ -87,7 +87,7 @@ class Daemon:
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = owner or owners.owner_of()  # host:pid:start@place (`monitor.owners`)
         self.stopping = threading.Event()
         self._checked = threading.Event()  # the first check is done: a digest may go out
         self._work = threading.Lock()  # a check cycle and the building of a digest
@@ -121,6 +121,21 @@ class Daemon:
         with self._gate():
             prepare(self.context, now=now)
         self._evaluated_at = now
+        self.take_over_leases(now)
+
+    def take_over_leases(self, now: datetime) -> int:
+        """Release the leases of daemons of this host that are gone (killed, say, and this one
+        their restart), so their feeds are checked now, not when the leases run out; logs one
+        line per such owner. Returns how many feeds were released."""
+        taken = self.store.take_over_leases(now, ended=owners.ended)
+        for owner, count in taken.items():
+            log.info(
+                "leases: took over %d feeds from %s, a process of this host that is gone",
+                count,
+                owner,
+                extra={"feeds": count, "owner": owner},
+            )
+        return sum(taken.values())
 
     def stop(self) -> None:
         self.stopping.set()
@@ -147,6 +162,7 @@ class Daemon:
         if self.stopping.is_set():
             return False
         self.reload_if_changed()
+        self.take_over_leases(self.clock())
         if not self._any_due(self.clock()):
             self._reevaluate()
             self._checked.set()

@@ -370,7 +370,7 @@ def health(
     valid set in force: `validity`), and every status then says why."""
     limit = max_age.total_seconds()
     try:
-        last = store.last_successful_cycle()
+        last, checked = store.last_successful_cycle(), store.last_reading_cycle()
         counts = store.feed_counts(now)
         digest = store.failing_digest(since=(now - DIGEST_FAILURE_DAYS).date())
     except StoreError as exc:
@@ -405,8 +405,8 @@ def health(
         status = "degraded" if status == "ok" else status
         reasons.append(validity.reason())
     return HealthOut(
-        status=status, database=True, last_successful_cycle=last, age_seconds=age,
-        max_age_seconds=limit, feeds=FeedCountsOut.of(counts), reasons=reasons,
+        status=status, database=True, last_successful_cycle=last, last_check=checked,
+        age_seconds=age, max_age_seconds=limit, feeds=FeedCountsOut.of(counts), reasons=reasons,
     )  # fmt: skip
 
 

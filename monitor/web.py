@@ -496,6 +496,7 @@ def _index(state: _State, snapshot: Snapshot, note: str) -> Answer:
         snapshot.views,
         recent,
         state.store.feeds(),
+        last_check=state.store.last_reading_cycle(),
         last_cycle=state.store.last_successful_cycle(),
         now=snapshot.now,
         zone=state.settings.zone,

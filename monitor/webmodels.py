@@ -89,7 +89,14 @@ class HealthOut(_Model):
     )
     database: bool = Field(description="The database answered.")
     last_successful_cycle: Time | None = Field(
-        description="When the latest successful check cycle finished (UTC)."
+        description="When the latest successful check cycle finished (UTC), whether or not it "
+        "checked a feed: the daemon's cycles run."
+    )
+    last_check: Time | None = Field(
+        default=None,
+        description="When the latest successful cycle that checked at least one feed finished "
+        "(UTC): the page's Last check. Earlier than `last_successful_cycle` when the later "
+        "cycles found every due feed held by another daemon's lease.",
     )
     age_seconds: float | None = Field(description="Seconds since then.")
     max_age_seconds: float = Field(description="Older than this is unhealthy (503).")

@@ -9,6 +9,7 @@ threads are stuck writing to a log pipe nobody reads still ends, with code 0.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -128,6 +129,52 @@ def test_sigterm_stores_what_was_answered_and_releases_the_rest(
         second.kill()
     assert set(entries_of(db)) == set(ANSWERED + HELD)
     assert all(feed_server.hits(f"/{name}.xml") == 1 for name in ANSWERED)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+def test_a_restart_after_sigkill_checks_the_killed_daemons_feeds_at_once(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """`kill -9` in the middle of a cycle leaves the held feeds leased for MONITOR_FEED_LEASE
+    (an hour here); the restarted daemon, on the same host, sees their owner is gone and checks
+    them in its first cycle."""
+    published = datetime.now(UTC) - timedelta(hours=2)
+    feed_server.route("/yonhap.xml", body=news.yonhap(published))
+    answer = threading.Event()
+
+    def held(h: _RequestHandler) -> None:
+        if answer.wait(60) and not feed_server.stopping.is_set():
+            h.answer(Route(body=news.yonhap(published)))
+
+    for name in HELD:
+        feed_server.route(f"/{name}.xml", held)
+    feeds = {name: feed_server.url(f"/{name}.xml") for name in ("yonhap", *HELD)}
+    env = environment(tmp_path, feeds, MONITOR_FEED_LEASE="1h")
+    db, log = tmp_path / "monitor.db", tmp_path / "run.log"
+
+    first = start(env, tmp_path, log)
+    try:
+        wait_for(lambda: len(feed_server.requests) == 3, 60, "the three requests")
+        first.kill()
+        assert first.wait(30) == -signal.SIGKILL
+    finally:
+        first.kill()
+    owners = {feed_rows(db)[name][1] for name in HELD}
+    assert len(owners) == 1 and None not in owners, feed_rows(db)  # still leased, for an hour
+    (dead,) = owners
+
+    answer.set()
+    second = start(env, tmp_path, log)
+    try:
+        wait_for(lambda: all(feed_rows(db)[name][0] for name in HELD), 60, "the held feeds")
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(30) == 0, log.read_text()
+    finally:
+        second.kill()
+    assert set(entries_of(db)) >= set(HELD)
+    took = r"leases: took over (\d+) feeds from (\S+), a process of this host that is gone"
+    said = re.findall(took, log.read_text())
+    assert [owner for _n, owner in said] == [dead] and int(said[0][0]) >= len(HELD)
 
 
 def blocked_on_a_pipe(pid: int) -> bool:

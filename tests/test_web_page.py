@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
@@ -124,6 +124,41 @@ def test_a_feed_read_with_a_warning_says_so_in_feed_health(
     assert f'<div class="warn">⚠ {shown}</div>' in rows["yonhap"]
     assert "<script>alert(5)" not in html
     assert "1 feed failing or gone" in html and "1 feed read with a warning" in html
+
+
+def test_a_cycle_that_checked_no_feed_is_not_the_last_check(
+    client: TestClient, store: Store
+) -> None:
+    """A daemon restarted after `kill -9` of one on another host: its cycles find the due feeds
+    leased by the dead one and check none. The page does not say "Last check just now", and a
+    due feed's next check is not a time in the past; /healthz tells the two times apart."""
+    at, past = NOW - timedelta(minutes=5), NOW - timedelta(minutes=2)
+    for feed_id in ("yonhap", "herald"):  # checked 5 minutes ago, due 2 minutes ago
+        storeops.record_fetch(store, feed_id, now=at, ok=True, http_status=200, next_check_at=past)
+    dead = "web1:4242:987654@0123456789ab"
+    lease = timedelta(minutes=5)
+    claimed = store.due_feeds(NOW - timedelta(minutes=1), owner=dead, lease=lease,
+                              skip=["gone", "herald"])  # fmt: skip
+    assert [f.id for f in claimed] == ["yonhap"]
+    store.record_cycle(Cycle(NOW - timedelta(seconds=30), NOW - timedelta(seconds=20)))  # none
+
+    html = client.get("/").text
+    lede = " ".join(re.search(r'<p class="lede">(.*?)</p>', html, re.S).group(1).split())
+    rows = dict(re.findall(r'<tr data-feed="([^"]+)">(.*?)</tr>', html, re.S))
+    health = client.get("/healthz").json()
+
+    assert lede.startswith("Last check 5 minutes ago (")
+    assert "just now (" not in lede
+    assert "1 due feed held by a lease, and the latest cycle (just now) checked none" in lede
+    until = (NOW + timedelta(minutes=4)).astimezone(webdata.settings().zone).strftime("%H:%M")
+    assert f"<td>due — held by web1:4242 until {until}</td>" in rows["yonhap"]
+    assert "<td>due</td>" in rows["herald"]  # its time has passed: not shown as a past time
+    shown_past = past.astimezone(webdata.settings().zone).strftime("%Y-%m-%d %H:%M")
+    assert shown_past not in rows["yonhap"] + rows["herald"]
+    cycled, checked = (datetime.fromisoformat(health[k]) for k in ("last_successful_cycle",
+                                                                     "last_check"))  # fmt: skip
+    assert cycled == NOW - timedelta(seconds=20)
+    assert checked == NOW - timedelta(minutes=5, seconds=-3.4)  # webdata's cycle that read 3
 
 
 def test_the_indicator_page_has_its_full_history(client: TestClient) -> None:

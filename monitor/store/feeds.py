@@ -5,7 +5,7 @@ and not reported, and start afresh if configured again.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -123,6 +123,14 @@ class FeedState:
     # When a check last stored a new entry of it, else when it was first read; None: never read.
     last_new_at: datetime | None = None
     silent_after: timedelta = timedelta(0)  # silent when no new entry for longer; 0: never
+    lease_owner: str | None = None  # the daemon that claimed it, until `lease_until`
+    lease_until: datetime | None = None
+
+    def held_at(self, now: datetime) -> bool:
+        """Due at `now` but claimed by a daemon whose lease still runs: being checked, or held
+        by a daemon that is gone until the lease runs out."""
+        due = self.next_check_at is None or self.next_check_at <= now
+        return due and self.lease_until is not None and self.lease_until > now
 
     def silent_since(self, now: datetime) -> datetime | None:
         """`last_new_at` when the feed is **silent** at `now`: it brought no new entry for
@@ -320,6 +328,23 @@ class FeedsMixin(StoreBase):
         with self._tx("release leases", write=True) as conn:
             released = conn.execute(query.values(lease_owner=None, lease_until=None))
             return int(released.rowcount or 0)
+
+    @once_more_if_disconnected
+    def take_over_leases(self, now: datetime, *, ended: Callable[[str], bool]) -> dict[str, int]:
+        """Release at once the leases running at `now` of each owner that `ended` says is no
+        more (`owners.ended`: a process of this host that is gone), so that any daemon checks
+        those feeds now rather than when the leases run out; returns owner -> how many feeds
+        were released. Compare-and-set per owner: a lease is released only while that owner
+        still holds it, so daemons doing this at once release each lease once."""
+        holders = (
+            select(feed_table.c.lease_owner)
+            .where(feed_table.c.lease_owner.is_not(None), feed_table.c.lease_until > now)
+            .distinct()
+        )
+        with self._tx("read lease holders") as conn:
+            gone = [owner for owner in conn.execute(holders).scalars() if ended(owner)]
+        taken = {owner: self.release_leases(owner=owner) for owner in sorted(gone)}
+        return {owner: n for owner, n in taken.items() if n}
 
     @once_more_if_disconnected
     def record_fetches(self, records: Sequence[FetchRecord]) -> None:
@@ -520,4 +545,6 @@ def _feed_state(row: Any) -> FeedState:
         dead=row.dead,
         failing_since=row.failing_since,
         active=row.active,
+        lease_owner=row.lease_owner,
+        lease_until=row.lease_until,
     )

@@ -97,8 +97,20 @@ class HealthMixin(StoreBase):
             )
 
     def last_successful_cycle(self) -> datetime | None:
-        """When the latest cycle that went well finished."""
+        """When the latest cycle that went well finished, whether or not it checked a feed:
+        the daemon's cycles run (/healthz's liveness)."""
         query = select(func.max(cycle_table.c.finished_at)).where(cycle_table.c.ok)
+        with self._tx("read cycles") as conn:
+            value: datetime | None = conn.execute(query).scalar_one_or_none()
+        return value
+
+    def last_reading_cycle(self) -> datetime | None:
+        """When the latest cycle that went well *and checked a feed* finished: the "last check"
+        of the page and /healthz. A cycle can check none: every due feed was leased by another
+        daemon (or by one that is gone, until its lease runs out)."""
+        query = select(func.max(cycle_table.c.finished_at)).where(
+            cycle_table.c.ok, cycle_table.c.feeds_checked > 0
+        )
         with self._tx("read cycles") as conn:
             value: datetime | None = conn.execute(query).scalar_one_or_none()
         return value
