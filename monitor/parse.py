@@ -8,7 +8,8 @@ ParseError; a feed that is ill-formed but readable comes back with a `warning`.
 
 `parse_many` parses a stream of bodies in worker processes (parsing is the costliest stage,
 and feedparser holds the GIL), yielding results in order while the caller keeps fetching,
-matching and storing. Its pool lives as long as the stream, so nothing outlives a cycle.
+matching and storing, and what is parsed at once when nothing comes in for a while. Its pool
+lives as long as the stream, so nothing outlives a cycle.
 """
 
 from __future__ import annotations
@@ -169,37 +170,47 @@ def parse_job(job: ParseJob) -> Parsed:
 
 
 def parse_many(
-    items: Iterable[tuple[T, ParseJob | None]], *, workers: int | None = None, ahead: int = 64
-) -> Iterator[tuple[T, Parsed | None]]:
+    items: Iterable[tuple[T, ParseJob | None] | None],
+    *,
+    workers: int | None = None,
+    ahead: int = 64,
+) -> Iterator[tuple[T, Parsed | None] | None]:
     """Each item with the result of its job (None without one), in order.
 
     Jobs run in `workers` processes (default: one per CPU; 1 parses here), at most `ahead`
     items past the one last yielded, so the caller's work on results overlaps the parsing and
-    memory stays bounded. The pool starts with the first job and ends with the iteration, so
-    nothing outlives a cycle; a worker that dies fails the jobs still in the pool. The workers
-    end with this process, however it ends (`monitor.lifeline`).
+    memory stays bounded. An item None says that nothing came in for a while (a fetch hangs):
+    the results parsed by then are yielded, then None, so that the caller can store them
+    instead of waiting with them for the next item. The pool starts with the first job and
+    ends with the iteration, so nothing outlives a cycle; a worker that dies fails the jobs
+    still in the pool. The workers end with this process, however it ends (`monitor.lifeline`).
     """
     workers = workers or os.cpu_count() or 1
     if workers <= 1:
-        for item, job in items:
-            yield item, None if job is None else parse_job(job)
+        for given in items:
+            if given is None:
+                yield None
+            else:
+                item, job = given
+                yield item, None if job is None else parse_job(job)
         return
     pool: ProcessPoolExecutor | None = None
     lifeline: Lifeline | None = None
     pending: deque[tuple[T, Future[Parsed] | None]] = deque()
     try:
-        for item, job in items:
-            future = None
-            if job is not None:
-                if pool is None:
-                    lifeline = Lifeline(_context())
-                    pool = ProcessPoolExecutor(
-                        workers, mp_context=_context(), initializer=hold, initargs=(lifeline.end,)
-                    )
-                future = pool.submit(parse_job, job)
-            pending.append((item, future))
+        for given in items:
+            if given is not None:
+                item, job = given
+                future = None
+                if job is not None:
+                    if pool is None:
+                        pool, lifeline = _pool(workers)
+                    future = pool.submit(parse_job, job)
+                pending.append((item, future))
             while pending and (len(pending) >= ahead or _ready(pending[0][1])):
                 yield _result(pending.popleft())
+            if given is None:  # nothing came in: what is parsed went out, the caller may act
+                yield None
         while pending:
             yield _result(pending.popleft())
     finally:
@@ -207,6 +218,15 @@ def parse_many(
             pool.shutdown(wait=True, cancel_futures=True)
         if lifeline is not None:
             lifeline.close()
+
+
+def _pool(workers: int) -> tuple[ProcessPoolExecutor, Lifeline]:
+    """A pool of `workers` parse processes, which end with this one (`monitor.lifeline`)."""
+    lifeline = Lifeline(_context())
+    pool = ProcessPoolExecutor(
+        workers, mp_context=_context(), initializer=hold, initargs=(lifeline.end,)
+    )
+    return pool, lifeline
 
 
 def start_workers(workers: int | None = None) -> None:

@@ -5,10 +5,11 @@ fetch -> parse -> match -> store entries and matches -> record fetch -> evaluate
 Due feeds are claimed CLAIM_BATCH at a time and fetched as a sliding window (`fetch.Fetcher`):
 a fetch starts as soon as another ends, and results come back as they finish, while worker
 processes parse the bodies already in (`parse_many`); results are matched and stored here, many
-feeds per transaction, so the parsing — the costliest stage — sets the pace and one slow feed
-holds up no other. The claimed feeds' leases are renewed while the cycle works on them
-(`_Leases`), and whatever it did not check — it was stopped, or its deadline passed — is
-released at its end, so any daemon may check those feeds at once.
+feeds per transaction, so the parsing — the costliest stage — sets the pace. What is parsed is
+also stored whenever no fetch ends for a LULL, so one slow feed holds up no other: neither its
+fetch nor the storing of its news. The claimed feeds' leases are renewed while the cycle works
+on them (`_Leases`), and whatever it did not check — it was stopped, or its deadline passed —
+is released at its end, so any daemon may check those feeds at once.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ WRITE_BATCH = 1_000  # new entries (at least) stored per transaction
 CLAIM_BATCH = 256  # feeds claimed at once; the next claim comes when few are left to fetch
 RENEW_EVERY = 3  # leases are renewed this many times per lease
 RENEW_JOIN = 5.0  # seconds the end of a cycle waits for a renewal in progress
+LULL = 0.1  # seconds without a fetch ending after which what is parsed is stored
 
 
 class Source(Protocol):
@@ -70,7 +72,9 @@ class Source(Protocol):
 
     def submit(self, requests: Iterable[FeedRequest]) -> None: ...
 
-    def next_result(self, *, halt: Callable[[], bool] | None = None) -> FetchResult | None: ...
+    def next_result(
+        self, *, halt: Callable[[], bool] | None = None, within: float | None = None
+    ) -> FetchResult | None: ...
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,9 @@ class _Batches:
     def submit(self, requests: Iterable[FeedRequest]) -> None:
         self._ready.extend(self.fetch(list(requests)))
 
-    def next_result(self, *, halt: Callable[[], bool] | None = None) -> FetchResult | None:
+    def next_result(
+        self, *, halt: Callable[[], bool] | None = None, within: float | None = None
+    ) -> FetchResult | None:
         return self._ready.popleft() if self._ready else None
 
 
@@ -272,7 +278,7 @@ def _claim(
 
 def _check_feeds(
     ctx: Context,
-    fetched: Iterator[tuple[tuple[DueFeed, FetchResult], ParseJob | None]],
+    fetched: Iterator[tuple[tuple[DueFeed, FetchResult], ParseJob | None] | None],
     leases: _Leases,
     report: CycleReport,
     *,
@@ -281,11 +287,17 @@ def _check_feeds(
 ) -> None:
     """Parse and match fetched feeds; store their entries and release their leases.
 
+    They are stored WRITE_BATCH entries at a time, and whenever no fetch ended for a LULL, so
+    a feed that hangs until its timeout keeps back no other feed's news.
     A feed's next check is counted from when it was checked (by `clock`), not from the start
     of a long cycle, so no feed is fetched twice within its interval."""
     writes = _Writes(ctx, report, now, leases)
     titled = frozenset(f.id for f in ctx.definitions.feeds if f.title)  # the feeds file names them
-    for (feed, result), parsed in parse_many(fetched, workers=ctx.parse_workers):
+    for done in parse_many(fetched, workers=ctx.parse_workers):
+        if done is None:  # a lull: the fetches in flight may take long
+            writes.flush()
+            continue
+        (feed, result), parsed = done
         checked = clock() if clock else now
         writes.add(*_absorb(ctx, feed, result, parsed, report, now=checked, titled=titled))
         if ctx.progress is not None:
@@ -423,9 +435,9 @@ def _fetched(
     now: datetime,
     clock: Callable[[], datetime] | None,
     halt: Callable[[], bool],
-) -> Iterator[tuple[tuple[DueFeed, FetchResult], ParseJob | None]]:
+) -> Iterator[tuple[tuple[DueFeed, FetchResult], ParseJob | None] | None]:
     """Each fetched feed with its result and, for a new body, the job of parsing it, in the
-    order the fetches finish.
+    order the fetches finish; None after each LULL in which none finished.
 
     The fetcher is kept at most two windows (2 x `concurrency`) ahead of what was taken from
     here, so fetching keeps pace with parsing instead of piling bodies up in memory; feeds are
@@ -444,8 +456,11 @@ def _fetched(
         room = ahead - source.outstanding
         if room > 0 and unsent and not halted:
             source.submit([_request(unsent.popleft()) for _ in range(min(room, len(unsent)))])
-        result = source.next_result(halt=halt)
+        result = source.next_result(halt=halt, within=LULL)
         if result is None:
+            if source.outstanding:  # none finished within LULL: a lull
+                yield None
+                continue
             if (more or unsent) and not halted:
                 continue
             return
@@ -478,6 +493,8 @@ class _Writes:
         self.fetches.append(record)
 
     def flush(self) -> None:
+        if not self.fetches:
+            return
         if self.entries:
             new, matched = store_entries(self.ctx, self.entries, now=self.now, readers=self.readers)
             self.report.new_entries += new

@@ -181,6 +181,29 @@ def test_a_slow_fetch_never_holds_up_the_next_ones(feed_server: FeedServer) -> N
     assert order == [f"f{i}" for i in range(10)] + ["slow"]
 
 
+def test_a_wait_within_a_time_ends_with_the_hung_fetch_still_outstanding(
+    feed_server: FeedServer,
+) -> None:
+    """`next_result(within=…)` gives the caller its thread back while a fetch hangs (the cycle
+    stores what it has meanwhile), and the fetch is still given once it ends."""
+    release = threading.Event()
+
+    def held(h: _RequestHandler) -> None:
+        if release.wait(30) and not feed_server.stopping.is_set():
+            h.answer(feedserver.Route(body=rss("held")))
+
+    feed_server.route("/held", held)
+    with Fetcher(FAST) as fetcher:
+        fetcher.submit([FeedRequest("held", feed_server.url("/held"))])
+        assert feed_server.wait_until(lambda s: s.hits("/held") == 1)
+        assert fetcher.next_result(within=0.05) is None
+        assert fetcher.outstanding == 1
+        release.set()
+        result = fetcher.next_result()
+        assert result is not None and result.feed_id == "held" and result.body == rss("held")
+        assert fetcher.next_result() is None and fetcher.abandoned == []
+
+
 # ---------------------------------------------------------------- TLS and redirects
 
 

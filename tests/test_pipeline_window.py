@@ -1,7 +1,7 @@
 """A cycle's fetches as a sliding window, its deadline and its leases, with feeds served on
-127.0.0.1 and a store on SQLite and on PostgreSQL: one slow feed holds up no other, a cycle
-past its deadline releases what it did not check, and a claim worked on for longer than its
-lease is never taken by a second daemon.
+127.0.0.1 and a store on SQLite and on PostgreSQL: one slow feed holds up no other (neither
+their fetches nor the storing of their news), a cycle past its deadline releases what it did
+not check, and a claim worked on for longer than its lease is never taken by a second daemon.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from tests import news, twofeeds
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, Route, _RequestHandler
 from tests.storeops import lease_until
+from tests.test_shutdown import wait_for
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 ALL_TAGS = ("korea", "china", "japan", "international", "search-dialogue", "search-travel",
@@ -39,7 +40,8 @@ def store(database_url: str) -> Iterator[Store]:
 def context(store: Store, feeds: list[Feed], **changes: object) -> Context:
     shipped = load_definitions(ROOT / "indicators", ROOT / "config" / "feeds.yaml")
     definitions = Definitions(shipped.indicators, tuple(feeds), shipped.hash)
-    return replace(twofeeds.context(definitions, store, now=NOW), parse_workers=1, **changes)  # type: ignore[arg-type]
+    changes = {"parse_workers": 1, **changes}  # parsed here unless a test says otherwise
+    return replace(twofeeds.context(definitions, store, now=NOW), **changes)  # type: ignore[arg-type]
 
 
 def held_until(event: threading.Event, server: FeedServer) -> object:
@@ -76,6 +78,43 @@ def test_a_slow_feed_holds_up_no_other_feed_of_the_cycle(
     assert everyone_asked.is_set()
     assert report.feeds_checked == 41 and report.failed == 0
     assert all(f.last_success_at is not None for f in store.feeds())
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["parsed-here", "parse-workers"])
+def test_a_hanging_feed_keeps_back_no_other_feeds_news(
+    feed_server: FeedServer, store: Store, workers: int
+) -> None:
+    """While one feed hangs (its server answers only once the test says so), what the others
+    brought is stored and can be read from the store; so a daemon stopped or killed in that
+    wait keeps it. Once the hanging feed answers, the cycle ends with its entries too."""
+    answer = threading.Event()
+    feed_server.route("/a-held.xml", held_until(answer, feed_server))
+    others = {"b", "c", "d"}
+    for name in others:
+        feed_server.route(f"/{name}.xml", body=BODY)
+    names = ["a-held", *sorted(others)]
+    feeds = [Feed(n, feed_server.url(f"/{n}.xml"), ALL_TAGS) for n in names]
+    limits = FetchLimits(timeout=60, total_timeout=60)
+    ctx = context(store, feeds, limits=limits, parse_workers=workers)
+
+    def stored() -> set[str]:
+        return {entry.feed_id for _id, entry, _seen in store.entries_since(NOW - timedelta(days=7))}
+
+    reports = []
+    worker = threading.Thread(target=lambda: reports.append(run_cycle(ctx, now=NOW)))
+    worker.start()
+    try:
+        wait_for(lambda: stored() == others, 60, "the entries of the feeds that answered")
+        state = {f.id: f for f in store.feeds()}
+        assert all(state[n].last_success_at is not None for n in others)
+        assert state["a-held"].last_checked_at is None and lease_until(store, "a-held") is not None
+        assert worker.is_alive() and feed_server.hits("/a-held.xml") == 1
+    finally:
+        answer.set()
+        worker.join(30)
+    assert reports and reports[0].feeds_checked == 4 and reports[0].failed == 0
+    assert reports[0].new_entries == 4 * 3
+    assert stored() == set(names)
 
 
 def test_a_cycle_past_its_deadline_releases_what_it_did_not_check(

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -144,9 +145,14 @@ class Fetcher:
         self._outstanding += len(batch)
         loop.call_soon_threadsafe(self._enqueue, batch)
 
-    def next_result(self, *, halt: Callable[[], bool] | None = None) -> FetchResult | None:
+    def next_result(
+        self, *, halt: Callable[[], bool] | None = None, within: float | None = None
+    ) -> FetchResult | None:
         """The next fetch to finish; None when none is outstanding, or after a halt (once the
-        answers that came in before it were given)."""
+        answers that came in before it were given). With `within`, also None when no fetch
+        finished within that many seconds: then `outstanding` stays above 0, and the caller
+        may do other work before it asks again."""
+        end = None if within is None else time.monotonic() + within
         while self._outstanding > 0:
             if halt is not None and not self._halted and halt():
                 self._halt()
@@ -154,10 +160,12 @@ class Fetcher:
                 if self._halted:  # nothing more will come
                     result = self._results.get_nowait()
                 else:
-                    result = self._results.get(timeout=HALT_POLL)
+                    result = self._results.get(timeout=_wait(end))
             except queue.Empty:
                 if self._halted:
                     break
+                if end is not None and time.monotonic() >= end:
+                    return None
                 continue
             self._outstanding -= 1
             return result
@@ -232,6 +240,13 @@ class Fetcher:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _wait(end: float | None) -> float:
+    """How long to wait for a result before looking at `halt` again, or giving up at `end`."""
+    if end is None:
+        return HALT_POLL
+    return min(HALT_POLL, max(end - time.monotonic(), 0.0))
 
 
 def next_check(
