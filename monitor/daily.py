@@ -28,7 +28,7 @@ from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 from monitor.digest import DigestInput, FeedProblem, build_digest
-from monitor.domain import Definitions, StatusChange, format_duration
+from monitor.domain import Definitions, StatusChange, format_duration, utc_text
 from monitor.errors import DigestError
 from monitor.mail import (
     Refused,
@@ -130,8 +130,7 @@ def refused_note(refused: Refused, again_at: datetime | None) -> str:
 def _again(again_at: datetime | None) -> str:
     if again_at is None:
         return ""
-    at = again_at.astimezone(UTC)
-    return f"; `monitor run` tries the 4xx ones again from {at:%Y-%m-%d %H:%M} UTC"
+    return f"; `monitor run` tries the 4xx ones again from {utc_text(again_at)}"
 
 
 def slot(day: date, digest_time: time, zone: tzinfo) -> datetime:

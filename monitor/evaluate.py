@@ -49,6 +49,7 @@ from monitor.domain import (
     Status,
     StatusChange,
     normalize,
+    utc_text,
 )
 
 __all__ = [
@@ -243,18 +244,16 @@ def _problem(health: FeedHealth, now: datetime) -> str:
         return f"{health.feed_id}: never read{because or ' yet'}"
     since = health.failing_since
     if since is not None and since <= now - UNREAD_AFTER * health.interval:
-        return f"{health.feed_id}: failing since {since:%Y-%m-%d %H:%M} UTC{because}"
+        return f"{health.feed_id}: failing since {utc_text(since)}{because}"
     read = health.last_read
     if since is None and read is not None and read > now + CLOCK_SLACK:
-        return (
-            f"{health.feed_id}: last read at {read:%Y-%m-%d %H:%M} UTC, after now (clock set back)"
-        )
+        return f"{health.feed_id}: last read at {utc_text(read)}, after now (clock set back)"
     if (
         since is None
         and read is not None
         and read <= now - max(UNREAD_AFTER * health.interval, UNREAD_MIN)
     ):
-        return f"{health.feed_id}: not read since {read:%Y-%m-%d %H:%M} UTC"
+        return f"{health.feed_id}: not read since {utc_text(read)}"
     return ""
 
 

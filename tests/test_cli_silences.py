@@ -69,6 +69,21 @@ def test_a_silence_is_begun_listed_and_ended_by_the_cli_user(env: dict[str, str]
     assert [(s["state"], s["ended_by"]) for s in listed] == [("ended", "cli")]
 
 
+def test_listing_no_silence_says_so_on_stderr_and_exits_0(env: dict[str, str]) -> None:
+    none = [run(env, "silence", "--list", *more) for more in ([], ["--json"])]
+    run(env, "silence", "visa-easing", "--for", "7d", "--reason", "state visit")
+    other = [run(env, "silence", "--list", "flight-routes", *more) for more in ([], ["--json"])]
+    some = run(env, "silence", "--list")
+    unknown = run(env, "silence", "--list", "nope")
+
+    assert [(r.exit_code, r.stdout) for r in none + other] == [(0, "")] * 4  # --json: no object
+    assert [r.stderr for r in none] == ["monitor: silence: no silence recorded yet\n"] * 2
+    said = "monitor: silence: no silence recorded for flight-routes yet\n"
+    assert [r.stderr for r in other] == [said] * 2
+    assert some.stdout.count("visa-easing") == 1 and some.stderr == ""  # found: nothing to say
+    assert (unknown.exit_code, unknown.stderr) == (1, "Error: silence: no indicator 'nope'\n")
+
+
 @pytest.mark.parametrize(
     ("args", "code", "error"),
     [

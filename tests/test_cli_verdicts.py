@@ -209,6 +209,41 @@ def test_list_shows_every_verdict_newest_first(env: dict[str, str]) -> None:
     assert unknown.exit_code == 1 and "no indicator 'nope'" in unknown.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["verdict", "list"], "monitor: verdict list: no verdict recorded yet"),
+        (["verdict", "list", "flight-routes"],
+         "monitor: verdict list: no verdict recorded for flight-routes yet"),
+        (["history", "business-investment"],  # never changed since the first check
+         "monitor: history: no status change recorded for business-investment yet"),
+    ],
+)  # fmt: skip
+def test_listing_nothing_says_so_on_stderr_and_exits_0(
+    env: dict[str, str], args: list[str], said: str
+) -> None:
+    text, as_json = run(env, *args), run(env, *args, "--json")
+
+    assert (text.exit_code, as_json.exit_code) == (0, 0)  # as `search` finding nothing
+    assert text.stdout == "" and as_json.stdout == ""  # --json: one object per item, so none
+    assert text.stderr == as_json.stderr == f"{said}\n"
+
+
+@pytest.mark.parametrize("args", [["verdict", "list", "nope"], ["history", "nope"]])
+def test_listing_an_unknown_indicator_is_still_an_error(
+    env: dict[str, str], args: list[str]
+) -> None:
+    result = run(env, *args)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == "Error: no indicator 'nope'\n"
+
+
+def test_a_history_with_changes_says_nothing_on_stderr(env: dict[str, str]) -> None:
+    result = run(env, "history", "visa-easing")
+    assert result.exit_code == 0 and "quiet -> eased:reported" in result.stdout
+    assert result.stderr == ""
+
+
 def test_export_of_no_verdicts_is_a_header(env: dict[str, str]) -> None:
     result = run(env, "verdict", "export")
     assert result.stdout.startswith("id\turl\tdate\ttitle\ttext\t")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from monitor import charsets
 from monitor.domain import Entry
 from monitor.errors import ParseError
 from monitor.parse import ParsedFeed, html_to_text, parse_feed, publisher_of
@@ -286,6 +288,89 @@ def test_a_charset_guessed_or_contradicted_says_which_the_feed_was_read_in(
 def test_a_charset_named_is_no_fault(body: bytes, content_type: str) -> None:
     feed = parse_feed(body, feed_id="f", url="https://e.org/", content_type=content_type)
     assert feed.warning == ""
+
+
+# Six items of real news (tests/data/feeds: QQ News as served in GB2312, and the same in
+# traditional characters in Big5), each declaring its charset.
+ZH_GB = (FEEDS / "rss-zh-news-gb2312.xml").read_bytes()
+ZH_BIG5 = (FEEDS / "rss-zh-news-big5.xml").read_bytes()
+HEADLINE_GB = "习近平谈抗战：牢记历史是要以史为鉴、面向未来"
+HEADLINE_BIG5 = "習近平談抗戰：牢記歷史是要以史為鑑、面向未來"
+
+
+def _declaring(body: bytes, charset: str) -> bytes:
+    """The body with its XML declaration naming `charset` (the other bytes as they are)."""
+    return re.sub(rb'^(<\?xml[^>]*encoding=")[^"]+"', rb'\g<1>%s"' % charset.encode(), body)
+
+
+def _undeclared(body: bytes) -> bytes:
+    return body.split(b"\n", 1)[1]
+
+
+def _disagree(read: str, said: str, looks: str) -> str:
+    return f"charsets disagree: read as {read}; {said}, but the text looks like {looks}"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "warning"),
+    [
+        (_declaring(ZH_BIG5, "gb2312"), None,
+         _disagree("gb18030", "the feed declares gb2312", "big5")),
+        (_declaring(ZH_BIG5, "GB18030"), "application/rss+xml",
+         _disagree("gb18030", "the feed declares gb18030", "big5")),
+        (_undeclared(ZH_BIG5), "text/xml; charset=GB2312",
+         _disagree("gb18030", "the server says gb2312", "big5")),
+        (ZH_BIG5, "text/xml; charset=gb2312",
+         _disagree("gb18030", "the server says gb2312, the feed declares big5", "big5")),
+        (_rss(HEADLINE_GB, "gb2312", "big5"), None,  # decodes as Big5: read so, no complaint
+         _disagree("big5", "the feed declares big5", "gb18030")),
+    ],
+    ids=["declared-gb2312", "declared-gb18030", "served-gb2312", "served-gb2312-declared-big5",
+         "gb-declared-big5"],
+)  # fmt: skip
+def test_chinese_in_the_other_chinese_charset_says_which_it_looks_like(
+    body: bytes, content_type: str | None, warning: str
+) -> None:
+    """feedparser reads Big5 labelled gb2312 as gb18030 without a complaint (every Big5 pair is
+    a GBK code): the headlines are mojibake, no rule matches them, and before this nothing said
+    so. It is still read as labelled; the warning says what the text looks like."""
+    feed = parse_feed(body, feed_id="f", url="https://e.org/", content_type=content_type)
+    assert feed.warning == warning
+    assert len(feed.entries) == body.count(b"<item>")  # every item read, as before
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "headline"),
+    [
+        (ZH_GB, None, HEADLINE_GB),
+        (ZH_GB, "text/xml; charset=gb2312", HEADLINE_GB),
+        (_undeclared(ZH_GB), "application/rss+xml; charset=GBK", HEADLINE_GB),
+        (_declaring(ZH_GB, "gb18030"), "text/xml", HEADLINE_GB),
+        (ZH_BIG5, None, HEADLINE_BIG5),
+        (ZH_BIG5, "text/xml; charset=big5", HEADLINE_BIG5),
+        (_declaring(ZH_BIG5, "cp950"), "text/xml", HEADLINE_BIG5),
+    ],
+    ids=["gb2312", "gb2312-served", "gbk-served", "gb18030", "big5", "big5-served", "cp950"],
+)
+def test_genuine_gb_and_big5_news_has_no_warning(
+    body: bytes, content_type: str | None, headline: str
+) -> None:
+    feed = parse_feed(body, feed_id="f", url="https://e.org/", content_type=content_type)
+    assert feed.warning == ""
+    assert feed.entries[1].title == headline
+
+
+def test_only_the_first_bytes_of_a_chinese_body_are_weighed() -> None:
+    """Cheap on a large feed: the first 16 KB decide, a character cut off at their end does not
+    count against them, and fewer than 20 characters decide nothing."""
+    text = b"<rss>" + HEADLINE_BIG5.encode("big5") * 500  # two bytes a character from byte 5
+    sample = text[: charsets.CHINESE_SAMPLE]
+    with pytest.raises(UnicodeDecodeError):
+        sample.decode("big5")  # the sample ends inside a character
+    assert charsets.misread_chinese("gb18030", text + b"\x80 not Big5") == "big5"
+    assert charsets.misread_chinese("gb18030", HEADLINE_BIG5[:19].encode("big5")) == ""
+    assert charsets.misread_chinese("gb18030", HEADLINE_BIG5[:20].encode("big5")) == "big5"
+    assert charsets.misread_chinese("shift_jis", text) == ""  # not a charset of Chinese
 
 
 # ---------------------------------------------------------------- not feeds

@@ -137,6 +137,9 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
 def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> None:
     """Status changes of one indicator, with evidence.
 
+    When it has none yet, one line on stderr says so and the exit code is 0 (with --json
+    nothing is printed: no objects); an unknown INDICATOR_ID is an error (exit 1).
+
     Example: monitor history north-korea-stance --limit 5
     """
     from monitor.shownterms import shown_terms
@@ -148,7 +151,10 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
         rt.definitions.indicator(indicator_id)
     except KeyError:
         raise click.ClickException(f"no indicator {indicator_id!r}") from None
-    for change in rt.store.history(indicator_id, limit=limit):
+    changes = rt.store.history(indicator_id, limit=limit)
+    if not changes:
+        click.echo(f"monitor: history: no status change recorded for {indicator_id} yet", err=True)
+    for change in changes:
         if as_json:
             echo_json(ChangeOut.of(change).model_dump(mode="json"))
             continue

@@ -53,6 +53,8 @@ def silence_cmd(
 
     Example: monitor silence --list --json
 
+    Listing none says so in one line on stderr (exit 0; with --json nothing is printed).
+
     Ending one: monitor silence --end ID (its id from --list).
     """
     from monitor.domain import utcnow
@@ -64,7 +66,11 @@ def silence_cmd(
     if listing:
         rt.read_only = True
         _known(rt, indicator_id)
-        for silence in rt.store.silences(indicator_id, limit=500):
+        listed = rt.store.silences(indicator_id, limit=500)
+        if not listed:
+            of = f" for {indicator_id}" if indicator_id is not None else ""
+            click.echo(f"monitor: silence: no silence recorded{of} yet", err=True)
+        for silence in listed:
             _show(silence, now, as_json)
         return
     if end_id is not None:

@@ -91,6 +91,9 @@ def verdict_add_cmd(
 def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json: bool) -> None:
     """Every verdict (of one indicator), newest first, superseded ones too: who, when, what.
 
+    When there is none, one line on stderr says so and the exit code is 0 (with --json nothing
+    is printed: no objects); an unknown INDICATOR is an error (exit 1).
+
     Example: monitor verdict list visa-easing --limit 10
     """
     from monitor.webmodels import VerdictOut
@@ -101,7 +104,11 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
             rt.definitions.indicator(indicator_id)
         except KeyError:
             raise click.ClickException(f"no indicator {indicator_id!r}") from None
-    for verdict, found in rt.store.verdicts(indicator_id, limit=limit):
+    listed = rt.store.verdicts(indicator_id, limit=limit)
+    if not listed:
+        of = f" for {indicator_id}" if indicator_id is not None else ""
+        click.echo(f"monitor: verdict list: no verdict recorded{of} yet", err=True)
+    for verdict, found in listed:
         if as_json:
             echo_json(VerdictOut.of(verdict).model_dump(mode="json"))
             continue
