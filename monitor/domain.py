@@ -135,6 +135,14 @@ def headline_digest(title: str) -> str:
     return digest_of(" ".join(words))[:HEADLINE_DIGEST_CHARS] if words else ""
 
 
+def another_story(headline: str | None, title: str) -> bool:
+    """Whether `title` heads another story than the one whose `headline_digest` is `headline`
+    (None or "": no headline kept, which tells nothing): some CMSs reuse an item's guid or
+    link for a later story. Case, spacing and punctuation do not count; a word does."""
+    offered = headline_digest(title)
+    return bool(headline and offered and offered != headline)
+
+
 # ---------------------------------------------------------------- rules
 
 
@@ -327,6 +335,24 @@ class Entry:
         link, else its title and text. The same article in two feeds is two entries, each
         matched for the indicators reading its feed; evaluate counts such copies once."""
         return entry_key(self.feed_id, self.guid, self.link, self.title, self.text)
+
+    @functools.cached_property
+    def reused_key(self) -> str:
+        """Identity of the item when its key holds another story already (`another_item`: a
+        CMS put it under an earlier item's guid or link): the key with its headline's hash, so
+        it is the same at every check. "" for an item without a headline (never another)."""
+        headline = headline_digest(self.title)
+        return digest_of(self.key, headline) if headline else ""
+
+
+def another_item(stored: Entry, offered: Entry) -> bool:
+    """Whether `offered`, under the key of `stored`, is another story than it: its headline is
+    another (`another_story`, as for a deleted entry's key) and so is its text. A headline
+    edited over the same text is the same item; without a text, the headline decides."""
+    if offered.title == stored.title:
+        return False
+    same_text = bool(offered.text) and offered.text == stored.text
+    return not same_text and another_story(headline_digest(stored.title), offered.title)
 
 
 @dataclass(frozen=True)

@@ -328,6 +328,7 @@ def _unique(entries: Iterator[Entry]) -> tuple[tuple[Entry, ...], int]:
     first: dict[str, Entry] = {}
     others = 0
     for entry in entries:
+        _ = entry.reused_key  # hashed here, in the parse worker, as the key is: not by the store
         kept = first.setdefault(entry.key, entry)
         others += kept is not entry and kept.title != entry.title
     return tuple(first.values()), others

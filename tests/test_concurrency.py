@@ -1,6 +1,7 @@
 """Several workers on one PostgreSQL database, racing for real (each with its own store and
 connections, released at once by a barrier): every due feed is claimed once, a status change is
-recorded once, the digest of a day is claimed once."""
+recorded once, the digest of a day is claimed once, an item (also a later story under a reused
+guid) is stored once."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from typing import TypeVar
 
 import pytest
 
-from monitor.domain import INITIAL, QUIET, Feed, StatusChange
+from monitor.domain import INITIAL, QUIET, Entry, Feed, StatusChange
 from monitor.store import Store, open_store
+from tests import storeops
 
 pytestmark = pytest.mark.postgres
 
@@ -115,6 +117,28 @@ def test_a_status_change_raced_by_every_worker_is_recorded_once(
         history = [(c.old_status, c.new_status) for c in reversed(store.history(indicator))]
         assert history == steps
     assert store.change_counts() == dict.fromkeys(indicators, len(steps))
+
+
+def test_stories_raced_under_one_guid_are_each_stored_once(store: Store, postgres_url: str) -> None:
+    """A CMS reuses guids: each slot holds a stored story and offers a later one; each fresh
+    slot offers two stories, some workers seeing one first, the others the other."""
+
+    def story(slot: str, title: str) -> Entry:
+        return Entry("f1", slot, f"https://pub.com/{slot}/{title}", f"Story {title} of {slot}",
+                     f"Text of {title}.", NOW, "pub.com")  # fmt: skip
+
+    used, fresh = [f"used-{n}" for n in range(30)], [f"fresh-{n}" for n in range(30)]
+    storeops.add_entries(store, [story(slot, "alpha") for slot in used], now=NOW)
+
+    def check(own: Store, n: int) -> int:
+        first, second = ("alpha", "beta") if n % 2 else ("beta", "alpha")
+        offered = [story(slot, title) for slot in used for title in (first, second)]
+        offered += [story(slot, "gamma" if n % 2 else "delta") for slot in fresh]
+        return len(storeops.add_entries(own, offered, now=NOW + timedelta(minutes=1)))
+
+    assert sum(race(postgres_url, check)) == len(used) + 2 * len(fresh)
+    stored = Counter((e.guid, e.title) for _, e, _ in store.entries_since(NOW - LEASE))
+    assert set(stored.values()) == {1} and len(stored) == 2 * len(used) + 2 * len(fresh)
 
 
 def test_competing_outcomes_interleave_into_one_chain(store: Store, postgres_url: str) -> None:

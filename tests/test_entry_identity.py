@@ -119,3 +119,57 @@ def test_fetching_a_feed_again_stores_nothing_twice(
     assert (again.feeds_checked, again.new_entries) == (2, 1)
     assert stored(store) == [("a", LOCAL_LINK), ("a", WIRE_LINK), ("b", WIRE_LINK)]
     assert links(store, "reads-a") == [LOCAL_LINK, WIRE_LINK]
+
+
+# ---------------------------------------------------------------- a guid a CMS reuses
+
+GUID = "https://wire.example.com/?p=1"  # the slot some CMSs give every story in turn
+LATER = "Busan port sees visa waiver tourists return"
+LATER_LINK = "https://wire.example.com/busan-2"
+WIRE_TEXT = "Tour groups from China may enter without a visa from March, officials said."
+LATER_TEXT = "Ferries from Qingdao brought the first groups under the visa waiver to Busan."
+
+
+def under_guid(title: str, link: str, text: str) -> news.Item:
+    return news.Item(title, link, NOW - HOUR, text, guid=GUID)
+
+
+def evidence_of(store: Store, indicator_id: str) -> list[tuple[int, str, str, str]]:
+    found = storeops.evidence(store, [indicator_id], NOW - 30 * 24 * HOUR)[indicator_id]
+    return sorted((e.entry_id, e.title, e.link, e.snippet) for e in found)
+
+
+def test_a_later_story_under_the_guid_of_a_stored_one_is_stored_once_as_news(
+    feed_server: FeedServer, two_feeds: Definitions, store: Store
+) -> None:
+    ctx = twofeeds.context(two_feeds, store, now=NOW)
+    serve(feed_server, "/a.xml", under_guid(twofeeds.WIRE, WIRE_LINK, WIRE_TEXT))
+    serve(feed_server, "/b.xml")
+    assert run_cycle(ctx, now=NOW).new_entries == 1
+    [first] = evidence_of(store, "reads-a")
+
+    # The CMS puts a later story under that guid while the first is still stored: news.
+    serve(feed_server, "/a.xml", under_guid(LATER, LATER_LINK, LATER_TEXT))
+    later = run_cycle(ctx, now=NOW + INTERVAL)
+    assert later.new_entries == 1
+    assert [e[1:3] for e in evidence_of(store, "reads-a")] == [
+        (twofeeds.WIRE, WIRE_LINK),  # the first, as it was
+        (LATER, LATER_LINK),
+    ]
+    assert evidence_of(store, "reads-a")[0] == first  # its id, headline, link and snippet
+    assert sorted(e.title for _, e, _ in store.entries_since(NOW - 24 * HOUR)) == sorted(
+        [twofeeds.WIRE, LATER]
+    )
+
+    # The feed offers it again at the next check (another item beside it, so the body is read
+    # again): it is stored already.
+    other = news.Item("Seoul stocks close higher", "https://wire.example.com/3", NOW)
+    serve(feed_server, "/a.xml", under_guid(LATER, LATER_LINK, LATER_TEXT), other)
+    assert run_cycle(ctx, now=NOW + 2 * INTERVAL).new_entries == 1  # the other item alone
+
+    # The first story back with a word of its headline edited (its text unchanged): the
+    # same item, as any headline edit under a stored item's guid.
+    edited = twofeeds.WIRE.replace("agree", "agreed")
+    serve(feed_server, "/a.xml", under_guid(edited, WIRE_LINK, WIRE_TEXT), other)
+    assert run_cycle(ctx, now=NOW + 3 * INTERVAL).new_entries == 0
+    assert len(store.entries_since(NOW - 24 * HOUR)) == 3

@@ -183,6 +183,39 @@ def test_a_new_story_under_a_deleted_entrys_key_is_news_the_old_item_is_not(
     assert [e.title for _, e in back] == ["Story number 1"]
 
 
+@pytest.mark.parametrize("key", ["guid", "link"])
+def test_a_later_story_under_a_stored_entrys_key_is_news_stored_once(
+    store: Store, key: str
+) -> None:
+    # A matched item, keyed by its guid (or, without one, its link).
+    first = entry(1, published=NOW - 2 * DAY)
+    first = first if key == "guid" else replace(first, guid="")
+    [(first_id, _)] = storeops.add_entries(store, [first], now=NOW - 2 * DAY)
+    storeops.add_matches(store, [(first_id, match(first))], {"nk": "h"})
+    kept = storeops.evidence(store, ["nk"], NOW - 30 * DAY)["nk"]
+    # While it is stored, the CMS puts a later story under its key: news, stored once, also
+    # when the feed offers both (the first is not stored again).
+    later = replace(first, title="Seoul and Beijing sign a visa deal", text="New.", published=NOW)
+    later = later if key == "link" else replace(later, link="https://pub1.com/story/9")
+    [(later_id, stored)] = storeops.add_entries(store, [later, first], now=NOW)
+    assert (stored, later_id > first_id) == (later, True)
+    assert storeops.add_entries(store, [first, later], now=NOW + HOUR) == []
+    assert store.entry(later_id).entry == later  # type: ignore[union-attr]
+    # Restyled (case, punctuation), the later story is the same item; a word of the first's
+    # headline edited over its unchanged text is the first item. The first's evidence stands.
+    restyled = replace(later, title="SEOUL and Beijing sign a visa deal!")
+    edited = replace(first, title="Story number one")
+    assert storeops.add_entries(store, [restyled, edited], now=NOW + HOUR) == []
+    assert storeops.evidence(store, ["nk"], NOW - 30 * DAY)["nk"] == kept
+    # Retention deletes the first: both offered again, neither is news.
+    assert prune(store, NOW - DAY, NOW - DAY).matched == 1
+    assert storeops.add_entries(store, [later, first], now=NOW + 2 * HOUR) == []
+    # The later one deleted in its turn, after the first's key is forgotten: still not news.
+    store.prune(now=NOW + 400 * DAY, before=NOW + 399 * DAY, matched_before=NOW, buckets=())
+    assert store.entry(later_id) is None
+    assert storeops.add_entries(store, [later], now=NOW + 400 * DAY) == []
+
+
 # ---------------------------------------------------------------- the daily digests
 
 GREY = "450 4.2.0 <grey@example.org>: greylisted, try again later"

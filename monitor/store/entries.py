@@ -1,5 +1,6 @@
-"""Entries and their matches: new entries stored by key (with their matches in the same
-transaction), matches rewritten by replay, entries searched (retention: `retention.py`).
+"""Entries and their matches: new entries stored by key (a later story under the key of another,
+a CMS reusing guids, by its `reused_key`), with their matches in the same transaction; matches
+rewritten by replay, entries searched (retention: `retention.py`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, or_, select, text, update
 
-from monitor.domain import Entry, Match, headline_digest
+from monitor.domain import Entry, Match, another_item, another_story
 from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
 from monitor.store.feeds import mark_new
 from monitor.store.forgetting import forget_stories
@@ -37,6 +38,9 @@ _PG_ADD_ENTRIES = text(
         arrays=", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _ENTRY_COLUMNS.items()),
     )
 )
+
+
+_PG_TITLES = text("SELECT key, title FROM entry WHERE key = ANY(CAST(:keys AS text[]))")
 
 
 # On SQLite a plain executemany runs in C; RETURNING would have SQLAlchemy bind row by row.
@@ -112,18 +116,49 @@ class EntriesMixin(StoreBase):
     def _insert_entries(
         self, conn: Connection, entries: Sequence[Entry], now: datetime
     ) -> list[tuple[int, Entry]]:
-        batch: dict[str, Entry] = {}
-        for entry in entries:
-            batch.setdefault(entry.key, entry)
-        _leave_forgotten(conn, batch, now)
+        """Store the entries not stored or forgotten yet; return the new ones with their ids.
+
+        An item is stored under its key, unless the key holds another story already (a CMS
+        that reuses guids or links: `domain.another_item`); then under its `reused_key`, which
+        the next check finds it under. Every insert skips a key stored already (ON CONFLICT),
+        so daemons storing one feed at once store each item once."""
+        by_key = _distinct(entries)
+        offered = [e for items in by_key.values() for e in items]
+        later = _leave_forgotten(conn, by_key, now)
+        # A later story is looked for under its reused key also when its own key is free (the
+        # earlier story and its forgotten key gone): it was stored there.
+        reused = [e.reused_key for items in by_key.values() for e in items if e.reused_key]
+        titles = _titles(conn, [*by_key, *reused])
+        plain: dict[str, Entry] = {}
+        for key, items in by_key.items():
+            fresh = [e for e in items if e.reused_key not in titles]
+            if fresh and key not in titles:  # the others are other stories than the first
+                plain[key], fresh = fresh[0], fresh[1:]
+            later += fresh  # told from the one stored under the key below
+        new = self._add_entries(conn, plain, now)
+        lost = [e for key, e in plain.items() if key not in new]  # another daemon stored the key
+        titles.update(_titles(conn, [e.key for e in lost]))
+        later += lost
+        stored = _stored_entries(conn, titles, [e for e in later if e.key in titles])
+        later = [e for e in later if e.key not in stored or another_item(stored[e.key], e)]
+        by_reused = {e.reused_key: e for e in later if e.reused_key}
+        new_later = self._add_entries(conn, by_reused, now)
+        ids = {id(e): new[k] for k, e in plain.items() if k in new}
+        ids.update({id(e): new_later[k] for k, e in by_reused.items() if k in new_later})
+        return [(ids[id(e)], e) for e in offered if id(e) in ids]
+
+    def _add_entries(
+        self, conn: Connection, batch: dict[str, Entry], now: datetime
+    ) -> dict[str, int]:
+        """Insert `batch` (key -> entry) where no entry has the key; return key -> id of those."""
         if not batch:
-            return []
+            return {}
         if self.dialect == "postgresql":
             rows = [_entry_values(key, entry, now) for key, entry in batch.items()]
-            new = {key: entry_id for entry_id, key in conn.execute(_PG_ADD_ENTRIES, _columns(rows))}
-        else:
-            new = _sqlite_add_entries(conn, batch, now)
-        return [(new[key], entry) for key, entry in batch.items() if key in new]
+            return {
+                key: entry_id for entry_id, key in conn.execute(_PG_ADD_ENTRIES, _columns(rows))
+            }
+        return _sqlite_add_entries(conn, batch, now)
 
     def replace_matches(
         self,
@@ -206,35 +241,84 @@ class EntriesMixin(StoreBase):
             return [stored_entry(row) for row in conn.execute(query)]
 
 
-def _leave_forgotten(conn: Connection, batch: dict[str, Entry], now: datetime) -> None:
-    """Take out of `batch` the entries retention deleted (a feed still carries them: they are
-    not news), and note that a feed offered them at `now`. An entry under a deleted one's key
-    with another headline is another story (a CMS that reuses guids or links): it stays in
-    `batch`, and its key, stored again with it, is no longer forgotten."""
+def _distinct(entries: Sequence[Entry]) -> dict[str, list[Entry]]:
+    """key -> the items offered under it, one per story (`another_item`), first offered first."""
+    by_key: dict[str, list[Entry]] = {}
+    for entry in entries:
+        items = by_key.setdefault(entry.key, [])
+        if all(another_item(item, entry) for item in items):
+            items.append(entry)
+    return by_key
+
+
+def _leave_forgotten(
+    conn: Connection, by_key: dict[str, list[Entry]], now: datetime
+) -> list[Entry]:
+    """Take out of `by_key` the entries retention deleted (a feed still carries them: they are
+    not news), and note that a feed offered their keys at `now`. An entry under a deleted one's
+    key with another headline (`domain.another_story`) is another story (a CMS that reuses
+    guids or links): it is taken out too and returned, to be stored under its reused key,
+    unless that key was forgotten in its turn. The deleted one's key stays forgotten."""
     if conn.execute(select(forgotten_table.c.key).limit(1)).first() is None:
-        return  # nothing deleted yet, or all of it forgotten: one read of an empty index
+        return []  # nothing deleted yet, or all of it forgotten: one read of an empty index
+    reused_keys = [e.reused_key for items in by_key.values() for e in items if e.reused_key]
     kept: dict[str, str | None] = {}
-    for chunk in chunks(batch):
+    for chunk in chunks([*by_key, *reused_keys]):
         query = select(forgotten_table.c.key, forgotten_table.c.headline)
         for row in conn.execute(query.where(forgotten_table.c.key.in_(chunk))):
             kept[row.key] = row.headline
-    reused = {key for key, headline in kept.items() if _another_story(headline, batch[key])}
-    offered = [key for key in kept if key not in reused]
-    for chunk in chunks(offered):
+    reused: list[Entry] = []
+    offered: set[str] = set()
+    for key, items in list(by_key.items()):
+        left = []
+        for e in items:
+            if e.reused_key in kept:
+                offered.add(e.reused_key)
+            elif key not in kept:
+                left.append(e)
+            elif another_story(kept[key], e.title):
+                reused.append(e)
+            if key in kept:
+                offered.add(key)
+        if left:
+            by_key[key] = left
+        else:
+            del by_key[key]
+    for chunk in chunks(sorted(offered)):
         conn.execute(
             update(forgotten_table).where(forgotten_table.c.key.in_(chunk)).values(offered_at=now)
         )
-    for chunk in chunks(reused):
-        conn.execute(delete(forgotten_table).where(forgotten_table.c.key.in_(chunk)))
-    for key in offered:
-        del batch[key]
+    return reused
 
 
-def _another_story(headline: str | None, entry: Entry) -> bool:
-    """Whether `entry` has a headline and it is not the one a forgotten key keeps (None: none
-    kept, the entry had no headline or was deleted before revision 0013)."""
-    offered = headline_digest(entry.title)
-    return bool(headline and offered and offered != headline)
+def _titles(conn: Connection, keys: Sequence[str]) -> dict[str, str]:
+    """key -> headline of the entries stored under `keys`, looked up through the driver: every
+    item of a feed read is looked up, and SQLAlchemy's expanding IN list cost more than that."""
+    found: dict[str, str] = {}
+    if not keys:
+        return found
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(_PG_TITLES, {"keys": list(keys)})
+        return {row.key: row.title for row in rows}
+    for chunk in chunks(keys):
+        marks = ", ".join("?" for _ in chunk)
+        query = f"SELECT key, title FROM entry WHERE key IN ({marks})"
+        found.update({key: title for key, title in conn.exec_driver_sql(query, tuple(chunk))})
+    return found
+
+
+def _stored_entries(
+    conn: Connection, titles: Mapping[str, str], offered: Sequence[Entry]
+) -> dict[str, Entry]:
+    """key -> the entry stored under it (its headline, and its text when another headline is
+    offered under the key: what tells stories apart), for the keys of `offered`."""
+    edited = {e.key for e in offered if e.title != titles[e.key]}
+    texts: dict[str, str] = {}
+    for chunk in chunks(sorted(edited)):
+        query = select(entry_table.c.key, entry_table.c.text).where(entry_table.c.key.in_(chunk))
+        texts.update({row.key: row.text for row in conn.execute(query)})
+    keys = {e.key for e in offered}
+    return {k: Entry("", "", "", titles[k], texts.get(k, ""), None, "") for k in keys}
 
 
 def _entry_times(conn: Connection, entry_ids: set[int]) -> dict[int, datetime]:
