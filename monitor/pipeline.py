@@ -45,7 +45,8 @@ from monitor.fetch import (
     next_check,
 )
 from monitor.match import Matcher
-from monitor.parse import ParsedFeed, ParseJob, parse_many, start_workers
+from monitor.parse import ParsedFeed, ParseJob
+from monitor.parsepool import parse_many, start_workers
 from monitor.statuses import advance_all, dated, readers_of
 from monitor.store import Cycle, DueFeed, FetchRecord, Store
 

@@ -35,7 +35,8 @@ pytestmark = [
 # A pool kept open: one job parsed, the stream then left waiting with its workers alive.
 POOL = """
 import sys, time
-from monitor.parse import ParseJob, parse_many, start_workers
+from monitor.parse import ParseJob
+from monitor.parsepool import parse_many, start_workers
 start_workers(2)
 body = b"<rss version='2.0'><channel><title>t</title><item><title>a</title></item></channel></rss>"
 def items():

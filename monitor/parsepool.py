@@ -1,0 +1,297 @@
+"""parsepool: a stream of feed bodies parsed in worker processes (`parse_many`).
+
+Parsing is the costliest stage, and feedparser holds the GIL: bodies are parsed in a pool of
+processes, and the results come back in order while the caller keeps fetching, matching and
+storing, and what is parsed at once when nothing comes in for a while. The pool lives as long
+as the stream, so nothing outlives a cycle; its workers end with this process, however it ends
+(`monitor.lifeline`).
+
+A worker that dies (the OOM killer, a segfault in a C parser) breaks its pool: every job still
+in it is lost, and the pool takes no more. The stream goes on in a new pool, where the jobs
+lost are parsed again one at a time, so that a body that kills its worker is found: the one
+alone in a pool that breaks fails with `parse: the parsing process died (…)`, and every other
+is parsed as usual. A pool is started again at most RESTARTS times in one stream; past that
+the bodies left fail with `parse: not parsed: …` rather than being parsed in this process,
+where what killed a worker would kill the cycle, and then each cycle that reads that body.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.forkserver
+import os
+import signal
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import wait as wait_for
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from typing import Generic, TypeVar
+
+from monitor.errors import ParseError
+from monitor.lifeline import Lifeline, hold
+from monitor.parse import Parsed, ParseJob, parse_job
+
+__all__ = ["RESTARTS", "parse_many", "start_workers"]
+
+log = logging.getLogger("monitor.parse")
+
+T = TypeVar("T")
+
+# New pools started in one stream (one cycle) after a parsing process died: one body that
+# kills its worker costs two (the pool it broke with others in it, then the one it broke
+# alone), so two such bodies are found, and the cycle goes on without them.
+RESTARTS = 4
+
+
+def parse_many(
+    items: Iterable[tuple[T, ParseJob | None] | None],
+    *,
+    workers: int | None = None,
+    ahead: int = 64,
+) -> Iterator[tuple[T, Parsed | None] | None]:
+    """Each item with the result of its job (None without one), in order.
+
+    Jobs run in `workers` processes (default: one per CPU; 1 parses here), at most `ahead`
+    items past the one last yielded, so the caller's work on results overlaps the parsing and
+    memory stays bounded. An item None says that nothing came in for a while (a fetch hangs):
+    the results parsed by then are yielded, then None, so that the caller can store them
+    instead of waiting with them for the next item. The pool starts with the first job and
+    ends with the iteration, so nothing outlives a cycle. A worker that dies costs the job it
+    was parsing (a ParseError), never the stream (see the module's docstring).
+    """
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1:
+        for given in items:
+            if given is None:
+                yield None
+            else:
+                item, job = given
+                yield item, None if job is None else parse_job(job)
+        return
+    pool: _Pool[T] = _Pool(workers)
+    pending: deque[_Slot[T]] = deque()
+    try:
+        for given in items:
+            if given is not None:
+                pending.append(pool.add(*given))
+            while pending and (len(pending) >= ahead or pool.ready(pending[0])):
+                yield pool.take(pending.popleft())
+            if given is None:  # nothing came in: what is parsed went out, the caller may act
+                yield None
+        while pending:
+            yield pool.take(pending.popleft())
+    finally:
+        pool.close()
+
+
+def start_workers(workers: int | None = None) -> None:
+    """Start the process that `parse_many`'s workers fork from, when it will use one: it loads
+    the parsers (a quarter of a second), and a cycle should not wait for that while it fetches.
+    A no-op once it runs, and without workers."""
+    if (workers or os.cpu_count() or 1) > 1 and _context().get_start_method() == "forkserver":
+        multiprocessing.forkserver.ensure_running()
+
+
+@dataclass(eq=False)
+class _Slot(Generic[T]):
+    """One item of the stream: its job, the future of its job in the current pool (None while
+    it waits for one), or its result when that did not come from a future."""
+
+    item: T
+    job: ParseJob | None
+    future: Future[Parsed] | None = None
+    result: Parsed | None = None
+
+
+class _Pool(Generic[T]):
+    """The stream's pool of workers, started again when a worker dies (`_broke`).
+
+    After a break the jobs lost are `suspects`, parsed one at a time (the first one is the
+    only job in the pool), and the jobs that come in meanwhile are `waiting` for them."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.executor: ProcessPoolExecutor | None = None
+        self.lifeline: Lifeline | None = None
+        self.running: dict[int, _Slot[T]] = {}  # submitted to this pool, not taken yet
+        self.suspects: deque[_Slot[T]] = deque()
+        self.waiting: deque[_Slot[T]] = deque()
+        self.breaks = 0
+        self.given_up = ""  # the error of every job once the pool broke too often
+
+    def add(self, item: T, job: ParseJob | None) -> _Slot[T]:
+        slot = _Slot(item, job)
+        if job is not None:
+            self._place(slot)
+        return slot
+
+    def ready(self, slot: _Slot[T]) -> bool:
+        self._check(slot)
+        future = slot.future
+        return slot.job is None or slot.result is not None or bool(future and future.done())
+
+    def take(self, slot: _Slot[T]) -> tuple[T, Parsed | None]:
+        """The slot's item and result, once it has one."""
+        while not self.ready(slot):
+            decides = slot.future or self.suspects[0].future  # its own, or the suspect's first
+            if decides is not None:
+                wait_for([decides])
+        self.running.pop(id(slot), None)
+        if slot.job is None:
+            return slot.item, None
+        if slot.result is not None:
+            return slot.item, slot.result
+        assert slot.future is not None  # ready: a job has a result or a future done
+        return slot.item, slot.future.result()
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+        if self.lifeline is not None:
+            self.lifeline.close()
+        self.executor = self.lifeline = None
+
+    def _place(self, slot: _Slot[T]) -> None:
+        """Give the job of a slot to the pool, or have it wait for the suspects."""
+        if self.given_up:
+            slot.result = ParseError(self.given_up)
+        elif self.suspects:
+            self.waiting.append(slot)
+        else:
+            self._submit(slot)
+
+    def _submit(self, slot: _Slot[T]) -> None:
+        assert slot.job is not None
+        if self.executor is None:
+            self.lifeline = Lifeline(_context())
+            self.executor = ProcessPoolExecutor(
+                self.workers, mp_context=_context(), initializer=hold, initargs=(self.lifeline.end,)
+            )
+            self.running = {}
+        try:
+            slot.future = self.executor.submit(parse_job, slot.job)
+        except BrokenProcessPool:  # a worker died since the last look: the job waits for a pool
+            self._broke()
+            if slot in self.suspects:
+                return  # the first suspect, to be submitted to the next pool (`_next`)
+            self._place(slot)
+            return
+        self.running[id(slot)] = slot
+
+    def _check(self, slot: _Slot[T]) -> None:
+        """Notice a break (on `slot`'s future, or the first suspect's), and move on to the next
+        suspect once the first is parsed."""
+        while True:
+            if slot.future is not None and _lost(slot.future):
+                self._broke()
+                continue
+            if not self.suspects:
+                return
+            first = self.suspects[0].future
+            if first is None or not first.done():
+                return
+            if _lost(first):
+                self._broke()
+                continue
+            self.suspects.popleft()  # parsed alone, and its worker lived
+            self._next()
+
+    def _next(self) -> None:
+        """Submit the first suspect or, without one, every job that waited for them."""
+        if self.suspects:
+            if self.suspects[0].future is None:
+                self._submit(self.suspects[0])
+            return
+        while self.waiting and not self.suspects:
+            self._submit(self.waiting.popleft())
+
+    def _broke(self) -> None:
+        """The pool broke: end it, find the jobs lost, and go on in a new one (or give up)."""
+        assert self.executor is not None and self.lifeline is not None
+        processes = dict(getattr(self.executor, "_processes", None) or {})  # for their exit codes
+        self.executor.shutdown(wait=True)  # every future settled, every worker ended
+        self.lifeline.close()
+        self.executor = self.lifeline = None
+        self.breaks += 1
+        how = _death(processes)
+        died = f"parse: the parsing process died{f' ({how})' if how else ''}"
+        lost = [s for s in self.running.values() if s.future and not _settled(s.future)]
+        self.running = {}
+        for slot in lost:
+            slot.future = None
+        if len(lost) == 1:  # alone in its pool: the job its worker died of
+            culprit = lost[0]
+            culprit.result = ParseError(died)
+            if culprit in self.suspects:
+                self.suspects.remove(culprit)
+        else:
+            self.suspects = deque([*lost, *(s for s in self.suspects if s not in lost)])
+        if self.breaks > RESTARTS:
+            self.given_up = (
+                f"parse: not parsed: the parsing process died {self.breaks} times in this cycle "
+                f"(the last time: {how or 'no exit code known'}); read whole at the next check"
+            )
+            for slot in (*self.suspects, *self.waiting):
+                slot.result = ParseError(self.given_up)
+            self.suspects, self.waiting = deque(), deque()
+        log.warning("%s", _said(died, lost, self.breaks, self.given_up))
+        if not self.given_up:
+            self._next()
+
+
+def _said(died: str, lost: list[_Slot[T]], breaks: int, given_up: str) -> str:
+    """The warning of one break."""
+    if len(lost) == 1 and lost[0].job is not None:
+        what = f"{died}, parsing the body of feed {lost[0].job.feed_id} ({lost[0].job.url})"
+        what += ": that feed fails this check"
+    elif lost:
+        what = f"{died} with {len(lost)} bodies in its pool: each is parsed again alone"
+    else:
+        what = f"{died} between two bodies"
+    if given_up:
+        return f"{what}; that is {breaks} times in this cycle: the bodies left are not parsed"
+    return f"{what}; a new pool goes on ({breaks} of {RESTARTS} restarts in this cycle)"
+
+
+def _settled(future: Future[Parsed]) -> bool:
+    """The future has its job's result, or the job's own exception."""
+    return future.done() and not _lost(future)
+
+
+def _lost(future: Future[Parsed]) -> bool:
+    """The future's job was lost with its pool (the pool broke before its result came)."""
+    return future.done() and (
+        future.cancelled() or isinstance(future.exception(), BrokenProcessPool)
+    )
+
+
+def _death(processes: Mapping[int, BaseProcess]) -> str:
+    """How a pool's worker died, from the exit codes of its ended workers ("" when unknown):
+    the pool ends the others with SIGTERM, so the one that died is one that did not end so."""
+    codes = [p.exitcode for p in processes.values() if p.exitcode is not None]
+    died = [code for code in codes if code != -signal.SIGTERM]
+    if not died:
+        return ""
+    code = died[0]
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = "an unknown signal"
+    oom = ": out of memory, the OOM killer?" if -code == signal.SIGKILL else ""
+    return f"killed by signal {-code}, {name}{oom}"
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """forkserver where there is one: workers fork from a clean process that loaded the
+    parsers once (`monitor.parseworker`), never from the caller's threads; spawn elsewhere."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["__main__", "monitor.parseworker"])
+        return context
+    return multiprocessing.get_context("spawn")

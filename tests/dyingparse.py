@@ -1,0 +1,57 @@
+"""A parse job that kills its own worker process, as the OOM killer or a segfault would.
+
+`parse_or_die` stands in for `monitor.parsepool.parse_job` (tests monkeypatch that name in the
+test process). The pool sends a function to its workers by its module and name, so each worker,
+forked from the forkserver (or spawned), imports it from here: no code path of monitor's own
+is added for the tests. A body whose first line is a command does what it says, and is parsed
+without that line otherwise:
+
+- `KILL`: the worker kills itself with SIGKILL, each time the body is parsed;
+- `kill_after(marker)`: the same, once `marker` exists;
+- `hang_once(marker)`: the first time, create `marker` and wait (until the pool, broken by
+  another worker's death, ends this one); from then on, parse.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from monitor.parse import Parsed, ParseJob, parse_job
+
+KILL = b"<!-- test: kill -->\n"
+WAIT = 60.0  # seconds: only turns a hang into a failure
+
+
+def kill_after(marker: Path) -> bytes:
+    return f"<!-- test: kill {marker} -->\n".encode()
+
+
+def hang_once(marker: Path) -> bytes:
+    return f"<!-- test: hang-once {marker} -->\n".encode()
+
+
+def parse_or_die(job: ParseJob) -> Parsed:
+    first, _, rest = job.body.partition(b"\n")
+    if not first.startswith(b"<!-- test: "):
+        return parse_job(job)
+    command, _, argument = first.removeprefix(b"<!-- test: ").removesuffix(b" -->").partition(b" ")
+    marker = Path(argument.decode()) if argument else None
+    if command == b"kill":
+        if marker is not None:
+            _wait_for(marker)
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif command == b"hang-once" and marker is not None and not marker.exists():
+        marker.touch()
+        threading.Event().wait(WAIT)  # SIGTERM ends it first, when the pool breaks
+    return parse_job(replace(job, body=rest))
+
+
+def _wait_for(marker: Path) -> None:
+    deadline = time.monotonic() + WAIT
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)

@@ -1,0 +1,152 @@
+"""A parse worker that dies (the OOM killer, a segfault in a C parser) costs the body it was
+parsing, never the cycle: the bodies lost with its pool are parsed again in a new one, the body
+it died of fails its feed's check with `parse: the parsing process died (…)`, everything else
+is stored, and a body that kills every worker stops the restarts after RESTARTS.
+
+Real worker processes (forkserver), killed with SIGKILL by `tests.dyingparse.parse_or_die`;
+feeds served on 127.0.0.1 and stored on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor import parsepool
+from monitor.domain import Feed
+from monitor.errors import ParseError
+from monitor.parse import Parsed, ParsedFeed, ParseJob
+from monitor.parsepool import RESTARTS, parse_many
+from monitor.pipeline import run_cycle
+from monitor.store import Store, open_store
+from tests import dyingparse
+from tests.dyingparse import KILL, hang_once, kill_after
+from tests.feedserver import FeedServer
+from tests.storeops import lease_until
+from tests.test_pipeline_window import ALL_TAGS, BODY, NOW, context
+
+KILLED = "killed by signal 9, SIGKILL: out of memory, the OOM killer?"
+DIED = f"parse: the parsing process died ({KILLED})"
+
+
+@pytest.fixture(autouse=True)
+def dying(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool sends `parse_or_die` to its workers instead of `parse_job`."""
+    monkeypatch.setattr(parsepool, "parse_job", dyingparse.parse_or_die)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    with open_store(database_url) as s:
+        yield s
+
+
+def job(name: str, head: bytes = b"") -> tuple[str, ParseJob]:
+    return name, ParseJob(head + BODY, name, f"https://example.com/{name}.xml")
+
+
+def parsed(results: list[tuple[str, Parsed | None] | None]) -> dict[str, Parsed | None]:
+    return dict(r for r in results if r is not None)
+
+
+def breaks(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "monitor.parse" and r.levelno == logging.WARNING
+    ]
+
+
+def test_a_worker_that_dies_costs_only_the_body_it_was_parsing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker dies while another one hangs on a body of its own: the pool breaks with
+    both (and the bodies queued behind them) in it. Each is parsed again alone in a new pool:
+    the body that kills its worker once more fails, every other one is read."""
+    marker = tmp_path / "hanging"
+    items = [
+        job("first"),
+        job("killer", kill_after(marker)),
+        job("hung", hang_once(marker)),
+        job("queued"),
+        job("last"),
+    ]
+    caplog.set_level(logging.WARNING)
+
+    results = parsed(list(parse_many(items, workers=2)))
+
+    assert list(results) == ["first", "killer", "hung", "queued", "last"]  # in order
+    killed = results.pop("killer")
+    assert isinstance(killed, ParseError) and str(killed) == DIED
+    assert all(isinstance(r, ParsedFeed) and len(r.entries) == 3 for r in results.values())
+    first, second = breaks(caplog)  # one warning per break
+    assert first.startswith(DIED) and "bodies in its pool: each is parsed again alone" in first
+    assert first.endswith(f"a new pool goes on (1 of {RESTARTS} restarts in this cycle)")
+    assert second.startswith(f"{DIED}, parsing the body of feed killer (https://example.com/")
+    assert "that feed fails this check" in second and f"(2 of {RESTARTS} restarts" in second
+
+
+def test_bodies_that_kill_every_worker_stop_the_restarts_after_RESTARTS(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One body in the pool at a time (ahead=1), so each killer breaks a pool alone: the first
+    RESTARTS are each followed by a new pool; after the next one the bodies left are not
+    parsed (not here either: what kills a worker would kill the cycle) and fail."""
+    killers = [job(f"killer{n}", KILL) for n in range(RESTARTS + 1)]
+    items = [job("before"), *killers, job("after"), None, job("later")]
+    caplog.set_level(logging.WARNING)
+
+    results = list(parse_many(items, workers=2, ahead=1))
+
+    assert None in results  # the lull is passed on
+    found = parsed(results)
+    assert isinstance(found["before"], ParsedFeed) and len(found["before"].entries) == 3
+    assert all(str(found[name]) == DIED for name, _job in killers)
+    given_up = (
+        f"parse: not parsed: the parsing process died {RESTARTS + 1} times in this cycle (the "
+        f"last time: {KILLED}); read whole at the next check"
+    )
+    assert isinstance(found["after"], ParseError) and str(found["after"]) == given_up
+    assert str(found["later"]) == given_up
+    warnings = breaks(caplog)
+    assert len(warnings) == RESTARTS + 1
+    assert warnings[-1].endswith(
+        f"that is {RESTARTS + 1} times in this cycle: the bodies left are not parsed"
+    )
+
+
+def test_a_cycle_stores_every_feed_but_the_one_whose_worker_died_and_reads_it_next_time(
+    feed_server: FeedServer, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    names = ["a", "b", "c", "d", "e"]
+    for name in names:
+        feed_server.route(f"/{name}.xml", body=KILL + BODY if name == "c" else BODY)
+    feeds = [Feed(n, feed_server.url(f"/{n}.xml"), ALL_TAGS) for n in names]
+    ctx = context(store, feeds, parse_workers=2)
+    caplog.set_level(logging.WARNING)
+
+    report = run_cycle(ctx, now=NOW)
+
+    assert report.feeds_checked == 5 and report.failed == 1 and report.new_entries == 4 * 3
+    assert report.errors == [f"c: {DIED}"]
+    assert f"feed c failed: {DIED}" in caplog.messages
+    stored = {entry.feed_id for _id, entry, _seen in store.entries_since(NOW - timedelta(days=7))}
+    assert stored == {"a", "b", "d", "e"}
+    state = {f.id: f for f in store.feeds()}
+    assert state["c"].last_error == DIED and state["c"].error_count == 1
+    assert state["c"].last_success_at is None and state["c"].next_check_at is not None
+    assert all(state[n].last_success_at is not None for n in ("a", "b", "d", "e"))
+    assert lease_until(store, "c") is None  # recorded: no lease left to run out
+
+    feed_server.route("/c.xml", body=BODY)  # the body that killed the worker is gone
+    later = run_cycle(ctx, now=NOW + timedelta(days=1))
+
+    assert later.failed == 0
+    stored = {entry.feed_id for _id, entry, _seen in store.entries_since(NOW - timedelta(days=7))}
+    assert stored == set(names)
+    revived = {f.id: f for f in store.feeds()}["c"]
+    assert revived.last_error == "" and revived.error_count == 0
