@@ -8,7 +8,9 @@
 
 Exactly once, healthchecks style: the day's row is claimed in the database *before* sending;
 after a send it is marked sent, after a failure the claim is released (so a later run retries);
-a claim left by a crashed sender goes stale and is retaken (`store.DIGEST_CLAIM_TIMEOUT`).
+a claim left by a crashed sender goes stale and is retaken (`store.DIGEST_CLAIM_TIMEOUT`), at
+once by a daemon of the same host that sees the sender is gone (`Store.take_over_claims`): a
+sender killed after the server took the digest and before it was marked sent has it sent twice.
 Recipients the server refused with a temporary (4xx) answer while it took the digest for the
 others are sent it again later, up to RESENDS times, each resend claimed the same way: the
 message that went out, kept with the day's row (`sent_digest`), not one built again.
