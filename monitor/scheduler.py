@@ -2,9 +2,9 @@
 that imports APScheduler.
 
     Daemon.check()    reload changed definitions; release the claims (feed leases, alerts, a
-                      digest being sent) of daemons of this host that are gone (`monitor.owners`);
-                      if a feed is due, run one check cycle and log it, else re-evaluate when a
-                      feed's health may have changed a status
+                      digest being sent or resent) of daemons of this host that are gone
+                      (`monitor.owners`); if a feed is due, run one check cycle and log it,
+                      else re-evaluate when a feed's health may have changed a status
     Daemon.alerts()   send the alerts of recorded changes waiting in the outbox (`alerts`)
     Daemon.digest()   send the due day's digest once (claimed in the database first), and a
                       sent one again to the recipients refused with a 4xx answer when due
@@ -135,7 +135,8 @@ class Daemon:
                 taken_words(held),
                 owner,
                 extra={"feeds": held.feeds, "alerts": held.alerts, "owner": owner,
-                       "digests": [day.isoformat() for day in held.digests]},
+                       "digests": [day.isoformat() for day in held.digests],
+                       "resends": [day.isoformat() for day in held.resends]},
             )  # fmt: skip
         return taken
 
@@ -273,7 +274,7 @@ class Daemon:
             return False
         sent = self._send_due(self.clock())
         resent = resend_refused(self.definitions, self.store, self.settings, now=self.clock(),
-                                clock=self.clock, guard=self._gate())  # fmt: skip
+                                clock=self.clock, guard=self._gate(), owner=self.owner)  # fmt: skip
         return sent or resent is not None
 
     def _send_due(self, now: datetime) -> bool:
@@ -477,6 +478,7 @@ def taken_words(held: TakenOver) -> str:
     parts = [f"{n} {word}{'' if n == 1 else 's'}"
              for n, word in ((held.feeds, "feed"), (held.alerts, "alert")) if n]  # fmt: skip
     parts += [f"the digest of {day.isoformat()}" for day in held.digests]
+    parts += [f"the resend of the digest of {day.isoformat()}" for day in held.resends]
     return " and ".join(parts) if len(parts) < 3 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 

@@ -11,7 +11,7 @@ import socket
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from threading import Barrier
 
 import pytest
@@ -30,6 +30,7 @@ LEASE = timedelta(minutes=5)
 FEEDS = [Feed(f"feed{n}", f"http://127.0.0.1/{n}.xml") for n in range(6)]
 SOON = NOW + timedelta(seconds=1)  # long before the leases run out
 DAY = NOW.date()
+YESTERDAY = DAY - timedelta(days=1)
 
 
 @pytest.fixture
@@ -60,6 +61,15 @@ def claim_alert(store: Store, owner: str, indicator: str) -> int:
 
 def alerts_claimable(store: Store) -> list[str]:
     return [c.change.indicator_id for c in store.claim_alerts(SOON, owner="restarted", lease=LEASE)]
+
+
+def claim_resend(store: Store, owner: str, day: date) -> None:
+    """The digest of `day` was sent, refused for one recipient with a 4xx answer, and `owner`
+    claims its resend, due at NOW."""
+    assert store.claim_digest(day, owner="sender", now=NOW - timedelta(hours=1))
+    refused = [("grey@example.org", "450 4.2.0 try again later")]
+    store.mark_digest_sent(day, NOW - timedelta(hours=1), refused=refused, resend_at=NOW)
+    assert store.claim_resend(now=NOW, most=5, owner=owner) == (day, 1)
 
 
 def test_a_gone_owner_of_this_host_is_taken_over_at_once(store: Store) -> None:
@@ -108,41 +118,48 @@ def test_owners_that_still_run_or_live_elsewhere_keep_their_leases(store: Store)
 
 def test_every_claim_of_a_gone_owner_is_released_in_one_take_over(store: Store) -> None:
     """Its feed leases, its alerts' claims (the channels' timeout plus a minute each) and its
-    claim on a digest not sent yet (15 minutes): the next try of any daemon takes them."""
+    claim on a digest not sent yet and on a sent one's resend (15 minutes): the next try of any
+    daemon takes them."""
     dead = ended_process_owner()
     lease(store, dead, 2)
     claim_alert(store, dead, "nk")
     assert store.claim_digest(DAY, owner=dead, now=NOW)
+    claim_resend(store, dead, YESTERDAY)
     assert alerts_claimable(store) == []
     assert not store.claim_digest(DAY, owner="restarted", now=SOON)
+    assert store.claim_resend(now=SOON, most=5, owner="restarted") is None
 
     taken = store.take_over_claims(SOON, ended=owners.ended)
-    assert taken == {dead: TakenOver(feeds=2, alerts=1, digests=(DAY,))}
+    assert taken == {dead: TakenOver(feeds=2, alerts=1, digests=(DAY,), resends=(YESTERDAY,))}
     assert alerts_claimable(store) == ["nk"]
     assert store.claim_digest(DAY, owner="restarted", now=SOON)
+    assert store.claim_resend(now=SOON, most=5, owner="restarted") == (YESTERDAY, 2)
     assert store.take_over_claims(SOON, ended=owners.ended) == {}
 
 
 def test_a_live_owner_keeps_its_claims_and_what_a_gone_one_finished_is_left(
     store: Store,
 ) -> None:
-    """Another daemon of this host that runs keeps its alert and digest claims; a gone one's
-    alert it marked sent and digest it marked sent are no claims and stay as they are."""
+    """Another daemon of this host that runs keeps its alert, digest and resend claims; a gone
+    one's alert it marked sent and digest it marked sent are no claims and stay as they are."""
     dead = ended_process_owner()
     sent = claim_alert(store, dead, "tw")
     assert store.alert_sent(sent, owner=dead, now=NOW, done=["hook"])
-    assert store.claim_digest(DAY - timedelta(days=1), owner=dead, now=NOW)
-    store.mark_digest_sent(DAY - timedelta(days=1), NOW)
+    before = DAY - timedelta(days=2)
+    assert store.claim_digest(before, owner=dead, now=NOW)
+    store.mark_digest_sent(before, NOW)
     with running_process() as child:
         live = owners.owner_of(child.pid)
         claim_alert(store, live, "nk")
         assert store.claim_digest(DAY, owner=live, now=NOW)
+        claim_resend(store, live, YESTERDAY)
         taken = store.take_over_claims(SOON, ended=owners.ended)
     assert taken == {}
     assert alerts_claimable(store) == [] and store.pending_alerts() == 1
     assert not store.claim_digest(DAY, owner="restarted", now=SOON)
-    yesterday = store.digest_state(DAY - timedelta(days=1))
-    assert yesterday is not None and yesterday.sent_at == NOW and yesterday.claimed_by == dead
+    assert store.claim_resend(now=SOON, most=5, owner="restarted") is None
+    state = store.digest_state(before)
+    assert state is not None and state.sent_at == NOW and state.claimed_by is None
 
 
 def test_an_owner_names_its_host_pid_and_start() -> None:

@@ -1,10 +1,8 @@
 """Taking over the claims of a daemon that is gone, every kind in one place: the leases of due
-feeds (`due_feeds`), the alert outbox's claims (`claim_alerts`) and the claim on a day's digest
-not sent yet (`claim_digest`). Each records its daemon's owner name (`monitor.owners`); the
-caller says which owners have ended, and their claims are released at once rather than when
-they run out.
-
-A digest resend's claim (`claim_resend`) records no owner: it is taken over once stale.
+feeds (`due_feeds`), the alert outbox's claims (`claim_alerts`), the claim on a day's digest
+not sent yet (`claim_digest`) and on a sent one's resend (`claim_resend`). Each records its
+daemon's owner name (`monitor.owners`); the caller says which owners have ended, and their
+claims are released at once rather than when they run out.
 """
 
 from __future__ import annotations
@@ -25,14 +23,16 @@ __all__ = ["ClaimsMixin", "TakenOver"]
 
 @dataclass(frozen=True)
 class TakenOver:
-    """What one gone owner held and was released: feeds, alerts of changes, digests' days."""
+    """What one gone owner held and was released: feeds, alerts of changes, the days of
+    digests it was sending and of sent digests it was sending again (resends)."""
 
     feeds: int = 0
     alerts: int = 0
     digests: tuple[date, ...] = ()
+    resends: tuple[date, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.feeds or self.alerts or self.digests)
+        return bool(self.feeds or self.alerts or self.digests or self.resends)
 
 
 class ClaimsMixin(StoreBase):
@@ -45,15 +45,16 @@ class ClaimsMixin(StoreBase):
         """Release at once the claims holding at `now` of each owner that `ended` says is no
         more (`owners.ended`: a process of this host that is gone): its feed leases, so any
         daemon checks those feeds now; its alerts' claims, so the next send takes them; its
-        claim on a digest not sent yet, so the next try sends it. Returns owner -> what was
-        released. Compare-and-set per owner: a claim is released only while that owner still
-        holds it, so daemons doing this at once release each claim once."""
+        claim on a digest not sent yet, so the next try sends it; its claim on a resend, which
+        is due at `now` then. Returns owner -> what was released. Compare-and-set per owner: a
+        claim is released only while that owner still holds it, so daemons doing this at once
+        release each claim once."""
         with self._tx("read claim holders") as conn:
             gone = [owner for owner in conn.execute(_holders(now)).scalars() if ended(owner)]
         taken = {}
         for owner in sorted(set(gone)):
             with self._tx("take over claims", write=True) as conn:
-                taken[owner] = _release(conn, owner)
+                taken[owner] = _release(conn, owner, now)
         return {owner: released for owner, released in taken.items() if released}
 
 
@@ -68,15 +69,14 @@ def _holders(now: datetime) -> CompoundSelect[Any]:
             change.notify_until > now,
         ),
         select(digest.claimed_by).where(
-            digest.sent_at.is_(None),
-            digest.claimed_by.is_not(None),
-            digest.claimed_at > now - DIGEST_CLAIM_TIMEOUT,
+            digest.claimed_by.is_not(None), digest.claimed_at > now - DIGEST_CLAIM_TIMEOUT
         ),
     )
 
 
-def _release(conn: Connection, owner: str) -> TakenOver:
-    """Release every claim `owner` still holds, in the caller's transaction."""
+def _release(conn: Connection, owner: str, now: datetime) -> TakenOver:
+    """Release every claim `owner` still holds, in the caller's transaction; a resend it held
+    is due at `now`."""
     feeds = conn.execute(
         update(feed_table)
         .where(feed_table.c.lease_owner == owner)
@@ -87,10 +87,30 @@ def _release(conn: Connection, owner: str) -> TakenOver:
         .where(change_table.c.notify_owner == owner, change_table.c.notified_at.is_(None))
         .values(notify_owner=None, notify_until=None)
     )
-    days = conn.execute(
-        update(digest_table)
-        .where(digest_table.c.claimed_by == owner, digest_table.c.sent_at.is_(None))
-        .values(claimed_at=None, claimed_by=None)
-        .returning(digest_table.c.day)
-    ).scalars()
-    return TakenOver(int(feeds.rowcount or 0), int(alerts.rowcount or 0), tuple(sorted(days)))
+    days = (
+        conn.execute(
+            update(digest_table)
+            .where(digest_table.c.claimed_by == owner, digest_table.c.sent_at.is_(None))
+            .values(claimed_at=None, claimed_by=None)
+            .returning(digest_table.c.day)
+        )
+        .scalars()
+        .all()
+    )
+    resends = (
+        conn.execute(
+            update(digest_table)
+            .where(digest_table.c.claimed_by == owner, digest_table.c.sent_at.is_not(None))
+            .where(digest_table.c.resend_at.is_not(None))
+            .values(claimed_by=None, resend_at=now)
+            .returning(digest_table.c.day)
+        )
+        .scalars()
+        .all()
+    )
+    return TakenOver(
+        int(feeds.rowcount or 0),
+        int(alerts.rowcount or 0),
+        tuple(sorted(days)),
+        tuple(sorted(resends)),
+    )
