@@ -10,8 +10,9 @@ sends it with `Notifier.deliver`, and marks it alerted only when every channel a
 failed try is retried with back-off (ALERT_RETRY doubling up to ALERT_RETRY_MAX), sending only
 to the channels that did not take it yet. A daemon killed between recording a change and
 sending it leaves it pending: the next start (or another daemon) sends it, once. A daemon
-killed while sending leaves it claimed until the claim's lease ends; whether the channel got
-it then is unknowable, so it may be sent again (at least once, never lost).
+killed while sending leaves it claimed until the claim's lease ends, or until a daemon of the
+same host sees it is gone (`Store.take_over_claims`, at once); whether the channel got it then
+is unknowable, so it may be sent again (at least once, never lost).
 
 A change that a silence holds (`monitor.silences`) is not claimed while the silence is in force;
 when it ends the change is claimed as any other, sent once, and its alert names the silence.

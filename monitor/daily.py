@@ -8,7 +8,9 @@
 
 Exactly once, healthchecks style: the day's row is claimed in the database *before* sending;
 after a send it is marked sent, after a failure the claim is released (so a later run retries);
-a claim left by a crashed sender goes stale and is retaken (`store.DIGEST_CLAIM_TIMEOUT`).
+a claim left by a crashed sender goes stale and is retaken (`store.DIGEST_CLAIM_TIMEOUT`), at
+once by a daemon of the same host that sees the sender is gone (`Store.take_over_claims`): a
+sender killed after the server took the digest and before it was marked sent has it sent twice.
 Recipients the server refused with a temporary (4xx) answer while it took the digest for the
 others are sent it again later, up to RESENDS times, each resend claimed the same way: the
 message that went out, kept with the day's row (`sent_digest`), not one built again.
@@ -393,6 +395,7 @@ def resend_refused(
     now: datetime,
     clock: Callable[[], datetime] | None = None,
     guard: AbstractContextManager[object] | None = None,
+    owner: str | None = None,
 ) -> Resent | None:
     """Send a sent digest again to the recipients the server refused with a temporary (4xx)
     answer, when that is due (`Store.claim_resend`: one caller, across daemons), and record who
@@ -400,9 +403,10 @@ def resend_refused(
     MONITOR_DIGEST_TO, or the RESENDS-th resend leaves the refusal recorded for good. The
     message is the one that went out, as kept (`sent_digest`: its Message-ID, every byte of
     its parts), taken inside `guard`; one sent before it was kept is built again (`covered_by`:
-    the changes it listed, but statuses and feed health as of the resend). None when no
-    resend was due."""
-    claimed = store.claim_resend(now=now, most=RESENDS)
+    the changes it listed, but statuses and feed health as of the resend). `owner`, the daemon,
+    is named with the claim, so that its restart takes it over at once if it is killed. None
+    when no resend was due."""
+    claimed = store.claim_resend(now=now, most=RESENDS, owner=owner)
     if claimed is None:
         return None
     day, resend = claimed

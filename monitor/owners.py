@@ -1,4 +1,4 @@
-"""Who holds a lease: the owner name of a process, and whether the process of a name has ended.
+"""Who holds a lease or a claim: the owner name of a process, and whether that process ended.
 
 An owner is `host:pid:start@place`: the host name; the process id; when the process started,
 in clock ticks after boot (field 22 of /proc/PID/stat), which tells a process from a later one

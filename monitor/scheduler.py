@@ -1,9 +1,10 @@
 """`monitor run`: APScheduler decides *when*; the Daemon's jobs call the stages. The only module
 that imports APScheduler.
 
-    Daemon.check()    reload changed definitions; release the leases of daemons of this host
-                      that are gone (`monitor.owners`); if a feed is due, run one check cycle
-                      and log it, else re-evaluate when a feed's health may have changed a status
+    Daemon.check()    reload changed definitions; release the claims (feed leases, alerts, a
+                      digest being sent or resent) of daemons of this host that are gone
+                      (`monitor.owners`); if a feed is due, run one check cycle and log it,
+                      else re-evaluate when a feed's health may have changed a status
     Daemon.alerts()   send the alerts of recorded changes waiting in the outbox (`alerts`)
     Daemon.digest()   send the due day's digest once (claimed in the database first), and a
                       sent one again to the recipients refused with a 4xx answer when due
@@ -50,7 +51,7 @@ from monitor.pipeline import (
 from monitor.reloading import Reloader
 from monitor.settings import Settings
 from monitor.shutdown import SHUTDOWN_GRACE, install_signals, release_leases, stop_all
-from monitor.store import Store
+from monitor.store import Store, TakenOver
 
 log = logging.getLogger("monitor.daemon")
 
@@ -121,21 +122,23 @@ class Daemon:
         with self._gate():
             prepare(self.context, now=now)
         self._evaluated_at = now
-        self.take_over_leases(now)
+        self.take_over_claims(now)
 
-    def take_over_leases(self, now: datetime) -> int:
-        """Release the leases of daemons of this host that are gone (killed, say, and this one
-        their restart), so their feeds are checked now, not when the leases run out; logs one
-        line per such owner. Returns how many feeds were released."""
-        taken = self.store.take_over_leases(now, ended=owners.ended)
-        for owner, count in taken.items():
+    def take_over_claims(self, now: datetime) -> dict[str, TakenOver]:
+        """Release the claims of daemons of this host that are gone (killed, say, and this one
+        their restart): their feeds are checked now, their alerts sent and a digest they were
+        sending sent by the next try, not when the claims run out. Logs one line per owner."""
+        taken = self.store.take_over_claims(now, ended=owners.ended)
+        for owner, held in taken.items():
             log.info(
-                "leases: took over %d feeds from %s, a process of this host that is gone",
-                count,
+                "claims: took over %s from %s, a process of this host that is gone",
+                taken_words(held),
                 owner,
-                extra={"feeds": count, "owner": owner},
-            )
-        return sum(taken.values())
+                extra={"feeds": held.feeds, "alerts": held.alerts, "owner": owner,
+                       "digests": [day.isoformat() for day in held.digests],
+                       "resends": [day.isoformat() for day in held.resends]},
+            )  # fmt: skip
+        return taken
 
     def stop(self) -> None:
         self.stopping.set()
@@ -162,7 +165,7 @@ class Daemon:
         if self.stopping.is_set():
             return False
         self.reload_if_changed()
-        self.take_over_leases(self.clock())
+        self.take_over_claims(self.clock())
         if not self._any_due(self.clock()):
             self._reevaluate()
             self._checked.set()
@@ -271,7 +274,7 @@ class Daemon:
             return False
         sent = self._send_due(self.clock())
         resent = resend_refused(self.definitions, self.store, self.settings, now=self.clock(),
-                                clock=self.clock, guard=self._gate())  # fmt: skip
+                                clock=self.clock, guard=self._gate(), owner=self.owner)  # fmt: skip
         return sent or resent is not None
 
     def _send_due(self, now: datetime) -> bool:
@@ -468,6 +471,15 @@ def run(
         os._exit(0)  # the pool's threads would be joined at exit; the database is consistent
     log.info("stopped")
     return 0
+
+
+def taken_words(held: TakenOver) -> str:
+    """`3 feeds, 1 alert and the digest of 2026-02-01`: what a gone owner's claims held."""
+    parts = [f"{n} {word}{'' if n == 1 else 's'}"
+             for n, word in ((held.feeds, "feed"), (held.alerts, "alert")) if n]  # fmt: skip
+    parts += [f"the digest of {day.isoformat()}" for day in held.digests]
+    parts += [f"the resend of the digest of {day.isoformat()}" for day in held.resends]
+    return " and ".join(parts) if len(parts) < 3 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
 def _log_start(daemon: Daemon) -> None:

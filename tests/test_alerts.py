@@ -19,14 +19,15 @@ from threading import Barrier
 import pytest
 from sqlalchemy import create_engine, text
 
-from monitor import migrate
+from monitor import migrate, owners
 from monitor.alerts import ALERT_RETRY, Outbox, retry_delay, send_pending
 from monitor.domain import Evidence, StatusChange
 from monitor.notify import Notifier
-from monitor.store import Store, metadata, open_store, upgrade
+from monitor.store import Store, TakenOver, metadata, open_store, upgrade
 from tests import news
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
+from tests.processes import ended_process_owner, running_process
 from tests.webhook import Webhook, closed_port, running_webhook
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
@@ -129,6 +130,29 @@ def test_several_daemons_send_each_alert_once(database_url: str, store: Store) -
     assert sum(sent) == 10
     assert len(hook.received) == 10  # each once
     assert store.pending_alerts() == 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+def test_an_alert_a_killed_daemon_of_this_host_claimed_goes_out_at_the_next_send(
+    store: Store,
+) -> None:
+    """Its claim would hold for the channels' timeout plus a minute; taken over at once, the
+    next send sends it. The claim of a daemon of this host that still runs is its own."""
+    store.record_changes([change("nk", "pressure:reported"), change("tw", "mixed")], alert=True)
+    soon = NOW + timedelta(seconds=1)
+    dead = ended_process_owner()
+    with running_webhook() as hook, running_process() as child:
+        box = outbox(store, hook)
+        (killed,) = store.claim_alerts(NOW, owner=dead, lease=box.lease, limit=1)
+        (running,) = store.claim_alerts(NOW, owner=owners.owner_of(child.pid), lease=box.lease)
+        before = send_pending(box, now=soon)
+        taken = store.take_over_claims(soon, ended=owners.ended)
+        after = send_pending(box, now=soon)
+
+    assert (killed.change.indicator_id, running.change.indicator_id) == ("nk", "tw")
+    assert before == 0 and taken == {dead: TakenOver(alerts=1)} and after == 1
+    assert titles(hook) == ["monitor: How Beijing talks about North Korea: pressure — reported"]
+    assert store.pending_alerts() == 1  # the running daemon's, for it to send
 
 
 def test_upgrading_to_0004_sends_no_history(empty_database_url: str) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from monitor import owners
 from monitor.cli import main
 from monitor.daily import RESENDS, resend_refused, send_daily_digest
 from monitor.definitions import load_definitions
@@ -19,8 +20,9 @@ from monitor.digest import DAY_HEADER
 from monitor.domain import Definitions
 from monitor.scheduler import Daemon
 from monitor.settings import Settings
-from monitor.store import Store, open_store
+from monitor.store import Store, TakenOver, open_store
 from tests import test_daily, test_scheduler
+from tests.processes import ended_process_owner
 from tests.smtpserver import Received, SMTPServer, running_smtp_server
 from tests.test_daily import DAY, READ_BEFORE, at, check, settings
 
@@ -192,6 +194,38 @@ def test_a_resend_claimed_by_a_daemon_that_died_is_taken_over_once_stale(
     assert not late
     state = store.digest_state(DAY)
     assert state is not None and state.resends == 2 and state.refused == ()
+    assert [m.rcpt_tos for m in smtp.messages] == [("reader@example.org",), ("grey@example.org",)]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+def test_a_resend_claimed_by_a_daemon_killed_on_this_host_is_taken_over_at_once(
+    definitions: Definitions, store: Store, database_url: str, tmp_path: Path
+) -> None:
+    """Its claim names the daemon: a daemon of the same host sees it is gone and the resend is
+    due at once, not 15 minutes later; it goes out once, and the dead one's mark is refused."""
+    check(definitions, store, at(7) - READ_BEFORE)
+    dead = ended_process_owner()
+    with (
+        open_store(database_url) as other,
+        running_smtp_server(refuse={"grey@example.org": GREY},
+                            refuse_times={"grey@example.org": 1}) as smtp,
+    ):  # fmt: skip
+        s = to(smtp, tmp_path, "reader@example.org", "grey@example.org")
+        send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a")
+        died = at(7) + 5 * MINUTE
+        assert store.claim_resend(now=died, most=RESENDS, owner=dead) == (DAY, 1)  # then killed
+        restart = died + MINUTE
+        held = resend_refused(definitions, other, s, now=restart, owner="restarted")
+        taken = other.take_over_claims(restart, ended=owners.ended)
+        resent = resend_refused(definitions, other, s, now=restart, owner="restarted")
+        late = store.mark_resent(DAY, 1, refused=[], resend_at=None)  # the dead one's mark
+
+    assert held is None and taken == {dead: TakenOver(resends=(DAY,))}
+    assert resent is not None and resent.taken == ("grey@example.org",)
+    assert not late
+    state = store.digest_state(DAY)
+    assert state is not None and state.resends == 2 and state.refused == ()
+    assert state.resend_at is None and state.claimed_by is None
     assert [m.rcpt_tos for m in smtp.messages] == [("reader@example.org",), ("grey@example.org",)]
 
 

@@ -1,25 +1,25 @@
-"""The leases of a daemon that is gone are taken over at once when it ran on this host: a
+"""The claims of a daemon that is gone are taken over at once when it ran on this host: a
 restarted daemon (or another one beside it) checks the feeds a `kill -9` left leased in its
-first cycle, not when the leases run out. Owners of this host that still run, a pid given to a
-new process, and owners elsewhere are told apart. On SQLite and on PostgreSQL."""
+first cycle, sends the alerts it had claimed and the digest it was sending at its next try, not
+when the claims run out. Owners of this host that still run, a pid given to a new process, and
+owners elsewhere are told apart. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from threading import Barrier
 
 import pytest
 
 from monitor import owners
-from monitor.domain import Feed
-from monitor.store import Store, open_store
+from monitor.domain import Feed, StatusChange
+from monitor.store import Store, TakenOver, open_store
+from tests.processes import ended_process_owner, running_process
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="a process's start is read from Linux's /proc"
@@ -29,6 +29,8 @@ NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
 FEEDS = [Feed(f"feed{n}", f"http://127.0.0.1/{n}.xml") for n in range(6)]
 SOON = NOW + timedelta(seconds=1)  # long before the leases run out
+DAY = NOW.date()
+YESTERDAY = DAY - timedelta(days=1)
 
 
 @pytest.fixture
@@ -36,27 +38,6 @@ def store(database_url: str) -> Iterator[Store]:
     with open_store(database_url) as opened:
         opened.sync_feeds(FEEDS, now=NOW)
         yield opened
-
-
-@contextmanager
-def running_process() -> Iterator[subprocess.Popen[bytes]]:
-    """A child that runs until its stdin closes."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
-    )
-    try:
-        yield child
-    finally:
-        assert child.stdin is not None
-        child.stdin.close()
-        child.wait()
-
-
-def ended_process_owner() -> str:
-    """The owner name of a process that ran on this host and has ended (and been waited for)."""
-    with running_process() as child:
-        owner = owners.owner_of(child.pid)
-    return owner
 
 
 def lease(store: Store, owner: str, count: int) -> list[str]:
@@ -69,14 +50,36 @@ def claimable(store: Store) -> list[str]:
     return [f.id for f in store.due_feeds(SOON, owner="restarted", lease=LEASE)]
 
 
+def claim_alert(store: Store, owner: str, indicator: str) -> int:
+    """A change of `indicator` is recorded to be alerted, and `owner` claims its alert."""
+    store.ensure_indicators([indicator], now=NOW)
+    store.record_changes([StatusChange(indicator, NOW, "unknown", "mixed", (), "h")], alert=True)
+    (claim,) = store.claim_alerts(NOW, owner=owner, lease=LEASE, limit=1)
+    assert claim.change.id is not None
+    return claim.change.id
+
+
+def alerts_claimable(store: Store) -> list[str]:
+    return [c.change.indicator_id for c in store.claim_alerts(SOON, owner="restarted", lease=LEASE)]
+
+
+def claim_resend(store: Store, owner: str, day: date) -> None:
+    """The digest of `day` was sent, refused for one recipient with a 4xx answer, and `owner`
+    claims its resend, due at NOW."""
+    assert store.claim_digest(day, owner="sender", now=NOW - timedelta(hours=1))
+    refused = [("grey@example.org", "450 4.2.0 try again later")]
+    store.mark_digest_sent(day, NOW - timedelta(hours=1), refused=refused, resend_at=NOW)
+    assert store.claim_resend(now=NOW, most=5, owner=owner) == (day, 1)
+
+
 def test_a_gone_owner_of_this_host_is_taken_over_at_once(store: Store) -> None:
     dead = ended_process_owner()
     held = lease(store, dead, 3)
     assert claimable(store) == ["feed3", "feed4", "feed5"]  # its leases run for 5 minutes
 
-    assert store.take_over_leases(SOON, ended=owners.ended) == {dead: 3}
+    assert store.take_over_claims(SOON, ended=owners.ended) == {dead: TakenOver(feeds=3)}
     assert sorted(claimable(store)) == [*held, "feed3", "feed4", "feed5"]
-    assert store.take_over_leases(SOON, ended=owners.ended) == {}  # nothing twice
+    assert store.take_over_claims(SOON, ended=owners.ended) == {}  # nothing twice
 
 
 def test_a_pid_given_to_another_process_is_not_its_old_owner(store: Store) -> None:
@@ -87,7 +90,7 @@ def test_a_pid_given_to_another_process_is_not_its_old_owner(store: Store) -> No
     before = f"{host}:{pid}:{int(start) - 1}@{place}"
     held = lease(store, before, 2)
 
-    assert store.take_over_leases(SOON, ended=owners.ended) == {before: 2}
+    assert store.take_over_claims(SOON, ended=owners.ended) == {before: TakenOver(feeds=2)}
     assert sorted(claimable(store)) == sorted([*held, "feed2", "feed3", "feed4", "feed5"])
 
 
@@ -107,10 +110,56 @@ def test_owners_that_still_run_or_live_elsewhere_keep_their_leases(store: Store)
         ]
         for owner in kept:
             lease(store, owner, 1)
-        taken = store.take_over_leases(SOON, ended=owners.ended)
+        taken = store.take_over_claims(SOON, ended=owners.ended)
         left = claimable(store)
     assert taken == {}
     assert left == []  # every feed still leased
+
+
+def test_every_claim_of_a_gone_owner_is_released_in_one_take_over(store: Store) -> None:
+    """Its feed leases, its alerts' claims (the channels' timeout plus a minute each) and its
+    claim on a digest not sent yet and on a sent one's resend (15 minutes): the next try of any
+    daemon takes them."""
+    dead = ended_process_owner()
+    lease(store, dead, 2)
+    claim_alert(store, dead, "nk")
+    assert store.claim_digest(DAY, owner=dead, now=NOW)
+    claim_resend(store, dead, YESTERDAY)
+    assert alerts_claimable(store) == []
+    assert not store.claim_digest(DAY, owner="restarted", now=SOON)
+    assert store.claim_resend(now=SOON, most=5, owner="restarted") is None
+
+    taken = store.take_over_claims(SOON, ended=owners.ended)
+    assert taken == {dead: TakenOver(feeds=2, alerts=1, digests=(DAY,), resends=(YESTERDAY,))}
+    assert alerts_claimable(store) == ["nk"]
+    assert store.claim_digest(DAY, owner="restarted", now=SOON)
+    assert store.claim_resend(now=SOON, most=5, owner="restarted") == (YESTERDAY, 2)
+    assert store.take_over_claims(SOON, ended=owners.ended) == {}
+
+
+def test_a_live_owner_keeps_its_claims_and_what_a_gone_one_finished_is_left(
+    store: Store,
+) -> None:
+    """Another daemon of this host that runs keeps its alert, digest and resend claims; a gone
+    one's alert it marked sent and digest it marked sent are no claims and stay as they are."""
+    dead = ended_process_owner()
+    sent = claim_alert(store, dead, "tw")
+    assert store.alert_sent(sent, owner=dead, now=NOW, done=["hook"])
+    before = DAY - timedelta(days=2)
+    assert store.claim_digest(before, owner=dead, now=NOW)
+    store.mark_digest_sent(before, NOW)
+    with running_process() as child:
+        live = owners.owner_of(child.pid)
+        claim_alert(store, live, "nk")
+        assert store.claim_digest(DAY, owner=live, now=NOW)
+        claim_resend(store, live, YESTERDAY)
+        taken = store.take_over_claims(SOON, ended=owners.ended)
+    assert taken == {}
+    assert alerts_claimable(store) == [] and store.pending_alerts() == 1
+    assert not store.claim_digest(DAY, owner="restarted", now=SOON)
+    assert store.claim_resend(now=SOON, most=5, owner="restarted") is None
+    state = store.digest_state(before)
+    assert state is not None and state.sent_at == NOW and state.claimed_by is None
 
 
 def test_an_owner_names_its_host_pid_and_start() -> None:
@@ -123,9 +172,9 @@ def test_an_owner_names_its_host_pid_and_start() -> None:
 
 
 @pytest.mark.postgres
-def test_daemons_taking_over_at_once_release_each_lease_once(postgres_url: str) -> None:
-    """Several daemons of this host see the same gone owner in one tick: each lease is
-    released once, and a live daemon's leases are left alone by all of them."""
+def test_daemons_taking_over_at_once_release_each_claim_once(postgres_url: str) -> None:
+    """Several daemons of this host see the same gone owner in one tick: each of its claims
+    is released once, and a live daemon's claims are left alone by all of them."""
     workers = 6
     dead = ended_process_owner()
     with open_store(postgres_url) as store, running_process() as child:
@@ -133,17 +182,24 @@ def test_daemons_taking_over_at_once_release_each_lease_once(postgres_url: str) 
         live = owners.owner_of(child.pid)
         lease(store, dead, 4)
         kept = lease(store, live, 2)
+        claim_alert(store, dead, "nk")
+        claim_alert(store, live, "tw")
+        assert store.claim_digest(DAY, owner=dead, now=NOW)
         barrier = Barrier(workers)
 
-        def one(_n: int) -> dict[str, int]:
+        def one(_n: int) -> dict[str, TakenOver]:
             with open_store(postgres_url) as own:
                 own.current_statuses()  # connect before the start
                 barrier.wait()
-                return own.take_over_leases(SOON, ended=owners.ended)
+                return own.take_over_claims(SOON, ended=owners.ended)
 
         with ThreadPoolExecutor(workers) as pool:
             taken = list(pool.map(one, range(workers)))
         left = claimable(store)
-    assert sum(t.get(dead, 0) for t in taken) == 4
+        alerts = alerts_claimable(store)
+    released = [t[dead] for t in taken if dead in t]
+    assert sum(r.feeds for r in released) == 4 and sum(r.alerts for r in released) == 1
+    assert [r.digests for r in released if r.digests] == [(DAY,)]
     assert all(set(t) <= {dead} for t in taken)
     assert len(left) == 4 and not set(left) & set(kept)
+    assert alerts == ["nk"]

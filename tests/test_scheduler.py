@@ -20,6 +20,7 @@ from monitor.store import Store, open_store
 from tests import news, storeops
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
+from tests.processes import ended_process_owner
 from tests.smtpserver import running_smtp_server
 from tests.webhook import closed_port, running_webhook
 
@@ -248,6 +249,40 @@ def test_the_digest_job_sends_the_due_digest_once(home: Path, store: Store) -> N
     (received,) = smtp.messages
     assert received.rcpt_tos == ("a@example.org", "b@example.org")
     assert "2 indicators changed" in received.message["Subject"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+def test_a_restart_sends_at_once_the_alerts_and_digest_a_killed_daemon_had_claimed(
+    home: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A daemon of this host killed while sending held the alerts' claims and the day's digest
+    claim (an hour and 15 minutes): the restarted daemon sees it is gone, takes them over at
+    start-up and sends both in its first ticks, and says so in one line."""
+    dead = ended_process_owner()
+    with running_webhook() as hook, running_smtp_server() as smtp:
+        options = {
+            "notify_urls": hook.apprise_url("/alerts"), "smtp_host": smtp.host,
+            "smtp_port": smtp.port, "smtp_starttls": False, "digest_to": "a@example.org",
+            "digest_time": "00:00", "timezone": "UTC",
+        }  # fmt: skip
+        make_daemon(home, store, **options).check()  # records two changes to alert
+        now = datetime.now(UTC)
+        assert len(store.claim_alerts(now, owner=dead, lease=timedelta(hours=1))) == 2
+        assert store.claim_digest(now.date(), owner=dead, now=now)
+        with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+            restarted = make_daemon(home, store, **options)
+        restarted.check()  # nothing due: the digest may go out after this first check
+        alerted, sent = restarted.alerts(), restarted.digest()
+        restarted.close()
+
+    assert alerted and sent
+    assert len(hook.received) == 2 and store.pending_alerts() == 0
+    (received,) = smtp.messages
+    assert received.rcpt_tos == ("a@example.org",)
+    took = f"claims: took over 2 alerts and the digest of {now.date()} from {dead}, a process"
+    assert [m for m in caplog.messages if m.startswith("claims:")] == [
+        f"{took} of this host that is gone"
+    ]
 
 
 def test_a_failing_digest_is_released_and_backed_off(

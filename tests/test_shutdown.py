@@ -172,7 +172,7 @@ def test_a_restart_after_sigkill_checks_the_killed_daemons_feeds_at_once(
     finally:
         second.kill()
     assert set(entries_of(db)) >= set(HELD)
-    took = r"leases: took over (\d+) feeds from (\S+), a process of this host that is gone"
+    took = r"claims: took over (\d+) feeds from (\S+), a process of this host that is gone"
     said = re.findall(took, log.read_text())
     assert [owner for _n, owner in said] == [dead] and int(said[0][0]) >= len(HELD)
 

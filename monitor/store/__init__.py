@@ -21,6 +21,7 @@ One module per job; `Store` is their methods in one object:
     changes    statuses, status changes and the alert outbox
     exports    every status change a page at a time, the latest few (exports, Atom feeds)
     digests    the daily digest's claim
+    claims     taking over every kind of claim of a daemon that is gone
     health     cycles, and what /healthz and /metrics read
     retention  deleting what retention no longer keeps, and giving the space back
 """
@@ -30,6 +31,7 @@ from __future__ import annotations
 from monitor.errors import StoreError
 from monitor.store.base import StoreBase
 from monitor.store.changes import AlertClaim, Around, ChangesMixin
+from monitor.store.claims import ClaimsMixin, TakenOver
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT, DigestsMixin, DigestState
 from monitor.store.engine import (
     BUSY_TIMEOUT_MS,
@@ -79,6 +81,7 @@ __all__ = [
     "Store",
     "StoredEntry",
     "StorySession",
+    "TakenOver",
     "metadata",
     "new_revision",
     "open_store",
@@ -96,6 +99,7 @@ class Store(
     VerdictsMixin,
     SilencesMixin,
     ChangesMixin,
+    ClaimsMixin,
     ExportsMixin,
     DigestsMixin,
     HealthMixin,

@@ -103,11 +103,17 @@ class DigestsMixin(StoreBase):
                     resend_at=resend_at,
                     resends=0,
                     message=message,
+                    claimed_by=None,  # its claim ends: `claimed_by` names who holds one now
                 )
             )
 
     def claim_resend(
-        self, *, now: datetime, most: int, stale: timedelta = DIGEST_CLAIM_TIMEOUT
+        self,
+        *,
+        now: datetime,
+        most: int,
+        stale: timedelta = DIGEST_CLAIM_TIMEOUT,
+        owner: str | None = None,
     ) -> tuple[date, int] | None:
         """The sent digest whose refused recipients are due to be sent it again at `now`, for the
         one caller that may: (its day, which resend this is, from 1), or None.
@@ -116,7 +122,9 @@ class DigestsMixin(StoreBase):
         second caller finds it taken, and the resend of a caller that died is taken over once
         `stale` has passed. A digest sent again `most` times is not claimed any more: when the
         caller of that last resend died, its claim, once stale, is given up (`resend_at`
-        cleared), so the day no longer reads as to be tried again and retention may delete it."""
+        cleared), so the day no longer reads as to be tried again and retention may delete it.
+        `owner`, the caller, holds the claim (`claimed_by`) until `mark_resent`, so a daemon of
+        its host that sees it is gone takes the claim over at once (`take_over_claims`)."""
         c = digest_table.c
         ripe = (c.sent_at.is_not(None), c.resend_at <= now)
         due = (*ripe, c.resends < most)
@@ -131,15 +139,22 @@ class DigestsMixin(StoreBase):
         if found.resends >= most:
             with self._tx("give up a dead last resend", write=True) as conn:
                 conn.execute(
-                    update(digest_table).where(*ripe, c.resends >= most).values(resend_at=None)
+                    update(digest_table)
+                    .where(*ripe, c.resends >= most)
+                    .values(resend_at=None, claimed_by=None)
                 )
-            return self.claim_resend(now=now, most=most, stale=stale)
+            return self.claim_resend(now=now, most=most, stale=stale, owner=owner)
         day = found.day
         with self._tx("claim digest resend", write=True) as conn:
             taken = conn.execute(
                 update(digest_table)
                 .where(digest_table.c.day == day, *due)
-                .values(resend_at=now + stale, resends=digest_table.c.resends + 1)
+                .values(
+                    resend_at=now + stale,
+                    resends=digest_table.c.resends + 1,
+                    claimed_at=now,
+                    claimed_by=owner,
+                )
                 .returning(digest_table.c.resends)
             ).first()
         return None if taken is None else (day, taken.resends)
@@ -159,7 +174,7 @@ class DigestsMixin(StoreBase):
             done = conn.execute(
                 update(digest_table)
                 .where(digest_table.c.day == day, digest_table.c.resends == resend)
-                .values(refused=_kept(refused), resend_at=resend_at)
+                .values(refused=_kept(refused), resend_at=resend_at, claimed_by=None)
             )
             return done.rowcount == 1
 

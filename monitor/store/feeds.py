@@ -5,7 +5,7 @@ and not reported, and start afresh if configured again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -328,23 +328,6 @@ class FeedsMixin(StoreBase):
         with self._tx("release leases", write=True) as conn:
             released = conn.execute(query.values(lease_owner=None, lease_until=None))
             return int(released.rowcount or 0)
-
-    @once_more_if_disconnected
-    def take_over_leases(self, now: datetime, *, ended: Callable[[str], bool]) -> dict[str, int]:
-        """Release at once the leases running at `now` of each owner that `ended` says is no
-        more (`owners.ended`: a process of this host that is gone), so that any daemon checks
-        those feeds now rather than when the leases run out; returns owner -> how many feeds
-        were released. Compare-and-set per owner: a lease is released only while that owner
-        still holds it, so daemons doing this at once release each lease once."""
-        holders = (
-            select(feed_table.c.lease_owner)
-            .where(feed_table.c.lease_owner.is_not(None), feed_table.c.lease_until > now)
-            .distinct()
-        )
-        with self._tx("read lease holders") as conn:
-            gone = [owner for owner in conn.execute(holders).scalars() if ended(owner)]
-        taken = {owner: self.release_leases(owner=owner) for owner in sorted(gone)}
-        return {owner: n for owner, n in taken.items() if n}
 
     @once_more_if_disconnected
     def record_fetches(self, records: Sequence[FetchRecord]) -> None:

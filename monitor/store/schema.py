@@ -264,6 +264,8 @@ class DigestTable(SQLModel, table=True):
     __tablename__ = "digest"
 
     day: date = Field(primary_key=True)
+    # Who holds its claim now, claimed when: the sender until it is marked sent (or failed),
+    # then a resend's sender until it is marked resent (`claim_resend`). NULL: no claim held.
     claimed_at: datetime | None = _when()
     claimed_by: str | None = None
     sent_at: datetime | None = _when()

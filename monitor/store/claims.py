@@ -1,0 +1,116 @@
+"""Taking over the claims of a daemon that is gone, every kind in one place: the leases of due
+feeds (`due_feeds`), the alert outbox's claims (`claim_alerts`), the claim on a day's digest
+not sent yet (`claim_digest`) and on a sent one's resend (`claim_resend`). Each records its
+daemon's owner name (`monitor.owners`); the caller says which owners have ended, and their
+claims are released at once rather than when they run out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import CompoundSelect, Connection, select, union, update
+
+from monitor.store.base import StoreBase, once_more_if_disconnected
+from monitor.store.digests import DIGEST_CLAIM_TIMEOUT
+from monitor.store.schema import change_table, digest_table, feed_table
+
+__all__ = ["ClaimsMixin", "TakenOver"]
+
+
+@dataclass(frozen=True)
+class TakenOver:
+    """What one gone owner held and was released: feeds, alerts of changes, the days of
+    digests it was sending and of sent digests it was sending again (resends)."""
+
+    feeds: int = 0
+    alerts: int = 0
+    digests: tuple[date, ...] = ()
+    resends: tuple[date, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.feeds or self.alerts or self.digests or self.resends)
+
+
+class ClaimsMixin(StoreBase):
+    """The claims of every kind that owners hold, and their release when an owner is gone."""
+
+    @once_more_if_disconnected
+    def take_over_claims(
+        self, now: datetime, *, ended: Callable[[str], bool]
+    ) -> dict[str, TakenOver]:
+        """Release at once the claims holding at `now` of each owner that `ended` says is no
+        more (`owners.ended`: a process of this host that is gone): its feed leases, so any
+        daemon checks those feeds now; its alerts' claims, so the next send takes them; its
+        claim on a digest not sent yet, so the next try sends it; its claim on a resend, which
+        is due at `now` then. Returns owner -> what was released. Compare-and-set per owner: a
+        claim is released only while that owner still holds it, so daemons doing this at once
+        release each claim once."""
+        with self._tx("read claim holders") as conn:
+            gone = [owner for owner in conn.execute(_holders(now)).scalars() if ended(owner)]
+        taken = {}
+        for owner in sorted(set(gone)):
+            with self._tx("take over claims", write=True) as conn:
+                taken[owner] = _release(conn, owner, now)
+        return {owner: released for owner, released in taken.items() if released}
+
+
+def _holders(now: datetime) -> CompoundSelect[Any]:
+    """The owners whose claims of any kind hold at `now`."""
+    feed, change, digest = feed_table.c, change_table.c, digest_table.c
+    return union(
+        select(feed.lease_owner).where(feed.lease_owner.is_not(None), feed.lease_until > now),
+        select(change.notify_owner).where(
+            change.notified_at.is_(None),
+            change.notify_owner.is_not(None),
+            change.notify_until > now,
+        ),
+        select(digest.claimed_by).where(
+            digest.claimed_by.is_not(None), digest.claimed_at > now - DIGEST_CLAIM_TIMEOUT
+        ),
+    )
+
+
+def _release(conn: Connection, owner: str, now: datetime) -> TakenOver:
+    """Release every claim `owner` still holds, in the caller's transaction; a resend it held
+    is due at `now`."""
+    feeds = conn.execute(
+        update(feed_table)
+        .where(feed_table.c.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+    )
+    alerts = conn.execute(
+        update(change_table)
+        .where(change_table.c.notify_owner == owner, change_table.c.notified_at.is_(None))
+        .values(notify_owner=None, notify_until=None)
+    )
+    days = (
+        conn.execute(
+            update(digest_table)
+            .where(digest_table.c.claimed_by == owner, digest_table.c.sent_at.is_(None))
+            .values(claimed_at=None, claimed_by=None)
+            .returning(digest_table.c.day)
+        )
+        .scalars()
+        .all()
+    )
+    resends = (
+        conn.execute(
+            update(digest_table)
+            .where(digest_table.c.claimed_by == owner, digest_table.c.sent_at.is_not(None))
+            .where(digest_table.c.resend_at.is_not(None))
+            .values(claimed_by=None, resend_at=now)
+            .returning(digest_table.c.day)
+        )
+        .scalars()
+        .all()
+    )
+    return TakenOver(
+        int(feeds.rowcount or 0),
+        int(alerts.rowcount or 0),
+        tuple(sorted(days)),
+        tuple(sorted(resends)),
+    )
