@@ -238,6 +238,14 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f"{value!r} is not a duration (e.g. 14d, 3w; 0: off)") from None
 
+    @field_validator(
+        "api_token", "session_secret", "smtp_host", "smtp_username", "smtp_password", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`MONITOR_X=` (as `monitor init`'s .env has it, uncommented) is the same as unset."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("session_ttl")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:

@@ -501,6 +501,26 @@ def test_the_env_of_init_lists_every_setting_at_its_default(tmp_path: Path) -> N
     assert not [line for line in dotenv.splitlines() if line and not line.startswith("#")]
 
 
+def test_the_env_of_init_uncommented_is_the_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`The values shown are the defaults`: a user who uncomments every line gets the defaults
+    (an empty MONITOR_SESSION_SECRET= was refused as a secret shorter than 32 characters)."""
+    from monitor.settings import Settings
+
+    invoke(["init", str(tmp_path)], {})
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(re.sub(r"^# (MONITOR_)", r"\1", dotenv.read_text(), flags=re.M))
+    monkeypatch.chdir(tmp_path)
+
+    validate = invoke(["validate"], {})
+    uncommented = Settings(_env_file=dotenv)  # type: ignore[call-arg]
+
+    assert validate.exit_code == 0, validate.output
+    assert validate.stdout == "ok: 1 indicators, 1 feeds\n"
+    assert uncommented == Settings(_env_file=None)  # type: ignore[call-arg]
+
+
 def test_init_overwrites_nothing(tmp_path: Path) -> None:
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "feeds.yaml").write_text("feeds: []  # mine\n")
