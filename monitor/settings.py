@@ -23,7 +23,7 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from monitor.domain import TooLong, parse_duration
+from monitor.domain import TooLong, format_duration, parse_duration
 from monitor.errors import ConfigError
 
 CommaList = Annotated[list[str], NoDecode]
@@ -208,15 +208,10 @@ class Settings(BaseSettings):
 
     @field_validator(
         "check_interval",
-        "fetch_timeout",
-        "fetch_total_timeout",
         "fetch_keepalive_expiry",
-        "cycle_deadline",
         "max_backoff",
         "retention",
         "tick_interval",
-        "feed_lease",
-        "http_header_timeout",
         "http_keepalive_timeout",
         "session_ttl",
         mode="before",
@@ -224,6 +219,24 @@ class Settings(BaseSettings):
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         return _as_duration(value)
+
+    @field_validator(
+        "fetch_timeout",
+        "fetch_total_timeout",
+        "cycle_deadline",
+        "feed_lease",
+        "http_header_timeout",
+        mode="before",
+    )
+    @classmethod
+    def _some_time(cls, value: object, info: ValidationInfo) -> timedelta:
+        """A duration above zero: with none, every fetch times out, a cycle fetches nothing, a
+        claim on feeds ends as it is made, a connection is closed before its request."""
+        duration = _as_duration(value)
+        if duration <= timedelta(0):
+            default = cls.model_fields[str(info.field_name)].default
+            raise ValueError(f"{value!r} is no time at all (e.g. {format_duration(default)})")
+        return duration
 
     @field_validator("feed_silent_after", mode="before")
     @classmethod
@@ -272,7 +285,13 @@ class Settings(BaseSettings):
     @field_validator("health_max_age", mode="before")
     @classmethod
     def _optional_duration(cls, value: object) -> timedelta | None:
-        return None if value is None or value == "" else _as_duration(value)
+        """Unset, or a duration above zero (with none, /healthz would always answer 503)."""
+        if value is None or value == "":
+            return None
+        duration = _as_duration(value)
+        if duration <= timedelta(0):
+            raise ValueError(f"{value!r} is no time at all (e.g. 45m)")
+        return duration
 
     @field_validator("digest_to", "notify_urls", "http_allowed_hosts", mode="before")
     @classmethod

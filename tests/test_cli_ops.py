@@ -71,6 +71,12 @@ def invoke(args: list[str], env: dict[str, str]) -> Result:
     [
         ("MONITOR_CHECK_INTERVAL", "abc", "'abc' is not a duration (e.g. 15m, 1h)"),
         ("MONITOR_CYCLE_DEADLINE", "600000w", "too long: '600000w' (at most 3650d, ten years)"),
+        ("MONITOR_CYCLE_DEADLINE", "0s", "'0s' is no time at all (e.g. 10m)"),  # fetches nothing
+        ("MONITOR_FETCH_TIMEOUT", "0m", "'0m' is no time at all (e.g. 20s)"),  # every fetch fails
+        ("MONITOR_FETCH_TOTAL_TIMEOUT", "0h", "'0h' is no time at all (e.g. 1m)"),
+        ("MONITOR_FEED_LEASE", "0s", "'0s' is no time at all (e.g. 5m)"),
+        ("MONITOR_HTTP_HEADER_TIMEOUT", "0s", "'0s' is no time at all (e.g. 10s)"),
+        ("MONITOR_HEALTH_MAX_AGE", "0s", "'0s' is no time at all (e.g. 45m)"),  # always 503
         ("MONITOR_DATABASE_URL", "sqlite:///:memory:", "'sqlite:///:memory:' is a database in "
          "memory, forgotten when the command ends: name a file (e.g. sqlite:///data/monitor.db)"),
         ("MONITOR_DATABASE_URL", "mysql://db/monitor", "'mysql://db/monitor' is neither SQLite "
