@@ -170,7 +170,7 @@ class Settings(BaseSettings):
     smtp_host: str | None = Field(
         None, description="SMTP server for the digest; unset: digests go to OUTBOX_DIR."
     )
-    smtp_port: int = Field(587, description="SMTP port.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
     smtp_username: str | None = Field(None, description="SMTP login user; unset: no login.")
     smtp_password: SecretStr | None = Field(None, description="SMTP login password.")
     smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")

@@ -88,6 +88,8 @@ def invoke(args: list[str], env: dict[str, str]) -> Result:
                                       "CRITICAL)"),
         ("MONITOR_LOG_FORMAT", "xml", "'xml': input should be 'text' or 'json'"),
         ("MONITOR_SMTP_PORT", "smtp", "'smtp' is not a whole number"),
+        ("MONITOR_SMTP_PORT", "-1", "'-1': input should be greater than or equal to 1"),
+        ("MONITOR_SMTP_PORT", "65536", "'65536': input should be less than or equal to 65535"),
         ("MONITOR_FETCH_CONCURRENCY", "0", "'0': input should be greater than or equal to 1"),
         ("MONITOR_DIGEST_TO", "ops@example.com, not-an-address",
          "'not-an-address' is not an email address (e.g. ops@example.com)"),
