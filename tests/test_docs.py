@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import time, timedelta
 
@@ -84,6 +85,27 @@ def test_every_setting_is_documented_with_its_default(name: str) -> None:
     row = re.search(rf"^\| `MONITOR_{name.upper()}` \| `([^`]*)` \|", README, re.M)
     assert row, f"MONITOR_{name.upper()} is not in the README's settings table"
     assert row.group(1) == documented_default(default)
+
+
+@pytest.mark.parametrize("name", list(Settings.model_fields))
+def test_every_setting_written_as_its_documented_default_is_that_default(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user who copies the README's default into the environment (`unset` and `empty`: as an
+    empty value) gets the default, so the form the table writes it in is one the setting takes."""
+    row = re.search(rf"^\| `MONITOR_{name.upper()}` \| `([^`]*)` \|", README, re.M)
+    assert row
+    written = "" if row.group(1) in ("unset", "empty") else row.group(1)
+    for other in [n for n in os.environ if n.startswith("MONITOR_")]:
+        monkeypatch.delenv(other)
+    monkeypatch.setenv(f"MONITOR_{name.upper()}", written)
+
+    assert getattr(Settings(_env_file=None), name) == _default(name)  # type: ignore[call-arg]
+
+
+def _default(name: str) -> object:
+    field = Settings.model_fields[name]
+    return field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
 
 
 YAML_KEYS = sorted(
