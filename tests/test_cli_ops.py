@@ -102,6 +102,9 @@ def invoke(args: list[str], env: dict[str, str]) -> Result:
         ("MONITOR_API_TOKENS", "alice", "item 1 is not name:token with a name of letters, digits, "
                                         '_.@- (expected name:token,… or a JSON object {"name": '
                                         '"token"})'),
+        ("MONITOR_NOTIFY_URLS", "json://127.0.0.1:9/alerts, nosuch://ops:hunter2@hooks/x",
+         "item 2 (nosuch://...) is not a URL Apprise knows (e.g. ntfy://ntfy.sh/TOPIC, "
+         "json://hooks.example.org/alerts)"),  # its alerts would be retried for ever
         ("MONITOR_SESSION_SECRET", "short", "shorter than 32 characters (e.g. the output of "
                                             "python3 -c 'import secrets; print(secrets."
                                             "token_urlsafe(32))')"),
