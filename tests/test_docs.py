@@ -70,6 +70,29 @@ def test_every_option_is_in_its_commands_row(command: str, option: str) -> None:
     assert any(name in row for name in param.opts), (command, option)
 
 
+def command_rows() -> list[str]:
+    """The first cell of each row of the README's Commands table."""
+    section = README.split("\n## Commands\n")[1].split("\n## ")[0]
+    return re.findall(r"^\| `(monitor [^`]*)` \|", section, re.M)
+
+
+@pytest.mark.parametrize("cell", command_rows())
+def test_every_option_a_commands_row_shows_exists(cell: str) -> None:
+    """`monitor test [-v] [--labeled FILE]`: each option the row writes is one the command
+    takes (the reverse of the test above), so a user copying it gets no 'no such option'."""
+    path = "monitor"
+    for word in cell.split()[1:]:
+        group = main_command(path)
+        if not isinstance(group, click.Group) or word not in group.commands:
+            break
+        path = f"{path} {word}"
+    command = main_command(path)
+    taken = {name for p in command.params if isinstance(p, click.Option) for name in p.opts}
+    shown = set(re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", cell))
+
+    assert shown <= taken, (path, shown - taken)
+
+
 def main_command(path: str) -> click.Command:
     command: click.Command = main
     for name in path.split()[1:]:
