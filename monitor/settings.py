@@ -173,8 +173,17 @@ class Settings(BaseSettings):
     smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
     smtp_username: str | None = Field(None, description="SMTP login user; unset: no login.")
     smtp_password: SecretStr | None = Field(None, description="SMTP login password.")
-    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
-    smtp_ssl: bool = Field(False, description="Connect with implicit TLS (port 465).")
+    smtp_starttls: bool = Field(
+        True,
+        description="Upgrade the SMTP connection with STARTTLS when the server offers it; with "
+        "SMTP_USERNAME set, a server that does not is refused rather than sent the password in "
+        "clear.",
+    )
+    smtp_ssl: bool = Field(
+        False,
+        description="Connect with implicit TLS (usually port 465: set SMTP_PORT too, it stays "
+        "587 otherwise).",
+    )
     digest_from: str = Field("monitor@localhost", description="From address of the digest.")
     public_url: str | None = Field(
         None,
