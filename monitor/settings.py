@@ -219,7 +219,6 @@ class Settings(BaseSettings):
         "check_interval",
         "fetch_keepalive_expiry",
         "max_backoff",
-        "retention",
         "tick_interval",
         "http_keepalive_timeout",
         "session_ttl",
@@ -235,12 +234,14 @@ class Settings(BaseSettings):
         "cycle_deadline",
         "feed_lease",
         "http_header_timeout",
+        "retention",
         mode="before",
     )
     @classmethod
     def _some_time(cls, value: object, info: ValidationInfo) -> timedelta:
         """A duration above zero: with none, every fetch times out, a cycle fetches nothing, a
-        claim on feeds ends as it is made, a connection is closed before its request."""
+        claim on feeds ends as it is made, a connection is closed before its request, and each
+        clean-up deletes the history (where `0` means never for FEED_SILENT_AFTER)."""
         duration = _as_duration(value)
         if duration <= timedelta(0):
             default = cls.model_fields[str(info.field_name)].default

@@ -77,6 +77,7 @@ def invoke(args: list[str], env: dict[str, str]) -> Result:
         ("MONITOR_FEED_LEASE", "0s", "'0s' is no time at all (e.g. 5m)"),
         ("MONITOR_HTTP_HEADER_TIMEOUT", "0s", "'0s' is no time at all (e.g. 10s)"),
         ("MONITOR_HEALTH_MAX_AGE", "0s", "'0s' is no time at all (e.g. 45m)"),  # always 503
+        ("MONITOR_RETENTION", "0d", "'0d' is no time at all (e.g. 365d)"),  # not 'for ever'
         ("MONITOR_DATABASE_URL", "sqlite:///:memory:", "'sqlite:///:memory:' is a database in "
          "memory, forgotten when the command ends: name a file (e.g. sqlite:///data/monitor.db)"),
         ("MONITOR_DATABASE_URL", "mysql://db/monitor", "'mysql://db/monitor' is neither SQLite "
