@@ -118,6 +118,27 @@ def channel_name(url: str) -> str:
     return f"{scheme}://..."
 
 
+def unknown_urls(urls: Sequence[str]) -> str | None:
+    """Why MONITOR_NOTIFY_URLS cannot work, naming each URL Apprise does not know by its
+    position and `channel_name` (never a secret), else None: alerts to it would never go out."""
+    apprise_log = logging.getLogger("apprise")
+    level, apprise_log.level = apprise_log.level, logging.CRITICAL + 1  # its own error line
+    try:
+        unknown = [
+            f"item {n} ({channel_name(url)})"
+            for n, url in enumerate(urls, 1)
+            if apprise.Apprise.instantiate(url) is None
+        ]
+    finally:
+        apprise_log.level = level
+    if not unknown:
+        return None
+    return (
+        f"settings: MONITOR_NOTIFY_URLS: {', '.join(unknown)} is not a URL Apprise knows "
+        "(e.g. ntfy://ntfy.sh/TOPIC, json://hooks.example.org/alerts)"
+    )
+
+
 def _secrets(url: str) -> list[str]:
     """Pieces of a URL that may be credentials: user info, path segments, query values."""
     try:

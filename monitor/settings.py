@@ -23,7 +23,7 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from monitor.domain import TooLong, parse_duration
+from monitor.domain import TooLong, format_duration, parse_duration
 from monitor.errors import ConfigError
 
 CommaList = Annotated[list[str], NoDecode]
@@ -170,11 +170,20 @@ class Settings(BaseSettings):
     smtp_host: str | None = Field(
         None, description="SMTP server for the digest; unset: digests go to OUTBOX_DIR."
     )
-    smtp_port: int = Field(587, description="SMTP port.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
     smtp_username: str | None = Field(None, description="SMTP login user; unset: no login.")
     smtp_password: SecretStr | None = Field(None, description="SMTP login password.")
-    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
-    smtp_ssl: bool = Field(False, description="Connect with implicit TLS (port 465).")
+    smtp_starttls: bool = Field(
+        True,
+        description="Upgrade the SMTP connection with STARTTLS when the server offers it; with "
+        "SMTP_USERNAME set, a server that does not is refused rather than sent the password in "
+        "clear.",
+    )
+    smtp_ssl: bool = Field(
+        False,
+        description="Connect with implicit TLS (usually port 465: set SMTP_PORT too, it stays "
+        "587 otherwise).",
+    )
     digest_from: str = Field("monitor@localhost", description="From address of the digest.")
     public_url: str | None = Field(
         None,
@@ -208,15 +217,9 @@ class Settings(BaseSettings):
 
     @field_validator(
         "check_interval",
-        "fetch_timeout",
-        "fetch_total_timeout",
         "fetch_keepalive_expiry",
-        "cycle_deadline",
         "max_backoff",
-        "retention",
         "tick_interval",
-        "feed_lease",
-        "http_header_timeout",
         "http_keepalive_timeout",
         "session_ttl",
         mode="before",
@@ -224,6 +227,26 @@ class Settings(BaseSettings):
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         return _as_duration(value)
+
+    @field_validator(
+        "fetch_timeout",
+        "fetch_total_timeout",
+        "cycle_deadline",
+        "feed_lease",
+        "http_header_timeout",
+        "retention",
+        mode="before",
+    )
+    @classmethod
+    def _some_time(cls, value: object, info: ValidationInfo) -> timedelta:
+        """A duration above zero: with none, every fetch times out, a cycle fetches nothing, a
+        claim on feeds ends as it is made, a connection is closed before its request, and each
+        clean-up deletes the history (where `0` means never for FEED_SILENT_AFTER)."""
+        duration = _as_duration(value)
+        if duration <= timedelta(0):
+            default = cls.model_fields[str(info.field_name)].default
+            raise ValueError(f"{value!r} is no time at all (e.g. {format_duration(default)})")
+        return duration
 
     @field_validator("feed_silent_after", mode="before")
     @classmethod
@@ -237,6 +260,14 @@ class Settings(BaseSettings):
             raise
         except ValueError:
             raise ValueError(f"{value!r} is not a duration (e.g. 14d, 3w; 0: off)") from None
+
+    @field_validator(
+        "api_token", "session_secret", "smtp_host", "smtp_username", "smtp_password", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`MONITOR_X=` (as `monitor init`'s .env has it, uncommented) is the same as unset."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("session_ttl")
     @classmethod
@@ -264,7 +295,13 @@ class Settings(BaseSettings):
     @field_validator("health_max_age", mode="before")
     @classmethod
     def _optional_duration(cls, value: object) -> timedelta | None:
-        return None if value is None or value == "" else _as_duration(value)
+        """Unset, or a duration above zero (with none, /healthz would always answer 503)."""
+        if value is None or value == "":
+            return None
+        duration = _as_duration(value)
+        if duration <= timedelta(0):
+            raise ValueError(f"{value!r} is no time at all (e.g. 45m)")
+        return duration
 
     @field_validator("digest_to", "notify_urls", "http_allowed_hosts", mode="before")
     @classmethod

@@ -23,8 +23,9 @@ request whose Host is not in MONITOR_HTTP_ALLOWED_HOSTS gets 400 (`server.Guard`
 With tokens set (MONITOR_API_TOKEN, MONITOR_API_TOKENS), every endpoint but /healthz needs
 `Authorization: Bearer <token>` or a browser's session from /signin (`monitor.signin`),
 /openapi.json too (there is no /docs: see the README). Errors are JSON `{"detail": ...}` (a page
-when a browser's Accept names text/html), never a stack trace. Answers carry an ETag (a hash of
-the body) and honour If-None-Match with 304.
+when a browser's Accept names text/html), never a stack trace. The pages, /indicators…, /feeds
+and the Atom feeds carry an ETag (a hash of the body) and honour If-None-Match with 304; the
+others (/healthz, /metrics, /entries, /silences, the exports) are made afresh, without one.
 
 Statuses and evidence (`views.ViewCache`) are computed again only when the data version moved
 (a cycle ended, a status was recorded, an entry matched), the definitions were reloaded, or a

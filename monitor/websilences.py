@@ -75,7 +75,7 @@ router = APIRouter()
 @router.get(
     "/silences",
     response_model=list[SilenceOut],
-    responses=_UNAVAILABLE,
+    responses={404: _error("No indicator has this id."), **_UNAVAILABLE},
     summary="Silences, newest first",
 )
 def silences(
@@ -86,7 +86,12 @@ def silences(
 ) -> list[SilenceOut]:
     """Every silence (of one indicator; only those in force now with `active=true`): who began
     it, why, until when, and who ended it early (the items `monitor silence --list --json`
-    prints)."""
+    prints); 404 for an unknown indicator, as the command answers."""
+    if indicator is not None:
+        try:
+            state.definitions().indicator(indicator)
+        except KeyError:
+            raise HTTPException(404, f"silence: no indicator {indicator!r}") from None
     now = state.clock()
     found = state.store.silences(indicator, active_at=now if active else None, limit=500)
     response.headers["Cache-Control"] = "no-store"

@@ -71,6 +71,13 @@ def invoke(args: list[str], env: dict[str, str]) -> Result:
     [
         ("MONITOR_CHECK_INTERVAL", "abc", "'abc' is not a duration (e.g. 15m, 1h)"),
         ("MONITOR_CYCLE_DEADLINE", "600000w", "too long: '600000w' (at most 3650d, ten years)"),
+        ("MONITOR_CYCLE_DEADLINE", "0s", "'0s' is no time at all (e.g. 10m)"),  # fetches nothing
+        ("MONITOR_FETCH_TIMEOUT", "0m", "'0m' is no time at all (e.g. 20s)"),  # every fetch fails
+        ("MONITOR_FETCH_TOTAL_TIMEOUT", "0h", "'0h' is no time at all (e.g. 1m)"),
+        ("MONITOR_FEED_LEASE", "0s", "'0s' is no time at all (e.g. 5m)"),
+        ("MONITOR_HTTP_HEADER_TIMEOUT", "0s", "'0s' is no time at all (e.g. 10s)"),
+        ("MONITOR_HEALTH_MAX_AGE", "0s", "'0s' is no time at all (e.g. 45m)"),  # always 503
+        ("MONITOR_RETENTION", "0d", "'0d' is no time at all (e.g. 365d)"),  # not 'for ever'
         ("MONITOR_DATABASE_URL", "sqlite:///:memory:", "'sqlite:///:memory:' is a database in "
          "memory, forgotten when the command ends: name a file (e.g. sqlite:///data/monitor.db)"),
         ("MONITOR_DATABASE_URL", "mysql://db/monitor", "'mysql://db/monitor' is neither SQLite "
@@ -82,6 +89,8 @@ def invoke(args: list[str], env: dict[str, str]) -> Result:
                                       "CRITICAL)"),
         ("MONITOR_LOG_FORMAT", "xml", "'xml': input should be 'text' or 'json'"),
         ("MONITOR_SMTP_PORT", "smtp", "'smtp' is not a whole number"),
+        ("MONITOR_SMTP_PORT", "-1", "'-1': input should be greater than or equal to 1"),
+        ("MONITOR_SMTP_PORT", "65536", "'65536': input should be less than or equal to 65535"),
         ("MONITOR_FETCH_CONCURRENCY", "0", "'0': input should be greater than or equal to 1"),
         ("MONITOR_DIGEST_TO", "ops@example.com, not-an-address",
          "'not-an-address' is not an email address (e.g. ops@example.com)"),
@@ -94,6 +103,9 @@ def invoke(args: list[str], env: dict[str, str]) -> Result:
         ("MONITOR_API_TOKENS", "alice", "item 1 is not name:token with a name of letters, digits, "
                                         '_.@- (expected name:token,… or a JSON object {"name": '
                                         '"token"})'),
+        ("MONITOR_NOTIFY_URLS", "json://127.0.0.1:9/alerts, nosuch://ops:hunter2@hooks/x",
+         "item 2 (nosuch://...) is not a URL Apprise knows (e.g. ntfy://ntfy.sh/TOPIC, "
+         "json://hooks.example.org/alerts)"),  # its alerts would be retried for ever
         ("MONITOR_SESSION_SECRET", "short", "shorter than 32 characters (e.g. the output of "
                                             "python3 -c 'import secrets; print(secrets."
                                             "token_urlsafe(32))')"),
@@ -499,6 +511,26 @@ def test_the_env_of_init_lists_every_setting_at_its_default(tmp_path: Path) -> N
         assert f"\n# MONITOR_{name.upper()}=" in dotenv
     assert "# MONITOR_CHECK_INTERVAL=15m\n" in dotenv
     assert not [line for line in dotenv.splitlines() if line and not line.startswith("#")]
+
+
+def test_the_env_of_init_uncommented_is_the_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`The values shown are the defaults`: a user who uncomments every line gets the defaults
+    (an empty MONITOR_SESSION_SECRET= was refused as a secret shorter than 32 characters)."""
+    from monitor.settings import Settings
+
+    invoke(["init", str(tmp_path)], {})
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(re.sub(r"^# (MONITOR_)", r"\1", dotenv.read_text(), flags=re.M))
+    monkeypatch.chdir(tmp_path)
+
+    validate = invoke(["validate"], {})
+    uncommented = Settings(_env_file=dotenv)  # type: ignore[call-arg]
+
+    assert validate.exit_code == 0, validate.output
+    assert validate.stdout == "ok: 1 indicators, 1 feeds\n"
+    assert uncommented == Settings(_env_file=None)  # type: ignore[call-arg]
 
 
 def test_init_overwrites_nothing(tmp_path: Path) -> None:

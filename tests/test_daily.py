@@ -15,6 +15,7 @@ from monitor import views
 from monitor.cli import main
 from monitor.daily import digest_input, due_day, feed_problems, send_daily_digest
 from monitor.definitions import load_definitions
+from monitor.digest import render
 from monitor.domain import Definitions, Feed, StatusChange
 from monitor.errors import DigestError
 from monitor.fetch import FetchLimits
@@ -237,6 +238,27 @@ def test_a_past_day_s_digest_shows_the_statuses_as_they_stood_at_its_end(
     ]
     assert {v.id: v.status for v in today.indicators}["visa-easing"] == "eased:reported"
     assert today.standing_at is None and past_view.standing_at == at(7, DAY + timedelta(days=1))
+
+
+def test_a_past_day_s_digest_from_before_monitoring_began_says_none_was_monitored(
+    definitions: Definitions, store: Store
+) -> None:
+    """`--preview --date` of a day before the first reading leaves every indicator out (none
+    had a status then): it says so, not that no indicator is defined."""
+    check(definitions, store, at(9))
+    past = digest_input(definitions, store, day=DAY - timedelta(days=3), now=at(10),
+                        timezone="UTC", digest_time=SEVEN)  # fmt: skip
+    today = digest_input(definitions, store, day=DAY, now=at(10), timezone="UTC",
+                         digest_time=SEVEN)  # fmt: skip
+
+    text, html = render(past)
+
+    assert not past.indicators
+    standing = text.split("STANDING STATUS")[1].split("FEED HEALTH")[0]
+    assert "No indicator was monitored then." in standing
+    assert "No indicator was monitored then." in html
+    assert "No indicators are defined." not in text + html
+    assert "No indicator was monitored then." not in render(today)[0]
 
 
 def test_a_sent_day_s_digest_seen_again_is_the_one_that_went_out(

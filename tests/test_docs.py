@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import time, timedelta
 
@@ -69,6 +70,29 @@ def test_every_option_is_in_its_commands_row(command: str, option: str) -> None:
     assert any(name in row for name in param.opts), (command, option)
 
 
+def command_rows() -> list[str]:
+    """The first cell of each row of the README's Commands table."""
+    section = README.split("\n## Commands\n")[1].split("\n## ")[0]
+    return re.findall(r"^\| `(monitor [^`]*)` \|", section, re.M)
+
+
+@pytest.mark.parametrize("cell", command_rows())
+def test_every_option_a_commands_row_shows_exists(cell: str) -> None:
+    """`monitor test [-v] [--labeled FILE]`: each option the row writes is one the command
+    takes (the reverse of the test above), so a user copying it gets no 'no such option'."""
+    path = "monitor"
+    for word in cell.split()[1:]:
+        group = main_command(path)
+        if not isinstance(group, click.Group) or word not in group.commands:
+            break
+        path = f"{path} {word}"
+    command = main_command(path)
+    taken = {name for p in command.params if isinstance(p, click.Option) for name in p.opts}
+    shown = set(re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", cell))
+
+    assert shown <= taken, (path, shown - taken)
+
+
 def main_command(path: str) -> click.Command:
     command: click.Command = main
     for name in path.split()[1:]:
@@ -84,6 +108,27 @@ def test_every_setting_is_documented_with_its_default(name: str) -> None:
     row = re.search(rf"^\| `MONITOR_{name.upper()}` \| `([^`]*)` \|", README, re.M)
     assert row, f"MONITOR_{name.upper()} is not in the README's settings table"
     assert row.group(1) == documented_default(default)
+
+
+@pytest.mark.parametrize("name", list(Settings.model_fields))
+def test_every_setting_written_as_its_documented_default_is_that_default(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user who copies the README's default into the environment (`unset` and `empty`: as an
+    empty value) gets the default, so the form the table writes it in is one the setting takes."""
+    row = re.search(rf"^\| `MONITOR_{name.upper()}` \| `([^`]*)` \|", README, re.M)
+    assert row
+    written = "" if row.group(1) in ("unset", "empty") else row.group(1)
+    for other in [n for n in os.environ if n.startswith("MONITOR_")]:
+        monkeypatch.delenv(other)
+    monkeypatch.setenv(f"MONITOR_{name.upper()}", written)
+
+    assert getattr(Settings(_env_file=None), name) == _default(name)  # type: ignore[call-arg]
+
+
+def _default(name: str) -> object:
+    field = Settings.model_fields[name]
+    return field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
 
 
 YAML_KEYS = sorted(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from monitor.statuses import pending_changes
 from monitor.store import Cycle, Store, open_store
 from monitor.web import create_app
 from tests import storeops, webdata
+from tests.conftest import ROOT
 from tests.webdata import HOSTILE_LINK, HOSTILE_TITLE, NOW, settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -525,6 +527,31 @@ def test_etag_and_if_none_match(client: TestClient, path: str) -> None:
     assert again.headers["etag"] == etag
     assert client.get(path, headers={"If-None-Match": f'W/{etag}, "x"'}).status_code == 304
     assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+def _etag_sentence() -> str:
+    section = (ROOT / "README.md").read_text().split("## HTTP endpoint and page")[1]
+    return section.split("carry an `ETag`")[0].split("\n- ")[-1]
+
+
+def test_the_answers_the_readme_says_carry_an_etag_are_the_ones_that_do(
+    client: TestClient,
+) -> None:
+    """The README names the GET endpoints whose answers carry an ETag; every other GET answer
+    (a 200 here) carries none, so a tool does not wait for a 304 that never comes."""
+    with_etag = set(re.findall(r"`GET (/[^`]*)`", _etag_sentence()))
+    app: FastAPI = client.app  # type: ignore[assignment]
+    paths = [p for p, ops in app.openapi()["paths"].items() if "get" in ops]
+    seen = {}
+    for path in paths:
+        documented = path.replace("{indicator_id}", "{id}")
+        query = "?q=visa" if path == "/entries" else ""
+        answer = client.get(path.replace("{indicator_id}", "visa-easing") + query)
+        assert answer.status_code == 200, path
+        seen[documented] = "etag" in answer.headers
+
+    assert with_etag and with_etag <= set(seen)
+    assert {path for path, etag in seen.items() if etag} == with_etag
 
 
 def test_history_has_last_modified_and_honours_if_modified_since(client: TestClient) -> None:

@@ -42,6 +42,20 @@ def begin(client: TestClient, **body: object) -> dict[str, object]:
     return result
 
 
+def test_listing_the_silences_of_an_unknown_indicator_is_a_404_as_in_the_cli(
+    client: TestClient,
+) -> None:
+    """`monitor silence --list nosuch` is an error; the API said `[]`, which reads as "none in
+    force" for a misspelt id."""
+    begin(client)
+
+    answer = client.get("/silences", params={"indicator": "visa-easingg"})
+
+    assert answer.status_code == 404
+    assert answer.json() == {"detail": "silence: no indicator 'visa-easingg'"}
+    assert len(client.get("/silences", params={"indicator": "visa-easing"}).json()) == 1
+
+
 def test_a_silence_is_begun_listed_and_ended_over_the_api(client: TestClient) -> None:
     made = begin(client, outcome="eased")
     listed = client.get("/silences").json()

@@ -60,6 +60,12 @@ class Runtime:
                 settings, warnings = load_settings()
             except ConfigError as exc:
                 raise BadSetting(str(exc)) from None
+        if settings.notify_urls:
+            from monitor.notify import unknown_urls
+
+            problem = unknown_urls(settings.notify_urls)
+            if problem is not None:
+                raise BadSetting(problem)
         logs.configure(settings.log_format, settings.log_level)
         for warning in warnings:
             logging.getLogger("monitor.settings").warning("%s", warning)
