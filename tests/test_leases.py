@@ -162,6 +162,39 @@ def test_a_live_owner_keeps_its_claims_and_what_a_gone_one_finished_is_left(
     assert state is not None and state.sent_at == NOW and state.claimed_by is None
 
 
+def test_a_daemon_stopping_releases_its_own_claims_but_those_of_a_send_in_flight(
+    store: Store,
+) -> None:
+    """At a clean stop a daemon releases every claim it holds in one call, as a take-over
+    would; an alert or digest it is still sending keeps its claim, and so does every other
+    owner's."""
+    me = owners.owner_of()
+    lease(store, me, 2)
+    claim_alert(store, me, "nk")
+    assert store.claim_digest(DAY, owner=me, now=NOW)
+    claim_resend(store, me, YESTERDAY)
+    with running_process() as child:
+        other = owners.owner_of(child.pid)
+        lease(store, other, 1)
+        claim_alert(store, other, "tw")
+
+        in_flight = store.release_claims(me, SOON, alerts=False, digests=False)
+        assert alerts_claimable(store) == []
+        assert not store.claim_digest(DAY, owner="restarted", now=SOON)
+        released = store.release_claims(me, SOON)
+
+    assert in_flight == TakenOver(feeds=2)
+    assert released == TakenOver(alerts=1, digests=(DAY,), resends=(YESTERDAY,))
+    assert str(released) == (
+        f"1 alert, the digest of {DAY} and the resend of the digest of {YESTERDAY}"
+    )
+    assert sorted(claimable(store)) == ["feed0", "feed1", "feed3", "feed4", "feed5"]
+    assert alerts_claimable(store) == ["nk"]  # the other owner's "tw" stays claimed
+    assert store.claim_digest(DAY, owner="restarted", now=SOON)
+    assert store.claim_resend(now=SOON, most=5, owner="restarted") == (YESTERDAY, 2)
+    assert store.release_claims(me, SOON) == TakenOver()  # nothing twice
+
+
 def test_an_owner_names_its_host_pid_and_start() -> None:
     name = owners.owner_of()
     assert name.startswith(f"{socket.gethostname()}:{os.getpid()}:")
