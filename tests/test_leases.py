@@ -302,6 +302,7 @@ def checked(stderr: str) -> int:
     return int(found.group(1))
 
 
+@pytest.mark.slow  # `monitor check` processes
 def test_a_killed_monitor_check_leaves_leases_the_next_one_takes_over_at_once(
     tmp_path: Path, database_url: str, feed_server: FeedServer
 ) -> None:
@@ -335,6 +336,7 @@ def test_a_killed_monitor_check_leaves_leases_the_next_one_takes_over_at_once(
         assert all(f.last_checked_at and f.lease_owner is None for f in store.feeds())
 
 
+@pytest.mark.slow  # `monitor check` processes
 def test_two_monitor_checks_at_once_never_fetch_one_feed_twice(
     tmp_path: Path, database_url: str, feed_server: FeedServer
 ) -> None:
