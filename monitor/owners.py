@@ -7,7 +7,9 @@ namespace, within which a pid means one process. A lease's holder **has ended** 
 name and place are this process's and its pid names no process, a process that has ended but
 was not waited for yet (a zombie), or one started at another time (the pid was given again).
 Any other owner (another machine, a container of its own, a boot before, a name without the
-start: `monitor check`'s, or one of an older version) is never judged: its lease runs out.
+start, or one of an older version: `cli`, `cli:HOST`) is never judged: its lease runs out.
+The daemon, `monitor check`, `monitor digest --send` and the CLI's alert sends name themselves
+by `owner_of`.
 
 Linux only (/proc); elsewhere a process is named `host:pid` and no holder is judged ended.
 Standard library only: this sits below every module that names an owner.

@@ -412,7 +412,7 @@ def _next_check(feed: FeedState, *, now: datetime, zone: tzinfo) -> str:
     if feed.held_at(now) and feed.lease_owner and feed.lease_until:
         until = feed.lease_until.astimezone(zone).strftime("%H:%M")
         return f"due — held by {owners.shown(feed.lease_owner)} until {until}"
-    if feed.next_check_at is None or feed.next_check_at <= now:
+    if feed.next_check_at is None or feed.due_at(now):
         return "due"
     return format_time(feed.next_check_at, zone)
 

@@ -50,7 +50,7 @@ from monitor.pipeline import (
 )
 from monitor.reloading import Reloader
 from monitor.settings import Settings
-from monitor.shutdown import SHUTDOWN_GRACE, install_signals, release_leases, stop_all
+from monitor.shutdown import SHUTDOWN_GRACE, install_signals, release_claims, stop_all
 from monitor.store import Store, TakenOver
 
 log = logging.getLogger("monitor.daemon")
@@ -99,6 +99,8 @@ class Daemon:
         # One try per channel at a time: the outbox retries with back-off (see `alerts`).
         self.notifier = Notifier(settings.notify_urls, attempts=1) if settings.notify_urls else None
         self._evaluated_at: datetime | None = None  # the last cycle or re-evaluation
+        self._in_flight: set[str] = set()  # the sends running now (`sends_in_flight`)
+        self._in_flight_lock = threading.Lock()  # held for a set's update only
         self.context = self._context(definitions)
 
     @property
@@ -132,7 +134,7 @@ class Daemon:
         for owner, held in taken.items():
             log.info(
                 "claims: took over %s from %s, a process of this host that is gone",
-                taken_words(held),
+                held,
                 owner,
                 extra={"feeds": held.feeds, "alerts": held.alerts, "owner": owner,
                        "digests": [day.isoformat() for day in held.digests],
@@ -142,6 +144,23 @@ class Daemon:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def sends_in_flight(self) -> frozenset[str]:
+        """The sends whose job runs now: "alerts", "digest" (a digest or its resend). Their
+        claims are not released at a stop (`shutdown.release_claims`)."""
+        with self._in_flight_lock:
+            return frozenset(self._in_flight)
+
+    @contextlib.contextmanager
+    def _sending(self, kind: str) -> Iterator[None]:
+        """A send job runs: from before it looks at `stopping` until it ends."""
+        with self._in_flight_lock:
+            self._in_flight.add(kind)
+        try:
+            yield
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.discard(kind)
 
     def request_reload(self) -> None:
         self.reloader.request()
@@ -204,6 +223,10 @@ class Daemon:
 
     def alerts(self) -> bool:
         """Send the alerts waiting in the outbox; off the check path (its own job)."""
+        with self._sending("alerts"):
+            return self._send_alerts()
+
+    def _send_alerts(self) -> bool:
         if self.notifier is None or self.stopping.is_set():
             return False
         titles = {i.id: i.title for i in self.definitions.indicators}
@@ -270,6 +293,10 @@ class Daemon:
         sent one again to the recipients refused with a 4xx answer, when that is due (the
         schedule is in the database: `daily.resend_refused`). Not before the first check since
         start-up, so a digest caught up after a restart is current."""
+        with self._sending("digest"):
+            return self._digest()
+
+    def _digest(self) -> bool:
         if self.stopping.is_set() or not self._checked.is_set():
             return False
         sent = self._send_due(self.clock())
@@ -462,24 +489,15 @@ def run(
     log.info("stopping")
     done = stop_all([scheduler.shutdown, *(s.stop for s in started)], SHUTDOWN_GRACE)
     daemon.close(timeout=1.0)
-    released = release_leases(daemon)
+    released = release_claims(daemon)
     if released:
-        log.info("released the leases of %d feeds not checked", released)
+        log.info("released the claims of %s", released)
     if not done:
         log.warning("work still running after %.0fs was abandoned", SHUTDOWN_GRACE)
         logging.shutdown()
         os._exit(0)  # the pool's threads would be joined at exit; the database is consistent
     log.info("stopped")
     return 0
-
-
-def taken_words(held: TakenOver) -> str:
-    """`3 feeds, 1 alert and the digest of 2026-02-01`: what a gone owner's claims held."""
-    parts = [f"{n} {word}{'' if n == 1 else 's'}"
-             for n, word in ((held.feeds, "feed"), (held.alerts, "alert")) if n]  # fmt: skip
-    parts += [f"the digest of {day.isoformat()}" for day in held.digests]
-    parts += [f"the resend of the digest of {day.isoformat()}" for day in held.resends]
-    return " and ".join(parts) if len(parts) < 3 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
 def _log_start(daemon: Daemon) -> None:

@@ -1,7 +1,7 @@
 """Stopping the daemon: SIGTERM and SIGINT stop it, SIGHUP reloads its definitions; the jobs
 get SHUTDOWN_GRACE to finish, and whatever is stuck, the process ends SHUTDOWN_BUDGET after
-the signal, its feed leases released so that a restarted (or another) daemon checks those feeds
-at once."""
+the signal, its claims released (`release_claims`) so that a restarted (or another) daemon
+checks those feeds and sends those alerts and that digest at once."""
 
 from __future__ import annotations
 
@@ -13,16 +13,17 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from types import FrameType
 from typing import Protocol
 
-from monitor.store import Store
+from monitor.store import Store, TakenOver
 
 log = logging.getLogger("monitor.daemon")
 
 SHUTDOWN_GRACE = 7.0  # seconds the running jobs get to finish after SIGTERM
 SHUTDOWN_BUDGET = 8.0  # seconds from SIGTERM to the end of the process, whatever is stuck
-RELEASE_TIMEOUT = 0.5  # seconds the release of the daemon's leases may take at shutdown
+RELEASE_TIMEOUT = 0.5  # seconds the release of the daemon's claims may take at shutdown
 
 
 class Stoppable(Protocol):
@@ -31,25 +32,42 @@ class Stoppable(Protocol):
     store: Store
     owner: str
     stopping: threading.Event
+    clock: Callable[[], datetime]
 
     def stop(self) -> None: ...
+
+    def sends_in_flight(self) -> frozenset[str]:
+        """The sends running now: "alerts", "digest" (a digest or its resend)."""
+        ...
 
     def request_reload(self) -> None: ...
 
 
-def release_leases(daemon: Stoppable, timeout: float = RELEASE_TIMEOUT) -> int:
-    """Release every lease the daemon holds, so a restarted (or another) daemon checks those
-    feeds at once; given up after `timeout` seconds (a store that hangs must not hold the exit)."""
-    released: list[int] = []
+def release_claims(daemon: Stoppable, timeout: float = RELEASE_TIMEOUT) -> TakenOver:
+    """Release every claim the daemon holds (`Store.release_claims`): its feed leases, so a
+    restarted (or another) daemon checks those feeds at once, its alert, digest and resend
+    claims, so the next try sends them; but not the claims of a send still in flight in
+    another thread (its job has not ended), which that send marks done or gives up itself. A
+    job that starts after the stop claims nothing, so what is not in flight now never will be.
+    Given up after `timeout` seconds (a store that hangs must not hold the exit)."""
+    released: list[TakenOver] = []
 
     def release() -> None:
+        busy = daemon.sends_in_flight()
         with contextlib.suppress(Exception):
-            released.append(daemon.store.release_leases(owner=daemon.owner))
+            released.append(
+                daemon.store.release_claims(
+                    daemon.owner,
+                    daemon.clock(),
+                    alerts="alerts" not in busy,
+                    digests="digest" not in busy,
+                )
+            )
 
     worker = threading.Thread(target=release, name="monitor-release", daemon=True)
     worker.start()
     worker.join(timeout)
-    return released[0] if released else 0
+    return released[0] if released else TakenOver()
 
 
 def bound_shutdown(daemon: Stoppable, budget: float = SHUTDOWN_BUDGET) -> None:
@@ -58,15 +76,16 @@ def bound_shutdown(daemon: Stoppable, budget: float = SHUTDOWN_BUDGET) -> None:
     The orderly stop above waits SHUTDOWN_GRACE for the jobs, then exits; but a thread can
     hold what that path needs for ever (a store lock, a logging handler's lock while writing to
     a pipe nobody reads, a parse worker joined at interpreter exit). A watchdog thread then
-    releases the leases and calls os._exit(0) without taking any lock; if no Python thread can
-    run at all, SIGALRM, two seconds later, ends the process from the kernel."""
+    releases the claims of what is not in flight (a lock held for a set's copy only) and calls
+    os._exit(0) without taking any other lock; if no Python thread can run at all, SIGALRM, two
+    seconds later, ends the process from the kernel."""
     if hasattr(signal, "alarm"):
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         signal.alarm(math.ceil(budget) + 2)
 
     def watchdog() -> None:
         time.sleep(budget)
-        release_leases(daemon)
+        release_claims(daemon)
         with contextlib.suppress(OSError):
             os.set_blocking(2, False)
             os.write(2, b"monitor: still stopping after %gs; exiting now\n" % budget)

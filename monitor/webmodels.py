@@ -23,6 +23,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from monitor import owners
 from monitor.domain import Evidence, Judgement, Level, OutcomeState, StatusChange, Verdict, iso_time
 from monitor.silences import Silence
 from monitor.statuses import Judged
@@ -495,13 +496,28 @@ class FeedOut(_Model):
         "no status."
     )
     failing_since: Time | None
-    next_check_at: Time | None
+    next_check_at: Time | None = Field(
+        description="When it is checked next, as scheduled: a past time once it is due."
+    )
+    due: bool = Field(
+        description="To be checked now: never checked, or `next_check_at` has passed (the "
+        "page's `due`)."
+    )
+    held_by: str | None = Field(
+        description="Due, and leased by the process checking it (`host:pid`: a daemon or "
+        "`monitor check`) until `held_until`; null when no lease holds it."
+    )
+    held_until: Time | None = Field(
+        description="When that lease runs out, unless it is renewed (being checked) or a "
+        "process of its host takes it over (its holder is gone); null when not held."
+    )
     dead: bool = Field(
         description="Gone: its last answer was 410. Tried again once a day; an answer revives it."
     )
 
     @classmethod
     def of(cls, feed: FeedState, now: datetime) -> Self:
+        holder = feed.lease_owner if feed.held_at(now) else None  # the page's `held by`
         return cls(
             id=feed.id,
             title=feed.title,
@@ -521,6 +537,9 @@ class FeedOut(_Model):
             silent=feed.silent_since(now) is not None,
             failing_since=feed.failing_since,
             next_check_at=feed.next_check_at,
+            due=feed.due_at(now),
+            held_by=owners.shown(holder) if holder else None,
+            held_until=feed.lease_until if holder else None,
             dead=feed.dead,
         )
 

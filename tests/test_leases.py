@@ -7,18 +7,29 @@ owners elsewhere are told apart. On SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import os
+import re
+import signal
 import socket
+import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from threading import Barrier
 
 import pytest
+from click.testing import CliRunner
 
 from monitor import owners
+from monitor.cli import main
 from monitor.domain import Feed, StatusChange
 from monitor.store import Store, TakenOver, open_store
+from tests import news
+from tests.conftest import ROOT
+from tests.feedserver import FeedServer, Route, _RequestHandler
 from tests.processes import ended_process_owner, running_process
 
 pytestmark = pytest.mark.skipif(
@@ -106,7 +117,7 @@ def test_owners_that_still_run_or_live_elsewhere_keep_their_leases(store: Store)
             f"elsewhere:{pid}:{int(start) - 1}@{place}",  # another host name
             f"{host}:{pid}:{int(start) - 1}@{'0' * 12}",  # a container of its own, a boot before
             f"{host}:{pid}",  # an older version's name, without the start
-            "cli",  # `monitor check`
+            "cli",  # `monitor check` of an older version
         ]
         for owner in kept:
             lease(store, owner, 1)
@@ -162,6 +173,39 @@ def test_a_live_owner_keeps_its_claims_and_what_a_gone_one_finished_is_left(
     assert state is not None and state.sent_at == NOW and state.claimed_by is None
 
 
+def test_a_daemon_stopping_releases_its_own_claims_but_those_of_a_send_in_flight(
+    store: Store,
+) -> None:
+    """At a clean stop a daemon releases every claim it holds in one call, as a take-over
+    would; an alert or digest it is still sending keeps its claim, and so does every other
+    owner's."""
+    me = owners.owner_of()
+    lease(store, me, 2)
+    claim_alert(store, me, "nk")
+    assert store.claim_digest(DAY, owner=me, now=NOW)
+    claim_resend(store, me, YESTERDAY)
+    with running_process() as child:
+        other = owners.owner_of(child.pid)
+        lease(store, other, 1)
+        claim_alert(store, other, "tw")
+
+        in_flight = store.release_claims(me, SOON, alerts=False, digests=False)
+        assert alerts_claimable(store) == []
+        assert not store.claim_digest(DAY, owner="restarted", now=SOON)
+        released = store.release_claims(me, SOON)
+
+    assert in_flight == TakenOver(feeds=2)
+    assert released == TakenOver(alerts=1, digests=(DAY,), resends=(YESTERDAY,))
+    assert str(released) == (
+        f"1 alert, the digest of {DAY} and the resend of the digest of {YESTERDAY}"
+    )
+    assert sorted(claimable(store)) == ["feed0", "feed1", "feed3", "feed4", "feed5"]
+    assert alerts_claimable(store) == ["nk"]  # the other owner's "tw" stays claimed
+    assert store.claim_digest(DAY, owner="restarted", now=SOON)
+    assert store.claim_resend(now=SOON, most=5, owner="restarted") == (YESTERDAY, 2)
+    assert store.release_claims(me, SOON) == TakenOver()  # nothing twice
+
+
 def test_an_owner_names_its_host_pid_and_start() -> None:
     name = owners.owner_of()
     assert name.startswith(f"{socket.gethostname()}:{os.getpid()}:")
@@ -203,3 +247,145 @@ def test_daemons_taking_over_at_once_release_each_claim_once(postgres_url: str) 
     assert all(set(t) <= {dead} for t in taken)
     assert len(left) == 4 and not set(left) & set(kept)
     assert alerts == ["nk"]
+
+
+# ---------------------------------------------------------------- monitor check
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 60) -> None:
+    """Wait until `condition()` holds; the timeout only turns a hang into a failure."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def held_feeds(feed_server: FeedServer, names: list[str]) -> threading.Event:
+    """Serve `names` as feeds that answer only once the returned event is set."""
+    answer = threading.Event()
+    body = news.yonhap(datetime.now(UTC) - timedelta(hours=2))
+
+    def held(h: _RequestHandler) -> None:
+        if answer.wait(60) and not feed_server.stopping.is_set():
+            h.answer(Route(body=body))
+
+    for name in names:
+        feed_server.route(f"/{name}.xml", held)
+    return answer
+
+
+def check_env(
+    tmp_path: Path, database_url: str, feed_server: FeedServer, names: list[str]
+) -> dict[str, str]:
+    (tmp_path / "feeds.yaml").write_text("feeds:\n" + "".join(
+        f"  - {{id: {n}, url: '{feed_server.url(f'/{n}.xml')}'}}\n" for n in names))  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    return env | {
+        "MONITOR_DATABASE_URL": database_url,
+        "MONITOR_INDICATORS_DIR": str(ROOT / "indicators"),
+        "MONITOR_FEEDS_FILE": str(tmp_path / "feeds.yaml"),
+        "MONITOR_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "MONITOR_FEED_LEASE": "1h",  # a lease left behind holds for an hour
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def monitor_check(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "monitor", "check"], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def checked(stderr: str) -> int:
+    found = re.search(r"^cycle: (\d+) feeds checked", stderr, re.M)
+    assert found, stderr
+    return int(found.group(1))
+
+
+@pytest.mark.slow  # `monitor check` processes
+def test_a_killed_monitor_check_leaves_leases_the_next_one_takes_over_at_once(
+    tmp_path: Path, database_url: str, feed_server: FeedServer
+) -> None:
+    """`monitor check` leases its feeds as the process it is: killed (`kill -9`) mid-cycle, the
+    next `monitor check` on the host sees it is gone and checks those feeds, not in an hour."""
+    names = ["held1", "held2"]
+    answer = held_feeds(feed_server, names)
+    env = check_env(tmp_path, database_url, feed_server, names)
+
+    first = monitor_check(env, tmp_path)
+    try:
+        wait_for(lambda: len(feed_server.requests) == 2, "both feeds to be asked for")
+        killed = owners.owner_of(first.pid)
+        first.kill()
+        assert first.wait(30) == -signal.SIGKILL
+    finally:
+        first.kill()
+    with open_store(database_url) as store:
+        leased = {f.id: f.lease_owner for f in store.feeds()}
+    assert leased == {"held1": killed, "held2": killed}
+
+    answer.set()
+    second = monitor_check(env, tmp_path)
+    _out, err = second.communicate(timeout=120)
+
+    assert second.returncode == 0, err
+    assert checked(err) == 2
+    assert f"claims: took over 2 feeds from {killed}, a process of this host that is gone" in err
+    assert [feed_server.hits(f"/{n}.xml") for n in names] == [2, 2]
+    with open_store(database_url) as store:
+        assert all(f.last_checked_at and f.lease_owner is None for f in store.feeds())
+
+
+@pytest.mark.slow  # `monitor check` processes
+def test_two_monitor_checks_at_once_never_fetch_one_feed_twice(
+    tmp_path: Path, database_url: str, feed_server: FeedServer
+) -> None:
+    """The second finds every due feed leased by the first, which still runs: it checks none
+    (before, both leased as `cli`, the same owner, and fetched every feed twice)."""
+    names = [f"feed{n}" for n in range(4)]
+    answer = held_feeds(feed_server, names)
+    env = check_env(tmp_path, database_url, feed_server, names)
+
+    first = monitor_check(env, tmp_path)
+    try:
+        wait_for(lambda: len(feed_server.requests) == len(names), "every feed to be asked for")
+        second = monitor_check(env, tmp_path)
+        try:
+            wait_for(lambda: second.poll() is not None or len(feed_server.requests) > len(names),
+                     "the second check to end or fetch")  # fmt: skip
+        finally:
+            answer.set()
+            _out, second_err = second.communicate(timeout=120)
+        _out, first_err = first.communicate(timeout=120)
+    finally:
+        first.kill()
+
+    assert (first.returncode, second.returncode) == (0, 0), first_err + second_err
+    assert (checked(first_err), checked(second_err)) == (len(names), 0)
+    assert [feed_server.hits(f"/{n}.xml") for n in names] == [1] * len(names)
+
+
+def test_digest_send_takes_over_the_claim_of_a_killed_one_and_leaves_a_live_ones(
+    tmp_path: Path, database_url: str
+) -> None:
+    """`monitor digest --send` claims the day as the process it is: one killed while sending
+    leaves a claim the next `digest --send` (or a daemon) of the host takes over at once, not
+    in 15 minutes; the claim of one that still runs is its own."""
+    env = {
+        "MONITOR_DATABASE_URL": database_url,
+        "MONITOR_INDICATORS_DIR": str(ROOT / "indicators"),
+        "MONITOR_FEEDS_FILE": str(ROOT / "config" / "feeds.yaml"),
+        "MONITOR_OUTBOX_DIR": str(tmp_path / "outbox"),
+    }
+    killed, live = date(2026, 1, 6), date(2026, 1, 7)
+    now = datetime.now(UTC)
+    with open_store(database_url) as store, running_process() as child:
+        assert store.claim_digest(killed, owner=ended_process_owner(), now=now)
+        assert store.claim_digest(live, owner=owners.owner_of(child.pid), now=now)
+        taken = CliRunner().invoke(main, ["digest", "--send", "--date", f"{killed}"], env=env)
+        kept = CliRunner().invoke(main, ["digest", "--send", "--date", f"{live}"], env=env)
+
+    assert taken.exit_code == 0, taken.output
+    assert (tmp_path / "outbox" / f"digest-{killed}.eml").exists()
+    assert kept.exit_code == 1
+    assert f"digest {live}: not sent: claimed by another sender" in kept.stderr

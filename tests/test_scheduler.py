@@ -16,7 +16,8 @@ from monitor.definitions import load_definitions
 from monitor.logs import JsonFormatter
 from monitor.scheduler import Daemon, Stopping, _guarded, build_scheduler
 from monitor.settings import Settings
-from monitor.store import Store, open_store
+from monitor.shutdown import release_claims
+from monitor.store import Store, TakenOver, open_store
 from tests import news, storeops
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
@@ -121,6 +122,32 @@ def test_status_changes_are_alerted_off_the_check_path(home: Path, store: Store)
     ]
     assert "https://en.yna.co.kr/view/AEN1" in hook.received[1].json["message"]
     assert store.pending_alerts() == 0
+
+
+def test_a_stop_keeps_the_claim_of_an_alert_being_sent_and_releases_the_rest(
+    home: Path, store: Store
+) -> None:
+    """SIGTERM (or the watchdog) while an alert is being sent: its claim is left to that send,
+    which marks it sent; the daemon's other claims (a digest it had claimed) are released."""
+    with running_webhook(hold=True) as hook:
+        daemon = make_daemon(home, store, notify_urls=hook.apprise_url("/alerts"))
+        daemon.check()
+        assert store.pending_alerts() == 2
+        day = datetime.now(UTC).date() - timedelta(days=3)
+        assert store.claim_digest(day, owner=daemon.owner, now=datetime.now(UTC))
+        sending = threading.Thread(target=daemon.alerts)
+        sending.start()
+        assert hook.arrived.acquire(timeout=60)  # the first alert is on its way
+        daemon.stop()
+        released = release_claims(daemon, timeout=60)
+        other = store.claim_alerts(datetime.now(UTC), owner="other", lease=timedelta(minutes=1))
+        hook.release.set()
+        sending.join(60)
+
+    assert released == TakenOver(digests=(day,))
+    assert len(other) == 1  # the alert not being sent; the one in flight stays claimed
+    assert len(hook.received) == 1  # and was sent, by the send that had claimed it
+    assert store.pending_alerts() == 1  # "other"'s, claimed and not sent
 
 
 def test_between_cycles_a_status_that_time_alone_changes_is_recorded(

@@ -17,11 +17,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from monitor.domain import StatusChange
+from monitor.owners import owner_of
+from monitor.store import open_store
 from tests import news
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, Route, _RequestHandler
@@ -175,6 +178,51 @@ def test_a_restart_after_sigkill_checks_the_killed_daemons_feeds_at_once(
     took = r"claims: took over (\d+) feeds from (\S+), a process of this host that is gone"
     said = re.findall(took, log.read_text())
     assert [owner for _n, owner in said] == [dead] and int(said[0][0]) >= len(HELD)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+def test_sigterm_releases_the_alert_and_digest_claims_the_daemon_holds(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A claim a send left (its job ended without marking it: an error, a stop while waiting
+    for the work lock) is released at a clean stop, not left for its lease to run out: the
+    next daemon sends that alert and that digest at once."""
+    feed_server.route("/yonhap.xml", body=news.yonhap(datetime.now(UTC) - timedelta(hours=2)))
+    env = environment(tmp_path, {"yonhap": feed_server.url("/yonhap.xml")})
+    db, log = tmp_path / "monitor.db", tmp_path / "run.log"
+    day = date(2026, 1, 1)
+
+    daemon = start(env, tmp_path, log)
+    try:
+        wait_for(lambda: feed_server.requests, 60, "the first request")  # the schema is made
+        wait_for(lambda: feed_rows(db)["yonhap"][0] is not None, 60, "the first check")
+        owner = owner_of(daemon.pid)  # as the daemon names itself
+        now = datetime.now(UTC)
+        with open_store(f"sqlite:///{db}") as store:
+            indicator, (status, _since) = sorted(store.current_statuses().items())[0]
+            new = "mixed" if status != "mixed" else "unknown"
+            store.record_changes([StatusChange(indicator, now, status, new, (), "h")], alert=True)
+            assert store.claim_alerts(now, owner=owner, lease=timedelta(hours=1), limit=1)
+            assert store.claim_digest(day, owner=owner, now=now)
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(30) == 0, log.read_text()
+    finally:
+        daemon.kill()
+
+    with sqlite3.connect(db) as conn:
+        held = conn.execute(
+            "SELECT (SELECT count(*) FROM status_change WHERE notify_owner = :o)"
+            " + (SELECT count(*) FROM digest WHERE claimed_by = :o)"
+            " + (SELECT count(*) FROM feed WHERE lease_owner = :o)",
+            {"o": owner},
+        ).fetchone()[0]
+    assert held == 0, log.read_text()
+    assert f"released the claims of 1 alert and the digest of {day}" in log.read_text()
+    with open_store(f"sqlite:///{db}") as store:
+        later = datetime.now(UTC)
+        claims = store.claim_alerts(later, owner="next", lease=timedelta(hours=1))
+        assert [c.change.indicator_id for c in claims] == [indicator]
+        assert store.claim_digest(day, owner="next", now=later)
 
 
 def blocked_on_a_pipe(pid: int) -> bool:

@@ -189,6 +189,7 @@ def test_feeds_report_health(client: TestClient) -> None:
     assert feeds["yonhap"]["http_status"] == 200
     assert feeds["yonhap"]["not_modified"] is False
     assert feeds["yonhap"]["next_check_at"] is not None
+    assert [feeds["yonhap"][k] for k in ("due", "held_by", "held_until")] == [False, None, None]
     assert feeds["herald"]["not_modified"] is True
     gone = feeds["gone"]
     assert (gone["dead"], gone["http_status"], gone["error_count"]) == (True, 410, 1)

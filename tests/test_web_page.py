@@ -131,7 +131,8 @@ def test_a_cycle_that_checked_no_feed_is_not_the_last_check(
 ) -> None:
     """A daemon restarted after `kill -9` of one on another host: its cycles find the due feeds
     leased by the dead one and check none. The page does not say "Last check just now", and a
-    due feed's next check is not a time in the past; /healthz tells the two times apart."""
+    due feed's next check is not a time in the past; /healthz tells the two times apart, and
+    /feeds says what the page says: due, and held by whom until when."""
     at, past = NOW - timedelta(minutes=5), NOW - timedelta(minutes=2)
     for feed_id in ("yonhap", "herald"):  # checked 5 minutes ago, due 2 minutes ago
         storeops.record_fetch(store, feed_id, now=at, ok=True, http_status=200, next_check_at=past)
@@ -146,6 +147,7 @@ def test_a_cycle_that_checked_no_feed_is_not_the_last_check(
     lede = " ".join(re.search(r'<p class="lede">(.*?)</p>', html, re.S).group(1).split())
     rows = dict(re.findall(r'<tr data-feed="([^"]+)">(.*?)</tr>', html, re.S))
     health = client.get("/healthz").json()
+    feeds = {f["id"]: f for f in client.get("/feeds").json()}
 
     assert lede.startswith("Last check 5 minutes ago (")
     assert "just now (" not in lede
@@ -155,6 +157,10 @@ def test_a_cycle_that_checked_no_feed_is_not_the_last_check(
     assert "<td>due</td>" in rows["herald"]  # its time has passed: not shown as a past time
     shown_past = past.astimezone(webdata.settings().zone).strftime("%Y-%m-%d %H:%M")
     assert shown_past not in rows["yonhap"] + rows["herald"]
+    ends = (NOW + timedelta(minutes=4)).isoformat().replace("+00:00", "Z")
+    held = {k: feeds["yonhap"][k] for k in ("due", "held_by", "held_until")}
+    assert held == {"due": True, "held_by": "web1:4242", "held_until": ends}
+    assert [feeds["herald"][k] for k in ("due", "held_by", "held_until")] == [True, None, None]
     cycled, checked = (datetime.fromisoformat(health[k]) for k in ("last_successful_cycle",
                                                                      "last_check"))  # fmt: skip
     assert cycled == NOW - timedelta(seconds=20)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -110,9 +109,13 @@ class Runtime:
 
         return FetchLimits.from_settings(self.settings)
 
-    def context(self, owner: str = "cli") -> Context:
+    def context(self) -> Context:
+        """A cycle's context, its leases held by this process (`owners.owner_of`), so that two
+        `monitor check`s never check one feed both, and a killed one's are taken over at once."""
+        from monitor import owners
         from monitor.pipeline import Context
 
+        owner = owners.owner_of()
         return Context.from_settings(
             self.settings, self.definitions, self.store,
             owner=owner, matcher=self.matcher, limits=self.limits, jitter=False,
@@ -215,8 +218,22 @@ def in_range(
     return moment
 
 
+def take_over_claims(rt: Runtime, now: datetime) -> None:
+    """Release the claims of the processes of this host that are gone (a killed daemon,
+    `monitor check` or `monitor digest --send`: `Store.take_over_claims`), as the daemon does
+    every tick, before this command claims any; one log line per gone process."""
+    from monitor import owners
+
+    for owner, held in rt.store.take_over_claims(now, ended=owners.ended).items():
+        logging.getLogger("monitor.claims").info(
+            "claims: took over %s from %s, a process of this host that is gone", held, owner
+        )
+
+
 def send_alerts(rt: Runtime) -> None:
-    """Send the alerts waiting in the outbox (this command's, and any a daemon left)."""
+    """Send the alerts waiting in the outbox (this command's, and any a daemon left), each
+    claimed by this process (`owners.owner_of`)."""
+    from monitor import owners
     from monitor.alerts import Outbox, send_pending
     from monitor.domain import utcnow
     from monitor.notify import Notifier
@@ -225,7 +242,7 @@ def send_alerts(rt: Runtime) -> None:
     if not s.notify_urls:
         return
     titles = {i.id: i.title for i in rt.definitions.indicators}
-    notifier, owner = Notifier(s.notify_urls), f"cli:{os.getpid()}"
+    notifier, owner = Notifier(s.notify_urls), owners.owner_of()
     outbox = Outbox(rt.store, notifier, titles, owner, s.zone, public_url=s.public_url)
     send_pending(outbox, now=utcnow(), clock=utcnow)
 

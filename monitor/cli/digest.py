@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import date, datetime
 from pathlib import Path
 
 import click
 
-from monitor.cli.common import Day, Runtime, command, pass_runtime
+from monitor.cli.common import Day, Runtime, command, pass_runtime, take_over_claims
 
 
 @command("digest")
@@ -40,7 +39,7 @@ def digest_cmd(
 
     Example: monitor digest --preview --date 2026-01-06 --out digest.eml
     """
-    from monitor import daily
+    from monitor import daily, owners
     from monitor.domain import utcnow
     from monitor.pipeline import prepare
 
@@ -60,9 +59,10 @@ def digest_cmd(
         _preview(rt, the_day, now, out)
         return
     prepare(rt.context(), now=now)
+    take_over_claims(rt, now)  # a killed `digest --send`'s claim is not left for 15 minutes
     result = daily.send_daily_digest(
         rt.definitions, rt.store, rt.settings, day=the_day, now=now,
-        owner=f"cli:{socket.gethostname()}", force=force, clock=utcnow,
+        owner=owners.owner_of(), force=force, clock=utcnow,
     )  # fmt: skip
     if not result.sent:
         raise click.ClickException(f"digest {the_day}: not sent: {result.reason} (--force sends)")

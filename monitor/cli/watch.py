@@ -19,6 +19,7 @@ from monitor.cli.common import (
     json_option,
     pass_runtime,
     send_alerts,
+    take_over_claims,
 )
 
 
@@ -34,6 +35,8 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
     """Run one check cycle now and print the status changes it recorded.
 
     On a terminal it shows how many of the due feeds are done; piped, only the summary.
+    Its feeds are leased to this process: a second `monitor check` (or a daemon) meanwhile
+    checks others, and one killed leaves leases the next one takes over at once.
 
     Example: monitor check --force
     """
@@ -47,6 +50,7 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
     now = utcnow()
     start_parsers(ctx)
     changes = prepare(ctx, now=now)
+    take_over_claims(rt, now)
     try:
         report = run_cycle(ctx, now=now, clock=utcnow)
     finally:

@@ -1,14 +1,15 @@
 """Taking over the claims of a daemon that is gone, every kind in one place: the leases of due
 feeds (`due_feeds`), the alert outbox's claims (`claim_alerts`), the claim on a day's digest
 not sent yet (`claim_digest`) and on a sent one's resend (`claim_resend`). Each records its
-daemon's owner name (`monitor.owners`); the caller says which owners have ended, and their
-claims are released at once rather than when they run out.
+owner's name (`monitor.owners`); the caller says which owners have ended, and their claims are
+released at once rather than when they run out. A daemon stopping cleanly gives up its own
+the same way (`release_claims`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -34,6 +35,14 @@ class TakenOver:
     def __bool__(self) -> bool:
         return bool(self.feeds or self.alerts or self.digests or self.resends)
 
+    def __str__(self) -> str:
+        """`3 feeds, 1 alert and the digest of 2026-02-01`, as the log says it."""
+        parts = [f"{n} {word}{'' if n == 1 else 's'}"
+                 for n, word in ((self.feeds, "feed"), (self.alerts, "alert")) if n]  # fmt: skip
+        parts += [f"the digest of {day.isoformat()}" for day in self.digests]
+        parts += [f"the resend of the digest of {day.isoformat()}" for day in self.resends]
+        return " and ".join(parts) if len(parts) < 3 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
 
 class ClaimsMixin(StoreBase):
     """The claims of every kind that owners hold, and their release when an owner is gone."""
@@ -57,6 +66,18 @@ class ClaimsMixin(StoreBase):
                 taken[owner] = _release(conn, owner, now)
         return {owner: released for owner, released in taken.items() if released}
 
+    @once_more_if_disconnected
+    def release_claims(
+        self, owner: str, now: datetime, *, alerts: bool = True, digests: bool = True
+    ) -> TakenOver:
+        """Release at once every claim `owner` holds, as `take_over_claims` does for a gone
+        owner: what a daemon stopping cleanly gives up, so a restarted (or another) daemon
+        checks its feeds, sends its alerts and digest at once. `alerts=False` leaves its alert
+        claims, `digests=False` its digest and resend claims: a send of them is still in
+        flight. Returns what was released."""
+        with self._tx("release claims", write=True) as conn:
+            return _release(conn, owner, now, alerts=alerts, digests=digests)
+
 
 def _holders(now: datetime) -> CompoundSelect[Any]:
     """The owners whose claims of any kind hold at `now`."""
@@ -74,19 +95,27 @@ def _holders(now: datetime) -> CompoundSelect[Any]:
     )
 
 
-def _release(conn: Connection, owner: str, now: datetime) -> TakenOver:
+def _release(
+    conn: Connection, owner: str, now: datetime, *, alerts: bool = True, digests: bool = True
+) -> TakenOver:
     """Release every claim `owner` still holds, in the caller's transaction; a resend it held
-    is due at `now`."""
+    is due at `now`. Its alert claims only with `alerts`, its digest and resend claims only
+    with `digests`."""
     feeds = conn.execute(
         update(feed_table)
         .where(feed_table.c.lease_owner == owner)
         .values(lease_owner=None, lease_until=None)
     )
-    alerts = conn.execute(
-        update(change_table)
-        .where(change_table.c.notify_owner == owner, change_table.c.notified_at.is_(None))
-        .values(notify_owner=None, notify_until=None)
-    )
+    released = TakenOver(int(feeds.rowcount or 0))
+    if alerts:
+        sending = conn.execute(
+            update(change_table)
+            .where(change_table.c.notify_owner == owner, change_table.c.notified_at.is_(None))
+            .values(notify_owner=None, notify_until=None)
+        )
+        released = replace(released, alerts=int(sending.rowcount or 0))
+    if not digests:
+        return released
     days = (
         conn.execute(
             update(digest_table)
@@ -108,9 +137,4 @@ def _release(conn: Connection, owner: str, now: datetime) -> TakenOver:
         .scalars()
         .all()
     )
-    return TakenOver(
-        int(feeds.rowcount or 0),
-        int(alerts.rowcount or 0),
-        tuple(sorted(days)),
-        tuple(sorted(resends)),
-    )
+    return replace(released, digests=tuple(sorted(days)), resends=tuple(sorted(resends)))

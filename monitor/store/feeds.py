@@ -126,11 +126,14 @@ class FeedState:
     lease_owner: str | None = None  # the daemon that claimed it, until `lease_until`
     lease_until: datetime | None = None
 
+    def due_at(self, now: datetime) -> bool:
+        """To be checked at `now`: never checked, or its next check's time has come."""
+        return self.next_check_at is None or self.next_check_at <= now
+
     def held_at(self, now: datetime) -> bool:
-        """Due at `now` but claimed by a daemon whose lease still runs: being checked, or held
-        by a daemon that is gone until the lease runs out."""
-        due = self.next_check_at is None or self.next_check_at <= now
-        return due and self.lease_until is not None and self.lease_until > now
+        """Due at `now` but claimed by a process whose lease still runs: being checked, or held
+        by one that is gone until the lease runs out (or a process of its host takes it over)."""
+        return self.due_at(now) and self.lease_until is not None and self.lease_until > now
 
     def silent_since(self, now: datetime) -> datetime | None:
         """`last_new_at` when the feed is **silent** at `now`: it brought no new entry for
