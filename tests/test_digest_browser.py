@@ -47,9 +47,12 @@ def test_the_digest_in_chromium_reads_well_in_the_colours_of_the_page(
     store: tuple[Store, Definitions], browser: object, tmp_path: Path
 ) -> None:
     opened, defs = store
-    then = NOW - timedelta(days=2, hours=-1)  # an hour after visa easing was confirmed
+    confirmed = NOW - 2 * webdata.DAY  # when visa easing was confirmed (`webdata.populate`)
+    # The day whose digest (at 07:00 UTC) lists it, whatever the time of day the test runs at:
+    # the first digest time after it. As of an hour after it.
+    day = (confirmed - timedelta(hours=7)).date() + webdata.DAY
     data = digest_input(
-        defs, opened, day=then.date(), now=then, timezone="UTC",
+        defs, opened, day=day, now=confirmed + timedelta(hours=1), timezone="UTC",
         public_url="http://127.0.0.1:8000/",
     )  # fmt: skip
     _, html = parts(build_digest(data, sender="monitor@example.org", recipients=["a@b.org"]))
