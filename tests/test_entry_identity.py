@@ -264,3 +264,21 @@ def test_the_same_item_twice_in_a_body_is_stored_once(
     assert run_cycle(ctx, now=NOW).new_entries == 1
     assert stored(store) == [("a", WIRE_LINK)]
     assert [f.warning for f in store.feeds()] == ["", ""]
+
+
+def test_stories_under_one_link_are_not_one_story_but_copies_of_each_still_are(
+    feed_server: FeedServer, with_ferries: Definitions, store: Store
+) -> None:
+    """No guids, the front page as every item's link: the stories are stored and counted apart
+    (a shared link makes no copies of one publisher's other stories), and the first story
+    carried by feed b under that link is still a copy of it."""
+    front = "https://wire.example.com/"
+    ctx = twofeeds.context(with_ferries, store, now=NOW)
+    serve(feed_server, "/a.xml", *four_stories(None, front))
+    serve(feed_server, "/b.xml", news.Item(twofeeds.WIRE, front, NOW - HOUR, WIRE_TEXT))
+    assert run_cycle(ctx, now=NOW).new_entries == 4
+    assert links(store, "reads-both") == [front] * 3
+    assert stories_of(store, with_ferries, "reads-a") == 2
+    assert stories_of(store, with_ferries, "reads-both") == 2  # feed b's copy counts once
+    assert stories_of(store, with_ferries, "ferries") == 2
+    assert {f.id: f.warning for f in store.feeds()} == {"a": SHARED.format("link"), "b": ""}
