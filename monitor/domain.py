@@ -337,12 +337,16 @@ class Entry:
         return entry_key(self.feed_id, self.guid, self.link, self.title, self.text)
 
     @functools.cached_property
+    def headline(self) -> str:
+        """`headline_digest` of its title: what tells stories under one guid or link apart."""
+        return headline_digest(self.title)
+
+    @functools.cached_property
     def reused_key(self) -> str:
         """Identity of the item when its key holds another story already (`another_item`: a
         CMS put it under an earlier item's guid or link): the key with its headline's hash, so
         it is the same at every check. "" for an item without a headline (never another)."""
-        headline = headline_digest(self.title)
-        return digest_of(self.key, headline) if headline else ""
+        return digest_of(self.key, self.headline) if self.headline else ""
 
 
 def another_item(stored: Entry, offered: Entry) -> bool:
@@ -351,8 +355,40 @@ def another_item(stored: Entry, offered: Entry) -> bool:
     edited over the same text is the same item; without a text, the headline decides."""
     if offered.title == stored.title:
         return False
-    same_text = bool(offered.text) and offered.text == stored.text
-    return not same_text and another_story(headline_digest(stored.title), offered.title)
+    return other_stories(stored.headline, stored.text, offered.headline, offered.text)
+
+
+def other_stories(headline: str, text: str, other_headline: str, other_text: str) -> bool:
+    """`another_item` of two items' `headline_digest`s and texts (evaluate has ledes: the
+    first LEDE_CHARS characters of the texts): both have a headline, the headlines differ, and
+    the texts are not one text (an empty one tells nothing)."""
+    same_text = bool(other_text) and other_text == text
+    return not same_text and bool(headline and other_headline and headline != other_headline)
+
+
+def distinct_items(entries: Iterable[Entry]) -> dict[str, list[Entry]]:
+    """key -> the items offered under it, one per story, first offered first: an item is kept
+    when it is `another_item` than each kept before it under its key (so the same item twice,
+    or a headline edited over the same text, is kept once). A CMS that gives every item one
+    guid has them all kept; sets of headlines and texts make that linear in the items."""
+    by_key: dict[str, list[Entry]] = {}
+    seen: dict[str, tuple[set[str], set[str]]] = {}  # made for a key offered twice: seldom
+    for entry in entries:
+        items = by_key.get(entry.key)
+        if items is None:
+            by_key[entry.key] = [entry]
+            continue
+        if entry.key not in seen:
+            seen[entry.key] = ({items[0].headline}, {items[0].text})
+        headlines, texts = seen[entry.key]
+        if "" in headlines or not entry.headline or entry.headline in headlines:
+            continue  # a headline matching no other (or none at all): the same story
+        if entry.text and entry.text in texts:
+            continue  # another headline over the same text: edited
+        items.append(entry)
+        headlines.add(entry.headline)
+        texts.add(entry.text)
+    return by_key
 
 
 @dataclass(frozen=True)

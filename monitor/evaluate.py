@@ -4,12 +4,16 @@ The status model (DESIGN §3):
 
 - only evidence with ``time >= now - indicator.window`` counts;
 - copies of one story count once. Per outcome, evidence is clustered into stories: two items
-  are one story when they share a link, have the same (long enough) normalized title, or their
+  are one story when they share a link (unless the publisher gave that link to other stories,
+  below), have the same (long enough) normalized title, or their
   normalized title + snippet are near-duplicates (Jaccard >= 0.6 over word 3-shingles, or over
   character bigrams for CJK text), or so are their ledes (the first `LEDE_CHARS` characters of
   their text: an outlet that runs a wire story under its own headline keeps its lede). A wire
   story syndicated to several publishers is one story,
-  and its source is the publisher of its earliest copy;
+  and its source is the publisher of its earliest copy. A link one publisher put on several
+  stories (a CMS giving every item one link: the store keeps them apart, `domain.another_item`)
+  does not make its items one story: two of its items whose headlines and ledes tell them apart
+  (`domain.other_stories`) are one story only by their titles or texts;
 - an outcome is ``none`` without stories, ``confirmed`` with at least ``corroborate`` distinct
   sources among its stories, else ``reported``;
 - the status is ``unknown`` when the indicator reads at least one feed and none of them can
@@ -48,7 +52,9 @@ from monitor.domain import (
     OutcomeState,
     Status,
     StatusChange,
+    headline_digest,
     normalize,
+    other_stories,
     utc_text,
 )
 
@@ -267,6 +273,8 @@ class _Fingerprint:
     shingles: frozenset[str]  # each shingle's tokens joined by NUL (no token holds one)
     lede: frozenset[str] = frozenset()  # the lede's shingles, each after _LEDE (none: too short)
     publisher: str = ""  # ledes join only other publishers' items (one outlet's boilerplate)
+    headline: str = ""  # domain.headline_digest of the title
+    lede_text: str = ""  # the lede as read: with the headline, tells stories under one link apart
 
     @property
     def sets(self) -> tuple[frozenset[str], ...]:
@@ -439,7 +447,7 @@ class _StoryIndex:
                 for shingle in shingles:
                     counts[shingle] = counts.get(shingle, 0) + 1
         self._rank = {s: r for r, s in enumerate(sorted(counts, key=lambda s: (counts[s], s)))}
-        self._links: dict[str, int] = {}
+        self._links: dict[str, list[tuple[_Fingerprint, int]]] = {}
         self._titles: dict[str, int] = {}
         self._publishers: dict[int, str] = {}
         self._by_shingle: dict[str, list[tuple[frozenset[str], int]]] = {}
@@ -447,7 +455,7 @@ class _StoryIndex:
     def start(self, fingerprint: _Fingerprint, entry_id: int) -> None:
         """Index this item as the first copy of a story."""
         if fingerprint.link:
-            self._links.setdefault(fingerprint.link, entry_id)
+            self._links.setdefault(fingerprint.link, []).append((fingerprint, entry_id))
         if fingerprint.title:
             self._titles.setdefault(fingerprint.title, entry_id)
         self._publishers[entry_id] = fingerprint.publisher
@@ -457,9 +465,11 @@ class _StoryIndex:
 
     def original(self, fingerprint: _Fingerprint) -> int | None:
         """The entry id of a story's first copy this item is a copy of, or None."""
-        for key, known in ((fingerprint.link, self._links), (fingerprint.title, self._titles)):
-            if key and key in known:
-                return known[key]
+        for story, entry_id in self._links.get(fingerprint.link, ()):
+            if not _told_apart(story, fingerprint):
+                return entry_id
+        if fingerprint.title and fingerprint.title in self._titles:
+            return self._titles[fingerprint.title]
         compared: set[int] = set()
         for mine in fingerprint.sets:  # a lede's shingles are only in ledes' buckets
             same = fingerprint.publisher if mine is fingerprint.lede else None
@@ -483,13 +493,23 @@ def same_story(a: Evidence, b: Evidence) -> bool:
 
 
 def _similar(a: _Fingerprint, b: _Fingerprint) -> bool:
-    if a.link and a.link == b.link:
+    if a.link and a.link == b.link and not _told_apart(a, b):
         return True
     if a.title and a.title == b.title:
         return True
     if _ledes_alike(a, b):
         return True
     return _jaccard(a.shingles, b.shingles) >= NEAR_DUPLICATE
+
+
+def _told_apart(a: _Fingerprint, b: _Fingerprint) -> bool:
+    """Whether two items of one publisher sharing a link are other stories all the same, as
+    the store tells items under one guid or link apart (`domain.other_stories`, here on their
+    ledes): the link is no story's own. Copies of one story in several feeds keep its link and
+    its headline (or its text) and are one story by that link, as are other publishers'."""
+    return a.publisher == b.publisher and other_stories(
+        a.headline, a.lede_text, b.headline, b.lede_text
+    )
 
 
 def _ledes_alike(a: _Fingerprint, b: _Fingerprint) -> bool:
@@ -524,6 +544,8 @@ def _fingerprint_of(title: str, link: str, snippet: str, lede: str, publisher: s
         shingles=_shingles(_tokens(title + "\n" + snippet)),
         lede=frozenset(_LEDE + s for s in ledes) if long_enough else frozenset(),
         publisher=publisher,
+        headline=headline_digest(title),
+        lede_text=lede,
     )
 
 

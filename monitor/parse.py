@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import ipaddress
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
@@ -28,7 +28,7 @@ from publicsuffixlist import PublicSuffixList
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor import charsets
-from monitor.domain import Entry
+from monitor.domain import Entry, distinct_items
 from monitor.errors import ParseError
 
 __all__ = [
@@ -116,11 +116,9 @@ def parse_feed(
         problem = _also(problem, left_out)
         if not items:
             raise ParseError(f"parse: {url}: not a feed ({problem})")
-    entries, others = _unique(iter(items))
-    if others:  # a CMS that gives every item one guid: the news behind it is lost
-        problem = _also(
-            problem, f"{others} item(s) left out: another story under the guid of an earlier one"
-        )
+    entries, shared = _unique(items)
+    if shared:  # a CMS that gives every item one guid: its stories are told apart by headline
+        problem = _also(problem, shared)
     return ParsedFeed(
         title=_one_line(_text_of(feed, "title"))[:MAX_TITLE],
         link=_absolute(_str(feed.get("link")), url),
@@ -217,16 +215,23 @@ def _last_item_closed(body: bytes) -> bool:
     return opened >= 0 and closed > opened
 
 
-def _unique(entries: Iterator[Entry]) -> tuple[tuple[Entry, ...], int]:
-    """The first of entries sharing a key (one feed's items with the same guid, or, lacking
-    one, link, or title and text), and how many left out were other stories (another title)."""
-    first: dict[str, Entry] = {}
-    others = 0
+def _unique(entries: Sequence[Entry]) -> tuple[tuple[Entry, ...], str]:
+    """One of each item (`domain.distinct_items`: the same item twice, or a headline edited
+    over the same text, is kept once), and what to tell of the other stories kept under an
+    earlier one's guid (or, lacking one, link): "" when none."""
     for entry in entries:
         _ = entry.reused_key  # hashed here, in the parse worker, as the key is: not by the store
-        kept = first.setdefault(entry.key, entry)
-        others += kept is not entry and kept.title != entry.title
-    return tuple(first.values()), others
+    by_key = distinct_items(entries)
+    kept = {id(e) for items in by_key.values() for e in items}
+    shared = [items[0] for items in by_key.values() for _ in items[1:]]
+    by_guid = sum(1 for e in shared if e.guid != e.link)  # a guid is its link when it has none
+    told = [
+        f"{n} item(s) share the {what} of an earlier one: stored as stories of their own, "
+        "told apart by headline"
+        for n, what in ((by_guid, "guid"), (len(shared) - by_guid, "link"))
+        if n
+    ]
+    return tuple(e for e in entries if id(e) in kept), "; ".join(told)
 
 
 def _headline(item: Mapping[str, Any]) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.definitions import load_definitions
 from monitor.domain import Definitions
 from monitor.pipeline import run_cycle
 from monitor.store import Store, open_store
@@ -173,3 +174,111 @@ def test_a_later_story_under_the_guid_of_a_stored_one_is_stored_once_as_news(
     serve(feed_server, "/a.xml", under_guid(edited, WIRE_LINK, WIRE_TEXT), other)
     assert run_cycle(ctx, now=NOW + 3 * INTERVAL).new_entries == 0
     assert len(store.entries_since(NOW - 24 * HOUR)) == 3
+
+
+# ---------------------------------------------------------------- one guid on every item
+
+FERRY = "Ferry line from Incheon to Weihai resumes"
+FERRY_TEXT = "Passenger ferries sail again from Incheon to Weihai, the operator said."
+FERRIES = """\
+id: ferries
+group: Tests
+title: Ferries, as read in a
+question: Do ferries sail again?
+feeds: {ids: [a]}
+window: 30d
+outcomes:
+  - id: sailing
+    label: Ferries sail
+    corroborate: 2
+    rule: {any: [ferry, ferries]}
+"""
+SHARED = (
+    "2 item(s) share the {} of an earlier one: stored as stories of their own, told apart by "
+    "headline"
+)
+
+
+@pytest.fixture
+def with_ferries(tmp_path: Path, two_feeds: Definitions) -> Definitions:
+    """The two feeds' indicators, and `ferries`, reading feed a."""
+    (tmp_path / "indicators" / "ferries.yaml").write_text(FERRIES)
+    return load_definitions(tmp_path / "indicators", tmp_path / "feeds.yaml")
+
+
+def stories_of(store: Store, definitions: Definitions, indicator_id: str) -> int:
+    view = next(v for v in indicator_views(definitions, store, now=NOW) if v.id == indicator_id)
+    return int(IndicatorDetailOut.of(view).model_dump(mode="json")["outcomes"][0]["evidence_count"])
+
+
+def four_stories(guid: str | None, link: str | None = None) -> list[news.Item]:
+    """Two visa stories, a ferry story and the first again (a repeat), all under `guid` (None:
+    each its link) and `link` (None: each its own)."""
+    stories = [
+        (twofeeds.WIRE, WIRE_LINK, WIRE_TEXT),
+        (LATER, LATER_LINK, LATER_TEXT),
+        (FERRY, "https://wire.example.com/ferry-3", FERRY_TEXT),
+        (twofeeds.WIRE, WIRE_LINK, WIRE_TEXT),
+    ]
+    return [news.Item(t, link or own, NOW - HOUR, text, guid=guid) for t, own, text in stories]
+
+
+def test_stories_under_one_guid_in_one_body_are_each_stored_and_matched_once(
+    feed_server: FeedServer, with_ferries: Definitions, store: Store
+) -> None:
+    """A CMS gives every item of its feed one guid: each story is stored and matched by the
+    rules that match it; the item it repeats is stored once, and a check of the same items
+    again stores nothing."""
+    ctx = twofeeds.context(with_ferries, store, now=NOW)
+    serve(feed_server, "/a.xml", *four_stories(GUID))
+    serve(feed_server, "/b.xml")
+    report = run_cycle(ctx, now=NOW)
+
+    assert report.new_entries == 3
+    assert sorted(e.title for _, e, _ in store.entries_since(NOW - 24 * HOUR)) == sorted(
+        [twofeeds.WIRE, LATER, FERRY]
+    )
+    assert [e[1] for e in evidence_of(store, "reads-a")] == [twofeeds.WIRE, LATER]
+    assert [e[1] for e in evidence_of(store, "ferries")] == [LATER, FERRY]
+    assert (
+        stories_of(store, with_ferries, "reads-a"),
+        stories_of(store, with_ferries, "ferries"),
+    ) == (2, 2)
+    [feed_a] = [f for f in store.feeds() if f.id == "a"]
+    assert feed_a.warning == SHARED.format("guid")
+
+    # The same body at the next check, then the same items in another order (read again).
+    assert run_cycle(ctx, now=NOW + INTERVAL).new_entries == 0
+    serve(feed_server, "/a.xml", *reversed(four_stories(GUID)))
+    again = run_cycle(ctx, now=NOW + 2 * INTERVAL)
+    assert (again.feeds_checked, again.not_modified, again.new_entries) == (2, 1, 0)
+    assert len(store.entries_since(NOW - 24 * HOUR)) == 3
+
+
+def test_the_same_item_twice_in_a_body_is_stored_once(
+    feed_server: FeedServer, two_feeds: Definitions, store: Store
+) -> None:
+    ctx = twofeeds.context(two_feeds, store, now=NOW)
+    serve(feed_server, "/a.xml", twofeeds.wire(NOW - HOUR), twofeeds.wire(NOW - HOUR))
+    serve(feed_server, "/b.xml")
+    assert run_cycle(ctx, now=NOW).new_entries == 1
+    assert stored(store) == [("a", WIRE_LINK)]
+    assert [f.warning for f in store.feeds()] == ["", ""]
+
+
+def test_stories_under_one_link_are_not_one_story_but_copies_of_each_still_are(
+    feed_server: FeedServer, with_ferries: Definitions, store: Store
+) -> None:
+    """No guids, the front page as every item's link: the stories are stored and counted apart
+    (a shared link makes no copies of one publisher's other stories), and the first story
+    carried by feed b under that link is still a copy of it."""
+    front = "https://wire.example.com/"
+    ctx = twofeeds.context(with_ferries, store, now=NOW)
+    serve(feed_server, "/a.xml", *four_stories(None, front))
+    serve(feed_server, "/b.xml", news.Item(twofeeds.WIRE, front, NOW - HOUR, WIRE_TEXT))
+    assert run_cycle(ctx, now=NOW).new_entries == 4
+    assert links(store, "reads-both") == [front] * 3
+    assert stories_of(store, with_ferries, "reads-a") == 2
+    assert stories_of(store, with_ferries, "reads-both") == 2  # feed b's copy counts once
+    assert stories_of(store, with_ferries, "ferries") == 2
+    assert {f.id: f.warning for f in store.feeds()} == {"a": SHARED.format("link"), "b": ""}

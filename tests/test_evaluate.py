@@ -434,6 +434,21 @@ def test_one_outlets_boilerplate_lede_joins_none_of_its_stories() -> None:
     assert [e.entry_id for e in stories([summit, visa, wire])] == [visa.entry_id, summit.entry_id]
 
 
+def test_one_publishers_stories_under_one_link_stay_apart_its_copies_do_not() -> None:
+    """A feed gives every item its front page as link (the store keeps them apart, by headline
+    and text): two of the publisher's stories there are not one story for that link, but a
+    copy keeping a story's headline or lede is, and another publisher's item under it too."""
+    front = "https://cms.example/"
+    visa = ev(publisher="cms.example", title=STORIES[0], link=front, lede="Seoul said visas.")
+    other = ev(publisher="cms.example", title=STORIES[2], link=front, lede="A missile flew.")
+    assert not same_story(visa, other)
+    assert len(stories([visa, other])) == 2
+    edited = replace(visa, entry_id=next(_ids), title=STORIES[0].replace("Xi", "Xi Jinping"))
+    assert same_story(visa, edited)  # a headline edited over the same lede
+    assert same_story(visa, replace(other, publisher="wire.example"))  # another publisher's
+    assert len(stories([visa, other, edited])) == 2
+
+
 def test_many_copies_stay_cheap() -> None:
     items = [ev(publisher=f"p{i}.com", age=timedelta(seconds=i)) for i in range(2000)]
     assert len(stories(items)) == 1

@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor import charsets
-from monitor.domain import Entry
+from monitor.domain import Entry, another_item, distinct_items
 from monitor.errors import ParseError
 from monitor.parse import ParsedFeed, html_to_text, parse_feed, publisher_of
 
@@ -24,6 +26,12 @@ def parse(name: str, content_type: str | None = None) -> ParsedFeed:
     return parse_feed(body, feed_id="test", url=FEED_URL, content_type=content_type)
 
 
+SHARED_GUID = (
+    "1 item(s) share the guid of an earlier one: stored as stories of their own, told apart by "
+    "headline"
+)
+
+
 def by_guid(feed: ParsedFeed) -> dict[str, Entry]:
     return {entry.guid: entry for entry in feed.entries}
 
@@ -35,7 +43,7 @@ def test_rss2_feed_and_first_entry() -> None:
     feed = parse("rss2.xml")
     assert feed.title == "Example News & Views"
     assert feed.link == "https://www.example-news.co.kr/"
-    assert feed.warning == "1 item(s) left out: another story under the guid of an earlier one"
+    assert feed.warning == SHARED_GUID
     first = feed.entries[0]
     assert first == Entry(
         feed_id="test",
@@ -77,12 +85,16 @@ def test_rss2_dates_bad_and_future() -> None:
     assert entries["yahoo-abc123"].published == datetime(2100, 1, 1, tzinfo=UTC)  # kept as is
 
 
-def test_rss2_duplicate_guid_keeps_the_first() -> None:
+def test_rss2_another_story_under_an_earlier_guid_is_kept_too() -> None:
     feed = parse("rss2.xml")
-    assert [e.guid for e in feed.entries].count("yna-1") == 1
-    assert by_guid(feed)["yna-1"].title.startswith("Xi tells Lee")
-    assert all("Duplicate" not in e.title for e in feed.entries)
-    assert "1 item(s) left out" in feed.warning  # another story: the log says it was lost
+    first, other = [e for e in feed.entries if e.guid == "yna-1"]
+    assert first.title.startswith("Xi tells Lee")
+    assert (other.title, other.link) == (
+        "Duplicate guid: another story under the first one's guid",
+        "https://en.yna.co.kr/view/other",
+    )
+    assert first.reused_key != other.reused_key  # the store keeps each under its own
+    assert feed.warning == SHARED_GUID  # kept, but told apart by headline alone
 
 
 def test_the_same_item_twice_is_no_fault() -> None:
@@ -92,9 +104,59 @@ def test_the_same_item_twice_is_no_fault() -> None:
     assert (len(feed.entries), feed.warning) == (1, "")
 
 
+def test_stories_under_one_link_are_each_kept_once() -> None:
+    """No guids, one link on every item (the site's front page): each story is kept, told
+    apart by headline; a headline edited over the same text is the same item."""
+
+    def item(title: str, text: str) -> str:
+        return f"<item><title>{title}</title><link>/</link><description>{text}</description></item>"
+
+    items = [
+        item("Seoul eases visas for Chinese tour groups", "Groups may enter without a visa."),
+        item("Busan port sees tourists return", "Ferries from Qingdao arrived."),
+        item("Seoul eases visas for Chinese tourist groups", "Groups may enter without a visa."),
+        item("Busan port sees tourists return!", "Ferries from Qingdao arrived today."),
+    ]
+    body = f"<rss version='2.0'><channel>{''.join(items)}</channel></rss>".encode()
+    feed = parse_feed(body, feed_id="f", url="https://e.org/")
+    assert [(e.title, e.link) for e in feed.entries] == [
+        ("Seoul eases visas for Chinese tour groups", "https://e.org/"),
+        ("Busan port sees tourists return", "https://e.org/"),
+    ]
+    assert feed.warning == (
+        "1 item(s) share the link of an earlier one: stored as stories of their own, told apart "
+        "by headline"
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["g1", "g2"]),
+            st.sampled_from(["", "Visa deal", "visa deal!", "Visa deals", "Ferry", "?"]),
+            st.sampled_from(["", "text a", "text b"]),
+        ),
+        max_size=12,
+    )
+)
+def test_items_kept_under_one_key_are_those_another_item_tells_apart(
+    items: list[tuple[str, str, str]],
+) -> None:
+    """What a body keeps (and the store stores) under one guid is each item that is another
+    story (`another_item`) than every one kept before it: one rule, whatever the order."""
+    entries = [Entry("f", guid, "", title, text, None, "") for guid, title, text in items]
+    kept: dict[str, list[Entry]] = {}
+    for entry in entries:
+        under = kept.setdefault(entry.key, [])
+        if all(another_item(earlier, entry) for earlier in under):
+            under.append(entry)
+    assert distinct_items(entries) == kept
+
+
 def test_rss2_entries_missing_fields_still_parse() -> None:
     feed = parse("rss2.xml")
-    assert len(feed.entries) == 6
+    assert len(feed.entries) == 7
     no_title, only_title = feed.entries[-2:]
     assert (no_title.guid, no_title.link, no_title.title) == ("", "", "")
     assert no_title.text == "An item with neither title nor link nor guid."

@@ -454,14 +454,17 @@ def test_a_feed_keeps_the_warning_of_the_body_last_read(store: Store) -> None:
     """A 304, an unchanged body or a failure reads no body: the last one's warning stands; the
     next body read without one clears it, as does a new URL. It changes no health."""
     store.sync_feeds(FEEDS, now=NOW)
-    lost = "3 item(s) left out: another story under the guid of an earlier one"
+    shared = (
+        "3 item(s) share the guid of an earlier one: stored as stories of their own, told "
+        "apart by headline"
+    )
     store.record_fetches(  # one batch, two sets of columns
         [
-            FetchRecord("yonhap", NOW, ok=True, http_status=200, warning=lost),
+            FetchRecord("yonhap", NOW, ok=True, http_status=200, warning=shared),
             FetchRecord("xinhua", NOW, ok=True, http_status=200, warning=""),
         ]
     )
-    assert {f.id: f.warning for f in store.feeds()} == {"xinhua": "", "yonhap": lost}
+    assert {f.id: f.warning for f in store.feeds()} == {"xinhua": "", "yonhap": shared}
     counts = store.feed_counts(NOW)
     assert (counts.total, counts.failing, counts.with_warning) == (2, 0, 1)
     assert all(h.failing_since is None and not h.never_read for h in store.feed_health())
@@ -469,7 +472,7 @@ def test_a_feed_keeps_the_warning_of_the_body_last_read(store: Store) -> None:
     storeops.record_fetch(store, "yonhap", now=NOW + HOUR, ok=True, http_status=304)
     storeops.record_fetch(store, "yonhap", now=NOW + 2 * HOUR, ok=False, error="fetch: 503")
     [yonhap] = [f for f in store.feeds() if f.id == "yonhap"]
-    assert (yonhap.warning, yonhap.last_error) == (lost, "fetch: 503")
+    assert (yonhap.warning, yonhap.last_error) == (shared, "fetch: 503")
 
     storeops.record_fetch(store, "yonhap", now=NOW + 3 * HOUR, ok=True, warning="")
     assert [f.warning for f in store.feeds()] == ["", ""]

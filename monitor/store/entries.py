@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, or_, select, text, update
 
-from monitor.domain import Entry, Match, another_item, another_story
+from monitor.domain import Entry, Match, another_item, another_story, distinct_items
 from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
 from monitor.store.feeds import mark_new
 from monitor.store.forgetting import forget_stories
@@ -122,7 +122,7 @@ class EntriesMixin(StoreBase):
         that reuses guids or links: `domain.another_item`); then under its `reused_key`, which
         the next check finds it under. Every insert skips a key stored already (ON CONFLICT),
         so daemons storing one feed at once store each item once."""
-        by_key = _distinct(entries)
+        by_key = distinct_items(entries)
         offered = [e for items in by_key.values() for e in items]
         later = _leave_forgotten(conn, by_key, now)
         # A later story is looked for under its reused key also when its own key is free (the
@@ -239,16 +239,6 @@ class EntriesMixin(StoreBase):
         )
         with self._tx("search entries") as conn:
             return [stored_entry(row) for row in conn.execute(query)]
-
-
-def _distinct(entries: Sequence[Entry]) -> dict[str, list[Entry]]:
-    """key -> the items offered under it, one per story (`another_item`), first offered first."""
-    by_key: dict[str, list[Entry]] = {}
-    for entry in entries:
-        items = by_key.setdefault(entry.key, [])
-        if all(another_item(item, entry) for item in items):
-            items.append(entry)
-    return by_key
 
 
 def _leave_forgotten(
