@@ -51,7 +51,7 @@ from monitor.pipeline import (
 from monitor.reloading import Reloader
 from monitor.settings import Settings
 from monitor.shutdown import SHUTDOWN_GRACE, install_signals, release_claims, stop_all
-from monitor.store import Store, TakenOver
+from monitor.store import Store, TakenOver, log_taken_over
 
 log = logging.getLogger("monitor.daemon")
 
@@ -131,15 +131,7 @@ class Daemon:
         their restart): their feeds are checked now, their alerts sent and a digest they were
         sending sent by the next try, not when the claims run out. Logs one line per owner."""
         taken = self.store.take_over_claims(now, ended=owners.ended)
-        for owner, held in taken.items():
-            log.info(
-                "claims: took over %s from %s, a process of this host that is gone",
-                held,
-                owner,
-                extra={"feeds": held.feeds, "alerts": held.alerts, "owner": owner,
-                       "digests": [day.isoformat() for day in held.digests],
-                       "resends": [day.isoformat() for day in held.resends]},
-            )  # fmt: skip
+        log_taken_over(taken, log)
         return taken
 
     def stop(self) -> None:

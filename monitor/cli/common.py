@@ -223,11 +223,10 @@ def take_over_claims(rt: Runtime, now: datetime) -> None:
     `monitor check` or `monitor digest --send`: `Store.take_over_claims`), as the daemon does
     every tick, before this command claims any; one log line per gone process."""
     from monitor import owners
+    from monitor.store import log_taken_over
 
-    for owner, held in rt.store.take_over_claims(now, ended=owners.ended).items():
-        logging.getLogger("monitor.claims").info(
-            "claims: took over %s from %s, a process of this host that is gone", held, owner
-        )
+    taken = rt.store.take_over_claims(now, ended=owners.ended)
+    log_taken_over(taken, logging.getLogger("monitor.claims"))
 
 
 def send_alerts(rt: Runtime) -> None:

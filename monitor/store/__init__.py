@@ -31,7 +31,7 @@ from __future__ import annotations
 from monitor.errors import StoreError
 from monitor.store.base import StoreBase
 from monitor.store.changes import AlertClaim, Around, ChangesMixin
-from monitor.store.claims import ClaimsMixin, TakenOver
+from monitor.store.claims import ClaimsMixin, TakenOver, log_taken_over
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT, DigestsMixin, DigestState
 from monitor.store.engine import (
     BUSY_TIMEOUT_MS,
@@ -82,6 +82,7 @@ __all__ = [
     "StoredEntry",
     "StorySession",
     "TakenOver",
+    "log_taken_over",
     "metadata",
     "new_revision",
     "open_store",

@@ -8,7 +8,8 @@ the same way (`release_claims`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -19,7 +20,7 @@ from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT
 from monitor.store.schema import change_table, digest_table, feed_table
 
-__all__ = ["ClaimsMixin", "TakenOver"]
+__all__ = ["ClaimsMixin", "TakenOver", "log_taken_over"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,20 @@ class TakenOver:
         parts += [f"the digest of {day.isoformat()}" for day in self.digests]
         parts += [f"the resend of the digest of {day.isoformat()}" for day in self.resends]
         return " and ".join(parts) if len(parts) < 3 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def log_taken_over(taken: Mapping[str, TakenOver], log: logging.Logger) -> None:
+    """One INFO line per gone owner whose claims `take_over_claims` released, the same from
+    the daemon and from the commands that claim (`monitor check`, `digest --send`)."""
+    for owner, held in taken.items():
+        log.info(
+            "claims: took over %s from %s, a process of this host that is gone",
+            held,
+            owner,
+            extra={"feeds": held.feeds, "alerts": held.alerts, "owner": owner,
+                   "digests": [day.isoformat() for day in held.digests],
+                   "resends": [day.isoformat() for day in held.resends]},
+        )  # fmt: skip
 
 
 class ClaimsMixin(StoreBase):
