@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,8 +20,8 @@ import pytest
 
 from tests import news
 from tests.conftest import ROOT
-from tests.feedserver import FeedServer, Route, _RequestHandler
-from tests.test_shutdown import environment, start, wait_for
+from tests.feedserver import FeedServer
+from tests.test_shutdown import environment, held_feeds, start, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -115,13 +114,7 @@ def test_a_daemon_killed_mid_cycle_leaves_no_process(
     """`monitor run` killed while one feed is answered (and parsed) and another held."""
     published = datetime.now(UTC) - timedelta(hours=2)
     feed_server.route("/yonhap.xml", body=news.yonhap(published))
-    answer = threading.Event()
-
-    def held(h: _RequestHandler) -> None:
-        if answer.wait(60) and not feed_server.stopping.is_set():
-            h.answer(Route(body=news.yonhap(published)))
-
-    feed_server.route("/held.xml", held)
+    answer = held_feeds(feed_server, ("held",), published)
     feeds = {name: feed_server.url(f"/{name}.xml") for name in ("yonhap", "held")}
     proc = start(environment(tmp_path, feeds), tmp_path, tmp_path / "run.log")
     try:

@@ -75,6 +75,22 @@ def start(env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def held_feeds(
+    feed_server: FeedServer, names: tuple[str, ...], published: datetime
+) -> threading.Event:
+    """Serve each of `names` (`/NAME.xml`) only once the returned event is set: a fetch in
+    flight for as long as a test wants (the feed server stopping ends it unanswered)."""
+    answer = threading.Event()
+
+    def held(h: _RequestHandler) -> None:
+        if answer.wait(60) and not feed_server.stopping.is_set():
+            h.answer(Route(body=news.yonhap(published)))
+
+    for name in names:
+        feed_server.route(f"/{name}.xml", held)
+    return answer
+
+
 def feed_rows(db: Path) -> dict[str, tuple[object, ...]]:
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT id, last_checked_at, lease_owner, lease_until FROM feed")
@@ -92,14 +108,7 @@ def test_sigterm_stores_what_was_answered_and_releases_the_rest(
     published = datetime.now(UTC) - timedelta(hours=2)
     feed_server.route("/yonhap.xml", body=news.yonhap(published))
     feed_server.route("/herald.xml", body=news.herald(published))
-    answer = threading.Event()
-
-    def held(h: _RequestHandler) -> None:
-        if answer.wait(60) and not feed_server.stopping.is_set():
-            h.answer(Route(body=news.yonhap(published)))
-
-    for name in HELD:
-        feed_server.route(f"/{name}.xml", held)
+    answer = held_feeds(feed_server, HELD, published)
     feeds = {name: feed_server.url(f"/{name}.xml") for name in ANSWERED + HELD}
     env = environment(tmp_path, feeds)
     db, log = tmp_path / "monitor.db", tmp_path / "run.log"
@@ -143,14 +152,7 @@ def test_a_restart_after_sigkill_checks_the_killed_daemons_feeds_at_once(
     them in its first cycle."""
     published = datetime.now(UTC) - timedelta(hours=2)
     feed_server.route("/yonhap.xml", body=news.yonhap(published))
-    answer = threading.Event()
-
-    def held(h: _RequestHandler) -> None:
-        if answer.wait(60) and not feed_server.stopping.is_set():
-            h.answer(Route(body=news.yonhap(published)))
-
-    for name in HELD:
-        feed_server.route(f"/{name}.xml", held)
+    answer = held_feeds(feed_server, HELD, published)
     feeds = {name: feed_server.url(f"/{name}.xml") for name in ("yonhap", *HELD)}
     env = environment(tmp_path, feeds, MONITOR_FEED_LEASE="1h")
     db, log = tmp_path / "monitor.db", tmp_path / "run.log"
