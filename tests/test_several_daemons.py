@@ -268,12 +268,12 @@ def test_three_daemons_share_the_feeds_and_survive_a_killed_one(
         victim: Daemon | None = None
 
         def somebody_holds_leases() -> bool:
-            nonlocal victim
+            nonlocal victim, held
             running = leases(dsn)
             for daemon in daemons:
                 if running.get(daemon.owner):
                     daemon.proc.send_signal(signal.SIGKILL)
-                    victim = daemon
+                    victim, held = daemon, running[daemon.owner]
                     return True
             return False
 
@@ -281,8 +281,9 @@ def test_three_daemons_share_the_feeds_and_survive_a_killed_one(
         killed_at = time.time()
         assert victim is not None
         assert victim.stop(signal.SIGKILL) == -signal.SIGKILL
-        # What it held when it died: it may have stored a batch between our look and the kill.
-        held = leases(dsn).get(victim.owner, {})
+        # What it held when it died: what our look just before the kill saw (the survivors take
+        # its leases over at once, so a look after the kill may find none left). It may have
+        # stored a batch in between; such a feed is not due, so no one fetches it early.
         survivors = [d for d in daemons if d is not victim]
 
         # Its feeds are taken over at once, not when its leases run out; then an interval more.
