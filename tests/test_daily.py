@@ -545,6 +545,7 @@ def test_digest_command_previews_without_sending_and_sends_once(
     nowhere = runner.invoke(main, ["digest", "--preview", "--out", str(tmp_path / "no/x.eml")],
                             env=env)  # fmt: skip
     out_with_send = runner.invoke(main, ["digest", "--send", "--out", str(eml)], env=env)
+    both = runner.invoke(main, ["digest", "--send", "--preview"], env=env)
 
     assert preview.exit_code == 0, preview.output
     assert "2 indicators changed" in preview.stdout and "WHAT CHANGED" in preview.stdout
@@ -562,3 +563,5 @@ def test_digest_command_previews_without_sending_and_sends_once(
     assert nowhere.exit_code == 1 and "No such file or directory" in nowhere.output
     assert "Traceback" not in nowhere.output
     assert out_with_send.exit_code == 2 and "--out goes with --preview" in out_with_send.output
+    # Both flags once previewed without a word: the user meant to send, or did not.
+    assert both.exit_code == 2 and "not both" in both.output

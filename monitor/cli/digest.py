@@ -11,8 +11,8 @@ from monitor.cli.common import Day, Runtime, command, pass_runtime, take_over_cl
 
 
 @command("digest")
-@click.option("--preview", "mode", flag_value="preview", help="Render without sending.")
-@click.option("--send", "mode", flag_value="send", help="Send it (once a day unless --force).")
+@click.option("--preview", is_flag=True, help="Render without sending.")
+@click.option("--send", is_flag=True, help="Send it (once a day unless --force).")
 @click.option(
     "--date",
     "day",
@@ -31,7 +31,12 @@ from monitor.cli.common import Day, Runtime, command, pass_runtime, take_over_cl
 )
 @pass_runtime
 def digest_cmd(
-    rt: Runtime, mode: str | None, day: datetime | None, out: Path | None, force: bool
+    rt: Runtime,
+    preview: bool,
+    send: bool,
+    day: datetime | None,
+    out: Path | None,
+    force: bool,
 ) -> None:
     """Build the digest of a day and print it (--preview) or send it (--send).
 
@@ -43,8 +48,11 @@ def digest_cmd(
     from monitor.domain import utcnow
     from monitor.pipeline import prepare
 
-    if mode is None:
-        raise click.UsageError("say --preview or --send")
+    if preview == send:  # neither, or both: which one was meant is not for us to guess
+        raise click.UsageError(
+            "say --preview or --send" if not send else "--preview or --send, not both"
+        )
+    mode = "send" if send else "preview"
     if out is not None and mode == "send":
         raise click.UsageError("--out goes with --preview: --send sends the digest")
     now = utcnow()
