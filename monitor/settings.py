@@ -165,7 +165,7 @@ class Settings(BaseSettings):
     health_max_age: timedelta | None = Field(
         None,
         description="/healthz answers 503 when the last successful check cycle is older than "
-        "this; unset: three times CHECK_INTERVAL.",
+        "this; unset: three times CHECK_INTERVAL (or TICK_INTERVAL, if longer).",
     )
     smtp_host: str | None = Field(
         None, description="SMTP server for the digest; unset: digests go to OUTBOX_DIR."

@@ -181,9 +181,8 @@ class _State:
     validity: Callable[[], Validity] = Validity
 
     def __post_init__(self) -> None:
-        self.max_age = self.settings.health_max_age or (
-            self.settings.check_interval * views.HEALTH_FACTOR
-        )
+        every = max(self.settings.check_interval, self.settings.tick_interval)  # 0s: each tick
+        self.max_age = self.settings.health_max_age or every * views.HEALTH_FACTOR
         self.views = ViewCache(self.store)
         self.answers: AnswerCache[Answer] = AnswerCache()
         self.pages: AnswerCache[_History] = AnswerCache()

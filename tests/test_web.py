@@ -275,6 +275,21 @@ def test_healthz_is_degraded_with_counts_when_a_feed_fails(client: TestClient) -
     assert data["max_age_seconds"] == 3 * 15 * 60
 
 
+def test_healthz_with_every_feed_due_each_tick_follows_the_tick(
+    store: Store, defs: Definitions
+) -> None:
+    """MONITOR_CHECK_INTERVAL=0s checks every feed at each tick: a last cycle 5 minutes ago is
+    fresh with 5-minute ticks, where three times 0s made /healthz answer 503 at all times."""
+    client = make_client(
+        store, defs, check_interval=timedelta(0), tick_interval=timedelta(minutes=5)
+    )
+
+    data = client.get("/healthz").json()
+
+    assert data["max_age_seconds"] == 3 * 5 * 60
+    assert data["status"] == "degraded" and data["age_seconds"] < data["max_age_seconds"]
+
+
 def _checked(database_url: str, defs: Definitions, *fetches: tuple[str, bool, datetime]) -> Store:
     """A store of the web definitions after one cycle that fetched as told (feed, ok, when)."""
     store = open_store(database_url)
