@@ -33,6 +33,7 @@ import functools
 import hashlib
 import math
 import re
+from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -442,12 +443,14 @@ class _StoryIndex:
     the stories that share rare shingles, not with all the stories found."""
 
     def __init__(self, prints: Sequence[_Fingerprint]) -> None:
-        counts: dict[str, int] = {}
+        counts: Counter[str] = Counter()
         for fingerprint in prints:
             for shingles in fingerprint.sets:
-                for shingle in shingles:
-                    counts[shingle] = counts.get(shingle, 0) + 1
-        self._rank = {s: r for r, s in enumerate(sorted(counts, key=lambda s: (counts[s], s)))}
+                counts.update(shingles)
+        order = sorted(counts)  # by (count, shingle): by shingle, then (stable) by count
+        order.sort(key=counts.__getitem__)
+        self._rank = dict(zip(order, range(len(order))))
+        self._prefixes: dict[frozenset[str], list[str]] = {}
         self._links: dict[str, list[tuple[_Fingerprint, int]]] = {}
         self._titles: dict[str, int] = {}
         self._publishers: dict[int, str] = {}
@@ -461,8 +464,9 @@ class _StoryIndex:
             self._titles.setdefault(fingerprint.title, entry_id)
         self._publishers[entry_id] = fingerprint.publisher
         for shingles in fingerprint.sets:
+            story = (shingles, entry_id)
             for shingle in self._prefix(shingles):
-                self._by_shingle.setdefault(shingle, []).append((shingles, entry_id))
+                self._by_shingle.setdefault(shingle, []).append(story)
 
     def original(self, fingerprint: _Fingerprint) -> int | None:
         """The entry id of a story's first copy this item is a copy of, or None."""
@@ -483,6 +487,13 @@ class _StoryIndex:
         return None
 
     def _prefix(self, shingles: frozenset[str]) -> list[str]:
+        """The set's prefix, worked out once (an item that starts a story asked first)."""
+        found = self._prefixes.get(shingles)
+        if found is None:
+            found = self._prefixes[shingles] = self._first(shingles)
+        return found
+
+    def _first(self, shingles: frozenset[str]) -> list[str]:
         if len(shingles) < _MIN_SHINGLES:
             return []  # never similar to anything (`_jaccard`)
         return sorted(shingles, key=self._rank.__getitem__)[: _prefix_size(len(shingles))]
