@@ -33,6 +33,7 @@ import functools
 import hashlib
 import math
 import re
+import struct
 from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -371,6 +372,7 @@ def extend(stories: Sequence[Evidence], new: Sequence[Evidence]) -> Clustering:
 
 
 _KEY_BYTES = 8  # story keys are signed 64-bit integers (a BIGINT column on both databases)
+_KEY_FORMAT = struct.Struct(">q")  # big-endian, signed
 
 
 def story_keys(item: Evidence, frequent: AbstractSet[int] = frozenset()) -> tuple[int, ...]:
@@ -407,24 +409,28 @@ FREQUENT_MIN = 4  # …when it is in at least this many
 def frequent_keys(stories: Sequence[Evidence]) -> frozenset[int]:
     """The hashes of the shingles in more than FREQUENT_SHARE of `stories` (and at least
     FREQUENT_MIN of them): what `story_keys` puts last."""
-    counts: dict[int, int] = {}
+    counts: Counter[int] = Counter()
     for item in stories:
         for shingles in _fingerprint(item).sets:
-            for h in _hashes(shingles):
-                counts[h] = counts.get(h, 0) + 1
+            counts.update(_hashes(shingles))
     bound = max(FREQUENT_MIN, FREQUENT_SHARE * len(stories))
     return frozenset(h for h, n in counts.items() if n >= bound)
 
 
 @functools.lru_cache(maxsize=FINGERPRINTS_CACHED)
 def _hashes(shingles: frozenset[str]) -> tuple[int, ...]:
-    """The shingles' hashes in ascending order."""
-    return tuple(sorted(_key_hash(s) for s in shingles))
+    """The shingles' hashes (`_key_hash`) in ascending order; encoded at once (no shingle holds
+    a newline), each hashed without a call of its own: a cold cycle hashes 180,000."""
+    if not shingles:
+        return ()
+    encoded = "\n".join(shingles).encode("utf-8", "surrogatepass").split(b"\n")
+    blake2b, unpack = hashlib.blake2b, _KEY_FORMAT.unpack
+    return tuple(sorted([unpack(blake2b(s, digest_size=_KEY_BYTES).digest())[0] for s in encoded]))
 
 
 def _key_hash(text: str) -> int:
     digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=_KEY_BYTES)
-    return int.from_bytes(digest.digest(), "big", signed=True)
+    return int(_KEY_FORMAT.unpack(digest.digest())[0])
 
 
 def _prefix_size(shingles: int) -> int:
