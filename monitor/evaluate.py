@@ -453,9 +453,7 @@ class _StoryIndex:
         for fingerprint in prints:
             for shingles in fingerprint.sets:
                 counts.update(shingles)
-        order = sorted(counts)  # by (count, shingle): by shingle, then (stable) by count
-        order.sort(key=counts.__getitem__)
-        self._rank = dict(zip(order, range(len(order))))
+        self._count = counts.__getitem__
         self._prefixes: dict[frozenset[str], list[str]] = {}
         self._links: dict[str, list[tuple[_Fingerprint, int]]] = {}
         self._titles: dict[str, int] = {}
@@ -502,7 +500,9 @@ class _StoryIndex:
     def _first(self, shingles: frozenset[str]) -> list[str]:
         if len(shingles) < _MIN_SHINGLES:
             return []  # never similar to anything (`_jaccard`)
-        return sorted(shingles, key=self._rank.__getitem__)[: _prefix_size(len(shingles))]
+        order = sorted(shingles)  # by (count, shingle): by shingle, then (stable) by count
+        order.sort(key=self._count)
+        return order[: _prefix_size(len(shingles))]
 
 
 def same_story(a: Evidence, b: Evidence) -> bool:
