@@ -491,18 +491,14 @@ class _StoryIndex:
         return None
 
     def _prefix(self, shingles: frozenset[str]) -> list[str]:
-        """The set's prefix, worked out once (an item that starts a story asked first)."""
+        """The set's first shingles, worked out once (an item that starts a story asked first);
+        none of a set too small to be like another (`_jaccard`)."""
         found = self._prefixes.get(shingles)
         if found is None:
-            found = self._prefixes[shingles] = self._first(shingles)
+            order = sorted(shingles) if len(shingles) >= _MIN_SHINGLES else []
+            order.sort(key=self._count)  # by (count, shingle): by shingle, then (stable) count
+            found = self._prefixes[shingles] = order[: _prefix_size(len(order))]
         return found
-
-    def _first(self, shingles: frozenset[str]) -> list[str]:
-        if len(shingles) < _MIN_SHINGLES:
-            return []  # never similar to anything (`_jaccard`)
-        order = sorted(shingles)  # by (count, shingle): by shingle, then (stable) by count
-        order.sort(key=self._count)
-        return order[: _prefix_size(len(shingles))]
 
 
 def same_story(a: Evidence, b: Evidence) -> bool:
@@ -593,11 +589,11 @@ def _link_key(link: str) -> str:
 
 def _shingles(words: list[str], runs: list[str]) -> frozenset[str]:
     """Word 3-shingles of Latin-script words plus character bigrams of CJK runs."""
-    shingles = set(map("\0".join, zip(words, words[1:], words[2:])))
+    shingles = set(map("\0".join, zip(words, words[1:], words[2:], strict=False)))
     if 0 < len(words) < 3:
         shingles.add("\0".join(words))
     for run in runs:
         if len(run) == 1:
             shingles.add("#\0" + run)
-        shingles.update(["#\0" + a + b for a, b in zip(run, run[1:])])
+        shingles.update("#\0" + run[i : i + 2] for i in range(len(run) - 1))
     return frozenset(shingles)

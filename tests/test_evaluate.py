@@ -768,8 +768,7 @@ def _shingled_as_defined(text: str) -> frozenset[str]:
 # Latin, accented and compatibility forms (ﬁ, Ｋ, ㎏), combining marks, CJK and Hangul, jamo.
 _ANY_TEXT = st.text(
     st.sampled_from(
-        list("ab z9_-.\n\t")
-        + ["ﬁ", "Ｋ", "㎏", "é", "\u0301", "中", "国", "한", "ᄀ", "ᅡ", "ß", "Σ"]
+        [*"ab z9_-.\n\t", "ﬁ", "Ｋ", "㎏", "é", "\u0301", "中", "国", "한", "ᄀ", "ᅡ", "ß", "Σ"]
     ),
     max_size=24,
 )

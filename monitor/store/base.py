@@ -48,15 +48,13 @@ def insert_rows(
     one = f"({', '.join([mark] * len(columns))})"
     head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
     per = max(1, PARAMETERS_PER_INSERT // len(columns))
-    full = len(rows) - len(rows) % per
+    full, flat = len(rows) - len(rows) % per, itertools.chain.from_iterable
     if full:
-        flat = [tuple(itertools.chain.from_iterable(rows[i : i + per])) for i in range(0, full, per)]
-        conn.exec_driver_sql(head + ", ".join([one] * per), flat)
+        batches = [tuple(flat(rows[i : i + per])) for i in range(0, full, per)]
+        conn.exec_driver_sql(head + ", ".join([one] * per), batches)
     if full < len(rows):
         rest = rows[full:]
-        conn.exec_driver_sql(
-            head + ", ".join([one] * len(rest)), tuple(itertools.chain.from_iterable(rest))
-        )
+        conn.exec_driver_sql(head + ", ".join([one] * len(rest)), tuple(flat(rest)))
 
 
 def once_more_if_disconnected(method: Callable[P, R]) -> Callable[P, R]:
