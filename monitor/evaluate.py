@@ -595,5 +595,5 @@ def _shingles(words: list[str], runs: list[str]) -> frozenset[str]:
     for run in runs:
         if len(run) == 1:
             shingles.add("#\0" + run)
-        shingles.update("#\0" + run[i : i + 2] for i in range(len(run) - 1))
+        shingles.update(["#\0" + run[i : i + 2] for i in range(len(run) - 1)])
     return frozenset(shingles)
