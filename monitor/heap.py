@@ -9,11 +9,17 @@ collection costs what the work allocates, not what was loaded. On a 1,000,000-en
 
 Objects frozen are never collected as cycles, so after a reload `refreeze` lets what the old
 definitions held go first.
+
+`paused` holds collections off while a burst of work runs that makes many objects and next to
+no cycles: a cold cycle's evaluation (25,000 entries, 4,871 matches) set off about 200 of them,
+which took a tenth of its time and found 70 objects.
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def freeze() -> None:
@@ -27,3 +33,17 @@ def refreeze() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """No collection while the block runs (unless the collector was off already, then it stays
+    so); what the block left is collected afterwards, as usual."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from monitor import heap
 from monitor.domain import (
     UNKNOWN,
     Definitions,
@@ -372,7 +373,8 @@ def evaluate_and_record(
 ) -> list[StatusChange]:
     recorded = ctx.store.current_statuses()
     current = {i: status for i, (status, _since) in recorded.items()}
-    statuses = advance_all(ctx.definitions, ctx.store, now=now, current=current)
+    with heap.paused():  # many objects, next to no cycles (`heap.paused`)
+        statuses = advance_all(ctx.definitions, ctx.store, now=now, current=current)
     found = find_changes(statuses, current, now=now, replayed=replayed)
     if any(c.new_status == UNKNOWN for c in found):  # dated as the readers showed it
         sent = ctx.store.last_digest()

@@ -24,6 +24,7 @@ from monitor.domain import (
     Term,
     TermKind,
     TermNode,
+    normalize,
 )
 from monitor.evaluate import (
     STORIES_CACHED,
@@ -747,3 +748,44 @@ def test_a_failing_feed_says_failing_not_unread() -> None:
     assert feeds_down([health], NOW) == (
         f"feeds not read: f1: failing since {NOW - HOUR:%Y-%m-%d %H:%M} UTC (boom)"
     )
+
+
+def _shingled_as_defined(text: str) -> frozenset[str]:
+    """Word 3-shingles and CJK bigrams of a text, as the module docstring defines them: its
+    tokens in one pass of `_TOKEN` over the normalized text (a run of CJK or a word)."""
+    tokens = evaluate_module._TOKEN.findall(normalize(text))
+    words = [word for _run, word in tokens if word]
+    found = {"\0".join(words[i : i + 3]) for i in range(len(words) - 2)}
+    if 0 < len(words) < 3:
+        found.add("\0".join(words))
+    for run in (run for run, _word in tokens if run):
+        found |= {"#\0" + run[i : i + 2] for i in range(len(run) - 1)} | (
+            {"#\0" + run} if len(run) == 1 else set()
+        )
+    return frozenset(found)
+
+
+# Latin, accented and compatibility forms (ﬁ, Ｋ, ㎏), combining marks, CJK and Hangul, jamo.
+_ANY_TEXT = st.text(
+    st.sampled_from(
+        [*"ab z9_-.\n\t", "ﬁ", "Ｋ", "㎏", "é", "\u0301", "中", "国", "한", "ᄀ", "ᅡ", "ß", "Σ"]
+    ),
+    max_size=24,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_ANY_TEXT, _ANY_TEXT, _ANY_TEXT)
+def test_a_fingerprint_shingles_title_and_snippet_as_one_text(
+    title: str, snippet: str, lede: str
+) -> None:
+    """A fingerprint tokenizes the title once (for its key and its shingles) and ASCII text by
+    a words-only pattern: its shingles are those of the title + snippet read as one text, its
+    title key that of the title's tokens."""
+    found = evaluate_module._fingerprint_of.__wrapped__(title, "", snippet, lede, "a.com")
+    assert found.shingles == _shingled_as_defined(title + "\n" + snippet)
+    tokens = evaluate_module._TOKEN.findall(normalize(title))
+    long_enough = len(tokens) >= 4 or sum(len(run) for run, _word in tokens) >= 8
+    assert found.title == (" ".join(run or word for run, word in tokens) if long_enough else "")
+    ledes = _shingled_as_defined(lede)
+    assert found.lede == (frozenset("\x01" + s for s in ledes) if len(ledes) >= 8 else frozenset())

@@ -40,3 +40,26 @@ def test_refreeze_lets_go_of_what_nothing_holds_any_more() -> None:
     heap.refreeze()
     assert gone() is None
     assert gc.get_freeze_count() > 0
+
+
+def test_collections_pause_for_a_block_and_resume_after_it_even_when_it_fails() -> None:
+    assert gc.isenabled()
+    with heap.paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    try:
+        with heap.paused():
+            raise ValueError("the block failed")
+    except ValueError:
+        pass
+    assert gc.isenabled()
+
+
+def test_a_pause_leaves_a_collector_that_was_off_off() -> None:
+    gc.disable()
+    try:
+        with heap.paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

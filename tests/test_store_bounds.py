@@ -10,12 +10,15 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
+from sqlalchemy import select
 
 from monitor.domain import Evidence
 from monitor.notify import build_alert
 from monitor.silences import Silence
 from monitor.store import Cycle, Store, open_store
+from monitor.store.base import insert_rows
 from monitor.store.changes import EVIDENCE_KEPT
+from monitor.store.schema import story_key_table
 from monitor.webmodels import ChangeOut
 from tests import storeops
 from tests.test_store import DAY, HOUR, MINUTE, NOW, change, entry, match
@@ -140,3 +143,18 @@ def test_an_alert_counts_the_evidence_a_change_did_not_keep(store: Store) -> Non
     [kept] = store.history("nk")
     body = build_alert(kept, "NK", limit=5).body
     assert body.count("https://x/") == 5 and body.endswith("- and 25 more")
+
+
+@pytest.mark.parametrize("rows", [1, 199, 200, 201, 450])
+def test_rows_are_inserted_many_a_statement_and_every_one_of_them(store: Store, rows: int) -> None:
+    """`insert_rows` (a cold cycle's story keys) writes up to PARAMETERS_PER_INSERT parameters
+    a statement: full statements and the rest, each row once."""
+    written = [("nk", "pressure", key, key % 7) for key in range(-(rows // 2), rows - rows // 2)]
+    with store._tx("write", write=True) as conn:
+        insert_rows(
+            conn, story_key_table, ("indicator_id", "outcome_id", "key", "entry_id"), written
+        )
+    with store._tx("read") as conn:
+        c = story_key_table.c
+        found = conn.execute(select(c.indicator_id, c.outcome_id, c.key, c.entry_id)).all()
+    assert sorted(map(tuple, found)) == sorted(written)

@@ -306,13 +306,12 @@ class StorySession:
                 _story_values(e) | {"copies_until": until} for e, _k, until in changes.started
             ]
             conn.execute(story_table.insert(), stories)
-            keys = [
+            keys = (  # as insert_rows takes them
                 (e.indicator_id, e.outcome_id, key, e.entry_id)
                 for e, keys, _u in changes.started
                 for key in keys
-            ]
-            if keys:
-                insert_rows(conn, story_key_table, _KEY_COLUMNS, keys)
+            )
+            insert_rows(conn, story_key_table, _KEY_COLUMNS, keys)
         frequent = [
             {"indicator_id": i, "outcome_id": o, "key": key}
             for (i, o), keys in changes.frequent.items()
