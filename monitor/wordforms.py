@@ -8,6 +8,7 @@ bank or Bangkok; `ease` gives eases, eased, easing — never East).
 
 Not inflected: words written with a capital (names: China, Xi, Park) or in capitals (US, DPRK),
 words with digits or non-ASCII letters, one-letter words, and a few function words (of, on, the).
+A word in -ing is taken for a noun and only gets its plural (meeting, meetings).
 A generator where a library (lemminflect) would need a part-of-speech guess per word: a term is
 a bare word without context, so every regular form is produced and the extras cost nothing
 (nobody writes "visaed").
@@ -121,6 +122,8 @@ def _count(options: list[tuple[str, ...]]) -> int:
 def _forms(word: str) -> tuple[str, ...]:
     """The word (case-folded) first, then its inflections."""
     lower = word.casefold()
+    if _ing_noun(word):  # meeting, booking, hearing: a noun as a term, so its plural
+        return (lower, lower + "s")
     if not _inflects(word):
         return (lower,)
     found = [lower, *_plural(lower), *_past(lower), *_gerund(lower)]
@@ -136,6 +139,17 @@ def _inflects(word: str) -> bool:
         and word.islower()
         and word not in _STOP
         and not _inflected(word)
+    )
+
+
+def _ing_noun(word: str) -> bool:
+    """A word already in -ing (`_inflected`), written as a term: a noun (meeting, booking)."""
+    return (
+        word.isascii()
+        and word.isalpha()
+        and word.islower()
+        and word.endswith("ing")
+        and (any(ch in _VOWELS for ch in word[:-3]))
     )
 
 

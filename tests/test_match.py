@@ -142,6 +142,11 @@ WORD_FORM_CASES = [
     ("hold", "The two sides held talks", True),
     ("resume flight", "Airlines resumed flights to Jeju", True),
     ("multiple-entry visa", "Ten-year multiple-entry visas", True),
+    # a term in -ing is a noun: its plural, and no other form
+    ("meeting", "Regular ministerial meetings agreed", True),
+    ("booking", "Bookings to Jeju double", True),
+    ("talking", "Talked to reporters", False),
+    ("bring", "Brings new rules", True),  # not an -ing form: a verb with its own forms
     # ... and never a longer word, unlike a prefix
     ("ease", "East Asia summit", False),
     ("ease", "Tensions in the East China Sea", False),
