@@ -229,6 +229,34 @@ def test_competing_workers_only_one_wins(store: Store, store_url: str) -> None:
     assert [c.id for c in store.history("nk")] == [winners[0].id]
 
 
+def test_changes_recorded_together_keep_their_order_and_each_indicators_steps(
+    store: Store,
+) -> None:
+    """Changes recorded together are numbered in their order, two steps of one indicator apply
+    one after the other, and one whose old status never held is skipped alone."""
+    store.ensure_indicators(["zeta", "alpha", "nk"], now=NOW - DAY)
+    changes = [
+        change("unknown", "pressure:reported", indicator="zeta"),
+        change("unknown", "quiet", indicator="nk", at=NOW - HOUR),
+        change("quiet", "balance:reported", indicator="nk"),
+        change("unknown", "eased:reported", indicator="alpha"),
+        change("mixed", "quiet", indicator="alpha"),  # its old status never held: skipped
+    ]
+
+    recorded = store.record_changes(changes)
+
+    # nk's first reading (unknown to quiet) moves its state but is no row: quiet is not news
+    assert [(c.indicator_id, c.new_status) for c in recorded] == [
+        ("zeta", "pressure:reported"), ("nk", "balance:reported"), ("alpha", "eased:reported"),
+    ]  # fmt: skip
+    ids = [c.id for c in recorded]
+    assert ids == sorted(ids) and None not in ids
+    assert store.current_statuses() == {
+        "zeta": ("pressure:reported", NOW), "nk": ("balance:reported", NOW),
+        "alpha": ("eased:reported", NOW),
+    }  # fmt: skip
+
+
 def test_unseen_indicator_with_a_non_quiet_old_status_is_skipped(store: Store) -> None:
     assert store.record_changes([change("mixed", "quiet")]) == []
     assert store.current_statuses() == {}
