@@ -122,9 +122,9 @@ def _count(options: list[tuple[str, ...]]) -> int:
 def _forms(word: str) -> tuple[str, ...]:
     """The word (case-folded) first, then its inflections."""
     lower = word.casefold()
-    if _ing_noun(word):  # meeting, booking, hearing: a noun as a term, so its plural
-        return (lower, lower + "s")
     if not _inflects(word):
+        if _plain(word) and _inflected(word) and word.endswith("ing"):
+            return (lower, lower + "s")  # meeting, booking: a noun as a term, so its plural
         return (lower,)
     found = [lower, *_plural(lower), *_past(lower), *_gerund(lower)]
     found += _IRREGULAR.get(lower, ())
@@ -132,24 +132,17 @@ def _forms(word: str) -> tuple[str, ...]:
 
 
 def _inflects(word: str) -> bool:
+    return _plain(word) and not _inflected(word)
+
+
+def _plain(word: str) -> bool:
+    """A lower-case ASCII word of two letters or more that is not a function word."""
     return (
         len(word) >= 2
         and word.isascii()
         and word.isalpha()
         and word.islower()
         and word not in _STOP
-        and not _inflected(word)
-    )
-
-
-def _ing_noun(word: str) -> bool:
-    """A word already in -ing (`_inflected`), written as a term: a noun (meeting, booking)."""
-    return (
-        word.isascii()
-        and word.isalpha()
-        and word.islower()
-        and word.endswith("ing")
-        and (any(ch in _VOWELS for ch in word[:-3]))
     )
 
 

@@ -52,17 +52,16 @@ def digest_cmd(
         raise click.UsageError(
             "say --preview or --send" if not send else "--preview or --send, not both"
         )
-    mode = "send" if send else "preview"
-    if out is not None and mode == "send":
+    if out is not None and send:
         raise click.UsageError("--out goes with --preview: --send sends the digest")
     now = utcnow()
     today = now.astimezone(rt.settings.zone).date()
     the_day = day.date() if day else today
-    if mode == "send" and the_day > today:
+    if send and the_day > today:
         raise click.UsageError(  # it would be marked sent, and that day's digest never go out
             f"--date {the_day}: a day still to come has no digest to send (today is {today})"
         )
-    if mode == "preview":
+    if preview:
         rt.read_only = True
         _preview(rt, the_day, now, out)
         return
