@@ -145,7 +145,7 @@ def test_an_alert_counts_the_evidence_a_change_did_not_keep(store: Store) -> Non
     assert body.count("https://x/") == 5 and body.endswith("- and 25 more")
 
 
-@pytest.mark.parametrize("rows", [1, 199, 200, 201, 450])
+@pytest.mark.parametrize("rows", [0, 1, 199, 200, 201, 450])
 def test_rows_are_inserted_many_a_statement_and_every_one_of_them(store: Store, rows: int) -> None:
     """`insert_rows` (a cold cycle's story keys) writes up to PARAMETERS_PER_INSERT parameters
     a statement: full statements and the rest, each row once."""
