@@ -361,10 +361,11 @@ def test_three_daemons_share_the_feeds_and_survive_a_killed_one(
         assert redone[daemon.name] <= daemon.released_at_stop(), (daemon.name, redone, logs())
 
     # Each feed the dead daemon held was fetched by another one after the kill, which took its
-    # leases over at once (one survivor logs it: each lease is released once).
+    # leases over at once (one survivor logs it: each lease is released once). `killed_at` is
+    # taken just before the signal, so the victim's own last fetch may come after it.
     for feed_id in held:
         later = [h for h in hits[f"/{feed_id}.xml"] if h.at >= killed_at]
-        assert later and later[0].agent != victim.name
+        assert [h for h in later if h.agent != victim.name], (feed_id, later)
     if held:
         took = [d.name for d in survivors if f"from {victim.owner}, a process" in d.log.read_text()]
         assert took, logs()
