@@ -13,6 +13,8 @@ alone in a pool that breaks fails with `parse: the parsing process died (…)`, 
 is parsed as usual. A pool is started again at most RESTARTS times in one stream; past that
 the bodies left fail with `parse: not parsed: …` rather than being parsed in this process,
 where what killed a worker would kill the cycle, and then each cycle that reads that body.
+A job lost alone is the one its worker died of only when it was parsed alone on purpose (a
+suspect): otherwise the worker that died may have been an idle one, and it is a suspect too.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ log = logging.getLogger("monitor.parse")
 T = TypeVar("T")
 
 # New pools started in one stream (one cycle) after a parsing process died: one body that
-# kills its worker costs two (the pool it broke with others in it, then the one it broke
-# alone), so two such bodies are found, and the cycle goes on without them.
+# kills its worker costs two (the pool it broke, with others in it or not, then the one it
+# broke alone as a suspect), so two such bodies are found, and the cycle goes on without them.
 RESTARTS = 4
 
 
@@ -223,11 +225,12 @@ class _Pool(Generic[T]):
         self.running = {}
         for slot in lost:
             slot.future = None
-        if len(lost) == 1:  # alone in its pool: the job its worker died of
-            culprit = lost[0]
+        # Alone in its pool on purpose, as a suspect: the job its worker died of. Lost alone by
+        # chance, it may have been another's: an idle worker that died (the OOM killer).
+        culprit = lost[0] if len(lost) == 1 and lost[0] in self.suspects else None
+        if culprit is not None:
             culprit.result = ParseError(died)
-            if culprit in self.suspects:
-                self.suspects.remove(culprit)
+            self.suspects.remove(culprit)
         else:
             self.suspects = deque([*lost, *(s for s in self.suspects if s not in lost)])
         if self.breaks > RESTARTS:
@@ -238,16 +241,20 @@ class _Pool(Generic[T]):
             for slot in (*self.suspects, *self.waiting):
                 slot.result = ParseError(self.given_up)
             self.suspects, self.waiting = deque(), deque()
-        log.warning("%s", _said(died, lost, self.breaks, self.given_up))
+        log.warning("%s", _said(died, lost, culprit, self.breaks, self.given_up))
         if not self.given_up:
             self._next()
 
 
-def _said(died: str, lost: list[_Slot[T]], breaks: int, given_up: str) -> str:
+def _said(
+    died: str, lost: list[_Slot[T]], culprit: _Slot[T] | None, breaks: int, given_up: str
+) -> str:
     """The warning of one break."""
-    if len(lost) == 1 and lost[0].job is not None:
-        what = f"{died}, parsing the body of feed {lost[0].job.feed_id} ({lost[0].job.url})"
+    if culprit is not None and culprit.job is not None:
+        what = f"{died}, parsing the body of feed {culprit.job.feed_id} ({culprit.job.url})"
         what += ": that feed fails this check"
+    elif len(lost) == 1:
+        what = f"{died} with 1 body in its pool: it is parsed again alone"
     elif lost:
         what = f"{died} with {len(lost)} bodies in its pool: each is parsed again alone"
     else:
