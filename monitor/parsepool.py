@@ -13,6 +13,16 @@ alone in a pool that breaks fails with `parse: the parsing process died (…)`, 
 is parsed as usual. A pool is started again at most RESTARTS times in one stream; past that
 the bodies left fail with `parse: not parsed: …` rather than being parsed in this process,
 where what killed a worker would kill the cycle, and then each cycle that reads that body.
+A job lost alone is the one its worker died of only when it was parsed alone on purpose (a
+suspect): otherwise the worker that died may have been an idle one, and it is a suspect too.
+
+A worker that cannot be started (its fork fails for want of memory or processes, or the
+forkserver it forks from died: OSError, EOFError) ends the pool, and parsing, for the rest of
+the stream: the jobs its workers hold are finished, and every other job fails with `parse:
+could not start a parsing process (…); read whole at the next check`. That is no break and
+costs no restart: no body is to blame, and starting again seconds later, while memory is short,
+would mostly fail again, after adding a forkserver (an interpreter loading the parsers) to the
+pressure. The next stream starts a new pool, and the forkserver again if it died.
 """
 
 from __future__ import annotations
@@ -42,8 +52,9 @@ log = logging.getLogger("monitor.parse")
 T = TypeVar("T")
 
 # New pools started in one stream (one cycle) after a parsing process died: one body that
-# kills its worker costs two (the pool it broke with others in it, then the one it broke
-# alone), so two such bodies are found, and the cycle goes on without them.
+# kills its worker costs two (the pool it broke, with others in it or not, then the one it
+# broke alone as a suspect), so two such bodies are found, and the cycle goes on without them.
+# A worker that cannot be started counts no restart: parsing stops there for the stream.
 RESTARTS = 4
 
 
@@ -61,7 +72,8 @@ def parse_many(
     the results parsed by then are yielded, then None, so that the caller can store them
     instead of waiting with them for the next item. The pool starts with the first job and
     ends with the iteration, so nothing outlives a cycle. A worker that dies costs the job it
-    was parsing (a ParseError), never the stream (see the module's docstring).
+    was parsing (a ParseError), never the stream; one that cannot be started costs the jobs
+    left (see the module's docstring).
     """
     workers = workers or os.cpu_count() or 1
     if workers <= 1:
@@ -149,8 +161,12 @@ class _Pool(Generic[T]):
         return slot.item, slot.future.result()
 
     def close(self) -> None:
+        self._end(cancel=True)
+
+    def _end(self, *, cancel: bool = False) -> None:
+        """End the pool once its workers are done with what they hold (or `cancel` it)."""
         if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor.shutdown(wait=True, cancel_futures=cancel)
         if self.lifeline is not None:
             self.lifeline.close()
         self.executor = self.lifeline = None
@@ -166,21 +182,44 @@ class _Pool(Generic[T]):
 
     def _submit(self, slot: _Slot[T]) -> None:
         assert slot.job is not None
-        if self.executor is None:
-            self.lifeline = Lifeline(_context())
-            self.executor = ProcessPoolExecutor(
-                self.workers, mp_context=_context(), initializer=hold, initargs=(self.lifeline.end,)
-            )
-            self.running = {}
         try:
-            slot.future = self.executor.submit(parse_job, slot.job)
+            if self.executor is None:
+                self.lifeline = Lifeline(_context())
+                self.running = {}
+                self.executor = ProcessPoolExecutor(
+                    self.workers, mp_context=_context(), initializer=hold,
+                    initargs=(self.lifeline.end,),
+                )  # fmt: skip
+            slot.future = self.executor.submit(parse_job, slot.job)  # starts a worker if none idle
         except BrokenProcessPool:  # a worker died since the last look: the job waits for a pool
             self._broke()
             if slot in self.suspects:
                 return  # the first suspect, to be submitted to the next pool (`_next`)
             self._place(slot)
             return
+        except (OSError, EOFError) as exc:  # fork failed, or the forkserver died in it
+            self._not_started(slot, exc)
+            return
         self.running[id(slot)] = slot
+
+    def _not_started(self, slot: _Slot[T], exc: OSError | EOFError) -> None:
+        """No worker could be started for `slot`: parsing stops for this stream. The workers
+        that run finish what they hold; every other job fails, now and when it comes in."""
+        self._end()  # its futures settle: parsed, or lost if the pool broke (the forkserver died)
+        why = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, EOFError | ConnectionError):  # it did not answer, or is not there
+            why = f"the forkserver died: {why}"
+        self.given_up = (
+            f"parse: could not start a parsing process ({why}); read whole at the next check"
+        )
+        lost = [s for s in self.running.values() if s.future and _lost(s.future)]
+        for each in (slot, *lost, *self.suspects, *self.waiting):
+            each.future, each.result = None, ParseError(self.given_up)
+        self.running, self.suspects, self.waiting = {}, deque(), deque()
+        log.warning(
+            "parse: could not start a parsing process (%s): the bodies left in this cycle are "
+            "not parsed (the next cycle starts a new pool)", why,
+        )  # fmt: skip
 
     def _check(self, slot: _Slot[T]) -> None:
         """Notice a break (on `slot`'s future, or the first suspect's), and move on to the next
@@ -213,9 +252,7 @@ class _Pool(Generic[T]):
         """The pool broke: end it, find the jobs lost, and go on in a new one (or give up)."""
         assert self.executor is not None and self.lifeline is not None
         processes = dict(getattr(self.executor, "_processes", None) or {})  # for their exit codes
-        self.executor.shutdown(wait=True)  # every future settled, every worker ended
-        self.lifeline.close()
-        self.executor = self.lifeline = None
+        self._end()  # every future settled, every worker ended
         self.breaks += 1
         how = _death(processes)
         died = f"parse: the parsing process died{f' ({how})' if how else ''}"
@@ -223,11 +260,12 @@ class _Pool(Generic[T]):
         self.running = {}
         for slot in lost:
             slot.future = None
-        if len(lost) == 1:  # alone in its pool: the job its worker died of
-            culprit = lost[0]
+        # Alone in its pool on purpose, as a suspect: the job its worker died of. Lost alone by
+        # chance, it may have been another's: an idle worker that died (the OOM killer).
+        culprit = lost[0] if len(lost) == 1 and lost[0] in self.suspects else None
+        if culprit is not None:
             culprit.result = ParseError(died)
-            if culprit in self.suspects:
-                self.suspects.remove(culprit)
+            self.suspects.remove(culprit)
         else:
             self.suspects = deque([*lost, *(s for s in self.suspects if s not in lost)])
         if self.breaks > RESTARTS:
@@ -238,16 +276,20 @@ class _Pool(Generic[T]):
             for slot in (*self.suspects, *self.waiting):
                 slot.result = ParseError(self.given_up)
             self.suspects, self.waiting = deque(), deque()
-        log.warning("%s", _said(died, lost, self.breaks, self.given_up))
+        log.warning("%s", _said(died, lost, culprit, self.breaks, self.given_up))
         if not self.given_up:
             self._next()
 
 
-def _said(died: str, lost: list[_Slot[T]], breaks: int, given_up: str) -> str:
+def _said(
+    died: str, lost: list[_Slot[T]], culprit: _Slot[T] | None, breaks: int, given_up: str
+) -> str:
     """The warning of one break."""
-    if len(lost) == 1 and lost[0].job is not None:
-        what = f"{died}, parsing the body of feed {lost[0].job.feed_id} ({lost[0].job.url})"
+    if culprit is not None and culprit.job is not None:
+        what = f"{died}, parsing the body of feed {culprit.job.feed_id} ({culprit.job.url})"
         what += ": that feed fails this check"
+    elif len(lost) == 1:
+        what = f"{died} with 1 body in its pool: it is parsed again alone"
     elif lost:
         what = f"{died} with {len(lost)} bodies in its pool: each is parsed again alone"
     else:

@@ -9,7 +9,9 @@ without that line otherwise:
 - `KILL`: the worker kills itself with SIGKILL, each time the body is parsed;
 - `kill_after(marker)`: the same, once `marker` exists;
 - `hang_once(marker)`: the first time, create `marker` and wait (until the pool, broken by
-  another worker's death, ends this one); from then on, parse.
+  another worker's death, ends this one); from then on, parse;
+- `pid_after(marker)`: once `marker` exists, write the worker's pid to `marker.pid`, and parse;
+- `wait_for(marker)`: once `marker` exists, parse.
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ def hang_once(marker: Path) -> bytes:
     return f"<!-- test: hang-once {marker} -->\n".encode()
 
 
+def pid_after(marker: Path) -> bytes:
+    return f"<!-- test: pid-after {marker} -->\n".encode()
+
+
+def wait_for(marker: Path) -> bytes:
+    return f"<!-- test: wait {marker} -->\n".encode()
+
+
 def parse_or_die(job: ParseJob) -> Parsed:
     first, _, rest = job.body.partition(b"\n")
     if not first.startswith(b"<!-- test: "):
@@ -48,6 +58,10 @@ def parse_or_die(job: ParseJob) -> Parsed:
     elif command == b"hang-once" and marker is not None and not marker.exists():
         marker.touch()
         threading.Event().wait(WAIT)  # SIGTERM ends it first, when the pool breaks
+    elif command in (b"pid-after", b"wait") and marker is not None:
+        _wait_for(marker)
+        if command == b"pid-after":
+            Path(f"{marker}.pid").write_text(str(os.getpid()))
     return parse_job(replace(job, body=rest))
 
 

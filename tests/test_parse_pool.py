@@ -10,6 +10,8 @@ feeds served on 127.0.0.1 and stored on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +26,7 @@ from monitor.parsepool import RESTARTS, parse_many
 from monitor.pipeline import run_cycle
 from monitor.store import Store, open_store
 from tests import dyingparse
-from tests.dyingparse import KILL, hang_once, kill_after
+from tests.dyingparse import KILL, hang_once, kill_after, pid_after
 from tests.feedserver import FeedServer
 from tests.storeops import lease_until
 from tests.test_pipeline_window import ALL_TAGS, BODY, NOW, context
@@ -93,10 +95,11 @@ def test_a_worker_that_dies_costs_only_the_body_it_was_parsing(
 def test_bodies_that_kill_every_worker_stop_the_restarts_after_RESTARTS(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """One body in the pool at a time (ahead=1), so each killer breaks a pool alone: the first
-    RESTARTS are each followed by a new pool; after the next one the bodies left are not
-    parsed (not here either: what kills a worker would kill the cycle) and fail."""
-    killers = [job(f"killer{n}", KILL) for n in range(RESTARTS + 1)]
+    """One body in the pool at a time (ahead=1). A killer alone by chance is not blamed yet
+    (an idle worker may have been the one to die): it is parsed again alone, and dies so again.
+    Each killer costs two restarts, so RESTARTS // 2 are found; after the next break the bodies
+    left are not parsed (not here either: what kills a worker would kill the cycle) and fail."""
+    killers = [job(f"killer{n}", KILL) for n in range(RESTARTS // 2 + 1)]
     items = [job("before"), *killers, job("after"), None, job("later")]
     caplog.set_level(logging.WARNING)
 
@@ -105,18 +108,47 @@ def test_bodies_that_kill_every_worker_stop_the_restarts_after_RESTARTS(
     assert None in results  # the lull is passed on
     found = parsed(results)
     assert isinstance(found["before"], ParsedFeed) and len(found["before"].entries) == 3
-    assert all(str(found[name]) == DIED for name, _job in killers)
+    assert all(str(found[name]) == DIED for name, _job in killers[:-1])
     given_up = (
         f"parse: not parsed: the parsing process died {RESTARTS + 1} times in this cycle (the "
         f"last time: {KILLED}); read whole at the next check"
     )
+    last_killer = found[killers[-1][0]]
+    assert isinstance(last_killer, ParseError) and str(last_killer) == given_up
     assert isinstance(found["after"], ParseError) and str(found["after"]) == given_up
     assert str(found["later"]) == given_up
     warnings = breaks(caplog)
     assert len(warnings) == RESTARTS + 1
+    assert warnings[0].startswith(f"{DIED} with 1 body in its pool: it is parsed again alone")
+    assert "parsing the body of feed killer0" in warnings[1]
     assert warnings[-1].endswith(
         f"that is {RESTARTS + 1} times in this cycle: the bodies left are not parsed"
     )
+
+
+def test_an_idle_worker_that_dies_costs_no_body(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The OOM killer picks the idle worker while the other parses the only body left in the
+    pool: the pool breaks with that body alone in it, but it is not the one the pool died of.
+    It is parsed again alone, in a new pool, and read."""
+    marker = tmp_path / "busy"
+    items = [job("done", pid_after(marker)), job("busy", hang_once(marker))]
+    caplog.set_level(logging.WARNING)
+    stream = parse_many(items, workers=2)
+
+    done = next(stream)  # parsed once "busy" hangs in the other worker: its worker is idle now
+    os.kill(int(Path(f"{marker}.pid").read_text()), signal.SIGKILL)
+    rest = list(stream)
+
+    assert done is not None and done[0] == "done" and isinstance(done[1], ParsedFeed)
+    [busy] = rest
+    assert busy is not None and busy[0] == "busy"
+    assert isinstance(busy[1], ParsedFeed) and len(busy[1].entries) == 3
+    assert breaks(caplog) == [
+        f"{DIED} with 1 body in its pool: it is parsed again alone; a new pool goes on "
+        f"(1 of {RESTARTS} restarts in this cycle)"
+    ]
 
 
 def test_a_cycle_stores_every_feed_but_the_one_whose_worker_died_and_reads_it_next_time(

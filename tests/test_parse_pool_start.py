@@ -1,0 +1,148 @@
+"""A parse worker that cannot be started (its fork fails for want of memory, or the forkserver
+dies in it) costs the bodies not parsed yet, never the cycle: each fails with `parse: could not
+start a parsing process (…); read whole at the next check`, the bodies already in the pool's
+workers are read, and the next stream (the next cycle) starts a new pool, and a new forkserver.
+
+Real worker processes; the failure is made where the kernel makes it (`tests.nostart`): in a
+fork of this process (ENOMEM), and in a real forkserver's fork, which kills it. Feeds served on
+127.0.0.1 and stored on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor import parsepool
+from monitor.domain import Feed
+from monitor.errors import ParseError
+from monitor.parse import Parsed, ParsedFeed, ParseJob
+from monitor.parsepool import parse_many
+from monitor.pipeline import run_cycle
+from monitor.store import Store, open_store
+from monitor.views import indicator_views
+from tests import dyingparse
+from tests.dyingparse import wait_for
+from tests.feedserver import FeedServer
+from tests.nostart import NOMEM, Unstartable, ended, forkserver_that_cannot_fork
+from tests.test_pipeline_window import ALL_TAGS, BODY, NOW, context
+
+NOT_STARTED = "parse: could not start a parsing process ("
+FORKSERVER_DIED = f"{NOT_STARTED}the forkserver died: "  # then EOFError, or BrokenPipeError
+READ_NEXT = "); read whole at the next check"
+
+
+@pytest.fixture(autouse=True)
+def dying(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool sends `parse_or_die` to its workers instead of `parse_job`."""
+    monkeypatch.setattr(parsepool, "parse_job", dyingparse.parse_or_die)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    with open_store(database_url) as s:
+        yield s
+
+
+def job(name: str, head: bytes = b"") -> tuple[str, ParseJob]:
+    return name, ParseJob(head + BODY, name, f"https://example.com/{name}.xml")
+
+
+def parsed(results: list[tuple[str, Parsed | None] | None]) -> dict[str, Parsed | None]:
+    return dict(r for r in results if r is not None)
+
+
+def read(result: Parsed | None) -> bool:
+    return isinstance(result, ParsedFeed) and len(result.entries) == 3
+
+
+def test_a_worker_that_cannot_be_started_fails_the_bodies_left_not_the_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The second worker fails to start while the first holds a body (it waits for the marker
+    the failed start leaves): that body is read, the others fail, and a new stream parses."""
+    marker = tmp_path / "failed"
+    unstartable = Unstartable(fail_at=2, marker=marker)
+    monkeypatch.setattr(parsepool, "_context", lambda: unstartable)
+    items = [job("first", wait_for(marker)), job("second"), job("third")]
+    caplog.set_level(logging.WARNING)
+
+    results = parsed(list(parse_many(items, workers=2)))
+
+    assert list(results) == ["first", "second", "third"]  # every item, in order
+    assert read(results["first"])
+    failed = f"{NOT_STARTED}{NOMEM}{READ_NEXT}"
+    assert all(isinstance(results[n], ParseError) for n in ("second", "third"))
+    assert str(results["second"]) == str(results["third"]) == failed
+    assert caplog.messages == [
+        f"{NOT_STARTED}{NOMEM}): the bodies left in this cycle are not parsed (the next cycle "
+        "starts a new pool)"
+    ]
+
+    again = parsed(list(parse_many([job("again"), job("more")], workers=2)))  # workers start
+
+    assert unstartable.made > 2  # a new pool, with new workers
+    assert list(again) == ["again", "more"] and all(read(r) for r in again.values())
+
+
+def test_a_forkserver_that_dies_as_it_forks_fails_the_stream_and_the_next_starts_another(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The forkserver dies of a fork that fails (as when memory is short): every body of the
+    stream fails; once it is gone, the next stream starts a new forkserver and parses."""
+    dead = forkserver_that_cannot_fork()
+    caplog.set_level(logging.WARNING)
+
+    results = parsed(list(parse_many([job("a"), job("b"), job("c")], workers=2)))
+
+    assert list(results) == ["a", "b", "c"]
+    errors = {str(r) for r in results.values() if isinstance(r, ParseError)}
+    [error] = errors  # all three failed, with one message
+    assert error.startswith(FORKSERVER_DIED) and error.endswith(READ_NEXT)
+    [warning] = caplog.messages
+    assert warning.startswith(FORKSERVER_DIED) and "not parsed" in warning
+
+    ended(dead)  # by the next cycle, a minute later
+    again = parsed(list(parse_many([job("a"), job("b"), job("c")], workers=2)))
+
+    assert all(read(r) for r in again.values()) and len(again) == 3
+
+
+def test_a_cycle_whose_workers_cannot_start_fails_its_feeds_and_the_next_reads_them(
+    feed_server: FeedServer, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The cycle completes; its feeds failed this check, so its indicators, never read, stay
+    `unknown` (not `quiet`) and say why; the next cycle reads every feed whole."""
+    names = ["a", "b", "c"]
+    for name in names:
+        feed_server.route(f"/{name}.xml", body=BODY)
+    feeds = [Feed(n, feed_server.url(f"/{n}.xml"), ALL_TAGS) for n in names]
+    ctx = context(store, feeds, parse_workers=2)
+    dead = forkserver_that_cannot_fork()
+    caplog.set_level(logging.WARNING)
+
+    report = run_cycle(ctx, now=NOW)
+
+    assert report.feeds_checked == 3 and report.failed == 3 and report.new_entries == 0
+    [error] = {e.split(": ", 1)[1] for e in report.errors}
+    assert sorted(e.split(": ", 1)[0] for e in report.errors) == names
+    assert error.startswith(FORKSERVER_DIED) and error.endswith(READ_NEXT)
+    state = {f.id: f for f in store.feeds()}
+    assert all(state[n].last_error == error and state[n].last_success_at is None for n in names)
+    assert {s for s, _since in store.current_statuses().values()} == {"unknown"}
+    [view] = [v for v in indicator_views(ctx.definitions, store, now=NOW) if v.id == "visa-easing"]
+    assert view.status == "unknown"
+    assert view.reason.startswith(f"feeds not read: a: never read ({FORKSERVER_DIED}")
+    assert store.entries_since(NOW - timedelta(days=7)) == []
+
+    ended(dead)
+    later = run_cycle(ctx, now=NOW + timedelta(days=1))
+
+    assert later.failed == 0 and later.new_entries == 3 * 3
+    stored = {entry.feed_id for _id, entry, _seen in store.entries_since(NOW - timedelta(days=7))}
+    assert stored == set(names)
+    assert "unknown" not in {s for s, _since in store.current_statuses().values()}
