@@ -3,10 +3,10 @@ in the store between evaluations (the first copy of each story inside the window
 is found under, stories per source), and an evaluation only
 
 - takes the matches written since the last one: each joins the stories through their keys
-  (`evaluate.story_keys`: it is compared with the stories sharing one, nothing else), or starts
+  (`stories.story_keys`: it is compared with the stories sharing one, nothing else), or starts
   one;
 - lets the stories older than the window's start leave it, by time, without reading the rest;
-- works an outcome out anew from its matches (`evaluate.clustering`, as a full evaluation does)
+- works an outcome out anew from its matches (`stories.clustering`, as a full evaluation does)
   only when the shortcut could differ from that: its definition changed, its window grew, an
   analyst judged one of its items, a new item is older than the latest one taken and could be
   a copy of one or have copies, or a story that leaves the window has copies still inside it
@@ -25,18 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.domain import Evidence, FeedHealth, Indicator, Level, OutcomeState, Status
-from monitor.evaluate import (
-    EVIDENCE_SHOWN,
-    clustering,
-    extend,
-    feeds_down,
-    frequent_keys,
-    level_of,
-    same_story,
-    status_string,
-    story_keys,
-)
+from monitor.evaluate import EVIDENCE_SHOWN, feeds_down, level_of, status_string
 from monitor.store import Changes, KeptStories, OutcomeKept, SourceKept, Store, StorySession
+from monitor.stories import clustering, extend, frequent_keys, same_story, story_keys
 
 Outcome = tuple[str, str]  # (indicator id, outcome id)
 
@@ -142,7 +133,7 @@ class _Step:
         state: OutcomeKept,
         cutoff: datetime,
         candidates: Sequence[Evidence],
-        frequent: frozenset[int],  # its frequent shingles (`evaluate.frequent_keys`)
+        frequent: frozenset[int],  # its frequent shingles (`stories.frequent_keys`)
         keys: Mapping[int, Sequence[int]],  # the items' keys, by entry id, if worked out yet
     ) -> None:
         self.key = key

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import monitor.evaluate as evaluate_module
+import monitor.stories as stories_module
 from monitor.domain import (
     QUIET,
     UNKNOWN,
@@ -26,16 +26,13 @@ from monitor.domain import (
     TermNode,
     normalize,
 )
-from monitor.evaluate import (
+from monitor.evaluate import changes, down_since, evaluate, feeds_down
+from monitor.stories import (
     STORIES_CACHED,
     _cluster,
     _fingerprint,
     _similar,
     _stories_of,
-    changes,
-    down_since,
-    evaluate,
-    feeds_down,
     same_story,
     stories,
     story_keys,
@@ -516,14 +513,14 @@ def test_distinct_stories_are_not_each_compared_with_every_other(
         for i in range(3200)
     ]
     compared = 0
-    real = evaluate_module._jaccard
+    real = stories_module._jaccard
 
     def counting(a: frozenset[str], b: frozenset[str]) -> float:
         nonlocal compared
         compared += 1
         return real(a, b)
 
-    monkeypatch.setattr(evaluate_module, "_jaccard", counting)
+    monkeypatch.setattr(stories_module, "_jaccard", counting)
     assert len(_cluster(evidence)) == 3200
     assert compared < 3200 * 20
 
@@ -753,7 +750,7 @@ def test_a_failing_feed_says_failing_not_unread() -> None:
 def _shingled_as_defined(text: str) -> frozenset[str]:
     """Word 3-shingles and CJK bigrams of a text, as the module docstring defines them: its
     tokens in one pass of `_TOKEN` over the normalized text (a run of CJK or a word)."""
-    tokens = evaluate_module._TOKEN.findall(normalize(text))
+    tokens = stories_module._TOKEN.findall(normalize(text))
     words = [word for _run, word in tokens if word]
     found = {"\0".join(words[i : i + 3]) for i in range(len(words) - 2)}
     if 0 < len(words) < 3:
@@ -782,9 +779,9 @@ def test_a_fingerprint_shingles_title_and_snippet_as_one_text(
     """A fingerprint tokenizes the title once (for its key and its shingles) and ASCII text by
     a words-only pattern: its shingles are those of the title + snippet read as one text, its
     title key that of the title's tokens."""
-    found = evaluate_module._fingerprint_of.__wrapped__(title, "", snippet, lede, "a.com")
+    found = stories_module._fingerprint_of.__wrapped__(title, "", snippet, lede, "a.com")
     assert found.shingles == _shingled_as_defined(title + "\n" + snippet)
-    tokens = evaluate_module._TOKEN.findall(normalize(title))
+    tokens = stories_module._TOKEN.findall(normalize(title))
     long_enough = len(tokens) >= 4 or sum(len(run) for run, _word in tokens) >= 8
     assert found.title == (" ".join(run or word for run, word in tokens) if long_enough else "")
     ledes = _shingled_as_defined(lede)

@@ -12,7 +12,6 @@ import pytest
 
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Entry, Status, StatusChange
-from monitor.evaluate import _stories_of
 from monitor.fetch import FetchLimits
 from monitor.match import Matcher
 from monitor.pipeline import (
@@ -24,6 +23,7 @@ from monitor.pipeline import (
 )
 from monitor.statuses import evaluate_all, readers_of
 from monitor.store import Store, open_store
+from monitor.stories import _stories_of
 from tests import news
 from tests.conftest import ROOT
 from tests.readfeeds import read_once

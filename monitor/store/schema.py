@@ -358,7 +358,7 @@ class StoryTable(SQLModel, table=True):
 
 
 class StoryKeyTable(SQLModel, table=True):
-    """The keys a story's first copy is found under (`monitor.evaluate.story_keys`)."""
+    """The keys a story's first copy is found under (`monitor.stories.story_keys`)."""
 
     __tablename__ = "story_key"
     # An outcome's keys lie together (a check writes a few pages per outcome, not one per key:
