@@ -17,12 +17,14 @@ A job lost alone is the one its worker died of only when it was parsed alone on 
 suspect): otherwise the worker that died may have been an idle one, and it is a suspect too.
 
 A worker that cannot be started (its fork fails for want of memory or processes, or the
-forkserver it forks from died: OSError, EOFError) ends the pool, and parsing, for the rest of
-the stream: the jobs its workers hold are finished, and every other job fails with `parse:
-could not start a parsing process (…); read whole at the next check`. That is no break and
-costs no restart: no body is to blame, and starting again seconds later, while memory is short,
-would mostly fail again, after adding a forkserver (an interpreter loading the parsers) to the
-pressure. The next stream starts a new pool, and the forkserver again if it died.
+forkserver it forks from died: OSError, EOFError), or that ends before its first body (its
+program cannot be loaded: the file of the daemon's main module is gone), ends the pool, and
+parsing, for the rest of the stream: the jobs its workers hold are finished, and every other
+job fails with `parse: could not start a parsing process (…); read whole at the next check`.
+That is no break and costs no restart: no body is to blame, and starting again seconds later,
+while memory is short, would mostly fail again, after adding a forkserver (an interpreter
+loading the parsers) to the pressure. The next stream starts a new pool, and the forkserver
+again if it died.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_for
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event
 from typing import Generic, TypeVar
 
 from monitor.errors import ParseError
@@ -133,6 +137,7 @@ class _Pool(Generic[T]):
         self.suspects: deque[_Slot[T]] = deque()
         self.waiting: deque[_Slot[T]] = deque()
         self.breaks = 0
+        self.started: Event | None = None  # set by the first worker of the pool that starts
         self.given_up = ""  # the error of every job once the pool broke too often
 
     def add(self, item: T, job: ParseJob | None) -> _Slot[T]:
@@ -185,10 +190,11 @@ class _Pool(Generic[T]):
         try:
             if self.executor is None:
                 self.lifeline = Lifeline(_context())
+                self.started = _context().Event()
                 self.running = {}
                 self.executor = ProcessPoolExecutor(
-                    self.workers, mp_context=_context(), initializer=hold,
-                    initargs=(self.lifeline.end,),
+                    self.workers, mp_context=_context(), initializer=_begin,
+                    initargs=(self.lifeline.end, self.started),
                 )  # fmt: skip
             slot.future = self.executor.submit(parse_job, slot.job)  # starts a worker if none idle
         except BrokenProcessPool:  # a worker died since the last look: the job waits for a pool
@@ -198,22 +204,23 @@ class _Pool(Generic[T]):
             self._place(slot)
             return
         except (OSError, EOFError) as exc:  # fork failed, or the forkserver died in it
-            self._not_started(slot, exc)
+            why = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, EOFError | ConnectionError):  # it did not answer, or is not there
+                why = f"the forkserver died: {why}"
+            self._end()  # its futures settle: parsed, or lost if the pool broke
+            self._not_started(why, slot)
             return
         self.running[id(slot)] = slot
 
-    def _not_started(self, slot: _Slot[T], exc: OSError | EOFError) -> None:
-        """No worker could be started for `slot`: parsing stops for this stream. The workers
-        that run finish what they hold; every other job fails, now and when it comes in."""
-        self._end()  # its futures settle: parsed, or lost if the pool broke (the forkserver died)
-        why = f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, EOFError | ConnectionError):  # it did not answer, or is not there
-            why = f"the forkserver died: {why}"
+    def _not_started(self, why: str, *failed: _Slot[T]) -> None:
+        """No worker could be started (the pool is ended): parsing stops for this stream. The
+        jobs parsed keep their results; `failed` and every other job fail, now and when they
+        come in."""
         self.given_up = (
             f"parse: could not start a parsing process ({why}); read whole at the next check"
         )
         lost = [s for s in self.running.values() if s.future and _lost(s.future)]
-        for each in (slot, *lost, *self.suspects, *self.waiting):
+        for each in (*failed, *lost, *self.suspects, *self.waiting):
             each.future, each.result = None, ParseError(self.given_up)
         self.running, self.suspects, self.waiting = {}, deque(), deque()
         log.warning(
@@ -253,8 +260,11 @@ class _Pool(Generic[T]):
         assert self.executor is not None and self.lifeline is not None
         processes = dict(getattr(self.executor, "_processes", None) or {})  # for their exit codes
         self._end()  # every future settled, every worker ended
-        self.breaks += 1
         how = _death(processes)
+        if self.started is not None and not self.started.is_set():  # none began: no body's fault
+            self._not_started(f"it ended before its first body: {how or 'no exit code known'}")
+            return
+        self.breaks += 1
         died = f"parse: the parsing process died{f' ({how})' if how else ''}"
         lost = [s for s in self.running.values() if s.future and not _settled(s.future)]
         self.running = {}
@@ -279,6 +289,14 @@ class _Pool(Generic[T]):
         log.warning("%s", _said(died, lost, culprit, self.breaks, self.given_up))
         if not self.given_up:
             self._next()
+
+
+def _begin(end: Connection, started: Event) -> None:
+    """A worker's initializer: it ends with this process (`hold`), and says it has started, so
+    that a worker dying before its first body (its program cannot be loaded) is not taken for
+    one killed by a body."""
+    hold(end)
+    started.set()
 
 
 def _said(

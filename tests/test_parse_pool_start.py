@@ -10,7 +10,11 @@ fork of this process (ENOMEM), and in a real forkserver's fork, which kills it. 
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +30,7 @@ from monitor.pipeline import run_cycle
 from monitor.store import Store, open_store
 from monitor.views import indicator_views
 from tests import dyingparse
+from tests.conftest import ROOT
 from tests.dyingparse import wait_for
 from tests.feedserver import FeedServer
 from tests.nostart import NOMEM, Unstartable, ended, forkserver_that_cannot_fork
@@ -146,3 +151,41 @@ def test_a_cycle_whose_workers_cannot_start_fails_its_feeds_and_the_next_reads_t
     stored = {entry.feed_id for _id, entry, _seen in store.entries_since(NOW - timedelta(days=7))}
     assert stored == set(names)
     assert "unknown" not in {s for s, _since in store.current_statuses().values()}
+
+
+PROGRAM_GONE = """\
+import json, logging, os, sys
+from monitor.errors import ParseError
+from monitor.parse import ParseJob
+from monitor.parsepool import parse_many
+
+logging.basicConfig(level=logging.WARNING, format="%(message)s")
+os.remove(__file__)  # as when the daemon's program is removed while it runs
+body = open(sys.argv[1], "rb").read()
+jobs = [(n, ParseJob(body, n, f"https://example.com/{n}.xml")) for n in ("a", "b", "c")]
+results = dict(r for r in parse_many(jobs, workers=2) if r is not None)
+print(json.dumps({n: str(r) if isinstance(r, ParseError) else "read" for n, r in results.items()}))
+"""
+
+
+def test_workers_that_end_before_their_first_body_blame_no_feed(tmp_path: Path) -> None:
+    """The workers cannot load the program they run (its file was removed while it ran):
+    each ends before its first body. No body is to blame, so no feed is said to kill its
+    worker; every body fails with the start error, at once, without the restarts."""
+    program, body = tmp_path / "gone.py", tmp_path / "body.xml"
+    program.write_text(PROGRAM_GONE)
+    body.write_bytes(BODY)
+
+    done = subprocess.run(
+        [sys.executable, str(program), str(body)],
+        capture_output=True, text=True, timeout=120, check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+
+    results = json.loads(done.stdout)
+    assert list(results) == ["a", "b", "c"]
+    started = f"{NOT_STARTED}it ended before its first body: exit code 1{READ_NEXT}"
+    assert set(results.values()) == {started}
+    assert "that feed fails this check" not in done.stderr
+    assert "restarts in this cycle" not in done.stderr
+    assert f"{NOT_STARTED}it ended before its first body: exit code 1)" in done.stderr
