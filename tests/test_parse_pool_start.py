@@ -24,16 +24,16 @@ import pytest
 from monitor import parsepool
 from monitor.domain import Feed
 from monitor.errors import ParseError
-from monitor.parse import Parsed, ParsedFeed, ParseJob
+from monitor.parse import Parsed, ParsedFeed
 from monitor.parsepool import parse_many
 from monitor.pipeline import run_cycle
 from monitor.store import Store, open_store
 from monitor.views import indicator_views
-from tests import dyingparse
 from tests.conftest import ROOT
 from tests.dyingparse import wait_for
 from tests.feedserver import FeedServer
 from tests.nostart import NOMEM, Unstartable, ended, forkserver_that_cannot_fork
+from tests.test_parse_pool import dying, job, parsed  # noqa: F401 (dying: its autouse fixture)
 from tests.test_pipeline_window import ALL_TAGS, BODY, NOW, context
 
 NOT_STARTED = "parse: could not start a parsing process ("
@@ -41,24 +41,10 @@ FORKSERVER_DIED = f"{NOT_STARTED}the forkserver died: "  # then EOFError, or Bro
 READ_NEXT = "); read whole at the next check"
 
 
-@pytest.fixture(autouse=True)
-def dying(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The pool sends `parse_or_die` to its workers instead of `parse_job`."""
-    monkeypatch.setattr(parsepool, "parse_job", dyingparse.parse_or_die)
-
-
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
     with open_store(database_url) as s:
         yield s
-
-
-def job(name: str, head: bytes = b"") -> tuple[str, ParseJob]:
-    return name, ParseJob(head + BODY, name, f"https://example.com/{name}.xml")
-
-
-def parsed(results: list[tuple[str, Parsed | None] | None]) -> dict[str, Parsed | None]:
-    return dict(r for r in results if r is not None)
 
 
 def read(result: Parsed | None) -> bool:
