@@ -97,6 +97,11 @@ def feed_rows(db: Path) -> dict[str, tuple[object, ...]]:
         return {row[0]: row[1:] for row in rows}
 
 
+def cycles_of(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM cycle").fetchone()[0])
+
+
 def entries_of(db: Path) -> dict[str, int]:
     with sqlite3.connect(db) as conn:
         return dict(conn.execute("SELECT feed_id, count(*) FROM entry GROUP BY feed_id").fetchall())
@@ -198,6 +203,9 @@ def test_sigterm_releases_the_alert_and_digest_claims_the_daemon_holds(
     try:
         wait_for(lambda: feed_server.requests, 60, "the first request")  # the schema is made
         wait_for(lambda: feed_rows(db)["yonhap"][0] is not None, 60, "the first check")
+        # and its statuses recorded (the cycle's row comes after them): a change recorded before
+        # would be from a status the cycle then leaves, and skipped as one that never held
+        wait_for(lambda: cycles_of(db), 60, "the first cycle's end")
         owner = owner_of(daemon.pid)  # as the daemon names itself
         now = datetime.now(UTC)
         with open_store(f"sqlite:///{db}") as store:
