@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import io
 import os
+import statistics
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from monitor.fetch import FetchLimits
 from monitor.match import Matcher
 from monitor.parse import parse_feed
 from monitor.pipeline import Context, prepare, run_cycle, start_parsers
-from monitor.store import open_store
+from monitor.store import Store, open_store
 
 CYCLE_INDICATORS = 100
 STORE_BATCH = 1_000  # entries per add_news call
@@ -191,33 +192,48 @@ def match_scaling(root: Path, sizes: list[int], count: int) -> dict[str, Any]:
     return found
 
 
+STORE_TURNS = 3  # fresh stores timed; the median counts (one turn lasts a fraction of a second)
+
+
 def store_rate(root: Path, count: int, batch: int) -> dict[str, Any]:
-    """New entries/s through `add_news` (no matches) in batches, then the same entries again."""
+    """New entries/s through `add_news` (no matches) in batches, then the same entries again:
+    the median of STORE_TURNS turns, each on a fresh store (a turn takes a fraction of a
+    second, which one hiccup of a shared machine can double; the first also compiles the
+    store's statements, once per process, as a daemon's first cycle does)."""
     entries = sample_entries(root, count)
-    store = open_store(f"sqlite:///{root / 'store.db'}")
     now = datetime.now(UTC)
-
-    def run() -> tuple[int, float]:
-        new = 0
-        started = time.perf_counter()
-        for start in range(0, len(entries), batch):
-            added, _ = store.add_news(
-                entries[start : start + batch],
-                now=now,
-                match=lambda _fresh: [],
-                definition_hashes={},
-            )
-            new += len(added)
-        return new, time.perf_counter() - started
-
-    new, seconds = run()
-    again, dup_seconds = run()
-    store.close()
+    turns = []
+    for turn in range(STORE_TURNS):
+        store = open_store(f"sqlite:///{root / f'store-{turn}.db'}")
+        new, seconds = _stored(store, entries, batch, now)
+        again, dup_seconds = _stored(store, entries, batch, now)
+        store.close()
+        turns.append(
+            {
+                "new": new,
+                "new_entries_per_s": _rate(new, seconds),
+                "duplicates_skipped": len(entries) - again,
+                "duplicate_entries_per_s": _rate(len(entries), dup_seconds),
+            }
+        )
     return {
         "entries": len(entries),
         "batch": batch,
-        "new": new,
-        "new_entries_per_s": _rate(new, seconds),
-        "duplicates_skipped": len(entries) - again,
-        "duplicate_entries_per_s": _rate(len(entries), dup_seconds),
+        "new": turns[0]["new"],
+        "new_entries_per_s": statistics.median(t["new_entries_per_s"] for t in turns),
+        "duplicates_skipped": turns[0]["duplicates_skipped"],
+        "duplicate_entries_per_s": statistics.median(t["duplicate_entries_per_s"] for t in turns),
+        "turns": turns,
     }
+
+
+def _stored(store: Store, entries: list[Entry], batch: int, now: datetime) -> tuple[int, float]:
+    """How many of `entries` were new, and the seconds `add_news` took, in batches."""
+    new = 0
+    started = time.perf_counter()
+    for start in range(0, len(entries), batch):
+        added, _ = store.add_news(
+            entries[start : start + batch], now=now, match=lambda _fresh: [], definition_hashes={}
+        )
+        new += len(added)
+    return new, time.perf_counter() - started
