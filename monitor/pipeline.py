@@ -8,7 +8,7 @@ processes parse the bodies already in (`parse_many`); results are matched and st
 feeds per transaction, so the parsing — the costliest stage — sets the pace. What is parsed is
 also stored whenever no fetch ends for a LULL, so one slow feed holds up no other: neither its
 fetch nor the storing of its news. The claimed feeds' leases are renewed while the cycle works
-on them (`_Leases`), and whatever it did not check — it was stopped, or its deadline passed —
+on them (`monitor.leases`), and whatever it did not check — it was stopped, or its deadline passed —
 is released at its end, so any daemon may check those feeds at once.
 """
 
@@ -32,7 +32,6 @@ from monitor.domain import (
     Entry,
     Match,
     StatusChange,
-    utcnow,
 )
 from monitor.evaluate import changes as find_changes
 from monitor.fetch import (
@@ -45,6 +44,7 @@ from monitor.fetch import (
     clip_error,
     next_check,
 )
+from monitor.leases import Leases
 from monitor.match import Matcher
 from monitor.parse import ParsedFeed, ParseJob
 from monitor.parsepool import parse_many, start_workers
@@ -59,8 +59,6 @@ log = logging.getLogger("monitor.pipeline")
 BatchFetch = Callable[[Sequence[FeedRequest]], list[FetchResult]]
 WRITE_BATCH = 1_000  # new entries (at least) stored per transaction
 CLAIM_BATCH = 256  # feeds claimed at once; the next claim comes when few are left to fetch
-RENEW_EVERY = 3  # leases are renewed this many times per lease
-RENEW_JOIN = 5.0  # seconds the end of a cycle waits for a renewal in progress
 LULL = 0.1  # seconds without a fetch ending after which what is parsed is stored
 
 
@@ -231,7 +229,8 @@ def run_cycle(
         stopping = ctx.stop is not None and ctx.stop.is_set()
         return stopping or (clock() if clock else now) >= deadline
 
-    with ctx.fetching() as source, _Leases(ctx, clock) as leases:
+    leases = Leases(ctx.store, owner=ctx.owner, lease=ctx.lease, clock=clock)
+    with ctx.fetching() as source, leases:
         fetched = _fetched(ctx, source, leases, now=now, clock=clock, halt=halt)
         _check_feeds(ctx, fetched, leases, report, now=now, clock=clock)
         left = leases.release()
@@ -264,7 +263,7 @@ def _log_timeouts(timed_out: Mapping[str, int]) -> int:
 
 
 def _claim(
-    ctx: Context, leases: _Leases, *, now: datetime, clock: Callable[[], datetime] | None
+    ctx: Context, leases: Leases, *, now: datetime, clock: Callable[[], datetime] | None
 ) -> list[DueFeed]:
     """The next feeds due at `now` that the cycle does not hold yet, leased for `ctx.lease`
     from the moment they are claimed."""
@@ -281,7 +280,7 @@ def _claim(
 def _check_feeds(
     ctx: Context,
     fetched: Iterator[tuple[tuple[DueFeed, FetchResult], ParseJob | None] | None],
-    leases: _Leases,
+    leases: Leases,
     report: CycleReport,
     *,
     now: datetime,
@@ -307,65 +306,6 @@ def _check_feeds(
         if len(writes.entries) >= WRITE_BATCH:
             writes.flush()
     writes.flush()
-
-
-class _Leases:
-    """The feeds a cycle holds: claimed and not yet recorded. A thread renews their leases
-    RENEW_EVERY times per lease, so a claim worked on for longer than a lease is never taken by
-    another daemon; `release` gives up those left when the cycle ends (stopped, or past its
-    deadline), so that any daemon checks them at once."""
-
-    def __init__(self, ctx: Context, clock: Callable[[], datetime] | None) -> None:
-        self.ctx = ctx
-        self.clock = clock or utcnow
-        self.claimed: set[str] = set()  # every feed claimed in this cycle
-        self._held: set[str] = set()
-        self._lock = threading.Lock()
-        self._done = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> _Leases:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._done.set()
-        if self._thread is not None:
-            self._thread.join(RENEW_JOIN)
-        self.release()
-
-    def hold(self, feed_ids: Iterable[str]) -> None:
-        with self._lock:
-            ids = set(feed_ids)
-            self.claimed |= ids
-            self._held |= ids
-        if ids and self._thread is None:
-            self._thread = threading.Thread(target=self._renew, name="monitor-leases", daemon=True)
-            self._thread.start()
-
-    def done(self, feed_ids: Iterable[str]) -> None:
-        """These feeds were recorded (which released their leases)."""
-        with self._lock:
-            self._held -= set(feed_ids)
-
-    def release(self) -> int:
-        """Release the leases still held; returns how many."""
-        with self._lock:
-            held, self._held = self._held, set()
-        if held:
-            self.ctx.store.release_leases(owner=self.ctx.owner, feed_ids=held)
-        return len(held)
-
-    def _renew(self) -> None:
-        every = self.ctx.lease.total_seconds() / RENEW_EVERY
-        while not self._done.wait(every):
-            with self._lock:
-                held = set(self._held)
-            try:
-                self.ctx.store.renew_leases(
-                    held, owner=self.ctx.owner, until=self.clock() + self.ctx.lease
-                )
-            except Exception:  # the next renewal tries again; the lease still runs meanwhile
-                log.exception("cycle: renewing the leases of %d feeds failed", len(held))
 
 
 def evaluate_and_record(
@@ -433,7 +373,7 @@ def rematch(ctx: Context, since: datetime) -> tuple[int, int]:
 def _fetched(
     ctx: Context,
     source: Source,
-    leases: _Leases,
+    leases: Leases,
     *,
     now: datetime,
     clock: Callable[[], datetime] | None,
@@ -485,7 +425,7 @@ class _Writes:
     """Entries and fetch records of several feeds, stored together: entries (with their
     matches) first, so a crash in between only costs fetching those bodies again."""
 
-    def __init__(self, ctx: Context, report: CycleReport, now: datetime, leases: _Leases) -> None:
+    def __init__(self, ctx: Context, report: CycleReport, now: datetime, leases: Leases) -> None:
         self.ctx, self.report, self.now, self.leases = ctx, report, now, leases
         self.readers = readers_of(ctx.definitions)
         self.entries: list[Entry] = []
