@@ -125,3 +125,15 @@ def test_the_phases_of_a_cold_cycle_are_timed() -> None:
     for phase in ("parse_phase", "evaluation"):
         assert float(figures[f"{phase}_wall_s"]) >= 0
         assert float(figures[f"{phase}_main_cpu_s"]) >= 0
+
+
+def test_what_a_parse_worker_spends_beside_feedparser_is_timed() -> None:
+    """`python -m benchmarks.parsecost` keeps working: feedparser's CPU inside `parse_job` is
+    part of `parse_job`'s."""
+    done = _run("benchmarks.parsecost", "--feeds", "4", "--entries", "5", "--turns", "2")
+    turns = done.stdout.splitlines()
+    assert [line.split(":")[0] for line in turns] == ["turn 0", "turn 1"]
+    for line in turns:
+        figures = dict(pair.rsplit(" ", 1) for pair in line.split(": ", 1)[1].split(", "))
+        assert 0 < float(figures["feedparser_in_parse_job_s"]) <= float(figures["parse_job_s"])
+        assert 0 < float(figures["feedparser_share"]) <= 1
