@@ -8,8 +8,8 @@ processes parse the bodies already in (`parse_many`); results are matched and st
 feeds per transaction, so the parsing — the costliest stage — sets the pace. What is parsed is
 also stored whenever no fetch ends for a LULL, so one slow feed holds up no other: neither its
 fetch nor the storing of its news. The claimed feeds' leases are renewed while the cycle works
-on them (`monitor.leases`), and whatever it did not check — it was stopped, or its deadline passed —
-is released at its end, so any daemon may check those feeds at once.
+on them (`monitor.leases`), and whatever it did not check — it was stopped, or its deadline
+passed — is released at its end, so any daemon may check those feeds at once.
 """
 
 from __future__ import annotations
