@@ -18,7 +18,10 @@ suspect): otherwise the worker that died may have been an idle one, and it is a 
 
 A worker that cannot be started (its fork fails for want of memory or processes, or the
 forkserver it forks from died: OSError, EOFError), or that ends before its first body (its
-program cannot be loaded: the file of the daemon's main module is gone), ends the pool, and
+program cannot be loaded: the file of the daemon's main module is gone), or a pool whose own
+threads in this process cannot be started (a limit on processes or threads: RuntimeError,
+"can't start new thread", when the pool starts its manager, or when the manager starts the
+thread that feeds the workers, which would leave every job waiting), ends the pool, and
 parsing, for the rest of the stream: the jobs its workers hold are finished, and every other
 job fails with `parse: could not start a parsing process (…); read whole at the next check`.
 That is no break and costs no restart: no body is to blame, and starting again seconds later,
@@ -60,6 +63,11 @@ T = TypeVar("T")
 # broke alone as a suspect), so two such bodies are found, and the cycle goes on without them.
 # A worker that cannot be started counts no restart: parsing stops there for the stream.
 RESTARTS = 4
+# Seconds between looks, while a job is waited for, at whether the pool's manager thread lives:
+# it settles every future, and one that died (it could not start the thread that feeds the
+# workers) settles none. The wait ends at once when the job does.
+MANAGER_CHECK = 1.0
+MANAGER_DIED = "the pool's manager thread died: its traceback is on standard error"
 
 
 def parse_many(
@@ -156,7 +164,10 @@ class _Pool(Generic[T]):
         while not self.ready(slot):
             decides = slot.future or self.suspects[0].future  # its own, or the suspect's first
             if decides is not None:
-                wait_for([decides])
+                wait_for([decides], timeout=MANAGER_CHECK)
+                if not decides.done() and _manager_died(self.executor):
+                    self._end()
+                    self._not_started(MANAGER_DIED)
         self.running.pop(id(slot), None)
         if slot.job is None:
             return slot.item, None
@@ -170,11 +181,28 @@ class _Pool(Generic[T]):
 
     def _end(self, *, cancel: bool = False) -> None:
         """End the pool once its workers are done with what they hold (or `cancel` it)."""
-        if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=cancel)
-        if self.lifeline is not None:
-            self.lifeline.close()
+        executor, lifeline = self.executor, self.lifeline
         self.executor = self.lifeline = None
+        if executor is not None:
+            manager = getattr(executor, "_executor_manager_thread", None)
+            if manager is not None and manager.ident is None:  # it could not be started
+                self._end_unmanaged(executor, lifeline)
+            else:
+                executor.shutdown(wait=True, cancel_futures=cancel)
+        if lifeline is not None:
+            lifeline.close()
+
+    @staticmethod
+    def _end_unmanaged(executor: ProcessPoolExecutor, lifeline: Lifeline | None) -> None:
+        """End a pool whose manager thread could not be started: no job reached a worker, and
+        the workers it started end with the lifeline. They are waited for while the executor
+        (and the locks they load from it) is still there."""
+        workers = list((getattr(executor, "_processes", None) or {}).values())
+        if lifeline is not None:
+            lifeline.close()
+        for worker in workers:
+            worker.join()
+        executor.shutdown(wait=False, cancel_futures=True)
 
     def _place(self, slot: _Slot[T]) -> None:
         """Give the job of a slot to the pool, or have it wait for the suspects."""
@@ -203,7 +231,11 @@ class _Pool(Generic[T]):
                 return  # the first suspect, to be submitted to the next pool (`_next`)
             self._place(slot)
             return
-        except (OSError, EOFError) as exc:  # fork failed, or the forkserver died in it
+        except (OSError, EOFError, RuntimeError) as exc:
+            # A fork failed, or the forkserver died in it; or the pool's manager thread could
+            # not be started (any other RuntimeError is no failure to start: not handled here).
+            if isinstance(exc, RuntimeError) and "thread" not in str(exc):
+                raise
             why = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, EOFError | ConnectionError):  # it did not answer, or is not there
                 why = f"the forkserver died: {why}"
@@ -219,7 +251,7 @@ class _Pool(Generic[T]):
         self.given_up = (
             f"parse: could not start a parsing process ({why}); read whole at the next check"
         )
-        lost = [s for s in self.running.values() if s.future and _lost(s.future)]
+        lost = [s for s in self.running.values() if s.future and not _settled(s.future)]
         for each in (*failed, *lost, *self.suspects, *self.waiting):
             each.future, each.result = None, ParseError(self.given_up)
         self.running, self.suspects, self.waiting = {}, deque(), deque()
@@ -315,6 +347,13 @@ def _said(
     if given_up:
         return f"{what}; that is {breaks} times in this cycle: the bodies left are not parsed"
     return f"{what}; a new pool goes on ({breaks} of {RESTARTS} restarts in this cycle)"
+
+
+def _manager_died(executor: ProcessPoolExecutor | None) -> bool:
+    """The executor's manager thread, which feeds its workers and settles its futures, ended
+    (an exception ended it: a thread it starts could not be started) while the pool is open."""
+    manager = getattr(executor, "_executor_manager_thread", None)
+    return manager is not None and manager.ident is not None and not manager.is_alive()
 
 
 def _settled(future: Future[Parsed]) -> bool:
