@@ -60,8 +60,9 @@ class Leases:
             self.claimed |= ids
             self._held |= ids
         if ids and self._thread is None:
-            self._thread = threading.Thread(target=self._renew, name="monitor-leases", daemon=True)
-            self._thread.start()
+            thread = threading.Thread(target=self._renew, name="monitor-leases", daemon=True)
+            thread.start()  # may raise (no thread can be started): the leases are released
+            self._thread = thread  # on the way out, none joined
 
     def done(self, feed_ids: Iterable[str]) -> None:
         """These feeds were recorded (which released their leases)."""

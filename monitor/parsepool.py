@@ -185,7 +185,7 @@ class _Pool(Generic[T]):
         self.executor = self.lifeline = None
         if executor is not None:
             manager = getattr(executor, "_executor_manager_thread", None)
-            if manager is not None and manager.ident is None:  # it could not be started
+            if manager is not None and not manager.is_alive():  # not started, or it ended
                 self._end_unmanaged(executor, lifeline)
             else:
                 executor.shutdown(wait=True, cancel_futures=cancel)
@@ -194,9 +194,9 @@ class _Pool(Generic[T]):
 
     @staticmethod
     def _end_unmanaged(executor: ProcessPoolExecutor, lifeline: Lifeline | None) -> None:
-        """End a pool whose manager thread could not be started: no job reached a worker, and
-        the workers it started end with the lifeline. They are waited for while the executor
-        (and the locks they load from it) is still there."""
+        """End a pool without its manager thread (it could not be started, or it died, or it
+        ended the pool's workers when one died): the workers left end with the lifeline. They
+        are waited for while the executor (and the locks they load from it) is still there."""
         workers = list((getattr(executor, "_processes", None) or {}).values())
         if lifeline is not None:
             lifeline.close()

@@ -4,19 +4,26 @@ exhausting memory cannot be done safely here, so the failure is made where the k
 - `Unstartable`: a forkserver context whose `fail_at`-th worker process fails to start in the
   caller with OSError ENOMEM (as a fork there does), after leaving `marker`;
 - `forkserver_that_cannot_fork`: the real forkserver is killed and replaced by one whose own
-  fork fails (`tests.nofork`): it dies of the first request, and the caller reads end of file.
+  fork fails (`tests.nofork`): it dies of the first request, and the caller reads end of file;
+- `pids_group`: a cgroup (v1's pids controller) that a test's program moves into after setting
+  its limit (`LIMIT_THREADS`), so that the kernel refuses the threads past it, as under a
+  container's limit on processes: Python raises "can't start new thread".
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import multiprocessing.forkserver
 import os
 import signal
+from collections.abc import Iterator
 from multiprocessing.context import ForkServerContext, ForkServerProcess
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 NOMEM = f"OSError: [Errno {errno.ENOMEM}] {os.strerror(errno.ENOMEM)}"
 
@@ -66,3 +73,40 @@ def forkserver_that_cannot_fork() -> int:
 def ended(pid: int) -> None:
     """Wait for a child of this process to end, leaving it to be reaped by its owner."""
     os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+
+
+PIDS = Path("/sys/fs/cgroup/pids")  # cgroup v1's pids controller, where a limit is made
+needs_pids_limit = pytest.mark.skipif(
+    not os.access(PIDS, os.W_OK),
+    reason="makes a limit on threads: needs cgroup v1's pids controller at /sys/fs/cgroup/pids, "
+    "writable (root)",
+)
+
+# For the program run in the group (its path in sys.argv): it may start `more` threads beyond
+# those it has, and no more. What it started before (a forkserver) stays outside the limit.
+LIMIT_THREADS = """
+def limit_threads(group, more):
+    import os
+    with open(os.path.join(group, "pids.max"), "w") as f:
+        f.write(str(len(os.listdir("/proc/self/task")) + more))
+    with open(os.path.join(group, "cgroup.procs"), "w") as f:
+        f.write(str(os.getpid()))
+
+
+def lift_limit(group):
+    import os
+    with open(os.path.join(group, "pids.max"), "w") as f:
+        f.write("max")
+"""
+
+
+@contextlib.contextmanager
+def pids_group(name: str) -> Iterator[Path]:
+    """A new pids cgroup for a program to move into; removed once it is empty (the program
+    ended: processes it had forked from outside the group were never in it)."""
+    group = PIDS / f"monitor-test-{os.getpid()}-{name}"
+    group.mkdir()
+    try:
+        yield group
+    finally:
+        group.rmdir()

@@ -32,7 +32,15 @@ from monitor.views import indicator_views
 from tests.conftest import ROOT
 from tests.dyingparse import wait_for
 from tests.feedserver import FeedServer
-from tests.nostart import NOMEM, Unstartable, ended, forkserver_that_cannot_fork
+from tests.nostart import (
+    LIMIT_THREADS,
+    NOMEM,
+    Unstartable,
+    ended,
+    forkserver_that_cannot_fork,
+    needs_pids_limit,
+    pids_group,
+)
 from tests.test_parse_pool import dying, job, parsed  # noqa: F401 (dying: its autouse fixture)
 from tests.test_pipeline_window import ALL_TAGS, BODY, NOW, context
 
@@ -177,10 +185,10 @@ def test_workers_that_end_before_their_first_body_blame_no_feed(tmp_path: Path) 
     assert f"{NOT_STARTED}it ended before its first body: exit code 1)" in done.stderr
 
 
-PIDS = Path("/sys/fs/cgroup/pids")  # cgroup v1's pids controller, where a limit is made
-
-PIDS_LIMITED = """\
-import json, logging, os, sys
+PIDS_LIMITED = (
+    LIMIT_THREADS
+    + """
+import json, logging, sys
 from monitor.errors import ParseError
 from monitor.parse import ParseJob
 from monitor.parsepool import parse_many, start_workers
@@ -192,29 +200,19 @@ def stream(body):
     return {n: str(r) if isinstance(r, ParseError) else "read" for n, r in results.items()}
 
 
-def limit(group, value):
-    with open(os.path.join(group, "pids.max"), "w") as f:
-        f.write(value)
-
-
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     body, group, more = open(sys.argv[1], "rb").read(), sys.argv[2], int(sys.argv[3])
     start_workers(2)  # the forkserver starts outside the limit: it can fork the workers
-    limit(group, str(len(os.listdir("/proc/self/task")) + more))  # `more` threads, no more
-    with open(os.path.join(group, "cgroup.procs"), "w") as f:
-        f.write(str(os.getpid()))
+    limit_threads(group, more)
     limited = stream(body)
-    limit(group, "max")
+    lift_limit(group)
     print(json.dumps({"limited": limited, "then": stream(body)}))
 """
-
-
-@pytest.mark.skipif(
-    not os.access(PIDS, os.W_OK),
-    reason="makes a pids limit: needs cgroup v1's pids controller at /sys/fs/cgroup/pids, "
-    "writable (root)",
 )
+
+
+@needs_pids_limit
 @pytest.mark.parametrize(
     ("more", "why"),
     [(0, "RuntimeError: can't start new thread"), (1, parsepool.MANAGER_DIED)],
@@ -231,18 +229,15 @@ def test_a_pool_whose_threads_cannot_start_fails_the_stream_and_the_next_parses(
     program, body = tmp_path / "limited.py", tmp_path / "body.xml"
     program.write_text(PIDS_LIMITED)
     body.write_bytes(BODY)
-    group = PIDS / f"monitor-test-{os.getpid()}-{more}"
-    group.mkdir()
-    try:
+    with pids_group(f"pool-{more}") as group:
         done = subprocess.run(
             [sys.executable, str(program), str(body), str(group), str(more)],
             capture_output=True, text=True, timeout=120, check=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )  # fmt: skip
-    finally:
-        group.rmdir()  # empty: the process ended, and its workers were never in it
 
     results = json.loads(done.stdout)
     assert results["limited"] == dict.fromkeys("abc", f"{NOT_STARTED}{why}{READ_NEXT}")
     assert results["then"] == dict.fromkeys("abc", "read")
     assert f"{NOT_STARTED}{why}): the bodies left in this cycle are not parsed" in done.stderr
+    assert "Error" not in done.stderr.replace("RuntimeError: can't start new thread", "")

@@ -189,11 +189,14 @@ class Fetcher:
 
     def _started(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(
-                target=self._loop.run_forever, name="monitor-fetch", daemon=True
-            )
-            self._thread.start()
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="monitor-fetch", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:  # no thread can be started (a limit on processes): none runs
+                loop.close()
+                raise
+            self._loop, self._thread = loop, thread
         return self._loop
 
     def _halt(self) -> None:
