@@ -48,11 +48,20 @@ class Leases:
     def __enter__(self) -> Leases:
         return self
 
-    def __exit__(self, *_exc: object) -> None:
+    def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         self._done.set()
         if self._thread is not None:
             self._thread.join(RENEW_JOIN)
-        self.release()
+        if exc is None:
+            self.release()
+            return
+        try:  # the cycle failed: its error, not this one, is what the daemon reports
+            self.release()
+        except Exception as failed:  # e.g. the same full disk: the leases then run out
+            log.warning(
+                "cycle: its feeds' leases were not released either (%s): this daemon may check "
+                "them at once, another once the lease (%s) runs out", failed, self.lease,
+            )  # fmt: skip
 
     def hold(self, feed_ids: Iterable[str]) -> None:
         with self._lock:

@@ -5,7 +5,9 @@
 - PostgreSQL restarted under the daemon (its connections terminated, between and during
   cycles): the next units of work reconnect by themselves;
 - SQLite locked by another process (BEGIN EXCLUSIVE for seconds): the cycle waits and goes on;
-- the outbox's disk full: a clear error, the digest not marked sent, sent once space is back.
+- the outbox's disk full: a clear error, the digest not marked sent, sent once space is back;
+- the database's disk filling up mid-cycle: SQLite's error, nothing stored half-way, the news
+  stored by the next check once space is back.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pytest
 
 from monitor.daily import DIGEST_RETRY
 from monitor.definitions import load_definitions
+from monitor.errors import StoreError
 from monitor.scheduler import Daemon
 from monitor.settings import Settings
 from monitor.store import Store, open_store
@@ -278,27 +281,39 @@ def test_sqlite_locked_by_another_process_the_cycle_waits_and_goes_on(
 # ---------------------------------------------------------------- disk full
 
 
-@pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs, filled to the brim (needs root: skips otherwise)."""
-    mount = tmp_path / "outbox"
+@contextlib.contextmanager
+def tmpfs(mount: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` at `mount` (needs root: skips otherwise)."""
     mount.mkdir()
     if shutil.which("mount") is None or os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root and the mount command")
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
         capture_output=True, text=True,
     )  # fmt: skip
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
     try:
-        filler = (mount / "filler").open("wb", buffering=0)
-        with filler, contextlib.suppress(OSError):  # until ENOSPC
-            while True:
-                filler.write(b"\0" * 4096)
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Fill the disk to the brim; deleting the file returned gives the space back."""
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as f, contextlib.suppress(OSError):  # until ENOSPC
+        while True:
+            f.write(b"\0" * 4096)
+    return filler
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs, filled to the brim."""
+    with tmpfs(tmp_path / "outbox", "64k") as mount:
+        fill(mount)
+        yield mount
 
 
 def test_a_full_outbox_disk_is_a_clear_error_and_the_digest_stays_unsent(
@@ -326,3 +341,47 @@ def test_a_full_outbox_disk_is_a_clear_error_and_the_digest_stays_unsent(
         sent = store.digest_state(day)
     assert sent is not None and sent.sent_at is not None
     assert [p.name for p in tiny_disk.iterdir()] == [f"digest-{day.isoformat()}.eml"]
+
+
+def test_a_database_disk_that_fills_mid_cycle_fails_it_clearly_and_loses_no_news(
+    home: Path, tmp_path: Path, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The disk under the SQLite database fills up while the cycle fetches (its feeds claimed):
+    the cycle fails in SQLite's own words, at the write of the news (not at the release of the
+    leases after it, which fails too and is a warning), and stores nothing half-way. Once there
+    is space again, the next check reads both feeds and stores their news."""
+    clock = Clock()
+    with tmpfs(tmp_path / "data", "4m") as disk, open_store(f"sqlite:///{disk / 'm.db'}") as store:
+        daemon = make_daemon(home, store, clock)
+        filled: list[Path] = []
+        filling = threading.Lock()
+        published = clock.now - timedelta(hours=1)
+        bodies = {"/yonhap.xml": news.yonhap(published), "/herald.xml": news.herald(published)}
+
+        def fills_the_disk(h: _RequestHandler) -> None:  # before either feed is answered
+            with filling:
+                if not filled:
+                    filled.append(fill(disk))
+            h.answer(Route(body=bodies[h.path]))
+
+        for path in bodies:
+            feed_server.route(path, fills_the_disk)
+
+        with pytest.raises(StoreError) as failed, caplog.at_level(logging.WARNING):
+            daemon.check()
+        assert str(failed.value) == (
+            "store: unable to add entries and matches: OperationalError: database or disk is full"
+        )
+        [warning] = [r.getMessage() for r in caplog.records if "leases" in r.getMessage()]
+        assert warning.startswith("cycle: its feeds' leases were not released either (store: ")
+        assert filled  # the disk filled after the feeds were claimed
+        assert store.entries_since(clock.now - timedelta(days=30)) == []
+        assert all(f.last_checked_at is None for f in store.feeds())  # not recorded as read
+
+        filled[0].unlink()  # space again
+        assert daemon.check()
+        stored = {
+            e.feed_id for _id, e, _seen in store.entries_since(clock.now - timedelta(days=30))
+        }
+        assert stored == {"yonhap", "herald"}
+        assert all(f.last_success_at is not None for f in store.feeds())
