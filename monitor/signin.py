@@ -24,6 +24,7 @@ The pages are rendered once for every visitor with page.CSRF_SLOT and page.SESSI
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,6 +49,7 @@ FORM_MAX_BYTES = 4096  # the sign-in and sign-out forms
 NEXT_MAX = 2000  # longest `next` path followed after signing in
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _NO_STORE = {"Cache-Control": "no-store"}
+_PAGE_FORM = re.compile(r"(/indicators/[^/]+/page)/(?:verdict|silence|silence/end)")
 
 
 @dataclass(frozen=True)
@@ -200,10 +202,11 @@ async def _csrf_of(request: Request) -> str | None:
 
 def _back(request: Request) -> str:
     """Where to return after signing in: the page asked for; for a form's post, its page (the
-    forms post to PAGE/verdict)."""
+    forms post to PAGE/verdict, PAGE/silence and PAGE/silence/end), else `/`."""
     path = request.url.path
     if request.method not in _SAFE_METHODS:
-        return path.rsplit("/", 1)[0] or "/"
+        form = _PAGE_FORM.fullmatch(path)
+        return form.group(1) if form else "/"
     return f"{path}?{request.url.query}" if request.url.query else path
 
 

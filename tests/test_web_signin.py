@@ -295,6 +295,24 @@ def test_a_form_posted_after_the_session_ended_goes_to_sign_in_and_back_to_its_p
     assert store.verdicts() == []
 
 
+@pytest.mark.parametrize(
+    ("form", "fields"),
+    [("silence", {"for": "1d", "reason": "a visit"}), ("silence/end", {"silence": "1"})],
+)
+def test_a_silence_form_posted_after_the_session_ended_comes_back_to_its_page(
+    web: httpx.Client, store: Store, form: str, fields: dict[str, str]
+) -> None:
+    """Not to the form's address, which answers no GET (405 after signing in)."""
+    answer = web.post(f"{PAGE}/{form}", data=fields, headers=HTML)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/signin?next={PAGE}"
+    assert store.silences() == []
+
+    back = web.post("/signin", data={"token": "alice-token-1", "next": PAGE}, headers=HTML)
+    assert back.headers["location"] == PAGE
+    assert web.get(PAGE, headers=as_browser(session_of(back))).status_code == 200
+
+
 # ---------------------------------------------------------------- the end of a session
 
 
