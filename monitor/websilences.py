@@ -11,7 +11,8 @@ Who: the name of the token that made the request (by bearer header or a session 
 it; `api` for MONITOR_API_TOKEN), else `anonymous`, as for verdicts. The page's forms carry the
 session's CSRF token (`monitor.signin` checks it). Errors: 404 no such indicator or silence,
 409 the silence is over, 422 a bad outcome, duration or reason. The forms refuse a cross-site
-post (403), as the verdict form does.
+post (403), as the verdict form does, and so does POST /silences/{id}/end, which needs no body
+(the JSON posts need a JSON body, which another site's page cannot send without CORS).
 """
 
 from __future__ import annotations
@@ -121,7 +122,10 @@ def add_silence(state: State, request: Request, body: SilenceIn) -> SilenceOut:
     summary="End a silence now",
 )
 def end_silence(state: State, request: Request, silence_id: SilenceId) -> SilenceOut:
-    """End a silence in force now: the changes it held go out (alerts, the next digest)."""
+    """End a silence in force now: the changes it held go out (alerts, the next digest). 403
+    from another site's page: this post needs no body, so a form there could send it."""
+    if server.cross_site(request.headers):
+        raise HTTPException(403, "silence: another site's page may not end a silence")
     who = signin.visitor_of(request).name
     return SilenceOut.of(_end(state, silence_id, who), now=state.clock())
 

@@ -112,6 +112,25 @@ def test_ending_an_unknown_or_ended_silence_is_404_or_409(client: TestClient) ->
     assert unknown.status_code == 404 and unknown.json() == {"detail": "silence: no silence 999"}
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}],
+)
+def test_another_site_s_page_cannot_end_a_silence_without_a_token(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    """With no token set (the default) the endpoint needs no body, so a page of any site the
+    person visits could post to it: the browser's word that it is another site's is refused."""
+    made = begin(client)
+    answer = client.post(f"/silences/{made['id']}/end", headers=headers)
+    assert answer.status_code == 403
+    assert client.get("/silences").json()[0]["state"] == "active"
+    same_site = client.post(
+        f"/silences/{made['id']}/end", headers={"Sec-Fetch-Site": "same-origin"}
+    )
+    assert same_site.status_code == 200
+
+
 def test_with_a_token_silences_need_it_and_are_by_api(store: Store, defs: Definitions) -> None:
     app = create_app(
         store=store, definitions=lambda: defs, settings=settings(api_token="t0k"), clock=lambda: NOW
