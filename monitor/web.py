@@ -531,10 +531,6 @@ def _indicator_page(
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    async def unavailable(_request: Request, exc: Exception) -> JSONResponse:
-        log.error("web: %s", exc)
-        return JSONResponse({"detail": "the database did not answer"}, status_code=503)
-
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("web: %s %s failed", request.method, request.url.path, exc_info=exc)
         # Sent by Starlette's outermost middleware, past Guard: the header is set here.
@@ -550,6 +546,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             exc.status_code, exc.detail, now=state.clock(), zone=state.settings.zone
         )
         return HTMLResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        log.error("web: %s", exc)
+        return await http_error(request, StarletteHTTPException(503, "the database did not answer"))
 
     async def invalid(request: Request, exc: Exception) -> Response:
         """A query or body FastAPI refuses (`?before=abc`): its JSON 422, or a page saying

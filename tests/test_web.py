@@ -443,6 +443,13 @@ def test_an_unreachable_database_is_503_never_a_trace(
         response = client.get(path)
         assert response.status_code == 503, path
         assert response.json() == {"detail": "the database did not answer"}
+    # A person opening the page gets it as a page, as every other error, not bare JSON.
+    for path in ("/", "/indicators/visa-easing/page"):
+        page = client.get(path, headers={"Accept": "text/html,application/xhtml+xml"})
+        assert page.status_code == 503, path
+        assert page.headers["content-type"].startswith("text/html")
+        assert "503 Service Unavailable" in page.text
+        assert "the database did not answer" in page.text
 
 
 def test_an_unexpected_error_is_a_json_500_without_internals(store: Store) -> None:
