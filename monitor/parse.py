@@ -15,7 +15,7 @@ import ipaddress
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache, lru_cache
 from itertools import starmap
 from typing import Any
@@ -300,16 +300,66 @@ def _convert(value: str, kind: str) -> str:
 
 
 def _published(item: dict[str, Any]) -> datetime | None:
-    for key in ("published_parsed", "updated_parsed"):
-        stamp = item.get(key)
-        if stamp is None:
-            continue
-        try:
-            year, month, day, hour, minute, second = stamp[:6]
-            return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            continue
+    for key in ("published", "updated"):
+        when = _moment(item.get(f"{key}_parsed"))
+        raw = _str(item.get(key)).strip()
+        written = _YEAR_FIRST.match(raw)
+        if written is not None and not _near(when, written):  # feedparser misread it
+            when = _year_first(_YEAR_FIRST.fullmatch(raw))
+        if when is not None:
+            return when
     return None
+
+
+def _moment(stamp: Any) -> datetime | None:
+    """feedparser's time tuple (UTC) as a datetime; None when it is none or no date."""
+    if stamp is None:
+        return None
+    try:
+        year, month, day, hour, minute, second = stamp[:6]
+        return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+# A date written year first: ISO 8601's "2026-12-04T09:30:00+09:00", and "2020/1/10 14:33:00"
+# (Dvbbs and other Chinese CMSs), "2026.12.04 09:30", "2026年12月4日", which feedparser reads
+# only in part, by its ISO 8601 reader: the year, then the first of the month the feed is read
+# in (a story of 10 January read in December is dated 1 December, and counts as fresh). When
+# feedparser's reading is not the day written, the date is read here (without a zone, as UTC),
+# or is no date.
+_YEAR_FIRST = re.compile(
+    r"(?P<year>\d{4})\s*[-/.年년]\s*(?P<month>\d{1,2})\s*[-/.月월]\s*(?P<day>\d{1,2})\s*[.日일]?"
+    r"(?:(?:T|\s*)(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,]\d+)?)?)?"
+    r"\s*(?P<zone>Z|UTC|GMT|(?P<sign>[+-])(?P<zone_hours>\d{2}):?(?P<zone_minutes>\d{2})?)?",
+    re.IGNORECASE,
+)
+
+
+def _year_first(written: re.Match[str] | None) -> datetime | None:
+    """The moment a whole `_YEAR_FIRST` date names, in UTC; None when it names none."""
+    if written is None:
+        return None
+    fields = ("year", "month", "day", "hour", "minute", "second", "zone_hours", "zone_minutes")
+    year, month, day, hour, minute, second, zone_hours, zone_minutes = (
+        int(written[name] or 0) for name in fields
+    )
+    offset = timedelta(hours=zone_hours, minutes=zone_minutes)
+    try:
+        local = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
+        return local + offset if written["sign"] == "-" else local - offset
+    except (ValueError, OverflowError):
+        return None
+
+
+def _near(when: datetime | None, written: re.Match[str]) -> bool:
+    """Whether `when` is on the day a date written year first names, or the day before or after
+    (its zone moves it)."""
+    try:
+        day = date(int(written["year"]), int(written["month"]), int(written["day"]))
+    except ValueError:
+        return False
+    return when is not None and abs(when.date() - day) <= timedelta(days=1)
 
 
 def _ill_formed(parsed: Mapping[str, Any]) -> bool:

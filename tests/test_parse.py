@@ -85,6 +85,37 @@ def test_rss2_dates_bad_and_future() -> None:
     assert entries["yahoo-abc123"].published == datetime(2100, 1, 1, tzinfo=UTC)  # kept as is
 
 
+def rss_dated(pub_date: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f"<item><title>x</title><link>https://a.example/1</link><pubDate>{pub_date}</pubDate>"
+        "</item></channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("pub_date", "published"),
+    [
+        ("2020/1/10 14:33:00", datetime(2020, 1, 10, 14, 33, tzinfo=UTC)),  # Dvbbs (kc0011)
+        ("2026/01/05 09:30:00 +0900", datetime(2026, 1, 5, 0, 30, tzinfo=UTC)),
+        ("2026.1.5 09:30", datetime(2026, 1, 5, 9, 30, tzinfo=UTC)),
+        ("2026.01.05", datetime(2026, 1, 5, tzinfo=UTC)),
+        ("2026年1月5日 09:30", datetime(2026, 1, 5, 9, 30, tzinfo=UTC)),
+        ("2026-01-05T09:30:00+09:00", datetime(2026, 1, 5, 0, 30, tzinfo=UTC)),
+        ("2004년 05월 28일 01:31:15", datetime(2004, 5, 28, 1, 31, 15, tzinfo=UTC)),
+        ("2026/1/10 by the editors", None),  # not a date as a whole
+        ("2026/13/45", None),
+    ],
+)
+def test_a_date_written_year_first_is_the_day_written(
+    pub_date: str, published: datetime | None
+) -> None:
+    # feedparser reads "2020/1/10 …" as the year alone and makes up the rest: the first of
+    # the month the feed is read in, so January's news read in December would be fresh.
+    feed = parse_feed(rss_dated(pub_date), feed_id="f", url=FEED_URL)
+    assert feed.entries[0].published == published
+
+
 def test_rss2_another_story_under_an_earlier_guid_is_kept_too() -> None:
     feed = parse("rss2.xml")
     first, other = [e for e in feed.entries if e.guid == "yna-1"]
