@@ -303,9 +303,12 @@ def _published(item: dict[str, Any]) -> datetime | None:
     for key in ("published", "updated"):
         when = _moment(item.get(f"{key}_parsed"))
         raw = _str(item.get(key)).strip()
-        written = _YEAR_FIRST.match(raw)
-        if written is not None and not _near(when, written):  # feedparser misread it
-            when = _year_first(_YEAR_FIRST.fullmatch(raw))
+        if (written := _YEAR_FIRST.match(raw)) is not None:
+            whole = _YEAR_FIRST.fullmatch(raw)
+            if whole is not None:
+                when = _year_first(whole)
+            elif not _near(when, written):  # feedparser made the date up
+                when = None
         if when is not None:
             return when
     return None
@@ -325,21 +328,19 @@ def _moment(stamp: Any) -> datetime | None:
 # A date written year first: ISO 8601's "2026-12-04T09:30:00+09:00", and "2020/1/10 14:33:00"
 # (Dvbbs and other Chinese CMSs), "2026.12.04 09:30", "2026年12月4日", which feedparser reads
 # only in part, by its ISO 8601 reader: the year, then the first of the month the feed is read
-# in (a story of 10 January read in December is dated 1 December, and counts as fresh). When
-# feedparser's reading is not the day written, the date is read here (without a zone, as UTC),
-# or is no date.
+# in (a story of 10 January read in December is dated 1 December, and counts as fresh). They
+# are read here (without a zone, as UTC); one with more than `_YEAR_FIRST` reads keeps
+# feedparser's reading only when that is the day written.
 _YEAR_FIRST = re.compile(
-    r"(?P<year>\d{4})\s*[-/.年년]\s*(?P<month>\d{1,2})\s*[-/.月월]\s*(?P<day>\d{1,2})\s*[.日일]?"
-    r"(?:(?:T|\s*)(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,]\d+)?)?)?"
-    r"\s*(?P<zone>Z|UTC|GMT|(?P<sign>[+-])(?P<zone_hours>\d{2}):?(?P<zone_minutes>\d{2})?)?",
+    r"(?P<year>\d{4})\s*[-/.年년]\s*(?P<month>\d{1,2})\s*[-/.月월]\s*(?P<day>\d{1,2})(?:\s*[.日일])?"
+    r"(?:(?:T|\s+)(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,]\d+)?)?)?"
+    r"(?:\s*(?P<zone>Z|UTC|GMT|(?P<sign>[+-])(?P<zone_hours>\d{2}):?(?P<zone_minutes>\d{2})?))?",
     re.IGNORECASE,
 )
 
 
-def _year_first(written: re.Match[str] | None) -> datetime | None:
+def _year_first(written: re.Match[str]) -> datetime | None:
     """The moment a whole `_YEAR_FIRST` date names, in UTC; None when it names none."""
-    if written is None:
-        return None
     fields = ("year", "month", "day", "hour", "minute", "second", "zone_hours", "zone_minutes")
     year, month, day, hour, minute, second, zone_hours, zone_minutes = (
         int(written[name] or 0) for name in fields
