@@ -294,9 +294,29 @@ def _source_of(item: Mapping[str, Any], key: str) -> tuple[str, str]:
 
 
 def _convert(value: str, kind: str) -> str:
+    if "html" not in kind and "<" in value:  # plain text with HTML's tags in it, maybe
+        value = _NOT_A_TAG.sub("&lt;", value)
     if "html" in kind or "<" in value or "&" in value:
         return _CONTROLS.sub("", html_to_text(value))  # "&#1;" is one too
     return collapse(value)
+
+
+# HTML's element names. In a value feedparser took for plain text (an Atom type="text", an RSS
+# title without an end tag), a "<" before another word is the text's own, kept: "SBS <Running
+# Man>" (Korean outlets bracket a programme's name so), "x<y"; before one of these it opens a
+# tag ("<br>", "<img src=…>"), which is dropped.
+_HTML_ELEMENTS = (
+    "a|abbr|acronym|address|area|article|aside|audio|b|base|basefont|bdi|bdo|big|blink|"
+    "blockquote|body|br|button|canvas|caption|center|cite|code|col|colgroup|data|datalist|"
+    "dd|del|details|dfn|dialog|div|dl|dt|em|embed|fieldset|figcaption|figure|font|footer|"
+    "form|frame|frameset|h1|h2|h3|h4|h5|h6|head|header|hgroup|hr|html|i|iframe|img|input|"
+    "ins|kbd|label|legend|li|link|main|map|mark|marquee|math|menu|meta|meter|nav|nobr|"
+    "noembed|noframes|noscript|object|ol|optgroup|option|output|p|param|picture|plaintext|"
+    "pre|progress|q|rp|rt|ruby|s|samp|script|search|section|select|slot|small|source|span|"
+    "strike|strong|style|sub|summary|sup|svg|table|tbody|td|template|textarea|tfoot|th|"
+    "thead|time|title|tr|track|tt|u|ul|var|video|wbr|xmp"
+)
+_NOT_A_TAG = re.compile(r"<(?!/?(?:" + _HTML_ELEMENTS + r")(?=[\s/>])|!)", re.IGNORECASE)
 
 
 def _published(item: dict[str, Any]) -> datetime | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -194,6 +195,40 @@ def test_rss2_entries_missing_fields_still_parse() -> None:
     assert no_title.publisher == "example-news.co.kr"  # the feed's own domain
     assert (only_title.title, only_title.text, only_title.published) == ("Only a title", "", None)
     assert no_title.key != only_title.key
+
+
+def rss_titled(title: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f"<item><title>{title}</title><link>https://a.example/1</link></item></channel></rss>"
+    ).encode()
+
+
+def atom_titled(title: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<title>t</title><id>urn:t</id><updated>2026-01-05T00:00:00Z</updated><entry>"
+        f'<title type="text">{title}</title><id>urn:1</id><link href="https://a.example/1"/>'
+        "<updated>2026-01-05T00:00:00Z</updated></entry></feed>"
+    ).encode()
+
+
+@pytest.mark.parametrize("feed", [rss_titled, atom_titled])
+@pytest.mark.parametrize(
+    ("title", "read"),
+    [
+        ("SBS &lt;Running Man&gt; 중국 방영 재개", "SBS <Running Man> 중국 방영 재개"),
+        ("&lt;Squid Game&gt; tops the charts in China", "<Squid Game> tops the charts in China"),
+        ("Why x&lt;y matters", "Why x<y matters"),
+        ("Seoul&lt;br&gt;and Beijing", "Seoul and Beijing"),  # an HTML tag all the same
+        ("&lt;img src='x.jpg'&gt;Seoul and Beijing", "Seoul and Beijing"),
+    ],
+)
+def test_a_plain_text_title_keeps_the_angle_brackets_that_open_no_html_tag(
+    feed: Callable[[str], bytes], title: str, read: str
+) -> None:
+    # Korean outlets bracket a programme's name: "<Running Man>" is no tag, and was dropped.
+    assert parse_feed(feed(title), feed_id="f", url=FEED_URL).entries[0].title == read
 
 
 # ---------------------------------------------------------------- Atom and RDF
