@@ -11,6 +11,7 @@ claiming it in the database is the caller's job (see `send_with_retry`).
 from __future__ import annotations
 
 import errno
+import hmac
 import logging
 import os
 import re
@@ -103,12 +104,36 @@ class _LostAfterData(smtplib.SMTPServerDisconnected):
     may have been delivered, so it is not sent again at once (a later run retries)."""
 
 
+class _UTF8(str):
+    """An AUTH answer that smtplib's `.encode("ascii")` encodes as UTF-8 (RFC 4616)."""
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return str(self).encode("utf-8", errors)
+
+
 class _SMTP(smtplib.SMTP):
     handed_over = False  # the message itself was sent (DATA)
 
     def data(self, msg: Any) -> tuple[int, bytes]:
         self.handed_over = True
         return super().data(msg)
+
+    def auth(self, mechanism: str, authobject: Any, **kwargs: Any) -> tuple[int, bytes]:
+        """smtplib's, but a user name or password that is not ASCII goes out as UTF-8: smtplib
+        raised UnicodeEncodeError, quoting the password's character (CPython issue 73936)."""
+
+        def utf8(challenge: Any = None) -> Any:
+            answer = authobject(challenge)
+            return None if answer is None else _UTF8(answer)
+
+        return super().auth(mechanism, utf8, **kwargs)
+
+    def auth_cram_md5(self, challenge: Any = None) -> Any:
+        """smtplib's, the password as UTF-8 too."""
+        if challenge is None:  # no initial response, as smtplib's
+            return None
+        digest = hmac.HMAC(str(self.password).encode("utf-8"), challenge, "md5").hexdigest()
+        return f"{self.user} {digest}"
 
 
 class _SMTPSSL(smtplib.SMTP_SSL, _SMTP):

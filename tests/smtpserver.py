@@ -9,7 +9,8 @@ Options: `fail_first=N` answers the first N DATA commands with "451 try later"; 
 takes the first N messages and hangs up without answering; `refuse={"a@x": "550 5.1.1 no such
 user"}` answers RCPT TO of those addresses so (and takes the others), with `refuse_times={"a@x":
 N}` only the first N times (greylisting: "450 4.2.0 try again later", then taken);
-`users={"name": "password"}` offers AUTH (also without TLS) and requires it;
+`users={"name": "password"}` offers AUTH (also without TLS) and requires it, by PLAIN and LOGIN, or
+by the `mechanisms` named (CRAM-MD5 among them);
 `tls=(certfile, keyfile)` offers STARTTLS; `implicit_tls=(certfile, keyfile)` speaks TLS from the
 first byte (port 465 style). `self_signed_cert(dir)` makes a certificate for
 127.0.0.1 with the openssl command (None when openssl is missing).
@@ -18,6 +19,7 @@ first byte (port 465 style). `self_signed_cert(dir)` makes a certificate for
 from __future__ import annotations
 
 import contextlib
+import hmac
 import shutil
 import socket
 import ssl
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 HOST = "127.0.0.1"
 
@@ -55,6 +57,7 @@ class Handler:
     messages: list[Received] = field(default_factory=list)
     attempts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    users: dict[str, str] = field(default_factory=dict)  # who may log in (`running_smtp_server`)
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -91,6 +94,24 @@ class Handler:
             if len(self.messages) <= self.drop_first and server.transport is not None:
                 server.transport.close()
         return "250 2.0.0 OK"
+
+
+@dataclass
+class _CramMD5Handler(Handler):
+    """A handler that also offers AUTH CRAM-MD5 (RFC 2195), which aiosmtpd does not itself."""
+
+    async def auth_CRAM__MD5(self, server: SMTP, args: list[str]) -> AuthResult:
+        challenge = b"<1896.697170952@smtp.test>"
+        answer = await server.challenge_auth(challenge)
+        if answer is MISSING:
+            return AuthResult(success=False, handled=True)
+        assert isinstance(answer, bytes)
+        user, _, digest = answer.decode().rpartition(" ")
+        password = self.users.get(user)
+        expected = hmac.HMAC(password.encode(), challenge, "md5").hexdigest() if password else ""
+        ok = bool(expected) and hmac.compare_digest(digest, expected)
+        login = LoginPassword(user.encode(), b"")
+        return AuthResult(success=ok, handled=False, auth_data=login if ok else None)
 
 
 @dataclass
@@ -147,13 +168,15 @@ def running_smtp_server(
     tls: tuple[Path, Path] | None = None,
     implicit_tls: tuple[Path, Path] | None = None,
     port: int | None = None,
+    mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN"),
 ) -> Iterator[SMTPServer]:
     """`port`: listen there (a server that comes back), else on a free one."""
-    handler = Handler(
+    handler = (_CramMD5Handler if "CRAM-MD5" in mechanisms else Handler)(
         fail_first=fail_first,
         drop_first=drop_first,
         refuse=refuse or {},
         refuse_times=refuse_times or {},
+        users=users or {},
     )
     kwargs: dict[str, Any] = {}
     if users is not None:
@@ -161,6 +184,7 @@ def running_smtp_server(
             authenticator=_Authenticator(users),
             auth_required=True,
             auth_require_tls=tls is not None,
+            auth_exclude_mechanism=[m for m in ("PLAIN", "LOGIN") if m not in mechanisms],
         )
     if tls is not None:
         kwargs.update(tls_context=_server_context(tls))

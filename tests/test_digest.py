@@ -361,6 +361,20 @@ def test_logs_in_when_a_username_is_set() -> None:
         assert [m.login for m in server.messages] == ["digest"]
 
 
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN", "CRAM-MD5"])
+def test_logs_in_with_a_user_name_and_password_that_are_not_ascii(mechanism: str) -> None:
+    """smtplib sends AUTH answers as ASCII: it raised UnicodeEncodeError, not a DigestError,
+    quoting the password's character, into the log, the digest's row and /healthz."""
+    user, password = "지수", "pässwörd-비밀"
+    with running_smtp_server(users={user: password}, mechanisms=(mechanism,)) as server:
+        values = {"smtp_username": user, "smtp_password": password}
+        deliver(
+            build_digest(sample(), sender=SENDER, recipients=RECIPIENTS),
+            smtp_settings(server, **values),
+        )
+        assert [m.login for m in server.messages] == [user]
+
+
 def test_wrong_password_is_not_retried() -> None:
     sleeps: list[float] = []
     with running_smtp_server(users={"digest": "s3cret"}) as server:
