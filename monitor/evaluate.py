@@ -21,8 +21,11 @@ The status model (DESIGN §3):
   and has not been failing for longer than two of its check intervals. So an indicator whose
   feeds were never read is ``unknown`` before its first check and after a first check that
   failed, and one whose feeds all died is ``unknown`` two intervals after the last of them
-  failed. This follows DESIGN literally: it wins even when evidence is still inside the window,
-  because nobody can tell whether the news has moved on since; the status says why (`reason`).
+  failed. The readers (the page, the API, the digest) also pass each feed's last read: one not
+  read for two intervals (while no daemon ran, and then a first check that failed) supports
+  no status either. This follows DESIGN literally: it wins even when evidence is still inside
+  the window, because nobody can tell whether the news has moved on since; the status says why
+  (`reason`).
   Otherwise ``quiet`` without evidence, ``mixed`` when two or more outcomes share the highest
   level, else ``OUTCOME:LEVEL``.
 """
@@ -203,7 +206,11 @@ def down_since(feed_health: Sequence[FeedHealth], now: datetime) -> datetime | N
                 return None
             moments.append(health.failing_since)
         elif health.failing_since is not None:
-            moments.append(health.failing_since + UNREAD_AFTER * health.interval)
+            unread = _unread_at(health)
+            if unread is not None and unread <= health.failing_since:  # unread, then failing
+                moments.append(unread)
+            else:
+                moments.append(health.failing_since + UNREAD_AFTER * health.interval)
         elif health.last_read is not None and health.last_read <= now:
             moments.append(health.last_read + max(UNREAD_AFTER * health.interval, UNREAD_MIN))
         else:
@@ -226,10 +233,17 @@ def _problem(health: FeedHealth, now: datetime) -> str:
     read = health.last_read
     if since is None and read is not None and read > now + CLOCK_SLACK:
         return f"{health.feed_id}: last read at {utc_text(read)}, after now (clock set back)"
-    if (
-        since is None
-        and read is not None
-        and read <= now - max(UNREAD_AFTER * health.interval, UNREAD_MIN)
-    ):
-        return f"{health.feed_id}: not read since {utc_text(read)}"
+    unread = _unread_at(health)  # not read for that long (and then a check that failed)
+    if read is not None and unread is not None and unread <= min(now, since or now):
+        return f"{health.feed_id}: not read since {utc_text(read)}{because}"
     return ""
+
+
+def _unread_at(health: FeedHealth) -> datetime | None:
+    """When a feed read at `last_read` (the readers' health) stops supporting a status if it
+    is not read again: two intervals, ten minutes at least, after that; None without one. A
+    failing feed that went unread so long before its failures began (the daemon was down, the
+    host asleep) is unread from then: its first failed check does not make it read again."""
+    if health.last_read is None:
+        return None
+    return health.last_read + max(UNREAD_AFTER * health.interval, UNREAD_MIN)

@@ -739,6 +739,22 @@ def test_a_feed_nobody_read_for_two_intervals_supports_no_status(
     assert feeds_down([health, healthy("f2")], NOW) == ""  # one feed read is enough
 
 
+def test_a_feed_unread_for_a_day_stays_unread_when_its_next_check_fails() -> None:
+    """The daemon was down (or its host asleep) for a day, and its first check fails: that
+    failure, minutes old, does not make the feed support `quiet` again."""
+    interval = timedelta(minutes=15)
+    after_a_day = FeedHealth("f1", NOW, interval, last_error="boom", last_read=NOW - 24 * HOUR)
+    assert feeds_down([after_a_day], NOW) == (
+        f"feeds not read: f1: not read since {NOW - 24 * HOUR:%Y-%m-%d %H:%M} UTC (boom)"
+    )
+    assert down_since([after_a_day], NOW) == NOW - 24 * HOUR + 2 * interval
+    # a check missed, then one that failed, as any interval may have: failing, not unread yet
+    as_usual = replace(after_a_day, failing_since=NOW - 10 * timedelta(minutes=1),
+                       last_read=NOW - 25 * timedelta(minutes=1))  # fmt: skip
+    assert feeds_down([as_usual], NOW) == ""
+    assert down_since([as_usual], NOW) is None
+
+
 def test_a_failing_feed_says_failing_not_unread() -> None:
     health = FeedHealth("f1", NOW - HOUR, timedelta(minutes=15), last_error="boom",
                         last_read=NOW - 2 * HOUR)  # fmt: skip

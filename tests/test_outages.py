@@ -20,7 +20,9 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import psycopg
@@ -129,6 +131,42 @@ def test_smtp_down_at_digest_time_then_back_sends_the_digest_once(
     assert "2 indicators changed" in received.message["Subject"]
     assert sent is not None and sent.sent_at is not None and sent.last_error == ""
     assert sent.attempts == 2
+
+
+# ---------------------------------------------------------------- the network, after a night
+
+
+def test_back_after_a_night_to_a_network_that_is_down_the_digest_says_unknown_not_quiet(
+    home: Path, feed_server: FeedServer
+) -> None:
+    """A daemon stopped (or its host asleep) overnight comes back after the digest time, and
+    its first check fails (the network is not up yet). No feed was read for a day: the digest
+    it sends then must not claim `quiet` — the failed check made the feeds look read again."""
+    clock = Clock()
+    clock.now = datetime.combine(datetime.now(UTC).date() - timedelta(days=2), time(6), UTC)
+    with open_store(f"sqlite:///{home / 'monitor.db'}") as store:
+        assert make_daemon(home, store, clock, digest_time="07:00").check()
+        read_at = clock.now
+        clock.advance(timedelta(hours=26))  # the next day, 08:00: the digest is due
+        for name in ("yonhap", "herald"):
+            feed_server.route(f"/{name}.xml", status=503, body=b"down")
+        daemon = make_daemon(home, store, clock, digest_time="07:00")
+        daemon.check()
+        assert {f.failing_since for f in store.feeds()} == {clock.now}
+        assert daemon.digest()
+    (eml,) = (home / "outbox").glob("digest-*.eml")
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    text = message.get_body(("plain",))
+    assert text is not None
+    body = " ".join(str(text.get_content()).split())  # unwrapped
+    standing = body.partition("STANDING STATUS")[2].partition("FEED HEALTH")[0]
+    indicators = len(daemon.definitions.indicators)
+    assert message["Subject"].endswith(f": no changes, {indicators} unknown")
+    assert standing.count("⚠ unknown") == indicators and "quiet" not in standing
+    unread = read_at + timedelta(minutes=30)  # two intervals after the last read
+    assert standing.count(f"⚠ unknown (since {unread:%Y-%m-%d %H:%M} UTC)") == indicators
+    assert standing.count(f"herald: not read since {read_at:%Y-%m-%d %H:%M} UTC") == indicators
 
 
 # ---------------------------------------------------------------- PostgreSQL
