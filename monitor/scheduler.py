@@ -17,7 +17,8 @@ The schedule's truth is in the database (each feed's next_check_at, each day's d
 the jobs only *look* every tick and a restart neither repeats nor skips work. One job never
 runs twice at once (max_instances=1), missed runs coalesce, a job that raises is logged and
 the daemon goes on. A check cycle and the building of a digest never overlap, so a digest
-cannot miss a change being recorded.
+cannot miss a change being recorded; what time alone changed (feeds gone unread) is recorded
+just before a digest is built, so a change dated before it is not recorded after it.
 """
 
 from __future__ import annotations
@@ -200,13 +201,27 @@ class Daemon:
         if self._evaluated_at is not None and now - self._evaluated_at < REEVALUATE_EVERY:
             return
         with self._gate():
-            changes = evaluate_and_record(self.context, now=now)
-            self._evaluated_at = now
+            self._record_what_time_changed(now)
+
+    def _record_what_time_changed(self, now: datetime) -> None:
+        """Record the changes time alone made by `now` (the work lock held), and log them."""
+        changes = evaluate_and_record(self.context, now=now)
+        self._evaluated_at = now
         for change in changes:
             because = f" because {change.reason}" if change.reason else ""
             log.info(
                 "%s: %s -> %s%s", change.indicator_id, change.old_status, change.new_status, because
             )
+
+    @contextlib.contextmanager
+    def _building_digest(self) -> Iterator[None]:
+        """The work lock, and what time alone changed since the last re-evaluation recorded
+        first: a change to `unknown` is dated when the feeds went unread, so one dated before
+        the digest is built and recorded while it is sent would be in no digest's "what
+        changed" (the next one starts where this one was built)."""
+        with self._gate():
+            self._record_what_time_changed(self.clock())
+            yield
 
     def _any_due(self, now: datetime) -> bool:
         return any(f.next_check_at is None or f.next_check_at <= now for f in self.store.feeds())
@@ -319,7 +334,7 @@ class Daemon:
                 owner=self.owner,
                 sleep=self._sleep,
                 clock=self.clock,
-                guard=self._gate(),
+                guard=self._building_digest(),
             )
         except Stopping:
             raise

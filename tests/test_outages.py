@@ -28,8 +28,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from monitor.daily import DIGEST_RETRY
+from monitor.daily import DIGEST_RETRY, digest_input
 from monitor.definitions import load_definitions
+from monitor.digest import format_status
 from monitor.errors import StoreError
 from monitor.scheduler import Daemon
 from monitor.settings import Settings
@@ -40,6 +41,7 @@ from tests.feedserver import FeedServer, Route, _RequestHandler
 from tests.smtpserver import running_smtp_server
 from tests.webhook import closed_port
 
+HOUR = timedelta(hours=1)
 ALL_TAGS = ("korea", "china", "japan", "international", "search-dialogue", "search-travel",
             "search-culture", "search-northkorea", "search-business")  # fmt: skip
 
@@ -131,6 +133,61 @@ def test_smtp_down_at_digest_time_then_back_sends_the_digest_once(
     assert "2 indicators changed" in received.message["Subject"]
     assert sent is not None and sent.sent_at is not None and sent.last_error == ""
     assert sent.attempts == 2
+
+
+def test_feeds_gone_unread_as_the_digest_is_built_are_in_what_changed_once(
+    home: Path, feed_server: FeedServer
+) -> None:
+    """The feeds fail from 06:15, so at 06:45 (two intervals) the indicators stop being able
+    to say `quiet`: the change to `unknown` is dated then. The digest is due at 06:45 too, and
+    is built before a check records that change; the server refuses its first try, and during
+    the back-off a check records it, dated 06:45 — before the digest's end (it was built
+    after), after its start. It must be listed under "what changed" in this digest or the next,
+    not in neither."""
+    clock = Clock()
+    clock.now = datetime.combine(datetime.now(UTC).date() - timedelta(days=2), time(6), UTC)
+    with (
+        running_smtp_server(fail_first=1) as smtp,
+        open_store(f"sqlite:///{home / 'monitor.db'}") as store,
+    ):
+        daemon = make_daemon(home, store, clock, digest_time="06:45", smtp_host=smtp.host,
+                             smtp_port=smtp.port, smtp_starttls=False)  # fmt: skip
+        assert daemon.check()  # read at 06:00
+        for name in ("yonhap", "herald"):
+            feed_server.route(f"/{name}.xml", status=503, body=b"down")
+        for _ in range(2):  # failing at 06:15 and 06:30: unread from 06:45
+            clock.advance(timedelta(minutes=15))
+            assert daemon.check()
+        clock.advance(timedelta(minutes=15, seconds=10))  # 06:45:10, the digest job's tick
+
+        def a_check_meanwhile(_seconds: float) -> None:
+            clock.advance(timedelta(seconds=5))
+            daemon.check()
+
+        daemon._sleep = a_check_meanwhile  # type: ignore[method-assign,assignment]
+        assert daemon.digest()
+        day = clock.now.date()
+        went = [c for c in store.changes_between(clock.now - HOUR, clock.now)
+                if c.new_status == "unknown"]  # fmt: skip
+        later = digest_input(
+            daemon.definitions, store, day=day + timedelta(days=1),
+            now=datetime.combine(day + timedelta(days=1), time(6, 45), UTC), timezone="UTC",
+            digest_time=time(6, 45),
+        )  # fmt: skip
+        (received,) = smtp.messages
+    assert len(went) == len(daemon.definitions.indicators)  # each was read, and is unread now
+    text = received.message.get_body(("plain",))
+    assert text is not None
+    listed = " ".join(str(text.get_content()).split()).partition("WHAT CHANGED")[2]
+    listed = listed.partition("STANDING STATUS")[0]
+    titles = {i.id: i.title for i in daemon.definitions.indicators}
+    in_this = {
+        c.indicator_id for c in went
+        if f"{titles[c.indicator_id]} {format_status(c.old_status)} → ⚠ unknown" in listed
+    }  # fmt: skip
+    in_next = {c.indicator_id for c in later.changes if c.new_status == "unknown"}
+    went_unknown = {c.indicator_id for c in went}
+    assert in_this | in_next == went_unknown and not in_this & in_next
 
 
 # ---------------------------------------------------------------- the network, after a night
