@@ -20,7 +20,14 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from monitor.domain import TooLong, format_duration, parse_duration
@@ -366,6 +373,18 @@ class Settings(BaseSettings):
         if value.upper() not in LOG_LEVELS:
             raise ValueError(f"{value!r} is not a log level ({', '.join(LOG_LEVELS)})")
         return value.upper()
+
+    @field_validator("digest_time", mode="wrap")
+    @classmethod
+    def _local_time(cls, value: object, parse: ValidatorFunctionWrapHandler) -> time:
+        """A time of day in MONITOR_TIMEZONE: an offset given with it would be ignored."""
+        found: time = parse(value)
+        if found.tzinfo is not None:
+            raise ValueError(
+                f"{value!r} has an offset, and the digest time is one of MONITOR_TIMEZONE "
+                "(e.g. 07:00 with MONITOR_TIMEZONE=Asia/Seoul)"
+            )
+        return found
 
     @field_validator("timezone")
     @classmethod

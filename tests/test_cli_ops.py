@@ -85,6 +85,10 @@ def invoke(args: list[str], env: dict[str, str]) -> Result:
         ("MONITOR_TIMEZONE", "Mars/Olympus", "'Mars/Olympus' is not a time zone (e.g. UTC, "
                                               "Asia/Seoul)"),
         ("MONITOR_DIGEST_TIME", "25:00", "'25:00' is not a time of day (e.g. 07:00)"),
+        ("MONITOR_DIGEST_TIME", "07:00+09:00", "'07:00+09:00' has an offset, and the digest time "
+         "is one of MONITOR_TIMEZONE (e.g. 07:00 with MONITOR_TIMEZONE=Asia/Seoul)"),
+        ("MONITOR_DIGEST_TIME", "07:00Z", "'07:00Z' has an offset, and the digest time is one of "
+         "MONITOR_TIMEZONE (e.g. 07:00 with MONITOR_TIMEZONE=Asia/Seoul)"),  # it was ignored
         ("MONITOR_LOG_LEVEL", "LOUD", "'LOUD' is not a log level (DEBUG, INFO, WARNING, ERROR, "
                                       "CRITICAL)"),
         ("MONITOR_LOG_FORMAT", "xml", "'xml': input should be 'text' or 'json'"),
