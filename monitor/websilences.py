@@ -155,12 +155,11 @@ async def page_silence(state: State, request: Request, indicator_id: str) -> Res
 async def page_end_silence(state: State, request: Request, indicator_id: str) -> Response:
     """The page's "End silence" button (form: silence); a redirect back to the page."""
     field = await read_form(request, "silence")
-    try:
-        silence_id = int(field.get("silence", ""))
-    except ValueError:
-        raise HTTPException(422, "silence: not a silence id") from None
+    given = field.get("silence", "")
+    if not (given.isascii() and given.isdigit()):  # int() would take "1_0" and "١"
+        raise HTTPException(422, "silence: not a silence id")
     who = signin.visitor_of(request).name
-    await run_in_threadpool(_end, state, silence_id, who)
+    await run_in_threadpool(_end_of, state, indicator_id, int(given), who)
     return RedirectResponse(f"{page.indicator_url(indicator_id)}#silence", status_code=303)
 
 
@@ -189,6 +188,15 @@ def _begin(
         )  # fmt: skip
     except SilenceError as exc:
         raise HTTPException(_CODES.get(exc.problem, 422), str(exc)) from None
+
+
+def _end_of(state: _Monitor, indicator_id: str, silence_id: int, who: str) -> Silence:
+    """End a silence of this indicator's page: a silence of another indicator is none of its
+    own (404), as the page shows only its own."""
+    found = state.store.silence(silence_id)
+    if found is None or found.indicator_id != indicator_id:
+        raise HTTPException(404, f"silence: no silence {silence_id} of {indicator_id!r}")
+    return _end(state, silence_id, who)
 
 
 def _end(state: _Monitor, silence_id: int, who: str) -> Silence:

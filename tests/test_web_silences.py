@@ -190,6 +190,29 @@ def test_the_page_forms_refuse_another_site_and_bad_values(
     assert store.silences() == []
 
 
+def test_a_page_s_end_button_ends_only_a_silence_of_its_own_indicator(client: TestClient) -> None:
+    """The page shows only its indicator's silences: a silence id of another indicator (or of
+    an indicator there is none of) posted to it ends nothing; nor does an id that int() alone
+    would read ("1_0", Arabic-Indic digits)."""
+    made = begin(client)  # visa-easing's
+    other = "/indicators/flight-routes/page/silence/end"
+    posts = {
+        other: {"silence": str(made["id"])},
+        "/indicators/nope/page/silence/end": {"silence": str(made["id"])},
+        f"{PAGE}/silence/end": {"silence": f"{made['id']}_0"},
+    }
+    answers = [client.post(path, data=form, follow_redirects=False) for path, form in posts.items()]
+    arabic = client.post(f"{PAGE}/silence/end", data={"silence": "\u0661"})
+
+    assert [a.status_code for a in answers] == [404, 404, 422]
+    assert answers[0].json() == {"detail": f"silence: no silence {made['id']} of 'flight-routes'"}
+    assert arabic.status_code == 422
+    assert client.get("/silences").json()[0]["state"] == "active"
+    ended = client.post(f"{PAGE}/silence/end", data={"silence": str(made["id"])},
+                        follow_redirects=False)  # fmt: skip
+    assert ended.status_code == 303 and client.get("/silences").json()[0]["state"] == "ended"
+
+
 @pytest.mark.browser
 def test_a_person_silences_an_indicator_on_its_page(
     app: FastAPI, browser: object, store: Store
