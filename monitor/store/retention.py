@@ -112,6 +112,11 @@ class RetentionMixin(StoreBase):
             old = [entry_table.c.first_seen < before, ~has_match]
         columns = (entry_table.c.id, entry_table.c.key, entry_table.c.title)
         batch = select(*columns).where(*old, ~judged).limit(BATCH)
+        if self.dialect == "postgresql":
+            # Locked until deleted, so a verdict recorded meanwhile waits and finds no entry
+            # (its delete would take the verdict with it); one being recorded holds its entry,
+            # which is skipped. SQLite's writer holds the write lock anyway.
+            batch = batch.with_for_update(skip_locked=True)
         deleted = 0
         while True:
             with self._tx("delete old entries", write=True) as conn:

@@ -30,9 +30,9 @@ class VerdictsMixin(StoreBase):
             "note": verdict.note,
         }
         with self._tx("record verdict", write=True) as conn:
-            known = conn.execute(
-                select(entry_table.c.id).where(entry_table.c.id == verdict.entry_id)
-            )
+            entry = select(entry_table.c.id).where(entry_table.c.id == verdict.entry_id)
+            # held until the verdict is in: retention deleting it would take the verdict along
+            known = conn.execute(entry.with_for_update(read=True, key_share=True))
             if known.first() is None:
                 raise VerdictError(f"verdict: no entry {verdict.entry_id}", unknown="entry")
             new_id = conn.execute(
