@@ -279,6 +279,10 @@ SCOPE_CASES = [
     ("China criticised North Korea.", True, True),
     ("China spoke!\nNorth Korea fired", True, False),
     ("中国表示。朝鲜发射导弹", True, False),
+    # full-width ！ and ？ end a sentence too (NFKC makes them ! and ?, with no space after)
+    ("中国表示！朝鲜发射导弹", True, False),
+    ("中国表示？朝鲜发射导弹", True, False),
+    ("中国支持WTO！朝鲜发射导弹", True, False),
     ("The U.S. envoy met Chinese officials on North Korea.", True, True),
     ("Mr. Wang met North Korea officials.", True, True),
 ]
@@ -376,6 +380,13 @@ def test_unless(scope: Scope, title: str, text: str, expected: bool) -> None:
         rule = {"all": [{"any": CHINA}, "enforce", "sanction"]}
     matcher = Matcher([indicator("i", rule, scope, unless=UNLESS)])
     assert bool(matcher.match(entry(title, text))) is expected
+
+
+def test_an_unless_cue_after_a_full_width_sentence_end_leaves_the_match() -> None:
+    matcher = Matcher([indicator("i", {"all": ["中国", "制裁"]}, unless=["否认"])])
+    for end in "。！？":
+        text = f"中国将执行制裁{end}俄罗斯否认此事{end}"
+        assert matcher.match(entry("标题", text)), text
 
 
 def test_unless_differs_from_none_with_entry_scope() -> None:

@@ -21,10 +21,13 @@ _CJK_WORD = r"\p{Han}\p{Hiragana}\p{Katakana}"
 TOKEN = regex.compile(rf"[{_CJK_WORD}ー]{{1,2}}|[^\W{_CJK_WORD}]+")
 ASCII_TOKEN = regex.compile(r"\w+")
 _ABBREVIATIONS = "mr|mrs|ms|dr|st|jr|sr|gen|sen|rep|gov|lt|col|capt|sgt|prof|no|vs|inc|corp|co|ltd"
+_CJK_SCRIPT = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}"
 # A sentence ends at ., ! or ? before a space (not after an initial or a known abbreviation:
-# "U.S. envoy", "Mr. Xi"), at 。！？ and at a line break; the title is a sentence of its own.
+# "U.S. envoy", "Mr. Xi"), at 。, ！ and ？ (which NFKC makes ! and ?: after or before Chinese,
+# Japanese or Korean, with no space) and at a line break; the title is a sentence of its own.
 _SENTENCE_END = regex.compile(
-    rf"(?<!(?:^|\W)(?:\w|{_ABBREVIATIONS}))\.(?=\s|$)|[!?]+(?=\s|$)|[。！？\n]"
+    rf"(?<!(?:^|\W)(?:\w|{_ABBREVIATIONS}))\.(?=\s|$)|[!?]+(?=\s|$|[{_CJK_SCRIPT}])"
+    rf"|(?<=[{_CJK_SCRIPT}])[!?]+|[。\n]"
 )
 
 
