@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 
 from monitor.fold import fold
-from monitor.match.textview import spacings
+from monitor.match.textview import LATIN_WORD, spacings
 from monitor.wordforms import word_forms
 
 __all__ = ["is_pattern", "shown_terms", "term_pattern", "term_spans", "whole_words"]
@@ -59,10 +59,11 @@ def term_pattern(raw: str) -> re.Pattern[str] | None:
     bodies = sorted(
         (r"\s+".join(re.escape(word) for word in form.split()) for form in forms), key=len
     )
-    body = "(?:" + "|".join(reversed(bodies)) + ")" + (r"\w*" if prefix else "")
+    body = "(?:" + "|".join(reversed(bodies)) + ")" + (LATIN_WORD + "*" if prefix else "")
     if _CJK.search(term):
         return re.compile(body, re.IGNORECASE)
-    return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
+    # Word boundaries as the matcher draws them: CJK next to a Latin term is none ("UN이").
+    return re.compile(rf"(?<!{LATIN_WORD}){body}(?!{LATIN_WORD})", re.IGNORECASE)
 
 
 def _in_word(char: str) -> bool:

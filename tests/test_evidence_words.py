@@ -32,6 +32,12 @@ from monitor.views import lede
             "<mark>무 비자</mark> 입국, <mark>비자면제</mark>",
         ),
         ("방문 중 국내 투자", ["중국 내"], "방문 중 국내 투자"),
+        # a Latin term next to CJK text matches (no word boundary is crossed), so it is marked;
+        # a prefix runs on over Latin letters only, not into a Korean particle or Chinese
+        ("UN이 대북 제재", ["UN"], "<mark>UN</mark>이 대북 제재"),
+        ("美国和WTO组织", ["wto"], "美国和<mark>WTO</mark>组织"),
+        ("sanctions에 대해", ["sanction*"], "<mark>sanctions</mark>에 대해"),
+        ("中国外交部表示", ["中国*"], "<mark>中国</mark>外交部表示"),
     ],
 )
 def test_a_highlight_never_cuts_a_word(text: str, terms: list[str], expected: str) -> None:
@@ -150,6 +156,11 @@ def _indicator(terms: list[str]) -> Indicator:
     from tests.test_match import indicator
 
     return indicator("i", {"any": terms})
+
+
+def test_a_latin_term_in_cjk_text_is_shown_as_the_headline_writes_it() -> None:
+    title = "中国在APEC会上表示, 美国sanctions에 반대"
+    assert shown_terms(["apec", "sanction*", "中国*"], title) == ("APEC", "sanctions", "中国")
 
 
 def test_a_folded_or_spaced_term_is_shown_as_the_headline_writes_it() -> None:

@@ -60,6 +60,7 @@ _CJK_CLASS = (
     "\U00020000-\U0003ffff"
 )
 CJK = regex.compile(f"[{_CJK_CLASS}]")
+LATIN_WORD = f"[^\\W{_CJK_CLASS}]"  # `word_char` as a class of `re` (and of `regex`)
 LATIN_TERM = regex.compile(r"\w")
 _HANGUL_SPACE = regex.compile(r"(?<=[\uac00-\ud7a3]) (?=[\uac00-\ud7a3])")
 _HANGUL_RUN = regex.compile(r"[\uac00-\ud7a3]+")
