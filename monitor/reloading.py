@@ -7,12 +7,13 @@ Used by the daemon's check job (`monitor.scheduler`) and by `monitor serve` on i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.definitions import load_definitions
+from monitor.definitions import VOCAB_DIR, load_definitions
 from monitor.domain import Definitions
 from monitor.errors import DefinitionError
 
@@ -49,11 +50,12 @@ class Validity:
 
 
 def fingerprint(indicators_dir: Path, feeds_file: Path) -> tuple[tuple[str, int, int], ...]:
-    """Name, mtime and size of every definition file: a change in any of them means reload."""
-    try:
-        paths = sorted(p for p in indicators_dir.iterdir() if p.suffix in (".yaml", ".yml"))
-    except OSError:
-        paths = []
+    """Name, mtime and size of every definition file (the vocabularies of `indicators/vocab/`
+    too): a change in any of them means reload."""
+    paths = []
+    for directory in (indicators_dir, indicators_dir / VOCAB_DIR):
+        with contextlib.suppress(OSError):  # no folder: no files
+            paths += sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
     found = []
     for path in [*paths, feeds_file]:
         try:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from monitor.definitions import load_definitions
+from monitor.domain import iter_terms
 from monitor.logs import JsonFormatter
 from monitor.scheduler import Daemon, Stopping, _guarded, build_scheduler
 from monitor.settings import Settings
@@ -221,6 +222,20 @@ def test_an_invalid_edit_is_shown_until_the_files_are_valid_again(
     (line,) = [r for r in caplog.records if r.getMessage().startswith("definitions valid again")]
     assert line.levelno == logging.INFO
     assert line.getMessage() == "definitions valid again: 7 indicators, 2 feeds (the set in force)"
+
+
+def test_an_edited_vocabulary_is_reloaded(home: Path, store: Store) -> None:
+    """indicators/vocab/*.yaml are definition files too: editing a list while the daemon runs
+    reloads the indicators that use it, as editing an indicator does."""
+    daemon = make_daemon(home, store)
+    assert not daemon.reload_if_changed()
+    actors = home / "indicators" / "vocab" / "actors.yaml"
+    actors.write_text(actors.read_text().replace("  - PRC\n", "  - PRC\n  - Zhongnanhai\n", 1))
+
+    assert daemon.reload_if_changed()
+    indicators = daemon.definitions.indicators
+    raws = {t.raw for i in indicators for o in i.outcomes for t in iter_terms(o.rule.node)}
+    assert "Zhongnanhai" in raws
 
 
 def test_a_reload_asked_by_sighup_with_nothing_changed_keeps_the_set(
