@@ -464,6 +464,33 @@ def test_cli_json_writes_every_time_in_utc_with_z(tmp_path: Path, feed_server: F
     assert all(t.endswith("Z") for t in found), found
 
 
+def test_a_terminal_that_cannot_write_the_news_gets_escapes_and_json_stays_utf8(
+    tmp_path: Path,
+) -> None:
+    """In a latin-1 locale a Chinese headline ended the command in a UnicodeEncodeError
+    traceback: text for people shows it as \\uXXXX (as Python's stderr does), --json is UTF-8
+    JSON whatever the locale."""
+    headline = "中国对韩国公民实施免签政策 🎉"  # an emoji: \\U0001f389 in no JSON
+    feed = tmp_path / "zh.xml"
+    feed.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f"<item><title>{headline}</title><link>https://example.cn/1</link></item>"
+        "</channel></rss>",
+        encoding="utf-8",
+    )
+    env = shipped(tmp_path) | {"PYTHONIOENCODING": "latin-1"}
+
+    people = run(["test", "-v", "visa-easing"], tmp_path, env)
+    machines = run(["match", str(feed), "--json"], tmp_path, env)
+
+    assert people.returncode == 0, people.stderr
+    assert "\\u4e2d\\u56fd" in people.stdout  # 中国
+    assert people.stdout.splitlines()[-1].endswith(" passed, 0 failed")
+    assert machines.returncode == 0, machines.stderr
+    found = [json.loads(line) for line in machines.stdout.splitlines()]
+    assert found and {m["title"] for m in found} == {headline}
+
+
 # ---------------------------------------------------------------- a new watch list
 
 

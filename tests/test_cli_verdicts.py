@@ -189,6 +189,22 @@ def test_export_is_a_labeled_file_that_monitor_test_scores(
     assert re.search(miss, scored.stdout, re.M)
 
 
+def test_export_to_standard_output_is_utf8_whatever_the_terminal(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """`monitor verdict export > verdicts.tsv` in a latin-1 locale: the file is the UTF-8 one
+    `-o` writes (it was a UnicodeEncodeError traceback at the en dash of a headline)."""
+    run(env, "verdict", str(entry_id(env, webdata.FLIGHTS)), "flight-routes:expanded", "yes")
+    path = tmp_path / "verdicts.tsv"
+    assert run(env, "verdict", "export", "-o", str(path)).exit_code == 0
+
+    piped = CliRunner(charset="latin-1").invoke(main, ["verdict", "export"], env=env)
+
+    assert piped.exit_code == 0, piped.output
+    assert piped.stdout_bytes == path.read_bytes()
+    assert webdata.FLIGHTS in path.read_text(encoding="utf-8")
+
+
 def test_list_shows_every_verdict_newest_first(env: dict[str, str]) -> None:
     herald = entry_id(env, VISA_HERALD)
     run(env, "verdict", str(herald), "visa-easing:eased", "no", "--note", "old news")

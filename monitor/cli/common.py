@@ -12,8 +12,10 @@ Every command is made by `command` (a `Command`) or in a `Group`, so that table 
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -165,6 +167,10 @@ class Group(click.Group):
     command_class = Command
     group_class = type  # its subgroups are Groups too
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        tolerant_stdout()
+        return super().main(*args, **kwargs)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -251,9 +257,25 @@ def json_option(help: str) -> Callable[[Decorated], Decorated]:
     return click.option("--json", "as_json", is_flag=True, help=help)
 
 
+def tolerant_stdout() -> None:
+    """Text for people on a terminal whose encoding cannot write some of it (a latin-1 locale,
+    a Korean headline) shows those characters as `\\uXXXX`, as Python's stderr does, rather
+    than ending the command in a traceback."""
+    stdout = sys.stdout
+    if isinstance(stdout, io.TextIOWrapper) and stdout.errors == "strict":
+        stdout.reconfigure(errors="backslashreplace")
+
+
+def echo_utf8(text: str, *, nl: bool = True) -> None:
+    """Print what a program reads (JSON, a TSV) as UTF-8 bytes, whatever the terminal's
+    encoding: the same document in every locale."""
+    click.echo(text.encode("utf-8", "replace"), nl=nl)
+
+
 def echo_json(document: object, *, indent: int | None = None) -> None:
-    """Print one JSON document (a line, unless `indent`); every `--json` output goes here."""
-    click.echo(json.dumps(document, ensure_ascii=False, indent=indent))
+    """Print one JSON document (a line, unless `indent`) in UTF-8; every `--json` output goes
+    here."""
+    echo_utf8(json.dumps(document, ensure_ascii=False, indent=indent))
 
 
 def one_line(exc: BaseException) -> str:

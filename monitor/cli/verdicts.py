@@ -11,6 +11,7 @@ from monitor.cli.common import (
     Group,
     Runtime,
     echo_json,
+    echo_utf8,
     group,
     json_option,
     pass_runtime,
@@ -148,7 +149,7 @@ def verdict_export_cmd(rt: Runtime, fmt: str, output: Path | None) -> None:
     rt.read_only = True
     export = labeled_tsv(rt.definitions, rt.store.standing_verdicts())
     if output is None:
-        click.echo(export.text, nl=False)
+        echo_utf8(export.text, nl=False)  # a file for `monitor test --labeled`: UTF-8
     else:
         try:
             output.write_text(export.text, encoding="utf-8")
