@@ -28,7 +28,7 @@ import hashlib
 import io
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -280,15 +280,23 @@ class Score:
 def load_labeled(path: Path | str) -> list[LabeledItem]:
     """Read a labeled TSV file. Raises ValueError naming the file and line on bad content."""
     path = Path(path)
+    data = path.read_bytes()
     try:
-        return parse_labeled(path.read_text(encoding="utf-8-sig"))
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ValueError(
+            f"labeled: {path}:{line}: not UTF-8 text (bad byte at offset {exc.start})"
+        ) from None
+    try:
+        return parse_labeled(text)
     except ValueError as exc:
         raise ValueError(f"labeled: {path}{exc}") from None
 
 
 def parse_labeled(text: str) -> list[LabeledItem]:
     """Parse labeled TSV text (see the module docstring). Errors start with ':LINE: '."""
-    rows = csv.reader(io.StringIO(text, newline=""), delimiter="\t")
+    rows = _rows(csv.reader(io.StringIO(text, newline=""), delimiter="\t"))
     header = next(rows, None)
     if header is None:
         raise ValueError(":1: empty file (a header row is required)")
@@ -325,6 +333,22 @@ def parse_labeled(text: str) -> list[LabeledItem]:
             )
         )
     return items
+
+
+def _rows(reader: Iterator[list[str]]) -> Iterator[list[str]]:
+    """The reader's rows; its error (a cell over the csv module's size limit: a quote opened
+    and never closed takes in the rest of the file) names the line the row starts on."""
+    while True:
+        start = getattr(reader, "line_num", 0) + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ValueError(
+                f":{start}: {exc} (a cell that opens a quote and never closes it?)"
+            ) from None
+        yield row
 
 
 def _label(cell: str, key: str, line: int) -> str:

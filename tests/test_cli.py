@@ -290,6 +290,40 @@ def test_test_labeled_scores_and_reports_a_malformed_file_clearly(tmp_path: Path
     assert "Traceback" not in bad.output and "bad-label.tsv:" in bad.stderr
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        # a quote opened in a cell and never closed takes in the rest of a big file: the csv
+        # module's field limit was a _csv.Error traceback
+        (
+            (
+                'id\ttitle\ttext\tdemo:eased\n1\t"Unclosed quote\tx\tn\n'
+                + "".join(
+                    f"{n}\tChina eases visas {n}\tSeoul welcomes it\ty\n" for n in range(2, 5000)
+                )
+            ).encode(),
+            "2: field larger than field limit (131072) (a cell that opens a quote and never"
+            " closes it?)",
+        ),
+        # a file saved as latin-1: "labeled: PATH'utf-8' codec can't decode…", no line
+        (
+            "id\ttitle\ttext\tdemo:eased\n1\tCafé visa\tx\ty\n".encode("latin-1"),
+            "2: not UTF-8 text (bad byte at offset 30)",
+        ),
+    ],
+)
+def test_test_labeled_reports_a_broken_file_as_file_line_message(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "labeled.tsv"
+    path.write_bytes(content)
+
+    result = CliRunner().invoke(main, ["test", "--labeled", str(path)])
+
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: labeled: {path}:{message}\n"
+
+
 def test_test_labeled_part_and_json(tmp_path: Path) -> None:
     path = str(DATA / "labeled" / "basic.tsv")
     parts = {
