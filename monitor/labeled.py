@@ -279,17 +279,13 @@ class Score:
 
 def load_labeled(path: Path | str) -> list[LabeledItem]:
     """Read a labeled TSV file. Raises ValueError naming the file and line on bad content."""
-    path = Path(path)
-    data = path.read_bytes()
+    data = Path(path).read_bytes()
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+        return parse_labeled(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:  # a ValueError too: before it
         line = data[: exc.start].count(b"\n") + 1
-        raise ValueError(
-            f"labeled: {path}:{line}: not UTF-8 text (bad byte at offset {exc.start})"
-        ) from None
-    try:
-        return parse_labeled(text)
+        where = f"{path}:{line}: not UTF-8 text (bad byte at offset {exc.start})"
+        raise ValueError(f"labeled: {where}") from None
     except ValueError as exc:
         raise ValueError(f"labeled: {path}{exc}") from None
 
@@ -336,19 +332,16 @@ def parse_labeled(text: str) -> list[LabeledItem]:
 
 
 def _rows(reader: Iterator[list[str]]) -> Iterator[list[str]]:
-    """The reader's rows; its error (a cell over the csv module's size limit: a quote opened
-    and never closed takes in the rest of the file) names the line the row starts on."""
+    """The reader's rows; its error (a quote never closed takes in the rest) names a line."""
     while True:
         start = getattr(reader, "line_num", 0) + 1
         try:
-            row = next(reader)
+            yield next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise ValueError(
-                f":{start}: {exc} (a cell that opens a quote and never closes it?)"
-            ) from None
-        yield row
+            why = f"{exc} (a cell that opens a quote and never closes it?)"
+            raise ValueError(f":{start}: {why}") from None
 
 
 def _label(cell: str, key: str, line: int) -> str:
