@@ -57,6 +57,8 @@ from monitor.store import Store, TakenOver, log_taken_over
 log = logging.getLogger("monitor.daemon")
 
 CLEANUP_EVERY = timedelta(hours=6)
+CLOCK_STEP = timedelta(seconds=1)  # a job's next run further off than its interval and this:
+# the clock was set back (`catch_up`)
 REEVALUATE_EVERY = timedelta(minutes=1)  # between cycles: statuses that time alone changes
 
 Clock = Callable[[], datetime]
@@ -492,7 +494,7 @@ def run(
     scheduler.start()
     _log_start(daemon)
     while not daemon.stopping.wait(0.5):
-        pass
+        catch_up(scheduler, datetime.now(settings.zone))
     log.info("stopping")
     done = stop_all([scheduler.shutdown, *(s.stop for s in started)], SHUTDOWN_GRACE)
     daemon.close(timeout=1.0)
@@ -505,6 +507,24 @@ def run(
         os._exit(0)  # the pool's threads would be joined at exit; the database is consistent
     log.info("stopped")
     return 0
+
+
+def catch_up(scheduler: BackgroundScheduler, now: datetime) -> bool:
+    """Run at once the jobs whose next run is further off than their interval: the host's
+    clock was set back (APScheduler keeps each job's next run on the wall clock, so a clock
+    set back an hour would hold the checks, the digest and the alerts for an hour). Whether
+    any was."""
+    late = [
+        job
+        for job in scheduler.get_jobs()
+        if job.next_run_time is not None
+        and job.next_run_time - now > job.trigger.interval + CLOCK_STEP
+    ]
+    if late:
+        log.warning("the clock was set back: the jobs due run now, not when it catches up")
+    for job in late:
+        job.modify(next_run_time=now)
+    return bool(late)
 
 
 def _log_start(daemon: Daemon) -> None:
