@@ -172,7 +172,8 @@ class Settings(BaseSettings):
     health_max_age: timedelta | None = Field(
         None,
         description="/healthz answers 503 when the last successful check cycle is older than "
-        "this; unset: three times CHECK_INTERVAL (or TICK_INTERVAL, if longer).",
+        "this; unset: three times the shortest feed interval (a feed's `interval`, else "
+        "CHECK_INTERVAL), or TICK_INTERVAL if longer.",
     )
     smtp_host: str | None = Field(
         None, description="SMTP server for the digest; unset: digests go to OUTBOX_DIR."

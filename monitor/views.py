@@ -30,6 +30,7 @@ from monitor.domain import (
 )
 from monitor.errors import StoreError
 from monitor.reloading import Validity
+from monitor.settings import Settings
 from monitor.shownterms import shown_terms
 from monitor.statuses import kept_statuses, unread_since
 from monitor.store import FeedCounts, FeedState, Store
@@ -290,6 +291,17 @@ def indicator_view(
 # One function per answer of the API, called by its route and by the CLI's `--json`.
 
 HEALTH_FACTOR = 3  # /healthz: a last success older than this many check intervals is stale
+
+
+def health_max_age(settings: Settings, definitions: Definitions) -> timedelta:
+    """MONITOR_HEALTH_MAX_AGE, else HEALTH_FACTOR times the time between the daemon's cycles:
+    the shortest interval of a feed (one runs when any feed is due; every feed may set a longer
+    one than CHECK_INTERVAL), at least a tick (with 0s every feed is checked at each tick)."""
+    if settings.health_max_age:
+        return settings.health_max_age
+    every = (f.interval or settings.check_interval for f in definitions.feeds)
+    shortest = min(every, default=settings.check_interval)
+    return max(shortest, settings.tick_interval) * HEALTH_FACTOR
 
 
 def indicators(views: Sequence[IndicatorView]) -> list[IndicatorOut]:

@@ -181,8 +181,6 @@ class _State:
     validity: Callable[[], Validity] = Validity
 
     def __post_init__(self) -> None:
-        every = max(self.settings.check_interval, self.settings.tick_interval)  # 0s: each tick
-        self.max_age = self.settings.health_max_age or every * views.HEALTH_FACTOR
         self.views = ViewCache(self.store)
         self.answers: AnswerCache[Answer] = AnswerCache()
         self.pages: AnswerCache[_History] = AnswerCache()
@@ -243,7 +241,8 @@ def healthz(state: State, response: Response) -> HealthOut:
     started, then `stale` (503). Reads the cycle table's latest row and five columns of
     the feed table: cheap enough to poll."""
     health = views.health(state.store, now=state.clock(), started=state.started,
-                          max_age=state.max_age, validity=state.validity())  # fmt: skip
+                          max_age=views.health_max_age(state.settings, state.definitions()),
+                          validity=state.validity())  # fmt: skip
     response.status_code = health.code
     response.headers["Cache-Control"] = _NO_STORE
     return health

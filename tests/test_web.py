@@ -7,6 +7,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -880,3 +881,20 @@ def test_the_pages_are_rendered_once_per_snapshot(
     assert store.record_changes([change])
     assert client.get("/").headers["etag"] != first.headers["etag"]
     assert len(reads) == 2 * len(defs.indicators)
+
+
+def test_healthz_gives_feeds_that_are_checked_less_often_three_of_their_intervals(
+    database_url: str, defs: Definitions
+) -> None:
+    """Every feed checked hourly (`interval: 1h`) under the default CHECK_INTERVAL (15m): the
+    daemon's cycles run hourly, so one 50 minutes ago is not stale (as 45 minutes would say)."""
+    hourly = replace(defs, feeds=tuple(replace(f, interval=timedelta(hours=1)) for f in defs.feeds))
+    read = NOW - timedelta(minutes=50)
+    with open_store(database_url) as store:
+        prepare(webdata.context(store, hourly), now=NOW - timedelta(days=1))
+        for feed in hourly.feeds:
+            storeops.record_fetch(store, feed.id, now=read, ok=True)
+        store.record_cycle(Cycle(read, read))
+        response = make_client(store, hourly).get("/healthz")
+    assert (response.status_code, response.json()["status"]) == (200, "ok")
+    assert response.json()["max_age_seconds"] == 3 * 3600
