@@ -478,9 +478,9 @@ def run(
     `services(daemon)` gives what is served alongside the jobs (the HTTP endpoint); they may
     read `daemon.definitions`, which follows reloads."""
     daemon = Daemon(settings, store, definitions)
+    install_signals(daemon)  # before start-up, which can wait for the database
     daemon.start()
     scheduler = build_scheduler(daemon)
-    install_signals(daemon)
     started: list[Service] = []
     try:
         for service in services(daemon) if services else ():

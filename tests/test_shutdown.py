@@ -271,3 +271,41 @@ def test_a_daemon_stuck_writing_its_log_still_stops_within_its_budget(tmp_path: 
         proc.kill()
         proc.stdout.close()
     assert code == 0
+
+
+def children_of(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM])
+def test_a_signal_during_start_up_is_handled_not_fatal(
+    tmp_path: Path, feed_server: FeedServer, signum: signal.Signals
+) -> None:
+    """Start-up brings the database up to the definitions (here while another process holds
+    the write lock): SIGHUP then asks for a reload, it does not kill the daemon, and SIGTERM
+    stops it cleanly (exit 0), as at any other time."""
+    feed_server.route("/yonhap.xml", body=news.yonhap(datetime.now(UTC) - timedelta(hours=2)))
+    env = environment(tmp_path, {"yonhap": feed_server.url("/yonhap.xml")})
+    db, log = tmp_path / "monitor.db", tmp_path / "run.log"
+    upgrade = [sys.executable, "-m", "monitor", "db", "upgrade"]
+    subprocess.run(upgrade, env=env, cwd=tmp_path, check=True, capture_output=True)
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # the daemon's start-up waits for it
+    daemon = start(env, tmp_path, log)
+    try:
+        # Its parse workers' forkserver started: the daemon is in Daemon.start.
+        wait_for(lambda: children_of(daemon.pid), 60, "the daemon's start-up")
+        daemon.send_signal(signum)
+        writer.rollback()
+        if signum == signal.SIGHUP:
+            running = lambda: cycles_of(db) == 1 or daemon.poll() is not None  # noqa: E731
+            wait_for(running, 60, "a first cycle")
+            assert daemon.poll() is None, f"ended by {daemon.returncode}: {log.read_text()}"
+            assert "SIGHUP received" in log.read_text()
+            daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(30) == 0, log.read_text()
+        assert "stopped" in log.read_text()
+    finally:
+        writer.close()
+        daemon.kill()
