@@ -145,6 +145,10 @@ def test_monitor_serve_reads_the_database_and_reloads_definitions(
         assert "Visa easing" in httpx.get(f"{url}/", timeout=60).text
         (indicators / "flight-routes.yaml").unlink()
         assert len(httpx.get(f"{url}/indicators", timeout=60).json()) == 3
+        proc.send_signal(signal.SIGHUP)  # a reload, as for `monitor run`: not the end
+        assert len(httpx.get(f"{url}/indicators", timeout=60).json()) == 3
+        log.flush()
+        assert "definitions unchanged" in Path(log.name).read_text()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:

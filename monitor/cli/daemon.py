@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -60,13 +61,15 @@ def serve_cmd(rt: Runtime, host: str | None, port: int | None) -> None:
     """Serve only the HTTP endpoint and the status page, reading the same database.
 
     For a second process next to `monitor run` (which serves them itself). Edited definitions
-    are read again on the next request; stops on SIGTERM or Ctrl-C.
+    are read again on the next request (all of them after a SIGHUP); stops on SIGTERM or Ctrl-C.
 
     Example: monitor serve --host 127.0.0.1 --port 8001
     """
     from monitor import web
 
     reloading = _Reloading(rt)
+    if hasattr(signal, "SIGHUP"):  # as for `monitor run`, not the default: the end of the process
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: reloading.request())
     app = web.create_app(
         store=rt.store, definitions=reloading, settings=rt.settings, validity=reloading.validity
     )
@@ -82,6 +85,10 @@ class _Reloading:
 
         s = rt.settings
         self._reloader = Reloader(s.indicators_dir, s.feeds_file, rt.definitions)
+
+    def request(self) -> None:
+        """Read the files again at the next request, changed or not (SIGHUP)."""
+        self._reloader.request()
 
     def validity(self) -> Validity:
         """Whether the files on disk are valid, read again if they changed."""
