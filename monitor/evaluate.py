@@ -212,7 +212,7 @@ def down_since(feed_health: Sequence[FeedHealth], now: datetime) -> datetime | N
             else:
                 moments.append(health.failing_since + UNREAD_AFTER * health.interval)
         elif health.last_read is not None and health.last_read <= now:
-            moments.append(health.last_read + max(UNREAD_AFTER * health.interval, UNREAD_MIN))
+            moments.append(health.last_read + _unread_wait(health))
         else:
             return None
     return max(moments) if moments and max(moments) <= now else None
@@ -244,6 +244,8 @@ def _unread_at(health: FeedHealth) -> datetime | None:
     is not read again: two intervals, ten minutes at least, after that; None without one. A
     failing feed that went unread so long before its failures began (the daemon was down, the
     host asleep) is unread from then: its first failed check does not make it read again."""
-    if health.last_read is None:
-        return None
-    return health.last_read + max(UNREAD_AFTER * health.interval, UNREAD_MIN)
+    return None if health.last_read is None else health.last_read + _unread_wait(health)
+
+
+def _unread_wait(health: FeedHealth) -> timedelta:
+    return max(UNREAD_AFTER * health.interval, UNREAD_MIN)

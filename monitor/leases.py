@@ -52,12 +52,13 @@ class Leases:
         self._done.set()
         if self._thread is not None:
             self._thread.join(RENEW_JOIN)
-        if exc is None:
+        try:
             self.release()
-            return
-        try:  # the cycle failed: its error, not this one, is what the daemon reports
-            self.release()
-        except Exception as failed:  # e.g. the same full disk: the leases then run out
+        except Exception as failed:
+            if exc is None:
+                raise
+            # The cycle failed (e.g. a full disk, which fails this too): its error, not this
+            # one, is what the daemon reports; the leases run out by themselves.
             log.warning(
                 "cycle: its feeds' leases were not released either (%s): this daemon may check "
                 "them at once, another once the lease (%s) runs out", failed, self.lease,

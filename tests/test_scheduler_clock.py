@@ -5,8 +5,7 @@ reloads, digest, alerts) would wait until the clock caught up with where it had 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from monitor.definitions import load_definitions
 from monitor.scheduler import Daemon, Service
 from monitor.settings import Settings
 from monitor.store import Store
+from tests.test_leases import wait_for
 from tests.test_scheduler import home, store, write_feeds
 
 __all__ = ["home", "store"]  # the fixtures, shared with test_scheduler
@@ -40,15 +40,6 @@ def stepped(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[SteppedClock]]:
     monkeypatch.setattr(scheduler, "datetime", SteppedClock)
     yield SteppedClock
     SteppedClock.step = timedelta(0)
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
-    """Wait until `condition()` holds; the timeout only turns a hang into a failure."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_the_jobs_go_on_at_once_when_the_clock_is_set_back(
