@@ -15,7 +15,7 @@ import ipaddress
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from functools import cache, lru_cache
 from itertools import starmap
 from typing import Any
@@ -27,7 +27,7 @@ import feedparser
 from publicsuffixlist import PublicSuffixList
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor import charsets
+from monitor import charsets, dates
 from monitor.domain import Entry, distinct_items
 from monitor.errors import ParseError
 
@@ -110,7 +110,8 @@ def parse_feed(
     if not parsed.get("entries") and (not parsed.get("version") or _ill_formed(parsed)):
         raise ParseError(f"parse: {url}: not a feed ({problem or 'no feed elements found'})")
     feed = parsed.get("feed") or {}
-    found = list(_entries(parsed.get("entries") or [], feed_id, url))
+    language = _str(feed.get("language"))
+    found = list(_entries(parsed.get("entries") or [], feed_id, url, language))
     items, left_out = _whole(found, parsed, body)
     if left_out:  # a body cut off mid-item: the item the cut fell in is no whole story
         problem = _also(problem, left_out)
@@ -157,15 +158,15 @@ def parse_job(job: ParseJob) -> Parsed:
 # ---------------------------------------------------------------- entries
 
 
-def _entries(items: list[Any], feed_id: str, url: str) -> Iterator[Entry]:
+def _entries(items: list[Any], feed_id: str, url: str, language: str) -> Iterator[Entry]:
     for item in items:
         if isinstance(item, Mapping):
             # A plain dict: FeedParserDict resolves every key through its aliases in Python
             # (and maps a missing updated_parsed to published_parsed); we read no alias.
-            yield _entry(dict(item), feed_id, url)
+            yield _entry(dict(item), feed_id, url, language)
 
 
-def _entry(item: dict[str, Any], feed_id: str, feed_url: str) -> Entry:
+def _entry(item: dict[str, Any], feed_id: str, feed_url: str, language: str) -> Entry:
     link = _absolute(_link_of(item), feed_url)
     return Entry(
         feed_id=feed_id,
@@ -173,7 +174,7 @@ def _entry(item: dict[str, Any], feed_id: str, feed_url: str) -> Entry:
         link=link,
         title=_headline(item)[:MAX_TITLE].rstrip(),
         text=_longest_text(item)[:MAX_TEXT].rstrip(),
-        published=_published(item),
+        published=_published(item, language),
         publisher=publisher_of(_source_url(item) or link or feed_url),
     )
 
@@ -319,68 +320,13 @@ _HTML_ELEMENTS = (
 _NOT_A_TAG = re.compile(r"<(?!/?(?:" + _HTML_ELEMENTS + r")(?=[\s/>])|!)", re.IGNORECASE)
 
 
-def _published(item: dict[str, Any]) -> datetime | None:
+def _published(item: dict[str, Any], language: str) -> datetime | None:
     for key in ("published", "updated"):
-        when = _moment(item.get(f"{key}_parsed"))
         raw = _str(item.get(key)).strip()
-        if (written := _YEAR_FIRST.match(raw)) is not None:
-            whole = _YEAR_FIRST.fullmatch(raw)
-            if whole is not None:
-                when = _year_first(whole)
-            elif not _near(when, written):  # feedparser made the date up
-                when = None
+        when = dates.published(raw, item.get(f"{key}_parsed"), language=language)
         if when is not None:
             return when
     return None
-
-
-def _moment(stamp: Any) -> datetime | None:
-    """feedparser's time tuple (UTC) as a datetime; None when it is none or no date."""
-    if stamp is None:
-        return None
-    try:
-        year, month, day, hour, minute, second = stamp[:6]
-        return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-
-
-# A date written year first: ISO 8601's "2026-12-04T09:30:00+09:00", and "2020/1/10 14:33:00"
-# (Dvbbs and other Chinese CMSs), "2026.12.04 09:30", "2026年12月4日", which feedparser reads
-# only in part, by its ISO 8601 reader: the year, then the first of the month the feed is read
-# in (a story of 10 January read in December is dated 1 December, and counts as fresh). They
-# are read here (without a zone, as UTC); one with more than `_YEAR_FIRST` reads keeps
-# feedparser's reading only when that is the day written.
-_YEAR_FIRST = re.compile(
-    r"(?P<year>\d{4})\s*[-/.年년]\s*(?P<month>\d{1,2})\s*[-/.月월]\s*(?P<day>\d{1,2})(?:\s*[.日일])?"
-    r"(?:(?:T|\s+)(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,]\d+)?)?)?"
-    r"(?:\s*(?P<zone>Z|UTC|GMT|(?P<sign>[+-])(?P<zone_hours>\d{2}):?(?P<zone_minutes>\d{2})?))?",
-    re.IGNORECASE,
-)
-
-
-def _year_first(written: re.Match[str]) -> datetime | None:
-    """The moment a whole `_YEAR_FIRST` date names, in UTC; None when it names none."""
-    fields = ("year", "month", "day", "hour", "minute", "second", "zone_hours", "zone_minutes")
-    year, month, day, hour, minute, second, zone_hours, zone_minutes = (
-        int(written[name] or 0) for name in fields
-    )
-    offset = timedelta(hours=zone_hours, minutes=zone_minutes)
-    try:
-        local = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
-        return local + offset if written["sign"] == "-" else local - offset
-    except (ValueError, OverflowError):
-        return None
-
-
-def _near(when: datetime | None, written: re.Match[str]) -> bool:
-    """Whether `when` is on the day a date written year first names, or the day before or after
-    (its zone moves it)."""
-    try:
-        day = date(int(written["year"]), int(written["month"]), int(written["day"]))
-    except ValueError:
-        return False
-    return when is not None and abs(when.date() - day) <= timedelta(days=1)
 
 
 def _ill_formed(parsed: Mapping[str, Any]) -> bool:
