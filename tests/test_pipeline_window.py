@@ -80,6 +80,11 @@ def test_a_slow_feed_holds_up_no_other_feed_of_the_cycle(
     assert all(f.last_success_at is not None for f in store.feeds())
 
 
+def read(store: Store) -> set[str]:
+    """The feeds with a fetch recorded as read."""
+    return {f.id for f in store.feeds() if f.last_success_at is not None}
+
+
 @pytest.mark.parametrize("workers", [1, 2], ids=["parsed-here", "parse-workers"])
 def test_a_hanging_feed_keeps_back_no_other_feeds_news(
     feed_server: FeedServer, store: Store, workers: int
@@ -104,11 +109,15 @@ def test_a_hanging_feed_keeps_back_no_other_feeds_news(
     worker = threading.Thread(target=lambda: reports.append(run_cycle(ctx, now=NOW)))
     worker.start()
     try:
-        wait_for(lambda: stored() == others, 60, "the entries of the feeds that answered")
+        # The entries are stored first, then the fetches are recorded, in a second transaction.
+        wait_for(
+            lambda: (stored(), read(store), feed_server.hits("/a-held.xml")) == (others, others, 1),
+            60,
+            "the entries and fetches of the feeds that answered, and the held feed asked for",
+        )
         state = {f.id: f for f in store.feeds()}
-        assert all(state[n].last_success_at is not None for n in others)
         assert state["a-held"].last_checked_at is None and lease_until(store, "a-held") is not None
-        assert worker.is_alive() and feed_server.hits("/a-held.xml") == 1
+        assert worker.is_alive()
     finally:
         answer.set()
         worker.join(30)
