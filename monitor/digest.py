@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
@@ -23,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 
+from monitor import columns
 from monitor.domain import UNKNOWN, Evidence, StatusChange, digest_of
 from monitor.errors import DigestError
 from monitor.shownterms import shown_terms
@@ -349,15 +349,9 @@ def _problems(data: DigestInput, zone: tzinfo) -> tuple[_Problem, ...]:
 
 def _wrap(text: str, width: int = 76, indent: int = 0, hang: int | None = None) -> str:
     """Word-wrap for the text part, `indent` spaces before the first line and `hang` (default
-    `indent`) before the others; never breaks a word (or a URL)."""
-    return textwrap.fill(
-        text,
-        width,
-        initial_indent=" " * indent,
-        subsequent_indent=" " * (indent if hang is None else hang),
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
+    `indent`) before the others, by display columns (a CJK character takes two): never breaks
+    a word, a link or an id, but may break between Chinese or Japanese characters."""
+    return columns.wrap(text, width, indent, hang)
 
 
 @functools.cache
