@@ -54,6 +54,7 @@ __all__ = [
     "Guard",
     "Limits",
     "WebServer",
+    "cache_headers",
     "cross_site",
     "etag_of",
     "http_date",
@@ -490,6 +491,18 @@ def etag_of(body: bytes) -> str:
 
 def http_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+def cache_headers(*, guarded: bool) -> dict[str, str]:
+    """How an answer with an ETag may be kept, the same on its 200 and on its 304 (a cache takes
+    the 304's headers for the copy it keeps, so a 304 without them left a copy shared). Every
+    copy is checked again before it is used (`no-cache`). Behind tokens (`guarded`) an answer is
+    for the one who asked: no shared cache keeps it (`private`), and a browser keeps its copy per
+    Cookie and Authorization, since a page carries the visitor's name and CSRF token and, without
+    them, the answer is the sign-in page or 401."""
+    if guarded:
+        return {"Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
+    return {"Cache-Control": "no-cache"}
 
 
 def not_modified(headers: Mapping[str, str], etag: str, last_modified: datetime | None) -> bool:

@@ -243,12 +243,9 @@ def page_answer(request: Request, body: bytes, etag: str) -> HTMLResponse:
     bar = page.render_session(visitor.name, visitor.csrf) if visitor.session else ""
     body = body.replace(page.CSRF_SLOT.encode(), visitor.csrf.encode())
     body = body.replace(page.SESSION_SLOT.encode(), bar.encode())
-    headers = {"ETag": etag}
-    if request.app.state.auth.enabled:
-        if visitor.session is not None:
-            headers["ETag"] = server.etag_of(f"{etag}{visitor.name}{visitor.csrf}".encode())
-        headers |= {"Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
-    return HTMLResponse(body, headers=headers)
+    if visitor.session is not None:  # its page is its own: so is the ETag
+        etag = server.etag_of(f"{etag}{visitor.name}{visitor.csrf}".encode())
+    return HTMLResponse(body, headers={"ETag": etag})
 
 
 # ---------------------------------------------------------------- the endpoints

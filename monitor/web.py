@@ -204,7 +204,7 @@ State = Annotated[_State, Depends(_state)]
 
 class _Conditional(APIRoute):
     """A route whose 200 answers carry an ETag (a hash of the body, unless the endpoint set
-    one) and `Cache-Control: no-cache`, and are 304 when If-None-Match (or If-Modified-Since,
+    one) and `server.cache_headers`, and are 304 when If-None-Match (or If-Modified-Since,
     against the endpoint's Last-Modified) says the client's copy is current."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -583,8 +583,8 @@ def _conditional(request: Request, response: Response) -> Response:
     """The answer with an ETag (and the endpoint's Last-Modified); 304 when the client's copy
     is current."""
     etag = response.headers.get("etag") or server.etag_of(bytes(response.body))
-    cache = response.headers.get("cache-control", "no-cache")  # a signed-in page's is private
-    headers = {"ETag": etag, "Cache-Control": cache, **_NOSNIFF}
+    guarded = request.app.state.auth.enabled
+    headers = {"ETag": etag, **server.cache_headers(guarded=guarded), **_NOSNIFF}
     if (response.media_type or "").startswith("text/html"):
         headers["Content-Security-Policy"] = page.PAGE_POLICY
     stamp = response.headers.get("last-modified")

@@ -217,7 +217,7 @@ def _feed(request: Request, state: Served, indicator_id: str | None) -> Response
         now=now,
     )
     etag = server.etag_of(body)
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    headers = {"ETag": etag, **server.cache_headers(guarded=bool(state.settings.named_tokens()))}
     last_modified = max((c.at for c in changes), default=None)
     if last_modified is not None:
         headers["Last-Modified"] = server.http_date(last_modified)

@@ -1,0 +1,100 @@
+"""How the answers with an ETag may be cached, over the wire (the real server on 127.0.0.1): a 304
+carries the same Cache-Control and Vary as its 200, since a cache takes the 304's headers for
+the copy it keeps; behind tokens an answer is private and kept per Cookie and Authorization."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx2 as httpx
+import pytest
+
+from monitor.domain import Definitions
+from monitor.store import Store
+from tests import webdata
+from tests.test_web_signin import PAGE, Clock, as_browser, serve, sign_in
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+db_url, defs, store = webdata.db_url, webdata.defs, webdata.store  # fixtures
+
+BEARER = {"Authorization": "Bearer bob-token-2"}
+CACHED = (
+    "/indicators",
+    "/indicators/visa-easing",
+    "/indicators/visa-easing/history",
+    "/feeds",
+    "/changes.atom",
+    "/indicators/visa-easing/changes.atom",
+)
+PAGES = ("/", PAGE)
+CACHING = ("cache-control", "vary")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def client(
+    store: Store, defs: Definitions, clock: Clock, **values: object
+) -> Iterator[httpx.Client]:
+    with (
+        serve(store, defs, clock, **values) as server,
+        httpx.Client(base_url=server.url, follow_redirects=False, timeout=10) as web,
+    ):
+        yield web
+
+
+@pytest.fixture
+def guarded(store: Store, defs: Definitions, clock: Clock) -> Iterator[httpx.Client]:
+    yield from client(store, defs, clock)
+
+
+@pytest.fixture
+def open_web(store: Store, defs: Definitions, clock: Clock) -> Iterator[httpx.Client]:
+    yield from client(store, defs, clock, api_tokens={})
+
+
+def twice(web: httpx.Client, path: str, headers: dict[str, str]) -> tuple[httpx.Response, ...]:
+    """The answer, and the 304 to a conditional GET with its ETag."""
+    first = web.get(path, headers=headers)
+    assert first.status_code == 200, (path, first.text)
+    again = web.get(path, headers={**headers, "If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304, path
+    return first, again
+
+
+def caching(answer: httpx.Response) -> dict[str, str | None]:
+    return {name: answer.headers.get(name) for name in CACHING}
+
+
+SIGNED_IN = {"cache-control": "private, no-cache", "vary": "Cookie, Authorization"}
+
+
+def test_a_signed_in_page_and_its_304_are_private_and_vary_by_cookie(
+    guarded: httpx.Client,
+) -> None:
+    browser = as_browser(sign_in(guarded))
+    for path in PAGES:
+        first, again = twice(guarded, path, browser)
+        assert caching(first) == caching(again) == SIGNED_IN, path
+        assert again.headers["etag"] == first.headers["etag"]
+
+
+@pytest.mark.parametrize("path", CACHED)
+def test_answers_behind_a_token_and_their_304_are_private(guarded: httpx.Client, path: str) -> None:
+    """The same body for every token, but only for a token: no shared cache may keep it, and
+    a browser's copy from one session is not another's (without one it gets 401 or sign-in)."""
+    first, again = twice(guarded, path, BEARER)
+    assert caching(first) == caching(again) == SIGNED_IN
+
+
+@pytest.mark.parametrize("path", (*PAGES, *CACHED))
+def test_without_tokens_an_answer_and_its_304_are_cached_alike(
+    open_web: httpx.Client, path: str
+) -> None:
+    """Without tokens every visitor gets the same answer (no session bar, no CSRF token): it
+    may be shared, checked again each time, and varies by no request header."""
+    first, again = twice(open_web, path, {"Accept": "text/html"} if path in PAGES else {})
+    assert caching(first) == caching(again) == {"cache-control": "no-cache", "vary": None}
