@@ -502,7 +502,8 @@ def _index(state: _State, snapshot: Snapshot, note: str) -> Answer:
         silences=state.store.silences(active_at=snapshot.now),
         definitions_note=note,
     )
-    return _answer(html.encode())
+    body = html.encode()
+    return Answer(body, server.etag_of(body))
 
 
 def _indicator_page(
@@ -523,7 +524,8 @@ def _indicator_page(
         verdicts=state.store.verdicts(indicator_id, limit=HISTORY_LIMIT),
         silences=state.store.silences(indicator_id, active_at=snapshot.now),
     )
-    return _answer(html.encode())
+    body = html.encode()
+    return Answer(body, server.etag_of(body))
 
 
 # ---------------------------------------------------------------- guards and errors
@@ -539,12 +541,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         """FastAPI's JSON error, or the same as a page when a browser asks for HTML."""
         assert isinstance(exc, StarletteHTTPException)
         if "text/html" not in request.headers.get("accept", ""):
-            return await http_exception_handler(request, exc)
+            return _by_accept(await http_exception_handler(request, exc))
         state: _State = request.app.state.monitor
         body = page.render_error(
             exc.status_code, exc.detail, now=state.clock(), zone=state.settings.zone
         )
-        return HTMLResponse(body, status_code=exc.status_code, headers=exc.headers)
+        return _by_accept(HTMLResponse(body, status_code=exc.status_code, headers=exc.headers))
 
     async def unavailable(request: Request, exc: Exception) -> Response:
         log.error("web: %s", exc)
@@ -555,7 +557,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         which value is wrong when a browser asks for HTML."""
         assert isinstance(exc, RequestValidationError)
         if "text/html" not in request.headers.get("accept", ""):
-            return await request_validation_exception_handler(request, exc)
+            return _by_accept(await request_validation_exception_handler(request, exc))
         wrong = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'the request'}: {e.get('msg')}"
             for e in exc.errors()
@@ -568,15 +570,16 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
+def _by_accept(answer: Response) -> Response:  # JSON or a page: no cache may swap them
+    answer.headers["Vary"] = "Accept"
+    return answer
+
+
 def _known(definitions: Definitions, indicator_id: str) -> None:
     try:
         definitions.indicator(indicator_id)
     except KeyError:
         raise HTTPException(404, f"no indicator {indicator_id!r}") from None
-
-
-def _answer(body: bytes) -> Answer:
-    return Answer(body, server.etag_of(body))
 
 
 def _conditional(request: Request, response: Response) -> Response:

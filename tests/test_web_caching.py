@@ -98,3 +98,17 @@ def test_without_tokens_an_answer_and_its_304_are_cached_alike(
     may be shared, checked again each time, and varies by no request header."""
     first, again = twice(open_web, path, {"Accept": "text/html"} if path in PAGES else {})
     assert caching(first) == caching(again) == {"cache-control": "no-cache", "vary": None}
+
+
+@pytest.mark.parametrize(
+    "path", ["/indicators/nope", "/indicators/nope/page", "/indicators/visa-easing/history?limit=0"]
+)
+def test_an_error_as_json_or_as_a_page_varies_by_accept(open_web: httpx.Client, path: str) -> None:
+    """A browser gets a page where a tool gets JSON, at the same address: a cache that kept one
+    must not hand it to the other (a 404 may be kept without being told it may)."""
+    page = open_web.get(path, headers={"Accept": "text/html"})
+    data = open_web.get(path, headers={"Accept": "application/json"})
+    assert page.status_code == data.status_code and page.status_code in (404, 422)
+    assert page.headers["content-type"].startswith("text/html")
+    assert data.headers["content-type"].startswith("application/json")
+    assert page.headers.get("vary") == data.headers.get("vary") == "Accept"
