@@ -54,7 +54,8 @@ NAMED_ZONES: dict[str, float] = {
 CHINA_STANDARD_TIME = 8
 US_CENTRAL_TIME = -6
 
-_ZONE_NAMES = "|".join(sorted([*NAMED_ZONES, "CST"], key=len, reverse=True))
+_ZONE_ENDS = (*NAMED_ZONES, "CST")
+_ZONE_NAMES = "|".join(sorted(_ZONE_ENDS, key=len, reverse=True))
 # A time of day then a zone abbreviation, at the end of the date: the zone feedparser's RFC 822
 # reader took for UTC ("Fri, 04 Dec 2026 09:30:00 KST"). One after a numeric offset is a
 # comment ("+0900 (KST)"), and feedparser reads the offset.
@@ -81,8 +82,10 @@ def published(raw: str, stamp: Any, *, language: str = "") -> datetime | None:
             return _year_first(whole, language)
         if not _near(when, written):  # feedparser made the date up
             return None
-    if when is not None and (named := _NAMED_ZONE.search(raw)) is not None:
-        return when - _correction(named["name"], language)
+    if when is not None and raw.rstrip(") ").upper().endswith(_ZONE_ENDS):
+        named = _NAMED_ZONE.search(raw)  # scans the whole date: only for one that ends so
+        if named is not None:
+            return when - _correction(named["name"], language)
     return when
 
 
