@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, Integer, cast, func, select
 
 from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.schema import change_table, cycle_summary_table, cycle_table
@@ -19,6 +19,7 @@ _DATA_VERSION = (
     "(SELECT max(entry_id) FROM entry_match), (SELECT max(id) FROM verdict), "
     "(SELECT max(id) FROM silence), (SELECT count(*) FROM silence_end)"
 )
+_MICROS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,49 @@ class CycleTotals:
     within: tuple[int, ...] = ()  # how many lasted at most each asked bound
 
 
-def cycle_duration(dialect: str) -> Any:
-    """A cycle's duration in seconds, as SQL."""
+def cycle_duration(dialect: str, columns: Any = cycle_table.c) -> Any:
+    """A cycle's duration in whole microseconds (the times' precision), as SQL over `columns`
+    (the cycle table's or those of rows it returned). Whole numbers add up the same in any
+    order and grouping, so the duration sum of /metrics does not move by a rounding error when
+    retention folds cycles into the summary (a sum gone down is a counter reset to
+    Prometheus). SQLite subtracts the seconds and the microseconds of the stored text apart
+    ("YYYY-MM-DD HH:MM:SS.ffffff"): julianday()'s difference is microseconds off."""
+    started, finished = columns.started_at, columns.finished_at
     if dialect == "postgresql":
-        return func.date_part("epoch", cycle_table.c.finished_at - cycle_table.c.started_at)
-    days = func.julianday(cycle_table.c.finished_at) - func.julianday(cycle_table.c.started_at)
-    return days * 86400.0
+        seconds = func.date_part("epoch", finished - started)
+        return cast(func.round(seconds * _MICROS), BigInteger)
+    return _sqlite_micros(finished) - _sqlite_micros(started)
+
+
+def _sqlite_micros(when: Any) -> Any:
+    """A time stored on SQLite ("YYYY-MM-DD HH:MM:SS.ffffff") in whole microseconds since
+    1970, as SQL."""
+    seconds = cast(func.strftime("%s", when), BigInteger)
+    return seconds * _MICROS + cast(func.substr(when, 21, 6), Integer)
+
+
+def cycle_sums(dialect: str, buckets: Sequence[float], columns: Any = cycle_table.c) -> Any:
+    """SQL for the sums over cycles (`columns`: the cycle table's or those of rows it
+    returned) that `summed` reads: the one place both /metrics and retention count them, so a
+    cycle retention folds away lands in the same duration buckets it was counted in before."""
+    micros = cycle_duration(dialect, columns)
+    sums = [func.coalesce(func.sum(columns[name]), 0) for name in CYCLE_COUNTS]
+    lasted = [func.count().filter(micros <= round(bound * _MICROS)) for bound in buckets]
+    return select(func.count(), *sums, func.coalesce(func.sum(micros), 0), *lasted)
+
+
+def summed(row: Sequence[Any]) -> CycleTotals:
+    """The totals of a `cycle_sums` row."""
+    values = tuple(row)
+    counts = dict(zip(CYCLE_COUNTS, map(int, values[1 : 1 + len(CYCLE_COUNTS)]), strict=True))
+    within = tuple(int(n) for n in values[2 + len(CYCLE_COUNTS) :])
+    seconds = int(values[1 + len(CYCLE_COUNTS)]) / _MICROS
+    return CycleTotals(cycles=int(values[0]), seconds=seconds, within=within, **counts)
+
+
+def added_seconds(one: float, other: float) -> float:
+    """The sum of two durations, added as whole microseconds (see `cycle_duration`)."""
+    return (round(one * _MICROS) + round(other * _MICROS)) / _MICROS
 
 
 class HealthMixin(StoreBase):
@@ -120,22 +158,22 @@ class HealthMixin(StoreBase):
     def cycle_totals(self, buckets: Sequence[float] = ()) -> CycleTotals:
         """Sums over every recorded cycle, and how many lasted at most each of `buckets` s:
         those stored, and those retention deleted (`cycle_summary`; in the buckets it kept)."""
-        duration = cycle_duration(self.dialect)
-        sums = [func.coalesce(func.sum(cycle_table.c[name]), 0) for name in CYCLE_COUNTS]
-        lasted = [func.count().filter(duration <= bound) for bound in buckets]
-        query = select(func.count(), *sums, func.coalesce(func.sum(duration), 0.0), *lasted)
         with self._tx("read cycle totals") as conn:
-            row = tuple(conn.execute(query).one())
+            t = summed(conn.execute(cycle_sums(self.dialect, buckets)).one())
             summary = conn.execute(select(cycle_summary_table)).first()
-        counts = dict(zip(CYCLE_COUNTS, map(int, row[1 : 1 + len(sums)]), strict=True))
-        cycles, seconds = int(row[0]), float(row[1 + len(sums)])
-        within = [int(n) for n in row[2 + len(sums) :]]
-        if summary is not None:  # the cycles retention deleted
-            counts = {name: n + summary.counts.get(name, 0) for name, n in counts.items()}
-            cycles, seconds = cycles + summary.cycles, seconds + summary.seconds
-            kept = summary.within
-            within = [n + kept.get(str(float(b)), 0) for n, b in zip(within, buckets, strict=True)]
-        return CycleTotals(cycles=cycles, seconds=seconds, within=tuple(within), **counts)
+        if summary is None:
+            return t
+        counts = {name: getattr(t, name) + summary.counts.get(name, 0) for name in CYCLE_COUNTS}
+        kept = summary.within
+        within = tuple(
+            n + kept.get(str(float(b)), 0) for n, b in zip(t.within, buckets, strict=True)
+        )
+        return CycleTotals(
+            cycles=t.cycles + summary.cycles,
+            seconds=added_seconds(t.seconds, summary.seconds),
+            within=within,
+            **counts,
+        )
 
     def change_counts(self) -> dict[str, int]:
         """indicator id -> how many status changes were recorded (replays included)."""

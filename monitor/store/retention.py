@@ -37,7 +37,7 @@ from monitor.domain import headline_digest
 from monitor.store.base import StoreBase
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT
 from monitor.store.forgetting import forget_stories_of
-from monitor.store.health import CYCLE_COUNTS, cycle_duration
+from monitor.store.health import CYCLE_COUNTS, added_seconds, cycle_sums, summed
 from monitor.store.schema import (
     change_table,
     cycle_summary_table,
@@ -140,27 +140,22 @@ class RetentionMixin(StoreBase):
     def _fold_cycles(self, conn: Connection, before: datetime, buckets: Sequence[float]) -> int:
         """Add the counts of the cycles finished before `before` to the summary, delete them."""
         old = cycle_table.c.finished_at < before
-        duration = cycle_duration(self.dialect)
-        sums = [func.coalesce(func.sum(cycle_table.c[name]), 0) for name in CYCLE_COUNTS]
-        within = [func.count().filter(duration <= bound) for bound in buckets]
-        query = select(func.count(), *sums, func.coalesce(func.sum(duration), 0.0), *within)
-        row = tuple(conn.execute(query.where(old)).one())
-        if not row[0]:
+        folded = summed(conn.execute(cycle_sums(self.dialect, buckets).where(old)).one())
+        if not folded.cycles:
             return 0
         summary = conn.execute(select(cycle_summary_table)).first()
-        counts = dict(zip(CYCLE_COUNTS, map(int, row[1 : 1 + len(sums)]), strict=True))
-        seconds = float(row[1 + len(sums)])
-        lasted = {str(float(b)): int(n) for b, n in zip(buckets, row[2 + len(sums) :], strict=True)}
+        counts = {name: getattr(folded, name) for name in CYCLE_COUNTS}
+        lasted = {str(float(b)): n for b, n in zip(buckets, folded.within, strict=True)}
         if summary is None:
-            values: dict[str, Any] = {"id": 1, "cycles": row[0], "seconds": seconds}
+            values: dict[str, Any] = {"id": 1, "cycles": folded.cycles, "seconds": folded.seconds}
             conn.execute(
                 cycle_summary_table.insert().values(counts=counts, within=lasted, **values)
             )
         else:
             conn.execute(
                 cycle_summary_table.update().values(
-                    cycles=summary.cycles + row[0],
-                    seconds=summary.seconds + seconds,
+                    cycles=summary.cycles + folded.cycles,
+                    seconds=added_seconds(summary.seconds, folded.seconds),
                     counts=_added(summary.counts, counts),
                     within=_added(summary.within, lasted),
                 )
