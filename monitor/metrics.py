@@ -3,7 +3,9 @@ prometheus_client.
 
 `monitor serve` may run in another process than the daemon that does the work, so nothing is
 counted in memory: a collector sums the cycle, feed, status change and digest tables whenever
-/metrics is scraped. Counters are totals over the rows the database holds.
+/metrics is scraped. Counters count everything ever recorded: the rows the database holds and
+what retention deleted (`Store.prune` folds their counts into kept summaries in the transaction
+that deletes them), so no counter goes down, which Prometheus would take for a reset.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ of changes, and the data version that moves when anything a page shows moves.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +13,12 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, cast, func, select
 
 from monitor.store.base import StoreBase, once_more_if_disconnected
-from monitor.store.schema import change_table, cycle_summary_table, cycle_table
+from monitor.store.schema import (
+    change_summary_table,
+    change_table,
+    cycle_summary_table,
+    cycle_table,
+)
 
 _DATA_VERSION = (
     "SELECT (SELECT max(id) FROM cycle), (SELECT max(id) FROM status_change), "
@@ -176,9 +182,15 @@ class HealthMixin(StoreBase):
         )
 
     def change_counts(self) -> dict[str, int]:
-        """indicator id -> how many status changes were recorded (replays included)."""
+        """indicator id -> how many status changes were recorded (replays included): those
+        stored and those retention deleted (`change_summary`)."""
         query = select(change_table.c.indicator_id, func.count()).group_by(
             change_table.c.indicator_id
         )
+        counts: Counter[str] = Counter()
         with self._tx("count status changes") as conn:
-            return {indicator_id: int(n) for indicator_id, n in conn.execute(query)}
+            for indicator_id, n in conn.execute(query):
+                counts[indicator_id] += int(n)
+            for indicator_id, n in conn.execute(select(change_summary_table)):
+                counts[indicator_id] += int(n)
+        return dict(counts)

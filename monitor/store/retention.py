@@ -1,7 +1,7 @@
 """Retention of everything: entries (matched ones too once outside every window), status
-changes (the latest per indicator stays), cycles (their sums stay in `cycle_summary`), the
-daily digests (the latest sent stays), then the space given back: SQLite compacted, PostgreSQL
-vacuumed and analyzed.
+changes (the latest per indicator stays; their counts stay in `change_summary`), cycles (their
+sums stay in `cycle_summary`), the daily digests (the latest sent stays), then the space given
+back: SQLite compacted, PostgreSQL vacuumed and analyzed.
 
 What is kept how long (README "Retention"):
 - an entry no indicator matched: until `before` (first seen), unless an analyst judged it;
@@ -10,6 +10,8 @@ What is kept how long (README "Retention"):
   entries stay (verdicts are the analysts' labeled data);
 - a status change: until `before`, except the latest of each indicator and any whose alert is
   still pending; each keeps its own copy of its evidence, so deleting entries loses none of it;
+  those deleted are added to their indicator's `change_summary` row in the same transaction,
+  so the counts /metrics reports never go down;
 - a cycle: until `before`; its counts are added to the one `cycle_summary` row first, so the
   totals /metrics reports never go down;
 - a day's digest (its claim, the message that went out, the refused recipients): until a day
@@ -26,6 +28,7 @@ What is kept how long (README "Retention"):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,6 +42,7 @@ from monitor.store.digests import DIGEST_CLAIM_TIMEOUT
 from monitor.store.forgetting import forget_stories_of
 from monitor.store.health import CYCLE_COUNTS, added_seconds, cycle_sums, summed
 from monitor.store.schema import (
+    change_summary_table,
     change_table,
     cycle_summary_table,
     cycle_table,
@@ -93,7 +97,9 @@ class RetentionMixin(StoreBase):
             change_table.c.id.not_in(latest.scalar_subquery()),
         )
         with self._tx("delete old status changes", write=True) as conn:
-            deleted_changes = conn.execute(changes).rowcount
+            gone = conn.execute(changes.returning(change_table.c.indicator_id)).scalars().all()
+            self._fold_changes(conn, Counter(gone))
+        deleted_changes = len(gone)
         with self._tx("delete old cycles", write=True) as conn:
             cycles = self._fold_cycles(conn, before, buckets)
         with self._tx("delete old digests", write=True) as conn:
@@ -136,6 +142,20 @@ class RetentionMixin(StoreBase):
             deleted += len(ids)
             if len(ids) < BATCH:
                 return deleted
+
+    def _fold_changes(self, conn: Connection, deleted: Counter[str]) -> None:
+        """Add the status changes deleted (per indicator) to `change_summary`, in the
+        transaction that deletes them: each counted by the one prune whose DELETE returned it
+        (on PostgreSQL a row another daemon's prune deleted first is not returned), added in
+        the database, so prunes of several daemons at once neither lose nor double a count."""
+        if not deleted:
+            return
+        insert = self._insert(change_summary_table)
+        added = change_summary_table.c.changes + insert.excluded.changes
+        conn.execute(
+            insert.on_conflict_do_update(index_elements=["indicator_id"], set_={"changes": added}),
+            [{"indicator_id": i, "changes": n} for i, n in sorted(deleted.items())],
+        )
 
     def _fold_cycles(self, conn: Connection, before: datetime, buckets: Sequence[float]) -> int:
         """Add the counts of the cycles finished before `before` to the summary, delete them."""

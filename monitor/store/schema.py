@@ -315,6 +315,16 @@ class CycleSummaryTable(SQLModel, table=True):
     within: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class ChangeSummaryTable(SQLModel, table=True):
+    """Per indicator, how many of its status changes retention deleted, so /metrics counts go
+    on."""
+
+    __tablename__ = "change_summary"
+
+    indicator_id: str = Field(primary_key=True)
+    changes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
 class OutcomeStateTable(SQLModel, table=True):
     """Incremental evaluation (`monitor.statuses.advance`): per outcome, what its stories
     (`story`) were last worked out over."""
@@ -407,6 +417,7 @@ verdict_table: Table = metadata.tables["verdict"]
 silence_table: Table = metadata.tables["silence"]
 silence_end_table: Table = metadata.tables["silence_end"]
 cycle_summary_table: Table = metadata.tables["cycle_summary"]
+change_summary_table: Table = metadata.tables["change_summary"]
 counter_table: Table = metadata.tables["counter"]
 outcome_state_table: Table = metadata.tables["outcome_state"]
 story_table: Table = metadata.tables["story"]
