@@ -1,14 +1,18 @@
 """The counters of /metrics across retention, on SQLite and PostgreSQL: what a clean-up deletes
 stays counted, so no counter goes down (Prometheus takes a drop for a counter reset, and
 `rate()` and `increase()` show a spike that never happened) and each equals the count of
-everything ever recorded."""
+everything ever recorded; on PostgreSQL the clean-ups of several daemons at once, and a scrape
+during one, count each cycle and each status change once."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import event
 
 from monitor.domain import StatusChange
 from monitor.metrics import CYCLE_BUCKETS, render
@@ -101,6 +105,17 @@ def prune(store: Store, now: datetime, before: datetime) -> None:
     store.prune(now=now, before=before, matched_before=before, buckets=CYCLE_BUCKETS)
 
 
+def before(store: Store, statement: str, action: Callable[[], object]) -> None:
+    """Run `action` once, just before `store` first executes a statement naming `statement`."""
+    done: list[bool] = []
+
+    @event.listens_for(store._engine, "before_cursor_execute")
+    def hook(*args: Any) -> None:
+        if statement in args[2] and not done:
+            done.append(True)
+            action()
+
+
 def test_counters_never_go_down_across_retention(database_url: str) -> None:
     with open_store(database_url) as store:
         history = History(store)
@@ -116,6 +131,39 @@ def test_counters_never_go_down_across_retention(database_url: str) -> None:
         prune(store, NOW, NOW + DAY)  # every cycle, and every change but the latest two
         assert store.history("nk")[0].at == NOW and len(store.history("tw")) == 1
         assert scrape(store, NOW) == seen == history.counters()
+
+
+def test_clean_ups_of_several_daemons_at_once_count_each_cycle_and_change_once(
+    postgres_url: str,
+) -> None:
+    with open_store(postgres_url) as one, open_store(postgres_url) as other:
+        history = History(one)
+        for n in range(21):
+            history.record(n, START + n * STEP)
+        wanted = history.counters()
+        # The other daemon's clean-up runs whole while this one's is between its reads and
+        # its writes: just before it deletes old changes, and before it folds old cycles.
+        before(one, "DELETE FROM status_change", lambda: prune(other, NOW, NOW - 300 * DAY))
+        before(one, "cycle_summary", lambda: prune(other, NOW, NOW - 200 * DAY))
+        prune(one, NOW, NOW - RETENTION)
+        assert scrape(other, NOW) == wanted
+        prune(other, NOW, NOW + DAY)
+        assert scrape(one, NOW) == wanted
+
+
+def test_a_scrape_during_a_clean_up_counts_each_cycle_and_change_once(postgres_url: str) -> None:
+    with open_store(postgres_url) as daemon, open_store(postgres_url) as server:
+        history = History(daemon)
+        for n in range(21):
+            history.record(n, START + n * STEP)
+        cycles, changes = server.cycle_totals(CYCLE_BUCKETS), server.change_counts()
+        # The clean-up commits after the scrape read the stored rows, before it reads what
+        # earlier clean-ups kept.
+        before(server, "cycle_summary", lambda: prune(daemon, NOW, NOW - 300 * DAY))
+        assert server.cycle_totals(CYCLE_BUCKETS) == cycles
+        before(server, "change_summary", lambda: prune(daemon, NOW, NOW - RETENTION))
+        assert server.change_counts() == changes
+        assert scrape(server, NOW) == history.counters()
 
 
 def test_the_duration_sum_never_goes_down_by_a_rounding_error(database_url: str) -> None:

@@ -163,8 +163,10 @@ class HealthMixin(StoreBase):
 
     def cycle_totals(self, buckets: Sequence[float] = ()) -> CycleTotals:
         """Sums over every recorded cycle, and how many lasted at most each of `buckets` s:
-        those stored, and those retention deleted (`cycle_summary`; in the buckets it kept)."""
-        with self._tx("read cycle totals") as conn:
+        those stored, and those retention deleted (`cycle_summary`; in the buckets it kept).
+        Both are read in one snapshot: on PostgreSQL a clean-up committed between the two reads
+        would count its cycles twice, and the next scrape would see the counters go down."""
+        with self._tx("read cycle totals", snapshot=True) as conn:
             t = summed(conn.execute(cycle_sums(self.dialect, buckets)).one())
             summary = conn.execute(select(cycle_summary_table)).first()
         if summary is None:
@@ -183,12 +185,12 @@ class HealthMixin(StoreBase):
 
     def change_counts(self) -> dict[str, int]:
         """indicator id -> how many status changes were recorded (replays included): those
-        stored and those retention deleted (`change_summary`)."""
+        stored and those retention deleted (`change_summary`), read in one snapshot."""
         query = select(change_table.c.indicator_id, func.count()).group_by(
             change_table.c.indicator_id
         )
         counts: Counter[str] = Counter()
-        with self._tx("count status changes") as conn:
+        with self._tx("count status changes", snapshot=True) as conn:
             for indicator_id, n in conn.execute(query):
                 counts[indicator_id] += int(n)
             for indicator_id, n in conn.execute(select(change_summary_table)):

@@ -12,8 +12,8 @@ What is kept how long (README "Retention"):
   still pending; each keeps its own copy of its evidence, so deleting entries loses none of it;
   those deleted are added to their indicator's `change_summary` row in the same transaction,
   so the counts /metrics reports never go down;
-- a cycle: until `before`; its counts are added to the one `cycle_summary` row first, so the
-  totals /metrics reports never go down;
+- a cycle: until `before`; its counts are added to the one `cycle_summary` row in the same
+  transaction, so the totals /metrics reports never go down;
 - a day's digest (its claim, the message that went out, the refused recipients): until a day
   before `before` (days are MONITOR_TIMEZONE's, `before` is UTC: the whole day is past it),
   except the latest sent and every day after it (the next digest lists the changes from where
@@ -158,29 +158,41 @@ class RetentionMixin(StoreBase):
         )
 
     def _fold_cycles(self, conn: Connection, before: datetime, buckets: Sequence[float]) -> int:
-        """Add the counts of the cycles finished before `before` to the summary, delete them."""
+        """Add the counts of the cycles finished before `before` to the summary, delete them.
+        The summary's row is locked first, so the prunes of several daemons fold one after
+        another; on PostgreSQL the sums are over the rows the DELETE returned, so a cycle
+        another daemon's prune folded, or one recorded meanwhile, is not counted twice or
+        lost (SQLite's writer holds the write lock throughout)."""
+        summary = self._locked_cycle_summary(conn)
         old = cycle_table.c.finished_at < before
-        folded = summed(conn.execute(cycle_sums(self.dialect, buckets).where(old)).one())
+        if self.dialect == "postgresql":
+            gone = delete(cycle_table).where(old).returning(*cycle_table.c).cte("gone")
+            query = cycle_sums(self.dialect, buckets, gone.c).select_from(gone)
+            folded = summed(conn.execute(query).one())
+        else:
+            folded = summed(conn.execute(cycle_sums(self.dialect, buckets).where(old)).one())
+            conn.execute(delete(cycle_table).where(old))
         if not folded.cycles:
             return 0
-        summary = conn.execute(select(cycle_summary_table)).first()
         counts = {name: getattr(folded, name) for name in CYCLE_COUNTS}
         lasted = {str(float(b)): n for b, n in zip(buckets, folded.within, strict=True)}
-        if summary is None:
-            values: dict[str, Any] = {"id": 1, "cycles": folded.cycles, "seconds": folded.seconds}
-            conn.execute(
-                cycle_summary_table.insert().values(counts=counts, within=lasted, **values)
+        conn.execute(
+            cycle_summary_table.update().values(
+                cycles=summary.cycles + folded.cycles,
+                seconds=added_seconds(summary.seconds, folded.seconds),
+                counts=_added(summary.counts, counts),
+                within=_added(summary.within, lasted),
             )
-        else:
-            conn.execute(
-                cycle_summary_table.update().values(
-                    cycles=summary.cycles + folded.cycles,
-                    seconds=added_seconds(summary.seconds, folded.seconds),
-                    counts=_added(summary.counts, counts),
-                    within=_added(summary.within, lasted),
-                )
-            )
-        return int(conn.execute(delete(cycle_table).where(old)).rowcount)
+        )
+        return folded.cycles
+
+    def _locked_cycle_summary(self, conn: Connection) -> Any:
+        """The `cycle_summary` row (made, empty, if missing), locked until the transaction
+        ends (PostgreSQL; SQLite's writer holds the write lock anyway)."""
+        empty = {"id": 1, "cycles": 0, "seconds": 0.0, "counts": {}, "within": {}}
+        insert = self._insert(cycle_summary_table).values(**empty)
+        conn.execute(insert.on_conflict_do_nothing(index_elements=["id"]))
+        return conn.execute(select(cycle_summary_table).with_for_update()).one()
 
     def checkpoint(self) -> int:
         """Copy what SQLite's write-ahead log holds into the database file, without waiting
