@@ -2,7 +2,7 @@
 
 Revision ID: 0020
 Revises: 0019
-Create Date: 2026-12-09
+Create Date: 2026-12-05
 
 - `change_summary` (indicator, changes): per indicator, how many of its status changes
   retention deleted, added in the transaction that deletes them. /metrics counts
