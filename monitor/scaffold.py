@@ -63,10 +63,12 @@ feeds:
     tags: [news]
 """
 
+# The id is quoted: a slug such as `null` or `NULL`, written plain, is read by YAML as
+# nothing, and the skeleton would fail `monitor validate` ("id must be text").
 NEW_INDICATOR = """\
 # A new indicator: replace every "edit me" and the placeholder terms, then run
 # `monitor validate` and `monitor test`. See README "Indicator files" for every key.
-id: {id}
+id: "{id}"
 group: My watch list                   # the "what to watch" marker it belongs to (edit me)
 title: {id} (edit me)
 question: >

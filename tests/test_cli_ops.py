@@ -592,13 +592,45 @@ def test_new_adds_a_valid_skeleton_and_rejects_a_bad_or_taken_id(tmp_path: Path)
 
     skeleton = tmp_path / "indicators" / "ferry-routes.yaml"
     assert added.stdout == f"wrote {skeleton}\n"
-    assert "id: ferry-routes\n" in skeleton.read_text()
+    assert 'id: "ferry-routes"\n' in skeleton.read_text()
     assert again.exit_code == 1
     assert again.stderr == f"Error: new: indicator 'ferry-routes' exists: {skeleton}\n"
     assert bad.exit_code == 1 and len(bad.stderr.splitlines()) == 1
     assert "'Ferry routes!' is not an indicator id" in bad.stderr
     assert validate.stdout.splitlines()[-1] == "ok: 2 indicators, 1 feeds"
     assert examples.exit_code == 0 and "6 passed, 0 failed" in examples.stdout
+
+
+@pytest.mark.parametrize("name", ["null", "NULL", "Null", "true", "no", "off", "1e3", "0x1f"])
+def test_new_writes_a_valid_skeleton_for_an_id_yaml_reads_as_no_text(
+    tmp_path: Path, name: str
+) -> None:
+    """`monitor new null` wrote `id: null`, which YAML reads as nothing: the file it had just
+    written failed `monitor validate` ("id must be text"). The id is quoted in the skeleton."""
+    invoke(["init", str(tmp_path)], {})
+    env = {
+        "MONITOR_INDICATORS_DIR": str(tmp_path / "indicators"),
+        "MONITOR_FEEDS_FILE": str(tmp_path / "config" / "feeds.yaml"),
+    }
+    added = invoke(["new", name], env)
+    validate = CliRunner().invoke(main, ["validate"], env=env)
+    examples = CliRunner().invoke(main, ["test", name], env=env)
+
+    assert added.stdout == f"wrote {tmp_path / 'indicators' / name}.yaml\n"
+    assert validate.exit_code == 0, validate.output
+    assert validate.stdout.splitlines()[-1] == "ok: 2 indicators, 1 feeds"
+    assert examples.exit_code == 0 and "2 passed, 0 failed" in examples.stdout
+
+
+def test_new_refuses_a_tilde_writing_nothing(tmp_path: Path) -> None:
+    """`~` is YAML's null too; it is no slug, so it is refused before anything is written."""
+    env = {"MONITOR_INDICATORS_DIR": str(tmp_path)}
+
+    result = CliRunner().invoke(main, ["new", "~"], env=env)
+
+    assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1
+    assert "'~' is not an indicator id" in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------- the examples in --help
