@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,9 +16,11 @@ from click.testing import CliRunner, Result
 
 from monitor.cli import main
 from monitor.domain import Definitions
+from monitor.pipeline import store_entries
 from monitor.store import Store, open_store
 from tests import webdata
-from tests.webdata import GENERAL, VISA_HERALD
+from tests.test_outages import fill, tmpfs
+from tests.webdata import GENERAL, NOW, VISA_HERALD
 from tests.webhook import running_webhook
 
 defs = webdata.defs  # fixture
@@ -165,6 +168,9 @@ def test_export_is_a_labeled_file_that_monitor_test_scores(
 
     assert done.exit_code == 0, done.output
     assert done.stderr == f"verdict export: 2 entries, 2 labels to {path}\n"
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as a file `open` makes
     rows = list(csv.DictReader(path.open(), delimiter="\t"))
     keys = [f"{i.id}:{o.id}" for i in defs.indicators for o in i.outcomes]
     assert list(rows[0]) == ["id", "url", "date", "title", "text", *keys]
@@ -203,6 +209,43 @@ def test_export_to_standard_output_is_utf8_whatever_the_terminal(
     assert piped.exit_code == 0, piped.output
     assert piped.stdout_bytes == path.read_bytes()
     assert webdata.FLIGHTS in path.read_text(encoding="utf-8")
+
+
+def test_an_export_that_fails_half_way_leaves_the_previous_file_as_it_was(
+    env: dict[str, str], defs: Definitions, tmp_path: Path
+) -> None:
+    """`verdict export -o FILE` on a disk that fills while it writes: FILE was emptied first
+    and left half-written, the analyst's previous export lost. The export is written beside
+    FILE and renamed over it only once whole: a clear error, FILE as it was, no stray file."""
+    with stored(env) as store:
+        ctx = webdata.context(store, defs)
+        long_text = "Seoul and Beijing agree on visa-free travel for groups. " * 200  # 11 KiB
+        entry = webdata.news("herald", 9, "Visa talks in depth", "https://h.kr/9", NOW, long_text)
+        store_entries(ctx, [entry], now=NOW)
+    run(env, "verdict", str(entry_id(env, "Visa talks in depth")), "visa-easing:eased", "yes")
+    whole = run(env, "verdict", "export").stdout
+    assert len(whole.encode()) > 4096  # more than the one page FILE gives back when emptied
+    with tmpfs(tmp_path / "disk", "64k") as disk:
+        path = disk / "verdicts.tsv"
+        path.write_text("id\turl\tdate\ttitle\ttext\nlast week's labels\n", encoding="utf-8")
+        path.chmod(0o640)  # the analyst's group reads it
+        before = path.read_bytes()
+        filler = fill(disk)
+
+        full = run(env, "verdict", "export", "-o", str(path))
+
+        assert full.exit_code == 1
+        assert full.stderr == f"Error: verdict export: {path}: No space left on device\n"
+        assert path.read_bytes() == before
+        assert sorted(p.name for p in disk.iterdir()) == ["filler", "verdicts.tsv"]
+
+        filler.unlink()  # space again
+        done = run(env, "verdict", "export", "-o", str(path))
+
+        assert done.exit_code == 0, done.output
+        assert path.read_text(encoding="utf-8") == whole
+        assert path.stat().st_mode & 0o777 == 0o640  # as it was, not the temporary file's 0600
+        assert sorted(p.name for p in disk.iterdir()) == ["verdicts.tsv"]
 
 
 def test_list_shows_every_verdict_newest_first(env: dict[str, str]) -> None:

@@ -15,11 +15,15 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import stat
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -276,6 +280,40 @@ def echo_json(document: object, *, indent: int | None = None) -> None:
     """Print one JSON document (a line, unless `indent`) in UTF-8; every `--json` output goes
     here."""
     echo_utf8(json.dumps(document, ensure_ascii=False, indent=indent))
+
+
+def write_whole(path: Path, chunks: Iterable[str], what: str) -> None:
+    """Write `chunks` (UTF-8) to a file beside `path`, then rename it over `path`: a failure
+    (a full disk, an error while the chunks are made) leaves `path` as it was, and no stray
+    file. The file gets the mode `path` had, or a new file's (0666 less the umask)."""
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise click.ClickException(f"{what}: {path}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="") as out:
+            os.fchmod(out.fileno(), _mode_for(path))
+            for chunk in chunks:
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())  # whole on disk before it takes the name
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise click.ClickException(f"{what}: {path}: {exc.strerror}") from exc
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions `path` has, or those `open(path, "w")` would give it (mkstemp's are
+    0600: an export others read would stop being readable)."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def one_line(exc: BaseException) -> str:

@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from monitor.cli.common import Runtime, command, in_range, pass_runtime
+from monitor.cli.common import Runtime, command, in_range, pass_runtime, write_whole
 
 KINDS = ("history", "changes", "evidence")
 
@@ -88,27 +86,8 @@ def export_cmd(
         for chunk in text:  # bytes: UTF-8 whatever the terminal's encoding
             click.echo(chunk.encode("utf-8", "replace"), nl=False)
         return
-    _write_whole(output, text)
+    write_whole(output, text, "export")
     click.echo(f"export: {kind} to {output}", err=True)
-
-
-def _write_whole(path: Path, text: Any) -> None:
-    """Write `text`'s chunks to a file beside `path`, then rename it: a failure leaves `path`
-    as it was."""
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    except OSError as exc:
-        raise click.ClickException(f"export: {path}: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="") as out:
-            for chunk in text:
-                out.write(chunk)
-        os.replace(temporary, path)
-    except OSError as exc:
-        raise click.ClickException(f"export: {path}: {exc.strerror}") from exc
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 COMMANDS = (export_cmd,)

@@ -16,6 +16,7 @@ from monitor.cli.common import (
     json_option,
     pass_runtime,
     send_alerts,
+    write_whole,
 )
 from monitor.domain import utc_text
 
@@ -151,10 +152,7 @@ def verdict_export_cmd(rt: Runtime, fmt: str, output: Path | None) -> None:
     if output is None:
         echo_utf8(export.text, nl=False)  # a file for `monitor test --labeled`: UTF-8
     else:
-        try:
-            output.write_text(export.text, encoding="utf-8")
-        except OSError as exc:
-            raise click.ClickException(f"verdict export: {output}: {exc.strerror}") from exc
+        write_whole(output, [export.text], "verdict export")  # FILE whole, or as it was
     where = f" to {output}" if output is not None else ""
     left = f"; {export.left_out} judged only for outcomes no longer defined" * bool(export.left_out)
     click.echo(
