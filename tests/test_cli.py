@@ -215,6 +215,26 @@ def test_match_finds_nothing_in_general_news(shared_dir: Path) -> None:
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize("scheme", ["HTTP", "Http"])
+def test_match_fetches_a_url_whose_scheme_is_in_capitals(
+    feed_server: FeedServer, scheme: str
+) -> None:
+    """A URL's scheme is case-insensitive (RFC 3986): `monitor match HTTP://host/feed` was
+    taken for a file path ("No such file or directory: 'HTTP:/host/feed'", exit 1). It is
+    fetched and matched as the lower-case one is."""
+    feed_server.route("/y.xml", body=news.yonhap(datetime.now(UTC)))
+    lower = feed_server.url("/y.xml")
+    capitals = scheme + lower.removeprefix("http")
+
+    expected = invoke(["match", lower, "--json"])
+    result = CliRunner().invoke(main, ["match", capitals, "--json"])
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == expected.stdout and len(result.stdout.splitlines()) == 2
+    assert result.stderr.splitlines()[0] == f"monitor: {capitals}: 3 entries read, 2 matches"
+    assert feed_server.hits("/y.xml") == 2
+
+
 def _checked_with_yonhap(tmp_path: Path, feed_server: FeedServer) -> tuple[dict[str, str], Path]:
     """A copy of the shipped indicators reading one feed of Yonhap news from two days ago,
     checked once (visa-easing: eased:reported); the env and the indicators folder."""

@@ -78,7 +78,7 @@ def _read_source(rt: Runtime, source: str) -> tuple[Entry, ...]:
     from monitor.fetch import FeedRequest, FetchStatus, fetch_sync
     from monitor.parse import parse_feed
 
-    if source.startswith(("http://", "https://")):
+    if source.lower().startswith(("http://", "https://")):  # a scheme has no case: HTTPS://
         (result,) = fetch_sync([FeedRequest("match", source)], rt.limits)
         if result.body is None:
             message = result.error or f"fetch: HTTP {result.http_status}"
