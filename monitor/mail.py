@@ -142,7 +142,7 @@ class _SMTPSSL(smtplib.SMTP_SSL, _SMTP):
 
 def _connect(settings: Settings, host: str) -> _SMTP:
     context = ssl.create_default_context()
-    if settings.smtp_ssl:
+    if settings.smtp_implicit_tls:
         return _SMTPSSL(host, settings.smtp_port, timeout=SMTP_TIMEOUT, context=context)
     smtp = _SMTP(host, settings.smtp_port, timeout=SMTP_TIMEOUT)
     try:
@@ -214,10 +214,11 @@ def deliver(
     message: EmailMessage, settings: Settings, *, to: Sequence[str] | None = None
 ) -> Delivery:
     """Send the digest once. With SMTP_HOST: to every To/Cc/Bcc address over SMTP (implicit TLS
-    when SMTP_SSL; STARTTLS when SMTP_STARTTLS and the server offers it — if it does not and a
-    username is set, refuse rather than send the password in clear); delivered to "smtp:host:
-    port", with the recipients the server refused while it took it for the others (every one
-    refused is a DigestError); `to`: the envelope's recipients instead (a resend to some).
+    when SMTP_SSL, or on port 465 with SMTP_SSL unset; STARTTLS when SMTP_STARTTLS and the
+    server offers it — if it does not and a username is set, refuse rather than send the
+    password in clear); delivered to "smtp:host:port", with the recipients the server refused
+    while it took it for the others (every one refused is a DigestError); `to`: the envelope's
+    recipients instead (a resend to some).
     Without: write OUTBOX_DIR/digest-DAY.eml atomically, its path."""
     host = settings.smtp_host
     if not host:

@@ -37,6 +37,7 @@ CommaList = Annotated[list[str], NoDecode]
 TokenMap = Annotated[dict[str, SecretStr], NoDecode]
 API_TOKEN_NAME = "api"  # the name MONITOR_API_TOKEN's verdicts record
 SESSION_SECRET_MIN = 32
+SMTP_TLS_PORT = 465  # submission over implicit TLS (RFC 8314)
 
 
 class Settings(BaseSettings):
@@ -187,10 +188,10 @@ class Settings(BaseSettings):
         "SMTP_USERNAME set, a server that does not is refused rather than sent the password in "
         "clear.",
     )
-    smtp_ssl: bool = Field(
-        False,
-        description="Connect with implicit TLS (usually port 465: set SMTP_PORT too, it stays "
-        "587 otherwise).",
+    smtp_ssl: bool | None = Field(
+        None,
+        description="Connect with implicit TLS, TLS from the first byte (set SMTP_PORT too); "
+        "unset: on when SMTP_PORT is 465, the port of implicit TLS, off otherwise.",
     )
     digest_from: str = Field("monitor@localhost", description="From address of the digest.")
     public_url: str | None = Field(
@@ -270,12 +271,25 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a duration (e.g. 14d, 3w; 0: off)") from None
 
     @field_validator(
-        "api_token", "session_secret", "smtp_host", "smtp_username", "smtp_password", mode="before"
+        "api_token",
+        "session_secret",
+        "smtp_host",
+        "smtp_username",
+        "smtp_password",
+        "smtp_ssl",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """`MONITOR_X=` (as `monitor init`'s .env has it, uncommented) is the same as unset."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def smtp_implicit_tls(self) -> bool:
+        """SMTP_SSL as set, else whether SMTP_PORT is 465 (RFC 8314): a plain client there
+        waits for a greeting the server, waiting for a TLS hello, never sends, until it times
+        out with "Connection unexpectedly closed"."""
+        return self.smtp_ssl if self.smtp_ssl is not None else self.smtp_port == SMTP_TLS_PORT
 
     @field_validator("session_ttl")
     @classmethod

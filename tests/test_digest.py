@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import socket
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
@@ -417,6 +418,53 @@ def test_implicit_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
         deliver(message, smtp_settings(server, smtp_ssl=True, smtp_starttls=True))
         assert len(server.messages) == 1
+
+
+def test_port_465_speaks_tls_from_the_start_without_smtp_ssl_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MONITOR_SMTP_PORT=465 alone: the client waited for a greeting the server (waiting for a
+    TLS hello) never sent, and after 30 s the digest failed with "Connection unexpectedly
+    closed: timed out", retried as transient. Port 465 is implicit TLS unless SMTP_SSL says
+    otherwise. (Listening on 465 needs root: skipped otherwise.)"""
+    cert = self_signed_cert(tmp_path)
+    if cert is None:
+        pytest.skip("needs the openssl command")
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", 465))
+        except OSError as exc:
+            pytest.skip(f"cannot listen on 127.0.0.1:465: {exc.strerror}")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert[0]))
+    with running_smtp_server(implicit_tls=cert, port=465) as server:
+        message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+
+        delivery = deliver(message, settings(smtp_host=server.host, smtp_port=465))
+
+        assert delivery.where == "smtp:127.0.0.1:465" and len(server.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("port", "ssl", "implicit"),
+    [
+        ("465", None, True),  # unset: the port says
+        ("465", "", True),  # `MONITOR_SMTP_SSL=` as in `monitor init`'s .env, uncommented
+        ("587", None, False),
+        ("25", "", False),
+        ("465", "false", False),  # set, it stands
+        ("2465", "true", True),
+    ],
+)
+def test_smtp_ssl_unset_follows_the_port(
+    monkeypatch: pytest.MonkeyPatch, port: str, ssl: str | None, implicit: bool
+) -> None:
+    for name in [n for n in os.environ if n.startswith("MONITOR_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MONITOR_SMTP_PORT", port)
+    if ssl is not None:
+        monkeypatch.setenv("MONITOR_SMTP_SSL", ssl)
+
+    assert Settings(_env_file=None).smtp_implicit_tls is implicit  # type: ignore[call-arg]
 
 
 def test_an_untrusted_certificate_is_refused_and_not_retried(tmp_path: Path) -> None:
