@@ -33,8 +33,12 @@ ENV MONITOR_HTTP_HOST=0.0.0.0 \
 VOLUME ["/app/data"]
 EXPOSE 8000
 
+# The health check asks the port the daemon listens on: MONITOR_HTTP_PORT as the ENV above,
+# compose or `docker run -e` set it. In the shell form, so that the shell expands it at each
+# check (8000, the setting's default, when it is unset or empty).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+    CMD python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=4)" \
+        "http://127.0.0.1:${MONITOR_HTTP_PORT:-8000}/healthz"
 
 # Migrate (safe to run twice, and from several containers at once), then serve until SIGTERM.
 CMD ["sh", "-c", "monitor db upgrade && exec monitor run"]

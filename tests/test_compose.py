@@ -4,10 +4,14 @@ path exists, the image's commands exist in the CLI, and it runs as a non-root us
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 import pytest
@@ -16,6 +20,7 @@ import yaml
 from monitor.cli import main
 from monitor.settings import Settings
 from tests.conftest import ROOT
+from tests.feedserver import FeedServer
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -187,6 +192,57 @@ def test_the_image_runs_as_a_non_root_user() -> None:
     steps = [keyword for keyword, _ in instructions()]
     last_user = len(steps) - 1 - steps[::-1].index("USER")
     assert "CMD" in steps[last_user:], "the command runs after USER"
+
+
+def healthcheck_command() -> str:
+    """The command of the image's HEALTHCHECK, as written after its options."""
+    (arguments,) = [rest for keyword, rest in instructions() if keyword == "HEALTHCHECK"]
+    _, cmd, command = arguments.partition(" CMD ")
+    assert cmd, arguments
+    return command.strip()
+
+
+def healthcheck_argv() -> list[str]:
+    """What Docker runs for the HEALTHCHECK: the exec form's words, or the shell form by sh."""
+    command = healthcheck_command()
+    if command.startswith("["):
+        return list(yaml.safe_load(command))  # a JSON array
+    return ["sh", "-c", command]
+
+
+def test_the_healthcheck_follows_the_port_by_default_8000() -> None:
+    command = healthcheck_command()
+    assert not command.startswith("["), "the shell form, which expands ${MONITOR_HTTP_PORT}"
+    default = str(Settings.model_fields["http_port"].default)
+    assert "http://127.0.0.1:${MONITOR_HTTP_PORT:-" + default + "}/healthz" in command
+    assert not re.search(r":\d+/", command), "no port written out"
+    assert re.search(rf"\bMONITOR_HTTP_PORT={default}\b", DOCKERFILE)  # the image's ENV
+    assert ("EXPOSE", default) in instructions()
+
+
+def test_the_healthcheck_asks_the_port_the_daemon_listens_on(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """`docker run -e MONITOR_HTTP_PORT=9000`: the daemon listened on 9000 while the health
+    check asked 127.0.0.1:8000, so the container was unhealthy however well it ran. Run here
+    by sh as Docker runs it (a server on a free port standing for the daemon): it asks the
+    port MONITOR_HTTP_PORT names, and fails when that answers 503."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)  # the image's `python`
+    port = urlsplit(feed_server.url()).port
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "MONITOR_HTTP_PORT": str(port)}
+
+    def healthcheck() -> int:
+        return subprocess.run(healthcheck_argv(), env=env).returncode
+
+    feed_server.route("/healthz", body=b'{"status": "ok"}', headers={"Content-Type": "json"})
+    healthy = healthcheck()
+    feed_server.route("/healthz", status=503, body=b'{"status": "stale"}')
+    unhealthy = healthcheck()
+
+    assert (healthy, unhealthy) == (0, 1)
+    assert feed_server.hits("/healthz") == 2
 
 
 def test_the_image_upgrades_the_database_then_runs_the_daemon() -> None:
