@@ -375,12 +375,15 @@ class Settings(BaseSettings):
     def _public_url(cls, value: str | None) -> str | None:
         if not value or not value.strip():
             return None
-        parts = urlsplit(value.strip())
+        text = value.strip()
+        parts = urlsplit(text)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
             raise ValueError(
                 f"{value!r} is not an http(s) address (e.g. https://monitor.example.org/)"
             )
-        return value.strip().rstrip("/") + "/"
+        # The scheme in lower case (urlsplit's): HTTPS:// is https://, and what tells whether
+        # the session cookie is Secure reads it so.
+        return parts.scheme + text[len(parts.scheme) :].rstrip("/") + "/"
 
     @field_validator("log_level")
     @classmethod

@@ -230,10 +230,18 @@ def test_next_is_only_ever_a_path_of_this_site(web: httpx.Client, asked: str, we
     assert again.headers["location"] == went
 
 
+@pytest.mark.parametrize(
+    "public_url",
+    [
+        "https://monitor.example.org/",
+        "HTTPS://monitor.example.org/",  # a scheme has no case: it was a cookie sent over http
+        "Https://monitor.example.org",
+    ],
+)
 def test_the_cookie_is_secure_and_host_only_when_the_public_url_is_https(
-    store: Store, defs: Definitions, clock: Clock
+    store: Store, defs: Definitions, clock: Clock, public_url: str
 ) -> None:
-    https = {"public_url": "https://monitor.example.org/"}
+    https = {"public_url": public_url}
     with (
         serve(store, defs, clock, **https) as server,
         httpx.Client(base_url=server.url, follow_redirects=False, timeout=10) as client,
