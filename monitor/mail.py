@@ -104,6 +104,11 @@ class _LostAfterData(smtplib.SMTPServerDisconnected):
     may have been delivered, so it is not sent again at once (a later run retries)."""
 
 
+class _NoTLS(smtplib.SMTPException):
+    """An implicit-TLS connection (SMTP_SSL) whose server answered in plain SMTP: a setting to
+    change, not network trouble to wait out."""
+
+
 class _UTF8(str):
     """An AUTH answer that smtplib's `.encode("ascii")` encodes as UTF-8 (RFC 4616)."""
 
@@ -143,7 +148,18 @@ class _SMTPSSL(smtplib.SMTP_SSL, _SMTP):
 def _connect(settings: Settings, host: str) -> _SMTP:
     context = ssl.create_default_context()
     if settings.smtp_implicit_tls:
-        return _SMTPSSL(host, settings.smtp_port, timeout=SMTP_TIMEOUT, context=context)
+        try:
+            return _SMTPSSL(host, settings.smtp_port, timeout=SMTP_TIMEOUT, context=context)
+        except ssl.SSLError as exc:
+            # A plain server's "220 …" greeting read as a TLS record: OpenSSL's "wrong version
+            # number". Its subclasses (a certificate refused, the connection cut) are not this.
+            if type(exc) is not ssl.SSLError:
+                raise
+            raise _NoTLS(
+                f"no TLS from the server ({exc.reason or exc}): on port {settings.smtp_port} it "
+                "speaks plain SMTP first (then STARTTLS): set MONITOR_SMTP_SSL=false, or the "
+                "port of implicit TLS (usually 465)"
+            ) from exc
     smtp = _SMTP(host, settings.smtp_port, timeout=SMTP_TIMEOUT)
     try:
         smtp.ehlo()
@@ -252,7 +268,7 @@ def is_transient(error: DigestError) -> bool:
     cause = error.__cause__
     if isinstance(cause, smtplib.SMTPAuthenticationError | smtplib.SMTPNotSupportedError):
         return False
-    if isinstance(cause, _LostAfterData):
+    if isinstance(cause, _LostAfterData | _NoTLS):
         return False
     if isinstance(cause, smtplib.SMTPResponseException):
         return 400 <= cause.smtp_code < 500

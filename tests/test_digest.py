@@ -444,6 +444,25 @@ def test_port_465_speaks_tls_from_the_start_without_smtp_ssl_set(
         assert delivery.where == "smtp:127.0.0.1:465" and len(server.messages) == 1
 
 
+def test_implicit_tls_to_a_server_without_it_names_the_setting_and_is_not_retried() -> None:
+    """MONITOR_SMTP_SSL=true towards a plain server (port 587 or 25, STARTTLS): the error was
+    OpenSSL's "[SSL: WRONG_VERSION_NUMBER] wrong version number", retried as network trouble
+    five times over two minutes. It names the setting to change and is not retried."""
+    sleeps: list[float] = []
+    with running_smtp_server() as server:
+        message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+        with pytest.raises(DigestError) as raised:
+            send_with_retry(message, smtp_settings(server, smtp_ssl=True), sleep=sleeps.append)
+
+    said = str(raised.value)
+    assert said.startswith(f"digest: smtp 127.0.0.1:{server.port}: no TLS from the server (")
+    assert said.endswith(
+        f"): on port {server.port} it speaks plain SMTP first (then STARTTLS): set "
+        "MONITOR_SMTP_SSL=false, or the port of implicit TLS (usually 465)"
+    )
+    assert sleeps == [] and server.messages == []
+
+
 @pytest.mark.parametrize(
     ("port", "ssl", "implicit"),
     [
