@@ -20,6 +20,7 @@ from tests.conftest import ROOT
 from tests.smtpserver import Received, running_smtp_server
 from tests.test_daily import ALL_TAGS, DAY, READ_BEFORE, at, check
 from tests.test_digest_resend import GREY, MINUTE, text, to
+from tests.test_outages import fill, tmpfs
 
 store, definitions = test_daily.store, test_daily.definitions  # fixtures
 _no_monitor_variables = test_digest_resend._no_monitor_variables  # autouse fixture
@@ -116,6 +117,44 @@ def _parts_of(raw: bytes) -> list[bytes]:
 def _forget_message(store: Store) -> None:
     with store._tx("forget the message", write=True) as conn:
         conn.execute(update(digest_table).where(digest_table.c.day == DAY).values(message=None))
+
+
+def test_a_preview_out_that_fails_half_way_leaves_the_file_as_it_was(
+    definitions: Definitions, store: Store, database_url: str, tmp_path: Path
+) -> None:
+    """`digest --preview --out FILE` on a disk that fills while it writes: FILE was emptied,
+    then left half-written, the digest kept there before lost. It is written beside FILE and
+    renamed over it once whole: a one-line error, FILE as it was, no stray file."""
+    check(definitions, store, at(7) - READ_BEFORE)
+    env = _env(definitions, database_url, tmp_path)
+    runner = CliRunner()
+    whole = runner.invoke(main, ["digest", "--preview", "--date", str(DAY), "--out",
+                                 str(tmp_path / "whole.eml")], env=env)  # fmt: skip
+    assert whole.exit_code == 0, whole.output
+    assert (tmp_path / "whole.eml").stat().st_size > 4096  # more than FILE gives back
+    with tmpfs(tmp_path / "disk", "64k") as disk:
+        eml = disk / "digest.eml"
+        eml.write_bytes(b"Subject: the digest of last week\r\n\r\nkept\r\n")
+        before = eml.read_bytes()
+        filler = fill(disk)
+
+        full = runner.invoke(main, ["digest", "--preview", "--date", str(DAY), "--out",
+                                    str(eml)], env=env)  # fmt: skip
+
+        assert eml.read_bytes() == before
+        assert sorted(p.name for p in disk.iterdir()) == ["digest.eml", "filler"]
+        assert full.exit_code == 1
+        assert full.stderr.splitlines()[-1] == (
+            f"Error: digest --out: {eml}: No space left on device"
+        )
+
+        filler.unlink()
+        written = runner.invoke(main, ["digest", "--preview", "--date", str(DAY), "--out",
+                                       str(eml)], env=env)  # fmt: skip
+
+        assert written.exit_code == 0, written.output
+        assert _parts_of(eml.read_bytes()) == _parts_of((tmp_path / "whole.eml").read_bytes())
+        assert sorted(p.name for p in disk.iterdir()) == ["digest.eml"]
 
 
 def _env(definitions: Definitions, database_url: str, tmp_path: Path) -> dict[str, str]:

@@ -282,19 +282,23 @@ def echo_json(document: object, *, indent: int | None = None) -> None:
     echo_utf8(json.dumps(document, ensure_ascii=False, indent=indent))
 
 
-def write_whole(path: Path, chunks: Iterable[str], what: str) -> None:
-    """Write `chunks` (UTF-8) to a file beside `path`, then rename it over `path`: a failure
-    (a full disk, an error while the chunks are made) leaves `path` as it was, and no stray
-    file. The file gets the mode `path` had, or a new file's (0666 less the umask)."""
+def write_whole(path: Path, chunks: Iterable[str] | bytes, what: str) -> None:
+    """Write `chunks` (text in UTF-8, or bytes as they are) to a file beside `path`, then
+    rename it over `path`: a failure (a full disk, an error while the chunks are made) leaves
+    `path` as it was, and no stray file. The file gets the mode `path` had, or a new file's
+    (0666 less the umask)."""
     try:
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as exc:
         raise click.ClickException(f"{what}: {path}: {exc.strerror}") from exc
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="") as out:
+        with os.fdopen(fd, "wb") as out:
             os.fchmod(out.fileno(), _mode_for(path))
-            for chunk in chunks:
-                out.write(chunk)
+            if isinstance(chunks, bytes):
+                out.write(chunks)
+            else:
+                for chunk in chunks:
+                    out.write(chunk.encode("utf-8", "replace"))
             out.flush()
             os.fsync(out.fileno())  # whole on disk before it takes the name
         os.replace(temporary, path)

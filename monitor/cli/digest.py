@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.common import Day, Runtime, command, pass_runtime, take_over_claims
+from monitor.cli.common import Day, Runtime, command, pass_runtime, take_over_claims, write_whole
 
 
 @command("digest")
@@ -95,10 +95,7 @@ def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
     if said:
         click.echo(f"monitor: digest {day}: {said}", err=True)
     if out is not None:
-        try:
-            out.write_bytes(raw)
-        except OSError as exc:
-            raise click.ClickException(f"--out {out}: {exc.strerror or exc}") from exc
+        write_whole(out, raw, "digest --out")  # the file whole, or as it was
         click.echo(f"digest {day}: written to {out}", err=True)
         return
     click.echo(f"Subject: {message['Subject']}\n")
