@@ -60,7 +60,8 @@ def fingerprint(indicators_dir: Path, feeds_file: Path) -> tuple[tuple[str, int,
     for path in [*paths, feeds_file]:
         try:
             stat = path.stat()
-        except OSError:
+        except OSError:  # gone, or a link to nothing or to itself: loading says so
+            found.append((str(path), -1, -1))
             continue
         found.append((str(path), stat.st_mtime_ns, stat.st_size))
     return tuple(found)

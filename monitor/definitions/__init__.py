@@ -45,6 +45,7 @@ from monitor.definitions.yamlfile import (
     read_yaml,
     sequence,
     string,
+    yaml_paths,
 )
 from monitor.domain import (
     Definitions,
@@ -213,7 +214,7 @@ def _load_indicators(
     if not directory.is_dir():
         problems.append(f"{directory}:1: not a directory")
         return []
-    paths = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    paths = yaml_paths(directory)
     seen: dict[str, str] = {}
     indicators: list[Indicator] = []
     for path in paths:

@@ -20,6 +20,7 @@ from monitor.definitions.yamlfile import (
     read_yaml,
     sequence,
     string,
+    yaml_paths,
 )
 from monitor.domain import digest_of
 
@@ -135,9 +136,17 @@ def load_vocab(directory: Path, problems: list[str]) -> Vocab:
     vocab = Vocab(directory)
     if not directory.is_dir():
         return vocab
-    paths = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    paths = yaml_paths(directory)
     for path in paths:
-        f = vocab.files[path.stem] = File(str(path))
+        f = File(str(path))
+        if path.stem in vocab.files:  # `actors.yaml` and `actors.yml`: which would `@actors` be?
+            f.error(
+                None,
+                f"another vocabulary file is named '{path.stem}': {vocab.files[path.stem].path}",
+            )
+            problems.extend(f.problems)
+            continue
+        vocab.files[path.stem] = f
         root, data = read_yaml(path, f)
         if root is None:
             continue

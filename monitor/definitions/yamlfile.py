@@ -3,6 +3,9 @@ the file's problems as `file:line: message`, and helpers that read a node or rec
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -53,16 +56,26 @@ class File:
         self.problems.append(f"{self.path}:{line}: {message}")
 
 
+def yaml_paths(directory: Path) -> list[Path]:
+    """Every `*.yaml` and `*.yml` entry of a directory, sorted, whatever it is: one that is not a
+    file it can read (a directory, a link to nothing or to itself) is a problem `read_yaml`
+    reports, not an indicator dropped without a word. Emacs's locks (`.#name.yaml`, a link to
+    nothing while a buffer is edited) are not definitions."""
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if p.suffix in (".yaml", ".yml") and not p.name.startswith(".#")
+    )
+
+
 def read_yaml(path: Path, f: File) -> tuple[yaml.Node | None, bytes]:
     """The root node of a YAML file (None after recording a problem) and the file's bytes."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        f.error(None, f"cannot read file: {exc.strerror or exc}")
+    data = _read(path, f)
+    if data is None:
         return None, b""
-    if len(data) > MAX_FILE_BYTES:
-        f.error(None, f"file is too large ({len(data)} bytes; the limit is {MAX_FILE_BYTES})")
-        return None, data
+    if len(data) > MAX_FILE_BYTES:  # it grew while read
+        f.error(None, f"file is too large (over {MAX_FILE_BYTES} bytes, the limit)")
+        return None, b""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -73,6 +86,43 @@ def read_yaml(path: Path, f: File) -> tuple[yaml.Node | None, bytes]:
     if root is None and not f.problems:
         f.error(None, "file is empty")
     return root, data
+
+
+def _read(path: Path, f: File) -> bytes | None:
+    """At most one byte more than MAX_FILE_BYTES of a regular file (a large one is not read into
+    memory whole); None after recording a problem. Opened without blocking, so a named pipe
+    waits for no writer."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        f.error(None, _unreadable(path, exc))
+        return None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            f.error(None, "cannot read file: a directory, not a file")
+        elif not stat.S_ISREG(info.st_mode):
+            f.error(None, "cannot read file: not a regular file (a pipe, socket or device)")
+        elif info.st_size > MAX_FILE_BYTES:
+            f.error(
+                None, f"file is too large ({info.st_size} bytes; the limit is {MAX_FILE_BYTES})"
+            )
+        else:
+            with os.fdopen(os.dup(fd), "rb") as file:
+                return file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        f.error(None, f"cannot read file: {exc.strerror or exc}")
+    finally:
+        os.close(fd)
+    return None
+
+
+def _unreadable(path: Path, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "cannot read file: a symbolic link that loops"
+    if exc.errno == errno.ENOENT and path.is_symlink():
+        return f"cannot read file: a symbolic link to {os.readlink(path)}, which does not exist"
+    return f"cannot read file: {exc.strerror or exc}"
 
 
 def _compose(text: str, f: File) -> yaml.Node | None:
