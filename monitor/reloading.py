@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,11 @@ from monitor.errors import DefinitionError
 __all__ = ["Reloader", "Validity", "fingerprint"]
 
 log = logging.getLogger("monitor.daemon")
+
+# A definition file modified less than this long ago may still be being written (an editor or
+# `cp` truncates it, then writes): its reading waits for a later poll, so that half a file that
+# happens to be valid YAML (an outcome or the examples cut off) is never taken for the new set.
+SETTLE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,17 @@ class Reloader:
     """The one reload mechanism (the daemon's check job, `monitor serve`): the definitions are
     loaded again when a file's name, mtime or size changed, or when asked (SIGHUP)."""
 
-    def __init__(self, indicators_dir: Path, feeds_file: Path, definitions: Definitions) -> None:
+    def __init__(
+        self,
+        indicators_dir: Path,
+        feeds_file: Path,
+        definitions: Definitions,
+        *,
+        settle: float = SETTLE_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._dir, self._file = indicators_dir, feeds_file
+        self._settle, self._clock = settle, clock  # the clock of file modification times
         self._seen = fingerprint(indicators_dir, feeds_file)
         self._asked = threading.Event()
         self.definitions = definitions  # the last valid set
@@ -88,15 +104,21 @@ class Reloader:
         (then logged at INFO, a new set or the one in force)."""
         current = fingerprint(self._dir, self._file)
         asked = self._asked.is_set()
-        if current == self._seen and not asked:
+        if (current == self._seen and not asked) or self._being_written(current):
             return None
-        self._asked.clear()
-        self._seen = current
         try:
             definitions = load_definitions(self._dir, self._file)
         except DefinitionError as exc:
+            if self._being_written(current):
+                return None
+            self._asked.clear()
+            self._seen = current
             self.validity = Validity(tuple(exc.problems))
             raise
+        if self._being_written(current):
+            return None
+        self._asked.clear()
+        self._seen = current
         same = definitions.hash == self.definitions.hash
         if self.validity.invalid:
             self.validity = Validity()
@@ -112,3 +134,11 @@ class Reloader:
             return None
         self.definitions = definitions
         return definitions
+
+    def _being_written(self, seen: tuple[tuple[str, int, int], ...]) -> bool:
+        """Whether a file may still be being written: one was modified less than the settle
+        time ago, or changed since `seen` (while it was read). The next poll looks again."""
+        if fingerprint(self._dir, self._file) != seen:
+            return True
+        newest = max((mtime for _, mtime, _ in seen), default=-1)
+        return newest >= 0 and 0 <= self._clock() - newest / 1e9 < self._settle

@@ -125,7 +125,7 @@ def test_a_running_daemon_sees_such_an_entry_and_keeps_the_last_valid_set(
     folder: Path, change: Callable[[Path], None]
 ) -> None:
     indicators, feeds = folder / "indicators", folder / "feeds.yaml"
-    reloader = Reloader(indicators, feeds, load_definitions(indicators, feeds))
+    reloader = Reloader(indicators, feeds, load_definitions(indicators, feeds), settle=0)
     before = reloader.definitions
     change(indicators / "visa.yaml")
     with pytest.raises(DefinitionError) as caught:
@@ -134,3 +134,47 @@ def test_a_running_daemon_sees_such_an_entry_and_keeps_the_last_valid_set(
         [str(indicators / "visa.yaml"), "1"]
     ]
     assert reloader.definitions is before and reloader.validity.invalid
+
+
+def test_a_file_caught_half_written_is_not_taken_for_the_new_set(folder: Path) -> None:
+    # An editor or `cp` truncates the file, then writes it: a poll in between read the first
+    # half, valid YAML with an outcome and the examples cut off, and the daemon checked (and
+    # recorded changes) with it until the next tick.
+    indicators, feeds = folder / "indicators", folder / "feeds.yaml"
+    now = [0.0]
+    reloader = Reloader(
+        indicators, feeds, load_definitions(indicators, feeds), settle=1.0, clock=lambda: now[0]
+    )
+    before = reloader.definitions
+    path = indicators / "north-korea-stance.yaml"
+    full = path.read_text()
+    with path.open("w") as file:
+        file.write(full[: full.index("  - id: balance")])  # a line ends there: valid YAML
+        file.flush()
+        now[0] = path.stat().st_mtime_ns / 1e9 + 0.1
+        assert reloader.poll() is None  # written a tenth of a second ago: it may go on
+        file.write(full[full.index("  - id: balance") :] + "# edited\n")
+    written = path.stat().st_mtime_ns / 1e9
+    now[0] = written + 0.5
+    assert reloader.poll() is None and reloader.definitions is before
+    now[0] = written + 1.0  # unchanged for the settle time: taken
+    after = reloader.poll()
+    assert after is not None and reloader.definitions is after
+    outcomes = [o.id for o in after.indicator("north-korea-stance").outcomes]
+    assert outcomes == ["pressure", "balance"] and not reloader.validity.invalid
+
+
+def test_an_invalid_file_being_written_is_not_reported_until_it_settles(folder: Path) -> None:
+    indicators, feeds = folder / "indicators", folder / "feeds.yaml"
+    now = [0.0]
+    reloader = Reloader(
+        indicators, feeds, load_definitions(indicators, feeds), settle=1.0, clock=lambda: now[0]
+    )
+    path = indicators / "xi-visit.yaml"
+    path.write_text(path.read_text().replace("outcomes:", "outcomes: [", 1))
+    now[0] = path.stat().st_mtime_ns / 1e9
+    assert reloader.poll() is None and not reloader.validity.invalid
+    now[0] += 1.0
+    with pytest.raises(DefinitionError):
+        reloader.poll()
+    assert reloader.validity.invalid

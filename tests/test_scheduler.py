@@ -15,6 +15,7 @@ import pytest
 from monitor.definitions import load_definitions
 from monitor.domain import iter_terms
 from monitor.logs import JsonFormatter
+from monitor.reloading import Reloader
 from monitor.scheduler import Daemon, Stopping, _guarded, build_scheduler
 from monitor.settings import Settings
 from monitor.shutdown import release_claims
@@ -69,6 +70,9 @@ def make_daemon(home: Path, store: Store, **overrides: object) -> Daemon:
     settings = Settings(**(values | overrides))  # type: ignore[arg-type]
     definitions = load_definitions(settings.indicators_dir, settings.feeds_file)
     daemon = Daemon(settings, store, definitions, owner="test")
+    # These tests reload at once after an edit: a file is not left to settle first (how a file
+    # caught half written waits is tested in test_definition_files).
+    daemon.reloader = Reloader(settings.indicators_dir, settings.feeds_file, definitions, settle=0)
     daemon.start()
     return daemon
 
