@@ -93,6 +93,7 @@ class Daemon:
         self.clock = clock
         self.owner = owner or owners.owner_of()  # host:pid:start@place (`monitor.owners`)
         self.stopping = threading.Event()
+        self.fatal: str | None = None  # why the daemon stopped itself (the exit code is 1)
         self._checked = threading.Event()  # the first check is done: a digest may go out
         self._work = threading.Lock()  # a check cycle and the building of a digest
         self._limits = FetchLimits.from_settings(settings)
@@ -178,6 +179,7 @@ class Daemon:
         """Reload definitions if they changed; run one cycle if a feed is due."""
         if self.stopping.is_set():
             return False
+        self._refuse_another_schema()
         self.reload_if_changed()
         self.take_over_claims(self.clock())
         if not self._any_due(self.clock()):
@@ -194,6 +196,18 @@ class Daemon:
         if report.feeds_checked or report.changes:
             log.info(report.summary(), extra=cycle_fields(report))
         return bool(report.feeds_checked)
+
+    def _refuse_another_schema(self) -> None:
+        """Stop when another version migrated the database while this daemon ran (`monitor db
+        upgrade` of a newer monitor on another machine): its checks would write rows as this
+        version knows them into tables it does not know, which could succeed with the new
+        columns left empty. Read once a tick: one row."""
+        problem = self.store.schema_problem()
+        if problem is not None:
+            self.fatal = problem
+            log.error("%s; this daemon stops", problem)
+            self.stop()
+            raise Stopping(problem)
 
     def _reevaluate(self) -> None:
         """Between cycles, record the changes time alone makes once a minute: a feed failing
@@ -473,7 +487,8 @@ def run(
     *,
     services: Callable[[Daemon], Sequence[Service]] | None = None,
 ) -> int:
-    """Serve until SIGTERM or SIGINT; returns the exit code (0 after a clean stop).
+    """Serve until SIGTERM or SIGINT; returns the exit code (0 after a clean stop, 1 when the
+    daemon stopped itself: another version migrated the database).
 
     `services(daemon)` gives what is served alongside the jobs (the HTTP endpoint); they may
     read `daemon.definitions`, which follows reloads."""
@@ -504,9 +519,9 @@ def run(
     if not done:
         log.warning("work still running after %.0fs was abandoned", SHUTDOWN_GRACE)
         logging.shutdown()
-        os._exit(0)  # the pool's threads would be joined at exit; the database is consistent
+        os._exit(1 if daemon.fatal else 0)  # the pool's threads would be joined at exit
     log.info("stopped")
-    return 0
+    return 1 if daemon.fatal else 0
 
 
 def catch_up(scheduler: BackgroundScheduler, now: datetime) -> bool:

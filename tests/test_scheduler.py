@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor import migrate
 from monitor.definitions import load_definitions
 from monitor.domain import iter_terms
 from monitor.logs import JsonFormatter
@@ -408,3 +410,32 @@ def test_the_checkpoint_job_copies_what_a_cycle_left_in_the_log(home: Path) -> N
         assert stored and in_file(path) < stored
         assert daemon.checkpoint()
         assert in_file(path) == stored
+
+
+def test_a_daemon_stops_when_another_version_migrates_the_database_under_it(
+    home: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`monitor db upgrade` of a newer monitor on another machine, this daemon still running:
+    it went on checking, writing rows as it knows them into tables it does not (a new column
+    left empty where its migration had filled it)."""
+    daemon = make_daemon(home, store)
+    now = [datetime.now(UTC)]
+    daemon.clock = lambda: now[0]
+    assert daemon.check()
+    checked = {f.id: f.last_checked_at for f in store.feeds()}
+    with sqlite3.connect(home / "monitor.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    now[0] += timedelta(hours=1)  # every feed is due
+
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"), pytest.raises(Stopping):
+        daemon.check()
+    assert daemon.stopping.is_set()
+    assert {f.id: f.last_checked_at for f in store.feeds()} == checked  # nothing was fetched
+    message = (
+        "store: the database schema is at revision 9999, unknown to this monitor (whose latest is"
+        f" {migrate.head()}): it was migrated by a newer version; upgrade monitor"
+    )
+    assert daemon.fatal == message
+    assert f"{message}; this daemon stops" in [
+        r.getMessage() for r in caplog.records if r.levelno == logging.ERROR
+    ]

@@ -38,6 +38,7 @@ from monitor.store.engine import (
     check_schema,
     connect,
     new_revision,
+    revision_problem,
     schema_differences,
     schema_status,
     upgrade,
@@ -108,6 +109,11 @@ class Store(
     StoreBase,
 ):
     """Every query monitor makes. Each method is one transaction."""
+
+    def schema_problem(self) -> str | None:
+        """Why the database is no longer at the code's schema revision (another version
+        migrated it since it was opened), or None."""
+        return revision_problem(self._engine)
 
 
 def open_store(url: str, *, read_only: bool = False, checkpoints: bool = True) -> Store:

@@ -145,6 +145,16 @@ def schema_differences(url: str) -> list[Any]:
         engine.dispose()
 
 
+def revision_problem(engine: Engine) -> str | None:
+    """Why the database is not at the code's schema revision, or None when it is: for a daemon
+    that was running when another version migrated it. StoreError when it cannot be read."""
+    try:
+        current, head = _schema_status(engine)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"store: unable to read the schema revision: {error_text(exc)}") from exc
+    return None if current == head else _schema_problem(current, head)
+
+
 def new_revision(url: str, message: str) -> None:
     """Autogenerate a revision from the models against the database at `url` (developers)."""
     engine = connect(url)
