@@ -178,3 +178,24 @@ def test_an_invalid_file_being_written_is_not_reported_until_it_settles(folder: 
     with pytest.raises(DefinitionError):
         reloader.poll()
     assert reloader.validity.invalid
+
+
+@pytest.mark.parametrize(
+    ("start", "newline"),
+    [(b"", b"\r\n"), (b"\xef\xbb\xbf", b"\n"), (b"\xef\xbb\xbf", b"\r\n"), (b"", b"\r")],
+    ids=["CRLF", "BOM", "BOM and CRLF", "CR"],
+)
+def test_a_file_saved_by_a_windows_or_mac_editor_reads_as_any_other(
+    folder: Path, start: bytes, newline: bytes
+) -> None:
+    # What already worked when audited; kept so that it goes on working.
+    path = folder / "indicators" / "xi-visit.yaml"
+    lines = path.read_bytes().splitlines()
+    path.write_bytes(start + newline.join(lines) + newline)
+    assert validate(folder / "indicators", folder / "feeds.yaml") == []
+    typo = [line.replace(b"title: ", b"titel: ") for line in lines]
+    path.write_bytes(start + newline.join(typo) + newline)
+    number = next(n for n, line in enumerate(typo, 1) if line.startswith(b"titel:"))
+    assert f"{path}:{number}: unknown key 'titel' in an indicator" in "\n".join(
+        validate(folder / "indicators", folder / "feeds.yaml")
+    )
