@@ -199,3 +199,13 @@ def test_a_file_saved_by_a_windows_or_mac_editor_reads_as_any_other(
     assert f"{path}:{number}: unknown key 'titel' in an indicator" in "\n".join(
         validate(folder / "indicators", folder / "feeds.yaml")
     )
+
+
+@pytest.mark.timeout(30)  # it waited for a writer to the pipe for ever
+def test_a_feeds_file_that_is_a_pipe_is_a_problem_not_a_hang(folder: Path) -> None:
+    feeds = folder / "feeds.yaml"
+    feeds.unlink()
+    os.mkfifo(feeds)
+    assert validate(folder / "indicators", feeds) == [
+        f"{feeds}:1: cannot read file: not a regular file (a pipe, socket or device)"
+    ]
