@@ -186,8 +186,14 @@ READ_TIMEOUT_SHARE = 2 / 3  # of a Notifier's timeout, each request waits for an
 def _channel(url: str, read_timeout: float) -> _Channel:
     """The channel of a URL, its requests waiting `read_timeout` seconds for an answer unless
     the URL sets `rto`: Apprise's own 4 s gave up on a receiver slower than that, which then
-    got the alert again at every retry though it had taken it each time."""
-    client = apprise.Apprise(asset=apprise.AppriseAsset(storage_mode="memory"))
+    got the alert again at every retry though it had taken it each time.
+
+    Redirects are not followed unless the URL says `redirect=yes`: requests follows a 301, 302
+    or 303 of a POST with a GET that carries no alert, and a new address that answered that GET
+    200 had the alert marked sent though it never arrived. Unfollowed, a redirect is a failure
+    naming its status, and the alert waits until the URL is fixed."""
+    asset = apprise.AppriseAsset(storage_mode="memory", http_redirects=False)
+    client = apprise.Apprise(asset=asset)
     ok = client.add(url)
     if ok and "rto=" not in urlsplit(url).query:
         for service in client:
@@ -294,7 +300,10 @@ class Notifier:
         if result:
             return ""
         messages = [e.message for e in result.logs() if e.level in ("WARNING", "ERROR")]
-        return _scrub(messages[-1] if messages else "delivery failed", channel.url)
+        error = messages[-1] if messages else "delivery failed"
+        if re.search(r"\berror=3\d\d\b", error):
+            error += " (a redirect: give the URL it points to, or add redirect=yes to follow it)"
+        return _scrub(error, channel.url)
 
 
 __all__ = [

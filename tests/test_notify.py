@@ -120,6 +120,23 @@ def test_a_slow_receiver_is_waited_for_longer_than_apprises_four_seconds() -> No
     assert waits == [[10.0], [2.5]]
 
 
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_a_failure_not_an_alert_lost_to_a_get(status: int) -> None:
+    """requests follows a 301, 302 or 303 of a POST with a GET, without the alert: the new
+    address answered it 200, so the alert was marked sent and never arrived. A redirect is now
+    a failure that says so (the alert waits in the outbox until the URL is fixed); a URL with
+    `redirect=yes` follows them."""
+    with running_webhook(redirect=status) as hook:
+        [failure] = fast([hook.apprise_url("/old")], attempts=1).notify([alert()])
+        assert [(r.method, r.path) for r in hook.requests] == [("POST", "/old")]
+        assert f"error={status}" in failure.error and "add redirect=yes" in failure.error
+        assert hook.received == []
+
+    with running_webhook(redirect=308) as hook:
+        assert fast([hook.apprise_url("/old?redirect=yes")], attempts=1).notify([alert()]) == []
+        assert [(r.method, r.path) for r in hook.received] == [("POST", "/moved")]
+
+
 def test_a_failing_channel_is_retried_and_delivered_once() -> None:
     sleeps: list[float] = []
     with running_webhook(fail_first=2) as hook:

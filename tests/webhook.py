@@ -5,7 +5,9 @@
         ...
         hook.received[0].json["message"]
 
-`fail_first=N` answers the first N requests with 500; `delay` seconds pass before each
+`fail_first=N` answers the first N requests with `fail_status` (500; a 429 comes with
+`Retry-After`); `redirect=301` (or another 3xx) answers every request with that redirect to `/moved`,
+which answers 200 (to a GET as well, as many servers do); `delay` seconds pass before each
 answer; with `hold=True` no request is answered until `hook.release.set()` (set on exit), and
 `hook.arrived` counts those waiting, so a test sees a slow channel without timing it.
 `closed_port()` gives a port nothing listens on, for a channel that is down.
@@ -31,6 +33,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    method: str = "POST"
 
     @property
     def json(self) -> Any:
@@ -42,12 +45,14 @@ class Webhook:
     host: str
     port: int
     fail_first: int = 0
+    fail_status: int = 500
+    redirect: int = 0
     delay: float = 0.0
     hold: bool = False
     release: threading.Event = field(default_factory=threading.Event)
     arrived: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
     requests: list[Request] = field(default_factory=list)  # every request, failed or not
-    received: list[Request] = field(default_factory=list)  # the ones answered 200
+    received: list[Request] = field(default_factory=list)  # the POSTs answered 200
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def apprise_url(self, path: str = "/hook") -> str:
@@ -57,8 +62,11 @@ class Webhook:
         with self.lock:
             self.requests.append(request)
             if len(self.requests) <= self.fail_first:
-                return 500
-            self.received.append(request)
+                return self.fail_status
+            if self.redirect and request.path != "/moved":
+                return self.redirect
+            if request.method == "POST":
+                self.received.append(request)
             return 200
 
 
@@ -71,12 +79,19 @@ def _handler(hook: Webhook) -> type[BaseHTTPRequestHandler]:
             if hook.hold:
                 hook.arrived.release()
                 hook.release.wait()
-            status = hook.record(Request(self.path, dict(self.headers.items()), body))
+            request = Request(self.path, dict(self.headers.items()), body, self.command)
+            status = hook.record(request)
             self.send_response(status)
+            if status == 429:
+                self.send_header("Retry-After", "120")
+            if 300 <= status < 400:
+                self.send_header("Location", "/moved")
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"{}")
+
+        do_GET = do_POST
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet test output
             pass
@@ -86,9 +101,17 @@ def _handler(hook: Webhook) -> type[BaseHTTPRequestHandler]:
 
 @contextlib.contextmanager
 def running_webhook(
-    *, fail_first: int = 0, delay: float = 0.0, hold: bool = False
+    *,
+    fail_first: int = 0,
+    fail_status: int = 500,
+    redirect: int = 0,
+    delay: float = 0.0,
+    hold: bool = False,
 ) -> Iterator[Webhook]:
-    hook = Webhook(HOST, 0, fail_first=fail_first, delay=delay, hold=hold)
+    hook = Webhook(
+        HOST, 0, fail_first=fail_first, fail_status=fail_status, redirect=redirect,
+        delay=delay, hold=hold,
+    )  # fmt: skip
     server = ThreadingHTTPServer((HOST, 0), _handler(hook))
     hook.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, name="webhook", daemon=True)
