@@ -159,6 +159,45 @@ def _scrub(text: str, url: str) -> str:
     return text[:300]
 
 
+class _SecretFilter(logging.Filter):
+    """Scrubs the secrets of every channel made in this process from the records the libraries
+    under Apprise write: at DEBUG, Apprise logs the URL it posts to and urllib3 each request's
+    path, where many services (and `json://` webhooks) carry their token."""
+
+    LOGGERS = (
+        "apprise",
+        "urllib3.connectionpool",
+        "urllib3.connection",
+        "urllib3.poolmanager",
+        "urllib3.util.retry",
+        "urllib3.response",
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: tuple[str, ...] = ()  # replaced whole, so a reading thread sees one
+
+    def add(self, url: str) -> None:
+        found = set(self.secrets) | set(_secrets(url))
+        self.secrets = tuple(sorted(found, key=len, reverse=True))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = self.secrets
+        if secrets:
+            message = record.getMessage()
+            scrubbed = message
+            for secret in secrets:
+                scrubbed = scrubbed.replace(secret, "***")
+            if scrubbed != message:
+                record.msg, record.args = scrubbed, None
+        return True
+
+
+_SECRET_FILTER = _SecretFilter()
+for _name in _SecretFilter.LOGGERS:
+    logging.getLogger(_name).addFilter(_SECRET_FILTER)
+
+
 def channel_key(url: str) -> str:
     """A stable name of a channel that reveals nothing of its URL: what the outbox stores."""
     return hashlib.sha256(url.encode()).hexdigest()[:16]
@@ -192,6 +231,7 @@ def _channel(url: str, read_timeout: float) -> _Channel:
     or 303 of a POST with a GET that carries no alert, and a new address that answered that GET
     200 had the alert marked sent though it never arrived. Unfollowed, a redirect is a failure
     naming its status, and the alert waits until the URL is fixed."""
+    _SECRET_FILTER.add(url)
     asset = apprise.AppriseAsset(storage_mode="memory", http_redirects=False)
     client = apprise.Apprise(asset=asset)
     ok = client.add(url)

@@ -174,6 +174,24 @@ def test_a_channel_that_is_down_does_not_raise_or_hang(caplog: pytest.LogCapture
         assert not any(secret in message for message in ours)
 
 
+@pytest.mark.parametrize("fail_status", [0, 500])
+def test_no_log_line_of_any_library_shows_a_channel_secret(
+    caplog: pytest.LogCaptureFixture, fail_status: int
+) -> None:
+    """With MONITOR_LOG_LEVEL=DEBUG, Apprise logged the URL it posts to and urllib3 each
+    request's path: a token in the path or query reached the log. Every record, whichever
+    library wrote it, is scrubbed of the channels' secrets now."""
+    caplog.set_level(logging.DEBUG)
+    with running_webhook(fail_first=fail_status and 1, fail_status=fail_status) as hook:
+        url = f"json://watcher:hunter2@{hook.host}:{hook.port}/hook/Tok3nS3cret?-token=qwerty123"
+        assert len(fast([url], attempts=1).notify([alert()])) == (1 if fail_status else 0)
+        assert [r.path for r in hook.requests] == ["/hook/Tok3nS3cret?token=qwerty123"]
+    lines = [caplog.handler.format(r) for r in caplog.records]
+    assert any("apprise" in line for line in lines)  # it did log, at DEBUG
+    for secret in ("hunter2", "Tok3nS3cret", "qwerty123"):
+        assert [line for line in lines if secret in line] == []
+
+
 def test_a_down_channel_does_not_stop_the_others() -> None:
     with running_webhook() as hook:
         dead = f"json://127.0.0.1:{closed_port()}/hook"
