@@ -8,7 +8,8 @@ with `alert=True`). `send_pending` claims one pending change at a time (compare-
 lease: each change is in one daemon's hands, even with several daemons on one PostgreSQL),
 sends it with `Notifier.deliver`, and marks it alerted only when every channel accepted it. A
 failed try is retried with back-off (ALERT_RETRY doubling up to ALERT_RETRY_MAX), sending only
-to the channels that did not take it yet. A daemon killed between recording a change and
+to the channels that did not take it yet; a channel that failed on DOWN_AFTER alerts in a row is
+not tried again in the same call (`_Failing`). A daemon killed between recording a change and
 sending it leaves it pending: the next start (or another daemon) sends it, once. A daemon
 killed while sending leaves it claimed until the claim's lease ends, or until a daemon of the
 same host sees it is gone (`Store.take_over_claims`, at once); whether the channel got it then
@@ -25,10 +26,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from monitor.notify import Notifier, build_alert
+from monitor.notify import Delivery, Notifier, build_alert
 from monitor.silences import holder
 from monitor.store import AlertClaim, Store
 
@@ -38,6 +39,7 @@ ALERT_RETRY = timedelta(seconds=30)  # after a failed try; doubles up to ALERT_R
 ALERT_RETRY_MAX = timedelta(hours=1)
 CLAIM_SLACK = timedelta(seconds=60)  # a claim lasts the longest a try can take, and this
 MAX_PER_RUN = 100  # changes alerted per call at most, so a stopping daemon is not held up
+DOWN_AFTER = 2  # failures in a row after which a channel is not tried again in a run
 
 
 @dataclass(frozen=True)
@@ -74,19 +76,60 @@ def send_pending(
     """Alert the changes that are due, one at a time; returns how many were tried."""
     if not outbox.notifier.channels:
         return 0
-    tried = 0
+    tried, failing = 0, _Failing()
     while tried < MAX_PER_RUN and not stop():
         at = clock() if clock else now
         claimed = outbox.store.claim_alerts(at, owner=outbox.owner, lease=outbox.lease, limit=1)
         if not claimed:
             break
-        send_one(outbox, claimed[0], clock=clock or (lambda: now))
+        send_one(outbox, claimed[0], clock=clock or (lambda: now), failing=failing)
         tried += 1
+    for line in failing.summary():
+        log.warning("alerts: %s", line)
     return tried
 
 
-def send_one(outbox: Outbox, claim: AlertClaim, *, clock: Callable[[], datetime]) -> bool:
-    """Send one claimed change; True when every channel has it now."""
+@dataclass
+class _Failing:
+    """The channels failing in one run of `send_pending`. One that failed on DOWN_AFTER alerts
+    in a row is not tried again in the run: fifty changes in a cycle and a channel that answers
+    429, or hangs to its timeout, made fifty tries into its rate limit, and a healthy channel's
+    last alert waited for all of them. Its alerts count a failed try as if tried (each keeps its
+    back-off) and go to the other channels at once. Two in a row, not one: an alert that fails
+    for a reason of its own (the same back-off for all) would otherwise hold the others back."""
+
+    streak: dict[str, int] = field(default_factory=dict)  # channel key -> failures in a row
+    down: dict[str, str] = field(default_factory=dict)  # channel key -> why it is skipped
+    skipped: dict[str, int] = field(default_factory=dict)  # channel name -> alerts not tried
+
+    def update(self, claim: AlertClaim, delivery: Delivery) -> None:
+        for key in set(delivery.done) - set(claim.done):
+            self.streak[key] = 0
+        for key, error in delivery.failed:
+            self.streak[key] = self.streak.get(key, 0) + 1
+            if self.streak[key] >= DOWN_AFTER:
+                self.down[key] = f"it failed on {self.streak[key]} alerts in a row: {error}"
+        for failure in delivery.failures:
+            if failure.error.startswith("not tried: "):
+                self.skipped[failure.channel] = self.skipped.get(failure.channel, 0) + 1
+
+    def summary(self) -> list[str]:
+        return [
+            f"{channel}: not tried for {n} more alert(s) after it failed on {DOWN_AFTER} in a "
+            "row; they go to it at their next try"
+            for channel, n in self.skipped.items()
+        ]
+
+
+def send_one(
+    outbox: Outbox,
+    claim: AlertClaim,
+    *,
+    clock: Callable[[], datetime],
+    failing: _Failing | None = None,
+) -> bool:
+    """Send one claimed change; True when every channel has it now. With `failing`, the
+    channels it holds as down are not tried, and what this try found is added to it."""
     change = claim.change
     assert change.id is not None
     title = outbox.titles.get(change.indicator_id, change.indicator_id)
@@ -95,7 +138,10 @@ def send_one(outbox: Outbox, claim: AlertClaim, *, clock: Callable[[], datetime]
     alert = build_alert(
         change, title, zone=outbox.zone, public_url=outbox.public_url, held_by=held_by
     )
-    delivery = outbox.notifier.deliver(alert, skip=claim.done)
+    down = failing.down if failing is not None else None
+    delivery = outbox.notifier.deliver(alert, skip=claim.done, down=down)
+    if failing is not None:
+        failing.update(claim, delivery)
     store, owner = outbox.store, outbox.owner
     if not delivery.failures:
         if not store.alert_sent(change.id, owner=owner, now=clock(), done=delivery.done):

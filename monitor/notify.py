@@ -19,7 +19,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from urllib.parse import unquote, urlsplit
@@ -205,10 +205,12 @@ def channel_key(url: str) -> str:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One alert sent channel by channel: the keys of those that have it, and the failures."""
+    """One alert sent channel by channel: the keys of those that have it, and the failures;
+    `failed` the channels tried that did not take it (key, error)."""
 
     done: tuple[str, ...]
     failures: tuple[NotifyFailure, ...]
+    failed: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -273,13 +275,20 @@ class Notifier:
             )  # fmt: skip
         return failures
 
-    def deliver(self, alert: Alert, *, skip: Iterable[str] = ()) -> Delivery:
+    def deliver(
+        self, alert: Alert, *, skip: Iterable[str] = (), down: Mapping[str, str] | None = None
+    ) -> Delivery:
         """Send one alert to every channel whose key is not in `skip` (those that have it
-        already). `done` holds the keys of the channels that have it now. Never raises."""
+        already) nor in `down` (key -> why: those found failing a moment ago, not tried again).
+        `done` holds the keys of the channels that have it now. Never raises."""
         done = [key for key in skip if key in {c.key for c in self.channels}]
-        failures = []
+        failures, failed, skipped = [], [], []
         for channel in self.channels:
             if channel.key in done:
+                continue
+            if down and channel.key in down:  # its failure was logged when it was tried
+                why = f"not tried: {down[channel.key]}"
+                skipped.append(NotifyFailure(channel.name, alert.title, 0, why))
                 continue
             if channel.apprise is None:
                 failures.append(
@@ -289,6 +298,7 @@ class Notifier:
             error = self._send(channel, channel.apprise, alert)
             if error:
                 failures.append(NotifyFailure(channel.name, alert.title, self.attempts, error))
+                failed.append((channel.key, error))
             else:
                 done.append(channel.key)
         for failure in failures:
@@ -296,7 +306,7 @@ class Notifier:
                 "notify: %s: %r not delivered after %d attempt(s): %s",
                 failure.channel, failure.alert, failure.attempts, failure.error,
             )  # fmt: skip
-        return Delivery(tuple(done), tuple(failures))
+        return Delivery(tuple(done), (*failures, *skipped), tuple(failed))
 
     def _notify_channel(self, channel: _Channel, alerts: list[Alert]) -> list[NotifyFailure]:
         if channel.apprise is None:

@@ -106,6 +106,45 @@ def test_a_channel_that_stays_down_never_blocks_and_backs_off_more(store: Store)
     assert store.pending_alerts() == 1  # kept for when it comes back
 
 
+def four_changes(store: Store) -> None:
+    flips = [("unknown", "pressure:reported"), ("pressure:reported", "unknown")] * 2
+    changes = [change("nk", n, o, NOW + timedelta(minutes=m)) for m, (o, n) in enumerate(flips)]
+    store.record_changes(changes, alert=True)
+
+
+def test_a_failing_channel_is_not_tried_for_every_alert_of_a_run(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Many changes in one cycle and a channel answering 429 (or hanging to its timeout): each
+    alert tried it again, a flood into its rate limit, and the healthy channel's last alert
+    waited for every try of the failing one. Now a channel that failed on two alerts in a row
+    is not tried again in the run: the rest go to the others at once, and count a failed try
+    (their back-off as before) for the next run to send it."""
+    four_changes(store)
+    with running_webhook() as good, running_webhook(fail_first=2, fail_status=429) as limited:
+        box = outbox(store, good, limited)
+        assert send_pending(box, now=NOW) == 4
+        assert (len(good.received), len(limited.requests)) == (4, 2)
+        assert store.pending_alerts() == 4  # each waits for the limited channel
+        later = NOW + ALERT_RETRY
+        assert send_pending(box, now=later - timedelta(seconds=1)) == 0  # backing off
+        assert send_pending(box, now=later) == 4
+
+    assert len(good.received) == 4  # not sent to it again
+    assert (len(limited.requests), len(limited.received)) == (6, 4)
+    assert store.pending_alerts() == 0
+    skipped = f"alerts: json://127.0.0.1:{limited.port}: not tried for 2 more alert(s)"
+    assert [m for m in caplog.messages if m.startswith(skipped)] != []
+
+
+def test_one_alert_failing_does_not_hold_back_the_others_on_its_channel(store: Store) -> None:
+    four_changes(store)
+    with running_webhook(fail_first=1) as flaky:
+        assert send_pending(outbox(store, flaky), now=NOW) == 4
+    assert (len(flaky.requests), len(flaky.received)) == (4, 3)
+    assert store.pending_alerts() == 1
+
+
 def test_several_daemons_send_each_alert_once(database_url: str, store: Store) -> None:
     for minute in range(10):
         old, new = (

@@ -6,8 +6,8 @@
         hook.received[0].json["message"]
 
 `fail_first=N` answers the first N requests with `fail_status` (500; a 429 comes with
-`Retry-After`); `redirect=301` (or another 3xx) answers every request with that redirect to `/moved`,
-which answers 200 (to a GET as well, as many servers do); `delay` seconds pass before each
+`Retry-After`); `redirect=301` (or another 3xx) answers every request with that redirect to
+`/moved`, which answers 200 (to a GET as well, as many servers do); `delay` seconds pass before each
 answer; with `hold=True` no request is answered until `hook.release.set()` (set on exit), and
 `hook.arrived` counts those waiting, so a test sees a slow channel without timing it.
 `closed_port()` gives a port nothing listens on, for a channel that is down.
