@@ -118,6 +118,12 @@ class StoreCollector(Collector):
             "Recorded status changes whose alert a silence holds back until it ends.",
             value=self._store.held_alerts(self._now),
         )
+        failing = self._store.failing_alerts(self._now)
+        yield GaugeMetricFamily(
+            "monitor_alerts_failing",
+            "Of the pending alerts, those waiting after a failed try (a channel down or refusing).",
+            value=failing.count if failing else 0,
+        )
 
     def _times(self) -> Iterator[Metric]:
         last = self._store.last_successful_cycle()

@@ -378,13 +378,15 @@ def health(
     `max_age` after `started` while no cycle has finished, then `stale`; `stale` too when the
     last successful cycle is older than `max_age`; else the feeds' `ok`, `degraded` or
     `unhealthy`. `ok` is `degraded` while the latest digest (of the last DIGEST_FAILURE_DAYS)
-    is unsent after a failed try, or while the definition files on disk are invalid (the last
-    valid set in force: `validity`), and every status then says why."""
+    is unsent after a failed try, while a change's alert waits after a failed try, or while the
+    definition files on disk are invalid (the last valid set in force: `validity`), and every
+    status then says why."""
     limit = max_age.total_seconds()
     try:
         last, checked = store.last_successful_cycle(), store.last_reading_cycle()
         counts = store.feed_counts(now)
         digest = store.failing_digest(since=(now - DIGEST_FAILURE_DAYS).date())
+        alerts = store.failing_alerts(now)
     except StoreError as exc:
         log.error("web: healthz: %s", exc)
         return HealthOut(
@@ -413,6 +415,13 @@ def health(
         status = "degraded" if status == "ok" else status
         error = _ADDRESS.sub(HIDDEN_ADDRESS, digest.last_error)  # no token: not to whom
         reasons.append(f"the digest of {digest.day} is not sent: {error}")
+    if alerts is not None:  # a reader relying on alerts hears of nothing else
+        status = "degraded" if status == "ok" else status
+        error = _ADDRESS.sub(HIDDEN_ADDRESS, alerts.error)
+        reasons.append(
+            f"{alerts.count} change alert(s) not delivered after a failed try, the oldest"
+            f" recorded {alerts.oldest:%Y-%m-%d %H:%M} UTC: {error}"
+        )
     if validity.invalid:  # an edit the daemon did not take: the operator must hear of it
         status = "degraded" if status == "ok" else status
         reasons.append(validity.reason())

@@ -236,7 +236,7 @@ def healthz(state: State, response: Response) -> HealthOut:
     """Open without a token. 503 when the database does not answer, when the last
     successful check cycle is older than MONITOR_HEALTH_MAX_AGE (default three check
     intervals: `stale`), or when no feed was read successfully within two of its check
-    intervals, or ever (`unhealthy`); `degraded` (200) when some feed is failing. Before
+    intervals, or ever (`unhealthy`); `degraded` (200) when a feed, digest or alert fails. Before
     any cycle has finished the answer is `starting` (200) for one MAX_AGE after the server
     started, then `stale` (503). Reads the cycle table's latest row and five columns of
     the feed table: cheap enough to poll."""

@@ -17,13 +17,14 @@ from pathlib import Path
 from threading import Barrier
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
-from monitor import migrate, owners
+from monitor import metrics, migrate, owners, views
 from monitor.alerts import ALERT_RETRY, Outbox, retry_delay, send_pending
 from monitor.domain import Evidence, StatusChange
 from monitor.notify import Notifier
-from monitor.store import Store, TakenOver, metadata, open_store, upgrade
+from monitor.store import Cycle, Store, TakenOver, metadata, open_store, upgrade
 from tests import news
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
@@ -143,6 +144,44 @@ def test_one_alert_failing_does_not_hold_back_the_others_on_its_channel(store: S
         assert send_pending(outbox(store, flaky), now=NOW) == 4
     assert (len(flaky.requests), len(flaky.received)) == (4, 3)
     assert store.pending_alerts() == 1
+
+
+def failing_alerts_metric(store: Store, now: datetime) -> float:
+    text = metrics.render(store, now).decode()
+    families = text_string_to_metric_families(text)
+    [value] = [s.value for f in families for s in f.samples if s.name == "monitor_alerts_failing"]
+    return value
+
+
+def test_healthz_and_metrics_say_an_alert_failed_until_a_retry_sends_it(store: Store) -> None:
+    """A channel refusing every alert (a revoked token, a moved webhook) left /healthz `ok`
+    for as long as it lasted: only the log said so, and a reader relying on alerts heard of
+    nothing. /healthz is `degraded` now and says why (the channel by its host, no secret), and
+    monitor_alerts_failing counts them, until a retry sends them."""
+    store.record_changes([change("nk", "pressure:reported")], alert=True)
+    store.record_cycle(Cycle(NOW, NOW))
+
+    def health(at: datetime) -> views.HealthOut:
+        return views.health(store, now=at, started=NOW, max_age=timedelta(hours=1))
+
+    assert health(NOW).status == "ok" and failing_alerts_metric(store, NOW) == 0
+    with running_webhook(fail_first=1, fail_status=401) as hook:
+        url = f"json://watcher:hunter2@{hook.host}:{hook.port}/alerts/Tok3nS3cret"
+        box = Outbox(store, Notifier([url], attempts=1, timeout=5), TITLES, "test")
+        assert send_pending(box, now=NOW) == 1
+        told, counted = health(NOW), failing_alerts_metric(store, NOW)
+        assert send_pending(box, now=NOW + ALERT_RETRY) == 1
+        healed = health(NOW + ALERT_RETRY)
+
+    assert (told.status, told.code, counted) == ("degraded", 200, 1)
+    [reason] = told.reasons
+    assert reason.startswith(
+        "1 change alert(s) not delivered after a failed try, the oldest recorded"
+        f" 2026-02-01 12:00 UTC: json://127.0.0.1:{hook.port}: "
+    )
+    assert "401" in reason and "hunter2" not in reason and "Tok3nS3cret" not in reason
+    assert (healed.status, healed.reasons) == ("ok", [])
+    assert failing_alerts_metric(store, NOW + ALERT_RETRY) == 0
 
 
 def test_several_daemons_send_each_alert_once(database_url: str, store: Store) -> None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from monitor.errors import StoreError
 from monitor.store.base import StoreBase
-from monitor.store.changes import AlertClaim, Around, ChangesMixin
+from monitor.store.changes import AlertClaim, Around, ChangesMixin, FailingAlerts
 from monitor.store.claims import ClaimsMixin, TakenOver, log_taken_over
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT, DigestsMixin, DigestState
 from monitor.store.engine import (
@@ -72,6 +72,7 @@ __all__ = [
     "DigestState",
     "DueFeed",
     "EvidenceRead",
+    "FailingAlerts",
     "FeedCounts",
     "FeedState",
     "FetchRecord",

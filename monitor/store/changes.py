@@ -28,6 +28,15 @@ class AlertClaim:
     until: datetime  # the claim's end: another daemon may take it over then
 
 
+@dataclass(frozen=True)
+class FailingAlerts:
+    """Recorded changes whose alert waits after a failed try (`Store.failing_alerts`)."""
+
+    count: int
+    oldest: datetime  # when the oldest of them was recorded
+    error: str  # its last try's error: the channels by scheme and host, without secrets
+
+
 class Around(NamedTuple):
     """An indicator's changes on either side of a moment (`Store.changes_around`)."""
 
@@ -320,6 +329,20 @@ class ChangesMixin(StoreBase):
             query = query.where(~held_now(now))
         with self._tx("count pending alerts") as conn:
             return int(conn.execute(query).scalar_one())
+
+    def failing_alerts(self, now: datetime) -> FailingAlerts | None:
+        """The changes still waiting for their alert after a failed try (not those a silence
+        holds at `now`), or None: what /healthz and /metrics report until a retry sends them."""
+        c = change_table.c
+        failing = (c.notified_at.is_(None), c.notify_attempts > 0, ~held_now(now))
+        count = select(func.count()).where(*failing)
+        oldest = select(c.at, c.notify_error).where(*failing).order_by(c.id).limit(1)
+        with self._tx("count failing alerts") as conn:
+            n = int(conn.execute(count).scalar_one())
+            row = conn.execute(oldest).first() if n else None
+        if row is None:
+            return None
+        return FailingAlerts(n, row.at, row.notify_error)
 
     def held_alerts(self, now: datetime) -> int:
         """How many recorded changes wait for their alert because a silence holds them at `now`
