@@ -229,6 +229,11 @@ def _channel(url: str, read_timeout: float) -> _Channel:
     the URL sets `rto`: Apprise's own 4 s gave up on a receiver slower than that, which then
     got the alert again at every retry though it had taken it each time.
 
+    An alert longer than its service takes (Discord's 2,000 characters, Telegram's 4,096,
+    Pushover's 1,024) is cut to fit unless the URL sets `overflow=`: Apprise's own default
+    passed it on whole, the service refused it, and it failed at every retry. Its head, which
+    says what changed and links the page, is kept.
+
     Redirects are not followed unless the URL says `redirect=yes`: requests follows a 301, 302
     or 303 of a POST with a GET that carries no alert, and a new address that answered that GET
     200 had the alert marked sent though it never arrived. Unfollowed, a redirect is a failure
@@ -237,9 +242,12 @@ def _channel(url: str, read_timeout: float) -> _Channel:
     asset = apprise.AppriseAsset(storage_mode="memory", http_redirects=False)
     client = apprise.Apprise(asset=asset)
     ok = client.add(url)
-    if ok and "rto=" not in urlsplit(url).query:
-        for service in client:
+    query = urlsplit(url).query if ok else ""
+    for service in client if ok else ():
+        if "rto=" not in query:
             service.socket_read_timeout = read_timeout
+        if "overflow=" not in query:
+            service.overflow_mode = apprise.OverflowMode.TRUNCATE
     return _Channel(url, channel_name(url), client if ok else None, channel_key(url))
 
 

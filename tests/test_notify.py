@@ -137,6 +137,31 @@ def test_a_redirect_is_a_failure_not_an_alert_lost_to_a_get(status: int) -> None
         assert [(r.method, r.path) for r in hook.received] == [("POST", "/moved")]
 
 
+def test_an_alert_longer_than_its_channel_takes_is_cut_to_fit_not_refused_for_ever() -> None:
+    """Apprise passed an alert on whole, whatever the service's limit (Mattermost's 4,000
+    characters, Discord's 2,000, Telegram's 4,096, Pushover's 1,024), and the service refused
+    it: five long headlines made an alert that failed at every retry and never arrived. It is
+    cut to the service's limit now (its head, with the status and the page link, first), unless
+    the URL sets its own `overflow=`."""
+    change = sample_change(5)
+    long_titles = tuple(
+        dataclasses.replace(e, title=f"{e.title} " + "word " * 190) for e in change.evidence
+    )
+    change = dataclasses.replace(change, evidence=long_titles)
+    made = build_alert(change, "NK", public_url="https://m.example.org/")
+    assert len(made.body) > 4000
+    with running_webhook(max_chars=4000) as hook:
+        assert fast([f"mmost://{hook.host}:{hook.port}/tok3n"], attempts=1).notify([made]) == []
+        [request] = hook.received
+        text = request.json["text"]
+        assert len(text) <= 4000
+        assert "quiet → pressure — confirmed" in text and "m.example.org/indicators/nk" in text
+
+        own = f"mmost://{hook.host}:{hook.port}/tok3n?overflow=upstream"
+        [failure] = fast([own], attempts=1).notify([made])
+        assert "400" in failure.error
+
+
 def test_a_failing_channel_is_retried_and_delivered_once() -> None:
     sleeps: list[float] = []
     with running_webhook(fail_first=2) as hook:

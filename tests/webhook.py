@@ -7,7 +7,9 @@
 
 `fail_first=N` answers the first N requests with `fail_status` (500; a 429 comes with
 `Retry-After`); `redirect=301` (or another 3xx) answers every request with that redirect to
-`/moved`, which answers 200 (to a GET as well, as many servers do); `delay` seconds pass before each
+`/moved`, which answers 200 (to a GET as well, as many servers do); `max_chars=N` answers 400
+to a JSON body with a string longer than N characters, as services with a limit on a message
+do (Mattermost, Discord, Telegram…); `delay` seconds pass before each
 answer; with `hold=True` no request is answered until `hook.release.set()` (set on exit), and
 `hook.arrived` counts those waiting, so a test sees a slow channel without timing it.
 `closed_port()` gives a port nothing listens on, for a channel that is down.
@@ -47,6 +49,7 @@ class Webhook:
     fail_first: int = 0
     fail_status: int = 500
     redirect: int = 0
+    max_chars: int = 0
     delay: float = 0.0
     hold: bool = False
     release: threading.Event = field(default_factory=threading.Event)
@@ -65,9 +68,18 @@ class Webhook:
                 return self.fail_status
             if self.redirect and request.path != "/moved":
                 return self.redirect
+            if self.max_chars and _longest_string(request.json) > self.max_chars:
+                return 400
             if request.method == "POST":
                 self.received.append(request)
             return 200
+
+
+def _longest_string(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return max((_longest_string(v) for v in items), default=0)
 
 
 def _handler(hook: Webhook) -> type[BaseHTTPRequestHandler]:
@@ -105,12 +117,13 @@ def running_webhook(
     fail_first: int = 0,
     fail_status: int = 500,
     redirect: int = 0,
+    max_chars: int = 0,
     delay: float = 0.0,
     hold: bool = False,
 ) -> Iterator[Webhook]:
     hook = Webhook(
         HOST, 0, fail_first=fail_first, fail_status=fail_status, redirect=redirect,
-        delay=delay, hold=hold,
+        max_chars=max_chars, delay=delay, hold=hold,
     )  # fmt: skip
     server = ThreadingHTTPServer((HOST, 0), _handler(hook))
     hook.port = server.server_address[1]
