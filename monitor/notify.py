@@ -118,25 +118,41 @@ def channel_name(url: str) -> str:
     return f"{scheme}://..."
 
 
+_PORT = re.compile(r"^[^:/?#]+://(?:[^@/?#]*@)?(?:\[[^\]/?#]*\]|[^:/?#@]*):(\d+)(?:[/?#]|$)")
+
+
 def unknown_urls(urls: Sequence[str]) -> str | None:
     """Why MONITOR_NOTIFY_URLS cannot work, naming each URL Apprise does not know by its
-    position and `channel_name` (never a secret), else None: alerts to it would never go out."""
+    position and `channel_name` (never a secret), else None: alerts to it would never go out.
+    A port no server can listen on (Apprise takes `:99999`) is one too, and an item that is
+    no URL at all is most often the tail of one cut at a comma it holds (`?to=a@x,b@y`)."""
     apprise_log = logging.getLogger("apprise")
     level, apprise_log.level = apprise_log.level, logging.CRITICAL + 1  # its own error line
     try:
         unknown = [
-            f"item {n} ({channel_name(url)})"
-            for n, url in enumerate(urls, 1)
-            if apprise.Apprise.instantiate(url) is None
+            (n, url) for n, url in enumerate(urls, 1) if apprise.Apprise.instantiate(url) is None
         ]
     finally:
         apprise_log.level = level
-    if not unknown:
-        return None
-    return (
-        f"settings: MONITOR_NOTIFY_URLS: {', '.join(unknown)} is not a URL Apprise knows "
-        "(e.g. ntfy://ntfy.sh/TOPIC, json://hooks.example.org/alerts)"
-    )
+    setting = "settings: MONITOR_NOTIFY_URLS"
+    if cut := [n for n, url in unknown if "://" not in url]:
+        return (
+            f"{setting}: item {cut[0]} is not a URL: a comma inside a URL (several targets, "
+            '?to=a@x,b@y) cuts it in two; give the list as JSON (["mailto://…?to=a@x,b@y"])'
+        )
+    if unknown:
+        names = ", ".join(f"item {n} ({channel_name(url)})" for n, url in unknown)
+        return (
+            f"{setting}: {names} is not a URL Apprise knows "
+            "(e.g. ntfy://ntfy.sh/TOPIC, json://hooks.example.org/alerts)"
+        )
+    for n, url in enumerate(urls, 1):
+        if (port := _PORT.match(url)) and not 0 < int(port.group(1)) < 65536:
+            return (
+                f"{setting}: item {n} ({channel_name(url)}) names port {port.group(1)}, "
+                "which no server listens on (1-65535)"
+            )
+    return None
 
 
 def _secrets(url: str) -> list[str]:

@@ -110,6 +110,11 @@ def invoke(args: list[str], env: dict[str, str]) -> Result:
         ("MONITOR_NOTIFY_URLS", "json://127.0.0.1:9/alerts, nosuch://ops:hunter2@hooks/x",
          "item 2 (nosuch://...) is not a URL Apprise knows (e.g. ntfy://ntfy.sh/TOPIC, "
          "json://hooks.example.org/alerts)"),  # its alerts would be retried for ever
+        ("MONITOR_NOTIFY_URLS", "json://ops:hunter2@127.0.0.1:99999/alerts",
+         "item 1 (json://...) names port 99999, which no server listens on (1-65535)"),
+        ("MONITOR_NOTIFY_URLS", "mailto://ops:hunter2@mail.example.org?to=a@example.org,"
+         "b@example.org", "item 2 is not a URL: a comma inside a URL (several targets, "
+         '?to=a@x,b@y) cuts it in two; give the list as JSON (["mailto://…?to=a@x,b@y"])'),
         ("MONITOR_SESSION_SECRET", "short", "shorter than 32 characters (e.g. the output of "
                                             "python3 -c 'import secrets; print(secrets."
                                             "token_urlsafe(32))')"),
