@@ -393,8 +393,12 @@ class FeedsMixin(StoreBase):
 
 def _fresh(now: datetime) -> dict[str, Any]:
     """Feed state of a feed never fetched (or whose URL changed, or configured again): due at
-    once."""
+    once, and never read. A read of the old URL (or from before the feed left the file) says
+    nothing of what is there now: kept, it let the feed support `quiet` before it was read,
+    and a dead feed's indicators were recorded `quiet` at the reload that gave it a new URL."""
     return {
+        "last_checked_at": None,
+        "last_success_at": None,
         "moved_to": None,
         "etag": None,
         "last_modified": None,

@@ -1,0 +1,133 @@
+"""A feed given another URL in the feeds file starts afresh, as a new feed does: never read. So
+an indicator that reads only it is `unknown` until its new address is read, and no surface
+claims `quiet` on the strength of a read of the old one. Whole cycles over feeds served on
+127.0.0.1, the store on SQLite and PostgreSQL, the statuses as the API and the history show
+them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from monitor.domain import QUIET, UNKNOWN, Definitions
+from monitor.pipeline import Context, run_cycle
+from monitor.store import Store, open_store
+from monitor.web import create_app
+from tests import twofeeds
+from tests.feedserver import FeedServer
+from tests.news import Item, rss
+from tests.webdata import settings
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+NOTHING = rss("A", [Item("Seoul stocks close higher on chip rally", "https://a.example.com/1")])
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    with open_store(database_url) as s:
+        yield s
+
+
+def reads_a(store: Store, definitions: Definitions, now: datetime) -> tuple[str, str]:
+    """(status, reason) of `reads-a` as GET /indicators answers at `now`."""
+    app = create_app(store=store, definitions=lambda: definitions, settings=settings(),
+                     clock=lambda: now)  # fmt: skip
+    found = TestClient(app).get("/indicators").json()
+    item = next(i for i in found if i["id"] == "reads-a")
+    return item["status"], item["reason"]
+
+
+def here(ctx: Context) -> Context:
+    """The cycle's bodies parsed in this process."""
+    return replace(ctx, parse_workers=1)
+
+
+def history(store: Store) -> list[tuple[str, str]]:
+    return [(c.old_status, c.new_status) for c in reversed(store.history("reads-a"))]
+
+
+def moved(tmp_path: Path, feed_server: FeedServer, store: Store, path: str) -> Context:
+    """The feeds file now gives feed a the address `path` (b stays); loaded and synced, as a
+    reload does, at NOW + 4h."""
+    urls = (feed_server.url(path), feed_server.url("/b.xml"))
+    definitions = twofeeds.definitions(tmp_path, *urls)
+    return here(twofeeds.context(definitions, store, now=NOW + timedelta(hours=4)))  # prepares
+
+
+def dead_for_hours(tmp_path: Path, feed_server: FeedServer, store: Store) -> datetime:
+    """Feed a was read (nothing matched), then answered 404 at every check for hours: reads-a
+    is recorded `unknown`. Returns the time of the last check."""
+    feed_server.route("/a.xml", body=NOTHING)
+    feed_server.route("/b.xml", body=NOTHING)
+    urls = (feed_server.url("/a.xml"), feed_server.url("/b.xml"))
+    ctx = here(twofeeds.context(twofeeds.definitions(tmp_path, *urls), store, now=NOW))
+    run_cycle(ctx, now=NOW)
+    feed_server.route("/a.xml", status=404, body=b"moved")
+    at = NOW
+    for n in range(1, 15):
+        at = NOW + n * twofeeds.INTERVAL
+        run_cycle(ctx, now=at)
+    assert history(store) == [(QUIET, UNKNOWN)]
+    return at
+
+
+def test_a_dead_feed_given_a_new_url_is_never_read_until_that_url_answers(
+    tmp_path: Path, feed_server: FeedServer, store: Store
+) -> None:
+    """The fix for a dead feed is a new URL in the feeds file. The reload recorded `unknown ->
+    quiet` at once, before the new address was read (the old one's last read counted), and
+    kept it when that address failed too, while the API said `unknown`; now nothing is
+    recorded until the new address is read, and every surface says why it is unknown."""
+    dead_for_hours(tmp_path, feed_server, store)
+    feed_server.route("/a-new.xml", status=404, body=b"not here either")
+    ctx = moved(tmp_path, feed_server, store, "/a-new.xml")
+    reload_at = NOW + timedelta(hours=4)
+    assert history(store) == [(QUIET, UNKNOWN)]  # nothing recorded by the reload
+    a = next(f for f in store.feeds() if f.id == "a")
+    assert (a.last_success_at, a.last_checked_at, a.failing_since) == (None, None, None)
+    assert store.feed_counts(reload_at).never_read == 1
+    assert reads_a(store, ctx.definitions, reload_at) == (
+        UNKNOWN, "feeds not read: a: never read yet",
+    )  # fmt: skip
+
+    run_cycle(ctx, now=reload_at)  # the new address fails as well
+    assert history(store) == [(QUIET, UNKNOWN)]
+    assert reads_a(store, ctx.definitions, reload_at) == (
+        UNKNOWN, "feeds not read: a: never read (fetch: HTTP 404 Not Found)",
+    )  # fmt: skip
+
+    feed_server.route("/a-new.xml", body=NOTHING)  # the right address at last
+    read_at = reload_at + twofeeds.INTERVAL
+    run_cycle(ctx, now=read_at)
+    assert history(store) == [(QUIET, UNKNOWN), (UNKNOWN, QUIET)]
+    assert store.history("reads-a")[0].at == read_at  # when it was read, not at the reload
+    assert reads_a(store, ctx.definitions, read_at) == (QUIET, "")
+
+
+def test_a_read_feed_given_a_new_url_is_unknown_until_that_url_is_read(
+    tmp_path: Path, feed_server: FeedServer, store: Store
+) -> None:
+    """`quiet` says the feeds were read: not the feed at an address nobody read yet."""
+    feed_server.route("/a.xml", body=NOTHING)
+    feed_server.route("/b.xml", body=NOTHING)
+    urls = (feed_server.url("/a.xml"), feed_server.url("/b.xml"))
+    first = twofeeds.context(twofeeds.definitions(tmp_path, *urls), store, now=NOW)
+    run_cycle(here(first), now=NOW)
+    assert reads_a(store, first.definitions, NOW) == (QUIET, "")
+
+    feed_server.route("/a-new.xml", status=404, body=b"a typo")
+    ctx = moved(tmp_path, feed_server, store, "/a-new.xml")
+    reload_at = NOW + timedelta(hours=4)
+    run_cycle(ctx, now=reload_at)
+    assert reads_a(store, ctx.definitions, reload_at) == (
+        UNKNOWN, "feeds not read: a: never read (fetch: HTTP 404 Not Found)",
+    )  # fmt: skip
+    assert history(store) == [(QUIET, UNKNOWN)]
+    assert store.history("reads-a")[0].reason == "feeds not read: a: never read yet"
+    # reads-both reads b as well, which was read: its quiet still stands
+    assert store.current_statuses()["reads-both"][0] == QUIET
