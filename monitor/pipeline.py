@@ -48,7 +48,7 @@ from monitor.leases import Leases
 from monitor.match import Matcher
 from monitor.parse import ParsedFeed, ParseJob
 from monitor.parsepool import parse_many, start_workers
-from monitor.statuses import advance_all, dated, readers_of
+from monitor.statuses import advance_all, dated, edited, readers_of
 from monitor.store import Cycle, DueFeed, FetchRecord, Store
 
 if TYPE_CHECKING:
@@ -315,12 +315,17 @@ def evaluate_and_record(
     current = {i: status for i, (status, _since) in recorded.items()}
     with heap.paused():  # many objects, next to no cycles (`heap.paused`)
         statuses = advance_all(ctx.definitions, ctx.store, now=now, current=current)
+    evaluated = ctx.store.evaluated_with()
     found = find_changes(statuses, current, now=now, replayed=replayed)
+    found = edited(ctx.definitions, evaluated, found)
     if any(c.new_status == UNKNOWN for c in found):  # dated as the readers showed it
         sent = ctx.store.last_digest()
         floor = sent[1] if sent is not None else None
         found = dated(ctx.definitions, ctx.store, found, recorded, now=now, floor=floor)
-    return ctx.store.record_changes(found, alert=ctx.alerts)
+    done = ctx.store.record_changes(found, alert=ctx.alerts)
+    hashes = {i.id: i.hash for i in ctx.definitions.indicators}
+    ctx.store.mark_evaluated({i: h for i, h in hashes.items() if evaluated.get(i, h) != h})
+    return done
 
 
 def match_entries(

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import PurePath
 
 from monitor import incremental
 from monitor.domain import (
@@ -47,8 +48,31 @@ def pending_changes(definitions: Definitions, store: Store, *, now: datetime) ->
     if not moved:
         return []
     statuses = kept_statuses(definitions, store, now=now, only=moved)  # with their evidence
-    found = find_changes(statuses, current, now=now)
+    found = edited(definitions, store.evaluated_with(), find_changes(statuses, current, now=now))
     return dated(definitions, store, found, recorded, now=now, unread=True)
+
+
+def edited(
+    definitions: Definitions, evaluated: Mapping[str, str], found: Sequence[StatusChange]
+) -> list[StatusChange]:
+    """`found`, each change of an indicator whose definition file was edited since a writer last
+    worked its status out (`evaluated`: indicator id -> the hash then, "" before the first)
+    saying so as its reason, unless it has one (unknown's: feeds not read). The edit moved
+    it, not the news: a window made shorter or longer, an outcome renamed or taken out (the
+    stored matches keep the outcome ids they were made with until `monitor replay`), other
+    feeds read. Without it such a change read as news, with no evidence or old evidence."""
+    marked = []
+    for change in found:
+        indicator = definitions.indicator(change.indicator_id)
+        before = evaluated.get(indicator.id, "")
+        if before and before != indicator.hash and not change.reason:
+            file = PurePath(indicator.source).name or f"{indicator.id}.yaml"
+            change = replace(change, reason=f"{EDITED} ({file})")
+        marked.append(change)
+    return marked
+
+
+EDITED = "definition edited"
 
 
 def dated(

@@ -5,12 +5,12 @@ compare-and-set, and the alert outbox on the change rows.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Self
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from monitor.domain import INITIAL, QUIET, Evidence, StatusChange
 from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
@@ -100,6 +100,25 @@ class ChangesMixin(StoreBase):
             )
             found = {row.indicator_id: (row.status, row.since) for row in rows}
         return found | {c.indicator_id: (c.new_status, c.at) for c in self._unrecorded}
+
+    @once_more_if_disconnected
+    def evaluated_with(self) -> dict[str, str]:
+        """indicator id -> the hash of the definition its status was last worked out with by a
+        writer (`mark_evaluated`; that of its latest change before it; "" before any)."""
+        query = select(state_table.c.indicator_id, state_table.c.definition_hash)
+        with self._tx("read statuses") as conn:
+            return {row.indicator_id: row.definition_hash for row in conn.execute(query)}
+
+    def mark_evaluated(self, hashes: Mapping[str, str]) -> None:
+        """Note that the statuses of these indicators (id -> definition hash) were worked out
+        with these definitions, whether or not that changed them."""
+        rows = [{"id": i, "hash": h} for i, h in hashes.items()]
+        if not rows:
+            return
+        key = state_table.c.indicator_id == bindparam("id")
+        statement = update(state_table).where(key).values(definition_hash=bindparam("hash"))
+        with self._tx("note the definitions evaluated", write=True) as conn:
+            conn.execute(statement, rows)
 
     def monitoring_started(self) -> dict[str, datetime]:
         """indicator id -> when monitoring it began (the page's timeline starts there)."""
