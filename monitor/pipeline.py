@@ -48,7 +48,7 @@ from monitor.leases import Leases
 from monitor.match import Matcher
 from monitor.parse import ParsedFeed, ParseJob
 from monitor.parsepool import parse_many, start_workers
-from monitor.statuses import advance_all, dated, edited, readers_of
+from monitor.statuses import advance_all, dated, edited, held, readers_of
 from monitor.store import Cycle, DueFeed, FetchRecord, Store
 
 if TYPE_CHECKING:
@@ -317,13 +317,14 @@ def evaluate_and_record(
         statuses = advance_all(ctx.definitions, ctx.store, now=now, current=current)
     evaluated = ctx.store.evaluated_with()
     found = find_changes(statuses, current, now=now, replayed=replayed)
+    found, unread = held(ctx.definitions, ctx.store, found, now=now)
     found = edited(ctx.definitions, evaluated, found)
     if any(c.new_status == UNKNOWN for c in found):  # dated as the readers showed it
         sent = ctx.store.last_digest()
         floor = sent[1] if sent is not None else None
         found = dated(ctx.definitions, ctx.store, found, recorded, now=now, floor=floor)
     done = ctx.store.record_changes(found, alert=ctx.alerts)
-    hashes = {i.id: i.hash for i in ctx.definitions.indicators}
+    hashes = {i.id: i.hash for i in ctx.definitions.indicators if i.id not in unread}
     ctx.store.mark_evaluated({i: h for i, h in hashes.items() if evaluated.get(i, h) != h})
     return done
 

@@ -30,7 +30,7 @@ from monitor.domain import (
     parse_duration,
 )
 from monitor.errors import SilenceError, VerdictError
-from monitor.evaluate import EVIDENCE_SHOWN, down_since, evaluate
+from monitor.evaluate import EVIDENCE_SHOWN, down_since, evaluate, feeds_down
 from monitor.evaluate import changes as find_changes
 from monitor.silences import Silence
 from monitor.store import OutcomeKept, Store
@@ -177,6 +177,23 @@ def unread_since(
     reads = _reads(definitions, store, unread=unread)
     found = {i: down_since(reads[i], now) for i in indicator_ids if i in reads}
     return {i: moment for i, moment in found.items() if moment is not None}
+
+
+def held(
+    definitions: Definitions, store: Store, found: Sequence[StatusChange], *, now: datetime
+) -> tuple[list[StatusChange], set[str]]:
+    """`found` without the changes a writer cannot claim yet, and the ids of their indicators:
+    a change to ``quiet`` of an indicator none of whose feeds was read for two intervals (the
+    readers' ``unknown``, `_health`: a daemon that was down). ``quiet`` says the feeds were
+    read and nothing matched: the check that reads them records it. Recorded before (evidence
+    that left its window while nobody read the feeds), it claimed a reading nobody made, while
+    the readers said ``unknown``. A replay (`replayed`) re-reads what is stored: none held."""
+    claims = {c.indicator_id for c in found if c.new_status == QUIET and not c.replayed}
+    if not claims:
+        return list(found), set()
+    reads = _reads(definitions, store, unread=True)
+    unread = {i for i in claims if i in reads and feeds_down(reads[i], now)}
+    return [c for c in found if c.indicator_id not in unread], unread
 
 
 def _reads(definitions: Definitions, store: Store, *, unread: bool) -> dict[str, list[FeedHealth]]:
