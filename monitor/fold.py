@@ -17,7 +17,7 @@ import re
 
 import opencc
 
-__all__ = ["fold"]
+__all__ = ["fold", "variants"]
 
 _RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00))  # ext. A, unified, compatibility
 
@@ -44,3 +44,19 @@ def fold(text: str) -> str:
         return text
     table, traditional = _table()
     return traditional.sub(lambda run: run.group().translate(table), text)
+
+
+@functools.cache
+def _inverse() -> dict[str, str]:
+    """Simplified character -> the Traditional ones folded to it."""
+    table, _ = _table()
+    inverse: dict[str, str] = {}
+    for code, simple in sorted(table.items()):
+        inverse[simple] = inverse.get(simple, "") + chr(code)
+    return inverse
+
+
+def variants(char: str) -> str:
+    """Every character that `fold` makes `char` (itself first) for a `char` already folded:
+    what a database that cannot fold its columns compares a folded query's character with."""
+    return char + _inverse().get(char, "")

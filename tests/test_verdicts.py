@@ -265,6 +265,37 @@ def test_search_finds_entries_by_title_or_text_whatever_the_case(store: Store) -
     assert [s.entry.title for s in store.search_entries("éclair ü")] == ["ÉCLAIR Ünïcode story"]
 
 
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("签证", ["韓國簽證(放寬) a.b*", "中国对韩国实行免签证政策 KOREA"]),  # Simplified: both
+        ("簽證", ["韓國簽證(放寬) a.b*", "中国对韩国实行免签证政策 KOREA"]),  # Traditional: both
+        ("韩国实行免簽證", ["中国对韩国实行免签证政策 KOREA"]),  # the scripts mixed
+        ("簽证 korea", []),  # no such text: the fold widens no more than the matcher's does
+        ("免签证政策 korea", ["中国对韩国实行免签证政策 KOREA"]),  # any case, next to Chinese
+        ("國簽證(放寬) A.B*", ["韓國簽證(放寬) a.b*"]),  # brackets, dots and stars as written
+        ("国签证(放", ["韓國簽證(放寬) a.b*"]),  # an opened bracket is no error
+        ("国签证.放", []),  # a dot is a dot
+    ],
+)
+def test_search_finds_chinese_in_either_script_as_the_matcher_does(
+    store: Store, query: str, found: list[str]
+) -> None:
+    """A rule's term matches Traditional and Simplified text alike (`monitor.fold`); an
+    analyst searching for the entry a rule matched, or missed, must find it in either script
+    too, on SQLite and PostgreSQL alike. Before, `簽證` found only Traditional headlines."""
+    titles = ["中国对韩国实行免签证政策 KOREA", "韓國簽證(放寬) a.b*"]
+    storeops.add_entries(
+        store,
+        [
+            webdata.news("yonhap", 20 + n, title, f"https://e.example/{n}", NOW + n * DAY)
+            for n, title in enumerate(titles)
+        ],
+        now=NOW,
+    )
+    assert [s.entry.title for s in store.search_entries(query)] == found
+
+
 # ---------------------------------------------------------------- the migration
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from monitor import migrate
 from monitor.errors import StoreError
+from monitor.fold import fold
 from monitor.store.base import error_text
 from monitor.store.schema import metadata
 
@@ -224,6 +225,7 @@ def _configure_sqlite(engine: Engine, *, read_only: bool, checkpoints: bool = Tr
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
         dbapi_connection.create_function("monitor_casefold", 1, _casefold, deterministic=True)
+        dbapi_connection.create_function("monitor_fold", 1, _fold, deterministic=True)
         if not read_only:
             # A new file vacuums incrementally: deleted rows' pages can be given back at once
             # (`Store.compact`). Only a new one: setting it writes to an existing file, which
@@ -245,6 +247,12 @@ def _configure_sqlite(engine: Engine, *, read_only: bool, checkpoints: bool = Tr
 def _casefold(value: str | None) -> str | None:
     """SQLite's lower() folds ASCII only; entry search folds every script as Python does."""
     return None if value is None else value.casefold()
+
+
+def _fold(value: str | None) -> str | None:
+    """Case-folded with Traditional Chinese as Simplified, as the matcher reads a text: entry
+    search with a Chinese query finds the entries in either script."""
+    return None if value is None else fold(value.casefold())
 
 
 def _set_wal(cursor: Any) -> None:
