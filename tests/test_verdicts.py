@@ -21,6 +21,7 @@ from monitor import migrate
 from monitor.daily import digest_message
 from monitor.domain import Definitions, Judgement
 from monitor.errors import VerdictError
+from monitor.fold import variants
 from monitor.pipeline import evaluate_and_record, rematch
 from monitor.statuses import evaluate_all, judge
 from monitor.store import Store, StoredEntry, metadata, open_store, schema_differences, upgrade
@@ -294,6 +295,18 @@ def test_search_finds_chinese_in_either_script_as_the_matcher_does(
         now=NOW,
     )
     assert [s.entry.title for s in store.search_entries(query)] == found
+
+
+def test_a_long_chinese_search_is_no_error(store: Store) -> None:
+    """`monitor search` takes a query of any length (GET /entries at most 200 characters): a
+    query of a thousand Chinese characters that have two forms is no SQL too deep for SQLite."""
+    chars = (chr(code) for code in range(0x4E00, 0xA000))
+    long = "".join(itertools.islice((c for c in chars if len(variants(c)) > 1), 1200))
+    title = f"长 {long} 长"
+    storeops.add_entries(
+        store, [webdata.news("yonhap", 30, title, "https://e.example/30", NOW)], now=NOW
+    )
+    assert [s.entry.title for s in store.search_entries(long)] == [title]
 
 
 # ---------------------------------------------------------------- the migration
