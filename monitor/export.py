@@ -11,8 +11,8 @@ spreadsheet would take for a formula (it starts with = + - or @) is prefixed wit
 JSON: an array of the models as the API answers them.
 
 The labeled TSV (`labeled_tsv`): one row per judged entry: `id` (the entry's id), `url`,
-`date` (the entry's time, UTC), `title` and `text` (each on one line), then one column per
-`indicator:outcome` of the current definitions holding `y` (its standing verdict is yes),
+`date` (the entry's time, UTC), `title` and `text` (line breaks kept: a quoted cell), then one
+column per `indicator:outcome` of the current definitions holding `y` (its standing verdict is yes),
 `n` (no) or `?` (not judged). Entries judged only for outcomes the definitions no longer have
 are left out.
 """
@@ -79,8 +79,10 @@ def labeled_tsv(
 
 
 def _cell(text: str) -> str:
-    """On one line, as `monitor test --labeled` reads a cell anyway."""
-    return " ".join(text.split())
+    """Spaces run together and line breaks kept, as `monitor test --labeled` reads a cell: a
+    line break ends a sentence for the matcher, so text on one line could match a rule (with
+    `scope: sentence`, or `unless`) otherwise than the stored entry did."""
+    return "\n".join(" ".join(words) for line in text.split("\n") if (words := line.split()))
 
 
 # ---------------------------------------------------------------- CSV and JSON

@@ -1,7 +1,7 @@
 """Score indicators on labeled news: precision and recall per outcome. Pure except `load_labeled`.
 
 A labeled file is a TSV with a header row (cells may be quoted the way Python's `csv` writes
-them). The columns `id`, `title` and `text` are required
+them, with line breaks kept). The columns `id`, `title` and `text` are required
 (`url` and `date` are kept when present); every column named `indicator:outcome` holds one
 label per row: `y` (the outcome should fire), `n` (it must not) or `?` / empty (ambiguous, not
 scored). An entry is the row's title (which may be empty) and text, matched like a feed item.
@@ -293,10 +293,10 @@ def load_labeled(path: Path | str) -> list[LabeledItem]:
 def parse_labeled(text: str) -> list[LabeledItem]:
     """Parse labeled TSV text (see the module docstring). Errors start with ':LINE: '."""
     rows = _rows(csv.reader(io.StringIO(text, newline=""), delimiter="\t"))
-    header = next(rows, None)
-    if header is None:
+    top = next(rows, None)
+    if top is None:
         raise ValueError(":1: empty file (a header row is required)")
-    header = [h.strip() for h in header]
+    header = [h.strip() for h in top[1]]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise ValueError(f":1: missing column(s): {', '.join(missing)}")
@@ -307,7 +307,7 @@ def parse_labeled(text: str) -> list[LabeledItem]:
     index = {h: i for i, h in enumerate(header)}
     items: list[LabeledItem] = []
     first: dict[str, int] = {}  # item id -> the line it is on
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
@@ -331,12 +331,12 @@ def parse_labeled(text: str) -> list[LabeledItem]:
     return items
 
 
-def _rows(reader: Iterator[list[str]]) -> Iterator[list[str]]:
-    """The reader's rows; its error (a quote never closed takes in the rest) names a line."""
+def _rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    """The reader's rows, each with the line it begins on (a quoted cell may span lines)."""
     while True:
         start = getattr(reader, "line_num", 0) + 1
         try:
-            yield next(reader)
+            yield start, next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
@@ -351,8 +351,8 @@ def _label(cell: str, key: str, line: int) -> str:
     return value
 
 
-def _cell(cell: str) -> str:
-    return " ".join(cell.split())
+def _cell(cell: str) -> str:  # a line break ends a sentence for the matcher, as in a feed's text
+    return "\n".join(" ".join(words) for line in cell.split("\n") if (words := line.split()))
 
 
 # ---------------------------------------------------------------- scoring

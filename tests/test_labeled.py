@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from monitor.definitions import compile_term
-from monitor.domain import AnyNode, Indicator, Outcome, Rule, TermNode
+from monitor.domain import (
+    AllNode,
+    AnyNode,
+    Definitions,
+    Entry,
+    Indicator,
+    Judgement,
+    Outcome,
+    Rule,
+    Scope,
+    TermNode,
+    Verdict,
+)
+from monitor.export import labeled_tsv
 from monitor.labeled import (
     LabeledItem,
     Score,
@@ -24,6 +38,8 @@ from monitor.labeled import (
     select,
 )
 from monitor.match import Matcher
+from monitor.parse import collapse
+from monitor.store import StoredEntry
 
 LABELED = Path(__file__).resolve().parent / "data" / "labeled"
 
@@ -133,6 +149,10 @@ def test_bad_label_names_file_and_line() -> None:
         ),
         (
             "id\ttitle\ttext\tdemo:eased\nx\ta\t\ty\ny\tb\t\tn\nx\tc\t\tn\n",
+            ":4: id 'x' again \\(first at line 2\\)",
+        ),
+        (  # a quoted cell over two lines: the lines of the file are counted
+            'id\ttitle\ttext\tdemo:eased\nx\t"a\nb"\t\ty\nx\tc\t\tn\n',
             ":4: id 'x' again \\(first at line 2\\)",
         ),
     ],
@@ -335,3 +355,47 @@ def test_comparison_report_and_json_without_rows() -> None:
     }  # fmt: skip
     assert "changed" not in document
     assert [c["id"] for c in found.to_json()["changed"]] == ["a2"]
+
+
+# ---------------------------------------------------------------- verdicts exported and scored
+
+SENTENCE = Indicator(
+    id="sentence",
+    group="Demo",
+    title="Demo",
+    question="Demo?",
+    outcomes=(
+        Outcome(
+            "eased",
+            "Eased",
+            Rule(
+                AllNode((TermNode(compile_term("china")), TermNode(compile_term("visa-free")))),
+                Scope.SENTENCE,
+            ),
+        ),
+    ),
+)
+MULTILINE = [  # (title, text) from a feed: a line break between paragraphs
+    ("Ministry notes", "China\tannounces a new plan\nvisa-free tours resume"),
+    ("Two lines", 'China "quotes"\n\n\tvisa-free, in one sentence\nthird'),
+]
+
+
+@pytest.mark.parametrize(("title", "text"), MULTILINE)
+def test_an_exported_verdict_is_scored_as_the_live_matcher_read_the_entry(
+    title: str, text: str
+) -> None:
+    """A line break ends a sentence for the matcher (`scope: sentence`, `unless`); the export
+    of verdicts wrote the text on one line, so `monitor test --labeled` read two sentences as
+    one and scored a rule against a text it never saw: a `yes` on an entry the rule missed
+    counted as matched. The export keeps the line breaks (a quoted cell) and the reader too."""
+    entry = Entry("feed", "g", "https://example.org/a", title, collapse(text), None, "x.org")
+    stored = StoredEntry(7, entry, datetime(2026, 12, 1, tzinfo=UTC))
+    verdict = Verdict(7, "sentence", "eased", Judgement.YES, "cli", stored.time)
+    exported = labeled_tsv(Definitions((SENTENCE,), ()), [(verdict, stored)])
+
+    (item,) = parse_labeled(exported.text)
+
+    live = [m.outcome_id for m in Matcher([SENTENCE]).match(entry)]
+    assert [m.outcome_id for m in Matcher([SENTENCE]).match(item.entry())] == live
+    assert (item.title, item.text) == (title, collapse(text))  # as parse stores it
