@@ -162,6 +162,8 @@ def test_entries_are_searched_by_title_or_text(client: TestClient) -> None:
         assert refused.status_code == 422
         assert "the query must not be empty" in refused.json()["detail"][0]["msg"]
     assert client.get("/entries", params={"q": "a\x00b"}).json() == []
+    assert client.get("/entries", params={"q": "签" * 200}).status_code == 200
+    assert client.get("/entries", params={"q": "签" * 201}).status_code == 422  # as documented
 
 
 def test_a_json_verdict_needs_a_json_body(client: TestClient, store: Store) -> None:
