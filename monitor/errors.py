@@ -71,8 +71,9 @@ class DigestError(MonitorError):
 
 
 class VerdictError(MonitorError):
-    """A verdict names no stored entry, or no indicator or outcome of the definitions, or is
-    neither yes nor no; `unknown` says which ("entry", "indicator", "outcome", "verdict")."""
+    """A verdict names no stored entry, or no indicator or outcome of the definitions, is
+    neither yes nor no, or its note is too long; `unknown` says which ("entry", "indicator",
+    "outcome", "verdict", "note")."""
 
     def __init__(self, message: str, *, unknown: str) -> None:
         self.unknown = unknown

@@ -269,6 +269,7 @@ class Judged:
 
 
 JUDGE_ATTEMPTS = 3  # re-evaluations when another writer records a change of that indicator
+NOTE_MAX_CHARS = 2000  # a verdict's note, as the JSON endpoint and the page's form take it
 
 
 def judge(
@@ -288,7 +289,8 @@ def judge(
     with `alert` (MONITOR_NOTIFY_URLS set) waits for its alert like a check's.
 
     Only that indicator is recorded: what time alone changed elsewhere is the next check's.
-    Raises VerdictError (nothing written) for an unknown indicator, outcome or entry."""
+    Raises VerdictError (nothing written) for an unknown indicator, outcome or entry, or a note
+    over NOTE_MAX_CHARS."""
     indicator_id, outcome_id = target
     _check_target(definitions, indicator_id, outcome_id)
     try:
@@ -297,8 +299,14 @@ def judge(
         raise VerdictError(
             f"verdict: {verdict!r} is neither yes nor no", unknown="verdict"
         ) from None
+    written = _one_line(note)
+    if len(written) > NOTE_MAX_CHARS:  # the CLI's --note: over HTTP a longer one is a 422
+        raise VerdictError(
+            f"verdict: a note is at most {NOTE_MAX_CHARS} characters (this one has {len(written)})",
+            unknown="note",
+        )
     recorded = store.add_verdict(
-        Verdict(entry_id, indicator_id, outcome_id, judgement, who, now, _one_line(note))
+        Verdict(entry_id, indicator_id, outcome_id, judgement, who, now, written)
     )
     for _attempt in range(JUDGE_ATTEMPTS):
         # The status first, then the evidence: a verdict another writer stores in between is

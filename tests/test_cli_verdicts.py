@@ -135,6 +135,10 @@ def test_a_change_a_verdict_causes_is_alerted(env: dict[str, str]) -> None:
         (["{herald}", "visa-easing:nope", "yes"], "has no outcome 'nope' (it has eased)"),
         (["{herald}", "visa-easing", "yes"], "is not INDICATOR:OUTCOME"),
         (["{herald}", "visa-easing:eased", "maybe"], "'maybe' is not one of 'yes', 'no'"),
+        (  # the JSON endpoint's limit: the CLI stored any length, into every history and digest
+            ["{herald}", "visa-easing:eased", "no", "--note", "why " * 501],
+            "Error: verdict: a note is at most 2000 characters (this one has 2003)",
+        ),
     ],
 )
 def test_a_bad_verdict_is_one_line_exits_non_zero_and_writes_nothing(
