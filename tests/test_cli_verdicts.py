@@ -9,6 +9,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from monitor.cli import main
 from monitor.domain import Definitions
 from monitor.pipeline import store_entries
 from monitor.store import Store, open_store
-from tests import webdata
+from tests import storeops, webdata
 from tests.test_outages import fill, tmpfs
 from tests.webdata import GENERAL, NOW, VISA_HERALD
 from tests.webhook import running_webhook
@@ -125,6 +126,32 @@ def test_a_change_a_verdict_causes_is_alerted(env: dict[str, str]) -> None:
     assert f"verdict: no on entry {herald} by cli: old" in message
     with stored(env) as store:
         assert store.pending_alerts() == 0  # marked sent
+
+
+def test_a_yes_on_an_entry_older_than_the_window_says_why_nothing_changed(
+    env: dict[str, str],
+) -> None:
+    """A `yes` counts inside the indicator's window only: on an older entry the status stays,
+    and the analyst is told why instead of seeing a confirmation do nothing."""
+    old = NOW - timedelta(days=45)
+    title = "China and South Korea agree visa-free entry, archives show"
+    with stored(env) as store:
+        storeops.add_entries(
+            store, [webdata.news("yonhap", 40, title, "https://e.example/40", old)], now=old
+        )
+    found = entry_id(env, title)
+    recent = entry_id(env, GENERAL)
+
+    said = run(env, "verdict", str(found), "visa-easing:eased", "yes").stdout.splitlines()
+    inside = run(env, "verdict", str(recent), "flight-routes:expanded", "no").stdout.splitlines()
+
+    assert said[1] == (
+        f"visa-easing: status stays eased:confirmed; entry {found} ({old.date().isoformat()}) is "
+        "older than its 30d window: the yes adds no evidence now, and is kept for "
+        "`monitor verdict export`"
+    )
+    assert inside[1].startswith("flight-routes: status stays ")
+    assert "window" not in inside[1]  # a no, or an entry inside the window: nothing to explain
 
 
 @pytest.mark.parametrize(

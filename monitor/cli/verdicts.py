@@ -18,7 +18,7 @@ from monitor.cli.common import (
     send_alerts,
     write_whole,
 )
-from monitor.domain import utc_text
+from monitor.domain import Judgement, Verdict, format_duration, utc_text
 
 
 class _VerdictGroup(Group):
@@ -79,10 +79,24 @@ def verdict_add_cmd(
     v = judged.verdict
     click.echo(f"{v.reason} (verdict {v.id}, {v.indicator_id}:{v.outcome_id})")
     if judged.change is None:
-        click.echo(f"{v.indicator_id}: status stays {judged.status}")
+        click.echo(f"{v.indicator_id}: status stays {judged.status}{_outside(rt, v)}")
     else:
         c = judged.change
         click.echo(f"{c.indicator_id}: {c.old_status} -> {c.new_status}")
+
+
+def _outside(rt: Runtime, verdict: Verdict) -> str:
+    """Why a `yes` changed nothing when its entry is older than the indicator's window (the
+    analyst would otherwise see the confirmation do nothing); "" else."""
+    window = rt.definitions.indicator(verdict.indicator_id).window
+    stored = rt.store.entry(verdict.entry_id)
+    if verdict.verdict != Judgement.YES or stored is None or stored.time >= verdict.at - window:
+        return ""
+    return (
+        f"; entry {verdict.entry_id} ({stored.time.date().isoformat()}) is older than its "
+        f"{format_duration(window)} window: the yes adds no evidence now, and is kept for "
+        "`monitor verdict export`"
+    )
 
 
 @verdict_group.command("list")
