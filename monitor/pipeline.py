@@ -334,13 +334,17 @@ def match_entries(
     entries: Iterable[tuple[int, Entry]],
     readers: Mapping[str, frozenset[str]] | None = None,
 ) -> list[tuple[int, Match]]:
-    """Matches of stored entries, each only against the indicators that read its feed."""
+    """Matches of stored entries, each only against the indicators that read its feed now: an
+    entry of a feed no indicator reads (their files deleted or their feeds narrowed, or the
+    feed taken out of the feeds file, as a replay finds its stored entries) matches none."""
     readers = readers_of(ctx.definitions) if readers is None else readers
     found = []
     for entry_id, entry in entries:
         allowed = readers.get(entry.feed_id)
+        if not allowed:
+            continue
         for match in ctx.matcher.match(entry):
-            if allowed is None or match.indicator_id in allowed:
+            if match.indicator_id in allowed:
                 found.append((entry_id, match))
     return found
 

@@ -1,0 +1,105 @@
+"""`monitor replay` after an analyst changed the definitions on a running deployment: stored
+news matched again only against the indicators that read its feed now, and a replay that the
+clean-up overtakes (entries deleted between its read and its write) still records its result.
+Feeds served on 127.0.0.1, real cycles at a controlled clock; SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.definitions import load_definitions
+from monitor.domain import Definitions
+from monitor.pipeline import evaluate_and_record, rematch, run_cycle
+from monitor.store import Store, open_store
+from tests import news, storeops, twofeeds
+from tests.feedserver import FeedServer
+from tests.twofeeds import INTERVAL, LOCAL_LINK
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    with open_store(database_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def two_feeds(tmp_path: Path, feed_server: FeedServer) -> Definitions:
+    return twofeeds.definitions(tmp_path, feed_server.url("/a.xml"), feed_server.url("/b.xml"))
+
+
+def serve(feed_server: FeedServer, path: str, *items: news.Item) -> None:
+    feed_server.route(path, body=news.rss(path, list(items)))
+
+
+def edited(tmp_path: Path, *removed: str, feeds: str | None = None) -> Definitions:
+    """The definitions of `twofeeds` with the files of the indicators `removed` deleted and,
+    with `feeds`, the feeds file keeping only that feed."""
+    for indicator_id in removed:
+        (tmp_path / "indicators" / f"{indicator_id}.yaml").unlink()
+    if feeds is not None:
+        path = tmp_path / "feeds.yaml"
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(li for li in lines if "{id: " not in li or f"{{id: {feeds}," in li))
+    return load_definitions(tmp_path / "indicators", tmp_path / "feeds.yaml")
+
+
+def evidence_links(store: Store, indicator_id: str, since: datetime = NOW - DAY) -> list[str]:
+    found = storeops.evidence(store, [indicator_id], since).get(indicator_id, [])
+    return sorted(e.link for e in found)
+
+
+def test_news_of_a_feed_no_indicator_reads_any_more_is_evidence_for_none(
+    tmp_path: Path, feed_server: FeedServer, two_feeds: Definitions, store: Store
+) -> None:
+    """reads-b and reads-both are deleted: feed b stays in the feeds file, read by nobody. Its
+    news, new or replayed, must not become evidence of reads-a, which never read it."""
+    ctx = twofeeds.context(two_feeds, store, now=NOW)
+    serve(feed_server, "/a.xml")
+    serve(feed_server, "/b.xml", twofeeds.local(NOW - HOUR))
+    first = run_cycle(ctx, now=NOW)
+    assert {c.indicator_id: c.new_status for c in first.changes} == {
+        "reads-b": "waived:reported",
+        "reads-both": "waived:reported",
+    }
+
+    narrowed = edited(tmp_path, "reads-b", "reads-both")
+    assert [i.id for i in narrowed.indicators] == ["reads-a"]
+    ctx = twofeeds.context(narrowed, store, now=NOW + INTERVAL)
+
+    serve(feed_server, "/b.xml", twofeeds.local(NOW - HOUR), twofeeds.wire(NOW))
+    later = run_cycle(ctx, now=NOW + INTERVAL)  # the daemon: a new item of b, read by nobody
+    assert later.new_entries == 1 and later.matches == 0 and later.changes == []
+    assert evidence_links(store, "reads-a") == []
+
+    assert rematch(ctx, NOW - DAY) == (2, 0)  # `monitor replay`: b's entries match nothing
+    assert evaluate_and_record(ctx, now=NOW + INTERVAL) == []
+    assert store.current_statuses()["reads-a"][0] == "quiet"
+    assert evidence_links(store, "reads-a") == []
+
+
+def test_news_of_a_feed_removed_from_the_feeds_file_is_replayed_for_no_indicator(
+    tmp_path: Path, feed_server: FeedServer, two_feeds: Definitions, store: Store
+) -> None:
+    ctx = twofeeds.context(two_feeds, store, now=NOW)
+    serve(feed_server, "/a.xml")
+    serve(feed_server, "/b.xml", twofeeds.local(NOW - HOUR))
+    run_cycle(ctx, now=NOW)
+    assert evidence_links(store, "reads-b") == [LOCAL_LINK]
+
+    # feed b is taken out of the feeds file with the indicators that read it
+    without_b = edited(tmp_path, "reads-b", "reads-both", feeds="a")
+    assert [f.id for f in without_b.feeds] == ["a"]
+    ctx = twofeeds.context(without_b, store, now=NOW + INTERVAL)
+
+    assert rematch(ctx, NOW - DAY) == (1, 0)
+    assert evaluate_and_record(ctx, now=NOW + INTERVAL) == []
+    assert store.current_statuses()["reads-a"][0] == "quiet"
+    assert evidence_links(store, "reads-a") == []
