@@ -369,12 +369,13 @@ def store_entries(
 
 def rematch(ctx: Context, since: datetime) -> tuple[int, int]:
     """Match stored entries from `since` on again with today's definitions, replacing their
-    matches; returns (entries, matches)."""
+    matches; returns (entries, matches written: none of an entry the clean-up deleted after
+    it was read)."""
     stored = [(entry_id, entry) for entry_id, entry, _seen in ctx.store.entries_since(since)]
     matches = match_entries(ctx, stored)
     hashes = {i.id: i.hash for i in ctx.definitions.indicators}
-    ctx.store.replace_matches([entry_id for entry_id, _ in stored], matches, hashes)
-    return len(stored), len(matches)
+    written = ctx.store.replace_matches([entry_id for entry_id, _ in stored], matches, hashes)
+    return len(stored), written
 
 
 # ---------------------------------------------------------------- one feed

@@ -13,11 +13,12 @@ import pytest
 
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions
+from monitor.metrics import CYCLE_BUCKETS
 from monitor.pipeline import evaluate_and_record, rematch, run_cycle
 from monitor.store import Store, open_store
 from tests import news, storeops, twofeeds
 from tests.feedserver import FeedServer
-from tests.twofeeds import INTERVAL, LOCAL_LINK
+from tests.twofeeds import INTERVAL, LOCAL_LINK, WIRE_LINK
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 HOUR = timedelta(hours=1)
@@ -103,3 +104,33 @@ def test_news_of_a_feed_removed_from_the_feeds_file_is_replayed_for_no_indicator
     assert evaluate_and_record(ctx, now=NOW + INTERVAL) == []
     assert store.current_statuses()["reads-a"][0] == "quiet"
     assert evidence_links(store, "reads-a") == []
+
+
+def test_a_replay_overtaken_by_the_clean_up_records_its_result(
+    feed_server: FeedServer, two_feeds: Definitions, store: Store
+) -> None:
+    """The clean-up deletes an old entry after the replay read it and before it writes its
+    matches: the replay goes on with the entries that are left."""
+    then = NOW - 400 * DAY
+    ctx = twofeeds.context(two_feeds, store, now=then)
+    serve(feed_server, "/a.xml", twofeeds.local(then - HOUR))
+    serve(feed_server, "/b.xml")
+    run_cycle(ctx, now=then)
+    serve(feed_server, "/a.xml", twofeeds.local(then - HOUR), twofeeds.wire(NOW - HOUR))
+    run_cycle(ctx, now=NOW)
+    assert evidence_links(store, "reads-a", then - DAY) == sorted([LOCAL_LINK, WIRE_LINK])
+
+    read = store.entries_since
+
+    def overtaken(since: datetime) -> list:  # type: ignore[type-arg]
+        found = read(since)
+        store.prune(
+            now=NOW, before=NOW - 365 * DAY, matched_before=NOW - 365 * DAY,
+            buckets=CYCLE_BUCKETS,
+        )  # fmt: skip
+        return found
+
+    store.entries_since = overtaken  # type: ignore[method-assign]
+    assert rematch(ctx, then - DAY) == (2, 2)
+    assert evidence_links(store, "reads-a", then - DAY) == [WIRE_LINK]
+    assert [e.link for _, e, _ in read(then - DAY)] == [WIRE_LINK]

@@ -167,10 +167,15 @@ class EntriesMixin(StoreBase):
         items: Sequence[tuple[int, Match]],
         definition_hashes: Mapping[str, str],
     ) -> int:
-        """Make `items` the only matches of `entry_ids` (for replay); returns how many."""
-        rows = _match_rows(items, definition_hashes)
-        ids = list(dict.fromkeys(entry_ids))
+        """Make `items` the only matches of `entry_ids` (for replay); returns how many.
+
+        An entry the clean-up deleted since the replay read it is left out (its matches would
+        name no entry); those still stored are held (PostgreSQL) until the matches are in, so
+        the clean-up skips them meanwhile."""
         with self._tx("replace matches", write=True) as conn:
+            ids = _still_stored(conn, list(dict.fromkeys(entry_ids)))
+            kept = set(ids)
+            rows = _match_rows([(i, m) for i, m in items if i in kept], definition_hashes)
             for chunk in chunks(ids):
                 conn.execute(delete(match_table).where(match_table.c.entry_id.in_(chunk)))
             written = self._upsert_matches(conn, rows) if rows else 0
@@ -347,6 +352,18 @@ def _stored_entries(
         texts.update({row.key: row.text for row in conn.execute(query)})
     keys = {e.key for e in offered}
     return {k: Entry("", "", "", titles[k], texts.get(k, ""), None, "") for k in keys}
+
+
+def _still_stored(conn: Connection, entry_ids: Sequence[int]) -> list[int]:
+    """Those of `entry_ids` that are stored, in their order, each held against deletion until
+    the transaction ends (on PostgreSQL; SQLite's writer holds the write lock anyway)."""
+    found: set[int] = set()
+    for chunk in chunks(sorted(entry_ids)):
+        query = select(entry_table.c.id).where(entry_table.c.id.in_(chunk))
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(read=True, key_share=True)
+        found.update(conn.execute(query).scalars())
+    return [i for i in entry_ids if i in found]
 
 
 def _entry_times(conn: Connection, entry_ids: set[int]) -> dict[int, datetime]:
