@@ -5,16 +5,22 @@ Feeds served on 127.0.0.1, real cycles at a controlled clock; SQLite and Postgre
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, event, text
 
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions
+from monitor.match import Matcher
 from monitor.metrics import CYCLE_BUCKETS
 from monitor.pipeline import evaluate_and_record, rematch, run_cycle
+from monitor.statuses import evaluate_all, kept_statuses
 from monitor.store import Store, open_store
 from tests import news, storeops, twofeeds
 from tests.feedserver import FeedServer
@@ -134,3 +140,71 @@ def test_a_replay_overtaken_by_the_clean_up_records_its_result(
     assert rematch(ctx, then - DAY) == (2, 2)
     assert evidence_links(store, "reads-a", then - DAY) == [WIRE_LINK]
     assert [e.link for _, e, _ in read(then - DAY)] == [WIRE_LINK]
+
+
+def rewrite(tmp_path: Path, indicator_id: str, old: str, new: str) -> Definitions:
+    path = tmp_path / "indicators" / f"{indicator_id}.yaml"
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new))
+    return load_definitions(tmp_path / "indicators", tmp_path / "feeds.yaml")
+
+
+def before(store: Store, statement: str, action: Callable[[], None]) -> None:
+    """Run `action` once, just before `store` first executes a statement starting so."""
+    done: list[bool] = []
+
+    @event.listens_for(store._engine, "before_cursor_execute")
+    def hook(*args: Any) -> None:
+        if args[2].startswith(statement) and not done:
+            done.append(True)
+            action()
+
+
+def test_a_replay_while_the_daemon_evaluates_leaves_the_statuses_a_full_evaluation_finds(
+    tmp_path: Path, feed_server: FeedServer, two_feeds: Definitions, postgres_url: str
+) -> None:
+    """The rule is narrowed; the daemon's evaluation is about to write the stories it found
+    among the old matches when `monitor replay` rewrites them. Whichever waits for the other,
+    the stories kept afterwards are those of the new matches (PostgreSQL: SQLite's writers
+    take turns anyway)."""
+    watcher = create_engine(postgres_url)
+    threads: list[threading.Thread] = []
+    with open_store(postgres_url) as store, open_store(postgres_url) as theirs:
+        ctx = twofeeds.context(two_feeds, store, now=NOW)
+        serve(feed_server, "/a.xml", twofeeds.local(NOW - HOUR))
+        serve(feed_server, "/b.xml")
+        run_cycle(ctx, now=NOW)
+        assert store.current_statuses()["reads-a"][0] == "waived:reported"
+
+        narrowed = rewrite(tmp_path, "reads-a", "[visa waiver]", '["visa waiver for tour groups"]')
+        ctx = replace(ctx, definitions=narrowed, matcher=Matcher(narrowed.indicators))
+        replay = replace(ctx, store=theirs)
+        serve(feed_server, "/a.xml", twofeeds.local(NOW - HOUR), twofeeds.wire(NOW))
+
+        def replay_while_it_evaluates() -> None:
+            def run() -> None:
+                rematch(replay, NOW - DAY)
+                evaluate_and_record(replay, now=NOW + INTERVAL, replayed=True)
+
+            thread = threading.Thread(target=run)
+            thread.start()
+            threads.append(thread)
+            waiting = text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            with watcher.connect() as conn:  # until it is done, or waits for the evaluation
+                while thread.is_alive() and not conn.execute(waiting).scalar_one():
+                    thread.join(0.01)
+
+        before(store, "DELETE FROM story", replay_while_it_evaluates)
+        run_cycle(ctx, now=NOW + INTERVAL)
+        threads[0].join()
+
+        later = NOW + 2 * INTERVAL
+        evaluate_and_record(ctx, now=later)
+        kept = {s.indicator_id: s.status for s in kept_statuses(narrowed, store, now=later)}
+        full = {s.indicator_id: s.status for s in evaluate_all(narrowed, store, now=later)}
+        assert kept["reads-a"] == full["reads-a"] == "waived:reported"  # the wire story only
+        assert store.current_statuses()["reads-a"][0] == "waived:reported"
+    watcher.dispose()

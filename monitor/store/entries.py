@@ -16,7 +16,7 @@ from monitor.domain import Entry, Match, another_item, another_story, distinct_i
 from monitor.fold import fold, variants
 from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
 from monitor.store.feeds import mark_new
-from monitor.store.forgetting import forget_stories
+from monitor.store.forgetting import forget_stories, hold_evaluations
 from monitor.store.schema import aware, entry_table, forgotten_table, match_table, sqlite_utc
 
 _ENTRY_COLUMNS = {
@@ -173,6 +173,7 @@ class EntriesMixin(StoreBase):
         name no entry); those still stored are held (PostgreSQL) until the matches are in, so
         the clean-up skips them meanwhile."""
         with self._tx("replace matches", write=True) as conn:
+            hold_evaluations(conn, self._insert)  # committed between evaluations, not in one
             ids = _still_stored(conn, list(dict.fromkeys(entry_ids)))
             kept = set(ids)
             rows = _match_rows([(i, m) for i, m in items if i in kept], definition_hashes)

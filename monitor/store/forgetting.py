@@ -1,5 +1,6 @@
 """Forgetting kept stories (`stories.py`) when the matches they were found among are rewritten
-(replay) or deleted (retention): their outcomes are then worked out anew from the matches."""
+(replay) or deleted (retention): their outcomes are then worked out anew from the matches. And
+the lock that orders the evaluations (`hold_evaluations`), which a rewrite takes too."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from sqlalchemy import Connection, delete, select
 
 from monitor.store.base import chunks
 from monitor.store.schema import (
+    counter_table,
     outcome_state_table,
     story_frequent_table,
     story_key_table,
     story_table,
 )
+
+EVALUATED = "evaluated"  # the counter: the match version the kept stories are at
 
 KEPT = (
     story_table,
@@ -51,3 +55,17 @@ def forget_stories_of(conn: Connection, entry_ids: Sequence[int]) -> None:
         outcomes.update((row.indicator_id, row.outcome_id) for row in conn.execute(pairs))
     for outcome in outcomes:
         forget_outcome(conn, outcome)
+
+
+def hold_evaluations(conn: Connection, insert: Any) -> None:
+    """Take the `evaluated` counter's row (made if missing) until the transaction ends: an
+    evaluation holds it while it reads the matches and writes the stories it found among them,
+    and a replay's rewrite of the matches holds it too, so that it is committed between two
+    evaluations, never while one runs (which would write, after the rewrite forgot them,
+    stories found among matches it deleted). SQLite's writer holds the write lock anyway."""
+    statement = insert(counter_table).values(name=EVALUATED, value=0)
+    conn.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            select(counter_table.c.value).where(counter_table.c.name == EVALUATED).with_for_update()
+        )

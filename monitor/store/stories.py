@@ -22,7 +22,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select, update
 from monitor.domain import Evidence
 from monitor.store.base import StoreBase, chunks, insert_rows
 from monitor.store.evidence import evidence_of, matches_query, read_windows
-from monitor.store.forgetting import KEPT
+from monitor.store.forgetting import EVALUATED, KEPT, hold_evaluations
 from monitor.store.schema import (
     counter_table,
     match_table,
@@ -78,7 +78,7 @@ _COPIED = (
     .values(copies_until=bindparam("until"))
 )
 
-_EVALUATED = "evaluated"  # the counter: the match version the kept stories are at
+_EVALUATED = EVALUATED  # the counter: the match version the kept stories are at
 _ROWS_PER_IN = 400  # tuples per IN (...) list
 
 
@@ -168,15 +168,8 @@ class StorySession:
         self._insert = insert
 
     def lock(self) -> None:
-        """Take the `evaluated` counter's row (made if missing) until the transaction ends."""
-        statement = self._insert(counter_table).values(name=_EVALUATED, value=0)
-        self._conn.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
-        if self._conn.dialect.name == "postgresql":
-            self._conn.execute(
-                select(counter_table.c.value)
-                .where(counter_table.c.name == _EVALUATED)
-                .with_for_update()
-            )
+        """Hold off other evaluations and replays' rewrites until the transaction ends."""
+        hold_evaluations(self._conn, self._insert)
 
     # ------------------------------------------------------------ what came since
 
