@@ -208,3 +208,35 @@ def test_a_replay_while_the_daemon_evaluates_leaves_the_statuses_a_full_evaluati
         assert kept["reads-a"] == full["reads-a"] == "waived:reported"  # the wire story only
         assert store.current_statuses()["reads-a"][0] == "waived:reported"
     watcher.dispose()
+
+
+def test_after_a_replay_the_statuses_are_those_of_a_daemon_that_ran_the_new_rule_from_the_start(
+    tmp_path: Path, feed_server: FeedServer, two_feeds: Definitions, database_url: str
+) -> None:
+    """One daemon read the news with the old rule, then the rule is broadened and replayed;
+    another read the same news with the broadened rule from the start."""
+    serve(feed_server, "/a.xml", twofeeds.local(NOW - 2 * DAY), twofeeds.wire(NOW - HOUR))
+    serve(feed_server, "/b.xml", twofeeds.local(NOW - 3 * HOUR))
+    narrow = rewrite(tmp_path, "reads-both", "[visa waiver]", '["visa waiver for tour groups"]')
+    broad = rewrite(tmp_path, "reads-both", '["visa waiver for tour groups"]', "[visa waiver]")
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with open_store(database_url) as store, open_store(fresh) as other:
+        ctx = twofeeds.context(narrow, store, now=NOW)
+        run_cycle(ctx, now=NOW)
+        assert store.current_statuses()["reads-both"][0] == "waived:reported"
+        ctx = reloaded(ctx, broad)
+        prepare(ctx, now=NOW + INTERVAL)
+        assert rematch(ctx, NOW - 7 * DAY) == (3, 6)
+        replayed = evaluate_and_record(ctx, now=NOW + INTERVAL, replayed=True)
+        assert [(c.indicator_id, c.new_status, c.replayed) for c in replayed] == [
+            ("reads-both", "waived:confirmed", True)
+        ]
+
+        from_start = twofeeds.context(broad, other, now=NOW)
+        run_cycle(from_start, now=NOW)
+        later = NOW + 2 * INTERVAL
+        for daemon in (ctx, from_start):
+            assert evaluate_and_record(daemon, now=later) == []
+        mine = kept_statuses(broad, store, now=later)
+        theirs = kept_statuses(broad, other, now=later)
+        assert [(s.status, s.outcomes) for s in mine] == [(s.status, s.outcomes) for s in theirs]
