@@ -19,7 +19,7 @@ from monitor.definitions import load_definitions
 from monitor.domain import Definitions
 from monitor.match import Matcher
 from monitor.metrics import CYCLE_BUCKETS
-from monitor.pipeline import evaluate_and_record, rematch, run_cycle
+from monitor.pipeline import Context, evaluate_and_record, prepare, rematch, run_cycle
 from monitor.statuses import evaluate_all, kept_statuses
 from monitor.store import Store, open_store
 from tests import news, storeops, twofeeds
@@ -28,6 +28,7 @@ from tests.twofeeds import INTERVAL, LOCAL_LINK, WIRE_LINK
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 DAY = timedelta(days=1)
 
 
@@ -142,11 +143,53 @@ def test_a_replay_overtaken_by_the_clean_up_records_its_result(
     assert [e.link for _, e, _ in read(then - DAY)] == [WIRE_LINK]
 
 
+def reloaded(ctx: Context, definitions: Definitions) -> Context:
+    return replace(ctx, definitions=definitions, matcher=Matcher(definitions.indicators))
+
+
 def rewrite(tmp_path: Path, indicator_id: str, old: str, new: str) -> Definitions:
     path = tmp_path / "indicators" / f"{indicator_id}.yaml"
     assert old in path.read_text()
     path.write_text(path.read_text().replace(old, new))
     return load_definitions(tmp_path / "indicators", tmp_path / "feeds.yaml")
+
+
+EDITED_A = "definition edited (reads-a.yaml)"
+
+
+def test_a_window_changed_moves_the_status_at_once_both_ways_and_says_why(
+    tmp_path: Path, feed_server: FeedServer, two_feeds: Definitions, store: Store
+) -> None:
+    """30 days, then 7, then 30 again: the daemon's reload records each change at once, and
+    each says the edit caused it (`statuses.edited`; a change to quiet has no evidence to say
+    so); a change the news causes afterwards says nothing of the kind. The reloads come
+    within a check interval of the last reading, so the feeds still count as read."""
+    ctx = twofeeds.context(two_feeds, store, now=NOW)
+    serve(feed_server, "/a.xml", twofeeds.local(NOW - 10 * DAY))
+    serve(feed_server, "/b.xml")
+    run_cycle(ctx, now=NOW)
+    assert store.current_statuses()["reads-a"][0] == "waived:reported"
+
+    week = rewrite(tmp_path, "reads-a", "window: 30d", "window: 7d")
+    [narrowed] = prepare(reloaded(ctx, week), now=NOW + MINUTE)  # what a reload does
+    assert (narrowed.new_status, narrowed.evidence, narrowed.reason) == (
+        "quiet", (), EDITED_A,
+    )  # fmt: skip
+    month = rewrite(tmp_path, "reads-a", "window: 7d", "window: 30d")
+    ctx = reloaded(ctx, month)
+    [widened] = prepare(ctx, now=NOW + 2 * MINUTE)
+    assert (widened.new_status, widened.reason) == ("waived:reported", EDITED_A)
+    assert [e.link for e in widened.evidence] == [LOCAL_LINK]
+
+    serve(feed_server, "/a.xml", twofeeds.local(NOW - 10 * DAY), twofeeds.wire(NOW))
+    changes = run_cycle(ctx, now=NOW + 3 * HOUR).changes  # reads-both reads feed a too
+    assert {(c.indicator_id, c.new_status, c.reason) for c in changes} == {
+        ("reads-a", "waived:confirmed", ""),
+        ("reads-both", "waived:confirmed", ""),
+    }
+    assert [c.reason for c in store.history("reads-a")] == [
+        "", EDITED_A, EDITED_A, "",
+    ]  # fmt: skip
 
 
 def before(store: Store, statement: str, action: Callable[[], None]) -> None:
