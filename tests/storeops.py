@@ -4,12 +4,13 @@ evidence with its version, and records fetches in batches)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import Engine, event, select, text
 
 from monitor.domain import Entry, Evidence, Match
 from monitor.store import Cycle, FetchRecord, Store
@@ -129,3 +130,34 @@ def plans(store: Store) -> Iterator[list[str]]:
         for statement, parameters in seen:
             rows = conn.exec_driver_sql(explain + statement, parameters).all()
             found.append("\n".join(str(row[-1]) for row in rows))
+
+
+def before(store: Store, statement: str, action: Callable[[], object]) -> None:
+    """Run `action` once, just before `store` first executes a statement holding `statement`
+    (another writer's work put at the worst moment of this one's)."""
+    done: list[bool] = []
+
+    @event.listens_for(store._engine, "before_cursor_execute")
+    def hook(*args: Any) -> None:
+        if statement in args[2] and not done:
+            done.append(True)
+            action()
+
+
+_WAITING = text(
+    "SELECT count(*) FROM pg_stat_activity"
+    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+)
+
+
+def started_until_done_or_waiting(
+    watcher: Engine, target: Callable[[], object]
+) -> threading.Thread:
+    """`target` started in a thread, returned once it is done or waits for a lock in the
+    PostgreSQL database `watcher` connects to (a condition waited on, not a sleep)."""
+    thread = threading.Thread(target=target)
+    thread.start()
+    with watcher.connect() as conn:
+        while thread.is_alive() and not conn.execute(_WAITING).scalar_one():
+            thread.join(0.01)
+    return thread

@@ -6,14 +6,13 @@ Feeds served on 127.0.0.1, real cycles at a controlled clock; SQLite and Postgre
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine
 
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions
@@ -192,17 +191,6 @@ def test_a_window_changed_moves_the_status_at_once_both_ways_and_says_why(
     ]  # fmt: skip
 
 
-def before(store: Store, statement: str, action: Callable[[], None]) -> None:
-    """Run `action` once, just before `store` first executes a statement starting so."""
-    done: list[bool] = []
-
-    @event.listens_for(store._engine, "before_cursor_execute")
-    def hook(*args: Any) -> None:
-        if args[2].startswith(statement) and not done:
-            done.append(True)
-            action()
-
-
 def test_a_replay_while_the_daemon_evaluates_leaves_the_statuses_a_full_evaluation_finds(
     tmp_path: Path, feed_server: FeedServer, two_feeds: Definitions, postgres_url: str
 ) -> None:
@@ -229,18 +217,10 @@ def test_a_replay_while_the_daemon_evaluates_leaves_the_statuses_a_full_evaluati
                 rematch(replay, NOW - DAY)
                 evaluate_and_record(replay, now=NOW + INTERVAL, replayed=True)
 
-            thread = threading.Thread(target=run)
-            thread.start()
-            threads.append(thread)
-            waiting = text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            )
-            with watcher.connect() as conn:  # until it is done, or waits for the evaluation
-                while thread.is_alive() and not conn.execute(waiting).scalar_one():
-                    thread.join(0.01)
+            # until it is done, or waits for the evaluation
+            threads.append(storeops.started_until_done_or_waiting(watcher, run))
 
-        before(store, "DELETE FROM story", replay_while_it_evaluates)
+        storeops.before(store, "DELETE FROM story", replay_while_it_evaluates)
         run_cycle(ctx, now=NOW + INTERVAL)
         threads[0].join()
 

@@ -7,16 +7,14 @@ during one, count each cycle and each status change once."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import event
 
 from monitor.domain import StatusChange
 from monitor.metrics import CYCLE_BUCKETS, render
 from monitor.store import Cycle, Store, open_store
+from tests.storeops import before
 from tests.test_store import DAY, HOUR, NOW
 
 START = NOW - 500 * DAY
@@ -103,17 +101,6 @@ def scrape(store: Store, now: datetime) -> dict[Sample, float]:
 
 def prune(store: Store, now: datetime, before: datetime) -> None:
     store.prune(now=now, before=before, matched_before=before, buckets=CYCLE_BUCKETS)
-
-
-def before(store: Store, statement: str, action: Callable[[], object]) -> None:
-    """Run `action` once, just before `store` first executes a statement naming `statement`."""
-    done: list[bool] = []
-
-    @event.listens_for(store._engine, "before_cursor_execute")
-    def hook(*args: Any) -> None:
-        if statement in args[2] and not done:
-            done.append(True)
-            action()
 
 
 def test_counters_never_go_down_across_retention(database_url: str) -> None:

@@ -6,9 +6,8 @@ no entry; an entry being judged is not deleted."""
 from __future__ import annotations
 
 import threading
-from typing import Any
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine
 
 from monitor.domain import Judgement, Verdict
 from monitor.errors import VerdictError
@@ -26,17 +25,6 @@ def old_matched_entry(store: Store) -> int:
     new = storeops.add_entries(store, [entry(1, published=when)], now=when)
     storeops.add_matches(store, [(i, match(e)) for i, e in new], {"nk": "h"})
     return new[0][0]
-
-
-def before(store: Store, statement: str, action: Any) -> None:
-    """Run `action` once, just before `store` first executes a statement starting so."""
-    done: list[bool] = []
-
-    @event.listens_for(store._engine, "before_cursor_execute")
-    def hook(*args: Any) -> None:
-        if args[2].startswith(statement) and not done:
-            done.append(True)
-            action()
 
 
 def prune(store: Store) -> None:
@@ -59,19 +47,10 @@ def test_a_verdict_recorded_while_retention_deletes_its_entry_is_never_lost(
             except VerdictError as exc:
                 answer.append(exc)
 
-        def judge_between_the_batch_and_its_delete() -> None:
-            thread = threading.Thread(target=judge)
-            thread.start()
-            threads.append(thread)
-            waiting = text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            )
-            with watcher.connect() as conn:  # until it is recorded, or waits for the batch
-                while thread.is_alive() and not conn.execute(waiting).scalar_one():
-                    thread.join(0.01)
+        def judge_between_the_batch_and_its_delete() -> None:  # recorded, or waits for the batch
+            threads.append(storeops.started_until_done_or_waiting(watcher, judge))
 
-        before(store, "DELETE FROM entry_match", judge_between_the_batch_and_its_delete)
+        storeops.before(store, "DELETE FROM entry_match", judge_between_the_batch_and_its_delete)
         prune(store)
         threads[0].join()
         recorded = [v for v, _ in analyst.verdicts()]
@@ -86,7 +65,7 @@ def test_a_verdict_recorded_while_retention_deletes_its_entry_is_never_lost(
 def test_an_entry_being_judged_is_not_deleted_by_retention(postgres_url: str) -> None:
     with open_store(postgres_url) as store, open_store(postgres_url) as analyst:
         judged = old_matched_entry(store)
-        before(analyst, "INSERT INTO verdict", lambda: prune(store))
+        storeops.before(analyst, "INSERT INTO verdict", lambda: prune(store))
         verdict = analyst.add_verdict(Verdict(judged, "nk", "pressure", Judgement.NO, "ana", NOW))
         assert store.entry(judged) is not None
         assert [v for v, _ in store.verdicts()] == [verdict]
