@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 import apprise
 
+from monitor.alerthttp import exchange
 from monitor.digest import format_status, format_time
 from monitor.domain import StatusChange
 from monitor.shownterms import shown_terms
@@ -235,6 +236,7 @@ class _Channel:
     name: str
     apprise: apprise.Apprise | None  # None: Apprise does not understand the URL
     key: str = ""
+    safe_redirects: bool = True  # only a 307 or 308 to the same host; False: the URL's redirect=
 
 
 READ_TIMEOUT_SHARE = 2 / 3  # of a Notifier's timeout, each request waits for an answer
@@ -250,12 +252,14 @@ def _channel(url: str, read_timeout: float) -> _Channel:
     passed it on whole, the service refused it, and it failed at every retry. Its head, which
     says what changed and links the page, is kept.
 
-    Redirects are not followed unless the URL says `redirect=yes`: requests follows a 301, 302
-    or 303 of a POST with a GET that carries no alert, and a new address that answered that GET
-    200 had the alert marked sent though it never arrived. Unfollowed, a redirect is a failure
-    naming its status, and the alert waits until the URL is fixed."""
+    A 307 or 308 to the same host is followed (it keeps the POST and its body); other redirects
+    are not, unless the URL says `redirect=yes` (`redirect=no`: none is): requests follows a
+    301, 302 or 303 of a POST with a GET that carries no alert, and a new address that answered
+    that GET 200 had the alert marked sent though it never arrived; and another host would get
+    the channel's secrets (`monitor.alerthttp`). Unfollowed, a redirect is a failure naming its
+    status, and the alert waits until the URL is fixed."""
     _SECRET_FILTER.add(url)
-    asset = apprise.AppriseAsset(storage_mode="memory", http_redirects=False)
+    asset = apprise.AppriseAsset(storage_mode="memory", http_redirects=True)
     client = apprise.Apprise(asset=asset)
     ok = client.add(url)
     query = urlsplit(url).query if ok else ""
@@ -264,7 +268,8 @@ def _channel(url: str, read_timeout: float) -> _Channel:
             service.socket_read_timeout = read_timeout
         if "overflow=" not in query:
             service.overflow_mode = apprise.OverflowMode.TRUNCATE
-    return _Channel(url, channel_name(url), client if ok else None, channel_key(url))
+    name, key = channel_name(url), channel_key(url)
+    return _Channel(url, name, client if ok else None, key, "redirect=" not in query)
 
 
 class Notifier:
@@ -363,20 +368,22 @@ class Notifier:
 
     def _try(self, channel: _Channel, client: apprise.Apprise, alert: Alert) -> str:
         try:
-            result = client.notify(
-                body=alert.body,
-                title=alert.title,
-                body_format=apprise.NotifyFormat.TEXT,
-                timeout=self.timeout,
-            )
+            with exchange(safe_redirects=channel.safe_redirects) as seen:
+                result = client.notify(
+                    body=alert.body,
+                    title=alert.title,
+                    body_format=apprise.NotifyFormat.TEXT,
+                    timeout=self.timeout,
+                )
         except Exception as exc:  # a plugin bug must not escape into the check path
             return _scrub(f"{type(exc).__name__}: {exc}", channel.url)
         if result:
             return ""
         messages = [e.message for e in result.logs() if e.level in ("WARNING", "ERROR")]
         error = messages[-1] if messages else "delivery failed"
-        if re.search(r"\berror=3\d\d\b", error):
-            error += " (a redirect: give the URL it points to, or add redirect=yes to follow it)"
+        if seen.refused or re.search(r"\berror=3\d\d\b", error):
+            why = f"not followed: {seen.refused}" if seen.refused else "a redirect"
+            error += f" ({why}: give the URL it points to, or add redirect=yes to follow it)"
         return _scrub(error, channel.url)
 
 

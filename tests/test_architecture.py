@@ -27,6 +27,7 @@ WHERE = {
     "jinja2": {"digest", "page"},  # the email and the web page
     "markupsafe": {"page"},
     "apprise": {"notify"},
+    "requests": {"alerthttp"},  # under Apprise: the alert channels' redirects and answers
     "fastapi": {"web", "signin", "webexport", "websilences"},  # their routes
     "itsdangerous": {"session"},  # the session cookie's signature
     "starlette": {"web", "websilences"},  # FastAPI's foundation: the HTTP error every router raises

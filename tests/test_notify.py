@@ -120,10 +120,12 @@ def test_a_slow_receiver_is_waited_for_longer_than_apprises_four_seconds() -> No
     assert waits == [[10.0], [2.5]]
 
 
-@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
-def test_a_redirect_is_a_failure_not_an_alert_lost_to_a_get(status: int) -> None:
+@pytest.mark.parametrize("status", [301, 302, 303])
+def test_a_redirect_that_drops_the_post_is_a_failure_not_an_alert_lost_to_a_get(
+    status: int,
+) -> None:
     """requests follows a 301, 302 or 303 of a POST with a GET, without the alert: the new
-    address answered it 200, so the alert was marked sent and never arrived. A redirect is now
+    address answered it 200, so the alert was marked sent and never arrived. Such a redirect is
     a failure that says so (the alert waits in the outbox until the URL is fixed); a URL with
     `redirect=yes` follows them."""
     with running_webhook(redirect=status) as hook:
@@ -132,9 +134,49 @@ def test_a_redirect_is_a_failure_not_an_alert_lost_to_a_get(status: int) -> None
         assert f"error={status}" in failure.error and "add redirect=yes" in failure.error
         assert hook.received == []
 
-    with running_webhook(redirect=308) as hook:
+    with running_webhook(redirect=status) as hook:
         assert fast([hook.apprise_url("/old?redirect=yes")], attempts=1).notify([alert()]) == []
-        assert [(r.method, r.path) for r in hook.received] == [("POST", "/moved")]
+        assert [(r.method, r.path) for r in hook.requests] == [("POST", "/old"), ("GET", "/moved")]
+
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_307_or_308_to_the_same_host_is_followed_and_the_alert_arrives(status: int) -> None:
+    """Every redirect was refused, so a channel whose address answered 307 or 308 (a proxy
+    adding a slash, http moved to https) failed at every try. Those two keep the POST and its
+    body by definition: they are followed now, and the alert arrives at the new address."""
+    with running_webhook(redirect=status) as hook:
+        assert fast([hook.apprise_url("/old")], attempts=1).notify([alert()]) == []
+        assert [(r.method, r.path) for r in hook.requests] == [("POST", "/old"), ("POST", "/moved")]
+        [request] = hook.received
+        assert request.body == hook.requests[0].body
+        assert request.json["title"] == alert().title and LINK in request.json["message"]
+
+        [failure] = fast([hook.apprise_url("/old?redirect=no")], attempts=1).notify([alert()])
+        assert f"error={status}" in failure.error and len(hook.received) == 1
+
+
+def test_a_307_to_another_host_is_not_followed_so_it_gets_no_secret() -> None:
+    """A 307 or 308 keeps the headers and the body, and requests drops only `Authorization` on
+    a host change: a plugin's own key header (or a token in the body) would reach whoever the
+    channel's server points to. A redirect to another host (or port) is refused as a 301 is;
+    `redirect=yes` follows it, as the user then asked."""
+    secrets = "json://watcher:hunter2@{host}:{port}/old?+X-Token=qwerty123"
+    with running_webhook(redirect=307) as hook:
+        hook.location = f"http://localhost:{hook.port}/moved"  # the same server, another name
+        url = secrets.format(host=hook.host, port=hook.port)
+        [failure] = fast([url], attempts=1).notify([alert()])
+        assert [r.path for r in hook.requests] == ["/old"]
+        assert "error=307" in failure.error and "another host" in failure.error
+        assert "redirect=yes" in failure.error and "hunter2" not in failure.error
+
+    with running_webhook() as other, running_webhook(redirect=307) as hook:
+        hook.location = f"http://localhost:{other.port}/moved"
+        url = secrets.format(host=hook.host, port=hook.port) + "&redirect=yes"
+        assert fast([url], attempts=1).notify([alert()]) == []
+        [moved] = other.received
+        assert "Authorization" in hook.requests[0].headers
+        assert "Authorization" not in moved.headers  # requests drops this one...
+        assert moved.headers["X-Token"] == "qwerty123"  # ...not the others: why it is refused
 
 
 def test_an_alert_longer_than_its_channel_takes_is_cut_to_fit_not_refused_for_ever() -> None:

@@ -5,9 +5,11 @@
         ...
         hook.received[0].json["message"]
 
-`fail_first=N` answers the first N requests with `fail_status` (500; a 429 comes with
-`Retry-After`); `redirect=301` (or another 3xx) answers every request with that redirect to
-`/moved`, which answers 200 (to a GET as well, as many servers do); `max_chars=N` answers 400
+`fail_first=N` answers the first N requests with `fail_status` (500; a 429 or a 503 comes
+with `Retry-After: retry_after`, 120 unless told, none when None); `redirect=301` (or another
+3xx) answers every request with that redirect to `location` (`/moved`, which answers 200, to a
+GET as well, as many servers do; or another server's address); `answer` is the body of every
+answer (`{}`; Slack's webhooks answer `ok`); `max_chars=N` answers 400
 to a JSON body with a string longer than N characters, as services with a limit on a message
 do (Mattermost, Discord, Telegram…); `delay` seconds pass before each
 answer; with `hold=True` no request is answered until `hook.release.set()` (set on exit), and
@@ -52,6 +54,9 @@ class Webhook:
     max_chars: int = 0
     delay: float = 0.0
     hold: bool = False
+    location: str = "/moved"
+    answer: bytes = b"{}"
+    retry_after: str | None = "120"
     release: threading.Event = field(default_factory=threading.Event)
     arrived: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
     requests: list[Request] = field(default_factory=list)  # every request, failed or not
@@ -94,14 +99,14 @@ def _handler(hook: Webhook) -> type[BaseHTTPRequestHandler]:
             request = Request(self.path, dict(self.headers.items()), body, self.command)
             status = hook.record(request)
             self.send_response(status)
-            if status == 429:
-                self.send_header("Retry-After", "120")
+            if status in (429, 503) and hook.retry_after is not None:
+                self.send_header("Retry-After", hook.retry_after)
             if 300 <= status < 400:
-                self.send_header("Location", "/moved")
+                self.send_header("Location", hook.location)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", str(len(hook.answer)))
             self.end_headers()
-            self.wfile.write(b"{}")
+            self.wfile.write(hook.answer)
 
         do_GET = do_POST
 
@@ -120,10 +125,14 @@ def running_webhook(
     max_chars: int = 0,
     delay: float = 0.0,
     hold: bool = False,
+    location: str = "/moved",
+    answer: bytes = b"{}",
+    retry_after: str | None = "120",
 ) -> Iterator[Webhook]:
     hook = Webhook(
         HOST, 0, fail_first=fail_first, fail_status=fail_status, redirect=redirect,
-        max_chars=max_chars, delay=delay, hold=hold,
+        max_chars=max_chars, delay=delay, hold=hold, location=location, answer=answer,
+        retry_after=retry_after,
     )  # fmt: skip
     server = ThreadingHTTPServer((HOST, 0), _handler(hook))
     hook.port = server.server_address[1]
