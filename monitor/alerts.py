@@ -7,13 +7,15 @@ A change is recorded as pending in the transaction that records it (`Store.recor
 with `alert=True`). `send_pending` claims one pending change at a time (compare-and-set, with a
 lease: each change is in one daemon's hands, even with several daemons on one PostgreSQL),
 sends it with `Notifier.deliver`, and marks it alerted only when every channel accepted it. A
-failed try is retried with back-off (ALERT_RETRY doubling up to ALERT_RETRY_MAX), sending only
-to the channels that did not take it yet; a channel that failed on DOWN_AFTER alerts in a row is
-not tried again in the same call (`_Failing`). A daemon killed between recording a change and
-sending it leaves it pending: the next start (or another daemon) sends it, once. A daemon
-killed while sending leaves it claimed until the claim's lease ends, or until a daemon of the
-same host sees it is gone (`Store.take_over_claims`, at once); whether the channel got it then
-is unknowable, so it may be sent again (at least once, never lost).
+failed try is retried with back-off (ALERT_RETRY doubling up to ALERT_RETRY_MAX), or later
+when a channel that did not take it answered 429 or 503 with Retry-After (no earlier than that,
+at most `notify.RETRY_AFTER_MAX` ahead; the Notifier leaves that channel alone until then, for
+every alert), sending only to the channels that did not take it yet; a channel that failed on
+DOWN_AFTER alerts in a row is not tried again in the same call (`_Failing`). A daemon killed
+between recording a change and sending it leaves it pending: the next start (or another daemon)
+sends it, once. A daemon killed while sending leaves it claimed until the claim's lease ends,
+or until a daemon of the same host sees it is gone (`Store.take_over_claims`, at once); whether
+the channel got it then is unknowable, so it may be sent again (at least once, never lost).
 
 A change that a silence holds (`monitor.silences`) is not claimed while the silence is in force;
 when it ends the change is claimed as any other, sent once, and its alert names the silence.
@@ -139,7 +141,7 @@ def send_one(
         change, title, zone=outbox.zone, public_url=outbox.public_url, held_by=held_by
     )
     down = failing.down if failing is not None else None
-    delivery = outbox.notifier.deliver(alert, skip=claim.done, down=down)
+    delivery = outbox.notifier.deliver(alert, skip=claim.done, down=down, clock=clock)
     if failing is not None:
         failing.update(claim, delivery)
     store, owner = outbox.store, outbox.owner
@@ -149,6 +151,8 @@ def send_one(
         return True
     attempts = claim.attempts + 1
     retry_at = clock() + retry_delay(attempts)
+    if delivery.not_before is not None and delivery.not_before > retry_at:
+        retry_at = delivery.not_before  # a channel asked to be left alone until then
     error = "; ".join(f"{f.channel}: {f.error}" for f in delivery.failures)[:500]
     store.alert_failed(change.id, owner=owner, error=error, retry_at=retry_at, done=delivery.done)
     log.warning(

@@ -5,6 +5,10 @@ JSON webhooks…), to the URLs in MONITOR_NOTIFY_URLS.
     Notifier(urls).notify(alerts) -> list[NotifyFailure]   retries each channel; never raises
     Notifier(urls).deliver(alert, skip) -> Delivery        one alert, channel by channel (keys)
 
+A channel that answers 429 or 503 with Retry-After is not tried again (by this Notifier, for
+any alert) before the time it names, at most RETRY_AFTER_MAX ahead; `Delivery.not_before` says
+when, for the outbox to schedule the alert's next try no earlier.
+
 The daemon's alerts go through the outbox in the database (`monitor.alerts`), which calls
 `deliver`: a channel that accepted an alert is remembered by its `channel_key`, so a retry
 sends only to the channels that did not.
@@ -21,14 +25,15 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from urllib.parse import unquote, urlsplit
 
 import apprise
 
 from monitor.alerthttp import exchange
 from monitor.digest import format_status, format_time
-from monitor.domain import StatusChange
+from monitor.domain import StatusChange, utcnow
+from monitor.fetch import parse_retry_after
 from monitor.shownterms import shown_terms
 from monitor.silences import Silence, held_back
 from monitor.views import clean, lede, page_address
@@ -36,6 +41,7 @@ from monitor.views import clean, lede, page_address
 log = logging.getLogger(__name__)
 
 EVIDENCE_PER_ALERT = 5
+RETRY_AFTER_MAX = timedelta(hours=1)  # a channel's Retry-After is honoured up to this
 
 
 @dataclass(frozen=True)
@@ -223,11 +229,13 @@ def channel_key(url: str) -> str:
 @dataclass(frozen=True)
 class Delivery:
     """One alert sent channel by channel: the keys of those that have it, and the failures;
-    `failed` the channels tried that did not take it (key, error)."""
+    `failed` the channels tried that did not take it (key, error); `not_before` the latest
+    time a channel that does not have it asked to be left alone until (Retry-After), if any."""
 
     done: tuple[str, ...]
     failures: tuple[NotifyFailure, ...]
     failed: tuple[tuple[str, str], ...] = ()
+    not_before: datetime | None = None
 
 
 @dataclass
@@ -291,6 +299,7 @@ class Notifier:
         self.backoff = backoff
         self.timeout = timeout
         self.sleep = sleep
+        self.resting: dict[str, datetime] = {}  # channel key -> not tried before (Retry-After)
 
     def notify(self, alerts: Iterable[Alert]) -> list[NotifyFailure]:
         alerts = list(alerts)
@@ -305,13 +314,19 @@ class Notifier:
         return failures
 
     def deliver(
-        self, alert: Alert, *, skip: Iterable[str] = (), down: Mapping[str, str] | None = None
+        self,
+        alert: Alert,
+        *,
+        skip: Iterable[str] = (),
+        down: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> Delivery:
         """Send one alert to every channel whose key is not in `skip` (those that have it
-        already) nor in `down` (key -> why: those found failing a moment ago, not tried again).
-        `done` holds the keys of the channels that have it now. Never raises."""
+        already) nor in `down` (key -> why: those found failing a moment ago, not tried again),
+        nor resting (it asked to wait, Retry-After, until after `clock()`). `done` holds the keys
+        of the channels that have it now. Never raises."""
         done = [key for key in skip if key in {c.key for c in self.channels}]
-        failures, failed, skipped = [], [], []
+        failures, failed, skipped, rests = [], [], [], []
         for channel in self.channels:
             if channel.key in done:
                 continue
@@ -319,15 +334,22 @@ class Notifier:
                 why = f"not tried: {down[channel.key]}"
                 skipped.append(NotifyFailure(channel.name, alert.title, 0, why))
                 continue
+            if (until := self.resting.get(channel.key)) and until > clock():
+                why = f"resting: it asked not to be tried before {until:%Y-%m-%d %H:%M:%S} UTC"
+                skipped.append(NotifyFailure(channel.name, alert.title, 0, why))
+                rests.append(until)
+                continue
             if channel.apprise is None:
                 failures.append(
                     NotifyFailure(channel.name, alert.title, 0, "not a URL Apprise knows")
                 )
                 continue
-            error = self._send(channel, channel.apprise, alert)
+            error = self._send(channel, channel.apprise, alert, clock)
             if error:
                 failures.append(NotifyFailure(channel.name, alert.title, self.attempts, error))
                 failed.append((channel.key, error))
+                if (until := self.resting.get(channel.key)) and until > clock():
+                    rests.append(until)
             else:
                 done.append(channel.key)
         for failure in failures:
@@ -335,7 +357,8 @@ class Notifier:
                 "notify: %s: %r not delivered after %d attempt(s): %s",
                 failure.channel, failure.alert, failure.attempts, failure.error,
             )  # fmt: skip
-        return Delivery(tuple(done), (*failures, *skipped), tuple(failed))
+        not_before = max(rests, default=None)
+        return Delivery(tuple(done), (*failures, *skipped), tuple(failed), not_before)
 
     def _notify_channel(self, channel: _Channel, alerts: list[Alert]) -> list[NotifyFailure]:
         if channel.apprise is None:
@@ -348,25 +371,51 @@ class Notifier:
             if down:
                 failures.append(NotifyFailure(channel.name, alert.title, 0, f"skipped: {down}"))
                 continue
-            error = self._send(channel, channel.apprise, alert)
+            error = self._send(channel, channel.apprise, alert, utcnow)
             if error:
                 failures.append(NotifyFailure(channel.name, alert.title, self.attempts, error))
                 down = error
         return failures
 
-    def _send(self, channel: _Channel, client: apprise.Apprise, alert: Alert) -> str:
-        """'' when delivered, else the last error."""
+    def _send(
+        self,
+        channel: _Channel,
+        client: apprise.Apprise,
+        alert: Alert,
+        clock: Callable[[], datetime],
+    ) -> str:
+        """'' when delivered, else the last error. A channel that asks to wait longer than the
+        next attempt's back-off is not tried again in this call."""
         error = ""
         for attempt in range(1, self.attempts + 1):
-            error = self._try(channel, client, alert)
+            error, retry_after = self._try(channel, client, alert)
             if not error:
                 return ""
+            wait = self._rest(channel, retry_after, clock())
+            if wait is not None:
+                error += f" (it asked to wait {int(wait.total_seconds())} s: Retry-After)"
             if attempt < self.attempts:
+                delay = self.backoff * 2 ** (attempt - 1)
+                if wait is not None and wait.total_seconds() > delay:
+                    break
                 log.info("notify: %s: %s (attempt %d, retrying)", channel.name, error, attempt)
-                self.sleep(self.backoff * 2 ** (attempt - 1))
+                self.sleep(delay)
         return error
 
-    def _try(self, channel: _Channel, client: apprise.Apprise, alert: Alert) -> str:
+    def _rest(self, channel: _Channel, retry_after: str | None, now: datetime) -> timedelta | None:
+        """How long a channel asked to be left alone (Retry-After, at most RETRY_AFTER_MAX),
+        remembered in `resting`; None when it did not ask."""
+        wait = parse_retry_after(retry_after, now=now)
+        if wait is None:
+            return None
+        wait = min(wait, RETRY_AFTER_MAX)
+        self.resting[channel.key] = now + wait
+        return wait
+
+    def _try(
+        self, channel: _Channel, client: apprise.Apprise, alert: Alert
+    ) -> tuple[str, str | None]:
+        """('', None) when delivered, else the error and the Retry-After of a 429 or 503."""
         try:
             with exchange(safe_redirects=channel.safe_redirects) as seen:
                 result = client.notify(
@@ -376,18 +425,20 @@ class Notifier:
                     timeout=self.timeout,
                 )
         except Exception as exc:  # a plugin bug must not escape into the check path
-            return _scrub(f"{type(exc).__name__}: {exc}", channel.url)
+            return _scrub(f"{type(exc).__name__}: {exc}", channel.url), None
         if result:
-            return ""
+            return "", None
         messages = [e.message for e in result.logs() if e.level in ("WARNING", "ERROR")]
         error = messages[-1] if messages else "delivery failed"
         if seen.refused or re.search(r"\berror=3\d\d\b", error):
             why = f"not followed: {seen.refused}" if seen.refused else "a redirect"
             error += f" ({why}: give the URL it points to, or add redirect=yes to follow it)"
-        return _scrub(error, channel.url)
+        retry_after = seen.retry_after if seen.status in (429, 503) else None
+        return _scrub(error, channel.url), retry_after
 
 
 __all__ = [
+    "RETRY_AFTER_MAX",
     "Alert",
     "Delivery",
     "Notifier",

@@ -122,7 +122,8 @@ def test_a_failing_channel_is_not_tried_for_every_alert_of_a_run(
     is not tried again in the run: the rest go to the others at once, and count a failed try
     (their back-off as before) for the next run to send it."""
     four_changes(store)
-    with running_webhook() as good, running_webhook(fail_first=2, fail_status=429) as limited:
+    limits = running_webhook(fail_first=2, fail_status=429, retry_after=None)  # no wait named
+    with running_webhook() as good, limits as limited:
         box = outbox(store, good, limited)
         assert send_pending(box, now=NOW) == 4
         assert (len(good.received), len(limited.requests)) == (4, 2)
@@ -136,6 +137,32 @@ def test_a_failing_channel_is_not_tried_for_every_alert_of_a_run(
     assert store.pending_alerts() == 0
     skipped = f"alerts: json://127.0.0.1:{limited.port}: not tried for 2 more alert(s)"
     assert [m for m in caplog.messages if m.startswith(skipped)] != []
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after"), [(429, "600"), (503, "Sun, 01 Feb 2026 12:10:00 GMT")]
+)
+def test_a_channel_that_asks_to_wait_is_left_alone_until_its_retry_after(
+    store: Store, status: int, retry_after: str
+) -> None:
+    """A channel answering 429 (or 503) with `Retry-After: 600` (or the HTTP-date ten minutes
+    on) got its next try on the fixed back-off, 30 s later, and every other alert of the run
+    went to it too: into its rate limit again, which can get the webhook disabled. Now it is
+    not tried, for any alert, before the time it names; the other channels get every alert."""
+    four_changes(store)
+    limits = running_webhook(fail_first=1, fail_status=status, retry_after=retry_after)
+    with running_webhook() as good, limits as limited:
+        box = outbox(store, good, limited)
+        assert send_pending(box, now=NOW) == 4
+        assert (len(good.received), len(limited.requests)) == (4, 1)
+        assert store.pending_alerts() == 4
+        assert send_pending(box, now=NOW + ALERT_RETRY) == 0
+        assert send_pending(box, now=NOW + timedelta(seconds=599)) == 0
+        assert len(limited.requests) == 1
+        assert send_pending(box, now=NOW + timedelta(seconds=600)) == 4
+
+    assert (len(good.received), len(limited.requests), len(limited.received)) == (4, 5, 4)
+    assert store.pending_alerts() == 0
 
 
 def test_one_alert_failing_does_not_hold_back_the_others_on_its_channel(store: Store) -> None:

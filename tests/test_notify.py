@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -212,6 +212,40 @@ def test_a_failing_channel_is_retried_and_delivered_once() -> None:
         assert len(hook.requests) == 3
         assert len(hook.received) == 1
         assert sleeps == [0.5, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "wait"),
+    [("120", 120), ("Tue, 06 Jan 2026 02:05:00 GMT", 300), ("86400", 3600), ("soon", None)],
+)
+def test_a_channel_asking_to_wait_is_not_tried_again_before_its_retry_after(
+    retry_after: str, wait: int | None
+) -> None:
+    """A 429's Retry-After (seconds or an HTTP-date) was ignored: the channel was tried again
+    after 0.5 s and 1 s, and by the next alert at once. Now it is left alone until then (at
+    most RETRY_AFTER_MAX), and the delivery says when, for the outbox's next try."""
+    now = datetime(2026, 1, 6, 2, 0, tzinfo=UTC)
+    sleeps: list[float] = []
+    with running_webhook(fail_first=1, fail_status=429, retry_after=retry_after) as hook:
+        notifier = Notifier([hook.apprise_url()], attempts=3, backoff=0.5, sleep=sleeps.append)
+        first = notifier.deliver(alert(), clock=lambda: now)
+        if wait is None:  # unreadable: the back-off as before, and the retry takes it
+            assert (first.done, sleeps, first.not_before) == (
+                (notifier.channels[0].key,),
+                [0.5],
+                None,
+            )
+            return
+        assert (len(hook.requests), sleeps, first.done) == (1, [], ())
+        assert first.not_before == now + timedelta(seconds=wait)
+        assert f"it asked to wait {wait} s" in first.failures[0].error
+
+        second = notifier.deliver(alert(), clock=lambda: now + timedelta(seconds=wait - 1))
+        assert len(hook.requests) == 1 and second.failures[0].error.startswith("resting: ")
+        assert second.not_before == first.not_before
+
+        third = notifier.deliver(alert(), clock=lambda: now + timedelta(seconds=wait))
+        assert third.done == (notifier.channels[0].key,) and len(hook.received) == 1
 
 
 def test_a_channel_that_keeps_failing_is_reported_and_skipped_for_the_batch() -> None:
