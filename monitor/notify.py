@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 import apprise
 
 from monitor.alerthttp import exchange
+from monitor.chattext import for_chat
 from monitor.digest import format_status, format_time
 from monitor.domain import StatusChange, utcnow
 from monitor.fetch import parse_retry_after
@@ -245,6 +246,16 @@ class _Channel:
     apprise: apprise.Apprise | None  # None: Apprise does not understand the URL
     key: str = ""
     safe_redirects: bool = True  # only a 307 or 308 to the same host; False: the URL's redirect=
+    chat: str = ""  # a chat service whose messages ping and render Markdown (`chattext.CHATS`)
+
+
+# The Apprise plugins of the chat services `chattext` makes alerts inert for (their native
+# https:// URLs make the same plugins as discord://, slack:// and mmost://).
+_CHAT_PLUGINS = {
+    "NotifyDiscord": "discord",
+    "NotifySlack": "slack",
+    "NotifyMattermost": "mattermost",
+}
 
 
 READ_TIMEOUT_SHARE = 2 / 3  # of a Notifier's timeout, each request waits for an answer
@@ -277,7 +288,8 @@ def _channel(url: str, read_timeout: float) -> _Channel:
         if "overflow=" not in query:
             service.overflow_mode = apprise.OverflowMode.TRUNCATE
     name, key = channel_name(url), channel_key(url)
-    return _Channel(url, name, client if ok else None, key, "redirect=" not in query)
+    chat = next((_CHAT_PLUGINS.get(type(s).__name__, "") for s in client), "") if ok else ""
+    return _Channel(url, name, client if ok else None, key, "redirect=" not in query, chat)
 
 
 class Notifier:
@@ -418,9 +430,9 @@ class Notifier:
         """('', None) when delivered, else the error and the Retry-After of a 429 or 503."""
         try:
             with exchange(safe_redirects=channel.safe_redirects) as seen:
-                result = client.notify(
-                    body=alert.body,
-                    title=alert.title,
+                result = client.notify(  # headlines are strangers' text: no pings, no links
+                    body=for_chat(alert.body, channel.chat),
+                    title=for_chat(alert.title, channel.chat),
                     body_format=apprise.NotifyFormat.TEXT,
                     timeout=self.timeout,
                 )

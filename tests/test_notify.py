@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,7 +19,7 @@ from monitor.notify import (
     build_alert,
     channel_name,
 )
-from tests.webhook import closed_port, running_webhook
+from tests.webhook import Webhook, closed_port, running_webhook
 
 pytestmark = pytest.mark.filterwarnings("ignore:.imghdr. is deprecated:DeprecationWarning")
 
@@ -202,6 +203,67 @@ def test_an_alert_longer_than_its_channel_takes_is_cut_to_fit_not_refused_for_ev
         own = f"mmost://{hook.host}:{hook.port}/tok3n?overflow=upstream"
         [failure] = fast([own], attempts=1).notify([made])
         assert "400" in failure.error
+
+
+HOSTILE = "@everyone @here <!channel> <@123> **bold** [click](http://evil.example/x) `code` ||x||"
+
+
+def hostile_alert() -> Alert:
+    change = sample_change()
+    evidence = dataclasses.replace(change.evidence[0], title=f"Xi meets Lee {HOSTILE}")
+    return build_alert(dataclasses.replace(change, evidence=(evidence,)), "NK")
+
+
+def chat_to(hook: Webhook, url: str) -> Notifier:
+    """A Notifier for one chat URL whose messages reach `hook`. Discord's and Slack's plugins
+    post to their own https hosts: they are pointed at the receiver (only the internet is
+    replaced, at its address; the plugin, the request and the JSON it sends are real)."""
+    notifier = fast([url.format(host=hook.host, port=hook.port)], attempts=1)
+    base = f"http://{hook.host}:{hook.port}"
+    for service in notifier.channels[0].apprise or ():
+        if url.startswith("discord://"):
+            service.notify_url = f"{base}/api/webhooks"
+        if url.startswith("slack://"):
+            service.webhook_url = f"{base}/services"
+    return notifier
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [("discord://1234567/t0ken", "content"), ("mmost://{host}:{port}/t0k3n", "text")],
+)
+def test_a_hostile_headline_pings_no_one_and_links_nowhere_on_discord_or_mattermost(
+    url: str, field: str
+) -> None:
+    """A headline is a stranger's text: `@everyone` in one pinged a whole Discord server (or a
+    Mattermost channel), and `[click](http://evil…)` showed a link whose address was hidden.
+    Every `@` now carries a zero-width space, and Markdown is escaped; web addresses stay whole,
+    so the article's link (and the stranger's, shown as what it is) still works."""
+    with running_webhook() as hook:
+        assert chat_to(hook, url).notify([hostile_alert()]) == []
+        [request] = hook.received
+    text = request.json[field]
+    assert re.findall(r"@(?!\u200b)", text) == []  # no live mention
+    assert re.findall(r"(?<!\\)[<>*`|\[\]]", text) == []  # no formatting, no masked link
+    assert "\\[click\\](http://evil.example/x)" in text
+    assert f"  {LINK}" in text and "Xi meets Lee @\u200beveryone" in text
+
+
+def test_a_hostile_headline_pings_no_one_on_slack_and_other_channels_get_it_as_it_is() -> None:
+    """Slack's control sequences (`<!channel>`, `<@U123>`, `<url|text>`) are written as
+    entities by Apprise for plain text, sent unformatted; `@` carries a zero-width space as on
+    Discord. A `json://` webhook (read by programs) gets the headline unchanged."""
+    with running_webhook(answer=b"ok") as hook:
+        assert chat_to(hook, "slack://T1234/B1234/abcdefghij").notify([hostile_alert()]) == []
+        [request] = hook.received
+    assert request.json["mrkdwn"] is False
+    text = request.json["attachments"][0]["text"]
+    assert re.findall(r"@(?!\u200b)|[<>]", text) == []
+    assert "&lt;!channel&gt;" in text and f"  {LINK}" in text
+
+    with running_webhook() as hook:
+        assert fast([hook.apprise_url()]).notify([hostile_alert()]) == []
+        assert f"Xi meets Lee {HOSTILE}" in hook.received[0].json["message"]
 
 
 def test_a_failing_channel_is_retried_and_delivered_once() -> None:
