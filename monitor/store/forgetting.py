@@ -1,6 +1,7 @@
 """Forgetting kept stories (`stories.py`) when the matches they were found among are rewritten
 (replay) or deleted (retention): their outcomes are then worked out anew from the matches. And
-the lock that orders the evaluations (`hold_evaluations`), which a rewrite takes too."""
+the lock that orders the evaluations (`hold_evaluations`), which a rewrite or a deletion of
+matches takes too."""
 
 from __future__ import annotations
 
@@ -60,9 +61,12 @@ def forget_stories_of(conn: Connection, entry_ids: Sequence[int]) -> None:
 def hold_evaluations(conn: Connection, insert: Any) -> None:
     """Take the `evaluated` counter's row (made if missing) until the transaction ends: an
     evaluation holds it while it reads the matches and writes the stories it found among them,
-    and a replay's rewrite of the matches holds it too, so that it is committed between two
-    evaluations, never while one runs (which would write, after the rewrite forgot them,
-    stories found among matches it deleted). SQLite's writer holds the write lock anyway."""
+    and a replay's rewrite of the matches and retention's deletion of matched entries hold it
+    too, so that they are committed between two evaluations, never while one runs (which would
+    write, after the rewrite or deletion forgot them, stories found among matches it deleted,
+    and counts of stories no longer kept). Taken first in a transaction, before any row lock,
+    so the takers never wait for each other in a circle. SQLite's writer holds the write lock
+    anyway."""
     statement = insert(counter_table).values(name=EVALUATED, value=0)
     conn.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
     if conn.dialect.name == "postgresql":

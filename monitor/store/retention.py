@@ -39,7 +39,7 @@ from sqlalchemy import Connection, Delete, delete, exists, func, or_, select
 from monitor.domain import headline_digest
 from monitor.store.base import StoreBase
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT
-from monitor.store.forgetting import forget_stories_of
+from monitor.store.forgetting import forget_stories_of, hold_evaluations
 from monitor.store.health import CYCLE_COUNTS, added_seconds, cycle_sums, summed
 from monitor.store.schema import (
     change_summary_table,
@@ -126,6 +126,8 @@ class RetentionMixin(StoreBase):
         deleted = 0
         while True:
             with self._tx("delete old entries", write=True) as conn:
+                if matched:  # its stories forgotten between two evaluations, not in one
+                    hold_evaluations(conn, self._insert)
                 rows = conn.execute(batch).all()
                 ids = [row.id for row in rows]
                 if ids:
