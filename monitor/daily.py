@@ -284,6 +284,7 @@ def digest_input(
         feed_problems=feed_problems(store.feeds(), now=now, zone=zone),
         page_url=public_url,
         standing_at=end if past else None,
+        removed=frozenset(c.indicator_id for c in changes) - {i.id for i in definitions.indicators},
     )
 
 

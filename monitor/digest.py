@@ -73,6 +73,9 @@ class DigestInput:
     # A past day's: when the standing statuses stood (the end of the changes it lists); None:
     # as it is built (`generated_at`).
     standing_at: datetime | None = None
+    # Indicators of listed changes whose file is gone since: titled by their id (all a change
+    # keeps of them), marked "no longer defined", without a page link (it would be a 404).
+    removed: frozenset[str] = frozenset()
 
 
 # ---------------------------------------------------------------- formatting helpers
@@ -175,6 +178,7 @@ class _Change:
     anchor: str = ""
     listed: _Listed | None = None  # evidence listed under an earlier change
     replayed: bool = False  # recorded by `monitor replay`, not found by a check
+    removed: bool = False  # its indicator is no longer defined
 
 
 @dataclass(frozen=True)
@@ -273,6 +277,8 @@ def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Change,
         anchor = _anchor(change, n)
         items, more, listed = ledger.items(change.evidence, zone, EVIDENCE_PER_CHANGE, anchor)
         more += change.evidence_count - len(change.evidence)  # a change keeps its top ones
+        removed = change.indicator_id in data.removed
+        page = None if removed else page_address(data.page_url, change.indicator_id)
         views.append(
             _Change(
                 indicator=clean(titles.get(change.indicator_id, change.indicator_id)),
@@ -286,10 +292,11 @@ def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Change,
                 items=items,
                 more=more,
                 reason=clean(change.reason or ""),
-                page=web_url(page_address(data.page_url, change.indicator_id) or ""),
+                page=web_url(page or ""),
                 anchor=anchor,
                 listed=listed,
                 replayed=change.replayed,
+                removed=removed,
             )
         )
     return tuple(views)

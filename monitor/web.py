@@ -307,8 +307,8 @@ def history(
         ),
     ] = None,
 ) -> HistoryOut:
-    """Status changes of one indicator with their evidence, newest first, a page at a time."""
-    _known(state.definitions(), indicator_id)
+    """Status changes of one indicator (also one no longer defined), newest first, by pages."""
+    _known(state.definitions(), indicator_id, state.store)
     since = None if since is None else as_utc(since)
 
     def read() -> _History:
@@ -575,11 +575,11 @@ def _by_accept(answer: Response) -> Response:  # JSON or a page: no cache may sw
     return answer
 
 
-def _known(definitions: Definitions, indicator_id: str) -> None:
-    try:
-        definitions.indicator(indicator_id)
-    except KeyError:
-        raise HTTPException(404, f"no indicator {indicator_id!r}") from None
+def _known(definitions: Definitions, indicator_id: str, store: Store | None = None) -> None:
+    """404 unless `indicator_id` is defined (with `store`: or was: it keeps its status)."""
+    defined = indicator_id in {i.id for i in definitions.indicators}
+    if not defined and (store is None or indicator_id not in store.current_statuses()):
+        raise HTTPException(404, f"no indicator {indicator_id!r}")
 
 
 def _conditional(request: Request, response: Response) -> Response:

@@ -138,7 +138,9 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
     """Status changes of one indicator, with evidence.
 
     When it has none yet, one line on stderr says so and the exit code is 0 (with --json
-    nothing is printed: no objects); an unknown INDICATOR_ID is an error (exit 1).
+    nothing is printed: no objects); an unknown INDICATOR_ID is an error (exit 1). An indicator
+    whose file was removed still has the changes recorded while it was defined: they are
+    printed, after a line on stderr saying it is no longer defined.
 
     Example: monitor history north-korea-stance --limit 5
     """
@@ -150,7 +152,13 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
     try:
         rt.definitions.indicator(indicator_id)
     except KeyError:
-        raise click.ClickException(f"no indicator {indicator_id!r}") from None
+        try:
+            recorded = indicator_id in rt.store.current_statuses()  # its file removed since
+        except MonitorError as exc:  # no database, say: nothing recorded of it either
+            raise click.ClickException(f"no indicator {indicator_id!r} ({exc})") from None
+        if not recorded:
+            raise click.ClickException(f"no indicator {indicator_id!r}") from None
+        click.echo(f"monitor: history: {indicator_id} is no longer defined", err=True)
     changes = rt.store.history(indicator_id, limit=limit)
     if not changes:
         click.echo(f"monitor: history: no status change recorded for {indicator_id} yet", err=True)

@@ -1,0 +1,131 @@
+"""An indicator whose file is removed: the status changes recorded while it was defined stay
+what happened. A past day's digest lists them, titled by the id the change kept and marked "no
+longer defined"; `monitor history` and GET /indicators/{id}/history show them; the current
+views (`monitor status`, GET /indicators) no longer list it. Feeds on 127.0.0.1, real cycles at
+a controlled clock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from monitor.cli import main
+from monitor.daily import digest_input
+from monitor.definitions import load_definitions
+from monitor.digest import render
+from monitor.domain import Definitions
+from monitor.pipeline import run_cycle
+from monitor.store import open_store
+from monitor.web import create_app
+from tests import news, twofeeds
+from tests.feedserver import FeedServer
+from tests.twofeeds import LOCAL_LINK
+from tests.webdata import settings
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+DAY = date(2026, 1, 6)
+CHECKED = datetime(2026, 1, 6, 1, 0, tzinfo=UTC)  # 10:00 in Seoul, that day
+LATER = CHECKED + timedelta(days=3)
+SEOUL = "Asia/Seoul"
+
+
+@dataclass(frozen=True)
+class Removed:
+    """reads-a changed on DAY, then its file was removed."""
+
+    folder: Path
+    database_url: str
+    before: Definitions  # as on DAY
+    after: Definitions  # without reads-a
+
+
+@pytest.fixture
+def removed(tmp_path: Path, feed_server: FeedServer, database_url: str) -> Removed:
+    before = twofeeds.definitions(tmp_path, feed_server.url("/a.xml"), feed_server.url("/b.xml"))
+    feed_server.route(
+        "/a.xml", body=news.rss("/a.xml", [twofeeds.local(CHECKED - timedelta(hours=1))])
+    )
+    feed_server.route("/b.xml", body=news.rss("/b.xml", []))
+    with open_store(database_url) as store:
+        changes = run_cycle(twofeeds.context(before, store, now=CHECKED), now=CHECKED).changes
+    assert {(c.indicator_id, c.new_status) for c in changes} == {
+        ("reads-a", "waived:reported"),
+        ("reads-both", "waived:reported"),
+    }
+    (tmp_path / "indicators" / "reads-a.yaml").unlink()
+    after = load_definitions(tmp_path / "indicators", tmp_path / "feeds.yaml")
+    return Removed(tmp_path, database_url, before, after)
+
+
+def digest_text(definitions: Definitions, database_url: str) -> tuple[str, str]:
+    with open_store(database_url) as store:
+        data = digest_input(
+            definitions, store, day=DAY, now=LATER, timezone=SEOUL,
+            public_url="https://monitor.example.org/",
+        )  # fmt: skip
+    return render(data)
+
+
+def test_a_past_days_digest_lists_a_removed_indicators_change_marked_so(removed: Removed) -> None:
+    text, html = digest_text(removed.after, removed.database_url)
+    changed = text.split("WHAT CHANGED")[1].split("STANDING STATUS")[0]
+    assert "* reads-a (no longer defined)\n  ⚠ unknown → waived — reported" in changed
+    assert LOCAL_LINK in changed  # the evidence it kept
+    assert "https://monitor.example.org/indicators/reads-a" not in text  # its page is gone
+    assert "reads-a</strong> <span" in html and "(no longer defined)" in html
+
+    while_defined, _ = digest_text(removed.before, removed.database_url)
+    assert "no longer defined" not in while_defined
+    assert "* Visas, as read in a\n" in while_defined
+
+
+def env(removed: Removed) -> dict[str, str]:
+    return {
+        "MONITOR_DATABASE_URL": removed.database_url,
+        "MONITOR_INDICATORS_DIR": str(removed.folder / "indicators"),
+        "MONITOR_FEEDS_FILE": str(removed.folder / "feeds.yaml"),
+    }
+
+
+def test_history_shows_the_changes_of_an_indicator_no_longer_defined(removed: Removed) -> None:
+    runner = CliRunner()
+    history = runner.invoke(main, ["history", "reads-a"], env=env(removed))
+    assert history.exit_code == 0, history.output
+    assert "monitor: history: reads-a is no longer defined" in history.stderr
+    assert "unknown -> waived:reported" in history.stdout and LOCAL_LINK in history.stdout
+    as_json = runner.invoke(main, ["history", "reads-a", "--json"], env=env(removed))
+    assert [json.loads(line)["new_status"] for line in as_json.stdout.splitlines()] == [
+        "waived:reported"
+    ]
+    status = runner.invoke(main, ["status", "--json"], env=env(removed))
+    assert "reads-a" not in {item["id"] for item in json.loads(status.stdout)}
+    unknown = runner.invoke(main, ["history", "reads-c"], env=env(removed))
+    assert unknown.exit_code == 1 and "no indicator 'reads-c'" in unknown.output
+
+
+@pytest.fixture
+def client(removed: Removed) -> Iterator[TestClient]:
+    with open_store(removed.database_url) as store:
+        app = create_app(store=store, definitions=lambda: removed.after, settings=settings(),
+                         clock=lambda: LATER)  # fmt: skip
+        with TestClient(app) as c:
+            yield c
+
+
+def test_the_api_serves_the_history_of_an_indicator_no_longer_defined(client: TestClient) -> None:
+    history = client.get("/indicators/reads-a/history")
+    assert history.status_code == 200
+    [change] = history.json()["items"]
+    assert change["new_status"] == "waived:reported"
+    assert [e["link"] for e in change["evidence"]] == [LOCAL_LINK]
+    assert client.get("/indicators/reads-a").status_code == 404  # no current status
+    assert "reads-a" not in {item["id"] for item in client.get("/indicators").json()}
+    assert client.get("/indicators/reads-c/history").status_code == 404
