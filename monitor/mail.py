@@ -29,11 +29,12 @@ from typing import Any
 
 from monitor.digest import DAY_HEADER
 from monitor.errors import DigestError
-from monitor.settings import Settings
+from monitor.settings import SMTP_TLS_PORT, Settings
 
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT = 30.0
+GREETING_TIMEOUT = 10.0  # for the server's first words ("220 …") over a plain connection
 
 Refused = tuple[tuple[str, str], ...]
 """Recipients an SMTP server refused (RCPT TO): (address, its answer: "550 5.1.1 no such
@@ -109,6 +110,23 @@ class _NoTLS(smtplib.SMTPException):
     change, not network trouble to wait out."""
 
 
+class _NoGreeting(smtplib.SMTPServerDisconnected):
+    """A plain connection whose server said nothing in GREETING_TIMEOUT seconds: a server of
+    implicit TLS (port 465) waits for the client's TLS hello and never greets in plain. On 465,
+    a setting to change (not retried); elsewhere perhaps a slow server (retried)."""
+
+    def __init__(self, port: int, seconds: float) -> None:
+        self.tls_port = port == SMTP_TLS_PORT
+        if self.tls_port:
+            hint = f"port {port} expects TLS: set MONITOR_SMTP_SSL=true or unset it"
+        else:
+            hint = (
+                "a server of implicit TLS says nothing until the client starts TLS: if the one "
+                f"on port {port} does, set MONITOR_SMTP_SSL=true"
+            )
+        super().__init__(f"no greeting from the server in {seconds:g} s: {hint}")
+
+
 class _UTF8(str):
     """An AUTH answer that smtplib's `.encode("ascii")` encodes as UTF-8 (RFC 4616)."""
 
@@ -118,6 +136,32 @@ class _UTF8(str):
 
 class _SMTP(smtplib.SMTP):
     handed_over = False  # the message itself was sent (DATA)
+    greeting_timeout: float | None = None  # for the connection and the greeting, when set
+
+    def __init__(self, host: str, port: int, *, timeout: float, greeting_timeout: float) -> None:
+        self.greeting_timeout = greeting_timeout
+        super().__init__(host, port, timeout=timeout)
+
+    def connect(
+        self, host: str = "localhost", port: int = 0, source_address: Any = None
+    ) -> tuple[int, bytes]:
+        """smtplib's, but the connection and the server's greeting ("220 …") wait
+        `greeting_timeout` seconds at most (then `_NoGreeting`), the commands after it the
+        whole timeout."""
+        if self.greeting_timeout is None:
+            return super().connect(host, port, source_address)
+        whole, self.timeout = self.timeout, self.greeting_timeout
+        try:
+            answer = super().connect(host, port, source_address)
+        except smtplib.SMTPServerDisconnected as exc:
+            if not isinstance(exc.__context__, TimeoutError):
+                raise
+            raise _NoGreeting(port, self.greeting_timeout) from exc
+        finally:
+            self.timeout = whole
+        if self.sock is not None:
+            self.sock.settimeout(whole)
+        return answer
 
     def data(self, msg: Any) -> tuple[int, bytes]:
         self.handed_over = True
@@ -160,7 +204,7 @@ def _connect(settings: Settings, host: str) -> _SMTP:
                 "speaks plain SMTP first (then STARTTLS): set MONITOR_SMTP_SSL=false, or the "
                 "port of implicit TLS (usually 465)"
             ) from exc
-    smtp = _SMTP(host, settings.smtp_port, timeout=SMTP_TIMEOUT)
+    smtp = _SMTP(host, settings.smtp_port, timeout=SMTP_TIMEOUT, greeting_timeout=GREETING_TIMEOUT)
     try:
         smtp.ehlo()
         if settings.smtp_starttls and smtp.has_extn("starttls"):
@@ -270,6 +314,8 @@ def is_transient(error: DigestError) -> bool:
         return False
     if isinstance(cause, _LostAfterData | _NoTLS):
         return False
+    if isinstance(cause, _NoGreeting):
+        return not cause.tls_port
     if isinstance(cause, smtplib.SMTPResponseException):
         return 400 <= cause.smtp_code < 500
     if isinstance(cause, smtplib.SMTPRecipientsRefused):

@@ -5,7 +5,8 @@
         server.messages[0].message["Subject"]          # parsed with email.policy.default
         server.messages[0].rcpt_tos                    # the envelope
 
-Options: `fail_first=N` answers the first N DATA commands with "451 try later"; `drop_first=N`
+Options: `fail_first=N` answers the first N DATA commands with "451 try later"; `slow_data=S`
+answers DATA after S seconds; `drop_first=N`
 takes the first N messages and hangs up without answering; `refuse={"a@x": "550 5.1.1 no such
 user"}` answers RCPT TO of those addresses so (and takes the others), with `refuse_times={"a@x":
 N}` only the first N times (greylisting: "450 4.2.0 try again later", then taken);
@@ -18,6 +19,7 @@ first byte (port 465 style). `self_signed_cert(dir)` makes a certificate for
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import shutil
@@ -51,6 +53,7 @@ class Received:
 class Handler:
     fail_first: int = 0
     drop_first: int = 0  # take the message, then hang up without answering
+    slow_data: float = 0.0  # seconds before answering DATA
     refuse: dict[str, str] = field(default_factory=dict)  # address -> the RCPT TO answer
     refuse_times: dict[str, int] = field(default_factory=dict)  # address -> refused N times
     refusals: dict[str, int] = field(default_factory=dict)  # address -> how often refused
@@ -71,6 +74,8 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.slow_data:
+            await asyncio.sleep(self.slow_data)
         with self.lock:
             self.attempts += 1
             if self.attempts <= self.fail_first:
@@ -162,6 +167,7 @@ def running_smtp_server(
     *,
     fail_first: int = 0,
     drop_first: int = 0,
+    slow_data: float = 0.0,
     refuse: dict[str, str] | None = None,
     refuse_times: dict[str, int] | None = None,
     users: dict[str, str] | None = None,
@@ -174,6 +180,7 @@ def running_smtp_server(
     handler = (_CramMD5Handler if "CRAM-MD5" in mechanisms else Handler)(
         fail_first=fail_first,
         drop_first=drop_first,
+        slow_data=slow_data,
         refuse=refuse or {},
         refuse_times=refuse_times or {},
         users=users or {},
