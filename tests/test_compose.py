@@ -28,16 +28,26 @@ ENV_EXAMPLE = (ROOT / ".env.example").read_text()
 SETTINGS = {f"MONITOR_{name.upper()}" for name in Settings.model_fields}
 
 
-def interpolated(value: object) -> str:
-    """A compose value with ${VAR:-default} replaced by its default."""
-    return re.sub(r"\$\{(\w+)(?::?-([^}]*))?\}", lambda m: m.group(2) or "", str(value))
+def interpolated(value: object, shell: dict[str, str] | None = None) -> str:
+    """A compose value with ${VAR:-default} replaced as compose does: by VAR from the shell or
+    .env (`shell`) when it is set and not empty, else by its default."""
+
+    def variable(m: re.Match[str]) -> str:
+        return (shell or {}).get(m.group(1)) or m.group(2) or ""
+
+    return re.sub(r"\$\{(\w+)(?::?-([^}]*))?\}", variable, str(value))
 
 
-def environment(service: str) -> dict[str, str]:
+def environment(service: str, shell: dict[str, str] | None = None) -> dict[str, str]:
     env = COMPOSE["services"][service].get("environment", {})
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env)
-    return {name: interpolated(value) for name, value in env.items()}
+    return {name: interpolated(value, shell) for name, value in env.items()}
+
+
+def published(service: str, shell: dict[str, str] | None = None) -> list[str]:
+    """The service's ports (short syntax) as compose publishes them."""
+    return [interpolated(port, shell) for port in COMPOSE["services"][service].get("ports", [])]
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -105,7 +115,7 @@ def test_the_daemon_uses_postgres_listens_on_every_interface_and_mails_mailpit()
     assert url.startswith("postgresql+psycopg://") and "@postgres:5432/" in url
     assert url.endswith("/" + postgres["POSTGRES_DB"])
     assert env["MONITOR_HTTP_HOST"] == "0.0.0.0"
-    assert "127.0.0.1:8000:8000" in COMPOSE["services"]["monitor"]["ports"]
+    assert "127.0.0.1:8000:8000" in published("monitor")
     assert (env["MONITOR_SMTP_HOST"], env["MONITOR_SMTP_PORT"]) == ("mailpit", "1025")
     assert env["MONITOR_SMTP_STARTTLS"] == "false"
     assert {"127.0.0.1:8025:8025", "127.0.0.1:1025:1025"} <= set(
@@ -121,7 +131,8 @@ def test_every_port_is_published_on_127_0_0_1_only(service: str) -> None:
         if isinstance(port, dict):  # the long syntax
             assert port.get("host_ip") == "127.0.0.1", port
         else:
-            assert str(port).startswith("127.0.0.1:") and str(port).count(":") == 2, port
+            port = interpolated(port, {"MONITOR_HTTP_PORT": "9000"})
+            assert port.startswith("127.0.0.1:") and port.count(":") == 2, port
 
 
 def test_the_mail_catcher_image_is_pinned_to_a_version_and_digest() -> None:
@@ -243,6 +254,24 @@ def test_the_healthcheck_asks_the_port_the_daemon_listens_on(
 
     assert (healthy, unhealthy) == (0, 1)
     assert feed_server.hits("/healthz") == 2
+
+
+@pytest.mark.parametrize(
+    ("shell", "port"),
+    [({}, "8000"), ({"MONITOR_HTTP_PORT": ""}, "8000"), ({"MONITOR_HTTP_PORT": "9000"}, "9000")],
+    ids=["unset", "empty", "9000"],
+)
+def test_compose_listens_publishes_and_checks_the_port_http_port_names(
+    shell: dict[str, str], port: str
+) -> None:
+    """MONITOR_HTTP_PORT=9000 in .env or the shell: the compose file pinned 8000 in the
+    daemon's `environment:` (which wins over `env_file:`) and in its `ports:`, so the setting
+    was silently ignored. The daemon listens on, the health check asks (the container's
+    MONITOR_HTTP_PORT) and compose publishes one port: the one it names, else 8000."""
+    container = shell | environment("monitor", shell)  # .env as env_file, then `environment:`
+    assert container["MONITOR_HTTP_PORT"] == port
+    assert published("monitor", shell) == [f"127.0.0.1:{port}:{port}"]
+    assert "${MONITOR_HTTP_PORT:-8000}" in healthcheck_command()
 
 
 def test_the_image_upgrades_the_database_then_runs_the_daemon() -> None:
