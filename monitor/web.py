@@ -413,12 +413,7 @@ async def page_verdict(state: State, request: Request, indicator_id: IndicatorId
     """The page's "Not relevant" / "Confirm" buttons: a form post (entry, outcome, verdict,
     note), answered with a redirect back to the indicator's page."""
     field = await websilences.read_form(request, "verdict")
-    try:
-        entry_id = int(field.get("entry", ""))
-    except ValueError:
-        raise HTTPException(422, "entry: not an entry id") from None
-    if not 1 <= entry_id < 2**63:
-        raise HTTPException(422, "entry: not an entry id")
+    entry_id = websilences.form_id(field, "entry", "entry: not an entry id", most=_MAX_ID)
     who = signin.visitor_of(request).name
     verdict, note = field.get("verdict", ""), field.get("note", "")[:2000]
     judge_args = (indicator_id, entry_id, field.get("outcome", ""), verdict, note, who)

@@ -12,12 +12,13 @@ it; `api` for MONITOR_API_TOKEN), else `anonymous`, as for verdicts. The page's 
 session's CSRF token (`monitor.signin` checks it). Errors: 404 no such indicator or silence,
 409 the silence is over, 422 a bad outcome, duration or reason. The forms refuse a cross-site
 post (403), as the verdict form does, and so does POST /silences/{id}/end, which needs no body
-(the JSON posts need a JSON body, which another site's page cannot send without CORS).
+(the JSON posts need a JSON body, which another site's page cannot send without CORS). An id a
+form posts (`form_id`, the verdict form's entry too) is ASCII digits or 422.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Protocol
 from urllib.parse import parse_qs
@@ -34,7 +35,7 @@ from monitor.statuses import begin_silence
 from monitor.store import Store
 from monitor.webmodels import ErrorOut, SilenceIn, SilenceOut
 
-__all__ = ["read_form", "router"]
+__all__ = ["form_id", "read_form", "router"]
 
 FORM_MAX_BYTES = 16_384  # a form of the page: a note or reason of 2,000 characters and a few ids
 _CODES = {"unknown": 404, "over": 409, "invalid": 422}
@@ -155,11 +156,9 @@ async def page_silence(state: State, request: Request, indicator_id: str) -> Res
 async def page_end_silence(state: State, request: Request, indicator_id: str) -> Response:
     """The page's "End silence" button (form: silence); a redirect back to the page."""
     field = await read_form(request, "silence")
-    given = field.get("silence", "")
-    if not (given.isascii() and given.isdigit()):  # int() would take "1_0" and "١"
-        raise HTTPException(422, "silence: not a silence id")
+    silence_id = form_id(field, "silence", "silence: not a silence id", most=MAX_SILENCE_ID)
     who = signin.visitor_of(request).name
-    await run_in_threadpool(_end_of, state, indicator_id, int(given), who)
+    await run_in_threadpool(_end_of, state, indicator_id, silence_id, who)
     return RedirectResponse(f"{page.indicator_url(indicator_id)}#silence", status_code=303)
 
 
@@ -176,6 +175,18 @@ async def read_form(request: Request, what: str, max_fields: int = 8) -> dict[st
     except ValueError:  # more fields than the form has
         raise HTTPException(422, f"{what}: not the page's form") from None
     return {name: values[0] for name, values in form.items()}
+
+
+def form_id(field: Mapping[str, str], name: str, refusal: str, *, most: int = 2**63 - 1) -> int:
+    """The id in the form's field `name`; 422 `refusal` (a tampered or broken form) unless it
+    is ASCII digits alone, from 1 to `most`: int() would take " 7", "1_0" (10) and "١" (1), and
+    refuse 5,000 digits with a ValueError of its own."""
+    given = field.get(name, "")
+    if not (given.isascii() and given.isdigit() and len(given) <= len(str(most))):
+        raise HTTPException(422, refusal)
+    if not 1 <= int(given) <= most:
+        raise HTTPException(422, refusal)
+    return int(given)
 
 
 def _begin(
