@@ -36,6 +36,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from monitor import heap, owners
 from monitor.alerts import Outbox, send_pending
 from monitor.daily import due_day, resend_refused, retry_delay, send_daily_digest
+from monitor.definitions import shown_per_file
 from monitor.domain import Definitions, format_duration, utcnow
 from monitor.errors import DefinitionError, DigestError, StoreError
 from monitor.fetch import FetchLimits, FetchStopped
@@ -280,7 +281,8 @@ class Daemon:
     def reload_if_changed(self) -> bool:
         """Load the definitions again when a file changed or a reload was asked (SIGHUP).
 
-        An invalid set is reported with every file:line problem; the last valid one stays."""
+        An invalid set is reported with its file:line problems (20 per file); the last valid one
+        stays."""
         try:
             definitions = self.reloader.poll()
         except DefinitionError as exc:
@@ -290,7 +292,7 @@ class Daemon:
                 len(exc.problems),
                 len(self.definitions.indicators),
                 len(self.definitions.feeds),
-                "\n  ".join(exc.problems),
+                "\n  ".join(shown_per_file(exc.problems)),
                 extra={"problems": exc.problems},
             )
             return False

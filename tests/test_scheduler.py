@@ -180,6 +180,28 @@ def test_between_cycles_a_status_that_time_alone_changes_is_recorded(
     assert f"visa-easing: eased:confirmed -> unknown because {reason}" in caplog.messages
 
 
+def test_a_generated_file_of_bad_terms_is_logged_20_problems_at_a_time(
+    home: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file of 500 bad regexes was logged as one record of 500 lines; the first 20 by line
+    now, then how many more (the record's `problems` keeps every one)."""
+    daemon = make_daemon(home, store)
+    generated = home / "indicators" / "generated.yaml"
+    rule = "outcomes:\n  - id: yes\n    label: l\n    rule:\n      any:\n"
+    terms = "".join("        - '/[/'\n" for _ in range(500))
+    generated.write_text(f"id: generated\ngroup: g\ntitle: t\nquestion: q\n{rule}{terms}")
+
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+        assert not daemon.reload_if_changed()
+
+    (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    lines = error.getMessage().splitlines()
+    assert lines[0].startswith("definitions: 500 problem(s); keeping the last valid set")
+    assert len(lines) == 1 + 20 + 1
+    assert lines[-1] == f"  {generated}: … and 480 more (monitor validate --json lists every one)"
+    assert len(error.problems) == 500  # type: ignore[attr-defined]
+
+
 def test_an_invalid_edit_is_reported_and_the_last_valid_set_stays(
     home: Path, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -4,7 +4,7 @@ use), the one table turning monitor's errors into command-line errors, the `--js
 Every command is made by `command` (a `Command`) or in a `Group`, so that table covers each:
 
     BadSetting (a setting that cannot work)   one line on stderr, exit 2, nothing written
-    DefinitionError                           every file:line problem on stderr, then
+    DefinitionError                           the file:line problems on stderr (20 per file), then
                                               "definitions: N problem(s); nothing was done", exit 1
     any other MonitorError                    its one-line message ("store: ..."), exit 1
     click.UsageError                          one line naming the command's --help, exit 2
@@ -145,7 +145,9 @@ pass_runtime = click.make_pass_decorator(Runtime, ensure=True)
 def click_error(exc: MonitorError) -> click.ClickException:
     """The one table from monitor's errors to the command line's (see the module docstring)."""
     if isinstance(exc, DefinitionError):
-        for problem in exc.problems:
+        from monitor.definitions import shown_per_file
+
+        for problem in shown_per_file(exc.problems):
             click.echo(problem, err=True)
         return click.ClickException(
             f"definitions: {len(exc.problems)} problem(s); nothing was done"

@@ -102,7 +102,11 @@ class _Reloading:
             if self._reloader.poll() is not None:
                 heap.refreeze()  # the last set is let go
         except DefinitionError as exc:
-            click.echo(f"monitor serve: keeping the last good definitions: {exc}", err=True)
+            from monitor.definitions import shown_per_file
+
+            lines = "\n  ".join(shown_per_file(exc.problems))
+            kept = f"keeping the last good definitions: {len(exc.problems)} problem(s)"
+            click.echo(f"monitor serve: {kept}:\n  {lines}", err=True)
         return self._reloader.definitions
 
 

@@ -33,32 +33,60 @@ GENERAL_NEWS = Path("tests/data/general-news")  # the shipped sample, relative t
     help="Feed files (or folders of *.xml) of general news to warn about terms that fire on it;"
     f" repeatable. Default: {GENERAL_NEWS}/ when it exists.",
 )
+@json_option(
+    "Print one JSON object: valid, problems and warnings (every one, each"
+    " {file, line, message}), and the indicators and feeds counted when valid."
+)
 @pass_runtime
-def validate_cmd(rt: Runtime, general_news: tuple[Path, ...]) -> None:
+def validate_cmd(rt: Runtime, general_news: tuple[Path, ...], as_json: bool) -> None:
     """Check indicators/*.yaml and the feeds file; exit 1 with file:line: message per error.
 
     Also prints `file:line: warning: ...` for risky terms (a prefix shorter than four
     letters, a term common in general news, a regex that can backtrack for ever: nested
     quantifiers, repeated overlapping alternatives, or out of its time budget on an adversarial
-    text); warnings leave the exit code 0.
+    text); warnings leave the exit code 0. At most 20 problems (and 20 warnings) are printed
+    per file, then `file: … and N more`; --json lists every one.
 
     Example: monitor validate --general-news tests/data/general-news/general-news.xml
     """
-    from monitor.definitions import validate
+    from monitor.definitions import shown_per_file, validate
     from monitor.definitions import warnings as definition_warnings
     from monitor.match import general_news_warnings, regex_warnings
 
     problems = validate(rt.settings.indicators_dir, rt.settings.feeds_file)
-    for problem in problems:
-        click.echo(problem)
+    found: list[str] = []
+    if not problems:
+        d = rt.definitions
+        news = _general_news(general_news or ((GENERAL_NEWS,) if GENERAL_NEWS.is_dir() else ()))
+        found = definition_warnings(d) + regex_warnings(d.indicators)
+        found += general_news_warnings(rt.matcher, news)
+    if as_json:
+        _validate_json(rt, problems, found)
+    else:
+        for line in shown_per_file(problems) + shown_per_file(found):
+            click.echo(line)
+        if not problems:
+            d = rt.definitions
+            click.echo(f"ok: {len(d.indicators)} indicators, {len(d.feeds)} feeds")
     if problems:
         raise SystemExit(1)
-    d = rt.definitions
-    entries = _general_news(general_news or ((GENERAL_NEWS,) if GENERAL_NEWS.is_dir() else ()))
-    found = definition_warnings(d) + regex_warnings(d.indicators)
-    for warning in found + general_news_warnings(rt.matcher, entries):
-        click.echo(warning)
-    click.echo(f"ok: {len(d.indicators)} indicators, {len(d.feeds)} feeds")
+
+
+def _validate_json(rt: Runtime, problems: list[str], warnings: list[str]) -> None:
+    from monitor.definitions import problem_parts
+
+    def parts(line: str, prefix: str = "") -> dict[str, Any]:
+        path, number, message = problem_parts(line)
+        return {"file": path, "line": number, "message": message.removeprefix(prefix)}
+
+    valid = not problems
+    echo_json({
+        "valid": valid,
+        "problems": [parts(p) for p in problems],
+        "warnings": [parts(w, "warning: ") for w in warnings],
+        "indicators": len(rt.definitions.indicators) if valid else None,
+        "feeds": len(rt.definitions.feeds) if valid else None,
+    })  # fmt: skip
 
 
 def _general_news(paths: tuple[Path, ...]) -> list[Entry]:
@@ -224,14 +252,16 @@ def _score(rt: Runtime, items: list[LabeledItem]) -> Score:
 
 def _definitions_in(rt: Runtime, folder: Path) -> Definitions:
     """The indicators of another folder (another version of the rules), read with the same
-    feeds file; a definition error there is one line naming every problem (exit 1)."""
-    from monitor.definitions import load_definitions
+    feeds file; a definition error there is one line naming its problems (20 per file; exit
+    1)."""
+    from monitor.definitions import load_definitions, shown_per_file
     from monitor.errors import DefinitionError
 
     try:
         return load_definitions(folder, rt.settings.feeds_file)
     except DefinitionError as exc:
-        raise click.ClickException(f"--against {folder}: " + "; ".join(exc.problems)) from None
+        shown = "; ".join(shown_per_file(exc.problems))
+        raise click.ClickException(f"--against {folder}: {shown}") from None
 
 
 def _compare(rt: Runtime, items: list[LabeledItem], other: Definitions) -> Comparison:

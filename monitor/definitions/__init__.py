@@ -12,6 +12,8 @@ feeds files) -> `rules` (rules and `unless`), `vocab` (vocabularies) -> `terms` 
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -71,12 +73,15 @@ __all__ = [
     "VOCAB_DIR",
     "compile_term",
     "load_definitions",
+    "problem_parts",
+    "shown_per_file",
     "tag_warnings",
     "validate",
     "warnings",
 ]
 
 MIN_PREFIX_LETTERS = 4  # `monitor validate` warns for a shorter Latin prefix
+SHOWN_PER_FILE = 20  # problems (and warnings) printed or logged per file; `--json` has them all
 INDICATOR_KEYS = ("id", "group", "title", "question", "feeds", "window", "outcomes", "examples")
 INDICATOR_REQUIRED = ("id", "group", "title", "question", "outcomes")
 OUTCOME_KEYS = ("id", "label", "corroborate", "rule", "unless")
@@ -107,6 +112,33 @@ def validate(indicators_dir: Path, feeds_file: Path) -> list[str]:
     except DefinitionError as exc:
         return exc.problems
     return []
+
+
+def problem_parts(problem: str) -> tuple[str, int | None, str]:
+    """A `file:line: message` problem (or warning, or `file: message`) as (file, line, message);
+    ("", None, problem) for a line naming no file."""
+    found = re.match(r"(.+?):(?:(\d+):)? (.*)", problem, re.S)
+    if found is None:
+        return "", None, problem
+    path, line, message = found.groups()
+    return path, None if line is None else int(line), message
+
+
+def shown_per_file(problems: Sequence[str], most: int = SHOWN_PER_FILE) -> list[str]:
+    """The first `most` problems of each file by line (a file's own first), each file's
+    followed by `file: … and N more` when it has more (a generated file can have tens of
+    thousands)."""
+    by_file: dict[str, list[str]] = {}
+    for problem in problems:
+        by_file.setdefault(problem_parts(problem)[0], []).append(problem)
+    shown: list[str] = []
+    for path, found in by_file.items():
+        found.sort(key=lambda problem: problem_parts(problem)[1] or 0)  # by line, stable
+        shown += found[:most]
+        if len(found) > most:
+            more = f"… and {len(found) - most} more (monitor validate --json lists every one)"
+            shown.append(f"{path}: {more}" if path else more)
+    return shown
 
 
 def tag_warnings(definitions: Definitions) -> list[str]:
