@@ -408,14 +408,32 @@ class _ForegroundServer(uvicorn.Server):
     """Stops gracefully on SIGTERM or SIGINT and returns, instead of re-raising the signal
     once stopped (uvicorn's default), so that `monitor serve` exits 0 like `monitor run`."""
 
+    def __init__(self, config: uvicorn.Config, stop: Callable[[], bool] | None = None) -> None:
+        super().__init__(config)
+        self._stop = stop
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
         self._captured_signals.clear()
 
+    async def on_tick(self, counter: int) -> bool:
+        """Every tenth of a second: stop (gracefully, as on SIGTERM) once `stop()` says so."""
+        if self._stop is not None and self._stop():
+            return True
+        return await super().on_tick(counter)
 
-def serve(app: Any, *, host: str, port: int, limits: Limits | None = None) -> None:
-    """Run in the foreground until SIGINT or SIGTERM (`monitor serve`)."""
-    _ForegroundServer(_config(app, host, port, limits or Limits())).run()
+
+def serve(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    limits: Limits | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> None:
+    """Run in the foreground until SIGINT or SIGTERM (`monitor serve`), or until `stop()` (a
+    flag: it is asked ten times a second) says so."""
+    _ForegroundServer(_config(app, host, port, limits or Limits()), stop).run()
 
 
 class WebServer:

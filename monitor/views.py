@@ -373,6 +373,7 @@ def health(
     started: datetime,
     max_age: timedelta,
     validity: Validity = Validity(),  # noqa: B008 (frozen)
+    schema: str | None = None,
 ) -> HealthOut:
     """GET /healthz: `unavailable` when the database does not answer; `starting` for one
     `max_age` after `started` while no cycle has finished, then `stale`; `stale` too when the
@@ -380,8 +381,14 @@ def health(
     `unhealthy`. `ok` is `degraded` while the latest digest (of the last DIGEST_FAILURE_DAYS)
     is unsent after a failed try, while a change's alert waits after a failed try, or while the
     definition files on disk are invalid (the last valid set in force: `validity`), and every
-    status then says why."""
+    status then says why. `incompatible` when `schema` says why the database is not at the
+    code's revision any more (another version migrated it): nothing else is read."""
     limit = max_age.total_seconds()
+    if schema is not None:
+        return HealthOut(
+            status="incompatible", database=True, last_successful_cycle=None, age_seconds=None,
+            max_age_seconds=limit, feeds=None, reasons=[schema],
+        )  # fmt: skip
     try:
         last, checked = store.last_successful_cycle(), store.last_reading_cycle()
         counts = store.feed_counts(now)

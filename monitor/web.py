@@ -14,7 +14,7 @@ request whose Host is not in MONITOR_HTTP_ALLOWED_HOSTS gets 400 (`server.Guard`
     GET /feeds, GET /metrics             feed health; Prometheus text
     GET /export/…, /changes.atom, …      exports and Atom feeds: monitor.webexport's routes
     GET /                                the page people read (HTML)
-    GET /entries?q=TEXT                  stored entries whose title or text contains TEXT
+    GET /entries?q=TEXT                  entries whose title or text has TEXT: monitor.webentries
     POST /indicators/{id}/evidence/{entry}/verdict   an analyst's verdict (JSON body)
     POST /indicators/{id}/page/verdict   the same from the page's buttons (a form; 303 back)
     GET|POST /silences, POST /silences/{id}/end   silences (monitor.websilences), and their forms
@@ -38,6 +38,8 @@ it re-evaluates the indicator at once. The form endpoint refuses a cross-site po
 
 /healthz: `starting` (200) for one MAX_AGE before a first successful cycle, then `stale` (503);
 after it `unhealthy` (503) if no feed was read in two intervals, `degraded` if some fails.
+`incompatible` (503) once another version migrated the database (`monitor.webschema`): then
+every request but a GET or HEAD is refused with 503 too.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor import metrics as prometheus
-from monitor import page, server, signin, views, webexport, websilences
+from monitor import page, server, signin, views, webentries, webexport, websilences
 from monitor.answers import Answer, AnswerCache
 from monitor.domain import Definitions, as_utc, parse_http_date, utcnow
 from monitor.errors import StoreError, VerdictError
@@ -71,7 +73,6 @@ from monitor.statuses import Judged, judge
 from monitor.store import Store
 from monitor.views import Snapshot, ViewCache
 from monitor.webmodels import (
-    EntryOut,
     ErrorOut,
     FeedOut,
     HealthOut,
@@ -79,9 +80,9 @@ from monitor.webmodels import (
     IndicatorDetailOut,
     IndicatorOut,
     JudgedOut,
-    SearchText,
     VerdictIn,
 )
+from monitor.webschema import SchemaWatch, refuse_writes
 
 __all__ = ["Limits", "WebServer", "create_app", "serve"]
 
@@ -90,8 +91,6 @@ log = logging.getLogger("monitor.web")
 HISTORY_LIMIT = 50
 HISTORY_MAX = 500
 _MAX_ID = 2**63 - 1
-ENTRIES_LIMIT = 20
-ENTRIES_MAX = 200
 
 _NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 _NO_STORE = "no-store"
@@ -132,9 +131,11 @@ def create_app(
     settings: Settings,
     clock: Callable[[], datetime] = utcnow,
     validity: Callable[[], Validity] = Validity,
+    on_schema_change: Callable[[str], None] | None = None,
 ) -> FastAPI:
     """The FastAPI app over `store`; `definitions()` is called per request (it may reload), and
-    `validity()` then says whether the files on disk are valid (`Reloader.validity`)."""
+    `validity()` then says whether the files on disk are valid (`Reloader.validity`).
+    `on_schema_change(problem)` is told once when another version migrated the database."""
     auth = signin.Auth(settings, clock)
     token = auth.enabled
     guarded = [Depends(auth)] if token else []
@@ -149,6 +150,7 @@ def create_app(
         # With a token, the description needs it too (below). No /docs: it needs a CDN.
         openapi_url=None if token else "/openapi.json",
         docs_url=None,
+        dependencies=[Depends(refuse_writes)],  # the first thing every route does
     )
     if token:
         app.get("/openapi.json", include_in_schema=False, dependencies=guarded)(
@@ -163,8 +165,10 @@ def create_app(
         max_body_bytes=settings.http_max_body_bytes,
     )
     app.state.monitor = _State(store, definitions, settings, clock, clock(), validity)
+    app.state.schema = SchemaWatch(lambda: store.schema_problem(), clock, on_found=on_schema_change)
     app.include_router(_open)
-    for router in (_cached, _api, _pages, webexport.router, websilences.router):
+    routers = (_cached, _api, _pages, webentries.router, webexport.router, websilences.router)
+    for router in routers:
         app.include_router(router, dependencies=guarded, responses=refusals)
     return app
 
@@ -232,17 +236,19 @@ _api = APIRouter()  # answers not to be cached
     responses={503: {"model": HealthOut, "description": "Unhealthy (see `status`)."}},
     summary="Database reachable and checks recent",
 )
-def healthz(state: State, response: Response) -> HealthOut:
+def healthz(state: State, request: Request, response: Response) -> HealthOut:
     """Open without a token. 503 when the database does not answer, when the last
     successful check cycle is older than MONITOR_HEALTH_MAX_AGE (default three check
     intervals: `stale`), or when no feed was read successfully within two of its check
     intervals, or ever (`unhealthy`); `degraded` (200) when a feed, digest or alert fails. Before
     any cycle has finished the answer is `starting` (200) for one MAX_AGE after the server
-    started, then `stale` (503). Reads the cycle table's latest row and five columns of
+    started, then `stale` (503). `incompatible` (503) once another version migrated the
+    database (`monitor.webschema`). Reads the cycle table's latest row and five columns of
     the feed table: cheap enough to poll."""
     health = views.health(state.store, now=state.clock(), started=state.started,
                           max_age=views.health_max_age(state.settings, state.definitions()),
-                          validity=state.validity())  # fmt: skip
+                          validity=state.validity(),
+                          schema=request.app.state.schema.problem)  # fmt: skip
     response.status_code = health.code
     response.headers["Cache-Control"] = _NO_STORE
     return health
@@ -322,29 +328,6 @@ def history(
     if kept.last_modified is not None:
         response.headers["Last-Modified"] = server.http_date(kept.last_modified)
     return kept.page
-
-
-@_api.get(
-    "/entries",
-    response_model=list[EntryOut],
-    responses=_UNAVAILABLE,
-    summary="Stored entries whose title or text contains `q`, newest first",
-)
-def entries(
-    state: State,
-    response: Response,
-    q: Annotated[
-        SearchText,
-        Query(min_length=1, max_length=200, description="In title or text (any case); not blank."),
-    ],
-    limit: Annotated[
-        int, Query(ge=1, le=ENTRIES_MAX, description="At most this many entries.")
-    ] = ENTRIES_LIMIT,
-) -> list[EntryOut]:
-    """Stored entries whose title or text contains `q`, newest first: their ids are what a
-    verdict names, so an entry the rules missed can be confirmed."""
-    response.headers["Cache-Control"] = _NO_STORE
-    return views.entries(state.store, q, limit=limit)
 
 
 @_cached.get("/feeds", response_model=list[FeedOut], responses=_CACHED, summary="Feed health")

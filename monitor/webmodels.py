@@ -75,7 +75,9 @@ class FeedCountsOut(_Model):
         )
 
 
-HealthStatus = Literal["ok", "degraded", "unhealthy", "starting", "stale", "unavailable"]
+HealthStatus = Literal[
+    "ok", "degraded", "unhealthy", "starting", "stale", "unavailable", "incompatible"
+]
 
 
 class HealthOut(_Model):
@@ -86,7 +88,8 @@ class HealthOut(_Model):
         "two check intervals, or ever. `starting` (200): no cycle yet, but the server started "
         "less than `max_age_seconds` ago. `stale` (503): the last successful cycle (or the "
         "server start, when there was none) is older. `unavailable` (503): the database did "
-        "not answer."
+        "not answer. `incompatible` (503): another version migrated the database while this "
+        "server ran; it takes no writes."
     )
     database: bool = Field(description="The database answered.")
     last_successful_cycle: Time | None = Field(
@@ -107,7 +110,7 @@ class HealthOut(_Model):
     @property
     def code(self) -> int:
         """The HTTP status it is answered with."""
-        return 503 if self.status in ("unhealthy", "stale", "unavailable") else 200
+        return 503 if self.status in ("unhealthy", "stale", "unavailable", "incompatible") else 200
 
 
 LevelName = Literal["none", "reported", "confirmed"]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from monitor.cli.common import Runtime, command, pass_runtime
-from monitor.errors import DefinitionError
+from monitor.errors import DefinitionError, StoreError
 
 if TYPE_CHECKING:
     from monitor import scheduler
@@ -61,7 +61,9 @@ def serve_cmd(rt: Runtime, host: str | None, port: int | None) -> None:
     """Serve only the HTTP endpoint and the status page, reading the same database.
 
     For a second process next to `monitor run` (which serves them itself). Edited definitions
-    are read again on the next request (all of them after a SIGHUP); stops on SIGTERM or Ctrl-C.
+    are read again on the next request (all of them after a SIGHUP); stops on SIGTERM or Ctrl-C
+    (exit 0), and with exit 1, as `monitor run` does, once a request finds the database migrated
+    by another version (writes are refused from then on).
 
     Example: monitor serve --host 127.0.0.1 --port 8001
     """
@@ -70,11 +72,20 @@ def serve_cmd(rt: Runtime, host: str | None, port: int | None) -> None:
     reloading = _Reloading(rt)
     if hasattr(signal, "SIGHUP"):  # as for `monitor run`, not the default: the end of the process
         signal.signal(signal.SIGHUP, lambda _signum, _frame: reloading.request())
+    foreign: list[str] = []  # why the database is not this version's any more, once found
     app = web.create_app(
-        store=rt.store, definitions=reloading, settings=rt.settings, validity=reloading.validity
+        store=rt.store,
+        definitions=reloading,
+        settings=rt.settings,
+        validity=reloading.validity,
+        on_schema_change=foreign.append,
     )
     port = rt.settings.http_port if port is None else port
-    web.serve(app, host=host or rt.settings.http_host, port=port, limits=web.Limits.of(rt.settings))
+    limits = web.Limits.of(rt.settings)
+    host = host or rt.settings.http_host
+    web.serve(app, host=host, port=port, limits=limits, stop=lambda: bool(foreign))
+    if foreign:  # the error it would give at start-up: a restart of this version fails alike
+        raise StoreError(f"{foreign[0]}; this server stopped")
 
 
 class _Reloading:

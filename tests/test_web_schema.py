@@ -1,0 +1,151 @@
+"""A server left running while another version migrates the database under it (`monitor db
+upgrade` of a newer monitor): it must stop writing, say so on /healthz, and `monitor serve`
+stops with exit 1 as `monitor run` does. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from monitor import migrate
+from monitor.domain import Definitions
+from monitor.store import Store
+from monitor.web import create_app
+from monitor.webschema import CHECK_EVERY
+from tests import webdata
+from tests.test_web_live import wait_for
+from tests.webdata import NOW, settings
+
+db_url, defs, store = webdata.db_url, webdata.defs, webdata.store  # fixtures
+
+FOREIGN = (
+    "store: the database schema is at revision 9999, unknown to this monitor (whose latest is"
+    f" {migrate.head()}): it was migrated by a newer version; upgrade monitor"
+)
+
+
+def migrate_under(url: str) -> None:
+    """What `monitor db upgrade` of a newer version leaves: a revision this code does not know."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    finally:
+        engine.dispose()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> object:
+        return self.now
+
+
+def test_healthz_fails_with_the_reason_once_another_version_migrated_the_database(
+    db_url: str, store: Store, defs: Definitions
+) -> None:
+    """The revision is read at most once every CHECK_EVERY for reads (no query per request),
+    so /healthz says it at the first request after that."""
+    clock, found = _Clock(), []
+    app = create_app(store=store, definitions=lambda: defs, settings=settings(),
+                     clock=clock, on_schema_change=found.append)  # type: ignore[arg-type]  # fmt: skip
+    client = TestClient(app, raise_server_exceptions=False)
+    assert client.get("/healthz").json()["status"] != "incompatible"
+
+    migrate_under(db_url)
+    clock.now += CHECK_EVERY - timedelta(milliseconds=1)
+    assert client.get("/healthz").json()["status"] != "incompatible"  # not read again yet
+    assert found == []
+    clock.now += timedelta(milliseconds=1)
+    answer = client.get("/healthz")
+
+    assert answer.status_code == 503
+    assert answer.json()["status"] == "incompatible"
+    assert answer.json()["reasons"] == [FOREIGN]
+    assert found == [FOREIGN]
+    client.get("/healthz")
+    assert found == [FOREIGN]  # told once
+
+
+def test_writes_are_refused_at_once_after_another_version_migrated_the_database(
+    db_url: str, store: Store, defs: Definitions
+) -> None:
+    """A write reads the revision itself, however recently a read did: nothing slips in."""
+    clock, found = _Clock(), []
+    app = create_app(store=store, definitions=lambda: defs, settings=settings(),
+                     clock=clock, on_schema_change=found.append)  # type: ignore[arg-type]  # fmt: skip
+    client = TestClient(app, raise_server_exceptions=False)
+    assert client.get("/healthz").status_code == 200
+    (entry,) = [s.id for s in store.search_entries(webdata.FLIGHTS)]
+    before = (store.silences(), store.verdicts())
+
+    migrate_under(db_url)
+    silence = client.post(
+        "/silences", json={"indicator": "visa-easing", "for": "1d", "reason": "trip"}
+    )
+    verdict = client.post(
+        f"/indicators/flight-routes/evidence/{entry}/verdict",
+        json={"outcome": "expanded", "verdict": "no", "note": ""},
+    )
+
+    for answer in (silence, verdict):
+        assert answer.status_code == 503
+        assert answer.json()["detail"] == f"{FOREIGN}; this server takes no writes"
+    assert (store.silences(), store.verdicts()) == before
+    assert found == [FOREIGN]
+    assert client.get("/healthz").json()["status"] == "incompatible"  # without waiting
+    assert client.get("/indicators").status_code == 200  # reads are answered while it stops
+
+
+@pytest.mark.slow
+def test_monitor_serve_stops_with_exit_1_when_another_version_migrated_the_database(
+    db_url: str, store: Store, tmp_path: Path
+) -> None:
+    """As `monitor run` does at its next tick: the start-up error, exit 1, so the orchestrator
+    restarts it and the restart (of this version) refuses the database in the same words."""
+    indicators = tmp_path / "indicators"
+    shutil.copytree(webdata.WEB / "indicators", indicators)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "MONITOR_DATABASE_URL": db_url,
+        "MONITOR_INDICATORS_DIR": str(indicators),
+        "MONITOR_FEEDS_FILE": str(webdata.WEB / "feeds.yaml"),
+        "MONITOR_HTTP_PORT": str(port),
+    }
+    log = (tmp_path / "serve.log").open("w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "serve", "--host", "127.0.0.1"],
+        env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(f"{url}/healthz", proc)
+        migrate_under(db_url)
+        body = {"indicator": "visa-easing", "for": "1d", "reason": "trip"}
+        refused = httpx.post(f"{url}/silences", json=body, timeout=60)
+        assert refused.status_code == 503
+        assert proc.wait(timeout=60) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.seek(0)
+        output = log.read()
+    assert store.silences() == []
+    assert "Traceback" not in output, output
+    assert f"{FOREIGN}; the HTTP endpoint refuses writes" in output
+    assert f"Error: {FOREIGN}; this server stopped" in output
