@@ -17,7 +17,15 @@ import re
 
 import opencc
 
-__all__ = ["fold", "variants"]
+__all__ = ["NARROW", "WIDE", "fold", "narrow", "variants"]
+
+# Full-width Latin letters and digits (ＳＡＭＳＵＮＧ, ２０２６), which the matcher's NFKC
+# (`domain.normalize`) reads as ASCII, and those ASCII characters, in the same order.
+WIDE = "".join(
+    chr(c) for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]
+)
+NARROW = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_NARROWING = str.maketrans(WIDE, NARROW)
 
 _RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00))  # ext. A, unified, compatibility
 
@@ -60,3 +68,10 @@ def variants(char: str) -> str:
     """Every character that `fold` makes `char` (itself first) for a `char` already folded:
     what a database that cannot fold its columns compares a folded query's character with."""
     return char + _inverse().get(char, "")
+
+
+def narrow(text: str) -> str:
+    """`text` with full-width Latin letters and digits as ASCII, as NFKC makes them (entry search:
+    its other changes, to punctuation, would make a query and a column differ in what
+    PostgreSQL cannot change in its column: `store.entries`); same length."""
+    return text if text.isascii() else text.translate(_NARROWING)

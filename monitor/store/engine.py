@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from monitor import migrate
 from monitor.errors import StoreError
-from monitor.fold import fold
+from monitor.fold import fold, narrow
 from monitor.store.base import error_text
 from monitor.store.schema import metadata
 
@@ -245,14 +245,15 @@ def _configure_sqlite(engine: Engine, *, read_only: bool, checkpoints: bool = Tr
 
 
 def _casefold(value: str | None) -> str | None:
-    """SQLite's lower() folds ASCII only; entry search folds every script as Python does."""
-    return None if value is None else value.casefold()
+    """SQLite's lower() folds ASCII only; entry search folds every script as Python does, with
+    full-width Latin letters and digits as ASCII (ＳＡＭＳＵＮＧ is samsung, as for a rule)."""
+    return None if value is None else narrow(value).casefold()
 
 
 def _fold(value: str | None) -> str | None:
     """Case-folded with Traditional Chinese as Simplified, as the matcher reads a text: entry
     search with a Chinese query finds the entries in either script."""
-    return None if value is None else fold(value.casefold())
+    return None if value is None else fold(narrow(value).casefold())
 
 
 def _set_wal(cursor: Any) -> None:

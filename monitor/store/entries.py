@@ -10,10 +10,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    LargeBinary,
+    and_,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from monitor.domain import Entry, Match, another_item, another_story, distinct_items
-from monitor.fold import fold, variants
+from monitor.fold import NARROW, WIDE, fold, narrow, variants
 from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
 from monitor.store.feeds import mark_new
 from monitor.store.forgetting import forget_stories, hold_evaluations
@@ -227,7 +240,8 @@ class EntriesMixin(StoreBase):
 
     def search_entries(self, text: str, *, limit: int = 20) -> list[StoredEntry]:
         """Entries whose title or text contains `text` (case-insensitive; Chinese in either
-        script, as the matcher reads it), newest first."""
+        script and full-width Latin letters and digits as ASCII, as the matcher reads them),
+        newest first."""
         query = (
             select(entry_table)
             .where(_contains(self.dialect, text))
@@ -238,27 +252,52 @@ class EntriesMixin(StoreBase):
             return [stored_entry(row) for row in conn.execute(query)]
 
 
+_ANY_WIDE = "[０-９Ａ-Ｚａ-ｚ]"  # a PostgreSQL regular expression: a text that has one
+_WIDE_LEAD = b"\xef"  # the first byte of U+F000 to U+FFFF in UTF-8, full-width forms among them
+
+
 def _contains(dialect: str, text: str) -> ColumnElement[bool]:
-    """Title or text contains `text`, any case. A query with Chinese characters that have a
-    Traditional and a Simplified form finds both, as a rule's term does: SQLite folds each
-    row's text (a Python function, as for any query not in ASCII), PostgreSQL, which cannot,
-    compares each such character with a class of its forms (a regular expression)."""
+    """Title or text contains `text`, any case, full-width Latin letters and digits as ASCII
+    (`fold.narrow`) on either side. A query with Chinese characters that have a Traditional
+    and a Simplified form finds both, as a rule's term does: SQLite folds each row's text (a
+    Python function, as for any query not in ASCII), PostgreSQL, which cannot, compares each
+    such character with a class of its forms (a regular expression)."""
+    text = narrow(text)  # ＳＡＭＳＵＮＧ is SAMSUNG, as for a rule
     columns = (entry_table.c.title, entry_table.c.text)
     folded = fold(text)
     han = any(len(variants(char)) > 1 for char in folded)
     if dialect != "sqlite" and han:
         pattern = "".join(_class(char) for char in folded.lower())
-        return or_(*(func.lower(column).regexp_match(pattern) for column in columns))
+        return or_(*(_pg(c, lambda lower: lower.regexp_match(pattern)) for c in columns))
     if han:  # SQLite's lower() and LIKE fold ASCII only, and no script
         return or_(*(_folded_contains(column, folded) for column in columns))
-    fold_column: Callable[[Any], Any]
     if dialect != "sqlite":
-        fold_column, folded = func.lower, text.lower()
-    elif text.isascii():  # SQLite's LIKE ignores the case of ASCII letters, in C
-        fold_column, folded = (lambda column: column), text
-    else:
-        fold_column, folded = func.monitor_casefold, text.casefold()
-    return or_(*(fold_column(column).contains(folded, autoescape=True) for column in columns))
+        lowered = text.lower()
+        return or_(
+            *(_pg(c, lambda lower: lower.contains(lowered, autoescape=True)) for c in columns)
+        )
+    if text.isascii():  # SQLite's LIKE ignores the case of ASCII letters, in C
+        return or_(*(_sqlite_ascii_contains(column, text) for column in columns))
+    casefolded = text.casefold()
+    return or_(*(func.monitor_casefold(c).contains(casefolded, autoescape=True) for c in columns))
+
+
+def _pg(column: Any, test: Callable[[Any], ColumnElement[bool]]) -> ColumnElement[bool]:
+    """On PostgreSQL, `test` of `column` in lower case, or of it with its full-width Latin
+    letters and digits as ASCII: `translate` takes 20 times what the test does, so only the
+    rows that have one (a regular expression, half the time of the test) are translated."""
+    narrow = func.lower(func.translate(column, WIDE, NARROW))
+    return or_(test(func.lower(column)), and_(column.regexp_match(_ANY_WIDE), test(narrow)))
+
+
+def _sqlite_ascii_contains(column: Any, text: str) -> ColumnElement[bool]:
+    """On SQLite, `column` contains the ASCII `text` in any case, also written in full-width
+    letters and digits: LIKE in C, and only the rows that may have a full-width one folded in
+    Python. Those are found by a byte of their UTF-8, with `instr` over the bytes (a GLOB of
+    the characters took 40 times what LIKE does; this about as long as LIKE)."""
+    wide = func.instr(cast(column, LargeBinary), literal(_WIDE_LEAD, LargeBinary)) > 0
+    folded = func.monitor_casefold(column).contains(text.casefold(), autoescape=True)
+    return or_(column.contains(text, autoescape=True), and_(wide, folded))
 
 
 _PRESENT_CHARS = 8
