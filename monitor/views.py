@@ -333,11 +333,16 @@ def history(
     return HistoryOut.of(indicator_id, changes, next_before)
 
 
-def entries(store: Store, text: str, *, limit: int) -> list[EntryOut]:
-    """GET /entries and `monitor search --json` (one a line)."""
+def entries(
+    store: Store, text: str, *, limit: int, before: int | None = None
+) -> tuple[list[EntryOut], int | None]:
+    """GET /entries and `monitor search --json` (one a line): a page of the entries after
+    `before` (an entry id), newest first, and the id to pass as `before` for the next page
+    (None on the last). KeyError when `before` names no stored entry."""
     # No stored text holds a NUL (PostgreSQL refuses one in a query, too).
-    found = [] if "\x00" in text else store.search_entries(text, limit=limit)
-    return [EntryOut.of(f) for f in found]
+    found = [] if "\x00" in text else store.search_entries(text, limit=limit + 1, before=before)
+    next_before = found[limit - 1].id if len(found) > limit else None
+    return [EntryOut.of(f) for f in found[:limit]], next_before
 
 
 def feeds(store: Store, *, now: datetime) -> list[FeedOut]:

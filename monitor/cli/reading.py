@@ -193,35 +193,53 @@ def _searchable(ctx: click.Context, param: click.Parameter, text: str) -> str:
 
 @command("search")
 @click.argument("text", callback=_searchable)
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="How many entries, newest first.",
+)
+@click.option(
+    "--before",
+    type=click.IntRange(1, 2**63 - 1),
+    metavar="ID",
+    help="Only the entries after this one (the last id of the page before), newest first.",
+)
 @json_option("One JSON object per entry.")
 @pass_runtime
-def search_cmd(rt: Runtime, text: str, limit: int, as_json: bool) -> None:
+def search_cmd(rt: Runtime, text: str, limit: int, before: int | None, as_json: bool) -> None:
     """Find stored entries whose title or text contains TEXT (any case), newest first.
 
     Shows each entry's id, time, source (publisher, and the feed) and title: the id is what
     `monitor verdict` takes. An empty TEXT (or only white space) is a usage error (exit 2).
     When no entry matches, one line on stderr says so and the exit code is 0, as for `match`
-    (with --json nothing is printed: no objects).
+    (with --json nothing is printed: no objects). When more match than --limit, one line on
+    stderr names the next page's `--before ID` (the last id shown); entries stored meanwhile
+    shift no page.
 
-    Example: monitor search "visa-free" --limit 5
+    Example: monitor search "visa-free" --limit 5 --before 1234
     """
-    from monitor.webmodels import EntryOut
+    from monitor.views import entries
 
     rt.read_only = True
-    hits = rt.store.search_entries(text, limit=limit)
+    try:
+        hits, next_before = entries(rt.store, text, limit=limit, before=before)
+    except KeyError:
+        raise click.ClickException(f"search: no stored entry {before} (--before)") from None
     if not hits:
-        click.echo(f"monitor: search: no stored entry matches {text!r} (title or text, any case)",
-                   err=True)  # fmt: skip
+        click.echo(f"monitor: search: no stored entry matches {text!r} (title or text, any case)"
+                   f"{' after entry ' + str(before) if before else ''}", err=True)  # fmt: skip
     for found in hits:
         if as_json:
-            echo_json(EntryOut.of(found).model_dump(mode="json"))
+            echo_json(found.model_dump(mode="json"))
         else:
             click.echo(
-                f"{found.id:>7}  {utc_text(found.time)}  {found.entry.publisher} "
-                f"({found.entry.feed_id})  "
-                f"{' '.join(found.entry.title.split()) or '(no headline)'}"
+                f"{found.id:>7}  {utc_text(found.time)}  {found.publisher} ({found.feed})  "
+                f"{' '.join(found.title.split()) or '(no headline)'}"
             )
+    if next_before is not None:
+        click.echo(f"monitor: search: more entries match: --before {next_before}", err=True)
 
 
 COMMANDS = (

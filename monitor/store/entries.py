@@ -238,10 +238,14 @@ class EntriesMixin(StoreBase):
             row = conn.execute(select(entry_table).where(entry_table.c.id == entry_id)).first()
         return None if row is None else stored_entry(row)
 
-    def search_entries(self, text: str, *, limit: int = 20) -> list[StoredEntry]:
+    def search_entries(
+        self, text: str, *, limit: int = 20, before: int | None = None
+    ) -> list[StoredEntry]:
         """Entries whose title or text contains `text` (case-insensitive; Chinese in either
         script and full-width Latin letters and digits as ASCII, as the matcher reads them),
-        newest first."""
+        newest first: by time, then id. `before`, the last entry id of the page before: only
+        the entries after it in that order, so entries stored meanwhile (newer, or older by their
+        published date) shift no page. KeyError when no stored entry has that id."""
         query = (
             select(entry_table)
             .where(_contains(self.dialect, text))
@@ -249,7 +253,18 @@ class EntriesMixin(StoreBase):
             .limit(limit)
         )
         with self._tx("search entries") as conn:
+            if before is not None:
+                query = query.where(_after(conn, before))
             return [stored_entry(row) for row in conn.execute(query)]
+
+
+def _after(conn: Connection, entry_id: int) -> ColumnElement[bool]:
+    """Entries after `entry_id` in the search's order (time, then id, newest first)."""
+    at = conn.execute(select(entry_table.c.time).where(entry_table.c.id == entry_id)).scalar()
+    if at is None:
+        raise KeyError(entry_id)
+    time, key = entry_table.c.time, entry_table.c.id
+    return or_(time < at, and_(time == at, key < entry_id))
 
 
 _ANY_WIDE = "[０-９Ａ-Ｚａ-ｚ]"  # a PostgreSQL regular expression: a text that has one
