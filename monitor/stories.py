@@ -365,8 +365,48 @@ def _title_key(tokens: list[str], runs: list[str]) -> str:
     return ""
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def _link_key(link: str) -> str:
-    return link.strip().split("#", 1)[0].rstrip("/")
+    """A link as copies of a story share it: without its fragment and trailing slashes, its
+    scheme and host in lower case (a Unicode host in its IDNA form), without the scheme's
+    default port. Its path and query stay as they are: case counts there."""
+    link = link.strip().split("#", 1)[0].rstrip("/")
+    scheme, sep, rest = link.partition("://")
+    end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    authority = rest[:end]
+    if not sep or (scheme.islower() and authority.isascii() and _plain(authority)):
+        return link  # what nearly every link is: nothing to do
+    if not _SCHEME.fullmatch(scheme):
+        return link
+    scheme = scheme.lower()
+    return f"{scheme}://{_authority_key(authority, _DEFAULT_PORTS.get(scheme))}{rest[end:]}"
+
+
+def _plain(authority: str) -> bool:
+    """Whether an ASCII authority has no upper case letter and no port."""
+    return ":" not in authority and authority == authority.lower()
+
+
+def _authority_key(authority: str, default_port: int | None) -> str:
+    userinfo, at, hostport = authority.rpartition("@")  # user info is as case-sensitive as paths
+    host, colon, port = hostport.rpartition(":")
+    if not colon or "]" in port or not (port.isdigit() or not port):  # no port (or IPv6 colons)
+        host, port = hostport, ""
+    elif not port or int(port) == default_port:
+        port = ""
+    return f"{userinfo}{at}{_host_key(host)}{':' if port else ''}{port}"
+
+
+def _host_key(host: str) -> str:
+    if host.isascii():
+        return host.lower()
+    try:
+        return host.encode("idna").decode("ascii").lower()
+    except UnicodeError:  # no IDNA form (a label too long, a character IDNA 2003 refuses)
+        return host.lower()
 
 
 def _shingles(words: list[str], runs: list[str]) -> frozenset[str]:

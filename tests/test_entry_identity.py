@@ -104,6 +104,41 @@ def test_the_same_article_in_two_feeds_is_one_story_from_one_source(
     }
 
 
+# One story of the wire, carried by both feeds under its short headline with a summary of each
+# feed's own (no shingle in common), and a link written in another case in feed b.
+TOUR = "Tour deal"
+TOUR_A = "Seoul and Beijing agreed on Monday to a visa waiver for tour groups from March."
+TOUR_B = "Group travellers receive visa waiver status under the arrangement, officials said."
+
+
+def test_one_story_under_its_link_in_another_case_and_port_is_counted_once(
+    feed_server: FeedServer, two_feeds: Definitions, store: Store
+) -> None:
+    ctx = twofeeds.context(two_feeds, store, now=NOW)
+    link = "https://wire.example.com/visa-1"
+    serve(feed_server, "/a.xml", news.Item(TOUR, link, NOW - HOUR, TOUR_A))
+    serve(feed_server, "/b.xml", news.Item(TOUR, "HTTPS://Wire.Example.COM:443/visa-1",
+                                           NOW - HOUR, TOUR_B))  # fmt: skip
+    # The path is case-sensitive: the wire's other page is another story.
+    other = news.Item(TOUR, "https://wire.example.com/Visa-1", NOW - HOUR, TOUR_B)
+
+    report = run_cycle(ctx, now=NOW)
+
+    assert report.new_entries == 2
+    [both] = [c for c in report.changes if c.indicator_id == "reads-both"]
+    assert [e.link for e in both.evidence] == [link]
+    view = next(v for v in indicator_views(two_feeds, store, now=NOW) if v.id == "reads-both")
+    shown = IndicatorDetailOut.of(view).model_dump(mode="json")
+    assert [e["link"] for e in shown["evidence"]] == [link]
+    assert shown["outcomes"][0]["evidence_count"] == 1
+
+    serve(feed_server, "/b.xml", other)
+    run_cycle(ctx, now=NOW + INTERVAL)
+    views = indicator_views(two_feeds, store, now=NOW + INTERVAL)
+    shown = IndicatorDetailOut.of(next(v for v in views if v.id == "reads-both")).model_dump()
+    assert shown["outcomes"][0]["evidence_count"] == 2
+
+
 def test_fetching_a_feed_again_stores_nothing_twice(
     feed_server: FeedServer, two_feeds: Definitions, store: Store
 ) -> None:

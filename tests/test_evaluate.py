@@ -447,6 +447,31 @@ def test_one_publishers_stories_under_one_link_stay_apart_its_copies_do_not() ->
     assert len(stories([visa, other, edited])) == 2
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("https://wire.example/a/visa-1", "HTTPS://Wire.Example/a/visa-1", True),
+        ("https://wire.example/a/visa-1", "https://wire.example:443/a/visa-1/", True),
+        ("http://wire.example/a?id=7", "HTTP://WIRE.EXAMPLE:80/a?id=7#top", True),
+        ("https://bücher.example/a", "https://XN--BCHER-KVA.example/a", True),  # IDNA forms
+        ("https://wire.example/a/visa-1", "https://wire.example/A/Visa-1", False),  # the path
+        ("https://wire.example/a?id=abc", "https://wire.example/a?id=ABC", False),  # the query
+        ("https://wire.example/a", "https://wire.example:8443/a", False),  # another port
+        ("http://wire.example/a", "http://wire.example:443/a", False),  # not http's port
+    ],
+)
+def test_copies_under_one_link_are_one_story_whatever_the_case_of_its_host(
+    a: str, b: str, same: bool
+) -> None:
+    """Two feeds carry one story of a publisher (same short headline, their own summaries):
+    its link is one link when only the case of the scheme and host, the host's IDNA form or
+    a default port differ; a path or a query in another case is another page."""
+    first = ev(publisher="wire.example", title="Tour deal", link=a, lede="Seoul agreed.")
+    copy = ev(publisher="wire.example", title="Tour deal", link=b, lede="Groups get visas.")
+    assert same_story(first, copy) is same
+    assert len(stories([first, copy])) == (1 if same else 2)
+
+
 def test_many_copies_stay_cheap() -> None:
     items = [ev(publisher=f"p{i}.com", age=timedelta(seconds=i)) for i in range(2000)]
     assert len(stories(items)) == 1

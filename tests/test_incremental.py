@@ -1,8 +1,9 @@
 """Incremental evaluation (`monitor.incremental`) gives the statuses a full evaluation gives.
 
 Random histories — news arriving in batches, in and out of order, copies of stories syndicated
-to several publishers, items older than the window, analysts' verdicts, time passing so that
-stories (and the first copies of syndicated ones) leave the window — are stored through the
+to several publishers (under their own links, or the wire's with its host written in another
+case), items older than the window, analysts' verdicts, time passing so that stories (and the
+first copies of syndicated ones) leave the window — are stored through the
 store, and after every step the statuses kept incrementally (`statuses.advance_all`) are
 compared with those worked out from all the evidence (`statuses.evaluate_all`): status, and per
 outcome the level, the sources in order, the number of stories and the newest ones shown. A
@@ -117,8 +118,9 @@ class History:
             title, text = rng.choice(_WIRE)
             if rng.random() < 0.4:
                 title = f"{publisher} report {n}"
-            if rng.random() < 0.2:
-                link = f"https://wire.example/{title[:10]}"
+            if rng.random() < 0.2:  # the wire's link, its host and port as each feed writes them
+                host = rng.choice(["https://wire.example", "HTTPS://Wire.Example:443"])
+                link = f"{host}/{title[:10]}"
         else:
             title = f"Local story {n} about {rng.choice(['ports', 'films', 'chips', 'buses'])}"
             text = f"Details of item {n} and of {rng.randrange(10**6)} others"

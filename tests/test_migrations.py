@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, text
 
+import monitor.stories as stories_module
 from monitor import migrate
 from monitor.cli import main
 from monitor.domain import (
@@ -24,12 +25,14 @@ from monitor.domain import (
     Entry,
     Feed,
     Match,
+    Status,
     StatusChange,
     digest_of,
     entry_key,
 )
 from monitor.errors import StoreError
 from monitor.pipeline import run_cycle
+from monitor.statuses import evaluate_all, kept_statuses
 from monitor.store import (
     metadata,
     open_store,
@@ -40,6 +43,7 @@ from monitor.store import (
 from tests import news, storeops, twofeeds
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
+from tests.test_entry_identity import TOUR, TOUR_A, TOUR_B
 
 NEXT = '''"""A column for the test of an older schema."""
 
@@ -551,3 +555,52 @@ def test_0019_keeps_the_first_reading_where_the_rows_tell_it(database_url: str) 
     assert schema_differences(database_url) == []
     with open_store(database_url) as store:
         assert store.first_readings() == {"only-quiet": read}
+
+
+def _old_link_key(link: str) -> str:
+    """`stories._link_key` before 0021: the link as written, without fragment and end slashes."""
+    return link.strip().split("#", 1)[0].rstrip("/")
+
+
+def _stories(statuses: list[Status], indicator_id: str) -> int:
+    [status] = [s for s in statuses if s.indicator_id == indicator_id]
+    return status.outcomes[0].stories
+
+
+def test_0021_leaves_a_story_kept_under_a_link_in_upper_case_one_story(
+    database_url: str, feed_server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The older code kept a story under its link as written: a copy under the same link,
+    keyed in lower case now, would find no story and count as a second one. The outcomes
+    keeping such a link work their stories out again; the others keep theirs."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    hour = timedelta(hours=1)
+    later = now + twofeeds.INTERVAL
+    definitions = twofeeds.definitions(
+        tmp_path, feed_server.url("/a.xml"), feed_server.url("/b.xml")
+    )
+    link = "HTTPS://Wire.Example.COM/visa-1"
+    tour_a, tour_b = (news.Item(TOUR, link, now - hour, text) for text in (TOUR_A, TOUR_B))
+    feed_server.route("/a.xml", body=news.rss("a", [tour_a]))
+    feed_server.route("/b.xml", body=news.rss("b", [twofeeds.local(now - hour)]))
+    with monkeypatch.context() as older, open_store(database_url) as store:
+        older.setattr(stories_module, "_link_key", _old_link_key)
+        stories_module._fingerprint_of.cache_clear()
+        run_cycle(twofeeds.context(definitions, store, now=now), now=now)
+    stories_module._fingerprint_of.cache_clear()
+    stories_module._stories_of.cache_clear()
+    _sql(database_url, "UPDATE alembic_version SET version_num = '0020'")  # the same tables
+
+    assert upgrade(database_url) == ("0020", migrate.head())
+
+    assert _rows(database_url, "SELECT indicator_id FROM outcome_state") == [("reads-b",)]
+    feed_server.route("/b.xml", body=news.rss("b", [twofeeds.local(now - hour), tour_b]))
+    with open_store(database_url) as store:
+        run_cycle(twofeeds.context(definitions, store, now=later), now=later)
+        kept = kept_statuses(definitions, store, now=later)
+        assert _stories(kept, "reads-both") == 2  # the tour deal once, the local story
+        assert shown_stories(kept) == shown_stories(evaluate_all(definitions, store, now=later))
+
+
+def shown_stories(statuses: list[Status]) -> list[tuple[str, str, int]]:
+    return [(s.indicator_id, s.status, s.outcomes[0].stories) for s in statuses]
