@@ -366,6 +366,9 @@ def _title_key(tokens: list[str], runs: list[str]) -> str:
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+# A link whose scheme and host are as `_link_key` gives them: in lower case ASCII, without a port.
+_PLAIN = re.compile(r"[a-z][a-z0-9+.-]*://[a-z0-9._~!$&'()*+,;=%@-]*(?:[/?]|\Z)")
+_AUTHORITY_END = re.compile(r"[/?]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -374,26 +377,21 @@ def _link_key(link: str) -> str:
     scheme and host in lower case (a Unicode host in its IDNA form), without the scheme's
     default port. Its path and query stay as they are: case counts there."""
     link = link.strip().split("#", 1)[0].rstrip("/")
+    if _PLAIN.match(link):
+        return link  # what nearly every link is: one match, no split
     scheme, sep, rest = link.partition("://")
-    end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
-    authority = rest[:end]
-    if not sep or (scheme.islower() and authority.isascii() and _plain(authority)):
-        return link  # what nearly every link is: nothing to do
-    if not _SCHEME.fullmatch(scheme):
+    if not sep or not _SCHEME.fullmatch(scheme):
         return link
+    end = _AUTHORITY_END.search(rest)
+    cut = end.start() if end else len(rest)
     scheme = scheme.lower()
-    return f"{scheme}://{_authority_key(authority, _DEFAULT_PORTS.get(scheme))}{rest[end:]}"
-
-
-def _plain(authority: str) -> bool:
-    """Whether an ASCII authority has no upper case letter and no port."""
-    return ":" not in authority and authority == authority.lower()
+    return f"{scheme}://{_authority_key(rest[:cut], _DEFAULT_PORTS.get(scheme))}{rest[cut:]}"
 
 
 def _authority_key(authority: str, default_port: int | None) -> str:
     userinfo, at, hostport = authority.rpartition("@")  # user info is as case-sensitive as paths
     host, colon, port = hostport.rpartition(":")
-    if not colon or "]" in port or not (port.isdigit() or not port):  # no port (or IPv6 colons)
+    if not colon or "]" in port or (port and not port.isdigit()):  # no port (or IPv6 colons)
         host, port = hostport, ""
     elif not port or int(port) == default_port:
         port = ""
