@@ -117,8 +117,8 @@ def test_one_story_under_its_link_in_another_case_and_port_is_counted_once(
     ctx = twofeeds.context(two_feeds, store, now=NOW)
     link = "https://wire.example.com/visa-1"
     serve(feed_server, "/a.xml", news.Item(TOUR, link, NOW - HOUR, TOUR_A))
-    serve(feed_server, "/b.xml", news.Item(TOUR, "HTTPS://Wire.Example.COM:443/visa-1",
-                                           NOW - HOUR, TOUR_B))  # fmt: skip
+    copy = news.Item(TOUR, "HTTPS://Wire.Example.COM:443/visa-1", NOW - HOUR / 2, TOUR_B)
+    serve(feed_server, "/b.xml", copy)  # later than a's: a's is the story's first copy
     # The path is case-sensitive: the wire's other page is another story.
     other = news.Item(TOUR, "https://wire.example.com/Visa-1", NOW - HOUR, TOUR_B)
 
