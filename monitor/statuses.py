@@ -183,17 +183,34 @@ def held(
     definitions: Definitions, store: Store, found: Sequence[StatusChange], *, now: datetime
 ) -> tuple[list[StatusChange], set[str]]:
     """`found` without the changes a writer cannot claim yet, and the ids of their indicators:
-    a change to ``quiet`` of an indicator none of whose feeds was read for two intervals (the
-    readers' ``unknown``, `_health`: a daemon that was down). ``quiet`` says the feeds were
-    read and nothing matched: the check that reads them records it. Recorded before (evidence
-    that left its window while nobody read the feeds), it claimed a reading nobody made, while
-    the readers said ``unknown``. A replay (`replayed`) re-reads what is stored: none held."""
+
+    - a change to ``quiet`` of an indicator none of whose feeds was read for two intervals
+      (the readers' ``unknown``, `_health`: a daemon that was down). ``quiet`` says the feeds
+      were read and nothing matched: the check that reads them records it. Recorded before
+      (evidence that left its window while nobody read the feeds), it claimed a reading nobody
+      made, while the readers said ``unknown``;
+    - a change to ``unknown`` of an indicator one of whose feeds was never tried (given another
+      URL in the feeds file, or put back in it: it starts afresh, due at once). Nothing was
+      learnt: the check that tries it records what it finds, ``unknown`` with the fetch's error
+      or no change at all. Recorded at the reload, a feed moved to a working address made each
+      of its indicators change twice within seconds (``quiet -> unknown -> quiet``), each change
+      alerted.
+
+    A replay (`replayed`) re-reads what is stored: none held."""
     claims = {c.indicator_id for c in found if c.new_status == QUIET and not c.replayed}
-    if not claims:
+    waits = {c.indicator_id for c in found if c.new_status == UNKNOWN and not c.replayed}
+    if not claims and not waits:
         return list(found), set()
     reads = _reads(definitions, store, unread=True)
     unread = {i for i in claims if i in reads and feeds_down(reads[i], now)}
-    return [c for c in found if c.indicator_id not in unread], unread
+    untried = {i for i in waits if i in reads and any(map(_untried, reads[i]))}
+    kept_back = unread | untried
+    return [c for c in found if c.indicator_id not in kept_back], kept_back
+
+
+def _untried(health: FeedHealth) -> bool:
+    """Whether no check has tried the feed since it started afresh (`Store.sync_feeds`)."""
+    return health.never_read and health.failing_since is None and not health.dead
 
 
 def _reads(definitions: Definitions, store: Store, *, unread: bool) -> dict[str, list[FeedHealth]]:

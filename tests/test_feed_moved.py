@@ -127,7 +127,39 @@ def test_a_read_feed_given_a_new_url_is_unknown_until_that_url_is_read(
     assert reads_a(store, ctx.definitions, reload_at) == (
         UNKNOWN, "feeds not read: a: never read (fetch: HTTP 404 Not Found)",
     )  # fmt: skip
-    assert history(store) == [(QUIET, UNKNOWN)]
-    assert store.history("reads-a")[0].reason == "feeds not read: a: never read yet"
+    assert history(store) == [(QUIET, UNKNOWN)]  # once the new address was tried
+    assert store.history("reads-a")[0].reason == (
+        "feeds not read: a: never read (fetch: HTTP 404 Not Found)"
+    )
+    assert store.history("reads-a")[0].at == reload_at
     # reads-both reads b as well, which was read: its quiet still stands
     assert store.current_statuses()["reads-both"][0] == QUIET
+
+
+def test_a_read_feed_given_a_new_url_that_answers_changes_no_status(
+    tmp_path: Path, feed_server: FeedServer, store: Store
+) -> None:
+    """Moving a feed to a working address teaches nothing: no change is recorded, none alerted.
+    The reload recorded `quiet -> unknown` (a: never read yet) before the new address was
+    tried, and the check a moment later `unknown -> quiet`: two alerts for one edit of the
+    feeds file. Until it is read the readers still say why they cannot say `quiet`."""
+    feed_server.route("/a.xml", body=NOTHING)
+    feed_server.route("/b.xml", body=NOTHING)
+    urls = (feed_server.url("/a.xml"), feed_server.url("/b.xml"))
+    first = twofeeds.context(twofeeds.definitions(tmp_path, *urls), store, now=NOW)
+    run_cycle(replace(here(first), alerts=True), now=NOW)
+    assert reads_a(store, first.definitions, NOW) == (QUIET, "")
+
+    feed_server.route("/a-new.xml", body=NOTHING)
+    ctx = replace(moved(tmp_path, feed_server, store, "/a-new.xml"), alerts=True)
+    reload_at = NOW + timedelta(hours=4)
+    assert history(store) == []
+    assert reads_a(store, ctx.definitions, reload_at) == (
+        UNKNOWN, "feeds not read: a: never read yet",
+    )  # fmt: skip
+    run_cycle(ctx, now=reload_at)
+
+    assert feed_server.hits("/a-new.xml") == 1
+    assert history(store) == []
+    assert store.pending_alerts() == 0
+    assert reads_a(store, ctx.definitions, reload_at) == (QUIET, "")
