@@ -283,6 +283,10 @@ SCOPE_CASES = [
     ("中国表示！朝鲜发射导弹", True, False),
     ("中国表示？朝鲜发射导弹", True, False),
     ("中国支持WTO！朝鲜发射导弹", True, False),
+    # and full-width ． (NFKC makes it .), which Japanese and Chinese also write
+    ("中国表示．朝鲜发射导弹", True, False),
+    ("中国支持WTO．朝鲜发射导弹", True, False),
+    ("China says 3.5 percent of North Korea trade", True, True),
     ("The U.S. envoy met Chinese officials on North Korea.", True, True),
     ("Mr. Wang met North Korea officials.", True, True),
 ]
@@ -384,7 +388,7 @@ def test_unless(scope: Scope, title: str, text: str, expected: bool) -> None:
 
 def test_an_unless_cue_after_a_full_width_sentence_end_leaves_the_match() -> None:
     matcher = Matcher([indicator("i", {"all": ["中国", "制裁"]}, unless=["否认"])])
-    for end in "。！？":
+    for end in "。！？．":
         text = f"中国将执行制裁{end}俄罗斯否认此事{end}"
         assert matcher.match(entry("标题", text)), text
 

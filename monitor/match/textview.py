@@ -23,11 +23,12 @@ ASCII_TOKEN = regex.compile(r"\w+")
 _ABBREVIATIONS = "mr|mrs|ms|dr|st|jr|sr|gen|sen|rep|gov|lt|col|capt|sgt|prof|no|vs|inc|corp|co|ltd"
 _CJK_SCRIPT = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}"
 # A sentence ends at ., ! or ? before a space (not after an initial or a known abbreviation:
-# "U.S. envoy", "Mr. Xi"), at 。, ！ and ？ (which NFKC makes ! and ?: after or before Chinese,
-# Japanese or Korean, with no space) and at a line break; the title is a sentence of its own.
+# "U.S. envoy", "Mr. Xi"), at 。, ！, ？ and ． (which NFKC makes !, ? and .: after or before
+# Chinese, Japanese or Korean, with no space) and at a line break; the title is a sentence of
+# its own.
 _SENTENCE_END = regex.compile(
-    rf"(?<!(?:^|\W)(?:\w|{_ABBREVIATIONS}))\.(?=\s|$)|[!?]+(?=\s|$|[{_CJK_SCRIPT}])"
-    rf"|(?<=[{_CJK_SCRIPT}])[!?]+|[。\n]"
+    rf"(?<!(?:^|\W)(?:\w|{_ABBREVIATIONS}))\.(?=\s|$)|[!?.]+(?=[{_CJK_SCRIPT}])"
+    rf"|[!?]+(?=\s|$)|(?<=[{_CJK_SCRIPT}])[!?.]+|[。\n]"
 )
 
 
