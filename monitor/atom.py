@@ -11,7 +11,9 @@ at), and its HTML content gives the new status, why (when the evidence does not 
 piece of evidence: headline linked to the article, publisher, date, then as the digest shows
 it: the snippet without the headline (`views.lede`) and the matched terms as words
 (`shownterms.shown_terms`, a regex never by its source). A change a silence held says so, as its
-alert does (`silences.held_back`).
+alert does (`silences.held_back`). A change of an indicator no longer defined (its file removed)
+is titled by its id marked "(no longer defined)", as in the digest, and links to its history
+(GET /indicators/{id}/history, still served) instead of its page, which is gone.
 
 Ids are tag: URIs (RFC 4151) that never change for a change: `tag:HOST,DATE:INDICATOR/change/ID`
 with HOST the host of MONITOR_PUBLIC_URL (`localhost` when unset) and DATE the day the change
@@ -39,6 +41,7 @@ __all__ = ["CONTENT_TYPE", "FEED_LIMIT", "changes_feed", "entry_id", "tag_author
 ATOM = "http://www.w3.org/2005/Atom"
 CONTENT_TYPE = "application/atom+xml; charset=utf-8"
 FEED_LIMIT = 50  # the most recent changes a feed carries
+NO_LONGER_DEFINED = "(no longer defined)"  # after the id of a removed indicator, as the digest
 FEED_ID_DATE = "2026"  # the date of the feeds' own tag: ids (any fixed date keeps them stable)
 _NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")  # after `clean` took the controls
 
@@ -66,7 +69,8 @@ def changes_feed(
     now: datetime,
 ) -> bytes:
     """The feed of `changes` (newest first, by when they went out), of every indicator or of
-    `indicator_id`'s; `titles` maps indicator ids to titles, `base_url` is where the pages are."""
+    `indicator_id`'s; `titles` maps the ids of the indicators defined to their titles (a change
+    of any other is of one no longer defined), `base_url` is where the pages are."""
     feed = ET.Element(f"{{{ATOM}}}feed")
     if indicator_id is None:
         title, key = "monitor: status changes", "changes"
@@ -100,22 +104,30 @@ def _entry(
 ) -> None:
     change = out.change
     entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
+    removed = change.indicator_id not in titles
     name = titles.get(change.indicator_id, change.indicator_id)
+    marked = f"{name} {NO_LONGER_DEFINED}" if removed else name
     _text(entry, "id", entry_id(authority, change))
-    _text(entry, "title", f"{name}: {change.old_status} → {change.new_status}")
+    _text(entry, "title", f"{marked}: {change.old_status} → {change.new_status}")
     _text(entry, "updated", iso_time(out.at))
     _text(entry, "published", iso_time(change.at))
-    page = page_address(base_url, change.indicator_id)
-    if page:
+    if removed:  # its page is a 404: its history is still served
+        _link(entry, _history_address(base_url, change.indicator_id), rel="alternate",
+              type="application/json")  # fmt: skip
+    elif page := page_address(base_url, change.indicator_id):
         _link(entry, page, rel="alternate", type="text/html")
     category = ET.SubElement(entry, f"{{{ATOM}}}category")
     category.set("term", _xml(change.indicator_id))
     category.set("label", _xml(name))
-    content = _text(entry, "content", _content_html(out))
+    content = _text(entry, "content", _content_html(out, removed=removed))
     content.set("type", "html")
 
 
-def _content_html(out: Outgoing) -> str:
+def _history_address(base_url: str, indicator_id: str) -> str:
+    return f"{base_url.rstrip('/')}/indicators/{quote(indicator_id, safe='')}/history"
+
+
+def _content_html(out: Outgoing, *, removed: bool = False) -> str:
     """The entry's content: HTML, every feed-derived text escaped (ElementTree escapes the
     whole once more as XML text)."""
     e, change = html.escape, out.change
@@ -123,6 +135,8 @@ def _content_html(out: Outgoing) -> str:
         f"<p>Now <strong>{e(change.new_status)}</strong> (was {e(change.old_status)}), "
         f"since {iso_time(change.at)}{' (replayed)' if change.replayed else ''}.</p>"
     ]
+    if removed:
+        parts.append("<p>This indicator is no longer defined (its file was removed).</p>")
     if change.reason:
         parts.append(f"<p>Why: {e(_xml(change.reason))}</p>")
     if out.held_by is not None:

@@ -160,8 +160,9 @@ _ATOM_CONTENT: dict[int | str, dict[str, Any]] = {
 )
 def changes_atom(request: Request) -> Response:
     """The latest status changes of every indicator as an Atom 1.0 feed, newest first: each
-    entry links to the indicator's page and lists the evidence (headline, link, publisher). A
-    change a silence holds is left out until the silence ends, then shown updated at its end."""
+    entry links to the indicator's page (to its history when it is no longer defined) and lists
+    the evidence (headline, link, publisher). A change a silence holds is left out until the
+    silence ends, then shown updated at its end."""
     return _feed(request, _served(request), None)
 
 

@@ -1,8 +1,9 @@
 """An indicator whose file is removed: the status changes recorded while it was defined stay
 what happened. A past day's digest lists them, titled by the id the change kept and marked "no
 longer defined"; `monitor history` and GET /indicators/{id}/history show them; the current
-views (`monitor status`, GET /indicators) no longer list it. Feeds on 127.0.0.1, real cycles at
-a controlled clock."""
+views (`monitor status`, GET /indicators) no longer list it; the Atom feed of changes marks them
+as the digest does and links to their history, not to the page that is gone. Feeds and the web
+server on 127.0.0.1, real cycles at a controlled clock."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import feedparser
+import httpx2 as httpx
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -23,7 +26,7 @@ from monitor.digest import render
 from monitor.domain import Definitions
 from monitor.pipeline import run_cycle
 from monitor.store import open_store
-from monitor.web import create_app
+from monitor.web import WebServer, create_app
 from tests import news, twofeeds
 from tests.feedserver import FeedServer
 from tests.twofeeds import LOCAL_LINK
@@ -129,3 +132,31 @@ def test_the_api_serves_the_history_of_an_indicator_no_longer_defined(client: Te
     assert client.get("/indicators/reads-a").status_code == 404  # no current status
     assert "reads-a" not in {item["id"] for item in client.get("/indicators").json()}
     assert client.get("/indicators/reads-c/history").status_code == 404
+
+
+def test_the_changes_feed_marks_a_removed_indicators_change_and_links_to_what_exists(
+    removed: Removed,
+) -> None:
+    public = "https://monitor.example.org/"
+    with open_store(removed.database_url) as store:
+        app = create_app(store=store, definitions=lambda: removed.after,
+                         settings=settings(public_url=public), clock=lambda: LATER)  # fmt: skip
+        with WebServer(app, host="127.0.0.1", port=0) as server:
+            answer = httpx.get(f"{server.url}/changes.atom", timeout=60)
+            assert answer.status_code == 200
+            parsed = feedparser.parse(answer.content)
+            assert not parsed.bozo, parsed.get("bozo_exception")
+            titles = {e.tags[0].term: e for e in parsed.entries}
+            gone, kept = titles["reads-a"], titles["reads-both"]
+            assert gone.title == "reads-a (no longer defined): unknown → waived:reported"
+            assert kept.title == "Visas, as read in a, b: unknown → waived:reported"
+            assert kept.link == f"{public}indicators/reads-both/page"
+            assert "no longer defined" in gone.content[0].value
+            local = f"{server.url}/"
+            page = httpx.get(f"{local}indicators/reads-a/page", timeout=60)
+            assert page.status_code == 404  # its page is gone with its file
+            links = [link.href.replace(public, local) for link in gone.links]
+            assert links == [f"{local}indicators/reads-a/history"]
+            history = httpx.get(links[0], timeout=60)  # where the reader's click goes
+            assert history.status_code == 200
+            assert history.json()["items"][0]["new_status"] == "waived:reported"
