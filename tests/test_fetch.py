@@ -307,6 +307,19 @@ def test_retry_after_seconds(feed_server: FeedServer, status: int) -> None:
 
 
 @pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_in_fractional_seconds_is_honoured_rounded_up(
+    feed_server: FeedServer, status: int
+) -> None:
+    """`Retry-After: 1.5` was unreadable: a 429 fell back to the usual back-off and a 503 was a
+    plain failure. It is a wait of 2 s (rounded up, never sooner than asked)."""
+    feed_server.route("/feed", status=status, headers={"Retry-After": "1.5"})
+    result = get(feed_server, "/feed")
+    assert result.status is FetchStatus.RATE_LIMITED
+    assert result.retry_after == timedelta(seconds=2)
+    assert result.error == f"fetch: HTTP {status} (retry after 2s)"
+
+
+@pytest.mark.parametrize("status", [429, 503])
 def test_retry_after_http_date(feed_server: FeedServer, status: int) -> None:
     when = datetime.now(UTC) + timedelta(hours=1)
     feed_server.route("/feed", status=status, headers={"Retry-After": format_datetime(when, True)})
@@ -329,6 +342,13 @@ NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
         ("", None),
         (None, None),
         ("-5", None),
+        ("1.5", timedelta(seconds=2)),  # fractional seconds, which some services send: rounded up
+        ("0.2", timedelta(seconds=1)),
+        (" 30.0 ", timedelta(seconds=30)),
+        ("1.", None),
+        (".5", None),
+        ("1,5", None),
+        ("\u00b2", None),  # a Latin-1 "²": a digit to str.isdigit, not to int()
     ],
 )
 def test_parse_retry_after(value: str | None, expected: timedelta | None) -> None:

@@ -278,7 +278,13 @@ def test_a_failing_channel_is_retried_and_delivered_once() -> None:
 
 @pytest.mark.parametrize(
     ("retry_after", "wait"),
-    [("120", 120), ("Tue, 06 Jan 2026 02:05:00 GMT", 300), ("86400", 3600), ("soon", None)],
+    [
+        ("120", 120),
+        ("Tue, 06 Jan 2026 02:05:00 GMT", 300),
+        ("86400", 3600),
+        ("1.5", 2),  # fractional seconds, which some services send: rounded up
+        ("soon", None),
+    ],
 )
 def test_a_channel_asking_to_wait_is_not_tried_again_before_its_retry_after(
     retry_after: str, wait: int | None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import re
 import ssl
 import time
@@ -12,6 +13,7 @@ import zlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
@@ -41,16 +43,18 @@ DRAIN_SECONDS = 1.0  # ... if that takes no longer than this
 ENCODINGS = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}  # what we ask for
 GZIP_MAGIC = b"\x1f\x8b"  # how a gzip member begins
 SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # Retry-After's seconds, "1.5" too
 SCHEME_LIKE = re.compile(r"([^/?#]*):")  # a colon before any "/", "?" or "#"
 
 
 def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
-    """Retry-After as delay-seconds or an HTTP-date; None when absent or unreadable."""
+    """Retry-After as delay-seconds (also fractional, as some services send: rounded up) or an
+    HTTP-date; None when absent or unreadable."""
     if value is None or not value.strip():
         return None
     value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    if DELAY_SECONDS.fullmatch(value):
+        return timedelta(seconds=math.ceil(Decimal(value)))
     when = parse_http_date(value)
     return None if when is None else max(when - now, timedelta(0))
 
