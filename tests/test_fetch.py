@@ -15,6 +15,7 @@ import pytest
 
 from monitor.fetch import (
     GONE_RETRY,
+    RETRY_AFTER_LONGEST,
     FeedRequest,
     FetchLimits,
     FetchResult,
@@ -319,6 +320,19 @@ def test_retry_after_in_fractional_seconds_is_honoured_rounded_up(
     assert result.error == f"fetch: HTTP {status} (retry after 2s)"
 
 
+def test_a_retry_after_past_what_a_timedelta_holds_is_a_long_wait_not_a_crash(
+    feed_server: FeedServer,
+) -> None:
+    """`Retry-After: 999…` (30 digits) raised OverflowError: the feed failed with
+    `fetch: OverflowError: …` instead of resting; it rests for the longest back-off."""
+    feed_server.route("/feed", status=429, headers={"Retry-After": "9" * 30})
+    result = get(feed_server, "/feed")
+    assert result.status is FetchStatus.RATE_LIMITED
+    assert result.retry_after == RETRY_AFTER_LONGEST
+    when, _ = next_check(result, now=NOW, interval=INTERVAL, errors_before=0, max_backoff=CAP)
+    assert when == NOW + CAP
+
+
 @pytest.mark.parametrize("status", [429, 503])
 def test_retry_after_http_date(feed_server: FeedServer, status: int) -> None:
     when = datetime.now(UTC) + timedelta(hours=1)
@@ -349,6 +363,7 @@ NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
         (".5", None),
         ("1,5", None),
         ("\u00b2", None),  # a Latin-1 "²": a digit to str.isdigit, not to int()
+        ("9" * 30, RETRY_AFTER_LONGEST),  # more than a timedelta holds (callers cap lower)
     ],
 )
 def test_parse_retry_after(value: str | None, expected: timedelta | None) -> None:

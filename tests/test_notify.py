@@ -283,6 +283,7 @@ def test_a_failing_channel_is_retried_and_delivered_once() -> None:
         ("Tue, 06 Jan 2026 02:05:00 GMT", 300),
         ("86400", 3600),
         ("1.5", 2),  # fractional seconds, which some services send: rounded up
+        ("9" * 30, 3600),  # more than a timedelta holds: capped, not an OverflowError
         ("soon", None),
     ],
 )

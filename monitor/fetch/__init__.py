@@ -38,7 +38,7 @@ from monitor.fetch.model import (
     FetchStatus,
     clip_error,
 )
-from monitor.fetch.one import Client, fetch_guarded, parse_retry_after
+from monitor.fetch.one import RETRY_AFTER_LONGEST, Client, fetch_guarded, parse_retry_after
 
 HALT_POLL = 0.1  # seconds between looks at a Fetcher's `halt` while it waits for a result
 CLOSE_TIMEOUT = 2.0  # seconds a Fetcher's close waits for its connections to close
@@ -49,6 +49,7 @@ GONE_RETRY = timedelta(days=1)
 __all__ = [
     "GONE_RETRY",
     "MAX_ERROR_CHARS",
+    "RETRY_AFTER_LONGEST",
     "FeedRequest",
     "FetchLimits",
     "FetchResult",

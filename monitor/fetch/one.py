@@ -44,6 +44,9 @@ ENCODINGS = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}  # what we 
 GZIP_MAGIC = b"\x1f\x8b"  # how a gzip member begins
 SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # Retry-After's seconds, "1.5" too
+# The longest wait a Retry-After is read as, above every caller's own cap: a timedelta holds
+# less than 10^14 s, and a header may say 10^30.
+RETRY_AFTER_LONGEST = timedelta(days=365)
 SCHEME_LIKE = re.compile(r"([^/?#]*):")  # a colon before any "/", "?" or "#"
 
 
@@ -54,7 +57,8 @@ def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
         return None
     value = value.strip()
     if DELAY_SECONDS.fullmatch(value):
-        return timedelta(seconds=math.ceil(Decimal(value)))
+        seconds = math.ceil(Decimal(value))
+        return timedelta(seconds=min(seconds, int(RETRY_AFTER_LONGEST.total_seconds())))
     when = parse_http_date(value)
     return None if when is None else max(when - now, timedelta(0))
 
