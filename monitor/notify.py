@@ -250,11 +250,18 @@ class _Channel:
 
 
 # The Apprise plugins of the chat services `chattext` makes alerts inert for (their native
-# https:// URLs make the same plugins as discord://, slack:// and mmost://).
+# https:// URLs make the same plugins as discord://, slack:// and mmost://; Guilded's webhooks
+# are Discord's).
 _CHAT_PLUGINS = {
     "NotifyDiscord": "discord",
+    "NotifyGuilded": "discord",
     "NotifySlack": "slack",
     "NotifyMattermost": "mattermost",
+    "NotifyMatrix": "matrix",
+    "NotifyRocketChat": "rocketchat",
+    "NotifyZulip": "zulip",
+    "NotifyGoogleChat": "googlechat",
+    "NotifyTelegram": "telegram",
 }
 
 

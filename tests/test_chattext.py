@@ -23,6 +23,22 @@ ZW = "\u200b"
         ("mattermost", "[x](https://evil.example/)", "\\[x\\](https://evil.example/)"),
         # Slack: Apprise writes < > & as entities and sends it unformatted; a \ would show
         ("slack", "**x** <!here> @here", f"**x** <!here> @{ZW}here"),
+        # Zulip renders what Apprise sends as it is: what Python-Markdown unescapes is escaped
+        (
+            "zulip",
+            "@**all** [x](https://e.example/) ~~y~~",
+            f"@{ZW}\\*\\*all\\*\\* \\[x\\](https://e.example/) ~~y~~",
+        ),
+        # Google Chat: no `<users/all>`, no `<url|label>`; Apprise handles the Markdown
+        (
+            "googlechat",
+            "<users/all> <https://e.example/|x>",
+            f"<{ZW}users/all> <{ZW}https://e.example/|x>",
+        ),
+        # Apprise escapes their formatting (entities, plain m.text, backslashes): mentions only
+        ("matrix", "@room **x**", f"@{ZW}room **x**"),
+        ("rocketchat", "@all <b>", f"@{ZW}all <b>"),
+        ("telegram", "@kim <b>", f"@{ZW}kim <b>"),
         ("", "@everyone **x**", "@everyone **x**"),  # e-mail, json://, ntfy…: as it is
     ],
 )

@@ -6,7 +6,9 @@ import dataclasses
 import logging
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,7 +21,7 @@ from monitor.notify import (
     build_alert,
     channel_name,
 )
-from tests.webhook import Webhook, closed_port, running_webhook
+from tests.webhook import Request, Webhook, closed_port, running_webhook
 
 pytestmark = pytest.mark.filterwarnings("ignore:.imghdr. is deprecated:DeprecationWarning")
 
@@ -221,16 +223,26 @@ def chat_to(hook: Webhook, url: str) -> Notifier:
     notifier = fast([url.format(host=hook.host, port=hook.port)], attempts=1)
     base = f"http://{hook.host}:{hook.port}"
     for service in notifier.channels[0].apprise or ():
-        if url.startswith("discord://"):
+        if url.startswith(("discord://", "guilded://")):
             service.notify_url = f"{base}/api/webhooks"
         if url.startswith("slack://"):
             service.webhook_url = f"{base}/services"
+        if url.startswith("zulip://"):
+            service.notify_url = f"{base}/api/v1/messages"
+        if url.startswith("gchat://"):
+            service.notify_url = f"{base}/v1/spaces/{{workspace}}/messages"
+        if url.startswith("tgram://"):
+            service.notify_url = f"{base}/bot"
     return notifier
 
 
 @pytest.mark.parametrize(
     ("url", "field"),
-    [("discord://1234567/t0ken", "content"), ("mmost://{host}:{port}/t0k3n", "text")],
+    [
+        ("discord://1234567/t0ken", "content"),
+        ("guilded://1234567/t0ken", "content"),  # Discord's webhooks (and Apprise's plugin)
+        ("mmost://{host}:{port}/t0k3n", "text"),
+    ],
 )
 def test_a_hostile_headline_pings_no_one_and_links_nowhere_on_discord_or_mattermost(
     url: str, field: str
@@ -264,6 +276,59 @@ def test_a_hostile_headline_pings_no_one_on_slack_and_other_channels_get_it_as_i
     with running_webhook() as hook:
         assert fast([hook.apprise_url()]).notify([hostile_alert()]) == []
         assert f"Xi meets Lee {HOSTILE}" in hook.received[0].json["message"]
+
+
+# What pings a room, a channel or everyone on the chats beyond Discord, Slack and Mattermost,
+# and what would show a link whose address is hidden.
+MENTIONS = "@room @all @here @**all** @**everyone** @*stream* @kim <users/all> <@U1>"
+MASKED = "[click](http://evil.example/x) <http://evil.example/y|click>"
+
+
+def _zulip_content(request: Request) -> str:
+    return parse_qs(request.body.decode())["content"][0]
+
+
+@pytest.mark.parametrize(
+    ("url", "text_of"),
+    [
+        ("matrix://bot:t0ken@{host}:{port}/?mode=matrix", lambda r: r.json["text"]),
+        ("rocket://abcd%2Fefgh@{host}:{port}/#general", lambda r: r.json["text"]),
+        ("zulip://bot@org/abcdefghijklmnopqrstuvwxyz012345/news", _zulip_content),
+        ("gchat://workspace/key/token", lambda r: r.json["text"]),
+        ("tgram://123456789:abcdefg_hijklmnop/12345/", lambda r: r.json["text"]),
+    ],
+)
+def test_a_hostile_headline_pings_no_one_on_matrix_rocketchat_zulip_google_chat_or_telegram(
+    url: str, text_of: Callable[[Request], str]
+) -> None:
+    """`@room` in a headline pinged a whole Matrix room, `@all` a Rocket.Chat channel,
+    `@**all**` a Zulip stream, `<users/all>` a Google Chat space, `@kim` a Telegram member: only
+    Discord, Slack and Mattermost were made inert. Every `@` now carries a zero-width space on
+    these too; Zulip, which renders the text as Markdown, gets it escaped as Discord does, and
+    Google Chat a zero-width space after `<`, where its mentions and labelled links begin (the
+    rest of each one's formatting Apprise makes inert: see `monitor.chattext`)."""
+    change = sample_change()
+    title = f"Xi meets Lee {MENTIONS} {MASKED} **bold** `code`"
+    evidence = dataclasses.replace(change.evidence[0], title=title)
+    made = build_alert(dataclasses.replace(change, evidence=(evidence,)), "NK")
+    answer = b'{"ok": true, "result": {"message_id": 1}}'  # Telegram's; the others take any
+    with running_webhook(answer=answer) as hook:
+        assert chat_to(hook, url).notify([made]) == []
+        [request] = hook.received
+    text = text_of(request)
+    assert "Xi meets Lee @\u200broom @\u200ball" in text
+    assert re.findall(r"@(?!\u200b)", text) == []  # no live mention
+    assert f"{LINK}" in text.replace("\\", "")  # the article's link, whole
+    if url.startswith("zulip://"):  # sent as it is, rendered as Markdown
+        assert re.findall(r"(?<!\\)[*`\[\]]", text) == []
+        assert "\\[click\\](http://evil.example/x)" in text
+    if url.startswith("gchat://"):
+        assert re.findall(r"<(?!\u200b)", text) == []
+    if url.startswith("tgram://"):
+        assert request.json["parse_mode"] == "HTML"
+        assert re.findall(r"<(?!/?b>)", text) == []  # only the title's <b>: the rest entities
+    if url.startswith("matrix://"):
+        assert request.json["format"] == "plain"
 
 
 def test_a_failing_channel_is_retried_and_delivered_once() -> None:
