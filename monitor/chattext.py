@@ -1,11 +1,13 @@
 """chattext: an alert's text made inert for a chat service (Discord, Slack, Mattermost, Matrix,
-Rocket.Chat, Zulip, Google Chat, Telegram).
+Rocket.Chat, Zulip, Google Chat, Telegram, Nextcloud Talk; and Mastodon and Misskey, whose posts
+notify whoever they mention).
 
 Headlines, snippets, links and a feed's error come from strangers. In a chat message,
 `@everyone`, `@here`, `@channel`, `<!channel>` or `<@123>` pings people (Matrix: `@room`;
 Rocket.Chat: `@all`, `@here`; Zulip: `@**all**`, `@**everyone**`, `@*group*`; Telegram:
-`@username`; Google Chat: `<users/all>`), and Markdown renders: `[text](http://evil)` shows a
-link whose address is hidden, `**`, backticks, `||` and `~~` restyle the text. `for_chat`
+`@username`; Nextcloud Talk: `@all`; Mastodon and Misskey: `@user@server`, a stranger notified
+by a public post; Google Chat: `<users/all>`), and Markdown renders: `[text](http://evil)` shows
+a link whose address is hidden, `**`, backticks, `||` and `~~` restyle the text. `for_chat`
 neutralises the whole alert in one pass (the alert's own words use none of these):
 
 - every `@` gets a zero-width space after it (`@\u200beveryone`, as discord.py's
@@ -21,6 +23,8 @@ neutralises the whole alert in one pass (the alert's own words use none of these
 - Google Chat: a `<` gets a zero-width space after it, so neither a mention (`<users/all>`)
   nor a link whose label hides its address (`<http://evil|text>`) can form (Apprise turns the
   rest of Markdown into Chat's markup, and escapes `>` but not `<`);
+- Nextcloud Talk, Mastodon and Misskey: only the mentions are broken (Misskey's MFM would
+  still render a `[label](url)` link: it has no escape but `<plain>`, left for now);
 - Slack, Telegram, Matrix and Rocket.Chat: only the mentions are broken here. For plain text
   Apprise already makes the rest inert, and a backslash would show: Slack gets `&`, `<` and
   `>` as entities, unformatted (`mrkdwn: false`); Telegram every `<`, `>` and `&` as entities
@@ -39,6 +43,7 @@ import re
 
 CHATS = frozenset(
     {"discord", "slack", "mattermost", "matrix", "rocketchat", "zulip", "googlechat", "telegram"}
+    | {"nextcloudtalk", "mastodon", "misskey"}
 )
 ZERO_WIDTH_SPACE = "\u200b"
 

@@ -251,7 +251,7 @@ class _Channel:
 
 # The Apprise plugins of the chat services `chattext` makes alerts inert for (their native
 # https:// URLs make the same plugins as discord://, slack:// and mmost://; Guilded's webhooks
-# are Discord's).
+# are Discord's; Mastodon's and Misskey's posts notify whoever they mention).
 _CHAT_PLUGINS = {
     "NotifyDiscord": "discord",
     "NotifyGuilded": "discord",
@@ -262,6 +262,9 @@ _CHAT_PLUGINS = {
     "NotifyZulip": "zulip",
     "NotifyGoogleChat": "googlechat",
     "NotifyTelegram": "telegram",
+    "NotifyNextcloudTalk": "nextcloudtalk",
+    "NotifyMastodon": "mastodon",
+    "NotifyMisskey": "misskey",
 }
 
 

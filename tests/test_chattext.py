@@ -39,6 +39,8 @@ ZW = "\u200b"
         ("matrix", "@room **x**", f"@{ZW}room **x**"),
         ("rocketchat", "@all <b>", f"@{ZW}all <b>"),
         ("telegram", "@kim <b>", f"@{ZW}kim <b>"),
+        # a public post that names @kim@mastodon.social notifies kim: no longer
+        ("mastodon", "@kim@mastodon.social **x**", f"@{ZW}kim@{ZW}mastodon.social **x**"),
         ("", "@everyone **x**", "@everyone **x**"),  # e-mail, json://, ntfy…: as it is
     ],
 )

@@ -296,22 +296,27 @@ def _zulip_content(request: Request) -> str:
         ("zulip://bot@org/abcdefghijklmnopqrstuvwxyz012345/news", _zulip_content),
         ("gchat://workspace/key/token", lambda r: r.json["text"]),
         ("tgram://123456789:abcdefg_hijklmnop/12345/", lambda r: r.json["text"]),
+        ("nctalk://bot:pass@{host}:{port}/room1", lambda r: r.json["message"]),
+        ("mastodon://t0ken@{host}:{port}", lambda r: r.json["status"]),  # a public post
+        ("misskey://t0ken@{host}:{port}", lambda r: r.json["text"]),
     ],
 )
-def test_a_hostile_headline_pings_no_one_on_matrix_rocketchat_zulip_google_chat_or_telegram(
+def test_a_hostile_headline_pings_no_one_on_matrix_zulip_telegram_and_other_chats(
     url: str, text_of: Callable[[Request], str]
 ) -> None:
-    """`@room` in a headline pinged a whole Matrix room, `@all` a Rocket.Chat channel,
-    `@**all**` a Zulip stream, `<users/all>` a Google Chat space, `@kim` a Telegram member: only
-    Discord, Slack and Mattermost were made inert. Every `@` now carries a zero-width space on
-    these too; Zulip, which renders the text as Markdown, gets it escaped as Discord does, and
-    Google Chat a zero-width space after `<`, where its mentions and labelled links begin (the
-    rest of each one's formatting Apprise makes inert: see `monitor.chattext`)."""
+    """`@room` in a headline pinged a whole Matrix room, `@all` a Rocket.Chat channel or a
+    Nextcloud Talk conversation, `@**all**` a Zulip stream, `<users/all>` a Google Chat space,
+    `@kim` a Telegram member, and `@kim` in a public Mastodon or Misskey post notified a
+    stranger: only Discord, Slack and Mattermost were made inert. Every `@` now carries a
+    zero-width space on these too; Zulip, which renders the text as Markdown, gets it escaped as
+    Discord does, and Google Chat a zero-width space after `<`, where its mentions and labelled
+    links begin (the rest of each one's formatting Apprise makes inert: see
+    `monitor.chattext`)."""
     change = sample_change()
     title = f"Xi meets Lee {MENTIONS} {MASKED} **bold** `code`"
     evidence = dataclasses.replace(change.evidence[0], title=title)
     made = build_alert(dataclasses.replace(change, evidence=(evidence,)), "NK")
-    answer = b'{"ok": true, "result": {"message_id": 1}}'  # Telegram's; the others take any
+    answer = b'{"ok": true, "result": {"message_id": 1}, "id": "1"}'  # Telegram's, Mastodon's
     with running_webhook(answer=answer) as hook:
         assert chat_to(hook, url).notify([made]) == []
         [request] = hook.received
