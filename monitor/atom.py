@@ -72,19 +72,26 @@ def changes_feed(
     `indicator_id`'s; `titles` maps the ids of the indicators defined to their titles (a change
     of any other is of one no longer defined), `base_url` is where the pages are."""
     feed = ET.Element(f"{{{ATOM}}}feed")
+    alternate_type = "text/html"
     if indicator_id is None:
         title, key = "monitor: status changes", "changes"
         alternate: str | None = base_url
+    elif indicator_id not in titles:  # no longer defined: its page is gone, its history is not
+        title = f"monitor: {indicator_id} {NO_LONGER_DEFINED}"
+        key = f"indicators/{quote(indicator_id, safe='')}/changes"
+        alternate, alternate_type = _history_address(base_url, indicator_id), "application/json"
     else:
-        name = titles.get(indicator_id, indicator_id)
-        title, key = f"monitor: {name}", f"indicators/{quote(indicator_id, safe='')}/changes"
+        title, key = (
+            f"monitor: {titles[indicator_id]}",
+            f"indicators/{quote(indicator_id, safe='')}/changes",
+        )
         alternate = page_address(base_url, indicator_id)
     _text(feed, "id", f"tag:{authority},{FEED_ID_DATE}:{key}")
     _text(feed, "title", title)
     _text(feed, "updated", iso_time(max((c.at for c in changes), default=now)))
     _link(feed, self_url, rel="self", type=CONTENT_TYPE.split(";")[0])
     if alternate:
-        _link(feed, alternate, rel="alternate", type="text/html")
+        _link(feed, alternate, rel="alternate", type=alternate_type)
     author = ET.SubElement(feed, f"{{{ATOM}}}author")
     _text(author, "name", "monitor")
     _text(feed, "generator", "monitor")

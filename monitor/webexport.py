@@ -6,7 +6,7 @@ guard as its other read endpoints (a bearer token with MONITOR_API_TOKEN set).
     GET /export/evidence                 each piece of evidence of those changes
                                          (each: ?format=csv|json ?since ?indicator)
     GET /changes.atom                    the latest status changes as an Atom feed
-    GET /indicators/{id}/changes.atom    one indicator's
+    GET /indicators/{id}/changes.atom    one indicator's (also one no longer defined)
 
 An export is streamed as the store reads it, a page at a time (`monitor.views.exported`,
 `monitor.export`): its first chunk is read before the answer starts, so a database that does
@@ -177,12 +177,12 @@ def indicator_changes_atom(
     indicator_id: Annotated[str, Path(description="The indicator's id (its file stem).")],
 ) -> Response:
     """One indicator's latest status changes as an Atom 1.0 feed, newest first; a change a
-    silence holds is left out until the silence ends, as in /changes.atom."""
+    silence holds is left out until the silence ends, as in /changes.atom. Also of one no
+    longer defined (its file removed), as its history is, linking to that history."""
     state = _served(request)
-    try:
-        state.definitions().indicator(indicator_id)
-    except KeyError:
-        raise HTTPException(404, f"no indicator {indicator_id!r}") from None
+    defined = indicator_id in {i.id for i in state.definitions().indicators}
+    if not defined and indicator_id not in state.store.current_statuses():
+        raise HTTPException(404, f"no indicator {indicator_id!r}")
     return _feed(request, state, indicator_id)
 
 

@@ -160,3 +160,27 @@ def test_the_changes_feed_marks_a_removed_indicators_change_and_links_to_what_ex
             history = httpx.get(links[0], timeout=60)  # where the reader's click goes
             assert history.status_code == 200
             assert history.json()["items"][0]["new_status"] == "waived:reported"
+
+
+def test_its_own_feed_of_changes_is_still_served_marked_and_linking_to_its_history(
+    removed: Removed,
+) -> None:
+    """/indicators/reads-a/changes.atom, the feed its page named, answered 404 once the file
+    was gone, while its history is served: a reader subscribed to it lost the changes
+    recorded. It is served as its history is, marked, linking to that history."""
+    with open_store(removed.database_url) as store:
+        app = create_app(store=store, definitions=lambda: removed.after, settings=settings(),
+                         clock=lambda: LATER)  # fmt: skip
+        with WebServer(app, host="127.0.0.1", port=0) as server:
+            answer = httpx.get(f"{server.url}/indicators/reads-a/changes.atom", timeout=60)
+            assert answer.status_code == 200
+            parsed = feedparser.parse(answer.content)
+            assert not parsed.bozo, parsed.get("bozo_exception")
+            assert parsed.feed.title == "monitor: reads-a (no longer defined)"
+            [alternate] = [link.href for link in parsed.feed.links if link.rel == "alternate"]
+            assert alternate == f"{server.url}/indicators/reads-a/history"
+            assert httpx.get(alternate, timeout=60).status_code == 200
+            [entry] = parsed.entries
+            assert entry.title == "reads-a (no longer defined): unknown → waived:reported"
+            never = httpx.get(f"{server.url}/indicators/reads-c/changes.atom", timeout=60)
+            assert never.status_code == 404
