@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from schemathesis.checks import response_schema_conformance
 
+import monitor.domain
 from monitor.cli import main
 from monitor.domain import Definitions
 from monitor.store import Store
@@ -23,12 +24,20 @@ from tests import webdata
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 db_url, defs, store, app = webdata.db_url, webdata.defs, webdata.store, webdata.app  # fixtures
+NOW = webdata.NOW
 
 
 @pytest.fixture
-def client(store: Store, defs: Definitions) -> Iterator[TestClient]:
-    """The API over the seeded database at the real clock, as `monitor serve` runs it."""
-    live = create_app(store=store, definitions=lambda: defs, settings=webdata.settings())
+def client(
+    store: Store, defs: Definitions, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    """The API over the seeded database, as `monitor serve` runs it, and the commands of `cli`,
+    both at the time the database was seeded (`webdata.NOW`): at the real clock, a suite that
+    ran for longer than two check intervals after this module was imported found every feed
+    unread and every status `unknown`."""
+    monkeypatch.setattr(monitor.domain, "utcnow", lambda: NOW)  # the commands' clock
+    settings = webdata.settings()
+    live = create_app(store=store, definitions=lambda: defs, settings=settings, clock=lambda: NOW)
     with TestClient(live) as c:
         yield c
 
