@@ -237,8 +237,8 @@ def _stored(store: Store, entries: list[Entry], batch: int, now: datetime) -> tu
     new = 0
     started = time.perf_counter()
     for start in range(0, len(entries), batch):
-        added, _ = store.add_news(
+        added = store.add_news(
             entries[start : start + batch], now=now, match=lambda _fresh: [], definition_hashes={}
         )
-        new += len(added)
+        new += len(added.entries)
     return new, time.perf_counter() - started

@@ -135,6 +135,39 @@ def headline_digest(title: str) -> str:
     return digest_of(" ".join(words))[:HEADLINE_DIGEST_CHARS] if words else ""
 
 
+# Query parameters that follow a reader or a session, not an article: some CMSs write a new one
+# into an item's link at every request. Names compared in lower case; `utm_` is a prefix.
+TRACKING_PARAMETERS = frozenset(
+    ("sid", "sessionid", "session_id", "phpsessid", "jsessionid", "fbclid", "gclid", "mc_cid")
+)
+_SESSION_IN_PATH = re.compile(r";jsessionid=[^/?#]*", re.IGNORECASE)
+
+
+def untracked(link: str) -> str:
+    """`link` without its tracking parameters (`TRACKING_PARAMETERS`, `utm_*`, a path's
+    `;jsessionid=`); the rest as written."""
+    link = _SESSION_IN_PATH.sub("", link)
+    base, mark, rest = link.partition("?")
+    if not mark:
+        return link
+    query, hash_, fragment = rest.partition("#")
+    kept = [
+        part for part in query.split("&") if part and not _tracking(part.partition("=")[0].lower())
+    ]
+    return base + ("?" + "&".join(kept) if kept else "") + hash_ + fragment
+
+
+def _tracking(name: str) -> bool:
+    return name in TRACKING_PARAMETERS or name.startswith("utm_")
+
+
+def item_key(feed_id: str, link: str, title: str, text: str) -> str:
+    """`Entry.item_key` from the stored columns (migration 0022 repeats this formula)."""
+    if not link:
+        return ""
+    return digest_of(feed_id, untracked(link), headline_digest(title), text)
+
+
 def another_story(headline: str | None, title: str) -> bool:
     """Whether `title` heads another story than the one whose `headline_digest` is `headline`
     (None or "": no headline kept, which tells nothing): some CMSs reuse an item's guid or
@@ -335,6 +368,14 @@ class Entry:
         link, else its title and text. The same article in two feeds is two entries, each
         matched for the indicators reading its feed; evaluate counts such copies once."""
         return entry_key(self.feed_id, self.guid, self.link, self.title, self.text)
+
+    @functools.cached_property
+    def item_key(self) -> str:
+        """Identity of the item by what it says, for a CMS that writes a new guid (or tracking
+        parameter in its link) at every request: the feed's id with its link without tracking
+        parameters (`untracked`), its headline (`headline_digest`) and its text. An item under
+        a new key with the item key of a stored entry is that entry. "" without a link."""
+        return item_key(self.feed_id, self.link, self.title, self.text)
 
     @functools.cached_property
     def headline(self) -> str:

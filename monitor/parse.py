@@ -221,7 +221,7 @@ def _unique(entries: Sequence[Entry]) -> tuple[tuple[Entry, ...], str]:
     over the same text, is kept once), and what to tell of the other stories kept under an
     earlier one's guid (or, lacking one, link): "" when none."""
     for entry in entries:
-        _ = entry.reused_key  # hashed here, in the parse worker, as the key is: not by the store
+        _ = entry.reused_key, entry.item_key  # hashed here, in the parse worker, as the key is
     by_key = distinct_items(entries)
     kept = {id(e) for items in by_key.values() for e in items}
     shared = [items[0] for items in by_key.values() for _ in items[1:]]

@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -49,7 +49,7 @@ from monitor.match import Matcher
 from monitor.parse import ParsedFeed, ParseJob
 from monitor.parsepool import parse_many, start_workers
 from monitor.statuses import advance_all, dated, edited, held, readers_of
-from monitor.store import Cycle, DueFeed, FetchRecord, Store
+from monitor.store import Added, Cycle, DueFeed, FetchRecord, Store
 
 if TYPE_CHECKING:
     from monitor.settings import Settings
@@ -355,16 +355,15 @@ def store_entries(
     *,
     now: datetime,
     readers: Mapping[str, frozenset[str]] | None = None,
-) -> tuple[int, int]:
-    """Store new entries with their matches, in one transaction; returns (new entries, matches)."""
+) -> Added:
+    """Store new entries with their matches, in one transaction."""
     hashes = {i.id: i.hash for i in ctx.definitions.indicators}
-    new, matched = ctx.store.add_news(
+    return ctx.store.add_news(
         entries,
         now=now,
         match=lambda fresh: match_entries(ctx, fresh, readers),
         definition_hashes=hashes,
     )
-    return len(new), matched
 
 
 def rematch(ctx: Context, since: datetime) -> tuple[int, int]:
@@ -450,9 +449,13 @@ class _Writes:
         if not self.fetches:
             return
         if self.entries:
-            new, matched = store_entries(self.ctx, self.entries, now=self.now, readers=self.readers)
-            self.report.new_entries += new
-            self.report.matches += matched
+            added = store_entries(self.ctx, self.entries, now=self.now, readers=self.readers)
+            self.report.new_entries += len(added.entries)
+            self.report.matches += added.matches
+            known = added.known_again
+            self.fetches = [
+                _told(r, known[r.feed_id]) if r.feed_id in known else r for r in self.fetches
+            ]
         self.ctx.store.record_fetches(self.fetches)
         self.leases.done(r.feed_id for r in self.fetches)
         self.entries, self.fetches = [], []
@@ -520,6 +523,27 @@ def _absorb(
         warning=warning if ok else None,
     )
     return entries, record
+
+
+# What a feed's warning says of items found stored under another guid or link (`Added`): a CMS
+# that writes a new guid, or session or tracking parameter, at every request (or changed its
+# guids once: the items it carries from before are known so while it does).
+KNOWN_AGAIN = {
+    "guid": "{n} item(s) under another guid than when first stored (guids that change from "
+    "read to read?): known by their link and headline, not stored again",
+    "link": "{n} item(s) under a link that changed only in a session or tracking parameter: "
+    "known by their link without it and their headline, not stored again",
+}
+
+
+def _told(record: FetchRecord, known: Mapping[str, int]) -> FetchRecord:
+    """`record` with its warning telling of the feed's items `known` again under a new guid
+    or link (Store.add_news), after the warning its body was read with."""
+    if record.warning is None:  # not read (cannot be: its entries were stored)
+        return record
+    notes = [KNOWN_AGAIN[what].format(n=n) for what, n in sorted(known.items())]
+    warning = "; ".join([record.warning, *notes] if record.warning else notes)
+    return replace(record, warning=clip_error(warning))
 
 
 def _as_failure(result: FetchResult, error: str) -> FetchResult:

@@ -22,8 +22,7 @@ def add_entries(
     store: Store, entries: Sequence[Entry], *, now: datetime
 ) -> list[tuple[int, Entry]]:
     """Store entries not seen before (by key, also within the batch); return those new."""
-    new, _matches = store.add_news(entries, now=now, match=lambda _new: [], definition_hashes={})
-    return new
+    return store.add_news(entries, now=now, match=lambda _new: [], definition_hashes={}).entries
 
 
 def add_matches(

@@ -92,10 +92,10 @@ class History:
         self.now += rng.choice([HOUR, 6 * HOUR, 30 * HOUR, 9 * 24 * HOUR])
         news = [self._entry() for _ in range(rng.randrange(0, 9))]
         hashes = {i.id: i.hash for i in self.definitions.indicators}
-        new, _count = self.store.add_news(
+        added = self.store.add_news(
             news, now=self.now, match=self._matches, definition_hashes=hashes
         )
-        self.entries.extend(entry_id for entry_id, _e in new)
+        self.entries.extend(entry_id for entry_id, _e in added.entries)
         if self.entries and rng.random() < 0.25:
             indicator_id, outcome_id = rng.choice(self.outcomes)
             verdict = rng.choice([J.YES, J.NO])

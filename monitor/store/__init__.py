@@ -43,7 +43,7 @@ from monitor.store.engine import (
     schema_status,
     upgrade,
 )
-from monitor.store.entries import EntriesMixin, StoredEntry
+from monitor.store.entries import Added, EntriesMixin, StoredEntry
 from monitor.store.evidence import EvidenceMixin, EvidenceRead
 from monitor.store.exports import ExportsMixin
 from monitor.store.feeds import DueFeed, FeedCounts, FeedsMixin, FeedState, FetchRecord
@@ -64,6 +64,7 @@ from monitor.store.verdicts import VerdictsMixin
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "DIGEST_CLAIM_TIMEOUT",
+    "Added",
     "AlertClaim",
     "Around",
     "Changes",

@@ -5,8 +5,9 @@ rewritten by replay, entries searched (retention: `retention.py`).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +28,7 @@ from sqlalchemy import (
 
 from monitor.domain import Entry, Match, another_item, another_story, distinct_items
 from monitor.fold import NARROW, WIDE, fold, narrow, variants
-from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
+from monitor.store.base import IDS_PER_IN, StoreBase, chunks, once_more_if_disconnected
 from monitor.store.feeds import mark_new
 from monitor.store.forgetting import forget_stories, hold_evaluations
 from monitor.store.schema import aware, entry_table, forgotten_table, match_table, sqlite_utc
@@ -43,6 +44,7 @@ _ENTRY_COLUMNS = {
     "first_seen": "timestamptz",
     "time": "timestamptz",
     "publisher": "text",
+    "item_key": "text",
 }
 # On PostgreSQL one row of arrays beats a VALUES list: psycopg parses every placeholder in Python.
 _PG_ADD_ENTRIES = text(
@@ -55,6 +57,10 @@ _PG_ADD_ENTRIES = text(
 
 
 _PG_TITLES = text("SELECT key, title FROM entry WHERE key = ANY(CAST(:keys AS text[]))")
+_PG_ITEM_KEYS = text(
+    "SELECT item_key, 0 FROM entry WHERE item_key = ANY(CAST(:keys AS text[])) "
+    "UNION SELECT key, 1 FROM forgotten_entry WHERE key = ANY(CAST(:keys AS text[]))"
+)
 
 
 # On SQLite a plain executemany runs in C; RETURNING would have SQLAlchemy bind row by row.
@@ -76,9 +82,8 @@ def _sqlite_add_entries(conn: Connection, batch: dict[str, Entry], now: datetime
         published = e.published
         when = sqlite_utc(published) if published is not None else None
         time = when if published is not None and published <= now else seen
-        rows.append(
-            (key, e.feed_id, e.guid, e.link, e.title, e.text, when, seen, time, e.publisher)
-        )
+        row = (key, e.feed_id, e.guid, e.link, e.title, e.text, when, seen, time, e.publisher)
+        rows.append((*row, e.item_key or None))
     conn.exec_driver_sql(_SQLITE_ADD_ENTRIES, rows)
     found = conn.exec_driver_sql("SELECT key, id FROM entry WHERE id > ?", (top,))
     return {key: entry_id for key, entry_id in found}
@@ -86,6 +91,17 @@ def _sqlite_add_entries(conn: Connection, batch: dict[str, Entry], now: datetime
 
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return {name: [row[name] for row in rows] for name in _ENTRY_COLUMNS}
+
+
+@dataclass(frozen=True)
+class Added:
+    """What `add_news` stored: the new entries with their ids and how many matches; and, per
+    feed, how many of its items it found stored under their item key (`Entry.item_key`) though
+    offered under a new key: a new guid, or (without one) a new tracking parameter in the link."""
+
+    entries: list[tuple[int, Entry]]
+    matches: int
+    known_again: dict[str, Counter[str]] = field(default_factory=dict)  # feed -> guid/link -> n
 
 
 @dataclass(frozen=True)
@@ -109,15 +125,16 @@ class EntriesMixin(StoreBase):
         now: datetime,
         match: Callable[[Sequence[tuple[int, Entry]]], Sequence[tuple[int, Match]]],
         definition_hashes: Mapping[str, str],
-    ) -> tuple[list[tuple[int, Entry]], int]:
+    ) -> Added:
         """Store new entries and their matches (`match` of the new ones) in one transaction.
 
         Either both are stored or neither, so a crash between them cannot leave entries
         whose matches are lost; their feeds' `last_new_at` moves to `now` with them. Returns
-        the new entries and how many matches were stored.
+        the new entries, how many matches were stored and the items known under a new key.
         """
         with self._tx("add entries and matches", write=True) as conn:
-            new = self._insert_entries(conn, entries, now)
+            known_again: dict[str, Counter[str]] = {}
+            new = self._insert_entries(conn, entries, now, known_again)
             rows = _match_rows(match(new), definition_hashes) if new else []
             written = self._upsert_matches(conn, rows) if rows else 0
             if rows:
@@ -125,17 +142,23 @@ class EntriesMixin(StoreBase):
             # Last, so the feeds' rows (which renewing leases skips while locked) are locked
             # only until the commit, not while the entries are matched.
             mark_new(conn, [entry.feed_id for _, entry in new], now)
-            return new, written
+            return Added(new, written, known_again)
 
     def _insert_entries(
-        self, conn: Connection, entries: Sequence[Entry], now: datetime
+        self,
+        conn: Connection,
+        entries: Sequence[Entry],
+        now: datetime,
+        known_again: dict[str, Counter[str]],
     ) -> list[tuple[int, Entry]]:
         """Store the entries not stored or forgotten yet; return the new ones with their ids.
 
         An item is stored under its key, unless the key holds another story already (a CMS
         that reuses guids or links: `domain.another_item`); then under its `reused_key`, which
         the next check finds it under. Every insert skips a key stored already (ON CONFLICT),
-        so daemons storing one feed at once store each item once."""
+        so daemons storing one feed at once store each item once. An item about to be stored
+        whose item key is stored (or forgotten) already is that entry under a new guid or link
+        (`_leave_known`), counted in `known_again`."""
         by_key = distinct_items(entries)
         offered = [e for items in by_key.values() for e in items]
         later = _leave_forgotten(conn, by_key, now)
@@ -149,6 +172,8 @@ class EntriesMixin(StoreBase):
             if fresh and key not in titles:  # the others are other stories than the first
                 plain[key], fresh = fresh[0], fresh[1:]
             later += fresh  # told from the one stored under the key below
+        offered_items: set[str] = set()
+        plain = _leave_known(conn, plain, now, offered_items, known_again)
         new = self._add_entries(conn, plain, now)
         lost = [e for key, e in plain.items() if key not in new]  # another daemon stored the key
         titles.update(_titles(conn, [e.key for e in lost]))
@@ -156,6 +181,7 @@ class EntriesMixin(StoreBase):
         stored = _stored_entries(conn, titles, [e for e in later if e.key in titles])
         later = [e for e in later if e.key not in stored or another_item(stored[e.key], e)]
         by_reused = {e.reused_key: e for e in later if e.reused_key}
+        by_reused = _leave_known(conn, by_reused, now, offered_items, known_again)
         new_later = self._add_entries(conn, by_reused, now)
         ids = {id(e): new[k] for k, e in plain.items() if k in new}
         ids.update({id(e): new_later[k] for k, e in by_reused.items() if k in new_later})
@@ -379,6 +405,60 @@ def _leave_forgotten(
     return reused
 
 
+def _leave_known(
+    conn: Connection,
+    batch: dict[str, Entry],
+    now: datetime,
+    offered: set[str],
+    known_again: dict[str, Counter[str]],
+) -> dict[str, Entry]:
+    """`batch` (key -> entry about to be stored under it) without the items stored already
+    under another key: those whose item key (`Entry.item_key`) is an entry's, or a deleted
+    entry's (forgotten, noted as offered at `now`), or was `offered` earlier in the cycle's
+    batch (added to it here). Some CMSs write a new guid, or a new session or tracking
+    parameter into the link, at every request: those items are counted per feed in
+    `known_again`, under "guid" or "link". One query for the batch, as `_titles`."""
+    items = {e.item_key for e in batch.values() if e.item_key}
+    stored = _stored_items(conn, sorted(items - offered), now) if items - offered else set()
+    kept: dict[str, Entry] = {}
+    for key, e in batch.items():
+        if e.item_key in stored or e.item_key in offered:
+            what = "guid" if e.guid and e.guid != e.link else "link"
+            known_again.setdefault(e.feed_id, Counter())[what] += 1
+            continue
+        kept[key] = e
+        if e.item_key:
+            offered.add(e.item_key)
+    return kept
+
+
+def _stored_items(conn: Connection, item_keys: Sequence[str], now: datetime) -> set[str]:
+    """Those of `item_keys` stored as an entry's or kept as a deleted one's (`forgotten`, its
+    key noted as offered at `now`, so it stays while the feed carries the item)."""
+    found: list[tuple[str, int]] = []
+    if conn.dialect.name == "postgresql":
+        found += [
+            (key, deleted)
+            for key, deleted in conn.execute(_PG_ITEM_KEYS, {"keys": list(item_keys)})
+        ]
+    else:
+        for chunk in chunks(item_keys, IDS_PER_IN // 2):  # each key twice
+            marks = ", ".join("?" for _ in chunk)
+            query = (
+                f"SELECT item_key, 0 FROM entry WHERE item_key IN ({marks}) "
+                f"UNION SELECT key, 1 FROM forgotten_entry WHERE key IN ({marks})"
+            )
+            found += [
+                (key, deleted) for key, deleted in conn.exec_driver_sql(query, (*chunk, *chunk))
+            ]
+    forgotten = sorted(key for key, deleted in found if deleted)
+    for chunk in chunks(forgotten):
+        conn.execute(
+            update(forgotten_table).where(forgotten_table.c.key.in_(chunk)).values(offered_at=now)
+        )
+    return {key for key, _ in found}
+
+
 def _titles(conn: Connection, keys: Sequence[str]) -> dict[str, str]:
     """key -> headline of the entries stored under `keys`, looked up through the driver: every
     item of a feed read is looked up, and SQLAlchemy's expanding IN list cost more than that."""
@@ -462,6 +542,7 @@ def _entry_values(key: str, entry: Entry, now: datetime) -> dict[str, Any]:
         "first_seen": now,
         "time": entry.published if fresh else now,
         "publisher": entry.publisher,
+        "item_key": entry.item_key or None,
     }
 
 

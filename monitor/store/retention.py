@@ -116,7 +116,7 @@ class RetentionMixin(StoreBase):
             old = [entry_table.c.time < before, has_match]
         else:
             old = [entry_table.c.first_seen < before, ~has_match]
-        columns = (entry_table.c.id, entry_table.c.key, entry_table.c.title)
+        columns = (entry_table.c.id, entry_table.c.key, entry_table.c.title, entry_table.c.item_key)
         batch = select(*columns).where(*old, ~judged).limit(BATCH)
         if self.dialect == "postgresql":
             # Locked until deleted, so a verdict recorded meanwhile waits and finds no entry
@@ -134,7 +134,10 @@ class RetentionMixin(StoreBase):
                     forgotten = self._insert(forgotten_table)
                     conn.execute(
                         forgotten.on_conflict_do_nothing(),
-                        [_forgotten(row.key, row.title, now) for row in rows],
+                        [_forgotten(row.key, row.title, now) for row in rows]
+                        + [
+                            _forgotten(row.item_key, row.title, now) for row in rows if row.item_key
+                        ],
                     )
                     if matched:
                         conn.execute(delete(match_table).where(match_table.c.entry_id.in_(ids)))
@@ -258,7 +261,8 @@ def _old_digests(now: datetime, before: datetime) -> Delete:
 
 
 def _forgotten(key: str, title: str, now: datetime) -> dict[str, Any]:
-    """The row that keeps a deleted entry's key, with its headline's digest."""
+    """The row that keeps a deleted entry's key (or item key: `Entry.item_key`, which finds
+    the item offered again under a new guid), with its headline's digest."""
     return {"key": key, "offered_at": now, "headline": headline_digest(title) or None}
 
 

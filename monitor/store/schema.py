@@ -130,6 +130,10 @@ class EntryTable(SQLModel, table=True):
     first_seen: datetime = _when(nullable=False, index=True)
     time: datetime = _when(nullable=False, index=True)
     publisher: str
+    # domain.item_key: the item by its link (without tracking parameters), headline and text,
+    # which finds it offered again under a new guid; None: stored before revision 0022 with no
+    # link, or without one.
+    item_key: str | None = Field(default=None, index=True)
 
 
 class ForgottenEntryTable(SQLModel, table=True):
