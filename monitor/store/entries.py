@@ -172,8 +172,7 @@ class EntriesMixin(StoreBase):
             if fresh and key not in titles:  # the others are other stories than the first
                 plain[key], fresh = fresh[0], fresh[1:]
             later += fresh  # told from the one stored under the key below
-        offered_items: set[str] = set()
-        plain = _leave_known(conn, plain, now, offered_items, known_again)
+        plain = _leave_known(conn, plain, now, known_again)
         new = self._add_entries(conn, plain, now)
         lost = [e for key, e in plain.items() if key not in new]  # another daemon stored the key
         titles.update(_titles(conn, [e.key for e in lost]))
@@ -181,7 +180,7 @@ class EntriesMixin(StoreBase):
         stored = _stored_entries(conn, titles, [e for e in later if e.key in titles])
         later = [e for e in later if e.key not in stored or another_item(stored[e.key], e)]
         by_reused = {e.reused_key: e for e in later if e.reused_key}
-        by_reused = _leave_known(conn, by_reused, now, offered_items, known_again)
+        by_reused = _leave_known(conn, by_reused, now, known_again)
         new_later = self._add_entries(conn, by_reused, now)
         ids = {id(e): new[k] for k, e in plain.items() if k in new}
         ids.update({id(e): new_later[k] for k, e in by_reused.items() if k in new_later})
@@ -406,29 +405,25 @@ def _leave_forgotten(
 
 
 def _leave_known(
-    conn: Connection,
-    batch: dict[str, Entry],
-    now: datetime,
-    offered: set[str],
-    known_again: dict[str, Counter[str]],
+    conn: Connection, batch: dict[str, Entry], now: datetime, known_again: dict[str, Counter[str]]
 ) -> dict[str, Entry]:
     """`batch` (key -> entry about to be stored under it) without the items stored already
-    under another key: those whose item key (`Entry.item_key`) is an entry's, or a deleted
-    entry's (forgotten, noted as offered at `now`), or was `offered` earlier in the cycle's
-    batch (added to it here). Some CMSs write a new guid, or a new session or tracking
-    parameter into the link, at every request: those items are counted per feed in
-    `known_again`, under "guid" or "link". One query for the batch, as `_titles`."""
-    items = {e.item_key for e in batch.values() if e.item_key}
-    stored = _stored_items(conn, sorted(items - offered), now) if items - offered else set()
+    under another key: those whose item key (`Entry.item_key`) is an entry's (this
+    transaction's too), or a deleted entry's (forgotten, noted as offered at `now`), or an
+    earlier one's of `batch`. Some CMSs write a new guid, or a new session or tracking parameter
+    into the link, at every request: those items are counted per feed in `known_again`, under
+    "guid" or "link". One query for the batch, as `_titles`."""
+    items = sorted({e.item_key for e in batch.values() if e.item_key})
+    stored = _stored_items(conn, items, now) if items else set()
     kept: dict[str, Entry] = {}
     for key, e in batch.items():
-        if e.item_key in stored or e.item_key in offered:
+        if e.item_key in stored:
             what = "guid" if e.guid and e.guid != e.link else "link"
             known_again.setdefault(e.feed_id, Counter())[what] += 1
             continue
         kept[key] = e
         if e.item_key:
-            offered.add(e.item_key)
+            stored.add(e.item_key)  # the same item again under a third key is not stored twice
     return kept
 
 
