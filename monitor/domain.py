@@ -163,9 +163,11 @@ def _tracking(name: str) -> bool:
 
 def item_key(feed_id: str, link: str, title: str, text: str) -> str:
     """`Entry.item_key` from the stored columns (migration 0022 repeats this formula)."""
-    if not link:
-        return ""
-    return digest_of(feed_id, untracked(link), headline_digest(title), text)
+    return _item_key(feed_id, link, headline_digest(title), text)
+
+
+def _item_key(feed_id: str, link: str, headline: str, text: str) -> str:
+    return digest_of(feed_id, untracked(link), headline, text) if link else ""
 
 
 def another_story(headline: str | None, title: str) -> bool:
@@ -375,7 +377,7 @@ class Entry:
         parameter in its link) at every request: the feed's id with its link without tracking
         parameters (`untracked`), its headline (`headline_digest`) and its text. An item under
         a new key with the item key of a stored entry is that entry. "" without a link."""
-        return item_key(self.feed_id, self.link, self.title, self.text)
+        return _item_key(self.feed_id, self.link, self.headline, self.text)
 
     @functools.cached_property
     def headline(self) -> str:
