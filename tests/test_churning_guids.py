@@ -7,10 +7,9 @@ warning says so. Feeds served on 127.0.0.1; SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect
@@ -36,15 +35,7 @@ STORIES = [
 ]
 
 
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    with open_store(database_url) as opened:
-        yield opened
-
-
-@pytest.fixture
-def two_feeds(tmp_path: Path, feed_server: FeedServer) -> Definitions:
-    return twofeeds.definitions(tmp_path, feed_server.url("/a.xml"), feed_server.url("/b.xml"))
+store, two_feeds = twofeeds.store, twofeeds.two_feeds  # fixtures
 
 
 def churning(change: str, stories: list[tuple[str, str, str]]) -> Handler:

@@ -4,7 +4,6 @@ Feeds served on 127.0.0.1; SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions
 from monitor.pipeline import run_cycle
-from monitor.store import Store, open_store
+from monitor.store import Store
 from monitor.views import indicator_views
 from monitor.webmodels import IndicatorDetailOut
 from tests import news, storeops, twofeeds
@@ -24,19 +23,8 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 HOUR = timedelta(hours=1)
 
 
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    with open_store(database_url) as opened:
-        yield opened
-
-
-@pytest.fixture
-def two_feeds(tmp_path: Path, feed_server: FeedServer) -> Definitions:
-    return twofeeds.definitions(tmp_path, feed_server.url("/a.xml"), feed_server.url("/b.xml"))
-
-
-def serve(feed_server: FeedServer, path: str, *items: news.Item) -> None:
-    feed_server.route(path, body=news.rss(path, list(items)))
+store, two_feeds = twofeeds.store, twofeeds.two_feeds  # fixtures
+serve = twofeeds.serve
 
 
 def links(store: Store, indicator_id: str) -> list[str]:

@@ -6,12 +6,10 @@ Feeds served on 127.0.0.1, real cycles at a controlled clock; SQLite and Postgre
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine
 
 from monitor.definitions import load_definitions
@@ -21,7 +19,7 @@ from monitor.metrics import CYCLE_BUCKETS
 from monitor.pipeline import Context, evaluate_and_record, prepare, rematch, run_cycle
 from monitor.statuses import evaluate_all, kept_statuses
 from monitor.store import Store, open_store
-from tests import news, storeops, twofeeds
+from tests import storeops, twofeeds
 from tests.feedserver import FeedServer
 from tests.twofeeds import INTERVAL, LOCAL_LINK, WIRE_LINK
 
@@ -31,19 +29,8 @@ MINUTE = timedelta(minutes=1)
 DAY = timedelta(days=1)
 
 
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    with open_store(database_url) as opened:
-        yield opened
-
-
-@pytest.fixture
-def two_feeds(tmp_path: Path, feed_server: FeedServer) -> Definitions:
-    return twofeeds.definitions(tmp_path, feed_server.url("/a.xml"), feed_server.url("/b.xml"))
-
-
-def serve(feed_server: FeedServer, path: str, *items: news.Item) -> None:
-    feed_server.route(path, body=news.rss(path, list(items)))
+store, two_feeds = twofeeds.store, twofeeds.two_feeds  # fixtures
+serve = twofeeds.serve
 
 
 def edited(tmp_path: Path, *removed: str, feeds: str | None = None) -> Definitions:

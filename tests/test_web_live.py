@@ -13,7 +13,10 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx2 as httpx
 import pytest
@@ -117,10 +120,22 @@ def test_stop_waits_for_a_request_in_flight(store: Store, defs: Definitions) -> 
     assert not stopper.is_alive()
 
 
-@pytest.mark.slow
-def test_monitor_serve_reads_the_database_and_reloads_definitions(
-    db_url: str, store: Store, tmp_path: Path
-) -> None:
+@dataclass
+class Served:
+    """A real `monitor serve` (`monitor_serve`): its address, its process, the copy of the
+    indicators it reads, its log while it runs, and all it wrote once it has ended."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+    indicators: Path
+    log: IO[str]
+    output: str = ""
+
+
+@contextmanager
+def monitor_serve(db_url: str, tmp_path: Path) -> Iterator[Served]:
+    """`monitor serve` in a process of its own on a free port of 127.0.0.1, over `db_url` with a
+    copy of the web tests' indicators, once it answers; killed at the end if still running."""
     indicators = tmp_path / "indicators"
     shutil.copytree(webdata.WEB / "indicators", indicators)
     with socket.socket() as probe:
@@ -138,26 +153,36 @@ def test_monitor_serve_reads_the_database_and_reloads_definitions(
         [sys.executable, "-m", "monitor", "serve", "--host", "127.0.0.1"],
         env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
+    served = Served(f"http://127.0.0.1:{port}", proc, indicators, log)
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for(f"{url}/healthz", proc)
-        assert len(httpx.get(f"{url}/indicators", timeout=60).json()) == 4
-        assert "Visa easing" in httpx.get(f"{url}/", timeout=60).text
-        (indicators / "flight-routes.yaml").unlink()
-        assert len(httpx.get(f"{url}/indicators", timeout=60).json()) == 3
-        proc.send_signal(signal.SIGHUP)  # a reload, as for `monitor run`: not the end
-        assert len(httpx.get(f"{url}/indicators", timeout=60).json()) == 3
-        log.flush()
-        assert "definitions unchanged" in Path(log.name).read_text()
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
+        wait_for(f"{served.url}/healthz", proc)
+        yield served
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         log.seek(0)
-        output = log.read()
-    assert "Traceback" not in output, output
+        served.output = log.read()
+        log.close()
+
+
+@pytest.mark.slow
+def test_monitor_serve_reads_the_database_and_reloads_definitions(
+    db_url: str, store: Store, tmp_path: Path
+) -> None:
+    with monitor_serve(db_url, tmp_path) as served:
+        url, proc = served.url, served.proc
+        assert len(httpx.get(f"{url}/indicators", timeout=60).json()) == 4
+        assert "Visa easing" in httpx.get(f"{url}/", timeout=60).text
+        (served.indicators / "flight-routes.yaml").unlink()
+        assert len(httpx.get(f"{url}/indicators", timeout=60).json()) == 3
+        proc.send_signal(signal.SIGHUP)  # a reload, as for `monitor run`: not the end
+        assert len(httpx.get(f"{url}/indicators", timeout=60).json()) == 3
+        served.log.flush()
+        assert "definitions unchanged" in Path(served.log.name).read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in served.output, served.output
 
 
 def wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:

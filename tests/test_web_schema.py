@@ -4,11 +4,6 @@ stops with exit 1 as `monitor run` does. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +18,7 @@ from monitor.store import Store
 from monitor.web import create_app
 from monitor.webschema import CHECK_EVERY
 from tests import webdata
-from tests.test_web_live import wait_for
+from tests.test_web_live import monitor_serve
 from tests.webdata import NOW, settings
 
 db_url, defs, store = webdata.db_url, webdata.defs, webdata.store  # fixtures
@@ -114,37 +109,13 @@ def test_monitor_serve_stops_with_exit_1_when_another_version_migrated_the_datab
 ) -> None:
     """As `monitor run` does at its next tick: the start-up error, exit 1, so the orchestrator
     restarts it and the restart (of this version) refuses the database in the same words."""
-    indicators = tmp_path / "indicators"
-    shutil.copytree(webdata.WEB / "indicators", indicators)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {
-        **os.environ,
-        "MONITOR_DATABASE_URL": db_url,
-        "MONITOR_INDICATORS_DIR": str(indicators),
-        "MONITOR_FEEDS_FILE": str(webdata.WEB / "feeds.yaml"),
-        "MONITOR_HTTP_PORT": str(port),
-    }
-    log = (tmp_path / "serve.log").open("w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "serve", "--host", "127.0.0.1"],
-        env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for(f"{url}/healthz", proc)
+    with monitor_serve(db_url, tmp_path) as served:
         migrate_under(db_url)
         body = {"indicator": "visa-easing", "for": "1d", "reason": "trip"}
-        refused = httpx.post(f"{url}/silences", json=body, timeout=60)
+        refused = httpx.post(f"{served.url}/silences", json=body, timeout=60)
         assert refused.status_code == 503
-        assert proc.wait(timeout=60) == 1
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        log.seek(0)
-        output = log.read()
+        assert served.proc.wait(timeout=60) == 1
+    output = served.output
     assert store.silences() == []
     assert "Traceback" not in output, output
     assert f"{FOREIGN}; the HTTP endpoint refuses writes" in output

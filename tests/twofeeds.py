@@ -3,15 +3,20 @@ identity (an item is one item of one feed, so the same article in two feeds is t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions
 from monitor.fetch import FetchLimits
 from monitor.match import Matcher
 from monitor.pipeline import Context, prepare
-from monitor.store import Store
+from monitor.store import Store, open_store
+from tests import news
+from tests.feedserver import FeedServer
 from tests.news import Item
 
 INTERVAL = timedelta(minutes=15)
@@ -71,3 +76,21 @@ def wire(published: datetime) -> Item:
 def local(published: datetime) -> Item:
     """An article of another publisher, only in feed a."""
     return Item(LOCAL, LOCAL_LINK, published)
+
+
+# Fixtures of the tests over the two feeds: `store, two_feeds = twofeeds.store, twofeeds.two_feeds`.
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    with open_store(database_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def two_feeds(tmp_path: Path, feed_server: FeedServer) -> Definitions:
+    return definitions(tmp_path, feed_server.url("/a.xml"), feed_server.url("/b.xml"))
+
+
+def serve(feed_server: FeedServer, path: str, *items: news.Item) -> None:
+    feed_server.route(path, body=news.rss(path, list(items)))
