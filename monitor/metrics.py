@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 from monitor.reloading import Validity
 from monitor.store import FeedState, Store
 
-__all__ = ["CONTENT_TYPE", "CYCLE_BUCKETS", "StoreCollector", "render"]
+__all__ = ["CONTENT_TYPE", "CYCLE_BUCKETS", "StoreCollector", "render", "render_schema"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 CYCLE_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -35,12 +35,20 @@ CYCLE_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 class StoreCollector(Collector):
     """Every monitor_* metric, computed from the store when collected."""
 
-    def __init__(self, store: Store, now: datetime, validity: Validity = Validity()) -> None:  # noqa: B008
+    def __init__(
+        self,
+        store: Store,
+        now: datetime,
+        validity: Validity = Validity(),  # noqa: B008
+        schema: str | None = None,
+    ) -> None:
         self._store = store
         self._validity = validity
         self._now = now  # when a silence holds an alert back, and which feeds are silent
+        self._schema = schema  # why the database is at another revision (`webschema`), or None
 
     def collect(self) -> Iterator[Metric]:
+        yield _schema_gauge(self._schema)
         yield from self._cycles()
         yield from self._changes()
         yield from self._feeds()
@@ -160,9 +168,39 @@ def _feed_state(feed: FeedState) -> str:
     return "failing" if feed.failing_since is not None else "ok"
 
 
-def render(store: Store, now: datetime, validity: Validity = Validity()) -> bytes:  # noqa: B008
+def _schema_gauge(problem: str | None) -> Metric:
+    return GaugeMetricFamily(
+        "monitor_schema_incompatible",
+        "1 once another version migrated the database under this process (GET /healthz says "
+        "`incompatible`, with the reason); 0: the database is at this version's revision.",
+        value=0 if problem is None else 1,
+    )
+
+
+class _SchemaCollector(Collector):
+    def __init__(self, problem: str | None) -> None:
+        self._problem = problem
+
+    def collect(self) -> Iterator[Metric]:
+        yield _schema_gauge(self._problem)
+
+
+def render(
+    store: Store,
+    now: datetime,
+    validity: Validity = Validity(),  # noqa: B008
+    schema: str | None = None,
+) -> bytes:
     """The Prometheus text exposition of every metric at `now`; raises StoreError like the
-    store."""
+    store. `schema`: why the database is at another revision than this code's, or None."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(store, now, validity))
+    registry.register(StoreCollector(store, now, validity, schema))
+    return generate_latest(registry)
+
+
+def render_schema(problem: str | None) -> bytes:
+    """`monitor_schema_incompatible` alone: what /metrics can still tell when the tables of a
+    database another version migrated no longer read as this code knows them."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_SchemaCollector(problem))
     return generate_latest(registry)

@@ -350,12 +350,18 @@ def feeds(state: State) -> list[FeedOut]:
     },
     summary="Prometheus metrics",
 )
-def metrics(state: State) -> Response:
-    """Counters, the cycle duration histogram and timestamps, read from the database."""
-    return Response(
-        prometheus.render(state.store, state.clock(), state.validity()),
-        media_type=prometheus.CONTENT_TYPE,
-    )
+def metrics(state: State, request: Request) -> Response:
+    """Counters, the cycle duration histogram and timestamps, read from the database, and
+    whether another version migrated it (`monitor_schema_incompatible`: then, should its tables
+    no longer read as this code knows them, that gauge alone)."""
+    problem = request.app.state.schema.problem
+    try:
+        body = prometheus.render(state.store, state.clock(), state.validity(), problem)
+    except StoreError:
+        if problem is None:
+            raise
+        body = prometheus.render_schema(problem)
+    return Response(body, media_type=prometheus.CONTENT_TYPE)
 
 
 # ---------------------------------------------------------------- verdicts

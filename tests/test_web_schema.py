@@ -120,3 +120,54 @@ def test_monitor_serve_stops_with_exit_1_when_another_version_migrated_the_datab
     assert "Traceback" not in output, output
     assert f"{FOREIGN}; the HTTP endpoint refuses writes" in output
     assert f"Error: {FOREIGN}; this server stopped" in output
+
+
+def metric(client: TestClient, name: str) -> str | None:
+    """The sample line of `name` in GET /metrics (200 asserted), or None when it is absent."""
+    answer = client.get("/metrics")
+    assert answer.status_code == 200, answer.text
+    lines = [line for line in answer.text.splitlines() if line.startswith(f"{name} ")]
+    return lines[0] if lines else None
+
+
+def test_metrics_say_the_schema_is_incompatible_once_another_version_migrated_the_database(
+    db_url: str, store: Store, defs: Definitions
+) -> None:
+    """Prometheus scrapes /metrics, not /healthz: an alert on the gauge tells that this server
+    reads a database a newer version migrated (and is stopping), as /healthz does."""
+    clock = _Clock()
+    app = create_app(store=store, definitions=lambda: defs, settings=settings(),
+                     clock=clock)  # type: ignore[arg-type]  # fmt: skip
+    client = TestClient(app, raise_server_exceptions=False)
+    assert metric(client, "monitor_schema_incompatible") == "monitor_schema_incompatible 0.0"
+
+    migrate_under(db_url)
+    clock.now += CHECK_EVERY
+
+    assert metric(client, "monitor_schema_incompatible") == "monitor_schema_incompatible 1.0"
+    assert client.get("/healthz").json()["status"] == "incompatible"
+    assert metric(client, "monitor_cycles_total") is not None  # the others as before
+
+
+def test_metrics_still_say_it_when_the_newer_schema_no_longer_reads_as_this_code_knows_it(
+    db_url: str, store: Store, defs: Definitions
+) -> None:
+    """A newer version may rename what /metrics reads: the scrape then answers the gauge alone
+    (200), not a 503 that says only that the database did not answer."""
+    clock = _Clock()
+    app = create_app(store=store, definitions=lambda: defs, settings=settings(),
+                     clock=clock)  # type: ignore[arg-type]  # fmt: skip
+    client = TestClient(app, raise_server_exceptions=False)
+    assert metric(client, "monitor_schema_incompatible") == "monitor_schema_incompatible 0.0"
+
+    migrate_under(db_url)
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE cycle_summary RENAME TO cycle_totals"))
+    finally:
+        engine.dispose()
+    clock.now += CHECK_EVERY
+
+    assert metric(client, "monitor_schema_incompatible") == "monitor_schema_incompatible 1.0"
+    assert metric(client, "monitor_cycles_total") is None
