@@ -493,6 +493,9 @@ class FeedHealth:
     last_error: str = ""
     never_read: bool = False  # no fetch of it has ever succeeded (or it was never fetched)
     last_read: datetime | None = None  # its last successful fetch
+    # When it is (or was) next due: a check moves it on; a feed that started afresh is due
+    # from then until a check tries it (`evaluate.overdue`). None: not known.
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True)

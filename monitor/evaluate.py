@@ -59,7 +59,9 @@ __all__ = [
     "evaluate",
     "feeds_down",
     "level_of",
+    "overdue",
     "status_string",
+    "untried",
 ]
 
 
@@ -226,6 +228,8 @@ def _problem(health: FeedHealth, now: datetime) -> str:
     if health.dead:
         return f"{health.feed_id}: gone{because}"
     if health.never_read:
+        if untried(health) and overdue(health, now) and health.due_at is not None:
+            return f"{health.feed_id}: never read (not tried since {utc_text(health.due_at)})"
         return f"{health.feed_id}: never read{because or ' yet'}"
     since = health.failing_since
     if since is not None and since <= now - UNREAD_AFTER * health.interval:
@@ -245,6 +249,20 @@ def _unread_at(health: FeedHealth) -> datetime | None:
     failing feed that went unread so long before its failures began (the daemon was down, the
     host asleep) is unread from then: its first failed check does not make it read again."""
     return None if health.last_read is None else health.last_read + _unread_wait(health)
+
+
+def untried(health: FeedHealth) -> bool:
+    """Whether no check has tried the feed since it started afresh (new in the feeds file,
+    given another URL there, or put back in it: `Store.sync_feeds`)."""
+    return health.never_read and health.failing_since is None and not health.dead
+
+
+def overdue(health: FeedHealth, now: datetime) -> bool:
+    """Whether the feed has been due for two of its check intervals (ten minutes at least) at
+    `now` with no check trying it: a check moves `due_at` on, and a feed backing off after
+    failures (or gone) is due later. Its lease held by a process that does not get to it,
+    or no daemon running: nobody reads it."""
+    return health.due_at is not None and health.due_at + _unread_wait(health) <= now
 
 
 def _unread_wait(health: FeedHealth) -> timedelta:

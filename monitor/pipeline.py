@@ -242,7 +242,8 @@ def run_cycle(
         log.warning(
             "cycle: deadline of %s passed; %d feeds released unchecked", ctx.cycle_deadline, left
         )
-    report.changes = evaluate_and_record(ctx, now=now)
+    # A cycle that got through its due feeds tells which no check tries (`statuses.held`).
+    report.changes = evaluate_and_record(ctx, now=now, checked=not left)
     report.regex_timeouts = _log_timeouts(ctx.matcher.take_timeouts())
     report.finished_at = clock() if clock else now
     ctx.store.record_cycle(_cycle_row(report))
@@ -309,20 +310,27 @@ def _check_feeds(
 
 
 def evaluate_and_record(
-    ctx: Context, *, now: datetime, replayed: bool = False
+    ctx: Context, *, now: datetime, replayed: bool = False, checked: bool = False
 ) -> list[StatusChange]:
+    """Record the status changes at `now` of every indicator. `checked`: right after a cycle
+    that checked every due feed it could claim, so a feed still due for two intervals is one
+    no check tries (`statuses.held`)."""
     recorded = ctx.store.current_statuses()
     current = {i: status for i, (status, _since) in recorded.items()}
     with heap.paused():  # many objects, next to no cycles (`heap.paused`)
-        statuses = advance_all(ctx.definitions, ctx.store, now=now, current=current)
+        statuses = advance_all(
+            ctx.definitions, ctx.store, now=now, current=current, overdue=not replayed
+        )
     evaluated = ctx.store.evaluated_with()
     found = find_changes(statuses, current, now=now, replayed=replayed)
-    found, unread = held(ctx.definitions, ctx.store, found, now=now)
+    found, unread = held(ctx.definitions, ctx.store, found, now=now, checked=checked)
     found = edited(ctx.definitions, evaluated, found)
     if any(c.new_status == UNKNOWN for c in found):  # dated as the readers showed it
         sent = ctx.store.last_digest()
         floor = sent[1] if sent is not None else None
-        found = dated(ctx.definitions, ctx.store, found, recorded, now=now, floor=floor)
+        found = dated(
+            ctx.definitions, ctx.store, found, recorded, now=now, floor=floor, overdue=not replayed
+        )
     done = ctx.store.record_changes(found, alert=ctx.alerts)
     hashes = {i.id: i.hash for i in ctx.definitions.indicators if i.id not in unread}
     ctx.store.mark_evaluated({i: h for i, h in hashes.items() if evaluated.get(i, h) != h})

@@ -30,7 +30,7 @@ from monitor.domain import (
     parse_duration,
 )
 from monitor.errors import SilenceError, VerdictError
-from monitor.evaluate import EVIDENCE_SHOWN, down_since, evaluate, feeds_down
+from monitor.evaluate import EVIDENCE_SHOWN, down_since, evaluate, feeds_down, overdue, untried
 from monitor.evaluate import changes as find_changes
 from monitor.silences import Silence
 from monitor.store import OutcomeKept, Store
@@ -84,15 +84,17 @@ def dated(
     now: datetime,
     unread: bool = False,
     floor: datetime | None = None,
+    overdue: bool = True,
 ) -> list[StatusChange]:
     """The changes `found` at `now`, each to ``unknown`` dated when the feeds stopped
     supporting the status it leaves (`unread_since`: a failing feed two intervals after its
     first failure), as the readers show it before it is recorded — but not before that status
     began (`recorded`: indicator id -> (status, since)) nor before `floor` (a writer's: where
     the latest digest sent listed changes up to, so none is dated into what it covered).
-    `unread`: the readers' feed health, which counts feeds nobody read (`_health`)."""
+    `unread`: the readers' feed health, which counts feeds nobody read (`_health`); else the
+    writers', with `overdue` feeds as the readers see them (not for a replay)."""
     unknown = {c.indicator_id for c in found if c.new_status == UNKNOWN}
-    unread_at = unread_since(definitions, store, unknown, now=now, unread=unread)
+    unread_at = unread_since(definitions, store, unknown, now=now, unread=unread, overdue=overdue)
     dated_found = []
     for change in found:
         stopped = unread_at.get(change.indicator_id)
@@ -111,15 +113,17 @@ def advance_all(
     now: datetime,
     current: Mapping[str, str],
     only: str | None = None,
+    overdue: bool = True,
 ) -> list[Status]:
     """The status at `now` of every indicator (or `only` that one) whose status differs from
     `current` (absent: INITIAL), the kept stories brought up to date first (for the writers: a
     check, a verdict; `monitor.incremental`). Only these have their evidence read: the others
-    record nothing."""
+    record nothing. The feeds are as the writers see them (`_health`): without `overdue` (a
+    replay, which re-reads what is stored), all as read at the next check."""
     if not definitions.indicators:
         return []
     states = incremental.advance(definitions.indicators, store, now=now)
-    reads = _reads(definitions, store, unread=False)
+    reads = _reads(definitions, store, unread=False, now=now if overdue else None)
     strings = incremental.status_strings(definitions.indicators, states, reads, now=now)
     moved = [
         i
@@ -168,19 +172,26 @@ def unread_since(
     *,
     now: datetime,
     unread: bool = True,
+    overdue: bool = True,
 ) -> dict[str, datetime]:
     """Of the indicators in `indicator_ids` that are `unknown` at `now` because their feeds went
     unread or failing: since when (`evaluate.down_since`), where it can be told. `unread`: as
-    the readers see the feeds (`_health`); without, as the writers do."""
+    the readers see the feeds (`_health`); without, as the writers do (`overdue`: see
+    `advance_all`)."""
     if not indicator_ids:
         return {}
-    reads = _reads(definitions, store, unread=unread)
+    reads = _reads(definitions, store, unread=unread, now=now if overdue else None)
     found = {i: down_since(reads[i], now) for i in indicator_ids if i in reads}
     return {i: moment for i, moment in found.items() if moment is not None}
 
 
 def held(
-    definitions: Definitions, store: Store, found: Sequence[StatusChange], *, now: datetime
+    definitions: Definitions,
+    store: Store,
+    found: Sequence[StatusChange],
+    *,
+    now: datetime,
+    checked: bool = False,
 ) -> tuple[list[StatusChange], set[str]]:
     """`found` without the changes a writer cannot claim yet, and the ids of their indicators:
 
@@ -188,13 +199,20 @@ def held(
       (the readers' ``unknown``, `_health`: a daemon that was down). ``quiet`` says the feeds
       were read and nothing matched: the check that reads them records it. Recorded before
       (evidence that left its window while nobody read the feeds), it claimed a reading nobody
-      made, while the readers said ``unknown``;
+      made, while the readers said ``unknown``. Nor does it wait for ever: once the feeds were
+      due for two intervals with no check trying them (`evaluate.overdue`), the writers see
+      them unread as the readers do and work out ``unknown`` themselves;
     - a change to ``unknown`` of an indicator one of whose feeds was never tried (given another
       URL in the feeds file, or put back in it: it starts afresh, due at once). Nothing was
       learnt: the check that tries it records what it finds, ``unknown`` with the fetch's error
       or no change at all. Recorded at the reload, a feed moved to a working address made each
       of its indicators change twice within seconds (``quiet -> unknown -> quiet``), each change
-      alerted.
+      alerted. Held until a check (`checked`) finds the feed due for two intervals and still
+      untried: its lease held by a process that does not get to it, say. Then it is recorded,
+      saying so (``a: never read (not tried since …)``);
+    - without `checked` (at start-up, a reload, the digest's own look, before the check that
+      reads the due feeds), a change to ``unknown`` that only overdue feeds make: that check
+      reads them (after a day down, no ``unknown`` and back on the first check).
 
     A replay (`replayed`) re-reads what is stored: none held."""
     claims = {c.indicator_id for c in found if c.new_status == QUIET and not c.replayed}
@@ -203,19 +221,23 @@ def held(
         return list(found), set()
     reads = _reads(definitions, store, unread=True)
     unread = {i for i in claims if i in reads and feeds_down(reads[i], now)}
-    untried = {i for i in waits if i in reads and any(map(_untried, reads[i]))}
-    kept_back = unread | untried
+
+    def waiting(health: FeedHealth) -> bool:
+        return untried(health) and not (checked and overdue(health, now))
+
+    untried_ids = {i for i in waits if i in reads and any(map(waiting, reads[i]))}
+    kept_back = unread | untried_ids
+    if not checked and waits - kept_back:
+        due = _reads(definitions, store, unread=False)  # every feed read at the next check
+        kept_back |= {i for i in waits - kept_back if i in due and not feeds_down(due[i], now)}
     return [c for c in found if c.indicator_id not in kept_back], kept_back
 
 
-def _untried(health: FeedHealth) -> bool:
-    """Whether no check has tried the feed since it started afresh (`Store.sync_feeds`)."""
-    return health.never_read and health.failing_since is None and not health.dead
-
-
-def _reads(definitions: Definitions, store: Store, *, unread: bool) -> dict[str, list[FeedHealth]]:
+def _reads(
+    definitions: Definitions, store: Store, *, unread: bool, now: datetime | None = None
+) -> dict[str, list[FeedHealth]]:
     """indicator id -> the health of each feed it reads (`_health`)."""
-    health = _health(store, unread=unread)
+    health = _health(store, unread=unread, now=now)
     feeds = reading_of(definitions).feeds
     return {
         i.id: [health.get(f) or _never_read(f) for f in feeds[i.id]] for i in definitions.indicators
@@ -248,7 +270,7 @@ def evaluate_all(
     read = store.evidence_read(
         [i.id for i in indicators], {i.id: now - i.window for i in indicators}
     )
-    health = _health(store, unread=unread)
+    health = _health(store, unread=unread, now=now)
     feeds = reading_of(definitions).feeds
     statuses = []
     for indicator in indicators:
@@ -258,15 +280,18 @@ def evaluate_all(
     return statuses
 
 
-def _health(store: Store, *, unread: bool) -> dict[str, FeedHealth]:
+def _health(store: Store, *, unread: bool, now: datetime | None = None) -> dict[str, FeedHealth]:
     """feed id -> its health. With `unread`, for the readers (the page, the API, `monitor
     status`, the digest): a feed nobody has read for two of its check intervals, as while no
     daemon runs, supports no status (`evaluate.feeds_down`). Without, for the writers (a
-    check, the daemon): they read the feeds themselves, and a daemon starting after a day down
-    would otherwise record every indicator `unknown`, then back, on its first check."""
+    check, the daemon): they read the feeds themselves — but not one `overdue` at `now` (due
+    for two intervals and no check tried it), which they see as the readers do. A daemon
+    starting after a day down holds back what that changes until its first check (`held`)."""
     found = store.feed_health()
     if not unread:
-        found = [replace(h, last_read=None) for h in found]
+        found = [
+            h if now is not None and overdue(h, now) else replace(h, last_read=None) for h in found
+        ]
     return {h.feed_id: h for h in found}
 
 

@@ -780,6 +780,29 @@ def test_a_feed_unread_for_a_day_stays_unread_when_its_next_check_fails() -> Non
     assert down_since([as_usual], NOW) is None
 
 
+@pytest.mark.parametrize(
+    ("due_ago", "interval", "why"),
+    [
+        (timedelta(minutes=29), timedelta(minutes=15), "f1: never read yet"),
+        (timedelta(minutes=30), timedelta(minutes=15), "f1: never read (not tried since {due})"),
+        (timedelta(minutes=9), timedelta(0), "f1: never read yet"),  # ten minutes at least
+        (timedelta(minutes=10), timedelta(0), "f1: never read (not tried since {due})"),
+    ],
+)
+def test_a_feed_due_for_two_intervals_and_never_tried_says_since_when(
+    due_ago: timedelta, interval: timedelta, why: str
+) -> None:
+    """A feed given another URL (or new) is due at once; when no check tried it for two
+    intervals (its lease held by a process that does not get to it), the reason says so."""
+    due = NOW - due_ago
+    health = FeedHealth("f1", None, interval, never_read=True, due_at=due)
+    assert feeds_down([health], NOW) == "feeds not read: " + why.format(
+        due=f"{due:%Y-%m-%d %H:%M} UTC"
+    )
+    tried = replace(health, failing_since=due, last_error="fetch: HTTP 404 Not Found")
+    assert feeds_down([tried], NOW) == "feeds not read: f1: never read (fetch: HTTP 404 Not Found)"
+
+
 def test_a_failing_feed_says_failing_not_unread() -> None:
     health = FeedHealth("f1", NOW - HOUR, timedelta(minutes=15), last_error="boom",
                         last_read=NOW - 2 * HOUR)  # fmt: skip

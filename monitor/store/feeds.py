@@ -40,6 +40,7 @@ _HEALTH_COLUMNS = [
         "dead",
         "last_error",
         "last_success_at",
+        "next_check_at",
     )
 ]
 
@@ -366,6 +367,7 @@ class FeedsMixin(StoreBase):
                     last_error=row.last_error,
                     never_read=row.last_success_at is None,
                     last_read=row.last_success_at,
+                    due_at=row.next_check_at,
                 )
                 for row in rows
             ]
