@@ -23,7 +23,8 @@ request whose Host is not in MONITOR_HTTP_ALLOWED_HOSTS gets 400 (`server.Guard`
 With tokens set (MONITOR_API_TOKEN, MONITOR_API_TOKENS), every endpoint but /healthz needs
 `Authorization: Bearer <token>` or a browser's session from /signin (`monitor.signin`),
 /openapi.json too (there is no /docs: see the README). Errors are JSON `{"detail": ...}` (a page
-when a browser's Accept names text/html), never a stack trace. The pages, /indicators…, /feeds
+when a browser's Accept names text/html), never a stack trace; a path's or query's integer is
+ASCII digits alone (`webmodels.digits_only`) or 422. The pages, /indicators…, /feeds
 and the Atom feeds carry an ETag (a hash of the body) and honour If-None-Match with 304; the
 others (/healthz, /metrics, /entries, /silences, the exports) are made afresh, without one.
 
@@ -81,6 +82,7 @@ from monitor.webmodels import (
     IndicatorOut,
     JudgedOut,
     VerdictIn,
+    digits_only,
 )
 from monitor.webschema import SchemaWatch, refuse_writes
 
@@ -97,7 +99,9 @@ _NO_STORE = "no-store"
 
 IndicatorId = Annotated[str, Path(description="The indicator's id (its file stem).")]
 EntryId = Annotated[
-    int, Path(ge=1, le=2**63 - 1, description="The entry's id (`entry_id` of its evidence).")
+    int,
+    Path(ge=1, le=_MAX_ID, description="The entry's id (`entry_id` of its evidence)."),
+    digits_only(_MAX_ID),
 ]
 
 
@@ -301,7 +305,7 @@ def history(
         Query(description="Only changes at or after this time (ISO 8601; UTC if no zone)."),
     ] = None,
     limit: Annotated[
-        int, Query(ge=1, le=HISTORY_MAX, description="Changes per page.")
+        int, Query(ge=1, le=HISTORY_MAX, description="Changes per page."), digits_only(HISTORY_MAX)
     ] = HISTORY_LIMIT,
     before: Annotated[
         int | None,
@@ -311,6 +315,7 @@ def history(
             description="Only changes older than the one with this id "
             "(the `next_before` of the previous page).",
         ),
+        digits_only(_MAX_ID),
     ] = None,
 ) -> HistoryOut:
     """Status changes of one indicator (also one no longer defined), newest first, by pages."""
@@ -457,7 +462,9 @@ def indicator_page(
     request: Request,
     indicator_id: IndicatorId,
     before: Annotated[
-        int | None, Query(ge=1, le=_MAX_ID, description="Show changes older than this id.")
+        int | None,
+        Query(ge=1, le=_MAX_ID, description="Show changes older than this id."),
+        digits_only(_MAX_ID),
     ] = None,
 ) -> Response:
     """One indicator's page: status, question, all current evidence, the 90-day timeline

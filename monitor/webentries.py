@@ -16,12 +16,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from monitor import views
 from monitor.store import Store
-from monitor.webmodels import EntryOut, ErrorOut, SearchText
+from monitor.webmodels import EntryOut, ErrorOut, SearchText, digits_only
 
 __all__ = ["ENTRIES_LIMIT", "ENTRIES_MAX", "router"]
 
 ENTRIES_LIMIT = 20
 ENTRIES_MAX = 200
+MAX_ID = 2**63 - 1
 
 
 class _Monitor(Protocol):
@@ -70,16 +71,19 @@ def entries(
         Query(min_length=1, max_length=200, description="In title or text (any case); not blank."),
     ],
     limit: Annotated[
-        int, Query(ge=1, le=ENTRIES_MAX, description="At most this many entries.")
+        int,
+        Query(ge=1, le=ENTRIES_MAX, description="At most this many entries."),
+        digits_only(ENTRIES_MAX),
     ] = ENTRIES_LIMIT,
     before: Annotated[
         int | None,
         Query(
             ge=1,
-            le=2**63 - 1,
+            le=MAX_ID,
             description="Only the entries after the one with this id, newest first: the id of "
             "the last entry of the page before (the `before` of the `Link` header's next page).",
         ),
+        digits_only(MAX_ID),
     ] = None,
 ) -> list[EntryOut]:
     """Stored entries whose title or text contains `q`, newest first (by time, then id), a

@@ -17,6 +17,7 @@ from typing import Annotated, Literal, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -446,6 +447,31 @@ def search_text(text: str) -> str:
 
 
 SearchText = Annotated[str, AfterValidator(search_text)]
+
+
+def whole_number(given: str, most: int) -> int | None:
+    """`given` as a whole number when it is ASCII digits alone, no more of them than `most`
+    has (the caller bounds the value); else None. int() and pydantic would take " 7", "+7" and
+    "1_0" (10), pydantic "7.0", int() "١" (1), and each refuses 5,000 digits its own way."""
+    if given.isascii() and given.isdigit() and len(given) <= len(str(most)):
+        return int(given)
+    return None
+
+
+def digits_only(most: int) -> BeforeValidator:
+    """Every integer of the API's paths and queries (`Annotated[int, Query(ge=, le=most),
+    digits_only(most)]`): read by `whole_number`, else a 422 naming the parameter."""
+    refusal = f"not a whole number in ASCII digits 0-9 alone (at most {len(str(most))} of them)"
+
+    def read(given: object) -> object:
+        if isinstance(given, int) and not isinstance(given, bool):
+            return given  # a default
+        found = whole_number(given, most) if isinstance(given, str) else None
+        if found is None:
+            raise ValueError(refusal)
+        return found
+
+    return BeforeValidator(read)
 
 
 class EntryOut(_Model):

@@ -33,7 +33,7 @@ from monitor.errors import SilenceError
 from monitor.silences import MAX_SILENCE_ID, Silence
 from monitor.statuses import begin_silence
 from monitor.store import Store
-from monitor.webmodels import ErrorOut, SilenceIn, SilenceOut
+from monitor.webmodels import ErrorOut, SilenceIn, SilenceOut, digits_only, whole_number
 
 __all__ = ["form_id", "read_form", "router"]
 
@@ -55,7 +55,11 @@ def _monitor(request: Request) -> _Monitor:
 
 
 State = Annotated[_Monitor, Depends(_monitor)]
-SilenceId = Annotated[int, Path(ge=1, le=MAX_SILENCE_ID, description="The silence's id.")]
+SilenceId = Annotated[
+    int,
+    Path(ge=1, le=MAX_SILENCE_ID, description="The silence's id."),
+    digits_only(MAX_SILENCE_ID),
+]
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -179,14 +183,12 @@ async def read_form(request: Request, what: str, max_fields: int = 8) -> dict[st
 
 def form_id(field: Mapping[str, str], name: str, refusal: str, *, most: int = 2**63 - 1) -> int:
     """The id in the form's field `name`; 422 `refusal` (a tampered or broken form) unless it
-    is ASCII digits alone, from 1 to `most`: int() would take " 7", "1_0" (10) and "١" (1), and
-    refuse 5,000 digits with a ValueError of its own."""
-    given = field.get(name, "")
-    if not (given.isascii() and given.isdigit() and len(given) <= len(str(most))):
+    is ASCII digits alone (`whole_number`, as the paths' and queries' integers), from 1 to
+    `most`."""
+    found = whole_number(field.get(name, ""), most)
+    if found is None or not 1 <= found <= most:
         raise HTTPException(422, refusal)
-    if not 1 <= int(given) <= most:
-        raise HTTPException(422, refusal)
-    return int(given)
+    return found
 
 
 def _begin(

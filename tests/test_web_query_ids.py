@@ -1,0 +1,138 @@
+"""Every integer the API reads from a path or a query (`?limit`, `?before`, the verdict's entry
+id, the silence's id), through a real server on 127.0.0.1 and a real HTTP client: ASCII digits
+alone or a 422 naming the parameter, and nothing judged or ended.
+
+pydantic read "1_0" as 10, "+7", " 7" and "7.0" as 7, so `POST /silences/+1/end` ended silence
+1, `/indicators/x/evidence/1_0/verdict` judged entry 10 and `?limit=1_0` paged by 10: a value
+the client did not write (the form fields were already read as digits alone: test_web_form_ids).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx2 as httpx
+import pytest
+from fastapi import FastAPI
+
+from monitor.store import Store
+from monitor.web import WebServer
+from tests import webdata
+from tests.webdata import VISA_HERALD
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+db_url, defs, store, app = webdata.db_url, webdata.defs, webdata.store, webdata.app  # fixtures
+
+SAME_SITE = {"Sec-Fetch-Site": "same-origin"}
+HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", **SAME_SITE}
+DIGITS_ONLY = "not a whole number in ASCII digits 0-9 alone"
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[httpx.Client]:
+    with (
+        WebServer(app, host="127.0.0.1", port=0) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
+        yield client
+
+
+def spellings(value: int) -> dict[str, str]:
+    """`value` as a client might mistype it: pydantic read each of the first five as `value`."""
+    digits = str(value)
+    return {
+        "underscore": f"{digits[0]}_{digits[1:]}" if len(digits) > 1 else f"0_{digits}",
+        "plus": f"+{digits}",
+        "space before": f" {digits}",
+        "space after": f"{digits} ",
+        "point zero": f"{digits}.0",
+        "arabic-indic": digits.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),
+        "full-width": digits.translate(str.maketrans("0123456789", "０１２３４５６７８９")),
+        "30 digits": "9" * 30,
+    }
+
+
+def refused(answer: httpx.Response, where: str, name: str) -> bool:
+    """A 422 whose one error names the parameter and says why."""
+    if answer.status_code != 422:
+        return False
+    (error,) = answer.json()["detail"]
+    return error["loc"] == [where, name] and DIGITS_ONLY in error["msg"]
+
+
+def herald_id(client: httpx.Client) -> int:
+    (hit,) = client.get("/entries", params={"q": VISA_HERALD}).json()
+    return int(hit["id"])
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "name", "value"),
+    [
+        ("/indicators/visa-easing/history", {}, "limit", 2),
+        ("/indicators/visa-easing/history", {}, "before", 12),
+        ("/indicators/visa-easing/page", {}, "before", 12),
+        ("/entries", {"q": "seoul"}, "limit", 10),
+    ],
+)
+def test_a_mistyped_paging_number_is_a_422_naming_it(
+    client: httpx.Client, path: str, query: dict[str, str], name: str, value: int
+) -> None:
+    plain = client.get(path, params=query | {name: str(value)})
+    assert plain.status_code == 200, plain.text[:300]
+
+    for spelling, given in spellings(value).items():
+        answer = client.get(path, params=query | {name: given})
+
+        assert refused(answer, "query", name), (spelling, answer.status_code, answer.text[:300])
+
+
+def test_a_mistyped_entry_cursor_is_a_422(client: httpx.Client) -> None:
+    herald = herald_id(client)
+    assert client.get("/entries", params={"q": "visa", "before": str(herald)}).status_code == 200
+
+    for spelling, given in spellings(herald).items():
+        answer = client.get("/entries", params={"q": "visa", "before": given})
+
+        assert refused(answer, "query", "before"), (spelling, answer.status_code, answer.text)
+
+
+def test_a_mistyped_entry_id_in_the_verdict_path_judges_nothing(
+    client: httpx.Client, store: Store
+) -> None:
+    herald = herald_id(client)
+    body = {"outcome": "eased", "verdict": "no", "note": "not the story"}
+
+    for spelling, given in spellings(herald).items():
+        answer = client.post(f"/indicators/visa-easing/evidence/{given}/verdict", json=body)
+
+        assert refused(answer, "path", "entry_id"), (spelling, answer.status_code, answer.text)
+        assert store.verdicts() == [], spelling
+
+    plain = client.post(f"/indicators/visa-easing/evidence/{herald}/verdict", json=body)
+    assert plain.status_code == 200, plain.text
+    assert [v.entry_id for v, _ in store.verdicts()] == [herald]
+
+
+def test_a_mistyped_silence_id_in_the_path_ends_no_silence(client: httpx.Client) -> None:
+    begin = {"indicator": "visa-easing", "for": "2d", "reason": "a state visit"}
+    begun = client.post("/silences", json=begin)
+    assert begun.status_code == 201, begun.text
+    silence = begun.json()["id"]
+
+    for spelling, given in spellings(silence).items():
+        answer = client.post(f"/silences/{given}/end", headers=SAME_SITE)
+
+        assert refused(answer, "path", "silence_id"), (spelling, answer.status_code, answer.text)
+        (still,) = client.get("/silences").json()
+        assert still["state"] == "active", spelling
+
+    ended = client.post(f"/silences/{silence}/end", headers=SAME_SITE)
+    assert (ended.status_code, ended.json()["state"]) == (200, "ended")
+
+
+def test_a_browser_is_shown_which_number_is_wrong(client: httpx.Client) -> None:
+    answer = client.get("/indicators/visa-easing/page", params={"before": "1_0"}, headers=HTML)
+
+    assert answer.status_code == 422 and answer.headers["content-type"].startswith("text/html")
+    assert "before: Value error, " + DIGITS_ONLY in answer.text
