@@ -134,7 +134,7 @@ def send_one(
     channels it holds as down are not tried, and what this try found is added to it."""
     change = claim.change
     assert change.id is not None
-    title = outbox.titles.get(change.indicator_id, change.indicator_id)
+    title = outbox.titles.get(change.indicator_id) or change.title or change.indicator_id
     holders = outbox.store.silences(change.indicator_id, ending_after=change.at)
     held_by = holder(change, holders)
     alert = build_alert(

@@ -12,7 +12,8 @@ piece of evidence: headline linked to the article, publisher, date, then as the 
 it: the snippet without the headline (`views.lede`) and the matched terms as words
 (`shownterms.shown_terms`, a regex never by its source). A change a silence held says so, as its
 alert does (`silences.held_back`). A change of an indicator no longer defined (its file removed)
-is titled by its id marked "(no longer defined)", as in the digest, and links to its history
+is titled as it kept it (its title then; its id if recorded before that was kept) marked "(no
+longer defined)", as in the digest, and links to its history
 (GET /indicators/{id}/history, still served) instead of its page, which is gone.
 
 Ids are tag: URIs (RFC 4151) that never change for a change: `tag:HOST,DATE:INDICATOR/change/ID`
@@ -77,7 +78,8 @@ def changes_feed(
         title, key = "monitor: status changes", "changes"
         alternate: str | None = base_url
     elif indicator_id not in titles:  # no longer defined: its page is gone, its history is not
-        title = f"monitor: {indicator_id} {NO_LONGER_DEFINED}"
+        kept = next((o.change.title for o in changes if o.change.title), indicator_id)
+        title = f"monitor: {kept} {NO_LONGER_DEFINED}"
         key = f"indicators/{quote(indicator_id, safe='')}/changes"
         alternate, alternate_type = _history_address(base_url, indicator_id), "application/json"
     else:
@@ -112,7 +114,7 @@ def _entry(
     change = out.change
     entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
     removed = change.indicator_id not in titles
-    name = titles.get(change.indicator_id, change.indicator_id)
+    name = titles.get(change.indicator_id) or change.title or change.indicator_id
     marked = f"{name} {NO_LONGER_DEFINED}" if removed else name
     _text(entry, "id", entry_id(authority, change))
     _text(entry, "title", f"{marked}: {change.old_status} → {change.new_status}")

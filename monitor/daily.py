@@ -284,7 +284,8 @@ def digest_input(
         feed_problems=feed_problems(store.feeds(), now=now, zone=zone),
         page_url=public_url,
         standing_at=end if past else None,
-        removed=frozenset(c.indicator_id for c in changes) - {i.id for i in definitions.indicators},
+        removed=frozenset(c.indicator_id for c in changes).union(v.id for v in standing)
+        - {i.id for i in definitions.indicators},
     )
 
 

@@ -73,8 +73,9 @@ class DigestInput:
     # A past day's: when the standing statuses stood (the end of the changes it lists); None:
     # as it is built (`generated_at`).
     standing_at: datetime | None = None
-    # Indicators of listed changes whose file is gone since: titled by their id (all a change
-    # keeps of them), marked "no longer defined", without a page link (it would be a 404).
+    # Indicators of listed changes and standing statuses whose file is gone since: titled as
+    # their changes kept them (`StatusChange.title`; the id for one recorded before that was
+    # kept), marked "no longer defined", without a page link (it would be a 404).
     removed: frozenset[str] = frozenset()
 
 
@@ -193,6 +194,7 @@ class _Line:
     more: int
     page: str | None = None  # the indicator's page under MONITOR_PUBLIC_URL
     listed: _Listed | None = None  # evidence listed under "What changed"
+    removed: bool = False  # its indicator is no longer defined
 
 
 @dataclass(frozen=True)
@@ -281,7 +283,8 @@ def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Change,
         page = None if removed else page_address(data.page_url, change.indicator_id)
         views.append(
             _Change(
-                indicator=clean(titles.get(change.indicator_id, change.indicator_id)),
+                indicator=clean(titles.get(change.indicator_id) or change.title)
+                or change.indicator_id,
                 old=format_status(change.old_status),
                 new=format_status(change.new_status),
                 old_code=change.old_status,
@@ -306,6 +309,7 @@ def _groups(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Group, .
     groups: dict[str, list[_Line]] = {}
     for line in data.indicators:
         items, more, listed = ledger.items(line.evidence, zone, EVIDENCE_PER_INDICATOR, None)
+        removed = line.id in data.removed
         view = _Line(
             title=clean(line.title) or line.id,
             status=format_status(line.status),
@@ -315,8 +319,9 @@ def _groups(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Group, .
             since=format_time(line.since, zone),
             items=items,
             more=more,
-            page=web_url(page_address(data.page_url, line.id) or ""),
+            page=None if removed else web_url(page_address(data.page_url, line.id) or ""),
             listed=listed,
+            removed=removed,
         )
         groups.setdefault(clean(line.group) or "Other", []).append(view)
     return tuple(_Group(name, tuple(lines)) for name, lines in groups.items())

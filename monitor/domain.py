@@ -547,6 +547,11 @@ class StatusChange:
     # How many evidence items it had, when `evidence` holds fewer: a recorded change keeps the
     # top ones (the newest stories) only. 0: `evidence` is all of it.
     evidence_total: int = field(default=0, compare=False)
+    # The indicator as defined when it was recorded, shown once its file is gone: title, group
+    # and its outcomes' (id, label); "" and () for a change recorded before migration 0023.
+    title: str = field(default="", compare=False)
+    group: str = field(default="", compare=False)
+    labels: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
     def evidence_count(self) -> int:

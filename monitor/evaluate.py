@@ -41,6 +41,7 @@ from monitor.domain import (
     MIXED,
     QUIET,
     UNKNOWN,
+    Definitions,
     Evidence,
     FeedHealth,
     Indicator,
@@ -109,13 +110,17 @@ def changes(
     now: datetime,
     replayed: bool = False,
     reason: str | None = None,
+    definitions: Definitions | None = None,
 ) -> list[StatusChange]:
     """A change for every status that differs from `current` (an absent indicator is at INITIAL),
     recorded with `reason` when something other than a check caused it (a verdict); a change to
-    ``unknown`` carries the status's reason."""
+    ``unknown`` carries the status's reason. With `definitions`, each keeps its indicator's
+    title, group and outcome labels as they are now (`StatusChange.title`)."""
+    defined = {i.id: i for i in definitions.indicators} if definitions else {}
     found = []
     for status in statuses:
         old = current.get(status.indicator_id, INITIAL)
+        indicator = defined.get(status.indicator_id)
         if status.status != old:
             found.append(
                 StatusChange(
@@ -128,6 +133,9 @@ def changes(
                     replayed=replayed,
                     reason=reason or status.reason,
                     evidence_total=status.evidence_count,
+                    title=indicator.title if indicator else "",
+                    group=indicator.group if indicator else "",
+                    labels=tuple((o.id, o.label) for o in indicator.outcomes) if indicator else (),
                 )
             )
     return found

@@ -202,6 +202,7 @@ def prepare(ctx: Context, *, now: datetime, evaluate: bool = True) -> list[Statu
         default_silent_after=ctx.silent_after,
     )
     ctx.store.ensure_indicators((i.id for i in ctx.definitions.indicators), now=now)
+    ctx.store.note_defined((i.id for i in ctx.definitions.indicators), now=now)
     return evaluate_and_record(ctx, now=now) if evaluate else []
 
 
@@ -322,7 +323,7 @@ def evaluate_and_record(
             ctx.definitions, ctx.store, now=now, current=current, overdue=not replayed
         )
     evaluated = ctx.store.evaluated_with()
-    found = find_changes(statuses, current, now=now, replayed=replayed)
+    found = find_changes(statuses, current, now=now, replayed=replayed, definitions=ctx.definitions)
     found, unread = held(ctx.definitions, ctx.store, found, now=now, checked=checked)
     found = edited(ctx.definitions, evaluated, found)
     if any(c.new_status == UNKNOWN for c in found):  # dated as the readers showed it

@@ -14,10 +14,13 @@ from datetime import datetime
 
 from monitor.domain import (
     UNKNOWN,
+    AllNode,
     Definitions,
     Indicator,
     Level,
+    Outcome,
     OutcomeState,
+    Rule,
     Status,
     StatusChange,
 )
@@ -37,31 +40,61 @@ def indicator_views_at(
     since its first quiet reading (which records no change: `Store.first_readings`), and
     `unknown` before it, since monitoring it began.
 
-    An indicator nobody monitored at `at` had no status then and is left out: one whose
-    monitoring began later, and one without a change before `at` when `at` is before
-    `kept_since` (retention deleted the changes older than that, and what they said)."""
+    An indicator whose file is gone since is listed as its changes kept it (`_as_kept`), while
+    it was still monitored at `at` (`Store.monitoring_ended`). An indicator nobody monitored at
+    `at` had no status then and is left out: one whose monitoring began later or had ended,
+    and one without a change before `at` when `at` is before `kept_since` (retention deleted
+    the changes older than that, and what they said)."""
     around, started = store.changes_around(at), store.monitoring_started()
     current, first = store.current_statuses(), store.first_readings()
+    ended, defined = store.monitoring_ended(), {i.id for i in definitions.indicators}
+    gone = sorted(i for i in current if i not in defined and not (i in ended and ended[i] <= at))
     views = []
-    for indicator in definitions.indicators:
-        before, after = around.get(indicator.id, Around())
-        begun = started.get(indicator.id)
+    for indicator_id in [*(i.id for i in definitions.indicators), *gone]:
+        before, after = around.get(indicator_id, Around())
+        begun = started.get(indicator_id)
         if before is not None:
             status, since = before.new_status, before.at
         else:
-            held = after.old_status if after is not None else current.get(indicator.id, ("",))[0]
+            held = after.old_status if after is not None else current.get(indicator_id, ("",))[0]
             begun = max(begun, kept_since) if begun and kept_since else begun
             if begun is None or begun > at or not held:
                 continue
             status, since = held, begun
-            read = first.get(indicator.id)
+            read = first.get(indicator_id)
             if read is not None and read > begun:
                 status, since = (UNKNOWN, begun) if at < read else (held, read)
-        shown = _held(indicator, status, before)
-        view = indicator_view(indicator.id, definitions, shown, status, since)
-        began = started.get(indicator.id, since)
-        views.append(replace(view, started=began, first_read=first.get(indicator.id)))
+        known = definitions
+        if indicator_id not in defined:  # its file is gone: as its changes kept it
+            kept = _as_kept(indicator_id, status, before, after)
+            known = replace(definitions, indicators=(kept,))
+        shown = _held(known.indicator(indicator_id), status, before)
+        view = indicator_view(indicator_id, known, shown, status, since)
+        began = started.get(indicator_id, since)
+        views.append(replace(view, started=began, first_read=first.get(indicator_id)))
     return views
+
+
+def _as_kept(
+    indicator_id: str, status: str, before: StatusChange | None, after: StatusChange | None
+) -> Indicator:
+    """An indicator whose file is gone, as a change of it kept it (`StatusChange.title`): its
+    title, group and outcome labels then; its id, no group and its outcome ids as labels where
+    the change kept none (recorded before migration 0023). Its outcomes match nothing, and
+    their `corroborate` is the default: all a `mixed` status kept is its evidence."""
+    named = next((c for c in (before, after) if c is not None and c.title), before or after)
+    labels = dict(named.labels) if named is not None else {}
+    evidence = before.evidence if before is not None else ()
+    told = [status.partition(":")[0] if ":" in status else "", *(e.outcome_id for e in evidence)]
+    labels |= {o: o for o in told if o and o not in labels}
+    nothing = Rule(AllNode(()))
+    return Indicator(
+        indicator_id,
+        group=named.group if named is not None else "",
+        title=(named.title if named is not None else "") or indicator_id,
+        question="",
+        outcomes=tuple(Outcome(o, label, nothing) for o, label in labels.items()),
+    )
 
 
 def _held(indicator: Indicator, status: str, change: StatusChange | None) -> Status:

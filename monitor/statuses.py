@@ -48,7 +48,11 @@ def pending_changes(definitions: Definitions, store: Store, *, now: datetime) ->
     if not moved:
         return []
     statuses = kept_statuses(definitions, store, now=now, only=moved)  # with their evidence
-    found = edited(definitions, store.evaluated_with(), find_changes(statuses, current, now=now))
+    found = edited(
+        definitions,
+        store.evaluated_with(),
+        find_changes(statuses, current, now=now, definitions=definitions),
+    )
     return dated(definitions, store, found, recorded, now=now, unread=True)
 
 
@@ -357,7 +361,10 @@ def judge(
         status = _status_of(definitions, store, indicator_id, now=now, current=current)
         if status is None:
             return Judged(recorded, current, None)
-        found = find_changes([status], {indicator_id: current}, now=now, reason=recorded.reason)
+        found = find_changes(
+            [status], {indicator_id: current}, now=now, reason=recorded.reason,
+            definitions=definitions,
+        )  # fmt: skip
         done = store.record_changes(found, alert=alert)
         if done:  # else another writer changed the status first: evaluate again
             return Judged(recorded, status.status, done[0])

@@ -1,8 +1,9 @@
 """An indicator whose file is removed: the status changes recorded while it was defined stay
-what happened. A past day's digest lists them, titled by the id the change kept and marked "no
-longer defined"; `monitor history` and GET /indicators/{id}/history show them; the current
-views (`monitor status`, GET /indicators) no longer list it; the Atom feed of changes marks them
-as the digest does and links to their history, not to the page that is gone. Feeds and the web
+what happened. A past day's digest lists them, titled as the change kept the indicator (title,
+group, outcome labels) and marked "no longer defined", and its standing status on the days it
+was monitored; `monitor history` and GET /indicators/{id}/history show them; the current views
+(`monitor status`, GET /indicators) no longer list it; the Atom feed of changes marks them as
+the digest does and links to their history, not to the page that is gone. Feeds and the web
 server on 127.0.0.1, real cycles at a controlled clock."""
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ import httpx2 as httpx
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, inspect
 
+from monitor import migrate
 from monitor.cli import main
 from monitor.daily import digest_input
 from monitor.definitions import load_definitions
 from monitor.digest import render
 from monitor.domain import Definitions
-from monitor.pipeline import run_cycle
-from monitor.store import open_store
+from monitor.pipeline import prepare, run_cycle
+from monitor.store import metadata, open_store, schema_differences, upgrade
 from monitor.web import WebServer, create_app
 from tests import news, twofeeds
 from tests.feedserver import FeedServer
@@ -68,10 +71,10 @@ def removed(tmp_path: Path, feed_server: FeedServer, database_url: str) -> Remov
     return Removed(tmp_path, database_url, before, after)
 
 
-def digest_text(definitions: Definitions, database_url: str) -> tuple[str, str]:
+def digest_text(definitions: Definitions, database_url: str, *, day: date = DAY) -> tuple[str, str]:
     with open_store(database_url) as store:
         data = digest_input(
-            definitions, store, day=DAY, now=LATER, timezone=SEOUL,
+            definitions, store, day=day, now=LATER, timezone=SEOUL,
             public_url="https://monitor.example.org/",
         )  # fmt: skip
     return render(data)
@@ -80,14 +83,56 @@ def digest_text(definitions: Definitions, database_url: str) -> tuple[str, str]:
 def test_a_past_days_digest_lists_a_removed_indicators_change_marked_so(removed: Removed) -> None:
     text, html = digest_text(removed.after, removed.database_url)
     changed = text.split("WHAT CHANGED")[1].split("STANDING STATUS")[0]
-    assert "* reads-a (no longer defined)\n  ⚠ unknown → waived — reported" in changed
+    assert "* Visas, as read in a (no longer defined)\n  ⚠ unknown → waived — reported" in changed
     assert LOCAL_LINK in changed  # the evidence it kept
     assert "https://monitor.example.org/indicators/reads-a" not in text  # its page is gone
-    assert "reads-a</strong> <span" in html and "(no longer defined)" in html
+    assert "Visas, as read in a</strong> <span" in html and "(no longer defined)" in html
 
     while_defined, _ = digest_text(removed.before, removed.database_url)
     assert "no longer defined" not in while_defined
     assert "* Visas, as read in a\n" in while_defined
+
+
+def standing(text: str) -> str:
+    return text.split("STANDING STATUS")[1].split("FEED HEALTH")[0]
+
+
+def test_a_past_days_standing_statuses_still_list_a_removed_indicator_as_it_stood(
+    removed: Removed,
+) -> None:
+    """A past day's "Standing status" was built from today's definitions: an indicator whose
+    file was removed since was left out of the day it stood in, and its change was titled by
+    its bare id. The change keeps its title, group and outcome labels (migration 0023)."""
+    text, html = digest_text(removed.after, removed.database_url)
+
+    stood = standing(text)
+    assert "Tests\n" in stood  # the group it was in
+    assert "* Visas, as read in a (no longer defined)\n  waived — reported   (since" in stood
+    assert "* Visas, as read in a, b\n  waived — reported" in stood  # still defined
+    assert "Visas, as read in a</strong> <span" in html.split("Standing status")[1]
+    assert "https://monitor.example.org/indicators/reads-a" not in text  # its page is gone
+
+    while_defined, _ = digest_text(removed.before, removed.database_url)
+    assert "* Visas, as read in a\n  waived — reported   (since" in standing(while_defined)
+
+
+def test_a_digest_of_a_day_after_its_removal_no_longer_lists_it(removed: Removed) -> None:
+    """The first check without its file ends its monitoring: a day's digest after that has
+    no standing status for it, one of the days before still has."""
+    ended = CHECKED + timedelta(days=1, hours=12)
+    with open_store(removed.database_url) as store:
+        prepare(twofeeds.context(removed.after, store, now=ended), now=ended)
+        assert store.monitoring_ended() == {"reads-a": ended}
+
+    after, _ = digest_text(removed.after, removed.database_url, day=DAY + timedelta(days=2))
+    assert "Visas, as read in a, b\n" in standing(after) and "reads-a" not in after
+    assert "Visas, as read in a\n" not in after
+    on_the_day, _ = digest_text(removed.after, removed.database_url)
+    assert "* Visas, as read in a (no longer defined)\n" in standing(on_the_day)
+
+    with open_store(removed.database_url) as store:  # its file comes back: monitored again
+        prepare(twofeeds.context(removed.before, store, now=LATER), now=LATER)
+        assert store.monitoring_ended() == {}
 
 
 def env(removed: Removed) -> dict[str, str]:
@@ -148,7 +193,9 @@ def test_the_changes_feed_marks_a_removed_indicators_change_and_links_to_what_ex
             assert not parsed.bozo, parsed.get("bozo_exception")
             titles = {e.tags[0].term: e for e in parsed.entries}
             gone, kept = titles["reads-a"], titles["reads-both"]
-            assert gone.title == "reads-a (no longer defined): unknown → waived:reported"
+            assert (
+                gone.title == "Visas, as read in a (no longer defined): unknown → waived:reported"
+            )
             assert kept.title == "Visas, as read in a, b: unknown → waived:reported"
             assert kept.link == f"{public}indicators/reads-both/page"
             assert "no longer defined" in gone.content[0].value
@@ -176,11 +223,34 @@ def test_its_own_feed_of_changes_is_still_served_marked_and_linking_to_its_histo
             assert answer.status_code == 200
             parsed = feedparser.parse(answer.content)
             assert not parsed.bozo, parsed.get("bozo_exception")
-            assert parsed.feed.title == "monitor: reads-a (no longer defined)"
+            assert parsed.feed.title == "monitor: Visas, as read in a (no longer defined)"
             [alternate] = [link.href for link in parsed.feed.links if link.rel == "alternate"]
             assert alternate == f"{server.url}/indicators/reads-a/history"
             assert httpx.get(alternate, timeout=60).status_code == 200
             [entry] = parsed.entries
-            assert entry.title == "reads-a (no longer defined): unknown → waived:reported"
+            assert (
+                entry.title == "Visas, as read in a (no longer defined): unknown → waived:reported"
+            )
             never = httpx.get(f"{server.url}/indicators/reads-c/changes.atom", timeout=60)
             assert never.status_code == 404
+
+
+def test_a_change_recorded_before_0023_is_shown_by_its_id(removed: Removed) -> None:
+    """A change recorded before the store kept titles has none: the digest names the removed
+    indicator by its id, under no group, as before; an upgraded store loses no change."""
+    engine = create_engine(removed.database_url)
+    try:
+        with engine.begin() as conn:
+            migrate.downgrade(conn, metadata, "0022")
+        columns = {c["name"] for c in inspect(engine).get_columns("status_change")}
+        assert "indicator_title" not in columns
+    finally:
+        engine.dispose()
+
+    assert upgrade(removed.database_url) == ("0022", migrate.head())
+
+    assert schema_differences(removed.database_url) == []
+    text, _ = digest_text(removed.after, removed.database_url)
+    changed = text.split("WHAT CHANGED")[1].split("STANDING STATUS")[0]
+    assert "* reads-a (no longer defined)\n  ⚠ unknown → waived — reported" in changed
+    assert "Other\n* reads-a (no longer defined)\n  waived — reported   (since" in standing(text)

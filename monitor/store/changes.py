@@ -127,6 +127,23 @@ class ChangesMixin(StoreBase):
             found = {row.indicator_id: row.started_at or row.since for row in conn.execute(query)}
         return {c.indicator_id: c.at for c in self._unrecorded} | found
 
+    def note_defined(self, indicator_ids: Iterable[str], *, now: datetime) -> None:
+        """Note that these are every indicator defined at `now`: monitoring any other ended now
+        (unless it ended before), and one defined again goes on (`monitoring_ended`)."""
+        defined, ended = list(dict.fromkeys(indicator_ids)), state_table.c.ended_at
+        mine = state_table.c.indicator_id.in_(defined)
+        with self._tx("note the indicators defined", write=True) as conn:
+            conn.execute(update(state_table).where(~mine, ended.is_(None)).values(ended_at=now))
+            conn.execute(update(state_table).where(mine, ended.is_not(None)).values(ended_at=None))
+
+    @once_more_if_disconnected
+    def monitoring_ended(self) -> dict[str, datetime]:
+        """indicator id -> when monitoring it ended: the first check without its file."""
+        query = select(state_table.c.indicator_id, state_table.c.ended_at)
+        with self._tx("read statuses") as conn:
+            rows = conn.execute(query.where(state_table.c.ended_at.is_not(None)))
+            return {row.indicator_id: row.ended_at for row in rows}
+
     def first_readings(self) -> dict[str, datetime]:
         """indicator id -> when its first reading ended the unknown it began in, where that
         recorded no change (`record_changes`: quiet is not news) and is known: the stretch
@@ -391,6 +408,9 @@ def _change_values(change: StatusChange) -> dict[str, Any]:
         "definition_hash": change.definition_hash,
         "replayed": change.replayed,
         "reason": change.reason or None,
+        "indicator_title": change.title or None,
+        "indicator_group": change.group or None,
+        "outcome_labels": [list(pair) for pair in change.labels] or None,
         "notify_attempts": 0,
         "notify_error": "",
         "notify_done": [],
@@ -438,4 +458,7 @@ def _change_of(row: Any) -> StatusChange:
         id=row.id,
         reason=row.reason or "",
         evidence_total=row.evidence_total,
+        title=row.indicator_title or "",
+        group=row.indicator_group or "",
+        labels=tuple((o, label) for o, label in row.outcome_labels or ()),
     )

@@ -182,6 +182,9 @@ class IndicatorStateTable(SQLModel, table=True):
     # When its first reading (quiet: no change recorded, not news) ended its initial unknown;
     # NULL when that was a recorded change, has not happened, or is not known (migration 0019).
     read_at: datetime | None = _when()
+    # When a check first ran without its file (monitoring it ended); NULL while it is defined,
+    # or when it was removed before migration 0023 and no check has run since.
+    ended_at: datetime | None = _when()
 
 
 class StatusChangeTable(SQLModel, table=True):
@@ -203,6 +206,12 @@ class StatusChangeTable(SQLModel, table=True):
     definition_hash: str
     replayed: bool = False
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The indicator as defined then, for when its file is gone (NULL: recorded before 0023).
+    indicator_title: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    indicator_group: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    outcome_labels: list[list[str]] | None = Field(  # [[outcome id, label], ...]
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     # The alert outbox: NULL notified_at means the change still has to be alerted.
     notified_at: datetime | None = _when(index=True)
     notify_attempts: int = 0
