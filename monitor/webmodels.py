@@ -259,9 +259,18 @@ class ChangeOut(_Model):
         description="Its top evidence items (the newest stories, at most 20 are recorded)."
     )
     evidence_count: int = Field(description="How many evidence items it had in all.")
+    title: str | None = Field(
+        description="The indicator's title when it was recorded (also once its file is gone); "
+        "null for a change recorded before monitor kept it (revision 0023)."
+    )
+    outcome_label: str | None = Field(
+        description="The label then of the outcome `new_status` names; null for quiet, unknown, "
+        "mixed, and a change recorded before revision 0023."
+    )
 
     @classmethod
     def of(cls, change: StatusChange) -> Self:
+        outcome, named, _level = change.new_status.partition(":")
         return cls(
             id=_recorded(change.id, "a change"),
             indicator=change.indicator_id,
@@ -273,6 +282,8 @@ class ChangeOut(_Model):
             definition_hash=change.definition_hash,
             evidence=[EvidenceOut.of(e) for e in change.evidence],
             evidence_count=change.evidence_count,
+            title=change.title or None,
+            outcome_label=dict(change.labels).get(outcome) if named else None,
         )
 
 

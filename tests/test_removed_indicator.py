@@ -173,6 +173,7 @@ def test_the_api_serves_the_history_of_an_indicator_no_longer_defined(client: Te
     assert history.status_code == 200
     [change] = history.json()["items"]
     assert change["new_status"] == "waived:reported"
+    assert (change["title"], change["outcome_label"]) == ("Visas, as read in a", "A visa waiver")
     assert [e["link"] for e in change["evidence"]] == [LOCAL_LINK]
     assert client.get("/indicators/reads-a").status_code == 404  # no current status
     assert "reads-a" not in {item["id"] for item in client.get("/indicators").json()}
