@@ -23,6 +23,7 @@ from pydantic import (
     PlainSerializer,
     WithJsonSchema,
 )
+from pydantic_core import PydanticCustomError
 
 from monitor import owners
 from monitor.domain import Evidence, Judgement, Level, OutcomeState, StatusChange, Verdict, iso_time
@@ -471,15 +472,16 @@ def whole_number(given: str, most: int) -> int | None:
 
 def digits_only(most: int) -> BeforeValidator:
     """Every integer of the API's paths and queries (`Annotated[int, Query(ge=, le=most),
-    digits_only(most)]`): read by `whole_number`, else a 422 naming the parameter."""
-    refusal = f"not a whole number in ASCII digits 0-9 alone (at most {len(str(most))} of them)"
+    digits_only(most)]`): read by `whole_number`, else a 422 naming the parameter, of the type
+    pydantic gives `abc` (`int_parsing`), saying what is taken."""
+    refusal = "Input should be a valid integer: ASCII digits 0-9 alone, at most {most} of them"
 
     def read(given: object) -> object:
         if isinstance(given, int) and not isinstance(given, bool):
             return given  # a default
         found = whole_number(given, most) if isinstance(given, str) else None
         if found is None:
-            raise ValueError(refusal)
+            raise PydanticCustomError("int_parsing", refusal, {"most": len(str(most))})
         return found
 
     return BeforeValidator(read)

@@ -34,6 +34,7 @@ WHERE = {
     "uvicorn": {"server"},
     "prometheus_client": {"metrics"},
     "pydantic": {"settings", "web", "webmodels"},
+    "pydantic_core": {"webmodels"},  # pydantic's: the error of an integer not in ASCII digits
     "pydantic_settings": {"settings"},
     "dotenv": {"settings"},  # .env read again to warn about unknown MONITOR_* names
 }
