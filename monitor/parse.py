@@ -30,6 +30,7 @@ from selectolax.lexbor import LexborHTMLParser
 from monitor import charsets, dates
 from monitor.domain import Entry, distinct_items
 from monitor.errors import ParseError
+from monitor.links import host_key
 
 __all__ = [
     "ParseJob",
@@ -433,7 +434,9 @@ def _suffixes() -> PublicSuffixList:
 
 
 def publisher_of(url: str) -> str:
-    """The registrable domain of a URL's host ("news.yahoo.co.jp" -> "yahoo.co.jp").
+    """The registrable domain of a URL's host ("news.yahoo.co.jp" -> "yahoo.co.jp"), in lower
+    case, a Unicode one in its IDNA form (`links.host_key`): `bücher.de` and `xn--bcher-kva.de`
+    are one publisher, as they are one host.
 
     Hosts without one (IP addresses, "localhost", a bare public suffix) are returned as
     they are; "" when the URL has no host.
@@ -442,7 +445,7 @@ def publisher_of(url: str) -> str:
         host = (urlsplit(url.strip()).hostname or "").rstrip(".")
     except ValueError:
         return ""
-    return _registrable(host) if host else ""
+    return _registrable(host_key(host)) if host else ""
 
 
 @lru_cache(maxsize=16_384)  # feeds name few hosts, and the lookup costs more than the parse

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.domain import Evidence, headline_digest, normalize, other_stories
+from monitor.links import link_identity
 
 __all__ = [
     "FINGERPRINTS_CACHED",
@@ -365,46 +366,12 @@ def _title_key(tokens: list[str], runs: list[str]) -> str:
     return ""
 
 
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
-# A link whose scheme and host are as `_link_key` gives them: in lower case ASCII, without a port.
-_PLAIN = re.compile(r"[a-z][a-z0-9+.-]*://[a-z0-9._~!$&'()*+,;=%@-]*(?:[/?]|\Z)")
-_AUTHORITY_END = re.compile(r"[/?]")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
 def _link_key(link: str) -> str:
     """A link as copies of a story share it: without its fragment and trailing slashes, its
     scheme and host in lower case (a Unicode host in its IDNA form), without the scheme's
-    default port. Its path and query stay as they are: case counts there."""
-    link = link.strip().split("#", 1)[0].rstrip("/")
-    if _PLAIN.match(link):
-        return link  # what nearly every link is: one match, no split
-    scheme, sep, rest = link.partition("://")
-    if not sep or not _SCHEME.fullmatch(scheme):
-        return link
-    end = _AUTHORITY_END.search(rest)
-    cut = end.start() if end else len(rest)
-    scheme = scheme.lower()
-    return f"{scheme}://{_authority_key(rest[:cut], _DEFAULT_PORTS.get(scheme))}{rest[cut:]}"
-
-
-def _authority_key(authority: str, default_port: int | None) -> str:
-    userinfo, at, hostport = authority.rpartition("@")  # user info is as case-sensitive as paths
-    host, colon, port = hostport.rpartition(":")
-    if not colon or "]" in port or (port and not port.isdigit()):  # no port (or IPv6 colons)
-        host, port = hostport, ""
-    elif not port or int(port) == default_port:
-        port = ""
-    return f"{userinfo}{at}{_host_key(host)}{':' if port else ''}{port}"
-
-
-def _host_key(host: str) -> str:
-    if host.isascii():
-        return host.lower()
-    try:
-        return host.encode("idna").decode("ascii").lower()
-    except UnicodeError:  # no IDNA form (a label too long, a character IDNA 2003 refuses)
-        return host.lower()
+    default port (`links.link_identity`). Its path and query stay as they are: case counts
+    there."""
+    return link_identity(link.strip().split("#", 1)[0].rstrip("/"))
 
 
 def _shingles(words: list[str], runs: list[str]) -> frozenset[str]:
