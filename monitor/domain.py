@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum, StrEnum
 
+from monitor.links import link_identity
+
 # ---------------------------------------------------------------- times
 
 
@@ -119,8 +121,13 @@ def digest_of(*parts: str) -> str:
 
 
 def entry_key(feed_id: str, guid: str, link: str, title: str, text: str) -> str:
-    """`Entry.key` from the stored columns (migration 0002 repeats this formula)."""
-    return digest_of(feed_id, guid or link or (title + "\n" + text))
+    """`Entry.key` from the stored columns (migration 0025 repeats this formula). A guid that
+    is the link (parse gives an item without a guid its link) is the link, read as
+    `links.link_identity` reads it: `HTTPS://Wire.Example.COM:443/a` is one link with
+    `https://wire.example.com/a`."""
+    if link and guid in ("", link):
+        return digest_of(feed_id, link_identity(link))
+    return digest_of(feed_id, guid or (title + "\n" + text))
 
 
 HEADLINE_DIGEST_CHARS = 16
@@ -367,8 +374,9 @@ class Entry:
     @functools.cached_property  # a hash: worked out once, in the parse worker that made it
     def key(self) -> str:
         """Identity of an item within its feed: the feed's id with the item's guid, else its
-        link, else its title and text. The same article in two feeds is two entries, each
-        matched for the indicators reading its feed; evaluate counts such copies once."""
+        link (its scheme and host in any case, without a default port), else its title and
+        text. The same article in two feeds is two entries, each matched for the indicators
+        reading its feed; evaluate counts such copies once."""
         return entry_key(self.feed_id, self.guid, self.link, self.title, self.text)
 
     @functools.cached_property

@@ -31,6 +31,7 @@ from monitor.fold import NARROW, WIDE, fold, narrow, variants
 from monitor.store.base import IDS_PER_IN, StoreBase, chunks, once_more_if_disconnected
 from monitor.store.feeds import mark_new
 from monitor.store.forgetting import forget_stories, hold_evaluations
+from monitor.store.oldkeys import carry_forgotten_keys
 from monitor.store.schema import aware, entry_table, forgotten_table, match_table, sqlite_utc
 
 _ENTRY_COLUMNS = {
@@ -161,6 +162,7 @@ class EntriesMixin(StoreBase):
         (`_leave_known`), counted in `known_again`."""
         by_key = distinct_items(entries)
         offered = [e for items in by_key.values() for e in items]
+        carry_forgotten_keys(conn, entries, now, self._insert)
         later = _leave_forgotten(conn, by_key, now)
         # A later story is looked for under its reused key also when its own key is free (the
         # earlier story and its forgotten key gone): it was stored there.
