@@ -169,12 +169,14 @@ def _tracking(name: str) -> bool:
 
 
 def item_key(feed_id: str, link: str, title: str, text: str) -> str:
-    """`Entry.item_key` from the stored columns (migration 0022 repeats this formula)."""
+    """`Entry.item_key` from the stored columns (migrations 0022 and 0026 repeat it)."""
     return _item_key(feed_id, link, headline_digest(title), text)
 
 
 def _item_key(feed_id: str, link: str, headline: str, text: str) -> str:
-    return digest_of(feed_id, untracked(link), headline, text) if link else ""
+    if link:
+        return digest_of(feed_id, untracked(link), headline, text)
+    return digest_of(feed_id, "", headline, text) if headline else ""  # "": no link, no words
 
 
 def another_story(headline: str | None, title: str) -> bool:
@@ -383,8 +385,9 @@ class Entry:
     def item_key(self) -> str:
         """Identity of the item by what it says, for a CMS that writes a new guid (or tracking
         parameter in its link) at every request: the feed's id with its link without tracking
-        parameters (`untracked`), its headline (`headline_digest`) and its text. An item under
-        a new key with the item key of a stored entry is that entry. "" without a link."""
+        parameters (`untracked`), its headline (`headline_digest`) and its text; without a
+        link, its headline and text. An item under a new key with the item key of a stored
+        entry is that entry. "" for an item with neither a link nor a word of headline."""
         return _item_key(self.feed_id, self.link, self.headline, self.text)
 
     @functools.cached_property

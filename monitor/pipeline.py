@@ -539,7 +539,7 @@ def _absorb(
 # guids once: the items it carries from before are known so while it does).
 KNOWN_AGAIN = {
     "guid": "{n} item(s) under another guid than when first stored (guids that change from "
-    "read to read?): known by their link and headline, not stored again",
+    "read to read?): known by their link (if any), headline and text, not stored again",
     "link": "{n} item(s) under a link that changed only in a session or tracking parameter: "
     "known by their link without it and their headline, not stored again",
 }

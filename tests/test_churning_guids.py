@@ -7,7 +7,8 @@ warning says so. Feeds served on 127.0.0.1; SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -22,7 +23,7 @@ from monitor.views import indicator_views
 from monitor.webmodels import IndicatorDetailOut
 from tests import news, storeops, twofeeds
 from tests.feedserver import FeedServer, Handler
-from tests.test_migrations import _rows
+from tests.test_migrations import _rows, _sql
 from tests.twofeeds import INTERVAL
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -177,3 +178,76 @@ def _downgrade(url: str, revision: str, check: Callable[[set[str]], bool]) -> No
         assert check({c["name"] for c in inspect(engine).get_columns("entry")})
     finally:
         engine.dispose()
+
+
+def churning_without_links(
+    stories: list[tuple[str, str, str]], requests: Iterator[int] | None = None
+) -> Handler:
+    """A feed of `stories` without links whose items get a new guid at every request (the
+    next of `requests`)."""
+    requests = requests or itertools.count(1)
+
+    def handler(request: object) -> None:
+        n = next(requests)
+        items = [
+            news.Item(title, "", NOW - HOUR, text, guid=f"urn:{n}:{i}")
+            for i, (title, _link, text) in enumerate(stories)
+        ]
+        body = re.sub(rb"<link></link>", b"", news.rss("a", items))
+        request.send_response(200)  # type: ignore[attr-defined]
+        request.send_header("Content-Type", "application/rss+xml")  # type: ignore[attr-defined]
+        request.send_header("Content-Length", str(len(body)))  # type: ignore[attr-defined]
+        request.end_headers()  # type: ignore[attr-defined]
+        request.wfile.write(body)  # type: ignore[attr-defined]
+
+    return handler
+
+
+def test_items_without_links_offered_under_a_new_guid_at_every_read_are_stored_once(
+    feed_server: FeedServer, two_feeds: Definitions, store: Store
+) -> None:
+    """Without a link an item is known by its headline and text: a feed without links whose
+    guids change at every read stores its items once, and a story it adds is still news."""
+    ctx = twofeeds.context(two_feeds, store, now=NOW)
+    requests = itertools.count(1)
+    feed_server.route("/a.xml", churning_without_links(STORIES, requests))
+    feed_server.route("/b.xml", body=news.rss("b", []))
+    assert run_cycle(ctx, now=NOW).new_entries == 3
+    assert {e.link for _, e, _ in store.entries_since(NOW - DAY)} == {""}
+
+    reports = [run_cycle(ctx, now=NOW + n * INTERVAL).new_entries for n in (1, 2)]
+
+    assert reports == [0, 0]
+    assert len(store.entries_since(NOW - DAY)) == 3
+    assert next(f for f in store.feeds() if f.id == "a").warning == KNOWN_AGAIN["guid"].format(n=3)
+    assert evidence_count(store, two_feeds, "reads-a") == 2
+    edited = [(STORIES[0][0], "", "Tour groups may enter without a visa from March."), *STORIES]
+    feed_server.route("/a.xml", churning_without_links(edited, requests))  # edited: news
+    assert run_cycle(ctx, now=NOW + 3 * INTERVAL).new_entries == 1
+
+
+def test_0026_gives_stored_entries_without_a_link_their_item_keys(
+    database_url: str, feed_server: FeedServer, two_feeds: Definitions
+) -> None:
+    feed_server.route("/a.xml", churning_without_links(STORIES))
+    feed_server.route("/b.xml", body=news.rss("b", []))
+    with open_store(database_url) as store:
+        assert run_cycle(twofeeds.context(two_feeds, store, now=NOW), now=NOW).new_entries == 3
+        wordless = Entry("b", "g9", "", "", "Only a text.", None, "x")  # no headline: no key
+        assert len(storeops.add_entries(store, [wordless], now=NOW)) == 1
+    _sql(  # as the older code stored them
+        database_url,
+        "UPDATE entry SET item_key = NULL",
+        "UPDATE alembic_version SET version_num = '0025'",
+    )
+
+    assert upgrade(database_url) == ("0025", migrate.head())
+
+    stored = _rows(database_url, "SELECT feed_id, link, title, text, item_key FROM entry")
+    assert sorted(row[4] or "" for row in stored) == sorted(
+        item_key(*map(str, row[:4])) for row in stored
+    )
+    assert sum(1 for row in stored if row[4] is None) == 1
+    with open_store(database_url) as store:
+        ctx = twofeeds.context(two_feeds, store, now=NOW)
+        assert run_cycle(ctx, now=NOW + INTERVAL).new_entries == 0

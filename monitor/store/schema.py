@@ -130,9 +130,9 @@ class EntryTable(SQLModel, table=True):
     first_seen: datetime = _when(nullable=False, index=True)
     time: datetime = _when(nullable=False, index=True)
     publisher: str
-    # domain.item_key: the item by its link (without tracking parameters), headline and text,
-    # which finds it offered again under a new guid; None: stored before revision 0022 with no
-    # link, or without one.
+    # domain.item_key: the item by its link (without tracking parameters, if it has one),
+    # headline and text, which finds it offered again under a new guid; None: an item with
+    # neither a link nor a word of headline.
     item_key: str | None = Field(default=None, index=True)
 
 
