@@ -6,6 +6,7 @@ guid) is stored once."""
 from __future__ import annotations
 
 import itertools
+import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ from threading import Barrier
 from typing import TypeVar
 
 import pytest
+from sqlalchemy import create_engine
 
 from monitor.domain import INITIAL, QUIET, Entry, Feed, StatusChange
 from monitor.store import Store, open_store
@@ -168,3 +170,47 @@ def test_the_digest_of_a_day_is_claimed_by_one_worker(postgres_url: str) -> None
     assert wins.count(True) == 1
     again = race(postgres_url, lambda own, n: own.claim_digest(day, owner=f"w{n}", now=NOW))
     assert again.count(True) == 0
+
+
+def churned(feed_id: str, n: int, link: str = "https://pub.com/visa") -> Entry:
+    """The same item of `feed_id` under the `n`th guid its CMS wrote for it."""
+    return Entry(feed_id, f"urn:{n}", link, "Visa waiver agreed", "Text.", NOW, "pub.com")
+
+
+@pytest.mark.parametrize("link", ["https://pub.com/visa", ""], ids=["link", "no-link"])
+def test_an_item_under_new_guids_stored_by_two_daemons_at_once_is_stored_once(
+    store: Store, postgres_url: str, link: str
+) -> None:
+    """Two daemons check one feed whose guids change at every read at the same moment: the
+    other stores the item just after this one found its item key not stored yet."""
+    other: list[list[tuple[int, Entry]]] = []
+    watcher = create_engine(postgres_url)
+    with open_store(postgres_url) as second:
+        threads: list[threading.Thread] = []
+
+        def stores_it() -> None:
+            other.append(storeops.add_entries(second, [churned("f1", 2, link)], now=NOW))
+
+        def the_other_stores_it() -> None:
+            threads.append(storeops.started_until_done_or_waiting(watcher, stores_it))
+
+        storeops.before(store, "INSERT INTO entry", the_other_stores_it)
+        mine = storeops.add_entries(store, [churned("f1", 1, link)], now=NOW)
+        threads[0].join()
+    watcher.dispose()
+
+    assert len(mine) + len(other[0]) == 1
+    assert len(store.entries_since(NOW - LEASE)) == 1
+
+
+def test_daemons_storing_several_feeds_in_any_order_wait_for_no_one_in_a_circle(
+    store: Store, postgres_url: str
+) -> None:
+    feeds = [f"f{n}" for n in range(6)]
+
+    def check(own: Store, n: int) -> int:
+        order = feeds if n % 2 else feeds[::-1]
+        offered = [churned(f, 10 * n + i, f"https://pub.com/{f}") for i, f in enumerate(order)]
+        return len(storeops.add_entries(own, offered, now=NOW))
+
+    assert sum(race(postgres_url, check)) == len(feeds)

@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 
-from monitor.domain import Entry, Match, another_item, another_story, distinct_items
+from monitor.domain import Entry, Match, another_item, another_story, digest_of, distinct_items
 from monitor.fold import NARROW, WIDE, fold, narrow, variants
 from monitor.store.base import IDS_PER_IN, StoreBase, chunks, once_more_if_disconnected
 from monitor.store.feeds import mark_new
@@ -90,6 +90,27 @@ def _sqlite_add_entries(conn: Connection, batch: dict[str, Entry], now: datetime
     return {key: entry_id for key, entry_id in found}
 
 
+_FEEDS_STORED = 0x6D6F6E65  # "mone": the class of the advisory locks of `_hold_feeds`
+_PG_HOLD_FEEDS = text("SELECT pg_advisory_xact_lock(:kind, k) FROM unnest(CAST(:keys AS int[])) k")
+
+
+def _hold_feeds(conn: Connection, entries: Sequence[Entry]) -> None:
+    """On PostgreSQL, hold a lock of each feed of `entries` until the transaction ends, taken
+    first and in one order (batches of several feeds never wait for each other in a circle):
+    daemons storing one feed's items at once store them one after the other, so an item both
+    were offered under new guids is stored once (the later finds the other's by its item key).
+    A daemon storing a feed another is storing waits for that transaction. SQLite's writer
+    holds the write lock anyway."""
+    if conn.dialect.name == "postgresql" and entries:
+        keys = sorted({_feed_lock(feed_id) for feed_id in {e.feed_id for e in entries}})
+        conn.execute(_PG_HOLD_FEEDS, {"kind": _FEEDS_STORED, "keys": keys})
+
+
+def _feed_lock(feed_id: str) -> int:
+    """A feed's lock key: 32 bits of its id's digest (two feeds sharing one only wait more)."""
+    return int(digest_of(feed_id)[:8], 16) - (1 << 31)
+
+
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return {name: [row[name] for row in rows] for name in _ENTRY_COLUMNS}
 
@@ -134,6 +155,7 @@ class EntriesMixin(StoreBase):
         the new entries, how many matches were stored and the items known under a new key.
         """
         with self._tx("add entries and matches", write=True) as conn:
+            _hold_feeds(conn, entries)
             known_again: dict[str, Counter[str]] = {}
             new = self._insert_entries(conn, entries, now, known_again)
             rows = _match_rows(match(new), definition_hashes) if new else []
