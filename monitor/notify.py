@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 import apprise
 
 from monitor.alerthttp import exchange
-from monitor.chattext import for_chat
+from monitor.chattext import for_chat, sent_as_markdown
 from monitor.digest import format_status, format_time
 from monitor.domain import StatusChange, utcnow
 from monitor.fetch import parse_retry_after
@@ -265,8 +265,19 @@ _CHAT_PLUGINS = {
     "NotifyNextcloudTalk": "nextcloudtalk",
     "NotifyMastodon": "mastodon",
     "NotifyMisskey": "misskey",
+    "NotifyRevolt": "revolt",
+    "NotifyWebexTeams": "webex",
+    "NotifyCliq": "cliq",
+    "NotifyTwist": "twist",
+    "NotifyKook": "kook",
+    "NotifyRyver": "ryver",
+    "NotifyLark": "lark",
 }
 
+
+# Plain text, or Markdown `chattext` made inert (Apprise's own escaping of plain text into
+# Markdown puts a backslash inside every address, which broke the link).
+_FORMATS = {False: apprise.NotifyFormat.TEXT, True: apprise.NotifyFormat.MARKDOWN}
 
 READ_TIMEOUT_SHARE = 2 / 3  # of a Notifier's timeout, each request waits for an answer
 
@@ -443,7 +454,7 @@ class Notifier:
                 result = client.notify(  # headlines are strangers' text: no pings, no links
                     body=for_chat(alert.body, channel.chat),
                     title=for_chat(alert.title, channel.chat),
-                    body_format=apprise.NotifyFormat.TEXT,
+                    body_format=_FORMATS[sent_as_markdown(channel.chat)],
                     timeout=self.timeout,
                 )
         except Exception as exc:  # a plugin bug must not escape into the check path

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from monitor.chattext import for_chat
+from monitor.chattext import CHATS, TREATMENTS, for_chat
 
 ZW = "\u200b"
 
@@ -23,11 +25,13 @@ ZW = "\u200b"
         ("mattermost", "[x](https://evil.example/)", "\\[x\\](https://evil.example/)"),
         # Slack: Apprise writes < > & as entities and sends it unformatted; a \ would show
         ("slack", "**x** <!here> @here", f"**x** <!here> @{ZW}here"),
-        # Zulip renders what Apprise sends as it is: what Python-Markdown unescapes is escaped
+        # Zulip renders what Apprise sends as it is: what Python-Markdown unescapes is escaped;
+        # a backslash before ~ or $ would show, a zero-width space breaks ~~strike~~ and $$math$$
         (
             "zulip",
-            "@**all** [x](https://e.example/) ~~y~~",
-            f"@{ZW}\\*\\*all\\*\\* \\[x\\](https://e.example/) ~~y~~",
+            "@**all** [x](https://e.example/) ~~y~~ $$x$$",
+            f"@{ZW}\\*\\*all\\*\\* \\[x\\](https://e.example/) ~{ZW}~{ZW}y~{ZW}~{ZW} "
+            f"${ZW}${ZW}x${ZW}${ZW}",
         ),
         # Google Chat: no `<users/all>`, no `<url|label>`; Apprise handles the Markdown
         (
@@ -37,12 +41,55 @@ ZW = "\u200b"
         ),
         # Apprise escapes their formatting (entities, plain m.text, backslashes): mentions only
         ("matrix", "@room **x**", f"@{ZW}room **x**"),
-        ("rocketchat", "@all <b>", f"@{ZW}all <b>"),
         ("telegram", "@kim <b>", f"@{ZW}kim <b>"),
         # a public post that names @kim@mastodon.social notifies kim: no longer
         ("mastodon", "@kim@mastodon.social **x**", f"@{ZW}kim@{ZW}mastodon.social **x**"),
+        # Rocket.Chat: escaped as Apprise escapes Markdown, but not inside an address
+        (
+            "rocketchat",
+            "@all **x** https://e.example/a_b.c kim.lee@example.com",
+            f"@{ZW}all \\*\\*x\\*\\* https://e.example/a_b.c kim.lee@example.com",
+        ),
+        # Misskey's MFM has no escape: a zero-width space breaks a link's `](`, `$[fn`, tags
+        (
+            "misskey",
+            "[x](https://evil.example/) $[x4 big] <plain>a</plain> ~~s~~",
+            f"[x]{ZW}({ZW}https://evil.example/) ${ZW}[x4 big]{ZW} <{ZW}plain>a<{ZW}/plain> "
+            f"~{ZW}~{ZW}s~{ZW}~{ZW}",
+        ),
+        # Revolt reads `<%role>` in the raw text, a backslash before it or not
+        (
+            "revolt",
+            "<%01HZ> [x](https://e.example/)",
+            f"\\<{ZW}%01HZ\\> \\[x\\](https://e.example/)",
+        ),
+        (
+            "kook",
+            "(met)all(met) (spl)hidden(spl)",
+            f"({ZW}met)all({ZW}met) ({ZW}spl)hidden({ZW}spl)",
+        ),
+        ("cliq", "{@participants}", f"{{{ZW}@{ZW}participants}}"),
+        ("lark", '<at user_id="all">All</at>', f'<{ZW}at user_{ZW}id="all">All<{ZW}/at>'),
+        ("webex", "<@all> **x**", f"<{ZW}@{ZW}all> *{ZW}*{ZW}x*{ZW}*{ZW}"),
         ("", "@everyone **x**", "@everyone **x**"),  # e-mail, json://, ntfy…: as it is
+        ("dingtalk", "@all [x](https://e.example/)", "@all [x](https://e.example/)"),
     ],
 )
 def test_for_chat(chat: str, text: str, shown: str) -> None:
     assert for_chat(text, chat) == shown
+
+
+HOSTILE = (
+    "Xi \\ meets [Lee](http://evil.example/) @everyone <@all> {@all} (met)all(met) $[x4 a] "
+    "**b** __c__ ~~d~~ `e` ||f|| $$g$$ <at>h</at> &amp; kim@example.org 1. # - + = ! . |"
+)
+
+
+@pytest.mark.parametrize("chat", sorted(CHATS))
+def test_every_chat_shows_every_word_as_written(chat: str) -> None:
+    """What a chat gets differs from the text only by zero-width spaces and the backslashes it
+    reads as escapes: no word or character is lost, none is added that shows."""
+    shown = for_chat(HOSTILE, chat).replace(ZW, "")
+    if TREATMENTS[chat].escaped:
+        shown = re.sub(r"\\(.)", r"\1", shown)
+    assert shown == HOSTILE

@@ -1,0 +1,142 @@
+"""A hostile headline on the chat services beyond those of test_notify, each through its real
+Apprise plugin to a real webhook receiver on 127.0.0.1 (the plugin's address of the service is
+pointed there: only the internet is replaced)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from urllib.parse import parse_qs
+
+import pytest
+
+from monitor.notify import Notifier, build_alert
+from tests.test_notify import LINK, fast, sample_change
+from tests.webhook import Request, Webhook, running_webhook
+
+pytestmark = pytest.mark.filterwarnings("ignore:.imghdr. is deprecated:DeprecationWarning")
+
+ZW = "\u200b"
+EMAIL = "tips.desk@news.example.org"
+HOSTILE = (
+    "[click](http://evil.example/x) ?[quiet](http://evil.example/q) $[x4 huge] <center>c</center>"
+    " ~~struck~~ $$x^2$$ (met)all(met) (spl)hidden(spl) {@participants}"
+    ' <@all> <%01HZROLE> <at user_id="all">All</at> @everyone'
+)
+
+
+def hostile(title: str = f"Xi meets Lee {HOSTILE} write to {EMAIL}") -> str:
+    """An alert whose headline is `title`, as `build_alert` makes it."""
+    change = sample_change()
+    evidence = dataclasses.replace(change.evidence[0], title=title)
+    return build_alert(dataclasses.replace(change, evidence=(evidence,)), "NK").body
+
+
+def pointed(hook: Webhook, url: str) -> Notifier:
+    """A Notifier for one chat URL whose plugin posts to `hook` instead of the service."""
+    notifier = fast([url], attempts=1)
+    base = f"http://{hook.host}:{hook.port}"
+    for service in notifier.channels[0].apprise or ():
+        if url.startswith("revolt://"):
+            service.notify_url = f"{base}/"
+        if url.startswith("wxteams://"):
+            service.notify_url = f"{base}/webhooks"
+        if url.startswith("cliq://"):
+            service.notify_url = base + "/api/v2/{path}/{name}/message"
+        if url.startswith("kook://"):
+            service.webhook_notify_url = base + "/incoming/{key}"
+        if url.startswith("lark://"):
+            service.webhook_url = f"{base}/hook"
+        if url.startswith("zulip://"):
+            service.notify_url = f"{base}/api/v1/messages"
+    return notifier
+
+
+def _zulip(request: Request) -> str:
+    return parse_qs(request.body.decode())["content"][0]
+
+
+def _sent(notifier: Notifier, hook: Webhook) -> Request:
+    made = build_alert(sample_change(), "NK")
+    made = dataclasses.replace(made, body=hostile())
+    assert notifier.notify([made]) == []
+    [request] = hook.received
+    return request
+
+
+@pytest.mark.parametrize(
+    ("url", "text_of", "openers"),
+    [
+        (
+            "revolt://b0t-t0ken/01HZCHANNEL",
+            lambda r: r.json["embeds"][0]["description"],
+            ("](", "~~", "$$", "<%", "<@"),
+        ),
+        ("wxteams://" + "a" * 80, lambda r: r.json["markdown"], ("](", "<@", "~~")),
+        ("cliq://1001.abcdef0123/news", lambda r: r.json["text"], ("](", "{@")),
+        (
+            "kook://t0ken-abcdef?mode=webhook",
+            lambda r: r.json["content"],
+            ("](", "(met)", "(spl)", "~~"),
+        ),
+        ("lark://t0ken-abcdef", lambda r: r.json["content"]["text"], ("<at", "](")),
+        ("zulip://bot@org/abcdefghijklmnopqrstuvwxyz012345/news", _zulip, ("](", "~~", "$$")),
+    ],
+)
+def test_a_hostile_headline_pings_no_one_and_hides_nothing_on_revolt_webex_cliq_kook_lark(
+    url: str, text_of: Callable[[Request], str], openers: tuple[str, ...]
+) -> None:
+    """Revolt, Webex, Zoho Cliq and KOOK render Markdown (Webex, Cliq and KOOK only take
+    Markdown, Apprise escaping the text with a backslash inside every address) and ping
+    `<%role>`, `<@all>`, `{@participants}`, `(met)all(met)`; a Lark text pings
+    `<at user_id="all">`; KOOK's `(spl)` and Zulip's `~~`/`$$` hide or strike words: each went
+    out as written. Now no mention, masked link, strike or spoiler forms (a zero-width space
+    inside each opener; Revolt, as Discord, a backslash), every word is still there in order,
+    and the article's address and an e-mail address stay whole, without a backslash."""
+    with running_webhook(answer=b'{"code": 0, "StatusCode": 0, "_id": "1"}') as hook:
+        text = text_of(_sent(pointed(hook, url), hook))
+    assert re.findall(r"@(?!\u200b)", text.replace(EMAIL, "")) == []  # no live mention
+    live = re.sub(r"\\.", "", text)  # what the chat reads as markup: not an escaped one
+    for opener in openers:  # a mention, a masked link, a strike, a spoiler, math there
+        assert opener not in live
+    assert f"  {LINK}\n" in text  # the article's link, whole
+    words = re.sub(r"\\(.)", r"\1", text.replace(ZW, ""))  # as the chat shows it
+    assert f"Xi meets Lee {HOSTILE} write to " in words
+    assert f"write to {EMAIL}" in words
+
+
+def test_rocket_chat_gets_addresses_whole_and_the_rest_escaped() -> None:
+    """Apprise escaped every Markdown character of the plain text for Rocket.Chat, inside
+    addresses too: `https://en\\.yna\\.co\\.kr/…` and `tips\\.desk@news\\.example\\.org`
+    were no longer a link or an address. The text now goes as Markdown escaped here: the
+    stranger's `[click](…)` and `**` still show as written, and the addresses are whole."""
+    with running_webhook(answer=b'{"success": true}') as hook:
+        url = f"rocket://abcd%2Fefgh@{hook.host}:{hook.port}/#general"
+        text = _sent(fast([url], attempts=1), hook).json["text"]
+    assert f"  {LINK}\n" in text and f"write to {EMAIL}" in text
+    assert "\\[click\\]\\(http://evil.example/x)" in text
+    assert re.findall(r"@(?!\u200b)", text.replace(EMAIL, "")) == []
+    assert "Xi meets Lee \\[click\\]" in text  # escaped once, not twice
+
+
+def test_a_misskey_post_shows_no_hidden_link_nor_a_hidden_word() -> None:
+    """Misskey's MFM rendered a stranger's `[click](http://evil…)` as a link named click,
+    `?[quiet](…)` as one without a preview, and `$[x4 …]`, `<center>` restyled the post; MFM has
+    no escape, so a zero-width space now sits inside each: the post shows what was written."""
+    with running_webhook() as hook:
+        url = f"misskey://t0ken@{hook.host}:{hook.port}"
+        text = _sent(fast([url], attempts=1), hook).json["text"]
+    for live in ("](", "$[", "<center", "~~", "**"):
+        assert live not in text
+    assert f"  {LINK}\n" in text
+    assert f"Xi meets Lee {HOSTILE}" in text.replace(ZW, "")
+
+
+def test_webex_gets_markdown_without_apprises_backslashes() -> None:
+    """Sent as Markdown made inert here, the alert reaches Webex as it reads: `(yna.co.kr, …)`
+    without `\\(` or `\\.`, the link whole (Apprise's own escape wrote `https://en\\.yna…`)."""
+    with running_webhook() as hook:
+        text = _sent(pointed(hook, "wxteams://" + "a" * 80), hook).json["markdown"]
+    assert "\\" not in text
+    assert f"  {LINK}\n" in text
