@@ -7,9 +7,11 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
-from urllib.parse import parse_qs
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import pytest
+import requests
 
 from monitor.notify import Notifier, build_alert
 from tests.test_notify import LINK, fast, sample_change
@@ -140,3 +142,43 @@ def test_webex_gets_markdown_without_apprises_backslashes() -> None:
         text = _sent(pointed(hook, "wxteams://" + "a" * 80), hook).json["markdown"]
     assert "\\" not in text
     assert f"  {LINK}\n" in text
+
+
+def test_twist_gets_markdown_that_mentions_no_one() -> None:
+    """Twist renders Markdown and mentions a member as `[Name](twist-mention://id)`: a
+    stranger's link shows as written, the thread's comment links nowhere hidden."""
+    answer = b'{"token": "t0ken", "default_workspace": 1, "id": 1}'  # login, then the post
+    with running_webhook(answer=answer) as hook:
+        notifier = fast(["twist://pa55word:bot@example.org/1:123"], attempts=1)
+        for service in notifier.channels[0].apprise or ():
+            service.api_url = f"http://{hook.host}:{hook.port}/api/v3/"
+        made = dataclasses.replace(build_alert(sample_change(), "NK"), body=hostile())
+        assert notifier.notify([made]) == []
+        [posted] = [r for r in hook.received if r.path.endswith("/threads/add")]
+    text = parse_qs(posted.body.decode())["content"][0]
+    assert "](" not in text and f"  {LINK}\n" in text and "\\" not in text
+    assert f"Xi meets Lee {HOSTILE}" in text.replace(ZW, "")
+
+
+def test_ryver_shows_no_masked_link_and_pings_no_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ryver renders the text Apprise sends as it is as Markdown. Its plugin posts to
+    https://ORG.ryver.com, which only the transport can point at the receiver."""
+    send = requests.Session.send
+
+    def to_hook(
+        session: requests.Session, request: requests.PreparedRequest, **kw: Any
+    ) -> requests.Response:
+        parts = urlsplit(request.url or "")
+        request.url = urlunsplit(("http", f"{hook.host}:{hook.port}", parts.path, parts.query, ""))
+        return send(session, request, **kw)
+
+    with running_webhook() as hook:
+        monkeypatch.setattr(requests.Session, "send", to_hook)
+        made = dataclasses.replace(build_alert(sample_change(), "NK"), body=hostile())
+        assert fast(["ryver://newsroom/abcdefghijklmno"], attempts=1).notify([made]) == []
+        [request] = hook.received
+    text = request.json["body"]
+    assert request.path == "/application/webhook/abcdefghijklmno"
+    assert "](" not in text and "~~" not in text and f"  {LINK}\n" in text
+    assert re.findall(r"@(?!\u200b)", text) == []
+    assert f"Xi meets Lee {HOSTILE}" in text.replace(ZW, "")
