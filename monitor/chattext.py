@@ -1,5 +1,6 @@
 """chattext: an alert's text made inert for a chat service, whose messages ping whoever they
-mention and render a stranger's markup (the services and what each gets: README, "Alerts").
+mention and render a stranger's markup (the services and what each gets: README, "Change
+alerts").
 
 Headlines, snippets, links and a feed's error come from strangers. In a chat message,
 `@everyone`, `@here`, `<!channel>` or `<@123>` pings people (Matrix: `@room`; Rocket.Chat and
@@ -15,18 +16,18 @@ as its `Treatment` says; what it leaves out is still the text as written, no wor
   `escape_mentions` writes it), so no mention is live; inside a web address it is written
   `%40` instead, which the address means as well (`https://medium.com/%40name/story`);
 - `escaped`: characters a backslash makes plain, where the chat shows an escaped character as
-  itself (Discord, Guilded, Revolt and Mattermost: `\\ * _ ~ ` | [ ] < >`; Zulip, whose
-  Python-Markdown shows a backslash before `~` or `|`: `\\ * _ ` [ ]`; Rocket.Chat: every
-  CommonMark punctuation character, as Apprise escapes it);
+  itself (Discord, Guilded, Revolt and Mattermost: `\\ * _ ~ ` | [ ] < >`; Rocket.Chat:
+  every CommonMark punctuation character, as Apprise escapes it);
 - `broken`: characters a zero-width space follows (invisible), where a backslash is not known
   to be read as an escape: a `](`, `$[`, `~~`, `**`, `<at`, `{@`, `(met)` or ```` ``` ````
-  cannot form with one inside it (Zulip: `~~` and `$$`; Google Chat: `<`; Misskey, Webex,
-  Zoho Cliq, Twist, KOOK, Ryver and Lark: `@ ] < ( { $ * _ ~ \\ `` ` ``);
+  cannot form with one inside it (Zulip, whose Markdown reads no backslash escape, so that
+  `\\[x\\](url)` was still a link: `@ ] * ~ $ <`; Revolt: `<%role>`, `$$`; Google Chat: `<`;
+  Misskey, Webex, Zoho Cliq, Twist, KOOK, Ryver and Lark: `@ ] < ( { $ * _ ~ \\ `` ` ``);
 - web addresses are left whole (and on Rocket.Chat e-mail addresses too), so the article's
   link stays a link that shows where it goes;
 - `markdown`: the text goes to Apprise as Markdown already made inert (Rocket.Chat, Webex,
-  Zoho Cliq, Twist and KOOK take only Markdown, and Apprise's own escaping of plain text puts
-  a backslash inside every address, which broke the link).
+  Zoho Cliq, Twist, KOOK and Revolt, an embed, take only Markdown from Apprise, whose own
+  escaping of plain text puts a backslash inside every address, which broke the link).
 
 Slack, Telegram, Matrix, Nextcloud Talk and Mastodon get only the mentions broken: Apprise
 already makes the rest inert for plain text (Slack: `&`, `<`, `>` as entities, unformatted;
@@ -62,7 +63,7 @@ TREATMENTS = {
     "discord": _DISCORD,  # and Guilded, whose webhooks are Discord's
     "mattermost": _DISCORD,
     "revolt": Treatment(escaped=_DISCORD.escaped, broken="@<$", markdown=True),  # `\<%r>` pings
-    "zulip": Treatment(escaped=r"[\\*_`\[\]]", broken="@~$"),
+    "zulip": Treatment(broken="@]*~$<"),  # no escape: Zulip turned Python-Markdown's off
     "googlechat": Treatment(broken="@<"),
     "rocketchat": Treatment(
         escaped=r"[\\_*\[\]()~`>#+=|{}.!-]|&(?=#?[0-9A-Za-z]{1,32};)", markdown=True, emails=True

@@ -10,9 +10,12 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+import markdown
 import pytest
 import requests
+from markdown.inlinepatterns import SimpleTagPattern
 
+from monitor.chattext import for_chat
 from monitor.notify import Notifier, build_alert
 from tests.test_notify import LINK, fast, sample_change
 from tests.webhook import Request, Webhook, running_webhook
@@ -182,3 +185,29 @@ def test_ryver_shows_no_masked_link_and_pings_no_one(monkeypatch: pytest.MonkeyP
     assert "](" not in text and "~~" not in text and f"  {LINK}\n" in text
     assert re.findall(r"@(?!\u200b)", text) == []
     assert f"Xi meets Lee {HOSTILE}" in text.replace(ZW, "")
+
+
+def zulip_html(text: str) -> str:
+    """`text` as Zulip's Markdown renders it, near enough: Python-Markdown without the backslash
+    escape, which Zulip turns off (zerver/lib/markdown: "escape - probably will re-add at some
+    point"), with Zulip's `~~strike~~` and `$$tex$$` patterns."""
+    md = markdown.Markdown(extensions=["nl2br"])
+    md.inlinePatterns.deregister("escape")
+    strike = r"(?<!~)(\~\~)([^~\n]+?)(\~\~)(?!~)"
+    tex = r"\B(?<!\$)(\$\$)([^\n_$](?:\\\$|[^$\n])*)(\$\$)(?!\$)\B"
+    md.inlinePatterns.register(SimpleTagPattern(strike, "del"), "del", 25)
+    md.inlinePatterns.register(SimpleTagPattern(tex, "tex"), "tex", 90)
+    return md.convert(text)
+
+
+def test_zulip_renders_no_stranger_link_strike_or_bold() -> None:
+    """Zulip reads no backslash as an escape: `\\[click\\](http://evil…)`, as the alert
+    escaped it, still rendered a link named `click\\` to the stranger's address, and `\\*\\*`
+    still made bold. A zero-width space inside `](`, `**`, `~~` and `$$` leaves no link, no bold,
+    no strike and no formula, and every word shows."""
+    headline = "Xi meets Lee [click](http://evil.example/x) **loud** ~~struck~~ $$x^2$$ now"
+    html = zulip_html(for_chat(f"- {headline}", "zulip"))
+    for tag in ("<a ", "<strong>", "<del>", "<tex>"):
+        assert tag not in html
+    shown = re.sub(r"<[^>]+>", "", html).replace(ZW, "")
+    assert re.findall(r"\w+", shown) == re.findall(r"\w+", headline)

@@ -25,13 +25,13 @@ ZW = "\u200b"
         ("mattermost", "[x](https://evil.example/)", "\\[x\\](https://evil.example/)"),
         # Slack: Apprise writes < > & as entities and sends it unformatted; a \ would show
         ("slack", "**x** <!here> @here", f"**x** <!here> @{ZW}here"),
-        # Zulip renders what Apprise sends as it is: what Python-Markdown unescapes is escaped;
-        # a backslash before ~ or $ would show, a zero-width space breaks ~~strike~~ and $$math$$
+        # Zulip renders what Apprise sends as it is, and reads no backslash as an escape: a
+        # zero-width space breaks @**all**, [x](url), ~~strike~~, $$math$$ and <time:…>
         (
             "zulip",
-            "@**all** [x](https://e.example/) ~~y~~ $$x$$",
-            f"@{ZW}\\*\\*all\\*\\* \\[x\\](https://e.example/) ~{ZW}~{ZW}y~{ZW}~{ZW} "
-            f"${ZW}${ZW}x${ZW}${ZW}",
+            "@**all** [x](https://e.example/) ~~y~~ $$x$$ <time:1>",
+            f"@{ZW}*{ZW}*{ZW}all*{ZW}*{ZW} [x]{ZW}(https://e.example/) ~{ZW}~{ZW}y~{ZW}~{ZW} "
+            f"${ZW}${ZW}x${ZW}${ZW} <{ZW}time:1>",
         ),
         # Google Chat: no `<users/all>`, no `<url|label>`; Apprise handles the Markdown
         (

@@ -308,10 +308,10 @@ def test_a_hostile_headline_pings_no_one_on_matrix_zulip_telegram_and_other_chat
     Nextcloud Talk conversation, `@**all**` a Zulip stream, `<users/all>` a Google Chat space,
     `@kim` a Telegram member, and `@kim` in a public Mastodon or Misskey post notified a
     stranger: only Discord, Slack and Mattermost were made inert. Every `@` now carries a
-    zero-width space on these too; Zulip, which renders the text as Markdown, gets it escaped as
-    Discord does, and Google Chat a zero-width space after `<`, where its mentions and labelled
-    links begin (the rest of each one's formatting Apprise makes inert: see
-    `monitor.chattext`)."""
+    zero-width space on these too; Zulip, which renders the text as Markdown without reading a
+    backslash as an escape, gets one after each `]` and `*` as well, and Google Chat after `<`,
+    where its mentions and labelled links begin (the rest of each one's formatting Apprise makes
+    inert: see `monitor.chattext`)."""
     change = sample_change()
     title = f"Xi meets Lee {MENTIONS} {MASKED} **bold** `code`"
     evidence = dataclasses.replace(change.evidence[0], title=title)
@@ -324,9 +324,9 @@ def test_a_hostile_headline_pings_no_one_on_matrix_zulip_telegram_and_other_chat
     assert "Xi meets Lee @\u200broom @\u200ball" in text
     assert re.findall(r"@(?!\u200b)", text) == []  # no live mention
     assert f"{LINK}" in text.replace("\\", "")  # the article's link, whole
-    if url.startswith("zulip://"):  # sent as it is, rendered as Markdown
-        assert re.findall(r"(?<!\\)[*`\[\]]", text) == []
-        assert "\\[click\\](http://evil.example/x)" in text
+    if url.startswith("zulip://"):  # sent as it is, rendered as Markdown (with no escapes)
+        assert re.findall(r"[*\]](?!\u200b)", text) == []
+        assert "[click]\u200b(http://evil.example/x)" in text
     if url.startswith("gchat://"):
         assert re.findall(r"<(?!\u200b)", text) == []
     if url.startswith("tgram://"):
