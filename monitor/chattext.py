@@ -16,8 +16,10 @@ as its `Treatment` says; what it leaves out is still the text as written, no wor
   `escape_mentions` writes it), so no mention is live; inside a web address it is written
   `%40` instead, which the address means as well (`https://medium.com/%40name/story`);
 - `escaped`: characters a backslash makes plain, where the chat shows an escaped character as
-  itself (Discord, Guilded, Revolt and Mattermost: `\\ * _ ~ ` | [ ] < >`; Rocket.Chat:
-  every CommonMark punctuation character, as Apprise escapes it);
+  itself (Discord, Guilded, Revolt and Mattermost: `\\ * _ ~ ` | [ ] < >`; Rocket.Chat, whose
+  parser reads an escape only before `# * . @ _ ` ~` and shows the backslash before any other
+  character: `* _ ~ ` #`, and a zero-width space after `@ ] | < \\`: Apprise's backslash before
+  every punctuation character showed, and `\\(…\\)` or `\\[…\\]` became a KaTeX formula);
 - `broken`: characters a zero-width space follows (invisible), where a backslash is not known
   to be read as an escape: a `](`, `$[`, `~~`, `**`, `<at`, `{@`, `(met)` or ```` ``` ````
   cannot form with one inside it (Zulip, whose Markdown reads no backslash escape, so that
@@ -65,9 +67,7 @@ TREATMENTS = {
     "revolt": Treatment(escaped=_DISCORD.escaped, broken="@<$", markdown=True),  # `\<%r>` pings
     "zulip": Treatment(broken="@]*~$<"),  # no escape: Zulip turned Python-Markdown's off
     "googlechat": Treatment(broken="@<"),
-    "rocketchat": Treatment(
-        escaped=r"[\\_*\[\]()~`>#+=|{}.!-]|&(?=#?[0-9A-Za-z]{1,32};)", markdown=True, emails=True
-    ),
+    "rocketchat": Treatment(escaped="[*_~`#]", broken="@]|<\\", markdown=True, emails=True),
     "webex": Treatment(broken=_MARKUP, markdown=True),
     "cliq": Treatment(broken=_MARKUP, markdown=True),
     "twist": Treatment(broken=_MARKUP, markdown=True),
@@ -112,10 +112,10 @@ def sent_as_markdown(chat: str) -> bool:
 
 
 def _words(text: str, treatment: Treatment) -> str:
+    for character in treatment.broken:  # first: a backslash this adds is no stranger's
+        text = text.replace(character, character + ZERO_WIDTH_SPACE)
     if treatment.escaped:
         text = re.sub(f"({treatment.escaped})", r"\\\1", text)
-    for character in treatment.broken:
-        text = text.replace(character, character + ZERO_WIDTH_SPACE)
     return text
 
 

@@ -111,18 +111,26 @@ def test_a_hostile_headline_pings_no_one_and_hides_nothing_on_revolt_webex_cliq_
     assert f"write to {EMAIL}" in words
 
 
-def test_rocket_chat_gets_addresses_whole_and_the_rest_escaped() -> None:
-    """Apprise escaped every Markdown character of the plain text for Rocket.Chat, inside
+def test_rocket_chat_gets_addresses_whole_no_formula_and_no_stray_backslash() -> None:
+    """Apprise escaped every punctuation character of the plain text for Rocket.Chat, inside
     addresses too: `https://en\\.yna\\.co\\.kr/…` and `tips\\.desk@news\\.example\\.org`
-    were no longer a link or an address. The text now goes as Markdown escaped here: the
-    stranger's `[click](…)` and `**` still show as written, and the addresses are whole."""
+    were no longer a link or an address, Rocket.Chat's parser showed the backslash before
+    `( ) - [ ] { } |`, and read the alert's own `\\(2026\\-01\\-06 … UTC\\)` as a KaTeX
+    formula. The text now goes as Markdown made inert here: a backslash only before
+    `* _ ~ ` #` (which it reads as escapes), a zero-width space inside `](`, `||`, `<…>`."""
+    headline = f"Xi meets Lee [click](http://evil.example/x) **loud** ||hidden|| write to {EMAIL}"
     with running_webhook(answer=b'{"success": true}') as hook:
         url = f"rocket://abcd%2Fefgh@{hook.host}:{hook.port}/#general"
-        text = _sent(fast([url], attempts=1), hook).json["text"]
+        made = dataclasses.replace(build_alert(sample_change(), "NK"), body=hostile(headline))
+        assert fast([url], attempts=1).notify([made]) == []
+        [request] = hook.received
+    text = request.json["text"]
     assert f"  {LINK}\n" in text and f"write to {EMAIL}" in text
-    assert "\\[click\\]\\(http://evil.example/x)" in text
+    assert "(2026-01-06 02:00 UTC)" in text and "\\(" not in text and "\\[" not in text
+    assert (
+        f"Xi meets Lee [click]{ZW}(http://evil.example/x) \\*\\*loud\\*\\* |{ZW}|{ZW}hidden" in text
+    )
     assert re.findall(r"@(?!\u200b)", text.replace(EMAIL, "")) == []
-    assert "Xi meets Lee \\[click\\]" in text  # escaped once, not twice
 
 
 def test_a_misskey_post_shows_no_hidden_link_nor_a_hidden_word() -> None:
