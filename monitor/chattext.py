@@ -36,9 +36,9 @@ already makes the rest inert for plain text (Slack: `&`, `<`, `>` as entities, u
 Telegram: entities in HTML mode; Matrix: a plain `m.text` body), or the service shows text as
 it is. A Matrix member whose display name a headline contains is still notified: that push
 rule matches the body's words, and only an `m.mentions` field (which Apprise does not send)
-turns it off. Other channels (e-mail, `json://` webhooks read by programs, ntfy, Teams,
-DingTalk, WeCom, LINE, Flock, Bluesky…) get the text as it is, and the digest never comes here.
-Pure: no I/O.
+or a notice (`msgtype=notice`, which notifies no one of the alert either) turns it off.
+Other channels (e-mail, `json://` webhooks read by programs, ntfy, Teams, DingTalk, WeCom,
+LINE, Flock, Bluesky…) get the text as it is, and the digest never comes here. Pure: no I/O.
 """
 
 from __future__ import annotations
