@@ -24,7 +24,8 @@ as its `Treatment` says; what it leaves out is still the text as written, no wor
   to be read as an escape: a `](`, `$[`, `~~`, `**`, `<at`, `{@`, `(met)` or ```` ``` ````
   cannot form with one inside it (Zulip, whose Markdown reads no backslash escape, so that
   `\\[x\\](url)` was still a link: `@ ] * ~ $ <`; Revolt: `<%role>`, `$$`; Google Chat: `<`;
-  Misskey, Webex, Zoho Cliq, Twist, KOOK, Ryver and Lark: `@ ] < ( { $ * _ ~ \\ `` ` ``);
+  Misskey, Webex, Zoho Cliq, Twist, KOOK, Ryver, Lark and Fluxer:
+  `@ ] < ( { $ * _ ~ | \\ `` ` ``);
 - web addresses are left whole (and on Rocket.Chat e-mail addresses too), so the article's
   link stays a link that shows where it goes;
 - `markdown`: the text goes to Apprise as Markdown already made inert (Rocket.Chat, Webex,
@@ -60,7 +61,7 @@ class Treatment:
 
 
 _DISCORD = Treatment(escaped=r"[\\*_~`|\[\]<>]")
-_MARKUP = "@]<({$*_~\\`"  # every opener of a mention, a link or a style these chats know
+_MARKUP = "@]<({$*_~|\\`"  # every opener of a mention, a link or a style these chats know
 TREATMENTS = {
     "discord": _DISCORD,  # and Guilded, whose webhooks are Discord's
     "mattermost": _DISCORD,
@@ -75,6 +76,7 @@ TREATMENTS = {
     "misskey": Treatment(broken=_MARKUP),
     "ryver": Treatment(broken=_MARKUP),
     "lark": Treatment(broken=_MARKUP),
+    "fluxer": Treatment(broken=_MARKUP),  # Discord's kind: `@everyone`, `<@123>`, `||spoiler||`
     "slack": Treatment(),
     "telegram": Treatment(),
     "matrix": Treatment(),

@@ -272,6 +272,7 @@ _CHAT_PLUGINS = {
     "NotifyKook": "kook",
     "NotifyRyver": "ryver",
     "NotifyLark": "lark",
+    "NotifyFluxer": "fluxer",
 }
 
 

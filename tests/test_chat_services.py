@@ -25,8 +25,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:.imghdr. is deprecated:Deprecati
 ZW = "\u200b"
 EMAIL = "tips.desk@news.example.org"
 HOSTILE = (
-    "[click](http://evil.example/x) ?[quiet](http://evil.example/q) $[x4 huge] <center>c</center>"
-    " ~~struck~~ $$x^2$$ (met)all(met) (spl)hidden(spl) {@participants}"
+    "||spoiler|| [click](http://evil.example/x) ?[quiet](http://evil.example/q) $[x4 huge]"
+    " <center>c</center> ~~struck~~ $$x^2$$ (met)all(met) (spl)hidden(spl) {@participants}"
     ' <@all> <%01HZROLE> <at user_id="all">All</at> @everyone'
 )
 
@@ -40,7 +40,7 @@ def hostile(title: str = f"Xi meets Lee {HOSTILE} write to {EMAIL}") -> str:
 
 def pointed(hook: Webhook, url: str) -> Notifier:
     """A Notifier for one chat URL whose plugin posts to `hook` instead of the service."""
-    notifier = fast([url], attempts=1)
+    notifier = fast([url.format(host=hook.host, port=hook.port)], attempts=1)
     base = f"http://{hook.host}:{hook.port}"
     for service in notifier.channels[0].apprise or ():
         if url.startswith("revolt://"):
@@ -87,16 +87,22 @@ def _sent(notifier: Notifier, hook: Webhook) -> Request:
         ),
         ("lark://t0ken-abcdef", lambda r: r.json["content"]["text"], ("<at", "](")),
         ("zulip://bot@org/abcdefghijklmnopqrstuvwxyz012345/news", _zulip, ("](", "~~", "$$")),
+        (  # a Discord of its own (fluxer.app, or self-hosted as here)
+            "fluxer://{host}:{port}/1234567890/t0ken-abcdefghijklm",
+            lambda r: r.json["content"],
+            ("](", "~~", "<@", "||"),
+        ),
     ],
 )
-def test_a_hostile_headline_pings_no_one_and_hides_nothing_on_revolt_webex_cliq_kook_lark(
+def test_a_hostile_headline_pings_no_one_and_hides_nothing_on_these_chats(
     url: str, text_of: Callable[[Request], str], openers: tuple[str, ...]
 ) -> None:
     """Revolt, Webex, Zoho Cliq and KOOK render Markdown (Webex, Cliq and KOOK only take
     Markdown, Apprise escaping the text with a backslash inside every address) and ping
     `<%role>`, `<@all>`, `{@participants}`, `(met)all(met)`; a Lark text pings
-    `<at user_id="all">`; KOOK's `(spl)` and Zulip's `~~`/`$$` hide or strike words: each went
-    out as written. Now no mention, masked link, strike or spoiler forms (a zero-width space
+    `<at user_id="all">`; Fluxer, a Discord of its own, pings `@everyone` and `<@123>` and hides
+    a `||spoiler||`; KOOK's `(spl)` and Zulip's `~~`/`$$` hide or strike words: each went out as
+    written. Now no mention, masked link, strike or spoiler forms (a zero-width space
     inside each opener; Revolt, as Discord, a backslash), every word is still there in order,
     and the article's address and an e-mail address stay whole, without a backslash."""
     with running_webhook(answer=b'{"code": 0, "StatusCode": 0, "_id": "1"}') as hook:

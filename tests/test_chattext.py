@@ -72,6 +72,7 @@ ZW = "\u200b"
         ("cliq", "{@participants}", f"{{{ZW}@{ZW}participants}}"),
         ("lark", '<at user_id="all">All</at>', f'<{ZW}at user_{ZW}id="all">All<{ZW}/at>'),
         ("webex", "<@all> **x**", f"<{ZW}@{ZW}all> *{ZW}*{ZW}x*{ZW}*{ZW}"),
+        ("fluxer", "<@123> ||x||", f"<{ZW}@{ZW}123> |{ZW}|{ZW}x|{ZW}|{ZW}"),
         ("", "@everyone **x**", "@everyone **x**"),  # e-mail, json://, ntfy…: as it is
         ("dingtalk", "@all [x](https://e.example/)", "@all [x](https://e.example/)"),
     ],
