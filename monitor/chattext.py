@@ -1,45 +1,40 @@
 """chattext: an alert's text made inert for a chat service, whose messages ping whoever they
-mention and render a stranger's markup (the services and what each gets: README, "Change
-alerts").
+mention and render a stranger's markup. Which service gets what, and why: README, "Change
+alerts" (its table); `TREATMENTS` below is that table.
 
-Headlines, snippets, links and a feed's error come from strangers. In a chat message,
-`@everyone`, `@here`, `<!channel>` or `<@123>` pings people (Matrix: `@room`; Rocket.Chat and
-Nextcloud Talk: `@all`; Zulip: `@**all**`; Telegram: `@username`; Google Chat: `<users/all>`;
-Lark: `<at user_id="all">`; Webex: `<@all>`; Revolt: `<%role>`; Zoho Cliq: `{@participants}`;
-KOOK: `(met)all(met)`; Mastodon and Misskey: `@user@server`, a stranger notified by a public
-post), and markup renders: `[text](http://evil)` shows a link whose address is hidden, and
+Headlines, snippets, links and a feed's error come from strangers. In a chat message
+`@everyone`, `<!channel>`, `<@123>`, `@room`, `@**all**`, `<users/all>`, `<at user_id="all">`,
+`<%role>`, `{@participants}` or `(met)all(met)` pings people, `@user@server` in a Mastodon or
+Misskey post and `@user` in a GitHub issue notify a stranger (`owner/repo#12` marks their
+issue), and markup renders: `[text](http://evil)` shows a link whose address is hidden, and
 `**`, `~~`, `||`, Misskey's `$[…]` or KOOK's `(spl)` restyle or hide words. `for_chat`
 neutralises the whole alert in one pass (the alert's own words use none of these), each chat
-as its `Treatment` says; what it leaves out is still the text as written, no word lost:
+as its `Treatment` says, and loses no word:
 
 - every `@` gets a zero-width space after it (`@\u200beveryone`, as discord.py's
   `escape_mentions` writes it), so no mention is live; inside a web address it is written
   `%40` instead, which the address means as well (`https://medium.com/%40name/story`);
-- `escaped`: characters a backslash makes plain, where the chat shows an escaped character as
-  itself (Discord, Guilded, Revolt and Mattermost: `\\ * _ ~ ` | [ ] < >`; Rocket.Chat, whose
-  parser reads an escape only before `# * . @ _ ` ~` and shows the backslash before any other
-  character: `* _ ~ ` #`, and a zero-width space after `@ ] | < \\`: Apprise's backslash before
-  every punctuation character showed, and `\\(…\\)` or `\\[…\\]` became a KaTeX formula);
-- `broken`: characters a zero-width space follows (invisible), where a backslash is not known
-  to be read as an escape: a `](`, `$[`, `~~`, `**`, `<at`, `{@`, `(met)` or ```` ``` ````
-  cannot form with one inside it (Zulip, whose Markdown reads no backslash escape, so that
-  `\\[x\\](url)` was still a link: `@ ] * ~ $ <`; Revolt: `<%role>`, `$$`; Google Chat: `<`;
-  Misskey, Webex, Zoho Cliq, Twist, KOOK, Ryver, Lark and Fluxer:
-  `@ ] < ( { $ * _ ~ | \\ `` ` ``);
+- `broken`: more characters a zero-width space (invisible) follows, so that no `](`, `$[`,
+  `~~`, `**`, `||`, `<at`, `{@`, `(met)` or `#12` can form with one inside it: where the chat
+  reads no backslash escape (Zulip, whose Markdown has it turned off, so that `\\[x\\](url)`
+  was still a link; Misskey's MFM), where it is not known to, or where an escape does not stop
+  it (Revolt reads `<%role>` in the raw text; GitHub links `\\#12`);
+- `escaped`: characters a backslash makes plain, where the chat reads it as an escape and shows
+  the character itself (Discord, Mattermost, Revolt, GitHub; on Rocket.Chat only before
+  `* _ ~ ` #`: its parser shows the backslash before others, and reads `\\(…\\)` as KaTeX);
 - web addresses are left whole (and on Rocket.Chat e-mail addresses too), so the article's
   link stays a link that shows where it goes;
-- `markdown`: the text goes to Apprise as Markdown already made inert (Rocket.Chat, Webex,
-  Zoho Cliq, Twist, KOOK and Revolt, an embed, take only Markdown from Apprise, whose own
-  escaping of plain text puts a backslash inside every address, which broke the link).
+- `markdown`: the text goes to Apprise as Markdown already made inert, for the services
+  Apprise sends only Markdown (its own escaping of plain text put a backslash inside every
+  address, which broke the link).
 
 Slack, Telegram, Matrix, Nextcloud Talk and Mastodon get only the mentions broken: Apprise
-already makes the rest inert for plain text (Slack: `&`, `<`, `>` as entities, unformatted;
-Telegram: entities in HTML mode; Matrix: a plain `m.text` body), or the service shows text as
-it is. A Matrix member whose display name a headline contains is still notified: that push
-rule matches the body's words, and only an `m.mentions` field (which Apprise does not send)
-or a notice (`msgtype=notice`, which notifies no one of the alert either) turns it off.
-Other channels (e-mail, `json://` webhooks read by programs, ntfy, Teams, DingTalk, WeCom,
-LINE, Flock, Bluesky…) get the text as it is, and the digest never comes here. Pure: no I/O.
+already makes the rest inert for plain text, or the service shows text as it is. A Matrix
+member whose display name a headline contains is still notified: that push rule matches the
+body's words, and only an `m.mentions` field (which Apprise does not send) or a notice
+(`msgtype=notice`, which notifies no one of the alert either) turns it off. Other channels
+(e-mail, `json://` webhooks read by programs, ntfy, Teams, DingTalk, WeCom, LINE, Flock,
+Bluesky…) get the text as it is, and the digest never comes here. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -77,6 +72,7 @@ TREATMENTS = {
     "ryver": Treatment(broken=_MARKUP),
     "lark": Treatment(broken=_MARKUP),
     "fluxer": Treatment(broken=_MARKUP),  # Discord's kind: `@everyone`, `<@123>`, `||spoiler||`
+    "github": Treatment(escaped=_DISCORD.escaped, broken="@#", markdown=True),  # an issue
     "slack": Treatment(),
     "telegram": Treatment(),
     "matrix": Treatment(),

@@ -273,6 +273,7 @@ _CHAT_PLUGINS = {
     "NotifyRyver": "ryver",
     "NotifyLark": "lark",
     "NotifyFluxer": "fluxer",
+    "NotifyGitHub": "github",
 }
 
 

@@ -225,3 +225,22 @@ def test_zulip_renders_no_stranger_link_strike_or_bold() -> None:
         assert tag not in html
     shown = re.sub(r"<[^>]+>", "", html).replace(ZW, "")
     assert re.findall(r"\w+", shown) == re.findall(r"\w+", headline)
+
+
+def test_a_github_issue_notifies_no_one_and_references_no_strangers_issue() -> None:
+    """An alert as a GitHub issue: `@kim` in a headline notified kim, and `owner/repo#12`
+    put a reference on a stranger's issue (Apprise's backslash, `\\#12`, does not stop
+    GitHub's references); the article's link had a backslash before each dot."""
+    headline = "Xi meets @kim, see owner/repo#12 and [click](http://evil.example/x)"
+    with running_webhook(answer=b'{"id": 1, "number": 1}') as hook:
+        notifier = fast(["github://ghp_abcdefghijklmnopqrstuvwxyz0123456789@owner/repo"], 1)
+        for service in notifier.channels[0].apprise or ():
+            service.notify_url = f"http://{hook.host}:{hook.port}/repos/{{owner}}/{{repo}}/issues"
+        made = dataclasses.replace(build_alert(sample_change(), "NK"), body=hostile(headline))
+        assert notifier.notify([made]) == []
+        [request] = hook.received
+    text = request.json["body"]
+    assert (
+        f"Xi meets @{ZW}kim, see owner/repo#{ZW}12 and \\[click\\](http://evil.example/x)" in text
+    )
+    assert f"  {LINK}\n" in text
