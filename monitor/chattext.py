@@ -5,7 +5,7 @@ alerts" (its table); `TREATMENTS` below is that table.
 Headlines, snippets, links and a feed's error come from strangers. In a chat message
 `@everyone`, `<!channel>`, `<@123>`, `@room`, `@**all**`, `<users/all>`, `<at user_id="all">`,
 `<%role>`, `{@participants}` or `(met)all(met)` pings people, `@user@server` in a Mastodon or
-Misskey post and `@user` in a GitHub issue notify a stranger (`owner/repo#12` marks their
+Misskey post and `@user` in a tweet or a GitHub issue notify a stranger (`owner/repo#12` marks their
 issue), and markup renders: `[text](http://evil)` shows a link whose address is hidden, and
 `**`, `~~`, `||`, Misskey's `$[…]` or KOOK's `(spl)` restyle or hide words. `for_chat`
 neutralises the whole alert in one pass (the alert's own words use none of these), each chat
@@ -28,7 +28,7 @@ as its `Treatment` says, and loses no word:
   Apprise sends only Markdown (its own escaping of plain text put a backslash inside every
   address, which broke the link).
 
-Slack, Telegram, Matrix, Nextcloud Talk and Mastodon get only the mentions broken: Apprise
+Slack, Telegram, Matrix, Nextcloud Talk, Mastodon and X get only the mentions broken: Apprise
 already makes the rest inert for plain text, or the service shows text as it is. A Matrix
 member whose display name a headline contains is still notified: that push rule matches the
 body's words, and only an `m.mentions` field (which Apprise does not send) or a notice
@@ -78,6 +78,7 @@ TREATMENTS = {
     "matrix": Treatment(),
     "nextcloudtalk": Treatment(),
     "mastodon": Treatment(),
+    "x": Treatment(),  # a tweet (mode=tweet) notifies whoever it names
 }
 CHATS = frozenset(TREATMENTS)
 

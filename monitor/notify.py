@@ -274,6 +274,7 @@ _CHAT_PLUGINS = {
     "NotifyLark": "lark",
     "NotifyFluxer": "fluxer",
     "NotifyGitHub": "github",
+    "NotifyTwitter": "x",
 }
 
 

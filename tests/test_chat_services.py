@@ -244,3 +244,15 @@ def test_a_github_issue_notifies_no_one_and_references_no_strangers_issue() -> N
         f"Xi meets @{ZW}kim, see owner/repo#{ZW}12 and \\[click\\](http://evil.example/x)" in text
     )
     assert f"  {LINK}\n" in text
+
+
+def test_a_tweet_notifies_no_one_it_names() -> None:
+    """With `mode=tweet` an alert is a public post, and `@kim` in a headline notified kim."""
+    with running_webhook(answer=b'{"data": {"id": "1", "text": "x"}}') as hook:
+        notifier = fast(["x://ckey/csecret/akey/asecret?mode=tweet"], attempts=1)
+        for service in notifier.channels[0].apprise or ():
+            service.twitter_tweet = f"http://{hook.host}:{hook.port}/2/tweets"
+        made = dataclasses.replace(build_alert(sample_change(), "NK"), body=hostile("Xi @kim"))
+        assert notifier.notify([made]) == []
+        [request] = hook.received
+    assert f"- Xi @{ZW}kim (" in request.json["text"]
