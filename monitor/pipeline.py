@@ -364,14 +364,17 @@ def store_entries(
     *,
     now: datetime,
     readers: Mapping[str, frozenset[str]] | None = None,
+    urls: Mapping[str, str] | None = None,
 ) -> Added:
-    """Store new entries with their matches, in one transaction."""
+    """Store new entries with their matches, in one transaction; with `urls` (feed -> the URL
+    read), not those of a feed given another URL since (`Added.moved`)."""
     hashes = {i.id: i.hash for i in ctx.definitions.indicators}
     return ctx.store.add_news(
         entries,
         now=now,
         match=lambda fresh: match_entries(ctx, fresh, readers),
         definition_hashes=hashes,
+        urls=urls,
     )
 
 
@@ -455,17 +458,29 @@ class _Writes:
         self.fetches.append(record)
 
     def flush(self) -> None:
+        """Store them; a read of a feed the feeds file gave another URL since it was claimed
+        (by another daemon's reload, or a `monitor check`'s) is left out whole: its entries and
+        its record."""
         if not self.fetches:
             return
+        moved: set[str] = set()
         if self.entries:
-            added = store_entries(self.ctx, self.entries, now=self.now, readers=self.readers)
+            urls = {r.feed_id: r.listed_url for r in self.fetches if r.listed_url}
+            added = store_entries(
+                self.ctx, self.entries, now=self.now, readers=self.readers, urls=urls
+            )
             self.report.new_entries += len(added.entries)
             self.report.matches += added.matches
-            known = added.known_again
+            known, moved = added.known_again, set(added.moved)
             self.fetches = [
                 _told(r, known[r.feed_id]) if r.feed_id in known else r for r in self.fetches
             ]
-        self.ctx.store.record_fetches(self.fetches)
+        moved |= self.ctx.store.record_fetches([r for r in self.fetches if r.feed_id not in moved])
+        for r in self.fetches:
+            if r.feed_id in moved:
+                log.info("feed %s was read at its old address %s, which the feeds file no longer "
+                         "gives it: the read is not stored; its new address is due at once",
+                         r.feed_id, r.listed_url)  # fmt: skip
         self.leases.done(r.feed_id for r in self.fetches)
         self.entries, self.fetches = [], []
 
@@ -530,6 +545,7 @@ def _absorb(
         error_count=errors,
         title=title,
         warning=warning if ok else None,
+        listed_url=feed.listed_url,
     )
     return entries, record
 

@@ -6,7 +6,8 @@ them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,10 +17,10 @@ from fastapi.testclient import TestClient
 
 from monitor.domain import QUIET, UNKNOWN, Definitions
 from monitor.pipeline import Context, run_cycle
-from monitor.store import Store, open_store
+from monitor.store import FetchRecord, Store, open_store
 from monitor.web import create_app
 from tests import twofeeds
-from tests.feedserver import FeedServer
+from tests.feedserver import FeedServer, Handler, Route
 from tests.news import Item, rss
 from tests.webdata import settings
 
@@ -163,3 +164,109 @@ def test_a_read_feed_given_a_new_url_that_answers_changes_no_status(
     assert history(store) == []
     assert store.pending_alerts() == 0
     assert reads_a(store, ctx.definitions, reload_at) == (QUIET, "")
+
+
+# ------------------------------------------------ a read of the old address ending after the move
+
+OLD_NEWS = rss("A", [twofeeds.wire(NOW)])  # what the old address still carries: it would match
+
+
+def two_daemons(
+    tmp_path: Path, feed_server: FeedServer, daemon_a: Store, daemon_b: Store
+) -> tuple[Context, Callable[[datetime], Context]]:
+    """Daemon A's context, feeds a and b read at NOW by it (nothing matched); and how daemon B
+    reloads a feeds file giving feed a the address /a-new.xml (which answers) at a time."""
+    feed_server.route("/a.xml", body=NOTHING)
+    feed_server.route("/b.xml", body=NOTHING)
+    feed_server.route("/a-new.xml", body=NOTHING)
+    urls = (feed_server.url("/a.xml"), feed_server.url("/b.xml"))
+    old = twofeeds.definitions(tmp_path / "old", *urls)
+    ctx_a = replace(here(twofeeds.context(old, daemon_a, now=NOW)), owner="daemon-a")
+    run_cycle(ctx_a, now=NOW)
+    assert reads_a(daemon_a, old, NOW) == (QUIET, "")
+
+    def reload_b(at: datetime) -> Context:
+        urls = (feed_server.url("/a-new.xml"), feed_server.url("/b.xml"))
+        new = twofeeds.definitions(tmp_path / "new", *urls)
+        return replace(here(twofeeds.context(new, daemon_b, now=at)), owner="daemon-b")
+
+    return ctx_a, reload_b
+
+
+def unread_since_the_move(store: Store, at: datetime, new_url: str) -> None:
+    """Feed a is at `new_url`, never read, due at `at` and claimed by no one."""
+    a = next(f for f in store.feeds() if f.id == "a")
+    assert (a.url, a.last_success_at, a.last_checked_at, a.failing_since) == (
+        new_url, None, None, None,
+    )  # fmt: skip
+    assert (a.next_check_at, a.lease_owner, a.lease_until) == (at, None, None)
+
+
+def test_a_read_of_the_old_address_that_ends_after_the_move_is_not_stored(
+    tmp_path: Path, feed_server: FeedServer, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Daemon A claims feed a and fetches its address; meanwhile daemon B reloads a feeds file
+    that gives a another address. A's read of the old one was stored on the feed as B had just
+    reset it: its entries (a match here) and the feed as read, due again in an interval, so
+    the new address counted as read though nobody tried it, and was not checked. Now that read
+    is left out (a log line says so), and B reads the new address at once."""
+    with open_store(database_url) as daemon_a, open_store(database_url) as daemon_b:
+        ctx_a, reload_b = two_daemons(tmp_path, feed_server, daemon_a, daemon_b)
+        later = NOW + timedelta(hours=1)
+        reloaded: list[Context] = []
+
+        def moved_while_read(handler: Handler) -> None:
+            if not reloaded:  # B reloads while A waits for the old address's answer
+                reloaded.append(reload_b(later))
+            handler.answer(Route(body=OLD_NEWS))
+
+        feed_server.route("/a.xml", moved_while_read)
+        with caplog.at_level(logging.INFO, "monitor.pipeline"):
+            report = run_cycle(ctx_a, now=later)
+
+        assert (report.feeds_checked, report.failed, report.errors) == (2, 0, [])
+        unread_since_the_move(daemon_b, later, feed_server.url("/a-new.xml"))
+        assert twofeeds.WIRE not in [e.title for _, e, _ in daemon_b.entries_since(NOW)]
+        ctx_b = reloaded[0]
+        assert reads_a(daemon_b, ctx_b.definitions, later) == (
+            UNKNOWN, "feeds not read: a: never read yet",
+        )  # fmt: skip
+        assert f"read at its old address {feed_server.url('/a.xml')}" in caplog.text
+
+        run_cycle(ctx_b, now=later)  # B's check reads the new address at once
+        assert feed_server.hits("/a-new.xml") == 1
+        assert reads_a(daemon_b, ctx_b.definitions, later) == (QUIET, "")
+        assert history(daemon_b) == []  # nothing learnt, nothing recorded
+
+
+def test_a_feed_moved_between_storing_a_read_and_recording_it_is_left_unread(
+    tmp_path: Path, feed_server: FeedServer, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The move comes at the worst moment: the read's entries are stored (the feed still had
+    that address), and the feeds file gives it another before the fetch is recorded. The feed
+    is not recorded as read: its new address is due at once."""
+    with open_store(database_url) as daemon_a, open_store(database_url) as daemon_b:
+        ctx_a, reload_b = two_daemons(tmp_path, feed_server, daemon_a, daemon_b)
+        later = NOW + timedelta(hours=1)
+        record = daemon_a.record_fetches
+        reloaded: list[Context] = []
+
+        def moved_before_recording(records: Sequence[FetchRecord]) -> object:
+            reloaded.append(reload_b(later))
+            return record(records)
+
+        daemon_a.record_fetches = moved_before_recording  # type: ignore[method-assign]
+        feed_server.route("/a.xml", body=OLD_NEWS)
+        with caplog.at_level(logging.INFO, "monitor.pipeline"):
+            run_cycle(ctx_a, now=later)
+
+        assert len(reloaded) == 1
+        assert f"read at its old address {feed_server.url('/a.xml')}" in caplog.text
+        unread_since_the_move(daemon_b, later, feed_server.url("/a-new.xml"))
+        b = next(f for f in daemon_b.feeds() if f.id == "b")
+        assert b.last_checked_at == later  # recorded as ever
+        assert reads_a(daemon_b, reloaded[0].definitions, later) == (
+            UNKNOWN, "feeds not read: a: never read yet",
+        )  # fmt: skip
+        run_cycle(reloaded[0], now=later)
+        assert feed_server.hits("/a-new.xml") == 1

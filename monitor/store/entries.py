@@ -29,7 +29,7 @@ from sqlalchemy import (
 from monitor.domain import Entry, Match, another_item, another_story, digest_of, distinct_items
 from monitor.fold import NARROW, WIDE, fold, narrow, variants
 from monitor.store.base import IDS_PER_IN, StoreBase, chunks, once_more_if_disconnected
-from monitor.store.feeds import mark_new
+from monitor.store.feeds import listed_urls, mark_new
 from monitor.store.forgetting import forget_stories, hold_evaluations
 from monitor.store.oldkeys import carry_forgotten_keys
 from monitor.store.schema import aware, entry_table, forgotten_table, match_table, sqlite_utc
@@ -111,6 +111,15 @@ def _feed_lock(feed_id: str) -> int:
     return int(digest_of(feed_id)[:8], 16) - (1 << 31)
 
 
+def _moved(conn: Connection, entries: Sequence[Entry], urls: Mapping[str, str]) -> frozenset[str]:
+    """The feeds of `entries` whose URL is no longer the one `urls` says they were read for."""
+    read = {e.feed_id for e in entries if e.feed_id in urls}
+    now = listed_urls(conn, read)
+    return frozenset(
+        feed_id for feed_id in read if feed_id in now and now[feed_id] != urls[feed_id]
+    )
+
+
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return {name: [row[name] for row in rows] for name in _ENTRY_COLUMNS}
 
@@ -124,6 +133,7 @@ class Added:
     entries: list[tuple[int, Entry]]
     matches: int
     known_again: dict[str, Counter[str]] = field(default_factory=dict)  # feed -> guid/link -> n
+    moved: frozenset[str] = frozenset()  # feeds whose entries were left out: given another URL
 
 
 @dataclass(frozen=True)
@@ -147,15 +157,20 @@ class EntriesMixin(StoreBase):
         now: datetime,
         match: Callable[[Sequence[tuple[int, Entry]]], Sequence[tuple[int, Match]]],
         definition_hashes: Mapping[str, str],
+        urls: Mapping[str, str] | None = None,
     ) -> Added:
         """Store new entries and their matches (`match` of the new ones) in one transaction.
 
         Either both are stored or neither, so a crash between them cannot leave entries
         whose matches are lost; their feeds' `last_new_at` moves to `now` with them. Returns
         the new entries, how many matches were stored and the items known under a new key.
+        `urls`: feed id -> the URL its entries were read for; those of a feed that has
+        another now (the feeds file moved it: `sync_feeds`) are left out, named in `moved`.
         """
         with self._tx("add entries and matches", write=True) as conn:
             _hold_feeds(conn, entries)
+            moved = _moved(conn, entries, urls) if urls else frozenset()
+            entries = [e for e in entries if e.feed_id not in moved] if moved else entries
             known_again: dict[str, Counter[str]] = {}
             new = self._insert_entries(conn, entries, now, known_again)
             rows = _match_rows(match(new), definition_hashes) if new else []
@@ -165,7 +180,7 @@ class EntriesMixin(StoreBase):
             # Last, so the feeds' rows (which renewing leases skips while locked) are locked
             # only until the commit, not while the entries are matched.
             mark_new(conn, [entry.feed_id for _, entry in new], now)
-            return Added(new, written, known_again)
+            return Added(new, written, known_again, moved)
 
     def _insert_entries(
         self,

@@ -88,7 +88,8 @@ def _sooner(old: Any, interval_seconds: int) -> datetime | None:
 
 @dataclass(frozen=True)
 class DueFeed:
-    """A feed claimed for fetching: `url` is where it lives now (moved_to, else url)."""
+    """A feed claimed for fetching: `url` is where it lives now (moved_to, else url);
+    `listed_url` the URL the feeds file gave it then, which its read is recorded for."""
 
     id: str
     url: str
@@ -98,6 +99,7 @@ class DueFeed:
     error_count: int
     interval: timedelta
     lease_until: datetime
+    listed_url: str
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,8 @@ class FetchRecord:
     `etag`, `last_modified`, `body_hash`, `moved_to`, `title` and `warning` left None keep
     their stored value ("" clears it): `warning` is that of a body read (parsed), so a 304, an
     unchanged body or a failure keeps the last one's. A success clears `failing_since`; a
-    failure sets it once.
+    failure sets it once. With a `listed_url` (the feed's URL when it was claimed: `DueFeed`),
+    the record is stored only while the feed still has that URL.
     """
 
     feed_id: str
@@ -184,6 +187,7 @@ class FetchRecord:
     error_count: int = 0
     title: str | None = None
     warning: str | None = None
+    listed_url: str | None = None
 
 
 class FeedsMixin(StoreBase):
@@ -201,7 +205,9 @@ class FeedsMixin(StoreBase):
         `interval` and `silent_after` are stored, the defaults given here for those without.
 
         A feed whose URL changed, or that comes back into the configuration, starts afresh: no
-        validators, no redirect, no failures (not dead), due at once. A feed
+        validators, no redirect, no failures (not dead), due at once; one whose URL changed is
+        no longer leased either (a claim was to read the old address, whose read
+        `record_fetches` leaves out), so any daemon reads the new one at once. A feed
         whose interval got shorter is next checked one new interval after its last check, not
         at the time the old interval set (unless it is backing off from failures).
         """
@@ -224,6 +230,8 @@ class FeedsMixin(StoreBase):
                     new = self._insert(feed_table).values(id=feed.id, **values, **_fresh(now))
                     conn.execute(new.on_conflict_do_nothing(index_elements=["id"]))
                 elif old.url != feed.url or not old.active:
+                    if old.url != feed.url:
+                        values |= {"lease_owner": None, "lease_until": None}
                     conn.execute(
                         update(feed_table)
                         .where(feed_table.c.id == feed.id)
@@ -334,22 +342,25 @@ class FeedsMixin(StoreBase):
             return int(released.rowcount or 0)
 
     @once_more_if_disconnected
-    def record_fetches(self, records: Sequence[FetchRecord]) -> None:
+    def record_fetches(self, records: Sequence[FetchRecord]) -> set[str]:
         """Store what fetches found and release their leases, in one transaction (one
-        executemany per set of columns written)."""
-        groups: dict[tuple[str, ...], list[tuple[str, dict[str, Any]]]] = {}
+        executemany per set of columns written). A record whose feed no longer has its
+        `listed_url` (the feeds file gave it another since it was claimed: `sync_feeds` reset
+        it) is left out, by a condition of the same UPDATE: a read of the old address says
+        nothing of the new one. Returns the ids of the feeds so left out."""
+        groups: dict[tuple[str, ...], list[_Row]] = {}
         for record in records:
             values = _fetch_values(record)
-            groups.setdefault(tuple(values), []).append((record.feed_id, values))
+            groups.setdefault(tuple(values), []).append((record.feed_id, record.listed_url, values))
+        moved: set[str] = set()
         if not groups:
-            return
+            return moved
         update_feeds = _sqlite_update_feeds if self.dialect == "sqlite" else _update_feeds
         with self._tx("record fetch", write=True) as conn:
             for names, rows in groups.items():
                 if update_feeds(conn, names, rows) != len(rows):
-                    ids = [feed_id for feed_id, _ in rows]
-                    among = " among " if len(ids) > 1 else " "
-                    raise StoreError(f"store: unknown feed{among}{_names(ids)}")
+                    moved |= _moved_or_unknown(conn, rows)
+        return moved
 
     @once_more_if_disconnected
     def feed_health(self) -> list[FeedHealth]:
@@ -441,21 +452,53 @@ def _fetch_values(r: FetchRecord) -> dict[str, Any]:
     return values
 
 
-def _update_feeds(
-    conn: Connection, names: tuple[str, ...], rows: list[tuple[str, dict[str, Any]]]
-) -> int:
-    """Write `names` (`_fetch_values`) of each (feed id, values); returns the rows updated."""
-    statement = update(feed_table).where(feed_table.c.id == bindparam("v_feed_id"))
+_Row = tuple[str, str | None, dict[str, Any]]  # feed id, listed URL, `_fetch_values`
+
+
+def _update_feeds(conn: Connection, names: tuple[str, ...], rows: list[_Row]) -> int:
+    """Write `names` (`_fetch_values`) of each (feed id, listed URL, values) whose feed still
+    has that URL (None: any); returns the rows updated."""
+    listed = bindparam("v_listed_url", type_=feed_table.c.url.type)
+    statement = update(feed_table).where(
+        feed_table.c.id == bindparam("v_feed_id"),
+        feed_table.c.url == func.coalesce(listed, feed_table.c.url),
+    )
     params = [
-        {"v_feed_id": feed_id} | {f"v_{name}": v for name, v in values.items()}
-        for feed_id, values in rows
+        {"v_feed_id": feed_id, "v_listed_url": url} | {f"v_{name}": v for name, v in values.items()}
+        for feed_id, url, values in rows
     ]
     return conn.execute(statement.values(dict(map(_fetch_set, names))), params).rowcount
 
 
-def _sqlite_update_feeds(
-    conn: Connection, names: tuple[str, ...], rows: list[tuple[str, dict[str, Any]]]
-) -> int:
+def _moved_or_unknown(conn: Connection, rows: Sequence[_Row]) -> set[str]:
+    """The feeds of `rows` given another URL than their record's (so not updated); a
+    StoreError when one is not stored at all."""
+    urls = listed_urls(conn, [feed_id for feed_id, _, _ in rows])
+    unknown = [feed_id for feed_id, _, _ in rows if feed_id not in urls]
+    if unknown:
+        among = " among " if len(rows) > 1 else " "
+        raise StoreError(f"store: unknown feed{among}{_names([i for i, _, _ in rows])}")
+    return {feed_id for feed_id, url, _ in rows if url is not None and urls[feed_id] != url}
+
+
+_PG_LISTED_URLS = text("SELECT id, url FROM feed WHERE id = ANY(CAST(:ids AS text[]))")
+
+
+def listed_urls(conn: Connection, feed_ids: Collection[str]) -> dict[str, str]:
+    """feed id -> its URL in the feeds file, of those stored; in plain SQL (a statement built
+    with SQLAlchemy costs several times more than running it)."""
+    if not feed_ids:
+        return {}
+    if conn.dialect.name == "postgresql":
+        return {i: url for i, url in conn.execute(_PG_LISTED_URLS, {"ids": list(feed_ids)})}
+    found: dict[str, str] = {}
+    for ids in chunks(feed_ids):
+        query = f"SELECT id, url FROM feed WHERE id IN ({', '.join('?' for _ in ids)})"
+        found.update({i: url for i, url in conn.exec_driver_sql(query, tuple(ids))})
+    return found
+
+
+def _sqlite_update_feeds(conn: Connection, names: tuple[str, ...], rows: list[_Row]) -> int:
     """`_update_feeds` by a plain executemany, which runs in C (SQLAlchemy binds row by row in
     Python), with datetimes written as UTCDateTime writes them."""
     sets = ", ".join(
@@ -465,10 +508,11 @@ def _sqlite_update_feeds(
         for name in names
     )
     params = [
-        (*(sqlite_utc(v) if isinstance(v, datetime) else v for v in values.values()), feed_id)
-        for feed_id, values in rows
+        (*(sqlite_utc(v) if isinstance(v, datetime) else v for v in values.values()), feed_id, url)
+        for feed_id, url, values in rows
     ]
-    return conn.exec_driver_sql(f"UPDATE feed SET {sets} WHERE id = ?", params).rowcount
+    where = "WHERE id = ? AND url = coalesce(?, url)"
+    return conn.exec_driver_sql(f"UPDATE feed SET {sets} {where}", params).rowcount
 
 
 _ONCE = "_once"  # a `_fetch_values` name of a column set only while it is NULL
@@ -513,6 +557,7 @@ def _due_feed(row: Any, lease_until: datetime) -> DueFeed:
         error_count=row.error_count,
         interval=timedelta(seconds=row.interval_seconds),
         lease_until=lease_until,
+        listed_url=row.url,
     )
 
 
