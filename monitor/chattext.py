@@ -5,11 +5,11 @@ alerts" (its table); `TREATMENTS` below is that table.
 Headlines, snippets, links and a feed's error come from strangers. In a chat message
 `@everyone`, `<!channel>`, `<@123>`, `@room`, `@**all**`, `<users/all>`, `<at user_id="all">`,
 `<%role>`, `{@participants}` or `(met)all(met)` pings people, `@user@server` in a Mastodon or
-Misskey post and `@user` in a tweet or a GitHub issue notify a stranger (`owner/repo#12` marks their
-issue), and markup renders: `[text](http://evil)` shows a link whose address is hidden, and
-`**`, `~~`, `||`, Misskey's `$[…]` or KOOK's `(spl)` restyle or hide words. `for_chat`
-neutralises the whole alert in one pass (the alert's own words use none of these), each chat
-as its `Treatment` says, and loses no word:
+Misskey post, `@user` in a tweet or a GitHub issue notify a
+stranger (`owner/repo#12` marks their issue), and markup renders: `[text](http://evil)` shows a
+link whose address is hidden, and `**`, `~~`, `||`, Misskey's `$[…]` or KOOK's `(spl)`
+restyle or hide words. `for_chat` neutralises the whole alert in one pass (the alert's own
+words use none of these), each chat as its `Treatment` says, and loses no word:
 
 - every `@` gets a zero-width space after it (`@\u200beveryone`, as discord.py's
   `escape_mentions` writes it), so no mention is live; inside a web address it is written
@@ -20,15 +20,16 @@ as its `Treatment` says, and loses no word:
   was still a link; Misskey's MFM), where it is not known to, or where an escape does not stop
   it (Revolt reads `<%role>` in the raw text; GitHub links `\\#12`);
 - `escaped`: characters a backslash makes plain, where the chat reads it as an escape and shows
-  the character itself (Discord, Mattermost, Revolt, GitHub; on Rocket.Chat only before
-  `* _ ~ ` #`: its parser shows the backslash before others, and reads `\\(…\\)` as KaTeX);
+  the character itself (Discord, Mattermost, Revolt, GitHub, the CommonMark of
+  Nextcloud Talk and HumHub; on Rocket.Chat only before `* _ ~ ` #`: its parser shows the
+  backslash before others, and reads `\\(…\\)` as KaTeX);
 - web addresses are left whole (and on Rocket.Chat e-mail addresses too), so the article's
   link stays a link that shows where it goes;
 - `markdown`: the text goes to Apprise as Markdown already made inert, for the services
   Apprise sends only Markdown (its own escaping of plain text put a backslash inside every
   address, which broke the link).
 
-Slack, Telegram, Matrix, Nextcloud Talk, Mastodon and X get only the mentions broken: Apprise
+Slack, Telegram, Bale, Matrix, Session, Mastodon and X get only the mentions broken: Apprise
 already makes the rest inert for plain text, or the service shows text as it is. A Matrix
 member whose display name a headline contains is still notified: that push rule matches the
 body's words, and only an `m.mentions` field (which Apprise does not send) or a notice
@@ -56,6 +57,7 @@ class Treatment:
 
 
 _DISCORD = Treatment(escaped=r"[\\*_~`|\[\]<>]")
+_COMMONMARK = Treatment(escaped=r"[\\*_~`|\[\]<>&#]")  # CommonMark reads every such escape
 _MARKUP = "@]<({$*_~|\\`"  # every opener of a mention, a link or a style these chats know
 TREATMENTS = {
     "discord": _DISCORD,  # and Guilded, whose webhooks are Discord's
@@ -70,13 +72,18 @@ TREATMENTS = {
     "kook": Treatment(broken=_MARKUP, markdown=True),
     "misskey": Treatment(broken=_MARKUP),
     "ryver": Treatment(broken=_MARKUP),
-    "lark": Treatment(broken=_MARKUP),
+    "lark": Treatment(broken=_MARKUP),  # and Feishu, Lark's Chinese twin
+    "nextcloudtalk": _COMMONMARK,  # `@all` pings; `[text](url)` is a masked link
+    "humhub": _COMMONMARK,  # a mention is a link: `[Name](mention:guid)`
+    "synology": Treatment(broken=_MARKUP),  # `<https://evil|text>` is a masked link
+    "stackfield": Treatment(broken=_MARKUP),
     "fluxer": Treatment(broken=_MARKUP),  # Discord's kind: `@everyone`, `<@123>`, `||spoiler||`
     "github": Treatment(escaped=_DISCORD.escaped, broken="@#", markdown=True),  # an issue
+    "bale": Treatment(),  # Telegram's kind: `@kim` mentions
+    "session": Treatment(),  # `@05…` (a Session ID) mentions
     "slack": Treatment(),
     "telegram": Treatment(),
     "matrix": Treatment(),
-    "nextcloudtalk": Treatment(),
     "mastodon": Treatment(),
     "x": Treatment(),  # a tweet (mode=tweet) notifies whoever it names
 }

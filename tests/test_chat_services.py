@@ -5,6 +5,8 @@ pointed there: only the internet is replaced)."""
 from __future__ import annotations
 
 import dataclasses
+import html as html_module
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +16,7 @@ import markdown
 import pytest
 import requests
 from markdown.inlinepatterns import SimpleTagPattern
+from markdown_it import MarkdownIt
 
 from monitor.chattext import for_chat
 from monitor.notify import Notifier, build_alert
@@ -55,11 +58,17 @@ def pointed(hook: Webhook, url: str) -> Notifier:
             service.webhook_url = f"{base}/hook"
         if url.startswith("zulip://"):
             service.notify_url = f"{base}/api/v1/messages"
+        if url.startswith(("stackfield://", "feishu://")):
+            service.notify_url = base + "/hook/{token}"
     return notifier
 
 
 def _zulip(request: Request) -> str:
     return parse_qs(request.body.decode())["content"][0]
+
+
+def _synology(request: Request) -> str:
+    return str(json.loads(parse_qs(request.body.decode())["payload"][0])["text"])
 
 
 def _sent(notifier: Notifier, hook: Webhook) -> Request:
@@ -92,6 +101,13 @@ def _sent(notifier: Notifier, hook: Webhook) -> Request:
             lambda r: r.json["content"],
             ("](", "~~", "<@", "||"),
         ),
+        # Markdown on Talk's web and desktop clients; `@all` and `@"user"` mention
+        ("nctalk://bot:pa55@{host}:{port}/r00m", lambda r: r.json["message"], ("](", "~~")),
+        # a mention is a Markdown link, `[Name](mention:guid)`
+        ("humhub://t0ken@{host}:{port}/1", lambda r: r.json["data"]["message"], ("](",)),
+        ("synology://{host}:{port}/t0ken", _synology, ("](", "<@", "<%")),
+        ("stackfield://0123abcd-0123-4567-89ab-0123456789ab", lambda r: r.json["Title"], ("](",)),
+        ("feishu://t0ken-abcdef", lambda r: r.json["content"]["text"], ("<at", "](")),
     ],
 )
 def test_a_hostile_headline_pings_no_one_and_hides_nothing_on_these_chats(
@@ -225,6 +241,21 @@ def test_zulip_renders_no_stranger_link_strike_or_bold() -> None:
         assert tag not in html
     shown = re.sub(r"<[^>]+>", "", html).replace(ZW, "")
     assert re.findall(r"\w+", shown) == re.findall(r"\w+", headline)
+
+
+@pytest.mark.parametrize("chat", ["nextcloudtalk", "humhub"])
+def test_commonmark_chats_render_no_stranger_link_strike_or_bold(chat: str) -> None:
+    """Nextcloud Talk (its web and desktop clients) and HumHub render a message as CommonMark:
+    a headline's `[click](http://evil…)` was a link named click, `**…**` and `~~…~~` bold and
+    struck words, `# …` a heading. Rendered by a CommonMark parser, the alert shows no link,
+    no style, and each character of the headline as written (the backslashes are escapes)."""
+    headline = "# Xi &amp; Lee [click](http://evil.example/x) **loud** ~~struck~~ <b>now</b>"
+    markdown_it = MarkdownIt("commonmark").enable("strikethrough")
+    html = markdown_it.render(for_chat(hostile(headline), chat))
+    for tag in ("<a ", "<strong>", "<s>", "<em>", "<h1>", "<b>"):
+        assert tag not in html
+    shown = html_module.unescape(re.sub(r"<[^>]+>", "", html.replace("<li>", "- ")))
+    assert f"- {headline} (yna.co.kr" in shown.replace(ZW, "")
 
 
 def test_a_github_issue_notifies_no_one_and_references_no_strangers_issue() -> None:

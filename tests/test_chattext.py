@@ -73,6 +73,13 @@ ZW = "\u200b"
         ("lark", '<at user_id="all">All</at>', f'<{ZW}at user_{ZW}id="all">All<{ZW}/at>'),
         ("webex", "<@all> **x**", f"<{ZW}@{ZW}all> *{ZW}*{ZW}x*{ZW}*{ZW}"),
         ("fluxer", "<@123> ||x||", f"<{ZW}@{ZW}123> |{ZW}|{ZW}x|{ZW}|{ZW}"),
+        # Nextcloud Talk and HumHub render CommonMark, which reads every backslash escape
+        (
+            "nextcloudtalk",
+            "@all [x](https://e.example/) &amp; # h",
+            f"@{ZW}all \\[x\\](https://e.example/) \\&amp; \\# h",
+        ),
+        ("session", "@05abc", f"@{ZW}05abc"),
         ("", "@everyone **x**", "@everyone **x**"),  # e-mail, json://, ntfy…: as it is
         ("dingtalk", "@all [x](https://e.example/)", "@all [x](https://e.example/)"),
     ],
