@@ -5,7 +5,7 @@ alerts" (its table); `TREATMENTS` below is that table.
 Headlines, snippets, links and a feed's error come from strangers. In a chat message
 `@everyone`, `<!channel>`, `<@123>`, `@room`, `@**all**`, `<users/all>`, `<at user_id="all">`,
 `<%role>`, `{@participants}` or `(met)all(met)` pings people, `@user@server` in a Mastodon or
-Misskey post, `@user` in a tweet or a GitHub issue notify a
+Misskey post, `@user` in a tweet or a GitHub issue and `u/user` in a Reddit post notify a
 stranger (`owner/repo#12` marks their issue), and markup renders: `[text](http://evil)` shows a
 link whose address is hidden, and `**`, `~~`, `||`, Misskey's `$[…]` or KOOK's `(spl)`
 restyle or hide words. `for_chat` neutralises the whole alert in one pass (the alert's own
@@ -20,7 +20,7 @@ words use none of these), each chat as its `Treatment` says, and loses no word:
   was still a link; Misskey's MFM), where it is not known to, or where an escape does not stop
   it (Revolt reads `<%role>` in the raw text; GitHub links `\\#12`);
 - `escaped`: characters a backslash makes plain, where the chat reads it as an escape and shows
-  the character itself (Discord, Mattermost, Revolt, GitHub, the CommonMark of
+  the character itself (Discord, Mattermost, Revolt, GitHub, Reddit, the CommonMark of
   Nextcloud Talk and HumHub; on Rocket.Chat only before `* _ ~ ` #`: its parser shows the
   backslash before others, and reads `\\(…\\)` as KaTeX);
 - web addresses are left whole (and on Rocket.Chat e-mail addresses too), so the article's
@@ -79,6 +79,7 @@ TREATMENTS = {
     "stackfield": Treatment(broken=_MARKUP),
     "fluxer": Treatment(broken=_MARKUP),  # Discord's kind: `@everyone`, `<@123>`, `||spoiler||`
     "github": Treatment(escaped=_DISCORD.escaped, broken="@#", markdown=True),  # an issue
+    "reddit": Treatment(escaped=r"[\\*_~`|\[\]<>^#]", broken="@/", markdown=True),  # `u/kim`
     "bale": Treatment(),  # Telegram's kind: `@kim` mentions
     "session": Treatment(),  # `@05…` (a Session ID) mentions
     "slack": Treatment(),

@@ -276,6 +276,7 @@ _CHAT_PLUGINS = {
     "NotifyHumHub": "humhub",
     "NotifySynology": "synology",
     "NotifyStackfield": "stackfield",
+    "NotifyReddit": "reddit",
     "NotifyBale": "bale",
     "NotifySessionOGS": "session",
     "NotifyFluxer": "fluxer",

@@ -287,3 +287,23 @@ def test_a_tweet_notifies_no_one_it_names() -> None:
         assert notifier.notify([made]) == []
         [request] = hook.received
     assert f"- Xi @{ZW}kim (" in request.json["text"]
+
+
+def test_a_reddit_post_notifies_no_user_and_hides_no_word() -> None:
+    """A Reddit post (its text is Markdown) that names `u/kim` notified kim, `r/news` linked a
+    subreddit, `>!…!<` hid words, `^` raised them and `[click](…)` masked a stranger's link;
+    Apprise's own escaping put a backslash before each dot of the article's address."""
+    headline = "Xi tells u/kim and /r/news: >!hidden!< ^up [click](http://evil.example/x)"
+    answer = b'{"access_token": "t0ken", "expires_in": 3600, "json": {"errors": []}}'
+    with running_webhook(answer=answer) as hook:
+        notifier = fast(["reddit://bot:pa55word@app-id/app-secret/news"], attempts=1)
+        for service in notifier.channels[0].apprise or ():
+            service.auth_url = f"http://{hook.host}:{hook.port}/api/v1/access_token"
+            service.submit_url = f"http://{hook.host}:{hook.port}/api/submit"
+        made = dataclasses.replace(build_alert(sample_change(), "NK"), body=hostile(headline))
+        assert notifier.notify([made]) == []
+        [posted] = [r for r in hook.received if r.path == "/api/submit"]
+    text = parse_qs(posted.body.decode())["text"][0]
+    assert f"Xi tells u/{ZW}kim and /{ZW}r/{ZW}news: \\>!hidden!\\< \\^up \\[click\\](http:" in text
+    assert f"  {LINK}\n" in text
+    assert f"- {headline} (" in re.sub(r"\\(.)", r"\1", text.replace(ZW, ""))

@@ -73,6 +73,12 @@ ZW = "\u200b"
         ("lark", '<at user_id="all">All</at>', f'<{ZW}at user_{ZW}id="all">All<{ZW}/at>'),
         ("webex", "<@all> **x**", f"<{ZW}@{ZW}all> *{ZW}*{ZW}x*{ZW}*{ZW}"),
         ("fluxer", "<@123> ||x||", f"<{ZW}@{ZW}123> |{ZW}|{ZW}x|{ZW}|{ZW}"),
+        # Reddit: `u/kim` notifies kim; its Markdown reads backslash escapes (`>!spoiler!<`, `^`)
+        (
+            "reddit",
+            "u/kim >!s!< ^up https://e.example/a_b",
+            f"u/{ZW}kim \\>!s!\\< \\^up https://e.example/a_b",
+        ),
         # Nextcloud Talk and HumHub render CommonMark, which reads every backslash escape
         (
             "nextcloudtalk",
