@@ -307,3 +307,15 @@ def test_a_reddit_post_notifies_no_user_and_hides_no_word() -> None:
     assert f"Xi tells u/{ZW}kim and /{ZW}r/{ZW}news: \\>!hidden!\\< \\^up \\[click\\](http:" in text
     assert f"  {LINK}\n" in text
     assert f"- {headline} (" in re.sub(r"\\(.)", r"\1", text.replace(ZW, ""))
+
+
+def test_a_bale_message_mentions_no_one_it_names() -> None:
+    """Bale, Telegram's kind, reads `@kim` in a message's plain text as a mention of kim."""
+    with running_webhook(answer=b'{"ok": true, "result": {}}') as hook:
+        notifier = fast(["bale://123456:t0ken-abc/4567"], attempts=1)
+        for service in notifier.channels[0].apprise or ():
+            service.notify_url = f"http://{hook.host}:{hook.port}/bot{{token}}/{{method}}"
+        made = dataclasses.replace(build_alert(sample_change(), "NK"), body=hostile("Xi @kim"))
+        assert notifier.notify([made]) == []
+        [request] = hook.received
+    assert f"- Xi @{ZW}kim (" in parse_qs(request.body.decode())["text"][0]
