@@ -255,6 +255,7 @@ class _Channel:
 _CHAT_PLUGINS = {
     "NotifyDiscord": "discord",
     "NotifyGuilded": "discord",
+    "NotifyNotifiarr": "discord",  # its bot posts to Discord, pinging the mentions it finds
     "NotifySlack": "slack",
     "NotifyMattermost": "mattermost",
     "NotifyMatrix": "matrix",

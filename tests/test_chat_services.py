@@ -319,3 +319,23 @@ def test_a_bale_message_mentions_no_one_it_names() -> None:
         assert notifier.notify([made]) == []
         [request] = hook.received
     assert f"- Xi @{ZW}kim (" in parse_qs(request.body.decode())["text"][0]
+
+
+def test_notifiarr_passes_no_headlines_mention_on_to_discord() -> None:
+    """Notifiarr's bot posts an alert to a Discord channel, and Apprise's plugin copied every
+    `@everyone`, `<@123>` or `<@&456>` of the text into the message's content and its pings:
+    a headline's pinged the whole server. Now none is found, and Discord gets its escapes."""
+    headline = "Xi @everyone <@123> <@&456> [click](http://evil.example/x)"
+    with running_webhook() as hook:
+        notifier = fast(["notifiarr://apikey-0123/123456789"], attempts=1)
+        for service in notifier.channels[0].apprise or ():
+            service.notify_url = f"http://{hook.host}:{hook.port}/api/v1/notification/apprise"
+        made = dataclasses.replace(build_alert(sample_change(), "NK"), body=hostile(headline))
+        assert notifier.notify([made]) == []
+        [request] = hook.received
+    discord = request.json["discord"]
+    assert discord["text"]["content"] == ""
+    assert discord["ping"] == {"pingUser": 0, "pingRole": 0}
+    text = discord["text"]["description"]
+    assert f"- Xi @{ZW}everyone \\<@{ZW}123\\> \\<@{ZW}&456\\> \\[click\\](http:" in text
+    assert f"  {LINK}\n" in text
