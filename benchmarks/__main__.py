@@ -4,6 +4,7 @@
     python -m benchmarks --quick                 a small run: 40 feeds x 20 entries, 2 s
     python -m benchmarks --feeds 5 --entries 5 --http-seconds 0 --no-fail
     python -m benchmarks --only http --no-fail   only the HTTP measurement (others: skipped)
+    python -m benchmarks --only search --no-fail  only the search, over the history stores
 
 Prints a JSON document of every measurement, then one line per target:
 `target: measured (goal) PASS|FAIL`. Exits 1 when a target fails, unless --no-fail.
@@ -25,12 +26,12 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from benchmarks import feeds, history, measure, report, webload
+from benchmarks import feeds, history, measure, report, search, webload
 from benchmarks.server import FeedServer
 
 T = TypeVar("T")
 MATCH_SIZES = [10, 100, 1000]
-MEASUREMENTS = ("parse_floor", "cycles", "match", "store", "http", "history")
+MEASUREMENTS = ("parse_floor", "cycles", "match", "store", "http", "history", "search")
 
 
 def isolated(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -89,20 +90,21 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         "--history-small",
         type=int,
         default=10_000,
-        help="entries of the short history (default 10000)",
+        help="entries of the short history, which search also reads (default 10000)",
     )
     parser.add_argument(
         "--history-large",
         type=int,
         default=1_000_000,
-        help="entries of the long history; 0 skips the history measurement (default 1000000)",
+        help="entries of the long history; 0 skips the history and search measurements"
+        " (default 1000000)",
     )
     parser.add_argument(
         "--history-repeats",
         type=int,
         default=3,
-        help="measurements of each history store, taking turns; the medians are compared"
-        " (default 3)",
+        help="measurements of each history store (history and search), taking turns; the"
+        " medians are compared (default 3)",
     )
     parser.add_argument(
         "--history-postgres",
@@ -146,8 +148,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             results["store"] = isolated(measure.store_rate, root, args.sample, measure.STORE_BATCH)
         if "http" in wanted:
             results["http"] = _http(root, args)
-        if "history" in wanted:
-            results["history"] = _history(root, args)
+        if wanted & {"history", "search"}:
+            results.update(_over_history(root, args, wanted & {"history", "search"}))
     return results
 
 
@@ -192,29 +194,43 @@ def _cpu_bound(floor: dict[str, Any], cold: dict[str, Any]) -> float:
     return round((os.cpu_count() or 1) * floor_per_entry / per_entry, 3)
 
 
-def _history(root: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """Each store built in one fresh process and measured in another (a restart)."""
+def _over_history(root: Path, args: argparse.Namespace, wanted: set[str]) -> dict[str, Any]:
+    """The history and search measurements, over the same two stores (the long one takes
+    minutes to build): each store built in one fresh process, measured in others (a restart),
+    the sizes taking turns, each turn on the store as built."""
     if args.history_large <= 0:
-        return {"skipped": "--history-large 0"}
-    if not webload.web_built():
-        return {"skipped": "web not built yet"}
-    found: dict[str, Any] = {
-        "database": "postgresql" if args.history_postgres else "sqlite",
-        "repeats": args.history_repeats,
-    }
+        return {kind: {"skipped": "--history-large 0"} for kind in wanted}
+    found: dict[str, Any] = {}
+    if "history" in wanted and not webload.web_built():
+        found["history"] = {"skipped": "web not built yet"}
+        wanted = wanted - {"history"}
+    if not wanted:
+        return found
     server = args.history_postgres
     sizes = {"small": args.history_small, "large": args.history_large}
     built = {name: isolated(history.build, root, name, n, server) for name, n in sizes.items()}
-    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in sizes}
+    samples: dict[str, dict[str, list[dict[str, Any]]]] = {
+        kind: {name: [] for name in sizes} for kind in wanted
+    }
     for name in sizes:
         history.keep(root, name, server)
     for _ in range(max(args.history_repeats, 1)):
         for name in sizes:  # taking turns, each on the store as built
             history.restore(root, name, server)
-            samples[name].append(isolated(history.measure, root, name, server))
-    for name in sizes:
-        found[name] = built[name] | history.medians(samples[name])
-    found["ratios"] = history.ratios(found["small"], found["large"])
+            if "search" in wanted:  # it only reads: the history's measurement adds news
+                samples["search"][name].append(isolated(search.measure, root, name, server))
+            if "history" in wanted:
+                samples["history"][name].append(isolated(history.measure, root, name, server))
+    measured = {"history": history.ratios, "search": search.ratios}
+    for kind in sorted(wanted):
+        part: dict[str, Any] = {
+            "database": "postgresql" if server else "sqlite",
+            "repeats": args.history_repeats,
+        }
+        for name in sizes:
+            part[name] = built[name] | history.medians(samples[kind][name])
+        part["ratios"] = measured[kind](part["small"], part["large"])
+        found[kind] = part
     return found
 
 

@@ -58,7 +58,7 @@ def build(root: Path, name: str, entries: int, server: str = "") -> dict[str, An
     PostgreSQL `server`); returns how long the build took."""
     started = time.perf_counter()
     definitions = _definitions(root)
-    url = _url(root, name, server)
+    url = store_url(root, name, server)
     if server:
         _recreate(server, url)
     store = open_store(url)
@@ -89,7 +89,7 @@ def build(root: Path, name: str, entries: int, server: str = "") -> dict[str, An
 def measure(root: Path, name: str, server: str = "") -> dict[str, Any]:
     """The timings over a built store, in a fresh process."""
     definitions = _definitions(root)
-    url = _url(root, name, server)
+    url = store_url(root, name, server)
     found: dict[str, Any] = {"status_s": _status(url, definitions)}
     found |= _reads(url, definitions)
     found |= _first_get(url, definitions)
@@ -116,7 +116,7 @@ def measure(root: Path, name: str, server: str = "") -> dict[str, Any]:
 
 def keep(root: Path, name: str, server: str = "") -> None:
     """Keep a copy of the built store, for `restore` before each measurement."""
-    url = _url(root, name, server)
+    url = store_url(root, name, server)
     if server:
         _recreate(server, _kept_url(url), template=make_url(url).database)
         return
@@ -131,7 +131,7 @@ def keep(root: Path, name: str, server: str = "") -> None:
 
 def restore(root: Path, name: str, server: str = "") -> None:
     """The store as it was built (as `keep` copied it)."""
-    url = _url(root, name, server)
+    url = store_url(root, name, server)
     if server:
         _recreate(server, url, template=make_url(_kept_url(url)).database)
         return
@@ -277,7 +277,7 @@ def _feeds_read(store: Store, definitions: Definitions, now: datetime) -> None:
     )
 
 
-def _url(root: Path, name: str, server: str) -> str:
+def store_url(root: Path, name: str, server: str) -> str:
     if server:
         return str(make_url(server).set(database=f"monitor_bench_history_{name}"))
     return f"sqlite:///{root / f'history-{name}.db'}"

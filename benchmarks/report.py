@@ -163,5 +163,20 @@ TARGETS += (
 )
 
 
+# A search's first page with hits is read newest first until it is full: its cost follows how
+# often the query's word occurs, not the history. A search without a hit reads every row (100x
+# at 1,000,000 against 10,000, by design): no target holds that.
+TARGETS += (
+    Target(
+        "search: first page with hits, long / short",
+        "x",
+        2.0,
+        False,
+        "search",
+        lambda r: float(r["search"]["ratios"]["hit_first_page_large_small"]),
+    ),
+)
+
+
 def verdicts(results: Results) -> list[tuple[str, str]]:
     return [target.check(results) for target in TARGETS]

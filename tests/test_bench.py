@@ -101,6 +101,17 @@ def test_a_tiny_run_reports_every_measurement_and_target() -> None:
             assert len(set(samples["evidence_in_windows"])) == 1
         wanted = {"first_cycle", "warm_cycle", "status", "first_get_indicators", "match_version"}
         assert wanted <= set(history["ratios"])
+    search = results["search"]  # over the history's stores, as built
+    assert (search["small"]["entries"], search["large"]["entries"]) == (300, 600)
+    for size in ("small", "large"):
+        found = search[size]
+        for query in ("ascii_miss", "korean_miss", "chinese_miss", "ascii_miss_like_only"):
+            assert found[f"{query}_hits"] == 0 and found[f"{query}_ms"] > 0, query
+        assert found["hit_first_page_hits"] == 20  # a full page, as `monitor search` shows
+        assert len(found["samples"]["korean_miss_ms"]) == 2
+    assert search["ratios"]["hit_first_page_large_small"] == round(
+        search["large"]["hit_first_page_ms"] / search["small"]["hit_first_page_ms"], 2
+    )
 
     printed = lines.strip().splitlines()
     assert [line.split(":")[0] for line in printed] == [t.name.split(":")[0] for t in TARGETS]
