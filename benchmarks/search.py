@@ -11,9 +11,9 @@ opens it. The stores' entries are English headlines and texts of about 45 words 
     chinese_miss     Han with Traditional forms: SQLite looks for some form of each character
                      (`instr`, in C) before folding; PostgreSQL a regular expression per row
     hit_first_page   a word of one headline in eight: a page of the newest 20 (the median of
-                     `HIT_CALLS` calls). SQLite reads the time index, newest first, until it has
-                     them; PostgreSQL's planner guesses that few rows hold the word, so it reads
-                     every row and sorts the hits: there, a page with hits costs what a miss does
+                     `HIT_CALLS` calls), read from the time index, newest first, until found.
+                     PostgreSQL's planner prefers that only on a large table: at 10,000 entries
+                     it reads every row and sorts the hits, as a miss reads them
 
 Beside them, `ascii_miss_like_only` is the ASCII query without the full-width test (the query
 `monitor search` ran before it read full-width letters as ASCII, commit d244943): its ratio to
