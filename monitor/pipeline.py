@@ -315,12 +315,16 @@ def evaluate_and_record(
 ) -> list[StatusChange]:
     """Record the status changes at `now` of every indicator. `checked`: right after a cycle
     that checked every due feed it could claim, so a feed still due for two intervals is one
-    no check tries (`statuses.held`)."""
+    no check tries (`statuses.held`): only then do the writers see such feeds unread. At
+    start-up, a reload or the digest's own look, before the check that reads the due feeds,
+    they do not (after a day down, no ``unknown`` and back on the first check), and an edit
+    that moves no status is noted as evaluated."""
+    overdue = checked and not replayed
     recorded = ctx.store.current_statuses()
     current = {i: status for i, (status, _since) in recorded.items()}
     with heap.paused():  # many objects, next to no cycles (`heap.paused`)
         statuses = advance_all(
-            ctx.definitions, ctx.store, now=now, current=current, overdue=not replayed
+            ctx.definitions, ctx.store, now=now, current=current, overdue=overdue
         )
     evaluated = ctx.store.evaluated_with()
     found = find_changes(statuses, current, now=now, replayed=replayed, definitions=ctx.definitions)
@@ -330,7 +334,7 @@ def evaluate_and_record(
         sent = ctx.store.last_digest()
         floor = sent[1] if sent is not None else None
         found = dated(
-            ctx.definitions, ctx.store, found, recorded, now=now, floor=floor, overdue=not replayed
+            ctx.definitions, ctx.store, found, recorded, now=now, floor=floor, overdue=overdue
         )
     done = ctx.store.record_changes(found, alert=ctx.alerts)
     hashes = {i.id: i.hash for i in ctx.definitions.indicators if i.id not in unread}

@@ -88,7 +88,7 @@ def dated(
     now: datetime,
     unread: bool = False,
     floor: datetime | None = None,
-    overdue: bool = True,
+    overdue: bool = False,
 ) -> list[StatusChange]:
     """The changes `found` at `now`, each to ``unknown`` dated when the feeds stopped
     supporting the status it leaves (`unread_since`: a failing feed two intervals after its
@@ -96,7 +96,7 @@ def dated(
     began (`recorded`: indicator id -> (status, since)) nor before `floor` (a writer's: where
     the latest digest sent listed changes up to, so none is dated into what it covered).
     `unread`: the readers' feed health, which counts feeds nobody read (`_health`); else the
-    writers', with `overdue` feeds as the readers see them (not for a replay)."""
+    writers', with `overdue` feeds as the readers see them (see `advance_all`)."""
     unknown = {c.indicator_id for c in found if c.new_status == UNKNOWN}
     unread_at = unread_since(definitions, store, unknown, now=now, unread=unread, overdue=overdue)
     dated_found = []
@@ -117,13 +117,14 @@ def advance_all(
     now: datetime,
     current: Mapping[str, str],
     only: str | None = None,
-    overdue: bool = True,
+    overdue: bool = False,
 ) -> list[Status]:
     """The status at `now` of every indicator (or `only` that one) whose status differs from
     `current` (absent: INITIAL), the kept stories brought up to date first (for the writers: a
     check, a verdict; `monitor.incremental`). Only these have their evidence read: the others
-    record nothing. The feeds are as the writers see them (`_health`): without `overdue` (a
-    replay, which re-reads what is stored), all as read at the next check."""
+    record nothing. The feeds are as the writers see them (`_health`): all as read at the next
+    check, or with `overdue` (right after a check that got through its due feeds, not for a
+    replay) those due for two intervals that no check tried as unread, as the readers see them."""
     if not definitions.indicators:
         return []
     states = incremental.advance(definitions.indicators, store, now=now)
@@ -176,7 +177,7 @@ def unread_since(
     *,
     now: datetime,
     unread: bool = True,
-    overdue: bool = True,
+    overdue: bool = False,
 ) -> dict[str, datetime]:
     """Of the indicators in `indicator_ids` that are `unknown` at `now` because their feeds went
     unread or failing: since when (`evaluate.down_since`), where it can be told. `unread`: as
@@ -214,9 +215,6 @@ def held(
       alerted. Held until a check (`checked`) finds the feed due for two intervals and still
       untried: its lease held by a process that does not get to it, say. Then it is recorded,
       saying so (``a: never read (not tried since …)``);
-    - without `checked` (at start-up, a reload, the digest's own look, before the check that
-      reads the due feeds), a change to ``unknown`` that only overdue feeds make: that check
-      reads them (after a day down, no ``unknown`` and back on the first check).
 
     A replay (`replayed`) re-reads what is stored: none held."""
     claims = {c.indicator_id for c in found if c.new_status == QUIET and not c.replayed}
@@ -231,9 +229,6 @@ def held(
 
     untried_ids = {i for i in waits if i in reads and any(map(waiting, reads[i]))}
     kept_back = unread | untried_ids
-    if not checked and waits - kept_back:
-        due = _reads(definitions, store, unread=False)  # every feed read at the next check
-        kept_back |= {i for i in waits - kept_back if i in due and not feeds_down(due[i], now)}
     return [c for c in found if c.indicator_id not in kept_back], kept_back
 
 
