@@ -73,5 +73,5 @@ def variants(char: str) -> str:
 def narrow(text: str) -> str:
     """`text` with full-width Latin letters and digits as ASCII, as NFKC makes them (entry search:
     its other changes, to punctuation, would make a query and a column differ in what
-    PostgreSQL cannot change in its column: `store.entries`); same length."""
+    PostgreSQL cannot change in its column: `store.search`); same length."""
     return text if text.isascii() else text.translate(_NARROWING)

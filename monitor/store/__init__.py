@@ -13,6 +13,9 @@ One module per job; `Store` is their methods in one object:
     base       one transaction per call, compare-and-set claims, the match version
     feeds      configured feeds, due feeds and leases, fetch results, feed health
     entries    entries and their matches
+    itemkeys   which of the items offered are stored already (by key, item key, deleted key)
+    feedlocks  the feeds a batch is stored for: their locks, and those moved to another URL
+    search     entries searched by their words, a page at a time
     evidence   matches in a window with verdicts applied, kept while the match version holds
     stories    stories kept between evaluations, and the matches and verdicts since
     forgetting forgetting kept stories when their matches are rewritten or deleted
@@ -50,6 +53,7 @@ from monitor.store.feeds import DueFeed, FeedCounts, FeedsMixin, FeedState, Fetc
 from monitor.store.health import Cycle, CycleTotals, HealthMixin
 from monitor.store.retention import Pruned, RetentionMixin
 from monitor.store.schema import metadata
+from monitor.store.search import SearchMixin
 from monitor.store.silences import SilencesMixin
 from monitor.store.stories import (
     Changes,
@@ -98,6 +102,7 @@ __all__ = [
 class Store(
     FeedsMixin,
     EntriesMixin,
+    SearchMixin,
     EvidenceMixin,
     StoriesMixin,
     VerdictsMixin,
