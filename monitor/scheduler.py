@@ -35,6 +35,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor import heap, owners
 from monitor.alerts import Outbox, send_pending
+from monitor.cycle import CycleReport
 from monitor.daily import due_day, resend_refused, retry_delay, send_daily_digest
 from monitor.definitions import shown_per_file
 from monitor.domain import Definitions, format_duration, utcnow
@@ -44,7 +45,6 @@ from monitor.metrics import CYCLE_BUCKETS
 from monitor.notify import Notifier
 from monitor.pipeline import (
     Context,
-    CycleReport,
     evaluate_and_record,
     prepare,
     run_cycle,

@@ -27,12 +27,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from monitor import daily, digest, web
+from monitor.cycle import CycleReport
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Entry, Feed
 from monitor.fetch import FetchLimits
 from monitor.match import Matcher
 from monitor.parse import MAX_TEXT, MAX_TITLE
-from monitor.pipeline import Context, CycleReport, prepare, run_cycle
+from monitor.pipeline import Context, prepare, run_cycle
 from monitor.settings import Settings
 from monitor.store import FeedState, Store, open_store
 from tests import news

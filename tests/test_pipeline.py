@@ -17,9 +17,10 @@ from fastapi.testclient import TestClient
 from monitor.cli import main
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Feed
+from monitor.feedreads import KNOWN_AGAIN
 from monitor.fetch import GONE_RETRY
 from monitor.parse import ENDS_EARLY
-from monitor.pipeline import KNOWN_AGAIN, Context, prepare, run_cycle
+from monitor.pipeline import Context, prepare, run_cycle
 from monitor.store import DueFeed, Store, open_store
 from monitor.views import indicator_views
 from monitor.web import create_app
@@ -467,10 +468,10 @@ def test_feeds_are_claimed_in_batches_each_leased_from_its_claim(
 ) -> None:
     from dataclasses import replace
 
-    from monitor import pipeline
+    from monitor import feedreads
     from monitor.fetch import FeedRequest, FetchResult, FetchStatus
 
-    monkeypatch.setattr(pipeline, "CLAIM_BATCH", 2)
+    monkeypatch.setattr(feedreads, "CLAIM_BATCH", 2)
     feeds = [Feed(f"f{n}", f"http://127.0.0.1:9/{n}.xml", ALL_TAGS) for n in range(5)]
     fetched: list[list[str]] = []
 
