@@ -11,9 +11,9 @@ The status model (DESIGN §3):
   their text: an outlet that runs a wire story under its own headline keeps its lede). A wire
   story syndicated to several publishers is one story,
   and its source is the publisher of its earliest copy. A link one publisher put on several
-  stories (a CMS giving every item one link: the store keeps them apart, `domain.another_item`)
+  stories (a CMS giving every item one link: the store keeps them apart, `identity.another_item`)
   does not make its items one story: two of its items whose headlines and ledes tell them apart
-  (`domain.other_stories`) are one story only by their titles or texts;
+  (`identity.other_stories`) are one story only by their titles or texts;
 - an outcome is ``none`` without stories, ``confirmed`` with at least ``corroborate`` distinct
   sources among its stories, else ``reported``;
 - the status is ``unknown`` when the indicator reads at least one feed and none of them can

@@ -3,7 +3,7 @@
 A URL's scheme and host do not depend on case, a Unicode host is its IDNA (`xn--`) form, and a
 scheme's default port is no port: `HTTPS://Wire.Example.COM:443/a`, `https://wire.example.com/a`
 and `https://wire.example.com:443/a` are one link. Its path, query and fragment are compared as
-written (case counts there). Entries are keyed by it (`domain.entry_key`), stories by it less
+written (case counts there). Entries are keyed by it (`identity.entry_key`), stories by it less
 its fragment (`stories`), publishers by `host_key` (`parse.publisher_of`).
 """
 

@@ -28,8 +28,9 @@ from publicsuffixlist import PublicSuffixList
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor import charsets, dates
-from monitor.domain import Entry, distinct_items
+from monitor.domain import Entry
 from monitor.errors import ParseError
+from monitor.identity import distinct_items
 from monitor.links import host_key
 
 __all__ = [
@@ -218,7 +219,7 @@ def _last_item_closed(body: bytes) -> bool:
 
 
 def _unique(entries: Sequence[Entry]) -> tuple[tuple[Entry, ...], str]:
-    """One of each item (`domain.distinct_items`: the same item twice, or a headline edited
+    """One of each item (`identity.distinct_items`: the same item twice, or a headline edited
     over the same text, is kept once), and what to tell of the other stories kept under an
     earlier one's guid (or, lacking one, link): "" when none."""
     for entry in entries:

@@ -20,7 +20,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitor.domain import Evidence, headline_digest, normalize, other_stories
+from monitor.domain import Evidence, normalize
+from monitor.identity import headline_digest, other_stories
 from monitor.links import link_identity
 
 __all__ = [
@@ -59,7 +60,7 @@ class _Fingerprint:
     shingles: frozenset[str]  # each shingle's tokens joined by NUL (no token holds one)
     lede: frozenset[str] = frozenset()  # the lede's shingles, each after _LEDE (none: too short)
     publisher: str = ""  # ledes join only other publishers' items (one outlet's boilerplate)
-    headline: str = ""  # domain.headline_digest of the title
+    headline: str = ""  # identity.headline_digest of the title
     lede_text: str = ""  # the lede as read: with the headline, tells stories under one link apart
 
     @property
@@ -301,7 +302,7 @@ def _similar(a: _Fingerprint, b: _Fingerprint) -> bool:
 
 def _told_apart(a: _Fingerprint, b: _Fingerprint) -> bool:
     """Whether two items of one publisher sharing a link are other stories all the same, as
-    the store tells items under one guid or link apart (`domain.other_stories`, here on their
+    the store tells items under one guid or link apart (`identity.other_stories`, here on their
     ledes): the link is no story's own. Copies of one story in several feeds keep its link and
     its headline (or its text) and are one story by that link, as are other publishers'."""
     return a.publisher == b.publisher and other_stories(

@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 from monitor import migrate
-from monitor.domain import Definitions, Entry, item_key, untracked
+from monitor.domain import Definitions, Entry
 from monitor.feedreads import KNOWN_AGAIN
+from monitor.identity import item_key, untracked
 from monitor.pipeline import run_cycle
 from monitor.store import Store, metadata, open_store, schema_differences, upgrade
 from monitor.views import indicator_views

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import monitor.domain as domain_module
+import monitor.identity as identity_module
 import monitor.store.oldkeys as oldkeys_module
 from monitor import migrate
 from monitor.domain import Definitions, Entry, digest_of
@@ -57,7 +57,7 @@ def test_an_item_whose_link_changes_case_or_port_between_reads_is_stored_once(
 
 
 def _old_entry_key(feed_id: str, guid: str, link: str, title: str, text: str) -> str:
-    """`domain.entry_key` before 0025: the link as written."""
+    """`identity.entry_key` before 0025: the link as written."""
     return digest_of(feed_id, guid or link or (title + "\n" + text))
 
 
@@ -74,7 +74,7 @@ def test_0025_rekeys_the_entries_keyed_by_a_link_read_otherwise_and_their_delete
     later = item(shouted_b, "Busan port sees tourists return", text="Ferries arrived.")
     gone = item("http://Wire.Example.COM:80/old", "An old story")
     with monkeypatch.context() as older, open_store(database_url) as store:
-        older.setattr(domain_module, "entry_key", _old_entry_key)
+        older.setattr(identity_module, "entry_key", _old_entry_key)
         older.setattr(oldkeys_module, "older_key", lambda _entry: None)
         assert len(storeops.add_entries(store, [gone], now=NOW - 400 * DAY)) == 1
         assert store.prune(now=NOW, before=NOW - 365 * DAY, matched_before=NOW, buckets=()).entries

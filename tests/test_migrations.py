@@ -28,9 +28,9 @@ from monitor.domain import (
     Status,
     StatusChange,
     digest_of,
-    entry_key,
 )
 from monitor.errors import StoreError
+from monitor.identity import entry_key
 from monitor.pipeline import run_cycle
 from monitor.statuses import evaluate_all, kept_statuses
 from monitor.store import (

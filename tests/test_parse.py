@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor import charsets
-from monitor.domain import Entry, another_item, distinct_items
+from monitor.domain import Entry
 from monitor.errors import ParseError
+from monitor.identity import another_item, distinct_items
 from monitor.parse import ParsedFeed, html_to_text, parse_feed, publisher_of
 
 FEEDS = Path(__file__).resolve().parent / "data" / "feeds"

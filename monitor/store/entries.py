@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, text, update
 
-from monitor.domain import Entry, Match, another_item, distinct_items
+from monitor.domain import Entry, Match
+from monitor.identity import another_item, distinct_items
 from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
 from monitor.store.feedlocks import hold_feeds, moved_feeds
 from monitor.store.feeds import mark_new
@@ -144,7 +145,7 @@ class EntriesMixin(StoreBase):
         """Store the entries not stored or forgotten yet; return the new ones with their ids.
 
         An item is stored under its key, unless the key holds another story already (a CMS
-        that reuses guids or links: `domain.another_item`); then under its `reused_key`, which
+        that reuses guids or links: `identity.another_item`); then under its `reused_key`, which
         the next check finds it under. Every insert skips a key stored already (ON CONFLICT),
         so daemons storing one feed at once store each item once. An item about to be stored
         whose item key is stored (or forgotten) already is that entry under a new guid or link

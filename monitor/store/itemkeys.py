@@ -12,7 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, text, update
 
-from monitor.domain import Entry, another_story
+from monitor.domain import Entry
+from monitor.identity import another_story
 from monitor.store.base import IDS_PER_IN, chunks
 from monitor.store.schema import entry_table, forgotten_table
 
@@ -26,7 +27,7 @@ _PG_ITEM_KEYS = text(
 def leave_forgotten(conn: Connection, by_key: dict[str, list[Entry]], now: datetime) -> list[Entry]:
     """Take out of `by_key` the entries retention deleted (a feed still carries them: they are
     not news), and note that a feed offered their keys at `now`. An entry under a deleted one's
-    key with another headline (`domain.another_story`) is another story (a CMS that reuses
+    key with another headline (`identity.another_story`) is another story (a CMS that reuses
     guids or links): it is taken out too and returned, to be stored under its reused key,
     unless that key was forgotten in its turn. The deleted one's key stays forgotten."""
     if conn.execute(select(forgotten_table.c.key).limit(1)).first() is None:

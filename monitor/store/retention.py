@@ -36,7 +36,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Delete, delete, exists, func, or_, select
 
-from monitor.domain import headline_digest
+from monitor.identity import headline_digest
 from monitor.store.base import StoreBase
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT
 from monitor.store.forgetting import forget_stories_of, hold_evaluations

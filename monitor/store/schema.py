@@ -130,7 +130,7 @@ class EntryTable(SQLModel, table=True):
     first_seen: datetime = _when(nullable=False, index=True)
     time: datetime = _when(nullable=False, index=True)
     publisher: str
-    # domain.item_key: the item by its link (without tracking parameters, if it has one),
+    # identity.item_key: the item by its link (without tracking parameters, if it has one),
     # headline and text, which finds it offered again under a new guid; None: an item with
     # neither a link nor a word of headline.
     item_key: str | None = Field(default=None, index=True)
@@ -146,7 +146,7 @@ class ForgottenEntryTable(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     offered_at: datetime = _when(nullable=False, index=True)  # deleted, or last offered since
-    # domain.headline_digest of the deleted entry's title; None when it had no headline, or
+    # identity.headline_digest of the deleted entry's title; None when it had no headline, or
     # was deleted before revision 0013: whatever is offered under the key is left out.
     headline: str | None = None
 
