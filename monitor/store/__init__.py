@@ -11,7 +11,8 @@ One module per job; `Store` is their methods in one object:
     schema     the tables and their column types
     engine     opening a database, schema revisions (`upgrade`, `schema_status`)
     base       one transaction per call, compare-and-set claims, the match version
-    feeds      configured feeds, due feeds and leases, fetch results, feed health
+    feeds      configured feeds, due feeds and leases, feed health
+    fetches    what each fetch found, recorded on its feed (a moved feed's read left out)
     entries    entries and their matches
     itemkeys   which of the items offered are stored already (by key, item key, deleted key)
     feedlocks  the feeds a batch is stored for: their locks, and those moved to another URL
@@ -49,7 +50,8 @@ from monitor.store.engine import (
 from monitor.store.entries import Added, EntriesMixin, StoredEntry
 from monitor.store.evidence import EvidenceMixin, EvidenceRead
 from monitor.store.exports import ExportsMixin
-from monitor.store.feeds import DueFeed, FeedCounts, FeedsMixin, FeedState, FetchRecord
+from monitor.store.feeds import DueFeed, FeedCounts, FeedsMixin, FeedState
+from monitor.store.fetches import FetchesMixin, FetchRecord
 from monitor.store.health import Cycle, CycleTotals, HealthMixin
 from monitor.store.retention import Pruned, RetentionMixin
 from monitor.store.schema import metadata
@@ -101,6 +103,7 @@ __all__ = [
 
 class Store(
     FeedsMixin,
+    FetchesMixin,
     EntriesMixin,
     SearchMixin,
     EvidenceMixin,

@@ -18,7 +18,7 @@ from monitor.domain import Entry, Match
 from monitor.identity import another_item, distinct_items
 from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
 from monitor.store.feedlocks import hold_feeds, moved_feeds
-from monitor.store.feeds import mark_new
+from monitor.store.fetches import mark_new
 from monitor.store.forgetting import forget_stories, hold_evaluations
 from monitor.store.itemkeys import leave_forgotten, leave_known, stored_entries, stored_titles
 from monitor.store.oldkeys import carry_forgotten_keys

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Connection, text
 
 from monitor.domain import Entry, digest_of
-from monitor.store.feeds import listed_urls
+from monitor.store.fetches import listed_urls
 
 _FEEDS_STORED = 0x6D6F6E65  # "mone": the class of the advisory locks of `hold_feeds`
 _PG_HOLD_FEEDS = text("SELECT pg_advisory_xact_lock(:kind, k) FROM unnest(CAST(:keys AS int[])) k")
