@@ -38,16 +38,13 @@ from monitor.webmodels import (
     ChangeEvidenceOut,
     ChangeOut,
     EntryOut,
-    FeedCountsOut,
-    FeedOut,
-    HealthOut,
-    HealthStatus,
     HistoryOut,
     IndicatorOut,
     IndicatorView,
     OutcomeOut,
     PeriodOut,
 )
+from monitor.webmodels.feeds import FeedCountsOut, FeedOut, HealthOut, HealthStatus
 
 log = logging.getLogger("monitor.web")
 

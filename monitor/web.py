@@ -24,7 +24,7 @@ With tokens set (MONITOR_API_TOKEN, MONITOR_API_TOKENS), every endpoint but /hea
 `Authorization: Bearer <token>` or a browser's session from /signin (`monitor.signin`),
 /openapi.json too (there is no /docs: see the README). Errors are JSON `{"detail": ...}` (a page
 when a browser's Accept names text/html), never a stack trace; a path's or query's integer is
-ASCII digits alone (`webmodels.digits_only`) or 422. The pages, /indicators…, /feeds
+ASCII digits alone (`webmodels.given.digits_only`) or 422. The pages, /indicators…, /feeds
 and the Atom feeds carry an ETag (a hash of the body) and honour If-None-Match with 304; the
 others (/healthz, /metrics, /entries, /silences, the exports) are made afresh, without one.
 
@@ -75,15 +75,14 @@ from monitor.store import Store
 from monitor.views import Snapshot, ViewCache
 from monitor.webmodels import (
     ErrorOut,
-    FeedOut,
-    HealthOut,
     HistoryOut,
     IndicatorDetailOut,
     IndicatorOut,
     JudgedOut,
     VerdictIn,
-    digits_only,
 )
+from monitor.webmodels.feeds import FeedOut, HealthOut
+from monitor.webmodels.given import digits_only
 from monitor.webschema import SchemaWatch, refuse_writes
 
 __all__ = ["Limits", "WebServer", "create_app", "serve"]

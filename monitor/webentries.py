@@ -16,7 +16,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from monitor import views
 from monitor.store import Store
-from monitor.webmodels import EntryOut, ErrorOut, SearchText, digits_only
+from monitor.webmodels import EntryOut, ErrorOut
+from monitor.webmodels.given import SearchText, digits_only
 
 __all__ = ["ENTRIES_LIMIT", "ENTRIES_MAX", "router"]
 

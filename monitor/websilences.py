@@ -33,7 +33,8 @@ from monitor.errors import SilenceError
 from monitor.silences import MAX_SILENCE_ID, Silence
 from monitor.statuses import begin_silence
 from monitor.store import Store
-from monitor.webmodels import ErrorOut, SilenceIn, SilenceOut, digits_only, whole_number
+from monitor.webmodels import ErrorOut, SilenceIn, SilenceOut
+from monitor.webmodels.given import digits_only, whole_number
 
 __all__ = ["form_id", "read_form", "router"]
 

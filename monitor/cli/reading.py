@@ -183,7 +183,7 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
 def _searchable(ctx: click.Context, param: click.Parameter, text: str) -> str:
     """TEXT, or a usage error when it is empty or only white space (as GET /entries refuses
     it): such a search would list every stored entry rather than find one."""
-    from monitor.webmodels import search_text
+    from monitor.webmodels.given import search_text
 
     try:
         return search_text(text)

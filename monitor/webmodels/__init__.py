@@ -5,6 +5,9 @@ Each model is built from the store's or the domain's read type by one classmetho
 there is no dict in between and the API, the CLI and the page cannot drift apart. `IndicatorView`
 is the one read type made here: an indicator's status with the domain's evidence, as
 `monitor.views` computes it for the page, the digest and `IndicatorOut`.
+
+The health and feed answers are in `webmodels.feeds`, what a path or a query is read as in
+`webmodels.given`, and what every model is made of in `webmodels.base`.
 """
 
 from __future__ import annotations
@@ -12,107 +15,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Literal, Self
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    WithJsonSchema,
-)
-from pydantic_core import PydanticCustomError
+from pydantic import ConfigDict, Field
 
-from monitor import owners
-from monitor.domain import Evidence, Judgement, Level, OutcomeState, StatusChange, Verdict, iso_time
+from monitor.domain import Evidence, Judgement, Level, OutcomeState, StatusChange, Verdict
 from monitor.silences import Silence
 from monitor.statuses import Judged
-from monitor.store import FeedCounts, FeedState, StoredEntry
-
-# Every time in an answer: ISO 8601 in UTC with `Z`, by the one function the CLI uses too.
-Time = Annotated[
-    datetime,
-    PlainSerializer(iso_time, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "format": "date-time"}),
-]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+from monitor.store import StoredEntry
+from monitor.webmodels.base import Model as _Model
+from monitor.webmodels.base import Time
+from monitor.webmodels.base import recorded as _recorded
 
 
 class ErrorOut(_Model):
     """Every error answer: 401, 404, 500 and 503 carry a message; 422 lists the bad values."""
 
     detail: str = Field(description="What went wrong, in one line; never a stack trace.")
-
-
-class FeedCountsOut(_Model):
-    total: int = Field(description="Configured feeds.")
-    failing: int = Field(description="Feeds failing now (gone ones included).")
-    never_read: int = Field(description="Feeds never fetched successfully.")
-    read_recently: int = Field(
-        description="Feeds fetched successfully within two of their check intervals."
-    )
-    with_warning: int = Field(
-        description="Feeds whose body last read came with a warning (`/feeds` says which): "
-        "information, changing no status."
-    )
-    silent: int = Field(
-        description="Feeds read as usual that brought no new entry for longer than their "
-        "`silent_after` (`/feeds` says which): information, changing no status."
-    )
-
-    @classmethod
-    def of(cls, counts: FeedCounts) -> Self:
-        return cls(
-            total=counts.total,
-            failing=counts.failing,
-            never_read=counts.never_read,
-            read_recently=counts.read_recently,
-            with_warning=counts.with_warning,
-            silent=counts.silent,
-        )
-
-
-HealthStatus = Literal[
-    "ok", "degraded", "unhealthy", "starting", "stale", "unavailable", "incompatible"
-]
-
-
-class HealthOut(_Model):
-    status: HealthStatus = Field(
-        description="`ok` (200): a cycle succeeded recently and every feed reads. `degraded` "
-        "(200): some feed is failing, or the latest digest is not sent after a failed try. "
-        "`unhealthy` (503): no feed was read successfully within "
-        "two check intervals, or ever. `starting` (200): no cycle yet, but the server started "
-        "less than `max_age_seconds` ago. `stale` (503): the last successful cycle (or the "
-        "server start, when there was none) is older. `unavailable` (503): the database did "
-        "not answer. `incompatible` (503): another version migrated the database while this "
-        "server ran; it takes no writes."
-    )
-    database: bool = Field(description="The database answered.")
-    last_successful_cycle: Time | None = Field(
-        description="When the latest successful check cycle finished (UTC), whether or not it "
-        "checked a feed: the daemon's cycles run."
-    )
-    last_check: Time | None = Field(
-        default=None,
-        description="When the latest successful cycle that checked at least one feed finished "
-        "(UTC): the page's Last check. Earlier than `last_successful_cycle` when the later "
-        "cycles found every due feed held by another daemon's lease.",
-    )
-    age_seconds: float | None = Field(description="Seconds since then.")
-    max_age_seconds: float = Field(description="Older than this is unhealthy (503).")
-    feeds: FeedCountsOut | None = Field(description="The feeds, counted (null: not read).")
-    reasons: list[str] = Field(description="Why the status is not `ok`, one line each.")
-
-    @property
-    def code(self) -> int:
-        """The HTTP status it is answered with."""
-        return 503 if self.status in ("unhealthy", "stale", "unavailable", "incompatible") else 200
 
 
 LevelName = Literal["none", "reported", "confirmed"]
@@ -446,47 +365,6 @@ class SilenceOut(_Model):
         )
 
 
-EMPTY_SEARCH = "the query must not be empty (nor only white space)"
-
-
-def search_text(text: str) -> str:
-    """The text of a search of the stored entries (GET /entries `?q=`, `monitor search TEXT`);
-    a ValueError when it is empty or only white space, a search that would list every entry
-    rather than find one (422 over HTTP, a usage error in the CLI)."""
-    if not text.strip():
-        raise ValueError(EMPTY_SEARCH)
-    return text
-
-
-SearchText = Annotated[str, AfterValidator(search_text)]
-
-
-def whole_number(given: str, most: int) -> int | None:
-    """`given` as a whole number when it is ASCII digits alone, no more of them than `most`
-    has (the caller bounds the value); else None. int() and pydantic would take " 7", "+7" and
-    "1_0" (10), pydantic "7.0", int() "١" (1), and each refuses 5,000 digits its own way."""
-    if given.isascii() and given.isdigit() and len(given) <= len(str(most)):
-        return int(given)
-    return None
-
-
-def digits_only(most: int) -> BeforeValidator:
-    """Every integer of the API's paths and queries (`Annotated[int, Query(ge=, le=most),
-    digits_only(most)]`): read by `whole_number`, else a 422 naming the parameter, of the type
-    pydantic gives `abc` (`int_parsing`), saying what is taken."""
-    refusal = "Input should be a valid integer: ASCII digits 0-9 alone, at most {most} of them"
-
-    def read(given: object) -> object:
-        if isinstance(given, int) and not isinstance(given, bool):
-            return given  # a default
-        found = whole_number(given, most) if isinstance(given, str) else None
-        if found is None:
-            raise PydanticCustomError("int_parsing", refusal, {"most": len(str(most))})
-        return found
-
-    return BeforeValidator(read)
-
-
 class EntryOut(_Model):
     id: int = Field(description="The entry id that verdicts name.")
     time: Time = Field(description="Published, or first seen when that is unknown.")
@@ -506,88 +384,3 @@ class EntryOut(_Model):
             title=e.title,
             link=e.link,
         )
-
-
-class FeedOut(_Model):
-    id: str
-    title: str
-    url: str = Field(description="The configured URL.")
-    moved_to: str | None = Field(description="Where the feed lives now after a permanent redirect.")
-    tags: list[str]
-    interval_seconds: float
-    last_checked_at: Time | None
-    last_success_at: Time | None
-    http_status: int | None = Field(description="Of the last answer; null when none came.")
-    not_modified: bool = Field(description="The last answer was 304 Not Modified.")
-    error_count: int = Field(description="Failures in a row.")
-    last_error: str
-    warning: str = Field(
-        description="Why the body last read was not right, though it was read (ill-formed XML, "
-        "items left out, a charset guessed); empty when it was. Changes no status."
-    )
-    last_new_at: Time | None = Field(
-        description="When a check last stored a new entry of it; for a feed that has brought "
-        "none, its first successful read; null: never read."
-    )
-    silent_after_seconds: float = Field(
-        description="Its `silent_after`, else MONITOR_FEED_SILENT_AFTER; 0: never silent."
-    )
-    silent: bool = Field(
-        description="Read as usual (not failing, not gone), but no new entry for longer than "
-        "`silent_after_seconds`: an outlet that gave the feed up may still serve it. Changes "
-        "no status."
-    )
-    failing_since: Time | None
-    next_check_at: Time | None = Field(
-        description="When it is checked next, as scheduled: a past time once it is due."
-    )
-    due: bool = Field(
-        description="To be checked now: never checked, or `next_check_at` has passed (the "
-        "page's `due`)."
-    )
-    held_by: str | None = Field(
-        description="Due, and leased by the process checking it (`host:pid`: a daemon or "
-        "`monitor check`) until `held_until`; null when no lease holds it."
-    )
-    held_until: Time | None = Field(
-        description="When that lease runs out, unless it is renewed (being checked) or a "
-        "process of its host takes it over (its holder is gone); null when not held."
-    )
-    dead: bool = Field(
-        description="Gone: its last answer was 410. Tried again once a day; an answer revives it."
-    )
-
-    @classmethod
-    def of(cls, feed: FeedState, now: datetime) -> Self:
-        holder = feed.lease_owner if feed.held_at(now) else None  # the page's `held by`
-        return cls(
-            id=feed.id,
-            title=feed.title,
-            url=feed.url,
-            moved_to=feed.moved_to,
-            tags=list(feed.tags),
-            interval_seconds=feed.interval.total_seconds(),
-            last_checked_at=feed.last_checked_at,
-            last_success_at=feed.last_success_at,
-            http_status=feed.http_status,
-            not_modified=feed.not_modified,
-            error_count=feed.error_count,
-            last_error=feed.last_error,
-            warning=feed.warning,
-            last_new_at=feed.last_new_at,
-            silent_after_seconds=feed.silent_after.total_seconds(),
-            silent=feed.silent_since(now) is not None,
-            failing_since=feed.failing_since,
-            next_check_at=feed.next_check_at,
-            due=feed.due_at(now),
-            held_by=owners.shown(holder) if holder else None,
-            held_until=feed.lease_until if holder else None,
-            dead=feed.dead,
-        )
-
-
-def _recorded(row_id: int | None, what: str) -> int:
-    """The id of a stored row; what has no id yet was never recorded and is not shown."""
-    if row_id is None:
-        raise ValueError(f"{what} is shown once it is recorded (it has no id yet)")
-    return row_id
