@@ -27,6 +27,7 @@ when a browser's Accept names text/html), never a stack trace; a path's or query
 ASCII digits alone (`webmodels.given.digits_only`) or 422. The pages, /indicators…, /feeds
 and the Atom feeds carry an ETag (a hash of the body) and honour If-None-Match with 304; the
 others (/healthz, /metrics, /entries, /silences, the exports) are made afresh, without one.
+How errors and those conditional answers leave: `web.replies`.
 
 Statuses and evidence (`views.ViewCache`) are computed again only when the data version moved
 (a cycle ended, a status was recorded, an entry matched), the definitions were reloaded, or a
@@ -46,26 +47,19 @@ every request but a GET or HEAD is refused with 503 too.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exception_handlers import (
-    http_exception_handler,
-    request_validation_exception_handler,
-)
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor import metrics as prometheus
 from monitor import page, server, signin, views, webentries, webexport, websilences
 from monitor.answers import Answer, AnswerCache
-from monitor.domain import Definitions, as_utc, parse_http_date, utcnow
+from monitor.domain import Definitions, as_utc, utcnow
 from monitor.errors import StoreError, VerdictError
 from monitor.reloading import Validity
 from monitor.server import Guard, Limits, WebServer, serve
@@ -73,6 +67,7 @@ from monitor.settings import Settings
 from monitor.statuses import Judged, judge
 from monitor.store import Store
 from monitor.views import Snapshot, ViewCache
+from monitor.web.replies import Conditional, install_error_handlers
 from monitor.webmodels import (
     ErrorOut,
     HistoryOut,
@@ -93,7 +88,6 @@ HISTORY_LIMIT = 50
 HISTORY_MAX = 500
 _MAX_ID = 2**63 - 1
 
-_NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 _NO_STORE = "no-store"
 
 IndicatorId = Annotated[str, Path(description="The indicator's id (its file stem).")]
@@ -159,7 +153,7 @@ def create_app(
         app.get("/openapi.json", include_in_schema=False, dependencies=guarded)(
             lambda: JSONResponse(app.openapi())
         )
-    _install_error_handlers(app)
+    install_error_handlers(app)
     signin.install(app, auth)
     app.add_middleware(
         Guard,
@@ -209,24 +203,9 @@ def _state(request: Request) -> _State:
 State = Annotated[_State, Depends(_state)]
 
 
-class _Conditional(APIRoute):
-    """A route whose 200 answers carry an ETag (a hash of the body, unless the endpoint set
-    one) and `server.cache_headers`, and are 304 when If-None-Match (or If-Modified-Since,
-    against the endpoint's Last-Modified) says the client's copy is current."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def conditional(request: Request) -> Response:
-            response = await handler(request)
-            return _conditional(request, response) if response.status_code == 200 else response
-
-        return conditional
-
-
 _open = APIRouter()  # /healthz: no token
-_cached = APIRouter(route_class=_Conditional)  # JSON with an ETag
-_pages = APIRouter(route_class=_Conditional, default_response_class=HTMLResponse)
+_cached = APIRouter(route_class=Conditional)  # JSON with an ETag
+_pages = APIRouter(route_class=Conditional, default_response_class=HTMLResponse)
 _api = APIRouter()  # answers not to be cached
 
 
@@ -518,51 +497,7 @@ def _indicator_page(
     return Answer(body, server.etag_of(body))
 
 
-# ---------------------------------------------------------------- guards and errors
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("web: %s %s failed", request.method, request.url.path, exc_info=exc)
-        # Sent by Starlette's outermost middleware, past Guard: the header is set here.
-        return JSONResponse({"detail": "internal error"}, status_code=500, headers=_NOSNIFF)
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        """FastAPI's JSON error, or the same as a page when a browser asks for HTML."""
-        assert isinstance(exc, StarletteHTTPException)
-        if "text/html" not in request.headers.get("accept", ""):
-            return _by_accept(await http_exception_handler(request, exc))
-        state: _State = request.app.state.monitor
-        body = page.render_error(
-            exc.status_code, exc.detail, now=state.clock(), zone=state.settings.zone
-        )
-        return _by_accept(HTMLResponse(body, status_code=exc.status_code, headers=exc.headers))
-
-    async def unavailable(request: Request, exc: Exception) -> Response:
-        log.error("web: %s", exc)
-        return await http_error(request, StarletteHTTPException(503, "the database did not answer"))
-
-    async def invalid(request: Request, exc: Exception) -> Response:
-        """A query or body FastAPI refuses (`?before=abc`): its JSON 422, or a page saying
-        which value is wrong when a browser asks for HTML."""
-        assert isinstance(exc, RequestValidationError)
-        if "text/html" not in request.headers.get("accept", ""):
-            return _by_accept(await request_validation_exception_handler(request, exc))
-        wrong = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'the request'}: {e.get('msg')}"
-            for e in exc.errors()
-        )
-        return await http_error(request, StarletteHTTPException(422, wrong))
-
-    app.add_exception_handler(StoreError, unavailable)
-    app.add_exception_handler(RequestValidationError, invalid)
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(Exception, unexpected)
-
-
-def _by_accept(answer: Response) -> Response:  # JSON or a page: no cache may swap them
-    answer.headers["Vary"] = "Accept"
-    return answer
+# ---------------------------------------------------------------- guards
 
 
 def _known(definitions: Definitions, indicator_id: str, store: Store | None = None) -> None:
@@ -570,21 +505,3 @@ def _known(definitions: Definitions, indicator_id: str, store: Store | None = No
     defined = indicator_id in {i.id for i in definitions.indicators}
     if not defined and (store is None or indicator_id not in store.current_statuses()):
         raise HTTPException(404, f"no indicator {indicator_id!r}")
-
-
-def _conditional(request: Request, response: Response) -> Response:
-    """The answer with an ETag (and the endpoint's Last-Modified); 304 when the client's copy
-    is current."""
-    etag = response.headers.get("etag") or server.etag_of(bytes(response.body))
-    guarded = request.app.state.auth.enabled
-    headers = {"ETag": etag, **server.cache_headers(guarded=guarded), **_NOSNIFF}
-    if (response.media_type or "").startswith("text/html"):
-        headers["Content-Security-Policy"] = page.PAGE_POLICY
-    stamp = response.headers.get("last-modified")
-    if stamp is not None:
-        headers["Last-Modified"] = stamp
-    last_modified = parse_http_date(stamp) if stamp else None
-    if server.not_modified(request.headers, etag, last_modified):
-        return Response(status_code=304, headers=headers)
-    response.headers.update(headers)
-    return response
