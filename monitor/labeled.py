@@ -17,8 +17,7 @@ from its script, because the rules are written per language and fail per languag
     print(result.report())
 
 Each rate comes with its 95 % interval (`interval`): on a few dozen rows a rate is uncertain.
-Two versions of the rules are compared on the same rows with `compare`: the rows one gets
-right and the other wrong, and the exact McNemar p-value of that split (`mcnemar`).
+Two versions of the rules are compared on the same rows in `monitor.labeledpairs`.
 """
 
 from __future__ import annotations
@@ -40,20 +39,20 @@ __all__ = [
     "LABELS",
     "LANGUAGES",
     "PARTS",
-    "Comparison",
     "LabeledItem",
     "OutcomeScore",
-    "Paired",
     "Score",
     "ScoredError",
-    "compare",
+    "error_json",
+    "error_line",
     "interval",
     "language_of",
     "load_labeled",
-    "mcnemar",
+    "outcomes_fired",
     "parse_labeled",
     "part_of",
     "score",
+    "scored_error",
     "select",
 ]
 
@@ -250,7 +249,7 @@ class Score:
         if self.unknown_columns:
             lines.append(f"columns naming no loaded outcome: {', '.join(self.unknown_columns)}")
         if errors:
-            lines += [_row_line(e) for e in (*self.misses, *self.false_alarms)]
+            lines += [error_line(e) for e in (*self.misses, *self.false_alarms)]
         return "\n".join(lines)
 
     @property
@@ -268,8 +267,8 @@ class Score:
                 lang: {**_counts(total), "outcomes": {o.key: _counts(o) for o in per}}
                 for total, (lang, per) in zip(self.languages, self.by_language, strict=True)
             },
-            "misses": [_error_json(e) for e in self.misses],
-            "false_alarms": [_error_json(e) for e in self.false_alarms],
+            "misses": [error_json(e) for e in self.misses],
+            "false_alarms": [error_json(e) for e in self.false_alarms],
             "unknown_columns": list(self.unknown_columns),
         }
 
@@ -374,7 +373,7 @@ def score(items: Iterable[LabeledItem], matcher: Matcher, indicators: Sequence[I
     alarms: list[ScoredError] = []
     skipped = 0
     for item in items:
-        fired = _fired(matcher, item)
+        fired = outcomes_fired(matcher, item)
         lang = item.language
         for key in keys:
             label = item.labels.get(key, "?")
@@ -387,10 +386,10 @@ def score(items: Iterable[LabeledItem], matcher: Matcher, indicators: Sequence[I
                 c[0] += 1
             elif label == "n" and hit:
                 c[1] += 1
-                alarms.append(_error("false alarm", key, item, fired[key]))
+                alarms.append(scored_error("false alarm", key, item, fired[key]))
             elif label == "y":
                 c[2] += 1
-                misses.append(_error("miss", key, item, ()))
+                misses.append(scored_error("miss", key, item, ()))
             else:
                 c[3] += 1
     by_language = tuple(
@@ -408,145 +407,13 @@ def score(items: Iterable[LabeledItem], matcher: Matcher, indicators: Sequence[I
     )
 
 
-@dataclass(frozen=True)
-class Paired:
-    """How one outcome's matches differ between two versions of the rules on the same rows."""
-
-    key: str  # "indicator:outcome", or "overall"
-    gained: int  # rows labeled `y` that this version matches and the other does not
-    lost: int  # rows labeled `y` that the other version matches and this one does not
-    alarms_added: int  # rows labeled `n` that this version matches and the other does not
-    alarms_removed: int  # rows labeled `n` that the other version matches and this one does not
-
-    @property
-    def better(self) -> int:
-        """Rows this version gets right and the other gets wrong."""
-        return self.gained + self.alarms_removed
-
-    @property
-    def worse(self) -> int:
-        """Rows the other version gets right and this one gets wrong."""
-        return self.lost + self.alarms_added
-
-    @property
-    def p_value(self) -> float:
-        """How often chance alone would split the rows that changed at least this unevenly
-        (`mcnemar`)."""
-        return mcnemar(self.better, self.worse)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Two versions of the rules on the same labeled rows, outcome by outcome: the rows whose
-    answer changed, and whether that is more than chance (`monitor test --labeled FILE
-    --against DIR`). Only outcomes both versions have are compared."""
-
-    outcomes: tuple[Paired, ...]
-    changed: tuple[ScoredError, ...] = ()  # the rows decided differently, kind as in `_KINDS`
-    only_here: tuple[str, ...] = ()  # labeled outcomes of this version alone
-    only_there: tuple[str, ...] = ()  # labeled outcomes of the other version alone
-
-    @property
-    def overall(self) -> Paired:
-        return Paired(
-            "overall",
-            *(sum(getattr(o, f) for o in self.outcomes) for f in _PAIRED_COUNTS),
-        )
-
-    def report(self, rows: bool = True) -> str:
-        """A table per outcome, then (with `rows`) each row that changed."""
-        width = max([len(o.key) for o in self.outcomes] + [len("overall")])
-        lines = [
-            f"{'outcome':<{width}}  matches +  matches -  false alarms +  false alarms -"
-            "  p (McNemar)"
-        ]
-        for o in (*self.outcomes, self.overall):
-            lines.append(
-                f"{o.key:<{width}}  {o.gained:>9}  {o.lost:>9}  {o.alarms_added:>14}"
-                f"  {o.alarms_removed:>14}  {o.p_value:>12.3f}"
-            )
-        for name, keys in (("this version", self.only_here), ("the other", self.only_there)):
-            if keys:
-                lines.append(f"only in {name}, not compared: {', '.join(keys)}")
-        if rows:
-            lines += [_row_line(c) for c in self.changed]
-        return "\n".join(lines)
-
-    def to_json(self, rows: bool = True) -> dict[str, object]:
-        document: dict[str, object] = {
-            "overall": _paired_json(self.overall),
-            "outcomes": {o.key: _paired_json(o) for o in self.outcomes},
-            "only_here": list(self.only_here),
-            "only_there": list(self.only_there),
-        }
-        if rows:
-            document["changed"] = [_error_json(c) | {"kind": c.kind} for c in self.changed]
-        return document
-
-
-_PAIRED_COUNTS = ("gained", "lost", "alarms_added", "alarms_removed")
-_KINDS = ("gained", "lost", "alarm added", "alarm removed")  # in `Paired`'s count order
-
-
-def compare(
-    items: Iterable[LabeledItem],
-    here: tuple[Matcher, Sequence[Indicator]],
-    there: tuple[Matcher, Sequence[Indicator]],
-) -> Comparison:
-    """This version of the rules (`here`) against another (`there`) on the same rows: per
-    outcome both have and a column labels, the rows labeled `y` or `n` that one matches and the
-    other does not."""
-    items = list(items)
-    labeled = {key for item in items for key in item.labels}
-    mine = [f"{i.id}:{o.id}" for i in here[1] for o in i.outcomes]
-    theirs = {f"{i.id}:{o.id}" for i in there[1] for o in i.outcomes}
-    keys = [k for k in mine if k in theirs and k in labeled]
-    counts = {k: [0, 0, 0, 0] for k in keys}
-    changed: list[ScoredError] = []
-    for item in items:
-        now, before = _fired(here[0], item), _fired(there[0], item)
-        for key in keys:
-            label = item.labels.get(key, "?")
-            if label == "?" or (key in now) == (key in before):
-                continue
-            slot = (0 if key in now else 1) + (0 if label == "y" else 2)  # a `Paired` count
-            counts[key][slot] += 1
-            changed.append(_error(_KINDS[slot], key, item, ()))
-    return Comparison(
-        outcomes=tuple(Paired(k, *counts[k]) for k in keys),
-        changed=tuple(changed),
-        only_here=tuple(k for k in mine if k not in theirs and k in labeled),
-        only_there=tuple(sorted(k for k in theirs - set(mine) if k in labeled)),
-    )
-
-
-def mcnemar(better: int, worse: int) -> float:
-    """The exact two-sided McNemar p-value: of the rows two versions decide differently, the
-    chance that a fair coin splits them at least as unevenly as `better` against `worse`.
-    1.0 when no row changed; small (below 0.05, say) when one version is better beyond what
-    chance explains."""
-    n = better + worse
-    if n == 0:
-        return 1.0
-    tail: float = sum(math.comb(n, i) for i in range(min(better, worse) + 1)) / 2**n
-    return min(1.0, 2 * tail)
-
-
-def _paired_json(o: Paired) -> dict[str, object]:
-    return {
-        "matches_gained": o.gained,
-        "matches_lost": o.lost,
-        "false_alarms_added": o.alarms_added,
-        "false_alarms_removed": o.alarms_removed,
-        "p_value": round(o.p_value, 4),
-    }
-
-
-def _fired(matcher: Matcher, item: LabeledItem) -> dict[str, tuple[str, ...]]:
+def outcomes_fired(matcher: Matcher, item: LabeledItem) -> dict[str, tuple[str, ...]]:
+    """ "indicator:outcome" -> the terms that fired, for each outcome the row matches."""
     return {f"{m.indicator_id}:{m.outcome_id}": m.terms for m in matcher.match(item.entry())}
 
 
-def _error(kind: str, key: str, item: LabeledItem, terms: tuple[str, ...]) -> ScoredError:
+def scored_error(kind: str, key: str, item: LabeledItem, terms: tuple[str, ...]) -> ScoredError:
+    """A row the rules decided wrong (or, comparing, differently) for outcome `key`."""
     return ScoredError(kind, key, item.id, item.title, item.text, terms, item.language)
 
 
@@ -567,14 +434,15 @@ def _counts(o: OutcomeScore) -> dict[str, object]:
     }
 
 
-def _row_line(e: ScoredError) -> str:
+def error_line(e: ScoredError) -> str:
     """One line of a report: the kind, the outcome, the row, its headline and lede, the terms."""
     terms = f"  [{', '.join(e.terms)}]" if e.terms else ""
     headline = " | ".join(filter(None, (e.title, e.text)))
     return f"{e.kind.upper()} {e.key} {e.item_id} ({e.language}): {headline[:160]}{terms}"
 
 
-def _error_json(e: ScoredError) -> dict[str, object]:
+def error_json(e: ScoredError) -> dict[str, object]:
+    """A row of a report as JSON (`--json`)."""
     return {
         "outcome": e.key,
         "id": e.item_id,

@@ -27,16 +27,15 @@ from monitor.export import labeled_tsv
 from monitor.labeled import (
     LabeledItem,
     Score,
-    compare,
     interval,
     language_of,
     load_labeled,
-    mcnemar,
     parse_labeled,
     part_of,
     score,
     select,
 )
+from monitor.labeledpairs import compare, mcnemar
 from monitor.match import Matcher
 from monitor.parse import collapse
 from monitor.store import StoredEntry

@@ -14,7 +14,8 @@ from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
     from monitor.domain import Definitions, Entry, Indicator
-    from monitor.labeled import Comparison, LabeledItem, Score
+    from monitor.labeled import LabeledItem, Score
+    from monitor.labeledpairs import Comparison
 
 # monitor.labeled.PARTS, spelled out here so that building the command line imports no matcher
 # (tests/test_cli_ops.py checks that the two agree).
@@ -265,7 +266,7 @@ def _definitions_in(rt: Runtime, folder: Path) -> Definitions:
 
 
 def _compare(rt: Runtime, items: list[LabeledItem], other: Definitions) -> Comparison:
-    from monitor.labeled import compare
+    from monitor.labeledpairs import compare
     from monitor.match import Matcher
 
     return compare(
