@@ -5,11 +5,14 @@ call (no sleeps)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
+import monitor.domain
 from monitor.cli import main
 from monitor.daily import resend_refused, send_daily_digest, sent_digest
 from monitor.domain import Definitions
@@ -120,12 +123,19 @@ def _forget_message(store: Store) -> None:
 
 
 def test_a_preview_out_that_fails_half_way_leaves_the_file_as_it_was(
-    definitions: Definitions, store: Store, database_url: str, tmp_path: Path
+    definitions: Definitions,
+    store: Store,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`digest --preview --out FILE` on a disk that fills while it writes: FILE was emptied,
     then left half-written, the digest kept there before lost. It is written beside FILE and
     renamed over it once whole: a one-line error, FILE as it was, no stray file."""
     check(definitions, store, at(7) - READ_BEFORE)
+    # The commands' clock, fixed: a preview built now says when ("Generated … by monitor", to
+    # the minute), so two previews a minute boundary apart would differ for that alone.
+    monkeypatch.setattr(monitor.domain, "utcnow", lambda: at(7) + timedelta(days=30))
     env = _env(definitions, database_url, tmp_path)
     runner = CliRunner()
     whole = runner.invoke(main, ["digest", "--preview", "--date", str(DAY), "--out",
