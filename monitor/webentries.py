@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from monitor import views
 from monitor.store import Store
-from monitor.webmodels import EntryOut, ErrorOut
+from monitor.webmodels import EntryOut, error_answer
 from monitor.webmodels.given import SearchText, digits_only
 
 __all__ = ["ENTRIES_LIMIT", "ENTRIES_MAX", "router"]
@@ -40,19 +40,14 @@ def _monitor(request: Request) -> _Monitor:
 State = Annotated[_Monitor, Depends(_monitor)]
 
 
-def _error(description: str) -> dict[str, Any]:
-    schema = ErrorOut.model_json_schema()
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 _NEXT = {
     "description": 'When more entries match: `</entries?q=…&limit=…&before=ID>; rel="next"`.',
     "schema": {"type": "string"},
 }
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "A page of entries, newest first.", "headers": {"Link": _NEXT}},
-    404: _error("No stored entry has the id `before` names (retention deleted it since)."),
-    503: _error("The database did not answer."),
+    404: error_answer("No stored entry has the id `before` names (retention deleted it since)."),
+    503: error_answer("The database did not answer."),
 }
 
 router = APIRouter()

@@ -33,7 +33,7 @@ from monitor.settings import Settings
 from monitor.silences import Outgoing, feed_changes
 from monitor.store import Store
 from monitor.views import ExportKind
-from monitor.webmodels import ErrorOut
+from monitor.webmodels import error_answer
 
 __all__ = ["router"]
 
@@ -60,14 +60,9 @@ def _served(request: Request) -> Served:
     return state
 
 
-def _error(description: str) -> dict[str, Any]:
-    schema = ErrorOut.model_json_schema()
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 _STRING = {"type": "string"}
-_UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: _error("The database did not answer.")}
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _error("No indicator has this id.")}
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: error_answer("The database did not answer.")}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: error_answer("No indicator has this id.")}
 
 router = APIRouter()
 

@@ -33,7 +33,7 @@ from monitor.errors import SilenceError
 from monitor.silences import MAX_SILENCE_ID, Silence
 from monitor.statuses import begin_silence
 from monitor.store import Store
-from monitor.webmodels import ErrorOut, SilenceIn, SilenceOut
+from monitor.webmodels import SilenceIn, SilenceOut, error_answer
 from monitor.webmodels.given import digits_only, whole_number
 
 __all__ = ["form_id", "read_form", "router"]
@@ -63,16 +63,11 @@ SilenceId = Annotated[
 ]
 
 
-def _error(description: str) -> dict[str, Any]:
-    schema = ErrorOut.model_json_schema()
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-_UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: _error("The database did not answer.")}
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: error_answer("The database did not answer.")}
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    404: _error("No indicator or no silence has this id."),
-    409: _error("The silence is over already (ended or expired)."),
-    422: _error("No such outcome, not a duration, no reason, or not a silence."),
+    404: error_answer("No indicator or no silence has this id."),
+    409: error_answer("The silence is over already (ended or expired)."),
+    422: error_answer("No such outcome, not a duration, no reason, or not a silence."),
     **_UNAVAILABLE,
 }
 
@@ -82,7 +77,7 @@ router = APIRouter()
 @router.get(
     "/silences",
     response_model=list[SilenceOut],
-    responses={404: _error("No indicator has this id."), **_UNAVAILABLE},
+    responses={404: error_answer("No indicator has this id."), **_UNAVAILABLE},
     summary="Silences, newest first",
 )
 def silences(

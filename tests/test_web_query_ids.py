@@ -9,33 +9,20 @@ the client did not write (the form fields were already read as digits alone: tes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx2 as httpx
 import pytest
-from fastapi import FastAPI
 
 from monitor.store import Store
-from monitor.web import WebServer
-from tests import webdata
+from tests import test_web_form_ids, webdata
+from tests.test_web_form_ids import HTML, SAME_SITE
 from tests.webdata import VISA_HERALD
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 db_url, defs, store, app = webdata.db_url, webdata.defs, webdata.store, webdata.app  # fixtures
+client = test_web_form_ids.client  # fixture: the app served on 127.0.0.1, and a client of it
 
-SAME_SITE = {"Sec-Fetch-Site": "same-origin"}
-HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", **SAME_SITE}
 DIGITS_ONLY = "Input should be a valid integer: ASCII digits 0-9 alone, at most"
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[httpx.Client]:
-    with (
-        WebServer(app, host="127.0.0.1", port=0) as server,
-        httpx.Client(base_url=server.url, timeout=60) as client,
-    ):
-        yield client
 
 
 def spellings(value: int) -> dict[str, str]:

@@ -69,12 +69,12 @@ from monitor.store import Store
 from monitor.views import Snapshot, ViewCache
 from monitor.web.replies import Conditional, install_error_handlers
 from monitor.webmodels import (
-    ErrorOut,
     HistoryOut,
     IndicatorDetailOut,
     IndicatorOut,
     JudgedOut,
     VerdictIn,
+    error_answer,
 )
 from monitor.webmodels.feeds import FeedOut, HealthOut
 from monitor.webmodels.given import digits_only
@@ -98,22 +98,16 @@ EntryId = Annotated[
 ]
 
 
-def _error(description: str) -> dict[str, Any]:
-    """An error answer: JSON also on the HTML pages (so not `model`, which takes their type)."""
-    schema = ErrorOut.model_json_schema()
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 _NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not Modified: the If-None-Match ETag still matches."}
 }
-_UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: _error("The database did not answer.")}
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _error("No indicator has this id.")}
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: error_answer("The database did not answer.")}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: error_answer("No indicator has this id.")}
 _CACHED = {**_NOT_MODIFIED, **_UNAVAILABLE}
 _CACHED_ONE = {**_NOT_MODIFIED, **_NOT_FOUND, **_UNAVAILABLE}
 _JUDGE_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: _error("No indicator or no stored entry has this id."),
-    422: _error("The indicator has no such outcome, or the body is not a verdict."),
+    404: error_answer("No indicator or no stored entry has this id."),
+    422: error_answer("The indicator has no such outcome, or the body is not a verdict."),
     **_UNAVAILABLE,
 }
 
@@ -137,7 +131,7 @@ def create_app(
     token = auth.enabled
     guarded = [Depends(auth)] if token else []
     refusals: dict[int | str, dict[str, Any]] = (
-        {401: _error("A valid `Authorization: Bearer` token is required.")} if token else {}
+        {401: error_answer("A valid `Authorization: Bearer` token is required.")} if token else {}
     )
     app = FastAPI(
         title="monitor",

@@ -34,6 +34,13 @@ class ErrorOut(_Model):
     detail: str = Field(description="What went wrong, in one line; never a stack trace.")
 
 
+def error_answer(description: str) -> dict[str, object]:
+    """A route's error answer in `responses=`: JSON also on the HTML pages (so not `model`,
+    which takes their type)."""
+    schema = ErrorOut.model_json_schema()
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
 LevelName = Literal["none", "reported", "confirmed"]
 _LEVELS: dict[Level, LevelName] = {
     Level.NONE: "none",
