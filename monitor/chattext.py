@@ -27,7 +27,14 @@ words use none of these), each chat as its `Treatment` says, and loses no word:
   link stays a link that shows where it goes;
 - `markdown`: the text goes to Apprise as Markdown already made inert, for the services
   Apprise sends only Markdown (its own escaping of plain text put a backslash inside every
-  address, which broke the link).
+  address, which broke the link), and for ServerChan, whose text is Markdown;
+- `fullwidth`: where no escape is read, a zero-width space stops no code span, `*x*` or
+  KaTeX `$x$` (each takes any character between its pair): two or more of such a character are
+  written full-width (`｀`, `＊`, `＄`), which reads the same and pairs with nothing;
+- `plain_title`: the title goes as written where the service shows it as plain text (a Reddit
+  post's, a GitHub issue's): an escape there shows;
+- `search`: a line ending in a space and `search` or `検索` gets a zero-width space at its end,
+  or Misskey shows it as a search box.
 
 Slack, Telegram, Bale, Matrix, Session, Mastodon and X get only the mentions broken: Apprise
 already makes the rest inert for plain text, or the service shows text as it is. A Matrix
@@ -54,32 +61,52 @@ class Treatment:
     broken: str = "@"  # the characters a zero-width space is put after
     markdown: bool = False  # sent to Apprise as Markdown, escaped here
     emails: bool = False  # e-mail addresses kept whole, as web addresses are
+    fullwidth: str = ""  # characters written full-width (`＄`) when the text has two of one
+    plain_title: bool = False  # the service's title field is plain text: the title as written
+    search: bool = False  # a line ending in " search" or " 検索" is broken (Misskey's search box)
 
 
 _DISCORD = Treatment(escaped=r"[\\*_~`|\[\]<>]")
 _COMMONMARK = Treatment(escaped=r"[\\*_~`|\[\]<>&#]")  # CommonMark reads every such escape
 _MARKUP = "@]<({$*_~|\\`"  # every opener of a mention, a link or a style these chats know
+_PAIRED = "`*"  # a code span and `*x*` form with a zero-width space inside: no escape-free cure
+# Markdown a service renders, made inert here; its title field is plain text.
+_ESCAPE_FREE = Treatment(broken=_MARKUP, fullwidth=_PAIRED)  # a zero-width space, no escape
+_SENT_COMMONMARK = Treatment(
+    escaped=_COMMONMARK.escaped, broken="@<", markdown=True, plain_title=True
+)
 TREATMENTS = {
     "discord": _DISCORD,  # and Guilded, whose webhooks are Discord's
     "mattermost": _DISCORD,
     "revolt": Treatment(escaped=_DISCORD.escaped, broken="@<$", markdown=True),  # `\<%r>` pings
-    "zulip": Treatment(broken="@]*~$<"),  # no escape: Zulip turned Python-Markdown's off
+    "zulip": Treatment(broken="@]*~$<", fullwidth=_PAIRED),  # Zulip turned its escape off
     "googlechat": Treatment(broken="@<"),
-    "rocketchat": Treatment(escaped="[*_~`#]", broken="@]|<\\", markdown=True, emails=True),
-    "webex": Treatment(broken=_MARKUP, markdown=True),
-    "cliq": Treatment(broken=_MARKUP, markdown=True),
-    "twist": Treatment(broken=_MARKUP, markdown=True),
-    "kook": Treatment(broken=_MARKUP, markdown=True),
-    "misskey": Treatment(broken=_MARKUP),
-    "ryver": Treatment(broken=_MARKUP),
-    "lark": Treatment(broken=_MARKUP),  # and Feishu, Lark's Chinese twin
+    "rocketchat": Treatment(  # `$x$` is KaTeX where turned on, an escape or not
+        escaped="[*_~`#]", broken="@]|<\\", markdown=True, emails=True, fullwidth="$"
+    ),
+    "webex": Treatment(broken=_MARKUP, markdown=True, fullwidth=_PAIRED),
+    "cliq": Treatment(broken=_MARKUP, markdown=True, fullwidth=_PAIRED),
+    "twist": Treatment(broken=_MARKUP, markdown=True, fullwidth=_PAIRED),
+    "kook": Treatment(broken=_MARKUP, markdown=True, fullwidth=_PAIRED),
+    "misskey": Treatment(broken=_MARKUP, fullwidth="`", search=True),  # `*x*` needs no more
+    "ryver": _ESCAPE_FREE,
+    "lark": _ESCAPE_FREE,  # and Feishu, Lark's Chinese twin
     "nextcloudtalk": _COMMONMARK,  # `@all` pings; `[text](url)` is a masked link
     "humhub": _COMMONMARK,  # a mention is a link: `[Name](mention:guid)`
-    "synology": Treatment(broken=_MARKUP),  # `<https://evil|text>` is a masked link
-    "stackfield": Treatment(broken=_MARKUP),
-    "fluxer": Treatment(broken=_MARKUP),  # Discord's kind: `@everyone`, `<@123>`, `||spoiler||`
-    "github": Treatment(escaped=_DISCORD.escaped, broken="@#", markdown=True),  # an issue
-    "reddit": Treatment(escaped=r"[\\*_~`|\[\]<>^#]", broken="@/", markdown=True),  # `u/kim`
+    "synology": _ESCAPE_FREE,  # `<https://evil|text>` is a masked link
+    "stackfield": _ESCAPE_FREE,
+    "fluxer": _ESCAPE_FREE,  # Discord's kind: `@everyone`, `<@123>`, `||spoiler||`
+    "github": Treatment(  # an issue; its title is plain text
+        escaped=_DISCORD.escaped, broken="@#", markdown=True, plain_title=True
+    ),
+    "reddit": Treatment(  # `u/kim`; a post's title is plain text
+        escaped=r"[\\*_~`|\[\]<>^#]", broken="@/", markdown=True, plain_title=True
+    ),
+    "teams": _SENT_COMMONMARK,  # Workflows: Apprise makes each `<at>id</at>` a live mention
+    "serverchan": _SENT_COMMONMARK,  # its `desp` is Markdown, Apprise's text sent as it is
+    "gotify": _SENT_COMMONMARK,  # these three only where the URL says format=markdown
+    "pushplus": _SENT_COMMONMARK,
+    "wxpusher": _SENT_COMMONMARK,
     "bale": Treatment(),  # Telegram's kind: `@kim` mentions
     "session": Treatment(),  # `@05…` (a Session ID) mentions
     "slack": Treatment(),
@@ -94,6 +121,11 @@ _WEB = r"https?://[^\s<>\[\]`|\\\"']+"
 _EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
 _ADDRESS = re.compile(_WEB, re.IGNORECASE)
 _ADDRESS_OR_EMAIL = re.compile(f"{_WEB}|{_EMAIL}", re.IGNORECASE)
+# Misskey's MFM makes a line that ends in a space and one of these a search box
+_SEARCH = re.compile(
+    r"([ \u3000](?:\[(?:検索|search)\]|検索|search))$", re.IGNORECASE | re.MULTILINE
+)
+FULL_WIDTH = 0xFEE0  # from an ASCII character to its full-width form: `$` + this is `＄`
 
 
 def for_chat(text: str, chat: str) -> str:
@@ -103,13 +135,23 @@ def for_chat(text: str, chat: str) -> str:
     if treatment is None:
         return text
     addresses = _ADDRESS_OR_EMAIL if treatment.emails else _ADDRESS
+    paired = "".join(c for c in treatment.fullwidth if text.count(c) > 1)
     parts, end = [], 0
     for address in addresses.finditer(text):
         kept = address[0] if "://" not in address[0] else address[0].replace("@", "%40")
-        parts += [_words(text[end : address.start()], treatment), kept]
+        parts += [_words(text[end : address.start()], treatment, paired), kept]
         end = address.end()
-    parts.append(_words(text[end:], treatment))
-    return "".join(parts)
+    parts.append(_words(text[end:], treatment, paired))
+    shown = "".join(parts)
+    return _SEARCH.sub(rf"\1{ZERO_WIDTH_SPACE}", shown) if treatment.search else shown
+
+
+def title_for_chat(title: str, chat: str) -> str:
+    """An alert's title as `chat` gets it: as written where the service shows it in a title
+    field of plain text (Reddit's post, GitHub's issue: an escape there shows), else as
+    `for_chat` makes the text."""
+    treatment = TREATMENTS.get(chat)
+    return title if treatment is not None and treatment.plain_title else for_chat(title, chat)
 
 
 def sent_as_markdown(chat: str) -> bool:
@@ -118,7 +160,9 @@ def sent_as_markdown(chat: str) -> bool:
     return treatment is not None and treatment.markdown
 
 
-def _words(text: str, treatment: Treatment) -> str:
+def _words(text: str, treatment: Treatment, paired: str) -> str:
+    for character in paired:  # no code span, `*x*` or `$formula$` can pair them up
+        text = text.replace(character, chr(ord(character) + FULL_WIDTH))
     for character in treatment.broken:  # first: a backslash this adds is no stranger's
         text = text.replace(character, character + ZERO_WIDTH_SPACE)
     if treatment.escaped:
@@ -126,4 +170,13 @@ def _words(text: str, treatment: Treatment) -> str:
     return text
 
 
-__all__ = ["CHATS", "TREATMENTS", "ZERO_WIDTH_SPACE", "Treatment", "for_chat", "sent_as_markdown"]
+__all__ = [
+    "CHATS",
+    "FULL_WIDTH",
+    "TREATMENTS",
+    "ZERO_WIDTH_SPACE",
+    "Treatment",
+    "for_chat",
+    "sent_as_markdown",
+    "title_for_chat",
+]

@@ -26,12 +26,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import apprise
 
 from monitor.alerthttp import exchange
-from monitor.chattext import for_chat, sent_as_markdown
+from monitor.chattext import for_chat, sent_as_markdown, title_for_chat
 from monitor.digest import format_status, format_time
 from monitor.domain import StatusChange, utcnow
 from monitor.fetch import parse_retry_after
@@ -283,6 +284,15 @@ _CHAT_PLUGINS = {
     "NotifyFluxer": "fluxer",
     "NotifyGitHub": "github",
     "NotifyTwitter": "x",
+    "NotifyWorkflows": "teams",  # it makes each `<at>id</at>` of the text a Teams mention
+    "NotifyServerChan": "serverchan",  # Markdown, which Apprise passes on as it is
+}
+# These render an alert as Markdown only when the URL says `format=markdown` (else as plain text
+# or HTML, which Apprise escapes): then they get it made inert here, addresses whole.
+_MARKDOWN_PLUGINS = {
+    "NotifyGotify": "gotify",
+    "NotifyPushplus": "pushplus",
+    "NotifyWxPusher": "wxpusher",
 }
 
 
@@ -320,8 +330,16 @@ def _channel(url: str, read_timeout: float) -> _Channel:
         if "overflow=" not in query:
             service.overflow_mode = apprise.OverflowMode.TRUNCATE
     name, key = channel_name(url), channel_key(url)
-    chat = next((_CHAT_PLUGINS.get(type(s).__name__, "") for s in client), "") if ok else ""
+    chat = next((_chat(service) for service in client), "") if ok else ""
     return _Channel(url, name, client if ok else None, key, "redirect=" not in query, chat)
+
+
+def _chat(service: Any) -> str:
+    """The `chattext` chat an Apprise service is, or ''."""
+    plugin = type(service).__name__
+    if service.notify_format == apprise.NotifyFormat.MARKDOWN and plugin in _MARKDOWN_PLUGINS:
+        return _MARKDOWN_PLUGINS[plugin]
+    return _CHAT_PLUGINS.get(plugin, "")
 
 
 class Notifier:
@@ -464,7 +482,7 @@ class Notifier:
             with exchange(safe_redirects=channel.safe_redirects) as seen:
                 result = client.notify(  # headlines are strangers' text: no pings, no links
                     body=for_chat(alert.body, channel.chat),
-                    title=for_chat(alert.title, channel.chat),
+                    title=title_for_chat(alert.title, channel.chat),
                     body_format=_FORMATS[sent_as_markdown(channel.chat)],
                     timeout=self.timeout,
                 )

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from monitor.chattext import CHATS, TREATMENTS, for_chat
+from monitor.chattext import CHATS, FULL_WIDTH, TREATMENTS, for_chat
 
 ZW = "\u200b"
 
@@ -30,7 +30,7 @@ ZW = "\u200b"
         (
             "zulip",
             "@**all** [x](https://e.example/) ~~y~~ $$x$$ <time:1>",
-            f"@{ZW}*{ZW}*{ZW}all*{ZW}*{ZW} [x]{ZW}(https://e.example/) ~{ZW}~{ZW}y~{ZW}~{ZW} "
+            f"@{ZW}＊＊all＊＊ [x]{ZW}(https://e.example/) ~{ZW}~{ZW}y~{ZW}~{ZW} "
             f"${ZW}${ZW}x${ZW}${ZW} <{ZW}time:1>",
         ),
         # Google Chat: no `<users/all>`, no `<url|label>`; Apprise handles the Markdown
@@ -71,7 +71,7 @@ ZW = "\u200b"
         ),
         ("cliq", "{@participants}", f"{{{ZW}@{ZW}participants}}"),
         ("lark", '<at user_id="all">All</at>', f'<{ZW}at user_{ZW}id="all">All<{ZW}/at>'),
-        ("webex", "<@all> **x**", f"<{ZW}@{ZW}all> *{ZW}*{ZW}x*{ZW}*{ZW}"),
+        ("webex", "<@all> **x**", f"<{ZW}@{ZW}all> ＊＊x＊＊"),
         ("fluxer", "<@123> ||x||", f"<{ZW}@{ZW}123> |{ZW}|{ZW}x|{ZW}|{ZW}"),
         # Reddit: `u/kim` notifies kim; its Markdown reads backslash escapes (`>!spoiler!<`, `^`)
         (
@@ -85,6 +85,16 @@ ZW = "\u200b"
             "@all [x](https://e.example/) &amp; # h",
             f"@{ZW}all \\[x\\](https://e.example/) \\&amp; \\# h",
         ),
+        # two or more of a character that pairs into code, emphasis or a formula where no
+        # escape stops it (checked with Misskey's mfm-js 0.26 and @rocket.chat/message-parser)
+        # go full-width; a line ending in " search" is no Misskey search box
+        (
+            "misskey",
+            "Xi `code` *x* meets Lee\nXi meets Lee Search\nXi 検索 now",
+            f"Xi ｀code｀ *{ZW}x*{ZW} meets Lee\nXi meets Lee Search{ZW}\nXi 検索 now",
+        ),
+        ("rocketchat", "Xi pledges $5bn, Lee $3bn", "Xi pledges ＄5bn, Lee ＄3bn"),
+        ("kook", "`code` *x*", "｀code｀ ＊x＊"),
         ("session", "@05abc", f"@{ZW}05abc"),
         ("", "@everyone **x**", "@everyone **x**"),  # e-mail, json://, ntfy…: as it is
         ("dingtalk", "@all [x](https://e.example/)", "@all [x](https://e.example/)"),
@@ -102,9 +112,12 @@ HOSTILE = (
 
 @pytest.mark.parametrize("chat", sorted(CHATS))
 def test_every_chat_shows_every_word_as_written(chat: str) -> None:
-    """What a chat gets differs from the text only by zero-width spaces and the backslashes it
-    reads as escapes: no word or character is lost, none is added that shows."""
+    """What a chat gets differs from the text only by zero-width spaces, the backslashes it
+    reads as escapes and full-width forms of a character: no word or character is lost, none is
+    added that shows."""
     shown = for_chat(HOSTILE, chat).replace(ZW, "")
+    for character in TREATMENTS[chat].fullwidth:  # the same character, full-width
+        shown = shown.replace(chr(ord(character) + FULL_WIDTH), character)
     if escaped := TREATMENTS[chat].escaped:  # what the chat reads as an escape
         shown = re.sub(rf"\\({escaped})", r"\1", shown)
     assert shown == HOSTILE
