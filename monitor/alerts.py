@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from monitor.notify import Delivery, Notifier, build_alert
+from monitor.notify import RESTING, RETRY_AFTER_MAX, Delivery, Notifier, build_alert
 from monitor.silences import holder
 from monitor.store import AlertClaim, Store
 
@@ -103,6 +103,7 @@ class _Failing:
     streak: dict[str, int] = field(default_factory=dict)  # channel key -> failures in a row
     down: dict[str, str] = field(default_factory=dict)  # channel key -> why it is skipped
     skipped: dict[str, int] = field(default_factory=dict)  # channel name -> alerts not tried
+    resting: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (why, alerts)
 
     def update(self, claim: AlertClaim, delivery: Delivery) -> None:
         for key in set(delivery.done) - set(claim.done):
@@ -114,12 +115,18 @@ class _Failing:
         for failure in delivery.failures:
             if failure.error.startswith("not tried: "):
                 self.skipped[failure.channel] = self.skipped.get(failure.channel, 0) + 1
+            if failure.error.startswith(RESTING):
+                n = self.resting.get(failure.channel, ("", 0))[1]
+                self.resting[failure.channel] = (failure.error.removeprefix(RESTING), n + 1)
 
     def summary(self) -> list[str]:
         return [
             f"{channel}: not tried for {n} more alert(s) after it failed on {DOWN_AFTER} in a "
             "row; they go to it at their next try"
             for channel, n in self.skipped.items()
+        ] + [
+            f"{channel}: {n} alert(s) wait: {why} (Retry-After); they go to it then"
+            for channel, (why, n) in self.resting.items()
         ]
 
 
@@ -140,11 +147,15 @@ def send_one(
     alert = build_alert(
         change, title, zone=outbox.zone, public_url=outbox.public_url, held_by=held_by
     )
+    store, owner = outbox.store, outbox.owner
+    rests = store.channel_rests(clock(), longest=RETRY_AFTER_MAX)  # what every process was told
+    outbox.notifier.heed(rests, now=clock())
     down = failing.down if failing is not None else None
     delivery = outbox.notifier.deliver(alert, skip=claim.done, down=down, clock=clock)
+    if delivery.rests:  # for every process on the database to heed
+        store.rest_channels(dict(delivery.rests), now=clock())
     if failing is not None:
         failing.update(claim, delivery)
-    store, owner = outbox.store, outbox.owner
     if not delivery.failures:
         if not store.alert_sent(change.id, owner=owner, now=clock(), done=delivery.done):
             log.warning("alerts: change %d was sent after its claim ran out", change.id)
@@ -153,13 +164,21 @@ def send_one(
     retry_at = clock() + retry_delay(attempts)
     if delivery.not_before is not None and delivery.not_before > retry_at:
         retry_at = delivery.not_before  # a channel asked to be left alone until then
+    if delivery.not_before is not None and _only_resting(delivery):
+        retry_at = delivery.not_before  # not tried: due when the wait ends, no back-off on it
     error = "; ".join(f"{f.channel}: {f.error}" for f in delivery.failures)[:500]
     store.alert_failed(change.id, owner=owner, error=error, retry_at=retry_at, done=delivery.done)
-    log.warning(
+    log.log(  # a channel not tried (resting, or down) is told once, in the run's summary
+        logging.WARNING if delivery.failed or failing is None else logging.INFO,
         "alerts: change %d (%s) not delivered (try %d); next try at %s",
         change.id, change.indicator_id, attempts, retry_at.isoformat(timespec="seconds"),
     )  # fmt: skip
     return False
+
+
+def _only_resting(delivery: Delivery) -> bool:
+    """Whether every channel that does not have the alert was left alone for its Retry-After."""
+    return all(failure.error.startswith(RESTING) for failure in delivery.failures)
 
 
 __all__ = ["ALERT_RETRY", "ALERT_RETRY_MAX", "Outbox", "retry_delay", "send_one", "send_pending"]

@@ -7,7 +7,9 @@ JSON webhooks…), to the URLs in MONITOR_NOTIFY_URLS.
 
 A channel that answers 429 or 503 with Retry-After is not tried again (by this Notifier, for
 any alert) before the time it names, at most RETRY_AFTER_MAX ahead; `Delivery.not_before` says
-when, for the outbox to schedule the alert's next try no earlier.
+when, for the outbox to schedule the alert's next try no earlier, and `Delivery.rests` what this
+delivery was told, for the outbox to share with every process on the database; `heed` takes
+in what the others were told.
 
 The daemon's alerts go through the outbox in the database (`monitor.alerts`), which calls
 `deliver`: a channel that accepted an alert is remembered by its `channel_key`, so a retry
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 
 EVIDENCE_PER_ALERT = 5
 RETRY_AFTER_MAX = timedelta(hours=1)  # a channel's Retry-After is honoured up to this
+RESTING = "resting: "  # how the failure of an alert not sent to a resting channel begins
 
 
 @dataclass(frozen=True)
@@ -232,12 +235,14 @@ def channel_key(url: str) -> str:
 class Delivery:
     """One alert sent channel by channel: the keys of those that have it, and the failures;
     `failed` the channels tried that did not take it (key, error); `not_before` the latest
-    time a channel that does not have it asked to be left alone until (Retry-After), if any."""
+    time a channel that does not have it asked to be left alone until (Retry-After), if any;
+    `rests` the channels that asked so in this delivery (key, until)."""
 
     done: tuple[str, ...]
     failures: tuple[NotifyFailure, ...]
     failed: tuple[tuple[str, str], ...] = ()
     not_before: datetime | None = None
+    rests: tuple[tuple[str, datetime], ...] = ()
 
 
 @dataclass
@@ -363,6 +368,21 @@ class Notifier:
         self.sleep = sleep
         self.resting: dict[str, datetime] = {}  # channel key -> not tried before (Retry-After)
 
+    def heed(self, rests: Mapping[str, datetime], *, now: datetime) -> None:
+        """Leave alone the channels other processes were told to (key -> not before, from the
+        database), RETRY_AFTER_MAX after `now` at most: a time written by a host whose clock
+        runs ahead, or a version with another cap, holds no longer. Logs once what it learns."""
+        names = {c.key: c.name for c in self.channels}
+        for key, until in rests.items():
+            until = min(until, now + RETRY_AFTER_MAX)
+            if key not in names or until <= max(self.resting.get(key, now), now):
+                continue
+            self.resting[key] = until
+            log.info(
+                "notify: %s: not tried before %s UTC: it asked another process to wait"
+                " (Retry-After)", names[key], f"{until:%Y-%m-%d %H:%M:%S}",
+            )  # fmt: skip
+
     def notify(self, alerts: Iterable[Alert]) -> list[NotifyFailure]:
         alerts = list(alerts)
         failures: list[NotifyFailure] = []
@@ -388,7 +408,7 @@ class Notifier:
         nor resting (it asked to wait, Retry-After, until after `clock()`). `done` holds the keys
         of the channels that have it now. Never raises."""
         done = [key for key in skip if key in {c.key for c in self.channels}]
-        failures, failed, skipped, rests = [], [], [], []
+        failures, failed, skipped, rests, told = [], [], [], [], []
         for channel in self.channels:
             if channel.key in done:
                 continue
@@ -397,7 +417,7 @@ class Notifier:
                 skipped.append(NotifyFailure(channel.name, alert.title, 0, why))
                 continue
             if (until := self.resting.get(channel.key)) and until > clock():
-                why = f"resting: it asked not to be tried before {until:%Y-%m-%d %H:%M:%S} UTC"
+                why = f"{RESTING}it asked not to be tried before {until:%Y-%m-%d %H:%M:%S} UTC"
                 skipped.append(NotifyFailure(channel.name, alert.title, 0, why))
                 rests.append(until)
                 continue
@@ -406,12 +426,15 @@ class Notifier:
                     NotifyFailure(channel.name, alert.title, 0, "not a URL Apprise knows")
                 )
                 continue
+            before = self.resting.get(channel.key)
             error = self._send(channel, channel.apprise, alert, clock)
             if error:
                 failures.append(NotifyFailure(channel.name, alert.title, self.attempts, error))
                 failed.append((channel.key, error))
                 if (until := self.resting.get(channel.key)) and until > clock():
                     rests.append(until)
+                    if until != before:
+                        told.append((channel.key, until))
             else:
                 done.append(channel.key)
         for failure in failures:
@@ -420,7 +443,7 @@ class Notifier:
                 failure.channel, failure.alert, failure.attempts, failure.error,
             )  # fmt: skip
         not_before = max(rests, default=None)
-        return Delivery(tuple(done), (*failures, *skipped), tuple(failed), not_before)
+        return Delivery(tuple(done), (*failures, *skipped), tuple(failed), not_before, tuple(told))
 
     def _notify_channel(self, channel: _Channel, alerts: list[Alert]) -> list[NotifyFailure]:
         if channel.apprise is None:
@@ -500,6 +523,7 @@ class Notifier:
 
 
 __all__ = [
+    "RESTING",
     "RETRY_AFTER_MAX",
     "Alert",
     "Delivery",

@@ -23,6 +23,7 @@ One module per job; `Store` is their methods in one object:
     verdicts   analysts' append-only verdicts
     silences   analysts' append-only silences (and when one ended early)
     changes    statuses, status changes and the alert outbox
+    rests      alert channels that asked to be left alone (Retry-After), for every process
     exports    every status change a page at a time, the latest few (exports, Atom feeds)
     digests    the daily digest's claim
     claims     taking over every kind of claim of a daemon that is gone
@@ -53,6 +54,7 @@ from monitor.store.exports import ExportsMixin
 from monitor.store.feeds import DueFeed, FeedCounts, FeedsMixin, FeedState
 from monitor.store.fetches import FetchesMixin, FetchRecord
 from monitor.store.health import Cycle, CycleTotals, HealthMixin
+from monitor.store.rests import RestsMixin
 from monitor.store.retention import Pruned, RetentionMixin
 from monitor.store.schema import metadata
 from monitor.store.search import SearchMixin
@@ -111,6 +113,7 @@ class Store(
     VerdictsMixin,
     SilencesMixin,
     ChangesMixin,
+    RestsMixin,
     ClaimsMixin,
     ExportsMixin,
     DigestsMixin,

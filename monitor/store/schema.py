@@ -417,6 +417,17 @@ class CounterTable(SQLModel, table=True):
     value: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
+class ChannelRestTable(SQLModel, table=True):
+    """An alert channel that answered 429 or 503 with Retry-After, and until when every process
+    on the database leaves it alone (`notify.RETRY_AFTER_MAX` ahead at most). One row per
+    channel; a row whose time has passed is deleted by the next write."""
+
+    __tablename__ = "channel_rest"
+
+    channel: str = Field(primary_key=True)  # `notify.channel_key`: a hash, never the URL
+    not_before: datetime = _when(nullable=False)
+
+
 metadata = SQLModel.metadata  # for Alembic's env.py
 feed_table: Table = metadata.tables["feed"]
 entry_table: Table = metadata.tables["entry"]
@@ -436,6 +447,7 @@ outcome_state_table: Table = metadata.tables["outcome_state"]
 story_table: Table = metadata.tables["story"]
 story_key_table: Table = metadata.tables["story_key"]
 story_frequent_table: Table = metadata.tables["story_frequent"]
+channel_rest_table: Table = metadata.tables["channel_rest"]
 
 
 def sqlite_utc(value: datetime) -> str:
