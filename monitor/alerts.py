@@ -9,8 +9,11 @@ lease: each change is in one daemon's hands, even with several daemons on one Po
 sends it with `Notifier.deliver`, and marks it alerted only when every channel accepted it. A
 failed try is retried with back-off (ALERT_RETRY doubling up to ALERT_RETRY_MAX), or later
 when a channel that did not take it answered 429 or 503 with Retry-After (no earlier than that,
-at most `notify.RETRY_AFTER_MAX` ahead; the Notifier leaves that channel alone until then, for
-every alert), sending only to the channels that did not take it yet; a channel that failed on
+at most `notify.RETRY_AFTER_MAX` ahead; then, and no later, when that was all that held it),
+sending only to the channels that did not take it yet. What a channel asked is written to the
+database (`Store.rest_channels`) and read before every alert (`Store.channel_rests`,
+`Notifier.heed`), so every process on it (other daemons, `monitor check` beside one, a daemon
+restarted) leaves the channel alone until then, for every alert; a channel that failed on
 DOWN_AFTER alerts in a row is not tried again in the same call (`_Failing`). A daemon killed
 between recording a change and sending it leaves it pending: the next start (or another daemon)
 sends it, once. A daemon killed while sending leaves it claimed until the claim's lease ends,
