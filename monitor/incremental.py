@@ -34,10 +34,13 @@ Outcome = tuple[str, str]  # (indicator id, outcome id)
 
 def advance(
     indicators: Sequence[Indicator], store: Store, *, now: datetime
-) -> dict[Outcome, OutcomeKept]:
+) -> dict[Outcome, OutcomeKept] | None:
     """Bring every outcome's kept stories to the matches stored now and the windows at `now`;
-    returns every outcome's state."""
+    returns every outcome's state, or None while a replay holds the matches (half rewritten:
+    nothing is taken from them until it is done, `Store.begin_replay`)."""
     with store.story_session() as session:
+        if session.replay_held():
+            return None
         after, upto = session.evaluated(), session.version()
         kept = session.states()
         new = session.new_matches(after, upto) if upto > after else []

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor import heap
 from monitor.cycle import Context, CycleReport
-from monitor.domain import UNKNOWN, Entry, Match, StatusChange
+from monitor.domain import UNKNOWN, Entry, Match, StatusChange, utcnow
 from monitor.evaluate import changes as find_changes
 from monitor.feedreads import absorb, fetch_due, told
 from monitor.fetch import FetchResult, FetchStopped
@@ -32,6 +32,7 @@ from monitor.statuses import advance_all, dated, edited, held, readers_of
 from monitor.store import Added, Cycle, DueFeed, FetchRecord
 
 __all__ = [
+    "REPLAY_BATCH",
     "WRITE_BATCH",
     "Context",
     "evaluate_and_record",
@@ -46,6 +47,8 @@ __all__ = [
 log = logging.getLogger("monitor.pipeline")
 
 WRITE_BATCH = 1_000  # new entries (at least) stored per transaction
+REPLAY_BATCH = 500  # stored entries a replay matches again and rewrites per transaction
+REPLAY_LEASE = timedelta(minutes=2)  # a replay's hold on the matches, renewed every batch
 
 
 def prepare(ctx: Context, *, now: datetime, evaluate: bool = True) -> list[StatusChange]:
@@ -173,6 +176,9 @@ def evaluate_and_record(
         statuses = advance_all(
             ctx.definitions, ctx.store, now=now, current=current, overdue=overdue
         )
+    if statuses is None:
+        _log_held(ctx, now)
+        return []
     evaluated = ctx.store.evaluated_with()
     found = find_changes(statuses, current, now=now, replayed=replayed, definitions=ctx.definitions)
     found, unread = held(ctx.definitions, ctx.store, found, now=now, checked=checked)
@@ -229,15 +235,57 @@ def store_entries(
     )
 
 
-def rematch(ctx: Context, since: datetime) -> tuple[int, int]:
+def rematch(
+    ctx: Context,
+    since: datetime,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    batch: int = REPLAY_BATCH,
+    done: Callable[[int], None] | None = None,
+) -> tuple[int, int]:
     """Match stored entries from `since` on again with today's definitions, replacing their
     matches; returns (entries, matches written: none of an entry the clean-up deleted after
-    it was read)."""
-    stored = [(entry_id, entry) for entry_id, entry, _seen in ctx.store.entries_since(since)]
-    matches = match_entries(ctx, stored)
+    it was read).
+
+    `batch` entries at a time: each page is read and matched outside any write transaction,
+    and its matches replaced in one short one (then `done` is told how many entries are), so
+    a daemon's writes wait for one batch at most. The replay holds the matches meanwhile
+    (`Store.begin_replay`): no evaluation records a status from the half-rewritten matches,
+    and one that stopped half way is finished by the next replay, from its date if earlier."""
+    owner = f"replay {ctx.owner}"
+    start = ctx.store.begin_replay(since, owner=owner, now=clock(), lease=REPLAY_LEASE)
+    if start < since:
+        log.warning("replay: a replay from %s stopped half way; this one replays from then",
+                    f"{start:%Y-%m-%d}")  # fmt: skip
+    readers = readers_of(ctx.definitions)
     hashes = {i.id: i.hash for i in ctx.definitions.indicators}
-    written = ctx.store.replace_matches([entry_id for entry_id, _ in stored], matches, hashes)
-    return len(stored), written
+    entries = written = 0
+    after = 0
+    while page := ctx.store.entries_since(start, after=after, limit=batch):
+        stored = [(entry_id, entry) for entry_id, entry, _seen in page]
+        matches = match_entries(ctx, stored, readers)
+        hold = (owner, clock() + REPLAY_LEASE)
+        ids = [entry_id for entry_id, _ in stored]
+        written += ctx.store.replace_matches(ids, matches, hashes, hold=hold)
+        entries, after = entries + len(stored), ids[-1]
+        if done is not None:
+            done(entries)
+    ctx.store.end_replay(owner=owner)
+    return entries, written
+
+
+def _log_held(ctx: Context, now: datetime) -> None:
+    """Say why an evaluation recorded nothing: a replay holds the matches."""
+    hold = ctx.store.replay_hold()
+    if hold is None:  # it ended since
+        return
+    if hold.lease_until > now:
+        log.info("evaluate: a replay from %s is rewriting the matches: statuses are held until "
+                 "it is done", f"{hold.since:%Y-%m-%d}")  # fmt: skip
+    else:
+        log.warning("evaluate: a replay from %s stopped half way through rewriting the matches: "
+                    "statuses are held until `monitor replay --since %s` finishes it",
+                    f"{hold.since:%Y-%m-%d}", f"{hold.since:%Y-%m-%d}")  # fmt: skip
 
 
 class _Writes:

@@ -118,16 +118,19 @@ def advance_all(
     current: Mapping[str, str],
     only: str | None = None,
     overdue: bool = False,
-) -> list[Status]:
+) -> list[Status] | None:
     """The status at `now` of every indicator (or `only` that one) whose status differs from
     `current` (absent: INITIAL), the kept stories brought up to date first (for the writers: a
     check, a verdict; `monitor.incremental`). Only these have their evidence read: the others
     record nothing. The feeds are as the writers see them (`_health`): all as read at the next
     check, or with `overdue` (right after a check that got through its due feeds, not for a
-    replay) those due for two intervals that no check tried as unread, as the readers see them."""
+    replay) those due for two intervals that no check tried as unread, as the readers see them.
+    None while a replay holds the matches (`incremental.advance`): no status moves meanwhile."""
     if not definitions.indicators:
         return []
     states = incremental.advance(definitions.indicators, store, now=now)
+    if states is None:
+        return None
     reads = _reads(definitions, store, unread=False, now=now if overdue else None)
     strings = incremental.status_strings(definitions.indicators, states, reads, now=now)
     moved = [
@@ -426,11 +429,12 @@ def _status_of(
     definitions: Definitions, store: Store, indicator_id: str, *, now: datetime, current: str
 ) -> Status | None:
     """One indicator's status now when it differs from `current`, else None (every
-    indicator's kept stories are brought up to date)."""
+    indicator's kept stories are brought up to date; none while a replay holds the matches:
+    its own evaluation records the change)."""
     moved = advance_all(
         definitions, store, now=now, current={indicator_id: current}, only=indicator_id
     )
-    return next(iter(moved), None)
+    return next(iter(moved or ()), None)
 
 
 # ---------------------------------------------------------------- who reads what

@@ -115,8 +115,8 @@ def test_a_replay_overtaken_by_the_clean_up_records_its_result(
 
     read = store.entries_since
 
-    def overtaken(since: datetime) -> list:  # type: ignore[type-arg]
-        found = read(since)
+    def overtaken(since: datetime, **page: int) -> list:  # type: ignore[type-arg]
+        found = read(since, **page)
         store.prune(
             now=NOW, before=NOW - 365 * DAY, matched_before=NOW - 365 * DAY,
             buckets=CYCLE_BUCKETS,

@@ -55,6 +55,7 @@ from monitor.store.feeds import DueFeed, FeedCounts, FeedsMixin, FeedState
 from monitor.store.fetches import FetchesMixin, FetchRecord
 from monitor.store.health import Cycle, CycleTotals, HealthMixin
 from monitor.store.rests import RestsMixin
+from monitor.store.replays import ReplayHold, ReplaysMixin
 from monitor.store.retention import Pruned, RetentionMixin
 from monitor.store.schema import metadata
 from monitor.store.search import SearchMixin
@@ -88,6 +89,7 @@ __all__ = [
     "KeptStories",
     "OutcomeKept",
     "Pruned",
+    "ReplayHold",
     "SourceKept",
     "Store",
     "StoredEntry",
@@ -119,6 +121,7 @@ class Store(
     DigestsMixin,
     HealthMixin,
     RetentionMixin,
+    ReplaysMixin,
     StoreBase,
 ):
     """Every query monitor makes. Each method is one transaction."""

@@ -22,6 +22,7 @@ from monitor.store.fetches import mark_new
 from monitor.store.forgetting import forget_stories, hold_evaluations
 from monitor.store.itemkeys import leave_forgotten, leave_known, stored_entries, stored_titles
 from monitor.store.oldkeys import carry_forgotten_keys
+from monitor.store.replays import renew_hold
 from monitor.store.schema import aware, entry_table, match_table, sqlite_utc
 
 _ENTRY_COLUMNS = {
@@ -196,14 +197,20 @@ class EntriesMixin(StoreBase):
         entry_ids: Sequence[int],
         items: Sequence[tuple[int, Match]],
         definition_hashes: Mapping[str, str],
+        *,
+        hold: tuple[str, datetime] | None = None,
     ) -> int:
         """Make `items` the only matches of `entry_ids` (for replay); returns how many.
 
         An entry the clean-up deleted since the replay read it is left out (its matches would
         name no entry); those still stored are held (PostgreSQL) until the matches are in, so
-        the clean-up skips them meanwhile."""
+        the clean-up skips them meanwhile. With `hold` (owner, lease until), one batch of a
+        replay that holds the matches (`replays.py`): its hold is renewed, and the kept stories
+        are left to its end (`end_replay`); without, the kept stories are forgotten at once."""
         with self._tx("replace matches", write=True) as conn:
             hold_evaluations(conn, self._insert)  # committed between evaluations, not in one
+            if hold is not None:
+                renew_hold(conn, *hold)
             ids = _still_stored(conn, list(dict.fromkeys(entry_ids)))
             kept = set(ids)
             rows = _match_rows([(i, m) for i, m in items if i in kept], definition_hashes)
@@ -211,7 +218,8 @@ class EntriesMixin(StoreBase):
                 conn.execute(delete(match_table).where(match_table.c.entry_id.in_(chunk)))
             written = self._upsert_matches(conn, rows) if rows else 0
             self._mark_seq(conn, ids, self._matches_written(conn))
-            forget_stories(conn)  # evaluated again from the matches (`monitor.statuses.advance`)
+            if hold is None:
+                forget_stories(conn)  # evaluated again from the matches (`statuses.advance`)
             return written
 
     def _mark_seq(self, conn: Connection, entry_ids: Sequence[int], seq: int) -> None:
@@ -240,13 +248,18 @@ class EntriesMixin(StoreBase):
         ).returning(match_table.c.entry_id)
         return len(conn.execute(statement, rows).all())
 
-    def entries_since(self, since: datetime) -> list[tuple[int, Entry, datetime]]:
-        """(id, entry, first seen) of entries with time >= since, oldest first (for replay)."""
-        query = (
-            select(entry_table)
-            .where(entry_table.c.time >= since)
-            .order_by(entry_table.c.time, entry_table.c.id)
-        )
+    def entries_since(
+        self, since: datetime, *, after: int | None = None, limit: int | None = None
+    ) -> list[tuple[int, Entry, datetime]]:
+        """(id, entry, first seen) of entries with time >= since, oldest first (for replay).
+        With `after`, a page of them: the first `limit` of those with a higher id, by id."""
+        query = select(entry_table).where(entry_table.c.time >= since)
+        if after is None:
+            query = query.order_by(entry_table.c.time, entry_table.c.id)
+        else:
+            query = query.where(entry_table.c.id > after).order_by(entry_table.c.id)
+        if limit is not None:
+            query = query.limit(limit)
         with self._tx("read entries") as conn:
             return [(row.id, entry_of(row), row.first_seen) for row in conn.execute(query)]
 

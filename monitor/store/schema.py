@@ -428,6 +428,18 @@ class ChannelRestTable(SQLModel, table=True):
     not_before: datetime = _when(nullable=False)
 
 
+class ReplayTable(SQLModel, table=True):
+    """At most one row (id 1): a `monitor replay` is rewriting the matches from `since` on, a
+    batch per transaction, or one stopped half way through (`monitor.store.replays`)."""
+
+    __tablename__ = "replay"
+
+    id: int = Field(default=1, sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    since: datetime = _when(nullable=False)
+    owner: str
+    lease_until: datetime = _when(nullable=False)  # another replay may take it over after
+
+
 metadata = SQLModel.metadata  # for Alembic's env.py
 feed_table: Table = metadata.tables["feed"]
 entry_table: Table = metadata.tables["entry"]
@@ -448,6 +460,7 @@ story_table: Table = metadata.tables["story"]
 story_key_table: Table = metadata.tables["story_key"]
 story_frequent_table: Table = metadata.tables["story_frequent"]
 channel_rest_table: Table = metadata.tables["channel_rest"]
+replay_table: Table = metadata.tables["replay"]
 
 
 def sqlite_utc(value: datetime) -> str:

@@ -23,6 +23,7 @@ from monitor.domain import Evidence
 from monitor.store.base import StoreBase, chunks, insert_rows
 from monitor.store.evidence import evidence_of, matches_query, read_windows
 from monitor.store.forgetting import EVALUATED, KEPT, hold_evaluations
+from monitor.store.replays import replay_hold
 from monitor.store.schema import (
     counter_table,
     match_table,
@@ -170,6 +171,11 @@ class StorySession:
     def lock(self) -> None:
         """Hold off other evaluations and replays' rewrites until the transaction ends."""
         hold_evaluations(self._conn, self._insert)
+
+    def replay_held(self) -> bool:
+        """A replay is rewriting the matches (or stopped half way): they are half old, half
+        new, and no evaluation may take them (`replays.py`)."""
+        return replay_hold(self._conn) is not None
 
     # ------------------------------------------------------------ what came since
 
