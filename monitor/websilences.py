@@ -34,7 +34,7 @@ from monitor.silences import MAX_SILENCE_ID, Silence
 from monitor.statuses import begin_silence
 from monitor.store import Store
 from monitor.webmodels import SilenceIn, SilenceOut, error_answer
-from monitor.webmodels.given import digits_only, whole_number
+from monitor.webmodels.given import digits_only, true_or_false, whole_number
 
 __all__ = ["form_id", "read_form", "router"]
 
@@ -84,7 +84,11 @@ def silences(
     state: State,
     response: Response,
     indicator: Annotated[str | None, Query(description="Only this indicator's.")] = None,
-    active: Annotated[bool, Query(description="Only those in force now.")] = False,
+    active: Annotated[
+        bool,
+        Query(description="Only those in force now: `true` or `false` alone."),
+        true_or_false(),
+    ] = False,
 ) -> list[SilenceOut]:
     """Every silence (of one indicator; only those in force now with `active=true`): who began
     it, why, until when, and who ended it early (the items `monitor silence --list --json`

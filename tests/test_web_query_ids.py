@@ -1,6 +1,7 @@
 """Every integer the API reads from a path or a query (`?limit`, `?before`, the verdict's entry
 id, the silence's id), through a real server on 127.0.0.1 and a real HTTP client: ASCII digits
-alone or a 422 naming the parameter, and nothing judged or ended.
+alone or a 422 naming the parameter, and nothing judged or ended. Every boolean (`?active`):
+`true` or `false` alone, else a 422 naming it.
 
 pydantic read "1_0" as 10, "+7", " 7" and "7.0" as 7, so `POST /silences/+1/end` ended silence
 1, `/indicators/x/evidence/1_0/verdict` judged entry 10 and `?limit=1_0` paged by 10: a value
@@ -125,3 +126,27 @@ def test_a_browser_is_shown_which_number_is_wrong(client: httpx.Client) -> None:
 
     assert answer.status_code == 422 and answer.headers["content-type"].startswith("text/html")
     assert "before: " + DIGITS_ONLY + " 19 of them" in answer.text
+
+
+TRUE_OR_FALSE = "Input should be a valid boolean: `true` or `false` alone"
+
+
+@pytest.mark.parametrize("given", ["yes", "no", "on", "off", "1", "0", "t", "f", "y", "n", "True",
+                                   "FALSE", " true", "true ", "", "ture"])  # fmt: skip
+def test_a_boolean_query_is_true_or_false_alone(client: httpx.Client, given: str) -> None:
+    """pydantic read `yes`, `on`, `1`, `t`, `Y` as true and `no`, `off`, `0` as false (and any
+    case of them), so `?active=1` listed the silences in force and `?active=no` every one: a
+    meaning the client did not write, where `?active=ture` was a 422."""
+    begin = {"indicator": "visa-easing", "for": "2d", "reason": "a state visit"}
+    assert client.post("/silences", json=begin).status_code == 201
+    assert len(client.get("/silences", params={"active": "true"}).json()) == 1
+    assert len(client.get("/silences", params={"active": "false"}).json()) == 1
+    assert len(client.get("/silences").json()) == 1
+
+    answer = client.get("/silences", params={"active": given})
+
+    assert answer.status_code == 422, (given, answer.text[:300])
+    (error,) = answer.json()["detail"]
+    assert (error["type"], error["loc"], error["msg"]) == (
+        "bool_parsing", ["query", "active"], TRUE_OR_FALSE
+    )

@@ -1,5 +1,6 @@
-"""What the API reads from a path or a query: the text of a search (not empty), and every
-integer as ASCII digits alone, else a 422 of pydantic's own type naming the parameter.
+"""What the API reads from a path or a query: the text of a search (not empty), every
+integer as ASCII digits alone and every boolean as `true` or `false` alone, else a 422 of
+pydantic's own type naming the parameter.
 """
 
 from __future__ import annotations
@@ -46,5 +47,24 @@ def digits_only(most: int) -> BeforeValidator:
         if found is None:
             raise PydanticCustomError("int_parsing", refusal, {"most": len(str(most))})
         return found
+
+    return BeforeValidator(read)
+
+
+TRUE_OR_FALSE = "Input should be a valid boolean: `true` or `false` alone"
+
+
+def true_or_false() -> BeforeValidator:
+    """Every boolean of the API's queries (`Annotated[bool, Query(), true_or_false()]`): `true`
+    or `false` as JSON writes them, else a 422 naming the parameter, of the type pydantic gives
+    `abc` (`bool_parsing`). pydantic reads `yes`, `on`, `1`, `t`, `Y` and `OFF` too: a client's
+    `?active=1` or `?active=no` meant what it happened to read, and `?active=ture` was a 422."""
+
+    def read(given: object) -> object:
+        if isinstance(given, bool):
+            return given  # a default
+        if given in ("true", "false"):
+            return given == "true"
+        raise PydanticCustomError("bool_parsing", TRUE_OR_FALSE)
 
     return BeforeValidator(read)
