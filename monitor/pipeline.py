@@ -66,8 +66,17 @@ def prepare(ctx: Context, *, now: datetime, evaluate: bool = True) -> list[Statu
         default_silent_after=ctx.silent_after,
     )
     ctx.store.ensure_indicators((i.id for i in ctx.definitions.indicators), now=now)
-    ctx.store.note_defined((i.id for i in ctx.definitions.indicators), now=now)
+    _note_defined(ctx, now=now)
     return evaluate_and_record(ctx, now=now) if evaluate else []
+
+
+def _note_defined(ctx: Context, *, now: datetime) -> None:
+    """Note the indicators this process checks, in force for two check intervals and a
+    cycle's deadline (its next check notes them again): an indicator's monitoring ends once
+    no process checking has it (`Store.note_defined`), not at any one process's check."""
+    until = now + 2 * ctx.check_interval + ctx.cycle_deadline
+    ids = (i.id for i in ctx.definitions.indicators)
+    ctx.store.note_defined(ids, owner=ctx.owner, now=now, until=until)
 
 
 def start_parsers(ctx: Context) -> None:
@@ -109,6 +118,7 @@ def run_cycle(
             "cycle: deadline of %s passed; %d feeds released unchecked", ctx.cycle_deadline, left
         )
     # A cycle that got through its due feeds tells which no check tries (`statuses.held`).
+    _note_defined(ctx, now=now)
     report.changes = evaluate_and_record(ctx, now=now, checked=not left)
     report.regex_timeouts = _log_timeouts(ctx.matcher.take_timeouts())
     report.finished_at = clock() if clock else now

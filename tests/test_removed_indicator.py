@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -27,8 +27,8 @@ from monitor.daily import digest_input
 from monitor.definitions import load_definitions
 from monitor.digest import render
 from monitor.domain import Definitions
-from monitor.pipeline import prepare, run_cycle
-from monitor.store import metadata, open_store, schema_differences, upgrade
+from monitor.pipeline import Context, prepare, run_cycle
+from monitor.store import Store, metadata, open_store, schema_differences, upgrade
 from monitor.web import WebServer, create_app
 from tests import news, twofeeds
 from tests.feedserver import FeedServer
@@ -255,3 +255,63 @@ def test_a_change_recorded_before_0023_is_shown_by_its_id(removed: Removed) -> N
     changed = text.split("WHAT CHANGED")[1].split("STANDING STATUS")[0]
     assert "* reads-a (no longer defined)\n  ⚠ unknown → waived — reported" in changed
     assert "Other\n* reads-a (no longer defined)\n  waived — reported   (since" in standing(text)
+
+
+def daemon(definitions: Definitions, store: Store, owner: str, *, now: datetime) -> Context:
+    """A daemon's context (`owner` names it, as `monitor.owners` does a process), started."""
+    ctx = replace(twofeeds.context(definitions, store, now=now), owner=owner)
+    prepare(ctx, now=now)
+    return ctx
+
+
+def test_a_rolling_update_does_not_end_and_resume_an_indicator_the_old_files_have(
+    removed: Removed,
+) -> None:
+    """Daemon A still has reads-a's file, daemon B (started with the new files) has not, both
+    on one database. Any check without the file ended reads-a's monitoring and any check with
+    it took that back: it flapped at each of their checks while A still recorded its changes
+    (a past day's digest listed it or not by which daemon had checked last). It is monitored
+    while a daemon checking has it, and ends once A has stopped for two check intervals and a
+    cycle's deadline, dated by A's last check."""
+    start = CHECKED + timedelta(days=1)
+    with open_store(removed.database_url) as one, open_store(removed.database_url) as other:
+        a = daemon(removed.before, one, "host-a:1", now=start)
+        b = daemon(removed.after, other, "host-b:2", now=start + timedelta(minutes=1))
+        assert other.monitoring_ended() == {}
+        for turn in range(1, 5):  # their checks, 15 minutes apart each
+            at = start + turn * twofeeds.INTERVAL
+            run_cycle(a, now=at)
+            assert one.monitoring_ended() == {}, f"after A's check {turn}"
+            run_cycle(b, now=at + timedelta(minutes=1))
+            assert other.monitoring_ended() == {}, f"after B's check {turn}"
+        last_a = start + 4 * twofeeds.INTERVAL  # A stops: the update is done
+
+        in_force = last_a + 2 * twofeeds.INTERVAL + b.cycle_deadline
+        at = last_a
+        while at + twofeeds.INTERVAL <= in_force:
+            at += twofeeds.INTERVAL
+            run_cycle(b, now=at)
+            assert other.monitoring_ended() == {}, at
+        run_cycle(b, now=in_force + timedelta(seconds=1))
+        assert other.monitoring_ended() == {"reads-a": last_a}
+
+        run_cycle(b, now=in_force + twofeeds.INTERVAL)  # stays ended, its date too
+        assert other.monitoring_ended() == {"reads-a": last_a}
+        daemon(removed.before, one, "host-a:3", now=in_force + 2 * twofeeds.INTERVAL)
+        assert one.monitoring_ended() == {}  # the old files back in a daemon: monitored again
+
+
+def test_a_daemon_reloaded_without_the_file_ends_it_at_once_unless_another_has_it(
+    removed: Removed,
+) -> None:
+    """A process's own earlier definitions do not hold an indicator it no longer has: its
+    reload ends the monitoring then, unless another daemon's definitions in force have it."""
+    start = CHECKED + timedelta(days=1)
+    with open_store(removed.database_url) as one, open_store(removed.database_url) as other:
+        daemon(removed.before, one, "host-a:1", now=start)
+        daemon(removed.before, other, "host-b:2", now=start)
+        reload = start + timedelta(minutes=5)
+        daemon(removed.after, one, "host-a:1", now=reload)
+        assert one.monitoring_ended() == {}  # host-b still checks it
+        daemon(removed.after, other, "host-b:2", now=reload + timedelta(minutes=1))
+        assert other.monitoring_ended() == {"reads-a": reload + timedelta(minutes=1)}

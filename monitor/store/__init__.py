@@ -24,6 +24,7 @@ One module per job; `Store` is their methods in one object:
     silences   analysts' append-only silences (and when one ended early)
     changes    statuses, status changes and the alert outbox
     rests      alert channels that asked to be left alone (Retry-After), for every process
+    definers   which indicators each checking process has; when monitoring one ended
     exports    every status change a page at a time, the latest few (exports, Atom feeds)
     digests    the daily digest's claim
     claims     taking over every kind of claim of a daemon that is gone
@@ -36,6 +37,7 @@ from __future__ import annotations
 from monitor.errors import StoreError
 from monitor.store.base import StoreBase
 from monitor.store.changes import AlertClaim, Around, ChangesMixin, FailingAlerts
+from monitor.store.definers import DefinersMixin
 from monitor.store.claims import ClaimsMixin, TakenOver, log_taken_over
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT, DigestsMixin, DigestState
 from monitor.store.engine import (
@@ -116,6 +118,7 @@ class Store(
     SilencesMixin,
     ChangesMixin,
     RestsMixin,
+    DefinersMixin,
     ClaimsMixin,
     ExportsMixin,
     DigestsMixin,

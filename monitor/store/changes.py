@@ -127,18 +127,10 @@ class ChangesMixin(StoreBase):
             found = {row.indicator_id: row.started_at or row.since for row in conn.execute(query)}
         return {c.indicator_id: c.at for c in self._unrecorded} | found
 
-    def note_defined(self, indicator_ids: Iterable[str], *, now: datetime) -> None:
-        """Note that these are every indicator defined at `now`: monitoring any other ended now
-        (unless it ended before), and one defined again goes on (`monitoring_ended`)."""
-        defined, ended = list(dict.fromkeys(indicator_ids)), state_table.c.ended_at
-        mine = state_table.c.indicator_id.in_(defined)
-        with self._tx("note the indicators defined", write=True) as conn:
-            conn.execute(update(state_table).where(~mine, ended.is_(None)).values(ended_at=now))
-            conn.execute(update(state_table).where(mine, ended.is_not(None)).values(ended_at=None))
-
     @once_more_if_disconnected
     def monitoring_ended(self) -> dict[str, datetime]:
-        """indicator id -> when monitoring it ended: the first check without its file."""
+        """indicator id -> when monitoring it ended: the last check that had it, once no
+        process checks with it any more (`DefinersMixin.note_defined`)."""
         query = select(state_table.c.indicator_id, state_table.c.ended_at)
         with self._tx("read statuses") as conn:
             rows = conn.execute(query.where(state_table.c.ended_at.is_not(None)))

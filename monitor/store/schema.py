@@ -182,8 +182,8 @@ class IndicatorStateTable(SQLModel, table=True):
     # When its first reading (quiet: no change recorded, not news) ended its initial unknown;
     # NULL when that was a recorded change, has not happened, or is not known (migration 0019).
     read_at: datetime | None = _when()
-    # When a check first ran without its file (monitoring it ended); NULL while it is defined,
-    # or when it was removed before migration 0023 and no check has run since.
+    # When monitoring it ended: the last check that had its file, once no process checking
+    # has it (`definer`); NULL while one has, or when no check has run since it was removed.
     ended_at: datetime | None = _when()
 
 
@@ -407,6 +407,19 @@ class StoryFrequentTable(SQLModel, table=True):
     key: int = Field(sa_column=Column(BigInteger, primary_key=True))
 
 
+class DefinerTable(SQLModel, table=True):
+    """Per process that checks (its owner name, `monitor.owners`), the indicators its
+    definitions have and until when that counts: an indicator's monitoring ends when no
+    process's holding row still has it (`DefinersMixin.note_defined`, migration 0029)."""
+
+    __tablename__ = "definer"
+
+    owner: str = Field(primary_key=True)
+    indicators: list[str] = _json()
+    noted_at: datetime = _when(nullable=False)  # its latest check (or start, or reload)
+    until: datetime = _when(nullable=False)  # it counts until then, unless noted again
+
+
 class CounterTable(SQLModel, table=True):
     """Counters moved in the transactions they count: `matches` moves with every write of
     matches or verdicts (the match version evidence reads are kept under)."""
@@ -455,6 +468,7 @@ silence_end_table: Table = metadata.tables["silence_end"]
 cycle_summary_table: Table = metadata.tables["cycle_summary"]
 change_summary_table: Table = metadata.tables["change_summary"]
 counter_table: Table = metadata.tables["counter"]
+definer_table: Table = metadata.tables["definer"]
 outcome_state_table: Table = metadata.tables["outcome_state"]
 story_table: Table = metadata.tables["story"]
 story_key_table: Table = metadata.tables["story_key"]
