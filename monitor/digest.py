@@ -275,7 +275,8 @@ def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Change,
     views = []
     ordered = sorted(data.changes, key=lambda c: (c.at, c.indicator_id))
     for n, change in enumerate(ordered, 1):
-        ids = outcomes.get(change.indicator_id, [])
+        # An indicator no longer defined nor listed: coloured by the outcomes its change kept.
+        ids = outcomes.get(change.indicator_id) or [o for o, _label in change.labels]
         anchor = _anchor(change, n)
         items, more, listed = ledger.items(change.evidence, zone, EVIDENCE_PER_CHANGE, anchor)
         more += change.evidence_count - len(change.evidence)  # a change keeps its top ones

@@ -128,7 +128,15 @@ class StatusLook:
         return status_words(self.code) if self.code == UNKNOWN else self.code
 
 
-def look(definitions: Definitions, indicator_id: str, status: str) -> StatusLook:
+def look(
+    definitions: Definitions,
+    indicator_id: str,
+    status: str,
+    kept: Sequence[tuple[str, str]] = (),
+) -> StatusLook:
+    """How `status` reads: its outcome's label and level; for an outcome no longer defined
+    (its indicator's file edited), the label a change `kept` (`StatusChange.labels`), else
+    the status as it is stored."""
     outcome_id, _, level = status.partition(":")
     try:
         indicator = definitions.indicator(indicator_id)
@@ -136,8 +144,11 @@ def look(definitions: Definitions, indicator_id: str, status: str) -> StatusLook
         indicator = None
     ids = [o.id for o in indicator.outcomes] if indicator is not None else []
     tone = tone_of(status, ids)
-    if status in (QUIET, MIXED, UNKNOWN) or indicator is None or tone == OTHER:
+    if status in (QUIET, MIXED, UNKNOWN):
         return StatusLook(status, tone, status_words(status))
+    if indicator is None or tone == OTHER:
+        label = dict(kept).get(outcome_id)
+        return StatusLook(status, tone, f"{label} ({level})" if label else status_words(status))
     label = indicator.outcome(outcome_id).label
     return StatusLook(status, tone, f"{label} ({level})")
 
@@ -197,9 +208,10 @@ def timeline(
     # A status that held for no time (the first check's change, at the moment monitoring began)
     # is no stretch: drawn zero wide, it would still be in the legend (`export history` has none).
     stretches = [s for s in stretches if s[1] > s[0]] or stretches[-1:]
+    kept = [pair for c in inside for pair in c.labels]  # the latest change's label last
     segments = []
     for since, until, status in stretches:
-        seen = look(definitions, indicator_id, status)
+        seen = look(definitions, indicator_id, status, kept)
         span = f"{since.astimezone(zone):%Y-%m-%d} – {until.astimezone(zone):%Y-%m-%d}"
         segments.append(Segment(x(since), x(until) - x(since), seen, f"{seen.text}: {span}"))
     ticks = tuple(
@@ -287,13 +299,17 @@ class FeedRow:
     silent: str = ""  # views.silent_words: `no new item since DAY (N days)`; "" when it is not
 
 
-def _item(definitions: Definitions, e: Evidence, zone: tzinfo) -> Item:
+def _item(
+    definitions: Definitions, e: Evidence, zone: tzinfo, kept: Sequence[tuple[str, str]] = ()
+) -> Item:
+    """An evidence item as the page lists it; its outcome's label when the indicator has
+    several, the label a change `kept` (`StatusChange.labels`) for one no longer defined."""
     try:
         indicator = definitions.indicator(e.indicator_id)
         several = len(indicator.outcomes) > 1
         outcome = indicator.outcome(e.outcome_id).label if several else ""
     except KeyError:
-        outcome = e.outcome_id
+        outcome = dict(kept).get(e.outcome_id, e.outcome_id)
     return Item(
         title=highlight(clean(e.title), e.terms) if clean(e.title) else Markup("(no headline)"),
         href=web_url(e.link),
@@ -513,10 +529,10 @@ def render_indicator(
     rows = [
         ChangeRow(
             change=c,
-            old=look(definitions, view.id, c.old_status),
-            new=look(definitions, view.id, c.new_status),
+            old=look(definitions, view.id, c.old_status, c.labels),
+            new=look(definitions, view.id, c.new_status, c.labels),
             when=format_time(c.at, zone),
-            items=tuple(_item(definitions, e, zone) for e in c.evidence),
+            items=tuple(_item(definitions, e, zone, c.labels) for e in c.evidence),
         )
         for c in history
     ]

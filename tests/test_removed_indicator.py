@@ -9,6 +9,7 @@ server on 127.0.0.1, real cycles at a controlled clock."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -315,3 +316,38 @@ def test_a_daemon_reloaded_without_the_file_ends_it_at_once_unless_another_has_i
         assert one.monitoring_ended() == {}  # host-b still checks it
         daemon(removed.after, other, "host-b:2", now=reload + timedelta(minutes=1))
         assert other.monitoring_ended() == {"reads-a": reload + timedelta(minutes=1)}
+
+
+def test_the_page_shows_a_removed_outcomes_changes_by_the_label_they_kept(
+    removed: Removed,
+) -> None:
+    """reads-a's file now names its outcome `exempted`: its page showed the changes to
+    `waived` by the bare id (history and timeline), though each change kept the label."""
+    text = twofeeds.INDICATOR.format(id="reads-a", feeds="a").replace(
+        "id: waived\n    label: A visa waiver", "id: exempted\n    label: An exemption"
+    )
+    (removed.folder / "indicators" / "reads-a.yaml").write_text(text)
+    edited = load_definitions(removed.folder / "indicators", removed.folder / "feeds.yaml")
+    with open_store(removed.database_url) as store:
+        app = create_app(store=store, definitions=lambda: edited, settings=settings(),
+                         clock=lambda: LATER)  # fmt: skip
+        with TestClient(app) as client:
+            page = client.get("/indicators/reads-a/page")
+    assert page.status_code == 200
+    history = page.text.split('id="history"')[-1]
+    assert "<strong>A visa waiver (reported)</strong>" in history
+    assert "<title>A visa waiver (reported): 2026-01-06 – " in page.text  # the timeline
+
+
+def test_a_change_of_an_indicator_ended_that_day_keeps_its_outcomes_colour(
+    removed: Removed,
+) -> None:
+    """Its monitoring ended the day of its change, so the day's standing statuses leave it
+    out: "what changed" coloured its `waived:reported` grey, as a status of no outcome it
+    knew, where the same move of reads-both has the first outcome's colour."""
+    with open_store(removed.database_url) as store:
+        twofeeds.context(removed.after, store, now=CHECKED + timedelta(hours=1))  # ends it
+    _, html = digest_text(removed.after, removed.database_url)
+    assert "Visas, as read in a</strong> <span" not in html.split("Standing status")[1]
+    badges = re.findall(r'<span data-status="waived:reported" style="([^"]*)"', html)
+    assert len(badges) == 3 and len(set(badges)) == 1, badges  # both changes, reads-both's line
