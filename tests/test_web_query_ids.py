@@ -148,5 +148,7 @@ def test_a_boolean_query_is_true_or_false_alone(client: httpx.Client, given: str
     assert answer.status_code == 422, (given, answer.text[:300])
     (error,) = answer.json()["detail"]
     assert (error["type"], error["loc"], error["msg"]) == (
-        "bool_parsing", ["query", "active"], TRUE_OR_FALSE
+        "bool_parsing",
+        ["query", "active"],
+        TRUE_OR_FALSE,
     )

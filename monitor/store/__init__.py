@@ -37,8 +37,8 @@ from __future__ import annotations
 from monitor.errors import StoreError
 from monitor.store.base import StoreBase
 from monitor.store.changes import AlertClaim, Around, ChangesMixin, FailingAlerts
-from monitor.store.definers import DefinersMixin
 from monitor.store.claims import ClaimsMixin, TakenOver, log_taken_over
+from monitor.store.definers import DefinersMixin
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT, DigestsMixin, DigestState
 from monitor.store.engine import (
     BUSY_TIMEOUT_MS,
