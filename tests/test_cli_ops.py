@@ -843,6 +843,37 @@ def test_status_and_the_digest_name_a_feed_read_with_a_warning(
     assert f"* tokyo: {warning}" in " ".join(preview.split())
 
 
+def test_status_names_a_failing_feed_as_the_digest_does(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """One of two feeds answers 503: the indicators stay `quiet` on the other (it was read),
+    and `status` named neither the failing feed nor why, while the digest's feed health, the
+    page and /healthz did."""
+    body = "<rss version='2.0'><channel><title>T</title><item><title>Weather today</title>"
+    body += "<link>https://ok.example/1</link></item></channel></rss>"
+    feed_server.route("/ok.xml", body=body.encode(), headers={"Content-Type": "text/xml"})
+    feed_server.route("/down.xml", status=503, body=b"down for maintenance")
+    tags = ", ".join(ALL_TAGS)
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(
+        f"feeds:\n  - {{id: ok, url: '{feed_server.url('/ok.xml')}', tags: [{tags}]}}\n"
+        f"  - {{id: down, url: '{feed_server.url('/down.xml')}', tags: [{tags}]}}\n"
+    )
+    env = shipped(tmp_path) | {"MONITOR_FEEDS_FILE": str(feeds)}
+
+    assert invoke(["check"], env).exit_code == 0
+    status = invoke(["status"], env).stdout.splitlines()
+    preview = " ".join(invoke(["digest", "--preview"], env).stdout.split())
+
+    feed_lines = [line for line in status if line.startswith("feed ")]
+    assert len(feed_lines) == 1, status
+    assert feed_lines[0].startswith("feed down: failing: fetch: HTTP 503"), feed_lines
+    assert feed_lines[0].endswith(" UTC)") and " (since 20" in feed_lines[0]
+    problem = feed_lines[0].removeprefix("feed down: ").rsplit(" (since ", 1)[0]
+    assert f"* down: {problem} (since " in preview  # the same words as the digest's
+    assert {line.split()[1] for line in status if not line.startswith("feed ")} == {"quiet"}
+
+
 def test_the_labeled_parts_offered_are_labeleds_own() -> None:
     from monitor import cli, labeled
 

@@ -94,13 +94,16 @@ def _read_source(rt: Runtime, source: str) -> tuple[Entry, ...]:
 @json_option("A JSON array, the items of GET /indicators.")
 @pass_runtime
 def status_cmd(rt: Runtime, as_json: bool) -> None:
-    """Current status of every indicator, then each feed that is silent (no new item for
-    longer than its silent_after) or whose body last read came with a warning (ill-formed,
-    items left out, a charset guessed). With --json each indicator names its silent feeds.
+    """Current status of every indicator, then each feed that needs attention, as the digest's
+    feed health lists them: dead, failing (since when, and why), not read successfully for
+    more than two intervals, silent (no new item for longer than its silent_after), or read
+    with a warning (ill-formed, items left out, a charset guessed). With --json each
+    indicator names its silent feeds; `GET /feeds` gives every feed's health.
 
     Example: monitor status --json
     """
     from monitor import views as shown
+    from monitor.daily import feed_problems
     from monitor.domain import UNKNOWN, utcnow
     from monitor.statuses import pending_changes
 
@@ -116,11 +119,9 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
         )
         if v.status == UNKNOWN:  # it always says why, as the page and the digest do
             click.echo(f"  because {shown.clean(v.reason) or shown.NOT_READ_YET}")
-    for feed in rt.store.feeds():  # information, as on the page: no status changes for it
-        if silent := shown.silent_words(feed, now=now):
-            click.echo(f"feed {feed.id}: {silent}")
-        if feed.warning:
-            click.echo(f"feed {feed.id}: read with a warning: {shown.clean(feed.warning)}")
+    for problem in feed_problems(rt.store.feeds(), now=now):  # the digest's feed health
+        since = f" (since {utc_text(problem.since)})" if problem.since else ""
+        click.echo(f"feed {problem.feed_id}: {shown.clean(problem.problem)}{since}")
 
 
 @command("history")
