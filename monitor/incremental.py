@@ -8,9 +8,10 @@ is found under, stories per source), and an evaluation only
 - lets the stories older than the window's start leave it, by time, without reading the rest;
 - works an outcome out anew from its matches (`stories.clustering`, as a full evaluation does)
   only when the shortcut could differ from that: its definition changed, its window grew, an
-  analyst judged one of its items, a new item is older than the latest one taken and could be
-  a copy of one or have copies, or a story that leaves the window has copies still inside it
-  (one of them starts the story then).
+  analyst judged one of its items (or a new item is a copy of one they said no to: the
+  window's evidence leaves such copies out), a new item is older than the latest one taken
+  and could be a copy of one or have copies, or a story that leaves the window has copies
+  still inside it (one of them starts the story then).
 
 So the stories, and with them every status, are the ones `evaluate.evaluate` finds in the same
 matches (a property test compares the two on random histories), at a cost that grows with what
@@ -46,6 +47,7 @@ def advance(
         new = session.new_matches(after, upto) if upto > after else []
         judged = session.judged(after, upto) if upto > after else set()
         judged |= session.ever_judged(new)
+        judged |= session.copying_rejected(new, upto)  # leaves them out of its window: anew
         cutoffs = {i.id: now - i.window for i in indicators}
         arrived: dict[Outcome, list[Evidence]] = {}
         for item in new:

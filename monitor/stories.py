@@ -15,7 +15,7 @@ import math
 import re
 import struct
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -153,6 +153,19 @@ def extend(stories: Sequence[Evidence], new: Sequence[Evidence]) -> Clustering:
         else:
             until[original] = max(until.get(original, item.time), item.time)
     return Clustering(tuple(starts), until)
+
+
+def copy_test(originals: Sequence[Evidence]) -> Callable[[Evidence], bool]:
+    """Whether an item is a copy of one of `originals` (as `same_story` tells, through the index
+    clustering uses): an analyst's `no` on an item says no to its copies too, or a wire story
+    judged wrong would come back as evidence under the next outlet's copy."""
+    if not originals:
+        return lambda _item: False
+    prints = [_fingerprint(item) for item in originals]
+    index = _StoryIndex(prints)
+    for item, fingerprint in zip(originals, prints, strict=True):
+        index.start(fingerprint, item.entry_id)
+    return lambda item: index.original(_fingerprint(item)) is not None
 
 
 _KEY_BYTES = 8  # story keys are signed 64-bit integers (a BIGINT column on both databases)

@@ -1,21 +1,23 @@
 """Evidence: stored matches inside a window with the standing verdicts applied (a `no` drops a
-match, a `yes` adds its entry if no rule matched it), kept while the match version holds.
+match and the matches of its copies, a `yes` adds its entry if no rule matched it), kept while
+the match version holds.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, select
 
 from monitor.domain import LEDE_CHARS, Evidence, Judgement
 from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.schema import entry_table, match_table, verdict_table
 from monitor.store.verdicts import latest_verdicts
+from monitor.stories import copy_test
 
 _stores = itertools.count(1)  # tells apart the stores of one process in evidence versions
 
@@ -99,9 +101,11 @@ def read_windows(
     groups: dict[datetime, list[str]] = {}
     for indicator_id in indicator_ids:
         groups.setdefault(_start_of(starts, indicator_id), []).append(indicator_id)
+    ids = list(indicator_ids)
+    copies = {o: copy_test(items) for o, items in rejected(conn, ids, upto).items()}
     for since, group in groups.items():
         for start in range(0, len(group), _IDS_PER_READ):
-            _read_window(conn, group[start : start + _IDS_PER_READ], since, found, upto)
+            _read_window(conn, group[start : start + _IDS_PER_READ], since, found, copies, upto)
     for items in found.values():
         items.sort(key=lambda e: (e.time, e.entry_id), reverse=True)
     return found
@@ -163,9 +167,11 @@ def _read_window(
     indicator_ids: Sequence[str],
     since: datetime,
     found: dict[str, list[Evidence]],
+    copies: Mapping[tuple[str, str], Callable[[Evidence], bool]],
     upto: int | None = None,
 ) -> None:
-    """Add the evidence of `indicator_ids` from `since` on to `found` (unordered)."""
+    """Add the evidence of `indicator_ids` from `since` on to `found` (unordered), but for the
+    copies of what an analyst rejected (`copies`: the test of each outcome that has any)."""
     standing = {
         (row.entry_id, row.indicator_id, row.outcome_id): row
         for row in conn.execute(_standing_verdicts(indicator_ids, since, upto))
@@ -179,12 +185,50 @@ def _read_window(
         verdict = standing.get(key)
         if verdict is not None and verdict.verdict == Judgement.NO:
             continue  # an analyst said it is not evidence
+        item = evidence_of(row, "yes" if verdict is not None else "")
+        if verdict is None and (test := copies.get(key[1:])) and test(item):
+            continue  # nor is a copy of what they said so of: the same story
         matched.add(key)
-        judged = "yes" if verdict is not None else ""
-        found.setdefault(row.indicator_id, []).append(evidence_of(row, judged))
+        found.setdefault(row.indicator_id, []).append(item)
     added = [v for k, v in standing.items() if v.verdict == Judgement.YES and k not in matched]
     for row in added:  # entries the rules missed and an analyst confirmed
         found.setdefault(row.indicator_id, []).append(_confirmed(row))
+
+
+def rejected(
+    conn: Connection, indicator_ids: Sequence[str], upto: int | None = None
+) -> dict[tuple[str, str], list[Evidence]]:
+    """Per (indicator, outcome), the entries an analyst's standing `no` rejects, of any age (a
+    copy may be read long after), as evidence: with their match's snippet, or the start of
+    their text when no rule matched them (`upto`: standing at that match version)."""
+    v, m = verdict_table.c, match_table.c
+    if not indicator_ids:
+        return {}
+    latest = latest_verdicts().where(v.indicator_id.in_(list(indicator_ids)))
+    joined = and_(m.entry_id == v.entry_id, m.indicator_id == v.indicator_id)
+    joined = and_(joined, m.outcome_id == v.outcome_id)
+    if upto is not None:
+        latest = latest.where(v.seq <= upto)
+        joined = and_(joined, m.seq <= upto)
+    query = (
+        select(
+            v.entry_id,
+            v.indicator_id,
+            v.outcome_id,
+            m.snippet,
+            *(entry_table.c[name] for name in ("title", "link", "publisher", "time", "text")),
+        )
+        .join(entry_table, entry_table.c.id == v.entry_id)
+        .outerjoin(match_table, joined)
+        .where(v.id.in_(latest.scalar_subquery()), v.verdict == Judgement.NO.value)
+    )
+    found: dict[tuple[str, str], list[Evidence]] = {}
+    for row in conn.execute(query):
+        item = _confirmed(row)
+        if row.snippet is not None:  # as the window's evidence of it read
+            item = replace(item, snippet=row.snippet, judged="")
+        found.setdefault((row.indicator_id, row.outcome_id), []).append(item)
+    return found
 
 
 def _standing_verdicts(indicator_ids: Sequence[str], since: datetime, upto: int | None) -> Any:

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from monitor.domain import Evidence
 from monitor.store.base import StoreBase, chunks, insert_rows
-from monitor.store.evidence import evidence_of, matches_query, read_windows
+from monitor.store.evidence import evidence_of, matches_query, read_windows, rejected
 from monitor.store.forgetting import EVALUATED, KEPT, hold_evaluations
 from monitor.store.replays import replay_hold
 from monitor.store.schema import (
@@ -33,6 +33,7 @@ from monitor.store.schema import (
     story_table,
     verdict_table,
 )
+from monitor.stories import copy_test
 
 Outcome = tuple[str, str]  # (indicator id, outcome id)
 
@@ -220,6 +221,18 @@ class StorySession:
                 if (row.entry_id, row.indicator_id, row.outcome_id) in wanted:
                     found.add((row.indicator_id, row.outcome_id))
         return found
+
+    def copying_rejected(self, items: Sequence[Evidence], upto: int) -> set[Outcome]:
+        """Outcomes of `items` with one that is a copy of an entry an analyst's standing `no`
+        rejects (as `windows` leaves such copies out), at match version `upto`."""
+        ids = sorted({e.indicator_id for e in items})
+        rejections = rejected(self._conn, ids, upto) if ids else {}
+        tests = {key: copy_test(found) for key, found in rejections.items()}
+        return {
+            (e.indicator_id, e.outcome_id)
+            for e in items
+            if (test := tests.get((e.indicator_id, e.outcome_id))) and test(e)
+        }
 
     def windows(self, starts: Mapping[str, datetime], upto: int) -> dict[str, list[Evidence]]:
         """Every item inside each indicator's window (verdicts applied) at match version
