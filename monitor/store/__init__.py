@@ -20,6 +20,7 @@ One module per job; `Store` is their methods in one object:
     evidence   matches in a window with verdicts applied, kept while the match version holds
     stories    stories kept between evaluations, and the matches and verdicts since
     forgetting forgetting kept stories when their matches are rewritten or deleted
+    replays    a replay's hold on the matches while it rewrites them a batch at a time
     verdicts   analysts' append-only verdicts
     silences   analysts' append-only silences (and when one ended early)
     changes    statuses, status changes and the alert outbox
@@ -56,8 +57,8 @@ from monitor.store.exports import ExportsMixin
 from monitor.store.feeds import DueFeed, FeedCounts, FeedsMixin, FeedState
 from monitor.store.fetches import FetchesMixin, FetchRecord
 from monitor.store.health import Cycle, CycleTotals, HealthMixin
-from monitor.store.rests import RestsMixin
 from monitor.store.replays import ReplayHold, ReplaysMixin
+from monitor.store.rests import RestsMixin
 from monitor.store.retention import Pruned, RetentionMixin
 from monitor.store.schema import metadata
 from monitor.store.search import SearchMixin
