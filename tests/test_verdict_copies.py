@@ -14,11 +14,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from monitor import migrate
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Entry, Match
 from monitor.statuses import advance_all, evaluate_all, judge
-from monitor.store import FetchRecord, Store, open_store
+from monitor.store import FetchRecord, Store, open_store, upgrade
+from monitor.store import evidence as store_evidence
+from monitor.store import stories as store_stories
 from tests.conftest import ROOT
+from tests.test_migrations import _sql
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -145,3 +149,35 @@ def test_a_no_on_a_later_copy_takes_the_story_out_and_a_new_verdict_brings_it_ba
 
     judge(definitions, store, entry_id=second, target=TARGET, verdict="yes", who="cli", now=NOW)
     assert visa(store, definitions, NOW) == ("eased:reported", [first])
+
+
+def test_0030_has_outcomes_with_a_no_worked_out_anew_by_the_copies_rule(
+    store: Store, definitions: Definitions, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store whose kept stories were found by the older rule (a `no` took out its entry
+    alone, so paper-b's copy stood as evidence and as a second source): after the upgrade the
+    next evaluation works the outcome out anew, with the copy out. Without the revision the
+    kept stories stay as they were, since nothing new arrives for that outcome."""
+    feed = definitions.feeds[0].id
+    first = store_news(
+        store, definitions, [wire_copy(1, "wire-a.example", NOW - 3 * HOUR, feed)], NOW - HOUR
+    )["g1"]
+    copy = wire_copy(2, "paper-b.example", NOW - 2 * HOUR, feed)
+    store_news(store, definitions, [copy], NOW - HOUR)
+    other = Entry(feed, "k1", "https://wire-a.example/ko/1", "중국, 한국인 무비자 입국 연장",
+                  "중국 정부가 한국인에 대한 무비자 입국 정책을 연장한다고 밝혔다.",
+                  NOW - 4 * HOUR, "wire-a.example")  # fmt: skip
+    korean = store_news(store, definitions, [other], NOW - HOUR)["k1"]
+    never = lambda _originals: lambda _item: False  # noqa: E731
+    with monkeypatch.context() as older:  # as the older code judged
+        older.setattr(store_evidence, "copy_test", never)
+        older.setattr(store_stories, "copy_test", never)
+        judged = judge(
+            definitions, store, entry_id=first, target=TARGET, verdict="no", who="cli", now=NOW
+        )
+        assert judged.status == "eased:confirmed"
+    _sql(database_url, "UPDATE alembic_version SET version_num = '0029'")
+
+    assert upgrade(database_url) == ("0029", migrate.head())
+
+    assert visa(store, definitions, NOW + HOUR) == ("eased:reported", [korean])
