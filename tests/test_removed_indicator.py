@@ -302,6 +302,27 @@ def test_a_rolling_update_does_not_end_and_resume_an_indicator_the_old_files_hav
         assert one.monitoring_ended() == {}  # the old files back in a daemon: monitored again
 
 
+def test_a_daemon_stopped_cleanly_no_longer_holds_the_indicators_of_its_files(
+    removed: Removed,
+) -> None:
+    """The end of a rolling update: daemon A (the old files) stops cleanly. Its files held
+    reads-a for two check intervals and a cycle's deadline after its last check, about 40
+    minutes with the defaults, though nothing checked it any more; now B's next check ends it,
+    dated by A's last check."""
+    start = CHECKED + timedelta(days=1)
+    with open_store(removed.database_url) as one, open_store(removed.database_url) as other:
+        a = daemon(removed.before, one, "host-a:1", now=start)
+        b = daemon(removed.after, other, "host-b:2", now=start + timedelta(minutes=1))
+        last_a = start + twofeeds.INTERVAL
+        run_cycle(a, now=last_a)
+        one.release_claims("host-a:1", last_a + timedelta(minutes=2))  # `shutdown.release_claims`
+        assert one.monitoring_ended() == {}  # nothing noted since
+
+        run_cycle(b, now=last_a + timedelta(minutes=3))
+
+        assert other.monitoring_ended() == {"reads-a": last_a}
+
+
 def test_a_daemon_reloaded_without_the_file_ends_it_at_once_unless_another_has_it(
     removed: Removed,
 ) -> None:

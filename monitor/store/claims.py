@@ -3,7 +3,8 @@ feeds (`due_feeds`), the alert outbox's claims (`claim_alerts`), the claim on a 
 not sent yet (`claim_digest`) and on a sent one's resend (`claim_resend`). Each records its
 owner's name (`monitor.owners`); the caller says which owners have ended, and their claims are
 released at once rather than when they run out. A daemon stopping cleanly gives up its own
-the same way (`release_claims`).
+the same way (`release_claims`). With them goes its note of the indicators it has
+(`DefinersMixin.note_defined`): a stopped daemon's files hold no indicator.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import CompoundSelect, Connection, select, union, update
 
 from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT
-from monitor.store.schema import change_table, digest_table, feed_table
+from monitor.store.schema import change_table, definer_table, digest_table, feed_table
 
 __all__ = ["ClaimsMixin", "TakenOver", "log_taken_over"]
 
@@ -122,6 +123,13 @@ def _release(
         .values(lease_owner=None, lease_until=None)
     )
     released = TakenOver(int(feeds.rowcount or 0))
+    # Its definitions hold no indicator any more (`note_defined`): the next note by another
+    # process ends those only it had, dated by its last note, not once its note runs out.
+    definer = definer_table.c
+    noted = conn.execute(select(definer.noted_at).where(definer.owner == owner)).scalar()
+    if noted is not None:
+        until = noted - timedelta(microseconds=1)
+        conn.execute(update(definer_table).where(definer.owner == owner).values(until=until))
     if alerts:
         sending = conn.execute(
             update(change_table)
