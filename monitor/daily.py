@@ -48,7 +48,7 @@ from monitor.settings import Settings
 from monitor.silences import digest_changes, is_held
 from monitor.standing import indicator_views_at
 from monitor.store import FeedState, Store
-from monitor.views import indicator_views, silent_words
+from monitor.views import indicator_views, replay_note, silent_words
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,8 @@ def digest_input(
     """The digest of `day` as of `now`: the changes since the previous digest was sent (or,
     without one, since the day before's digest time) up to `now` — at most a day past `day`'s
     digest time — but those a silence holds (they come in the digest after it ends), then the
-    silences in force, every indicator's standing status and the feed problems.
+    silences in force, every indicator's standing status and the feed problems (and a
+    replay's hold on the statuses).
 
     The standing statuses are those at the end of the changes it lists (`covered_by`: for a
     day whose digest went out, where that one's ended): now for today's, the next day's digest
@@ -282,6 +283,7 @@ def digest_input(
         held=held,
         indicators=tuple(standing),
         feed_problems=feed_problems(store.feeds(), now=now, zone=zone),
+        replay_note=replay_note(store.replay_hold(), now=now),
         page_url=public_url,
         standing_at=end if past else None,
         removed=frozenset(c.indicator_id for c in changes).union(v.id for v in standing)

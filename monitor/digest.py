@@ -77,6 +77,9 @@ class DigestInput:
     # their changes kept them (`StatusChange.title`; the id for one recorded before that was
     # kept), marked "no longer defined", without a page link (it would be a 404).
     removed: frozenset[str] = frozenset()
+    # While a replay holds the statuses, as it was built (`views.replay_note`): first among
+    # the problems, since no change it lists could have been recorded meanwhile.
+    replay_note: str = ""
 
 
 # ---------------------------------------------------------------- formatting helpers
@@ -344,6 +347,9 @@ def _silenced(data: DigestInput, zone: tzinfo) -> tuple[_Silenced, ...]:
 
 def _problems(data: DigestInput, zone: tzinfo) -> tuple[_Problem, ...]:
     views = []
+    if data.replay_note:  # "statuses held: a replay from …"
+        name, _, text = data.replay_note.partition(": ")
+        views.append(_Problem(name.capitalize(), "", None, clean(text)))
     for p in data.feed_problems:
         since = f" (since {format_time(p.since, zone)})" if p.since else ""
         url = clean(p.url)

@@ -54,6 +54,7 @@ class StoreCollector(Collector):
         yield from self._feeds()
         yield from self._alerts()
         yield from self._times()
+        yield from self._replay()
         yield GaugeMetricFamily(
             "monitor_definitions_invalid",
             "Problems in the definition files on disk (the last valid set in force); 0: valid.",
@@ -156,6 +157,22 @@ class StoreCollector(Collector):
                 "taken); `monitor digest --preview --date DAY` names them.",
                 value=len(state.refused) if state is not None else 0,
             )
+
+    def _replay(self) -> Iterator[Metric]:
+        hold = self._store.replay_hold()
+        yield GaugeMetricFamily(
+            "monitor_replay_held",
+            "1 while a replay holds the statuses (it is rewriting the matches, or stopped half "
+            "way): no status change is recorded or alerted; 0 otherwise.",
+            value=0 if hold is None else 1,
+        )
+        yield GaugeMetricFamily(
+            "monitor_replay_stalled",
+            "1 while a replay that stopped half way holds the statuses (its lease ran out): "
+            "they stay held until `monitor replay --since DATE` finishes it (GET /healthz says "
+            "which date); 0 otherwise.",
+            value=int(hold is not None and hold.stalled(self._now)),
+        )
 
 
 def _bound(value: float) -> str:

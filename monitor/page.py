@@ -463,10 +463,12 @@ def render_index(
     zone: tzinfo,
     silences: Sequence[Silence] = (),
     definitions_note: str = "",
+    replay_note: str = "",
 ) -> str:
     """GET /: every indicator by group with its status, evidence and timeline, and whether a
     silence holds its alerts back; feed health; `definitions_note` when the definition files
-    on disk are invalid (`Validity.reason`). "Last check" is `last_check`, when the latest
+    on disk are invalid (`Validity.reason`), `replay_note` while a replay holds the statuses
+    (`views.replay_note`). "Last check" is `last_check`, when the latest
     cycle that checked a feed finished; `last_cycle`, the latest cycle, is said only when it
     checked none while due feeds are held by a lease."""
     groups: dict[str, list[Card]] = {}
@@ -505,6 +507,7 @@ def render_index(
             days=TIMELINE_DAYS,
             silenced={s.indicator_id for s in silences},
             definitions_note=definitions_note,
+            replay_note=replay_note,
             **_slots(),
         )
     )

@@ -39,6 +39,7 @@ __all__ = [
     "match_entries",
     "prepare",
     "rematch",
+    "replay_owner",
     "run_cycle",
     "start_parsers",
     "store_entries",
@@ -262,7 +263,7 @@ def rematch(
     a daemon's writes wait for one batch at most. The replay holds the matches meanwhile
     (`Store.begin_replay`): no evaluation records a status from the half-rewritten matches,
     and one that stopped half way is finished by the next replay, from its date if earlier."""
-    owner = f"replay {ctx.owner}"
+    owner = replay_owner(ctx)
     start = ctx.store.begin_replay(since, owner=owner, now=clock(), lease=REPLAY_LEASE)
     if start < since:
         log.warning("replay: a replay from %s stopped half way; this one replays from then",
@@ -284,18 +285,23 @@ def rematch(
     return entries, written
 
 
+def replay_owner(ctx: Context) -> str:
+    """Who holds the matches while `rematch` rewrites them (`Store.begin_replay`)."""
+    return f"replay {ctx.owner}"
+
+
 def _log_held(ctx: Context, now: datetime) -> None:
     """Say why an evaluation recorded nothing: a replay holds the matches."""
     hold = ctx.store.replay_hold()
     if hold is None:  # it ended since
         return
-    if hold.lease_until > now:
+    if not hold.stalled(now):
         log.info("evaluate: a replay from %s is rewriting the matches: statuses are held until "
                  "it is done", f"{hold.since:%Y-%m-%d}")  # fmt: skip
     else:
         log.warning("evaluate: a replay from %s stopped half way through rewriting the matches: "
-                    "statuses are held until `monitor replay --since %s` finishes it",
-                    f"{hold.since:%Y-%m-%d}", f"{hold.since:%Y-%m-%d}")  # fmt: skip
+                    "statuses are held until `%s` finishes it",
+                    f"{hold.since:%Y-%m-%d}", hold.finish)  # fmt: skip
 
 
 class _Writes:

@@ -33,7 +33,7 @@ from monitor.reloading import Validity
 from monitor.settings import Settings
 from monitor.shownterms import shown_terms
 from monitor.statuses import kept_statuses, unread_since
-from monitor.store import FeedCounts, FeedState, Store
+from monitor.store import FeedCounts, FeedState, ReplayHold, Store
 from monitor.webmodels import (
     ChangeEvidenceOut,
     ChangeOut,
@@ -381,10 +381,12 @@ def health(
     `max_age` after `started` while no cycle has finished, then `stale`; `stale` too when the
     last successful cycle is older than `max_age`; else the feeds' `ok`, `degraded` or
     `unhealthy`. `ok` is `degraded` while the latest digest (of the last DIGEST_FAILURE_DAYS)
-    is unsent after a failed try, while a change's alert waits after a failed try, or while the
-    definition files on disk are invalid (the last valid set in force: `validity`), and every
-    status then says why. `incompatible` when `schema` says why the database is not at the
-    code's revision any more (another version migrated it): nothing else is read."""
+    is unsent after a failed try, while a change's alert waits after a failed try, while the
+    definition files on disk are invalid (the last valid set in force: `validity`), or while a
+    replay that stopped half way holds the statuses (`replay_note`), and every status then says
+    why; a replay at work says so too, without changing the status. `incompatible` when
+    `schema` says why the database is not at the code's revision any more (another version
+    migrated it): nothing else is read."""
     limit = max_age.total_seconds()
     if schema is not None:
         return HealthOut(
@@ -396,6 +398,7 @@ def health(
         counts = store.feed_counts(now)
         digest = store.failing_digest(since=(now - DIGEST_FAILURE_DAYS).date())
         alerts = store.failing_alerts(now)
+        hold = store.replay_hold()
     except StoreError as exc:
         log.error("web: healthz: %s", exc)
         return HealthOut(
@@ -434,10 +437,30 @@ def health(
     if validity.invalid:  # an edit the daemon did not take: the operator must hear of it
         status = "degraded" if status == "ok" else status
         reasons.append(validity.reason())
+    if hold is not None:  # no status moves, no alert goes out: a stopped one needs a hand
+        status = "degraded" if status == "ok" and hold.stalled(now) else status
+        reasons.append(replay_note(hold, now=now))
     return HealthOut(
         status=status, database=True, last_successful_cycle=last, last_check=checked,
         age_seconds=age, max_age_seconds=limit, feeds=FeedCountsOut.of(counts), reasons=reasons,
     )  # fmt: skip
+
+
+def replay_note(hold: ReplayHold | None, *, now: datetime) -> str:
+    """One line on a replay's hold on the statuses (`Store.replay_hold`), the same in
+    /healthz, on the page, in `monitor status` and in the digest; "" without one."""
+    if hold is None:
+        return ""
+    day = f"{hold.since:%Y-%m-%d}"
+    if hold.stalled(now):
+        return (
+            f"statuses held: a replay from {day} stopped half way through rewriting the "
+            f"matches; no status change is recorded or alerted until `{hold.finish}` finishes it"
+        )
+    return (
+        f"statuses held: a replay from {day} is rewriting the matches; no status change is "
+        "recorded until it finishes"
+    )
 
 
 def _feed_health(counts: FeedCounts) -> tuple[HealthStatus, list[str]]:

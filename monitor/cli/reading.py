@@ -97,8 +97,9 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
     """Current status of every indicator, then each feed that needs attention, as the digest's
     feed health lists them: dead, failing (since when, and why), not read successfully for
     more than two intervals, silent (no new item for longer than its silent_after), or read
-    with a warning (ill-formed, items left out, a charset guessed). With --json each
-    indicator names its silent feeds; `GET /feeds` gives every feed's health.
+    with a warning (ill-formed, items left out, a charset guessed); then a line while a replay
+    holds the statuses (on stderr with --json). With --json each indicator names its silent
+    feeds; `GET /feeds` gives every feed's health.
 
     Example: monitor status --json
     """
@@ -110,8 +111,11 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
     rt.read_only, now = True, utcnow()
     store = rt.store.with_unrecorded(pending_changes(rt.definitions, rt.store, now=now))
     views = shown.indicator_views(rt.definitions, store, now=now, evidence=False)  # counted
+    held = shown.replay_note(rt.store.replay_hold(), now=now)
     if as_json:
         echo_json([i.model_dump(mode="json") for i in shown.indicators(views)], indent=2)
+        if held:
+            click.echo(f"monitor: {held}", err=True)
         return
     for v in views:
         click.echo(
@@ -122,6 +126,8 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
     for problem in feed_problems(rt.store.feeds(), now=now):  # the digest's feed health
         since = f" (since {utc_text(problem.since)})" if problem.since else ""
         click.echo(f"feed {problem.feed_id}: {shown.clean(problem.problem)}{since}")
+    if held:
+        click.echo(held)
 
 
 @command("history")

@@ -5,8 +5,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import signal
 import sys
+import traceback
+from collections.abc import Iterator
 from datetime import UTC, datetime, time
+from types import FrameType
 from typing import TextIO
 
 import click
@@ -17,10 +21,12 @@ from monitor.cli.common import (
     command,
     echo_json,
     json_option,
+    one_line,
     pass_runtime,
     send_alerts,
     take_over_claims,
 )
+from monitor.errors import MonitorError
 
 
 @command("check")
@@ -116,30 +122,109 @@ def replay_cmd(rt: Runtime, since: datetime, dry_run: bool) -> None:
     With --dry-run it does all of it in one transaction that is rolled back: it prints the
     changes it would record and leaves the database as it was.
 
+    Stopped half way (Ctrl-C, SIGTERM, an error), it leaves every status held and ends with
+    one line saying so and the command that finishes the rewrite.
+
     Example: monitor replay --since 2026-01-01 --dry-run
 
     Example: monitor replay --since 2026-01-01
     """
     from monitor.domain import utcnow
-    from monitor.pipeline import evaluate_and_record, prepare, rematch
+    from monitor.pipeline import evaluate_and_record, prepare, rematch, replay_owner
 
     ctx = rt.context()
     now = utcnow()
     start = datetime.combine(since.date(), time(), UTC)
-    with rt.store.rehearsal() if dry_run else contextlib.nullcontext(rt.store) as store:
-        ctx = dataclasses.replace(ctx, store=store)
-        prepare(ctx, now=now, evaluate=False)
-        rematched = rematch(ctx, start)
-        changes = evaluate_and_record(ctx, now=now, replayed=True)
+    rematched = [0]  # entries re-matched so far
+
+    def done(entries: int) -> None:
+        rematched[0] = entries
+
+    try:
+        with (
+            _terminable(),
+            rt.store.rehearsal() if dry_run else contextlib.nullcontext(rt.store) as store,
+        ):
+            ctx = dataclasses.replace(ctx, store=store)
+            prepare(ctx, now=now, evaluate=False)
+            entries, matches = rematch(ctx, start, done=done)
+            changes = evaluate_and_record(ctx, now=now, replayed=True)
+    except (Exception, KeyboardInterrupt, _Terminated) as exc:
+        held = _held_after(rt, replay_owner(ctx), exc, rematched[0])
+        if held is None:
+            raise
+        raise held from None
     would, mark = (" would be", "would record") if dry_run else ("", "replayed")
     nothing = "; dry run: nothing recorded" if dry_run else ""
     click.echo(
-        f"replay: {rematched[0]} entries{would} re-matched, {rematched[1]} matches, "
+        f"replay: {entries} entries{would} re-matched, {matches} matches, "
         f"{len(changes)} status changes{nothing}",
         err=True,
     )
     for change in changes:
         click.echo(f"{change.indicator_id}: {change.old_status} -> {change.new_status} ({mark})")
+
+
+class _Terminated(BaseException):
+    """SIGTERM during a replay: raised where it runs, as Ctrl-C raises KeyboardInterrupt."""
+
+
+@contextlib.contextmanager
+def _terminable() -> Iterator[None]:
+    """SIGTERM raises _Terminated meanwhile (by default it ends the process on the spot)."""
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Held(click.ClickException):
+    """A replay stopped half way by an error: one line, exit 1."""
+
+
+class _HeldInterrupted(_Held):
+    exit_code = 130  # as a shell says of Ctrl-C
+
+
+class _HeldTerminated(_Held):
+    exit_code = 143  # as a shell says of SIGTERM
+
+
+def _held_after(
+    rt: Runtime, owner: str, exc: BaseException, entries: int
+) -> click.ClickException | None:
+    """The error a replay stopped by `exc` ends with while it leaves the statuses held (its
+    lease ended, so that the next replay takes over at once), or None: nothing is held, and
+    `exc` says what went wrong."""
+    from monitor.domain import utcnow
+
+    now = utcnow()
+    try:
+        rt.store.stop_replay(owner=owner, now=now)
+        hold = rt.store.replay_hold()
+    except MonitorError:  # the database is gone too: `exc` says it
+        return None
+    if hold is None or (hold.owner != owner and not hold.stalled(now)):
+        return None  # none (a dry run's rolled back), or another replay's, running
+    kind: type[_Held]
+    if isinstance(exc, KeyboardInterrupt):
+        why, kind = "interrupted", _HeldInterrupted
+    elif isinstance(exc, _Terminated):
+        why, kind = "stopped by SIGTERM", _HeldTerminated
+    else:
+        if not isinstance(exc, MonitorError):  # a bug: where, before the line that matters
+            traceback.print_exception(exc)
+        why, kind = f"stopped by an error ({one_line(exc)})", _Held
+    point = f"after {entries} entries re-matched" if entries else "before any entry was re-matched"
+    return kind(
+        f"replay: {why} {point}: every status is held (no change recorded, no alert) until "
+        f"the rewrite is finished: run `{hold.finish}`"
+    )
 
 
 COMMANDS = (

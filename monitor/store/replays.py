@@ -31,6 +31,16 @@ class ReplayHold:
     owner: str
     lease_until: datetime  # another replay may take it over after
 
+    def stalled(self, now: datetime) -> bool:
+        """Its lease ran out: the replay stopped half way (killed, interrupted, failed) or is
+        stuck; the statuses stay held until another replay finishes the rewrite."""
+        return self.lease_until <= now
+
+    @property
+    def finish(self) -> str:
+        """The command that finishes the rewrite (and ends the hold)."""
+        return f"monitor replay --since {self.since:%Y-%m-%d}"
+
 
 class ReplaysMixin(StoreBase):
     """The hold a replay keeps on the matches while it rewrites them."""
@@ -60,6 +70,15 @@ class ReplaysMixin(StoreBase):
         """The replay holding the matches (or stopped half way), if any."""
         with self._tx("read the replay's hold") as conn:
             return replay_hold(conn)
+
+    def stop_replay(self, *, owner: str, now: datetime) -> bool:
+        """`owner` stopped half way (interrupted, failed): its hold stays, the matches being
+        half rewritten, but its lease ends now, so that the next replay takes it over at once
+        (and it reads as stalled). False when the hold is not its own (ended, or taken over)."""
+        with self._tx("stop a replay", write=True) as conn:
+            ours = replay_table.c.id == _ROW, replay_table.c.owner == owner
+            stopped = conn.execute(update(replay_table).where(*ours).values(lease_until=now))
+            return bool(stopped.rowcount == 1)
 
     def end_replay(self, *, owner: str) -> None:
         """The rewrite is done: forget the kept stories (each outcome is worked out anew from

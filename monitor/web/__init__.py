@@ -420,7 +420,11 @@ def index(state: State, request: Request) -> Response:
     terms highlighted, a 90-day timeline, a link to its page; feed health at the bottom."""
     snapshot = state.snapshot()
     note = state.validity().reason()
-    answer = state.answers.get(("index", note), snapshot, lambda: _index(state, snapshot, note))
+    # read every time: a replay's hold moves no data version (`Store.data_version`)
+    held = views.replay_note(state.store.replay_hold(), now=snapshot.now)
+    answer = state.answers.get(
+        ("index", note, held), snapshot, lambda: _index(state, snapshot, note, held)
+    )
     return signin.page_answer(request, answer.body, answer.etag)
 
 
@@ -450,7 +454,7 @@ def indicator_page(
     return signin.page_answer(request, answer.body, answer.etag)
 
 
-def _index(state: _State, snapshot: Snapshot, note: str) -> Answer:
+def _index(state: _State, snapshot: Snapshot, note: str, held: str) -> Answer:
     start = snapshot.now - timedelta(days=page.TIMELINE_DAYS)
     recent = {v.id: state.store.history(v.id, since=start, limit=1000) for v in snapshot.views}
     html = page.render_index(
@@ -464,6 +468,7 @@ def _index(state: _State, snapshot: Snapshot, note: str) -> Answer:
         zone=state.settings.zone,
         silences=state.store.silences(active_at=snapshot.now),
         definitions_note=note,
+        replay_note=held,
     )
     body = html.encode()
     return Answer(body, server.etag_of(body))
