@@ -19,7 +19,7 @@ from monitor.pipeline import run_cycle
 from monitor.store import open_store, upgrade
 from tests import news, storeops, twofeeds
 from tests.feedserver import FeedServer
-from tests.test_migrations import _rows, _sql
+from tests.test_migrations import _rows, rewound
 from tests.twofeeds import INTERVAL, WIRE
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -85,7 +85,7 @@ def test_0025_rekeys_the_entries_keyed_by_a_link_read_otherwise_and_their_delete
         guided = item(SHOUTED, "Guided", guid="urn:wire:1")
         assert len(storeops.add_entries(store, [guided], now=NOW)) == 1
     before = dict(_rows(database_url, "SELECT link || ' ' || title, key FROM entry"))
-    _sql(database_url, "UPDATE alembic_version SET version_num = '0024'")  # the same tables
+    rewound(database_url, "0025")
 
     assert upgrade(database_url) == ("0024", migrate.head())
 

@@ -99,6 +99,21 @@ def _sql(url: str, *statements: str) -> None:
         engine.dispose()
 
 
+def rewound(url: str, revision: str) -> None:
+    """The database as at the revision before `revision`, for a test of `revision` (one that
+    only rewrites rows) to run it again: the later revisions downgraded first (their tables and
+    columns go, so the upgrade can add them again), then marked as before `revision`, whose
+    tables are the same. The test writes its rows as the older code did in between or after."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            migrate.downgrade(conn, metadata, revision)
+    finally:
+        engine.dispose()
+    before = f"{int(revision) - 1:04d}"
+    _sql(url, f"UPDATE alembic_version SET version_num = '{before}'")
+
+
 def test_an_empty_database_upgrades_to_the_models(empty_database_url: str) -> None:
     head = migrate.head()
     assert schema_status(empty_database_url) == (None, head)

@@ -22,7 +22,7 @@ from monitor.store import FetchRecord, Store, open_store, upgrade
 from monitor.store import evidence as store_evidence
 from monitor.store import stories as store_stories
 from tests.conftest import ROOT
-from tests.test_migrations import _sql
+from tests.test_migrations import rewound
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -176,7 +176,7 @@ def test_0030_has_outcomes_with_a_no_worked_out_anew_by_the_copies_rule(
             definitions, store, entry_id=first, target=TARGET, verdict="no", who="cli", now=NOW
         )
         assert judged.status == "eased:confirmed"
-    _sql(database_url, "UPDATE alembic_version SET version_num = '0029'")
+    rewound(database_url, "0030")
 
     assert upgrade(database_url) == ("0029", migrate.head())
 
