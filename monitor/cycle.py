@@ -133,6 +133,7 @@ class CycleReport:
     new_entries: int = 0
     matches: int = 0
     regex_timeouts: int = 0  # regex term runs out of their time budget (no match)
+    dropped: int = 0  # reads not stored (`store.Dropped`), so not counted as checked either
     changes: list[StatusChange] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -142,8 +143,9 @@ class CycleReport:
         return (end - self.started_at).total_seconds()
 
     def summary(self) -> str:
+        dropped = f"{self.dropped} reads dropped, " if self.dropped else ""
         return (
             f"cycle: {self.feeds_checked} feeds checked, {self.not_modified} not modified, "
-            f"{self.failed} failed, {self.new_entries} new entries, {self.matches} matches, "
-            f"{len(self.changes)} status changes in {self.duration:.2f}s"
+            f"{self.failed} failed, {dropped}{self.new_entries} new entries, "
+            f"{self.matches} matches, {len(self.changes)} status changes in {self.duration:.2f}s"
         )

@@ -1,7 +1,8 @@
 """The fetch side of a check cycle: due feeds claimed CLAIM_BATCH at a time and fetched as a
 sliding window, each result with its parse job in the order the fetches finish; and one feed's
 read made what the store keeps: its entries and the feed's new state (`FetchRecord`: validators,
-back-off, title, warning, and the items known again under a new guid or link).
+back-off, title, warning, and the items known again under a new guid or link), counted in the
+cycle's report once it is stored (`tally`; a read left out is counted as dropped).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from monitor.cycle import Context, CycleReport, Source
@@ -25,6 +26,7 @@ log = logging.getLogger("monitor.pipeline")  # a feed's failure or warning is lo
 
 CLAIM_BATCH = 256  # feeds claimed at once; the next claim comes when few are left to fetch
 LULL = 0.1  # seconds without a fetch ending after which what is parsed is stored
+_UNCHANGED = (FetchStatus.NOT_MODIFIED, FetchStatus.UNCHANGED)  # counted as not modified
 
 
 def _claim(
@@ -93,21 +95,38 @@ def _parse_job(feed: DueFeed, result: FetchResult) -> ParseJob | None:
     return ParseJob(result.body, feed.id, result.final_url or feed.url, result.content_type)
 
 
+@dataclass(frozen=True)
+class Read:
+    """One feed's read as the cycle stores it: its entries and the feed's new state, and whether
+    the feed answered that nothing changed (a 304, or the body last read)."""
+
+    entries: Sequence[Entry]
+    record: FetchRecord
+    not_modified: bool = False
+
+
+def tally(report: CycleReport, read: Read) -> None:
+    """Count a read that was stored in the cycle's report."""
+    report.feeds_checked += 1
+    report.not_modified += read.not_modified
+    if not read.record.ok:
+        report.failed += 1
+        report.errors.append(f"{read.record.feed_id}: {read.record.error}")
+
+
 def absorb(
     ctx: Context,
     feed: DueFeed,
     result: FetchResult,
     parsed: ParsedFeed | Exception | None,
-    report: CycleReport,
     *,
     now: datetime,
     titled: AbstractSet[str] = frozenset(),
-) -> tuple[Sequence[Entry], FetchRecord]:
+) -> Read:
     """The entries of one fetch result and the feed's new state: its own title becomes the
     feed's unless the feeds file gives one (`titled`); a body read sets its warning (without
     one: clears it), a failure or a body not read again keeps the last one's. The validators
     (ETag, Last-Modified, body hash) move on only with a body read whole."""
-    report.feeds_checked += 1
     error, title, warning = result.error, None, None
     entries: Sequence[Entry] = ()
     if isinstance(parsed, Exception):
@@ -118,13 +137,10 @@ def absorb(
         warning = clip_error(parsed.warning)
         if warning:
             log.warning("feed %s was read with a warning: %s", feed.id, warning)
-    elif result.status in (FetchStatus.NOT_MODIFIED, FetchStatus.UNCHANGED):
-        report.not_modified += 1
+    unchanged = parsed is None and result.status in _UNCHANGED
     error = clip_error(error)
     ok = result.ok and not error
     if not ok:
-        report.failed += 1
-        report.errors.append(f"{feed.id}: {error}")
         log.warning("feed %s failed: %s", feed.id, error)
     # A body that did not parse keeps the old validators, so it is fetched whole next time;
     # so does a body cut off (its entries before the cut are stored, and it counts as read).
@@ -155,7 +171,7 @@ def absorb(
         warning=warning if ok else None,
         listed_url=feed.listed_url,
     )
-    return entries, record
+    return Read(entries, record, unchanged)
 
 
 # What a feed's warning says of items found stored under another guid or link (`Added`): a CMS

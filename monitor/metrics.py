@@ -70,6 +70,7 @@ class StoreCollector(Collector):
         fetches.add_metric(["modified"], modified)
         fetches.add_metric(["not_modified"], t.not_modified)
         fetches.add_metric(["failed"], t.failed)
+        fetches.add_metric(["dropped"], t.dropped)
         yield fetches
         yield CounterMetricFamily("monitor_entries", "New feed entries stored.", t.new_entries)
         yield CounterMetricFamily("monitor_matches", "Entry matches stored.", t.matches)

@@ -23,13 +23,13 @@ from monitor import heap
 from monitor.cycle import Context, CycleReport
 from monitor.domain import UNKNOWN, Entry, Match, StatusChange, utcnow
 from monitor.evaluate import changes as find_changes
-from monitor.feedreads import absorb, fetch_due, told
+from monitor.feedreads import Read, absorb, fetch_due, tally, told
 from monitor.fetch import FetchResult, FetchStopped
 from monitor.leases import Leases
 from monitor.parse import ParseJob
 from monitor.parsepool import parse_many, start_workers
 from monitor.statuses import advance_all, dated, edited, held, readers_of
-from monitor.store import Added, Cycle, DueFeed, FetchRecord
+from monitor.store import Added, Cycle, Dropped, DueFeed, FetchRecord
 
 __all__ = [
     "REPLAY_BATCH",
@@ -157,15 +157,17 @@ def _check_feeds(
     of a long cycle, so no feed is fetched twice within its interval."""
     writes = _Writes(ctx, report, now, leases)
     titled = frozenset(f.id for f in ctx.definitions.feeds if f.title)  # the feeds file names them
+    fetches = 0
     for done in parse_many(fetched, workers=ctx.parse_workers):
         if done is None:  # a lull: the fetches in flight may take long
             writes.flush()
             continue
         (feed, result), parsed = done
         checked = clock() if clock else now
-        writes.add(*absorb(ctx, feed, result, parsed, report, now=checked, titled=titled))
+        writes.add(absorb(ctx, feed, result, parsed, now=checked, titled=titled))
+        fetches += 1
         if ctx.progress is not None:
-            ctx.progress(report.feeds_checked, max(len(leases.claimed), report.feeds_checked))
+            ctx.progress(fetches, max(len(leases.claimed), fetches))
         if len(writes.entries) >= WRITE_BATCH:
             writes.flush()
     writes.flush()
@@ -232,17 +234,20 @@ def store_entries(
     *,
     now: datetime,
     readers: Mapping[str, frozenset[str]] | None = None,
-    urls: Mapping[str, str] | None = None,
+    records: Sequence[FetchRecord] = (),
 ) -> Added:
-    """Store new entries with their matches, in one transaction; with `urls` (feed -> the URL
-    read), not those of a feed given another URL since (`Added.moved`)."""
+    """Store new entries with their matches, in one transaction; with the `records` of the
+    fetches that read them (recorded in it too, as `ctx.owner`'s), not those of a read left
+    out (`Added.dropped`: its feed moved, or its lease was taken, since it was claimed)."""
     hashes = {i.id: i.hash for i in ctx.definitions.indicators}
     return ctx.store.add_news(
         entries,
         now=now,
         match=lambda fresh: match_entries(ctx, fresh, readers),
         definition_hashes=hashes,
-        urls=urls,
+        records=records,
+        owner=ctx.owner if records else None,
+        told=told,
     )
 
 
@@ -305,45 +310,57 @@ def _log_held(ctx: Context, now: datetime) -> None:
 
 
 class _Writes:
-    """Entries and fetch records of several feeds, stored together: entries (with their
-    matches) first, so a crash in between only costs fetching those bodies again."""
+    """Entries and fetch records of several feeds, stored together in one transaction, so a
+    read is stored whole or not at all (and a crash costs fetching those bodies again)."""
 
     def __init__(self, ctx: Context, report: CycleReport, now: datetime, leases: Leases) -> None:
         self.ctx, self.report, self.now, self.leases = ctx, report, now, leases
         self.readers = readers_of(ctx.definitions)
         self.entries: list[Entry] = []
-        self.fetches: list[FetchRecord] = []
+        self.reads: list[Read] = []
 
-    def add(self, entries: Sequence[Entry], record: FetchRecord) -> None:
-        self.entries.extend(entries)
-        self.fetches.append(record)
+    def add(self, read: Read) -> None:
+        self.entries.extend(read.entries)
+        self.reads.append(read)
 
     def flush(self) -> None:
-        """Store them; a read of a feed the feeds file gave another URL since it was claimed
-        (by another daemon's reload, or a `monitor check`'s) is left out whole: its entries and
-        its record."""
-        if not self.fetches:
+        """Store them. A read is left out whole, its entries and its record, when the feeds
+        file gave its feed another URL since it was claimed (another daemon's reload, or a
+        `monitor check`'s), or when its lease ran out and another process claimed the feed
+        (a slow fetch, a paused daemon): that one's read is the feed's. Counted as dropped,
+        not as checked, and logged once."""
+        if not self.reads:
             return
-        moved: set[str] = set()
+        records = [read.record for read in self.reads]
         if self.entries:
-            urls = {r.feed_id: r.listed_url for r in self.fetches if r.listed_url}
             added = store_entries(
-                self.ctx, self.entries, now=self.now, readers=self.readers, urls=urls
+                self.ctx, self.entries, now=self.now, readers=self.readers, records=records
             )
             self.report.new_entries += len(added.entries)
             self.report.matches += added.matches
-            known, moved = added.known_again, set(added.moved)
-            self.fetches = [
-                told(r, known[r.feed_id]) if r.feed_id in known else r for r in self.fetches
-            ]
-        moved |= self.ctx.store.record_fetches([r for r in self.fetches if r.feed_id not in moved])
-        for r in self.fetches:
-            if r.feed_id in moved:
-                log.info("feed %s was read at its old address %s, which the feeds file no longer "
-                         "gives it: the read is not stored; its new address is due at once",
-                         r.feed_id, r.listed_url)  # fmt: skip
-        self.leases.done(r.feed_id for r in self.fetches)
-        self.entries, self.fetches = [], []
+            dropped = added.dropped
+        else:
+            dropped = self.ctx.store.record_fetches(records, owner=self.ctx.owner)
+        for read in self.reads:
+            why = dropped.get(read.record.feed_id)
+            if why is None:
+                tally(self.report, read)
+            else:
+                self.report.dropped += 1
+                _log_dropped(read.record, why)
+        self.leases.done(r.feed_id for r in records)
+        self.entries, self.reads = [], []
+
+
+def _log_dropped(record: FetchRecord, why: Dropped) -> None:
+    if why is Dropped.MOVED:
+        log.info("feed %s was read at its old address %s, which the feeds file no longer gives "
+                 "it: the read is not stored (dropped: moved); its new address is due at once",
+                 record.feed_id, record.listed_url)  # fmt: skip
+    else:
+        log.info("feed %s was read after its lease ran out, and another process claimed it "
+                 "meanwhile: the read is not stored (dropped: lease taken); the other "
+                 "process's read is the feed's", record.feed_id)  # fmt: skip
 
 
 def _cycle_row(report: CycleReport) -> Cycle:
@@ -357,5 +374,6 @@ def _cycle_row(report: CycleReport) -> Cycle:
         matches=report.matches,
         changes=len(report.changes),
         regex_timeouts=report.regex_timeouts,
+        dropped=report.dropped,
         ok=True,
     )

@@ -194,7 +194,7 @@ class Daemon:
                 raise Stopping(f"fetching: {exc}") from exc
             self._evaluated_at = report.started_at
         self._checked.set()
-        if report.feeds_checked or report.changes:
+        if report.feeds_checked or report.dropped or report.changes:
             log.info(report.summary(), extra=cycle_fields(report))
         return bool(report.feeds_checked)
 
@@ -424,6 +424,7 @@ def cycle_fields(report: CycleReport) -> dict[str, object]:
         "feeds_checked": report.feeds_checked,
         "not_modified": report.not_modified,
         "failed": report.failed,
+        "dropped": report.dropped,
         "new_entries": report.new_entries,
         "matches": report.matches,
         "changes": len(report.changes),

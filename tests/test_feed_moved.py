@@ -7,17 +7,19 @@ them."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from monitor.domain import QUIET, UNKNOWN, Definitions
+from monitor.metrics import render
 from monitor.pipeline import Context, run_cycle
-from monitor.store import FetchRecord, Store, open_store
+from monitor.store import Added, Store, open_store
 from monitor.web import create_app
 from tests import twofeeds
 from tests.feedserver import FeedServer, Handler, Route
@@ -209,7 +211,8 @@ def test_a_read_of_the_old_address_that_ends_after_the_move_is_not_stored(
     that gives a another address. A's read of the old one was stored on the feed as B had just
     reset it: its entries (a match here) and the feed as read, due again in an interval, so
     the new address counted as read though nobody tried it, and was not checked. Now that read
-    is left out (a log line says so), and B reads the new address at once."""
+    is left out (a log line says so), counted as dropped, not as checked (the cycle's counts
+    and /metrics counted it as read), and B reads the new address at once."""
     with open_store(database_url) as daemon_a, open_store(database_url) as daemon_b:
         ctx_a, reload_b = two_daemons(tmp_path, feed_server, daemon_a, daemon_b)
         later = NOW + timedelta(hours=1)
@@ -224,7 +227,10 @@ def test_a_read_of_the_old_address_that_ends_after_the_move_is_not_stored(
         with caplog.at_level(logging.INFO, "monitor.pipeline"):
             report = run_cycle(ctx_a, now=later)
 
-        assert (report.feeds_checked, report.failed, report.errors) == (2, 0, [])
+        assert (report.feeds_checked, report.failed, report.errors) == (1, 0, [])
+        assert report.dropped == 1
+        assert (daemon_b.cycle_totals().feeds_checked, daemon_b.cycle_totals().dropped) == (3, 1)
+        assert 'monitor_fetches_total{result="dropped"} 1.0' in render(daemon_b, later).decode()
         unread_since_the_move(daemon_b, later, feed_server.url("/a-new.xml"))
         assert twofeeds.WIRE not in [e.title for _, e, _ in daemon_b.entries_since(NOW)]
         ctx_b = reloaded[0]
@@ -232,6 +238,7 @@ def test_a_read_of_the_old_address_that_ends_after_the_move_is_not_stored(
             UNKNOWN, "feeds not read: a: never read yet",
         )  # fmt: skip
         assert f"read at its old address {feed_server.url('/a.xml')}" in caplog.text
+        assert caplog.text.count("not stored (dropped: moved)") == 1
 
         run_cycle(ctx_b, now=later)  # B's check reads the new address at once
         assert feed_server.hits("/a-new.xml") == 1
@@ -239,34 +246,36 @@ def test_a_read_of_the_old_address_that_ends_after_the_move_is_not_stored(
         assert history(daemon_b) == []  # nothing learnt, nothing recorded
 
 
-def test_a_feed_moved_between_storing_a_read_and_recording_it_is_left_unread(
+def test_a_move_right_after_a_read_is_stored_finds_it_stored_whole(
     tmp_path: Path, feed_server: FeedServer, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The move comes at the worst moment: the read's entries are stored (the feed still had
-    that address), and the feeds file gives it another before the fetch is recorded. The feed
-    is not recorded as read: its new address is due at once."""
+    """The move comes right after the read's entries are stored (the feed still had that
+    address). They were stored in one transaction and the fetch recorded in a second, so a
+    move between the two left the entries stored and the record out, while the log said the
+    read was not stored. Now both are stored in one transaction: the read is stored whole,
+    counted as checked, and the move then makes the feed new, its new address due at once."""
     with open_store(database_url) as daemon_a, open_store(database_url) as daemon_b:
         ctx_a, reload_b = two_daemons(tmp_path, feed_server, daemon_a, daemon_b)
         later = NOW + timedelta(hours=1)
-        record = daemon_a.record_fetches
+        add_news = daemon_a.add_news
         reloaded: list[Context] = []
 
-        def moved_before_recording(records: Sequence[FetchRecord]) -> object:
+        def moved_once_stored(*args: Any, **kwargs: Any) -> Added:
+            added = add_news(*args, **kwargs)
             reloaded.append(reload_b(later))
-            return record(records)
+            return added
 
-        daemon_a.record_fetches = moved_before_recording  # type: ignore[method-assign]
+        daemon_a.add_news = moved_once_stored  # type: ignore[method-assign]
         feed_server.route("/a.xml", body=OLD_NEWS)
         with caplog.at_level(logging.INFO, "monitor.pipeline"):
-            run_cycle(ctx_a, now=later)
+            report = run_cycle(ctx_a, now=later)
 
         assert len(reloaded) == 1
-        assert f"read at its old address {feed_server.url('/a.xml')}" in caplog.text
+        assert "not stored" not in caplog.text
+        assert (report.feeds_checked, report.new_entries, report.dropped) == (2, 1, 0)
+        assert twofeeds.WIRE in [e.title for _, e, _ in daemon_b.entries_since(NOW)]
         unread_since_the_move(daemon_b, later, feed_server.url("/a-new.xml"))
         b = next(f for f in daemon_b.feeds() if f.id == "b")
         assert b.last_checked_at == later  # recorded as ever
-        assert reads_a(daemon_b, reloaded[0].definitions, later) == (
-            UNKNOWN, "feeds not read: a: never read yet",
-        )  # fmt: skip
         run_cycle(reloaded[0], now=later)
         assert feed_server.hits("/a-new.xml") == 1

@@ -36,6 +36,7 @@ def cycle(n: int, at: datetime) -> Cycle:
         new_entries=n,
         matches=n // 2,
         regex_timeouts=n % 2,
+        dropped=int(n % 4 == 1),
     )
 
 
@@ -69,6 +70,7 @@ class History:
             (fetches, (("result", "modified"),)): modified,
             (fetches, (("result", "not_modified"),)): sum(x.not_modified for x in c),
             (fetches, (("result", "failed"),)): sum(x.failed for x in c),
+            (fetches, (("result", "dropped"),)): sum(x.dropped for x in c),
             ("monitor_entries_total", ()): sum(x.new_entries for x in c),
             ("monitor_matches_total", ()): sum(x.matches for x in c),
             ("monitor_cycles_total", ()): len(c),

@@ -12,10 +12,10 @@ One module per job; `Store` is their methods in one object:
     engine     opening a database, schema revisions (`upgrade`, `schema_status`)
     base       one transaction per call, compare-and-set claims, the match version
     feeds      configured feeds, due feeds and leases, feed health
-    fetches    what each fetch found, recorded on its feed (a moved feed's read left out)
+    fetches    what each fetch found, recorded on its feed (a moved or retaken feed's read left out)
     entries    entries and their matches
     itemkeys   which of the items offered are stored already (by key, item key, deleted key)
-    feedlocks  the feeds a batch is stored for: their locks, and those moved to another URL
+    feedlocks  the feeds a batch is stored for: their locks
     search     entries searched by their words, a page at a time
     evidence   matches in a window with verdicts applied, kept while the match version holds
     stories    stories kept between evaluations, and the matches and verdicts since
@@ -55,7 +55,7 @@ from monitor.store.entries import Added, EntriesMixin, StoredEntry
 from monitor.store.evidence import EvidenceMixin, EvidenceRead
 from monitor.store.exports import ExportsMixin
 from monitor.store.feeds import DueFeed, FeedCounts, FeedsMixin, FeedState
-from monitor.store.fetches import FetchesMixin, FetchRecord
+from monitor.store.fetches import Dropped, FetchesMixin, FetchRecord
 from monitor.store.health import Cycle, CycleTotals, HealthMixin
 from monitor.store.replays import ReplayHold, ReplaysMixin
 from monitor.store.rests import RestsMixin
@@ -83,6 +83,7 @@ __all__ = [
     "Cycle",
     "CycleTotals",
     "DigestState",
+    "Dropped",
     "DueFeed",
     "EvidenceRead",
     "FailingAlerts",

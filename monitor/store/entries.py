@@ -17,8 +17,8 @@ from sqlalchemy import Connection, delete, select, text, update
 from monitor.domain import Entry, Match
 from monitor.identity import another_item, distinct_items
 from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
-from monitor.store.feedlocks import hold_feeds, moved_feeds
-from monitor.store.fetches import mark_new
+from monitor.store.feedlocks import hold_feeds
+from monitor.store.fetches import Dropped, FetchRecord, dropped_reads, mark_new, record_reads
 from monitor.store.forgetting import forget_stories, hold_evaluations
 from monitor.store.itemkeys import leave_forgotten, leave_known, stored_entries, stored_titles
 from monitor.store.oldkeys import carry_forgotten_keys
@@ -87,7 +87,7 @@ class Added:
     entries: list[tuple[int, Entry]]
     matches: int
     known_again: dict[str, Counter[str]] = field(default_factory=dict)  # feed -> guid/link -> n
-    moved: frozenset[str] = frozenset()  # feeds whose entries were left out: given another URL
+    dropped: Mapping[str, Dropped] = field(default_factory=dict)  # reads left out, and why
 
 
 @dataclass(frozen=True)
@@ -111,30 +111,43 @@ class EntriesMixin(StoreBase):
         now: datetime,
         match: Callable[[Sequence[tuple[int, Entry]]], Sequence[tuple[int, Match]]],
         definition_hashes: Mapping[str, str],
-        urls: Mapping[str, str] | None = None,
+        records: Sequence[FetchRecord] = (),
+        owner: str | None = None,
+        told: Callable[[FetchRecord, Mapping[str, int]], FetchRecord] | None = None,
     ) -> Added:
         """Store new entries and their matches (`match` of the new ones) in one transaction.
 
         Either both are stored or neither, so a crash between them cannot leave entries
         whose matches are lost; their feeds' `last_new_at` moves to `now` with them. Returns
         the new entries, how many matches were stored and the items known under a new key.
-        `urls`: feed id -> the URL its entries were read for; those of a feed that has
-        another now (the feeds file moved it: `sync_feeds`) are left out, named in `moved`.
+
+        `records`: the fetches the entries were read by, recorded in the same transaction
+        (`record_fetches`, lease `owner`), each with its warning `told` of its feed's items
+        known again. A read whose feed the feeds file moved, or whose lease another process
+        took, since it was claimed is left out whole, its entries and its record (`dropped`):
+        the feeds' rows are locked first (PostgreSQL), so a reload or a claim in between waits
+        for the commit, and a read is either stored whole or not at all.
         """
         with self._tx("add entries and matches", write=True) as conn:
             hold_feeds(conn, entries)
-            moved = moved_feeds(conn, entries, urls) if urls else frozenset()
-            entries = [e for e in entries if e.feed_id not in moved] if moved else entries
+            dropped = dropped_reads(conn, records, owner) if records else {}
+            entries = [e for e in entries if e.feed_id not in dropped] if dropped else entries
             known_again: dict[str, Counter[str]] = {}
             new = self._insert_entries(conn, entries, now, known_again)
             rows = _match_rows(match(new), definition_hashes) if new else []
             written = self._upsert_matches(conn, rows) if rows else 0
             if rows:
                 self._mark_seq(conn, [r["entry_id"] for r in rows], self._matches_written(conn))
-            # Last, so the feeds' rows (which renewing leases skips while locked) are locked
-            # only until the commit, not while the entries are matched.
+            # Last, so without `records` the feeds' rows (which renewing leases skips while
+            # locked) are locked only until the commit, not while the entries are matched.
             mark_new(conn, [entry.feed_id for _, entry in new], now)
-            return Added(new, written, known_again, moved)
+            if records:
+                kept = [r for r in records if r.feed_id not in dropped]
+                if told is not None:
+                    kept = [told(r, known_again[r.feed_id]) if r.feed_id in known_again else r
+                            for r in kept]  # fmt: skip
+                dropped |= record_reads(conn, kept, owner)
+            return Added(new, written, known_again, dropped)
 
     def _insert_entries(
         self,

@@ -1,16 +1,14 @@
 """The feeds a batch of entries is stored for: each one's lock held while its items are stored
-(PostgreSQL), and those the feeds file gave another URL since the entries were read (`add_news`
-leaves their entries out).
+(PostgreSQL). Which of their reads are left out, and why: `fetches.dropped_reads`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import Connection, text
 
 from monitor.domain import Entry, digest_of
-from monitor.store.fetches import listed_urls
 
 _FEEDS_STORED = 0x6D6F6E65  # "mone": the class of the advisory locks of `hold_feeds`
 _PG_HOLD_FEEDS = text("SELECT pg_advisory_xact_lock(:kind, k) FROM unnest(CAST(:keys AS int[])) k")
@@ -31,14 +29,3 @@ def hold_feeds(conn: Connection, entries: Sequence[Entry]) -> None:
 def _feed_lock(feed_id: str) -> int:
     """A feed's lock key: 32 bits of its id's digest (two feeds sharing one only wait more)."""
     return int(digest_of(feed_id)[:8], 16) - (1 << 31)
-
-
-def moved_feeds(
-    conn: Connection, entries: Sequence[Entry], urls: Mapping[str, str]
-) -> frozenset[str]:
-    """The feeds of `entries` whose URL is no longer the one `urls` says they were read for."""
-    read = {e.feed_id for e in entries if e.feed_id in urls}
-    now = listed_urls(conn, read)
-    return frozenset(
-        feed_id for feed_id in read if feed_id in now and now[feed_id] != urls[feed_id]
-    )

@@ -1,7 +1,9 @@
 """What each fetch found, recorded on its feed (`FetchRecord`, `record_fetches`): validators,
-back-off, errors and warnings, its lease released; a read of a feed the feeds file gave another
-URL since it was claimed is left out. Also the feeds' URLs as listed (`listed_urls`) and when
-they last brought something new (`mark_new`, in the transaction that stores the entries).
+back-off, errors and warnings, its lease released. A read is left out (`Dropped`) when the feeds
+file gave its feed another URL since it was claimed, or when another process holds (or held) the
+feed's lease since: the lease of a slow read ran out and the feed was claimed again. Also which
+reads of a batch of entries are so left out (`dropped_reads`, in the transaction that stores the
+entries) and when the feeds last brought something new (`mark_new`, in that transaction too).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, or_, text, update
@@ -46,29 +49,57 @@ class FetchRecord:
     listed_url: str | None = None
 
 
+class Dropped(StrEnum):
+    """Why a read was left out, neither its entries nor its record stored."""
+
+    MOVED = "moved"  # the feeds file gave the feed another URL since it was claimed
+    TAKEN = "taken"  # its lease ran out and another process claimed the feed since
+
+
 class FetchesMixin(StoreBase):
     """Fetch results recorded on the feed table."""
 
     @once_more_if_disconnected
-    def record_fetches(self, records: Sequence[FetchRecord]) -> set[str]:
+    def record_fetches(
+        self, records: Sequence[FetchRecord], *, owner: str | None = None
+    ) -> dict[str, Dropped]:
         """Store what fetches found and release their leases, in one transaction (one
         executemany per set of columns written). A record whose feed no longer has its
         `listed_url` (the feeds file gave it another since it was claimed: `sync_feeds` reset
-        it) is left out, by a condition of the same UPDATE: a read of the old address says
-        nothing of the new one. Returns the ids of the feeds so left out."""
-        groups: dict[tuple[str, ...], list[_Row]] = {}
-        for record in records:
-            values = _fetch_values(record)
-            groups.setdefault(tuple(values), []).append((record.feed_id, record.listed_url, values))
-        moved: set[str] = set()
-        if not groups:
-            return moved
-        update_feeds = _sqlite_update_feeds if self.dialect == "sqlite" else _update_feeds
+        it), or whose lease `owner` (None: any) no longer holds it (it ran out and another
+        process claimed the feed, and may have recorded it already), is left out, by conditions
+        of the same UPDATE: a read of the old address says nothing of the new one, and only one
+        reader's read of a feed is stored. Returns the feeds so left out, with why."""
         with self._tx("record fetch", write=True) as conn:
-            for names, rows in groups.items():
-                if update_feeds(conn, names, rows) != len(rows):
-                    moved |= _moved_or_unknown(conn, rows)
-        return moved
+            return record_reads(conn, records, owner)
+
+
+def record_reads(
+    conn: Connection, records: Sequence[FetchRecord], owner: str | None
+) -> dict[str, Dropped]:
+    """`record_fetches` in the caller's transaction."""
+    groups: dict[tuple[str, ...], list[_Row]] = {}
+    for record in sorted(records, key=lambda r: r.feed_id):  # rows locked in one order
+        values = _fetch_values(record)
+        groups.setdefault(tuple(values), []).append((record.feed_id, record.listed_url, values))
+    update_feeds = _sqlite_update_feeds if conn.dialect.name == "sqlite" else _update_feeds
+    dropped: dict[str, Dropped] = {}
+    for names, rows in groups.items():
+        if update_feeds(conn, names, rows, owner) != len(rows):
+            dropped |= _dropped_or_unknown(conn, rows, owner)
+    return dropped
+
+
+def dropped_reads(
+    conn: Connection, records: Sequence[FetchRecord], owner: str | None
+) -> dict[str, Dropped]:
+    """The reads of `records` that `record_reads` would leave out, their feeds' rows locked
+    until the transaction ends (PostgreSQL), so no reload or claim changes that before the
+    records are written: for the transaction that stores those reads' entries first."""
+    holds = _holds(conn, [r.feed_id for r in records], lock=True)
+    found = ((r.feed_id, _why(holds[r.feed_id], r.listed_url, owner))
+             for r in records if r.feed_id in holds)  # fmt: skip
+    return {feed_id: why for feed_id, why in found if why is not None}
 
 
 def _fetch_values(r: FetchRecord) -> dict[str, Any]:
@@ -99,50 +130,77 @@ def _fetch_values(r: FetchRecord) -> dict[str, Any]:
 _Row = tuple[str, str | None, dict[str, Any]]  # feed id, listed URL, `_fetch_values`
 
 
-def _update_feeds(conn: Connection, names: tuple[str, ...], rows: list[_Row]) -> int:
+def _update_feeds(
+    conn: Connection, names: tuple[str, ...], rows: list[_Row], owner: str | None
+) -> int:
     """Write `names` (`_fetch_values`) of each (feed id, listed URL, values) whose feed still
-    has that URL (None: any); returns the rows updated."""
+    has that URL (None: any) and whose lease `owner` holds (None: any); returns the rows
+    updated."""
     listed = bindparam("v_listed_url", type_=feed_table.c.url.type)
     statement = update(feed_table).where(
         feed_table.c.id == bindparam("v_feed_id"),
         feed_table.c.url == func.coalesce(listed, feed_table.c.url),
     )
+    if owner is not None:
+        statement = statement.where(feed_table.c.lease_owner == bindparam("v_lease_holder"))
+    held = {"v_lease_holder": owner} if owner is not None else {}
     params = [
-        {"v_feed_id": feed_id, "v_listed_url": url} | {f"v_{name}": v for name, v in values.items()}
+        {"v_feed_id": feed_id, "v_listed_url": url, **held}
+        | {f"v_{name}": v for name, v in values.items()}
         for feed_id, url, values in rows
     ]
     return conn.execute(statement.values(dict(map(_fetch_set, names))), params).rowcount
 
 
-def _moved_or_unknown(conn: Connection, rows: Sequence[_Row]) -> set[str]:
-    """The feeds of `rows` given another URL than their record's (so not updated); a
-    StoreError when one is not stored at all."""
-    urls = listed_urls(conn, [feed_id for feed_id, _, _ in rows])
-    unknown = [feed_id for feed_id, _, _ in rows if feed_id not in urls]
+def _dropped_or_unknown(
+    conn: Connection, rows: Sequence[_Row], owner: str | None
+) -> dict[str, Dropped]:
+    """The feeds of `rows` given another URL than their record's, or whose lease `owner` no
+    longer holds (so not updated); a StoreError when one is not stored at all."""
+    holds = _holds(conn, [feed_id for feed_id, _, _ in rows])
+    unknown = [feed_id for feed_id, _, _ in rows if feed_id not in holds]
     if unknown:
         among = " among " if len(rows) > 1 else " "
         raise StoreError(f"store: unknown feed{among}{_names([i for i, _, _ in rows])}")
-    return {feed_id for feed_id, url, _ in rows if url is not None and urls[feed_id] != url}
+    found = ((feed_id, _why(holds[feed_id], url, owner)) for feed_id, url, _ in rows)
+    return {feed_id: why for feed_id, why in found if why is not None}
 
 
-_PG_LISTED_URLS = text("SELECT id, url FROM feed WHERE id = ANY(CAST(:ids AS text[]))")
+def _why(hold: tuple[str, str | None], listed_url: str | None, owner: str | None) -> Dropped | None:
+    """Why a read of a feed whose (URL, lease owner) is `hold` is left out; None: it is not."""
+    url, holder = hold
+    if listed_url is not None and url != listed_url:
+        return Dropped.MOVED
+    if owner is not None and holder != owner:
+        return Dropped.TAKEN
+    return None
 
 
-def listed_urls(conn: Connection, feed_ids: Collection[str]) -> dict[str, str]:
-    """feed id -> its URL in the feeds file, of those stored; in plain SQL (a statement built
-    with SQLAlchemy costs several times more than running it)."""
+_PG_HOLDS = "SELECT id, url, lease_owner FROM feed WHERE id = ANY(CAST(:ids AS text[])) ORDER BY id"
+
+
+def _holds(
+    conn: Connection, feed_ids: Collection[str], *, lock: bool = False
+) -> dict[str, tuple[str, str | None]]:
+    """feed id -> (its URL in the feeds file, its lease owner), of those stored; with `lock`,
+    their rows locked until the transaction ends (PostgreSQL; SQLite's writer holds the write
+    lock anyway). In plain SQL: a statement built with SQLAlchemy costs several times more
+    than running it."""
     if not feed_ids:
         return {}
     if conn.dialect.name == "postgresql":
-        return {i: url for i, url in conn.execute(_PG_LISTED_URLS, {"ids": list(feed_ids)})}
-    found: dict[str, str] = {}
+        pg = text(_PG_HOLDS + (" FOR UPDATE" if lock else ""))
+        return {i: (url, holder) for i, url, holder in conn.execute(pg, {"ids": list(feed_ids)})}
+    found: dict[str, tuple[str, str | None]] = {}
     for ids in chunks(feed_ids):
-        query = f"SELECT id, url FROM feed WHERE id IN ({', '.join('?' for _ in ids)})"
-        found.update({i: url for i, url in conn.exec_driver_sql(query, tuple(ids))})
+        query = f"SELECT id, url, lease_owner FROM feed WHERE id IN ({', '.join('?' for _ in ids)})"
+        found.update({i: (url, h) for i, url, h in conn.exec_driver_sql(query, tuple(ids))})
     return found
 
 
-def _sqlite_update_feeds(conn: Connection, names: tuple[str, ...], rows: list[_Row]) -> int:
+def _sqlite_update_feeds(
+    conn: Connection, names: tuple[str, ...], rows: list[_Row], owner: str | None
+) -> int:
     """`_update_feeds` by a plain executemany, which runs in C (SQLAlchemy binds row by row in
     Python), with datetimes written as UTCDateTime writes them."""
     sets = ", ".join(
@@ -151,11 +209,13 @@ def _sqlite_update_feeds(conn: Connection, names: tuple[str, ...], rows: list[_R
         else f'"{name}" = ?'
         for name in names
     )
+    held = (owner,) if owner is not None else ()
     params = [
         (*(sqlite_utc(v) if isinstance(v, datetime) else v for v in values.values()), feed_id, url)
         for feed_id, url, values in rows
     ]
-    where = "WHERE id = ? AND url = coalesce(?, url)"
+    params = [(*row, *held) for row in params] if held else params
+    where = "WHERE id = ? AND url = coalesce(?, url)" + (" AND lease_owner = ?" if held else "")
     return conn.exec_driver_sql(f"UPDATE feed SET {sets} {where}", params).rowcount
 
 

@@ -41,6 +41,7 @@ class Cycle:
     matches: int = 0
     changes: int = 0
     regex_timeouts: int = 0  # regex term runs out of their time budget
+    dropped: int = 0  # reads left out (`Dropped`): neither counted above nor stored
     ok: bool = True
     id: int | None = None
 
@@ -53,6 +54,7 @@ CYCLE_COUNTS = (
     "matches",
     "changes",
     "regex_timeouts",
+    "dropped",
 )
 
 
@@ -68,6 +70,7 @@ class CycleTotals:
     matches: int = 0
     changes: int = 0
     regex_timeouts: int = 0
+    dropped: int = 0
     seconds: float = 0.0  # their total duration
     within: tuple[int, ...] = ()  # how many lasted at most each asked bound
 

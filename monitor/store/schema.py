@@ -313,6 +313,7 @@ class CycleTable(SQLModel, table=True):
     matches: int = 0
     changes: int = 0
     regex_timeouts: int = 0  # regex term runs out of their time budget in the cycle
+    dropped: int = 0  # reads left out: their feed moved, or its lease taken, meanwhile
     ok: bool = True
 
 
