@@ -7,16 +7,20 @@ them."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from monitor.domain import QUIET, UNKNOWN, Definitions
+from monitor.domain import QUIET, UNKNOWN, Definitions, Entry
+from monitor.match import Matcher
 from monitor.metrics import render
 from monitor.pipeline import Context, run_cycle
 from monitor.store import Added, Store, open_store
@@ -279,3 +283,74 @@ def test_a_move_right_after_a_read_is_stored_finds_it_stored_whole(
         assert b.last_checked_at == later  # recorded as ever
         run_cycle(reloaded[0], now=later)
         assert feed_server.hits("/a-new.xml") == 1
+
+
+class _ReloadingWhileMatched:
+    """A's matcher: at its first entry (matched in the transaction that stores the read) B
+    reloads, in a thread; it goes on once the reload has ended or waits for a lock."""
+
+    def __init__(self, matcher: Matcher, reload: Callable[[], Context], url: str) -> None:
+        self.matcher, self.reload, self.url = matcher, reload, url
+        self.reloaded: list[Context] = []
+        self.thread: threading.Thread | None = None
+        self.waited = False  # the reload waited for a lock while the read was being stored
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.matcher, name)
+
+    def match(self, entry: Entry) -> Any:
+        if self.thread is None:
+            self.thread = threading.Thread(target=lambda: self.reloaded.append(self.reload()))
+            self.thread.start()
+            ended_or_waits = _until(lambda: not self.thread_alive() or _waits_for_a_lock(self.url))
+            self.waited = ended_or_waits and self.thread_alive()
+        return self.matcher.match(entry)
+
+    def thread_alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+
+def _until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Wait until `condition()` holds (True), or `timeout` seconds pass (False)."""
+    done = threading.Event()
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        done.wait(0.01)
+    return True
+
+
+def _waits_for_a_lock(url: str) -> bool:
+    """Whether a session of the database at `url` waits for a lock (another one holds)."""
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        found = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                             "'Lock' AND datname = current_database()").fetchone()  # fmt: skip
+    return bool(found and found[0])
+
+
+def test_a_reload_while_a_read_is_stored_waits_for_it(
+    tmp_path: Path, feed_server: FeedServer, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL: daemon B reloads a feeds file moving feed a while daemon A stores its read
+    of the old address (matching its entries, in the transaction that stores them). The move
+    was committed at once, between A's entries and A's record: the entries stayed stored, the
+    record was left out and the log said the read was not stored. Now the feeds' rows are
+    locked from the start of that transaction: the reload waits for its commit, so the read is
+    stored whole, and the move then makes the feed new, its new address due at once."""
+    with open_store(postgres_url) as daemon_a, open_store(postgres_url) as daemon_b:
+        ctx_a, reload_b = two_daemons(tmp_path, feed_server, daemon_a, daemon_b)
+        later = NOW + timedelta(hours=1)
+        hooked = _ReloadingWhileMatched(ctx_a.matcher, lambda: reload_b(later), postgres_url)
+        feed_server.route("/a.xml", body=OLD_NEWS)
+        with caplog.at_level(logging.INFO, "monitor.pipeline"):
+            report = run_cycle(replace(ctx_a, matcher=hooked), now=later)  # type: ignore[arg-type]
+        assert hooked.thread is not None
+        hooked.thread.join(30)
+
+        assert hooked.waited
+        assert len(hooked.reloaded) == 1
+        assert "not stored" not in caplog.text
+        assert (report.feeds_checked, report.new_entries, report.dropped) == (2, 1, 0)
+        assert twofeeds.WIRE in [e.title for _, e, _ in daemon_b.entries_since(NOW)]
+        unread_since_the_move(daemon_b, later, feed_server.url("/a-new.xml"))
