@@ -52,7 +52,7 @@ from monitor.pipeline import (
 )
 from monitor.reloading import Reloader
 from monitor.settings import Settings
-from monitor.shutdown import SHUTDOWN_GRACE, install_signals, release_claims, stop_all
+from monitor.shutdown import SHUTDOWN_GRACE, Signals, release_claims, stop_all
 from monitor.store import Store, TakenOver, log_taken_over
 
 log = logging.getLogger("monitor.daemon")
@@ -489,32 +489,27 @@ def run(
     definitions: Definitions,
     *,
     services: Callable[[Daemon], Sequence[Service]] | None = None,
+    signals: Signals | None = None,
 ) -> int:
     """Serve until SIGTERM or SIGINT; returns the exit code (0 after a clean stop, 1 when the
     daemon stopped itself: another version migrated the database).
 
     `services(daemon)` gives what is served alongside the jobs (the HTTP endpoint); they may
-    read `daemon.definitions`, which follows reloads."""
+    read `daemon.definitions`, which follows reloads. `signals`, installed by the command
+    before its start-up (else here), go to the daemon from its first step on."""
+    signals = signals or Signals().install()
+    signals.before("starting the daemon")
     daemon = Daemon(settings, store, definitions)
-    install_signals(daemon)  # before start-up, which can wait for the database
-    daemon.start()
+    signals.attach(daemon)  # before start-up's database work, which can wait for the database
+    if not daemon.stopping.is_set():
+        daemon.start()
     scheduler = build_scheduler(daemon)
-    started: list[Service] = []
-    try:
-        for service in services(daemon) if services else ():
-            service.start()
-            started.append(service)
-    except BaseException:
-        stop_all([s.stop for s in started], SHUTDOWN_GRACE)
-        daemon.close(timeout=0)
-        raise
-    heap.freeze()  # start-up is done: what it loaded lives as long as the daemon
-    scheduler.start()
-    _log_start(daemon)
+    started = _start(daemon, scheduler, services)
     while not daemon.stopping.wait(0.5):
         catch_up(scheduler, datetime.now(settings.zone))
     log.info("stopping")
-    done = stop_all([scheduler.shutdown, *(s.stop for s in started)], SHUTDOWN_GRACE)
+    stoppers = [scheduler.shutdown] if scheduler.running else []
+    done = stop_all([*stoppers, *(s.stop for s in started)], SHUTDOWN_GRACE)
     daemon.close(timeout=1.0)
     released = release_claims(daemon)
     if released:
@@ -525,6 +520,31 @@ def run(
         os._exit(1 if daemon.fatal else 0)  # the pool's threads would be joined at exit
     log.info("stopped")
     return 1 if daemon.fatal else 0
+
+
+def _start(
+    daemon: Daemon,
+    scheduler: BackgroundScheduler,
+    services: Callable[[Daemon], Sequence[Service]] | None,
+) -> list[Service]:
+    """Start the services, then the jobs; none once a stop was asked for (a signal during
+    start-up). Returns the services started."""
+    started: list[Service] = []
+    try:
+        for service in services(daemon) if services and not daemon.stopping.is_set() else ():
+            if daemon.stopping.is_set():
+                break
+            service.start()
+            started.append(service)
+    except BaseException:
+        stop_all([s.stop for s in started], SHUTDOWN_GRACE)
+        daemon.close(timeout=0)
+        raise
+    if not daemon.stopping.is_set():
+        heap.freeze()  # start-up is done: what it loaded lives as long as the daemon
+        scheduler.start()
+        _log_start(daemon)
+    return started
 
 
 def catch_up(scheduler: BackgroundScheduler, now: datetime) -> bool:

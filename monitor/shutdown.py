@@ -1,7 +1,13 @@
 """Stopping the daemon: SIGTERM and SIGINT stop it, SIGHUP reloads its definitions; the jobs
 get SHUTDOWN_GRACE to finish, and whatever is stuck, the process ends SHUTDOWN_BUDGET after
 the signal, its claims released (`release_claims`) so that a restarted (or another) daemon
-checks those feeds and sends those alerts and that digest at once."""
+checks those feeds and sends those alerts and that digest at once.
+
+`Signals` takes the three signals from the first line of `monitor run` and `monitor serve`,
+before start-up's imports, settings, database and definitions: a stop then ends start-up
+cleanly at its next stage (`Signals.before`), a reload is passed on to the daemon once it
+exists. So this module imports only the standard library at its top.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +21,10 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import FrameType
-from typing import Protocol
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
-from monitor.store import Store, TakenOver
+if TYPE_CHECKING:
+    from monitor.store import Store, TakenOver
 
 log = logging.getLogger("monitor.daemon")
 
@@ -67,16 +74,21 @@ def release_claims(daemon: Stoppable, timeout: float = RELEASE_TIMEOUT) -> Taken
     worker = threading.Thread(target=release, name="monitor-release", daemon=True)
     worker.start()
     worker.join(timeout)
-    return released[0] if released else TakenOver()
+    if released:
+        return released[0]
+    from monitor.store import TakenOver
+
+    return TakenOver()
 
 
-def bound_shutdown(daemon: Stoppable, budget: float = SHUTDOWN_BUDGET) -> None:
+def bound_shutdown(release: Callable[[], object], budget: float = SHUTDOWN_BUDGET) -> None:
     """End the process `budget` seconds from now, whatever is stuck by then.
 
     The orderly stop above waits SHUTDOWN_GRACE for the jobs, then exits; but a thread can
     hold what that path needs for ever (a store lock, a logging handler's lock while writing to
-    a pipe nobody reads, a parse worker joined at interpreter exit). A watchdog thread then
-    releases the claims of what is not in flight (a lock held for a set's copy only) and calls
+    a pipe nobody reads, a parse worker joined at interpreter exit; at start-up, a database
+    that makes it wait). A watchdog thread then calls `release` (the daemon's: release the
+    claims of what is not in flight, a lock held for a set's copy only) and calls
     os._exit(0) without taking any other lock; if no Python thread can run at all, SIGALRM, two
     seconds later, ends the process from the kernel."""
     if hasattr(signal, "alarm"):
@@ -85,7 +97,7 @@ def bound_shutdown(daemon: Stoppable, budget: float = SHUTDOWN_BUDGET) -> None:
 
     def watchdog() -> None:
         time.sleep(budget)
-        release_claims(daemon)
+        release()
         with contextlib.suppress(OSError):
             os.set_blocking(2, False)
             os.write(2, b"monitor: still stopping after %gs; exiting now\n" % budget)
@@ -105,21 +117,71 @@ def stop_all(stoppers: Sequence[Callable[[], object]], grace: float) -> bool:
     return not any(thread.is_alive() for thread in threads)
 
 
-def install_signals(daemon: Stoppable) -> None:
-    if threading.current_thread() is not threading.main_thread():
-        return
+class Signals:
+    """SIGTERM and SIGINT (stop) and SIGHUP (reload) for a long-running command, from its first
+    line (`install`) to its end. Until the daemon exists (`attach`) they are remembered, and
+    start-up asks `before` each stage whether to go on; then they go to the daemon. A stop arms
+    the bound (`bound_shutdown`) at once, so a start-up stuck on its database ends too."""
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        if not daemon.stopping.is_set():
+    def __init__(self) -> None:
+        self.stop_signal: str | None = None  # the name of the first stop signal received
+        self.reload_requested = False
+        self._daemon: Stoppable | None = None
+        self._reloads: Callable[[], None] | None = None  # what SIGHUP asks (`reload_with`)
+
+    def install(self) -> Signals:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._stop)
+            signal.signal(signal.SIGINT, self._stop)
+            if hasattr(signal, "SIGHUP"):  # not the default: the end of the process
+                signal.signal(signal.SIGHUP, self._reload)
+        return self
+
+    def attach(self, daemon: Stoppable) -> None:
+        """From now on the signals go to `daemon`; one received before is passed on."""
+        self._daemon = daemon  # before the look below: a signal in between sees the daemon
+        if self.stop_signal is not None:
             daemon.stop()
-            bound_shutdown(daemon)  # before logging: a log line can block on a full pipe
-        log.info("%s received", signal.Signals(signum).name)
+        self.reload_with(daemon.request_reload)
 
-    def reload(_signum: int, _frame: FrameType | None) -> None:
+    def reload_with(self, request: Callable[[], None]) -> None:
+        """From now on SIGHUP calls `request`; at once if one was received before."""
+        self._reloads = request
+        if self.reload_requested:
+            request()
+
+    def before(self, stage: str) -> None:
+        """Start-up is about to begin `stage` ("opening the database"): ended here, with exit
+        code 0, when a stop was asked for (what the last stage did is finished or rolled back:
+        a migration is one transaction)."""
+        if self.stop_signal is None:
+            log.debug("starting: %s", stage)
+            return
+        self.stopped_in_start_up(stage)
+
+    def stopped_in_start_up(self, stage: str) -> NoReturn:
+        log.info("stopping during start-up (%s received), before %s", self.stop_signal, stage)
+        log.info("stopped")
+        raise SystemExit(0)
+
+    def _release(self) -> None:
+        if self._daemon is not None:
+            release_claims(self._daemon)
+
+    def _stop(self, signum: int, _frame: FrameType | None) -> None:
+        name, daemon, first = signal.Signals(signum).name, self._daemon, self.stop_signal is None
+        self.stop_signal = self.stop_signal or name
+        # The bound is armed once, before logging (a log line can block on a full pipe); not
+        # for a daemon that stopped itself (it exits 1 on its own).
+        if daemon is not None and not daemon.stopping.is_set():
+            daemon.stop()
+            bound_shutdown(self._release)
+        elif daemon is None and first:
+            bound_shutdown(self._release)
+        log.info("%s received", name)
+
+    def _reload(self, _signum: int, _frame: FrameType | None) -> None:
+        self.reload_requested = True
+        if self._reloads is not None:
+            self._reloads()
         log.info("SIGHUP received: definitions will be reloaded")
-        daemon.request_reload()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, reload)

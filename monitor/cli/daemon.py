@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -10,6 +9,7 @@ import click
 
 from monitor.cli.common import Runtime, command, pass_runtime
 from monitor.errors import DefinitionError, StoreError
+from monitor.shutdown import Signals  # the standard library only: loads nothing else
 
 if TYPE_CHECKING:
     from monitor import scheduler
@@ -26,10 +26,17 @@ def run_cmd(rt: Runtime) -> None:
 
     Example: MONITOR_CHECK_INTERVAL=5m monitor run
     """
+    signals = Signals().install()  # first: a signal during start-up stops it cleanly
     from monitor import scheduler
 
+    settings = rt.settings  # logging is set up: from here a stop during start-up is logged
+    signals.before("opening the database")
     rt.checkpoints = False  # a job of the daemon's copies SQLite's log into the file
-    raise SystemExit(scheduler.run(rt.settings, rt.store, rt.definitions, services=_web(rt)))
+    store = rt.store
+    signals.before("loading the definitions")
+    definitions = rt.definitions
+    code = scheduler.run(settings, store, definitions, services=_web(rt), signals=signals)
+    raise SystemExit(code)
 
 
 def _web(rt: Runtime) -> Callable[[scheduler.Daemon], list[scheduler.Service]]:
@@ -67,23 +74,32 @@ def serve_cmd(rt: Runtime, host: str | None, port: int | None) -> None:
 
     Example: monitor serve --host 127.0.0.1 --port 8001
     """
+    signals = Signals().install()  # first, as for `monitor run`
     from monitor import web
 
+    settings = rt.settings  # logging is set up: from here a stop during start-up is logged
+    signals.before("loading the definitions")
     reloading = _Reloading(rt)
-    if hasattr(signal, "SIGHUP"):  # as for `monitor run`, not the default: the end of the process
-        signal.signal(signal.SIGHUP, lambda _signum, _frame: reloading.request())
+    signals.reload_with(reloading.request)
+    signals.before("opening the database")
+    store = rt.store
+    signals.before("serving")
     foreign: list[str] = []  # why the database is not this version's any more, once found
     app = web.create_app(
-        store=rt.store,
+        store=store,
         definitions=reloading,
-        settings=rt.settings,
+        settings=settings,
         validity=reloading.validity,
         on_schema_change=foreign.append,
     )
-    port = rt.settings.http_port if port is None else port
-    limits = web.Limits.of(rt.settings)
-    host = host or rt.settings.http_host
-    web.serve(app, host=host, port=port, limits=limits, stop=lambda: bool(foreign))
+    port = settings.http_port if port is None else port
+    limits = web.Limits.of(settings)
+    host = host or settings.http_host
+
+    def stop() -> bool:  # a signal between here and uvicorn's own handlers is not lost
+        return bool(foreign) or signals.stop_signal is not None
+
+    web.serve(app, host=host, port=port, limits=limits, stop=stop)
     if foreign:  # the error it would give at start-up: a restart of this version fails alike
         raise StoreError(f"{foreign[0]}; this server stopped")
 
