@@ -502,7 +502,7 @@ def run(
     daemon = Daemon(settings, store, definitions)
     signals.attach(daemon)  # before start-up's database work, which can wait for the database
     if not daemon.stopping.is_set():
-        daemon.start()
+        signals.run(daemon.start)
     scheduler = build_scheduler(daemon)
     started = _start(daemon, scheduler, services)
     while not daemon.stopping.wait(0.5):

@@ -21,12 +21,13 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn, Protocol
+from typing import TYPE_CHECKING, NoReturn, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from monitor.store import Store, TakenOver
 
 log = logging.getLogger("monitor.daemon")
+T = TypeVar("T")
 
 SHUTDOWN_GRACE = 7.0  # seconds the running jobs get to finish after SIGTERM
 SHUTDOWN_BUDGET = 8.0  # seconds from SIGTERM to the end of the process, whatever is stuck
@@ -158,6 +159,28 @@ class Signals:
             log.debug("starting: %s", stage)
             return
         self.stopped_in_start_up(stage)
+
+    def run(self, work: Callable[[], T]) -> T:
+        """`work()` (a stage of start-up) in a thread of its own, this one waiting: a signal is
+        taken at once even while the stage waits inside a C call (SQLite's busy wait for a lock
+        another process holds, up to 30 s), which Python would otherwise only let it handle
+        once the call returns; so the bound armed by a stop ends a stage stuck that long."""
+        result: list[T] = []
+        failed: list[BaseException] = []
+
+        def stage() -> None:
+            try:
+                result.append(work())
+            except BaseException as exc:  # raised here, in the command's thread
+                failed.append(exc)
+
+        thread = threading.Thread(target=stage, name="monitor-start-up", daemon=True)
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.1)
+        if failed:
+            raise failed[0]
+        return result[0]
 
     def stopped_in_start_up(self, stage: str) -> NoReturn:
         log.info("stopping during start-up (%s received), before %s", self.stop_signal, stage)

@@ -193,3 +193,46 @@ def test_monitor_serve_takes_signals_from_its_start(
     assert "Traceback" not in server.text() and "Aborted" not in server.text(), server.text()
     if server.db.exists():
         assert schema_of(server.db) in (("ok", []), ("ok", [migrate.head()]))
+
+
+def sleeping(pid: int) -> bool:
+    """A thread of the process sleeps (SQLite's busy wait for a lock, between its tries)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if "nanosleep" in (task / "wchan").read_text():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def test_a_stop_while_start_up_waits_for_a_locked_database_ends_it_within_its_bound(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Another process holds the new database's write lock: start-up waits for it (up to 30 s,
+    the busy timeout) inside SQLite, where the command's thread could not take a signal. A
+    stop then still ends the process 8 s later (the bound: exit 0), the database untouched."""
+    env = environment(tmp_path, {"yonhap": feed_server.url("/yonhap.xml")})
+    db, log = tmp_path / "monitor.db", tmp_path / "run.log"
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("PRAGMA journal_mode = WAL")
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        with log.open("ab") as out:
+            daemon = subprocess.Popen(
+                [sys.executable, "-m", "monitor", "run"], env=env, cwd=tmp_path, stdout=out,
+                stderr=out,
+            )  # fmt: skip
+        try:
+            waiting = lambda: daemon.poll() is not None or sleeping(daemon.pid)  # noqa: E731
+            wait_for(waiting, 120, "the start-up to wait for the lock")
+            daemon.send_signal(signal.SIGTERM)
+            assert daemon.wait(60) == 0, log.read_text()
+        finally:
+            daemon.kill()
+            daemon.wait()
+    finally:
+        writer.rollback()
+        writer.close()
+    assert "still stopping after 8s; exiting now" in log.read_text(), log.read_text()
+    assert schema_of(db) == ("ok", [])

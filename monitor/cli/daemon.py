@@ -32,9 +32,9 @@ def run_cmd(rt: Runtime) -> None:
     settings = rt.settings  # logging is set up: from here a stop during start-up is logged
     signals.before("opening the database")
     rt.checkpoints = False  # a job of the daemon's copies SQLite's log into the file
-    store = rt.store
+    store = signals.run(lambda: rt.store)  # the stages that may wait: signals taken meanwhile
     signals.before("loading the definitions")
-    definitions = rt.definitions
+    definitions = signals.run(lambda: rt.definitions)
     code = scheduler.run(settings, store, definitions, services=_web(rt), signals=signals)
     raise SystemExit(code)
 
@@ -79,10 +79,10 @@ def serve_cmd(rt: Runtime, host: str | None, port: int | None) -> None:
 
     settings = rt.settings  # logging is set up: from here a stop during start-up is logged
     signals.before("loading the definitions")
-    reloading = _Reloading(rt)
+    reloading = signals.run(lambda: _Reloading(rt))  # signals are taken meanwhile
     signals.reload_with(reloading.request)
     signals.before("opening the database")
-    store = rt.store
+    store = signals.run(lambda: rt.store)
     signals.before("serving")
     foreign: list[str] = []  # why the database is not this version's any more, once found
     app = web.create_app(
