@@ -530,8 +530,10 @@ def _start(
     """Start the services, then the jobs; none once a stop was asked for (a signal during
     start-up). Returns the services started."""
     started: list[Service] = []
+    if daemon.stopping.is_set():
+        return started
     try:
-        for service in services(daemon) if services and not daemon.stopping.is_set() else ():
+        for service in services(daemon) if services else ():
             if daemon.stopping.is_set():
                 break
             service.start()

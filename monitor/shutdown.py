@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from monitor.store import Store, TakenOver
@@ -158,7 +158,9 @@ class Signals:
         if self.stop_signal is None:
             log.debug("starting: %s", stage)
             return
-        self.stopped_in_start_up(stage)
+        log.info("stopping during start-up (%s received), before %s", self.stop_signal, stage)
+        log.info("stopped")
+        raise SystemExit(0)
 
     def run(self, work: Callable[[], T]) -> T:
         """`work()` (a stage of start-up) in a thread of its own, this one waiting: a signal is
@@ -181,11 +183,6 @@ class Signals:
         if failed:
             raise failed[0]
         return result[0]
-
-    def stopped_in_start_up(self, stage: str) -> NoReturn:
-        log.info("stopping during start-up (%s received), before %s", self.stop_signal, stage)
-        log.info("stopped")
-        raise SystemExit(0)
 
     def _release(self) -> None:
         if self._daemon is not None:
