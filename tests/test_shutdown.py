@@ -274,7 +274,10 @@ def test_a_daemon_stuck_writing_its_log_still_stops_within_its_budget(tmp_path: 
 
 
 def children_of(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    """The process's children, whichever of its threads started them (start-up's stages run
+    in a thread of their own: the parse workers' forkserver is that thread's child)."""
+    tasks = Path(f"/proc/{pid}/task").iterdir()
+    return [child for task in tasks for child in (task / "children").read_text().split()]
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")

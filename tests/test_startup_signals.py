@@ -25,7 +25,7 @@ import pytest
 from monitor import migrate
 from tests import news
 from tests.feedserver import FeedServer
-from tests.test_shutdown import environment, wait_for
+from tests.test_shutdown import children_of, environment, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -84,8 +84,8 @@ def paused_at(
 
 def descendants(pid: int) -> list[int]:
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
+        children = children_of(pid)
+    except OSError:  # it has ended
         return []
     return [p for child in map(int, children) for p in (child, *descendants(child))]
 
@@ -138,6 +138,8 @@ def test_a_stop_during_start_up_ends_the_daemon_cleanly(
     with paused_at(place, "run", tmp_path, feed_server) as daemon:
         family = daemon.signal(signum)
         assert daemon.proc.wait(60) == 0, daemon.text()
+    if place in (PREPARING, SERVICES):
+        assert len(family) >= 1, "the parse workers' forkserver was started"
     text = daemon.text()
     assert "stopped" in text.splitlines()[-1], text
     assert f"{signum.name} received" in text and "Traceback" not in text, text
