@@ -141,7 +141,7 @@ def test_a_daemon_writes_and_evaluates_between_two_batches_of_a_replay(
         seen["status"] = daemon.store.current_statuses()["watch"][0]
 
     between_batches(replay.store, the_daemon_works)
-    assert rematch(replay, NOW - timedelta(days=7)) == (TOTAL, EARLY)
+    assert rematch(replay, NOW - timedelta(days=7), clock=lambda: NOW) == (TOTAL, EARLY)
     assert "old left" in seen, "the daemon never got in between two of the replay's writes"
     assert seen["old left"] > 0  # part way through: the new rule's matches in, old ones left
     assert seen["recorded"] == []  # held: not `said:confirmed`, which no rule supports
@@ -171,7 +171,7 @@ def test_a_replay_stopped_half_way_holds_the_statuses_until_the_next_one_finishe
 
     between_batches(replay.store, killed)
     with pytest.raises(Stopped):
-        rematch(replay, NOW - timedelta(days=7))
+        rematch(replay, NOW - timedelta(days=7), clock=lambda: NOW)
     assert left[0] > 0  # it stopped with part of the matches rewritten
     hold = daemon.store.replay_hold()
     assert hold is not None and hold.since == NOW - timedelta(days=7)
