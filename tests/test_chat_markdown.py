@@ -11,17 +11,16 @@ import html as html_module
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs
 
 import pytest
-import requests
 from markdown_it import MarkdownIt
 
 from monitor.chattext import for_chat
 from monitor.notify import build_alert
 from tests.test_chat_services import ZW, zulip_html
 from tests.test_notify import LINK, fast, sample_change
-from tests.webhook import Request, Webhook, running_webhook
+from tests.webhook import Request, Webhook, receiving_every_request
 
 pytestmark = pytest.mark.filterwarnings("ignore:.imghdr. is deprecated:DeprecationWarning")
 
@@ -46,18 +45,8 @@ def _alert(headline: str = HEADLINE) -> Any:
 def hook(monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
     """A receiver that every request of the plugins reaches, whatever host and scheme it names
     (the transport's only change)."""
-    send = requests.Session.send
-
-    def to_hook(
-        session: requests.Session, request: requests.PreparedRequest, **kw: Any
-    ) -> requests.Response:
-        parts = urlsplit(request.url or "")
-        request.url = urlunsplit(("http", f"{hook.host}:{hook.port}", parts.path, parts.query, ""))
-        return send(session, request, **kw)
-
-    with running_webhook() as hook:
-        monkeypatch.setattr(requests.Session, "send", to_hook)
-        yield hook
+    with receiving_every_request(monkeypatch) as receiver:
+        yield receiver
 
 
 def _sent(url: str, hook: Webhook) -> Request:

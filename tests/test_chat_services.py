@@ -9,19 +9,17 @@ import html as html_module
 import json
 import re
 from collections.abc import Callable
-from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs
 
 import markdown
 import pytest
-import requests
 from markdown.inlinepatterns import SimpleTagPattern
 from markdown_it import MarkdownIt
 
 from monitor.chattext import for_chat
 from monitor.notify import Notifier, build_alert
 from tests.test_notify import LINK, fast, sample_change
-from tests.webhook import Request, Webhook, running_webhook
+from tests.webhook import Request, Webhook, receiving_every_request, running_webhook
 
 pytestmark = pytest.mark.filterwarnings("ignore:.imghdr. is deprecated:DeprecationWarning")
 
@@ -196,17 +194,7 @@ def test_twist_gets_markdown_that_mentions_no_one() -> None:
 def test_ryver_shows_no_masked_link_and_pings_no_one(monkeypatch: pytest.MonkeyPatch) -> None:
     """Ryver renders the text Apprise sends as it is as Markdown. Its plugin posts to
     https://ORG.ryver.com, which only the transport can point at the receiver."""
-    send = requests.Session.send
-
-    def to_hook(
-        session: requests.Session, request: requests.PreparedRequest, **kw: Any
-    ) -> requests.Response:
-        parts = urlsplit(request.url or "")
-        request.url = urlunsplit(("http", f"{hook.host}:{hook.port}", parts.path, parts.query, ""))
-        return send(session, request, **kw)
-
-    with running_webhook() as hook:
-        monkeypatch.setattr(requests.Session, "send", to_hook)
+    with receiving_every_request(monkeypatch) as hook:
         made = dataclasses.replace(build_alert(sample_change(), "NK"), body=hostile())
         assert fast(["ryver://newsroom/abcdefghijklmno"], attempts=1).notify([made]) == []
         [request] = hook.received

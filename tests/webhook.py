@@ -28,6 +28,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import requests
 
 HOST = "127.0.0.1"
 
@@ -145,6 +149,25 @@ def running_webhook(
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def receiving_every_request(monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
+    """A receiver that every request made through `requests` reaches, whatever host and scheme
+    it names: the transport's only change, for plugins whose host is fixed (Ryver's
+    https://ORG.ryver.com, ServerChan's, Gotify's)."""
+    send = requests.Session.send
+
+    def to_hook(
+        session: requests.Session, request: requests.PreparedRequest, **kw: Any
+    ) -> requests.Response:
+        parts = urlsplit(request.url or "")
+        request.url = urlunsplit(("http", f"{hook.host}:{hook.port}", parts.path, parts.query, ""))
+        return send(session, request, **kw)
+
+    with running_webhook() as hook:
+        monkeypatch.setattr(requests.Session, "send", to_hook)
+        yield hook
 
 
 def closed_port() -> int:
