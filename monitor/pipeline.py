@@ -298,15 +298,9 @@ def replay_owner(ctx: Context) -> str:
 def _log_held(ctx: Context, now: datetime) -> None:
     """Say why an evaluation recorded nothing: a replay holds the matches."""
     hold = ctx.store.replay_hold()
-    if hold is None:  # it ended since
-        return
-    if not hold.stalled(now):
-        log.info("evaluate: a replay from %s is rewriting the matches: statuses are held until "
-                 "it is done", f"{hold.since:%Y-%m-%d}")  # fmt: skip
-    else:
-        log.warning("evaluate: a replay from %s stopped half way through rewriting the matches: "
-                    "statuses are held until `%s` finishes it",
-                    f"{hold.since:%Y-%m-%d}", hold.finish)  # fmt: skip
+    if hold is not None:  # else it ended since
+        level = logging.WARNING if hold.stalled(now) else logging.INFO
+        log.log(level, "evaluate: %s", hold.note(now))
 
 
 class _Writes:

@@ -447,20 +447,8 @@ def health(
 
 
 def replay_note(hold: ReplayHold | None, *, now: datetime) -> str:
-    """One line on a replay's hold on the statuses (`Store.replay_hold`), the same in
-    /healthz, on the page, in `monitor status` and in the digest; "" without one."""
-    if hold is None:
-        return ""
-    day = f"{hold.since:%Y-%m-%d}"
-    if hold.stalled(now):
-        return (
-            f"statuses held: a replay from {day} stopped half way through rewriting the "
-            f"matches; no status change is recorded or alerted until `{hold.finish}` finishes it"
-        )
-    return (
-        f"statuses held: a replay from {day} is rewriting the matches; no status change is "
-        "recorded until it finishes"
-    )
+    """One line on a replay's hold on the statuses (`ReplayHold.note`); "" without one."""
+    return hold.note(now) if hold is not None else ""
 
 
 def _feed_health(counts: FeedCounts) -> tuple[HealthStatus, list[str]]:

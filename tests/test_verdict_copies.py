@@ -20,7 +20,6 @@ from monitor.domain import Definitions, Entry, Match
 from monitor.statuses import advance_all, evaluate_all, judge
 from monitor.store import FetchRecord, Store, open_store, upgrade
 from monitor.store import evidence as store_evidence
-from monitor.store import stories as store_stories
 from tests.conftest import ROOT
 from tests.test_migrations import rewound
 
@@ -171,7 +170,6 @@ def test_0030_has_outcomes_with_a_no_worked_out_anew_by_the_copies_rule(
     never = lambda _originals: lambda _item: False  # noqa: E731
     with monkeypatch.context() as older:  # as the older code judged
         older.setattr(store_evidence, "copy_test", never)
-        older.setattr(store_stories, "copy_test", never)
         judged = judge(
             definitions, store, entry_id=first, target=TARGET, verdict="no", who="cli", now=NOW
         )

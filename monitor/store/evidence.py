@@ -101,8 +101,7 @@ def read_windows(
     groups: dict[datetime, list[str]] = {}
     for indicator_id in indicator_ids:
         groups.setdefault(_start_of(starts, indicator_id), []).append(indicator_id)
-    ids = list(indicator_ids)
-    copies = {o: copy_test(items) for o, items in rejected(conn, ids, upto).items()}
+    copies = rejection_tests(conn, list(indicator_ids), upto)
     for since, group in groups.items():
         for start in range(0, len(group), _IDS_PER_READ):
             _read_window(conn, group[start : start + _IDS_PER_READ], since, found, copies, upto)
@@ -229,6 +228,14 @@ def rejected(
             item = replace(item, snippet=row.snippet, judged="")
         found.setdefault((row.indicator_id, row.outcome_id), []).append(item)
     return found
+
+
+def rejection_tests(
+    conn: Connection, indicator_ids: Sequence[str], upto: int | None = None
+) -> dict[tuple[str, str], Callable[[Evidence], bool]]:
+    """Per (indicator, outcome) with a standing `no`, whether an item is a copy of an entry it
+    rejects (`rejected`, `stories.copy_test`)."""
+    return {o: copy_test(items) for o, items in rejected(conn, indicator_ids, upto).items()}
 
 
 def _standing_verdicts(indicator_ids: Sequence[str], since: datetime, upto: int | None) -> Any:

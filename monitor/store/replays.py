@@ -41,6 +41,21 @@ class ReplayHold:
         """The command that finishes the rewrite (and ends the hold)."""
         return f"monitor replay --since {self.since:%Y-%m-%d}"
 
+    def note(self, now: datetime) -> str:
+        """What it means for the statuses at `now`, in one line: the same in /healthz, on the
+        page, in `monitor status`, in the digest and in the log."""
+        day = f"{self.since:%Y-%m-%d}"
+        if self.stalled(now):
+            return (
+                f"statuses held: a replay from {day} stopped half way through rewriting the "
+                f"matches; no status change is recorded or alerted until `{self.finish}` "
+                "finishes it"
+            )
+        return (
+            f"statuses held: a replay from {day} is rewriting the matches; no status change is "
+            "recorded until it finishes"
+        )
+
 
 class ReplaysMixin(StoreBase):
     """The hold a replay keeps on the matches while it rewrites them."""

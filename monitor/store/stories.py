@@ -21,7 +21,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from monitor.domain import Evidence
 from monitor.store.base import StoreBase, chunks, insert_rows
-from monitor.store.evidence import evidence_of, matches_query, read_windows, rejected
+from monitor.store.evidence import evidence_of, matches_query, read_windows, rejection_tests
 from monitor.store.forgetting import EVALUATED, KEPT, hold_evaluations
 from monitor.store.replays import replay_hold
 from monitor.store.schema import (
@@ -33,7 +33,6 @@ from monitor.store.schema import (
     story_table,
     verdict_table,
 )
-from monitor.stories import copy_test
 
 Outcome = tuple[str, str]  # (indicator id, outcome id)
 
@@ -225,9 +224,7 @@ class StorySession:
     def copying_rejected(self, items: Sequence[Evidence], upto: int) -> set[Outcome]:
         """Outcomes of `items` with one that is a copy of an entry an analyst's standing `no`
         rejects (as `windows` leaves such copies out), at match version `upto`."""
-        ids = sorted({e.indicator_id for e in items})
-        rejections = rejected(self._conn, ids, upto) if ids else {}
-        tests = {key: copy_test(found) for key, found in rejections.items()}
+        tests = rejection_tests(self._conn, sorted({e.indicator_id for e in items}), upto)
         return {
             (e.indicator_id, e.outcome_id)
             for e in items
