@@ -208,6 +208,29 @@ def _over_history(root: Path, args: argparse.Namespace, wanted: set[str]) -> dic
         return found
     server = args.history_postgres
     sizes = {"small": args.history_small, "large": args.history_large}
+    try:
+        built, samples = _history_samples(root, args, sizes, wanted)
+    finally:  # a PostgreSQL server keeps them (gigabytes) unless dropped; a file goes with root
+        for name in sizes:
+            history.drop(root, name, server)
+    measured = {"history": history.ratios, "search": search.ratios}
+    for kind in sorted(wanted):
+        part: dict[str, Any] = {
+            "database": "postgresql" if server else "sqlite",
+            "repeats": args.history_repeats,
+        }
+        for name in sizes:
+            part[name] = built[name] | history.medians(samples[kind][name])
+        part["ratios"] = measured[kind](part["small"], part["large"])
+        found[kind] = part
+    return found
+
+
+def _history_samples(
+    root: Path, args: argparse.Namespace, sizes: dict[str, int], wanted: set[str]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, list[dict[str, Any]]]]]:
+    """Each store built once, then measured in turns (`_over_history`)."""
+    server = args.history_postgres
     built = {name: isolated(history.build, root, name, n, server) for name, n in sizes.items()}
     samples: dict[str, dict[str, list[dict[str, Any]]]] = {
         kind: {name: [] for name in sizes} for kind in wanted
@@ -223,17 +246,7 @@ def _over_history(root: Path, args: argparse.Namespace, wanted: set[str]) -> dic
                 samples["search"][name].append(isolated(search.measure, root, name, server))
             if "history" in wanted:
                 samples["history"][name].append(isolated(history.measure, root, name, server))
-    measured = {"history": history.ratios, "search": search.ratios}
-    for kind in sorted(wanted):
-        part: dict[str, Any] = {
-            "database": "postgresql" if server else "sqlite",
-            "repeats": args.history_repeats,
-        }
-        for name in sizes:
-            part[name] = built[name] | history.medians(samples[kind][name])
-        part["ratios"] = measured[kind](part["small"], part["large"])
-        found[kind] = part
-    return found
+    return built, samples
 
 
 def _http(root: Path, args: argparse.Namespace) -> dict[str, Any]:

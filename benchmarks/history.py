@@ -140,6 +140,21 @@ def restore(root: Path, name: str, server: str = "") -> None:
     shutil.copyfile(root / f"history-{name}.kept.db", root / f"history-{name}.db")
 
 
+def drop(root: Path, name: str, server: str = "") -> None:
+    """Drop the store and its kept copy from a PostgreSQL server (a SQLite store's files go with
+    `root`)."""
+    if not server:
+        return
+    url = store_url(root, name, server)
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            for database in (make_url(url).database, make_url(_kept_url(url)).database):
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        engine.dispose()
+
+
 def medians(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Each figure's median over the samples, and every sample."""
     found: dict[str, Any] = {
