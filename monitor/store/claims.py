@@ -19,6 +19,7 @@ from sqlalchemy import CompoundSelect, Connection, select, union, update
 
 from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT
+from monitor.store.feedlocks import lock_feed_rows
 from monitor.store.schema import change_table, definer_table, digest_table, feed_table
 
 __all__ = ["ClaimsMixin", "TakenOver", "log_taken_over"]
@@ -117,10 +118,10 @@ def _release(
     """Release every claim `owner` still holds, in the caller's transaction; a resend it held
     is due at `now`. Its alert claims only with `alerts`, its digest and resend claims only
     with `digests`."""
+    leased = feed_table.c.lease_owner == owner
+    lock_feed_rows(conn, leased)
     feeds = conn.execute(
-        update(feed_table)
-        .where(feed_table.c.lease_owner == owner)
-        .values(lease_owner=None, lease_until=None)
+        update(feed_table).where(leased).values(lease_owner=None, lease_until=None)
     )
     released = TakenOver(int(feeds.rowcount or 0))
     # Its definitions hold no indicator any more (`note_defined`): the next note by another

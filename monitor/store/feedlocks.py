@@ -1,14 +1,26 @@
 """The feeds a batch of entries is stored for: each one's lock held while its items are stored
 (PostgreSQL). Which of their reads are left out, and why: `fetches.dropped_reads`.
+
+On PostgreSQL every transaction that may wait for feed rows takes its locks in one order, so
+two never wait for each other in a circle (`deadlock detected`, the cycle's batch or the reload
+lost): the advisory locks of the feeds a batch stores (`hold_feeds`), then the feed rows it
+writes, by id (`lock_feed_rows`; `fetches.dropped_reads` for a batch of reads, recorded alone
+or with its entries; `FeedsMixin.sync_feeds` every row), then any other row (the entries, their
+matches, the match version; a released owner's other claims). An UPDATE of several feed rows
+alone would lock them in the order it meets them, which follows the table's last writes.
+Claims and renewals (`due_feeds`, `renew_leases`) skip locked rows, never waiting. SQLite's
+writers take the write lock first (BEGIN IMMEDIATE) and wait for each other's commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
 
 from monitor.domain import Entry, digest_of
+from monitor.store.schema import feed_table
 
 _FEEDS_STORED = 0x6D6F6E65  # "mone": the class of the advisory locks of `hold_feeds`
 _PG_HOLD_FEEDS = text("SELECT pg_advisory_xact_lock(:kind, k) FROM unnest(CAST(:keys AS int[])) k")
@@ -29,3 +41,11 @@ def hold_feeds(conn: Connection, entries: Sequence[Entry]) -> None:
 def _feed_lock(feed_id: str) -> int:
     """A feed's lock key: 32 bits of its id's digest (two feeds sharing one only wait more)."""
     return int(digest_of(feed_id)[:8], 16) - (1 << 31)
+
+
+def lock_feed_rows(conn: Connection, *where: Any) -> None:
+    """On PostgreSQL, lock the feed rows `where` selects (every one without), by id, until the
+    transaction ends: for a transaction about to write them, before it waits for any other."""
+    if conn.dialect.name == "postgresql":
+        query = select(feed_table.c.id).where(*where).order_by(feed_table.c.id)
+        conn.execute(query.with_for_update())

@@ -14,6 +14,7 @@ from sqlalchemy import nulls_first, or_, select, text, update
 
 from monitor.domain import CLOCK_SLACK, Feed, FeedHealth
 from monitor.store.base import StoreBase, once_more_if_disconnected
+from monitor.store.feedlocks import lock_feed_rows
 from monitor.store.schema import feed_table, sqlite_utc
 
 # Only what `due_feeds` and `feed_health` need: reading a datetime or the tags costs more.
@@ -185,9 +186,12 @@ class FeedsMixin(StoreBase):
         columns = ("id", "url", "interval_seconds", "last_checked_at", "next_check_at",
                    "error_count", "active")  # fmt: skip
         with self._tx("sync feeds", write=True) as conn:
-            read = select(*(feed_table.c[name] for name in columns))
+            # Every row locked first, by id (`feedlocks`), read as it is written.
+            read = select(*(feed_table.c[name] for name in columns)).order_by(feed_table.c.id)
+            if self.dialect == "postgresql":
+                read = read.with_for_update()
             known = {row.id: row for row in conn.execute(read)}
-            for feed in feeds:
+            for feed in sorted(feeds, key=lambda f: f.id):  # new ones too, inserted by id
                 values: dict[str, Any] = {
                     "url": feed.url,
                     "title": feed.title,
@@ -305,10 +309,12 @@ class FeedsMixin(StoreBase):
         them at once; the feeds' state is left as it was. Returns how many were released."""
         if feed_ids is not None and not feed_ids:
             return 0
-        query = update(feed_table).where(feed_table.c.lease_owner == owner)
+        owned = [feed_table.c.lease_owner == owner]
         if feed_ids is not None:
-            query = query.where(feed_table.c.id.in_(list(feed_ids)))
+            owned.append(feed_table.c.id.in_(list(feed_ids)))
         with self._tx("release leases", write=True) as conn:
+            lock_feed_rows(conn, *owned)
+            query = update(feed_table).where(*owned)
             released = conn.execute(query.values(lease_owner=None, lease_until=None))
             return int(released.rowcount or 0)
 

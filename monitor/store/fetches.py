@@ -64,14 +64,17 @@ class FetchesMixin(StoreBase):
         self, records: Sequence[FetchRecord], *, owner: str | None = None
     ) -> dict[str, Dropped]:
         """Store what fetches found and release their leases, in one transaction (one
-        executemany per set of columns written). A record whose feed no longer has its
-        `listed_url` (the feeds file gave it another since it was claimed: `sync_feeds` reset
-        it), or whose lease `owner` (None: any) no longer holds it (it ran out and another
-        process claimed the feed, and may have recorded it already), is left out, by conditions
-        of the same UPDATE: a read of the old address says nothing of the new one, and only one
-        reader's read of a feed is stored. Returns the feeds so left out, with why."""
+        executemany per set of columns written), the feeds' rows locked first, by id
+        (`dropped_reads`). A record whose feed no longer has its `listed_url` (the feeds file
+        gave it another since it was claimed: `sync_feeds` reset it), or whose lease `owner`
+        (None: any) no longer holds it (it ran out and another process claimed the feed, and
+        may have recorded it already), is left out: a read of the old address says nothing of
+        the new one, and only one reader's read of a feed is stored. Returns the feeds so left
+        out, with why."""
         with self._tx("record fetch", write=True) as conn:
-            return record_reads(conn, records, owner)
+            dropped = dropped_reads(conn, records, owner)  # the rows locked first, by id
+            kept = [r for r in records if r.feed_id not in dropped] if dropped else records
+            return dropped | record_reads(conn, kept, owner)
 
 
 def record_reads(
@@ -93,9 +96,10 @@ def record_reads(
 def dropped_reads(
     conn: Connection, records: Sequence[FetchRecord], owner: str | None
 ) -> dict[str, Dropped]:
-    """The reads of `records` that `record_reads` would leave out, their feeds' rows locked
-    until the transaction ends (PostgreSQL), so no reload or claim changes that before the
-    records are written: for the transaction that stores those reads' entries first."""
+    """The reads of `records` that `record_reads` would leave out, their feeds' rows locked by
+    id until the transaction ends (PostgreSQL: `feedlocks`), so no reload or claim changes that
+    before the records are written: first in a transaction that records reads (and stores
+    their entries)."""
     holds = _holds(conn, [r.feed_id for r in records], lock=True)
     found = ((r.feed_id, _why(holds[r.feed_id], r.listed_url, owner))
              for r in records if r.feed_id in holds)  # fmt: skip
