@@ -135,6 +135,12 @@ class Reloader:
         self.definitions = definitions
         return definitions
 
+    def retry(self, in_force: Definitions) -> None:
+        """The set `poll` last returned was not put in force (storing it failed): `in_force`
+        is the last valid set again, and the next poll loads the files again."""
+        self.definitions = in_force
+        self._asked.set()
+
     def _being_written(self, seen: tuple[tuple[str, int, int], ...]) -> bool:
         """Whether a file may still be being written: one was modified less than the settle
         time ago, or changed since `seen` (while it was read). The next poll looks again."""

@@ -282,7 +282,8 @@ class Daemon:
         """Load the definitions again when a file changed or a reload was asked (SIGHUP).
 
         An invalid set is reported with its file:line problems (20 per file); the last valid one
-        stays."""
+        stays. A set whose storing failed (`prepare`: a lost connection, say) raises, and the
+        last valid one stays too: the next check loads the files and stores the set again."""
         try:
             definitions = self.reloader.poll()
         except DefinitionError as exc:
@@ -299,9 +300,13 @@ class Daemon:
         if definitions is None:
             return False
         context = self._context(definitions)
-        with self._gate():
-            prepare(context, now=self.clock())
-            self.context = context
+        try:
+            with self._gate():
+                prepare(context, now=self.clock())
+                self.context = context
+        except BaseException:  # the next check loads the files again
+            self.reloader.retry(self.definitions)
+            raise
         heap.refreeze()  # the last set is let go (`heap.freeze` kept it out of collections)
         log.info(
             "definitions reloaded: %d indicators, %d feeds",

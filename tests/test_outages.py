@@ -32,6 +32,7 @@ from monitor.daily import DIGEST_RETRY, digest_input
 from monitor.definitions import load_definitions
 from monitor.digest import format_status
 from monitor.errors import StoreError
+from monitor.reloading import Reloader
 from monitor.scheduler import Daemon
 from monitor.settings import Settings
 from monitor.store import Store, open_store
@@ -304,20 +305,65 @@ def test_a_connection_ended_during_a_statement_is_retried_once(postgres_url: str
 
         worker = threading.Thread(target=release)
         worker.start()
-        with psycopg.connect(raw, autocommit=True) as admin:
-            waiting: list[tuple[int]] = []
-            while not waiting and worker.is_alive():  # until the release waits for the lock
-                waiting = admin.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock' AND pid <> %s",
-                    [locker.info.backend_pid],
-                ).fetchall()
-            assert waiting, failed
-            admin.execute("SELECT pg_terminate_backend(%s, 30000)", [waiting[0][0]])
+        assert ended_while_waiting(raw, locker, worker), failed
         locker.commit()  # the retried release takes the row at once
         worker.join(timeout=60)
         assert failed == [] and released == [1]
         assert store.due_feeds(now, owner="d2", lease=timedelta(minutes=5))  # free again
+
+
+def ended_while_waiting(raw: str, locker: psycopg.Connection, worker: threading.Thread) -> bool:
+    """End the backend of the session that waits for a lock `locker` holds, once `worker`
+    makes one wait (a condition waited on); False when `worker` ended first."""
+    with psycopg.connect(raw, autocommit=True) as admin:
+        waiting: list[tuple[int]] = []
+        while not waiting and worker.is_alive():
+            waiting = admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> %s",
+                [locker.info.backend_pid],
+            ).fetchall()
+        if waiting:
+            admin.execute("SELECT pg_terminate_backend(%s, 30000)", [waiting[0][0]])
+    return bool(waiting)
+
+
+@pytest.mark.postgres
+def test_a_reload_that_failed_to_be_stored_is_applied_at_the_next_check(
+    home: Path, postgres_url: str, feed_server: FeedServer
+) -> None:
+    """The connection of a reload storing a changed feeds file ended while it waited for a
+    feed row (PostgreSQL restarted; a `deadlock detected` ends the transaction so too): that
+    check failed, and the next applies the new file. The load was taken for done: the daemon
+    went on with the old feeds until a file changed again (SIGHUP said "definitions
+    unchanged")."""
+    raw = postgres_url.replace("+psycopg", "")
+    feeds = home / "feeds.yaml"
+    extra = feed_server.url("/extra.xml")
+    with open_store(postgres_url) as store, psycopg.connect(raw) as locker:
+        daemon = make_daemon(home, store, Clock())
+        daemon.reloader = Reloader(ROOT / "indicators", feeds, daemon.definitions, settle=0)
+        feeds.write_text(feeds.read_text() + f"  - {{id: extra, url: '{extra}'}}\n")
+        locker.execute("SELECT id FROM feed FOR UPDATE")  # holds the rows until it commits
+        failed: list[BaseException] = []
+
+        def reload() -> None:
+            try:
+                daemon.reload_if_changed()
+            except BaseException as exc:  # reported by the assertions below
+                failed.append(exc)
+
+        worker = threading.Thread(target=reload)
+        worker.start()
+        assert ended_while_waiting(raw, locker, worker), failed
+        locker.commit()
+        worker.join(timeout=60)
+        assert len(failed) == 1 and isinstance(failed[0], StoreError)
+        assert "extra" not in {f.id for f in daemon.definitions.feeds}  # the set in force
+
+        assert daemon.reload_if_changed()
+        assert "extra" in {f.id for f in daemon.definitions.feeds}
+        assert "extra" in {f.id for f in store.feeds()}
 
 
 # ---------------------------------------------------------------- SQLite
