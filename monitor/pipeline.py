@@ -26,6 +26,7 @@ from monitor.evaluate import changes as find_changes
 from monitor.feedreads import Read, absorb, fetch_due, tally, told
 from monitor.fetch import FetchResult, FetchStopped
 from monitor.leases import Leases
+from monitor.match import Matcher
 from monitor.parse import ParseJob
 from monitor.parsepool import parse_many, start_workers
 from monitor.statuses import advance_all, dated, edited, held, readers_of
@@ -36,6 +37,7 @@ __all__ = [
     "WRITE_BATCH",
     "Context",
     "evaluate_and_record",
+    "first_look",
     "match_entries",
     "prepare",
     "rematch",
@@ -68,7 +70,54 @@ def prepare(ctx: Context, *, now: datetime, evaluate: bool = True) -> list[Statu
     )
     ctx.store.ensure_indicators((i.id for i in ctx.definitions.indicators), now=now)
     _note_defined(ctx, now=now)
-    return evaluate_and_record(ctx, now=now) if evaluate else []
+    if not evaluate:
+        return []
+    first_look(ctx, now=now)
+    return evaluate_and_record(ctx, now=now)
+
+
+def first_look(ctx: Context, *, now: datetime, batch: int = REPLAY_BATCH) -> int:
+    """Match the stored entries inside its window against each indicator no writer has worked
+    out yet (new in the definitions), before its first evaluation; returns the matches added.
+
+    A check matches only the entries it stores, so without this an indicator added to a running
+    watch list would be `quiet` at once — its feeds were read — although the news inside its
+    window, stored before it existed, was never matched against it: `quiet` claims that
+    nothing matched. Until an evaluation works it out (it is then noted as evaluated), each
+    preparation looks again, adding only the matches not stored yet. `batch` entries are read
+    at a time, outside any write transaction."""
+    evaluated = ctx.store.evaluated_with()
+    new = [i for i in ctx.definitions.indicators if not evaluated.get(i.id)]
+    if not new:
+        return 0
+    readers = {
+        feed: ids
+        for feed, indicators in readers_of(ctx.definitions).items()
+        if (ids := indicators & {i.id for i in new})
+    }
+    since = now - max(i.window for i in new)  # a shorter window counts what is inside it
+    hashes = {i.id: i.hash for i in new}
+    matcher = Matcher(new)
+    entries = added = after = 0
+    while page := ctx.store.entries_since(since, after=after, limit=batch):
+        found = [
+            (entry_id, match)
+            for entry_id, entry, _seen in page
+            for match in matcher.match(entry)
+            if match.indicator_id in readers.get(entry.feed_id, ())
+        ]
+        added += ctx.store.add_matches(found, hashes) if found else 0
+        entries, after = entries + len(page), page[-1][0]
+    if entries:
+        log.info(
+            "first look: %d stored entries matched against %d indicator(s) not evaluated yet "
+            "(%s): %d matches",
+            entries,
+            len(new),
+            ", ".join(i.id for i in new),
+            added,
+        )
+    return added
 
 
 def _note_defined(ctx: Context, *, now: datetime) -> None:

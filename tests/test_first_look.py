@@ -1,0 +1,86 @@
+"""An indicator added to a watch list that is running already: the news stored inside its
+window before it existed is matched against it before its first evaluation, so it is not
+`quiet` (a claim that its feeds were read and nothing matched) while a stored article it
+matches is inside its window. Feeds on 127.0.0.1, a SQLite file, real cycles at a fixed clock."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from monitor.definitions import load_definitions
+from monitor.domain import Definitions
+from monitor.match import Matcher
+from monitor.pipeline import Context, first_look, prepare, run_cycle
+from monitor.store import Store
+from monitor.views import indicator_views
+from tests import news, twofeeds
+from tests.feedserver import FeedServer
+
+store = twofeeds.store
+
+NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+ADDED = NOW + timedelta(minutes=20)  # the files of the new indicators appear, the daemon reloads
+
+
+def only(folder: Path, feed_server: FeedServer, *kept: str) -> Definitions:
+    """The two feeds' definitions with only the indicators `kept` in the folder."""
+    twofeeds.definitions(folder, feed_server.url("/a.xml"), feed_server.url("/b.xml"))
+    for path in (folder / "indicators").glob("*.yaml"):
+        if path.stem not in kept:
+            path.unlink()
+    return load_definitions(folder / "indicators", folder / "feeds.yaml")
+
+
+def reloaded(ctx: Context, definitions: Definitions) -> Context:
+    return replace(ctx, definitions=definitions, matcher=Matcher(definitions.indicators))
+
+
+def test_an_indicator_added_later_counts_the_news_stored_inside_its_window(
+    tmp_path: Path, feed_server: FeedServer, store: Store
+) -> None:
+    feed_server.route("/a.xml", body=news.rss("a", [
+        twofeeds.wire(NOW - timedelta(days=2)),
+        twofeeds.local(NOW - timedelta(days=1)),
+        news.Item("Visa waiver talks began in 2020", "https://old.example.net/1",
+                  NOW - timedelta(days=40)),  # outside the 30-day window
+    ]))  # fmt: skip
+    feed_server.route("/b.xml", body=news.rss("b", []))
+    ctx = twofeeds.context(only(tmp_path, feed_server, "reads-b"), store, now=NOW)
+    assert run_cycle(ctx, now=NOW).new_entries == 3
+    assert store.current_statuses()["reads-b"][0] == "quiet"  # b was read: it is empty
+
+    everything = only(tmp_path, feed_server, "reads-a", "reads-b", "reads-both")
+    changes = prepare(reloaded(ctx, everything), now=ADDED)
+
+    # Both new ones read feed a, whose two stored stories (two publishers) are inside their
+    # window: confirmed, not quiet. reads-b reads only b: feed a's news is not its evidence.
+    assert {c.indicator_id: (c.old_status, c.new_status, c.at) for c in changes} == {
+        "reads-a": ("unknown", "waived:confirmed", ADDED),
+        "reads-both": ("unknown", "waived:confirmed", ADDED),
+    }
+    shown = {v.id: v for v in indicator_views(everything, store, now=ADDED)}
+    assert {i: v.status for i, v in shown.items()} == {
+        "reads-a": "waived:confirmed", "reads-b": "quiet", "reads-both": "waived:confirmed",
+    }  # fmt: skip
+    assert {e.link for e in shown["reads-a"].evidence} == {
+        twofeeds.WIRE_LINK, twofeeds.LOCAL_LINK,
+    }  # fmt: skip
+
+
+def test_the_first_look_is_taken_once_and_adds_nothing_twice(
+    tmp_path: Path, feed_server: FeedServer, store: Store
+) -> None:
+    feed_server.route("/a.xml", body=news.rss("a", [twofeeds.wire(NOW - timedelta(days=2))]))
+    feed_server.route("/b.xml", body=news.rss("b", []))
+    ctx = twofeeds.context(only(tmp_path, feed_server, "reads-b"), store, now=NOW)
+    run_cycle(ctx, now=NOW)
+    added = reloaded(ctx, only(tmp_path, feed_server, "reads-a", "reads-b"))
+
+    assert first_look(added, now=ADDED) == 1  # the wire story, for reads-a
+    assert first_look(added, now=ADDED) == 0  # not evaluated yet: looked at again, nothing new
+    prepare(added, now=ADDED)  # evaluated: reads-a is no longer new
+    assert first_look(added, now=ADDED + timedelta(minutes=1)) == 0
+    assert store.current_statuses()["reads-a"][0] == "waived:reported"
+    assert [c.new_status for c in store.history("reads-a")] == ["waived:reported"]
