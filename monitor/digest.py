@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 
 from monitor import columns
-from monitor.domain import UNKNOWN, Evidence, StatusChange, digest_of
+from monitor.domain import UNKNOWN, Evidence, StatusChange, digest_of, zoned_text
 from monitor.errors import DigestError
 from monitor.shownterms import shown_terms
 from monitor.silences import Silence
@@ -298,7 +298,7 @@ def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Change,
                 when=format_time(change.at, zone),
                 items=items,
                 more=more,
-                reason=clean(change.reason or ""),
+                reason=clean(zoned_text(change.reason or "", zone)),
                 page=web_url(page or ""),
                 anchor=anchor,
                 listed=listed,
@@ -318,7 +318,9 @@ def _groups(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Group, .
             title=clean(line.title) or line.id,
             status=format_status(line.status),
             code=line.status,
-            why=(clean(line.reason) or NOT_READ_YET) if line.status == UNKNOWN else "",
+            why=(clean(zoned_text(line.reason, zone)) or NOT_READ_YET)
+            if line.status == UNKNOWN
+            else "",
             tone=_tone(line.status, [o.id for o in line.outcomes]),
             since=format_time(line.since, zone),
             items=items,
@@ -357,7 +359,7 @@ def _problems(data: DigestInput, zone: tzinfo) -> tuple[_Problem, ...]:
     for line in data.indicators:
         if line.status == UNKNOWN:
             since = format_time(line.since, zone)
-            why = clean(line.reason) or "its feeds are not read"
+            why = clean(zoned_text(line.reason, zone)) or "its feeds are not read"
             text = f"status unknown since {since}: {why}"
             views.append(_Problem(clean(line.title) or line.id, "", None, text))
     return tuple(views)

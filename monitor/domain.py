@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum, StrEnum
 
 from monitor.identity import Entry as Entry
@@ -31,6 +31,26 @@ def utc_text(moment: datetime) -> str:
     """A moment as lines and messages for people write it (the CLI's output and its errors):
     `2026-01-06 07:00 UTC`, to the minute. A naive moment is taken to be UTC already."""
     return f"{as_utc(moment):%Y-%m-%d %H:%M} UTC"
+
+
+_UTC_TEXT = re.compile(r"\b(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d) UTC\b")
+
+
+def zoned_text(text: str, zone: tzinfo) -> str:
+    """`text` with each moment `utc_text` wrote in it written in `zone` instead, as the page, the
+    digest and alerts write every time (`2026-12-02 18:15 KST`): the reason of an `unknown`
+    (`failing since 2026-12-02 09:15 UTC`) is kept and given (API, CLI) in UTC, but shown there
+    beside times in `zone`, where a second zone would read as another moment."""
+
+    def local(found: re.Match[str]) -> str:
+        try:
+            year, month, day, hour, minute = (int(part) for part in found.groups())
+            moment = datetime(year, month, day, hour, minute, tzinfo=UTC)
+            return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        except (ValueError, OverflowError):
+            return found.group(0)
+
+    return _UTC_TEXT.sub(local, text)
 
 
 def as_utc(moment: datetime) -> datetime:

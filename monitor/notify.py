@@ -36,7 +36,7 @@ import apprise
 from monitor.alerthttp import exchange
 from monitor.chattext import for_chat, sent_as_markdown, title_for_chat
 from monitor.digest import format_status, format_time
-from monitor.domain import StatusChange, utcnow
+from monitor.domain import StatusChange, utcnow, zoned_text
 from monitor.fetch import parse_retry_after
 from monitor.shownterms import shown_terms
 from monitor.silences import Silence, held_back
@@ -83,7 +83,7 @@ def build_alert(
         f" ({format_time(change.at, zone)})",
     ]
     if change.reason:
-        lines.append(clean(change.reason))
+        lines.append(clean(zoned_text(change.reason, zone)))
     if held_by is not None:
         lines.append(clean(held_back(held_by, format_time(held_by.end, zone))))
     if page := page_address(public_url, change.indicator_id):

@@ -19,7 +19,16 @@ import jinja2
 from markupsafe import Markup, escape
 
 from monitor import owners
-from monitor.domain import MIXED, QUIET, UNKNOWN, Definitions, Evidence, StatusChange, Verdict
+from monitor.domain import (
+    MIXED,
+    QUIET,
+    UNKNOWN,
+    Definitions,
+    Evidence,
+    StatusChange,
+    Verdict,
+    zoned_text,
+)
 from monitor.shownterms import shown_terms, term_spans, whole_words
 from monitor.silences import Silence
 from monitor.store import FeedState, StoredEntry
@@ -268,6 +277,7 @@ class ChangeRow:
     new: StatusLook
     when: str
     items: tuple[Item, ...]
+    reason: str  # why, its times in the page's zone
 
 
 @dataclass(frozen=True)
@@ -399,7 +409,9 @@ def _card(
             started=view.started,
             first_read=view.first_read,
         ),
-        why=status_words(UNKNOWN, clean(view.reason)) if view.status == UNKNOWN else "",
+        why=status_words(UNKNOWN, clean(zoned_text(view.reason, zone)))
+        if view.status == UNKNOWN
+        else "",
     )
 
 
@@ -536,6 +548,7 @@ def render_indicator(
             new=look(definitions, view.id, c.new_status, c.labels),
             when=format_time(c.at, zone),
             items=tuple(_item(definitions, e, zone, c.labels) for e in c.evidence),
+            reason=clean(zoned_text(c.reason or "", zone)),
         )
         for c in history
     ]
