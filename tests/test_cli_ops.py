@@ -771,6 +771,36 @@ def test_validate_warns_about_an_indicator_an_empty_feeds_file_leaves_unread(
     )
 
 
+def test_validate_json_lists_the_warning_of_an_indicator_that_reads_no_feed(
+    tmp_path: Path,
+) -> None:
+    """`--json` lists every warning: also that an indicator reads no feed (its tag is in no
+    feed), which stays `unknown` for ever; it said `"warnings": []` (the text form logs it)."""
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - {id: mine, url: 'http://127.0.0.1:9/feed.xml', tags: [news]}\n")
+    indicators = tmp_path / "indicators"
+    shutil.copytree(ROOT / "indicators" / "vocab", indicators / "vocab")
+    (indicators / "mine.yaml").write_text(
+        (ROOT / "indicators" / "visa-easing.yaml").read_text()
+        .replace("id: visa-easing", "id: mine")
+        .replace("feeds: {tags: [korea, china, japan, international, search-travel]}",
+                 "feeds: {tags: [travel]}")
+    )  # fmt: skip
+    env = shipped(tmp_path) | {"MONITOR_FEEDS_FILE": str(feeds),
+                               "MONITOR_INDICATORS_DIR": str(indicators)}  # fmt: skip
+
+    result = invoke(["validate", "--json"], env)
+
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert report["valid"] is True
+    assert {
+        "file": str(indicators / "mine.yaml"),
+        "line": None,
+        "message": "no feed has the tag 'travel'; it reads no feed (known tags: news)",
+    } in report["warnings"]
+
+
 def test_a_feeds_file_without_the_shipped_tags_warns_and_works(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:

@@ -50,7 +50,7 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...], as_json: bool) -> 
 
     Example: monitor validate --general-news tests/data/general-news/general-news.xml
     """
-    from monitor.definitions import shown_per_file, validate
+    from monitor.definitions import shown_per_file, tag_warnings, validate
     from monitor.definitions import warnings as definition_warnings
     from monitor.match import general_news_warnings, regex_warnings
 
@@ -61,8 +61,8 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...], as_json: bool) -> 
         news = _general_news(general_news or ((GENERAL_NEWS,) if GENERAL_NEWS.is_dir() else ()))
         found = definition_warnings(d) + regex_warnings(d.indicators)
         found += general_news_warnings(rt.matcher, news)
-    if as_json:
-        _validate_json(rt, problems, found)
+    if as_json:  # a tag no feed has, an indicator reading none: logged by every command
+        _validate_json(rt, problems, (tag_warnings(rt.definitions) if not problems else []) + found)
     else:
         for line in shown_per_file(problems) + shown_per_file(found):
             click.echo(line)
