@@ -572,6 +572,13 @@ def catch_up(scheduler: BackgroundScheduler, now: datetime) -> bool:
     return bool(late)
 
 
+def _intervals(definitions: Definitions, default: timedelta) -> str:
+    """How often the feeds are checked: `15m`, or `1m to 15m` when their `interval`s differ."""
+    every = sorted({feed.interval or default for feed in definitions.feeds} or {default})
+    low, high = format_duration(every[0]), format_duration(every[-1])
+    return low if low == high else f"{low} to {high}"
+
+
 def _log_start(daemon: Daemon) -> None:
     s = daemon.settings
     target = f"smtp {s.smtp_host}:{s.smtp_port}" if s.smtp_host else f"{s.outbox_dir}/"
@@ -580,7 +587,7 @@ def _log_start(daemon: Daemon) -> None:
         "%d alert channel(s)",
         len(daemon.definitions.indicators),
         len(daemon.definitions.feeds),
-        format_duration(s.check_interval),
+        _intervals(daemon.definitions, s.check_interval),
         s.digest_time.strftime("%H:%M"),
         s.timezone,
         target,

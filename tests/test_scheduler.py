@@ -18,7 +18,7 @@ from monitor.definitions import load_definitions
 from monitor.domain import iter_terms
 from monitor.logs import JsonFormatter
 from monitor.reloading import Reloader
-from monitor.scheduler import Daemon, Stopping, _guarded, build_scheduler
+from monitor.scheduler import Daemon, Stopping, _guarded, _log_start, build_scheduler
 from monitor.settings import Settings
 from monitor.shutdown import release_claims
 from monitor.store import Store, TakenOver, open_store
@@ -77,6 +77,33 @@ def make_daemon(home: Path, store: Store, **overrides: object) -> Daemon:
     daemon.reloader = Reloader(settings.indicators_dir, settings.feeds_file, definitions, settle=0)
     daemon.start()
     return daemon
+
+
+@pytest.mark.parametrize(
+    ("intervals", "said"),
+    [((None, None), "checked every 15m"), (("1m", "1m"), "checked every 1m"),
+     (("1m", None), "checked every 1m to 15m"), (("2h", "30m"), "checked every 30m to 2h")],
+)  # fmt: skip
+def test_the_first_line_of_the_log_says_how_often_the_feeds_are_checked(
+    home: Path,
+    store: Store,
+    caplog: pytest.LogCaptureFixture,
+    intervals: tuple[str | None, str | None],
+    said: str,
+) -> None:
+    """Each feed's own `interval`: with every feed at 1m it said "checked every 15m"."""
+    feeds = (home / "feeds.yaml").read_text().splitlines()
+    for n, interval in enumerate(intervals, 1):
+        if interval is not None:
+            feeds[n] = feeds[n].replace("}", f", interval: {interval}}}")
+    (home / "feeds.yaml").write_text("\n".join(feeds) + "\n")
+    daemon = make_daemon(home, store)
+
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+        _log_start(daemon)
+
+    (line,) = [m for m in caplog.messages if m.startswith("running:")]
+    assert f"{said}; digest at 07:00 UTC" in line, line
 
 
 def test_a_check_runs_a_cycle_when_a_feed_is_due_and_logs_one_structured_line(
