@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 
 from monitor import columns
-from monitor.domain import UNKNOWN, Evidence, StatusChange, digest_of, zoned_text
+from monitor.domain import UNKNOWN, Evidence, StatusChange, digest_of
 from monitor.errors import DigestError
 from monitor.shownterms import shown_terms
 from monitor.silences import Silence
@@ -33,6 +33,7 @@ from monitor.views import (
     clean,
     lede,
     page_address,
+    shown_reason,
     status_words,
     tone_of,
     web_url,
@@ -298,7 +299,7 @@ def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Change,
                 when=format_time(change.at, zone),
                 items=items,
                 more=more,
-                reason=clean(zoned_text(change.reason or "", zone)),
+                reason=shown_reason(change.reason, zone),
                 page=web_url(page or ""),
                 anchor=anchor,
                 listed=listed,
@@ -318,9 +319,7 @@ def _groups(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Group, .
             title=clean(line.title) or line.id,
             status=format_status(line.status),
             code=line.status,
-            why=(clean(zoned_text(line.reason, zone)) or NOT_READ_YET)
-            if line.status == UNKNOWN
-            else "",
+            why=(shown_reason(line.reason, zone) or NOT_READ_YET) if line.status == UNKNOWN else "",
             tone=_tone(line.status, [o.id for o in line.outcomes]),
             since=format_time(line.since, zone),
             items=items,
@@ -359,7 +358,7 @@ def _problems(data: DigestInput, zone: tzinfo) -> tuple[_Problem, ...]:
     for line in data.indicators:
         if line.status == UNKNOWN:
             since = format_time(line.since, zone)
-            why = clean(zoned_text(line.reason, zone)) or "its feeds are not read"
+            why = shown_reason(line.reason, zone) or "its feeds are not read"
             text = f"status unknown since {since}: {why}"
             views.append(_Problem(clean(line.title) or line.id, "", None, text))
     return tuple(views)

@@ -36,11 +36,11 @@ import apprise
 from monitor.alerthttp import exchange
 from monitor.chattext import for_chat, sent_as_markdown, title_for_chat
 from monitor.digest import format_status, format_time
-from monitor.domain import StatusChange, utcnow, zoned_text
+from monitor.domain import StatusChange, utcnow
 from monitor.fetch import parse_retry_after
 from monitor.shownterms import shown_terms
 from monitor.silences import Silence, held_back
-from monitor.views import clean, lede, page_address
+from monitor.views import clean, lede, page_address, shown_reason
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def build_alert(
         f" ({format_time(change.at, zone)})",
     ]
     if change.reason:
-        lines.append(clean(zoned_text(change.reason, zone)))
+        lines.append(shown_reason(change.reason, zone))
     if held_by is not None:
         lines.append(clean(held_back(held_by, format_time(held_by.end, zone))))
     if page := page_address(public_url, change.indicator_id):

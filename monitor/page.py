@@ -19,16 +19,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from monitor import owners
-from monitor.domain import (
-    MIXED,
-    QUIET,
-    UNKNOWN,
-    Definitions,
-    Evidence,
-    StatusChange,
-    Verdict,
-    zoned_text,
-)
+from monitor.domain import MIXED, QUIET, UNKNOWN, Definitions, Evidence, StatusChange, Verdict
 from monitor.shownterms import shown_terms, term_spans, whole_words
 from monitor.silences import Silence
 from monitor.store import FeedState, StoredEntry
@@ -38,6 +29,7 @@ from monitor.views import (
     PALETTE,
     clean,
     lede,
+    shown_reason,
     silent_words,
     status_words,
     tone_of,
@@ -409,7 +401,7 @@ def _card(
             started=view.started,
             first_read=view.first_read,
         ),
-        why=status_words(UNKNOWN, clean(zoned_text(view.reason, zone)))
+        why=status_words(UNKNOWN, shown_reason(view.reason, zone))
         if view.status == UNKNOWN
         else "",
     )
@@ -548,7 +540,7 @@ def render_indicator(
             new=look(definitions, view.id, c.new_status, c.labels),
             when=format_time(c.at, zone),
             items=tuple(_item(definitions, e, zone, c.labels) for e in c.evidence),
-            reason=clean(zoned_text(c.reason or "", zone)),
+            reason=shown_reason(c.reason, zone),
         )
         for c in history
     ]

@@ -27,6 +27,7 @@ from monitor.domain import (
     Status,
     StatusChange,
     format_duration,
+    zoned_text,
 )
 from monitor.errors import StoreError
 from monitor.reloading import Validity
@@ -115,6 +116,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 def clean(text: str) -> str:
     """Feed-derived text on one line: control characters dropped, whitespace collapsed."""
     return " ".join(_CONTROL.sub("", text).split())
+
+
+def shown_reason(reason: str | None, zone: tzinfo) -> str:
+    """A change's or a status's `reason` as the page, the digest and alerts show it: on one
+    line, its moments in their `zone` as every other time there (`domain.zoned_text`)."""
+    return clean(zoned_text(reason or "", zone))
 
 
 # ---------------------------------------------------------------- evidence as news
