@@ -168,7 +168,7 @@ PAIRS = {
 }
 
 
-class _Call:
+class Call:
     """A call in a thread of its own, and what it returned or raised."""
 
     def __init__(self, call: Callable[[], object]) -> None:
@@ -195,7 +195,7 @@ _WAITING = ("SELECT count(*) FROM pg_stat_activity "
             "WHERE wait_event_type = 'Lock' AND datname = current_database()")  # fmt: skip
 
 
-def until_waiting(watch: psycopg.Connection[Any], sessions: int, call: _Call) -> None:
+def until_waiting(watch: psycopg.Connection[Any], sessions: int, call: Call) -> None:
     """Wait until `sessions` sessions of the database wait for a lock (or `call` ended)."""
     deadline = time.monotonic() + 60
     while call.thread.is_alive():
@@ -236,9 +236,9 @@ def test_writers_of_feed_rows_on_postgresql_never_wait_in_a_circle(
         pair.setup(one)
         physically_reversed(watch)
         gate.execute("SELECT id FROM feed WHERE id = %s FOR UPDATE", (pair.held,))
-        first = _Call(lambda: pair.first(one))
+        first = Call(lambda: pair.first(one))
         until_waiting(watch, 1, first)
-        second = _Call(lambda: pair.second(two))
+        second = Call(lambda: pair.second(two))
         until_waiting(watch, 2, second)
         gate.rollback()
         results = first.outcome(), second.outcome()
@@ -274,7 +274,7 @@ def test_writers_of_feed_rows_on_sqlite_wait_for_the_write_lock(tmp_path: Path, 
     database = f"sqlite:///{tmp_path / 'monitor.db'}"
     with open_store(database) as one, open_store(database) as two:
         pair.setup(one)
-        calls: list[_Call] = []
-        asks_while_held(one, two, lambda: calls.append(_Call(lambda: pair.second(two))))
+        calls: list[Call] = []
+        asks_while_held(one, two, lambda: calls.append(Call(lambda: pair.second(two))))
         first = pair.first(one)
         pair.check(one, first, calls[0].outcome())
