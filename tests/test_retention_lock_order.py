@@ -19,13 +19,17 @@ retention of 365 days forgets the keys of 1 and 2 (no check found them for a yea
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
+from itertools import count
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from monitor.domain import Entry
 from monitor.store import Added, Pruned, Store, open_store
@@ -81,6 +85,27 @@ def check(store: Store, offered: list[Entry], added: Added, pruned: Pruned) -> N
     assert batch(store, offered, NOW + HOUR).entries == []  # offered again: none is news twice
 
 
+@contextmanager
+def before_statement(
+    store: Store, number: int, action: Callable[[], object]
+) -> Iterator[list[str]]:
+    """Within the block, run `action` once, just before `store` executes its `number`th
+    statement (from 0); yields a list that then holds that statement."""
+    seen: list[str] = []
+    statements = count()
+
+    def hook(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if next(statements) == number:
+            seen.append(statement)
+            action()
+
+    event.listen(store._engine, "before_cursor_execute", hook)
+    try:
+        yield seen
+    finally:
+        event.remove(store._engine, "before_cursor_execute", hook)
+
+
 @pytest.mark.postgres
 def test_a_clean_up_beside_a_batch_offering_keys_it_forgets_never_deadlocks(
     postgres_url: str,
@@ -113,6 +138,42 @@ def test_a_clean_up_beside_a_batch_offering_keys_it_forgets_never_deadlocks(
         assert isinstance(pruned, Pruned)
         assert [e.guid for _, e in added.entries] == ["guid-2-again"]
         check(one, OFFERED, added, pruned)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("statement", range(8))
+@pytest.mark.parametrize("offered", ["all", "deleted"])
+def test_a_clean_up_committed_before_any_statement_of_a_batch(
+    postgres_url: str, offered: str, statement: int
+) -> None:
+    """The clean-up run before the batch's `statement`th statement (or after it, once the batch
+    runs fewer). Run after the batch read the forgotten keys and before it noted them as
+    offered, it deleted them: 1 (or 2) was neither news nor kept forgotten, and became news at
+    the next check. Run between the batch's reads of the forgotten keys and of the entries, it
+    deleted 3 and kept its keys: 3 was taken for itself under a new guid (`known_again`, a
+    warning on the feed). Run between the passes, `deadlock detected` (the test above)."""
+    plain = postgres_url.replace("+psycopg", "")
+    with (
+        open_store(postgres_url) as one,
+        open_store(postgres_url) as two,
+        psycopg.connect(plain, autocommit=True) as watch,
+    ):
+        forgetting(one)
+        calls: list[Call] = []
+
+        def cleaned_up() -> None:
+            calls.append(Call(lambda: clean_up(two)))
+            until_waiting(watch, 1, calls[0])
+
+        items = OFFERED if offered == "all" else [DELETED]
+        with before_statement(one, statement, cleaned_up) as seen:
+            added = batch(one, items)
+        print("the clean-up ran before", seen or "nothing: after the batch")  # shown if failed
+        if not calls:
+            cleaned_up()
+        pruned = calls[0].outcome()
+        assert isinstance(pruned, Pruned)
+        check(one, items, added, pruned)
 
 
 @pytest.mark.parametrize("first", ["batch", "clean-up"])

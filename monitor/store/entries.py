@@ -166,12 +166,16 @@ class EntriesMixin(StoreBase):
         (`itemkeys.leave_known`), counted in `known_again`."""
         by_key = distinct_items(entries)
         offered = [e for items in by_key.values() for e in items]
+        # A later story is looked for under its reused key also when its own key is free (the
+        # earlier story and its forgotten key gone): it was stored there. The entries are read
+        # before the deleted ones' keys: the clean-up deletes an entry and keeps its keys in one
+        # transaction, so one it commits between the two reads is found among the keys
+        # (PostgreSQL; read the other way round it was in neither, and taken for new, or for
+        # itself under a new guid by its item key).
+        reused = [e.reused_key for e in offered if e.reused_key]
+        titles = stored_titles(conn, [*by_key, *reused])
         carry_forgotten_keys(conn, entries, now, self._insert)
         later = leave_forgotten(conn, by_key, now)
-        # A later story is looked for under its reused key also when its own key is free (the
-        # earlier story and its forgotten key gone): it was stored there.
-        reused = [e.reused_key for items in by_key.values() for e in items if e.reused_key]
-        titles = stored_titles(conn, [*by_key, *reused])
         plain: dict[str, Entry] = {}
         for key, items in by_key.items():
             fresh = [e for e in items if e.reused_key not in titles]

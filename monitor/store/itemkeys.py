@@ -18,9 +18,12 @@ from monitor.store.base import IDS_PER_IN, chunks
 from monitor.store.schema import entry_table, forgotten_table
 
 _PG_TITLES = text("SELECT key, title FROM entry WHERE key = ANY(CAST(:keys AS text[]))")
+# The forgotten ones read as they are noted as offered, so held from then (`leave_forgotten`).
 _PG_ITEM_KEYS = text(
+    "WITH noted AS (UPDATE forgotten_entry SET offered_at = :now "
+    "WHERE key = ANY(CAST(:keys AS text[])) RETURNING key) "
     "SELECT item_key, 0 FROM entry WHERE item_key = ANY(CAST(:keys AS text[])) "
-    "UNION SELECT key, 1 FROM forgotten_entry WHERE key = ANY(CAST(:keys AS text[]))"
+    "UNION SELECT key, 1 FROM noted"
 )
 
 
@@ -29,36 +32,37 @@ def leave_forgotten(conn: Connection, by_key: dict[str, list[Entry]], now: datet
     not news), and note that a feed offered their keys at `now`. An entry under a deleted one's
     key with another headline (`identity.another_story`) is another story (a CMS that reuses
     guids or links): it is taken out too and returned, to be stored under its reused key,
-    unless that key was forgotten in its turn. The deleted one's key stays forgotten."""
+    unless that key was forgotten in its turn. The deleted one's key stays forgotten.
+
+    The keys are read as they are noted (UPDATE … RETURNING), so each one found is held until
+    the transaction ends (PostgreSQL): the clean-up, which skips held keys, cannot delete one
+    between this read and the note (the item would be left out as known, its key gone)."""
     if conn.execute(select(forgotten_table.c.key).limit(1)).first() is None:
         return []  # nothing deleted yet, or all of it forgotten: one read of an empty index
     reused_keys = [e.reused_key for items in by_key.values() for e in items if e.reused_key]
     kept: dict[str, str | None] = {}
-    for chunk in chunks([*by_key, *reused_keys]):
-        query = select(forgotten_table.c.key, forgotten_table.c.headline)
-        for row in conn.execute(query.where(forgotten_table.c.key.in_(chunk))):
-            kept[row.key] = row.headline
+    for chunk in chunks(sorted({*by_key, *reused_keys})):
+        noted = (
+            update(forgotten_table)
+            .where(forgotten_table.c.key.in_(chunk))
+            .values(offered_at=now)
+            .returning(forgotten_table.c.key, forgotten_table.c.headline)
+        )
+        kept.update({row.key: row.headline for row in conn.execute(noted)})
     reused: list[Entry] = []
-    offered: set[str] = set()
     for key, items in list(by_key.items()):
         left = []
         for e in items:
             if e.reused_key in kept:
-                offered.add(e.reused_key)
-            elif key not in kept:
+                continue
+            if key not in kept:
                 left.append(e)
             elif another_story(kept[key], e.title):
                 reused.append(e)
-            if key in kept:
-                offered.add(key)
         if left:
             by_key[key] = left
         else:
             del by_key[key]
-    for chunk in chunks(sorted(offered)):
-        conn.execute(
-            update(forgotten_table).where(forgotten_table.c.key.in_(chunk)).values(offered_at=now)
-        )
     return reused
 
 
@@ -87,29 +91,25 @@ def leave_known(
 
 def _stored_items(conn: Connection, item_keys: Sequence[str], now: datetime) -> set[str]:
     """Those of `item_keys` stored as an entry's or kept as a deleted one's (`forgotten`, its
-    key noted as offered at `now`, so it stays while the feed carries the item)."""
-    found: list[tuple[str, int]] = []
+    key noted as offered at `now`, so it stays while the feed carries the item; on PostgreSQL
+    read as it is noted, as in `leave_forgotten`)."""
     if conn.dialect.name == "postgresql":
-        found += [
-            (key, deleted)
-            for key, deleted in conn.execute(_PG_ITEM_KEYS, {"keys": list(item_keys)})
-        ]
-    else:
-        for chunk in chunks(item_keys, IDS_PER_IN // 2):  # each key twice
-            marks = ", ".join("?" for _ in chunk)
-            query = (
-                f"SELECT item_key, 0 FROM entry WHERE item_key IN ({marks}) "
-                f"UNION SELECT key, 1 FROM forgotten_entry WHERE key IN ({marks})"
-            )
-            found += [
-                (key, deleted) for key, deleted in conn.exec_driver_sql(query, (*chunk, *chunk))
-            ]
-    forgotten = sorted(key for key, deleted in found if deleted)
+        found = conn.execute(_PG_ITEM_KEYS, {"keys": list(item_keys), "now": now})
+        return {key for key, _ in found}
+    stored: list[tuple[str, int]] = []
+    for chunk in chunks(item_keys, IDS_PER_IN // 2):  # each key twice
+        marks = ", ".join("?" for _ in chunk)
+        query = (
+            f"SELECT item_key, 0 FROM entry WHERE item_key IN ({marks}) "
+            f"UNION SELECT key, 1 FROM forgotten_entry WHERE key IN ({marks})"
+        )
+        stored += [(key, deleted) for key, deleted in conn.exec_driver_sql(query, (*chunk, *chunk))]
+    forgotten = sorted(key for key, deleted in stored if deleted)
     for chunk in chunks(forgotten):
         conn.execute(
             update(forgotten_table).where(forgotten_table.c.key.in_(chunk)).values(offered_at=now)
         )
-    return {key for key, _ in found}
+    return {key for key, _ in stored}
 
 
 def stored_titles(conn: Connection, keys: Sequence[str]) -> dict[str, str]:

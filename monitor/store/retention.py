@@ -24,6 +24,17 @@ What is kept how long (README "Retention"):
 - a deleted entry's key (`forgotten_entry`), with its headline's digest: while feeds still
   offer it, and until `before` after they last did, so a feed that still carries the entry
   does not bring it back as news (another story under that key is news: `entries.py`).
+
+On PostgreSQL no step waits for a writer that may wait for it (the feed rows: `feedlocks`):
+- the keys no feed offered go skipping those a batch of news holds (it notes them as offered);
+- a batch of entries is taken skipping those held (being judged, their matches replaced), the
+  `evaluated` counter taken first when matched ones go (`hold_evaluations`: evaluations and
+  replays take it first too); their keys are kept, waiting at most for a batch of news noting
+  one (which waits for no clean-up), and the `matches` counter is moved last, as by every
+  writer of matches and verdicts. A batch of news reads the entries before the keys, and those
+  as it notes them (`entries.py`), so an entry deleted meanwhile is found as forgotten;
+- status changes go once alerted (the alert outbox writes only pending ones), then their counts
+  by indicator; the cycles' summary row is taken before the cycles.
 """
 
 from __future__ import annotations
