@@ -9,14 +9,19 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
+import pytest
+
 from monitor.definitions import load_definitions
-from monitor.domain import Definitions
+from monitor.domain import Definitions, Match
 from monitor.match import Matcher
 from monitor.pipeline import Context, first_look, prepare, run_cycle
-from monitor.store import Store
+from monitor.store import Store, open_store
 from monitor.views import indicator_views
-from tests import news, twofeeds
+from tests import news, storeops, twofeeds
 from tests.feedserver import FeedServer
+from tests.test_feed_lock_order import Call, until_waiting
+from tests.test_store import entry as stored_entry
 
 store = twofeeds.store
 
@@ -84,3 +89,30 @@ def test_the_first_look_is_taken_once_and_adds_nothing_twice(
     assert first_look(added, now=ADDED + timedelta(minutes=1)) == 0
     assert store.current_statuses()["reads-a"][0] == "waived:reported"
     assert [c.new_status for c in store.history("reads-a")] == ["waived:reported"]
+
+
+@pytest.mark.postgres
+def test_a_first_look_waits_for_an_evaluation_or_replay_holding_the_matches(
+    postgres_url: str,
+) -> None:
+    """The first look's matches are added between two evaluations, and after or before a
+    replay's rewrite, never during one: it takes the lock they take first (`hold_evaluations`).
+    Checking for a replay's hold by a plain read, it could begin as a replay did and then each
+    wait for the other (the replay for the match version, it for a match row the replay wrote):
+    `deadlock detected`."""
+    plain = postgres_url.replace("+psycopg", "")
+    with (
+        open_store(postgres_url) as one,
+        psycopg.connect(plain, autocommit=True) as watch,
+        psycopg.connect(plain) as gate,
+    ):
+        ((entry_id, item),) = storeops.add_entries(one, [stored_entry(1)], now=NOW)
+        match = Match(item.key, "reads-a", "waived", ("visa",), item.title)
+        gate.execute("INSERT INTO counter (name, value) VALUES ('evaluated', 0) "
+                     "ON CONFLICT DO NOTHING")  # fmt: skip
+        gate.execute("SELECT value FROM counter WHERE name = 'evaluated' FOR UPDATE")
+        adding = Call(lambda: one.add_matches([(entry_id, match)], {"reads-a": "h"}))
+        until_waiting(watch, 1, adding)
+        assert adding.thread.is_alive(), "added its matches while an evaluation held them"
+        gate.rollback()
+        assert adding.outcome() == 1

@@ -248,6 +248,9 @@ class EntriesMixin(StoreBase):
         rewrites them). The rows carry a new match version, so the next evaluation takes them
         as it takes a new entry's."""
         with self._tx("add matches", write=True) as conn:
+            # First, as a replay takes it before its rewrite: one of the two waits for the
+            # other's commit, never each for the other (the match rows, the version).
+            hold_evaluations(conn, self._insert)
             if replay_hold(conn) is not None:
                 return 0
             kept = set(_still_stored(conn, list(dict.fromkeys(i for i, _ in items))))
