@@ -17,7 +17,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
-from itertools import starmap
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 from xml.parsers.expat import errors as expat_errors
@@ -280,20 +279,23 @@ def _longest_text(item: Mapping[str, Any]) -> str:
     sources = [_source_of(item, "summary")]
     for content in item.get("content") or []:
         if isinstance(content, Mapping):
-            sources.append((_str(content.get("value")), _str(content.get("type"))))
-    # The summary is often a copy of the content: convert each distinct source once.
-    return max(starmap(_convert, dict.fromkeys(sources)), key=len)
+            sources.append((_given(content.get("value")), _given(content.get("type"))))
+    # The summary is often a copy of the content (an Atom entry's is the content's very text):
+    # clean and convert each distinct source once.
+    return max((_convert(_str(v), _str(k)) for v, k in dict.fromkeys(sources)), key=len)
 
 
 def _text_of(item: Mapping[str, Any], key: str) -> str:
-    return _convert(*_source_of(item, key))
+    value, kind = _source_of(item, key)
+    return _convert(_str(value), _str(kind))
 
 
 def _source_of(item: Mapping[str, Any], key: str) -> tuple[str, str]:
-    """The value of `key` and its type ("text/html" when feedparser gives none)."""
+    """The value of `key` and its type ("text/html" when feedparser gives none), as given
+    (`_given`: not cleaned yet)."""
     detail = item.get(f"{key}_detail")
-    kind = _str(detail.get("type")) if isinstance(detail, Mapping) else "text/html"
-    return _str(item.get(key)), kind
+    kind = _given(detail.get("type")) if isinstance(detail, Mapping) else "text/html"
+    return _given(item.get(key)), kind
 
 
 def _convert(value: str, kind: str) -> str:
@@ -516,3 +518,8 @@ _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-
 def _str(value: object) -> str:
     """A feed's value as text without control characters; "" for what is no text."""
     return _CONTROLS.sub("", value) if isinstance(value, str) else ""
+
+
+def _given(value: object) -> str:
+    """A feed's value as given, if it is text; "" for what is no text."""
+    return value if isinstance(value, str) else ""
