@@ -75,13 +75,12 @@ _YEAR_FIRST = re.compile(
 def published(raw: str, stamp: Any, *, language: str = "") -> datetime | None:
     """The moment a feed's date `raw` names, in UTC, given feedparser's reading of it (`stamp`,
     its UTC time tuple, or None) and the feed's language; None when it names none."""
+    written = _YEAR_FIRST.match(raw)
+    if written is not None and (whole := _YEAR_FIRST.fullmatch(raw)) is not None:
+        return _year_first(whole, language)  # read here: feedparser's reading is not needed
     when = _moment(stamp)
-    if (written := _YEAR_FIRST.match(raw)) is not None:
-        whole = _YEAR_FIRST.fullmatch(raw)
-        if whole is not None:
-            return _year_first(whole, language)
-        if not _near(when, written):  # feedparser made the date up
-            return None
+    if written is not None and not _near(when, written):  # feedparser made the date up
+        return None
     if when is not None and raw.rstrip(") ").upper().endswith(_ZONE_ENDS):
         named = _NAMED_ZONE.search(raw)  # scans the whole date: only for one that ends so
         if named is not None:
@@ -123,7 +122,7 @@ def _year_first(written: re.Match[str], language: str) -> datetime | None:
     """The moment a whole `_YEAR_FIRST` date names, in UTC; None when it names none."""
     fields = ("year", "month", "day", "hour", "minute", "second", "zone_hours", "zone_minutes")
     year, month, day, hour, minute, second, zone_hours, zone_minutes = (
-        int(written[name] or 0) for name in fields
+        int(value or 0) for value in written.group(*fields)
     )
     offset = timedelta(hours=zone_hours, minutes=zone_minutes)
     if written["sign"] == "-":
