@@ -299,10 +299,14 @@ def _source_of(item: Mapping[str, Any], key: str) -> tuple[str, str]:
 
 
 def _convert(value: str, kind: str) -> str:
+    """The text of a feed's value (cleaned: `_str`) of type `kind`."""
     if "html" not in kind and "<" in value:  # plain text with HTML's tags in it, maybe
         value = _NOT_A_TAG.sub("&lt;", value)
     if "html" in kind or "<" in value or "&" in value:
-        return _CONTROLS.sub("", html_to_text(value))  # "&#1;" is one too
+        text = html_to_text(value)
+        # The value holds no control character, and no named reference makes one: only a
+        # numeric one ("&#1;") can.
+        return _CONTROLS.sub("", text) if "&#" in value else text
     return collapse(value)
 
 
