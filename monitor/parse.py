@@ -161,7 +161,9 @@ def parse_job(job: ParseJob) -> Parsed:
 
 def _entries(items: list[Any], feed_id: str, url: str, language: str) -> Iterator[Entry]:
     for item in items:
-        if isinstance(item, Mapping):
+        # feedparser's mappings are dicts (FeedParserDict): isinstance(x, dict) is checked in
+        # C, isinstance(x, Mapping) by an ABC's method in Python, for each value read.
+        if isinstance(item, dict):
             # A plain dict: FeedParserDict resolves every key through its aliases in Python
             # (and maps a missing updated_parsed to published_parsed); we read no alias.
             yield _entry(dict(item), feed_id, url, language)
@@ -241,7 +243,7 @@ def _headline(item: Mapping[str, Any]) -> str:
     names the publisher in <source>: copies of one story then share their headline."""
     title = _one_line(_text_of(item, "title"))
     source = item.get("source")
-    if isinstance(source, Mapping):
+    if isinstance(source, dict):
         name = _one_line(_str(source.get("title")))
         for dash in (" - ", " – ", " — ", " | "):
             if name and title.endswith(dash + name) and len(title) > len(dash + name):
@@ -258,7 +260,7 @@ def _link_of(item: Mapping[str, Any]) -> str:
     if link:
         return link
     for candidate in item.get("links") or []:
-        if isinstance(candidate, Mapping) and candidate.get("rel", "alternate") == "alternate":
+        if isinstance(candidate, dict) and candidate.get("rel", "alternate") == "alternate":
             href = _str(candidate.get("href")).strip()
             if href:
                 return href
@@ -268,7 +270,7 @@ def _link_of(item: Mapping[str, Any]) -> str:
 def _source_url(item: Mapping[str, Any]) -> str:
     """An aggregator's pointer to the original publisher (RSS <source url=...>), if any."""
     source = item.get("source")
-    if isinstance(source, Mapping):
+    if isinstance(source, dict):
         url = _str(source.get("href") or source.get("url")).strip()
         if urlsplit(url).scheme in ("http", "https"):
             return url
@@ -278,7 +280,7 @@ def _source_url(item: Mapping[str, Any]) -> str:
 def _longest_text(item: Mapping[str, Any]) -> str:
     sources = [_source_of(item, "summary")]
     for content in item.get("content") or []:
-        if isinstance(content, Mapping):
+        if isinstance(content, dict):
             sources.append((_given(content.get("value")), _given(content.get("type"))))
     # The summary is often a copy of the content (an Atom entry's is the content's very text):
     # clean and convert each distinct source once.
@@ -294,7 +296,7 @@ def _source_of(item: Mapping[str, Any], key: str) -> tuple[str, str]:
     """The value of `key` and its type ("text/html" when feedparser gives none), as given
     (`_given`: not cleaned yet)."""
     detail = item.get(f"{key}_detail")
-    kind = _given(detail.get("type")) if isinstance(detail, Mapping) else "text/html"
+    kind = _given(detail.get("type")) if isinstance(detail, dict) else "text/html"
     return _given(item.get(key)), kind
 
 
