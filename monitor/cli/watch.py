@@ -119,8 +119,10 @@ class _Progress(logging.Filter):
 def replay_cmd(rt: Runtime, since: datetime, dry_run: bool) -> None:
     """Re-evaluate stored entries against today's definitions; record changes as replayed.
 
-    With --dry-run it does all of it in one transaction that is rolled back: it prints the
-    changes it would record and leaves the database as it was.
+    With --dry-run it prints the changes it would record and leaves the database as it was,
+    while a daemon sharing it goes on: on SQLite it replays on a copy of the database, made
+    beside it (it needs that much free disk) and deleted at the end; on PostgreSQL on
+    temporary copies of every table but the entries', rolled back at the end.
 
     Stopped half way (Ctrl-C, SIGTERM, an error), it leaves every status held and ends with
     one line saying so and the command that finishes the rewrite.
@@ -150,6 +152,8 @@ def replay_cmd(rt: Runtime, since: datetime, dry_run: bool) -> None:
             entries, matches = rematch(ctx, start, done=done)
             changes = evaluate_and_record(ctx, now=now, replayed=True)
     except (Exception, KeyboardInterrupt, _Terminated) as exc:
+        if dry_run:  # nothing held: what it wrote is gone
+            raise
         held = _held_after(rt, replay_owner(ctx), exc, rematched[0])
         if held is None:
             raise
@@ -210,7 +214,7 @@ def _held_after(
     except MonitorError:  # the database is gone too: `exc` says it
         return None
     if hold is None or (hold.owner != owner and not hold.stalled(now)):
-        return None  # none (a dry run's rolled back), or another replay's, running
+        return None  # none, or another replay's, running
     kind: type[_Held]
     if isinstance(exc, KeyboardInterrupt):
         why, kind = "interrupted", _HeldInterrupted

@@ -21,6 +21,7 @@ One module per job; `Store` is their methods in one object:
     stories    stories kept between evaluations, and the matches and verdicts since
     forgetting forgetting kept stories when their matches are rewritten or deleted
     replays    a replay's hold on the matches while it rewrites them a batch at a time
+    rehearsals a dry run's store: written and read back, then gone, holding no daemon's lock
     verdicts   analysts' append-only verdicts
     silences   analysts' append-only silences (and when one ended early)
     changes    statuses, status changes and the alert outbox
@@ -57,6 +58,7 @@ from monitor.store.exports import ExportsMixin
 from monitor.store.feeds import DueFeed, FeedCounts, FeedsMixin, FeedState
 from monitor.store.fetches import Dropped, FetchesMixin, FetchRecord
 from monitor.store.health import Cycle, CycleTotals, HealthMixin
+from monitor.store.rehearsals import RehearsalsMixin
 from monitor.store.replays import ReplayHold, ReplaysMixin
 from monitor.store.rests import RestsMixin
 from monitor.store.retention import Pruned, RetentionMixin
@@ -127,6 +129,7 @@ class Store(
     HealthMixin,
     RetentionMixin,
     ReplaysMixin,
+    RehearsalsMixin,
     StoreBase,
 ):
     """Every query monitor makes. Each method is one transaction."""

@@ -5,7 +5,6 @@ match version that kept evidence reads are checked against.
 
 from __future__ import annotations
 
-import copy
 import functools
 import itertools
 import logging
@@ -97,30 +96,10 @@ _MOVE_MATCH_VERSION = (
 class StoreBase:
     """The engine and the transaction helpers of `Store`; the per-job mixins build on it."""
 
-    _rehearsing: Connection | None = None  # see `rehearsal`
+    _rehearsing: Connection | None = None  # a dry run's one connection (`rehearsals.py`)
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-
-    @contextmanager
-    def rehearsal(self) -> Iterator[Self]:
-        """This store as a dry run: every transaction of the store given is a savepoint of one
-        transaction, rolled back at the end, so what it writes is read back while it lasts and
-        then leaves no trace (`monitor replay --dry-run`). It holds the write lock throughout
-        (SQLite: BEGIN IMMEDIATE): keep it short."""
-        try:
-            conn = self._engine.connect()
-            conn.execution_options(monitor_write=True)
-            outer = conn.begin()
-        except SQLAlchemyError as exc:
-            raise StoreError(f"store: unable to begin a dry run: {error_text(exc)}") from exc
-        view = copy.copy(self)
-        view._rehearsing = conn
-        try:
-            yield view
-        finally:
-            outer.rollback()
-            conn.close()
 
     @property
     def dialect(self) -> str:
@@ -142,7 +121,7 @@ class StoreBase:
         """One transaction. `snapshot`: every statement in it sees the same data (SQLite's
         transactions do; PostgreSQL's default, READ COMMITTED, does not)."""
         try:
-            if self._rehearsing is not None:  # a savepoint in the rehearsal's transaction
+            if self._rehearsing is not None:  # a savepoint in the dry run's transaction
                 with self._rehearsing.begin_nested():
                     yield self._rehearsing
                 return

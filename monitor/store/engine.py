@@ -32,7 +32,7 @@ def connect(url: str, *, read_only: bool = False, checkpoints: bool = True) -> E
     `Store.checkpoint` off its path instead."""
     parsed = _parse(url)
     is_sqlite = parsed.get_backend_name() == "sqlite"
-    file = _sqlite_file(parsed)
+    file = sqlite_file(parsed)
     options: dict[str, Any] = {}
     if file and read_only:
         if not file.is_file():
@@ -83,7 +83,7 @@ def _parse(url: str) -> URL:
         raise StoreError(f"store: bad database URL {url!r}: {exc}") from exc
 
 
-def _sqlite_file(parsed: URL) -> Path | None:
+def sqlite_file(parsed: URL) -> Path | None:
     """The file of a SQLite database in a file (not in memory, not a `file:` URI)."""
     database = parsed.database or ""
     if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
@@ -124,7 +124,7 @@ def upgrade(url: str) -> tuple[str | None, str]:
 def schema_status(url: str) -> tuple[str | None, str]:
     """(the database's schema revision or None, the code's revision), read without writing:
     a SQLite file that does not exist is not created, it has no revision."""
-    file = _sqlite_file(_parse(url))
+    file = sqlite_file(_parse(url))
     if file and not file.is_file():
         return None, migrate.head()
     engine = connect(url, read_only=True)

@@ -228,7 +228,9 @@ class EntriesMixin(StoreBase):
             hold_evaluations(conn, self._insert)  # committed between evaluations, not in one
             if hold is not None:
                 renew_hold(conn, *hold)
-            ids = _still_stored(conn, list(dict.fromkeys(entry_ids)))
+            # A dry run's entries are shared and its matches not (`rehearsals.py`): no hold.
+            held = self._rehearsing is None
+            ids = _still_stored(conn, list(dict.fromkeys(entry_ids)), hold=held)
             kept = set(ids)
             rows = _match_rows([(i, m) for i, m in items if i in kept], definition_hashes)
             for chunk in chunks(ids):
@@ -312,13 +314,14 @@ class EntriesMixin(StoreBase):
         return None if row is None else stored_entry(row)
 
 
-def _still_stored(conn: Connection, entry_ids: Sequence[int]) -> list[int]:
-    """Those of `entry_ids` that are stored, in their order, each held against deletion until
-    the transaction ends (on PostgreSQL; SQLite's writer holds the write lock anyway)."""
+def _still_stored(conn: Connection, entry_ids: Sequence[int], *, hold: bool) -> list[int]:
+    """Those of `entry_ids` that are stored, in their order; with `hold`, each held against
+    deletion until the transaction ends (on PostgreSQL; SQLite's writer holds the write lock
+    anyway)."""
     found: set[int] = set()
     for chunk in chunks(sorted(entry_ids)):
         query = select(entry_table.c.id).where(entry_table.c.id.in_(chunk))
-        if conn.dialect.name == "postgresql":
+        if hold and conn.dialect.name == "postgresql":
             query = query.with_for_update(read=True, key_share=True)
         found.update(conn.execute(query).scalars())
     return [i for i in entry_ids if i in found]
