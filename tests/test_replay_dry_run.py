@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -27,9 +28,10 @@ from monitor.pipeline import evaluate_and_record, store_entries
 from monitor.store import Cycle, FetchRecord, Store, open_store
 from tests import twofeeds
 from tests.feedserver import FeedServer
+from tests.pausedreplay import PAUSED
 from tests.storeops import add_entries, last_cycle
 from tests.test_cli_silences import contents
-from tests.test_replay_held import settings_of
+from tests.test_replay_held import monitor, settings_of
 from tests.test_replay_lock import NOW, definitions, history
 
 __all__ = ["history"]  # the fixture: the old rule found one publisher's entries, 3 batches
@@ -128,6 +130,36 @@ def test_a_daemon_stores_news_evaluates_and_records_a_fetch_while_a_dry_run_repl
         assert store.current_statuses()["watch"][0] == "said:reported"
     assert files_beside(history) == files  # no copy left beside the database
     daemon.store.close()
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "why"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "stopped by SIGTERM")],
+)
+def test_a_dry_run_stopped_half_way_leaves_no_copy_and_no_change(
+    tmp_path: Path, feed_server: FeedServer, history: str, signum: int, code: int, why: str
+) -> None:
+    definitions(tmp_path, "Dispatch", feed_server.url("/a.xml"))
+    files, before = files_beside(history), contents(history)
+    env = settings_of(tmp_path, history)
+    replay = monitor("replay", "--since", DAY, "--dry-run", module="tests.pausedreplay", env=env)
+    assert replay.stderr is not None
+    lines = []
+    for line in replay.stderr:  # the first batch is rewritten, the second not yet
+        lines.append(line)
+        if PAUSED in line:
+            break
+    assert PAUSED in "".join(lines), "".join(lines)
+    copies = [name for name in files_beside(history) if ".dry-run-" in name]  # SQLite: its copy
+    replay.send_signal(signum)
+    out, err = replay.communicate(timeout=60)
+
+    assert replay.returncode == code, err
+    assert err.splitlines()[-1] == f"Error: replay: dry run {why}; nothing recorded"
+    assert "Traceback" not in err and out == ""
+    assert bool(copies) == history.startswith("sqlite")
+    assert files_beside(history) == files
+    assert contents(history) == before
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

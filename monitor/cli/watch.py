@@ -125,7 +125,7 @@ def replay_cmd(rt: Runtime, since: datetime, dry_run: bool) -> None:
     temporary copies of every table but the entries', rolled back at the end.
 
     Stopped half way (Ctrl-C, SIGTERM, an error), it leaves every status held and ends with
-    one line saying so and the command that finishes the rewrite.
+    one line saying so and the command that finishes the rewrite (a dry run: nothing held).
 
     Example: monitor replay --since 2026-01-01 --dry-run
 
@@ -152,12 +152,13 @@ def replay_cmd(rt: Runtime, since: datetime, dry_run: bool) -> None:
             entries, matches = rematch(ctx, start, done=done)
             changes = evaluate_and_record(ctx, now=now, replayed=True)
     except (Exception, KeyboardInterrupt, _Terminated) as exc:
-        if dry_run:  # nothing held: what it wrote is gone
+        if dry_run:
+            stopped = _dry_run_stopped(exc)
+        else:
+            stopped = _held_after(rt, replay_owner(ctx), exc, rematched[0])
+        if stopped is None:
             raise
-        held = _held_after(rt, replay_owner(ctx), exc, rematched[0])
-        if held is None:
-            raise
-        raise held from None
+        raise stopped from None
     would, mark = (" would be", "would record") if dry_run else ("", "replayed")
     nothing = "; dry run: nothing recorded" if dry_run else ""
     click.echo(
@@ -187,16 +188,26 @@ def _terminable() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-class _Held(click.ClickException):
-    """A replay stopped half way by an error: one line, exit 1."""
+class _Stopped(click.ClickException):
+    """A replay stopped half way by an error: one line, exit 1 (by a signal: see below)."""
 
 
-class _HeldInterrupted(_Held):
+class _Interrupted(_Stopped):
     exit_code = 130  # as a shell says of Ctrl-C
 
 
-class _HeldTerminated(_Held):
+class _StoppedByTerm(_Stopped):
     exit_code = 143  # as a shell says of SIGTERM
+
+
+def _dry_run_stopped(exc: BaseException) -> click.ClickException | None:
+    """The error a dry run stopped by Ctrl-C or SIGTERM ends with (its copies are gone, and it
+    recorded nothing), or None: `exc` says what went wrong."""
+    if isinstance(exc, KeyboardInterrupt):
+        return _Interrupted("replay: dry run interrupted; nothing recorded")
+    if isinstance(exc, _Terminated):
+        return _StoppedByTerm("replay: dry run stopped by SIGTERM; nothing recorded")
+    return None
 
 
 def _held_after(
@@ -215,15 +226,15 @@ def _held_after(
         return None
     if hold is None or (hold.owner != owner and not hold.stalled(now)):
         return None  # none, or another replay's, running
-    kind: type[_Held]
+    kind: type[_Stopped]
     if isinstance(exc, KeyboardInterrupt):
-        why, kind = "interrupted", _HeldInterrupted
+        why, kind = "interrupted", _Interrupted
     elif isinstance(exc, _Terminated):
-        why, kind = "stopped by SIGTERM", _HeldTerminated
+        why, kind = "stopped by SIGTERM", _StoppedByTerm
     else:
         if not isinstance(exc, MonitorError):  # a bug: where, before the line that matters
             traceback.print_exception(exc)
-        why, kind = f"stopped by an error ({one_line(exc)})", _Held
+        why, kind = f"stopped by an error ({one_line(exc)})", _Stopped
     point = f"after {entries} entries re-matched" if entries else "before any entry was re-matched"
     return kind(
         f"replay: {why} {point}: every status is held (no change recorded, no alert) until "
