@@ -255,7 +255,7 @@ class EntriesMixin(StoreBase):
             hold_evaluations(conn, self._insert)
             if replay_hold(conn) is not None:
                 return 0
-            kept = set(_still_stored(conn, list(dict.fromkeys(i for i, _ in items))))
+            kept = set(_still_stored(conn, list(dict.fromkeys(i for i, _ in items)), hold=True))
             rows = _match_rows([(i, m) for i, m in items if i in kept], definition_hashes)
             if not rows:
                 return 0
