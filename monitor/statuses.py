@@ -168,9 +168,28 @@ def kept_statuses(
     )
     if not current:
         statuses = evaluate_all(definitions, store, now=now, unread=True)
-        return [s for s in statuses if s.indicator_id in ids]
+        return _looked_at([s for s in statuses if s.indicator_id in ids], store)
     reads = _reads(definitions, store, unread=True)
     return _from_kept(indicators, store, states, reads, now=now, shown=shown)
+
+
+NOT_LOOKED_AT = (
+    "not checked yet: new in the definitions; the next check (or the daemon's reload) "
+    "matches the stored news against it"
+)
+
+
+def _looked_at(statuses: list[Status], store: Store) -> list[Status]:
+    """The statuses with `unknown` for a `quiet` of an indicator no writer has evaluated yet
+    (new in the definitions: `pipeline.first_look` has not matched the stored news against it,
+    so `quiet`, nothing matched, would claim too much)."""
+    evaluated = store.evaluated_with()
+    return [
+        replace(s, status=UNKNOWN, reason=NOT_LOOKED_AT)
+        if s.status == QUIET and not evaluated.get(s.indicator_id)
+        else s
+        for s in statuses
+    ]
 
 
 def unread_since(

@@ -16,6 +16,7 @@ from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Match
 from monitor.match import Matcher
 from monitor.pipeline import Context, first_look, prepare, run_cycle
+from monitor.statuses import NOT_LOOKED_AT
 from monitor.store import Store, open_store
 from monitor.views import indicator_views
 from tests import news, storeops, twofeeds
@@ -72,6 +73,29 @@ def test_an_indicator_added_later_counts_the_news_stored_inside_its_window(
     assert {e.link for e in shown["reads-a"].evidence} == {
         twofeeds.WIRE_LINK, twofeeds.LOCAL_LINK,
     }  # fmt: skip
+
+
+def test_readers_say_unknown_for_an_indicator_no_check_has_looked_at_yet(
+    tmp_path: Path, feed_server: FeedServer, store: Store
+) -> None:
+    """Before the daemon's reload (or the next check) takes its first look, the page, the API
+    and `monitor status` (`monitor serve` alone, or the moment a file is saved) show a new
+    indicator `unknown`, saying why: not `quiet`, which would claim the stored news was
+    matched against it and none matched."""
+    feed_server.route("/a.xml", body=news.rss("a", [twofeeds.wire(NOW - timedelta(days=2))]))
+    feed_server.route("/b.xml", body=news.rss("b", []))
+    ctx = twofeeds.context(only(tmp_path, feed_server, "reads-b"), store, now=NOW)
+    run_cycle(ctx, now=NOW)
+    everything = only(tmp_path, feed_server, "reads-a", "reads-b")
+
+    shown = {v.id: v for v in indicator_views(everything, store, now=ADDED)}
+    assert shown["reads-b"].status == "quiet"  # checked: its feed was read, nothing matched
+    assert shown["reads-a"].status == "unknown"
+    assert shown["reads-a"].reason == NOT_LOOKED_AT
+
+    prepare(reloaded(ctx, everything), now=ADDED)
+    shown = {v.id: v for v in indicator_views(everything, store, now=ADDED)}
+    assert (shown["reads-a"].status, shown["reads-a"].reason) == ("waived:reported", "")
 
 
 def test_the_first_look_is_taken_once_and_adds_nothing_twice(
