@@ -1,8 +1,13 @@
 """The status page people read: HTML from the same views the JSON API serves.
 
-Rendering only: the web edge reads the store and hands the data in. Jinja2 autoescapes every
-template; feed-derived text is never marked safe. Matched terms are highlighted by escaping the
-text around each hit and wrapping the (escaped) hit in <mark>; only http(s) links get an href.
+Rendering only: the web edge reads the store and hands the data in. Here are the pages
+(`render_index`, `render_indicator`, `render_error`, `render_signin`, `render_session`), the
+rows their templates get (cards, evidence items, history, verdicts, silences, feeds) and the
+highlighting of matched terms; how a status reads and its timeline are `monitor.timeline`'s.
+
+Jinja2 autoescapes every template; feed-derived text is never marked safe. Matched terms are
+highlighted by escaping the text around each hit and wrapping the (escaped) hit in <mark>; only
+http(s) links get an href.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import quote
@@ -19,20 +24,19 @@ import jinja2
 from markupsafe import Markup, escape
 
 from monitor import owners
-from monitor.domain import MIXED, QUIET, UNKNOWN, Definitions, Evidence, StatusChange, Verdict
+from monitor.domain import UNKNOWN, Definitions, Evidence, StatusChange, Verdict
 from monitor.shownterms import shown_terms, term_spans, whole_words
 from monitor.silences import Silence
 from monitor.store import FeedState, StoredEntry
+from monitor.timeline import TIMELINE_DAYS, StatusLook, Timeline, look, timeline
 from monitor.views import (
     COLOURS,
-    OTHER,
     PALETTE,
     clean,
     lede,
     shown_reason,
     silent_words,
     status_words,
-    tone_of,
     web_url,
 )
 from monitor.webmodels import IndicatorView
@@ -47,7 +51,6 @@ __all__ = [
     "render_indicator",
     "render_session",
     "render_signin",
-    "timeline",
     "web_url",
 ]
 
@@ -62,8 +65,6 @@ PAGE_POLICY = (
 CSRF_SLOT = "<!--csrf-->"
 SESSION_SLOT = "<!--session-->"
 
-TIMELINE_DAYS = 90
-TIMELINE_WIDTH = 1000.0  # SVG user units; the SVG scales to the card's width
 EVIDENCE_ON_INDEX = 3
 
 
@@ -112,123 +113,6 @@ def _span(seconds: float) -> str:
             n = int(seconds / size + 0.5)
             return f"{n} {unit}{'s' if n != 1 else ''}"
     return f"{int(seconds)} s"
-
-
-# ---------------------------------------------------------------- statuses
-
-
-@dataclass(frozen=True)
-class StatusLook:
-    code: str  # as stored: pressure:confirmed
-    tone: str  # css class
-    text: str  # what a person reads: the outcome's label, or the status word
-
-    @property
-    def badge(self) -> str:
-        """The badge's words: the code, with the glyph of unknown (never a plain grey word)."""
-        return status_words(self.code) if self.code == UNKNOWN else self.code
-
-
-def look(
-    definitions: Definitions,
-    indicator_id: str,
-    status: str,
-    kept: Sequence[tuple[str, str]] = (),
-) -> StatusLook:
-    """How `status` reads: its outcome's label and level; for an outcome no longer defined
-    (its indicator's file edited), the label a change `kept` (`StatusChange.labels`), else
-    the status as it is stored."""
-    outcome_id, _, level = status.partition(":")
-    try:
-        indicator = definitions.indicator(indicator_id)
-    except KeyError:
-        indicator = None
-    ids = [o.id for o in indicator.outcomes] if indicator is not None else []
-    tone = tone_of(status, ids)
-    if status in (QUIET, MIXED, UNKNOWN):
-        return StatusLook(status, tone, status_words(status))
-    if indicator is None or tone == OTHER:
-        label = dict(kept).get(outcome_id)
-        return StatusLook(status, tone, f"{label} ({level})" if label else status_words(status))
-    label = indicator.outcome(outcome_id).label
-    return StatusLook(status, tone, f"{label} ({level})")
-
-
-# ---------------------------------------------------------------- timeline
-
-
-@dataclass(frozen=True)
-class Segment:
-    x: float
-    width: float
-    status: StatusLook
-    label: str  # the tooltip
-
-
-@dataclass(frozen=True)
-class Timeline:
-    segments: tuple[Segment, ...]
-    marks: tuple[float, ...]  # x of each change
-    ticks: tuple[tuple[float, str], ...]
-    legend: tuple[StatusLook, ...]
-    changes: int
-    monitored_from: tuple[float, str] | None = None  # (x, day) when monitoring began inside
-
-
-def timeline(
-    definitions: Definitions,
-    indicator_id: str,
-    changes: Sequence[StatusChange],
-    current: str,
-    *,
-    now: datetime,
-    zone: tzinfo,
-    days: int = TIMELINE_DAYS,
-    started: datetime | None = None,
-    first_read: datetime | None = None,
-) -> Timeline:
-    """The status over the last `days` days from the changes inside them (any order).
-
-    Nothing is drawn before `started`, when monitoring the indicator began: no status was
-    known then, and the stretch says so (`monitored_from`). Before `first_read`, when a first
-    reading that recorded no change ended the unknown it began in, it is drawn `unknown`."""
-    start = now - timedelta(days=days)
-    begin = start if started is None else min(max(start, started), now)
-    inside = sorted((c for c in changes if begin <= c.at <= now), key=lambda c: (c.at, c.id or 0))
-    times = [begin, *(c.at for c in inside), now]
-    statuses = [inside[0].old_status if inside else current, *(c.new_status for c in inside)]
-    if first_read is not None and begin < first_read < times[1]:
-        times.insert(1, first_read)
-        statuses.insert(0, UNKNOWN)
-    scale = TIMELINE_WIDTH / (now - start).total_seconds()
-
-    def x(moment: datetime) -> float:
-        return round((moment - start).total_seconds() * scale, 2)
-
-    stretches = list(zip(times[:-1], times[1:], statuses, strict=True))
-    # A status that held for no time (the first check's change, at the moment monitoring began)
-    # is no stretch: drawn zero wide, it would still be in the legend (`export history` has none).
-    stretches = [s for s in stretches if s[1] > s[0]] or stretches[-1:]
-    kept = [pair for c in inside for pair in c.labels]  # the latest change's label last
-    segments = []
-    for since, until, status in stretches:
-        seen = look(definitions, indicator_id, status, kept)
-        span = f"{since.astimezone(zone):%Y-%m-%d} – {until.astimezone(zone):%Y-%m-%d}"
-        segments.append(Segment(x(since), x(until) - x(since), seen, f"{seen.text}: {span}"))
-    ticks = tuple(
-        (x(start + timedelta(days=d)), f"{(start + timedelta(days=d)).astimezone(zone):%b %-d}")
-        for d in range(0, days, 30)
-    )
-    legend = {s.status.code: s.status for s in segments}
-    monitored = (x(begin), f"{begin.astimezone(zone):%Y-%m-%d}") if begin > start else None
-    return Timeline(
-        tuple(segments),
-        tuple(x(c.at) for c in inside),
-        ticks,
-        tuple(legend.values()),
-        len(inside),
-        monitored,
-    )
 
 
 # ---------------------------------------------------------------- what templates get

@@ -13,7 +13,8 @@ import pytest
 
 from monitor.definitions import load_definitions
 from monitor.digest import build_digest, render
-from monitor.page import look, render_error
+from monitor.page import render_error
+from monitor.timeline import look
 from monitor.views import COLOURS, tone_of
 from monitor.webmodels import OutcomeOut
 from tests.test_digest import GOOD_LINK, RECIPIENTS, SENDER, change, evidence, parts, sample

@@ -16,12 +16,12 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from monitor import page
 from monitor.cli import main
 from monitor.domain import INITIAL, QUIET, UNKNOWN, Definitions, StatusChange
 from monitor.domain import iso_time as iso
 from monitor.standing import indicator_views_at
 from monitor.store import Store, open_store
+from monitor.timeline import look, timeline
 from monitor.views import indicator_views
 from monitor.web import create_app
 from tests.webdata import NOW, WEB, definitions, settings
@@ -99,9 +99,9 @@ def test_the_timeline_and_the_status_at_a_past_moment_agree(
     drawn = {}
     for indicator_id, read in ((QUIET_ONE, QUIET), (MOVED_ONE, "expanded:reported")):
         view, changes = views[indicator_id], store.history(indicator_id)
-        line = page.timeline(defs, indicator_id, changes, view.status, now=NOW, zone=UTC,
-                             started=view.started, first_read=view.first_read)  # fmt: skip
-        codes = [page.look(defs, indicator_id, s).code for s in (UNKNOWN, read, UNKNOWN)]
+        line = timeline(defs, indicator_id, changes, view.status, now=NOW, zone=UTC,
+                        started=view.started, first_read=view.first_read)  # fmt: skip
+        codes = [look(defs, indicator_id, s).code for s in (UNKNOWN, read, UNKNOWN)]
         assert [s.status.code for s in line.segments] == codes
         assert line.changes == len(changes)  # the first reading marks no change
         drawn[indicator_id] = [(s.x, s.width) for s in line.segments]

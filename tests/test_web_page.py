@@ -15,9 +15,10 @@ from fastapi.testclient import TestClient
 from monitor import views, web
 from monitor.digest import DigestInput, render
 from monitor.domain import Definitions, StatusChange
-from monitor.page import ago, highlight, timeline, web_url
+from monitor.page import ago, highlight, web_url
 from monitor.pipeline import prepare
 from monitor.store import Cycle, Store, open_store
+from monitor.timeline import timeline
 from monitor.webmodels import IndicatorView
 from tests import storeops, webdata
 from tests.webdata import HOSTILE_TITLE, NOW

@@ -66,6 +66,7 @@ from monitor.server import Guard, Limits, WebServer, serve
 from monitor.settings import Settings
 from monitor.statuses import Judged, judge
 from monitor.store import Store
+from monitor.timeline import TIMELINE_DAYS
 from monitor.views import Snapshot, ViewCache
 from monitor.web.replies import Conditional, install_error_handlers
 from monitor.webmodels import (
@@ -455,7 +456,7 @@ def indicator_page(
 
 
 def _index(state: _State, snapshot: Snapshot, note: str, held: str) -> Answer:
-    start = snapshot.now - timedelta(days=page.TIMELINE_DAYS)
+    start = snapshot.now - timedelta(days=TIMELINE_DAYS)
     recent = {v.id: state.store.history(v.id, since=start, limit=1000) for v in snapshot.views}
     html = page.render_index(
         snapshot.definitions,
@@ -480,7 +481,7 @@ def _indicator_page(
     changes, next_before = views.history_page(
         state.store, indicator_id, since=None, limit=HISTORY_LIMIT, before=before
     )
-    start = snapshot.now - timedelta(days=page.TIMELINE_DAYS)
+    start = snapshot.now - timedelta(days=TIMELINE_DAYS)
     html = page.render_indicator(
         snapshot.definitions,
         snapshot.view(indicator_id),
