@@ -2,7 +2,7 @@
 when asked: SIGHUP), keeps the last valid set while the files on disk are invalid, and says so
 in its `validity`, the one model of that state that /healthz, /metrics and the page read.
 
-Used by the daemon's check job (`monitor.scheduler`) and by `monitor serve` on its requests.
+Used by the daemon's check job (`monitor.daemon`) and by `monitor serve` on its requests.
 """
 
 from __future__ import annotations

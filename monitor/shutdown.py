@@ -35,7 +35,7 @@ RELEASE_TIMEOUT = 0.5  # seconds the release of the daemon's claims may take at 
 
 
 class Stoppable(Protocol):
-    """What stopping needs of the daemon (`monitor.scheduler.Daemon`)."""
+    """What stopping needs of the daemon (`monitor.daemon.Daemon`)."""
 
     store: Store
     owner: str

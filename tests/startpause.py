@@ -2,7 +2,7 @@
 point of its start-up until the test lets it go, so that a signal lands exactly there.
 
 PLACE is `module:qualname`: a function (`monitor.settings:load_settings`), a method
-(`monitor.scheduler:Daemon.__init__`) or `<module>` for the module's import itself
+(`monitor.daemon:Daemon.__init__`) or `<module>` for the module's import itself
 (`monitor.scheduler:<module>`), replaced by a wrapper as soon as its module has run, before
 anything imports the name from it. `…:upgrade@FILE.py:upgrade` holds instead, while that
 function runs, in a function of that name in that file (one migration among them all, found

@@ -14,11 +14,11 @@ from click.testing import CliRunner
 
 from monitor import owners
 from monitor.cli import main
+from monitor.daemon import Daemon
 from monitor.daily import RESENDS, resend_refused, send_daily_digest
 from monitor.definitions import load_definitions
 from monitor.digest import DAY_HEADER
 from monitor.domain import Definitions
-from monitor.scheduler import Daemon
 from monitor.settings import Settings
 from monitor.store import Store, TakenOver, open_store
 from tests import test_daily, test_scheduler

@@ -28,12 +28,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from monitor.daemon import Daemon
 from monitor.daily import DIGEST_RETRY, digest_input
 from monitor.definitions import load_definitions
 from monitor.digest import format_status
 from monitor.errors import StoreError
 from monitor.reloading import Reloader
-from monitor.scheduler import Daemon
 from monitor.settings import Settings
 from monitor.store import Store, open_store
 from tests import news

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from monitor import migrate
+from monitor.daemon import Daemon, Stopping
 from monitor.definitions import load_definitions
 from monitor.domain import iter_terms
 from monitor.logs import JsonFormatter
 from monitor.reloading import Reloader
-from monitor.scheduler import Daemon, Stopping, _guarded, _log_start, build_scheduler
+from monitor.scheduler import _guarded, _log_start, build_scheduler
 from monitor.settings import Settings
 from monitor.shutdown import release_claims
 from monitor.store import Store, TakenOver, open_store

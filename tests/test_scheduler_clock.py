@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from monitor import scheduler
+from monitor.daemon import Daemon
 from monitor.definitions import load_definitions
-from monitor.scheduler import Daemon, Service
+from monitor.scheduler import Service
 from monitor.settings import Settings
 from monitor.store import Store
 from tests.test_leases import wait_for

@@ -13,6 +13,7 @@ from monitor.shutdown import Signals  # the standard library only: loads nothing
 
 if TYPE_CHECKING:
     from monitor import scheduler
+    from monitor.daemon import Daemon
     from monitor.domain import Definitions
     from monitor.reloading import Validity
 
@@ -39,11 +40,11 @@ def run_cmd(rt: Runtime) -> None:
     raise SystemExit(code)
 
 
-def _web(rt: Runtime) -> Callable[[scheduler.Daemon], list[scheduler.Service]]:
+def _web(rt: Runtime) -> Callable[[Daemon], list[scheduler.Service]]:
     """The HTTP endpoint, served by `monitor run` over the daemon's current definitions."""
     from monitor import web
 
-    def services(daemon: scheduler.Daemon) -> list[scheduler.Service]:
+    def services(daemon: Daemon) -> list[scheduler.Service]:
         app = web.create_app(
             store=rt.store,
             definitions=lambda: daemon.definitions,
