@@ -106,8 +106,7 @@ def ago(moment: datetime, now: datetime) -> str:
 
 
 def _span(seconds: float) -> str:
-    """'2 hours': rounded to the nearest (a silence of 2 h begun a moment ago ends 'in 2 hours',
-    not 'in 1 hour')."""
+    """'2 hours', rounded to the nearest (a silence of 2 h begun just now ends 'in 2 hours')."""
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
             n = int(seconds / size + 0.5)
@@ -163,6 +162,7 @@ class VerdictRow:
     when: str
     title: str
     href: str | None
+    standing: str  # statuses.standing: superseded, or why a yes adds no evidence; "" else
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,7 @@ def verdict_url(indicator_id: str) -> str:
 
 
 def _verdict_row(
-    definitions: Definitions, verdict: Verdict, stored: StoredEntry, zone: tzinfo
+    definitions: Definitions, verdict: Verdict, stored: StoredEntry, zone: tzinfo, standing: str
 ) -> VerdictRow:
     try:
         label = definitions.indicator(verdict.indicator_id).outcome(verdict.outcome_id).label
@@ -233,6 +233,7 @@ def _verdict_row(
         when=format_time(verdict.at, zone),
         title=clean(stored.entry.title) or "(no headline)",
         href=web_url(stored.entry.link),
+        standing=standing,
     )
 
 
@@ -410,12 +411,11 @@ def render_indicator(
     next_before: int | None,
     now: datetime,
     zone: tzinfo,
-    verdicts: Sequence[tuple[Verdict, StoredEntry]] = (),
+    verdicts: Sequence[tuple[Verdict, StoredEntry, str]] = (),
     silences: Sequence[Silence] = (),
 ) -> str:
-    """The page of one indicator: status, question, its silences in force (with a form to
-    begin one and a button to end each), all evidence with the buttons that judge it,
-    timeline, the analysts' verdicts and the full history."""
+    """The page of one indicator: status, question, silences in force (a form to begin one, a
+    button to end each), evidence with the buttons that judge it, timeline, verdicts, history."""
     card = _card(definitions, view, recent, now=now, zone=zone, limit=None)
     rows = [
         ChangeRow(
@@ -441,7 +441,7 @@ def render_indicator(
             days=TIMELINE_DAYS,
             judge=verdict_url(view.id),
             outcomes=[(o.id, o.label) for o in indicator.outcomes],
-            verdicts=[_verdict_row(definitions, v, e, zone) for v, e in verdicts],
+            verdicts=[_verdict_row(definitions, v, e, zone, note) for v, e, note in verdicts],
             silences=_silence_rows(definitions, silences, now=now, zone=zone),
             silence=silence_url(view.id),
             **_slots(),

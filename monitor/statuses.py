@@ -27,13 +27,14 @@ from monitor.domain import (
     Status,
     StatusChange,
     Verdict,
+    format_duration,
     parse_duration,
 )
 from monitor.errors import SilenceError, VerdictError
 from monitor.evaluate import EVIDENCE_SHOWN, down_since, evaluate, feeds_down, overdue, untried
 from monitor.evaluate import changes as find_changes
 from monitor.silences import Silence
-from monitor.store import OutcomeKept, Store
+from monitor.store import OutcomeKept, Store, StoredEntry
 
 
 def pending_changes(definitions: Definitions, store: Store, *, now: datetime) -> list[StatusChange]:
@@ -386,6 +387,31 @@ def judge(
         if done:  # else another writer changed the status first: evaluate again
             return Judged(recorded, status.status, done[0])
     return Judged(recorded, store.current_statuses().get(indicator_id, (QUIET, now))[0], None)
+
+
+def beyond_window(verdict: Verdict, time: datetime, window: timedelta, *, now: datetime) -> str:
+    """Why a `yes` adds no evidence at `now`: its entry's `time` is older than the indicator's
+    `window` (`older than its 30d window: the yes adds no evidence now`), so an analyst who
+    confirmed it is told why the evidence did not move; "" for a `no`, or inside the window."""
+    if verdict.verdict != Judgement.YES or time >= now - window:
+        return ""
+    return f"older than its {format_duration(window)} window: the yes adds no evidence now"
+
+
+def standing(
+    verdicts: Sequence[tuple[Verdict, StoredEntry]], window: timedelta, *, now: datetime
+) -> list[tuple[Verdict, StoredEntry, str]]:
+    """Each verdict, newest first as `Store.verdicts` lists them, with what it does now:
+    `superseded by a later verdict` when a later one on its entry and outcome stands instead,
+    `beyond_window` for a `yes` that stands; "" else."""
+    seen: set[tuple[int, str]] = set()
+    shown = []
+    for verdict, stored in verdicts:
+        key = (verdict.entry_id, verdict.outcome_id)
+        note = beyond_window(verdict, stored.time, window, now=now)
+        shown.append((verdict, stored, "superseded by a later verdict" if key in seen else note))
+        seen.add(key)
+    return shown
 
 
 def begin_silence(

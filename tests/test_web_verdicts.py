@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from monitor.domain import Definitions
 from monitor.store import Store
 from monitor.web import create_app
-from tests import webdata
+from tests import storeops, webdata
 from tests.webdata import GENERAL, NOW, VISA_HERALD, settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -232,6 +233,39 @@ def test_the_page_form_judges_and_sends_the_browser_back_to_the_page(client: Tes
     assert "by anonymous, " in row and "“dup”" in row
     assert re.search(r'data-status="eased:reported"', after.text)
     assert f"verdict: no on entry {herald} by anonymous: dup" in after.text
+
+
+def test_the_page_says_which_verdicts_add_no_evidence_now_and_which_were_superseded(
+    client: TestClient, store: Store
+) -> None:
+    """An analyst confirms by id an article older than the window (the form "An article the
+    rules missed?"): the page comes back without it among the evidence, and its verdicts say
+    why, as `monitor verdict` does; a verdict a later one on its entry replaced says so, so a
+    `no` that no longer stands does not read as one."""
+    old = NOW - timedelta(days=45)
+    title = "China and South Korea agree visa-free entry, archives show"
+    storeops.add_entries(
+        store, [webdata.news("yonhap", 40, title, "https://e.example/40", old)], now=old
+    )
+    found, herald = entry_id(client, title), entry_id(client, VISA_HERALD)
+    for entry, verdict in ((found, "yes"), (herald, "no"), (herald, "yes")):
+        answer = client.post(
+            "/indicators/visa-easing/page/verdict",
+            data={"entry": str(entry), "outcome": "eased", "verdict": verdict},
+            headers={"Sec-Fetch-Site": "same-origin"},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303
+
+    page = client.get("/indicators/visa-easing/page").text
+    evidence = page.split('id="evidence"')[1].split('id="verdicts"')[0]
+    assert f'data-entry="{found}"' not in evidence and f'data-entry="{herald}"' in evidence
+    verdicts = page.split('id="verdicts"')[1].split('id="history"')[0]
+    rows = re.findall(r'<li data-verdict="(yes|no)" data-entry="(\d+)">(.*?)</li>', verdicts)
+    assert [(v, int(e)) for v, e, _ in rows] == [("yes", herald), ("no", herald), ("yes", found)]
+    assert "superseded" not in rows[0][2] and "window" not in rows[0][2]
+    assert "superseded by a later verdict" in rows[1][2]
+    assert "older than its 30d window: the yes adds no evidence now" in rows[2][2]
 
 
 @pytest.mark.parametrize(

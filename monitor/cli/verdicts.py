@@ -18,7 +18,7 @@ from monitor.cli.common import (
     send_alerts,
     write_whole,
 )
-from monitor.domain import Judgement, Verdict, format_duration, utc_text
+from monitor.domain import Verdict, utc_text
 
 
 class _VerdictGroup(Group):
@@ -88,15 +88,15 @@ def verdict_add_cmd(
 def _outside(rt: Runtime, verdict: Verdict) -> str:
     """Why a `yes` changed nothing when its entry is older than the indicator's window (the
     analyst would otherwise see the confirmation do nothing); "" else."""
+    from monitor.statuses import beyond_window
+
     window = rt.definitions.indicator(verdict.indicator_id).window
     stored = rt.store.entry(verdict.entry_id)
-    if verdict.verdict != Judgement.YES or stored is None or stored.time >= verdict.at - window:
+    why = "" if stored is None else beyond_window(verdict, stored.time, window, now=verdict.at)
+    if stored is None or not why:
         return ""
-    return (
-        f"; entry {verdict.entry_id} ({stored.time.date().isoformat()}) is older than its "
-        f"{format_duration(window)} window: the yes adds no evidence now, and is kept for "
-        "`monitor verdict export`"
-    )
+    day = stored.time.date().isoformat()
+    return f"; entry {verdict.entry_id} ({day}) is {why}, and is kept for `monitor verdict export`"
 
 
 @verdict_group.command("list")

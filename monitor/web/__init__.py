@@ -64,7 +64,7 @@ from monitor.errors import StoreError, VerdictError
 from monitor.reloading import Validity
 from monitor.server import Guard, Limits, WebServer, serve
 from monitor.settings import Settings
-from monitor.statuses import Judged, judge
+from monitor.statuses import Judged, judge, standing
 from monitor.store import Store
 from monitor.timeline import TIMELINE_DAYS
 from monitor.views import Snapshot, ViewCache
@@ -490,7 +490,11 @@ def _indicator_page(
         next_before=next_before,
         now=snapshot.now,
         zone=state.settings.zone,
-        verdicts=state.store.verdicts(indicator_id, limit=HISTORY_LIMIT),
+        verdicts=standing(
+            state.store.verdicts(indicator_id, limit=HISTORY_LIMIT),
+            snapshot.definitions.indicator(indicator_id).window,
+            now=snapshot.now,
+        ),
         silences=state.store.silences(indicator_id, active_at=snapshot.now),
     )
     body = html.encode()
