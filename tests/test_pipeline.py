@@ -555,6 +555,30 @@ def test_a_feed_keeps_the_title_the_feeds_file_gives_it(
     assert titles["yonhap"] == "Yonhap"  # its own <title>: the feeds file names it not
 
 
+def test_a_feed_keeps_its_own_title_across_a_reload_while_it_is_unchanged(
+    feed_server: FeedServer, shipped: Definitions, store: Store
+) -> None:
+    """A feed the feeds file gives no title is named by its own <title>: a reload (an edit,
+    SIGHUP) or a daemon's start syncs the feeds file again, and its title is kept while the feed
+    answers 304 (it was wiped, and the page, the digest and /feeds showed the id instead until
+    the feed's body changed; with several daemons each start did so). A title the feeds file
+    gives later names it at once."""
+    yonhap, herald = serve_news(feed_server)
+    ctx = context(shipped, store, [yonhap, herald])
+    run_cycle(ctx, now=NOW)
+    assert {f.id: f.title for f in store.feeds()}["yonhap"] == "Yonhap"
+
+    later = NOW + timedelta(hours=1)
+    prepare(ctx, now=later)  # the definitions reloaded, or another daemon started
+    report = run_cycle(ctx, now=later)
+
+    assert report.feeds_checked == 2 and report.not_modified == 2
+    assert {f.id: f.title for f in store.feeds()}["yonhap"] == "Yonhap"
+    titled = context(shipped, store, [replace(yonhap, title="Yonhap (EN)"), herald])
+    prepare(titled, now=later)
+    assert {f.id: f.title for f in store.feeds()}["yonhap"] == "Yonhap (EN)"
+
+
 def test_a_permanent_redirect_to_a_page_that_is_no_feed_is_not_remembered(
     feed_server: FeedServer, shipped: Definitions, store: Store
 ) -> None:

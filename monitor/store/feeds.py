@@ -179,7 +179,8 @@ class FeedsMixin(StoreBase):
         A feed whose URL changed, or that comes back into the configuration, starts afresh: no
         validators, no redirect, no failures (not dead), due at once; one whose URL changed is
         no longer leased either (a claim was to read the old address, whose read
-        `record_fetches` leaves out), so any daemon reads the new one at once. A feed
+        `record_fetches` leaves out), so any daemon reads the new one at once. A feed the file
+        gives no title keeps the one its body gave (`record_fetches`) while its URL stays. A feed
         whose interval got shorter is next checked one new interval after its last check, not
         at the time the old interval set (unless it is backing off from failures).
         """
@@ -213,6 +214,8 @@ class FeedsMixin(StoreBase):
                         .values(**values, **_fresh(now))
                     )
                 else:
+                    if not feed.title:  # its own <title>, from its last body read whole
+                        del values["title"]
                     sooner = _sooner(old, values["interval_seconds"])
                     if sooner is not None:
                         values["next_check_at"] = sooner
