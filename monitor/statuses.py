@@ -399,16 +399,19 @@ def beyond_window(verdict: Verdict, time: datetime, window: timedelta, *, now: d
 
 
 def standing(
-    verdicts: Sequence[tuple[Verdict, StoredEntry]], window: timedelta, *, now: datetime
+    verdicts: Sequence[tuple[Verdict, StoredEntry]], definitions: Definitions, *, now: datetime
 ) -> list[tuple[Verdict, StoredEntry, str]]:
-    """Each verdict, newest first as `Store.verdicts` lists them, with what it does now:
-    `superseded by a later verdict` when a later one on its entry and outcome stands instead,
-    `beyond_window` for a `yes` that stands; "" else."""
-    seen: set[tuple[int, str]] = set()
+    """Each verdict, newest first as `Store.verdicts` lists them, with what it does now (the
+    page and `monitor verdict list` say it): `superseded by a later verdict` when a later one
+    on its entry, indicator and outcome stands instead, `beyond_window` for a `yes` that
+    stands (of an indicator defined); "" else."""
+    windows = {i.id: i.window for i in definitions.indicators}
+    seen: set[tuple[int, str, str]] = set()
     shown = []
     for verdict, stored in verdicts:
-        key = (verdict.entry_id, verdict.outcome_id)
-        note = beyond_window(verdict, stored.time, window, now=now)
+        key = (verdict.entry_id, verdict.indicator_id, verdict.outcome_id)
+        window = windows.get(verdict.indicator_id)
+        note = "" if window is None else beyond_window(verdict, stored.time, window, now=now)
         shown.append((verdict, stored, "superseded by a later verdict" if key in seen else note))
         seen.add(key)
     return shown

@@ -152,6 +152,9 @@ def test_a_yes_on_an_entry_older_than_the_window_says_why_nothing_changed(
     )
     assert inside[1].startswith("flight-routes: status stays ")
     assert "window" not in inside[1]  # a no, or an entry inside the window: nothing to explain
+    listed = run(env, "verdict", "list").stdout.splitlines()  # as the page marks it
+    assert listed[2].endswith("  (older than its 30d window: the yes adds no evidence now)")
+    assert f"entry {found} " in listed[2] and "window" not in listed[0]
 
 
 @pytest.mark.parametrize(
@@ -293,7 +296,7 @@ def test_list_shows_every_verdict_newest_first(env: dict[str, str]) -> None:
     ]  # fmt: skip
     assert re.match(rf"^\S+ \S+ UTC  yes  visa-easing:eased  entry {herald}  by cli$", text[0])
     assert text[1] == f"    {VISA_HERALD}"
-    assert text[2].endswith('by cli  "old news"')
+    assert text[2].endswith('by cli  "old news"  (superseded by a later verdict)')  # as on the page
     assert run(env, "verdict", "list", "flight-routes").stdout == ""
     unknown = run(env, "verdict", "list", "nope")
     assert unknown.exit_code == 1 and "no indicator 'nope'" in unknown.stderr

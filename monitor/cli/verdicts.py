@@ -105,13 +105,16 @@ def _outside(rt: Runtime, verdict: Verdict) -> str:
 @json_option("One JSON object per verdict.")
 @pass_runtime
 def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json: bool) -> None:
-    """Every verdict (of one indicator), newest first, superseded ones too: who, when, what.
+    """Every verdict (of one indicator), newest first, superseded ones too (marked so, as a
+    yes on an entry older than the indicator's window is): who, when, what.
 
     When there is none, one line on stderr says so and the exit code is 0 (with --json nothing
     is printed: no objects); an unknown INDICATOR is an error (exit 1).
 
     Example: monitor verdict list visa-easing --limit 10
     """
+    from monitor.domain import utcnow
+    from monitor.statuses import standing
     from monitor.webmodels import VerdictOut
 
     rt.read_only = True
@@ -124,11 +127,12 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
     if not listed:
         of = f" for {indicator_id}" if indicator_id is not None else ""
         click.echo(f"monitor: verdict list: no verdict recorded{of} yet", err=True)
-    for verdict, found in listed:
+    for verdict, found, does in standing(listed, rt.definitions, now=utcnow()):
         if as_json:
             echo_json(VerdictOut.of(verdict).model_dump(mode="json"))
             continue
         note = f'  "{verdict.note}"' if verdict.note else ""
+        note += f"  ({does})" if does else ""
         click.echo(
             f"{utc_text(verdict.at)}  {verdict.verdict:<3}  "
             f"{verdict.indicator_id}:{verdict.outcome_id}  entry {verdict.entry_id}  "

@@ -492,7 +492,7 @@ def _indicator_page(
         zone=state.settings.zone,
         verdicts=standing(
             state.store.verdicts(indicator_id, limit=HISTORY_LIMIT),
-            snapshot.definitions.indicator(indicator_id).window,
+            snapshot.definitions,
             now=snapshot.now,
         ),
         silences=state.store.silences(indicator_id, active_at=snapshot.now),
