@@ -100,14 +100,15 @@ def first_look(ctx: Context, *, now: datetime, batch: int = REPLAY_BATCH) -> int
     matcher = Matcher(new)
     entries = added = after = 0
     while page := ctx.store.entries_since(since, after=after, limit=batch):
+        read = [(entry_id, entry) for entry_id, entry, _seen in page if entry.feed_id in readers]
         found = [
             (entry_id, match)
-            for entry_id, entry, _seen in page
+            for entry_id, entry in read
             for match in matcher.match(entry)
-            if match.indicator_id in readers.get(entry.feed_id, ())
+            if match.indicator_id in readers[entry.feed_id]
         ]
         added += ctx.store.add_matches(found, hashes) if found else 0
-        entries, after = entries + len(page), page[-1][0]
+        entries, after = entries + len(read), page[-1][0]
     if entries:
         log.info(
             "first look: %d stored entries matched against %d indicator(s) not evaluated yet "

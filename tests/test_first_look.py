@@ -115,6 +115,32 @@ def test_the_first_look_is_taken_once_and_adds_nothing_twice(
     assert [c.new_status for c in store.history("reads-a")] == ["waived:reported"]
 
 
+def test_the_first_look_counts_only_the_entries_of_the_feeds_its_indicators_read(
+    tmp_path: Path, feed_server: FeedServer, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its log line says how many stored entries the new indicators were matched against: those
+    of the feeds they read (it said every stored entry inside the window, so an indicator of an
+    empty feed read as if its rule had missed the news of every other feed)."""
+    feed_server.route("/a.xml", body=news.rss("a", [
+        twofeeds.wire(NOW - timedelta(days=2)), twofeeds.local(NOW - timedelta(days=1)),
+    ]))  # fmt: skip
+    feed_server.route("/b.xml", body=news.rss("b", [
+        news.Item("Seoul weather: sunny", "https://b.example.org/w", NOW - timedelta(days=1)),
+    ]))  # fmt: skip
+    ctx = twofeeds.context(only(tmp_path, feed_server, "reads-a"), store, now=NOW)
+    assert run_cycle(ctx, now=NOW).new_entries == 3
+    added = reloaded(ctx, only(tmp_path, feed_server, "reads-a", "reads-b"))
+
+    with caplog.at_level("INFO", logger="monitor.pipeline"):
+        assert first_look(added, now=ADDED) == 0
+
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("first look")]
+    assert lines == [
+        "first look: 1 stored entries matched against 1 indicator(s) not evaluated yet "
+        "(reads-b): 0 matches"
+    ]
+
+
 @pytest.mark.postgres
 def test_a_first_look_waits_for_an_evaluation_or_replay_holding_the_matches(
     postgres_url: str,
