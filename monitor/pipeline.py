@@ -101,12 +101,7 @@ def first_look(ctx: Context, *, now: datetime, batch: int = REPLAY_BATCH) -> int
     entries = added = after = 0
     while page := ctx.store.entries_since(since, after=after, limit=batch):
         read = [(entry_id, entry) for entry_id, entry, _seen in page if entry.feed_id in readers]
-        found = [
-            (entry_id, match)
-            for entry_id, entry in read
-            for match in matcher.match(entry)
-            if match.indicator_id in readers[entry.feed_id]
-        ]
+        found = match_entries(ctx, read, readers, matcher)
         added += ctx.store.add_matches(found, hashes) if found else 0
         entries, after = entries + len(read), page[-1][0]
     if entries:
@@ -262,17 +257,20 @@ def match_entries(
     ctx: Context,
     entries: Iterable[tuple[int, Entry]],
     readers: Mapping[str, frozenset[str]] | None = None,
+    matcher: Matcher | None = None,
 ) -> list[tuple[int, Match]]:
     """Matches of stored entries, each only against the indicators that read its feed now: an
     entry of a feed no indicator reads (their files deleted or their feeds narrowed, or the
-    feed taken out of the feeds file, as a replay finds its stored entries) matches none."""
+    feed taken out of the feeds file, as a replay finds its stored entries) matches none.
+    `matcher`: of some of the indicators only (the context's: all of them)."""
     readers = readers_of(ctx.definitions) if readers is None else readers
+    matcher = ctx.matcher if matcher is None else matcher
     found = []
     for entry_id, entry in entries:
         allowed = readers.get(entry.feed_id)
         if not allowed:
             continue
-        for match in ctx.matcher.match(entry):
+        for match in matcher.match(entry):
             if match.indicator_id in allowed:
                 found.append((entry_id, match))
     return found
