@@ -771,6 +771,16 @@ def test_validate_warns_about_an_indicator_an_empty_feeds_file_leaves_unread(
     )
 
 
+def own_indicator(indicators: Path, feeds: str) -> None:
+    """An indicator `mine` of one's own in `indicators`: the shipped visa-easing reading `feeds`."""
+    (indicators / "mine.yaml").write_text(
+        (ROOT / "indicators" / "visa-easing.yaml").read_text()
+        .replace("id: visa-easing", "id: mine")
+        .replace("feeds: {tags: [korea, china, japan, international, search-travel]}",
+                 f"feeds: {feeds}")
+    )  # fmt: skip
+
+
 def test_validate_json_lists_the_warning_of_an_indicator_that_reads_no_feed(
     tmp_path: Path,
 ) -> None:
@@ -780,12 +790,7 @@ def test_validate_json_lists_the_warning_of_an_indicator_that_reads_no_feed(
     feeds.write_text("feeds:\n  - {id: mine, url: 'http://127.0.0.1:9/feed.xml', tags: [news]}\n")
     indicators = tmp_path / "indicators"
     shutil.copytree(ROOT / "indicators" / "vocab", indicators / "vocab")
-    (indicators / "mine.yaml").write_text(
-        (ROOT / "indicators" / "visa-easing.yaml").read_text()
-        .replace("id: visa-easing", "id: mine")
-        .replace("feeds: {tags: [korea, china, japan, international, search-travel]}",
-                 "feeds: {tags: [travel]}")
-    )  # fmt: skip
+    own_indicator(indicators, "{tags: [travel]}")
     env = shipped(tmp_path) | {"MONITOR_FEEDS_FILE": str(feeds),
                                "MONITOR_INDICATORS_DIR": str(indicators)}  # fmt: skip
 
@@ -809,12 +814,7 @@ def test_a_feeds_file_without_the_shipped_tags_warns_and_works(
     feeds.write_text(f"feeds:\n  - {{id: mine, url: '{feed_server.url('/mine.xml')}'}}\n")
     indicators = tmp_path / "indicators"
     shutil.copytree(ROOT / "indicators", indicators)
-    (indicators / "mine.yaml").write_text(
-        (ROOT / "indicators" / "visa-easing.yaml").read_text()
-        .replace("id: visa-easing", "id: mine")
-        .replace("feeds: {tags: [korea, china, japan, international, search-travel]}",
-                 "feeds: {ids: [mine]}")
-    )  # fmt: skip
+    own_indicator(indicators, "{ids: [mine]}")
     env = shipped(tmp_path) | {"MONITOR_FEEDS_FILE": str(feeds),
                                "MONITOR_INDICATORS_DIR": str(indicators)}  # fmt: skip
 
