@@ -28,10 +28,9 @@ from monitor.pipeline import evaluate_and_record, store_entries
 from monitor.store import Cycle, FetchRecord, Store, open_store
 from tests import twofeeds
 from tests.feedserver import FeedServer
-from tests.pausedreplay import PAUSED
 from tests.storeops import add_entries, last_cycle
 from tests.test_cli_silences import contents
-from tests.test_replay_held import monitor, settings_of
+from tests.test_replay_held import monitor, settings_of, until_paused
 from tests.test_replay_lock import NOW, definitions, history
 
 __all__ = ["history"]  # the fixture: the old rule found one publisher's entries, 3 batches
@@ -143,13 +142,7 @@ def test_a_dry_run_stopped_half_way_leaves_no_copy_and_no_change(
     files, before = files_beside(history), contents(history)
     env = settings_of(tmp_path, history)
     replay = monitor("replay", "--since", DAY, "--dry-run", module="tests.pausedreplay", env=env)
-    assert replay.stderr is not None
-    lines = []
-    for line in replay.stderr:  # the first batch is rewritten, the second not yet
-        lines.append(line)
-        if PAUSED in line:
-            break
-    assert PAUSED in "".join(lines), "".join(lines)
+    until_paused(replay)
     copies = [name for name in files_beside(history) if ".dry-run-" in name]  # SQLite: its copy
     replay.send_signal(signum)
     out, err = replay.communicate(timeout=60)

@@ -69,6 +69,18 @@ def monitor(*args: str, module: str = "monitor", env: dict[str, str]) -> subproc
     )
 
 
+def until_paused(replay: subprocess.Popen[str]) -> None:
+    """Read a `tests.pausedreplay` process's stderr until it says it paused: the first batch
+    is rewritten, the second not yet."""
+    assert replay.stderr is not None
+    said = []
+    for line in replay.stderr:
+        said.append(line)
+        if PAUSED in line:
+            return
+    raise AssertionError("".join(said))
+
+
 @pytest.mark.parametrize(
     ("signum", "code", "why"),
     [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "stopped by SIGTERM")],
@@ -85,13 +97,7 @@ def test_a_replay_interrupted_half_way_says_the_statuses_are_held_and_how_to_fin
     env = settings_of(tmp_path, history)
     day = (NOW - timedelta(days=7)).date().isoformat()
     replay = monitor("replay", "--since", day, module="tests.pausedreplay", env=env)
-    assert replay.stderr is not None
-    before = []
-    for line in replay.stderr:  # the first batch is rewritten, the second not yet
-        before.append(line)
-        if PAUSED in line:
-            break
-    assert PAUSED in "".join(before), "".join(before)
+    until_paused(replay)
     replay.send_signal(signum)
     out, err = replay.communicate(timeout=60)
 
