@@ -40,8 +40,14 @@ def carry_forgotten_keys(
         found += conn.execute(query).all()
     if not found:
         return
-    rows = [{"key": renamed[r.key], "offered_at": now, "headline": r.headline} for r in found]
-    conn.execute(insert(forgotten_table).on_conflict_do_nothing(), rows)
+    # In key order, as retention adds deleted entries' keys (`retention._forgotten_rows`): a
+    # clean-up adding some of them at once waits for this batch, or this batch for it, never
+    # each for the other.
+    rows: dict[str, dict[str, Any]] = {}
+    for r in found:
+        key = renamed[r.key]
+        rows.setdefault(key, {"key": key, "offered_at": now, "headline": r.headline})
+    conn.execute(insert(forgotten_table).on_conflict_do_nothing(), [rows[k] for k in sorted(rows)])
     for chunk in chunks([r.key for r in found]):
         conn.execute(delete(forgotten_table).where(forgotten_table.c.key.in_(chunk)))
 

@@ -29,10 +29,12 @@ On PostgreSQL no step waits for a writer that may wait for it (the feed rows: `f
 - the keys no feed offered go skipping those a batch of news holds (it notes them as offered);
 - a batch of entries is taken skipping those held (being judged, their matches replaced), the
   `evaluated` counter taken first when matched ones go (`hold_evaluations`: evaluations and
-  replays take it first too); their keys are kept, waiting at most for a batch of news noting
-  one (which waits for no clean-up), and the `matches` counter is moved last, as by every
-  writer of matches and verdicts. A batch of news reads the entries before the keys, and those
-  as it notes them (`entries.py`), so an entry deleted meanwhile is found as forgotten;
+  replays take it first too); their keys are kept, added in key order (`_forgotten_rows`), as
+  a batch of news adds those it carries from an older form (`oldkeys`): one waits at most for
+  another clean-up or a batch adding a key before it, or for a batch noting one (which from
+  then on waits for no clean-up); the `matches` counter is moved last, as by every writer of
+  matches and verdicts. A batch of news reads the entries before the keys, and those as it
+  notes them (`entries.py`), so an entry deleted meanwhile is found as forgotten;
 - status changes go once alerted (the alert outbox writes only pending ones), then their counts
   by indicator; the cycles' summary row is taken before the cycles.
 """
@@ -157,13 +159,7 @@ class RetentionMixin(StoreBase):
                 ids = [row.id for row in rows]
                 if ids:
                     forgotten = self._insert(forgotten_table)
-                    conn.execute(
-                        forgotten.on_conflict_do_nothing(),
-                        [_forgotten(row.key, row.title, now) for row in rows]
-                        + [
-                            _forgotten(row.item_key, row.title, now) for row in rows if row.item_key
-                        ],
-                    )
+                    conn.execute(forgotten.on_conflict_do_nothing(), _forgotten_rows(rows, now))
                     if matched:
                         conn.execute(delete(match_table).where(match_table.c.entry_id.in_(ids)))
                         forget_stories_of(conn, ids)
@@ -285,10 +281,23 @@ def _old_digests(now: datetime, before: datetime) -> Delete:
     )
 
 
-def _forgotten(key: str, title: str, now: datetime) -> dict[str, Any]:
-    """The row that keeps a deleted entry's key (or item key: `Entry.item_key`, which finds
-    the item offered again under a new guid), with its headline's digest."""
-    return {"key": key, "offered_at": now, "headline": headline_digest(title) or None}
+def _forgotten_rows(rows: Sequence[Any], now: datetime) -> list[dict[str, Any]]:
+    """The rows that keep deleted entries' keys and item keys (`Entry.item_key`, which finds
+    the item offered again under a new guid), each with its headline's digest, in key order.
+
+    Two entries may share an item key (copies of one item the code before revision 0022
+    stored at each check that found it under a new guid), so two daemons' batches, disjoint
+    in entries, may add the same keys; a batch of news adds those it carries from an older
+    form too (`oldkeys`). An INSERT that meets a key another transaction added waits for its
+    commit: added in their batch's order, two waited for each other (`deadlock detected`);
+    in key order, by every transaction that adds them, one waits for the other."""
+    kept: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        headline = headline_digest(row.title) or None
+        for key in (row.key, row.item_key):
+            if key and key not in kept:
+                kept[key] = {"key": key, "offered_at": now, "headline": headline}
+    return [kept[key] for key in sorted(kept)]
 
 
 def _added(kept: dict[str, int], more: dict[str, int]) -> dict[str, int]:
