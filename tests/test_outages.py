@@ -343,7 +343,8 @@ def test_a_reload_that_failed_to_be_stored_is_applied_at_the_next_check(
     with open_store(postgres_url) as store, psycopg.connect(raw) as locker:
         daemon = make_daemon(home, store, Clock())
         daemon.reloader = Reloader(ROOT / "indicators", feeds, daemon.definitions, settle=0)
-        feeds.write_text(feeds.read_text() + f"  - {{id: extra, url: '{extra}'}}\n")
+        named = feeds.read_text().replace("{id: herald,", "{id: herald, title: Herald,")
+        feeds.write_text(named + f"  - {{id: extra, url: '{extra}'}}\n")  # a row changed too
         locker.execute("SELECT id FROM feed FOR UPDATE")  # holds the rows until it commits
         failed: list[BaseException] = []
 
@@ -363,7 +364,11 @@ def test_a_reload_that_failed_to_be_stored_is_applied_at_the_next_check(
 
         assert daemon.reload_if_changed()
         assert "extra" in {f.id for f in daemon.definitions.feeds}
-        assert "extra" in {f.id for f in store.feeds()}
+        assert {f.id: f.title for f in store.feeds()} == {
+            "extra": "",
+            "herald": "Herald",
+            "yonhap": "",
+        }
 
 
 # ---------------------------------------------------------------- SQLite

@@ -1,11 +1,11 @@
 """`monitor replay --dry-run` beside a running daemon: the dry run holds no lock the daemon's
-writes wait for, not for a batch's time, so a daemon storing news, recording a fetch,
-evaluating and recording its cycle meanwhile neither fails (SQLite: `database is locked`) nor
-stalls (PostgreSQL: waits until the dry run ends); and the dry run still prints what a replay
-would record, and leaves the database as it was. Real SQLite files (the daemon's connections
-wait for no lock at all) and PostgreSQL (the daemon's waits for a lock end at once, in an
-error); the daemon's work is put between two batches of the dry run's replay (no thread, no
-sleep)."""
+writes wait for, not for a batch's time, so a daemon reloading its feeds file, storing news,
+recording a fetch, evaluating and recording its cycle meanwhile neither fails (SQLite:
+`database is locked`) nor stalls (PostgreSQL: waits until the dry run ends); and the dry run
+still prints what a replay would record, and leaves the database as it was. Real SQLite files
+(the daemon's connections wait for no lock at all) and PostgreSQL (the daemon's waits for a
+lock end at once, in an error); the daemon's work is put between two batches of the dry run's
+replay (no thread, no sleep)."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def files_beside(url: str) -> list[str]:
     return sorted(os.listdir(Path(url.removeprefix("sqlite:///")).parent))
 
 
-def test_a_daemon_stores_news_evaluates_and_records_a_fetch_while_a_dry_run_replays(
+def test_a_daemon_reloads_stores_news_evaluates_and_records_a_fetch_while_a_dry_run_replays(
     tmp_path: Path,
     feed_server: FeedServer,
     history: str,
@@ -106,6 +106,7 @@ def test_a_daemon_stores_news_evaluates_and_records_a_fetch_while_a_dry_run_repl
         now = NOW + MINUTE
         read = FetchRecord("a", now=now, ok=True, http_status=200, listed_url=claimed.url)
         try:
+            daemon.store.sync_feeds(daemon.definitions.feeds, now=now)  # SIGHUP: a reload
             seen["stored"] = store_entries(daemon, [NEWS], now=now, records=[read])
             seen["recorded"] = evaluate_and_record(daemon, now=now, checked=True)
             daemon.store.record_cycle(Cycle(started_at=now, finished_at=now))

@@ -3,13 +3,15 @@
 
 On PostgreSQL every transaction that may wait for feed rows takes its locks in one order, so
 two never wait for each other in a circle (`deadlock detected`, the cycle's batch or the reload
-lost): the advisory locks of the feeds a batch stores (`hold_feeds`), then the feed rows it
-writes, by id (`lock_feed_rows`; `fetches.dropped_reads` for a batch of reads, recorded alone
-or with its entries; `FeedsMixin.sync_feeds` every row), then any other row (the entries, their
-matches, the match version; a released owner's other claims). An UPDATE of several feed rows
-alone would lock them in the order it meets them, which follows the table's last writes.
-Claims and renewals (`due_feeds`, `renew_leases`) skip locked rows, never waiting. SQLite's
-writers take the write lock first (BEGIN IMMEDIATE) and wait for each other's commit.
+lost): the advisory locks of the feeds a batch stores (`hold_feeds`), or the reloads' one
+(`hold_reloads`), then the feed rows it writes, by id (`lock_feed_rows`;
+`fetches.dropped_reads` for a batch of reads, recorded alone or with its entries;
+`FeedsMixin.sync_feeds` the rows it changes), then any other row (the entries, their matches,
+the match version; a released owner's other claims; a reload's new feeds). An UPDATE of
+several feed rows alone would lock them in the order it meets them, which follows the table's
+last writes. Claims and renewals (`due_feeds`, `renew_leases`) skip locked rows, never waiting,
+so a reload keeps other daemons off the feeds it changes only. SQLite's writers take the
+write lock first (BEGIN IMMEDIATE) and wait for each other's commit.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from monitor.domain import Entry, digest_of
 from monitor.store.schema import feed_table
 
 _FEEDS_STORED = 0x6D6F6E65  # "mone": the class of the advisory locks of `hold_feeds`
+_FEEDS_RELOADED = 0x6D6F6E72  # "monr": the class of the reloads' one advisory lock (`hold_reloads`)
+_PG_HOLD_RELOADS = text("SELECT pg_advisory_xact_lock(:kind, 0)")
 _PG_HOLD_FEEDS = text("SELECT pg_advisory_xact_lock(:kind, k) FROM unnest(CAST(:keys AS int[])) k")
 
 
@@ -41,6 +45,16 @@ def hold_feeds(conn: Connection, entries: Sequence[Entry]) -> None:
 def _feed_lock(feed_id: str) -> int:
     """A feed's lock key: 32 bits of its id's digest (two feeds sharing one only wait more)."""
     return int(digest_of(feed_id)[:8], 16) - (1 << 31)
+
+
+def hold_reloads(conn: Connection) -> None:
+    """On PostgreSQL, hold the reloads' lock until the transaction ends, taken first: reloads
+    (`FeedsMixin.sync_feeds`) run one after another, each reading the feeds as the one before
+    left them, so that it locks and writes only the rows it changes and still leaves its whole
+    feeds file in force. No other transaction takes it. SQLite's writer holds the write lock
+    anyway."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_HOLD_RELOADS, {"kind": _FEEDS_RELOADED})
 
 
 def lock_feed_rows(conn: Connection, *where: Any) -> None:

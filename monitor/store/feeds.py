@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import nulls_first, or_, select, text, update
+from sqlalchemy import Connection, nulls_first, or_, select, text, update
 
 from monitor.domain import CLOCK_SLACK, Feed, FeedHealth
-from monitor.store.base import StoreBase, once_more_if_disconnected
-from monitor.store.feedlocks import lock_feed_rows
+from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
+from monitor.store.feedlocks import hold_reloads, lock_feed_rows
 from monitor.store.schema import feed_table, sqlite_utc
 
 # Only what `due_feeds` and `feed_health` need: reading a datetime or the tags costs more.
@@ -183,49 +183,34 @@ class FeedsMixin(StoreBase):
         gives no title keeps the one its body gave (`record_fetches`) while its URL stays. A feed
         whose interval got shorter is next checked one new interval after its last check, not
         at the time the old interval set (unless it is backing off from failures).
+
+        Only the feeds whose row the file changes are written, their rows locked by id
+        (PostgreSQL: `feedlocks`), so other daemons store their reads of the others, and claim
+        them, meanwhile; reloads run one after another (`hold_reloads`).
         """
-        columns = ("id", "url", "interval_seconds", "last_checked_at", "next_check_at",
-                   "error_count", "active")  # fmt: skip
+        wanted = {f.id: _configured(f, default_interval, default_silent_after) for f in feeds}
         with self._tx("sync feeds", write=True) as conn:
-            # Every row locked first, by id (`feedlocks`), read as it is written.
-            read = select(*(feed_table.c[name] for name in columns)).order_by(feed_table.c.id)
-            if self.dialect == "postgresql":
-                read = read.with_for_update()
-            known = {row.id: row for row in conn.execute(read)}
-            for feed in sorted(feeds, key=lambda f: f.id):  # new ones too, inserted by id
-                values: dict[str, Any] = {
-                    "url": feed.url,
-                    "title": feed.title,
-                    "tags": list(feed.tags),
-                    "interval_seconds": int((feed.interval or default_interval).total_seconds()),
-                    "silent_after_seconds": _seconds(feed.silent_after, default_silent_after),
-                    "active": True,
-                }
-                old = known.get(feed.id)
-                if old is None:  # another daemon starting at once may have just added it
-                    new = self._insert(feed_table).values(id=feed.id, **values, **_fresh(now))
+            if self._rehearsing is None:  # a dry run's feeds are a copy of its own
+                hold_reloads(conn)  # one reload after another: each reads what the last left
+            stored = {row.id: row for row in conn.execute(select(*_CONFIGURED))}
+            changed = [i for i in sorted(wanted) if i in stored and _changes(stored[i], wanted[i])]
+            gone = [i for i in sorted(stored) if stored[i].active and i not in wanted]
+            known = _locked(conn, sorted([*changed, *gone]))  # by id (`feedlocks`)
+            for feed_id in sorted({*changed, *(wanted.keys() - stored.keys())}):  # new ones too
+                old = known.get(feed_id)
+                if old is None:  # new (ON CONFLICT: an older version's reload added it meanwhile)
+                    values = wanted[feed_id] | _fresh(now)
+                    new = self._insert(feed_table).values(id=feed_id, **values)
                     conn.execute(new.on_conflict_do_nothing(index_elements=["id"]))
-                elif old.url != feed.url or not old.active:
-                    if old.url != feed.url:
-                        values |= {"lease_owner": None, "lease_until": None}
-                    conn.execute(
-                        update(feed_table)
-                        .where(feed_table.c.id == feed.id)
-                        .values(**values, **_fresh(now))
-                    )
                 else:
-                    if not feed.title:  # its own <title>, from its last body read whole
-                        del values["title"]
-                    sooner = _sooner(old, values["interval_seconds"])
-                    if sooner is not None:
-                        values["next_check_at"] = sooner
+                    values = _written(old, wanted[feed_id], now)
                     conn.execute(
-                        update(feed_table).where(feed_table.c.id == feed.id).values(**values)
+                        update(feed_table).where(feed_table.c.id == feed_id).values(values)
                     )
-            configured = [f.id for f in feeds]
-            conn.execute(
-                update(feed_table).where(feed_table.c.id.not_in(configured)).values(active=False)
-            )
+            for chunk in chunks(gone):
+                conn.execute(
+                    update(feed_table).where(feed_table.c.id.in_(chunk)).values(active=False)
+                )
 
     @once_more_if_disconnected
     def due_feeds(
@@ -384,6 +369,72 @@ def _fresh(now: datetime) -> dict[str, Any]:
         "dead": False,
         "next_check_at": now,
     }
+
+
+# What a reload writes, read first without a lock: a feed whose row says all of it already is
+# neither locked nor written (its title: only when the file gives one).
+_CONFIGURED = [
+    feed_table.c[name]
+    for name in ("id", "url", "title", "tags", "interval_seconds", "silent_after_seconds", "active")
+]
+# What a reload writes from, read again as it locks the rows it writes (records move them).
+_LOCKED = [
+    feed_table.c[name]
+    for name in (
+        "id",
+        "url",
+        "interval_seconds",
+        "last_checked_at",
+        "next_check_at",
+        "error_count",
+        "active",
+    )
+]
+
+
+def _configured(feed: Feed, default_interval: timedelta, silent_after: timedelta) -> dict[str, Any]:
+    """The columns the feeds file sets for `feed` (an active feed)."""
+    return {
+        "url": feed.url,
+        "title": feed.title,
+        "tags": list(feed.tags),
+        "interval_seconds": int((feed.interval or default_interval).total_seconds()),
+        "silent_after_seconds": _seconds(feed.silent_after, silent_after),
+        "active": True,
+    }
+
+
+def _changes(row: Any, values: dict[str, Any]) -> bool:
+    """Whether the reload writes the feed `row` (`_CONFIGURED`) as `values` (`_configured`)."""
+    stored = {name: row._mapping[name] for name in values} | {"tags": list(row.tags)}
+    if not values["title"]:
+        stored["title"] = ""  # the file gives none: the one stored stays
+    return stored != values
+
+
+def _written(old: Any, values: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """What the reload writes on a stored feed `old` (`_LOCKED`, read locked) configured as
+    `values`: all of it afresh when its URL changed or it comes back (not leased either when
+    its URL changed: `sync_feeds`); else the file's columns, the title only when the file gives
+    one, and a sooner next check when its interval got shorter."""
+    if old.url != values["url"] or not old.active:
+        moved = {"lease_owner": None, "lease_until": None} if old.url != values["url"] else {}
+        return values | moved | _fresh(now)
+    written = {name: v for name, v in values.items() if name != "title" or v}
+    sooner = _sooner(old, values["interval_seconds"])
+    return written if sooner is None else written | {"next_check_at": sooner}
+
+
+def _locked(conn: Connection, feed_ids: list[str]) -> dict[str, Any]:
+    """The rows of `feed_ids` (sorted), `_LOCKED`, locked by id until the transaction ends
+    (PostgreSQL: `feedlocks`; SQLite's writer holds the write lock anyway)."""
+    found: dict[str, Any] = {}
+    for chunk in chunks(feed_ids):
+        query = select(*_LOCKED).where(feed_table.c.id.in_(chunk)).order_by(feed_table.c.id)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        found.update({row.id: row for row in conn.execute(query)})
+    return found
 
 
 def _seconds(value: timedelta | None, default: timedelta) -> int:
