@@ -133,6 +133,18 @@ def test_validate_prints_every_problem_with_file_and_line_and_writes_nothing(
     assert not (tmp_path / "db").exists()  # nothing was written
 
 
+def test_the_daemon_with_invalid_definitions_writes_no_database(tmp_path: Path) -> None:
+    """`monitor run` from a folder that is not a watch list (no indicators/, no feeds file):
+    the problems and exit 1, and no database made there, as every other command leaves none."""
+    env = env_for(tmp_path, tmp_path / "indicators", tmp_path / "config" / "feeds.yaml")
+
+    result = CliRunner().invoke(main, ["run"], env=env)
+
+    assert result.exit_code == 1
+    assert "nothing was done" in result.stderr
+    assert not (tmp_path / "db").exists()  # nothing was written
+
+
 def test_test_command_shows_why_an_example_fails(tmp_path: Path) -> None:
     indicators = tmp_path / "indicators"
     shutil.copytree(VALID / "indicators", indicators)

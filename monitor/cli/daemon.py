@@ -31,11 +31,12 @@ def run_cmd(rt: Runtime) -> None:
     from monitor import scheduler
 
     settings = rt.settings  # logging is set up: from here a stop during start-up is logged
+    # The definitions first: invalid ones (a folder that is no watch list) make no database.
+    signals.before("loading the definitions")
+    definitions = signals.run(lambda: rt.definitions)  # signals are taken meanwhile
     signals.before("opening the database")
     rt.checkpoints = False  # a job of the daemon's copies SQLite's log into the file
-    store = signals.run(lambda: rt.store)  # the stages that may wait: signals taken meanwhile
-    signals.before("loading the definitions")
-    definitions = signals.run(lambda: rt.definitions)
+    store = signals.run(lambda: rt.store)  # it may wait for a lock: signals taken meanwhile
     code = scheduler.run(settings, store, definitions, services=_web(rt), signals=signals)
     raise SystemExit(code)
 
