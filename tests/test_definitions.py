@@ -257,10 +257,22 @@ def test_feeds_file_problems(tmp_path: Path, content: str, line: int, message: s
     assert any(p.startswith(f"{feeds}:{line}: ") and message in p for p in problems), problems
 
 
-def test_missing_paths_are_problems(tmp_path: Path) -> None:
+def test_missing_paths_are_problems_that_say_where_to_run(tmp_path: Path) -> None:
+    """Both missing is mostly monitor run outside a watch list's folder: each problem says so,
+    and names the setting that points elsewhere."""
     problems = validate(tmp_path / "nope", tmp_path / "feeds.yaml")
-    assert problems[0].startswith(f"{tmp_path / 'feeds.yaml'}:1: cannot read file")
-    assert problems[1] == f"{tmp_path / 'nope'}:1: not a directory"
+    assert problems == [
+        f"{tmp_path / 'feeds.yaml'}:1: cannot read file: No such file or directory; run monitor"
+        " in a watch list's folder (monitor init DIR lays one out), or set MONITOR_FEEDS_FILE",
+        f"{tmp_path / 'nope'}:1: no such folder; run monitor in a watch list's folder (monitor"
+        " init DIR lays one out), or set MONITOR_INDICATORS_DIR",
+    ]
+
+
+def test_an_indicators_path_that_is_a_file_is_not_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "indicators").write_text("id: x\n")
+    problems = validate(tmp_path / "indicators", VALID / "feeds.yaml")
+    assert problems == [f"{tmp_path / 'indicators'}:1: not a directory"]
 
 
 # ---------------------------------------------------------------- terms

@@ -12,6 +12,7 @@ feeds files) -> `rules` (rules and `unless`), `vocab` (vocabularies) -> `terms` 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -90,6 +91,9 @@ SELECTOR_KEYS = ("ids", "tags")
 FEED_KEYS = ("id", "url", "tags", "interval", "title", "silent_after")
 DEFAULT_WINDOW = timedelta(days=30)
 DEFAULT_CORROBORATE = 2
+# Said of an indicators folder or feeds file that is not there: most often monitor was run
+# outside a watch list's folder, where the default settings (relative paths) point at nothing.
+ELSEWHERE = "run monitor in a watch list's folder (monitor init DIR lays one out), or set {}"
 
 
 def load_definitions(indicators_dir: Path, feeds_file: Path) -> Definitions:
@@ -186,6 +190,10 @@ def warnings(definitions: Definitions) -> list[str]:
 
 
 def _load_feeds(path: Path, problems: list[str]) -> tuple[list[Feed], str]:
+    if not os.path.lexists(path):  # a link to nothing is said by read_yaml
+        missing = "cannot read file: No such file or directory"
+        problems.append(f"{path}:1: {missing}; {ELSEWHERE.format('MONITOR_FEEDS_FILE')}")
+        return [], hashlib.sha256(b"").hexdigest()
     f = File(str(path))
     root, data = read_yaml(path, f)
     feeds: list[Feed] = []
@@ -244,7 +252,9 @@ def _load_indicators(
     directory: Path, feeds: list[Feed] | None, vocab: Vocab, problems: list[str]
 ) -> list[Indicator]:
     if not directory.is_dir():
-        problems.append(f"{directory}:1: not a directory")
+        there = os.path.lexists(directory)
+        missing = f"no such folder; {ELSEWHERE.format('MONITOR_INDICATORS_DIR')}"
+        problems.append(f"{directory}:1: {'not a directory' if there else missing}")
         return []
     paths = yaml_paths(directory)
     seen: dict[str, str] = {}
