@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gzip
 import hashlib
+import os
 import tracemalloc
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -268,12 +270,15 @@ def test_server_that_never_answers_gives_read_timeout(feed_server: FeedServer) -
     assert result.error == "fetch: read timeout after 0.3s"
 
 
-def test_connection_refused_fails() -> None:
+def test_connection_refused_fails_and_says_so() -> None:
+    """A feed whose server is down: the error says the connection was refused (httpx's own
+    words, "All connection attempts failed", say nothing of why)."""
     with FeedServer() as server:
         url = server.url("/feed")
     result = fetch_one(FeedRequest("f", url))
     assert result.status is FetchStatus.FAILED
-    assert result.error.startswith("fetch: cannot connect")
+    refused = f"[Errno {errno.ECONNREFUSED}] {os.strerror(errno.ECONNREFUSED)}"
+    assert result.error == f"fetch: cannot connect: {refused}"
 
 
 # ---------------------------------------------------------------- status codes

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+import os
 import re
+import socket
 import ssl
 import time
 import zlib
@@ -396,7 +398,7 @@ def _describe_http_error(exc: httpx2.HTTPError | httpx2.InvalidURL, limits: Fetc
         case httpx2.TimeoutException():
             return f"fetch: timeout after {timeout} ({type(exc).__name__})"
         case httpx2.ConnectError():
-            return f"fetch: cannot connect: {detail}"
+            return f"fetch: cannot connect: {_connect_detail(exc) or detail}"
         case httpx2.DecodingError():
             return f"fetch: cannot decode the body: {detail}"
         case httpx2.RemoteProtocolError():
@@ -406,6 +408,23 @@ def _describe_http_error(exc: httpx2.HTTPError | httpx2.InvalidURL, limits: Fetc
         case httpx2.TransportError():
             return f"fetch: network error: {detail}"
     return f"fetch: {type(exc).__name__}: {detail}"
+
+
+def _connect_detail(exc: BaseException) -> str:
+    """Why a connection failed, `[Errno 111] Connection refused`, from the socket error under
+    it: the async connect says "All connection attempts failed" whatever the cause (a server
+    down, no route to its host); "" when the chain holds no such error, or one whose own words
+    say it better (a name not found, a TLS certificate refused)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLError | socket.gaierror):
+            return ""
+        if isinstance(cause, OSError) and cause.errno:
+            return f"[Errno {cause.errno}] {os.strerror(cause.errno)}"
+        cause = cause.__cause__ or cause.__context__
+    return ""
 
 
 def _failed(request: FeedRequest, status: FetchStatus, message: str) -> FetchResult:
