@@ -203,6 +203,11 @@ def _log_start(daemon: Daemon) -> None:
         target,
         len(s.notify_urls),
     )
+    if s.smtp_host and not s.digest_to:  # else said only at the digest time, hours later
+        log.warning(
+            "digest: MONITOR_SMTP_HOST is set but MONITOR_DIGEST_TO is empty: no digest can be"
+            " sent until it names a recipient"
+        )
 
 
 __all__ = ["Service", "build_scheduler", "run"]

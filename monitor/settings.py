@@ -203,7 +203,7 @@ class Settings(BaseSettings):
     digest_to: CommaList = Field(
         default_factory=list,
         description="Digest recipients, comma-separated or a JSON list; each one is named in "
-        "the digest's `To:` header.",
+        "the digest's `To:` header. Empty while SMTP_HOST is set, no digest can be sent.",
     )
     digest_time: time = Field(time(7, 0), description="Local time of day the digest is sent.")
     timezone: str = Field("UTC", description="IANA time zone of DIGEST_TIME and digest dates.")

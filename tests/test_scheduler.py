@@ -107,6 +107,23 @@ def test_the_first_line_of_the_log_says_how_often_the_feeds_are_checked(
     assert f"{said}; digest at 07:00 UTC" in line, line
 
 
+def test_the_first_line_warns_when_the_digest_has_an_smtp_server_and_no_recipient(
+    home: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It said "digest at 07:00 UTC to smtp mail.example.org:587" and logged the failure, "no
+    recipients", only at the digest time, hours later; with recipients it warns of nothing."""
+    for digest_to, warned in (([], True), (["ops@example.org"], False)):
+        daemon = make_daemon(home, store, smtp_host="mail.example.org", digest_to=digest_to)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+            _log_start(daemon)
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert warnings == (
+            ["digest: MONITOR_SMTP_HOST is set but MONITOR_DIGEST_TO is empty: no digest can"
+             " be sent until it names a recipient"] if warned else []
+        )  # fmt: skip
+
+
 def test_a_check_runs_a_cycle_when_a_feed_is_due_and_logs_one_structured_line(
     home: Path, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
