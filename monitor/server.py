@@ -432,8 +432,15 @@ def serve(
     stop: Callable[[], bool] | None = None,
 ) -> None:
     """Run in the foreground until SIGINT or SIGTERM (`monitor serve`), or until `stop()` (a
-    flag: it is asked ten times a second) says so."""
-    _ForegroundServer(_config(app, host, port, limits or Limits()), stop).run()
+    flag: it is asked ten times a second) says so. A port it cannot listen on (taken) is a
+    MonitorError, as for `WebServer.start`: uvicorn logs why and exits 3."""
+    server = _ForegroundServer(_config(app, host, port, limits or Limits()), stop)
+    try:
+        server.run()
+    except SystemExit:
+        if server.started:
+            raise
+        raise MonitorError(f"web: unable to listen on {host}:{port}") from None
 
 
 class WebServer:

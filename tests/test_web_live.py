@@ -28,7 +28,7 @@ from hypothesis import settings as hypothesis_settings
 from monitor.domain import Definitions
 from monitor.errors import MonitorError
 from monitor.store import Store
-from monitor.web import WebServer, create_app
+from monitor.web import WebServer, create_app, serve
 from tests import webdata
 from tests.conftest import ROOT
 from tests.webdata import NOW
@@ -92,6 +92,17 @@ def test_a_taken_port_is_an_error_not_a_hang(app: FastAPI) -> None:
         server = WebServer(app, port=taken.getsockname()[1])
         with pytest.raises(MonitorError, match="web: unable to listen"):
             server.start(timeout=5)
+
+
+def test_monitor_serve_on_a_taken_port_is_an_error_as_for_monitor_run(app: FastAPI) -> None:
+    """`monitor serve` ended with uvicorn's exit code 3 and no `Error:` line, where `monitor
+    run` says `web: unable to listen on …` with exit 1 (a MonitorError)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(MonitorError, match=f"^web: unable to listen on 127.0.0.1:{port}$"):
+            serve(app, host="127.0.0.1", port=port)
 
 
 def test_stop_waits_for_a_request_in_flight(store: Store, defs: Definitions) -> None:
