@@ -458,10 +458,17 @@ def _ratio(num: int, den: int) -> float:
 
 
 def _row(o: OutcomeScore, width: int) -> str:
+    # A rate of nothing counted is shown as none: its 1.0 would read as a perfect rule.
+    precision = _rate(o.precision, o.tp + o.fp)
+    recall = _rate(o.recall, o.tp + o.fn)
     return (
-        f"{o.key:<{width}}  {o.tp:>3} {o.fp:>3} {o.fn:>3}  {o.precision:>9.3f}  {o.recall:>6.3f}"
+        f"{o.key:<{width}}  {o.tp:>3} {o.fp:>3} {o.fn:>3}  {precision:>9}  {recall:>6}"
         f"  {_span(o.precision_interval):>13}  {_span(o.recall_interval):>10}"
     )
+
+
+def _rate(value: float, counted: int) -> str:
+    return f"{value:.3f}" if counted else "-"
 
 
 def _span(bounds: tuple[float, float]) -> str:

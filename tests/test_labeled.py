@@ -167,6 +167,15 @@ def test_no_predictions_and_no_positives_score_one() -> None:
     assert (result.precision, result.recall) == (1.0, 1.0)
 
 
+def test_the_report_shows_no_rate_where_nothing_was_counted() -> None:
+    """An outcome that never fired on rows none of which is labeled `y` read `1.000 1.000`, as a
+    perfect rule does: with nothing counted the report says `-` (the interval: 0.00-1.00)."""
+    item = LabeledItem(id="z", title="Nothing here", text="", labels={"demo:eased": "n"})
+    result = score([item], Matcher([DEMO]), [DEMO])
+    row = next(line for line in result.report().splitlines() if line.startswith("demo:eased"))
+    assert row.split()[1:] == ["0", "0", "0", "-", "-", "0.00-1.00", "0.00-1.00"]
+
+
 @pytest.mark.parametrize(
     ("hits", "trials", "low", "high"),
     [
