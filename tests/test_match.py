@@ -289,7 +289,29 @@ SCOPE_CASES = [
     ("China says 3.5 percent of North Korea trade", True, True),
     ("The U.S. envoy met Chinese officials on North Korea.", True, True),
     ("Mr. Wang met North Korea officials.", True, True),
+    # an ellipsis (…, which NFKC makes "...") between Chinese, Japanese or Korean words joins
+    # clauses, as Korean headlines write it; one or two dots there still end a sentence
+    ("中国表示……朝鲜发射导弹", True, True),
+    ("中国表示...朝鲜发射导弹", True, True),
+    ("中国表示..朝鲜发射导弹", True, False),
 ]
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ('중국, 北 핵실험 규탄…"북한 도발 용납 못해"', True),
+        ('중국, 北 핵실험 규탄..."북한 도발 용납 못해"', True),
+        ("중국, 北 핵실험 규탄… 북한 도발 비판", True),
+        ("중국은 규탄했다.북한은 반발했다", False),
+    ],
+)
+def test_an_ellipsis_joins_the_clauses_of_a_korean_headline(title: str, expected: bool) -> None:
+    """Korean headlines join two clauses with "…" ("중국, 北 핵실험 규탄…'결의 위반'"): it was
+    read as the end of a sentence, so a sentence-scope rule never saw the actor of the first
+    clause with the act of the second."""
+    rule = {"all": [{"any": ["중국"]}, {"any": ["북한"]}]}
+    assert matches(rule, title, "", Scope.SENTENCE) is expected
 
 
 @pytest.mark.parametrize(("text", "entry_scope", "sentence_scope"), SCOPE_CASES)

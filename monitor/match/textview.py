@@ -25,10 +25,12 @@ _CJK_SCRIPT = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}"
 # A sentence ends at ., ! or ? before a space (not after an initial or a known abbreviation:
 # "U.S. envoy", "Mr. Xi"), at 。, ！, ？ and ． (which NFKC makes !, ? and .: after or before
 # Chinese, Japanese or Korean, with no space) and at a line break; the title is a sentence of
-# its own.
+# its own. An ellipsis (…, which NFKC makes "...") after or before Chinese, Japanese or Korean
+# ends none: Korean headlines join two clauses with it ("中, 北 핵실험 규탄…'결의 위반'").
+_CJK_END = r"(?:[!?]+[!?.]*|(?<!\.)\.{1,2}(?!\.))"
 _SENTENCE_END = regex.compile(
-    rf"(?<!(?:^|\W)(?:\w|{_ABBREVIATIONS}))\.(?=\s|$)|[!?.]+(?=[{_CJK_SCRIPT}])"
-    rf"|[!?]+(?=\s|$)|(?<=[{_CJK_SCRIPT}])[!?.]+|[。\n]"
+    rf"(?<!(?:^|\W)(?:\w|{_ABBREVIATIONS}))(?<![{_CJK_SCRIPT}]\.{{2,}})\.(?=\s|$)"
+    rf"|{_CJK_END}(?=[{_CJK_SCRIPT}])|[!?]+(?=\s|$)|(?<=[{_CJK_SCRIPT}]){_CJK_END}|[。\n]"
 )
 
 
