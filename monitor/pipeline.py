@@ -16,6 +16,7 @@ and what it reports: `monitor.cycle`.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -30,7 +31,7 @@ from monitor.match import Matcher
 from monitor.parse import ParseJob
 from monitor.parsepool import parse_many, start_workers
 from monitor.statuses import advance_all, dated, edited, held, readers_of
-from monitor.store import Added, Cycle, Dropped, DueFeed, FetchRecord
+from monitor.store import Added, Cycle, Dropped, DueFeed, FetchRecord, Looked
 
 __all__ = [
     "REPLAY_BATCH",
@@ -78,42 +79,79 @@ def prepare(ctx: Context, *, now: datetime, evaluate: bool = True) -> list[Statu
 
 def first_look(ctx: Context, *, now: datetime, batch: int = REPLAY_BATCH) -> int:
     """Match the stored entries inside its window against each indicator no writer has worked
-    out yet (new in the definitions), before its first evaluation; returns the matches added.
+    out with its definition as it is now — new in the definitions, or edited since — before
+    that evaluation, and make its matches inside the window what its rule gives; returns the
+    matches added, deleted or rewritten.
 
     A check matches only the entries it stores, so without this an indicator added to a running
     watch list would be `quiet` at once — its feeds were read — although the news inside its
     window, stored before it existed, was never matched against it: `quiet` claims that
-    nothing matched. Until an evaluation works it out (it is then noted as evaluated), each
-    preparation looks again, adding only the matches not stored yet. `batch` entries are read
-    at a time, outside any write transaction."""
+    nothing matched. And one edited (a false positive ruled out, a rule broadened) would keep
+    the status the old rule's matches give, with their evidence, until a replay. Until an
+    evaluation works it out (it is then noted as evaluated with the definition), each
+    preparation looks again, and finds nothing more to write. `batch` entries are read at a
+    time, outside any write transaction; the matches are written in one (`Store.look`), and
+    not while a replay holds them."""
     evaluated = ctx.store.evaluated_with()
-    new = [i for i in ctx.definitions.indicators if not evaluated.get(i.id)]
-    if not new:
+    looked = [i for i in ctx.definitions.indicators if evaluated.get(i.id) != i.hash]
+    if not looked:
         return 0
+    ids = {i.id for i in looked}
     readers = {
-        feed: ids
+        feed: theirs
         for feed, indicators in readers_of(ctx.definitions).items()
-        if (ids := indicators & {i.id for i in new})
+        if (theirs := indicators & ids)
     }
-    since = now - max(i.window for i in new)  # a shorter window counts what is inside it
-    hashes = {i.id: i.hash for i in new}
-    matcher = Matcher(new)
-    entries = added = after = 0
-    while page := ctx.store.entries_since(since, after=after, limit=batch):
+    windows = {i.id: now - i.window for i in looked}  # a shorter window counts what is inside it
+    matcher = Matcher(looked)
+    seen: list[int] = []
+    found: list[tuple[int, Match]] = []
+    feeds: Counter[str] = Counter()  # entries matched, by feed
+    after = 0
+    while page := ctx.store.entries_since(min(windows.values()), after=after, limit=batch):
+        seen.extend(entry_id for entry_id, _entry, _seen in page)
         read = [(entry_id, entry) for entry_id, entry, _seen in page if entry.feed_id in readers]
-        found = match_entries(ctx, read, readers, matcher)
-        added += ctx.store.add_matches(found, hashes) if found else 0
-        entries, after = entries + len(read), page[-1][0]
-    if entries:
+        found += match_entries(ctx, read, readers, matcher)
+        feeds.update(entry.feed_id for _, entry in read)
+        after = page[-1][0]
+    hashes = {i.id: i.hash for i in looked}
+    done = ctx.store.look(seen, found, windows, hashes)
+    if done is None:
+        log.info("first look: %s not matched against the stored news: a replay is rewriting the "
+                 "matches (with the definitions it was given)", ", ".join(sorted(ids)))  # fmt: skip
+        return 0
+    new = [i.id for i in looked if not evaluated.get(i.id)]
+    _log_look(new, readers, feeds, done, edited=False)
+    _log_look([i for i in sorted(ids) if i not in new], readers, feeds, done, edited=True)
+    return done.written()
+
+
+def _log_look(
+    ids: Sequence[str],
+    readers: Mapping[str, frozenset[str]],
+    feeds: Mapping[str, int],
+    done: Looked,
+    *,
+    edited: bool,
+) -> None:
+    """One line for the indicators `ids` of a look: new ones (their first look) or `edited`."""
+    entries = sum(n for feed, n in feeds.items() if readers[feed] & set(ids))
+    if not entries:
+        return
+    if not edited:
         log.info(
             "first look: %d stored entries matched against %d indicator(s) not evaluated yet "
             "(%s): %d matches",
-            entries,
-            len(new),
-            ", ".join(i.id for i in new),
-            added,
-        )
-    return added
+            entries, len(ids), ", ".join(ids), sum(done.added[i] for i in ids),
+        )  # fmt: skip
+        return
+    log.info(
+        "look again: %d stored entries matched against %d indicator(s) edited since their last "
+        "evaluation (%s): %d matches inside the window (%d added, %d deleted, %d rewritten)",
+        entries, len(ids), ", ".join(ids), sum(done.given[i] for i in ids),
+        sum(done.added[i] for i in ids), sum(done.deleted[i] for i in ids),
+        sum(done.rewritten[i] for i in ids),
+    )  # fmt: skip
 
 
 def _note_defined(ctx: Context, *, now: datetime) -> None:

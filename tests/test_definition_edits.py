@@ -1,8 +1,9 @@
 """An indicator's definition edited while evidence is stored: the status follows the edit at the
-reload (a window made shorter or longer, an outcome renamed), and the change it records says
-that the edit moved it, not the news, wherever a change is shown (the history of the API and
-of `monitor history --json`); a later change the news makes says nothing of it. Whole cycles
-over a feed served on 127.0.0.1, the store on SQLite and PostgreSQL."""
+reload (a window made shorter or longer, an outcome renamed; a rule edited: `test_edited_look`),
+and the change it records says that the edit moved it, not the news, wherever a change is shown
+(the history of the API and of `monitor history --json`); a later change the news makes says
+nothing of it. Whole cycles over a feed served on 127.0.0.1, the store on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -120,14 +121,15 @@ def test_a_window_edited_moves_the_status_and_the_change_says_why(
     assert changes(ctx, tmp_path, database_url)[3:] == [(WAIVED, "waived:confirmed", "")]
 
 
-def test_an_outcome_renamed_leaves_its_evidence_behind_and_the_change_says_why(
+def test_an_outcome_renamed_takes_its_evidence_along_and_the_change_says_why(
     tmp_path: Path, url: str, store: Store, database_url: str
 ) -> None:
-    """The stored matches keep the outcome id they were made with (until `monitor replay`):
-    under its new name the outcome has none, so the status is `quiet`; a `quiet` that says
-    nothing of why would read as news that the story was gone."""
+    """The stored news inside the window is matched against the edited indicator at the
+    reload (`pipeline.first_look`): under its new name the outcome has the story (it was
+    `quiet`, with the matches left under the old name until `monitor replay`), and the change
+    says that the edit moved it, not the news."""
     run_cycle(reload(edit(tmp_path, url), store, NOW), now=NOW)
     ctx = reload(edit(tmp_path, url, outcome="waiver"), store, NOW + INTERVAL)
     assert changes(ctx, tmp_path, database_url) == [
-        ("unknown", WAIVED, ""), (WAIVED, QUIET, EDITED),
+        ("unknown", WAIVED, ""), (WAIVED, "waiver:reported", EDITED),
     ]  # fmt: skip

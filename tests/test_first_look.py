@@ -17,7 +17,7 @@ from monitor.domain import Definitions, Match
 from monitor.match import Matcher
 from monitor.pipeline import Context, first_look, prepare, run_cycle
 from monitor.statuses import NOT_LOOKED_AT
-from monitor.store import Store, open_store
+from monitor.store import Looked, Store, open_store
 from monitor.views import indicator_views
 from tests import news, storeops, twofeeds
 from tests.feedserver import FeedServer
@@ -161,8 +161,10 @@ def test_a_first_look_waits_for_an_evaluation_or_replay_holding_the_matches(
         gate.execute("INSERT INTO counter (name, value) VALUES ('evaluated', 0) "
                      "ON CONFLICT DO NOTHING")  # fmt: skip
         gate.execute("SELECT value FROM counter WHERE name = 'evaluated' FOR UPDATE")
-        adding = Call(lambda: one.add_matches([(entry_id, match)], {"reads-a": "h"}))
+        since = {"reads-a": datetime(2000, 1, 1, tzinfo=UTC)}  # the entry's window
+        adding = Call(lambda: one.look([entry_id], [(entry_id, match)], since, {"reads-a": "h"}))
         until_waiting(watch, 1, adding)
         assert adding.thread.is_alive(), "added its matches while an evaluation held them"
         gate.rollback()
-        assert adding.outcome() == 1
+        looked = adding.outcome()
+        assert isinstance(looked, Looked) and looked.added == {"reads-a": 1}

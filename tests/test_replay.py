@@ -235,7 +235,7 @@ def test_after_a_replay_the_statuses_are_those_of_a_daemon_that_ran_the_new_rule
         run_cycle(ctx, now=NOW)
         assert store.current_statuses()["reads-both"][0] == "waived:reported"
         ctx = reloaded(ctx, broad)
-        prepare(ctx, now=NOW + INTERVAL)
+        prepare(ctx, now=NOW + INTERVAL, evaluate=False)  # as `monitor replay` does
         assert rematch(ctx, NOW - 7 * DAY) == (3, 6)
         replayed = evaluate_and_record(ctx, now=NOW + INTERVAL, replayed=True)
         assert [(c.indicator_id, c.new_status, c.replayed) for c in replayed] == [

@@ -18,8 +18,16 @@ from sqlalchemy import event, text
 
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Entry
+from monitor.fetch import FetchLimits
 from monitor.match import Matcher
-from monitor.pipeline import REPLAY_BATCH, evaluate_and_record, rematch, run_cycle, store_entries
+from monitor.pipeline import (
+    REPLAY_BATCH,
+    Context,
+    evaluate_and_record,
+    rematch,
+    run_cycle,
+    store_entries,
+)
 from monitor.store import Store, open_store
 from monitor.store.health import Cycle
 from tests import twofeeds
@@ -81,14 +89,18 @@ def history(tmp_path: Path, feed_server: FeedServer, database_url: str) -> Itera
 
 
 def daemon_and_replay(tmp_path: Path, url: str, feed_url: str) -> tuple[Any, Any]:
-    """The daemon's context (which reloaded the new rule) and the replay's, each on a store
-    of its own; the daemon's SQLite connections do not wait for a lock at all."""
+    """The daemon's context of the new rule and the replay's, each on a store of its own; the
+    daemon's SQLite connections do not wait for a lock at all. The daemon has not reloaded yet
+    (its reload matches the stored news inside the window against the edited rule itself,
+    `first_look`, and leaves the replay nothing to rewrite there)."""
     new = definitions(tmp_path, "beta", feed_url)
     daemon_store, replay_store = open_store(url), open_store(url)
     if daemon_store.dialect == "sqlite":
         event.listen(daemon_store._engine, "connect", _no_wait)
         daemon_store._engine.dispose()
-    daemon = twofeeds.context(new, daemon_store, now=NOW)
+    daemon = Context(definitions=new, matcher=Matcher(new.indicators), store=daemon_store,
+                     limits=FetchLimits(timeout=30, total_timeout=60),
+                     check_interval=twofeeds.INTERVAL)  # fmt: skip
     replay = replace(daemon, store=replay_store, matcher=Matcher(new.indicators))
     return daemon, replay
 

@@ -14,6 +14,7 @@ One module per job; `Store` is their methods in one object:
     feeds      configured feeds, due feeds and leases, feed health
     fetches    what each fetch found, recorded on its feed (a moved or retaken feed's read left out)
     entries    entries and their matches
+    looks      an indicator new or edited: its matches in its window made what its rule gives
     itemkeys   which of the items offered are stored already (by key, item key, deleted key)
     feedlocks  the feeds a batch is stored for: their locks
     search     entries searched by their words, a page at a time
@@ -58,6 +59,7 @@ from monitor.store.exports import ExportsMixin
 from monitor.store.feeds import DueFeed, FeedCounts, FeedsMixin, FeedState
 from monitor.store.fetches import Dropped, FetchesMixin, FetchRecord
 from monitor.store.health import Cycle, CycleTotals, HealthMixin
+from monitor.store.looks import Looked, LooksMixin
 from monitor.store.rehearsals import RehearsalsMixin
 from monitor.store.replays import ReplayHold, ReplaysMixin
 from monitor.store.rests import RestsMixin
@@ -93,6 +95,7 @@ __all__ = [
     "FeedState",
     "FetchRecord",
     "KeptStories",
+    "Looked",
     "OutcomeKept",
     "Pruned",
     "ReplayHold",
@@ -115,6 +118,7 @@ class Store(
     FeedsMixin,
     FetchesMixin,
     EntriesMixin,
+    LooksMixin,
     SearchMixin,
     EvidenceMixin,
     StoriesMixin,

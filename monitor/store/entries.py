@@ -1,7 +1,8 @@
 """Entries and their matches: new entries stored by key (a later story under the key of another,
 a CMS reusing guids, by its `reused_key`), with their matches in the same transaction; matches
-rewritten by replay, entries read (which items are stored already: `itemkeys.py`; the feeds'
-locks and moves: `feedlocks.py`; search: `search.py`; retention: `retention.py`).
+rewritten by replay (an indicator's, by its look at the stored news: `looks.py`), entries read
+(which items are stored already: `itemkeys.py`; the feeds' locks and moves: `feedlocks.py`;
+search: `search.py`; retention: `retention.py`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from monitor.store.fetches import Dropped, FetchRecord, dropped_reads, mark_new,
 from monitor.store.forgetting import forget_stories, hold_evaluations
 from monitor.store.itemkeys import leave_forgotten, leave_known, stored_entries, stored_titles
 from monitor.store.oldkeys import carry_forgotten_keys
-from monitor.store.replays import renew_hold, replay_hold
+from monitor.store.replays import renew_hold
 from monitor.store.schema import aware, entry_table, match_table, sqlite_utc
 
 _ENTRY_COLUMNS = {
@@ -240,32 +241,6 @@ class EntriesMixin(StoreBase):
             if hold is None:
                 forget_stories(conn)  # evaluated again from the matches (`statuses.advance`)
             return written
-
-    def add_matches(
-        self, items: Sequence[tuple[int, Match]], definition_hashes: Mapping[str, str]
-    ) -> int:
-        """Add matches of stored entries (an indicator's first look at the stored news:
-        `pipeline.first_look`); returns how many. One stored already for its entry, indicator
-        and outcome is left as it is, and so is every match while a replay holds them (it
-        rewrites them). The rows carry a new match version, so the next evaluation takes them
-        as it takes a new entry's."""
-        with self._tx("add matches", write=True) as conn:
-            # First, as a replay takes it before its rewrite: one of the two waits for the
-            # other's commit, never each for the other (the match rows, the version).
-            hold_evaluations(conn, self._insert)
-            if replay_hold(conn) is not None:
-                return 0
-            kept = set(_still_stored(conn, list(dict.fromkeys(i for i, _ in items)), hold=True))
-            rows = _match_rows([(i, m) for i, m in items if i in kept], definition_hashes)
-            if not rows:
-                return 0
-            seq = self._matches_written(conn)
-            times = _entry_times(conn, {row["entry_id"] for row in rows})
-            rows = [row | {"time": times[row["entry_id"]], "seq": seq} for row in rows]
-            statement = self._insert(match_table).on_conflict_do_nothing(
-                index_elements=["entry_id", "indicator_id", "outcome_id"]
-            )
-            return len(conn.execute(statement.returning(match_table.c.entry_id), rows).all())
 
     def _mark_seq(self, conn: Connection, entry_ids: Sequence[int], seq: int) -> None:
         """Mark the matches of `entry_ids` as written at match version `seq`."""
