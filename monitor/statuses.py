@@ -41,11 +41,16 @@ def pending_changes(definitions: Definitions, store: Store, *, now: datetime) ->
     """The changes `prepare` would record at `now`, worked out without writing (for read-only
     commands: `Store.with_unrecorded` shows them). One to `unknown` because the feeds went
     unread happened when they stopped supporting the status (`unread_since`), as the page
-    shows it."""
+    shows it. None of an indicator edited since its last evaluation: what the check records
+    depends on the stored news matched against it again (`pipeline.first_look`)."""
     recorded = store.current_statuses()
     current = {i: status for i, (status, _since) in recorded.items()}
     counted = kept_statuses(definitions, store, now=now, evidence=False)
-    moved = {s.indicator_id for s in counted if s.status != current.get(s.indicator_id, INITIAL)}
+    moved = {
+        s.indicator_id
+        for s in counted
+        if s.status != current.get(s.indicator_id, INITIAL) and s.reason != NOT_LOOKED_AGAIN
+    }
     if not moved:
         return []
     statuses = kept_statuses(definitions, store, now=now, only=moved)  # with their evidence
@@ -178,19 +183,29 @@ NOT_LOOKED_AT = (
     "not checked yet: new in the definitions; the next check (or the daemon's reload) "
     "matches the stored news against it"
 )
+NOT_LOOKED_AGAIN = (
+    "not checked yet: its definition was edited; the next check (or the daemon's reload) "
+    "matches the stored news against it again"
+)
 
 
 def _looked_at(statuses: list[Status], store: Store) -> list[Status]:
-    """The statuses with `unknown` for a `quiet` of an indicator no writer has evaluated yet
-    (new in the definitions: `pipeline.first_look` has not matched the stored news against it,
-    so `quiet`, nothing matched, would claim too much)."""
+    """The statuses with `unknown` where no writer has evaluated the indicator with its
+    definition as it is (`pipeline.first_look` has not matched the stored news against it):
+    for a `quiet` of one new in the definitions, which would claim that the stored news was
+    matched and none matched; for any status of one edited since (but an `unknown` of its own),
+    worked out from the matches its old rule made — the evidence of a false positive the
+    edit rules out, or none for an article the rule now matches."""
     evaluated = store.evaluated_with()
-    return [
-        replace(s, status=UNKNOWN, reason=NOT_LOOKED_AT)
-        if s.status == QUIET and not evaluated.get(s.indicator_id)
-        else s
-        for s in statuses
-    ]
+    looked = []
+    for status in statuses:
+        before = evaluated.get(status.indicator_id)
+        if not before and status.status == QUIET:
+            status = replace(status, status=UNKNOWN, reason=NOT_LOOKED_AT)
+        elif before and before != status.definition_hash and status.status != UNKNOWN:
+            status = replace(status, status=UNKNOWN, reason=NOT_LOOKED_AGAIN)
+        looked.append(status)
+    return looked
 
 
 def unread_since(

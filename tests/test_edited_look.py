@@ -19,6 +19,7 @@ from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Judgement, Verdict
 from monitor.match import Matcher
 from monitor.pipeline import Context, first_look, prepare, run_cycle
+from monitor.statuses import NOT_LOOKED_AGAIN, pending_changes
 from monitor.store import Store, open_store
 from monitor.views import indicator_views
 from tests import storeops
@@ -154,6 +155,22 @@ def test_analysts_verdicts_stand_through_the_edit(
 
     # LOCAL ("port") and SCAM no longer match; OTHER does. LOCAL's yes and OTHER's no stand.
     assert shown(narrowed, store) == ("waived:confirmed", {WIRE.link, LOCAL.link}, "")
+
+
+def test_the_readers_say_unknown_until_the_edit_is_looked_at(
+    tmp_path: Path, feed_server: FeedServer, store: Store
+) -> None:
+    """Between the file saved and the reload (`monitor serve` alone, until the next check),
+    the page does not claim a status the edited rule has not been matched against the stored
+    news for, nor does a read-only command claim the check would record `unknown`."""
+    ctx = stored(tmp_path, feed_server, store, WIRE, SCAM)
+    narrowed = edited(ctx, tmp_path, NARROWED)
+
+    assert shown(narrowed, store) == ("unknown", {WIRE.link, SCAM.link}, NOT_LOOKED_AGAIN)
+    assert pending_changes(narrowed.definitions, store, now=EDITED_AT) == []
+
+    prepare(narrowed, now=EDITED_AT)
+    assert shown(narrowed, store) == ("waived:reported", {WIRE.link}, "")
 
 
 def test_the_look_is_taken_once_and_logged(
