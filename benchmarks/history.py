@@ -39,7 +39,7 @@ from monitor.domain import Definitions, Entry, Match
 from monitor.fetch import FetchLimits
 from monitor.match import Matcher
 from monitor.pipeline import Context, evaluate_and_record, prepare
-from monitor.store import Cycle, FetchRecord, Store, open_store
+from monitor.store import Cycle, FetchRecord, Store, open_store, upgrade
 
 RATE = 10_000  # entries a day
 MATCH_SHARE = 0.138  # of entries matched (1M entries, 138,000 matches in issue 15)
@@ -61,6 +61,7 @@ def build(root: Path, name: str, entries: int, server: str = "") -> dict[str, An
     url = store_url(root, name, server)
     if server:
         _recreate(server, url)
+        upgrade(url)  # an empty PostgreSQL database gets its schema from `monitor db upgrade`
     store = open_store(url)
     days = max(entries / RATE, 1.0)
     begin = NOW - timedelta(days=days)

@@ -141,21 +141,24 @@ def test_the_comparison_sees_a_difference(empty_database_url: str) -> None:
     assert [diff[0] for diff in schema_differences(empty_database_url)] == ["add_index"]
 
 
-def test_open_store_creates_an_empty_database(empty_database_url: str) -> None:
-    with open_store(empty_database_url) as store:
+def test_open_store_creates_an_empty_sqlite_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    with open_store(url) as store:
         assert store.feeds() == []
-    assert schema_status(empty_database_url) == (migrate.head(), migrate.head())
-    assert schema_differences(empty_database_url) == []
+    assert schema_status(url) == (migrate.head(), migrate.head())
+    assert schema_differences(url) == []
 
 
-def test_concurrent_start_ups_on_an_empty_database_upgrade_once(empty_database_url: str) -> None:
+def test_concurrent_start_ups_on_an_empty_sqlite_database_upgrade_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+
     def start(_: int) -> str:
-        with open_store(empty_database_url) as store:
+        with open_store(url) as store:
             return store.dialect
 
     with ThreadPoolExecutor(4) as pool:
         assert len(list(pool.map(start, range(4)))) == 4
-    assert schema_differences(empty_database_url) == []
+    assert schema_differences(url) == []
 
 
 def test_an_older_schema_is_refused_until_upgraded(
@@ -313,6 +316,7 @@ def test_0005_adds_the_silence_tables_and_goes_back_without_them(empty_database_
 
     url = empty_database_url
     at = datetime(2026, 2, 1, tzinfo=UTC)
+    upgrade(url)
     with open_store(url) as store:
         store.add_silence(Silence("nk", None, "noise", "ana", at, at + timedelta(days=1)))
         store.end_silence(1, who="bo", now=at + timedelta(hours=1))

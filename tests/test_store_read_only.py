@@ -110,7 +110,12 @@ def test_a_missing_database_is_one_line_and_nothing_is_created(
 
 
 def test_a_database_without_tables_is_missing_to_a_reader(empty_database_url: str) -> None:
-    with pytest.raises(StoreError, match=r"^store: no database at .*; run monitor check"):
+    missing = (
+        r"^store: no database at .*; run monitor check"
+        if empty_database_url.startswith("sqlite")
+        else r"^store: the PostgreSQL database .* is empty .* run `monitor db upgrade`"
+    )
+    with pytest.raises(StoreError, match=missing):
         open_store(empty_database_url, read_only=True)
 
 

@@ -20,15 +20,19 @@ def db_group() -> None:
 def db_upgrade_cmd(rt: Runtime) -> None:
     """Migrate the database (MONITOR_DATABASE_URL) to this version's schema; safe to run twice.
 
+    In an empty database it creates the schema (on PostgreSQL the only command that does).
+
     Example: monitor db upgrade
     """
-    from monitor.store import upgrade
+    from monitor.store import upgrade_database
 
-    before, after = upgrade(rt.settings.database_url)
-    if before == after:
-        click.echo(f"db: already at revision {after}")
+    done = upgrade_database(rt.settings.database_url)
+    if done.created is not None:
+        click.echo(f"db: created monitor's schema (revision {done.after}) in {done.created}")
+    elif done.before == done.after:
+        click.echo(f"db: already at revision {done.after}")
     else:
-        click.echo(f"db: upgraded from revision {before or '(none)'} to {after}")
+        click.echo(f"db: upgraded from revision {done.before or '(none)'} to {done.after}")
 
 
 @db_group.command("current")

@@ -37,21 +37,26 @@ One module per job; `Store` is their methods in one object:
 
 from __future__ import annotations
 
+from monitor import migrate
 from monitor.errors import StoreError
-from monitor.store.base import StoreBase
+from monitor.store.base import StoreBase, log
 from monitor.store.changes import AlertClaim, Around, ChangesMixin, FailingAlerts
 from monitor.store.claims import ClaimsMixin, TakenOver, log_taken_over
 from monitor.store.definers import DefinersMixin
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT, DigestsMixin, DigestState
 from monitor.store.engine import (
     BUSY_TIMEOUT_MS,
+    Upgrade,
     check_schema,
     connect,
     new_revision,
     revision_problem,
     schema_differences,
     schema_status,
+    sqlite_file,
     upgrade,
+    upgrade_database,
+    where,
 )
 from monitor.store.entries import Added, EntriesMixin, StoredEntry
 from monitor.store.evidence import EvidenceMixin, EvidenceRead
@@ -104,6 +109,7 @@ __all__ = [
     "StoredEntry",
     "StorySession",
     "TakenOver",
+    "Upgrade",
     "log_taken_over",
     "metadata",
     "new_revision",
@@ -111,6 +117,7 @@ __all__ = [
     "schema_differences",
     "schema_status",
     "upgrade",
+    "upgrade_database",
 ]
 
 
@@ -146,7 +153,8 @@ class Store(
 
 def open_store(url: str, *, read_only: bool = False, checkpoints: bool = True) -> Store:
     """Connect to `url` and return the store, once its schema is the code's (`check_schema`:
-    an empty database is migrated first).
+    an empty SQLite database is migrated first, and the log says so, naming the file; an empty
+    PostgreSQL database is refused until `monitor db upgrade`).
 
     `read_only`, for commands that only read: nothing can write through it (SQLite `mode=ro`,
     PostgreSQL `default_transaction_read_only`) and nothing is migrated; a missing database is
@@ -158,8 +166,14 @@ def open_store(url: str, *, read_only: bool = False, checkpoints: bool = True) -
     """
     engine = connect(url, read_only=read_only, checkpoints=checkpoints)
     try:
-        check_schema(engine, read_only=read_only)
+        created = check_schema(engine, read_only=read_only)
     except StoreError:
         engine.dispose()
         raise
+    if created and sqlite_file(engine.url) is not None:
+        log.info(
+            "created a new SQLite database, %s (schema revision %s)",
+            where(engine.url),
+            migrate.head(),
+        )
     return Store(engine)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -56,24 +57,32 @@ def connect(url: str, *, read_only: bool = False, checkpoints: bool = True) -> E
     return engine
 
 
-def check_schema(engine: Engine, *, read_only: bool = False) -> None:
-    """Raise StoreError unless the database is at the code's schema revision.
+def check_schema(engine: Engine, *, read_only: bool = False) -> bool:
+    """Raise StoreError unless the database is at the code's schema revision; returns whether
+    it made the schema (an empty SQLite database).
 
-    An empty database is brought to it first (`upgrade`), so a fresh SQLite file needs no
-    setup; `read_only` migrates nothing and calls an empty database missing. A database at
+    An empty SQLite database is brought to it first (`upgrade`), so a fresh file needs no
+    setup; `read_only` migrates nothing and calls an empty database missing. An empty
+    PostgreSQL database is refused, naming it and its server: its schema is made by `monitor db
+    upgrade` alone, so a mistyped database name is an error, not a new monitor. A database at
     another revision is refused: an older one names `monitor db upgrade`, which migrates it.
     """
+    created = False
     try:
         current, head = _schema_status(engine)
-        if current is None and not read_only:
-            current = _upgrade(engine, empty_only=True)[1]
-        empty = current is None and read_only and not _has_tables(engine)
+        if current is None and not read_only and engine.dialect.name == "sqlite":
+            before, current, _ = _upgrade(engine, empty_only=True)
+            created = before is None and current is not None
+        empty = current is None and not _has_tables(engine)
     except SQLAlchemyError as exc:
         raise StoreError(f"store: unable to open {engine.url!r}: {error_text(exc)}") from exc
+    if empty and engine.dialect.name != "sqlite":
+        raise StoreError(_empty(engine.url))
     if empty:
         raise StoreError(_missing(engine.url.render_as_string(hide_password=True)))
     if current != head:
         raise StoreError(_schema_problem(current, head))
+    return created
 
 
 def _parse(url: str) -> URL:
@@ -95,6 +104,26 @@ def _missing(where: str) -> str:
     return f"store: no database at {where}; run monitor check or monitor run first"
 
 
+def where(url: URL) -> str:
+    """A database as a person names it: a SQLite file's path, else the database and its
+    server (`monitor on db.example.org:5432`), never a password."""
+    file = sqlite_file(url)
+    if file is not None:
+        return str(file.resolve())
+    if url.get_backend_name() == "sqlite":
+        return "an in-memory SQLite database"
+    server = f"{url.host}:{url.port or 5432}" if url.host else "the local socket"
+    return f"{url.database} on {server}"
+
+
+def _empty(url: URL) -> str:
+    return (
+        f"store: the PostgreSQL database {where(url)} is empty (it has no tables): if it is "
+        "the one meant for monitor, run `monitor db upgrade` to create monitor's schema in it; "
+        "if not, check the database name in MONITOR_DATABASE_URL"
+    )
+
+
 def _has_tables(engine: Engine) -> bool:
     with engine.connect() as conn, conn.begin():
         return bool(inspect(conn).get_table_names())
@@ -103,22 +132,48 @@ def _has_tables(engine: Engine) -> bool:
 # ---------------------------------------------------------------- schema revisions
 
 
-def upgrade(url: str) -> tuple[str | None, str]:
-    """Migrate the database at `url` to the code's schema revision (`monitor db upgrade`).
+@dataclass(frozen=True)
+class Upgrade:
+    """What `upgrade_database` did."""
 
-    Returns (revision before, revision after). Safe to run twice and from several machines at
-    once: on PostgreSQL the upgrade holds an advisory lock, on SQLite the write lock. A database
-    made before migrations existed (tables, no revision) is taken to be at the first revision.
+    before: str | None  # the database's revision, as found once the lock was held; None: none
+    after: str  # its revision now
+    created: str | None = None  # where the schema was made in an empty database (`where`)
+
+
+def upgrade(url: str) -> tuple[str | None, str]:
+    """Migrate the database at `url` to the code's schema revision: `upgrade_database`'s
+    (revision before, revision after)."""
+    done = upgrade_database(url)
+    return done.before, done.after
+
+
+def upgrade_database(url: str) -> Upgrade:
+    """Migrate the database at `url` to the code's schema revision (`monitor db upgrade`),
+    making the whole schema in an empty one.
+
+    Safe to run twice and from several machines at once: on PostgreSQL the upgrade holds an
+    advisory lock, on SQLite the write lock. A database made before migrations existed
+    (tables, no revision) is taken to be at the first revision.
     """
     engine = connect(url)
     try:
         head = migrate.head()
-        before, after = _upgrade(engine)  # `before` read under the lock: another upgrade's done
-        return before, after or head
+        before, after, start = _upgrade(engine)  # read under the lock: another upgrade's done
     except SQLAlchemyError as exc:
         raise StoreError(f"store: unable to upgrade {engine.url!r}: {error_text(exc)}") from exc
     finally:
         engine.dispose()
+    after = after or head
+    if before is None and start is None:  # it had no tables
+        return Upgrade(before, after, created=_made_in(engine.url))
+    return Upgrade(before, after)
+
+
+def _made_in(url: URL) -> str:
+    if url.get_backend_name() == "sqlite":
+        return f"a new SQLite database, {where(url)}"
+    return f"the empty database {where(url)}"
 
 
 def schema_status(url: str) -> tuple[str | None, str]:
@@ -175,26 +230,30 @@ def _schema_status(engine: Engine) -> tuple[str | None, str]:
         return migrate.current(conn), migrate.head()
 
 
-def _upgrade(engine: Engine, *, empty_only: bool = False) -> tuple[str | None, str | None]:
+def _upgrade(
+    engine: Engine, *, empty_only: bool = False
+) -> tuple[str | None, str | None, str | None]:
     """Upgrade to head in one transaction that concurrent upgrades wait for; returns the
-    revisions before (as found once the lock is held) and after. With `empty_only`, a database
-    that has tables is left as it is."""
+    revisions before (as found once the lock is held) and after, and the one the migrations
+    ran from over stored rows (None: the database had no tables). With `empty_only`, a
+    database that has tables is left as it is."""
     with engine.connect() as conn:
         conn.execution_options(monitor_write=True)  # SQLite: BEGIN IMMEDIATE
         with conn.begin():
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
-            current = migrate.current(conn)
+            current = start = migrate.current(conn)
             if current is None and inspect(conn).get_table_names():
                 if empty_only:
-                    return None, None
+                    return None, None, None
                 migrate.stamp(conn, metadata, _FIRST_REVISION)  # made by create_all before 0001
+                start = _FIRST_REVISION
             elif empty_only and current is not None:
-                return current, current
+                return current, current, current
             elif current is not None and current not in migrate.revisions():
                 raise StoreError(_schema_problem(current, migrate.head()))  # a newer monitor's
             migrate.upgrade(conn, metadata)
-            return current, migrate.current(conn)
+            return current, migrate.current(conn), start
 
 
 def _schema_problem(current: str | None, head: str) -> str:

@@ -1,0 +1,130 @@
+"""A database's first start, as an operator meets it through the real commands.
+
+- SQLite: the first command that writes makes a new file at the code's schema (the quick start
+  is one command) and says so in the log, naming the file: a mistyped path shows at once.
+- PostgreSQL: an empty database is refused by every command but `monitor db upgrade`, in one
+  line naming the database and its server: a mistyped database name in MONITOR_DATABASE_URL must
+  not start a fresh, empty monitor (a second daemon beside the others, writing elsewhere).
+  `monitor db upgrade` makes the schema there and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from monitor import migrate
+from monitor.errors import StoreError
+from monitor.store import open_store, upgrade
+from tests.databases import PostgresServer, _server
+from tests.test_cli_ops import run, shipped
+
+SILENCE = ["silence", "visa-easing", "--for", "1h", "--reason", "state visit"]
+
+
+@pytest.fixture
+def empty_postgres(_postgres_server: PostgresServer | str) -> Iterator[str]:
+    """A PostgreSQL database of this test's own, without any table: one just created."""
+    server = _server(_postgres_server)
+    name = server.create()
+    try:
+        yield server.url(name)
+    finally:
+        server.drop(name)
+
+
+def tables(url: str) -> list[str]:
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain) as conn:
+        found = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchall()
+    return sorted(name for (name,) in found)
+
+
+def refusal(url: str) -> str:
+    where = make_url(url)
+    return (
+        f"Error: store: the PostgreSQL database {where.database} on {where.host}:{where.port} "
+        "is empty (it has no tables): if it is the one meant for monitor, run `monitor db "
+        "upgrade` to create monitor's schema in it; if not, check the database name in "
+        "MONITOR_DATABASE_URL"
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("args", [SILENCE, ["status"]], ids=["writer", "reader"])
+def test_a_command_on_an_empty_postgresql_database_is_refused_naming_it(
+    empty_postgres: str, tmp_path: Path, args: list[str]
+) -> None:
+    env = shipped(tmp_path) | {"MONITOR_DATABASE_URL": empty_postgres}
+
+    result = run(args, tmp_path, env)
+
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == [refusal(empty_postgres)]
+    assert result.stdout == ""
+    assert tables(empty_postgres) == []  # nothing was made in it
+
+
+@pytest.mark.postgres
+def test_open_store_refuses_an_empty_postgresql_database_until_it_is_upgraded(
+    empty_postgres: str,
+) -> None:
+    with pytest.raises(StoreError, match=r"is empty \(it has no tables\): .*`monitor db upgrade`"):
+        open_store(empty_postgres)
+    assert tables(empty_postgres) == []
+    upgrade(empty_postgres)
+    with open_store(empty_postgres) as store:
+        assert store.feeds() == []
+
+
+@pytest.mark.postgres
+def test_db_upgrade_makes_the_schema_in_an_empty_postgresql_database_and_says_so(
+    empty_postgres: str, tmp_path: Path
+) -> None:
+    env = shipped(tmp_path) | {"MONITOR_DATABASE_URL": empty_postgres}
+    where = make_url(empty_postgres)
+
+    made = run(["db", "upgrade"], tmp_path, env)
+
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.splitlines() == [
+        f"db: created monitor's schema (revision {migrate.head()}) in the empty database "
+        f"{where.database} on {where.host}:{where.port}"
+    ]
+    assert "alembic_version" in tables(empty_postgres)
+    silenced = run(SILENCE, tmp_path, env)
+    assert silenced.returncode == 0, silenced.stderr
+    again = run(["db", "upgrade"], tmp_path, env)
+    assert again.stdout.splitlines() == [f"db: already at revision {migrate.head()}"]
+
+
+def test_the_first_command_on_a_new_sqlite_file_makes_it_and_says_so(tmp_path: Path) -> None:
+    env = shipped(tmp_path)
+    path = tmp_path / "data" / "monitor.db"
+    made = f"INFO monitor.store: created a new SQLite database, {path} (schema revision "
+
+    first = run(SILENCE, tmp_path, env)
+    second = run(SILENCE, tmp_path, env)
+
+    assert first.returncode == 0, first.stderr
+    assert [line for line in first.stderr.splitlines() if made in line] != []
+    assert path.is_file()
+    assert second.returncode == 0, second.stderr
+    assert "created" not in second.stderr
+
+
+def test_db_upgrade_on_a_new_sqlite_file_says_it_made_it(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "monitor.db"
+
+    made = run(["db", "upgrade"], tmp_path, shipped(tmp_path))
+
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.splitlines() == [
+        f"db: created monitor's schema (revision {migrate.head()}) in a new SQLite database, {path}"
+    ]
