@@ -31,6 +31,7 @@ __all__ = [
     "downgrade",
     "head",
     "new_revision",
+    "notices",
     "revisions",
     "stamp",
     "upgrade",
@@ -87,3 +88,16 @@ def new_revision(connection: Connection, metadata: MetaData, message: str) -> No
 def revisions() -> set[str]:
     """Every revision this code knows."""
     return {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
+
+
+def notices(start: str, end: str) -> list[tuple[str, str]]:
+    """(revision, what users see change after it) of each revision after `start` up to `end`,
+    oldest first, whose module says so in `NOTICE`: those that rework stored statuses or
+    evidence (or what they are worked out from), which an operator is told of at the upgrade."""
+    scripts = ScriptDirectory.from_config(_config())
+    found = []
+    for script in scripts.iterate_revisions(end, start):  # from `end` down, `start` left out
+        notice = getattr(script.module, "NOTICE", "")
+        if notice:
+            found.append((script.revision, " ".join(notice.split())))
+    return found[::-1]

@@ -21,6 +21,7 @@ def db_upgrade_cmd(rt: Runtime) -> None:
     """Migrate the database (MONITOR_DATABASE_URL) to this version's schema; safe to run twice.
 
     In an empty database it creates the schema (on PostgreSQL the only command that does).
+    It names each revision it ran that changes what users see (statuses, evidence), and when.
 
     Example: monitor db upgrade
     """
@@ -33,6 +34,17 @@ def db_upgrade_cmd(rt: Runtime) -> None:
         click.echo(f"db: already at revision {done.after}")
     else:
         click.echo(f"db: upgraded from revision {done.before or '(none)'} to {done.after}")
+    if done.notices:
+        click.echo("db: what users will see change:")
+        for revision, notice in done.notices:
+            click.echo(f"  {revision}: {notice}")
+        click.echo(f"db: {AFTER_NOTICES}")
+
+
+AFTER_NOTICES = (
+    "the first check after the upgrade (the daemon's, or `monitor check`) records each status "
+    "that moves; `monitor status` shows now what it will record from the news stored"
+)
 
 
 @db_group.command("current")

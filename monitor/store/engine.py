@@ -139,6 +139,9 @@ class Upgrade:
     before: str | None  # the database's revision, as found once the lock was held; None: none
     after: str  # its revision now
     created: str | None = None  # where the schema was made in an empty database (`where`)
+    # (revision, what users see change) of each revision run over stored rows that says so
+    # (`migrate.notices`), oldest first
+    notices: tuple[tuple[str, str], ...] = ()
 
 
 def upgrade(url: str) -> tuple[str | None, str]:
@@ -167,7 +170,7 @@ def upgrade_database(url: str) -> Upgrade:
     after = after or head
     if before is None and start is None:  # it had no tables
         return Upgrade(before, after, created=_made_in(engine.url))
-    return Upgrade(before, after)
+    return Upgrade(before, after, notices=tuple(migrate.notices(start or after, after)))
 
 
 def _made_in(url: URL) -> str:

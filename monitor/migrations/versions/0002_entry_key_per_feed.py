@@ -32,6 +32,11 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# What users see change after this revision: `monitor db upgrade` names it (`migrate.notices`).
+NOTICE = """each feed is read whole at its next check, and the articles it carries that were
+stored under another feed become its entries then: an indicator reading it may gain evidence,
+and its status move (a recorded change, alerted as any other)"""
+
 BATCH = 2_000  # entries read and rewritten at a time
 
 

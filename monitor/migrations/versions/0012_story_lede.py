@@ -23,6 +23,11 @@ down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# What users see change after this revision: `monitor db upgrade` names it (`migrate.notices`).
+NOTICE = """every outcome's stories are worked out again at the first check after the upgrade,
+copies now also found by their ledes: an outcome whose sources were copies of one wire story
+under other headlines goes from confirmed to reported (a recorded change, alerted as any other)"""
+
 _KEPT = ("story_frequent", "story_key", "story", "outcome_state")  # children first
 
 

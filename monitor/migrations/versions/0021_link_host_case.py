@@ -29,6 +29,11 @@ down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# What users see change after this revision: `monitor db upgrade` names it (`migrate.notices`).
+NOTICE = """the outcomes keeping a story under a link with an upper-case or non-ASCII scheme or
+host, or a port, are worked out again at the first check after the upgrade: a story counted
+twice under two spellings of its link counts once (fewer stories shown; a level rarely moves)"""
+
 _KEPT = ("story_frequent", "story_key", "story", "outcome_state")  # children first
 _URL = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://")  # what the comparison may read otherwise…
 # …unless its scheme and host are already in the form it reads them in (no upper case, ASCII,

@@ -25,6 +25,12 @@ down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# What users see change after this revision: `monitor db upgrade` names it (`migrate.notices`).
+NOTICE = """the outcomes keeping a story of a publisher with a non-ASCII host are worked out
+again at the first check after the upgrade: a host counted as two sources (once written each
+way) counts as one, so a level may drop from confirmed to reported (a recorded change, alerted
+as any other)"""
+
 _KEPT = ("story_frequent", "story_key", "story", "outcome_state")  # children first
 
 

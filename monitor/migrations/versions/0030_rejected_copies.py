@@ -25,6 +25,11 @@ down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# What users see change after this revision: `monitor db upgrade` names it (`migrate.notices`).
+NOTICE = """the outcomes with a `no` verdict are worked out again at the first check after the
+upgrade, the copies of each rejected entry left out of their evidence: a level may drop (a
+recorded change, alerted as any other)"""
+
 KEPT = ("story", "story_key", "story_frequent", "outcome_state")
 
 
