@@ -23,6 +23,7 @@ One module per job; `Store` is their methods in one object:
     forgetting forgetting kept stories when their matches are rewritten or deleted
     replays    a replay's hold on the matches while it rewrites them a batch at a time
     rehearsals a dry run's store: written and read back, then gone, holding no daemon's lock
+    leftovers  a dry run's copy of a SQLite file, locked while its process lives; left ones go
     verdicts   analysts' append-only verdicts
     silences   analysts' append-only silences (and when one ended early)
     changes    statuses, status changes and the alert outbox
@@ -50,6 +51,7 @@ from monitor.store.engine import (
     check_schema,
     connect,
     new_revision,
+    remove_left_copies,
     revision_problem,
     schema_differences,
     schema_status,
@@ -154,7 +156,8 @@ class Store(
 def open_store(url: str, *, read_only: bool = False, checkpoints: bool = True) -> Store:
     """Connect to `url` and return the store, once its schema is the code's (`check_schema`:
     an empty SQLite database is migrated first, and the log says so, naming the file; an empty
-    PostgreSQL database is refused until `monitor db upgrade`).
+    PostgreSQL database is refused until `monitor db upgrade`). A store that may write deletes
+    the copies of the database that dry runs killed outright left (`remove_left_copies`).
 
     `read_only`, for commands that only read: nothing can write through it (SQLite `mode=ro`,
     PostgreSQL `default_transaction_read_only`) and nothing is migrated; a missing database is
@@ -165,6 +168,8 @@ def open_store(url: str, *, read_only: bool = False, checkpoints: bool = True) -
     wait for the log to be copied into the file.
     """
     engine = connect(url, read_only=read_only, checkpoints=checkpoints)
+    if not read_only:
+        remove_left_copies(engine.url)
     try:
         created = check_schema(engine, read_only=read_only)
     except StoreError:

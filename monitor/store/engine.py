@@ -19,7 +19,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from monitor import migrate
 from monitor.errors import StoreError
 from monitor.fold import fold, narrow
-from monitor.store.base import error_text
+from monitor.store import leftovers
+from monitor.store.base import error_text, log
 from monitor.store.schema import metadata
 
 BUSY_TIMEOUT_MS = 30_000
@@ -124,6 +125,19 @@ def _empty(url: URL) -> str:
     )
 
 
+def remove_left_copies(url: URL) -> None:
+    """Delete the copies of a SQLite database that dry runs killed outright left beside it
+    (`leftovers.remove_left`: never a running one's), each with a line in the log."""
+    file = sqlite_file(url)
+    for left in leftovers.remove_left(file) if file is not None else ():
+        log.warning(
+            "removed a dry run's copy of the database, left by a process that ended without "
+            "deleting it (killed?): %s (%.1f MB)",
+            left.path.resolve(),
+            left.size / 1_000_000,
+        )
+
+
 def _has_tables(engine: Engine) -> bool:
     with engine.connect() as conn, conn.begin():
         return bool(inspect(conn).get_table_names())
@@ -160,6 +174,7 @@ def upgrade_database(url: str) -> Upgrade:
     (tables, no revision) is taken to be at the first revision.
     """
     engine = connect(url)
+    remove_left_copies(engine.url)
     try:
         head = migrate.head()
         before, after, start = _upgrade(engine)  # read under the lock: another upgrade's done

@@ -4,8 +4,9 @@ for the run, any lock that the writes of a daemon sharing the database wait for.
 
 - SQLite file: the run is an ordinary one on a copy of the database, made by SQLite's online
   backup in one step (in WAL mode that is a read: writers go on meanwhile) beside the file,
-  and deleted when the run ends, however it ends. Refused up front when the disk has no room
-  for the copy.
+  and deleted when the run ends, however it ends; locked by its process while that lives, so
+  that the copy of one killed outright is deleted by the next store that may write
+  (`leftovers`). Refused up front when the disk has no room for the copy.
 - PostgreSQL: one REPEATABLE READ transaction on one connection, whose first statements shadow
   every table but the entries' with a temporary copy (a session's temporary tables come first
   in its search path); then the transaction is made read-only, so a write or a row lock on a
@@ -19,12 +20,10 @@ for the run, any lock that the writes of a daemon sharing the database wait for.
 from __future__ import annotations
 
 import copy
-import os
 import shutil
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
@@ -32,13 +31,13 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import StoreError
+from monitor.store import leftovers
 from monitor.store.base import StoreBase, error_text
 from monitor.store.engine import connect, sqlite_file
 from monitor.store.schema import entry_table, forgotten_table, metadata
 
 # Read by a replay, never written, and by far the largest: read where they are.
 _SHARED = {entry_table.name, forgotten_table.name}
-_COPY_FILES = ("", "-wal", "-shm", "-journal")  # a SQLite database's files
 
 
 class RehearsalsMixin(StoreBase):
@@ -68,7 +67,7 @@ class RehearsalsMixin(StoreBase):
         try:
             if not isinstance(source, sqlite3.Connection):  # pysqlite's, as `connect` makes it
                 raise StoreError(f"store: a dry run cannot copy {self._engine.url!r}")
-            copied = _scratch_file(source, file)
+            copied, lock = _scratch_file(source, file)
         except BaseException:
             raw.close()
             raise
@@ -83,7 +82,7 @@ class RehearsalsMixin(StoreBase):
             finally:
                 engine.dispose()
         finally:
-            _delete(copied)
+            leftovers.delete(copied, lock)
 
     @contextmanager
     def _in_one_transaction(self) -> Iterator[Self]:
@@ -107,17 +106,17 @@ class RehearsalsMixin(StoreBase):
                 outer.rollback()
 
 
-def _scratch_file(source: sqlite3.Connection, file: Path) -> Path:
-    """A new, empty file beside `file` for a copy of the database `source` is connected to;
-    StoreError when the disk has no room for the copy."""
+def _scratch_file(source: sqlite3.Connection, file: Path) -> tuple[Path, int]:
+    """A new, empty file beside `file` for a copy of the database `source` is connected to,
+    locked by this process while it lives (`leftovers.new_copy`: the copies of dry runs
+    killed outright are deleted by the next command that writes); StoreError when the disk has
+    no room for the copy."""
     try:
         pages = source.execute("PRAGMA page_count").fetchone()[0]
         _check_room(file.parent, pages * source.execute("PRAGMA page_size").fetchone()[0])
-        handle, name = tempfile.mkstemp(prefix=f"{file.name}.dry-run-", dir=file.parent)
-        os.close(handle)
+        return leftovers.new_copy(file)
     except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"store: unable to copy the database for a dry run: {exc}") from exc
-    return Path(name)
 
 
 def _backup(source: sqlite3.Connection, copied: Path) -> None:
@@ -151,12 +150,6 @@ def _check_room(folder: Path, size: int) -> None:
 
 def _mb(size: int) -> str:
     return f"{size / 1_000_000:,.1f} MB"
-
-
-def _delete(copied: Path) -> None:
-    for suffix in _COPY_FILES:
-        with suppress(FileNotFoundError):
-            os.remove(f"{copied}{suffix}")
 
 
 def _shadow(conn: Connection) -> None:
