@@ -129,7 +129,8 @@ class CycleReport:
     finished_at: datetime | None = None
     feeds_checked: int = 0
     not_modified: int = 0  # 304, or a body identical to the last one
-    failed: int = 0
+    failed: int = 0  # fetches that brought nothing…
+    rate_limited: int = 0  # …of them answers asking to be read later (429, 503 Retry-After)
     new_entries: int = 0
     matches: int = 0
     regex_timeouts: int = 0  # regex term runs out of their time budget (no match)
@@ -144,8 +145,9 @@ class CycleReport:
 
     def summary(self) -> str:
         dropped = f"{self.dropped} reads dropped, " if self.dropped else ""
+        limited = f" ({self.rate_limited} rate limited)" if self.rate_limited else ""
         return (
             f"cycle: {self.feeds_checked} feeds checked, {self.not_modified} not modified, "
-            f"{self.failed} failed, {dropped}{self.new_entries} new entries, "
+            f"{self.failed} failed{limited}, {dropped}{self.new_entries} new entries, "
             f"{self.matches} matches, {len(self.changes)} status changes in {self.duration:.2f}s"
         )

@@ -177,11 +177,14 @@ def feed_problems(
             now - feed.last_success_at > feed.interval * STALE_AFTER
         ):
             quiet_for = format_duration(_whole_minutes(now - feed.last_success_at))
+            why = f" (rate limited: {feed.last_error})" if feed.rate_limited else ""
             problems.append(
                 FeedProblem(
-                    feed.id, url, f"no successful fetch for {quiet_for}", feed.last_success_at
+                    feed.id, url, f"no successful fetch for {quiet_for}{why}", feed.last_success_at
                 )
             )
+        elif feed.rate_limited:  # information: the server asked to be read later
+            problems.append(FeedProblem(feed.id, url, f"rate limited: {feed.last_error}"))
         elif feed.warning or feed.silent_since(now):
             silent = silent_words(feed, now=now, zone=zone)
             warned = f"read with a warning: {feed.warning}" if feed.warning else ""

@@ -262,7 +262,8 @@ def _unread_at(health: FeedHealth) -> datetime | None:
 def untried(health: FeedHealth) -> bool:
     """Whether no check has tried the feed since it started afresh (new in the feeds file,
     given another URL there, or put back in it: `Store.sync_feeds`)."""
-    return health.never_read and health.failing_since is None and not health.dead
+    tried = health.failing_since is not None or health.dead or bool(health.last_error)
+    return health.never_read and not tried  # a rate limit leaves an answer, not a failure
 
 
 def overdue(health: FeedHealth, now: datetime) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from monitor.cycle import Context, CycleReport, Source
-from monitor.domain import Entry
+from monitor.domain import Entry, utc_text
 from monitor.fetch import FeedRequest, FetchResult, FetchStatus, clip_error, next_check
 from monitor.leases import Leases
 from monitor.parse import ParsedFeed, ParseJob
@@ -106,11 +106,13 @@ class Read:
 
 
 def tally(report: CycleReport, read: Read) -> None:
-    """Count a read that was stored in the cycle's report."""
+    """Count a read that was stored in the cycle's report: a fetch that brought nothing is
+    failed, a rate limit among them (the feed is not failing for it)."""
     report.feeds_checked += 1
     report.not_modified += read.not_modified
     if not read.record.ok:
         report.failed += 1
+        report.rate_limited += read.record.rate_limited
         report.errors.append(f"{read.record.feed_id}: {read.record.error}")
 
 
@@ -140,7 +142,8 @@ def absorb(
     unchanged = parsed is None and result.status in _UNCHANGED
     error = clip_error(error)
     ok = result.ok and not error
-    if not ok:
+    limited = result.status is FetchStatus.RATE_LIMITED
+    if not ok and not limited:
         log.warning("feed %s failed: %s", feed.id, error)
     # A body that did not parse keeps the old validators, so it is fetched whole next time;
     # so does a body cut off (its entries before the cut are stored, and it counts as read).
@@ -154,6 +157,10 @@ def absorb(
         max_backoff=ctx.max_backoff,
     )
     next_at += feed.interval * random.uniform(0.0, ctx.jitter)  # spread feeds out over time
+    if limited:  # the server asked for it: not the feed failing
+        when = utc_text(next_at)
+        log.info("feed %s asked to be read later: %s; next check at %s at the earliest",
+                 feed.id, error, when)  # fmt: skip
     record = FetchRecord(
         feed.id,
         now=now,
@@ -170,6 +177,7 @@ def absorb(
         title=title,
         warning=warning if ok else None,
         listed_url=feed.listed_url,
+        rate_limited=limited,
     )
     return Read(entries, record, unchanged)
 

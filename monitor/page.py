@@ -297,6 +297,8 @@ def _feed_row(feed: FeedState, *, now: datetime, zone: tzinfo) -> FeedRow:
         state = "dead"
     elif feed.failing_since is not None:
         state = "failing"
+    elif feed.rate_limited:
+        state = "rate-limited"
     else:
         state = "ok" if feed.last_checked_at is not None else "new"
     silent = silent_words(feed, now=now, zone=zone)  # only of a feed read as usual

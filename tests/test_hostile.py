@@ -135,6 +135,7 @@ class Case:
     route: dict[str, Any]  # FeedServer.route options (a "handler" key: a callable route)
     error: str | None = None  # in last_error; None: the feed is read without an error
     dead: bool = False
+    limited: bool = False  # it asks to be read later: not read, but not failing either
 
 
 def failing_cases(streams: dict[str, Streamed], later: str) -> list[Case]:
@@ -170,9 +171,9 @@ def failing_cases(streams: dict[str, Streamed], later: str) -> list[Case]:
              "fetch: redirect to non-HTTP scheme 'gopher'"),
         Case("gone", {"status": 410, "body": b"gone"}, "fetch: HTTP 410 Gone", dead=True),
         Case("rate-limited", {"status": 429, "headers": {"Retry-After": "7200"}},
-             "fetch: HTTP 429 (retry after 7200s)"),
+             "fetch: HTTP 429 (retry after 7200s)", limited=True),
         Case("unavailable", {"status": 503, "headers": {"Retry-After": later}},
-             "fetch: HTTP 503 (retry after "),
+             "fetch: HTTP 503 (retry after ", limited=True),
         Case("not-well-formed", {"body": b'<?xml version="1.0"?><<<rss>>>&&& <item'},
              "not a feed (line 1, column 22: not well-formed"),
         Case("html", {"body": b"<!doctype html><html><body><p>Our news</p></body></html>",
@@ -329,6 +330,8 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
         records = Records()
         logger = logging.getLogger("monitor")
         logger.addHandler(records)
+        level = logger.level
+        logger.setLevel(logging.INFO)  # a rate limit is logged at INFO
         try:
             started = time.monotonic()
             with PeakRSS() as memory:
@@ -336,6 +339,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
             seconds = time.monotonic() - started
         finally:
             logger.removeHandler(records)
+            logger.setLevel(level)
         states = {f.id: f for f in store.feeds()}
         settings = Settings(indicators_dir=ROOT / "indicators", feeds_file=home / "none.yaml")
         app = web.create_app(
@@ -408,12 +412,16 @@ def test_a_failure_shows_its_reason_in_the_store_the_api_the_digest_and_the_log(
     assert case.error is not None
     state = outcome.feeds[case_id]
     assert case.error in state.last_error
-    assert state.error_count == 1 and state.failing_since == NOW and state.dead is case.dead
+    failing_since = None if case.limited else NOW  # asked to be read later: not failing
+    assert state.error_count == 1 and state.failing_since == failing_since
+    assert state.dead is case.dead
     assert outcome.api_feeds[case_id]["last_error"] == state.last_error
     assert outcome.api_feeds[case_id]["dead"] is case.dead
-    kind = "dead" if case.dead else "failing"
+    assert outcome.api_feeds[case_id]["rate_limited"] is case.limited
+    kind = "dead" if case.dead else "rate limited" if case.limited else "failing"
     assert f"* {case_id}: {kind}: {' '.join(state.last_error.split())}" in outcome.digest_text
-    assert f"feed {case_id} failed: {state.last_error}" in outcome.log
+    said = "asked to be read later" if case.limited else "failed"
+    assert f"feed {case_id} {said}: {state.last_error}" in outcome.log
     assert outcome.entries.get(case_id, []) == []
 
 

@@ -138,6 +138,12 @@ class FeedState:
         by one that is gone until the lease runs out (or a process of its host takes it over)."""
         return self.due_at(now) and self.lease_until is not None and self.lease_until > now
 
+    @property
+    def rate_limited(self) -> bool:
+        """Its last answer asked to be read later (429, or 503 with Retry-After): not failing
+        for it, and not read (`last_error` says the answer; a failure or a read clears it)."""
+        return not self.dead and self.failing_since is None and bool(self.last_error)
+
     def silent_since(self, now: datetime) -> datetime | None:
         """`last_new_at` when the feed is **silent** at `now`: it brought no new entry for
         longer than `silent_after` though it is read (not failing, not gone: those say more);

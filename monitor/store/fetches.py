@@ -28,8 +28,10 @@ class FetchRecord:
     `etag`, `last_modified`, `body_hash`, `moved_to`, `title` and `warning` left None keep
     their stored value ("" clears it): `warning` is that of a body read (parsed), so a 304, an
     unchanged body or a failure keeps the last one's. A success clears `failing_since`; a
-    failure sets it once. With a `listed_url` (the feed's URL when it was claimed: `DueFeed`),
-    the record is stored only while the feed still has that URL.
+    failure sets it once. A `rate_limited` answer (not `ok`: the server asked to be read later)
+    is neither: it keeps `failing_since` and `last_success_at` as they were, and stores its
+    `error` as the reason the feed was not read. With a `listed_url` (the feed's URL when it
+    was claimed: `DueFeed`), the record is stored only while the feed still has that URL.
     """
 
     feed_id: str
@@ -47,6 +49,7 @@ class FetchRecord:
     title: str | None = None
     warning: str | None = None
     listed_url: str | None = None
+    rate_limited: bool = False  # 429, or 503 with Retry-After: not read, and not failing
 
 
 class Dropped(StrEnum):
@@ -126,6 +129,8 @@ def _fetch_values(r: FetchRecord) -> dict[str, Any]:
     if r.ok:  # a first read starts the count of its silence (`mark_new` ends it)
         values |= {"last_success_at": r.now, "failing_since": None, "last_error": ""}
         values["last_new_at_once"] = r.now
+    elif r.rate_limited:  # neither read nor failing: why it was not read
+        values["last_error"] = r.error
     else:
         values |= {"failing_since_once": r.now, "last_error": r.error}
     return values

@@ -92,7 +92,10 @@ class FeedOut(_Model):
     last_success_at: Time | None
     http_status: int | None = Field(description="Of the last answer; null when none came.")
     not_modified: bool = Field(description="The last answer was 304 Not Modified.")
-    error_count: int = Field(description="Failures in a row.")
+    error_count: int = Field(
+        description="Checks in a row that did not read it (failures and rate limits): the "
+        "back-off's exponent."
+    )
     last_error: str
     warning: str = Field(
         description="Why the body last read was not right, though it was read (ill-formed XML, "
@@ -111,6 +114,11 @@ class FeedOut(_Model):
         "no status."
     )
     failing_since: Time | None
+    rate_limited: bool = Field(
+        description="Its last answer asked to be read later (429, or 503 with Retry-After; "
+        "`last_error` says it): not failing for it, and not read. Once it goes unread for two "
+        "intervals, its indicators are `unknown` as for any feed not read."
+    )
     next_check_at: Time | None = Field(
         description="When it is checked next, as scheduled: a past time once it is due."
     )
@@ -151,6 +159,7 @@ class FeedOut(_Model):
             silent_after_seconds=feed.silent_after.total_seconds(),
             silent=feed.silent_since(now) is not None,
             failing_since=feed.failing_since,
+            rate_limited=feed.rate_limited,
             next_check_at=feed.next_check_at,
             due=feed.due_at(now),
             held_by=owners.shown(holder) if holder else None,
