@@ -145,7 +145,7 @@ def send_one(
     change = claim.change
     assert change.id is not None
     title = outbox.titles.get(change.indicator_id) or change.title or change.indicator_id
-    holders = outbox.store.silences(change.indicator_id, ending_after=change.at)
+    holders = outbox.store.silences(change.indicator_id, ending_after=change.recorded)
     held_by = holder(change, holders)
     alert = build_alert(
         change, title, zone=outbox.zone, public_url=outbox.public_url, held_by=held_by

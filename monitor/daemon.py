@@ -204,7 +204,7 @@ class Daemon:
 
     def _record_what_time_changed(self, now: datetime) -> None:
         """Record the changes time alone made by `now` (the work lock held), and log them."""
-        changes = evaluate_and_record(self.context, now=now)
+        changes = evaluate_and_record(self.context, now=now, clock=self.clock)
         self._evaluated_at = now
         for change in changes:
             because = f" because {change.reason}" if change.reason else ""

@@ -295,16 +295,22 @@ def digest_input(
 
 
 def _changes(store: Store, start: datetime, end: datetime) -> tuple[list[StatusChange], int]:
-    """The changes a digest from `start` to `end` lists — those recorded at start <= at < end
+    """The changes a digest from `start` to `end` lists — those dated start <= at < end
     (`Store.changes_between`) that no silence holds, and those recorded before whose silence
-    ended after `start`, by `end` — and how many recorded in it are held back
+    ended after `start`, by `end` — and how many dated in it are held back
     (`monitor.silences.digest_changes`)."""
     silences = store.silences(ending_after=start)
     window = store.changes_between(start, end)
     if not silences:
         return window, 0
-    released = [s.created_at for s in silences if s.end <= end and s.created_at < start]
-    earlier = store.changes_between(min(released), start) if released else []
+    released = [s for s in silences if s.end <= end and s.created_at < start]
+    held = {  # what each held, recorded while in force before this digest's window (by id)
+        c.id: c
+        for s in released
+        for c in store.changes_recorded(s.indicator_id, s.created_at, min(s.end, start))
+        if c.at < start
+    }
+    earlier = sorted(held.values(), key=lambda c: (c.at, c.id or 0))
     shown = digest_changes(window, earlier, silences, start=start, end=end)
     return shown, sum(is_held(c, silences, end) for c in window)
 

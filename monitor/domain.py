@@ -420,6 +420,15 @@ class StatusChange:
     title: str = field(default="", compare=False)
     group: str = field(default="", compare=False)
     labels: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    # When it was recorded, which can be after `at`: a change to unknown is dated when the
+    # feeds stopped supporting the status, a check's when its cycle began. A silence holds
+    # what is recorded while it is in force. None: not recorded yet (or recorded at `at`).
+    recorded_at: datetime | None = field(default=None, compare=False)
+
+    @property
+    def recorded(self) -> datetime:
+        """When it was (or would be) recorded: `recorded_at`, else `at`."""
+        return self.at if self.recorded_at is None else self.recorded_at
 
     @property
     def evidence_count(self) -> int:

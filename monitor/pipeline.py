@@ -203,7 +203,7 @@ def run_cycle(
         )
     # A cycle that got through its due feeds tells which no check tries (`statuses.held`).
     _note_defined(ctx, now=now)
-    report.changes = evaluate_and_record(ctx, now=now, checked=not left)
+    report.changes = evaluate_and_record(ctx, now=now, checked=not left, clock=clock)
     report.regex_timeouts = _log_timeouts(ctx.matcher.take_timeouts())
     report.finished_at = clock() if clock else now
     ctx.store.record_cycle(_cycle_row(report))
@@ -257,9 +257,16 @@ def _check_feeds(
 
 
 def evaluate_and_record(
-    ctx: Context, *, now: datetime, replayed: bool = False, checked: bool = False
+    ctx: Context,
+    *,
+    now: datetime,
+    replayed: bool = False,
+    checked: bool = False,
+    clock: Callable[[], datetime] | None = None,
 ) -> list[StatusChange]:
-    """Record the status changes at `now` of every indicator. `checked`: right after a cycle
+    """Record the status changes at `now` of every indicator, as recorded when `clock` says
+    (`now` without one: a cycle's changes are dated when it began, recorded when it ends; a
+    silence holds what is recorded while it is in force). `checked`: right after a cycle
     that checked every due feed it could claim, so a feed still due for two intervals is one
     no check tries (`statuses.held`): only then do the writers see such feeds unread. At
     start-up, a reload or the digest's own look, before the check that reads the due feeds,
@@ -285,7 +292,7 @@ def evaluate_and_record(
         found = dated(
             ctx.definitions, ctx.store, found, recorded, now=now, floor=floor, overdue=overdue
         )
-    done = ctx.store.record_changes(found, alert=ctx.alerts)
+    done = ctx.store.record_changes(found, alert=ctx.alerts, now=clock() if clock else now)
     hashes = {i.id: i.hash for i in ctx.definitions.indicators if i.id not in unread}
     ctx.store.mark_evaluated({i: h for i, h in hashes.items() if evaluated.get(i, h) != h})
     return done

@@ -4,11 +4,13 @@ when they are released; the store keeps the rows, alerts and the digest ask here
 
 A silence is in force from its creation to its end: `until`, or when someone ended it early.
 It holds the status changes of its indicator recorded while it is in force (with an outcome:
-those whose old or new status is of that outcome). Changes are still recorded as usual; a held
-change is *released* when the last silence holding it ends, and then goes out once: its alert
-is sent (saying it was held, by whom and why) and it appears in the next digest's "what
-changed" and the Atom feeds (updated then). Nothing is folded or dropped: every held change goes
-out at its release.
+those whose old or new status is of that outcome), by when each was recorded, not the moment it
+is dated: a change to `unknown` is dated when the feeds stopped supporting the status, which can
+be before the silence began although it was recorded after. Changes are still recorded as
+usual; a held change is *released* when the last silence holding it ends, and then goes out
+once: its alert is sent (saying it was held, by whom and why) and it appears in the next
+digest's "what changed" and the Atom feeds (updated then). Nothing is folded or dropped: every
+held change goes out at its release.
 
     Silence                       one silence (a row, and its end row when ended early)
     holder(change, ss)            the silence whose end releases a change; None when none holds it
@@ -76,13 +78,14 @@ class Silence:
         return "ended" if self.ended_at is not None and self.ended_at < self.until else "expired"
 
     def covers(self, change: StatusChange) -> bool:
-        """Whether it holds `change`: its indicator (and outcome), recorded while in force."""
+        """Whether it holds `change`: its indicator (and outcome), recorded while in force
+        (`StatusChange.recorded`, whatever moment it is dated)."""
         if change.indicator_id != self.indicator_id:
             return False
         outcomes = (outcome_of(change.old_status), outcome_of(change.new_status))
         if self.outcome_id is not None and self.outcome_id not in outcomes:
             return False
-        return self.created_at <= change.at < self.end
+        return self.created_at <= change.recorded < self.end
 
     @property
     def target(self) -> str:

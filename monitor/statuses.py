@@ -39,10 +39,11 @@ from monitor.store import OutcomeKept, Store, StoredEntry
 
 def pending_changes(definitions: Definitions, store: Store, *, now: datetime) -> list[StatusChange]:
     """The changes `prepare` would record at `now`, worked out without writing (for read-only
-    commands: `Store.with_unrecorded` shows them). One to `unknown` because the feeds went
-    unread happened when they stopped supporting the status (`unread_since`), as the page
-    shows it. None of an indicator edited since its last evaluation: what the check records
-    depends on the stored news matched against it again (`pipeline.first_look`)."""
+    commands: `Store.with_unrecorded` shows them), recorded at `now`. One to `unknown`
+    because the feeds went unread happened when they stopped supporting the status
+    (`unread_since`), as the page shows it. None of an indicator edited since its last
+    evaluation: what the check records depends on the stored news matched against it again
+    (`pipeline.first_look`)."""
     recorded = store.current_statuses()
     current = {i: status for i, (status, _since) in recorded.items()}
     counted = kept_statuses(definitions, store, now=now, evidence=False)
@@ -59,7 +60,8 @@ def pending_changes(definitions: Definitions, store: Store, *, now: datetime) ->
         store.evaluated_with(),
         find_changes(statuses, current, now=now, definitions=definitions),
     )
-    return dated(definitions, store, found, recorded, now=now, unread=True)
+    changes = dated(definitions, store, found, recorded, now=now, unread=True)
+    return [replace(c, recorded_at=now) for c in changes]  # as a check now would record them
 
 
 def edited(
@@ -398,7 +400,7 @@ def judge(
             [status], {indicator_id: current}, now=now, reason=recorded.reason,
             definitions=definitions,
         )  # fmt: skip
-        done = store.record_changes(found, alert=alert)
+        done = store.record_changes(found, alert=alert, now=now)
         if done:  # else another writer changed the status first: evaluate again
             return Judged(recorded, status.status, done[0])
     return Judged(recorded, store.current_statuses().get(indicator_id, (QUIET, now))[0], None)

@@ -224,6 +224,29 @@ def test_a_change_recorded_before_the_silence_or_after_it_is_not_held(store: Sto
     assert all("Held back" not in r.json["message"] for r in hook.received)
 
 
+def test_a_change_dated_before_a_silence_and_recorded_in_it_is_held_until_its_end(
+    store: Store,
+) -> None:
+    """A change to `unknown` is dated when the feeds stopped supporting the status: before the
+    silence began, although recorded while it is in force. The outbox, the feeds of changes
+    and their released changes go by when it was recorded."""
+    s = store.add_silence(silence(length=HOUR))
+    backdated = change("nk", "pressure:reported", at=NOW - HOUR)
+    [recorded] = store.record_changes([backdated], alert=True, now=NOW + MINUTE)
+    [stored] = store.history("nk")
+
+    assert (stored.at, stored.recorded_at) == (NOW - HOUR, NOW + MINUTE)
+    assert (recorded.at, recorded.recorded_at) == (NOW - HOUR, NOW + MINUTE)
+    assert is_held(stored, [s], NOW + 30 * MINUTE) and release_time(stored, [s]) == NOW + HOUR
+    assert store.held_alerts(NOW + 30 * MINUTE) == 1
+    assert store.latest_changes(limit=5, shown_at=NOW + 30 * MINUTE) == []
+    assert [c.id for c in store.released_changes(s, NOW + HOUR, limit=5)] == [stored.id]
+    with running_webhook() as hook:
+        assert send_pending(outbox(store, hook), now=NOW + 30 * MINUTE) == 0
+        assert send_pending(outbox(store, hook), now=NOW + HOUR) == 1
+    assert "Held back by a silence until it expired" in hook.received[0].json["message"]
+
+
 # ---------------------------------------------------------------- which changes (pure)
 
 

@@ -151,10 +151,13 @@ class ChangesMixin(StoreBase):
 
     @once_more_if_disconnected
     def record_changes(
-        self, changes: Sequence[StatusChange], *, alert: bool = False
+        self, changes: Sequence[StatusChange], *, alert: bool = False, now: datetime | None = None
     ) -> list[StatusChange]:
         """Record each change unless its old status is no longer the stored one. A change
         keeps its top EVIDENCE_KEPT evidence items and how many it had (`evidence_total`).
+
+        `now`: when they are recorded (`recorded_at`; without it, each change's own
+        `recorded`), which a silence holds them by: a change can be dated earlier (`at`).
 
         With `alert`, each (not replayed) change is recorded as pending in the alert outbox,
         in the same transaction: a crash cannot lose its alert (`claim_alerts`). Otherwise
@@ -174,6 +177,7 @@ class ChangesMixin(StoreBase):
                 if before is None or _first_reading(change, before):
                     continue
                 pending = alert and not change.replayed
+                change = replace(change, recorded_at=now or change.recorded)
                 values = _change_values(change) | {"notified_at": None if pending else change.at}
                 change_id = conn.execute(
                     change_table.insert().values(**values).returning(change_table.c.id)
@@ -249,6 +253,29 @@ class ChangesMixin(StoreBase):
             found = [_change_of(row) for row in conn.execute(query)]
         more = [c for c in self._unrecorded_rows if c.at <= end]
         return sorted(found + more, key=lambda c: c.at)  # stable: recorded ones first at a tie
+
+    def changes_recorded(
+        self, indicator_id: str, start: datetime, end: datetime
+    ) -> list[StatusChange]:
+        """The changes of one indicator recorded at start <= recorded_at < end, oldest first
+        (what a silence in force then held), and the unrecorded ones (`with_unrecorded`) that
+        would be. Read on the index (indicator, at) up to `end`: a change is dated at or
+        before it is recorded, and may be dated before `start`."""
+        c = change_table.c
+        query = (
+            select(change_table)
+            .where(c.indicator_id == indicator_id, c.at < end)
+            .where(c.recorded_at >= start, c.recorded_at < end)
+            .order_by(c.at, c.id)
+        )
+        with self._tx("read changes") as conn:
+            found = [_change_of(row) for row in conn.execute(query)]
+        more = [
+            c
+            for c in self._unrecorded_rows
+            if c.indicator_id == indicator_id and start <= c.recorded < end
+        ]
+        return found + more
 
     def changes_around(self, moment: datetime) -> dict[str, Around]:
         """indicator id -> its latest change before `moment` and its first one from `moment`
@@ -393,6 +420,7 @@ def _change_values(change: StatusChange) -> dict[str, Any]:
     return {
         "indicator_id": change.indicator_id,
         "at": change.at,
+        "recorded_at": change.recorded,
         "old_status": change.old_status,
         "new_status": change.new_status,
         "evidence": [_evidence_json(e) for e in change.evidence[:EVIDENCE_KEPT]],
@@ -453,4 +481,5 @@ def _change_of(row: Any) -> StatusChange:
         title=row.indicator_title or "",
         group=row.indicator_group or "",
         labels=tuple((o, label) for o, label in row.outcome_labels or ()),
+        recorded_at=row.recorded_at,
     )

@@ -86,14 +86,15 @@ class ExportsMixin(StoreBase):
         self, silence: Silence, now: datetime, *, limit: int
     ) -> list[StatusChange]:
         """The `limit` latest changes `silence` held (newest first, as `latest_changes`) that no
-        silence holds at `now`: a range of its indicator's changes on the index (indicator,
-        time), its time in force."""
+        silence holds at `now`: those recorded while it was in force, read backwards from its
+        end on the index (indicator, time) of its indicator's changes (a change is dated at or
+        before it is recorded, and may be dated before the silence began)."""
         c = change_table.c
         assert silence.id is not None
         query = (
             select(change_table)
-            .where(c.indicator_id == silence.indicator_id)
-            .where(c.at >= silence.created_at, c.at < silence.end)
+            .where(c.indicator_id == silence.indicator_id, c.at < silence.end)
+            .where(c.recorded_at >= silence.created_at, c.recorded_at < silence.end)
             .where(held_by(silence.id), ~held_now(now))
             .order_by(c.at.desc(), c.id.desc())
             .limit(limit)

@@ -199,6 +199,9 @@ class StatusChangeTable(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     indicator_id: str
     at: datetime = _when(nullable=False, index=True)
+    # When the row was written: `at` can be earlier (a change to unknown is dated when the
+    # feeds stopped supporting the status); a silence holds what is recorded while in force.
+    recorded_at: datetime = _when(nullable=False)
     old_status: str
     new_status: str
     evidence: list[dict[str, Any]] = _json()  # the top EVIDENCE_KEPT items…

@@ -126,7 +126,7 @@ def held_by(silence_id: int) -> Any:
 def _holds(ended: Any) -> Any:
     """`Silence.covers` in SQL: the silence row (`ended`: its end row's time) holds the change
     row: its indicator, its outcome (the change's old or new status is of it), recorded while
-    the silence was in force."""
+    the silence was in force (`recorded_at`, whatever moment it is dated)."""
     s, c = silence_table, change_table
     outcome = s.c.outcome_id + ":"
     size = func.length(outcome)
@@ -135,8 +135,9 @@ def _holds(ended: Any) -> Any:
         func.substr(c.c.old_status, 1, size) == outcome,
         func.substr(c.c.new_status, 1, size) == outcome,
     )
+    recorded = c.c.recorded_at
     in_force = and_(
-        s.c.created_at <= c.c.at, s.c.until > c.c.at, or_(ended.is_(None), ended > c.c.at)
+        s.c.created_at <= recorded, s.c.until > recorded, or_(ended.is_(None), ended > recorded)
     )
     return and_(s.c.indicator_id == c.c.indicator_id, of_outcome, in_force)
 
