@@ -24,7 +24,7 @@ import logging
 import time as _time
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
@@ -48,7 +48,7 @@ from monitor.settings import Settings
 from monitor.silences import digest_changes, is_held
 from monitor.standing import indicator_views_at
 from monitor.store import FeedState, Store
-from monitor.views import indicator_views, replay_note, silent_words
+from monitor.views import indicator_views, moved_words, replay_note, silent_words
 
 log = logging.getLogger(__name__)
 
@@ -163,32 +163,34 @@ def feed_problems(
 ) -> tuple[FeedProblem, ...]:
     """Feeds that are dead, failing, or stale (no success for more than two intervals), or
     silent (`no new item since DAY (N days)`, the day in `zone`), or whose body last read came
-    with a warning (ill-formed, items left out, a charset guessed): one line each."""
+    with a warning (ill-formed, items left out, a charset guessed), or that moved permanently
+    (`moved permanently to URL: update its url in the feeds file`, after the rest): one line
+    each."""
     problems = []
     for feed in feeds:
         url = feed.moved_to or feed.url
+        moved = moved_words(feed)
         if feed.dead:
-            problems.append(FeedProblem(feed.id, url, f"dead: {_error(feed)}", feed.failing_since))
+            problem = FeedProblem(feed.id, url, f"dead: {_error(feed)}", feed.failing_since)
         elif feed.failing_since is not None:
-            problems.append(
-                FeedProblem(feed.id, url, f"failing: {_error(feed)}", feed.failing_since)
-            )
+            problem = FeedProblem(feed.id, url, f"failing: {_error(feed)}", feed.failing_since)
         elif feed.last_success_at is not None and (
             now - feed.last_success_at > feed.interval * STALE_AFTER
         ):
             quiet_for = format_duration(_whole_minutes(now - feed.last_success_at))
             why = f" (rate limited: {feed.last_error})" if feed.rate_limited else ""
-            problems.append(
-                FeedProblem(
-                    feed.id, url, f"no successful fetch for {quiet_for}{why}", feed.last_success_at
-                )
+            problem = FeedProblem(
+                feed.id, url, f"no successful fetch for {quiet_for}{why}", feed.last_success_at
             )
         elif feed.rate_limited:  # information: the server asked to be read later
-            problems.append(FeedProblem(feed.id, url, f"rate limited: {feed.last_error}"))
-        elif feed.warning or feed.silent_since(now):
+            problem = FeedProblem(feed.id, url, f"rate limited: {feed.last_error}")
+        elif feed.warning or feed.silent_since(now) or moved:
             silent = silent_words(feed, now=now, zone=zone)
             warned = f"read with a warning: {feed.warning}" if feed.warning else ""
-            problems.append(FeedProblem(feed.id, url, "; ".join(filter(None, [silent, warned]))))
+            problem = FeedProblem(feed.id, url, "; ".join(filter(None, [silent, warned])))
+        else:
+            continue
+        problems.append(replace(problem, moved=moved))
     return tuple(problems)
 
 

@@ -52,12 +52,20 @@ EVIDENCE_PER_INDICATOR = 3
 @dataclass(frozen=True)
 class FeedProblem:
     """A feed that needs attention: `problem` reads e.g. "failing: HTTP 503",
-    "dead: 410 Gone", "no successful fetch for 2h", "no new item since 2026-11-02 (30 days)"."""
+    "dead: 410 Gone", "no successful fetch for 2h", "no new item since 2026-11-02 (30 days)";
+    `moved` (after `since`) that it moved permanently (`views.moved_words`)."""
 
     feed_id: str
     url: str
     problem: str
     since: datetime | None = None
+    moved: str = ""
+
+    def text(self, when: str) -> str:
+        """The line's words, `when` its `since` as the reader writes times: `failing: HTTP
+        503 (since WHEN); moved permanently to …`."""
+        since = f" (since {when})" if self.since else ""
+        return "; ".join(filter(None, [self.problem + since, self.moved]))
 
 
 @dataclass(frozen=True)
@@ -352,9 +360,9 @@ def _problems(data: DigestInput, zone: tzinfo) -> tuple[_Problem, ...]:
         name, _, text = data.replay_note.partition(": ")
         views.append(_Problem(name.capitalize(), "", None, clean(text)))
     for p in data.feed_problems:
-        since = f" (since {format_time(p.since, zone)})" if p.since else ""
         url = clean(p.url)
-        views.append(_Problem(clean(p.feed_id), url, web_url(url), clean(p.problem) + since))
+        text = clean(p.text(format_time(p.since, zone) if p.since else ""))
+        views.append(_Problem(clean(p.feed_id), url, web_url(url), text))
     for line in data.indicators:
         if line.status == UNKNOWN:
             since = format_time(line.since, zone)

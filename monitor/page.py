@@ -34,6 +34,7 @@ from monitor.views import (
     PALETTE,
     clean,
     lede,
+    moved_words,
     shown_reason,
     silent_words,
     status_words,
@@ -183,6 +184,7 @@ class FeedRow:
     next_check: str
     href: str | None
     silent: str = ""  # views.silent_words: `no new item since DAY (N days)`; "" when it is not
+    moved: str = ""  # views.moved_words: `moved permanently to URL: …`; "" when it did not
 
 
 def _item(
@@ -310,6 +312,7 @@ def _feed_row(feed: FeedState, *, now: datetime, zone: tzinfo) -> FeedRow:
         next_check=_next_check(feed, now=now, zone=zone),
         href=web_url(feed.moved_to or feed.url),
         silent=silent,
+        moved=moved_words(feed),
     )
 
 
@@ -377,6 +380,7 @@ def render_index(
     problems = sum(row.state in ("failing", "dead") for row in rows)
     warned = sum(bool(row.feed.warning) for row in rows)  # information: no state changes
     silent = sum(row.state == "silent" for row in rows)  # information too
+    moved = sum(bool(row.moved) for row in rows)  # so is a permanent redirect
     held = sum(feed.held_at(now) for feed in feeds)
     idle = bool(held) and last_cycle is not None and (last_check is None or last_cycle > last_check)
     return (
@@ -388,6 +392,7 @@ def render_index(
             problems=problems,
             warned=warned,
             silent=silent,
+            moved=moved,
             last_check=format_time(last_check, zone) if last_check else None,
             last_check_ago=ago(last_check, now) if last_check else None,
             any_cycle=last_cycle is not None,

@@ -366,6 +366,16 @@ def silent_words(feed: FeedState, *, now: datetime, zone: tzinfo = UTC) -> str:
     return f"no new item since {since.astimezone(zone):%Y-%m-%d} ({quiet_for})"
 
 
+def moved_words(feed: FeedState) -> str:
+    """How a feed that moved permanently (every redirect a 301 or 308, then read at the new
+    address, which later checks fetch: `moved_to`) is shown wherever feed health is (the page,
+    the digest, `monitor status`): `moved permanently to URL: update its url in the feeds
+    file`; "" for a feed read at its own URL. The feeds file still gives the old address."""
+    if not feed.moved_to:
+        return ""
+    return f"moved permanently to {feed.moved_to}: update its url in the feeds file"
+
+
 # /healthz reports a failing digest of a day this recent: the UTC date back this many days is
 # at least two local days back in any time zone (MONITOR_TIMEZONE: digest days are local).
 DIGEST_FAILURE_DAYS = timedelta(days=3)

@@ -546,8 +546,13 @@ def test_a_readable_feed_is_stored_within_the_caps(outcome: Outcome, case_id: st
     assert state.last_error == "" and state.error_count == 0 and state.failing_since is None
     assert state.warning == outcome.api_feeds[case_id]["warning"] == WARNINGS.get(case_id, "")
     listed = f"* {case_id}: read with a warning: {state.warning}"  # only then
+    if state.moved_to:  # or when it moved: the feeds file should give its new address
+        listed = (
+            f"* {case_id}: moved permanently to {state.moved_to}: update its url in the feeds file"
+        )
     text = outcome.digest_text
-    assert text.count(listed) == text.count(f"* {case_id}:") == (1 if state.warning else 0)
+    shown = 1 if state.warning or state.moved_to else 0
+    assert text.count(listed) == text.count(f"* {case_id}:") == shown
     assert f"feed {case_id} failed" not in outcome.log
     CHECKS[case_id](outcome.entries[case_id])
 

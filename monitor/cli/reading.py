@@ -96,9 +96,10 @@ def _read_source(rt: Runtime, source: str) -> tuple[Entry, ...]:
 def status_cmd(rt: Runtime, as_json: bool) -> None:
     """Current status of every indicator, then each feed that needs attention, as the digest's
     feed health lists them: dead, failing (since when, and why), not read successfully for
-    more than two intervals, silent (no new item for longer than its silent_after), or read
-    with a warning (ill-formed, items left out, a charset guessed); then a line while a replay
-    holds the statuses (on stderr with --json). With --json each indicator names its silent
+    more than two intervals, silent (no new item for longer than its silent_after), read
+    with a warning (ill-formed, items left out, a charset guessed), or moved permanently (its
+    new URL, for the feeds file); then a line while a replay holds the statuses (on stderr
+    with --json). With --json each indicator names its silent
     feeds; `GET /feeds` gives every feed's health.
 
     Example: monitor status --json
@@ -124,8 +125,8 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
         if v.status == UNKNOWN:  # it always says why, as the page and the digest do
             click.echo(f"  because {shown.clean(v.reason) or shown.NOT_READ_YET}")
     for problem in feed_problems(rt.store.feeds(), now=now):  # the digest's feed health
-        since = f" (since {utc_text(problem.since)})" if problem.since else ""
-        click.echo(f"feed {problem.feed_id}: {shown.clean(problem.problem)}{since}")
+        text = problem.text(utc_text(problem.since) if problem.since else "")
+        click.echo(f"feed {problem.feed_id}: {shown.clean(text)}")
     if held:
         click.echo(held)
 
