@@ -109,6 +109,47 @@ def test_a_missing_database_is_one_line_and_nothing_is_created(
     assert not path.exists()
 
 
+# Commands that write, but only to rows stored already: with no database yet they would make
+# and migrate one, then fail on the row (`no silence 1`, `no entry 1`).
+ON_STORED_ROWS = [
+    ["silence", "--end", "1"],
+    ["verdict", "1", "visa-easing:eased", "no"],
+    ["verdict", "add", "1", "visa-easing:eased", "yes", "--note", "the rule missed it"],
+    ["replay", "--since", "2026-01-01"],
+    ["replay", "--since", "2026-01-01", "--dry-run"],
+]
+
+
+@pytest.mark.parametrize("args", ON_STORED_ROWS, ids=" ".join)
+def test_a_command_on_stored_rows_makes_no_database_and_says_there_is_none(
+    tmp_path: Path, args: list[str]
+) -> None:
+    path = tmp_path / "data" / "monitor.db"
+    env = env_for(f"sqlite:///{path}", tmp_path)
+
+    result = CliRunner().invoke(main, args, env=env)
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        f"Error: store: no database at {path}; run monitor check or monitor run first"
+    ]
+    assert not path.exists() and not path.parent.exists()
+
+
+def test_a_command_on_stored_rows_migrates_no_empty_database(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """An empty database (a PostgreSQL one just created, say) is none yet: no tables made."""
+    env = env_for(empty_database_url, tmp_path)
+
+    result = CliRunner().invoke(main, ["silence", "--end", "1"], env=env)
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: store: no database at "), result.stderr
+    with pytest.raises(StoreError, match=r"^store: no database at "):
+        open_store(empty_database_url, read_only=True)  # still without a table
+
+
 def test_a_database_without_tables_is_missing_to_a_reader(empty_database_url: str) -> None:
     missing = (
         r"^store: no database at .*; run monitor check"

@@ -51,6 +51,9 @@ class Runtime:
     _settings: Settings | None = None
     _store: Store | None = field(default=None, repr=False)
     read_only: bool = False  # set by commands that only read, before they use the store
+    # …and by those that write only to rows stored already (end a silence, judge an entry,
+    # replay): a database that does not exist yet is refused as for the readers, not made.
+    must_exist: bool = False
     checkpoints: bool = True  # the daemon's store leaves them to a job (`Store.checkpoint`)
 
     @cached_property
@@ -104,7 +107,10 @@ class Runtime:
         if problem is not None:
             raise BadSetting(problem)
         self._store = open_store(
-            self.settings.database_url, read_only=self.read_only, checkpoints=self.checkpoints
+            self.settings.database_url,
+            read_only=self.read_only,
+            checkpoints=self.checkpoints,
+            must_exist=self.must_exist,
         )
         heap.freeze()  # open for the whole command
         return self._store

@@ -74,6 +74,7 @@ def silence_cmd(
             _show(silence, now, as_json)
         return
     if end_id is not None:
+        rt.must_exist = True  # no database: no silence to end, and none is made
         _show(rt.store.end_silence(end_id, who=cli_user(), now=now), now, as_json)
         return
     assert indicator_id is not None

@@ -71,6 +71,7 @@ def verdict_add_cmd(
     from monitor.domain import utcnow
     from monitor.statuses import judge
 
+    rt.must_exist = True  # no database: no entry to judge, and none is made
     judged = judge(
         rt.definitions, rt.store, entry_id=entry_id, target=target, verdict=verdict,
         who="cli", note=note, now=utcnow(), alert=bool(rt.settings.notify_urls),

@@ -134,6 +134,7 @@ def replay_cmd(rt: Runtime, since: datetime, dry_run: bool) -> None:
     from monitor.domain import utcnow
     from monitor.pipeline import evaluate_and_record, prepare, rematch, replay_owner
 
+    rt.must_exist = True  # no database: no stored entry to replay, and none is made
     ctx = rt.context()
     now = utcnow()
     start = datetime.combine(since.date(), time(), UTC)

@@ -153,7 +153,9 @@ class Store(
         return revision_problem(self._engine)
 
 
-def open_store(url: str, *, read_only: bool = False, checkpoints: bool = True) -> Store:
+def open_store(
+    url: str, *, read_only: bool = False, checkpoints: bool = True, must_exist: bool = False
+) -> Store:
     """Connect to `url` and return the store, once its schema is the code's (`check_schema`:
     an empty SQLite database is migrated first, and the log says so, naming the file; an empty
     PostgreSQL database is refused until `monitor db upgrade`). A store that may write deletes
@@ -161,17 +163,19 @@ def open_store(url: str, *, read_only: bool = False, checkpoints: bool = True) -
 
     `read_only`, for commands that only read: nothing can write through it (SQLite `mode=ro`,
     PostgreSQL `default_transaction_read_only`) and nothing is migrated; a missing database is
-    refused in one line that says how to make one.
+    refused in one line that says how to make one. `must_exist`, for commands that write only
+    to rows stored already (end a silence, judge an entry, replay the stored news): a missing
+    (or empty) database is refused so too, rather than made and migrated for nothing.
 
     Without `checkpoints` (the daemon's store), SQLite's commits leave the write-ahead log to
     `Store.checkpoint`, which the daemon calls in a job of its own, so a check cycle does not
     wait for the log to be copied into the file.
     """
-    engine = connect(url, read_only=read_only, checkpoints=checkpoints)
+    engine = connect(url, read_only=read_only, checkpoints=checkpoints, must_exist=must_exist)
     if not read_only:
         remove_left_copies(engine.url)
     try:
-        created = check_schema(engine, read_only=read_only)
+        created = check_schema(engine, read_only=read_only, must_exist=must_exist)
     except StoreError:
         engine.dispose()
         raise

@@ -26,19 +26,22 @@ from monitor.store.schema import metadata
 BUSY_TIMEOUT_MS = 30_000
 
 
-def connect(url: str, *, read_only: bool = False, checkpoints: bool = True) -> Engine:
+def connect(
+    url: str, *, read_only: bool = False, checkpoints: bool = True, must_exist: bool = False
+) -> Engine:
     """An engine for `url`. `read_only`: one that cannot write (SQLite `mode=ro`, PostgreSQL
-    `default_transaction_read_only`), for a database that must exist already. Without
-    `checkpoints`, a commit on SQLite never copies the write-ahead log into the file (SQLite
-    does that when the log passes 1,000 pages, in the commit that passes it): the owner calls
-    `Store.checkpoint` off its path instead."""
+    `default_transaction_read_only`), for a database that must exist already; `must_exist`:
+    one that may write, but a SQLite file that does not exist is not made (nor its folder).
+    Without `checkpoints`, a commit on SQLite never copies the write-ahead log into the file
+    (SQLite does that when the log passes 1,000 pages, in the commit that passes it): the
+    owner calls `Store.checkpoint` off its path instead."""
     parsed = _parse(url)
     is_sqlite = parsed.get_backend_name() == "sqlite"
     file = sqlite_file(parsed)
     options: dict[str, Any] = {}
+    if file and (read_only or must_exist) and not file.is_file():
+        raise StoreError(_missing(str(file)))
     if file and read_only:
-        if not file.is_file():
-            raise StoreError(_missing(str(file)))
         uri = "file:" + quote(str(file.resolve()))
         parsed = parsed.set(database=uri, query={**parsed.query, "mode": "ro", "uri": "true"})
     elif file:
@@ -58,20 +61,22 @@ def connect(url: str, *, read_only: bool = False, checkpoints: bool = True) -> E
     return engine
 
 
-def check_schema(engine: Engine, *, read_only: bool = False) -> bool:
+def check_schema(engine: Engine, *, read_only: bool = False, must_exist: bool = False) -> bool:
     """Raise StoreError unless the database is at the code's schema revision; returns whether
     it made the schema (an empty SQLite database).
 
     An empty SQLite database is brought to it first (`upgrade`), so a fresh file needs no
-    setup; `read_only` migrates nothing and calls an empty database missing. An empty
-    PostgreSQL database is refused, naming it and its server: its schema is made by `monitor db
-    upgrade` alone, so a mistyped database name is an error, not a new monitor. A database at
-    another revision is refused: an older one names `monitor db upgrade`, which migrates it.
+    setup; `read_only` and `must_exist` migrate nothing and call an empty database missing. An
+    empty PostgreSQL database is refused, naming it and its server: its schema is made by
+    `monitor db upgrade` alone, so a mistyped database name is an error, not a new monitor. A
+    database at another revision is refused: an older one names `monitor db upgrade`, which
+    migrates it.
     """
+    made_here = not (read_only or must_exist) and engine.dialect.name == "sqlite"
     created = False
     try:
         current, head = _schema_status(engine)
-        if current is None and not read_only and engine.dialect.name == "sqlite":
+        if current is None and made_here:
             before, current, _ = _upgrade(engine, empty_only=True)
             created = before is None and current is not None
         empty = current is None and not _has_tables(engine)
