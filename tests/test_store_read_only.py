@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -142,11 +143,17 @@ def test_a_command_on_stored_rows_migrates_no_empty_database(
     """An empty database (a PostgreSQL one just created, say) is none yet: no tables made."""
     env = env_for(empty_database_url, tmp_path)
 
+    missing = (
+        r"store: no database at .*; run monitor check"
+        if empty_database_url.startswith("sqlite")
+        else r"store: the PostgreSQL database .* is empty .* run `monitor db upgrade`"
+    )
+
     result = CliRunner().invoke(main, ["silence", "--end", "1"], env=env)
 
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: store: no database at "), result.stderr
-    with pytest.raises(StoreError, match=r"^store: no database at "):
+    assert re.match("^Error: " + missing, result.stderr), result.stderr
+    with pytest.raises(StoreError, match="^" + missing):
         open_store(empty_database_url, read_only=True)  # still without a table
 
 
