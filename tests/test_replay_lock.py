@@ -18,11 +18,9 @@ from sqlalchemy import event, text
 
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Entry
-from monitor.fetch import FetchLimits
 from monitor.match import Matcher
 from monitor.pipeline import (
     REPLAY_BATCH,
-    Context,
     evaluate_and_record,
     rematch,
     run_cycle,
@@ -98,9 +96,7 @@ def daemon_and_replay(tmp_path: Path, url: str, feed_url: str) -> tuple[Any, Any
     if daemon_store.dialect == "sqlite":
         event.listen(daemon_store._engine, "connect", _no_wait)
         daemon_store._engine.dispose()
-    daemon = Context(definitions=new, matcher=Matcher(new.indicators), store=daemon_store,
-                     limits=FetchLimits(timeout=30, total_timeout=60),
-                     check_interval=twofeeds.INTERVAL)  # fmt: skip
+    daemon = twofeeds.unprepared(new, daemon_store)
     replay = replace(daemon, store=replay_store, matcher=Matcher(new.indicators))
     return daemon, replay
 

@@ -57,15 +57,22 @@ def definitions(folder: Path, url_a: str, url_b: str) -> Definitions:
 
 
 def context(definitions: Definitions, store: Store, *, now: datetime) -> Context:
-    ctx = Context(
+    """A daemon's context that has started (or reloaded) with `definitions`: `prepare`d, so
+    the stored news inside a new or edited indicator's window is matched against it."""
+    ctx = unprepared(definitions, store)
+    prepare(ctx, now=now)
+    return ctx
+
+
+def unprepared(definitions: Definitions, store: Store) -> Context:
+    """A daemon's context of `definitions` before its start or reload has prepared them."""
+    return Context(
         definitions=definitions,
         matcher=Matcher(definitions.indicators),
         store=store,
         limits=FetchLimits(timeout=30, total_timeout=60),  # waited for only by a hang
         check_interval=INTERVAL,
     )
-    prepare(ctx, now=now)
-    return ctx
 
 
 def wire(published: datetime) -> Item:
