@@ -27,10 +27,22 @@ from datetime import datetime
 
 from monitor.domain import Evidence, FeedHealth, Indicator, Level, OutcomeState, Status
 from monitor.evaluate import EVIDENCE_SHOWN, feeds_down, level_of, status_string
-from monitor.store import Changes, KeptStories, OutcomeKept, SourceKept, Store, StorySession
+from monitor.store import (
+    Basis,
+    Changes,
+    KeptStories,
+    OutcomeKept,
+    SourceKept,
+    Store,
+    StoryReading,
+)
 from monitor.stories import clustering, extend, frequent_keys, same_story, story_keys
 
 Outcome = tuple[str, str]  # (indicator id, outcome id)
+
+
+ATTEMPTS = 3  # tries at working an evaluation out beside the writers, then under the lock
+STORIES_PER_WRITE = 2_000  # new stories of outcomes worked out anew, written per transaction
 
 
 def advance(
@@ -38,64 +50,142 @@ def advance(
 ) -> dict[Outcome, OutcomeKept] | None:
     """Bring every outcome's kept stories to the matches stored now and the windows at `now`;
     returns every outcome's state, or None while a replay holds the matches (half rewritten:
-    nothing is taken from them until it is done, `Store.begin_replay`)."""
+    nothing is taken from them until it is done, `Store.begin_replay`).
+
+    The work (what came since, and for an outcome worked out anew the matches of its window
+    clustered into stories, with their keys) is done in a snapshot that holds no lock
+    (`Store.story_reading`), and the writing in the evaluations' transactions
+    (`Store.story_session`), STORIES_PER_WRITE new stories each (`Changes.parts`), each once it
+    finds the kept stories and the matches as the work found them (`StoryReading.basis`). So a
+    daemon's writes and evaluations wait for one such transaction at most, not for the whole
+    evaluation (every outcome of a long history worked out anew after a replay: seconds). When
+    another evaluation, news or a clean-up came in between, it is worked out again; after
+    ATTEMPTS tries, in one transaction, as one evaluation at a time."""
+    for _attempt in range(ATTEMPTS):
+        with store.story_reading() as reading:
+            worked = _work(reading, indicators, now=now)
+        if worked is None:
+            return None
+        if worked.basis.evaluated == worked.basis.version and worked.changes.empty():
+            return worked.states  # nothing came, nothing left: nothing to write
+        try:
+            return _write(store, worked)
+        except _Moved:
+            continue
+    with store.story_session() as session:
+        worked = _work(session, indicators, now=now)
+        if worked is None:
+            return None
+        session.write(worked.changes)
+        session.set_evaluated(worked.basis.version)
+        return worked.states
+
+
+@dataclass(frozen=True)
+class _Worked:
+    """An evaluation worked out: what it writes, every outcome's state after, and what it
+    followed from (`StoryReading.basis`)."""
+
+    basis: Basis
+    changes: Changes
+    states: dict[Outcome, OutcomeKept]
+
+
+class _Moved(Exception):
+    """The kept stories or the matches moved since the evaluation was worked out."""
+
+
+def _write(store: Store, worked: _Worked) -> dict[Outcome, OutcomeKept] | None:
+    """Write `worked` part by part, each part once the basis is as the parts before left it
+    (their outcomes without a state), the last with every state and the version the kept
+    stories are at; returns the states. None when a replay began to hold the matches
+    meanwhile; _Moved when something else moved them (parts written before are left to the
+    next evaluation, which works their outcomes, without a state, out anew)."""
+    parts, last = worked.changes.parts(STORIES_PER_WRITE)
+    basis = worked.basis
+    for part in parts:
+        if not _write_part(store, basis, part):
+            return None
+        basis = basis.without(part.forgotten)
+        store.give_way()
+    if not _write_part(store, basis, last, evaluated=basis.version):
+        return None
+    return worked.states
+
+
+def _write_part(store: Store, basis: Basis, part: Changes, *, evaluated: int = -1) -> bool:
+    """Write `part` (and the version the kept stories are at, when given) if the basis is
+    still `basis`; False when a replay holds the matches."""
     with store.story_session() as session:
         if session.replay_held():
-            return None
-        after, upto = session.evaluated(), session.version()
-        kept = session.states()
-        new = session.new_matches(after, upto) if upto > after else []
-        judged = session.judged(after, upto) if upto > after else set()
-        judged |= session.ever_judged(new)
-        judged |= session.copying_rejected(new, upto)  # leaves them out of its window: anew
-        cutoffs = {i.id: now - i.window for i in indicators}
-        arrived: dict[Outcome, list[Evidence]] = {}
-        for item in new:
-            if item.indicator_id in cutoffs and item.time >= cutoffs[item.indicator_id]:
-                arrived.setdefault((item.indicator_id, item.outcome_id), []).append(item)
-        anew: set[Outcome] = set()
-        for indicator in indicators:
-            for outcome in indicator.outcomes:
-                key = (indicator.id, outcome.id)
-                state = kept.get(key)
-                if (
-                    state is None
-                    or state.definition_hash != indicator.hash
-                    or cutoffs[indicator.id] < state.cutoff
-                    or key in judged
-                ):
-                    anew.add(key)
-        leaving = _leaving(session, indicators, kept, cutoffs, anew)
-        moved = sorted((set(arrived) | set(leaving)) - anew)
-        frequent = session.frequent(moved)
-        keys = {  # to look up the stories they could be copies of: an outcome keeping none has none
-            k: {e.entry_id: story_keys(e, frequent[k]) for e in arrived.get(k, ())}
-            for k in moved
-            if kept[k].stories
-        }
-        candidates = session.candidates(
-            {k: {x for ks in found.values() for x in ks} for k, found in keys.items()}
-        )
-        changes = Changes()
-        states = dict(kept)
-        known: dict[Outcome, list[Evidence]] = {}
-        for key in moved:
-            found = candidates.get(key, [])
-            step = _Step(key, kept[key], cutoffs[key[0]], found, frequent[key], keys.get(key, {}))
-            if step.take(arrived.get(key, ()), leaving.get(key, ()), changes):
-                states[key] = step.state
-            else:
+            return False
+        if session.basis() != basis:
+            raise _Moved
+        session.write(part)
+        if evaluated >= 0:
+            session.set_evaluated(evaluated)
+    return True
+
+
+def _work(
+    reading: StoryReading, indicators: Sequence[Indicator], *, now: datetime
+) -> _Worked | None:
+    """What an evaluation at `now` writes, from what `reading` reads; None while a replay holds
+    the matches."""
+    if reading.replay_held():
+        return None
+    basis = reading.basis()
+    after, upto, kept = basis.evaluated, basis.version, reading.states()
+    new = reading.new_matches(after, upto) if upto > after else []
+    judged = reading.judged(after, upto) if upto > after else set()
+    judged |= reading.ever_judged(new)
+    judged |= reading.copying_rejected(new, upto)  # leaves them out of its window: anew
+    cutoffs = {i.id: now - i.window for i in indicators}
+    arrived: dict[Outcome, list[Evidence]] = {}
+    for item in new:
+        if item.indicator_id in cutoffs and item.time >= cutoffs[item.indicator_id]:
+            arrived.setdefault((item.indicator_id, item.outcome_id), []).append(item)
+    anew: set[Outcome] = set()
+    for indicator in indicators:
+        for outcome in indicator.outcomes:
+            key = (indicator.id, outcome.id)
+            state = kept.get(key)
+            if (
+                state is None
+                or state.definition_hash != indicator.hash
+                or cutoffs[indicator.id] < state.cutoff
+                or key in judged
+            ):
                 anew.add(key)
-                if not kept[key].stories:  # its window holds only what arrived
-                    known[key] = arrived.get(key, [])
-        _anew(session, indicators, anew, cutoffs, upto, states, changes, known)
-        session.write(changes)
-        session.set_evaluated(upto)
-    return states
+    leaving = _leaving(reading, indicators, kept, cutoffs, anew)
+    moved = sorted((set(arrived) | set(leaving)) - anew)
+    frequent = reading.frequent(moved)
+    keys = {  # to look up the stories they could be copies of: an outcome keeping none has none
+        k: {e.entry_id: story_keys(e, frequent[k]) for e in arrived.get(k, ())}
+        for k in moved
+        if kept[k].stories
+    }
+    candidates = reading.candidates(
+        {k: {x for ks in found.values() for x in ks} for k, found in keys.items()}
+    )
+    changes = Changes()
+    states = dict(kept)
+    known: dict[Outcome, list[Evidence]] = {}
+    for key in moved:
+        found = candidates.get(key, [])
+        step = _Step(key, kept[key], cutoffs[key[0]], found, frequent[key], keys.get(key, {}))
+        if step.take(arrived.get(key, ()), leaving.get(key, ()), changes):
+            states[key] = step.state
+        else:
+            anew.add(key)
+            if not kept[key].stories:  # its window holds only what arrived
+                known[key] = arrived.get(key, [])
+    _anew(reading, indicators, anew, cutoffs, upto, states, changes, known)
+    return _Worked(basis, changes, states)
 
 
 def _leaving(
-    session: StorySession,
+    reading: StoryReading,
     indicators: Sequence[Indicator],
     kept: Mapping[Outcome, OutcomeKept],
     cutoffs: Mapping[str, datetime],
@@ -109,7 +199,7 @@ def _leaving(
             by_cutoff.setdefault(cutoffs[indicator.id], []).append(indicator.id)
     found: dict[Outcome, list[_Left]] = {}
     for cutoff, ids in by_cutoff.items():
-        for story in session.leaving(ids, cutoff):
+        for story in reading.leaving(ids, cutoff):
             key = (story.indicator_id, story.outcome_id)
             if key not in anew:
                 found.setdefault(key, []).append(
@@ -248,7 +338,7 @@ def _sources(
 
 
 def _anew(
-    session: StorySession,
+    reading: StoryReading,
     indicators: Sequence[Indicator],
     anew: set[Outcome],
     cutoffs: Mapping[str, datetime],
@@ -262,7 +352,7 @@ def _anew(
     whose windows hold only the matches that arrived since (any other would be a story)."""
     hashes = {i.id: i.hash for i in indicators}
     ids = sorted({indicator_id for indicator_id, o in anew if (indicator_id, o) not in known})
-    windows = session.windows({i: cutoffs[i] for i in ids}, upto) if ids else {}
+    windows = reading.windows({i: cutoffs[i] for i in ids}, upto) if ids else {}
     for key in sorted(anew):
         if key in known:
             items = list(known[key])

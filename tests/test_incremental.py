@@ -23,11 +23,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from monitor import incremental
 from monitor.definitions import load_definitions
 from monitor.domain import INITIAL, Definitions, Entry, Match, Status, Verdict
 from monitor.domain import Judgement as J
 from monitor.statuses import advance_all, evaluate_all, kept_statuses
-from monitor.store import FetchRecord, Store, open_store
+from monitor.store import FetchRecord, Store, base, open_store
 from tests import storeops
 from tests.conftest import ROOT
 
@@ -141,10 +142,21 @@ class History:
         return found
 
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize(
+    ("seed", "per_write"),
+    [*((seed, incremental.STORIES_PER_WRITE) for seed in range(8)), (0, 1), (5, 1)],
+)
 def test_incremental_evaluation_gives_the_statuses_of_a_full_one(
-    seed: int, definitions: Definitions, store: Store, database_url: str
+    seed: int,
+    per_write: int,
+    definitions: Definitions,
+    store: Store,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """`per_write` 1: the stories of outcomes worked out anew written one a transaction."""
+    monkeypatch.setattr(incremental, "STORIES_PER_WRITE", per_write)
+    monkeypatch.setattr(base, "GIVE_WAY", timedelta(0))  # nobody waits between the parts here
     history = History(seed, definitions, store)
     for _ in range(14):
         history.step()

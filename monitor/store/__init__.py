@@ -75,11 +75,13 @@ from monitor.store.schema import metadata
 from monitor.store.search import SearchMixin
 from monitor.store.silences import SilencesMixin
 from monitor.store.stories import (
+    Basis,
     Changes,
     KeptStories,
     OutcomeKept,
     SourceKept,
     StoriesMixin,
+    StoryReading,
     StorySession,
 )
 from monitor.store.verdicts import VerdictsMixin
@@ -90,6 +92,7 @@ __all__ = [
     "Added",
     "AlertClaim",
     "Around",
+    "Basis",
     "Changes",
     "Cycle",
     "CycleTotals",
@@ -109,6 +112,7 @@ __all__ = [
     "SourceKept",
     "Store",
     "StoredEntry",
+    "StoryReading",
     "StorySession",
     "TakenOver",
     "Upgrade",

@@ -60,11 +60,12 @@ def forget_stories_of(conn: Connection, entry_ids: Sequence[int]) -> None:
 
 def hold_evaluations(conn: Connection, insert: Any) -> None:
     """Take the `evaluated` counter's row (made if missing) until the transaction ends: an
-    evaluation holds it while it reads the matches and writes the stories it found among them,
-    and a replay's rewrite of the matches and retention's deletion of matched entries hold it
-    too, so that they are committed between two evaluations, never while one runs (which would
-    write, after the rewrite or deletion forgot them, stories found among matches it deleted,
-    and counts of stories no longer kept). Taken first in a transaction, before any row lock,
+    evaluation holds it while it checks that the matches and kept stories are those it worked
+    its stories out from (`StoryReading.basis`) and writes them, and a replay's rewrite of the
+    matches and retention's deletion of matched entries hold it too, so that they are
+    committed between two evaluations' writes, never while one writes (which would write, after
+    the rewrite or deletion forgot them, stories found among matches it deleted, and counts of
+    stories no longer kept). Taken first in a transaction, before any row lock,
     so the takers never wait for each other in a circle. SQLite's writer holds the write lock
     anyway."""
     statement = insert(counter_table).values(name=EVALUATED, value=0)
