@@ -15,6 +15,7 @@ reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -169,7 +170,13 @@ def empty_database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    server = _server(_postgres_server)
+    with created_database(_server(_postgres_server)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def created_database(server: PostgresServer) -> Iterator[str]:
+    """A PostgreSQL database of its own, just created (without any table), dropped after."""
     name = server.create()
     try:
         yield server.url(name)

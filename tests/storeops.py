@@ -14,7 +14,7 @@ from sqlalchemy import Engine, event, select, text
 
 from monitor.domain import Entry, Evidence, Match
 from monitor.store import Cycle, FetchRecord, Store
-from monitor.store.entries import _match_rows
+from monitor.store.entries import match_rows
 from monitor.store.schema import cycle_table, feed_table, match_table
 
 
@@ -29,7 +29,7 @@ def add_matches(
     store: Store, items: Sequence[tuple[int, Match]], definition_hashes: Mapping[str, str]
 ) -> int:
     """Store matches; returns how many were new or now carry a different definition hash."""
-    rows = _match_rows(items, definition_hashes)
+    rows = match_rows(items, definition_hashes)
     if not rows:
         return 0
     with store._tx("add matches", write=True) as conn:

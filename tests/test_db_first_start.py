@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from monitor import migrate
 from monitor.errors import StoreError
 from monitor.store import open_store, upgrade
-from tests.databases import PostgresServer, _server
+from tests.databases import PostgresServer, _server, created_database
 from tests.test_cli_ops import run, shipped
 
 SILENCE = ["silence", "visa-easing", "--for", "1h", "--reason", "state visit"]
@@ -29,12 +29,8 @@ SILENCE = ["silence", "visa-easing", "--for", "1h", "--reason", "state visit"]
 @pytest.fixture
 def empty_postgres(_postgres_server: PostgresServer | str) -> Iterator[str]:
     """A PostgreSQL database of this test's own, without any table: one just created."""
-    server = _server(_postgres_server)
-    name = server.create()
-    try:
-        yield server.url(name)
-    finally:
-        server.drop(name)
+    with created_database(_server(_postgres_server)) as url:
+        yield url
 
 
 def tables(url: str) -> list[str]:

@@ -135,7 +135,7 @@ class EntriesMixin(StoreBase):
             entries = [e for e in entries if e.feed_id not in dropped] if dropped else entries
             known_again: dict[str, Counter[str]] = {}
             new = self._insert_entries(conn, entries, now, known_again)
-            rows = _match_rows(match(new), definition_hashes) if new else []
+            rows = match_rows(match(new), definition_hashes) if new else []
             written = self._upsert_matches(conn, rows) if rows else 0
             if rows:
                 self._mark_seq(conn, [r["entry_id"] for r in rows], self._matches_written(conn))
@@ -233,7 +233,7 @@ class EntriesMixin(StoreBase):
             held = self._rehearsing is None
             ids = _still_stored(conn, list(dict.fromkeys(entry_ids)), hold=held)
             kept = set(ids)
-            rows = _match_rows([(i, m) for i, m in items if i in kept], definition_hashes)
+            rows = match_rows([(i, m) for i, m in items if i in kept], definition_hashes)
             for chunk in chunks(ids):
                 conn.execute(delete(match_table).where(match_table.c.entry_id.in_(chunk)))
             written = self._upsert_matches(conn, rows) if rows else 0
@@ -312,7 +312,7 @@ def _entry_times(conn: Connection, entry_ids: set[int]) -> dict[int, datetime]:
     return times
 
 
-def _match_rows(
+def match_rows(
     items: Sequence[tuple[int, Match]], definition_hashes: Mapping[str, str]
 ) -> list[dict[str, Any]]:
     """Insert values of matches, one per (entry, indicator, outcome)."""

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, select, update
 
 from monitor.domain import Match
 from monitor.store.base import StoreBase, chunks
-from monitor.store.entries import _match_rows
+from monitor.store.entries import match_rows
 from monitor.store.forgetting import KEPT, hold_evaluations
 from monitor.store.replays import replay_hold
 from monitor.store.schema import entry_table, match_table
@@ -70,7 +70,7 @@ class LooksMixin(StoreBase):
             stored = {k: v for k, v in _stored(conn, windows).items() if k[0] in scope}
             rows = {
                 (row["entry_id"], row["indicator_id"], row["outcome_id"]): row
-                for row in _match_rows([(i, m) for i, m in items if i in scope], definition_hashes)
+                for row in match_rows([(i, m) for i, m in items if i in scope], definition_hashes)
                 if row["indicator_id"] in windows
             }
             # The entries of matches not stored yet: inside the window? (A stored one is.)
