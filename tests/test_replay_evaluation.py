@@ -233,3 +233,47 @@ def _kept_rows(ctx: Context) -> tuple[int, int]:
         stories = conn.exec_driver_sql("SELECT count(*) FROM story").scalar_one()
         states = conn.exec_driver_sql("SELECT count(*) FROM outcome_state").scalar_one()
     return int(stories), int(states)
+
+
+@pytest.mark.parametrize(
+    ("part_takes", "paused_after"),
+    [
+        (0.0, []),  # a cycle's few quick parts: no pause, nobody kept waiting long
+        (0.1, [3]),  # once three parts held the lock for 0.3 s
+        (0.35, [1, 2, 3, 4, 5]),  # a long history's: after every part, the last one's excepted
+    ],
+)
+def test_the_writing_pauses_for_a_waiting_process_once_it_held_the_lock_long(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    history: str,
+    monkeypatch: pytest.MonkeyPatch,
+    part_takes: float,
+    paused_after: list[int],
+) -> None:
+    """The parts are written back to back until the run has held the evaluations' lock for
+    HOLD_BEFORE_GIVING_WAY (0.3 s), then it gives way (`Store.give_way`, a pause a waiting
+    process takes the lock in). Each part takes `part_takes` seconds on the clock the run
+    reads; which parts a pause follows is counted, not timed."""
+    monkeypatch.setattr(incremental, "STORIES_PER_WRITE", PER_WRITE)
+    daemon, replay = replayed(tmp_path, history, feed_server.url("/a.xml"))
+    clock = [1_000.0]
+    monkeypatch.setattr(incremental, "monotonic", lambda: clock[0])
+    sessions = before_session(monkeypatch, replay, 1, lambda: None)
+    session = replay.store.story_session
+
+    def taking_time() -> Any:
+        clock[0] += part_takes
+        return session()
+
+    monkeypatch.setattr(replay.store, "story_session", taking_time)
+    paused: list[int] = []
+    monkeypatch.setattr(replay.store, "give_way", lambda: paused.append(len(sessions)))
+    assert evaluate_and_record(replay, now=LATER, replayed=True) == []  # reported, still
+    assert len(sessions) == 6  # 5 parts of PER_WRITE stories, then the states
+    assert paused == paused_after
+    full = evaluate_all(daemon.definitions, daemon.store, now=LATER)
+    assert shown(kept_statuses(daemon.definitions, daemon.store, now=LATER)) == shown(full)
+    assert [s.status for s in full] == ["said:reported"]
+    daemon.store.close()
+    replay.store.close()
