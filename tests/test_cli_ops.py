@@ -63,6 +63,11 @@ def invoke(args: list[str], env: dict[str, str]) -> Result:
     return CliRunner().invoke(main, args, env=env, catch_exceptions=False)
 
 
+def make_database(env: dict[str, str]) -> None:
+    """`monitor db upgrade` on `env`'s database, which `digest --send` does not make."""
+    assert invoke(["db", "upgrade"], env).exit_code == 0
+
+
 # ---------------------------------------------------------------- settings
 
 
@@ -228,6 +233,7 @@ def test_the_outbox_digest_is_addressed_to_the_recipients_json_list_or_commas(
     tmp_path: Path, value: str
 ) -> None:
     env = shipped(tmp_path) | {"MONITOR_DIGEST_TO": value}
+    make_database(env)
 
     result = invoke(["digest", "--send", "--date", "2026-01-06"], env)
 
@@ -248,6 +254,7 @@ def test_the_smtp_digest_goes_to_every_recipient_of_a_json_list(tmp_path: Path) 
             "MONITOR_SMTP_PORT": str(smtp.port),
             "MONITOR_SMTP_STARTTLS": "false",
         }
+        make_database(env)
         result = invoke(["digest", "--send", "--date", "2026-01-06"], env)
 
     assert result.exit_code == 0, result.output
@@ -268,6 +275,7 @@ def test_digest_send_and_preview_name_the_recipients_the_server_refused(tmp_path
             "MONITOR_SMTP_PORT": str(smtp.port),
             "MONITOR_SMTP_STARTTLS": "false",
         }
+        make_database(env)
         sent = invoke(["digest", "--send", "--date", "2026-01-06"], env)
         again = invoke(["digest", "--send", "--date", "2026-01-06"], env)
         preview = invoke(["digest", "--preview", "--date", "2026-01-06"], env)

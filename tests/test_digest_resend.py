@@ -20,7 +20,7 @@ from monitor.definitions import load_definitions
 from monitor.digest import DAY_HEADER
 from monitor.domain import Definitions
 from monitor.settings import Settings
-from monitor.store import Store, TakenOver, open_store
+from monitor.store import Store, TakenOver, open_store, upgrade
 from tests import test_daily, test_scheduler
 from tests.processes import ended_process_owner
 from tests.smtpserver import Received, SMTPServer, running_smtp_server
@@ -279,6 +279,7 @@ def test_a_resend_left_by_digest_send_is_picked_up_by_the_daemon(
             "MONITOR_SMTP_PORT": str(smtp.port),
             "MONITOR_SMTP_STARTTLS": "false",
         }
+        upgrade(database_url)  # `digest --send` makes no database
         sent = CliRunner().invoke(main, ["digest", "--send"], env=env, catch_exceptions=False)
         with open_store(database_url) as db:
             last = db.last_digest()

@@ -111,13 +111,18 @@ def test_a_missing_database_is_one_line_and_nothing_is_created(
 
 
 # Commands that write, but only to rows stored already: with no database yet they would make
-# and migrate one, then fail on the row (`no silence 1`, `no entry 1`).
+# and migrate one, then fail on the row (`no silence 1`, `no entry 1`). And those whose work
+# means nothing on a database never made (a mistyped MONITOR_DATABASE_URL): they made one and
+# silenced an indicator no daemon watches there, or sent a digest of nothing.
 ON_STORED_ROWS = [
     ["silence", "--end", "1"],
+    ["silence", "visa-easing", "--for", "7d", "--reason", "state visit"],
     ["verdict", "1", "visa-easing:eased", "no"],
     ["verdict", "add", "1", "visa-easing:eased", "yes", "--note", "the rule missed it"],
     ["replay", "--since", "2026-01-01"],
     ["replay", "--since", "2026-01-01", "--dry-run"],
+    ["digest", "--send"],
+    ["digest", "--send", "--date", "2026-01-06", "--force"],
 ]
 
 

@@ -52,7 +52,8 @@ class Runtime:
     _store: Store | None = field(default=None, repr=False)
     read_only: bool = False  # set by commands that only read, before they use the store
     # …and by those that write only to rows stored already (end a silence, judge an entry,
-    # replay): a database that does not exist yet is refused as for the readers, not made.
+    # replay), or whose work means nothing on a database never made (begin a silence, send a
+    # digest): a database that does not exist yet is refused as for the readers, not made.
     must_exist: bool = False
     checkpoints: bool = True  # the daemon's store leaves them to a job (`Store.checkpoint`)
 

@@ -65,6 +65,7 @@ def digest_cmd(
         rt.read_only = True
         _preview(rt, the_day, now, out)
         return
+    rt.must_exist = True  # no database: a digest of nothing read yet (a mistyped URL?)
     prepare(rt.context(), now=now)
     take_over_claims(rt, now)  # a killed `digest --send`'s claim is not left for 15 minutes
     result = daily.send_daily_digest(

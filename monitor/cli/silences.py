@@ -82,6 +82,7 @@ def silence_cmd(
         raise click.UsageError("a silence needs --for DURATION and --reason TEXT")
     from monitor.statuses import begin_silence
 
+    rt.must_exist = True  # no database: a silence of nothing watched yet (a mistyped URL?)
     silence = begin_silence(
         rt.definitions, rt.store, target=(indicator_id, outcome), duration=duration,
         reason=reason, who=cli_user(), now=now,
