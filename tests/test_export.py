@@ -162,6 +162,33 @@ def test_changes_are_the_api_models_in_the_order_recorded(url: str, client: Test
     assert table[0]["replayed"] == "false" and table[0]["reason"] == ""
 
 
+def test_a_change_shows_when_it_was_recorded_beside_when_it_is_dated(
+    url: str, store: Store, client: TestClient
+) -> None:
+    """A change to unknown is dated when the feeds stopped supporting the status, and recorded
+    later (by a check after a while without one): every surface a machine reads gives both,
+    from the one model (`ChangeOut`)."""
+    dated, recorded = NOW - timedelta(hours=7), NOW - timedelta(minutes=1)
+    change = StatusChange(
+        "north-korea-stance", dated, "pressure:reported", "unknown", (), "h",
+        reason="feeds not read: yonhap since 6 hours",
+    )  # fmt: skip
+    [kept] = store.record_changes([change], now=recorded)
+
+    served = client.get("/indicators/north-korea-stance/history").json()["items"][0]
+    printed = json.loads(cli(url, "history", "north-korea-stance", "--json").stdout.split("\n")[0])
+    as_json = json.loads(exported(url, "changes", "--format", "json"))[-1]
+    as_csv = rows(exported(url, "changes"))[-1]
+
+    assert served["id"] == kept.id
+    assert (served["at"], served["recorded_at"]) == (iso(dated), iso(recorded))
+    assert printed == served == as_json
+    assert (as_csv["at"], as_csv["recorded_at"]) == (iso(dated), iso(recorded))
+    # a change recorded when it is dated (every change before revision 0032) says so
+    first = rows(exported(url, "changes"))[0]
+    assert first["recorded_at"] == first["at"]
+
+
 def test_evidence_has_a_row_per_piece_with_its_change(url: str) -> None:
     table = rows(exported(url, "evidence"))
 

@@ -172,7 +172,12 @@ class IndicatorDetailOut(IndicatorOut):
 class ChangeOut(_Model):
     id: int = Field(description="Pass as `before` to read the changes older than this one.")
     indicator: str
-    at: Time
+    at: Time = Field(description="When it is dated: the moment its status held from.")
+    recorded_at: Time = Field(
+        description="When it was recorded, which can be after `at`: a change to unknown is "
+        "dated when the feeds stopped supporting the status, a check's when its cycle began "
+        "(`at` for a change recorded before revision 0032)."
+    )
     old_status: str
     new_status: str
     replayed: bool = Field(description="Recorded by `monitor replay`, not by a check.")
@@ -202,6 +207,7 @@ class ChangeOut(_Model):
             id=_recorded(change.id, "a change"),
             indicator=change.indicator_id,
             at=change.at,
+            recorded_at=change.recorded,
             old_status=change.old_status,
             new_status=change.new_status,
             replayed=change.replayed,
