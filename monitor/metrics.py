@@ -116,6 +116,18 @@ class StoreCollector(Collector):
             "silent_after (GET /feeds says which).",
             value=sum(feed.silent_since(self._now) is not None for feed in feeds),
         )
+        yield GaugeMetricFamily(
+            "monitor_feeds_moved",
+            "Configured feeds that moved permanently (301 or 308): read at the new address "
+            "until their url in the feeds file is updated (GET /feeds says which).",
+            value=sum(bool(feed.moved_to) for feed in feeds),
+        )
+        yield GaugeMetricFamily(
+            "monitor_feeds_rate_limited",
+            "Configured feeds whose last answer asked to be read later (429, or 503 with "
+            "Retry-After): not failing, counted ok in monitor_feeds (GET /feeds says which).",
+            value=sum(feed.rate_limited for feed in feeds),
+        )
 
     def _alerts(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(

@@ -53,6 +53,8 @@ def test_a_feed_moved_permanently_says_so_wherever_feed_health_is_shown(
     client = TestClient(app)
     page = client.get("/").text
     feeds = {f["id"]: f for f in client.get("/feeds").json()}
+    healthz = client.get("/healthz").json()
+    metrics = client.get("/metrics").text
 
     assert status.exit_code == 0, status.output
     assert f"feed a: {words}" in status.stdout.splitlines(), status.stdout
@@ -63,5 +65,10 @@ def test_a_feed_moved_permanently_says_so_wherever_feed_health_is_shown(
     assert words in " ".join(page.split()), page
     assert "1 feed moved permanently" in page
     assert (feeds["a"]["moved_to"], feeds["b"]["moved_to"]) == (new, None)
+    assert (healthz["status"], healthz["feeds"]["moved"], healthz["feeds"]["failing"]) == (
+        "ok", 1, 0,
+    )  # fmt: skip
+    assert "\nmonitor_feeds_moved 1.0\n" in metrics
+    assert '\nmonitor_feeds{state="failing"} 0.0\n' in metrics
     for surface in (status.stdout, health, page):
         assert surface.count("moved permanently") == 1 + (surface is page)  # and the top line

@@ -49,6 +49,7 @@ class Shown:
     feed: dict[str, object]  # b in /feeds
     state: str  # b's state on the page
     failing_metric: list[str]  # monitor_feeds{state="failing"}
+    rate_limited: tuple[int, list[str]]  # /healthz's feeds.rate_limited, its /metrics gauge
     digest: list[str]  # the digest's lines about b
 
 
@@ -68,6 +69,10 @@ def _shown(store: Store, defs: Definitions, now: datetime) -> Shown:
         feed=feeds["b"],
         state="".join(re.findall(r'class="state ([\w-]+)"', rows["b"])),
         failing_metric=re.findall(r'^monitor_feeds\{state="failing"\} (\S+)$', metrics, re.M),
+        rate_limited=(
+            health["feeds"]["rate_limited"],
+            re.findall(r"^monitor_feeds_rate_limited (\S+)$", metrics, re.M),
+        ),
         digest=re.findall(r"^\* b: .*(?:\n  (?!http).*)*", text, re.M),  # wrapped at 76
     )
 
@@ -106,6 +111,7 @@ def test_a_feed_asking_to_slow_down_is_not_failing_and_says_so(
     assert shown.feed["last_error"] == ANSWER
     assert shown.state == "rate-limited"
     assert shown.failing_metric == ["0.0"]
+    assert shown.rate_limited == (1, ["1.0"])  # counted, as not failing
     assert shown.digest == [f"* b: rate limited: {ANSWER}"]
     statuses = {v.id: v.status for v in indicator_views(defs, store, now=now)}
     assert UNKNOWN not in statuses.values()  # b was read an interval ago: it still counts
@@ -165,3 +171,4 @@ def test_a_503_with_retry_after_is_a_rate_limit_and_one_without_a_failure(
     assert feeds["b"].last_error == "fetch: HTTP 503 Service Unavailable"
     shown = _shown(store, defs, start + INTERVAL)
     assert shown.healthz == ("degraded", 1, ["1 of 2 feeds failing: b"])
+    assert (shown.failing_metric, shown.rate_limited) == (["1.0"], (1, ["1.0"]))  # b; a

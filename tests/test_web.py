@@ -270,6 +270,8 @@ def test_healthz_is_degraded_with_counts_when_a_feed_fails(client: TestClient) -
     assert data["feeds"] == {
         "total": 3, "failing": 1, "never_read": 0, "read_recently": 2, "with_warning": 0,
         "silent": 0,
+        "moved": 0,
+        "rate_limited": 0,
     }  # fmt: skip
     assert data["reasons"] == ["1 of 3 feeds failing: gone"]
     assert data["age_seconds"] == pytest.approx(5 * 60 - 3.4, abs=0.01)
@@ -320,6 +322,8 @@ def test_healthz_is_ok_when_every_feed_was_read(database_url: str, defs: Definit
     assert data["feeds"] == {
         "total": 3, "failing": 0, "never_read": 0, "read_recently": 3, "with_warning": 1,
         "silent": 0,
+        "moved": 0,
+        "rate_limited": 0,
     }  # fmt: skip
     assert "\nmonitor_feeds_with_warning 1.0\n" in metrics
     assert '\nmonitor_feeds{state="ok"} 3.0\n' in metrics
@@ -382,6 +386,8 @@ def test_healthz_is_unhealthy_when_no_feed_was_ever_read(
     assert data["feeds"] == {
         "total": 3, "failing": 3, "never_read": 3, "read_recently": 0, "with_warning": 0,
         "silent": 0,
+        "moved": 0,
+        "rate_limited": 0,
     }  # fmt: skip
     assert data["reasons"] == [
         "no feed was ever read successfully",

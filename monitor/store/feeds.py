@@ -53,7 +53,10 @@ _FEED_COUNTS = (
     "sum(CASE WHEN {recent} THEN 1 ELSE 0 END), "
     "sum(CASE WHEN warning <> '' THEN 1 ELSE 0 END), "
     "sum(CASE WHEN NOT dead AND failing_since IS NULL AND silent_after_seconds > 0 "
-    "AND {silent} THEN 1 ELSE 0 END) FROM feed WHERE active"
+    "AND {silent} THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN moved_to IS NOT NULL AND moved_to <> '' THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN NOT dead AND failing_since IS NULL AND last_error <> '' THEN 1 ELSE 0 END) "
+    "FROM feed WHERE active"
 )
 _SQLITE_FEED_COUNTS = text(
     _FEED_COUNTS.format(
@@ -166,6 +169,8 @@ class FeedCounts:
     with_warning: int  # whose body last read came with a warning
     silent: int  # silent: no new entry for longer than their silent_after (`silent_since`)
     failing_ids: tuple[str, ...]  # the first few failing ones, by id
+    moved: int = 0  # moved permanently (`moved_to`): their url in the feeds file to update
+    rate_limited: int = 0  # whose last answer asked to be read later (`rate_limited`)
 
 
 class FeedsMixin(StoreBase):
@@ -343,8 +348,12 @@ class FeedsMixin(StoreBase):
         with self._tx("count feeds") as conn:
             row = conn.execute(_SQLITE_FEED_COUNTS if sqlite else _PG_FEED_COUNTS, params).one()
             failing_ids = tuple(conn.execute(_FAILING_FEEDS, params).scalars())
-        total, failing, never_read, recently, warned, silent = (int(n or 0) for n in row)
-        return FeedCounts(total, failing, never_read, recently, warned, silent, failing_ids)
+        total, failing, never_read, recently, warned, silent, moved, limited = (
+            int(n or 0) for n in row
+        )
+        return FeedCounts(
+            total, failing, never_read, recently, warned, silent, failing_ids, moved, limited
+        )
 
     def feeds(self, *, include_inactive: bool = False) -> list[FeedState]:
         query = select(feed_table).order_by(feed_table.c.id)

@@ -30,6 +30,15 @@ class FeedCountsOut(_Model):
         description="Feeds read as usual that brought no new entry for longer than their "
         "`silent_after` (`/feeds` says which): information, changing no status."
     )
+    moved: int = Field(
+        description="Feeds that moved permanently (read at the address a 301 or 308 gave: "
+        "update their url in the feeds file; `/feeds` says which): information, changing no "
+        "status."
+    )
+    rate_limited: int = Field(
+        description="Feeds whose last answer asked to be read later (429, or 503 with "
+        "Retry-After; `/feeds` says which): not failing, changing no status."
+    )
 
     @classmethod
     def of(cls, counts: FeedCounts) -> Self:
@@ -40,6 +49,8 @@ class FeedCountsOut(_Model):
             read_recently=counts.read_recently,
             with_warning=counts.with_warning,
             silent=counts.silent,
+            moved=counts.moved,
+            rate_limited=counts.rate_limited,
         )
 
 
