@@ -39,6 +39,7 @@ from monitor.metrics import CYCLE_BUCKETS
 from monitor.notify import Notifier
 from monitor.pipeline import (
     Context,
+    LookStopped,
     evaluate_and_record,
     prepare,
     run_cycle,
@@ -108,7 +109,7 @@ class Daemon:
         """Sync the configuration and record what stored feed health implies at once."""
         now = self.clock()
         start_parsers(self.context)
-        with self._gate():
+        with self._gate(), _abandoned_look():
             prepare(self.context, now=now)
         self._evaluated_at = now
         self.take_over_claims(now)
@@ -283,7 +284,7 @@ class Daemon:
             return False
         context = self._context(definitions)
         try:
-            with self._gate():
+            with self._gate(), _abandoned_look():
                 prepare(context, now=self.clock())
                 self.context = context
         except BaseException:  # the next check loads the files again
@@ -403,6 +404,16 @@ class Daemon:
             )
             self.store.compact()
         return pruned.entries
+
+
+@contextlib.contextmanager
+def _abandoned_look() -> Iterator[None]:
+    """A look at the stored news (`pipeline.first_look`) that a stop ended between its pages is
+    a unit of work abandoned: Stopping. It wrote nothing, so the next start looks again."""
+    try:
+        yield
+    except LookStopped as exc:
+        raise Stopping(f"looking at the stored news: {exc}") from exc
 
 
 def cycle_fields(report: CycleReport) -> dict[str, object]:

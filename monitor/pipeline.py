@@ -37,6 +37,7 @@ __all__ = [
     "REPLAY_BATCH",
     "WRITE_BATCH",
     "Context",
+    "LookStopped",
     "evaluate_and_record",
     "first_look",
     "match_entries",
@@ -53,6 +54,11 @@ log = logging.getLogger("monitor.pipeline")
 WRITE_BATCH = 1_000  # new entries (at least) stored per transaction
 REPLAY_BATCH = 500  # stored entries a replay matches again and rewrites per transaction
 REPLAY_LEASE = timedelta(minutes=2)  # a replay's hold on the matches, renewed every batch
+
+
+class LookStopped(Exception):
+    """`ctx.stop` was set while indicators looked at the stored news (`first_look`): the look
+    ended between two pages, and nothing of it was written."""
 
 
 def prepare(ctx: Context, *, now: datetime, evaluate: bool = True) -> list[StatusChange]:
@@ -91,7 +97,8 @@ def first_look(ctx: Context, *, now: datetime, batch: int = REPLAY_BATCH) -> int
     evaluation works it out (it is then noted as evaluated with the definition), each
     preparation looks again, and finds nothing more to write. `batch` entries are read at a
     time, outside any write transaction; the matches are written in one (`Store.look`), and
-    not while a replay holds them."""
+    not while a replay holds them. When `ctx.stop` is set (the daemon stops) it ends after the
+    page it reads, writing nothing, and raises LookStopped: the next start looks again."""
     evaluated = ctx.store.evaluated_with()
     looked = [i for i in ctx.definitions.indicators if evaluated.get(i.id) != i.hash]
     if not looked:
@@ -114,6 +121,9 @@ def first_look(ctx: Context, *, now: datetime, batch: int = REPLAY_BATCH) -> int
         found += match_entries(ctx, read, readers, matcher)
         feeds.update(entry.feed_id for _, entry in read)
         after = page[-1][0]
+        if ctx.stop is not None and ctx.stop.is_set():
+            raise LookStopped(f"{', '.join(sorted(ids))}: stopped after {len(seen)} stored "
+                              "entries read; nothing written")  # fmt: skip
     hashes = {i.id: i.hash for i in looked}
     done = ctx.store.look(seen, found, windows, hashes)
     if done is None:

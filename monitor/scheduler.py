@@ -117,7 +117,10 @@ def run(
     daemon = Daemon(settings, store, definitions)
     signals.attach(daemon)  # before start-up's database work, which can wait for the database
     if not daemon.stopping.is_set():
-        signals.run(daemon.start)
+        try:
+            signals.run(daemon.start)
+        except Stopping as exc:  # a stop during its work (a long look): ends as one before
+            log.info("start-up: abandoned (%s): the daemon is stopping", exc)
     scheduler = build_scheduler(daemon)
     started = _start(daemon, scheduler, services)
     while not daemon.stopping.wait(0.5):

@@ -7,18 +7,21 @@ real cycles at a fixed clock."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
+from monitor.daemon import Daemon, Stopping
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Judgement, Verdict
 from monitor.match import Matcher
-from monitor.pipeline import Context, first_look, prepare, run_cycle
+from monitor.pipeline import Context, LookStopped, first_look, prepare, run_cycle
+from monitor.settings import Settings
 from monitor.statuses import NOT_LOOKED_AGAIN, pending_changes
 from monitor.store import Store, open_store
 from monitor.views import indicator_views
@@ -262,3 +265,67 @@ def test_a_look_leaves_the_matches_of_entries_it_did_not_read(
     assert looked is not None and looked.deleted == {"visa": 1}
     found = storeops.evidence(store, ["visa"], NOW - timedelta(days=30))["visa"]
     assert [e.entry_id for e in found] == [scam]
+
+
+def stopped_after_a_page(store: Store, stop: Callable[[], None]) -> list[int]:
+    """`store`'s pages of stored entries, each read as usual, then `stop()` (SIGTERM comes)
+    once the first is read; returns the sizes of the pages read."""
+    read = store.entries_since
+    pages: list[int] = []
+
+    def entries_since(*args: Any, **kwargs: Any) -> Any:
+        page = read(*args, **kwargs)
+        pages.append(len(page))
+        if len(pages) == 1:
+            stop()
+        return page
+
+    store.entries_since = entries_since  # type: ignore[method-assign]
+    return pages
+
+
+def test_a_stop_ends_a_look_between_its_pages_writing_nothing(
+    tmp_path: Path, feed_server: FeedServer, store: Store
+) -> None:
+    """SIGTERM during a long look (an edited indicator with a wide window over a large store)
+    no longer waits for the whole look: it ends after the page it reads, and since the look
+    writes in one transaction at its end, nothing of it is written; the next start looks
+    again."""
+    ctx = stored(tmp_path, feed_server, store, WIRE, SCAM, OLD_SCAM)
+    stop = threading.Event()
+    narrowed = replace(edited(ctx, tmp_path, NARROWED), stop=stop)
+    pages = stopped_after_a_page(store, stop.set)
+
+    with pytest.raises(LookStopped, match=r"^visa: stopped after 1 stored entries read; nothing"):
+        first_look(narrowed, now=EDITED_AT, batch=1)
+
+    assert pages == [1]  # the other pages were not read
+    found = storeops.evidence(store, ["visa"], NOW - timedelta(days=30))["visa"]
+    assert {e.link for e in found} == {WIRE.link, SCAM.link}  # the matches as they were
+    assert store.evaluated_with()["visa"] != narrowed.definitions.indicator("visa").hash
+    assert shown(narrowed, store)[0] == "unknown"  # not looked at again yet, and says so
+    stop.clear()
+    prepare(narrowed, now=EDITED_AT)  # the next start
+    assert history(store)[1:] == [("waived:confirmed", "waived:reported", EDITED)]
+
+
+def test_a_daemon_stopped_during_its_start_up_look_abandons_it(
+    tmp_path: Path, feed_server: FeedServer, store: Store
+) -> None:
+    """The daemon's start-up (and a reload) takes a stop during the look as a unit of work
+    abandoned (`Stopping`), which ends the daemon as a stop before its start-up does."""
+    ctx = stored(tmp_path, feed_server, store, WIRE, SCAM)
+    narrowed = edited(ctx, tmp_path, NARROWED)
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, indicators_dir=tmp_path / "indicators", feeds_file=tmp_path / "feeds.yaml",
+        outbox_dir=tmp_path / "outbox", check_jitter=0,
+    )  # fmt: skip
+    daemon = Daemon(settings, store, narrowed.definitions, clock=lambda: EDITED_AT, owner="t")
+    stopped_after_a_page(store, daemon.stop)
+
+    with pytest.raises(Stopping, match=r"^looking at the stored news: visa: stopped after "):
+        daemon.start()
+
+    found = storeops.evidence(store, ["visa"], NOW - timedelta(days=30))["visa"]
+    assert {e.link for e in found} == {WIRE.link, SCAM.link}
+    assert history(store)[1:] == []

@@ -10,6 +10,7 @@ logged "running" after the stop and started its web server and jobs only to stop
 
 from __future__ import annotations
 
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -23,7 +24,10 @@ from pathlib import Path
 import pytest
 
 from monitor import migrate
+from monitor.definitions import load_definitions
+from monitor.store import open_store
 from tests import news
+from tests.conftest import ROOT
 from tests.feedserver import FeedServer
 from tests.test_shutdown import children_of, environment, wait_for
 
@@ -238,3 +242,42 @@ def test_a_stop_while_start_up_waits_for_a_locked_database_ends_it_within_its_bo
         writer.close()
     assert "still stopping after 8s; exiting now" in log.read_text(), log.read_text()
     assert schema_of(db) == ("ok", [])
+
+
+def test_a_stop_during_the_start_up_look_ends_it_between_pages_writing_nothing(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """visa-easing was edited while no daemon ran: the daemon's start-up looks at the stored
+    news with the edited rule (`pipeline.first_look`). SIGTERM while it matches a page ends the
+    look there (it used to read every page, then write), nothing of it written, and the daemon
+    exits 0 as for a stop before its start-up: the next start looks again."""
+    feed_server.route("/yonhap.xml", body=news.yonhap(datetime.now(UTC) - timedelta(hours=2)))
+    indicators = tmp_path / "indicators"
+    shutil.copytree(ROOT / "indicators", indicators)
+    env = environment(tmp_path, {"yonhap": feed_server.url("/yonhap.xml")})
+    env["MONITOR_INDICATORS_DIR"] = str(indicators)
+    checked = subprocess.run([sys.executable, "-m", "monitor", "check"], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    visa = indicators / "visa-easing.yaml"
+    visa.write_text(visa.read_text() + "# edited while no daemon ran\n")
+    marker, log = tmp_path / "paused", tmp_path / "run.log"
+    place = "monitor.pipeline:match_entries"  # the look matches its first page
+    argv = [sys.executable, "-m", "tests.startpause", place, str(marker), "run"]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=out, stderr=out)
+    try:
+        wait_for(lambda: marker.exists() or proc.poll() is not None, 120, "the look")
+        assert proc.poll() is None, log.read_text()
+        Paused(proc, marker, log, tmp_path / "monitor.db").signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, log.read_text()
+    finally:
+        proc.kill()
+        proc.wait()
+    text = log.read_text()
+    assert "start-up: abandoned (looking at the stored news: visa-easing: stopped after 3 " in text
+    assert "look again:" not in text and "Traceback" not in text, text
+    assert "running:" not in text and "stopped" in text.splitlines()[-1], text
+    edited = load_definitions(indicators, tmp_path / "feeds.yaml").indicator("visa-easing")
+    with open_store(env["MONITOR_DATABASE_URL"], read_only=True) as store:
+        assert store.evaluated_with()["visa-easing"] != edited.hash  # to be looked at again
