@@ -26,11 +26,11 @@ def normalize(text: str) -> str:
 
 
 def digest_of(*parts: str) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part.encode("utf-8", "surrogatepass"))
-        h.update(b"\x00")
-    return h.hexdigest()
+    """The SHA-256 of the parts in UTF-8, each followed by a NUL. They are joined and encoded
+    at once: a parse worker works out four of these per entry, and a hash and an encoding per
+    part cost twice as much."""
+    joined = "\x00".join((*parts, ""))  # no parts: "", as each part ends with its NUL
+    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def entry_key(feed_id: str, guid: str, link: str, title: str, text: str) -> str:

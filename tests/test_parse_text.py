@@ -1,16 +1,29 @@
 """html_to_text and collapse against straightforward references: the DOM walk and the two
-regular expressions they replaced (the fast versions must give the same text, byte for byte)."""
+regular expressions they replaced (the fast versions must give the same text, byte for byte);
+and so the other shortcuts of a parse worker: links made absolute without `urljoin`, texts
+kept without `_CONTROLS` scanning them, digests of parts hashed at once."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.parse import BLOCK_TAGS, DROPPED_TAGS, collapse, html_to_text
+from monitor.identity import digest_of
+from monitor.parse import (
+    _CONTROLS,
+    BLOCK_TAGS,
+    DROPPED_TAGS,
+    _absolute,
+    _str,
+    collapse,
+    html_to_text,
+)
 
 
 def reference_collapse(text: str) -> str:
@@ -96,3 +109,64 @@ def test_html_to_text_matches_the_dom_reference(html: str) -> None:
 )
 def test_collapse_matches_the_regex_reference(text: str) -> None:
     assert collapse(text) == reference_collapse(text)
+
+
+def reference_absolute(link: str, base: str) -> str:
+    """`parse._absolute` as it was: `urljoin`, whatever the link."""
+    if not link:
+        return ""
+    try:
+        absolute = urljoin(base, link)
+    except ValueError:
+        return ""
+    return absolute if urlsplit(absolute).scheme in ("http", "https") else ""
+
+
+LINK_PIECES = ["x.com", "a", "/", "?", "#", ";", ":", "@", "..", "[::1]", "]", "\t", "\uff03", "é"]
+
+BASES = ["https://news.example.com/a/b/feed.xml?x=1", "http://f/", "http://h/a;p?q#f", "ftp://x/"]
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://news.example.com/2026/01/a.html?id=1#top",  # kept as it is: no urljoin
+        "http://x.com/a?", "http://x.com/a#", "http://x.com/a?#f", "http://x.com/a;",
+        "http://x.com/a;?q", "http://x.com/a;#f", "http://x.com/a;b", "http:///a", "http://x.com/a\tb",
+        "http://[::1/a", "http://\uff03x.com/", "HTTP://x.com/a", "/a/b", "a?b", "",
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("base", BASES)
+def test_a_link_is_made_absolute_as_urljoin_makes_it_on_odd_links(link: str, base: str) -> None:
+    assert _absolute(link, base) == reference_absolute(link, base)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.builds(
+        "{}{}".format,
+        st.sampled_from(["https://", "http://", ""]),
+        st.lists(st.sampled_from(LINK_PIECES), max_size=10).map("".join),
+    ),
+    st.sampled_from(BASES),
+)
+def test_a_link_is_made_absolute_as_urljoin_makes_it(link: str, base: str) -> None:
+    assert _absolute(link, base) == reference_absolute(link, base)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("ab\t\n\x00\x1f\x7f\x85\x9f\xa0\u202a\u2066\u2069中"))
+    | st.text()
+)
+def test_a_text_loses_its_control_characters_as_the_pattern_removes_them(text: str) -> None:
+    assert _str(text) == _CONTROLS.sub("", text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(), max_size=5))
+def test_a_digest_hashes_each_part_followed_by_a_nul(parts: list[str]) -> None:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass") + b"\x00")
+    assert digest_of(*parts) == h.hexdigest()
