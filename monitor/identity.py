@@ -9,13 +9,13 @@ and `normalize`.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar, overload
 
 from monitor.links import link_identity
 
@@ -100,6 +100,32 @@ def another_story(headline: str | None, title: str) -> bool:
     return bool(headline and offered and offered != headline)
 
 
+T = TypeVar("T")
+
+
+class _Cached(Generic[T]):
+    """`functools.cached_property` without the lock Python 3.11 takes at each first read, which
+    costs a parse worker as much as an entry's digests: an entry's keys are worked out once,
+    by the one thread that made it (and were they worked out twice, they would be the same)."""
+
+    def __init__(self, func: Callable[[Entry], T]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    @overload
+    def __get__(self, entry: None, owner: type[Entry]) -> _Cached[T]: ...
+    @overload
+    def __get__(self, entry: Entry, owner: type[Entry]) -> T: ...
+    def __get__(self, entry: Entry | None, owner: type[Entry]) -> T | _Cached[T]:
+        if entry is None:
+            return self
+        # In the entry's own __dict__, read before this (a non-data descriptor) from then on,
+        # and pickled with the entry.
+        value = entry.__dict__[self.name] = self.func(entry)
+        return value
+
+
 @dataclass(frozen=True)
 class Entry:
     """One item of a feed, as plain text. Nothing downstream of parse sees feedparser."""
@@ -112,7 +138,7 @@ class Entry:
     published: datetime | None  # timezone-aware UTC, or None
     publisher: str  # registrable domain of the link ("bbc.co.uk"), or the feed's host
 
-    @functools.cached_property  # a hash: worked out once, in the parse worker that made it
+    @_Cached  # a hash: worked out once, in the parse worker that made it
     def key(self) -> str:
         """Identity of an item within its feed: the feed's id with the item's guid, else its
         link (its scheme and host in any case, without a default port), else its title and
@@ -120,7 +146,7 @@ class Entry:
         reading its feed; evaluate counts such copies once."""
         return entry_key(self.feed_id, self.guid, self.link, self.title, self.text)
 
-    @functools.cached_property
+    @_Cached
     def item_key(self) -> str:
         """Identity of the item by what it says, for a CMS that writes a new guid (or tracking
         parameter in its link) at every request: the feed's id with its link without tracking
@@ -129,12 +155,12 @@ class Entry:
         entry is that entry. "" for an item with neither a link nor a word of headline."""
         return _item_key(self.feed_id, self.link, self.headline, self.text)
 
-    @functools.cached_property
+    @_Cached
     def headline(self) -> str:
         """`headline_digest` of its title: what tells stories under one guid or link apart."""
         return headline_digest(self.title)
 
-    @functools.cached_property
+    @_Cached
     def reused_key(self) -> str:
         """Identity of the item when its key holds another story already (`another_item`: a
         CMS put it under an earlier item's guid or link): the key with its headline's hash, so
