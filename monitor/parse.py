@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 from xml.parsers.expat import errors as expat_errors
 from xml.sax import SAXException, SAXParseException
 
@@ -463,14 +463,20 @@ def publisher_of(url: str) -> str:
     they are; "" when the URL has no host.
     """
     try:
-        host = (urlsplit(url.strip()).hostname or "").rstrip(".")
+        netloc = urlsplit(url.strip()).netloc
     except ValueError:
         return ""
-    return _registrable(host_key(host)) if host else ""
+    return _publisher(netloc)
 
 
 @lru_cache(maxsize=16_384)  # feeds name few hosts, and the lookup costs more than the parse
-def _registrable(host: str) -> str:
+def _publisher(netloc: str) -> str:
+    """`publisher_of` a URL whose netloc (user info, host, port) is `netloc`: a feed's links
+    share a few, and reading the host out of one costs more than looking it up here."""
+    host = (SplitResult("", netloc, "", "", "").hostname or "").rstrip(".")
+    if not host:
+        return ""
+    host = host_key(host)
     try:
         ipaddress.ip_address(host)
         return host

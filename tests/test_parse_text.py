@@ -1,11 +1,13 @@
 """html_to_text and collapse against straightforward references: the DOM walk and the two
 regular expressions they replaced (the fast versions must give the same text, byte for byte);
 and so the other shortcuts of a parse worker: links made absolute without `urljoin`, texts
-kept without `_CONTROLS` scanning them, digests of parts hashed at once."""
+kept without `_CONTROLS` scanning them, publishers looked up by netloc, digests of parts hashed
+at once."""
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from urllib.parse import urljoin, urlsplit
 
@@ -15,14 +17,17 @@ from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor.identity import digest_of
+from monitor.links import host_key
 from monitor.parse import (
     _CONTROLS,
     BLOCK_TAGS,
     DROPPED_TAGS,
     _absolute,
     _str,
+    _suffixes,
     collapse,
     html_to_text,
+    publisher_of,
 )
 
 
@@ -170,3 +175,37 @@ def test_a_digest_hashes_each_part_followed_by_a_nul(parts: list[str]) -> None:
     for part in parts:
         h.update(part.encode("utf-8", "surrogatepass") + b"\x00")
     assert digest_of(*parts) == h.hexdigest()
+
+
+def reference_publisher_of(url: str) -> str:
+    """`parse.publisher_of` as it was: the host read out of each URL."""
+    try:
+        host = (urlsplit(url.strip()).hostname or "").rstrip(".")
+    except ValueError:
+        return ""
+    if not host:
+        return ""
+    host = host_key(host)
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        return _suffixes().privatesuffix(host) or host
+
+
+HOST_PIECES = [
+    "news.example.co.kr", "Wire.Example.COM", "bücher.de", "127.0.0.1", "[::1]", "[fe80::1%25x]",
+    "user:pw@", "@", ":8080", ":", ".", "localhost", "co.uk", "%41", "/", "?", "#", " ", "\t",
+]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.builds(
+        "{}{}".format,
+        st.sampled_from(["https://", "http://", " HTTP://", "//", ""]),
+        st.lists(st.sampled_from(HOST_PIECES), max_size=6).map("".join),
+    )
+)
+def test_a_publisher_is_the_one_its_url_s_host_names(url: str) -> None:
+    assert publisher_of(url) == reference_publisher_of(url)
