@@ -3,15 +3,18 @@
 The bodies of `make bench`'s corpus, parsed in this process (one core) in turns: feedparser
 alone with the product's settings (the parse floor's work), then `parse.parse_job` (what a
 worker runs: feedparser, then its result turned into entries), timing feedparser inside it
-too. Prints, for each turn, the CPU seconds of each and feedparser's share of `parse_job`. A
-profiling aid, not a target.
+too, then the pickling of its results as a worker sends them and their unpickling as the
+main process receives them. Prints, for each turn, the CPU seconds of each and feedparser's
+share of `parse_job`. A profiling aid, not a target.
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import tempfile
 import time
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +45,28 @@ def turns(bodies: list[bytes], count: int) -> list[dict[str, float]]:
         feedparser.parse = timed
         try:
             started = time.process_time()
-            for n, body in enumerate(bodies):
+            results = [
                 parse.parse_job(parse.ParseJob(body, f"f{n}", f"http://f{n}/", "application/xml"))
+                for n, body in enumerate(bodies)
+            ]
             job = time.process_time() - started
         finally:
             feedparser.parse = real
+        started = time.process_time()
+        sent = [bytes(ForkingPickler.dumps(result)) for result in results]  # as a worker does
+        pickled = time.process_time() - started
+        started = time.process_time()
+        for each in sent:
+            pickle.loads(each)
+        unpickled = time.process_time() - started
         found.append(
             {
                 "feedparser_alone_s": round(alone, 3),
                 "parse_job_s": round(job, 3),
                 "feedparser_in_parse_job_s": round(inside[0], 3),
                 "feedparser_share": round(inside[0] / job, 3) if job else 0.0,
+                "pickle_s": round(pickled, 3),
+                "unpickle_s": round(unpickled, 3),
             }
         )
     return found
