@@ -56,6 +56,19 @@ def _nearest(moment: datetime, *, before: bool) -> Any:
     return query.limit(1).correlate(state_table).scalar_subquery()
 
 
+# The statements `record_changes` runs per change, built once: built per change with its values,
+# SQLAlchemy's building and caching of them cost more than running them.
+_RECORD = change_table.insert().returning(change_table.c.id)
+_STATE = select(state_table.c.status, state_table.c.version).where(
+    state_table.c.indicator_id == bindparam("indicator")
+)
+_SWAP = update(state_table).where(  # SET: the columns of the parameters
+    state_table.c.indicator_id == bindparam("indicator"),
+    state_table.c.status == bindparam("held"),
+    state_table.c.version == bindparam("held_version"),
+)
+
+
 class ChangesMixin(StoreBase):
     """Statuses, status changes and the alert outbox."""
 
@@ -179,18 +192,15 @@ class ChangesMixin(StoreBase):
                 pending = alert and not change.replayed
                 change = replace(change, recorded_at=now or change.recorded)
                 values = _change_values(change) | {"notified_at": None if pending else change.at}
-                change_id = conn.execute(
-                    change_table.insert().values(**values).returning(change_table.c.id)
-                ).scalar_one()
+                change_id = conn.execute(_RECORD, values).scalar_one()
                 recorded.append(replace(change, id=change_id))
         return recorded
 
     def _swap_status(self, conn: Connection, change: StatusChange) -> int | None:
         """Move the indicator's state from the change's old status to its new one (compare and
         set); returns the state's version before, or None when the old status did not hold."""
-        key = state_table.c.indicator_id == change.indicator_id
-        row = conn.execute(select(state_table.c.status, state_table.c.version).where(key)).first()
-        values = {
+        row = conn.execute(_STATE, {"indicator": change.indicator_id}).first()
+        values: dict[str, Any] = {
             "status": change.new_status,
             "since": change.at,
             "definition_hash": change.definition_hash,
@@ -209,11 +219,8 @@ class ChangesMixin(StoreBase):
             return None
         if _first_reading(change, row.version):  # no row says when the initial unknown ended
             values["read_at"] = change.at
-        swapped = conn.execute(
-            update(state_table)
-            .where(key, state_table.c.status == row.status, state_table.c.version == row.version)
-            .values(version=row.version + 1, **values)
-        )
+        held = {"indicator": change.indicator_id, "held": row.status, "held_version": row.version}
+        swapped = conn.execute(_SWAP, held | values | {"version": row.version + 1})
         return int(row.version) if swapped.rowcount == 1 else None
 
     def history(
