@@ -14,11 +14,12 @@ import hashlib
 import math
 import re
 import struct
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 
 from monitor.domain import Evidence, normalize
 from monitor.identity import headline_digest, other_stories
@@ -53,7 +54,7 @@ _TOKEN = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
 _ASCII_WORD = re.compile(r"[0-9A-Za-z]+")  # _TOKEN's words in ASCII text, which has no CJK run
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no dict: thousands live in the cache
 class _Fingerprint:
     link: str
     title: str  # normalized title when long enough to identify a story, else ""
@@ -190,12 +191,14 @@ def story_keys(item: Evidence, frequent: AbstractSet[int] = frozenset()) -> tupl
         if len(shingles) < _MIN_SHINGLES:
             continue
         hashed = _hashes(shingles)  # in order
-        if not frequent.isdisjoint(hashed):
-            hashed = (
-                *(h for h in hashed if h not in frequent),
-                *(h for h in hashed if h in frequent),
-            )
-        keys.extend(hashed[: _prefix_size(len(hashed))])
+        size = _prefix_size(len(hashed))
+        if frequent and not frequent.isdisjoint(hashed):
+            rare = [h for h in hashed if h not in frequent]  # the order's start, if long enough
+            if len(rare) < size:
+                rare += [h for h in hashed if h in frequent]
+            keys.extend(rare[:size])
+        else:
+            keys.extend(hashed[:size])
     return tuple(dict.fromkeys(keys))
 
 
@@ -206,10 +209,7 @@ FREQUENT_MIN = 4  # …when it is in at least this many
 def frequent_keys(stories: Sequence[Evidence]) -> frozenset[int]:
     """The hashes of the shingles in more than FREQUENT_SHARE of `stories` (and at least
     FREQUENT_MIN of them): what `story_keys` puts last."""
-    counts: Counter[int] = Counter()
-    for item in stories:
-        for shingles in _fingerprint(item).sets:
-            counts.update(_hashes(shingles))
+    counts = Counter(chain.from_iterable(_hashes(s) for e in stories for s in _fingerprint(e).sets))
     bound = max(FREQUENT_MIN, FREQUENT_SHARE * len(stories))
     return frozenset(h for h, n in counts.items() if n >= bound)
 
@@ -246,16 +246,13 @@ class _StoryIndex:
     the stories that share rare shingles, not with all the stories found."""
 
     def __init__(self, prints: Sequence[_Fingerprint]) -> None:
-        counts: Counter[str] = Counter()
-        for fingerprint in prints:
-            for shingles in fingerprint.sets:
-                counts.update(shingles)
+        counts = Counter(chain.from_iterable(s for fingerprint in prints for s in fingerprint.sets))
         self._count = counts.__getitem__
         self._prefixes: dict[frozenset[str], list[str]] = {}
         self._links: dict[str, list[tuple[_Fingerprint, int]]] = {}
         self._titles: dict[str, int] = {}
         self._publishers: dict[int, str] = {}
-        self._by_shingle: dict[str, list[tuple[frozenset[str], int]]] = {}
+        self._by_shingle: defaultdict[str, list[tuple[frozenset[str], int]]] = defaultdict(list)
 
     def start(self, fingerprint: _Fingerprint, entry_id: int) -> None:
         """Index this item as the first copy of a story."""
@@ -267,7 +264,7 @@ class _StoryIndex:
         for shingles in fingerprint.sets:
             story = (shingles, entry_id)
             for shingle in self._prefix(shingles):
-                self._by_shingle.setdefault(shingle, []).append(story)
+                self._by_shingle[shingle].append(story)
 
     def original(self, fingerprint: _Fingerprint) -> int | None:
         """The entry id of a story's first copy this item is a copy of, or None."""
@@ -347,15 +344,14 @@ def _fingerprint(item: Evidence) -> _Fingerprint:
 
 @functools.lru_cache(maxsize=FINGERPRINTS_CACHED)  # every cycle compares the same evidence
 def _fingerprint_of(title: str, link: str, snippet: str, lede: str, publisher: str) -> _Fingerprint:
-    ledes = _shingles(*_tokens(lede)[1:])
-    long_enough = len(ledes) >= _MIN_LEDE_SHINGLES
+    ledes = _shingles(*_tokens(lede)[1:], prefix=_LEDE)
     title_tokens, title_words, title_runs = _tokens(title)
     _all, words, runs = _tokens(snippet)  # title + "\n" + snippet, whose tokens no "\n" joins
     return _Fingerprint(
         link=_link_key(link),
         title=_title_key(title_tokens, title_runs),
         shingles=_shingles(title_words + words, title_runs + runs),
-        lede=frozenset([_LEDE + s for s in ledes]) if long_enough else frozenset(),
+        lede=ledes if len(ledes) >= _MIN_LEDE_SHINGLES else frozenset(),
         publisher=publisher,
         headline=headline_digest(title),
         lede_text=lede,
@@ -388,13 +384,16 @@ def _link_key(link: str) -> str:
     return link_identity(link.strip().split("#", 1)[0].rstrip("/"))
 
 
-def _shingles(words: list[str], runs: list[str]) -> frozenset[str]:
-    """Word 3-shingles of Latin-script words plus character bigrams of CJK runs."""
-    shingles = set(map("\0".join, zip(words, words[1:], words[2:], strict=False)))
+def _shingles(words: list[str], runs: list[str], prefix: str = "") -> frozenset[str]:
+    """Word 3-shingles of Latin-script words plus character bigrams of CJK runs, each after
+    `prefix` (put on the first word of each: a shingle's string is made once)."""
+    firsts = [prefix + word for word in words] if prefix else words
+    shingles = set(map("\0".join, zip(firsts, words[1:], words[2:], strict=False)))
     if 0 < len(words) < 3:
-        shingles.add("\0".join(words))
+        shingles.add("\0".join(firsts[:1] + words[1:]))
+    cjk = prefix + "#\0"
     for run in runs:
         if len(run) == 1:
-            shingles.add("#\0" + run)
-        shingles.update(["#\0" + run[i : i + 2] for i in range(len(run) - 1)])
+            shingles.add(cjk + run)
+        shingles.update([cjk + run[i : i + 2] for i in range(len(run) - 1)])
     return frozenset(shingles)
