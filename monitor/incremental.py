@@ -261,10 +261,11 @@ class _Step:
         if len(self.candidates) > CANDIDATES_PER_ITEM * len(items) + CANDIDATES_SLACK:
             return False  # phrases many stories share now are keyed early: key them anew
         last = self.state.last
-        later = [e for e in items if last is None or (e.time, e.entry_id) > last]
+        after = [last is None or (e.time, e.entry_id) > last for e in items]  # the last taken
+        later = [e for e, a in zip(items, after, strict=True) if a]
         gone = {s.entry_id for s in leaving}
         stories = [c for c in self.candidates if c.entry_id not in gone]
-        placed = _earlier([e for e in items if e not in later], stories)
+        placed = _earlier([e for e, a in zip(items, after, strict=True) if not a], stories)
         if placed is None:
             return False
         earlier, copies = placed
