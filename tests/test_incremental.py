@@ -19,16 +19,16 @@ import dataclasses
 import random
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from monitor import incremental
 from monitor.definitions import load_definitions
-from monitor.domain import INITIAL, Definitions, Entry, Match, Status, Verdict
+from monitor.domain import INITIAL, Definitions, Entry, Evidence, Match, Status, Verdict
 from monitor.domain import Judgement as J
 from monitor.statuses import advance_all, evaluate_all, kept_statuses
-from monitor.store import FetchRecord, Store, base, open_store
+from monitor.store import Changes, FetchRecord, Store, base, open_store
 from tests import storeops
 from tests.conftest import ROOT
 
@@ -310,3 +310,32 @@ def test_postgresql_looks_up_an_outcomes_keys_as_ranges_of_the_primary_key(
     assert found == {("indicator-7", "outcome-7"): []}  # keyed, but no story kept
     (plan,) = [p for p in plans if "story_key" in p]
     assert re.search(r"Index Cond: .*key = ANY", plan) and "Filter" not in plan, plan
+
+
+def test_a_kept_story_reads_back_as_the_item_it_was_written_from(store: Store) -> None:
+    """The evidence a status shows is its kept stories as read back: each one's time (written
+    in another zone: the same moment, read in UTC), its terms in any script, its verdict and
+    the time of its newest copy are what the evaluation wrote."""
+    seoul = timezone(timedelta(hours=9))
+    item = Evidence(
+        entry_id=7,
+        indicator_id="nk",
+        outcome_id="talks",
+        title="Seoul and Pyongyang «resume» talks",
+        link="https://example.org/a?x=1",
+        publisher="example.org",
+        time=datetime(2026, 3, 2, 6, 30, 0, 123456, tzinfo=seoul),
+        terms=("회담", 'talks "resume"', "対話"),
+        snippet="Officials met at Panmunjom…",
+        judged="yes",
+        lede="PANMUNJOM — Officials from both sides met",
+    )
+    newest_copy = datetime(2026, 3, 2, 1, 0, tzinfo=seoul)
+    with store.story_session() as session:
+        session.write(Changes(started=[(item, (11, 12), newest_copy)]))
+    with store.story_reading() as reading:
+        found = reading.candidates({("nk", "talks"): [12]})[("nk", "talks")]
+        (leaving,) = reading.leaving(["nk"], item.time + HOUR)
+    assert found == [item]
+    assert found[0].time.utcoffset() == timedelta(0)
+    assert leaving.copies_until == newest_copy
