@@ -21,7 +21,8 @@ from monitor import migrate
 from monitor.errors import StoreError
 from monitor.store import open_store, upgrade
 from tests.databases import PostgresServer, _server, created_database
-from tests.test_cli_ops import run, shipped
+from tests.feedserver import FeedServer
+from tests.test_cli_ops import run, shipped, three_feeds
 
 SILENCE = ["silence", "visa-easing", "--for", "1h", "--reason", "state visit"]
 
@@ -100,12 +101,16 @@ def test_db_upgrade_makes_the_schema_in_an_empty_postgresql_database_and_says_so
     assert again.stdout.splitlines() == [f"db: already at revision {migrate.head()}"]
 
 
-def test_the_first_command_on_a_new_sqlite_file_makes_it_and_says_so(tmp_path: Path) -> None:
-    env = shipped(tmp_path)
+def test_the_first_command_on_a_new_sqlite_file_makes_it_and_says_so(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """`monitor check` (as `monitor run`): the commands that only act on what is stored (a
+    silence, a verdict, the digest's sending, serve) refuse a database that does not exist."""
+    env = three_feeds(tmp_path, feed_server)
     path = tmp_path / "data" / "monitor.db"
     made = f"INFO monitor.store: created a new SQLite database, {path} (schema revision "
 
-    first = run(SILENCE, tmp_path, env)
+    first = run(["check"], tmp_path, env)
     second = run(SILENCE, tmp_path, env)
 
     assert first.returncode == 0, first.stderr
