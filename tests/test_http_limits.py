@@ -21,6 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from monitor.store import open_store
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -59,8 +60,10 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
+        url = f"sqlite:///{tmp_path / 'monitor.db'}"
+        open_store(url).close()  # `monitor serve` makes no database: `monitor run` does
         env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
-            "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'monitor.db'}",
+            "MONITOR_DATABASE_URL": url,
             "MONITOR_INDICATORS_DIR": str(ROOT / "indicators"),
             "MONITOR_FEEDS_FILE": str(ROOT / "config" / "feeds.yaml"),
             "MONITOR_HTTP_PORT": str(port),

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from subprocess import PIPE
 
 import pytest
 from click.testing import CliRunner
@@ -137,6 +141,29 @@ def test_a_command_on_stored_rows_makes_no_database_and_says_there_is_none(
 
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr.splitlines() == [
+        f"Error: store: no database at {path}; run monitor check or monitor run first"
+    ]
+    assert not path.exists() and not path.parent.exists()
+
+
+def test_monitor_serve_makes_no_database_and_says_there_is_none(tmp_path: Path) -> None:
+    """`monitor serve` shows what checks recorded: on a path no check wrote (a mistyped
+    MONITOR_DATABASE_URL) it made and migrated a database and served an empty monitor. Now it
+    refuses as the readers do; `monitor run` still makes it on its first start. A real process
+    (serve installs signal handlers): before, it was still serving when the wait ran out."""
+    path = tmp_path / "data" / "monitor.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env |= env_for(f"sqlite:///{path}", tmp_path) | {"PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "monitor", "serve", "--host", "127.0.0.1", "--port", "0"]
+    proc = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=PIPE, stderr=PIPE, text=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert (proc.returncode, stdout) == (1, "")
+    assert stderr.splitlines() == [
         f"Error: store: no database at {path}; run monitor check or monitor run first"
     ]
     assert not path.exists() and not path.parent.exists()

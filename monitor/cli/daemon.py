@@ -69,10 +69,12 @@ def _web(rt: Runtime) -> Callable[[Daemon], list[scheduler.Service]]:
 def serve_cmd(rt: Runtime, host: str | None, port: int | None) -> None:
     """Serve only the HTTP endpoint and the status page, reading the same database.
 
-    For a second process next to `monitor run` (which serves them itself). Edited definitions
-    are read again on the next request (all of them after a SIGHUP); stops on SIGTERM or Ctrl-C
-    (exit 0), and with exit 1, as `monitor run` does, once a request finds the database migrated
-    by another version (writes are refused from then on).
+    For a second process next to `monitor run` (which serves them itself, and makes the
+    database on its first start): a database that does not exist yet is refused (exit 1), as
+    by the commands that only read. Edited definitions are read again on the next request (all
+    of them after a SIGHUP); stops on SIGTERM or Ctrl-C (exit 0), and with exit 1, as `monitor
+    run` does, once a request finds the database migrated by another version (writes are
+    refused from then on).
 
     Example: monitor serve --host 127.0.0.1 --port 8001
     """
@@ -84,6 +86,9 @@ def serve_cmd(rt: Runtime, host: str | None, port: int | None) -> None:
     reloading = signals.run(lambda: _Reloading(rt))  # signals are taken meanwhile
     signals.reload_with(reloading.request)
     signals.before("opening the database")
+    # It shows what a check recorded: on a database no check made it would make and migrate
+    # one (a mistyped MONITOR_DATABASE_URL) and serve an empty monitor; refused as a reader.
+    rt.must_exist = True
     store = signals.run(lambda: rt.store)
     signals.before("serving")
     foreign: list[str] = []  # why the database is not this version's any more, once found
