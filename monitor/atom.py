@@ -4,23 +4,27 @@ in the changes as they went out, newest first (`silences.feed_changes`: a change
 goes out when the silence ends, like its alert).
 
 Each entry is one change: its title names the indicator and the move (`Visa rules: quiet →
-eased:reported`), `published` is when it was recorded and `updated` when it went out (the same,
-or the end of the silence that held it back), its link is the indicator's page
-(`views.page_address`: under MONITOR_PUBLIC_URL, else under the address the feed was asked
-at), and its HTML content gives the new status, why (when the evidence does not say) and each
-piece of evidence: headline linked to the article, publisher, date, then as the digest shows
-it: the snippet without the headline (`views.lede`) and the matched terms as words
-(`shownterms.shown_terms`, a regex never by its source). A change a silence held says so, as its
-alert does (`silences.held_back`). A change of an indicator no longer defined (its file removed)
-is titled as it kept it (its title then; its id if recorded before that was kept) marked "(no
-longer defined)", as in the digest, and links to its history
+eased:reported`), `published` is the moment it is dated (`at`) and `updated` when it went out:
+when it was recorded, or the end of the silence that held it back. The two differ for a change
+to `unknown`, dated when the feeds stopped supporting the status (hours or days before a check
+recorded it): by `updated` a reader sees it as new, among the latest, not sorted below older
+entries or left out of the feed's FEED_LIMIT. The feed's `updated` is the latest entry's. Its
+link is the indicator's page (`views.page_address`: under MONITOR_PUBLIC_URL, else under the
+address the feed was asked at), and its HTML content gives the new status, why (when the
+evidence does not say) and each piece of evidence: headline linked to the article, publisher,
+date, then as the digest shows it: the snippet without the headline (`views.lede`) and the
+matched terms as words (`shownterms.shown_terms`, a regex never by its source). A change a
+silence held says so, as its alert does (`silences.held_back`). A change of an indicator no
+longer defined (its file removed) is titled as it kept it (its title then; its id if recorded
+before that was kept) marked "(no longer defined)", as in the digest, and links to its history
 (GET /indicators/{id}/history, still served) instead of its page, which is gone.
 
 Ids are tag: URIs (RFC 4151) that never change for a change: `tag:HOST,DATE:INDICATOR/change/ID`
 with HOST the host of MONITOR_PUBLIC_URL (`localhost` when unset) and DATE the day the change
-was recorded. ElementTree escapes every text and attribute; feed-derived text is first cleaned
-of what XML 1.0 cannot carry at all (control characters, lone surrogates), so any headline
-makes a well-formed feed.
+is dated (`at`, as ever, so no entry's id moved when `updated` became the recording time).
+ElementTree escapes every text and attribute; feed-derived text is first cleaned of what XML
+1.0 cannot carry at all (control characters, lone surrogates), so any headline makes a
+well-formed feed.
 """
 
 from __future__ import annotations
@@ -69,9 +73,10 @@ def changes_feed(
     indicator_id: str | None = None,
     now: datetime,
 ) -> bytes:
-    """The feed of `changes` (newest first, by when they went out), of every indicator or of
-    `indicator_id`'s; `titles` maps the ids of the indicators defined to their titles (a change
-    of any other is of one no longer defined), `base_url` is where the pages are."""
+    """The feed of `changes` (newest first, by when they went out: `Outgoing.at`), of every
+    indicator or of `indicator_id`'s; `titles` maps the ids of the indicators defined to their
+    titles (a change of any other is of one no longer defined), `base_url` is where the pages
+    are."""
     feed = ET.Element(f"{{{ATOM}}}feed")
     alternate_type = "text/html"
     if indicator_id is None:

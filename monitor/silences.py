@@ -154,8 +154,10 @@ class Outgoing:
 
     @property
     def at(self) -> datetime:
-        """When it went out: when it was recorded, or when the silence holding it ended."""
-        return self.change.at if self.held_by is None else self.held_by.end
+        """When it went out: when it was recorded (`StatusChange.recorded`: a change to
+        `unknown` is dated earlier, when the feeds stopped supporting the status), or when the
+        silence holding it ended."""
+        return self.change.recorded if self.held_by is None else self.held_by.end
 
 
 def feed_changes(
@@ -167,16 +169,18 @@ def feed_changes(
     limit: int,
 ) -> list[Outgoing]:
     """The `limit` changes that went out last by `now`, newest first (by when they went out,
-    then when recorded, then id); those held at `now` are left out. `latest`: the `limit` latest
-    changes not held at `now`, by time; `silences`: at least every silence ending after the last
-    of them; `released`: for each of those that ended by `now`, at least the `limit` latest
-    changes it held that are not held at `now`. Any other change went out before the last of
-    `latest` (recorded then, or released by a silence that ended then), so it is not among the
-    `limit` last."""
+    then when recorded, then id); those held at `now` are left out. `latest`: the `limit`
+    changes recorded last that are not held at `now`; `silences`: at least every silence ending
+    after the last of them was recorded; `released`: for each of those that ended by `now`, at
+    least the `limit` changes it held recorded last that are not held at `now`. Any other
+    change went out before the last of `latest` (recorded before it, or released by a silence
+    that ended before it), so it is not among the `limit` last."""
     out: dict[int | None, Outgoing] = {}  # by id: a released change may be among the latest
     for change in [*latest, *released]:
         held_by = holder(change, silences)
         if held_by is None or held_by.end <= now:
             out.setdefault(change.id, Outgoing(change, held_by))
-    order = sorted(out.values(), key=lambda o: (o.at, o.change.at, o.change.id or 0), reverse=True)
+    order = sorted(
+        out.values(), key=lambda o: (o.at, o.change.recorded, o.change.id or 0), reverse=True
+    )
     return order[:limit]

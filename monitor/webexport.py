@@ -13,8 +13,10 @@ An export is streamed as the store reads it, a page at a time (`monitor.views.ex
 not answer is a 503, not a cut-off file. A feed is small (`atom.FEED_LIMIT` changes) and
 answered with an ETag; If-None-Match gives 304. A feed leaves out the changes a silence in force
 holds and shows those a silence held when it ends (`silences.feed_changes`, as the alerts and the
-digest): a poll reads the latest changes not held, the silences ending after the oldest of them,
-and of those that ended since, the changes each held — index ranges, not the history.
+digest): a poll reads the changes recorded last that are not held (by when recorded: a change to
+`unknown` recorded now may be dated days before, and goes out now), the silences ending after
+the oldest of them was recorded, and of those that ended since, the changes each held — index
+ranges, not the history.
 """
 
 from __future__ import annotations
@@ -188,7 +190,7 @@ def _outgoing(store: Store, indicator_id: str | None, now: datetime) -> list[Out
     latest = store.latest_changes(limit=limit, indicator_id=indicator_id, shown_at=now)
     if not latest:
         return []
-    silences = store.silences(indicator_id, ending_after=latest[-1].at)
+    silences = store.silences(indicator_id, ending_after=latest[-1].recorded)
     released = [
         change
         for silence in silences

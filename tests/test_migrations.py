@@ -333,6 +333,33 @@ def test_0005_adds_the_silence_tables_and_goes_back_without_them(empty_database_
         assert store.silences() == []  # the rows went with the tables
 
 
+def test_0033_indexes_the_changes_by_when_recorded_and_goes_back_without_them(
+    database_url: str,
+) -> None:
+    """Indexes only: the changes stay, and the feeds read them through the new indexes."""
+    at = datetime(2026, 2, 1, tzinfo=UTC)
+    late = StatusChange("nk", at - timedelta(hours=2), UNKNOWN, "pressure:reported", (), "h")
+    with open_store(database_url) as store:
+        store.ensure_indicators(["nk"], now=at)
+        [recorded] = store.record_changes([late], now=at)
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            migrate.downgrade(conn, metadata, "0032")
+        names = {i["name"] for i in inspect(engine).get_indexes("status_change")}
+    finally:
+        engine.dispose()
+    assert not names & {"ix_status_change_recorded_at", "ix_status_change_indicator_recorded"}
+    assert schema_status(database_url) == ("0032", migrate.head())
+
+    assert upgrade(database_url) == ("0032", migrate.head())
+
+    assert schema_differences(database_url) == []
+    with open_store(database_url) as store:
+        assert store.latest_changes(limit=1) == [recorded]
+        assert store.latest_changes(limit=1)[0].recorded == at
+
+
 def test_0007_gives_stored_matches_their_entry_time_and_a_match_version(database_url: str) -> None:
     now = datetime(2026, 2, 1, 12, tzinfo=UTC)
     day = timedelta(days=1)

@@ -82,7 +82,14 @@ def test_the_history_page_and_the_timeline_need_no_sort(store: Store) -> None:
         store.history("nk", limit=2, before_id=page[-1].id)
         store.history("nk", since=NOW + 2 * MINUTE, limit=1000)
     assert len(plans) == 3
-    assert "ix_status_change_indicator_at" in plans[2]  # where the window begins
+    # Where the window begins: a range of (indicator, at). On this six-row table PostgreSQL
+    # (no statistics) costs every index that begins with the indicator the same and takes the
+    # one made last: (indicator, id) lost so, and so does (indicator, at) to (indicator,
+    # recorded_at), made for the feeds (revision 0033); SQLite ranks them by their columns.
+    begins = ["ix_status_change_indicator_at"]
+    if store.dialect == "postgresql":
+        begins.append("ix_status_change_indicator_recorded")
+    assert any(index in plans[2] for index in begins), plans[2]
     for plan in plans:
         assert not scans(plan, "status_change") and "TEMP B-TREE" not in plan, plan
         assert "Sort" not in plan, plan
@@ -102,12 +109,14 @@ def test_a_feed_reads_its_changes_through_indexes_held_ones_too(store: Store) ->
         released = store.released_changes(silence, NOW + 2 * HOUR, limit=3)
     assert [c.indicator_id for c in held] == ["tw"]  # nk's are held until NOW + 1 h
     assert [c.at for c in mine] == [c.at for c in released] == [NOW + n * MINUTE for n in (5, 4, 3)]
-    walk, *ranges = plans  # every indicator's, newest first: the index on time, in its order
-    assert "ix_status_change_at" in walk and "Seq Scan" not in walk, walk
-    assert "TEMP B-TREE" not in walk, walk
-    assert "Sort" not in walk or "Presorted Key: status_change.at" in walk, walk  # ties only
+    # Every indicator's, newest recorded first (a change to unknown is recorded after the
+    # moment it is dated): the index on the recording time, in its order.
+    walk, *ranges = plans
+    assert "ix_status_change_recorded_at" in walk and "Seq Scan" not in walk, walk
+    assert "TEMP B-TREE" not in walk and "Sort" not in walk, walk
     for plan in ranges:  # one indicator's, and what a silence held: a range of its index
-        assert "ix_status_change_indicator_at" in plan and not scans(plan, "status_change"), plan
+        assert "ix_status_change_indicator_recorded" in plan, plan
+        assert not scans(plan, "status_change"), plan
         assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
     assert not any(scans(plan, "silence") for plan in plans), plans
 

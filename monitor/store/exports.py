@@ -1,6 +1,6 @@
 """Status changes read for exports and feeds: all of them a page at a time, oldest first, or the
-latest few, newest first (for the Atom feeds: without those a silence holds, and those a silence
-that ended held).
+latest few recorded, newest first (for the Atom feeds: without those a silence holds, and those
+a silence that ended held).
 
 `iter_changes` is a generator: each page of `PAGE` changes is one transaction, so an export of
 any size holds one page in memory. Changes are append-only and their ids grow, so a change
@@ -67,17 +67,18 @@ class ExportsMixin(StoreBase):
     def latest_changes(
         self, *, limit: int, indicator_id: str | None = None, shown_at: datetime | None = None
     ) -> list[StatusChange]:
-        """The `limit` latest changes (of one indicator), newest first (by time, then id); with
-        `shown_at`, of those no silence holds at that moment (`held_now`). Read backwards
-        through the index on the time (of the indicator's changes), so the held ones are all
-        it reads beyond `limit`."""
+        """The `limit` changes (of one indicator) recorded last, newest first (by `recorded_at`,
+        then id: a change to `unknown` recorded now can be dated hours before, and goes out
+        when recorded); with `shown_at`, of those no silence holds at that moment (`held_now`).
+        Read backwards through the index on the recording time (of the indicator's changes),
+        so the held ones are all it reads beyond `limit`."""
         c = change_table.c
         query = select(change_table)
         if indicator_id is not None:
             query = query.where(c.indicator_id == indicator_id)
         if shown_at is not None:
             query = query.where(~held_now(shown_at))
-        query = query.order_by(c.at.desc(), c.id.desc()).limit(limit)
+        query = query.order_by(c.recorded_at.desc(), c.id.desc()).limit(limit)
         with self._tx("read changes") as conn:
             return [_change_of(row) for row in conn.execute(query)]
 
@@ -85,18 +86,18 @@ class ExportsMixin(StoreBase):
     def released_changes(
         self, silence: Silence, now: datetime, *, limit: int
     ) -> list[StatusChange]:
-        """The `limit` latest changes `silence` held (newest first, as `latest_changes`) that no
-        silence holds at `now`: those recorded while it was in force, read backwards from its
-        end on the index (indicator, time) of its indicator's changes (a change is dated at or
-        before it is recorded, and may be dated before the silence began)."""
+        """The `limit` changes `silence` held that were recorded last (newest first, as
+        `latest_changes`) that no silence holds at `now`: those recorded while it was in force
+        (whatever moment they are dated), read backwards from its end on the index (indicator,
+        recording time) of its indicator's changes."""
         c = change_table.c
         assert silence.id is not None
         query = (
             select(change_table)
-            .where(c.indicator_id == silence.indicator_id, c.at < silence.end)
+            .where(c.indicator_id == silence.indicator_id)
             .where(c.recorded_at >= silence.created_at, c.recorded_at < silence.end)
             .where(held_by(silence.id), ~held_now(now))
-            .order_by(c.at.desc(), c.id.desc())
+            .order_by(c.recorded_at.desc(), c.id.desc())
             .limit(limit)
         )
         with self._tx("read changes") as conn:

@@ -194,6 +194,10 @@ class StatusChangeTable(SQLModel, table=True):
     __table_args__ = (
         Index("ix_status_change_indicator_at", "indicator_id", "at", "id"),  # windows
         Index("ix_status_change_indicator_id", "indicator_id", "id"),  # history pages
+        # The Atom feeds (every indicator's, one's) and what a silence held: newest recorded
+        # first (a change to unknown is recorded after the moment it is dated).
+        Index("ix_status_change_recorded_at", "recorded_at", "id"),
+        Index("ix_status_change_indicator_recorded", "indicator_id", "recorded_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
