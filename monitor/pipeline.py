@@ -43,6 +43,7 @@ __all__ = [
     "match_entries",
     "prepare",
     "rematch",
+    "replay",
     "replay_owner",
     "run_cycle",
     "start_parsers",
@@ -83,7 +84,9 @@ def prepare(ctx: Context, *, now: datetime, evaluate: bool = True) -> list[Statu
     return evaluate_and_record(ctx, now=now)
 
 
-def first_look(ctx: Context, *, now: datetime, batch: int = REPLAY_BATCH) -> int:
+def first_look(
+    ctx: Context, *, now: datetime, batch: int = REPLAY_BATCH, before: datetime | None = None
+) -> int:
     """Match the stored entries inside its window against each indicator no writer has worked
     out with its definition as it is now — new in the definitions, or edited since — before
     that evaluation, and make its matches inside the window what its rule gives; returns the
@@ -98,9 +101,14 @@ def first_look(ctx: Context, *, now: datetime, batch: int = REPLAY_BATCH) -> int
     preparation looks again, and finds nothing more to write. `batch` entries are read at a
     time, outside any write transaction; the matches are written in one (`Store.look`), and
     not while a replay holds them. When `ctx.stop` is set (the daemon stops) it ends after the
-    page it reads, writing nothing, and raises LookStopped: the next start looks again."""
+    page it reads, writing nothing, and raises LookStopped: the next start looks again.
+
+    `before`: a replay's date (`replay`), which matched the entries from then on again: only
+    the indicators whose window begins before it are looked at, the others are matched whole."""
     evaluated = ctx.store.evaluated_with()
     looked = [i for i in ctx.definitions.indicators if evaluated.get(i.id) != i.hash]
+    if before is not None:
+        looked = [i for i in looked if now - i.window < before]
     if not looked:
         return 0
     ids = {i.id for i in looked}
@@ -391,6 +399,29 @@ def rematch(
             done(entries)
     ctx.store.end_replay(owner=owner)
     return entries, written
+
+
+def replay(
+    ctx: Context,
+    since: datetime,
+    *,
+    now: datetime,
+    clock: Callable[[], datetime] = utcnow,
+    done: Callable[[int], None] | None = None,
+) -> tuple[int, int, list[StatusChange]]:
+    """`monitor replay --since`: match the stored entries from `since` on again (`rematch`),
+    then record the status changes at `now`, marked replayed; returns (entries, matches
+    written, changes).
+
+    That evaluation notes every indicator as evaluated with its definition as it is, so an
+    indicator added or edited since its last evaluation whose window begins before `since`
+    is first looked at (`first_look`): else the entries between its window's start and
+    `since` would keep the matches of the old rule (or none), its status would rest on them,
+    and no later preparation would look again."""
+    prepare(ctx, now=now, evaluate=False)
+    entries, written = rematch(ctx, since, clock=clock, done=done)
+    first_look(ctx, now=now, before=since)
+    return entries, written, evaluate_and_record(ctx, now=now, replayed=True)
 
 
 def replay_owner(ctx: Context) -> str:

@@ -132,7 +132,7 @@ def replay_cmd(rt: Runtime, since: datetime, dry_run: bool) -> None:
     Example: monitor replay --since 2026-01-01
     """
     from monitor.domain import utcnow
-    from monitor.pipeline import evaluate_and_record, prepare, rematch, replay_owner
+    from monitor.pipeline import replay, replay_owner
 
     rt.must_exist = True  # no database: no stored entry to replay, and none is made
     ctx = rt.context()
@@ -149,9 +149,7 @@ def replay_cmd(rt: Runtime, since: datetime, dry_run: bool) -> None:
             rt.store.rehearsal() if dry_run else contextlib.nullcontext(rt.store) as store,
         ):
             ctx = dataclasses.replace(ctx, store=store)
-            prepare(ctx, now=now, evaluate=False)
-            entries, matches = rematch(ctx, start, done=done)
-            changes = evaluate_and_record(ctx, now=now, replayed=True)
+            entries, matches, changes = replay(ctx, start, now=now, done=done)
     except (Exception, KeyboardInterrupt, _Terminated) as exc:
         if dry_run:
             stopped = _dry_run_stopped(exc)
