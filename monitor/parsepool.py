@@ -239,7 +239,14 @@ class _Pool(Generic[T]):
             why = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, EOFError | ConnectionError):  # it did not answer, or is not there
                 why = f"the forkserver died: {why}"
+            processes = dict(getattr(self.executor, "_processes", None) or {})
             self._end()  # its futures settle: parsed, or lost if the pool broke
+            closed = isinstance(exc, OSError) and not isinstance(exc, ConnectionError)
+            how = _death(processes) if closed else ""
+            if how and self.started is not None and not self.started.is_set():
+                # A worker ended before its first body, and the pool's pipes with it, as the job
+                # went in (`OSError: handle is closed`, at times): that is the cause to give.
+                why = f"it ended before its first body: {how}"
             self._not_started(why, slot)
             return
         self.running[id(slot)] = slot
