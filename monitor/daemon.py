@@ -170,7 +170,7 @@ class Daemon:
             self._reevaluate()
             self._checked.set()
             return False
-        with self._gate():
+        with self._gate(), _abandoned_look():  # an edit's look owed (`evaluate_and_record`)
             try:
                 report = run_cycle(self.context, now=self.clock(), clock=self.clock)
             except FetchStopped as exc:
@@ -205,7 +205,8 @@ class Daemon:
 
     def _record_what_time_changed(self, now: datetime) -> None:
         """Record the changes time alone made by `now` (the work lock held), and log them."""
-        changes = evaluate_and_record(self.context, now=now, clock=self.clock)
+        with _abandoned_look():  # one owed since a replay refused it (`evaluate_and_record`)
+            changes = evaluate_and_record(self.context, now=now, clock=self.clock)
         self._evaluated_at = now
         for change in changes:
             because = f" because {change.reason}" if change.reason else ""

@@ -80,8 +80,7 @@ def prepare(ctx: Context, *, now: datetime, evaluate: bool = True) -> list[Statu
     _note_defined(ctx, now=now)
     if not evaluate:
         return []
-    first_look(ctx, now=now)
-    return evaluate_and_record(ctx, now=now)
+    return evaluate_and_record(ctx, now=now)  # which looks first (`first_look`)
 
 
 def first_look(
@@ -104,13 +103,28 @@ def first_look(
     page it reads, writing nothing, and raises LookStopped: the next start looks again.
 
     `before`: a replay's date (`replay`), which matched the entries from then on again: only
-    the indicators whose window begins before it are looked at, the others are matched whole."""
-    evaluated = ctx.store.evaluated_with()
+    the indicators whose window begins before it are looked at, the others are matched whole.
+
+    Every evaluation looks first (`evaluate_and_record`), so a look refused while a replay
+    held the matches is taken by the next one, before it notes the indicator evaluated."""
+    return _look(ctx, ctx.store.evaluated_with(), now=now, batch=batch, before=before)[0]
+
+
+def _look(
+    ctx: Context,
+    evaluated: Mapping[str, str],
+    *,
+    now: datetime,
+    batch: int = REPLAY_BATCH,
+    before: datetime | None = None,
+) -> tuple[int, frozenset[str]]:
+    """`first_look`, given `evaluated` (`Store.evaluated_with`): (matches written, the ids of
+    the indicators a look is still owed to: refused, a replay holding the matches)."""
     looked = [i for i in ctx.definitions.indicators if evaluated.get(i.id) != i.hash]
     if before is not None:
         looked = [i for i in looked if now - i.window < before]
     if not looked:
-        return 0
+        return 0, frozenset()
     ids = {i.id for i in looked}
     readers = {
         feed: theirs
@@ -137,11 +151,11 @@ def first_look(
     if done is None:
         log.info("first look: %s not matched against the stored news: a replay is rewriting the "
                  "matches (with the definitions it was given)", ", ".join(sorted(ids)))  # fmt: skip
-        return 0
+        return 0, frozenset(ids)
     new = [i.id for i in looked if not evaluated.get(i.id)]
     _log_look(new, readers, feeds, done, edited=False)
     _log_look([i for i in sorted(ids) if i not in new], readers, feeds, done, edited=True)
-    return done.written()
+    return done.written(), frozenset()
 
 
 def _log_look(
@@ -281,6 +295,7 @@ def evaluate_and_record(
     replayed: bool = False,
     checked: bool = False,
     clock: Callable[[], datetime] | None = None,
+    before: datetime | None = None,
 ) -> list[StatusChange]:
     """Record the status changes at `now` of every indicator, as recorded when `clock` says
     (`now` without one: a cycle's changes are dated when it began, recorded when it ends; a
@@ -289,7 +304,15 @@ def evaluate_and_record(
     no check tries (`statuses.held`): only then do the writers see such feeds unread. At
     start-up, a reload or the digest's own look, before the check that reads the due feeds,
     they do not (after a day down, no ``unknown`` and back on the first check), and an edit
-    that moves no status is noted as evaluated."""
+    that moves no status is noted as evaluated.
+
+    An indicator added or edited since a writer last evaluated it is looked at first
+    (`first_look`; `before`: a replay's date): its status must not rest on matches its rule
+    does not give. One whose look is refused (a replay held the matches, and let them go
+    before the statuses were read) gets no change and is not noted evaluated: the next
+    evaluation looks. With nothing edited that costs the one read of the hashes evaluated."""
+    evaluated = ctx.store.evaluated_with()
+    owed = _look(ctx, evaluated, now=now, before=before)[1]
     overdue = checked and not replayed
     recorded = ctx.store.current_statuses()
     current = {i: status for i, (status, _since) in recorded.items()}
@@ -300,8 +323,8 @@ def evaluate_and_record(
     if statuses is None:
         _log_held(ctx, now)
         return []
-    evaluated = ctx.store.evaluated_with()
     found = find_changes(statuses, current, now=now, replayed=replayed, definitions=ctx.definitions)
+    found = [c for c in found if c.indicator_id not in owed]  # worked out from the old matches
     found, unread = held(ctx.definitions, ctx.store, found, now=now, checked=checked)
     found = edited(ctx.definitions, evaluated, found)
     if any(c.new_status == UNKNOWN for c in found):  # dated as the readers showed it
@@ -311,7 +334,7 @@ def evaluate_and_record(
             ctx.definitions, ctx.store, found, recorded, now=now, floor=floor, overdue=overdue
         )
     done = ctx.store.record_changes(found, alert=ctx.alerts, now=clock() if clock else now)
-    hashes = {i.id: i.hash for i in ctx.definitions.indicators if i.id not in unread}
+    hashes = {i.id: i.hash for i in ctx.definitions.indicators if i.id not in unread | owed}
     ctx.store.mark_evaluated({i: h for i, h in hashes.items() if evaluated.get(i, h) != h})
     return done
 
@@ -415,13 +438,12 @@ def replay(
 
     That evaluation notes every indicator as evaluated with its definition as it is, so an
     indicator added or edited since its last evaluation whose window begins before `since`
-    is first looked at (`first_look`): else the entries between its window's start and
-    `since` would keep the matches of the old rule (or none), its status would rest on them,
-    and no later preparation would look again."""
+    is first looked at (`first_look`, by that evaluation): else the entries between its
+    window's start and `since` would keep the matches of the old rule (or none), its status
+    would rest on them, and no later preparation would look again."""
     prepare(ctx, now=now, evaluate=False)
     entries, written = rematch(ctx, since, clock=clock, done=done)
-    first_look(ctx, now=now, before=since)
-    return entries, written, evaluate_and_record(ctx, now=now, replayed=True)
+    return entries, written, evaluate_and_record(ctx, now=now, replayed=True, before=since)
 
 
 def replay_owner(ctx: Context) -> str:

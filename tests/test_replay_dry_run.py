@@ -96,8 +96,8 @@ def test_a_daemon_reloads_stores_news_evaluates_and_records_a_fetch_while_a_dry_
     history: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The daemon has the new rule but has not prepared it yet: its reload would match the
-    # stored news against the edited indicator itself (`first_look`) and record the change.
+    # The daemon has the new rule but has not prepared it yet: its evaluation matches the
+    # stored news against the edited indicator first (`first_look`), writing its matches too.
     new = definitions(tmp_path, "Dispatch", feed_server.url("/a.xml"))
     daemon = twofeeds.unprepared(new, impatient(history))
     [claimed] = daemon.store.due_feeds(NOW + MINUTE, owner=daemon.owner, lease=MINUTE, force=True)
@@ -122,14 +122,15 @@ def test_a_daemon_reloads_stores_news_evaluates_and_records_a_fetch_while_a_dry_
     assert "recorded" in seen, "the daemon's work never ran between two batches"
     assert [e.guid for _id, e in seen["stored"].entries] == ["fresh"]
     assert seen["stored"].dropped == {}  # its fetch recorded too
-    assert seen["recorded"] == []  # the stored matches: still one publisher's
+    edit = [(c.old_status, c.new_status, c.reason) for c in seen["recorded"]]
+    assert edit == [("said:reported", "said:confirmed", "definition edited (watch.yaml)")]
     assert result.exit_code == 0, result.output
     assert result.stdout == WOULD  # from the database as it was when the dry run began
     with open_store(history) as store:  # the daemon's writes, and none of the dry run's
         assert store.replay_hold() is None
-        assert [c.new_status for c in store.history("watch")] == ["said:reported"]
+        assert [c.new_status for c in store.history("watch")] == ["said:confirmed", "said:reported"]
         assert store.feeds()[0].last_checked_at == NOW + MINUTE
-        assert store.current_statuses()["watch"][0] == "said:reported"
+        assert store.current_statuses()["watch"][0] == "said:confirmed"
     assert files_beside(history) == files  # no copy left beside the database
     daemon.store.close()
 
