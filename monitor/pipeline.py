@@ -83,9 +83,7 @@ def prepare(ctx: Context, *, now: datetime, evaluate: bool = True) -> list[Statu
     return evaluate_and_record(ctx, now=now)  # which looks first (`first_look`)
 
 
-def first_look(
-    ctx: Context, *, now: datetime, batch: int = REPLAY_BATCH, before: datetime | None = None
-) -> int:
+def first_look(ctx: Context, *, now: datetime, batch: int = REPLAY_BATCH) -> int:
     """Match the stored entries inside its window against each indicator no writer has worked
     out with its definition as it is now — new in the definitions, or edited since — before
     that evaluation, and make its matches inside the window what its rule gives; returns the
@@ -102,12 +100,9 @@ def first_look(
     not while a replay holds them. When `ctx.stop` is set (the daemon stops) it ends after the
     page it reads, writing nothing, and raises LookStopped: the next start looks again.
 
-    `before`: a replay's date (`replay`), which matched the entries from then on again: only
-    the indicators whose window begins before it are looked at, the others are matched whole.
-
     Every evaluation looks first (`evaluate_and_record`), so a look refused while a replay
     held the matches is taken by the next one, before it notes the indicator evaluated."""
-    return _look(ctx, ctx.store.evaluated_with(), now=now, batch=batch, before=before)[0]
+    return _look(ctx, ctx.store.evaluated_with(), now=now, batch=batch)[0]
 
 
 def _look(
@@ -119,7 +114,10 @@ def _look(
     before: datetime | None = None,
 ) -> tuple[int, frozenset[str]]:
     """`first_look`, given `evaluated` (`Store.evaluated_with`): (matches written, the ids of
-    the indicators a look is still owed to: refused, a replay holding the matches)."""
+    the indicators a look is still owed to: refused, a replay holding the matches).
+
+    `before`: a replay's date (`replay`), which matched the entries from then on again: only
+    the indicators whose window begins before it are looked at, the others are matched whole."""
     looked = [i for i in ctx.definitions.indicators if evaluated.get(i.id) != i.hash]
     if before is not None:
         looked = [i for i in looked if now - i.window < before]
