@@ -331,10 +331,13 @@ class _Pool(Generic[T]):
 
 
 def _begin(end: Connection, started: Event) -> None:
-    """A worker's initializer: it ends with this process (`hold`), and says it has started, so
-    that a worker dying before its first body (its program cannot be loaded) is not taken for
-    one killed by a body."""
+    """A worker's initializer: it ends with this process (`hold`), ignores SIGINT (Ctrl-C at a
+    terminal reaches every process of the foreground group: this process decides how to stop,
+    and a worker's KeyboardInterrupt only printed a traceback under its words), and says it
+    has started, so that a worker dying before its first body (its program cannot be loaded) is
+    not taken for one killed by a body."""
     hold(end)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     started.set()
 
 

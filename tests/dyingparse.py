@@ -7,6 +7,8 @@ is added for the tests. A body whose first line is a command does what it says, 
 without that line otherwise:
 
 - `KILL`: the worker kills itself with SIGKILL, each time the body is parsed;
+- `INTERRUPT`: the worker sends itself SIGINT (as Ctrl-C at a terminal sends it to every
+  process of the foreground group), then parses;
 - `kill_after(marker)`: the same, once `marker` exists;
 - `hang_once(marker)`: the first time, create `marker` and wait (until the pool, broken by
   another worker's death, ends this one); from then on, parse;
@@ -26,6 +28,7 @@ from pathlib import Path
 from monitor.parse import Parsed, ParseJob, parse_job
 
 KILL = b"<!-- test: kill -->\n"
+INTERRUPT = b"<!-- test: interrupt -->\n"
 WAIT = 60.0  # seconds: only turns a hang into a failure
 
 
@@ -51,7 +54,9 @@ def parse_or_die(job: ParseJob) -> Parsed:
         return parse_job(job)
     command, _, argument = first.removeprefix(b"<!-- test: ").removesuffix(b" -->").partition(b" ")
     marker = Path(argument.decode()) if argument else None
-    if command == b"kill":
+    if command == b"interrupt":
+        os.kill(os.getpid(), signal.SIGINT)
+    elif command == b"kill":
         if marker is not None:
             _wait_for(marker)
         os.kill(os.getpid(), signal.SIGKILL)

@@ -26,7 +26,7 @@ from monitor.parsepool import RESTARTS, parse_many
 from monitor.pipeline import run_cycle
 from monitor.store import Store, open_store
 from tests import dyingparse
-from tests.dyingparse import KILL, hang_once, kill_after, pid_after
+from tests.dyingparse import INTERRUPT, KILL, hang_once, kill_after, pid_after
 from tests.feedserver import FeedServer
 from tests.storeops import lease_until
 from tests.test_pipeline_window import ALL_TAGS, BODY, NOW, context
@@ -149,6 +149,21 @@ def test_an_idle_worker_that_dies_costs_no_body(
         f"{DIED} with 1 body in its pool: it is parsed again alone; a new pool goes on "
         f"(1 of {RESTARTS} restarts in this cycle)"
     ]
+
+
+def test_ctrl_c_at_a_terminal_leaves_the_workers_to_the_process_they_work_for() -> None:
+    """Ctrl-C at a terminal sends SIGINT to every process of the foreground group, the workers
+    too: a worker that took it as KeyboardInterrupt printed a traceback under `monitor check`'s
+    (or `monitor run`'s) and lost its body. A worker ignores it: the process it works for
+    decides how to stop, and the body under way is parsed."""
+    items = [job("interrupted", INTERRUPT), job("next")]
+
+    try:
+        results = parsed(list(parse_many(items, workers=2)))
+    except KeyboardInterrupt:  # the worker's, passed back with its job
+        pytest.fail("the worker took SIGINT as KeyboardInterrupt")
+
+    assert all(isinstance(r, ParsedFeed) and len(r.entries) == 3 for r in results.values())
 
 
 def test_a_cycle_stores_every_feed_but_the_one_whose_worker_died_and_reads_it_next_time(
