@@ -360,6 +360,17 @@ def test_history_rejects_a_limit_below_one_in_one_line(limit: str) -> None:
     ]
 
 
+@pytest.mark.parametrize("family", ["db", "verdict"])
+def test_a_family_without_its_subcommand_shows_its_help_as_written(family: str) -> None:
+    """`monitor db` alone shows the help of `monitor db`, as `monitor` alone shows its own,
+    with its list of subcommands one per line (it was pressed into one usage-error line)."""
+    result = CliRunner().invoke(main, [family], prog_name="monitor")
+    helped = CliRunner().invoke(main, [family, "--help"], prog_name="monitor")
+
+    assert result.exit_code == 2
+    assert result.stderr == helped.stdout
+
+
 def three_feeds(tmp_path: Path, feed_server: FeedServer) -> dict[str, str]:
     lines = ["feeds:"]
     for name in ("a", "b", "c"):

@@ -172,6 +172,11 @@ class Command(click.Command):
             raise click_error(exc) from exc
 
 
+# A group run without its subcommand: its help, shown as written (click 8.2 on; before, it
+# printed the help and exited 0).
+HELP_ASKED: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class Group(click.Group):
     """A group whose commands are `Command`s and whose usage errors are one line on stderr
     (exit 2), with where to read more:
@@ -188,7 +193,7 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
-            if exc.ctx is None:  # already made one line by a group below
+            if exc.ctx is None or isinstance(exc, HELP_ASKED):  # one line already, or a help
                 raise
             path = exc.ctx.command_path
             message = " ".join(exc.format_message().split())
