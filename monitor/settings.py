@@ -575,4 +575,7 @@ def database_dir_problem(url: str) -> str | None:
         problem = f"{existing} is not writable"
     if problem is None:
         return None
+    if existing == folder and existing.is_dir():  # there already: nothing to create
+        why = "(SQLite keeps its write-ahead log beside the database)"
+        return f"settings: MONITOR_DATABASE_URL: the data directory {problem} {why}"
     return f"settings: MONITOR_DATABASE_URL: cannot create the data directory {folder}: {problem}"

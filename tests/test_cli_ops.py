@@ -210,6 +210,23 @@ def test_an_unwritable_data_directory_is_named_before_anything_is_created(
     assert not (tmp_path / "data").exists()
 
 
+def test_a_data_directory_that_exists_but_is_not_writable_is_not_said_to_be_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder is there (a read-only mount, another user's): nothing is to be created, and
+    the line says what is wrong with it."""
+    from monitor import settings
+
+    monkeypatch.setattr(settings.os, "access", lambda path, mode: Path(path) != tmp_path)
+
+    problem = settings.database_dir_problem(f"sqlite:///{tmp_path}/monitor.db")
+
+    assert problem == (
+        f"settings: MONITOR_DATABASE_URL: the data directory {tmp_path} is not writable"
+        " (SQLite keeps its write-ahead log beside the database)"
+    )
+
+
 def test_an_unknown_setting_is_warned_about_once_with_the_closest_name(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("MONITOR_DIGEST_TOO=ops@example.com\nPOSTGRES_PASSWORD=x\n")
     env = shipped(tmp_path) | {"MONITOR_CHECK_INTERVALL": "5m", "MONITOR_FROBNICATE": "1"}
