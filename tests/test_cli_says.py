@@ -70,6 +70,26 @@ def test_history_text_shows_the_matched_terms_and_snippets(
     assert "/" not in "".join(re.findall(r"^      matched: (.*)$", result.stdout, re.M))
 
 
+def test_history_text_of_evidence_without_a_link_has_no_empty_line_for_it(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A link that is not kept (javascript:, as a feed without links gives none): the evidence
+    reads headline, matched terms, snippet, without a line of spaces between them."""
+    env = three_feeds(tmp_path, feed_server)
+    lede = "The foreign ministry said the rule takes effect on Monday."
+    item = news.Item(news.VISA_YONHAP, "javascript:void(0)", NOW, lede, guid="yna-1")
+    feed_server.route("/a.xml", body=news.rss("Yonhap", [item]))
+    assert invoke(["check"], env).exit_code == 0
+
+    result = invoke(["history", "visa-easing"], env)
+
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert [n for n, text in enumerate(lines) if not text.strip()] == []
+    headline = next(n for n, text in enumerate(lines) if text.startswith("    [entry "))
+    assert lines[headline + 1].startswith("      matched: ")
+
+
 @pytest.mark.parametrize("args", [["test", "-v"], ["test", "visa-easing", "north-korea-stance"]])
 def test_the_new_forms_of_test_pass_on_the_shipped_indicators(
     tmp_path: Path, args: list[str]

@@ -257,6 +257,20 @@ def test_feed_derived_markup_arrives_inert() -> None:
     assert "javascript:alert(3)  [not a web link]" in text
 
 
+def test_evidence_without_a_link_shows_no_empty_line_for_it() -> None:
+    """An item without a link (a feed that gives guids only, or a link not kept: javascript:)
+    reads as the others do, without a line of spaces where the link would be."""
+    unlinked = evidence("Xi tells Lee China will enforce sanctions", "", hour=1)
+    digest = sample(changes=(change("nk", "quiet", "pressure:reported", unlinked),))
+
+    text, _html = parts(build_digest(digest, sender=SENDER, recipients=RECIPIENTS))
+
+    lines = text.splitlines()
+    at = lines.index("      yna.co.kr, 2026-01-06 10:30 KST")
+    assert lines[at + 1] == "      matched: Xi, sanctions"
+    assert lines[at + 2].startswith('      "Xi told Lee')  # the snippet, as under a link
+
+
 def test_times_in_the_digest_zone() -> None:
     text, html = parts(build_digest(sample(), sender=SENDER, recipients=RECIPIENTS))
     assert "(2026-01-06 11:00 KST)" in text  # the change at 02:00 UTC

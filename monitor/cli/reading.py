@@ -181,7 +181,8 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
         for e in change.evidence:
             judged = " (confirmed by an analyst)" if e.judged else ""
             click.echo(f"    [entry {e.entry_id}] {e.publisher}: {clean(e.title)}{judged}")
-            click.echo(f"      {clean(e.link)}")
+            if link := clean(e.link):
+                click.echo(f"      {link}")
             if terms := shown_terms(e.terms, e.title, e.snippet):
                 click.echo(f"      matched: {', '.join(terms)}")
             if snippet := lede(e.title, e.snippet):
