@@ -360,7 +360,8 @@ class Settings(BaseSettings):
         backend = scheme.partition("+")[0].lower()
         if not sep or backend not in ("sqlite", "postgresql"):
             raise ValueError(
-                f"{value!r} is neither SQLite nor PostgreSQL (e.g. sqlite:///data/monitor.db, "
+                f"{_no_password(value)!r} is neither SQLite nor PostgreSQL (e.g. "
+                "sqlite:///data/monitor.db, "
                 "postgresql+psycopg://monitor@db/monitor)"
             )
         if backend == "sqlite" and rest.partition("?")[0] in ("", "/", "/:memory:"):
@@ -553,6 +554,17 @@ def _dotenv(path: Path) -> dict[str, str | None]:
         return dict(dotenv_values(path)) if path.is_file() else {}
     except (OSError, UnicodeDecodeError):
         return {}
+
+
+def _no_password(url: str) -> str:
+    """A database URL as an error may show it: its password as `***`, as the store's errors
+    show it (`user:***@host`), since errors go to logs."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    user, at, host = netloc.rpartition("@")
+    if not sep or not at or ":" not in user:
+        return url
+    return f"{scheme}{sep}{user.partition(':')[0]}:***@{host}{slash}{path}"
 
 
 def database_dir_problem(url: str) -> str | None:
