@@ -358,6 +358,12 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str) -> str:
         scheme, sep, rest = value.strip().partition("://")
         backend = scheme.partition("+")[0].lower()
+        if sep and backend == "postgres":  # SQLAlchemy reads no postgres://
+            shown = _no_password(value).partition("://")[2]
+            raise ValueError(
+                f"{_no_password(value)!r} is PostgreSQL written as libpq and Heroku write it: "
+                f"write postgresql+psycopg://{shown}"
+            )
         if not sep or backend not in ("sqlite", "postgresql"):
             raise ValueError(
                 f"{_no_password(value)!r} is neither SQLite nor PostgreSQL (e.g. "

@@ -90,6 +90,9 @@ def make_database(env: dict[str, str]) -> None:
         ("MONITOR_DATABASE_URL", "mysql://monitor:hunter2@db/monitor", "'mysql://monitor:***@db/"
          "monitor' is neither SQLite nor PostgreSQL (e.g. sqlite:///data/monitor.db, "
          "postgresql+psycopg://monitor@db/monitor)"),  # its password in no log, as the store's
+        ("MONITOR_DATABASE_URL", "postgres://monitor:hunter2@db/monitor", "'postgres://monitor:"
+         "***@db/monitor' is PostgreSQL written as libpq and Heroku write it: write "
+         "postgresql+psycopg://monitor:***@db/monitor"),  # SQLAlchemy reads no postgres://
         ("MONITOR_TIMEZONE", "Mars/Olympus", "'Mars/Olympus' is not a time zone (e.g. UTC, "
                                               "Asia/Seoul)"),
         ("MONITOR_DIGEST_TIME", "25:00", "'25:00' is not a time of day (e.g. 07:00)"),
