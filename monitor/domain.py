@@ -191,12 +191,23 @@ class NearNode:
     order: Order = Order.ANY
 
 
-Node = TermNode | AllNode | AnyNode | NoneNode | NearNode
-
-
 class Scope(StrEnum):
     ENTRY = "entry"
     SENTENCE = "sentence"
+
+
+@dataclass(frozen=True)
+class ScopeNode:
+    """A nested rule with a `scope` of its own: `node` holds within one sentence, or anywhere in
+    the entry, whatever the scope of the rule around it. Inside a sentence rule, an entry scope
+    holds in every sentence when `node` holds in the entry; inside an entry rule, a sentence
+    scope holds when `node` holds in one sentence."""
+
+    node: Node
+    scope: Scope
+
+
+Node = TermNode | AllNode | AnyNode | NoneNode | NearNode | ScopeNode
 
 
 @dataclass(frozen=True)
@@ -211,6 +222,8 @@ def iter_terms(node: Node) -> Iterable[Term]:
     elif isinstance(node, NearNode):
         for group in node.terms:
             yield from group
+    elif isinstance(node, ScopeNode):
+        yield from iter_terms(node.node)
     else:
         for child in node.children:
             yield from iter_terms(child)

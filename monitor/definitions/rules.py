@@ -27,6 +27,7 @@ from monitor.domain import (
     Order,
     Rule,
     Scope,
+    ScopeNode,
     Term,
     TermNode,
 )
@@ -43,18 +44,20 @@ def read_rule(f: File, node: yaml.Node) -> Rule | None:
     values = mapping(f, node, "a rule", RULE_KEYS)
     if values is None:
         return None
-    scope = Scope.ENTRY
-    if "scope" in values:
-        text = string(f, values["scope"], "scope")
-        if text is not None and text not in (Scope.ENTRY, Scope.SENTENCE):
-            f.error(values["scope"], f"scope '{text}' must be 'entry' or 'sentence'")
-        elif text is not None:
-            scope = Scope(text)
+    scope = _scope(f, values["scope"]) if "scope" in values else Scope.ENTRY
     if all(key not in values for key in Operator if key is not Operator.NONE):
         f.error(node, "a rule needs 'all', 'any' or 'near' ('none' alone would match everything)")
         return None
     tree = _operators(f, values, depth=0)
-    return Rule(tree, scope) if tree is not None else None
+    return Rule(tree, scope) if tree is not None and scope is not None else None
+
+
+def _scope(f: File, node: yaml.Node) -> Scope | None:
+    text = string(f, node, "scope")
+    if text is not None and text not in tuple(Scope):
+        f.error(node, f"scope '{text}' must be 'entry' or 'sentence'")
+        return None
+    return Scope(text) if text is not None else None
 
 
 def _operators(f: File, values: dict[str, yaml.Node], depth: int) -> Node | None:
@@ -103,10 +106,15 @@ def _item(f: File, node: yaml.Node, depth: int) -> Node | None:
         term = _labeled_term(f, node)
         return TermNode(term) if term is not None else None
     if isinstance(node, yaml.MappingNode):
-        values = mapping(f, node, "a nested rule", NESTED_RULE_KEYS)
-        if values == {}:
+        values = mapping(f, node, "a nested rule", RULE_KEYS)
+        if values is None or not values.keys() - {"scope"}:
             f.error(node, "a nested rule needs one of: all, any, none, near")
-        return _operators(f, values, depth) if values else None
+            return None
+        tree = _operators(f, values, depth)
+        if "scope" not in values or tree is None:
+            return tree
+        scope = _scope(f, values["scope"])  # its own scope, whatever the rule's around it
+        return ScopeNode(tree, scope) if scope is not None else None
     f.error(node, "a rule item must be a term or a mapping with all, any, none or near")
     return None
 

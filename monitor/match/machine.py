@@ -19,6 +19,7 @@ from monitor.domain import (
     NoneNode,
     Order,
     Scope,
+    ScopeNode,
     Term,
     TermKind,
     TermNode,
@@ -68,8 +69,16 @@ class CNear:
     order: Order
 
 
+@dataclass(frozen=True, slots=True)
+class CScope:
+    """A nested rule with a scope of its own (`ScopeNode`): `child` is evaluated in it."""
+
+    child: CNode
+    sentence: bool
+
+
 COperator = CAll | CAny | CNone | CNear  # one compiled node per Operator member
-CNode = CTerm | COperator
+CNode = CTerm | COperator | CScope
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +141,8 @@ class Machine:
                 return CAny(*self._compile_children(node.children, seen))
             case NoneNode():
                 return CNone(*self._compile_children(node.children, seen))
+            case ScopeNode():
+                return CScope(self._compile(node.node, seen), node.scope == Scope.SENTENCE)
             case _:
                 assert_never(node)
 
@@ -243,6 +254,8 @@ class Machine:
                 return list(dict.fromkeys(found))
             case CNone():
                 return []
+            case CScope():
+                return self._groups(node.child)
             case CAll():
                 children = [self._groups(child) for child in node.children]
                 return list(dict.fromkeys(group for groups in children for group in groups))

@@ -14,6 +14,7 @@ from monitor.domain import (
     NearNode,
     Node,
     NoneNode,
+    ScopeNode,
     Term,
     TermNode,
 )
@@ -117,6 +118,8 @@ def _firing_terms(node: Node) -> Iterable[Term]:
         yield node.term
     elif isinstance(node, NearNode):
         yield from (term for group in node.terms for term in group)
+    elif isinstance(node, ScopeNode):
+        yield from _firing_terms(node.node)
     elif not isinstance(node, NoneNode):
         for child in node.children:
             yield from _firing_terms(child)

@@ -9,7 +9,7 @@ from typing import assert_never
 
 from monitor.domain import Order, normalize
 from monitor.fold import fold
-from monitor.match.machine import CAll, CAny, CNear, CNode, CNone, CTerm, Machine
+from monitor.match.machine import CAll, CAny, CNear, CNode, CNone, CScope, CTerm, Machine
 from monitor.match.regexterms import MAX_HITS_PER_TERM, regex_hits
 from monitor.match.textview import (
     ASCII_TOKEN,
@@ -149,6 +149,8 @@ class Scan:
         so a regex runs only where its answer can still change the outcome."""
         if isinstance(node, CTerm):
             return self._term_mask(node.term_id, sentence)
+        if isinstance(node, CScope):
+            return self._scope_mask(node, sentence, care)
         known = self._memo.get(id(node))  # a node belongs to one outcome, so to one scope
         if known is not None:
             mask, bits = known
@@ -172,6 +174,16 @@ class Scan:
         mask, bits = (mask & bits) | (found & care), bits | care
         self._memo[id(node)] = (mask, bits)
         return mask
+
+    def _scope_mask(self, node: CScope, sentence: bool, care: int) -> int:
+        """Within sentences, an entry-scoped child holds in every sentence when it holds in the
+        entry; within the entry, a sentence-scoped child holds when it holds in one sentence."""
+        if node.sentence == sentence:
+            return self.eval(node.child, sentence, care)
+        if sentence:
+            return self.universe(True) if self.eval(node.child, False, 1) else 0
+        held = self.present(node.child) and self.eval(node.child, True, self.universe(True))
+        return 1 if held else 0
 
     def _all_mask(self, node: CAll, sentence: bool, care: int) -> int:
         mask = care
@@ -269,6 +281,8 @@ class Scan:
                 return not hits.isdisjoint(node.literals) or any(map(self.present, node.rest))
             case CNone():
                 return True
+            case CScope():
+                return self.present(node.child)
             case _:
                 assert_never(node)
 
@@ -329,6 +343,13 @@ class Scan:
                         self._fired(child, sentence, bit, out)
             case CNone():
                 pass  # terms that must be absent explain nothing
+            case CScope() if node.sentence == sentence:
+                self._fired(node.child, sentence, bit, out)
+            case CScope() if sentence:  # an entry-scoped child: its terms anywhere
+                self._fired(node.child, False, 1, out)
+            case CScope():  # a sentence-scoped child: its terms in the first sentence it holds in
+                held = self.eval(node.child, True, self.universe(True))
+                self._fired(node.child, True, held & -held, out)
             case _:
                 assert_never(node)
 
