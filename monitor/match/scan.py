@@ -149,9 +149,7 @@ class Scan:
         so a regex runs only where its answer can still change the outcome."""
         if isinstance(node, CTerm):
             return self._term_mask(node.term_id, sentence)
-        if isinstance(node, CScope):
-            return self._scope_mask(node, sentence, care)
-        known = self._memo.get(id(node))  # a node belongs to one outcome, so to one scope
+        known = self._memo.get(id(node))  # a node belongs to one outcome and is read in one scope
         if known is not None:
             mask, bits = known
             if not care & ~bits:
@@ -169,6 +167,8 @@ class Scan:
             case CNear():
                 found = self._near_mask(node, sentence)
                 care = self.universe(sentence)  # found exactly for every segment
+            case CScope():
+                found = self._scope_mask(node, sentence, care)
             case _:
                 assert_never(node)
         mask, bits = (mask & bits) | (found & care), bits | care
