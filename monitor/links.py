@@ -5,19 +5,42 @@ scheme's default port is no port: `HTTPS://Wire.Example.COM:443/a`, `https://wir
 and `https://wire.example.com:443/a` are one link. Its path, query and fragment are compared as
 written (case counts there). Entries are keyed by it (`identity.entry_key`), stories by it less
 its fragment (`stories`), publishers by `host_key` (`parse.publisher_of`).
+
+A URL may carry a password (`http://reader:hunter2@host/feed.xml`: a private feed read with
+HTTP basic auth, a database URL): `without_password` is how every text for people shows it
+(`http://reader:***@host/feed.xml`), and `without_userinfo` is the URL that carries none.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["host_key", "link_identity"]
+__all__ = ["host_key", "link_identity", "without_password", "without_userinfo"]
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 # A link whose scheme and host are as `link_identity` gives them: in lower case ASCII, no port.
 _PLAIN = re.compile(r"[a-z][a-z0-9+.-]*://[a-z0-9._~!$&'()*+,;=%@-]*(?:[/?#]|\Z)")
 _AUTHORITY_END = re.compile(r"[/?#]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# `scheme://user:password@`, anywhere in a text: the password runs to the authority's last "@"
+_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*):[^/?#\s]*@")
+_USERINFO = re.compile(r"\A([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
+HIDDEN = "***"
+
+
+def without_password(text: str) -> str:
+    """`text` with the password of every URL in it as `***` (`http://reader:***@host/`): a
+    URL, or an error or a log line that names one. What is shown to people, logged or stored
+    as a message; the URL with its password is only for fetching (or connecting)."""
+    if "@" not in text:
+        return text  # what nearly every text is
+    return _PASSWORD.sub(rf"\1:{HIDDEN}@", text)
+
+
+def without_userinfo(url: str) -> str:
+    """`url` without `user:password@`: a base to resolve a feed's links against, so that no
+    article link carries the feed's credentials."""
+    return _USERINFO.sub(r"\1", url) if "@" in url else url
 
 
 def link_identity(link: str) -> str:

@@ -32,6 +32,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from monitor.domain import TooLong, format_duration, parse_duration
 from monitor.errors import ConfigError
+from monitor.links import without_password
 
 CommaList = Annotated[list[str], NoDecode]
 TokenMap = Annotated[dict[str, SecretStr], NoDecode]
@@ -359,14 +360,14 @@ class Settings(BaseSettings):
         scheme, sep, rest = value.strip().partition("://")
         backend = scheme.partition("+")[0].lower()
         if sep and backend == "postgres":  # SQLAlchemy reads no postgres://
-            shown = _no_password(value).partition("://")[2]
+            shown = without_password(value).partition("://")[2]
             raise ValueError(
-                f"{_no_password(value)!r} is PostgreSQL written as libpq and Heroku write it: "
+                f"{without_password(value)!r} is PostgreSQL written as libpq and Heroku write it: "
                 f"write postgresql+psycopg://{shown}"
             )
         if not sep or backend not in ("sqlite", "postgresql"):
             raise ValueError(
-                f"{_no_password(value)!r} is neither SQLite nor PostgreSQL (e.g. "
+                f"{without_password(value)!r} is neither SQLite nor PostgreSQL (e.g. "
                 "sqlite:///data/monitor.db, "
                 "postgresql+psycopg://monitor@db/monitor)"
             )
@@ -560,17 +561,6 @@ def _dotenv(path: Path) -> dict[str, str | None]:
         return dict(dotenv_values(path)) if path.is_file() else {}
     except (OSError, UnicodeDecodeError):
         return {}
-
-
-def _no_password(url: str) -> str:
-    """A database URL as an error may show it: its password as `***`, as the store's errors
-    show it (`user:***@host`), since errors go to logs."""
-    scheme, sep, rest = url.partition("://")
-    netloc, slash, path = rest.partition("/")
-    user, at, host = netloc.rpartition("@")
-    if not sep or not at or ":" not in user:
-        return url
-    return f"{scheme}{sep}{user.partition(':')[0]}:***@{host}{slash}{path}"
 
 
 def database_dir_problem(url: str) -> str | None:
