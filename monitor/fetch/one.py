@@ -4,6 +4,7 @@ classified, the body read within its caps and inflated, every failure as a messa
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import math
 import os
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import httpx2
@@ -32,6 +33,7 @@ from monitor.fetch.model import (
     FetchStatus,
     clip_error,
 )
+from monitor.links import without_password
 
 if TYPE_CHECKING:
     pass
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 HTTP_SCHEMES = frozenset({"http", "https"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 NO_BODY = frozenset({204, 304})  # answers that have no body, whatever their headers say
 DRAIN_BYTES = 65_536  # an unread body at most this long is read, so its connection is reused
 DRAIN_SECONDS = 1.0  # ... if that takes no longer than this
@@ -95,11 +98,12 @@ class Client:
         self._timeout = httpx2.Timeout(limits.timeout).as_dict()
 
     async def get(self, url: str, headers: dict[str, str]) -> httpx2.Response:
-        """The response to a GET, its body not read yet: the caller closes it."""
+        """The response to a GET, its body not read yet: the caller closes it. A URL's
+        `user:password@` is sent as HTTP basic auth (the transport itself sends none)."""
         request = httpx2.Request(
             "GET",
             _url(url),
-            headers={**self._headers, **headers},
+            headers={**self._headers, **_basic_auth(url), **headers},
             extensions={"timeout": self._timeout},
         )
         response = await self._transport_for(request.url).handle_async_request(request)
@@ -126,6 +130,16 @@ def _url(url: str) -> httpx2.URL:
     return httpx2.URL(url)
 
 
+def _basic_auth(url: str) -> dict[str, str]:
+    """`Authorization: Basic …` from the URL's `user:password@` (percent-decoded), as httpx's
+    own client sends it; no header when the URL has none."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return {}
+    pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode("ascii")}
+
+
 async def fetch_guarded(client: Client, request: FeedRequest, limits: FetchLimits) -> FetchResult:
     """One feed, never raising: every failure becomes a FAILED/GONE/RATE_LIMITED result."""
     started = time.monotonic()
@@ -140,9 +154,8 @@ async def fetch_guarded(client: Client, request: FeedRequest, limits: FetchLimit
         result = _failed(request, FetchStatus.FAILED, _describe_http_error(exc, limits))
     except Exception as exc:  # one feed's surprise must not stop the others
         result = _failed(request, FetchStatus.FAILED, f"fetch: {_surprise(exc)}")
-    return replace(
-        result, error=clip_error(result.error), elapsed=round(time.monotonic() - started, 6)
-    )
+    error = clip_error(without_password(result.error))  # errors are stored, logged and shown
+    return replace(result, error=error, elapsed=round(time.monotonic() - started, 6))
 
 
 def _surprise(exc: BaseException) -> str:
@@ -240,7 +253,27 @@ def _redirect_target(response: httpx2.Response, url: str, first_url: str) -> str
         raise malformed from None
     if _scheme(url) == "https" and scheme == "http" and _scheme(first_url) != "http":
         raise Failure(f"fetch: HTTP {code} redirect from https to http refused ({target})")
-    return target
+    return _credentials_kept(url, target)
+
+
+def _credentials_kept(url: str, target: str) -> str:
+    """`target`, with the credentials of `url` when it names none of its own and is the same
+    host and port (also from http up to https), as httpx's client keeps Authorization on such
+    a redirect; a relative Location keeps them already. A Location's own credentials stand."""
+    here, there = urlsplit(url), urlsplit(target)
+    if "@" not in here.netloc or "@" in there.netloc:
+        return target
+    origin, to = _origin(here), _origin(there)
+    upgrade = origin == ("http", to[1], 80) and to == ("https", origin[1], 443)
+    if origin != to and not upgrade:
+        return target
+    userinfo = here.netloc.rpartition("@")[0]
+    return there._replace(netloc=f"{userinfo}@{there.netloc}").geturl()
+
+
+def _origin(parts: SplitResult) -> tuple[str, str | None, int | None]:
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname, parts.port or _DEFAULT_PORTS.get(scheme)
 
 
 def _scheme(url: str) -> str:
