@@ -19,6 +19,7 @@ from monitor.cycle import Context, CycleReport, Source
 from monitor.domain import Entry, utc_text
 from monitor.fetch import FeedRequest, FetchResult, FetchStatus, clip_error, next_check
 from monitor.leases import Leases
+from monitor.links import without_password
 from monitor.parse import ParsedFeed, ParseJob
 from monitor.store import DueFeed, FetchRecord
 
@@ -136,11 +137,11 @@ def absorb(
     elif parsed is not None:
         title, entries = parsed.title or None, parsed.entries
         title = None if feed.id in titled else title
-        warning = clip_error(parsed.warning)
+        warning = clip_error(without_password(parsed.warning))
         if warning:
             log.warning("feed %s was read with a warning: %s", feed.id, warning)
     unchanged = parsed is None and result.status in _UNCHANGED
-    error = clip_error(error)
+    error = clip_error(without_password(error))  # a parse error names the feed's URL
     ok = result.ok and not error
     limited = result.status is FetchStatus.RATE_LIMITED
     if not ok and not limited:

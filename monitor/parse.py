@@ -30,7 +30,7 @@ from monitor import charsets, dates
 from monitor.domain import Entry
 from monitor.errors import ParseError
 from monitor.identity import distinct_items
-from monitor.links import host_key
+from monitor.links import host_key, without_password, without_userinfo
 
 __all__ = [
     "ParseJob",
@@ -80,11 +80,15 @@ ENDS_AFTER_AN_ITEM = "the body ends early (cut off?), after an item's end: read 
 def parse_feed(
     body: bytes, *, feed_id: str, url: str, content_type: str | None = None
 ) -> ParsedFeed:
-    """Read a feed body into entries; ParseError when it is not a feed at all."""
+    """Read a feed body into entries; ParseError when it is not a feed at all. Errors show
+    `url` without its password; its links are resolved against it without credentials."""
+    shown, base = without_password(url), without_userinfo(url)
     if not body.strip():
-        raise ParseError(f"parse: {url}: not a feed (empty body)")
+        raise ParseError(f"parse: {shown}: not a feed (empty body)")
     if body.lstrip()[:1] in (b"{", b"["):  # feedparser would call it ill-formed XML
-        raise ParseError(f"parse: {url}: not a feed (JSON, such as a JSON Feed: RSS, RDF or Atom)")
+        raise ParseError(
+            f"parse: {shown}: not a feed (JSON, such as a JSON Feed: RSS, RDF or Atom)"
+        )
     # Without a content type feedparser reports a bozo "no Content-type specified";
     # application/xml lets the body's own XML declaration choose the charset. No
     # Content-Location: feedparser would resolve guids against it, and a guid must not
@@ -101,7 +105,7 @@ def parse_feed(
             resolve_relative_uris=False,
         )
     except Exception as exc:  # feedparser's own bugs on hostile input
-        raise ParseError(f"parse: {url}: not a feed ({type(exc).__name__}: {exc})") from exc
+        raise ParseError(f"parse: {shown}: not a feed ({type(exc).__name__}: {exc})") from exc
     read_as = _str(parsed.get("encoding"))
     note = charsets.charset_note(read_as, headers["content-type"], body)
     problem = _bozo_text(parsed, note, body=body, dropped=dropped)
@@ -109,21 +113,21 @@ def parse_feed(
         problem = _also(problem, f"{replaced} byte(s) that are not UTF-8 replaced")
     # Nothing readable: not a feed, also when the ill-formed remains name one (`<rss>`&&&).
     if not parsed.get("entries") and (not parsed.get("version") or _ill_formed(parsed)):
-        raise ParseError(f"parse: {url}: not a feed ({problem or 'no feed elements found'})")
+        raise ParseError(f"parse: {shown}: not a feed ({problem or 'no feed elements found'})")
     feed = parsed.get("feed") or {}
     language = _str(feed.get("language"))
-    found = list(_entries(parsed.get("entries") or [], feed_id, url, language))
+    found = list(_entries(parsed.get("entries") or [], feed_id, base, language))
     items, left_out = _whole(found, parsed, body)
     if left_out:  # a body cut off mid-item: the item the cut fell in is no whole story
         problem = _also(problem, left_out)
         if not items:
-            raise ParseError(f"parse: {url}: not a feed ({problem})")
+            raise ParseError(f"parse: {shown}: not a feed ({problem})")
     entries, shared = _unique(items)
     if shared:  # a CMS that gives every item one guid: its stories are told apart by headline
         problem = _also(problem, shared)
     return ParsedFeed(
         title=_one_line(_text_of(feed, "title"))[:MAX_TITLE],
-        link=_absolute(_str(feed.get("link")), url),
+        link=_absolute(_str(feed.get("link")), base),
         entries=entries,
         warning=problem,
         ends_early=_ends_early(parsed),

@@ -50,6 +50,7 @@ from typing import Generic, TypeVar
 
 from monitor.errors import ParseError
 from monitor.lifeline import Lifeline, hold
+from monitor.links import without_password
 from monitor.parse import Parsed, ParseJob, parse_job
 
 __all__ = ["RESTARTS", "parse_many", "start_workers"]
@@ -346,7 +347,8 @@ def _said(
 ) -> str:
     """The warning of one break."""
     if culprit is not None and culprit.job is not None:
-        what = f"{died}, parsing the body of feed {culprit.job.feed_id} ({culprit.job.url})"
+        url = without_password(culprit.job.url)
+        what = f"{died}, parsing the body of feed {culprit.job.feed_id} ({url})"
         what += ": that feed fails this check"
     elif len(lost) == 1:
         what = f"{died} with 1 body in its pool: it is parsed again alone"
