@@ -25,6 +25,7 @@ import jinja2
 from monitor import columns
 from monitor.domain import UNKNOWN, Evidence, StatusChange, digest_of
 from monitor.errors import DigestError
+from monitor.links import without_userinfo
 from monitor.shownterms import shown_terms
 from monitor.silences import Silence
 from monitor.views import (
@@ -362,7 +363,7 @@ def _problems(data: DigestInput, zone: tzinfo) -> tuple[_Problem, ...]:
     for p in data.feed_problems:
         url = clean(p.url)
         text = clean(p.text(format_time(p.since, zone) if p.since else ""))
-        views.append(_Problem(clean(p.feed_id), url, web_url(url), text))
+        views.append(_Problem(clean(p.feed_id), url, web_url(without_userinfo(url)), text))
     for line in data.indicators:
         if line.status == UNKNOWN:
             since = format_time(line.since, zone)

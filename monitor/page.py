@@ -25,6 +25,7 @@ from markupsafe import Markup, escape
 
 from monitor import owners
 from monitor.domain import UNKNOWN, Definitions, Evidence, StatusChange, Verdict
+from monitor.links import without_userinfo
 from monitor.shownterms import shown_terms, term_spans, whole_words
 from monitor.silences import Silence
 from monitor.store import FeedState, StoredEntry
@@ -310,7 +311,7 @@ def _feed_row(feed: FeedState, *, now: datetime, zone: tzinfo) -> FeedRow:
         state="silent" if silent else state,
         checked=ago(feed.last_checked_at, now) if feed.last_checked_at else "never",
         next_check=_next_check(feed, now=now, zone=zone),
-        href=web_url(feed.moved_to or feed.url),
+        href=web_url(without_userinfo(feed.moved_to or feed.url)),  # no "reader:***@"
         silent=silent,
         moved=moved_words(feed),
     )

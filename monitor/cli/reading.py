@@ -18,6 +18,7 @@ from monitor.cli.common import (
 )
 from monitor.domain import utc_text
 from monitor.errors import MonitorError
+from monitor.links import without_password
 
 if TYPE_CHECKING:
     from monitor.domain import Entry
@@ -40,7 +41,7 @@ def match_cmd(rt: Runtime, sources: tuple[str, ...], as_json: bool) -> None:
             entries = _read_source(rt, source)
         except (MonitorError, OSError) as exc:
             failed += 1
-            click.echo(f"monitor: {source}: {one_line(exc)}", err=True)
+            click.echo(f"monitor: {without_password(source)}: {one_line(exc)}", err=True)
             continue
         found = 0
         for entry in entries:
@@ -62,7 +63,7 @@ def match_cmd(rt: Runtime, sources: tuple[str, ...], as_json: bool) -> None:
                         f"[{', '.join(m.terms)}]"
                     )
         read, matched = read + len(entries), matched + found
-        click.echo(f"monitor: {source}: {count(len(entries), 'entry')} read, "
+        click.echo(f"monitor: {without_password(source)}: {count(len(entries), 'entry')} read, "
                    f"{count(found, 'match')}", err=True)  # fmt: skip
     click.echo(
         f"monitor: match: {count(read, 'entry')} read from {len(sources) - failed} of "

@@ -62,6 +62,7 @@ from monitor.domain import (
     iter_terms,
 )
 from monitor.errors import DefinitionError
+from monitor.links import without_password
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -240,10 +241,10 @@ def _url(f: File, node: yaml.Node) -> str | None:
         parts.port  # noqa: B018  # ValueError: out of 0-65535, or not a number
         ok = parts.scheme in ("http", "https") and bool(parts.hostname) and url.isprintable()
     except ValueError as exc:
-        f.error(node, f"feed url {url!r}: {exc}")
+        f.error(node, f"feed url {without_password(url)!r}: {exc}")
         return None
     if not ok:
-        f.error(node, f"feed url {url!r} must be an http:// or https:// URL")
+        f.error(node, f"feed url {without_password(url)!r} must be an http:// or https:// URL")
         return None
     return url
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, nulls_first, or_, select, text, update
 
 from monitor.domain import CLOCK_SLACK, Feed, FeedHealth
+from monitor.links import without_password
 from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
 from monitor.store.feedlocks import hold_reloads, lock_feed_rows
 from monitor.store.schema import feed_table, sqlite_utc
@@ -107,7 +108,8 @@ class DueFeed:
 
 @dataclass(frozen=True)
 class FeedState:
-    """Everything /feeds and the digest show about a feed."""
+    """Everything /feeds and the digest show about a feed: its URLs and messages as people
+    see them, a password in them as `***` (`links.without_password`); `DueFeed` fetches."""
 
     id: str
     url: str
@@ -330,7 +332,7 @@ class FeedsMixin(StoreBase):
                     failing_since=row.failing_since,
                     interval=timedelta(seconds=row.interval_seconds),
                     dead=row.dead,
-                    last_error=row.last_error,
+                    last_error=without_password(row.last_error),
                     never_read=row.last_success_at is None,
                     last_read=row.last_success_at,
                     due_at=row.next_check_at,
@@ -471,10 +473,11 @@ def _due_feed(row: Any, lease_until: datetime) -> DueFeed:
 
 
 def _feed_state(row: Any) -> FeedState:
+    moved_to = without_password(row.moved_to) if row.moved_to else row.moved_to
     return FeedState(
         id=row.id,
-        url=row.url,
-        moved_to=row.moved_to,
+        url=without_password(row.url),
+        moved_to=moved_to,
         title=row.title,
         tags=tuple(row.tags),
         interval=timedelta(seconds=row.interval_seconds),
@@ -483,8 +486,8 @@ def _feed_state(row: Any) -> FeedState:
         http_status=row.http_status,
         not_modified=row.http_status == 304 and row.failing_since is None,  # not a refused 304
         error_count=row.error_count,
-        last_error=row.last_error,
-        warning=row.warning,
+        last_error=without_password(row.last_error),  # also one stored before it was masked
+        warning=without_password(row.warning),
         last_new_at=row.last_new_at,
         silent_after=timedelta(seconds=row.silent_after_seconds),
         next_check_at=row.next_check_at,
