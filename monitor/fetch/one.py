@@ -133,6 +133,8 @@ def _url(url: str) -> httpx2.URL:
 def _basic_auth(url: str) -> dict[str, str]:
     """`Authorization: Basic …` from the URL's `user:password@` (percent-decoded), as httpx's
     own client sends it; no header when the URL has none."""
+    if "@" not in url:
+        return {}  # nearly every feed: no parse per request
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
         return {}
