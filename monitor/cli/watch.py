@@ -8,17 +8,19 @@ import logging
 import signal
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, time
 from types import FrameType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
+from monitor import owners
 from monitor.cli.common import (
     Day,
     Runtime,
     command,
+    count,
     echo_json,
     json_option,
     one_line,
@@ -26,7 +28,13 @@ from monitor.cli.common import (
     send_alerts,
     take_over_claims,
 )
+from monitor.domain import utc_text
 from monitor.errors import MonitorError
+
+if TYPE_CHECKING:
+    from monitor.store import FeedState
+
+FORCE_HINT = "--force checks every feed now"
 
 
 @command("check")
@@ -63,7 +71,8 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
         if progress is not None:
             progress.clear()
     report.changes[:0] = changes  # recorded on reading the definitions: this check's too
-    click.echo(report.summary(), err=True)
+    why = "" if report.feeds_checked or report.dropped or force else idle(rt.store.feeds(), now)
+    click.echo(report.summary() + (f"; {why}" if why else ""), err=True)
     for error in report.errors:
         click.echo(f"  {error}", err=True)
     send_alerts(rt)
@@ -77,6 +86,25 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
             )
             if change.reason:  # a change to unknown says why, as `monitor history` does
                 click.echo(f"  because {change.reason}")
+
+
+def idle(feeds: Sequence[FeedState], now: datetime) -> str:
+    """Why a check at `now` found no feed to check: none configured, the due ones held by
+    another process's lease, or none due yet (until when); "" when some feed was due."""
+    if not feeds:
+        return "no feed in the feeds file"
+    held = [f for f in feeds if f.held_at(now)]
+    if held:
+        by = ", ".join(sorted({owners.shown(f.lease_owner) for f in held if f.lease_owner}))
+        until = utc_text(min(f.lease_until for f in held if f.lease_until is not None))
+        return (
+            f"{count(len(held), 'due feed')} held by {by} (being checked, or until its lease "
+            f"runs out at {until}); {FORCE_HINT}"
+        )
+    if any(f.due_at(now) for f in feeds):
+        return ""
+    soonest = min(f.next_check_at for f in feeds if f.next_check_at is not None)
+    return f"no feed due before {utc_text(soonest)}; {FORCE_HINT}"
 
 
 class _Progress(logging.Filter):
