@@ -1,4 +1,6 @@
-"""Commands that read: match (a dry run over feed files or URLs), status, history, search."""
+"""Commands that read: match (a dry run over feed files or URLs), status, history, search.
+
+Ctrl-C or SIGTERM ends `match` with one line and exit 130 or 143 (`stops`)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from monitor.cli.common import (
     one_line,
     pass_runtime,
 )
+from monitor.cli.stops import stopped_by_signals
 from monitor.domain import utc_text
 from monitor.errors import MonitorError
 from monitor.links import without_password
@@ -32,39 +35,22 @@ def match_cmd(rt: Runtime, sources: tuple[str, ...], as_json: bool) -> None:
     """Dry run: match feed files or URLs against the definitions; writes nothing.
 
     Ends with a summary on stderr: entries read and matches per source, then in all.
+    Ctrl-C or SIGTERM: one line naming the source it was reading; exit 130 or 143.
 
     Example: monitor match tests/data/feeds/rss2.xml https://en.yna.co.kr/RSS/news.xml --json
     """
     failed = read = matched = 0
-    for source in sources:
-        try:
-            entries = _read_source(rt, source)
-        except (MonitorError, OSError) as exc:
-            failed += 1
-            click.echo(f"monitor: {without_password(source)}: {one_line(exc)}", err=True)
-            continue
-        found = 0
-        for entry in entries:
-            for m in rt.matcher.match(entry):
-                found += 1
-                if as_json:
-                    item = {
-                        "guid": entry.guid,
-                        "title": entry.title,
-                        "link": entry.link,
-                        "indicator": m.indicator_id,
-                        "outcome": m.outcome_id,
-                        "terms": list(m.terms),
-                    }
-                    echo_json(item)
-                else:
-                    click.echo(
-                        f"{m.indicator_id}:{m.outcome_id}\t{entry.title}\t{entry.link}\t"
-                        f"[{', '.join(m.terms)}]"
-                    )
-        read, matched = read + len(entries), matched + found
-        click.echo(f"monitor: {without_password(source)}: {count(len(entries), 'entry')} read, "
-                   f"{count(found, 'match')}", err=True)  # fmt: skip
+    done: list[str] = []  # the sources read so far
+
+    def stopped(why: str) -> str:
+        at = without_password(sources[len(done)])
+        return (f"match: {why} while reading {at}, after {len(done)} of "
+                f"{count(len(sources), 'source')}; nothing recorded")  # fmt: skip
+
+    with stopped_by_signals(stopped):
+        for source in sources:
+            failed, read, matched = _match_one(rt, source, as_json, (failed, read, matched))
+            done.append(source)
     click.echo(
         f"monitor: match: {count(read, 'entry')} read from {len(sources) - failed} of "
         f"{count(len(sources), 'source')}, {count(matched, 'match')}",
@@ -72,6 +58,41 @@ def match_cmd(rt: Runtime, sources: tuple[str, ...], as_json: bool) -> None:
     )
     if failed:
         raise SystemExit(1)
+
+
+def _match_one(
+    rt: Runtime, source: str, as_json: bool, counts: tuple[int, int, int]
+) -> tuple[int, int, int]:
+    """Read and match one source, print its matches and its line; the counts (failed, entries
+    read, matches) with it."""
+    failed, read, matched = counts
+    try:
+        entries = _read_source(rt, source)
+    except (MonitorError, OSError) as exc:
+        click.echo(f"monitor: {without_password(source)}: {one_line(exc)}", err=True)
+        return failed + 1, read, matched
+    found = 0
+    for entry in entries:
+        for m in rt.matcher.match(entry):
+            found += 1
+            if as_json:
+                item = {
+                    "guid": entry.guid,
+                    "title": entry.title,
+                    "link": entry.link,
+                    "indicator": m.indicator_id,
+                    "outcome": m.outcome_id,
+                    "terms": list(m.terms),
+                }
+                echo_json(item)
+            else:
+                click.echo(
+                    f"{m.indicator_id}:{m.outcome_id}\t{entry.title}\t{entry.link}\t"
+                    f"[{', '.join(m.terms)}]"
+                )
+    click.echo(f"monitor: {without_password(source)}: {count(len(entries), 'entry')} read, "
+               f"{count(found, 'match')}", err=True)  # fmt: skip
+    return failed, read + len(entries), matched + found
 
 
 def _read_source(rt: Runtime, source: str) -> tuple[Entry, ...]:

@@ -1,16 +1,17 @@
-"""Commands that check and record: check (one cycle now), replay (stored entries again)."""
+"""Commands that check and record: check (one cycle now), replay (stored entries again).
+
+Ctrl-C or SIGTERM ends either with one line and exit 130 or 143 (`stops`)."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import logging
-import signal
 import sys
+import threading
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, time
-from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
 import click
@@ -27,6 +28,16 @@ from monitor.cli.common import (
     pass_runtime,
     send_alerts,
     take_over_claims,
+)
+from monitor.cli.stops import (
+    Interrupted,
+    Stopped,
+    StoppedByTerm,
+    Terminated,
+    stopped_by,
+    stopped_by_signals,
+    stopping_gently,
+    terminable,
 )
 from monitor.domain import utc_text
 from monitor.errors import MonitorError
@@ -50,26 +61,36 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
 
     On a terminal it shows how many of the due feeds are done; piped, only the summary.
     Its feeds are leased to this process: a second `monitor check` (or a daemon) meanwhile
-    checks others, and one killed leaves leases the next one takes over at once.
+    checks others, and one killed leaves leases the next one takes over at once. Ctrl-C or
+    SIGTERM: what was answered is stored, the rest released; exit 130 or 143.
 
     Example: monitor check --force
     """
     from monitor.domain import utcnow
-    from monitor.pipeline import prepare, run_cycle, start_parsers
+    from monitor.fetch import FetchStopped
+    from monitor.pipeline import LookStopped, prepare, run_cycle, start_parsers
     from monitor.webmodels import ChangeOut
 
     ctx = rt.context()  # settings first: they set up the logging that progress keeps apart
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
-    ctx = dataclasses.replace(ctx, force=force, progress=progress)
+    stop = threading.Event()  # set by Ctrl-C or SIGTERM: the cycle stops between two steps
+    ctx = dataclasses.replace(ctx, force=force, progress=progress, stop=stop)
     now = utcnow()
-    start_parsers(ctx)
-    changes = prepare(ctx, now=now)
-    take_over_claims(rt, now)
-    try:
-        report = run_cycle(ctx, now=now, clock=utcnow)
-    finally:
-        if progress is not None:
-            progress.clear()
+    with (
+        stopped_by_signals(lambda why: _check_stopped(rt, why, since=now)),
+        stopping_gently(stop) as signals,
+    ):
+        try:
+            start_parsers(ctx)
+            changes = prepare(ctx, now=now)
+            take_over_claims(rt, now)
+            report = run_cycle(ctx, now=now, clock=utcnow)
+        except (FetchStopped, LookStopped) as exc:
+            done = str(exc)  # what it did and did not do
+            raise stopped_by(signals[0], lambda why: f"check: {why}: {done}") from None
+        finally:
+            if progress is not None:
+                progress.clear()
     report.changes[:0] = changes  # recorded on reading the definitions: this check's too
     why = "" if report.feeds_checked or report.dropped or force else idle(rt.store.feeds(), now)
     click.echo(report.summary() + (f"; {why}" if why else ""), err=True)
@@ -86,6 +107,23 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
             )
             if change.reason:  # a change to unknown says why, as `monitor history` does
                 click.echo(f"  because {change.reason}")
+    if signals:  # after the fetches: the cycle ended as usual
+        raise stopped_by(signals[0], lambda why: f"check: {why} as it ended: every due feed "
+                         "checked, the status changes above recorded")  # fmt: skip
+
+
+def _check_stopped(rt: Runtime, why: str, *, since: datetime) -> str:
+    """The line a check stopped by a signal ends with: how many feeds it stored as checked (their
+    entries kept); the others' leases are released, so the next check takes them at once."""
+    try:
+        feeds = rt.store.feeds()
+        stored = sum(1 for f in feeds if f.last_checked_at and f.last_checked_at >= since)
+    except MonitorError:  # the database is gone too
+        return f"check: {why}; the feeds it stored before stay stored"
+    return (
+        f"check: {why} after {count(stored, 'feed')} checked and stored; the other due feeds "
+        "are left for the next check"
+    )
 
 
 def idle(feeds: Sequence[FeedState], now: datetime) -> str:
@@ -173,12 +211,12 @@ def replay_cmd(rt: Runtime, since: datetime, dry_run: bool) -> None:
 
     try:
         with (
-            _terminable(),
+            terminable(),
             rt.store.rehearsal() if dry_run else contextlib.nullcontext(rt.store) as store,
         ):
             ctx = dataclasses.replace(ctx, store=store)
             entries, matches, changes = replay(ctx, start, now=now, done=done)
-    except (Exception, KeyboardInterrupt, _Terminated) as exc:
+    except (Exception, KeyboardInterrupt) as exc:  # Terminated (SIGTERM) too
         if dry_run:
             stopped = _dry_run_stopped(exc)
         else:
@@ -197,43 +235,13 @@ def replay_cmd(rt: Runtime, since: datetime, dry_run: bool) -> None:
         click.echo(f"{change.indicator_id}: {change.old_status} -> {change.new_status} ({mark})")
 
 
-class _Terminated(BaseException):
-    """SIGTERM during a replay: raised where it runs, as Ctrl-C raises KeyboardInterrupt."""
-
-
-@contextlib.contextmanager
-def _terminable() -> Iterator[None]:
-    """SIGTERM raises _Terminated meanwhile (by default it ends the process on the spot)."""
-
-    def stop(_signum: int, _frame: FrameType | None) -> None:
-        raise _Terminated
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-class _Stopped(click.ClickException):
-    """A replay stopped half way by an error: one line, exit 1 (by a signal: see below)."""
-
-
-class _Interrupted(_Stopped):
-    exit_code = 130  # as a shell says of Ctrl-C
-
-
-class _StoppedByTerm(_Stopped):
-    exit_code = 143  # as a shell says of SIGTERM
-
-
 def _dry_run_stopped(exc: BaseException) -> click.ClickException | None:
     """The error a dry run stopped by Ctrl-C or SIGTERM ends with (its copies are gone, and it
     recorded nothing), or None: `exc` says what went wrong."""
+    if isinstance(exc, Terminated):  # first: a kind of KeyboardInterrupt
+        return StoppedByTerm("replay: dry run stopped by SIGTERM; nothing recorded")
     if isinstance(exc, KeyboardInterrupt):
-        return _Interrupted("replay: dry run interrupted; nothing recorded")
-    if isinstance(exc, _Terminated):
-        return _StoppedByTerm("replay: dry run stopped by SIGTERM; nothing recorded")
+        return Interrupted("replay: dry run interrupted; nothing recorded")
     return None
 
 
@@ -253,15 +261,15 @@ def _held_after(
         return None
     if hold is None or (hold.owner != owner and not hold.stalled(now)):
         return None  # none, or another replay's, running
-    kind: type[_Stopped]
-    if isinstance(exc, KeyboardInterrupt):
-        why, kind = "interrupted", _Interrupted
-    elif isinstance(exc, _Terminated):
-        why, kind = "stopped by SIGTERM", _StoppedByTerm
+    kind: type[Stopped]
+    if isinstance(exc, Terminated):  # first: a kind of KeyboardInterrupt
+        why, kind = "stopped by SIGTERM", StoppedByTerm
+    elif isinstance(exc, KeyboardInterrupt):
+        why, kind = "interrupted", Interrupted
     else:
         if not isinstance(exc, MonitorError):  # a bug: where, before the line that matters
             traceback.print_exception(exc)
-        why, kind = f"stopped by an error ({one_line(exc)})", _Stopped
+        why, kind = f"stopped by an error ({one_line(exc)})", Stopped
     point = f"after {entries} entries re-matched" if entries else "before any entry was re-matched"
     return kind(
         f"replay: {why} {point}: every status is held (no change recorded, no alert) until "
