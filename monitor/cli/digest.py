@@ -40,7 +40,8 @@ def digest_cmd(
 ) -> None:
     """Build the digest of a day and print it (--preview) or send it (--send).
 
-    The preview of a day whose digest went out is that message, as it was sent.
+    The preview of a day whose digest went out is that message, as it was sent; a day still
+    to come has none (exit 2, as with --send).
 
     Example: monitor digest --preview --date 2026-01-06 --out digest.eml
     """
@@ -57,9 +58,10 @@ def digest_cmd(
     now = utcnow()
     today = now.astimezone(rt.settings.zone).date()
     the_day = day.date() if day else today
-    if send and the_day > today:
-        raise click.UsageError(  # it would be marked sent, and that day's digest never go out
-            f"--date {the_day}: a day still to come has no digest to send (today is {today})"
+    if the_day > today:  # sent: it would be marked so, and that day's digest never go out
+        raise click.UsageError(
+            f"--date {the_day}: a day still to come has no digest to "
+            f"{'send' if send else 'preview'} (today is {today})"
         )
     if preview:
         rt.read_only = True
