@@ -239,9 +239,13 @@ def _send_smtp(
                 lost = f"{exc} after the message was sent: it may have arrived"
                 raise _LostAfterData(lost) from exc
             raise
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (cli.stops): hang up now, not after a QUIT
+        smtp.close()  # that a silent server leaves unanswered for SMTP_TIMEOUT
+        raise
     finally:
         try:  # the message is accepted: a failing QUIT must not cause a resend
-            smtp.quit()
+            if smtp.sock is not None:  # not hung up above
+                smtp.quit()
         except (smtplib.SMTPException, OSError):
             smtp.close()
     return Delivery(f"smtp:{host}:{settings.smtp_port}", _refused(refused))

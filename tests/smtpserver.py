@@ -175,9 +175,11 @@ def running_smtp_server(
     implicit_tls: tuple[Path, Path] | None = None,
     port: int | None = None,
     mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN"),
+    handler: Handler | None = None,
 ) -> Iterator[SMTPServer]:
-    """`port`: listen there (a server that comes back), else on a free one."""
-    handler = (_CramMD5Handler if "CRAM-MD5" in mechanisms else Handler)(
+    """`port`: listen there (a server that comes back), else on a free one. `handler`: one of
+    the test's own (the options above are its own then)."""
+    handler = handler or (_CramMD5Handler if "CRAM-MD5" in mechanisms else Handler)(
         fail_first=fail_first,
         drop_first=drop_first,
         slow_data=slow_data,

@@ -1,4 +1,7 @@
-"""The daily digest on demand: digest --preview, digest --send."""
+"""The daily digest on demand: digest --preview, digest --send.
+
+Ctrl-C or SIGTERM ends `--send` with one line and exit 130 or 143 (`stops`): the claim is
+released as when the SMTP server fails, so the next `digest --send` sends it."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from pathlib import Path
 import click
 
 from monitor.cli.common import Day, Runtime, command, pass_runtime, take_over_claims, write_whole
+from monitor.cli.stops import stopped_by_signals
 
 
 @command("digest")
@@ -41,7 +45,8 @@ def digest_cmd(
     """Build the digest of a day and print it (--preview) or send it (--send).
 
     The preview of a day whose digest went out is that message, as it was sent; a day still
-    to come has none (exit 2, as with --send).
+    to come has none (exit 2, as with --send). Ctrl-C or SIGTERM during --send: one line,
+    nothing marked sent (the next --send sends it); exit 130 or 143.
 
     Example: monitor digest --preview --date 2026-01-06 --out digest.eml
     """
@@ -68,12 +73,18 @@ def digest_cmd(
         _preview(rt, the_day, now, out)
         return
     rt.must_exist = True  # no database: a digest of nothing read yet (a mistyped URL?)
-    prepare(rt.context(), now=now)
-    take_over_claims(rt, now)  # a killed `digest --send`'s claim is not left for 15 minutes
-    result = daily.send_daily_digest(
-        rt.definitions, rt.store, rt.settings, day=the_day, now=now,
-        owner=owners.owner_of(), force=force, clock=utcnow,
-    )  # fmt: skip
+
+    def stopped(why: str) -> str:  # a failed send's path released the claim (send_daily_digest)
+        return (f"digest {the_day}: {why} before it was marked sent; nothing marked sent, "
+                "`monitor digest --send` sends it again")  # fmt: skip
+
+    with stopped_by_signals(stopped):
+        prepare(rt.context(), now=now)
+        take_over_claims(rt, now)  # a killed `digest --send`'s claim is not left for 15 minutes
+        result = daily.send_daily_digest(
+            rt.definitions, rt.store, rt.settings, day=the_day, now=now,
+            owner=owners.owner_of(), force=force, clock=utcnow,
+        )  # fmt: skip
     if not result.sent:
         raise click.ClickException(f"digest {the_day}: not sent: {result.reason} (--force sends)")
     click.echo(f"digest {the_day}: sent to {result.where}")
