@@ -224,8 +224,9 @@ def run_cycle(
         _check_feeds(ctx, fetched, leases, report, now=now, clock=clock)
         left = leases.release()
     if ctx.stop is not None and ctx.stop.is_set():
+        feeds = "feed" if report.feeds_checked == 1 else "feeds"
         raise FetchStopped(
-            f"{report.feeds_checked} feeds checked and stored, {left} released unchecked"
+            f"{report.feeds_checked} {feeds} checked and stored, {left} released unchecked"
         )
     if left:
         log.warning(

@@ -15,6 +15,7 @@ from tests import news
 from tests.feedserver import FeedServer, Handler
 from tests.test_check_idle import T
 from tests.test_cli_ops import shipped
+from tests.test_leases import wait_for
 from tests.test_replay_held import monitor
 
 SIGNALS = pytest.mark.parametrize(
@@ -57,11 +58,12 @@ def test_a_check_stopped_while_a_feed_hangs_says_what_it_stored_and_releases_the
     assert check.returncode == code, err
     last = err.splitlines()[-1]
     said = re.fullmatch(
-        f"Error: check: {why}: (\\d) feeds checked and stored, (\\d) released unchecked", last
+        f"Error: check: {why}: (\\d) feeds? checked and stored, (\\d) released unchecked", last
     )
     assert said is not None, err
     assert "Traceback" not in err and "Aborted!" not in err and out == ""
     assert int(said[1]) == len(checked) and int(said[1]) + int(said[2]) == 2
+    assert (int(said[1]) == 1) == (f"{why}: 1 feed checked" in last)
     assert "stuck" not in checked  # never answered: left for the next check, at once
     assert all(f.lease_owner is None for f in feeds.values())
     assert (stored > 0) == ("quick" in checked)  # what it stored stays stored
@@ -85,3 +87,26 @@ def test_a_match_stopped_while_a_source_hangs_says_what_it_read(
         "sources; nothing recorded"
     )
     assert "Traceback" not in err and "Aborted!" not in err
+
+
+def test_a_check_stopped_once_one_feed_is_stored_counts_it_as_one_feed(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    env = two_feeds(tmp_path, feed_server)
+    check = monitor("check", env=env)
+
+    def quick_stored() -> bool:
+        if not Path(env["MONITOR_DATABASE_URL"].removeprefix("sqlite:///")).exists():
+            return False
+        with open_store(env["MONITOR_DATABASE_URL"]) as store:
+            return any(f.id == "quick" and f.last_checked_at for f in store.feeds())
+
+    assert feed_server.wait_until(lambda s: s.hits("/stuck.xml") == 1)
+    wait_for(quick_stored, "the quick feed stored")
+    check.send_signal(signal.SIGINT)
+    _out, err = check.communicate(timeout=60)
+
+    assert check.returncode == 130, err
+    assert err.splitlines()[-1] == (
+        "Error: check: interrupted: 1 feed checked and stored, 1 released unchecked"
+    )
