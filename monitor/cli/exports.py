@@ -1,5 +1,6 @@
 """`monitor export`: history, changes or evidence as CSV or JSON, for spreadsheets and notebooks
-(the same as GET /export/…)."""
+(the same as GET /export/…). Ctrl-C or SIGTERM ends it with one line and exit 130 or 143
+(`stops`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import click
 
 from monitor.cli.common import Runtime, command, in_range, pass_runtime, write_whole
+from monitor.cli.stops import stopped_by_signals
 
 KINDS = ("history", "changes", "evidence")
 
@@ -62,9 +64,32 @@ def export_cmd(
     (each piece of evidence of those changes, with its change's id).
 
     In CSV a cell that starts with = + - or @ gets a leading ' so that no spreadsheet runs it.
+    Ctrl-C or SIGTERM: one line (-o FILE is left as it was); exit 130 or 143.
 
     Example: monitor export changes --format csv --since 2026-01-01 -o changes.csv
     """
+    begun: list[bool] = []  # standard output got a first chunk
+
+    def stopped(why: str) -> str:
+        if output is not None:
+            return f"export: {why}; nothing written, {output} left as it was"
+        if begun:
+            return f"export: {why}; the {kind} on standard output stop short"
+        return f"export: {why} before anything was written"
+
+    with stopped_by_signals(stopped):
+        _export(rt, kind, fmt, since, indicator_id, output, begun)
+
+
+def _export(
+    rt: Runtime,
+    kind: str,
+    fmt: str,
+    since: datetime | None,
+    indicator_id: str | None,
+    output: Path | None,
+    begun: list[bool],
+) -> None:
     from monitor import export, views
     from monitor.domain import utcnow
 
@@ -84,6 +109,7 @@ def export_cmd(
     text = export.csv_text(model, rows) if fmt == "csv" else export.json_text(rows)
     if output is None:
         for chunk in text:  # bytes: UTF-8 whatever the terminal's encoding
+            begun[:] = [True]
             click.echo(chunk.encode("utf-8", "replace"), nl=False)
         return
     write_whole(output, text, "export")
