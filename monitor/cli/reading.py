@@ -1,6 +1,6 @@
 """Commands that read: match (a dry run over feed files or URLs), status, history, search.
 
-Ctrl-C or SIGTERM ends `match` with one line and exit 130 or 143 (`stops`)."""
+Ctrl-C or SIGTERM ends `match` and `search` with one line and exit 130 or 143 (`stops`)."""
 
 from __future__ import annotations
 
@@ -247,10 +247,24 @@ def search_cmd(rt: Runtime, text: str, limit: int, before: int | None, as_json: 
     When no entry matches, one line on stderr says so and the exit code is 0, as for `match`
     (with --json nothing is printed: no objects). When more match than --limit, one line on
     stderr names the next page's `--before ID` (the last id shown); entries stored meanwhile
-    shift no page.
+    shift no page. Ctrl-C or SIGTERM: one line; exit 130 or 143.
 
     Example: monitor search "visa-free" --limit 5 --before 1234
     """
+    shown: list[int] = []  # the ids of the entries shown so far
+
+    def stopped(why: str) -> str:
+        if shown:
+            return f"search: {why} after {count(len(shown), 'entry')} shown"
+        return f"search: {why} while searching the stored entries; nothing shown"
+
+    with stopped_by_signals(stopped):
+        _search(rt, text, limit, before, as_json, shown)
+
+
+def _search(
+    rt: Runtime, text: str, limit: int, before: int | None, as_json: bool, shown: list[int]
+) -> None:
     from monitor.views import entries
 
     rt.read_only = True
@@ -269,6 +283,7 @@ def search_cmd(rt: Runtime, text: str, limit: int, before: int | None, as_json: 
                 f"{found.id:>7}  {utc_text(found.time)}  {found.publisher} ({found.feed})  "
                 f"{' '.join(found.title.split()) or '(no headline)'}"
             )
+        shown.append(found.id)
     if next_before is not None:
         click.echo(f"monitor: search: more entries match: --before {next_before}", err=True)
 
