@@ -10,6 +10,7 @@ import click
 from click.core import ParameterSource
 
 from monitor.cli.common import Runtime, command, echo_json, json_option, one_line, pass_runtime
+from monitor.cli.stops import stopped_by_signals
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
@@ -150,10 +151,10 @@ def test_cmd(
     """Run the examples of every indicator (or of the INDICATORs named); exit 1 on a failure,
     showing why.
 
+    Ctrl-C or SIGTERM: one line saying what it was doing and what it did; exit 130 or 143.
+
     Example: monitor test north-korea-stance -v
     """
-    from monitor.match import run_examples
-
     if labeled is None:
         source = click.get_current_context().get_parameter_source("part")
         given = {
@@ -166,9 +167,35 @@ def test_cmd(
             raise click.UsageError(
                 f"{named[0]} is about scores on a labeled file: give --labeled too"
             )
+    doing = ["running the examples"]  # what it does now, and what it did
+
+    def stopped(why: str) -> str:
+        return f"test: {why} while {doing[-1]}"
+
+    with stopped_by_signals(stopped):
+        _run(rt, indicator_ids, labeled, part, figures_only, against, verbose, as_json, doing)
+
+
+def _run(
+    rt: Runtime,
+    indicator_ids: tuple[str, ...],
+    labeled: Path | None,
+    part: str,
+    figures_only: bool,
+    against: Path | None,
+    verbose: bool,
+    as_json: bool,
+    doing: list[str],
+) -> None:
+    """Run the examples, then score on `labeled` (and compare with `against`); `doing` gets
+    each step as it starts, for the line a Ctrl-C or SIGTERM ends the command with."""
+    from monitor.match import run_examples
+
     other = None if against is None else _definitions_in(rt, against)
     results = run_examples(_chosen(rt, indicator_ids), rt.matcher)
     failures = [r for r in results if not r.passed]
+    ran = f"the examples ran ({len(results) - len(failures)} passed, {len(failures)} failed)"
+    doing.append(f"reading {labeled}; {ran}, nothing scored" if labeled else f"showing {ran}")
     if as_json:
         document: dict[str, Any] = {
             "examples": {
@@ -188,11 +215,13 @@ def test_cmd(
         }
         if labeled is not None:
             items = _items(labeled, part)
+            doing.append(f"scoring on {labeled}; {ran}, nothing scored")
             found = _score(rt, items).to_json()
             if figures_only:
                 del found["misses"], found["false_alarms"]
             document["labeled"] = {"file": str(labeled), "part": part, **found}
             if other is not None:
+                doing.append(f"comparing with the indicators of {against}; {ran}, scored")
                 compared = _compare(rt, items, other).to_json(rows=not figures_only)
                 document["labeled"]["against"] = {"indicators": str(against), **compared}
         echo_json(document, indent=2)
@@ -213,12 +242,14 @@ def test_cmd(
     click.echo(f"{len(results) - len(failures)} passed, {len(failures)} failed")
     if labeled is not None:
         items = _items(labeled, part)
+        doing.append(f"scoring on {labeled}; {ran}, nothing scored")
         click.echo(f"labeled: {labeled}, part {part}")
         click.echo(_score(rt, items).report(errors=not figures_only))
         if other is not None:
             click.echo(
                 f"\nagainst the indicators of {against} (+: this version has it, -: that one)"
             )
+            doing.append(f"comparing with the indicators of {against}; {ran}, scored")
             click.echo(_compare(rt, items, other).report(rows=not figures_only))
     if failures:
         raise SystemExit(1)
