@@ -55,9 +55,9 @@ def stopped_by_signals(said: Callable[[str], str]) -> Iterator[None]:
         try:
             yield
         except Terminated:
-            raise StoppedByTerm(said("stopped by SIGTERM")) from None
+            raise stopped_by(signal.SIGTERM, said) from None
         except KeyboardInterrupt:
-            raise Interrupted(said("interrupted")) from None
+            raise stopped_by(signal.SIGINT, said) from None
 
 
 @contextlib.contextmanager
