@@ -32,7 +32,7 @@ WHOLE := cli cli_ops cli_verdicts scheduler daily hostile pipeline pipeline_wind
          pipeline_evidence web web_live web_verdicts web_guard verdicts store_evidence alerts \
          outages entry_identity migrations fetch_connections web_shapes store_read_only web_signin export \
          parse_pool
-test-fast: $(STAMP)  ## the pure and in-process tests, in under two and a half minutes
+test-fast: $(STAMP)  ## the pure and in-process tests, in under five minutes
 	$(BIN)/pytest -q -m "not slow and not postgres and not browser" $(WHOLE:%=--ignore=tests/test_%.py)
 
 check: $(STAMP)  ## one check cycle now
