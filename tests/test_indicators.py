@@ -34,7 +34,7 @@ SHIPPED = {
 MIN_EXAMPLES = 8
 MIN_NEGATIVES = 3
 # Per part of labeled-dev (README "How good are the indicators": tune 1.000 / 1.000, score
-# 0.867 / 0.774 today); only ever raised, so that a rule change that loses rows the rules held
+# 0.868 / 0.786 today); only ever raised, so that a rule change that loses rows the rules held
 # shows up here. A failure on `tune` shows its rows; on `score`, the figures only, so that the
 # held-out part is never read while rules are written.
 MINIMUMS = {"tune": (0.98, 0.98), "score": (0.85, 0.75)}  # precision, recall
