@@ -200,31 +200,40 @@ class Machine:
 
     def _build_gates(self) -> None:
         """An outcome is a candidate for an entry only when each of its groups (sets of literals
-        one of which its rule needs) has a hit; outcomes without groups are always tried.
+        one of which its rule needs) has a hit; outcomes without groups are always tried. A regex
+        term likewise runs only when each set of literals it needs has a hit.
 
-        Each outcome's groups get one bit apiece, in a row followed by a guard bit; a literal's
-        mask has the bits of the groups it is in. An entry ORs the masks of its hits; adding a 1
-        at the bottom of every row then carries into the guard bit of exactly the full rows.
+        Each outcome's (and regex term's) groups get one bit apiece, in a row followed by a guard
+        bit; a literal's mask has the bits of the groups it is in. An entry ORs the masks of its
+        hits; adding a 1 at the bottom of every row then carries into the guard bit of exactly
+        the full rows.
         """
         positions: list[list[int]] = [[] for _ in self.literal_ids]
         self.literal_length = {id_: len(text) for (_, text, _), id_ in self.literal_ids.items()}
         self.always: list[int] = []
         self.guard_outcome: dict[int, int] = {}  # guard bit's bit_length() -> outcome index
-        low = guards = bit = 0
-        for index, compiled in enumerate(self.outcomes):
-            groups = self._groups(compiled.node)[:MAX_GROUPS]
-            if not groups:
-                self.always.append(index)
-                continue
-            low |= 1 << bit
+        self.low = self.guards = 0
+
+        def row(groups: Sequence[frozenset[int]]) -> int:
+            """A row for `groups`; returns its guard bit."""
+            bit = self.guards.bit_length()
+            self.low |= 1 << bit
             for group in groups:
                 for literal in group:
                     positions[literal].append(bit)
                 bit += 1
-            guards |= 1 << bit
-            self.guard_outcome[bit + 1] = index
-            bit += 1
-        self.low, self.guards = low, guards
+            self.guards |= 1 << bit
+            return 1 << bit
+
+        for index, compiled in enumerate(self.outcomes):
+            groups = self._groups(compiled.node)[:MAX_GROUPS]
+            if groups:
+                self.guard_outcome[row(groups).bit_length()] = index
+            else:
+                self.always.append(index)
+        self.outcome_guards = self.guards
+        # per term: the guard bit of a regex term's needs, or 0 (a literal, or needs unknown)
+        self.term_gate = [row(needs) if needs else 0 for needs in self.term_needs_ids]
         self.literal_gate = [sum(1 << b for b in bits) for bits in positions]
 
     def _needs_ids(self, needs: frozenset[str]) -> frozenset[int] | None:

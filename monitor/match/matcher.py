@@ -29,10 +29,7 @@ class Matcher(Machine):
     def match(self, entry: Entry) -> list[Match]:
         """Every (indicator, outcome) whose rule the entry satisfies, in definition order."""
         scan = Scan(self, entry.title, entry.text)
-        gate, bits = self.literal_gate, 0
-        for literal in scan.hits:
-            bits |= gate[literal]
-        ready = (bits + self.low) & self.guards
+        ready = scan.ready & self.outcome_guards
         candidates = list(self.always)
         while ready:
             lowest = ready & -ready

@@ -35,6 +35,7 @@ class Scan:
         self.norm = norm_title + "\n" + norm_text
         self.flat = spaces(norm_title) + "\n" + spaces(norm_text)
         self.hits = self._scan()
+        self.ready = self._gates()  # guard bits of the outcomes and regex terms worth trying
         self._positions: dict[int, list[tuple[int, int]]] = {}
         self._memo: dict[int, tuple[int, int]] = {}  # per operator node: mask, bits known
         self._literal_masks: dict[int, int] = {}
@@ -58,6 +59,12 @@ class Scan:
         if self.m.other is not None:
             self._scan_other(hits)
         return hits
+
+    def _gates(self) -> int:
+        gate, bits = self.m.literal_gate, 0
+        for literal in self.hits:
+            bits |= gate[literal]
+        return (bits + self.m.low) & self.m.guards
 
     def _scan_other(self, hits: dict[int, list[tuple[int, int]]]) -> None:
         flat, size, table = self.flat, len(self.flat), WORD_TABLE
@@ -115,8 +122,8 @@ class Scan:
 
     def _needs_met(self, term_id: int, text: str) -> bool:
         """Whether `text` has a substring of each set that a regex term needs."""
-        hits = self.hits.keys()
-        if any(hits.isdisjoint(ids) for ids in self.m.term_needs_ids[term_id]):
+        gate = self.m.term_gate[term_id]
+        if gate and not self.ready & gate:
             return False
         return all(any(n in text for n in need) for need in self.m.term_needs[term_id])
 
