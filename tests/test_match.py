@@ -547,6 +547,59 @@ def test_the_literal_gate_never_hides_a_match(rule: int, scope: Scope, text: str
     assert bool(gated.match(entry("t", text))) is expected
 
 
+NESTED_GATES = [  # children of operators gated by the literals they need (/(?!)/: none)
+    {"all": ["china", {"any": ["/(?!)/", {"all": ["/\\d+/", {"any": ["visa", "permit"]}]}]}]},
+    {"all": [{"any": ["china", "xi"]}, {"none": [{"all": ["ban", "/lift\\w*/"]}, "year"]}]},
+    {
+        "any": [
+            {"all": ["/\\bxi\\b/", {"any": ["visa", "ban"]}]},
+            {"near": {"terms": ["china", "visa"], "within": 2}},
+        ]
+    },
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(GATED_RULES + NESTED_GATES),
+    st.sampled_from(list(Scope)),
+    st.lists(st.sampled_from([*GATE_WORDS.split(" "), "permit", "2024"]), max_size=14).map(
+        " ".join
+    ),
+)
+def test_gates_only_skip_work(rule: Any, scope: Scope, text: str) -> None:
+    """With every gate open (outcomes, regex terms, operators' children) and every rule taken
+    as present, an entry gets the same matches, terms and snippets."""
+    from monitor.match import scan
+
+    matcher = Matcher([indicator("i", rule, scope)])
+    gated = matcher.match(entry("t", text))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scan.Scan, "_gates", lambda _scan: -1)  # every bit set
+        patch.setattr(scan.Scan, "present", lambda _scan, _node: True)
+        assert matcher.match(entry("t", text)) == gated
+
+
+def test_a_child_whose_literals_are_absent_is_not_evaluated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The inner `all` needs visa or permit: without them, its regex never runs."""
+    from monitor.match import scan
+
+    runs: list[str] = []
+
+    def counted(pattern: regex.Pattern[str], text: str, timeout: float) -> list[tuple[int, int]]:
+        runs.append(pattern.pattern)
+        return regex_hits(pattern, text, timeout)
+
+    monkeypatch.setattr(scan, "regex_hits", counted)
+    matcher = Matcher([indicator("i", NESTED_GATES[0])])
+    assert not matcher.match(entry("China in 2024"))
+    assert runs == ["(?!)"]
+    assert matcher.match(entry("China: 2024 visa"))
+    assert runs[1:] == ["(?!)", "\\d+"]
+
+
 # ---------------------------------------------------------------- regex timeouts
 
 

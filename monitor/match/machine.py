@@ -30,6 +30,8 @@ from monitor.match.regexterms import REGEX_TIMEOUT, compile_regex, fold_regex
 from monitor.match.textview import CJK, LATIN_TERM, latin_view, spacings, utf8_view, word_char
 from monitor.operators import Operator
 
+GATE_GROUPS = 4  # literal groups gating a regex term or an operator's child
+
 
 @dataclass(frozen=True, slots=True)
 class CTerm:
@@ -42,7 +44,9 @@ class CAll:
     operator: ClassVar[Operator] = Operator.ALL
     children: tuple[CNode, ...]
     literals: frozenset[int]  # literal ids of the children that are plain literal terms
-    rest: tuple[CNode, ...]  # the other children (regexes, title: terms, operators)
+    # the other children (regexes, title: terms, operators), each with its gate's guard bit
+    # (0: none): where the gate is shut, the child holds nowhere
+    rest: tuple[tuple[CNode, int], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +54,7 @@ class CAny:
     operator: ClassVar[Operator] = Operator.ANY
     children: tuple[CNode, ...]
     literals: frozenset[int]
-    rest: tuple[CNode, ...]
+    rest: tuple[tuple[CNode, int], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +62,7 @@ class CNone:
     operator: ClassVar[Operator] = Operator.NONE
     children: tuple[CNode, ...]
     literals: frozenset[int]
-    rest: tuple[CNode, ...]
+    rest: tuple[tuple[CNode, int], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,13 @@ class Machine:
         # (substrings of the Latin view), or as strings where their Latin view is blank.
         self.term_needs: list[tuple[frozenset[str], ...]] = []
         self.term_needs_ids: list[tuple[frozenset[int], ...]] = []
+        self.term_gate: list[int] = []  # guard bit of a regex term's needs, or 0
+        self.literal_length: list[int] = []  # per literal id
+        # the gates (see _build_gates): groups of literals -> guard bit; literal -> its bits
+        self.gates: dict[tuple[frozenset[int], ...], int] = {}
+        self.literal_bits: dict[int, list[int]] = {}
+        self.rows: list[tuple[int, int]] = []  # per row of the gates: first bit, guard bit
+        self.node_groups: dict[int, list[frozenset[int]]] = {}  # by id (all kept, in outcomes)
         self.outcomes: list[COutcome] = []
         self.term_sources: list[dict[str, Term]] = []  # per term id: the terms, by where
         self.indicator_terms: dict[str, tuple[CTerm, ...]] = {}
@@ -148,12 +159,14 @@ class Machine:
 
     def _compile_children(
         self, nodes: tuple[Node, ...], seen: dict[CTerm, None]
-    ) -> tuple[tuple[CNode, ...], frozenset[int], tuple[CNode, ...]]:
+    ) -> tuple[tuple[CNode, ...], frozenset[int], tuple[tuple[CNode, int], ...]]:
         """An operator's compiled children, the literal ids of the plain literal terms among
-        them, and the others."""
+        them, and the others with their gates."""
         children = tuple(self._compile(child, seen) for child in nodes)
         plain = [c for c in children if isinstance(c, CTerm) and self.plain_literal(c.term_id)]
-        rest = tuple(c for c in children if c not in plain)
+        rest = tuple(
+            (c, self._gate(self._groups(c)[:GATE_GROUPS])) for c in children if c not in plain
+        )
         literals = frozenset(self.term_literal[c.term_id] for c in plain)
         return children, literals, rest
 
@@ -183,13 +196,11 @@ class Machine:
                 self.term_needs.append(tuple(need for need, ids in needs if ids is None))
                 self.term_needs_ids.append(tuple(ids for _, ids in needs if ids is not None))
             else:
-                literal = self.literal_ids.setdefault(
-                    (term.kind, term.text, term.forms), len(self.literal_ids)
-                )
-                self.term_literal.append(literal)
+                self.term_literal.append(self._literal(term.kind, term.text, term.forms))
                 self.term_regex.append(None)
                 self.term_needs.append(())
                 self.term_needs_ids.append(())
+            self.term_gate.append(self._gate(self.term_needs_ids[term_id]))
             self.term_plain.append(
                 self.term_literal[term_id] if self.plain_literal(term_id) else -1
             )
@@ -198,59 +209,82 @@ class Machine:
         seen.setdefault(compiled, None)
         return compiled
 
+    def _literal(self, kind: TermKind, text: str, forms: tuple[str, ...] = ()) -> int:
+        literal = self.literal_ids.setdefault((kind, text, forms), len(self.literal_ids))
+        if literal == len(self.literal_length):
+            self.literal_length.append(len(text))
+        return literal
+
     def _build_gates(self) -> None:
         """An outcome is a candidate for an entry only when each of its groups (sets of literals
-        one of which its rule needs) has a hit; outcomes without groups are always tried. A regex
-        term likewise runs only when each set of literals it needs has a hit.
+        one of which its rule needs) has a hit; outcomes without groups are always tried. Regex
+        terms and the other children of operators (`rest`) have gates too, shared by equal
+        groups (at most GATE_GROUPS of them), so that one held nowhere is not evaluated.
 
-        Each outcome's (and regex term's) groups get one bit apiece, in a row followed by a guard
-        bit; a literal's mask has the bits of the groups it is in. An entry ORs the masks of its
-        hits; adding a 1 at the bottom of every row then carries into the guard bit of exactly
-        the full rows.
+        Each gate's groups get one bit apiece, in a row followed by a guard bit; a literal's
+        mask has the bits of the groups it is in. An entry ORs the masks of its hits; adding a 1
+        at the bottom of every row then carries into the guard bit of exactly the full rows.
         """
-        positions: list[list[int]] = [[] for _ in self.literal_ids]
-        self.literal_length = {id_: len(text) for (_, text, _), id_ in self.literal_ids.items()}
         self.always: list[int] = []
         self.guard_outcome: dict[int, int] = {}  # guard bit's bit_length() -> outcome index
-        self.low = self.guards = 0
-
-        def row(groups: Sequence[frozenset[int]]) -> int:
-            """A row for `groups`; returns its guard bit."""
-            bit = self.guards.bit_length()
-            self.low |= 1 << bit
-            for group in groups:
-                for literal in group:
-                    positions[literal].append(bit)
-                bit += 1
-            self.guards |= 1 << bit
-            return 1 << bit
-
+        self.outcome_guards = 0
         for index, compiled in enumerate(self.outcomes):
             groups = self._groups(compiled.node)[:MAX_GROUPS]
             if groups:
-                self.guard_outcome[row(groups).bit_length()] = index
+                guard = self._row(groups)  # its own: an outcome per guard bit
+                self.outcome_guards |= guard
+                self.guard_outcome[guard.bit_length()] = index
             else:
                 self.always.append(index)
-        self.outcome_guards = self.guards
-        # per term: the guard bit of a regex term's needs, or 0 (a literal, or needs unknown)
-        self.term_gate = [row(needs) if needs else 0 for needs in self.term_needs_ids]
-        self.literal_gate = [sum(1 << b for b in bits) for bits in positions]
+        self.low = sum(1 << first for first, _ in self.rows)
+        self.guards = sum(1 << guard for _, guard in self.rows)
+        bits = self.literal_bits
+        self.literal_gate = [
+            sum(1 << b for b in bits.get(i, ())) for i in range(len(self.literal_ids))
+        ]
+
+    def _gate(self, groups: Sequence[frozenset[int]]) -> int:
+        """The guard bit of the gate of `groups` (one row for equal groups), or 0 if none."""
+        key = tuple(groups)
+        if not key:
+            return 0
+        guard = self.gates.get(key)
+        if guard is None:
+            guard = self.gates[key] = self._row(key)
+        return guard
+
+    def _row(self, groups: Sequence[frozenset[int]]) -> int:
+        """A new row of bits, one per group; returns its guard bit."""
+        first = bit = self.rows[-1][1] + 1 if self.rows else 0
+        for group in groups:
+            for literal in group:
+                self.literal_bits.setdefault(literal, []).append(bit)
+            bit += 1
+        self.rows.append((first, bit))
+        return 1 << bit
 
     def _needs_ids(self, needs: frozenset[str]) -> frozenset[int] | None:
         """Substrings a regex needs as literals (kind REGEX) of the Latin automaton, or of the
         other one when they are Han, Kana or Hangul (which a match holds as written: no case, no
         word boundary); None for anything else. As literals they also gate the outcome, so a
         regex over Chinese, Japanese or Korean text no longer leaves its outcome ungated."""
-        ids = self.literal_ids
         if needs and all(_cjk_only(literal) for literal in needs):
-            return frozenset(ids.setdefault((TermKind.REGEX, n, ()), len(ids)) for n in needs)
+            return frozenset(self._literal(TermKind.REGEX, n) for n in needs)
         views = [latin_view(literal) for literal in needs]
         if not views or not all(view.strip() for view in views):
             return None
-        return frozenset(ids.setdefault((TermKind.REGEX, view, ()), len(ids)) for view in views)
+        return frozenset(self._literal(TermKind.REGEX, view) for view in views)
 
     def _groups(self, node: CNode) -> list[frozenset[int]]:
         """Sets of literals such that `node` can only hold when each set has a hit."""
+        if isinstance(node, CTerm):
+            return self._term_groups(node)
+        found = self.node_groups.get(id(node))
+        if found is None:
+            found = self.node_groups[id(node)] = self._operator_groups(node)
+        return found
+
+    def _operator_groups(self, node: CNode) -> list[frozenset[int]]:
         match node:
             case CTerm():
                 return self._term_groups(node)

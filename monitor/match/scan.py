@@ -66,6 +66,10 @@ class Scan:
             bits |= gate[literal]
         return (bits + self.m.low) & self.m.guards
 
+    def open(self, gate: int) -> bool:
+        """Whether a node with this gate (a guard bit, or 0 for none) may hold in the entry."""
+        return not gate or bool(self.ready & gate)
+
     def _scan_other(self, hits: dict[int, list[tuple[int, int]]]) -> None:
         flat, size, table = self.flat, len(self.flat), WORD_TABLE
         if not self.m.other_ascii and flat.isascii():
@@ -122,8 +126,7 @@ class Scan:
 
     def _needs_met(self, term_id: int, text: str) -> bool:
         """Whether `text` has a substring of each set that a regex term needs."""
-        gate = self.m.term_gate[term_id]
-        if gate and not self.ready & gate:
+        if not self.open(self.m.term_gate[term_id]):
             return False
         return all(any(n in text for n in need) for need in self.m.term_needs[term_id])
 
@@ -200,9 +203,12 @@ class Scan:
             if sentence:
                 for literal in node.literals:
                     mask &= self._literal_mask(literal)
-        for child in node.rest:
+        ready = self.ready
+        for child, gate in node.rest:
             if not mask:
                 break
+            if gate and not ready & gate:  # self.open, inlined in the hot loops
+                return 0
             mask &= self.eval(child, sentence, mask)
         return mask
 
@@ -215,10 +221,13 @@ class Scan:
             else:
                 for literal in node.literals.intersection(self.hits):
                     union |= self._literal_mask(literal)
-        for child in node.rest:
+        ready = self.ready
+        for child, gate in node.rest:
             need = care & ~union
             if not need:
                 break
+            if gate and not ready & gate:
+                continue
             union |= self.eval(child, sentence, need) & need
         return union
 
@@ -282,10 +291,14 @@ class Scan:
                 return all(any(self._may_occur(t.term_id) for t in group) for group in node.groups)
             case CAll():
                 hits = self.hits.keys()
-                return hits >= node.literals and all(self.present(child) for child in node.rest)
+                return hits >= node.literals and all(
+                    self.open(gate) and self.present(child) for child, gate in node.rest
+                )
             case CAny():
                 hits = self.hits.keys()
-                return not hits.isdisjoint(node.literals) or any(map(self.present, node.rest))
+                return not hits.isdisjoint(node.literals) or any(
+                    self.open(gate) and self.present(child) for child, gate in node.rest
+                )
             case CNone():
                 return True
             case CScope():
@@ -297,7 +310,9 @@ class Scan:
         found = self._positions.get(term_id)
         if found is not None:
             return bool(found)
-        return self.m.term_regex[term_id] is not None or bool(self.positions(term_id))
+        if self.m.term_regex[term_id] is not None:
+            return self.open(self.m.term_gate[term_id])
+        return bool(self.positions(term_id))
 
     def explain(
         self, node: CNode, sentence: bool, unless: Sequence[CTerm] = ()
@@ -341,12 +356,13 @@ class Scan:
                 out.extend(t for group in node.groups for t in group if self.positions(t.term_id))
             case CAll() | CAny():
                 hits, plain = self.hits, self.m.term_plain
+                rest = iter(node.rest)  # the children that are not plain literals, in order
                 for child in node.children:
                     if type(child) is CTerm and plain[child.term_id] >= 0:
                         literal = plain[child.term_id]  # most children: no need to evaluate
                         if literal in hits and (not sentence or self._literal_mask(literal) & bit):
                             out.append(child)
-                    elif self.eval(child, sentence, bit) & bit:
+                    elif self.open(next(rest)[1]) and self.eval(child, sentence, bit) & bit:
                         self._fired(child, sentence, bit, out)
             case CNone():
                 pass  # terms that must be absent explain nothing
