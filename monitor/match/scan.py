@@ -35,7 +35,7 @@ class Scan:
         self.norm = norm_title + "\n" + norm_text
         self.flat = spaces(norm_title) + "\n" + spaces(norm_text)
         self.hits = self._scan()
-        self.ready = self._gates()  # guard bits of the outcomes and regex terms worth trying
+        self.ready = self._gates()  # the open gates' guard bits (Machine._build_gates)
         self._positions: dict[int, list[tuple[int, int]]] = {}
         self._memo: dict[int, tuple[int, int]] = {}  # per operator node: mask, bits known
         self._literal_masks: dict[int, int] = {}
@@ -61,6 +61,8 @@ class Scan:
         return hits
 
     def _gates(self) -> int:
+        """The guard bits of the gates (outcomes, regex terms, operators' children) whose every
+        group of literals has a hit."""
         gate, bits = self.m.literal_gate, 0
         for literal in self.hits:
             bits |= gate[literal]
