@@ -120,7 +120,8 @@ class Machine:
         self.gates: dict[tuple[frozenset[int], ...], int] = {}
         self.literal_bits: dict[int, list[int]] = {}
         self.rows: list[tuple[int, int]] = []  # per row of the gates: first bit, guard bit
-        self.node_groups: dict[int, list[frozenset[int]]] = {}  # by id (all kept, in outcomes)
+        # by id; the node is kept with them, so that its id is never another node's
+        self.node_groups: dict[int, tuple[CNode, list[frozenset[int]]]] = {}
         self.outcomes: list[COutcome] = []
         self.term_sources: list[dict[str, Term]] = []  # per term id: the terms, by where
         self.indicator_terms: dict[str, tuple[CTerm, ...]] = {}
@@ -281,8 +282,8 @@ class Machine:
             return self._term_groups(node)
         found = self.node_groups.get(id(node))
         if found is None:
-            found = self.node_groups[id(node)] = self._operator_groups(node)
-        return found
+            found = self.node_groups[id(node)] = (node, self._operator_groups(node))
+        return found[1]
 
     def _operator_groups(self, node: CNode) -> list[frozenset[int]]:
         match node:
