@@ -134,6 +134,10 @@ class Machine:
                 self.outcomes.append(COutcome(indicator.id, outcome.id, node, sentence, unless))
             self.indicator_terms[indicator.id] = tuple(terms)
         self._build_gates()
+        # what only compiling needs: a matcher is kept for as long as its definitions
+        self.gates.clear()
+        self.literal_bits.clear()
+        self.node_groups.clear()
         self._build_automata()
 
     # ------------------------------------------------------------ compiling
