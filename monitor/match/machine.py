@@ -138,6 +138,7 @@ class Machine:
         self.gates.clear()
         self.literal_bits.clear()
         self.node_groups.clear()
+        self.rows.clear()
         self._build_automata()
 
     # ------------------------------------------------------------ compiling
@@ -289,10 +290,8 @@ class Machine:
             found = self.node_groups[id(node)] = (node, self._operator_groups(node))
         return found[1]
 
-    def _operator_groups(self, node: CNode) -> list[frozenset[int]]:
+    def _operator_groups(self, node: COperator | CScope) -> list[frozenset[int]]:
         match node:
-            case CTerm():
-                return self._term_groups(node)
             case CNear():
                 found: list[frozenset[int]] = []
                 for group in node.groups:
