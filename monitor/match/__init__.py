@@ -7,7 +7,8 @@ to hold), so the work per entry follows the hits, not the number of indicators. 
 lazily with the `regex` module under a timeout; a timeout counts as no match.
 
 The package's modules, each importing only those after it: `matcher` (Matcher, examples,
-general-news warnings) and `regexrisk` (regexes that can backtrack for ever) -> `scan` (one
+general-news warnings), `explain` (why an outcome did or did not fire on an entry, node by
+node) and `regexrisk` (regexes that can backtrack for ever) -> `scan` (one
 entry) -> `machine` (compiling) -> `prefilter` (the literals a regex needs), `regexterms`
 (running regexes), `textview` (views of the text).
 """

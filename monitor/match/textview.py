@@ -138,6 +138,16 @@ def sentence_starts(norm: str) -> list[int]:
     return [0, *(found.end() for found in _SENTENCE_END.finditer(norm))]
 
 
+def sentences_of(title: str, text: str, norm: str) -> tuple[str, ...]:
+    """The sentences of an entry as written (title first), cut where the matcher's sentences
+    of `norm`, its normalized `title + "\n" + text` (`Scan.norm`), begin: sentence N of a
+    rule's explanation is item N - 1."""
+    both = title + "\n" + text
+    cuts = [_original_offset(both, start) for start in sentence_starts(norm)]
+    ends = [*cuts[1:], len(both)]
+    return tuple(" ".join(both[a:b].split()) for a, b in zip(cuts, ends, strict=True))
+
+
 def _original_offset(original: str, target: int) -> int:
     """Offset in `original` of the character at `target` in its normalized form (approximate
     only where normalization joins characters across combining-sequence boundaries)."""

@@ -1,0 +1,325 @@
+"""Why an outcome did or did not fire on an entry: its rule's evaluation node by node, as a
+frozen tree, for `monitor explain`, `monitor test`'s failures and
+GET /indicators/{id}/explain/{entry}. Pure: no I/O.
+
+Nothing here evaluates a rule a second way. Each node's answer is `Scan.eval` over every
+segment (care = the universe, so the answer is exact), walked in the scope the matcher reads
+the node in (a nested `scope` switches it, as `Scan` does, so its memo stays right); the
+verdict is `Scan.explain`'s behind the outcome's gate, as `Matcher.match` decides it. So an
+explanation cannot disagree with the matcher (tests/test_explain.py holds it over every
+example and labeled row). Sentences are numbered from 1, the title being sentence 1.
+
+    found = explain_entry(matcher, "visa-easing", title, text)
+    print("\\n".join(text_lines(found)))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, assert_never
+
+from monitor.match.machine import CAll, CAny, CNear, CNode, CNone, COutcome, CScope, CTerm, Machine
+from monitor.match.scan import Scan
+from monitor.match.textview import sentences_of
+
+__all__ = [
+    "MAX_TERMS",
+    "EntryExplanation",
+    "FoundTerm",
+    "NodeExplanation",
+    "OutcomeExplanation",
+    "TermsFound",
+    "as_json",
+    "explain",
+    "explain_entry",
+    "outcome_lines",
+    "text_lines",
+]
+
+MAX_TERMS = 8  # found terms shown per node; the rest are counted
+Kind = Literal["all", "any", "none", "near", "scope", "term"]
+Where = Literal["sentence", "entry"]
+
+
+@dataclass(frozen=True, slots=True)
+class FoundTerm:
+    term: str  # as written (a labeled term: its label)
+    sentences: tuple[int, ...]  # where it occurs, from 1
+
+
+@dataclass(frozen=True, slots=True)
+class TermsFound:
+    listed: int  # how many terms the node lists (itself, not its nested rules)
+    found: tuple[FoundTerm, ...]  # those that occur, at most MAX_TERMS
+    more: int  # found beyond those
+
+
+@dataclass(frozen=True, slots=True)
+class NodeExplanation:
+    operator: Kind
+    scope: Where  # what it is read in: sentences, or the entry as a whole
+    holds: bool
+    sentences: tuple[int, ...]  # scope sentence: those it holds in; scope entry: ()
+    terms: TermsFound
+    children: tuple[NodeExplanation, ...] = ()  # its nested rules (a scope: the one it scopes)
+    vetoed_by: tuple[str, ...] = ()  # none: its terms found, each ruling out where it occurs
+    groups: tuple[TermsFound, ...] = ()  # near: each group's terms
+    within: int | None = None  # near
+    order: str | None = None  # near: any, before, after
+    together: tuple[int, ...] = ()  # near, scope sentence: sentences with a term of each group
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeExplanation:
+    outcome: str
+    label: str
+    scope: Where
+    tried: bool  # its gate was open: some term its rule needs occurs, so the matcher tried it
+    rule: NodeExplanation
+    unless: TermsFound  # the cues found, with their sentences
+    cancelled: bool  # the rule held, but an `unless` cue in a sentence of its terms cancels it
+    matched: bool  # `Matcher.match` reports the outcome
+    terms: tuple[str, ...]  # the terms the match reports; () when not matched
+
+
+@dataclass(frozen=True, slots=True)
+class EntryExplanation:
+    indicator: str
+    entry: int | None  # a stored entry's id; None for a title and text given
+    sentences: tuple[str, ...]  # the entry's sentences as written, the title first
+    outcomes: tuple[OutcomeExplanation, ...]
+
+
+def explain_entry(
+    machine: Machine,
+    indicator_id: str,
+    title: str,
+    text: str,
+    *,
+    outcome_id: str | None = None,
+    entry_id: int | None = None,
+) -> EntryExplanation:
+    """The explanation of every outcome of one indicator (or of `outcome_id`) on an entry;
+    KeyError (its message as the one argument) for an unknown indicator or outcome."""
+    chosen = [o for o in machine.outcomes if o.indicator_id == indicator_id]
+    if not chosen:
+        raise KeyError(f"no indicator {indicator_id!r}")
+    if outcome_id is not None:
+        chosen = [o for o in chosen if o.outcome_id == outcome_id]
+        if not chosen:
+            raise KeyError(f"indicator {indicator_id} has no outcome {outcome_id!r}")
+    scan = Scan(machine, title, text)
+    outcomes = tuple(explain(machine, scan, outcome) for outcome in chosen)
+    return EntryExplanation(indicator_id, entry_id, sentences_of(title, text, scan.norm), outcomes)
+
+
+def explain(machine: Machine, scan: Scan, outcome: COutcome) -> OutcomeExplanation:
+    """Why `outcome` (one of `machine.outcomes`) did or did not fire on the entry of `scan`."""
+    rule = _node(scan, outcome.node, outcome.sentence)
+    fired = scan.explain(outcome.node, outcome.sentence, outcome.unless)
+    tried = _tried(machine, scan, outcome)
+    matched = tried and fired is not None
+    return OutcomeExplanation(
+        outcome=outcome.outcome_id,
+        label=_label(machine, outcome),
+        scope="sentence" if outcome.sentence else "entry",
+        tried=tried,
+        rule=rule,
+        unless=_terms(scan, outcome.unless),
+        cancelled=rule.holds and fired is None,
+        matched=matched,
+        terms=fired[0] if matched and fired is not None else (),
+    )
+
+
+def _node(scan: Scan, node: CNode, sentence: bool) -> NodeExplanation:
+    mask = scan.eval(node, sentence, scan.universe(sentence))
+    scope: Where = "sentence" if sentence else "entry"
+    where = _numbers(mask) if sentence else ()
+    match node:
+        case CTerm():
+            return NodeExplanation("term", scope, bool(mask), where, _terms(scan, (node,)))
+        case CAll() | CAny() | CNone():
+            # plain literal children are folded into `literals`; `children` keeps them all
+            terms = [child for child in node.children if isinstance(child, CTerm)]
+            found = _terms(scan, terms)
+            nested = tuple(
+                _node(scan, child, sentence)
+                for child in node.children
+                if not isinstance(child, CTerm)
+            )
+            vetoed = tuple(f.term for f in found.found) if isinstance(node, CNone) else ()
+            kind: Kind = (
+                "all" if isinstance(node, CAll) else "any" if isinstance(node, CAny) else "none"
+            )
+            return NodeExplanation(kind, scope, bool(mask), where, found, nested, vetoed)
+        case CNear():
+            groups = tuple(_terms(scan, group) for group in node.groups)
+            common = set.intersection(*(_present_in(scan, group) for group in node.groups))
+            return NodeExplanation(
+                "near", scope, bool(mask), where, _terms(scan, _flat(node.groups)),
+                groups=groups, within=node.within, order=node.order.value,
+                together=tuple(sorted(common)) if sentence else (),
+            )  # fmt: skip
+        case CScope():
+            child = _node(scan, node.child, node.sentence)
+            return NodeExplanation("scope", scope, bool(mask), where, _terms(scan, ()), (child,))
+        case _:
+            assert_never(node)
+
+
+def _terms(scan: Scan, terms: Sequence[CTerm]) -> TermsFound:
+    """The terms that occur, each with the sentences it occurs in (as `Scan` finds them)."""
+    found: dict[str, tuple[int, ...]] = {}
+    for term in terms:
+        mask = scan.eval(term, True, scan.universe(True))
+        if mask:
+            found.setdefault(term.raw, _numbers(mask))
+    items = tuple(FoundTerm(raw, sentences) for raw, sentences in found.items())
+    return TermsFound(len(terms), items[:MAX_TERMS], max(0, len(items) - MAX_TERMS))
+
+
+def _present_in(scan: Scan, group: Sequence[CTerm]) -> set[int]:
+    every = scan.universe(True)
+    return {n for term in group for n in _numbers(scan.eval(term, True, every))}
+
+
+def _flat(groups: tuple[tuple[CTerm, ...], ...]) -> tuple[CTerm, ...]:
+    return tuple(term for group in groups for term in group)
+
+
+def _numbers(mask: int) -> tuple[int, ...]:
+    """The sentences of a bit mask, numbered from 1."""
+    return tuple(bit + 1 for bit in range(mask.bit_length()) if mask >> bit & 1)
+
+
+def _tried(machine: Machine, scan: Scan, outcome: COutcome) -> bool:
+    """Whether `Matcher.match` evaluates the outcome on this entry: it has no gate, or its
+    gate's every group of literals has a hit (`Machine._build_gates`)."""
+    index = next(i for i, o in enumerate(machine.outcomes) if o is outcome)
+    if index in machine.always:
+        return True
+    guard = next(1 << (n - 1) for n, i in machine.guard_outcome.items() if i == index)
+    return bool(scan.ready & guard)
+
+
+def _label(machine: Machine, outcome: COutcome) -> str:
+    for indicator in machine.indicators:
+        if indicator.id == outcome.indicator_id:
+            return next((o.label for o in indicator.outcomes if o.id == outcome.outcome_id), "")
+    return ""
+
+
+def as_json(explanation: EntryExplanation) -> dict[str, Any]:
+    """The document `monitor explain --json` prints (and the HTTP endpoint answers)."""
+    return asdict(explanation)
+
+
+# ---------------------------------------------------------------- text for people
+
+
+def text_lines(explanation: EntryExplanation) -> list[str]:
+    """Each outcome's tree, then the entry's sentences, numbered as the trees number them."""
+    lines: list[str] = []
+    for outcome in explanation.outcomes:
+        lines += outcome_lines(explanation.indicator, outcome)
+    lines.append("sentences:")
+    lines += [f"  {n:>3}  {text or '(empty)'}" for n, text in enumerate(explanation.sentences, 1)]
+    return lines
+
+
+def outcome_lines(indicator_id: str, outcome: OutcomeExplanation, indent: str = "") -> list[str]:
+    """The verdict, one line per node of the rule (`yes` where it holds), and the cues."""
+    head = f"{indent}{indicator_id}:{outcome.outcome}: {_verdict(outcome)}"
+    lines = [head, *_tree(outcome.rule, indent + "  ")]
+    if outcome.unless.listed:
+        cues = _found(outcome.unless) or "none found"
+        lines.append(f"{indent}  unless ({outcome.unless.listed} cues): {cues}")
+    return lines
+
+
+def _verdict(outcome: OutcomeExplanation) -> str:
+    if outcome.matched:
+        return f"matched ({', '.join(outcome.terms)})"
+    if outcome.cancelled:
+        return "not matched: the rule holds, but an unless cue shares a sentence with it"
+    if not outcome.tried:
+        return "not matched: the entry lacks terms the rule needs (not tried)"
+    return "not matched: the rule does not hold"
+
+
+def _tree(node: NodeExplanation, indent: str) -> list[str]:
+    """A line per node; nested rules none of whose terms occur are counted, not shown."""
+    mark = "yes" if node.holds else "no "
+    line = f"{indent}{mark} {_name(node)} {_where(node)}{_details(node)}"
+    if node.children and not node.holds and not any(map(_found_beneath, node.children)):
+        return [f"{line} ({_count(len(node.children), 'nested rule')}, none of their terms found)"]
+    lines = [line]
+    quiet = [child for child in node.children if not _found_beneath(child)]
+    for child in node.children:
+        if child not in quiet or len(quiet) == 1:
+            lines += _tree(child, indent + "    ")
+    if len(quiet) > 1:
+        lines.append(f"{indent}    ... {len(quiet)} more nested rules: none of their terms found")
+    return lines
+
+
+def _found_beneath(node: NodeExplanation) -> bool:
+    return bool(
+        node.terms.found
+        or any(group.found for group in node.groups)
+        or any(map(_found_beneath, node.children))
+    )
+
+
+def _name(node: NodeExplanation) -> str:
+    if node.operator == "near":
+        order = f", order {node.order}" if node.order != "any" else ""
+        return f"near (within {node.within}{order})"
+    if node.operator == "scope":
+        return f"scope {node.children[0].scope}"
+    listed = node.terms.listed
+    return (
+        f"{node.operator} ({_count(listed, 'term')})"
+        if listed and node.operator != "term"
+        else (node.operator)
+    )
+
+
+def _where(node: NodeExplanation) -> str:
+    if node.scope == "entry":
+        return "in the entry" if node.holds else "not in the entry"
+    if not node.sentences:
+        return "in no sentence"
+    return f"in sentence{'s' * (len(node.sentences) > 1)} {_list(node.sentences)}"
+
+
+def _details(node: NodeExplanation) -> str:
+    if node.operator == "near":
+        groups = "; ".join(
+            f"group {n}: {_found(group) or 'none found'}" for n, group in enumerate(node.groups, 1)
+        )
+        apart = ""
+        if not node.holds and node.together:
+            apart = f"; every group in sentence(s) {_list(node.together)}, but not close enough"
+        return f": {groups}{apart}"
+    if node.operator == "scope" or not node.terms.listed:
+        return ""
+    if node.operator == "none" and node.vetoed_by:
+        return f": vetoed by {_found(node.terms)}"
+    nothing = "none of its terms found" if node.children else "none found"
+    return f": {_found(node.terms) or nothing}"
+
+
+def _found(terms: TermsFound) -> str:
+    shown = ", ".join(f"{f.term} ({_list(f.sentences)})" for f in terms.found)
+    return shown + (f" and {terms.more} more" if terms.more else "")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
+def _list(numbers: tuple[int, ...]) -> str:
+    return ", ".join(map(str, numbers))
