@@ -235,7 +235,7 @@ def outcome_lines(indicator_id: str, outcome: OutcomeExplanation, indent: str = 
     lines = [head, *_tree(outcome.rule, indent + "  ")]
     if outcome.unless.listed:
         cues = _found(outcome.unless) or "none found"
-        lines.append(f"{indent}  unless ({outcome.unless.listed} cues): {cues}")
+        lines.append(f"{indent}  unless ({_count(outcome.unless.listed, 'cue')}): {cues}")
     return lines
 
 
