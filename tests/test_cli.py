@@ -165,6 +165,15 @@ def test_test_command_shows_why_an_example_fails(tmp_path: Path) -> None:
     assert "actual:   balance" in result.stdout
     assert "terms fired: China, dialogue" in result.stdout
     assert "3 passed, 1 failed" in result.stdout
+    # then why: the expected outcome's rule, node by node, and the one that fired instead
+    why = result.stdout.split("terms fired: China, dialogue\n")[1].splitlines()
+    assert why[:2] == [
+        "  why pressure did not fire:",
+        "    north-korea-stance:pressure: not matched: the entry lacks terms the rule needs"
+        " (not tried)",
+    ]
+    assert "  why balance fired:" in why
+    assert "    north-korea-stance:balance: matched (China, dialogue)" in why
 
 
 def test_shipped_examples_pass() -> None:

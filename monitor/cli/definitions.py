@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from monitor.domain import Definitions, Entry, Indicator
     from monitor.labeled import LabeledItem, Score
     from monitor.labeledpairs import Comparison
+    from monitor.match import ExampleResult
 
 # monitor.labeled.PARTS, spelled out here so that building the command line imports no matcher
 # (tests/test_cli_ops.py checks that the two agree).
@@ -239,6 +240,9 @@ def _run(
         click.echo(f"  expected: {r.expected}")
         click.echo(f"  actual:   {', '.join(r.actual)}")
         click.echo(f"  terms fired: {', '.join(r.terms) or '(none)'}")
+        if not r.passed:
+            for line in _why(rt, r):
+                click.echo(line)
     click.echo(f"{len(results) - len(failures)} passed, {len(failures)} failed")
     if labeled is not None:
         items = _items(labeled, part)
@@ -253,6 +257,18 @@ def _run(
             click.echo(_compare(rt, items, other).report(rows=not figures_only))
     if failures:
         raise SystemExit(1)
+
+
+def _why(rt: Runtime, result: ExampleResult) -> list[str]:
+    """Why the expected outcome did not fire, or why the others did."""
+    from monitor.match.explain import example_lines
+
+    wrong = [o for o in result.actual if o not in ("none", result.expected)]
+    outcome_ids = [result.expected] if result.expected not in ("none", *result.actual) else []
+    example = result.example
+    return example_lines(
+        rt.matcher, result.indicator_id, example.text, example.body, [*outcome_ids, *wrong]
+    )
 
 
 def _chosen(rt: Runtime, indicator_ids: tuple[str, ...]) -> tuple[Indicator, ...]:

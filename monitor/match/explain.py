@@ -31,6 +31,7 @@ __all__ = [
     "OutcomeExplanation",
     "TermsFound",
     "as_json",
+    "example_lines",
     "explain",
     "explain_entry",
     "outcome_lines",
@@ -226,6 +227,26 @@ def text_lines(explanation: EntryExplanation) -> list[str]:
         lines += outcome_lines(explanation.indicator, outcome)
     lines.append("sentences:")
     lines += [f"  {n:>3}  {text or '(empty)'}" for n, text in enumerate(explanation.sentences, 1)]
+    return lines
+
+
+def example_lines(
+    machine: Machine, indicator_id: str, title: str, text: str, outcome_ids: Sequence[str]
+) -> list[str]:
+    """For a failed example (`monitor test`): why each of `outcome_ids` (the one expected, or
+    those that fired unexpectedly) did or did not fire, then the sentences when there is a
+    body to number them in."""
+    lines: list[str] = []
+    sentences: tuple[str, ...] = ()
+    for outcome_id in outcome_ids:
+        found = explain_entry(machine, indicator_id, title, text, outcome_id=outcome_id)
+        (outcome,) = found.outcomes
+        did = "fired" if outcome.matched else "did not fire"
+        lines += [f"  why {outcome_id} {did}:", *outcome_lines(indicator_id, outcome, "    ")]
+        sentences = found.sentences
+    if text:
+        lines.append("  sentences:")
+        lines += [f"    {n:>3}  {s or '(empty)'}" for n, s in enumerate(sentences, 1)]
     return lines
 
 
