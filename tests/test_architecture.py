@@ -28,7 +28,15 @@ WHERE = {
     "markupsafe": {"page"},
     "apprise": {"notify"},
     "requests": {"alerthttp"},  # under Apprise: the alert channels' redirects and answers
-    "fastapi": {"web", "signin", "webexport", "websilences", "webentries", "webschema"},  # routes
+    "fastapi": {
+        "web",
+        "signin",
+        "webexport",
+        "websilences",
+        "webentries",
+        "webexplain",
+        "webschema",
+    },  # routes
     "itsdangerous": {"session"},  # the session cookie's signature
     "starlette": {"web", "websilences"},  # FastAPI's foundation: the HTTP error every router raises
     "uvicorn": {"server"},

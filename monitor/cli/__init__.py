@@ -7,7 +7,7 @@ table every command goes through, the `--json` option):
     watch        check, replay                   digest  digest
     reading      match, status, history, search  db      db upgrade, db current
     verdicts     verdict add, list, export      exports  export
-    silences     silence
+    silences     silence                        explaining  explain
 
 Examples:
   monitor validate                      check indicators/ and config/feeds.yaml
@@ -21,6 +21,7 @@ Examples:
   monitor db upgrade                    migrate the database
   monitor search "visa-free"            find stored entries (their ids) to judge
   monitor verdict 123 visa-easing:eased no --note "about Japan"
+  monitor explain visa-easing:eased --entry 456   why the rule did or did not fire on it
   monitor verdict export -o verdicts.tsv     then: monitor test --labeled verdicts.tsv
   monitor export changes --format csv -o changes.csv      for a spreadsheet
   monitor silence visa-easing --for 7d --reason "state visit"   hold back its alerts
@@ -37,6 +38,7 @@ from monitor.cli import (
     db,
     definitions,
     digest,
+    explaining,
     exports,
     reading,
     silences,
@@ -59,7 +61,19 @@ def main(ctx: click.Context) -> None:
     ctx.call_on_close(runtime.close)
 
 
-for family in (definitions, watch, reading, verdicts, silences, exports, daemon, digest, db):
+families = (
+    definitions,
+    watch,
+    reading,
+    explaining,
+    verdicts,
+    silences,
+    exports,
+    daemon,
+    digest,
+    db,
+)
+for family in families:
     for cmd in family.COMMANDS:
         main.add_command(cmd)
 

@@ -277,7 +277,10 @@ def _tree(node: NodeExplanation, indent: str) -> list[str]:
     if node.children and not node.holds and not any(map(_found_beneath, node.children)):
         return [f"{line} ({_count(len(node.children), 'nested rule')}, none of their terms found)"]
     lines = [line]
-    quiet = [child for child in node.children if not _found_beneath(child)]
+    # the alternatives of an `any` (the parts of a `none`) none of whose terms occur are
+    # counted; the parts of an `all` that fails are each a reason, and shown
+    failing_all = node.operator == "all" and not node.holds
+    quiet = [] if failing_all else [c for c in node.children if not _found_beneath(c)]
     for child in node.children:
         if child not in quiet or len(quiet) == 1:
             lines += _tree(child, indent + "    ")

@@ -15,6 +15,7 @@ request whose Host is not in MONITOR_HTTP_ALLOWED_HOSTS gets 400 (`server.Guard`
     GET /export/…, /changes.atom, …      exports and Atom feeds: monitor.webexport's routes
     GET /                                the page people read (HTML)
     GET /entries?q=TEXT                  entries whose title or text has TEXT: monitor.webentries
+    GET /indicators/{id}/explain/{entry} why its rules did or did not fire: monitor.webexplain
     POST /indicators/{id}/evidence/{entry}/verdict   an analyst's verdict (JSON body)
     POST /indicators/{id}/page/verdict   the same from the page's buttons (a form; 303 back)
     GET|POST /silences, POST /silences/{id}/end   silences (monitor.websilences), and their forms
@@ -26,7 +27,8 @@ With tokens set (MONITOR_API_TOKEN, MONITOR_API_TOKENS), every endpoint but /hea
 when a browser's Accept names text/html), never a stack trace; a path's or query's integer is
 ASCII digits alone (`webmodels.given.digits_only`) or 422. The pages, /indicators…, /feeds
 and the Atom feeds carry an ETag (a hash of the body) and honour If-None-Match with 304; the
-others (/healthz, /metrics, /entries, /silences, the exports) are made afresh, without one.
+others (/healthz, /metrics, /entries, /silences, the exports, an explanation) are made afresh,
+without one.
 How errors and those conditional answers leave: `web.replies`.
 
 Statuses and evidence (`views.ViewCache`) are computed again only when the data version moved
@@ -57,7 +59,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from monitor import metrics as prometheus
-from monitor import page, server, signin, views, webentries, webexport, websilences
+from monitor import page, server, signin, views, webentries, webexplain, webexport, websilences
 from monitor.answers import Answer, AnswerCache
 from monitor.domain import Definitions, as_utc, utcnow
 from monitor.errors import StoreError, VerdictError
@@ -159,7 +161,8 @@ def create_app(
     app.state.monitor = _State(store, definitions, settings, clock, clock(), validity)
     app.state.schema = SchemaWatch(lambda: store.schema_problem(), clock, on_found=on_schema_change)
     app.include_router(_open)
-    routers = (_cached, _api, _pages, webentries.router, webexport.router, websilences.router)
+    routers = (_cached, _api, _pages, webentries.router, webexplain.router, webexport.router,
+               websilences.router)  # fmt: skip
     for router in routers:
         app.include_router(router, dependencies=guarded, responses=refusals)
     return app

@@ -1,0 +1,74 @@
+"""`monitor explain`: why an indicator's outcomes did or did not fire on an entry, node by node
+(`monitor.match.explain`), a stored one (`--entry`) or a title and text given."""
+
+from __future__ import annotations
+
+import click
+
+from monitor.cli.common import ROW_ID, Runtime, command, echo_json, json_option, pass_runtime
+
+
+@command("explain")
+@click.argument("target", metavar="INDICATOR[:OUTCOME]")
+@click.option("--entry", "entry_id", type=ROW_ID, metavar="ID", help="A stored entry's id.")
+@click.option("--title", help="A headline to explain instead of a stored entry.")
+@click.option("--text", help="With --title: the text after the headline (default: none).")
+@json_option("One JSON document, as GET /indicators/{id}/explain/{entry} answers.")
+@pass_runtime
+def explain_cmd(
+    rt: Runtime,
+    target: str,
+    entry_id: int | None,
+    title: str | None,
+    text: str | None,
+    as_json: bool,
+) -> None:
+    """Why each outcome of INDICATOR (or OUTCOME alone) did or did not fire on an entry: the
+    rule's every part, whether it holds and in which sentences (numbered from 1, the headline
+    first), the terms found there; a `near`'s groups, a `none`'s vetoes, the `unless` cues;
+    then the entry's sentences. Writes nothing.
+
+    --entry reads a stored entry (its id: `monitor search`, `monitor history`); --title (and
+    --text) explain words given here, without a database. An unknown indicator, outcome or
+    entry is a one-line error (exit 1).
+
+    Example: monitor explain visa-easing:eased --entry 456
+    """
+    from monitor.match import Matcher
+    from monitor.match.explain import as_json as document
+    from monitor.match.explain import explain_entry, text_lines
+
+    if (entry_id is None) == (title is None):
+        raise click.UsageError("give --entry ID or --title TEXT, one of them")
+    if text is not None and title is None:
+        raise click.UsageError("--text goes with --title")
+    indicator_id, colon, outcome_id = target.partition(":")
+    if colon and not outcome_id:
+        raise click.BadParameter(f"{target!r} is not INDICATOR or INDICATOR:OUTCOME")
+    try:
+        indicator = rt.definitions.indicator(indicator_id)
+    except KeyError:
+        raise click.ClickException(f"explain: no indicator {indicator_id!r}") from None
+    if outcome_id and outcome_id not in {o.id for o in indicator.outcomes}:
+        raise click.ClickException(
+            f"explain: indicator {indicator_id} has no outcome {outcome_id!r}"
+        )
+    if entry_id is not None:
+        rt.read_only = True
+        stored = rt.store.entry(entry_id)
+        if stored is None:
+            raise click.ClickException(f"explain: no entry {entry_id}")
+        title, text = stored.entry.title, stored.entry.text
+    assert title is not None
+    found = explain_entry(
+        Matcher((indicator,)), indicator_id, title, text or "",
+        outcome_id=outcome_id or None, entry_id=entry_id,
+    )  # fmt: skip
+    if as_json:
+        echo_json(document(found), indent=2)
+        return
+    for line in text_lines(found):
+        click.echo(line)
+
+
+COMMANDS = (explain_cmd,)

@@ -1,0 +1,193 @@
+"""`monitor explain` over a real SQLite file filled by the pipeline (tests/webdata.py), and
+GET /indicators/{id}/explain/{entry} from the real server: the same document, and one-line
+errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from monitor.cli import main
+from monitor.store import open_store
+from monitor.web import WebServer, create_app
+from tests import webdata
+from tests.webdata import FLIGHTS, NOW, VISA_HERALD
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('explain') / 'monitor.db'}"
+    with open_store(url) as store:
+        webdata.populate(store, webdata.definitions())
+    return url
+
+
+@pytest.fixture(scope="module")
+def env(database: str) -> dict[str, str]:
+    return {
+        "MONITOR_DATABASE_URL": database,
+        "MONITOR_INDICATORS_DIR": str(webdata.WEB / "indicators"),
+        "MONITOR_FEEDS_FILE": str(webdata.WEB / "feeds.yaml"),
+    }
+
+
+def run(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def entry_id(env: dict[str, str], title: str) -> int:
+    found = [json.loads(line) for line in run(env, "search", title, "--json").stdout.splitlines()]
+    (hit,) = [f for f in found if f["title"] == title]
+    return int(hit["id"])
+
+
+def test_a_stored_entry_is_explained_node_by_node(env: dict[str, str]) -> None:
+    entry = entry_id(env, FLIGHTS)
+    result = run(env, "explain", "flight-routes:expanded", "--entry", str(entry))
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "flight-routes:expanded: matched (flight*, resum*, Shanghai, Incheon)",
+        "  yes all in the entry",
+        "      yes any (2 terms) in the entry: flight* (1)",
+        "      yes any (3 terms) in the entry: resum* (1)",
+        "      yes any (5 terms) in the entry: Shanghai (1), Incheon (1)",
+        "sentences:",
+        f"    1  {FLIGHTS}",
+        "    2  (empty)",
+    ]
+
+
+def test_a_miss_shows_which_part_failed(env: dict[str, str]) -> None:
+    entry = entry_id(env, FLIGHTS)
+    result = run(env, "explain", "visa-easing", "--entry", str(entry))
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert (
+        lines[0]
+        == "visa-easing:eased: not matched: the entry lacks terms the rule needs (not tried)"
+    )
+    assert "      no  any (3 terms) not in the entry: none found" in lines
+    assert "      yes any (3 terms) in the entry: /\\bkorea/ (1)" in lines
+
+
+def test_title_and_text_need_no_database(tmp_path: Path) -> None:
+    env = {
+        "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}",
+        "MONITOR_INDICATORS_DIR": str(webdata.WEB / "indicators"),
+        "MONITOR_FEEDS_FILE": str(webdata.WEB / "feeds.yaml"),
+    }
+    result = run(env, "explain", "north-korea-stance:balance", "--title", "China urges restraint",
+                 "--text", "It calls on all sides to talk.", "--json")  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["entry"] is None
+    assert document["sentences"] == ["China urges restraint", "It calls on all sides to talk.", ""]
+    (outcome,) = document["outcomes"]
+    assert (outcome["outcome"], outcome["matched"], outcome["terms"]) == (
+        "balance", True, ["China", "restraint", "all sides"],
+    )  # fmt: skip
+    restraint = outcome["rule"]["children"][1]
+    assert restraint["terms"]["found"] == [
+        {"term": "restraint", "sentences": [1]},
+        {"term": "all sides", "sentences": [2]},
+    ]
+    assert not (tmp_path / "none.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "said"),
+    [
+        (["visa-easing"], 2, "give --entry ID or --title TEXT, one of them"),
+        (["visa-easing", "--entry", "1", "--title", "x"], 2, "one of them"),
+        (["visa-easing", "--entry", "1", "--text", "x"], 2, "--text goes with --title"),
+        (["visa-easing:", "--title", "x"], 2, "is not INDICATOR or INDICATOR:OUTCOME"),
+        (["visa-easing", "--entry", "0"], 2, "0 is not in the range"),
+        (["nope", "--title", "x"], 1, "Error: explain: no indicator 'nope'"),
+        (["visa-easing:nope", "--entry", "1"], 1, "explain: indicator visa-easing has no outcome"),
+        (["visa-easing", "--entry", "999999"], 1, "Error: explain: no entry 999999"),
+    ],
+)
+def test_errors_are_one_line(env: dict[str, str], args: list[str], code: int, said: str) -> None:
+    result = run(env, "explain", *args)
+    assert result.exit_code == code
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and said in result.stderr
+
+
+def test_a_missing_database_is_one_line_and_none_is_made(tmp_path: Path) -> None:
+    env = {
+        "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}",
+        "MONITOR_INDICATORS_DIR": str(webdata.WEB / "indicators"),
+        "MONITOR_FEEDS_FILE": str(webdata.WEB / "feeds.yaml"),
+    }
+    result = run(env, "explain", "visa-easing", "--entry", "1")
+    assert result.exit_code == 1 and "store: no database at" in result.stderr
+    assert not (tmp_path / "none.db").exists()
+
+
+# ---------------------------------------------------------------- over HTTP
+
+
+@pytest.fixture(scope="module")
+def server(database: str) -> Iterator[WebServer]:
+    with open_store(database) as store:
+        app = create_app(store=store, definitions=webdata.definitions,
+                         settings=webdata.settings(), clock=lambda: NOW)  # fmt: skip
+        with WebServer(app, host="127.0.0.1", port=0) as running:
+            yield running
+
+
+def test_the_endpoint_answers_the_document_monitor_explain_prints(
+    env: dict[str, str], server: WebServer
+) -> None:
+    entry = entry_id(env, VISA_HERALD)
+    printed = json.loads(run(env, "explain", "visa-easing", "--entry", str(entry), "--json").stdout)
+    served = httpx.get(f"{server.url}/indicators/visa-easing/explain/{entry}", timeout=60)
+    one = httpx.get(
+        f"{server.url}/indicators/visa-easing/explain/{entry}?outcome=eased", timeout=60
+    )
+
+    assert served.status_code == 200
+    assert served.headers["cache-control"] == "no-store" and "etag" not in served.headers
+    assert served.json() == printed
+    assert printed["entry"] == entry and printed["outcomes"][0]["matched"] is True
+    assert one.json() == printed  # its one outcome
+
+
+@pytest.mark.parametrize(
+    ("path", "code", "detail"),
+    [
+        ("/indicators/nope/explain/1", 404, "no indicator 'nope'"),
+        ("/indicators/visa-easing/explain/999999", 404, "explain: no entry 999999"),
+        ("/indicators/visa-easing/explain/1?outcome=nope", 422, "has no outcome 'nope'"),
+        ("/indicators/visa-easing/explain/1_0", 422, "ASCII digits"),
+    ],
+)
+def test_the_endpoint_refuses_unknown_ids(
+    server: WebServer, path: str, code: int, detail: str
+) -> None:
+    answer = httpx.get(server.url + path, timeout=60)
+    assert answer.status_code == code
+    assert detail in json.dumps(answer.json()["detail"])
+
+
+def test_with_tokens_set_the_endpoint_needs_one(database: str) -> None:
+    with open_store(database) as store:
+        settings = webdata.settings(api_token="t0ken")
+        app = create_app(store=store, definitions=webdata.definitions, settings=settings,
+                         clock=lambda: NOW)  # fmt: skip
+        with WebServer(app, host="127.0.0.1", port=0) as running:
+            url = f"{running.url}/indicators/visa-easing/explain/1"
+            refused = httpx.get(url, timeout=60)
+            allowed = httpx.get(url, headers={"Authorization": "Bearer t0ken"}, timeout=60)
+    assert (refused.status_code, allowed.status_code) == (401, 200)
