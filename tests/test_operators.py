@@ -12,6 +12,7 @@ import pytest
 from monitor.definitions import load_definitions, validate
 from monitor.domain import Entry
 from monitor.match import Matcher, run_examples
+from monitor.match.explain import explain_entry
 from monitor.match.machine import COperator
 from monitor.operators import Operator
 from tests.conftest import ROOT
@@ -68,6 +69,9 @@ def test_every_operator_is_read_compiled_matched_and_explained(
     assert (found.outcome_id, found.terms) == ("yes", terms)
     assert matcher.match(entry(miss)) == []
     assert all(result.passed for result in run_examples(definitions.indicators, matcher))
+    explained = [explain_entry(matcher, "x", title, "").outcomes[0] for title in (hit, miss)]
+    assert [(o.matched, o.rule.holds) for o in explained] == [(True, True), (False, False)]
+    assert explained[0].terms == terms
 
 
 def test_every_operator_has_a_compiled_node() -> None:

@@ -86,7 +86,7 @@ def test_silence_list_json_is_get_silences(db_url: str, client: TestClient) -> N
 
 # ---------------------------------------------------------------- the published schema
 
-EXAMPLE = {"path_parameters": {"indicator_id": "visa-easing"}, "query": {"q": "visa"}}
+EXAMPLE = {"path_parameters": {"indicator_id": "visa-easing", "entry": 1}, "query": {"q": "visa"}}
 QUERIES = {"/entries": EXAMPLE["query"]} | {  # the exports' JSON, checked against its schema
     f"/export/{kind}": {"format": "json"} for kind in ("history", "changes", "evidence")
 }
@@ -113,5 +113,5 @@ def test_every_get_answer_matches_its_published_schema(app: FastAPI) -> None:
          "/indicators/{indicator_id}/history", "/feeds", "/metrics", "/",
          "/indicators/{indicator_id}/page", "/entries", "/export/history", "/export/changes",
          "/export/evidence", "/changes.atom", "/indicators/{indicator_id}/changes.atom",
-         "/silences"]
+         "/silences", "/indicators/{indicator_id}/explain/{entry}"]
     )  # fmt: skip
