@@ -527,7 +527,7 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
         "/metrics", "/", "/entries", "/indicators/{indicator_id}/evidence/{entry_id}/verdict",
         "/export/history", "/export/changes", "/export/evidence", "/changes.atom",
         "/indicators/{indicator_id}/changes.atom",
-        "/silences", "/silences/{silence_id}/end",
+        "/silences", "/silences/{silence_id}/end", "/indicators/{indicator_id}/explain/{entry}",
     }  # fmt: skip
     history = paths["/indicators/{indicator_id}/history"]["get"]
     assert {p["name"] for p in history["parameters"]} == {
