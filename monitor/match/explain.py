@@ -223,11 +223,23 @@ def as_json(explanation: EntryExplanation) -> dict[str, Any]:
 def text_lines(explanation: EntryExplanation) -> list[str]:
     """Each outcome's tree, then the entry's sentences, numbered as the trees number them."""
     lines: list[str] = []
+    blank = _blank(explanation.sentences)
     for outcome in explanation.outcomes:
-        lines += outcome_lines(explanation.indicator, outcome)
+        lines += outcome_lines(explanation.indicator, outcome, blank=blank)
     lines.append("sentences:")
-    lines += [f"  {n:>3}  {text or '(empty)'}" for n, text in enumerate(explanation.sentences, 1)]
+    lines += _sentence_lines(explanation.sentences, "  ")
     return lines
+
+
+def _blank(sentences: Sequence[str]) -> frozenset[int]:
+    """The sentences with no words: the matcher's segment after a title with no text, or after
+    the last full stop. A part of a rule holds there only by what is absent (a `none`) or by
+    holding in the whole entry, so people are not shown them."""
+    return frozenset(n for n, sentence in enumerate(sentences, 1) if not sentence)
+
+
+def _sentence_lines(sentences: Sequence[str], indent: str) -> list[str]:
+    return [f"{indent}{n:>3}  {text}" for n, text in enumerate(sentences, 1) if text]
 
 
 def example_lines(
@@ -242,18 +254,29 @@ def example_lines(
         found = explain_entry(machine, indicator_id, title, text, outcome_id=outcome_id)
         (outcome,) = found.outcomes
         did = "fired" if outcome.matched else "did not fire"
-        lines += [f"  why {outcome_id} {did}:", *outcome_lines(indicator_id, outcome, "    ")]
+        blank = _blank(found.sentences)
+        lines += [
+            f"  why {outcome_id} {did}:",
+            *outcome_lines(indicator_id, outcome, "    ", blank=blank),
+        ]
         sentences = found.sentences
     if text:
         lines.append("  sentences:")
-        lines += [f"    {n:>3}  {s or '(empty)'}" for n, s in enumerate(sentences, 1)]
+        lines += _sentence_lines(sentences, "    ")
     return lines
 
 
-def outcome_lines(indicator_id: str, outcome: OutcomeExplanation, indent: str = "") -> list[str]:
-    """The verdict, one line per node of the rule (`yes` where it holds), and the cues."""
+def outcome_lines(
+    indicator_id: str,
+    outcome: OutcomeExplanation,
+    indent: str = "",
+    *,
+    blank: frozenset[int] = frozenset(),
+) -> list[str]:
+    """The verdict, one line per node of the rule (`yes` where it holds), and the cues; the
+    sentences of `blank` (no words) are left out of the sentences a part holds in."""
     head = f"{indent}{indicator_id}:{outcome.outcome}: {_verdict(outcome)}"
-    lines = [head, *_tree(outcome.rule, indent + "  ")]
+    lines = [head, *_tree(outcome.rule, indent + "  ", blank)]
     if outcome.unless.listed:
         cues = _found(outcome.unless) or "none found"
         lines.append(f"{indent}  unless ({_count(outcome.unless.listed, 'cue')}): {cues}")
@@ -270,10 +293,10 @@ def _verdict(outcome: OutcomeExplanation) -> str:
     return "not matched: the rule does not hold"
 
 
-def _tree(node: NodeExplanation, indent: str) -> list[str]:
+def _tree(node: NodeExplanation, indent: str, blank: frozenset[int]) -> list[str]:
     """A line per node; nested rules none of whose terms occur are counted, not shown."""
     mark = "yes" if node.holds else "no "
-    line = f"{indent}{mark} {_name(node)} {_where(node)}{_details(node)}"
+    line = f"{indent}{mark} {_name(node)} {_where(node, blank)}{_details(node)}"
     if node.children and not node.holds and not any(map(_found_beneath, node.children)):
         return [f"{line} ({_count(len(node.children), 'nested rule')}, none of their terms found)"]
     lines = [line]
@@ -283,7 +306,7 @@ def _tree(node: NodeExplanation, indent: str) -> list[str]:
     quiet = [] if failing_all else [c for c in node.children if not _found_beneath(c)]
     for child in node.children:
         if child not in quiet or len(quiet) == 1:
-            lines += _tree(child, indent + "    ")
+            lines += _tree(child, indent + "    ", blank)
     if len(quiet) > 1:
         lines.append(f"{indent}    ... {len(quiet)} more nested rules: none of their terms found")
     return lines
@@ -311,12 +334,13 @@ def _name(node: NodeExplanation) -> str:
     )
 
 
-def _where(node: NodeExplanation) -> str:
+def _where(node: NodeExplanation, blank: frozenset[int]) -> str:
     if node.scope == "entry":
         return "in the entry" if node.holds else "not in the entry"
-    if not node.sentences:
-        return "in no sentence"
-    return f"in sentence{'s' * (len(node.sentences) > 1)} {_list(node.sentences)}"
+    shown = tuple(n for n in node.sentences if n not in blank)
+    if not shown:
+        return "in no sentence with words" if node.sentences else "in no sentence"
+    return f"in sentence{'s' * (len(shown) > 1)} {_list(shown)}"
 
 
 def _details(node: NodeExplanation) -> str:
