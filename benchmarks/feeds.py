@@ -4,6 +4,12 @@ Every feed is about `FEED_BYTES` of RSS 2.0 or Atom with `entries` items. Text i
 Korean or Chinese; `match_share` of the entries carry a headline from a shipped indicator's
 examples that the indicator is expected to match, so the cycle stores matches and evidence.
 Generated indicators use phrases built from the same vocabulary, so they hit now and then.
+
+Every date in a corpus is `NOW` or before it, never the clock's: the bytes, the entries they
+parse into and what matches are the same on every run and every day, so figures from different
+runs compare. A measurement that evaluates the entries evaluates at `Corpus.now` (the cycles,
+the store), so they fall inside the indicators' windows as they would for a daemon reading
+them as they are published.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ SHIPPED_INDICATORS = ROOT / "indicators"
 SHIPPED_FEEDS = ROOT / "config" / "feeds.yaml"
 FEED_BYTES = 100_000
 TOPIC_SHARE = 0.01  # English sentences naming a "topic action" that generated indicators read
+NOW = datetime(2026, 6, 1, tzinfo=UTC)  # the corpus's "now": its newest entry's date
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -97,6 +104,7 @@ class Corpus:
     entries: int
     planted: int  # entries whose headline a shipped indicator should match
     bytes: int
+    now: datetime  # the newest entry's date; every other is older (see `write`)
 
     @property
     def files(self) -> list[Path]:
@@ -116,6 +124,7 @@ class Corpus:
             data["entries"],
             data["planted"],
             data["bytes"],
+            datetime.fromisoformat(data["now"]),
         )
 
 
@@ -134,14 +143,21 @@ def matching_headlines(definitions: Definitions) -> list[str]:
 
 
 def write(
-    root: Path, feeds: int, entries: int, *, match_share: float = 0.05, seed: int = 6
+    root: Path,
+    feeds: int,
+    entries: int,
+    *,
+    match_share: float = 0.05,
+    seed: int = 6,
+    now: datetime = NOW,
 ) -> Corpus:
-    """`feeds` bodies of `entries` items each, about FEED_BYTES apiece, under `root`/feeds."""
+    """`feeds` bodies of `entries` items each, about FEED_BYTES apiece, under `root`/feeds,
+    dated back from `now` (7 minutes apart in a feed, a minute apart from feed to feed)."""
     rng = random.Random(seed)
     defs = shipped()
     headlines = matching_headlines(defs)
     tags = tuple(sorted({t for i in defs.indicators for t in i.feeds.tags}))
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = now.replace(microsecond=0)
     per_entry = max(400, FEED_BYTES // max(entries, 1))
     (root / "feeds").mkdir(parents=True, exist_ok=True)
     ids, planted, size = [], 0, 0
@@ -171,6 +187,7 @@ def write(
         "entries": feeds * entries,
         "planted": planted,
         "bytes": size,
+        "now": now.isoformat(),
     }
     (root / "corpus.json").write_text(json.dumps(data))
     return Corpus.load(root)

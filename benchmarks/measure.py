@@ -8,7 +8,7 @@ import os
 import statistics
 import time
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,9 @@ def set_mode(base_url: str, mode: str) -> None:
 
 def prepared(root: Path, base_url: str, name: str) -> tuple[Corpus, Context, datetime]:
     """The corpus, a cycle's context over a fresh store `name`, and the time it was prepared
-    at: the parse workers' server started and the store prepared, as the daemon starts."""
+    at (the corpus's `now`, which its newest entries bear: not the clock's, so every run
+    stores and matches the same): the parse workers' server started and the store prepared,
+    as the daemon starts."""
     corpus = Corpus.load(root)
     definitions = corpus.definitions(base_url, indicators(CYCLE_INDICATORS))
     ctx = Context(
@@ -93,7 +95,7 @@ def prepared(root: Path, base_url: str, name: str) -> tuple[Corpus, Context, dat
         store=open_store(f"sqlite:///{root / name}"),
         limits=FetchLimits(),
     )
-    now = datetime.now(UTC)
+    now = corpus.now
     start_parsers(ctx)
     prepare(ctx, now=now)
     heap.freeze()  # as `monitor run` and `monitor check` do once start-up is done
@@ -168,6 +170,7 @@ def _memory(ctx: Context, base_url: str, now: datetime, count: int) -> dict[str,
 
 
 def sample_entries(root: Path, count: int) -> list[Entry]:
+    """The first `count` entries of the corpus, as parsed (the same on every run)."""
     entries: list[Entry] = []
     for path in Corpus.load(root).files:
         if len(entries) >= count:
@@ -206,7 +209,7 @@ def store_rate(root: Path, count: int, batch: int) -> dict[str, Any]:
     second, which one hiccup of a shared machine can double; the first also compiles the
     store's statements, once per process, as a daemon's first cycle does)."""
     entries = sample_entries(root, count)
-    now = datetime.now(UTC)
+    now = Corpus.load(root).now
     turns = []
     for turn in range(STORE_TURNS):
         store = open_store(f"sqlite:///{root / f'store-{turn}.db'}")

@@ -8,7 +8,7 @@ import random
 import subprocess
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +30,22 @@ def web_built() -> bool:
 def http(
     root: Path, *, indicator_count: int, entry_count: int, seconds: float, concurrency: int
 ) -> dict[str, Any]:
-    """Requests/s and latency of GET /indicators and GET /indicators/{id}/history."""
+    """Requests/s and latency of GET /indicators and GET /indicators/{id}/history, over a
+    store populated back from the corpus's `now`, which the server takes for its clock (not
+    the clock's: every run stores, and shows, the same)."""
     from monitor.settings import Settings
     from monitor.web import WebServer, create_app
 
     corpus = Corpus.load(root)
     definitions = corpus.definitions("http://127.0.0.1:9", indicators(indicator_count))
     url = f"sqlite:///{root / 'web.db'}"
-    now = datetime.now(UTC)
+    now = corpus.now
     store = open_store(url)
     populate(store, definitions, entry_count, now=now)
     settings = Settings(_env_file=None, database_url=url)
-    app = create_app(store=store, definitions=lambda: definitions, settings=settings)
+    app = create_app(
+        store=store, definitions=lambda: definitions, settings=settings, clock=lambda: now
+    )
     server = WebServer(app, host="127.0.0.1", port=0)
     server.start()
     ids = [i.id for i in definitions.indicators]

@@ -10,6 +10,8 @@ import json
 import statistics
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
 
 import pytest
 
@@ -148,3 +150,43 @@ def test_what_a_parse_worker_spends_beside_feedparser_is_timed() -> None:
         figures = dict(pair.rsplit(" ", 1) for pair in line.split(": ", 1)[1].split(", "))
         assert 0 < float(figures["feedparser_in_parse_job_s"]) <= float(figures["parse_job_s"])
         assert 0 < float(figures["feedparser_share"]) <= 1
+
+
+class _Clock(datetime):
+    """A `datetime` whose clock reads `at`: generating the corpus must not depend on it."""
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> _Clock:
+        return cls.fromtimestamp(cls.at.timestamp(), tz)
+
+
+def test_the_generated_corpus_and_its_matches_are_the_same_whatever_the_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two corpora written on clocks a day, a month and a year apart (midnight, New Year) are
+    byte for byte the same, parse into the same entries and give the same match counts: every
+    date is `feeds.NOW` or before it, and the measurements evaluate at that moment."""
+    from benchmarks import feeds, measure, webload
+    from monitor.match import Matcher
+
+    for module in (feeds, measure, webload):
+        monkeypatch.setattr(module, "datetime", _Clock)
+    written = []
+    for n, at in enumerate(("2026-12-31T23:59:30+00:00", "2027-01-01T00:10:00+00:00")):
+        _Clock.at = datetime.fromisoformat(at)
+        root = tmp_path / str(n)
+        corpus = feeds.write(root, 6, 10)
+        bodies = [path.read_bytes() for path in corpus.files]
+        written.append((corpus, bodies, measure.sample_entries(root, 60)))
+    (first, first_bodies, entries), (second, second_bodies, again) = written
+    assert first_bodies == second_bodies and first.now == second.now == feeds.NOW
+    assert (first.planted, first.bytes, first.entries) == (second.planted, second.bytes, 60)
+    assert entries == again and len(entries) == 60
+    # The newest entry bears the corpus's `now`; all of them lie inside a 30-day window of it.
+    assert max(e.published for e in entries if e.published) == feeds.NOW
+    assert all(e.published and feeds.NOW - e.published < timedelta(days=1) for e in entries)
+    matcher = Matcher(feeds.indicators(100))
+    counts = [sum(len(matcher.match(e)) for e in found) for found in (entries, again)]
+    assert counts[0] == counts[1] > 0
