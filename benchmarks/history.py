@@ -230,7 +230,9 @@ def _first_get(url: str, definitions: Definitions) -> dict[str, float]:
 
     store = open_store(url)
     settings = Settings(_env_file=None, database_url=url)
-    app = create_app(store=store, definitions=lambda: definitions, settings=settings)
+    app = create_app(  # at NOW, as status: the clock's would leave every window empty
+        store=store, definitions=lambda: definitions, settings=settings, clock=lambda: NOW
+    )
     server = WebServer(app, host="127.0.0.1", port=0)
     server.start()
     heap.freeze()  # as `monitor run` does once start-up is done
