@@ -102,9 +102,16 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--history-repeats",
         type=int,
+        default=5,
+        help="measurements of each history store, in rounds whose order alternates (short then"
+        " long, long then short, ...); the medians are compared (default 5)",
+    )
+    parser.add_argument(
+        "--search-repeats",
+        type=int,
         default=3,
-        help="measurements of each history store (history and search), taking turns; the"
-        " medians are compared (default 3)",
+        help="searches of each history store, in the first of those rounds (at most"
+        " --history-repeats; default 3)",
     )
     parser.add_argument(
         "--history-postgres",
@@ -217,7 +224,7 @@ def _over_history(root: Path, args: argparse.Namespace, wanted: set[str]) -> dic
     for kind in sorted(wanted):
         part: dict[str, Any] = {
             "database": "postgresql" if server else "sqlite",
-            "repeats": args.history_repeats,
+            "repeats": len(samples[kind]["small"]),
         }
         for name in sizes:
             part[name] = built[name] | history.medians(samples[kind][name])
@@ -229,7 +236,8 @@ def _over_history(root: Path, args: argparse.Namespace, wanted: set[str]) -> dic
 def _history_samples(
     root: Path, args: argparse.Namespace, sizes: dict[str, int], wanted: set[str]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, list[dict[str, Any]]]]]:
-    """Each store built once, then measured in turns (`_over_history`)."""
+    """Each store built once, then measured in rounds, one turn of each size a round, the order
+    alternating from round to round (`history`'s doc); the searches in the first rounds."""
     server = args.history_postgres
     built = {name: isolated(history.build, root, name, n, server) for name, n in sizes.items()}
     samples: dict[str, dict[str, list[dict[str, Any]]]] = {
@@ -238,11 +246,15 @@ def _history_samples(
     for name in sizes:  # SQLite's: the whole store in the file, as each turn finds it
         history.keep(root, name, server)
     restored = "history" in wanted  # its measurement adds news; a search only reads
-    for _ in range(max(args.history_repeats, 1)):
-        for name in sizes:  # taking turns, each on the store as built
+    searches = max(args.search_repeats, 1)
+    rounds = max(args.history_repeats, 1) if "history" in wanted else searches
+    for turn in range(rounds):
+        order = list(sizes) if turn % 2 == 0 else list(reversed(sizes))
+        for name in order:  # each on the store as built
+            searching = "search" in wanted and turn < searches
             if restored:
                 history.restore(root, name, server)
-            if "search" in wanted:  # before the history's measurement adds news
+            if searching:  # before the history's measurement adds news
                 samples["search"][name].append(isolated(search.measure, root, name, server))
             if "history" in wanted:
                 samples["history"][name].append(isolated(history.measure, root, name, server))
