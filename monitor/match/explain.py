@@ -34,6 +34,8 @@ __all__ = [
     "example_lines",
     "explain",
     "explain_entry",
+    "numbered_sentences",
+    "outcome_blocks",
     "outcome_lines",
     "text_lines",
 ]
@@ -222,13 +224,26 @@ def as_json(explanation: EntryExplanation) -> dict[str, Any]:
 
 def text_lines(explanation: EntryExplanation) -> list[str]:
     """Each outcome's tree, then the entry's sentences, numbered as the trees number them."""
-    lines: list[str] = []
-    blank = _blank(explanation.sentences)
-    for outcome in explanation.outcomes:
-        lines += outcome_lines(explanation.indicator, outcome, blank=blank)
+    lines = [line for block in outcome_blocks(explanation) for line in block]
     lines.append("sentences:")
     lines += _sentence_lines(explanation.sentences, "  ")
     return lines
+
+
+def outcome_blocks(explanation: EntryExplanation) -> list[list[str]]:
+    """The lines of each outcome's tree (`outcome_lines`), one list per outcome, in order: what
+    `text_lines` prints before the sentences, and the page of an explanation shows."""
+    blank = _blank(explanation.sentences)
+    return [
+        outcome_lines(explanation.indicator, outcome, blank=blank)
+        for outcome in explanation.outcomes
+    ]
+
+
+def numbered_sentences(sentences: Sequence[str]) -> list[tuple[int, str]]:
+    """The sentences with words, each with its number (from 1, the title first), as the trees
+    number them; those with none (`_blank`) are left out, their numbers skipped."""
+    return [(n, text) for n, text in enumerate(sentences, 1) if text]
 
 
 def _blank(sentences: Sequence[str]) -> frozenset[int]:
@@ -239,7 +254,7 @@ def _blank(sentences: Sequence[str]) -> frozenset[int]:
 
 
 def _sentence_lines(sentences: Sequence[str], indent: str) -> list[str]:
-    return [f"{indent}{n:>3}  {text}" for n, text in enumerate(sentences, 1) if text]
+    return [f"{indent}{n:>3}  {text}" for n, text in numbered_sentences(sentences)]
 
 
 def example_lines(
