@@ -1,9 +1,10 @@
 """The status page people read: HTML from the same views the JSON API serves.
 
 Rendering only: the web edge reads the store and hands the data in. Here are the pages
-(`render_index`, `render_indicator`, `render_error`, `render_signin`, `render_session`), the
-rows their templates get (cards, evidence items, history, verdicts, silences, feeds) and the
-highlighting of matched terms; how a status reads and its timeline are `monitor.timeline`'s.
+(`render_index`, `render_indicator`, `render_explanation`, `render_error`, `render_signin`,
+`render_session`), the rows their templates get (cards, evidence items, history, verdicts,
+silences, feeds) and the highlighting of matched terms; how a status reads and its timeline
+are `monitor.timeline`'s.
 
 Jinja2 autoescapes every template; feed-derived text is never marked safe. Matched terms are
 highlighted by escaping the text around each hit and wrapping the (escaped) hit in <mark>; only
@@ -26,6 +27,7 @@ from markupsafe import Markup, escape
 from monitor import owners
 from monitor.domain import UNKNOWN, Definitions, Evidence, StatusChange, Verdict
 from monitor.links import without_userinfo
+from monitor.match.explain import EntryExplanation, numbered_sentences, outcome_blocks
 from monitor.shownterms import shown_terms, term_spans, whole_words
 from monitor.silences import Silence
 from monitor.store import FeedState, StoredEntry
@@ -49,6 +51,7 @@ __all__ = [
     "SESSION_SLOT",
     "highlight",
     "render_error",
+    "render_explanation",
     "render_index",
     "render_indicator",
     "render_session",
@@ -472,6 +475,44 @@ def render_error(status: int, detail: str, *, now: datetime, zone: tzinfo) -> st
             reason=HTTPStatus(status).phrase,
             detail=detail,
             now=format_time(now, zone),
+        )
+    )
+
+
+def render_explanation(
+    explanation: EntryExplanation,
+    *,
+    indicator_title: str,
+    headline: str,
+    link: str,
+    now: datetime,
+    zone: tzinfo,
+) -> str:
+    """GET /indicators/{id}/explain/{entry} for a browser: the entry's headline and link, each
+    outcome's tree as `monitor explain` prints it (`outcome_blocks`), then the sentences they
+    number; a link back to the indicator's page."""
+    shown = [o.outcome for o in explanation.outcomes]
+    target = explanation.indicator + (f":{shown[0]}" if len(shown) == 1 else "")
+    return (
+        _environment()
+        .get_template("page-explain.html")
+        .render(
+            heading=f"Why {target} on entry {explanation.entry}",
+            indicator_title=indicator_title,
+            back=indicator_url(explanation.indicator),
+            entry=explanation.entry,
+            headline=clean(headline) or "(no headline)",
+            href=web_url(link),
+            link=clean(link),
+            trees=[
+                (outcome, "\n".join(lines))
+                for outcome, lines in zip(
+                    explanation.outcomes, outcome_blocks(explanation), strict=True
+                )
+            ],
+            sentences=numbered_sentences(explanation.sentences),
+            now=format_time(now, zone),
+            **_slots(),
         )
     )
 

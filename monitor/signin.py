@@ -18,7 +18,7 @@ SameSite=Strict, lasts MONITOR_SESSION_TTL, and is Secure (named `__Host-monitor
 MONITOR_PUBLIC_URL is https.
 
 The pages are rendered once for every visitor with page.CSRF_SLOT and page.SESSION_SLOT in them;
-`page_answer` fills them for the one asking.
+`page_answer` fills them for the one asking (`for_visitor` alone for a page made afresh).
 """
 
 from __future__ import annotations
@@ -39,7 +39,16 @@ from monitor import page, server
 from monitor.session import Keyring, Session, Throttle
 from monitor.settings import Settings
 
-__all__ = ["ANONYMOUS", "Auth", "Visitor", "install", "page_answer", "safe_next", "visitor_of"]
+__all__ = [
+    "ANONYMOUS",
+    "Auth",
+    "Visitor",
+    "for_visitor",
+    "install",
+    "page_answer",
+    "safe_next",
+    "visitor_of",
+]
 
 log = logging.getLogger("monitor.web")
 
@@ -240,12 +249,19 @@ def visitor_of(request: Request) -> Visitor:
 def page_answer(request: Request, body: bytes, etag: str) -> HTMLResponse:
     """A page rendered for everyone, with the visitor's CSRF token and "signed in as" bar."""
     visitor = visitor_of(request)
-    bar = page.render_session(visitor.name, visitor.csrf) if visitor.session else ""
-    body = body.replace(page.CSRF_SLOT.encode(), visitor.csrf.encode())
-    body = body.replace(page.SESSION_SLOT.encode(), bar.encode())
+    body = for_visitor(request, body)
     if visitor.session is not None:  # its page is its own: so is the ETag
         etag = server.etag_of(f"{etag}{visitor.name}{visitor.csrf}".encode())
     return HTMLResponse(body, headers={"ETag": etag})
+
+
+def for_visitor(request: Request, body: bytes) -> bytes:
+    """`body` (a page with page.CSRF_SLOT and page.SESSION_SLOT) with the visitor's CSRF token
+    and, for a session, its "signed in as" bar."""
+    visitor = visitor_of(request)
+    bar = page.render_session(visitor.name, visitor.csrf) if visitor.session else ""
+    body = body.replace(page.CSRF_SLOT.encode(), visitor.csrf.encode())
+    return body.replace(page.SESSION_SLOT.encode(), bar.encode())
 
 
 # ---------------------------------------------------------------- the endpoints

@@ -2,22 +2,28 @@
 router, behind the token as every read is).
 
 GET /indicators/{id}/explain/{entry}: each outcome of the indicator (`?outcome=` one of them),
-its rule node by node (`monitor.match.explain`): the document `monitor explain --json` prints.
-Worked out on demand, with the indicator's rules compiled for the request: the matching of
-news never pays for it.
+its rule node by node (`monitor.match.explain`): the document `monitor explain --json` prints,
+or, when the Accept header names text/html (a browser, following the page's "Why?" links), a
+page of the same explanation as `monitor explain` prints it (`page.render_explanation`). Both
+say `Vary: Accept`, as the errors do. Worked out on demand, with the indicator's rules compiled
+for the request: the matching of news never pays for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse
 
-from monitor.domain import Definitions
+from monitor import page, signin
+from monitor.domain import Definitions, Indicator
 from monitor.match import Matcher
 from monitor.match.explain import EntryExplanation, explain_entry
-from monitor.store import Store
+from monitor.settings import Settings
+from monitor.store import Store, StoredEntry
 from monitor.webmodels import error_answer
 from monitor.webmodels.given import digits_only
 
@@ -31,6 +37,8 @@ class _Monitor(Protocol):
 
     store: Store
     definitions: Callable[[], Definitions]
+    settings: Settings
+    clock: Callable[[], datetime]
 
 
 def _monitor(request: Request) -> _Monitor:
@@ -41,6 +49,10 @@ def _monitor(request: Request) -> _Monitor:
 State = Annotated[_Monitor, Depends(_monitor)]
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/html": {"schema": {"type": "string"}}},
+        "description": "The explanation: JSON, or a page when the Accept header names text/html.",
+    },
     404: error_answer("No indicator or no stored entry has this id."),
     422: error_answer("The indicator has no such outcome."),
     503: error_answer("The database did not answer."),
@@ -57,6 +69,7 @@ router = APIRouter()
 )
 def explain(
     state: State,
+    request: Request,
     response: Response,
     indicator_id: Annotated[str, Path(description="The indicator's id (its file stem).")],
     entry: Annotated[
@@ -67,12 +80,14 @@ def explain(
     outcome: Annotated[
         str | None, Query(description="One outcome of the indicator (default: every one).")
     ] = None,
-) -> EntryExplanation:
+) -> EntryExplanation | HTMLResponse:
     """Each outcome of the indicator (or `outcome`): whether it fired on the entry, and its rule
     node by node: whether each part holds, in which sentences (from 1, the headline first),
     the terms found; a `near`'s groups, a `none`'s vetoes, the `unless` cues; then the entry's
-    sentences. As `monitor explain INDICATOR[:OUTCOME] --entry ID --json` prints it."""
-    response.headers["Cache-Control"] = "no-store"
+    sentences. As `monitor explain INDICATOR[:OUTCOME] --entry ID --json` prints it; a page
+    of it as `monitor explain` prints it when the Accept header names text/html."""
+    headers = {"Cache-Control": "no-store", "Vary": "Accept"}  # JSON or a page, never swapped
+    response.headers.update(headers)
     indicator = next((i for i in state.definitions().indicators if i.id == indicator_id), None)
     if indicator is None:
         raise HTTPException(404, f"no indicator {indicator_id!r}")
@@ -82,6 +97,30 @@ def explain(
     if stored is None:
         raise HTTPException(404, f"explain: no entry {entry}")
     title, text = stored.entry.title, stored.entry.text
-    return explain_entry(
+    found = explain_entry(
         Matcher((indicator,)), indicator_id, title, text, outcome_id=outcome, entry_id=entry
     )
+    if "text/html" not in request.headers.get("accept", ""):
+        return found
+    return _page(state, request, indicator, stored, found, headers)
+
+
+def _page(
+    state: _Monitor,
+    request: Request,
+    indicator: Indicator,
+    stored: StoredEntry,
+    found: EntryExplanation,
+    headers: dict[str, str],
+) -> HTMLResponse:
+    """The explanation as a page, in the frame of the others (their Content-Security-Policy)."""
+    html = page.render_explanation(
+        found,
+        indicator_title=indicator.title,
+        headline=stored.entry.title,
+        link=stored.entry.link,
+        now=state.clock(),
+        zone=state.settings.zone,
+    )
+    body = signin.for_visitor(request, html.encode())
+    return HTMLResponse(body, headers={**headers, "Content-Security-Policy": page.PAGE_POLICY})

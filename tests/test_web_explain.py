@@ -1,0 +1,202 @@
+"""The explanation a person reads: GET /indicators/{id}/explain/{entry} asked as a browser
+(Accept: text/html) over the real server on 127.0.0.1 answers a page of what `monitor explain`
+prints, and JSON stays the answer of everything else. A hostile headline stays text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+
+import httpx2 as httpx
+import pytest
+from fastapi import FastAPI
+
+from monitor.domain import Definitions
+from monitor.match import Matcher
+from monitor.match.explain import (
+    EntryExplanation,
+    explain_entry,
+    numbered_sentences,
+    outcome_blocks,
+)
+from monitor.store import Store
+from monitor.web import WebServer, create_app
+from tests import webdata
+from tests.webdata import GENERAL, HOSTILE_LINK, HOSTILE_TITLE, NOW, VISA_HERALD
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+db_url, defs, store, app = webdata.db_url, webdata.defs, webdata.store, webdata.app  # fixtures
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+@pytest.fixture
+def web(app: FastAPI) -> Iterator[httpx.Client]:
+    with (
+        WebServer(app, host="127.0.0.1", port=0) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
+        yield client
+
+
+class Page(HTMLParser):
+    """Start tags with their attributes, and the text inside each element of interest."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.pres: list[tuple[dict[str, str | None], str]] = []
+        self.items: list[tuple[str | None, str]] = []  # ol.sentences: (value, text)
+        self._in: str | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag == "pre":
+            self.pres.append((dict(attrs), ""))
+            self._in = "pre"
+        elif tag == "li" and "value" in dict(attrs):
+            self.items.append((dict(attrs)["value"], ""))
+            self._in = "li"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self._in:
+            self._in = None
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._in == "pre":
+            self.pres[-1] = (self.pres[-1][0], self.pres[-1][1] + data)
+        elif self._in == "li":
+            self.items[-1] = (self.items[-1][0], self.items[-1][1] + data)
+
+
+def entry_id(store: Store, title: str) -> int:
+    (hit,) = [s.id for s in store.search_entries(title) if s.entry.title == title]
+    return hit
+
+
+def explained(
+    store: Store, defs: Definitions, indicator: str, entry: int, outcome: str | None
+) -> EntryExplanation:
+    stored = store.entry(entry)
+    assert stored is not None
+    matcher = Matcher((defs.indicator(indicator),))
+    return explain_entry(matcher, indicator, stored.entry.title, stored.entry.text,
+                         outcome_id=outcome, entry_id=entry)  # fmt: skip
+
+
+# ---------------------------------------------------------------- the page of an explanation
+
+
+def test_a_browser_gets_the_explanation_as_a_page_of_what_monitor_explain_prints(
+    web: httpx.Client, store: Store, defs: Definitions
+) -> None:
+    herald = entry_id(store, VISA_HERALD)
+    answer = web.get(f"/indicators/visa-easing/explain/{herald}?outcome=eased", headers=BROWSER)
+
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.headers["cache-control"] == "no-store" and "etag" not in answer.headers
+    assert answer.headers["vary"] == "Accept"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'none'" in answer.headers["content-security-policy"]
+    page = Page(answer.text)
+    heading = f"Why visa-easing:eased on entry {herald}"
+    assert f"<title>{heading} — monitor</title>" in answer.text
+    assert f"<h1>{heading}</h1>" in answer.text
+    assert ("a", {"href": "/indicators/visa-easing/page"}) in page.tags  # back to its page
+    headline = [a for t, a in page.tags if t == "a" and a.get("rel")]
+    assert headline == [{"href": "https://www.koreaherald.com/article/1",
+                         "rel": "noopener noreferrer nofollow"}]  # fmt: skip
+    assert VISA_HERALD in page.text
+    found = explained(store, defs, "visa-easing", herald, "eased")
+    assert [(attrs["data-outcome"], attrs["data-matched"], text) for attrs, text in page.pres] == [
+        ("eased", "yes", "\n".join(outcome_blocks(found)[0]))
+    ]
+    assert page.pres[0][1].splitlines()[1].startswith("  yes all")
+    assert page.items == [(str(n), s) for n, s in numbered_sentences(found.sentences)]
+    assert 'href="/changes.atom"' in answer.text  # the frame (and look) of the other pages
+
+
+def test_every_outcome_is_explained_when_none_is_named(
+    web: httpx.Client, store: Store, defs: Definitions
+) -> None:
+    general = entry_id(store, GENERAL)
+    answer = web.get(f"/indicators/north-korea-stance/explain/{general}", headers=BROWSER)
+
+    page = Page(answer.text)
+    assert f"<h1>Why north-korea-stance on entry {general}</h1>" in answer.text
+    assert [(a["data-outcome"], a["data-matched"]) for a, _ in page.pres] == [
+        ("pressure", "no"),
+        ("balance", "no"),
+    ]
+    found = explained(store, defs, "north-korea-stance", general, None)
+    assert [text for _, text in page.pres] == ["\n".join(b) for b in outcome_blocks(found)]
+    assert all(text.splitlines()[1].startswith("  no  all") for _, text in page.pres)
+
+
+@pytest.mark.parametrize("accept", [None, "application/json", "*/*"])
+def test_json_stays_the_answer_of_everything_but_a_browser(
+    web: httpx.Client, store: Store, accept: str | None
+) -> None:
+    herald = entry_id(store, VISA_HERALD)
+    headers = {} if accept is None else {"Accept": accept}
+    answer = web.get(f"/indicators/visa-easing/explain/{herald}", headers=headers)
+
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.headers["vary"] == "Accept"
+    assert answer.json()["entry"] == herald and answer.json()["outcomes"][0]["matched"] is True
+
+
+def test_a_browser_gets_an_unknown_entry_as_an_error_page(web: httpx.Client) -> None:
+    answer = web.get("/indicators/visa-easing/explain/999999", headers=BROWSER)
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "explain: no entry 999999" in answer.text
+
+
+def test_a_hostile_headline_is_inert_in_the_explanation(web: httpx.Client, store: Store) -> None:
+    hostile = entry_id(store, HOSTILE_TITLE)
+    answer = web.get(f"/indicators/visa-easing/explain/{hostile}", headers=BROWSER)
+
+    assert answer.status_code == 200
+    page = Page(answer.text)
+    assert [t for t, _ in page.tags if t in ("script", "img", "iframe", "object")] == []
+    assert not any(name.startswith("on") for _, attrs in page.tags for name in attrs)
+    assert all(
+        not (value or "").strip().lower().startswith("javascript:")
+        for _, attrs in page.tags
+        for value in attrs.values()
+    )
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in answer.text
+    assert "&lt;img src=x onerror=alert(2)&gt;" in answer.text
+    assert HOSTILE_TITLE in page.text  # the headline, and sentence 1, as text
+    assert page.items[0] == ("1", HOSTILE_TITLE)
+    assert HOSTILE_LINK in page.text  # shown, never an href
+    assert "script-src" not in answer.headers["content-security-policy"]
+
+
+def test_a_signed_in_browser_sees_who_it_is_on_the_explanation(
+    store: Store, defs: Definitions
+) -> None:
+    settings = webdata.settings(api_tokens="alice:alice-token-1")
+    guarded = create_app(store=store, definitions=lambda: defs, settings=settings,
+                         clock=lambda: NOW)  # fmt: skip
+    herald = entry_id(store, VISA_HERALD)
+    path = f"/indicators/visa-easing/explain/{herald}"
+    with (
+        WebServer(guarded, host="127.0.0.1", port=0) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
+        signed_in = client.post(
+            "/signin", data={"token": "alice-token-1", "next": path},
+            headers={**BROWSER, "Sec-Fetch-Site": "same-origin"}, follow_redirects=True,
+        )  # fmt: skip
+    assert signed_in.status_code == 200 and str(signed_in.url).endswith(path)
+    assert 'data-who="alice"' in signed_in.text and "Sign out" in signed_in.text
+    assert len(re.findall(r'name="csrf" value="[^"]+"', signed_in.text)) == 1  # sign-out
+    assert "<!--" not in signed_in.text.split("<body>")[1]  # no slot left unfilled
