@@ -49,6 +49,7 @@ __all__ = [
     "CSRF_SLOT",
     "PAGE_POLICY",
     "SESSION_SLOT",
+    "explain_url",
     "highlight",
     "render_error",
     "render_explanation",
@@ -135,6 +136,7 @@ class Item:
     entry_id: int = 0
     outcome_id: str = ""
     judged: bool = False  # an analyst's standing `yes`
+    why: str = ""  # its explanation (`explain_url`); "" for an outcome no longer defined
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ class VerdictRow:
     title: str
     href: str | None
     standing: str  # statuses.standing: superseded, or why a yes adds no evidence; "" else
+    why: str  # the entry's explanation, for the verdict's outcome while it is defined
 
 
 @dataclass(frozen=True)
@@ -196,12 +199,13 @@ def _item(
 ) -> Item:
     """An evidence item as the page lists it; its outcome's label when the indicator has
     several, the label a change `kept` (`StatusChange.labels`) for one no longer defined."""
+    why = explain_url(e.indicator_id, e.entry_id, e.outcome_id)
     try:
         indicator = definitions.indicator(e.indicator_id)
         several = len(indicator.outcomes) > 1
         outcome = indicator.outcome(e.outcome_id).label if several else ""
     except KeyError:
-        outcome = dict(kept).get(e.outcome_id, e.outcome_id)
+        outcome, why = dict(kept).get(e.outcome_id, e.outcome_id), ""
     return Item(
         title=highlight(clean(e.title), e.terms) if clean(e.title) else Markup("(no headline)"),
         href=web_url(e.link),
@@ -214,11 +218,18 @@ def _item(
         entry_id=e.entry_id,
         outcome_id=e.outcome_id,
         judged=bool(e.judged),
+        why=why,
     )
 
 
 def indicator_url(indicator_id: str) -> str:
     return f"/indicators/{quote(indicator_id, safe='')}/page"
+
+
+def explain_url(indicator_id: str, entry_id: int, outcome_id: str | None = None) -> str:
+    """GET /indicators/{id}/explain/{entry}, of one outcome (`?outcome=`) or of every one."""
+    url = f"/indicators/{quote(indicator_id, safe='')}/explain/{entry_id}"
+    return url if outcome_id is None else f"{url}?outcome={quote(outcome_id, safe='')}"
 
 
 def verdict_url(indicator_id: str) -> str:
@@ -229,10 +240,11 @@ def verdict_url(indicator_id: str) -> str:
 def _verdict_row(
     definitions: Definitions, verdict: Verdict, stored: StoredEntry, zone: tzinfo, standing: str
 ) -> VerdictRow:
+    outcome: str | None = verdict.outcome_id
     try:
         label = definitions.indicator(verdict.indicator_id).outcome(verdict.outcome_id).label
-    except KeyError:
-        label = verdict.outcome_id
+    except KeyError:  # an outcome no longer defined: why each of the others did not fire
+        label, outcome = verdict.outcome_id, None
     return VerdictRow(
         verdict=verdict,
         outcome=label,
@@ -240,6 +252,7 @@ def _verdict_row(
         title=clean(stored.entry.title) or "(no headline)",
         href=web_url(stored.entry.link),
         standing=standing,
+        why=explain_url(verdict.indicator_id, verdict.entry_id, outcome),
     )
 
 

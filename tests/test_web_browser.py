@@ -25,6 +25,7 @@ db_url, defs, store, app = webdata.db_url, webdata.defs, webdata.store, webdata.
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "test-artifacts"
+NOT_TRIED = "the entry lacks terms the rule needs (not tried)"  # explain's words for a miss
 ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -113,6 +114,54 @@ def test_confirming_a_missed_entry_makes_it_evidence(
     assert GENERAL in item.inner_text() and "confirmed by an analyst" in item.inner_text()
     assert item.get_by_role("button", name="Confirm").count() == 0  # already confirmed
     assert shot(page, "web-verdict-yes.png").stat().st_size > 10_000
+
+
+def test_why_on_a_piece_of_evidence_shows_its_rule_part_by_part(
+    server: WebServer, browser: object, store: Store
+) -> None:
+    """The "Why?" beside a piece of evidence opens its explanation (the tree `monitor explain`
+    prints, `yes` where a part holds, and the sentences); the one beside a confirmed miss
+    shows the parts that do not hold (`no`); each page links back to the indicator's."""
+    herald, general = entry_id(store, VISA_HERALD), entry_id(store, GENERAL)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})  # type: ignore[attr-defined]
+    page.goto(f"{server.url}/indicators/visa-easing/page")
+    item = page.locator(f'h2#evidence + ul.evidence li[data-entry="{herald}"]')
+
+    with page.expect_navigation():
+        item.get_by_role("link", name="Why?").click()
+
+    assert page.url == f"{server.url}/indicators/visa-easing/explain/{herald}?outcome=eased"
+    assert page.locator("h1").inner_text() == f"Why visa-easing:eased on entry {herald}"
+    tree = page.locator('pre.tree[data-outcome="eased"]').inner_text().splitlines()
+    assert tree[0].startswith("visa-easing:eased: matched (")
+    assert tree[1].lstrip().startswith("yes all") and len(tree) > 2
+    assert all(line.lstrip().startswith(("yes ", "no ")) for line in tree[1:])
+    assert page.locator("ol.sentences li").first.inner_text() == VISA_HERALD
+    shot(page, "web-why-evidence.png")
+    with page.expect_navigation():
+        page.get_by_role("link", name="← Visa easing between China and South Korea").click()
+    assert page.url == f"{server.url}/indicators/visa-easing/page"
+
+    page.goto(f"{server.url}/indicators/north-korea-stance/page")
+    form = page.locator("form.missed")
+    form.locator('input[name="entry"]').fill(str(general))
+    form.locator('select[name="outcome"]').select_option("balance")
+    with page.expect_navigation():
+        form.get_by_role("button", name="Confirm as evidence").click()
+    with page.expect_navigation():
+        page.locator(f'ul.verdicts li[data-entry="{general}"]').get_by_role(
+            "link", name="Why?"
+        ).click()
+
+    assert page.url.endswith(f"/indicators/north-korea-stance/explain/{general}?outcome=balance")
+    missed = page.locator('pre.tree[data-outcome="balance"]')
+    assert missed.get_attribute("data-matched") == "no"
+    lines = missed.inner_text().splitlines()
+    assert lines[0] == "north-korea-stance:balance: not matched: " + NOT_TRIED
+    assert lines[1].lstrip().startswith("no  all")
+    assert page.locator("ol.sentences li").first.inner_text() == GENERAL
+    assert shot(page, "web-why-missed.png").stat().st_size > 10_000
+    page.close()
 
 
 # ---------------------------------------------------------------- signing in

@@ -1,6 +1,7 @@
 """The explanation a person reads: GET /indicators/{id}/explain/{entry} asked as a browser
 (Accept: text/html) over the real server on 127.0.0.1 answers a page of what `monitor explain`
-prints, and JSON stays the answer of everything else. A hostile headline stays text."""
+prints, JSON stays the answer of everything else, and the indicator's page links each piece of
+evidence and each verdict to it ("Why?"). A hostile headline stays text."""
 
 from __future__ import annotations
 
@@ -72,6 +73,9 @@ class Page(HTMLParser):
             self.pres[-1] = (self.pres[-1][0], self.pres[-1][1] + data)
         elif self._in == "li":
             self.items[-1] = (self.items[-1][0], self.items[-1][1] + data)
+
+    def hrefs(self, cls: str) -> list[str | None]:
+        return [a.get("href") for t, a in self.tags if t == "a" and a.get("class") == cls]
 
 
 def entry_id(store: Store, title: str) -> int:
@@ -200,3 +204,36 @@ def test_a_signed_in_browser_sees_who_it_is_on_the_explanation(
     assert 'data-who="alice"' in signed_in.text and "Sign out" in signed_in.text
     assert len(re.findall(r'name="csrf" value="[^"]+"', signed_in.text)) == 1  # sign-out
     assert "<!--" not in signed_in.text.split("<body>")[1]  # no slot left unfilled
+
+
+# ---------------------------------------------------------------- the indicator's page
+
+
+def test_the_indicator_page_links_each_piece_of_evidence_and_each_verdict_to_why(
+    web: httpx.Client, store: Store
+) -> None:
+    herald, general = entry_id(store, VISA_HERALD), entry_id(store, GENERAL)
+    before = web.get("/indicators/north-korea-stance/page")
+    assert Page(before.text).hrefs("why") == []  # no evidence, no verdict
+    judged = web.post(f"/indicators/north-korea-stance/evidence/{general}/verdict",
+                      json={"outcome": "balance", "verdict": "yes", "note": "a miss"})  # fmt: skip
+    assert judged.status_code == 200
+
+    page = web.get("/indicators/north-korea-stance/page")
+    why = f"/indicators/north-korea-stance/explain/{general}?outcome=balance"
+    assert page.headers["etag"] != before.headers["etag"]
+    again = web.get(page.request.url, headers={"If-None-Match": page.headers["etag"]})
+    assert again.status_code == 304  # the links are of the data: the page's ETag holds
+    evidence = page.text.split('id="evidence"')[1].split('id="verdicts"')[0]
+    verdicts = page.text.split('id="verdicts"')[1].split('id="history"')[0]
+    assert Page(evidence).hrefs("why") == [why]  # the confirmed miss is evidence now
+    assert Page(verdicts).hrefs("why") == [why]
+    assert Page(page.text.split('id="history"')[1]).hrefs("why") == []
+
+    visa = Page(web.get("/indicators/visa-easing/page").text).hrefs("why")
+    hostile = entry_id(store, HOSTILE_TITLE)
+    assert sorted(visa) == sorted(
+        f"/indicators/visa-easing/explain/{n}?outcome=eased" for n in (herald, hostile)
+    )
+    for href in [*visa, why]:
+        assert web.get(str(href), headers=BROWSER).status_code == 200
