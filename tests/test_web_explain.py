@@ -13,7 +13,7 @@ import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
 
-from monitor.domain import Definitions
+from monitor.domain import Definitions, Verdict
 from monitor.match import Matcher
 from monitor.match.explain import (
     EntryExplanation,
@@ -237,3 +237,18 @@ def test_the_indicator_page_links_each_piece_of_evidence_and_each_verdict_to_why
     )
     for href in [*visa, why]:
         assert web.get(str(href), headers=BROWSER).status_code == 200
+
+
+def test_a_verdict_on_an_outcome_no_longer_defined_links_to_every_outcome(
+    web: httpx.Client, store: Store
+) -> None:
+    """Its outcome was renamed or taken out: `?outcome=` it would be 422, so the link asks why
+    each outcome that is defined did or did not fire."""
+    general = entry_id(store, GENERAL)
+    store.add_verdict(Verdict(general, "north-korea-stance", "renamed", "yes", "cli", NOW))
+
+    page = web.get("/indicators/north-korea-stance/page")
+    verdicts = page.text.split('id="verdicts"')[1].split('id="history"')[0]
+    (why,) = Page(verdicts).hrefs("why")
+    assert why == f"/indicators/north-korea-stance/explain/{general}"
+    assert web.get(why, headers=BROWSER).status_code == 200
