@@ -88,9 +88,10 @@ def explain(
     of it as `monitor explain` prints it when the Accept header names text/html."""
     headers = {"Cache-Control": "no-store", "Vary": "Accept"}  # JSON or a page, never swapped
     response.headers.update(headers)
-    indicator = next((i for i in state.definitions().indicators if i.id == indicator_id), None)
-    if indicator is None:
-        raise HTTPException(404, f"no indicator {indicator_id!r}")
+    try:
+        indicator = state.definitions().indicator(indicator_id)
+    except KeyError:
+        raise HTTPException(404, f"no indicator {indicator_id!r}") from None
     if outcome is not None and outcome not in {o.id for o in indicator.outcomes}:
         raise HTTPException(422, f"explain: indicator {indicator_id} has no outcome {outcome!r}")
     stored = state.store.entry(entry)

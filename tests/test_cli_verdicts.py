@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.domain import Definitions
@@ -22,6 +22,8 @@ from monitor.store import Store, open_store
 from tests import storeops, webdata
 from tests.test_outages import fill, tmpfs
 from tests.webdata import GENERAL, NOW, VISA_HERALD
+from tests.webdata import cli_entry_id as entry_id
+from tests.webdata import run_cli as run
 from tests.webhook import running_webhook
 
 defs = webdata.defs  # fixture
@@ -36,16 +38,6 @@ def env(database_url: str, defs: Definitions) -> Iterator[dict[str, str]]:
         "MONITOR_INDICATORS_DIR": str(webdata.WEB / "indicators"),
         "MONITOR_FEEDS_FILE": str(webdata.WEB / "feeds.yaml"),
     }
-
-
-def run(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(main, list(args), env=env)
-
-
-def entry_id(env: dict[str, str], title: str) -> int:
-    found = [json.loads(line) for line in run(env, "search", title, "--json").stdout.splitlines()]
-    (hit,) = [f for f in found if f["title"] == title]
-    return int(hit["id"])
 
 
 def stored(env: dict[str, str]) -> Store:

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from click.testing import CliRunner, Result
 
-from monitor.cli import main
 from monitor.store import open_store
 from monitor.web import WebServer, create_app
 from tests import webdata
 from tests.webdata import FLIGHTS, NOW, VISA_HERALD
+from tests.webdata import cli_entry_id as entry_id
+from tests.webdata import run_cli as run
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -36,16 +36,6 @@ def env(database: str) -> dict[str, str]:
         "MONITOR_INDICATORS_DIR": str(webdata.WEB / "indicators"),
         "MONITOR_FEEDS_FILE": str(webdata.WEB / "feeds.yaml"),
     }
-
-
-def run(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(main, list(args), env=env)
-
-
-def entry_id(env: dict[str, str], title: str) -> int:
-    found = [json.loads(line) for line in run(env, "search", title, "--json").stdout.splitlines()]
-    (hit,) = [f for f in found if f["title"] == title]
-    return int(hit["id"])
 
 
 def test_a_stored_entry_is_explained_node_by_node(env: dict[str, str]) -> None:

@@ -17,7 +17,7 @@ from monitor.store import Store
 from monitor.web import WebServer, create_app
 from tests import webdata
 from tests.conftest import ROOT
-from tests.webdata import GENERAL, NOW, VISA_HERALD
+from tests.webdata import GENERAL, NOW, VISA_HERALD, entry_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -49,11 +49,6 @@ def browser() -> Iterator[object]:
             yield launched
         finally:
             launched.close()
-
-
-def entry_id(store: Store, title: str) -> int:
-    (hit,) = [s.id for s in store.search_entries(title) if s.entry.title == title]
-    return hit
 
 
 def shot(page: object, name: str) -> Path:

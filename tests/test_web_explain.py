@@ -24,7 +24,7 @@ from monitor.match.explain import (
 from monitor.store import Store
 from monitor.web import WebServer, create_app
 from tests import webdata
-from tests.webdata import GENERAL, HOSTILE_LINK, HOSTILE_TITLE, NOW, VISA_HERALD
+from tests.webdata import GENERAL, HOSTILE_LINK, HOSTILE_TITLE, NOW, VISA_HERALD, entry_id
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -76,11 +76,6 @@ class Page(HTMLParser):
 
     def hrefs(self, cls: str) -> list[str | None]:
         return [a.get("href") for t, a in self.tags if t == "a" and a.get("class") == cls]
-
-
-def entry_id(store: Store, title: str) -> int:
-    (hit,) = [s.id for s in store.search_entries(title) if s.entry.title == title]
-    return hit
 
 
 def explained(

@@ -5,12 +5,15 @@ over three weeks (one headline hostile), two cycles and a sent digest."""
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from click.testing import CliRunner, Result
 from fastapi import FastAPI
 
+from monitor.cli import main
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Entry, Indicator
 from monitor.fetch import FetchLimits
@@ -128,3 +131,23 @@ def store(db_url: str, defs: Definitions) -> Iterator[Store]:
 @pytest.fixture
 def app(store: Store, defs: Definitions) -> FastAPI:
     return create_app(store=store, definitions=lambda: defs, settings=settings(), clock=lambda: NOW)
+
+
+def entry_id(store: Store, title: str) -> int:
+    """The id of the one stored entry with this headline."""
+    (hit,) = [s.id for s in store.search_entries(title) if s.entry.title == title]
+    return hit
+
+
+def run_cli(env: dict[str, str], *args: str) -> Result:
+    """`monitor ARGS` in this process, with `env` (MONITOR_DATABASE_URL and the definitions)."""
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def cli_entry_id(env: dict[str, str], title: str) -> int:
+    """The id `monitor search --json` gives the one stored entry with this headline."""
+    found = [
+        json.loads(line) for line in run_cli(env, "search", title, "--json").stdout.splitlines()
+    ]
+    (hit,) = [f for f in found if f["title"] == title]
+    return int(hit["id"])
