@@ -181,21 +181,36 @@ def sample_entries(root: Path, count: int) -> list[Entry]:
     return entries[:count]
 
 
+MATCH_ROUNDS = 5  # passes over the sample per size, taken in turns; the median counts
+
+
 def match_scaling(root: Path, sizes: list[int], count: int) -> dict[str, Any]:
-    """Entries/s of `Matcher.match` on one core with each number of indicators."""
+    """Entries/s of `Matcher.match` on one core with each number of indicators: the median of
+    MATCH_ROUNDS passes over the sample, the sizes taking turns, so that a hiccup of a shared
+    machine (a pass lasts a fraction of a second) or its drift touches every size alike. The
+    rate is by wall clock; `cpu_entries_per_s` beside it is by the process's CPU time, which
+    another process's load on the core does not inflate."""
     _one_core()
     entries = sample_entries(root, count)
-    found: dict[str, Any] = {"entries": len(entries)}
-    for size in sizes:
-        matcher = Matcher(indicators(size))
+    matchers = {size: Matcher(indicators(size)) for size in sizes}
+    rounds: dict[int, list[tuple[float, float, int]]] = {size: [] for size in sizes}
+    for matcher in matchers.values():
         matcher.match(entries[0])
-        started = time.perf_counter()
-        matches = sum(len(matcher.match(entry)) for entry in entries)
-        seconds = time.perf_counter() - started
+    for _round in range(MATCH_ROUNDS):
+        for size, matcher in matchers.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            matches = sum(len(matcher.match(entry)) for entry in entries)
+            rounds[size].append((time.perf_counter() - wall, time.process_time() - cpu, matches))
+    found: dict[str, Any] = {"entries": len(entries), "rounds": MATCH_ROUNDS}
+    for size, taken in rounds.items():
+        seconds = statistics.median(wall for wall, _cpu, _n in taken)
+        cpu_seconds = statistics.median(cpu for _wall, cpu, _n in taken)
         found[str(size)] = {
             "entries_per_s": _rate(len(entries), seconds),
             "us_per_entry": round(seconds / len(entries) * 1e6, 1),
-            "matches": matches,
+            "cpu_entries_per_s": _rate(len(entries), cpu_seconds),
+            "round_entries_per_s": [_rate(len(entries), wall) for wall, _cpu, _n in taken],
+            "matches": taken[0][2],
         }
     return found
 
