@@ -27,10 +27,11 @@ import hashlib
 import io
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from monitor.domain import Entry, Indicator
 from monitor.match import Matcher
@@ -233,8 +234,11 @@ class Score:
                 return o
         raise KeyError(key)
 
-    def report(self, errors: bool = True) -> str:
-        """Tables per outcome and per language, then (with `errors`) each miss and false alarm."""
+    def report(
+        self, errors: bool = True, why: Callable[[ScoredError], Sequence[str]] | None = None
+    ) -> str:
+        """Tables per outcome and per language, then (with `errors`) each miss and false alarm,
+        each followed by the lines `why` gives for it (`monitor.labeledwhy`: its tree)."""
         width = max([len(o.key) for o in self.outcomes] + [len("overall")])
         head = (
             f"{{:<{width}}}  {'tp':>3} {'fp':>3} {'fn':>3}  precision  recall"
@@ -249,15 +253,19 @@ class Score:
         if self.unknown_columns:
             lines.append(f"columns naming no loaded outcome: {', '.join(self.unknown_columns)}")
         if errors:
-            lines += [error_line(e) for e in (*self.misses, *self.false_alarms)]
+            for e in (*self.misses, *self.false_alarms):
+                lines += [error_line(e), *(why(e) if why else ())]
         return "\n".join(lines)
 
     @property
     def overall(self) -> OutcomeScore:
         return OutcomeScore("overall", self.tp, self.fp, self.fn, sum(o.tn for o in self.outcomes))
 
-    def to_json(self) -> dict[str, object]:
-        """The score as plain data: `monitor test --labeled FILE --json`."""
+    def to_json(
+        self, why: Callable[[ScoredError], dict[str, Any]] | None = None
+    ) -> dict[str, object]:
+        """The score as plain data: `monitor test --labeled FILE --json`; with `why`, each miss
+        and false alarm has an `explanation`, the document `why` gives for it."""
         return {
             "items": self.items,
             "skipped": self.skipped,
@@ -267,8 +275,8 @@ class Score:
                 lang: {**_counts(total), "outcomes": {o.key: _counts(o) for o in per}}
                 for total, (lang, per) in zip(self.languages, self.by_language, strict=True)
             },
-            "misses": [error_json(e) for e in self.misses],
-            "false_alarms": [error_json(e) for e in self.false_alarms],
+            "misses": [_explained(error_json(e), e, why) for e in self.misses],
+            "false_alarms": [_explained(error_json(e), e, why) for e in self.false_alarms],
             "unknown_columns": list(self.unknown_columns),
         }
 
@@ -451,6 +459,14 @@ def error_json(e: ScoredError) -> dict[str, object]:
         "text": e.text,
         "terms": list(e.terms),
     }
+
+
+def _explained(
+    document: dict[str, object],
+    e: ScoredError,
+    why: Callable[[ScoredError], dict[str, Any]] | None,
+) -> dict[str, object]:
+    return document if why is None else {**document, "explanation": why(e)}
 
 
 def _ratio(num: int, den: int) -> float:
