@@ -134,6 +134,12 @@ def _general_news(paths: tuple[Path, ...]) -> list[Entry]:
     " the rules), row by row: what each outcome gained and lost, and whether that is chance.",
 )
 @click.option(
+    "--explain",
+    is_flag=True,
+    help="With --labeled: after each miss and false alarm, why: the outcome's tree as `monitor"
+    " explain` prints it (--json: each has an `explanation`, as `monitor explain --json` gives).",
+)
+@click.option(
     "-v", "--verbose", is_flag=True, help="Show every example, passed ones too, with its terms."
 )
 @json_option("Print one JSON document instead.")
@@ -145,6 +151,7 @@ def test_cmd(
     part: str,
     figures_only: bool,
     against: Path | None,
+    explain: bool,
     verbose: bool,
     as_json: bool,
     indicator_ids: tuple[str, ...],
@@ -156,10 +163,13 @@ def test_cmd(
 
     Example: monitor test north-korea-stance -v
     """
+    if explain and figures_only:
+        raise click.UsageError("--explain shows the rows --figures-only keeps unseen: give one")
     if labeled is None:
         source = click.get_current_context().get_parameter_source("part")
         given = {
             "--against": against is not None,
+            "--explain": explain,
             "--figures-only": figures_only,
             "--part": source is ParameterSource.COMMANDLINE,
         }
@@ -174,7 +184,10 @@ def test_cmd(
         return f"test: {why} while {doing[-1]}"
 
     with stopped_by_signals(stopped):
-        _run(rt, indicator_ids, labeled, part, figures_only, against, verbose, as_json, doing)
+        _run(
+            rt, indicator_ids, labeled, part, figures_only, against, explain, verbose, as_json,
+            doing,
+        )  # fmt: skip
 
 
 def _run(
@@ -184,12 +197,15 @@ def _run(
     part: str,
     figures_only: bool,
     against: Path | None,
+    explain: bool,
     verbose: bool,
     as_json: bool,
     doing: list[str],
 ) -> None:
-    """Run the examples, then score on `labeled` (and compare with `against`); `doing` gets
-    each step as it starts, for the line a Ctrl-C or SIGTERM ends the command with."""
+    """Run the examples, then score on `labeled` (and compare with `against`), with why each
+    row was missed or falsely matched when `explain`; `doing` gets each step as it starts, for
+    the line a Ctrl-C or SIGTERM ends the command with."""
+    from monitor.labeledwhy import Explainer
     from monitor.match import run_examples
 
     other = None if against is None else _definitions_in(rt, against)
@@ -197,6 +213,7 @@ def _run(
     failures = [r for r in results if not r.passed]
     ran = f"the examples ran ({len(results) - len(failures)} passed, {len(failures)} failed)"
     doing.append(f"reading {labeled}; {ran}, nothing scored" if labeled else f"showing {ran}")
+    why = Explainer(rt.definitions.indicators)  # compiles an indicator when first asked
     if as_json:
         document: dict[str, Any] = {
             "examples": {
@@ -209,6 +226,7 @@ def _run(
                         "expected": r.expected,
                         "actual": list(r.actual),
                         "terms": list(r.terms),
+                        "explanation": why.example_json(r),
                     }
                     for r in failures
                 ],
@@ -217,7 +235,9 @@ def _run(
         if labeled is not None:
             items = _items(labeled, part)
             doing.append(f"scoring on {labeled}; {ran}, nothing scored")
-            found = _score(rt, items).to_json()
+            scored = _score(rt, items)
+            _explaining(explain, doing, ran)
+            found = scored.to_json(why=why.row_json if explain else None)
             if figures_only:
                 del found["misses"], found["false_alarms"]
             document["labeled"] = {"file": str(labeled), "part": part, **found}
@@ -248,7 +268,9 @@ def _run(
         items = _items(labeled, part)
         doing.append(f"scoring on {labeled}; {ran}, nothing scored")
         click.echo(f"labeled: {labeled}, part {part}")
-        click.echo(_score(rt, items).report(errors=not figures_only))
+        scored = _score(rt, items)
+        _explaining(explain, doing, ran)
+        click.echo(scored.report(errors=not figures_only, why=why.row_lines if explain else None))
         if other is not None:
             click.echo(
                 f"\nagainst the indicators of {against} (+: this version has it, -: that one)"
@@ -259,15 +281,19 @@ def _run(
         raise SystemExit(1)
 
 
+def _explaining(explain: bool, doing: list[str], ran: str) -> None:
+    if explain:
+        doing.append(f"explaining the misses and false alarms; {ran}, scored")
+
+
 def _why(rt: Runtime, result: ExampleResult) -> list[str]:
     """Why the expected outcome did not fire, or why the others did."""
+    from monitor.labeledwhy import example_outcomes
     from monitor.match.explain import example_lines
 
-    wrong = [o for o in result.actual if o not in ("none", result.expected)]
-    outcome_ids = [result.expected] if result.expected not in ("none", *result.actual) else []
     example = result.example
     return example_lines(
-        rt.matcher, result.indicator_id, example.text, example.body, [*outcome_ids, *wrong]
+        rt.matcher, result.indicator_id, example.text, example.body, example_outcomes(result)
     )
 
 
