@@ -146,6 +146,9 @@ class Term:
     forms: tuple[str, ...] = ()  # other spellings of a phrase (inflections), normalized
     where: str = field(default="", compare=False)  # "file:line" it was written at, for warnings
     label: str = ""  # what people are shown instead of `raw` (`{term: ..., label: ...}`)
+    # the vocabulary reference it comes from, as written (`@actors.china`, `title:@actors.china`),
+    # or "": shown in explanations, never part of what a term is (like `where`)
+    vocabulary: str = field(default="", compare=False)
 
     @property
     def shown(self) -> str:

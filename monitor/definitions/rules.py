@@ -165,9 +165,10 @@ def read_terms(f: File, node: yaml.Node) -> list[Term] | None:
     if f.items > MAX_RULE_ITEMS:
         raise TooBig
     terms: list[Term] = []
+    name = prefix + text  # the reference as written, shown with its terms in explanations
     for item, where in raws:
         try:
-            terms.append(replace(compile_term(prefix + item), where=where))
+            terms.append(replace(compile_term(prefix + item), where=where, vocabulary=name))
         except ValueError as exc:
             f.error(node, f"{raw}: {exc}")
     return terms if len(terms) == len(raws) else None

@@ -4,7 +4,7 @@ outcomes worth evaluating, and the compiled rule tree (one node class per operat
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, assert_never
 
 import ahocorasick
@@ -37,6 +37,9 @@ GATE_GROUPS = 4  # literal groups gating a regex term or an operator's child
 class CTerm:
     term_id: int
     raw: str
+    # the vocabulary reference it was written as (`@actors.china`), or "": for explanations;
+    # a term from a vocabulary and the same term written out are one term to the matcher
+    vocabulary: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +214,7 @@ class Machine:
                 self.term_literal[term_id] if self.plain_literal(term_id) else -1
             )
         self.term_sources[term_id].setdefault(written.where or written.raw, written)
-        compiled = CTerm(term_id, term.shown)
+        compiled = CTerm(term_id, term.shown, written.vocabulary)
         seen.setdefault(compiled, None)
         return compiled
 
