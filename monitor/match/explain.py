@@ -30,6 +30,7 @@ __all__ = [
     "NodeExplanation",
     "OutcomeExplanation",
     "TermsFound",
+    "VocabularyTerms",
     "as_json",
     "example_lines",
     "explain",
@@ -52,10 +53,19 @@ class FoundTerm:
 
 
 @dataclass(frozen=True, slots=True)
+class VocabularyTerms:
+    vocabulary: str  # a vocabulary reference as written: `@actors.china`, `title:@actors.china`
+    listed: int  # how many of a list's terms it gave
+
+
+@dataclass(frozen=True, slots=True)
 class TermsFound:
     listed: int  # how many terms the node lists (itself, not its nested rules)
     found: tuple[FoundTerm, ...]  # those that occur, at most MAX_TERMS
     more: int  # found beyond those
+    # the vocabularies whose terms are among the listed ones (a `near` group written as a list
+    # with a reference, a reference with one term in a rule's own list), in the order written
+    vocabularies: tuple[VocabularyTerms, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +81,9 @@ class NodeExplanation:
     within: int | None = None  # near
     order: str | None = None  # near: any, before, after
     together: tuple[int, ...] = ()  # near, scope sentence: sentences with a term of each group
+    # the vocabulary reference the node was written as (an `any` of its terms, or a term when
+    # it has one), as written: `@actors.china`, `title:@actors.china`; None for the others
+    vocabulary: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +155,10 @@ def _node(scan: Scan, node: CNode, sentence: bool) -> NodeExplanation:
     where = _numbers(mask) if sentence else ()
     match node:
         case CTerm():
-            return NodeExplanation("term", scope, bool(mask), where, _terms(scan, (node,)))
+            found = _terms(scan, (node,))
+            return NodeExplanation(
+                "term", scope, bool(mask), where, found, vocabulary=_vocabulary(found)
+            )
         case CAll() | CAny() | CNone():
             # plain literal children are folded into `literals`; `children` keeps them all
             terms = [child for child in node.children if isinstance(child, CTerm)]
@@ -156,7 +172,11 @@ def _node(scan: Scan, node: CNode, sentence: bool) -> NodeExplanation:
             kind: Kind = (
                 "all" if isinstance(node, CAll) else "any" if isinstance(node, CAny) else "none"
             )
-            return NodeExplanation(kind, scope, bool(mask), where, found, nested, vetoed)
+            # an `any` of one vocabulary's terms alone is how a reference is read in
+            name = _vocabulary(found) if kind == "any" and not nested else None
+            return NodeExplanation(
+                kind, scope, bool(mask), where, found, nested, vetoed, vocabulary=name
+            )
         case CNear():
             groups = tuple(_terms(scan, group) for group in node.groups)
             common = set.intersection(*(_present_in(scan, group) for group in node.groups))
@@ -180,7 +200,26 @@ def _terms(scan: Scan, terms: Sequence[CTerm]) -> TermsFound:
         if mask:
             found.setdefault(term.raw, _numbers(mask))
     items = tuple(FoundTerm(raw, sentences) for raw, sentences in found.items())
-    return TermsFound(len(terms), items[:MAX_TERMS], max(0, len(items) - MAX_TERMS))
+    more = max(0, len(items) - MAX_TERMS)
+    return TermsFound(len(terms), items[:MAX_TERMS], more, _vocabularies(terms))
+
+
+def _vocabularies(terms: Sequence[CTerm]) -> tuple[VocabularyTerms, ...]:
+    """Each vocabulary reference the terms come from, with how many of them it gave."""
+    counts: dict[str, int] = {}
+    for term in terms:
+        if term.vocabulary:
+            counts[term.vocabulary] = counts.get(term.vocabulary, 0) + 1
+    return tuple(VocabularyTerms(name, n) for name, n in counts.items())
+
+
+def _vocabulary(terms: TermsFound) -> str | None:
+    """The vocabulary every one of the terms comes from, if one does."""
+    match terms.vocabularies:
+        case (only,) if only.listed == terms.listed:
+            return only.vocabulary
+        case _:
+            return None
 
 
 def _present_in(scan: Scan, group: Sequence[CTerm]) -> set[int]:
@@ -294,7 +333,7 @@ def outcome_lines(
     lines = [head, *_tree(outcome.rule, indent + "  ", blank)]
     if outcome.unless.listed:
         cues = _found(outcome.unless) or "none found"
-        lines.append(f"{indent}  unless ({_count(outcome.unless.listed, 'cue')}): {cues}")
+        lines.append(f"{indent}  unless ({_listed(outcome.unless, 'cue')}): {cues}")
     return lines
 
 
@@ -323,8 +362,22 @@ def _tree(node: NodeExplanation, indent: str, blank: frozenset[int]) -> list[str
         if child not in quiet or len(quiet) == 1:
             lines += _tree(child, indent + "    ", blank)
     if len(quiet) > 1:
-        lines.append(f"{indent}    ... {len(quiet)} more nested rules: none of their terms found")
+        lines.append(
+            f"{indent}    ... {len(quiet)} more nested rules{_among(quiet)}:"
+            " none of their terms found"
+        )
     return lines
+
+
+def _among(quiet: Sequence[NodeExplanation]) -> str:
+    """The vocabularies among nested rules left unshown: ` (@a.b, @c.d)` when they all are,
+    `, among them @a.b` when some are."""
+    names = [node.vocabulary for node in quiet if node.vocabulary is not None]
+    if not names:
+        return ""
+    return (
+        f" ({', '.join(names)})" if len(names) == len(quiet) else f", among them {', '.join(names)}"
+    )
 
 
 def _found_beneath(node: NodeExplanation) -> bool:
@@ -341,12 +394,34 @@ def _name(node: NodeExplanation) -> str:
         return f"near (within {node.within}{order})"
     if node.operator == "scope":
         return f"scope {node.children[0].scope}"
+    if node.vocabulary is not None:
+        count = f" ({_count(node.terms.listed, 'term')})" if node.operator != "term" else ""
+        return f"{node.operator} {node.vocabulary}{count}"
     listed = node.terms.listed
     return (
-        f"{node.operator} ({_count(listed, 'term')})"
+        f"{node.operator} ({_listed(node.terms, 'term')})"
         if listed and node.operator != "term"
         else (node.operator)
     )
+
+
+def _listed(terms: TermsFound, noun: str) -> str:
+    """`57 terms`; with the vocabularies among them: `58 terms, 1 from @actors.china`."""
+    parts = [_count(terms.listed, noun)]
+    parts += [f"{v.listed} from {v.vocabulary}" for v in terms.vocabularies]
+    return ", ".join(parts)
+
+
+def _group(n: int, group: TermsFound) -> str:
+    """A `near` group: `group 1`, `group 1 (@actors.china)` when it is one vocabulary, or
+    `group 1 (103 terms, 102 from @actors.china)` when its list holds one and more."""
+    found = _found(group) or "none found"
+    name = _vocabulary(group)
+    if name is not None:
+        return f"group {n} ({name}): {found}"
+    if group.vocabularies:
+        return f"group {n} ({_listed(group, 'term')}): {found}"
+    return f"group {n}: {found}"
 
 
 def _where(node: NodeExplanation, blank: frozenset[int]) -> str:
@@ -360,9 +435,7 @@ def _where(node: NodeExplanation, blank: frozenset[int]) -> str:
 
 def _details(node: NodeExplanation) -> str:
     if node.operator == "near":
-        groups = "; ".join(
-            f"group {n}: {_found(group) or 'none found'}" for n, group in enumerate(node.groups, 1)
-        )
+        groups = "; ".join(_group(n, group) for n, group in enumerate(node.groups, 1))
         apart = ""
         if not node.holds and node.together:
             apart = f"; every group in sentence(s) {_list(node.together)}, but not close enough"
