@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from monitor.definitions import load_definitions
-from monitor.domain import Definitions, Entry
+from monitor.definitions.terms import compile_term
+from monitor.domain import Definitions, Entry, iter_terms
 from monitor.labeled import load_labeled, select
 from monitor.match import Matcher
 from monitor.match.explain import (
@@ -253,3 +255,178 @@ def test_an_unknown_indicator_or_outcome_is_a_key_error(
     with pytest.raises(KeyError) as raised:
         explain_entry(matcher, indicator, "t", "", outcome_id=outcome)
     assert raised.value.args == (message,)
+
+
+# ---------------------------------------------------------------- vocabulary references
+
+ACTORS = """\
+china: [China, Beijing, "Xi Jinping"]
+north-korea: ["North Korea", Pyongyang]
+prc: [PRC]
+us: [Washington, "White House"]
+"""
+VOCAB_RULES = """\
+id: v
+group: g
+title: t
+question: q
+outcomes:
+  - id: plain
+    label: a vocabulary and a term
+    rule: {scope: sentence, all: ["@actors.china", visa]}
+  - id: merged
+    label: a one-term vocabulary in a rule's own list
+    rule: {scope: sentence, any: [Seoul, "@actors.prc"]}
+    unless: ["@actors.north-korea", deny]
+  - id: near
+    label: a vocabulary as a near group, and in a list that is one
+    rule:
+      scope: sentence
+      near: {terms: ["@actors.china", ["@actors.north-korea", DPRK]], within: 2}
+  - id: title
+    label: a vocabulary in the title only
+    rule:
+      any: ["title:@actors.china"]
+      none: ["@actors.north-korea", "@actors.us", "@actors.prc", {all: [Tokyo, Osaka]}]
+  - id: quiet
+    label: vocabularies none of whose terms occur
+    rule: {any: [Seoul, "@actors.north-korea", "@actors.us"]}
+"""
+
+
+@pytest.fixture(scope="module")
+def vocab_matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
+    root = tmp_path_factory.mktemp("vocab")
+    (root / "indicators" / "vocab").mkdir(parents=True)
+    (root / "indicators" / "vocab" / "actors.yaml").write_text(ACTORS)
+    (root / "indicators" / "v.yaml").write_text(VOCAB_RULES)
+    (root / "feeds.yaml").write_text(FEEDS)
+    return Matcher(load_definitions(root / "indicators", root / "feeds.yaml").indicators)
+
+
+def vocab_one(matcher: Matcher, outcome: str, title: str, text: str = "") -> EntryExplanation:
+    found = explain_entry(matcher, "v", title, text, outcome_id=outcome)
+    assert _agrees(matcher, title, text) == []
+    return found
+
+
+def test_an_any_written_as_a_vocabulary_reference_is_named(vocab_matcher: Matcher) -> None:
+    found = vocab_one(vocab_matcher, "plain", "Beijing eases visa rules")
+    rule = found.outcomes[0].rule
+    (china,) = rule.children
+
+    assert found.outcomes[0].matched
+    assert (rule.operator, rule.vocabulary, rule.terms.vocabularies) == ("all", None, ())
+    assert (china.operator, china.vocabulary, china.terms.listed) == ("any", "@actors.china", 3)
+    assert "      yes any @actors.china (3 terms) in sentence 1: Beijing (1)" in text_lines(found)
+    document = as_json(found)["outcomes"][0]["rule"]
+    assert document["vocabulary"] is None and document["children"][0]["vocabulary"] == (
+        "@actors.china"
+    )
+    assert document["children"][0]["terms"]["vocabularies"] == (
+        {"vocabulary": "@actors.china", "listed": 3},
+    )
+
+
+def test_a_list_holding_a_vocabulary_says_which_and_how_many(vocab_matcher: Matcher) -> None:
+    found = vocab_one(vocab_matcher, "merged", "PRC and Seoul deny talks")
+    (outcome,) = found.outcomes
+    vocabularies = [(v.vocabulary, v.listed) for v in outcome.rule.terms.vocabularies]
+
+    # a one-term vocabulary is one more term of the list around it, not a nested rule
+    assert (outcome.rule.children, outcome.rule.vocabulary) == ((), None)
+    assert vocabularies == [("@actors.prc", 1)]
+    lines = text_lines(found)
+    assert "  yes any (2 terms, 1 from @actors.prc) in sentence 1: Seoul (1), PRC (1)" in lines
+    assert "  unless (3 cues, 2 from @actors.north-korea): deny (1)" in lines
+    document = as_json(found)["outcomes"][0]
+    assert document["rule"]["vocabulary"] is None
+    assert document["rule"]["terms"]["vocabularies"] == (
+        {"vocabulary": "@actors.prc", "listed": 1},
+    )
+    assert document["unless"]["vocabularies"] == (
+        {"vocabulary": "@actors.north-korea", "listed": 2},
+    )
+
+
+def test_a_near_group_from_a_vocabulary_is_named(vocab_matcher: Matcher) -> None:
+    found = vocab_one(vocab_matcher, "near", "Xi Jinping says little")
+    rule = found.outcomes[0].rule
+    named = [[(v.vocabulary, v.listed) for v in g.vocabularies] for g in rule.groups]
+
+    assert (rule.operator, rule.vocabulary) == ("near", None)
+    assert named == [[("@actors.china", 3)], [("@actors.north-korea", 2)]]
+    assert [g.listed for g in rule.groups] == [3, 3]
+    assert text_lines(found)[1] == (
+        "  no  near (within 2) in no sentence: group 1 (@actors.china): Xi Jinping (1); "
+        "group 2 (3 terms, 2 from @actors.north-korea): none found"
+    )
+    groups = as_json(found)["outcomes"][0]["rule"]["groups"]
+    assert [g["vocabularies"] for g in groups] == [
+        ({"vocabulary": "@actors.china", "listed": 3},),
+        ({"vocabulary": "@actors.north-korea", "listed": 2},),
+    ]
+
+
+def test_a_title_only_reference_is_named_as_written(vocab_matcher: Matcher) -> None:
+    found = vocab_one(vocab_matcher, "title", "Beijing acts", "Pyongyang waits.")
+    rule = found.outcomes[0].rule
+    any_, none = rule.children
+    (china,) = any_.children
+
+    assert not found.outcomes[0].matched  # Pyongyang vetoes it
+    assert (china.vocabulary, china.holds) == ("title:@actors.china", True)
+    assert (none.vocabulary, none.terms.listed) == (None, 1)
+    assert [c.vocabulary for c in none.children] == ["@actors.north-korea", "@actors.us", None]
+    lines = text_lines(found)
+    assert (
+        "          yes any title:@actors.china (3 terms) in the entry: title:Beijing (1)" in lines
+    )
+    assert (
+        "      no  none (1 term, 1 from @actors.prc) not in the entry: none of its terms found"
+        in (lines)
+    )
+    assert "          yes any @actors.north-korea (2 terms) in the entry: Pyongyang (2)" in lines
+    json = as_json(found)["outcomes"][0]["rule"]["children"][0]["children"][0]
+    assert json["vocabulary"] == "title:@actors.china"
+
+
+def test_quiet_nested_vocabularies_are_named_where_they_are_counted(
+    vocab_matcher: Matcher,
+) -> None:
+    found = vocab_one(vocab_matcher, "quiet", "Seoul acts")
+    assert text_lines(found)[1:3] == [
+        "  yes any (1 term) in the entry: Seoul (1)",
+        "      ... 2 more nested rules (@actors.north-korea, @actors.us):"
+        " none of their terms found",
+    ]
+    some = text_lines(vocab_one(vocab_matcher, "title", "Beijing acts"))
+    assert (
+        "          ... 3 more nested rules, among them @actors.north-korea, @actors.us:"
+        " none of their terms found"
+    ) in some
+
+
+def test_every_node_of_the_json_has_a_vocabulary(vocab_matcher: Matcher) -> None:
+    document = as_json(explain_entry(vocab_matcher, "v", "Beijing acts", ""))
+
+    def walk(node: dict[str, object]) -> Iterator[dict[str, object]]:
+        yield node
+        for child in node["children"]:  # type: ignore[attr-defined]
+            yield from walk(child)
+
+    nodes = [n for o in document["outcomes"] for n in walk(o["rule"])]
+    assert nodes and all("vocabulary" in n for n in nodes)
+    assert {n["vocabulary"] for n in nodes} >= {None, "@actors.china", "title:@actors.china"}
+
+
+def test_a_vocabulary_term_matches_as_the_same_term_written_out(vocab_matcher: Matcher) -> None:
+    """The name is for people: the matcher takes `Beijing` from @actors.china and `Beijing`
+    written in a rule for one term, so naming a vocabulary changes no match and no count."""
+    china = next(t for t in vocab_matcher.indicator_terms["v"] if t.raw == "Beijing")
+    assert china.vocabulary == "@actors.china"
+    assert china == replace(china, vocabulary="")
+    assert hash(china) == hash(replace(china, vocabulary=""))
+    term = list(iter_terms(vocab_matcher.indicators[0].outcomes[0].rule.node))[1]
+    assert (term.raw, term.vocabulary) == ("Beijing", "@actors.china")
+    assert term == compile_term("Beijing") and hash(term) == hash(compile_term("Beijing"))
