@@ -93,6 +93,28 @@ def test_title_and_text_need_no_database(tmp_path: Path) -> None:
     assert not (tmp_path / "none.db").exists()
 
 
+def test_a_vocabulary_reference_is_named_in_the_text_and_the_json(tmp_path: Path) -> None:
+    env = {
+        "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}",
+        "MONITOR_INDICATORS_DIR": str(webdata.with_vocabulary(tmp_path)),
+        "MONITOR_FEEDS_FILE": str(webdata.WEB / "feeds.yaml"),
+    }
+    args = ("explain", "visa-easing:eased", "--title", VISA_HERALD)
+    text, printed = run(env, *args), run(env, *args, "--json")
+
+    assert text.exit_code == 0, text.output
+    assert text.stdout.splitlines()[1:3] == [
+        "  yes all in the entry",
+        "      yes any @places.china (3 terms) in the entry: Chinese (1)",
+    ]
+    rule = json.loads(printed.stdout)["outcomes"][0]["rule"]
+    assert [c["vocabulary"] for c in rule["children"]] == ["@places.china", None, None]
+    assert rule["vocabulary"] is None
+    assert rule["children"][0]["terms"]["vocabularies"] == [
+        {"vocabulary": "@places.china", "listed": 3}
+    ]
+
+
 @pytest.mark.parametrize(
     ("args", "code", "said"),
     [

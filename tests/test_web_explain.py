@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from html import escape
 from html.parser import HTMLParser
+from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
 
+from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Verdict
 from monitor.match import Matcher
 from monitor.match.explain import (
@@ -177,6 +180,30 @@ def test_a_hostile_headline_is_inert_in_the_explanation(web: httpx.Client, store
     assert page.items[0] == ("1", HOSTILE_TITLE)
     assert HOSTILE_LINK in page.text  # shown, never an href
     assert "script-src" not in answer.headers["content-security-policy"]
+
+
+def test_a_vocabulary_is_named_on_the_page_and_in_the_json(store: Store, tmp_path: Path) -> None:
+    """The rule of visa-easing read with its China list from a vocabulary: the page shows the
+    reference in the tree (escaped, as all of it is), the JSON names it on its node."""
+    vocab_defs = load_definitions(webdata.with_vocabulary(tmp_path), webdata.WEB / "feeds.yaml")
+    app = create_app(store=store, definitions=lambda: vocab_defs, settings=webdata.settings(),
+                     clock=lambda: NOW)  # fmt: skip
+    herald = entry_id(store, VISA_HERALD)
+    path = f"/indicators/visa-easing/explain/{herald}?outcome=eased"
+    with (
+        WebServer(app, host="127.0.0.1", port=0) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
+        answer, served = client.get(path, headers=BROWSER), client.get(path)
+
+    line = f"      yes any {webdata.CHINA_VOCAB} (3 terms) in the entry: Chinese (1)"
+    assert answer.status_code == 200 and served.status_code == 200
+    (tree,) = Page(answer.text).pres
+    assert tree[1].splitlines()[2] == line
+    assert escape(line, quote=False) in answer.text
+    rule = served.json()["outcomes"][0]["rule"]
+    assert rule["children"][0]["vocabulary"] == webdata.CHINA_VOCAB
+    assert [c["vocabulary"] for c in rule["children"][1:]] == [None, None]
 
 
 def test_a_signed_in_browser_sees_who_it_is_on_the_explanation(

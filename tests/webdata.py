@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -49,6 +51,23 @@ def news(feed: str, n: int, title: str, link: str, published: datetime, text: st
 @functools.cache
 def definitions() -> Definitions:
     return load_definitions(WEB / "indicators", WEB / "feeds.yaml")
+
+
+CHINA_VOCAB = "@places.china"  # visa-easing's China list, in `with_vocabulary`'s indicators
+
+
+def with_vocabulary(root: Path) -> Path:
+    """A copy of the web indicators under `root` whose visa-easing reads its China list from a
+    vocabulary (indicators/vocab/places.yaml) as CHINA_VOCAB; the copy's indicators folder."""
+    indicators = root / "indicators"
+    shutil.copytree(WEB / "indicators", indicators)
+    (indicators / "vocab").mkdir()
+    (indicators / "vocab" / "places.yaml").write_text("china: [China, Chinese, 중국]\n")
+    visa = indicators / "visa-easing.yaml"
+    rule = visa.read_text()
+    assert "- any: [China, Chinese, 중국]" in rule
+    visa.write_text(rule.replace("- any: [China, Chinese, 중국]", f'- "{CHINA_VOCAB}"'))
+    return indicators
 
 
 @functools.cache
