@@ -164,7 +164,9 @@ def test_cmd(
     Example: monitor test north-korea-stance -v
     """
     if explain and figures_only:
-        raise click.UsageError("--explain shows the rows --figures-only keeps unseen: give one")
+        raise click.UsageError(
+            "--explain shows the rows that --figures-only keeps unseen: give one or the other"
+        )
     if labeled is None:
         source = click.get_current_context().get_parameter_source("part")
         given = {
