@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Self
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, TypeAdapter
 
 from monitor.domain import Evidence, Judgement, Level, OutcomeState, StatusChange, Verdict
 from monitor.silences import Silence
@@ -158,6 +158,15 @@ class IndicatorOut(_Model):
             evidence_count=view.evidence_count,
             silent_feeds=list(view.silent_feeds),
         )
+
+
+_INDICATORS = TypeAdapter(list[IndicatorOut])
+
+
+def indicators_json(items: list[IndicatorOut]) -> bytes:
+    """GET /indicators's body: the bytes FastAPI writes for its `response_model`, made here so
+    that the route can keep them (`web.indicators`)."""
+    return _INDICATORS.dump_json(items, by_alias=True)
 
 
 class IndicatorDetailOut(IndicatorOut):
