@@ -1,6 +1,6 @@
 """Why a row of a labeled score was missed or falsely matched, and why an example failed: the
 outcome's tree (`monitor.match.explain`), for `monitor test --labeled FILE --explain` and the
-failed examples of `monitor test --json`. Pure: no I/O.
+failed examples of `monitor test` (text and `--json`). Pure: no I/O.
 
 Each indicator is compiled alone, as `monitor explain` compiles it, so a row's explanation is
 the one `monitor explain INDICATOR:OUTCOME --title T --text X` prints; and once, on the first
@@ -19,7 +19,13 @@ from typing import Any
 from monitor.domain import Indicator
 from monitor.labeled import ScoredError
 from monitor.match import ExampleResult, Matcher
-from monitor.match.explain import EntryExplanation, as_json, explain_entry, text_lines
+from monitor.match.explain import (
+    EntryExplanation,
+    as_json,
+    example_lines,
+    explain_entry,
+    text_lines,
+)
 
 __all__ = ["Explainer", "example_outcomes"]
 
@@ -65,6 +71,14 @@ class Explainer:
             result.indicator_id, example.text, example.body, example_outcomes(result)
         )
         return as_json(found)
+
+    def example_lines(self, result: ExampleResult) -> list[str]:
+        """For a failed example, the lines `monitor test` prints under it: why each outcome
+        `example_outcomes` names did or did not fire, then the sentences."""
+        example = result.example
+        machine = self._machine(result.indicator_id)
+        outcome_ids = example_outcomes(result)
+        return example_lines(machine, result.indicator_id, example.text, example.body, outcome_ids)
 
     def _machine(self, indicator_id: str) -> Matcher:
         if indicator_id not in self._machines:

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from monitor.domain import Definitions, Entry, Indicator
     from monitor.labeled import LabeledItem, Score
     from monitor.labeledpairs import Comparison
-    from monitor.match import ExampleResult
 
 # monitor.labeled.PARTS, spelled out here so that building the command line imports no matcher
 # (tests/test_cli_ops.py checks that the two agree).
@@ -263,7 +262,7 @@ def _run(
         click.echo(f"  actual:   {', '.join(r.actual)}")
         click.echo(f"  terms fired: {', '.join(r.terms) or '(none)'}")
         if not r.passed:
-            for line in _why(rt, r):
+            for line in why.example_lines(r):
                 click.echo(line)
     click.echo(f"{len(results) - len(failures)} passed, {len(failures)} failed")
     if labeled is not None:
@@ -286,17 +285,6 @@ def _run(
 def _explaining(explain: bool, doing: list[str], ran: str) -> None:
     if explain:
         doing.append(f"explaining the misses and false alarms; {ran}, scored")
-
-
-def _why(rt: Runtime, result: ExampleResult) -> list[str]:
-    """Why the expected outcome did not fire, or why the others did."""
-    from monitor.labeledwhy import example_outcomes
-    from monitor.match.explain import example_lines
-
-    example = result.example
-    return example_lines(
-        rt.matcher, result.indicator_id, example.text, example.body, example_outcomes(result)
-    )
 
 
 def _chosen(rt: Runtime, indicator_ids: tuple[str, ...]) -> tuple[Indicator, ...]:
