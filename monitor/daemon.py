@@ -33,7 +33,7 @@ from monitor.cycle import CycleReport
 from monitor.daily import due_day, resend_refused, retry_delay, send_daily_digest
 from monitor.definitions import shown_per_file
 from monitor.domain import Definitions, utcnow
-from monitor.errors import DefinitionError, DigestError, StoreError
+from monitor.errors import DefinitionError, DigestError, MonitorError, StoreError
 from monitor.fetch import FetchLimits, FetchStopped
 from monitor.metrics import CYCLE_BUCKETS
 from monitor.notify import Notifier
@@ -52,6 +52,7 @@ from monitor.store import Store, TakenOver, log_taken_over
 log = logging.getLogger("monitor.daemon")
 
 REEVALUATE_EVERY = timedelta(minutes=1)  # between cycles: statuses that time alone changes
+ERROR_CHARS = 500  # of a failed check's error on /healthz (`check_failure`)
 
 Clock = Callable[[], datetime]
 
@@ -87,6 +88,7 @@ class Daemon:
         # One try per channel at a time: the outbox retries with back-off (see `alerts`).
         self.notifier = Notifier(settings.notify_urls, attempts=1) if settings.notify_urls else None
         self._evaluated_at: datetime | None = None  # the last cycle or re-evaluation
+        self._failing: tuple[datetime, str] | None = None  # since when checks fail, and why
         self._in_flight: set[str] = set()  # the sends running now (`sends_in_flight`)
         self._in_flight_lock = threading.Lock()  # held for a set's update only
         self.context = self._context(definitions)
@@ -160,7 +162,30 @@ class Daemon:
     # ------------------------------------------------------------ checks
 
     def check(self) -> bool:
-        """Reload definitions if they changed; run one cycle if a feed is due."""
+        """Reload definitions if they changed; run one cycle if a feed is due. A check that
+        fails (not one abandoned at a stop) is noted until one works (`check_failure`)."""
+        try:
+            worked = self._check()
+        except Stopping:
+            raise
+        except Exception as exc:
+            since = self._failing[0] if self._failing else self.clock()
+            self._failing = (since, one_line(exc))
+            raise
+        self._failing = None
+        return worked
+
+    def check_failure(self) -> str | None:
+        """Why the checks fail, since when (the first of the failures in a row) and with the
+        latest error; None once one works. Said by /healthz, which is `degraded` meanwhile:
+        the last successful cycle alone would keep it `ok` for up to MONITOR_HEALTH_MAX_AGE
+        while every check fails (a full disk)."""
+        if self._failing is None:
+            return None
+        since, error = self._failing
+        return f"the checks fail since {since:%Y-%m-%d %H:%M:%S} UTC (tried at each tick): {error}"
+
+    def _check(self) -> bool:
         if self.stopping.is_set():
             return False
         self._refuse_another_schema()
@@ -429,6 +454,14 @@ def cycle_fields(report: CycleReport) -> dict[str, object]:
         "changes": len(report.changes),
         "duration": round(report.duration, 3),
     }
+
+
+def one_line(exc: Exception) -> str:
+    """An error as /healthz shows it: its first line (a MonitorError's words; another's type
+    too), at most ERROR_CHARS."""
+    text = str(exc) if isinstance(exc, MonitorError) else f"{type(exc).__name__}: {exc}"
+    line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return line if len(line) <= ERROR_CHARS else line[: ERROR_CHARS - 1] + "…"
 
 
 __all__ = ["Clock", "Daemon", "Stopping", "cycle_fields"]

@@ -393,6 +393,7 @@ def health(
     max_age: timedelta,
     validity: Validity = Validity(),  # noqa: B008 (frozen)
     schema: str | None = None,
+    failing: str | None = None,
 ) -> HealthOut:
     """GET /healthz: `unavailable` when the database does not answer; `starting` for one
     `max_age` after `started` while no cycle has finished, then `stale`; `stale` too when the
@@ -400,7 +401,8 @@ def health(
     `unhealthy`. `ok` is `degraded` while the latest digest (of the last DIGEST_FAILURE_DAYS)
     is unsent after a failed try, while a change's alert waits after a failed try, while the
     definition files on disk are invalid (the last valid set in force: `validity`), or while a
-    replay that stopped half way holds the statuses (`replay_note`), and every status then says
+    replay that stopped half way holds the statuses (`replay_note`), or while the daemon's
+    checks fail (`failing`: `Daemon.check_failure`), and every status then says
     why; a replay at work says so too, without changing the status. `incompatible` when
     `schema` says why the database is not at the code's revision any more (another version
     migrated it): nothing else is read."""
@@ -451,6 +453,9 @@ def health(
             f"{alerts.count} change alert(s) not delivered after a failed try, the oldest"
             f" recorded {alerts.oldest:%Y-%m-%d %H:%M} UTC: {error}"
         )
+    if failing is not None:  # a full disk: no news is stored, though the last cycle is recent
+        status = "degraded" if status == "ok" else status
+        reasons.append(_ADDRESS.sub(HIDDEN_ADDRESS, failing))
     if validity.invalid:  # an edit the daemon did not take: the operator must hear of it
         status = "degraded" if status == "ok" else status
         reasons.append(validity.reason())

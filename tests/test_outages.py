@@ -7,7 +7,8 @@
 - SQLite locked by another process (BEGIN EXCLUSIVE for seconds): the cycle waits and goes on;
 - the outbox's disk full: a clear error, the digest not marked sent, sent once space is back;
 - the database's disk filling up mid-cycle: SQLite's error, nothing stored half-way, the news
-  stored by the next check once space is back.
+  stored by the next check once space is back; /healthz of the daemon says its checks fail
+  until one works.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
 from monitor.daemon import Daemon
 from monitor.daily import DIGEST_RETRY, digest_input
@@ -36,6 +38,7 @@ from monitor.errors import StoreError
 from monitor.reloading import Reloader
 from monitor.settings import Settings
 from monitor.store import Store, open_store
+from monitor.web import create_app
 from tests import news
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, Route, _RequestHandler
@@ -531,3 +534,60 @@ def test_a_database_disk_that_fills_mid_cycle_fails_it_clearly_and_loses_no_news
         }
         assert stored == {"yonhap", "herald"}
         assert all(f.last_success_at is not None for f in store.feeds())
+
+
+def test_healthz_says_the_checks_fail_while_the_database_disk_is_full(
+    home: Path, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A check that fails (the disk under the database full) leaves the last successful cycle
+    recent, so /healthz said `ok` for up to MONITOR_HEALTH_MAX_AGE (45 minutes by default)
+    while no news was stored. The daemon's /healthz is `degraded` from the first failure, and
+    says since when and why, until a check works again."""
+    clock = Clock()
+    with tmpfs(tmp_path / "data", "4m") as disk, open_store(f"sqlite:///{disk / 'm.db'}") as store:
+        daemon = make_daemon(home, store, clock, check_interval="10m")
+        app = create_app(
+            store=store,
+            definitions=lambda: daemon.definitions,
+            settings=daemon.settings,
+            clock=clock,
+            failing=daemon.check_failure,
+        )
+        healthz = TestClient(app).get
+        assert daemon.check()  # the first cycle: /healthz is ok
+        assert healthz("/healthz").json()["status"] == "ok"
+
+        filled: list[Path] = []
+        published = clock.now - timedelta(minutes=30)
+        bodies = {"/yonhap.xml": news.yonhap(published), "/herald.xml": news.herald(published)}
+
+        def fills_the_disk(h: _RequestHandler) -> None:
+            if not filled:
+                filled.append(fill(disk))
+            h.answer(Route(body=bodies[h.path] + b" "))  # a new body: stored, not a 304
+
+        for path in bodies:
+            feed_server.route(path, fills_the_disk)
+        failed_at = clock.now + timedelta(minutes=10)
+        clock.advance(timedelta(minutes=10))  # both feeds due
+        with pytest.raises(StoreError, match="database or disk is full"):
+            daemon.check()
+        clock.advance(timedelta(seconds=10))
+        with pytest.raises(StoreError, match="database or disk is full"):
+            daemon.check()  # the next tick fails too: still since the first failure
+        told = healthz("/healthz")
+
+        filled[0].unlink()  # space again
+        clock.advance(timedelta(seconds=10))
+        assert daemon.check()
+        healed = healthz("/healthz").json()
+
+    assert told.status_code == 200
+    assert told.json()["status"] == "degraded"
+    assert told.json()["age_seconds"] < 60 * 60  # the last good cycle alone says nothing yet
+    assert told.json()["reasons"] == [  # since the first failure, with the latest error
+        f"the checks fail since {failed_at:%Y-%m-%d %H:%M:%S} UTC (tried at each tick): store:"
+        " unable to claim due feeds: OperationalError: database or disk is full"
+    ]
+    assert (healed["status"], healed["reasons"]) == ("ok", [])
+    assert daemon.check_failure() is None

@@ -51,6 +51,7 @@ def _web(rt: Runtime) -> Callable[[Daemon], list[scheduler.Service]]:
             definitions=lambda: daemon.definitions,
             settings=rt.settings,
             validity=lambda: daemon.reloader.validity,
+            failing=daemon.check_failure,
         )
         limits = web.Limits.of(rt.settings)
         return [

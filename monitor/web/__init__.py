@@ -128,9 +128,11 @@ def create_app(
     clock: Callable[[], datetime] = utcnow,
     validity: Callable[[], Validity] = Validity,
     on_schema_change: Callable[[str], None] | None = None,
+    failing: Callable[[], str | None] = lambda: None,
 ) -> FastAPI:
     """The FastAPI app over `store`; `definitions()` is called per request (it may reload), and
-    `validity()` then says whether the files on disk are valid (`Reloader.validity`).
+    `validity()` then says whether the files on disk are valid (`Reloader.validity`);
+    `failing()` why the checks of the daemon serving it fail (`Daemon.check_failure`).
     `on_schema_change(problem)` is told once when another version migrated the database."""
     auth = signin.Auth(settings, clock)
     token = auth.enabled
@@ -160,7 +162,7 @@ def create_app(
         bind_host=settings.http_host,
         max_body_bytes=settings.http_max_body_bytes,
     )
-    app.state.monitor = _State(store, definitions, settings, clock, clock(), validity)
+    app.state.monitor = _State(store, definitions, settings, clock, clock(), validity, failing)
     app.state.schema = SchemaWatch(lambda: store.schema_problem(), clock, on_found=on_schema_change)
     app.include_router(_open)
     routers = (_cached, _api, _pages, webentries.router, webexplain.router, webexport.router,
@@ -180,6 +182,7 @@ class _State:
     clock: Callable[[], datetime]
     started: datetime
     validity: Callable[[], Validity] = Validity
+    failing: Callable[[], str | None] = lambda: None
 
     def __post_init__(self) -> None:
         self.views = ViewCache(self.store)
@@ -222,14 +225,15 @@ def healthz(state: State, request: Request, response: Response) -> HealthOut:
     """Open without a token. 503 when the database does not answer, when the last
     successful check cycle is older than MONITOR_HEALTH_MAX_AGE (default three check
     intervals: `stale`), or when no feed was read successfully within two of its check
-    intervals, or ever (`unhealthy`); `degraded` (200) when a feed, digest or alert fails. Before
+    intervals, or ever (`unhealthy`); `degraded` (200) when a feed, digest or alert fails, or
+    the daemon's checks do (`failing`). Before
     any cycle has finished the answer is `starting` (200) for one MAX_AGE after the server
     started, then `stale` (503). `incompatible` (503) once another version migrated the
     database (`monitor.webschema`). Reads the cycle table's latest row and five columns of
     the feed table: cheap enough to poll."""
     health = views.health(state.store, now=state.clock(), started=state.started,
                           max_age=views.health_max_age(state.settings, state.definitions()),
-                          validity=state.validity(),
+                          validity=state.validity(), failing=state.failing(),
                           schema=request.app.state.schema.problem)  # fmt: skip
     response.status_code = health.code
     response.headers["Cache-Control"] = _NO_STORE
