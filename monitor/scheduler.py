@@ -3,7 +3,8 @@ alerts, digest, checkpoint, cleanup), which call the stages. The only module tha
 APScheduler.
 
     build_scheduler(daemon)  the Daemon's jobs on their intervals, each guarded: a job that
-                             raises is logged and the daemon goes on
+                             raises is logged (its traceback once while it fails alike) and
+                             the daemon goes on
     run(...)                 start the Daemon and the services, schedule the jobs, serve until
                              SIGTERM/SIGINT, stop within SHUTDOWN_GRACE; whatever is stuck, the
                              process ends SHUTDOWN_BUDGET after the signal (`monitor.shutdown`)
@@ -51,13 +52,34 @@ class Service(Protocol):
 
 
 def _guarded(name: str, work: Callable[[], object]) -> Callable[[], None]:
+    """`work` as a job: what it raises is logged and the daemon goes on. A failure that repeats
+    the one before (a full disk: every tick) is one line without its traceback, logged the first
+    time; the first run that works again says so."""
+    failures = 0
+    last = ""
+
     def job() -> None:
+        nonlocal failures, last
         try:
             work()
         except Stopping as exc:
             log.info("%s: abandoned (%s): the daemon is stopping", name, exc)
-        except Exception:
-            log.exception("%s: failed; the daemon goes on", name)
+            return
+        except Exception as exc:
+            failures += 1
+            error = f"{type(exc).__name__}: {exc}"
+            if error == last:
+                log.error(
+                    "%s: failed again (%d in a row; traceback above): %s; the daemon goes on",
+                    name, failures, error,
+                )  # fmt: skip
+            else:
+                log.exception("%s: failed; the daemon goes on", name)
+            last = error
+            return
+        if failures:
+            log.info("%s: works again after %d failure(s) in a row", name, failures)
+        failures, last = 0, ""
 
     return job
 

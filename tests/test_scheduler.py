@@ -435,6 +435,49 @@ def test_a_job_that_raises_is_logged_and_the_scheduler_goes_on(
     assert all(j.max_instances == 1 and j.coalesce for j in jobs.values())
 
 
+def test_a_job_failing_alike_at_every_tick_logs_its_traceback_once_then_a_line_each(
+    home: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failure that lasts (a full disk, a database refusing writes) fails the check at every
+    tick: each failure logged its whole traceback (some 60 lines on a full disk, for the check
+    and the checkpoint every tick), which buried the log, and the disk with it. The traceback
+    is logged once; a repeat of the same error is one line that counts it, another error has
+    its traceback, and the first run that works says so."""
+    daemon = make_daemon(home, store)
+    check = build_scheduler(daemon).get_job("check").func
+    refuse = "CREATE TRIGGER refuse BEFORE UPDATE ON feed BEGIN SELECT RAISE(ABORT, '{}'); END"
+    with sqlite3.connect(home / "monitor.db") as db:
+        db.execute(refuse.format("no writes today"))
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+        for _tick in range(3):
+            check()
+        with sqlite3.connect(home / "monitor.db") as db:
+            db.execute("DROP TRIGGER refuse")
+            db.execute(refuse.format("nor tomorrow"))
+        check()
+        with sqlite3.connect(home / "monitor.db") as db:
+            db.execute("DROP TRIGGER refuse")
+        check()
+    logged = [
+        (r.levelname, r.getMessage(), r.exc_info is not None)
+        for r in caplog.records
+        if r.name == "monitor.daemon" and "check:" in r.getMessage()
+    ]
+
+    error = "StoreError: store: unable to claim due feeds: IntegrityError: no writes today"
+    assert logged == [
+        ("ERROR", "check: failed; the daemon goes on", True),
+        ("ERROR", f"check: failed again (2 in a row; traceback above): {error}; the daemon goes on",
+         False),
+        ("ERROR", f"check: failed again (3 in a row; traceback above): {error}; the daemon goes on",
+         False),
+        ("ERROR", "check: failed; the daemon goes on", True),  # another error: its traceback
+        ("INFO", "check: works again after 4 failure(s) in a row", False),
+    ]  # fmt: skip
+    assert "no writes today" in caplog.text and "nor tomorrow" in caplog.text
+    assert all(f.last_success_at is not None for f in store.feeds())  # the last check read them
+
+
 def test_cleanup_deletes_old_entries_nothing_matched_and_old_digests_and_says_so(
     home: Path, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
