@@ -25,6 +25,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor import heap, owners
@@ -57,8 +58,27 @@ ERROR_CHARS = 500  # of a failed check's error on /healthz (`check_failure`)
 Clock = Callable[[], datetime]
 
 
+@dataclass(frozen=True)
+class _Failing:
+    """Checks that fail in a row: since the first, how many, when the next runs, the latest
+    error."""
+
+    since: datetime
+    failures: int
+    retry_at: datetime
+    error: str
+
+
 class Stopping(Exception):
     """The daemon is stopping: the unit of work in progress was abandoned."""
+
+
+class Resting(Exception):
+    """The checks failed: this tick's is not tried (`Daemon.check`), nor logged as working."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"the checks failed: the next is tried at {until:%H:%M:%S} UTC")
+        self.until = until
 
 
 class Daemon:
@@ -88,7 +108,7 @@ class Daemon:
         # One try per channel at a time: the outbox retries with back-off (see `alerts`).
         self.notifier = Notifier(settings.notify_urls, attempts=1) if settings.notify_urls else None
         self._evaluated_at: datetime | None = None  # the last cycle or re-evaluation
-        self._failing: tuple[datetime, str] | None = None  # since when checks fail, and why
+        self._failing: _Failing | None = None  # the checks fail: since when, why, next try
         self._in_flight: set[str] = set()  # the sends running now (`sends_in_flight`)
         self._in_flight_lock = threading.Lock()  # held for a set's update only
         self.context = self._context(definitions)
@@ -163,27 +183,53 @@ class Daemon:
 
     def check(self) -> bool:
         """Reload definitions if they changed; run one cycle if a feed is due. A check that
-        fails (not one abandoned at a stop) is noted until one works (`check_failure`)."""
+        fails (not one abandoned at a stop) is noted until one works (`check_failure`), and the
+        next is tried at the next tick, then after two, four… (`_retry_delay`): until then each
+        tick's raises `Resting`."""
+        started = self.clock()
+        failing, tick = self._failing, self._tick()
+        if failing and started + tick / 2 < failing.retry_at <= started + self._retry_delay(
+            failing.failures
+        ):  # the tick due then runs, late by a few ms; a retry further off: the clock went back
+            raise Resting(failing.retry_at)  # a full disk: each due feed was fetched every tick
         try:
             worked = self._check()
         except Stopping:
             raise
         except Exception as exc:
-            since = self._failing[0] if self._failing else self.clock()
-            self._failing = (since, one_line(exc))
+            before = self._failing
+            since = before.since if before else started
+            failures = before.failures + 1 if before else 1
+            retry_at = started + self._retry_delay(failures)
+            self._failing = _Failing(since, failures, retry_at, one_line(exc))
             raise
         self._failing = None
         return worked
 
+    def _retry_delay(self, failures: int) -> timedelta:
+        """After `failures` checks in a row failed: a tick, then twice as long at each failure,
+        at most the shortest interval of a feed (never more often than without the failure)."""
+        tick = self._tick()
+        every = (f.interval or self.settings.check_interval for f in self.definitions.feeds)
+        longest = max(min(every, default=self.settings.check_interval), tick)
+        seconds = tick.total_seconds() * 2.0 ** min(failures - 1, 62)
+        return timedelta(seconds=min(seconds, longest.total_seconds()))
+
+    def _tick(self) -> timedelta:
+        return max(self.settings.tick_interval, timedelta(seconds=0.2))  # the scheduler's
+
     def check_failure(self) -> str | None:
-        """Why the checks fail, since when (the first of the failures in a row) and with the
-        latest error; None once one works. Said by /healthz, which is `degraded` meanwhile:
-        the last successful cycle alone would keep it `ok` for up to MONITOR_HEALTH_MAX_AGE
-        while every check fails (a full disk)."""
-        if self._failing is None:
+        """Why the checks fail, since when (the first of the failures in a row), with the
+        latest error and when the next is tried; None once one works. Said by /healthz, which
+        is `degraded` meanwhile: the last successful cycle alone would keep it `ok` for up to
+        MONITOR_HEALTH_MAX_AGE while every check fails (a full disk)."""
+        failing = self._failing
+        if failing is None:
             return None
-        since, error = self._failing
-        return f"the checks fail since {since:%Y-%m-%d %H:%M:%S} UTC (tried at each tick): {error}"
+        return (
+            f"the checks fail since {failing.since:%Y-%m-%d %H:%M:%S} UTC ({failing.failures} in"
+            f" a row; the next at {failing.retry_at:%H:%M:%S} UTC): {failing.error}"
+        )
 
     def _check(self) -> bool:
         if self.stopping.is_set():
@@ -464,4 +510,4 @@ def one_line(exc: Exception) -> str:
     return line if len(line) <= ERROR_CHARS else line[: ERROR_CHARS - 1] + "…"
 
 
-__all__ = ["Clock", "Daemon", "Stopping", "cycle_fields"]
+__all__ = ["Clock", "Daemon", "Resting", "Stopping", "cycle_fields"]

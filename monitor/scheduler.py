@@ -27,7 +27,7 @@ from typing import Protocol
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor import heap
-from monitor.daemon import Daemon, Stopping
+from monitor.daemon import Daemon, Resting, Stopping
 from monitor.domain import Definitions, format_duration
 from monitor.settings import Settings
 from monitor.shutdown import SHUTDOWN_GRACE, Signals, release_claims, stop_all
@@ -64,6 +64,8 @@ def _guarded(name: str, work: Callable[[], object]) -> Callable[[], None]:
             work()
         except Stopping as exc:
             log.info("%s: abandoned (%s): the daemon is stopping", name, exc)
+            return
+        except Resting:  # a failure's back-off: still failing, as far as anyone knows
             return
         except Exception as exc:
             failures += 1

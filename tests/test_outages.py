@@ -30,12 +30,13 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from monitor.daemon import Daemon
+from monitor.daemon import Daemon, Resting
 from monitor.daily import DIGEST_RETRY, digest_input
 from monitor.definitions import load_definitions
 from monitor.digest import format_status
 from monitor.errors import StoreError
 from monitor.reloading import Reloader
+from monitor.scheduler import build_scheduler
 from monitor.settings import Settings
 from monitor.store import Store, open_store
 from monitor.web import create_app
@@ -528,6 +529,7 @@ def test_a_database_disk_that_fills_mid_cycle_fails_it_clearly_and_loses_no_news
         assert all(f.last_checked_at is None for f in store.feeds())  # not recorded as read
 
         filled[0].unlink()  # space again
+        clock.advance(daemon.settings.tick_interval)  # the next tick
         assert daemon.check()
         stored = {
             e.feed_id for _id, e, _seen in store.entries_since(clock.now - timedelta(days=30))
@@ -536,16 +538,19 @@ def test_a_database_disk_that_fills_mid_cycle_fails_it_clearly_and_loses_no_news
         assert all(f.last_success_at is not None for f in store.feeds())
 
 
-def test_healthz_says_the_checks_fail_while_the_database_disk_is_full(
-    home: Path, tmp_path: Path, feed_server: FeedServer
+def test_while_the_database_disk_is_full_healthz_says_so_and_the_checks_back_off(
+    home: Path, tmp_path: Path, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A check that fails (the disk under the database full) leaves the last successful cycle
     recent, so /healthz said `ok` for up to MONITOR_HEALTH_MAX_AGE (45 minutes by default)
-    while no news was stored. The daemon's /healthz is `degraded` from the first failure, and
-    says since when and why, until a check works again."""
+    while no news was stored; and as no read was stored, every due feed was fetched again at
+    every tick (every 10 s) while the disk stayed full. The daemon's /healthz is `degraded`
+    from the first failure, says since when, why and when the next try is; the next tick tries
+    again, then two ticks later, four…; once a check works, all is as before."""
     clock = Clock()
+    tick = timedelta(seconds=10)
     with tmpfs(tmp_path / "data", "4m") as disk, open_store(f"sqlite:///{disk / 'm.db'}") as store:
-        daemon = make_daemon(home, store, clock, check_interval="10m")
+        daemon = make_daemon(home, store, clock, check_interval="10m", tick_interval="10s")
         app = create_app(
             store=store,
             definitions=lambda: daemon.definitions,
@@ -568,26 +573,37 @@ def test_healthz_says_the_checks_fail_while_the_database_disk_is_full(
 
         for path in bodies:
             feed_server.route(path, fills_the_disk)
-        failed_at = clock.now + timedelta(minutes=10)
         clock.advance(timedelta(minutes=10))  # both feeds due
+        failed_at = clock.now
         with pytest.raises(StoreError, match="database or disk is full"):
             daemon.check()
-        clock.advance(timedelta(seconds=10))
+        clock.advance(tick)  # the next tick tries again, and fails
         with pytest.raises(StoreError, match="database or disk is full"):
-            daemon.check()  # the next tick fails too: still since the first failure
+            daemon.check()
+        fetched = [feed_server.hits(path) for path in bodies]
+        next_try = clock.now + 2 * tick
         told = healthz("/healthz")
+        clock.advance(tick)
+        with pytest.raises(Resting):  # not tried: two ticks after the second failure
+            daemon.check()
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+            build_scheduler(daemon).get_job("check").func()  # as the job: nothing to say
+        assert caplog.records == []
+        assert [feed_server.hits(path) for path in bodies] == fetched  # nor fetched
 
         filled[0].unlink()  # space again
-        clock.advance(timedelta(seconds=10))
-        assert daemon.check()
+        clock.advance(tick)
+        assert daemon.check()  # tried, and it works
         healed = healthz("/healthz").json()
 
     assert told.status_code == 200
     assert told.json()["status"] == "degraded"
     assert told.json()["age_seconds"] < 60 * 60  # the last good cycle alone says nothing yet
     assert told.json()["reasons"] == [  # since the first failure, with the latest error
-        f"the checks fail since {failed_at:%Y-%m-%d %H:%M:%S} UTC (tried at each tick): store:"
-        " unable to claim due feeds: OperationalError: database or disk is full"
+        f"the checks fail since {failed_at:%Y-%m-%d %H:%M:%S} UTC (2 in a row; the next at"
+        f" {next_try:%H:%M:%S} UTC): store: unable to claim due feeds: OperationalError: database"
+        " or disk is full"
     ]
     assert (healed["status"], healed["reasons"]) == ("ok", [])
     assert daemon.check_failure() is None

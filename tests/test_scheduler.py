@@ -444,7 +444,14 @@ def test_a_job_failing_alike_at_every_tick_logs_its_traceback_once_then_a_line_e
     is logged once; a repeat of the same error is one line that counts it, another error has
     its traceback, and the first run that works says so."""
     daemon = make_daemon(home, store)
-    check = build_scheduler(daemon).get_job("check").func
+    now = [datetime.now(UTC)]
+    daemon.clock = lambda: now[0]
+    job = build_scheduler(daemon).get_job("check").func
+
+    def check() -> None:  # at a tick an hour on: after a failure, checks back off for less
+        now[0] += timedelta(hours=1)
+        job()
+
     refuse = "CREATE TRIGGER refuse BEFORE UPDATE ON feed BEGIN SELECT RAISE(ABORT, '{}'); END"
     with sqlite3.connect(home / "monitor.db") as db:
         db.execute(refuse.format("no writes today"))
