@@ -5,14 +5,17 @@ the copy it keeps; behind tokens an answer is private and kept per Cookie and Au
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import httpx2 as httpx
 import pytest
 
 from monitor.domain import Definitions
+from monitor.pipeline import evaluate_and_record, store_entries
 from monitor.store import Store
 from tests import webdata
 from tests.test_web_signin import PAGE, Clock, as_browser, serve, sign_in
+from tests.webdata import NOW
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -112,3 +115,33 @@ def test_an_error_as_json_or_as_a_page_varies_by_accept(open_web: httpx.Client, 
     assert page.headers["content-type"].startswith("text/html")
     assert data.headers["content-type"].startswith("application/json")
     assert page.headers.get("vary") == data.headers.get("vary") == "Accept"
+
+
+def test_if_modified_since_sees_a_change_recorded_after_a_later_dated_one(
+    open_web: httpx.Client, store: Store, defs: Definitions, clock: Clock
+) -> None:
+    """A cycle's changes are dated when it began and recorded when it ends: an analyst's verdict
+    in between is dated later but recorded first. A poller that kept the history's
+    Last-Modified after the verdict still gets the cycle's change, not a 304."""
+    began = NOW - timedelta(hours=1)
+    clock.now = NOW - timedelta(minutes=30)  # the verdict, while the cycle fetches
+    herald = webdata.entry_id(store, webdata.VISA_HERALD)
+    said = open_web.post(
+        f"/indicators/visa-easing/evidence/{herald}/verdict",
+        json={"outcome": "eased", "verdict": "no", "note": "tour groups"},
+    )
+    assert said.json()["status"] == "eased:reported"
+    history = "/indicators/visa-easing/history"
+    kept = open_web.get(history).headers["last-modified"]
+
+    clock.now = NOW  # the cycle ends: a second publisher, read at its start, confirms again
+    ctx = webdata.context(store, defs)
+    second = webdata.news("herald", 9, "China extends visa-free entry for Korean visitors",
+                         "https://www.koreatimes.co.kr/a/9", began)  # fmt: skip
+    store_entries(ctx, [second], now=began)
+    (change,) = evaluate_and_record(ctx, now=began, clock=clock)
+    assert change.at < datetime.fromisoformat(said.json()["change"]["at"])
+
+    again = open_web.get(history, headers={"If-Modified-Since": kept})
+    assert again.status_code == 200
+    assert again.json()["items"][0]["new_status"] == "eased:confirmed"

@@ -317,7 +317,9 @@ def history(
 
     def read() -> _History:
         page = views.history(state.store, indicator_id, since=since, limit=limit, before=before)
-        at = page.items[0].at if page.items and before is None else None
+        # when the page last changed: a change is recorded after the moment it is dated (a
+        # cycle's when it began), so a later one can be dated before the one it follows
+        at = max(c.recorded_at for c in page.items) if page.items and before is None else None
         return _History(page, at, len(page.model_dump_json()))
 
     kept = state.pages.get(
