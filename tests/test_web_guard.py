@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from monitor.domain import Definitions
 from monitor.server import Guard, Limits
 from monitor.store import Store
-from monitor.web import create_app
+from monitor.web import WebServer, create_app
 from tests import webdata
 from tests.webdata import NOW, settings
 
@@ -143,3 +144,33 @@ def test_the_setting_is_read_comma_separated(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("MONITOR_HTTP_ALLOWED_HOSTS", "monitor.example.org, localhost:8000")
     assert settings().http_allowed_hosts == ["monitor.example.org", "localhost:8000"]
     assert settings(http_allowed_hosts=[]).http_allowed_hosts == []
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/silences", "GET, HEAD, POST"),
+        ("/signin", "GET, HEAD, POST"),
+        ("/indicators", "GET, HEAD"),
+        ("/silences/1/end", "POST"),
+    ],
+)
+def test_a_405_names_every_method_the_address_answers(
+    store: Store, defs: Definitions, path: str, allowed: str
+) -> None:
+    """`Allow` lists what the address answers (RFC 9110), over every route at it: GET and POST
+    of /silences are two routes, and the answer named only the first's (`GET`), telling a
+    tool that POST /silences does not work; HEAD is answered wherever GET is."""
+    app = create_app(
+        store=store, definitions=lambda: defs, settings=settings(api_token="t"), clock=lambda: NOW
+    )
+    with (
+        WebServer(app, host="127.0.0.1", port=0) as server,
+        httpx.Client(base_url=server.url, headers={"Authorization": "Bearer t"}) as web,
+    ):
+        for method in ("PUT", "DELETE"):
+            answer = web.request(method, path)
+            assert answer.status_code == 405, (method, path)
+            assert answer.headers["allow"] == allowed, (method, path)
+            page = web.request(method, path, headers={"Accept": "text/html"})
+            assert (page.status_code, page.headers["allow"]) == (405, allowed)

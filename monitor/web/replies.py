@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from monitor import page, server
 from monitor.domain import parse_http_date
@@ -27,6 +28,7 @@ from monitor.errors import StoreError
 log = logging.getLogger("monitor.web")  # logged as the app's
 
 NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")  # the methods a 405's Allow may name
 
 
 class Conditional(APIRoute):
@@ -55,6 +57,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         """FastAPI's JSON error, or the same as a page when a browser asks for HTML."""
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 405:
+            exc.headers = {**(exc.headers or {}), "Allow": allowed_methods(request)}
         if "text/html" not in request.headers.get("accept", ""):
             return by_accept(await http_exception_handler(request, exc))
         state = request.app.state.monitor  # web._State
@@ -83,6 +87,19 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
+
+
+def allowed_methods(request: Request) -> str:
+    """The methods some route answers at the request's path, for a 405's `Allow`: Starlette
+    names only those of the first route there (GET of /silences, whose POST is another route),
+    and HEAD is answered wherever GET is (`server.Guard`)."""
+    routes = request.app.router.routes
+    found = [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] == Match.FULL for r in routes)
+    ]
+    return ", ".join(["GET", "HEAD", *found[1:]] if found[:1] == ["GET"] else found)
 
 
 def by_accept(answer: Response) -> Response:  # JSON or a page: no cache may swap them
