@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
 
 from monitor.domain import Definitions
+from monitor.pipeline import evaluate_and_record, store_entries
 from monitor.store import Store
 from monitor.web import WebServer, create_app
 from tests import webdata
@@ -230,4 +233,39 @@ def test_on_a_phone_nothing_runs_off_the_right_edge(browser: object, server: Web
         " return [b.clientWidth, b.scrollWidth]; })()"
     )
     assert box[1] > box[0]  # the table is wider than its box, which scrolls
+    page.close()
+
+
+LONG_WORD = "Supercalifragilisticexpialidocious" * 8  # no place to break, as a hostile feed sends
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_a_long_word_from_a_feed_or_an_analyst_does_not_widen_the_page(
+    browser: object, server: WebServer, store: Store, defs: Definitions, width: int
+) -> None:
+    """A headline without a place to break (in the verdicts and on its explanation), a note or
+    a silence's reason pasted as one long URL: each wraps inside its box, at a phone's width
+    and a desktop's, as the evidence does, and no form's menu of outcomes runs past the edge."""
+    ctx = webdata.context(store, defs)
+    title = f"China extends visa-free entry for South Korean visitors {LONG_WORD}"
+    link, hour = "https://www.koreaherald.com/a/9", timedelta(hours=1)
+    store_entries(ctx, [webdata.news("herald", 9, title, link, NOW - hour)], now=NOW)
+    evaluate_and_record(ctx, now=NOW)
+    entry, url = entry_id(store, title), "https://example.org/" + "segment" * 40
+    verdict = {"outcome": "eased", "verdict": "yes", "note": f"see {url}"}
+    silence = {"indicator": "visa-easing", "for": "1h", "reason": url}
+    with httpx.Client(base_url=server.url) as web:
+        said = web.post(f"/indicators/visa-easing/evidence/{entry}/verdict", json=verdict)
+        assert said.status_code == 200, said.text
+        silenced = web.post("/silences", json=silence)
+        assert silenced.status_code == 201, silenced.text
+    page = browser.new_page(viewport={"width": width, "height": 900})  # type: ignore[attr-defined]
+    for path in (
+        "/indicators/visa-easing/page",
+        f"/indicators/visa-easing/explain/{entry}?outcome=eased",
+        "/indicators/north-korea-stance/page",
+    ):
+        page.goto(f"{server.url}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+    shot(page, f"long-words-{width}.png")
     page.close()
