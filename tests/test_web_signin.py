@@ -129,6 +129,21 @@ def test_a_tool_keeps_its_bearer_token_and_needs_no_csrf(web: httpx.Client, stor
     assert [v.who for v, _ in store.verdicts()] == ["bob"]
 
 
+def test_the_published_schema_says_a_verdict_is_by_the_name_of_its_token(web: httpx.Client) -> None:
+    """/openapi.json is the API's description: `who` of a verdict is the token's name (`bob`),
+    as the answer gives it, not `page` (no verdict is by `page` any more)."""
+    bearer = {"Authorization": "Bearer bob-token-2"}
+    schema = web.get("/openapi.json", headers=bearer).json()
+    who = schema["components"]["schemas"]["VerdictOut"]["properties"]["who"]["description"]
+    answer = web.post(
+        f"/indicators/visa-easing/evidence/{herald(web)}/verdict",
+        json={"outcome": "eased", "verdict": "no"},
+        headers=bearer,
+    )
+    assert answer.json()["verdict"]["who"] == "bob"
+    assert "the name of the token that made it" in who and "`page`" not in who, who
+
+
 def test_the_single_api_token_is_named_api(store: Store, defs: Definitions, clock: Clock) -> None:
     with (
         serve(store, defs, clock, api_tokens={}, api_token="solo-token") as server,

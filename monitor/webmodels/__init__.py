@@ -301,7 +301,11 @@ class VerdictOut(_Model):
     indicator: str
     outcome: str
     verdict: Judgement
-    who: str = Field(description="`api` or `page` with a token configured, else `anonymous`.")
+    who: str = Field(
+        description="Who: `cli` from the CLI, or over HTTP and on the page the name of the token "
+        "that made it, by bearer header or session (`api` for MONITOR_API_TOKEN), else "
+        "`anonymous`."
+    )
     at: Time
     note: str
 
