@@ -436,10 +436,12 @@ def render_indicator(
     now: datetime,
     zone: tzinfo,
     verdicts: Sequence[tuple[Verdict, StoredEntry, str]] = (),
+    older_verdicts: bool = False,
     silences: Sequence[Silence] = (),
 ) -> str:
     """The page of one indicator: status, question, silences in force (a form to begin one, a
-    button to end each), evidence with the buttons that judge it, timeline, verdicts, history."""
+    button to end each), evidence with the buttons that judge it, timeline, verdicts (saying so
+    when `older_verdicts` are left out), history."""
     card = _card(definitions, view, recent, now=now, zone=zone, limit=None)
     rows = [
         ChangeRow(
@@ -466,6 +468,7 @@ def render_indicator(
             judge=verdict_url(view.id),
             outcomes=[(o.id, o.label) for o in indicator.outcomes],
             verdicts=[_verdict_row(definitions, v, e, zone, note) for v, e, note in verdicts],
+            older_verdicts=older_verdicts,
             silences=_silence_rows(definitions, silences, now=now, zone=zone),
             silence=silence_url(view.id),
             **_slots(),

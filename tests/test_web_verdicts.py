@@ -7,13 +7,14 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 
+import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from monitor.domain import Definitions
 from monitor.store import Store
-from monitor.web import create_app
+from monitor.web import WebServer, create_app
 from tests import storeops, webdata
 from tests.webdata import GENERAL, NOW, VISA_HERALD, settings
 
@@ -335,3 +336,24 @@ def test_a_body_over_the_cap_is_refused_with_413_and_writes_nothing(
     assert store.verdicts() == [] and store.data_version() == version
     small = {"outcome": "eased", "verdict": "yes", "note": "x" * 1000}
     assert client.post(verdict_url(herald), json=small).status_code == 200
+
+
+def test_the_page_says_when_older_verdicts_are_left_out(app: FastAPI, store: Store) -> None:
+    """The page lists an indicator's 50 latest verdicts: past them it says that older ones are
+    left out and where to read them, rather than letting them vanish unsaid."""
+    general = webdata.entry_id(store, GENERAL)
+    page = "/indicators/visa-easing/page"
+    with (
+        WebServer(app, host="127.0.0.1", port=0) as server,
+        httpx.Client(base_url=server.url) as web,
+    ):
+        for n in range(51):
+            said = web.post(verdict_url(general), json={
+                "outcome": "eased", "verdict": "yes" if n % 2 else "no", "note": f"take {n}"
+            })  # fmt: skip
+            assert said.status_code == 200, said.text
+            html = web.get(page).text
+            listed = re.findall(r'<li data-verdict="(?:yes|no)"', html)
+            assert len(listed) == min(n + 1, 50)
+            assert ("“take 0”" in html) == (n < 50)
+            assert ("monitor verdict list visa-easing" in html) == (n == 50), n

@@ -504,6 +504,7 @@ def _indicator_page(
         state.store, indicator_id, since=None, limit=HISTORY_LIMIT, before=before
     )
     start = snapshot.now - timedelta(days=TIMELINE_DAYS)
+    verdicts = state.store.verdicts(indicator_id, limit=HISTORY_LIMIT + 1)  # one: are there more?
     html = page.render_indicator(
         snapshot.definitions,
         snapshot.view(indicator_id),
@@ -512,11 +513,8 @@ def _indicator_page(
         next_before=next_before,
         now=snapshot.now,
         zone=state.settings.zone,
-        verdicts=standing(
-            state.store.verdicts(indicator_id, limit=HISTORY_LIMIT),
-            snapshot.definitions,
-            now=snapshot.now,
-        ),
+        verdicts=standing(verdicts[:HISTORY_LIMIT], snapshot.definitions, now=snapshot.now),
+        older_verdicts=len(verdicts) > HISTORY_LIMIT,
         silences=state.store.silences(indicator_id, active_at=snapshot.now),
     )
     body = html.encode()
