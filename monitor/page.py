@@ -482,7 +482,7 @@ def _slots() -> dict[str, Markup]:
 
 def render_error(status: int, detail: str, *, now: datetime, zone: tzinfo) -> str:
     """The page a browser gets for an error (an unknown indicator's page, say), in the frame
-    of the other pages and with a link back to every indicator."""
+    of the other pages and with a link back to every indicator (and the visitor's slots)."""
     return (
         _environment()
         .get_template("page-error.html")
@@ -491,6 +491,7 @@ def render_error(status: int, detail: str, *, now: datetime, zone: tzinfo) -> st
             reason=HTTPStatus(status).phrase,
             detail=detail,
             now=format_time(now, zone),
+            **_slots(),
         )
     )
 

@@ -144,6 +144,22 @@ def test_the_published_schema_says_a_verdict_is_by_the_name_of_its_token(web: ht
     assert "the name of the token that made it" in who and "`page`" not in who, who
 
 
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/indicators/nope/page", 404), ("/indicators/visa-easing/page?before=abc", 422)],
+)
+def test_an_error_page_shows_who_is_signed_in_and_the_sign_out_button(
+    web: httpx.Client, path: str, status: int
+) -> None:
+    """Every page shows who is signed in and a Sign out button: an error's too (a mistyped
+    indicator, a bad value), with the session's CSRF token on that form."""
+    page = web.get(path, headers=as_browser(sign_in(web)))
+    assert page.status_code == status
+    assert 'Signed in as <strong data-who="alice">alice</strong>' in page.text
+    assert re.fullmatch(r"[0-9a-f]{64}", csrf_of(page.text))
+    assert "<!--csrf-->" not in page.text and "<!--session-->" not in page.text
+
+
 def test_the_single_api_token_is_named_api(store: Store, defs: Definitions, clock: Clock) -> None:
     with (
         serve(store, defs, clock, api_tokens={}, api_token="solo-token") as server,

@@ -21,7 +21,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from monitor import page, server
+from monitor import page, server, signin
 from monitor.domain import parse_http_date
 from monitor.errors import StoreError
 
@@ -62,9 +62,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if "text/html" not in request.headers.get("accept", ""):
             return by_accept(await http_exception_handler(request, exc))
         state = request.app.state.monitor  # web._State
-        body = page.render_error(
+        html = page.render_error(
             exc.status_code, exc.detail, now=state.clock(), zone=state.settings.zone
         )
+        body = signin.for_visitor(request, html.encode())  # who is signed in, as on every page
         return by_accept(HTMLResponse(body, status_code=exc.status_code, headers=exc.headers))
 
     async def unavailable(request: Request, exc: Exception) -> Response:
