@@ -512,7 +512,22 @@ def load_settings(env_file: Path = Path(".env")) -> tuple[Settings, list[str]]:
         settings = Settings(_env_file=env_file)
     except ValidationError as exc:
         raise ConfigError(explain(exc)) from None
+    except UnicodeDecodeError as exc:  # python-dotenv reads the file as UTF-8
+        raise ConfigError(_not_utf8(env_file, exc)) from None
     return settings, unknown_settings(os.environ, _dotenv(env_file))
+
+
+def _not_utf8(env_file: Path, error: UnicodeDecodeError) -> str:
+    """One line naming the file and the line of its first byte that is not UTF-8 (a file
+    saved as latin-1 or UTF-16 by an editor)."""
+    try:
+        line = env_file.read_bytes()[: error.start].count(b"\n") + 1
+    except OSError:
+        line = 1
+    return (
+        f"settings: {env_file}:{line}: not UTF-8 text (bad byte at offset {error.start}); "
+        "save it as UTF-8"
+    )
 
 
 def explain(error: ValidationError) -> str:

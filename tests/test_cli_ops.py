@@ -249,6 +249,27 @@ def test_an_unknown_setting_is_warned_about_once_with_the_closest_name(tmp_path:
 
 
 @pytest.mark.parametrize(
+    ("content", "where"),
+    [
+        ("# the café's feeds\nMONITOR_CHECK_INTERVAL=5m\n".encode("latin-1"), ".env:1: "
+         "not UTF-8 text (bad byte at offset 9)"),  # an editor's latin-1
+        ("MONITOR_CHECK_INTERVAL=5m\n".encode("utf-16"), ".env:1: not UTF-8 text (bad byte "
+         "at offset 0)"),  # Notepad's "Unicode"
+    ],
+)  # fmt: skip
+def test_a_dotenv_file_not_in_utf8_is_one_line_naming_it_exit_2_and_nothing_written(
+    tmp_path: Path, content: bytes, where: str
+) -> None:
+    (tmp_path / ".env").write_bytes(content)
+
+    result = run(["check"], tmp_path, shipped(tmp_path))
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"Error: settings: {where}; save it as UTF-8"]
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
     "value",
     ['["ops@example.com", "Desk <desk@example.org>"]', "ops@example.com, Desk <desk@example.org>"],
 )
