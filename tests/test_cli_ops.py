@@ -646,6 +646,24 @@ def test_init_overwrites_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "indicators").exists() and not (tmp_path / ".env").exists()
 
 
+@pytest.mark.parametrize("name", ["", " "])
+def test_init_refuses_an_empty_directory_name_writing_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """`monitor init "$DIR"` with DIR unset laid the watch list out in the working directory
+    (a home folder, say), .env and all."""
+    monkeypatch.chdir(tmp_path)
+
+    result = CliRunner().invoke(main, ["init", name], prog_name="monitor")
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "Error: Invalid value for 'DIRECTORY': an empty name is no folder (`monitor init .` "
+        "lays it out here) (see 'monitor init --help')"
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_new_adds_a_valid_skeleton_and_rejects_a_bad_or_taken_id(tmp_path: Path) -> None:
     invoke(["init", str(tmp_path)], {})
     env = {

@@ -339,8 +339,16 @@ def _compare(rt: Runtime, items: list[LabeledItem], other: Definitions) -> Compa
     )
 
 
+def _folder(_ctx: click.Context, _param: click.Parameter, value: str) -> Path:
+    """An empty DIRECTORY (`monitor init "$DIR"` with DIR unset) is no folder: it would lay
+    the watch list out here, a .env among it."""
+    if not value.strip():
+        raise click.BadParameter("an empty name is no folder (`monitor init .` lays it out here)")
+    return Path(value)
+
+
 @command("init")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=click.Path(file_okay=False), callback=_folder)
 def init_cmd(directory: Path) -> None:
     """Lay out a fresh watch list in DIRECTORY: indicators/ with an example indicator,
     config/feeds.yaml and a .env listing every setting (commented out, at its default).
