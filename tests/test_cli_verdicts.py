@@ -342,3 +342,16 @@ def test_the_verdict_commands_have_help_with_an_example(command: list[str]) -> N
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0
     assert f"Example: monitor {command[0]}" in result.stdout
+
+
+def test_the_usage_line_of_verdict_names_each_of_its_commands() -> None:
+    """`monitor verdict --help` said `[add] ENTRY … | export [OPTIONS]`: no word of `list`."""
+    from monitor.cli.verdicts import verdict_group
+
+    result = CliRunner().invoke(main, ["verdict", "--help"], prog_name="monitor")
+    usage = result.stdout.split("\n\n")[0]
+
+    assert result.exit_code == 0
+    assert sorted(verdict_group.commands) == ["add", "export", "list"]
+    for name in verdict_group.commands:
+        assert re.search(rf"(^|[\s\[|]){name}[\s\]]", usage), (name, usage)

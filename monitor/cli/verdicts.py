@@ -34,7 +34,10 @@ class _VerdictGroup(Group):
 @group(
     "verdict",
     cls=_VerdictGroup,
-    subcommand_metavar="[add] ENTRY INDICATOR:OUTCOME yes|no [--note TEXT] | export [OPTIONS]",
+    subcommand_metavar=(
+        "[add] ENTRY INDICATOR:OUTCOME yes|no [--note TEXT] | list [OPTIONS] [INDICATOR] "
+        "| export [OPTIONS]"
+    ),
 )
 def verdict_group() -> None:
     """Analysts' verdicts: say an entry is (yes) or is not (no) evidence of an outcome.
