@@ -229,6 +229,18 @@ def test_feed_problems_skip_the_feed_cross_check(repo_root: Path) -> None:
         ("feeds: []\nextra: 1\n", 2, "unknown key 'extra' in the feeds file; allowed: feeds"),
         ("- id: x\n", 1, "the feeds file must be a mapping with keys: feeds"),
         ("feeds:\n  - {id: a, url: 'https://'}\n", 2, "must be an http:// or https:// URL"),
+        (  # pasted from a page with a zero-width space: it was "must be an http(s) URL"
+            'feeds:\n  - {id: a, url: "https://x.org/rss\u200b"}\n',
+            2,
+            "feed url 'https://x.org/rss\\u200b' holds a character that is not seen (U+200B at "
+            "character 18; copied along with it?): type the URL again",
+        ),
+        (
+            'feeds:\n  - {id: a, url: "https://x.org/\u202erss"}\n',
+            2,
+            "feed url 'https://x.org/\\u202erss' holds a character that is not seen (U+202E at "
+            "character 15; copied along with it?): type the URL again",
+        ),
         ("feeds:\n  - {id: 'a b', url: 'https://x.org'}\n", 2, "feed id 'a b' must be a slug"),
         ("feeds:\n  - {id: a, url: https://x.org, tags: korea}\n", 2, "tags must be a list"),
         ("feeds:\n  - {id: a, url: https://x.org, interval: 0m}\n", 2, "must be longer than zero"),

@@ -243,6 +243,12 @@ def _url(f: File, node: yaml.Node) -> str | None:
     except ValueError as exc:
         f.error(node, f"feed url {without_password(url)!r}: {exc}")
         return None
+    hidden = next(((i, c) for i, c in enumerate(url) if not c.isprintable()), None)
+    if hidden is not None and urlsplit(url).scheme in ("http", "https"):
+        where = f"U+{ord(hidden[1]):04X} at character {hidden[0] + 1}"
+        f.error(node, f"feed url {without_password(url)!r} holds a character that is not seen "
+                      f"({where}; copied along with it?): type the URL again")  # fmt: skip
+        return None
     if not ok:
         f.error(node, f"feed url {without_password(url)!r} must be an http:// or https:// URL")
         return None
