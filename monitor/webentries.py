@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from monitor import views
 from monitor.store import Store
 from monitor.webmodels import EntryOut, error_answer
-from monitor.webmodels.given import SearchText, digits_only
+from monitor.webmodels.given import SEARCH_MAX, SearchText, digits_only
 
 __all__ = ["ENTRIES_LIMIT", "ENTRIES_MAX", "router"]
 
@@ -64,7 +64,11 @@ def entries(
     response: Response,
     q: Annotated[
         SearchText,
-        Query(min_length=1, max_length=200, description="In title or text (any case); not blank."),
+        Query(
+            min_length=1,
+            max_length=SEARCH_MAX,
+            description="In title or text (any case); not blank.",
+        ),
     ],
     limit: Annotated[
         int,

@@ -82,6 +82,25 @@ def test_an_empty_search_is_a_usage_error_as_over_http(env: dict[str, str], quer
     )
 
 
+@pytest.mark.parametrize("length", [201, 60_000])
+def test_a_search_over_200_characters_is_a_usage_error_as_over_http(
+    env: dict[str, str], length: int
+) -> None:
+    """GET /entries answers 422 past 200 characters; the command took any length, and past
+    SQLite's 50,000 bytes of a LIKE pattern said `store: unable to search entries:
+    OperationalError: LIKE or GLOB pattern too complex`, exit 1."""
+    query = "visa " * (length // 5) + "v" * (length % 5)
+    result = CliRunner().invoke(main, ["search", query], env=env, prog_name="monitor")
+    most = CliRunner().invoke(main, ["search", "v" * 200], env=env, prog_name="monitor")
+
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"Error: Invalid value for 'TEXT': the query must be at most 200 characters (it has "
+        f"{length}) (see 'monitor search --help')\n"
+    )
+    assert most.exit_code == 0  # none matches: one line on stderr
+
+
 def test_a_verdict_prints_what_changed_and_history_names_it(env: dict[str, str]) -> None:
     herald = entry_id(env, VISA_HERALD)
 

@@ -243,7 +243,8 @@ def search_cmd(rt: Runtime, text: str, limit: int, before: int | None, as_json: 
     """Find stored entries whose title or text contains TEXT (any case), newest first.
 
     Shows each entry's id, time, source (publisher, and the feed) and title: the id is what
-    `monitor verdict` takes. An empty TEXT (or only white space) is a usage error (exit 2).
+    `monitor verdict` takes. An empty TEXT (or only white space), or one over 200 characters,
+    is a usage error (exit 2).
     When no entry matches, one line on stderr says so and the exit code is 0, as for `match`
     (with --json nothing is printed: no objects). When more match than --limit, one line on
     stderr names the next page's `--before ID` (the last id shown); entries stored meanwhile

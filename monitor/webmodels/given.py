@@ -11,14 +11,18 @@ from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 EMPTY_SEARCH = "the query must not be empty (nor only white space)"
+SEARCH_MAX = 200  # characters of a search's text; SQLite refuses a LIKE pattern over 50,000 bytes
 
 
 def search_text(text: str) -> str:
     """The text of a search of the stored entries (GET /entries `?q=`, `monitor search TEXT`);
     a ValueError when it is empty or only white space, a search that would list every entry
-    rather than find one (422 over HTTP, a usage error in the CLI)."""
+    rather than find one (422 over HTTP, a usage error in the CLI), or longer than SEARCH_MAX
+    characters (the CLI took any length, up to a store error past SQLite's limit)."""
     if not text.strip():
         raise ValueError(EMPTY_SEARCH)
+    if len(text) > SEARCH_MAX:
+        raise ValueError(f"the query must be at most {SEARCH_MAX} characters (it has {len(text)})")
     return text
 
 
