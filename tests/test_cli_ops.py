@@ -249,6 +249,32 @@ def test_an_unknown_setting_is_warned_about_once_with_the_closest_name(tmp_path:
 
 
 @pytest.mark.parametrize(
+    ("command", "verb"),
+    [(["status"], "open"), (["search", "visa"], "open"), (["db", "current"], "read"),
+     (["check"], "open")],
+)  # fmt: skip
+def test_a_file_that_is_no_database_is_named_by_its_path(
+    tmp_path: Path, command: list[str], verb: str
+) -> None:
+    """The commands that only read named it by the URL of their read-only engine,
+    `sqlite:///file%3A/…/monitor.db?mode=ro&uri=true`, which no user wrote."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "monitor.db").write_text("my notes, not a database\n")
+
+    result = invoke_failing(command, shipped(tmp_path))
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"Error: store: unable to {verb} {tmp_path / 'data' / 'monitor.db'}: DatabaseError: "
+        "file is not a database"
+    ]
+
+
+def invoke_failing(args: list[str], env: dict[str, str]) -> Result:
+    return CliRunner().invoke(main, args, env=env, prog_name="monitor")
+
+
+@pytest.mark.parametrize(
     ("content", "where"),
     [
         ("# the café's feeds\nMONITOR_CHECK_INTERVAL=5m\n".encode("latin-1"), ".env:1: "

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
@@ -55,7 +55,7 @@ def connect(
     try:
         engine = create_engine(parsed, pool_pre_ping=not is_sqlite, **options)
     except SQLAlchemyError as exc:
-        raise StoreError(f"store: unable to open {parsed!r}: {error_text(exc)}") from exc
+        raise StoreError(f"store: unable to open {where(parsed)}: {error_text(exc)}") from exc
     if is_sqlite:
         _configure_sqlite(engine, read_only=read_only, checkpoints=checkpoints)
     return engine
@@ -81,7 +81,7 @@ def check_schema(engine: Engine, *, read_only: bool = False, must_exist: bool = 
             created = before is None and current is not None
         empty = current is None and not _has_tables(engine)
     except SQLAlchemyError as exc:
-        raise StoreError(f"store: unable to open {engine.url!r}: {error_text(exc)}") from exc
+        raise StoreError(f"store: unable to open {where(engine.url)}: {error_text(exc)}") from exc
     if empty and engine.dialect.name != "sqlite":
         raise StoreError(_empty(engine.url))
     if empty:
@@ -116,6 +116,9 @@ def where(url: URL) -> str:
     file = sqlite_file(url)
     if file is not None:
         return str(file.resolve())
+    database = url.database or ""
+    if database.startswith("file:"):  # a read-only engine's (`connect`)
+        return unquote(database.removeprefix("file:"))
     if url.get_backend_name() == "sqlite":
         return "an in-memory SQLite database"
     server = f"{url.host}:{url.port or 5432}" if url.host else "the local socket"
@@ -209,7 +212,7 @@ def schema_status(url: str) -> tuple[str | None, str]:
     try:
         return _schema_status(engine)
     except SQLAlchemyError as exc:
-        raise StoreError(f"store: unable to read {engine.url!r}: {error_text(exc)}") from exc
+        raise StoreError(f"store: unable to read {where(engine.url)}: {error_text(exc)}") from exc
     finally:
         engine.dispose()
 
