@@ -108,6 +108,24 @@ def test_validate_general_news_that_is_not_a_feed_is_a_one_line_error(tmp_path: 
     ]
 
 
+def test_validate_general_news_of_a_folder_without_feeds_is_a_one_line_error(
+    tmp_path: Path,
+) -> None:
+    """A folder with no *.xml in it (the feeds saved as .rss, a wrong folder) was read as no
+    news at all: `ok`, no warning, as if the terms had been checked against general news."""
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "bbc.rss").write_bytes(GENERAL.read_bytes())
+    env = _one_indicator(tmp_path, "Trump")
+
+    result = CliRunner().invoke(main, ["validate", "--general-news", str(folder)], env=env)
+
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"Error: validate: general news {folder}: no *.xml file in it"
+    ]
+
+
 def test_validate_prints_every_problem_with_file_and_line_and_writes_nothing(
     tmp_path: Path,
 ) -> None:

@@ -92,11 +92,14 @@ def _validate_json(rt: Runtime, problems: list[str], warnings: list[str]) -> Non
 
 
 def _general_news(paths: tuple[Path, ...]) -> list[Entry]:
-    """The entries of feed files, and of the *.xml files in folders; a file that is not a feed
-    is a one-line error."""
+    """The entries of feed files, and of the *.xml files in folders; a file that is not a feed,
+    or a folder without one (its terms were checked against nothing), is a one-line error."""
     from monitor.parse import parse_feed
 
     files = [f for p in paths for f in (sorted(p.glob("*.xml")) if p.is_dir() else [p])]
+    empty = next((p for p in paths if p.is_dir() and not any(p.glob("*.xml"))), None)
+    if empty is not None:
+        raise click.ClickException(f"validate: general news {empty}: no *.xml file in it")
     entries: list[Entry] = []
     for path in files:
         try:
