@@ -126,6 +126,30 @@ def test_validate_general_news_of_a_folder_without_feeds_is_a_one_line_error(
     ]
 
 
+@pytest.mark.parametrize("explain", [[], ["--explain"]])
+def test_a_labeled_row_with_escape_sequences_prints_none(
+    tmp_path: Path, explain: list[str]
+) -> None:
+    """A labeled TSV comes from elsewhere, as a feed does: a cell's escape sequence (one that
+    sets the terminal's title, one that clears it) and bidi override reached the terminal in
+    the MISS line and --explain's sentences. They are dropped as parse drops them from feeds."""
+    env = _one_indicator(tmp_path, "visa")
+    labeled = tmp_path / "labeled.tsv"
+    title = "Ferry \x1b]0;pwned\x07 news \u202elatot"
+    text = "Crossings \x1b[2J resume \x9b31m today"
+    labeled.write_text(
+        f"id\turl\tdate\ttitle\ttext\tx:yes\n1\thttp://x.org/1\t\t{title}\t{text}\ty\n"
+    )
+
+    result = invoke(["test", "--labeled", str(labeled), *explain], env)
+
+    miss = [line for line in result.stdout.splitlines() if line.startswith("MISS ")]
+    assert miss == ["MISS x:yes 1 (en): Ferry ]0;pwned news latot | Crossings [2J resume 31m today"]
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", result.stdout)
+    if explain:
+        assert "    1  Ferry ]0;pwned news latot" in result.stdout
+
+
 def test_validate_prints_every_problem_with_file_and_line_and_writes_nothing(
     tmp_path: Path,
 ) -> None:
