@@ -153,8 +153,17 @@ def new_indicator(indicators_dir: Path, indicator_id: str) -> Path:
 def _write(files: dict[Path, str]) -> None:
     try:
         for path, text in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _folder(path.parent)
             with path.open("x", encoding="utf-8") as fh:  # never over a file made meanwhile
                 fh.write(text)
     except OSError as exc:
         raise ConfigError(f"scaffold: cannot write {exc.filename}: {exc.strerror or exc}") from exc
+
+
+def _folder(folder: Path) -> None:
+    """mkdir says only "File exists" of a file where the folder goes: this says which."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        exc.strerror = "a file is there, where a folder goes"
+        raise

@@ -1032,3 +1032,17 @@ def test_every_command_goes_through_the_one_error_table() -> None:
     commands = walk(main)
     assert len(commands) > 15
     assert all(isinstance(c, Group if isinstance(c, click.Group) else Command) for c in commands)
+
+
+def test_new_into_an_indicators_folder_that_is_a_file_says_so(tmp_path: Path) -> None:
+    """MONITOR_INDICATORS_DIR naming a file: mkdir's own words were `File exists`."""
+    folder = tmp_path / "indicators"
+    folder.write_text("not a folder\n")
+
+    result = CliRunner().invoke(main, ["new", "ferry"], env={"MONITOR_INDICATORS_DIR": str(folder)})
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"Error: scaffold: cannot write {folder}: a file is there, where a folder goes"
+    ]
+    assert folder.read_text() == "not a folder\n"
