@@ -136,7 +136,12 @@ def new_indicator(indicators_dir: Path, indicator_id: str) -> Path:
     """Write the skeleton of indicator `indicator_id` into `indicators_dir`.
 
     Raises ConfigError for an id that is not a slug or is taken."""
-    if not IDENT.fullmatch(indicator_id) or indicator_id.endswith((".yaml", ".yml")):
+    stem, dot, suffix = indicator_id.rpartition(".")
+    if dot and suffix in ("yaml", "yml") and IDENT.fullmatch(stem):
+        raise ConfigError(
+            f"new: {indicator_id!r} is a file name; the id is its stem: monitor new {stem}"
+        )
+    if not IDENT.fullmatch(indicator_id):
         raise ConfigError(
             f"new: {indicator_id!r} is not an indicator id: letters, digits, '-', '_' or '.', "
             "starting with a letter or digit (e.g. visa-easing)"

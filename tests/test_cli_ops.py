@@ -1046,3 +1046,16 @@ def test_new_into_an_indicators_folder_that_is_a_file_says_so(tmp_path: Path) ->
         f"Error: scaffold: cannot write {folder}: a file is there, where a folder goes"
     ]
     assert folder.read_text() == "not a folder\n"
+
+
+@pytest.mark.parametrize(("given", "stem"), [("ferry.yaml", "ferry"), ("ferry.v2.yml", "ferry.v2")])
+def test_new_given_a_file_name_names_the_id_to_give(tmp_path: Path, given: str, stem: str) -> None:
+    """`monitor new ferry.yaml` was told `'ferry.yaml' is not an indicator id: letters, digits,
+    '-', '_' or '.'`: all of which it is made of."""
+    result = CliRunner().invoke(main, ["new", given], env={"MONITOR_INDICATORS_DIR": str(tmp_path)})
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"Error: new: {given!r} is a file name; the id is its stem: monitor new {stem}"
+    ]
+    assert list(tmp_path.iterdir()) == []
