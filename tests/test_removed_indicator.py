@@ -27,7 +27,7 @@ from monitor.cli import main
 from monitor.daily import digest_input
 from monitor.definitions import load_definitions
 from monitor.digest import render
-from monitor.domain import Definitions
+from monitor.domain import Definitions, Judgement, Verdict
 from monitor.pipeline import Context, prepare, run_cycle
 from monitor.store import Store, metadata, open_store, schema_differences, upgrade
 from monitor.web import WebServer, create_app
@@ -158,6 +158,28 @@ def test_history_shows_the_changes_of_an_indicator_no_longer_defined(removed: Re
     assert "reads-a" not in {item["id"] for item in json.loads(status.stdout)}
     unknown = runner.invoke(main, ["history", "reads-c"], env=env(removed))
     assert unknown.exit_code == 1 and "no indicator 'reads-c'" in unknown.output
+
+
+def test_verdict_list_shows_the_verdicts_on_an_indicator_no_longer_defined(
+    removed: Removed,
+) -> None:
+    """`monitor verdict list` listed them, `monitor verdict list reads-a` said `no indicator
+    'reads-a'` (exit 1), where `monitor history reads-a` shows its changes."""
+    runner = CliRunner()
+    history = runner.invoke(main, ["history", "reads-a", "--json"], env=env(removed))
+    judged = json.loads(history.stdout.splitlines()[0])["evidence"][0]["entry_id"]
+    with open_store(removed.database_url) as store:
+        store.add_verdict(Verdict(judged, "reads-a", "waived", Judgement.NO, "ana", CHECKED))
+
+    listed = runner.invoke(main, ["verdict", "list", "reads-a", "--json"], env=env(removed))
+    every = runner.invoke(main, ["verdict", "list", "--json"], env=env(removed))
+    unknown = runner.invoke(main, ["verdict", "list", "reads-c"], env=env(removed))
+
+    assert listed.exit_code == 0, listed.output
+    assert listed.stderr == "monitor: verdict list: reads-a is no longer defined\n"
+    assert [json.loads(line)["entry_id"] for line in listed.stdout.splitlines()] == [judged]
+    assert listed.stdout == every.stdout
+    assert (unknown.exit_code, unknown.stderr) == (1, "Error: no indicator 'reads-c'\n")
 
 
 @pytest.fixture

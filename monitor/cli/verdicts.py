@@ -19,6 +19,7 @@ from monitor.cli.common import (
     write_whole,
 )
 from monitor.domain import Verdict, utc_text
+from monitor.errors import MonitorError
 
 
 class _VerdictGroup(Group):
@@ -113,7 +114,8 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
     yes on an entry older than the indicator's window is): who, when, what.
 
     When there is none, one line on stderr says so and the exit code is 0 (with --json nothing
-    is printed: no objects); an unknown INDICATOR is an error (exit 1).
+    is printed: no objects); an unknown INDICATOR is an error (exit 1). The verdicts on an
+    indicator whose file was removed are listed, after a line on stderr saying so.
 
     Example: monitor verdict list visa-easing --limit 10
     """
@@ -122,12 +124,22 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
     from monitor.webmodels import VerdictOut
 
     rt.read_only = True
+    gone = False  # its file removed since: its verdicts are listed, as `history` lists changes
     if indicator_id is not None:
         try:
             rt.definitions.indicator(indicator_id)
         except KeyError:
-            raise click.ClickException(f"no indicator {indicator_id!r}") from None
-    listed = rt.store.verdicts(indicator_id, limit=limit)
+            gone = True
+    try:
+        listed = rt.store.verdicts(indicator_id, limit=limit)
+    except MonitorError as exc:  # no database, say: no verdict on it either
+        if not gone:
+            raise
+        raise click.ClickException(f"no indicator {indicator_id!r} ({exc})") from None
+    if gone and not listed:
+        raise click.ClickException(f"no indicator {indicator_id!r}")
+    if gone:
+        click.echo(f"monitor: verdict list: {indicator_id} is no longer defined", err=True)
     if not listed:
         of = f" for {indicator_id}" if indicator_id is not None else ""
         click.echo(f"monitor: verdict list: no verdict recorded{of} yet", err=True)
