@@ -29,6 +29,7 @@ from monitor.definitions import load_definitions
 from monitor.digest import render
 from monitor.domain import Definitions, Judgement, Verdict
 from monitor.pipeline import Context, prepare, run_cycle
+from monitor.statuses import begin_silence
 from monitor.store import Store, metadata, open_store, schema_differences, upgrade
 from monitor.web import WebServer, create_app
 from tests import news, twofeeds
@@ -180,6 +181,27 @@ def test_verdict_list_shows_the_verdicts_on_an_indicator_no_longer_defined(
     assert [json.loads(line)["entry_id"] for line in listed.stdout.splitlines()] == [judged]
     assert listed.stdout == every.stdout
     assert (unknown.exit_code, unknown.stderr) == (1, "Error: no indicator 'reads-c'\n")
+
+
+def test_silence_list_shows_the_silences_of_an_indicator_no_longer_defined(
+    removed: Removed,
+) -> None:
+    """`monitor silence --list` listed them, `monitor silence --list reads-a` said `silence: no
+    indicator 'reads-a'` (exit 1)."""
+    with open_store(removed.database_url) as store:
+        begin_silence(removed.before, store, target=("reads-a", None), duration="7d",
+                      reason="state visit", who="ana", now=CHECKED)  # fmt: skip
+    runner = CliRunner()
+
+    listed = runner.invoke(main, ["silence", "--list", "reads-a", "--json"], env=env(removed))
+    every = runner.invoke(main, ["silence", "--list", "--json"], env=env(removed))
+    unknown = runner.invoke(main, ["silence", "--list", "reads-c"], env=env(removed))
+
+    assert listed.exit_code == 0, listed.output
+    assert listed.stderr == "monitor: silence: reads-a is no longer defined\n"
+    assert [json.loads(line)["reason"] for line in listed.stdout.splitlines()] == ["state visit"]
+    assert listed.stdout == every.stdout
+    assert (unknown.exit_code, unknown.stderr) == (1, "Error: silence: no indicator 'reads-c'\n")
 
 
 @pytest.fixture
