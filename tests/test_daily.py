@@ -546,6 +546,7 @@ def test_digest_command_previews_without_sending_and_sends_once(
                             env=env)  # fmt: skip
     out_with_send = runner.invoke(main, ["digest", "--send", "--out", str(eml)], env=env)
     both = runner.invoke(main, ["digest", "--send", "--preview"], env=env)
+    forced_preview = runner.invoke(main, ["digest", "--preview", "--force"], env=env)
 
     assert preview.exit_code == 0, preview.output
     assert "2 indicators changed" in preview.stdout and "WHAT CHANGED" in preview.stdout
@@ -563,5 +564,8 @@ def test_digest_command_previews_without_sending_and_sends_once(
     assert nowhere.exit_code == 1 and "No such file or directory" in nowhere.output
     assert "Traceback" not in nowhere.output
     assert out_with_send.exit_code == 2 and "--out goes with --preview" in out_with_send.output
+    # --force with --preview was ignored: the sent day's message, not one built anew.
+    assert forced_preview.exit_code == 2 and forced_preview.stdout == ""
+    assert "--force goes with --send" in forced_preview.stderr
     # Both flags once previewed without a word: the user meant to send, or did not.
     assert both.exit_code == 2 and "not both" in both.output

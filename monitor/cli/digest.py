@@ -60,6 +60,8 @@ def digest_cmd(
         )
     if out is not None and send:
         raise click.UsageError("--out goes with --preview: --send sends the digest")
+    if force and preview:  # it built nothing anew: a sent day's preview is the message sent
+        raise click.UsageError("--force goes with --send: --preview shows a sent day's as sent")
     now = utcnow()
     today = now.astimezone(rt.settings.zone).date()
     the_day = day.date() if day else today
