@@ -100,6 +100,16 @@ def test_listing_no_silence_says_so_on_stderr_and_exits_0(env: dict[str, str]) -
                 " (see 'monitor silence --help')"),
         (["--end", "9"], 1, "Error: silence: no silence 9"),
         (["--end", "0"], 2, None),
+        # Ignored, they read as honoured: an ending's reason, a listing by outcome.
+        (["--end", "9", "--reason", "story over"], 2, "Error: --reason goes with beginning a "
+         "silence (INDICATOR --for D --reason TEXT), not with --end (see 'monitor silence "
+         "--help')"),
+        (["--list", "visa-easing", "--outcome", "eased"], 2, "Error: --outcome goes with "
+         "beginning a silence (INDICATOR --for D --reason TEXT), not with --list (see 'monitor "
+         "silence --help')"),
+        (["--list", "--for", "1d", "--reason", "x"], 2, "Error: --for and --reason go with "
+         "beginning a silence (INDICATOR --for D --reason TEXT), not with --list (see 'monitor "
+         "silence --help')"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_writes_nothing(

@@ -63,6 +63,14 @@ def silence_cmd(
     modes = sum([listing, end_id is not None, indicator_id is not None and not listing])
     if modes != 1:
         raise click.UsageError("give INDICATOR --for D --reason TEXT, or --list, or --end ID")
+    given = [f"--{name}" for name, value in (("outcome", outcome), ("for", duration),
+                                            ("reason", reason)) if value is not None]  # fmt: skip
+    if given and (listing or end_id is not None):  # an ending's --reason was dropped unsaid
+        raise click.UsageError(
+            f"{' and '.join([', '.join(given[:-1]), given[-1]] if given[1:] else given)} "
+            f"{'goes' if len(given) == 1 else 'go'} with beginning a silence "
+            f"(INDICATOR --for D --reason TEXT), not with {'--list' if listing else '--end'}"
+        )
     now = utcnow()
     if listing:
         rt.read_only = True
