@@ -374,3 +374,15 @@ def test_the_usage_line_of_verdict_names_each_of_its_commands() -> None:
     assert sorted(verdict_group.commands) == ["add", "export", "list"]
     for name in verdict_group.commands:
         assert re.search(rf"(^|[\s\[|]){name}[\s\]]", usage), (name, usage)
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("lst", "list"), ("exprot", "export"), ("ad", "add")])
+def test_a_mistyped_verdict_command_is_named_with_the_one_meant(typed: str, meant: str) -> None:
+    """`monitor verdict lst` went to `verdict add` as its ENTRY: `Invalid value for 'ENTRY':
+    'lst' is not a valid integer range (see 'monitor verdict add --help')`."""
+    result = CliRunner().invoke(main, ["verdict", typed], prog_name="monitor")
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"Error: No such command {typed!r}. Did you mean {meant!r}? (see 'monitor verdict --help')"
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import click
@@ -24,11 +25,13 @@ from monitor.errors import MonitorError
 
 class _VerdictGroup(Group):
     """`monitor verdict ENTRY INDICATOR:OUTCOME yes|no` is short for `monitor verdict add …`:
-    arguments that name no subcommand go to `add` (entry ids are numbers, never a name)."""
+    arguments that name no subcommand go to `add` (entry ids are numbers, never a name), but
+    a subcommand's name mistyped (`lst`), which click names with the one meant."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
-            args = ["add", *args]
+        named = bool(args) and (args[0] in self.commands or args[0].startswith("-"))
+        if args and not named and not difflib.get_close_matches(args[0], self.commands, n=1):
+            args = ["add", *args]  # not `lst` either: a typo, which click names
         return super().parse_args(ctx, args)
 
 
