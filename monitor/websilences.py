@@ -92,14 +92,18 @@ def silences(
 ) -> list[SilenceOut]:
     """Every silence (of one indicator; only those in force now with `active=true`): who began
     it, why, until when, and who ended it early (the items `monitor silence --list --json`
-    prints); 404 for an unknown indicator, as the command answers."""
+    prints); 404 for an unknown indicator, as the command answers, but for one whose file was
+    removed with silences recorded (its history is served too)."""
+    gone = False
     if indicator is not None:
         try:
             state.definitions().indicator(indicator)
         except KeyError:
-            raise HTTPException(404, f"silence: no indicator {indicator!r}") from None
+            gone = True
     now = state.clock()
     found = state.store.silences(indicator, active_at=now if active else None, limit=500)
+    if gone and not found and not state.store.silences(indicator, limit=1):
+        raise HTTPException(404, f"silence: no indicator {indicator!r}")
     response.headers["Cache-Control"] = "no-store"
     return [SilenceOut.of(s, now=now) for s in found]
 

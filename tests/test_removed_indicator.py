@@ -189,7 +189,7 @@ def test_silence_list_shows_the_silences_of_an_indicator_no_longer_defined(
     """`monitor silence --list` listed them, `monitor silence --list reads-a` said `silence: no
     indicator 'reads-a'` (exit 1)."""
     with open_store(removed.database_url) as store:
-        begin_silence(removed.before, store, target=("reads-a", None), duration="7d",
+        begin_silence(removed.before, store, target=("reads-a", None), duration="1d",
                       reason="state visit", who="ana", now=CHECKED)  # fmt: skip
     runner = CliRunner()
 
@@ -202,6 +202,17 @@ def test_silence_list_shows_the_silences_of_an_indicator_no_longer_defined(
     assert [json.loads(line)["reason"] for line in listed.stdout.splitlines()] == ["state visit"]
     assert listed.stdout == every.stdout
     assert (unknown.exit_code, unknown.stderr) == (1, "Error: silence: no indicator 'reads-c'\n")
+    with open_store(removed.database_url) as store:  # GET /silences answers as the command
+        app = create_app(store=store, definitions=lambda: removed.after, settings=settings(),
+                         clock=lambda: LATER)  # fmt: skip
+        with TestClient(app) as client:
+            served = client.get("/silences", params={"indicator": "reads-a"})
+            in_force = client.get("/silences", params={"indicator": "reads-a", "active": "true"})
+            none = client.get("/silences", params={"indicator": "reads-c"})
+    assert served.status_code == 200
+    assert [item["reason"] for item in served.json()] == ["state visit"]
+    assert (in_force.status_code, in_force.json()) == (200, [])  # 1 day from CHECKED: over at LATER
+    assert none.status_code == 404
 
 
 @pytest.fixture
