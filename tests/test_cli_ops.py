@@ -270,6 +270,20 @@ def test_a_file_that_is_no_database_is_named_by_its_path(
     ]
 
 
+@pytest.mark.parametrize("command", [["status"], ["check"], ["db", "upgrade"]])
+def test_a_folder_named_as_the_database_says_so(tmp_path: Path, command: list[str]) -> None:
+    """`status` said `no database at …; run monitor check or monitor run first`, and `check`
+    then said `unable to open …: OperationalError: unable to open database file`."""
+    (tmp_path / "data" / "monitor.db").mkdir(parents=True)
+
+    result = invoke_failing(command, shipped(tmp_path))
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"Error: store: {tmp_path / 'data' / 'monitor.db'} is a folder, not a database file"
+    ]
+
+
 def invoke_failing(args: list[str], env: dict[str, str]) -> Result:
     return CliRunner().invoke(main, args, env=env, prog_name="monitor")
 

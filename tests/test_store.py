@@ -632,8 +632,11 @@ def test_database_errors_are_store_errors(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="bad database URL"):
         open_store("not a url")
     (tmp_path / "dir.db").mkdir()
-    with pytest.raises(StoreError, match="store: unable to open"):
+    with pytest.raises(StoreError, match=r"dir\.db is a folder, not a database file"):
         open_store(f"sqlite:///{tmp_path / 'dir.db'}")
+    (tmp_path / "text.db").write_text("my notes\n")
+    with pytest.raises(StoreError, match="store: unable to open"):
+        open_store(f"sqlite:///{tmp_path / 'text.db'}")
 
 
 def test_naive_datetimes_are_refused(store: Store) -> None:

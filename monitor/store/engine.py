@@ -39,6 +39,8 @@ def connect(
     is_sqlite = parsed.get_backend_name() == "sqlite"
     file = sqlite_file(parsed)
     options: dict[str, Any] = {}
+    if file and file.is_dir():  # "no database" would send its user to make one there
+        raise StoreError(f"store: {file.resolve()} is a folder, not a database file")
     if file and (read_only or must_exist) and not file.is_file():
         raise StoreError(_missing(str(file)))
     if file and read_only:
