@@ -18,6 +18,22 @@ from monitor.identity import Entry as Entry
 from monitor.identity import digest_of as digest_of
 from monitor.identity import normalize as normalize
 
+# ---------------------------------------------------------------- text
+
+# Control characters but tab and line breaks, and the bidi overrides, embeddings and isolates:
+# a NUL is refused by PostgreSQL (one would fail the whole batch it is stored in), an unmatched
+# right-to-left override turns the rest of a headline around wherever it is shown, and an
+# escape sequence printed reaches the terminal. Parse drops them from a feed's text, and the
+# labeled TSV reader from its cells.
+CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def without_controls(text: str) -> str:
+    """`text` without `CONTROLS`. A printable text holds none (they are control and format
+    characters), and saying so scans a text faster than the pattern does."""
+    return text if text.isprintable() else CONTROLS.sub("", text)
+
+
 # ---------------------------------------------------------------- times
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from monitor.domain import Entry, Indicator
+from monitor.domain import Entry, Indicator, without_controls
 from monitor.match import Matcher
 
 __all__ = [
@@ -358,15 +358,8 @@ def _label(cell: str, key: str, line: int) -> str:
     return value
 
 
-# What parse drops from a feed's text (parse._CONTROLS): control characters but tab and line
-# breaks, and the bidi overrides, embeddings and isolates. A labeled file comes from elsewhere
-# as a feed does, and its rows are printed (misses, false alarms, --explain's sentences): an
-# escape sequence in a cell reached the terminal.
-_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
 def _cell(cell: str) -> str:  # a line break ends a sentence for the matcher, as in a feed's text
-    cell = _CONTROLS.sub("", cell)
+    cell = without_controls(cell)  # as parse drops them from a feed's text: a row is printed
     return "\n".join(" ".join(words) for line in cell.split("\n") if (words := line.split()))
 
 

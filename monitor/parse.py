@@ -27,7 +27,7 @@ from publicsuffixlist import PublicSuffixList
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor import charsets, dates
-from monitor.domain import Entry
+from monitor.domain import CONTROLS, Entry, without_controls
 from monitor.errors import ParseError
 from monitor.identity import distinct_items
 from monitor.links import host_key, without_password, without_userinfo
@@ -312,7 +312,7 @@ def _convert(value: str, kind: str) -> str:
         text = html_to_text(value)
         # The value holds no control character, and no named reference makes one: only a
         # numeric one ("&#1;") can.
-        return _CONTROLS.sub("", text) if "&#" in value else text
+        return CONTROLS.sub("", text) if "&#" in value else text
     return collapse(value)
 
 
@@ -535,19 +535,10 @@ def _serialized_text(html: str) -> str:
     return text
 
 
-# Control characters but tab and line breaks, and the bidi overrides, embeddings and isolates:
-# a NUL is refused by PostgreSQL (one would fail the whole batch it is stored in), and an
-# unmatched right-to-left override turns the rest of a headline around wherever it is shown.
-_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
 def _str(value: object) -> str:
-    """A feed's value as text without control characters; "" for what is no text."""
-    if not isinstance(value, str):
-        return ""
-    # A printable text holds no control nor format character (which `_CONTROLS` are), and
-    # saying so scans a text faster than the pattern does.
-    return value if value.isprintable() else _CONTROLS.sub("", value)
+    """A feed's value as text without control characters (`CONTROLS`); "" for what is no
+    text."""
+    return without_controls(value) if isinstance(value, str) else ""
 
 
 def _given(value: object) -> str:

@@ -1,7 +1,7 @@
 """html_to_text and collapse against straightforward references: the DOM walk and the two
 regular expressions they replaced (the fast versions must give the same text, byte for byte);
 and so the other shortcuts of a parse worker: links made absolute without `urljoin`, texts
-kept without `_CONTROLS` scanning them, publishers looked up by netloc, digests of parts hashed
+kept without `CONTROLS` scanning them, publishers looked up by netloc, digests of parts hashed
 at once."""
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
+from monitor.domain import CONTROLS
 from monitor.identity import digest_of
 from monitor.links import host_key
 from monitor.parse import (
-    _CONTROLS,
     BLOCK_TAGS,
     DROPPED_TAGS,
     _absolute,
@@ -165,7 +165,7 @@ def test_a_link_is_made_absolute_as_urljoin_makes_it(link: str, base: str) -> No
     | st.text()
 )
 def test_a_text_loses_its_control_characters_as_the_pattern_removes_them(text: str) -> None:
-    assert _str(text) == _CONTROLS.sub("", text)
+    assert _str(text) == CONTROLS.sub("", text)
 
 
 @settings(max_examples=100, deadline=None)
