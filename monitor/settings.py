@@ -518,16 +518,10 @@ def load_settings(env_file: Path = Path(".env")) -> tuple[Settings, list[str]]:
 
 
 def _not_utf8(env_file: Path, error: UnicodeDecodeError) -> str:
-    """One line naming the file and the line of its first byte that is not UTF-8 (a file
-    saved as latin-1 or UTF-16 by an editor)."""
-    try:
-        line = env_file.read_bytes()[: error.start].count(b"\n") + 1
-    except OSError:
-        line = 1
-    return (
-        f"settings: {env_file}:{line}: not UTF-8 text (bad byte at offset {error.start}); "
-        "save it as UTF-8"
-    )
+    """The file and line of its first byte that is not UTF-8 (saved as latin-1 or UTF-16)."""
+    line = bytes(error.object[: error.start]).count(b"\n") + 1  # a .env is read in one chunk
+    where = f"{env_file}:{line}"
+    return f"settings: {where}: not UTF-8 text (bad byte at offset {error.start}); save it as UTF-8"
 
 
 def explain(error: ValidationError) -> str:
