@@ -27,7 +27,7 @@ from markupsafe import Markup, escape
 from monitor import owners
 from monitor.domain import UNKNOWN, Definitions, Evidence, StatusChange, Verdict
 from monitor.links import without_userinfo
-from monitor.match.explain import EntryExplanation, numbered_sentences, outcome_blocks
+from monitor.match.explain import EntryExplanation, feed_note, numbered_sentences, outcome_blocks
 from monitor.shownterms import shown_terms, term_spans, whole_words
 from monitor.silences import Silence
 from monitor.store import FeedState, StoredEntry
@@ -506,8 +506,9 @@ def render_explanation(
     zone: tzinfo,
 ) -> str:
     """GET /indicators/{id}/explain/{entry} for a browser: the entry's headline and link, each
-    outcome's tree as `monitor explain` prints it (`outcome_blocks`), then the sentences they
-    number; a link back to the indicator's page."""
+    outcome's tree as `monitor explain` prints it (`outcome_blocks`), after its note on a feed
+    the indicator does not read (`feed_note`), then the sentences they number; a link back to
+    the indicator's page."""
     shown = [o.outcome for o in explanation.outcomes]
     target = explanation.indicator + (f":{shown[0]}" if len(shown) == 1 else "")
     return (
@@ -527,6 +528,7 @@ def render_explanation(
                     explanation.outcomes, outcome_blocks(explanation), strict=True
                 )
             ],
+            note=feed_note(explanation),
             sentences=numbered_sentences(explanation.sentences),
             now=format_time(now, zone),
             **_slots(),

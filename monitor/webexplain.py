@@ -84,12 +84,15 @@ def explain(
     """Each outcome of the indicator (or `outcome`): whether it fired on the entry, and its rule
     node by node: whether each part holds, in which sentences (from 1, the headline first),
     the terms found; a `near`'s groups, a `none`'s vetoes, the `unless` cues; then the entry's
-    sentences. As `monitor explain INDICATOR[:OUTCOME] --entry ID --json` prints it; a page
-    of it as `monitor explain` prints it when the Accept header names text/html."""
+    sentences; `feed`, the entry's, and `feed_read`, false when the indicator does not read it
+    (then the entry is never its evidence, whatever the rule says). As `monitor explain
+    INDICATOR[:OUTCOME] --entry ID --json` prints it; a page of it as `monitor explain` prints
+    it when the Accept header names text/html."""
     headers = {"Cache-Control": "no-store", "Vary": "Accept"}  # JSON or a page, never swapped
     response.headers.update(headers)
+    definitions = state.definitions()
     try:
-        indicator = state.definitions().indicator(indicator_id)
+        indicator = definitions.indicator(indicator_id)
     except KeyError:
         raise HTTPException(404, f"no indicator {indicator_id!r}") from None
     if outcome is not None and outcome not in {o.id for o in indicator.outcomes}:
@@ -97,10 +100,11 @@ def explain(
     stored = state.store.entry(entry)
     if stored is None:
         raise HTTPException(404, f"explain: no entry {entry}")
-    title, text = stored.entry.title, stored.entry.text
+    title, text, feed = stored.entry.title, stored.entry.text, stored.entry.feed_id
     found = explain_entry(
-        Matcher((indicator,)), indicator_id, title, text, outcome_id=outcome, entry_id=entry
-    )
+        Matcher((indicator,)), indicator_id, title, text, outcome_id=outcome, entry_id=entry,
+        feed=feed, feed_read=feed in definitions.feeds_for(indicator),
+    )  # fmt: skip
     if "text/html" not in request.headers.get("accept", ""):
         return found
     return _page(state, request, indicator, stored, found, headers)

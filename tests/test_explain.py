@@ -237,7 +237,8 @@ def _nodes(node: NodeExplanation) -> Iterator[NodeExplanation]:
 
 def test_the_json_document_is_the_dataclasses(matcher: Matcher) -> None:
     document = as_json(explain_entry(matcher, "x", "China eases visa rules", ""))
-    assert set(document) == {"indicator", "entry", "sentences", "outcomes"}
+    assert set(document) == {"indicator", "entry", "sentences", "outcomes", "feed", "feed_read"}
+    assert (document["feed"], document["feed_read"]) == (None, None)  # words given: no feed
     assert [o["outcome"] for o in document["outcomes"]] == ["close", "vetoed", "cued", "actor"]
     assert document["outcomes"][0]["rule"]["groups"][0]["found"][0] == {
         "term": "China",

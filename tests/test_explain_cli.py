@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from html import escape
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 
+from monitor.definitions import load_definitions
 from monitor.store import open_store
 from monitor.web import WebServer, create_app
 from tests import webdata
-from tests.webdata import FLIGHTS, NOW, VISA_HERALD
+from tests.webdata import FLIGHTS, HOSTILE_TITLE, NOW, VISA_HERALD
 from tests.webdata import cli_entry_id as entry_id
 from tests.webdata import run_cli as run
 
@@ -172,6 +174,7 @@ def test_the_endpoint_answers_the_document_monitor_explain_prints(
     assert served.headers["cache-control"] == "no-store" and "etag" not in served.headers
     assert served.json() == printed
     assert printed["entry"] == entry and printed["outcomes"][0]["matched"] is True
+    assert (printed["feed"], printed["feed_read"]) == ("herald", True)  # it reads every feed
     assert one.json() == printed  # its one outcome
 
 
@@ -202,3 +205,109 @@ def test_with_tokens_set_the_endpoint_needs_one(database: str) -> None:
             refused = httpx.get(url, timeout=60)
             allowed = httpx.get(url, headers={"Authorization": "Bearer t0ken"}, timeout=60)
     assert (refused.status_code, allowed.status_code) == (401, 200)
+
+
+# An entry of a feed the indicator does not read (its `feeds:`) is never its evidence: the
+# explanation says which feed the entry is from and whether the indicator reads it, and the text
+# (and the page) put a note first. Here visa-easing reads the herald alone; both of its stored
+# entries fire its rule: the herald's, and yonhap's behind the hostile headline.
+
+
+@pytest.fixture(scope="module")
+def herald_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return webdata.reading_only(tmp_path_factory.mktemp("herald-only"), "visa-easing", "herald")
+
+
+@pytest.fixture(scope="module")
+def herald_env(env: dict[str, str], herald_only: Path) -> dict[str, str]:
+    return {**env, "MONITOR_INDICATORS_DIR": str(herald_only)}
+
+
+def stored_id(database: str, title: str) -> int:
+    with open_store(database) as store:
+        return webdata.entry_id(store, title)
+
+
+def unread_note(entry: int) -> str:
+    return (
+        f"note: entry {entry} is from feed yonhap, which visa-easing does not read:"
+        " it is never evidence for visa-easing, whatever the rule says"
+    )
+
+
+def test_an_entry_of_a_feed_the_indicator_reads_has_no_note(
+    herald_env: dict[str, str], database: str
+) -> None:
+    entry = stored_id(database, VISA_HERALD)
+    printed = run(herald_env, "explain", "visa-easing", "--entry", str(entry))
+    found = json.loads(
+        run(herald_env, "explain", "visa-easing", "--entry", str(entry), "--json").stdout
+    )
+
+    assert printed.exit_code == 0, printed.output
+    assert printed.stdout.splitlines()[0].startswith("visa-easing:eased: matched (")
+    assert not [line for line in printed.stdout.splitlines() if line.startswith("note:")]
+    assert (found["feed"], found["feed_read"]) == ("herald", True)
+
+
+def test_an_entry_of_a_feed_the_indicator_does_not_read_says_so_first(
+    herald_env: dict[str, str], database: str
+) -> None:
+    entry = stored_id(database, HOSTILE_TITLE)
+    printed = run(herald_env, "explain", "visa-easing", "--entry", str(entry))
+    found = json.loads(
+        run(herald_env, "explain", "visa-easing", "--entry", str(entry), "--json").stdout
+    )
+
+    assert printed.exit_code == 0, printed.output
+    lines = printed.stdout.splitlines()
+    assert lines[0] == unread_note(entry)
+    assert lines[1].startswith("visa-easing:eased: matched (")  # the rule alone would fire
+    assert (found["feed"], found["feed_read"]) == ("yonhap", False)
+    assert found["outcomes"][0]["matched"] is True
+
+
+def test_a_feed_gone_from_the_feeds_file_is_not_read(
+    env: dict[str, str], database: str, tmp_path: Path
+) -> None:
+    feeds = tmp_path / "feeds.yaml"
+    kept = (webdata.WEB / "feeds.yaml").read_text().split("  - id: herald")[1]
+    feeds.write_text("feeds:\n  - id: herald" + kept)  # yonhap's entries stay stored
+    entry = stored_id(database, HOSTILE_TITLE)
+    gone = {**env, "MONITOR_FEEDS_FILE": str(feeds)}
+    printed = run(gone, "explain", "visa-easing", "--entry", str(entry))
+    found = json.loads(run(gone, "explain", "visa-easing", "--entry", str(entry), "--json").stdout)
+
+    assert printed.stdout.splitlines()[0] == unread_note(entry)
+    assert (found["feed"], found["feed_read"]) == ("yonhap", False)
+
+
+def test_words_given_have_no_feed(herald_env: dict[str, str]) -> None:
+    args = ["explain", "visa-easing", "--title", VISA_HERALD]
+    printed = run(herald_env, *args)
+    found = json.loads(run(herald_env, *args, "--json").stdout)
+
+    assert printed.exit_code == 0, printed.output
+    assert printed.stdout.splitlines()[0].startswith("visa-easing:eased: matched (")
+    assert (found["entry"], found["feed"], found["feed_read"]) == (None, None, None)
+
+
+def test_the_endpoint_and_its_page_say_the_feed_is_not_read(
+    herald_env: dict[str, str], herald_only: Path, database: str
+) -> None:
+    entry = stored_id(database, HOSTILE_TITLE)
+    args = ["explain", "visa-easing", "--entry", str(entry), "--json"]
+    printed = json.loads(run(herald_env, *args).stdout)
+    defs = load_definitions(herald_only, webdata.WEB / "feeds.yaml")
+    with open_store(database) as store:
+        app = create_app(store=store, definitions=lambda: defs,
+                         settings=webdata.settings(), clock=lambda: NOW)  # fmt: skip
+        with WebServer(app, host="127.0.0.1", port=0) as running:
+            url = f"{running.url}/indicators/visa-easing/explain/{entry}"
+            served = httpx.get(url, timeout=60)
+            page = httpx.get(url, headers={"Accept": "text/html"}, timeout=60).text
+
+    assert served.json() == printed
+    assert (printed["feed"], printed["feed_read"]) == ("yonhap", False)
+    assert escape(unread_note(entry)) in page
+    assert page.index(escape(unread_note(entry))) < page.index('<pre class="tree"')

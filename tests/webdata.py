@@ -70,6 +70,19 @@ def with_vocabulary(root: Path) -> Path:
     return indicators
 
 
+def reading_only(root: Path, indicator: str, feed: str) -> Path:
+    """A copy of the web indicators under `root` whose `indicator` reads `feed` alone (its
+    `feeds:`, where the others read every feed); the copy's indicators folder."""
+    indicators = root / "indicators"
+    shutil.copytree(WEB / "indicators", indicators)
+    path = indicators / f"{indicator}.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    (window,) = [n for n, line in enumerate(lines) if line.startswith("window:")]
+    lines.insert(window, f"feeds: {{ids: [{feed}]}}\n")
+    path.write_text("".join(lines))
+    return indicators
+
+
 @functools.cache
 def _matcher(indicators: tuple[Indicator, ...]) -> Matcher:
     return Matcher(indicators)

@@ -26,7 +26,8 @@ def explain_cmd(
     """Why each outcome of INDICATOR (or OUTCOME alone) did or did not fire on an entry: the
     rule's every part, whether it holds and in which sentences (numbered from 1, the headline
     first), the terms found there; a `near`'s groups, a `none`'s vetoes, the `unless` cues;
-    then the entry's sentences. Writes nothing.
+    then the entry's sentences. A stored entry from a feed the indicator does not read (its
+    `feeds:`) is never its evidence: a note says so first. Writes nothing.
 
     --entry reads a stored entry (its id: `monitor search`, `monitor history`); --title (and
     --text) explain words given here, without a database. An unknown indicator, outcome or
@@ -53,16 +54,19 @@ def explain_cmd(
         raise click.ClickException(
             f"explain: indicator {indicator_id} has no outcome {outcome_id!r}"
         )
+    feed: str | None = None  # a stored entry's
     if entry_id is not None:
         rt.read_only = True
         stored = rt.store.entry(entry_id)
         if stored is None:
             raise click.ClickException(f"explain: no entry {entry_id}")
         title, text = stored.entry.title, stored.entry.text
+        feed = stored.entry.feed_id
     assert title is not None
+    read = None if feed is None else feed in rt.definitions.feeds_for(indicator)
     found = explain_entry(
         Matcher((indicator,)), indicator_id, title, text or "",
-        outcome_id=outcome_id or None, entry_id=entry_id,
+        outcome_id=outcome_id or None, entry_id=entry_id, feed=feed, feed_read=read,
     )  # fmt: skip
     if as_json:
         echo_json(document(found), indent=2)

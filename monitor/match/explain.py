@@ -35,6 +35,7 @@ __all__ = [
     "example_lines",
     "explain",
     "explain_entry",
+    "feed_note",
     "numbered_sentences",
     "outcome_blocks",
     "outcome_lines",
@@ -105,6 +106,11 @@ class EntryExplanation:
     entry: int | None  # a stored entry's id; None for a title and text given
     sentences: tuple[str, ...]  # the entry's sentences as written, the title first
     outcomes: tuple[OutcomeExplanation, ...]
+    # a stored entry's feed, and whether the indicator reads it (a feed gone from the feeds
+    # file is not read): an entry of a feed it does not read is never its evidence, whatever
+    # `outcomes` say. None for a title and text given; the callers know feeds, this does not
+    feed: str | None = None
+    feed_read: bool | None = None
 
 
 def explain_entry(
@@ -115,8 +121,11 @@ def explain_entry(
     *,
     outcome_id: str | None = None,
     entry_id: int | None = None,
+    feed: str | None = None,
+    feed_read: bool | None = None,
 ) -> EntryExplanation:
-    """The explanation of every outcome of one indicator (or of `outcome_id`) on an entry;
+    """The explanation of every outcome of one indicator (or of `outcome_id`) on an entry (a
+    stored one's `feed`, and whether the indicator reads it, are carried as given);
     KeyError (its message as the one argument) for an unknown indicator or outcome."""
     chosen = [o for o in machine.outcomes if o.indicator_id == indicator_id]
     if not chosen:
@@ -127,7 +136,8 @@ def explain_entry(
             raise KeyError(f"indicator {indicator_id} has no outcome {outcome_id!r}")
     scan = Scan(machine, title, text)
     outcomes = tuple(explain(machine, scan, outcome) for outcome in chosen)
-    return EntryExplanation(indicator_id, entry_id, sentences_of(title, text, scan.norm), outcomes)
+    sentences = sentences_of(title, text, scan.norm)
+    return EntryExplanation(indicator_id, entry_id, sentences, outcomes, feed, feed_read)
 
 
 def explain(machine: Machine, scan: Scan, outcome: COutcome) -> OutcomeExplanation:
@@ -262,11 +272,25 @@ def as_json(explanation: EntryExplanation) -> dict[str, Any]:
 
 
 def text_lines(explanation: EntryExplanation) -> list[str]:
-    """Each outcome's tree, then the entry's sentences, numbered as the trees number them."""
-    lines = [line for block in outcome_blocks(explanation) for line in block]
+    """The note of an entry from a feed the indicator does not read (`feed_note`), each
+    outcome's tree, then the entry's sentences, numbered as the trees number them."""
+    note = feed_note(explanation)
+    lines = [] if note is None else [note]
+    lines += [line for block in outcome_blocks(explanation) for line in block]
     lines.append("sentences:")
     lines += _sentence_lines(explanation.sentences, "  ")
     return lines
+
+
+def feed_note(explanation: EntryExplanation) -> str | None:
+    """One line when the entry is from a feed the indicator does not read; else None."""
+    if explanation.feed_read is not False:
+        return None
+    who = explanation.indicator
+    return (
+        f"note: entry {explanation.entry} is from feed {explanation.feed}, which {who} does"
+        f" not read: it is never evidence for {who}, whatever the rule says"
+    )
 
 
 def outcome_blocks(explanation: EntryExplanation) -> list[list[str]]:
