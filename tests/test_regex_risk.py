@@ -86,7 +86,9 @@ def test_validate_warns_about_a_regex_that_can_backtrack_for_ever(
         "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path}/m.db",
     }
 
-    (tmp_path / "news").mkdir()  # no general news: only the regex warnings
+    (tmp_path / "news").mkdir()  # general news no term fires on: only the regex warnings
+    quiet = news.rss("weather", [news.Item("Rain expected in the afternoon", "https://e.org/1")])
+    (tmp_path / "news" / "weather.xml").write_bytes(quiet)
     result = CliRunner().invoke(main, ["validate", "--general-news", str(tmp_path / "news")],
                                 env=env)  # fmt: skip
 

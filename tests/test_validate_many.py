@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from monitor.cli import main
+from tests import news
 from tests.conftest import DATA
 
 VALID = DATA / "definitions" / "valid"
@@ -78,6 +79,9 @@ def test_validate_json_lists_every_problem(env: dict[str, str]) -> None:
 def test_validate_json_of_valid_definitions_counts_them(tmp_path: Path) -> None:
     env = {"MONITOR_INDICATORS_DIR": str(VALID / "indicators"),
            "MONITOR_FEEDS_FILE": str(VALID / "feeds.yaml")}  # fmt: skip
+
+    quiet = news.rss("weather", [news.Item("Rain expected in the afternoon", "https://e.org/1")])
+    (tmp_path / "weather.xml").write_bytes(quiet)  # general news no term fires on
 
     result = invoke(["validate", "--json", "--general-news", str(tmp_path)], env)
 
