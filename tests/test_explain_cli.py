@@ -8,9 +8,11 @@ import json
 from collections.abc import Iterator
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 import pytest
+from click.testing import Result
 
 from monitor.definitions import load_definitions
 from monitor.store import open_store
@@ -235,14 +237,17 @@ def unread_note(entry: int) -> str:
     )
 
 
+def explained(env: dict[str, str], entry: int) -> tuple[Result, dict[str, Any]]:
+    """`monitor explain visa-easing --entry ENTRY` as printed, and its --json document."""
+    printed = run(env, "explain", "visa-easing", "--entry", str(entry))
+    found = json.loads(run(env, "explain", "visa-easing", "--entry", str(entry), "--json").stdout)
+    return printed, found
+
+
 def test_an_entry_of_a_feed_the_indicator_reads_has_no_note(
     herald_env: dict[str, str], database: str
 ) -> None:
-    entry = stored_id(database, VISA_HERALD)
-    printed = run(herald_env, "explain", "visa-easing", "--entry", str(entry))
-    found = json.loads(
-        run(herald_env, "explain", "visa-easing", "--entry", str(entry), "--json").stdout
-    )
+    printed, found = explained(herald_env, stored_id(database, VISA_HERALD))
 
     assert printed.exit_code == 0, printed.output
     assert printed.stdout.splitlines()[0].startswith("visa-easing:eased: matched (")
@@ -254,10 +259,7 @@ def test_an_entry_of_a_feed_the_indicator_does_not_read_says_so_first(
     herald_env: dict[str, str], database: str
 ) -> None:
     entry = stored_id(database, HOSTILE_TITLE)
-    printed = run(herald_env, "explain", "visa-easing", "--entry", str(entry))
-    found = json.loads(
-        run(herald_env, "explain", "visa-easing", "--entry", str(entry), "--json").stdout
-    )
+    printed, found = explained(herald_env, entry)
 
     assert printed.exit_code == 0, printed.output
     lines = printed.stdout.splitlines()
