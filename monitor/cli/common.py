@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from monitor.store import Store
 
 Decorated = TypeVar("Decorated", bound=Callable[..., Any])
+Row = TypeVar("Row")
 
 
 @dataclass
@@ -332,6 +333,26 @@ def _mode_for(path: Path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+def recorded_of(
+    rt: Runtime, indicator_id: str | None, read: Callable[[], list[Row]], *, name: str, unknown: str
+) -> list[Row]:
+    """`read()`: the rows recorded of one indicator (of all when `indicator_id` is None). One
+    whose file was removed since keeps its rows: they are returned after a line on stderr saying
+    it is no longer defined, as `history` does; with none recorded it is `unknown` (exit 1)."""
+    gone = indicator_id is not None and all(i.id != indicator_id for i in rt.definitions.indicators)
+    try:
+        rows = read()
+    except MonitorError as exc:  # no database, say: nothing recorded of it either
+        if not gone:
+            raise
+        raise click.ClickException(f"{unknown} ({exc})") from None
+    if gone and not rows:
+        raise click.ClickException(unknown)
+    if gone:
+        click.echo(f"monitor: {name}: {indicator_id} is no longer defined", err=True)
+    return rows
 
 
 def one_line(exc: BaseException) -> str:

@@ -7,9 +7,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from monitor.cli.common import ROW_ID, Runtime, command, echo_json, json_option, pass_runtime
+from monitor.cli.common import (
+    ROW_ID,
+    Runtime,
+    command,
+    echo_json,
+    json_option,
+    pass_runtime,
+    recorded_of,
+)
 from monitor.domain import utc_text
-from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -74,7 +81,10 @@ def silence_cmd(
     now = utcnow()
     if listing:
         rt.read_only = True
-        listed = _listed(rt, indicator_id)
+        listed = recorded_of(
+            rt, indicator_id, lambda: rt.store.silences(indicator_id, limit=500),
+            name="silence", unknown=f"silence: no indicator {indicator_id!r}",
+        )  # fmt: skip
         if not listed:
             of = f" for {indicator_id}" if indicator_id is not None else ""
             click.echo(f"monitor: silence: no silence recorded{of} yet", err=True)
@@ -96,29 +106,6 @@ def silence_cmd(
         reason=reason, who=cli_user(), now=now,
     )  # fmt: skip
     _show(silence, now, as_json)
-
-
-def _listed(rt: Runtime, indicator_id: str | None) -> list[Silence]:
-    """The silences (of one indicator); those of an indicator whose file was removed after a
-    line on stderr saying so, as `history` shows its changes."""
-    unknown = click.ClickException(f"silence: no indicator {indicator_id!r}")
-    gone = False
-    if indicator_id is not None:
-        try:
-            rt.definitions.indicator(indicator_id)
-        except KeyError:
-            gone = True
-    try:
-        listed = rt.store.silences(indicator_id, limit=500)
-    except MonitorError as exc:  # no database, say: no silence of it either
-        if not gone:
-            raise
-        raise click.ClickException(f"{unknown.message} ({exc})") from None
-    if gone and not listed:
-        raise unknown
-    if gone:
-        click.echo(f"monitor: silence: {indicator_id} is no longer defined", err=True)
-    return listed
 
 
 def _show(silence: Silence, now: datetime, as_json: bool) -> None:

@@ -16,11 +16,11 @@ from monitor.cli.common import (
     group,
     json_option,
     pass_runtime,
+    recorded_of,
     send_alerts,
     write_whole,
 )
 from monitor.domain import Verdict, utc_text
-from monitor.errors import MonitorError
 
 
 class _VerdictGroup(Group):
@@ -127,22 +127,10 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
     from monitor.webmodels import VerdictOut
 
     rt.read_only = True
-    gone = False  # its file removed since: its verdicts are listed, as `history` lists changes
-    if indicator_id is not None:
-        try:
-            rt.definitions.indicator(indicator_id)
-        except KeyError:
-            gone = True
-    try:
-        listed = rt.store.verdicts(indicator_id, limit=limit)
-    except MonitorError as exc:  # no database, say: no verdict on it either
-        if not gone:
-            raise
-        raise click.ClickException(f"no indicator {indicator_id!r} ({exc})") from None
-    if gone and not listed:
-        raise click.ClickException(f"no indicator {indicator_id!r}")
-    if gone:
-        click.echo(f"monitor: verdict list: {indicator_id} is no longer defined", err=True)
+    listed = recorded_of(
+        rt, indicator_id, lambda: rt.store.verdicts(indicator_id, limit=limit),
+        name="verdict list", unknown=f"no indicator {indicator_id!r}",
+    )  # fmt: skip
     if not listed:
         of = f" for {indicator_id}" if indicator_id is not None else ""
         click.echo(f"monitor: verdict list: no verdict recorded{of} yet", err=True)
