@@ -129,9 +129,12 @@ def _compose(text: str, f: File) -> yaml.Node | None:
     try:
         node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
+        problem = str(exc.problem or exc.context)
         mark = exc.problem_mark or exc.context_mark
+        if problem.startswith("could not find expected ':'") and exc.context_mark is not None:
+            mark = exc.context_mark  # the key without its ':', not the line after it
         line = mark.line + 1 if mark is not None else 1
-        f.problems.append(f"{f.path}:{line}: invalid YAML: {exc.problem or exc.context}")
+        f.problems.append(f"{f.path}:{line}: invalid YAML: {problem}")
         return None
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
