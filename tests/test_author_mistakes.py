@@ -70,3 +70,54 @@ def test_a_key_without_its_colon_is_reported_at_its_own_line(
     found = problems(tmp_path, edited(old, new))
     assert len(found) == 1, found
     assert found[0].startswith(f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: invalid YAML")
+
+
+INDENT = "check this line's indentation against the lines above it"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "message"),
+    [
+        (  # it said only "found character '\t' that cannot start any token"
+            "    label: A hotline",
+            "\tlabel: A hotline",
+            9,
+            "a tab at column 1: YAML indents with spaces only; replace the tab with spaces",
+        ),
+        ("        - any: [hotline*", "       - any: [hotline*", 15, INDENT),
+        ("    corroborate: 2", "   corroborate: 2", 10, INDENT),
+        (  # "mapping values are not allowed here"
+            "title: High-level hotlines revived",
+            "title: Hotlines: revived",
+            3,
+            "a ': ' inside a value (Title: subtitle) or a key indented too far: quote the value",
+        ),
+        (  # "found character '@' that cannot start any token"
+            'any: ["@mine.china"]',
+            "any: [@mine.china]",
+            14,
+            'a term that starts with @ (a vocabulary reference) must be quoted: "@actors.china"',
+        ),
+        (  # "found undefined alias 'hotline'"
+            "any: [hotline*,",
+            "any: [*hotline,",
+            15,
+            'YAML reads a value that starts with * as an alias: quote it ("*word")',
+        ),
+        (  # "found unknown escape character 's'"
+            "'direct line'",
+            '"/direct\\s+line/"',
+            15,
+            "in double quotes a backslash starts an escape: write a regex in single quotes",
+        ),
+        ("    corroborate: 2", "    corroborate 2", 10, "a key without its ':' (write key: value)"),
+    ],
+)
+def test_a_yaml_mistake_says_what_to_do(
+    tmp_path: Path, old: str, new: str, line: int, message: str
+) -> None:
+    found = problems(tmp_path, edited(old, new))
+    assert len(found) == 1, found
+    prefix = f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: invalid YAML: "
+    assert found[0].startswith(prefix), found
+    assert message in found[0], found

@@ -134,7 +134,8 @@ def _compose(text: str, f: File) -> yaml.Node | None:
         if problem.startswith("could not find expected ':'") and exc.context_mark is not None:
             mark = exc.context_mark  # the key without its ':', not the line after it
         line = mark.line + 1 if mark is not None else 1
-        f.problems.append(f"{f.path}:{line}: invalid YAML: {problem}")
+        advice = _advice(problem, mark.column + 1 if mark is not None else None)
+        f.problems.append(f"{f.path}:{line}: invalid YAML: {problem}{advice}")
         return None
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
@@ -147,6 +148,49 @@ def _compose(text: str, f: File) -> yaml.Node | None:
         f.error(None, "invalid YAML: nested too deeply")
         return None
     return node
+
+
+# What to do about PyYAML's complaints an indicator's author meets: (the start of its message,
+# the advice after it). Its own words name the YAML grammar, not the mistake.
+_YAML_ADVICE = (
+    (
+        "found character '\\t'",
+        "a tab{at}: YAML indents with spaces only; replace the tab with spaces",
+    ),
+    (
+        "found character '@'",
+        'a term that starts with @ (a vocabulary reference) must be quoted: "@actors.china"',
+    ),
+    ("found character '`'", "a value that starts with ` must be quoted"),
+    (
+        "found undefined alias",
+        'YAML reads a value that starts with * as an alias: quote it ("*word"); a prefix is '
+        "written word*",
+    ),
+    (
+        "found unknown escape character",
+        "in double quotes a backslash starts an escape: write a regex in single quotes "
+        "('/\\bvisa\\b/') or double each backslash (\"/\\\\bvisa\\\\b/\")",
+    ),
+    (
+        "mapping values are not allowed here",
+        "a ': ' inside a value (Title: subtitle) or a key indented too far: quote the value, or "
+        "line the key up with the keys above it",
+    ),
+    ("expected <block end>", "check this line's indentation against the lines above it"),
+    ("did not find expected key", "check this line's indentation against the lines above it"),
+    ("did not find expected '-'", "check this line's indentation against the lines above it"),
+    ("could not find expected ':'", "a key without its ':' (write key: value)"),
+)
+
+
+def _advice(problem: str, column: int | None) -> str:
+    """`; what to do` after a PyYAML problem an author can fix, else nothing."""
+    for start, advice in _YAML_ADVICE:
+        if problem.startswith(start):
+            at = f" at column {column}" if column is not None else ""
+            return "; " + advice.format(at=at)
+    return ""
 
 
 def line_of(node: yaml.Node) -> int:
