@@ -121,3 +121,27 @@ def test_a_yaml_mistake_says_what_to_do(
     prefix = f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: invalid YAML: "
     assert found[0].startswith(prefix), found
     assert message in found[0], found
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "vocab"),
+    [
+        ("'direct line'", '"/\\bdirect line\\b/"', VOCAB),  # \b in double quotes: a backspace
+        ("'direct line'", '"direct\\aline"', VOCAB),
+        ("'direct line'", "'direct line'", 'china: [China, "/\\bBeijing\\b/"]\n'),
+    ],
+)
+def test_a_term_holding_a_control_character_is_a_problem(
+    tmp_path: Path, old: str, new: str, vocab: str
+) -> None:
+    # it was valid and never matched: `"/\bvisa\b/"` is a backspace, visa, a backspace
+    (tmp_path / "indicators" / "vocab").mkdir(parents=True)
+    (tmp_path / "indicators" / "vocab" / "mine.yaml").write_text(vocab)
+    (tmp_path / "indicators" / "hotline.yaml").write_text(edited(old, new))
+    (tmp_path / "feeds.yaml").write_text(FEEDS)
+    found = validate(tmp_path / "indicators", tmp_path / "feeds.yaml")
+    assert len(found) == 1, found
+    where = "vocab/mine.yaml:1" if vocab != VOCAB else "hotline.yaml:15"
+    assert f"{where}: term " in found[0], found
+    assert "holds a control character (U+000" in found[0], found
+    assert "write a regex in single quotes ('/\\bvisa\\b/')" in found[0], found

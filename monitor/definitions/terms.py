@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import regex
 
-from monitor.domain import Term, TermKind, normalize
+from monitor.domain import CONTROLS, Term, TermKind, normalize
 from monitor.wordforms import word_forms
 
 
@@ -14,6 +14,7 @@ def compile_term(raw: str) -> Term:
     A plain phrase also matches the English forms of its words (see wordforms); `=` before it
     matches it only as written. Raises ValueError with a message naming what is wrong.
     """
+    _check_controls(raw)
     text = raw.strip()
     title_only = text.startswith("title:")
     if title_only:
@@ -43,6 +44,20 @@ def compile_term(raw: str) -> Term:
     if kind == TermKind.PHRASE and not exact:
         forms = tuple(dict.fromkeys(_phrase(form) for form in word_forms(text)))
     return Term(raw=raw, kind=kind, text=phrase, title_only=title_only, forms=forms)
+
+
+def _check_controls(raw: str) -> None:
+    """A control character never matches: parse drops them from the news (`CONTROLS`). One in a
+    term comes from an escape in a double-quoted YAML string: `"/\\bvisa\\b/"` is a regex of a
+    backspace, `visa` and a backspace, written for word boundaries."""
+    found = CONTROLS.search(raw)
+    if found is not None:
+        raise ValueError(
+            f"term {raw!r} holds a control character (U+{ord(found.group()):04X}), which no news "
+            'text holds: in double quotes YAML reads a backslash as an escape ("\\b" is a '
+            "backspace); write a regex in single quotes ('/\\bvisa\\b/') or double each "
+            'backslash ("/\\\\bvisa\\\\b/")'
+        )
 
 
 def _phrase(text: str) -> str:
