@@ -145,3 +145,53 @@ def test_a_term_holding_a_control_character_is_a_problem(
     assert f"{where}: term " in found[0], found
     assert "holds a control character (U+000" in found[0], found
     assert "write a regex in single quotes ('/\\bvisa\\b/')" in found[0], found
+
+
+def unless_at_the_top() -> str:
+    return edited("    unless: [consider*]\n", "").replace(
+        "window: 14d\n", "window: 14d\nunless: [consider*]\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (  # unless indented with the rule's keys
+            edited("    unless: [consider*]", "      unless: [consider*]"),
+            17,
+            "unknown key 'unless' in a rule; allowed: scope, all, any, none, near; 'unless' "
+            "belongs to the outcome: line it up with its 'rule:'",
+        ),
+        (  # the rule's scope written beside `rule:`
+            edited("    rule:\n      scope: sentence\n", "    scope: sentence\n    rule:\n"),
+            11,
+            "unknown key 'scope' in an outcome; allowed: id, label, corroborate, rule, unless; "
+            "'scope' belongs to the rule: indent it under the outcome's 'rule:'",
+        ),
+        (  # the examples indented under the last outcome
+            edited(
+                'examples:\n  - text: "China and South Korea revive defence hotline"\n'
+                "    expect: revived\n",
+                '    examples:\n      - text: "China and South Korea revive defence hotline"\n'
+                "        expect: revived\n",
+            ),
+            18,
+            "unknown key 'examples' in an outcome; allowed: id, label, corroborate, rule, unless; "
+            "'examples' belongs to the indicator: start it at the beginning of the line, as "
+            "'outcomes:'",
+        ),
+        (
+            unless_at_the_top(),
+            7,
+            "unknown key 'unless' in an indicator; allowed: id, group, title, question, feeds, "
+            "window, outcomes, examples; 'unless' belongs to an outcome: indent it under "
+            "'outcomes:'",
+        ),
+    ],
+)
+def test_a_key_one_level_off_says_where_it_belongs(
+    tmp_path: Path, text: str, line: int, message: str
+) -> None:
+    # it said only "unknown key 'unless' in a rule; allowed: …", as of a key that is nowhere
+    found = problems(tmp_path, text)
+    assert found == [f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: {message}"]

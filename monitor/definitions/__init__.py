@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 import yaml
@@ -89,6 +90,25 @@ INDICATOR_REQUIRED = ("id", "group", "title", "question", "outcomes")
 OUTCOME_KEYS = ("id", "label", "corroborate", "rule", "unless")
 EXAMPLE_KEYS = ("text", "expect", "body")
 SELECTOR_KEYS = ("ids", "tags")
+# Keys of other levels met in an outcome or an indicator: a line indented one level off.
+_IN_RULE = "the rule: indent it under the outcome's 'rule:'"
+_IN_EXAMPLE = "an example: indent it under 'examples:' as '- text: …'"
+OUTCOME_ELSEWHERE = MappingProxyType(
+    dict.fromkeys(RULE_KEYS, _IN_RULE)
+    | dict.fromkeys(
+        [k for k in INDICATOR_KEYS if k not in OUTCOME_KEYS],
+        "the indicator: start it at the beginning of the line, as 'outcomes:'",
+    )
+    | dict.fromkeys(EXAMPLE_KEYS, _IN_EXAMPLE)
+)
+INDICATOR_ELSEWHERE = MappingProxyType(
+    dict.fromkeys(RULE_KEYS, "a rule: indent it under an outcome's 'rule:'")
+    | dict.fromkeys(
+        [k for k in OUTCOME_KEYS if k not in INDICATOR_KEYS],
+        "an outcome: indent it under 'outcomes:'",
+    )
+    | dict.fromkeys(EXAMPLE_KEYS, _IN_EXAMPLE)
+)
 FEED_KEYS = ("id", "url", "tags", "interval", "title", "silent_after")
 DEFAULT_WINDOW = timedelta(days=30)
 DEFAULT_CORROBORATE = 2
@@ -286,7 +306,9 @@ def _load_indicators(
 def _indicator(
     f: File, root: yaml.Node, stem: str, feeds: list[Feed] | None, seen: dict[str, str]
 ) -> Indicator | None:
-    values = mapping(f, root, "an indicator", INDICATOR_KEYS, INDICATOR_REQUIRED)
+    values = mapping(
+        f, root, "an indicator", INDICATOR_KEYS, INDICATOR_REQUIRED, INDICATOR_ELSEWHERE
+    )
     if values is None:
         return None
     ind_id = ident(f, values["id"], "id") if "id" in values else None
@@ -339,7 +361,9 @@ def _outcomes(f: File, node: yaml.Node) -> tuple[list[Outcome], set[str] | None]
     first: dict[str, int] = {}
     complete = True
     for item in sequence(f, node, "outcomes"):
-        values = mapping(f, item, "an outcome", OUTCOME_KEYS, ("id", "label", "rule"))
+        values = mapping(
+            f, item, "an outcome", OUTCOME_KEYS, ("id", "label", "rule"), OUTCOME_ELSEWHERE
+        )
         if values is None:
             complete = False
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from types import MappingProxyType
 from typing import assert_never
 
 import yaml
@@ -38,10 +39,16 @@ RULE_KEYS = ("scope", *NESTED_RULE_KEYS)
 NEAR_KEYS = ("terms", "within", "order")
 NEAR_REQUIRED = ("terms", "within")
 LABELED_TERM_KEYS = ("term", "label")  # `{term: '/regex/', label: words}`: shown as `label`
+_OUTCOME = "the outcome: line it up with its 'rule:'"
+# Keys of other levels met in a rule: a line indented one level too deep.
+RULE_ELSEWHERE = MappingProxyType(
+    {"unless": _OUTCOME, "corroborate": _OUTCOME, "label": _OUTCOME, "id": _OUTCOME}
+    | dict.fromkeys(NEAR_KEYS, "'near': indent it under 'near:'")
+)
 
 
 def read_rule(f: File, node: yaml.Node) -> Rule | None:
-    values = mapping(f, node, "a rule", RULE_KEYS)
+    values = mapping(f, node, "a rule", RULE_KEYS, elsewhere=RULE_ELSEWHERE)
     if values is None:
         return None
     scope = _scope(f, values["scope"]) if "scope" in values else Scope.ENTRY
@@ -106,7 +113,7 @@ def _item(f: File, node: yaml.Node, depth: int) -> Node | None:
         term = _labeled_term(f, node)
         return TermNode(term) if term is not None else None
     if isinstance(node, yaml.MappingNode):
-        values = mapping(f, node, "a nested rule", RULE_KEYS)
+        values = mapping(f, node, "a nested rule", RULE_KEYS, elsewhere=RULE_ELSEWHERE)
         if values is None or not values.keys() - {"scope"}:
             f.error(node, "a nested rule needs one of: all, any, none, near")
             return None

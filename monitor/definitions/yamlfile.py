@@ -6,10 +6,11 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Protocol
 
 import regex
@@ -203,8 +204,12 @@ def mapping(
     what: str,
     allowed: Sequence[str],
     required: Sequence[str] = (),
+    elsewhere: Mapping[str, str] = MappingProxyType({}),
 ) -> dict[str, yaml.Node] | None:
-    """A mapping node's values by key, after reporting unknown, duplicate and missing keys."""
+    """A mapping node's values by key, after reporting unknown, duplicate and missing keys.
+
+    `elsewhere` says where a key of another level belongs (`unless` in a rule: the outcome's),
+    so a line indented one level off is told as such, not as a key that does not exist."""
     if not isinstance(node, yaml.MappingNode):
         f.error(node, f"{what} must be a mapping with keys: {', '.join(allowed)}")
         return None
@@ -220,7 +225,8 @@ def mapping(
             continue
         lines[key] = line_of(key_node)
         if key not in allowed:
-            f.error(key_node, f"unknown key '{key}' in {what}; allowed: {', '.join(allowed)}")
+            hint = f"; '{key}' belongs to {elsewhere[key]}" if key in elsewhere else ""
+            f.error(key_node, f"unknown key '{key}' in {what}; allowed: {', '.join(allowed)}{hint}")
         else:
             values[key] = value_node
     for key in required:
