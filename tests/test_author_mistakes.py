@@ -195,3 +195,24 @@ def test_a_key_one_level_off_says_where_it_belongs(
     # it said only "unknown key 'unless' in a rule; allowed: …", as of a key that is nowhere
     found = problems(tmp_path, text)
     assert found == [f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: {message}"]
+
+
+def test_a_yaml_merge_key_is_one_problem_that_says_to_write_the_keys_out(tmp_path: Path) -> None:
+    # it was three: "unknown key '<<' in an outcome", then "missing required key" for the
+    # 'label' and 'rule' the merge was meant to bring
+    text = edited(
+        "  - id: revived\n    label: A hotline is revived\n",
+        "  - &revived\n    id: revived\n    label: A hotline is revived\n",
+    ).replace("examples:\n", "  - <<: *revived\n    id: cut\nexamples:\n")
+    found = problems(tmp_path, text)
+    assert found == [
+        f"{tmp_path / 'indicators' / 'hotline.yaml'}:19: a YAML merge key ('<<: *name') is not "
+        "read: write the keys out here (an alias of a whole value, '*name', is read; terms are "
+        "shared through vocabularies, '@FILE.NAME')"
+    ]
+
+
+def test_an_alias_of_a_whole_value_is_read(tmp_path: Path) -> None:
+    text = edited("any: [hotline*, 'direct line']", "any: &line [hotline*, 'direct line']")
+    text = text.replace('none: ["title:=Opinion"]', "none: [{all: [{any: *line}, cut]}]")
+    assert problems(tmp_path, text) == []

@@ -24,6 +24,11 @@ MAX_RULE_DEPTH = 32
 IDENT = regex.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _YAML_INT = "tag:yaml.org,2002:int"
 _YAML_NULL = "tag:yaml.org,2002:null"
+_YAML_MERGE = "tag:yaml.org,2002:merge"
+_MERGE = (
+    "a YAML merge key ('<<: *name') is not read: write the keys out here (an alias of a whole "
+    "value, '*name', is read; terms are shared through vocabularies, '@FILE.NAME')"
+)
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 
 
@@ -220,6 +225,9 @@ def mapping(
             f.error(key_node, f"{what} has a key that is not a name")
             continue
         key = str(key_node.value)
+        if key_node.tag == _YAML_MERGE:
+            f.error(key_node, _MERGE)
+            return None  # its keys are not read: no "missing key" for the ones it would bring
         if key in lines:
             f.error(key_node, f"duplicate key '{key}' in {what} (first at line {lines[key]})")
             continue
