@@ -34,6 +34,13 @@ def without_controls(text: str) -> str:
     return text if text.isprintable() else CONTROLS.sub("", text)
 
 
+def as_written(text: str) -> str:
+    """A term in a message as its YAML file writes it in single quotes: `'/\\bvisa\\b/'`, its
+    backslashes as they are, where `repr` doubles them (a regex author then looks for a `\\\\b`
+    the file does not hold); `repr` when it holds a quote or a character that is not seen."""
+    return f"'{text}'" if text.isprintable() and "'" not in text else repr(text)
+
+
 # ---------------------------------------------------------------- times
 
 

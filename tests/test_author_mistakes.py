@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.definitions import validate
+from monitor.definitions import load_definitions, validate
+from monitor.match.regexrisk import regex_warnings
 
 FEEDS = "feeds:\n  - {id: a, url: 'https://example.org/a.xml', tags: [news]}\n"
 VOCAB = "china: [China, Beijing]\n"
@@ -216,3 +217,19 @@ def test_an_alias_of_a_whole_value_is_read(tmp_path: Path) -> None:
     text = edited("any: [hotline*, 'direct line']", "any: &line [hotline*, 'direct line']")
     text = text.replace('none: ["title:=Opinion"]', "none: [{all: [{any: *line}, cut]}]")
     assert problems(tmp_path, text) == []
+
+
+def test_a_regex_in_a_message_keeps_its_backslashes_as_written(tmp_path: Path) -> None:
+    # it was shown as Python writes it, '/\\bdirect[ line\\b/', doubling every backslash, so a
+    # regex author looked for a \\b the file does not hold
+    found = problems(tmp_path, edited("'direct line'", "'/\\bdirect[ line\\b/'"))
+    assert len(found) == 1, found
+    assert "bad regex in term '/\\bdirect[ line\\b/': unterminated character set" in found[0]
+
+
+def test_a_regex_warning_keeps_its_backslashes_as_written(tmp_path: Path) -> None:
+    text = edited("'direct line'", "'/\\b(\\w+)+line$/'")
+    assert problems(tmp_path, text) == []
+    indicators = load_definitions(tmp_path / "indicators", tmp_path / "feeds.yaml").indicators
+    (warning,) = regex_warnings(indicators)
+    assert "warning: regex term '/\\b(\\w+)+line$/' can backtrack for ever" in warning

@@ -59,6 +59,7 @@ from monitor.domain import (
     Indicator,
     Outcome,
     TermKind,
+    as_written,
     digest_of,
     iter_terms,
 )
@@ -202,9 +203,10 @@ def warnings(definitions: Definitions) -> list[str]:
                     and letters < MIN_PREFIX_LETTERS
                 ):
                     message = (
-                        f"{term.where or indicator.source}: warning: prefix {term.raw!r} has"
-                        f" fewer than {MIN_PREFIX_LETTERS} letters, so it matches many unrelated"
-                        " words (eas* matches East and easy); write the words out"
+                        f"{term.where or indicator.source}: warning: prefix"
+                        f" {as_written(term.raw)} has fewer than {MIN_PREFIX_LETTERS} letters, so"
+                        " it matches many unrelated words (eas* matches East and easy); write the"
+                        " words out"
                     )
                     found.setdefault(message, None)
     return list(found)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import regex
 
-from monitor.domain import CONTROLS, Term, TermKind, normalize
+from monitor.domain import CONTROLS, Term, TermKind, as_written, normalize
 from monitor.wordforms import word_forms
 
 
@@ -23,23 +23,27 @@ def compile_term(raw: str) -> Term:
     if exact:
         text = text[1:].strip()
         if text.startswith("@"):
-            raise ValueError(f"'=' in term {raw!r}: put '=' on the terms of the vocabulary list")
+            raise ValueError(
+                f"'=' in term {as_written(raw)}: put '=' on the terms of the vocabulary list"
+            )
     if text.startswith("title:"):  # `=title:US`, `title:title:US`: a phrase no title holds
-        raise ValueError(f"'title:' in term {raw!r} comes first, once (e.g. title:=US)")
+        raise ValueError(f"'title:' in term {as_written(raw)} comes first, once (e.g. title:=US)")
     if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
         if exact:
-            raise ValueError(f"'=' in term {raw!r}: a regex matches only as written anyway")
+            raise ValueError(
+                f"'=' in term {as_written(raw)}: a regex matches only as written anyway"
+            )
         source = text[1:-1]
         _check_regex(source, raw)
         return Term(raw=raw, kind=TermKind.REGEX, text=source, title_only=title_only)
     kind = TermKind.PHRASE
     if text.endswith("*"):
         if exact:
-            raise ValueError(f"'=' in term {raw!r}: a prefix cannot also be exact")
+            raise ValueError(f"'=' in term {as_written(raw)}: a prefix cannot also be exact")
         kind, text = TermKind.PREFIX, text[:-1]
     phrase = _phrase(text)
     if not phrase:
-        raise ValueError(f"empty term {raw!r}")
+        raise ValueError(f"empty term {as_written(raw)}")
     forms: tuple[str, ...] = ()
     if kind == TermKind.PHRASE and not exact:
         forms = tuple(dict.fromkeys(_phrase(form) for form in word_forms(text)))
@@ -53,10 +57,10 @@ def _check_controls(raw: str) -> None:
     found = CONTROLS.search(raw)
     if found is not None:
         raise ValueError(
-            f"term {raw!r} holds a control character (U+{ord(found.group()):04X}), which no news "
-            'text holds: in double quotes YAML reads a backslash as an escape ("\\b" is a '
-            "backspace); write a regex in single quotes ('/\\bvisa\\b/') or double each "
-            'backslash ("/\\\\bvisa\\\\b/")'
+            f"term {as_written(raw)} holds a control character (U+{ord(found.group()):04X}), "
+            "which no news text holds: in double quotes YAML reads a backslash as an escape "
+            "(\"\\b\" is a backspace); write a regex in single quotes ('/\\bvisa\\b/') or "
+            'double each backslash ("/\\\\bvisa\\\\b/")'
         )
 
 
@@ -66,11 +70,13 @@ def _phrase(text: str) -> str:
 
 def _check_regex(source: str, raw: str) -> None:
     if not source:
-        raise ValueError(f"empty regex in term {raw!r}")
+        raise ValueError(f"empty regex in term {as_written(raw)}")
     try:
         pattern = regex.compile(source, regex.IGNORECASE)
         matches_empty = pattern.search("", timeout=0.1) is not None
     except (regex.error, TimeoutError, ValueError, OverflowError, RecursionError) as exc:
-        raise ValueError(f"bad regex in term {raw!r}: {exc}") from None
+        raise ValueError(f"bad regex in term {as_written(raw)}: {exc}") from None
     if matches_empty:
-        raise ValueError(f"regex in term {raw!r} matches empty text, so it would match everything")
+        raise ValueError(
+            f"regex in term {as_written(raw)} matches empty text, so it would match everything"
+        )

@@ -17,6 +17,7 @@ from monitor.domain import (
     ScopeNode,
     Term,
     TermNode,
+    as_written,
 )
 from monitor.match.machine import Machine
 from monitor.match.scan import Scan
@@ -101,9 +102,9 @@ def general_news_warnings(matcher: Matcher, entries: Sequence[Entry]) -> list[st
             term, others = places[0], len(places) - 1
             also = f"; also written at {others} more places" if others else ""
             warnings.append(
-                f"{term.where or term.raw}: warning: term {term.raw!r} occurs in {count} of"
-                f" {len(entries)} general-news entries ({count / len(entries):.0%}{also});"
-                " alone it fires on unrelated news"
+                f"{term.where or term.raw}: warning: term {as_written(term.raw)} occurs in"
+                f" {count} of {len(entries)} general-news entries"
+                f" ({count / len(entries):.0%}{also}); alone it fires on unrelated news"
             )
     return sorted(warnings)
 

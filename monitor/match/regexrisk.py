@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from monitor.domain import Indicator, Term, TermKind, iter_terms
+from monitor.domain import Indicator, Term, TermKind, as_written, iter_terms
 from monitor.match.regexterms import REGEX_TIMEOUT, compile_regex, regex_hits
 
 PROBE_LENGTH = 4000  # characters of an adversarial probe: a long article's worth
@@ -148,8 +148,8 @@ def regex_warnings(indicators: Iterable[Indicator]) -> list[str]:
             why = f"it runs out of its {REGEX_TIMEOUT * 1000:.0f} ms budget on an adversarial text"
         if why:
             warnings.append(
-                f"{where}: warning: regex term {term.raw!r} can backtrack for ever: {why};"
-                " a text that triggers it counts as no match"
+                f"{where}: warning: regex term {as_written(term.raw)} can backtrack for ever:"
+                f" {why}; a text that triggers it counts as no match"
             )
     return sorted(warnings)
 
