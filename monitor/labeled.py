@@ -306,7 +306,10 @@ def parse_labeled(text: str) -> list[LabeledItem]:
     header = [h.strip() for h in top[1]]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise ValueError(f":1: missing column(s): {', '.join(missing)}")
+        hint = ""
+        if len(header) == 1 and "," in header[0]:  # saved as CSV: the header is one cell
+            hint = "; the header has no tab: the columns are separated by tabs (TSV), not commas"
+        raise ValueError(f":1: missing column(s): {', '.join(missing)}{hint}")
     twice = sorted({h for h in header if h and header.count(h) > 1})
     if twice:  # which of the two would count?
         raise ValueError(f":1: column(s) named twice: {', '.join(twice)}")

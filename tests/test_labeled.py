@@ -141,6 +141,11 @@ def test_bad_label_names_file_and_line() -> None:
     [
         ("", ":1: empty file"),
         ("id\ttitle\tdemo:eased\n", ":1: missing column"),
+        (  # saved as CSV from a spreadsheet: it said only which columns were missing
+            "id,title,text,demo:eased\nx,a,,y\n",
+            ":1: missing column\\(s\\): id, title, text; the header has no tab: the columns are "
+            "separated by tabs \\(TSV\\), not commas",
+        ),
         ("id\ttitle\ttext\tdemo:eased\nx\ty\n", ":2: 2 fields"),
         (
             "id\ttitle\ttext\tdemo:eased\tdemo:eased\nx\ty\t\ty\tn\n",
