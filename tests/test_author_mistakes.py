@@ -233,3 +233,30 @@ def test_a_regex_warning_keeps_its_backslashes_as_written(tmp_path: Path) -> Non
     indicators = load_definitions(tmp_path / "indicators", tmp_path / "feeds.yaml").indicators
     (warning,) = regex_warnings(indicators)
     assert "warning: regex term '/\\b(\\w+)+line$/' can backtrack for ever" in warning
+
+
+@pytest.mark.parametrize(
+    ("new", "message"),
+    [
+        (
+            "any: [hotline*, title: hotline]",
+            "'title: hotline' is read by YAML as a mapping, not a term: quote it or write "
+            "title:hotline",
+        ),
+        (
+            "any: [hotline*, /direct: line/]",
+            "'/direct: line/' is read by YAML as a mapping, not a term: quote it",
+        ),
+    ],
+)
+def test_a_term_with_a_colon_left_unquoted_says_to_quote_it(
+    tmp_path: Path, new: str, message: str
+) -> None:
+    # it said "unknown key 'title' in a nested rule; allowed: …" and "a nested rule needs one
+    # of: all, any, none, near", about a rule the author never wrote
+    found = problems(tmp_path, edited("any: [hotline*, 'direct line']", new))
+    assert found == [f"{tmp_path / 'indicators' / 'hotline.yaml'}:15: {message}"]
+
+
+def test_a_quoted_title_term_with_a_space_is_a_title_term(tmp_path: Path) -> None:
+    assert problems(tmp_path, edited("'direct line'", "'title: direct line'")) == []

@@ -95,6 +95,23 @@ def _operator(f: File, key: str, node: yaml.Node, depth: int) -> Node | None:
             assert_never(operator)
 
 
+def _term_with_colon(f: File, node: yaml.MappingNode) -> bool:
+    """A term written with ': ' and no quotes (`- title: Xi`, `- /visa: ?free/`) is, for YAML, a
+    mapping of one key that is no rule key to text: say so (True), not "unknown key 'title' in a
+    nested rule" and "a nested rule needs one of: all, any, none, near"."""
+    if len(node.value) != 1:
+        return False
+    key, value = node.value[0]
+    if not (isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode)):
+        return False
+    if key.value in RULE_KEYS or key.value in RULE_ELSEWHERE or key.value == "term":
+        return False
+    written = f"{key.value}: {value.value}"
+    also = f" or write title:{value.value}" if key.value == "title" else ""
+    f.error(node, f"'{written}' is read by YAML as a mapping, not a term: quote it{also}")
+    return True
+
+
 def _item(f: File, node: yaml.Node, depth: int) -> Node | None:
     f.items += 1
     if f.items > MAX_RULE_ITEMS:
@@ -112,6 +129,8 @@ def _item(f: File, node: yaml.Node, depth: int) -> Node | None:
     ):
         term = _labeled_term(f, node)
         return TermNode(term) if term is not None else None
+    if isinstance(node, yaml.MappingNode) and _term_with_colon(f, node):
+        return None
     if isinstance(node, yaml.MappingNode):
         values = mapping(f, node, "a nested rule", RULE_KEYS, elsewhere=RULE_ELSEWHERE)
         if values is None or not values.keys() - {"scope"}:
