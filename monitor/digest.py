@@ -25,6 +25,7 @@ import jinja2
 from monitor import columns
 from monitor.domain import UNKNOWN, Evidence, StatusChange, digest_of
 from monitor.errors import DigestError
+from monitor.languages import marked_language
 from monitor.links import without_userinfo
 from monitor.shownterms import shown_terms
 from monitor.silences import Silence
@@ -164,6 +165,7 @@ class _Item:
     snippet: str  # the news beyond the headline (`views.lede`), or ""
     terms: str  # the matched terms as words a person wrote, joined
     judged: bool = False  # an analyst's standing `yes` (as the page and `monitor history` say)
+    lang: str = ""  # of its headline and snippet (`marked_language`), "" for the digest's own
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,7 @@ def _item(evidence: Evidence, zone: tzinfo) -> _Item:
         snippet=lede(evidence.title, evidence.snippet),
         terms=", ".join(shown_terms(evidence.terms, evidence.title, evidence.snippet)),
         judged=bool(evidence.judged),
+        lang=marked_language(f"{evidence.title} {evidence.snippet}"),
     )
 
 
@@ -394,6 +397,7 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["wrap"] = _wrap
+    env.filters["language"] = marked_language  # the HTML part's `lang` of a feed's or YAML's text
     return env
 
 

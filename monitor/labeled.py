@@ -26,7 +26,6 @@ import csv
 import hashlib
 import io
 import math
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from types import MappingProxyType
 from typing import Any
 
 from monitor.domain import Entry, Indicator, without_controls
+from monitor.languages import LANGUAGES, language_of
 from monitor.match import Matcher
 
 __all__ = [
@@ -60,11 +60,6 @@ __all__ = [
 LABELS = ("y", "n", "?")
 REQUIRED_COLUMNS = ("id", "title", "text")
 PARTS = ("tune", "score", "all")
-LANGUAGES = ("en", "ko", "zh", "ja")
-
-_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
-_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def part_of(item_id: str) -> str:
@@ -82,21 +77,6 @@ def select(items: Iterable[LabeledItem], part: str) -> list[LabeledItem]:
     if part not in PARTS:
         raise ValueError(f"labeled: part {part!r} must be one of {', '.join(PARTS)}")
     return [i for i in items if part == "all" or part_of(i.id) == part]
-
-
-def language_of(text: str) -> str:
-    """The language of a text by its script: Hangul ko, kana ja, other Han zh, else en.
-
-    Kana before Han, since Japanese writes with both; Hangul first, since Korean news often
-    mixes in Han characters (韓中, 中).
-    """
-    if _HANGUL.search(text):
-        return "ko"
-    if _KANA.search(text):
-        return "ja"
-    if _HAN.search(text):
-        return "zh"
-    return "en"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from markupsafe import Markup, escape
 
 from monitor import owners
 from monitor.domain import UNKNOWN, Definitions, Evidence, StatusChange, Verdict
+from monitor.languages import marked_language
 from monitor.links import without_userinfo
 from monitor.match.explain import EntryExplanation, feed_note, numbered_sentences, outcome_blocks
 from monitor.shownterms import shown_terms, term_spans, whole_words
@@ -137,6 +138,7 @@ class Item:
     outcome_id: str = ""
     judged: bool = False  # an analyst's standing `yes`
     why: str = ""  # its explanation (`explain_url`); "" for an outcome no longer defined
+    lang: str = ""  # of its headline and snippet (`marked_language`), "" for the page's own
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,7 @@ def _item(
         outcome_id=e.outcome_id,
         judged=bool(e.judged),
         why=why,
+        lang=marked_language(f"{e.title} {e.snippet}"),
     )
 
 
@@ -354,6 +357,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["clean"] = clean
+    env.filters["language"] = marked_language  # the `lang` of a feed's or a person's text
     env.globals["palette"] = PALETTE
     env.globals["colours"] = COLOURS  # every status's colour, as the digest draws it
     return env
@@ -530,6 +534,7 @@ def render_explanation(
             ],
             note=feed_note(explanation),
             sentences=numbered_sentences(explanation.sentences),
+            lang=marked_language(" ".join(explanation.sentences)),  # the title's too
             now=format_time(now, zone),
             **_slots(),
         )

@@ -411,7 +411,7 @@ def test_the_page_shows_a_removed_outcomes_changes_by_the_label_they_kept(
             page = client.get("/indicators/reads-a/page")
     assert page.status_code == 200
     history = page.text.split('id="history"')[-1]
-    assert "<strong>A visa waiver (reported)</strong>" in history
+    assert '<strong dir="auto">A visa waiver (reported)</strong>' in history
     assert "<title>A visa waiver (reported): 2026-01-06 – " in page.text  # the timeline
 
 
