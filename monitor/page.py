@@ -134,6 +134,7 @@ class Item:
     snippet: Markup
     words: tuple[str, ...]  # the terms that matched, as words a person wrote (`shown_terms`)
     outcome: str  # the outcome's label when the indicator has several, else ""
+    label: str = ""  # the outcome's label, always: the verdict buttons' names say it
     entry_id: int = 0
     outcome_id: str = ""
     judged: bool = False  # an analyst's standing `yes`
@@ -204,10 +205,11 @@ def _item(
     why = explain_url(e.indicator_id, e.entry_id, e.outcome_id)
     try:
         indicator = definitions.indicator(e.indicator_id)
-        several = len(indicator.outcomes) > 1
-        outcome = indicator.outcome(e.outcome_id).label if several else ""
+        label = indicator.outcome(e.outcome_id).label
+        outcome = label if len(indicator.outcomes) > 1 else ""
     except KeyError:
         outcome, why = dict(kept).get(e.outcome_id, e.outcome_id), ""
+        label = outcome
     return Item(
         title=highlight(clean(e.title), e.terms) if clean(e.title) else Markup("(no headline)"),
         href=web_url(e.link),
@@ -217,6 +219,7 @@ def _item(
         snippet=highlight(lede(e.title, e.snippet), e.terms),
         words=shown_terms(e.terms, e.title, e.snippet),
         outcome=outcome,
+        label=label,
         entry_id=e.entry_id,
         outcome_id=e.outcome_id,
         judged=bool(e.judged),

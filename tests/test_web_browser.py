@@ -28,6 +28,7 @@ db_url, defs, store, app = webdata.db_url, webdata.defs, webdata.store, webdata.
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "test-artifacts"
+EASED = "Visas are waived or extended"  # visa-easing's one outcome
 NOT_TRIED = "the entry lacks terms the rule needs (not tried)"  # explain's words for a miss
 ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -112,6 +113,31 @@ def test_confirming_a_missed_entry_makes_it_evidence(
     assert GENERAL in item.inner_text() and "confirmed by an analyst" in item.inner_text()
     assert item.get_by_role("button", name="Confirm").count() == 0  # already confirmed
     assert shot(page, "web-verdict-yes.png").stat().st_size > 10_000
+
+
+def test_each_verdict_button_is_named_for_its_entry_and_outcome(
+    server: WebServer, browser: object, store: Store
+) -> None:
+    """A screen reader hears "Confirm: entry 12 is evidence of …", not "Confirm" again and
+    again; the visible words stay as they were."""
+    herald = entry_id(store, VISA_HERALD)
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})  # type: ignore[attr-defined]
+    page.goto(f"{server.url}/indicators/visa-easing/page")
+    items = page.locator("h2#evidence + ul.evidence li")
+    entries = [int(items.nth(n).get_attribute("data-entry")) for n in range(items.count())]
+    assert herald in entries and len(entries) == 2
+    names = []
+    for entry in entries:
+        for visible, name in [
+            ("Not relevant", f"Not relevant: entry {entry} is not evidence of {EASED}"),
+            ("Confirm", f"Confirm: entry {entry} is evidence of {EASED}"),
+        ]:
+            button = page.get_by_role("button", name=name, exact=True)  # the computed name
+            assert button.count() == 1, name
+            assert button.inner_text() == visible
+            assert button.locator("xpath=ancestor::li[1]").get_attribute("data-entry") == str(entry)
+            names.append(name)
+    assert len(set(names)) == 4
 
 
 def test_why_on_a_piece_of_evidence_shows_its_rule_part_by_part(
