@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from http import HTTPStatus
 from pathlib import Path
@@ -135,6 +135,7 @@ class Item:
     words: tuple[str, ...]  # the terms that matched, as words a person wrote (`shown_terms`)
     outcome: str  # the outcome's label when the indicator has several, else ""
     label: str = ""  # the outcome's label, always: the verdict buttons' names say it
+    anchor: str = ""  # its id on the indicator's page (`evidence_anchor`)
     entry_id: int = 0
     outcome_id: str = ""
     judged: bool = False  # an analyst's standing `yes`
@@ -174,6 +175,7 @@ class VerdictRow:
     href: str | None
     standing: str  # statuses.standing: superseded, or why a yes adds no evidence; "" else
     why: str  # the entry's explanation, for the verdict's outcome while it is defined
+    anchor: str = ""  # `evidence_anchor`, on the newest verdict of an entry not in the evidence
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,7 @@ def _item(
         words=shown_terms(e.terms, e.title, e.snippet),
         outcome=outcome,
         label=label,
+        anchor=evidence_anchor(e.entry_id, e.outcome_id),
         entry_id=e.entry_id,
         outcome_id=e.outcome_id,
         judged=bool(e.judged),
@@ -236,6 +239,12 @@ def explain_url(indicator_id: str, entry_id: int, outcome_id: str | None = None)
     """GET /indicators/{id}/explain/{entry}, of one outcome (`?outcome=`) or of every one."""
     url = f"/indicators/{quote(indicator_id, safe='')}/explain/{entry_id}"
     return url if outcome_id is None else f"{url}?outcome={quote(outcome_id, safe='')}"
+
+
+def evidence_anchor(entry_id: int, outcome_id: str) -> str:
+    """The id of an entry as evidence of an outcome on the indicator's page: of its evidence
+    item, or, once a `no` took it out, of its newest verdict; a verdict's redirect goes there."""
+    return f"evidence-{entry_id}-{quote(outcome_id, safe='')}"
 
 
 def verdict_url(indicator_id: str) -> str:
@@ -474,13 +483,27 @@ def render_indicator(
             days=TIMELINE_DAYS,
             judge=verdict_url(view.id),
             outcomes=[(o.id, o.label) for o in indicator.outcomes],
-            verdicts=[_verdict_row(definitions, v, e, zone, note) for v, e, note in verdicts],
+            verdicts=_anchored(
+                card.items, [_verdict_row(definitions, v, e, zone, n) for v, e, n in verdicts]
+            ),
             older_verdicts=older_verdicts,
             silences=_silence_rows(definitions, silences, now=now, zone=zone),
             silence=silence_url(view.id),
             **_slots(),
         )
     )
+
+
+def _anchored(items: Sequence[Item], rows: Sequence[VerdictRow]) -> list[VerdictRow]:
+    """`rows` (newest first), the newest of each entry and outcome not among the evidence
+    `items` with its `evidence_anchor`: where the page lands after a `no` took it out."""
+    taken = {item.anchor for item in items}
+    anchored = []
+    for row in rows:
+        anchor = evidence_anchor(row.verdict.entry_id, row.verdict.outcome_id)
+        anchored.append(row if anchor in taken else replace(row, anchor=anchor))
+        taken.add(anchor)
+    return anchored
 
 
 def _slots() -> dict[str, Markup]:

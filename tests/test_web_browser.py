@@ -76,7 +76,7 @@ def test_clicking_not_relevant_takes_the_evidence_off_and_changes_the_status(
     with page.expect_navigation():
         item.get_by_role("button", name="Not relevant").click()
 
-    assert page.url == f"{server.url}/indicators/visa-easing/page#evidence"
+    assert page.url == f"{server.url}/indicators/visa-easing/page#evidence-{herald}-eased"
     assert badge.get_attribute("data-status") == "eased:reported"
     evidence = page.locator("h2#evidence + ul.evidence")
     assert evidence.locator(f'li[data-entry="{herald}"]').count() == 0
@@ -138,6 +138,45 @@ def test_each_verdict_button_is_named_for_its_entry_and_outcome(
             assert button.locator("xpath=ancestor::li[1]").get_attribute("data-entry") == str(entry)
             names.append(name)
     assert len(set(names)) == 4
+
+
+IN_VIEW = "id => { const r = document.getElementById(id).getBoundingClientRect(); \
+return Math.round(r.top) >= 0 && r.top < innerHeight; }"
+FOCUS_IN = "id => document.activeElement.closest('#' + CSS.escape(id)) !== null"
+
+
+def test_after_a_verdict_a_keyboard_user_is_back_at_the_entry_judged(
+    server: WebServer, browser: object, store: Store
+) -> None:
+    """The form's post is answered with a redirect; it lands where the entry judged is (its
+    evidence item, or its verdict once a `no` took it out), scrolled into view, and Tab goes
+    on from there, not from the top of the page."""
+    herald = entry_id(store, VISA_HERALD)
+    page = browser.new_page(viewport={"width": 1280, "height": 500})  # type: ignore[attr-defined]
+    page.goto(f"{server.url}/indicators/visa-easing/page")
+    items = page.locator("h2#evidence + ul.evidence li")
+    (other,) = [
+        int(items.nth(n).get_attribute("data-entry"))
+        for n in range(items.count())
+        if items.nth(n).get_attribute("data-entry") != str(herald)
+    ]
+    for entry, button, where in [
+        (other, "Confirm", "h2#evidence + ul.evidence li"),  # stays, confirmed
+        (herald, "Not relevant", "ul.verdicts li"),  # taken out: its verdict says so
+    ]:
+        anchor = f"evidence-{entry}-eased"
+        page.locator(f"#{anchor}").get_by_role("button", name=button).focus()
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+
+        assert page.url == f"{server.url}/indicators/visa-easing/page#{anchor}"
+        target = page.locator(f"#{anchor}")
+        assert target.count() == 1 and target.get_attribute("data-entry") == str(entry)
+        assert page.locator(f"{where}#{anchor}").count() == 1
+        assert page.evaluate("scrollY") > 0 and page.evaluate(IN_VIEW, anchor)
+        page.keyboard.press("Tab")
+        assert page.evaluate(FOCUS_IN, anchor)  # the next Tab is inside the entry judged
+    assert shot(page, "web-verdict-landing.png").stat().st_size > 10_000
 
 
 def test_why_on_a_piece_of_evidence_shows_its_rule_part_by_part(

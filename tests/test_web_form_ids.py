@@ -93,7 +93,8 @@ def test_the_untampered_form_still_judges(client: httpx.Client, store: Store) ->
     answer = client.post("/indicators/visa-easing/page/verdict", data=posted, headers=HTML)
 
     assert answer.status_code == 303
-    assert answer.headers["location"] == "/indicators/visa-easing/page#evidence"
+    location = f"/indicators/visa-easing/page#evidence-{posted['entry']}-eased"
+    assert answer.headers["location"] == location
     assert [v.entry_id for v, _ in store.verdicts()] == [int(posted["entry"])]
 
 

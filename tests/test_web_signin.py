@@ -308,7 +308,7 @@ def test_a_verdict_from_the_page_needs_the_sessions_csrf_token_and_records_its_n
     )
 
     assert answer.status_code == 303
-    assert answer.headers["location"] == f"{PAGE}#evidence"
+    assert answer.headers["location"] == f"{PAGE}#evidence-{entry}-eased"
     assert [v.who for v, _ in store.verdicts()] == ["alice"]
     after = web.get(PAGE, headers=as_browser(alice)).text
     assert f"verdict: no on entry {entry} by alice" in after

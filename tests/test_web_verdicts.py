@@ -214,7 +214,7 @@ def test_the_page_form_judges_and_sends_the_browser_back_to_the_page(client: Tes
     )
 
     assert answer.status_code == 303
-    assert answer.headers["location"] == "/indicators/visa-easing/page#evidence"
+    assert answer.headers["location"] == f"/indicators/visa-easing/page#evidence-{herald}-eased"
     again = client.post(  # a browser without Sec-Fetch-Site, under the page's no-referrer policy
         "/indicators/visa-easing/page/verdict",
         data={"entry": str(herald), "outcome": "eased", "verdict": "no"},
@@ -234,6 +234,35 @@ def test_the_page_form_judges_and_sends_the_browser_back_to_the_page(client: Tes
     assert "by anonymous, " in row and "“dup”" in row
     assert re.search(r'data-status="eased:reported"', after.text)
     assert f"verdict: no on entry {herald} by anonymous: dup" in after.text
+
+
+@pytest.mark.parametrize(
+    ("outcome", "location"),
+    [
+        ("balance", "/indicators/north-korea-stance/page#evidence-{entry}-balance"),
+        ("//evil.example/x", None),  # no outcome of the indicator: 422, no redirect at all
+        ("balance#@evil.example", None),
+    ],
+)
+def test_the_page_form_sends_the_browser_back_to_the_entry_judged_on_this_site(
+    client: TestClient, outcome: str, location: str | None
+) -> None:
+    """The redirect names the entry judged as a fragment of the indicator's page (the `id`
+    of its evidence item), a path of this site: the outcome is one of the indicator's."""
+    general = entry_id(client, GENERAL)
+    answer = client.post(
+        "/indicators/north-korea-stance/page/verdict",
+        data={"entry": str(general), "outcome": outcome, "verdict": "yes"},
+        headers={"Sec-Fetch-Site": "same-origin"},
+        follow_redirects=False,
+    )
+    if location is None:
+        assert answer.status_code == 422 and "location" not in answer.headers
+        return
+    assert answer.status_code == 303
+    assert answer.headers["location"] == location.format(entry=general)
+    page = client.get(answer.headers["location"].partition("#")[0]).text
+    assert f'<li data-entry="{general}" id="evidence-{general}-balance">' in page
 
 
 def test_the_page_says_which_verdicts_add_no_evidence_now_and_which_were_superseded(
@@ -262,7 +291,9 @@ def test_the_page_says_which_verdicts_add_no_evidence_now_and_which_were_superse
     evidence = page.split('id="evidence"')[1].split('id="verdicts"')[0]
     assert f'data-entry="{found}"' not in evidence and f'data-entry="{herald}"' in evidence
     verdicts = page.split('id="verdicts"')[1].split('id="history"')[0]
-    rows = re.findall(r'<li data-verdict="(yes|no)" data-entry="(\d+)">(.*?)</li>', verdicts)
+    rows = re.findall(
+        r'<li data-verdict="(yes|no)" data-entry="(\d+)"(?: id="[^"]+")?>(.*?)</li>', verdicts
+    )
     assert [(v, int(e)) for v, e, _ in rows] == [("yes", herald), ("no", herald), ("yes", found)]
     assert "superseded" not in rows[0][2] and "window" not in rows[0][2]
     assert "superseded by a later verdict" in rows[1][2]

@@ -400,14 +400,16 @@ def verdict(
 )
 async def page_verdict(state: State, request: Request, indicator_id: IndicatorId) -> Response:
     """The page's "Not relevant" / "Confirm" buttons: a form post (entry, outcome, verdict,
-    note), answered with a redirect back to the indicator's page."""
+    note), answered with a redirect back to the indicator's page, at the entry judged
+    (`page.evidence_anchor`: its evidence item, or its verdict once a `no` took it out)."""
     field = await websilences.read_form(request, "verdict")
     entry_id = websilences.form_id(field, "entry", "entry: not an entry id", most=_MAX_ID)
     who = signin.visitor_of(request).name
     verdict, note = field.get("verdict", ""), field.get("note", "")[:2000]
     judge_args = (indicator_id, entry_id, field.get("outcome", ""), verdict, note, who)
-    await run_in_threadpool(_judge, state, *judge_args)
-    return RedirectResponse(f"{page.indicator_url(indicator_id)}#evidence", status_code=303)
+    judged = await run_in_threadpool(_judge, state, *judge_args)
+    anchor = page.evidence_anchor(entry_id, judged.verdict.outcome_id)  # the judged entry's
+    return RedirectResponse(f"{page.indicator_url(indicator_id)}#{anchor}", status_code=303)
 
 
 def _judge(
