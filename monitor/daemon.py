@@ -92,10 +92,14 @@ class Daemon:
         *,
         clock: Clock = utcnow,
         owner: str | None = None,
+        started: datetime | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
+        # When the daemon was started (`monitor run`'s first line; else now): with the first
+        # check cycle recorded, when monitoring began for the first digest (`daily.due_day`).
+        self.started = started if started is not None else clock()
         self.owner = owner or owners.owner_of()  # host:pid:start@place (`monitor.owners`)
         self.stopping = threading.Event()
         self.fatal: str | None = None  # why the daemon stopped itself (the exit code is 1)
@@ -395,7 +399,11 @@ class Daemon:
         s = self.settings
         last = self.store.last_digest()
         day = due_day(
-            now, digest_time=s.digest_time, zone=s.zone, last_sent=last[0] if last else None
+            now,
+            digest_time=s.digest_time,
+            zone=s.zone,
+            last_sent=last[0] if last else None,
+            began=None if last else self._began(),
         )
         if day is None:
             return False
@@ -428,6 +436,12 @@ class Daemon:
         if not result.sent:
             log.debug("digest: %s not sent: %s", day, result.reason)
         return result.sent
+
+    def _began(self) -> datetime:
+        """When monitoring began: the first check cycle recorded, or this daemon's start if
+        that came first (a daemon started just before the digest time checks after it)."""
+        first = self.store.first_cycle_started()
+        return self.started if first is None else min(first, self.started)
 
     def _sleep(self, seconds: float) -> None:
         if self.stopping.wait(seconds):

@@ -141,13 +141,23 @@ def slot(day: date, digest_time: time, zone: tzinfo) -> datetime:
 
 
 def due_day(
-    now: datetime, *, digest_time: time, zone: tzinfo, last_sent: date | None
+    now: datetime,
+    *,
+    digest_time: time,
+    zone: tzinfo,
+    last_sent: date | None,
+    began: datetime | None = None,
 ) -> date | None:
     """The day whose digest should go out at `now`: today once its time has come; before that,
     yesterday's when it was missed (a digest was sent before, but not since yesterday).
-    Only the latest missed day is returned, so a long outage yields one digest, not one a day."""
+    Only the latest missed day is returned, so a long outage yields one digest, not one a day.
+    `began`: when monitoring began (the first check cycle); with no digest sent before, today's
+    is not due when its time came before that: nothing was missed, and the first digest goes
+    out at the next digest time, not as soon as a new database's first check is done."""
     today = now.astimezone(zone).date()
     if now >= slot(today, digest_time, zone):
+        if last_sent is None and began is not None and began > slot(today, digest_time, zone):
+            return None
         return today
     yesterday = today - timedelta(days=1)
     if last_sent is not None and last_sent < yesterday:

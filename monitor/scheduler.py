@@ -138,7 +138,7 @@ def run(
     before its start-up (else here), go to the daemon from its first step on."""
     signals = signals or Signals().install()
     signals.before("starting the daemon")
-    daemon = Daemon(settings, store, definitions)
+    daemon = Daemon(settings, store, definitions, started=signals.installed_at)
     signals.attach(daemon)  # before start-up's database work, which can wait for the database
     if not daemon.stopping.is_set():
         try:

@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -129,8 +129,12 @@ class Signals:
         self.reload_requested = False
         self._daemon: Stoppable | None = None
         self._reloads: Callable[[], None] | None = None  # what SIGHUP asks (`reload_with`)
+        # When the command's first line ran (`install`): the daemon's start, before the
+        # seconds of imports and start-up (a digest time passed meanwhile was not missed).
+        self.installed_at: datetime | None = None
 
     def install(self) -> Signals:
+        self.installed_at = datetime.now(UTC)
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._stop)
             signal.signal(signal.SIGINT, self._stop)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, event, select, text
@@ -160,3 +160,11 @@ def started_until_done_or_waiting(
         while thread.is_alive() and not conn.execute(_WAITING).scalar_one():
             thread.join(0.01)
     return thread
+
+
+def monitored_since_yesterday(store: Store, now: datetime) -> None:
+    """A check cycle a day before `now`: monitoring began before today's digest time, so a
+    daemon started now sends today's digest after its first check, as one that was down at the
+    digest time does (on a database new today it waits for the next digest time)."""
+    began = now - timedelta(days=1)
+    store.record_cycle(Cycle(started_at=began, finished_at=began))

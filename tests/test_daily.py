@@ -54,6 +54,23 @@ def test_due_day(local_now: datetime, last_sent: date | None, expected: date | N
     assert due_day(now, digest_time=SEVEN, zone=SEOUL, last_sent=last_sent) == expected
 
 
+@pytest.mark.parametrize(
+    ("began", "last_sent", "expected"),
+    [
+        (datetime(2026, 1, 6, 9, 0), None, None),  # new today after 07:00: nothing was missed
+        (datetime(2026, 1, 6, 6, 0), None, date(2026, 1, 6)),  # monitored at 07:00: missed it
+        (datetime(2026, 1, 5, 9, 0), None, date(2026, 1, 6)),  # new yesterday: today's is due
+        (datetime(2026, 1, 6, 9, 0), date(2026, 1, 5), date(2026, 1, 6)),  # sent before
+    ],
+)
+def test_due_day_of_a_new_database(
+    began: datetime, last_sent: date | None, expected: date | None
+) -> None:
+    now = datetime(2026, 1, 6, 23, 0, tzinfo=SEOUL)
+    begun = began.replace(tzinfo=SEOUL)
+    assert due_day(now, digest_time=SEVEN, zone=SEOUL, last_sent=last_sent, began=begun) == expected
+
+
 def feed_state(**changes: object) -> FeedState:
     base: dict[str, object] = dict(
         id="f", url="https://example.org/rss", moved_to=None, title="", tags=(),

@@ -44,6 +44,7 @@ from tests import news
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, Route, _RequestHandler
 from tests.smtpserver import running_smtp_server
+from tests.storeops import monitored_since_yesterday
 from tests.webhook import closed_port
 
 HOUR = timedelta(hours=1)
@@ -113,6 +114,7 @@ def test_smtp_down_at_digest_time_then_back_sends_the_digest_once(
     port = closed_port()
     clock = Clock()
     with open_store(f"sqlite:///{home / 'monitor.db'}") as store:
+        monitored_since_yesterday(store, clock.now)
         daemon = make_daemon(
             home, store, clock, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False
         )
@@ -471,6 +473,7 @@ def test_a_full_outbox_disk_is_a_clear_error_and_the_digest_stays_unsent(
 ) -> None:
     clock = Clock()
     with open_store(f"sqlite:///{home / 'monitor.db'}") as store:
+        monitored_since_yesterday(store, clock.now)
         daemon = make_daemon(home, store, clock, outbox_dir=tiny_disk)
         assert daemon.check()
         day = clock.now.date()

@@ -352,6 +352,7 @@ def test_stopping_abandons_a_slow_fetch_at_once(
 
 
 def test_the_digest_job_sends_the_due_digest_once(home: Path, store: Store) -> None:
+    storeops.monitored_since_yesterday(store, datetime.now(UTC))
     with running_smtp_server() as smtp:
         daemon = make_daemon(
             home, store, smtp_host=smtp.host, smtp_port=smtp.port, smtp_starttls=False,
@@ -374,6 +375,7 @@ def test_a_restart_sends_at_once_the_alerts_and_digest_a_killed_daemon_had_claim
     claim (an hour and 15 minutes): the restarted daemon sees it is gone, takes them over at
     start-up and sends both in its first ticks, and says so in one line."""
     dead = ended_process_owner()
+    storeops.monitored_since_yesterday(store, datetime.now(UTC))
     with running_webhook() as hook, running_smtp_server() as smtp:
         options = {
             "notify_urls": hook.apprise_url("/alerts"), "smtp_host": smtp.host,
@@ -403,6 +405,7 @@ def test_a_restart_sends_at_once_the_alerts_and_digest_a_killed_daemon_had_claim
 def test_a_failing_digest_is_released_and_backed_off(
     home: Path, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
+    storeops.monitored_since_yesterday(store, datetime.now(UTC))
     daemon = make_daemon(
         home, store, smtp_host="127.0.0.1", smtp_port=closed_port(), smtp_starttls=False,
         digest_to="a@example.org", digest_time="00:00",

@@ -151,6 +151,14 @@ class HealthMixin(StoreBase):
             value: datetime | None = conn.execute(query).scalar_one_or_none()
         return value
 
+    def first_cycle_started(self) -> datetime | None:
+        """When the earliest cycle recorded began: when monitoring began, for a database whose
+        first digest is still to come (`daily.due_day`)."""
+        query = select(func.min(cycle_table.c.started_at))
+        with self._tx("read cycles") as conn:
+            value: datetime | None = conn.execute(query).scalar_one_or_none()
+        return value
+
     def last_reading_cycle(self) -> datetime | None:
         """When the latest cycle that went well *and checked a feed* finished: the "last check"
         of the page and /healthz. A cycle can check none: every due feed was leased by another
