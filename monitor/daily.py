@@ -30,7 +30,7 @@ from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 from monitor.digest import DigestInput, FeedProblem, build_digest
-from monitor.domain import Definitions, StatusChange, format_duration, utc_text
+from monitor.domain import Definitions, StatusChange, how_long, utc_text
 from monitor.errors import DigestError
 from monitor.mail import (
     Refused,
@@ -187,7 +187,7 @@ def feed_problems(
         elif feed.last_success_at is not None and (
             now - feed.last_success_at > feed.interval * STALE_AFTER
         ):
-            quiet_for = format_duration(_whole_minutes(now - feed.last_success_at))
+            quiet_for = how_long(now - feed.last_success_at)
             why = f" (rate limited: {feed.last_error})" if feed.rate_limited else ""
             problem = FeedProblem(
                 feed.id, url, f"no successful fetch for {quiet_for}{why}", feed.last_success_at
@@ -208,10 +208,6 @@ def _error(feed: FeedState) -> str:
     if feed.last_error:
         return feed.last_error
     return f"HTTP {feed.http_status}" if feed.http_status else "unknown error"
-
-
-def _whole_minutes(value: timedelta) -> timedelta:
-    return timedelta(minutes=max(1, int(value.total_seconds() // 60)))
 
 
 def previous_send(store: Store, day: date, *, digest_time: time, zone: tzinfo) -> datetime | None:

@@ -143,6 +143,16 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
     return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
 
 
+def how_long(value: timedelta) -> str:
+    """A time gone by as a reader counts it, rounded down to its largest unit: `3 days`, `1
+    day`, `26h` as `1 day`, `5h`, `47m` (at least `1m`); not `1563m` (`format_duration`
+    writes a setting's value)."""
+    if value.days:
+        return f"{value.days} day{'s' * (value.days != 1)}"
+    minutes = max(1, int(value.total_seconds() // 60))
+    return f"{minutes // 60}h" if minutes >= 60 else f"{minutes}m"
+
+
 def format_duration(value: timedelta) -> str:
     seconds = int(value.total_seconds())
     for unit in ("w", "d", "h", "m"):

@@ -26,7 +26,7 @@ from monitor.domain import (
     Definitions,
     Status,
     StatusChange,
-    format_duration,
+    how_long,
     zoned_text,
 )
 from monitor.errors import StoreError
@@ -360,10 +360,7 @@ def silent_words(feed: FeedState, *, now: datetime, zone: tzinfo = UTC) -> str:
     since = feed.silent_since(now)
     if since is None:
         return ""
-    days = (now - since).days
-    minutes = timedelta(minutes=int((now - since).total_seconds() // 60))
-    quiet_for = f"{days} day{'s' * (days != 1)}" if days else format_duration(minutes)
-    return f"no new item since {since.astimezone(zone):%Y-%m-%d} ({quiet_for})"
+    return f"no new item since {since.astimezone(zone):%Y-%m-%d} ({how_long(now - since)})"
 
 
 def moved_words(feed: FeedState) -> str:
