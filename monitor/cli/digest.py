@@ -52,7 +52,7 @@ def digest_cmd(
     """
     from monitor import daily, owners
     from monitor.domain import utcnow
-    from monitor.pipeline import prepare
+    from monitor.pipeline import evaluate_and_record, prepare
 
     if preview == send:  # neither, or both: which one was meant is not for us to guess
         raise click.UsageError(
@@ -81,7 +81,12 @@ def digest_cmd(
                 "`monitor digest --send` sends it again")  # fmt: skip
 
     with stopped_by_signals(stopped):
-        prepare(rt.context(), now=now)
+        ctx = rt.context()
+        prepare(ctx, now=now)
+        # No check follows, as one follows a daemon's start: feeds due for two intervals that
+        # no check tried are unread, and the changes to `unknown` that makes, dated when they
+        # went unread, are recorded now, so that this digest lists them (as its preview does).
+        evaluate_and_record(ctx, now=now, checked=True)
         take_over_claims(rt, now)  # a killed `digest --send`'s claim is not left for 15 minutes
         result = daily.send_daily_digest(
             rt.definitions, rt.store, rt.settings, day=the_day, now=now,
