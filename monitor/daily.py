@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
-from monitor.digest import DigestInput, FeedProblem, build_digest
+from monitor.digest import DigestInput, FeedProblem, Reads, build_digest
 from monitor.domain import Definitions, StatusChange, how_long, utc_text
 from monitor.errors import DigestError
 from monitor.mail import (
@@ -287,6 +287,7 @@ def digest_input(
     )
     return DigestInput(
         day=day,
+        reads=Reads(*store.reads_between(start, end)),
         generated_at=now,
         timezone=timezone,
         changes=tuple(changes),

@@ -71,6 +71,16 @@ class FeedProblem:
 
 
 @dataclass(frozen=True)
+class Reads:
+    """What the checks of the digest's span read: `checks` feed checks (a 304 and a failure
+    count), `new` entries stored, the latest cycle that checked a feed finished at `last`."""
+
+    checks: int
+    new: int
+    last: datetime | None
+
+
+@dataclass(frozen=True)
 class DigestInput:
     day: date
     generated_at: datetime
@@ -91,6 +101,9 @@ class DigestInput:
     # While a replay holds the statuses, as it was built (`views.replay_note`): first among
     # the problems, since no change it lists could have been recorded meanwhile.
     replay_note: str = ""
+    # What the checks since the last digest read, said under the summary, so that a day without
+    # a change does not read like one nobody read the feeds (None: not said).
+    reads: Reads | None = None
 
 
 # ---------------------------------------------------------------- formatting helpers
@@ -135,6 +148,21 @@ def count_unknown(data: DigestInput) -> int:
     return sum(1 for line in data.indicators if line.status == UNKNOWN)
 
 
+def _read_words(reads: Reads | None, zone: tzinfo) -> str:
+    """'The feeds were checked 96 times since the last digest, the last at …, and brought 41
+    new items.', or that no feed was; "" when unknown."""
+    if reads is None:
+        return ""
+    if not reads.checks or reads.last is None:
+        return "No feed was checked since the last digest: nothing new was read."
+    times = "once" if reads.checks == 1 else f"{reads.checks} times"
+    items = f"{reads.new} new item{'s' if reads.new != 1 else ''}" if reads.new else "no new item"
+    return (
+        f"The feeds were checked {times} since the last digest, the last at "
+        f"{format_time(reads.last, zone)}, and brought {items}."
+    )
+
+
 def _summary(data: DigestInput) -> str:
     n = count_changed(data.changes)
     summary = (
@@ -149,7 +177,8 @@ def _summary(data: DigestInput) -> str:
             f" {unknown} of {len(data.indicators)} indicators {are} unknown: why is under feed"
             " health below."
         )
-    return summary
+    read = _read_words(data.reads, _zone(data.timezone))
+    return f"{summary} {read}" if read else summary
 
 
 # ---------------------------------------------------------------- the view the templates read
@@ -468,6 +497,7 @@ def build_digest(data: DigestInput, *, sender: str, recipients: Sequence[str]) -
 __all__ = [
     "DigestInput",
     "FeedProblem",
+    "Reads",
     "build_digest",
     "format_status",
     "format_time",

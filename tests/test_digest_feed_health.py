@@ -11,8 +11,8 @@ import pytest
 from monitor.daily import send_daily_digest
 from monitor.domain import Definitions, how_long
 from monitor.store import Store
-from tests.smtpserver import running_smtp_server
-from tests.test_daily import DAY, at, check, definitions, settings, store
+from tests.smtpserver import Received, running_smtp_server
+from tests.test_daily import DAY, READ_BEFORE, at, check, definitions, settings, store
 
 __all__ = ["definitions", "store"]  # fixtures
 
@@ -47,3 +47,33 @@ def test_a_feed_unread_for_a_day_reads_so_in_the_digest(
     text = body.get_content()
     assert "yonhap: no successful fetch for 1 day (since 2026-01-05 04:57 UTC)" in text
     assert "1563m" not in text
+
+
+def _text(received: Received) -> str:
+    body = received.message.get_body(("plain",))
+    assert body is not None
+    return " ".join(body.get_content().split())  # as one line: the summary is wrapped
+
+
+def test_a_day_without_a_change_says_what_was_read_and_a_day_nobody_read_says_so(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    """Before, both digests said only `No indicator changed since the last digest.` and
+    `Nothing changed.`: a quiet day read the same as a day no feed was checked."""
+    day2, day3 = DAY + timedelta(days=1), DAY + timedelta(days=2)
+    check(definitions, store, at(7) - READ_BEFORE)
+    with running_smtp_server() as smtp:
+        s = settings(smtp, tmp_path)
+        assert send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="t").sent
+        check(definitions, store, at(7, day2) - READ_BEFORE)  # the same news again
+        assert send_daily_digest(definitions, store, s, day=day2, now=at(7, day2), owner="t").sent
+        assert send_daily_digest(definitions, store, s, day=day3, now=at(7, day3), owner="t").sent
+    first, quiet, unread = (_text(m) for m in smtp.messages)
+    assert "checked 2 times since the last digest, the last at 2026-01-06 06:50 UTC" in first
+    assert "No indicator changed since the last digest." in quiet
+    assert (
+        "The feeds were checked 2 times since the last digest, the last at 2026-01-07 06:50 UTC,"
+        " and brought no new item." in quiet
+    )
+    assert "No feed was checked since the last digest: nothing new was read." in unread
+    assert "The feeds were checked" not in unread

@@ -159,6 +159,19 @@ class HealthMixin(StoreBase):
             value: datetime | None = conn.execute(query).scalar_one_or_none()
         return value
 
+    def reads_between(self, start: datetime, end: datetime) -> tuple[int, int, datetime | None]:
+        """(feed checks, new entries, when the latest cycle that checked a feed finished) of
+        the cycles that finished in [start, end): what the digest of those changes read."""
+        c = cycle_table.c
+        query = select(
+            func.coalesce(func.sum(c.feeds_checked), 0),
+            func.coalesce(func.sum(c.new_entries), 0),
+            func.max(c.finished_at),
+        ).where(c.finished_at >= start, c.finished_at < end, c.feeds_checked > 0)
+        with self._tx("read cycles") as conn:
+            checks, new, last = conn.execute(query).one()
+        return int(checks), int(new), last
+
     def last_reading_cycle(self) -> datetime | None:
         """When the latest cycle that went well *and checked a feed* finished: the "last check"
         of the page and /healthz. A cycle can check none: every due feed was leased by another
