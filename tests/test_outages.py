@@ -256,6 +256,7 @@ def test_postgresql_restarted_mid_run_the_daemon_reconnects(
 ) -> None:
     clock = Clock()
     with open_store(postgres_url) as store:
+        monitored_since_yesterday(store, clock.now)  # today's digest is due after the checks
         daemon = make_daemon(home, store, clock)
         assert daemon.check()
         assert terminate_backends(postgres_url) >= 1  # the pool's idle connection
