@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from monitor.counts import count
 from monitor.notify import RESTING, RETRY_AFTER_MAX, Delivery, Notifier, build_alert
 from monitor.silences import holder
 from monitor.store import AlertClaim, Store
@@ -124,11 +125,12 @@ class _Failing:
 
     def summary(self) -> list[str]:
         return [
-            f"{channel}: not tried for {n} more alert(s) after it failed on {DOWN_AFTER} in a "
-            "row; they go to it at their next try"
+            f"{channel}: not tried for {count(n, 'more alert')} after it failed on {DOWN_AFTER} "
+            f"in a row; {'it goes to it at its' if n == 1 else 'they go to it at their'} next try"
             for channel, n in self.skipped.items()
         ] + [
-            f"{channel}: {n} alert(s) wait: {why} (Retry-After); they go to it then"
+            f"{channel}: {count(n, 'alert')} {'waits' if n == 1 else 'wait'}: {why} (Retry-After); "
+            f"{'it goes' if n == 1 else 'they go'} to it then"
             for channel, (why, n) in self.resting.items()
         ]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from monitor.counts import count
 from monitor.domain import Definitions, StatusChange
 from monitor.fetch import FeedRequest, Fetcher, FetchLimits, FetchResult
 from monitor.match import Matcher
@@ -144,10 +145,12 @@ class CycleReport:
         return (end - self.started_at).total_seconds()
 
     def summary(self) -> str:
-        dropped = f"{self.dropped} reads dropped, " if self.dropped else ""
+        dropped = f"{count(self.dropped, 'read')} dropped, " if self.dropped else ""
         limited = f" ({self.rate_limited} rate limited)" if self.rate_limited else ""
         return (
-            f"cycle: {self.feeds_checked} feeds checked, {self.not_modified} not modified, "
-            f"{self.failed} failed{limited}, {dropped}{self.new_entries} new entries, "
-            f"{self.matches} matches, {len(self.changes)} status changes in {self.duration:.2f}s"
+            f"cycle: {count(self.feeds_checked, 'feed')} checked, "
+            f"{self.not_modified} not modified, "
+            f"{self.failed} failed{limited}, {dropped}{count(self.new_entries, 'new entry')}, "
+            f"{count(self.matches, 'match')}, {count(len(self.changes), 'status change')} in "
+            f"{self.duration:.2f}s"
         )

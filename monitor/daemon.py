@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 
 from monitor import heap, owners
 from monitor.alerts import Outbox, send_pending
+from monitor.counts import count
 from monitor.cycle import CycleReport
 from monitor.daily import due_day, resend_refused, retry_delay, send_daily_digest
 from monitor.definitions import shown_per_file
@@ -347,11 +348,10 @@ class Daemon:
             definitions = self.reloader.poll()
         except DefinitionError as exc:
             log.error(
-                "definitions: %d problem(s); keeping the last valid set (%d indicators, "
-                "%d feeds):\n  %s",
-                len(exc.problems),
-                len(self.definitions.indicators),
-                len(self.definitions.feeds),
+                "definitions: %s; keeping the last valid set (%s, %s):\n  %s",
+                count(len(exc.problems), "problem"),
+                count(len(self.definitions.indicators), "indicator"),
+                count(len(self.definitions.feeds), "feed"),
                 "\n  ".join(shown_per_file(exc.problems)),
                 extra={"problems": exc.problems},
             )
@@ -368,9 +368,9 @@ class Daemon:
             raise
         heap.refreeze()  # the last set is let go (`heap.freeze` kept it out of collections)
         log.info(
-            "definitions reloaded: %d indicators, %d feeds",
-            len(definitions.indicators),
-            len(definitions.feeds),
+            "definitions reloaded: %s, %s",
+            count(len(definitions.indicators), "indicator"),
+            count(len(definitions.feeds), "feed"),
             extra={"definitions_hash": definitions.hash},
         )
         return True
@@ -476,12 +476,12 @@ class Daemon:
         )
         if pruned.any:
             log.info(
-                "retention: %d old entries (%d matched), %d changes, %d cycles, %d digests deleted",
-                pruned.entries,
+                "retention: %s (%d matched), %s, %s, %s deleted",
+                count(pruned.entries, "old entry"),
                 pruned.matched,
-                pruned.changes,
-                pruned.cycles,
-                pruned.digests,
+                count(pruned.changes, "change"),
+                count(pruned.cycles, "cycle"),
+                count(pruned.digests, "digest"),
                 extra={
                     "deleted": pruned.entries,
                     "changes": pruned.changes,

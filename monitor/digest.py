@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 
 from monitor import columns
+from monitor.counts import count
 from monitor.domain import UNKNOWN, Evidence, StatusChange, digest_of
 from monitor.errors import DigestError
 from monitor.languages import marked_language
@@ -136,7 +137,7 @@ def subject_for(data: DigestInput) -> str:
     when any is: an inbox shows the subject alone, and "no changes" must not read as all clear
     while the feeds behind the statuses are not read."""
     n = count_changed(data.changes)
-    changed = "no changes" if n == 0 else f"{n} indicator{'s' if n != 1 else ''} changed"
+    changed = "no changes" if n == 0 else f"{count(n, 'indicator')} changed"
     unknown = count_unknown(data)
     if unknown:
         changed += f", {unknown} unknown"  # short: a subject over 78 characters is folded
@@ -168,14 +169,14 @@ def _summary(data: DigestInput) -> str:
     summary = (
         "No indicator changed since the last digest."
         if n == 0
-        else f"{n} indicator{'s' if n != 1 else ''} changed since the last digest."
+        else f"{count(n, 'indicator')} changed since the last digest."
     )
     unknown = count_unknown(data)
     if unknown:
         are = "is" if unknown == 1 else "are"
         summary += (
-            f" {unknown} of {len(data.indicators)} indicators {are} unknown: why is under feed"
-            " health below."
+            f" {unknown} of {count(len(data.indicators), 'indicator')} {are} unknown: why is"
+            " under feed health below."
         )
     read = _read_words(data.reads, _zone(data.timezone))
     return f"{summary} {read}" if read else summary

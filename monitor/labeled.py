@@ -32,6 +32,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from monitor.counts import count
 from monitor.domain import Entry, Indicator, without_controls
 from monitor.languages import LANGUAGES, language_of
 from monitor.match import Matcher
@@ -229,7 +230,9 @@ class Score:
         lines.append(_row(self.overall, width))
         lines += ["", head.format("language")]
         lines += [_row(o, width) for o in self.languages]
-        lines.append(f"{self.items} items; {self.skipped} ambiguous labels not scored")
+        lines.append(
+            f"{count(self.items, 'item')}; {count(self.skipped, 'ambiguous label')} not scored"
+        )
         if self.unknown_columns:
             lines.append(f"columns naming no loaded outcome: {', '.join(self.unknown_columns)}")
         if errors:

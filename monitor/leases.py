@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+from monitor.counts import count
 from monitor.domain import utcnow
 from monitor.store import Store
 
@@ -95,4 +96,4 @@ class Leases:
             try:
                 self.store.renew_leases(held, owner=self.owner, until=self.clock() + self.lease)
             except Exception:  # the next renewal tries again; the lease still runs meanwhile
-                log.exception("cycle: renewing the leases of %d feeds failed", len(held))
+                log.exception("cycle: renewing the leases of %s failed", count(len(held), "feed"))

@@ -35,6 +35,7 @@ import apprise
 
 from monitor.alerthttp import exchange
 from monitor.chattext import for_chat, sent_as_markdown, title_for_chat
+from monitor.counts import count
 from monitor.digest import format_status, format_time
 from monitor.domain import StatusChange, utcnow
 from monitor.fetch import parse_retry_after
@@ -390,8 +391,8 @@ class Notifier:
             failures += self._notify_channel(channel, alerts)
         for failure in failures:
             log.warning(
-                "notify: %s: %r not delivered after %d attempt(s): %s",
-                failure.channel, failure.alert, failure.attempts, failure.error,
+                "notify: %s: %r not delivered after %s: %s",
+                failure.channel, failure.alert, count(failure.attempts, "attempt"), failure.error,
             )  # fmt: skip
         return failures
 
@@ -439,8 +440,8 @@ class Notifier:
                 done.append(channel.key)
         for failure in failures:
             log.warning(
-                "notify: %s: %r not delivered after %d attempt(s): %s",
-                failure.channel, failure.alert, failure.attempts, failure.error,
+                "notify: %s: %r not delivered after %s: %s",
+                failure.channel, failure.alert, count(failure.attempts, "attempt"), failure.error,
             )  # fmt: skip
         not_before = max(rests, default=None)
         return Delivery(tuple(done), (*failures, *skipped), tuple(failed), not_before, tuple(told))

@@ -25,6 +25,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from monitor import owners
+from monitor.counts import count
 from monitor.domain import UNKNOWN, Definitions, Evidence, StatusChange, Verdict
 from monitor.languages import marked_language
 from monitor.links import without_userinfo
@@ -117,7 +118,7 @@ def _span(seconds: float) -> str:
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
             n = int(seconds / size + 0.5)
-            return f"{n} {unit}{'s' if n != 1 else ''}"
+            return count(n, unit)
     return f"{int(seconds)} s"
 
 

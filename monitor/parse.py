@@ -27,6 +27,7 @@ from publicsuffixlist import PublicSuffixList
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor import charsets, dates
+from monitor.counts import count
 from monitor.domain import CONTROLS, Entry, without_controls
 from monitor.errors import ParseError
 from monitor.identity import distinct_items
@@ -110,7 +111,8 @@ def parse_feed(
     note = charsets.charset_note(read_as, headers["content-type"], body)
     problem = _bozo_text(parsed, note, body=body, dropped=dropped)
     if replaced:
-        problem = _also(problem, f"{replaced} byte(s) that are not UTF-8 replaced")
+        are = "is" if replaced == 1 else "are"
+        problem = _also(problem, f"{count(replaced, 'byte')} that {are} not UTF-8 replaced")
     # Nothing readable: not a feed, also when the ill-formed remains name one (`<rss>`&&&).
     if not parsed.get("entries") and (not parsed.get("version") or _ill_formed(parsed)):
         raise ParseError(f"parse: {shown}: not a feed ({problem or 'no feed elements found'})")
@@ -209,7 +211,8 @@ def _whole(entries: list[Entry], parsed: Mapping[str, Any], body: bytes) -> tupl
     if len(whole) < len(entries):
         fragments = len(entries) - len(whole)
         notes.append(
-            f"{fragments} item(s) left out: neither a title nor any text (the body ends early?)"
+            f"{count(fragments, 'item')} left out: neither a title nor any text (the body ends "
+            "early?)"
         )
     return whole, "; ".join(notes)
 
@@ -234,7 +237,8 @@ def _unique(entries: Sequence[Entry]) -> tuple[tuple[Entry, ...], str]:
     shared = [items[0] for items in by_key.values() for _ in items[1:]]
     by_guid = sum(1 for e in shared if e.guid != e.link)  # a guid is its link when it has none
     told = [
-        f"{n} item(s) share the {what} of an earlier one: stored as stories of their own, "
+        f"{count(n, 'item')} {'shares' if n == 1 else 'share'} the {what} of an earlier one: "
+        "stored as stories of their own, "
         "told apart by headline"
         for n, what in ((by_guid, "guid"), (len(shared) - by_guid, "link"))
         if n

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from monitor import heap
+from monitor.counts import count
 from monitor.cycle import Context, CycleReport
 from monitor.domain import UNKNOWN, Entry, Match, StatusChange, utcnow
 from monitor.evaluate import changes as find_changes
@@ -170,15 +171,16 @@ def _log_look(
         return
     if not edited:
         log.info(
-            "first look: %d stored entries matched against %d indicator(s) not evaluated yet "
-            "(%s): %d matches",
-            entries, len(ids), ", ".join(ids), sum(done.added[i] for i in ids),
+            "first look: %s matched against %s not evaluated yet (%s): %s",
+            count(entries, "stored entry"), count(len(ids), "indicator"), ", ".join(ids),
+            count(sum(done.added[i] for i in ids), "match"),
         )  # fmt: skip
         return
     log.info(
-        "look again: %d stored entries matched against %d indicator(s) edited since their last "
-        "evaluation (%s): %d matches inside the window (%d added, %d deleted, %d rewritten)",
-        entries, len(ids), ", ".join(ids), sum(done.given[i] for i in ids),
+        "look again: %s matched against %s edited since their last evaluation (%s): %s inside "
+        "the window (%d added, %d deleted, %d rewritten)",
+        count(entries, "stored entry"), count(len(ids), "indicator"), ", ".join(ids),
+        count(sum(done.given[i] for i in ids), "match"),
         sum(done.added[i] for i in ids), sum(done.deleted[i] for i in ids),
         sum(done.rewritten[i] for i in ids),
     )  # fmt: skip
@@ -224,13 +226,14 @@ def run_cycle(
         _check_feeds(ctx, fetched, leases, report, now=now, clock=clock)
         left = leases.release()
     if ctx.stop is not None and ctx.stop.is_set():
-        feeds = "feed" if report.feeds_checked == 1 else "feeds"
         raise FetchStopped(
-            f"{report.feeds_checked} {feeds} checked and stored, {left} released unchecked"
+            f"{count(report.feeds_checked, 'feed')} checked and stored, {left} released unchecked"
         )
     if left:
         log.warning(
-            "cycle: deadline of %s passed; %d feeds released unchecked", ctx.cycle_deadline, left
+            "cycle: deadline of %s passed; %s released unchecked",
+            ctx.cycle_deadline,
+            count(left, "feed"),
         )
     # A cycle that got through its due feeds tells which no check tries (`statuses.held`).
     _note_defined(ctx, now=now)

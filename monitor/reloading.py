@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.counts import count
 from monitor.definitions import VOCAB_DIR, load_definitions
 from monitor.domain import Definitions
 from monitor.errors import DefinitionError
@@ -51,7 +52,7 @@ class Validity:
             path, line, _ = [*problem.split(":", 2), "", ""][:3]
             places.setdefault(path, f"{path}:{line}" if line.isdigit() else path)
         return (
-            f"definitions: {len(self.problems)} problem(s) in {', '.join(places.values())}; "
+            f"definitions: {count(len(self.problems), 'problem')} in {', '.join(places.values())}; "
             "the last valid set is in force"
         )
 
@@ -123,9 +124,9 @@ class Reloader:
         if self.validity.invalid:
             self.validity = Validity()
             log.info(
-                "definitions valid again: %d indicators, %d feeds%s",
-                len(definitions.indicators),
-                len(definitions.feeds),
+                "definitions valid again: %s, %s%s",
+                count(len(definitions.indicators), "indicator"),
+                count(len(definitions.feeds), "feed"),
                 " (the set in force)" if same else "",
             )
         elif same and asked:

@@ -27,6 +27,7 @@ from typing import Protocol
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor import heap
+from monitor.counts import count
 from monitor.daemon import Daemon, Resting, Stopping
 from monitor.domain import Definitions, format_duration
 from monitor.settings import Settings
@@ -80,7 +81,7 @@ def _guarded(name: str, work: Callable[[], object]) -> Callable[[], None]:
             last = error
             return
         if failures:
-            log.info("%s: works again after %d failure(s) in a row", name, failures)
+            log.info("%s: works again after %s in a row", name, count(failures, "failure"))
         failures, last = 0, ""
 
     return job
@@ -220,15 +221,14 @@ def _log_start(daemon: Daemon) -> None:
     s = daemon.settings
     target = f"smtp {s.smtp_host}:{s.smtp_port}" if s.smtp_host else f"{s.outbox_dir}/"
     log.info(
-        "running: %d indicators, %d feeds, checked every %s; digest at %s %s to %s; "
-        "%d alert channel(s)",
-        len(daemon.definitions.indicators),
-        len(daemon.definitions.feeds),
+        "running: %s, %s, checked every %s; digest at %s %s to %s; %s",
+        count(len(daemon.definitions.indicators), "indicator"),
+        count(len(daemon.definitions.feeds), "feed"),
         _intervals(daemon.definitions, s.check_interval),
         s.digest_time.strftime("%H:%M"),
         s.timezone,
         target,
-        len(s.notify_urls),
+        count(len(s.notify_urls), "alert channel"),
     )
     if s.smtp_host and not s.digest_to:  # else said only at the digest time, hours later
         log.warning(

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
+from monitor.counts import count
 from monitor.domain import (
     CLOCK_SLACK,
     INITIAL,
@@ -447,7 +448,7 @@ def health(
         status = "degraded" if status == "ok" else status
         error = _ADDRESS.sub(HIDDEN_ADDRESS, alerts.error)
         reasons.append(
-            f"{alerts.count} change alert(s) not delivered after a failed try, the oldest"
+            f"{count(alerts.count, 'change alert')} not delivered after a failed try, the oldest"
             f" recorded {alerts.oldest:%Y-%m-%d %H:%M} UTC: {error}"
         )
     if failing is not None:  # a full disk: no news is stored, though the last cycle is recent
@@ -479,10 +480,9 @@ def _feed_health(counts: FeedCounts) -> tuple[HealthStatus, list[str]]:
         else:
             reasons.append("no feed read successfully within two check intervals")
     if counts.failing:
-        names = ", ".join(counts.failing_ids)
         more = counts.failing - len(counts.failing_ids)
-        names += f" and {more} more" if more > 0 else ""
-        reasons.append(f"{counts.failing} of {counts.total} feeds failing: {names}")
+        names = ", ".join(counts.failing_ids) + (f" and {more} more" if more > 0 else "")
+        reasons.append(f"{counts.failing} of {count(counts.total, 'feed')} failing: {names}")
     if counts.total and not counts.read_recently:
         return "unhealthy", reasons
     return ("degraded" if reasons else "ok"), reasons

@@ -173,7 +173,7 @@ def test_a_channel_resting_for_another_daemon_is_logged_once_per_run(
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1, warnings
     assert name in warnings[0] and "2026-02-01 12:10:00 UTC" in warnings[0]
-    assert "4 alert(s)" in warnings[0]
+    assert "4 alerts" in warnings[0]
     assert len(hook.requests) == 1 and b.pending_alerts() == 5
 
 

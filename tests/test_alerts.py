@@ -135,7 +135,7 @@ def test_a_failing_channel_is_not_tried_for_every_alert_of_a_run(
     assert len(good.received) == 4  # not sent to it again
     assert (len(limited.requests), len(limited.received)) == (6, 4)
     assert store.pending_alerts() == 0
-    skipped = f"alerts: json://127.0.0.1:{limited.port}: not tried for 2 more alert(s)"
+    skipped = f"alerts: json://127.0.0.1:{limited.port}: not tried for 2 more alerts"
     assert [m for m in caplog.messages if m.startswith(skipped)] != []
 
 
@@ -203,7 +203,7 @@ def test_healthz_and_metrics_say_an_alert_failed_until_a_retry_sends_it(store: S
     assert (told.status, told.code, counted) == ("degraded", 200, 1)
     [reason] = told.reasons
     assert reason.startswith(
-        "1 change alert(s) not delivered after a failed try, the oldest recorded"
+        "1 change alert not delivered after a failed try, the oldest recorded"
         f" 2026-02-01 12:00 UTC: json://127.0.0.1:{hook.port}: "
     )
     assert "401" in reason and "hunter2" not in reason and "Tok3nS3cret" not in reason

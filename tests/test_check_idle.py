@@ -67,7 +67,7 @@ def test_a_forced_check_or_one_with_a_feed_due_gives_no_such_hint(
     at(monkeypatch, T + timedelta(minutes=11))
     forced = invoke(["check", "--force"], env)
 
-    assert due.stderr.splitlines()[-1].startswith("cycle: 1 feeds checked, ")
+    assert due.stderr.splitlines()[-1].startswith("cycle: 1 feed checked, ")
     assert forced.stderr.splitlines()[-1].startswith("cycle: 2 feeds checked, ")
     assert "no feed due" not in due.stderr + forced.stderr
 

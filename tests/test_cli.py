@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from monitor.cli import main
+from monitor.counts import count
 from tests import news
 from tests.conftest import DATA, ROOT
 from tests.feedserver import FeedServer
@@ -71,14 +72,14 @@ def test_validate_warns_about_risky_terms_and_still_exits_0(
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"{tmp_path / 'indicators' / 'x.yaml'}:10: warning: {warning}")
-    assert lines[-1].startswith("ok: 1 indicators")
+    assert lines[-1].startswith("ok: 1 indicator,")
 
 
 @pytest.mark.parametrize("terms", ["easing", "sanction*", "Kaesong", "/\\bvisa\\b/"])
 def test_validate_is_quiet_about_specific_terms(tmp_path: Path, terms: str) -> None:
     result = invoke(["validate", "--general-news", str(GENERAL)], _one_indicator(tmp_path, terms))
     assert result.exit_code == 0
-    assert result.stdout.splitlines() == ["ok: 1 indicators, 3 feeds"]
+    assert result.stdout.splitlines() == ["ok: 1 indicator, 3 feeds"]
 
 
 def test_validate_is_quiet_about_common_words_that_only_cancel_a_match(tmp_path: Path) -> None:
@@ -90,7 +91,7 @@ def test_validate_is_quiet_about_common_words_that_only_cancel_a_match(tmp_path:
     result = invoke(["validate", "--general-news", str(GENERAL)], env)
 
     assert result.exit_code == 0
-    assert result.stdout.splitlines() == ["ok: 1 indicators, 3 feeds"]
+    assert result.stdout.splitlines() == ["ok: 1 indicator, 3 feeds"]
     rule.write_text(rule.read_text().replace("- visa", "- Trump"))  # now it makes matches
     warned = invoke(["validate", "--general-news", str(GENERAL)], env).stdout
     assert f"{rule}:10: warning: term 'Trump' occurs in 20 of 199" in warned
@@ -346,7 +347,7 @@ def test_check_says_why_an_indicator_turned_unknown(
     )
     # the summary counts it: it was recorded before the cycle (on reading the definitions)
     printed = [line for line in lines if " -> " in line and not line.startswith(" ")]
-    assert f", {len(printed)} status changes in " in checked.stderr
+    assert f", {count(len(printed), 'status change')} in " in checked.stderr
 
 
 def test_history_of_an_unknown_indicator_is_a_clear_error() -> None:

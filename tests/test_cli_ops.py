@@ -619,7 +619,7 @@ def test_init_lays_out_a_watch_list_that_validate_and_test_pass(tmp_path: Path) 
         "indicators/example.yaml",
     ]
     assert validate.exit_code == 0
-    assert validate.stdout == "ok: 1 indicators, 1 feeds\n"  # and no warning about its terms
+    assert validate.stdout == "ok: 1 indicator, 1 feed\n"  # and no warning about its terms
     assert examples.exit_code == 0 and "4 passed, 0 failed" in examples.stdout
 
 
@@ -668,7 +668,7 @@ def test_the_env_of_init_uncommented_is_the_defaults(
     uncommented = Settings(_env_file=dotenv)  # type: ignore[call-arg]
 
     assert validate.exit_code == 0, validate.output
-    assert validate.stdout == "ok: 1 indicators, 1 feeds\n"
+    assert validate.stdout == "ok: 1 indicator, 1 feed\n"
     assert uncommented == Settings(_env_file=None)  # type: ignore[call-arg]
 
 
@@ -723,7 +723,7 @@ def test_new_adds_a_valid_skeleton_and_rejects_a_bad_or_taken_id(tmp_path: Path)
     assert again.stderr == f"Error: new: indicator 'ferry-routes' exists: {skeleton}\n"
     assert bad.exit_code == 1 and len(bad.stderr.splitlines()) == 1
     assert "'Ferry routes!' is not an indicator id" in bad.stderr
-    assert validate.stdout.splitlines()[-1] == "ok: 2 indicators, 1 feeds"
+    assert validate.stdout.splitlines()[-1] == "ok: 2 indicators, 1 feed"
     assert examples.exit_code == 0 and "6 passed, 0 failed" in examples.stdout
 
 
@@ -744,7 +744,7 @@ def test_new_writes_a_valid_skeleton_for_an_id_yaml_reads_as_no_text(
 
     assert added.stdout == f"wrote {tmp_path / 'indicators' / name}.yaml\n"
     assert validate.exit_code == 0, validate.output
-    assert validate.stdout.splitlines()[-1] == "ok: 2 indicators, 1 feeds"
+    assert validate.stdout.splitlines()[-1] == "ok: 2 indicators, 1 feed"
     assert examples.exit_code == 0 and "2 passed, 0 failed" in examples.stdout
 
 
@@ -885,7 +885,7 @@ def test_validate_warns_about_an_indicator_an_empty_feeds_file_leaves_unread(
     validate = invoke(["validate"], env)
 
     assert validate.exit_code == 0
-    assert validate.stdout.splitlines()[-1] == "ok: 1 indicators, 0 feeds"
+    assert validate.stdout.splitlines()[-1] == "ok: 1 indicator, 0 feeds"
     (warning,) = [line for line in validate.stderr.splitlines() if "warning:" in line]
     assert warning.endswith(
         f"{indicators / 'mine.yaml'}: warning: it reads no feed (the feeds file has 0 feeds)"
@@ -943,7 +943,7 @@ def test_a_feeds_file_without_the_shipped_tags_warns_and_works(
     check = invoke(["check"], env)
 
     assert validate.exit_code == 0
-    assert validate.stdout.splitlines()[-1] == "ok: 8 indicators, 1 feeds"
+    assert validate.stdout.splitlines()[-1] == "ok: 8 indicators, 1 feed"
     warnings = [line for line in validate.stderr.splitlines() if "warning:" in line]
     assert len(warnings) == 7  # each shipped indicator, once
     assert any(

@@ -186,8 +186,8 @@ def test_the_look_is_taken_once_and_logged(
         assert first_look(narrowed, now=EDITED_AT) == 2  # SCAM's taken back, WIRE's rewritten
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("look again")]
     assert lines == [
-        "look again: 3 stored entries matched against 1 indicator(s) edited since their last "
-        "evaluation (visa): 1 matches inside the window (0 added, 1 deleted, 1 rewritten)"
+        "look again: 3 stored entries matched against 1 indicator edited since their last "
+        "evaluation (visa): 1 match inside the window (0 added, 1 deleted, 1 rewritten)"
     ]
     assert first_look(narrowed, now=EDITED_AT) == 0  # not evaluated yet: nothing more to write
     prepare(narrowed, now=EDITED_AT)

@@ -217,8 +217,7 @@ outcomes:
     rule: {any: [ferry, ferries]}
 """
 SHARED = (
-    "2 item(s) share the {} of an earlier one: stored as stories of their own, told apart by "
-    "headline"
+    "2 items share the {} of an earlier one: stored as stories of their own, told apart by headline"
 )
 
 

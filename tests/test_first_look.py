@@ -136,7 +136,7 @@ def test_the_first_look_counts_only_the_entries_of_the_feeds_its_indicators_read
 
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("first look")]
     assert lines == [
-        "first look: 1 stored entries matched against 1 indicator(s) not evaluated yet "
+        "first look: 1 stored entry matched against 1 indicator not evaluated yet "
         "(reads-b): 0 matches"
     ]
 

@@ -527,14 +527,14 @@ CHECKS: dict[str, Callable[[list[Entry]], None]] = {
 # What the readable feeds that are not right say: the feed's warning, in /feeds, on the page and
 # in the digest (they looked healthy there); the others are not listed in the digest at all.
 WARNINGS = {
-    "ill-formed-readable": "line 1, column 98: not well-formed (invalid token); 1 item(s) left "
+    "ill-formed-readable": "line 1, column 98: not well-formed (invalid token); 1 item left "
     "out: neither a title nor any text (the body ends early?)",
     "wrong-charset": "charsets disagree: read as windows-1252; the server says utf-8, "
     "the feed declares windows-1252",
     "billion-laughs": "line 1, column 649: limit on input amplification factor (from DTD and "
     "entities) breached",
     "duplicate-guids": (
-        "2 item(s) share the guid of an earlier one: stored as stories of their own, told "
+        "2 items share the guid of an earlier one: stored as stories of their own, told "
         "apart by headline"
     ),
 }

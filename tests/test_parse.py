@@ -29,7 +29,7 @@ def parse(name: str, content_type: str | None = None) -> ParsedFeed:
 
 
 SHARED_GUID = (
-    "1 item(s) share the guid of an earlier one: stored as stories of their own, told apart by "
+    "1 item shares the guid of an earlier one: stored as stories of their own, told apart by "
     "headline"
 )
 
@@ -157,7 +157,7 @@ def test_stories_under_one_link_are_each_kept_once() -> None:
         ("Busan port sees tourists return", "https://e.org/"),
     ]
     assert feed.warning == (
-        "1 item(s) share the link of an earlier one: stored as stories of their own, told apart "
+        "1 item shares the link of an earlier one: stored as stories of their own, told apart "
         "by headline"
     )
 
@@ -352,7 +352,7 @@ def test_a_stray_byte_in_a_utf8_feed_is_replaced_not_the_whole_feed_misread(
         feed.title == "Yonhap \ufffd"
         and feed.entries[7].title == "중국, 한국인 무비자 입국 7일 연장"
     )
-    assert feed.warning == "1 byte(s) that are not UTF-8 replaced"
+    assert feed.warning == "1 byte that is not UTF-8 replaced"
 
 
 def test_utf8_served_as_text_xml_without_a_charset_is_no_fault() -> None:
@@ -657,7 +657,7 @@ def test_the_remains_of_an_item_cut_off_in_a_body_ill_formed_elsewhere_are_left_
     feed = parse_feed(body, feed_id="f", url="https://e.org/feed")
     assert [e.title for e in feed.entries] == ["Story 1", "Story & 2"]
     assert feed.warning.endswith(
-        "1 item(s) left out: neither a title nor any text (the body ends early?)"
+        "1 item left out: neither a title nor any text (the body ends early?)"
     )
 
 

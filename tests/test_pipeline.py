@@ -204,7 +204,7 @@ def test_a_feed_read_with_a_warning_says_so_in_feeds_until_a_clean_read(
         return warnings
 
     shared = (
-        "2 item(s) share the guid of an earlier one: stored as stories of their own, told "
+        "2 items share the guid of an earlier one: stored as stories of their own, told "
         "apart by headline"
     )
     guessed = "charset guessed: read as shift_jis; the feed names none"

@@ -160,7 +160,8 @@ def test_a_cycle_past_its_deadline_releases_what_it_did_not_check(
     assert all(state[i].last_success_at is not None for i in checked)
     assert state["a-held"].next_check_at is not None and state["a-held"].next_check_at <= NOW
     released = len(names) - len(checked)
-    assert f"deadline of 0:10:00 passed; {released} feeds released unchecked" in caplog.text
+    unchecked = f"{released} feed{'' if released == 1 else 's'} released unchecked"
+    assert f"deadline of 0:10:00 passed; {unchecked}" in caplog.text
     # Released: another daemon may claim them at once.
     due = store.due_feeds(NOW + deadline, owner="other", lease=timedelta(minutes=5))
     assert {d.id for d in due} == set(names) - checked

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from monitor import migrate
+from monitor.counts import count
 from monitor.daemon import Daemon, Stopping
 from monitor.definitions import load_definitions
 from monitor.domain import iter_terms
@@ -241,7 +242,7 @@ def test_a_generated_file_of_bad_terms_is_logged_20_problems_at_a_time(
 
     (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
     lines = error.getMessage().splitlines()
-    assert lines[0].startswith("definitions: 500 problem(s); keeping the last valid set")
+    assert lines[0].startswith("definitions: 500 problems; keeping the last valid set")
     assert len(lines) == 1 + 20 + 1
     assert lines[-1] == f"  {generated}: … and 480 more (monitor validate --json lists every one)"
     assert len(error.problems) == 500  # type: ignore[attr-defined]
@@ -285,7 +286,7 @@ def test_an_invalid_edit_is_shown_until_the_files_are_valid_again(
     validity = daemon.reloader.validity
     assert validity.invalid and all(p.startswith(f"{visa}:") for p in validity.problems)
     n = len(validity.problems)
-    assert validity.reason().startswith(f"definitions: {n} problem(s) in {visa}:")
+    assert validity.reason().startswith(f"definitions: {count(n, 'problem')} in {visa}:")
     assert validity.reason().endswith("; the last valid set is in force")
 
     visa.write_text(good)  # restored: the set in force
@@ -482,7 +483,7 @@ def test_a_job_failing_alike_at_every_tick_logs_its_traceback_once_then_a_line_e
         ("ERROR", f"check: failed again (3 in a row; traceback above): {error}; the daemon goes on",
          False),
         ("ERROR", "check: failed; the daemon goes on", True),  # another error: its traceback
-        ("INFO", "check: works again after 4 failure(s) in a row", False),
+        ("INFO", "check: works again after 4 failures in a row", False),
     ]  # fmt: skip
     assert "no writes today" in caplog.text and "nor tomorrow" in caplog.text
     assert all(f.last_success_at is not None for f in store.feeds())  # the last check read them
@@ -511,7 +512,7 @@ def test_cleanup_deletes_old_entries_nothing_matched_and_old_digests_and_says_so
 
     (line,) = [r for r in caplog.records if r.getMessage().startswith("retention:")]
     data = json.loads(JsonFormatter().format(line))
-    said = "retention: 3 old entries (0 matched), 0 changes, 0 cycles, 1 digests deleted"
+    said = "retention: 3 old entries (0 matched), 0 changes, 0 cycles, 1 digest deleted"
     assert data["message"] == said
     assert {k: data[k] for k in ("deleted", "changes", "digests")} == {
         "deleted": 3, "changes": 0, "digests": 1,

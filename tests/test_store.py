@@ -483,7 +483,7 @@ def test_a_feed_keeps_the_warning_of_the_body_last_read(store: Store) -> None:
     next body read without one clears it, as does a new URL. It changes no health."""
     store.sync_feeds(FEEDS, now=NOW)
     shared = (
-        "3 item(s) share the guid of an earlier one: stored as stories of their own, told "
+        "3 items share the guid of an earlier one: stored as stories of their own, told "
         "apart by headline"
     )
     store.record_fetches(  # one batch, two sets of columns

@@ -100,4 +100,4 @@ def test_a_command_refused_for_bad_definitions_shows_20_per_file_too(env: dict[s
     assert len(lines) == 20 + 1 + 3 + 1
     assert lines[20].endswith(f"generated.yaml: … and {BAD_TERMS - 20} more "
                               "(monitor validate --json lists every one)")  # fmt: skip
-    assert lines[-1] == f"Error: definitions: {BAD_TERMS + 3} problem(s); nothing was done"
+    assert lines[-1] == f"Error: definitions: {BAD_TERMS + 3} problems; nothing was done"

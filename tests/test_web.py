@@ -309,7 +309,7 @@ def test_healthz_is_ok_when_every_feed_was_read(database_url: str, defs: Definit
     recent = NOW - timedelta(minutes=5)
     with _checked(database_url, defs, *((f.id, True, recent) for f in defs.feeds)) as store:
         shared = (
-            "1 item(s) share the guid of an earlier one: stored as stories of their own, told "
+            "1 item shares the guid of an earlier one: stored as stories of their own, told "
             "apart by headline"
         )
         storeops.record_fetch(store, "herald", now=recent, ok=True, warning=shared)
@@ -336,13 +336,13 @@ def test_healthz_metrics_and_page_say_when_the_definition_files_are_invalid(
     recent = NOW - timedelta(minutes=5)
     invalid = Validity(("indicators/visa-easing.yaml:8: window: not a duration: '30days'",
                         "indicators/visa-easing.yaml:12: outcomes: empty"))  # fmt: skip
-    reason = ("definitions: 2 problem(s) in indicators/visa-easing.yaml:8; "
+    reason = ("definitions: 2 problems in indicators/visa-easing.yaml:8; "
               "the last valid set is in force")  # fmt: skip
     with _checked(database_url, defs, *((f.id, True, recent) for f in defs.feeds)) as store:
         valid, broken = make_client(store, defs), make_client(store, defs, validity=invalid)
         assert valid.get("/healthz").json()["status"] == "ok"
         assert "\nmonitor_definitions_invalid 0.0\n" in valid.get("/metrics").text
-        assert "problem(s)" not in valid.get("/").text
+        assert "2 problems" not in valid.get("/").text
         health = broken.get("/healthz")
         metrics, page = broken.get("/metrics").text, broken.get("/").text
     assert health.status_code == 200

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from monitor.counts import count
 from monitor.errors import ConfigError, DefinitionError, MonitorError
 
 # The stages are imported inside the commands that use them, so `monitor --version` and
@@ -158,7 +159,7 @@ def click_error(exc: MonitorError) -> click.ClickException:
         for problem in shown_per_file(exc.problems):
             click.echo(problem, err=True)
         return click.ClickException(
-            f"definitions: {len(exc.problems)} problem(s); nothing was done"
+            f"definitions: {count(len(exc.problems), 'problem')}; nothing was done"
         )
     return click.ClickException(str(exc))
 
@@ -357,8 +358,3 @@ def recorded_of(
 
 def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def count(n: int, noun: str) -> str:
-    plural = {"entry": "entries", "match": "matches"}.get(noun, noun + "s")
-    return f"{n} {noun if n == 1 else plural}"

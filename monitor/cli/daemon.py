@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from monitor.cli.common import Runtime, command, pass_runtime
+from monitor.counts import count
 from monitor.errors import DefinitionError, StoreError
 from monitor.shutdown import Signals  # the standard library only: loads nothing else
 
@@ -140,7 +141,7 @@ class _Reloading:
             from monitor.definitions import shown_per_file
 
             lines = "\n  ".join(shown_per_file(exc.problems))
-            kept = f"keeping the last good definitions: {len(exc.problems)} problem(s)"
+            kept = f"keeping the last good definitions: {count(len(exc.problems), 'problem')}"
             click.echo(f"monitor serve: {kept}:\n  {lines}", err=True)
         return self._reloader.definitions
 

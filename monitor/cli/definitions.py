@@ -9,8 +9,16 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
-from monitor.cli.common import Runtime, command, echo_json, json_option, one_line, pass_runtime
+from monitor.cli.common import (
+    Runtime,
+    command,
+    echo_json,
+    json_option,
+    one_line,
+    pass_runtime,
+)
 from monitor.cli.stops import stopped_by_signals
+from monitor.counts import count
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
@@ -69,7 +77,9 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...], as_json: bool) -> 
             click.echo(line)
         if not problems:
             d = rt.definitions
-            click.echo(f"ok: {len(d.indicators)} indicators, {len(d.feeds)} feeds")
+            click.echo(
+                f"ok: {count(len(d.indicators), 'indicator')}, {count(len(d.feeds), 'feed')}"
+            )
     if problems:
         raise SystemExit(1)
 

@@ -12,13 +12,13 @@ import click
 from monitor.cli.common import (
     Runtime,
     command,
-    count,
     echo_json,
     json_option,
     one_line,
     pass_runtime,
 )
 from monitor.cli.stops import stopped_by_signals
+from monitor.counts import count
 from monitor.domain import utc_text
 from monitor.errors import MonitorError
 from monitor.links import without_password

@@ -20,6 +20,7 @@ from monitor.cli.common import (
     send_alerts,
     write_whole,
 )
+from monitor.counts import count
 from monitor.domain import Verdict, utc_text
 
 
@@ -181,7 +182,9 @@ def verdict_export_cmd(rt: Runtime, fmt: str, output: Path | None) -> None:
     where = f" to {output}" if output is not None else ""
     left = f"; {export.left_out} judged only for outcomes no longer defined" * bool(export.left_out)
     click.echo(
-        f"verdict export: {export.rows} entries, {export.labels} labels{where}{left}", err=True
+        f"verdict export: {count(export.rows, 'entry')}, {count(export.labels, 'label')}"
+        f"{where}{left}",
+        err=True,
     )
 
 

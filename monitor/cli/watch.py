@@ -21,7 +21,6 @@ from monitor.cli.common import (
     Day,
     Runtime,
     command,
-    count,
     echo_json,
     json_option,
     one_line,
@@ -39,6 +38,7 @@ from monitor.cli.stops import (
     stopping_gently,
     terminable,
 )
+from monitor.counts import count
 from monitor.domain import utc_text
 from monitor.errors import MonitorError
 
@@ -157,7 +157,7 @@ class _Progress(logging.Filter):
             handler.addFilter(self)
 
     def __call__(self, done: int, total: int) -> None:
-        self._stream.write(f"\rmonitor: checked {done}/{total} feeds")
+        self._stream.write(f"\rmonitor: checked {done}/{count(total, 'feed')}")
         self._stream.flush()
         self._shown = True
 
@@ -227,8 +227,8 @@ def replay_cmd(rt: Runtime, since: datetime, dry_run: bool) -> None:
     would, mark = (" would be", "would record") if dry_run else ("", "replayed")
     nothing = "; dry run: nothing recorded" if dry_run else ""
     click.echo(
-        f"replay: {entries} entries{would} re-matched, {matches} matches, "
-        f"{len(changes)} status changes{nothing}",
+        f"replay: {count(entries, 'entry')}{would} re-matched, {count(matches, 'match')}, "
+        f"{count(len(changes), 'status change')}{nothing}",
         err=True,
     )
     for change in changes:
@@ -270,7 +270,11 @@ def _held_after(
         if not isinstance(exc, MonitorError):  # a bug: where, before the line that matters
             traceback.print_exception(exc)
         why, kind = f"stopped by an error ({one_line(exc)})", Stopped
-    point = f"after {entries} entries re-matched" if entries else "before any entry was re-matched"
+    point = (
+        f"after {count(entries, 'entry')} re-matched"
+        if entries
+        else "before any entry was re-matched"
+    )
     return kind(
         f"replay: {why} {point}: every status is held (no change recorded, no alert) until "
         f"the rewrite is finished: run `{hold.finish}`"

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from monitor.counts import count
 from monitor.definitions.rules import (
     NEAR_KEYS,
     NEAR_REQUIRED,
@@ -178,7 +179,7 @@ def tag_warnings(definitions: Definitions) -> list[str]:
         if not missing:
             if not definitions.feeds_for(indicator):  # the feeds file holds none it selects
                 found.append(f"{indicator.source}: warning: it reads no feed (the feeds file"
-                             f" has {len(definitions.feeds)} feeds)")  # fmt: skip
+                             f" has {count(len(definitions.feeds), 'feed')})")  # fmt: skip
             continue
         reads = "" if definitions.feeds_for(indicator) else "; it reads no feed"
         found.append(

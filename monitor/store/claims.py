@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import CompoundSelect, Connection, select, union, update
 
+from monitor.counts import count
 from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT
 from monitor.store.feedlocks import lock_feed_rows
@@ -40,8 +41,7 @@ class TakenOver:
 
     def __str__(self) -> str:
         """`3 feeds, 1 alert and the digest of 2026-02-01`, as the log says it."""
-        parts = [f"{n} {word}{'' if n == 1 else 's'}"
-                 for n, word in ((self.feeds, "feed"), (self.alerts, "alert")) if n]  # fmt: skip
+        parts = [count(n, word) for n, word in ((self.feeds, "feed"), (self.alerts, "alert")) if n]
         parts += [f"the digest of {day.isoformat()}" for day in self.digests]
         parts += [f"the resend of the digest of {day.isoformat()}" for day in self.resends]
         return " and ".join(parts) if len(parts) < 3 else f"{', '.join(parts[:-1])} and {parts[-1]}"
