@@ -6,7 +6,6 @@ environment. Each field's description is the README's text for it.
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from monitor import envfile
 from monitor.domain import TooLong, format_duration, parse_duration
 from monitor.errors import ConfigError
 from monitor.links import without_password
@@ -505,22 +505,28 @@ def _token_pairs(value: object) -> list[tuple[str, str]]:
 
 
 def load_settings(env_file: Path = Path(".env")) -> tuple[Settings, list[str]]:
-    """The settings, with a warning for each unknown MONITOR_* variable (environment or
-    `env_file`). Every bad value raises one ConfigError, its message one line naming the
-    variables and the form they expect."""
-    try:
-        settings = Settings(_env_file=env_file)
-    except ValidationError as exc:
-        raise ConfigError(explain(exc)) from None
-    except UnicodeDecodeError as exc:  # python-dotenv reads the file as UTF-8
-        raise ConfigError(_not_utf8(env_file, exc)) from None
-    return settings, unknown_settings(os.environ, _dotenv(env_file))
+    """The settings, with a warning for each line of `env_file` that is no `NAME=value` and
+    each unknown MONITOR_* variable (environment or `env_file`), a line of the file named by
+    its path (`envfile.shown`) and number. Every bad value raises one ConfigError, its message
+    one line naming the variables and the form they expect."""
+    with envfile.caught() as unparsed:  # python-dotenv's warnings name no file: said here
+        try:
+            settings = Settings(_env_file=env_file)
+        except ValidationError as exc:
+            raise ConfigError(explain(exc)) from None
+        except UnicodeDecodeError as exc:  # python-dotenv reads the file as UTF-8
+            raise ConfigError(_not_utf8(env_file, exc)) from None
+        dotenv = _dotenv(env_file)
+    known = [PREFIX + name.upper() for name in Settings.model_fields]
+    return settings, envfile.warnings(
+        env_file, unparsed, os.environ, dotenv, prefix=PREFIX, known=known
+    )
 
 
 def _not_utf8(env_file: Path, error: UnicodeDecodeError) -> str:
     """The file and line of its first byte that is not UTF-8 (saved as latin-1 or UTF-16)."""
     line = bytes(error.object[: error.start]).count(b"\n") + 1  # a .env is read in one chunk
-    where = f"{env_file}:{line}"
+    where = f"{envfile.shown(env_file)}:{line}"
     return f"settings: {where}: not UTF-8 text (bad byte at offset {error.start}); save it as UTF-8"
 
 
@@ -549,20 +555,6 @@ _EXPECTED: dict[Any, str] = {
     bool: "true or false",
     time: "a time of day (e.g. 07:00)",
 }
-
-
-def unknown_settings(environ: Mapping[str, str], dotenv: Mapping[str, str | None]) -> list[str]:
-    """A warning per MONITOR_* name that is no setting, with the closest one when there is."""
-    known = [PREFIX + name.upper() for name in Settings.model_fields]
-    warnings = []
-    for where, names in (("", environ), (".env: ", dotenv)):
-        for name in sorted(n for n in names if n.upper().startswith(PREFIX)):
-            if name.upper() in known:
-                continue
-            close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.7)
-            hint = f"; did you mean {close[0]}?" if close else ""
-            warnings.append(f"{where}{name}: unknown setting{hint}")
-    return warnings
 
 
 def _dotenv(path: Path) -> dict[str, str | None]:

@@ -244,8 +244,36 @@ def test_an_unknown_setting_is_warned_about_once_with_the_closest_name(tmp_path:
     assert warnings == [
         "MONITOR_CHECK_INTERVALL: unknown setting; did you mean MONITOR_CHECK_INTERVAL?",
         "MONITOR_FROBNICATE: unknown setting",
-        ".env: MONITOR_DIGEST_TOO: unknown setting; did you mean MONITOR_DIGEST_TO?",
+        f"{tmp_path / '.env'}:1: MONITOR_DIGEST_TOO: unknown setting; did you mean "
+        "MONITOR_DIGEST_TO?",
     ]
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        # a line python-dotenv cannot parse: its own warning named no file, printed twice
+        ("MONITOR_CHECK_INTERVAL=5m\nthis is no setting\n", [
+            "{env}:2: not NAME=value; the line is ignored"]),
+        ("# ops\n\nexport MONITOR_CHEK_INTERVAL = 5m\n", [
+            "{env}:3: MONITOR_CHEK_INTERVAL: unknown setting; did you mean "
+            "MONITOR_CHECK_INTERVAL?"]),
+    ],
+)  # fmt: skip
+def test_a_dotenv_problem_names_the_file_by_its_path_and_line_once(
+    tmp_path: Path, content: str, said: list[str]
+) -> None:
+    """With several .env files, or a working directory not the one meant, a warning that
+    says only `.env`, or python-dotenv's `could not parse statement starting at line 2`,
+    left the user guessing which file."""
+    (tmp_path / ".env").write_text(content, encoding="utf-8")
+
+    result = run(["validate"], tmp_path, shipped(tmp_path))
+
+    assert result.returncode == 0
+    assert "python-dotenv" not in result.stderr
+    warnings = [line.split("monitor.settings: ")[1] for line in result.stderr.splitlines()]
+    assert warnings == [line.format(env=tmp_path / ".env") for line in said]
 
 
 @pytest.mark.parametrize(
@@ -305,7 +333,8 @@ def test_a_dotenv_file_not_in_utf8_is_one_line_naming_it_exit_2_and_nothing_writ
     result = run(["check"], tmp_path, shipped(tmp_path))
 
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [f"Error: settings: {where}; save it as UTF-8"]
+    said = f"Error: settings: {tmp_path / where}; save it as UTF-8"  # the file by its path
+    assert result.stderr.splitlines() == [said]
     assert not (tmp_path / "data").exists()
 
 
