@@ -351,6 +351,7 @@ class Judged:
 
 JUDGE_ATTEMPTS = 3  # re-evaluations when another writer records a change of that indicator
 NOTE_MAX_CHARS = 2000  # a verdict's note, as the JSON endpoint and the page's form take it
+SUPERSEDED = "superseded by a later verdict"  # what `standing` says of one a later one replaced
 
 
 def judge(
@@ -429,7 +430,7 @@ def standing(
         key = (verdict.entry_id, verdict.indicator_id, verdict.outcome_id)
         window = windows.get(verdict.indicator_id)
         note = "" if window is None else beyond_window(verdict, stored.time, window, now=now)
-        shown.append((verdict, stored, "superseded by a later verdict" if key in seen else note))
+        shown.append((verdict, stored, SUPERSEDED if key in seen else note))
         seen.add(key)
     return shown
 

@@ -305,6 +305,7 @@ def test_list_shows_every_verdict_newest_first(env: dict[str, str]) -> None:
     assert [(i["verdict"], i["who"], i["note"]) for i in items] == [
         ("yes", "cli", ""), ("no", "cli", "old news")
     ]  # fmt: skip
+    assert [i["superseded"] for i in items] == [False, True]  # as the text marks it
     assert re.match(rf"^\S+ \S+ UTC  yes  visa-easing:eased  entry {herald}  by cli$", text[0])
     assert text[1] == f"    {VISA_HERALD}"
     assert text[2].endswith('by cli  "old news"  (superseded by a later verdict)')  # as on the page

@@ -124,7 +124,7 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
     Example: monitor verdict list visa-easing --limit 10
     """
     from monitor.domain import utcnow
-    from monitor.statuses import standing
+    from monitor.statuses import SUPERSEDED, standing
     from monitor.webmodels import VerdictOut
 
     rt.read_only = True
@@ -137,7 +137,7 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
         click.echo(f"monitor: verdict list: no verdict recorded{of} yet", err=True)
     for verdict, found, does in standing(listed, rt.definitions, now=utcnow()):
         if as_json:
-            echo_json(VerdictOut.of(verdict).model_dump(mode="json"))
+            echo_json(VerdictOut.of(verdict, superseded=does == SUPERSEDED).model_dump(mode="json"))
             continue
         note = f'  "{verdict.note}"' if verdict.note else ""
         note += f"  ({does})" if does else ""

@@ -308,9 +308,15 @@ class VerdictOut(_Model):
     )
     at: Time
     note: str
+    superseded: bool = Field(
+        default=False,
+        description="Whether a later verdict on the same entry, indicator and outcome stands "
+        "instead (`monitor verdict list` marks it `superseded by a later verdict`); false for "
+        "the one that stands, and for a verdict just recorded.",
+    )
 
     @classmethod
-    def of(cls, verdict: Verdict) -> Self:
+    def of(cls, verdict: Verdict, *, superseded: bool = False) -> Self:
         return cls(
             id=_recorded(verdict.id, "a verdict"),
             entry_id=verdict.entry_id,
@@ -320,6 +326,7 @@ class VerdictOut(_Model):
             who=verdict.who,
             at=verdict.at,
             note=verdict.note,
+            superseded=superseded,
         )
 
 
