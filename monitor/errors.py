@@ -24,11 +24,19 @@ class MonitorError(Exception):
 
 class SilenceError(MonitorError):
     """A silence names no indicator or outcome, lasts no time, or (to end it) names no silence
-    or one that is over; `problem` says which ("unknown", "over", "invalid")."""
+    or one that is over; `problem` says which ("unknown", "over", "invalid"). `field` is the
+    value given wrong (`for`, `reason`) when one is, `detail` what is wrong with it: each edge
+    names the field as its users wrote it (`worded`), the CLI its flag, HTTP its JSON field."""
 
-    def __init__(self, message: str, *, problem: str) -> None:
+    def __init__(self, message: str, *, problem: str, field: str | None = None) -> None:
         self.problem = problem
-        super().__init__(message)
+        self.field = field
+        self.detail = message
+        super().__init__(f"silence: {field}: {message}" if field else message)
+
+    def worded(self, field: str) -> str:
+        """The message, its field named `field` (`--for`, or `"for"`); without one, as it is."""
+        return f"silence: {field}: {self.detail}" if self.field else str(self)
 
 
 class ConfigError(MonitorError):

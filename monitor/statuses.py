@@ -461,12 +461,14 @@ def begin_silence(
     try:
         length = parse_duration(duration.strip())
     except ValueError as exc:
-        raise SilenceError(f"silence: --for: {exc}", problem="invalid") from None
+        raise SilenceError(str(exc), problem="invalid", field="for") from None
     if length <= timedelta(0):
-        raise SilenceError(f"silence: --for: {duration!r} is no time at all", problem="invalid")
+        raise SilenceError(f"{duration!r} is no time at all", problem="invalid", field="for")
     written = _one_line(reason)[:2000]
     if not written:  # nothing, or only control characters
-        raise SilenceError("silence: a reason is required (--reason TEXT)", problem="invalid")
+        raise SilenceError(
+            "a reason is required (why, in a few words)", problem="invalid", field="reason"
+        )
     silence = Silence(indicator_id, outcome_id, written, who, now, now + length)
     return store.add_silence(silence)
 

@@ -203,8 +203,8 @@ def _begin(
             state.definitions(), state.store, target=target, duration=duration,
             reason=reason, who=who, now=state.clock(),
         )  # fmt: skip
-    except SilenceError as exc:
-        raise HTTPException(_CODES.get(exc.problem, 422), str(exc)) from None
+    except SilenceError as exc:  # a field named as the JSON body (and the form) has it
+        raise HTTPException(_CODES.get(exc.problem, 422), exc.worded(f'"{exc.field}"')) from None
 
 
 def _end_of(state: _Monitor, indicator_id: str, silence_id: int, who: str) -> Silence:

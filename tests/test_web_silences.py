@@ -82,10 +82,11 @@ def test_a_silence_is_begun_listed_and_ended_over_the_api(client: TestClient) ->
     [
         ({"indicator": "nope"}, 404, "silence: no indicator 'nope'"),
         ({"outcome": "x"}, 422, "silence: visa-easing has no outcome 'x' (it has: eased)"),
-        ({"for": "abc"}, 422, "silence: --for: not a duration: 'abc'"),
-        ({"for": "600000w"}, 422, "silence: --for: too long: '600000w' (at most 3650d"),
-        ({"for": "0s"}, 422, "is no time at all"),
-        ({"reason": " "}, 422, "a reason is required"),
+        # the JSON field the client sent, not the CLI's flag (`--for`, `--reason`)
+        ({"for": "abc"}, 422, "silence: \"for\": not a duration: 'abc'"),
+        ({"for": "600000w"}, 422, "silence: \"for\": too long: '600000w' (at most 3650d"),
+        ({"for": "0s"}, 422, "silence: \"for\": '0s' is no time at all"),
+        ({"reason": " "}, 422, 'silence: "reason": a reason is required (why, in a few words)'),
         ({"reason": ""}, 422, None),
         ({"color": "red"}, 422, None),
     ],
@@ -100,6 +101,7 @@ def test_a_bad_silence_is_a_json_error_and_writes_nothing(
     assert answer.status_code == code
     if detail is not None:
         assert detail in answer.json()["detail"]
+        assert "--" not in answer.json()["detail"]
     assert store.data_version() == version and store.silences() == []
 
 

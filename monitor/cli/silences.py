@@ -17,6 +17,7 @@ from monitor.cli.common import (
     recorded_of,
 )
 from monitor.domain import utc_text
+from monitor.errors import SilenceError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -101,10 +102,13 @@ def silence_cmd(
     from monitor.statuses import begin_silence
 
     rt.must_exist = True  # no database: a silence of nothing watched yet (a mistyped URL?)
-    silence = begin_silence(
-        rt.definitions, rt.store, target=(indicator_id, outcome), duration=duration,
-        reason=reason, who=cli_user(), now=now,
-    )  # fmt: skip
+    try:
+        silence = begin_silence(
+            rt.definitions, rt.store, target=(indicator_id, outcome), duration=duration,
+            reason=reason, who=cli_user(), now=now,
+        )  # fmt: skip
+    except SilenceError as exc:  # a field named as the command line has it: its flag
+        raise click.ClickException(exc.worded(f"--{exc.field}")) from None
     _show(silence, now, as_json)
 
 
