@@ -165,13 +165,17 @@ def test_a_none_shows_the_terms_that_veto_and_where(matcher: Matcher) -> None:
     assert (any_.operator, any_.sentences, terms(any_)) == ("any", (1, 2, 3), {"visa": (1, 2, 3)})
     assert (none.operator, none.holds, none.sentences) == ("none", True, (2, 3, 4))
     assert none.vetoed_by == ("suspend",) and terms(none) == {"suspend": (1,)}
-    assert "      yes none (1 term) in sentences 2, 3: vetoed by suspend (1)" in text_lines(found)
+    # it holds where no veto fired, and says where one did: not `yes … vetoed by suspend (1)`
+    assert (
+        '      yes none (1 term): no veto in sentences 2, 3; vetoed by "suspend" (sentence 1)'
+        in text_lines(found)
+    )
 
     alone = one(matcher, "vetoed", "Visa rules suspended").outcomes[0]
     assert not alone.matched and not alone.rule.holds and alone.rule.children[1].sentences == (2,)
     alone_lines = text_lines(one(matcher, "vetoed", "Visa rules suspended"))
     # sentence 2, after a title with no text, has no words: people are not shown it
-    assert "      yes none (1 term) in no sentence with words: vetoed by suspend (1)" in alone_lines
+    assert '      no  none (1 term): vetoed by "suspend" (sentence 1)' in alone_lines
     assert alone_lines[-2:] == ["sentences:", "    1  Visa rules suspended"]
 
 
@@ -186,11 +190,65 @@ def test_an_unless_cue_in_the_sentence_of_the_match_cancels_it(matcher: Matcher)
     assert lines[0] == (
         "x:cued: not matched: the rule holds, but an unless cue shares a sentence with it"
     )
-    assert "  unless (1 cue): deny (1, 2)" in lines
+    assert '  unless (1 cue): cancelled the match: "deny" (sentences 1, 2)' in lines
 
     elsewhere = one(matcher, "cued", "China eases visa rules", "Russia denies it.").outcomes[0]
     assert elsewhere.matched and not elsewhere.cancelled
     assert elsewhere.terms == ("China", "visa")
+
+
+VETOES = """\
+id: y
+group: g
+title: t
+question: q
+outcomes:
+  - id: pressure
+    label: China pressed, not urged
+    rule: {any: [China], none: ["urge China to"]}
+    unless: [deny]
+"""
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "said"),
+    [
+        ("China agrees to a deal", "", [
+            "y:pressure: matched (China)",
+            "      yes any (1 term) in the entry: China (1)",
+            "      yes none (1 term): no veto fired (none of its terms found)",
+            "  unless (1 cue): no cue found, nothing cancelled"]),
+        ("US urge China to agree", "", [
+            "y:pressure: not matched: the rule does not hold",
+            "  no  all not in the entry",
+            "      yes any (1 term) in the entry: China (1)",
+            '      no  none (1 term): vetoed by "urge China to" (sentence 1)',
+            "  unless (1 cue): no cue found, nothing cancelled"]),
+        ("China agrees to a deal", "Rivals deny it.", [
+            "y:pressure: matched (China)",
+            '  unless (1 cue): "deny" (sentence 2) found, in no sentence of the match: '
+            "nothing cancelled"]),
+        ("US urge China to agree", "Rivals deny it.", [
+            '      no  none (1 term): vetoed by "urge China to" (sentence 1)',
+            '  unless (1 cue): "deny" (sentence 2) found; the rule does not hold, so nothing '
+            "to cancel"]),
+    ],
+)  # fmt: skip
+def test_each_veto_line_says_whether_it_fired(
+    tmp_path: Path, title: str, text: str, said: list[str]
+) -> None:
+    """A `none` that vetoed nothing read `yes none (1 term) in the entry: none found` (as if
+    its terms were in the entry), one that vetoed `no  none … not in the entry: vetoed by …`
+    (though its terms were), and the `unless` line listed the cues found without saying
+    whether they cancelled anything."""
+    (tmp_path / "indicators").mkdir()
+    (tmp_path / "indicators" / "y.yaml").write_text(VETOES)
+    (tmp_path / "feeds.yaml").write_text(FEEDS)
+    matcher = Matcher(load_definitions(tmp_path / "indicators", tmp_path / "feeds.yaml").indicators)
+
+    lines = text_lines(explain_entry(matcher, "y", title, text))
+
+    assert [line for line in said if line not in lines] == []
 
 
 def test_an_entry_scoped_part_holds_in_every_sentence_once_it_holds_in_the_entry(
@@ -339,7 +397,10 @@ def test_a_list_holding_a_vocabulary_says_which_and_how_many(vocab_matcher: Matc
     assert vocabularies == [("@actors.prc", 1)]
     lines = text_lines(found)
     assert "  yes any (2 terms, 1 from @actors.prc) in sentence 1: Seoul (1), PRC (1)" in lines
-    assert "  unless (3 cues, 2 from @actors.north-korea): deny (1)" in lines
+    assert (
+        '  unless (3 cues, 2 from @actors.north-korea): cancelled the match: "deny" (sentence 1)'
+        in lines
+    )
     document = as_json(found)["outcomes"][0]
     assert document["rule"]["vocabulary"] is None
     assert document["rule"]["terms"]["vocabularies"] == (
@@ -383,10 +444,7 @@ def test_a_title_only_reference_is_named_as_written(vocab_matcher: Matcher) -> N
     assert (
         "          yes any title:@actors.china (3 terms) in the entry: title:Beijing (1)" in lines
     )
-    assert (
-        "      no  none (1 term, 1 from @actors.prc) not in the entry: none of its terms found"
-        in (lines)
-    )
+    assert "      no  none (1 term, 1 from @actors.prc): vetoed by a nested rule below" in (lines)
     assert "          yes any @actors.north-korea (2 terms) in the entry: Pyongyang (2)" in lines
     json = as_json(found)["outcomes"][0]["rule"]["children"][0]["children"][0]
     assert json["vocabulary"] == "title:@actors.china"

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, assert_never
 
+from monitor.counts import count, plural
 from monitor.match.machine import CAll, CAny, CNear, CNode, CNone, COutcome, CScope, CTerm, Machine
 from monitor.match.scan import Scan
 from monitor.match.textview import sentences_of
@@ -356,9 +357,20 @@ def outcome_lines(
     head = f"{indent}{indicator_id}:{outcome.outcome}: {_verdict(outcome)}"
     lines = [head, *_tree(outcome.rule, indent + "  ", blank)]
     if outcome.unless.listed:
-        cues = _found(outcome.unless) or "none found"
-        lines.append(f"{indent}  unless ({_listed(outcome.unless, 'cue')}): {cues}")
+        lines.append(f"{indent}  unless ({_listed(outcome.unless, 'cue')}): {_unless(outcome)}")
     return lines
+
+
+def _unless(outcome: OutcomeExplanation) -> str:
+    """What the `unless` cues did: cancelled the match, or nothing, and why not."""
+    cues = _quoted(outcome.unless)
+    if outcome.cancelled:
+        return f"cancelled the match: {cues}"
+    if not cues:
+        return "no cue found, nothing cancelled"
+    if outcome.rule.holds:
+        return f"{cues} found, in no sentence of the match: nothing cancelled"
+    return f"{cues} found; the rule does not hold, so nothing to cancel"
 
 
 def _verdict(outcome: OutcomeExplanation) -> str:
@@ -373,10 +385,14 @@ def _verdict(outcome: OutcomeExplanation) -> str:
 
 def _tree(node: NodeExplanation, indent: str, blank: frozenset[int]) -> list[str]:
     """A line per node; nested rules none of whose terms occur are counted, not shown."""
-    mark = "yes" if node.holds else "no "
-    line = f"{indent}{mark} {_name(node)} {_where(node, blank)}{_details(node)}"
+    if node.operator == "none":
+        holds, what = _veto(node, blank)
+        line = f"{indent}{'yes' if holds else 'no '} {_name(node)}: {what}"
+    else:
+        mark = "yes" if node.holds else "no "
+        line = f"{indent}{mark} {_name(node)} {_where(node, blank)}{_details(node)}"
     if node.children and not node.holds and not any(map(_found_beneath, node.children)):
-        return [f"{line} ({_count(len(node.children), 'nested rule')}, none of their terms found)"]
+        return [f"{line} ({count(len(node.children), 'nested rule')}, none of their terms found)"]
     lines = [line]
     # the alternatives of an `any` (the parts of a `none`) none of whose terms occur are
     # counted; the parts of an `all` that fails are each a reason, and shown
@@ -419,8 +435,8 @@ def _name(node: NodeExplanation) -> str:
     if node.operator == "scope":
         return f"scope {node.children[0].scope}"
     if node.vocabulary is not None:
-        count = f" ({_count(node.terms.listed, 'term')})" if node.operator != "term" else ""
-        return f"{node.operator} {node.vocabulary}{count}"
+        terms = f" ({count(node.terms.listed, 'term')})" if node.operator != "term" else ""
+        return f"{node.operator} {node.vocabulary}{terms}"
     listed = node.terms.listed
     return (
         f"{node.operator} ({_listed(node.terms, 'term')})"
@@ -431,7 +447,7 @@ def _name(node: NodeExplanation) -> str:
 
 def _listed(terms: TermsFound, noun: str) -> str:
     """`57 terms`; with the vocabularies among them: `58 terms, 1 from @actors.china`."""
-    parts = [_count(terms.listed, noun)]
+    parts = [count(terms.listed, noun)]
     parts += [f"{v.listed} from {v.vocabulary}" for v in terms.vocabularies]
     return ", ".join(parts)
 
@@ -448,13 +464,37 @@ def _group(n: int, group: TermsFound) -> str:
     return f"group {n}: {found}"
 
 
+def _veto(node: NodeExplanation, blank: frozenset[int]) -> tuple[bool, str]:
+    """A `none`: whether it holds as people are shown the entry (a sentence-scoped one that
+    holds only in sentences with no words does not), and what its veto did, plainly."""
+    vetoes = _quoted(node.terms)
+    shown = tuple(n for n in node.sentences if n not in blank)
+    holds = node.holds and (node.scope == "entry" or bool(shown))
+    if holds and vetoes and node.scope == "sentence":  # vetoes some sentences, not these
+        return True, f"no veto in {_sentences(shown)}; vetoed by {vetoes}"
+    if holds:
+        nothing = "" if _found_beneath(node) else " (none of its terms found)"
+        return True, f"no veto fired{nothing}"
+    return False, f"vetoed by {vetoes}" if vetoes else "vetoed by a nested rule below"
+
+
+def _quoted(terms: TermsFound) -> str:
+    """`"suspend" (sentence 1), "deny" (sentences 1, 2)`, then ` and 2 more`; "" for none."""
+    shown = ", ".join(f'"{f.term}" ({_sentences(f.sentences)})' for f in terms.found)
+    return shown + (f" and {terms.more} more" if terms.more else "")
+
+
+def _sentences(numbers: tuple[int, ...]) -> str:
+    return f"{plural('sentence', len(numbers))} {_list(numbers)}"
+
+
 def _where(node: NodeExplanation, blank: frozenset[int]) -> str:
     if node.scope == "entry":
         return "in the entry" if node.holds else "not in the entry"
     shown = tuple(n for n in node.sentences if n not in blank)
     if not shown:
         return "in no sentence with words" if node.sentences else "in no sentence"
-    return f"in sentence{'s' * (len(shown) > 1)} {_list(shown)}"
+    return f"in {_sentences(shown)}"
 
 
 def _details(node: NodeExplanation) -> str:
@@ -466,8 +506,6 @@ def _details(node: NodeExplanation) -> str:
         return f": {groups}{apart}"
     if node.operator == "scope" or not node.terms.listed:
         return ""
-    if node.operator == "none" and node.vetoed_by:
-        return f": vetoed by {_found(node.terms)}"
     nothing = "none of its terms found" if node.children else "none found"
     return f": {_found(node.terms) or nothing}"
 
@@ -475,10 +513,6 @@ def _details(node: NodeExplanation) -> str:
 def _found(terms: TermsFound) -> str:
     shown = ", ".join(f"{f.term} ({_list(f.sentences)})" for f in terms.found)
     return shown + (f" and {terms.more} more" if terms.more else "")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def _list(numbers: tuple[int, ...]) -> str:
