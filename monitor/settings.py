@@ -512,8 +512,9 @@ def load_settings(env_file: Path = Path(".env")) -> tuple[Settings, list[str]]:
     with envfile.caught() as unparsed:  # python-dotenv's warnings name no file: said here
         try:
             settings = Settings(_env_file=env_file)
-        except ValidationError as exc:
-            raise ConfigError(explain(exc)) from None
+        except ValidationError as exc:  # with the lines ignored, which may be why
+            said = envfile.warnings(env_file, unparsed, {}, {}, prefix=PREFIX, known=())
+            raise ConfigError("; ".join([explain(exc), *said])) from None
         except UnicodeDecodeError as exc:  # python-dotenv reads the file as UTF-8
             raise ConfigError(_not_utf8(env_file, exc)) from None
         dotenv = _dotenv(env_file)

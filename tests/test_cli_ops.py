@@ -249,6 +249,19 @@ def test_an_unknown_setting_is_warned_about_once_with_the_closest_name(tmp_path:
     ]
 
 
+def test_a_bad_setting_also_names_the_dotenv_lines_ignored(tmp_path: Path) -> None:
+    """A value cut by a line python-dotenv cannot parse: the error says that line too."""
+    (tmp_path / ".env").write_text("MONITOR_HTTP_PORT=eighty\nthis is no setting\n")
+
+    result = run(["validate"], tmp_path, shipped(tmp_path))
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith(
+        f"; {tmp_path / '.env'}:2: not NAME=value; the line is ignored"
+    )
+    assert "python-dotenv" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("content", "said"),
     [
