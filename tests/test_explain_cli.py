@@ -125,6 +125,8 @@ def test_a_vocabulary_reference_is_named_in_the_text_and_the_json(tmp_path: Path
         (["visa-easing"], 2, "give --entry ID or --title TEXT, one of them"),
         (["visa-easing", "--entry", "1", "--title", "x"], 2, "one of them"),
         (["visa-easing", "--entry", "1", "--text", "x"], 2, "--text goes with --title"),
+        (["visa-easing", "--title", ""], 2, "--title (with --text) is empty: nothing to explain"),
+        (["visa-easing", "--title", " ", "--text", "\t"], 2, "is empty: nothing to explain"),
         (["visa-easing:", "--title", "x"], 2, "is not INDICATOR or INDICATOR:OUTCOME"),
         (["visa-easing", "--entry", "0"], 2, "0 is not in the range"),
         (["nope", "--title", "x"], 1, "Error: explain: no indicator 'nope'"),
@@ -137,6 +139,13 @@ def test_errors_are_one_line(env: dict[str, str], args: list[str], code: int, sa
     assert result.exit_code == code
     assert result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and said in result.stderr
+
+
+def test_a_title_left_empty_with_a_text_is_explained(env: dict[str, str]) -> None:
+    """An entry with no headline is news too: an empty --title with a --text is explained."""
+    result = run(env, "explain", "visa-easing", "--title", "", "--text", "Visa-free entry extended")
+    assert result.exit_code == 0, result.stderr
+    assert "Visa-free entry extended" in result.stdout
 
 
 def test_a_missing_database_is_one_line_and_none_is_made(tmp_path: Path) -> None:

@@ -43,6 +43,8 @@ def explain_cmd(
         raise click.UsageError("give --entry ID or --title TEXT, one of them")
     if text is not None and title is None:
         raise click.UsageError("--text goes with --title")
+    if title is not None and not (title + (text or "")).strip():  # "$HEADLINE" unset?
+        raise click.UsageError("--title (with --text) is empty: nothing to explain")
     indicator_id, colon, outcome_id = target.partition(":")
     if colon and not outcome_id:
         raise click.BadParameter(f"{target!r} is not INDICATOR or INDICATOR:OUTCOME")
