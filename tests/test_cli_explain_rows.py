@@ -196,6 +196,15 @@ def test_test_json_explains_each_failed_example(tmp_path: Path) -> None:
     assert examples["passed"] == 1
     missed, fired = examples["failed"]
     assert (missed["example"], fired["example"]) == ("Visa rules for tourists", "Visa fees waived")
+    # where each example is written, as the text output names it: file and line
+    text = monitor(env, "test").stdout
+    path = tmp_path / "indicators" / "x.yaml"
+    written = path.read_text().splitlines()
+    lines = [written.index(f'  - text: "{f["example"]}"') + 1 for f in (missed, fired)]
+    assert [(f["indicator"], f["file"], f["line"]) for f in (missed, fired)] == [
+        ("x", str(path), n) for n in lines
+    ]
+    assert f"{missed['file']}:{missed['line']}" in text
     assert missed["explanation"] == json.loads(
         explained(env, "Visa rules for tourists", "They were eased on Monday.", "--json").stdout
     )

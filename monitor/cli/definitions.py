@@ -235,6 +235,7 @@ def _run(
                 "failed": [
                     {
                         "indicator": r.indicator_id,
+                        "file": rt.definitions.indicator(r.indicator_id).source,
                         "line": r.example.line,
                         "example": r.example.text,
                         "expected": r.expected,
