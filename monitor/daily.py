@@ -274,9 +274,8 @@ def digest_input(
     time for a past day's (`standing.indicator_views_at`; `kept_since`: from
     when retention keeps every change, now - MONITOR_RETENTION)."""
     zone = ZoneInfo(timezone)
-    start = previous_send(store, day, digest_time=digest_time, zone=zone) or slot(
-        day - timedelta(days=1), digest_time, zone
-    )
+    previous = previous_send(store, day, digest_time=digest_time, zone=zone)
+    start = previous or slot(day - timedelta(days=1), digest_time, zone)
     end = covered_by(store, day, now, digest_time=digest_time, zone=zone)
     changes, held = _changes(store, start, end)
     past = end < now
@@ -288,6 +287,7 @@ def digest_input(
     return DigestInput(
         day=day,
         reads=Reads(*store.reads_between(start, end)),
+        first_since=None if previous else start,
         generated_at=now,
         timezone=timezone,
         changes=tuple(changes),

@@ -105,6 +105,10 @@ class DigestInput:
     # What the checks since the last digest read, said under the summary, so that a day without
     # a change does not read like one nobody read the feeds (None: not said).
     reads: Reads | None = None
+    # Where the changes it lists begin when no digest went out before it (the first one, or
+    # none in the month `daily.previous_send` looks back): said as that time, since "since the
+    # last digest" would speak of one that never was. None: there was one.
+    first_since: datetime | None = None
 
 
 # ---------------------------------------------------------------- formatting helpers
@@ -149,27 +153,34 @@ def count_unknown(data: DigestInput) -> int:
     return sum(1 for line in data.indicators if line.status == UNKNOWN)
 
 
-def _read_words(reads: Reads | None, zone: tzinfo) -> str:
+def _since(data: DigestInput) -> str:
+    """Since when its changes are listed: 'since the last digest', or for the first digest
+    ever, 'since 2026-12-05 07:00 KST'."""
+    if data.first_since is None:
+        return "since the last digest"
+    return f"since {format_time(data.first_since, _zone(data.timezone))}"
+
+
+def _read_words(reads: Reads | None, zone: tzinfo, since: str) -> str:
     """'The feeds were checked 96 times since the last digest, the last at …, and brought 41
     new items.', or that no feed was; "" when unknown."""
     if reads is None:
         return ""
     if not reads.checks or reads.last is None:
-        return "No feed was checked since the last digest: nothing new was read."
+        return f"No feed was checked {since}: nothing new was read."
     times = "once" if reads.checks == 1 else f"{reads.checks} times"
     items = f"{reads.new} new item{'s' if reads.new != 1 else ''}" if reads.new else "no new item"
     return (
-        f"The feeds were checked {times} since the last digest, the last at "
+        f"The feeds were checked {times} {since}, the last at "
         f"{format_time(reads.last, zone)}, and brought {items}."
     )
 
 
 def _summary(data: DigestInput) -> str:
     n = count_changed(data.changes)
+    since = _since(data)
     summary = (
-        "No indicator changed since the last digest."
-        if n == 0
-        else f"{count(n, 'indicator')} changed since the last digest."
+        f"No indicator changed {since}." if n == 0 else f"{count(n, 'indicator')} changed {since}."
     )
     unknown = count_unknown(data)
     if unknown:
@@ -178,7 +189,7 @@ def _summary(data: DigestInput) -> str:
             f" {unknown} of {count(len(data.indicators), 'indicator')} {are} unknown: why is"
             " under feed health below."
         )
-    read = _read_words(data.reads, _zone(data.timezone))
+    read = _read_words(data.reads, _zone(data.timezone), since)
     return f"{summary} {read}" if read else summary
 
 

@@ -69,7 +69,10 @@ def test_a_day_without_a_change_says_what_was_read_and_a_day_nobody_read_says_so
         assert send_daily_digest(definitions, store, s, day=day2, now=at(7, day2), owner="t").sent
         assert send_daily_digest(definitions, store, s, day=day3, now=at(7, day3), owner="t").sent
     first, quiet, unread = (_text(m) for m in smtp.messages)
-    assert "checked 2 times since the last digest, the last at 2026-01-06 06:50 UTC" in first
+    # the first digest ever: since when it lists changes, not "since the last digest"
+    assert "since the last digest" not in first
+    assert "changed since 2026-01-05 07:00 UTC." in first
+    assert "checked 2 times since 2026-01-05 07:00 UTC, the last at 2026-01-06 06:50 UTC" in first
     assert "No indicator changed since the last digest." in quiet
     assert (
         "The feeds were checked 2 times since the last digest, the last at 2026-01-07 06:50 UTC,"
