@@ -119,7 +119,8 @@ def test_each_verdict_button_is_named_for_its_entry_and_outcome(
     server: WebServer, browser: object, store: Store
 ) -> None:
     """A screen reader hears "Confirm: entry 12 is evidence of …", not "Confirm" again and
-    again; the visible words stay as they were."""
+    again, and the note field beside the buttons says whose verdict it explains; the visible
+    words stay as they were."""
     herald = entry_id(store, VISA_HERALD)
     page = browser.new_page(viewport={"width": 1280, "height": 1400})  # type: ignore[attr-defined]
     page.goto(f"{server.url}/indicators/visa-easing/page")
@@ -137,7 +138,13 @@ def test_each_verdict_button_is_named_for_its_entry_and_outcome(
             assert button.inner_text() == visible
             assert button.locator("xpath=ancestor::li[1]").get_attribute("data-entry") == str(entry)
             names.append(name)
-    assert len(set(names)) == 4
+        # and the note beside them: "Why (optional)" of which entry's verdict
+        name = f"Why (optional), of a verdict on entry {entry} as evidence of {EASED}"
+        note = page.get_by_role("textbox", name=name, exact=True)
+        assert note.count() == 1, name
+        assert note.locator("xpath=ancestor::li[1]").get_attribute("data-entry") == str(entry)
+        names.append(name)
+    assert len(set(names)) == 6
 
 
 IN_VIEW = "id => { const r = document.getElementById(id).getBoundingClientRect(); \
