@@ -145,3 +145,22 @@ def test_an_unknown_indicator_says_unknown_once_with_its_reason_under_it() -> No
     assert "  ⚠ unknown   (since 2026-01-05 12:00 KST)\n  " + why in standing
     html_standing = html[html.index("Standing status") : html.index("Feed health")]
     assert html_standing.count("⚠ unknown") == 1 and why in html_standing
+
+
+def test_the_evidence_of_a_change_to_unknown_is_not_read_as_its_cause() -> None:
+    """A change to unknown keeps the evidence read before its feeds went unread; under a bare
+    "Evidence:" a reader took those headlines for why it became unknown."""
+    old = evidence("China backs UN sanctions", GOOD_LINK, hour=1)
+    new = evidence("China presses Pyongyang", GOOD_LINK + "?2", hour=3)
+    to_unknown = change("nk", "pressure:reported", "unknown", old, hour=4)
+    to_reported = change("nk2", "quiet", "pressure:reported", new, hour=3)
+    text, html = render(sample(changes=(to_unknown, to_reported)))
+
+    said = "Evidence, all read before the feeds went unread (not why it is unknown):"
+    changed = text[text.index("WHAT CHANGED") : text.index("STANDING STATUS")]
+    blocks = changed.split("\n* ")[1:]
+    (unknown,) = [b for b in blocks if "→ ⚠ unknown" in b]
+    (reported,) = [b for b in blocks if "→ ⚠ unknown" not in b]
+    assert said in unknown and "China backs UN sanctions" in unknown
+    assert said not in reported and "  Evidence:" in reported
+    assert html.count(said) == 1
