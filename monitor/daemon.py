@@ -101,6 +101,7 @@ class Daemon:
         # When the daemon was started (`monitor run`'s first line; else now): with the first
         # check cycle recorded, when monitoring began for the first digest (`daily.due_day`).
         self.started = started if started is not None else clock()
+        self._first_cycle: datetime | None = None  # the earliest cycle recorded, once found
         self.owner = owner or owners.owner_of()  # host:pid:start@place (`monitor.owners`)
         self.stopping = threading.Event()
         self.fatal: str | None = None  # why the daemon stopped itself (the exit code is 1)
@@ -440,7 +441,11 @@ class Daemon:
     def _began(self) -> datetime:
         """When monitoring began: the first check cycle recorded, or this daemon's start if
         that came first (a daemon started just before the digest time checks after it)."""
-        first = self.store.first_cycle_started()
+        # Asked at each digest tick until the first digest goes out; once found, the earliest
+        # cycle stays the earliest, so the cycles are read once, not at every tick.
+        if self._first_cycle is None:
+            self._first_cycle = self.store.first_cycle_started()
+        first = self._first_cycle
         return self.started if first is None else min(first, self.started)
 
     def _sleep(self, seconds: float) -> None:

@@ -169,7 +169,7 @@ def _read_words(reads: Reads | None, zone: tzinfo, since: str) -> str:
     if not reads.checks or reads.last is None:
         return f"No feed was checked {since}: nothing new was read."
     times = "once" if reads.checks == 1 else f"{reads.checks} times"
-    items = f"{reads.new} new item{'s' if reads.new != 1 else ''}" if reads.new else "no new item"
+    items = count(reads.new, "new item") if reads.new else "no new item"
     return (
         f"The feeds were checked {times} {since}, the last at "
         f"{format_time(reads.last, zone)}, and brought {items}."
