@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -9,11 +10,14 @@ from typing import TYPE_CHECKING
 
 import httpx2
 
+from monitor.domain import without_controls
+
 if TYPE_CHECKING:
     from monitor.settings import Settings
 
 DEFAULT_USER_AGENT = "monitor/0.1 (news indicator monitor)"
 MAX_ERROR_CHARS = 500  # an error text stored on a feed or logged is cut to this length
+_LINE_BREAKS = re.compile(r"\s*[\n\r\u2028\u2029]\s*")
 
 
 class FetchStatus(StrEnum):
@@ -108,8 +112,12 @@ class Failure(Exception):
 
 
 def clip_error(text: str) -> str:
-    """`text` cut to MAX_ERROR_CHARS (ending in "…" when cut): a hostile server chooses
-    much of what goes into an error, and errors are stored, logged and shown."""
+    """`text` on one line, without control characters (`domain.CONTROLS`: an escape sequence
+    reaches the terminal of whoever reads the log or the digest), cut to MAX_ERROR_CHARS
+    (ending in "…" when cut): a hostile server chooses much of what goes into an error (the
+    reason phrase of its answer, the charset of its Content-Type), and errors are stored,
+    logged one a line and shown."""
+    text = _LINE_BREAKS.sub(" ", without_controls(text))
     if len(text) <= MAX_ERROR_CHARS:
         return text
     return text[: MAX_ERROR_CHARS - 1] + "…"
