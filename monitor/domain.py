@@ -34,6 +34,24 @@ def without_controls(text: str) -> str:
     return text if text.isprintable() else CONTROLS.sub("", text)
 
 
+# A cell a spreadsheet would take for a formula starts with one of these (and might then run
+# `=WEBSERVICE(…)` or a DDE command from a headline); a leading `'` makes it text.
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def inert_cell(text: str) -> str:
+    """`text` as a spreadsheet cell that is never a formula: `'` before one that would be, and
+    before one that starts with `'` and then such a character (so `read_cell` gives it back)."""
+    if text.startswith(FORMULA_STARTS) or (text[:1] == "'" and text[1:].startswith(FORMULA_STARTS)):
+        return "'" + text
+    return text
+
+
+def read_cell(cell: str) -> str:
+    """The text of a cell `inert_cell` wrote (or a spreadsheet saved as it showed it)."""
+    return cell[1:] if cell[:1] == "'" and inert_cell(cell[1:]) == cell else cell
+
+
 def as_written(text: str) -> str:
     """A term in a message as its YAML file writes it in single quotes: `'/\\bvisa\\b/'`, its
     backslashes as they are, where `repr` doubles them (a regex author then looks for a `\\\\b`

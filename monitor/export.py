@@ -13,7 +13,9 @@ JSON: an array of the models as the API answers them.
 The labeled TSV (`labeled_tsv`): one row per judged entry: `id` (the entry's id), `url`,
 `date` (the entry's time, UTC), `title` and `text` (line breaks kept: a quoted cell), then one
 column per `indicator:outcome` of the current definitions holding `y` (its standing verdict is yes),
-`n` (no) or `?` (not judged). Entries judged only for outcomes the definitions no longer have
+`n` (no) or `?` (not judged); a `url`, `title` or `text` that a spreadsheet would take for a
+formula gets a leading `'` as in the CSV, which the reader (`monitor.labeled`) takes off again.
+Entries judged only for outcomes the definitions no longer have
 are left out.
 """
 
@@ -27,7 +29,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from monitor.domain import Definitions, Judgement, Verdict
+from monitor.domain import FORMULA_STARTS, Definitions, Judgement, Verdict, inert_cell
 from monitor.store import StoredEntry
 from monitor.webmodels import ChangeEvidenceOut, ChangeOut, PeriodOut
 
@@ -67,10 +69,10 @@ def labeled_tsv(
         writer.writerow(
             [
                 str(entry_id),
-                _cell(entry.link),
+                inert_cell(_cell(entry.link)),
                 stored.time.date().isoformat(),
-                _cell(entry.title),
-                _cell(entry.text),
+                inert_cell(_cell(entry.title)),
+                inert_cell(_cell(entry.text)),
                 *(row.get(key, "?") for key in keys),
             ]
         )
@@ -88,7 +90,6 @@ def _cell(text: str) -> str:
 # ---------------------------------------------------------------- CSV and JSON
 
 CHUNK = 65_536  # characters of text handed on at a time
-_FORMULA = ("=", "+", "-", "@")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -151,7 +152,7 @@ def spreadsheet_cell(value: object) -> str:
     if isinstance(value, list):
         value = "; ".join(" ".join(_CONTROL.sub("", str(v)).split()) for v in value)
     text = " ".join(_CONTROL.sub("", str(value)).split())
-    return "'" + text if text.startswith(_FORMULA) else text
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _is_model_list(annotation: object) -> bool:

@@ -33,7 +33,7 @@ from types import MappingProxyType
 from typing import Any
 
 from monitor.counts import count
-from monitor.domain import Entry, Indicator, without_controls
+from monitor.domain import Entry, Indicator, read_cell, without_controls
 from monitor.languages import LANGUAGES, language_of
 from monitor.match import Matcher
 
@@ -316,7 +316,7 @@ def parse_labeled(text: str) -> list[LabeledItem]:
                 title=_cell(row[index["title"]]),
                 text=_cell(row[index["text"]]),
                 labels=MappingProxyType(labels),
-                url=row[index["url"]].strip() if "url" in index else "",
+                url=read_cell(row[index["url"]].strip()) if "url" in index else "",
                 date=row[index["date"]].strip() if "date" in index else "",
                 line=line,
             )
@@ -346,7 +346,8 @@ def _label(cell: str, key: str, line: int) -> str:
 
 def _cell(cell: str) -> str:  # a line break ends a sentence for the matcher, as in a feed's text
     cell = without_controls(cell)  # as parse drops them from a feed's text: a row is printed
-    return "\n".join(" ".join(words) for line in cell.split("\n") if (words := line.split()))
+    text = "\n".join(" ".join(words) for line in cell.split("\n") if (words := line.split()))
+    return read_cell(text)  # `'=…` as the export (or a spreadsheet) wrote `=…`
 
 
 # ---------------------------------------------------------------- scoring

