@@ -1,16 +1,17 @@
 """fetch: retrieve feed bodies over HTTP and classify every answer. The only package importing
 httpx2 (the maintained line of httpx): `model` holds what a fetch is asked and answers, `one`
-one feed's GET, redirects, classification and capped body, and this module the cycle's
-entry points.
+one feed's GET, redirects, classification and capped body, `addresses` where a redirect may
+lead, and this module the cycle's entry points.
 
 Like miniflux's response handler, the fetcher never raises for one feed's trouble: each
 `FeedRequest` becomes a `FetchResult` whose `status` says what happened (modified, not
 modified, unchanged, rate limited, failed, gone). Requests are conditional (ETag /
 Last-Modified), bounded in time (`timeout`, `total_timeout`) and size (`max_bytes`, counted
 after every layer of decompression), and redirects are followed by hand so that they can be
-counted, checked (never from https down to http unless the feed was http) and remembered
-when permanent. Connections come from httpx's own pool, at most `concurrency` open at once
-and `keepalive` of them kept idle, so a cycle over many hosts holds few descriptors.
+counted, checked (never from https down to http unless the feed was http; never from a
+public feed into the operator's network, `addresses`) and remembered when permanent.
+Connections come from httpx's own pool, at most `concurrency` open at once and `keepalive` of
+them kept idle, so a cycle over many hosts holds few descriptors.
 
 `Fetcher` runs a cycle's fetches on an event loop in a thread as a sliding window: a fetch
 starts as soon as another ends, and results come back in the order they finish, so one slow
@@ -30,6 +31,7 @@ from datetime import datetime, timedelta
 
 import httpx2
 
+from monitor.fetch.addresses import Resolve
 from monitor.fetch.model import (
     MAX_ERROR_CHARS,
     FeedRequest,
@@ -56,6 +58,7 @@ __all__ = [
     "FetchStatus",
     "FetchStopped",
     "Fetcher",
+    "Resolve",
     "clip_error",
     "fetch_all",
     "fetch_sync",
@@ -72,9 +75,11 @@ async def fetch_all(
     limits: FetchLimits,
     *,
     transport: httpx2.AsyncBaseTransport | None = None,
+    resolve: Resolve | None = None,
 ) -> list[FetchResult]:
-    """Fetch every feed with at most `limits.concurrency` at once; results in request order."""
-    client = Client(limits, transport)
+    """Fetch every feed with at most `limits.concurrency` at once; results in request order.
+    `resolve` gives the addresses a redirect's host is judged by (default: the system's)."""
+    client = Client(limits, transport, resolve)
     semaphore = asyncio.Semaphore(max(1, limits.concurrency))
 
     async def bounded(request: FeedRequest) -> FetchResult:

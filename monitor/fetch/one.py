@@ -25,6 +25,7 @@ from urllib.request import getproxies, proxy_bypass
 import httpx2
 
 from monitor.domain import parse_http_date, utcnow
+from monitor.fetch.addresses import Resolve, check_redirect, kinds, system_resolve
 from monitor.fetch.model import (
     Failure,
     FeedRequest,
@@ -83,7 +84,13 @@ class Client:
     environment names one for the URL (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY). No
     cookies are kept, nothing is decoded by httpx and redirects are left to `_fetch_one`."""
 
-    def __init__(self, limits: FetchLimits, transport: httpx2.AsyncBaseTransport | None) -> None:
+    def __init__(
+        self,
+        limits: FetchLimits,
+        transport: httpx2.AsyncBaseTransport | None,
+        resolve: Resolve | None = None,
+    ) -> None:
+        self.resolve = resolve or system_resolve  # how a redirect's host is judged
         self._limits = limits.pool
         self._transport = transport or httpx2.AsyncHTTPTransport(
             verify=_tls(), limits=self._limits, trust_env=False
@@ -174,6 +181,7 @@ async def _fetch_one(client: Client, request: FeedRequest, limits: FetchLimits) 
         raise Failure(f"fetch: unsupported URL scheme {_scheme(url)!r} in {url!r}")
     seen = {url}
     hops = 0
+    origin: list[tuple[str, str]] | None = None  # the feed's own addresses, at its 1st redirect
     remember = True  # every hop so far was permanent, and none went from https down to http
     headers = _conditional_headers(request)
     while True:
@@ -187,6 +195,9 @@ async def _fetch_one(client: Client, request: FeedRequest, limits: FetchLimits) 
                 if target in seen:
                     raise Failure(f"fetch: redirect loop at {target}")
                 seen.add(target)
+                if origin is None:
+                    origin = await kinds(*_host_port(request.url), client.resolve)
+                await check_redirect(target, *_host_port(target), origin, client.resolve)
                 remember = (
                     remember
                     and response.status_code in PERMANENT_REDIRECTS
@@ -271,6 +282,13 @@ def _credentials_kept(url: str, target: str) -> str:
         return target
     userinfo = here.netloc.rpartition("@")[0]
     return there._replace(netloc=f"{userinfo}@{there.netloc}").geturl()
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    """The host and port a connection to `url` is made to, as httpx hands them to the resolver
+    (an IDNA name in its ASCII form, an IPv6 address without brackets)."""
+    parsed = _url(url)
+    return parsed.raw_host.decode("ascii"), parsed.port or _DEFAULT_PORTS[parsed.scheme]
 
 
 def _origin(parts: SplitResult) -> tuple[str, str | None, int | None]:
