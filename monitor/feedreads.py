@@ -87,7 +87,8 @@ def fetch_due(
 
 
 def _request(feed: DueFeed) -> FeedRequest:
-    return FeedRequest(feed.id, feed.url, feed.etag, feed.last_modified, feed.body_hash)
+    listed = feed.listed_url if feed.listed_url != feed.url else None  # it moved: `moved_to`
+    return FeedRequest(feed.id, feed.url, feed.etag, feed.last_modified, feed.body_hash, listed)
 
 
 def _parse_job(feed: DueFeed, result: FetchResult) -> ParseJob | None:

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx2
 import pytest
 
 from monitor.fetch import FeedRequest, FetchLimits, FetchResult, FetchStatus, fetch_all
-from tests import feedserver
+from monitor.pipeline import run_cycle
+from monitor.store import FetchRecord, open_store
+from tests import feedserver, twofeeds
 from tests.feedserver import FeedServer
 
 feed_server = feedserver.feed_server  # the fixture
@@ -24,6 +29,7 @@ feed_server = feedserver.feed_server  # the fixture
 RSS = b'<rss version="2.0"><channel><title>t</title></channel></rss>'
 FAST = FetchLimits(timeout=30, total_timeout=60)  # no test here waits for these
 PUBLIC_FEED = "http://93.184.215.14/feed"  # a public address (example.com's, once)
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
@@ -212,3 +218,46 @@ def test_through_a_proxy_the_rule_still_applies(
     [result] = asyncio.run(fetch_all([FeedRequest("f", PUBLIC_FEED)], FAST))
     assert result.error == refused("http://10.0.0.5/admin/reboot", "10.0.0.5", "private")
     assert [r.path for r in proxy.requests] == [PUBLIC_FEED]
+
+
+# ---------------------------------------------------------------- a move remembered before
+
+
+def test_a_remembered_move_the_rule_refuses_is_not_used() -> None:
+    """A `moved_to` stored before the rule (a public feed's 301 into the network) is judged as
+    that redirect would be: the feeds file's URL is read instead, and the move forgotten."""
+    internet = Internet({})
+    request = FeedRequest("f", "http://10.0.0.5/admin/reboot", listed_url=PUBLIC_FEED)
+    [result] = asyncio.run(fetch_all([request], FAST, transport=internet.transport))
+    assert result.status is FetchStatus.MODIFIED, result.error
+    assert internet.asked == [PUBLIC_FEED]
+    assert result.moved_to == ""  # "" clears the stored one
+
+
+def test_a_remembered_move_the_rule_allows_is_used() -> None:
+    internet = Internet({})
+    request = FeedRequest("f", "http://93.184.216.34/moved", listed_url=PUBLIC_FEED)
+    [result] = asyncio.run(fetch_all([request], FAST, transport=internet.transport))
+    assert result.status is FetchStatus.MODIFIED, result.error
+    assert internet.asked == ["http://93.184.216.34/moved"]
+    assert result.moved_to is None
+
+
+def test_a_cycle_forgets_a_remembered_move_to_link_local(
+    tmp_path: Path, feed_server: FeedServer, database_url: str
+) -> None:
+    """Feed a on 127.0.0.1 was recorded as moved to the metadata service (before the rule):
+    the cycle reads it at its own URL, sends nothing there, and the move is forgotten."""
+    feed_server.route("/a.xml", body=RSS)
+    feed_server.route("/b.xml", body=RSS)
+    urls = (feed_server.url("/a.xml"), feed_server.url("/b.xml"))
+    with open_store(database_url) as store:
+        ctx = twofeeds.context(twofeeds.definitions(tmp_path, *urls), store, now=NOW)
+        moved_to = "http://169.254.169.254/latest/meta-data/"
+        store.record_fetches([FetchRecord("a", now=NOW, ok=True, moved_to=moved_to)])
+        assert {f.id: f.moved_to for f in store.feeds()}["a"] == moved_to
+        run_cycle(replace(ctx, parse_workers=1), now=NOW + twofeeds.INTERVAL)
+        a = {f.id: f for f in store.feeds()}["a"]
+        assert (a.moved_to, a.last_error) == (None, "")
+        assert a.last_success_at == NOW + twofeeds.INTERVAL
+    assert feed_server.hits("/a.xml") == 1

@@ -39,6 +39,9 @@ class FeedRequest:
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None  # sha256 hex of the last body parsed
+    # The feeds file's URL when `url` is where the feed moved permanently (`moved_to`): its own
+    # address, which redirects are judged by; a `url` it would not be redirected to is not used.
+    listed_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class FetchResult:
     body_hash: str | None = None
     final_url: str | None = None  # the URL that gave the final answer
     moved_to: str | None = None  # every redirect hop was 301/308 and the fetch succeeded
+    # ("" when the request's `url`, a former move, was refused and `listed_url` read instead)
     retry_after: timedelta | None = None
     error: str = ""  # "" when fine, else "fetch: <reason>"
     elapsed: float = 0.0  # seconds

@@ -179,9 +179,17 @@ async def _fetch_one(client: Client, request: FeedRequest, limits: FetchLimits) 
     url = request.url
     if _scheme(url) not in HTTP_SCHEMES:
         raise Failure(f"fetch: unsupported URL scheme {_scheme(url)!r} in {url!r}")
+    own = request.listed_url or url  # the feed's own URL, which redirects are judged by
+    origin: list[tuple[str, str]] | None = None  # its addresses, at its first redirect
+    forgotten = False  # a former move, to where the feed would not be redirected now
+    if own != url:
+        origin = await kinds(*_host_port(own), client.resolve)
+        try:
+            await check_redirect(url, *_host_port(url), origin, client.resolve)
+        except Failure:
+            url, forgotten = own, True
     seen = {url}
     hops = 0
-    origin: list[tuple[str, str]] | None = None  # the feed's own addresses, at its 1st redirect
     remember = True  # every hop so far was permanent, and none went from https down to http
     headers = _conditional_headers(request)
     while True:
@@ -196,7 +204,7 @@ async def _fetch_one(client: Client, request: FeedRequest, limits: FetchLimits) 
                     raise Failure(f"fetch: redirect loop at {target}")
                 seen.add(target)
                 if origin is None:
-                    origin = await kinds(*_host_port(request.url), client.resolve)
+                    origin = await kinds(*_host_port(own), client.resolve)
                 await check_redirect(target, *_host_port(target), origin, client.resolve)
                 remember = (
                     remember
@@ -210,7 +218,7 @@ async def _fetch_one(client: Client, request: FeedRequest, limits: FetchLimits) 
             await _release(response)
         if result.ok and hops and remember:
             return replace(result, moved_to=url)
-        return result
+        return replace(result, moved_to="") if result.ok and forgotten else result
 
 
 async def _release(response: httpx2.Response) -> None:
