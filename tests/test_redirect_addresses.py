@@ -100,6 +100,7 @@ INTERNAL_TARGETS = [
     ("http://127.1/", "127.0.0.1", "loopback"),
     ("http://[::ffff:127.0.0.1]/", "::ffff:127.0.0.1", "loopback"),
     ("http://[::ffff:a9fe:a9fe]/", "::ffff:a9fe:a9fe", "link-local"),
+    ("http://[2002:7f00:1::1]/", "2002:7f00:1::1", "loopback"),  # 6to4, around 127.0.0.1
 ]
 
 
@@ -115,11 +116,15 @@ def test_a_public_feed_is_not_redirected_into_the_network(
     assert result.moved_to is None  # a 301 to it is not remembered either
 
 
-def test_a_public_feed_is_redirected_to_public_addresses() -> None:
-    internet = Internet({PUBLIC_FEED: "http://93.184.216.34/moved"})
+@pytest.mark.parametrize(
+    "target",
+    ["http://93.184.216.34/moved", "http://[2606:4700::1111]/", "http://[2002:808:808::]/"],
+)
+def test_a_public_feed_is_redirected_to_public_addresses(target: str) -> None:
+    internet = Internet({PUBLIC_FEED: target})
     result = internet.fetch(PUBLIC_FEED)
     assert result.status is FetchStatus.MODIFIED, result.error
-    assert result.moved_to == "http://93.184.216.34/moved"
+    assert result.moved_to == target
 
 
 def test_one_internal_address_of_a_name_refuses_the_hop() -> None:

@@ -9,9 +9,10 @@ when its own address is link-local too.
 
 A host is judged by every address `getaddrinfo` gives for it, the call the connection makes
 itself, so every spelling of an IP literal (`2130706433`, `0x7f.1`, `127.1`) is judged as what
-it connects to; an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) as its IPv4 address. One
-internal address among them refuses the hop. A target that does not resolve is left to fail
-as its connection would; an own URL that does not resolve is judged public (the stricter).
+it connects to; an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) and a 6to4 one
+(`2002:7f00:1::`) as the IPv4 address inside it. One internal address among them refuses the
+hop. A target that does not resolve is left to fail as its connection would; an own URL that
+does not resolve is judged public (the stricter).
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ async def system_resolve(host: str, port: int) -> Sequence[str]:
 def kind(address: str) -> str:
     """'public', or the kind of internal address: 'loopback', 'private', 'link-local'…"""
     ip: IPAddress = ipaddress.ip_address(address.partition("%")[0])  # fe80::1%eth0
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # what ::ffff:127.0.0.1 connects to
+    if isinstance(ip, ipaddress.IPv6Address):
+        # ::ffff:127.0.0.1 connects to 127.0.0.1; a 6to4 address (2002:7f00:1::) is judged by
+        # the IPv4 address inside it, where a relay delivers it
+        ip = ip.ipv4_mapped or ip.sixtofour or ip
     checks: tuple[tuple[bool, str], ...] = (
         (ip.is_unspecified, "unspecified"),  # 0.0.0.0 and :: reach this host
         (ip.is_loopback, "loopback"),
