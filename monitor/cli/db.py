@@ -1,4 +1,4 @@
-"""The database schema: db upgrade, db current."""
+"""The database: db upgrade, db current, db copy."""
 
 from __future__ import annotations
 
@@ -60,6 +60,52 @@ def db_current_cmd(rt: Runtime) -> None:
     click.echo(f"database: {current or '(none)'}\ncode:     {head}")
     if current != head:
         raise SystemExit(1)
+
+
+@db_group.command("copy")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="URL",
+    help="The database to copy into (a SQLAlchemy URL, as MONITOR_DATABASE_URL); it must hold "
+    "no rows. Its schema is made or migrated first.",
+)
+@pass_runtime
+def db_copy_cmd(rt: Runtime, target: str) -> None:
+    """Copy the whole database (MONITOR_DATABASE_URL) into another, ids and all: entries,
+    matches, status changes and their evidence, verdicts, silences, digests and alerts sent,
+    counters, feed state. Any backend to any; SQLite to PostgreSQL is moving to PostgreSQL.
+
+    The source is read in one transaction (one moment of it, even while a daemon writes to it);
+    the target is written in one: stopped half way (an error, Ctrl-C), it keeps no row. A
+    target that holds rows already is refused. Progress goes to stderr a batch at a time.
+
+    Example: monitor db copy --to postgresql+psycopg://monitor@db.example.org/monitor
+    """
+    from monitor.store import copy_database
+
+    def progress(table: str, done: int, total: int) -> None:
+        click.echo(f"db: copying {table}: {done:,} of {count_rows(total)}", err=True)
+
+    try:
+        copied = copy_database(rt.settings.database_url, target, progress=progress)
+    except KeyboardInterrupt:
+        click.echo(f"db: copy interrupted; {INTERRUPTED}", err=True)
+        raise SystemExit(130) from None
+    rows = sum(n for _, n in copied.rows)
+    tables = ", ".join(f"{table} {n:,}" for table, n in copied.rows if n)
+    click.echo(
+        f"db: copied {count_rows(rows)} from {copied.source} into {copied.target}"
+        + (f" ({tables})" if tables else "")
+    )
+
+
+INTERRUPTED = "the target keeps no row of it (its schema only): run the copy again"
+
+
+def count_rows(n: int) -> str:
+    return f"{n:,} row" + ("" if n == 1 else "s")
 
 
 COMMANDS = (db_group,)

@@ -31,6 +31,7 @@ One module per job; `Store` is their methods in one object:
     definers   which indicators each checking process has; when monitoring one ended
     exports    every status change a page at a time, the latest few (exports, Atom feeds)
     digests    the daily digest's claim
+    copying    every row of one database into another, empty one (`monitor db copy`)
     claims     taking over every kind of claim of a daemon that is gone
     health     cycles, and what /healthz and /metrics read
     retention  deleting what retention no longer keeps, and giving the space back
@@ -43,6 +44,7 @@ from monitor.errors import StoreError
 from monitor.store.base import StoreBase, log
 from monitor.store.changes import AlertClaim, Around, ChangesMixin, FailingAlerts
 from monitor.store.claims import ClaimsMixin, TakenOver, log_taken_over
+from monitor.store.copying import Copied, copy_database
 from monitor.store.definers import DefinersMixin
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT, DigestsMixin, DigestState
 from monitor.store.engine import (
@@ -94,6 +96,7 @@ __all__ = [
     "Around",
     "Basis",
     "Changes",
+    "Copied",
     "Cycle",
     "CycleTotals",
     "DigestState",
@@ -116,6 +119,7 @@ __all__ = [
     "StorySession",
     "TakenOver",
     "Upgrade",
+    "copy_database",
     "log_taken_over",
     "metadata",
     "new_revision",
