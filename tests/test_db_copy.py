@@ -312,6 +312,26 @@ def test_the_command_shows_progress_and_counts_and_never_a_password(
         assert "s3cret-word" not in said
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "monitor:s3cret-word@db.example.org/monitor",
+        "postgresql+psycopg//monitor:s3cret-word@db.example.org/m",
+    ],
+)
+def test_a_url_that_cannot_be_read_is_refused_without_its_password(
+    tmp_path: Path, url: str
+) -> None:
+    source = f"sqlite:///{tmp_path / 'monitor.db'}"
+    open_store(source).close()
+    result = _run(source, "db", "copy", "--to", url)
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: store: bad database URL ")
+    assert "monitor:***@db.example.org/m" in result.stderr and result.stderr.count("\n") == 1
+    assert "s3cret" not in result.output
+
+
 def _run(url: str, *args: str) -> Result:
     env = {"MONITOR_DATABASE_URL": url}
     return CliRunner().invoke(main, list(args), env=env, prog_name="monitor")

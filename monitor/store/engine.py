@@ -97,7 +97,17 @@ def _parse(url: str) -> URL:
     try:
         return make_url(url)
     except ArgumentError as exc:
-        raise StoreError(f"store: bad database URL {url!r}: {exc}") from exc
+        raise StoreError(f"store: bad database URL {_unsecret(url)!r}: {exc}") from exc
+
+
+def _unsecret(url: str) -> str:
+    """A URL that could not be parsed, its password (between the user's `:` and the last `@`)
+    shown as `***`."""
+    head, at, host = url.rpartition("@")
+    scheme, slashes, userinfo = head.rpartition("://")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{slashes}{userinfo.split(':')[0]}:***@{host}"
 
 
 def sqlite_file(parsed: URL) -> Path | None:
