@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from monitor.cli.common import Runtime, group, pass_runtime
+from monitor.counts import plural
 
 
 @group("db")
@@ -105,7 +106,7 @@ INTERRUPTED = "the target keeps no row of it (its schema only): run the copy aga
 
 
 def count_rows(n: int) -> str:
-    return f"{n:,} row" + ("" if n == 1 else "s")
+    return f"{n:,} {plural('row', n)}"
 
 
 COMMANDS = (db_group,)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from monitor.counts import plural
 from monitor.errors import StoreError
 from monitor.store.base import error_text
 from monitor.store.engine import check_schema, connect, upgrade_database, where
@@ -85,7 +86,7 @@ def _refuse_held(url: str) -> None:
 def _check_empty(conn: Connection) -> None:
     held = _held(conn)
     if held:
-        holds = ", ".join(f"{name} {n:,} row{'' if n == 1 else 's'}" for name, n in held)
+        holds = ", ".join(f"{name} {n:,} {plural('row', n)}" for name, n in held)
         raise StoreError(
             f"store: the target {where(conn.engine.url)} holds data already ({holds}); "
             "copy into an empty database (nothing was written)"
