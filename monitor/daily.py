@@ -136,8 +136,35 @@ def _again(again_at: datetime | None) -> str:
 
 
 def slot(day: date, digest_time: time, zone: tzinfo) -> datetime:
-    """The moment the digest of `day` is due: `digest_time` on `day` in `zone`."""
-    return datetime.combine(day, digest_time, tzinfo=zone)
+    """The moment the digest of `day` is due: `digest_time` on `day` in `zone`. A time the
+    clocks pass twice that day (02:30 when they go back from 03:00 to 02:00) is its first
+    time; a time they skip (02:30 when they go forward from 02:00 to 03:00) is the moment they
+    skip to, 03:00 (Python's fold=0 would read it with the offset from before the jump: 03:30)."""
+    wall = datetime.combine(day, digest_time)
+    first = wall.replace(tzinfo=zone)  # fold=0: the first of two; in a gap, an hour past it
+    if _wall(first, zone) == wall:
+        return first
+    return _first_past(wall, zone)
+
+
+def _wall(moment: datetime, zone: tzinfo) -> datetime:
+    """The clock on the wall in `zone` at `moment` (naive)."""
+    return moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+
+
+def _first_past(wall: datetime, zone: tzinfo) -> datetime:
+    """The first moment the clock in `zone` reads `wall` or later, for a `wall` time it skips:
+    between the moment that time would be with the offset after the jump and with the one
+    before, found to the microsecond."""
+    ends = sorted(wall.replace(tzinfo=zone, fold=f).astimezone(UTC) for f in (0, 1))
+    before, after = ends  # the clock reads before `wall` at `before`, past it at `after`
+    while after - before > timedelta(microseconds=1):
+        middle = before + (after - before) / 2
+        if _wall(middle, zone) >= wall:
+            after = middle
+        else:
+            before = middle
+    return after.astimezone(zone)
 
 
 def due_day(
