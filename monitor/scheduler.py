@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -100,7 +100,7 @@ def build_scheduler(daemon: Daemon) -> BackgroundScheduler:
     logging.getLogger("apscheduler.scheduler").addFilter(_SkippedRunFilter())
     scheduler = BackgroundScheduler(timezone=s.zone)
     tick = max(s.tick_interval.total_seconds(), 0.2)
-    start = datetime.now(s.zone)
+    start = datetime.now(UTC)  # a minute after 02:59:30 CEST is 02:00:30 CET, not 03:00:30
     jobs: list[tuple[str, Callable[[], object], float, timedelta]] = [
         ("check", daemon.check, tick, timedelta(0)),
         ("digest", daemon.digest, tick, timedelta(seconds=min(tick, 1.0))),
@@ -149,7 +149,7 @@ def run(
     scheduler = build_scheduler(daemon)
     started = _start(daemon, scheduler, services)
     while not daemon.stopping.wait(0.5):
-        catch_up(scheduler, datetime.now(settings.zone))
+        catch_up(scheduler, datetime.now(UTC))
     log.info("stopping")
     stoppers = [scheduler.shutdown] if scheduler.running else []
     done = stop_all([*stoppers, *(s.stop for s in started)], SHUTDOWN_GRACE)
@@ -196,12 +196,14 @@ def catch_up(scheduler: BackgroundScheduler, now: datetime) -> bool:
     """Run at once the jobs whose next run is further off than their interval: the host's
     clock was set back (APScheduler keeps each job's next run on the wall clock, so a clock
     set back an hour would hold the checks, the digest and the alerts for an hour). Whether
-    any was."""
+    any was. Compared in UTC: on the wall clock of MONITOR_TIMEZONE, a run due at 03:00:00.1
+    CEST lies an hour after 01:59:59.9 CET, the moment before daylight saving time begins."""
+    now = now.astimezone(UTC)
     late = [
         job
         for job in scheduler.get_jobs()
         if job.next_run_time is not None
-        and job.next_run_time - now > job.trigger.interval + CLOCK_STEP
+        and job.next_run_time.astimezone(UTC) - now > job.trigger.interval + CLOCK_STEP
     ]
     if late:
         log.warning("the clock was set back: the jobs due run now, not when it catches up")
