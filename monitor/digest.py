@@ -469,9 +469,15 @@ def render(data: DigestInput) -> tuple[str, str]:
         "page_href": web_url(page),
     }
     env = _environment()
-    text = env.get_template("digest.txt.j2").render(context)
+    text = _one_blank_line(env.get_template("digest.txt.j2").render(context))
     html = env.get_template("digest.html.j2").render(context, subject=subject_for(data))
     return text, html
+
+
+def _one_blank_line(text: str) -> str:
+    """`text` with every run of blank (or white-space only) lines made one empty line: the
+    template's sections and optional parts leave two or three in places, by shape."""
+    return re.sub(r"\n(?:[ \t]*\n){2,}", "\n\n", text)
 
 
 def _domain(sender: str) -> str:
