@@ -15,6 +15,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from monitor.counts import count
 from monitor.cycle import Context, CycleReport, Source
 from monitor.domain import Entry, utc_text
 from monitor.fetch import FeedRequest, FetchResult, FetchStatus, clip_error, next_check
@@ -187,12 +188,18 @@ def absorb(
 # What a feed's warning says of items found stored under another guid or link (`Added`): a CMS
 # that writes a new guid, or session or tracking parameter, at every request (or changed its
 # guids once: the items it carries from before are known so while it does).
-KNOWN_AGAIN = {
-    "guid": "{n} item(s) under another guid than when first stored (guids that change from "
-    "read to read?): known by their link (if any), headline and text, not stored again",
-    "link": "{n} item(s) under a link that changed only in a session or tracking parameter: "
-    "known by their link without it and their headline, not stored again",
+_KNOWN_AGAIN = {
+    "guid": "under another guid than when first stored (guids that change from read to read?): "
+    "known by their link (if any), headline and text, not stored again",
+    "link": "under a link that changed only in a session or tracking parameter: known by their "
+    "link without it and their headline, not stored again",
 }
+
+
+def known_again(what: str, n: int) -> str:
+    """A warning's note of `n` items known again under another `what` (`guid` or `link`):
+    `1 item under another guid than …`, `3 items under …`."""
+    return f"{count(n, 'item')} {_KNOWN_AGAIN[what]}"
 
 
 def told(record: FetchRecord, known: Mapping[str, int]) -> FetchRecord:
@@ -200,7 +207,7 @@ def told(record: FetchRecord, known: Mapping[str, int]) -> FetchRecord:
     or link (Store.add_news), after the warning its body was read with."""
     if record.warning is None:  # not read (cannot be: its entries were stored)
         return record
-    notes = [KNOWN_AGAIN[what].format(n=n) for what, n in sorted(known.items())]
+    notes = [known_again(what, n) for what, n in sorted(known.items())]
     warning = "; ".join([record.warning, *notes] if record.warning else notes)
     return replace(record, warning=clip_error(warning))
 

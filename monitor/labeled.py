@@ -32,7 +32,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from monitor.counts import count
+from monitor.counts import count, plural
 from monitor.domain import Entry, Indicator, read_cell, without_controls
 from monitor.languages import LANGUAGES, language_of
 from monitor.match import Matcher
@@ -292,10 +292,11 @@ def parse_labeled(text: str) -> list[LabeledItem]:
         hint = ""
         if len(header) == 1 and "," in header[0]:  # saved as CSV: the header is one cell
             hint = "; the header has no tab: the columns are separated by tabs (TSV), not commas"
-        raise ValueError(f":1: missing column(s): {', '.join(missing)}{hint}")
+        columns = plural("column", len(missing))
+        raise ValueError(f":1: missing {columns}: {', '.join(missing)}{hint}")
     twice = sorted({h for h in header if h and header.count(h) > 1})
     if twice:  # which of the two would count?
-        raise ValueError(f":1: column(s) named twice: {', '.join(twice)}")
+        raise ValueError(f":1: {plural('column', len(twice))} named twice: {', '.join(twice)}")
     label_columns = [(i, h) for i, h in enumerate(header) if ":" in h]
     index = {h: i for i, h in enumerate(header)}
     items: list[LabeledItem] = []

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, inspect
 
 from monitor import migrate
 from monitor.domain import Definitions, Entry
-from monitor.feedreads import KNOWN_AGAIN
+from monitor.feedreads import known_again
 from monitor.identity import item_key, untracked
 from monitor.pipeline import run_cycle
 from monitor.store import Store, metadata, open_store, schema_differences, upgrade
@@ -85,7 +85,8 @@ def test_items_offered_under_a_new_guid_or_link_at_every_read_are_stored_once(
     assert len(store.entries_since(NOW - DAY)) == 3
     feed = next(f for f in store.feeds() if f.id == "a")
     assert feed.last_new_at == NOW  # silent since the first read, as a feed of old news is
-    assert feed.warning == KNOWN_AGAIN[change].format(n=3)
+    assert feed.warning == known_again(change, 3)
+    assert feed.warning.startswith("3 items under ")  # not `3 item(s)`
     assert evidence_count(store, two_feeds, "reads-a") == 2
 
     # A story the CMS adds is news, under its own changing guid or link like the others.
@@ -221,7 +222,7 @@ def test_items_without_links_offered_under_a_new_guid_at_every_read_are_stored_o
 
     assert reports == [0, 0]
     assert len(store.entries_since(NOW - DAY)) == 3
-    assert next(f for f in store.feeds() if f.id == "a").warning == KNOWN_AGAIN["guid"].format(n=3)
+    assert next(f for f in store.feeds() if f.id == "a").warning == known_again("guid", 3)
     assert evidence_count(store, two_feeds, "reads-a") == 2
     edited = [(STORIES[0][0], "", "Tour groups may enter without a visa from March."), *STORIES]
     feed_server.route("/a.xml", churning_without_links(edited, requests))  # edited: news

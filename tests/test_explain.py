@@ -150,7 +150,7 @@ def test_a_near_too_far_apart_shows_both_groups_found_in_one_sentence(matcher: M
     lines = text_lines(found)
     assert lines[1] == (
         "  no  near (within 1, order before) in no sentence: group 1: China (1); "
-        "group 2: visa (1); every group in sentence(s) 1, but not close enough"
+        "group 2: visa (1); every group in sentence 1, but not close enough"
     )
     assert lines[-2:] == ["sentences:", "    1  China will soon ease its visa rules"]
     assert one(matcher, "close", "China visa rules eased").outcomes[0].matched

@@ -143,13 +143,13 @@ def test_bad_label_names_file_and_line() -> None:
         ("id\ttitle\tdemo:eased\n", ":1: missing column"),
         (  # saved as CSV from a spreadsheet: it said only which columns were missing
             "id,title,text,demo:eased\nx,a,,y\n",
-            ":1: missing column\\(s\\): id, title, text; the header has no tab: the columns are "
+            ":1: missing columns: id, title, text; the header has no tab: the columns are "
             "separated by tabs \\(TSV\\), not commas",
         ),
         ("id\ttitle\ttext\tdemo:eased\nx\ty\n", ":2: 2 fields"),
         (
             "id\ttitle\ttext\tdemo:eased\tdemo:eased\nx\ty\t\ty\tn\n",
-            ":1: column\\(s\\) named twice: demo:eased",
+            ":1: column named twice: demo:eased",
         ),
         (
             "id\ttitle\ttext\tdemo:eased\nx\ta\t\ty\ny\tb\t\tn\nx\tc\t\tn\n",

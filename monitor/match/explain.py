@@ -502,7 +502,7 @@ def _details(node: NodeExplanation) -> str:
         groups = "; ".join(_group(n, group) for n, group in enumerate(node.groups, 1))
         apart = ""
         if not node.holds and node.together:
-            apart = f"; every group in sentence(s) {_list(node.together)}, but not close enough"
+            apart = f"; every group in {_sentences(node.together)}, but not close enough"
         return f": {groups}{apart}"
     if node.operator == "scope" or not node.terms.listed:
         return ""
