@@ -350,6 +350,8 @@ class Definitions:
     indicators: tuple[Indicator, ...]
     feeds: tuple[Feed, ...]
     hash: str = ""
+    # every term written in a vocabulary file (`where` its file:line), used or not: warned of
+    vocabulary: tuple[Term, ...] = field(default=(), compare=False)
 
     def indicator(self, indicator_id: str) -> Indicator:
         for indicator in self.indicators:

@@ -59,17 +59,19 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...], as_json: bool) -> 
 
     Example: monitor validate --general-news tests/data/general-news/general-news.xml
     """
-    from monitor.definitions import shown_per_file, tag_warnings, validate
+    from monitor.definitions import shown_per_file, tag_warnings, validate, warned
     from monitor.definitions import warnings as definition_warnings
-    from monitor.match import general_news_warnings, regex_warnings
+    from monitor.match import Matcher, general_news_warnings, regex_warnings
 
     problems = validate(rt.settings.indicators_dir, rt.settings.feeds_file)
     found: list[str] = []
     if not problems:
         d = rt.definitions
         news = _general_news(general_news or ((GENERAL_NEWS,) if GENERAL_NEWS.is_dir() else ()))
-        found = definition_warnings(d) + regex_warnings(d.indicators)
-        found += general_news_warnings(rt.matcher, news)
+        indicators = warned(d)  # and the vocabulary terms no indicator uses yet
+        found = definition_warnings(d) + regex_warnings(indicators)
+        matcher = rt.matcher if indicators == d.indicators else Matcher(indicators)
+        found += general_news_warnings(matcher, news)
     if as_json:  # a tag no feed has, an indicator reading none: logged by every command
         _validate_json(rt, problems, (tag_warnings(rt.definitions) if not problems else []) + found)
     else:

@@ -33,7 +33,13 @@ from monitor.definitions.rules import (
     read_unless,
 )
 from monitor.definitions.terms import compile_term
-from monitor.definitions.vocab import VOCAB_DIR, Vocab, definition_hash, load_vocab
+from monitor.definitions.vocab import (
+    VOCAB_DIR,
+    Vocab,
+    definition_hash,
+    load_vocab,
+    written_terms,
+)
 from monitor.definitions.yamlfile import (
     MAX_FILE_BYTES,
     MAX_RULE_DEPTH,
@@ -53,13 +59,16 @@ from monitor.definitions.yamlfile import (
     yaml_paths,
 )
 from monitor.domain import (
+    AnyNode,
     Definitions,
     Example,
     Feed,
     FeedSelector,
     Indicator,
     Outcome,
+    Rule,
     TermKind,
+    TermNode,
     as_written,
     digest_of,
     iter_terms,
@@ -82,6 +91,7 @@ __all__ = [
     "shown_per_file",
     "tag_warnings",
     "validate",
+    "warned",
     "warnings",
 ]
 
@@ -129,7 +139,12 @@ def load_definitions(indicators_dir: Path, feeds_file: Path) -> Definitions:
     if problems:
         raise DefinitionError(problems)
     parts = [feeds_hash] + [f"{i.id}:{i.hash}" for i in sorted(indicators, key=lambda i: i.id)]
-    return Definitions(indicators=tuple(indicators), feeds=tuple(feeds), hash=digest_of(*parts))
+    return Definitions(
+        indicators=tuple(indicators),
+        feeds=tuple(feeds),
+        hash=digest_of(*parts),
+        vocabulary=written_terms(vocab),
+    )
 
 
 def validate(indicators_dir: Path, feeds_file: Path) -> list[str]:
@@ -190,11 +205,30 @@ def tag_warnings(definitions: Definitions) -> list[str]:
     return found
 
 
+def warned(definitions: Definitions) -> tuple[Indicator, ...]:
+    """The indicators whose terms `monitor validate` warns of: every one, and the vocabulary
+    terms no indicator uses yet as one more (one outcome that any of them makes), so a risky
+    term in a list is warned of at its own file:line before an indicator takes it up. A used
+    one is warned of through the indicators, at the same place, once."""
+    used = {
+        term.where
+        for indicator in definitions.indicators
+        for outcome in indicator.outcomes
+        for term in (*iter_terms(outcome.rule.node), *outcome.unless)
+    }
+    unused = tuple(TermNode(t) for t in definitions.vocabulary if t.where not in used)
+    if not unused:
+        return definitions.indicators
+    rule = Rule(AnyNode(unused))
+    lists = Indicator("@vocabulary", "", "", "", (Outcome("any", "", rule),), source=VOCAB_DIR)
+    return (*definitions.indicators, lists)
+
+
 def warnings(definitions: Definitions) -> list[str]:
-    """`file:line: warning:` for valid but risky terms: a prefix of fewer than
+    """`file:line: warning:` for valid but risky terms (of `warned`): a prefix of fewer than
     MIN_PREFIX_LETTERS Latin letters matches many unrelated words (`eas*`: East, easy)."""
     found: dict[str, None] = {}
-    for indicator in definitions.indicators:
+    for indicator in warned(definitions):
         for outcome in indicator.outcomes:
             for term in (*iter_terms(outcome.rule.node), *outcome.unless):
                 letters = sum(ch.isalpha() for ch in term.text)

@@ -4,7 +4,7 @@ expand to, resolved once (unknown names, cycles and bad terms are problems)."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import regex
@@ -22,7 +22,7 @@ from monitor.definitions.yamlfile import (
     string,
     yaml_paths,
 )
-from monitor.domain import digest_of
+from monitor.domain import Term, digest_of
 
 VOCAB_DIR = "vocab"  # indicators/vocab/*.yaml: named term lists, not indicators
 _REF = regex.compile(r"^@([A-Za-z0-9_-]+)\.([A-Za-z0-9][A-Za-z0-9_.-]*)$")
@@ -129,6 +129,13 @@ class Vocab:
             f.error(node, f"vocabulary references nest more than {MAX_RULE_DEPTH} deep")
             return None
         return self._entry(*target, stack)
+
+
+def written_terms(vocab: Vocab) -> tuple[Term, ...]:
+    """Every term written in the vocabulary files, once per place, in file order; the terms of
+    a list with a problem are left out (it is reported already)."""
+    places = {where: raw for found in vocab.done.values() if found for raw, where in found[0]}
+    return tuple(replace(compile_term(raw), where=where) for where, raw in places.items())
 
 
 def load_vocab(directory: Path, problems: list[str]) -> Vocab:
