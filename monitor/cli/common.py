@@ -8,6 +8,7 @@ Every command is made by `command` (a `Command`) or in a `Group`, so that table 
                                               "definitions: N problem(s); nothing was done", exit 1
     any other MonitorError                    its one-line message ("store: ..."), exit 1
     click.UsageError                          one line naming the command's --help, exit 2
+    stdout's reader gone (`| head -1`)        nothing more written or said, exit 141 (SIGPIPE's)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from monitor.cli.stops import CLOSED_PIPE, closed_pipe
 from monitor.counts import count
 from monitor.errors import ConfigError, DefinitionError, MonitorError
 
@@ -194,6 +196,10 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except OSError as exc:  # click would say nothing either, but exit 1, as on an error
+            if not closed_pipe(exc):
+                raise
+            raise click.exceptions.Exit(CLOSED_PIPE) from None
         except click.UsageError as exc:
             if exc.ctx is None or isinstance(exc, HELP_ASKED):  # one line already, or a help
                 raise

@@ -7,7 +7,10 @@ released)."""
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
@@ -88,3 +91,19 @@ def stopped_by(signum: int, said: Callable[[str], str]) -> Stopped:
     if signum == signal.SIGTERM:
         return StoppedByTerm(said("stopped by SIGTERM"))
     return Interrupted(said("interrupted"))
+
+
+CLOSED_PIPE = 128 + signal.SIGPIPE  # 141: what a shell says of `yes | head -1`'s `yes`
+
+
+def closed_pipe(exc: OSError) -> bool:
+    """Whether `exc` is the reader of our stdout gone (`monitor status | head -1`): then the
+    rest of stdout goes nowhere, so that nothing (not Python's flush at exit either) fails
+    on it again, and the command ends quietly with exit CLOSED_PIPE."""
+    if exc.errno != errno.EPIPE:
+        return False
+    with contextlib.suppress(OSError, ValueError):  # no real stdout (a test's runner)
+        nowhere = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(nowhere, sys.stdout.fileno())
+        os.close(nowhere)
+    return True
