@@ -198,7 +198,8 @@ def test_a_feed_read_with_a_warning_says_so_in_feeds_until_a_clean_read(
             healthz = client.get("/healthz").json()
         rows = dict(re.findall(r'<tr data-feed="([^"]+)">(.*?)</tr>', page, re.S))
         for feed_id, warning in warnings.items():
-            assert (f'<div class="warn">⚠ {warning}</div>' in rows[feed_id]) == bool(warning)
+            shown = f'<div class="warn">⚠ <span dir="auto">{warning}</span></div>'
+            assert (shown in rows[feed_id]) == bool(warning)
         assert healthz["feeds"]["with_warning"] == sum(map(bool, warnings.values()))
         assert healthz["feeds"]["failing"] == 0
         return warnings

@@ -91,7 +91,8 @@ def test_evidence_shows_headline_publisher_date_link_and_marked_terms(client: Te
         "South <mark>Korea</mark> launches <mark>visa-free</mark> entry for "
         "<mark>Chinese</mark> tour groups</a>"
     ) in card
-    assert "koreaherald.com · " + (NOW - timedelta(days=2)).strftime("%Y-%m-%d") in card
+    published = (NOW - timedelta(days=2)).strftime("%Y-%m-%d")
+    assert f'<span dir="auto">koreaherald.com</span> · {published}' in card
     assert "<mark>visa-free</mark>" in card
     assert "<mark>Chinese</mark>" in card
     assert '<svg class="timeline"' in card
@@ -124,7 +125,7 @@ def test_a_feed_read_with_a_warning_says_so_in_feed_health(
 
     assert '<td class="state ok">ok</td>' in rows["yonhap"]
     shown = "text/html&lt;script&gt;alert(5)&lt;/script&gt; is not an XML media type"
-    assert f'<div class="warn">⚠ {shown}</div>' in rows["yonhap"]
+    assert f'<div class="warn">⚠ <span dir="auto">{shown}</span></div>' in rows["yonhap"]
     assert "<script>alert(5)" not in html
     assert "1 feed failing or gone" in html and "1 feed read with a warning" in html
 

@@ -155,7 +155,7 @@ def test_an_error_page_shows_who_is_signed_in_and_the_sign_out_button(
     indicator, a bad value), with the session's CSRF token on that form."""
     page = web.get(path, headers=as_browser(sign_in(web)))
     assert page.status_code == status
-    assert 'Signed in as <strong data-who="alice">alice</strong>' in page.text
+    assert 'Signed in as <strong data-who="alice" dir="auto">alice</strong>' in page.text
     assert re.fullmatch(r"[0-9a-f]{64}", csrf_of(page.text))
     assert "<!--csrf-->" not in page.text and "<!--session-->" not in page.text
 
@@ -204,7 +204,7 @@ def test_signing_in_sets_a_signed_httponly_strict_cookie_with_an_expiry_and_goes
 
     page = web.get(PAGE, headers=as_browser(value))
     assert page.status_code == 200
-    assert 'Signed in as <strong data-who="alice">alice</strong>' in page.text
+    assert 'Signed in as <strong data-who="alice" dir="auto">alice</strong>' in page.text
     assert re.fullmatch(r"[0-9a-f]{64}", csrf_of(page.text))
     assert "<!--csrf-->" not in page.text and "<!--session-->" not in page.text
     assert page.headers["cache-control"] == "private, no-cache"

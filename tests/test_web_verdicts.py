@@ -231,7 +231,7 @@ def test_the_page_form_judges_and_sends_the_browser_back_to_the_page(client: Tes
     assert len(rows) == 2  # newest first: the second post, then the one with a note
     row = rows[1]
     assert f"entry {herald}" in row and VISA_HERALD in row
-    assert "by anonymous, " in row and "“dup”" in row
+    assert 'by <span dir="auto">anonymous</span>, ' in row and "“dup”" in row
     assert re.search(r'data-status="eased:reported"', after.text)
     assert f"verdict: no on entry {herald} by anonymous: dup" in after.text
 
