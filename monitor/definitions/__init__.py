@@ -55,6 +55,7 @@ from monitor.definitions.yamlfile import (
     name_list,
     read_yaml,
     sequence,
+    shown,
     string,
     yaml_paths,
 )
@@ -280,7 +281,7 @@ def _feed(f: File, node: yaml.Node) -> Feed | None:
     url = _url(f, values["url"]) if "url" in values else None
     tags = idents(f, values["tags"], "tag") if "tags" in values else []
     interval = duration(f, values["interval"], "interval") if "interval" in values else None
-    title = string(f, values["title"], "feed title", empty=True) if "title" in values else ""
+    title = shown(f, values["title"], "feed title", empty=True) if "title" in values else ""
     silent = values.get("silent_after")
     silent_after = duration(f, silent, "silent_after", off=True) if silent is not None else None
     if feed_id is None or url is None:
@@ -356,7 +357,7 @@ def _indicator(
             f.error(values["id"], f"duplicate indicator id '{ind_id}' (also in {seen[ind_id]})")
         seen.setdefault(ind_id, f.path)
     group, title, question = (
-        string(f, values[key], key) if key in values else None
+        shown(f, values[key], key) if key in values else None
         for key in ("group", "title", "question")
     )
     selector = _selector(f, values["feeds"], feeds) if "feeds" in values else FeedSelector()
@@ -415,7 +416,7 @@ def _outcomes(f: File, node: yaml.Node) -> tuple[list[Outcome], set[str] | None]
             )
         else:
             first[out_id] = line_of(values["id"])
-        label = string(f, values["label"], "label") if "label" in values else None
+        label = shown(f, values["label"], "label") if "label" in values else None
         corroborate = DEFAULT_CORROBORATE
         if "corroborate" in values:
             corroborate = integer(f, values["corroborate"], "corroborate", 1, 1000) or corroborate

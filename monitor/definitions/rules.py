@@ -17,6 +17,7 @@ from monitor.definitions.yamlfile import (
     integer,
     mapping,
     sequence,
+    shown,
     string,
 )
 from monitor.domain import (
@@ -162,7 +163,7 @@ def _labeled_term(f: File, node: yaml.Node) -> Term | None:
     values = mapping(f, node, "a labeled term", LABELED_TERM_KEYS, LABELED_TERM_KEYS)
     if values is None or any(key not in values for key in LABELED_TERM_KEYS):
         return None
-    term, label = _term(f, values["term"]), string(f, values["label"], "a term's label")
+    term, label = _term(f, values["term"]), shown(f, values["label"], "a term's label")
     if term is None or label is None:
         return None
     return replace(term, label=" ".join(label.split()))

@@ -16,7 +16,7 @@ from typing import Protocol
 import regex
 import yaml
 
-from monitor.domain import parse_duration
+from monitor.domain import parse_duration, without_controls
 
 MAX_FILE_BYTES = 1_000_000
 MAX_RULE_ITEMS = 10_000  # per file, after aliases are expanded
@@ -252,6 +252,14 @@ def string(f: File, node: yaml.Node, what: str, *, empty: bool = False) -> str |
         f.error(node, f"{what} must not be empty")
         return None
     return value
+
+
+def shown(f: File, node: yaml.Node, what: str, *, empty: bool = False) -> str | None:
+    """Text people are shown (a title, a group, a label): `string`, without the control and
+    bidi characters parse drops from a feed's text (an override or isolate written into a
+    title would turn the rest of a digest or terminal line around)."""
+    value = string(f, node, what, empty=empty)
+    return None if value is None else without_controls(value)
 
 
 def ident(f: File, node: yaml.Node, what: str) -> str | None:
