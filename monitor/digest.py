@@ -439,6 +439,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["wrap"] = _wrap
     env.filters["language"] = marked_language  # the HTML part's `lang` of a feed's or YAML's text
+    env.filters["count"] = count  # `n | count("change")`: 1 change, 2 changes
     return env
 
 

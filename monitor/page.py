@@ -25,7 +25,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from monitor import owners
-from monitor.counts import count
+from monitor.counts import count, plural
 from monitor.domain import UNKNOWN, Definitions, Evidence, StatusChange, Verdict
 from monitor.languages import marked_language
 from monitor.links import without_userinfo
@@ -371,6 +371,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["clean"] = clean
     env.filters["language"] = marked_language  # the `lang` of a feed's or a person's text
+    env.filters["count"], env.filters["plural"] = count, plural  # `n | count("feed")`
     env.globals["palette"] = PALETTE
     env.globals["colours"] = COLOURS  # every status's colour, as the digest draws it
     return env

@@ -4,6 +4,9 @@ helper (`monitor.counts`)."""
 
 from __future__ import annotations
 
+import ast
+import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -89,3 +92,44 @@ def test_a_digest_of_one_unknown_indicator_says_1_of_1_indicator_is_unknown() ->
     said = "No indicator changed since the last digest. 1 of 1 indicator is unknown"
     assert said in " ".join(text.split())
     assert said in " ".join(html.split())
+
+
+def _strings(path: Path) -> Iterator[tuple[int, str]]:
+    """The string constants of a module (f-strings' parts too) but its docstrings."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+        ):
+            yield node.lineno, node.value
+
+
+MONITOR = Path(__file__).parent.parent / "monitor"
+# `item(s)`, `change{{ '' if n == 1 else 's' }}`: a count worded by hand (http(s) is no count)
+BY_HAND = re.compile(r"(?<!http)\(s\)|\(es\)|\(ies\)|else ['\"](?:s|es|ies)['\"]|['\"]s['\"] if ")
+
+
+def test_every_count_in_messages_and_templates_is_worded_through_counts() -> None:
+    found = [
+        f"{path.relative_to(MONITOR)}:{n}: {text!r}"
+        for path in sorted(MONITOR.rglob("*.py"))
+        for n, text in _strings(path)
+        if BY_HAND.search(text)
+    ]
+    found += [
+        f"{path.relative_to(MONITOR)}:{n}"
+        for path in sorted((MONITOR / "templates").iterdir())
+        for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if BY_HAND.search(text)
+    ]
+    assert found == []
