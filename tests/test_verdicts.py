@@ -349,9 +349,9 @@ def test_the_digest_says_which_verdict_changed_a_status(store: Store, defs: Defi
 
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
-    reason = f"because verdict: no on entry {herald.id} by cli: a tour-group story"
-    assert reason in " ".join(text.split())
-    assert reason in html
+    reason = f"verdict: no on entry {herald.id} by cli: a tour-group story"
+    assert f"because {reason}" in " ".join(text.split())
+    assert f'because <span dir="auto">{reason}</span>' in html
 
 
 def test_two_verdicts_at_once_through_two_stores_end_in_the_status_of_both(

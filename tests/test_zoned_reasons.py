@@ -73,7 +73,7 @@ def test_the_page_writes_the_moments_of_a_reason_in_its_time_zone(page: TestClie
     assert "Times are Asia/Seoul." in index
     assert f"⚠ unknown — {IN_SEOUL}" in index
     assert f"⚠ unknown — {IN_SEOUL}" in one
-    assert f"because {IN_SEOUL}" in one  # the change in its history
+    assert f'because <span dir="auto">{IN_SEOUL}</span>' in one  # the change in its history
     assert "08:35 UTC" not in index + one
     # The API gives the reason as recorded, in UTC like every time it gives.
     assert page.get("/indicators/reads-a").json()["reason"] == REASON
