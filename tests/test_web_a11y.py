@@ -1,0 +1,316 @@
+"""The page and the digest pass an accessibility audit: axe-core (the engine of the browsers'
+audit tools; from the `axe-playwright-python` package, which bundles it), run in Debian's
+chromium through Playwright on every shape of page a reader meets, with the data that makes
+each shape whole: statuses of every kind (quiet, reported, confirmed, mixed, `unknown` with
+why), evidence in Korean, Chinese and Japanese, verdicts, silences, failing feeds, a page behind
+tokens signed in, the sign-in page with its error, a 404, an explanation, and the digest's HTML
+part. Zero violations of the WCAG 2.1 A and AA rules; a failure lists each one readably (rule,
+impact, where, why). What axe cannot see is checked by hand below: keyboard order and focus,
+reflow at 320 px, status in words and not in colour alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+
+from monitor.daily import digest_input
+from monitor.definitions import load_definitions
+from monitor.digest import build_digest
+from monitor.domain import Definitions
+from monitor.pipeline import evaluate_and_record, store_entries
+from monitor.store import Store, open_store
+from monitor.views import COLOURS
+from monitor.web import WebServer, create_app
+from tests import webdata
+from tests.test_digest import parts
+from tests.test_web_browser import browser
+from tests.webdata import DAY, NOW, VISA_HERALD, news
+
+pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+__all__ = ["browser"]  # a fixture
+
+WCAG21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+TOKENS = "alice:alice-token-1,bob:bob-token-2"
+SAME_SITE = {"Sec-Fetch-Site": "same-origin"}
+CJK = [
+    "중국, 한국인 무비자 입국 연장",  # Korean
+    "China visa-free for Korea: 中国延长对韩国公民免签政策",  # Chinese
+    "China visa-free for Korea: 中国、韓国人のビザ免除を延長へ",  # Japanese
+]
+MIXED = "China urges restraint by all sides as Beijing backs sanctions on North Korea"
+
+
+@dataclass
+class Seeded:
+    store: Store
+    defs: Definitions
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    """The web tests' database (`webdata.populate`) where business-investment reads only the
+    gone feed (so it is `unknown`, with why), north-korea-stance is `mixed`, and visa easing has
+    evidence in Korean, Chinese and Japanese, two verdicts and a silence. Read, not written, by
+    the tests of this module."""
+    tmp_path = tmp_path_factory.mktemp("a11y")
+    indicators = webdata.reading_only(tmp_path, "business-investment", "gone")
+    defs = load_definitions(indicators, webdata.WEB / "feeds.yaml")
+    with open_store(f"sqlite:///{tmp_path / 'monitor.db'}") as opened:
+        webdata.populate(opened, defs)
+        ctx = webdata.context(opened, defs)
+        then = NOW - DAY
+        found = [
+            news("yonhap", 10 + n, title, f"https://example{n}.org/{n}", then, f"{title}. More.")
+            for n, title in enumerate([*CJK, MIXED])
+        ]
+        store_entries(ctx, found, now=then)
+        evaluate_and_record(ctx, now=then)
+        seeded = Seeded(opened, defs)
+        with serve(seeded) as server:
+            judge_and_silence(server.url, opened)
+        yield seeded
+
+
+def serve(seeded: Seeded, **values: object) -> WebServer:
+    app = create_app(store=seeded.store, definitions=lambda: seeded.defs,
+                     settings=webdata.settings(**values), clock=lambda: NOW)  # fmt: skip
+    return WebServer(app, host="127.0.0.1", port=0)
+
+
+def judge_and_silence(base: str, store: Store) -> None:
+    """A `no` with a Korean note, a `yes`, and a silence of one outcome, as the page's forms
+    post them."""
+    herald, korean = (webdata.entry_id(store, t) for t in (VISA_HERALD, CJK[0]))
+    page = "/indicators/visa-easing/page"
+    with httpx.Client(base_url=base, headers=SAME_SITE) as client:
+        for entry, verdict, note in [(herald, "no", "관광 기사, 비자 아님"), (korean, "yes", "")]:
+            form = {"entry": str(entry), "outcome": "eased", "verdict": verdict, "note": note}
+            assert client.post(f"{page}/verdict", data=form).status_code == 303
+        form = {"outcome": "eased", "for": "7d", "reason": "a holiday: the agencies repeat it"}
+        assert client.post(f"{page}/silence", data=form).status_code == 303
+
+
+# ---------------------------------------------------------------- axe
+
+
+def audit(page: Any) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.1 A and AA violations on the page as it is now."""
+    axe = pytest.importorskip(
+        "axe_playwright_python.sync_playwright", reason="pip install -e '.[dev]'"
+    )
+    options = {"runOnly": {"type": "tag", "values": WCAG21_AA}, "resultTypes": ["violations"]}
+    found: list[dict[str, Any]] = axe.Axe().run(page, options=options).response["violations"]
+    return found
+
+
+def readable(where: str, violations: list[dict[str, Any]]) -> str:
+    """One paragraph per rule broken: its id, impact and help, then each element (its CSS
+    target and the first words of its HTML) with axe's reason."""
+    lines = [f"{where}: {len(violations)} axe violation(s)"]
+    for v in violations:
+        lines.append(f"- {v['id']} ({v['impact']}): {v['help']} [{len(v['nodes'])} element(s)]")
+        for node in v["nodes"][:8]:
+            why = "; ".join(c["message"] for key in ("any", "all", "none") for c in node[key])
+            lines.append(f"    {' '.join(node['target'])}: {node['html'][:120]}")
+            lines.append(f"      {why}")
+        if len(v["nodes"]) > 8:
+            lines.append(f"    and {len(v['nodes']) - 8} more")
+    return "\n".join(lines)
+
+
+def assert_no_violations(page: Any, where: str) -> None:
+    violations = audit(page)
+    assert not violations, readable(where, violations)
+
+
+# ---------------------------------------------------------------- every page shape
+
+OPEN_PAGES = {
+    "index": "/",
+    "indicator confirmed, verdicts, silence": "/indicators/visa-easing/page",
+    "indicator unknown": "/indicators/business-investment/page",
+    "indicator mixed": "/indicators/north-korea-stance/page",
+    "explanation": "/indicators/visa-easing/explain/{herald}",
+    "404": "/indicators/nope/page",
+    "422": "/indicators/visa-easing/page?before=abc",
+}
+
+
+@pytest.fixture(scope="module")
+def site(seeded: Seeded) -> Iterator[str]:
+    """The page without tokens over the seeded database."""
+    with serve(seeded) as server:
+        yield server.url
+
+
+def opened(browser: Any, url: str, width: int = 1280) -> Any:
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(url)
+    return page
+
+
+@pytest.mark.parametrize("shape", OPEN_PAGES)
+def test_every_page_shape_has_no_axe_violation(
+    site: str, seeded: Seeded, browser: Any, shape: str
+) -> None:
+    herald = webdata.entry_id(seeded.store, VISA_HERALD)
+    page = opened(browser, site + OPEN_PAGES[shape].format(herald=herald))
+    assert page.locator("h1").count() == 1  # the page meant, not a blank one
+    assert_no_violations(page, shape)
+
+
+def test_the_index_audited_shows_every_kind_of_status(site: str, browser: Any) -> None:
+    """What the audit above read: each kind of badge, evidence in three CJK languages, a silence
+    and failing feeds, so that a colour or a label none of them drew is not left unchecked."""
+    page = opened(browser, site + "/")
+    badges = page.eval_on_selector_all(
+        ".badge[data-status]", "els => els.map(e => e.dataset.status)"
+    )
+    assert {"unknown", "mixed", "eased:confirmed", "expanded:reported"} <= set(badges)
+    langs = page.eval_on_selector_all(".headline[lang]", "els => els.map(e => e.lang)")
+    assert {"ko", "zh", "ja"} <= set(langs)
+    assert page.locator(".silenced-tag").count() == 1
+    assert page.locator("td.state.dead").count() == 1
+    assert page.locator(".why-unknown").count() == 1
+
+
+def test_signing_in_and_a_signed_in_page_have_no_axe_violation(
+    seeded: Seeded, browser: Any
+) -> None:
+    with serve(seeded, api_tokens=TOKENS) as server:
+        page = opened(browser, server.url + "/indicators/visa-easing/page")
+        assert page.url.startswith(server.url + "/signin")
+        assert_no_violations(page, "sign-in")
+        page.keyboard.type("not-a-token")  # the token field has the focus: typed and sent
+        page.keyboard.press("Enter")  # from the keyboard alone
+        assert page.get_by_role("alert").inner_text() == "That is not a token of this monitor."
+        assert_no_violations(page, "sign-in, refused")
+        page.get_by_label("Token").focus()
+        page.keyboard.type("alice-token-1")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.locator("form.session [data-who=alice]").count() == 1
+        assert_no_violations(page, "indicator, signed in")
+        page.goto(server.url + "/")
+        assert_no_violations(page, "index, signed in")
+        page.goto(server.url + "/indicators/nope/page")
+        assert_no_violations(page, "404, signed in")
+
+
+# ---------------------------------------------------------------- the digest
+
+
+def digest_html(seeded: Seeded) -> str:
+    """The HTML part of today's digest over the seeded database: every kind of change (to
+    unknown and mixed too), the silence, the standing statuses and the feed gone."""
+    data = digest_input(seeded.defs, seeded.store, day=NOW.date(), now=NOW, timezone="UTC",
+                        public_url="http://127.0.0.1:8000/")  # fmt: skip
+    _, html = parts(build_digest(data, sender="monitor@example.org", recipients=["a@b.org"]))
+    return html
+
+
+# ---------------------------------------------------------------- what axe cannot see
+
+CONTROLS = "a[href], button, input:not([type=hidden]), select, textarea, [tabindex]"
+NUMBERED = f"""() => {{
+  const found = [...document.querySelectorAll({CONTROLS!r})];
+  found.forEach((e, n) => e.dataset.a11y = n);
+  return found.map(e => e.tabIndex);
+}}"""
+FOCUSED = """() => { const e = document.activeElement, s = getComputedStyle(e);
+  return [e.dataset.a11y ?? null, s.outlineStyle, parseFloat(s.outlineWidth) || 0]; }"""
+
+
+@pytest.mark.parametrize(
+    "shape", ["index", "indicator confirmed, verdicts, silence", "explanation"]
+)
+def test_tab_reaches_every_control_in_reading_order_with_a_visible_focus_ring(
+    site: str, seeded: Seeded, browser: Any, shape: str
+) -> None:
+    """From the top of the page, Tab goes through every link, field and button once, in the
+    order they are read (no tabindex reorders them), and each one focused is drawn with a focus
+    ring, then leaves the page."""
+    herald = webdata.entry_id(seeded.store, VISA_HERALD)
+    page = opened(browser, site + OPEN_PAGES[shape].format(herald=herald))
+    tab_indexes = page.evaluate(NUMBERED)
+    assert len(tab_indexes) > 5 and set(tab_indexes) == {0}
+    reached = []
+    for _ in tab_indexes:
+        page.keyboard.press("Tab")
+        number, outline, width = page.evaluate(FOCUSED)
+        assert outline != "none" and width >= 1, (number, outline, width)
+        reached.append(int(number))
+    assert reached == list(range(len(tab_indexes)))
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED)[0] is None  # past the last one: out of the page
+
+
+CUT_OFF = """() => [...document.querySelectorAll('body *')].flatMap(e => {
+  const r = e.getBoundingClientRect(), s = getComputedStyle(e);
+  const out = r.right > innerWidth + 0.5 && !e.closest('.wide, pre');
+  const clipped = ['hidden', 'clip'].includes(s.overflowX) && e.scrollWidth > e.clientWidth + 1;
+  return out || clipped ? [e.outerHTML.slice(0, 100)] : [];
+})"""
+
+
+@pytest.mark.parametrize("shape", [*OPEN_PAGES, "digest"])
+def test_at_320_px_nothing_is_cut_off_or_needs_sideways_scrolling(
+    site: str, seeded: Seeded, browser: Any, shape: str, tmp_path: Path
+) -> None:
+    """Reflow (WCAG 1.4.10): a 1280 px screen zoomed to 400 % is 320 CSS pixels wide; the page
+    reads without scrolling sideways, but for the feed-health table and a rule's tree, which
+    scroll in their own box."""
+    if shape == "digest":
+        (tmp_path / "digest.html").write_text(digest_html(seeded), encoding="utf-8")
+        url = (tmp_path / "digest.html").as_uri()
+    else:
+        herald = webdata.entry_id(seeded.store, VISA_HERALD)
+        url = site + OPEN_PAGES[shape].format(herald=herald)
+    page = opened(browser, url, width=320)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    assert page.evaluate(CUT_OFF) == []
+
+
+def test_every_status_is_written_out_not_told_by_colour_alone(site: str, browser: Any) -> None:
+    """Each badge says its status in words (unknown with its ⚠), and each colour of the
+    timeline's legend comes with the status it stands for."""
+    for path in ("/", "/indicators/visa-easing/page", "/indicators/business-investment/page"):
+        page = opened(browser, site + path)
+        badges = page.eval_on_selector_all(
+            ".badge[data-status]", "els => els.map(e => [e.dataset.status, e.innerText])"
+        )
+        assert badges
+        for code, words in badges:
+            assert words == ("⚠ unknown" if code == "unknown" else code), path
+        legend = page.eval_on_selector_all(
+            ".legend i", "els => els.map(e => e.nextElementSibling.innerText)"
+        )
+        assert legend and all(legend), path
+
+
+def contrast(one: str, other: str) -> float:
+    """WCAG 2's contrast ratio of two #rrggbb colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(colour[n : n + 2], 16) / 255 for n in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted((luminance(one), luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_every_status_colour_reads_at_4_5_to_1() -> None:
+    """Every tone's words on its badge (the page and the digest draw from `COLOURS`), also the
+    outcome hues no audited page showed: at least WCAG AA's 4.5:1 for text."""
+    low = {
+        tone: round(contrast(c.text, c.background), 2)
+        for tone, c in COLOURS.items()
+        if contrast(c.text, c.background) < 4.5
+    }
+    assert low == {}
