@@ -214,6 +214,15 @@ def digest_html(seeded: Seeded) -> str:
     return html
 
 
+def test_the_digest_has_no_axe_violation(seeded: Seeded, browser: Any, tmp_path: Path) -> None:
+    (tmp_path / "digest.html").write_text(digest_html(seeded), encoding="utf-8")
+    page = opened(browser, (tmp_path / "digest.html").as_uri(), width=820)
+    statuses = page.eval_on_selector_all("[data-status]", "els => els.map(e => e.dataset.status)")
+    assert {"unknown", "mixed", "quiet", "eased:confirmed", "expanded:reported"} <= set(statuses)
+    assert page.locator("[data-silenced]").count() == 1 and "HTTP 410" in page.inner_text("body")
+    assert_no_violations(page, "digest")
+
+
 # ---------------------------------------------------------------- what axe cannot see
 
 CONTROLS = "a[href], button, input:not([type=hidden]), select, textarea, [tabindex]"
