@@ -176,6 +176,7 @@ class VerdictRow:
     href: str | None
     standing: str  # statuses.standing: superseded, or why a yes adds no evidence; "" else
     why: str  # the entry's explanation, for the verdict's outcome while it is defined
+    why_of: str  # what it explains, for the link's accessible name: "the rule of LABEL"
     anchor: str = ""  # `evidence_anchor`, on the newest verdict of an entry not in the evidence
 
 
@@ -269,6 +270,7 @@ def _verdict_row(
         href=web_url(stored.entry.link),
         standing=standing,
         why=explain_url(verdict.indicator_id, verdict.entry_id, outcome),
+        why_of=f"the rule of {label}" if outcome else "every outcome's rule",
     )
 
 

@@ -42,6 +42,7 @@ CJK = [
     "China visa-free for Korea: 中国延长对韩国公民免签政策",  # Chinese
     "China visa-free for Korea: 中国、韓国人のビザ免除を延長へ",  # Japanese
 ]
+EASED = "Visas are waived or extended"  # visa-easing's one outcome
 MIXED = "China urges restraint by all sides as Beijing backs sanctions on North Korea"
 
 
@@ -323,3 +324,20 @@ def test_every_status_colour_reads_at_4_5_to_1() -> None:
         if contrast(c.text, c.background) < 4.5
     }
     assert low == {}
+
+
+def test_each_why_link_is_named_for_the_rule_and_entry_it_explains(
+    site: str, seeded: Seeded, browser: Any
+) -> None:
+    """A screen reader's list of links reads "Why?: the rule of … on entry 7", not "Why?" once
+    per piece of evidence and verdict; the visible word stays "Why?" and leads the name."""
+    page = opened(browser, site + "/indicators/visa-easing/page")
+    links = page.locator("a.why")
+    assert links.count() >= 5
+    for n in range(links.count()):
+        link = links.nth(n)
+        entry = link.locator("xpath=ancestor::li[1]").get_attribute("data-entry")
+        name = f"Why?: the rule of {EASED} on entry {entry}"
+        assert link.inner_text() == "Why?"
+        assert page.get_by_role("link", name=name, exact=True).nth(0).count() == 1, name
+        assert link.get_attribute("aria-label") == name
