@@ -341,3 +341,16 @@ def test_each_why_link_is_named_for_the_rule_and_entry_it_explains(
         assert link.inner_text() == "Why?"
         assert page.get_by_role("link", name=name, exact=True).nth(0).count() == 1, name
         assert link.get_attribute("aria-label") == name
+
+
+def test_the_timeline_says_in_words_which_status_held_when(site: str, browser: Any) -> None:
+    """The timeline draws each stretch of a status in its colour; to a screen reader it is one
+    image, named by those stretches in order (status and dates), not only by how many changes
+    there were."""
+    page = opened(browser, site + "/indicators/visa-easing/page")
+    svg = page.locator("svg.timeline")
+    stretches = svg.locator("rect.seg title").all_text_contents()
+    assert len(stretches) >= 2 and all(" – " in s for s in stretches)
+    name = "Status over the last 90 days, 2 changes: " + "; ".join(stretches)
+    assert stretches[-1].startswith(f"{EASED} (confirmed): ")
+    assert page.get_by_role("img", name=name, exact=True).count() == 1
