@@ -10,6 +10,7 @@ reflow at 320 px, status in words and not in colour alone."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -354,3 +355,35 @@ def test_the_timeline_says_in_words_which_status_held_when(site: str, browser: A
     name = "Status over the last 90 days, 2 changes: " + "; ".join(stretches)
     assert stretches[-1].startswith(f"{EASED} (confirmed): ")
     assert page.get_by_role("img", name=name, exact=True).count() == 1
+
+
+SWATCHES = """() => [...document.querySelectorAll('.legend i')].map(i => {
+  const seg = i.closest('article').querySelector(`rect.seg.${[...i.classList].join('.')}`);
+  return [i.className, getComputedStyle(i).backgroundColor, getComputedStyle(seg).fill,
+          getComputedStyle(i).borderTopColor, getComputedStyle(i).borderTopWidth];
+})"""
+EDGES = """() => [...document.querySelectorAll('rect.seg')].map(r => [r.getAttribute('class'),
+  getComputedStyle(r).stroke, getComputedStyle(r).strokeWidth])"""
+
+
+def hex_of(rgb: str) -> str:
+    """`rgb(1, 2, 3)` as `#010203`."""
+    return "#" + "".join(f"{int(n):02x}" for n in re.findall(r"\d+", rgb)[:3])
+
+
+@pytest.mark.parametrize("path", ["/", "/indicators/visa-easing/page"])
+def test_the_timelines_legend_shows_each_status_as_its_stretch_is_drawn(
+    site: str, browser: Any, path: str
+) -> None:
+    """Each swatch of the legend is in the colour of its status's stretch (not the badge's
+    lighter one), and swatches and stretches have an edge at 3:1 or more on the white card
+    (WCAG 1.4.11), so a grey quiet or a light reported stretch is seen where it begins."""
+    page = opened(browser, site + path)
+    swatches = page.evaluate(SWATCHES)
+    assert {"quiet", "o0 reported", "o0 confirmed"} <= {tone for tone, *_ in swatches}
+    for tone, swatch, fill, edge, width in swatches:
+        assert swatch == fill, tone
+        assert contrast(hex_of(edge), "#ffffff") >= 3 and width == "1px", tone
+    for tone, stroke, width in page.evaluate(EDGES):
+        assert stroke != "none" and contrast(hex_of(stroke), "#ffffff") >= 3, tone
+        assert float(width.removesuffix("px")) >= 1, tone
