@@ -387,3 +387,28 @@ def test_the_timelines_legend_shows_each_status_as_its_stretch_is_drawn(
     for tone, stroke, width in page.evaluate(EDGES):
         assert stroke != "none" and contrast(hex_of(stroke), "#ffffff") >= 3, tone
         assert float(width.removesuffix("px")) >= 1, tone
+
+
+FIELDS = """() => [...document.querySelectorAll('input:not([type=hidden]), select')].map(f => {
+  let around = f.parentElement;
+  while (around && getComputedStyle(around).backgroundColor.endsWith(', 0)'))
+    around = around.parentElement;
+  return [f.getAttribute('aria-label') || f.id, getComputedStyle(f).borderTopColor,
+          getComputedStyle(f).backgroundColor, getComputedStyle(around).backgroundColor];
+})"""
+
+
+def test_every_form_field_is_outlined_at_3_to_1(seeded: Seeded, browser: Any) -> None:
+    """A text, number or password field (and a select) is seen by its border, at 3:1 and more
+    against the field and what is around it (WCAG 1.4.11): the page's pale #e2e2dc was 1.3:1."""
+    with serve(seeded, api_tokens=TOKENS) as server:
+        page = opened(browser, server.url + "/indicators/north-korea-stance/page")
+        fields = page.evaluate(FIELDS)  # sign-in's token
+        page.get_by_label("Token").fill("alice-token-1")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        fields += page.evaluate(FIELDS)  # silence, note, entry id, outcome selects
+    assert len(fields) >= 8
+    for name, border, inside, around in fields:
+        for other in (inside, around):
+            assert contrast(hex_of(border), hex_of(other)) >= 3, (name, border, other)
