@@ -412,3 +412,29 @@ def test_every_form_field_is_outlined_at_3_to_1(seeded: Seeded, browser: Any) ->
     for name, border, inside, around in fields:
         for other in (inside, around):
             assert contrast(hex_of(border), hex_of(other)) >= 3, (name, border, other)
+
+
+FOCUS_AFTER = """id => document.getElementById(id).compareDocumentPosition(document.activeElement)
+  & Node.DOCUMENT_POSITION_FOLLOWING"""
+
+
+@pytest.mark.parametrize("section", ["Silence", "Evidence now", "Verdicts", "History"])
+def test_a_keyboard_user_jumps_to_a_section_of_an_indicators_page(
+    site: str, browser: Any, section: str
+) -> None:
+    """Past the card, a few Tabs reach "On this page", whose links take the keyboard to each
+    section: the next Tab goes on from there, not through every evidence form before it."""
+    page = opened(browser, site + "/indicators/visa-easing/page")
+    contents = page.get_by_role("navigation", name="On this page")
+    link = contents.get_by_role("link", name=section, exact=True)
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == section:
+            break
+    assert link.evaluate("a => a === document.activeElement")
+    target = link.get_attribute("href").removeprefix("#")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUS_AFTER, target)  # focus goes on after the section's heading
+    inside = page.evaluate("document.activeElement.closest('nav') === null")
+    assert inside and page.evaluate("scrollY") > 0
