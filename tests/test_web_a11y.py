@@ -438,3 +438,19 @@ def test_a_keyboard_user_jumps_to_a_section_of_an_indicators_page(
     assert page.evaluate(FOCUS_AFTER, target)  # focus goes on after the section's heading
     inside = page.evaluate("document.activeElement.closest('nav') === null")
     assert inside and page.evaluate("scrollY") > 0
+
+
+def test_the_index_names_each_cards_links_for_its_indicator(site: str, browser: Any) -> None:
+    """A screen reader's list of links on the index reads "Full history of Visa easing …", not
+    "Full history →" once per indicator; the visible words stay."""
+    page = opened(browser, site + "/")
+    titles = page.locator("article.indicator h3").all_inner_texts()
+    assert len(titles) == 4
+    for title in titles:
+        card = page.locator("article.indicator", has=page.get_by_role("heading", name=title))
+        history = card.get_by_role("link", name=f"Full history of {title}", exact=True)
+        assert history.inner_text() == "Full history →"
+    visa = "Visa easing between China and South Korea"
+    assert page.get_by_role("link", name=f"silenced: {visa}", exact=True).inner_text() == "silenced"
+    more = page.get_by_role("link", name=f"1 more on the page of {visa}", exact=True)
+    assert more.inner_text() == "1 more on the indicator's page"
