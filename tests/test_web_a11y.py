@@ -454,3 +454,19 @@ def test_the_index_names_each_cards_links_for_its_indicator(site: str, browser: 
     assert page.get_by_role("link", name=f"silenced: {visa}", exact=True).inner_text() == "silenced"
     more = page.get_by_role("link", name=f"1 more on the page of {visa}", exact=True)
     assert more.inner_text() == "1 more on the indicator's page"
+
+
+def test_the_index_headings_read_as_their_group_not_with_the_label_above(
+    site: str, browser: Any
+) -> None:
+    """A screen reader's list of headings reads each group ("Korea") and "Feed health", not
+    "What to watch Korea" and "Sources Feed health"; the small label above each stays in sight."""
+    page = opened(browser, site + "/")
+    groups = page.locator("nav.overview .g").all_text_contents()
+    assert groups
+    expected = [*dict.fromkeys(groups), "Feed health"]
+    assert page.get_by_role("heading", level=2).count() == len(expected)
+    for name in expected:
+        assert page.get_by_role("heading", level=2, name=name, exact=True).count() == 1, name
+    kickers = page.locator("h2 .kicker").all_inner_texts()
+    assert kickers == ["WHAT TO WATCH"] * (len(expected) - 1) + ["SOURCES"]
