@@ -470,3 +470,14 @@ def test_the_index_headings_read_as_their_group_not_with_the_label_above(
         assert page.get_by_role("heading", level=2, name=name, exact=True).count() == 1, name
     kickers = page.locator("h2 .kicker").all_inner_texts()
     assert kickers == ["WHAT TO WATCH"] * (len(expected) - 1) + ["SOURCES"]
+
+
+def test_the_silence_forms_reason_is_named_for_its_indicator(site: str, browser: Any) -> None:
+    """The reason of a silence is asked as "Why silence Visa easing …", named for what it
+    silences as the verdicts' note fields are for their entry, not a bare "Why"; the field is
+    required, which a screen reader says of it."""
+    page = opened(browser, site + "/indicators/visa-easing/page")
+    title = page.locator("h1").inner_text()
+    reason = page.get_by_role("textbox", name=f"Why silence {title}", exact=True)
+    assert reason.get_attribute("name") == "reason"
+    assert reason.evaluate("f => f.required && f.closest('form').action.endsWith('/silence')")
