@@ -481,3 +481,29 @@ def test_the_silence_forms_reason_is_named_for_its_indicator(site: str, browser:
     reason = page.get_by_role("textbox", name=f"Why silence {title}", exact=True)
     assert reason.get_attribute("name") == "reason"
     assert reason.evaluate("f => f.required && f.closest('form').action.endsWith('/silence')")
+
+
+ROW_LOOK = """tr => [tr.children[0], tr.querySelector('td:not([class])')].map(c => {
+  const s = getComputedStyle(c); return [s.fontWeight, s.backgroundColor]; })"""
+
+
+def test_the_feed_health_table_has_column_and_row_headers(site: str, browser: Any) -> None:
+    """In the feed-health table a screen reader names each cell by its column ("State") and its
+    row's feed: the heads are `<th scope="col">` and each row's feed `<th scope="row">`, drawn
+    as the cells beside it."""
+    page = opened(browser, site + "/")
+    table = page.locator("#feeds + .wide table")
+    columns = table.locator("thead th")
+    assert columns.count() == 7
+    assert set(columns.evaluate_all("ths => ths.map(t => t.scope)")) == {"col"}
+    rows = table.locator("tbody tr")
+    assert rows.count() >= 3
+    for n in range(rows.count()):
+        row = rows.nth(n)
+        header = row.get_by_role("rowheader")
+        assert header.count() == 1 and header.get_attribute("scope") == "row"
+        assert header.evaluate("h => h === h.parentElement.firstElementChild")
+        feed = row.get_attribute("data-feed")
+        assert header.inner_text().strip(), feed
+        head, cell = row.evaluate(ROW_LOOK)
+        assert head == cell, feed
