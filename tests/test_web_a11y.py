@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -507,3 +508,31 @@ def test_the_feed_health_table_has_column_and_row_headers(site: str, browser: An
         assert header.inner_text().strip(), feed
         head, cell = row.evaluate(ROW_LOOK)
         assert head == cell, feed
+
+
+LABELS = """() => [...document.querySelectorAll('article.indicator svg')].map(svg =>
+  [...svg.querySelectorAll('text')].flatMap(t => {
+    const r = t.getBoundingClientRect(), card = t.closest('article').getBoundingClientRect();
+    if (getComputedStyle(t).display === 'none' || !r.width) return [];
+    return [[t.textContent, r.left, r.right, r.height, card.left, card.right]];
+  }))"""
+
+
+@pytest.mark.parametrize("width", [320, 768, 1280])
+@pytest.mark.parametrize("path", ["/", "/indicators/visa-easing/page"])
+def test_the_timelines_dates_stay_readable_at_every_width(
+    site: str, browser: Any, path: str, width: int
+) -> None:
+    """The timeline's dates under it ("Aug 18" … "today") and its "monitoring began" keep their
+    size on a narrow screen (at 320 px they shrank with the drawing to about 4 px), and do not
+    run into each other or out of the card."""
+    page = opened(browser, site + path, width=width)
+    drawn = [labels for labels in page.evaluate(LABELS) if labels]
+    assert len(drawn) >= page.locator("svg.timeline").count()
+    for labels in drawn:
+        assert len(labels) >= 4 or labels[0][0].startswith("monitoring began")
+        for text, left, right, height, card_left, card_right in labels:
+            assert height >= 12, (text, height)  # 12 px text draws a box of about 14
+            assert card_left <= left and right <= card_right, text
+        spans = sorted((left, right) for _, left, right, *_ in labels)
+        assert all(one[1] < other[0] for one, other in pairwise(spans)), labels
