@@ -236,6 +236,12 @@ NUMBERED = f"""() => {{
 }}"""
 FOCUSED = """() => { const e = document.activeElement, s = getComputedStyle(e);
   return [e.dataset.a11y ?? null, s.outlineStyle, parseFloat(s.outlineWidth) || 0]; }"""
+RING = """() => { const e = document.activeElement, seen = c => !c.endsWith(', 0)');
+  let around = e.parentElement;
+  while (around && !seen(getComputedStyle(around).backgroundColor)) around = around.parentElement;
+  const behind = getComputedStyle(around).backgroundColor;
+  const own = getComputedStyle(e).backgroundColor;
+  return [getComputedStyle(e).outlineColor, seen(own) ? own : behind, behind]; }"""
 
 
 @pytest.mark.parametrize(
@@ -246,7 +252,9 @@ def test_tab_reaches_every_control_in_reading_order_with_a_visible_focus_ring(
 ) -> None:
     """From the top of the page, Tab goes through every link, field and button once, in the
     order they are read (no tabindex reorders them), and each one focused is drawn with a focus
-    ring, then leaves the page."""
+    ring at 3:1 and more against the control and what is around it (WCAG 1.4.11: chromium's own
+    ring, #101010, on white, the page's grey, a silence's lilac and the buttons' #fafaf8; no
+    control sits on a badge's colour), then leaves the page."""
     herald = webdata.entry_id(seeded.store, VISA_HERALD)
     page = opened(browser, site + OPEN_PAGES[shape].format(herald=herald))
     tab_indexes = page.evaluate(NUMBERED)
@@ -256,6 +264,9 @@ def test_tab_reaches_every_control_in_reading_order_with_a_visible_focus_ring(
         page.keyboard.press("Tab")
         number, outline, width = page.evaluate(FOCUSED)
         assert outline != "none" and width >= 1, (number, outline, width)
+        ring, inside, behind = page.evaluate(RING)  # 3:1 on the control and around it
+        for colour in (inside, behind):
+            assert contrast(hex_of(ring), hex_of(colour)) >= 3, (number, ring, colour)
         reached.append(int(number))
     assert reached == list(range(len(tab_indexes)))
     page.keyboard.press("Tab")
