@@ -423,3 +423,33 @@ def _wait_for(condition: Any, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {FAIL_AFTER}s waiting for {what}")
         time.sleep(0.05)
+
+
+# ---------------------------------------------------------------- a failed copy into a new file
+
+
+class _Stop(Exception):
+    """A failure half way through the copy (a disk full, a closed stderr)."""
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, _Stop], ids=["ctrl-c", "error"])
+def test_a_failed_copy_into_a_file_it_made_leaves_no_file(
+    source: str, tmp_path: Path, failure: type[BaseException]
+) -> None:
+    """Stopped half way into a SQLite file that did not exist, the copy removes the file (and
+    its -wal and -shm) and the folders it made: an empty database left there would look like a
+    copy. A file that was there before is left, without a row."""
+    made = tmp_path / "new" / "copy.db"
+    there = tmp_path / "there.db"
+    open_store(f"sqlite:///{there}").close()
+
+    def stop(table: str, done: int, total: int) -> None:
+        raise failure
+
+    for target in (made, there):
+        with pytest.raises(failure):
+            copy_database(source, f"sqlite:///{target}", progress=stop)
+
+    assert not (tmp_path / "new").exists()
+    assert there.is_file()
+    assert not any(rows(f"sqlite:///{there}")["entry"])

@@ -79,8 +79,9 @@ def db_copy_cmd(rt: Runtime, target: str) -> None:
     counters, feed state. Any backend to any; SQLite to PostgreSQL is moving to PostgreSQL.
 
     The source is read in one transaction (one moment of it, even while a daemon writes to it);
-    the target is written in one: stopped half way (an error, Ctrl-C), it keeps no row. A
-    target that holds rows already is refused. Progress goes to stderr a batch at a time.
+    the target is written in one: stopped half way (an error, Ctrl-C), it keeps no row, and a
+    SQLite file the copy made is removed. A target that holds rows already is refused.
+    Progress goes to stderr a batch at a time.
 
     Example: monitor db copy --to postgresql+psycopg://monitor@db.example.org/monitor
     """
@@ -102,7 +103,10 @@ def db_copy_cmd(rt: Runtime, target: str) -> None:
     )
 
 
-INTERRUPTED = "the target keeps no row of it (its schema only): run the copy again"
+INTERRUPTED = (
+    "the target keeps no row of it (its schema only; a SQLite file the copy made is removed): "
+    "run the copy again"
+)
 
 
 def count_rows(n: int) -> str:

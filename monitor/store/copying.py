@@ -5,24 +5,28 @@ The source is read in one transaction, a snapshot (SQLite: one read transaction 
 write-ahead log; PostgreSQL: REPEATABLE READ), so the copy is of one moment even while a daemon
 writes to it. The target is brought to the code's schema revision first (`upgrade_database`,
 as `monitor db upgrade`), then written in one transaction: an error or Ctrl-C half way leaves
-it as it was, empty. A target that holds rows already is refused before anything is written to
-it (the `matches` counter a new schema starts at 0 is not a row of anyone's). Rows go across a
-batch at a time, so memory stays bounded whatever the size; on PostgreSQL the id sequences are
-moved past the ids copied, so the next row written gets a new one.
+it as it was, empty; a SQLite file the copy made (with the folders it made) is removed, so no
+empty database is left looking like a copy. A target that holds rows already is refused before
+anything is written to it (the `matches` counter a new schema starts at 0 is not a row of
+anyone's). Rows go across a batch at a time, so memory stays bounded whatever the size; on
+PostgreSQL the id sequences are moved past the ids copied, so the next row written gets a new
+one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, inspect, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from monitor.counts import plural
 from monitor.errors import StoreError
 from monitor.store.base import error_text
-from monitor.store.engine import check_schema, connect, upgrade_database, where
+from monitor.store.engine import check_schema, connect, sqlite_file, upgrade_database, where
 from monitor.store.schema import counter_table, metadata
 
 BATCH = 5_000  # rows read and written at a time
@@ -48,6 +52,7 @@ def copy_database(
     migrated to the code's schema first and must hold no rows. StoreError (one line) when the
     source is not at the code's revision, the target holds rows, or either fails."""
     source = _source(source_url)
+    made = _made_by_copy(target_url)
     try:
         _refuse_held(target_url)
         upgrade_database(target_url)
@@ -56,8 +61,46 @@ def copy_database(
             return _copy(source, target, progress or (lambda *_: None), batch)
         finally:
             target.dispose()
+    except BaseException:  # Ctrl-C too: the file made here is no database of anyone's
+        _remove(made)
+        raise
     finally:
         source.dispose()
+
+
+def _made_by_copy(url: str) -> list[Path]:
+    """The SQLite file at `url` and the folders above it that do not exist yet (the copy would
+    make them), innermost first; none for a file there already or another backend."""
+    try:
+        file = sqlite_file(make_url(url))
+    except ArgumentError:
+        return []  # `connect` says why
+    if file is None or file.exists():
+        return []
+    made = [file]
+    folder = file.parent
+    while not folder.exists() and folder != folder.parent:
+        made.append(folder)
+        folder = folder.parent
+    return made
+
+
+def _remove(made: list[Path]) -> None:
+    """The file a failed copy made, its write-ahead log and shared memory, and the folders
+    it made when they hold nothing else."""
+    if not made:
+        return
+    file, *folders = made
+    for path in (file, *(file.with_name(file.name + end) for end in SQLITE_SIDES)):
+        path.unlink(missing_ok=True)
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # something else was put there meanwhile
+            return
+
+
+SQLITE_SIDES = ("-wal", "-shm", "-journal")
 
 
 def _source(url: str) -> Engine:
