@@ -28,6 +28,7 @@ from monitor.domain import (
     Status,
     StatusChange,
     how_long,
+    without_controls,
     zoned_text,
 )
 from monitor.errors import StoreError
@@ -111,12 +112,11 @@ def status_words(status: str, reason: str = "") -> str:
     return f"{UNKNOWN_GLYPH} {UNKNOWN}" + (f" — {reason}" if reason else "")
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-
-
 def clean(text: str) -> str:
-    """Feed-derived text on one line: control characters dropped, whitespace collapsed."""
-    return " ".join(_CONTROL.sub("", text).split())
+    """Feed-derived or stored text on one line: control, bidi override and isolate characters
+    dropped as parse and definitions drop them (`domain.without_controls`), whitespace (line
+    breaks too) collapsed."""
+    return " ".join(without_controls(text).split())
 
 
 def shown_reason(reason: str | None, zone: tzinfo) -> str:

@@ -31,6 +31,7 @@ from monitor.domain import Definitions, Judgement, Verdict
 from monitor.pipeline import Context, prepare, run_cycle
 from monitor.statuses import begin_silence
 from monitor.store import Store, metadata, open_store, schema_differences, upgrade
+from monitor.store.schema import change_table
 from monitor.web import WebServer, create_app
 from tests import news, twofeeds
 from tests.feedserver import FeedServer
@@ -427,3 +428,38 @@ def test_a_change_of_an_indicator_ended_that_day_keeps_its_outcomes_colour(
     assert "Visas, as read in a</strong> <span" not in html.split("Standing status")[1]
     badges = re.findall(r'<span data-status="waived:reported" style="([^"]*)"', html)
     assert len(badges) == 3 and len(set(badges)) == 1, badges  # both changes, reads-both's line
+
+
+def test_a_title_group_and_labels_kept_with_bidi_characters_are_shown_without_them(
+    removed: Removed,
+) -> None:
+    """A change recorded before definitions dropped bidi overrides and isolates kept them in its
+    title, group and labels: they are dropped as a definition's are, in the digest (whose text
+    lines they turned around, and its HTML) and in the history the store reads for the API and
+    `monitor history`."""
+    turn = "\u202e\u2066"
+    engine = create_engine(removed.database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            change_table.update()
+            .where(change_table.c.indicator_id == "reads-a")
+            .values(
+                indicator_title=f"Visas, {turn}as read in a\u2069\u202c",
+                indicator_group=f"Te{turn}sts",
+                outcome_labels=[["waived", f"A{turn} visa waiver"]],
+            )
+        )
+    engine.dispose()
+
+    text, html = digest_text(removed.after, removed.database_url)
+    assert "* Visas, as read in a (no longer defined)\n  ⚠ unknown → waived — reported" in text
+    assert "Tests\n" in standing(text)
+    with open_store(removed.database_url) as store:
+        [change] = store.history("reads-a")
+    assert (change.title, change.group, change.labels) == (
+        "Visas, as read in a",
+        "Tests",
+        (("waived", "A visa waiver"),),
+    )
+    for shown in (text, html):
+        assert not set(shown) & set(turn + "\u2069\u202c")

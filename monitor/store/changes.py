@@ -12,7 +12,7 @@ from typing import Any, NamedTuple, Self
 
 from sqlalchemy import Connection, bindparam, func, or_, select, update
 
-from monitor.domain import INITIAL, QUIET, Evidence, StatusChange
+from monitor.domain import INITIAL, QUIET, Evidence, StatusChange, without_controls
 from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
 from monitor.store.schema import change_table, state_table
 from monitor.store.silences import held_now
@@ -485,8 +485,9 @@ def _change_of(row: Any) -> StatusChange:
         id=row.id,
         reason=row.reason or "",
         evidence_total=row.evidence_total,
-        title=row.indicator_title or "",
-        group=row.indicator_group or "",
-        labels=tuple((o, label) for o, label in row.outcome_labels or ()),
+        # kept before definitions dropped bidi and control characters (0023): dropped as they are
+        title=without_controls(row.indicator_title or ""),
+        group=without_controls(row.indicator_group or ""),
+        labels=tuple((o, without_controls(label)) for o, label in row.outcome_labels or ()),
         recorded_at=row.recorded_at,
     )
