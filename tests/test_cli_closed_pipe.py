@@ -84,3 +84,21 @@ def test_a_pipe_closed_before_the_command_writes_ends_it_quietly(
     said = process.stderr.read()
     assert process.wait(timeout=120) == 141
     assert said == b""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["db", "--help"], ["status", "-h"]])
+def test_help_or_version_into_a_closed_pipe_ends_quietly_too(args: list[str]) -> None:
+    """What the group itself prints, before any command runs (`monitor --help | head -1`), ends
+    as a command's output does: exit 141, nothing on stderr (click's own handling said exit 1)."""
+    read, write = os.pipe()
+    os.close(read)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    try:
+        process = start(args, env | {"PYTHONPATH": str(ROOT)}, write)
+    finally:
+        os.close(write)
+    assert process.stderr is not None
+
+    said = process.stderr.read()
+    assert process.wait(timeout=120) == 141
+    assert said == b""

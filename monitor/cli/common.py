@@ -13,6 +13,7 @@ Every command is made by `command` (a `Command`) or in a `Group`, so that table 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -20,7 +21,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -193,19 +194,34 @@ class Group(click.Group):
         tolerant_stdout()
         return super().main(*args, **kwargs)
 
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        """Where the group's own --help and --version print (`monitor --help | head -1`); a
+        subcommand's are made, and its output written, inside `invoke`."""
+        with _quiet_on_closed_pipe():
+            return super().make_context(*args, **kwargs)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
-        except OSError as exc:  # click would say nothing either, but exit 1, as on an error
-            if not closed_pipe(exc):
-                raise
-            raise click.exceptions.Exit(CLOSED_PIPE) from None
+            with _quiet_on_closed_pipe():
+                return super().invoke(ctx)
         except click.UsageError as exc:
             if exc.ctx is None or isinstance(exc, HELP_ASKED):  # one line already, or a help
                 raise
             path = exc.ctx.command_path
             message = " ".join(exc.format_message().split())
             raise click.UsageError(f"{message} (see '{path} --help')") from None
+
+
+@contextlib.contextmanager
+def _quiet_on_closed_pipe() -> Iterator[None]:
+    """The reader of stdout gone meanwhile: exit CLOSED_PIPE quietly (click says nothing either,
+    but exits 1, as on an error)."""
+    try:
+        yield
+    except OSError as exc:
+        if not closed_pipe(exc):
+            raise
+        raise click.exceptions.Exit(CLOSED_PIPE) from None
 
 
 def command(name: str, **attrs: Any) -> Callable[[Callable[..., Any]], Command]:
