@@ -145,3 +145,19 @@ def test_if_modified_since_sees_a_change_recorded_after_a_later_dated_one(
     again = open_web.get(history, headers={"If-Modified-Since": kept})
     assert again.status_code == 200
     assert again.json()["items"][0]["new_status"] == "eased:confirmed"
+
+
+def test_metrics_are_never_kept_and_the_guarded_description_is_private(
+    guarded: httpx.Client, open_web: httpx.Client
+) -> None:
+    """/metrics is made afresh from the database for each scrape, as /healthz and /entries are:
+    no cache keeps it (`no-store`), with tokens or without. The API's description behind tokens
+    is the same for every token, but only for a token, like GET /indicators: private, per
+    Cookie and Authorization."""
+    for web in (guarded, open_web):
+        metrics = web.get("/metrics", headers=BEARER)
+        assert metrics.status_code == 200
+        assert caching(metrics) == {"cache-control": "no-store", "vary": None}
+    described = guarded.get("/openapi.json", headers=BEARER)
+    assert described.status_code == 200 and described.json()["info"]["title"] == "monitor"
+    assert caching(described) == SIGNED_IN

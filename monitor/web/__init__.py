@@ -152,7 +152,7 @@ def create_app(
     )
     if token:
         app.get("/openapi.json", include_in_schema=False, dependencies=guarded)(
-            lambda: JSONResponse(app.openapi())
+            lambda: JSONResponse(app.openapi(), headers=server.cache_headers(guarded=True))
         )
     install_error_handlers(app)
     signin.install(app, auth)
@@ -361,7 +361,8 @@ def metrics(state: State, request: Request) -> Response:
         if problem is None:
             raise
         body = prometheus.render_schema(problem)
-    return Response(body, media_type=prometheus.CONTENT_TYPE)
+    headers = {"Cache-Control": _NO_STORE}  # made afresh for each scrape, as /healthz
+    return Response(body, media_type=prometheus.CONTENT_TYPE, headers=headers)
 
 
 # ---------------------------------------------------------------- verdicts
