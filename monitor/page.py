@@ -353,9 +353,10 @@ def _feed_row(feed: FeedState, *, now: datetime, zone: tzinfo) -> FeedRow:
 
 def _next_check(feed: FeedState, *, now: datetime, zone: tzinfo) -> str:
     """When the feed is checked next; `due` once that time has passed (never a past time),
-    and who holds it while a lease does: `due — held by web1:4242 until 10:05`."""
+    and who holds it while a lease does: `due — held by web1:4242 until 2026-11-01 01:05 PDT`
+    (its day and zone's name, as every time on the page: the hour the clocks go back is two)."""
     if feed.held_at(now) and feed.lease_owner and feed.lease_until:
-        until = feed.lease_until.astimezone(zone).strftime("%H:%M")
+        until = format_time(feed.lease_until, zone)
         return f"due — held by {owners.shown(feed.lease_owner)} until {until}"
     if feed.next_check_at is None or feed.due_at(now):
         return "due"
