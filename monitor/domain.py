@@ -34,6 +34,11 @@ def without_controls(text: str) -> str:
     return text if text.isprintable() else CONTROLS.sub("", text)
 
 
+# What an entry keeps of a feed item's title and text (`parse`), and of those `monitor explain`
+# is given: no rule is matched against more.
+MAX_TITLE = 1_000
+MAX_TEXT = 20_000
+
 # A cell a spreadsheet would take for a formula starts with one of these (and might then run
 # `=WEBSERVICE(…)` or a DDE command from a headline); a leading `'` makes it text.
 FORMULA_STARTS = ("=", "+", "-", "@")

@@ -28,7 +28,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from monitor import charsets, dates
 from monitor.counts import count
-from monitor.domain import CONTROLS, Entry, without_controls
+from monitor.domain import CONTROLS, MAX_TEXT, MAX_TITLE, Entry, without_controls
 from monitor.errors import ParseError
 from monitor.identity import distinct_items
 from monitor.links import host_key, without_password, without_userinfo
@@ -42,9 +42,6 @@ __all__ = [
     "parse_job",
     "publisher_of",
 ]
-
-MAX_TITLE = 1_000
-MAX_TEXT = 20_000
 
 DROPPED_TAGS = ("script", "style", "noscript", "template", "title", "iframe", "object", "svg")
 RAW_TEXT_TAGS = ("xmp", "noembed", "noframes", "plaintext")  # serialized with their text unescaped

@@ -97,6 +97,33 @@ def test_title_and_text_need_no_database(tmp_path: Path) -> None:
     assert not (tmp_path / "none.db").exists()
 
 
+def test_a_title_and_text_given_are_cut_as_a_feeds_are_and_it_says_so(tmp_path: Path) -> None:
+    """A 100 KB title and text (`--title "$(cat article.txt)"`) are explained as the feed path
+    would keep them, the first 1,000 and 20,000 characters (`parse.MAX_TITLE`, `MAX_TEXT`), so
+    the words past them, which no check would ever match, are not explained either; stderr
+    says what was cut."""
+    env = {
+        "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}",
+        "MONITOR_INDICATORS_DIR": str(webdata.WEB / "indicators"),
+        "MONITOR_FEEDS_FILE": str(webdata.WEB / "feeds.yaml"),
+    }
+    title = "China urges " + "a" * 100_000 + " restraint"
+    text = "It calls on " + "b " * 50_000 + "all sides to talk."
+    result = run(env, "explain", "north-korea-stance:balance", "--title", title, "--text", text,
+                 "--json")  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["sentences"][0] == title[:1_000]
+    assert len("".join(document["sentences"][1:])) <= 20_000
+    (outcome,) = document["outcomes"]
+    assert "restraint" not in outcome["terms"] and "all sides" not in outcome["terms"]
+    assert result.stderr.splitlines() == [
+        "explain: --title was cut to its first 1,000 characters, as a feed's title is",
+        "explain: --text was cut to its first 20,000 characters, as a feed's text is",
+    ]
+
+
 def test_a_vocabulary_reference_is_named_in_the_text_and_the_json(tmp_path: Path) -> None:
     env = {
         "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}",

@@ -65,6 +65,8 @@ def explain_cmd(
         title, text = stored.entry.title, stored.entry.text
         feed = stored.entry.feed_id
     assert title is not None
+    if entry_id is None:
+        title, text = _as_an_entry_keeps(title, text or "")
     read = None if feed is None else feed in rt.definitions.feeds_for(indicator)
     found = explain_entry(
         Matcher((indicator,)), indicator_id, title, text or "",
@@ -75,6 +77,21 @@ def explain_cmd(
         return
     for line in text_lines(found):
         click.echo(line)
+
+
+def _as_an_entry_keeps(title: str, text: str) -> tuple[str, str]:
+    """The title and text given, cut as a feed's are (a stored entry's are already), saying on
+    stderr which was cut: the words past the cut are never matched."""
+    from monitor.domain import MAX_TEXT, MAX_TITLE
+
+    for option, given, most in (("title", title, MAX_TITLE), ("text", text, MAX_TEXT)):
+        if len(given) > most:
+            click.echo(
+                f"explain: --{option} was cut to its first {most:,} characters, "
+                f"as a feed's {option} is",
+                err=True,
+            )
+    return title[:MAX_TITLE].rstrip(), text[:MAX_TEXT].rstrip()
 
 
 COMMANDS = (explain_cmd,)
