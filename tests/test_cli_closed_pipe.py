@@ -73,28 +73,24 @@ def test_a_reader_that_stops_after_the_first_line_ends_the_command_quietly(
 def test_a_pipe_closed_before_the_command_writes_ends_it_quietly(
     env: dict[str, str], args: list[str]
 ) -> None:
-    read, write = os.pipe()
-    os.close(read)  # the reader is gone before the first line: every write meets EPIPE
-    try:
-        process = start(args, env, write)
-    finally:
-        os.close(write)
-    assert process.stderr is not None
-
-    said = process.stderr.read()
-    assert process.wait(timeout=120) == 141
-    assert said == b""
+    assert_quiet_into_a_closed_pipe(args, env)
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["db", "--help"], ["status", "-h"]])
 def test_help_or_version_into_a_closed_pipe_ends_quietly_too(args: list[str]) -> None:
     """What the group itself prints, before any command runs (`monitor --help | head -1`), ends
     as a command's output does: exit 141, nothing on stderr (click's own handling said exit 1)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    assert_quiet_into_a_closed_pipe(args, env | {"PYTHONPATH": str(ROOT)})
+
+
+def assert_quiet_into_a_closed_pipe(args: list[str], env: dict[str, str]) -> None:
+    """`monitor ARGS` writing into a pipe whose reader is gone before the first line (every
+    write meets EPIPE) ends with exit 141 and nothing on stderr."""
     read, write = os.pipe()
     os.close(read)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     try:
-        process = start(args, env | {"PYTHONPATH": str(ROOT)}, write)
+        process = start(args, env, write)
     finally:
         os.close(write)
     assert process.stderr is not None

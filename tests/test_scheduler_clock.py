@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
@@ -44,16 +45,15 @@ def stepped(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[SteppedClock]]:
     SteppedClock.step = timedelta(0)
 
 
-def test_the_jobs_go_on_at_once_when_the_clock_is_set_back(
-    home: Path, store: Store, stepped: type[SteppedClock], caplog: pytest.LogCaptureFixture
-) -> None:
+@contextmanager
+def daemon_running(home: Path, store: Store, timezone: str = "UTC") -> Iterator[list[Daemon]]:
+    """`monitor run` (`scheduler.run`) in a thread over `home`, ticking every 0.2 s and checking
+    hourly, from its first cycle on; the daemon it makes is in the list. Stopped at the end."""
     settings = Settings(
-        indicators_dir=home / "indicators",
-        feeds_file=home / "feeds.yaml",
-        outbox_dir=home / "outbox",
-        tick_interval="0.2s",
-        check_interval="1h",
-    )
+        indicators_dir=home / "indicators", feeds_file=home / "feeds.yaml",
+        outbox_dir=home / "outbox", tick_interval="0.2s", check_interval="1h",
+        timezone=timezone,
+    )  # fmt: skip
     definitions = load_definitions(settings.indicators_dir, settings.feeds_file)
     daemons: list[Daemon] = []
 
@@ -67,16 +67,23 @@ def test_the_jobs_go_on_at_once_when_the_clock_is_set_back(
     thread.start()
     try:
         wait_for(lambda: store.last_successful_cycle() is not None, "the first cycle")
-        stepped.step = -timedelta(hours=1)  # NTP corrects a clock that ran an hour ahead
-        feeds = {f.id: f.url for f in daemons[0].definitions.feeds}
-        write_feeds(home / "feeds.yaml", feeds | {"added": feeds["yonhap"] + "?added"})
-        wait_for(lambda: len(daemons[0].definitions.feeds) == 3, "the edited feeds file reloaded")
-        assert "the clock was set back: the jobs due run now" in caplog.text
+        yield daemons
     finally:
         if daemons:
             daemons[0].stop()
         thread.join(30)
     assert not thread.is_alive()
+
+
+def test_the_jobs_go_on_at_once_when_the_clock_is_set_back(
+    home: Path, store: Store, stepped: type[SteppedClock], caplog: pytest.LogCaptureFixture
+) -> None:
+    with daemon_running(home, store) as daemons:
+        stepped.step = -timedelta(hours=1)  # NTP corrects a clock that ran an hour ahead
+        feeds = {f.id: f.url for f in daemons[0].definitions.feeds}
+        write_feeds(home / "feeds.yaml", feeds | {"added": feeds["yonhap"] + "?added"})
+        wait_for(lambda: len(daemons[0].definitions.feeds) == 3, "the edited feeds file reloaded")
+        assert "the clock was set back: the jobs due run now" in caplog.text
 
 
 class ZonedClock(datetime):
@@ -127,24 +134,7 @@ def test_the_jobs_keep_their_interval_when_daylight_saving_time_begins_or_ends(
 
     monkeypatch.setattr(Daemon, "checkpoint", counted)
     monkeypatch.setattr(scheduler, "catch_up", looked)
-    settings = Settings(
-        indicators_dir=home / "indicators", feeds_file=home / "feeds.yaml",
-        outbox_dir=home / "outbox", tick_interval="0.2s", check_interval="1h",
-        timezone="Europe/Berlin",
-    )  # fmt: skip
-    definitions = load_definitions(settings.indicators_dir, settings.feeds_file)
-    daemons: list[Daemon] = []
-
-    def services(daemon: Daemon) -> list[Service]:
-        daemons.append(daemon)
-        return []
-
-    thread = threading.Thread(
-        target=scheduler.run, args=(settings, store, definitions), kwargs={"services": services}
-    )
-    thread.start()
-    try:
-        wait_for(lambda: store.last_successful_cycle() is not None, "the first cycle")
+    with daemon_running(home, store, timezone="Europe/Berlin"):
         before, after = change - timedelta(seconds=0.1), change + timedelta(seconds=0.1)
         ZonedClock.at = before  # the next tick is due 0.2 s later, past the change
         wait_for(lambda: before in runs, "a tick 0.1 s before the change")
@@ -152,9 +142,4 @@ def test_the_jobs_keep_their_interval_when_daylight_saving_time_begins_or_ends(
         wait_for(lambda: len(looks) > seen + 1, "a look for held jobs after that tick")
         ZonedClock.at = after
         wait_for(lambda: after in runs, "a tick 0.1 s after the change")
-    finally:
-        if daemons:
-            daemons[0].stop()
-        thread.join(30)
-    assert not thread.is_alive()
     assert "the clock was set back" not in caplog.text
