@@ -5,7 +5,9 @@ chromium (test-artifacts/silenced.png)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import datetime
 
 import httpx2 as httpx
 import pytest
@@ -214,6 +216,21 @@ def test_a_page_s_end_button_ends_only_a_silence_of_its_own_indicator(client: Te
     ended = client.post(f"{PAGE}/silence/end", data={"silence": str(made["id"])},
                         follow_redirects=False)  # fmt: skip
     assert ended.status_code == 303 and client.get("/silences").json()[0]["state"] == "ended"
+
+
+def test_each_end_button_is_named_for_the_silence_it_ends(client: TestClient) -> None:
+    """With two silences on a page, a screen reader's list of buttons told two "End silence"
+    apart by nothing: each is named for its outcome, its end and its id, after the words it
+    shows."""
+    made = [begin(client, outcome="eased"), begin(client, **{"for": "2d"})]
+    page = client.get(PAGE).text
+
+    named = re.findall(r'<button type="submit" class="no" aria-label="([^"]*)">End silence<', page)
+    until = [datetime.fromisoformat(str(m["until"])).strftime("%Y-%m-%d %H:%M UTC") for m in made]
+    assert sorted(named) == sorted([
+        f"End silence of Visas are waived or extended until {until[0]} (silence {made[0]['id']})",
+        f"End silence of every outcome until {until[1]} (silence {made[1]['id']})",
+    ])  # fmt: skip
 
 
 @pytest.mark.browser
