@@ -70,7 +70,7 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...], as_json: bool) -> 
         news = _general_news(general_news or ((GENERAL_NEWS,) if GENERAL_NEWS.is_dir() else ()))
         indicators = warned(d)  # and the vocabulary terms no indicator uses yet
         found = definition_warnings(d) + regex_warnings(indicators)
-        matcher = rt.matcher if indicators == d.indicators else Matcher(indicators)
+        matcher = rt.matcher if indicators is d.indicators else Matcher(indicators)
         found += general_news_warnings(matcher, news)
     if as_json:  # a tag no feed has, an indicator reading none: logged by every command
         _validate_json(rt, problems, (tag_warnings(rt.definitions) if not problems else []) + found)

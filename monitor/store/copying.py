@@ -27,6 +27,7 @@ from monitor.counts import plural
 from monitor.errors import StoreError
 from monitor.store.base import error_text
 from monitor.store.engine import check_schema, connect, sqlite_file, upgrade_database, where
+from monitor.store.leftovers import unlink_database
 from monitor.store.schema import counter_table, metadata
 
 BATCH = 5_000  # rows read and written at a time
@@ -91,16 +92,12 @@ def _remove(made: list[Path]) -> None:
     if not made:
         return
     file, *folders = made
-    for path in (file, *(file.with_name(file.name + end) for end in SQLITE_SIDES)):
-        path.unlink(missing_ok=True)
+    unlink_database(file)
     for folder in folders:
         try:
             folder.rmdir()
         except OSError:  # something else was put there meanwhile
             return
-
-
-SQLITE_SIDES = ("-wal", "-shm", "-journal")
 
 
 def _source(url: str) -> Engine:

@@ -51,7 +51,7 @@ def delete(copied: Path, handle: int) -> None:
     """Delete a copy `new_copy` made (its SQLite files first, so that none is ever left
     without it), then let go of its lock."""
     try:
-        _unlink(copied)
+        unlink_database(copied)
     finally:
         os.close(handle)
 
@@ -87,7 +87,7 @@ def _remove_if_left(path: Path) -> LeftCopy | None:
             return None
         size = sum(_size(Path(f"{path}{suffix}")) for suffix in ("", *SQLITE_SUFFIXES))
         try:
-            _unlink(path)
+            unlink_database(path)
         except OSError:
             return None
         return LeftCopy(path, size)
@@ -95,7 +95,8 @@ def _remove_if_left(path: Path) -> LeftCopy | None:
         os.close(handle)
 
 
-def _unlink(copied: Path) -> None:
+def unlink_database(copied: Path) -> None:
+    """A SQLite database file and the files beside it (`SQLITE_SUFFIXES`), those there."""
     for suffix in (*SQLITE_SUFFIXES, ""):
         with suppress(FileNotFoundError):
             os.remove(f"{copied}{suffix}")
