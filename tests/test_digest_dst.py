@@ -12,15 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from monitor.daemon import Daemon
-from monitor.definitions import load_definitions
 from monitor.digest import DAY_HEADER
-from monitor.settings import Settings
-from monitor.store import open_store
 from tests import news
-from tests.conftest import ROOT
 from tests.feedserver import FeedServer
 from tests.smtpserver import running_smtp_server
+from tests.test_digest_first import digest_daemon
 from tests.test_scheduler import write_feeds
 
 TICK = timedelta(minutes=5)
@@ -67,15 +63,9 @@ def test_a_digest_time_the_clocks_skip_or_repeat_sends_one_digest_that_day(
     clock = [start]
     received: list[tuple[str, datetime]] = []
     with running_smtp_server() as smtp:
-        settings = Settings(
-            indicators_dir=ROOT / "indicators", feeds_file=tmp_path / "feeds.yaml",
-            outbox_dir=tmp_path / "outbox", check_jitter=0, smtp_host=smtp.host,
-            smtp_port=smtp.port, smtp_starttls=False, digest_to=["reader@example.org"],
-            digest_time="02:30", timezone="Europe/Berlin",
-        )  # fmt: skip
-        definitions = load_definitions(settings.indicators_dir, settings.feeds_file)
-        daemon = Daemon(settings, open_store(database_url), definitions,
-                        clock=lambda: clock[0], owner="daemon")  # fmt: skip
+        daemon = digest_daemon(
+            tmp_path, smtp, clock, database_url, digest_time="02:30", timezone="Europe/Berlin"
+        )
         try:
             daemon.start()
             assert daemon.check()

@@ -23,12 +23,17 @@ from tests.test_scheduler import write_feeds
 SEOUL = ZoneInfo("Asia/Seoul")
 
 
-def _daemon(tmp_path: Path, smtp: SMTPServer, clock: list[datetime], store_url: str) -> Daemon:
+def digest_daemon(
+    tmp_path: Path, smtp: SMTPServer, clock: list[datetime], store_url: str,
+    digest_time: str = "07:00", timezone: str = "Asia/Seoul",
+) -> Daemon:  # fmt: skip
+    """A daemon over the shipped indicators and `tmp_path`'s feeds file, its digest sent to
+    `smtp` at `digest_time` in `timezone`, its clock `clock[0]`."""
     settings = Settings(
         indicators_dir=ROOT / "indicators", feeds_file=tmp_path / "feeds.yaml",
         outbox_dir=tmp_path / "outbox", check_jitter=0, smtp_host=smtp.host,
         smtp_port=smtp.port, smtp_starttls=False, digest_to=["reader@example.org"],
-        digest_time="07:00", timezone="Asia/Seoul",
+        digest_time=digest_time, timezone=timezone,
     )  # fmt: skip
     definitions = load_definitions(settings.indicators_dir, settings.feeds_file)
     return Daemon(settings, open_store(store_url), definitions, clock=lambda: clock[0],
@@ -53,7 +58,7 @@ def test_a_new_database_s_first_digest_waits_for_the_digest_time(
     _serve(tmp_path, feed_server, started - timedelta(hours=3))
     clock = [started]
     with running_smtp_server() as smtp:
-        daemon = _daemon(tmp_path, smtp, clock, f"sqlite:///{tmp_path / 'monitor.db'}")
+        daemon = digest_daemon(tmp_path, smtp, clock, f"sqlite:///{tmp_path / 'monitor.db'}")
         try:
             daemon.start()
             assert daemon.check()
@@ -78,7 +83,7 @@ def test_a_daemon_started_before_the_digest_time_on_a_new_database_sends_that_da
     _serve(tmp_path, feed_server, started - timedelta(hours=3))
     clock = [started]
     with running_smtp_server() as smtp:
-        daemon = _daemon(tmp_path, smtp, clock, f"sqlite:///{tmp_path / 'monitor.db'}")
+        daemon = digest_daemon(tmp_path, smtp, clock, f"sqlite:///{tmp_path / 'monitor.db'}")
         try:
             before = daemon.digest()  # not before the first check
             clock[0] = datetime(2026, 12, 7, 7, 0, 30, tzinfo=SEOUL).astimezone(UTC)
