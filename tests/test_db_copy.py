@@ -332,6 +332,49 @@ def test_a_url_that_cannot_be_read_is_refused_without_its_password(
     assert "s3cret" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("target", "says"),
+    [
+        ("mysql://monitor:s3cret-word@db.example.org/m",
+         "unable to open m on db.example.org:5432: the driver of mysql is not installed "
+         "(No module named 'MySQLdb')"),
+        ("postgresql+pg8000://monitor:s3cret-word@db.example.org/m",
+         "the driver of postgresql+pg8000 is not installed"),
+        ("postgresql+psycopg://monitor:s3cret-word@db.example.org:54x2/m",
+         "bad database URL 'postgresql+psycopg://monitor:***@db.example.org:54x2/m': "
+         "invalid literal for int()"),
+        ("sqlite:///{tmp}/new/copy.db?timeout=soon",
+         "unable to open {tmp}/new/copy.db: bad URL argument: could not convert string to float"),
+        ("sqlite:///{tmp}/file/copy.db", "cannot create {tmp}/file: "),
+        ("postgresql+psycopg://postgres:s3cret-word@127.0.0.1:5432/monitor_no_such_database",
+         'unable to read monitor_no_such_database on 127.0.0.1:5432: OperationalError: '
+         'connection failed: '),
+    ],
+    ids=["driver-missing", "dbapi-missing", "port", "url-argument", "folder-is-a-file",
+         "no-such-postgresql-database"],
+)  # fmt: skip
+def test_a_target_that_cannot_be_opened_is_one_line_and_nothing_is_made(
+    tmp_path: Path, target: str, says: str, _postgres_server: PostgresServer | str
+) -> None:
+    """A target the copy cannot open (its driver not installed, an argument its driver cannot
+    take, a folder that cannot be made, a PostgreSQL database that does not exist) is one line
+    naming it, exit 1 as the other store errors, no password shown, and no file or folder made."""
+    if "127.0.0.1" in target:
+        _server(_postgres_server)
+    source = f"sqlite:///{tmp_path / 'monitor.db'}"
+    open_store(source).close()
+    (tmp_path / "file").write_text("a file where the target's folder would be\n")
+    before = set(tmp_path.iterdir())
+    result = _run(source, "db", "copy", "--to", target.format(tmp=tmp_path))
+
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("Error: store: ") and result.stderr.count("\n") == 1
+    assert says.format(tmp=tmp_path) in result.stderr
+    assert "s3cret" not in result.output
+    made = {path.name for path in set(tmp_path.iterdir()) - before}
+    assert made <= {"monitor.db-wal", "monitor.db-shm"}  # the source's, read
+
+
 def _run(url: str, *args: str) -> Result:
     env = {"MONITOR_DATABASE_URL": url}
     return CliRunner().invoke(main, list(args), env=env, prog_name="monitor")

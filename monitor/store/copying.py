@@ -74,7 +74,7 @@ def _made_by_copy(url: str) -> list[Path]:
     make them), innermost first; none for a file there already or another backend."""
     try:
         file = sqlite_file(make_url(url))
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return []  # `connect` says why
     if file is None or file.exists():
         return []
@@ -92,7 +92,10 @@ def _remove(made: list[Path]) -> None:
     if not made:
         return
     file, *folders = made
-    unlink_database(file)
+    try:
+        unlink_database(file)
+    except OSError:  # none made: its "folder" is a file, say; the copy's own error is told
+        return
     for folder in folders:
         try:
             folder.rmdir()

@@ -58,6 +58,13 @@ def connect(
         engine = create_engine(parsed, pool_pre_ping=not is_sqlite, **options)
     except SQLAlchemyError as exc:
         raise StoreError(f"store: unable to open {where(parsed)}: {error_text(exc)}") from exc
+    except ImportError as exc:  # a dialect whose driver is not installed (`mysql://`)
+        raise StoreError(
+            f"store: unable to open {where(parsed)}: the driver of {parsed.drivername} is not "
+            f"installed ({exc})"
+        ) from exc
+    except (ValueError, TypeError) as exc:  # a URL argument the driver cannot take
+        raise StoreError(f"store: unable to open {where(parsed)}: bad URL argument: {exc}") from exc
     if is_sqlite:
         _configure_sqlite(engine, read_only=read_only, checkpoints=checkpoints)
     return engine
@@ -96,7 +103,7 @@ def check_schema(engine: Engine, *, read_only: bool = False, must_exist: bool = 
 def _parse(url: str) -> URL:
     try:
         return make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise StoreError(f"store: bad database URL {_unsecret(url)!r}: {exc}") from exc
 
 
