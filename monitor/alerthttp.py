@@ -3,7 +3,7 @@ said (its status, its Retry-After).
 
     with exchange(safe_redirects=True) as seen:   # around one Apprise notify() call
         ...
-    seen.status, seen.retry_after, seen.refused
+    seen.status, seen.retry_after, seen.refused, seen.location
 
 Apprise's plugins post with `requests.post(..., allow_redirects=...)`, a new Session each time,
 so there is no session to configure and no transport to swap. Inside `exchange` (a context
@@ -36,12 +36,14 @@ SAFE_REDIRECTS = frozenset({307, 308})  # the method and the body are kept
 
 @dataclass
 class Exchange:
-    """What one notify call's requests saw: the last answer's status and Retry-After, and why
-    a redirect was not followed ('' when none was refused)."""
+    """What one notify call's requests saw: the last answer's status and Retry-After, where
+    the last redirect pointed (its Location made absolute, '' when none), and why a redirect
+    was not followed ('' when none was refused)."""
 
     safe_redirects: bool
     status: int = 0
     retry_after: str | None = None
+    location: str = ""
     refused: str = ""
 
 
@@ -81,12 +83,14 @@ def _redirect_target(self: SessionRedirectMixin, resp: Any) -> str | None:
     if seen is None:
         return target
     seen.status, seen.retry_after = resp.status_code, resp.headers.get("Retry-After")
+    if target is not None:
+        seen.location = urljoin(resp.url, target)
     if target is None or not seen.safe_redirects:
         return target
     if resp.status_code not in SAFE_REDIRECTS:
         seen.refused = f"a {resp.status_code} turns the alert's POST into a GET without it"
         return None
-    if not same_origin(resp.url, urljoin(resp.url, target)):
+    if not same_origin(resp.url, seen.location):
         seen.refused = f"a {resp.status_code} to another host, which would get its secrets"
         return None
     return target

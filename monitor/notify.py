@@ -182,6 +182,11 @@ def _secrets(url: str) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
+def _shown(location: str, most: int = 120) -> str:
+    """A redirect's Location in a failure, cut to leave room for the rest (`_scrub` keeps 300)."""
+    return location if len(location) <= most else location[: most - 1] + "…"
+
+
 def _scrub(text: str, url: str) -> str:
     for secret in _secrets(url):
         text = text.replace(secret, "***")
@@ -518,7 +523,8 @@ class Notifier:
         error = messages[-1] if messages else "delivery failed"
         if seen.refused or re.search(r"\berror=3\d\d\b", error):
             why = f"not followed: {seen.refused}" if seen.refused else "a redirect"
-            error += f" ({why}: give the URL it points to, or add redirect=yes to follow it)"
+            to = f"; it points to {_shown(seen.location)}" if seen.location else ""
+            error += f" ({why}{to}: give the URL it points to, or add redirect=yes to follow it)"
         retry_after = seen.retry_after if seen.status in (429, 503) else None
         return _scrub(error, channel.url), retry_after
 

@@ -182,6 +182,23 @@ def test_a_307_to_another_host_is_not_followed_so_it_gets_no_secret() -> None:
         assert moved.headers["X-Token"] == "qwerty123"  # ...not the others: why it is refused
 
 
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_refused_redirect_names_where_it_points_and_nothing_goes_there(status: int) -> None:
+    """A redirect not followed was a failure saying only 'give the URL it points to', without
+    saying which: the user had to find it by hand. It names the Location now (the channel's
+    token in it shown as ***, as in the rest of the failure), and nothing, neither the alert
+    nor a GET, reached that address."""
+    with running_webhook() as other, running_webhook(redirect=status) as hook:
+        hook.location = f"http://localhost:{other.port}/in/s3cr3t-tok3n/"
+        url = f"json://{hook.host}:{hook.port}/in/s3cr3t-tok3n"
+        [failure] = fast([url], attempts=1).notify([alert()])
+        assert [(r.method, r.path) for r in hook.requests] == [("POST", "/in/s3cr3t-tok3n")]
+        assert other.requests == []
+        assert f"error={status}" in failure.error
+        assert f"it points to http://localhost:{other.port}/in/***/" in failure.error
+        assert "s3cr3t" not in failure.error and failure.error.endswith("to follow it)")
+
+
 def test_an_alert_longer_than_its_channel_takes_is_cut_to_fit_not_refused_for_ever() -> None:
     """Apprise passed an alert on whole, whatever the service's limit (Mattermost's 4,000
     characters, Discord's 2,000, Telegram's 4,096, Pushover's 1,024), and the service refused
