@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html import unescape
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -223,7 +224,37 @@ def test_the_digest_has_no_axe_violation(seeded: Seeded, browser: Any, tmp_path:
     statuses = page.eval_on_selector_all("[data-status]", "els => els.map(e => e.dataset.status)")
     assert {"unknown", "mixed", "quiet", "eased:confirmed", "expanded:reported"} <= set(statuses)
     assert page.locator("[data-silenced]").count() == 1 and "HTTP 410" in page.inner_text("body")
+    message = page.get_by_role("article", name=page.title(), exact=True)
+    assert message.get_attribute("aria-roledescription") == "email"
+    assert message.locator("h1").count() == 1  # the whole digest is in it
     assert_no_violations(page, "digest")
+
+
+WEBMAIL = """<!DOCTYPE html><html lang="fr"><head><title>Boîte de réception</title></head>
+<body><header><p>Messagerie</p></header><main><h1>Boîte de réception</h1>{message}</main>
+</body></html>"""
+
+
+def test_the_digest_inside_a_webmail_page_is_one_article_in_english(
+    seeded: Seeded, browser: Any, tmp_path: Path
+) -> None:
+    """Webmail keeps a message's body and drops its <html> and <head>: the digest sits in the
+    client's own page (here a French one, with its own header and main). A <main> or <header> of
+    the digest would be a second one there; its `<html lang="en">` is gone, so a screen reader
+    read the English digest in the page's French. The digest is one article named by its subject
+    (landmark navigation reaches it), in English, and the page stays free of violations."""
+    html = digest_html(seeded)
+    body = re.search(r"<body[^>]*>(.*)</body>", html, re.S)
+    title = re.search(r"<title>(.*)</title>", html)
+    assert body is not None and title is not None
+    (tmp_path / "webmail.html").write_text(WEBMAIL.format(message=body[1]), encoding="utf-8")
+    page = opened(browser, (tmp_path / "webmail.html").as_uri(), width=820)
+    assert page.locator("main").count() == 1 and page.locator("header").count() == 1
+    message = page.get_by_role("article", name=unescape(title[1]), exact=True)
+    said_in = "e => e.closest('[lang]').lang"
+    assert message.locator("h2").first.evaluate(said_in) == "en"
+    assert "What changed" in message.inner_text()
+    assert_no_violations(page, "digest in a webmail page")
 
 
 # ---------------------------------------------------------------- what axe cannot see
