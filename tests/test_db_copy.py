@@ -8,7 +8,9 @@ PostgreSQL, a real SMTP server and webhook, the daemon's clock given (no sleeps)
 from __future__ import annotations
 
 import os
+import resource
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -373,6 +375,40 @@ def test_a_target_that_cannot_be_opened_is_one_line_and_nothing_is_made(
     assert "s3cret" not in result.output
     made = {path.name for path in set(tmp_path.iterdir()) - before}
     assert made <= {"monitor.db-wal", "monitor.db-shm"}  # the source's, read
+
+
+def test_a_target_disk_that_fills_half_way_is_one_line_and_leaves_no_file(tmp_path: Path) -> None:
+    """The target's disk full half way through the rows (a file-size limit on the process: a
+    write past it fails as on a full disk, without root or a small filesystem): one line, exit
+    1, and the file and folder the copy made are removed."""
+    source = tmp_path / "monitor.db"
+    open_store(f"sqlite:///{source}").close()
+    with sqlite3.connect(source) as conn:  # 4 MB of rows: the schema fits, they do not
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40000) "
+            "INSERT INTO story_key SELECT 'visa-easing', 'eased', i, 1 FROM n"
+        )
+    limit = 1_000_000  # bytes a file of the process may reach
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    target = tmp_path / "new" / "copy.db"
+    env = {**os.environ, "MONITOR_DATABASE_URL": f"sqlite:///{source}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "db", "copy", "--to", f"sqlite:///{target}"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, preexec_fn=small_disk,
+        timeout=FAIL_AFTER, check=False,
+    )  # fmt: skip
+
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("db: copying")]
+    assert done.returncode == 1, done.stderr
+    assert "db: copying story_key: 5,000 of 40,000 rows" in done.stderr  # it was half way
+    assert errors == [
+        f"Error: store: copying into {target} failed, nothing was kept: OperationalError: "
+        "disk I/O error"
+    ]
+    assert not (tmp_path / "new").exists()
 
 
 def _run(url: str, *args: str) -> Result:
