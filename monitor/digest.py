@@ -296,16 +296,20 @@ def _item(evidence: Evidence, zone: tzinfo) -> _Item:
     )
 
 
-def _key(evidence: Evidence) -> tuple[int, str]:
-    """One piece of evidence: its entry, or its link (or headline) when it has no entry id."""
-    return (evidence.entry_id, "") if evidence.entry_id else (0, evidence.link or evidence.title)
+def _key(evidence: Evidence) -> tuple[str, int, str]:
+    """One piece of evidence of one indicator: its entry, or its link (or headline) when it has
+    no entry id. An article behind two indicators is listed under each one's change: under the
+    other's it would show that one's matched terms, and this one's change would seem to rest
+    on less than it does."""
+    entry = (evidence.entry_id, "") if evidence.entry_id else (0, evidence.link or evidence.title)
+    return (evidence.indicator_id, *entry)
 
 
 class _Ledger:
     """Which evidence the digest has listed, and under which change: each piece once."""
 
     def __init__(self) -> None:
-        self._where: dict[tuple[int, str], str] = {}
+        self._where: dict[tuple[str, int, str], str] = {}
 
     def items(
         self, evidence: Sequence[Evidence], zone: tzinfo, limit: int, anchor: str | None

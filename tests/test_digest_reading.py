@@ -74,6 +74,31 @@ def test_evidence_of_a_second_change_refers_back_to_the_first() -> None:
     assert "(1 piece of evidence listed under an earlier change, above)" in text
 
 
+def test_evidence_shared_with_another_indicator_s_change_is_listed_under_each() -> None:
+    """One article behind two indicators' changes (a games licence story: regulatory relief and
+    culture let back in). Before, the second change said "1 piece of evidence listed under an
+    earlier change" and pointed to the first indicator's, with that indicator's matched terms:
+    the reader of the second saw one story behind a `confirmed`, which needs two sources."""
+    games = evidence("China grants publishing licences to Korean games", GOOD_LINK, hour=1)
+    hallyu = evidence("Hallyu ban easing sparks K-pop return", "https://example.org/2", hour=3)
+    as_culture = dataclasses.replace(games, indicator_id="tw", terms=("games",))
+    hallyu = dataclasses.replace(hallyu, indicator_id="tw", terms=("Hallyu ban",))
+    data = sample(
+        changes=(
+            change("nk", "quiet", "pressure:reported", games, hour=2),
+            change("tw", "opened:reported", "opened:confirmed", hallyu, as_culture, hour=3),
+        )
+    )
+
+    text, html = render(data)
+
+    second = text[text.index("* Taiwan Strait patrols") : text.index("STANDING STATUS")]
+    assert "China grants publishing licences to Korean games" in second
+    assert "matched: games" in second
+    assert "earlier change" not in second
+    assert html.count("China grants publishing licences to Korean games") == 2
+
+
 def test_the_snippet_of_the_digest_does_not_repeat_the_headline() -> None:
     item = dataclasses.replace(
         evidence("China eases visa rules", GOOD_LINK, hour=1),
