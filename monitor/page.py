@@ -322,6 +322,8 @@ def _card(
             zone=zone,
             started=view.started,
             first_read=view.first_read,
+            was=view.was,
+            since=view.since,
         ),
         why=status_words(UNKNOWN, shown_reason(view.reason, zone))
         if view.status == UNKNOWN

@@ -97,20 +97,28 @@ def timeline(
     days: int = TIMELINE_DAYS,
     started: datetime | None = None,
     first_read: datetime | None = None,
+    was: str = "",
+    since: datetime | None = None,
 ) -> Timeline:
     """The status over the last `days` days from the changes inside them (any order).
 
     Nothing is drawn before `started`, when monitoring the indicator began: no status was
     known then, and the stretch says so (`monitored_from`). Before `first_read`, when a first
-    reading that recorded no change ended the unknown it began in, it is drawn `unknown`."""
+    reading that recorded no change ended the unknown it began in, it is drawn `unknown`. When
+    `current` is not recorded yet (time alone moved it: the feeds went unread while no daemon
+    ran), `was` is the status last recorded: drawn up to `since`, when `current` began."""
     start = now - timedelta(days=days)
     begin = start if started is None else min(max(start, started), now)
     inside = sorted((c for c in changes if begin <= c.at <= now), key=lambda c: (c.at, c.id or 0))
     times = [begin, *(c.at for c in inside), now]
-    statuses = [inside[0].old_status if inside else current, *(c.new_status for c in inside)]
+    statuses = [inside[0].old_status if inside else was or current]
+    statuses += [c.new_status for c in inside]
     if first_read is not None and begin < first_read < times[1]:
         times.insert(1, first_read)
         statuses.insert(0, UNKNOWN)
+    if was and since is not None:
+        times.insert(-1, min(max(since, times[-2]), now))
+        statuses.append(current)
     scale = TIMELINE_WIDTH / (now - start).total_seconds()
 
     def x(moment: datetime) -> float:

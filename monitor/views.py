@@ -190,14 +190,16 @@ def indicator_views(
     views = []
     for worked_out in worked:
         status, since = recorded.get(worked_out.indicator_id, (INITIAL, now))
+        was = ""  # the status recorded, when the one shown is not recorded yet
         if worked_out.status != status:  # not recorded yet: since it moved, if that is known
             moved = unread.get(worked_out.indicator_id, now)
+            was = status if worked_out.indicator_id in recorded else ""
             status, since = worked_out.status, max(moved, since) if status != INITIAL else moved
         view = indicator_view(worked_out.indicator_id, definitions, worked_out, status, since)
         began = started.get(worked_out.indicator_id, since)
         among = _among(definitions, view, silent)
         read = first.get(worked_out.indicator_id)
-        views.append(replace(view, started=began, silent_feeds=among, first_read=read))
+        views.append(replace(view, started=began, silent_feeds=among, first_read=read, was=was))
     return views
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import time
@@ -26,7 +27,7 @@ from monitor.store import Cycle, Store, open_store
 from monitor.web import create_app
 from tests import storeops, webdata
 from tests.conftest import ROOT
-from tests.webdata import HOSTILE_LINK, HOSTILE_TITLE, NOW, settings
+from tests.webdata import DAY, HOSTILE_LINK, HOSTILE_TITLE, NOW, settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -636,6 +637,27 @@ def test_a_future_clock_moves_evidence_out_of_the_window(store: Store, defs: Def
     assert [o["level"] for o in data["outcomes"]] == ["none"]
     assert listed["visa-easing"]["status"] == "quiet"
     assert 'data-status="quiet">quiet<' in client.get("/indicators/visa-easing/page").text
+    assert store.current_statuses()["visa-easing"][0] == "eased:confirmed"  # nothing written
+
+
+def test_the_timeline_draws_the_shown_unknown_from_when_the_feeds_went_unread(
+    store: Store, defs: Definitions
+) -> None:
+    """No daemon ran for two days (`monitor serve` alone): the badge says `unknown` since the
+    feeds went unread. Before, the timeline under it drew the recorded `confirmed` up to today,
+    as if the news had been read all along."""
+    later = NOW + 2 * DAY
+    client = make_client(store, defs, clock=lambda: later)
+
+    page = client.get("/indicators/visa-easing/page").text
+
+    assert 'data-status="unknown"' in page  # the badge
+    label = re.search(r'aria-label="(Status over the last 90 days[^"]*)"', page)
+    assert label is not None
+    went = (NOW - timedelta(minutes=5) + 2 * timedelta(minutes=15)).date()  # unread from then
+    stretches = html.unescape(label.group(1)).partition(": ")[2].split("; ")
+    assert stretches[-1] == f"⚠ unknown: {went} – {later.date()}"
+    assert "(confirmed): " in stretches[-2] and stretches[-2].endswith(f" – {went}")
     assert store.current_statuses()["visa-easing"][0] == "eased:confirmed"  # nothing written
 
 

@@ -122,6 +122,8 @@ class IndicatorView:
     silent_feeds: tuple[str, ...] = ()  # the feeds it reads that are silent (FeedState)
     first_read: datetime | None = None  # when a first reading that recorded no change ended
     # the unknown it began in (`Store.first_readings`)
+    was: str = ""  # the status last recorded, when `status` is not recorded yet (time alone
+    # moved it since: the feeds went unread, evidence left the window): drawn up to `since`
 
 
 class IndicatorOut(_Model):
