@@ -311,9 +311,10 @@ def digest_input(
         if past
         else indicator_views(definitions, store, now=now)
     )
+    feeds = store.feeds()
     return DigestInput(
         day=day,
-        reads=Reads(*store.reads_between(start, end)),
+        reads=Reads(*store.reads_between(start, end), _unchecked(store, start, end, feeds)),
         first_since=None if previous else start,
         generated_at=now,
         timezone=timezone,
@@ -321,13 +322,27 @@ def digest_input(
         silences=tuple(store.silences(active_at=now)),
         held=held,
         indicators=tuple(standing),
-        feed_problems=feed_problems(store.feeds(), now=now, zone=zone),
+        feed_problems=feed_problems(feeds, now=now, zone=zone),
         replay_note=replay_note(store.replay_hold(), now=now),
         page_url=public_url,
         standing_at=end if past else None,
         removed=frozenset(c.indicator_id for c in changes).union(v.id for v in standing)
         - {i.id for i in definitions.indicators},
     )
+
+
+def _unchecked(
+    store: Store, start: datetime, end: datetime, feeds: Sequence[FeedState]
+) -> tuple[datetime, datetime] | None:
+    """The longest stretch in the digest's span that no cycle checked a feed, when longer than
+    two of the shortest check interval (as a feed is stale after two of its own): the daemon
+    was down, its host asleep. The readers said `unknown` meanwhile; the recorded statuses,
+    and so the digest's, run on across it."""
+    if not feeds:
+        return None
+    gap = store.longest_unchecked(start, end)
+    due = min(feed.interval for feed in feeds) * STALE_AFTER
+    return gap if gap is not None and gap[1] - gap[0] > due else None
 
 
 def _changes(store: Store, start: datetime, end: datetime) -> tuple[list[StatusChange], int]:

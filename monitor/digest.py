@@ -24,7 +24,7 @@ import jinja2
 
 from monitor import columns
 from monitor.counts import count
-from monitor.domain import UNKNOWN, Evidence, StatusChange, digest_of
+from monitor.domain import UNKNOWN, Evidence, StatusChange, digest_of, how_long
 from monitor.errors import DigestError
 from monitor.languages import marked_language
 from monitor.links import without_userinfo
@@ -79,6 +79,7 @@ class Reads:
     checks: int
     new: int
     last: datetime | None
+    unchecked: tuple[datetime, datetime] | None = None  # a stretch no feed was checked in
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,18 @@ def _read_words(reads: Reads | None, zone: tzinfo, since: str) -> str:
     items = count(reads.new, "new item") if reads.new else "no new item"
     return (
         f"The feeds were checked {times} {since}, the last at "
-        f"{format_time(reads.last, zone)}, and brought {items}."
+        f"{format_time(reads.last, zone)}, and brought {items}." + _unchecked_words(reads, zone)
+    )
+
+
+def _unchecked_words(reads: Reads, zone: tzinfo) -> str:
+    """' No feed was checked from … to … (35h): …', or "" when the checks ran as due."""
+    if reads.unchecked is None:
+        return ""
+    begin, end = reads.unchecked
+    return (
+        f" No feed was checked from {format_time(begin, zone)} to {format_time(end, zone)}"
+        f" ({how_long(end - begin)}): news a feed carried only in that time was never read."
     )
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import BigInteger, Integer, cast, func, select
@@ -171,6 +172,21 @@ class HealthMixin(StoreBase):
         with self._tx("read cycles") as conn:
             checks, new, last = conn.execute(query).one()
         return int(checks), int(new), last
+
+    def longest_unchecked(self, start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
+        """The longest time between two cycles that checked a feed, the second finished in
+        [start, end) (the first perhaps before `start`): when the daemon was down, say. None
+        without two such cycles."""
+        c = cycle_table.c
+        reading = c.feeds_checked > 0
+        before = select(func.max(c.finished_at)).where(reading, c.finished_at < start)
+        inside = select(c.finished_at).where(reading, c.finished_at >= start, c.finished_at < end)
+        with self._tx("read cycles") as conn:
+            first = conn.execute(before).scalar_one_or_none()
+            times = [first, *conn.execute(inside.order_by(c.finished_at)).scalars()]
+        finished = [t for t in times if t is not None]
+        pairs = pairwise(finished)
+        return max(pairs, key=lambda pair: pair[1] - pair[0], default=None)
 
     def last_reading_cycle(self) -> datetime | None:
         """When the latest cycle that went well *and checked a feed* finished: the "last check"
