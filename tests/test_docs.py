@@ -195,3 +195,38 @@ def test_every_limit_named_in_the_readme_exists(name: str) -> None:
     value: object = importlib.import_module(f"monitor.{module}")
     for attribute in attributes:
         value = getattr(value, attribute)
+
+
+def headings() -> list[tuple[int, str]]:
+    """(level, text) of every Markdown heading of the README, those inside code blocks left out
+    (a YAML comment there starts with '#' too)."""
+    found, fenced = [], False
+    for line in README.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and (heading := re.match(r"(#{1,6}) (.+)$", line)):
+            found.append((len(heading.group(1)), heading.group(2).strip()))
+    return found
+
+
+def anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, its punctuation dropped but for '-' and
+    '_', each space a '-' (`Feeds (`config/feeds.yaml`)` -> `feeds-configfeedsyaml`)."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def anchors() -> set[str]:
+    """Every heading's anchor, a repeated one's with GitHub's suffix (-1, -2, …) too."""
+    seen: dict[str, int] = {}
+    for _, text in headings():
+        slug = anchor(text)
+        seen[slug] = seen.get(slug, -1) + 1
+        if seen[slug]:
+            seen[f"{slug}-{seen[slug]}"] = 0
+    return set(seen)
+
+
+@pytest.mark.parametrize("target", sorted(set(re.findall(r"\]\(#([^)\s]*)\)", README))))
+def test_every_link_inside_the_readme_goes_to_a_heading(target: str) -> None:
+    """`[Feeds](#feeds-configfeedsyaml)`: a heading renamed leaves no link that goes nowhere."""
+    assert target in anchors(), f"#{target} is no heading's anchor"
