@@ -230,3 +230,11 @@ def anchors() -> set[str]:
 def test_every_link_inside_the_readme_goes_to_a_heading(target: str) -> None:
     """`[Feeds](#feeds-configfeedsyaml)`: a heading renamed leaves no link that goes nowhere."""
     assert target in anchors(), f"#{target} is no heading's anchor"
+
+
+def test_the_contents_list_every_top_level_section() -> None:
+    """The Contents list after the intro links to every `##` section, in order, so a section
+    added is listed (each link's target is checked above)."""
+    contents = README.split("\n**Contents**\n")[1].split("\n## ")[0]
+    listed = re.findall(r"^- \[[^]]+\]\(#([^)]+)\)", contents, re.M)
+    assert listed == [anchor(text) for level, text in headings() if level == 2]
