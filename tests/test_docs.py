@@ -238,3 +238,12 @@ def test_the_contents_list_every_top_level_section() -> None:
     contents = README.split("\n**Contents**\n")[1].split("\n## ")[0]
     listed = re.findall(r"^- \[[^]]+\]\(#([^)]+)\)", contents, re.M)
     assert listed == [anchor(text) for level, text in headings() if level == 2]
+
+
+@pytest.mark.parametrize(
+    "module", sorted(p.name for p in (ROOT / "monitor" / "store").glob("*.py"))
+)
+def test_every_store_module_is_in_the_readmes_layout(module: str) -> None:
+    """The README's `monitor/store/` block names each module of the store with its job."""
+    layout = README.split("\nmonitor/store/\n")[1].split("\n```")[0]
+    assert re.search(rf"^  {re.escape(module)} ", layout, re.M), module
