@@ -257,6 +257,35 @@ def test_match_reports_a_bad_source_on_one_line_and_goes_on(tmp_path: Path) -> N
     assert len(result.stdout.splitlines()) == 2  # the good file was still matched
 
 
+@pytest.mark.parametrize("source", ["", "  "])
+def test_match_refuses_an_empty_source_as_a_usage_error(tmp_path: Path, source: str) -> None:
+    """`monitor match "$FEED"` with FEED unset: read as a path, it was the working directory
+    (`monitor: : [Errno 21] Is a directory: '.'`, exit 1). It is a usage error, as an empty
+    `monitor init` folder or `monitor search` text is, and nothing is read."""
+    good = tmp_path / "news.xml"
+    good.write_bytes(news.yonhap(datetime.now(UTC)))
+
+    result = CliRunner().invoke(main, ["match", source, str(good)], prog_name="monitor")
+
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (
+        "Error: Invalid value for SOURCE: an empty name is no feed file or URL "
+        "(see 'monitor match --help')\n"
+    )
+
+
+def test_match_says_which_file_it_cannot_read_and_why(tmp_path: Path) -> None:
+    """A folder or a missing file is named with why, as `monitor validate` words a feeds file
+    it cannot read, not by Python's `[Errno 21] Is a directory: '…'`."""
+    result = CliRunner().invoke(main, ["match", str(tmp_path), str(tmp_path / "missing.xml")])
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:2] == [
+        f"monitor: {tmp_path}: cannot read file: Is a directory",
+        f"monitor: {tmp_path / 'missing.xml'}: cannot read file: No such file or directory",
+    ]
+
+
 def test_match_survives_the_whole_shared_corpus(shared_dir: Path) -> None:
     files = sorted(
         str(p)

@@ -27,8 +27,18 @@ if TYPE_CHECKING:
     from monitor.domain import Entry
 
 
+def _sources(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    """An empty SOURCE (`monitor match "$FEED"` with FEED unset) is no file nor URL: read as a
+    path it was the working directory ("[Errno 21] Is a directory: '.'")."""
+    if any(not source.strip() for source in value):
+        raise click.BadParameter("an empty name is no feed file or URL", param_hint="SOURCE")
+    return value
+
+
 @command("match")
-@click.argument("sources", nargs=-1, required=True)
+@click.argument("sources", metavar="SOURCE...", nargs=-1, required=True, callback=_sources)
 @json_option("One JSON object per line per match.")
 @pass_runtime
 def match_cmd(rt: Runtime, sources: tuple[str, ...], as_json: bool) -> None:
@@ -68,7 +78,10 @@ def _match_one(
     failed, read, matched = counts
     try:
         entries = _read_source(rt, source)
-    except (MonitorError, OSError) as exc:
+    except OSError as exc:  # a file: "cannot read file: Is a directory", not "[Errno 21] …"
+        click.echo(f"monitor: {source}: cannot read file: {exc.strerror or exc}", err=True)
+        return failed + 1, read, matched
+    except MonitorError as exc:
         click.echo(f"monitor: {without_password(source)}: {one_line(exc)}", err=True)
         return failed + 1, read, matched
     found = 0
