@@ -135,7 +135,8 @@ def init(directory: Path) -> list[Path]:
 def new_indicator(indicators_dir: Path, indicator_id: str) -> Path:
     """Write the skeleton of indicator `indicator_id` into `indicators_dir`.
 
-    Raises ConfigError for an id that is not a slug or is taken."""
+    Raises ConfigError for an id that is not a slug or is taken, and for a folder that does
+    not exist (made, it would hold the one indicator, beside the watch list meant)."""
     stem, dot, suffix = indicator_id.rpartition(".")
     if dot and suffix in ("yaml", "yml") and IDENT.fullmatch(stem):
         raise ConfigError(
@@ -145,6 +146,11 @@ def new_indicator(indicators_dir: Path, indicator_id: str) -> Path:
         raise ConfigError(
             f"new: {indicator_id!r} is not an indicator id: letters, digits, '-', '_' or '.', "
             "starting with a letter or digit (e.g. visa-easing)"
+        )
+    if not indicators_dir.exists():  # a mistyped MONITOR_INDICATORS_DIR, or the wrong folder
+        raise ConfigError(
+            f"new: no folder {indicators_dir}: run monitor in a watch list's folder (monitor "
+            "init DIR lays one out), or set MONITOR_INDICATORS_DIR"
         )
     taken = [indicators_dir / f"{indicator_id}{suffix}" for suffix in (".yaml", ".yml")]
     for path in taken:

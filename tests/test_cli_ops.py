@@ -1104,6 +1104,22 @@ def test_new_into_an_indicators_folder_that_is_a_file_says_so(tmp_path: Path) ->
     assert folder.read_text() == "not a folder\n"
 
 
+def test_new_into_an_indicators_folder_that_does_not_exist_makes_none(tmp_path: Path) -> None:
+    """`monitor new ferry` outside a watch list (or with MONITOR_INDICATORS_DIR mistyped) made
+    the folder and wrote the skeleton there, exit 0, where no `monitor validate` or daemon of
+    the watch list meant reads it: it says so, as `monitor validate` does, and writes nothing."""
+    folder = tmp_path / "indicatrs"
+
+    result = CliRunner().invoke(main, ["new", "ferry"], env={"MONITOR_INDICATORS_DIR": str(folder)})
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"Error: new: no folder {folder}: run monitor in a watch list's folder (monitor init DIR "
+        "lays one out), or set MONITOR_INDICATORS_DIR"
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(("given", "stem"), [("ferry.yaml", "ferry"), ("ferry.v2.yml", "ferry.v2")])
 def test_new_given_a_file_name_names_the_id_to_give(tmp_path: Path, given: str, stem: str) -> None:
     """`monitor new ferry.yaml` was told `'ferry.yaml' is not an indicator id: letters, digits,
