@@ -409,7 +409,7 @@ def send_daily_digest(
     send of a sent day is a request to send it again: it is built anew, and kept instead."""
     state = store.digest_state(day)
     if state is not None and state.sent_at is not None and not force:
-        reason = f"already sent at {state.sent_at:%H:%M:%S} UTC"
+        reason = f"already sent at {state.sent_at:%Y-%m-%d %H:%M:%S} UTC"  # a missed day: later
         if state.refused:
             reason += f"; {refused_note(state.refused, state.resend_at)}"
         return DigestResult(

@@ -416,7 +416,7 @@ def test_digest_send_and_preview_name_the_recipients_the_server_refused(tmp_path
     assert said(sent) == [f"monitor: digest 2026-01-06: {refused}"]
     assert again.exit_code == 1
     [not_again] = said(again)
-    assert re.fullmatch(rf"Error: digest 2026-01-06: not sent: already sent at [:\d]+ UTC; "
+    assert re.fullmatch(rf"Error: digest 2026-01-06: not sent: already sent at [-\d]+ [:\d]+ UTC; "
                         rf"{re.escape(refused)} \(--force sends\)", not_again)  # fmt: skip
     assert preview.exit_code == 0 and preview.stdout.startswith("Subject: monitor digest")
     [previewed] = said(preview)

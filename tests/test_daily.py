@@ -477,7 +477,7 @@ def test_recipients_the_server_refuses_are_recorded_with_the_sent_digest(
     assert state.refused == (("gone@example.org", GONE),)
     assert not again.sent and again.refused == state.refused
     told = f"the server refused gone@example.org ({GONE})"
-    assert again.reason == f"already sent at 07:00:00 UTC; {told}"
+    assert again.reason == f"already sent at {at(7):%Y-%m-%d} 07:00:00 UTC; {told}"
     assert f"but it refused gone@example.org ({GONE})" in caplog.text
 
 
