@@ -850,6 +850,17 @@ def parse(args: list[str]) -> tuple[str, dict[str, object]]:
 EXAMPLES = help_examples()
 
 
+def test_the_db_familys_summary_names_each_of_its_commands_jobs() -> None:
+    """`monitor --help` summed db up as 'The database schema: its revision, and migrating it to
+    this version's', with no word of `db copy`, added to the family later."""
+    db = main.commands["db"]
+    assert isinstance(db, click.Group) and set(db.commands) == {"current", "upgrade", "copy"}
+
+    summary = db.get_short_help_str(limit=200)
+
+    assert all(job in summary for job in ("revision", "migrating", "copying"))
+
+
 def test_every_command_has_an_example_and_each_is_checked() -> None:
     commands = {command for command, _ in EXAMPLES}
     assert commands >= RUN | DAEMONS

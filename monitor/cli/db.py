@@ -10,9 +10,11 @@ from monitor.counts import plural
 
 @group("db")
 def db_group() -> None:
-    """The database schema: its revision, and migrating it to this version's.
+    """The database: its schema revision, migrating it to this version's, copying it whole.
 
     Example: monitor db upgrade
+
+    Example: monitor db copy --to postgresql+psycopg://monitor@db.example.org/monitor
     """
 
 
