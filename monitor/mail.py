@@ -266,8 +266,9 @@ def _write_outbox(message: EmailMessage, outbox: Path) -> Path:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
         tmp = None
-    except OSError as exc:
-        raise DigestError(f"digest: cannot write {target}: {exc.strerror or exc}") from exc
+    except OSError as exc:  # mkdir says only "File exists" of a file where the folder goes
+        why = "a file is there, where the outbox folder goes" if outbox.is_file() else exc.strerror
+        raise DigestError(f"digest: cannot write {target}: {why or exc}") from exc
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)

@@ -572,6 +572,22 @@ def test_outbox_under_a_file_is_a_digest_error(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["file"]
 
 
+def test_an_outbox_that_is_a_file_says_so(tmp_path: Path) -> None:
+    """MONITOR_OUTBOX_DIR naming a file: mkdir's own words were `File exists`, which read as if
+    the digest's file were there already."""
+    (tmp_path / "outbox").write_text("not a directory")
+    message = build_digest(sample(), sender=SENDER, recipients=RECIPIENTS)
+
+    with pytest.raises(DigestError) as raised:
+        deliver(message, settings(outbox_dir=tmp_path / "outbox"))
+
+    target = tmp_path / "outbox" / "digest-2026-01-06.eml"
+    assert str(raised.value) == (
+        f"digest: cannot write {target}: a file is there, where the outbox folder goes"
+    )
+    assert (tmp_path / "outbox").read_text() == "not a directory"
+
+
 def test_a_misconfigured_outbox_is_not_retried(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
     sleeps: list[float] = []
