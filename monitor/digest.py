@@ -48,6 +48,14 @@ log = logging.getLogger(__name__)
 DAY_HEADER = "X-Monitor-Digest"
 EVIDENCE_PER_CHANGE = 5
 EVIDENCE_PER_INDICATOR = 3
+# Each part's budget (UTF-8 bytes): Gmail clips an HTML part over about 102 KB, and its end
+# (the standing statuses, feed health) is what tells a reader a dead feed is `unknown`. A
+# digest over it lists less evidence, step by step (per change, per standing status), until
+# both parts fit; the rest is counted, with where to read it. Every change, standing status
+# and problem is always named.
+PART_BUDGET = 90_000
+EVIDENCE_STEPS = ((EVIDENCE_PER_CHANGE, EVIDENCE_PER_INDICATOR), (3, 2), (2, 1), (1, 1), (1, 0),
+                  (0, 0))  # fmt: skip
 
 # ---------------------------------------------------------------- input
 
@@ -248,6 +256,7 @@ class _Change:
     listed: _Listed | None = None  # evidence listed under an earlier change
     replayed: bool = False  # recorded by `monitor replay`, not found by a check
     removed: bool = False  # its indicator is no longer defined
+    command: str = ""  # that shows the evidence beyond `items` when no page does (`_command`)
 
 
 @dataclass(frozen=True)
@@ -263,6 +272,7 @@ class _Line:
     page: str | None = None  # the indicator's page under MONITOR_PUBLIC_URL
     listed: _Listed | None = None  # evidence listed under "What changed"
     removed: bool = False  # its indicator is no longer defined
+    command: str = ""  # that shows the evidence beyond `items` when no page does (`_command`)
 
 
 @dataclass(frozen=True)
@@ -338,11 +348,17 @@ class _Ledger:
         return tuple(_item(e, zone) for e in shown), len(fresh) - len(shown), listed
 
 
+def _command(page: str | None, indicator_id: str) -> str:
+    """What shows the evidence a digest leaves out when no page of it does (no
+    MONITOR_PUBLIC_URL, or an indicator no longer defined): `monitor history ID`; "" else."""
+    return "" if page else f"monitor history {indicator_id}"
+
+
 def _anchor(change: StatusChange, n: int) -> str:
     return f"change-{n}-{quote(change.indicator_id, safe='')}"
 
 
-def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Change, ...]:
+def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger, limit: int) -> tuple[_Change, ...]:
     titles = {line.id: line.title for line in data.indicators}
     outcomes = {line.id: [o.id for o in line.outcomes] for line in data.indicators}
     views = []
@@ -351,10 +367,10 @@ def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Change,
         # An indicator no longer defined nor listed: coloured by the outcomes its change kept.
         ids = outcomes.get(change.indicator_id) or [o for o, _label in change.labels]
         anchor = _anchor(change, n)
-        items, more, listed = ledger.items(change.evidence, zone, EVIDENCE_PER_CHANGE, anchor)
+        items, more, listed = ledger.items(change.evidence, zone, limit, anchor)
         more += change.evidence_count - len(change.evidence)  # a change keeps its top ones
         removed = change.indicator_id in data.removed
-        page = None if removed else page_address(data.page_url, change.indicator_id)
+        page = None if removed else web_url(page_address(data.page_url, change.indicator_id) or "")
         views.append(
             _Change(
                 indicator=clean(titles.get(change.indicator_id) or change.title)
@@ -369,21 +385,24 @@ def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Change,
                 items=items,
                 more=more,
                 reason=shown_reason(change.reason, zone),
-                page=web_url(page or ""),
+                page=page,
                 anchor=anchor,
                 listed=listed,
                 replayed=change.replayed,
                 removed=removed,
+                command=_command(page, change.indicator_id),
             )
         )
     return tuple(views)
 
 
-def _groups(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Group, ...]:
+def _groups(data: DigestInput, zone: tzinfo, ledger: _Ledger, limit: int) -> tuple[_Group, ...]:
     groups: dict[str, list[_Line]] = {}
     for line in data.indicators:
-        items, more, listed = ledger.items(line.evidence, zone, EVIDENCE_PER_INDICATOR, None)
+        items, more, listed = ledger.items(line.evidence, zone, limit, None)
+        more += max(0, line.evidence_count - len(line.evidence))  # a view has its newest ones
         removed = line.id in data.removed
+        page = None if removed else web_url(page_address(data.page_url, line.id) or "")
         view = _Line(
             title=clean(line.title) or line.id,
             status=format_status(line.status),
@@ -393,9 +412,10 @@ def _groups(data: DigestInput, zone: tzinfo, ledger: _Ledger) -> tuple[_Group, .
             since=format_time(line.since, zone),
             items=items,
             more=more,
-            page=None if removed else web_url(page_address(data.page_url, line.id) or ""),
+            page=page,
             listed=listed,
             removed=removed,
+            command=_command(page, line.id),
         )
         groups.setdefault(clean(line.group) or "Other", []).append(view)
     return tuple(_Group(name, tuple(lines)) for name, lines in groups.items())
@@ -466,8 +486,36 @@ def _zone(name: str) -> ZoneInfo:
         raise DigestError(f"digest: unknown time zone {name!r}") from exc
 
 
-def render(data: DigestInput) -> tuple[str, str]:
-    """The (text, html) bodies of a digest."""
+def render(data: DigestInput, budget: int = PART_BUDGET) -> tuple[str, str]:
+    """The (text, html) bodies of a digest: with as much evidence as EVIDENCE_STEPS allow
+    while each part stays within `budget` bytes (UTF-8), or with the least."""
+    for step, (per_change, per_line) in enumerate(EVIDENCE_STEPS):
+        text, html = _render(data, per_change, per_line, shortened=step > 0)
+        if max(len(text.encode()), len(html.encode())) <= budget:
+            return text, html
+    log.warning(
+        "digest %s: over %d bytes with no evidence listed (%d changes, %d feed problems)",
+        data.day, budget, len(data.changes), len(data.feed_problems),
+    )  # fmt: skip
+    return text, html
+
+
+def _shortened(per_change: int, per_line: int) -> str:
+    """The note of a digest cut short: how much evidence each change and standing status lists."""
+
+    def most(n: int) -> str:
+        return f"at most {count(n, 'piece')} of evidence" if n else "no evidence"
+
+    return (
+        "A busy day: to keep this email short enough for a mail client to show it whole, each"
+        f" change lists {most(per_change)} and each standing status {most(per_line)}; the rest"
+        " are counted, with where to read them."
+    )
+
+
+def _render(
+    data: DigestInput, per_change: int, per_line: int, *, shortened: bool
+) -> tuple[str, str]:
     zone = _zone(data.timezone)
     page = clean(data.page_url) if data.page_url else ""
     ledger = _Ledger()  # the changes first: the standing statuses refer back to them
@@ -475,10 +523,11 @@ def render(data: DigestInput) -> tuple[str, str]:
         "day": data.day.strftime("%A %d %B %Y").replace(" 0", " "),
         "timezone": data.timezone,
         "summary": _summary(data),
-        "changes": _changes(data, zone, ledger),
+        "shortened": _shortened(per_change, per_line) if shortened else "",
+        "changes": _changes(data, zone, ledger, per_change),
         "held": data.held,
         "silenced": _silenced(data, zone),
-        "groups": _groups(data, zone, ledger),
+        "groups": _groups(data, zone, ledger, per_line),
         "standing_at": format_time(data.standing_at, zone) if data.standing_at else "",
         "problems": _problems(data, zone),
         "generated": format_time(data.generated_at, zone),

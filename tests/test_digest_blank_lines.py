@@ -1,6 +1,7 @@
 """The digest's text part leaves one blank line between blocks, never two or more, whatever
 parts a day has: changes with and without evidence, silences, held changes, standing
-statuses with evidence of their own, feed problems, or none of these."""
+statuses with evidence of their own, feed problems, or none of these; and with its evidence
+cut to fit a busy day's budget (`digest.PART_BUDGET`), the note saying so and the counts."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.digest import DigestInput, Reads, render
+from monitor.digest import PART_BUDGET, DigestInput, Reads, render
 from monitor.silences import Silence
 from tests.test_digest import GOOD_LINK, change, evidence, sample
 
@@ -45,10 +46,11 @@ SHAPES = {
 }  # fmt: skip
 
 
+@pytest.mark.parametrize("budget", [PART_BUDGET, 1], ids=["whole", "evidence cut to fit"])
 @pytest.mark.parametrize("overrides", SHAPES.values(), ids=SHAPES.keys())
-def test_one_blank_line_between_blocks(overrides: dict[str, object]) -> None:
+def test_one_blank_line_between_blocks(overrides: dict[str, object], budget: int) -> None:
     data: DigestInput = dataclasses.replace(sample(), **overrides)  # type: ignore[arg-type]
-    text, _ = render(data)
+    text, _ = render(data, budget)
     runs = [m.start() for m in re.finditer(r"\n[ \t]*\n[ \t]*\n", text)]
     assert runs == [], "\n".join(text[max(0, i - 80) : i + 3].replace("\n", "¶\n") for i in runs)
     for heading in ("WHAT CHANGED", "STANDING STATUS", "FEED HEALTH"):
