@@ -338,10 +338,13 @@ def test_a_url_that_cannot_be_read_is_refused_without_its_password(
     ("target", "says"),
     [
         ("mysql://monitor:s3cret-word@db.example.org/m",
-         "unable to open m on db.example.org:5432: the driver of mysql is not installed "
+         "unable to open m on db.example.org: the driver of mysql is not installed "
          "(No module named 'MySQLdb')"),
+        ("mysql+pymysql://monitor:s3cret-word@db.example.org:3307/m",
+         "unable to open m on db.example.org:3307: the driver of mysql+pymysql is not installed"),
         ("postgresql+pg8000://monitor:s3cret-word@db.example.org/m",
-         "the driver of postgresql+pg8000 is not installed"),
+         "unable to open m on db.example.org:5432: the driver of postgresql+pg8000 is not "
+         "installed"),
         ("postgresql+psycopg://monitor:s3cret-word@db.example.org:54x2/m",
          "bad database URL 'postgresql+psycopg://monitor:***@db.example.org:54x2/m': "
          "invalid literal for int()"),
@@ -352,8 +355,8 @@ def test_a_url_that_cannot_be_read_is_refused_without_its_password(
          'unable to read monitor_no_such_database on 127.0.0.1:5432: OperationalError: '
          'connection failed: '),
     ],
-    ids=["driver-missing", "dbapi-missing", "port", "url-argument", "folder-is-a-file",
-         "no-such-postgresql-database"],
+    ids=["driver-missing", "driver-missing-port", "dbapi-missing", "port", "url-argument",
+         "folder-is-a-file", "no-such-postgresql-database"],
 )  # fmt: skip
 def test_a_target_that_cannot_be_opened_is_one_line_and_nothing_is_made(
     tmp_path: Path, target: str, says: str, _postgres_server: PostgresServer | str

@@ -129,9 +129,13 @@ def _missing(where: str) -> str:
     return f"store: no database at {where}; run monitor check or monitor run first"
 
 
+_DEFAULT_PORTS = {"postgresql": 5432}  # the backends monitor runs on that have a server
+
+
 def where(url: URL) -> str:
     """A database as a person names it: a SQLite file's path, else the database and its
-    server (`monitor on db.example.org:5432`), never a password."""
+    server (`monitor on db.example.org:5432`), never a password. A server's port is the URL's,
+    else its backend's default when monitor knows it (PostgreSQL's 5432), else left out."""
     file = sqlite_file(url)
     if file is not None:
         return str(file.resolve())
@@ -140,7 +144,8 @@ def where(url: URL) -> str:
         return unquote(database.removeprefix("file:"))
     if url.get_backend_name() == "sqlite":
         return "an in-memory SQLite database"
-    server = f"{url.host}:{url.port or 5432}" if url.host else "the local socket"
+    port = url.port or _DEFAULT_PORTS.get(url.get_backend_name())
+    server = (f"{url.host}:{port}" if port else url.host) if url.host else "the local socket"
     return f"{url.database} on {server}"
 
 
