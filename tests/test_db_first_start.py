@@ -101,6 +101,26 @@ def test_db_upgrade_makes_the_schema_in_an_empty_postgresql_database_and_says_so
     assert again.stdout.splitlines() == [f"db: already at revision {migrate.head()}"]
 
 
+@pytest.mark.postgres
+def test_db_upgrade_of_a_database_that_cannot_be_reached_names_it_as_other_store_errors(
+    _postgres_server: PostgresServer | str, tmp_path: Path
+) -> None:
+    """`db upgrade` names the database and its server as `status` does when it cannot reach
+    it, not by its URL."""
+    url = make_url(_server(_postgres_server).url("monitor_no_such_database"))
+    with_password = url.set(password="s3cret-word").render_as_string(hide_password=False)
+    env = shipped(tmp_path) | {"MONITOR_DATABASE_URL": with_password}
+    place = f"monitor_no_such_database on {url.host}:{url.port}"
+
+    upgraded = run(["db", "upgrade"], tmp_path, env)
+    read = run(["status"], tmp_path, env)
+
+    assert upgraded.returncode == read.returncode == 1, upgraded.stderr
+    assert upgraded.stderr.startswith(f"Error: store: unable to upgrade {place}: OperationalError")
+    assert read.stderr.startswith(f"Error: store: unable to open {place}: OperationalError")
+    assert upgraded.stderr.count("\n") == 1 and "s3cret" not in upgraded.stderr
+
+
 def test_the_first_command_on_a_new_sqlite_file_makes_it_and_says_so(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:

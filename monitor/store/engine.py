@@ -211,7 +211,9 @@ def upgrade_database(url: str) -> Upgrade:
         head = migrate.head()
         before, after, start = _upgrade(engine)  # read under the lock: another upgrade's done
     except SQLAlchemyError as exc:
-        raise StoreError(f"store: unable to upgrade {engine.url!r}: {error_text(exc)}") from exc
+        raise StoreError(
+            f"store: unable to upgrade {where(engine.url)}: {error_text(exc)}"
+        ) from exc
     finally:
         engine.dispose()
     after = after or head
