@@ -325,6 +325,30 @@ def test_a_folder_named_as_the_database_says_so(tmp_path: Path, command: list[st
     ]
 
 
+@pytest.mark.parametrize("command", [["status"], ["db", "upgrade"]])
+def test_a_sqlite_url_argument_the_driver_would_ignore_is_one_line_and_nothing_is_made(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """SQLAlchemy warned (a `SAWarning` and its source line on stderr) and went ahead without
+    the argument; `db upgrade` made the file."""
+    env = shipped(tmp_path)
+    if command == ["status"]:
+        assert run(["db", "upgrade"], tmp_path, env).returncode == 0
+    file = tmp_path / "data" / "monitor.db"
+    existed = file.exists()
+    env["MONITOR_DATABASE_URL"] += "?foo=bar"
+
+    result = run(command, tmp_path, env)
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: store: unable to open {file}: bad URL argument: Query string argument(s) 'foo' "
+        "are not accepted by the pysqlite driver; SQLite URI arguments require that 'uri=true' "
+        "also be present in the URL."
+    ]
+    assert result.stdout == "" and file.exists() == existed
+
+
 def invoke_failing(args: list[str], env: dict[str, str]) -> Result:
     return CliRunner().invoke(main, args, env=env, prog_name="monitor")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from urllib.parse import quote, unquote
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SAWarning, SQLAlchemyError
 
 from monitor import migrate
 from monitor.errors import StoreError
@@ -37,6 +38,8 @@ def connect(
     owner calls `Store.checkpoint` off its path instead."""
     parsed = _parse(url)
     is_sqlite = parsed.get_backend_name() == "sqlite"
+    if is_sqlite:
+        _refuse_ignored_arguments(parsed)
     file = sqlite_file(parsed)
     options: dict[str, Any] = {}
     if file and file.is_dir():  # "no database" would send its user to make one there
@@ -68,6 +71,23 @@ def connect(
     if is_sqlite:
         _configure_sqlite(engine, read_only=read_only, checkpoints=checkpoints)
     return engine
+
+
+def _refuse_ignored_arguments(parsed: URL) -> None:
+    """Refuse in one line a SQLite URL argument its driver would ignore (`?foo=bar`, or a SQLite
+    URI argument without `uri=true`): SQLAlchemy warns on stderr and goes ahead without it, and
+    a read-only engine's URI (`connect`) hands it to SQLite, which ignores it silently."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SAWarning)
+        try:
+            parsed.get_dialect()().create_connect_args(parsed)
+        except SAWarning as exc:
+            why = str(exc).partition(" (Background on")[0].replace(" and are being ignored", "")
+            raise StoreError(
+                f"store: unable to open {where(parsed)}: bad URL argument: {why}"
+            ) from exc
+        except (ValueError, TypeError):
+            return  # a value the driver cannot take: `create_engine` says which (`connect`)
 
 
 def check_schema(engine: Engine, *, read_only: bool = False, must_exist: bool = False) -> bool:
