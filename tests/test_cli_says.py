@@ -95,3 +95,31 @@ def test_the_new_forms_of_test_pass_on_the_shipped_indicators(
     tmp_path: Path, args: list[str]
 ) -> None:
     assert invoke(args, shipped(tmp_path)).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["history", "nope"], "history"),
+        (["history", "nope", "--json"], "history"),
+        (["export", "changes", "--indicator", "nope"], "export"),
+        (["verdict", "list", "nope"], "verdict list"),
+        (["verdict", "1", "nope:eased", "no"], "verdict"),
+        (["silence", "--list", "nope"], "silence"),
+        (["silence", "nope", "--for", "1h", "--reason", "x"], "silence"),
+        (["explain", "nope", "--title", "x"], "explain"),
+    ],
+)
+def test_an_unknown_indicator_is_one_line_that_names_the_command(
+    tmp_path: Path, args: list[str], says: str
+) -> None:
+    """Every command that takes an indicator says `Error: COMMAND: no indicator 'nope'`, exit 1
+    (history, export and verdict list said `Error: no indicator 'nope'`, the others with their
+    name, as errors name their stage)."""
+    env = shipped(tmp_path)
+    assert invoke(["db", "upgrade"], env).exit_code == 0
+
+    result = CliRunner().invoke(main, args, env=env, prog_name="monitor")
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [f"Error: {says}: no indicator 'nope'"]

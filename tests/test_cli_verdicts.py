@@ -340,7 +340,7 @@ def test_listing_an_unknown_indicator_is_still_an_error(
 ) -> None:
     result = run(env, *args)
     assert (result.exit_code, result.stdout) == (1, "")
-    assert result.stderr == "Error: no indicator 'nope'\n"
+    assert result.stderr == f"Error: {' '.join(args[:-1])}: no indicator 'nope'\n"
 
 
 def test_a_history_with_changes_says_nothing_on_stderr(env: dict[str, str]) -> None:

@@ -268,7 +268,7 @@ def test_output_writes_a_file_and_bad_input_is_one_line(url: str, tmp_path: Path
 
     bad = ["-o", str(tmp_path / "bad.csv")]
     for args, code, message in [
-        (["changes", "--indicator", "nope", *bad], 1, "Error: no indicator 'nope'"),
+        (["changes", "--indicator", "nope", *bad], 1, "Error: export: no indicator 'nope'"),
         (["changes", "--since", "last week", *bad], 2, "'last week' is not a date (YYYY-MM-DD)"),
         (["changes", "--format", "xlsx", *bad], 2, "Invalid value for '--format'"),
         (["table", *bad], 2, "Invalid value for '{history|changes|evidence}'"),

@@ -104,7 +104,7 @@ def _export(
             kept_since=utcnow() - rt.settings.retention,
         )
     except KeyError:
-        raise click.ClickException(f"no indicator {indicator_id!r}") from None
+        raise click.ClickException(f"export: no indicator {indicator_id!r}") from None
     model = export.MODELS[kind]
     text = export.csv_text(model, rows) if fmt == "csv" else export.json_text(rows)
     if output is None:

@@ -198,9 +198,9 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
         try:
             recorded = indicator_id in rt.store.current_statuses()  # its file removed since
         except MonitorError as exc:  # no database, say: nothing recorded of it either
-            raise click.ClickException(f"no indicator {indicator_id!r} ({exc})") from None
+            raise click.ClickException(f"history: no indicator {indicator_id!r} ({exc})") from None
         if not recorded:
-            raise click.ClickException(f"no indicator {indicator_id!r}") from None
+            raise click.ClickException(f"history: no indicator {indicator_id!r}") from None
         click.echo(f"monitor: history: {indicator_id} is no longer defined", err=True)
     changes = rt.store.history(indicator_id, limit=limit)
     if not changes:
