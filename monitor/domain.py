@@ -339,6 +339,12 @@ class Indicator:
                 return outcome
         raise KeyError(outcome_id)
 
+    def no_outcome(self, outcome_id: str) -> str:
+        """How every command and answer says that it has no outcome `outcome_id` (after its
+        stage): `indicator 'visa-easing' has no outcome 'nope' (it has eased)`."""
+        known = ", ".join(o.id for o in self.outcomes)
+        return f"indicator {self.id!r} has no outcome {outcome_id!r} (it has {known})"
+
 
 @dataclass(frozen=True)
 class Feed:

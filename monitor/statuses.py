@@ -453,11 +453,7 @@ def begin_silence(
     except KeyError:
         raise SilenceError(f"silence: no indicator {indicator_id!r}", problem="unknown") from None
     if outcome_id is not None and outcome_id not in {o.id for o in indicator.outcomes}:
-        known = ", ".join(o.id for o in indicator.outcomes)
-        raise SilenceError(
-            f"silence: {indicator_id} has no outcome {outcome_id!r} (it has: {known})",
-            problem="invalid",
-        )
+        raise SilenceError(f"silence: {indicator.no_outcome(outcome_id)}", problem="invalid")
     try:
         length = parse_duration(duration.strip())
     except ValueError as exc:
@@ -486,11 +482,8 @@ def _check_target(definitions: Definitions, indicator_id: str, outcome_id: str) 
     try:
         indicator.outcome(outcome_id)
     except KeyError:
-        known = ", ".join(o.id for o in indicator.outcomes)
-        raise VerdictError(
-            f"verdict: indicator {indicator_id!r} has no outcome {outcome_id!r} (it has {known})",
-            unknown="outcome",
-        ) from None
+        message = f"verdict: {indicator.no_outcome(outcome_id)}"
+        raise VerdictError(message, unknown="outcome") from None
 
 
 def _status_of(

@@ -96,7 +96,7 @@ def explain(
     except KeyError:
         raise HTTPException(404, f"no indicator {indicator_id!r}") from None
     if outcome is not None and outcome not in {o.id for o in indicator.outcomes}:
-        raise HTTPException(422, f"explain: indicator {indicator_id} has no outcome {outcome!r}")
+        raise HTTPException(422, f"explain: {indicator.no_outcome(outcome)}")
     stored = state.store.entry(entry)
     if stored is None:
         raise HTTPException(404, f"explain: no entry {entry}")

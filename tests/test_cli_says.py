@@ -123,3 +123,28 @@ def test_an_unknown_indicator_is_one_line_that_names_the_command(
 
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr.splitlines() == [f"Error: {says}: no indicator 'nope'"]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["verdict", "1", "visa-easing:nope", "no"], "verdict"),
+        (["silence", "visa-easing", "--outcome", "nope", "--for", "1h", "--reason", "x"],
+         "silence"),
+        (["explain", "visa-easing:nope", "--title", "x"], "explain"),
+    ],
+)  # fmt: skip
+def test_an_unknown_outcome_is_the_same_line_after_each_command(
+    tmp_path: Path, args: list[str], says: str
+) -> None:
+    """They said `indicator 'visa-easing' has no outcome 'nope' (it has eased)`, `visa-easing
+    has no outcome 'nope' (it has: eased)` and `indicator visa-easing has no outcome 'nope'`."""
+    env = shipped(tmp_path)
+    assert invoke(["db", "upgrade"], env).exit_code == 0
+
+    result = CliRunner().invoke(main, args, env=env, prog_name="monitor")
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        f"Error: {says}: indicator 'visa-easing' has no outcome 'nope' (it has eased)"
+    ]

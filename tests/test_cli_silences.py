@@ -97,7 +97,7 @@ def test_listing_no_silence_says_so_on_stderr_and_exits_0(env: dict[str, str]) -
         (["visa-easing", "--for", "1d", "--reason", " "], 1,
          "Error: silence: --reason: a reason is required (why, in a few words)"),
         (["visa-easing", "--outcome", "x", "--for", "1d", "--reason", "x"], 1,
-         "Error: silence: visa-easing has no outcome 'x' (it has: eased)"),
+         "Error: silence: indicator 'visa-easing' has no outcome 'x' (it has eased)"),
         (["visa-easing", "--for", "1d"], 2,
          "Error: a silence needs --for DURATION and --reason TEXT (see 'monitor silence --help')"),
         ([], 2, "Error: give INDICATOR --for D --reason TEXT, or --list, or --end ID"

@@ -157,7 +157,11 @@ def test_a_vocabulary_reference_is_named_in_the_text_and_the_json(tmp_path: Path
         (["visa-easing:", "--title", "x"], 2, "is not INDICATOR or INDICATOR:OUTCOME"),
         (["visa-easing", "--entry", "0"], 2, "0 is not in the range"),
         (["nope", "--title", "x"], 1, "Error: explain: no indicator 'nope'"),
-        (["visa-easing:nope", "--entry", "1"], 1, "explain: indicator visa-easing has no outcome"),
+        (
+            ["visa-easing:nope", "--entry", "1"],
+            1,
+            "explain: indicator 'visa-easing' has no outcome 'nope' (it has eased)",
+        ),
         (["visa-easing", "--entry", "999999"], 1, "Error: explain: no entry 999999"),
     ],
 )

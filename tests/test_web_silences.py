@@ -83,7 +83,11 @@ def test_a_silence_is_begun_listed_and_ended_over_the_api(client: TestClient) ->
     ("body", "code", "detail"),
     [
         ({"indicator": "nope"}, 404, "silence: no indicator 'nope'"),
-        ({"outcome": "x"}, 422, "silence: visa-easing has no outcome 'x' (it has: eased)"),
+        (
+            {"outcome": "x"},
+            422,
+            "silence: indicator 'visa-easing' has no outcome 'x' (it has eased)",
+        ),
         # the JSON field the client sent, not the CLI's flag (`--for`, `--reason`)
         ({"for": "abc"}, 422, "silence: \"for\": not a duration: 'abc'"),
         ({"for": "600000w"}, 422, "silence: \"for\": too long: '600000w' (at most 3650d"),

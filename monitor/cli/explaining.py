@@ -53,9 +53,7 @@ def explain_cmd(
     except KeyError:
         raise click.ClickException(f"explain: no indicator {indicator_id!r}") from None
     if outcome_id and outcome_id not in {o.id for o in indicator.outcomes}:
-        raise click.ClickException(
-            f"explain: indicator {indicator_id} has no outcome {outcome_id!r}"
-        )
+        raise click.ClickException(f"explain: {indicator.no_outcome(outcome_id)}")
     feed: str | None = None  # a stored entry's
     if entry_id is not None:
         rt.read_only = True
