@@ -84,6 +84,24 @@ def test_silence_list_json_is_get_silences(db_url: str, client: TestClient) -> N
     assert len(printed) == 1 and printed[0]["state"] == "active"
 
 
+def test_verdict_list_json_is_the_verdict_the_api_answered(
+    db_url: str, store: Store, client: TestClient
+) -> None:
+    (found,) = store.search_entries("visa", limit=1)
+    body = {"outcome": "eased", "verdict": "no", "note": "not «news»"}
+    answered = client.post(f"/indicators/visa-easing/evidence/{found.id}/verdict", json=body)
+    assert answered.status_code == 200, answered.text
+    printed = lines(cli(db_url, "verdict", "list", "visa-easing", "--json"))
+    assert printed == [answered.json()["verdict"]]
+
+
+@pytest.mark.parametrize("kind", ["history", "changes", "evidence"])
+def test_export_json_is_get_export(db_url: str, client: TestClient, kind: str) -> None:
+    printed = json.loads(cli(db_url, "export", kind, "--format", "json"))
+    assert printed == client.get(f"/export/{kind}", params={"format": "json"}).json()
+    assert printed
+
+
 # ---------------------------------------------------------------- the published schema
 
 EXAMPLE = {"path_parameters": {"indicator_id": "visa-easing", "entry": 1}, "query": {"q": "visa"}}
