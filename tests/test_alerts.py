@@ -20,7 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
-from monitor import metrics, migrate, owners, views
+from monitor import healthz, metrics, migrate, owners, views
 from monitor.alerts import ALERT_RETRY, Outbox, retry_delay, send_pending
 from monitor.domain import Evidence, StatusChange
 from monitor.notify import Notifier
@@ -189,7 +189,7 @@ def test_healthz_and_metrics_say_an_alert_failed_until_a_retry_sends_it(store: S
     store.record_cycle(Cycle(NOW, NOW))
 
     def health(at: datetime) -> views.HealthOut:
-        return views.health(store, now=at, started=NOW, max_age=timedelta(hours=1))
+        return healthz.health(store, now=at, started=NOW, max_age=timedelta(hours=1))
 
     assert health(NOW).status == "ok" and failing_alerts_metric(store, NOW) == 0
     with running_webhook(fail_first=1, fail_status=401) as hook:

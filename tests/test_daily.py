@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from monitor import views
+from monitor import healthz
 from monitor.cli import main
 from monitor.daily import digest_input, due_day, feed_problems, send_daily_digest
 from monitor.definitions import load_definitions
@@ -418,10 +418,10 @@ def test_a_failed_send_releases_the_claim_and_a_later_run_sends_it(
                               sleep=sleeps.append)  # fmt: skip
         failed = store.digest_state(DAY)
         read = at(6) + timedelta(minutes=1)  # the feeds were read a minute ago
-        told = views.health(store, now=read, started=at(6), max_age=timedelta(hours=1))
+        told = healthz.health(store, now=read, started=at(6), max_age=timedelta(hours=1))
         retried = send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="b",
                                     sleep=sleeps.append)  # fmt: skip
-        healed = views.health(store, now=read, started=at(6), max_age=timedelta(hours=1))
+        healed = healthz.health(store, now=read, started=at(6), max_age=timedelta(hours=1))
 
     assert failed is not None and failed.sent_at is None and "451" in failed.last_error
     assert failed.claimed_by is None  # released at once: no need to wait for it to go stale
@@ -441,11 +441,11 @@ def test_healthz_forgets_a_digest_that_failed_days_ago(store: Store) -> None:
     store.mark_digest_failed(DAY, "smtp 127.0.0.1:25: connection refused", at(7))
     limits = {"started": at(6), "max_age": timedelta(days=9)}
     store.record_cycle(Cycle(at(7), at(7)))
-    then = views.health(store, now=at(23) + timedelta(days=2), **limits)  # local: D+3 east
-    later = views.health(store, now=at(7) + timedelta(days=4), **limits)
+    then = healthz.health(store, now=at(23) + timedelta(days=2), **limits)  # local: D+3 east
+    later = healthz.health(store, now=at(7) + timedelta(days=4), **limits)
     store.claim_digest(DAY + timedelta(days=1), owner="a", now=at(7))
     store.mark_digest_sent(DAY + timedelta(days=1), at(7) + timedelta(days=1))
-    after = views.health(store, now=at(7) + timedelta(days=1), **limits)
+    after = healthz.health(store, now=at(7) + timedelta(days=1), **limits)
 
     assert f"the digest of {DAY} is not sent: smtp 127.0.0.1:25: connection refused" in (
         then.reasons
@@ -510,7 +510,7 @@ def test_healthz_says_a_digest_every_recipient_refused_failed_without_the_addres
         with pytest.raises(DigestError, match="every recipient refused"):
             send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a")
     read = at(6) + timedelta(minutes=1)  # the feeds were read a minute ago
-    told = views.health(store, now=read, started=at(6), max_age=timedelta(hours=1))
+    told = healthz.health(store, now=read, started=at(6), max_age=timedelta(hours=1))
 
     assert told.status == "degraded"
     assert any(f"the digest of {DAY} is not sent: " in reason for reason in told.reasons)

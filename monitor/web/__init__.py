@@ -59,6 +59,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Req
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from monitor import healthz as service_health
 from monitor import metrics as prometheus
 from monitor import page, server, signin, views, webentries, webexplain, webexport, websilences
 from monitor.answers import Answer, AnswerCache
@@ -231,10 +232,11 @@ def healthz(state: State, request: Request, response: Response) -> HealthOut:
     started, then `stale` (503). `incompatible` (503) once another version migrated the
     database (`monitor.webschema`). Reads the cycle table's latest row and five columns of
     the feed table: cheap enough to poll."""
-    health = views.health(state.store, now=state.clock(), started=state.started,
-                          max_age=views.health_max_age(state.settings, state.definitions()),
-                          validity=state.validity(), failing=state.failing(),
-                          schema=request.app.state.schema.problem)  # fmt: skip
+    max_age = service_health.health_max_age(state.settings, state.definitions())
+    health = service_health.health(state.store, now=state.clock(), started=state.started,
+                                   max_age=max_age, validity=state.validity(),
+                                   failing=state.failing(),
+                                   schema=request.app.state.schema.problem)  # fmt: skip
     response.status_code = health.code
     response.headers["Cache-Control"] = _NO_STORE
     return health
