@@ -47,13 +47,12 @@ from monitor.mail import (
 from monitor.settings import Settings
 from monitor.silences import digest_changes, is_held
 from monitor.standing import indicator_views_at
-from monitor.store import FeedState, Store
+from monitor.store import STALE_AFTER, FeedState, Store
 from monitor.views import indicator_views, moved_words, replay_note, silent_words
 
 log = logging.getLogger(__name__)
 
 LOOKBACK_DAYS = 31  # how far back the previous digest is looked for
-STALE_AFTER = 2  # a feed without a successful fetch for this many intervals is stale
 DIGEST_RETRY = timedelta(minutes=5)  # after a failed digest, doubling up to DIGEST_RETRY_MAX
 DIGEST_RETRY_MAX = timedelta(hours=1)
 RESENDS = 5  # times a digest is sent again to the recipients refused with a 4xx answer
@@ -211,9 +210,7 @@ def feed_problems(
             problem = FeedProblem(feed.id, url, f"dead: {_error(feed)}", feed.failing_since)
         elif feed.failing_since is not None:
             problem = FeedProblem(feed.id, url, f"failing: {_error(feed)}", feed.failing_since)
-        elif feed.last_success_at is not None and (
-            now - feed.last_success_at > feed.interval * STALE_AFTER
-        ):
+        elif feed.stale_at(now) and feed.last_success_at is not None:
             quiet_for = how_long(now - feed.last_success_at)
             why = f" (rate limited: {feed.last_error})" if feed.rate_limited else ""
             problem = FeedProblem(

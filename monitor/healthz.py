@@ -138,6 +138,11 @@ def _feed_health(counts: FeedCounts) -> tuple[HealthStatus, list[str]]:
         more = counts.failing - len(counts.failing_ids)
         names = ", ".join(counts.failing_ids) + (f" and {more} more" if more > 0 else "")
         reasons.append(f"{counts.failing} of {count(counts.total, 'feed')} failing: {names}")
+    if counts.stale and counts.read_recently:  # none read recently: said above, and more
+        reasons.append(
+            f"{counts.stale} of {count(counts.total, 'feed')} stale: not read successfully"
+            " within two check intervals"
+        )
     if counts.total and not counts.read_recently:
         return "unhealthy", reasons
     return ("degraded" if reasons else "ok"), reasons

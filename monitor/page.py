@@ -332,19 +332,12 @@ def _card(
 
 
 def _feed_row(feed: FeedState, *, now: datetime, zone: tzinfo) -> FeedRow:
-    if feed.dead:
-        state = "dead"
-    elif feed.failing_since is not None:
-        state = "failing"
-    elif feed.rate_limited:
-        state = "rate-limited"
-    else:
-        state = "ok" if feed.last_checked_at is not None else "new"
+    state = feed.state_at(now)  # at `now`, as /feeds, /healthz and the digest say it
     silent = silent_words(feed, now=now, zone=zone)  # only of a feed read as usual
     return FeedRow(
         feed=feed,
         name=clean(feed.title) or feed.id,
-        state="silent" if silent else state,
+        state="silent" if silent and state != "stale" else state,
         checked=ago(feed.last_checked_at, now) if feed.last_checked_at else "never",
         next_check=_next_check(feed, now=now, zone=zone),
         href=web_url(without_userinfo(feed.moved_to or feed.url)),  # no "reader:***@"
@@ -417,7 +410,7 @@ def render_index(
         )
         groups.setdefault(view.group, []).append(card)
     rows = [_feed_row(feed, now=now, zone=zone) for feed in feeds]
-    problems = sum(row.state in ("failing", "dead") for row in rows)
+    problems = sum(row.state in ("failing", "dead", "stale") for row in rows)
     warned = sum(bool(row.feed.warning) for row in rows)  # information: no state changes
     silent = sum(row.state == "silent" for row in rows)  # information too
     moved = sum(bool(row.moved) for row in rows)  # so is a permanent redirect

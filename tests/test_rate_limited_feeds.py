@@ -145,7 +145,12 @@ def test_a_feed_rate_limited_for_long_leaves_its_indicators_unknown_naming_the_a
     )
     assert views["reads-both"].status != UNKNOWN  # a is read
     shown = _shown(store, defs, later)
-    assert shown.healthz == ("ok", 0, [])  # monitor works, a is read: not degraded
+    assert shown.healthz == (  # not failing; but b is unread for four intervals: stale
+        "degraded",
+        0,
+        ["1 of 2 feeds stale: not read successfully within two check intervals"],
+    )
+    assert shown.state == "stale"  # as the digest says below, not `rate-limited` any more
     (line,) = shown.digest
     assert " ".join(line.split()) == (
         f"* b: no successful fetch for 1h (rate limited: {ANSWER}) (since {utc_text(start)})"

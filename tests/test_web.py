@@ -273,6 +273,7 @@ def test_healthz_is_degraded_with_counts_when_a_feed_fails(client: TestClient) -
         "silent": 0,
         "moved": 0,
         "rate_limited": 0,
+        "stale": 0,
     }  # fmt: skip
     assert data["reasons"] == ["1 of 3 feeds failing: gone"]
     assert data["age_seconds"] == pytest.approx(5 * 60 - 3.4, abs=0.01)
@@ -325,6 +326,7 @@ def test_healthz_is_ok_when_every_feed_was_read(database_url: str, defs: Definit
         "silent": 0,
         "moved": 0,
         "rate_limited": 0,
+        "stale": 0,
     }  # fmt: skip
     assert "\nmonitor_feeds_with_warning 1.0\n" in metrics
     assert '\nmonitor_feeds{state="ok"} 3.0\n' in metrics
@@ -389,6 +391,7 @@ def test_healthz_is_unhealthy_when_no_feed_was_ever_read(
         "silent": 0,
         "moved": 0,
         "rate_limited": 0,
+        "stale": 0,
     }  # fmt: skip
     assert data["reasons"] == [
         "no feed was ever read successfully",

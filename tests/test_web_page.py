@@ -109,7 +109,7 @@ def test_feed_health_is_at_the_bottom(client: TestClient) -> None:
     assert "fetch: HTTP 410 Gone &lt;b&gt;bold&lt;/b&gt;" in rows["gone"]
     assert "(not modified)" in rows["herald"]
     assert "Korea &lt;b&gt;Herald&lt;/b&gt;" in rows["herald"]
-    assert "1 feed failing or gone" in html
+    assert "1 feed failing, gone or stale" in html
     assert "read with a warning" not in html and 'class="warn"' not in html
 
 
@@ -127,7 +127,7 @@ def test_a_feed_read_with_a_warning_says_so_in_feed_health(
     shown = "text/html&lt;script&gt;alert(5)&lt;/script&gt; is not an XML media type"
     assert f'<div class="warn">⚠ <span dir="auto">{shown}</span></div>' in rows["yonhap"]
     assert "<script>alert(5)" not in html
-    assert "1 feed failing or gone" in html and "1 feed read with a warning" in html
+    assert "1 feed failing, gone or stale" in html and "1 feed read with a warning" in html
 
 
 def test_a_cycle_that_checked_no_feed_is_not_the_last_check(

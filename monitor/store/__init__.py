@@ -65,7 +65,14 @@ from monitor.store.engine import (
 from monitor.store.entries import Added, EntriesMixin, StoredEntry
 from monitor.store.evidence import EvidenceMixin, EvidenceRead
 from monitor.store.exports import ExportsMixin
-from monitor.store.feeds import DueFeed, FeedCounts, FeedsMixin, FeedState
+from monitor.store.feeds import (
+    STALE_AFTER,
+    DueFeed,
+    FeedCounts,
+    FeedsMixin,
+    FeedState,
+    FeedStateWord,
+)
 from monitor.store.fetches import Dropped, FetchesMixin, FetchRecord
 from monitor.store.health import Cycle, CycleTotals, HealthMixin
 from monitor.store.looks import Looked, LooksMixin
@@ -91,6 +98,7 @@ from monitor.store.verdicts import VerdictsMixin
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "DIGEST_CLAIM_TIMEOUT",
+    "STALE_AFTER",
     "Added",
     "AlertClaim",
     "Around",
@@ -106,6 +114,7 @@ __all__ = [
     "FailingAlerts",
     "FeedCounts",
     "FeedState",
+    "FeedStateWord",
     "FetchRecord",
     "KeptStories",
     "Looked",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, nulls_first, or_, select, text, update
 
@@ -17,6 +17,13 @@ from monitor.links import without_password
 from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
 from monitor.store.feedlocks import hold_reloads, lock_feed_rows
 from monitor.store.schema import feed_table, sqlite_utc
+
+# A feed without a successful read for more than this many of its intervals is **stale**: not
+# read when it should have been (the daemon down, say), whatever its row said at its last check.
+STALE_AFTER = 2
+# How a feed stands at a time (`FeedState.state_at`): the one word the page, /feeds, /healthz,
+# `monitor status` and the digest all say of it.
+FeedStateWord = Literal["dead", "failing", "stale", "rate-limited", "ok", "new"]
 
 # Only what `due_feeds` and `feed_health` need: reading a datetime or the tags costs more.
 _DUE_COLUMNS = [
@@ -47,7 +54,8 @@ _HEALTH_COLUMNS = [
 
 
 # /healthz's counts of the active feeds: failing, never read, read within `intervals` of theirs,
-# read with a warning, silent (`FeedState.silent_since`, in SQL).
+# read with a warning, silent (`FeedState.silent_since`, in SQL), moved, rate limited, and stale
+# (`FeedState.stale_at`, in SQL: `intervals` is its STALE_AFTER).
 _FEED_COUNTS = (
     "SELECT count(*), sum(CASE WHEN dead OR failing_since IS NOT NULL THEN 1 ELSE 0 END), "
     "sum(CASE WHEN last_success_at IS NULL THEN 1 ELSE 0 END), "
@@ -56,7 +64,9 @@ _FEED_COUNTS = (
     "sum(CASE WHEN NOT dead AND failing_since IS NULL AND silent_after_seconds > 0 "
     "AND {silent} THEN 1 ELSE 0 END), "
     "sum(CASE WHEN moved_to IS NOT NULL AND moved_to <> '' THEN 1 ELSE 0 END), "
-    "sum(CASE WHEN NOT dead AND failing_since IS NULL AND last_error <> '' THEN 1 ELSE 0 END) "
+    "sum(CASE WHEN NOT dead AND failing_since IS NULL AND last_error <> '' THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN NOT dead AND failing_since IS NULL AND last_success_at IS NOT NULL "
+    "AND NOT ({recent}) THEN 1 ELSE 0 END) "
     "FROM feed WHERE active"
 )
 _SQLITE_FEED_COUNTS = text(
@@ -149,6 +159,27 @@ class FeedState:
         for it, and not read (`last_error` says the answer; a failure or a read clears it)."""
         return not self.dead and self.failing_since is None and bool(self.last_error)
 
+    def stale_at(self, now: datetime) -> bool:
+        """Read once, but not successfully for more than STALE_AFTER of its intervals at `now`
+        (dead and failing feeds say more, and are not called stale)."""
+        if self.dead or self.failing_since is not None or self.last_success_at is None:
+            return False
+        return now - self.last_success_at > self.interval * STALE_AFTER
+
+    def state_at(self, now: datetime) -> FeedStateWord:
+        """How the feed stands at `now`, worked out when asked (never the state its last check
+        wrote): `dead` (gone: 410), `failing`, `stale` (`stale_at`), `rate-limited`, `ok`, or
+        `new` (never checked)."""
+        if self.dead:
+            return "dead"
+        if self.failing_since is not None:
+            return "failing"
+        if self.stale_at(now):
+            return "stale"
+        if self.rate_limited:
+            return "rate-limited"
+        return "ok" if self.last_checked_at is not None else "new"
+
     def silent_since(self, now: datetime) -> datetime | None:
         """`last_new_at` when the feed is **silent** at `now`: it brought no new entry for
         longer than `silent_after` though it is read (not failing, not gone: those say more);
@@ -173,6 +204,7 @@ class FeedCounts:
     failing_ids: tuple[str, ...]  # the first few failing ones, by id
     moved: int = 0  # moved permanently (`moved_to`): their url in the feeds file to update
     rate_limited: int = 0  # whose last answer asked to be read later (`rate_limited`)
+    stale: int = 0  # not read successfully for more than STALE_AFTER intervals (`stale_at`)
 
 
 class FeedsMixin(StoreBase):
@@ -340,7 +372,9 @@ class FeedsMixin(StoreBase):
                 for row in rows
             ]
 
-    def feed_counts(self, now: datetime, *, intervals: int = 2, named: int = 5) -> FeedCounts:
+    def feed_counts(
+        self, now: datetime, *, intervals: int = STALE_AFTER, named: int = 5
+    ) -> FeedCounts:
         """How the configured feeds stand at `now`, for /healthz: one aggregate over the feed
         table and the ids of the first few failing feeds, in plain SQL (building the statements
         with SQLAlchemy costs more than running them); no row is read into Python."""
@@ -350,11 +384,11 @@ class FeedsMixin(StoreBase):
         with self._tx("count feeds") as conn:
             row = conn.execute(_SQLITE_FEED_COUNTS if sqlite else _PG_FEED_COUNTS, params).one()
             failing_ids = tuple(conn.execute(_FAILING_FEEDS, params).scalars())
-        total, failing, never_read, recently, warned, silent, moved, limited = (
+        total, failing, never_read, recently, warned, silent, moved, limited, stale = (
             int(n or 0) for n in row
         )
         return FeedCounts(
-            total, failing, never_read, recently, warned, silent, failing_ids, moved, limited
+            total, failing, never_read, recently, warned, silent, failing_ids, moved, limited, stale
         )
 
     def feeds(self, *, include_inactive: bool = False) -> list[FeedState]:

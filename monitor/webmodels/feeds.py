@@ -10,7 +10,7 @@ from typing import Literal, Self
 from pydantic import Field
 
 from monitor import owners
-from monitor.store import FeedCounts, FeedState
+from monitor.store import FeedCounts, FeedState, FeedStateWord
 from monitor.webmodels.base import Model as _Model
 from monitor.webmodels.base import Time
 
@@ -39,6 +39,11 @@ class FeedCountsOut(_Model):
         description="Feeds whose last answer asked to be read later (429, or 503 with "
         "Retry-After; `/feeds` says which): not failing, changing no status."
     )
+    stale: int = Field(
+        description="Feeds read before but not successfully within two of their check "
+        "intervals, neither failing nor gone (the daemon down, say; `/feeds` says which: "
+        "`state` `stale`)."
+    )
 
     @classmethod
     def of(cls, counts: FeedCounts) -> Self:
@@ -51,6 +56,7 @@ class FeedCountsOut(_Model):
             silent=counts.silent,
             moved=counts.moved,
             rate_limited=counts.rate_limited,
+            stale=counts.stale,
         )
 
 
@@ -62,8 +68,8 @@ HealthStatus = Literal[
 class HealthOut(_Model):
     status: HealthStatus = Field(
         description="`ok` (200): a cycle succeeded recently and every feed reads. `degraded` "
-        "(200): some feed is failing, or the latest digest is not sent after a failed try. "
-        "`unhealthy` (503): no feed was read successfully within "
+        "(200): some feed is failing or stale, or the latest digest is not sent after a "
+        "failed try. `unhealthy` (503): no feed was read successfully within "
         "two check intervals, or ever. `starting` (200): no cycle yet, but the server started "
         "less than `max_age_seconds` ago. `stale` (503): the last successful cycle (or the "
         "server start, when there was none) is older. `unavailable` (503): the database did "
@@ -98,6 +104,11 @@ class FeedOut(_Model):
     url: str = Field(description="The configured URL.")
     moved_to: str | None = Field(description="Where the feed lives now after a permanent redirect.")
     tags: list[str]
+    state: FeedStateWord = Field(
+        description="How it stands now, as the page's feed health says it: `dead` (gone), "
+        "`failing`, `stale` (read before, but not successfully within two intervals), "
+        "`rate-limited`, `ok` or `new` (never checked)."
+    )
     interval_seconds: float
     last_checked_at: Time | None
     last_success_at: Time | None
@@ -158,6 +169,7 @@ class FeedOut(_Model):
             url=feed.url,
             moved_to=feed.moved_to,
             tags=list(feed.tags),
+            state=feed.state_at(now),
             interval_seconds=feed.interval.total_seconds(),
             last_checked_at=feed.last_checked_at,
             last_success_at=feed.last_success_at,
