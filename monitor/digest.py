@@ -81,9 +81,11 @@ class FeedProblem:
 
 @dataclass(frozen=True)
 class Reads:
-    """What the checks of the digest's span read: `checks` feed checks (a 304 and a failure
-    count), `new` entries stored, the latest cycle that checked a feed finished at `last`."""
+    """What the checks of the digest's span read: `cycles` check cycles that checked a feed,
+    `checks` feed checks in them (a 304 and a failure count), `new` entries stored, the latest
+    of those cycles finished at `last`."""
 
+    cycles: int
     checks: int
     new: int
     last: datetime | None
@@ -171,13 +173,14 @@ def _since(data: DigestInput) -> str:
 
 
 def _read_words(reads: Reads | None, zone: tzinfo, since: str) -> str:
-    """'The feeds were checked 96 times since the last digest, the last at …, and brought 41
-    new items.', or that no feed was; "" when unknown."""
+    """'The feeds were checked in 22 cycles (134 feed reads) since the last digest, the last
+    at …, and brought 41 new items.', or that no feed was; "" when unknown. A cycle reads
+    every feed due: the cycles are the checks, the feed reads what they did."""
     if reads is None:
         return ""
     if not reads.checks or reads.last is None:
         return f"No feed was checked {since}: nothing new was read."
-    times = "once" if reads.checks == 1 else f"{reads.checks} times"
+    times = f"in {count(reads.cycles, 'cycle')} ({count(reads.checks, 'feed read')})"
     items = count(reads.new, "new item") if reads.new else "no new item"
     return (
         f"The feeds were checked {times} {since}, the last at "

@@ -29,7 +29,7 @@ SILENCES = (
 SHAPES = {
     "the sample day": {},
     "silences, held changes and reads": {
-        "silences": SILENCES, "held": 2, "reads": Reads(3, 2, at(5)),
+        "silences": SILENCES, "held": 2, "reads": Reads(2, 3, 2, at(5)),
     },
     "nothing at all": {"changes": (), "indicators": (), "feed_problems": (), "page_url": None},
     "no change, standing evidence, a silence": {
@@ -41,7 +41,7 @@ SHAPES = {
             change("tw", "pressure:reported", "quiet", hour=4),
             change("tw", "quiet", "unknown", OTHER, hour=5),
         ),
-        "reads": Reads(0, 0, None),
+        "reads": Reads(0, 0, 0, None),
     },
 }  # fmt: skip
 

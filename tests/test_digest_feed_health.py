@@ -72,11 +72,14 @@ def test_a_day_without_a_change_says_what_was_read_and_a_day_nobody_read_says_so
     # the first digest ever: since when it lists changes, not "since the last digest"
     assert "since the last digest" not in first
     assert "changed since 2026-01-05 07:00 UTC." in first
-    assert "checked 2 times since 2026-01-05 07:00 UTC, the last at 2026-01-06 06:50 UTC" in first
+    assert (  # one cycle read both feeds: one check, not two
+        "checked in 1 cycle (2 feed reads) since 2026-01-05 07:00 UTC, the last at"
+        " 2026-01-06 06:50 UTC" in first
+    )
     assert "No indicator changed since the last digest." in quiet
     assert (
-        "The feeds were checked 2 times since the last digest, the last at 2026-01-07 06:50 UTC,"
-        " and brought no new item." in quiet
+        "The feeds were checked in 1 cycle (2 feed reads) since the last digest, the last at"
+        " 2026-01-07 06:50 UTC, and brought no new item." in quiet
     )
     assert "No feed was checked since the last digest: nothing new was read." in unread
     assert "The feeds were checked" not in unread
