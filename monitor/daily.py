@@ -234,6 +234,13 @@ def _error(feed: FeedState) -> str:
     return f"HTTP {feed.http_status}" if feed.http_status else "unknown error"
 
 
+def _began_after(store: Store, start: datetime) -> datetime | None:
+    """When monitoring began (the first cycle recorded started), if after `start`: the first
+    digest lists changes since then, not since a time nothing was watched."""
+    began = store.first_cycle_started()
+    return began if began is not None and began > start else None
+
+
 def previous_send(store: Store, day: date, *, digest_time: time, zone: tzinfo) -> datetime | None:
     """Up to when the latest digest of a day before `day` listed changes (looking back a
     month): the changes after that are the next digest's. A digest sent before that was kept
@@ -309,10 +316,12 @@ def digest_input(
         else indicator_views(definitions, store, now=now)
     )
     feeds = store.feeds()
+    began = None if previous else _began_after(store, start)
     return DigestInput(
         day=day,
         reads=Reads(*store.reads_between(start, end), _unchecked(store, start, end, feeds)),
-        first_since=None if previous else start,
+        first_since=None if previous else began or start,
+        monitoring_began=began is not None,
         generated_at=now,
         timezone=timezone,
         changes=tuple(changes),

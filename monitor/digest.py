@@ -120,6 +120,9 @@ class DigestInput:
     # none in the month `daily.previous_send` looks back): said as that time, since "since the
     # last digest" would speak of one that never was. None: there was one.
     first_since: datetime | None = None
+    # `first_since` is when monitoring began (the first check cycle), inside the digest's span:
+    # no change could come before it, and nothing was watched then.
+    monitoring_began: bool = False
 
 
 # ---------------------------------------------------------------- formatting helpers
@@ -166,10 +169,12 @@ def count_unknown(data: DigestInput) -> int:
 
 def _since(data: DigestInput) -> str:
     """Since when its changes are listed: 'since the last digest', or for the first digest
-    ever, 'since 2026-12-05 07:00 KST'."""
+    ever, 'since 2026-12-05 07:00 KST', or 'since monitoring began (2026-12-05 09:13 KST)'
+    when it began after that."""
     if data.first_since is None:
         return "since the last digest"
-    return f"since {format_time(data.first_since, _zone(data.timezone))}"
+    at = format_time(data.first_since, _zone(data.timezone))
+    return f"since monitoring began ({at})" if data.monitoring_began else f"since {at}"
 
 
 def _read_words(reads: Reads | None, zone: tzinfo, since: str) -> str:

@@ -69,12 +69,14 @@ def test_a_day_without_a_change_says_what_was_read_and_a_day_nobody_read_says_so
         assert send_daily_digest(definitions, store, s, day=day2, now=at(7, day2), owner="t").sent
         assert send_daily_digest(definitions, store, s, day=day3, now=at(7, day3), owner="t").sent
     first, quiet, unread = (_text(m) for m in smtp.messages)
-    # the first digest ever: since when it lists changes, not "since the last digest"
-    assert "since the last digest" not in first
-    assert "changed since 2026-01-05 07:00 UTC." in first
+    # the first digest ever: since when it lists changes, not "since the last digest"; and
+    # monitoring began inside its span: since then, not the day before's digest time, when
+    # nothing was watched
+    assert "since the last digest" not in first and "2026-01-05" not in first
+    assert "changed since monitoring began (2026-01-06 06:50 UTC)." in first
     assert (  # one cycle read both feeds: one check, not two
-        "checked in 1 cycle (2 feed reads) since 2026-01-05 07:00 UTC, the last at"
-        " 2026-01-06 06:50 UTC" in first
+        "checked in 1 cycle (2 feed reads) since monitoring began (2026-01-06 06:50 UTC), the"
+        " last at 2026-01-06 06:50 UTC" in first
     )
     assert "No indicator changed since the last digest." in quiet
     assert (
@@ -83,3 +85,17 @@ def test_a_day_without_a_change_says_what_was_read_and_a_day_nobody_read_says_so
     )
     assert "No feed was checked since the last digest: nothing new was read." in unread
     assert "The feeds were checked" not in unread
+
+
+def test_a_first_digest_of_monitoring_begun_before_its_span_says_since_the_span_began(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    """Monitoring began the day before (no digest went out since): its changes run from the
+    day before's digest time, a time the feeds were watched."""
+    check(definitions, store, at(7) - timedelta(hours=26))  # 2026-01-05 05:00: before 07:00
+    with running_smtp_server() as smtp:
+        s = settings(smtp, tmp_path)
+        assert send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="t").sent
+    (first,) = (_text(m) for m in smtp.messages)
+    assert "changed since 2026-01-05 07:00 UTC." in first
+    assert "monitoring began" not in first
