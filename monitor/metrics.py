@@ -98,10 +98,10 @@ class StoreCollector(Collector):
 
     def _feeds(self) -> Iterator[Metric]:
         family = GaugeMetricFamily("monitor_feeds", "Configured feeds by health.", labels=["state"])
-        counts = {"ok": 0, "failing": 0, "dead": 0}
+        counts = {"ok": 0, "failing": 0, "dead": 0, "stale": 0}
         feeds = self._store.feeds()
         for feed in feeds:
-            counts[_feed_state(feed)] += 1
+            counts[_feed_state(feed, self._now)] += 1
         for state, n in counts.items():
             family.add_metric([state], n)
         yield family
@@ -192,10 +192,11 @@ def _bound(value: float) -> str:
     return repr(float(value))
 
 
-def _feed_state(feed: FeedState) -> str:
-    if feed.dead:
-        return "dead"
-    return "failing" if feed.failing_since is not None else "ok"
+def _feed_state(feed: FeedState, now: datetime) -> str:
+    """The feed's `state_at(now)`, as the page and /feeds word it, with a rate-limited feed and
+    one never checked yet counted `ok`, as this series always has."""
+    state = feed.state_at(now)
+    return state if state in ("dead", "failing", "stale") else "ok"
 
 
 def _schema_gauge(problem: str | None) -> Metric:

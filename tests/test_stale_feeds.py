@@ -43,6 +43,7 @@ class Shown:
     top: str  # the page's line about feed problems
     feeds: dict[str, str]  # feed id -> its `state` in /feeds
     healthz: tuple[str, int, list[str]]  # status, feeds.stale, reasons
+    metrics: dict[str, int]  # monitor_feeds{state} -> its count
     digest: list[str]  # the digest's feed lines
     status: list[str]  # `monitor status`'s feed lines
 
@@ -54,6 +55,11 @@ def _shown(store: Store, defs: Definitions, now: datetime, env: dict[str, str]) 
         health = client.get("/healthz").json()
         feeds = {f["id"]: f["state"] for f in client.get("/feeds").json()}
         page = client.get("/").text
+        text = client.get("/metrics").text
+    metrics = {
+        k: int(float(v))
+        for k, v in re.findall(r'^monitor_feeds\{state="(\w+)"\} (\S+)', text, re.M)
+    }
     rows = dict(re.findall(r'<tr data-feed="([^"]+)">(.*?)</tr>', page, re.S))
     states = {i: "".join(re.findall(r'class="state ([\w-]+)"', row)) for i, row in rows.items()}
     data = digest_input(defs, store, day=now.date(), now=now, timezone="UTC")
@@ -64,6 +70,7 @@ def _shown(store: Store, defs: Definitions, now: datetime, env: dict[str, str]) 
         top=" ".join(re.findall(r"\d+ feeds? failing[^—]*", page)).strip(),
         feeds=feeds,
         healthz=(health["status"], health["feeds"]["stale"], health["reasons"]),
+        metrics=metrics,
         digest=[_unsince(re.sub(r"\n +", " ", line)) for line in _digest_lines(text)],
         status=[_unsince(line) for line in re.findall(r"^feed [ab]: .*", status, re.M)],
     )
@@ -107,6 +114,7 @@ def test_feeds_not_read_since_the_daemon_went_down_are_stale_everywhere(
     status, stale, reasons = shown.healthz
     assert (status, stale) == ("stale", 2)  # the cycles stopped: and both feeds counted stale
     assert reasons == [f"the last successful check cycle finished {13 * 3600} s ago"]
+    assert shown.metrics == {"ok": 0, "failing": 0, "dead": 0, "stale": 2}
     assert shown.digest == ["* a: no successful fetch for 13h", "* b: no successful fetch for 13h"]
     assert shown.status == ["feed a: no successful fetch for 13h", "feed b: no successful "
                             "fetch for 13h"]  # fmt: skip
@@ -132,6 +140,7 @@ def test_one_feed_left_unread_while_the_cycles_run_is_stale_and_healthz_degraded
         1,
         ["1 of 2 feeds stale: not read successfully within two check intervals"],
     )
+    assert shown.metrics == {"ok": 1, "failing": 0, "dead": 0, "stale": 1}
     said = "b: no successful fetch for 13h (rate limited: fetch: HTTP 429 (retry after 600s))"
     assert shown.digest == [f"* {said}"]
     assert shown.status == [f"feed {said}"]
