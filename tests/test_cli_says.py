@@ -42,14 +42,16 @@ def test_test_verbose_shows_every_example_with_its_terms(tmp_path: Path) -> None
 
 
 def test_test_of_an_unknown_indicator_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """The line names the folder read (MONITOR_INDICATORS_DIR), not the default's."""
+    env = shipped(tmp_path)
     result = CliRunner().invoke(
-        main, ["test", "nope", "north-korea-stance"], env=shipped(tmp_path), prog_name="monitor"
+        main, ["test", "nope", "north-korea-stance"], env=env, prog_name="monitor"
     )
 
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        "Error: Invalid value for INDICATOR: no indicator 'nope' (see indicators/*.yaml) "
-        "(see 'monitor test --help')"
+        f"Error: Invalid value for INDICATOR: no indicator 'nope' "
+        f"(see {Path(env['MONITOR_INDICATORS_DIR']) / '*.yaml'}) (see 'monitor test --help')"
     ]
 
 

@@ -309,7 +309,8 @@ def _chosen(rt: Runtime, indicator_ids: tuple[str, ...]) -> tuple[Indicator, ...
     unknown = [i for i in indicator_ids if i not in known]
     if unknown:
         raise click.BadParameter(
-            f"no indicator {', '.join(map(repr, unknown))} (see indicators/*.yaml)",
+            f"no indicator {', '.join(map(repr, unknown))} "
+            f"(see {rt.settings.indicators_dir / '*.yaml'})",
             param_hint="INDICATOR",
         )
     return tuple(known[i] for i in dict.fromkeys(indicator_ids)) or rt.definitions.indicators
