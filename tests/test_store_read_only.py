@@ -146,6 +146,23 @@ def test_a_command_on_stored_rows_makes_no_database_and_says_there_is_none(
     assert not path.exists() and not path.parent.exists()
 
 
+@pytest.mark.parametrize("host", ["", " "])
+def test_monitor_serve_refuses_an_empty_host_before_anything(tmp_path: Path, host: str) -> None:
+    """`monitor serve --host "$HOST"` with HOST unset bound 127.0.0.1 unsaid: a usage error
+    now (exit 2), said before the database is looked at."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env |= env_for(f"sqlite:///{tmp_path / 'monitor.db'}", tmp_path) | {"PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "monitor", "serve", "--host", host, "--port", "0"]
+
+    done = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [
+        "Error: Invalid value for '--host': an empty address is none to listen on (give one, or "
+        "leave --host out for MONITOR_HTTP_HOST) (see 'monitor serve --help')"
+    ]
+
+
 def test_monitor_serve_makes_no_database_and_says_there_is_none(tmp_path: Path) -> None:
     """`monitor serve` shows what checks recorded: on a path no check wrote (a mistyped
     MONITOR_DATABASE_URL) it made and migrated a database and served an empty monitor. Now it

@@ -80,6 +80,12 @@ def serve_cmd(rt: Runtime, host: str | None, port: int | None) -> None:
 
     Example: monitor serve --host 127.0.0.1 --port 8001
     """
+    if host is not None and not host.strip():  # `--host "$HOST"` with HOST unset
+        raise click.BadParameter(
+            "an empty address is none to listen on (give one, or leave --host out for "
+            "MONITOR_HTTP_HOST)",
+            param_hint="'--host'",
+        )
     signals = Signals().install()  # first, as for `monitor run`
     from monitor import web
 
