@@ -274,7 +274,7 @@ def load_labeled(path: Path | str) -> list[LabeledItem]:
         return parse_labeled(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:  # a ValueError too: before it
         line = data[: exc.start].count(b"\n") + 1
-        where = f"{path}:{line}: not UTF-8 text (bad byte at offset {exc.start})"
+        where = f"{path}:{line}: not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8"
         raise ValueError(f"labeled: {where}") from None
     except ValueError as exc:
         raise ValueError(f"labeled: {path}{exc}") from None

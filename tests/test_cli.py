@@ -421,7 +421,7 @@ def test_test_labeled_scores_and_reports_a_malformed_file_clearly(tmp_path: Path
         # a file saved as latin-1: "labeled: PATH'utf-8' codec can't decode…", no line
         (
             "id\ttitle\ttext\tdemo:eased\n1\tCafé visa\tx\ty\n".encode("latin-1"),
-            "2: not UTF-8 text (bad byte at offset 30)",
+            "2: not UTF-8 text (bad byte at offset 30); save it as UTF-8",
         ),
     ],
 )

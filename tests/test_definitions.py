@@ -172,7 +172,7 @@ INDICATOR_PROBLEMS = [
     ("wrong-types.yaml", 13, "an outcome must be a mapping"),
     ("wrong-types.yaml", 17, "a rule needs 'all', 'any' or 'near'"),
     ("tabs.yaml", 3, "invalid YAML: found character '\\t' that cannot start any token"),
-    ("binary.yaml", 2, "not UTF-8 text"),
+    ("binary.yaml", 2, "not UTF-8 text (bad byte at offset 12); save it as UTF-8"),
     ("empty.yaml", 1, "file is empty"),
     ("bomb.yaml", 1, "rules expand to more than 10000 items"),
 ]

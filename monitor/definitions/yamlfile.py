@@ -86,7 +86,8 @@ def read_yaml(path: Path, f: File) -> tuple[yaml.Node | None, bytes]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        f.problems.append(f"{f.path}:{line}: not UTF-8 text (bad byte at offset {exc.start})")
+        bad = f"not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8"
+        f.problems.append(f"{f.path}:{line}: {bad}")
         return None, data
     root = _compose(text, f)
     if root is None and not f.problems:
