@@ -350,6 +350,11 @@ outcomes:
   - id: quiet
     label: vocabularies none of whose terms occur
     rule: {any: [Seoul, "@actors.north-korea", "@actors.us"]}
+  - id: scoped
+    label: a vocabulary in a nested rule of its own scope
+    rule:
+      scope: sentence
+      all: [{scope: entry, any: ["@actors.china"]}, {scope: entry, any: ["@actors.north-korea"]}]
 """
 
 
@@ -464,6 +469,17 @@ def test_quiet_nested_vocabularies_are_named_where_they_are_counted(
         "          ... 3 more nested rules, among them @actors.north-korea, @actors.us:"
         " none of their terms found"
     ) in some
+
+
+def test_a_collapsed_part_names_the_vocabularies_beneath_it(vocab_matcher: Matcher) -> None:
+    """A part none of whose terms occur is one line: it names the vocabulary it needed (here
+    under a scope), so an author sees which list lacks the word ("Korea" alone)."""
+    lines = text_lines(vocab_one(vocab_matcher, "scoped", "Beijing acts"))
+
+    assert (
+        "      no  scope entry in no sentence (1 nested rule (@actors.north-korea),"
+        " none of their terms found)"
+    ) in lines, lines
 
 
 def test_every_node_of_the_json_has_a_vocabulary(vocab_matcher: Matcher) -> None:

@@ -392,7 +392,9 @@ def _tree(node: NodeExplanation, indent: str, blank: frozenset[int]) -> list[str
         mark = "yes" if node.holds else "no "
         line = f"{indent}{mark} {_name(node)} {_where(node, blank)}{_details(node)}"
     if node.children and not node.holds and not any(map(_found_beneath, node.children)):
-        return [f"{line} ({count(len(node.children), 'nested rule')}, none of their terms found)"]
+        names = ", ".join(_vocabularies_beneath(node))
+        among = f"{count(len(node.children), 'nested rule')}{f' ({names})' if names else ''}"
+        return [f"{line} ({among}, none of their terms found)"]
     lines = [line]
     # the alternatives of an `any` (the parts of a `none`) none of whose terms occur are
     # counted; the parts of an `all` that fails are each a reason, and shown
@@ -418,6 +420,16 @@ def _among(quiet: Sequence[NodeExplanation]) -> str:
     return (
         f" ({', '.join(names)})" if len(names) == len(quiet) else f", among them {', '.join(names)}"
     )
+
+
+def _vocabularies_beneath(node: NodeExplanation) -> dict[str, None]:
+    """The vocabularies the nested rules of `node` were written with, however deep, in order."""
+    names: dict[str, None] = {}
+    for child in node.children:
+        if child.vocabulary is not None:
+            names[child.vocabulary] = None
+        names |= _vocabularies_beneath(child)
+    return names
 
 
 def _found_beneath(node: NodeExplanation) -> bool:
