@@ -538,6 +538,23 @@ def test_test_against_needs_labeled_and_valid_definitions(tmp_path: Path) -> Non
     assert line.startswith(f"Error: --against {broken}: {broken / 'x.yaml'}")
 
 
+def test_test_against_a_folder_without_indicators_says_so(tmp_path: Path) -> None:
+    """`--against before` for `before/indicators`: every outcome was "only in this version,
+    not compared", a comparison of nothing that exited 0."""
+    env = _one_indicator(tmp_path, "visa")
+    (tmp_path / "before" / "indicators").mkdir(parents=True)
+    labeled = tmp_path / "labeled.tsv"
+    labeled.write_text("id\ttitle\ttext\tx:yes\nr1\tVisa\t\ty\n")
+
+    result = invoke(["test", "--labeled", str(labeled), "--against", str(tmp_path / "before")], env)
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"Error: --against {tmp_path / 'before'}: no indicator file in it; "
+        f"did you mean {tmp_path / 'before' / 'indicators'}?"
+    ]
+
+
 @pytest.mark.parametrize("option", [["--part", "score"], ["--part", "all"], ["--figures-only"]])
 def test_labeled_options_without_a_labeled_file_are_refused(
     tmp_path: Path, option: list[str]

@@ -339,10 +339,15 @@ def _definitions_in(rt: Runtime, folder: Path) -> Definitions:
     from monitor.errors import DefinitionError
 
     try:
-        return load_definitions(folder, rt.settings.feeds_file)
+        other = load_definitions(folder, rt.settings.feeds_file)
     except DefinitionError as exc:
         shown = "; ".join(shown_per_file(exc.problems))
         raise click.ClickException(f"--against {folder}: {shown}") from None
+    if not other.indicators:  # a watch list's folder for its indicators/: nothing compared
+        inner = folder / "indicators"
+        hint = f"; did you mean {inner}?" if inner.is_dir() else ""
+        raise click.ClickException(f"--against {folder}: no indicator file in it{hint}")
+    return other
 
 
 def _compare(rt: Runtime, items: list[LabeledItem], other: Definitions) -> Comparison:
