@@ -43,3 +43,14 @@ def test_a_risky_term_of_an_unused_vocabulary_list_is_warned_of_at_its_line(
         f"{at}6: warning: prefix 'ban*'{prefix}",
         "ok: 1 indicator, 3 feeds",
     ]
+
+
+def test_a_term_written_at_one_more_place_says_place(tmp_path: Path) -> None:
+    """The count of the other places a frequent term is written reads as counts do elsewhere:
+    `1 more place`, not `1 more places`."""
+    env = _one_indicator(tmp_path, "Trump\n        - any: [Trump]")
+
+    result = invoke(["validate", "--general-news", str(GENERAL)], env)
+
+    assert result.exit_code == 0, result.output
+    assert "(10%; also written at 1 more place); alone" in result.stdout, result.stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from monitor.counts import count as count_of
 from monitor.domain import (
     Entry,
     Example,
@@ -100,7 +101,7 @@ def general_news_warnings(matcher: Matcher, entries: Sequence[Entry]) -> list[st
         places = [t for t in written if (t.where or t.raw) in firing]  # not `none`, `unless`
         if count > limit and places:
             term, others = places[0], len(places) - 1
-            also = f"; also written at {others} more places" if others else ""
+            also = f"; also written at {count_of(others, 'more place')}" if others else ""
             warnings.append(
                 f"{term.where or term.raw}: warning: term {as_written(term.raw)} occurs in"
                 f" {count} of {len(entries)} general-news entries"
