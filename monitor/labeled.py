@@ -23,6 +23,7 @@ Two versions of the rules are compared on the same rows in `monitor.labeledpairs
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import io
 import math
@@ -186,6 +187,7 @@ class Score:
     misses: tuple[ScoredError, ...] = ()
     false_alarms: tuple[ScoredError, ...] = ()
     unknown_columns: tuple[str, ...] = ()  # label columns naming no loaded outcome
+    closest: tuple[tuple[str, str], ...] = ()  # (unknown column, the loaded outcome it is near)
     items: int = 0
     skipped: int = field(default=0)  # `?` labels of known outcomes
 
@@ -234,7 +236,11 @@ class Score:
             f"{count(self.items, 'item')}; {count(self.skipped, 'ambiguous label')} not scored"
         )
         if self.unknown_columns:
-            lines.append(f"columns naming no loaded outcome: {', '.join(self.unknown_columns)}")
+            near = dict(self.closest)
+            named = [
+                f"{c} (did you mean {near[c]}?)" if c in near else c for c in self.unknown_columns
+            ]
+            lines.append(f"columns naming no loaded outcome, not scored: {', '.join(named)}")
         if errors:
             for e in (*self.misses, *self.false_alarms):
                 lines += [error_line(e), *(why(e) if why else ())]
@@ -354,6 +360,12 @@ def _cell(cell: str) -> str:  # a line break ends a sentence for the matcher, as
 # ---------------------------------------------------------------- scoring
 
 
+def _closest(columns: Sequence[str], known: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """Each column with the loaded outcome it most likely misspells (`visa-easing:eassed`)."""
+    pairs = ((c, difflib.get_close_matches(c, known, n=1, cutoff=0.8)) for c in columns)
+    return tuple((c, near[0]) for c, near in pairs if near)
+
+
 def score(items: Iterable[LabeledItem], matcher: Matcher, indicators: Sequence[Indicator]) -> Score:
     """Match every item and compare with its labels, for every outcome of `indicators`.
 
@@ -399,6 +411,7 @@ def score(items: Iterable[LabeledItem], matcher: Matcher, indicators: Sequence[I
         misses=tuple(misses),
         false_alarms=tuple(alarms),
         unknown_columns=tuple(sorted(labeled - set(known))),
+        closest=_closest(sorted(labeled - set(known)), known),
         items=len(items),
         skipped=skipped,
     )

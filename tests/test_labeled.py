@@ -131,6 +131,21 @@ def test_unknown_columns_and_empty_labels() -> None:
     assert (result.tp, result.fp, result.fn) == (2, 0, 0)
 
 
+def test_a_misspelled_column_is_named_with_the_outcome_it_is_near() -> None:
+    """A typo in a column's INDICATOR:OUTCOME scored nothing and said only that the column
+    names no loaded outcome; the line now says it is not scored and what was meant."""
+    header = "id\ttitle\ttext\tdemo:eassed\tother:thing\n"
+    items = parse_labeled(header + "a1\tChina eases visas\t\ty\tn\n")
+
+    result = score(items, Matcher([DEMO]), [DEMO])
+
+    assert result.unknown_columns == ("demo:eassed", "other:thing")
+    assert (
+        "columns naming no loaded outcome, not scored: demo:eassed (did you mean demo:eased?),"
+        " other:thing"
+    ) in result.report().splitlines()
+
+
 def test_bad_label_names_file_and_line() -> None:
     with pytest.raises(ValueError, match=r"bad-label\.tsv:3: label 'maybe'"):
         load_labeled(LABELED / "bad-label.tsv")
