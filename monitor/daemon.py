@@ -33,7 +33,6 @@ from monitor.alerts import Outbox, send_pending
 from monitor.counts import count
 from monitor.cycle import CycleReport
 from monitor.daily import due_day, resend_refused, retry_delay, send_daily_digest
-from monitor.definitions import shown_per_file
 from monitor.domain import Definitions, utcnow
 from monitor.errors import DefinitionError, DigestError, MonitorError, StoreError
 from monitor.fetch import FetchLimits, FetchStopped
@@ -47,7 +46,7 @@ from monitor.pipeline import (
     run_cycle,
     start_parsers,
 )
-from monitor.reloading import Reloader
+from monitor.reloading import Reloader, log_invalid
 from monitor.settings import Settings
 from monitor.store import Store, TakenOver, log_taken_over
 
@@ -348,14 +347,7 @@ class Daemon:
         try:
             definitions = self.reloader.poll()
         except DefinitionError as exc:
-            log.error(
-                "definitions: %s; keeping the last valid set (%s, %s):\n  %s",
-                count(len(exc.problems), "problem"),
-                count(len(self.definitions.indicators), "indicator"),
-                count(len(self.definitions.feeds), "feed"),
-                "\n  ".join(shown_per_file(exc.problems)),
-                extra={"problems": exc.problems},
-            )
+            log_invalid(exc, self.definitions)
             return False
         if definitions is None:
             return False

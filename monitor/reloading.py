@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.counts import count
-from monitor.definitions import VOCAB_DIR, load_definitions
+from monitor.definitions import VOCAB_DIR, load_definitions, shown_per_file
 from monitor.domain import Definitions
 from monitor.errors import DefinitionError
 
-__all__ = ["Reloader", "Validity", "fingerprint"]
+__all__ = ["Reloader", "Validity", "fingerprint", "log_invalid"]
 
 log = logging.getLogger("monitor.daemon")
 
@@ -28,6 +28,19 @@ log = logging.getLogger("monitor.daemon")
 # `cp` truncates it, then writes): its reading waits for a later poll, so that half a file that
 # happens to be valid YAML (an outcome or the examples cut off) is never taken for the new set.
 SETTLE_SECONDS = 1.0
+
+
+def log_invalid(exc: DefinitionError, in_force: Definitions) -> None:
+    """One ERROR record of an invalid edit: its file:line problems (20 per file) and the set that
+    stays in force. The daemon's and `monitor serve`'s words, in the log's format (JSON too)."""
+    log.error(
+        "definitions: %s; keeping the last valid set (%s, %s):\n  %s",
+        count(len(exc.problems), "problem"),
+        count(len(in_force.indicators), "indicator"),
+        count(len(in_force.feeds), "feed"),
+        "\n  ".join(shown_per_file(exc.problems)),
+        extra={"problems": exc.problems},
+    )
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ description, and Debian's headless Chromium reading the page."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -144,9 +145,10 @@ class Served:
 
 
 @contextmanager
-def monitor_serve(db_url: str, tmp_path: Path) -> Iterator[Served]:
+def monitor_serve(db_url: str, tmp_path: Path, **settings: str) -> Iterator[Served]:
     """`monitor serve` in a process of its own on a free port of 127.0.0.1, over `db_url` with a
-    copy of the web tests' indicators, once it answers; killed at the end if still running."""
+    copy of the web tests' indicators (and `settings`, MONITOR_* without the prefix), once it
+    answers; killed at the end if still running."""
     indicators = tmp_path / "indicators"
     shutil.copytree(webdata.WEB / "indicators", indicators)
     with socket.socket() as probe:
@@ -158,6 +160,7 @@ def monitor_serve(db_url: str, tmp_path: Path) -> Iterator[Served]:
         "MONITOR_INDICATORS_DIR": str(indicators),
         "MONITOR_FEEDS_FILE": str(webdata.WEB / "feeds.yaml"),
         "MONITOR_HTTP_PORT": str(port),
+        **{f"MONITOR_{name.upper()}": value for name, value in settings.items()},
     }
     log = (tmp_path / "serve.log").open("w+")
     proc = subprocess.Popen(
@@ -194,6 +197,32 @@ def test_monitor_serve_reads_the_database_and_reloads_definitions(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     assert "Traceback" not in served.output, served.output
+
+
+@pytest.mark.slow
+def test_monitor_serve_logs_an_invalid_edit_as_its_log_is_written(
+    db_url: str, store: Store, tmp_path: Path
+) -> None:
+    """An invalid edit was written to stderr as a bare line (`monitor serve: keeping the last good
+    definitions: …`): no time, no level, and not JSON in a log a collector parses as JSON. It is
+    one ERROR record, in the words `monitor run` logs it with."""
+    with monitor_serve(db_url, tmp_path, log_format="json") as served:
+        path = served.indicators / "flight-routes.yaml"
+        path.write_text(path.read_text() + "window: soon\n")
+        deadline = time.monotonic() + 60
+        while not any(
+            reason.startswith("definitions:")
+            for reason in httpx.get(f"{served.url}/healthz", timeout=60).json()["reasons"]
+        ):
+            assert time.monotonic() < deadline, "the invalid edit was never read"
+            time.sleep(0.1)
+        served.proc.send_signal(signal.SIGTERM)
+        assert served.proc.wait(timeout=60) == 0
+    records = [json.loads(line) for line in served.output.splitlines() if line.strip()]
+    errors = [r for r in records if r["level"] == "error"]
+    assert len(errors) == 1, served.output
+    assert errors[0]["message"].startswith("definitions: 1 problem; keeping the last valid set")
+    assert f"{path}:" in errors[0]["message"] and "window" in errors[0]["message"]
 
 
 def wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:

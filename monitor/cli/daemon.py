@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 import click
 
 from monitor.cli.common import Runtime, command, pass_runtime
-from monitor.counts import count
 from monitor.errors import DefinitionError, StoreError
 from monitor.shutdown import Signals  # the standard library only: loads nothing else
 
@@ -143,12 +142,10 @@ class _Reloading:
         try:
             if self._reloader.poll() is not None:
                 heap.refreeze()  # the last set is let go
-        except DefinitionError as exc:
-            from monitor.definitions import shown_per_file
+        except DefinitionError as exc:  # a log record, as `monitor run` logs it (not a bare line)
+            from monitor.reloading import log_invalid
 
-            lines = "\n  ".join(shown_per_file(exc.problems))
-            kept = f"keeping the last good definitions: {count(len(exc.problems), 'problem')}"
-            click.echo(f"monitor serve: {kept}:\n  {lines}", err=True)
+            log_invalid(exc, self._reloader.definitions)
         return self._reloader.definitions
 
 
