@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,7 +33,7 @@ from monitor.alerts import Outbox, send_pending
 from monitor.counts import count
 from monitor.cycle import CycleReport
 from monitor.daily import due_day, resend_refused, retry_delay, send_daily_digest
-from monitor.domain import Definitions, utcnow
+from monitor.domain import Definitions, StatusChange, utcnow
 from monitor.errors import DefinitionError, DigestError, MonitorError, StoreError
 from monitor.fetch import FetchLimits, FetchStopped
 from monitor.metrics import CYCLE_BUCKETS
@@ -79,6 +79,16 @@ class Resting(Exception):
     def __init__(self, until: datetime) -> None:
         super().__init__(f"the checks failed: the next is tried at {until:%H:%M:%S} UTC")
         self.until = until
+
+
+def _log_changes(changes: Iterable[StatusChange]) -> None:
+    """One INFO line per status change recorded, whichever step recorded it (a cycle, a reload's
+    look, the start-up, time alone between cycles): `visa-easing: quiet -> eased:reported`."""
+    for change in changes:
+        because = f" because {change.reason}" if change.reason else ""
+        log.info(
+            "%s: %s -> %s%s", change.indicator_id, change.old_status, change.new_status, because
+        )
 
 
 class Daemon:
@@ -137,7 +147,7 @@ class Daemon:
         now = self.clock()
         start_parsers(self.context)
         with self._gate(), _abandoned_look():
-            prepare(self.context, now=now)
+            _log_changes(prepare(self.context, now=now))
         self._evaluated_at = now
         self.take_over_claims(now)
 
@@ -255,6 +265,7 @@ class Daemon:
         self._checked.set()
         if report.feeds_checked or report.dropped or report.changes:
             log.info(report.summary(), extra=cycle_fields(report))
+        _log_changes(report.changes)
         return bool(report.feeds_checked)
 
     def _refuse_another_schema(self) -> None:
@@ -284,11 +295,7 @@ class Daemon:
         with _abandoned_look():  # one owed since a replay refused it (`evaluate_and_record`)
             changes = evaluate_and_record(self.context, now=now, clock=self.clock)
         self._evaluated_at = now
-        for change in changes:
-            because = f" because {change.reason}" if change.reason else ""
-            log.info(
-                "%s: %s -> %s%s", change.indicator_id, change.old_status, change.new_status, because
-            )
+        _log_changes(changes)
 
     @contextlib.contextmanager
     def _building_digest(self) -> Iterator[None]:
@@ -354,12 +361,13 @@ class Daemon:
         context = self._context(definitions)
         try:
             with self._gate(), _abandoned_look():
-                prepare(context, now=self.clock())
+                changes = prepare(context, now=self.clock())
                 self.context = context
         except BaseException:  # the next check loads the files again
             self.reloader.retry(self.definitions)
             raise
         heap.refreeze()  # the last set is let go (`heap.freeze` kept it out of collections)
+        _log_changes(changes)
         log.info(
             "definitions reloaded: %s, %s",
             count(len(definitions.indicators), "indicator"),

@@ -560,3 +560,36 @@ def test_a_daemon_stops_when_another_version_migrates_the_database_under_it(
     assert f"{message}; this daemon stops" in [
         r.getMessage() for r in caplog.records if r.levelno == logging.ERROR
     ]
+
+
+def test_every_status_change_the_daemon_records_is_logged_one_line_each(
+    home: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only the re-evaluation between cycles logged its changes (`visa-easing: eased:confirmed
+    -> unknown because …`): a cycle's were only counted (`cycle: … 7 status changes`), so the log
+    said a status went unknown and never that it came back, and the change an indicator added
+    to the watch list records at the reload (its first look) was in no line at all. Each change
+    is one line now, whichever step records it."""
+
+    def logged() -> set[str]:
+        return {m for m in caplog.messages if " -> " in m}
+
+    def recorded(ids: list[str]) -> set[str]:
+        return {
+            f"{c.indicator_id}: {c.old_status} -> {c.new_status}"
+            for i in ids
+            for c in store.history(i)
+        }
+
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+        daemon = make_daemon(home, store)
+        assert daemon.check()
+        ids = [i.id for i in daemon.definitions.indicators]
+        assert any("eased:confirmed" in line for line in recorded(ids))
+        assert recorded(ids) == logged()
+        added = home / "indicators" / "visa-copy.yaml"
+        source = (home / "indicators" / "visa-easing.yaml").read_text()
+        added.write_text(source.replace("id: visa-easing", "id: visa-copy"))
+        assert daemon.reload_if_changed()
+    assert recorded(["visa-copy"]) == {"visa-copy: unknown -> eased:confirmed"}
+    assert recorded([*ids, "visa-copy"]) == logged()
