@@ -110,13 +110,29 @@ class Read:
 
 def tally(report: CycleReport, read: Read) -> None:
     """Count a read that was stored in the cycle's report: a fetch that brought nothing is
-    failed, a rate limit among them (the feed is not failing for it)."""
+    failed, a rate limit among them (the feed is not failing for it); and log what it says of
+    the feed. A read not stored (dropped: another process's read is the feed's) says nothing
+    of it, so it is neither counted nor logged as the feed failing."""
+    _log_read(read.record)
     report.feeds_checked += 1
     report.not_modified += read.not_modified
     if not read.record.ok:
         report.failed += 1
         report.rate_limited += read.record.rate_limited
         report.errors.append(f"{read.record.feed_id}: {read.record.error}")
+
+
+def _log_read(record: FetchRecord) -> None:
+    """What a stored read says of its feed: failed, asked to be read later (not the feed
+    failing), or read with a warning."""
+    if record.rate_limited and record.next_check_at is not None:  # absorb sets it
+        when = utc_text(record.next_check_at)
+        log.info("feed %s asked to be read later: %s; next check at %s at the earliest",
+                 record.feed_id, record.error, when)  # fmt: skip
+    elif not record.ok:
+        log.warning("feed %s failed: %s", record.feed_id, record.error)
+    elif record.warning:
+        log.warning("feed %s was read with a warning: %s", record.feed_id, record.warning)
 
 
 def absorb(
@@ -140,14 +156,10 @@ def absorb(
         title, entries = parsed.title or None, parsed.entries
         title = None if feed.id in titled else title
         warning = clip_error(without_password(parsed.warning))
-        if warning:
-            log.warning("feed %s was read with a warning: %s", feed.id, warning)
     unchanged = parsed is None and result.status in _UNCHANGED
     error = clip_error(without_password(error))  # a parse error names the feed's URL
     ok = result.ok and not error
     limited = result.status is FetchStatus.RATE_LIMITED
-    if not ok and not limited:
-        log.warning("feed %s failed: %s", feed.id, error)
     # A body that did not parse keeps the old validators, so it is fetched whole next time;
     # so does a body cut off (its entries before the cut are stored, and it counts as read).
     validated = ok and not (isinstance(parsed, ParsedFeed) and parsed.ends_early)
@@ -160,10 +172,6 @@ def absorb(
         max_backoff=ctx.max_backoff,
     )
     next_at += feed.interval * random.uniform(0.0, ctx.jitter)  # spread feeds out over time
-    if limited:  # the server asked for it: not the feed failing
-        when = utc_text(next_at)
-        log.info("feed %s asked to be read later: %s; next check at %s at the earliest",
-                 feed.id, error, when)  # fmt: skip
     record = FetchRecord(
         feed.id,
         now=now,
