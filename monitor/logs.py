@@ -8,7 +8,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# Not fields of a JSON record: the standard attributes, and uvicorn's `color_message` (its
+# message again with terminal colour codes, for its own console).
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

@@ -225,6 +225,23 @@ def test_monitor_serve_logs_an_invalid_edit_as_its_log_is_written(
     assert f"{path}:" in errors[0]["message"] and "window" in errors[0]["message"]
 
 
+@pytest.mark.slow
+def test_monitor_serve_json_log_carries_no_terminal_colours(
+    db_url: str, store: Store, tmp_path: Path
+) -> None:
+    """uvicorn's records (`Started server process`, `Uvicorn running on …`) carry a copy of their
+    message with terminal colour codes for its own console, `color_message`, which the JSON log
+    wrote as one more field: `"\\u001b[36m%d\\u001b[0m"` in every start and stop."""
+    with monitor_serve(db_url, tmp_path, log_format="json") as served:
+        served.proc.send_signal(signal.SIGTERM)
+        assert served.proc.wait(timeout=60) == 0
+    records = [json.loads(line) for line in served.output.splitlines() if line.strip()]
+    started = [r for r in records if r["message"].startswith("Started server process")]
+    assert len(started) == 1
+    assert all("color_message" not in r for r in records)
+    assert "\\u001b" not in served.output and "\x1b" not in served.output
+
+
 def wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
