@@ -54,8 +54,9 @@ class Service(Protocol):
 
 def _guarded(name: str, work: Callable[[], object]) -> Callable[[], None]:
     """`work` as a job: what it raises is logged and the daemon goes on. A failure that repeats
-    the one before (a full disk: every tick) is one line without its traceback, logged the first
-    time; the first run that works again says so."""
+    the one before (a full disk, the database down: every tick) is one line without its
+    traceback, at the 2nd, 4th, 8th… failure in a row (`said_again`), its traceback logged the
+    first time; the first run that works again says so, and how many failed."""
     failures = 0
     last = ""
 
@@ -72,6 +73,8 @@ def _guarded(name: str, work: Callable[[], object]) -> Callable[[], None]:
             failures += 1
             error = f"{type(exc).__name__}: {exc}"
             if error == last:
+                if not said_again(failures):
+                    return
                 log.error(
                     "%s: failed again (%d in a row; traceback above): %s; the daemon goes on",
                     name, failures, error,
@@ -85,6 +88,13 @@ def _guarded(name: str, work: Callable[[], object]) -> Callable[[], None]:
         failures, last = 0, ""
 
     return job
+
+
+def said_again(failures: int) -> bool:
+    """Whether the `failures`th failure in a row with the same error is logged: at 2, 4, 8, 16…
+    (a power of two), so a job failing at every tick through an hour's outage logs a handful
+    of lines, not one a tick, and each says how many failed."""
+    return failures & (failures - 1) == 0
 
 
 class _SkippedRunFilter(logging.Filter):
