@@ -103,7 +103,7 @@ def silences(
     now = state.clock()
     found = state.store.silences(indicator, active_at=now if active else None, limit=500)
     if gone and not found and not state.store.silences(indicator, limit=1):
-        raise HTTPException(404, f"silence: no indicator {indicator!r}")
+        raise HTTPException(404, server.no_indicator(str(indicator)))
     response.headers["Cache-Control"] = "no-store"
     return [SilenceOut.of(s, now=now) for s in found]
 
@@ -204,6 +204,8 @@ def _begin(
             reason=reason, who=who, now=state.clock(),
         )  # fmt: skip
     except SilenceError as exc:  # a field named as the JSON body (and the form) has it
+        if exc.problem == "unknown":  # the only unknown a new silence names: its indicator
+            raise HTTPException(404, server.no_indicator(target[0])) from None
         raise HTTPException(_CODES.get(exc.problem, 422), exc.worded(f'"{exc.field}"')) from None
 
 
