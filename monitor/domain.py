@@ -69,8 +69,11 @@ def as_written(text: str) -> str:
 
 def iso_time(moment: datetime) -> str:
     """A moment as people and tools read it everywhere (CLI --json, the API): ISO 8601 in UTC
-    with `Z`, `2026-01-06T07:00:00Z`. A naive moment is taken to be UTC already."""
-    return as_utc(moment).isoformat().removesuffix("+00:00") + "Z"
+    with `Z`, always to the whole second, `2026-01-06T07:00:00Z` (the fraction cut, not rounded:
+    never later than the moment), so that one fixed format parses every time field; what
+    happened in one second is ordered by the ids and the order of the lists. A naive moment is
+    taken to be UTC already."""
+    return as_utc(moment).isoformat(timespec="seconds").removesuffix("+00:00") + "Z"
 
 
 def utc_text(moment: datetime) -> str:
