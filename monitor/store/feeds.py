@@ -5,10 +5,12 @@ are never due and not reported, and start afresh if configured again.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from types import SimpleNamespace
+from typing import Any, Literal, Self
 
 from sqlalchemy import Connection, nulls_first, or_, select, text, update
 
@@ -210,6 +212,34 @@ class FeedCounts:
 class FeedsMixin(StoreBase):
     """The feed table: configuration, due feeds and leases, health."""
 
+    _configured_feeds: tuple[FeedState, ...] = ()  # see `with_configured`
+
+    def with_configured(
+        self,
+        feeds: Sequence[Feed],
+        *,
+        now: datetime,
+        default_interval: timedelta,
+        default_silent_after: timedelta,
+    ) -> Self:
+        """This store (the same connection pool: close only one) listing and counting each of
+        the configured `feeds` the table holds no active row of as `sync_feeds` would add it,
+        in memory: never read, due at `now`. What a reader that syncs nothing (`monitor serve`)
+        shows before any daemon started, as a daemon does from its start: not "0 feeds". Reads
+        nothing until asked (`feeds`, `feed_counts`)."""
+        view = copy.copy(self)
+        view._configured_feeds = tuple(
+            _feed_state(SimpleNamespace(id=f.id, **row, lease_owner=None, lease_until=None))
+            for f in feeds
+            for row in [_configured(f, default_interval, default_silent_after) | _fresh(now)]
+        )
+        return view
+
+    def _unsynced(self, active: Collection[str]) -> list[FeedState]:
+        """The configured feeds (`with_configured`) of no `active` row, as `sync_feeds` adds
+        them: afresh."""
+        return [f for f in self._configured_feeds if f.id not in active]
+
     def sync_feeds(
         self,
         feeds: Sequence[Feed],
@@ -377,26 +407,37 @@ class FeedsMixin(StoreBase):
     ) -> FeedCounts:
         """How the configured feeds stand at `now`, for /healthz: one aggregate over the feed
         table and the ids of the first few failing feeds, in plain SQL (building the statements
-        with SQLAlchemy costs more than running them); no row is read into Python."""
+        with SQLAlchemy costs more than running them); no row is read into Python (but the
+        active ids, given the configured feeds: `with_configured`)."""
         sqlite = self.dialect == "sqlite"
         at = sqlite_utc(now) if sqlite else now
         params = {"now": at, "intervals": intervals, "named": named}
         with self._tx("count feeds") as conn:
             row = conn.execute(_SQLITE_FEED_COUNTS if sqlite else _PG_FEED_COUNTS, params).one()
             failing_ids = tuple(conn.execute(_FAILING_FEEDS, params).scalars())
+            added = 0  # the configured feeds no row holds yet (`with_configured`): never read
+            if self._configured_feeds:
+                active = select(feed_table.c.id).where(feed_table.c.active)
+                added = len(self._unsynced(set(conn.execute(active).scalars())))
         total, failing, never_read, recently, warned, silent, moved, limited, stale = (
             int(n or 0) for n in row
         )
-        return FeedCounts(
+        counts = FeedCounts(
             total, failing, never_read, recently, warned, silent, failing_ids, moved, limited, stale
         )
+        return replace(counts, total=total + added, never_read=never_read + added)  # unsynced
 
     def feeds(self, *, include_inactive: bool = False) -> list[FeedState]:
         query = select(feed_table).order_by(feed_table.c.id)
         if not include_inactive:
             query = query.where(feed_table.c.active)
         with self._tx("list feeds") as conn:
-            return [_feed_state(row) for row in conn.execute(query)]
+            found = [_feed_state(row) for row in conn.execute(query)]
+        added = {f.id: f for f in self._unsynced({f.id for f in found if f.active})}
+        if not added:
+            return found
+        kept = [f for f in found if f.id not in added]  # an inactive one: configured again
+        return sorted([*kept, *added.values()], key=_by_id)
 
 
 def _fresh(now: datetime) -> dict[str, Any]:
@@ -504,6 +545,10 @@ def _due_feed(row: Any, lease_until: datetime) -> DueFeed:
         lease_until=lease_until,
         listed_url=row.url,
     )
+
+
+def _by_id(feed: FeedState) -> str:
+    return feed.id
 
 
 def _feed_state(row: Any) -> FeedState:

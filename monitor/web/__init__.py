@@ -190,6 +190,15 @@ class _State:
         self.answers: AnswerCache[Answer] = AnswerCache()
         self.pages: AnswerCache[_History] = AnswerCache()
 
+    def feed_store(self) -> Store:
+        """The store with its feeds as the feeds file has them: one no daemon stored yet listed
+        (and counted) as never read, as the daemon's start stores it (`Store.with_configured`)."""
+        return self.store.with_configured(
+            self.definitions().feeds, now=self.clock(),
+            default_interval=self.settings.check_interval,
+            default_silent_after=self.settings.feed_silent_after,
+        )  # fmt: skip
+
     def snapshot(self, indicator_id: str | None = None, *, evidence: bool = True) -> Snapshot:
         """The current views (without `evidence`: perhaps only counting it); 404 first when
         `indicator_id` names no indicator."""
@@ -233,7 +242,7 @@ def healthz(state: State, request: Request, response: Response) -> HealthOut:
     database (`monitor.webschema`). Reads the cycle table's latest row and five columns of
     the feed table: cheap enough to poll."""
     max_age = service_health.health_max_age(state.settings, state.definitions())
-    health = service_health.health(state.store, now=state.clock(), started=state.started,
+    health = service_health.health(state.feed_store(), now=state.clock(), started=state.started,
                                    max_age=max_age, validity=state.validity(),
                                    failing=state.failing(),
                                    schema=request.app.state.schema.problem)  # fmt: skip
@@ -337,7 +346,7 @@ def feeds(state: State) -> list[FeedOut]:
     """Every configured feed: last check, HTTP status, not-modified, failures, the warning of
     the body last read, when it last brought a new entry and whether it is silent, next
     check."""
-    return views.feeds(state.store, now=state.clock())
+    return views.feeds(state.feed_store(), now=state.clock())
 
 
 @_api.get(
@@ -489,7 +498,7 @@ def _index(state: _State, snapshot: Snapshot, note: str, held: str) -> Answer:
         snapshot.definitions,
         snapshot.views,
         recent,
-        state.store.feeds(),
+        state.feed_store().feeds(),
         last_check=state.store.last_reading_cycle(),
         last_cycle=state.store.last_successful_cycle(),
         now=snapshot.now,

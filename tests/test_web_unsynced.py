@@ -1,0 +1,71 @@
+"""`monitor serve` on a database no daemon has started on yet lists, counts and draws the
+configured feeds as never read, as a daemon does from its start (`pipeline.prepare` stores
+them): not "0 feeds". On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from monitor.domain import Definitions
+from monitor.pipeline import prepare
+from monitor.store import Store, open_store
+from monitor.web import create_app
+from tests import webdata
+from tests.webdata import NOW
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+db_url, defs = webdata.db_url, webdata.defs  # fixtures
+
+
+@pytest.fixture
+def empty(db_url: str) -> Iterator[Store]:
+    with open_store(db_url) as store:  # made and migrated; no check, no daemon yet
+        yield store
+
+
+def served(store: Store, defs: Definitions) -> TestClient:
+    app = create_app(store=store, definitions=lambda: defs, settings=webdata.settings(),
+                     clock=lambda: NOW)  # fmt: skip
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def test_serve_before_any_daemon_shows_the_configured_feeds_never_read(
+    empty: Store, defs: Definitions
+) -> None:
+    """/indicators said `yonhap: never read yet` while /feeds said `[]` and /healthz counted
+    `total: 0`: a page started first read as if no feed was configured."""
+    client = served(empty, defs)
+    configured = sorted(f.id for f in defs.feeds)
+
+    listed = client.get("/feeds").json()
+    counted = client.get("/healthz").json()["feeds"]
+    page = client.get("/", headers={"Accept": "text/html"}).text
+
+    assert [f["id"] for f in listed] == configured
+    assert {(f["last_success_at"], f["last_checked_at"], f["due"]) for f in listed} == {
+        (None, None, True)
+    }
+    assert (counted["total"], counted["never_read"], counted["read_recently"]) == (
+        len(configured),
+        len(configured),
+        0,
+    )
+    assert all(f'<tr data-feed="{i}">' in page for i in configured)  # the feed table
+    assert empty.feeds() == []  # nothing written: serve only reads
+
+
+def test_serve_before_any_daemon_shows_the_feeds_as_a_starting_daemon_does(
+    empty: Store, defs: Definitions
+) -> None:
+    """One way to show a never-read feed: what serve shows before the daemon's start is what it
+    shows after (the daemon stored the feeds, none read yet)."""
+    client = served(empty, defs)
+    before = (client.get("/feeds").json(), client.get("/healthz").json()["feeds"])
+
+    prepare(webdata.context(empty, defs), now=NOW, evaluate=False)
+
+    assert (client.get("/feeds").json(), client.get("/healthz").json()["feeds"]) == before
