@@ -417,7 +417,7 @@ def _groups(data: DigestInput, zone: tzinfo, ledger: _Ledger, limit: int) -> tup
             code=line.status,
             why=(shown_reason(line.reason, zone) or NOT_READ_YET) if line.status == UNKNOWN else "",
             tone=_tone(line.status, [o.id for o in line.outcomes]),
-            since=format_time(line.since, zone),
+            since=format_time(line.since, zone) if line.since else "",  # no check yet
             items=items,
             more=more,
             page=page,
@@ -454,9 +454,9 @@ def _problems(data: DigestInput, zone: tzinfo) -> tuple[_Problem, ...]:
         views.append(_Problem(clean(p.feed_id), url, web_url(without_userinfo(url)), text))
     for line in data.indicators:
         if line.status == UNKNOWN:
-            since = format_time(line.since, zone)
+            since = f" since {format_time(line.since, zone)}" if line.since else ""
             why = shown_reason(line.reason, zone) or "its feeds are not read"
-            text = f"status unknown since {since}: {why}"
+            text = f"status unknown{since}: {why}"
             views.append(_Problem(clean(line.title) or line.id, "", None, text))
     return tuple(views)
 

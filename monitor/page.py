@@ -308,8 +308,8 @@ def _card(
     return Card(
         view=view,
         status=look(definitions, view.id, view.status),
-        since=format_time(view.since, zone),
-        since_ago=ago(view.since, now),
+        since=format_time(view.since, zone) if view.since else "",  # "": no check evaluated it
+        since_ago=ago(view.since, now) if view.since else "",
         url=indicator_url(view.id),
         items=tuple(_item(definitions, e, zone) for e in shown),
         more=view.evidence_count - len(shown),
@@ -320,7 +320,7 @@ def _card(
             view.status,
             now=now,
             zone=zone,
-            started=view.started,
+            started=view.started or now,  # not begun yet: nothing drawn before now
             first_read=view.first_read,
             was=view.was,
             since=view.since,

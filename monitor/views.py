@@ -173,8 +173,8 @@ def indicator_views(
     """Every indicator with its status at `now` and the evidence behind it (without `evidence`,
     only counted). That is the recorded status unless time alone moved it (evidence left its
     window, the feeds went unread) before a check recorded that: then it is shown since the
-    feeds stopped supporting the status (went unread or failing), or else since `now`. Each
-    names the feeds it reads that are silent at `now` (a status they do not change)."""
+    feeds stopped supporting the status (went unread or failing), or else since `now`; one no
+    check evaluated yet, since None (not a moment). Each names its silent feeds at `now`."""
     recorded, started = store.current_statuses(), store.monitoring_started()
     first = store.first_readings()
     worked = kept_statuses(definitions, store, now=now, evidence=evidence)
@@ -185,12 +185,13 @@ def indicator_views(
     silent = {f.id for f in store.feeds() if f.silent_since(now) is not None}
     views = []
     for worked_out in worked:
-        status, since = recorded.get(worked_out.indicator_id, (INITIAL, now))
+        status, since = recorded.get(worked_out.indicator_id, (INITIAL, None))  # None: no check
         was = ""  # the status recorded, when the one shown is not recorded yet
         if worked_out.status != status:  # not recorded yet: since it moved, if that is known
             moved = unread.get(worked_out.indicator_id, now)
             was = status if worked_out.indicator_id in recorded else ""
-            status, since = worked_out.status, max(moved, since) if status != INITIAL else moved
+            kept = since if status != INITIAL and since is not None else moved
+            status, since = worked_out.status, max(moved, kept)
         view = indicator_view(worked_out.indicator_id, definitions, worked_out, status, since)
         began = started.get(worked_out.indicator_id, since)
         among = _among(definitions, view, silent)
@@ -266,9 +267,9 @@ class ViewCache:
 
 
 def indicator_view(
-    indicator_id: str, definitions: Definitions, status: Status, recorded: str, since: datetime
+    indicator_id: str, definitions: Definitions, status: Status, shown: str, since: datetime | None
 ) -> IndicatorView:
-    """One indicator's view: its outcomes and evidence from `status`, shown as `recorded` since
+    """One indicator's view: its outcomes and evidence from `status`, shown as status `shown` since
     `since` (and, until the caller says otherwise, monitored since then)."""
     indicator = definitions.indicator(indicator_id)
     outcomes = tuple(
@@ -279,9 +280,9 @@ def indicator_view(
         group=indicator.group,
         title=indicator.title,
         question=indicator.question,
-        status=recorded,
+        status=shown,
         since=since,
-        reason=(status.reason or NOT_READ_YET) if recorded == UNKNOWN else "",
+        reason=(status.reason or NOT_READ_YET) if shown == UNKNOWN else "",
         started=since,
         window_days=indicator.window.total_seconds() / 86400,
         outcomes=outcomes,

@@ -154,9 +154,8 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
             click.echo(f"monitor: {held}", err=True)
         return
     for v in views:
-        click.echo(
-            f"{v.id:<22} {v.status:<22} since {utc_text(v.since)}  ({v.evidence_count} evidence)"
-        )
+        since = f"since {utc_text(v.since)}" if v.since else "before any check"
+        click.echo(f"{v.id:<22} {v.status:<22} {since}  ({v.evidence_count} evidence)")
         if v.status == UNKNOWN:  # it always says why, as the page and the digest do
             click.echo(f"  because {shown.clean(v.reason) or shown.NOT_READ_YET}")
     for problem in feed_problems(rt.store.feeds(), now=now):  # the digest's feed health

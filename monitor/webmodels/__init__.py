@@ -112,9 +112,9 @@ class IndicatorView:
     title: str
     question: str
     status: str
-    since: datetime
+    since: datetime | None  # None: `unknown` before any check evaluated it (nothing recorded)
     reason: str  # why the status is unknown ("feeds not read: …"); "" for any other status
-    started: datetime  # when monitoring it began
+    started: datetime | None  # when monitoring it began (None: not yet, as `since`)
     window_days: float
     outcomes: tuple[OutcomeOut, ...]
     evidence: tuple[Evidence, ...]  # of the outcome(s) behind the status, newest first…
@@ -134,7 +134,10 @@ class IndicatorOut(_Model):
     status: str = Field(
         description="`quiet`, `unknown`, `mixed` or `OUTCOME:LEVEL` (`pressure:confirmed`)."
     )
-    since: Time = Field(description="When the indicator took this status.")
+    since: Time | None = Field(
+        description="When the indicator took this status; null for `unknown` before any check "
+        "evaluated it (monitoring it has not begun), never the moment asked."
+    )
     reason: str = Field(
         description="Why the status is `unknown` (`feeds not read: …`); empty for any other."
     )
