@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, Literal, Self
@@ -422,10 +422,10 @@ class FeedsMixin(StoreBase):
         total, failing, never_read, recently, warned, silent, moved, limited, stale = (
             int(n or 0) for n in row
         )
-        counts = FeedCounts(
-            total, failing, never_read, recently, warned, silent, failing_ids, moved, limited, stale
-        )
-        return replace(counts, total=total + added, never_read=never_read + added)  # unsynced
+        return FeedCounts(
+            total + added, failing, never_read + added, recently, warned, silent, failing_ids,
+            moved, limited, stale,
+        )  # fmt: skip
 
     def feeds(self, *, include_inactive: bool = False) -> list[FeedState]:
         query = select(feed_table).order_by(feed_table.c.id)
