@@ -5,7 +5,6 @@ which moved on every request. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,20 +15,14 @@ import monitor.domain
 from monitor.cli import main
 from monitor.domain import Definitions
 from monitor.pipeline import prepare
-from monitor.store import Store, open_store
+from monitor.store import Store
 from monitor.web import create_app
 from tests import webdata
 from tests.webdata import NOW
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-db_url, defs = webdata.db_url, webdata.defs  # fixtures
-
-
-@pytest.fixture
-def empty(db_url: str) -> Iterator[Store]:
-    with open_store(db_url) as store:  # made and migrated; no check, no daemon yet
-        yield store
+db_url, defs, empty = webdata.db_url, webdata.defs, webdata.empty  # fixtures
 
 
 def served(store: Store, defs: Definitions, clock: list[object]) -> TestClient:

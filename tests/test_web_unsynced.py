@@ -4,27 +4,19 @@ them): not "0 feeds". On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
 from monitor.domain import Definitions
 from monitor.pipeline import prepare
-from monitor.store import Store, open_store
+from monitor.store import Store
 from monitor.web import create_app
 from tests import webdata
 from tests.webdata import NOW
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-db_url, defs = webdata.db_url, webdata.defs  # fixtures
-
-
-@pytest.fixture
-def empty(db_url: str) -> Iterator[Store]:
-    with open_store(db_url) as store:  # made and migrated; no check, no daemon yet
-        yield store
+db_url, defs, empty = webdata.db_url, webdata.defs, webdata.empty  # fixtures
 
 
 def served(store: Store, defs: Definitions) -> TestClient:

@@ -161,6 +161,13 @@ def store(db_url: str, defs: Definitions) -> Iterator[Store]:
 
 
 @pytest.fixture
+def empty(db_url: str) -> Iterator[Store]:
+    """A store made and migrated, with no check and no daemon yet (`monitor serve` first)."""
+    with open_store(db_url) as opened:
+        yield opened
+
+
+@pytest.fixture
 def app(store: Store, defs: Definitions) -> FastAPI:
     return create_app(store=store, definitions=lambda: defs, settings=settings(), clock=lambda: NOW)
 
