@@ -29,7 +29,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
-from monitor.digest import DigestInput, FeedProblem, Reads, build_digest
+from monitor.digest import build_digest
+from monitor.digestinput import DigestInput, FeedProblem, Reads
 from monitor.domain import Definitions, StatusChange, how_long, utc_text
 from monitor.errors import DigestError
 from monitor.mail import (

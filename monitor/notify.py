@@ -36,7 +36,7 @@ import apprise
 from monitor.alerthttp import exchange
 from monitor.chattext import for_chat, sent_as_markdown, title_for_chat
 from monitor.counts import count
-from monitor.digest import format_status, format_time
+from monitor.digestinput import format_status, format_time
 from monitor.domain import StatusChange, utcnow
 from monitor.fetch import parse_retry_after
 from monitor.shownterms import shown_terms
