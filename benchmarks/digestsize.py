@@ -10,9 +10,9 @@ definition's examples; 30 feeds with a problem (failing, dead, rate limited, rea
 warning, stale), two silences in force and a few analysts' verdicts. The quiet day: the next
 one, every feed read and nothing new. Prints the sizes of each digest's text and HTML parts
 (UTF-8 bytes, as a mail client shows them: Gmail clips an HTML part over about 102 KB) and of
-the message as sent (quoted-printable: a CJK character takes nine bytes there). A measurement,
-not a target: tests/test_digest_size.py holds the budget. Deterministic: the same figures on
-every run.
+the message as sent (each part in quoted-printable or base64, whichever is smaller:
+`digest.transfer_encoding`). A measurement, not a target: tests/test_digest_size.py holds the
+budget. Deterministic: the same figures on every run.
 """
 
 from __future__ import annotations

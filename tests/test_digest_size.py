@@ -101,6 +101,10 @@ def test_a_busy_day_s_digest_fits_and_names_every_change_status_and_feed_problem
         store.close()
     text, html = parts(message)
     assert len(text.encode()) <= PART_BUDGET and len(html.encode()) <= PART_BUDGET
+    # Its Chinese and Korean go out in base64 (in quoted-printable, 9 bytes a character) and
+    # arrive as built.
+    assert [p["Content-Transfer-Encoding"] for p in message.iter_parts()] == ["base64"] * 2
+    assert (text, html) == render(data)
     assert len(data.changes) == 15 and len(data.feed_problems) == busy.PROBLEM_FEEDS
     assert "A busy day:" in text and 'data-shortened="1"' in html
     note = re.sub(r"\s+", " ", text.split("A busy day:", 1)[1])
