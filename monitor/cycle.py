@@ -144,6 +144,12 @@ class CycleReport:
         end = self.finished_at or self.started_at
         return (end - self.started_at).total_seconds()
 
+    @property
+    def nothing_read(self) -> bool:
+        """Feeds were checked and every one failed: the cycle read no news at all (`monitor
+        check` exits NOTHING_READ). None due, or reads dropped for a lease, is not that."""
+        return self.feeds_checked > 0 and self.failed == self.feeds_checked
+
     def summary(self) -> str:
         dropped = f"{count(self.dropped, 'read')} dropped, " if self.dropped else ""
         limited = f" ({self.rate_limited} rate limited)" if self.rate_limited else ""

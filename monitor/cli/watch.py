@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from monitor.store import FeedState
 
 FORCE_HINT = "--force checks every feed now"
+NOTHING_READ = 3  # `monitor check`'s exit code when every feed it checked failed
 
 
 @command("check")
@@ -62,7 +63,8 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
     On a terminal it shows how many of the due feeds are done; piped, only the summary.
     Its feeds are leased to this process: a second `monitor check` (or a daemon) meanwhile
     checks others, and one killed leaves leases the next one takes over at once. Ctrl-C or
-    SIGTERM: what was answered is stored, the rest released; exit 130 or 143.
+    SIGTERM: what was answered is stored, the rest released; exit 130 or 143. Exit 3 when
+    every feed it checked failed (it read nothing); 0 when one was read or none was due.
 
     Example: monitor check --force
     """
@@ -110,6 +112,10 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
     if signals:  # after the fetches: the cycle ended as usual
         raise stopped_by(signals[0], lambda why: f"check: {why} as it ended: every due feed "
                          "checked, the status changes above recorded")  # fmt: skip
+    if report.nothing_read:  # a script tells a cycle that read nothing from a healthy one
+        checked = count(report.feeds_checked, "feed")
+        click.echo(f"monitor: check: no feed could be read ({checked} checked, all failed)", err=True)
+        raise SystemExit(NOTHING_READ)
 
 
 def _check_stopped(rt: Runtime, why: str, *, since: datetime) -> str:
