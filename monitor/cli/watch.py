@@ -114,7 +114,8 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
                          "checked, the status changes above recorded")  # fmt: skip
     if report.nothing_read:  # a script tells a cycle that read nothing from a healthy one
         checked = count(report.feeds_checked, "feed")
-        click.echo(f"monitor: check: no feed could be read ({checked} checked, all failed)", err=True)
+        click.echo(f"monitor: check: no feed could be read ({checked} checked, all failed)",
+                   err=True)  # fmt: skip
         raise SystemExit(NOTHING_READ)
 
 
