@@ -30,6 +30,7 @@ from monitor import heap
 from monitor.counts import count
 from monitor.daemon import Daemon, Resting, Stopping
 from monitor.domain import Definitions, format_duration
+from monitor.repeats import Repeats
 from monitor.settings import Settings
 from monitor.shutdown import SHUTDOWN_GRACE, Signals, release_claims, stop_all
 from monitor.store import Store
@@ -55,13 +56,11 @@ class Service(Protocol):
 def _guarded(name: str, work: Callable[[], object]) -> Callable[[], None]:
     """`work` as a job: what it raises is logged and the daemon goes on. A failure that repeats
     the one before (a full disk, the database down: every tick) is one line without its
-    traceback, at the 2nd, 4th, 8th… failure in a row (`said_again`), its traceback logged the
+    traceback, at the 2nd, 4th, 8th… failure in a row (`repeats.Repeats`), its traceback logged the
     first time; the first run that works again says so, and how many failed."""
-    failures = 0
-    last = ""
+    repeats = Repeats()
 
     def job() -> None:
-        nonlocal failures, last
         try:
             work()
         except Stopping as exc:
@@ -70,31 +69,20 @@ def _guarded(name: str, work: Callable[[], object]) -> Callable[[], None]:
         except Resting:  # a failure's back-off: still failing, as far as anyone knows
             return
         except Exception as exc:
-            failures += 1
-            error = f"{type(exc).__name__}: {exc}"
-            if error == last:
-                if not said_again(failures):
-                    return
-                log.error(
-                    "%s: failed again (%d in a row; traceback above): %s; the daemon goes on",
-                    name, failures, error,
-                )  # fmt: skip
-            else:
+            said = repeats.failed(f"{type(exc).__name__}: {exc}")
+            if said == "first":
                 log.exception("%s: failed; the daemon goes on", name)
-            last = error
+            elif said == "again":
+                log.error(
+                    "%s: failed again (%d in a row; traceback above): %s: %s; the daemon goes on",
+                    name, repeats.failures, type(exc).__name__, exc,
+                )  # fmt: skip
             return
+        failures = repeats.worked()
         if failures:
             log.info("%s: works again after %s in a row", name, count(failures, "failure"))
-        failures, last = 0, ""
 
     return job
-
-
-def said_again(failures: int) -> bool:
-    """Whether the `failures`th failure in a row with the same error is logged: at 2, 4, 8, 16…
-    (a power of two), so a job failing at every tick through an hour's outage logs a handful
-    of lines, not one a tick, and each says how many failed."""
-    return failures & (failures - 1) == 0
 
 
 class _SkippedRunFilter(logging.Filter):
