@@ -62,8 +62,9 @@ class PostgresServer:
         auth = info.user + (f":{info.password}" if info.password else "")
         return f"postgresql{driver}://{auth}@{info.host}:{info.port}/{name}"
 
-    def create(self, template: str | None = None) -> str:
-        name = f"{PREFIX}{os.getpid()}_{uuid.uuid4().hex[:10]}"
+    def create(self, template: str | None = None, *, name: str | None = None) -> str:
+        """A new database (`name`: under that name again, one dropped before, say)."""
+        name = name or f"{PREFIX}{os.getpid()}_{uuid.uuid4().hex[:10]}"
         clause = f' TEMPLATE "{template}"' if template else ""
         self._conn.execute(f'CREATE DATABASE "{name}"{clause}')
         return name

@@ -66,6 +66,7 @@ from monitor.answers import Answer, AnswerCache
 from monitor.domain import Definitions, as_utc, utcnow
 from monitor.errors import StoreError, VerdictError
 from monitor.reloading import Validity
+from monitor.repeats import Repeats
 from monitor.server import Guard, Limits, WebServer, serve
 from monitor.settings import Settings
 from monitor.statuses import Judged, judge, standing
@@ -189,6 +190,7 @@ class _State:
         self.views = ViewCache(self.store)
         self.answers: AnswerCache[Answer] = AnswerCache()
         self.pages: AnswerCache[_History] = AnswerCache()
+        self.outage = Repeats()  # /healthz's requests in a row the database did not answer
 
     def feed_store(self) -> Store:
         """The store with its feeds as the feeds file has them: one no daemon stored yet listed
@@ -244,7 +246,7 @@ def healthz(state: State, request: Request, response: Response) -> HealthOut:
     max_age = service_health.health_max_age(state.settings, state.definitions())
     health = service_health.health(state.feed_store(), now=state.clock(), started=state.started,
                                    max_age=max_age, validity=state.validity(),
-                                   failing=state.failing(),
+                                   failing=state.failing(), outage=state.outage,
                                    schema=request.app.state.schema.problem)  # fmt: skip
     response.status_code = health.code
     response.headers["Cache-Control"] = _NO_STORE
