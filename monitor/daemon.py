@@ -46,7 +46,7 @@ from monitor.pipeline import (
     run_cycle,
     start_parsers,
 )
-from monitor.reloading import Reloader, log_invalid
+from monitor.reloading import Reloader, log_invalid, log_reloaded
 from monitor.settings import Settings
 from monitor.store import Store, TakenOver, log_taken_over
 
@@ -368,12 +368,7 @@ class Daemon:
             raise
         heap.refreeze()  # the last set is let go (`heap.freeze` kept it out of collections)
         _log_changes(changes)
-        log.info(
-            "definitions reloaded: %s, %s",
-            count(len(definitions.indicators), "indicator"),
-            count(len(definitions.feeds), "feed"),
-            extra={"definitions_hash": definitions.hash},
-        )
+        log_reloaded(definitions, self.reloader.changed)
         return True
 
     # ------------------------------------------------------------ digest

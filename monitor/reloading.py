@@ -20,7 +20,7 @@ from monitor.definitions import VOCAB_DIR, load_definitions, shown_per_file
 from monitor.domain import Definitions
 from monitor.errors import DefinitionError
 
-__all__ = ["Reloader", "Validity", "fingerprint", "log_invalid"]
+__all__ = ["Reloader", "Validity", "changed_files", "fingerprint", "log_invalid", "log_reloaded"]
 
 log = logging.getLogger("monitor.daemon")
 
@@ -40,6 +40,18 @@ def log_invalid(exc: DefinitionError, in_force: Definitions) -> None:
         count(len(in_force.feeds), "feed"),
         "\n  ".join(shown_per_file(exc.problems)),
         extra={"problems": exc.problems},
+    )
+
+
+def log_reloaded(definitions: Definitions, changed: str, **extra: object) -> None:
+    """The INFO record of a new set put in force, naming the files whose edit brought it
+    (`Reloader.changed`). The daemon's and `monitor serve`'s words."""
+    log.info(
+        "definitions reloaded: %s, %s (%s)",
+        count(len(definitions.indicators), "indicator"),
+        count(len(definitions.feeds), "feed"),
+        changed,
+        extra={"definitions_hash": definitions.hash, **extra},
     )
 
 
@@ -88,6 +100,23 @@ def fingerprint(indicators_dir: Path, feeds_file: Path) -> tuple[tuple[str, int,
     return tuple(found)
 
 
+Seen = tuple[tuple[str, int, int], ...]  # `fingerprint`'s
+
+
+def changed_files(before: Seen, after: Seen) -> str:
+    """Which files differ between two fingerprints, in one phrase for the log:
+    `changed: config/feeds.yaml; new: indicators/b.yaml; removed: indicators/a.yaml`; on a
+    reload asked (SIGHUP) with no file changed, `no file changed: reloaded on request`."""
+    old, new = {name: rest for name, *rest in before}, {name: rest for name, *rest in after}
+    kinds = {
+        "changed": [n for n in new if n in old and new[n] != old[n]],
+        "new": [n for n in new if n not in old],
+        "removed": [n for n in old if n not in new],
+    }
+    said = [f"{kind}: {', '.join(names)}" for kind, names in kinds.items() if names]
+    return "; ".join(said) or "no file changed: reloaded on request"
+
+
 class Reloader:
     """The one reload mechanism (the daemon's check job, `monitor serve`): the definitions are
     loaded again when a file's name, mtime or size changed, or when asked (SIGHUP)."""
@@ -104,6 +133,8 @@ class Reloader:
         self._dir, self._file = indicators_dir, feeds_file
         self._settle, self._clock = settle, clock  # the clock of file modification times
         self._seen = fingerprint(indicators_dir, feeds_file)
+        self._base = self._previous = self._seen  # the files of the set in force (and before)
+        self.changed = ""  # the files whose edit brought the set `poll` last returned
         self._asked = threading.Event()
         self.definitions = definitions  # the last valid set
         self.validity = Validity()  # of the files as last read
@@ -145,7 +176,10 @@ class Reloader:
         elif same and asked:
             log.info("definitions unchanged")
         if same:
+            self._base = current
             return None
+        self.changed = changed_files(self._base, current)
+        self._previous, self._base = self._base, current
         self.definitions = definitions
         return definitions
 
@@ -153,9 +187,10 @@ class Reloader:
         """The set `poll` last returned was not put in force (storing it failed): `in_force`
         is the last valid set again, and the next poll loads the files again."""
         self.definitions = in_force
+        self._base = self._previous  # the next set names the files changed since `in_force`
         self._asked.set()
 
-    def _being_written(self, seen: tuple[tuple[str, int, int], ...]) -> bool:
+    def _being_written(self, seen: Seen) -> bool:
         """Whether a file may still be being written: one was modified less than the settle
         time ago, or changed since `seen` (while it was read). The next poll looks again."""
         if fingerprint(self._dir, self._file) != seen:

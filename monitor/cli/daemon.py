@@ -140,8 +140,11 @@ class _Reloading:
         from monitor import heap
 
         try:
-            if self._reloader.poll() is not None:
+            if (definitions := self._reloader.poll()) is not None:
+                from monitor.reloading import log_reloaded
+
                 heap.refreeze()  # the last set is let go
+                log_reloaded(definitions, self._reloader.changed)  # as `monitor run` logs it
         except DefinitionError as exc:  # a log record, as `monitor run` logs it (not a bare line)
             from monitor.reloading import log_invalid
 
