@@ -261,22 +261,25 @@ def _load_feeds(path: Path, problems: list[str]) -> tuple[list[Feed], str]:
         items = sequence(f, top["feeds"], "feeds", empty=True) if top and "feeds" in top else []
         first: dict[str, int] = {}
         for item in items:
-            feed = _feed(f, item)
-            if feed is None:
+            feed_id, feed = _feed(f, item)  # the id, read even when the rest is wrong
+            if feed_id is None:
                 continue
-            if feed.id in first:
-                f.error(item, f"duplicate feed id '{feed.id}' (first at line {first[feed.id]})")
+            if feed_id in first:  # said beside the item's other problems, not hidden by them
+                f.error(item, f"duplicate feed id '{feed_id}' (first at line {first[feed_id]})")
                 continue
-            first[feed.id] = line_of(item)
-            feeds.append(feed)
+            first[feed_id] = line_of(item)
+            if feed is not None:
+                feeds.append(feed)
     problems.extend(f.problems)
     return feeds, hashlib.sha256(data).hexdigest()
 
 
-def _feed(f: File, node: yaml.Node) -> Feed | None:
+def _feed(f: File, node: yaml.Node) -> tuple[str | None, Feed | None]:
+    """The feed's id (None when it has no valid one) and the feed (None when it has a problem:
+    said in `f`)."""
     values = mapping(f, node, "a feed", FEED_KEYS, ("id", "url"))
     if values is None:
-        return None
+        return None, None
     feed_id = ident(f, values["id"], "feed id") if "id" in values else None
     url = _url(f, values["url"]) if "url" in values else None
     tags = idents(f, values["tags"], "tag") if "tags" in values else []
@@ -285,8 +288,9 @@ def _feed(f: File, node: yaml.Node) -> Feed | None:
     silent = values.get("silent_after")
     silent_after = duration(f, silent, "silent_after", off=True) if silent is not None else None
     if feed_id is None or url is None:
-        return None
-    return Feed(feed_id, url, tuple(t for _, t in tags), interval, title or "", silent_after)
+        return feed_id, None
+    return feed_id, Feed(feed_id, url, tuple(t for _, t in tags), interval, title or "",
+                         silent_after)  # fmt: skip
 
 
 def _url(f: File, node: yaml.Node) -> str | None:
