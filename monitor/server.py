@@ -20,10 +20,14 @@ The only module that imports uvicorn. `WebServer` runs an app on a background th
 
 `Guard`, an ASGI middleware, answers HEAD wherever GET is answered (FastAPI routes GET only),
 refuses a request whose Host is not allowed with 400 (DNS rebinding: a page on another site
-whose name resolves to 127.0.0.1 must not read the API), refuses a body over `max_body_bytes`
-with 413 before any endpoint reads it (a declared Content-Length at once; a chunked body once
-that many bytes arrived, so it is never held whole), and puts `X-Content-Type-Options:
-nosniff` on every answer. The protocol's own refusals (400, 431) carry it too.
+whose name resolves to 127.0.0.1 must not read the API), refuses with 403 a request that could
+change state (any method but GET, HEAD, OPTIONS) which the browser says comes from a page of
+another site (`cross_site`: a form there, or a `fetch` with a body but no Content-Type, which
+needs no CORS preflight and which FastAPI before 0.132 read as JSON), refuses a body over
+`max_body_bytes` with 413 before any endpoint reads it (a declared Content-Length at once; a
+chunked body once that many bytes arrived, so it is never held whole), and puts
+`X-Content-Type-Options: nosniff` on every answer. The protocol's own refusals (400, 431)
+carry it too.
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SLICE = 4096  # bytes fed to the parser at a time while it reads headers
 
 
@@ -315,6 +320,12 @@ class Guard:
             log.info("web: refused Host %r", host[:100])
             await _plain_error(send, 400, f"web: Host {host[:100]!r} is not an allowed host")
             return
+        if scope["method"] not in SAFE_METHODS and cross_site(_headers(scope)):
+            log.info("web: refused a %s from another site's page", scope["method"])
+            await _plain_error(
+                send, 403, "web: a page of another site may not change anything here"
+            )
+            return
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"0")
         if not declared.isdigit() or int(declared) > self.max_body_bytes:
             await _plain_error(send, 413, self._too_large)
@@ -350,6 +361,14 @@ class Guard:
     @property
     def _too_large(self) -> str:
         return f"web: a request body is at most {self.max_body_bytes} bytes"
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    """The request's headers by (lowercase) name, the first of each."""
+    found: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        found.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+    return found
 
 
 class BodyTooLarge(Exception):
@@ -549,7 +568,8 @@ def not_modified(headers: Mapping[str, str], etag: str, last_modified: datetime 
 
 
 def cross_site(headers: Mapping[str, str]) -> bool:
-    """Whether a browser says the post comes from a page of another origin (a form there): by
+    """Whether a browser says the request comes from a page of another origin (a form there, a
+    script's `fetch`): by
     Sec-Fetch-Site, which every current browser sends, else by an Origin naming another host.
     An Origin of "null" is not taken for one: the page's no-referrer policy makes a browser
     send it for the page's own forms."""

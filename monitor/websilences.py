@@ -10,10 +10,9 @@ as the verdict endpoints), and the page's forms, whose reading the verdict form 
 Who: the name of the token that made the request (by bearer header or a session signed in with
 it; `api` for MONITOR_API_TOKEN), else `anonymous`, as for verdicts. The page's forms carry the
 session's CSRF token (`monitor.signin` checks it). Errors: 404 no such indicator or silence,
-409 the silence is over, 422 a bad outcome, duration or reason. The forms refuse a cross-site
-post (403), as the verdict form does, and so does POST /silences/{id}/end, which needs no body
-(the JSON posts need a JSON body, which another site's page cannot send without CORS). An id a
-form posts (`form_id`, the verdict form's entry too) is ASCII digits or 422.
+409 the silence is over, 422 a bad outcome, duration or reason. A post from another site's page
+never reaches these routes (`server.Guard`: 403). An id a form posts (`form_id`, the verdict
+form's entry too) is ASCII digits or 422.
 """
 
 from __future__ import annotations
@@ -131,10 +130,7 @@ def add_silence(state: State, request: Request, body: SilenceIn) -> SilenceOut:
     summary="End a silence now",
 )
 def end_silence(state: State, request: Request, silence_id: SilenceId) -> SilenceOut:
-    """End a silence in force now: the changes it held go out (alerts, the next digest). 403
-    from another site's page: this post needs no body, so a form there could send it."""
-    if server.cross_site(request.headers):
-        raise HTTPException(403, "silence: another site's page may not end a silence")
+    """End a silence in force now: the changes it held go out (alerts, the next digest)."""
     who = signin.visitor_of(request).name
     return SilenceOut.of(_end(state, silence_id, who), now=state.clock())
 
@@ -171,10 +167,8 @@ async def page_end_silence(state: State, request: Request, indicator_id: str) ->
 
 
 async def read_form(request: Request, what: str, max_fields: int = 8) -> dict[str, str]:
-    """A form the page posted, as field -> first value: 403 from another site's page, 413 when
-    longer than FORM_MAX_BYTES, 422 with more fields than the page's forms have."""
-    if server.cross_site(request.headers):
-        raise HTTPException(403, f"{what}: a form of another site may not post here")
+    """A form the page posted, as field -> first value: 413 when longer than FORM_MAX_BYTES,
+    422 with more fields than the page's forms have (another site's form: `server.Guard`)."""
     try:
         body = await server.read_at_most(request.stream(), FORM_MAX_BYTES)
         if body is None:

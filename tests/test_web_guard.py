@@ -16,7 +16,7 @@ from monitor.server import Guard, Limits
 from monitor.store import Store
 from monitor.web import WebServer, create_app
 from tests import webdata
-from tests.webdata import NOW, settings
+from tests.webdata import NOW, VISA_HERALD, entry_id, settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -105,6 +105,47 @@ def test_another_host_is_refused_with_400(client: TestClient, host: str) -> None
     assert answer.status_code == 400
     assert "is not an allowed host" in answer.json()["detail"]
     assert client.head("/healthz", headers={"Host": host}).status_code == 400
+
+
+ANOTHER_SITE = [
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site"},  # another port of 127.0.0.1, another app of the LAN
+    {"Origin": "https://evil.example"},
+]
+
+
+@pytest.mark.parametrize("headers", ANOTHER_SITE)
+def test_another_sites_page_changes_nothing_through_the_json_endpoints(
+    client: TestClient, store: Store, headers: dict[str, str]
+) -> None:
+    """Without tokens (the default) anyone who reaches the port may judge and silence, and a
+    page of any site the analyst visits reaches 127.0.0.1 through their browser: a `fetch` with
+    a Blob body sends no Content-Type, needs no CORS preflight, and FastAPI before 0.132 read
+    it as JSON. Whatever the body, a request the browser says is another site's is refused."""
+    herald = entry_id(store, VISA_HERALD)
+    posts = {
+        f"/indicators/visa-easing/evidence/{herald}/verdict": {"outcome": "eased", "verdict": "no"},
+        "/silences": {"indicator": "visa-easing", "for": "1d", "reason": "noise"},
+    }
+    for path, body in posts.items():
+        answer = client.post(path, json=body, headers=headers)
+        assert answer.status_code == 403, path
+        assert answer.json() == {
+            "detail": "web: a page of another site may not change anything here"
+        }
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    assert (store.verdicts(), store.silences()) == ([], [])
+    same_origin = {"Sec-Fetch-Site": "same-origin", "Origin": "http://testserver"}
+    assert client.post("/silences", json=posts["/silences"], headers=same_origin).status_code == 201
+
+
+def test_a_tool_and_a_browser_reading_are_not_taken_for_another_site(client: TestClient) -> None:
+    """curl and scripts send neither Sec-Fetch-Site nor Origin; reading is never refused."""
+    body = {"indicator": "visa-easing", "for": "1d", "reason": "noise"}
+    assert client.post("/silences", json=body).status_code == 201
+    for method in ("GET", "HEAD"):
+        answer = client.request(method, "/indicators", headers={"Sec-Fetch-Site": "cross-site"})
+        assert answer.status_code == 200, method
 
 
 def test_allowed_hosts_replace_the_bind_address_and_may_name_a_port() -> None:

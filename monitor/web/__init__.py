@@ -38,8 +38,9 @@ GET /indicators once per computation of the views (`answers.AnswerCache`, the mo
 used 8 MB of answers).
 
 A verdict is by the name of the token (bearer or session) that made it, else by `anonymous`;
-it re-evaluates the indicator at once. The form endpoint refuses a cross-site post
-(403, by `Sec-Fetch-Site` and `Origin`), so another site cannot make a visitor's browser judge.
+it re-evaluates the indicator at once. A request that could change state (POST) which the
+browser says comes from another site's page is refused (403, by `Sec-Fetch-Site` and `Origin`:
+`server.Guard`), so another site cannot make a visitor's browser judge or silence.
 
 /healthz: `starting` (200) for one MAX_AGE before a first successful cycle, then `stale` (503);
 after it `unhealthy` (503) if no feed was read in two intervals, `degraded` if some fails.
