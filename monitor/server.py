@@ -1,5 +1,5 @@
-"""What stands between a socket and the app: uvicorn, its limits, and the checks every request
-passes before an endpoint sees it.
+"""What stands between a socket and the app: uvicorn and its limits (the checks every request
+passes before an endpoint sees it are monitor.guard's).
 
 The only module that imports uvicorn. `WebServer` runs an app on a background thread
 (`monitor run`), `serve` in the foreground (`monitor serve`); both with `Limits`:
@@ -18,16 +18,8 @@ The only module that imports uvicorn. `WebServer` runs an app on a background th
   only starts after a first answer.
 - `keepalive_timeout`: uvicorn's `timeout_keep_alive`, an idle connection after an answer.
 
-`Guard`, an ASGI middleware, answers HEAD wherever GET is answered (FastAPI routes GET only),
-refuses a request whose Host is not allowed with 400 (DNS rebinding: a page on another site
-whose name resolves to 127.0.0.1 must not read the API), refuses with 403 a request that could
-change state (any method but GET, HEAD, OPTIONS) which the browser says comes from a page of
-another site (`cross_site`: a form there, or a `fetch` with a body but no Content-Type, which
-needs no CORS preflight and which FastAPI before 0.132 read as JSON), refuses a body over
-`max_body_bytes` with 413 before any endpoint reads it (a declared Content-Length at once; a
-chunked body once that many bytes arrived, so it is never held whole), and puts
-`X-Content-Type-Options: nosniff` on every answer. The protocol's own refusals (400, 431)
-carry it too.
+`Guard` (monitor.guard), the checks every request passes before an endpoint, is re-exported
+here; the protocol's own refusals (400, 431) carry its `X-Content-Type-Options: nosniff` too.
 """
 
 from __future__ import annotations
@@ -38,20 +30,20 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http import HTTPStatus
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from monitor.domain import parse_http_date
 from monitor.errors import MonitorError
+from monitor.guard import MAX_BODY_BYTES, Guard, cross_site
 from monitor.settings import Settings
 
 __all__ = [
@@ -69,15 +61,7 @@ __all__ = [
 
 log = logging.getLogger("monitor.web")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-NOSNIFF = (b"x-content-type-options", b"nosniff")
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SLICE = 4096  # bytes fed to the parser at a time while it reads headers
 
 
@@ -90,7 +74,7 @@ class Limits:
     max_headers: int = 100
     header_timeout: float = 10.0
     keepalive_timeout: float = 5.0
-    max_body_bytes: int = 65536
+    max_body_bytes: int = MAX_BODY_BYTES
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -260,149 +244,6 @@ def _protocol(limits: Limits) -> type[asyncio.Protocol]:
     return type("GuardedProtocol", (_GuardedProtocol,), {"LIMITS": limits})
 
 
-# ---------------------------------------------------------------- every request
-
-
-def _host_and_port(value: str) -> tuple[str, int | None]:
-    """'Example.org:8000' -> ('example.org', 8000); '[::1]' -> ('[::1]', None)."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        name, _, rest = value.partition("]")
-        name, port = name + "]", rest.removeprefix(":")
-    elif value.count(":") > 1:  # a bare IPv6 address
-        name, port = f"[{value}]", ""
-    else:
-        name, _, port = value.partition(":")
-    return name.rstrip("."), int(port) if port.isdigit() else None
-
-
-class Guard:
-    """ASGI middleware: the Host check, HEAD as GET without the body, and nosniff."""
-
-    def __init__(
-        self,
-        app: App,
-        *,
-        allowed_hosts: Iterable[str],
-        bind_host: str,
-        max_body_bytes: int = Limits.max_body_bytes,
-    ) -> None:
-        self.app = app
-        self.max_body_bytes = max_body_bytes
-        # The loopback names always: no page can make a browser send them (DNS rebinding sends
-        # the attacker's name), and the image's healthcheck and a shell on the machine use them.
-        allowed = [*LOCAL_HOSTS, *allowed_hosts] if allowed_hosts else [*LOCAL_HOSTS, bind_host]
-        self._any = "*" in allowed
-        self._allowed = [_host_and_port(a) for a in allowed if a != "*"]
-        self._local = not list(allowed_hosts)  # the default also allows the local address
-
-    def allows(self, host: str, server: tuple[str, int | None] | None) -> bool:
-        if self._any:
-            return True
-        name, port = _host_and_port(host)
-        if not name:
-            return False
-        if self._local and server and _host_and_port(str(server[0]))[0] == name:
-            return True
-        for allowed, allowed_port in self._allowed:
-            suffix = allowed.removeprefix("*")
-            hit = name == allowed or (allowed.startswith("*.") and name.endswith(suffix))
-            if hit and allowed_port in (None, port):
-                return True
-        return False
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
-        if not self.allows(host, scope.get("server")):
-            log.info("web: refused Host %r", host[:100])
-            await _plain_error(send, 400, f"web: Host {host[:100]!r} is not an allowed host")
-            return
-        if scope["method"] not in SAFE_METHODS and cross_site(_headers(scope)):
-            log.info("web: refused a %s from another site's page", scope["method"])
-            await _plain_error(
-                send, 403, "web: a page of another site may not change anything here"
-            )
-            return
-        declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"0")
-        if not declared.isdigit() or int(declared) > self.max_body_bytes:
-            await _plain_error(send, 413, self._too_large)
-            return
-        body = _CappedBody(receive, self.max_body_bytes)
-        head = scope["method"] == "HEAD"
-        if head:
-            scope = {**scope, "method": "GET"}
-        refused = False
-
-        async def guarded(message: Message) -> None:
-            nonlocal refused
-            if body.over:  # whatever the endpoint made of the cut body (FastAPI: a 400)
-                if not refused:
-                    refused = True
-                    await _plain_error(send, 413, self._too_large)
-                return
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if not any(name.lower() == NOSNIFF[0] for name, _ in headers):
-                    headers.append(NOSNIFF)
-                message = {**message, "headers": headers}
-            elif head and message["type"] == "http.response.body":
-                message = {**message, "body": b""}
-            await send(message)
-
-        try:
-            await self.app(scope, body.receive, guarded)
-        except BodyTooLarge:
-            if not refused:
-                await _plain_error(send, 413, self._too_large)
-
-    @property
-    def _too_large(self) -> str:
-        return f"web: a request body is at most {self.max_body_bytes} bytes"
-
-
-def _headers(scope: Scope) -> dict[str, str]:
-    """The request's headers by (lowercase) name, the first of each."""
-    found: dict[str, str] = {}
-    for name, value in scope["headers"]:
-        found.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
-    return found
-
-
-class BodyTooLarge(Exception):
-    """A body without a Content-Length (chunked) ran past the cap while an endpoint read it."""
-
-
-class _CappedBody:
-    """A request's `receive` that counts body bytes and raises BodyTooLarge past the cap."""
-
-    def __init__(self, receive: Receive, limit: int) -> None:
-        self._receive, self._limit, self._seen = receive, limit, 0
-        self.over = False
-
-    async def receive(self) -> Message:
-        message = await self._receive()
-        if message["type"] == "http.request":
-            self._seen += len(message.get("body", b""))
-            if self._seen > self._limit:
-                self.over = True
-                raise BodyTooLarge
-        return message
-
-
-async def _plain_error(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        NOSNIFF,
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 # ---------------------------------------------------------------- serving
 
 
@@ -565,21 +406,6 @@ def not_modified(headers: Mapping[str, str], etag: str, last_modified: datetime 
         return False
     client = parse_http_date(since)
     return client is not None and last_modified.replace(microsecond=0) <= client
-
-
-def cross_site(headers: Mapping[str, str]) -> bool:
-    """Whether a browser says the request comes from a page of another origin (a form there, a
-    script's `fetch`): by
-    Sec-Fetch-Site, which every current browser sends, else by an Origin naming another host.
-    An Origin of "null" is not taken for one: the page's no-referrer policy makes a browser
-    send it for the page's own forms."""
-    fetch_site = headers.get("sec-fetch-site")
-    if fetch_site is not None:
-        return fetch_site not in ("same-origin", "none")
-    origin = headers.get("origin")
-    if origin is None or origin == "null":
-        return False
-    return urlsplit(origin).netloc != headers.get("host", "")
 
 
 async def read_at_most(stream: AsyncIterator[bytes], limit: int) -> bytes | None:
