@@ -3,13 +3,14 @@ behind them, and re-exports `Guard` and `cross_site`).
 
 `Guard`, an ASGI middleware, answers HEAD wherever GET is answered (FastAPI routes GET only),
 refuses a request whose Host is not allowed with 400 (DNS rebinding: a page on another site
-whose name resolves to 127.0.0.1 must not read the API), refuses with 403 a request that could
-change state (any method but GET, HEAD, OPTIONS) which the browser says comes from a page of
-another site (`cross_site`: a form there, or a `fetch` with a body but no Content-Type, which
-needs no CORS preflight and which FastAPI before 0.132 read as JSON), refuses a body over
-`max_body_bytes` with 413 before any endpoint reads it (a declared Content-Length at once; a
-chunked body once that many bytes arrived, so it is never held whole), and puts
-`X-Content-Type-Options: nosniff` on every answer.
+whose name resolves to 127.0.0.1 must not read the API; allowed: the loopback names, the bind
+address or MONITOR_HTTP_ALLOWED_HOSTS, and MONITOR_PUBLIC_URL's host; a port not digits is
+none), refuses with 403 a request that could change state (any method but GET, HEAD, OPTIONS)
+which the browser says comes from a page of another site (`cross_site`: a form there, or a
+`fetch` with a body but no Content-Type, which needs no CORS preflight and which FastAPI before
+0.132 read as JSON), refuses a body over `max_body_bytes` with 413 before any endpoint reads it
+(a declared Content-Length at once; a chunked body once that many bytes arrived, so it is never
+held whole), and puts `X-Content-Type-Options: nosniff` on every answer.
 """
 
 from __future__ import annotations
@@ -41,12 +42,24 @@ def _host_and_port(value: str) -> tuple[str, int | None]:
     value = value.strip().lower()
     if value.startswith("["):
         name, _, rest = value.partition("]")
+        if rest and not rest.startswith(":"):  # '[::1]evil': no host a browser sends
+            return "", None
         name, port = name + "]", rest.removeprefix(":")
     elif value.count(":") > 1:  # a bare IPv6 address
         name, port = f"[{value}]", ""
     else:
         name, _, port = value.partition(":")
-    return name.rstrip("."), int(port) if port.isdigit() else None
+    if port and not (port.isascii() and port.isdigit()):  # 'localhost:80@evil', 'localhost:x'
+        return "", None
+    return name.rstrip("."), int(port) if port else None
+
+
+def _public_host(public_url: str | None) -> list[str]:
+    """The host of MONITOR_PUBLIC_URL, as a Host header names it: [] when unset."""
+    host = urlsplit(public_url).hostname if public_url else None
+    if not host:
+        return []
+    return [f"[{host}]" if ":" in host else host]
 
 
 class Guard:
@@ -58,16 +71,20 @@ class Guard:
         *,
         allowed_hosts: Iterable[str],
         bind_host: str,
+        public_url: str | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         # The loopback names always: no page can make a browser send them (DNS rebinding sends
         # the attacker's name), and the image's healthcheck and a shell on the machine use them.
-        allowed = [*LOCAL_HOSTS, *allowed_hosts] if allowed_hosts else [*LOCAL_HOSTS, bind_host]
+        # The public address's host too: readers reach the page there, through a proxy that
+        # may pass their Host on, and it is the operator's name, which no attacker resolves.
+        named = list(allowed_hosts)
+        allowed = [*LOCAL_HOSTS, *(named or [bind_host]), *_public_host(public_url)]
         self._any = "*" in allowed
         self._allowed = [_host_and_port(a) for a in allowed if a != "*"]
-        self._local = not list(allowed_hosts)  # the default also allows the local address
+        self._local = not named  # the default also allows the local address
 
     def allows(self, host: str, server: tuple[str, int | None] | None) -> bool:
         if self._any:

@@ -120,7 +120,7 @@ class Settings(BaseSettings):
         description="Host header values the HTTP endpoint answers, comma-separated, each a name "
         "or address with or without `:port` (`*.example.org` for its subdomains, `*` for any); "
         "other hosts get 400, a defence against DNS rebinding. Unset: the bind address, on any "
-        "port; `localhost`, `127.0.0.1` and `[::1]` are allowed either way.",
+        "port; `localhost`, `127.0.0.1`, `[::1]` and PUBLIC_URL's host are allowed either way.",
     )
     http_max_connections: int = Field(
         100,

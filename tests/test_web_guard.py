@@ -168,6 +168,50 @@ def test_allowed_hosts_replace_the_bind_address_and_may_name_a_port() -> None:
     assert anything.allows("whatever.example", server)
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "localhost:80@evil.example",
+        "localhost:x",
+        "[::1]evil.example",
+        "[::1]:8000x",
+        "localhost:\xb2",
+    ],
+)
+def test_a_host_with_anything_but_digits_after_the_colon_is_refused(
+    client: TestClient, host: str
+) -> None:
+    """No browser sends these; read leniently they were a loopback name on some port, and
+    'localhost:²' (the byte 0xB2 as the server decodes it: a digit to str.isdigit, not to int)
+    raised ValueError in the Guard (TestClient sends it as UTF-8, so it is asked directly)."""
+    guard = Guard(lambda *_: None, allowed_hosts=[], bind_host="127.0.0.1")  # type: ignore[arg-type,return-value]
+    assert not guard.allows(host, ("127.0.0.1", 8000))
+    if host.isascii():
+        assert client.get("/indicators", headers={"Host": host}).status_code == 400
+
+
+@pytest.mark.parametrize("allowed", [[], ["status.example.com"]])
+def test_the_public_url_s_host_is_allowed(
+    store: Store, defs: Definitions, allowed: list[str]
+) -> None:
+    """Readers reach the page at MONITOR_PUBLIC_URL, through a proxy that may pass their Host
+    on: that name needs no listing in MONITOR_HTTP_ALLOWED_HOSTS as well, on any port."""
+    public = settings(public_url="https://Monitor.Example.org/status", http_allowed_hosts=allowed)
+    app = create_app(store=store, definitions=lambda: defs, settings=public, clock=lambda: NOW)
+    with TestClient(app) as client:
+        for host in ("monitor.example.org", "monitor.example.org:443", "MONITOR.example.org."):
+            assert client.get("/indicators", headers={"Host": host}).status_code == 200, host
+        for host in ("evil.example", "example.org", "monitor.example.org.evil.example"):
+            assert client.get("/indicators", headers={"Host": host}).status_code == 400, host
+    ipv6 = Guard(
+        lambda *_: None,  # type: ignore[arg-type,return-value]
+        allowed_hosts=allowed,
+        bind_host="::",
+        public_url="http://[2001:db8::7]:8080/",
+    )
+    assert ipv6.allows("[2001:db8::7]:8080", ("2001:db8::10", 8080))
+
+
 def test_the_default_allows_the_bind_address_and_the_address_the_request_reached() -> None:
     guard = Guard(lambda *_: None, allowed_hosts=[], bind_host="192.168.1.9")  # type: ignore[arg-type,return-value]
     assert guard.allows("192.168.1.9:8000", ("192.168.1.9", 8000))

@@ -163,6 +163,7 @@ def create_app(
         Guard,
         allowed_hosts=settings.http_allowed_hosts,
         bind_host=settings.http_host,
+        public_url=settings.public_url,
         max_body_bytes=settings.http_max_body_bytes,
     )
     app.state.monitor = _State(store, definitions, settings, clock, clock(), validity, failing)
