@@ -4,6 +4,7 @@ its id repeats one above."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,33 @@ def test_a_repeated_id_whose_first_feed_is_broken_is_said_too(tmp_path: Path) ->
         f"{feeds}:2: feed url 'ftp://example.org/a' must be an http:// or https:// URL",
         f"{feeds}:3: duplicate feed id 'a' (first at line 2)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "bad"),
+    [("http://exa mple.com/feed", " "), ("https://news.example.org%2F/rss", "%"),
+     ("http://exa<mple.com/", "<"), ("http://host\\name.example/", "\\")],
+)  # fmt: skip
+def test_a_host_no_name_can_have_is_said_where_it_is_written(
+    tmp_path: Path, url: str, bad: str
+) -> None:
+    """The HTTP client sends such a host percent-encoded, so the feed would fail at every cycle
+    with a name that does not resolve; validate says so at the line instead."""
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - {{id: a, url: {json.dumps(url)}}}\n")
+
+    problems = validate(INDICATORS, feeds)
+
+    host = url.split("/")[2]
+    assert problems == [
+        f"{feeds}:2: feed url {url!r}: its host {host!r} holds {bad!r}, which no host name has"
+    ]
+
+
+def test_hosts_a_feed_may_have_are_read(tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds.yaml"
+    urls = ["http://例え.jp/feed", "http://[::1]:8080/x", "http://my_host.local/x?q=a b"]
+    feeds.write_text(
+        "feeds:\n" + "".join(f"  - {{id: f{n}, url: {u!r}}}\n" for n, u in enumerate(urls))
+    )
+    assert validate(INDICATORS, feeds) == []

@@ -293,6 +293,10 @@ def _feed(f: File, node: yaml.Node) -> tuple[str | None, Feed | None]:
                          silent_after)  # fmt: skip
 
 
+# What WHATWG's URL standard forbids in a host, less what splitting the URL already took out
+_NOT_IN_HOSTS = frozenset("<>[]\\^|%")
+
+
 def _url(f: File, node: yaml.Node) -> str | None:
     url = string(f, node, "feed url")
     if url is None:
@@ -313,6 +317,12 @@ def _url(f: File, node: yaml.Node) -> str | None:
         return None
     if not ok:
         f.error(node, f"feed url {without_password(url)!r} must be an http:// or https:// URL")
+        return None
+    host = urlsplit(url).hostname or ""
+    bad = next((c for c in host if c.isspace() or c in _NOT_IN_HOSTS), None)
+    if bad is not None:  # the client would send it percent-encoded, and no name would resolve
+        f.error(node, f"feed url {without_password(url)!r}: its host {host!r} holds {bad!r}, "
+                      "which no host name has")  # fmt: skip
         return None
     return url
 
