@@ -101,3 +101,26 @@ def test_a_command_refused_for_bad_definitions_shows_20_per_file_too(env: dict[s
     assert lines[20].endswith(f"generated.yaml: … and {BAD_TERMS - 20} more "
                               "(monitor validate --json lists every one)")  # fmt: skip
     assert lines[-1] == f"Error: definitions: {BAD_TERMS + 3} problems; nothing was done"
+
+
+@pytest.mark.parametrize("valid", [True, False], ids=["valid", "invalid"])
+def test_validate_loads_the_definitions_once(
+    env: dict[str, str], valid: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each load reads and checks every term (a quarter of a second for the shipped ones): the
+    command loaded them to find the problems, then again for the warnings."""
+    import monitor.definitions as definitions
+
+    loads: list[Path] = []
+    load = definitions.load_definitions
+
+    def counted(indicators_dir: Path, feeds_file: Path) -> definitions.Definitions:
+        loads.append(indicators_dir)
+        return load(indicators_dir, feeds_file)
+
+    monkeypatch.setattr(definitions, "load_definitions", counted)
+    if valid:
+        env = env | {"MONITOR_INDICATORS_DIR": str(VALID / "indicators")}
+    result = invoke(["validate", "--general-news", str(DATA / "general-news")], env)
+    assert result.exit_code == (0 if valid else 1)
+    assert len(loads) == 1

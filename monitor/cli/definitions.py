@@ -59,11 +59,16 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...], as_json: bool) -> 
 
     Example: monitor validate --general-news tests/data/general-news/general-news.xml
     """
-    from monitor.definitions import shown_per_file, tag_warnings, validate, warned
+    from monitor.definitions import shown_per_file, tag_warnings, warned
     from monitor.definitions import warnings as definition_warnings
+    from monitor.errors import DefinitionError
     from monitor.match import Matcher, general_news_warnings, regex_warnings
 
-    problems = validate(rt.settings.indicators_dir, rt.settings.feeds_file)
+    problems: list[str] = []
+    try:  # loaded once, as the runtime's (`validate` loaded them, then the runtime again)
+        rt.definitions  # noqa: B018 (loaded on first use)
+    except DefinitionError as exc:
+        problems = exc.problems
     found: list[str] = []
     if not problems:
         d = rt.definitions
