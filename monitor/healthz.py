@@ -5,7 +5,6 @@ hold; and how old the last cycle may be (`health_max_age`).
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import datetime, timedelta
 
@@ -13,13 +12,11 @@ from monitor.counts import count
 from monitor.domain import CLOCK_SLACK, Definitions
 from monitor.errors import StoreError
 from monitor.reloading import Validity
-from monitor.repeats import Repeats
 from monitor.settings import Settings
 from monitor.store import FeedCounts, Store
 from monitor.views import replay_note
 from monitor.webmodels.feeds import FeedCountsOut, HealthOut, HealthStatus
-
-log = logging.getLogger("monitor.web")  # /healthz is the web's answer
+from monitor.weboutage import Outage
 
 HEALTH_FACTOR = 3  # /healthz: a last success older than this many check intervals is stale
 
@@ -53,7 +50,8 @@ def health(
     validity: Validity = Validity(),  # noqa: B008 (frozen)
     schema: str | None = None,
     failing: str | None = None,
-    outage: Repeats | None = None,
+    outage: Outage | None = None,
+    asked: str = "GET /healthz",
 ) -> HealthOut:
     """GET /healthz: `unavailable` when the database does not answer; `starting` for one
     `max_age` after `started` while no cycle has finished, then `stale`; `stale` too when the
@@ -65,9 +63,10 @@ def health(
     checks fail (`failing`: `Daemon.check_failure`), and every status then says
     why; a replay at work says so too, without changing the status. `incompatible` when
     `schema` says why the database is not at the code's revision any more (another version
-    migrated it): nothing else is read. `outage` (the app's, across requests) logs a database
-    that does not answer once, then at the 2nd, 4th, 8th… request in a row, and once when it
-    answers again: a load balancer probing every few seconds does not flood the log."""
+    migrated it): nothing else is read. `outage` (the app's, shared by every endpoint) is told
+    whether the database answered the request `asked`: an outage is logged once, then at the
+    2nd, 4th, 8th… failed request in a row, and once when it answers again, so a load balancer
+    probing every few seconds does not flood the log."""
     limit = max_age.total_seconds()
     if schema is not None:
         return HealthOut(
@@ -81,14 +80,14 @@ def health(
         alerts = store.failing_alerts(now)
         hold = store.replay_hold()
     except StoreError as exc:
-        _say_outage(outage or Repeats(), exc)
+        if outage is not None:
+            outage.failed(asked, exc)
         return HealthOut(
             status="unavailable", database=False, last_successful_cycle=None, age_seconds=None,
             max_age_seconds=limit, feeds=None, reasons=["the database did not answer"],
         )  # fmt: skip
-    if outage is not None and (failed := outage.worked()):
-        log.info("web: healthz: the database answers again, after %s in a row",
-                 count(failed, "failed request"))  # fmt: skip
+    if outage is not None:
+        outage.answered(asked)
     status: HealthStatus
     age = None if last is None else max((now - last).total_seconds(), 0.0)
     if last is not None and last > now + CLOCK_SLACK:  # no cycle finished since the clock
@@ -131,16 +130,6 @@ def health(
         status=status, database=True, last_successful_cycle=last, last_check=checked,
         age_seconds=age, max_age_seconds=limit, feeds=FeedCountsOut.of(counts), reasons=reasons,
     )  # fmt: skip
-
-
-def _say_outage(outage: Repeats, exc: StoreError) -> None:
-    said = outage.failed(str(exc))
-    if said == "first":
-        log.error("web: healthz: %s; answering 503 while it lasts (said again at the 2nd, 4th, "
-                  "8th… request in a row)", exc)  # fmt: skip
-    elif said == "again":
-        log.error("web: healthz: the database still does not answer (%d requests in a row): %s",
-                  outage.failures, exc)  # fmt: skip
 
 
 def _feed_health(counts: FeedCounts) -> tuple[HealthStatus, list[str]]:

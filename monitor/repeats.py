@@ -1,7 +1,8 @@
 """A failure that repeats at every try (the database down, a full disk): said once, then at
 the 2nd, 4th, 8th… failure in a row with the count, and once when it works again, so a job at
 every tick or an endpoint a load balancer probes every few seconds does not flood the log.
-Used by the scheduler's jobs and by GET /healthz. Imports nothing of monitor."""
+Used by the scheduler's jobs and by the HTTP endpoint's one record of a database that does not
+answer (`weboutage`). Imports nothing of monitor."""
 
 from __future__ import annotations
 

@@ -63,8 +63,10 @@ class SchemaWatch:
             self._read_at = now
             try:
                 problem = self._read()
-            except StoreError as exc:  # the endpoints answer 503 themselves; read again later
-                log.warning("web: %s", exc)
+            except StoreError as exc:  # read again later; the request's endpoint reads the
+                # database too, and its 503 goes to the app's one record of the outage
+                # (`weboutage.Outage`): a line here would be one more every CHECK_EVERY
+                log.debug("web: %s", exc)
                 return None
             self.problem = problem
         if problem is not None:

@@ -29,7 +29,8 @@ ASCII digits alone (`webmodels.given.digits_only`) or 422. The pages, /indicator
 and the Atom feeds carry an ETag (a hash of the body) and honour If-None-Match with 304; the
 others (/healthz, /metrics, /entries, /silences, the exports, an explanation) are made afresh,
 without one.
-How errors and those conditional answers leave: `web.replies`.
+How errors and those conditional answers leave: `web.replies`. A database that does not answer
+is 503 at every endpoint, logged as one outage of the whole app (`monitor.weboutage`).
 
 Statuses and evidence (`views.ViewCache`) are computed again only when the data version moved
 (a cycle ended, a status was recorded, an entry matched), the definitions were reloaded, or a
@@ -67,14 +68,13 @@ from monitor.answers import Answer, AnswerCache
 from monitor.domain import Definitions, as_utc, utcnow
 from monitor.errors import StoreError, VerdictError
 from monitor.reloading import Validity
-from monitor.repeats import Repeats
 from monitor.server import Guard, Limits, WebServer, serve
 from monitor.settings import Settings
 from monitor.statuses import Judged, judge, standing
 from monitor.store import Store
 from monitor.timeline import TIMELINE_DAYS
 from monitor.views import Snapshot, ViewCache
-from monitor.web.replies import Conditional, install_error_handlers
+from monitor.web.replies import Conditional, asked, database_answered, install_error_handlers
 from monitor.webmodels import (
     HistoryOut,
     IndicatorDetailOut,
@@ -86,6 +86,7 @@ from monitor.webmodels import (
 )
 from monitor.webmodels.feeds import FeedOut, HealthOut
 from monitor.webmodels.given import digits_only
+from monitor.weboutage import Outage
 from monitor.webschema import SchemaWatch, refuse_writes
 
 __all__ = ["Limits", "WebServer", "create_app", "serve"]
@@ -171,8 +172,9 @@ def create_app(
     app.include_router(_open)
     routers = (_cached, _api, _pages, webentries.router, webexplain.router, webexport.router,
                websilences.router)  # fmt: skip
+    answering = [*guarded, Depends(database_answered)]  # routes that read the database
     for router in routers:
-        app.include_router(router, dependencies=guarded, responses=refusals)
+        app.include_router(router, dependencies=answering, responses=refusals)
     return app
 
 
@@ -192,7 +194,7 @@ class _State:
         self.views = ViewCache(self.store)
         self.answers: AnswerCache[Answer] = AnswerCache()
         self.pages: AnswerCache[_History] = AnswerCache()
-        self.outage = Repeats()  # /healthz's requests in a row the database did not answer
+        self.outage = Outage()  # requests in a row the database did not answer, at any endpoint
 
     def feed_store(self) -> Store:
         """The store with its feeds as the feeds file has them: one no daemon stored yet listed
@@ -249,6 +251,7 @@ def healthz(state: State, request: Request, response: Response) -> HealthOut:
     health = service_health.health(state.feed_store(), now=state.clock(), started=state.started,
                                    max_age=max_age, validity=state.validity(),
                                    failing=state.failing(), outage=state.outage,
+                                   asked=asked(request),
                                    schema=request.app.state.schema.problem)  # fmt: skip
     response.status_code = health.code
     response.headers["Cache-Control"] = _NO_STORE

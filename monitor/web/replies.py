@@ -1,13 +1,14 @@
 """How the web's answers leave: an error as FastAPI's JSON, or as a page when a browser asks
 for HTML (`Vary: Accept`; never a stack trace: a failure is logged and answered 500, a database
-that does not answer 503); and the conditional answers of the cached routes and pages (an ETag,
-the endpoint's Last-Modified, `server.cache_headers`, 304 when the client's copy is current).
+that does not answer 503, logged through the app's one record of it, `weboutage.Outage`); and
+the conditional answers of the cached routes and pages (an ETag, the endpoint's Last-Modified,
+`server.cache_headers`, 304 when the client's copy is current).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -69,7 +70,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return by_accept(HTMLResponse(body, status_code=exc.status_code, headers=exc.headers))
 
     async def unavailable(request: Request, exc: Exception) -> Response:
-        log.error("web: %s", exc)
+        assert isinstance(exc, StoreError)
+        request.app.state.monitor.outage.failed(asked(request), exc)  # web._State's
         return await http_error(request, StarletteHTTPException(503, "the database did not answer"))
 
     async def invalid(request: Request, exc: Exception) -> Response:
@@ -88,6 +90,19 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
+
+
+async def database_answered(request: Request) -> AsyncIterator[None]:
+    """A dependency of the routes that read the database: one that answered without a store
+    error (a 503 does not get past the yield, nor a 404) tells the app's outage record that the
+    database answers (`weboutage.Outage`)."""
+    yield
+    request.app.state.monitor.outage.answered(asked(request))
+
+
+def asked(request: Request) -> str:
+    """The request as the log names it: `GET /indicators` (no query: it may hold a search)."""
+    return f"{request.method} {request.url.path}"
 
 
 def allowed_methods(request: Request) -> str:
