@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +21,7 @@ import monitor.web
 from monitor.domain import Definitions
 from monitor.store import Store
 from monitor.web import WebServer
-from tests import webdata
+from tests import chromium, webdata
 from tests.feedserver import FeedServer
 from tests.webdata import NOW, VISA_HERALD, entry_id, settings
 
@@ -30,13 +29,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::Deprecati
 
 db_url, defs, store = webdata.db_url, webdata.defs, webdata.store  # fixtures
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-features=HttpsUpgrades",  # the hostile site is plain http, as it may well be
     "--host-resolver-rules=MAP attacker.test 127.0.0.1, MAP rebind.test 127.0.0.1",
-]  # fmt: skip
+]
 
 
 class Recorder:
@@ -97,15 +93,7 @@ def recorded(app: FastAPI) -> Iterator[tuple[WebServer, Recorder]]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    yield from chromium.launched(*ARGS)
 
 
 def hostile_page(monitor: str, herald: int) -> bytes:

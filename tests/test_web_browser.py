@@ -5,7 +5,6 @@ Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +17,7 @@ from monitor.domain import Definitions
 from monitor.pipeline import evaluate_and_record, store_entries
 from monitor.store import Store
 from monitor.web import WebServer, create_app
-from tests import webdata
+from tests import chromium, webdata
 from tests.conftest import ROOT
 from tests.webdata import GENERAL, NOW, VISA_HERALD, entry_id
 
@@ -26,14 +25,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::Deprecati
 
 db_url, defs, store, app = webdata.db_url, webdata.defs, webdata.store, webdata.app  # fixtures
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "test-artifacts"
 EASED = "Visas are waived or extended"  # visa-easing's one outcome
 NOT_TRIED = "the entry lacks terms the rule needs (not tried)"  # explain's words for a miss
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 @pytest.fixture
@@ -44,15 +38,7 @@ def server(app: FastAPI) -> Iterator[WebServer]:
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    yield from chromium.launched()
 
 
 def shot(page: object, name: str) -> Path:
