@@ -54,10 +54,16 @@ class Paused:
     log: Path
     db: Path
 
-    def signal(self, signum: int) -> list[int]:
-        """Send `signum` where the process is held, then let it go on; its descendants then."""
+    def signal(self, signum: int, *, once_said: bool = False) -> list[int]:
+        """Send `signum` where the process is held, then let it go on; its descendants then.
+        `once_said`: only once the handler logged that it was received (logging is set up by
+        then): held in a start-up stage's own thread, the process could otherwise see the go
+        before its main thread ran the handler, and go on as if no signal had come."""
         family = descendants(self.proc.pid)
         self.proc.send_signal(signum)
+        if once_said:
+            said = f"{signal.Signals(signum).name} received"
+            wait_for(lambda: said in self.text() or self.proc.poll() is not None, 60, said)
         self.marker.with_name(self.marker.name + ".go").touch()
         return family
 
@@ -271,7 +277,7 @@ def test_a_stop_during_the_start_up_look_ends_it_between_pages_writing_nothing(
     try:
         wait_for(lambda: marker.exists() or proc.poll() is not None, 120, "the look")
         assert proc.poll() is None, log.read_text()
-        Paused(proc, marker, log, tmp_path / "monitor.db").signal(signal.SIGTERM)
+        Paused(proc, marker, log, tmp_path / "monitor.db").signal(signal.SIGTERM, once_said=True)
         assert proc.wait(60) == 0, log.read_text()
     finally:
         proc.kill()
