@@ -56,8 +56,25 @@ def test_serve_before_any_daemon_shows_the_feeds_as_a_starting_daemon_does(
     """One way to show a never-read feed: what serve shows before the daemon's start is what it
     shows after (the daemon stored the feeds, none read yet)."""
     client = served(empty, defs)
-    before = (client.get("/feeds").json(), client.get("/healthz").json()["feeds"])
+    before = (
+        client.get("/feeds").json(),
+        client.get("/healthz").json()["feeds"],
+        feed_gauges(client),
+    )
 
     prepare(webdata.context(empty, defs), now=NOW, evaluate=False)
 
-    assert (client.get("/feeds").json(), client.get("/healthz").json()["feeds"]) == before
+    after = (
+        client.get("/feeds").json(),
+        client.get("/healthz").json()["feeds"],
+        feed_gauges(client),
+    )
+    assert after == before
+    assert sum(before[2].values()) == len(defs.feeds)  # /metrics counted 0 feeds before a daemon
+
+
+def feed_gauges(client: TestClient) -> dict[str, float]:
+    """/metrics' `monitor_feeds…` lines: {'monitor_feeds{state="ok"}': 3.0, …}."""
+    lines = client.get("/metrics").text.splitlines()
+    found = (line.rsplit(" ", 1) for line in lines if line.startswith("monitor_feeds"))
+    return {name: float(value) for name, value in found}

@@ -369,12 +369,13 @@ def feeds(state: State) -> list[FeedOut]:
     summary="Prometheus metrics",
 )
 def metrics(state: State, request: Request) -> Response:
-    """Counters, the cycle duration histogram and timestamps, read from the database, and
+    """Counters, the cycle duration histogram and timestamps, read from the database (the
+    configured feeds no daemon stored yet counted as never read, as /feeds lists them), and
     whether another version migrated it (`monitor_schema_incompatible`: then, should its tables
     no longer read as this code knows them, that gauge alone)."""
     problem = request.app.state.schema.problem
     try:
-        body = prometheus.render(state.store, state.clock(), state.validity(), problem)
+        body = prometheus.render(state.feed_store(), state.clock(), state.validity(), problem)
     except StoreError:
         if problem is None:
             raise
