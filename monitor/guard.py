@@ -1,5 +1,5 @@
-"""The checks every request passes before an endpoint sees it (`monitor.server` runs the app
-behind them, and re-exports `Guard` and `cross_site`).
+"""The checks every request passes before an endpoint sees it (`monitor.web` puts the app
+behind them; `monitor.server` runs it).
 
 `Guard`, an ASGI middleware, answers HEAD wherever GET is answered (FastAPI routes GET only),
 refuses a request whose Host is not allowed with 400 (DNS rebinding: a page on another site

@@ -18,8 +18,8 @@ The only module that imports uvicorn. `WebServer` runs an app on a background th
   only starts after a first answer.
 - `keepalive_timeout`: uvicorn's `timeout_keep_alive`, an idle connection after an answer.
 
-`Guard` (monitor.guard), the checks every request passes before an endpoint, is re-exported
-here; the protocol's own refusals (400, 431) carry its `X-Content-Type-Options: nosniff` too.
+The protocol's own refusals (400, 431) carry `X-Content-Type-Options: nosniff`, as every answer
+through `guard.Guard` does.
 """
 
 from __future__ import annotations
@@ -43,15 +43,13 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from monitor.domain import parse_http_date
 from monitor.errors import MonitorError
-from monitor.guard import MAX_BODY_BYTES, Guard, cross_site
+from monitor.guard import MAX_BODY_BYTES
 from monitor.settings import Settings
 
 __all__ = [
-    "Guard",
     "Limits",
     "WebServer",
     "cache_headers",
-    "cross_site",
     "etag_of",
     "http_date",
     "not_modified",

@@ -301,7 +301,7 @@ async def signin_page(
 @_routes.post("/signin", include_in_schema=False)
 async def signin(request: Request) -> Response:
     """A token for a session cookie; never says more than that the token is not one."""
-    auth = _auth(request)  # another site's form (login CSRF) is refused before: server.Guard
+    auth = _auth(request)  # another site's form (login CSRF) is refused before: guard.Guard
     form = await _form(request)
     target = safe_next(form.get("next", "/"))
     wait = auth.wait(request)

@@ -11,7 +11,7 @@ Who: the name of the token that made the request (by bearer header or a session 
 it; `api` for MONITOR_API_TOKEN), else `anonymous`, as for verdicts. The page's forms carry the
 session's CSRF token (`monitor.signin` checks it). Errors: 404 no such indicator or silence,
 409 the silence is over, 422 a bad outcome, duration or reason. A post from another site's page
-never reaches these routes (`server.Guard`: 403). An id a form posts (`form_id`, the verdict
+never reaches these routes (`guard.Guard`: 403). An id a form posts (`form_id`, the verdict
 form's entry too) is ASCII digits or 422.
 """
 
@@ -168,7 +168,7 @@ async def page_end_silence(state: State, request: Request, indicator_id: str) ->
 
 async def read_form(request: Request, what: str, max_fields: int = 8) -> dict[str, str]:
     """A form the page posted, as field -> first value: 413 when longer than FORM_MAX_BYTES,
-    422 with more fields than the page's forms have (another site's form: `server.Guard`)."""
+    422 with more fields than the page's forms have (another site's form: `guard.Guard`)."""
     try:
         body = await server.read_at_most(request.stream(), FORM_MAX_BYTES)
         if body is None:

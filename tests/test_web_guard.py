@@ -1,4 +1,4 @@
-"""What every request meets before an endpoint (monitor.server.Guard), through TestClient over
+"""What every request meets before an endpoint (monitor.guard.Guard), through TestClient over
 the web test database: HEAD wherever GET, nosniff on every answer (errors too), and the Host
 check that keeps a DNS-rebinding page from reading the API."""
 
@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from monitor.domain import Definitions
-from monitor.server import Guard, Limits
+from monitor.guard import Guard
+from monitor.server import Limits
 from monitor.store import Store
 from monitor.web import WebServer, create_app
 from tests import webdata

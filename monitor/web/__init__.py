@@ -4,7 +4,7 @@ The only module that imports FastAPI. `create_app` builds the app over a store a
 definitions callable (the daemon reloads definitions); `monitor.server` runs it with its limits
 (`WebServer` on a thread for `monitor run`, `serve` in the foreground for `monitor serve`).
 Every endpoint answers HEAD, every answer carries `X-Content-Type-Options: nosniff`, and a
-request whose Host is not in MONITOR_HTTP_ALLOWED_HOSTS gets 400 (`server.Guard`).
+request whose Host is not in MONITOR_HTTP_ALLOWED_HOSTS gets 400 (`guard.Guard`).
 
     GET /healthz                         open; ok / degraded (200) / unhealthy, stale (503)
     GET /indicators                      every indicator's status
@@ -41,7 +41,7 @@ used 8 MB of answers).
 A verdict is by the name of the token (bearer or session) that made it, else by `anonymous`;
 it re-evaluates the indicator at once. A request that could change state (POST) which the
 browser says comes from another site's page is refused (403, by `Sec-Fetch-Site` and `Origin`:
-`server.Guard`), so another site cannot make a visitor's browser judge or silence.
+`guard.Guard`), so another site cannot make a visitor's browser judge or silence.
 
 /healthz: `starting` (200) for one MAX_AGE before a first successful cycle, then `stale` (503);
 after it `unhealthy` (503) if no feed was read in two intervals, `degraded` if some fails.
@@ -67,8 +67,9 @@ from monitor import page, server, signin, views, webentries, webexplain, webexpo
 from monitor.answers import Answer, AnswerCache
 from monitor.domain import Definitions, as_utc, utcnow
 from monitor.errors import StoreError, VerdictError
+from monitor.guard import Guard
 from monitor.reloading import Validity
-from monitor.server import Guard, Limits, WebServer, serve
+from monitor.server import Limits, WebServer, serve
 from monitor.settings import Settings
 from monitor.statuses import Judged, judge, standing
 from monitor.store import Store

@@ -108,7 +108,7 @@ def asked(request: Request) -> str:
 def allowed_methods(request: Request) -> str:
     """The methods some route answers at the request's path, for a 405's `Allow`: Starlette
     names only those of the first route there (GET of /silences, whose POST is another route),
-    and HEAD is answered wherever GET is (`server.Guard`)."""
+    and HEAD is answered wherever GET is (`guard.Guard`)."""
     routes = request.app.router.routes
     found = [
         method
