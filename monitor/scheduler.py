@@ -69,13 +69,13 @@ def _guarded(name: str, work: Callable[[], object]) -> Callable[[], None]:
         except Resting:  # a failure's back-off: still failing, as far as anyone knows
             return
         except Exception as exc:
-            said = repeats.failed(f"{type(exc).__name__}: {exc}")
+            said, failures = repeats.failed(f"{type(exc).__name__}: {exc}")
             if said == "first":
                 log.exception("%s: failed; the daemon goes on", name)
             elif said == "again":
                 log.error(
                     "%s: failed again (%d in a row; traceback above): %s: %s; the daemon goes on",
-                    name, repeats.failures, type(exc).__name__, exc,
+                    name, failures, type(exc).__name__, exc,
                 )  # fmt: skip
             return
         failures = repeats.worked()

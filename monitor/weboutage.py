@@ -35,13 +35,13 @@ class Outage:
     def failed(self, asked: str, exc: StoreError) -> None:
         """A request the database did not answer: logged the first time and at the 2nd, 4th,
         8th… in a row, with the store's error of that request."""
-        said = self._repeats.failed(_DOWN)
+        said, failures = self._repeats.failed(_DOWN)
         if said == "first":
             log.error("web: %s: %s; answering 503 while it lasts (said again at the 2nd, 4th, "
                       "8th… failed request in a row)", asked, exc)  # fmt: skip
         elif said == "again":
             log.error("web: %s: the database still does not answer (%d requests in a row): %s",
-                      asked, self._repeats.failures, exc)  # fmt: skip
+                      asked, failures, exc)  # fmt: skip
 
     def answered(self, asked: str) -> None:
         """A request the database answered: after failed ones, said once."""
