@@ -394,7 +394,7 @@ def test_an_indicator_never_read_is_drawn_unknown_with_why_and_a_timeline_from_i
     start = round(1000 * 88 / 90, 2)  # two of the ninety days: nothing drawn before
     assert {(s["class"], s["x"]) for s in segments} == {("seg unknown", str(start))}
     began = (
-        f"monitoring began {(NOW - timedelta(days=2)):%Y-%m-%d}</text>"  # the start marker's label
+        f"monitoring began {(NOW - timedelta(days=2)):%Y-%m-%d}</span>"  # the start marker's label
     )
     assert began in html and "not monitored" not in html
     assert f"monitored since {(NOW - timedelta(days=2)):%Y-%m-%d}" in html
