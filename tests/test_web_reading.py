@@ -1,0 +1,56 @@
+"""What a reader meets on the page beyond the audit of tests/test_web_a11y.py, in Debian's
+chromium: Japanese and Chinese headlines drawn in their own glyph forms (the font chromium
+picks, as DevTools reports it)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.test_web_a11y import CJK, opened, seeded, site
+from tests.test_web_browser import browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+__all__ = ["browser", "seeded", "site"]  # fixtures
+
+FONTS = {"ko": "Noto Sans CJK KR", "ja": "Noto Sans CJK JP", "zh": "Noto Sans CJK SC"}
+
+
+def installed(family: str) -> bool:
+    if shutil.which("fc-list") is None:
+        return False
+    listed = subprocess.run(["fc-list", ":", "family"], capture_output=True, text=True).stdout
+    return family in listed
+
+
+def cjk_font(page: Any, selector: str) -> str:
+    """The CJK font chromium drew the element's text in (of those DevTools lists for it)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    assert node, selector
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    (family,) = [f["familyName"] for f in fonts if "CJK" in f["familyName"]]
+    return str(family)
+
+
+@pytest.mark.parametrize("lang", ["ko", "ja", "zh"])
+def test_a_korean_japanese_or_chinese_headline_is_drawn_in_its_own_glyph_forms(
+    site: str, browser: Any, lang: str
+) -> None:
+    """A headline marked `ja` is drawn in a Japanese font and one marked `zh` in a Chinese one
+    (韓, 国, 免 differ in form between them): the page's fonts list the Korean one first, and a
+    font in the list that has the character wins over `lang`, so each was drawn in Korean."""
+    for family in FONTS.values():
+        if not installed(family):
+            pytest.skip(f"{family} is not installed (apt-get install fonts-noto-cjk; .ci/run does)")
+    page = opened(browser, site + "/indicators/visa-easing/page")
+    headline = f'h2#evidence + ul.evidence .headline[lang="{lang}"]'
+    assert page.locator(headline).inner_text() in CJK
+    assert cjk_font(page, headline) == FONTS[lang]
+    page.close()
