@@ -1,6 +1,6 @@
 """What a reader meets on the page beyond the audit of tests/test_web_a11y.py, in Debian's
 chromium: Japanese and Chinese headlines drawn in their own glyph forms (the font chromium
-picks, as DevTools reports it)."""
+picks, as DevTools reports it), and a keyboard's way past the index's list of every indicator."""
 
 from __future__ import annotations
 
@@ -53,4 +53,27 @@ def test_a_korean_japanese_or_chinese_headline_is_drawn_in_its_own_glyph_forms(
     headline = f'h2#evidence + ul.evidence .headline[lang="{lang}"]'
     assert page.locator(headline).inner_text() in CJK
     assert cjk_font(page, headline) == FONTS[lang]
+    page.close()
+
+
+def test_the_index_has_a_skip_link_past_its_list_of_every_indicator(
+    site: str, browser: Any
+) -> None:
+    """The first Tab on the index reaches "Skip to the indicators", drawn on the screen while
+    it has the focus (off it otherwise); Enter on it takes the next Tab to the first card's
+    title, past the list of every indicator (one link each) at the top."""
+    page = opened(browser, site + "/")
+    skip = page.get_by_role("link", name="Skip to the indicators", exact=True)
+    assert skip.count() == 1
+    assert skip.count() == 1
+    assert skip.bounding_box()["y"] < 0  # type: ignore[index]  # not drawn until focused
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the indicators"
+    box = skip.bounding_box()
+    assert box is not None and box["y"] >= 0 and box["height"] > 12
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    first = page.locator("article.indicator h3 a").first
+    assert page.evaluate("document.activeElement.href") == first.evaluate("a => a.href")
+    assert page.evaluate("document.activeElement.closest('nav')") is None
     page.close()
