@@ -1,6 +1,7 @@
 """What a reader meets on the page beyond the audit of tests/test_web_a11y.py, in Debian's
 chromium: Japanese and Chinese headlines drawn in their own glyph forms (the font chromium
-picks, as DevTools reports it), and a keyboard's way past the index's list of every indicator."""
+picks, as DevTools reports it), a keyboard's way past the index's list of every indicator,
+and an error page quoting a long address that wraps on a phone."""
 
 from __future__ import annotations
 
@@ -76,4 +77,20 @@ def test_the_index_has_a_skip_link_past_its_list_of_every_indicator(
     first = page.locator("article.indicator h3 a").first
     assert page.evaluate("document.activeElement.href") == first.evaluate("a => a.href")
     assert page.evaluate("document.activeElement.closest('nav')") is None
+    page.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/indicators/{long}/page", "/indicators/visa-easing/explain/1?outcome={long}"],
+)
+def test_an_error_quoting_a_long_address_wraps_on_a_phone(
+    site: str, browser: Any, path: str
+) -> None:
+    """The 404 of an indicator, or the 422 of an outcome, named in a long link (a mangled one
+    pasted from a chat) wraps the name it quotes at 360 px: the page was 2295 px wide."""
+    page = opened(browser, site + path.format(long="x" * 300), width=360)
+    assert page.locator("article.error h1").count() == 1
+    assert "x" * 300 in page.locator("article.error .lede").inner_text().replace("\n", "")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.close()
