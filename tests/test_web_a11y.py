@@ -259,7 +259,7 @@ def test_the_digest_inside_a_webmail_page_is_one_article_in_english(
 
 # ---------------------------------------------------------------- what axe cannot see
 
-CONTROLS = "a[href], button, input:not([type=hidden]), select, textarea, [tabindex]"
+CONTROLS = "a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]"
 NUMBERED = f"""() => {{
   const found = [...document.querySelectorAll({CONTROLS!r})];
   found.forEach((e, n) => e.dataset.a11y = n);

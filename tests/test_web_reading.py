@@ -94,3 +94,26 @@ def test_an_error_quoting_a_long_address_wraps_on_a_phone(
     assert "x" * 300 in page.locator("article.error .lede").inner_text().replace("\n", "")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/indicators/visa-easing/page"])
+def test_which_status_held_when_is_written_out_under_each_timeline(
+    site: str, browser: Any, path: str
+) -> None:
+    """Under each timeline "Which status held when", reached with Tab and opened with Enter,
+    lists its stretches in words, in order (status and dates, as their tooltips and the image's
+    name say them): a reader who cannot tell the stretches' colours apart (a light green
+    `reported` from a grey `quiet`), or has no mouse for the tooltips, reads them there."""
+    page = opened(browser, site + path)
+    cards = page.locator("article.indicator")
+    for n in range(cards.count()):
+        card = cards.nth(n)
+        titles = card.locator("rect.seg title").all_text_contents()
+        summary = card.get_by_text("Which status held when", exact=True)
+        assert summary.count() == 1 and not card.locator("details.stretches li").first.is_visible()
+        summary.focus()
+        page.keyboard.press("Enter")
+        assert card.locator("details.stretches li").all_inner_texts() == titles
+    if path == "/":  # business-investment's feed is gone: its stretch says so in words
+        assert page.locator("details.stretches li", has_text="⚠ unknown: ").count() >= 1
+    page.close()
