@@ -117,3 +117,16 @@ def test_which_status_held_when_is_written_out_under_each_timeline(
     if path == "/":  # business-investment's feed is gone: its stretch says so in words
         assert page.locator("details.stretches li", has_text="⚠ unknown: ").count() >= 1
     page.close()
+
+
+@pytest.mark.parametrize("width", [320, 360, 1280])
+def test_the_timelines_bar_keeps_its_height_on_a_phone(site: str, browser: Any, width: int) -> None:
+    """The timeline is stretched across the card, not scaled down with it: its stretches are
+    16 px tall at any width (scaled, they were 4.5 px at 360 px wide, a short one a speck)."""
+    page = opened(browser, site + "/", width=width)
+    heights = page.eval_on_selector_all(
+        "svg.timeline rect.seg", "rs => rs.map(r => r.getBoundingClientRect().height)"
+    )
+    assert len(heights) >= page.locator("svg.timeline").count()
+    assert all(15.5 <= h <= 16.5 for h in heights), heights
+    page.close()
