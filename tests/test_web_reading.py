@@ -1,18 +1,22 @@
 """What a reader meets on the page beyond the audit of tests/test_web_a11y.py, in Debian's
 chromium: Japanese and Chinese headlines drawn in their own glyph forms (the font chromium
 picks, as DevTools reports it), a keyboard's way past the index's list of every indicator,
-and an error page quoting a long address that wraps on a phone."""
+an error page quoting a long address that wraps on a phone, the timeline's stretches in
+words and its bar's height on a phone, and each page's title and headings."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from itertools import pairwise
 from typing import Any
 
 import pytest
 
-from tests.test_web_a11y import CJK, opened, seeded, site
+from tests import webdata
+from tests.test_web_a11y import CJK, OPEN_PAGES, Seeded, opened, seeded, site
 from tests.test_web_browser import browser
+from tests.webdata import VISA_HERALD
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 __all__ = ["browser", "seeded", "site"]  # fixtures
@@ -130,3 +134,24 @@ def test_the_timelines_bar_keeps_its_height_on_a_phone(site: str, browser: Any, 
     assert len(heights) >= page.locator("svg.timeline").count()
     assert all(15.5 <= h <= 16.5 for h in heights), heights
     page.close()
+
+
+HEADINGS = "[...document.querySelectorAll('h1, h2, h3, h4, h5, h6')].map(h => +h.tagName[1])"
+
+
+def test_each_page_has_a_title_of_its_own_and_headings_in_order(
+    site: str, seeded: Seeded, browser: Any
+) -> None:
+    """A tab or a screen reader's window list tells the pages apart by their <title>, and a
+    screen reader's list of headings opens at one h1 and goes down a level at a time."""
+    herald = webdata.entry_id(seeded.store, VISA_HERALD)
+    titles = []
+    for path in OPEN_PAGES.values():
+        page = opened(browser, site + path.format(herald=herald))
+        titles.append(page.title())
+        levels = page.evaluate(HEADINGS)
+        assert levels[0] == 1 and levels.count(1) == 1, (path, levels)
+        assert all(b <= a + 1 for a, b in pairwise(levels)), (path, levels)
+        page.close()
+    assert all(t.endswith(" — monitor") for t in titles), titles
+    assert len(set(titles)) == len(titles), titles
