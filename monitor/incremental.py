@@ -21,12 +21,14 @@ came since, not with what is stored. The statuses themselves are read from the k
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from time import monotonic
 
 from monitor.domain import Evidence, FeedHealth, Indicator, Level, OutcomeState, Status
+from monitor.errors import StoreError
 from monitor.evaluate import EVIDENCE_SHOWN, feeds_down, level_of, status_string
 from monitor.store import (
     Basis,
@@ -38,6 +40,8 @@ from monitor.store import (
     StoryReading,
 )
 from monitor.stories import clustering, extend, frequent_keys, same_story, story_keys
+
+log = logging.getLogger("monitor.incremental")
 
 Outcome = tuple[str, str]  # (indicator id, outcome id)
 
@@ -64,18 +68,30 @@ def advance(
     daemon's writes and evaluations wait for one such transaction at most, not for the whole
     evaluation (every outcome of a long history worked out anew after a replay: seconds). When
     another evaluation, news or a clean-up came in between, it is worked out again; after
-    ATTEMPTS tries, in one transaction, as one evaluation at a time."""
+    ATTEMPTS tries, in one transaction, as one evaluation at a time.
+
+    A connection lost under a try (PostgreSQL restarted, or the backend ended, while it waited
+    for the evaluations' lock) is as if the stories moved: the try is worked out again once,
+    on a new connection, as `store.base.once_more_if_disconnected` does for the other
+    statements of a cycle (the parts a lost transaction wrote were rolled back; those
+    committed before it are read as the kept stories)."""
+    reconnected = False
     for _attempt in range(ATTEMPTS):
-        with store.story_reading() as reading:
-            worked = _work(reading, indicators, now=now)
-        if worked is None:
-            return None
-        if worked.basis.evaluated == worked.basis.version and worked.changes.empty():
-            return worked.states  # nothing came, nothing left: nothing to write
         try:
+            with store.story_reading() as reading:
+                worked = _work(reading, indicators, now=now)
+            if worked is None:
+                return None
+            if worked.basis.evaluated == worked.basis.version and worked.changes.empty():
+                return worked.states  # nothing came, nothing left: nothing to write
             return _write(store, worked)
         except _Moved:
             continue
+        except StoreError as exc:
+            if reconnected or not exc.disconnected:
+                raise
+            log.warning("%s; reconnecting to try once more", exc)
+            reconnected = True
     with store.story_session() as session:
         worked = _work(session, indicators, now=now)
         if worked is None:

@@ -319,6 +319,38 @@ def test_a_connection_ended_during_a_statement_is_retried_once(postgres_url: str
         assert store.due_feeds(now, owner="d2", lease=timedelta(minutes=5))  # free again
 
 
+@pytest.mark.postgres
+def test_a_connection_ended_while_a_cycle_records_its_changes_is_retried_once(
+    home: Path, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The evaluation's write waits for the evaluations' lock (another daemon's evaluation holds
+    it) and its backend is ended meanwhile: it is worked out again on a new connection, and the
+    cycle records its changes. It failed the cycle ("check: failed", an ERROR with a
+    traceback): the next check recorded them."""
+    raw = postgres_url.replace("+psycopg", "")
+    with open_store(postgres_url) as store, psycopg.connect(raw) as locker:
+        daemon = make_daemon(home, store, Clock())  # its start evaluated: the counter is there
+        locker.execute("SELECT value FROM counter WHERE name = 'evaluated' FOR UPDATE")
+        failed: list[BaseException] = []
+
+        def check() -> None:
+            try:
+                daemon.check()
+            except BaseException as exc:  # reported by the assertion below
+                failed.append(exc)
+
+        worker = threading.Thread(target=check)
+        with caplog.at_level(logging.WARNING):
+            worker.start()
+            assert ended_while_waiting(raw, locker, worker), failed
+            locker.commit()
+            worker.join(timeout=60)
+        assert failed == []
+        assert store.current_statuses()["visa-easing"][0] == "eased:confirmed"
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(said) == 1 and said[0].endswith("; reconnecting to try once more"), said
+
+
 def ended_while_waiting(raw: str, locker: psycopg.Connection, worker: threading.Thread) -> bool:
     """End the backend of the session that waits for a lock `locker` holds, once `worker`
     makes one wait (a condition waited on); False when `worker` ended first."""
