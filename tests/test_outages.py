@@ -28,6 +28,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi.testclient import TestClient
 
 from monitor.daemon import Daemon, Resting
@@ -43,7 +44,7 @@ from monitor.web import create_app
 from tests import news
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, Route, _RequestHandler
-from tests.smtpserver import running_smtp_server
+from tests.smtpserver import Handler, running_smtp_server
 from tests.storeops import monitored_since_yesterday
 from tests.webhook import closed_port
 
@@ -347,6 +348,59 @@ def test_a_connection_ended_while_a_cycle_records_its_changes_is_retried_once(
             worker.join(timeout=60)
         assert failed == []
         assert store.current_statuses()["visa-easing"][0] == "eased:confirmed"
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(said) == 1 and said[0].endswith("; reconnecting to try once more"), said
+
+
+@pytest.mark.postgres
+def test_a_connection_ended_as_a_sent_digest_is_marked_sent_is_retried_once(
+    home: Path, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The SMTP server took the digest, and the daemon's connection ends while it marks the day
+    sent (PostgreSQL restarted; here: its backend ended while it waits for the day's row, which
+    the test holds from the moment the message was taken). The day is marked sent on a new
+    connection. It was left unsent under the daemon's claim: no one sent it for 15 min, when
+    the claim went stale, then a daemon sent it a second time."""
+    raw = postgres_url.replace("+psycopg", "")
+    clock = Clock()
+    day = clock.now.date()
+    with psycopg.connect(raw) as locker:
+
+        class HoldsTheDay(Handler):
+            async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+                answer = await super().handle_DATA(server, session, envelope)
+                if len(self.messages) == 1:
+                    locker.execute("SELECT day FROM digest WHERE day = %s FOR UPDATE", [day])
+                return answer
+
+        handler = HoldsTheDay()
+        with open_store(postgres_url) as store, running_smtp_server(handler=handler) as smtp:
+            monitored_since_yesterday(store, clock.now)
+            daemon = make_daemon(
+                home, store, clock, smtp_host=smtp.host, smtp_port=smtp.port, smtp_starttls=False
+            )
+            assert daemon.check()
+            failed: list[BaseException] = []
+
+            def digest() -> None:
+                try:
+                    daemon.digest()
+                except BaseException as exc:  # reported by the assertion below
+                    failed.append(exc)
+
+            worker = threading.Thread(target=digest)
+            with caplog.at_level(logging.WARNING):
+                worker.start()
+                assert ended_while_waiting(raw, locker, worker), failed
+                locker.commit()
+                worker.join(timeout=60)
+            sent = store.digest_state(day)
+            clock.advance(timedelta(minutes=20))  # past a claim's 15 min and a retry's 5
+            with contextlib.suppress(StoreError):
+                daemon.digest()
+    assert len(smtp.messages) == 1
+    assert failed == []
+    assert sent is not None and sent.sent_at is not None and sent.claimed_by is None
     said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(said) == 1 and said[0].endswith("; reconnecting to try once more"), said
 

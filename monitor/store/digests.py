@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 
-from monitor.store.base import StoreBase
+from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.schema import digest_table
 
 DIGEST_CLAIM_TIMEOUT = timedelta(minutes=15)  # an unsent claim older than this may be retaken
@@ -77,6 +77,7 @@ class DigestsMixin(StoreBase):
             )
             return retaken.rowcount == 1
 
+    @once_more_if_disconnected
     def mark_digest_sent(
         self,
         day: date,
@@ -159,6 +160,7 @@ class DigestsMixin(StoreBase):
             ).first()
         return None if taken is None else (day, taken.resends)
 
+    @once_more_if_disconnected
     def mark_resent(
         self,
         day: date,
@@ -178,6 +180,7 @@ class DigestsMixin(StoreBase):
             )
             return done.rowcount == 1
 
+    @once_more_if_disconnected
     def mark_digest_failed(self, day: date, error: str, now: datetime) -> None:
         """Record the error and release the claim so that a later attempt may retry."""
         with self._tx("mark digest failed", write=True) as conn:
