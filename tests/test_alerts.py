@@ -5,10 +5,12 @@ recording a change and sending it sends it after its restart, once."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from threading import Barrier
 
+import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
@@ -23,12 +26,14 @@ from sqlalchemy import create_engine, text
 from monitor import healthz, metrics, migrate, owners, views
 from monitor.alerts import ALERT_RETRY, Outbox, retry_delay, send_pending
 from monitor.domain import Evidence, StatusChange
+from monitor.errors import StoreError
 from monitor.notify import Notifier
 from monitor.store import Cycle, Store, TakenOver, metadata, open_store, upgrade
 from tests import news
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
 from tests.processes import ended_process_owner, running_process
+from tests.test_outages import ended_while_waiting
 from tests.webhook import Webhook, closed_port, running_webhook
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
@@ -358,3 +363,39 @@ def test_a_daemon_killed_before_sending_sends_after_its_restart_once(
         "monitor: Flight routes between Chinese and Korean cities: expanded — reported",
         "monitor: Visa easing between China and South Korea: eased — confirmed",
     ]
+
+
+@pytest.mark.postgres
+def test_a_connection_ended_as_a_sent_alert_is_marked_is_retried_once(postgres_url: str) -> None:
+    """The channel took the alert, and the daemon's connection ends while it marks the change
+    alerted (PostgreSQL restarted; here: its backend ended while it waits for the change's row,
+    which the test holds from the moment the channel answered). The change is marked on a new
+    connection. It was left under the daemon's claim, and alerted a second time once the
+    claim ran out."""
+    raw = postgres_url.replace("+psycopg", "")
+    with open_store(postgres_url) as store, psycopg.connect(raw) as locker:
+        store.ensure_indicators(TITLES, now=NOW)
+        store.record_changes([change("nk", "pressure:reported")], alert=True)
+        failed: list[BaseException] = []
+        with running_webhook(hold=True) as hook:
+            box = outbox(store, hook)
+
+            def send() -> None:
+                try:
+                    send_pending(box, now=NOW)
+                except BaseException as exc:  # reported by the assertion below
+                    failed.append(exc)
+
+            worker = threading.Thread(target=send)
+            worker.start()
+            assert hook.arrived.acquire(timeout=60)  # the channel holds the alert
+            locker.execute("SELECT id FROM status_change FOR UPDATE")
+            hook.release.set()
+            assert ended_while_waiting(raw, locker, worker), failed
+            locker.commit()
+            worker.join(timeout=60)
+            with contextlib.suppress(StoreError):
+                send_pending(box, now=NOW + timedelta(hours=1))  # its claim ran out
+        assert len(hook.received) == 1
+        assert failed == []
+        assert store.pending_alerts() == 0

@@ -349,11 +349,13 @@ class ChangesMixin(StoreBase):
             for row in rows
         ]
 
+    @once_more_if_disconnected
     def alert_sent(self, change_id: int, *, owner: str, now: datetime, done: Sequence[str]) -> bool:
         """Mark a claimed change alerted; False when `owner` no longer held its claim."""
         values = {"notified_at": now, "notify_done": list(done), "notify_error": ""}
         return self._release_alert(change_id, owner, values)
 
+    @once_more_if_disconnected
     def alert_failed(
         self,
         change_id: int,
