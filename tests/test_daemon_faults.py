@@ -11,7 +11,8 @@ DATA held by the SMTP server. Then one daemon is killed (SIGKILL) or its connect
   the others record them, each once, and the news stays stored once;
 - its connection ended while it waits mid-transaction (storing a read; recording changes): it
   goes on by itself, and nothing is stored twice or lost;
-- killed while the SMTP server holds its digest (not taken): another sends it, once.
+- killed while the SMTP server holds its digest (not taken): another sends it, once;
+- killed while a webhook holds its alert (not taken): another sends it, once.
 
 Clock skew between the daemons is not tried: they share this machine's clock.
 """
@@ -19,11 +20,13 @@ Clock skew between the daemons is not tried: they share this machine's clock.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
@@ -84,6 +87,51 @@ class HeldFirstData(Handler):
                 await asyncio.sleep(0.05)
             return "451 4.3.0 not taken"
         return await super().handle_DATA(server, session, envelope)
+
+
+class HeldFirstAlert:
+    """A webhook on 127.0.0.1 that holds the first POST until `release`, then answers it 500
+    (not taken), and takes the others (200); `sender` is the port the first came from."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+        self.sender = 0
+        self.taken: list[str] = []  # the titles of the alerts taken
+        hook = self
+
+        class Answer(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = 200
+                if not hook.arrived.is_set():
+                    hook.sender = self.client_address[1]
+                    hook.arrived.set()
+                    hook.released.wait()
+                    status = 500
+                else:
+                    hook.taken.append(json.loads(body)["title"])
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+        self.httpd.daemon_threads = True
+        self.url = f"json://127.0.0.1:{self.httpd.server_address[1]}/alerts"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> HeldFirstAlert:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.released.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 def tcp_ports(pid: int) -> set[int]:
@@ -392,3 +440,39 @@ def test_killed_while_the_smtp_server_holds_its_digest_another_sends_it_once(
     took = [d.name for d in daemons if d is not victim
             and f"from {victim.owner}, a process" in d.log.read_text()]  # fmt: skip
     assert took, logs()
+
+
+def test_killed_while_a_channel_holds_its_alert_another_sends_it_once(
+    tmp_path: Path, postgres_url: str, feed_server: FeedServer, daemons: list[Daemon]
+) -> None:
+    avoid_midnight()
+    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    published = datetime.now(UTC) - timedelta(hours=2)
+    with HeldFirstAlert() as hook:
+        routes: dict[str, object] = {
+            "yonhap": Route(body=news.yonhap(published), etag='"1"'),
+            "herald": Route(body=news.herald(published), etag='"1"'),
+        }
+        logs = start(
+            tmp_path, postgres_url, feed_server, routes, daemons, MONITOR_NOTIFY_URLS=hook.url
+        )
+        try:
+            wait_for(hook.arrived.is_set, FAIL_AFTER, "a daemon sending an alert")
+            victim = next(d for d in daemons if hook.sender in tcp_ports(d.proc.pid))
+            assert victim.stop(signal.SIGKILL) == -signal.SIGKILL
+            hook.released.set()
+            pending = "SELECT 1 FROM status_change WHERE notified_at IS NULL"
+            wait_for(lambda: query(dsn, "SELECT 1 FROM status_change") and not query(dsn, pending),
+                     FAIL_AFTER, "every change alerted")  # fmt: skip
+            seen = feed_server.hits("/herald.xml")
+            wait_for(lambda: feed_server.hits("/herald.xml") >= seen + 2, FAIL_AFTER,
+                     "more checks")  # fmt: skip
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{logs()}") from None
+        codes = [d.stop() for d in daemons if d is not victim]
+    assert codes == [0, 0], logs()
+    assert_each_change_once(dsn)
+    assert len(hook.taken) == len(changes(dsn)), (hook.taken, changes(dsn))
+    assert len(set(hook.taken)) == len(hook.taken), hook.taken
+    took = [d for d in daemons if d is not victim and lines_with(d, "alert from", victim.owner)]
+    assert len(took) == 1, logs()  # at once: its claim would have held for over a minute
