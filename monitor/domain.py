@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum, StrEnum
+from typing import Literal
 
 from monitor.identity import Entry as Entry
 from monitor.identity import digest_of as digest_of
@@ -449,6 +450,22 @@ class FeedHealth:
     due_at: datetime | None = None
 
 
+UnreadWhy = Literal["gone", "never_read", "not_tried", "failing", "not_read", "clock_set_back"]
+
+
+@dataclass(frozen=True)
+class UnreadFeed:
+    """A feed an indicator reads that supports no status at the moment asked
+    (`evaluate.unread_feeds`): why, since when, and its last error, whole."""
+
+    feed_id: str
+    why: UnreadWhy  # gone (410); never read (and `not_tried` since due); failing for two
+    # intervals; not read for two intervals; read after the moment asked (the clock set back)
+    since: datetime | None  # failing: since its first failure; not_tried: due; not_read and
+    # clock_set_back: its last read; gone: its failure, if known; never_read: None
+    error: str = ""  # its last error ("" without one)
+
+
 @dataclass(frozen=True)
 class OutcomeState:
     outcome_id: str
@@ -465,6 +482,8 @@ class Status:
     outcomes: tuple[OutcomeState, ...]
     definition_hash: str
     reason: str = ""  # why, when the status is unknown: "feeds not read: ..."
+    unread: tuple[UnreadFeed, ...] = ()  # the feeds it reads that support no status now: all
+    # of them when the status is unknown for it (`reason` names the first few)
 
     @property
     def evidence(self) -> tuple[Evidence, ...]:

@@ -50,6 +50,7 @@ from monitor.domain import (
     OutcomeState,
     Status,
     StatusChange,
+    UnreadFeed,
     utc_text,
 )
 from monitor.stories import stories
@@ -57,11 +58,14 @@ from monitor.stories import stories
 __all__ = [
     "EVIDENCE_SHOWN",
     "changes",
+    "down_reason",
     "evaluate",
     "feeds_down",
     "level_of",
     "overdue",
     "status_string",
+    "unread_feeds",
+    "unread_text",
     "untried",
 ]
 
@@ -98,9 +102,10 @@ def evaluate(
         _outcome_state(o, by_outcome.get(o.id, ()), _key(version, indicator.id, o.id))
         for o in indicator.outcomes
     )
-    down = feeds_down(feed_health, now)
+    unread = unread_feeds(feed_health, now)
+    down = down_reason(unread, len(feed_health))
     status = status_string([(o.outcome_id, o.level) for o in outcomes], down)
-    return Status(indicator.id, status, outcomes, indicator.hash, down)
+    return Status(indicator.id, status, outcomes, indicator.hash, down, unread)
 
 
 def changes(
@@ -188,17 +193,48 @@ def feeds_down(feed_health: Sequence[FeedHealth], now: datetime) -> str:
     """Why the feeds cannot support ``quiet`` ("feeds not read: a: never read (fetch: …)"), or
     "" when at least one can. An indicator reading no feed at all (its tags and ids select
     none, as with a feeds file of one's own) has read nothing: `quiet` would claim too much."""
-    if not feed_health:
+    return down_reason(unread_feeds(feed_health, now), len(feed_health))
+
+
+def unread_feeds(feed_health: Sequence[FeedHealth], now: datetime) -> tuple[UnreadFeed, ...]:
+    """The feeds of `feed_health` that support no status at `now`, in its order: all of them
+    when the indicator reading them is ``unknown`` for it (`feeds_down`)."""
+    return tuple(u for u in (_unread(h, now) for h in feed_health) if u is not None)
+
+
+def down_reason(unread: Sequence[UnreadFeed], feeds: int) -> str:
+    """`feeds_down` of an indicator reading `feeds` feeds, `unread` of them supporting no status:
+    "" while one of them can; else the first few named (`unread_text`), the others counted."""
+    if not feeds:
         return NO_FEEDS
-    problems = []
-    for health in feed_health:
-        problem = _problem(health, now)
-        if not problem:
-            return ""  # this one can
-        problems.append(problem)
-    shown = "; ".join(problems[:_REASON_FEEDS])
-    more = len(problems) - _REASON_FEEDS
+    if len(unread) < feeds:
+        return ""  # one can
+    shown = "; ".join(unread_text(u) for u in unread[:_REASON_FEEDS])
+    more = len(unread) - _REASON_FEEDS
     return f"feeds not read: {shown}" + (f"; and {more} more" if more > 0 else "")
+
+
+def unread_text(unread: UnreadFeed) -> str:
+    """One feed's part of the reason of an unknown status: `a: failing since … (error)`, its
+    error on one line and cut at `_REASON_ERROR` characters."""
+    error = " ".join(unread.error.split())
+    error = error if len(error) <= _REASON_ERROR else error[: _REASON_ERROR - 1] + "…"
+    because = f" ({error})" if error else ""
+    feed, since = unread.feed_id, unread.since
+    match unread.why:
+        case "gone":
+            return f"{feed}: gone{because}"
+        case "not_tried" if since is not None:
+            return f"{feed}: never read (not tried since {utc_text(since)})"
+        case "never_read" | "not_tried":
+            return f"{feed}: never read{because or ' yet'}"
+        case "failing" if since is not None:
+            return f"{feed}: failing since {utc_text(since)}{because}"
+        case "clock_set_back" if since is not None:
+            return f"{feed}: last read at {utc_text(since)}, after now (clock set back)"
+        case _:
+            read = f" since {utc_text(since)}" if since is not None else ""
+            return f"{feed}: not read{read}{because}"
 
 
 def down_since(feed_health: Sequence[FeedHealth], now: datetime) -> datetime | None:
@@ -228,27 +264,25 @@ def down_since(feed_health: Sequence[FeedHealth], now: datetime) -> datetime | N
     return max(moments) if moments and max(moments) <= now else None
 
 
-def _problem(health: FeedHealth, now: datetime) -> str:
-    """Why one feed cannot support ``quiet``, or "" when it can."""
-    error = " ".join(health.last_error.split())
-    error = error if len(error) <= _REASON_ERROR else error[: _REASON_ERROR - 1] + "…"
-    because = f" ({error})" if error else ""
+def _unread(health: FeedHealth, now: datetime) -> UnreadFeed | None:
+    """Why one feed cannot support ``quiet``, or None when it can."""
+    feed, error = health.feed_id, health.last_error
     if health.dead:
-        return f"{health.feed_id}: gone{because}"
+        return UnreadFeed(feed, "gone", health.failing_since, error)
     if health.never_read:
         if untried(health) and overdue(health, now) and health.due_at is not None:
-            return f"{health.feed_id}: never read (not tried since {utc_text(health.due_at)})"
-        return f"{health.feed_id}: never read{because or ' yet'}"
+            return UnreadFeed(feed, "not_tried", health.due_at, error)
+        return UnreadFeed(feed, "never_read", None, error)
     since = health.failing_since
     if since is not None and since <= now - UNREAD_AFTER * health.interval:
-        return f"{health.feed_id}: failing since {utc_text(since)}{because}"
+        return UnreadFeed(feed, "failing", since, error)
     read = health.last_read
     if since is None and read is not None and read > now + CLOCK_SLACK:
-        return f"{health.feed_id}: last read at {utc_text(read)}, after now (clock set back)"
+        return UnreadFeed(feed, "clock_set_back", read, error)
     unread = _unread_at(health)  # not read for that long (and then a check that failed)
     if read is not None and unread is not None and unread <= min(now, since or now):
-        return f"{health.feed_id}: not read since {utc_text(read)}{because}"
-    return ""
+        return UnreadFeed(feed, "not_read", read, error)
+    return None
 
 
 def _unread_at(health: FeedHealth) -> datetime | None:

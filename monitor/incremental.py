@@ -29,7 +29,14 @@ from time import monotonic
 
 from monitor.domain import Evidence, FeedHealth, Indicator, Level, OutcomeState, Status
 from monitor.errors import StoreError
-from monitor.evaluate import EVIDENCE_SHOWN, feeds_down, level_of, status_string
+from monitor.evaluate import (
+    EVIDENCE_SHOWN,
+    down_reason,
+    feeds_down,
+    level_of,
+    status_string,
+    unread_feeds,
+)
 from monitor.store import (
     Basis,
     Changes,
@@ -447,9 +454,10 @@ def statuses(
             publishers = tuple(s.publisher for s in sources)
             shown = tuple(stories.newest[:EVIDENCE_SHOWN])
             outcomes.append(OutcomeState(outcome.id, level, publishers, shown, stories=count))
-        down = feeds_down(health[indicator.id], now)
+        unread = unread_feeds(health[indicator.id], now)
+        down = down_reason(unread, len(health[indicator.id]))
         status = status_string([(o.outcome_id, o.level) for o in outcomes], down)
-        found.append(Status(indicator.id, status, tuple(outcomes), indicator.hash, down))
+        found.append(Status(indicator.id, status, tuple(outcomes), indicator.hash, down, unread))
     return found
 
 

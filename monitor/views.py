@@ -288,6 +288,7 @@ def indicator_view(
         outcomes=outcomes,
         evidence=status.evidence,
         evidence_count=status.evidence_count,
+        unread_feeds=status.unread,
     )
 
 

@@ -24,9 +24,10 @@ from monitor.domain import (
     Term,
     TermKind,
     TermNode,
+    UnreadFeed,
     normalize,
 )
-from monitor.evaluate import changes, down_since, evaluate, feeds_down
+from monitor.evaluate import changes, down_since, evaluate, feeds_down, unread_text
 from monitor.stories import (
     STORIES_CACHED,
     _cluster,
@@ -304,6 +305,34 @@ def test_an_unknown_status_says_which_feeds_were_not_read_and_why() -> None:
     assert (change.old_status, change.new_status, change.reason) == (QUIET, UNKNOWN, status.reason)
     read = evaluate(INDICATOR, [], [healthy()], now=NOW)
     assert read.reason == "" and changes([read], {"nk": UNKNOWN}, now=NOW)[0].reason == ""
+
+
+def test_the_status_lists_every_feed_not_read_whole_where_its_reason_names_three() -> None:
+    """The reason cuts each error at 80 characters and names three feeds; the structured list
+    a tool reads (`IndicatorOut.unread_feeds`) has every one, its error whole. A status the
+    one feed read still supports lists the others too."""
+    long_error = "fetch: connection refused " + "x" * 200
+    health = [
+        unread("yonhap", long_error, since=timedelta(seconds=1)),
+        unread("herald"),
+        failing("kbs", timedelta(hours=1)),
+        dead("nhk"),
+    ]
+    status = evaluate(INDICATOR, [], health, now=NOW)
+    assert status.unread == (
+        UnreadFeed("yonhap", "never_read", None, long_error),
+        UnreadFeed("herald", "never_read", None, ""),
+        UnreadFeed("kbs", "failing", NOW - HOUR, "boom"),
+        UnreadFeed("nhk", "gone", NOW - HOUR, ""),
+    )
+    assert (
+        status.reason
+        == "feeds not read: "
+        + "; ".join(unread_text(u) for u in status.unread[:3])
+        + "; and 1 more"
+    )
+    read = evaluate(INDICATOR, [], [*health, healthy("ok")], now=NOW)
+    assert (read.status, read.reason, read.unread) == (QUIET, "", status.unread)
 
 
 def test_an_indicator_reading_no_feed_is_unknown_and_says_so() -> None:

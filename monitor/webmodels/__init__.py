@@ -19,7 +19,16 @@ from typing import Literal, Self
 
 from pydantic import ConfigDict, Field, TypeAdapter
 
-from monitor.domain import Evidence, Judgement, Level, OutcomeState, StatusChange, Verdict
+from monitor.domain import (
+    Evidence,
+    Judgement,
+    Level,
+    OutcomeState,
+    StatusChange,
+    UnreadFeed,
+    UnreadWhy,
+    Verdict,
+)
 from monitor.silences import Silence
 from monitor.statuses import Judged
 from monitor.store import StoredEntry
@@ -120,10 +129,34 @@ class IndicatorView:
     evidence: tuple[Evidence, ...]  # of the outcome(s) behind the status, newest first…
     evidence_count: int  # …the newest of this many stories
     silent_feeds: tuple[str, ...] = ()  # the feeds it reads that are silent (FeedState)
+    unread_feeds: tuple[UnreadFeed, ...] = ()  # the feeds it reads that support no status now
     first_read: datetime | None = None  # when a first reading that recorded no change ended
     # the unknown it began in (`Store.first_readings`)
     was: str = ""  # the status last recorded, when `status` is not recorded yet (time alone
     # moved it since: the feeds went unread, evidence left the window): drawn up to `since`
+
+
+class UnreadFeedOut(_Model):
+    """A feed an indicator reads that supports no status now."""
+
+    feed: str = Field(description="The feed's id, as `GET /feeds` names it.")
+    why: UnreadWhy = Field(
+        description="`gone` (its last answer was 410), `never_read` (no fetch of it ever "
+        "succeeded), `not_tried` (never read, and due for two check intervals with no check "
+        "trying it), `failing` (for longer than two check intervals), `not_read` (not read "
+        "successfully for two check intervals: no daemon ran, it was rate limited), "
+        "`clock_set_back` (last read after now)."
+    )
+    since: Time | None = Field(
+        description="`failing`: its first failure; `not_tried`: when it became due; "
+        "`not_read`, `clock_set_back`: its last successful read; `gone`: its failure, if "
+        "known; null for `never_read`."
+    )
+    error: str = Field(description="Its last error, whole (`reason` cuts it); empty without one.")
+
+    @classmethod
+    def of(cls, unread: UnreadFeed) -> Self:
+        return cls(feed=unread.feed_id, why=unread.why, since=unread.since, error=unread.error)
 
 
 class IndicatorOut(_Model):
@@ -139,7 +172,9 @@ class IndicatorOut(_Model):
         "evaluated it (monitoring it has not begun), never the moment asked."
     )
     reason: str = Field(
-        description="Why the status is `unknown` (`feeds not read: …`); empty for any other."
+        description="Why the status is `unknown` (`feeds not read: …`), for people: it names "
+        "three feeds at most and counts the others (`; and 21 more`), each error cut at 80 "
+        "characters (`unread_feeds` has them all, whole); empty for any other status."
     )
     outcomes: list[OutcomeOut]
     evidence_count: int = Field(description="Stories behind the status now.")
@@ -147,6 +182,12 @@ class IndicatorOut(_Model):
         description="The feeds it reads that are silent (no new entry for longer than their "
         "`silent_after`; `/feeds` says since when): a `quiet` from them says little. Changes "
         "no status."
+    )
+    unread_feeds: list[UnreadFeedOut] = Field(
+        description="The feeds it reads that support no status now, in the order of the feeds "
+        "file, every one: when it is all the feeds it reads, the status is `unknown` and "
+        "`reason` names them in short; else (some feeds still read) the status stands on the "
+        "others."
     )
 
     @classmethod
@@ -162,6 +203,7 @@ class IndicatorOut(_Model):
             outcomes=list(view.outcomes),
             evidence_count=view.evidence_count,
             silent_feeds=list(view.silent_feeds),
+            unread_feeds=[UnreadFeedOut.of(u) for u in view.unread_feeds],
         )
 
 
