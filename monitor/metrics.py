@@ -106,6 +106,12 @@ class StoreCollector(Collector):
             family.add_metric([state], n)
         yield family
         yield GaugeMetricFamily(
+            "monitor_feeds_never_read",
+            "Configured feeds never fetched successfully, as /healthz counts them (never_read): "
+            "those not checked yet are counted ok in monitor_feeds, as /feeds calls them new.",
+            value=sum(feed.last_success_at is None for feed in feeds),
+        )
+        yield GaugeMetricFamily(
             "monitor_feeds_with_warning",
             "Configured feeds whose body last read came with a warning (GET /feeds says which).",
             value=sum(bool(feed.warning) for feed in feeds),

@@ -47,6 +47,8 @@ def test_serve_before_any_daemon_shows_the_configured_feeds_never_read(
         0,
     )
     assert all(f'<tr data-feed="{i}">' in page for i in configured)  # the feed table
+    gauges = feed_gauges(client)  # /metrics called them ok, and had no count of them
+    assert gauges["monitor_feeds_never_read"] == counted["never_read"] == len(configured)
     assert empty.feeds() == []  # nothing written: serve only reads
 
 
@@ -70,7 +72,8 @@ def test_serve_before_any_daemon_shows_the_feeds_as_a_starting_daemon_does(
         feed_gauges(client),
     )
     assert after == before
-    assert sum(before[2].values()) == len(defs.feeds)  # /metrics counted 0 feeds before a daemon
+    by_state = sum(v for k, v in before[2].items() if k.startswith("monitor_feeds{"))
+    assert by_state == len(defs.feeds)  # /metrics counted 0 feeds before a daemon
 
 
 def feed_gauges(client: TestClient) -> dict[str, float]:
