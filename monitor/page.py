@@ -43,6 +43,7 @@ from monitor.views import (
     shown_reason,
     silent_words,
     status_words,
+    unread_words,
     web_url,
 )
 from monitor.webmodels import IndicatorView
@@ -155,6 +156,7 @@ class Card:
     more: int
     timeline: Timeline
     why: str  # "⚠ unknown — feeds not read: …" when the status is unknown, else ""
+    unread: str = ""  # `views.unread_words`: feeds not read under a status the others support
 
 
 @dataclass(frozen=True)
@@ -328,6 +330,7 @@ def _card(
         why=status_words(UNKNOWN, shown_reason(view.reason, zone))
         if view.status == UNKNOWN
         else "",
+        unread=unread_words(view),
     )
 
 

@@ -121,6 +121,23 @@ def shown_reason(reason: str | None, zone: tzinfo) -> str:
     return clean(zoned_text(reason or "", zone))
 
 
+UNREAD_NAMED = 3  # feeds `unread_words` names; the others are counted, as in a reason
+
+
+def unread_words(view: IndicatorView) -> str:
+    """What a person reads of the feeds an indicator reads that support no status now, when
+    others still support its status (the page's card, `monitor status`): `25 of its feeds not
+    read (bad01, bad02, bad03 and 22 more): the status stands on the others`; "" when every
+    one reads, and for `unknown`, whose reason says it."""
+    if view.status == UNKNOWN or not view.unread_feeds:
+        return ""
+    ids = [u.feed_id for u in view.unread_feeds]
+    more = len(ids) - UNREAD_NAMED
+    named = ", ".join(ids[:UNREAD_NAMED]) + (f" and {more} more" if more > 0 else "")
+    noun = "feed" if len(ids) == 1 else "feeds"
+    return f"{len(ids)} of its {noun} not read ({named}): the status stands on the others"
+
+
 # ---------------------------------------------------------------- evidence as news
 
 _LEAD = re.compile(r"^[\s\-–—:|.,;·]+")

@@ -7,6 +7,7 @@ on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -103,3 +104,37 @@ def test_every_unread_feed_is_listed_whole_where_the_reason_names_three(
     for indicator_id in READING:  # one model: the CLI, the list and the indicator's own
         assert api[indicator_id] == cli[indicator_id]
         assert {k: v for k, v in one[indicator_id].items() if k != "evidence"} == cli[indicator_id]
+
+
+def test_a_status_some_feeds_do_not_support_says_so_where_people_read_it(
+    feed_server: FeedServer, store: Store, database_url: str, tmp_path: Path
+) -> None:
+    """Before, `reads-all` showed `waived:reported` on the page and in `monitor status` with
+    no word that 25 of its 26 feeds were not read: only the feed health, far below, told."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    feed_server.route("/ok.xml", body=news.rss("ok", []))  # read, nothing in it: quiet
+    defs = _definitions(tmp_path, feed_server)
+    run_cycle(twofeeds.context(defs, store, now=now), now=now)
+    env = {"MONITOR_DATABASE_URL": database_url,
+           "MONITOR_INDICATORS_DIR": str(tmp_path / "indicators"),
+           "MONITOR_FEEDS_FILE": str(tmp_path / "feeds.yaml")}  # fmt: skip
+    status = CliRunner().invoke(main, ["status"], env=env, catch_exceptions=False).stdout
+    app = create_app(store=store, definitions=lambda: defs, settings=settings(),
+                     clock=lambda: now)  # fmt: skip
+    with TestClient(app) as client:
+        page = client.get("/", headers={"Accept": "text/html"}).text
+        own = client.get("/indicators/reads-all/page", headers={"Accept": "text/html"}).text
+
+    words = (
+        "25 of its feeds not read (dead01, dead02, dead03 and 22 more): "
+        "the status stands on the others"
+    )
+    lines = status.splitlines()
+    (at,) = [n for n, line in enumerate(lines) if line.startswith("reads-all ")]
+    assert lines[at].split()[1] == "quiet"
+    assert lines[at + 1] == f"  {words}"
+    cards = dict(re.findall(r'data-indicator="([^"]+)">(.*?)</article>', page, re.S))
+    assert f"⚠ {words} — see" in cards["reads-all"]
+    assert "data-unread" not in cards["reads-ok"]  # every feed read
+    assert "data-unread" not in cards["reads-dead"]  # unknown: its reason says it
+    assert f"⚠ {words} — see" in own

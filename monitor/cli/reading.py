@@ -158,6 +158,8 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
         click.echo(f"{v.id:<22} {v.status:<22} {since}  ({v.evidence_count} evidence)")
         if v.status == UNKNOWN:  # it always says why, as the page and the digest do
             click.echo(f"  because {shown.clean(v.reason) or shown.NOT_READ_YET}")
+        elif unread := shown.unread_words(v):  # a status some of its feeds do not support
+            click.echo(f"  {unread}")
     for problem in feed_problems(rt.store.feeds(), now=now):  # the digest's feed health
         text = problem.text(utc_text(problem.since) if problem.since else "")
         click.echo(f"feed {problem.feed_id}: {shown.clean(text)}")
