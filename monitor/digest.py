@@ -49,6 +49,7 @@ from monitor.views import (
     page_address,
     shown_reason,
     tone_of,
+    unread_words,
     web_url,
 )
 
@@ -118,6 +119,7 @@ class _Line:
     status: str
     code: str  # as stored: the badge's data-status, as on the page
     why: str  # for unknown, why ("feeds not read: …") under its badge, else ""
+    unread: str  # `views.unread_words`: feeds not read under a status the others support
     tone: str
     since: str
     items: tuple[_Item, ...]
@@ -261,6 +263,7 @@ def _groups(data: DigestInput, zone: tzinfo, ledger: _Ledger, limit: int) -> tup
             status=format_status(line.status),
             code=line.status,
             why=(shown_reason(line.reason, zone) or NOT_READ_YET) if line.status == UNKNOWN else "",
+            unread=unread_words(line),
             tone=_tone(line.status, [o.id for o in line.outcomes]),
             since=format_time(line.since, zone) if line.since else "",  # no check yet
             items=items,

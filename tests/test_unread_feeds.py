@@ -17,13 +17,16 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from monitor.cli import main
+from monitor.daily import digest_input
 from monitor.definitions import load_definitions
+from monitor.digest import build_digest
 from monitor.domain import UNKNOWN, Definitions
 from monitor.pipeline import run_cycle
 from monitor.store import Store, open_store
 from monitor.web import create_app
 from tests import news, twofeeds
 from tests.feedserver import FeedServer
+from tests.test_digest import parts
 from tests.webdata import settings
 
 DEAD = 25  # feeds failing: more than the reason names (three) by 22
@@ -109,8 +112,8 @@ def test_every_unread_feed_is_listed_whole_where_the_reason_names_three(
 def test_a_status_some_feeds_do_not_support_says_so_where_people_read_it(
     feed_server: FeedServer, store: Store, database_url: str, tmp_path: Path
 ) -> None:
-    """Before, `reads-all` showed `waived:reported` on the page and in `monitor status` with
-    no word that 25 of its 26 feeds were not read: only the feed health, far below, told."""
+    """Before, `reads-all` showed `quiet` on the page, in `monitor status` and in the digest
+    with no word that 25 of its 26 feeds were not read: only the feed health, far below, told."""
     now = datetime.now(UTC).replace(microsecond=0)
     feed_server.route("/ok.xml", body=news.rss("ok", []))  # read, nothing in it: quiet
     defs = _definitions(tmp_path, feed_server)
@@ -138,3 +141,10 @@ def test_a_status_some_feeds_do_not_support_says_so_where_people_read_it(
     assert "data-unread" not in cards["reads-ok"]  # every feed read
     assert "data-unread" not in cards["reads-dead"]  # unknown: its reason says it
     assert f"⚠ {words} — see" in own
+    data = digest_input(defs, store, day=now.date(), now=now, timezone="UTC")
+    text, html = parts(build_digest(data, sender="m@example.org", recipients=["r@example.org"]))
+    standing = text.split("STANDING STATUS", 1)[1]
+    (block,) = re.findall(r"^\* Visas, as read in ok, dead\n(?:  .*\n)*", standing, re.M)
+    assert " ".join(block.split()).count(f"⚠ {words}") == 1  # wrapped at 76
+    assert html.count(f"⚠ {words}") == 1
+    assert text.count("of its feeds not read") == 1  # reads-all alone
