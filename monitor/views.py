@@ -191,7 +191,8 @@ def indicator_views(
     only counted). That is the recorded status unless time alone moved it (evidence left its
     window, the feeds went unread) before a check recorded that: then it is shown since the
     feeds stopped supporting the status (went unread or failing), or else since `now`; one no
-    check evaluated yet, since None (not a moment). Each names its silent feeds at `now`."""
+    check evaluated yet, since None (not a moment). Each names its silent feeds and the
+    silences in force over it at `now`."""
     recorded, started = store.current_statuses(), store.monitoring_started()
     first = store.first_readings()
     worked = kept_statuses(definitions, store, now=now, evidence=evidence)
@@ -200,6 +201,10 @@ def indicator_views(
         if w.status == UNKNOWN and recorded.get(w.indicator_id, (INITIAL, now))[0] != UNKNOWN
     }, now=now)  # fmt: skip
     silent = {f.id for f in store.feeds() if f.silent_since(now) is not None}
+    silenced: dict[str, list[int]] = {}
+    for silence in store.silences(active_at=now):  # newest first
+        if silence.id is not None:
+            silenced.setdefault(silence.indicator_id, []).append(silence.id)
     views = []
     for worked_out in worked:
         status, since = recorded.get(worked_out.indicator_id, (INITIAL, None))  # None: no check
@@ -213,7 +218,9 @@ def indicator_views(
         began = started.get(worked_out.indicator_id, since)
         among = _among(definitions, view, silent)
         read = first.get(worked_out.indicator_id)
-        views.append(replace(view, started=began, silent_feeds=among, first_read=read, was=was))
+        held = tuple(silenced.get(view.id, ()))
+        views.append(replace(view, started=began, silent_feeds=among, first_read=read, was=was,
+                             silences=held))  # fmt: skip
     return views
 
 

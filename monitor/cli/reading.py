@@ -160,6 +160,11 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
             click.echo(f"  because {shown.clean(v.reason) or shown.NOT_READ_YET}")
         elif unread := shown.unread_words(v):  # a status some of its feeds do not support
             click.echo(f"  {unread}")
+        if v.silences:  # as the page's card marks it
+            click.echo(
+                f"  silenced: {count(len(v.silences), 'silence')} in force "
+                f"({', '.join(map(str, v.silences))}), as `monitor silence --list` shows"
+            )
     for problem in feed_problems(rt.store.feeds(), now=now):  # the digest's feed health
         text = problem.text(utc_text(problem.since) if problem.since else "")
         click.echo(f"feed {problem.feed_id}: {shown.clean(text)}")

@@ -130,6 +130,7 @@ class IndicatorView:
     evidence_count: int  # …the newest of this many stories
     silent_feeds: tuple[str, ...] = ()  # the feeds it reads that are silent (FeedState)
     unread_feeds: tuple[UnreadFeed, ...] = ()  # the feeds it reads that support no status now
+    silences: tuple[int, ...] = ()  # the ids of the silences in force over it, newest first
     first_read: datetime | None = None  # when a first reading that recorded no change ended
     # the unknown it began in (`Store.first_readings`)
     was: str = ""  # the status last recorded, when `status` is not recorded yet (time alone
@@ -190,6 +191,12 @@ class IndicatorOut(_Model):
         "others."
     )
 
+    silences: list[int] = Field(
+        description="The ids of the silences in force over it (of every outcome or of one), "
+        "newest first, as `GET /silences?active=true` gives them and the page marks it "
+        "`silenced`: its changes are recorded, their alerts held. Changes no status."
+    )
+
     @classmethod
     def of(cls, view: IndicatorView) -> Self:
         return cls(
@@ -204,6 +211,7 @@ class IndicatorOut(_Model):
             evidence_count=view.evidence_count,
             silent_feeds=list(view.silent_feeds),
             unread_feeds=[UnreadFeedOut.of(u) for u in view.unread_feeds],
+            silences=list(view.silences),
         )
 
 
