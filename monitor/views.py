@@ -134,8 +134,7 @@ def unread_words(view: IndicatorView) -> str:
     ids = [u.feed_id for u in view.unread_feeds]
     more = len(ids) - UNREAD_NAMED
     named = ", ".join(ids[:UNREAD_NAMED]) + (f" and {more} more" if more > 0 else "")
-    noun = "feed" if len(ids) == 1 else "feeds"
-    return f"{len(ids)} of its {noun} not read ({named}): the status stands on the others"
+    return f"{len(ids)} of its feeds not read ({named}): the status stands on the others"
 
 
 # ---------------------------------------------------------------- evidence as news
