@@ -115,6 +115,12 @@ outcomes:
       all:
         - {scope: entry, any: [China, Beijing]}
         - any: [visa, waiver]
+  - id: later
+    label: visa, then China
+    rule: {near: {terms: [China, visa], within: 1, order: after}}
+  - id: nested
+    label: a waiver, or China and visa
+    rule: {any: [waiver, {all: [China, visa]}]}
 """
 
 
@@ -154,6 +160,44 @@ def test_a_near_too_far_apart_shows_both_groups_found_in_one_sentence(matcher: M
     )
     assert lines[-2:] == ["sentences:", "    1  China will soon ease its visa rules"]
     assert one(matcher, "close", "China visa rules eased").outcomes[0].matched
+
+
+@pytest.mark.parametrize(
+    ("outcome", "title", "said"),
+    [
+        ("close", "A visa for China", "group 2: visa (1); every group in sentence 1, close "
+         "enough, but not in the order listed"),
+        ("later", "China eases visa rules", "group 2: visa (1); close enough, but not in the "
+         "reverse of the order listed"),
+        ("close", "Visa rules in the whole of China", "group 2: visa (1); every group in "
+         "sentence 1, but not close enough"),
+    ],
+)  # fmt: skip
+def test_a_near_with_an_order_says_when_its_groups_are_close_but_in_another_order(
+    matcher: Matcher, outcome: str, title: str, said: str
+) -> None:
+    """Not `but not close enough` for groups one word apart in the other order: the author
+    would widen `within`, which never helps, instead of looking at `order`."""
+    found = one(matcher, outcome, title)
+    rule = found.outcomes[0].rule
+    assert (rule.holds, rule.out_of_order) == (False, "close enough," in said)
+    assert text_lines(found)[1].endswith(said)
+    assert as_json(found)["outcomes"][0]["rule"]["out_of_order"] is rule.out_of_order
+
+
+def test_an_any_holding_by_a_nested_rule_does_not_say_none_of_its_terms_found(
+    matcher: Matcher,
+) -> None:
+    """Its own terms are not found, its nested rule's are: `yes any …: none of its terms
+    found` read as a contradiction."""
+    lines = text_lines(one(matcher, "nested", "China eases visa rules"))
+    assert lines[1] == "  yes any (1 term) in the entry: none of its own terms found"
+    assert lines[2] == "      yes all (2 terms) in the entry: China (1), visa (1)"
+    neither = text_lines(one(matcher, "nested", "Japan eases rules"))
+    assert neither[1] == (
+        "  no  any (1 term) not in the entry: none of its terms found"
+        " (1 nested rule, none of their terms found)"
+    )
 
 
 def test_a_none_shows_the_terms_that_veto_and_where(matcher: Matcher) -> None:
@@ -297,7 +341,14 @@ def test_the_json_document_is_the_dataclasses(matcher: Matcher) -> None:
     document = as_json(explain_entry(matcher, "x", "China eases visa rules", ""))
     assert set(document) == {"indicator", "entry", "sentences", "outcomes", "feed", "feed_read"}
     assert (document["feed"], document["feed_read"]) == (None, None)  # words given: no feed
-    assert [o["outcome"] for o in document["outcomes"]] == ["close", "vetoed", "cued", "actor"]
+    assert [o["outcome"] for o in document["outcomes"]] == [
+        "close",
+        "vetoed",
+        "cued",
+        "actor",
+        "later",
+        "nested",
+    ]
     assert document["outcomes"][0]["rule"]["groups"][0]["found"][0] == {
         "term": "China",
         "sentences": (1,),

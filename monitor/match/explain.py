@@ -83,6 +83,8 @@ class NodeExplanation:
     within: int | None = None  # near
     order: str | None = None  # near: any, before, after
     together: tuple[int, ...] = ()  # near, scope sentence: sentences with a term of each group
+    # near with an order, holding nowhere: its groups are close enough, in another order
+    out_of_order: bool = False
     # the vocabulary reference the node was written as (an `any` of its terms, or a term when
     # it has one), as written: `@actors.china`, `title:@actors.china`; None for the others
     vocabulary: str | None = None
@@ -191,10 +193,12 @@ def _node(scan: Scan, node: CNode, sentence: bool) -> NodeExplanation:
         case CNear():
             groups = tuple(_terms(scan, group) for group in node.groups)
             common = set.intersection(*(_present_in(scan, group) for group in node.groups))
+            reordered = not mask and node.order.value != "any"
             return NodeExplanation(
                 "near", scope, bool(mask), where, _terms(scan, _flat(node.groups)),
                 groups=groups, within=node.within, order=node.order.value,
                 together=tuple(sorted(common)) if sentence else (),
+                out_of_order=reordered and bool(scan.near_in_any_order(node, sentence)),
             )  # fmt: skip
         case CScope():
             child = _node(scan, node.child, node.sentence)
@@ -512,14 +516,28 @@ def _where(node: NodeExplanation, blank: frozenset[int]) -> str:
 def _details(node: NodeExplanation) -> str:
     if node.operator == "near":
         groups = "; ".join(_group(n, group) for n, group in enumerate(node.groups, 1))
-        apart = ""
-        if not node.holds and node.together:
-            apart = f"; every group in {_sentences(node.together)}, but not close enough"
-        return f": {groups}{apart}"
+        return f": {groups}{_apart(node)}"
     if node.operator == "scope" or not node.terms.listed:
         return ""
-    nothing = "none of its terms found" if node.children else "none found"
+    nothing = "none found"
+    if node.children:  # its own terms: a nested rule's are shown on the lines below
+        beneath = any(map(_found_beneath, node.children))
+        nothing = "none of its own terms found" if beneath else "none of its terms found"
     return f": {_found(node.terms) or nothing}"
+
+
+def _apart(node: NodeExplanation) -> str:
+    """Why a `near` whose groups are all found does not hold: too far apart, or close enough
+    but not in its `order` (`before`: as listed; `after`: the reverse)."""
+    if node.holds:
+        return ""
+    listed = "the order listed" if node.order == "before" else "the reverse of the order listed"
+    if node.out_of_order:
+        where = f"every group in {_sentences(node.together)}, " if node.together else ""
+        return f"; {where}close enough, but not in {listed}"
+    if node.together:
+        return f"; every group in {_sentences(node.together)}, but not close enough"
+    return ""
 
 
 def _found(terms: TermsFound) -> str:

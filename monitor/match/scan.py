@@ -259,7 +259,13 @@ class Scan:
             masks[term_id] = mask
         return mask
 
-    def _near_mask(self, node: CNear, sentence: bool) -> int:
+    def near_in_any_order(self, node: CNear, sentence: bool) -> int:
+        """The mask `node` would hold in with `order: any` (for `monitor explain`: groups close
+        enough, but in another order than the one it asks for)."""
+        return self._near_mask(node, sentence, Order.ANY)
+
+    def _near_mask(self, node: CNear, sentence: bool, order: Order | None = None) -> int:
+        order = node.order if order is None else order
         per_group: list[dict[int, list[tuple[int, int]]]] = []
         for group in node.groups:
             by_segment: dict[int, list[tuple[int, int]]] = {}
@@ -271,10 +277,10 @@ class Scan:
             if not by_segment:
                 return 0
             per_group.append(by_segment)
-        if node.order == Order.AFTER:
+        if order == Order.AFTER:
             per_group.reverse()
         common = set(per_group[0]).intersection(*per_group[1:])
-        close = near if node.order == Order.ANY else near_in_order
+        close = near if order == Order.ANY else near_in_order
         mask = 0
         for segment in common:
             if close(tuple(sorted(g[segment]) for g in per_group), node.within):
