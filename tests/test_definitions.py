@@ -554,6 +554,8 @@ VOCAB_PROBLEMS = [
     ),
     ("near: {terms: [a, b], within: 2, order: first}", "", {}, "x", 9, "'near' order 'first'"),
     ("near: {terms: [a, []], within: 2}", "", {}, "x", 9, "must not be empty"),
+    ("near: {terms: [[a, b]], within: 2}", "", {}, "x", 9, "a list in its terms is one group"),
+    ("near: {terms: [a], within: 2}", "", {}, "x", 9, "for one term alone, use 'any'"),
     ("near: {terms: [a, [[b]]], within: 2}", "", {}, "x", 9, "must hold terms, not lists"),
     ("near: {terms: [a, {any: [b]}], within: 2}", "", {}, "x", 9, "'near' terms must be terms"),
     ("any: [visa]", "deny", {}, "x", 10, "'unless' must be a list"),

@@ -207,13 +207,26 @@ def _near(f: File, node: yaml.Node) -> NearNode | None:
         return None
     items = sequence(f, values["terms"], "'near' terms")
     if len(items) == 1:
-        f.error(values["terms"], "'near' needs at least two terms")
+        f.error(values["terms"], _one_group(items[0]))
     groups = [_near_group(f, item) for item in items]
     within = integer(f, values["within"], "'near' within", 0, 1000)
     order = _order(f, values["order"]) if "order" in values else Order.ANY
     if len(items) < 2 or within is None or order is None or any(g is None for g in groups):
         return None
     return NearNode(tuple(tuple(g) for g in groups if g is not None), within, order)
+
+
+def _one_group(item: yaml.Node) -> str:
+    """What to do about a `near` given one element of terms: one list is one group."""
+    if isinstance(item, yaml.SequenceNode):
+        return (
+            "'near' needs at least two groups of terms, and a list in its terms is one group"
+            " (any of its terms): write each group as an element, terms: [[A, B], [C, D]]"
+        )
+    return (
+        "'near' needs at least two terms, to find them close to each other; for one term"
+        " alone, use 'any'"
+    )
 
 
 def _near_group(f: File, node: yaml.Node) -> list[Term] | None:
