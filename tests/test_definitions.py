@@ -582,6 +582,23 @@ def test_vocabulary_near_and_unless_problems(
     assert any(p.startswith(f"{path}:{line}: ") and message in p for p in problems), problems
 
 
+@pytest.mark.parametrize("vocab_folder", [True, False])
+def test_a_reference_in_a_watch_list_without_vocabularies_says_to_write_or_copy_one(
+    tmp_path: Path, vocab_folder: bool
+) -> None:
+    """`monitor init` lays out no vocabulary: `known: (none)` left the author guessing."""
+    indicators, feeds = _write(tmp_path, _indicator_yaml('any: ["@actors.china"]'), {})
+    if not vocab_folder:
+        (indicators / "vocab").rmdir()
+    (problem,) = validate(indicators, feeds)
+    assert problem == (
+        f"{indicators / 'x.yaml'}:9: unknown vocabulary file 'actors' in '@actors.china': no"
+        f" {indicators / 'vocab' / 'actors'}.yaml; there is no vocabulary file yet: write one"
+        " there, a list per name (china: [China, 中国]), or copy monitor's own"
+        " indicators/vocab/actors.yaml"
+    )
+
+
 def test_hash_changes_with_a_vocabulary_it_uses(tmp_path: Path) -> None:
     uses = _indicator_yaml('any: ["@actors.china"]')
     (tmp_path / "indicators" / "vocab").mkdir(parents=True)

@@ -64,10 +64,16 @@ class Vocab:
         if stem in self.files and stem not in self.lists:
             return None  # the file itself has problems, reported there
         if stem not in self.lists:
+            known = f"known: {name_list(sorted(self.lists))}"
+            if not self.files:  # a watch list of one's own starts with none
+                known = (
+                    f"there is no vocabulary file yet: write one there, a list per name"
+                    f" (china: [China, 中国]), or copy monitor's own indicators/vocab/{stem}.yaml"
+                )
             f.error(
                 node,
                 f"unknown vocabulary file '{stem}' in {ref!r}: no {self.directory / stem}.yaml;"
-                f" known: {name_list(sorted(self.lists))}",
+                f" {known}",
             )
             return None
         if name not in self.lists[stem]:
