@@ -97,6 +97,27 @@ def test_validate_is_quiet_about_common_words_that_only_cancel_a_match(tmp_path:
     assert f"{rule}:10: warning: term 'Trump' occurs in 20 of 199" in warned
 
 
+def test_validate_out_of_the_checkout_says_it_checked_no_term_against_general_news(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a watch list of one's own the default general news is not there: `ok` with no
+    warning read as if 'the' had been checked and found rare."""
+    env = _one_indicator(tmp_path, "the")
+    monkeypatch.chdir(tmp_path)
+
+    alone = CliRunner().invoke(main, ["validate"], env=env)
+    given = CliRunner().invoke(main, ["validate", "--general-news", str(GENERAL)], env=env)
+
+    assert (alone.exit_code, alone.stdout) == (0, "ok: 1 indicator, 3 feeds\n")
+    assert alone.stderr.splitlines() == [
+        "validate: no general news to check the terms against (tests/data/general-news/ is not"
+        " in this folder, as it is in monitor's checkout): pass --general-news PATH to be"
+        " warned of terms common in it"
+    ]
+    assert given.exit_code == 0 and given.stderr == ""
+    assert "warning: term 'the' occurs in 124 of 199" in given.stdout
+
+
 def test_validate_general_news_that_is_not_a_feed_is_a_one_line_error(tmp_path: Path) -> None:
     junk = tmp_path / "junk.xml"
     junk.write_bytes(b"")

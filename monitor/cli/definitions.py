@@ -41,7 +41,8 @@ GENERAL_NEWS = Path("tests/data/general-news")  # the shipped sample, relative t
     multiple=True,
     type=click.Path(exists=True, path_type=Path),
     help="Feed files (or folders of *.xml) of general news to warn about terms that fire on it;"
-    f" repeatable. Default: {GENERAL_NEWS}/ when it exists.",
+    f" repeatable. Default: {GENERAL_NEWS}/ when it exists in the working folder (it does"
+    " in monitor's checkout); without it, one line on stderr says no term was checked so.",
 )
 @json_option(
     "Print one JSON object: valid, problems and warnings (every one, each"
@@ -72,6 +73,13 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...], as_json: bool) -> 
     found: list[str] = []
     if not problems:
         d = rt.definitions
+        if not general_news and not GENERAL_NEWS.is_dir():  # out of the checkout: say so
+            click.echo(
+                f"validate: no general news to check the terms against ({GENERAL_NEWS}/ is not"
+                " in this folder, as it is in monitor's checkout): pass --general-news PATH to be"
+                " warned of terms common in it",
+                err=True,
+            )
         news = _general_news(general_news or ((GENERAL_NEWS,) if GENERAL_NEWS.is_dir() else ()))
         indicators = warned(d)  # and the vocabulary terms no indicator uses yet
         found = definition_warnings(d) + regex_warnings(indicators)
