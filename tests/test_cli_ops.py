@@ -1052,6 +1052,25 @@ def test_a_feeds_file_without_the_shipped_tags_warns_and_works(
     assert mine + 1 == len(text) or not text[mine + 1].startswith("  because")
 
 
+def test_status_lines_up_an_id_longer_than_its_column(tmp_path: Path) -> None:
+    """`korea-china-japan-summit` (24 characters) pushed its status two columns right of the
+    others' in a column 22 wide."""
+    indicators = tmp_path / "indicators"
+    shutil.copytree(ROOT / "indicators", indicators)
+    long_id = "korea-china-japan-summit-x"
+    (indicators / f"{long_id}.yaml").write_text(
+        (ROOT / "indicators" / "visa-easing.yaml").read_text()
+        .replace("id: visa-easing", f"id: {long_id}")
+    )  # fmt: skip
+    env = shipped(tmp_path) | {"MONITOR_INDICATORS_DIR": str(indicators)}
+    make_database(env)
+
+    lines = [line for line in invoke(["status"], env).stdout.splitlines() if line[:1] != " "]
+
+    assert len(lines) == 8 and any(line.startswith(f"{long_id} unknown ") for line in lines)
+    assert {line.index(" unknown ") for line in lines} == {len(long_id)}
+
+
 def test_status_and_the_digest_name_a_feed_read_with_a_warning(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:

@@ -153,9 +153,13 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
         if held:
             click.echo(f"monitor: {held}", err=True)
         return
+    # columns as wide as the longest id and status (at least 22), so a long one of a watch
+    # list of one's own does not push its line's status out of line with the others'
+    wide = max([22, *(len(v.id) for v in views)]), max([22, *(len(v.status) for v in views)])
     for v in views:
         since = f"since {utc_text(v.since)}" if v.since else "before any check"
-        click.echo(f"{v.id:<22} {v.status:<22} {since}  ({v.evidence_count} evidence)")
+        line = f"{v.id:<{wide[0]}} {v.status:<{wide[1]}} {since}"
+        click.echo(f"{line}  ({v.evidence_count} evidence)")
         if v.status == UNKNOWN:  # it always says why, as the page and the digest do
             click.echo(f"  because {shown.clean(v.reason) or shown.NOT_READ_YET}")
         elif unread := shown.unread_words(v):  # a status some of its feeds do not support
