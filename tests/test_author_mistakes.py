@@ -73,6 +73,34 @@ def test_a_key_without_its_colon_is_reported_at_its_own_line(
     assert found[0].startswith(f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: invalid YAML")
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "line", "above"),
+    [
+        ("      scope: sentence", "    scope: sentence", 13, "line 12 (scope: sentence)"),
+        ("    label: A hotline", "      label: A hotline", 9, "line 8 (- id: revived)"),
+        ("    corroborate: 2", "      corroborate: 2", 10, "line 9 (label: A hotline is revived)"),
+        ("  Do Seoul and", "  Do Seoul: and", None, ""),  # a ': ' in a folded value is fine
+    ],
+)
+def test_a_key_indented_under_a_key_with_a_value_names_that_line(
+    tmp_path: Path, old: str, new: str, line: int | None, above: str
+) -> None:
+    """A rule's `scope` lined up with `rule:` made `all:` below it "a ': ' inside a value …
+    or a key indented too far": the author looked at `all:`, where nothing is wrong."""
+    found = problems(tmp_path, edited(old, new))
+    if line is None:
+        assert found == []
+        return
+    (problem,) = found
+    assert problem == (
+        f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: invalid YAML: mapping values are"
+        f" not allowed here; this line is indented deeper than {above}, which has its value"
+        " already, so nothing can be nested under it: one of the two lines is indented a level"
+        " off (line it up with the keys it belongs with); if it goes on with that value, quote"
+        " the value"
+    )
+
+
 INDENT = "check this line's indentation against the lines above it"
 
 

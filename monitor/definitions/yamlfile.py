@@ -151,6 +151,8 @@ def _compose(text: str, f: File) -> yaml.Node | None:
             mark = exc.context_mark  # the key without its ':', not the line after it
         line = mark.line + 1 if mark is not None else 1
         advice = _advice(problem, mark.column + 1 if mark is not None else None)
+        if problem.startswith("mapping values are not allowed") and mark is not None:
+            advice = _under_a_value(text, mark.line) or advice
         f.problems.append(f"{f.path}:{line}: invalid YAML: {problem}{advice}")
         return None
     except yaml.reader.ReaderError as exc:
@@ -206,6 +208,33 @@ def _advice(problem: str, column: int | None) -> str:
         if problem.startswith(start):
             at = f" at column {column}" if column is not None else ""
             return "; " + advice.format(at=at)
+    return ""
+
+
+# `key: value` (or `- key: value`) with its value on its line: nothing can be nested under it
+_KEY_WITH_VALUE = regex.compile(r"(\s*(?:- +)?)[^\s#:'\"][^:#]*:[ \t]+[^\s#|>&!]")
+
+
+def _under_a_value(text: str, index: int) -> str:
+    """The advice for a key indented deeper than the `key: value` line above it (a rule's
+    `scope` lined up with `rule:`, a `label` indented past its `- id:`): which line, and
+    that one of the two is a level off; "" when the line above is no such line."""
+    lines = text.splitlines()
+    here = lines[index] if index < len(lines) else ""
+    for number in range(index - 1, -1, -1):
+        above = lines[number]
+        if not above.strip() or above.lstrip().startswith("#"):
+            continue
+        found = _KEY_WITH_VALUE.match(above)
+        indent = len(here) - len(here.lstrip(" "))
+        if found is None or indent <= len(found.group(1)):
+            return ""
+        return (
+            f"; this line is indented deeper than line {number + 1} ({above.strip()}), which"
+            " has its value already, so nothing can be nested under it: one of the two lines is"
+            " indented a level off (line it up with the keys it belongs with); if it goes on"
+            " with that value, quote the value"
+        )
     return ""
 
 
