@@ -101,6 +101,36 @@ def test_a_key_indented_under_a_key_with_a_value_names_that_line(
     )
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        (
+            "examples:\n",
+            "    examples:\n",
+            "18: unknown key 'examples' in an outcome; allowed: id, label, corroborate, rule,"
+            " unless; 'examples' belongs to the indicator: start it at the beginning of the line,"
+            " as 'outcomes:'",
+        ),
+        (
+            "examples:\n",
+            "",
+            "18: an example ('- text: …') among the outcomes: list the examples under"
+            " 'examples:', which starts at the beginning of the line, as 'outcomes:'",
+        ),
+    ],
+)
+def test_examples_read_as_outcomes_are_one_problem(
+    tmp_path: Path, old: str, new: str, said: str
+) -> None:
+    """`examples:` indented under the last outcome, or left out, made each example an outcome:
+    three more problems apiece (no id, no label, no rule) and an unknown key per line, 36 for
+    seven examples, `… and 16 more` past the first twenty."""
+    text = edited(old, new) + '  - text: "Seoul and Beijing agree to a hotline"\n    expect: none\n'
+    found = problems(tmp_path, text)
+    line, _, rest = said.partition(": ")
+    assert found == [f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: {rest}"]
+
+
 INDENT = "check this line's indentation against the lines above it"
 
 

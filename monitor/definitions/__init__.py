@@ -412,7 +412,17 @@ def _outcomes(f: File, node: yaml.Node) -> tuple[list[Outcome], set[str] | None]
     outcomes: list[Outcome] = []
     first: dict[str, int] = {}
     complete = True
+    examples_told = False
     for item in sequence(f, node, "outcomes"):
+        if _an_example(item):  # `examples:` indented as an outcome's key: its items follow
+            if not examples_told and not _holds_examples(node):
+                f.error(
+                    item,
+                    "an example ('- text: …') among the outcomes: list the examples under"
+                    " 'examples:', which starts at the beginning of the line, as 'outcomes:'",
+                )
+            examples_told, complete = True, False
+            continue
         values = mapping(
             f, item, "an outcome", OUTCOME_KEYS, ("id", "label", "rule"), OUTCOME_ELSEWHERE
         )
@@ -439,6 +449,23 @@ def _outcomes(f: File, node: yaml.Node) -> tuple[list[Outcome], set[str] | None]
         if out_id is not None and label is not None and rule is not None and unless is not None:
             outcomes.append(Outcome(out_id, label, rule, corroborate, unless))
     return outcomes, set(first) if complete else None
+
+
+def _an_example(item: yaml.Node) -> bool:
+    """An item of `outcomes` with an example's keys and no outcome's (`- text: …`)."""
+    if not isinstance(item, yaml.MappingNode):
+        return False
+    keys = {k.value for k, _ in item.value if isinstance(k, yaml.ScalarNode)}
+    return "text" in keys and keys <= set(EXAMPLE_KEYS)
+
+
+def _holds_examples(outcomes: yaml.Node) -> bool:
+    """Whether an outcome has an `examples` key (told where it belongs: its items need not be)."""
+    return isinstance(outcomes, yaml.SequenceNode) and any(
+        isinstance(item, yaml.MappingNode)
+        and any(isinstance(k, yaml.ScalarNode) and k.value == "examples" for k, _ in item.value)
+        for item in outcomes.value
+    )
 
 
 def _examples(f: File, node: yaml.Node, outcome_ids: set[str] | None) -> list[Example]:
