@@ -8,6 +8,7 @@ store -> Evidence, FeedHealth ; evaluate -> Status ; store <- StatusChange
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -373,6 +374,14 @@ class Definitions:
             if indicator.id == indicator_id:
                 return indicator
         raise KeyError(indicator_id)
+
+    def no_indicator(self, indicator_id: str) -> str:
+        """How every command says that it has no indicator `indicator_id` (after its stage),
+        with the defined id it is closest to when one is (a long id typed a letter off):
+        `no indicator 'visa-easng'; did you mean 'visa-easing'?`."""
+        known = [i.id for i in self.indicators]
+        close = difflib.get_close_matches(indicator_id, known, n=1, cutoff=0.9)
+        return f"no indicator {indicator_id!r}" + (f"; did you mean {close[0]!r}?" if close else "")
 
     def feeds_for(self, indicator: Indicator) -> tuple[str, ...]:
         """Ids of the feeds an indicator reads."""

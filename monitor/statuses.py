@@ -451,7 +451,9 @@ def begin_silence(
     try:
         indicator = definitions.indicator(indicator_id)
     except KeyError:
-        raise SilenceError(f"silence: no indicator {indicator_id!r}", problem="unknown") from None
+        raise SilenceError(
+            f"silence: {definitions.no_indicator(indicator_id)}", problem="unknown"
+        ) from None
     if outcome_id is not None and outcome_id not in {o.id for o in indicator.outcomes}:
         raise SilenceError(f"silence: {indicator.no_outcome(outcome_id)}", problem="invalid")
     try:
@@ -478,7 +480,9 @@ def _check_target(definitions: Definitions, indicator_id: str, outcome_id: str) 
     try:
         indicator = definitions.indicator(indicator_id)
     except KeyError:
-        raise VerdictError(f"verdict: no indicator {indicator_id!r}", unknown="indicator") from None
+        raise VerdictError(
+            f"verdict: {definitions.no_indicator(indicator_id)}", unknown="indicator"
+        ) from None
     try:
         indicator.outcome(outcome_id)
     except KeyError:

@@ -128,6 +128,37 @@ def test_an_unknown_indicator_is_one_line_that_names_the_command(
 
 
 @pytest.mark.parametrize(
+    "args",
+    [
+        ["history", "visa-easng"],
+        ["export", "changes", "--indicator", "visa-easng"],
+        ["verdict", "list", "visa-easng"],
+        ["verdict", "1", "visa-easng:eased", "no"],
+        ["silence", "--list", "visa-easng"],
+        ["silence", "visa-easng", "--for", "1h", "--reason", "x"],
+        ["explain", "visa-easng", "--title", "x"],
+    ],
+)
+def test_an_indicator_id_a_letter_off_is_named_with_the_one_meant(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """`korea-china-japan-sumit` said only `no indicator …`: a long id typed a letter off is
+    hard to see; `monitor verdict lst` already named the subcommand meant."""
+    env = shipped(tmp_path)
+    assert invoke(["db", "upgrade"], env).exit_code == 0
+
+    result = CliRunner().invoke(main, args, env=env, prog_name="monitor")
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.splitlines()[-1].endswith(
+        ": no indicator 'visa-easng'; did you mean 'visa-easing'?"
+    )
+    tested = CliRunner().invoke(main, ["test", "visa-easng"], env=env, prog_name="monitor")
+    assert tested.exit_code == 2
+    assert "no indicator 'visa-easng'; did you mean 'visa-easing'? (see " in tested.stderr
+
+
+@pytest.mark.parametrize(
     ("args", "says"),
     [
         (["verdict", "1", "visa-easing:nope", "no"], "verdict"),

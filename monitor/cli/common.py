@@ -359,12 +359,13 @@ def _mode_for(path: Path) -> int:
 
 
 def recorded_of(
-    rt: Runtime, indicator_id: str | None, read: Callable[[], list[Row]], *, name: str, unknown: str
+    rt: Runtime, indicator_id: str | None, read: Callable[[], list[Row]], *, name: str
 ) -> list[Row]:
     """`read()`: the rows recorded of one indicator (of all when `indicator_id` is None). One
     whose file was removed since keeps its rows: they are returned after a line on stderr saying
     it is no longer defined, as `history` does; with none recorded it is `unknown` (exit 1)."""
     gone = indicator_id is not None and all(i.id != indicator_id for i in rt.definitions.indicators)
+    unknown = f"{name}: {rt.definitions.no_indicator(indicator_id or '')}"
     try:
         rows = read()
     except MonitorError as exc:  # no database, say: nothing recorded of it either

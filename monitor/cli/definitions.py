@@ -321,8 +321,9 @@ def _chosen(rt: Runtime, indicator_ids: tuple[str, ...]) -> tuple[Indicator, ...
     known = {i.id: i for i in rt.definitions.indicators}
     unknown = [i for i in indicator_ids if i not in known]
     if unknown:
+        named = rt.definitions.no_indicator(unknown[0]) if len(unknown) == 1 else ""
         raise click.BadParameter(
-            f"no indicator {', '.join(map(repr, unknown))} "
+            f"{named or 'no indicator ' + ', '.join(map(repr, unknown))} "
             f"(see {rt.settings.indicators_dir / '*.yaml'})",
             param_hint="INDICATOR",
         )

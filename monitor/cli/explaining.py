@@ -51,7 +51,9 @@ def explain_cmd(
     try:
         indicator = rt.definitions.indicator(indicator_id)
     except KeyError:
-        raise click.ClickException(f"explain: no indicator {indicator_id!r}") from None
+        raise click.ClickException(
+            f"explain: {rt.definitions.no_indicator(indicator_id)}"
+        ) from None
     if outcome_id and outcome_id not in {o.id for o in indicator.outcomes}:
         raise click.ClickException(f"explain: {indicator.no_outcome(outcome_id)}")
     feed: str | None = None  # a stored entry's

@@ -104,7 +104,9 @@ def _export(
             kept_since=utcnow() - rt.settings.retention,
         )
     except KeyError:
-        raise click.ClickException(f"export: no indicator {indicator_id!r}") from None
+        raise click.ClickException(
+            f"export: {rt.definitions.no_indicator(indicator_id or '')}"
+        ) from None
     model = export.MODELS[kind]
     text = export.csv_text(model, rows) if fmt == "csv" else export.json_text(rows)
     if output is None:

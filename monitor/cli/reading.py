@@ -210,7 +210,9 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
         except MonitorError as exc:  # no database, say: nothing recorded of it either
             raise click.ClickException(f"history: no indicator {indicator_id!r} ({exc})") from None
         if not recorded:
-            raise click.ClickException(f"history: no indicator {indicator_id!r}") from None
+            raise click.ClickException(
+                f"history: {rt.definitions.no_indicator(indicator_id)}"
+            ) from None
         click.echo(f"monitor: history: {indicator_id} is no longer defined", err=True)
     changes = rt.store.history(indicator_id, limit=limit)
     if not changes:

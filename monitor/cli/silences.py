@@ -84,7 +84,7 @@ def silence_cmd(
         rt.read_only = True
         listed = recorded_of(
             rt, indicator_id, lambda: rt.store.silences(indicator_id, limit=500),
-            name="silence", unknown=f"silence: no indicator {indicator_id!r}",
+            name="silence",
         )  # fmt: skip
         if not listed:
             of = f" for {indicator_id}" if indicator_id is not None else ""

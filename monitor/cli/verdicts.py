@@ -130,7 +130,7 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
     rt.read_only = True
     listed = recorded_of(
         rt, indicator_id, lambda: rt.store.verdicts(indicator_id, limit=limit),
-        name="verdict list", unknown=f"verdict list: no indicator {indicator_id!r}",
+        name="verdict list",
     )  # fmt: skip
     if not listed:
         of = f" for {indicator_id}" if indicator_id is not None else ""
