@@ -131,6 +131,30 @@ def test_examples_read_as_outcomes_are_one_problem(
     assert found == [f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: {rest}"]
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        ("    corroborate: 2", "    corrobrate: 2", "10: unknown key 'corrobrate' in an outcome;"
+         " allowed: id, label, corroborate, rule, unless; did you mean 'corroborate'?"),
+        ("    label: A hotline", "    lable: A hotline", "9: unknown key 'lable' in an outcome;"
+         " allowed: id, label, corroborate, rule, unless; did you mean 'label'?"),
+        ("    expect: revived", "    expcet: revived", "20: unknown key 'expcet' in an example;"
+         " allowed: text, expect, body; did you mean 'expect'?"),
+        ("window: 14d", "colour: red", "6: unknown key 'colour' in an indicator; allowed: id,"
+         " group, title, question, feeds, window, outcomes, examples"),
+    ],
+)  # fmt: skip
+def test_a_key_mistyped_names_the_key_meant_and_is_one_problem(
+    tmp_path: Path, old: str, new: str, said: str
+) -> None:
+    """`expcet:` was two problems, the unknown key and `an example is missing required key
+    'expect'`, and named the key meant only among every allowed one."""
+    line, _, rest = said.partition(": ")
+    assert problems(tmp_path, edited(old, new)) == [
+        f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: {rest}"
+    ]
+
+
 INDENT = "check this line's indentation against the lines above it"
 
 

@@ -3,6 +3,7 @@ the file's problems as `file:line: message`, and helpers that read a node or rec
 
 from __future__ import annotations
 
+import difflib
 import errno
 import os
 import stat
@@ -259,6 +260,7 @@ def mapping(
         return None
     values: dict[str, yaml.Node] = {}
     lines: dict[str, int] = {}
+    meant: set[str] = set()  # the keys the unknown ones are typos of
     for key_node, value_node in node.value:
         if not isinstance(key_node, yaml.ScalarNode):
             f.error(key_node, f"{what} has a key that is not a name")
@@ -273,11 +275,14 @@ def mapping(
         lines[key] = line_of(key_node)
         if key not in allowed:
             hint = f"; '{key}' belongs to {elsewhere[key]}" if key in elsewhere else ""
+            close = [] if hint else difflib.get_close_matches(key, allowed, n=1, cutoff=0.75)
+            if close:  # a typo: its missing required key is not a problem of its own
+                hint, meant = f"; did you mean '{close[0]}'?", {*meant, close[0]}
             f.error(key_node, f"unknown key '{key}' in {what}; allowed: {', '.join(allowed)}{hint}")
         else:
             values[key] = value_node
     for key in required:
-        if key not in lines:
+        if key not in lines and key not in meant:
             f.error(node, f"{what} is missing required key '{key}'")
     return values
 
