@@ -155,6 +155,26 @@ def test_a_key_mistyped_names_the_key_meant_and_is_one_problem(
     ]
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        ("    unless: [consider*]", "    unless: consider*",
+         "17: 'unless' must be a list: write [consider*]"),
+        ("        - any: [hotline*, 'direct line']", "        - any: hotline*",
+         "15: 'any' must be a list: write [hotline*]"),
+        ("    unless: [consider*]", "    unless:", "17: 'unless' must be a list"),
+    ],
+)  # fmt: skip
+def test_one_term_where_a_list_goes_says_how_to_write_the_list(
+    tmp_path: Path, old: str, new: str, said: str
+) -> None:
+    """It said only "'unless' must be a list"."""
+    line, _, rest = said.partition(": ")
+    assert problems(tmp_path, edited(old, new)) == [
+        f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: {rest}"
+    ]
+
+
 INDENT = "check this line's indentation against the lines above it"
 
 

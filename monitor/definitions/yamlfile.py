@@ -347,7 +347,8 @@ def duration(f: File, node: yaml.Node, what: str, *, off: bool = False) -> timed
 
 def sequence(f: File, node: yaml.Node, what: str, *, empty: bool = False) -> list[yaml.Node]:
     if not isinstance(node, yaml.SequenceNode):
-        f.error(node, f"{what} must be a list")
+        one = isinstance(node, yaml.ScalarNode) and node.tag != _YAML_NULL and node.value
+        f.error(node, f"{what} must be a list" + (f": write [{node.value}]" if one else ""))
         return []
     if not node.value and not empty:
         f.error(node, f"{what} must not be empty")
