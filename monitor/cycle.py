@@ -55,6 +55,7 @@ class Context:
     fetcher: BatchFetch | None = None  # default: a fetch.Fetcher over the network, per cycle
     jitter: float = 0.0  # next checks are pushed back by up to this fraction of the interval
     parse_workers: int | None = None  # processes parsing bodies; None: one per CPU, 1: none
+    parse_timeout: timedelta | None = timedelta(seconds=60)  # CPU time of one body's parse
     stop: threading.Event | None = None  # set: fetches in flight are abandoned (FetchStopped)
     cycle_deadline: timedelta = timedelta(minutes=10)  # then what is not fetched is released
     force: bool = False  # check every feed now, whatever its schedule, dead too (--force)
@@ -89,6 +90,7 @@ class Context:
             jitter=settings.check_jitter if jitter else 0.0,
             stop=stop,
             cycle_deadline=settings.cycle_deadline,
+            parse_timeout=settings.parse_timeout,
             alerts=bool(settings.notify_urls),
             silent_after=settings.feed_silent_after,
         )

@@ -15,6 +15,9 @@ the bodies left fail with `parse: not parsed: …` rather than being parsed in t
 where what killed a worker would kill the cycle, and then each cycle that reads that body.
 A job lost alone is the one its worker died of only when it was parsed alone on purpose (a
 suspect): otherwise the worker that died may have been an idle one, and it is a suspect too.
+A job has `timeout` seconds of CPU time (`parse_within`): past them the kernel ends its worker,
+which breaks the pool as any death does, and the body, found so, fails with `parse: gave up
+after 60s of CPU time (parse timeout)`.
 
 A worker that cannot be started (its fork fails for want of memory or processes, or the
 forkserver it forks from died: OSError, EOFError), or that ends before its first body (its
@@ -38,7 +41,7 @@ import multiprocessing.forkserver
 import os
 import signal
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_for
 from concurrent.futures.process import BrokenProcessPool
@@ -53,7 +56,7 @@ from monitor.lifeline import Lifeline, hold
 from monitor.links import without_password
 from monitor.parse import Parsed, ParseJob, parse_job
 
-__all__ = ["RESTARTS", "parse_many", "start_workers"]
+__all__ = ["RESTARTS", "parse_many", "parse_within", "start_workers"]
 
 log = logging.getLogger("monitor.parse")
 
@@ -76,11 +79,13 @@ def parse_many(
     *,
     workers: int | None = None,
     ahead: int = 64,
+    timeout: float | None = None,
 ) -> Iterator[tuple[T, Parsed | None] | None]:
     """Each item with the result of its job (None without one), in order.
 
     Jobs run in `workers` processes (default: one per CPU; 1 parses here), at most `ahead`
-    items past the one last yielded, so the caller's work on results overlaps the parsing and
+    items past the one last yielded, each within `timeout` seconds of CPU time (`parse_within`;
+    not in this process), so the caller's work on results overlaps the parsing and
     memory stays bounded. An item None says that nothing came in for a while (a fetch hangs):
     the results parsed by then are yielded, then None, so that the caller can store them
     instead of waiting with them for the next item. The pool starts with the first job and
@@ -97,7 +102,7 @@ def parse_many(
                 item, job = given
                 yield item, None if job is None else parse_job(job)
         return
-    pool: _Pool[T] = _Pool(workers)
+    pool: _Pool[T] = _Pool(workers, timeout)
     pending: deque[_Slot[T]] = deque()
     try:
         for given in items:
@@ -138,8 +143,9 @@ class _Pool(Generic[T]):
     After a break the jobs lost are `suspects`, parsed one at a time (the first one is the
     only job in the pool), and the jobs that come in meanwhile are `waiting` for them."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, timeout: float | None = None) -> None:
         self.workers = workers
+        self.timeout = timeout  # CPU seconds one job may take (`parse_within`)
         self.executor: ProcessPoolExecutor | None = None
         self.lifeline: Lifeline | None = None
         self.running: dict[int, _Slot[T]] = {}  # submitted to this pool, not taken yet
@@ -225,7 +231,8 @@ class _Pool(Generic[T]):
                     self.workers, mp_context=_context(), initializer=_begin,
                     initargs=(self.lifeline.end, self.started),
                 )  # fmt: skip
-            slot.future = self.executor.submit(parse_job, slot.job)  # starts a worker if none idle
+            # starts a worker if none is idle
+            slot.future = self.executor.submit(parse_within, parse_job, slot.job, self.timeout)
         except BrokenProcessPool:  # a worker died since the last look: the job waits for a pool
             self._broke()
             if slot in self.suspects:
@@ -306,6 +313,8 @@ class _Pool(Generic[T]):
             return
         self.breaks += 1
         died = f"parse: the parsing process died{f' ({how})' if how else ''}"
+        if self.timeout is not None and _timed_out(processes):
+            died = f"parse: gave up after {self.timeout:g}s of CPU time (parse timeout)"
         lost = [s for s in self.running.values() if s.future and not _settled(s.future)]
         self.running = {}
         for slot in lost:
@@ -334,12 +343,32 @@ class _Pool(Generic[T]):
 def _begin(end: Connection, started: Event) -> None:
     """A worker's initializer: it ends with this process (`hold`), ignores SIGINT (Ctrl-C at a
     terminal reaches every process of the foreground group: this process decides how to stop,
-    and a worker's KeyboardInterrupt only printed a traceback under its words), and says it
-    has started, so that a worker dying before its first body (its program cannot be loaded) is
-    not taken for one killed by a body."""
+    and a worker's KeyboardInterrupt only printed a traceback under its words), is ended by
+    SIGPROF (`parse_within`), and says it has started, so that a worker dying before its first
+    body (its program cannot be loaded) is not taken for one killed by a body."""
     hold(end)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGPROF, signal.SIG_DFL)
     started.set()
+
+
+def parse_within(
+    parse: Callable[[ParseJob], Parsed], job: ParseJob, seconds: float | None
+) -> Parsed:
+    """`parse(job)` (`parse_job`) in a worker, which the kernel ends (SIGPROF, by default a
+    process's end) once the job has used `seconds` of CPU time: a body can make a parser take
+    hours (nested elements: lexbor's tree building and feedparser's XHTML content are quadratic
+    in their depth), in C code that holds the interpreter lock, so only a signal left to the
+    kernel stops it. The pool breaks as for any worker that dies, and the body, parsed again
+    alone, is found and fails its feed's check (`_Pool._broke`). CPU time, not the clock's: a
+    busy machine does not make a body time out."""
+    if seconds is not None:
+        signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        return parse(job)
+    finally:
+        if seconds is not None:
+            signal.setitimer(signal.ITIMER_PROF, 0)
 
 
 def _said(
@@ -378,6 +407,11 @@ def _lost(future: Future[Parsed]) -> bool:
     return future.done() and (
         future.cancelled() or isinstance(future.exception(), BrokenProcessPool)
     )
+
+
+def _timed_out(processes: Mapping[int, BaseProcess]) -> bool:
+    """A worker of the pool was ended by its job's CPU time running out (`parse_within`)."""
+    return any(p.exitcode == -signal.SIGPROF for p in processes.values())
 
 
 def _death(processes: Mapping[int, BaseProcess]) -> str:

@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     fetch_total_timeout: timedelta = Field(
         timedelta(seconds=60), description="Longest time one feed's fetch may take in all."
     )
+    parse_timeout: timedelta = Field(
+        timedelta(seconds=60),
+        description="Most CPU time the parse of one feed body may take (in its parse worker); "
+        "past it the feed fails this check.",
+    )
     max_body_bytes: int = Field(
         10_000_000, ge=1024, description="Largest feed body accepted, after decompression."
     )
@@ -241,6 +246,7 @@ class Settings(BaseSettings):
     @field_validator(
         "fetch_timeout",
         "fetch_total_timeout",
+        "parse_timeout",
         "cycle_deadline",
         "feed_lease",
         "http_header_timeout",

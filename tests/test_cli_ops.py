@@ -79,6 +79,7 @@ def make_database(env: dict[str, str]) -> None:
         ("MONITOR_CYCLE_DEADLINE", "0s", "'0s' is no time at all (e.g. 10m)"),  # fetches nothing
         ("MONITOR_FETCH_TIMEOUT", "0m", "'0m' is no time at all (e.g. 20s)"),  # every fetch fails
         ("MONITOR_FETCH_TOTAL_TIMEOUT", "0h", "'0h' is no time at all (e.g. 1m)"),
+        ("MONITOR_PARSE_TIMEOUT", "0s", "'0s' is no time at all (e.g. 1m)"),  # every parse fails
         ("MONITOR_FEED_LEASE", "0s", "'0s' is no time at all (e.g. 5m)"),
         ("MONITOR_HTTP_HEADER_TIMEOUT", "0s", "'0s' is no time at all (e.g. 10s)"),
         ("MONITOR_HEALTH_MAX_AGE", "0s", "'0s' is no time at all (e.g. 45m)"),  # always 503

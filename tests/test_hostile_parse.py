@@ -1,0 +1,93 @@
+"""Bodies that make a parser take hours: `monitor check` over a server on 127.0.0.1 serving two
+of them beside two good feeds. Deeply nested elements are quadratic in their depth in lexbor's
+tree building (HTML in a description) and in feedparser's XHTML content (Atom): a few MB held
+a cycle, and every feed's news after them, for hours. Each parse has MONITOR_PARSE_TIMEOUT of
+CPU time in its worker; the feed fails with the reason, the others are stored, and the
+indicators reading only those feeds are `unknown`, never `quiet`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.store import open_store
+from tests import news
+from tests.feedserver import FeedServer
+from tests.test_check_idle import T, at
+from tests.test_cli_ops import invoke, no_monitor_variables, shipped
+
+__all__ = ["no_monitor_variables"]  # autouse: only the settings a test gives
+
+DEPTH_HTML = 300_000  # lexbor: 40,000 take 8 s, and each doubling four times that
+DEPTH_XHTML = 100_000  # feedparser: 150 s
+TIMEOUT = "parse: gave up after 1s of CPU time (parse timeout)"
+HOSTILE = ("nested-html", "nested-xhtml")
+TRAVEL = ("flight-routes", "visa-easing")  # they read only the hostile feeds (search-travel)
+
+
+def nested_html() -> bytes:
+    html = "<div>" * DEPTH_HTML + "visa-free travel" + "</div>" * DEPTH_HTML
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        "<item><title>Visa waiver extended</title><link>https://example.org/1</link>"
+        f"<description><![CDATA[{html}]]></description></item></channel></rss>"
+    ).encode()
+
+
+def nested_xhtml() -> bytes:
+    xhtml = "<div>" * DEPTH_XHTML + "visa-free travel" + "</div>" * DEPTH_XHTML
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<title>t</title><entry><title>Visa waiver extended</title><id>urn:x:1</id>"
+        '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">'
+        f"{xhtml}</div></content></entry></feed>"
+    ).encode()
+
+
+def test_a_body_that_takes_a_parser_hours_fails_its_feed_and_holds_up_no_other(
+    tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at(monkeypatch, T)
+    feed_server.route("/nested-html", body=nested_html())
+    feed_server.route("/nested-xhtml", body=nested_xhtml())
+    feed_server.route("/yonhap", body=news.yonhap(T))
+    feed_server.route("/herald", body=news.herald(T))
+    lines = ["feeds:"]
+    for name in HOSTILE:
+        lines.append(f"  - {{id: {name}, url: '{feed_server.url(f'/{name}')}', "
+                     "tags: [search-travel]}")  # fmt: skip
+    for name in ("yonhap", "herald"):
+        lines.append(f"  - {{id: {name}, url: '{feed_server.url(f'/{name}')}', "
+                     "tags: [search-business]}")  # fmt: skip
+    (tmp_path / "feeds.yaml").write_text("\n".join(lines) + "\n")
+    env = shipped(tmp_path) | {
+        "MONITOR_FEEDS_FILE": str(tmp_path / "feeds.yaml"),
+        "MONITOR_PARSE_TIMEOUT": "1s",
+    }
+
+    checked = invoke(["check"], env)
+    status = invoke(["status", "--json"], env)
+    shown = invoke(["status"], env)
+
+    assert checked.exit_code == 0
+    assert "cycle: 4 feeds checked, 0 not modified, 2 failed, " in checked.stderr
+    for name in HOSTILE:
+        assert f"feed {name} failed: {TIMEOUT}" in checked.stderr
+    with open_store(env["MONITOR_DATABASE_URL"]) as store:
+        feeds = {f.id: f for f in store.feeds()}
+        stored = {e.feed_id for _id, e, _seen in store.entries_since(T - timedelta(days=1))}
+    assert {name: feeds[name].last_error for name in HOSTILE} == dict.fromkeys(HOSTILE, TIMEOUT)
+    assert stored == {"yonhap", "herald"}
+    assert all(feeds[name].last_error in ("", None) for name in ("yonhap", "herald"))
+    indicators = {i["id"]: i for i in json.loads(status.stdout)}
+    for indicator in TRAVEL:  # never `quiet`: nothing was read
+        assert indicators[indicator]["status"] == "unknown"
+        assert f"nested-html: never read ({TIMEOUT})" in indicators[indicator]["reason"]
+    for business in ("business-investment", "business-regulatory"):  # the good feeds: read
+        assert indicators[business]["status"] == "quiet"
+    for name in HOSTILE:
+        assert f"feed {name}: failing: {TIMEOUT} (since " in shown.stdout
