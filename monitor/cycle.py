@@ -55,6 +55,7 @@ class Context:
     fetcher: BatchFetch | None = None  # default: a fetch.Fetcher over the network, per cycle
     jitter: float = 0.0  # next checks are pushed back by up to this fraction of the interval
     parse_workers: int | None = None  # processes parsing bodies; None: one per CPU, 1: none
+    # (parsed in this process, without `parse_timeout`: the tests that measure its memory)
     parse_timeout: timedelta | None = timedelta(seconds=60)  # CPU time of one body's parse
     stop: threading.Event | None = None  # set: fetches in flight are abandoned (FetchStopped)
     cycle_deadline: timedelta = timedelta(minutes=10)  # then what is not fetched is released

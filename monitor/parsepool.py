@@ -83,7 +83,8 @@ def parse_many(
 ) -> Iterator[tuple[T, Parsed | None] | None]:
     """Each item with the result of its job (None without one), in order.
 
-    Jobs run in `workers` processes (default: one per CPU; 1 parses here), at most `ahead`
+    Jobs run in `workers` processes (default: one per CPU, one on a machine of one CPU, where
+    a body that kills its parser would kill this process; 1 parses here), at most `ahead`
     items past the one last yielded, each within `timeout` seconds of CPU time (`parse_within`;
     not in this process), so the caller's work on results overlaps the parsing and
     memory stays bounded. An item None says that nothing came in for a while (a fetch hangs):
@@ -93,8 +94,7 @@ def parse_many(
     was parsing (a ParseError), never the stream; one that cannot be started costs the jobs
     left (see the module's docstring).
     """
-    workers = workers or os.cpu_count() or 1
-    if workers <= 1:
+    if workers == 1:
         for given in items:
             if given is None:
                 yield None
@@ -102,7 +102,7 @@ def parse_many(
                 item, job = given
                 yield item, None if job is None else parse_job(job)
         return
-    pool: _Pool[T] = _Pool(workers, timeout)
+    pool: _Pool[T] = _Pool(workers or os.cpu_count() or 1, timeout)  # one CPU: one worker
     pending: deque[_Slot[T]] = deque()
     try:
         for given in items:
@@ -122,7 +122,7 @@ def start_workers(workers: int | None = None) -> None:
     """Start the process that `parse_many`'s workers fork from, when it will use one: it loads
     the parsers (a quarter of a second), and a cycle should not wait for that while it fetches.
     A no-op once it runs, and without workers."""
-    if (workers or os.cpu_count() or 1) > 1 and _context().get_start_method() == "forkserver":
+    if workers != 1 and _context().get_start_method() == "forkserver":
         multiprocessing.forkserver.ensure_running()
 
 

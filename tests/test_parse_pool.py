@@ -197,3 +197,18 @@ def test_a_cycle_stores_every_feed_but_the_one_whose_worker_died_and_reads_it_ne
     assert stored == set(names)
     revived = {f.id: f for f in store.feeds()}["c"]
     assert revived.last_error == "" and revived.error_count == 0
+
+
+def test_a_machine_of_one_cpu_parses_in_a_worker_process_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In this process a body that kills its parser would kill the daemon, and a parse that
+    takes hours would have no timeout (`parse_within`): one CPU gets one worker."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    marker = tmp_path / "pid"
+    marker.touch()
+
+    results = parsed(list(parse_many([job("a", pid_after(marker))])))
+
+    assert isinstance(results["a"], ParsedFeed)
+    assert int(Path(f"{marker}.pid").read_text()) != os.getpid()
