@@ -57,6 +57,7 @@ class Context:
     parse_workers: int | None = None  # processes parsing bodies; None: one per CPU, 1: none
     # (parsed in this process, without `parse_timeout`: the tests that measure its memory)
     parse_timeout: timedelta | None = timedelta(seconds=60)  # CPU time of one body's parse
+    parse_max_memory: int | None = 1_000_000_000  # bytes of address space of a parse worker
     stop: threading.Event | None = None  # set: fetches in flight are abandoned (FetchStopped)
     cycle_deadline: timedelta = timedelta(minutes=10)  # then what is not fetched is released
     force: bool = False  # check every feed now, whatever its schedule, dead too (--force)
@@ -92,6 +93,7 @@ class Context:
             stop=stop,
             cycle_deadline=settings.cycle_deadline,
             parse_timeout=settings.parse_timeout,
+            parse_max_memory=settings.parse_max_memory,
             alerts=bool(settings.notify_urls),
             silent_after=settings.feed_silent_after,
         )

@@ -70,6 +70,9 @@ class ParsedFeed:
     ends_early: bool = False
 
 
+# Said of a body whose parse needed more memory than its worker may take (a million items).
+OUT_OF_MEMORY = "out of memory (parse memory limit)"
+
 # Said when a body stops before its end; several of these are joined with "; ".
 ENDS_EARLY = "the body ends early (cut off?): its last item left out until the feed is read whole"
 ENDS_AFTER_AN_ITEM = "the body ends early (cut off?), after an item's end: read whole next time"
@@ -102,6 +105,8 @@ def parse_feed(
             sanitize_html=False,
             resolve_relative_uris=False,
         )
+    except MemoryError:
+        raise  # the body's fault only in a size (`parse_job`)
     except Exception as exc:  # feedparser's own bugs on hostile input
         raise ParseError(f"parse: {shown}: not a feed ({type(exc).__name__}: {exc})") from exc
     read_as = _str(parsed.get("encoding"))
@@ -152,11 +157,14 @@ Parsed = ParsedFeed | ParseError
 
 
 def parse_job(job: ParseJob) -> Parsed:
-    """`parse_feed` returning its ParseError instead of raising it (for worker processes)."""
+    """`parse_feed` returning its ParseError instead of raising it (for worker processes); a
+    parse that ran out of memory (a worker's limit: `parsepool.parse_within`) is one too."""
     try:
         return parse_feed(job.body, feed_id=job.feed_id, url=job.url, content_type=job.content_type)
     except ParseError as exc:
         return exc
+    except MemoryError:
+        return ParseError(f"parse: {without_password(job.url)}: {OUT_OF_MEMORY}")
 
 
 # ---------------------------------------------------------------- entries

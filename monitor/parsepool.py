@@ -39,6 +39,7 @@ import logging
 import multiprocessing
 import multiprocessing.forkserver
 import os
+import resource
 import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -80,19 +81,20 @@ def parse_many(
     workers: int | None = None,
     ahead: int = 64,
     timeout: float | None = None,
+    memory: int | None = None,
 ) -> Iterator[tuple[T, Parsed | None] | None]:
     """Each item with the result of its job (None without one), in order.
 
-    Jobs run in `workers` processes (default: one per CPU, one on a machine of one CPU, where
-    a body that kills its parser would kill this process; 1 parses here), at most `ahead`
-    items past the one last yielded, each within `timeout` seconds of CPU time (`parse_within`;
-    not in this process), so the caller's work on results overlaps the parsing and
-    memory stays bounded. An item None says that nothing came in for a while (a fetch hangs):
-    the results parsed by then are yielded, then None, so that the caller can store them
-    instead of waiting with them for the next item. The pool starts with the first job and
-    ends with the iteration, so nothing outlives a cycle. A worker that dies costs the job it
-    was parsing (a ParseError), never the stream; one that cannot be started costs the jobs
-    left (see the module's docstring).
+    Jobs run in `workers` processes (default: one per CPU, one on a machine of one CPU, where a
+    body that kills its parser would kill this process; 1 parses here), at most `ahead` items
+    past the one last yielded, each within `timeout` seconds of CPU time and `memory` bytes of
+    address space (`parse_within`; not in this process), so the caller's work on results
+    overlaps the parsing and memory stays bounded. An item None says that nothing came in for a
+    while (a fetch hangs): the results parsed by then are yielded, then None, so that the caller
+    can store them instead of waiting with them for the next item. The pool starts with the
+    first job and ends with the iteration, so nothing outlives a cycle. A worker that dies costs
+    the job it was parsing (a ParseError), never the stream; one that cannot be started costs
+    the jobs left (see the module's docstring).
     """
     if workers == 1:
         for given in items:
@@ -102,7 +104,7 @@ def parse_many(
                 item, job = given
                 yield item, None if job is None else parse_job(job)
         return
-    pool: _Pool[T] = _Pool(workers or os.cpu_count() or 1, timeout)  # one CPU: one worker
+    pool: _Pool[T] = _Pool(workers or os.cpu_count() or 1, timeout, memory)  # one CPU: one
     pending: deque[_Slot[T]] = deque()
     try:
         for given in items:
@@ -143,9 +145,12 @@ class _Pool(Generic[T]):
     After a break the jobs lost are `suspects`, parsed one at a time (the first one is the
     only job in the pool), and the jobs that come in meanwhile are `waiting` for them."""
 
-    def __init__(self, workers: int, timeout: float | None = None) -> None:
+    def __init__(
+        self, workers: int, timeout: float | None = None, memory: int | None = None
+    ) -> None:
         self.workers = workers
         self.timeout = timeout  # CPU seconds one job may take (`parse_within`)
+        self.memory = memory  # bytes of address space a worker may take (`parse_within`)
         self.executor: ProcessPoolExecutor | None = None
         self.lifeline: Lifeline | None = None
         self.running: dict[int, _Slot[T]] = {}  # submitted to this pool, not taken yet
@@ -232,7 +237,8 @@ class _Pool(Generic[T]):
                     initargs=(self.lifeline.end, self.started),
                 )  # fmt: skip
             # starts a worker if none is idle
-            slot.future = self.executor.submit(parse_within, parse_job, slot.job, self.timeout)
+            limits = (self.timeout, self.memory)
+            slot.future = self.executor.submit(parse_within, parse_job, slot.job, *limits)
         except BrokenProcessPool:  # a worker died since the last look: the job waits for a pool
             self._broke()
             if slot in self.suspects:
@@ -353,7 +359,10 @@ def _begin(end: Connection, started: Event) -> None:
 
 
 def parse_within(
-    parse: Callable[[ParseJob], Parsed], job: ParseJob, seconds: float | None
+    parse: Callable[[ParseJob], Parsed],
+    job: ParseJob,
+    seconds: float | None,
+    memory: int | None = None,
 ) -> Parsed:
     """`parse(job)` (`parse_job`) in a worker, which the kernel ends (SIGPROF, by default a
     process's end) once the job has used `seconds` of CPU time: a body can make a parser take
@@ -361,7 +370,13 @@ def parse_within(
     in their depth), in C code that holds the interpreter lock, so only a signal left to the
     kernel stops it. The pool breaks as for any worker that dies, and the body, parsed again
     alone, is found and fails its feed's check (`_Pool._broke`). CPU time, not the clock's: a
-    busy machine does not make a body time out."""
+    busy machine does not make a body time out.
+
+    The worker may take `memory` bytes of address space (RLIMIT_AS): a body of a million empty
+    items took 1.1 GB to parse, in each worker at once. Past it an allocation fails, and the
+    MemoryError is the body's failure (`parse_job`); the worker goes on."""
+    if memory is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, resource.getrlimit(resource.RLIMIT_AS)[1]))
     if seconds is not None:
         signal.setitimer(signal.ITIMER_PROF, seconds)
     try:

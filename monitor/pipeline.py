@@ -276,7 +276,8 @@ def _check_feeds(
     titled = frozenset(f.id for f in ctx.definitions.feeds if f.title)  # the feeds file names them
     fetches = 0
     timeout = None if ctx.parse_timeout is None else ctx.parse_timeout.total_seconds()
-    for done in parse_many(fetched, workers=ctx.parse_workers, timeout=timeout):
+    memory = ctx.parse_max_memory
+    for done in parse_many(fetched, workers=ctx.parse_workers, timeout=timeout, memory=memory):
         if done is None:  # a lull: the fetches in flight may take long
             writes.flush()
             continue

@@ -93,9 +93,10 @@ class Settings(BaseSettings):
         timedelta(seconds=60), description="Longest time one feed's fetch may take in all."
     )
     parse_timeout: timedelta = Field(
-        timedelta(seconds=60),
-        description="Most CPU time the parse of one feed body may take (in its parse worker); "
-        "past it the feed fails this check.",
+        timedelta(seconds=60), description="Most CPU time one feed body's parse may take."
+    )
+    parse_max_memory: int = Field(
+        1_000_000_000, ge=200_000_000, description="Most address space of a parse worker, bytes."
     )
     max_body_bytes: int = Field(
         10_000_000, ge=1024, description="Largest feed body accepted, after decompression."

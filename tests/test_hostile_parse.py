@@ -1,9 +1,10 @@
-"""Bodies that make a parser take hours: `monitor check` over a server on 127.0.0.1 serving two
-of them beside two good feeds. Deeply nested elements are quadratic in their depth in lexbor's
-tree building (HTML in a description) and in feedparser's XHTML content (Atom): a few MB held
-a cycle, and every feed's news after them, for hours. Each parse has MONITOR_PARSE_TIMEOUT of
-CPU time in its worker; the feed fails with the reason, the others are stored, and the
-indicators reading only those feeds are `unknown`, never `quiet`.
+"""Bodies that make a parser take hours or gigabytes: `monitor check` over a server on 127.0.0.1
+serving them beside two good feeds. Deeply nested elements are quadratic in their depth in
+lexbor's tree building (HTML in a description) and in feedparser's XHTML content (Atom): a few
+MB held a cycle, and every feed's news after them, for hours. A million empty items took 1.1 GB
+in a worker, in each worker at once. Each parse has MONITOR_PARSE_TIMEOUT of CPU time and
+MONITOR_PARSE_MAX_MEMORY of address space in its worker; the feed fails with the reason, the
+others are stored, and the indicators reading only those feeds are `unknown`, never `quiet`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.parse import OUT_OF_MEMORY
 from monitor.store import open_store
 from tests import news
 from tests.feedserver import FeedServer
@@ -27,6 +29,7 @@ DEPTH_XHTML = 100_000  # feedparser: 150 s
 TIMEOUT = "parse: gave up after 1s of CPU time (parse timeout)"
 HOSTILE = ("nested-html", "nested-xhtml")
 TRAVEL = ("flight-routes", "visa-easing")  # they read only the hostile feeds (search-travel)
+RSS_HEAD = b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
 
 
 def nested_html() -> bytes:
@@ -48,26 +51,29 @@ def nested_xhtml() -> bytes:
     ).encode()
 
 
+def empty_items() -> bytes:
+    return RSS_HEAD + b"<item/>" * 400_000 + b"</channel></rss>"  # 2.8 MB: 350 MB to parse
+
+
+def watching(tmp_path: Path, server: FeedServer, hostile: dict[str, bytes]) -> dict[str, str]:
+    """The `hostile` bodies as feeds read only by the travel indicators, and two good feeds as
+    the business indicators' feeds."""
+    lines = ["feeds:"]
+    bodies = hostile | {"yonhap": news.yonhap(T), "herald": news.herald(T)}
+    for name, body in bodies.items():
+        server.route(f"/{name}", body=body)
+        tag = "search-travel" if name in hostile else "search-business"
+        lines.append(f"  - {{id: {name}, url: '{server.url(f'/{name}')}', tags: [{tag}]}}")
+    (tmp_path / "feeds.yaml").write_text("\n".join(lines) + "\n")
+    return shipped(tmp_path) | {"MONITOR_FEEDS_FILE": str(tmp_path / "feeds.yaml")}
+
+
 def test_a_body_that_takes_a_parser_hours_fails_its_feed_and_holds_up_no_other(
     tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at(monkeypatch, T)
-    feed_server.route("/nested-html", body=nested_html())
-    feed_server.route("/nested-xhtml", body=nested_xhtml())
-    feed_server.route("/yonhap", body=news.yonhap(T))
-    feed_server.route("/herald", body=news.herald(T))
-    lines = ["feeds:"]
-    for name in HOSTILE:
-        lines.append(f"  - {{id: {name}, url: '{feed_server.url(f'/{name}')}', "
-                     "tags: [search-travel]}")  # fmt: skip
-    for name in ("yonhap", "herald"):
-        lines.append(f"  - {{id: {name}, url: '{feed_server.url(f'/{name}')}', "
-                     "tags: [search-business]}")  # fmt: skip
-    (tmp_path / "feeds.yaml").write_text("\n".join(lines) + "\n")
-    env = shipped(tmp_path) | {
-        "MONITOR_FEEDS_FILE": str(tmp_path / "feeds.yaml"),
-        "MONITOR_PARSE_TIMEOUT": "1s",
-    }
+    hostile = {"nested-html": nested_html(), "nested-xhtml": nested_xhtml()}
+    env = watching(tmp_path, feed_server, hostile) | {"MONITOR_PARSE_TIMEOUT": "1s"}
 
     checked = invoke(["check"], env)
     status = invoke(["status", "--json"], env)
@@ -91,3 +97,28 @@ def test_a_body_that_takes_a_parser_hours_fails_its_feed_and_holds_up_no_other(
         assert indicators[business]["status"] == "quiet"
     for name in HOSTILE:
         assert f"feed {name}: failing: {TIMEOUT} (since " in shown.stdout
+
+
+def test_a_body_whose_parse_takes_gigabytes_fails_its_feed_within_the_memory_limit(
+    tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at(monkeypatch, T)
+    env = watching(tmp_path, feed_server, {"empty-items": empty_items()})
+    env |= {"MONITOR_PARSE_MAX_MEMORY": "300000000"}
+
+    checked = invoke(["check"], env)
+    status = invoke(["status", "--json"], env)
+
+    assert checked.exit_code == 0
+    assert "cycle: 3 feeds checked, 0 not modified, 1 failed, " in checked.stderr
+    failed = f"parse: {feed_server.url('/empty-items')}: {OUT_OF_MEMORY}"
+    assert f"feed empty-items failed: {failed}" in checked.stderr
+    with open_store(env["MONITOR_DATABASE_URL"]) as store:
+        feeds = {f.id: f for f in store.feeds()}
+        stored = {e.feed_id for _id, e, _seen in store.entries_since(T - timedelta(days=1))}
+    assert feeds["empty-items"].last_error == failed
+    assert stored == {"yonhap", "herald"}
+    indicators = {i["id"]: i for i in json.loads(status.stdout)}
+    for indicator in TRAVEL:
+        assert indicators[indicator]["status"] == "unknown"
+        assert f"empty-items: never read ({failed})" in indicators[indicator]["reason"]
