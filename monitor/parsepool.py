@@ -17,7 +17,8 @@ A job lost alone is the one its worker died of only when it was parsed alone on 
 suspect): otherwise the worker that died may have been an idle one, and it is a suspect too.
 A job has `timeout` seconds of CPU time (`parse_within`): past them the kernel ends its worker,
 which breaks the pool as any death does, and the body, found so, fails with `parse: gave up
-after 60s of CPU time (parse timeout)`.
+after 60s of CPU time (parse timeout)`. Such a break costs no restart, and a job lost alone in
+it is its culprit at once: a worker uses CPU time only while it parses.
 
 A worker that cannot be started (its fork fails for want of memory or processes, or the
 forkserver it forks from died: OSError, EOFError), or that ends before its first body (its
@@ -317,9 +318,14 @@ class _Pool(Generic[T]):
         if self.started is not None and not self.started.is_set():  # none began: no body's fault
             self._not_started(f"it ended before its first body: {how or 'no exit code known'}")
             return
-        self.breaks += 1
+        # A worker out of CPU time (`parse_within`) died of its own body, and costs no restart:
+        # each body times out at most twice (with others, then alone), and the bodies after it
+        # must not go unparsed because three feeds time out.
+        timed_out = self.timeout is not None and _timed_out(processes)
+        if not timed_out:
+            self.breaks += 1
         died = f"parse: the parsing process died{f' ({how})' if how else ''}"
-        if self.timeout is not None and _timed_out(processes):
+        if timed_out:
             died = f"parse: gave up after {self.timeout:g}s of CPU time (parse timeout)"
         lost = [s for s in self.running.values() if s.future and not _settled(s.future)]
         self.running = {}
@@ -327,7 +333,9 @@ class _Pool(Generic[T]):
             slot.future = None
         # Alone in its pool on purpose, as a suspect: the job its worker died of. Lost alone by
         # chance, it may have been another's: an idle worker that died (the OOM killer).
-        culprit = lost[0] if len(lost) == 1 and lost[0] in self.suspects else None
+        # A worker is out of CPU time only while it parses: a job lost alone then is its own.
+        alone = len(lost) == 1 and (lost[0] in self.suspects or timed_out)
+        culprit = lost[0] if alone else None
         if culprit is not None:
             culprit.result = ParseError(died)
             self.suspects.remove(culprit)
@@ -341,7 +349,7 @@ class _Pool(Generic[T]):
             for slot in (*self.suspects, *self.waiting):
                 slot.result = ParseError(self.given_up)
             self.suspects, self.waiting = deque(), deque()
-        log.warning("%s", _said(died, lost, culprit, self.breaks, self.given_up))
+        log.warning("%s", _said(died, lost, culprit, self.breaks, self.given_up, timed_out))
         if not self.given_up:
             self._next()
 
@@ -387,7 +395,12 @@ def parse_within(
 
 
 def _said(
-    died: str, lost: list[_Slot[T]], culprit: _Slot[T] | None, breaks: int, given_up: str
+    died: str,
+    lost: list[_Slot[T]],
+    culprit: _Slot[T] | None,
+    breaks: int,
+    given_up: str,
+    timed_out: bool = False,
 ) -> str:
     """The warning of one break."""
     if culprit is not None and culprit.job is not None:
@@ -402,6 +415,8 @@ def _said(
         what = f"{died} between two bodies"
     if given_up:
         return f"{what}; that is {breaks} times in this cycle: the bodies left are not parsed"
+    if timed_out:
+        return f"{what}; a new pool goes on (a parse timeout costs none of the {RESTARTS} restarts)"
     return f"{what}; a new pool goes on ({breaks} of {RESTARTS} restarts in this cycle)"
 
 
