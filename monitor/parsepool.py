@@ -338,7 +338,8 @@ class _Pool(Generic[T]):
         culprit = lost[0] if alone else None
         if culprit is not None:
             culprit.result = ParseError(died)
-            self.suspects.remove(culprit)
+            if culprit in self.suspects:  # not when a timeout found it at once
+                self.suspects.remove(culprit)
         else:
             self.suspects = deque([*lost, *(s for s in self.suspects if s not in lost)])
         if self.breaks > RESTARTS:

@@ -141,3 +141,20 @@ def test_a_body_whose_parse_takes_gigabytes_fails_its_feed_within_the_memory_lim
     for indicator in TRAVEL:
         assert indicators[indicator]["status"] == "unknown"
         assert f"empty-items: never read ({failed})" in indicators[indicator]["reason"]
+
+
+def test_a_body_that_times_out_alone_in_its_pool_fails_at_once(
+    tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The good bodies are parsed long before the nested one uses its second of CPU time: it is
+    lost alone, and so is the one its worker timed out on (it ended the cycle with a
+    ValueError, the daemon's every cycle)."""
+    at(monkeypatch, T)
+    hostile = {"nested-lists": in_rss("<ul><li>" * 100_000 + "visa-free travel")}
+    env = watching(tmp_path, feed_server, hostile) | {"MONITOR_PARSE_TIMEOUT": "1s"}
+
+    checked = invoke(["check"], env)
+
+    assert checked.exit_code == 0
+    assert "cycle: 3 feeds checked, 0 not modified, 1 failed, " in checked.stderr
+    assert f"feed nested-lists failed: {TIMEOUT}" in checked.stderr
