@@ -70,6 +70,10 @@ class ParsedFeed:
     ends_early: bool = False
 
 
+GZIP_MAGIC = b"\x1f\x8b"  # how a gzip file begins
+# A .gz file served as the feed (application/gzip), or a gzip body without Content-Encoding.
+GZIPPED = "gzip-compressed data, which was not sent as Content-Encoding: gzip"
+
 # Said of a body whose parse needed more memory than its worker may take (a million items).
 OUT_OF_MEMORY = "out of memory (parse memory limit)"
 
@@ -86,6 +90,8 @@ def parse_feed(
     shown, base = without_password(url), without_userinfo(url)
     if not body.strip():
         raise ParseError(f"parse: {shown}: not a feed (empty body)")
+    if body.startswith(GZIP_MAGIC):  # feedparser would guess a charset and find no XML
+        raise ParseError(f"parse: {shown}: not a feed ({GZIPPED})")
     if body.lstrip()[:1] in (b"{", b"["):  # feedparser would call it ill-formed XML
         raise ParseError(
             f"parse: {shown}: not a feed (JSON, such as a JSON Feed: RSS, RDF or Atom)"

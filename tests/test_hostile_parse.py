@@ -9,13 +9,14 @@ others are stored, and the indicators reading only those feeds are `unknown`, ne
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from monitor.parse import OUT_OF_MEMORY
+from monitor.parse import GZIPPED, OUT_OF_MEMORY
 from monitor.store import open_store
 from tests import news
 from tests.feedserver import FeedServer
@@ -158,3 +159,19 @@ def test_a_body_that_times_out_alone_in_its_pool_fails_at_once(
     assert checked.exit_code == 0
     assert "cycle: 3 feeds checked, 0 not modified, 1 failed, " in checked.stderr
     assert f"feed nested-lists failed: {TIMEOUT}" in checked.stderr
+
+
+def test_a_gzip_file_served_as_the_feed_fails_saying_so(
+    tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A .gz of a feed served as application/gzip, with no Content-Encoding: it is not
+    inflated (nothing asked for it), and the feed fails naming it, not as text in a guessed
+    charset that holds an invalid token."""
+    at(monkeypatch, T)
+    env = watching(tmp_path, feed_server, {"archive": gzip.compress(news.yonhap(T))})
+
+    checked = invoke(["check"], env)
+
+    failed = f"parse: {feed_server.url('/archive')}: not a feed ({GZIPPED})"
+    assert f"feed archive failed: {failed}" in checked.stderr
+    assert "cycle: 3 feeds checked, 0 not modified, 1 failed, " in checked.stderr
