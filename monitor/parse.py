@@ -170,7 +170,9 @@ def parse_job(job: ParseJob) -> Parsed:
     except ParseError as exc:
         return exc
     except MemoryError:
-        return ParseError(f"parse: {without_password(job.url)}: {OUT_OF_MEMORY}")
+        pass  # said below: here its traceback still holds what the parse took, and saying it
+        # could run out of memory too, which ended the worker with a traceback on stderr
+    return ParseError(f"parse: {without_password(job.url)}: {OUT_OF_MEMORY}")
 
 
 # ---------------------------------------------------------------- entries

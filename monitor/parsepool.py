@@ -56,7 +56,7 @@ from typing import Generic, TypeVar
 from monitor.errors import ParseError
 from monitor.lifeline import Lifeline, hold
 from monitor.links import without_password
-from monitor.parse import Parsed, ParseJob, parse_job
+from monitor.parse import OUT_OF_MEMORY, Parsed, ParseJob, parse_job
 
 __all__ = ["RESTARTS", "parse_many", "parse_within", "start_workers"]
 
@@ -383,16 +383,32 @@ def parse_within(
 
     The worker may take `memory` bytes of address space (RLIMIT_AS): a body of a million empty
     items took 1.1 GB to parse, in each worker at once. Past it an allocation fails, and the
-    MemoryError is the body's failure (`parse_job`); the worker goes on."""
+    MemoryError is the body's failure (`parse_job`); the worker goes on. The limit holds while
+    the job is parsed only: the heap such a parse grew is not given back at once, and under a
+    limit kept the worker's next allocation outside a parse (taking its next body) failed, so
+    that it died with a traceback on stderr and broke the pool, costing a restart. Whatever else
+    the parse raises is the body's failure too, said with the exception: raised, it would end
+    the cycle that waits for the body's result."""
+    kept = resource.getrlimit(resource.RLIMIT_AS)
     if memory is not None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, resource.getrlimit(resource.RLIMIT_AS)[1]))
+        hard = kept[1]
+        limit = memory if hard == resource.RLIM_INFINITY else min(memory, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     if seconds is not None:
         signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         return parse(job)
+    except Exception as exc:  # any, so that it fails this body, not the cycle waiting for it
+        failed = f"{type(exc).__name__}: {exc}"
     finally:
         if seconds is not None:
             signal.setitimer(signal.ITIMER_PROF, 0)
+        if memory is not None:
+            resource.setrlimit(resource.RLIMIT_AS, kept)
+    # Under the memory limit an allocation that fails in a library's C code is not always a
+    # MemoryError (hashlib: "ValueError: [digital envelope routines] not able to copy ctx")
+    why = f"failed, likely {OUT_OF_MEMORY}" if memory is not None else "failed"
+    return ParseError(f"parse: {without_password(job.url)}: {why} ({failed})")
 
 
 def _said(

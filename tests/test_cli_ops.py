@@ -1125,7 +1125,11 @@ def test_status_names_a_failing_feed_as_the_digest_does(
     assert feed_lines[0].endswith(" UTC)") and " (since 20" in feed_lines[0]
     problem = feed_lines[0].removeprefix("feed down: ").rsplit(" (since ", 1)[0]
     assert f"* down: {problem} (since " in preview  # the same words as the digest's
-    assert {line.split()[1] for line in status if not line.startswith("feed ")} == {"quiet"}
+    indicators = [line for line in status if not line.startswith(("feed ", "  "))]
+    assert {line.split()[1] for line in indicators} == {"quiet"}
+    notes = {line for line in status if line.startswith("  ")}  # under each: not read, and why
+    assert notes == {"  1 of its feeds not read (down): the status stands on the others"}
+    assert len(status) == 2 * len(indicators) + 1
 
 
 def test_the_labeled_parts_offered_are_labeleds_own() -> None:
