@@ -205,7 +205,7 @@ def test_whatever_a_parse_raises_fails_its_body_not_the_cycle_and_lifts_its_limi
         "(ValueError: [digital envelope routines] not able to copy ctx)"
     )
     assert str(unlimited) == (
-        "parse: http://user:***@127.0.0.1/f: failed (ValueError: [digital envelope routines] not able "
-        "to copy ctx)"
+        "parse: http://user:***@127.0.0.1/f: failed (ValueError: [digital envelope routines] "
+        "not able to copy ctx)"
     )
     assert resource.getrlimit(resource.RLIMIT_AS) == before
