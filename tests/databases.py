@@ -1,11 +1,13 @@
 """Database fixtures: every test that takes `database_url` runs on SQLite and on PostgreSQL.
 
     database_url        a database at the code's schema revision, empty of rows:
-                        a fresh SQLite file, or a PostgreSQL database of its own
+                        a SQLite file of its own, or a PostgreSQL database of its own
     empty_database_url  the same without any table (for migration tests)
     postgres_url        PostgreSQL only (concurrency tests)
 
-Each PostgreSQL test gets a database of its own (uniquely named, copied from a template migrated
+Each SQLite test gets a copy of one file migrated once per session (running every revision
+takes ~0.25 CPU-second, copying the file a few milliseconds). Each PostgreSQL test gets a
+database of its own (uniquely named, copied from a template migrated
 once per session). Creating one takes 50–500 ms, so when the test is over its tables are
 truncated (~20 ms) and it is lent to the next test; the session drops them all at the end.
 The server is MONITOR_TEST_POSTGRES (a libpq URL of a role that may create databases; default
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,11 +158,23 @@ def postgres_url(_postgres_server: PostgresServer | str) -> Iterator[str]:
         server.give_back(name)
 
 
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at the code's schema revision without rows, made once per session for
+    `database_url` to copy (its write-ahead log checkpointed into it when the engine closed)."""
+    file = tmp_path_factory.mktemp("migrated") / "monitor.db"
+    store.upgrade(f"sqlite:///{file}")
+    return file
+
+
 @pytest.fixture(params=KINDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database at the code's schema revision with no rows: SQLite, then PostgreSQL."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'data' / 'monitor.db'}"  # open_store migrates it
+        file = tmp_path / "data" / "monitor.db"
+        file.parent.mkdir(exist_ok=True)
+        shutil.copyfile(request.getfixturevalue("_migrated_sqlite"), file)
+        return f"sqlite:///{file}"
     return str(request.getfixturevalue("postgres_url"))
 
 
