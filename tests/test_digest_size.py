@@ -10,9 +10,13 @@ built on a real store, SQLite then PostgreSQL, and the digest sent through a rea
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import date, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
 
 from benchmarks import digestsize as busy
 from monitor.daily import digest_input, send_daily_digest
@@ -83,18 +87,40 @@ def _shown(block: str) -> tuple[int, int, int, str]:
     return above, len(ITEM.findall(block)), int(more.group(1) or more.group(2)), rest
 
 
-def _busy_store(tmp_path: Path, url: str) -> tuple[Definitions, Store]:
+def _build(tmp_path: Path, url: str) -> tuple[Definitions, Store]:
     definitions = load_definitions(busy.ROOT / "indicators", busy.feeds_file(tmp_path))
     store = open_store(url)
     busy.busy_day(definitions, store)
     return definitions, store
 
 
+@pytest.fixture(scope="module")
+def busy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The busy day stored once in a SQLite file (~2 CPU-seconds to write), which each SQLite
+    test copies: each reads the day as written, and none writes into another's."""
+    folder = tmp_path_factory.mktemp("busy")
+    _definitions, store = _build(folder, f"sqlite:///{folder / 'monitor.db'}")
+    store.close()
+    assert not (folder / "monitor.db-wal").exists()  # all of it in the file copied
+    return folder / "monitor.db"
+
+
+def _busy_store(tmp_path: Path, url: str, busy_file: Path) -> tuple[Definitions, Store]:
+    """The busy day in the database at `url`: on SQLite a copy of `busy_file`, else written."""
+    if make_url(url).get_backend_name() != "sqlite":
+        return _build(tmp_path, url)
+    target = Path(make_url(url).database or "")
+    target.parent.mkdir(exist_ok=True)
+    shutil.copyfile(busy_file, target)
+    definitions = load_definitions(busy.ROOT / "indicators", busy.feeds_file(tmp_path))
+    return definitions, open_store(url)
+
+
 def test_a_busy_day_s_digest_fits_and_names_every_change_status_and_feed_problem(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, database_url: str, busy_file: Path
 ) -> None:
     """Before, its HTML part was 123 KB (the text 78 KB): Gmail clipped the feed health."""
-    definitions, store = _busy_store(tmp_path, database_url)
+    definitions, store = _busy_store(tmp_path, database_url, busy_file)
     try:
         message, data = _send(definitions, store, busy.BUSY_DAY, tmp_path, None)
     finally:
@@ -151,9 +177,9 @@ def test_a_busy_day_s_digest_fits_and_names_every_change_status_and_feed_problem
 
 
 def test_with_a_public_url_the_evidence_left_out_is_on_the_indicator_s_page(
-    tmp_path: Path,
+    tmp_path: Path, busy_file: Path
 ) -> None:
-    definitions, store = _busy_store(tmp_path, f"sqlite:///{tmp_path / 'monitor.db'}")
+    definitions, store = _busy_store(tmp_path, f"sqlite:///{tmp_path / 'monitor.db'}", busy_file)
     try:
         message, data = _send(definitions, store, busy.BUSY_DAY, tmp_path, busy.PUBLIC_URL)
     finally:
@@ -167,10 +193,12 @@ def test_with_a_public_url_the_evidence_left_out_is_on_the_indicator_s_page(
     assert "monitor history" not in text
 
 
-def test_a_normal_day_s_digest_is_not_cut(tmp_path: Path, database_url: str) -> None:
+def test_a_normal_day_s_digest_is_not_cut(
+    tmp_path: Path, database_url: str, busy_file: Path
+) -> None:
     """The quiet day after the busy one: each standing status lists its evidence as any day's
     did, three pieces, and no note says the digest was cut."""
-    definitions, store = _busy_store(tmp_path, database_url)
+    definitions, store = _busy_store(tmp_path, database_url, busy_file)
     try:
         busy.quiet_day(definitions, store)
         day = busy.BUSY_DAY + timedelta(days=1)
