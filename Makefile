@@ -27,11 +27,12 @@ test: $(STAMP)  ## definitions, their examples, lint, types, import layers, then
 # The pure and in-process tests, for everyday runs: the stages one by one (definitions, fetch,
 # parse, match, evaluate, store, digest, the page) without the marked `slow` subprocess daemons,
 # PostgreSQL or the browser, nor the files that drive whole cycles, commands or the API over a
-# database (listed here). `make test` stays the whole suite.
+# database, or start `monitor` processes (listed here). `make test` stays the whole suite.
 WHOLE := cli cli_ops cli_verdicts scheduler daily hostile pipeline pipeline_window \
          pipeline_evidence web web_live web_verdicts web_guard verdicts store_evidence alerts \
          outages entry_identity migrations fetch_connections web_shapes store_read_only web_signin export \
-         parse_pool
+         parse_pool check_idle check_exit cli_says check_interrupted digest_interrupted \
+         examples_interrupted export_interrupted cli_closed_pipe db_first_start dry_run_leftovers
 test-fast: $(STAMP)  ## the pure and in-process tests, in under five minutes
 	$(BIN)/pytest -q -m "not slow and not postgres and not browser" $(WHOLE:%=--ignore=tests/test_%.py)
 
