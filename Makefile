@@ -33,7 +33,7 @@ WHOLE := cli cli_ops cli_verdicts scheduler daily hostile pipeline pipeline_wind
          outages entry_identity migrations fetch_connections web_shapes store_read_only web_signin export \
          parse_pool check_idle check_exit cli_says check_interrupted digest_interrupted \
          examples_interrupted export_interrupted cli_closed_pipe db_first_start dry_run_leftovers
-test-fast: $(STAMP)  ## the pure and in-process tests, in under five minutes
+test-fast: $(STAMP)  ## the pure and in-process tests, in about five minutes
 	$(BIN)/pytest -q -m "not slow and not postgres and not browser" $(WHOLE:%=--ignore=tests/test_%.py)
 
 check: $(STAMP)  ## one check cycle now
