@@ -246,18 +246,27 @@ def lines_with(daemon: Daemon, *words: str) -> list[str]:
     return [line for line in text.splitlines() if all(w in line for w in words)]
 
 
+def start_gated(
+    home: Path, postgres_url: str, feed_server: FeedServer, daemons: list[Daemon]
+) -> tuple[str, Gate, Callable[[], str]]:
+    """The daemons on yonhap, held at its fetch by the gate returned, and herald, read as usual
+    (news of two hours ago): the libpq URL of their database, the gate and their logs."""
+    avoid_midnight()
+    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    published = datetime.now(UTC) - timedelta(hours=2)
+    gate = Gate(news.yonhap(published))
+    herald = Route(body=news.herald(published), etag='"1"')
+    routes: dict[str, object] = {"yonhap": gate, "herald": herald}
+    return dsn, gate, start(home, postgres_url, feed_server, routes, daemons)
+
+
 # ---------------------------------------------------------------- the tests
 
 
 def test_killed_mid_fetch_its_feed_is_read_at_once_by_another_and_its_news_stored_once(
     tmp_path: Path, postgres_url: str, feed_server: FeedServer, daemons: list[Daemon]
 ) -> None:
-    avoid_midnight()
-    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    published = datetime.now(UTC) - timedelta(hours=2)
-    gate = Gate(news.yonhap(published))
-    herald = Route(body=news.herald(published), etag='"1"')
-    logs = start(tmp_path, postgres_url, feed_server, {"yonhap": gate, "herald": herald}, daemons)
+    dsn, gate, logs = start_gated(tmp_path, postgres_url, feed_server, daemons)
     try:
         wait_for(gate.arrived.is_set, FAIL_AFTER, "a daemon fetching yonhap")
         victim = next(d for d in daemons if d.name == gate.agents[0])
@@ -290,12 +299,7 @@ def test_killed_mid_fetch_its_feed_is_read_at_once_by_another_and_its_news_store
 def test_killed_between_storing_news_and_recording_its_changes_the_others_record_them_once(
     tmp_path: Path, postgres_url: str, feed_server: FeedServer, daemons: list[Daemon]
 ) -> None:
-    avoid_midnight()
-    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    published = datetime.now(UTC) - timedelta(hours=2)
-    gate = Gate(news.yonhap(published))
-    herald = Route(body=news.herald(published), etag='"1"')
-    logs = start(tmp_path, postgres_url, feed_server, {"yonhap": gate, "herald": herald}, daemons)
+    dsn, gate, logs = start_gated(tmp_path, postgres_url, feed_server, daemons)
     try:
         wait_for(gate.arrived.is_set, FAIL_AFTER, "a daemon fetching yonhap")
         victim = next(d for d in daemons if d.name == gate.agents[0])
@@ -344,12 +348,7 @@ def test_killed_between_storing_news_and_recording_its_changes_the_others_record
 def test_a_connection_ended_mid_transaction_the_daemon_goes_on_and_loses_nothing(
     tmp_path: Path, postgres_url: str, feed_server: FeedServer, daemons: list[Daemon], lock: str
 ) -> None:
-    avoid_midnight()
-    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    published = datetime.now(UTC) - timedelta(hours=2)
-    gate = Gate(news.yonhap(published))
-    herald = Route(body=news.herald(published), etag='"1"')
-    logs = start(tmp_path, postgres_url, feed_server, {"yonhap": gate, "herald": herald}, daemons)
+    dsn, gate, logs = start_gated(tmp_path, postgres_url, feed_server, daemons)
     try:
         wait_for(gate.arrived.is_set, FAIL_AFTER, "a daemon fetching yonhap")
         victim = next(d for d in daemons if d.name == gate.agents[0])
