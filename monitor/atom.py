@@ -33,13 +33,13 @@ import html
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
 from monitor.domain import StatusChange, iso_time
 from monitor.shownterms import shown_terms
 from monitor.silences import Outgoing, held_back
-from monitor.views import clean, lede, page_address, web_url
+from monitor.views import clean, lede, page_address, unread_lines, web_url
 
 __all__ = ["CONTENT_TYPE", "FEED_LIMIT", "changes_feed", "entry_id", "tag_authority"]
 
@@ -153,6 +153,9 @@ def _content_html(out: Outgoing, *, removed: bool = False) -> str:
         parts.append("<p>This indicator is no longer defined (its file was removed).</p>")
     if change.reason:
         parts.append(f"<p>Why: {e(_xml(change.reason))}</p>")
+    if unread := unread_lines(change, UTC):
+        listed = "".join(f"<li>{e(_xml(line))}</li>" for line in unread)
+        parts.append(f"<p>Feeds not read then ({len(unread)}):</p><ul>{listed}</ul>")
     if out.held_by is not None:
         parts.append(f"<p>{e(_xml(held_back(out.held_by, iso_time(out.held_by.end))))}</p>")
     if change.evidence:

@@ -49,6 +49,7 @@ from monitor.views import (
     page_address,
     shown_reason,
     tone_of,
+    unread_lines,
     unread_words,
     web_url,
 )
@@ -111,6 +112,7 @@ class _Change:
     replayed: bool = False  # recorded by `monitor replay`, not found by a check
     removed: bool = False  # its indicator is no longer defined
     command: str = ""  # that shows the evidence beyond `items` when no page does (`_command`)
+    unread: str = ""  # where the feeds not read then are listed whole, when `reason` cuts them
 
 
 @dataclass(frozen=True)
@@ -246,9 +248,21 @@ def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger, limit: int) -> tu
                 replayed=change.replayed,
                 removed=removed,
                 command=_command(page, change.indicator_id),
+                unread=_unread(change, zone, page),
             )
         )
     return tuple(views)
+
+
+def _unread(change: StatusChange, zone: tzinfo, page: str | None) -> str:
+    """A line under a change's reason when the reason does not say each feed not read then
+    whole (`views.unread_lines`): how many, and where they are listed, not the list (a digest
+    of many indicators gone unknown would list the same feeds under each, over its budget)."""
+    n = len(unread_lines(change, zone))
+    if not n:
+        return ""
+    where = "its page's history" if page else f"`monitor history {change.indicator_id}`"
+    return f"{count(n, 'feed')} not read then: {where} lists each with its whole error"
 
 
 def _groups(data: DigestInput, zone: tzinfo, ledger: _Ledger, limit: int) -> tuple[_Group, ...]:

@@ -535,6 +535,9 @@ class StatusChange:
     # feeds stopped supporting the status, a check's when its cycle began. A silence holds
     # what is recorded while it is in force. None: not recorded yet (or recorded at `at`).
     recorded_at: datetime | None = field(default=None, compare=False)
+    # The feeds that supported no status when it was recorded, each whole (`Status.unread`):
+    # what `reason` names the first few of. None: not known (recorded before migration 0034).
+    unread: tuple[UnreadFeed, ...] | None = field(default=None, compare=False)
 
     @property
     def recorded(self) -> datetime:

@@ -141,6 +141,7 @@ def changes(
                     title=indicator.title if indicator else "",
                     group=indicator.group if indicator else "",
                     labels=tuple((o.id, o.label) for o in indicator.outcomes) if indicator else (),
+                    unread=status.unread,
                 )
             )
     return found
@@ -214,11 +215,13 @@ def down_reason(unread: Sequence[UnreadFeed], feeds: int) -> str:
     return f"feeds not read: {shown}" + (f"; and {more} more" if more > 0 else "")
 
 
-def unread_text(unread: UnreadFeed) -> str:
+def unread_text(unread: UnreadFeed, *, whole: bool = False) -> str:
     """One feed's part of the reason of an unknown status: `a: failing since … (error)`, its
-    error on one line and cut at `_REASON_ERROR` characters."""
+    error on one line and cut at `_REASON_ERROR` characters (`whole`: not cut, as a recorded
+    change's feeds are listed under its reason)."""
     error = " ".join(unread.error.split())
-    error = error if len(error) <= _REASON_ERROR else error[: _REASON_ERROR - 1] + "…"
+    cut = not whole and len(error) > _REASON_ERROR
+    error = error[: _REASON_ERROR - 1] + "…" if cut else error
     because = f" ({error})" if error else ""
     feed, since = unread.feed_id, unread.since
     match unread.why:

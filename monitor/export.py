@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import types
 import typing
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ def csv_text(model: type[Row], rows: Iterable[Row]) -> Iterator[str]:
     for row in rows:
         values = row.model_dump(mode="json")
         writer.writerow(
-            [str(len(values[n])) if n in counted else spreadsheet_cell(values[n]) for n in names]
+            [_counted(values[n]) if n in counted else spreadsheet_cell(values[n]) for n in names]
         )
         if out.tell() >= CHUNK:
             yield _take(out)
@@ -155,7 +156,17 @@ def spreadsheet_cell(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def _counted(value: list[Any] | None) -> str:
+    """A list of models as its count: "" for null (not known, as a change's `unread_feeds`
+    recorded before they were kept)."""
+    return "" if value is None else str(len(value))
+
+
 def _is_model_list(annotation: object) -> bool:
+    """Whether a field is a list of models, or that or null."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(kinds) == 1 and _is_model_list(kinds[0])
     args = typing.get_args(annotation)
     return typing.get_origin(annotation) is list and hasattr(args[0], "model_fields")
 

@@ -41,7 +41,7 @@ from monitor.domain import StatusChange, utcnow
 from monitor.fetch import parse_retry_after
 from monitor.shownterms import shown_terms
 from monitor.silences import Silence, held_back
-from monitor.views import clean, lede, page_address, shown_reason
+from monitor.views import clean, lede, page_address, shown_reason, unread_lines
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,8 @@ def build_alert(
     """One change as a short text: indicator, old → new status, why (when the change has a
     reason: feeds not read), the silence that held it back (when one did, so it comes late),
     then each piece of evidence with its title, publisher, time, link, snippet and the terms it
-    matched, as words a person wrote."""
+    matched, as words a person wrote; last, the feeds not read then, each error whole, when its
+    reason does not say them all (`views.unread_lines`)."""
     title = clean(indicator_title) or change.indicator_id
     lines = [
         title,
@@ -106,6 +107,8 @@ def build_alert(
             lines.append("  confirmed by an analyst")
     if change.evidence_count > min(limit, len(change.evidence)):
         lines.append(f"- and {change.evidence_count - min(limit, len(change.evidence))} more")
+    if unread := unread_lines(change, zone):  # last: a channel that cuts a long body cuts these
+        lines += ["", f"Feeds not read then ({len(unread)}):", *(f"- {u}" for u in unread)]
     return Alert(
         title=f"monitor: {title}: {format_status(change.new_status)}", body="\n".join(lines)
     )

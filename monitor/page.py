@@ -43,6 +43,7 @@ from monitor.views import (
     shown_reason,
     silent_words,
     status_words,
+    unread_lines,
     unread_words,
     web_url,
 )
@@ -167,6 +168,7 @@ class ChangeRow:
     when: str
     items: tuple[Item, ...]
     reason: str  # why, its times in the page's zone
+    unread: tuple[str, ...] = ()  # the feeds not read then, whole (`views.unread_lines`)
 
 
 @dataclass(frozen=True)
@@ -470,6 +472,7 @@ def render_indicator(
             when=format_time(c.at, zone),
             items=tuple(_item(definitions, e, zone, c.labels) for e in c.evidence),
             reason=shown_reason(c.reason, zone),
+            unread=unread_lines(c, zone),
         )
         for c in history
     ]

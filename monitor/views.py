@@ -30,6 +30,7 @@ from monitor.domain import (
     without_controls,
     zoned_text,
 )
+from monitor.evaluate import unread_text
 from monitor.shownterms import shown_terms
 from monitor.statuses import kept_statuses, unread_since
 from monitor.store import FeedState, ReplayHold, Store
@@ -135,6 +136,18 @@ def unread_words(view: IndicatorView) -> str:
     more = len(ids) - UNREAD_NAMED
     named = ", ".join(ids[:UNREAD_NAMED]) + (f" and {more} more" if more > 0 else "")
     return f"{len(ids)} of its feeds not read ({named}): the status stands on the others"
+
+
+def unread_lines(change: StatusChange, zone: tzinfo) -> tuple[str, ...]:
+    """The feeds that supported no status when `change` was recorded, a line each as its
+    `reason` words them but with the error whole (`a: failing since … (error)`), in `zone`:
+    what the page, `monitor history`, alerts and the feeds list under the reason. () when the
+    change kept none (recorded before they were kept, or every feed read), or when its reason
+    already says each of them whole (three at most, no error cut)."""
+    lines = [unread_text(u, whole=True) for u in change.unread or ()]
+    if all(line in change.reason for line in lines):
+        return ()
+    return tuple(shown_reason(line, zone) for line in lines)
 
 
 # ---------------------------------------------------------------- evidence as news

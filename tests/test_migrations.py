@@ -27,6 +27,7 @@ from monitor.domain import (
     Match,
     Status,
     StatusChange,
+    UnreadFeed,
     digest_of,
 )
 from monitor.errors import StoreError
@@ -40,6 +41,9 @@ from monitor.store import (
     schema_status,
     upgrade,
 )
+from monitor.store.changes import _change_values
+from monitor.store.schema import change_table
+from monitor.webmodels import ChangeOut
 from tests import news, storeops, twofeeds
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
@@ -219,6 +223,16 @@ def test_a_database_of_a_newer_version_is_refused(database_url: str) -> None:
     assert _rows(database_url, "SELECT version_num FROM alembic_version") == [("9999",)]
 
 
+def _insert(url: str, values: dict[str, object]) -> None:
+    """A status change as a daemon of an older version writes it: its columns only."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(change_table.insert(), values)
+    finally:
+        engine.dispose()
+
+
 def _rows(url: str, query: str) -> list[tuple[object, ...]]:
     engine = create_engine(url)
     try:
@@ -358,6 +372,52 @@ def test_0033_indexes_the_changes_by_when_recorded_and_goes_back_without_them(
     with open_store(database_url) as store:
         assert store.latest_changes(limit=1) == [recorded]
         assert store.latest_changes(limit=1)[0].recorded == at
+
+
+def test_0034_keeps_the_unread_feeds_of_a_change_and_leaves_older_changes_their_reason_alone(
+    database_url: str,
+) -> None:
+    """Down, the column goes and a change keeps its reason; up again, the changes recorded
+    before show their reason and no unread feed (`null`, not an empty list: not known), and a
+    daemon of the version before, still running, records its changes without them."""
+    at = datetime(2026, 2, 1, tzinfo=UTC)
+    unread = (UnreadFeed("a", "failing", at - timedelta(hours=1), "fetch: HTTP 404 Not Found"),)
+    reason = "feeds not read: a: failing since 2026-01-31 23:00 UTC (fetch: HTTP 404 Not Found)"
+    first = StatusChange("nk", at - timedelta(days=1), INITIAL, "x:reported", (), "h", unread=())
+    gone = StatusChange("nk", at, "x:reported", UNKNOWN, (), "h", reason=reason, unread=unread)
+    with open_store(database_url) as store:
+        store.record_changes([first, gone], now=at)
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            migrate.downgrade(conn, metadata, "0033")
+        assert "unread_feeds" not in {
+            c["name"] for c in inspect(engine).get_columns("status_change")
+        }
+    finally:
+        engine.dispose()
+    assert upgrade(database_url) == ("0033", migrate.head())
+    assert schema_differences(database_url) == []
+    with open_store(database_url) as store:
+        older = store.history("nk")
+    assert [(c.reason, c.unread) for c in older] == [(reason, None), ("", None)]
+    assert [ChangeOut.of(c).model_dump(mode="json")["unread_feeds"] for c in older] == [None, None]
+
+    # A daemon at 0033 still running inserts the columns it knows (until it reads the revision
+    # and stops): its change reads as one recorded before, with its reason alone.
+    back = StatusChange("nk", at + timedelta(hours=1), UNKNOWN, QUIET, (), "h", unread=())
+    values = _change_values(back) | {"notified_at": back.at}
+    del values["unread_feeds"]
+    _insert(database_url, values)
+    again = StatusChange(
+        "nk", at + timedelta(hours=2), UNKNOWN, "x:reported", (), "h", unread=unread
+    )
+    with open_store(database_url) as store:
+        [its] = store.history("nk", limit=1)
+        store.record_changes([again], now=again.at)  # this version's: kept
+        [kept] = store.history("nk", limit=1)
+    assert (its.new_status, its.unread) == (QUIET, None)
+    assert kept.unread == unread
 
 
 def test_0007_gives_stored_matches_their_entry_time_and_a_match_version(database_url: str) -> None:

@@ -38,7 +38,7 @@ from monitor.errors import ConfigError, DefinitionError, MonitorError
 # `--help` answer without loading SQLAlchemy, FastAPI, feedparser and the rest
 # (tests/test_cli_ops.py holds this).
 if TYPE_CHECKING:
-    from monitor.domain import Definitions
+    from monitor.domain import Definitions, StatusChange
     from monitor.fetch import FetchLimits
     from monitor.match import Matcher
     from monitor.pipeline import Context
@@ -318,6 +318,19 @@ def echo_json(document: object, *, indent: int | None = None) -> None:
     """Print one JSON document (a line, unless `indent`) in UTF-8; every `--json` output goes
     here."""
     echo_utf8(json.dumps(document, ensure_ascii=False, indent=indent))
+
+
+def echo_unread(change: StatusChange) -> None:
+    """Under a change's `because` line (`monitor history`, `monitor check`): every feed that
+    supported no status when it was recorded, its error whole (`views.unread_lines`), when
+    the reason does not say them all."""
+    from monitor.views import unread_lines
+
+    lines = unread_lines(change, UTC)
+    if lines:
+        click.echo(f"  feeds not read then ({len(lines)}):")
+    for line in lines:
+        click.echo(f"    {line}")
 
 
 def write_whole(path: Path, chunks: Iterable[str] | bytes, what: str) -> None:

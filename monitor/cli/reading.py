@@ -13,6 +13,7 @@ from monitor.cli.common import (
     Runtime,
     command,
     echo_json,
+    echo_unread,
     json_option,
     one_line,
     pass_runtime,
@@ -225,6 +226,7 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
         click.echo(f"{utc_text(change.at)}  {change.old_status} -> {change.new_status}{mark}")
         if change.reason:
             click.echo(f"  because {change.reason}")
+        echo_unread(change)
         for e in change.evidence:
             judged = " (confirmed by an analyst)" if e.judged else ""
             click.echo(f"    [entry {e.entry_id}] {e.publisher}: {clean(e.title)}{judged}")

@@ -22,6 +22,7 @@ from monitor.cli.common import (
     Runtime,
     command,
     echo_json,
+    echo_unread,
     json_option,
     one_line,
     pass_runtime,
@@ -109,6 +110,7 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
             )
             if change.reason:  # a change to unknown says why, as `monitor history` does
                 click.echo(f"  because {change.reason}")
+            echo_unread(change)
     if signals:  # after the fetches: the cycle ended as usual
         raise stopped_by(signals[0], lambda why: f"check: {why} as it ended: every due feed "
                          "checked, the status changes above recorded")  # fmt: skip

@@ -12,7 +12,14 @@ from typing import Any, NamedTuple, Self
 
 from sqlalchemy import Connection, bindparam, func, or_, select, update
 
-from monitor.domain import INITIAL, QUIET, Evidence, StatusChange, without_controls
+from monitor.domain import (
+    INITIAL,
+    QUIET,
+    Evidence,
+    StatusChange,
+    UnreadFeed,
+    without_controls,
+)
 from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
 from monitor.store.schema import change_table, state_table
 from monitor.store.silences import held_now
@@ -440,6 +447,7 @@ def _change_values(change: StatusChange) -> dict[str, Any]:
         "indicator_title": change.title or None,
         "indicator_group": change.group or None,
         "outcome_labels": [list(pair) for pair in change.labels] or None,
+        "unread_feeds": None if change.unread is None else [_unread_json(u) for u in change.unread],
         "notify_attempts": 0,
         "notify_error": "",
         "notify_done": [],
@@ -458,6 +466,26 @@ def _evidence_json(e: Evidence) -> dict[str, Any]:
         "snippet": e.snippet,
         **({"judged": e.judged} if e.judged else {}),
     }
+
+
+def _unread_json(u: UnreadFeed) -> dict[str, Any]:
+    since = None if u.since is None else u.since.astimezone(UTC).isoformat()
+    return {"feed": u.feed_id, "why": u.why, "since": since, "error": u.error}
+
+
+def _unread_of(items: list[dict[str, Any]] | None) -> tuple[UnreadFeed, ...] | None:
+    """The unread feeds a change kept; None for one recorded before 0034 (not known)."""
+    if items is None:
+        return None
+    return tuple(
+        UnreadFeed(
+            item["feed"],
+            item["why"],
+            None if item["since"] is None else datetime.fromisoformat(item["since"]),
+            item["error"],
+        )
+        for item in items
+    )
 
 
 def _change_of(row: Any) -> StatusChange:
@@ -492,4 +520,5 @@ def _change_of(row: Any) -> StatusChange:
         group=without_controls(row.indicator_group or ""),
         labels=tuple((o, without_controls(label)) for o, label in row.outcome_labels or ()),
         recorded_at=row.recorded_at,
+        unread=_unread_of(row.unread_feeds),
     )

@@ -219,6 +219,11 @@ class StatusChangeTable(SQLModel, table=True):
     outcome_labels: list[list[str]] | None = Field(  # [[outcome id, label], ...]
         default=None, sa_column=Column(JSON, nullable=True)
     )
+    # The feeds that supported no status then, each whole: [{"feed", "why", "since", "error"}]
+    # (`reason` names the first few). NULL: recorded before 0034, or by a daemon older.
+    unread_feeds: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     # The alert outbox: NULL notified_at means the change still has to be alerted.
     notified_at: datetime | None = _when(index=True)
     notify_attempts: int = 0

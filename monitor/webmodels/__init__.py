@@ -250,6 +250,13 @@ class ChangeOut(_Model):
         " (`verdict: no on entry 123 by cli: note`) or the feeds not read (`feeds not read: …`);"
         " null for a change a check's evidence explains."
     )
+    unread_feeds: list[UnreadFeedOut] | None = Field(
+        description="The feeds the indicator read that supported no status when it was "
+        "recorded, every one, each error whole, as the indicator's `unread_feeds` says them now: "
+        "of a change to `unknown`, all the feeds it reads (`reason` names three, each error cut "
+        "at 80 characters); empty when every feed read; null for a change recorded before "
+        "monitor kept them (revision 0034), which has its `reason` alone."
+    )
     definition_hash: str = Field(description="sha256 of the definition file that decided it.")
     evidence: list[EvidenceOut] = Field(
         description="Its top evidence items (the newest stories, at most 20 are recorded)."
@@ -276,6 +283,9 @@ class ChangeOut(_Model):
             new_status=change.new_status,
             replayed=change.replayed,
             reason=change.reason or None,
+            unread_feeds=None
+            if change.unread is None
+            else [UnreadFeedOut.of(u) for u in change.unread],
             definition_hash=change.definition_hash,
             evidence=[EvidenceOut.of(e) for e in change.evidence],
             evidence_count=change.evidence_count,
