@@ -283,12 +283,22 @@ def unless_at_the_top() -> str:
             "'examples' belongs to the indicator: start it at the beginning of the line, as "
             "'outcomes:'",
         ),
-        (
+        (  # unless above the outcomes, at the start of the line
             unless_at_the_top(),
             7,
             "unknown key 'unless' in an indicator; allowed: id, group, title, question, feeds, "
-            "window, outcomes, examples; 'unless' belongs to an outcome: indent it under "
-            "'outcomes:'",
+            "window, outcomes, examples; 'unless' belongs to an outcome, but it starts at the "
+            "beginning of the line, where the indicator's keys do: move it into the outcome it "
+            "is for and indent it 4 spaces, lined up with the 'rule:' of outcome 'revived' "
+            "(line 12)",
+        ),
+        (  # unless below its outcome, at the start of the line
+            edited("    unless: [consider*]", "unless: [consider*]"),
+            17,
+            "unknown key 'unless' in an indicator; allowed: id, group, title, question, feeds, "
+            "window, outcomes, examples; 'unless' belongs to an outcome, but it starts at the "
+            "beginning of the line, where the indicator's keys do: indent it 4 spaces, lined up "
+            "with the 'rule:' of outcome 'revived' (line 11)",
         ),
     ],
 )
@@ -298,6 +308,29 @@ def test_a_key_one_level_off_says_where_it_belongs(
     # it said only "unknown key 'unless' in a rule; allowed: …", as of a key that is nowhere
     found = problems(tmp_path, text)
     assert found == [f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: {message}"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "item"),
+    [
+        ("    unless: [consider*]", "  unless: [consider*]", 17, "line 8 (- id: revived)"),
+        ("    expect: revived\n", "    expect: revived\n  body: x\n", 21, "line 19 (- text: "),
+    ],
+)
+def test_a_key_lined_up_with_a_list_items_dash_names_that_item(
+    tmp_path: Path, old: str, new: str, line: int, item: str
+) -> None:
+    """`unless:` two spaces in, under `  - id: revived`, said only "expected <block end>, but
+    found '?'; check this line's indentation against the lines above it"."""
+    (problem,) = problems(tmp_path, edited(old, new))
+    path = tmp_path / "indicators" / "hotline.yaml"
+    assert problem.startswith(f"{path}:{line}: invalid YAML: expected <block end>, but found"), (
+        problem
+    )
+    assert f"; this line is lined up with the '-' of {item}" in problem, problem
+    assert (
+        "where only another '- ' item can start: a key of that item is indented 4 spaces" in problem
+    )
 
 
 def test_a_yaml_merge_key_is_one_problem_that_says_to_write_the_keys_out(tmp_path: Path) -> None:
@@ -362,3 +395,4 @@ def test_a_term_with_a_colon_left_unquoted_says_to_quote_it(
 
 def test_a_quoted_title_term_with_a_space_is_a_title_term(tmp_path: Path) -> None:
     assert problems(tmp_path, edited("'direct line'", "'title: direct line'")) == []
+

@@ -358,9 +358,8 @@ def _load_indicators(
 def _indicator(
     f: File, root: yaml.Node, stem: str, feeds: list[Feed] | None, seen: dict[str, str]
 ) -> Indicator | None:
-    values = mapping(
-        f, root, "an indicator", INDICATOR_KEYS, INDICATOR_REQUIRED, INDICATOR_ELSEWHERE
-    )
+    elsewhere = INDICATOR_ELSEWHERE | _outcome_keys_at_the_top(root)
+    values = mapping(f, root, "an indicator", INDICATOR_KEYS, INDICATOR_REQUIRED, elsewhere)
     if values is None:
         return None
     ind_id = ident(f, values["id"], "id") if "id" in values else None
@@ -391,6 +390,41 @@ def _indicator(
         examples=tuple(examples),
         source=f.path,
     )
+
+
+def _outcome_keys_at_the_top(root: yaml.Node) -> dict[str, str]:
+    """Where an outcome's key written at the start of the line (`unless:` at column 0, read as
+    the indicator's) goes: how many spaces in, lined up with the 'rule:' of the outcome above
+    it, at which line (an `unless` right below its outcome lacks only the indentation)."""
+    if not isinstance(root, yaml.MappingNode):
+        return {}
+    pairs = [(k, v) for k, v in root.value if isinstance(k, yaml.ScalarNode)]
+    outcomes = next((v for k, v in pairs if k.value == "outcomes"), None)
+    items = [
+        item
+        for item in (outcomes.value if isinstance(outcomes, yaml.SequenceNode) else [])
+        if isinstance(item, yaml.MappingNode) and item.value
+    ]
+    hints: dict[str, str] = {}
+    for index, (key, _) in enumerate(pairs):
+        if key.value not in OUTCOME_KEYS or key.value in INDICATOR_KEYS or not items:
+            continue
+        above = [item for item in items if item.start_mark.line < key.start_mark.line]
+        outcome = above[-1] if above else items[0]
+        found = {k.value: (k, v) for k, v in outcome.value if isinstance(k, yaml.ScalarNode)}
+        anchor = found["rule"][0] if "rule" in found else outcome.value[0][0]
+        ident_node = found.get("id", (None, None))[1]
+        named = "the outcome"
+        if isinstance(ident_node, yaml.ScalarNode):
+            named = f"outcome '{ident_node.value}'"
+        place = f"'{anchor.value}:' of {named} (line {line_of(anchor)})"
+        below = above and outcome is items[-1] and index and pairs[index - 1][0].value == "outcomes"
+        move = "" if below else "move it into the outcome it is for and "
+        hints[key.value] = (
+            "an outcome, but it starts at the beginning of the line, where the indicator's keys"
+            f" do: {move}indent it {anchor.start_mark.column} spaces, lined up with the {place}"
+        )
+    return hints
 
 
 def _selector(f: File, node: yaml.Node, feeds: list[Feed] | None) -> FeedSelector:

@@ -154,6 +154,8 @@ def _compose(text: str, f: File) -> yaml.Node | None:
         advice = _advice(problem, mark.column + 1 if mark is not None else None)
         if problem.startswith("mapping values are not allowed") and mark is not None:
             advice = _under_a_value(text, mark.line) or advice
+        if problem.startswith("expected <block end>") and mark is not None:
+            advice = _lined_up_with_a_dash(text, mark.line) or advice
         f.problems.append(f"{f.path}:{line}: invalid YAML: {problem}{advice}")
         return None
     except yaml.reader.ReaderError as exc:
@@ -235,6 +237,31 @@ def _under_a_value(text: str, index: int) -> str:
             " has its value already, so nothing can be nested under it: one of the two lines is"
             " indented a level off (line it up with the keys it belongs with); if it goes on"
             " with that value, quote the value"
+        )
+    return ""
+
+
+def _lined_up_with_a_dash(text: str, index: int) -> str:
+    """The advice for a key lined up with the '-' of a list item above it (an outcome's
+    `unless:` two spaces in, under `  - id: …`), where only another '- ' item can start: which
+    line, and how far in the item's own keys are; "" when the line above is no such item."""
+    lines = text.splitlines()
+    here = lines[index] if index < len(lines) else ""
+    indent = len(here) - len(here.lstrip(" "))
+    for number in range(index - 1, -1, -1):
+        above = lines[number]
+        if not above.strip() or above.lstrip().startswith("#"):
+            continue
+        if len(above) - len(above.lstrip(" ")) > indent:
+            continue
+        item = regex.match(r"( *)- +", above)
+        if item is None or len(item.group(1)) != indent:
+            return ""
+        return (
+            f"; this line is lined up with the '-' of line {number + 1} ({above.strip()}),"
+            " where only another '- ' item can start: a key of that item is indented"
+            f" {item.end()} spaces, as the keys below its '-' are; a key of what holds the list,"
+            " fewer"
         )
     return ""
 
