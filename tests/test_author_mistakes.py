@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.definitions import load_definitions, validate
+from monitor.definitions import load_definitions, validate, warnings
 from monitor.match.regexrisk import regex_warnings
 
 FEEDS = "feeds:\n  - {id: a, url: 'https://example.org/a.xml', tags: [news]}\n"
@@ -396,3 +396,62 @@ def test_a_term_with_a_colon_left_unquoted_says_to_quote_it(
 def test_a_quoted_title_term_with_a_space_is_a_title_term(tmp_path: Path) -> None:
     assert problems(tmp_path, edited("'direct line'", "'title: direct line'")) == []
 
+
+NEAR = "        - any: [hotline*, 'direct line']\n"
+
+
+@pytest.mark.parametrize(
+    ("terms", "message"),
+    [
+        (  # the groups in one list too many: it was 3 problems, none showing the shape
+            "[[[hotline, 热线], [revive, 恢复]]]",
+            "'near' terms are nested one list too deep (its groups are in one more list):"
+            " write terms: [[hotline, 热线], [revive, 恢复]]",
+        ),
+        (  # each group in a list of its own: it was "must hold terms, not lists" twice
+            "[[[hotline, 热线]], [[revive, 恢复]]]",
+            "a group in 'near' terms is one list of terms (any of them), not a list of lists:"
+            " write terms: [[hotline, 热线], [revive, 恢复]]",
+        ),
+        (
+            "[[hotline, [热线]], '@mine.china']",
+            "a group in 'near' terms is one list of terms (any of them), not a list of lists:"
+            " write terms: [[hotline, 热线], '@mine.china']",
+        ),
+    ],
+)
+def test_near_terms_nested_too_deep_show_the_shape_meant(
+    tmp_path: Path, terms: str, message: str
+) -> None:
+    text = edited(NEAR, f"{NEAR}        - near: {{terms: {terms}, within: 3}}\n")
+    found = problems(tmp_path, text)
+    assert found == [f"{tmp_path / 'indicators' / 'hotline.yaml'}:16: {message}"]
+
+
+@pytest.mark.parametrize(
+    ("terms", "shape"),
+    [
+        ("[hotline, 热线, revive, 恢复]", "[[hotline, 热线], [revive, 恢复]]"),
+        ("[hotline, revive, 热线]", "[[hotline, 热线], …]"),
+        ("[MOU, 체결]", None),  # an acronym in Korean text: close together, as written
+        ("['@mine.china', 热线]", None),
+        ("[[hotline, 热线], [revive, 恢复]]", None),
+    ],
+)
+def test_near_terms_written_as_flat_alternatives_are_warned_of(
+    tmp_path: Path, terms: str, shape: str | None
+) -> None:
+    """`terms: [hotline, 热线, revive, 恢复]` asks for all four close together, an English word
+    beside its Chinese translation: valid, it never matched, and nothing said so."""
+    text = edited(NEAR, f"{NEAR}        - near: {{terms: {terms}, within: 3}}\n")
+    assert problems(tmp_path, text) == []
+    found = warnings(load_definitions(tmp_path / "indicators", tmp_path / "feeds.yaml"))
+    if shape is None:
+        assert found == []
+        return
+    assert found == [
+        f"{tmp_path / 'indicators' / 'hotline.yaml'}:16: warning: 'near' terms hotline and 热线"
+        " are groups of their own, each of which must occur within 3 words of the others, as a"
+        " word and its translation rarely do; alternatives go in one group, a list:"
+        f" terms: {shape}"
+    ]

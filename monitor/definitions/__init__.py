@@ -29,6 +29,7 @@ from monitor.definitions.rules import (
     NEAR_REQUIRED,
     NESTED_RULE_KEYS,
     RULE_KEYS,
+    near_of_translations,
     read_rule,
     read_unless,
 )
@@ -66,8 +67,11 @@ from monitor.domain import (
     Feed,
     FeedSelector,
     Indicator,
+    NearNode,
+    Node,
     Outcome,
     Rule,
+    ScopeNode,
     TermKind,
     TermNode,
     as_written,
@@ -245,7 +249,22 @@ def warnings(definitions: Definitions) -> list[str]:
                         " words out"
                     )
                     found.setdefault(message, None)
+            for near in _nears(outcome.rule.node):
+                if said := near_of_translations(near):
+                    where = near.terms[0][0].where or indicator.source
+                    found.setdefault(f"{where}: warning: {said}", None)
     return list(found)
+
+
+def _nears(node: Node) -> list[NearNode]:
+    """Every `near` of a rule."""
+    if isinstance(node, NearNode):
+        return [node]
+    if isinstance(node, TermNode):
+        return []
+    if isinstance(node, ScopeNode):
+        return _nears(node.node)
+    return [near for child in node.children for near in _nears(child)]
 
 
 def _load_feeds(path: Path, problems: list[str]) -> tuple[list[Feed], str]:

@@ -6,6 +6,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import assert_never
 
+import regex
 import yaml
 
 from monitor.definitions.terms import compile_term
@@ -31,6 +32,7 @@ from monitor.domain import (
     Scope,
     ScopeNode,
     Term,
+    TermKind,
     TermNode,
 )
 from monitor.operators import Operator
@@ -206,14 +208,42 @@ def _near(f: File, node: yaml.Node) -> NearNode | None:
     if values is None or any(key not in values for key in NEAR_REQUIRED):
         return None
     items = sequence(f, values["terms"], "'near' terms")
-    if len(items) == 1:
-        f.error(values["terms"], _one_group(items[0]))
+    if _misshapen(f, values["terms"], items):
+        return None
     groups = [_near_group(f, item) for item in items]
     within = integer(f, values["within"], "'near' within", 0, 1000)
     order = _order(f, values["order"]) if "order" in values else Order.ANY
     if len(items) < 2 or within is None or order is None or any(g is None for g in groups):
         return None
     return NearNode(tuple(tuple(g) for g in groups if g is not None), within, order)
+
+
+def _misshapen(f: File, terms: yaml.Node, items: list[yaml.Node]) -> bool:
+    """Whether 'near' terms are not a list of groups, each a term or a list of terms (a problem
+    recorded that shows the shape meant, in the author's terms)."""
+    if len(items) == 1 and _lists_of_terms(items[0]) and len(items[0].value) > 1:
+        shape = ", ".join(_flow(group) for group in items[0].value)  # [[[A, B], [C, D]]]
+        f.error(
+            terms,
+            "'near' terms are nested one list too deep (its groups are in one more list):"
+            f" write terms: [{shape}]",
+        )
+        return True
+    deep = [item for item in items if _too_deep(item)]  # [[[A, B]], C] or [[A, [B]], C]
+    if deep and len(items) > 1:
+        shape = ", ".join(
+            _flow(i)[1:-1] if isinstance(i, yaml.ScalarNode) else _flow(i) for i in items
+        )
+        f.error(
+            deep[0],
+            "a group in 'near' terms is one list of terms (any of them), not a list of lists:"
+            f" write terms: [{shape}]",
+        )
+        return True
+    if len(items) == 1:
+        f.error(terms, _one_group(items[0]))
+        return True
+    return False
 
 
 def _one_group(item: yaml.Node) -> str:
@@ -249,6 +279,47 @@ def _near_group(f: File, node: yaml.Node) -> list[Term] | None:
     return [term for group in found if group is not None for term in group]
 
 
+def _lists_of_terms(node: yaml.Node, depth: int = 2) -> bool:
+    """Whether a node is a list of lists of terms (depth 2) or a list of terms (depth 1)."""
+    if not isinstance(node, yaml.SequenceNode) or not node.value:
+        return False
+    if depth == 1:
+        return all(isinstance(item, yaml.ScalarNode) for item in node.value)
+    return all(_lists_of_terms(item, depth - 1) for item in node.value)
+
+
+def _too_deep(node: yaml.Node) -> bool:
+    """A group of 'near' terms holding lists of terms: `[[A, B]]` or `[A, [B]]`, one group."""
+    return (
+        isinstance(node, yaml.SequenceNode)
+        and bool(node.value)
+        and not _lists_of_terms(node, depth=1)
+        and all(
+            isinstance(item, yaml.ScalarNode) or _lists_of_terms(item, depth=1)
+            for item in node.value
+        )
+    )
+
+
+def _scalars(node: yaml.Node) -> list[str]:
+    if isinstance(node, yaml.ScalarNode):
+        return [str(node.value)]
+    return [text for item in node.value for text in _scalars(item)]
+
+
+def _flow(node: yaml.Node) -> str:
+    """A list of terms as a YAML flow list, to show the shape meant: `[summit, 峰会]`."""
+    return _flow_of(_scalars(node))
+
+
+_PLAIN = regex.compile(r"[^\s@*&!|>'\"%`#,\[\]{}:?-][^,\[\]{}#:]*(?<!\s)")
+
+
+def _flow_of(terms: list[str]) -> str:
+    shown = [t if _PLAIN.fullmatch(t) else "'" + t.replace("'", "''") + "'" for t in terms]
+    return f"[{', '.join(shown)}]"
+
+
 def _order(f: File, node: yaml.Node) -> Order | None:
     text = string(f, node, "'near' order")
     if text is not None and text not in tuple(Order):
@@ -268,3 +339,35 @@ def read_unless(f: File, node: yaml.Node) -> tuple[Term, ...] | None:
     if not items or any(terms is None for terms in found):
         return None
     return tuple(dict.fromkeys(term for terms in found if terms is not None for term in terms))
+
+
+_CJK = regex.compile(r"[\p{Han}\p{Hangul}\p{Hiragana}\p{Katakana}]")
+
+
+def near_of_translations(node: NearNode) -> str:
+    """A warning's words for `near` terms written as a flat list of alternatives, `[summit,
+    峰会, host, 举行]`: a lowercase Latin-script word and a CJK one each a group of its own,
+    which must all occur close together, as an English word and its translation rarely do;
+    "" for any other `near`."""
+    single = [g[0] for g in node.terms if len(g) == 1 and not g[0].vocabulary]
+    single = [t for t in single if t.kind is not TermKind.REGEX]
+    latin = [t for t in single if regex.search(r"[a-z]", t.raw) and not _CJK.search(t.raw)]
+    cjk = [t for t in single if _CJK.search(t.raw)]
+    if not latin or not cjk:
+        return ""
+    raws = [t.raw for t in single]
+    pairs = len(single) == len(node.terms) and len(raws) % 2 == 0 and len(raws) > 2
+    pairs = pairs and all(
+        bool(_CJK.search(a)) != bool(_CJK.search(b))
+        for a, b in zip(raws[::2], raws[1::2], strict=True)
+    )
+    shape = (
+        ", ".join(_flow_of(list(p)) for p in zip(raws[::2], raws[1::2], strict=True))
+        if pairs
+        else f"{_flow_of([latin[0].raw, cjk[0].raw])}, …"
+    )
+    return (
+        f"'near' terms {latin[0].raw} and {cjk[0].raw} are groups of their own, each of which"
+        f" must occur within {node.within} words of the others, as a word and its translation"
+        f" rarely do; alternatives go in one group, a list: terms: [{shape}]"
+    )
