@@ -354,7 +354,7 @@ class Daemon:
         try:
             definitions = self.reloader.poll()
         except DefinitionError as exc:
-            log_invalid(exc, self.definitions)
+            log_invalid(exc, self.definitions, self.reloader.validity.held)
             return False
         if definitions is None:
             return False

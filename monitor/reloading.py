@@ -16,11 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.counts import count
-from monitor.definitions import VOCAB_DIR, load_definitions, shown_per_file
+from monitor.definitions import VOCAB_DIR, load_definitions, problem_parts, shown_per_file
 from monitor.domain import Definitions
 from monitor.errors import DefinitionError
 
-__all__ = ["Reloader", "Validity", "changed_files", "fingerprint", "log_invalid", "log_reloaded"]
+__all__ = [
+    "Reloader",
+    "Validity",
+    "changed_files",
+    "fingerprint",
+    "log_invalid",
+    "log_reloaded",
+    "what_changed",
+]
 
 log = logging.getLogger("monitor.daemon")
 
@@ -30,14 +38,16 @@ log = logging.getLogger("monitor.daemon")
 SETTLE_SECONDS = 1.0
 
 
-def log_invalid(exc: DefinitionError, in_force: Definitions) -> None:
+def log_invalid(exc: DefinitionError, in_force: Definitions, held: str = "") -> None:
     """One ERROR record of an invalid edit: its file:line problems (20 per file) and the set that
-    stays in force. The daemon's and `monitor serve`'s words, in the log's format (JSON too)."""
+    stays in force, from before which edits (`Validity.held`). The daemon's and `monitor
+    serve`'s words, in the log's format (JSON too)."""
     log.error(
-        "definitions: %s; keeping the last valid set (%s, %s):\n  %s",
+        "definitions: %s; keeping the last valid set (%s, %s%s):\n  %s",
         count(len(exc.problems), "problem"),
         count(len(in_force.indicators), "indicator"),
         count(len(in_force.feeds), "feed"),
+        f", from before these edits: {held}" if held else "",
         "\n  ".join(shown_per_file(exc.problems)),
         extra={"problems": exc.problems},
     )
@@ -61,10 +71,15 @@ class Validity:
     they are not, and the last valid set stays in force; () when they are."""
 
     problems: tuple[str, ...] = ()
+    held: str = ""  # the edits the set in force is from before (`changed_files`'s phrase)
 
     @property
     def invalid(self) -> bool:
         return bool(self.problems)
+
+    def files(self) -> list[str]:
+        """The files the problems are in, in their order."""
+        return list(dict.fromkeys(problem_parts(p)[0] for p in self.problems))
 
     def reason(self) -> str:
         """One line for /healthz and the page: how many problems, in which files (with the
@@ -74,11 +89,12 @@ class Validity:
             return ""
         places: dict[str, str] = {}
         for problem in self.problems:
-            path, line, _ = [*problem.split(":", 2), "", ""][:3]
-            places.setdefault(path, f"{path}:{line}" if line.isdigit() else path)
+            path, line, _ = problem_parts(problem)
+            places.setdefault(path, f"{path}:{line}" if line is not None else path)
+        held = f", from before these edits: {self.held}" if self.held else ""
         return (
             f"definitions: {count(len(self.problems), 'problem')} in {', '.join(places.values())}; "
-            "the last valid set is in force"
+            f"the last valid set is in force{held}"
         )
 
 
@@ -115,6 +131,28 @@ def changed_files(before: Seen, after: Seen) -> str:
     }
     said = [f"{kind}: {', '.join(names)}" for kind, names in kinds.items() if names]
     return "; ".join(said) or "no file changed: reloaded on request"
+
+
+def what_changed(old: Definitions, new: Definitions) -> str:
+    """The indicators and feeds a new set adds, removes and changes, in one phrase for the log:
+    `indicators added: ferry-routes; indicators changed: visa-easing; feeds removed: extra`;
+    "no indicator or feed changed" when none did."""
+    said = []
+    for noun, before, after in (
+        (
+            "indicators",
+            {i.id: i.hash for i in old.indicators},
+            {i.id: i.hash for i in new.indicators},
+        ),
+        ("feeds", {f.id: f for f in old.feeds}, {f.id: f for f in new.feeds}),
+    ):
+        kinds = {
+            "added": [n for n in after if n not in before],
+            "removed": [n for n in before if n not in after],
+            "changed": [n for n in after if n in before and after[n] != before[n]],
+        }
+        said += [f"{noun} {kind}: {', '.join(ids)}" for kind, ids in kinds.items() if ids]
+    return "; ".join(said) or "no indicator or feed changed"
 
 
 class Reloader:
@@ -158,7 +196,9 @@ class Reloader:
                 return None
             self._asked.clear()
             self._seen = current
-            self.validity = Validity(tuple(exc.problems))
+            edits = changed_files(self._base, current)
+            held = "" if edits.startswith("no file changed") else edits
+            self.validity = Validity(tuple(exc.problems), held)
             raise
         if self._being_written(current):
             return None
@@ -166,22 +206,36 @@ class Reloader:
         self._seen = current
         same = definitions.hash == self.definitions.hash
         if self.validity.invalid:
-            self.validity = Validity()
-            log.info(
-                "definitions valid again: %s, %s%s",
-                count(len(definitions.indicators), "indicator"),
-                count(len(definitions.feeds), "feed"),
-                " (the set in force)" if same else "",
-            )
+            self._valid_again(definitions, current, same)
         elif same and asked:
             log.info("definitions unchanged")
         if same:
             self._base = current
             return None
-        self.changed = changed_files(self._base, current)
+        self.changed = (
+            f"{changed_files(self._base, current)}; {what_changed(self.definitions, definitions)}"
+        )
         self._previous, self._base = self._base, current
         self.definitions = definitions
         return definitions
+
+    def _valid_again(self, definitions: Definitions, current: Seen, same: bool) -> None:
+        """The INFO record of files valid again: which held the problems, whether the set read is
+        the one in force or a new one, and its edits since the set in force (files, then the
+        indicators and feeds they add, remove or change)."""
+        fixed = ", ".join(self.validity.files())
+        edits = changed_files(self._base, current)  # none: restored with their sizes and times
+        edits = "no file differs" if edits.startswith("no file changed") else edits
+        self.validity = Validity()
+        log.info(
+            "definitions valid again (the problems were in %s): %s, %s, %s (%s; %s)",
+            fixed,
+            count(len(definitions.indicators), "indicator"),
+            count(len(definitions.feeds), "feed"),
+            "the set in force" if same else "a new set",
+            edits,
+            what_changed(self.definitions, definitions),
+        )
 
     def retry(self, in_force: Definitions) -> None:
         """The set `poll` last returned was not put in force (storing it failed): `in_force`

@@ -62,9 +62,10 @@ def test_the_daemon_names_the_files_edited_added_and_removed(
             assert not daemon.reload_if_changed()
 
     assert reloads(caplog) == [
-        f"definitions reloaded: 7 indicators, 3 feeds (changed: {feeds})",
+        f"definitions reloaded: 7 indicators, 3 feeds (changed: {feeds}; feeds added: extra)",
         f"definitions reloaded: 6 indicators, 3 feeds (changed: {indicators}/visa-easing.yaml;"
-        f" removed: {indicators}/flight-routes.yaml)",
+        f" removed: {indicators}/flight-routes.yaml; indicators removed: flight-routes;"
+        " indicators changed: visa-easing)",
     ]
 
 
@@ -84,4 +85,50 @@ def test_monitor_serve_logs_a_reload_naming_the_file(
         edited(new, text)
         assert len(definitions().indicators) == 8
 
-    assert reloads(caplog) == [f"definitions reloaded: 8 indicators, 2 feeds (new: {new})"]
+    assert reloads(caplog) == [
+        f"definitions reloaded: 8 indicators, 2 feeds (new: {new}; indicators added: visa-copy)"
+    ]
+
+
+def test_valid_again_names_the_files_and_what_the_set_read_changes(
+    home: Path, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two files edited, one of them invalid: the set in force is from before both edits, and
+    once the invalid one is fixed, the line says which files held the problems, which were
+    edited and which indicators that changes (it said only `definitions valid again: 7
+    indicators, 2 feeds`, whichever edits it held)."""
+    indicators, feeds = watch_list(home)
+    visa, flights = indicators / "visa-easing.yaml", indicators / "flight-routes.yaml"
+    good = visa.read_text()
+    with open_store(database_url) as store:
+        daemon = make_daemon(home, store, Clock(), indicators_dir=indicators)
+        daemon.reloader = Reloader(indicators, feeds, daemon.definitions, settle=0)
+        with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+            edited(flights, flights.read_text().replace("window: ", "window: 4", 1))
+            edited(visa, good + "unless: [deny]\n")
+            assert not daemon.reload_if_changed()
+            held = f"changed: {flights}, {visa}"
+            reason = daemon.reloader.validity.reason()
+            assert reason.endswith(
+                f"the last valid set is in force, from before these edits: {held}"
+            )
+            edited(visa, good)
+            assert daemon.reload_if_changed()
+            edited(visa, good + "unless: [deny]\n")
+            assert not daemon.reload_if_changed()
+            visa.write_text(good)  # the set in force, restored (by an editor: a new mtime)
+            os.utime(visa, (SETTLED + 60, SETTLED + 60))
+            assert not daemon.reload_if_changed()
+
+    error = next(r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+    assert error.startswith(
+        f"definitions: 1 problem; keeping the last valid set (7 indicators, 2 feeds, from before"
+        f" these edits: {held}):"
+    )
+    again = [r.getMessage() for r in caplog.records if "valid again" in r.getMessage()]
+    assert again == [
+        f"definitions valid again (the problems were in {visa}): 7 indicators, 2 feeds, a new set"
+        f" ({held}; indicators changed: flight-routes)",
+        f"definitions valid again (the problems were in {visa}): 7 indicators, 2 feeds, the set"
+        f" in force (changed: {visa}; no indicator or feed changed)",
+    ]

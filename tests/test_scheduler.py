@@ -287,7 +287,9 @@ def test_an_invalid_edit_is_shown_until_the_files_are_valid_again(
     assert validity.invalid and all(p.startswith(f"{visa}:") for p in validity.problems)
     n = len(validity.problems)
     assert validity.reason().startswith(f"definitions: {count(n, 'problem')} in {visa}:")
-    assert validity.reason().endswith("; the last valid set is in force")
+    assert validity.reason().endswith(
+        f"; the last valid set is in force, from before these edits: changed: {visa}"
+    )
 
     visa.write_text(good)  # restored: the set in force
     with caplog.at_level(logging.INFO, logger="monitor.daemon"):
@@ -295,7 +297,10 @@ def test_an_invalid_edit_is_shown_until_the_files_are_valid_again(
     assert not daemon.reloader.validity.invalid
     (line,) = [r for r in caplog.records if r.getMessage().startswith("definitions valid again")]
     assert line.levelno == logging.INFO
-    assert line.getMessage() == "definitions valid again: 7 indicators, 2 feeds (the set in force)"
+    assert line.getMessage() == (
+        f"definitions valid again (the problems were in {visa}): 7 indicators, 2 feeds, the set in"
+        f" force (changed: {visa}; no indicator or feed changed)"
+    )
 
 
 def test_an_edited_vocabulary_is_reloaded(home: Path, store: Store) -> None:

@@ -148,7 +148,7 @@ class _Reloading:
         except DefinitionError as exc:  # a log record, as `monitor run` logs it (not a bare line)
             from monitor.reloading import log_invalid
 
-            log_invalid(exc, self._reloader.definitions)
+            log_invalid(exc, self._reloader.definitions, self._reloader.validity.held)
         return self._reloader.definitions
 
 
