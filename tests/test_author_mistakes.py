@@ -142,6 +142,11 @@ def test_examples_read_as_outcomes_are_one_problem(
          " allowed: text, expect, body; did you mean 'expect'?"),
         ("window: 14d", "colour: red", "6: unknown key 'colour' in an indicator; allowed: id,"
          " group, title, question, feeds, window, outcomes, examples"),
+        # a vocabulary name or file a letter off: it listed the known ones only
+        ("@mine.china", "@mine.chna", "14: unknown name 'chna' in '@mine.chna': not in"
+         " {vocab}/mine.yaml; known: china; did you mean 'china'?"),
+        ("@mine.china", "@mien.china", "14: unknown vocabulary file 'mien' in '@mien.china': no"
+         " {vocab}/mien.yaml; known: mine; did you mean 'mine'?"),
     ],
 )  # fmt: skip
 def test_a_key_mistyped_names_the_key_meant_and_is_one_problem(
@@ -150,6 +155,7 @@ def test_a_key_mistyped_names_the_key_meant_and_is_one_problem(
     """`expcet:` was two problems, the unknown key and `an example is missing required key
     'expect'`, and named the key meant only among every allowed one."""
     line, _, rest = said.partition(": ")
+    rest = rest.replace("{vocab}", str(tmp_path / "indicators" / "vocab"))
     assert problems(tmp_path, edited(old, new)) == [
         f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: {rest}"
     ]
@@ -163,6 +169,11 @@ def test_a_key_mistyped_names_the_key_meant_and_is_one_problem(
         ("        - any: [hotline*, 'direct line']", "        - any: hotline*",
          "15: 'any' must be a list: write [hotline*]"),
         ("    unless: [consider*]", "    unless:", "17: 'unless' must be a list"),
+        # it said "write [@mine.china]", which YAML cannot read (an @ starts no plain value)
+        ("        - any: [\"@mine.china\"]", "        - any: \"@mine.china\"",
+         "14: 'any' must be a list: write ['@mine.china']"),
+        ("    unless: [consider*]", "    unless: 'a, b'",
+         "17: 'unless' must be a list: write ['a, b']"),
     ],
 )  # fmt: skip
 def test_one_term_where_a_list_goes_says_how_to_write_the_list(
@@ -170,6 +181,7 @@ def test_one_term_where_a_list_goes_says_how_to_write_the_list(
 ) -> None:
     """It said only "'unless' must be a list"."""
     line, _, rest = said.partition(": ")
+    rest = rest.replace("{vocab}", str(tmp_path / "indicators" / "vocab"))
     assert problems(tmp_path, edited(old, new)) == [
         f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: {rest}"
     ]

@@ -15,6 +15,7 @@ from monitor.definitions.yamlfile import (
     MAX_RULE_ITEMS,
     File,
     TooBig,
+    flow_list,
     integer,
     mapping,
     sequence,
@@ -309,15 +310,7 @@ def _scalars(node: yaml.Node) -> list[str]:
 
 def _flow(node: yaml.Node) -> str:
     """A list of terms as a YAML flow list, to show the shape meant: `[summit, 峰会]`."""
-    return _flow_of(_scalars(node))
-
-
-_PLAIN = regex.compile(r"[^\s@*&!|>'\"%`#,\[\]{}:?-][^,\[\]{}#:]*(?<!\s)")
-
-
-def _flow_of(terms: list[str]) -> str:
-    shown = [t if _PLAIN.fullmatch(t) else "'" + t.replace("'", "''") + "'" for t in terms]
-    return f"[{', '.join(shown)}]"
+    return flow_list(_scalars(node))
 
 
 def _order(f: File, node: yaml.Node) -> Order | None:
@@ -362,9 +355,9 @@ def near_of_translations(node: NearNode) -> str:
         for a, b in zip(raws[::2], raws[1::2], strict=True)
     )
     shape = (
-        ", ".join(_flow_of(list(p)) for p in zip(raws[::2], raws[1::2], strict=True))
+        ", ".join(flow_list(list(p)) for p in zip(raws[::2], raws[1::2], strict=True))
         if pairs
-        else f"{_flow_of([latin[0].raw, cjk[0].raw])}, …"
+        else f"{flow_list([latin[0].raw, cjk[0].raw])}, …"
     )
     return (
         f"'near' terms {latin[0].raw} and {cjk[0].raw} are groups of their own, each of which"

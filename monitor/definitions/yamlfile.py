@@ -372,10 +372,21 @@ def duration(f: File, node: yaml.Node, what: str, *, off: bool = False) -> timed
     return result
 
 
+_PLAIN = regex.compile(r"[^\s@*&!|>'\"%`#,\[\]{}:?-][^,\[\]{}#:]*(?<!\s)")
+
+
+def flow_list(terms: Sequence[str]) -> str:
+    """Terms as a YAML flow list an author can paste, `[summit, 峰会]`, each quoted where YAML
+    needs it (`['@actors.china', 'a, b']`)."""
+    shown = [t if _PLAIN.fullmatch(t) else "'" + t.replace("'", "''") + "'" for t in terms]
+    return f"[{', '.join(shown)}]"
+
+
 def sequence(f: File, node: yaml.Node, what: str, *, empty: bool = False) -> list[yaml.Node]:
     if not isinstance(node, yaml.SequenceNode):
         one = isinstance(node, yaml.ScalarNode) and node.tag != _YAML_NULL and node.value
-        f.error(node, f"{what} must be a list" + (f": write [{node.value}]" if one else ""))
+        write = f": write {flow_list([str(node.value)])}" if one else ""
+        f.error(node, f"{what} must be a list{write}")
         return []
     if not node.value and not empty:
         f.error(node, f"{what} must not be empty")
