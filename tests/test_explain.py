@@ -556,3 +556,24 @@ def test_a_vocabulary_term_matches_as_the_same_term_written_out(vocab_matcher: M
     term = list(iter_terms(vocab_matcher.indicators[0].outcomes[0].rule.node))[1]
     assert (term.raw, term.vocabulary) == ("Beijing", "@actors.china")
     assert term == compile_term("Beijing") and hash(term) == hash(compile_term("Beijing"))
+
+
+def test_two_spellings_of_one_term_are_shown_once_as_the_first(tmp_path: Path) -> None:
+    """中韩 and 中韓 in one vocabulary fold to one term: a text holding 中韩 was said to hold
+    both (`terms fired: 中韩, 中韓`; `any @mine.pair (3 terms) in the entry: 中韩 (1), 中韓
+    (1)`)."""
+    (tmp_path / "indicators" / "vocab").mkdir(parents=True)
+    (tmp_path / "indicators" / "vocab" / "mine.yaml").write_text("pair: [中韩, 中韓, 한중]\n")
+    (tmp_path / "indicators" / "x.yaml").write_text(
+        "id: x\ngroup: g\ntitle: t\nquestion: q\noutcomes:\n  - id: set-up\n    label: l\n"
+        "    rule: {all: ['@mine.pair', {near: {terms: [[成立, 設立], 工作组], within: 2}}]}\n"
+    )
+    (tmp_path / "feeds.yaml").write_text(FEEDS)
+    matcher = Matcher(load_definitions(tmp_path / "indicators", tmp_path / "feeds.yaml").indicators)
+    title = "中韓成立供应链工作组"
+    (match,) = matcher.match(Entry("a", "g", "", title, "", None, "p"))
+    assert match.terms == ("中韩", "成立", "工作组")
+    assert matcher.terms_hit(Entry("a", "g", "", title, "", None, "p"), "x") == match.terms
+    lines = text_lines(explain_entry(matcher, "x", title, ""))
+    assert lines[0] == "x:set-up: matched (中韩, 成立, 工作组)"
+    assert lines[2] == "      yes any @mine.pair (3 terms) in the entry: 中韩 (1)"

@@ -210,9 +210,13 @@ def _node(scan: Scan, node: CNode, sentence: bool) -> NodeExplanation:
 def _terms(scan: Scan, terms: Sequence[CTerm]) -> TermsFound:
     """The terms that occur, each with the sentences it occurs in (as `Scan` finds them)."""
     found: dict[str, tuple[int, ...]] = {}
+    ids: set[int] = set()  # one term however many spellings fold to it (中韩, 中韓)
     for term in terms:
+        if term.term_id in ids:
+            continue
         mask = scan.eval(term, True, scan.universe(True))
         if mask:
+            ids.add(term.term_id)
             found.setdefault(term.raw, _numbers(mask))
     items = tuple(FoundTerm(raw, sentences) for raw, sentences in found.items())
     more = max(0, len(items) - MAX_TERMS)

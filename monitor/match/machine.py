@@ -42,6 +42,15 @@ class CTerm:
     vocabulary: str = field(default="", compare=False)
 
 
+def shown_once(terms: Iterable[CTerm]) -> tuple[str, ...]:
+    """The terms as written, each once however many spellings fold to it (中韩 and 中韓 listed
+    in one vocabulary are one term to the matcher): the first spelling."""
+    first: dict[int, str] = {}
+    for term in terms:
+        first.setdefault(term.term_id, term.raw)
+    return tuple(dict.fromkeys(first.values()))
+
+
 @dataclass(frozen=True, slots=True)
 class CAll:
     operator: ClassVar[Operator] = Operator.ALL

@@ -20,7 +20,7 @@ from monitor.domain import (
     TermNode,
     as_written,
 )
-from monitor.match.machine import Machine
+from monitor.match.machine import Machine, shown_once
 from monitor.match.scan import Scan
 from monitor.match.textview import snippet_of, unique
 
@@ -56,7 +56,7 @@ class Matcher(Machine):
         """Every term of one indicator that occurs in the entry, whether or not a rule held."""
         scan = Scan(self, entry.title, entry.text)
         terms = self.indicator_terms.get(indicator_id, ())
-        return unique(t.raw for t in terms if scan.positions(t.term_id))
+        return shown_once(t for t in terms if scan.positions(t.term_id))
 
     def term_counts(self, entries: Iterable[Entry]) -> list[tuple[tuple[Term, ...], int]]:
         """Every term, as the places it is written at, with how many `entries` it occurs in."""

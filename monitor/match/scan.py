@@ -9,7 +9,17 @@ from typing import assert_never
 
 from monitor.domain import Order, normalize
 from monitor.fold import fold
-from monitor.match.machine import CAll, CAny, CNear, CNode, CNone, CScope, CTerm, Machine
+from monitor.match.machine import (
+    CAll,
+    CAny,
+    CNear,
+    CNode,
+    CNone,
+    CScope,
+    CTerm,
+    Machine,
+    shown_once,
+)
 from monitor.match.regexterms import MAX_HITS_PER_TERM, regex_hits
 from monitor.match.textview import (
     ASCII_TOKEN,
@@ -19,7 +29,6 @@ from monitor.match.textview import (
     latin_view,
     sentence_starts,
     spaces,
-    unique,
     utf8_view,
     word_char,
 )
@@ -345,7 +354,7 @@ class Scan:
         if not sentence and cues and any(1 << self.segment(s) & cues for s, _ in spans):
             return None
         starts = [start for start, _ in spans if not sentence or 1 << self.segment(start) == bit]
-        return unique(t.raw for t in fired), min(starts, default=0)
+        return shown_once(fired), min(starts, default=0)
 
     def _cues(self, unless: Sequence[CTerm]) -> int:
         """Bit mask of the sentences holding one of the `unless` terms."""
