@@ -467,3 +467,35 @@ def test_near_terms_written_as_flat_alternatives_are_warned_of(
         " word and its translation rarely do; alternatives go in one group, a list:"
         f" terms: {shape}"
     ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        (  # it said "'unless' must be a list"
+            "    unless: [consider*]",
+            "    unless: {any: [consider*, '@mine.china']}",
+            "17: 'unless' is a list of terms, any of which cancels a match, not a rule:"
+            " write [consider*, '@mine.china']",
+        ),
+        (  # it said "'unless' items must be terms or vocabulary references"
+            "    unless: [consider*]",
+            "    unless: [[consider*, weigh*]]",
+            "17: 'unless' is one list of terms, not a list of lists: write [consider*, weigh*]",
+        ),
+        (  # it said "unknown key 'scope' in 'near'; allowed: terms, within, order"
+            NEAR,
+            f"{NEAR}        - near:\n            terms: [revive, hotline]\n            within: 3\n"
+            "            scope: sentence\n",
+            "19: unknown key 'scope' in 'near'; allowed: terms, within, order; 'scope' belongs"
+            " to the rule that holds 'near': line it up with 'near:'",
+        ),
+    ],
+)
+def test_unless_written_as_a_rule_and_scope_inside_near_show_the_shape_meant(
+    tmp_path: Path, old: str, new: str, said: str
+) -> None:
+    line, _, rest = said.partition(": ")
+    assert problems(tmp_path, edited(old, new)) == [
+        f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: {rest}"
+    ]

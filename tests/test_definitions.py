@@ -567,7 +567,8 @@ VOCAB_PROBLEMS = [
     ("near: {terms: [a, {any: [b]}], within: 2}", "", {}, "x", 9, "'near' terms must be terms"),
     ("any: [visa]", "deny", {}, "x", 10, "'unless' must be a list"),
     ("any: [visa]", "[]", {}, "x", 10, "'unless' must not be empty"),
-    ("any: [visa]", "[[deny]]", {}, "x", 10, "'unless' items must be terms"),
+    ("any: [visa]", "[[deny]]", {}, "x", 10, "not a list of lists: write [deny]"),
+    ("any: [visa]", "[{any: [deny]}]", {}, "x", 10, "'unless' items must be terms"),
     ("any: [visa]", '["@actors.nope"]', {}, "x", 10, "unknown name 'nope'"),
 ]
 

@@ -50,6 +50,11 @@ RULE_ELSEWHERE = MappingProxyType(
     | dict.fromkeys(NEAR_KEYS, "'near': indent it under 'near:'")
 )
 
+# A rule's keys met in 'near': a `scope` (or an operator) goes in the rule that holds 'near'.
+NEAR_ELSEWHERE = MappingProxyType(
+    dict.fromkeys(RULE_KEYS, "the rule that holds 'near': line it up with 'near:'")
+)
+
 
 def read_rule(f: File, node: yaml.Node) -> Rule | None:
     values = mapping(f, node, "a rule", RULE_KEYS, elsewhere=RULE_ELSEWHERE)
@@ -205,7 +210,7 @@ def read_terms(f: File, node: yaml.Node) -> list[Term] | None:
 
 
 def _near(f: File, node: yaml.Node) -> NearNode | None:
-    values = mapping(f, node, "'near'", NEAR_KEYS, NEAR_REQUIRED)
+    values = mapping(f, node, "'near'", NEAR_KEYS, NEAR_REQUIRED, elsewhere=NEAR_ELSEWHERE)
     if values is None or any(key not in values for key in NEAR_REQUIRED):
         return None
     items = sequence(f, values["terms"], "'near' terms")
@@ -324,6 +329,8 @@ def _order(f: File, node: yaml.Node) -> Order | None:
 
 def read_unless(f: File, node: yaml.Node) -> tuple[Term, ...] | None:
     """An outcome's `unless`: terms and vocabulary references that cancel a match."""
+    if _unless_misshapen(f, node):
+        return None
     items = sequence(f, node, "'unless'")
     found = [read_terms(f, item) if isinstance(item, yaml.ScalarNode) else None for item in items]
     for item in items:
@@ -364,3 +371,28 @@ def near_of_translations(node: NearNode) -> str:
         f" must occur within {node.within} words of the others, as a word and its translation"
         f" rarely do; alternatives go in one group, a list: terms: [{shape}]"
     )
+
+
+def _unless_misshapen(f: File, node: yaml.Node) -> bool:
+    """Whether `unless` is written as a rule (`{any: [...]}`) or as lists in a list (`[[A, B]]`):
+    one problem that shows its terms as the one list it is, `write [A, B]` (True)."""
+    if isinstance(node, yaml.MappingNode) and all(
+        isinstance(k, yaml.ScalarNode) and k.value in RULE_KEYS for k, _ in node.value
+    ):
+        values = [v for k, v in node.value if k.value != "scope"]
+        if values and all(isinstance(v, yaml.ScalarNode) or _lists_of_terms(v, 1) for v in values):
+            terms = [t for v in values for t in _scalars(v)]
+            f.error(
+                node,
+                "'unless' is a list of terms, any of which cancels a match, not a rule:"
+                f" write {flow_list(terms)}",
+            )
+            return True
+    if _too_deep(node):
+        f.error(
+            node,
+            "'unless' is one list of terms, not a list of lists:"
+            f" write {flow_list(_scalars(node))}",
+        )
+        return True
+    return False
