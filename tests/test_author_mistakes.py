@@ -499,3 +499,20 @@ def test_unless_written_as_a_rule_and_scope_inside_near_show_the_shape_meant(
     assert problems(tmp_path, edited(old, new)) == [
         f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: {rest}"
     ]
+
+
+def test_an_unless_at_the_start_of_the_line_between_outcomes_is_reported_at_its_line(
+    tmp_path: Path,
+) -> None:
+    """It was reported at the next outcome's line, 18, with "check this line's indentation
+    against the lines above it", where nothing is wrong."""
+    text = edited(
+        "    unless: [consider*]\n",
+        "unless: [consider*]\n  - id: cut\n    label: A hotline is cut\n    rule: {any: [cut]}\n",
+    )
+    assert problems(tmp_path, text) == [
+        f"{tmp_path / 'indicators' / 'hotline.yaml'}:17: invalid YAML: expected <block end>, but"
+        " found '<block sequence start>'; this line starts further left than the list around it"
+        " (line 8, - id: revived; line 18, - id: cut), which ends that list here: indent it 4"
+        " spaces, as the keys of the item it belongs to"
+    ]

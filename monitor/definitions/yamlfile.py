@@ -155,7 +155,9 @@ def _compose(text: str, f: File) -> yaml.Node | None:
         if problem.startswith("mapping values are not allowed") and mark is not None:
             advice = _under_a_value(text, mark.line) or advice
         if problem.startswith("expected <block end>") and mark is not None:
-            advice = _lined_up_with_a_dash(text, mark.line) or advice
+            cut, cut_advice = _list_cut_by_a_key(text, mark.line)
+            line = line if cut is None else cut + 1  # the key that ended the list
+            advice = _lined_up_with_a_dash(text, mark.line) or cut_advice or advice
         f.problems.append(f"{f.path}:{line}: invalid YAML: {problem}{advice}")
         return None
     except yaml.reader.ReaderError as exc:
@@ -264,6 +266,33 @@ def _lined_up_with_a_dash(text: str, index: int) -> str:
             " fewer"
         )
     return ""
+
+
+def _list_cut_by_a_key(text: str, index: int) -> tuple[int | None, str]:
+    """A list item after a `key: value` line further left than the list (an `unless:` at column
+    0 between two outcomes), which ended the list: the index of that line, and the advice for
+    it; (None, "") when the lines are not so."""
+    lines = text.splitlines()
+    here = lines[index] if index < len(lines) else ""
+    indent = len(here) - len(here.lstrip(" "))
+    numbers = [n for n in range(index - 1, -1, -1) if lines[n].strip()]
+    numbers = [n for n in numbers if not lines[n].lstrip().startswith("#")]
+    if not here.lstrip().startswith("- ") or not numbers:
+        return None, ""
+    cut = numbers[0]
+    key = _KEY_WITH_VALUE.match(lines[cut])
+    if key is None or len(key.group(1)) >= indent:
+        return None, ""
+    for number in numbers[1:]:
+        above = lines[number]
+        item = regex.match(r"( *)- +", above)
+        if item is not None and len(item.group(1)) == indent:
+            return cut, (
+                f"; this line starts further left than the list around it (line {number + 1},"
+                f" {above.strip()}; line {index + 1}, {here.strip()}), which ends that list"
+                f" here: indent it {item.end()} spaces, as the keys of the item it belongs to"
+            )
+    return None, ""
 
 
 def line_of(node: yaml.Node) -> int:
