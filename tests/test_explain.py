@@ -577,3 +577,26 @@ def test_two_spellings_of_one_term_are_shown_once_as_the_first(tmp_path: Path) -
     lines = text_lines(explain_entry(matcher, "x", title, ""))
     assert lines[0] == "x:set-up: matched (中韩, 成立, 工作组)"
     assert lines[2] == "      yes any @mine.pair (3 terms) in the entry: 中韩 (1)"
+
+
+def test_a_near_of_single_terms_some_missing_says_every_group_is_needed(tmp_path: Path) -> None:
+    """`terms: [launch, set up, working group]` written as alternatives asks for all three: the
+    line listed the groups found and not, and left the author to see why."""
+    (tmp_path / "indicators").mkdir()
+    (tmp_path / "indicators" / "x.yaml").write_text(
+        "id: x\ngroup: g\ntitle: t\nquestion: q\noutcomes:\n  - id: set-up\n    label: l\n"
+        "    rule: {near: {terms: [launch, set up, working group], within: 4}}\n"
+    )
+    (tmp_path / "feeds.yaml").write_text(FEEDS)
+    matcher = Matcher(load_definitions(tmp_path / "indicators", tmp_path / "feeds.yaml").indicators)
+    lines = text_lines(explain_entry(matcher, "x", "Seoul and Beijing launch working group", ""))
+    assert lines[1] == (
+        "  no  near (within 4) not in the entry: group 1: launch (1); group 2: none found;"
+        " group 3: working group (1); each of its 3 terms is a group of its own, and every group"
+        " must be found: alternatives go in one group, a list (terms: [[A, B], C])"
+    )
+    lines = text_lines(explain_entry(matcher, "x", "Beijing hosts a trade fair", ""))
+    assert lines[1] == (
+        "  no  near (within 4) not in the entry: group 1: none found; group 2: none found;"
+        " group 3: none found"
+    )  # nothing found: nothing to say of its shape

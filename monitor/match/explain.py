@@ -541,7 +541,21 @@ def _apart(node: NodeExplanation) -> str:
         return f"; {where}close enough, but not in {listed}"
     if node.together:
         return f"; every group in {_sentences(node.together)}, but not close enough"
-    return ""
+    return _flat_alternatives(node.groups)
+
+
+def _flat_alternatives(groups: tuple[TermsFound, ...]) -> str:
+    """A `near` of three or more single terms, some found and some not: written as a flat list
+    of alternatives (`terms: [launch, set up, working group]`), where every one is needed."""
+    single = all(g.listed == 1 and not g.vocabularies for g in groups)
+    if len(groups) < 3 or not single or all(g.found for g in groups):
+        return ""
+    if not any(g.found for g in groups):
+        return ""
+    return (
+        f"; each of its {len(groups)} terms is a group of its own, and every group must be found:"
+        " alternatives go in one group, a list (terms: [[A, B], C])"
+    )
 
 
 def _found(terms: TermsFound) -> str:
