@@ -1,10 +1,11 @@
 """The status page people read: HTML from the same views the JSON API serves.
 
-Rendering only: the web edge reads the store and hands the data in. Here are the pages
-(`render_index`, `render_indicator`, `render_explanation`, `render_error`, `render_signin`,
-`render_session`), the rows their templates get (cards, evidence items, history, verdicts,
-silences, feeds) and the highlighting of matched terms; how a status reads and its timeline
-are `monitor.timeline`'s.
+Rendering only: the web edge reads the store and hands the data in. Here are the index and an
+indicator's page (`render_index`, `render_indicator`), the rows their templates get (cards,
+evidence items, history, verdicts, silences, feeds) and the highlighting of matched terms; the
+frame every page shares, the pages' addresses and the small pages (`render_error`,
+`render_explanation`, `render_signin`, `render_session`) are `monitor.page.frame`'s, named here
+too; how a status reads and its timeline are `monitor.timeline`'s.
 
 Jinja2 autoescapes every template; feed-derived text is never marked safe. Matched terms are
 highlighted by escaping the text around each hit and wrapping the (escaped) hit in <mark>; only
@@ -13,30 +14,39 @@ http(s) links get an href.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
-from http import HTTPStatus
-from pathlib import Path
-from urllib.parse import quote
 
-import jinja2
 from markupsafe import Markup, escape
 
 from monitor import owners
-from monitor.counts import count, plural
 from monitor.domain import UNKNOWN, Definitions, Evidence, StatusChange, Verdict
 from monitor.languages import marked_language
 from monitor.links import without_userinfo
-from monitor.match.explain import EntryExplanation, feed_note, numbered_sentences, outcome_blocks
+from monitor.page.frame import (
+    CSRF_SLOT,
+    PAGE_POLICY,
+    SESSION_SLOT,
+    ago,
+    environment,
+    evidence_anchor,
+    explain_url,
+    format_time,
+    indicator_url,
+    render_error,
+    render_explanation,
+    render_session,
+    render_signin,
+    silence_url,
+    slots,
+    verdict_url,
+)
 from monitor.shownterms import shown_terms, term_spans, whole_words
 from monitor.silences import Silence
 from monitor.store import FeedState, StoredEntry
 from monitor.timeline import TIMELINE_DAYS, StatusLook, Timeline, look, timeline
 from monitor.views import (
-    COLOURS,
-    PALETTE,
     clean,
     lede,
     moved_words,
@@ -53,27 +63,22 @@ __all__ = [
     "CSRF_SLOT",
     "PAGE_POLICY",
     "SESSION_SLOT",
+    "ago",
+    "evidence_anchor",
     "explain_url",
+    "format_time",
     "highlight",
+    "indicator_url",
     "render_error",
     "render_explanation",
     "render_index",
     "render_indicator",
     "render_session",
     "render_signin",
+    "silence_url",
+    "verdict_url",
     "web_url",
 ]
-
-# The pages run no script and load nothing: anything injected could not run or call out.
-PAGE_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
-# Where a page, rendered once for everyone, takes the visitor's CSRF token and "signed in as"
-# (monitor.signin fills them per request). Autoescaping turns `<` in any feed text into `&lt;`,
-# so no text of a feed can contain a slot.
-CSRF_SLOT = "<!--csrf-->"
-SESSION_SLOT = "<!--session-->"
 
 EVIDENCE_ON_INDEX = 3
 
@@ -102,26 +107,6 @@ def highlight(text: str, terms: Sequence[str]) -> Markup:
         pos = end
     parts.append(escape(text[pos:]))
     return Markup("").join(parts)
-
-
-def format_time(moment: datetime, zone: tzinfo) -> str:
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def ago(moment: datetime, now: datetime) -> str:
-    seconds = (now - moment).total_seconds()
-    if seconds < 0:
-        return "in " + _span(-seconds)
-    return "just now" if seconds < 60 else _span(seconds) + " ago"
-
-
-def _span(seconds: float) -> str:
-    """'2 hours', rounded to the nearest (a silence of 2 h begun just now ends 'in 2 hours')."""
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = int(seconds / size + 0.5)
-            return count(n, unit)
-    return f"{int(seconds)} s"
 
 
 # ---------------------------------------------------------------- what templates get
@@ -237,27 +222,6 @@ def _item(
     )
 
 
-def indicator_url(indicator_id: str) -> str:
-    return f"/indicators/{quote(indicator_id, safe='')}/page"
-
-
-def explain_url(indicator_id: str, entry_id: int, outcome_id: str | None = None) -> str:
-    """GET /indicators/{id}/explain/{entry}, of one outcome (`?outcome=`) or of every one."""
-    url = f"/indicators/{quote(indicator_id, safe='')}/explain/{entry_id}"
-    return url if outcome_id is None else f"{url}?outcome={quote(outcome_id, safe='')}"
-
-
-def evidence_anchor(entry_id: int, outcome_id: str) -> str:
-    """The id of an entry as evidence of an outcome on the indicator's page: of its evidence
-    item, or, once a `no` took it out, of its newest verdict; a verdict's redirect goes there."""
-    return f"evidence-{entry_id}-{quote(outcome_id, safe='')}"
-
-
-def verdict_url(indicator_id: str) -> str:
-    """Where the page's verdict buttons post their form."""
-    return f"{indicator_url(indicator_id)}/verdict"
-
-
 def _verdict_row(
     definitions: Definitions, verdict: Verdict, stored: StoredEntry, zone: tzinfo, standing: str
 ) -> VerdictRow:
@@ -276,11 +240,6 @@ def _verdict_row(
         why=explain_url(verdict.indicator_id, verdict.entry_id, outcome),
         why_of=f"the rule of {label}" if outcome else "every outcome's rule",
     )
-
-
-def silence_url(indicator_id: str) -> str:
-    """Where the page's silence form posts (and, with `/end`, its end button)."""
-    return f"{indicator_url(indicator_id)}/silence"
 
 
 def _silence_rows(
@@ -363,23 +322,6 @@ def _next_check(feed: FeedState, *, now: datetime, zone: tzinfo) -> str:
     return format_time(feed.next_check_at, zone)
 
 
-@functools.cache
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["clean"] = clean
-    env.filters["language"] = marked_language  # the `lang` of a feed's or a person's text
-    env.filters["count"], env.filters["plural"] = count, plural  # `n | count("feed")`
-    env.globals["palette"] = PALETTE
-    env.globals["colours"] = COLOURS  # every status's colour, as the digest draws it
-    return env
-
-
 # ---------------------------------------------------------------- pages
 
 
@@ -422,7 +364,7 @@ def render_index(
     held = sum(feed.held_at(now) for feed in feeds)
     idle = bool(held) and last_cycle is not None and (last_check is None or last_cycle > last_check)
     return (
-        _environment()
+        environment()
         .get_template("page-index.html")
         .render(
             groups=groups,
@@ -442,7 +384,7 @@ def render_index(
             silenced={s.indicator_id for s in silences},
             definitions_note=definitions_note,
             replay_note=replay_note,
-            **_slots(),
+            **slots(),
         )
     )
 
@@ -479,7 +421,7 @@ def render_indicator(
     older = f"{card.url}?before={next_before}" if next_before is not None else None
     indicator = definitions.indicator(view.id)
     return (
-        _environment()
+        environment()
         .get_template("page-indicator.html")
         .render(
             card=card,
@@ -495,7 +437,7 @@ def render_indicator(
             older_verdicts=older_verdicts,
             silences=_silence_rows(definitions, silences, now=now, zone=zone),
             silence=silence_url(view.id),
-            **_slots(),
+            **slots(),
         )
     )
 
@@ -510,80 +452,3 @@ def _anchored(items: Sequence[Item], rows: Sequence[VerdictRow]) -> list[Verdict
         anchored.append(row if anchor in taken else replace(row, anchor=anchor))
         taken.add(anchor)
     return anchored
-
-
-def _slots() -> dict[str, Markup]:
-    return {"csrf": Markup(CSRF_SLOT), "session": Markup(SESSION_SLOT)}
-
-
-def render_error(status: int, detail: str, *, now: datetime, zone: tzinfo) -> str:
-    """The page a browser gets for an error (an unknown indicator's page, say), in the frame
-    of the other pages and with a link back to every indicator (and the visitor's slots)."""
-    return (
-        _environment()
-        .get_template("page-error.html")
-        .render(
-            status=status,
-            reason=HTTPStatus(status).phrase,
-            detail=detail,
-            now=format_time(now, zone),
-            **_slots(),
-        )
-    )
-
-
-def render_explanation(
-    explanation: EntryExplanation,
-    *,
-    indicator_title: str,
-    headline: str,
-    link: str,
-    now: datetime,
-    zone: tzinfo,
-) -> str:
-    """GET /indicators/{id}/explain/{entry} for a browser: the entry's headline and link, each
-    outcome's tree as `monitor explain` prints it (`outcome_blocks`), after its note on a feed
-    the indicator does not read (`feed_note`), then the sentences they number; a link back to
-    the indicator's page."""
-    shown = [o.outcome for o in explanation.outcomes]
-    target = explanation.indicator + (f":{shown[0]}" if len(shown) == 1 else "")
-    return (
-        _environment()
-        .get_template("page-explain.html")
-        .render(
-            heading=f"Why {target} on entry {explanation.entry}",
-            indicator_title=indicator_title,
-            back=indicator_url(explanation.indicator),
-            entry=explanation.entry,
-            headline=clean(headline) or "(no headline)",
-            href=web_url(link),
-            link=clean(link),
-            trees=[
-                (outcome, "\n".join(lines))
-                for outcome, lines in zip(
-                    explanation.outcomes, outcome_blocks(explanation), strict=True
-                )
-            ],
-            note=feed_note(explanation),
-            sentences=numbered_sentences(explanation.sentences),
-            lang=marked_language(" ".join(explanation.sentences)),  # the title's too
-            now=format_time(now, zone),
-            **_slots(),
-        )
-    )
-
-
-def render_signin(
-    *, next_path: str, problem: str | None, names: int, now: datetime, zone: tzinfo
-) -> str:
-    """GET /signin: a token (of `names` named ones) for a session; `problem` after a refusal."""
-    return (
-        _environment()
-        .get_template("page-signin.html")
-        .render(next_path=next_path, problem=problem, names=names, now=format_time(now, zone))
-    )
-
-
-def render_session(name: str, csrf: str) -> str:
-    """The bar of a signed-in visitor's pages: who, and the sign-out button (a CSRF form)."""
-    return _environment().get_template("page-session.html").render(name=name, csrf=csrf)
