@@ -364,11 +364,6 @@ class WebServer:
         self.stop()
 
 
-def no_indicator(indicator_id: str) -> str:
-    """The 404 detail of every endpoint given an indicator it knows not, in one wording."""
-    return f"no indicator {indicator_id!r}"
-
-
 # ---------------------------------------------------------------- conditional requests
 
 

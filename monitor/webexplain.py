@@ -18,7 +18,7 @@ from typing import Annotated, Any, Protocol
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from monitor import page, server, signin
+from monitor import page, signin
 from monitor.domain import Definitions, Indicator
 from monitor.match import Matcher
 from monitor.match.explain import EntryExplanation, explain_entry
@@ -94,7 +94,7 @@ def explain(
     try:
         indicator = definitions.indicator(indicator_id)
     except KeyError:
-        raise HTTPException(404, server.no_indicator(indicator_id)) from None
+        raise HTTPException(404, definitions.no_indicator(indicator_id)) from None
     if outcome is not None and outcome not in {o.id for o in indicator.outcomes}:
         raise HTTPException(422, f"explain: {indicator.no_outcome(outcome)}")
     stored = state.store.entry(entry)

@@ -96,7 +96,7 @@ def _export_route(kind: ExportKind) -> None:
                 kept_since=state.clock() - state.settings.retention,
             )  # fmt: skip
         except KeyError:
-            raise HTTPException(404, server.no_indicator(str(indicator))) from None
+            raise HTTPException(404, state.definitions().no_indicator(str(indicator))) from None
         text = export.csv_text(model, rows) if format == "csv" else export.json_text(rows)
         chunks = _encoded(text)
         first = next(chunks)  # here, so that a database error is a 503 before the answer starts
@@ -179,7 +179,7 @@ def indicator_changes_atom(
     state = _served(request)
     defined = indicator_id in {i.id for i in state.definitions().indicators}
     if not defined and indicator_id not in state.store.current_statuses():
-        raise HTTPException(404, server.no_indicator(indicator_id))
+        raise HTTPException(404, state.definitions().no_indicator(indicator_id))
     return _feed(request, state, indicator_id)
 
 

@@ -102,7 +102,7 @@ def silences(
     now = state.clock()
     found = state.store.silences(indicator, active_at=now if active else None, limit=500)
     if gone and not found and not state.store.silences(indicator, limit=1):
-        raise HTTPException(404, server.no_indicator(str(indicator)))
+        raise HTTPException(404, state.definitions().no_indicator(str(indicator)))
     response.headers["Cache-Control"] = "no-store"
     return [SilenceOut.of(s, now=now) for s in found]
 
@@ -199,7 +199,7 @@ def _begin(
         )  # fmt: skip
     except SilenceError as exc:  # a field named as the JSON body (and the form) has it
         if exc.problem == "unknown":  # the only unknown a new silence names: its indicator
-            raise HTTPException(404, server.no_indicator(target[0])) from None
+            raise HTTPException(404, state.definitions().no_indicator(target[0])) from None
         raise HTTPException(_CODES.get(exc.problem, 422), exc.worded(f'"{exc.field}"')) from None
 
 

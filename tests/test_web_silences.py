@@ -5,6 +5,7 @@ chromium (test-artifacts/silenced.png)."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -54,7 +55,7 @@ def test_listing_the_silences_of_an_unknown_indicator_is_a_404_as_in_the_cli(
     answer = client.get("/silences", params={"indicator": "visa-easingg"})
 
     assert answer.status_code == 404
-    assert answer.json() == {"detail": "no indicator 'visa-easingg'"}
+    assert answer.json() == {"detail": "no indicator 'visa-easingg'; did you mean 'visa-easing'?"}
     assert len(client.get("/silences", params={"indicator": "visa-easing"}).json()) == 1
 
 
@@ -78,6 +79,43 @@ def test_every_endpoint_says_an_unknown_indicator_in_one_wording(
     answer = client.request(method, path, json=body)
 
     assert (answer.status_code, answer.json()) == (404, {"detail": "no indicator 'nope'"})
+
+
+MISSPELT = "no indicator 'visa-easng'; did you mean 'visa-easing'?"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/indicators/visa-easng", None),
+        ("GET", "/indicators/visa-easng/history", None),
+        ("GET", "/indicators/visa-easng/explain/1", None),
+        ("GET", "/indicators/visa-easng/changes.atom", None),
+        ("GET", "/export/changes?indicator=visa-easng", None),
+        (
+            "POST",
+            "/indicators/visa-easng/evidence/1/verdict",
+            {"outcome": "eased", "verdict": "no"},
+        ),
+        ("GET", "/silences?indicator=visa-easng", None),
+        ("POST", "/silences", {"indicator": "visa-easng", "for": "7d", "reason": "state visit"}),
+    ],
+)
+def test_every_endpoint_names_the_indicator_an_id_a_letter_off_meant_as_the_cli_does(
+    client: TestClient, method: str, path: str, body: dict[str, str] | None
+) -> None:
+    """`monitor history visa-easng` says `did you mean 'visa-easing'?`; the API's 404 said only
+    `no indicator 'visa-easng'` (Definitions.no_indicator words both)."""
+    answer = client.request(method, path, json=body)
+
+    assert (answer.status_code, answer.json()) == (404, {"detail": MISSPELT})
+
+
+def test_the_page_of_an_id_a_letter_off_names_the_indicator_meant(client: TestClient) -> None:
+    answer = client.get("/indicators/visa-easng/page", headers={"Accept": "text/html"})
+
+    assert answer.status_code == 404
+    assert MISSPELT in html.unescape(answer.text)
 
 
 def test_a_silence_is_begun_listed_and_ended_over_the_api(client: TestClient) -> None:

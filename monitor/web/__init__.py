@@ -551,4 +551,4 @@ def _known(definitions: Definitions, indicator_id: str, store: Store | None = No
     """404 unless `indicator_id` is defined (with `store`: or was: it keeps its status)."""
     defined = indicator_id in {i.id for i in definitions.indicators}
     if not defined and (store is None or indicator_id not in store.current_statuses()):
-        raise HTTPException(404, server.no_indicator(indicator_id))
+        raise HTTPException(404, definitions.no_indicator(indicator_id))
