@@ -5,16 +5,18 @@ behind them; `monitor.server` runs it).
 refuses a request whose Host is not allowed with 400 (DNS rebinding: a page on another site
 whose name resolves to 127.0.0.1 must not read the API; allowed: the loopback names, the bind
 address or MONITOR_HTTP_ALLOWED_HOSTS, and MONITOR_PUBLIC_URL's host; a port not digits is
-none), refuses with 403 a request that could change state (any method but GET, HEAD, OPTIONS)
-which the browser says comes from a page of another site (`cross_site`: a form there, or a
-`fetch` with a body but no Content-Type, which needs no CORS preflight and which FastAPI before
-0.132 read as JSON), refuses a body over `max_body_bytes` with 413 before any endpoint reads it
-(a declared Content-Length at once; a chunked body once that many bytes arrived, so it is never
-held whole), and puts `X-Content-Type-Options: nosniff` on every answer.
+none, and so is an IPv6 address out of its brackets: `_host_and_port`), refuses with 403 a
+request that could change state (any method but GET, HEAD, OPTIONS) which the browser says
+comes from a page of another site (`cross_site`: a form there, or a `fetch` with a body but no
+Content-Type, which needs no CORS preflight and which FastAPI before 0.132 read as JSON),
+refuses a body over `max_body_bytes` with 413 before any endpoint reads it (a declared
+Content-Length at once; a chunked body once that many bytes arrived, so it is never held
+whole), and puts `X-Content-Type-Options: nosniff` on every answer.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
@@ -37,21 +39,39 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_BODY_BYTES = 65536  # MONITOR_HTTP_MAX_BODY_BYTES's default
 
 
-def _host_and_port(value: str) -> tuple[str, int | None]:
-    """'Example.org:8000' -> ('example.org', 8000); '[::1]' -> ('[::1]', None)."""
+def _host_and_port(value: str, *, bare_ipv6: bool = False) -> tuple[str, int | None]:
+    """A Host header's name and port: 'Example.org:8000' -> ('example.org', 8000), '[::1]:8000'
+    -> ('[::1]', 8000), an IPv6 address in brackets and in its one short form ('[0:0::1]' ->
+    '[::1]'); ('', None) for what no client sends as a Host. An IPv6 address is written in
+    brackets there (RFC 3986's IP-literal): a bare one ('::1') is none, since with a port
+    ('::1:8000') it is itself another address. `bare_ipv6`: read a bare one as an address
+    without a port, as an allowed host in the settings and the server's own address are."""
     value = value.strip().lower()
     if value.startswith("["):
         name, _, rest = value.partition("]")
         if rest and not rest.startswith(":"):  # '[::1]evil': no host a browser sends
             return "", None
-        name, port = name + "]", rest.removeprefix(":")
+        name, port = _ipv6(name[1:]), rest.removeprefix(":")
     elif value.count(":") > 1:  # a bare IPv6 address
-        name, port = f"[{value}]", ""
+        name, port = (_ipv6(value) if bare_ipv6 else ""), ""
     else:
         name, _, port = value.partition(":")
-    if port and not (port.isascii() and port.isdigit()):  # 'localhost:80@evil', 'localhost:x'
+    if not name or (port and not (port.isascii() and port.isdigit())):  # 'localhost:80@evil'
         return "", None
     return name.rstrip("."), int(port) if port else None
+
+
+def _ipv6(address: str) -> str:
+    """'0:0::1' -> '[::1]', as a Host header writes it; "" for what is no IPv6 address."""
+    try:
+        return f"[{ipaddress.IPv6Address(address).compressed}]"
+    except ValueError:
+        return ""
+
+
+def _unbracketed(host: str) -> bool:
+    """A Host header that is an IPv6 address without its brackets ('::1', '::1:8000')."""
+    return host.count(":") > 1 and not host.strip().startswith("[")
 
 
 def _public_host(public_url: str | None) -> list[str]:
@@ -83,7 +103,7 @@ class Guard:
         named = list(allowed_hosts)
         allowed = [*LOCAL_HOSTS, *(named or [bind_host]), *_public_host(public_url)]
         self._any = "*" in allowed
-        self._allowed = [_host_and_port(a) for a in allowed if a != "*"]
+        self._allowed = [_host_and_port(a, bare_ipv6=True) for a in allowed if a != "*"]
         self._local = not named  # the default also allows the local address
 
     def allows(self, host: str, server: tuple[str, int | None] | None) -> bool:
@@ -92,7 +112,7 @@ class Guard:
         name, port = _host_and_port(host)
         if not name:
             return False
-        if self._local and server and _host_and_port(str(server[0]))[0] == name:
+        if self._local and server and _host_and_port(str(server[0]), bare_ipv6=True)[0] == name:
             return True
         for allowed, allowed_port in self._allowed:
             suffix = allowed.removeprefix("*")
@@ -108,7 +128,7 @@ class Guard:
         host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
         if not self.allows(host, scope.get("server")):
             log.info("web: refused Host %r", host[:100])
-            await _plain_error(send, 400, f"web: Host {host[:100]!r} is not an allowed host")
+            await _plain_error(send, 400, refused_host(host))
             return
         if scope["method"] not in SAFE_METHODS and cross_site(_headers(scope)):
             log.info("web: refused a %s from another site's page", scope["method"])
@@ -151,6 +171,14 @@ class Guard:
     @property
     def _too_large(self) -> str:
         return f"web: a request body is at most {self.max_body_bytes} bytes"
+
+
+def refused_host(host: str) -> str:
+    """The 400's detail for a Host not allowed; for a bare IPv6 address, how to write it."""
+    detail = f"web: Host {host[:100]!r} is not an allowed host"
+    if _unbracketed(host):
+        return f"{detail}: an IPv6 address is written in brackets, as '[::1]' or '[::1]:8000'"
+    return detail
 
 
 def _headers(scope: Scope) -> dict[str, str]:

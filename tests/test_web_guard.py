@@ -97,6 +97,45 @@ def test_the_local_names_are_answered_on_any_port(client: TestClient, host: str)
     assert client.get("/indicators", headers={"Host": host}).status_code == 200
 
 
+@pytest.mark.parametrize("host", ["[0:0:0:0:0:0:0:1]:8000", "[0::1]", "[::0001]:80"])
+def test_an_ipv6_address_in_brackets_is_read_as_the_address_it_is(
+    client: TestClient, host: str
+) -> None:
+    """`[0:0:0:0:0:0:0:1]` is `[::1]`, a loopback address: it was compared as text, and
+    refused."""
+    assert client.get("/indicators", headers={"Host": host}).status_code == 200
+
+
+@pytest.mark.parametrize("host", ["::1", "::1:8000", "0:0:0:0:0:0:0:1"])
+def test_a_bare_ipv6_address_is_refused_saying_how_to_write_it(
+    client: TestClient, host: str
+) -> None:
+    """A Host writes an IPv6 address in brackets (RFC 3986), as browsers, curl and httpx send
+    it: a bare one is no Host a client sends. It was read as an address without a port, so
+    `::1` was answered while `::1:8000`, meant as [::1]:8000, was the address ::1:8000 and
+    refused without saying why."""
+    answer = client.get("/indicators", headers={"Host": host})
+
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == (
+        f"web: Host {host!r} is not an allowed host: an IPv6 address is written in brackets, "
+        "as '[::1]' or '[::1]:8000'"
+    )
+
+
+def test_an_allowed_ipv6_address_may_be_listed_bare_or_in_brackets() -> None:
+    """In MONITOR_HTTP_ALLOWED_HOSTS and as the bind address, a bare IPv6 address is one (no
+    port: a port goes with brackets), in whatever form: the Host's form need not be the same."""
+    for listed in (["2001:db8::5"], ["[2001:DB8:0::5]"], ["[2001:db8::5]:8000"]):
+        guard = Guard(lambda *_: None, allowed_hosts=listed, bind_host="::")  # type: ignore[arg-type,return-value]
+        assert guard.allows("[2001:db8::5]:8000", ("2001:db8::10", 8000)), listed
+        assert guard.allows("[2001:db8:0:0::5]:8000", ("2001:db8::10", 8000)), listed
+        assert not guard.allows("2001:db8::5", ("2001:db8::10", 8000)), listed
+        assert not guard.allows("[2001:db8::6]:8000", ("2001:db8::10", 8000)), listed
+    bound = Guard(lambda *_: None, allowed_hosts=[], bind_host="2001:db8:0::5")  # type: ignore[arg-type,return-value]
+    assert bound.allows("[2001:db8::5]", ("2001:db8::5", 8000))
+
+
 @pytest.mark.parametrize(
     "host", ["evil.example", "evil.example:8000", "localhost.evil.example", "127.0.0.1.nip.io", ""]
 )
