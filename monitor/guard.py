@@ -226,7 +226,10 @@ def cross_site(headers: Mapping[str, str]) -> bool:
     script's `fetch`): by
     Sec-Fetch-Site, which every current browser sends, else by an Origin naming another host.
     An Origin of "null" is not taken for one: the page's no-referrer policy makes a browser
-    send it for the page's own forms."""
+    send it for the page's own forms. With neither header (a tool, or a browser older than
+    Sec-Fetch-Site) it is not either: the tokens decide (a bearer token, or a session's
+    SameSite=Strict cookie and CSRF token). Nor is a Referer read: under the same policy the
+    page's own forms send none, and another site's page can send none as easily."""
     fetch_site = headers.get("sec-fetch-site")
     if fetch_site is not None:
         return fetch_site not in ("same-origin", "none")
