@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from tests import webdata
-from tests.test_web_a11y import CJK, OPEN_PAGES, Seeded, opened, seeded, site
-from tests.test_web_browser import browser
+from tests.test_web_a11y import CJK, OPEN_PAGES, TOKENS, Seeded, opened, seeded, serve, site
+from tests.test_web_browser import browser, shot
 from tests.webdata import VISA_HERALD
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -82,6 +82,38 @@ def test_the_index_has_a_skip_link_past_its_list_of_every_indicator(
     assert page.evaluate("document.activeElement.href") == first.evaluate("a => a.href")
     assert page.evaluate("document.activeElement.closest('nav')") is None
     page.close()
+
+
+def overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    """Whether two bounding boxes share any area."""
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])  # fmt: skip
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_the_skip_link_focused_covers_nothing_of_who_is_signed_in(
+    seeded: Seeded, browser: Any, width: int
+) -> None:
+    """Focused, "Skip to the indicators" is drawn in the page's flow above the session bar: it
+    was drawn at the top left over the page, and on a phone over "Signed in as alice"."""
+    with serve(seeded, api_tokens=TOKENS) as server:
+        page = opened(browser, server.url + "/", width=width)
+        page.get_by_label("Token").fill("alice-token-1")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        who = page.locator("form.session span")
+        assert who.inner_text() == "Signed in as alice"
+        page.keyboard.press("Tab")
+        skip = page.get_by_role("link", name="Skip to the indicators", exact=True)
+        assert page.evaluate("document.activeElement.textContent") == "Skip to the indicators"
+        shown, named = skip.bounding_box(), who.bounding_box()
+        assert shown is not None and named is not None
+        assert shown["y"] >= 0 and shown["height"] > 12, shown
+        for other in page.locator("form.session span, form.session button").all():
+            assert not overlap(shown, other.bounding_box()), (shown, other.bounding_box())
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        shot(page, f"skip-link-signed-in-{width}.png")
+        page.close()
 
 
 @pytest.mark.parametrize(
