@@ -332,9 +332,9 @@ def indicator_view(
 # One function per answer of the API, called by its route and by the CLI's `--json`.
 
 
-def indicators(views: Sequence[IndicatorView]) -> list[IndicatorOut]:
-    """GET /indicators and `monitor status --json`."""
-    return [IndicatorOut.of(v) for v in views]
+def indicators(views: Sequence[IndicatorView], held: str = "") -> list[IndicatorOut]:
+    """GET /indicators and `monitor status --json`; `held`, a replay's hold (`replay_note`)."""
+    return [IndicatorOut.of(v, held) for v in views]
 
 
 def history_page(

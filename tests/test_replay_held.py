@@ -6,6 +6,7 @@ the hold lasts. A real `monitor replay` process interrupted between two batches
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -138,17 +139,26 @@ def _hold(store: Store, *, stalled: bool, now: datetime) -> str:
 def test_healthz_metrics_and_the_page_say_while_a_replay_holds_the_statuses(
     database_url: str, stalled: bool
 ) -> None:
+    """So do the indicators' JSON (`held`, in every item) and each indicator's page: a tool
+    reading the statuses could not tell they were held."""
     defs = load_definitions(WEB / "indicators", WEB / "feeds.yaml")
     recent = NOW - timedelta(minutes=5)
     with _checked(database_url, defs, *((f.id, True, recent) for f in defs.feeds)) as store:
         client = make_client(store, defs)
         assert client.get("/healthz").json()["reasons"] == []
-        assert "statuses held" not in client.get("/").text  # cached: a hold moves no version
+        for path in ("/", ONE_PAGE):  # cached: a hold moves no version
+            assert "statuses held" not in client.get(path).text
+        assert {i["held"] for i in client.get("/indicators").json()} == {""}
+        assert client.get("/indicators/visa-easing").json()["held"] == ""
         day = _hold(store, stalled=stalled, now=NOW)
-        health, metrics, page = (client.get(p) for p in ("/healthz", "/metrics", "/"))
+        health, metrics, page, listed, one, its_page = (client.get(p) for p in (
+            "/healthz", "/metrics", "/", "/indicators", "/indicators/visa-easing", ONE_PAGE
+        ))  # fmt: skip
         store.end_replay(owner="replay elsewhere")
         after = client.get("/healthz").json()
         page_after = client.get("/").text
+        listed_after = client.get("/indicators")
+        its_page_after = client.get(ONE_PAGE).text
 
     note = "statuses held: " + (STOPPED if stalled else LATER).format(day=day)
     assert health.status_code == 200
@@ -157,8 +167,18 @@ def test_healthz_metrics_and_the_page_say_while_a_replay_holds_the_statuses(
     assert "\nmonitor_replay_held 1.0\n" in metrics.text
     assert f"\nmonitor_replay_stalled {float(stalled)}\n" in metrics.text
     assert note in page.text
+    assert {i["held"] for i in listed.json()} == {note}
+    assert len(listed.json()) == len(defs.indicators)
+    assert one.json()["held"] == note
+    assert listed.headers["etag"] != listed_after.headers["etag"]  # not the answer kept
+    assert note in its_page.text
     assert (after["status"], after["reasons"]) == ("ok", [])
     assert "statuses held" not in page_after
+    assert {i["held"] for i in listed_after.json()} == {""}
+    assert "statuses held" not in its_page_after
+
+
+ONE_PAGE = "/indicators/visa-easing/page"
 
 
 def test_monitor_status_and_the_digest_say_while_a_stopped_replay_holds_the_statuses(
@@ -179,6 +199,7 @@ def test_monitor_status_and_the_digest_say_while_a_stopped_replay_holds_the_stat
     assert status.stdout.splitlines()[-1] == note
     assert as_json.stderr.splitlines()[-1] == f"monitor: {note}"
     assert as_json.stdout.startswith("[")  # still JSON alone
+    assert {item["held"] for item in json.loads(as_json.stdout)} == {note}  # as GET /indicators
     text = " ".join(digest.stdout.split())
     assert "* Statuses held: " + STOPPED.format(day=day) in text
 

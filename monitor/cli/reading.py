@@ -135,7 +135,7 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
     more than two intervals, silent (no new item for longer than its silent_after), read
     with a warning (ill-formed, items left out, a charset guessed), or moved permanently (its
     new URL, for the feeds file); then a line while a replay holds the statuses (on stderr
-    with --json). With --json each indicator names its silent
+    with --json, and in each item's `held`). With --json each indicator names its silent
     feeds; `GET /feeds` gives every feed's health.
 
     Example: monitor status --json
@@ -150,7 +150,7 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
     views = shown.indicator_views(rt.definitions, store, now=now, evidence=False)  # counted
     held = shown.replay_note(rt.store.replay_hold(), now=now)
     if as_json:
-        echo_json([i.model_dump(mode="json") for i in shown.indicators(views)], indent=2)
+        echo_json([i.model_dump(mode="json") for i in shown.indicators(views, held)], indent=2)
         if held:
             click.echo(f"monitor: {held}", err=True)
         return

@@ -401,10 +401,12 @@ def render_indicator(
     verdicts: Sequence[tuple[Verdict, StoredEntry, str]] = (),
     older_verdicts: bool = False,
     silences: Sequence[Silence] = (),
+    replay_note: str = "",
 ) -> str:
-    """The page of one indicator: status, question, silences in force (a form to begin one, a
-    button to end each), evidence with the buttons that judge it, timeline, verdicts (saying so
-    when `older_verdicts` are left out), history."""
+    """The page of one indicator: status (and `replay_note` while a replay holds it, as the
+    index's top line says), question, silences in force (a form to begin one, a button to end
+    each), evidence with the buttons that judge it, timeline, verdicts (saying so when
+    `older_verdicts` are left out), history."""
     card = _card(definitions, view, recent, now=now, zone=zone, limit=None)
     rows = [
         ChangeRow(
@@ -437,6 +439,7 @@ def render_indicator(
             older_verdicts=older_verdicts,
             silences=_silence_rows(definitions, silences, now=now, zone=zone),
             silence=silence_url(view.id),
+            replay_note=replay_note,
             **slots(),
         )
     )

@@ -214,6 +214,12 @@ class _State:
             _known(definitions, indicator_id)
         return self.views.get(definitions, now=self.clock(), evidence=evidence)
 
+    def held(self, snapshot: Snapshot) -> str:
+        """A replay's hold on the statuses (`views.replay_note`), as of the snapshot: read at
+        every request, since a hold moves no data version (`Store.data_version`) and so leaves
+        the views and the answers kept by it as they were; answers keep it in their key."""
+        return views.replay_note(self.store.replay_hold(), now=snapshot.now)
+
 
 def _state(request: Request) -> _State:
     state: _State = request.app.state.monitor
@@ -269,16 +275,18 @@ def indicators(state: State) -> Response:
     """Every indicator: id, group, title, question, status, since, outcome levels and
     evidence counts (the items `monitor status --json` prints)."""
     snapshot = state.snapshot(evidence=False)
-    answer = state.answers.get(("indicators",), snapshot, lambda: _indicators(snapshot))
+    held = state.held(snapshot)
+    answer = state.answers.get(("indicators", held), snapshot, lambda: _indicators(snapshot, held))
     response = Response(answer.body, media_type="application/json")
     response.headers["ETag"] = answer.etag  # where FastAPI's answer has it: after the type
     return response
 
 
-def _indicators(snapshot: Snapshot) -> Answer:
-    """The body made once per snapshot: building and checking 100 models and writing them
-    took most of a request's time in the server (`make bench`'s GET /indicators)."""
-    body = indicators_json(views.indicators(snapshot.views))
+def _indicators(snapshot: Snapshot, held: str) -> Answer:
+    """The body made once per snapshot (and replay's hold): building and checking 100 models
+    and writing them took most of a request's time in the server (`make bench`'s GET
+    /indicators)."""
+    body = indicators_json(views.indicators(snapshot.views, held))
     return Answer(body, server.etag_of(body))
 
 
@@ -290,7 +298,8 @@ def _indicators(snapshot: Snapshot) -> Answer:
 )
 def indicator(state: State, indicator_id: IndicatorId) -> IndicatorDetailOut:
     """One indicator and the evidence behind its current status, newest first."""
-    return IndicatorDetailOut.of(state.snapshot(indicator_id).view(indicator_id))
+    snapshot = state.snapshot(indicator_id)
+    return IndicatorDetailOut.of(snapshot.view(indicator_id), state.held(snapshot))
 
 
 @dataclass(frozen=True)
@@ -466,8 +475,7 @@ def index(state: State, request: Request) -> Response:
     terms highlighted, a 90-day timeline, a link to its page; feed health at the bottom."""
     snapshot = state.snapshot()
     note = state.validity().reason()
-    # read every time: a replay's hold moves no data version (`Store.data_version`)
-    held = views.replay_note(state.store.replay_hold(), now=snapshot.now)
+    held = state.held(snapshot)
     answer = state.answers.get(
         ("index", note, held), snapshot, lambda: _index(state, snapshot, note, held)
     )
@@ -492,10 +500,11 @@ def indicator_page(
     """One indicator's page: status, question, all current evidence, the 90-day timeline
     and its full history, 50 changes a page."""
     snapshot = state.snapshot(indicator_id)
+    held = state.held(snapshot)
     answer = state.answers.get(
-        ("page", indicator_id, before),
+        ("page", indicator_id, before, held),
         snapshot,
-        lambda: _indicator_page(state, snapshot, indicator_id, before),
+        lambda: _indicator_page(state, snapshot, indicator_id, before, held),
     )
     return signin.page_answer(request, answer.body, answer.etag)
 
@@ -521,7 +530,7 @@ def _index(state: _State, snapshot: Snapshot, note: str, held: str) -> Answer:
 
 
 def _indicator_page(
-    state: _State, snapshot: Snapshot, indicator_id: str, before: int | None
+    state: _State, snapshot: Snapshot, indicator_id: str, before: int | None, held: str
 ) -> Answer:
     changes, next_before = views.history_page(
         state.store, indicator_id, since=None, limit=HISTORY_LIMIT, before=before
@@ -539,6 +548,7 @@ def _indicator_page(
         verdicts=standing(verdicts[:HISTORY_LIMIT], snapshot.definitions, now=snapshot.now),
         older_verdicts=len(verdicts) > HISTORY_LIMIT,
         silences=state.store.silences(indicator_id, active_at=snapshot.now),
+        replay_note=held,
     )
     body = html.encode()
     return Answer(body, server.etag_of(body))

@@ -196,9 +196,18 @@ class IndicatorOut(_Model):
         "newest first, as `GET /silences?active=true` gives them and the page marks it "
         "`silenced`: its changes are recorded, their alerts held. Changes no status."
     )
+    held: str = Field(
+        description="While a replay holds every status (`monitor replay` rewriting the "
+        "matches, or one that stopped half way), why, in the line /healthz, the page and "
+        "`monitor status` say it in (`statuses held: a replay from 2026-01-01 is rewriting the "
+        "matches; …`): `status` is the one recorded before it, and no change is recorded (nor "
+        "alerted) until it finishes. Empty otherwise."
+    )
 
     @classmethod
-    def of(cls, view: IndicatorView) -> Self:
+    def of(cls, view: IndicatorView, held: str = "") -> Self:
+        """`held`: `views.replay_note`, read apart from the views (a replay's hold moves no
+        data version, which they are kept by)."""
         return cls(
             id=view.id,
             group=view.group,
@@ -212,6 +221,7 @@ class IndicatorOut(_Model):
             silent_feeds=list(view.silent_feeds),
             unread_feeds=[UnreadFeedOut.of(u) for u in view.unread_feeds],
             silences=list(view.silences),
+            held=held,
         )
 
 
@@ -228,9 +238,9 @@ class IndicatorDetailOut(IndicatorOut):
     evidence: list[EvidenceOut] = Field(description="The stories behind the status, newest first.")
 
     @classmethod
-    def of(cls, view: IndicatorView) -> Self:
+    def of(cls, view: IndicatorView, held: str = "") -> Self:
         evidence = [EvidenceOut.of(e) for e in view.evidence]
-        return cls(**dict(IndicatorOut.of(view)), evidence=evidence)
+        return cls(**dict(IndicatorOut.of(view, held)), evidence=evidence)
 
 
 class ChangeOut(_Model):
