@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from email import base64mime, quoprimime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 EVIDENCE_PER_ALERT = 5
 RETRY_AFTER_MAX = timedelta(hours=1)  # a channel's Retry-After is honoured up to this
 RESTING = "resting: "  # how the failure of an alert not sent to a resting channel begins
+SUBJECT_LINE_MAX = 998  # RFC 5322 2.1.1: the longest line of a message, without its CRLF
+SUBJECT_MAX = 250  # characters of a title Apprise's e-mail keeps (its cut, at the end)
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,44 @@ def build_alert(
     return Alert(
         title=f"monitor: {title}: {format_status(change.new_status)}", body="\n".join(lines)
     )
+
+
+def _subject_line(subject: str) -> int:
+    """How long Apprise's e-mail writes the line `Subject: …`: unfolded (it flattens the
+    message with no header folding), and when not ASCII one RFC 2047 encoded-word of UTF-8,
+    quoted-printable (9 bytes a Chinese, Japanese or Korean character; counted as base64 when
+    that is longer)."""
+    raw = subject.encode()
+    if raw.isascii():
+        return len("Subject: ") + len(raw)
+    encoded = max(quoprimime.header_length(raw), base64mime.header_length(raw))
+    return len("Subject: =?utf-8?q??=") + encoded
+
+
+def fitted_subject(title: str) -> str:
+    """An alert's title as an e-mail subject: as written when it fits, else its indicator's
+    title cut with "…" and the status after it kept, so that the Subject line stays within
+    SUBJECT_LINE_MAX (a longer one was refused, `500 Line too long`, at every retry) and
+    SUBJECT_MAX characters (Apprise's own cut took the status)."""
+
+    def fits(text: str) -> bool:
+        return len(text) <= SUBJECT_MAX and _subject_line(text) <= SUBJECT_LINE_MAX
+
+    if fits(title):
+        return title
+    head, sep, status = title.rpartition(": ")
+    head, status = (head, sep + status) if sep else (title, "")
+    shortest, longest = 0, len(head)  # the longest head[:n] that fits, found by halving
+    while shortest < longest:
+        middle = (shortest + longest + 1) // 2
+        if fits(head[:middle].rstrip() + "…" + status):
+            shortest = middle
+        else:
+            longest = middle - 1
+    fitted = head[:shortest].rstrip() + "…" + status
+    while not fits(fitted):  # a status that long alone: cut at its end
+        fitted = fitted[:-1]
+    return fitted
 
 
 # ---------------------------------------------------------------- channels
@@ -262,6 +303,7 @@ class _Channel:
     key: str = ""
     safe_redirects: bool = True  # only a 307 or 308 to the same host; False: the URL's redirect=
     chat: str = ""  # a chat service whose messages ping and render Markdown (`chattext.CHATS`)
+    email: bool = False  # Apprise's e-mail (mailto://): the title is a Subject (`fitted_subject`)
 
 
 # The Apprise plugins of the chat services `chattext` makes alerts inert for (their native
@@ -345,7 +387,8 @@ def _channel(url: str, read_timeout: float) -> _Channel:
             service.overflow_mode = apprise.OverflowMode.TRUNCATE
     name, key = channel_name(url), channel_key(url)
     chat = next((_chat(service) for service in client), "") if ok else ""
-    return _Channel(url, name, client if ok else None, key, "redirect=" not in query, chat)
+    email = ok and any(type(service).__name__ == "NotifyEmail" for service in client)
+    return _Channel(url, name, client if ok else None, key, "redirect=" not in query, chat, email)
 
 
 def _chat(service: Any) -> str:
@@ -512,9 +555,10 @@ class Notifier:
         """('', None) when delivered, else the error and the Retry-After of a 429 or 503."""
         try:
             with exchange(safe_redirects=channel.safe_redirects) as seen:
+                title = title_for_chat(alert.title, channel.chat)
                 result = client.notify(  # headlines are strangers' text: no pings, no links
                     body=for_chat(alert.body, channel.chat),
-                    title=title_for_chat(alert.title, channel.chat),
+                    title=fitted_subject(title) if channel.email else title,
                     body_format=_FORMATS[sent_as_markdown(channel.chat)],
                     timeout=self.timeout,
                 )
@@ -542,4 +586,5 @@ __all__ = [
     "build_alert",
     "channel_key",
     "channel_name",
+    "fitted_subject",
 ]
