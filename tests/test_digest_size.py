@@ -189,7 +189,7 @@ def test_with_a_public_url_the_evidence_left_out_is_on_the_indicator_s_page(
     for view in data.indicators:
         page = f"{busy.PUBLIC_URL}indicators/{view.id}/page"
         assert re.search(rf"- and \d+ more:\s+{re.escape(page)}\n", text), view.id
-        assert f'<a href="{page}" style="color:#0b57d0;">on its page</a></li>' in html
+        assert f'<a href="{page}" style="color:#0b57d0">on its page</a></li>' in html
     assert "monitor history" not in text
 
 
