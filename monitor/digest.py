@@ -59,7 +59,8 @@ log = logging.getLogger(__name__)
 DAY_HEADER = "X-Monitor-Digest"
 EVIDENCE_PER_CHANGE = 5
 EVIDENCE_PER_INDICATOR = 3
-# Each part's budget (UTF-8 bytes): Gmail clips an HTML part over about 102 KB, and its end
+# Each part's budget (bytes as sent, in base64 or quoted-printable: `sent_size`; as UTF-8 it
+# was 118 KB so in base64 on a busy day): Gmail clips an HTML part over about 102 KB, and its end
 # (the standing statuses, feed health) is what tells a reader a dead feed is `unknown`. A
 # digest over it lists less evidence, step by step (per change, per standing status), until
 # both parts fit; the rest is counted, with where to read it. Every change, standing status
@@ -351,10 +352,11 @@ def _environment() -> jinja2.Environment:
 
 def render(data: DigestInput, budget: int = PART_BUDGET) -> tuple[str, str]:
     """The (text, html) bodies of a digest: with as much evidence as EVIDENCE_STEPS allow
-    while each part stays within `budget` bytes (UTF-8), or with the least."""
+    while each part stays within `budget` bytes as sent (`sent_size`: in base64 or
+    quoted-printable, more than its UTF-8), or with the least."""
     for step, (per_change, per_line) in enumerate(EVIDENCE_STEPS):
         text, html = _render(data, per_change, per_line, shortened=step > 0)
-        if max(len(text.encode()), len(html.encode())) <= budget:
+        if max(sent_size(text), sent_size(html)) <= budget:
             return text, html
     log.warning(
         "digest %s: over %d bytes with no evidence listed (%d changes, %d feed problems)",
@@ -415,12 +417,8 @@ def _domain(sender: str) -> str:
     return domain if re.fullmatch(r"[A-Za-z0-9.-]+", domain or "") else "monitor.localhost"
 
 
-def transfer_encoding(body: str) -> str:
-    """The Content-Transfer-Encoding that carries `body` (UTF-8) in fewer bytes as sent:
-    quoted-printable, which keeps ASCII as it is and writes every other byte as three (a
-    Chinese, Japanese or Korean character as nine), or base64, four bytes for every three
-    (quoted-printable when they tie). The whole body is weighed: the email package's own
-    choice looks at its first ten lines, which in a digest are ASCII HTML or English."""
+def _sent_sizes(body: str) -> dict[str, int]:
+    """The bytes `body` (UTF-8) takes as sent in each transfer encoding, CRLF line ends and all."""
     sizes = {}
     for cte in ("quoted-printable", "base64"):
         part = EmailMessage()
@@ -428,7 +426,23 @@ def transfer_encoding(body: str) -> str:
         payload = part.get_payload()
         assert isinstance(payload, str)
         sizes[cte] = len(payload) + payload.count("\n")  # as sent: each line ends in CRLF
+    return sizes
+
+
+def transfer_encoding(body: str) -> str:
+    """The Content-Transfer-Encoding that carries `body` (UTF-8) in fewer bytes as sent:
+    quoted-printable, which keeps ASCII as it is and writes every other byte as three (a
+    Chinese, Japanese or Korean character as nine), or base64, four bytes for every three
+    (quoted-printable when they tie). The whole body is weighed: the email package's own
+    choice looks at its first ten lines, which in a digest are ASCII HTML or English."""
+    sizes = _sent_sizes(body)
     return "base64" if sizes["base64"] < sizes["quoted-printable"] else "quoted-printable"
+
+
+def sent_size(body: str) -> int:
+    """The bytes `body` takes as sent, in its `transfer_encoding`: what a mail client that
+    weighs a part as it arrives (Gmail's clipping, by some reports) counts."""
+    return min(_sent_sizes(body).values())
 
 
 def build_digest(data: DigestInput, *, sender: str, recipients: Sequence[str]) -> EmailMessage:
@@ -467,5 +481,6 @@ __all__ = [
     "format_status",
     "format_time",
     "render",
+    "sent_size",
     "transfer_encoding",
 ]
