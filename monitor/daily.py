@@ -320,7 +320,7 @@ def digest_input(
     began = None if previous else _began_after(store, start)
     return DigestInput(
         day=day,
-        reads=Reads(*store.reads_between(start, end), _unchecked(store, start, end, feeds)),
+        reads=_reads(store, start, end, feeds),
         first_since=None if previous else began or start,
         monitoring_began=began is not None,
         generated_at=now,
@@ -336,6 +336,11 @@ def digest_input(
         removed=frozenset(c.indicator_id for c in changes).union(v.id for v in standing)
         - {i.id for i in definitions.indicators},
     )
+
+
+def _reads(store: Store, start: datetime, end: datetime, feeds: Sequence[FeedState]) -> Reads:
+    cycles, checks, new, last, failed = store.reads_between(start, end)
+    return Reads(cycles, checks, new, last, _unchecked(store, start, end, feeds), failed)
 
 
 def _unchecked(

@@ -47,13 +47,14 @@ class FeedProblem:
 class Reads:
     """What the checks of the digest's span read: `cycles` check cycles that checked a feed,
     `checks` feed checks in them (a 304 and a failure count), `new` entries stored, the latest
-    of those cycles finished at `last`."""
+    of those cycles finished at `last`; `failed` of the checks failed."""
 
     cycles: int
     checks: int
     new: int
     last: datetime | None
     unchecked: tuple[datetime, datetime] | None = None  # a stretch no feed was checked in
+    failed: int = 0
 
 
 @dataclass(frozen=True)
@@ -144,12 +145,18 @@ def _since(data: DigestInput) -> str:
 def _read_words(reads: Reads | None, zone: tzinfo, since: str) -> str:
     """'The feeds were checked in 22 cycles (134 feed reads) since the last digest, the last
     at …, and brought 41 new items.', or that no feed was; "" when unknown. A cycle reads
-    every feed due: the cycles are the checks, the feed reads what they did."""
+    every feed due: the cycles are the checks, the feed reads what they did, and how many of
+    those failed (`, every one failed`: a day the feeds were down does not read as a quiet
+    one)."""
     if reads is None:
         return ""
     if not reads.checks or reads.last is None:
         return f"No feed was checked {since}: nothing new was read."
-    times = f"in {count(reads.cycles, 'cycle')} ({count(reads.checks, 'feed read')})"
+    failed = ""
+    if reads.failed:
+        every = reads.failed >= reads.checks
+        failed = ", every one failed" if every else f", {reads.failed} of them failed"
+    times = f"in {count(reads.cycles, 'cycle')} ({count(reads.checks, 'feed read')}{failed})"
     items = count(reads.new, "new item") if reads.new else "no new item"
     return (
         f"The feeds were checked {times} {since}, the last at "

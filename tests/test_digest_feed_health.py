@@ -3,6 +3,7 @@ minutes, not a count of minutes. Real feeds on 127.0.0.1, a real SMTP server, ti
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from monitor.daily import send_daily_digest
 from monitor.domain import Definitions, how_long
 from monitor.store import Store
+from tests.feedserver import FeedServer
 from tests.smtpserver import Received, running_smtp_server
 from tests.test_daily import DAY, READ_BEFORE, at, check, definitions, settings, store
 
@@ -99,3 +101,33 @@ def test_a_first_digest_of_monitoring_begun_before_its_span_says_since_the_span_
     (first,) = (_text(m) for m in smtp.messages)
     assert "changed since 2026-01-05 07:00 UTC." in first
     assert "monitoring began" not in first
+
+
+@pytest.mark.parametrize(
+    ("down", "said"),
+    [
+        (["/yonhap.xml", "/herald.xml"], r"\(6 feed reads, every one failed\)"),
+        (["/yonhap.xml"], r"\(6 feed reads, 3 of them failed\)"),
+    ],
+)
+def test_a_day_the_feeds_failed_says_how_many_reads_failed(
+    definitions: Definitions, store: Store, tmp_path: Path, feed_server: FeedServer,
+    down: list[str], said: str,
+) -> None:  # fmt: skip
+    """Before, a day every read failed said `The feeds were checked in 3 cycles (6 feed reads)
+    since the last digest, …, and brought no new item.`, as a quiet day does."""
+    day2 = DAY + timedelta(days=1)
+    check(definitions, store, at(7) - READ_BEFORE)
+    with running_smtp_server() as smtp:
+        s = settings(smtp, tmp_path)
+        assert send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="t").sent
+        for path in down:
+            feed_server.route(path, status=503, body=b"down for maintenance")
+        for hour in (8, 16):
+            check(definitions, store, at(hour))
+        check(definitions, store, at(7, day2) - READ_BEFORE)
+        assert send_daily_digest(definitions, store, s, day=day2, now=at(7, day2), owner="t").sent
+    text = _text(smtp.messages[1])
+    assert re.search(rf"The feeds were checked in 3 cycles {said} since the last digest", text)
+    subject = str(smtp.messages[1].message["Subject"])
+    assert subject.endswith(", 7 unknown") == (len(down) == 2), subject

@@ -162,20 +162,21 @@ class HealthMixin(StoreBase):
 
     def reads_between(
         self, start: datetime, end: datetime
-    ) -> tuple[int, int, int, datetime | None]:
+    ) -> tuple[int, int, int, datetime | None, int]:
         """(cycles that checked a feed, feed checks, new entries, when the latest of those
-        cycles finished) of the cycles that finished in [start, end): what the digest of those
-        changes read."""
+        cycles finished, feed checks that failed) of the cycles that finished in [start, end):
+        what the digest of those changes read."""
         c = cycle_table.c
         query = select(
             func.count(),
             func.coalesce(func.sum(c.feeds_checked), 0),
             func.coalesce(func.sum(c.new_entries), 0),
             func.max(c.finished_at),
+            func.coalesce(func.sum(c.failed), 0),
         ).where(c.finished_at >= start, c.finished_at < end, c.feeds_checked > 0)
         with self._tx("read cycles") as conn:
-            cycles, checks, new, last = conn.execute(query).one()
-        return int(cycles), int(checks), int(new), last
+            cycles, checks, new, last, failed = conn.execute(query).one()
+        return int(cycles), int(checks), int(new), last, int(failed)
 
     def longest_unchecked(self, start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
         """The longest time between two cycles that checked a feed, the second finished in
