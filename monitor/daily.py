@@ -24,14 +24,14 @@ import logging
 import time as _time
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 from monitor.digest import build_digest
-from monitor.digestinput import DigestInput, FeedProblem, Reads
-from monitor.domain import Definitions, StatusChange, how_long, utc_text
+from monitor.digestinput import DigestInput, Reads, feed_problems
+from monitor.domain import Definitions, StatusChange, utc_text
 from monitor.errors import DigestError
 from monitor.mail import (
     Refused,
@@ -49,7 +49,7 @@ from monitor.settings import Settings
 from monitor.silences import digest_changes, is_held
 from monitor.standing import indicator_views_at
 from monitor.store import STALE_AFTER, FeedState, Store
-from monitor.views import indicator_views, moved_words, replay_note, silent_words
+from monitor.views import indicator_views, replay_note
 
 log = logging.getLogger(__name__)
 
@@ -193,46 +193,6 @@ def due_day(
 
 
 # ---------------------------------------------------------------- what the digest says
-
-
-def feed_problems(
-    feeds: Sequence[FeedState], *, now: datetime, zone: tzinfo = UTC
-) -> tuple[FeedProblem, ...]:
-    """Feeds that are dead, failing, or stale (no success for more than two intervals), or
-    silent (`no new item since DAY (N days)`, the day in `zone`), or whose body last read came
-    with a warning (ill-formed, items left out, a charset guessed), or that moved permanently
-    (`moved permanently to URL: update its url in the feeds file`, after the rest): one line
-    each."""
-    problems = []
-    for feed in feeds:
-        url = feed.moved_to or feed.url
-        moved = moved_words(feed)
-        if feed.dead:
-            problem = FeedProblem(feed.id, url, f"dead: {_error(feed)}", feed.failing_since)
-        elif feed.failing_since is not None:
-            problem = FeedProblem(feed.id, url, f"failing: {_error(feed)}", feed.failing_since)
-        elif feed.stale_at(now) and feed.last_success_at is not None:
-            quiet_for = how_long(now - feed.last_success_at)
-            why = f" (rate limited: {feed.last_error})" if feed.rate_limited else ""
-            problem = FeedProblem(
-                feed.id, url, f"no successful fetch for {quiet_for}{why}", feed.last_success_at
-            )
-        elif feed.rate_limited:  # information: the server asked to be read later
-            problem = FeedProblem(feed.id, url, f"rate limited: {feed.last_error}")
-        elif feed.warning or feed.silent_since(now) or moved:
-            silent = silent_words(feed, now=now, zone=zone)
-            warned = f"read with a warning: {feed.warning}" if feed.warning else ""
-            problem = FeedProblem(feed.id, url, "; ".join(filter(None, [silent, warned])))
-        else:
-            continue
-        problems.append(replace(problem, moved=moved))
-    return tuple(problems)
-
-
-def _error(feed: FeedState) -> str:
-    if feed.last_error:
-        return feed.last_error
-    return f"HTTP {feed.http_status}" if feed.http_status else "unknown error"
 
 
 def _began_after(store: Store, start: datetime) -> datetime | None:

@@ -10,16 +10,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.counts import count
 from monitor.domain import UNKNOWN, StatusChange, how_long
 from monitor.errors import DigestError
 from monitor.silences import Silence
-from monitor.views import status_words
+from monitor.views import moved_words, silent_words, status_words
 from monitor.webmodels import IndicatorView
+
+if TYPE_CHECKING:
+    from monitor.store import FeedState
 
 # ---------------------------------------------------------------- input
 
@@ -88,6 +92,49 @@ class DigestInput:
     # `first_since` is when monitoring began (the first check cycle), inside the digest's span:
     # no change could come before it, and nothing was watched then.
     monitoring_began: bool = False
+
+
+# ---------------------------------------------------------------- feed health
+
+
+def feed_problems(
+    feeds: Sequence[FeedState], *, now: datetime, zone: tzinfo = UTC
+) -> tuple[FeedProblem, ...]:
+    """Feeds that are dead, failing, or stale (no success for more than two intervals), or
+    silent (`no new item since DAY (N days)`, the day in `zone`), or whose body last read came
+    with a warning (ill-formed, items left out, a charset guessed), or that moved permanently
+    (`moved permanently to URL: update its url in the feeds file`, after the rest): one line
+    each. The digest's feed health, and `monitor status`'s (which so loads no digest)."""
+    problems = []
+    for feed in feeds:
+        url = feed.moved_to or feed.url
+        moved = moved_words(feed)
+        if feed.dead:
+            problem = FeedProblem(feed.id, url, f"dead: {_error(feed)}", feed.failing_since)
+        elif feed.failing_since is not None:
+            problem = FeedProblem(feed.id, url, f"failing: {_error(feed)}", feed.failing_since)
+        elif feed.stale_at(now) and feed.last_success_at is not None:
+            quiet_for = how_long(now - feed.last_success_at)
+            why = f" (rate limited: {feed.last_error})" if feed.rate_limited else ""
+            problem = FeedProblem(
+                feed.id, url, f"no successful fetch for {quiet_for}{why}", feed.last_success_at
+            )
+        elif feed.rate_limited:  # information: the server asked to be read later
+            problem = FeedProblem(feed.id, url, f"rate limited: {feed.last_error}")
+        elif feed.warning or feed.silent_since(now) or moved:
+            silent = silent_words(feed, now=now, zone=zone)
+            warned = f"read with a warning: {feed.warning}" if feed.warning else ""
+            problem = FeedProblem(feed.id, url, "; ".join(filter(None, [silent, warned])))
+        else:
+            continue
+        problems.append(replace(problem, moved=moved))
+    return tuple(problems)
+
+
+def _error(feed: FeedState) -> str:
+    if feed.last_error:
+        return feed.last_error
+    return f"HTTP {feed.http_status}" if feed.http_status else "unknown error"
 
 
 # ---------------------------------------------------------------- formatting helpers

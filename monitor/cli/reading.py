@@ -141,7 +141,7 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
     Example: monitor status --json
     """
     from monitor import views as shown
-    from monitor.daily import feed_problems
+    from monitor.digestinput import feed_problems
     from monitor.domain import UNKNOWN, utcnow
     from monitor.statuses import pending_changes
 
