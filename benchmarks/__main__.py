@@ -5,6 +5,7 @@
     python -m benchmarks --feeds 5 --entries 5 --http-seconds 0 --no-fail
     python -m benchmarks --only http --no-fail   only the HTTP measurement (others: skipped)
     python -m benchmarks --only search --no-fail  only the search, over the history stores
+    python -m benchmarks --only startup --no-fail  only the everyday commands' CPU over --help's
 
 Prints a JSON document of every measurement, then one line per target:
 `target: measured (goal) PASS|FAIL`. Exits 1 when a target fails, unless --no-fail.
@@ -26,12 +27,14 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from benchmarks import feeds, history, measure, report, search, webload
+from benchmarks import feeds, history, measure, report, search, startup, webload
 from benchmarks.server import FeedServer
 
 T = TypeVar("T")
 MATCH_SIZES = [10, 100, 1000]
-MEASUREMENTS = ("parse_floor", "cycles", "match", "store", "http", "history", "search")
+MEASUREMENTS = (
+    "parse_floor", "cycles", "match", "store", "http", "history", "search", "startup",
+)  # fmt: skip
 
 
 def isolated(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -120,6 +123,13 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         help="build the history stores on this PostgreSQL server (a URL of a database there,"
         " e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres; default: SQLite)",
     )
+    parser.add_argument(
+        "--startup-repeats",
+        type=int,
+        default=5,
+        help="rounds of the everyday commands, each run once a round; the medians are compared"
+        " (default 5)",
+    )
     parser.add_argument("--quick", action="store_true", help="a small run (sizes below)")
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even if a target fails")
     parser.add_argument("--out", type=Path, help="also write the JSON document here")
@@ -128,6 +138,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         args.feeds, args.entries, args.http_seconds = 40, 20, 2.0
         args.http_entries, args.memory_cycles, args.sample = 10_000, 5, 800
         args.history_small, args.history_large = 2_000, 20_000
+        args.startup_repeats = 3
     return args
 
 
@@ -157,6 +168,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             results["http"] = _http(root, args)
         if wanted & {"history", "search"}:
             results.update(_over_history(root, args, wanted & {"history", "search"}))
+        if "startup" in wanted:
+            results["startup"] = isolated(startup.measure, root, args.startup_repeats)
     return results
 
 

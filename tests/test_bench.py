@@ -41,6 +41,8 @@ TINY = [
     "2",
     "--cycle-repeats",
     "2",
+    "--startup-repeats",
+    "1",
     "--no-fail",
 ]
 
@@ -117,6 +119,12 @@ def test_a_tiny_run_reports_every_measurement_and_target() -> None:
         assert len(found["samples"]["korean_miss_ms"]) == 2
     assert search["ratios"]["hit_first_page_large_small"] == round(
         search["large"]["hit_first_page_ms"] / search["small"]["hit_first_page_ms"], 2
+    )
+    startup = results["startup"]  # each command over a store a real `monitor check` wrote
+    assert startup["repeats"] == 1 and len(startup["status_json"]["samples_cpu_s"]) == 1
+    assert startup["help"]["cpu_s"] > 0
+    assert startup["over_help"]["status_json"] == round(
+        startup["status_json"]["cpu_s"] / startup["help"]["cpu_s"], 2
     )
 
     printed = lines.strip().splitlines()
