@@ -158,7 +158,10 @@ def _run(name: str, env: dict[str, str]) -> tuple[float, float]:
         env = env | {"MONITOR_DATABASE_URL": env["MONITOR_DATABASE_URL"] + ".none"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(_monitor(*COMMANDS[name]), env=env, capture_output=True, check=False)
+    folder = Path(env["MONITOR_FEEDS_FILE"]).parent  # not a checkout: PYTHONPATH says which
+    done = subprocess.run(
+        _monitor(*COMMANDS[name]), env=env, cwd=folder, capture_output=True, check=False
+    )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != FAILING.get(name, 0):
