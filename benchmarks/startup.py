@@ -12,12 +12,12 @@ machine getting busier meanwhile weighs on all of them alike). Its CPU-seconds (
 the process's own, from `getrusage`) are given as the median and the least of its rounds; the
 target's ratio is the least over `--help`'s least, as `timeit` takes the fastest: other work
 on the machine only ever adds to a process's CPU-seconds (cores and caches shared), and on a
-2-core machine under a load of 10 the medians of one version were 10-20 % apart from run to
-run.
+2-core machine under a load of 10 the medians of one version were up to a third apart from
+run to run.
 Every command ran once before the rounds, with its bytecode written to a folder of the run's
 own (`PYTHONPYCACHEPREFIX`), as an installed monitor has it: what is measured is importing and
 running, not compiling monitor's source (which `PYTHONDONTWRITEBYTECODE=1` makes every run do,
-about 0.3 CPU-seconds more a command).
+0.1-0.8 CPU-seconds more a command in our runs).
 
     python -m benchmarks.startup BEFORE [--repeats N] [--source]
 
