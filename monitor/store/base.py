@@ -77,15 +77,25 @@ def once_more_if_disconnected(method: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(method)
     def again(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except StoreError as exc:
-            if not exc.disconnected:
-                raise
-            log.warning("%s; reconnecting to try once more", exc)
-            return method(*args, **kwargs)
+        return after_a_lost_connection(
+            lambda: method(*args, **kwargs), lambda: method(*args, **kwargs)
+        )
 
     return again
+
+
+def after_a_lost_connection(first: Callable[[], R], again: Callable[[], R]) -> R:
+    """`first()`, and `again()` on a new connection when the first one's was lost under it,
+    with one WARNING. The lost try may have committed (only the answer to its COMMIT lost):
+    `again` is what recognises that try's work as its own where running it once more would
+    not (`DigestsMixin.claim_digest`, `ChangesMixin.alert_sent`)."""
+    try:
+        return first()
+    except StoreError as exc:
+        if not exc.disconnected:
+            raise
+        log.warning("%s; reconnecting to try once more", exc)
+        return again()
 
 
 # What moves when stored matches change (see `Store.evidence_read`): a counter row every

@@ -20,7 +20,13 @@ from monitor.domain import (
     UnreadFeed,
     without_controls,
 )
-from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
+from monitor.store.base import (
+    StoreBase,
+    after_a_lost_connection,
+    chunks,
+    log,
+    once_more_if_disconnected,
+)
 from monitor.store.schema import change_table, state_table
 from monitor.store.silences import held_now
 
@@ -96,6 +102,7 @@ class ChangesMixin(StoreBase):
         view._unrecorded_rows = (*self._unrecorded_rows, *rows)
         return view
 
+    @once_more_if_disconnected
     def ensure_indicators(self, indicator_ids: Iterable[str], *, now: datetime) -> None:
         """Give indicators seen for the first time a state: INITIAL (unknown) since `now`, as
         nothing was read for them yet; the first evaluation records what they are."""
@@ -129,9 +136,10 @@ class ChangesMixin(StoreBase):
         with self._tx("read statuses") as conn:
             return {row.indicator_id: row.definition_hash for row in conn.execute(query)}
 
+    @once_more_if_disconnected
     def mark_evaluated(self, hashes: Mapping[str, str]) -> None:
         """Note that the statuses of these indicators (id -> definition hash) were worked out
-        with these definitions, whether or not that changed them."""
+        with these definitions, whether or not that changed them (safe to run twice)."""
         rows = [{"id": i, "hash": h} for i, h in hashes.items()]
         if not rows:
             return
@@ -325,6 +333,7 @@ class ChangesMixin(StoreBase):
 
     # ------------------------------------------------------------ the alert outbox
 
+    @once_more_if_disconnected
     def claim_alerts(
         self, now: datetime, *, owner: str, lease: timedelta, limit: int = 50
     ) -> list[AlertClaim]:
@@ -332,7 +341,8 @@ class ChangesMixin(StoreBase):
         first: pending, not backing off, not claimed by another daemon whose claim holds.
 
         Compare-and-set, like `due_feeds` (row locks skipped on PostgreSQL), so each change is
-        in one daemon's hands at a time."""
+        in one daemon's hands at a time. Safe to run again (`once_more_if_disconnected`): the
+        changes a try whose answer was lost claimed are `owner`'s, claimed again."""
         free = or_(
             change_table.c.notify_until.is_(None),
             change_table.c.notify_until <= now,
@@ -356,11 +366,27 @@ class ChangesMixin(StoreBase):
             for row in rows
         ]
 
-    @once_more_if_disconnected
     def alert_sent(self, change_id: int, *, owner: str, now: datetime, done: Sequence[str]) -> bool:
-        """Mark a claimed change alerted; False when `owner` no longer held its claim."""
+        """Mark a claimed change alerted; False when `owner` no longer held its claim.
+
+        Run once more when its connection is lost (`after_a_lost_connection`), and then a
+        change marked alerted at `now` was marked by this call: the lost try had committed,
+        only its answer was lost (not a claim that ran out: said at INFO, True)."""
         values = {"notified_at": now, "notify_done": list(done), "notify_error": ""}
-        return self._release_alert(change_id, owner, values)
+        return after_a_lost_connection(
+            lambda: self._release_alert(change_id, owner, values),
+            lambda: self._release_alert(change_id, owner, values) or self._marked(change_id, now),
+        )
+
+    def _marked(self, change_id: int, now: datetime) -> bool:
+        """Whether the change is marked alerted at `now` (by a try whose answer was lost)."""
+        c = change_table.c
+        query = select(c.id).where(c.id == change_id, c.notified_at == now)
+        with self._tx("read an alert") as conn:
+            if conn.execute(query.where(c.notify_owner.is_(None))).first() is None:
+                return False
+        log.info("store: change %d was marked alerted before the connection was lost", change_id)
+        return True
 
     @once_more_if_disconnected
     def alert_failed(

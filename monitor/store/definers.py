@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, update
 
-from monitor.store.base import StoreBase
+from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.schema import counter_table, definer_table, state_table
 
 __all__ = ["DefinersMixin"]
@@ -30,6 +30,7 @@ _NOTES = "definers"  # the counter row a note holds on PostgreSQL: notes run one
 class DefinersMixin(StoreBase):
     """The processes' definitions, as far as which indicators are monitored."""
 
+    @once_more_if_disconnected
     def note_defined(
         self, indicator_ids: Iterable[str], *, owner: str, now: datetime, until: datetime
     ) -> None:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 
-from monitor.store.base import StoreBase, once_more_if_disconnected
+from monitor.store.base import StoreBase, after_a_lost_connection, once_more_if_disconnected
 from monitor.store.schema import digest_table
 
 DIGEST_CLAIM_TIMEOUT = timedelta(minutes=15)  # an unsent claim older than this may be retaken
@@ -53,7 +53,19 @@ class DigestsMixin(StoreBase):
         That is the first claimant, or a later one when the previous claim was released by
         `mark_digest_failed` or is unsent and older than `stale`. A sent digest is never
         claimed again.
+
+        Run once more when its connection is lost (`after_a_lost_connection`), and then the
+        day claimed by `owner` at `now` is this call's own: the lost try had committed, only
+        its answer was lost. It is sent at once, not once that claim goes stale (15 min on).
         """
+        return after_a_lost_connection(
+            lambda: self._claim_digest(day, owner=owner, now=now, stale=stale, again=False),
+            lambda: self._claim_digest(day, owner=owner, now=now, stale=stale, again=True),
+        )
+
+    def _claim_digest(
+        self, day: date, *, owner: str, now: datetime, stale: timedelta, again: bool
+    ) -> bool:
         claim = {"claimed_at": now, "claimed_by": owner}
         with self._tx("claim digest", write=True) as conn:
             first = conn.execute(
@@ -64,16 +76,13 @@ class DigestsMixin(StoreBase):
             ).first()
             if first is not None:
                 return True
+            c = digest_table.c
+            free = or_(c.claimed_at.is_(None), c.claimed_at <= now - stale)
+            mine = and_(c.claimed_by == owner, c.claimed_at == now)  # the lost try's claim
             retaken = conn.execute(
                 update(digest_table)
-                .where(digest_table.c.day == day, digest_table.c.sent_at.is_(None))
-                .where(
-                    or_(
-                        digest_table.c.claimed_at.is_(None),
-                        digest_table.c.claimed_at <= now - stale,
-                    )
-                )
-                .values(attempts=digest_table.c.attempts + 1, **claim)
+                .where(c.day == day, c.sent_at.is_(None), or_(free, mine) if again else free)
+                .values(attempts=c.attempts + case((mine, 0), else_=1), **claim)
             )
             return retaken.rowcount == 1
 
@@ -145,8 +154,33 @@ class DigestsMixin(StoreBase):
                     .values(resend_at=None, claimed_by=None)
                 )
             return self.claim_resend(now=now, most=most, stale=stale, owner=owner)
-        day = found.day
+        return after_a_lost_connection(
+            lambda: self._claim_resend(found.day, due, now=now, stale=stale, owner=owner),
+            lambda: self._claim_resend(
+                found.day, due, now=now, stale=stale, owner=owner, again=True
+            ),
+        )
+
+    def _claim_resend(
+        self,
+        day: date,
+        due: tuple[Any, ...],
+        *,
+        now: datetime,
+        stale: timedelta,
+        owner: str | None,
+        again: bool = False,
+    ) -> tuple[date, int] | None:
+        """`claim_resend`'s compare-and-set; `again`, run once more after a lost connection:
+        the day claimed by `owner` at `now` is the claim of the lost try, whose commit went
+        through (only its answer was lost), and this call's to send."""
+        c = digest_table.c
         with self._tx("claim digest resend", write=True) as conn:
+            if again and owner is not None:
+                mine = select(c.resends).where(c.day == day, c.claimed_by == owner)
+                taken = conn.execute(mine.where(c.claimed_at == now)).first()
+                if taken is not None:
+                    return day, taken.resends
             taken = conn.execute(
                 update(digest_table)
                 .where(digest_table.c.day == day, *due)

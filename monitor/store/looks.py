@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, delete, select, update
 
 from monitor.domain import Match
-from monitor.store.base import StoreBase, chunks
+from monitor.store.base import StoreBase, chunks, once_more_if_disconnected
 from monitor.store.entries import match_rows
 from monitor.store.forgetting import KEPT, hold_evaluations
 from monitor.store.replays import replay_hold
@@ -42,6 +42,7 @@ class Looked:
 class LooksMixin(StoreBase):
     """Indicators' looks at the stored news."""
 
+    @once_more_if_disconnected
     def look(
         self,
         entry_ids: Sequence[int],
