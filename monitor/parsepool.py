@@ -16,9 +16,11 @@ where what killed a worker would kill the cycle, and then each cycle that reads 
 A job lost alone is the one its worker died of only when it was parsed alone on purpose (a
 suspect): otherwise the worker that died may have been an idle one, and it is a suspect too.
 A job has `timeout` seconds of CPU time (`parse_within`): past them the kernel ends its worker,
-which breaks the pool as any death does, and the body, found so, fails with `parse: gave up
-after 60s of CPU time (parse timeout)`. Such a break costs no restart, and a job lost alone in
-it is its culprit at once: a worker uses CPU time only while it parses.
+which breaks the pool as any death does, and the body fails with `parse: gave up after 60s
+of CPU time (parse timeout)`. Such a break costs no restart, and the body is its culprit at
+once: each worker notes on the pool's board which job it parses (`_Board`), so the one ended
+is found with its job, and the jobs lost with it are parsed again as they came, not alone one
+by one (where the hostile body timed out a second time).
 
 A worker that cannot be started (its fork fails for want of memory or processes, or the
 forkserver it forks from died: OSError, EOFError), or that ends before its first body (its
@@ -138,6 +140,7 @@ class _Slot(Generic[T]):
     job: ParseJob | None
     future: Future[Parsed] | None = None
     result: Parsed | None = None
+    token: int = 0  # its job's number in the current pool (`_Board`)
 
 
 class _Pool(Generic[T]):
@@ -159,6 +162,8 @@ class _Pool(Generic[T]):
         self.waiting: deque[_Slot[T]] = deque()
         self.breaks = 0
         self.started: Event | None = None  # set by the first worker of the pool that starts
+        self.board: _Board | None = None  # which job each worker of the pool parses
+        self.tokens = 0  # jobs numbered in the stream, for the board
         self.given_up = ""  # the error of every job once the pool broke too often
 
     def add(self, item: T, job: ParseJob | None) -> _Slot[T]:
@@ -232,13 +237,16 @@ class _Pool(Generic[T]):
             if self.executor is None:
                 self.lifeline = Lifeline(_context())
                 self.started = _context().Event()
+                self.board = _Board(self.workers) if self.timeout is not None else None
                 self.running = {}
                 self.executor = ProcessPoolExecutor(
                     self.workers, mp_context=_context(), initializer=_begin,
-                    initargs=(self.lifeline.end, self.started),
+                    initargs=(self.lifeline.end, self.started, self.board),
                 )  # fmt: skip
             # starts a worker if none is idle
-            limits = (self.timeout, self.memory)
+            self.tokens += 1
+            slot.token = self.tokens
+            limits = (self.timeout, self.memory, self.tokens)
             slot.future = self.executor.submit(parse_within, parse_job, slot.job, *limits)
         except BrokenProcessPool:  # a worker died since the last look: the job waits for a pool
             self._broke()
@@ -319,8 +327,7 @@ class _Pool(Generic[T]):
             self._not_started(f"it ended before its first body: {how or 'no exit code known'}")
             return
         # A worker out of CPU time (`parse_within`) died of its own body, and costs no restart:
-        # each body times out at most twice (with others, then alone), and the bodies after it
-        # must not go unparsed because three feeds time out.
+        # the bodies after it must not go unparsed because three feeds time out.
         timed_out = self.timeout is not None and _timed_out(processes)
         if not timed_out:
             self.breaks += 1
@@ -333,13 +340,20 @@ class _Pool(Generic[T]):
             slot.future = None
         # Alone in its pool on purpose, as a suspect: the job its worker died of. Lost alone by
         # chance, it may have been another's: an idle worker that died (the OOM killer).
-        # A worker is out of CPU time only while it parses: a job lost alone then is its own.
+        # A worker is out of CPU time only while it parses, and the board says which job: that
+        # one is the culprit at once, and the others lost with it are parsed again as they came
+        # (parsed alone, each suspect, it timed out a second time, its CPU time spent twice).
         alone = len(lost) == 1 and (lost[0] in self.suspects or timed_out)
         culprit = lost[0] if alone else None
+        if culprit is None and timed_out and self.board is not None:
+            tokens = self.board.parsing(pid for pid, p in processes.items() if _out_of_time(p))
+            culprit = next((s for s in lost if s.token in tokens), None)
         if culprit is not None:
             culprit.result = ParseError(died)
             if culprit in self.suspects:  # not when a timeout found it at once
                 self.suspects.remove(culprit)
+            again = [s for s in lost if s is not culprit and s not in self.suspects]
+            self.waiting = deque([*again, *self.waiting])  # parsed again as they came
         else:
             self.suspects = deque([*lost, *(s for s in self.suspects if s not in lost)])
         if self.breaks > RESTARTS:
@@ -355,15 +369,44 @@ class _Pool(Generic[T]):
             self._next()
 
 
-def _begin(end: Connection, started: Event) -> None:
+class _Board:
+    """Which job each worker of a pool parses: (its pid, the job's token) per worker, in memory
+    the pool's processes share, written by the worker as it begins a job (`parse_within`). A
+    worker ended by a parse timeout is so found with its job, however many were in the pool."""
+
+    def __init__(self, workers: int) -> None:
+        self.cells = _context().Array("q", 2 * workers, lock=False)
+        self.taken = _context().Value("i", 0)  # workers that have a cell
+
+    def sign_in(self) -> None:
+        """In a worker, as it starts: take the next cell."""
+        global _MY_CELL
+        with self.taken.get_lock():
+            _MY_CELL = (self, self.taken.value)
+            self.taken.value += 1
+
+    def parsing(self, pids: Iterable[int]) -> set[int]:
+        """The tokens of the jobs the workers of `pids` began last."""
+        wanted = set(pids)
+        cells = list(self.cells)
+        return {cells[i + 1] for i in range(0, len(cells), 2) if cells[i] in wanted}
+
+
+_MY_CELL: tuple[_Board, int] | None = None  # in a worker: its pool's board and its cell
+
+
+def _begin(end: Connection, started: Event, board: _Board | None = None) -> None:
     """A worker's initializer: it ends with this process (`hold`), ignores SIGINT (Ctrl-C at a
     terminal reaches every process of the foreground group: this process decides how to stop,
     and a worker's KeyboardInterrupt only printed a traceback under its words), is ended by
-    SIGPROF (`parse_within`), and says it has started, so that a worker dying before its first
-    body (its program cannot be loaded) is not taken for one killed by a body."""
+    SIGPROF (`parse_within`), signs in on the pool's board, and says it has started, so that a
+    worker dying before its first body (its program cannot be loaded) is not taken for one
+    killed by a body."""
     hold(end)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGPROF, signal.SIG_DFL)
+    if board is not None:
+        board.sign_in()
     started.set()
 
 
@@ -372,6 +415,7 @@ def parse_within(
     job: ParseJob,
     seconds: float | None,
     memory: int | None = None,
+    token: int = 0,
 ) -> Parsed:
     """`parse(job)` (`parse_job`) in a worker, which the kernel ends (SIGPROF, by default a
     process's end) once the job has used `seconds` of CPU time: a body can make a parser take
@@ -388,7 +432,11 @@ def parse_within(
     limit kept the worker's next allocation outside a parse (taking its next body) failed, so
     that it died with a traceback on stderr and broke the pool, costing a restart. Whatever else
     the parse raises is the body's failure too, said with the exception: raised, it would end
-    the cycle that waits for the body's result."""
+    the cycle that waits for the body's result. `token`: the job's, written on the pool's board
+    (`_Board`) before the timer starts."""
+    if _MY_CELL is not None and _MY_CELL[1] < len(_MY_CELL[0].cells) // 2:
+        board, cell = _MY_CELL
+        board.cells[2 * cell], board.cells[2 * cell + 1] = os.getpid(), token
     kept = resource.getrlimit(resource.RLIMIT_AS)
     if memory is not None:
         hard = kept[1]
@@ -458,7 +506,11 @@ def _lost(future: Future[Parsed]) -> bool:
 
 def _timed_out(processes: Mapping[int, BaseProcess]) -> bool:
     """A worker of the pool was ended by its job's CPU time running out (`parse_within`)."""
-    return any(p.exitcode == -signal.SIGPROF for p in processes.values())
+    return any(map(_out_of_time, processes.values()))
+
+
+def _out_of_time(process: BaseProcess) -> bool:
+    return process.exitcode == -signal.SIGPROF
 
 
 def _death(processes: Mapping[int, BaseProcess]) -> str:

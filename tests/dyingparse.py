@@ -13,7 +13,9 @@ without that line otherwise:
 - `hang_once(marker)`: the first time, create `marker` and wait (until the pool, broken by
   another worker's death, ends this one); from then on, parse;
 - `pid_after(marker)`: once `marker` exists, write the worker's pid to `marker.pid`, and parse;
-- `wait_for(marker)`: once `marker` exists, parse.
+- `wait_for(marker)`: once `marker` exists, parse;
+- `spin(marker)`: add a line to `marker`, then use CPU time until the parse timeout ends the
+  worker (SIGPROF), each time the body is parsed: `marker` counts the parses begun.
 """
 
 from __future__ import annotations
@@ -48,12 +50,21 @@ def wait_for(marker: Path) -> bytes:
     return f"<!-- test: wait {marker} -->\n".encode()
 
 
+def spin(marker: Path) -> bytes:
+    return f"<!-- test: spin {marker} -->\n".encode()
+
+
 def parse_or_die(job: ParseJob) -> Parsed:
     first, _, rest = job.body.partition(b"\n")
     if not first.startswith(b"<!-- test: "):
         return parse_job(job)
     command, _, argument = first.removeprefix(b"<!-- test: ").removesuffix(b" -->").partition(b" ")
     marker = Path(argument.decode()) if argument else None
+    if command == b"spin" and marker is not None:
+        with marker.open("a") as counted:
+            counted.write("begun\n")
+        while True:  # CPU time, not the clock's: the worker's timer counts it
+            pass
     if command == b"interrupt":
         os.kill(os.getpid(), signal.SIGINT)
     elif command == b"kill":

@@ -26,7 +26,7 @@ from monitor.parsepool import RESTARTS, parse_many
 from monitor.pipeline import run_cycle
 from monitor.store import Store, open_store
 from tests import dyingparse
-from tests.dyingparse import INTERRUPT, KILL, hang_once, kill_after, pid_after
+from tests.dyingparse import INTERRUPT, KILL, hang_once, kill_after, pid_after, spin
 from tests.feedserver import FeedServer
 from tests.storeops import lease_until
 from tests.test_pipeline_window import ALL_TAGS, BODY, NOW, context
@@ -90,6 +90,30 @@ def test_a_worker_that_dies_costs_only_the_body_it_was_parsing(
     assert first.endswith(f"a new pool goes on (1 of {RESTARTS} restarts in this cycle)")
     assert second.startswith(f"{DIED}, parsing the body of feed killer (https://example.com/")
     assert "that feed fails this check" in second and f"(2 of {RESTARTS} restarts" in second
+
+
+def test_a_body_that_times_out_beside_others_uses_its_cpu_time_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A body spins (CPU time, counted by its worker's timer) while another worker waits on a
+    body of its own: the timeout ends the spinner's worker and breaks the pool with both in it.
+    The worker's job is known (the pool's board): that body fails at once, and the others are
+    parsed again together. It was parsed again alone as a suspect, and timed out again: one
+    hostile body cost two timeouts' CPU time (two minutes with the default timeout)."""
+    begun = tmp_path / "begun"
+    items = [job("spinner", spin(begun)), job("hung", hang_once(tmp_path / "hung")), job("last")]
+    caplog.set_level(logging.WARNING)
+
+    results = parsed(list(parse_many(items, workers=2, timeout=0.5)))
+
+    assert list(results) == ["spinner", "hung", "last"]
+    spinner = results.pop("spinner")
+    assert str(spinner) == "parse: gave up after 0.5s of CPU time (parse timeout)"
+    assert begun.read_text().splitlines() == ["begun"]  # parsed once: its CPU time spent once
+    assert all(isinstance(r, ParsedFeed) and len(r.entries) == 3 for r in results.values())
+    (said,) = breaks(caplog)
+    assert said.startswith("parse: gave up after 0.5s of CPU time (parse timeout), parsing the "
+                           "body of feed spinner (https://example.com/")  # fmt: skip
 
 
 def test_bodies_that_kill_every_worker_stop_the_restarts_after_RESTARTS(
