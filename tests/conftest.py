@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests.processes import sigint_as_at_a_terminal
+
 # Property tests run the same cases on every run, so that CI (a busy machine, a clean clone)
 # never finds or misses a failure by luck. HYPOTHESIS_PROFILE=explore draws new cases.
 settings.register_profile("fixed", derandomize=True, database=None)
@@ -24,6 +26,10 @@ pytest_plugins = [
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SHARED = ROOT.parent / "shared"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    sigint_as_at_a_terminal()  # a run started in the background: its children's Ctrl-C
 
 
 @pytest.fixture
