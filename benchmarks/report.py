@@ -178,19 +178,5 @@ TARGETS += (
 )
 
 
-# The everyday commands start in a few times what `monitor --help` takes, not ten times: they
-# load neither Alembic (unless the database needs migrating) nor the digest's mail stack.
-TARGETS += (
-    Target(
-        "startup: status --json CPU / --help CPU",
-        "x",
-        8.0,
-        False,
-        "startup",
-        lambda r: float(r["startup"]["over_help"]["status_json"]),
-    ),
-)
-
-
 def verdicts(results: Results) -> list[tuple[str, str]]:
     return [target.check(results) for target in TARGETS]

@@ -10,7 +10,8 @@ and read by a real `monitor check` with the shipped indicators.
 Each command runs `repeats` times, in rounds (each round runs every command once, so that a
 machine getting busier meanwhile weighs on all of them alike). Its CPU-seconds (user + system,
 the process's own, from `getrusage`) are given as the median and the least of its rounds; the
-target's ratio is the least over `--help`'s least, as `timeit` takes the fastest: other work
+ratio (`over_help`, no target: it varies by a fifth between runs on a quiet machine) is the
+least over `--help`'s least, as `timeit` takes the fastest: other work
 on the machine only ever adds to a process's CPU-seconds (cores and caches shared), and on a
 2-core machine under a load of 10 the medians of one version were up to a third apart from
 run to run.
