@@ -189,16 +189,17 @@ def _since(data: DigestInput) -> str:
     return f"since monitoring began ({at})" if data.monitoring_began else f"since {at}"
 
 
-def _read_words(reads: Reads | None, zone: tzinfo, since: str) -> str:
-    """'The feeds were checked in 22 cycles (134 feed reads) since the last digest, the last
-    at …, and brought 41 new items.', or that no feed was; "" when unknown. A cycle reads
+def _read_words(reads: Reads | None, zone: tzinfo) -> str:
+    """'The feeds were checked in 22 cycles (134 feed reads), the last at …, and brought 41
+    new items.', or that no feed was; "" when unknown. The span is the summary's first
+    sentence's ("since the last digest"), not said again. A cycle reads
     every feed due: the cycles are the checks, the feed reads what they did, and how many of
     those failed (`, every one failed`: a day the feeds were down does not read as a quiet
     one)."""
     if reads is None:
         return ""
     if not reads.checks or reads.last is None:
-        return f"No feed was checked {since}: nothing new was read."
+        return "No feed was checked in that time: nothing new was read."
     failed = ""
     if reads.failed:
         every = reads.failed >= reads.checks
@@ -206,7 +207,7 @@ def _read_words(reads: Reads | None, zone: tzinfo, since: str) -> str:
     times = f"in {count(reads.cycles, 'cycle')} ({count(reads.checks, 'feed read')}{failed})"
     items = count(reads.new, "new item") if reads.new else "no new item"
     return (
-        f"The feeds were checked {times} {since}, the last at "
+        f"The feeds were checked {times}, the last at "
         f"{format_time(reads.last, zone)}, and brought {items}." + _unchecked_words(reads, zone)
     )
 
@@ -223,13 +224,16 @@ def _unchecked_words(reads: Reads, zone: tzinfo) -> str:
 
 
 def summary(data: DigestInput) -> str:
-    """The lines under the title: how many indicators changed since when, how many are unknown,
-    and what the checks read."""
+    """The lines under the title: how many indicators changed since when, what the checks read
+    in that time (since when said once), and how many are unknown."""
     n = count_changed(data.changes)
     since = _since(data)
     said = (
         f"No indicator changed {since}." if n == 0 else f"{count(n, 'indicator')} changed {since}."
     )
+    read = _read_words(data.reads, zone_named(data.timezone))
+    if read:
+        said += f" {read}"
     unknown = count_unknown(data)
     if unknown:
         are = "is" if unknown == 1 else "are"
@@ -237,8 +241,7 @@ def summary(data: DigestInput) -> str:
             f" {unknown} of {count(len(data.indicators), 'indicator')} {are} unknown: why is"
             " under feed health below."
         )
-    read = _read_words(data.reads, zone_named(data.timezone), since)
-    return f"{said} {read}" if read else said
+    return said
 
 
 def zone_named(name: str) -> ZoneInfo:

@@ -76,16 +76,19 @@ def test_a_day_without_a_change_says_what_was_read_and_a_day_nobody_read_says_so
     # nothing was watched
     assert "since the last digest" not in first and "2026-01-05" not in first
     assert "changed since monitoring began (2026-01-06 06:50 UTC)." in first
-    assert (  # one cycle read both feeds: one check, not two
-        "checked in 1 cycle (2 feed reads) since monitoring began (2026-01-06 06:50 UTC), the"
-        " last at 2026-01-06 06:50 UTC" in first
+    assert (  # one cycle read both feeds: one check, not two; since when said once
+        "changed since monitoring began (2026-01-06 06:50 UTC). The feeds were checked in 1"
+        " cycle (2 feed reads), the last at 2026-01-06 06:50 UTC" in first
     )
     assert "No indicator changed since the last digest." in quiet
     assert (
-        "The feeds were checked in 1 cycle (2 feed reads) since the last digest, the last at"
-        " 2026-01-07 06:50 UTC, and brought no new item." in quiet
+        "The feeds were checked in 1 cycle (2 feed reads), the last at 2026-01-07 06:50 UTC,"
+        " and brought no new item." in quiet
     )
-    assert "No feed was checked since the last digest: nothing new was read." in unread
+    assert (
+        "No indicator changed since the last digest. No feed was checked in that time: nothing"
+        " new was read." in unread
+    )
     assert "The feeds were checked" not in unread
 
 
@@ -128,6 +131,6 @@ def test_a_day_the_feeds_failed_says_how_many_reads_failed(
         check(definitions, store, at(7, day2) - READ_BEFORE)
         assert send_daily_digest(definitions, store, s, day=day2, now=at(7, day2), owner="t").sent
     text = _text(smtp.messages[1])
-    assert re.search(rf"The feeds were checked in 3 cycles {said} since the last digest", text)
+    assert re.search(rf"since the last digest\. The feeds were checked in 3 cycles {said}, ", text)
     subject = str(smtp.messages[1].message["Subject"])
     assert subject.endswith(", 7 unknown") == (len(down) == 2), subject
