@@ -37,13 +37,14 @@ from monitor.digestinput import (
     summary,
     zone_named,
 )
-from monitor.domain import UNKNOWN, Evidence, StatusChange, digest_of
+from monitor.domain import UNKNOWN, Evidence, StatusChange, UnreadFeed, digest_of
 from monitor.languages import marked_language
 from monitor.links import without_userinfo
 from monitor.shownterms import shown_terms
 from monitor.views import (
     COLOURS,
     NOT_READ_YET,
+    UNREAD_NAMED,
     clean,
     lede,
     page_address,
@@ -53,6 +54,7 @@ from monitor.views import (
     unread_words,
     web_url,
 )
+from monitor.webmodels import IndicatorView
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +155,63 @@ class _Problem:
     url: str
     href: str | None
     text: str
+    members: tuple[str, ...] = ()  # of an `_Outage`: the indicators it made unknown
+
+
+@dataclass(frozen=True)
+class _Outage:
+    """Indicators unknown for the same feeds (the same reason): why is said once, under feed
+    health, in an entry named `name` that lists them; each one's change and standing status
+    names the feeds and points to it (`pointer`)."""
+
+    name: str  # "7 indicators unknown": its entry under feed health
+    reason: str  # as shown
+    feeds: tuple[str, ...]  # the feeds not read, () when not kept (an older change's)
+    lines: tuple[IndicatorView, ...]
+
+    @property
+    def pointer(self) -> str:
+        """What a change to it and its standing status say instead of the whole reason."""
+        where = f"\u201c{self.name}\u201d under feed health, below"
+        if not self.feeds:
+            return f"feeds not read: listed in {where}"
+        return f"feeds not read: {_named(self.feeds)}; see {where}"
+
+
+def _named(ids: Sequence[str]) -> str:
+    """`a, b, c and 22 more`, as `views.unread_words` names feeds."""
+    more = len(ids) - UNREAD_NAMED
+    return ", ".join(ids[:UNREAD_NAMED]) + (f" and {more} more" if more > 0 else "")
+
+
+def _outages(data: DigestInput, zone: tzinfo) -> dict[str, _Outage]:
+    """The reasons two or more unknown indicators share (a day the feeds died gives each the
+    same one), by their shown text: said once, not under each indicator three times over."""
+    by_reason: dict[str, list[IndicatorView]] = {}
+    for line in data.indicators:
+        why = shown_reason(line.reason, zone) if line.status == UNKNOWN else ""
+        if why:
+            by_reason.setdefault(why, []).append(line)
+    shared = [(why, lines) for why, lines in by_reason.items() if len(lines) > 1]
+    outages = {}
+    for n, (why, lines) in enumerate(shared, 1):
+        feeds = {tuple(u.feed_id for u in line.unread_feeds) for line in lines}
+        named = feeds.pop() if len(feeds) == 1 else ()
+        name = f"{len(lines)} indicators unknown" + (f" (group {n})" if len(shared) > 1 else "")
+        outages[why] = _Outage(name, why, named, tuple(lines))
+    return outages
+
+
+def _covered(unread: Sequence[UnreadFeed], problems: Sequence[FeedProblem]) -> bool:
+    """Whether feed health lists each of these feeds with the error and time its reason
+    gives: then the reason need not say them again."""
+    by_id = {p.feed_id: p for p in problems}
+    return bool(unread) and all(
+        (p := by_id.get(u.feed_id)) is not None
+        and p.since == u.since
+        and " ".join(u.error.split()) in " ".join(p.problem.split())
+        for u in unread
+    )
 
 
 def _tone(status: str, outcome_ids: Sequence[str]) -> str:
@@ -216,7 +275,9 @@ def _anchor(change: StatusChange, n: int) -> str:
     return f"change-{n}-{quote(change.indicator_id, safe='')}"
 
 
-def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger, limit: int) -> tuple[_Change, ...]:
+def _changes(
+    data: DigestInput, zone: tzinfo, ledger: _Ledger, limit: int, outages: dict[str, _Outage]
+) -> tuple[_Change, ...]:
     titles = {line.id: line.title for line in data.indicators}
     outcomes = {line.id: [o.id for o in line.outcomes] for line in data.indicators}
     views = []
@@ -229,6 +290,7 @@ def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger, limit: int) -> tu
         more += change.evidence_count - len(change.evidence)  # a change keeps its top ones
         removed = change.indicator_id in data.removed
         page = None if removed else web_url(page_address(data.page_url, change.indicator_id) or "")
+        reason = shown_reason(change.reason, zone)
         views.append(
             _Change(
                 indicator=clean(titles.get(change.indicator_id) or change.title)
@@ -242,7 +304,7 @@ def _changes(data: DigestInput, zone: tzinfo, ledger: _Ledger, limit: int) -> tu
                 when=format_time(change.at, zone),
                 items=items,
                 more=more,
-                reason=shown_reason(change.reason, zone),
+                reason=outages[reason].pointer if reason in outages else reason,
                 page=page,
                 anchor=anchor,
                 listed=listed,
@@ -266,18 +328,21 @@ def _unread(change: StatusChange, zone: tzinfo, page: str | None) -> str:
     return f"{count(n, 'feed')} not read then: {where} lists each with its whole error"
 
 
-def _groups(data: DigestInput, zone: tzinfo, ledger: _Ledger, limit: int) -> tuple[_Group, ...]:
+def _groups(
+    data: DigestInput, zone: tzinfo, ledger: _Ledger, limit: int, outages: dict[str, _Outage]
+) -> tuple[_Group, ...]:
     groups: dict[str, list[_Line]] = {}
     for line in data.indicators:
         items, more, listed = ledger.items(line.evidence, zone, limit, None)
         more += max(0, line.evidence_count - len(line.evidence))  # a view has its newest ones
         removed = line.id in data.removed
         page = None if removed else web_url(page_address(data.page_url, line.id) or "")
+        why = (shown_reason(line.reason, zone) or NOT_READ_YET) if line.status == UNKNOWN else ""
         view = _Line(
             title=clean(line.title) or line.id,
             status=format_status(line.status),
             code=line.status,
-            why=(shown_reason(line.reason, zone) or NOT_READ_YET) if line.status == UNKNOWN else "",
+            why=outages[why].pointer if why in outages else why,
             unread=unread_words(line),
             tone=_tone(line.status, [o.id for o in line.outcomes]),
             since=format_time(line.since, zone) if line.since else "",  # no check yet
@@ -306,7 +371,7 @@ def _silenced(data: DigestInput, zone: tzinfo) -> tuple[_Silenced, ...]:
     )
 
 
-def _problems(data: DigestInput, zone: tzinfo) -> tuple[_Problem, ...]:
+def _problems(data: DigestInput, zone: tzinfo, outages: dict[str, _Outage]) -> tuple[_Problem, ...]:
     views = []
     if data.replay_note:  # "statuses held: a replay from …"
         name, _, text = data.replay_note.partition(": ")
@@ -316,12 +381,34 @@ def _problems(data: DigestInput, zone: tzinfo) -> tuple[_Problem, ...]:
         text = clean(p.text(format_time(p.since, zone) if p.since else ""))
         views.append(_Problem(clean(p.feed_id), url, web_url(without_userinfo(url)), text))
     for line in data.indicators:
+        why = shown_reason(line.reason, zone) if line.status == UNKNOWN else ""
+        if why in outages:
+            continue  # said once, below
         if line.status == UNKNOWN:
             since = f" since {format_time(line.since, zone)}" if line.since else ""
-            why = shown_reason(line.reason, zone) or "its feeds are not read"
-            text = f"status unknown{since}: {why}"
+            text = f"status unknown{since}: {why or 'its feeds are not read'}"
             views.append(_Problem(clean(line.title) or line.id, "", None, text))
+    views.extend(_outage(outage, data, zone) for outage in outages.values())
     return tuple(views)
+
+
+def _outage(outage: _Outage, data: DigestInput, zone: tzinfo) -> _Problem:
+    """The one entry of indicators unknown for the same feeds: the feeds (each listed above
+    when feed health says its error and since when, else the reason whole) and the indicators,
+    each with since when it is unknown unless they all share it."""
+    sinces = {format_time(line.since, zone) if line.since else "" for line in outage.lines}
+    shared = sinces.pop() if len(sinces) == 1 else ""
+    feeds = outage.lines[0].unread_feeds
+    if outage.feeds and _covered(feeds, data.feed_problems):
+        text = f"feeds not read: {_named(outage.feeds)}, each listed above with its error"
+    else:
+        text = outage.reason
+    members = tuple(
+        (clean(line.title) or line.id)
+        + (f" (since {format_time(line.since, zone)})" if line.since and not shared else "")
+        for line in outage.lines
+    )
+    return _Problem(outage.name + (f" since {shared}" if shared else ""), "", None, text, members)
 
 
 # ---------------------------------------------------------------- rendering
@@ -384,17 +471,18 @@ def _render(
     zone = zone_named(data.timezone)
     page = clean(data.page_url) if data.page_url else ""
     ledger = _Ledger()  # the changes first: the standing statuses refer back to them
+    outages = _outages(data, zone)
     context = {
         "day": data.day.strftime("%A %d %B %Y").replace(" 0", " "),
         "timezone": data.timezone,
         "summary": summary(data),
         "shortened": _shortened(per_change, per_line) if shortened else "",
-        "changes": _changes(data, zone, ledger, per_change),
+        "changes": _changes(data, zone, ledger, per_change, outages),
         "held": data.held,
         "silenced": _silenced(data, zone),
-        "groups": _groups(data, zone, ledger, per_line),
+        "groups": _groups(data, zone, ledger, per_line, outages),
         "standing_at": format_time(data.standing_at, zone) if data.standing_at else "",
-        "problems": _problems(data, zone),
+        "problems": _problems(data, zone, outages),
         "generated": format_time(data.generated_at, zone),
         "page_url": page,
         "page_href": web_url(page),

@@ -1,0 +1,80 @@
+"""The digest of a day every feed failed, as a reader reads it: why the indicators are unknown
+said once, under feed health, each one naming its feeds and pointing there; and "since the
+last digest" said once at the top. Real feeds on 127.0.0.1, a real SMTP server, time given."""
+
+from __future__ import annotations
+
+import html as markup
+import re
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+from monitor.daily import send_daily_digest
+from monitor.domain import Definitions
+from monitor.store import Store
+from tests.feedserver import FeedServer
+from tests.smtpserver import running_smtp_server
+from tests.test_daily import DAY, READ_BEFORE, at, check, definitions, settings, store
+
+__all__ = ["definitions", "store"]  # fixtures
+
+ERROR = "HTTP 503 Service Unavailable"
+POINTER = "feeds not read: yonhap, herald; see “7 indicators unknown” under feed health, below"
+
+
+def _parts(message: EmailMessage) -> dict[str, str]:
+    """Each part as a reader reads it, on one line: the HTML without its tags."""
+    parts = {}
+    for kind in ("plain", "html"):
+        body = message.get_body((kind,))
+        assert body is not None
+        text = body.get_content()
+        if kind == "html":
+            text = markup.unescape(re.sub(r"<[^>]+>", " ", text)).replace(" :", ":")
+        parts[kind] = " ".join(text.split())
+    return parts
+
+
+def test_a_day_the_feeds_died_says_why_once(
+    definitions: Definitions, store: Store, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Before, each of the 7 unknown indicators carried the whole `feeds not read: yonhap:
+    failing since … (fetch: HTTP 503 Service Unavailable); herald: …` under its change, under
+    its standing status and again under feed health: each feed's error 23 times in a part."""
+    day2 = DAY + timedelta(days=1)
+    check(definitions, store, at(7) - READ_BEFORE)
+    with running_smtp_server() as smtp:
+        s = settings(smtp, tmp_path)
+        assert send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="t").sent
+        for path in ("/yonhap.xml", "/herald.xml"):
+            feed_server.route(path, status=503, body=b"down for maintenance")
+        for hour in (8, 16):
+            check(definitions, store, at(hour))
+        check(definitions, store, at(7, day2) - READ_BEFORE)
+        assert send_daily_digest(definitions, store, s, day=day2, now=at(7, day2), owner="t").sent
+    titles = [i.title for i in definitions.indicators]
+    assert len(titles) == 7
+    for kind, text in _parts(smtp.messages[1].message).items():
+        heads = ("Standing status", "Feed health") if kind == "html" else ("STANDING", "FEED H")
+        changed, health = text[: text.index(heads[0])], text[text.index(heads[1]) :]
+        # each feed's error once, in its own line under feed health
+        assert text.count(ERROR) == 2, kind
+        for feed in ("yonhap", "herald"):
+            line = f"{feed}: failing: fetch: {ERROR} (since 2026-01-06 08:00 UTC)"
+            assert health.count(line) == 1, kind
+        # every unknown names its feeds and points to the one entry, under its change and its
+        # standing status
+        assert text.count(POINTER) == 14, kind
+        assert changed.count(POINTER) == 7, kind
+        entry = "7 indicators unknown since 2026-01-06 08:30 UTC: feeds not read: yonhap, herald"
+        assert health.count(entry) == 1, kind
+        after = health[health.index(entry) :]
+        assert all(title in after for title in titles), kind
+        assert "status unknown since" not in health, kind
+        # the span said once, at the top
+        assert text.count("since the last digest") == 1, kind
+        assert (
+            "7 indicators changed since the last digest. The feeds were checked in 3 cycles"
+            " (6 feed reads, every one failed), the last at 2026-01-07 06:50 UTC" in text
+        ), kind
