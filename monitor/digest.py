@@ -44,9 +44,9 @@ from monitor.shownterms import shown_terms
 from monitor.views import (
     COLOURS,
     NOT_READ_YET,
-    UNREAD_NAMED,
     clean,
     lede,
+    named_feeds,
     page_address,
     shown_reason,
     tone_of,
@@ -175,13 +175,12 @@ class _Outage:
         where = f"\u201c{self.name}\u201d under feed health, below"
         if not self.feeds:
             return f"feeds not read: listed in {where}"
-        return f"feeds not read: {_named(self.feeds)}; see {where}"
+        return f"feeds not read: {named_feeds(self.feeds)}; see {where}"
 
 
-def _named(ids: Sequence[str]) -> str:
-    """`a, b, c and 22 more`, as `views.unread_words` names feeds."""
-    more = len(ids) - UNREAD_NAMED
-    return ", ".join(ids[:UNREAD_NAMED]) + (f" and {more} more" if more > 0 else "")
+def _unknown_why(line: IndicatorView, zone: tzinfo) -> str:
+    """Why an `unknown` indicator is so, as shown; "" for any other status."""
+    return shown_reason(line.reason, zone) if line.status == UNKNOWN else ""
 
 
 def _outages(data: DigestInput, zone: tzinfo) -> dict[str, _Outage]:
@@ -189,7 +188,7 @@ def _outages(data: DigestInput, zone: tzinfo) -> dict[str, _Outage]:
     same one), by their shown text: said once, not under each indicator three times over."""
     by_reason: dict[str, list[IndicatorView]] = {}
     for line in data.indicators:
-        why = shown_reason(line.reason, zone) if line.status == UNKNOWN else ""
+        why = _unknown_why(line, zone)
         if why:
             by_reason.setdefault(why, []).append(line)
     shared = [(why, lines) for why, lines in by_reason.items() if len(lines) > 1]
@@ -337,7 +336,7 @@ def _groups(
         more += max(0, line.evidence_count - len(line.evidence))  # a view has its newest ones
         removed = line.id in data.removed
         page = None if removed else web_url(page_address(data.page_url, line.id) or "")
-        why = (shown_reason(line.reason, zone) or NOT_READ_YET) if line.status == UNKNOWN else ""
+        why = (_unknown_why(line, zone) or NOT_READ_YET) if line.status == UNKNOWN else ""
         view = _Line(
             title=clean(line.title) or line.id,
             status=format_status(line.status),
@@ -381,7 +380,7 @@ def _problems(data: DigestInput, zone: tzinfo, outages: dict[str, _Outage]) -> t
         text = clean(p.text(format_time(p.since, zone) if p.since else ""))
         views.append(_Problem(clean(p.feed_id), url, web_url(without_userinfo(url)), text))
     for line in data.indicators:
-        why = shown_reason(line.reason, zone) if line.status == UNKNOWN else ""
+        why = _unknown_why(line, zone)
         if why in outages:
             continue  # said once, below
         if line.status == UNKNOWN:
@@ -400,7 +399,7 @@ def _outage(outage: _Outage, data: DigestInput, zone: tzinfo) -> _Problem:
     shared = sinces.pop() if len(sinces) == 1 else ""
     feeds = outage.lines[0].unread_feeds
     if outage.feeds and _covered(feeds, data.feed_problems):
-        text = f"feeds not read: {_named(outage.feeds)}, each listed above with its error"
+        text = f"feeds not read: {named_feeds(outage.feeds)}, each listed above with its error"
     else:
         text = outage.reason
     members = tuple(

@@ -133,9 +133,13 @@ def unread_words(view: IndicatorView) -> str:
     if view.status == UNKNOWN or not view.unread_feeds:
         return ""
     ids = [u.feed_id for u in view.unread_feeds]
+    return f"{len(ids)} of its feeds not read ({named_feeds(ids)}): the status stands on the others"
+
+
+def named_feeds(ids: Sequence[str]) -> str:
+    """`bad01, bad02, bad03 and 22 more`: the first UNREAD_NAMED feeds, the others counted."""
     more = len(ids) - UNREAD_NAMED
-    named = ", ".join(ids[:UNREAD_NAMED]) + (f" and {more} more" if more > 0 else "")
-    return f"{len(ids)} of its feeds not read ({named}): the status stands on the others"
+    return ", ".join(ids[:UNREAD_NAMED]) + (f" and {more} more" if more > 0 else "")
 
 
 def unread_lines(change: StatusChange, zone: tzinfo) -> tuple[str, ...]:
