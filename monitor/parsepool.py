@@ -18,9 +18,10 @@ suspect): otherwise the worker that died may have been an idle one, and it is a 
 A job has `timeout` seconds of CPU time (`parse_within`): past them the kernel ends its worker,
 which breaks the pool as any death does, and the body fails with `parse: gave up after 60s
 of CPU time (parse timeout)`. Such a break costs no restart, and the body is its culprit at
-once: each worker notes on the pool's board which job it parses (`_Board`), so the one ended
-is found with its job, and the jobs lost with it are parsed again as they came, not alone one
-by one (where the hostile body timed out a second time).
+once: each worker notes on the pool's board which job it parses (`_Board`), so each one ended
+is found with its job (two that ran out together: both fail at once), and the jobs lost with
+them are parsed again as they came, not alone one by one (where a hostile body timed out a
+second time).
 
 A worker that cannot be started (its fork fails for want of memory or processes, or the
 forkserver it forks from died: OSError, EOFError), or that ends before its first body (its
@@ -343,16 +344,18 @@ class _Pool(Generic[T]):
         # A worker is out of CPU time only while it parses, and the board says which job: that
         # one is the culprit at once, and the others lost with it are parsed again as they came
         # (parsed alone, each suspect, it timed out a second time, its CPU time spent twice).
+        # Every worker out of CPU time is found so: two that timed out together fail at once.
         alone = len(lost) == 1 and (lost[0] in self.suspects or timed_out)
-        culprit = lost[0] if alone else None
-        if culprit is None and timed_out and self.board is not None:
+        culprits = lost if alone else []
+        if not culprits and timed_out and self.board is not None:
             tokens = self.board.parsing(pid for pid, p in processes.items() if _out_of_time(p))
-            culprit = next((s for s in lost if s.token in tokens), None)
-        if culprit is not None:
+            culprits = [s for s in lost if s.token in tokens]
+        for culprit in culprits:
             culprit.result = ParseError(died)
             if culprit in self.suspects:  # not when a timeout found it at once
                 self.suspects.remove(culprit)
-            again = [s for s in lost if s is not culprit and s not in self.suspects]
+        if culprits:
+            again = [s for s in lost if s not in culprits and s not in self.suspects]
             self.waiting = deque([*again, *self.waiting])  # parsed again as they came
         else:
             self.suspects = deque([*lost, *(s for s in self.suspects if s not in lost)])
@@ -364,7 +367,7 @@ class _Pool(Generic[T]):
             for slot in (*self.suspects, *self.waiting):
                 slot.result = ParseError(self.given_up)
             self.suspects, self.waiting = deque(), deque()
-        log.warning("%s", _said(died, lost, culprit, self.breaks, self.given_up, timed_out))
+        log.warning("%s", _said(died, lost, culprits, self.breaks, self.given_up, timed_out))
         if not self.given_up:
             self._next()
 
@@ -462,16 +465,19 @@ def parse_within(
 def _said(
     died: str,
     lost: list[_Slot[T]],
-    culprit: _Slot[T] | None,
+    culprits: list[_Slot[T]],
     breaks: int,
     given_up: str,
     timed_out: bool = False,
 ) -> str:
     """The warning of one break."""
-    if culprit is not None and culprit.job is not None:
-        url = without_password(culprit.job.url)
-        what = f"{died}, parsing the body of feed {culprit.job.feed_id} ({url})"
-        what += ": that feed fails this check"
+    named = [
+        f"{c.job.feed_id} ({without_password(c.job.url)})" for c in culprits if c.job is not None
+    ]
+    if len(named) == 1:
+        what = f"{died}, parsing the body of feed {named[0]}: that feed fails this check"
+    elif named:
+        what = f"{died}, parsing the bodies of feeds {', '.join(named)}: each fails this check"
     elif len(lost) == 1:
         what = f"{died} with 1 body in its pool: it is parsed again alone"
     elif lost:

@@ -15,7 +15,11 @@ without that line otherwise:
 - `pid_after(marker)`: once `marker` exists, write the worker's pid to `marker.pid`, and parse;
 - `wait_for(marker)`: once `marker` exists, parse;
 - `spin(marker)`: add a line to `marker`, then use CPU time until the parse timeout ends the
-  worker (SIGPROF), each time the body is parsed: `marker` counts the parses begun.
+  worker (SIGPROF), each time the body is parsed: `marker` counts the parses begun;
+- `spin_beside(marker, other)`: the same, once `other` exists too (another body spins beside
+  it), ignoring SIGTERM: the pool that breaks when the other worker runs out of CPU time ends
+  this one with SIGTERM, and which comes first, that or its own timer, is a race of
+  milliseconds; ignored, its own timer ends it, as when the two run out together.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import NoReturn
 
 from monitor.parse import Parsed, ParseJob, parse_job
 
@@ -54,6 +59,10 @@ def spin(marker: Path) -> bytes:
     return f"<!-- test: spin {marker} -->\n".encode()
 
 
+def spin_beside(marker: Path, other: Path) -> bytes:
+    return f"<!-- test: spin-beside {marker} {other} -->\n".encode()
+
+
 def parse_or_die(job: ParseJob) -> Parsed:
     first, _, rest = job.body.partition(b"\n")
     if not first.startswith(b"<!-- test: "):
@@ -61,10 +70,14 @@ def parse_or_die(job: ParseJob) -> Parsed:
     command, _, argument = first.removeprefix(b"<!-- test: ").removesuffix(b" -->").partition(b" ")
     marker = Path(argument.decode()) if argument else None
     if command == b"spin" and marker is not None:
-        with marker.open("a") as counted:
+        _spin(marker)
+    if command == b"spin-beside":
+        mine, other = (Path(p) for p in argument.decode().split(" "))
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        with mine.open("a") as counted:
             counted.write("begun\n")
-        while True:  # CPU time, not the clock's: the worker's timer counts it
-            pass
+        _wait_for(other)
+        _spin(None)
     if command == b"interrupt":
         os.kill(os.getpid(), signal.SIGINT)
     elif command == b"kill":
@@ -79,6 +92,14 @@ def parse_or_die(job: ParseJob) -> Parsed:
         if command == b"pid-after":
             Path(f"{marker}.pid").write_text(str(os.getpid()))
     return parse_job(replace(job, body=rest))
+
+
+def _spin(marker: Path | None) -> NoReturn:
+    if marker is not None:
+        with marker.open("a") as counted:
+            counted.write("begun\n")
+    while True:  # CPU time, not the clock's: the worker's timer counts it
+        pass
 
 
 def _wait_for(marker: Path) -> None:

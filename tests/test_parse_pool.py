@@ -26,7 +26,15 @@ from monitor.parsepool import RESTARTS, parse_many
 from monitor.pipeline import run_cycle
 from monitor.store import Store, open_store
 from tests import dyingparse
-from tests.dyingparse import INTERRUPT, KILL, hang_once, kill_after, pid_after, spin
+from tests.dyingparse import (
+    INTERRUPT,
+    KILL,
+    hang_once,
+    kill_after,
+    pid_after,
+    spin,
+    spin_beside,
+)
 from tests.feedserver import FeedServer
 from tests.storeops import lease_until
 from tests.test_pipeline_window import ALL_TAGS, BODY, NOW, context
@@ -114,6 +122,31 @@ def test_a_body_that_times_out_beside_others_uses_its_cpu_time_once(
     (said,) = breaks(caplog)
     assert said.startswith("parse: gave up after 0.5s of CPU time (parse timeout), parsing the "
                            "body of feed spinner (https://example.com/")  # fmt: skip
+
+
+def test_two_bodies_that_time_out_together_each_use_their_cpu_time_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two bodies spin side by side, and both workers run out of CPU time (their own timers
+    end them) in the pool that breaks: both are found on the board and fail at once, and the
+    body queued behind them is parsed in the next pool. Only the first was blamed: the second
+    was parsed again, spun again and timed out again, its CPU time spent twice."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    items = [job("one", spin_beside(one, two)), job("two", spin_beside(two, one)), job("last")]
+    caplog.set_level(logging.WARNING)
+
+    results = parsed(list(parse_many(items, workers=2, timeout=0.5)))
+
+    assert list(results) == ["one", "two", "last"]
+    timeout = "parse: gave up after 0.5s of CPU time (parse timeout)"
+    assert [str(results.pop(name)) for name in ("one", "two")] == [timeout, timeout]
+    assert one.read_text().splitlines() == ["begun"]  # each parsed once
+    assert two.read_text().splitlines() == ["begun"]
+    (last,) = results.values()
+    assert isinstance(last, ParsedFeed) and len(last.entries) == 3
+    (said,) = breaks(caplog)  # one break
+    assert said.startswith(f"{timeout}, parsing the bodies of feeds one (https://example.com/")
+    assert "two (https://example.com/two.xml): each fails this check" in said
 
 
 def test_bodies_that_kill_every_worker_stop_the_restarts_after_RESTARTS(
