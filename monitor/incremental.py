@@ -21,14 +21,12 @@ came since, not with what is stored. The statuses themselves are read from the k
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from time import monotonic
 
 from monitor.domain import Evidence, FeedHealth, Indicator, Level, OutcomeState, Status
-from monitor.errors import StoreError
 from monitor.evaluate import (
     EVIDENCE_SHOWN,
     down_reason,
@@ -45,10 +43,9 @@ from monitor.store import (
     SourceKept,
     Store,
     StoryReading,
+    after_a_lost_connection,
 )
 from monitor.stories import clustering, extend, frequent_keys, same_story, story_keys
-
-log = logging.getLogger("monitor.incremental")
 
 Outcome = tuple[str, str]  # (indicator id, outcome id)
 
@@ -78,34 +75,37 @@ def advance(
     ATTEMPTS tries, in one transaction, as one evaluation at a time.
 
     A connection lost under a try (PostgreSQL restarted, or the backend ended, while it waited
-    for the evaluations' lock) is as if the stories moved: the try is worked out again once,
-    on a new connection, as `store.base.once_more_if_disconnected` does for the other
-    statements of a cycle (the parts a lost transaction wrote were rolled back; those
-    committed before it are read as the kept stories)."""
-    reconnected = False
-    for _attempt in range(ATTEMPTS):
-        try:
-            with store.story_reading() as reading:
-                worked = _work(reading, indicators, now=now)
-            if worked is None:
-                return None
-            if worked.basis.evaluated == worked.basis.version and worked.changes.empty():
-                return worked.states  # nothing came, nothing left: nothing to write
-            return _write(store, worked)
-        except _Moved:
-            continue
-        except StoreError as exc:
-            if reconnected or not exc.disconnected:
-                raise
-            log.warning("%s; reconnecting to try once more", exc)
-            reconnected = True
-    with store.story_session() as session:
-        worked = _work(session, indicators, now=now)
+    for the evaluations' lock) is as if the stories moved: the try is worked out again on a new
+    connection (`store.after_a_lost_connection`, as for the other statements of a cycle: the
+    parts a lost transaction wrote were rolled back; those committed before it are read as the
+    kept stories). So is the last, under the lock: one whose commit went through finds its
+    stories kept, and writes nothing."""
+
+    def one_try() -> dict[Outcome, OutcomeKept] | None:
+        with store.story_reading() as reading:
+            worked = _work(reading, indicators, now=now)
         if worked is None:
             return None
-        session.write(worked.changes)
-        session.set_evaluated(worked.basis.version)
-        return worked.states
+        if worked.basis.evaluated == worked.basis.version and worked.changes.empty():
+            return worked.states  # nothing came, nothing left: nothing to write
+        return _write(store, worked)
+
+    for _attempt in range(ATTEMPTS):
+        try:
+            return after_a_lost_connection(one_try, one_try)
+        except _Moved:
+            continue
+
+    def under_the_lock() -> dict[Outcome, OutcomeKept] | None:
+        with store.story_session() as session:
+            worked = _work(session, indicators, now=now)
+            if worked is None:
+                return None
+            session.write(worked.changes)
+            session.set_evaluated(worked.basis.version)
+            return worked.states
+
+    return after_a_lost_connection(under_the_lock, under_the_lock)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ STARTUP = 196608  # protocol 3.0: the startup message (an SSL or GSS request com
 class LosesACommit:
     """`url` goes through the proxy. `arm(b"text")`: the next transaction whose statements
     contain `text` commits, and its connection is then closed before the client reads the
-    answer; `lost` is set then (once: the proxy forwards faithfully after)."""
+    answer; `lost` is set then (once: the proxy forwards faithfully after). `arm(b"text",
+    times=n)`: the next n such transactions, each on its connection; `losses` counts them;
+    `skip=k`: after k such transactions went through."""
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
@@ -31,13 +33,17 @@ class LosesACommit:
         self.url = urlunsplit((parts.scheme, netloc, parts.path, query, ""))
         self.lost = threading.Event()
         self._marker: bytes | None = None
+        self._left = 0  # transactions still to lose
+        self._skip = 0  # transactions to let through first
+        self.losses = 0
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
-    def arm(self, marker: bytes) -> None:
+    def arm(self, marker: bytes, *, times: int = 1, skip: int = 0) -> None:
         with self._lock:
-            self._marker = marker
+            self._marker, self._left, self._skip = marker, times, skip
+            self.losses = 0
             self.lost.clear()
 
     def __enter__(self) -> LosesACommit:
@@ -83,8 +89,12 @@ class LosesACommit:
                 if body.rstrip(b"\0") in (b"COMMIT", b"ROLLBACK"):
                     with self._lock:
                         armed = self._marker is not None and body.startswith(b"COMMIT")
-                        if armed and self._marker in transaction:
-                            self._marker = None
+                        if armed and self._marker in transaction and self._skip:
+                            self._skip -= 1
+                        elif armed and self._marker in transaction:
+                            self._left -= 1
+                            if not self._left:
+                                self._marker = None
                             doomed.set()
                     transaction = b""
                 else:
@@ -95,6 +105,8 @@ class LosesACommit:
         """Server to client, until a doomed answer: then both ends are closed."""
         for chunk in _chunks(server):
             if doomed.is_set():
+                with self._lock:
+                    self.losses += 1
                 self.lost.set()
                 _close(client, server)
                 return

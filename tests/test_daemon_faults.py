@@ -392,7 +392,7 @@ def test_a_connection_ended_mid_transaction_the_daemon_goes_on_and_loses_nothing
     assert_each_change_once(dsn)
     said = [line for line in victim.log.read_text().splitlines() if '"level": "warning"' in line
             or '"level": "error"' in line]  # fmt: skip
-    assert len(said) == 1 and "reconnecting to try once more" in said[0], said
+    assert len(said) == 1 and "reconnecting for try 2 of 3" in said[0], said
 
 
 def test_killed_while_the_smtp_server_holds_its_digest_another_sends_it_once(

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from monitor.alerts import send_pending
+from monitor.errors import StoreError
 from monitor.store import Store, open_store
 from tests.pgproxy import LosesACommit
 from tests.smtpserver import running_smtp_server
@@ -61,7 +62,7 @@ def test_the_note_of_the_definitions_evaluated_is_run_once_more_and_the_check_go
     assert hashes["visa-easing"] == wanted
     assert daemon.check_failure() is None
     said = warnings(caplog)
-    assert len(said) == 1 and said[0].endswith("; reconnecting to try once more"), said
+    assert len(said) == 1 and said[0].endswith("; reconnecting for try 2 of 3"), said
 
 
 def test_a_change_marked_alerted_by_the_lost_commit_is_not_said_to_be_sent_late(
@@ -82,7 +83,7 @@ def test_a_change_marked_alerted_by_the_lost_commit_is_not_said_to_be_sent_late(
         assert store.pending_alerts() == 0
     assert len(hook.received) == 1
     said = warnings(caplog)
-    assert len(said) == 1 and said[0].endswith("; reconnecting to try once more"), said
+    assert len(said) == 1 and said[0].endswith("; reconnecting for try 2 of 3"), said
     assert "store: change 1 was marked alerted before the connection was lost" in caplog.text
 
 
@@ -115,7 +116,7 @@ def test_a_digest_claimed_by_the_lost_commit_is_sent_by_that_run_not_15_min_late
     assert len(smtp.messages) == 1
     assert sent is not None and sent.sent_at is not None and sent.attempts == 1
     said = warnings(caplog)
-    assert len(said) == 1 and said[0].endswith("; reconnecting to try once more"), said
+    assert len(said) == 1 and said[0].endswith("; reconnecting for try 2 of 3"), said
 
 
 def _note_defined(store: Store) -> object:
@@ -166,7 +167,7 @@ def test_a_cycle_s_write_whose_commit_is_lost_is_run_once_more(
             assert write(store) == done
         assert proxy.lost.is_set()
     said = warnings(caplog)
-    assert len(said) == 1 and said[0].endswith("; reconnecting to try once more"), said
+    assert len(said) == 1 and said[0].endswith("; reconnecting for try 2 of 3"), said
 
 
 def test_a_resend_claimed_by_the_lost_commit_is_this_call_s(
@@ -190,4 +191,36 @@ def test_a_resend_claimed_by_the_lost_commit_is_this_call_s(
     assert claimed == (day, 1)
     assert again is None  # still claimed: by the first
     said = warnings(caplog)
-    assert len(said) == 1 and said[0].endswith("; reconnecting to try once more"), said
+    assert len(said) == 1 and said[0].endswith("; reconnecting for try 2 of 3"), said
+
+
+@pytest.mark.parametrize("losses", [2, 3])
+def test_a_write_whose_connection_is_lost_again_is_tried_three_times_in_all(
+    postgres_url: str, caplog: pytest.LogCaptureFixture, losses: int
+) -> None:
+    """The answer to a write's commit is lost, and so is its retry's: a third try on a new
+    connection does it, after a WARNING before each retry. Lost at each of the three tries,
+    the write fails with one error that says so (the unit of work fails, as at any database
+    error). The second loss failed it, as a database error without a word of the tries."""
+    with LosesACommit(postgres_url) as proxy, open_store(proxy.url) as store:
+        store.ensure_indicators(TITLES, now=NOW)
+        proxy.arm(b"INSERT INTO indicator_state ", times=losses)
+        with caplog.at_level(logging.WARNING):
+            if losses < 3:
+                store.ensure_indicators(["new"], now=NOW)
+            else:
+                with pytest.raises(StoreError) as failed:
+                    store.ensure_indicators(["new"], now=NOW)
+        assert proxy.losses == losses
+        assert "new" in store.current_statuses()  # each try committed: once is enough
+    said = warnings(caplog)
+    assert [s.rsplit("; ", 1)[1] for s in said] == [
+        "reconnecting for try 2 of 3",
+        "reconnecting for try 3 of 3",
+    ]
+    if losses == 3:
+        message = str(failed.value)
+        assert message.startswith("store: unable to add indicators: ")
+        assert message.endswith("(the connection was lost at each of 3 tries: giving up)")
+        assert not failed.value.disconnected
+

@@ -353,7 +353,7 @@ def test_a_connection_ended_while_a_cycle_records_its_changes_is_retried_once(
         assert failed == []
         assert store.current_statuses()["visa-easing"][0] == "eased:confirmed"
     said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-    assert len(said) == 1 and said[0].endswith("; reconnecting to try once more"), said
+    assert len(said) == 1 and said[0].endswith("; reconnecting for try 2 of 3"), said
 
 
 @pytest.mark.postgres
@@ -406,7 +406,7 @@ def test_a_connection_ended_as_a_sent_digest_is_marked_sent_is_retried_once(
     assert failed == []
     assert sent is not None and sent.sent_at is not None and sent.claimed_by is None
     said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-    assert len(said) == 1 and said[0].endswith("; reconnecting to try once more"), said
+    assert len(said) == 1 and said[0].endswith("; reconnecting for try 2 of 3"), said
 
 
 def ended_while_waiting(raw: str, locker: psycopg.Connection, worker: threading.Thread) -> bool:

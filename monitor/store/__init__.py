@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from monitor import migrate
 from monitor.errors import StoreError
-from monitor.store.base import StoreBase, log
+from monitor.store.base import StoreBase, after_a_lost_connection, log
 from monitor.store.changes import AlertClaim, Around, ChangesMixin, FailingAlerts
 from monitor.store.claims import ClaimsMixin, TakenOver, log_taken_over
 from monitor.store.copying import Copied, copy_database
@@ -128,6 +128,7 @@ __all__ = [
     "StorySession",
     "TakenOver",
     "Upgrade",
+    "after_a_lost_connection",
     "copy_database",
     "log_taken_over",
     "metadata",

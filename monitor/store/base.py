@@ -69,11 +69,17 @@ def insert_rows(
         conn.exec_driver_sql(head + ", ".join([one] * len(rest)), values)
 
 
+# Tries of one unit of work whose connection is lost under it: the first, and two more on a
+# new connection each, a WARNING before each; the last loss fails it (`after_a_lost_connection`).
+TRIES_WHEN_DISCONNECTED = 3
+
+
 def once_more_if_disconnected(method: Callable[P, R]) -> Callable[P, R]:
-    """Run `method` once more when its connection was lost under it (PostgreSQL restarted, or
-    its backend was ended, while a statement ran): the pool's check before each use catches a
-    connection lost between uses, not one lost during one. For the methods a check cycle
-    calls, each safe to run again: a claim or an insert that conflicts does nothing twice."""
+    """Run `method` again when its connection was lost under it (PostgreSQL restarted, or
+    its backend was ended, while a statement ran), up to TRIES_WHEN_DISCONNECTED tries: the
+    pool's check before each use catches a connection lost between uses, not one lost during
+    one. For the methods that are safe to run again: a claim or an insert that conflicts does
+    nothing twice."""
 
     @functools.wraps(method)
     def again(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -85,17 +91,26 @@ def once_more_if_disconnected(method: Callable[P, R]) -> Callable[P, R]:
 
 
 def after_a_lost_connection(first: Callable[[], R], again: Callable[[], R]) -> R:
-    """`first()`, and `again()` on a new connection when the first one's was lost under it,
-    with one WARNING. The lost try may have committed (only the answer to its COMMIT lost):
-    `again` is what recognises that try's work as its own where running it once more would
-    not (`DigestsMixin.claim_digest`, `ChangesMixin.alert_sent`)."""
-    try:
-        return first()
-    except StoreError as exc:
-        if not exc.disconnected:
-            raise
-        log.warning("%s; reconnecting to try once more", exc)
-        return again()
+    """`first()`, and `again()` on a new connection each time the connection of the try before
+    was lost under it, up to TRIES_WHEN_DISCONNECTED tries in all, each after a WARNING
+    (`…; reconnecting for try 2 of 3`). A lost try may have committed (only the answer to its
+    COMMIT lost): `again` is what recognises that try's work as its own where running it once
+    more would not (`DigestsMixin.claim_digest`, `ChangesMixin.alert_sent`). The last try's
+    loss is a StoreError that says so, not `disconnected` (no caller tries it yet again)."""
+    attempt, tried = first, 1
+    while True:
+        try:
+            return attempt()
+        except StoreError as exc:
+            if not exc.disconnected:
+                raise
+            if tried == TRIES_WHEN_DISCONNECTED:
+                raise StoreError(
+                    f"{exc} (the connection was lost at each of {tried} tries: giving up)"
+                ) from exc
+            tried += 1
+            log.warning("%s; reconnecting for try %d of %d", exc, tried, TRIES_WHEN_DISCONNECTED)
+            attempt = again
 
 
 # What moves when stored matches change (see `Store.evidence_read`): a counter row every
