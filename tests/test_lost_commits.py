@@ -224,3 +224,47 @@ def test_a_write_whose_connection_is_lost_again_is_tried_three_times_in_all(
         assert message.endswith("(the connection was lost at each of 3 tries: giving up)")
         assert not failed.value.disconnected
 
+
+def test_changes_recorded_before_and_by_the_lost_commit_are_all_returned(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two changes, each its own transaction; the answer to the second's commit is lost. The
+    second is run again, finds its row (recorded at this call's moment) and returns it with
+    the first. The retry ran both again, found neither old status, and returned none."""
+    with LosesACommit(postgres_url) as proxy, open_store(proxy.url) as store:
+        store.ensure_indicators(TITLES, now=NOW)
+        proxy.arm(b"INSERT INTO status_change", skip=1)
+        found = [change("nk", "pressure:reported"), change("tw", "patrols:reported")]
+        with caplog.at_level(logging.WARNING):
+            done = store.record_changes(found, alert=True, now=NOW)
+        assert proxy.losses == 1
+        history = [store.history(i)[0].id for i in ("nk", "tw")]
+        assert store.pending_alerts() == 2
+    assert [(c.indicator_id, c.new_status) for c in done] == [
+        ("nk", "pressure:reported"),
+        ("tw", "patrols:reported"),
+    ]
+    assert [c.id for c in done] == history
+    said = warnings(caplog)
+    assert len(said) == 1 and said[0].endswith("; reconnecting for try 2 of 3"), said
+
+
+def test_a_cycle_whose_last_change_s_commit_is_lost_logs_and_counts_every_change(
+    home: Path, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first check records two changes; the answer to the second's commit is lost. The
+    cycle logs both and counts both on its row (the cycle summary).
+    It logged `0 status changes` and neither change, and counted none."""
+    with LosesACommit(postgres_url) as proxy, open_store(proxy.url) as store:
+        daemon = make_daemon(home, store, Clock())
+        proxy.arm(b"INSERT INTO status_change", skip=1)
+        with caplog.at_level(logging.INFO):
+            assert daemon.check()
+        assert proxy.losses == 1
+        counted = store.cycle_totals().changes
+    said = [r.getMessage() for r in caplog.records]
+    cycle = next(s for s in said if s.startswith("cycle: "))
+    assert ", 2 status changes in " in cycle
+    assert "flight-routes: unknown -> expanded:reported" in said
+    assert "visa-easing: unknown -> eased:confirmed" in said
+    assert counted == 2

@@ -5,6 +5,7 @@ compare-and-set, and the alert outbox on the change rows.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -67,6 +68,22 @@ def _nearest(moment: datetime, *, before: bool) -> Any:
     else:
         query = query.where(c.at >= moment).order_by(c.at, c.id)
     return query.limit(1).correlate(state_table).scalar_subquery()
+
+
+def _recorded_before(conn: Connection, change: StatusChange) -> StatusChange | None:
+    """`change` with its id when a row holds it, recorded at its very `recorded_at` (the
+    moment its `record_changes` call took, to the microsecond: that call's own row)."""
+    c = change_table.c
+    query = select(c.id).where(
+        c.indicator_id == change.indicator_id,
+        c.at == change.at,
+        c.recorded_at == change.recorded,
+        c.old_status == change.old_status,
+        c.new_status == change.new_status,
+        c.definition_hash == change.definition_hash,
+    )
+    found = conn.execute(query.order_by(c.id.desc()).limit(1)).scalar()
+    return None if found is None else replace(change, id=int(found))
 
 
 # The statements `record_changes` runs per change, built once: built per change with its values,
@@ -177,7 +194,6 @@ class ChangesMixin(StoreBase):
         pending = [c for c in self._unrecorded if id(c) not in rows and c.old_status == INITIAL]
         return found | {c.indicator_id: c.at for c in pending}
 
-    @once_more_if_disconnected
     def record_changes(
         self, changes: Sequence[StatusChange], *, alert: bool = False, now: datetime | None = None
     ) -> list[StatusChange]:
@@ -192,7 +208,10 @@ class ChangesMixin(StoreBase):
         it is recorded as needing none.
 
         Each change is its own compare-and-set transaction; a change another worker has
-        already made (or overtaken) is skipped. Returns the recorded changes with their ids.
+        already made (or overtaken) is skipped. Returns the recorded changes with their ids:
+        every one this call recorded, also one whose connection was lost as it committed
+        (run again on a new connection, `after_a_lost_connection`, it finds its row: the
+        same change recorded at this very `recorded_at`), and those recorded before it.
 
         An indicator's first reading is not news: its state moves from INITIAL (unknown: nothing
         read yet) to quiet without a change row (so no alert and no line in the digest). Any
@@ -200,16 +219,28 @@ class ChangesMixin(StoreBase):
         """
         recorded = []
         for change in changes:
-            with self._tx("record status change", write=True) as conn:
-                before = self._swap_status(conn, change)
-                if before is None or _first_reading(change, before):
-                    continue
-                pending = alert and not change.replayed
-                change = replace(change, recorded_at=now or change.recorded)
-                values = _change_values(change) | {"notified_at": None if pending else change.at}
-                change_id = conn.execute(_RECORD, values).scalar_one()
-                recorded.append(replace(change, id=change_id))
+            pending = alert and not change.replayed
+            change = replace(change, recorded_at=now or change.recorded)
+            values = _change_values(change) | {"notified_at": None if pending else change.at}
+            record = functools.partial(self._record_change, change, values)
+            done = after_a_lost_connection(record, functools.partial(record, again=True))
+            if done is not None:
+                recorded.append(done)
         return recorded
+
+    def _record_change(
+        self, change: StatusChange, values: dict[str, Any], *, again: bool = False
+    ) -> StatusChange | None:
+        """Record one change (compare and set); `again`: after a try whose connection was lost,
+        which may have recorded it (its row is then found)."""
+        with self._tx("record status change", write=True) as conn:
+            before = self._swap_status(conn, change)
+            if before is None:
+                return _recorded_before(conn, change) if again else None
+            if _first_reading(change, before):
+                return None
+            change_id = conn.execute(_RECORD, values).scalar_one()
+        return replace(change, id=change_id)
 
     def _swap_status(self, conn: Connection, change: StatusChange) -> int | None:
         """Move the indicator's state from the change's old status to its new one (compare and
