@@ -210,6 +210,7 @@ class EntriesMixin(StoreBase):
             }
         return _sqlite_add_entries(conn, batch, now)
 
+    @once_more_if_disconnected
     def replace_matches(
         self,
         entry_ids: Sequence[int],
@@ -224,7 +225,8 @@ class EntriesMixin(StoreBase):
         name no entry); those still stored are held (PostgreSQL) until the matches are in, so
         the clean-up skips them meanwhile. With `hold` (owner, lease until), one batch of a
         replay that holds the matches (`replays.py`): its hold is renewed, and the kept stories
-        are left to its end (`end_replay`); without, the kept stories are forgotten at once."""
+        are left to its end (`end_replay`); without, the kept stories are forgotten at once.
+        Safe to run again: the same matches replace the same entries' matches."""
         with self._tx("replace matches", write=True) as conn:
             hold_evaluations(conn, self._insert)  # committed between evaluations, not in one
             if hold is not None:
@@ -268,6 +270,7 @@ class EntriesMixin(StoreBase):
         ).returning(match_table.c.entry_id)
         return len(conn.execute(statement, rows).all())
 
+    @once_more_if_disconnected
     def entries_since(
         self, since: datetime, *, after: int | None = None, limit: int | None = None
     ) -> list[tuple[int, Entry, datetime]]:

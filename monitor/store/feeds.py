@@ -240,6 +240,7 @@ class FeedsMixin(StoreBase):
         them: afresh."""
         return [f for f in self._configured_feeds if f.id not in active]
 
+    @once_more_if_disconnected
     def sync_feeds(
         self,
         feeds: Sequence[Feed],
@@ -261,7 +262,9 @@ class FeedsMixin(StoreBase):
 
         Only the feeds whose row the file changes are written, their rows locked by id
         (PostgreSQL: `feedlocks`), so other daemons store their reads of the others, and claim
-        them, meanwhile; reloads run one after another (`hold_reloads`).
+        them, meanwhile; reloads run one after another (`hold_reloads`). Safe to run again
+        (`once_more_if_disconnected`): a try whose commit went through left the rows as the
+        file says, and the next finds nothing to write.
         """
         wanted = {f.id: _configured(f, default_interval, default_silent_after) for f in feeds}
         with self._tx("sync feeds", write=True) as conn:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, delete, select, update
 
 from monitor.errors import StoreError
-from monitor.store.base import StoreBase
+from monitor.store.base import StoreBase, after_a_lost_connection, once_more_if_disconnected
 from monitor.store.forgetting import forget_stories, hold_evaluations
 from monitor.store.schema import replay_table
 
@@ -60,12 +60,14 @@ class ReplayHold:
 class ReplaysMixin(StoreBase):
     """The hold a replay keeps on the matches while it rewrites them."""
 
+    @once_more_if_disconnected
     def begin_replay(
         self, since: datetime, *, owner: str, now: datetime, lease: timedelta
     ) -> datetime:
         """Hold the matches for a replay by `owner` from `since` on; returns the date it must
         replay from: `since`, or the earlier date of a replay that stopped half way (whose
-        rewrite it finishes). StoreError while another replay's lease lasts."""
+        rewrite it finishes). StoreError while another replay's lease lasts. Safe to run again:
+        a try whose commit went through left this owner's hold, which it renews."""
         with self._tx("begin a replay", write=True) as conn:
             hold_evaluations(conn, self._insert)
             found = replay_hold(conn)
@@ -86,6 +88,7 @@ class ReplaysMixin(StoreBase):
         with self._tx("read the replay's hold") as conn:
             return replay_hold(conn)
 
+    @once_more_if_disconnected
     def stop_replay(self, *, owner: str, now: datetime) -> bool:
         """`owner` stopped half way (interrupted, failed): its hold stays, the matches being
         half rewritten, but its lease ends now, so that the next replay takes it over at once
@@ -97,11 +100,20 @@ class ReplaysMixin(StoreBase):
 
     def end_replay(self, *, owner: str) -> None:
         """The rewrite is done: forget the kept stories (each outcome is worked out anew from
-        the new matches at the next evaluation) and let the evaluations go on."""
+        the new matches at the next evaluation) and let the evaluations go on. Run again when
+        the connection is lost (`after_a_lost_connection`): a try whose commit went through
+        left no hold, which is then this one's end, not a hold lost to another replay."""
+        after_a_lost_connection(
+            lambda: self._end_replay(owner), lambda: self._end_replay(owner, again=True)
+        )
+
+    def _end_replay(self, owner: str, *, again: bool = False) -> None:
         with self._tx("end a replay", write=True) as conn:
             hold_evaluations(conn, self._insert)
             ours = delete(replay_table).where(replay_table.c.owner == owner)
             if conn.execute(ours).rowcount != 1:
+                if again and replay_hold(conn) is None:
+                    return  # ended by the try whose answer was lost
                 raise StoreError(_LOST)
             forget_stories(conn)
 

@@ -50,7 +50,7 @@ from typing import Any
 from sqlalchemy import Connection, Delete, delete, exists, func, or_, select
 
 from monitor.identity import headline_digest
-from monitor.store.base import StoreBase
+from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT
 from monitor.store.forgetting import forget_stories_of, hold_evaluations
 from monitor.store.health import CYCLE_COUNTS, added_seconds, cycle_sums, summed
@@ -98,11 +98,27 @@ class RetentionMixin(StoreBase):
         buckets: Sequence[float],
     ) -> Pruned:
         """Delete what retention no longer keeps (see the module's docstring); `buckets` are
-        the cycle-duration bounds /metrics counts, kept for the deleted cycles."""
-        with self._tx("forget keys no feed offered", write=True) as conn:
-            conn.execute(self._unoffered_keys(before))
+        the cycle-duration bounds /metrics counts, kept for the deleted cycles.
+
+        Each transaction is run again when its connection is lost (`once_more_if_disconnected`),
+        safely: it deletes what is still there and counts what it deleted, in the transaction
+        that deletes it. What a try whose commit went through deleted is then not in the counts
+        returned (the log's line), only in the summaries (`cycle_totals`, `change_counts`)."""
+        self._forget_unoffered(before)
         unmatched = self._delete_entries(before, now, matched=False)
         matched = self._delete_entries(matched_before, now, matched=True)
+        changes = self._delete_changes(before)
+        cycles = self._delete_cycles(before, buckets)
+        digests = self._delete_digests(now, before)
+        return Pruned(unmatched + matched, matched, changes, cycles, digests)
+
+    @once_more_if_disconnected
+    def _forget_unoffered(self, before: datetime) -> None:
+        with self._tx("forget keys no feed offered", write=True) as conn:
+            conn.execute(self._unoffered_keys(before))
+
+    @once_more_if_disconnected
+    def _delete_changes(self, before: datetime) -> int:
         latest = select(func.max(change_table.c.id)).group_by(change_table.c.indicator_id)
         changes = delete(change_table).where(
             change_table.c.at < before,
@@ -112,12 +128,17 @@ class RetentionMixin(StoreBase):
         with self._tx("delete old status changes", write=True) as conn:
             gone = conn.execute(changes.returning(change_table.c.indicator_id)).scalars().all()
             self._fold_changes(conn, Counter(gone))
-        deleted_changes = len(gone)
+        return len(gone)
+
+    @once_more_if_disconnected
+    def _delete_cycles(self, before: datetime, buckets: Sequence[float]) -> int:
         with self._tx("delete old cycles", write=True) as conn:
-            cycles = self._fold_cycles(conn, before, buckets)
+            return self._fold_cycles(conn, before, buckets)
+
+    @once_more_if_disconnected
+    def _delete_digests(self, now: datetime, before: datetime) -> int:
         with self._tx("delete old digests", write=True) as conn:
-            digests = conn.execute(_old_digests(now, before)).rowcount
-        return Pruned(unmatched + matched, matched, deleted_changes, cycles, digests)
+            return int(conn.execute(_old_digests(now, before)).rowcount)
 
     def _unoffered_keys(self, before: datetime) -> Delete:
         """Delete the deleted entries' keys no feed offered since `before`. On PostgreSQL a key
@@ -152,22 +173,28 @@ class RetentionMixin(StoreBase):
             batch = batch.with_for_update(skip_locked=True)
         deleted = 0
         while True:
-            with self._tx("delete old entries", write=True) as conn:
-                if matched:  # its stories forgotten between two evaluations, not in one
-                    hold_evaluations(conn, self._insert)
-                rows = conn.execute(batch).all()
-                ids = [row.id for row in rows]
-                if ids:
-                    forgotten = self._insert(forgotten_table)
-                    conn.execute(forgotten.on_conflict_do_nothing(), _forgotten_rows(rows, now))
-                    if matched:
-                        conn.execute(delete(match_table).where(match_table.c.entry_id.in_(ids)))
-                        forget_stories_of(conn, ids)
-                    conn.execute(delete(entry_table).where(entry_table.c.id.in_(ids)))
-                    self._matches_written(conn)  # a kept evidence read never depends on it
-            deleted += len(ids)
-            if len(ids) < BATCH:
+            ids = self._delete_batch(batch, now, matched=matched)
+            deleted += ids
+            if ids < BATCH:
                 return deleted
+
+    @once_more_if_disconnected
+    def _delete_batch(self, batch: Any, now: datetime, *, matched: bool) -> int:
+        """Delete one batch of the entries `batch` selects; returns how many."""
+        with self._tx("delete old entries", write=True) as conn:
+            if matched:  # its stories forgotten between two evaluations, not in one
+                hold_evaluations(conn, self._insert)
+            rows = conn.execute(batch).all()
+            ids = [row.id for row in rows]
+            if ids:
+                forgotten = self._insert(forgotten_table)
+                conn.execute(forgotten.on_conflict_do_nothing(), _forgotten_rows(rows, now))
+                if matched:
+                    conn.execute(delete(match_table).where(match_table.c.entry_id.in_(ids)))
+                    forget_stories_of(conn, ids)
+                conn.execute(delete(entry_table).where(entry_table.c.id.in_(ids)))
+                self._matches_written(conn)  # a kept evidence read never depends on it
+        return len(ids)
 
     def _fold_changes(self, conn: Connection, deleted: Counter[str]) -> None:
         """Add the status changes deleted (per indicator) to `change_summary`, in the

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from monitor.domain import utc_text
 from monitor.errors import SilenceError, StoreError
 from monitor.silences import MAX_SILENCE_ID, Silence
-from monitor.store.base import StoreBase
+from monitor.store.base import StoreBase, after_a_lost_connection
 from monitor.store.schema import change_table, silence_end_table, silence_table
 
 _SILENCE = [*silence_table.c, silence_end_table.c.ended_at, silence_end_table.c.ended_by]
@@ -21,7 +21,16 @@ class SilencesMixin(StoreBase):
     """Analysts' silences."""
 
     def add_silence(self, silence: Silence) -> Silence:
-        """Append a silence; returns it with its id."""
+        """Append a silence; returns it with its id. Run again when the connection is lost
+        (`after_a_lost_connection`): a try whose commit went through left its row, which the
+        next finds (the same silence, by the same analyst, made at the very moment, to the
+        microsecond) rather than append it a second time."""
+        new_id = after_a_lost_connection(
+            lambda: self._add_silence(silence), lambda: self._add_silence(silence, again=True)
+        )
+        return self.silence(new_id) or silence
+
+    def _add_silence(self, silence: Silence, *, again: bool = False) -> int:
         values = {
             "indicator_id": silence.indicator_id,
             "outcome_id": silence.outcome_id,
@@ -31,10 +40,18 @@ class SilencesMixin(StoreBase):
             "until": silence.until,
         }
         with self._tx("record a silence", write=True) as conn:
+            if again:
+                same = [
+                    silence_table.c[name].is_not_distinct_from(value)  # outcome_id may be NULL
+                    for name, value in values.items()
+                ]
+                found = conn.execute(select(silence_table.c.id).where(*same).limit(1)).scalar()
+                if found is not None:  # the lost try's
+                    return int(found)
             new_id = conn.execute(
                 silence_table.insert().values(**values).returning(silence_table.c.id)
             ).scalar_one()
-        return self.silence(int(new_id)) or silence
+        return int(new_id)
 
     def end_silence(self, silence_id: int, *, who: str, now: datetime) -> Silence:
         """End a silence in force now; a SilenceError when there is none, or it is over."""
@@ -47,8 +64,9 @@ class SilencesMixin(StoreBase):
             raise SilenceError(f"silence: silence {silence_id} {over} at {at}", problem="over")
         row = {"silence_id": silence_id, "ended_at": now, "ended_by": who}
         try:
-            with self._tx("end a silence", write=True) as conn:
-                conn.execute(silence_end_table.insert().values(**row))
+            after_a_lost_connection(
+                lambda: self._end_silence(row), lambda: self._end_silence(row, again=True)
+            )
         except StoreError as exc:  # another analyst ended it meanwhile: the key is taken
             if isinstance(exc.__cause__, IntegrityError):
                 raise SilenceError(
@@ -58,6 +76,16 @@ class SilencesMixin(StoreBase):
         ended = self.silence(silence_id)
         assert ended is not None
         return ended
+
+    def _end_silence(self, row: dict[str, Any], *, again: bool = False) -> None:
+        """Append the end row; `again`: after a try whose connection was lost, which may have
+        appended it (this very end, by this analyst at this moment: not one ended meanwhile)."""
+        with self._tx("end a silence", write=True) as conn:
+            if again:
+                same = [silence_end_table.c[name] == value for name, value in row.items()]
+                if conn.execute(select(silence_end_table.c.silence_id).where(*same)).first():
+                    return
+            conn.execute(silence_end_table.insert().values(**row))
 
     def silence(self, silence_id: int) -> Silence | None:
         if not 1 <= silence_id <= MAX_SILENCE_ID:  # no such row; PostgreSQL would refuse the id

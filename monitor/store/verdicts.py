@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from monitor.domain import Judgement, Verdict
 from monitor.errors import VerdictError
-from monitor.store.base import StoreBase
+from monitor.store.base import StoreBase, after_a_lost_connection
 from monitor.store.entries import StoredEntry, entry_of
 from monitor.store.schema import entry_table, verdict_table
 
@@ -19,7 +19,17 @@ class VerdictsMixin(StoreBase):
 
     def add_verdict(self, verdict: Verdict) -> Verdict:
         """Append a verdict; it stands until a later one on the same (entry, indicator,
-        outcome). Moves the match version, so kept evidence reads are read again."""
+        outcome). Moves the match version, so kept evidence reads are read again.
+
+        Run again when the connection is lost (`after_a_lost_connection`): a try whose commit
+        went through left its row, which the next finds (the same verdict, by the same analyst,
+        at the very moment it is given, to the microsecond) and returns rather than append it
+        a second time."""
+        return after_a_lost_connection(
+            lambda: self._add_verdict(verdict), lambda: self._add_verdict(verdict, again=True)
+        )
+
+    def _add_verdict(self, verdict: Verdict, *, again: bool = False) -> Verdict:
         values = {
             "entry_id": verdict.entry_id,
             "indicator_id": verdict.indicator_id,
@@ -35,6 +45,11 @@ class VerdictsMixin(StoreBase):
             known = conn.execute(entry.with_for_update(read=True, key_share=True))
             if known.first() is None:
                 raise VerdictError(f"verdict: no entry {verdict.entry_id}", unknown="entry")
+            if again:
+                same = [verdict_table.c[name] == value for name, value in values.items()]
+                found = conn.execute(select(verdict_table.c.id).where(*same).limit(1)).scalar()
+                if found is not None:  # the lost try's
+                    return replace(verdict, id=int(found))
             new_id = conn.execute(
                 verdict_table.insert().values(**values).returning(verdict_table.c.id)
             ).scalar_one()
