@@ -1,13 +1,14 @@
 """A daemon's connection to PostgreSQL lost right after a write committed, before the daemon
 reads the answer (a restart of the server, or a network cut, between the two; here a proxy on
 127.0.0.1 closes the connection instead of passing the answer on: `tests.pgproxy`). The write
-is run once more on a new connection (`store.base.once_more_if_disconnected`), finds its own
-work done, and the daemon goes on as if the answer had come:
+is run again on a new connection (`store.base.once_more_if_disconnected`; up to 3 tries in
+all), finds its own work done, and the daemon goes on as if the answer had come:
 
 - the note of the definitions an evaluation used: the check does not fail;
 - the mark of a change alerted: no WARNING that the claim ran out (it did not);
 - the digest's claim of its day: the digest is sent by that same run, not 15 min later once
-  the claim went stale.
+  the claim went stale;
+- the record of a cycle's changes: every change it recorded is returned, logged and counted.
 """
 
 from __future__ import annotations

@@ -400,7 +400,7 @@ class ChangesMixin(StoreBase):
     def alert_sent(self, change_id: int, *, owner: str, now: datetime, done: Sequence[str]) -> bool:
         """Mark a claimed change alerted; False when `owner` no longer held its claim.
 
-        Run once more when its connection is lost (`after_a_lost_connection`), and then a
+        Run again when its connection is lost (`after_a_lost_connection`), and then a
         change marked alerted at `now` was marked by this call: the lost try had committed,
         only its answer was lost (not a claim that ran out: said at INFO, True)."""
         values = {"notified_at": now, "notify_done": list(done), "notify_error": ""}

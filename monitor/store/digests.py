@@ -54,7 +54,7 @@ class DigestsMixin(StoreBase):
         `mark_digest_failed` or is unsent and older than `stale`. A sent digest is never
         claimed again.
 
-        Run once more when its connection is lost (`after_a_lost_connection`), and then the
+        Run again when its connection is lost (`after_a_lost_connection`), and then the
         day claimed by `owner` at `now` is this call's own: the lost try had committed, only
         its answer was lost. It is sent at once, not once that claim goes stale (15 min on).
         """
@@ -171,7 +171,7 @@ class DigestsMixin(StoreBase):
         owner: str | None,
         again: bool = False,
     ) -> tuple[date, int] | None:
-        """`claim_resend`'s compare-and-set; `again`, run once more after a lost connection:
+        """`claim_resend`'s compare-and-set; `again`, run again after a lost connection:
         the day claimed by `owner` at `now` is the claim of the lost try, whose commit went
         through (only its answer was lost), and this call's to send."""
         c = digest_table.c
