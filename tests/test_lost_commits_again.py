@@ -8,17 +8,23 @@ silence twice, the same.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Table, func, select
 
 from monitor.domain import Definitions, Feed
+from monitor.incremental import ATTEMPTS
+from monitor.pipeline import evaluate_and_record, store_entries
 from monitor.store import Cycle, open_store
 from monitor.store.schema import silence_end_table, silence_table, verdict_table
 from tests import webdata
+from tests.feedserver import FeedServer
 from tests.pgproxy import LosesACommit
+from tests.test_replay_evaluation import LATER, fresh, history, replayed, while_clustering
 from tests.webdata import NOW, VISA_HERALD
 from tests.webdata import cli_entry_id as entry_id
 from tests.webdata import run_cli as run
@@ -26,6 +32,7 @@ from tests.webdata import run_cli as run
 pytestmark = pytest.mark.postgres
 
 defs = webdata.defs  # fixture
+__all__ = ["history"]  # a fixture
 
 
 @pytest.fixture
@@ -142,3 +149,43 @@ def test_a_clean_up_whose_commit_is_lost_goes_on_and_counts_once(
         assert proxy.losses == 1
         after = store.cycle_totals()
     assert (after.cycles, after.feeds_checked) == (before.cycles, before.feeds_checked)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_an_evaluation_s_last_try_under_the_lock_whose_commit_is_lost_is_run_again(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    history: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A replay's final evaluation is worked out again ATTEMPTS times (a daemon stores news
+    meanwhile each time), then under the evaluations' lock; the answer to that last try's
+    commit is lost. It is run again: it finds the stories kept as it wrote them, and the
+    replay records its change. The replay failed there (`store: unable to evaluate the
+    stories`), having rewritten the matches, without recording the change they make."""
+    daemon, replay = replayed(tmp_path, history, feed_server.url("/a.xml"))
+    replay.store.close()
+    with LosesACommit(history) as proxy, open_store(proxy.url) as lossy:
+        replay = replace(replay, store=lossy)
+
+        def news(n: int) -> Callable[[], None]:
+            return lambda: store_entries(daemon, [fresh(n, f"p{n}.example.net")], now=LATER)
+
+        def arm() -> None:
+            proxy.arm(b"UPDATE counter SET value=")
+
+        while_clustering(monkeypatch, [*(news(n) for n in range(ATTEMPTS)), arm])
+        with caplog.at_level(logging.WARNING):
+            [change] = evaluate_and_record(replay, now=LATER, replayed=True)
+        assert proxy.losses == 1
+    daemon.store.close()
+    assert (change.old_status, change.new_status, change.replayed) == (
+        "said:reported",
+        "said:confirmed",
+        True,
+    )
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(said) == 1, said
+    assert said[0].startswith("store: unable to evaluate the stories: ")
+    assert said[0].endswith("; reconnecting for try 2 of 3")
