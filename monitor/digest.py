@@ -324,7 +324,8 @@ def _unread(change: StatusChange, zone: tzinfo, page: str | None) -> str:
     if not n:
         return ""
     where = "its page's history" if page else f"`monitor history {change.indicator_id}`"
-    return f"{count(n, 'feed')} not read then: {where} lists each with its whole error"
+    each = "each" if n > 1 else "it"
+    return f"{count(n, 'feed')} not read then: {where} lists {each} with its whole error"
 
 
 def _groups(

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from monitor.cli import main
 from monitor.daily import digest_input
+from monitor.definitions import load_definitions
 from monitor.digest import build_digest
 from monitor.domain import INITIAL, UNKNOWN, Definitions, StatusChange, UnreadFeed
 from monitor.evaluate import unread_text
@@ -32,7 +33,7 @@ from tests import news, twofeeds
 from tests.feedserver import FeedServer
 from tests.test_digest import parts
 from tests.test_unread_feeds import DEAD, _definitions
-from tests.webdata import settings
+from tests.webdata import WEB, settings
 
 NOT_A_FEED = b"<html><body><p>Service moved</p>" + b"<p>x</p>" * 9
 
@@ -146,3 +147,26 @@ def test_a_change_recorded_with_no_unread_feed_list_says_so_and_shows_no_list(
                        "error": "fetch: HTTP 404 Not Found"}]  # fmt: skip
     for change in (kept, before):
         assert "Feeds not read then" not in build_alert(change, "x").body
+
+
+def test_the_page_counts_one_feed_not_read_then_as_one_feed(store: Store) -> None:
+    """A change recorded while one of the indicator's feeds failed folds that feed under it on
+    the page; its summary said `1 feeds not read then, each with its whole error`, and the digest
+    `1 feed not read then: … lists each with its whole error`: a count names its noun as the
+    number asks (README, Commands)."""
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    one = (UnreadFeed("herald", "never_read", None, "fetch: HTTP 404 Not Found"),)
+    change = StatusChange("visa-easing", at, INITIAL, "eased:reported", (), "h", unread=one)
+    store.record_changes([change], now=at)
+    defs = load_definitions(WEB / "indicators", WEB / "feeds.yaml")
+    app = create_app(store=store, definitions=lambda: defs, settings=settings(),
+                     clock=lambda: at + timedelta(minutes=1))  # fmt: skip
+    with TestClient(app) as client:
+        page = client.get("/indicators/visa-easing/page", headers={"Accept": "text/html"}).text
+    assert 'data-unread-then="1"' in page
+    assert "1 feed not read then, with its whole error" in page
+    assert "1 feeds" not in page
+    data = digest_input(defs, store, day=at.date(), now=at + timedelta(minutes=1), timezone="UTC")
+    mail_text, html = parts(build_digest(data, sender="m@example.org", recipients=["r@x.org"]))
+    said = "1 feed not read then: `monitor history visa-easing` lists it with its whole error"
+    assert said in " ".join(mail_text.split()) and said in html
