@@ -247,3 +247,13 @@ def test_every_store_module_is_in_the_readmes_layout(module: str) -> None:
     """The README's `monitor/store/` block names each module of the store with its job."""
     layout = README.split("\nmonitor/store/\n")[1].split("\n```")[0]
     assert re.search(rf"^  {re.escape(module)} ", layout, re.M), module
+
+
+def test_the_readmes_examples_of_this_versions_revision_name_its_head() -> None:
+    """What `monitor db upgrade` and the first command on a new SQLite file print name this
+    version's revision; the README's examples of those lines said 0033 after 0034 was added, so
+    a reader comparing them with the terminal saw another version."""
+    from monitor.migrate import head
+
+    said = re.findall(r"(?:schema revision|schema \(revision|this monitor's) (\d{4})", README)
+    assert said and set(said) == {head()}
