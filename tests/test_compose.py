@@ -156,6 +156,25 @@ def test_the_env_example_lists_every_setting_with_its_default_commented() -> Non
     assert defaults["MONITOR_DATABASE_URL"] == Settings.model_fields["database_url"].default
 
 
+def _example_comments() -> dict[str, str]:
+    """Each setting's comment in .env.example, its lines joined, by the variable it is above."""
+    said = {}
+    for block in re.split(r"\n\s*\n", ENV_EXAMPLE):
+        lines = block.strip().splitlines()
+        if (shown := re.match(r"# (MONITOR_\w+)=", lines[-1])) is not None:
+            said[shown[1]] = " ".join(line.removeprefix("#").strip() for line in lines[:-1])
+    return said
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_every_comment_in_the_env_example_is_the_settings_meaning(name: str) -> None:
+    """The comment above each setting is what `monitor init` writes above it (the setting's
+    description): written by hand, ten of them had fallen behind (`unset: three times
+    CHECK_INTERVAL` for MONITOR_HEALTH_MAX_AGE, whose default follows the feeds' intervals)."""
+    meaning = Settings.model_fields[name.removeprefix("MONITOR_").lower()].description or ""
+    assert _example_comments()[name] == " ".join(meaning.split())
+
+
 @pytest.mark.parametrize(
     ("name", "value"), re.findall(r"^# (MONITOR_\w+)=(.*)$", ENV_EXAMPLE, re.M)
 )
