@@ -221,7 +221,7 @@ def _log_start(daemon: Daemon) -> None:
     s = daemon.settings
     target = f"smtp {s.smtp_host}:{s.smtp_port}" if s.smtp_host else f"{s.outbox_dir}/"
     log.info(
-        "running: %s, %s, checked every %s; digest at %s %s to %s; %s",
+        "running: %s, %s, checked every %s; digest at %s %s to %s; %s; database %s",
         count(len(daemon.definitions.indicators), "indicator"),
         count(len(daemon.definitions.feeds), "feed"),
         _intervals(daemon.definitions, s.check_interval),
@@ -229,6 +229,7 @@ def _log_start(daemon: Daemon) -> None:
         s.timezone,
         target,
         count(len(s.notify_urls), "alert channel"),
+        daemon.store.where,
     )
     if s.smtp_host and not s.digest_to:  # else said only at the digest time, hours later
         log.warning(

@@ -108,6 +108,20 @@ def test_the_first_line_of_the_log_says_how_often_the_feeds_are_checked(
     assert f"{said}; digest at 07:00 UTC" in line, line
 
 
+def test_the_first_line_of_the_log_names_the_database(
+    home: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two daemons moved to PostgreSQL (README, Production) logged nothing that said which
+    database each one used: a mistyped MONITOR_DATABASE_URL in one `.env` showed nowhere."""
+    daemon = make_daemon(home, store)
+
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+        _log_start(daemon)
+
+    (line,) = [m for m in caplog.messages if m.startswith("running:")]
+    assert line.endswith(f"; 0 alert channels; database {(home / 'monitor.db').resolve()}"), line
+
+
 def test_the_first_line_warns_when_the_digest_has_an_smtp_server_and_no_recipient(
     home: Path, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:

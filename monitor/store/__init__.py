@@ -165,6 +165,12 @@ class Store(
 ):
     """Every query monitor makes. Each method is one transaction."""
 
+    @property
+    def where(self) -> str:
+        """The database as a person names it (`engine.where`): a SQLite file's path, else the
+        database and its server, never a password."""
+        return where(self._engine.url)
+
     def schema_problem(self) -> str | None:
         """Why the database is no longer at the code's schema revision (another version
         migrated it since it was opened), or None."""
