@@ -90,7 +90,8 @@ class DigestInput:
     # last digest" would speak of one that never was. None: there was one.
     first_since: datetime | None = None
     # `first_since` is when monitoring began (the first check cycle), inside the digest's span:
-    # no change could come before it, and nothing was watched then.
+    # no change could come before it, and nothing was watched then (or after the span, for a
+    # past day before monitoring began: nothing of it was watched).
     monitoring_began: bool = False
 
 
@@ -189,6 +190,13 @@ def _since(data: DigestInput) -> str:
     return f"since monitoring began ({at})" if data.monitoring_began else f"since {at}"
 
 
+def _before_monitoring(data: DigestInput) -> bool:
+    """A past day's digest whose span ends before monitoring began (`monitor digest --date`
+    of a day before a new database's first check): nothing of it was watched."""
+    began, end = data.first_since, data.standing_at
+    return data.monitoring_began and began is not None and end is not None and began >= end
+
+
 def _read_words(reads: Reads | None, zone: tzinfo) -> str:
     """'The feeds were checked in 22 cycles (134 feed reads), the last at …, and brought 41
     new items.', or that no feed was; "" when unknown. The span is the summary's first
@@ -231,6 +239,9 @@ def summary(data: DigestInput) -> str:
     said = (
         f"No indicator changed {since}." if n == 0 else f"{count(n, 'indicator')} changed {since}."
     )
+    if _before_monitoring(data) and data.first_since is not None:
+        at = format_time(data.first_since, zone_named(data.timezone))
+        said = f"Nothing was monitored in the time this digest covers: monitoring began at {at}."
     read = _read_words(data.reads, zone_named(data.timezone))
     if read:
         said += f" {read}"

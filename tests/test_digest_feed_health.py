@@ -106,6 +106,25 @@ def test_a_first_digest_of_monitoring_begun_before_its_span_says_since_the_span_
     assert "monitoring began" not in first
 
 
+def test_a_digest_of_a_day_before_monitoring_began_says_nothing_was_watched_then(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    """A new database's `monitor digest --send --date` of the day before said `No indicator
+    changed since monitoring began (2026-01-06 09:00 UTC).` above `As they stood at 2026-01-06
+    07:00 UTC`: "since" a moment after everything it covers."""
+    check(definitions, store, at(9))  # monitoring begins 2026-01-06 09:00
+    yesterday = DAY - timedelta(days=1)
+    with running_smtp_server() as smtp:
+        s = settings(smtp, tmp_path)
+        assert send_daily_digest(definitions, store, s, day=yesterday, now=at(10), owner="t").sent
+    (text,) = (_text(m) for m in smtp.messages)
+    assert "since monitoring began" not in text
+    assert (
+        "Nothing was monitored in the time this digest covers: monitoring began at 2026-01-06"
+        " 09:00 UTC. No feed was checked in that time: nothing new was read." in text
+    )
+
+
 @pytest.mark.parametrize(
     ("down", "said"),
     [
