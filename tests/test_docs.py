@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
 import click
 import pytest
@@ -257,3 +258,20 @@ def test_the_readmes_examples_of_this_versions_revision_name_its_head() -> None:
 
     said = re.findall(r"(?:schema revision|schema \(revision|this monitor's) (\d{4})", README)
     assert said and set(said) == {head()}
+
+
+def test_every_metric_the_readme_names_is_one_metrics_serves(tmp_path: Path) -> None:
+    """A query written from the README finds its series: /metrics row named
+    `monitor_regex_timeouts`, a series /metrics never served (its counter is
+    `monitor_regex_timeouts_total`)."""
+    from monitor.metrics import render
+    from monitor.store import open_store
+
+    now = datetime.now(UTC)
+    with open_store(f"sqlite:///{tmp_path / 'monitor.db'}") as store:
+        assert store.claim_digest(now.date(), owner="t", now=now)  # its gauges come with one
+        store.mark_digest_sent(now.date(), now)
+        text = render(store, now).decode()
+    served = set(re.findall(r"^# TYPE (\S+) ", text, re.M))
+    named = set(re.findall(r"`(monitor_[a-z_]+)[`{]", README))
+    assert named and named <= served, sorted(named - served)
