@@ -387,3 +387,16 @@ def test_a_mistyped_verdict_command_is_named_with_the_one_meant(typed: str, mean
     assert result.stderr.splitlines() == [
         f"Error: No such command {typed!r}. Did you mean {meant!r}? (see 'monitor verdict --help')"
     ]
+
+
+def test_status_counts_each_indicators_evidence_as_the_digest_does(env: dict[str, str]) -> None:
+    """Each line said `(2 evidence)` or `(1 evidence)`, where the digest counts `1 piece of
+    evidence` (README: a count names its noun as the number asks)."""
+    items = {i["id"]: i for i in json.loads(run(env, "status", "--json").stdout)}
+    lines = {line.split()[0]: line for line in run(env, "status").stdout.splitlines()
+             if line and not line.startswith(" ")}  # fmt: skip
+
+    for id_, item in items.items():
+        n = item["evidence_count"]
+        said = "1 piece of evidence" if n == 1 else f"{n} pieces of evidence"
+        assert lines[id_].endswith(f"  ({said})"), lines[id_]

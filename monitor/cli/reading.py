@@ -160,7 +160,7 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
     for v in views:
         since = f"since {utc_text(v.since)}" if v.since else "before any check"
         line = f"{v.id:<{wide[0]}} {v.status:<{wide[1]}} {since}"
-        click.echo(f"{line}  ({v.evidence_count} evidence)")
+        click.echo(f"{line}  ({count(v.evidence_count, 'piece')} of evidence)")
         if v.status == UNKNOWN:  # it always says why, as the page and the digest do
             click.echo(f"  because {shown.clean(v.reason) or shown.NOT_READ_YET}")
         elif unread := shown.unread_words(v):  # a status some of its feeds do not support

@@ -106,7 +106,7 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
         else:
             click.echo(
                 f"{change.indicator_id}: {change.old_status} -> {change.new_status} "
-                f"({len(change.evidence)} evidence)"
+                f"({count(len(change.evidence), 'piece')} of evidence)"
             )
             if change.reason:  # a change to unknown says why, as `monitor history` does
                 click.echo(f"  because {change.reason}")
