@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -36,9 +37,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from monitor.store import open_store
 from tests import news
 from tests.conftest import ROOT
+from tests.daytime import noon_zone
 from tests.feedserver import FeedServer, Route, _RequestHandler
 from tests.smtpserver import Handler, running_smtp_server
-from tests.test_several_daemons import ALL_TAGS, Daemon, avoid_midnight, wait_for
+from tests.test_several_daemons import ALL_TAGS, Daemon, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -229,8 +231,8 @@ def start(
             "MONITOR_TICK_INTERVAL": f"{TICK:g}s",
             "MONITOR_FEED_LEASE": f"{LEASE:g}s",
             "MONITOR_OUTBOX_DIR": str(home / "outbox"),
-            "MONITOR_DIGEST_TIME": "00:00",
-            "MONITOR_TIMEZONE": "UTC",
+            "MONITOR_DIGEST_TIME": "00:00",  # due at once, the next one eleven hours off or more
+            "MONITOR_TIMEZONE": noon_zone(datetime.now(UTC)),
             "MONITOR_HTTP_PORT": "0",
             "MONITOR_LOG_FORMAT": "json",
             "PYTHONPATH": str(ROOT),
@@ -251,7 +253,6 @@ def start_gated(
 ) -> tuple[str, Gate, Callable[[], str]]:
     """The daemons on yonhap, held at its fetch by the gate returned, and herald, read as usual
     (news of two hours ago): the libpq URL of their database, the gate and their logs."""
-    avoid_midnight()
     dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
     published = datetime.now(UTC) - timedelta(hours=2)
     gate = Gate(news.yonhap(published))
@@ -398,12 +399,12 @@ def test_a_connection_ended_mid_transaction_the_daemon_goes_on_and_loses_nothing
 def test_killed_while_the_smtp_server_holds_its_digest_another_sends_it_once(
     tmp_path: Path, postgres_url: str, feed_server: FeedServer, daemons: list[Daemon]
 ) -> None:
-    avoid_midnight()
+    zone = noon_zone(datetime.now(UTC))  # the digest's day cannot end under the test
     dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
     published = datetime.now(UTC) - timedelta(hours=2)
     handler = HeldFirstData()
     with running_smtp_server(handler=handler) as smtp:
-        digest_at = datetime.now(UTC) + timedelta(seconds=8)
+        digest_at = datetime.now(ZoneInfo(zone)) + timedelta(seconds=8)
         routes: dict[str, object] = {
             "yonhap": Route(body=news.yonhap(published), etag='"1"'),
             "herald": Route(body=news.herald(published), etag='"1"'),
@@ -415,6 +416,7 @@ def test_killed_while_the_smtp_server_holds_its_digest_another_sends_it_once(
             MONITOR_SMTP_STARTTLS="false",
             MONITOR_DIGEST_TO="reader@example.org",
             MONITOR_DIGEST_TIME=digest_at.strftime("%H:%M:%S"),
+            MONITOR_TIMEZONE=zone,
         )  # fmt: skip
         try:
             wait_for(handler.arrived.is_set, FAIL_AFTER, "a daemon sending the digest")
@@ -444,7 +446,6 @@ def test_killed_while_the_smtp_server_holds_its_digest_another_sends_it_once(
 def test_killed_while_a_channel_holds_its_alert_another_sends_it_once(
     tmp_path: Path, postgres_url: str, feed_server: FeedServer, daemons: list[Daemon]
 ) -> None:
-    avoid_midnight()
     dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
     published = datetime.now(UTC) - timedelta(hours=2)
     with HeldFirstAlert() as hook:
