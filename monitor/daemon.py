@@ -249,7 +249,7 @@ class Daemon:
     def _check(self) -> bool:
         if self.stopping.is_set():
             return False
-        self._refuse_another_schema()
+        self._refuse_another_database()
         self.reload_if_changed()
         self.take_over_claims(self.clock())
         if not self._any_due(self.clock()):
@@ -268,12 +268,14 @@ class Daemon:
         _log_changes(report.changes)
         return bool(report.feeds_checked)
 
-    def _refuse_another_schema(self) -> None:
+    def _refuse_another_database(self) -> None:
         """Stop when another version migrated the database while this daemon ran (`monitor db
         upgrade` of a newer monitor on another machine): its checks would write rows as this
         version knows them into tables it does not know, which could succeed with the new
-        columns left empty. Read once a tick: one row."""
-        problem = self.store.schema_problem()
+        columns left empty. Read once a tick: one row. Stop too when the SQLite file was
+        deleted under the daemon (its folder too): SQLite goes on writing into the file it
+        holds open, and all of it is lost when the process ends (one stat)."""
+        problem = self.store.file_problem() or self.store.schema_problem()
         if problem is not None:
             self.fatal = problem
             log.error("%s; this daemon stops", problem)

@@ -53,7 +53,8 @@ def health(
     outage: Outage | None = None,
     asked: str = "GET /healthz",
 ) -> HealthOut:
-    """GET /healthz: `unavailable` when the database does not answer; `starting` for one
+    """GET /healthz: `unavailable` when the database does not answer, or its SQLite file was
+    deleted under the server (`Store.file_problem`: the reason says which); `starting` for one
     `max_age` after `started` while no cycle has finished, then `stale`; `stale` too when the
     last successful cycle is older than `max_age`; else the feeds' `ok`, `degraded` or
     `unhealthy`. `ok` is `degraded` while the latest digest (of the last DIGEST_FAILURE_DAYS)
@@ -68,6 +69,12 @@ def health(
     2nd, 4th, 8th… failed request in a row, and once when it answers again, so a load balancer
     probing every few seconds does not flood the log."""
     limit = max_age.total_seconds()
+    gone = store.file_problem()  # what it reads is of a deleted file: the reason, not the rest
+    if gone is not None:
+        return HealthOut(
+            status="unavailable", database=False, last_successful_cycle=None, age_seconds=None,
+            max_age_seconds=limit, feeds=None, reasons=[gone],
+        )  # fmt: skip
     if schema is not None:
         return HealthOut(
             status="incompatible", database=True, last_successful_cycle=None, age_seconds=None,

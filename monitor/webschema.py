@@ -9,7 +9,9 @@ for one that could write (any other method: verdicts, silences, sign-ins), so no
 between two reads. Once another revision is found it stays found (the code cannot become the
 database's again): every request but a GET or HEAD is refused with 503 and the reason, /healthz
 answers `incompatible` (503) with it, and `on_found` is told once: `monitor serve` then stops
-with exit code 1, as `monitor run` does at its next tick.
+with exit code 1, as `monitor run` does at its next tick. The app's watch reads a SQLite file
+deleted under the server (`Store.file_problem`) as such a problem too: /healthz answers it
+`unavailable` (`healthz.health`).
 """
 
 from __future__ import annotations

@@ -39,6 +39,8 @@ One module per job; `Store` is their methods in one object:
 
 from __future__ import annotations
 
+from sqlalchemy import Engine
+
 from monitor import migrate
 from monitor.errors import StoreError
 from monitor.store.base import StoreBase, after_a_lost_connection, log
@@ -49,6 +51,7 @@ from monitor.store.definers import DefinersMixin
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT, DigestsMixin, DigestState
 from monitor.store.engine import (
     BUSY_TIMEOUT_MS,
+    OpenedFile,
     Upgrade,
     check_schema,
     connect,
@@ -164,6 +167,15 @@ class Store(
     StoreBase,
 ):
     """Every query monitor makes. Each method is one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._file = OpenedFile.of(engine)  # the SQLite file, to notice it deleted
+
+    def file_problem(self) -> str | None:
+        """Why the SQLite file opened is no longer at its path (deleted under a running
+        daemon), or None (always on PostgreSQL): one stat."""
+        return None if self._file is None else self._file.problem()
 
     @property
     def where(self) -> str:

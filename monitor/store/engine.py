@@ -145,6 +145,47 @@ def sqlite_file(parsed: URL) -> Path | None:
     return None if database.startswith("file:") else Path(database)
 
 
+@dataclass(frozen=True)
+class OpenedFile:
+    """The SQLite file a store opened: its path and which file it was (device, inode). A file
+    deleted under a running daemon stays open to it and takes its writes, which end with the
+    process: `problem` says so, so the daemon stops instead (`Daemon.check`)."""
+
+    path: Path
+    device: int
+    inode: int
+
+    @classmethod
+    def of(cls, engine: Engine) -> OpenedFile | None:
+        """The file of `engine` as it is now; None for a database not in a file, or no file."""
+        file = sqlite_file(engine.url)
+        if file is None:
+            return None
+        try:
+            found = file.stat()
+        except OSError:
+            return None
+        return cls(file.resolve(), found.st_dev, found.st_ino)
+
+    def problem(self) -> str | None:
+        """Why the path no longer names the file opened (deleted, its folder too, or another
+        file put there), or None: one stat."""
+        try:
+            found = self.path.stat()
+        except OSError:
+            folder = self.path.parent
+            gone = "deleted" if folder.is_dir() else f"deleted with its folder {folder}"
+        else:
+            if (found.st_dev, found.st_ino) == (self.device, self.inode):
+                return None
+            gone = "replaced by another file"
+        return (
+            f"store: the database file {self.path} was {gone} while monitor ran; what is "
+            "written now would be lost with the process. Put the file back from a backup "
+            "before starting monitor again: a start makes a new, empty database there"
+        )
+
+
 def _missing(where: str) -> str:
     return f"store: no database at {where}; run monitor check or monitor run first"
 

@@ -169,7 +169,9 @@ def create_app(
         max_body_bytes=settings.http_max_body_bytes,
     )
     app.state.monitor = _State(store, definitions, settings, clock, clock(), validity, failing)
-    app.state.schema = SchemaWatch(lambda: store.schema_problem(), clock, on_found=on_schema_change)
+    app.state.schema = SchemaWatch(
+        lambda: store.file_problem() or store.schema_problem(), clock, on_found=on_schema_change
+    )  # a deleted SQLite file (`Store.file_problem`) is no database to write to either
     app.include_router(_open)
     routers = (_cached, _api, _pages, webentries.router, webexplain.router, webexport.router,
                websilences.router)  # fmt: skip
