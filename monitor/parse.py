@@ -4,8 +4,8 @@ Every format feedparser 6 reads (RSS 0.9x-2.0, RDF, Atom 0.3/1.0) goes through o
 so nothing downstream sees a feedparser object. HTML in titles and descriptions becomes
 plain text (`html_to_text`); links are made absolute; each entry's publisher is the
 registrable domain of its link (`publisher_of`); one read gives at most MAX_ITEMS entries, the
-newest (`_newest`). A body that is not a feed raises ParseError; a feed that is ill-formed but
-readable comes back with a `warning`. `parse_job` is what a worker process of
+newest (`itemcap.newest`). A body that is not a feed raises ParseError; a feed that is
+ill-formed but readable comes back with a `warning`. `parse_job` is what a worker process of
 `monitor.parsepool` runs.
 """
 
@@ -32,9 +32,11 @@ from monitor.counts import count
 from monitor.domain import CONTROLS, MAX_TEXT, MAX_TITLE, Entry, without_controls
 from monitor.errors import ParseError
 from monitor.identity import distinct_items
+from monitor.itemcap import MAX_ITEMS, newest, over_cap
 from monitor.links import host_key, without_password, without_userinfo
 
 __all__ = [
+    "MAX_ITEMS",
     "ParseJob",
     "Parsed",
     "ParsedFeed",
@@ -81,11 +83,6 @@ OUT_OF_MEMORY = "out of memory (parse memory limit)"
 # Said when a body stops before its end; several of these are joined with "; ".
 ENDS_EARLY = "the body ends early (cut off?): its last item left out until the feed is read whole"
 ENDS_AFTER_AN_ITEM = "the body ends early (cut off?), after an item's end: read whole next time"
-
-# The most items taken from one read of a feed: the largest real feed seen carries 60 (a CMS's
-# archive feed a few hundred), while 9 MB under the body cap holds 170,000 tiny items, each of
-# them a row stored and matched in the cycle, again at every read of a feed that renews guids.
-MAX_ITEMS = 1_000
 
 
 def parse_feed(
@@ -138,10 +135,10 @@ def parse_feed(
         problem = _also(problem, left_out)
         if not items:
             raise ParseError(f"parse: {shown}: not a feed ({problem})")
-    items, over = _newest(items)
-    if over:
-        problem = _also(problem, over)
-    entries, shared = _unique(items)
+    taken, which = newest(items)
+    entries, shared = _unique(taken)
+    if which:  # said with the copies known: 1,000 items alike taken are one kept
+        problem = _also(problem, over_cap(len(items), which, len(entries), len(taken)))
     if shared:  # a CMS that gives every item one guid: its stories are told apart by headline
         problem = _also(problem, shared)
     return ParsedFeed(
@@ -237,28 +234,6 @@ def _whole(entries: list[Entry], parsed: Mapping[str, Any], body: bytes) -> tupl
             "early?)"
         )
     return whole, "; ".join(notes)
-
-
-def _newest(entries: list[Entry]) -> tuple[list[Entry], str]:
-    """At most MAX_ITEMS of `entries`, in their order: the newest by date, then the first of
-    those without one; and what the feed's warning tells of the others ("" when none)."""
-    if len(entries) <= MAX_ITEMS:
-        return entries, ""
-    dated = [(e.published, n) for n, e in enumerate(entries) if e.published is not None]
-    dated.sort(key=lambda pair: pair[0], reverse=True)  # stable: the first of one date first
-    undated = (n for n, e in enumerate(entries) if e.published is None)
-    kept = sorted([*(n for _, n in dated), *undated][:MAX_ITEMS])
-    which = (
-        f"the first {MAX_ITEMS:,}"
-        if not dated
-        else f"the {MAX_ITEMS:,} newest by date"
-        if len(dated) >= MAX_ITEMS
-        else f"the newest by date, then the first without one: {MAX_ITEMS:,}"
-    )
-    return [entries[n] for n in kept], (
-        f"{len(entries):,} items, more than one read takes: {which} kept, "
-        f"{len(entries) - MAX_ITEMS:,} left out"
-    )
 
 
 def _last_item_closed(body: bytes) -> bool:

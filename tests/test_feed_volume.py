@@ -110,3 +110,21 @@ def test_the_items_a_read_keeps(items: list[news.Item], kept: Sequence[int], sai
     parsed = parse_feed(news.rss("junk", items), feed_id="junk", url="https://junk.example/")
     assert [e.link for e in parsed.entries] == [f"https://junk.example/n{n}" for n in kept]
     assert parsed.warning == said
+
+
+@pytest.mark.parametrize(
+    "item",
+    [b"<item/>", b"<item><title>Same</title><link>https://junk.example/1</link></item>"],
+    ids=["empty", "titled"],
+)
+def test_a_read_of_one_item_over_and_over_says_one_was_kept(item: bytes) -> None:
+    """A feed of one item repeated past the cap (1.2 million `<item/>` were seen): the copies
+    are kept once, and the warning says so, counted in the items taken (not read again)."""
+    body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>junk</title>'
+    parsed = parse_feed(body + item * (MAX_ITEMS + 5) + b"</channel></rss>", feed_id="junk",
+                        url="https://junk.example/feed.xml")  # fmt: skip
+    assert len(parsed.entries) == 1
+    assert parsed.warning == (
+        f"{MAX_ITEMS + 5:,} items, more than one read takes: the first {MAX_ITEMS:,} read, 5 "
+        f"left out; of those, 1 item kept, {MAX_ITEMS - 1:,} the same as an earlier one"
+    )
