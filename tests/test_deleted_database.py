@@ -153,6 +153,7 @@ def test_healthz_says_the_database_file_was_deleted_and_writes_are_refused(
         assert client.get("/healthz").json()["status"] != "unavailable"
         shutil.rmtree(db.parent)
         answer = client.get("/healthz")
+        metrics = client.get("/metrics")  # not `monitor_schema_incompatible 1`: no database
         written = client.post("/silences", json={"indicator": "x", "hours": 1, "reason": "r"})
     assert answer.status_code == 503
     health = answer.json()
@@ -163,4 +164,5 @@ def test_healthz_says_the_database_file_was_deleted_and_writes_are_refused(
         "backup before starting monitor again: a start makes a new, empty database there"
     ]
     assert written.status_code == 503, written.text
+    assert metrics.status_code == 503 and "incompatible" not in metrics.text
     assert not db.parent.exists()

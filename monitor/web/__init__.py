@@ -385,6 +385,9 @@ def metrics(state: State, request: Request) -> Response:
     configured feeds no daemon stored yet counted as never read, as /feeds lists them), and
     whether another version migrated it (`monitor_schema_incompatible`: then, should its tables
     no longer read as this code knows them, that gauge alone)."""
+    gone = state.store.file_problem()
+    if gone is not None:  # no database to count from, nor another version's: 503, as /healthz
+        raise StoreError(gone)
     problem = request.app.state.schema.problem
     try:
         body = prometheus.render(state.feed_store(), state.clock(), state.validity(), problem)
