@@ -541,7 +541,29 @@ def _context() -> multiprocessing.context.BaseContext:
     """forkserver where there is one: workers fork from a clean process that loaded the
     parsers once (`monitor.parseworker`), never from the caller's threads; spawn elsewhere."""
     if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["__main__", "monitor.parseworker"])
-        return context
+        multiprocessing.get_context("forkserver").set_forkserver_preload(
+            ["__main__", "monitor.parseworker"]
+        )
+        return _ForkServer()
     return multiprocessing.get_context("spawn")
+
+
+if "forkserver" in multiprocessing.get_all_start_methods():
+
+    class _Worker(multiprocessing.context.ForkServerProcess):
+        """A worker that is signalled only while it runs. The forkserver, its parent, reaps it
+        as it ends, before the pool hears of it; a pool that breaks then ends its workers with
+        SIGTERM (`ProcessPoolExecutor`), which went to the dead one's pid too: free by then,
+        and soon another process's on a busy host, which it would stop. Its exit code, read
+        first, says whether it still runs."""
+
+        def terminate(self) -> None:
+            if self.exitcode is None:
+                super().terminate()
+
+        def kill(self) -> None:
+            if self.exitcode is None:
+                super().kill()
+
+    class _ForkServer(multiprocessing.context.ForkServerContext):
+        Process = _Worker

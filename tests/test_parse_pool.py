@@ -269,3 +269,31 @@ def test_a_machine_of_one_cpu_parses_in_a_worker_process_too(
 
     assert isinstance(results["a"], ParsedFeed)
     assert int(Path(f"{marker}.pid").read_text()) != os.getpid()
+
+
+def test_a_broken_pool_sends_no_sigterm_to_the_pid_of_its_dead_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dead worker's pid is free at once (the forkserver, its parent, reaps it before it tells
+    the pool), and on a busy host (pid_max 32768 here) soon another process's: the pool that
+    breaks ends its workers with SIGTERM, and sent one to that pid too: whatever process had
+    it by then was stopped (a `monitor` command of a test run beside it, with exit 143)."""
+    sent: list[tuple[int, int]] = []
+    kill = os.kill
+
+    def recorded(pid: int, sig: int) -> None:
+        sent.append((pid, sig))
+        kill(pid, sig)
+
+    monkeypatch.setattr(os, "kill", recorded)
+    marker = tmp_path / "busy"
+    items = [job("done", pid_after(marker)), job("busy", hang_once(marker))]
+    stream = parse_many(items, workers=2)
+    next(stream)  # "busy" hangs in the other worker: this one is idle
+    dead = int(Path(f"{marker}.pid").read_text())
+    os.kill(dead, signal.SIGKILL)
+    rest = list(stream)
+
+    assert [r[0] for r in rest if r is not None] == ["busy"]  # the pool did break, and went on
+    assert (dead, signal.SIGKILL) in sent
+    assert (dead, signal.SIGTERM) not in sent, sent
