@@ -4,7 +4,8 @@
     build_digest(DigestInput, sender=, recipients=) -> EmailMessage   pure: same input, same bytes
 
 What it is built from (`DigestInput`) and how it words statuses, times and its summary are
-`monitor.digestinput`'s; this module lays them out as the templates read them.
+`monitor.digestinput`'s; what its templates read of it (each change, standing status and
+problem as shown) is `monitor.digestview`'s; this module renders them and builds the message.
 
 Jinja2 is imported here and in `page` only. Delivering it is `monitor.mail`'s job; deciding
 *whether* today's digest is due and claiming it in the database is `monitor.daily`'s.
@@ -16,12 +17,10 @@ import functools
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, tzinfo
+from datetime import UTC
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
-from urllib.parse import quote
 
 import jinja2
 
@@ -34,27 +33,10 @@ from monitor.digestinput import (
     format_status,
     format_time,
     subject_for,
-    summary,
-    zone_named,
 )
-from monitor.domain import UNKNOWN, Evidence, StatusChange, UnreadFeed, digest_of
+from monitor.digestview import context
+from monitor.domain import digest_of
 from monitor.languages import marked_language
-from monitor.links import without_userinfo
-from monitor.shownterms import shown_terms
-from monitor.views import (
-    COLOURS,
-    NOT_READ_YET,
-    clean,
-    lede,
-    named_feeds,
-    page_address,
-    shown_reason,
-    tone_of,
-    unread_lines,
-    unread_words,
-    web_url,
-)
-from monitor.webmodels import IndicatorView
 
 log = logging.getLogger(__name__)
 
@@ -70,346 +52,6 @@ EVIDENCE_PER_INDICATOR = 3
 PART_BUDGET = 90_000
 EVIDENCE_STEPS = ((EVIDENCE_PER_CHANGE, EVIDENCE_PER_INDICATOR), (3, 2), (2, 1), (1, 1), (1, 0),
                   (0, 0))  # fmt: skip
-
-# ---------------------------------------------------------------- the view the templates read
-
-
-@dataclass(frozen=True)
-class _Item:
-    title: str
-    url: str  # as given, cleaned; shown as text
-    href: str | None  # only http(s)
-    publisher: str
-    when: str
-    snippet: str  # the news beyond the headline (`views.lede`), or ""
-    terms: str  # the matched terms as words a person wrote, joined
-    judged: bool = False  # an analyst's standing `yes` (as the page and `monitor history` say)
-    lang: str = ""  # of its headline and snippet (`marked_language`), "" for the digest's own
-
-
-@dataclass(frozen=True)
-class _Listed:
-    """Evidence of an indicator already listed under "What changed": referred back to, not
-    listed again."""
-
-    count: int
-    anchor: str  # the HTML id of the change it is listed under
-
-
-@dataclass(frozen=True)
-class _Change:
-    indicator: str
-    old: str
-    new: str
-    old_code: str  # as stored: the badge's data-status, as on the page
-    new_code: str
-    old_tone: str
-    tone: str
-    when: str
-    items: tuple[_Item, ...]
-    more: int
-    reason: str = ""  # the analyst's verdict that caused it, if one did
-    page: str | None = None  # the indicator's page under MONITOR_PUBLIC_URL
-    anchor: str = ""
-    listed: _Listed | None = None  # evidence listed under an earlier change
-    replayed: bool = False  # recorded by `monitor replay`, not found by a check
-    removed: bool = False  # its indicator is no longer defined
-    command: str = ""  # that shows the evidence beyond `items` when no page does (`_command`)
-    unread: str = ""  # where the feeds not read then are listed whole, when `reason` cuts them
-
-
-@dataclass(frozen=True)
-class _Line:
-    title: str
-    status: str
-    code: str  # as stored: the badge's data-status, as on the page
-    why: str  # for unknown, why ("feeds not read: …") under its badge, else ""
-    unread: str  # `views.unread_words`: feeds not read under a status the others support
-    tone: str
-    since: str
-    items: tuple[_Item, ...]
-    more: int
-    page: str | None = None  # the indicator's page under MONITOR_PUBLIC_URL
-    listed: _Listed | None = None  # evidence listed under "What changed"
-    removed: bool = False  # its indicator is no longer defined
-    command: str = ""  # that shows the evidence beyond `items` when no page does (`_command`)
-
-
-@dataclass(frozen=True)
-class _Group:
-    name: str
-    lines: tuple[_Line, ...]
-
-
-@dataclass(frozen=True)
-class _Silenced:
-    indicator: str  # its title, and the outcome's id when the silence is of one
-    until: str
-    who: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class _Problem:
-    name: str
-    url: str
-    href: str | None
-    text: str
-    members: tuple[str, ...] = ()  # of an `_Outage`: the indicators it made unknown
-
-
-@dataclass(frozen=True)
-class _Outage:
-    """Indicators unknown for the same feeds (the same reason): why is said once, under feed
-    health, in an entry named `name` that lists them; each one's change and standing status
-    names the feeds and points to it (`pointer`)."""
-
-    name: str  # "7 indicators unknown": its entry under feed health
-    reason: str  # as shown
-    feeds: tuple[str, ...]  # the feeds not read, () when not kept (an older change's)
-    lines: tuple[IndicatorView, ...]
-
-    @property
-    def pointer(self) -> str:
-        """What a change to it and its standing status say instead of the whole reason."""
-        where = f"\u201c{self.name}\u201d under feed health, below"
-        if not self.feeds:
-            return f"feeds not read: listed in {where}"
-        return f"feeds not read: {named_feeds(self.feeds)}; see {where}"
-
-
-def _unknown_why(line: IndicatorView, zone: tzinfo) -> str:
-    """Why an `unknown` indicator is so, as shown; "" for any other status."""
-    return shown_reason(line.reason, zone) if line.status == UNKNOWN else ""
-
-
-def _outages(data: DigestInput, zone: tzinfo) -> dict[str, _Outage]:
-    """The reasons two or more unknown indicators share (a day the feeds died gives each the
-    same one), by their shown text: said once, not under each indicator three times over."""
-    by_reason: dict[str, list[IndicatorView]] = {}
-    for line in data.indicators:
-        why = _unknown_why(line, zone)
-        if why:
-            by_reason.setdefault(why, []).append(line)
-    shared = [(why, lines) for why, lines in by_reason.items() if len(lines) > 1]
-    outages = {}
-    for n, (why, lines) in enumerate(shared, 1):
-        feeds = {tuple(u.feed_id for u in line.unread_feeds) for line in lines}
-        named = feeds.pop() if len(feeds) == 1 else ()
-        name = f"{len(lines)} indicators unknown" + (f" (group {n})" if len(shared) > 1 else "")
-        outages[why] = _Outage(name, why, named, tuple(lines))
-    return outages
-
-
-def _covered(unread: Sequence[UnreadFeed], problems: Sequence[FeedProblem]) -> bool:
-    """Whether feed health lists each of these feeds with the error and time its reason
-    gives: then the reason need not say them again."""
-    by_id = {p.feed_id: p for p in problems}
-    return bool(unread) and all(
-        (p := by_id.get(u.feed_id)) is not None
-        and p.since == u.since
-        and " ".join(u.error.split()) in " ".join(p.problem.split())
-        for u in unread
-    )
-
-
-def _tone(status: str, outcome_ids: Sequence[str]) -> str:
-    """Inline CSS of a status badge, from the colour table the page's CSS is drawn from."""
-    colour = COLOURS[tone_of(status, outcome_ids)]
-    return f"background:{colour.background};color:{colour.text};border:1px solid {colour.fill}"
-
-
-def _item(evidence: Evidence, zone: tzinfo) -> _Item:
-    url = clean(evidence.link)
-    return _Item(
-        title=clean(evidence.title) or "(untitled)",
-        url=url,
-        href=web_url(url),
-        publisher=clean(evidence.publisher),
-        when=format_time(evidence.time, zone),
-        snippet=lede(evidence.title, evidence.snippet),
-        terms=", ".join(shown_terms(evidence.terms, evidence.title, evidence.snippet)),
-        judged=bool(evidence.judged),
-        lang=marked_language(f"{evidence.title} {evidence.snippet}"),
-    )
-
-
-def _key(evidence: Evidence) -> tuple[str, int, str]:
-    """One piece of evidence of one indicator: its entry, or its link (or headline) when it has
-    no entry id. An article behind two indicators is listed under each one's change: under the
-    other's it would show that one's matched terms, and this one's change would seem to rest
-    on less than it does."""
-    entry = (evidence.entry_id, "") if evidence.entry_id else (0, evidence.link or evidence.title)
-    return (evidence.indicator_id, *entry)
-
-
-class _Ledger:
-    """Which evidence the digest has listed, and under which change: each piece once."""
-
-    def __init__(self) -> None:
-        self._where: dict[tuple[str, int, str], str] = {}
-
-    def items(
-        self, evidence: Sequence[Evidence], zone: tzinfo, limit: int, anchor: str | None
-    ) -> tuple[tuple[_Item, ...], int, _Listed | None]:
-        """The evidence not listed under a change yet (at most `limit`: listed under the change
-        `anchor`; None, a standing status, lists them and records nothing: another standing
-        status lists its own), how many more there are, and what was listed before."""
-        fresh = [e for e in evidence if _key(e) not in self._where]
-        before = [self._where[_key(e)] for e in evidence if _key(e) in self._where]
-        shown = fresh[:limit]
-        if anchor is not None:
-            self._where.update((_key(e), anchor) for e in shown)
-        listed = _Listed(len(before), before[0]) if before else None
-        return tuple(_item(e, zone) for e in shown), len(fresh) - len(shown), listed
-
-
-def _command(page: str | None, indicator_id: str) -> str:
-    """What shows the evidence a digest leaves out when no page of it does (no
-    MONITOR_PUBLIC_URL, or an indicator no longer defined): `monitor history ID`; "" else."""
-    return "" if page else f"monitor history {indicator_id}"
-
-
-def _anchor(change: StatusChange, n: int) -> str:
-    return f"change-{n}-{quote(change.indicator_id, safe='')}"
-
-
-def _changes(
-    data: DigestInput, zone: tzinfo, ledger: _Ledger, limit: int, outages: dict[str, _Outage]
-) -> tuple[_Change, ...]:
-    titles = {line.id: line.title for line in data.indicators}
-    outcomes = {line.id: [o.id for o in line.outcomes] for line in data.indicators}
-    views = []
-    ordered = sorted(data.changes, key=lambda c: (c.at, c.indicator_id))
-    for n, change in enumerate(ordered, 1):
-        # An indicator no longer defined nor listed: coloured by the outcomes its change kept.
-        ids = outcomes.get(change.indicator_id) or [o for o, _label in change.labels]
-        anchor = _anchor(change, n)
-        items, more, listed = ledger.items(change.evidence, zone, limit, anchor)
-        more += change.evidence_count - len(change.evidence)  # a change keeps its top ones
-        removed = change.indicator_id in data.removed
-        page = None if removed else web_url(page_address(data.page_url, change.indicator_id) or "")
-        reason = shown_reason(change.reason, zone)
-        views.append(
-            _Change(
-                indicator=clean(titles.get(change.indicator_id) or change.title)
-                or change.indicator_id,
-                old=format_status(change.old_status),
-                new=format_status(change.new_status),
-                old_code=change.old_status,
-                new_code=change.new_status,
-                old_tone=_tone(change.old_status, ids),
-                tone=_tone(change.new_status, ids),
-                when=format_time(change.at, zone),
-                items=items,
-                more=more,
-                reason=outages[reason].pointer if reason in outages else reason,
-                page=page,
-                anchor=anchor,
-                listed=listed,
-                replayed=change.replayed,
-                removed=removed,
-                command=_command(page, change.indicator_id),
-                unread=_unread(change, zone, page),
-            )
-        )
-    return tuple(views)
-
-
-def _unread(change: StatusChange, zone: tzinfo, page: str | None) -> str:
-    """A line under a change's reason when the reason does not say each feed not read then
-    whole (`views.unread_lines`): how many, and where they are listed, not the list (a digest
-    of many indicators gone unknown would list the same feeds under each, over its budget)."""
-    n = len(unread_lines(change, zone))
-    if not n:
-        return ""
-    where = "its page's history" if page else f"`monitor history {change.indicator_id}`"
-    each = "each" if n > 1 else "it"
-    return f"{count(n, 'feed')} not read then: {where} lists {each} with its whole error"
-
-
-def _groups(
-    data: DigestInput, zone: tzinfo, ledger: _Ledger, limit: int, outages: dict[str, _Outage]
-) -> tuple[_Group, ...]:
-    groups: dict[str, list[_Line]] = {}
-    for line in data.indicators:
-        items, more, listed = ledger.items(line.evidence, zone, limit, None)
-        more += max(0, line.evidence_count - len(line.evidence))  # a view has its newest ones
-        removed = line.id in data.removed
-        page = None if removed else web_url(page_address(data.page_url, line.id) or "")
-        why = (_unknown_why(line, zone) or NOT_READ_YET) if line.status == UNKNOWN else ""
-        view = _Line(
-            title=clean(line.title) or line.id,
-            status=format_status(line.status),
-            code=line.status,
-            why=outages[why].pointer if why in outages else why,
-            unread=unread_words(line),
-            tone=_tone(line.status, [o.id for o in line.outcomes]),
-            since=format_time(line.since, zone) if line.since else "",  # no check yet
-            items=items,
-            more=more,
-            page=page,
-            listed=listed,
-            removed=removed,
-            command=_command(page, line.id),
-        )
-        groups.setdefault(clean(line.group) or "Other", []).append(view)
-    return tuple(_Group(name, tuple(lines)) for name, lines in groups.items())
-
-
-def _silenced(data: DigestInput, zone: tzinfo) -> tuple[_Silenced, ...]:
-    titles = {line.id: line.title for line in data.indicators}
-    return tuple(
-        _Silenced(
-            indicator=clean(titles.get(s.indicator_id, s.indicator_id))
-            + (f" ({clean(s.outcome_id)})" if s.outcome_id else ""),
-            until=format_time(s.until, zone),
-            who=clean(s.created_by),
-            reason=clean(s.reason),
-        )
-        for s in sorted(data.silences, key=lambda s: (s.until, s.indicator_id))
-    )
-
-
-def _problems(data: DigestInput, zone: tzinfo, outages: dict[str, _Outage]) -> tuple[_Problem, ...]:
-    views = []
-    if data.replay_note:  # "statuses held: a replay from …"
-        name, _, text = data.replay_note.partition(": ")
-        views.append(_Problem(name.capitalize(), "", None, clean(text)))
-    for p in data.feed_problems:
-        url = clean(p.url)
-        text = clean(p.text(format_time(p.since, zone) if p.since else ""))
-        views.append(_Problem(clean(p.feed_id), url, web_url(without_userinfo(url)), text))
-    for line in data.indicators:
-        why = _unknown_why(line, zone)
-        if why in outages:
-            continue  # said once, below
-        if line.status == UNKNOWN:
-            since = f" since {format_time(line.since, zone)}" if line.since else ""
-            text = f"status unknown{since}: {why or 'its feeds are not read'}"
-            views.append(_Problem(clean(line.title) or line.id, "", None, text))
-    views.extend(_outage(outage, data, zone) for outage in outages.values())
-    return tuple(views)
-
-
-def _outage(outage: _Outage, data: DigestInput, zone: tzinfo) -> _Problem:
-    """The one entry of indicators unknown for the same feeds: the feeds (each listed above
-    when feed health says its error and since when, else the reason whole) and the indicators,
-    each with since when it is unknown unless they all share it."""
-    sinces = {format_time(line.since, zone) if line.since else "" for line in outage.lines}
-    shared = sinces.pop() if len(sinces) == 1 else ""
-    feeds = outage.lines[0].unread_feeds
-    if outage.feeds and _covered(feeds, data.feed_problems):
-        text = f"feeds not read: {named_feeds(outage.feeds)}, each listed above with its error"
-    else:
-        text = outage.reason
-    members = tuple(
-        (clean(line.title) or line.id)
-        + (f" (since {format_time(line.since, zone)})" if line.since and not shared else "")
-        for line in outage.lines
-    )
-    return _Problem(outage.name + (f" since {shared}" if shared else ""), "", None, text, members)
-
 
 # ---------------------------------------------------------------- rendering
 
@@ -468,28 +110,11 @@ def _shortened(per_change: int, per_line: int) -> str:
 def _render(
     data: DigestInput, per_change: int, per_line: int, *, shortened: bool
 ) -> tuple[str, str]:
-    zone = zone_named(data.timezone)
-    page = clean(data.page_url) if data.page_url else ""
-    ledger = _Ledger()  # the changes first: the standing statuses refer back to them
-    outages = _outages(data, zone)
-    context = {
-        "day": data.day.strftime("%A %d %B %Y").replace(" 0", " "),
-        "timezone": data.timezone,
-        "summary": summary(data),
-        "shortened": _shortened(per_change, per_line) if shortened else "",
-        "changes": _changes(data, zone, ledger, per_change, outages),
-        "held": data.held,
-        "silenced": _silenced(data, zone),
-        "groups": _groups(data, zone, ledger, per_line, outages),
-        "standing_at": format_time(data.standing_at, zone) if data.standing_at else "",
-        "problems": _problems(data, zone, outages),
-        "generated": format_time(data.generated_at, zone),
-        "page_url": page,
-        "page_href": web_url(page),
-    }
+    variables = context(data, per_change, per_line)
+    variables["shortened"] = _shortened(per_change, per_line) if shortened else ""
     env = _environment()
-    text = _one_blank_line(env.get_template("digest.txt.j2").render(context))
-    html = env.get_template("digest.html.j2").render(context, subject=subject_for(data))
+    text = _one_blank_line(env.get_template("digest.txt.j2").render(variables))
+    html = env.get_template("digest.html.j2").render(variables, subject=subject_for(data))
     return text, html
 
 
