@@ -150,6 +150,13 @@ class _Outage:
             return f"feeds not read: listed in {where}"
         return f"feeds not read: {named_feeds(self.feeds)}; see {where}"
 
+    def said(self, indicator_id: str, reason: str) -> str:
+        """What a change of `indicator_id` for `reason` (as shown) says: the `pointer` when
+        this entry lists that indicator, else `reason` (a change of an indicator no longer
+        unknown, or unknown for other feeds since, would point to an entry without it)."""
+        listed = any(line.id == indicator_id for line in self.lines)
+        return self.pointer if listed else reason
+
 
 def _unknown_why(line: IndicatorView, zone: tzinfo) -> str:
     """Why an `unknown` indicator is so, as shown; "" for any other status."""
@@ -263,6 +270,7 @@ def _changes(
         removed = change.indicator_id in data.removed
         page = None if removed else web_url(page_address(data.page_url, change.indicator_id) or "")
         reason = shown_reason(change.reason, zone)
+        outage = outages.get(reason)
         views.append(
             _Change(
                 indicator=clean(titles.get(change.indicator_id) or change.title)
@@ -276,7 +284,7 @@ def _changes(
                 when=format_time(change.at, zone),
                 items=items,
                 more=more,
-                reason=outages[reason].pointer if reason in outages else reason,
+                reason=outage.said(change.indicator_id, reason) if outage else reason,
                 page=page,
                 anchor=anchor,
                 listed=listed,

@@ -11,8 +11,10 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from monitor.daily import send_daily_digest
-from monitor.domain import Definitions
+from monitor.domain import Definitions, Feed
+from monitor.settings import Settings
 from monitor.store import Store
+from tests import news
 from tests.feedserver import FeedServer
 from tests.smtpserver import running_smtp_server
 from tests.test_daily import DAY, READ_BEFORE, at, check, definitions, settings, store
@@ -78,3 +80,58 @@ def test_a_day_the_feeds_died_says_why_once(
             "7 indicators changed since the last digest. The feeds were checked in 3 cycles"
             " (6 feed reads, every one failed), the last at 2026-01-07 06:50 UTC" in text
         ), kind
+
+
+def _feeds_die(
+    definitions: Definitions, store: Store, feed_server: FeedServer, s: Settings
+) -> None:
+    """DAY's digest goes out with every feed read; at 08:00 both feeds fail, for good, and by
+    noon the checks have made the 7 indicators unknown."""
+    check(definitions, store, at(7) - READ_BEFORE)
+    assert send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="t").sent
+    for path in ("/yonhap.xml", "/herald.xml"):
+        feed_server.route(path, status=503, body=b"down for maintenance")
+    for hour in (8, 12):
+        check(definitions, store, at(hour))
+
+
+def test_a_change_points_to_the_outage_entry_only_when_the_entry_lists_its_indicator(
+    definitions: Definitions, store: Store, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """All 7 go unknown at 08:30 for the same feeds; at 16:00 the feeds file gains a feed that
+    North Korea's indicator reads, and it is read: that indicator is no longer unknown, and
+    the outage entry lists the other 6. Before, its 08:30 change still read "see “6
+    indicators unknown” under feed health", an entry that does not name it; now it says its
+    own reason, the feeds and their errors."""
+    day2 = DAY + timedelta(days=1)
+    feed_server.route("/kcna.xml", body=news.rss("KCNA Watch", []))
+    kcna = Feed("kcna", feed_server.url("/kcna.xml"), ("search-northkorea",))
+    wider = Definitions(definitions.indicators, (*definitions.feeds, kcna), definitions.hash)
+    with running_smtp_server() as smtp:
+        s = settings(smtp, tmp_path)
+        _feeds_die(definitions, store, feed_server, s)
+        check(wider, store, at(16))
+        check(wider, store, at(7, day2) - READ_BEFORE)
+        assert send_daily_digest(wider, store, s, day=day2, now=at(7, day2), owner="t").sent
+    north = definitions.indicator("north-korea-stance").title
+    own = (
+        "feeds not read: yonhap: failing since 2026-01-06 08:00 UTC (fetch: HTTP 503 Service"
+        " Unavailable); herald: failing since 2026-01-06 08:00 UTC (fetch: HTTP 503 Service"
+        " Unavailable)"
+    )
+    pointer = POINTER.replace("7 indicators", "6 indicators")
+    for kind, text in _parts(smtp.messages[1].message).items():
+        heads = ("Standing status", "Feed health") if kind == "html" else ("STANDING", "FEED H")
+        changed, health = text[: text.index(heads[0])], text[text.index(heads[1]) :]
+        entry = health[health.index("6 indicators unknown") :]
+        assert north not in entry, kind  # the entry lists the 6 still unknown
+        went = _said_of(north, changed, [i.title for i in wider.indicators])  # its first change
+        assert "⚠ unknown" in went and own in went, kind
+        assert "under feed health" not in went, kind
+        assert changed.count(pointer) == 6, kind  # each of the others points there
+
+
+def _said_of(title: str, text: str, titles: list[str]) -> str:
+    """What `text` says under the first mention of `title`, up to the next title's."""
+    start = text.index(title) + len(title)
+    return text[start : min(i for t in titles if (i := text.find(t, start)) >= 0)]
