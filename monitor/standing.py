@@ -23,6 +23,7 @@ from monitor.domain import (
     Rule,
     Status,
     StatusChange,
+    UnreadFeed,
 )
 from monitor.evaluate import level_of
 from monitor.store import Around, Store
@@ -98,10 +99,10 @@ def _as_kept(
 
 
 def _held(indicator: Indicator, status: str, change: StatusChange | None) -> Status:
-    """`status` as the change that set it (None: not known) recorded it, for `indicator_view`.
-    A change keeps the evidence of the outcome(s) behind its status only: those are at the
-    level the status names (`mixed`: the highest their kept evidence tells), the others read
-    `none`."""
+    """`status` as the change that set it (None: not known) recorded it, for `indicator_view`:
+    its reason and, for `unknown`, the feeds not read (`_unread`). A change keeps the evidence
+    of the outcome(s) behind its status only: those are at the level the status names
+    (`mixed`: the highest their kept evidence tells), the others read `none`."""
     evidence = change.evidence if change is not None else ()
     kept = {o.id: tuple(e for e in evidence if e.outcome_id == o.id) for o in indicator.outcomes}
     sources = {o: tuple(dict.fromkeys(e.publisher for e in items)) for o, items in kept.items()}
@@ -123,7 +124,18 @@ def _held(indicator: Indicator, status: str, change: StatusChange | None) -> Sta
         for o in indicator.outcomes
     )
     hash_ = change.definition_hash if change is not None else indicator.hash
-    return Status(indicator.id, status, outcomes, hash_, change.reason if change else "")
+    reason = change.reason if change is not None else ""
+    return Status(indicator.id, status, outcomes, hash_, reason, _unread(status, change))
+
+
+def _unread(status: str, change: StatusChange | None) -> tuple[UnreadFeed, ...]:
+    """The feeds not read under `status` as the change that set it kept them (`unread_feeds`,
+    from revision 0034 on): for `unknown`, every feed the indicator reads, as long as it stays
+    so. Under another status they may have been read again since without a change: not
+    said."""
+    if status != UNKNOWN or change is None:
+        return ()
+    return change.unread or ()
 
 
 __all__ = ["indicator_views_at"]

@@ -131,7 +131,44 @@ def test_a_change_points_to_the_outage_entry_only_when_the_entry_lists_its_indic
         assert changed.count(pointer) == 6, kind  # each of the others points there
 
 
+def test_a_past_day_s_digest_built_again_names_the_feeds_the_first_one_named(
+    definitions: Definitions, store: Store, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Sent again with --force after its day (its standing statuses then worked out from the
+    changes recorded), the digest of a day the feeds died names the feeds under each change
+    and standing status, and in the outage entry, as the one sent that day did. Before, the
+    rebuilt one's said "feeds not read: listed in “7 indicators unknown” …" and the entry
+    the first reason whole: the feeds kept with the changes were not passed on."""
+    day2 = DAY + timedelta(days=1)
+    with running_smtp_server() as smtp:
+        s = settings(smtp, tmp_path)
+        _feeds_die(definitions, store, feed_server, s)
+        check(definitions, store, at(16))
+        check(definitions, store, at(7, day2) - READ_BEFORE)
+        assert send_daily_digest(definitions, store, s, day=day2, now=at(7, day2), owner="t").sent
+        again = send_daily_digest(
+            definitions, store, s, day=day2, now=at(9, day2), owner="t", force=True
+        )
+        assert again.sent
+    first, rebuilt = (_parts(m.message) for m in smtp.messages[1:])
+    entry = "7 indicators unknown since 2026-01-06 08:30 UTC: feeds not read: yonhap, herald"
+    for kind in ("plain", "html"):
+        for said in (first[kind], rebuilt[kind]):
+            assert said.count(POINTER) == 14, kind
+            assert entry in said, kind
+        standing = [p[p.index("STANDING" if kind == "plain" else "Standing status") :]
+                    for p in (first[kind], rebuilt[kind])]  # fmt: skip
+        assert _without_times(standing[0]) == _without_times(standing[1]), kind
+
+
 def _said_of(title: str, text: str, titles: list[str]) -> str:
     """What `text` says under the first mention of `title`, up to the next title's."""
     start = text.index(title) + len(title)
     return text[start : min(i for t in titles if (i := text.find(t, start)) >= 0)]
+
+
+def _without_times(text: str) -> str:
+    """A part's words but when it was built and the line a past day's says of when its
+    statuses stood (`As they stood at …`), which the first one, built that day, did not say."""
+    text = re.sub(r"As they stood at [^.]*\. ", "", text)
+    return re.sub(r"Generated \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", "Generated", text)
