@@ -3,6 +3,7 @@
     deliver(message, settings, to=None) -> Delivery  SMTP, or an .eml file in OUTBOX_DIR
     send_with_retry(message, settings) -> Delivery  deliver, retrying transient failures
     as_sent(message) -> bytes / sent_message(raw) -> EmailMessage   the message kept as it went out
+    as_file(raw) -> bytes                            an .eml file's bytes: CRLF, as SMTP carries it
 
 smtplib is imported here and nowhere else. Deciding *whether* today's digest is due and
 claiming it in the database is the caller's job (see `send_with_retry`).
@@ -91,6 +92,15 @@ def addresses(fields: Sequence[str]) -> list[str]:
 def as_sent(message: EmailMessage) -> bytes:
     """The whole message (RFC 5322) as it goes out, to keep with the day's digest."""
     return message.as_bytes()
+
+
+def as_file(raw: bytes) -> bytes:
+    """A message's bytes (`as_sent`, or `as_bytes`: each line ends in LF) as an .eml file holds
+    them: each line ended by CRLF, as RFC 5322 writes a message and SMTP carries it, so the file
+    is the message the server got, byte for byte. Thunderbird, Apple Mail and Outlook save a
+    message so; Outlook shows one with bare LF line ends garbled; Python's email parser reads
+    either the same."""
+    return re.sub(rb"\r?\n", b"\r\n", raw)
 
 
 def sent_message(raw: bytes) -> EmailMessage:
@@ -261,7 +271,7 @@ def _write_outbox(message: EmailMessage, outbox: Path) -> Path:
         outbox.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".digest-", suffix=".tmp", dir=outbox)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(message.as_bytes())
+            fh.write(as_file(message.as_bytes()))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)

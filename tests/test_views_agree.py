@@ -86,14 +86,15 @@ def _cli(db_url: str, *args: str) -> str:
 
 
 def _digest(db_url: str, tmp_path: Path) -> tuple[str, str]:
-    """The digest `monitor digest --preview` builds: its text and HTML parts."""
+    """The digest `monitor digest --preview` builds: its text and HTML parts, line endings
+    aside (the file's are CRLF, as SMTP carries a message)."""
     eml = tmp_path / "digest.eml"
     _cli(db_url, "digest", "--preview", "--out", str(eml))
     message = email.message_from_bytes(eml.read_bytes(), policy=default)
     assert isinstance(message, EmailMessage)
     text, html = (message.get_body((kind,)) for kind in ("plain", "html"))
     assert text is not None and html is not None
-    return text.get_content(), html.get_content()
+    return text.get_content().replace("\r\n", "\n"), html.get_content().replace("\r\n", "\n")
 
 
 def _block(text: str, start: str, end: str) -> str:

@@ -103,6 +103,7 @@ def digest_cmd(
 def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
     """A day whose digest went out shows that message, as kept; any other is built now."""
     from monitor import daily
+    from monitor.mail import as_file
     from monitor.statuses import pending_changes
 
     kept = daily.sent_digest(rt.store, day)
@@ -116,7 +117,7 @@ def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
     if said:
         click.echo(f"monitor: digest {day}: {said}", err=True)
     if out is not None:
-        write_whole(out, raw, "digest --out")  # the file whole, or as it was
+        write_whole(out, as_file(raw), "digest --out")  # the file whole, or as it was
         click.echo(f"digest {day}: written to {out}", err=True)
         return
     click.echo(f"Subject: {message['Subject']}\n")
