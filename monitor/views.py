@@ -31,7 +31,6 @@ from monitor.domain import (
     zoned_text,
 )
 from monitor.evaluate import unread_text
-from monitor.shownterms import shown_terms
 from monitor.statuses import kept_statuses, unread_since
 from monitor.store import FeedState, ReplayHold, Store
 from monitor.webmodels import (
@@ -430,6 +429,8 @@ def exported(
     defined nor in the store: a removed indicator's history stays exportable. `kept_since`:
     from when retention keeps every change (now - MONITOR_RETENTION); no status is claimed for
     the time before an indicator's oldest kept change beyond it."""
+    from monitor.shownterms import shown_terms  # and the match package: `status` needs neither
+
     ids = _exported_ids(definitions, store, indicator_id)
     if kind == "history":
         return _history_rows(store, ids, since, kept_since)

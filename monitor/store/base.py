@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import Any, ParamSpec, Self, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from monitor.errors import StoreError
@@ -180,10 +179,16 @@ class StoreBase:
             time.sleep(GIVE_WAY.total_seconds())
 
     def _insert(self, table: Table) -> Any:
-        """INSERT with ON CONFLICT support for the engine's dialect."""
+        """INSERT with ON CONFLICT support for the engine's dialect. Each dialect's module is
+        imported here, when a write needs it: SQLAlchemy's PostgreSQL package loads the modules
+        of its five drivers, which a SQLite store never uses."""
         if self.dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
             return postgresql.insert(table)
         if self.dialect == "sqlite":
+            from sqlalchemy.dialects import sqlite
+
             return sqlite.insert(table)
         raise StoreError(f"store: unsupported database {self.dialect!r}")
 
