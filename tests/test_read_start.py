@@ -1,7 +1,8 @@
 """The commands that only read load what they read with: no Alembic when the database is at
 the code's revision, no mail or digest templates for `monitor status`, no PostgreSQL dialect
-over SQLite, no matcher for `status`. How long they take is measured in `make bench`
-(`benchmarks.startup`), as a ratio; here, what they load."""
+over SQLite, no matcher for `status`; `validate` without general news no feed parser. How long
+they take is measured in `make bench` (`benchmarks.startup`), as a ratio; here, what they
+load."""
 
 from __future__ import annotations
 
@@ -69,6 +70,15 @@ def test_reads_load_neither_alembic_nor_the_digest(
         unneeded += OVER_SQLITE
 
     assert loaded(args, database_url, unneeded) == (0, [])
+
+
+def test_validate_without_general_news_loads_no_feed_parser(tmp_path: Path) -> None:
+    """Out of monitor's checkout (no tests/data/general-news/ to check the terms against), the
+    feed parser and its HTML cleaner are not loaded for no feed."""
+    url = f"sqlite:///{tmp_path / 'none.db'}"  # validate opens no database
+
+    assert loaded(["validate"], url, ("monitor.parse", "feedparser"), cwd=tmp_path) == (0, [])
+    assert not (tmp_path / "none.db").exists()
 
 
 def test_an_older_database_is_still_told_to_upgrade(tmp_path: Path) -> None:

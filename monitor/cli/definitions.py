@@ -83,8 +83,9 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...], as_json: bool) -> 
         news = _general_news(general_news or ((GENERAL_NEWS,) if GENERAL_NEWS.is_dir() else ()))
         indicators = warned(d)  # and the vocabulary terms no indicator uses yet
         found = definition_warnings(d) + regex_warnings(indicators)
-        matcher = rt.matcher if indicators is d.indicators else Matcher(indicators)
-        found += general_news_warnings(matcher, news)
+        if news:  # the matcher is built for them alone (none outside a checkout, without the flag)
+            matcher = rt.matcher if indicators is d.indicators else Matcher(indicators)
+            found += general_news_warnings(matcher, news)
     if as_json:  # a tag no feed has, an indicator reading none: logged by every command
         _validate_json(rt, problems, (tag_warnings(rt.definitions) if not problems else []) + found)
     else:
@@ -119,13 +120,15 @@ def _validate_json(rt: Runtime, problems: list[str], warnings: list[str]) -> Non
 def _general_news(paths: tuple[Path, ...]) -> list[Entry]:
     """The entries of feed files, and of the *.xml files in folders; a file that is not a feed,
     or a folder without one (its terms were checked against nothing), is a one-line error."""
-    from monitor.parse import parse_feed
-
     files = [f for p in paths for f in (sorted(p.glob("*.xml")) if p.is_dir() else [p])]
     empty = next((p for p in paths if p.is_dir() and not any(p.glob("*.xml"))), None)
     if empty is not None:
         raise click.ClickException(f"validate: general news {empty}: no *.xml file in it")
     entries: list[Entry] = []
+    if not files:
+        return entries  # nor the parse stack (feedparser, the HTML cleaner) loaded for none
+    from monitor.parse import parse_feed
+
     for path in files:
         try:
             body = path.read_bytes()
