@@ -1,13 +1,15 @@
 """The commands that only read load what they read with: no Alembic when the database is at
 the code's revision, no mail or digest templates for `monitor status`, no PostgreSQL dialect
-over SQLite, no matcher for `status`; `validate` without general news no feed parser. How long
-they take is measured in `make bench` (`benchmarks.startup`), as a ratio; here, what they
-load."""
+over SQLite, no matcher for `status`; `validate` without general news no feed parser; and the
+commands that never run a rule read the definitions without compiling each regex term, while
+every command that runs them still reports a bad one. How long they take is measured in
+`make bench` (`benchmarks.startup`); here, what they load and what they report."""
 
 from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from monitor import migrate
+from monitor.definitions import load_definitions
 from monitor.store import open_store
 from tests.conftest import ROOT
 from tests.test_migrations import NEXT
@@ -119,3 +122,126 @@ def test_head_is_alembics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         assert migrate.head() == migrate.alembic_head() == later
     finally:
         migrate.head.cache_clear()
+
+
+# A regex that does not compile, or that matches empty text, in an indicator's rule or in a
+# vocabulary list an indicator uses (north-korea-stance's rule, line 25 / the list, line 1).
+BAD_REGEXES = {
+    "unclosed": (
+        "'/peaceful(ly? resol/'",
+        "bad regex in term '/peaceful(ly? resol/': missing ) at position 18",
+    ),
+    "empty": (
+        "'/(peaceful)?/'",
+        "regex in term '/(peaceful)?/' matches empty text, so it would match everything",
+    ),
+}
+RUN_RULES = [  # every command that runs a rule, with what it is given
+    ["validate"],
+    ["test"],
+    ["check"],
+    ["run"],
+    ["match", str(ROOT / "tests" / "data" / "feeds" / "rss2.xml")],
+    ["explain", "north-korea-stance:balance", "--title", "China urges dialogue"],
+]
+NO_RULES = [  # and those that never do: they read the definitions for ids, titles, windows
+    ["status"],
+    ["history", "north-korea-stance"],
+    ["verdict", "list"],
+    ["verdict", "export"],
+    ["export", "changes"],
+]
+VALID = ROOT / "tests" / "data" / "definitions" / "valid"
+
+
+def with_bad_regex(tmp_path: Path, kind: str, where: str) -> tuple[dict[str, str], str]:
+    """The environment of the valid test definitions with one bad regex term `where` (in the
+    indicator, or in a vocabulary list it uses) over a database made, and the problem said."""
+    indicators = tmp_path / "indicators"
+    shutil.copytree(VALID / "indicators", indicators)
+    path = indicators / "north-korea-stance.yaml"
+    term, message = BAD_REGEXES[kind]
+    if where == "vocabulary":
+        (indicators / "vocab").mkdir()
+        (indicators / "vocab" / "calm.yaml").write_text(f"words: [restraint, {term}]\n")
+        term, problem = "'@calm.words'", f"{indicators / 'vocab' / 'calm.yaml'}:1: {message}"
+    else:
+        problem = f"{path}:25: {message}"
+    written = path.read_text()
+    path.write_text(written.replace("'/peaceful(ly)? resol\\w+/'", term))
+    assert path.read_text() != written
+    url = f"sqlite:///{tmp_path / 'monitor.db'}"
+    open_store(url).close()
+    feeds = tmp_path / "feeds.yaml"  # the valid feeds, at a port nothing listens on
+    feeds.write_text(
+        re.sub(
+            r"url: https?://[^/]+", "url: http://127.0.0.1:9", (VALID / "feeds.yaml").read_text()
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
+        "MONITOR_DATABASE_URL": url,
+        "MONITOR_INDICATORS_DIR": str(indicators),
+        "MONITOR_FEEDS_FILE": str(feeds),
+        "MONITOR_HTTP_PORT": "0",
+    }
+    return env, problem
+
+
+def monitor(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=120,
+        cwd=cwd, env=env,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("where", ["indicator", "vocabulary"])
+@pytest.mark.parametrize("kind", BAD_REGEXES)
+@pytest.mark.parametrize("args", RUN_RULES, ids=lambda args: args[0])
+def test_a_command_that_runs_rules_reports_a_bad_regex(
+    args: list[str], kind: str, where: str, tmp_path: Path
+) -> None:
+    """As every other problem of the definitions: its file:line and message, exit 1, nothing
+    done (`validate` prints it on stdout, with no summary)."""
+    env, problem = with_bad_regex(tmp_path, kind, where)
+
+    result = monitor(args, env, tmp_path)
+
+    assert result.returncode == 1
+    if args == ["validate"]:
+        assert result.stdout.splitlines() == [problem]
+    else:
+        assert result.stderr.splitlines() == [
+            problem,
+            "Error: definitions: 1 problem; nothing was done",
+        ]
+
+
+@pytest.mark.parametrize("where", ["indicator", "vocabulary"])
+@pytest.mark.parametrize("args", NO_RULES, ids=" ".join)
+def test_a_command_that_runs_no_rule_compiles_no_regex(
+    args: list[str], where: str, tmp_path: Path
+) -> None:
+    """A read shows what the store holds and never runs a rule: its regex terms are not
+    compiled to check them (half the definitions' reading); the commands that run them, and
+    the daemon, refuse the definitions until it is fixed (above)."""
+    env, _problem = with_bad_regex(tmp_path, "unclosed", where)
+
+    result = monitor(args, env, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "regex" not in result.stderr
+    if args == ["status"]:
+        assert result.stdout.startswith("north-korea-stance ")
+
+
+def test_definitions_read_without_compiling_regexes_are_the_same() -> None:
+    """The definitions a read gets are those every other command gets: the shipped ones, with
+    their hashes."""
+    indicators, feeds = ROOT / "indicators", ROOT / "config" / "feeds.yaml"
+
+    checked = load_definitions(indicators, feeds)
+    read = load_definitions(indicators, feeds, check_regexes=False)
+
+    assert read == checked
+    assert read.hash == checked.hash
+    assert [i.hash for i in read.indicators] == [i.hash for i in checked.indicators]

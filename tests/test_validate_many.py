@@ -111,16 +111,18 @@ def test_validate_loads_the_definitions_once(
     command loaded them to find the problems, then again for the warnings."""
     import monitor.definitions as definitions
 
-    loads: list[Path] = []
+    loads: list[bool] = []  # each load's check_regexes
     load = definitions.load_definitions
 
-    def counted(indicators_dir: Path, feeds_file: Path) -> definitions.Definitions:
-        loads.append(indicators_dir)
-        return load(indicators_dir, feeds_file)
+    def counted(
+        indicators_dir: Path, feeds_file: Path, *, check_regexes: bool = True
+    ) -> definitions.Definitions:
+        loads.append(check_regexes)
+        return load(indicators_dir, feeds_file, check_regexes=check_regexes)
 
     monkeypatch.setattr(definitions, "load_definitions", counted)
     if valid:
         env = env | {"MONITOR_INDICATORS_DIR": str(VALID / "indicators")}
     result = invoke(["validate", "--general-news", str(DATA / "general-news")], env)
     assert result.exit_code == (0 if valid else 1)
-    assert len(loads) == 1
+    assert loads == [True]  # and it checks every regex term

@@ -61,6 +61,11 @@ class Runtime:
     # digest): a database that does not exist yet is refused as for the readers, not made.
     must_exist: bool = False
     checkpoints: bool = True  # the daemon's store leaves them to a job (`Store.checkpoint`)
+    # False for commands that never run a rule (status, history, verdict list, the exports),
+    # set before they read the definitions: each regex term is not compiled to check it,
+    # half the definitions' reading. Those that run rules (validate, test, check, run, match,
+    # explain...) report a bad regex as every command reports any other problem.
+    runs_rules: bool = True
 
     @cached_property
     def settings(self) -> Settings:
@@ -90,7 +95,10 @@ class Runtime:
         from monitor import heap
         from monitor.definitions import load_definitions, tag_warnings
 
-        definitions = load_definitions(self.settings.indicators_dir, self.settings.feeds_file)
+        s = self.settings
+        definitions = load_definitions(
+            s.indicators_dir, s.feeds_file, check_regexes=self.runs_rules
+        )
         for warning in tag_warnings(definitions):
             logging.getLogger("monitor.definitions").warning("%s", warning)
         heap.freeze()  # loaded for the whole command

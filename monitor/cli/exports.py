@@ -93,7 +93,7 @@ def _export(
     from monitor import export, views
     from monitor.domain import utcnow
 
-    rt.read_only = True
+    rt.read_only, rt.runs_rules = True, False
     try:
         rows = views.exported(
             kind,  # type: ignore[arg-type]  # one of KINDS, checked by click

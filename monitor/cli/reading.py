@@ -145,7 +145,7 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
     from monitor.domain import UNKNOWN, utcnow
     from monitor.statuses import pending_changes
 
-    rt.read_only, now = True, utcnow()
+    rt.read_only, rt.runs_rules, now = True, False, utcnow()
     store = rt.store.with_unrecorded(pending_changes(rt.definitions, rt.store, now=now))
     views = shown.indicator_views(rt.definitions, store, now=now, evidence=False)  # counted
     held = shown.replay_note(rt.store.replay_hold(), now=now)
@@ -202,7 +202,7 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
     from monitor.views import clean, lede
     from monitor.webmodels import ChangeOut
 
-    rt.read_only = True
+    rt.read_only, rt.runs_rules = True, False
     try:
         rt.definitions.indicator(indicator_id)
     except KeyError:

@@ -127,7 +127,7 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
     from monitor.statuses import SUPERSEDED, standing
     from monitor.webmodels import VerdictOut
 
-    rt.read_only = True
+    rt.read_only, rt.runs_rules = True, False
     listed = recorded_of(
         rt, indicator_id, lambda: rt.store.verdicts(indicator_id, limit=limit),
         name="verdict list",
@@ -173,7 +173,7 @@ def verdict_export_cmd(rt: Runtime, fmt: str, output: Path | None) -> None:
     from monitor.export import labeled_tsv
 
     assert fmt == "tsv"
-    rt.read_only = True
+    rt.read_only, rt.runs_rules = True, False
     export = labeled_tsv(rt.definitions, rt.store.standing_verdicts())
     if output is None:
         echo_utf8(export.text, nl=False)  # a file for `monitor test --labeled`: UTF-8

@@ -134,12 +134,18 @@ DEFAULT_CORROBORATE = 2
 ELSEWHERE = "run monitor in a watch list's folder (monitor init DIR lays one out), or set {}"
 
 
-def load_definitions(indicators_dir: Path, feeds_file: Path) -> Definitions:
-    """Read and validate every definition; raise DefinitionError listing every problem."""
+def load_definitions(
+    indicators_dir: Path, feeds_file: Path, *, check_regexes: bool = True
+) -> Definitions:
+    """Read and validate every definition; raise DefinitionError listing every problem.
+
+    `check_regexes=False` (for a command that never runs a rule: `status`, `history`...)
+    leaves out compiling each regex term to check it, about half the work: a regex that does
+    not compile, or matches empty text, is then not a problem; every other one is."""
     problems: list[str] = []
     feeds, feeds_hash = _load_feeds(feeds_file, problems)
     known = None if problems else feeds
-    vocab = load_vocab(indicators_dir / VOCAB_DIR, problems)
+    vocab = load_vocab(indicators_dir / VOCAB_DIR, problems, check_regexes=check_regexes)
     indicators = _load_indicators(indicators_dir, known, vocab, problems)
     if problems:
         raise DefinitionError(problems)
@@ -358,7 +364,7 @@ def _load_indicators(
     seen: dict[str, str] = {}
     indicators: list[Indicator] = []
     for path in paths:
-        f = File(str(path), vocab=vocab)
+        f = File(str(path), vocab=vocab, check_regexes=vocab.check_regexes)
         root, data = read_yaml(path, f)
         indicator = None
         if root is not None:

@@ -159,7 +159,7 @@ def _term(f: File, node: yaml.Node) -> Term | None:
     if raw is None:
         return None
     try:
-        return replace(compile_term(raw), where=f.where(node))
+        return replace(compile_term(raw, check_regex=f.check_regexes), where=f.where(node))
     except ValueError as exc:
         f.error(node, str(exc))
         return None
@@ -201,9 +201,10 @@ def read_terms(f: File, node: yaml.Node) -> list[Term] | None:
         raise TooBig
     terms: list[Term] = []
     name = prefix + text  # the reference as written, shown with its terms in explanations
-    for item, where in raws:
+    for item, where in raws:  # each checked where its vocabulary file lists it
         try:
-            terms.append(replace(compile_term(prefix + item), where=where, vocabulary=name))
+            term = compile_term(prefix + item, check_regex=False)
+            terms.append(replace(term, where=where, vocabulary=name))
         except ValueError as exc:
             f.error(node, f"{raw}: {exc}")
     return terms if len(terms) == len(raws) else None

@@ -43,6 +43,7 @@ class Vocab:
     """indicators/vocab/*.yaml: each maps names to term lists; resolved once, memoized."""
 
     directory: Path
+    check_regexes: bool = True  # compile each regex term to check it (`compile_term`)
     files: dict[str, File] = field(default_factory=dict)
     lists: dict[str, dict[str, list[yaml.Node]]] = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)
@@ -121,7 +122,7 @@ class Vocab:
     ) -> tuple[tuple[tuple[str, str], ...], frozenset[str]] | None:
         if not raw.startswith("@"):
             try:
-                compile_term(raw)
+                compile_term(raw, check_regex=self.check_regexes)
             except ValueError as exc:
                 f.error(node, str(exc))
                 return None
@@ -143,12 +144,16 @@ def written_terms(vocab: Vocab) -> tuple[Term, ...]:
     """Every term written in the vocabulary files, once per place, in file order; the terms of
     a list with a problem are left out (it is reported already)."""
     places = {where: raw for found in vocab.done.values() if found for raw, where in found[0]}
-    return tuple(replace(compile_term(raw), where=where) for where, raw in places.items())
+    return tuple(
+        replace(compile_term(raw, check_regex=False), where=where)  # checked in `_item`
+        for where, raw in places.items()
+    )
 
 
-def load_vocab(directory: Path, problems: list[str]) -> Vocab:
-    """Every vocabulary file, each entry checked (unknown references, cycles, bad terms)."""
-    vocab = Vocab(directory)
+def load_vocab(directory: Path, problems: list[str], *, check_regexes: bool = True) -> Vocab:
+    """Every vocabulary file, each entry checked (unknown references, cycles, bad terms; each
+    regex compiled unless `check_regexes` is False)."""
+    vocab = Vocab(directory, check_regexes=check_regexes)
     if not directory.is_dir():
         return vocab
     paths = yaml_paths(directory)

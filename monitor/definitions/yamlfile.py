@@ -55,6 +55,7 @@ class File:
     items: int = 0
     vocab: Vocabulary | None = None  # what `@FILE.NAME` references resolve against
     used: set[str] = field(default_factory=set)  # vocabulary files the file's terms came from
+    check_regexes: bool = True  # compile each regex term to check it (`compile_term`)
 
     def where(self, node: yaml.Node) -> str:
         return f"{self.path}:{line_of(node)}"
