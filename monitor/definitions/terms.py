@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 import regex
 
 from monitor.domain import CONTROLS, Term, TermKind, as_written, normalize
 from monitor.wordforms import word_forms
 
 
+@functools.lru_cache(maxsize=4096)  # pure: a vocabulary list is compiled at every reference
 def compile_term(raw: str, *, check_regex: bool = True) -> Term:
     """A term as written (`phrase`, `=phrase`, `prefix*`, `/regex/`, `title:...`) -> Term.
 
