@@ -123,6 +123,36 @@ def test_a_verdict_prints_what_changed_and_history_names_it(env: dict[str, str])
     assert again.stdout.splitlines()[1] == "visa-easing: status stays eased:reported"
 
 
+def test_explain_says_the_verdict_that_stands_on_the_entry(env: dict[str, str]) -> None:
+    """`monitor explain --entry` of an entry an analyst judged `no` said only `matched (…)`,
+    as if it were evidence; one judged `yes` that the rule missed, only `not matched`. Each
+    now says the verdict under its outcome's first line, as the page and `history` do."""
+    herald, general = entry_id(env, VISA_HERALD), entry_id(env, GENERAL)
+    assert (
+        run(env, "verdict", str(herald), "visa-easing:eased", "no", "--note", "old news").exit_code
+        == 0
+    )
+    assert run(env, "verdict", str(general), "visa-easing:eased", "yes").exit_code == 0
+
+    judged_no = run(env, "explain", "visa-easing", "--entry", str(herald)).stdout.splitlines()
+    judged_yes = run(env, "explain", "visa-easing", "--entry", str(general)).stdout.splitlines()
+
+    assert judged_no[0].startswith("visa-easing:eased: matched (")
+    assert re.fullmatch(
+        r"  but an analyst's verdict stands: no by cli at \d{4}-\d\d-\d\d \d\d:\d\d UTC "
+        r'\("old news"\): not relevant: it is not evidence, whatever the rule says',
+        judged_no[1],
+    )
+    assert (
+        judged_yes[0]
+        == "visa-easing:eased: not matched: the entry lacks terms the rule needs (not tried)"
+    )
+    assert judged_yes[1].startswith("  but an analyst's verdict stands: yes by cli at ")
+    assert judged_yes[1].endswith(": confirmed: it is evidence, though the rule missed it")
+    unjudged = run(env, "explain", "flight-routes", "--entry", str(herald)).stdout
+    assert "verdict" not in unjudged  # none on it for this indicator: nothing said
+
+
 def test_a_change_a_verdict_causes_is_alerted(env: dict[str, str]) -> None:
     """As every status change is: from the CLI it goes out at once, as `monitor check` sends."""
     herald = entry_id(env, VISA_HERALD)

@@ -15,7 +15,7 @@ example and labeled row). Sentences are numbered from 1, the title being sentenc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, assert_never
 
@@ -280,12 +280,18 @@ def as_json(explanation: EntryExplanation) -> dict[str, Any]:
 # ---------------------------------------------------------------- text for people
 
 
-def text_lines(explanation: EntryExplanation) -> list[str]:
+def text_lines(
+    explanation: EntryExplanation, said: Mapping[str, Sequence[str]] | None = None
+) -> list[str]:
     """The note of an entry from a feed the indicator does not read (`feed_note`), each
-    outcome's tree, then the entry's sentences, numbered as the trees number them."""
+    outcome's tree (under its first line, the lines `said` has for it: an analyst's verdict),
+    then the entry's sentences, numbered as the trees number them."""
     note = feed_note(explanation)
     lines = [] if note is None else [note]
-    lines += [line for block in outcome_blocks(explanation) for line in block]
+    for outcome, (head, *tree) in zip(
+        explanation.outcomes, outcome_blocks(explanation), strict=True
+    ):
+        lines += [head, *(said or {}).get(outcome.outcome, ()), *tree]
     lines.append("sentences:")
     lines += _sentence_lines(explanation.sentences, "  ")
     return lines

@@ -71,6 +71,19 @@ class VerdictsMixin(StoreBase):
             rows = conn.execute(query).all()
         return [(verdict_of(row), judged_entry(row)) for row in rows]
 
+    def standing_on(self, entry_id: int, indicator_id: str) -> list[Verdict]:
+        """The verdicts that stand on one entry as evidence of one indicator's outcomes, one per
+        outcome judged, by outcome (`monitor explain --entry` says them)."""
+        query = (
+            select(verdict_table)
+            .where(verdict_table.c.id.in_(latest_verdicts().scalar_subquery()))
+            .where(verdict_table.c.entry_id == entry_id)
+            .where(verdict_table.c.indicator_id == indicator_id)
+            .order_by(verdict_table.c.outcome_id)
+        )
+        with self._tx("read verdicts") as conn:
+            return [verdict_of(row) for row in conn.execute(query).all()]
+
     def standing_verdicts(self) -> list[tuple[Verdict, StoredEntry]]:
         """The verdict that stands per (entry, indicator, outcome), with its entry, by entry id
         (for the labeled export)."""
