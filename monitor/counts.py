@@ -6,7 +6,7 @@ page, /healthz reasons), so none says `1 indicators`. Pure; imports nothing of m
 
 from __future__ import annotations
 
-__all__ = ["count", "plural"]
+__all__ = ["count", "every_one_failed", "plural"]
 
 _IRREGULAR = {"entry": "entries", "story": "stories", "body": "bodies", "copy": "copies"}
 _SIBILANT = ("s", "sh", "ch", "x", "z")
@@ -32,3 +32,9 @@ def plural(noun: str, n: int = 2) -> str:
 def count(n: int, noun: str) -> str:
     """`1 feed`, `2 feeds`, `0 feeds`: the number, then the noun for that number."""
     return f"{n} {plural(noun, n)}"
+
+
+def every_one_failed(n: int) -> str:
+    """How `n` tries that all failed end, as a person says it: `1 feed checked, and it failed`,
+    `2 feeds checked, every one failed` (`monitor check`, the digest's feed reads)."""
+    return "and it failed" if n == 1 else "every one failed"

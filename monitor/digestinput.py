@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from monitor.counts import count
+from monitor.counts import count, every_one_failed
 from monitor.domain import UNKNOWN, StatusChange, how_long
 from monitor.errors import DigestError
 from monitor.silences import Silence
@@ -210,8 +210,10 @@ def _read_words(reads: Reads | None, zone: tzinfo) -> str:
         return "No feed was checked in that time: nothing new was read."
     failed = ""
     if reads.failed:
-        every = reads.failed >= reads.checks
-        failed = ", every one failed" if every else f", {reads.failed} of them failed"
+        every = reads.failed >= reads.checks  # one read that failed: `, and it failed`
+        failed = (
+            f", {every_one_failed(reads.checks)}" if every else f", {reads.failed} of them failed"
+        )
     times = f"in {count(reads.cycles, 'cycle')} ({count(reads.checks, 'feed read')}{failed})"
     items = count(reads.new, "new item") if reads.new else "no new item"
     return (

@@ -48,8 +48,22 @@ def test_a_check_whose_every_feed_is_unreachable_exits_3_saying_nothing_was_read
     lines = result.stderr.splitlines()
     assert lines[-4].startswith("cycle: 2 feeds checked, 0 not modified, 2 failed, ")
     assert "Connection refused" in lines[-3] and "Connection refused" in lines[-2]
-    assert lines[-1] == "monitor: check: no feed could be read (2 feeds checked, all failed)"
+    said = "monitor: check: no feed could be read (2 feeds checked, every one failed)"
+    assert lines[-1] == said  # as the digest says a day's failed reads
     assert all(json.loads(line) for line in result.stdout.splitlines())  # --json: changes only
+
+
+def test_a_check_of_one_unreachable_feed_says_it_failed_as_a_person_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first day with one feed said `(1 feed checked, all failed)`."""
+    at(monkeypatch, T)
+    with refusing() as base:
+        result = invoke(["check"], watching(tmp_path, {"a": f"{base}/a.xml"}))
+
+    assert result.exit_code == NOTHING_READ
+    last = result.stderr.splitlines()[-1]
+    assert last == "monitor: check: no feed could be read (1 feed checked, and it failed)"
 
 
 def test_a_check_that_read_one_feed_while_another_failed_exits_0(

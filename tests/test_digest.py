@@ -19,6 +19,7 @@ import pytest
 from monitor.digest import (
     DigestInput,
     FeedProblem,
+    Reads,
     build_digest,
     format_status,
 )
@@ -291,6 +292,19 @@ def test_empty_digest_reads_well() -> None:
     text, html = parts(build_digest(data, sender=SENDER, recipients=RECIPIENTS))
     assert "Nothing changed." in text and "Nothing changed." in html
     assert "Every feed is healthy." in text and "Every feed is healthy." in html
+
+
+@pytest.mark.parametrize(
+    ("checks", "said"),
+    [(1, "(1 feed read, and it failed)"), (2, "(2 feed reads, every one failed)")],
+)
+def test_a_day_whose_reads_all_failed_says_it_as_a_person_would(checks: int, said: str) -> None:
+    """A first day with one feed said `(1 feed read, every one failed)`; `monitor check` says
+    the same of its feeds (`(1 feed checked, and it failed)`)."""
+    last = datetime(2026, 1, 6, 20, 0, tzinfo=UTC)
+    reads = Reads(cycles=1, checks=checks, new=0, last=last, failed=checks)
+    text, html = parts(build_digest(sample(reads=reads), sender=SENDER, recipients=RECIPIENTS))
+    assert said in " ".join(text.split()) and said in html
 
 
 def test_unknown_zone_is_a_digest_error() -> None:

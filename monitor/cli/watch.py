@@ -39,7 +39,7 @@ from monitor.cli.stops import (
     stopping_gently,
     terminable,
 )
-from monitor.counts import count
+from monitor.counts import count, every_one_failed
 from monitor.domain import utc_text
 from monitor.errors import MonitorError
 
@@ -115,9 +115,9 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
         raise stopped_by(signals[0], lambda why: f"check: {why} as it ended: every due feed "
                          "checked, the status changes above recorded")  # fmt: skip
     if report.nothing_read:  # a script tells a cycle that read nothing from a healthy one
-        checked = count(report.feeds_checked, "feed")
-        click.echo(f"monitor: check: no feed could be read ({checked} checked, all failed)",
-                   err=True)  # fmt: skip
+        n = report.feeds_checked
+        failed = f"{count(n, 'feed')} checked, {every_one_failed(n)}"
+        click.echo(f"monitor: check: no feed could be read ({failed})", err=True)
         raise SystemExit(NOTHING_READ)
 
 
