@@ -88,7 +88,9 @@ class _Change:
     replayed: bool = False  # recorded by `monitor replay`, not found by a check
     removed: bool = False  # its indicator is no longer defined
     command: str = ""  # that shows the evidence beyond `items` when no page does (`_command`)
-    unread: str = ""  # where the feeds not read then are listed whole, when `reason` cuts them
+    # where the feeds not read then are listed whole, when `reason` cuts them: a command in
+    # backticks, which the HTML part shows as <code>
+    unread: str = ""
 
 
 @dataclass(frozen=True)
