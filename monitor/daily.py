@@ -295,6 +295,7 @@ def digest_input(
         standing_at=end if past else None,
         removed=frozenset(c.indicator_id for c in changes).union(v.id for v in standing)
         - {i.id for i in definitions.indicators},
+        titles=tuple((i.id, i.title) for i in definitions.indicators),
     )
 
 

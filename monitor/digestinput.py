@@ -93,6 +93,9 @@ class DigestInput:
     # no change could come before it, and nothing was watched then (or after the span, for a
     # past day before monitoring began: nothing of it was watched).
     monitoring_began: bool = False
+    # indicator id -> title, of every indicator defined: what names a silence when no standing
+    # status does (a past day before anything was monitored lists none)
+    titles: tuple[tuple[str, str], ...] = ()
 
 
 # ---------------------------------------------------------------- feed health

@@ -11,6 +11,7 @@ import pytest
 
 from monitor.daily import send_daily_digest
 from monitor.domain import Definitions, how_long
+from monitor.statuses import begin_silence
 from monitor.store import Store
 from tests.feedserver import FeedServer
 from tests.smtpserver import Received, running_smtp_server
@@ -123,6 +124,26 @@ def test_a_digest_of_a_day_before_monitoring_began_says_nothing_was_watched_then
         "Nothing was monitored in the time this digest covers: monitoring began at 2026-01-06"
         " 09:00 UTC. No feed was checked in that time: nothing new was read." in text
     )
+
+
+def test_a_past_day_before_monitoring_began_names_a_silence_by_its_title(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    """A day before anything was monitored lists no standing status, and its silences were
+    named by the indicator's id (`* visa-easing: until …`), where every other digest names them
+    by title."""
+    check(definitions, store, at(9))  # monitoring begins 2026-01-06 09:00
+    begin_silence(definitions, store, target=("visa-easing", None), duration="7d",
+                  reason="state visit", who="ana", now=at(9))  # fmt: skip
+    with running_smtp_server() as smtp:
+        s = settings(smtp, tmp_path)
+        yesterday = DAY - timedelta(days=1)
+        assert send_daily_digest(definitions, store, s, day=yesterday, now=at(10), owner="t").sent
+    (text,) = (_text(m) for m in smtp.messages)
+    said = "SILENCED -------- * Visa easing between China and South Korea: until 2026-01-13 09:00"
+    assert said in text and "* visa-easing:" not in text
+    (html,) = (m.message.get_body(("html",)).get_content() for m in smtp.messages)
+    assert "Visa easing between China and South Korea" in html
 
 
 @pytest.mark.parametrize(
