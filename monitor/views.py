@@ -484,6 +484,29 @@ def periods(
     kept_since: datetime | None = None,
     first_read: datetime | None = None,
 ) -> Iterator[PeriodOut]:
+    """`_stretches` but those that held for no time as written (to the second): the `unknown`
+    between a daemon's start and its first cycle's reading a moment later, say, which read
+    `unknown, 10:00:07Z, 10:00:07Z` at the head of every export."""
+    found = _stretches(indicator_id, changes, started=started, current=current,
+                       kept_since=kept_since, first_read=first_read)  # fmt: skip
+    for period in found:
+        if period.until is None or _second(period.until) > _second(period.since):
+            yield period
+
+
+def _second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+def _stretches(
+    indicator_id: str,
+    changes: Iterable[StatusChange],
+    *,
+    started: datetime | None,
+    current: tuple[str, datetime] | None,
+    kept_since: datetime | None = None,
+    first_read: datetime | None = None,
+) -> Iterator[PeriodOut]:
     """The stretches of one indicator's statuses from its changes, oldest first: the status
     before its first change (from when monitoring began, but not before `kept_since`: the
     changes before may be gone, and what they said), then one per change, the last one open.
