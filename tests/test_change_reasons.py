@@ -179,3 +179,28 @@ def test_the_page_counts_one_feed_not_read_then_as_one_feed(store: Store) -> Non
         said.replace("`monitor history visa-easing`", "<code>monitor history visa-easing</code>")
         in html
     )
+
+
+def test_history_lists_the_feeds_not_read_then_under_a_change_with_no_reason_too(
+    store: Store, database_url: str
+) -> None:
+    """A change a feed's failure did not cause (no `because` line) still lists the feeds not read
+    when it was recorded, right under its line; the README said the list comes under the
+    `because` line only, so a first reader took the list for a misplaced one."""
+    at = datetime(2026, 2, 1, 9, tzinfo=UTC)
+    one = (UnreadFeed("herald", "never_read", None, "fetch: HTTP 404 Not Found"),)
+    store.record_changes([StatusChange("visa-easing", at, INITIAL, "eased:reported", (), "h",
+                                       unread=one)], now=at)  # fmt: skip
+    env = {"MONITOR_DATABASE_URL": database_url,
+           "MONITOR_INDICATORS_DIR": str(WEB / "indicators"),
+           "MONITOR_FEEDS_FILE": str(WEB / "feeds.yaml")}  # fmt: skip
+    result = CliRunner().invoke(main, ["history", "visa-easing"], env=env, catch_exceptions=False)
+
+    assert result.stdout.splitlines() == [
+        "2026-02-01 09:00 UTC  unknown -> eased:reported",
+        "  feeds not read then (1):",
+        "    herald: never read (fetch: HTTP 404 Not Found)",
+    ]
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    [row] = [line for line in readme.splitlines() if line.startswith("| `monitor history ID")]
+    assert "under a change's line (after its `because` line when it has one:" in row

@@ -329,7 +329,8 @@ def echo_json(document: object, *, indent: int | None = None) -> None:
 
 
 def echo_unread(change: StatusChange) -> None:
-    """Under a change's `because` line (`monitor history`, `monitor check`): every feed that
+    """Under a change's line, after its `because` line when it has one (`monitor history`,
+    `monitor check`; a change the failures did not cause lists them too): every feed that
     supported no status when it was recorded, its error whole (`views.unread_lines`), when
     the reason does not say them all."""
     from monitor.views import unread_lines
