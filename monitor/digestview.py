@@ -259,7 +259,7 @@ def _anchor(change: StatusChange, n: int) -> str:
 def _changes(
     data: DigestInput, zone: tzinfo, ledger: _Ledger, limit: int, outages: dict[str, _Outage]
 ) -> tuple[_Change, ...]:
-    titles = dict(data.titles) | {line.id: line.title for line in data.indicators}
+    titles = {line.id: line.title for line in data.indicators}
     outcomes = {line.id: [o.id for o in line.outcomes] for line in data.indicators}
     views = []
     ordered = sorted(data.changes, key=lambda c: (c.at, c.indicator_id))
