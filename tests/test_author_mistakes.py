@@ -516,3 +516,108 @@ def test_an_unless_at_the_start_of_the_line_between_outcomes_is_reported_at_its_
         " (line 8, - id: revived; line 18, - id: cut), which ends that list here: indent it 4"
         " spaces, as the keys of the item it belongs to"
     ]
+
+
+HERE = "        - any: [hotline*, 'direct line']\n"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        (  # each said only "'unless' items must be terms or vocabulary references"
+            "    unless: [consider*]",
+            "    unless: [{all: [talk*, consider*]}, suspend*]",
+            "17: 'unless' items are terms, any one of which cancels a match, not rules: a rule"
+            " that rules matches out goes under the rule's 'none', none: [{scope: sentence,"
+            " all: [talk*, consider*]}] (it rules out the entry, or in a sentence rule the"
+            " sentence, where it holds in one sentence)",
+        ),
+        (
+            "    unless: [consider*]",
+            "    unless:\n      - near: {terms: [talk*, '@mine.china'], within: 3}",
+            "18: 'unless' items are terms, any one of which cancels a match, not rules: a rule"
+            " that rules matches out goes under the rule's 'none', none: [{scope: sentence,"
+            " near: {terms: [talk*, '@mine.china'], within: 3}}] (it rules out the entry, or"
+            " in a sentence rule the sentence, where it holds in one sentence)",
+        ),
+        (
+            "    unless: [consider*]",
+            "    unless: [suspend*, {any: [consider*, '@mine.china']}]",
+            "17: 'unless' items are terms, any one of which cancels a match; an 'any' in it is"
+            " its terms: write them as items of 'unless', [consider*, '@mine.china']",
+        ),
+        (
+            "    unless: [consider*]",
+            "    unless: [{term: '/weigh(s|ed)?/', label: weighs}]",
+            "17: 'unless' cues take no label (a cue is never shown as evidence): write the term"
+            " alone, /weigh(s|ed)?/",
+        ),
+    ],
+)
+def test_a_rule_in_an_unless_list_says_what_goes_there_and_where_the_rule_goes(
+    tmp_path: Path, old: str, new: str, said: str
+) -> None:
+    line, _, rest = said.partition(": ")
+    assert problems(tmp_path, edited(old, new)) == [
+        f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: {rest}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        (  # it said "a rule item must be a term or a mapping with all, any, none or near"
+            HERE,
+            "        - any: [[[hotline*, 热线]]]\n",
+            "15: 'any' is one list of terms and nested rules, not a list of lists:"
+            " write any: [hotline*, 热线]",
+        ),
+        (  # it said so twice, once per list
+            HERE,
+            "        - all: [[[hotline*, 热线]], [revive*, 恢复], '@mine.china']\n",
+            "15: a list in 'all' is no term; for any one of its terms, write a nested rule:"
+            " all: [{any: [hotline*, 热线]}, {any: [revive*, 恢复]}, '@mine.china']",
+        ),
+        (
+            HERE,
+            "        - all: [[hotline*, 热线]]\n",
+            "15: 'all' is one list of terms and nested rules, not a list of lists: write all:"
+            " [hotline*, 热线] for all of them, or any: [hotline*, 热线] for any one",
+        ),
+        (
+            'none: ["title:=Opinion"]',
+            'none: [[["title:=Opinion", 社论]]]',
+            "16: 'none' is one list of terms and nested rules, not a list of lists:"
+            " write none: ['title:=Opinion', 社论]",
+        ),
+        (  # it said "'unless' items must be terms or vocabulary references"
+            "    unless: [consider*]",
+            "    unless: [[[consider*, 考虑]]]",
+            "17: 'unless' is one list of terms, not a list of lists: write [consider*, 考虑]",
+        ),
+        (  # it said "a list in its terms is one group …: terms: [[A, B], [C, D]]"
+            HERE,
+            f"{HERE}        - near: {{terms: [[[hotline, 热线]]], within: 3}}\n",
+            "16: 'near' needs at least two groups of terms, and its terms hold one,"
+            " [hotline, 热线] (any of them): write each group as an element, a term or a list"
+            " of terms: terms: [[hotline, 热线], [C, D]]",
+        ),
+    ],
+)
+def test_terms_nested_a_list_too_deep_are_one_problem_showing_the_shape_meant(
+    tmp_path: Path, old: str, new: str, said: str
+) -> None:
+    line, _, rest = said.partition(": ")
+    assert problems(tmp_path, edited(old, new)) == [
+        f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: {rest}"
+    ]
+
+
+def test_the_shapes_shown_are_valid_as_written(tmp_path: Path) -> None:
+    """What a problem says to write validates: the author can paste it."""
+    text = edited(HERE, "        - all: [{any: [hotline*, 热线]}, {any: [revive*, 恢复]}]\n")
+    text = text.replace(
+        'none: ["title:=Opinion"]',
+        "none: [{scope: sentence, all: [talk*, consider*]}]\n      any: [x]",
+    )
+    assert problems(tmp_path, text) == []

@@ -554,7 +554,14 @@ VOCAB_PROBLEMS = [
     ),
     ("near: {terms: [a, b], within: 2, order: first}", "", {}, "x", 9, "'near' order 'first'"),
     ("near: {terms: [a, []], within: 2}", "", {}, "x", 9, "must not be empty"),
-    ("near: {terms: [[a, b]], within: 2}", "", {}, "x", 9, "a list in its terms is one group"),
+    (
+        "near: {terms: [[a, b]], within: 2}",
+        "",
+        {},
+        "x",
+        9,
+        "its terms hold one, [a, b] (any of them)",
+    ),
     ("near: {terms: [a], within: 2}", "", {}, "x", 9, "for one term alone, use 'any'"),
     (
         "near: {terms: [a, [[b]]], within: 2}",
@@ -568,7 +575,14 @@ VOCAB_PROBLEMS = [
     ("any: [visa]", "deny", {}, "x", 10, "'unless' must be a list"),
     ("any: [visa]", "[]", {}, "x", 10, "'unless' must not be empty"),
     ("any: [visa]", "[[deny]]", {}, "x", 10, "not a list of lists: write [deny]"),
-    ("any: [visa]", "[{any: [deny]}]", {}, "x", 10, "'unless' items must be terms"),
+    (
+        "any: [visa]",
+        "[{any: [deny]}]",
+        {},
+        "x",
+        10,
+        "an 'any' in it is its terms: write them as items of 'unless', [deny]",
+    ),
     ("any: [visa]", '["@actors.nope"]', {}, "x", 10, "unknown name 'nope'"),
 ]
 

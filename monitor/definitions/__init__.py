@@ -5,8 +5,9 @@ value keeps its line; every problem in every file is collected before Definition
 No input, however broken, escapes as anything but a problem.
 
 The package's modules, each importing only those after it: this one (the definitions and
-feeds files) -> `rules` (rules and `unless`), `vocab` (vocabularies) -> `terms` (one term)
--> `yamlfile` (a YAML file and its nodes).
+feeds files) -> `rules` (rules and `unless`), `vocab` (vocabularies) -> `shapes` (terms
+written in the wrong shape, and the shape meant) -> `terms` (one term) -> `yamlfile` (a YAML
+file and its nodes).
 """
 
 from __future__ import annotations
@@ -27,12 +28,11 @@ from monitor.counts import count
 from monitor.definitions.rules import (
     NEAR_KEYS,
     NEAR_REQUIRED,
-    NESTED_RULE_KEYS,
-    RULE_KEYS,
     near_of_translations,
     read_rule,
     read_unless,
 )
+from monitor.definitions.shapes import NESTED_RULE_KEYS, RULE_KEYS
 from monitor.definitions.terms import compile_term
 from monitor.definitions.vocab import (
     VOCAB_DIR,

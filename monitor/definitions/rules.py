@@ -9,6 +9,13 @@ from typing import assert_never
 import regex
 import yaml
 
+from monitor.definitions.shapes import (
+    RULE_KEYS,
+    near_misshapen,
+    operator_misshapen,
+    unless_item,
+    unless_misshapen,
+)
 from monitor.definitions.terms import compile_term
 from monitor.definitions.yamlfile import (
     MAX_RULE_DEPTH,
@@ -38,8 +45,6 @@ from monitor.domain import (
 )
 from monitor.operators import Operator
 
-NESTED_RULE_KEYS: tuple[str, ...] = tuple(Operator)
-RULE_KEYS = ("scope", *NESTED_RULE_KEYS)
 NEAR_KEYS = ("terms", "within", "order")
 NEAR_REQUIRED = ("terms", "within")
 LABELED_TERM_KEYS = ("term", "label")  # `{term: '/regex/', label: words}`: shown as `label`
@@ -89,7 +94,10 @@ def _operator(f: File, key: str, node: yaml.Node, depth: int) -> Node | None:
     operator = Operator(key)  # the keys were checked against the operators' names
     if operator is Operator.NEAR:
         return _near(f, node)
-    children = [_item(f, item, depth + 1) for item in sequence(f, node, f"'{key}'")]
+    items = sequence(f, node, f"'{key}'")
+    if operator_misshapen(f, key, items):
+        return None
+    children = [_item(f, item, depth + 1) for item in items]
     if not children or any(c is None for c in children):
         return None
     done = tuple(c for c in children if c is not None)
@@ -215,7 +223,7 @@ def _near(f: File, node: yaml.Node) -> NearNode | None:
     if values is None or any(key not in values for key in NEAR_REQUIRED):
         return None
     items = sequence(f, values["terms"], "'near' terms")
-    if _misshapen(f, values["terms"], items):
+    if near_misshapen(f, values["terms"], items):
         return None
     groups = [_near_group(f, item) for item in items]
     within = integer(f, values["within"], "'near' within", 0, 1000)
@@ -223,47 +231,6 @@ def _near(f: File, node: yaml.Node) -> NearNode | None:
     if len(items) < 2 or within is None or order is None or any(g is None for g in groups):
         return None
     return NearNode(tuple(tuple(g) for g in groups if g is not None), within, order)
-
-
-def _misshapen(f: File, terms: yaml.Node, items: list[yaml.Node]) -> bool:
-    """Whether 'near' terms are not a list of groups, each a term or a list of terms (a problem
-    recorded that shows the shape meant, in the author's terms)."""
-    if len(items) == 1 and _lists_of_terms(items[0]) and len(items[0].value) > 1:
-        shape = ", ".join(_flow(group) for group in items[0].value)  # [[[A, B], [C, D]]]
-        f.error(
-            terms,
-            "'near' terms are nested one list too deep (its groups are in one more list):"
-            f" write terms: [{shape}]",
-        )
-        return True
-    deep = [item for item in items if _too_deep(item)]  # [[[A, B]], C] or [[A, [B]], C]
-    if deep and len(items) > 1:
-        shape = ", ".join(
-            _flow(i)[1:-1] if isinstance(i, yaml.ScalarNode) else _flow(i) for i in items
-        )
-        f.error(
-            deep[0],
-            "a group in 'near' terms is one list of terms (any of them), not a list of lists:"
-            f" write terms: [{shape}]",
-        )
-        return True
-    if len(items) == 1:
-        f.error(terms, _one_group(items[0]))
-        return True
-    return False
-
-
-def _one_group(item: yaml.Node) -> str:
-    """What to do about a `near` given one element of terms: one list is one group."""
-    if isinstance(item, yaml.SequenceNode):
-        return (
-            "'near' needs at least two groups of terms, and a list in its terms is one group"
-            " (any of its terms): write each group as an element, terms: [[A, B], [C, D]]"
-        )
-    return (
-        "'near' needs at least two terms, to find them close to each other; for one term"
-        " alone, use 'any'"
-    )
 
 
 def _near_group(f: File, node: yaml.Node) -> list[Term] | None:
@@ -286,39 +253,6 @@ def _near_group(f: File, node: yaml.Node) -> list[Term] | None:
     return [term for group in found if group is not None for term in group]
 
 
-def _lists_of_terms(node: yaml.Node, depth: int = 2) -> bool:
-    """Whether a node is a list of lists of terms (depth 2) or a list of terms (depth 1)."""
-    if not isinstance(node, yaml.SequenceNode) or not node.value:
-        return False
-    if depth == 1:
-        return all(isinstance(item, yaml.ScalarNode) for item in node.value)
-    return all(_lists_of_terms(item, depth - 1) for item in node.value)
-
-
-def _too_deep(node: yaml.Node) -> bool:
-    """A group of 'near' terms holding lists of terms: `[[A, B]]` or `[A, [B]]`, one group."""
-    return (
-        isinstance(node, yaml.SequenceNode)
-        and bool(node.value)
-        and not _lists_of_terms(node, depth=1)
-        and all(
-            isinstance(item, yaml.ScalarNode) or _lists_of_terms(item, depth=1)
-            for item in node.value
-        )
-    )
-
-
-def _scalars(node: yaml.Node) -> list[str]:
-    if isinstance(node, yaml.ScalarNode):
-        return [str(node.value)]
-    return [text for item in node.value for text in _scalars(item)]
-
-
-def _flow(node: yaml.Node) -> str:
-    """A list of terms as a YAML flow list, to show the shape meant: `[summit, 峰会]`."""
-    return flow_list(_scalars(node))
-
-
 def _order(f: File, node: yaml.Node) -> Order | None:
     text = string(f, node, "'near' order")
     if text is not None and text not in tuple(Order):
@@ -330,13 +264,13 @@ def _order(f: File, node: yaml.Node) -> Order | None:
 
 def read_unless(f: File, node: yaml.Node) -> tuple[Term, ...] | None:
     """An outcome's `unless`: terms and vocabulary references that cancel a match."""
-    if _unless_misshapen(f, node):
+    if unless_misshapen(f, node):
         return None
     items = sequence(f, node, "'unless'")
     found = [read_terms(f, item) if isinstance(item, yaml.ScalarNode) else None for item in items]
     for item in items:
         if not isinstance(item, yaml.ScalarNode):
-            f.error(item, "'unless' items must be terms or vocabulary references")
+            unless_item(f, item)
     if not items or any(terms is None for terms in found):
         return None
     return tuple(dict.fromkeys(term for terms in found if terms is not None for term in terms))
@@ -372,28 +306,3 @@ def near_of_translations(node: NearNode) -> str:
         f" must occur within {node.within} words of the others, as a word and its translation"
         f" rarely do; alternatives go in one group, a list: terms: [{shape}]"
     )
-
-
-def _unless_misshapen(f: File, node: yaml.Node) -> bool:
-    """Whether `unless` is written as a rule (`{any: [...]}`) or as lists in a list (`[[A, B]]`):
-    one problem that shows its terms as the one list it is, `write [A, B]` (True)."""
-    if isinstance(node, yaml.MappingNode) and all(
-        isinstance(k, yaml.ScalarNode) and k.value in RULE_KEYS for k, _ in node.value
-    ):
-        values = [v for k, v in node.value if k.value != "scope"]
-        if values and all(isinstance(v, yaml.ScalarNode) or _lists_of_terms(v, 1) for v in values):
-            terms = [t for v in values for t in _scalars(v)]
-            f.error(
-                node,
-                "'unless' is a list of terms, any of which cancels a match, not a rule:"
-                f" write {flow_list(terms)}",
-            )
-            return True
-    if _too_deep(node):
-        f.error(
-            node,
-            "'unless' is one list of terms, not a list of lists:"
-            f" write {flow_list(_scalars(node))}",
-        )
-        return True
-    return False
