@@ -82,6 +82,9 @@ outcomes:
     rule:
       all:
         - any: [placeholder]           # terms: "a phrase", prefix*, /regex/, title:term
+        # - any: ["@actors.china"]     # a shared vocabulary's terms: quote it ("@…"), as YAML
+        #                              # reads a bare @ as an error; the list china of
+        #                              # indicators/vocab/actors.yaml (README "Shared vocabularies")
 examples:
   - text: "A headline with the placeholder term"
     expect: shown

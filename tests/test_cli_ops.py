@@ -800,6 +800,36 @@ def test_new_adds_a_valid_skeleton_and_rejects_a_bad_or_taken_id(tmp_path: Path)
     assert examples.exit_code == 0 and "6 passed, 0 failed" in examples.stdout
 
 
+def test_new_skeleton_validates_cleanly_and_its_vocabulary_line_says_to_quote_it(
+    tmp_path: Path,
+) -> None:
+    """The skeleton never said that a vocabulary reference is quoted in YAML: a first rule
+    written `any: [@actors.china]` was "invalid YAML: found character '@' that cannot start any
+    token". Its commented line, uncommented as it is, validates beside a vocabulary file."""
+    invoke(["init", str(tmp_path)], {})
+    (tmp_path / "indicators" / "example.yaml").unlink()
+    env = {
+        "MONITOR_INDICATORS_DIR": str(tmp_path / "indicators"),
+        "MONITOR_FEEDS_FILE": str(tmp_path / "config" / "feeds.yaml"),
+    }
+    invoke(["new", "ferry-routes"], env)
+    skeleton = tmp_path / "indicators" / "ferry-routes.yaml"
+    validate = invoke(["validate"], env)
+    examples = invoke(["test"], env)
+
+    assert validate.exit_code == 0 and validate.stdout == "ok: 1 indicator, 1 feed\n"
+    assert examples.exit_code == 0 and examples.stdout.splitlines()[-1] == "2 passed, 0 failed"
+    text = skeleton.read_text()
+    (line,) = [line for line in text.splitlines() if "@actors.china" in line]
+    assert "quote it" in line
+    skeleton.write_text(text.replace(line, line.replace("# - any", "- any", 1)))
+    (tmp_path / "indicators" / "vocab").mkdir()
+    (tmp_path / "indicators" / "vocab" / "actors.yaml").write_text("china: [China, 中国]\n")
+    uncommented = invoke(["validate"], env)  # its terms may be warned of as common: valid
+    assert uncommented.exit_code == 0, uncommented.stdout
+    assert uncommented.stdout.splitlines()[-1] == "ok: 1 indicator, 1 feed"
+
+
 @pytest.mark.parametrize("name", ["null", "NULL", "Null", "true", "no", "off", "1e3", "0x1f"])
 def test_new_writes_a_valid_skeleton_for_an_id_yaml_reads_as_no_text(
     tmp_path: Path, name: str
