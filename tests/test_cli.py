@@ -302,8 +302,8 @@ def test_match_says_which_file_it_cannot_read_and_why(tmp_path: Path) -> None:
 
     assert result.exit_code == 1
     assert result.stderr.splitlines()[:2] == [
-        f"monitor: {tmp_path}: cannot read file: Is a directory",
-        f"monitor: {tmp_path / 'missing.xml'}: cannot read file: No such file or directory",
+        f"monitor: match: {tmp_path}: cannot read file: Is a directory",
+        f"monitor: match: {tmp_path / 'missing.xml'}: cannot read file: No such file or directory",
     ]
 
 
@@ -345,7 +345,7 @@ def test_match_fetches_a_url_whose_scheme_is_in_capitals(
 
     assert result.exit_code == 0, result.stderr
     assert result.stdout == expected.stdout and len(result.stdout.splitlines()) == 2
-    assert result.stderr.splitlines()[0] == f"monitor: {capitals}: 3 entries read, 2 matches"
+    assert result.stderr.splitlines()[0] == f"monitor: match: {capitals}: 3 entries read, 2 matches"
     assert feed_server.hits("/y.xml") == 2
 
 

@@ -498,9 +498,9 @@ def test_match_tells_no_matches_from_nothing_parsed(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert result.stdout == ""  # --json output stays machine-readable: no summary in it
     assert result.stderr.splitlines() == [
-        f"monitor: {local}: 3 entries read, 0 matches",
-        f"monitor: {empty}: 0 entries read, 0 matches",
-        "monitor: match: 3 entries read from 2 of 2 sources, 0 matches",
+        f"monitor: match: {local}: 3 entries read, 0 matches",
+        f"monitor: match: {empty}: 0 entries read, 0 matches",
+        "monitor: match: in all: 3 entries read from 2 of 2 sources, 0 matches",
     ]
 
 

@@ -195,7 +195,7 @@ def test_match_names_a_private_source_without_its_password(
 
     assert result.exit_code == 1
     masked = f"http://reader:***@127.0.0.1:{feed_server.port}/broken.xml"
-    assert f"monitor: {masked}: parse: {masked}: not a feed" in result.stderr
+    assert f"monitor: match: {masked}: parse: {masked}: not a feed" in result.stderr
     assert PASSWORD not in result.output
 
 

@@ -45,7 +45,8 @@ def _sources(
 def match_cmd(rt: Runtime, sources: tuple[str, ...], as_json: bool) -> None:
     """Dry run: match feed files or URLs against the definitions; writes nothing.
 
-    Ends with a summary on stderr: entries read and matches per source, then in all.
+    Ends with a summary on stderr: entries read and matches per source, then in all, each line
+    starting `monitor: match:`.
     Ctrl-C or SIGTERM: one line naming the source it was reading; exit 130 or 143.
 
     Example: monitor match tests/data/feeds/rss2.xml https://en.yna.co.kr/RSS/news.xml --json
@@ -63,7 +64,7 @@ def match_cmd(rt: Runtime, sources: tuple[str, ...], as_json: bool) -> None:
             failed, read, matched = _match_one(rt, source, as_json, (failed, read, matched))
             done.append(source)
     click.echo(
-        f"monitor: match: {count(read, 'entry')} read from {len(sources) - failed} of "
+        f"monitor: match: in all: {count(read, 'entry')} read from {len(sources) - failed} of "
         f"{count(len(sources), 'source')}, {count(matched, 'match')}",
         err=True,
     )
@@ -80,10 +81,10 @@ def _match_one(
     try:
         entries = _read_source(rt, source)
     except OSError as exc:  # a file: "cannot read file: Is a directory", not "[Errno 21] …"
-        click.echo(f"monitor: {source}: cannot read file: {exc.strerror or exc}", err=True)
+        click.echo(f"monitor: match: {source}: cannot read file: {exc.strerror or exc}", err=True)
         return failed + 1, read, matched
     except MonitorError as exc:
-        click.echo(f"monitor: {without_password(source)}: {one_line(exc)}", err=True)
+        click.echo(f"monitor: match: {without_password(source)}: {one_line(exc)}", err=True)
         return failed + 1, read, matched
     found = 0
     for entry in entries:
@@ -104,7 +105,7 @@ def _match_one(
                     f"{m.indicator_id}:{m.outcome_id}\t{entry.title}\t{entry.link}\t"
                     f"[{', '.join(m.terms)}]"
                 )
-    click.echo(f"monitor: {without_password(source)}: {count(len(entries), 'entry')} read, "
+    click.echo(f"monitor: match: {without_password(source)}: {count(len(entries), 'entry')} read, "
                f"{count(found, 'match')}", err=True)  # fmt: skip
     return failed, read + len(entries), matched + found
 
