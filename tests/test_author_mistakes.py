@@ -174,6 +174,11 @@ def test_a_key_mistyped_names_the_key_meant_and_is_one_problem(
          "14: 'any' must be a list: write ['@mine.china']"),
         ("    unless: [consider*]", "    unless: 'a, b'",
          "17: 'unless' must be a list: write ['a, b']"),
+        # it said "write ['hotline*, direct line']", one term that never matches
+        ("        - any: [hotline*, 'direct line']", "        - any: hotline*, direct line",
+         "15: 'any' must be a list: write [hotline*, direct line]"),
+        ("    unless: [consider*]", "    unless: consider*, weigh*",
+         "17: 'unless' must be a list: write [consider*, weigh*]"),
     ],
 )  # fmt: skip
 def test_one_term_where_a_list_goes_says_how_to_write_the_list(
@@ -211,7 +216,15 @@ INDENT = "check this line's indentation against the lines above it"
             'any: ["@mine.china"]',
             "any: [@mine.china]",
             14,
-            'a term that starts with @ (a vocabulary reference) must be quoted: "@actors.china"',
+            # it showed "@actors.china", whatever the reference written
+            'a term that starts with @ (a vocabulary reference) must be quoted: "@mine.china"',
+        ),
+        (  # it said only "check this line's indentation against the lines above it"
+            "    unless: [consider*]",
+            '    unless: "@mine.china", consider*',
+            17,
+            "expected <block end>, but found ','; several terms after 'unless:' are a list,"
+            ' written in brackets: unless: ["@mine.china", consider*]',
         ),
         (  # "found undefined alias 'hotline'"
             "any: [hotline*,",

@@ -159,6 +159,9 @@ def _compose(text: str, f: File) -> yaml.Node | None:
             cut, cut_advice = _list_cut_by_a_key(text, mark.line)
             line = line if cut is None else cut + 1  # the key that ended the list
             advice = _lined_up_with_a_dash(text, mark.line) or cut_advice or advice
+            advice = _terms_without_brackets(text, mark.line, mark.column) or advice
+        if problem.startswith("found character '@'") and mark is not None:
+            advice = _unquoted_reference(text, mark.line, mark.column) or advice
         f.problems.append(f"{f.path}:{line}: invalid YAML: {problem}{advice}")
         return None
     except yaml.reader.ReaderError as exc:
@@ -242,6 +245,31 @@ def _under_a_value(text: str, index: int) -> str:
             " with that value, quote the value"
         )
     return ""
+
+
+def _terms_without_brackets(text: str, index: int, column: int) -> str:
+    """The advice for terms after a key with commas and no brackets, the first quoted
+    (`unless: "@cues.talks", urge`: YAML ends the value at the quote, then finds a ','): the
+    list to write; "" when the line is no such line."""
+    lines = text.splitlines()
+    here = lines[index] if index < len(lines) else ""
+    found = regex.match(r"( *(?:- +)?)([^\s#:'\"][^:#]*):[ \t]+(.+?)\s*$", here)
+    if column >= len(here) or here[column] != "," or found is None:
+        return ""
+    return (
+        f"; several terms after '{found.group(2)}:' are a list, written in brackets:"
+        f" {found.group(2)}: [{found.group(3)}]"
+    )
+
+
+def _unquoted_reference(text: str, index: int, column: int) -> str:
+    """The advice for a vocabulary reference left unquoted, with the reference as written."""
+    lines = text.splitlines()
+    here = lines[index] if index < len(lines) else ""
+    found = regex.match(r"@[^\s,\[\]{}#'\"]+", here[column:])
+    if found is None:
+        return ""
+    return f'; a term that starts with @ (a vocabulary reference) must be quoted: "{found.group()}"'
 
 
 def _lined_up_with_a_dash(text: str, index: int) -> str:
@@ -414,13 +442,22 @@ def flow_list(terms: Sequence[str]) -> str:
 
 def sequence(f: File, node: yaml.Node, what: str, *, empty: bool = False) -> list[yaml.Node]:
     if not isinstance(node, yaml.SequenceNode):
-        one = isinstance(node, yaml.ScalarNode) and node.tag != _YAML_NULL and node.value
-        write = f": write {flow_list([str(node.value)])}" if one else ""
+        write = ""
+        if isinstance(node, yaml.ScalarNode) and node.tag != _YAML_NULL and node.value:
+            write = f": write {flow_list(_items_written(node))}"
         f.error(node, f"{what} must be a list{write}")
         return []
     if not node.value and not empty:
         f.error(node, f"{what} must not be empty")
     return list(node.value)
+
+
+def _items_written(node: yaml.ScalarNode) -> list[str]:
+    """The items of a list written without its brackets: a plain `a, b` is two (YAML reads it
+    as one text, 'a, b', which as one term would never match); a quoted one is one."""
+    text = str(node.value)
+    parts = [part.strip() for part in text.split(",")]
+    return parts if not node.style and len(parts) > 1 and all(parts) else [text]
 
 
 def idents(f: File, node: yaml.Node, what: str) -> list[tuple[yaml.Node, str]]:
