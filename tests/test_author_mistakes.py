@@ -557,7 +557,8 @@ HERE = "        - any: [hotline*, 'direct line']\n"
             "    unless: [consider*]",
             "    unless: [suspend*, {any: [consider*, '@mine.china']}]",
             "17: 'unless' items are terms, any one of which cancels a match; an 'any' in it is"
-            " its terms: write them as items of 'unless', [consider*, '@mine.china']",
+            " its terms: write them as items of 'unless', unless: [suspend*, consider*,"
+            " '@mine.china']",
         ),
         (
             "    unless: [consider*]",

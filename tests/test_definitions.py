@@ -581,7 +581,7 @@ VOCAB_PROBLEMS = [
         {},
         "x",
         10,
-        "an 'any' in it is its terms: write them as items of 'unless', [deny]",
+        "an 'any' in it is its terms: write them as items of 'unless', unless: [deny]",
     ),
     ("any: [visa]", '["@actors.nope"]', {}, "x", 10, "unknown name 'nope'"),
 ]

@@ -270,7 +270,7 @@ def read_unless(f: File, node: yaml.Node) -> tuple[Term, ...] | None:
     found = [read_terms(f, item) if isinstance(item, yaml.ScalarNode) else None for item in items]
     for item in items:
         if not isinstance(item, yaml.ScalarNode):
-            unless_item(f, item)
+            unless_item(f, item, items)
     if not items or any(terms is None for terms in found):
         return None
     return tuple(dict.fromkeys(term for terms in found if terms is not None for term in terms))

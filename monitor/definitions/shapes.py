@@ -173,7 +173,7 @@ def unless_misshapen(f: File, node: yaml.Node) -> bool:
     return False
 
 
-def unless_item(f: File, item: yaml.Node) -> None:
+def unless_item(f: File, item: yaml.Node, items: list[yaml.Node]) -> None:
     """Report an item of `unless` that is no term: a rule (`{all: [talk, consider]}`, a `near`)
     says where a rule that rules matches out goes, the rule's `none`; `{any: [A, B]}` is its
     terms, written in the list."""
@@ -194,10 +194,11 @@ def unless_item(f: File, item: yaml.Node) -> None:
     keys = {k.value for k, _ in item.value} - {"scope"}
     values = [v for k, v in item.value if k.value == Operator.ANY]
     if keys == {Operator.ANY} and all(lists_of_terms(v, 1) for v in values):
+        shape = ", ".join(flat(values[0])[1:-1] if i is item else flow(i) for i in items)
         f.error(
             item,
             "'unless' items are terms, any one of which cancels a match; an 'any' in it is its"
-            f" terms: write them as items of 'unless', {flat(values[0])}",
+            f" terms: write them as items of 'unless', unless: [{shape}]",
         )
         return
     inner = ", ".join(f"{flow(k)}: {flow(v)}" for k, v in item.value if k.value != "scope")
