@@ -239,6 +239,20 @@ INDENT = "check this line's indentation against the lines above it"
             "in double quotes a backslash starts an escape: write a regex in single quotes",
         ),
         ("    corroborate: 2", "    corroborate 2", 10, "a key without its ':' (write key: value)"),
+        (  # it said "check this line's indentation against the lines above it"
+            '  - text: "China and South Korea revive defence hotline"',
+            '  - "China and South Korea revive defence hotline"',
+            20,
+            "line 19 is a list item that is a value alone, so no key can follow it: the item's"
+            " first key goes on its '-' line, as in an example's - text: \"China and South"
+            ' Korea revive defence hotline", its other keys lined up below it',
+        ),
+        (  # it said "a ': ' inside a value (Title: subtitle) or a key indented too far"
+            '  - text: "China and South Korea revive defence hotline"',
+            "  - China and South Korea revive defence hotline",
+            20,
+            "mapping values are not allowed here; line 19 is a list item that is a value alone",
+        ),
     ],
 )
 def test_a_yaml_mistake_says_what_to_do(

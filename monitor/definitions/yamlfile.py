@@ -154,12 +154,15 @@ def _compose(text: str, f: File) -> yaml.Node | None:
         line = mark.line + 1 if mark is not None else 1
         advice = _advice(problem, mark.column + 1 if mark is not None else None)
         if problem.startswith("mapping values are not allowed") and mark is not None:
-            advice = _under_a_value(text, mark.line) or advice
+            advice = (
+                _under_a_value(text, mark.line) or _under_a_bare_item(text, mark.line) or advice
+            )
         if problem.startswith("expected <block end>") and mark is not None:
             cut, cut_advice = _list_cut_by_a_key(text, mark.line)
             line = line if cut is None else cut + 1  # the key that ended the list
             advice = _lined_up_with_a_dash(text, mark.line) or cut_advice or advice
             advice = _terms_without_brackets(text, mark.line, mark.column) or advice
+            advice = _under_a_bare_item(text, mark.line) or advice
         if problem.startswith("found character '@'") and mark is not None:
             advice = _unquoted_reference(text, mark.line, mark.column) or advice
         f.problems.append(f"{f.path}:{line}: invalid YAML: {problem}{advice}")
@@ -245,6 +248,25 @@ def _under_a_value(text: str, index: int) -> str:
             " with that value, quote the value"
         )
     return ""
+
+
+def _under_a_bare_item(text: str, index: int) -> str:
+    """The advice for a key under a list item that is a value alone (an example written
+    `- "China and Korea agree"` with `expect:` below it): the item's first key goes on its
+    '-' line; "" when the line above is no such item."""
+    lines = text.splitlines()
+    here = lines[index] if index < len(lines) else ""
+    above = [n for n in range(index - 1, -1, -1) if lines[n].strip()]
+    above = [n for n in above if not lines[n].lstrip().startswith("#")]
+    item = regex.match(r"( *- +)(\S.*?)\s*$", lines[above[0]]) if above else None
+    keyed = item is not None and regex.match(r"[^'\"\[{]*?:(\s|$)", item.group(2))
+    if item is None or keyed or len(here) - len(here.lstrip(" ")) != len(item.group(1)):
+        return ""
+    return (
+        f"; line {above[0] + 1} is a list item that is a value alone, so no key can follow"
+        " it: the item's first key goes on its '-' line, as in an example's"
+        f" - text: {item.group(2)}, its other keys lined up below it"
+    )
 
 
 def _terms_without_brackets(text: str, index: int, column: int) -> str:
