@@ -140,6 +140,12 @@ def test_examples_read_as_outcomes_are_one_problem(
          " allowed: id, label, corroborate, rule, unless; did you mean 'label'?"),
         ("    expect: revived", "    expcet: revived", "20: unknown key 'expcet' in an example;"
          " allowed: text, expect, body; did you mean 'expect'?"),
+        # an example's headline as a feed entry's title: it was two problems, the unknown key
+        # and "an example is missing required key 'text'", and named no key meant
+        ("  - text: \"China", "  - title: \"China", "19: unknown key 'title' in an example;"
+         " allowed: text, expect, body; did you mean 'text'?"),
+        ("    expect: revived", "    outcome: revived", "20: unknown key 'outcome' in an"
+         " example; allowed: text, expect, body; did you mean 'expect'?"),
         ("window: 14d", "colour: red", "6: unknown key 'colour' in an indicator; allowed: id,"
          " group, title, question, feeds, window, outcomes, examples"),
         # a vocabulary name or file a letter off: it listed the known ones only

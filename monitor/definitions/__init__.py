@@ -106,6 +106,12 @@ INDICATOR_KEYS = ("id", "group", "title", "question", "feeds", "window", "outcom
 INDICATOR_REQUIRED = ("id", "group", "title", "question", "outcomes")
 OUTCOME_KEYS = ("id", "label", "corroborate", "rule", "unless")
 EXAMPLE_KEYS = ("text", "expect", "body")
+# An example's keys written as a feed entry's parts or as the outcome: the key each stands for.
+EXAMPLE_MEANS = MappingProxyType(
+    dict.fromkeys(("title", "headline"), "text")
+    | dict.fromkeys(("lede", "summary", "description"), "body")
+    | dict.fromkeys(("outcome", "expected"), "expect")
+)
 SELECTOR_KEYS = ("ids", "tags")
 # Keys of other levels met in an outcome or an indicator: a line indented one level off.
 _IN_RULE = "the rule: indent it under the outcome's 'rule:'"
@@ -530,7 +536,9 @@ def _holds_examples(outcomes: yaml.Node) -> bool:
 def _examples(f: File, node: yaml.Node, outcome_ids: set[str] | None) -> list[Example]:
     examples: list[Example] = []
     for item in sequence(f, node, "examples", empty=True):
-        values = mapping(f, item, "an example", EXAMPLE_KEYS, ("text", "expect"))
+        values = mapping(
+            f, item, "an example", EXAMPLE_KEYS, ("text", "expect"), means=EXAMPLE_MEANS
+        )
         if values is None:
             continue
         text = string(f, values["text"], "example text") if "text" in values else None

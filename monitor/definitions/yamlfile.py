@@ -357,11 +357,14 @@ def mapping(
     allowed: Sequence[str],
     required: Sequence[str] = (),
     elsewhere: Mapping[str, str] = MappingProxyType({}),
+    means: Mapping[str, str] = MappingProxyType({}),
 ) -> dict[str, yaml.Node] | None:
     """A mapping node's values by key, after reporting unknown, duplicate and missing keys.
 
     `elsewhere` says where a key of another level belongs (`unless` in a rule: the outcome's),
-    so a line indented one level off is told as such, not as a key that does not exist."""
+    so a line indented one level off is told as such, not as a key that does not exist.
+    `means` names the key an unknown one stands for though spelled unlike it (an example's
+    `title` for its `text`), as a typo's is named."""
     if not isinstance(node, yaml.MappingNode):
         f.error(node, f"{what} must be a mapping with keys: {', '.join(allowed)}")
         return None
@@ -383,6 +386,7 @@ def mapping(
         if key not in allowed:
             hint = f"; '{key}' belongs to {elsewhere[key]}" if key in elsewhere else ""
             close = [] if hint else difflib.get_close_matches(key, allowed, n=1, cutoff=0.75)
+            close = [means[key]] if key in means and not hint else close
             if close:  # a typo: its missing required key is not a problem of its own
                 hint, meant = f"; did you mean '{close[0]}'?", {*meant, close[0]}
             f.error(key_node, f"unknown key '{key}' in {what}; allowed: {', '.join(allowed)}{hint}")
