@@ -234,7 +234,7 @@ def test_test_command_shows_why_an_example_fails(tmp_path: Path) -> None:
     assert why[:2] == [
         "  why pressure did not fire:",
         "    north-korea-stance:pressure: not matched: the entry lacks terms the rule needs"
-        " (not tried)",
+        " (the parts marked no below)",
     ]
     assert "  why balance fired:" in why
     assert "    north-korea-stance:balance: matched (China, dialogue)" in why

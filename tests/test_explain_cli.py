@@ -65,8 +65,8 @@ def test_a_miss_shows_which_part_failed(env: dict[str, str]) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert (
-        lines[0]
-        == "visa-easing:eased: not matched: the entry lacks terms the rule needs (not tried)"
+        lines[0] == "visa-easing:eased: not matched: the entry lacks terms the rule needs"
+        " (the parts marked no below)"
     )
     assert "      no  any (3 terms) not in the entry: none found" in lines
     assert "      yes any (3 terms) in the entry: /\\bkorea/ (1)" in lines

@@ -27,7 +27,9 @@ db_url, defs, store, app = webdata.db_url, webdata.defs, webdata.store, webdata.
 
 ARTIFACTS = ROOT / "test-artifacts"
 EASED = "Visas are waived or extended"  # visa-easing's one outcome
-NOT_TRIED = "the entry lacks terms the rule needs (not tried)"  # explain's words for a miss
+NOT_TRIED = (
+    "the entry lacks terms the rule needs (the parts marked no below)"  # explain's words for a miss
+)
 
 
 @pytest.fixture

@@ -393,7 +393,7 @@ def _verdict(outcome: OutcomeExplanation) -> str:
     if outcome.cancelled:
         return "not matched: the rule holds, but an unless cue shares a sentence with it"
     if not outcome.tried:
-        return "not matched: the entry lacks terms the rule needs (not tried)"
+        return "not matched: the entry lacks terms the rule needs (the parts marked no below)"
     return "not matched: the rule does not hold"
 
 
