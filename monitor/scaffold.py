@@ -73,7 +73,7 @@ group: My watch list                   # the "what to watch" marker it belongs t
 title: {id} (edit me)
 question: >
   What should the news show for this to count? (edit me)
-# feeds: {{tags: [news]}}               # feed ids or tags; default: all feeds
+# feeds: {{tags: [news]}}                # feed ids or tags; default: all feeds
 window: 30d
 outcomes:
   - id: shown

@@ -820,6 +820,10 @@ def test_new_skeleton_validates_cleanly_and_its_vocabulary_line_says_to_quote_it
     assert validate.exit_code == 0 and validate.stdout == "ok: 1 indicator, 1 feed\n"
     assert examples.exit_code == 0 and examples.stdout.splitlines()[-1] == "2 passed, 0 failed"
     text = skeleton.read_text()
+    # the comments beside the keys, the commented-out `# feeds:` too, in one column
+    lines = [(line, len(line) - len(line.lstrip()) + 1) for line in text.splitlines()]
+    columns = {line.index(" # ", start) for line, start in lines if " # " in line[start:]}
+    assert len(columns) == 1, text
     (line,) = [line for line in text.splitlines() if "@actors.china" in line]
     assert "quote it" in line
     skeleton.write_text(text.replace(line, line.replace("# - any", "- any", 1)))
