@@ -655,3 +655,23 @@ def test_the_shapes_shown_are_valid_as_written(tmp_path: Path) -> None:
         "none: [{scope: sentence, all: [talk*, consider*]}]\n      any: [x]",
     )
     assert problems(tmp_path, text) == []
+
+
+@pytest.mark.parametrize(
+    ("feeds", "shape"),
+    [
+        ("[a, news]", "{ids: [a], tags: [news]}"),  # a feed id of the feeds file, and a tag
+        ("news", "{tags: [news]}"),
+        ("[korea]", "{tags: [korea]}"),  # no feed has it: a tag, as a warning will say
+    ],
+)
+def test_feed_names_where_the_feeds_mapping_goes_show_the_mapping(
+    tmp_path: Path, feeds: str, shape: str
+) -> None:
+    """`feeds: [a, news]` (the README's "feed ids or tags") said only "feeds must be a mapping
+    with keys: ids, tags", leaving the author to work out which name was which."""
+    found = problems(tmp_path, edited("window: 14d\n", f"window: 14d\nfeeds: {feeds}\n"))
+    assert found == [
+        f"{tmp_path / 'indicators' / 'hotline.yaml'}:7: feeds must be a mapping with keys:"
+        f" ids, tags: write feeds: {shape}"
+    ]

@@ -32,7 +32,7 @@ from monitor.definitions.rules import (
     read_rule,
     read_unless,
 )
-from monitor.definitions.shapes import NESTED_RULE_KEYS, RULE_KEYS
+from monitor.definitions.shapes import NESTED_RULE_KEYS, RULE_KEYS, selector_shape
 from monitor.definitions.terms import compile_term
 from monitor.definitions.vocab import (
     VOCAB_DIR,
@@ -459,6 +459,10 @@ def _outcome_keys_at_the_top(root: yaml.Node) -> dict[str, str]:
 
 
 def _selector(f: File, node: yaml.Node, feeds: list[Feed] | None) -> FeedSelector:
+    shape = selector_shape(node, {feed.id for feed in feeds}) if feeds is not None else ""
+    if shape:  # `feeds: [yonhap, korea]`: the names, without saying which are ids and tags
+        f.error(node, f"feeds must be a mapping with keys: ids, tags: write feeds: {shape}")
+        return FeedSelector()
     values = mapping(f, node, "feeds", SELECTOR_KEYS)
     if values is None:
         return FeedSelector()

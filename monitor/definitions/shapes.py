@@ -209,3 +209,20 @@ def unless_item(f: File, item: yaml.Node, items: list[yaml.Node]) -> None:
         " (it rules out the entry, or in a sentence rule the sentence, where it holds in one"
         " sentence)",
     )
+
+
+def selector_shape(node: yaml.Node, feed_ids: set[str]) -> str:
+    """`feeds: [yonhap, korea]` or `feeds: korea`, names where a mapping goes: the mapping meant,
+    `{ids: [yonhap], tags: [korea]}`, each name a feed id of the feeds file or else a tag; ""
+    when the node holds anything but names."""
+    if isinstance(node, yaml.ScalarNode) and node.value:
+        names = [str(node.value)]
+    elif isinstance(node, yaml.SequenceNode) and lists_of_terms(node, 1):
+        names = scalars(node)
+    else:
+        return ""
+    ids = [name for name in names if name in feed_ids]
+    tags = [name for name in names if name not in feed_ids]
+    parts = [f"ids: {flow_list(ids)}"] if ids else []
+    parts += [f"tags: {flow_list(tags)}"] if tags else []
+    return "{" + ", ".join(parts) + "}"
