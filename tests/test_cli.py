@@ -110,9 +110,9 @@ def test_validate_out_of_the_checkout_says_it_checked_no_term_against_general_ne
 
     assert (alone.exit_code, alone.stdout) == (0, "ok: 1 indicator, 3 feeds\n")
     assert alone.stderr.splitlines() == [
-        "validate: no general news to check the terms against (tests/data/general-news/ is not"
-        " in this folder, as it is in monitor's checkout): pass --general-news PATH to be"
-        " warned of terms common in it"
+        "monitor: validate: no general news to check the terms against"
+        " (tests/data/general-news/ is not in this folder, as it is in monitor's checkout): pass"
+        " --general-news PATH to be warned of terms common in it"
     ]
     assert given.exit_code == 0 and given.stderr == ""
     assert "warning: term 'the' occurs in 124 of 199" in given.stdout

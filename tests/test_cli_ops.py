@@ -237,7 +237,9 @@ def test_a_data_directory_that_exists_but_is_not_writable_is_not_said_to_be_made
 def _warned(stderr: str) -> list[str]:
     """The lines of stderr but validate's note that, out of the checkout, no term was checked
     against general news."""
-    return [line for line in stderr.splitlines() if not line.startswith("validate: no general")]
+    return [
+        line for line in stderr.splitlines() if not line.startswith("monitor: validate: no general")
+    ]
 
 
 def test_an_unknown_setting_is_warned_about_once_with_the_closest_name(tmp_path: Path) -> None:

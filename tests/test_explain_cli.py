@@ -119,8 +119,8 @@ def test_a_title_and_text_given_are_cut_as_a_feeds_are_and_it_says_so(tmp_path: 
     (outcome,) = document["outcomes"]
     assert "restraint" not in outcome["terms"] and "all sides" not in outcome["terms"]
     assert result.stderr.splitlines() == [
-        "explain: --title was cut to its first 1,000 characters, as a feed's title is",
-        "explain: --text was cut to its first 20,000 characters, as a feed's text is",
+        "monitor: explain: --title was cut to its first 1,000 characters, as a feed's title is",
+        "monitor: explain: --text was cut to its first 20,000 characters, as a feed's text is",
     ]
 
 

@@ -75,9 +75,9 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...], as_json: bool) -> 
         d = rt.definitions
         if not general_news and not GENERAL_NEWS.is_dir():  # out of the checkout: say so
             click.echo(
-                f"validate: no general news to check the terms against ({GENERAL_NEWS}/ is not"
-                " in this folder, as it is in monitor's checkout): pass --general-news PATH to be"
-                " warned of terms common in it",
+                "monitor: validate: no general news to check the terms against"
+                f" ({GENERAL_NEWS}/ is not in this folder, as it is in monitor's checkout): pass"
+                " --general-news PATH to be warned of terms common in it",
                 err=True,
             )
         news = _general_news(general_news or ((GENERAL_NEWS,) if GENERAL_NEWS.is_dir() else ()))

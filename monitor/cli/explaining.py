@@ -111,7 +111,7 @@ def _as_an_entry_keeps(title: str, text: str) -> tuple[str, str]:
     for option, given, most in (("title", title, MAX_TITLE), ("text", text, MAX_TEXT)):
         if len(given) > most:
             click.echo(
-                f"explain: --{option} was cut to its first {most:,} characters, "
+                f"monitor: explain: --{option} was cut to its first {most:,} characters, "
                 f"as a feed's {option} is",
                 err=True,
             )
