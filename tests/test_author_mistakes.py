@@ -675,3 +675,22 @@ def test_feed_names_where_the_feeds_mapping_goes_show_the_mapping(
         f"{tmp_path / 'indicators' / 'hotline.yaml'}:7: feeds must be a mapping with keys:"
         f" ids, tags: write feeds: {shape}"
     ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        ("    expect: revived", "    expect: [revived]",
+         "20: expect must be text, not a list: write revived"),
+        ("window: 14d", "window: [14d]", "6: window must be text, not a list: write 14d"),
+    ],
+)  # fmt: skip
+def test_one_value_in_brackets_where_text_goes_shows_it_without(
+    tmp_path: Path, old: str, new: str, said: str
+) -> None:
+    """`expect: [revived]`, written as the terms above it are, said only "expect must be
+    text"."""
+    line, _, rest = said.partition(": ")
+    assert problems(tmp_path, edited(old, new)) == [
+        f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: {rest}"
+    ]

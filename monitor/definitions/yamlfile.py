@@ -399,6 +399,12 @@ def mapping(
 
 
 def string(f: File, node: yaml.Node, what: str, *, empty: bool = False) -> str | None:
+    one = isinstance(node, yaml.SequenceNode) and len(node.value) == 1
+    if one and isinstance(node.value[0], yaml.ScalarNode):  # `expect: [eased]`: in brackets
+        f.error(
+            node, f"{what} must be text, not a list: write {flow_list([node.value[0].value])[1:-1]}"
+        )
+        return None
     if not isinstance(node, yaml.ScalarNode) or node.tag == _YAML_NULL:
         f.error(node, f"{what} must be text")
         return None
