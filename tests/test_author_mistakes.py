@@ -458,6 +458,11 @@ NEAR = "        - any: [hotline*, 'direct line']\n"
             "a group in 'near' terms is one list of terms (any of them), not a list of lists:"
             " write terms: [[hotline, 热线], [revive, 恢复]]",
         ),
+        (  # two groups in one list beside a third: it made one group of the first two
+            "[[[hotline, 热线], [revive, 恢复]], '@mine.china']",
+            "a group in 'near' terms is one list of terms (any of them), not a list of lists:"
+            " write terms: [[hotline, 热线], [revive, 恢复], '@mine.china']",
+        ),
         (
             "[[hotline, [热线]], '@mine.china']",
             "a group in 'near' terms is one list of terms (any of them), not a list of lists:"

@@ -86,9 +86,7 @@ def near_misshapen(f: File, terms: yaml.Node, items: list[yaml.Node]) -> bool:
         return True
     deep = [item for item in items if too_deep(item)]  # [[[A, B]], C] or [[A, [B]], C]
     if deep and len(items) > 1:
-        shape = ", ".join(
-            flat(i)[1:-1] if isinstance(i, yaml.ScalarNode) else flat(i) for i in items
-        )
+        shape = ", ".join(_groups(i) for i in items)
         f.error(
             deep[0],
             "a group in 'near' terms is one list of terms (any of them), not a list of lists:"
@@ -99,6 +97,17 @@ def near_misshapen(f: File, terms: yaml.Node, items: list[yaml.Node]) -> bool:
         f.error(terms, _one_group(items[0]))
         return True
     return False
+
+
+def _groups(item: yaml.Node) -> str:
+    """An element of 'near' terms as the group or groups meant: a term; a list of terms; its
+    groups, when it holds several lists of terms (`[[A, B], [C, D]]` beside others is two
+    groups in one list too many); else its terms as one group."""
+    if isinstance(item, yaml.ScalarNode):
+        return flat(item)[1:-1]
+    if lists_of_terms(item) and len(item.value) > 1:
+        return ", ".join(flat(group) for group in item.value)
+    return flat(item)
 
 
 def _one_group(item: yaml.Node) -> str:
