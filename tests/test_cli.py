@@ -227,10 +227,12 @@ def test_test_command_shows_why_an_example_fails(tmp_path: Path) -> None:
     assert "example:  China urges dialogue" in result.stdout
     assert "expected: pressure" in result.stdout
     assert "actual:   balance" in result.stdout
-    assert "terms fired: China, dialogue" in result.stdout
+    # the terms of the indicator in the example, whether a rule held or not: "terms fired"
+    # under "actual: none" read as terms of an outcome that fired
+    assert "terms found: China, dialogue" in result.stdout
     assert "3 passed, 1 failed" in result.stdout
     # then why: the expected outcome's rule, node by node, and the one that fired instead
-    why = result.stdout.split("terms fired: China, dialogue\n")[1].splitlines()
+    why = result.stdout.split("terms found: China, dialogue\n")[1].splitlines()
     assert why[:2] == [
         "  why pressure did not fire:",
         "    north-korea-stance:pressure: not matched: the entry lacks terms the rule needs"

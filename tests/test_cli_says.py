@@ -38,7 +38,7 @@ def test_test_verbose_shows_every_example_with_its_terms(tmp_path: Path) -> None
                        result.stdout, re.M)  # fmt: skip
     assert len(shown) == int(result.stdout.splitlines()[-1].split()[0])
     assert "FAIL" not in result.stdout
-    assert "  terms fired: " in result.stdout
+    assert "  terms found: " in result.stdout
 
 
 def test_test_of_an_unknown_indicator_is_one_line_and_exit_2(tmp_path: Path) -> None:

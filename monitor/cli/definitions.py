@@ -292,7 +292,7 @@ def _run(
             click.echo(f"  body:     {r.example.body}")
         click.echo(f"  expected: {r.expected}")
         click.echo(f"  actual:   {', '.join(r.actual)}")
-        click.echo(f"  terms fired: {', '.join(r.terms) or '(none)'}")
+        click.echo(f"  terms found: {', '.join(r.terms) or '(none)'}")
         if not r.passed:
             for line in why.example_lines(r):
                 click.echo(line)
