@@ -143,9 +143,9 @@ def test_explain_says_the_verdict_that_stands_on_the_entry(env: dict[str, str]) 
         r'\("old news"\): not relevant: it is not evidence, whatever the rule says',
         judged_no[1],
     )
-    assert (
-        judged_yes[0]
-        == "visa-easing:eased: not matched: the entry lacks terms the rule needs (not tried)"
+    assert judged_yes[0] == (
+        "visa-easing:eased: not matched: the entry lacks terms the rule needs"
+        " (the parts marked no below)"
     )
     assert judged_yes[1].startswith("  but an analyst's verdict stands: yes by cli at ")
     assert judged_yes[1].endswith(": confirmed: it is evidence, though the rule missed it")
