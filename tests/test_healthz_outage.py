@@ -3,15 +3,14 @@
 record, logged once, then at the 2nd, 4th, 8th… failed request in a row whatever endpoints they
 asked, and once when it answers again, so a load balancer probing /healthz or a dashboard
 polling /indicators every few seconds does not flood the log. The database really goes away:
-the SQLite file's folder deleted, the PostgreSQL database dropped under the app."""
+the PostgreSQL database dropped under the app, then made again. A SQLite file has no such
+outage: one deleted under the server is a stop, not a wait (tests/test_deleted_database.py)."""
 
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,31 +19,17 @@ from monitor.definitions import load_definitions
 from monitor.store import Store, open_store, upgrade
 from monitor.web import create_app
 from tests.conftest import ROOT
-from tests.databases import KINDS, PostgresServer, _server
+from tests.databases import PostgresServer, _server
 from tests.webdata import NOW, settings
+
+pytestmark = pytest.mark.postgres
 
 Outage = tuple[Store, Callable[[], None], Callable[[], None]]  # store, take it away, bring back
 
 
-@pytest.fixture(params=KINDS)
-def outage(
-    request: pytest.FixtureRequest, tmp_path: Path, _postgres_server: PostgresServer | str
-) -> Iterator[Outage]:
+@pytest.fixture
+def outage(_postgres_server: PostgresServer | str) -> Iterator[Outage]:
     """A store at the code's schema, and how to make its database go away and come back."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'data' / 'monitor.db'}"
-        with open_store(url) as store:
-
-            def gone() -> None:
-                shutil.rmtree(tmp_path / "data")
-                store.close()  # drop pooled connections to the deleted file
-
-            def back() -> None:
-                with open_store(url):  # made again at the code's schema
-                    pass
-
-            yield store, gone, back
-        return
     server = _server(_postgres_server)
     name = server.create()
     try:
@@ -145,7 +130,7 @@ def test_every_endpoint_shares_one_outage_record(
         answers += [ask(a) for a in asked[10:]]
         down = said()
         back()
-        caplog.clear()  # SQLite's file made again, at INFO
+        caplog.clear()
         again = [ask(a) for a in ("/feeds", *ASKED[:-1])]  # no entry 1 to judge
         up = said()
 
