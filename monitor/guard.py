@@ -42,7 +42,8 @@ MAX_BODY_BYTES = 65536  # MONITOR_HTTP_MAX_BODY_BYTES's default
 def _host_and_port(value: str, *, bare_ipv6: bool = False) -> tuple[str, int | None]:
     """A Host header's name and port: 'Example.org:8000' -> ('example.org', 8000), '[::1]:8000'
     -> ('[::1]', 8000), an IPv6 address in brackets and in its one short form ('[0:0::1]' ->
-    '[::1]'); ('', None) for what no client sends as a Host. An IPv6 address is written in
+    '[::1]'), an IPv4-mapped one as its IPv4 address ('[::ffff:127.0.0.1]' -> '127.0.0.1');
+    ('', None) for what no client sends as a Host. An IPv6 address is written in
     brackets there (RFC 3986's IP-literal): a bare one ('::1') is none, since with a port
     ('::1:8000') it is itself another address. `bare_ipv6`: read a bare one as an address
     without a port, as an allowed host in the settings and the server's own address are."""
@@ -62,11 +63,16 @@ def _host_and_port(value: str, *, bare_ipv6: bool = False) -> tuple[str, int | N
 
 
 def _ipv6(address: str) -> str:
-    """'0:0::1' -> '[::1]', as a Host header writes it; "" for what is no IPv6 address."""
+    """'0:0::1' -> '[::1]', as a Host header writes it; an IPv4-mapped address as the IPv4
+    address it is ('::ffff:127.0.0.1' -> '127.0.0.1': a dual-stack socket's peer and server
+    are written so); "" for what is no IPv6 address."""
     try:
-        return f"[{ipaddress.IPv6Address(address).compressed}]"
+        parsed = ipaddress.IPv6Address(address)
     except ValueError:
         return ""
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return f"[{parsed.compressed}]"
 
 
 def _unbracketed(host: str) -> bool:

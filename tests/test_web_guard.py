@@ -106,6 +106,21 @@ def test_an_ipv6_address_in_brackets_is_read_as_the_address_it_is(
     assert client.get("/indicators", headers={"Host": host}).status_code == 200
 
 
+def test_an_ipv4_mapped_address_is_read_as_its_ipv4_address_over_http(app: FastAPI) -> None:
+    """`[::ffff:127.0.0.1]` is 127.0.0.1 written as IPv6 (a dual-stack socket's form): it was
+    compared as the IPv6 address `[::ffff:7f00:1]` and refused while `127.0.0.1` was answered.
+    Another mapped address is as foreign as its IPv4 form."""
+    with WebServer(app, host="127.0.0.1", port=0) as server, httpx.Client() as web:
+        for host in ("[::ffff:127.0.0.1]", "[::ffff:127.0.0.1]:8000", "[::FFFF:7f00:1]"):
+            answer = web.get(f"{server.url}/indicators", headers={"Host": host})
+            assert answer.status_code == 200, (host, answer.text)
+        foreign = web.get(f"{server.url}/indicators", headers={"Host": "[::ffff:10.9.9.9]"})
+        assert foreign.status_code == 400
+    listed = Guard(lambda *_: None, allowed_hosts=["10.0.0.5:8000"], bind_host="0.0.0.0")  # type: ignore[arg-type,return-value]
+    assert listed.allows("[::ffff:10.0.0.5]:8000", ("::ffff:10.0.0.5", 8000))
+    assert not listed.allows("[::ffff:10.0.0.5]:8001", ("::ffff:10.0.0.5", 8000))
+
+
 @pytest.mark.parametrize("host", ["::1", "::1:8000", "0:0:0:0:0:0:0:1"])
 def test_a_bare_ipv6_address_is_refused_saying_how_to_write_it(
     client: TestClient, host: str
