@@ -272,10 +272,12 @@ class ViewCache:
     """`indicator_views`, computed again only when the data version moved, the definitions
     were reloaded, or `max_age` passed (statuses move as evidence leaves its window).
 
-    A request costs one cheap `store.data_version()`; concurrent requests that miss wait for
-    one computation instead of each making their own. Views with their evidence serve every
-    request; answers that show none (`GET /indicators`) are served by views that only count
-    it when no others are fresh. Thread-safe."""
+    A request costs one cheap query, the data version and a replay's hold on the statuses
+    together (`store.version_and_hold()`): a hold moves no data version (the views stay as they
+    were), yet every answer says it, so each request reads it afresh. Concurrent requests that
+    miss wait for one computation instead of each making their own. Views with their evidence
+    serve every request; answers that show none (`GET /indicators`) are served by views that
+    only count it when no others are fresh. Thread-safe."""
 
     def __init__(self, store: Store, *, max_age: timedelta = timedelta(seconds=60)) -> None:
         self._store = store
@@ -283,17 +285,21 @@ class ViewCache:
         self._lock = threading.Lock()
         self._last: dict[bool, Snapshot] = {}  # with evidence or not -> the latest views
 
-    def get(self, definitions: Definitions, *, now: datetime, evidence: bool = True) -> Snapshot:
-        hit = self._hit(definitions, self._store.data_version(), now, evidence)
-        if hit is not None:
-            return hit
-        with self._lock:
-            version = self._store.data_version()  # perhaps moved while this thread waited
-            hit = self._hit(definitions, version, now, evidence)
-            if hit is None:
-                found = indicator_views(definitions, self._store, now=now, evidence=evidence)
-                hit = self._last[evidence] = Snapshot(definitions, version, now, tuple(found))
-            return hit
+    def get(
+        self, definitions: Definitions, *, now: datetime, evidence: bool = True
+    ) -> tuple[Snapshot, str]:
+        """The current views, and the replay's hold on the statuses as of their time
+        (`replay_note`: "" without one), which answers kept by the views keep in their key."""
+        version, hold = self._store.version_and_hold()
+        hit = self._hit(definitions, version, now, evidence)
+        if hit is None:
+            with self._lock:
+                version, hold = self._store.version_and_hold()  # moved while this one waited?
+                hit = self._hit(definitions, version, now, evidence)
+                if hit is None:
+                    found = indicator_views(definitions, self._store, now=now, evidence=evidence)
+                    hit = self._last[evidence] = Snapshot(definitions, version, now, tuple(found))
+        return hit, replay_note(hold, now=hit.now)
 
     def _hit(
         self, definitions: Definitions, version: tuple[int, ...], now: datetime, evidence: bool

@@ -15,7 +15,7 @@ from sqlalchemy import event
 
 from monitor.domain import Entry, Evidence, Feed, Match, StatusChange
 from monitor.errors import StoreError
-from monitor.store import Cycle, FetchRecord, Store, open_store
+from monitor.store import Cycle, FetchRecord, ReplayHold, Store, open_store
 from tests import storeops
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
@@ -592,6 +592,22 @@ def test_data_version_moves_with_cycles_changes_and_new_matches(store: Store) ->
     assert matched[2] == stored[1][0]
     assert matched < changed < cycled
     assert store.data_version() == cycled
+
+
+def test_the_data_version_and_a_replay_s_hold_read_in_one_query_are_those_read_apart(
+    store: Store,
+) -> None:
+    """What every request for the statuses reads: the hold's times exactly as the table's
+    type reads them (SQLite's text, PostgreSQL's timestamptz), to the microsecond."""
+    store.record_cycle(Cycle(NOW, NOW + MINUTE))
+    assert store.version_and_hold() == (store.data_version(), None)
+    since = NOW - timedelta(days=3, microseconds=123457)
+    store.begin_replay(since, owner="web1:4242", now=NOW, lease=timedelta(seconds=90.5))
+    version, hold = store.version_and_hold()
+    assert (version, hold) == (store.data_version(), store.replay_hold())
+    assert hold == ReplayHold(since, "web1:4242", NOW + timedelta(seconds=90.5))
+    store.end_replay(owner="web1:4242")
+    assert store.version_and_hold() == (store.data_version(), None)
 
 
 # ---------------------------------------------------------------- the database

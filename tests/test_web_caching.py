@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import httpx2 as httpx
 import pytest
+from sqlalchemy import event
 
 from monitor.domain import Definitions
 from monitor.pipeline import evaluate_and_record, store_entries
@@ -161,3 +162,63 @@ def test_metrics_are_never_kept_and_the_guarded_description_is_private(
     described = guarded.get("/openapi.json", headers=BEARER)
     assert described.status_code == 200 and described.json()["info"]["title"] == "monitor"
     assert caching(described) == SIGNED_IN
+
+
+HELD = ("/", PAGE, "/indicators", "/indicators/visa-easing")  # the answers that say `held`
+
+
+def test_a_replay_beginning_stopping_and_ending_changes_every_answer_that_says_it(
+    open_web: httpx.Client, store: Store, clock: Clock
+) -> None:
+    """A replay's hold moves no data version (the statuses stand as recorded), yet the page and
+    the indicators' JSON say it: an answer kept from before it, or a 304 to a poller's ETag,
+    would hide it; and once it ends the answer is the one from before it again."""
+
+    def answers() -> dict[str, tuple[str, str]]:
+        found = {}
+        for path in HELD:
+            answer = open_web.get(path)
+            assert answer.status_code == 200, (path, answer.text)
+            found[path] = (answer.headers["etag"], answer.text)
+        return found
+
+    version, before = store.data_version(), answers()
+    since = NOW - timedelta(days=7)
+    store.begin_replay(since, owner="replay elsewhere", now=NOW, lease=timedelta(minutes=2))
+    running = answers()
+    store.stop_replay(owner="replay elsewhere", now=clock.now)
+    stopped = answers()
+    store.end_replay(owner="replay elsewhere")
+    after = answers()
+
+    assert store.data_version() == version  # the views kept all along: only the hold moved
+    for path in HELD:
+        etags = [kept[path][0] for kept in (before, running, stopped)]
+        assert len(set(etags)) == 3, path
+        assert "is rewriting the matches" in running[path][1], path
+        assert "stopped half way" in stopped[path][1], path
+        assert after[path] == before[path], path
+        poll = open_web.get(path, headers={"If-None-Match": before[path][0]})
+        assert poll.status_code == 304, path
+
+
+def test_a_kept_answer_costs_one_query(open_web: httpx.Client, store: Store) -> None:
+    """The data version that keys the kept answers and a replay's hold, which every answer
+    says, are read in one round trip (they were two queries, the hold's the dearer)."""
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.split()[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):  # SQLite's
+            statements.append(statement)
+
+    for path in HELD:
+        assert open_web.get(path).status_code == 200  # kept from now on
+    engine = store._engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for path in HELD:
+            statements.clear()
+            assert open_web.get(path).status_code == 200
+            assert len(statements) == 1, (path, statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)

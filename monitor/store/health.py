@@ -11,10 +11,12 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, cast, func, select
+from sqlalchemy import BigInteger, Dialect, Integer, cast, func, select
 
 from monitor.store.base import StoreBase, once_more_if_disconnected
+from monitor.store.replays import ReplayHold
 from monitor.store.schema import (
+    UTCDateTime,
     change_summary_table,
     change_table,
     cycle_summary_table,
@@ -26,6 +28,12 @@ _DATA_VERSION = (
     "(SELECT max(entry_id) FROM entry_match), (SELECT max(id) FROM verdict), "
     "(SELECT max(id) FROM silence), (SELECT count(*) FROM silence_end)"
 )
+# and a replay's hold, in the same round trip (`version_and_hold`): the one row of `replay`
+_VERSION_AND_HOLD = (
+    f"{_DATA_VERSION}, (SELECT since FROM replay WHERE id = 1), "
+    "(SELECT owner FROM replay WHERE id = 1), (SELECT lease_until FROM replay WHERE id = 1)"
+)
+_VERSION_FIELDS = 6
 _MICROS = 1_000_000
 
 
@@ -90,6 +98,17 @@ def cycle_duration(dialect: str, columns: Any = cycle_table.c) -> Any:
     return _sqlite_micros(finished) - _sqlite_micros(started)
 
 
+_TIME = UTCDateTime()
+
+
+def _time(value: Any, dialect: Dialect) -> datetime:
+    """A time of a NOT NULL column read by plain SQL (SQLite's text, PostgreSQL's datetime)
+    as the table's type reads it."""
+    found = _TIME.process_result_value(value, dialect)
+    assert found is not None
+    return found
+
+
 def _sqlite_micros(when: Any) -> Any:
     """A time stored on SQLite ("YYYY-MM-DD HH:MM:SS.ffffff") in whole microseconds since
     1970, as SQL."""
@@ -133,6 +152,18 @@ class HealthMixin(StoreBase):
         with self._tx("read the data version") as conn:
             row = conn.exec_driver_sql(_DATA_VERSION).one()  # plain SQL: ~0.15 ms less
         return tuple(int(n or 0) for n in row)
+
+    def version_and_hold(self) -> tuple[tuple[int, ...], ReplayHold | None]:
+        """`data_version()` and `replay_hold()` in one query: what every request for the
+        statuses reads (a hold moves no data version, yet every answer says it: `held`)."""
+        with self._tx("read the data version") as conn:
+            row = tuple(conn.exec_driver_sql(_VERSION_AND_HOLD).one())
+        version = tuple(int(n or 0) for n in row[:_VERSION_FIELDS])
+        since, owner, lease_until = row[_VERSION_FIELDS:]
+        if owner is None:
+            return version, None
+        dialect = self._engine.dialect
+        return version, ReplayHold(_time(since, dialect), owner, _time(lease_until, dialect))
 
     @once_more_if_disconnected
     def record_cycle(self, cycle: Cycle) -> int:

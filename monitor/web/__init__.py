@@ -36,7 +36,8 @@ Statuses and evidence (`views.ViewCache`) are computed again only when the data 
 (a cycle ended, a status was recorded, an entry matched), the definitions were reloaded, or a
 minute passed. History pages are rendered once per data version, the HTML pages and the JSON of
 GET /indicators once per computation of the views (`answers.AnswerCache`, the most recently
-used 8 MB of answers).
+used 8 MB of answers), each kept also by a replay's hold on the statuses, which moves no data
+version: both are read in one query (`Store.version_and_hold`).
 
 A verdict is by the name of the token (bearer or session) that made it, else by `anonymous`;
 it re-evaluates the indicator at once. A request that could change state (POST) which the
@@ -208,19 +209,17 @@ class _State:
             default_silent_after=self.settings.feed_silent_after,
         )  # fmt: skip
 
-    def snapshot(self, indicator_id: str | None = None, *, evidence: bool = True) -> Snapshot:
-        """The current views (without `evidence`: perhaps only counting it); 404 first when
-        `indicator_id` names no indicator."""
+    def snapshot(
+        self, indicator_id: str | None = None, *, evidence: bool = True
+    ) -> tuple[Snapshot, str]:
+        """The current views (without `evidence`: perhaps only counting it) and a replay's hold
+        on the statuses as of them (`views.replay_note`), read in one query: a hold moves no
+        data version, so it leaves the views and the answers kept by them as they were, and
+        answers keep it in their key. 404 first when `indicator_id` names no indicator."""
         definitions = self.definitions()
         if indicator_id is not None:
             _known(definitions, indicator_id)
         return self.views.get(definitions, now=self.clock(), evidence=evidence)
-
-    def held(self, snapshot: Snapshot) -> str:
-        """A replay's hold on the statuses (`views.replay_note`), as of the snapshot: read at
-        every request, since a hold moves no data version (`Store.data_version`) and so leaves
-        the views and the answers kept by it as they were; answers keep it in their key."""
-        return views.replay_note(self.store.replay_hold(), now=snapshot.now)
 
 
 def _state(request: Request) -> _State:
@@ -276,8 +275,7 @@ def healthz(state: State, request: Request, response: Response) -> HealthOut:
 def indicators(state: State) -> Response:
     """Every indicator: id, group, title, question, status, since, outcome levels and
     evidence counts (the items `monitor status --json` prints)."""
-    snapshot = state.snapshot(evidence=False)
-    held = state.held(snapshot)
+    snapshot, held = state.snapshot(evidence=False)
     answer = state.answers.get(("indicators", held), snapshot, lambda: _indicators(snapshot, held))
     response = Response(answer.body, media_type="application/json")
     response.headers["ETag"] = answer.etag  # where FastAPI's answer has it: after the type
@@ -300,8 +298,8 @@ def _indicators(snapshot: Snapshot, held: str) -> Answer:
 )
 def indicator(state: State, indicator_id: IndicatorId) -> IndicatorDetailOut:
     """One indicator and the evidence behind its current status, newest first."""
-    snapshot = state.snapshot(indicator_id)
-    return IndicatorDetailOut.of(snapshot.view(indicator_id), state.held(snapshot))
+    snapshot, held = state.snapshot(indicator_id)
+    return IndicatorDetailOut.of(snapshot.view(indicator_id), held)
 
 
 @dataclass(frozen=True)
@@ -478,9 +476,8 @@ def _judge(
 def index(state: State, request: Request) -> Response:
     """Every indicator grouped by its marker: status, since, evidence with the matched
     terms highlighted, a 90-day timeline, a link to its page; feed health at the bottom."""
-    snapshot = state.snapshot()
+    snapshot, held = state.snapshot()
     note = state.validity().reason()
-    held = state.held(snapshot)
     answer = state.answers.get(
         ("index", note, held), snapshot, lambda: _index(state, snapshot, note, held)
     )
@@ -504,8 +501,7 @@ def indicator_page(
 ) -> Response:
     """One indicator's page: status, question, all current evidence, the 90-day timeline
     and its full history, 50 changes a page."""
-    snapshot = state.snapshot(indicator_id)
-    held = state.held(snapshot)
+    snapshot, held = state.snapshot(indicator_id)
     answer = state.answers.get(
         ("page", indicator_id, before, held),
         snapshot,
