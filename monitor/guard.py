@@ -8,7 +8,8 @@ address or MONITOR_HTTP_ALLOWED_HOSTS, and MONITOR_PUBLIC_URL's host; a port not
 none, and so is an IPv6 address out of its brackets: `_host_and_port`), refuses with 403 a
 request that could change state (any method but GET, HEAD, OPTIONS) which the browser says
 comes from a page of another site (`cross_site`: a form there, or a `fetch` with a body but no
-Content-Type, which needs no CORS preflight and which FastAPI before 0.132 read as JSON),
+Content-Type, which needs no CORS preflight and which FastAPI before 0.132 read as JSON), or
+whose site it does not say (`Origin: null` without Sec-Fetch-Site: `site_refusal`),
 refuses a body over `max_body_bytes` with 413 before any endpoint reads it (a declared
 Content-Length at once; a chunked body once that many bytes arrived, so it is never held
 whole), and puts `X-Content-Type-Options: nosniff` on every answer.
@@ -23,7 +24,16 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["MAX_BODY_BYTES", "NOSNIFF", "BodyTooLarge", "Guard", "cross_site"]
+__all__ = [
+    "CROSS_SITE",
+    "MAX_BODY_BYTES",
+    "NOSNIFF",
+    "NULL_ORIGIN",
+    "BodyTooLarge",
+    "Guard",
+    "cross_site",
+    "site_refusal",
+]
 
 log = logging.getLogger("monitor.web")
 
@@ -136,11 +146,10 @@ class Guard:
             log.info("web: refused Host %r", host[:100])
             await _plain_error(send, 400, refused_host(host))
             return
-        if scope["method"] not in SAFE_METHODS and cross_site(_headers(scope)):
-            log.info("web: refused a %s from another site's page", scope["method"])
-            await _plain_error(
-                send, 403, "web: a page of another site may not change anything here"
-            )
+        refusal = None if scope["method"] in SAFE_METHODS else site_refusal(_headers(scope))
+        if refusal is not None:
+            log.info("web: refused a %s: %s", scope["method"], refusal.removeprefix("web: "))
+            await _plain_error(send, 403, refusal)
             return
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"0")
         if not declared.isdigit() or int(declared) > self.max_body_bytes:
@@ -227,15 +236,35 @@ async def _plain_error(send: Send, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+CROSS_SITE = "web: a page of another site may not change anything here"
+NULL_ORIGIN = (
+    "web: the browser did not say which site's page sent this (Origin: null), so it is refused "
+    "as another site's would be; reload this site's page and send it again"
+)
+
+
+def site_refusal(headers: Mapping[str, str]) -> str | None:
+    """Why a request that could change state is refused (403) as another site's, or None.
+    `cross_site`, or an Origin of "null" where no Sec-Fetch-Site says the request is the
+    page's own: what a sandboxed frame of any site, a file or a cross-site redirect sends, in
+    a browser older than Sec-Fetch-Site too, so it is no page of this site (whose
+    same-origin referrer policy has its own forms send their origin), as Django and Rails
+    refuse it. With or without a session cookie: without tokens, reaching the port is what
+    lets a request act, and a browser brings that along as it brings a cookie."""
+    if cross_site(headers):
+        return CROSS_SITE
+    if "sec-fetch-site" not in headers and headers.get("origin") == "null":
+        return NULL_ORIGIN
+    return None
+
+
 def cross_site(headers: Mapping[str, str]) -> bool:
     """Whether a browser says the request comes from a page of another origin (a form there, a
-    script's `fetch`): by
-    Sec-Fetch-Site, which every current browser sends, else by an Origin naming another host.
-    An Origin of "null" is not taken for one: the page's no-referrer policy makes a browser
-    send it for the page's own forms. With neither header (a tool, or a browser older than
-    Sec-Fetch-Site) it is not either: the tokens decide (a bearer token, or a session's
-    SameSite=Strict cookie and CSRF token). Nor is a Referer read: under the same policy the
-    page's own forms send none, and another site's page can send none as easily."""
+    script's `fetch`): by Sec-Fetch-Site, which every current browser sends, else by an Origin
+    naming another host ("null" names none: `site_refusal`). With neither header (a tool, or
+    a browser older than both) it is not either: the tokens decide (a bearer token, or a
+    session's SameSite=Strict cookie and CSRF token). Nor is a Referer read: the page sends
+    none to other sites, and another site's page can send none as easily."""
     fetch_site = headers.get("sec-fetch-site")
     if fetch_site is not None:
         return fetch_site not in ("same-origin", "none")

@@ -81,6 +81,26 @@ def test_clicking_not_relevant_takes_the_evidence_off_and_changes_the_status(
     assert shot(page, "web-verdict-no.png").stat().st_size > 10_000
 
 
+def test_the_page_s_own_form_says_its_origin(
+    server: WebServer, browser: object, store: Store
+) -> None:
+    """Under the page's old no-referrer policy chromium sent `Origin: null` with its forms,
+    which cannot be told from a sandboxed frame of another site: a browser without
+    Sec-Fetch-Site would now be refused. Its same-origin policy names the origin."""
+    herald = entry_id(store, VISA_HERALD)
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(f"{server.url}/indicators/visa-easing/page")
+    item = page.locator(f'ul.evidence li[data-entry="{herald}"]').first
+
+    with page.expect_request(lambda r: r.method == "POST") as posted, page.expect_navigation():
+        item.get_by_role("button", name="Not relevant").click()
+
+    headers = posted.value.all_headers()
+    assert headers.get("origin") == server.url
+    assert headers.get("sec-fetch-site") == "same-origin"
+    assert [v.verdict for v, _ in store.verdicts()] == ["no"]
+
+
 def test_confirming_a_missed_entry_makes_it_evidence(
     server: WebServer, browser: object, store: Store
 ) -> None:

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from monitor.domain import Definitions
-from monitor.guard import Guard
+from monitor.guard import NULL_ORIGIN, Guard
 from monitor.server import Limits
 from monitor.store import Store
 from monitor.web import WebServer, create_app
@@ -192,6 +192,46 @@ def test_another_sites_page_changes_nothing_through_the_json_endpoints(
     assert (store.verdicts(), store.silences()) == ([], [])
     same_origin = {"Sec-Fetch-Site": "same-origin", "Origin": "http://testserver"}
     assert client.post("/silences", json=posts["/silences"], headers=same_origin).status_code == 201
+
+
+def test_a_null_origin_changes_nothing_unless_the_browser_says_the_page_is_this_site_s(
+    app: FastAPI, store: Store
+) -> None:
+    """`Origin: null` is what a sandboxed frame of any site, a file or a cross-site redirect
+    sends, also from a browser older than Sec-Fetch-Site: it was taken for no other site's,
+    and judged and silenced. It is refused (the page's own forms send their origin), unless
+    Sec-Fetch-Site, which a page cannot forge, says the page is this site's."""
+    herald = entry_id(store, VISA_HERALD)
+    verdict = {"outcome": "eased", "verdict": "no"}
+    silence = {"indicator": "visa-easing", "for": "1d", "reason": "noise"}
+    page = "/indicators/visa-easing/page"
+    with (
+        WebServer(app, host="127.0.0.1", port=0) as server,
+        httpx.Client(base_url=server.url, follow_redirects=False) as web,
+    ):
+        posts = [
+            web.build_request("POST", f"/indicators/visa-easing/evidence/{herald}/verdict",
+                              json=verdict),
+            web.build_request("POST", f"{page}/verdict", data={"entry": str(herald), **verdict}),
+            web.build_request("POST", "/silences", json=silence),
+            web.build_request("POST", f"{page}/silence", data={"for": "1d", "reason": "noise"}),
+        ]  # fmt: skip
+        for asked in posts:
+            asked.headers["Origin"] = "null"
+            answer = web.send(asked)
+            assert answer.status_code == 403, (asked.url, answer.text)
+            assert answer.json() == {"detail": NULL_ORIGIN}
+        assert (store.verdicts(), store.silences()) == ([], [])
+
+        own = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}  # under the old no-referrer
+        judged = web.post(f"{page}/verdict", data={"entry": str(herald), **verdict}, headers=own)
+        assert judged.status_code == 303, judged.text
+        named = web.post("/silences", json=silence, headers={"Origin": server.url})
+        assert named.status_code == 201, named.text
+    assert NULL_ORIGIN == (
+        "web: the browser did not say which site's page sent this (Origin: null), so it is "
+        "refused as another site's would be; reload this site's page and send it again"
+    )
 
 
 def test_a_tool_and_a_browser_reading_are_not_taken_for_another_site(client: TestClient) -> None:

@@ -14,6 +14,7 @@ import httpx2 as httpx
 import pytest
 
 from monitor.domain import Definitions
+from monitor.guard import NULL_ORIGIN
 from monitor.signin import SIGNIN_FAILURES, SIGNIN_WINDOW
 from monitor.store import Store
 from monitor.web import WebServer, create_app
@@ -235,6 +236,37 @@ def test_another_sites_form_cannot_sign_a_browser_in(web: httpx.Client) -> None:
     )
     assert answer.status_code == 403
     assert "set-cookie" not in answer.headers
+
+
+def test_a_null_origin_neither_signs_in_nor_acts_on_a_session_with_its_csrf_token(
+    web: httpx.Client, store: Store
+) -> None:
+    """A sandboxed frame of another site sends `Origin: null` (and, in a browser older than
+    Sec-Fetch-Site, nothing else that tells): the session's CSRF token was all that stood in
+    its way. Refused before any token is read, as Django and Rails refuse a null origin."""
+
+    def old_browser(headers: dict[str, str], origin: str = "null") -> dict[str, str]:
+        return {k: v for k, v in headers.items() if k != "Sec-Fetch-Site"} | {"Origin": origin}
+
+    signin = web.post("/signin", data={"token": "alice-token-1"}, headers=old_browser(HTML))
+    assert signin.status_code == 403
+    assert signin.json() == {"detail": NULL_ORIGIN}
+    assert "set-cookie" not in signin.headers
+
+    cookie = sign_in(web)
+    csrf = csrf_of(web.get(PAGE, headers=as_browser(cookie)).text)
+    form = judge_form(herald(web), csrf)
+    session = old_browser(as_browser(cookie))
+    refused = web.post(f"{PAGE}/verdict", data=form, headers=session)
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": NULL_ORIGIN}
+    signout = web.post("/signout", data={"csrf": csrf}, headers=session)
+    assert signout.status_code == 403
+    assert store.verdicts() == []
+
+    own = old_browser(as_browser(cookie), str(web.base_url).rstrip("/"))  # the page's forms
+    assert web.post(f"{PAGE}/verdict", data=form, headers=own).status_code == 303
+    assert [v.who for v, _ in store.verdicts()] == ["alice"]
 
 
 @pytest.mark.parametrize(

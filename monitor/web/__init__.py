@@ -41,8 +41,9 @@ version: both are read in one query (`Store.version_and_hold`).
 
 A verdict is by the name of the token (bearer or session) that made it, else by `anonymous`;
 it re-evaluates the indicator at once. A request that could change state (POST) which the
-browser says comes from another site's page is refused (403, by `Sec-Fetch-Site` and `Origin`:
-`guard.Guard`), so another site cannot make a visitor's browser judge or silence.
+browser says comes from another site's page, or whose page it does not say (`Origin: null`), is
+refused (403, by `Sec-Fetch-Site` and `Origin`: `guard.Guard`), so another site cannot make a
+visitor's browser judge or silence.
 
 /healthz: `starting` (200) for one MAX_AGE before a first successful cycle, then `stale` (503);
 after it `unhealthy` (503) if no feed was read in two intervals, `degraded` if some fails.
