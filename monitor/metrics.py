@@ -6,6 +6,12 @@ counted in memory: a collector sums the cycle, feed, status change and digest ta
 /metrics is scraped. Counters count everything ever recorded: the rows the database holds and
 what retention deleted (`Store.prune` folds their counts into kept summaries in the transaction
 that deletes them), so no counter goes down, which Prometheus would take for a reset.
+
+The metrics are read in parts (`StoreCollector.collect`), each its own queries. Once another
+version migrated the database (`monitor_schema_incompatible` 1), a part whose tables no longer
+read as this code knows them is left out and `monitor_scrape_collector_success{collector=PART}`
+says 0 (as node_exporter says of its collectors), while the others are answered; before, a
+store error is the database not answering, and the scrape fails (503).
 """
 
 from __future__ import annotations
@@ -23,13 +29,17 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from monitor.errors import StoreError
 from monitor.reloading import Validity
 from monitor.store import FeedState, Store
 
-__all__ = ["CONTENT_TYPE", "CYCLE_BUCKETS", "StoreCollector", "render", "render_schema"]
+__all__ = ["CONTENT_TYPE", "CYCLE_BUCKETS", "PROBLEM_FILES", "StoreCollector", "render"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 CYCLE_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+PROBLEM_FILES = 20  # files named in monitor_definitions_problems; the rest as OTHER_FILES
+OTHER_FILES = "(other files)"
+NO_FILE = "(no file)"
 
 
 class StoreCollector(Collector):
@@ -49,17 +59,29 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield _schema_gauge(self._schema)
-        yield from self._cycles()
-        yield from self._changes()
-        yield from self._feeds()
-        yield from self._alerts()
-        yield from self._times()
-        yield from self._replay()
-        yield GaugeMetricFamily(
-            "monitor_definitions_invalid",
-            "Problems in the definition files on disk (the last valid set in force); 0: valid.",
-            value=len(self._validity.problems),
+        read = GaugeMetricFamily(
+            "monitor_scrape_collector_success",
+            "1 when this part of the metrics was read from the database; 0 when its tables no "
+            "longer read as this version knows them (monitor_schema_incompatible is 1): its "
+            "metrics are left out of this scrape.",
+            labels=["collector"],
         )
+        parts = {
+            "cycles": self._cycles, "changes": self._changes, "feeds": self._feeds,
+            "alerts": self._alerts, "times": self._times, "replay": self._replay,
+        }  # fmt: skip
+        for part, metrics in parts.items():
+            try:
+                found = list(metrics())
+            except StoreError:
+                if self._schema is None:  # the database does not answer: the scrape fails
+                    raise
+                read.add_metric([part], 0)
+                continue
+            read.add_metric([part], 1)
+            yield from found
+        yield read
+        yield from _definitions(self._validity)
 
     def _cycles(self) -> Iterator[Metric]:
         t = self._store.cycle_totals(CYCLE_BUCKETS)
@@ -209,17 +231,33 @@ def _schema_gauge(problem: str | None) -> Metric:
     return GaugeMetricFamily(
         "monitor_schema_incompatible",
         "1 once another version migrated the database under this process (GET /healthz says "
-        "`incompatible`, with the reason); 0: the database is at this version's revision.",
+        "`incompatible`, with the reason): what it still reads is answered "
+        "(monitor_scrape_collector_success); 0: the database is at this version's revision.",
         value=0 if problem is None else 1,
     )
 
 
-class _SchemaCollector(Collector):
-    def __init__(self, problem: str | None) -> None:
-        self._problem = problem
-
-    def collect(self) -> Iterator[Metric]:
-        yield _schema_gauge(self._problem)
+def _definitions(validity: Validity) -> Iterator[Metric]:
+    """The problems of the definition files on disk (of the process answering): in all, and
+    per file for the first PROBLEM_FILES files with problems, the others summed as one."""
+    yield GaugeMetricFamily(
+        "monitor_definitions_invalid",
+        "Problems in the definition files on disk (the last valid set in force); 0: valid.",
+        value=len(validity.problems),
+    )
+    family = GaugeMetricFamily(
+        "monitor_definitions_problems",
+        f"Problems per definition file on disk while the last valid set is in force (none when "
+        f"valid): the first {PROBLEM_FILES} files with problems, the rest as "
+        f"file={OTHER_FILES!r}; `monitor validate` says what they are.",
+        labels=["file"],
+    )
+    files = list(validity.per_file().items())
+    for path, n in files[:PROBLEM_FILES]:
+        family.add_metric([path or NO_FILE], n)
+    if len(files) > PROBLEM_FILES:
+        family.add_metric([OTHER_FILES], sum(n for _, n in files[PROBLEM_FILES:]))
+    yield family
 
 
 def render(
@@ -228,16 +266,9 @@ def render(
     validity: Validity = Validity(),  # noqa: B008
     schema: str | None = None,
 ) -> bytes:
-    """The Prometheus text exposition of every metric at `now`; raises StoreError like the
-    store. `schema`: why the database is at another revision than this code's, or None."""
+    """The Prometheus text exposition of every metric at `now`. `schema`: why the database is
+    at another revision than this code's, or None: then a StoreError is raised like the
+    store's, else the parts that do not read are left out (`StoreCollector`)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(store, now, validity, schema))
-    return generate_latest(registry)
-
-
-def render_schema(problem: str | None) -> bytes:
-    """`monitor_schema_incompatible` alone: what /metrics can still tell when the tables of a
-    database another version migrated no longer read as this code knows them."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_SchemaCollector(problem))
     return generate_latest(registry)

@@ -79,7 +79,16 @@ class Validity:
 
     def files(self) -> list[str]:
         """The files the problems are in, in their order."""
-        return list(dict.fromkeys(problem_parts(p)[0] for p in self.problems))
+        return list(self.per_file())
+
+    def per_file(self) -> dict[str, int]:
+        """How many problems each file has, the files in their order ("" for a problem that
+        names no file)."""
+        found: dict[str, int] = {}
+        for problem in self.problems:
+            path = problem_parts(problem)[0]
+            found[path] = found.get(path, 0) + 1
+        return found
 
     def reason(self) -> str:
         """One line for /healthz and the page: how many problems, in which files (with the

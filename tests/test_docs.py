@@ -183,6 +183,21 @@ def test_every_endpoint_is_documented(endpoint: str) -> None:
     assert f"| `{endpoint}` |" in README
 
 
+def metric_names() -> list[str]:
+    """Every metric /metrics can answer, as Prometheus reads it: a counter with `_total`."""
+    source = (ROOT / "monitor" / "metrics.py").read_text()
+    counters = set(re.findall(r'CounterMetricFamily\(\s*"(monitor_\w+)"', source))
+    names = set(re.findall(r'"(monitor_\w+)"', source))
+    return sorted(f"{n}_total" if n in counters else n for n in names)
+
+
+@pytest.mark.parametrize("name", metric_names())
+def test_every_metric_is_documented(name: str) -> None:
+    """A scrape is read by name: one the README does not give is one nobody alerts on."""
+    section = README.split("| `GET /metrics` |")[1].split("\n")[0]
+    assert re.search(rf"`{name}[`{{]", section), name
+
+
 def limits_constants() -> list[str]:
     section = README.split("## Limits and safety")[1].split("\n## ")[0]
     return sorted(set(re.findall(r"`([a-z]+\.[A-Za-z_.]+)`", section)))
@@ -265,12 +280,13 @@ def test_every_metric_the_readme_names_is_one_metrics_serves(tmp_path: Path) -> 
     `monitor_regex_timeouts`, a series /metrics never served (its counter is
     `monitor_regex_timeouts_total`)."""
     from monitor.metrics import render
-    from monitor.store import open_store
+    from monitor.store import Cycle, open_store
 
     now = datetime.now(UTC)
     with open_store(f"sqlite:///{tmp_path / 'monitor.db'}") as store:
         assert store.claim_digest(now.date(), owner="t", now=now)  # its gauges come with one
         store.mark_digest_sent(now.date(), now)
+        store.record_cycle(Cycle(now, now))  # and the last successful cycle's with one
         text = render(store, now).decode()
     served = set(re.findall(r"^# TYPE (\S+) ", text, re.M))
     named = set(re.findall(r"`(monitor_[a-z_]+)[`{]", README))

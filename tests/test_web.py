@@ -355,6 +355,39 @@ def test_healthz_metrics_and_page_say_when_the_definition_files_are_invalid(
     assert reason in page
 
 
+def test_metrics_count_the_definition_problems_of_each_file_of_the_first_twenty(
+    database_url: str, defs: Definitions
+) -> None:
+    """An alert can say which file to fix, as `/healthz` names them (only a count was given):
+    a label per file, at most 20 of them (a generated folder can break hundreds at once), the
+    others summed as one."""
+    problems = ["feeds.yaml: no feeds"]  # a problem naming no line
+    for n in range(25):
+        problems += [
+            f"indicators/i{n:02}.yaml:{line}: outcomes: empty" for line in range(n % 3 + 1)
+        ]
+    invalid = Validity((*problems, "a problem naming no file"))
+    recent = NOW - timedelta(minutes=5)
+    with _checked(database_url, defs, *((f.id, True, recent) for f in defs.feeds)) as store:
+        valid = make_client(store, defs).get("/metrics").text
+        broken = make_client(store, defs, validity=invalid).get("/metrics").text
+
+    def per_file(text: str) -> dict[str, float]:
+        (family,) = [f for f in text_string_to_metric_families(text)
+                     if f.name == "monitor_definitions_problems"]  # fmt: skip
+        return {sample.labels["file"]: sample.value for sample in family.samples}
+
+    assert per_file(valid) == {}
+    found = per_file(broken)
+    assert len(found) == 21
+    assert found["feeds.yaml"] == 1
+    assert [found[f"indicators/i{n:02}.yaml"] for n in range(19)] == [n % 3 + 1 for n in range(19)]
+    rest = sum(n % 3 + 1 for n in range(19, 25)) + 1  # and the one naming no file
+    assert found["(other files)"] == rest
+    assert sum(found.values()) == len(problems) + 1
+    assert f"\nmonitor_definitions_invalid {len(problems) + 1}.0\n" in broken
+
+
 def test_healthz_is_degraded_while_the_day_s_digest_is_not_sent(
     database_url: str, defs: Definitions
 ) -> None:

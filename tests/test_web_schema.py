@@ -149,25 +149,66 @@ def test_metrics_say_the_schema_is_incompatible_once_another_version_migrated_th
     assert metric(client, "monitor_cycles_total") is not None  # the others as before
 
 
-def test_metrics_still_say_it_when_the_newer_schema_no_longer_reads_as_this_code_knows_it(
-    db_url: str, store: Store, defs: Definitions
-) -> None:
-    """A newer version may rename what /metrics reads: the scrape then answers the gauge alone
-    (200), not a 503 that says only that the database did not answer."""
-    clock = _Clock()
-    app = create_app(store=store, definitions=lambda: defs, settings=settings(),
-                     clock=clock)  # type: ignore[arg-type]  # fmt: skip
-    client = TestClient(app, raise_server_exceptions=False)
-    assert metric(client, "monitor_schema_incompatible") == "monitor_schema_incompatible 0.0"
-
-    migrate_under(db_url)
-    engine = create_engine(db_url)
+def rename_cycle_summary(url: str) -> None:
+    """A newer version's change that the cycle counters no longer read through."""
+    engine = create_engine(url)
     try:
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE cycle_summary RENAME TO cycle_totals"))
     finally:
         engine.dispose()
-    clock.now += CHECK_EVERY
 
-    assert metric(client, "monitor_schema_incompatible") == "monitor_schema_incompatible 1.0"
-    assert metric(client, "monitor_cycles_total") is None
+
+@pytest.mark.parametrize("found_before", [True, False], ids=["found", "found-by-the-scrape"])
+def test_metrics_answer_what_still_reads_when_a_newer_schema_no_longer_reads_as_this_knows_it(
+    db_url: str, store: Store, defs: Definitions, found_before: bool
+) -> None:
+    """A newer version may rename what /metrics reads. The scrape answered the schema gauge
+    alone, every other series gone (feeds, alerts, a replay's hold: an alert on any of them
+    went silent, or fired as absent); now it leaves out only the part that does not read and
+    says which (`monitor_scrape_collector_success`, as node_exporter does), also at once when
+    the revision was not read yet (it was a 503, "the database did not answer")."""
+    clock = _Clock()
+    app = create_app(store=store, definitions=lambda: defs, settings=settings(),
+                     clock=clock)  # type: ignore[arg-type]  # fmt: skip
+    client = TestClient(app, raise_server_exceptions=False)
+    assert metric(client, "monitor_schema_incompatible") == "monitor_schema_incompatible 0.0"
+    before = client.get("/metrics").text
+
+    migrate_under(db_url)
+    rename_cycle_summary(db_url)
+    if found_before:
+        clock.now += CHECK_EVERY
+    answer = client.get("/metrics").text
+
+    assert "\nmonitor_schema_incompatible 1.0\n" in answer
+    assert "monitor_cycles_total" not in answer
+    assert "monitor_cycle_duration_seconds" not in answer
+    assert 'monitor_scrape_collector_success{collector="cycles"} 0.0' in answer
+    for part in ("changes", "feeds", "alerts", "times", "replay"):
+        assert f'monitor_scrape_collector_success{{collector="{part}"}} 1.0' in answer, part
+        assert f'monitor_scrape_collector_success{{collector="{part}"}} 1.0' in before, part
+    kept = ("monitor_feeds{", "monitor_alerts_pending ", "monitor_replay_held ",
+            "monitor_status_changes_total{", "monitor_last_successful_cycle_timestamp_seconds ",
+            "monitor_definitions_invalid ")  # fmt: skip
+    for name in kept:
+        lines = [line for line in before.splitlines() if line.startswith(name)]
+        assert lines, name
+        assert all(line in answer.splitlines() for line in lines), name
+    assert client.get("/healthz").json()["status"] == "incompatible"
+
+
+def test_a_database_that_does_not_answer_is_still_a_503_at_metrics(
+    db_url: str, store: Store, defs: Definitions
+) -> None:
+    """Only another revision lets a part be left out: a store error at the code's own
+    revision is the database not answering, and a scrape that leaves series out would hide it."""
+    app = create_app(store=store, definitions=lambda: defs, settings=settings(),
+                     clock=_Clock())  # type: ignore[arg-type]  # fmt: skip
+    client = TestClient(app, raise_server_exceptions=False)
+    rename_cycle_summary(db_url)
+
+    answer = client.get("/metrics")
+
+    assert answer.status_code == 503
+    assert answer.json() == {"detail": "the database did not answer"}

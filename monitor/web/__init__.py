@@ -382,18 +382,22 @@ def feeds(state: State) -> list[FeedOut]:
 def metrics(state: State, request: Request) -> Response:
     """Counters, the cycle duration histogram and timestamps, read from the database (the
     configured feeds no daemon stored yet counted as never read, as /feeds lists them), and
-    whether another version migrated it (`monitor_schema_incompatible`: then, should its tables
-    no longer read as this code knows them, that gauge alone)."""
+    whether another version migrated it (`monitor_schema_incompatible`: then what still reads
+    as this code knows it, `monitor_scrape_collector_success` saying which parts do not). A
+    store error is first taken for the database not answering (503), unless the revision,
+    read again then, says another version migrated it."""
     gone = state.store.file_problem()
     if gone is not None:  # no database to count from, nor another version's: 503, as /healthz
         raise StoreError(gone)
-    problem = request.app.state.schema.problem
+    schema = request.app.state.schema
+    store, now, validity = state.feed_store(), state.clock(), state.validity()
     try:
-        body = prometheus.render(state.feed_store(), state.clock(), state.validity(), problem)
+        body = prometheus.render(store, now, validity, schema.problem)
     except StoreError:
+        problem = schema.check(fresh=True)
         if problem is None:
             raise
-        body = prometheus.render_schema(problem)
+        body = prometheus.render(store, now, validity, problem)
     headers = {"Cache-Control": _NO_STORE}  # made afresh for each scrape, as /healthz
     return Response(body, media_type=prometheus.CONTENT_TYPE, headers=headers)
 
