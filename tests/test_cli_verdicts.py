@@ -309,7 +309,7 @@ def test_export_is_a_labeled_file_that_monitor_test_scores(
     done = run(env, "verdict", "export", "--format", "tsv", "-o", str(path))
 
     assert done.exit_code == 0, done.output
-    assert done.stderr == f"verdict export: 2 entries, 2 labels to {path}\n"
+    assert done.stderr == f"monitor: verdict export: 2 entries, 2 labels to {path}\n"
     umask = os.umask(0o022)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as a file `open` makes

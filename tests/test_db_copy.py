@@ -304,8 +304,8 @@ def test_the_command_shows_progress_and_counts_and_never_a_password(
         again = _run(source, "db", "copy", "--to", target)
 
     assert result.exit_code == 0, result.output
-    assert "db: copying entry: 4 of 4 rows" in result.stderr
-    assert "db: copying verdict: 1 of 1 row" in result.stderr
+    assert "monitor: db copy: copying entry: 4 of 4 rows" in result.stderr
+    assert "monitor: db copy: copying verdict: 1 of 1 row" in result.stderr
     assert result.stdout.startswith("db: copied ")
     assert "entry 4, " in result.stdout and "verdict 1" in result.stdout
     assert again.exit_code == 1
@@ -404,9 +404,10 @@ def test_a_target_disk_that_fills_half_way_is_one_line_and_leaves_no_file(tmp_pa
         timeout=FAIL_AFTER, check=False,
     )  # fmt: skip
 
-    errors = [line for line in done.stderr.splitlines() if not line.startswith("db: copying")]
+    copying = "monitor: db copy: copying"
+    errors = [line for line in done.stderr.splitlines() if not line.startswith(copying)]
     assert done.returncode == 1, done.stderr
-    assert "db: copying story_key: 5,000 of 40,000 rows" in done.stderr  # it was half way
+    assert f"{copying} story_key: 5,000 of 40,000 rows" in done.stderr  # it was half way
     assert errors == [
         f"Error: store: copying into {target} failed, nothing was kept: OperationalError: "
         "disk I/O error"
@@ -483,7 +484,7 @@ def test_a_copy_stopped_half_way_leaves_the_target_empty(
     assert not any(left.values())
     if stop == signal.SIGINT:
         assert copying.returncode == 130
-        assert "db: copy interrupted; the target keeps no row of it" in stderr
+        assert "Error: db copy: interrupted; the target keeps no row of it" in stderr
     assert copy_database(url, postgres_url).rows
     assert rows(postgres_url) == rows(url)
 

@@ -266,7 +266,7 @@ def test_output_writes_a_file_and_bad_input_is_one_line(url: str, tmp_path: Path
     result = cli(url, "export", "changes", "-o", str(target))
     assert result.exit_code == 0, result.output
     assert rows(target.read_text(encoding="utf-8"))[0]["id"] == "1"
-    assert result.stderr == f"export: changes to {target}\n"
+    assert result.stderr == f"monitor: export: changes to {target}\n"
 
     bad = ["-o", str(tmp_path / "bad.csv")]
     for args, code, message in [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from monitor.cli.common import Runtime, group, pass_runtime
+from monitor.cli.stops import Interrupted
 from monitor.counts import plural
 
 
@@ -90,13 +91,12 @@ def db_copy_cmd(rt: Runtime, target: str) -> None:
     from monitor.store import copy_database
 
     def progress(table: str, done: int, total: int) -> None:
-        click.echo(f"db: copying {table}: {done:,} of {count_rows(total)}", err=True)
+        click.echo(f"monitor: db copy: copying {table}: {done:,} of {count_rows(total)}", err=True)
 
     try:
         copied = copy_database(rt.settings.database_url, target, progress=progress)
     except KeyboardInterrupt:
-        click.echo(f"db: copy interrupted; {INTERRUPTED}", err=True)
-        raise SystemExit(130) from None
+        raise Interrupted(f"db copy: interrupted; {INTERRUPTED}") from None
     rows = sum(n for _, n in copied.rows)
     tables = ", ".join(f"{table} {n:,}" for table, n in copied.rows if n)
     click.echo(

@@ -118,7 +118,7 @@ def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
         click.echo(f"monitor: digest {day}: {said}", err=True)
     if out is not None:
         write_whole(out, as_file(raw), "digest --out")  # the file whole, or as it was
-        click.echo(f"digest {day}: written to {out}", err=True)
+        click.echo(f"monitor: digest {day}: written to {out}", err=True)
         return
     click.echo(f"Subject: {message['Subject']}\n")
     text = message.get_body(("plain",))

@@ -115,7 +115,7 @@ def _export(
             click.echo(chunk.encode("utf-8", "replace"), nl=False)
         return
     write_whole(output, text, "export")
-    click.echo(f"export: {kind} to {output}", err=True)
+    click.echo(f"monitor: export: {kind} to {output}", err=True)
 
 
 COMMANDS = (export_cmd,)

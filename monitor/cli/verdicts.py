@@ -182,7 +182,7 @@ def verdict_export_cmd(rt: Runtime, fmt: str, output: Path | None) -> None:
     where = f" to {output}" if output is not None else ""
     left = f"; {export.left_out} judged only for outcomes no longer defined" * bool(export.left_out)
     click.echo(
-        f"verdict export: {count(export.rows, 'entry')}, {count(export.labels, 'label')}"
+        f"monitor: verdict export: {count(export.rows, 'entry')}, {count(export.labels, 'label')}"
         f"{where}{left}",
         err=True,
     )

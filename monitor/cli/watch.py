@@ -236,7 +236,7 @@ def replay_cmd(rt: Runtime, since: datetime, dry_run: bool) -> None:
     would, mark = (" would be", "would record") if dry_run else ("", "replayed")
     nothing = "; dry run: nothing recorded" if dry_run else ""
     click.echo(
-        f"replay: {count(entries, 'entry')}{would} re-matched, {count(matches, 'match')}, "
+        f"monitor: replay: {count(entries, 'entry')}{would} re-matched, {count(matches, 'match')}, "
         f"{count(len(changes), 'status change')}{nothing}",
         err=True,
     )
