@@ -375,13 +375,16 @@ class Definitions:
                 return indicator
         raise KeyError(indicator_id)
 
-    def no_indicator(self, indicator_id: str) -> str:
+    def no_indicator(self, indicator_id: str, *, within: str = "") -> str:
         """How every command says that it has no indicator `indicator_id` (after its stage),
-        with the defined id it is closest to when one is (a long id typed a letter off):
-        `no indicator 'visa-easng'; did you mean 'visa-easing'?`."""
+        `within` the files it names when given, with the defined id it is closest to when one
+        is (a long id typed a letter off): `no indicator 'visa-easng'; did you mean
+        'visa-easing'?`."""
         known = [i.id for i in self.indicators]
         close = difflib.get_close_matches(indicator_id, known, n=1, cutoff=0.9)
-        return f"no indicator {indicator_id!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+        where = f" in {within}" if within else ""
+        meant = f"; did you mean {close[0]!r}?" if close else ""
+        return f"no indicator {indicator_id!r}{where}{meant}"
 
     def feeds_for(self, indicator: Indicator) -> tuple[str, ...]:
         """Ids of the feeds an indicator reads."""

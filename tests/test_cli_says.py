@@ -41,17 +41,27 @@ def test_test_verbose_shows_every_example_with_its_terms(tmp_path: Path) -> None
     assert "  terms found: " in result.stdout
 
 
-def test_test_of_an_unknown_indicator_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    """The line names the folder read (MONITOR_INDICATORS_DIR), not the default's."""
+@pytest.mark.parametrize(
+    ("ids", "says"),
+    [
+        (["nope", "north-korea-stance"], "no indicator 'nope' in {dir}"),
+        (["visa-easng"], "no indicator 'visa-easng' in {dir}; did you mean 'visa-easing'?"),
+        (["nope", "nix"], "no indicators 'nope', 'nix' in {dir}"),
+    ],
+)
+def test_test_of_an_unknown_indicator_is_one_line_and_exit_2(
+    tmp_path: Path, ids: list[str], says: str
+) -> None:
+    """The line names the folder read (MONITOR_INDICATORS_DIR), not the default's, and the id
+    meant when one is a letter off, as the other commands do. It read `no indicator 'nope' (see
+    indicators/*.yaml) (see 'monitor test --help')`, two parentheses in a row."""
     env = shipped(tmp_path)
-    result = CliRunner().invoke(
-        main, ["test", "nope", "north-korea-stance"], env=env, prog_name="monitor"
-    )
+    result = CliRunner().invoke(main, ["test", *ids], env=env, prog_name="monitor")
 
     assert result.exit_code == 2
+    within = Path(env["MONITOR_INDICATORS_DIR"]) / "*.yaml"
     assert result.stderr.splitlines() == [
-        f"Error: Invalid value for INDICATOR: no indicator 'nope' "
-        f"(see {Path(env['MONITOR_INDICATORS_DIR']) / '*.yaml'}) (see 'monitor test --help')"
+        f"Error: Invalid value for INDICATOR: {says.format(dir=within)} (see 'monitor test --help')"
     ]
 
 
@@ -155,7 +165,7 @@ def test_an_indicator_id_a_letter_off_is_named_with_the_one_meant(
     )
     tested = CliRunner().invoke(main, ["test", "visa-easng"], env=env, prog_name="monitor")
     assert tested.exit_code == 2
-    assert "no indicator 'visa-easng'; did you mean 'visa-easing'? (see " in tested.stderr
+    assert "*.yaml; did you mean 'visa-easing'? (see 'monitor test --help')" in tested.stderr
 
 
 @pytest.mark.parametrize(

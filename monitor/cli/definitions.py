@@ -323,13 +323,14 @@ def _chosen(rt: Runtime, indicator_ids: tuple[str, ...]) -> tuple[Indicator, ...
     """The indicators named (all when none is); an unknown id is a usage error."""
     known = {i.id: i for i in rt.definitions.indicators}
     unknown = [i for i in indicator_ids if i not in known]
-    if unknown:
-        named = rt.definitions.no_indicator(unknown[0]) if len(unknown) == 1 else ""
-        raise click.BadParameter(
-            f"{named or 'no indicator ' + ', '.join(map(repr, unknown))} "
-            f"(see {rt.settings.indicators_dir / '*.yaml'})",
-            param_hint="INDICATOR",
+    if unknown:  # one line, one parenthesis: the usage error's `(see 'monitor test --help')`
+        within = str(rt.settings.indicators_dir / "*.yaml")
+        named = (
+            rt.definitions.no_indicator(unknown[0], within=within)
+            if len(unknown) == 1
+            else f"no indicators {', '.join(map(repr, unknown))} in {within}"
         )
+        raise click.BadParameter(named, param_hint="INDICATOR")
     return tuple(known[i] for i in dict.fromkeys(indicator_ids)) or rt.definitions.indicators
 
 
