@@ -139,7 +139,10 @@ def test_a_deleted_database_stops_the_daemon_with_one_error_naming_it(
     status = subprocess.run([sys.executable, "-m", "monitor", "status"], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=FAIL_AFTER)  # fmt: skip
     assert status.returncode == 1
-    assert f"no database at {db}" in status.stderr
+    left = "" if deleted == "folder" else ", but monitor.db-wal and monitor.db-shm are still there"
+    assert f"no database at {db}{left}" in status.stderr  # its log and index: one was there
+    assert "put it back from a backup first" in status.stderr.lower()
+    assert "run monitor check" not in status.stderr  # which makes a new, empty one
     assert not db.exists()
 
 

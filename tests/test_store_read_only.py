@@ -30,6 +30,13 @@ from tests import news, storeops
 from tests.conftest import ROOT
 from tests.readfeeds import read_once
 
+# What a reader says of no database: not `run monitor check`, which would make a new, empty one
+# where a deleted one was (a daemon's stop says to put it back from a backup).
+NEW_EMPTY = (
+    "`monitor check` or `monitor run` starts a new, empty one there (if one was expected there, "
+    "put it back from a backup first)"
+)
+
 READERS = [
     ["status"],
     ["status", "--json"],
@@ -108,10 +115,34 @@ def test_a_missing_database_is_one_line_and_nothing_is_created(
     result = CliRunner().invoke(main, args, env=env)
 
     assert result.exit_code == 1
-    assert result.stderr.splitlines() == [
-        f"Error: store: no database at {path}; run monitor check or monitor run first"
-    ]
+    assert result.stderr.splitlines() == [f"Error: store: no database at {path}; {NEW_EMPTY}"]
     assert not path.exists()
+
+
+@pytest.mark.parametrize("args", [["status"], ["replay", "--since", "2026-01-01"]], ids=" ".join)
+def test_the_files_a_deleted_database_leaves_say_it_was_there(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """A SQLite file deleted under a process holding it (the daemon, which then stops) leaves
+    its write-ahead log and its index: a command finding them says to put the file back from a
+    backup, not to run `monitor check`, and makes nothing there."""
+    path = tmp_path / "data" / "monitor.db"
+    with open_store(f"sqlite:///{path}") as store:
+        assert store.current_statuses() == {}  # a connection open, in WAL mode
+        path.unlink()  # the store holds it open, as the daemon does
+    left = sorted(p.name for p in path.parent.iterdir())
+    assert left == ["monitor.db-shm", "monitor.db-wal"]  # SQLite keeps them for the lost file
+    env = env_for(f"sqlite:///{path}", tmp_path)
+
+    result = CliRunner().invoke(main, args, env=env)
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        f"Error: store: no database at {path}, but monitor.db-wal and monitor.db-shm are still "
+        "there: the database file was deleted or moved. Put it back from a backup first: "
+        "`monitor check` or `monitor run` would start a new, empty database there"
+    ]
+    assert sorted(p.name for p in path.parent.iterdir()) == left
 
 
 # Commands that write, but only to rows stored already: with no database yet they would make
@@ -140,9 +171,7 @@ def test_a_command_on_stored_rows_makes_no_database_and_says_there_is_none(
     result = CliRunner().invoke(main, args, env=env)
 
     assert (result.exit_code, result.stdout) == (1, "")
-    assert result.stderr.splitlines() == [
-        f"Error: store: no database at {path}; run monitor check or monitor run first"
-    ]
+    assert result.stderr.splitlines() == [f"Error: store: no database at {path}; {NEW_EMPTY}"]
     assert not path.exists() and not path.parent.exists()
 
 
@@ -180,9 +209,7 @@ def test_monitor_serve_makes_no_database_and_says_there_is_none(tmp_path: Path) 
             proc.kill()
             proc.communicate()
     assert (proc.returncode, stdout) == (1, "")
-    assert stderr.splitlines() == [
-        f"Error: store: no database at {path}; run monitor check or monitor run first"
-    ]
+    assert stderr.splitlines() == [f"Error: store: no database at {path}; {NEW_EMPTY}"]
     assert not path.exists() and not path.parent.exists()
 
 
@@ -193,7 +220,7 @@ def test_a_command_on_stored_rows_migrates_no_empty_database(
     env = env_for(empty_database_url, tmp_path)
 
     missing = (
-        r"store: no database at .*; run monitor check"
+        r"store: no database at .*; `monitor check` or `monitor run` starts a new, empty one"
         if empty_database_url.startswith("sqlite")
         else r"store: the PostgreSQL database .* is empty .* run `monitor db upgrade`"
     )
@@ -208,7 +235,7 @@ def test_a_command_on_stored_rows_migrates_no_empty_database(
 
 def test_a_database_without_tables_is_missing_to_a_reader(empty_database_url: str) -> None:
     missing = (
-        r"^store: no database at .*; run monitor check"
+        r"^store: no database at .*; `monitor check` or `monitor run` starts a new, empty one"
         if empty_database_url.startswith("sqlite")
         else r"^store: the PostgreSQL database .* is empty .* run `monitor db upgrade`"
     )

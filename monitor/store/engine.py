@@ -45,7 +45,7 @@ def connect(
     if file and file.is_dir():  # "no database" would send its user to make one there
         raise StoreError(f"store: {file.resolve()} is a folder, not a database file")
     if file and (read_only or must_exist) and not file.is_file():
-        raise StoreError(_missing(str(file)))
+        raise StoreError(_missing(str(file), left=_left_beside(file)))
     if file and read_only:
         uri = "file:" + quote(str(file.resolve()))
         parsed = parsed.set(database=uri, query={**parsed.query, "mode": "ro", "uri": "true"})
@@ -186,8 +186,34 @@ class OpenedFile:
         )
 
 
-def _missing(where: str) -> str:
-    return f"store: no database at {where}; run monitor check or monitor run first"
+def _missing(where: str, *, left: list[str] | None = None) -> str:
+    """No database at `where`. The readers cannot know whether one was there (deleted under a
+    daemon, a volume not mounted, a mistyped URL) or none ever was, so they do not send its
+    user to `check` or `run` blindly, which start a new, empty one; with `left`, the files a
+    SQLite database leaves beside it (`_left_beside`), one was there, and they say so."""
+    if left:
+        return (
+            f"store: no database at {where}, but {' and '.join(left)} "
+            f"{'is' if len(left) == 1 else 'are'} still there: the database file was deleted "
+            "or moved. Put it back from a backup first: `monitor check` or `monitor run` would "
+            "start a new, empty database there"
+        )
+    return (
+        f"store: no database at {where}; `monitor check` or `monitor run` starts a new, empty "
+        "one there (if one was expected there, put it back from a backup first)"
+    )
+
+
+def _left_beside(file: Path) -> list[str]:
+    """The names of the files SQLite keeps beside a database file (its write-ahead log and the
+    log's index, a rollback journal) still there without it: a database file deleted under a
+    daemon leaves its `-wal` and `-shm` when the daemon stops."""
+    found = []
+    for suffix in ("-wal", "-shm", "-journal"):
+        companion = file.with_name(file.name + suffix)
+        if companion.is_file():
+            found.append(companion.name)
+    return found
 
 
 _DEFAULT_PORTS = {"postgresql": 5432}  # the backends monitor runs on that have a server
