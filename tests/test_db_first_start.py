@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,3 +150,39 @@ def test_db_upgrade_on_a_new_sqlite_file_says_it_made_it(tmp_path: Path) -> None
     assert made.stdout.splitlines() == [
         f"db: created monitor's schema (revision {migrate.head()}) in a new SQLite database, {path}"
     ]
+
+
+@pytest.mark.parametrize("args", [["check"], ["db", "upgrade"]], ids=" ".join)
+def test_a_first_start_beside_a_deleted_databases_log_refuses_and_deletes_nothing(
+    tmp_path: Path, feed_server: FeedServer, args: list[str]
+) -> None:
+    """A SQLite file deleted under a process holding it (a daemon, which then stops) leaves
+    its write-ahead log, with the writes not yet copied into the file, and the log's index. A
+    command that would make the database there refuses: SQLite, making a new file, deletes
+    them, and those writes with them."""
+    env = three_feeds(tmp_path, feed_server)
+    path = tmp_path / "data" / "monitor.db"
+    assert run(["check"], tmp_path, env).returncode == 0  # made and written
+    held = sqlite3.connect(path)  # a daemon's connection: it holds the log open
+    assert held.execute("SELECT count(*) FROM cycle").fetchone() == (1,)
+    second = run(["check"], tmp_path, env)  # its writes stay in the log while `held` is open
+    assert second.returncode == 0, second.stderr
+    path.unlink()
+    held.close()  # the last connection: SQLite keeps the log of a file deleted
+    wal = path.with_name("monitor.db-wal")
+    log = wal.read_bytes()
+    assert len(log) > 32  # the log's header, and frames: the second check's writes
+    left = sorted(p.name for p in path.parent.iterdir())
+    assert left == ["monitor.db-shm", "monitor.db-wal"]
+
+    refused = run(args, tmp_path, env)
+
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr.splitlines()[-1:] == [
+        f"Error: store: no database at {path}, but monitor.db-wal and monitor.db-shm are still "
+        "there: the database file was deleted or moved, and they may hold its latest writes. "
+        "Put the file back from a backup; or, to start afresh deliberately, move "
+        "monitor.db-wal and monitor.db-shm away first (a new database there would delete them)"
+    ]
+    assert sorted(p.name for p in path.parent.iterdir()) == left  # nothing made, nothing gone
+    assert wal.read_bytes() == log

@@ -141,9 +141,16 @@ def test_a_deleted_database_stops_the_daemon_with_one_error_naming_it(
     assert status.returncode == 1
     left = "" if deleted == "folder" else ", but monitor.db-wal and monitor.db-shm are still there"
     assert f"no database at {db}{left}" in status.stderr  # its log and index: one was there
-    assert "put it back from a backup first" in status.stderr.lower()
+    assert "back from a backup" in status.stderr.lower()
     assert "run monitor check" not in status.stderr  # which makes a new, empty one
     assert not db.exists()
+    if deleted == "file":  # a restart refuses: a new file there and SQLite deletes its log
+        wal = db.with_name("monitor.db-wal").read_bytes()
+        again = subprocess.run([sys.executable, "-m", "monitor", "run"], env=env, cwd=tmp_path,
+                               capture_output=True, text=True, timeout=FAIL_AFTER)  # fmt: skip
+        assert again.returncode == 1, again.stderr
+        assert f"no database at {db}{left}" in again.stderr
+        assert not db.exists() and db.with_name("monitor.db-wal").read_bytes() == wal
 
 
 def test_healthz_says_the_database_file_was_deleted_and_writes_are_refused(

@@ -33,6 +33,9 @@ def connect(
     """An engine for `url`. `read_only`: one that cannot write (SQLite `mode=ro`, PostgreSQL
     `default_transaction_read_only`), for a database that must exist already; `must_exist`:
     one that may write, but a SQLite file that does not exist is not made (nor its folder).
+    A SQLite file that does not exist beside its `-wal`, `-shm` or `-journal` (deleted under a
+    daemon) is refused, whatever the mode: SQLite, making a new file, deletes them, and the
+    latest writes of the lost one with them.
     Without `checkpoints`, a commit on SQLite never copies the write-ahead log into the file
     (SQLite does that when the log passes 1,000 pages, in the commit that passes it): the
     owner calls `Store.checkpoint` off its path instead."""
@@ -44,8 +47,9 @@ def connect(
     options: dict[str, Any] = {}
     if file and file.is_dir():  # "no database" would send its user to make one there
         raise StoreError(f"store: {file.resolve()} is a folder, not a database file")
-    if file and (read_only or must_exist) and not file.is_file():
-        raise StoreError(_missing(str(file), left=_left_beside(file)))
+    left = _left_beside(file) if file and not file.is_file() else []
+    if left or (file and (read_only or must_exist) and not file.is_file()):
+        raise StoreError(_missing(str(file), left=left))  # SQLite would delete `left`, making one
     if file and read_only:
         uri = "file:" + quote(str(file.resolve()))
         parsed = parsed.set(database=uri, query={**parsed.query, "mode": "ro", "uri": "true"})
@@ -190,13 +194,16 @@ def _missing(where: str, *, left: list[str] | None = None) -> str:
     """No database at `where`. The readers cannot know whether one was there (deleted under a
     daemon, a volume not mounted, a mistyped URL) or none ever was, so they do not send its
     user to `check` or `run` blindly, which start a new, empty one; with `left`, the files a
-    SQLite database leaves beside it (`_left_beside`), one was there, and they say so."""
+    SQLite database leaves beside it (`_left_beside`), one was there, and they say so; no
+    command makes a database beside them (`connect`)."""
     if left:
+        names = " and ".join(left)
+        are, they, them = ("is", "it", "it") if len(left) == 1 else ("are", "they", "them")
         return (
-            f"store: no database at {where}, but {' and '.join(left)} "
-            f"{'is' if len(left) == 1 else 'are'} still there: the database file was deleted "
-            "or moved. Put it back from a backup first: `monitor check` or `monitor run` would "
-            "start a new, empty database there"
+            f"store: no database at {where}, but {names} {are} still there: the database file "
+            f"was deleted or moved, and {they} may hold its latest writes. Put the file back "
+            f"from a backup; or, to start afresh deliberately, move {names} away first (a new "
+            f"database there would delete {them})"
         )
     return (
         f"store: no database at {where}; `monitor check` or `monitor run` starts a new, empty "
