@@ -132,7 +132,7 @@ def test_a_deleted_database_stops_the_daemon_with_one_error_naming_it(
     gone = "deleted" if deleted == "file" else f"deleted with its folder {db.parent}"
     assert f"store: the database file {db} was {gone} while monitor ran" in said
     assert said.endswith("; this daemon stops")
-    assert "Put the file back from a backup" in said
+    assert "Put the file back before starting monitor again" in said
     assert db.parent.is_dir() == (deleted == "file")  # no folder made again
     assert not db.exists()  # nor a new, empty database
 
@@ -141,7 +141,7 @@ def test_a_deleted_database_stops_the_daemon_with_one_error_naming_it(
     assert status.returncode == 1
     left = "" if deleted == "folder" else ", but monitor.db-wal and monitor.db-shm are still there"
     assert f"no database at {db}{left}" in status.stderr  # its log and index: one was there
-    assert "back from a backup" in status.stderr.lower()
+    assert ("put that very file back" if left else "back from a backup") in status.stderr.lower()
     assert "run monitor check" not in status.stderr  # which makes a new, empty one
     assert not db.exists()
     if deleted == "file":  # a restart refuses: a new file there and SQLite deletes its log
@@ -170,8 +170,9 @@ def test_healthz_says_the_database_file_was_deleted_and_writes_are_refused(
     assert health["status"] == "unavailable" and health["database"] is False
     assert health["reasons"] == [
         f"store: the database file {db} was deleted with its folder {db.parent} while monitor "
-        "ran; what is written now would be lost with the process. Put the file back from a "
-        "backup before starting monitor again: a start makes a new, empty database there"
+        "ran; what is written now would be lost with the process. Put the file back before "
+        "starting monitor again: a start refuses while the -wal and -shm it leaves are there, "
+        "and makes a new, empty database where nothing is left"
     ]
     assert written.status_code == 503, written.text
     assert metrics.status_code == 503 and "incompatible" not in metrics.text

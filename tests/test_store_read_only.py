@@ -140,8 +140,9 @@ def test_the_files_a_deleted_database_leaves_say_it_was_there(
     assert result.stderr.splitlines() == [
         f"Error: store: no database at {path}, but monitor.db-wal and monitor.db-shm are still "
         "there: the database file was deleted or moved, and they may hold its latest writes. "
-        "Put the file back from a backup; or, to start afresh deliberately, move "
-        "monitor.db-wal and monitor.db-shm away first (a new database there would delete them)"
+        "Put that very file back beside them (they are of that file alone); to restore an "
+        "older backup instead, or to start afresh, move monitor.db-wal and monitor.db-shm away "
+        "first (a new database there would delete them)"
     ]
     assert sorted(p.name for p in path.parent.iterdir()) == left
 

@@ -185,8 +185,9 @@ class OpenedFile:
             gone = "replaced by another file"
         return (
             f"store: the database file {self.path} was {gone} while monitor ran; what is "
-            "written now would be lost with the process. Put the file back from a backup "
-            "before starting monitor again: a start makes a new, empty database there"
+            "written now would be lost with the process. Put the file back before starting "
+            "monitor again: a start refuses while the -wal and -shm it leaves are there, and "
+            "makes a new, empty database where nothing is left"
         )
 
 
@@ -201,9 +202,10 @@ def _missing(where: str, *, left: list[str] | None = None) -> str:
         are, they, them = ("is", "it", "it") if len(left) == 1 else ("are", "they", "them")
         return (
             f"store: no database at {where}, but {names} {are} still there: the database file "
-            f"was deleted or moved, and {they} may hold its latest writes. Put the file back "
-            f"from a backup; or, to start afresh deliberately, move {names} away first (a new "
-            f"database there would delete {them})"
+            f"was deleted or moved, and {they} may hold its latest writes. Put that very file "
+            f"back beside {them} ({they} {are} of that file alone); to restore an older backup "
+            f"instead, or to start afresh, move {names} away first (a new database there would "
+            f"delete {them})"
         )
     return (
         f"store: no database at {where}; `monitor check` or `monitor run` starts a new, empty "
