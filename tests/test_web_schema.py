@@ -29,14 +29,19 @@ FOREIGN = (
 )
 
 
-def migrate_under(url: str) -> None:
-    """What `monitor db upgrade` of a newer version leaves: a revision this code does not know."""
+def _run(url: str, statement: str) -> None:
+    """Run one statement on the database, as another version's migration would."""
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+            conn.execute(text(statement))
     finally:
         engine.dispose()
+
+
+def migrate_under(url: str) -> None:
+    """What `monitor db upgrade` of a newer version leaves: a revision this code does not know."""
+    _run(url, "UPDATE alembic_version SET version_num = '9999'")
 
 
 class _Clock:
@@ -151,12 +156,7 @@ def test_metrics_say_the_schema_is_incompatible_once_another_version_migrated_th
 
 def rename_cycle_summary(url: str) -> None:
     """A newer version's change that the cycle counters no longer read through."""
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("ALTER TABLE cycle_summary RENAME TO cycle_totals"))
-    finally:
-        engine.dispose()
+    _run(url, "ALTER TABLE cycle_summary RENAME TO cycle_totals")
 
 
 @pytest.mark.parametrize("found_before", [True, False], ids=["found", "found-by-the-scrape"])
