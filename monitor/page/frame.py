@@ -16,7 +16,6 @@ import jinja2
 from markupsafe import Markup
 
 from monitor.counts import count, plural
-from monitor.domain import zoned_text
 from monitor.languages import marked_language
 from monitor.match.explain import EntryExplanation, feed_note, numbered_sentences, outcome_blocks
 from monitor.views import COLOURS, PALETTE, clean, web_url
@@ -126,10 +125,9 @@ def render_explanation(
     zone: tzinfo,
 ) -> str:
     """GET /indicators/{id}/explain/{entry} for a browser: the entry's headline and link, each
-    outcome's tree as `monitor explain` prints it (`outcome_blocks`: under its first line the
-    analyst's verdict that stands on the entry), after its note on a feed the indicator does
-    not read (`feed_note`), then the sentences they number; a link back to the indicator's
-    page."""
+    outcome's tree as `monitor explain` prints it (`outcome_blocks`), after its note on a feed
+    the indicator does not read (`feed_note`), then the sentences they number; a link back to
+    the indicator's page."""
     shown = [o.outcome for o in explanation.outcomes]
     target = explanation.indicator + (f":{shown[0]}" if len(shown) == 1 else "")
     return (
@@ -144,7 +142,7 @@ def render_explanation(
             href=web_url(link),
             link=clean(link),
             trees=[
-                (outcome, zoned_text("\n".join(lines), zone))  # a verdict's time
+                (outcome, "\n".join(lines))
                 for outcome, lines in zip(
                     explanation.outcomes, outcome_blocks(explanation), strict=True
                 )
