@@ -156,10 +156,16 @@ class CycleReport:
         return self.feeds_checked > 0 and self.failed == self.feeds_checked
 
     def summary(self) -> str:
+        """The daemon's log line of the cycle; `monitor check` says `figures()` as its own."""
+        return f"cycle: {self.figures()}"
+
+    def figures(self) -> str:
+        """Feeds checked, not modified, failed, reads dropped, new entries, matches, status
+        changes and the time it took."""
         dropped = f"{count(self.dropped, 'read')} dropped, " if self.dropped else ""
         limited = f" ({self.rate_limited} rate limited)" if self.rate_limited else ""
         return (
-            f"cycle: {count(self.feeds_checked, 'feed')} checked, "
+            f"{count(self.feeds_checked, 'feed')} checked, "
             f"{self.not_modified} not modified, "
             f"{self.failed} failed{limited}, {dropped}{count(self.new_entries, 'new entry')}, "
             f"{count(self.matches, 'match')}, {count(len(self.changes), 'status change')} in "

@@ -46,7 +46,7 @@ def test_a_check_whose_every_feed_is_unreachable_exits_3_saying_nothing_was_read
 
     assert result.exit_code == NOTHING_READ == 3
     lines = result.stderr.splitlines()
-    assert lines[-4].startswith("cycle: 2 feeds checked, 0 not modified, 2 failed, ")
+    assert lines[-4].startswith("monitor: check: 2 feeds checked, 0 not modified, 2 failed, ")
     assert "Connection refused" in lines[-3] and "Connection refused" in lines[-2]
     said = "monitor: check: no feed could be read (2 feeds checked, every one failed)"
     assert lines[-1] == said  # as the digest says a day's failed reads
@@ -76,7 +76,7 @@ def test_a_check_that_read_one_feed_while_another_failed_exits_0(
         result = invoke(["check"], env)
 
     assert result.exit_code == 0
-    assert "cycle: 2 feeds checked, 0 not modified, 1 failed, " in result.stderr
+    assert "monitor: check: 2 feeds checked, 0 not modified, 1 failed, " in result.stderr
     assert "no feed could be read" not in result.stderr
 
 
@@ -91,4 +91,4 @@ def test_a_check_with_no_feed_due_after_a_failed_one_exits_0(
         again = invoke(["check"], env)
 
     assert again.exit_code == 0
-    assert "cycle: 0 feeds checked, " in again.stderr
+    assert "monitor: check: 0 feeds checked, " in again.stderr

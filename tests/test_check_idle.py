@@ -43,11 +43,11 @@ def test_a_check_with_no_feed_due_says_when_the_next_one_is(
     again = invoke(args, env)
 
     assert first.exit_code == 0 and again.exit_code == 0
-    assert first.stderr.splitlines()[-1].startswith("cycle: 2 feeds checked, ")
+    assert first.stderr.splitlines()[-1].startswith("monitor: check: 2 feeds checked, ")
     assert "no feed due" not in first.stderr
-    summary = [line for line in again.stderr.splitlines() if line.startswith("cycle: ")]
+    summary = [line for line in again.stderr.splitlines() if line.startswith("monitor: check: ")]
     assert summary == [
-        "cycle: 0 feeds checked, 0 not modified, 0 failed, 0 new entries, 0 matches, "
+        "monitor: check: 0 feeds checked, 0 not modified, 0 failed, 0 new entries, 0 matches, "
         "0 status changes in 0.00s; no feed due before 2026-12-05 20:10 UTC; "
         "--force checks every feed now"
     ]
@@ -67,8 +67,8 @@ def test_a_forced_check_or_one_with_a_feed_due_gives_no_such_hint(
     at(monkeypatch, T + timedelta(minutes=11))
     forced = invoke(["check", "--force"], env)
 
-    assert due.stderr.splitlines()[-1].startswith("cycle: 1 feed checked, ")
-    assert forced.stderr.splitlines()[-1].startswith("cycle: 2 feeds checked, ")
+    assert due.stderr.splitlines()[-1].startswith("monitor: check: 1 feed checked, ")
+    assert forced.stderr.splitlines()[-1].startswith("monitor: check: 2 feeds checked, ")
     assert "no feed due" not in due.stderr + forced.stderr
 
 

@@ -541,7 +541,7 @@ def three_feeds(tmp_path: Path, feed_server: FeedServer) -> dict[str, str]:
 
 
 def checked(stderr: str) -> int:
-    found = re.search(r"^cycle: (\d+) feeds checked", stderr, re.M)
+    found = re.search(r"^monitor: check: (\d+) feeds checked", stderr, re.M)
     assert found, stderr
     return int(found.group(1))
 

@@ -103,7 +103,7 @@ def test_a_body_that_takes_a_parser_hours_fails_its_feed_and_holds_up_no_other(
 
     assert checked.exit_code == 0
     # Five bodies time out: none is left unparsed for want of restarts (4 per cycle).
-    assert "cycle: 7 feeds checked, 0 not modified, 5 failed, " in checked.stderr
+    assert "monitor: check: 7 feeds checked, 0 not modified, 5 failed, " in checked.stderr
     for name in HOSTILE:
         assert f"feed {name} failed: {TIMEOUT}" in checked.stderr
     with open_store(env["MONITOR_DATABASE_URL"]) as store:
@@ -133,7 +133,7 @@ def test_a_body_whose_parse_takes_gigabytes_fails_its_feed_within_the_memory_lim
     status = invoke(["status", "--json"], env)
 
     assert checked.exit_code == 0
-    assert "cycle: 3 feeds checked, 0 not modified, 1 failed, " in checked.stderr
+    assert "monitor: check: 3 feeds checked, 0 not modified, 1 failed, " in checked.stderr
     with open_store(env["MONITOR_DATABASE_URL"]) as store:
         feeds = {f.id: f for f in store.feeds()}
         stored = {e.feed_id for _id, e, _seen in store.entries_since(T - timedelta(days=1))}
@@ -165,7 +165,7 @@ def test_a_body_that_times_out_alone_in_its_pool_fails_at_once(
     checked = invoke(["check"], env)
 
     assert checked.exit_code == 0
-    assert "cycle: 3 feeds checked, 0 not modified, 1 failed, " in checked.stderr
+    assert "monitor: check: 3 feeds checked, 0 not modified, 1 failed, " in checked.stderr
     assert f"feed nested-lists failed: {TIMEOUT}" in checked.stderr
 
 
@@ -182,7 +182,7 @@ def test_a_gzip_file_served_as_the_feed_fails_saying_so(
 
     failed = f"parse: {feed_server.url('/archive')}: not a feed ({GZIPPED})"
     assert f"feed archive failed: {failed}" in checked.stderr
-    assert "cycle: 3 feeds checked, 0 not modified, 1 failed, " in checked.stderr
+    assert "monitor: check: 3 feeds checked, 0 not modified, 1 failed, " in checked.stderr
 
 
 def _raises(job: ParseJob) -> Parsed:

@@ -297,7 +297,7 @@ def monitor_check(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
 
 
 def checked(stderr: str) -> int:
-    found = re.search(r"^cycle: (\d+) feeds checked", stderr, re.M)
+    found = re.search(r"^monitor: check: (\d+) feeds checked", stderr, re.M)
     assert found, stderr
     return int(found.group(1))
 

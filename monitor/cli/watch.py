@@ -96,7 +96,7 @@ def check_cmd(rt: Runtime, as_json: bool, force: bool) -> None:
                 progress.clear()
     report.changes[:0] = changes  # recorded on reading the definitions: this check's too
     why = "" if report.feeds_checked or report.dropped or force else idle(rt.store.feeds(), now)
-    click.echo(report.summary() + (f"; {why}" if why else ""), err=True)
+    click.echo(f"monitor: check: {report.figures()}" + (f"; {why}" if why else ""), err=True)
     for error in report.errors:
         click.echo(f"  {error}", err=True)
     send_alerts(rt)
