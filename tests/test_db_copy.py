@@ -446,13 +446,16 @@ def test_the_source_is_read_as_one_moment_while_it_is_written(source: str, targe
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "killed"])
+@pytest.mark.parametrize(
+    "stop", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "sigterm", "killed"]
+)
 def test_a_copy_stopped_half_way_leaves_the_target_empty(
     tmp_path: Path, postgres_url: str, stop: signal.Signals
 ) -> None:
     """`monitor db copy` as a process, into PostgreSQL: held at the last table (the test locks
     it against inserts once every other table is written in the copy's transaction), then
-    Ctrl-C or SIGKILL. The target keeps no row; the copy run again makes the whole of it."""
+    Ctrl-C, SIGTERM or SIGKILL. The target keeps no row; the copy run again makes the whole of
+    it. SIGTERM ended the copy on the spot, without the line Ctrl-C ends it with (exit -15)."""
     url = f"sqlite:///{tmp_path / 'monitor.db'}"
     defs = webdata.definitions()
     with open_store(url) as store:
@@ -485,6 +488,12 @@ def test_a_copy_stopped_half_way_leaves_the_target_empty(
     if stop == signal.SIGINT:
         assert copying.returncode == 130
         assert "Error: db copy: interrupted; the target keeps no row of it" in stderr
+    if stop == signal.SIGTERM:
+        assert copying.returncode == 143, stderr
+        assert stderr.splitlines()[-1] == (
+            "Error: db copy: stopped by SIGTERM; the target keeps no row of it (its schema only; "
+            "a SQLite file the copy made is removed): run the copy again"
+        )
     assert copy_database(url, postgres_url).rows
     assert rows(postgres_url) == rows(url)
 

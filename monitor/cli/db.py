@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from monitor.cli.common import Runtime, group, pass_runtime
-from monitor.cli.stops import Interrupted
+from monitor.cli.stops import stopped_by_signals
 from monitor.counts import plural
 
 
@@ -82,9 +82,9 @@ def db_copy_cmd(rt: Runtime, target: str) -> None:
     counters, feed state. Any backend to any; SQLite to PostgreSQL is moving to PostgreSQL.
 
     The source is read in one transaction (one moment of it, even while a daemon writes to it);
-    the target is written in one: stopped half way (an error, Ctrl-C), it keeps no row, and a
-    SQLite file the copy made is removed. A target that holds rows already is refused.
-    Progress goes to stderr a batch at a time.
+    the target is written in one: stopped half way (an error, Ctrl-C, SIGTERM), it keeps no row,
+    and a SQLite file the copy made is removed. A target that holds rows already is refused.
+    Progress goes to stderr a batch at a time. Ctrl-C or SIGTERM: one line; exit 130 or 143.
 
     Example: monitor db copy --to postgresql+psycopg://monitor@db.example.org/monitor
     """
@@ -93,10 +93,8 @@ def db_copy_cmd(rt: Runtime, target: str) -> None:
     def progress(table: str, done: int, total: int) -> None:
         click.echo(f"monitor: db copy: copying {table}: {done:,} of {count_rows(total)}", err=True)
 
-    try:
+    with stopped_by_signals(lambda why: f"db copy: {why}; {INTERRUPTED}"):
         copied = copy_database(rt.settings.database_url, target, progress=progress)
-    except KeyboardInterrupt:
-        raise Interrupted(f"db copy: interrupted; {INTERRUPTED}") from None
     rows = sum(n for _, n in copied.rows)
     tables = ", ".join(f"{table} {n:,}" for table, n in copied.rows if n)
     click.echo(
