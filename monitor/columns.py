@@ -2,6 +2,7 @@
 
     width(text) -> int                       columns: 2 for each wide character, 0 for a mark
     wrap(text, columns, indent=0, hang=None) lines of at most `columns` columns
+    clip(text, columns) -> str               its start that fits in `columns` columns
 
 A Chinese, Japanese or Korean character takes two columns (East Asian Width W or F), so counting
 characters let a line of headlines in those scripts run to twice its width. Chinese and Japanese
@@ -38,6 +39,8 @@ _LINK = re.compile(
 def _char_width(char: str) -> int:
     if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
         return 0
+    if "\u1160" <= char <= "\u11ff" or "\ud7b0" <= char <= "\ud7ff":
+        return 0  # the vowel and final consonant of a Hangul syllable spelled in jamo (NFD)
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
 
@@ -106,4 +109,16 @@ def wrap(text: str, columns: int = 76, indent: int = 0, hang: int | None = None)
     return "\n".join(lines)
 
 
-__all__ = ["width", "wrap"]
+def clip(text: str, columns: int) -> str:
+    """The longest start of `text` that takes at most `columns` columns: a wide character that
+    would straddle the end is left out whole, and the marks after the last character kept (an
+    accent, the rest of a Hangul syllable in jamo) stay with it."""
+    used = 0
+    for index, char in enumerate(text):
+        used += _char_width(char)
+        if used > columns:
+            return text[:index]
+    return text
+
+
+__all__ = ["clip", "width", "wrap"]

@@ -33,6 +33,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from monitor.columns import clip
 from monitor.counts import count, plural
 from monitor.domain import Entry, Indicator, read_cell, without_controls
 from monitor.languages import LANGUAGES, language_of
@@ -448,7 +449,7 @@ def error_line(e: ScoredError) -> str:
     """One line of a report: the kind, the outcome, the row, its headline and lede, the terms."""
     terms = f"  [{', '.join(e.terms)}]" if e.terms else ""
     headline = " | ".join(filter(None, (e.title, e.text)))
-    return f"{e.kind.upper()} {e.key} {e.item_id} ({e.language}): {headline[:160]}{terms}"
+    return f"{e.kind.upper()} {e.key} {e.item_id} ({e.language}): {clip(headline, 160)}{terms}"
 
 
 def error_json(e: ScoredError) -> dict[str, object]:
