@@ -416,6 +416,17 @@ def beyond_window(verdict: Verdict, time: datetime, window: timedelta, *, now: d
     return f"older than its {format_duration(window)} window: the yes adds no evidence now"
 
 
+def standing_on(
+    store: Store, stored: StoredEntry, indicator: Indicator, *, now: datetime
+) -> list[tuple[Verdict, str]]:
+    """The verdicts that stand on a stored entry as evidence of the indicator's outcomes, each
+    with `beyond_window` (what `monitor explain --entry` and the explain endpoint say)."""
+    return [
+        (verdict, beyond_window(verdict, stored.time, indicator.window, now=now))
+        for verdict in store.standing_on(stored.id, indicator.id)
+    ]
+
+
 def standing(
     verdicts: Sequence[tuple[Verdict, StoredEntry]], definitions: Definitions, *, now: datetime
 ) -> list[tuple[Verdict, StoredEntry, str]]:

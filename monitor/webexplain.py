@@ -23,6 +23,7 @@ from monitor.domain import Definitions, Indicator
 from monitor.match import Matcher
 from monitor.match.explain import EntryExplanation, explain_entry
 from monitor.settings import Settings
+from monitor.statuses import standing_on
 from monitor.store import Store, StoredEntry
 from monitor.webmodels import error_answer
 from monitor.webmodels.given import digits_only
@@ -85,9 +86,11 @@ def explain(
     node by node: whether each part holds, in which sentences (from 1, the headline first),
     the terms found; a `near`'s groups, a `none`'s vetoes, the `unless` cues; then the entry's
     sentences; `feed`, the entry's, and `feed_read`, false when the indicator does not read it
-    (then the entry is never its evidence, whatever the rule says). As `monitor explain
-    INDICATOR[:OUTCOME] --entry ID --json` prints it; a page of it as `monitor explain` prints
-    it when the Accept header names text/html."""
+    (then the entry is never its evidence, whatever the rule says); each outcome's `verdict`,
+    the analyst's that stands on the entry (`verdict`, `who`, `at`, `note`, `agrees`: with the
+    rule, `beyond_window`: why a yes adds no evidence now, or ""), null when none does. As
+    `monitor explain INDICATOR[:OUTCOME] --entry ID --json` prints it; a page of it as
+    `monitor explain` prints it when the Accept header names text/html."""
     headers = {"Cache-Control": "no-store", "Vary": "Accept"}  # JSON or a page, never swapped
     response.headers.update(headers)
     definitions = state.definitions()
@@ -104,6 +107,7 @@ def explain(
     found = explain_entry(
         Matcher((indicator,)), indicator_id, title, text, outcome_id=outcome, entry_id=entry,
         feed=feed, feed_read=feed in definitions.feeds_for(indicator),
+        verdicts=standing_on(state.store, stored, indicator, now=state.clock()),
     )  # fmt: skip
     if "text/html" not in request.headers.get("accept", ""):
         return found

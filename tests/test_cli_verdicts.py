@@ -9,14 +9,14 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from monitor.cli import main
-from monitor.domain import Definitions
+from monitor.domain import Definitions, utc_text
 from monitor.pipeline import store_entries
 from monitor.store import Store, open_store
 from tests import storeops, webdata
@@ -151,6 +151,78 @@ def test_explain_says_the_verdict_that_stands_on_the_entry(env: dict[str, str]) 
     assert judged_yes[1].endswith(": confirmed: it is evidence, though the rule missed it")
     unjudged = run(env, "explain", "flight-routes", "--entry", str(herald)).stdout
     assert "verdict" not in unjudged  # none on it for this indicator: nothing said
+
+
+def test_explain_json_carries_the_verdict_that_stands_on_the_entry(env: dict[str, str]) -> None:
+    """`monitor explain --entry --json` said nothing of an analyst's verdict, where the text
+    says it: each outcome now has `verdict` (who said what, when, with the note, and whether
+    it agrees with the rule), the latest standing; null where none stands."""
+    herald, general = entry_id(env, VISA_HERALD), entry_id(env, GENERAL)
+    for entry, said in ((herald, "no"), (general, "yes"), (herald, "yes")):  # the last stands
+        assert (
+            run(env, "verdict", str(entry), "visa-easing:eased", said, "--note", said).exit_code
+            == 0
+        )
+    listed = [
+        json.loads(line) for line in run(env, "verdict", "list", "--json").stdout.splitlines()
+    ]
+    at = {v["entry_id"]: v["at"] for v in reversed(listed)}  # the latest on each entry
+
+    def explained(indicator: str, entry: int) -> list[dict[str, object]]:
+        found = run(env, "explain", indicator, "--entry", str(entry), "--json")
+        assert found.exit_code == 0, found.output
+        outcomes: list[dict[str, object]] = json.loads(found.stdout)["outcomes"]
+        return outcomes
+
+    ((matched,), (missed,)) = explained("visa-easing", herald), explained("visa-easing", general)
+    assert matched["matched"] is True and missed["matched"] is False
+    assert matched["verdict"] == {"verdict": "yes", "who": "cli", "at": at[herald],
+                                  "note": "yes", "agrees": True, "beyond_window": ""}  # fmt: skip
+    assert missed["verdict"] == {"verdict": "yes", "who": "cli", "at": at[general],
+                                 "note": "yes", "agrees": False, "beyond_window": ""}  # fmt: skip
+    assert all(o["verdict"] is None for o in explained("flight-routes", herald))
+    said = {"confirmed, as the rule says": (herald, ""),  # agrees: no "but"
+            "confirmed: it is evidence, though the rule missed it": (general, "but ")}  # fmt: skip
+    for does, (entry, but) in said.items():  # the text says what the JSON does, its `at` too
+        text = run(env, "explain", "visa-easing", "--entry", str(entry)).stdout.splitlines()
+        when = utc_text(datetime.fromisoformat(at[entry]))
+        assert (
+            text[1] == f'  {but}an analyst\'s verdict stands: yes by cli at {when} ("yes"): {does}'
+        )
+
+
+def test_explain_says_a_yes_on_an_entry_older_than_the_window_adds_no_evidence_now(
+    env: dict[str, str],
+) -> None:
+    """A standing `yes` on an entry older than the indicator's window was described as
+    evidence (`confirmed: it is evidence, though the rule missed it`), though it adds none
+    now: explain says it as `monitor verdict list` and the page do, in text and JSON."""
+    old = NOW - timedelta(days=45)
+    titles = ("China and South Korea agree visa-free entry, archives show",  # the rule's
+              "Seoul stocks close lower, archives show")  # missed  # fmt: skip
+    with stored(env) as store:
+        storeops.add_entries(store, [
+            webdata.news("yonhap", 40 + n, title, f"https://e.example/{40 + n}", old)
+            for n, title in enumerate(titles)
+        ], now=old)  # fmt: skip
+    beyond = "older than its 30d window: the yes adds no evidence now"
+    said = ((titles[0], True, "confirmed, as the rule says"),
+            (titles[1], False, "confirmed, though the rule missed it"))  # fmt: skip
+    for title, agrees, does in said:
+        found = str(entry_id(env, title))
+        assert run(env, "verdict", found, "visa-easing:eased", "yes").exit_code == 0
+
+        text = run(env, "explain", "visa-easing", "--entry", found).stdout.splitlines()
+        document = json.loads(run(env, "explain", "visa-easing", "--entry", found, "--json").stdout)
+
+        assert text[1].endswith(f": {does}; {beyond}")
+        assert text[1].startswith("  an analyst's" if agrees else "  but an analyst's")
+        assert "it is evidence" not in "\n".join(text)
+        (outcome,) = document["outcomes"]
+        assert (outcome["verdict"]["agrees"], outcome["verdict"]["beyond_window"]) == (
+            agrees,
+            beyond,
+        )
 
 
 def test_a_change_a_verdict_causes_is_alerted(env: dict[str, str]) -> None:

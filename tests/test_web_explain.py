@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
 
 from monitor.definitions import load_definitions
-from monitor.domain import Definitions, Verdict
+from monitor.domain import Definitions, Judgement, Verdict, iso_time
 from monitor.match import Matcher
 from monitor.match.explain import (
     EntryExplanation,
@@ -26,8 +28,8 @@ from monitor.match.explain import (
 )
 from monitor.store import Store
 from monitor.web import WebServer, create_app
-from tests import webdata
-from tests.webdata import GENERAL, HOSTILE_LINK, HOSTILE_TITLE, NOW, VISA_HERALD, entry_id
+from tests import storeops, webdata
+from tests.webdata import GENERAL, HOSTILE_LINK, HOSTILE_TITLE, NOW, VISA_HERALD, entry_id, news
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -53,6 +55,7 @@ class Page(HTMLParser):
         self.tags: list[tuple[str, dict[str, str | None]]] = []
         self.text: list[str] = []
         self.pres: list[tuple[dict[str, str | None], str]] = []
+        self.verdicts: list[tuple[dict[str, str | None], str]] = []  # p.verdict
         self.items: list[tuple[str | None, str]] = []  # ol.sentences: (value, text)
         self._in: str | None = None
         self.feed(html)
@@ -62,6 +65,9 @@ class Page(HTMLParser):
         if tag == "pre":
             self.pres.append((dict(attrs), ""))
             self._in = "pre"
+        elif tag == "p" and dict(attrs).get("class") == "verdict":
+            self.verdicts.append((dict(attrs), ""))
+            self._in = "p"
         elif tag == "li" and "value" in dict(attrs):
             self.items.append((dict(attrs)["value"], ""))
             self._in = "li"
@@ -74,6 +80,8 @@ class Page(HTMLParser):
         self.text.append(data)
         if self._in == "pre":
             self.pres[-1] = (self.pres[-1][0], self.pres[-1][1] + data)
+        elif self._in == "p":
+            self.verdicts[-1] = (self.verdicts[-1][0], self.verdicts[-1][1] + data)
         elif self._in == "li":
             self.items[-1] = (self.items[-1][0], self.items[-1][1] + data)
 
@@ -204,6 +212,62 @@ def test_a_vocabulary_is_named_on_the_page_and_in_the_json(store: Store, tmp_pat
     rule = served.json()["outcomes"][0]["rule"]
     assert rule["children"][0]["vocabulary"] == webdata.CHINA_VOCAB
     assert [c["vocabulary"] for c in rule["children"][1:]] == [None, None]
+
+
+def test_the_verdict_that_stands_on_the_entry_is_in_the_json_and_on_the_page(
+    store: Store, defs: Definitions
+) -> None:
+    """The JSON and the page said nothing of an analyst's verdict, where `monitor explain`
+    says it: each outcome's `verdict` (null where none stands), and on the page, in a paragraph
+    of its own after the tree (not in the <pre>, which it made scroll), the line `monitor
+    explain` prints under the outcome's first line, its time in the page's zone; the tree is
+    the one an entry no analyst judged has."""
+    herald, general = entry_id(store, VISA_HERALD), entry_id(store, GENERAL)
+    at = NOW - timedelta(hours=3)
+    store.add_verdict(Verdict(herald, "visa-easing", "eased", Judgement.NO, "ana", at, "old news"))
+    old = NOW - timedelta(days=45)  # beyond visa-easing's 30d window
+    storeops.add_entries(store, [news("yonhap", 40, "Seoul stocks dip", "https://e.example/40",
+                                      old)], now=old)  # fmt: skip
+    archived = entry_id(store, "Seoul stocks dip")
+    store.add_verdict(Verdict(archived, "visa-easing", "eased", Judgement.YES, "ana", at))
+    seoul = create_app(store=store, definitions=lambda: defs, clock=lambda: NOW,
+                       settings=webdata.settings(timezone="Asia/Seoul"))  # fmt: skip
+    with (
+        WebServer(seoul, host="127.0.0.1", port=0) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
+        path = f"/indicators/visa-easing/explain/{herald}"
+        served, answer = client.get(path), client.get(path, headers=BROWSER)
+        beyond = client.get(f"/indicators/visa-easing/explain/{archived}").json()
+        unjudged = client.get(f"/indicators/visa-easing/explain/{general}").json()
+
+    (outcome,) = served.json()["outcomes"]
+    assert outcome["matched"] is True
+    assert outcome["verdict"] == {
+        "verdict": "no", "who": "ana", "at": iso_time(at), "note": "old news",
+        "agrees": False, "beyond_window": "",
+    }  # fmt: skip
+    (yes,) = beyond["outcomes"]
+    assert yes["verdict"]["beyond_window"] == (
+        "older than its 30d window: the yes adds no evidence now"
+    )
+    assert unjudged["outcomes"][0]["verdict"] is None
+    page = Page(answer.text)
+    ((attrs, tree),) = page.pres
+    assert attrs == {"class": "tree", "data-outcome": "eased", "data-matched": "yes"}
+    assert tree == "\n".join(outcome_blocks(explained(store, defs, "visa-easing", herald, None))[0])
+    ((said, words),) = page.verdicts
+    assert (said["data-outcome"], said["data-verdict"], said["data-agrees"]) == (
+        "eased",
+        "no",
+        "no",
+    )
+    kst = at.astimezone(ZoneInfo("Asia/Seoul")).strftime("%Y-%m-%d %H:%M KST")
+    assert words == (
+        f'but an analyst\'s verdict stands: no by ana at {kst} ("old news"): not relevant:'
+        " it is not evidence, whatever the rule says"
+    )
+    assert answer.text.index("</pre>") < answer.text.index('<p class="verdict"')  # after it
 
 
 def test_a_signed_in_browser_sees_who_it_is_on_the_explanation(

@@ -36,9 +36,11 @@ def explain_cmd(
 
     Example: monitor explain visa-easing:eased --entry 456
     """
+    from monitor.domain import utcnow
     from monitor.match import Matcher
     from monitor.match.explain import as_json as document
     from monitor.match.explain import explain_entry, text_lines
+    from monitor.statuses import standing_on
 
     if (entry_id is None) == (title is None):
         raise click.UsageError("give --entry ID or --title TEXT, one of them")
@@ -58,7 +60,7 @@ def explain_cmd(
     if outcome_id and outcome_id not in {o.id for o in indicator.outcomes}:
         raise click.ClickException(f"explain: {indicator.no_outcome(outcome_id)}")
     feed: str | None = None  # a stored entry's
-    verdicts: list[Verdict] = []  # those standing on it
+    verdicts: list[tuple[Verdict, str]] = []  # those standing on it, with what they do now
     if entry_id is not None:
         rt.read_only = True
         stored = rt.store.entry(entry_id)
@@ -66,7 +68,7 @@ def explain_cmd(
             raise click.ClickException(f"explain: no entry {entry_id}")
         title, text = stored.entry.title, stored.entry.text
         feed = stored.entry.feed_id
-        verdicts = rt.store.standing_on(entry_id, indicator_id)
+        verdicts = standing_on(rt.store, stored, indicator, now=utcnow())
     assert title is not None
     if entry_id is None:
         title, text = _as_an_entry_keeps(title, text or "")
@@ -74,33 +76,13 @@ def explain_cmd(
     found = explain_entry(
         Matcher((indicator,)), indicator_id, title, text or "",
         outcome_id=outcome_id or None, entry_id=entry_id, feed=feed, feed_read=read,
+        verdicts=verdicts,
     )  # fmt: skip
     if as_json:
         echo_json(document(found), indent=2)
         return
-    matched = {o.outcome: o.matched for o in found.outcomes}
-    said = {v.outcome_id: [_verdict_line(v, matched[v.outcome_id])] for v in verdicts
-            if v.outcome_id in matched}  # fmt: skip
-    for line in text_lines(found, said):
+    for line in text_lines(found):
         click.echo(line)
-
-
-def _verdict_line(verdict: Verdict, matched: bool) -> str:
-    """Under an outcome's first line: the analyst's verdict that stands on the entry, and what
-    it does to the evidence (as the page's verdicts and `monitor history` tell it), which the
-    rule's `matched` alone would misstate."""
-    from monitor.domain import Judgement, utc_text
-
-    note = f' ("{verdict.note}")' if verdict.note else ""
-    who = f"{verdict.verdict} by {verdict.who} at {utc_text(verdict.at)}{note}"
-    if verdict.verdict == Judgement.NO:
-        does = ("not relevant: it is not evidence, whatever the rule says" if matched
-                else "not relevant, as the rule says")  # fmt: skip
-    else:
-        does = ("confirmed, as the rule says" if matched
-                else "confirmed: it is evidence, though the rule missed it")  # fmt: skip
-    but = "but " if matched != (verdict.verdict == Judgement.YES) else ""
-    return f"  {but}an analyst's verdict stands: {who}: {does}"
 
 
 def _as_an_entry_keeps(title: str, text: str) -> tuple[str, str]:

@@ -15,11 +15,13 @@ example and labeled row). Sentences are numbered from 1, the title being sentenc
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, assert_never
 
 from monitor.counts import count, plural
+from monitor.domain import Verdict
+from monitor.match.judged import StandingVerdict, standing_verdict, verdict_line
 from monitor.match.machine import CAll, CAny, CNear, CNode, CNone, COutcome, CScope, CTerm, Machine
 from monitor.match.scan import Scan
 from monitor.match.textview import sentences_of
@@ -101,6 +103,7 @@ class OutcomeExplanation:
     cancelled: bool  # the rule held, but an `unless` cue in a sentence of its terms cancels it
     matched: bool  # `Matcher.match` reports the outcome
     terms: tuple[str, ...]  # the terms the match reports; () when not matched
+    verdict: StandingVerdict | None = None  # an analyst's that stands on a stored entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +129,12 @@ def explain_entry(
     entry_id: int | None = None,
     feed: str | None = None,
     feed_read: bool | None = None,
+    verdicts: Sequence[tuple[Verdict, str]] = (),
 ) -> EntryExplanation:
     """The explanation of every outcome of one indicator (or of `outcome_id`) on an entry (a
-    stored one's `feed`, and whether the indicator reads it, are carried as given);
-    KeyError (its message as the one argument) for an unknown indicator or outcome."""
+    stored one's `feed`, and whether the indicator reads it, are carried as given; so are the
+    `verdicts` standing on it, each with why a yes adds no evidence now or ""); KeyError (its
+    message as the one argument) for an unknown indicator or outcome."""
     chosen = [o for o in machine.outcomes if o.indicator_id == indicator_id]
     if not chosen:
         raise KeyError(f"no indicator {indicator_id!r}")
@@ -138,7 +143,11 @@ def explain_entry(
         if not chosen:
             raise KeyError(f"indicator {indicator_id} has no outcome {outcome_id!r}")
     scan = Scan(machine, title, text)
-    outcomes = tuple(explain(machine, scan, outcome) for outcome in chosen)
+    judged = {verdict.outcome_id: (verdict, why) for verdict, why in verdicts}
+    outcomes = tuple(
+        _judged(explain(machine, scan, outcome), judged.get(outcome.outcome_id))
+        for outcome in chosen
+    )
     sentences = sentences_of(title, text, scan.norm)
     return EntryExplanation(indicator_id, entry_id, sentences, outcomes, feed, feed_read)
 
@@ -160,6 +169,12 @@ def explain(machine: Machine, scan: Scan, outcome: COutcome) -> OutcomeExplanati
         matched=matched,
         terms=fired[0] if matched and fired is not None else (),
     )
+
+
+def _judged(outcome: OutcomeExplanation, judged: tuple[Verdict, str] | None) -> OutcomeExplanation:
+    if judged is None:
+        return outcome
+    return replace(outcome, verdict=standing_verdict(judged[0], outcome.matched, judged[1]))
 
 
 def _node(scan: Scan, node: CNode, sentence: bool) -> NodeExplanation:
@@ -280,18 +295,17 @@ def as_json(explanation: EntryExplanation) -> dict[str, Any]:
 # ---------------------------------------------------------------- text for people
 
 
-def text_lines(
-    explanation: EntryExplanation, said: Mapping[str, Sequence[str]] | None = None
-) -> list[str]:
+def text_lines(explanation: EntryExplanation) -> list[str]:
     """The note of an entry from a feed the indicator does not read (`feed_note`), each
-    outcome's tree (under its first line, the lines `said` has for it: an analyst's verdict),
+    outcome's tree (under its first line, the analyst's verdict that stands on the entry),
     then the entry's sentences, numbered as the trees number them."""
     note = feed_note(explanation)
     lines = [] if note is None else [note]
     for outcome, (head, *tree) in zip(
         explanation.outcomes, outcome_blocks(explanation), strict=True
     ):
-        lines += [head, *(said or {}).get(outcome.outcome, ()), *tree]
+        said = [] if outcome.verdict is None else [verdict_line(outcome.verdict)]
+        lines += [head, *said, *tree]
     lines.append("sentences:")
     lines += _sentence_lines(explanation.sentences, "  ")
     return lines
@@ -310,7 +324,8 @@ def feed_note(explanation: EntryExplanation) -> str | None:
 
 def outcome_blocks(explanation: EntryExplanation) -> list[list[str]]:
     """The lines of each outcome's tree (`outcome_lines`), one list per outcome, in order: what
-    `text_lines` prints before the sentences, and the page of an explanation shows."""
+    `text_lines` prints before the sentences (there with the analyst's verdict under the first
+    line), and the page of an explanation shows in its <pre> (the verdict beside it)."""
     blank = _blank(explanation.sentences)
     return [
         outcome_lines(explanation.indicator, outcome, blank=blank)

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from monitor.counts import count, plural
 from monitor.languages import marked_language
 from monitor.match.explain import EntryExplanation, feed_note, numbered_sentences, outcome_blocks
+from monitor.match.judged import StandingVerdict, verdict_words
 from monitor.views import COLOURS, PALETTE, clean, web_url
 
 # The pages run no script and load nothing: anything injected could not run or call out.
@@ -125,9 +126,11 @@ def render_explanation(
     zone: tzinfo,
 ) -> str:
     """GET /indicators/{id}/explain/{entry} for a browser: the entry's headline and link, each
-    outcome's tree as `monitor explain` prints it (`outcome_blocks`), after its note on a feed
-    the indicator does not read (`feed_note`), then the sentences they number; a link back to
-    the indicator's page."""
+    outcome's tree as `monitor explain` prints it (`outcome_blocks`), and after it, in its own
+    paragraph, the analyst's verdict that stands on the entry in the words `monitor explain`
+    prints under the tree's first line (`_verdict_said`), after the note on a feed the
+    indicator does not read (`feed_note`), then the sentences they number; a link back to the
+    indicator's page."""
     shown = [o.outcome for o in explanation.outcomes]
     target = explanation.indicator + (f":{shown[0]}" if len(shown) == 1 else "")
     return (
@@ -142,7 +145,7 @@ def render_explanation(
             href=web_url(link),
             link=clean(link),
             trees=[
-                (outcome, "\n".join(lines))
+                (outcome, "\n".join(lines), _verdict_said(outcome.verdict, zone))
                 for outcome, lines in zip(
                     explanation.outcomes, outcome_blocks(explanation), strict=True
                 )
@@ -154,6 +157,16 @@ def render_explanation(
             **slots(),
         )
     )
+
+
+def _verdict_said(standing: StandingVerdict | None, zone: tzinfo) -> dict[str, str] | None:
+    """The words around a standing verdict on the page (`verdict_words`: `monitor explain`'s),
+    and its time in the page's zone; None where no verdict stands."""
+    if standing is None:
+        return None
+    lead, does = verdict_words(standing)
+    return {"lead": lead, "when": format_time(datetime.fromisoformat(standing.at), zone),
+            "does": does}  # fmt: skip
 
 
 def render_signin(
