@@ -168,6 +168,26 @@ def test_every_page_shape_has_no_axe_violation(
     assert_no_violations(page, shape)
 
 
+@pytest.mark.parametrize(
+    ("title", "verdict", "lang"), [(VISA_HERALD, "no", "ko"), (CJK[0], "yes", None)]
+)
+def test_an_explanation_with_a_standing_verdict_has_no_axe_violation(
+    site: str, seeded: Seeded, browser: Any, title: str, verdict: str, lang: str | None
+) -> None:
+    """The analyst's verdict on the entry (a `no` with a Korean note, a `yes`) is a paragraph of
+    its own after the rule's tree: inside the <pre> its long line made the <pre> scroll, and
+    axe found a scrollable region no keyboard could reach (scrollable-region-focusable); the
+    note is marked as the language it is written in."""
+    entry = webdata.entry_id(seeded.store, title)
+    page = opened(browser, f"{site}/indicators/visa-easing/explain/{entry}")
+    said = page.locator('pre.tree[data-outcome="eased"] + p.verdict')
+    assert said.get_attribute("data-verdict") == verdict  # what the audit reads
+    assert page.locator("pre.tree").evaluate("e => e.scrollWidth <= e.clientWidth")
+    note = said.locator(".note")
+    assert note.get_attribute("lang") == lang if lang else note.count() == 0
+    assert_no_violations(page, f"explanation with a verdict ({verdict})")
+
+
 def test_the_index_audited_shows_every_kind_of_status(site: str, browser: Any) -> None:
     """What the audit above read: each kind of badge, evidence in three CJK languages, a silence
     and failing feeds, so that a colour or a label none of them drew is not left unchecked."""

@@ -6,14 +6,14 @@ Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
 
-from monitor.domain import Definitions
+from monitor.domain import Definitions, utc_text
 from monitor.pipeline import evaluate_and_record, store_entries
 from monitor.store import Store
 from monitor.web import WebServer, create_app
@@ -239,6 +239,52 @@ def test_why_on_a_piece_of_evidence_shows_its_rule_part_by_part(
     assert lines[1].lstrip().startswith("no  all")
     assert page.locator("ol.sentences li").first.inner_text() == GENERAL
     assert shot(page, "web-why-missed.png").stat().st_size > 10_000
+    page.close()
+
+
+def test_the_explanation_shows_the_standing_verdict_beside_the_tree_which_stays_as_it_was(
+    server: WebServer, browser: object, store: Store
+) -> None:
+    """After a verdict, the entry's explanation says it, in the words `monitor explain` and
+    its JSON say (who, when, the note, what it does to the evidence), in a paragraph after the
+    rule's tree: inside the <pre> it made the tree's second line a verdict and the <pre> scroll.
+    The tree reads as it did before the verdict, and does not scroll."""
+    herald = entry_id(store, VISA_HERALD)
+    why = f"/indicators/visa-easing/explain/{herald}?outcome=eased"
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})  # type: ignore[attr-defined]
+    page.goto(server.url + why)
+    tree = page.locator('pre.tree[data-outcome="eased"]')
+    before = tree.inner_text()
+    assert page.locator("p.verdict").count() == 0  # no analyst judged it yet
+    page.goto(f"{server.url}/indicators/visa-easing/page")
+    item = page.locator(f'ul.evidence li[data-entry="{herald}"]').first
+    item.locator('input[name="note"]').fill("a tour-group story, not visas")
+    with page.expect_navigation():
+        item.get_by_role("button", name="Not relevant").click()
+    with page.expect_navigation():
+        page.locator(f'ul.verdicts li[data-entry="{herald}"]').get_by_role(
+            "link", name="Why?"
+        ).click()
+
+    assert page.url == server.url + why
+    assert tree.inner_text() == before
+    assert tree.inner_text().splitlines()[1].lstrip().startswith("yes all")
+    assert tree.evaluate("e => e.scrollWidth <= e.clientWidth")  # nothing to scroll
+    verdict = page.locator('pre.tree[data-outcome="eased"] + p.verdict')
+    assert verdict.is_visible()
+    assert (verdict.get_attribute("data-verdict"), verdict.get_attribute("data-agrees")) == (
+        "no",
+        "no",
+    )
+    (said,) = [o["verdict"] for o in httpx.get(server.url + why).json()["outcomes"]]
+    assert (said["verdict"], said["who"], said["agrees"]) == ("no", "anonymous", False)
+    when = utc_text(datetime.fromisoformat(said["at"]))  # the page's zone: UTC
+    assert verdict.inner_text() == (
+        f'but an analyst\'s verdict stands: no by anonymous at {when} ("{said["note"]}"):'
+        " not relevant: it is not evidence, whatever the rule says"
+    )
+    assert said["note"] == "a tour-group story, not visas"
+    assert shot(page, "web-why-judged.png").stat().st_size > 10_000
     page.close()
 
 
