@@ -254,7 +254,10 @@ def test_the_verdict_that_stands_on_the_entry_is_in_the_json_and_on_the_page(
     assert unjudged["outcomes"][0]["verdict"] is None
     page = Page(answer.text)
     ((attrs, tree),) = page.pres
-    assert attrs == {"class": "tree", "data-outcome": "eased", "data-matched": "yes"}
+    assert attrs == {
+        "class": "tree", "data-outcome": "eased", "data-matched": "yes", "tabindex": "0",
+        "role": "region", "aria-label": "The rule of visa-easing:eased, part by part",
+    }  # fmt: skip
     assert tree == "\n".join(outcome_blocks(explained(store, defs, "visa-easing", herald, None))[0])
     ((said, words),) = page.verdicts
     assert (said["data-outcome"], said["data-verdict"], said["data-agrees"]) == (

@@ -139,6 +139,7 @@ def render_explanation(
         .render(
             heading=f"Why {target} on entry {explanation.entry}",
             indicator_title=indicator_title,
+            indicator_id=explanation.indicator,
             back=indicator_url(explanation.indicator),
             entry=explanation.entry,
             headline=clean(headline) or "(no headline)",
