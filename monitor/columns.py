@@ -10,8 +10,10 @@ are written without spaces: a line may break between two of their characters (bu
 closing mark such as 。or 」, nor after an opening one), else a whole headline stayed one line.
 Korean puts spaces between its words and breaks there, as English does; a word wider than a line
 on its own breaks between its syllables. A link ("https://…", "www.…", wide characters and all)
-never breaks, nor does a run of letters and digits such as an entry id: it gets a line to itself,
-however long.
+never breaks, nor does a run of letters and digits such as an entry id, nor a command in backticks
+(`monitor history ID`, spaces and all): it gets a line to itself, however long. A run of spaces
+between two words on one line stays (a gap a line is laid out with); other white space (a line
+break, a tab) is one space, and none is left at a break.
 The standard library's unicodedata is enough for this, so no dependency is added.
 """
 
@@ -34,6 +36,9 @@ _QUOTES = frozenset("\"'")  # straight quotes open and close alike: they keep to
 _LINK = re.compile(
     r"(?:[a-z][a-z0-9+.-]*://|www\.)[^\s（）「」『』【】〈〉《》、。，：；！？]*", re.IGNORECASE
 )
+_CODE = re.compile(r"`[^`]*`")  # a command or id in backticks: copied whole, never broken
+# A word: what lies between white space, but a command in backticks is one word, spaces and all.
+_WORD = re.compile(r"(?:`[^`]*`|[^\s`]+|`)+")
 
 
 def _char_width(char: str) -> int:
@@ -64,7 +69,8 @@ def _breaks_between(left: str, right: str, *, in_words: bool) -> bool:
 def _pieces(word: str, room: int) -> list[str]:
     """`word` cut where a line may end inside it, never inside a link. A piece still wider
     than `room` (a Korean word longer than a line) is cut between its syllables as well."""
-    inside = {i for link in _LINK.finditer(word) for i in range(link.start() + 1, link.end())}
+    whole = [*_LINK.finditer(word), *_CODE.finditer(word)]
+    inside = {i for span in whole for i in range(span.start() + 1, span.end())}
     pieces = _cut(word, 0, inside, in_words=False)
     if all(width(piece) <= room for piece in pieces):
         return pieces
@@ -89,16 +95,17 @@ def _cut(word: str, start: int, inside: set[int], *, in_words: bool) -> list[str
 
 def wrap(text: str, columns: int = 76, indent: int = 0, hang: int | None = None) -> str:
     """`text` on lines of at most `columns` columns, `indent` spaces before the first line and
-    `hang` (default `indent`) before the others; whitespace runs become one space. A piece that
-    cannot be cut and is wider than a line gets a line of its own, as textwrap's
-    `break_long_words=False` does: for text of single-column characters the lines are
-    textwrap.fill's."""
+    `hang` (default `indent`) before the others. A run of spaces between two words on a line is
+    kept, other white space is one space (inside a command in backticks too), and a break
+    leaves none. A piece that cannot be cut and is wider than a line gets a line of its own,
+    as textwrap's `break_long_words=False` does: for text of single-column characters without
+    tabs or line breaks the lines are textwrap.fill's."""
     hang = indent if hang is None else hang
     lines: list[str] = []
     line, used, empty = " " * indent, indent, True
-    for word in text.split():
+    for word, space in _words(text):
         for index, piece in enumerate(_pieces(word, columns - max(indent, hang))):
-            gap = " " if index == 0 and not empty else ""
+            gap = space if index == 0 and not empty else ""
             needed = width(gap) + width(piece)
             if not empty and used + needed > columns:
                 lines.append(line)
@@ -119,6 +126,17 @@ def clip(text: str, columns: int) -> str:
         if used > columns:
             return text[:index]
     return text
+
+
+def _words(text: str) -> list[tuple[str, str]]:
+    """Each word of `text` with the white space before it as kept between words on one line:
+    a run of spaces as it is, any other white space as one space."""
+    words, end = [], 0
+    for found in _WORD.finditer(text):
+        before = text[end : found.start()]
+        words.append((" ".join(found.group().split()), before if before.strip(" ") == "" else " "))
+        end = found.end()
+    return words
 
 
 __all__ = ["clip", "width", "wrap"]

@@ -50,17 +50,27 @@ EVIDENCE_PER_INDICATOR = 3
 # both parts fit; the rest is counted, with where to read it. Every change, standing status
 # and problem is always named.
 PART_BUDGET = 90_000
+TEXT_WIDTH = 76  # display columns of every line of the text part (`_wrap`)
 EVIDENCE_STEPS = ((EVIDENCE_PER_CHANGE, EVIDENCE_PER_INDICATOR), (3, 2), (2, 1), (1, 1), (1, 0),
                   (0, 0))  # fmt: skip
 
 # ---------------------------------------------------------------- rendering
 
 
-def _wrap(text: str, width: int = 76, indent: int = 0, hang: int | None = None) -> str:
-    """Word-wrap for the text part, `indent` spaces before the first line and `hang` (default
-    `indent`) before the others, by display columns (a CJK character takes two): never breaks
-    a word, a link or an id, but may break between Chinese or Japanese characters."""
-    return columns.wrap(text, width, indent, hang)
+def _wrap(text: str, indent: int = 0) -> str:
+    """A line of the text part, `indent` spaces in, on as many lines of at most TEXT_WIDTH
+    display columns (a CJK character takes two) as it needs, each after the first indented
+    two more: the one rule of every line there. Never breaks a word, a link, an id or a
+    command in backticks (`monitor history ID`), but may break between Chinese or Japanese
+    characters; one wider than a line gets a line of its own."""
+    return columns.wrap(text, TEXT_WIDTH, indent, indent + 2)
+
+
+def _paragraph(text: str) -> str:
+    """A paragraph of the text part (its summary, a note), set off by blank lines: wrapped as
+    `_wrap` wraps a line, but its lines all flush left, as a paragraph's are (indented, they
+    read as an item's continuation)."""
+    return columns.wrap(text, TEXT_WIDTH)
 
 
 @functools.cache
@@ -74,6 +84,7 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["wrap"] = _wrap
+    env.filters["paragraph"] = _paragraph
     env.filters["language"] = marked_language  # the HTML part's `lang` of a feed's or YAML's text
     env.filters["count"] = count  # `n | count("change")`: 1 change, 2 changes
     return env

@@ -1,21 +1,35 @@
-"""The digest's text part wrapped by display columns: Chinese, Japanese and Korean headlines fit
-the line (a wide character takes two columns), Chinese and Japanese break between characters,
-Korean at its spaces, and a link or an id never breaks."""
+"""The digest's text part wrapped by display columns, every line by one rule (continuation
+indented two more): Chinese, Japanese and Korean headlines fit the line (a wide character takes
+two columns), Chinese and Japanese break between characters, Korean at its spaces, and a link,
+an id or a command in backticks never breaks."""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import textwrap
 import unicodedata
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.columns import wrap
 from monitor.digest import build_digest
 from monitor.mail import deliver
+from monitor.silences import Silence
 from tests.smtpserver import running_smtp_server
-from tests.test_digest import RECIPIENTS, SENDER, change, evidence, parts, sample, smtp_settings
+from tests.test_digest import (
+    RECIPIENTS,
+    SENDER,
+    change,
+    evidence,
+    line,
+    parts,
+    sample,
+    smtp_settings,
+)
 
 # Headlines as the publishers wrote them (Yonhap, Xinhua, NHK, Asahi).
 KOREAN = (
@@ -119,3 +133,97 @@ def test_a_korean_word_wider_than_a_line_breaks_between_its_syllables() -> None:
     lines = wrap(f"가 {word} 나", 40, 2).splitlines()
     assert all(columns(line) <= 40 for line in lines)
     assert len(lines) == 3 and "".join(lines).replace(" ", "") == f"가{word}나"
+
+
+# Values as long as the definitions and feeds allow: an outcome id an analyst wrote out, a
+# publisher's registrable domain, a CJK title and group, the longest day and zone names.
+OUTCOME = "pressure-through-strict-enforcement-of-un-security-council-sanctions"
+INDICATOR = "beijing-stance-on-north-korean-sanctions-enforcement-and-dialogue"
+PUBLISHER = "international-correspondents-network-asia-bureau.example.co.kr"
+CJK_TITLE = "北京在朝鲜半岛问题上的表态：是否加大对平壤的制裁执行力度，还是强调对话与平衡"
+CJK_GROUP = (
+    "朝鲜半岛：北京对平壤的制裁执行、对话立场与中韩外交安全对话机制和人文交流、航线恢复的进展"
+)
+DAY = timedelta(days=1)
+
+
+def long_digest() -> str:
+    """The text part of a digest of those values, with a command to copy (no MONITOR_PUBLIC_URL:
+    the evidence left out is `monitor history ID`'s), as a real SMTP server received it."""
+    confirmed = dataclasses.replace(
+        evidence(CJK_TITLE, KOREAN_LINK, hour=1, publisher=PUBLISHER), judged="yes",
+        indicator_id=INDICATOR, outcome_id=OUTCOME, time=datetime(2026, 9, 30, 7, 30, tzinfo=UTC),
+    )  # fmt: skip
+    moved = dataclasses.replace(
+        change(INDICATOR, f"{OUTCOME}:reported", f"{OUTCOME}:confirmed", confirmed),
+        at=datetime(2026, 9, 30, 8, tzinfo=UTC), replayed=True, evidence_total=7,
+    )  # fmt: skip
+    standing = dataclasses.replace(
+        line(INDICATOR, CJK_TITLE, CJK_GROUP, f"{OUTCOME}:confirmed", moved.at, (confirmed,)),
+        evidence_count=7,
+    )
+    silence = Silence(INDICATOR, OUTCOME, "state visit", PUBLISHER, moved.at, moved.at + DAY)
+    data = sample(
+        day=date(2026, 9, 30), generated_at=datetime(2026, 9, 30, 22, tzinfo=UTC),
+        timezone="America/Argentina/ComodRivadavia", changes=(moved,), indicators=(standing,),
+        page_url=None, silences=(silence,),
+    )  # fmt: skip
+    message = build_digest(data, sender=SENDER, recipients=RECIPIENTS)
+    with running_smtp_server() as server:
+        deliver(message, smtp_settings(server))
+        [received] = server.messages
+    return parts(received.message)[0].replace("\r\n", "\n")
+
+
+def test_every_line_of_the_text_part_fits_but_a_link_or_a_command_alone() -> None:
+    text = long_digest()
+    command = f"`monitor history {INDICATOR}`"  # copied whole: never broken at its spaces
+    wide = [line.strip() for line in text.splitlines() if columns(line) > 76]
+    assert wide == [KOREAN_LINK, command, command]  # each alone on its line
+    assert [line for line in text.splitlines() if line.count("`") % 2] == []
+
+
+@pytest.mark.parametrize(
+    ("section", "first", "whole"),
+    [
+        ("MONITOR", "MONITOR DIGEST,", "MONITOR DIGEST, Wednesday 30 September 2026"
+         " (America/Argentina/ComodRivadavia)"),
+        ("WHAT CHANGED", f"{OUTCOME} —", f"{OUTCOME} — reported → {OUTCOME} — confirmed"
+         "   (2026-09-30 05:00 -03, replayed)"),
+        ("WHAT CHANGED", f"{PUBLISHER},", f"{PUBLISHER}, 2026-09-30 04:30 -03, confirmed by an"
+         " analyst"),
+        ("STANDING STATUS", f"{OUTCOME} —", f"{OUTCOME} — confirmed   (since 2026-09-30 05:00"
+         " -03)"),
+        ("STANDING STATUS", CJK_GROUP[:4], CJK_GROUP),
+    ],
+)  # fmt: skip
+def test_a_long_status_publisher_time_or_group_line_continues_indented(
+    section: str, first: str, whole: str
+) -> None:
+    lines = long_digest().splitlines()
+    begins = next(i for i, line in enumerate(lines) if line.startswith(section))
+    start = next(i for i in range(begins, len(lines)) if lines[i].lstrip().startswith(first))
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    rest = list(itertools.takewhile(lambda line: line.startswith(" " * (indent + 2)),
+                                    lines[start + 1 :]))  # fmt: skip
+    assert rest and all(not line[indent + 2].isspace() for line in rest)
+    shown = [lines[start].strip(), *(line.strip() for line in rest)]
+    joined = "".join(shown) if whole == CJK_GROUP else " ".join(shown)
+    assert joined.replace("   ", " ") == whole.replace("   ", " ")
+    assert all(columns(line) <= 76 for line in lines[start : start + 1 + len(rest)])
+
+
+def test_a_command_in_backticks_is_never_broken() -> None:
+    command = "`monitor history a-long-indicator-id`"
+    for width in range(20, 60):
+        lines = wrap(f"- and 3 more pieces of evidence: see {command}.", width, 4, 6).splitlines()
+        assert any(f"{command}." in line for line in lines), width
+        assert all(columns(line) <= width for line in lines if command not in line), width
+
+
+def test_a_gap_of_spaces_stays_on_a_line_and_goes_at_a_break() -> None:
+    assert wrap("quiet → pressure   (2026-01-06)", 76, 2) == "  quiet → pressure   (2026-01-06)"
+    assert (
+        wrap("quiet → pressure   (2026-01-06)", 20, 2, 4) == "  quiet → pressure\n    (2026-01-06)"
+    )
+    assert wrap("a\n\n  b\tc", 76) == "a b c"
