@@ -11,7 +11,8 @@ closing mark such as 。or 」, nor after an opening one), else a whole headline
 Korean puts spaces between its words and breaks there, as English does; a word wider than a line
 on its own breaks between its syllables. A link ("https://…", "www.…", wide characters and all)
 never breaks, nor does a run of letters and digits such as an entry id, nor a command in backticks
-(`monitor history ID`, spaces and all): it gets a line to itself, however long. A run of spaces
+(`monitor history ID`, spaces and all): it gets a line to itself, however long. A moment as the
+digest writes it (2026-01-06 07:00 KST) stays on one line too. A run of spaces
 between two words on one line stays (a gap a line is laid out with); other white space (a line
 break, a tab) is one space, and none is left at a break.
 The standard library's unicodedata is enough for this, so no dependency is added.
@@ -37,8 +38,13 @@ _LINK = re.compile(
     r"(?:[a-z][a-z0-9+.-]*://|www\.)[^\s（）「」『』【】〈〉《》、。，：；！？]*", re.IGNORECASE
 )
 _CODE = re.compile(r"`[^`]*`")  # a command or id in backticks: copied whole, never broken
-# A word: what lies between white space, but a command in backticks is one word, spaces and all.
-_WORD = re.compile(r"(?:`[^`]*`|[^\s`]+|`)+")
+# What stays on one line, spaces and all: a command in backticks, and a moment as the digest
+# writes it ("2026-01-06 07:00 KST", "2026-09-30 05:00 -03"), read whole or misread.
+_WHOLE = re.compile(
+    r"`[^`]*`|\b\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?: (?:[A-Z][A-Za-z]{1,5}|[+-]\d{2,4})\b)?"
+)
+_KEPT = "\x00"  # a space inside one of those while the text is cut into words (a control
+# character: none comes in, `views.clean` drops them)
 
 
 def _char_width(char: str) -> int:
@@ -113,7 +119,7 @@ def wrap(text: str, columns: int = 76, indent: int = 0, hang: int | None = None)
             line, used, empty = line + gap + piece, used + needed, False
     if not empty:
         lines.append(line)
-    return "\n".join(lines)
+    return "\n".join(lines).replace(_KEPT, " ")
 
 
 def clip(text: str, columns: int) -> str:
@@ -129,12 +135,14 @@ def clip(text: str, columns: int) -> str:
 
 
 def _words(text: str) -> list[tuple[str, str]]:
-    """Each word of `text` with the white space before it as kept between words on one line:
-    a run of spaces as it is, any other white space as one space."""
+    """Each word of `text` (`_WHOLE`'s spans one word each, their spaces `_KEPT`) with the white
+    space before it as kept between words on one line: a run of spaces as it is, any other
+    white space as one space."""
+    kept = _WHOLE.sub(lambda span: _KEPT.join(span.group().split()), text)
     words, end = [], 0
-    for found in _WORD.finditer(text):
-        before = text[end : found.start()]
-        words.append((" ".join(found.group().split()), before if before.strip(" ") == "" else " "))
+    for found in re.finditer(r"\S+", kept):
+        before = kept[end : found.start()]
+        words.append((found.group(), before if before.strip(" ") == "" else " "))
         end = found.end()
     return words
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import textwrap
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
@@ -227,3 +228,15 @@ def test_a_gap_of_spaces_stays_on_a_line_and_goes_at_a_break() -> None:
         wrap("quiet → pressure   (2026-01-06)", 20, 2, 4) == "  quiet → pressure\n    (2026-01-06)"
     )
     assert wrap("a\n\n  b\tc", 76) == "a b c"
+
+
+def test_a_moment_is_never_broken_across_lines() -> None:
+    """ "until 2026-12-09 22:07 / KST" read as two things: a moment goes to the next line whole."""
+    silence = "* Flight routes between Chinese and Korean cities: until 2026-12-09 22:07 KST"
+    assert wrap(silence, 76, 0, 2).splitlines()[1] == "  2026-12-09 22:07 KST"
+    failing = "* herald: failing: fetch: HTTP 404 File not found (since 2026-12-07 21:07 -03)"
+    assert wrap(failing, 76, 0, 2).splitlines()[1] == "  2026-12-07 21:07 -03)"
+    text = long_digest()
+    moments = re.findall(r"\d{4}-\d{2}-\d{2}\s+\d{2}:\d{2}\s+-03", text)
+    assert len(moments) == len(re.findall(r"\d{4}-\d{2}-\d{2}", text)) == 6
+    assert all(" " in moment and "\n" not in moment for moment in moments)
