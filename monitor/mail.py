@@ -90,7 +90,10 @@ def addresses(fields: Sequence[str]) -> list[str]:
 
 
 def as_sent(message: EmailMessage) -> bytes:
-    """The whole message (RFC 5322) as it goes out, to keep with the day's digest."""
+    """The whole message (RFC 5322) as it goes out, to keep with the day's digest: each line
+    ended by LF, where SMTP ends it with CRLF. Nothing shows these bytes as they are: a resend
+    (`sent_message`, which smtplib writes with CRLF) and an .eml file (`as_file`) are the
+    message the server got, byte for byte."""
     return message.as_bytes()
 
 

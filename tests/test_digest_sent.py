@@ -16,6 +16,7 @@ import monitor.domain
 from monitor.cli import main
 from monitor.daily import resend_refused, send_daily_digest, sent_digest
 from monitor.domain import Definitions
+from monitor.mail import as_file
 from monitor.store import Store
 from monitor.store.schema import digest_table
 from tests import test_daily, test_digest_resend
@@ -53,6 +54,25 @@ def test_the_resend_is_the_message_that_went_out_though_statuses_moved_meanwhile
     kept = sent_digest(store, DAY)
     assert kept is not None
     assert _parts(again) == _parts_of(kept.raw)
+
+
+def test_the_resend_is_byte_for_byte_the_message_the_server_got_first(
+    definitions: Definitions, store: Store, tmp_path: Path
+) -> None:
+    """The message is kept as the email package writes it, each line ended by LF; what leaves
+    the database is the message as sent, CRLF and all: smtplib writes a resend with CRLF from
+    the message parsed back, as `--out` (`mail.as_file`) does (`test_digest_eml`)."""
+    check(definitions, store, at(7) - READ_BEFORE)
+    with running_smtp_server(refuse=TWO, refuse_times={"grey@example.org": 1}) as smtp:
+        s = to(smtp, tmp_path, "reader@example.org", "grey@example.org")
+        send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a")
+        resent = resend_refused(definitions, store, s, now=at(7) + 5 * MINUTE)
+
+    assert resent is not None and resent.taken == ("grey@example.org",)
+    first, again = smtp.messages
+    assert again.raw == first.raw
+    kept = sent_digest(store, DAY)
+    assert kept is not None and as_file(kept.raw) == first.raw
 
 
 def test_a_digest_sent_before_messages_were_kept_is_built_again_for_the_resend(
