@@ -117,10 +117,14 @@ def test_links_and_entry_ids_are_never_broken() -> None:
     assert any("entry 20260106051200001" in line for line in lines)
 
 
-@given(st.lists(st.text("abcdefghijklmnopqrstuvwxyz.,-:/", min_size=1, max_size=30), max_size=40))
-def test_single_column_text_wraps_as_textwrap_does(words: list[str]) -> None:
-    """Text of one-column characters gets the lines the digest got before (textwrap's)."""
-    text = " ".join(words)
+WORDS = st.text("abcdefghijklmnopqrstuvwxyz.,-:/", min_size=1, max_size=30)
+
+
+@given(st.lists(st.tuples(WORDS, st.integers(1, 3)), max_size=40))
+def test_single_column_text_wraps_as_textwrap_does(words: list[tuple[str, int]]) -> None:
+    """Text of one-column characters gets the lines the digest got before (textwrap's); a run of
+    spaces between two words on a line stays, as textwrap keeps it, and goes at a break."""
+    text = "".join(word + " " * spaces for word, spaces in words).rstrip(" ")
     for width, indent, hang in ((76, 0, 0), (76, 4, 6), (30, 2, 4), (12, 6, 2)):
         expected = textwrap.fill(
             text, width, initial_indent=" " * indent, subsequent_indent=" " * hang,
