@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.test_cli import GENERAL, _one_indicator, invoke
 
 
@@ -54,3 +56,74 @@ def test_a_term_written_at_one_more_place_says_place(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert "(10%; also written at 1 more place); alone" in result.stdout, result.stdout
+
+
+QUOTE = 'a term that starts with @ (a vocabulary reference) must be quoted: "@v.cues"'
+
+
+@pytest.mark.parametrize(
+    ("where", "old", "new", "line", "advice"),
+    [
+        (  # it said to quote it; quoted, it was "'unless' must be a list": two fixes
+            "x.yaml",
+            "    unless: [urge*]",
+            "    unless: @v.cues",
+            11,
+            f"{QUOTE}, and 'unless' takes a list: write unless: [\"@v.cues\"]",
+        ),
+        (
+            "x.yaml",
+            "    unless: [urge*]",
+            "    unless: @v.cues, urge*   # the cues",
+            11,
+            f"{QUOTE}, and 'unless' takes a list: write unless: [\"@v.cues\", urge*]",
+        ),
+        (
+            "x.yaml",
+            "        - any: [visa]",
+            "        - any: @v.cues",
+            10,
+            f"{QUOTE}, and 'any' takes a list: write any: [\"@v.cues\"]",
+        ),
+        ("x.yaml", "        - any: [visa]", "        - @v.cues", 10, QUOTE),  # an item already
+        ("x.yaml", "    label: l", "    label: @v.cues", 7, QUOTE),  # text, no list
+        (  # a list's name in a vocabulary file takes a list too
+            "vocab/v.yaml",
+            "later: [talks]",
+            "later: @v.cues",
+            3,
+            f"{QUOTE}, and 'later' takes a list: write later: [\"@v.cues\"]",
+        ),
+    ],
+)
+def test_an_unquoted_reference_says_what_to_write_in_one_fix(
+    tmp_path: Path, where: str, old: str, new: str, line: int, advice: str
+) -> None:
+    """What the problem says to write validates as it is: quoted, and in brackets where the
+    key takes a list (one reference quoted alone is one term where a list goes, a second
+    problem)."""
+    env = _one_indicator(tmp_path, "any: [visa]")
+    indicators = tmp_path / "indicators"
+    x = indicators / "x.yaml"
+    x.write_text(x.read_text() + "    unless: [urge*]\n")
+    (indicators / "vocab").mkdir()
+    vocab = "cues: [talks]\nused: ['@v.cues']\nlater: [talks]\n"
+    (indicators / "vocab" / "v.yaml").write_text(vocab)
+    path = indicators / where
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+    result = invoke(["validate"], env)
+
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{path}:{line}: invalid YAML: found character '@' that cannot start any token; {advice}"
+    ]
+    key = new[: len(new) - len(new.lstrip(" -"))]  # the indent, and a list item's "- "
+    if ": write " in advice:  # the line it says to write, whole
+        fixed = key + advice.partition(": write ")[2]
+    else:  # the reference quoted where it stands
+        fixed = new.replace("@v.cues", '"@v.cues"')
+    path.write_text(text.replace(old, fixed))
+    assert invoke(["validate"], env).exit_code == 0, fixed

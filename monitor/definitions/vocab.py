@@ -158,7 +158,7 @@ def load_vocab(directory: Path, problems: list[str], *, check_regexes: bool = Tr
         return vocab
     paths = yaml_paths(directory)
     for path in paths:
-        f = File(str(path))
+        f = File(str(path), term_lists=True)
         if path.stem in vocab.files:  # `actors.yaml` and `actors.yml`: which would `@actors` be?
             f.error(
                 None,

@@ -56,6 +56,7 @@ class File:
     vocab: Vocabulary | None = None  # what `@FILE.NAME` references resolve against
     used: set[str] = field(default_factory=set)  # vocabulary files the file's terms came from
     check_regexes: bool = True  # compile each regex term to check it (`compile_term`)
+    term_lists: bool = False  # a vocabulary file: each top-level key takes a list of terms
 
     def where(self, node: yaml.Node) -> str:
         return f"{self.path}:{line_of(node)}"
@@ -164,7 +165,7 @@ def _compose(text: str, f: File) -> yaml.Node | None:
             advice = _terms_without_brackets(text, mark.line, mark.column) or advice
             advice = _under_a_bare_item(text, mark.line) or advice
         if problem.startswith("found character '@'") and mark is not None:
-            advice = _unquoted_reference(text, mark.line, mark.column) or advice
+            advice = _unquoted_reference(text, mark.line, mark.column, f.term_lists) or advice
         f.problems.append(f"{f.path}:{line}: invalid YAML: {problem}{advice}")
         return None
     except yaml.reader.ReaderError as exc:
@@ -284,14 +285,29 @@ def _terms_without_brackets(text: str, index: int, column: int) -> str:
     )
 
 
-def _unquoted_reference(text: str, index: int, column: int) -> str:
-    """The advice for a vocabulary reference left unquoted, with the reference as written."""
+# The keys whose value is a list of terms, where one reference alone is no list either
+TERM_LIST_KEYS = ("all", "any", "none", "unless", "terms")
+
+
+def _unquoted_reference(text: str, index: int, column: int, term_lists: bool) -> str:
+    """The advice for a vocabulary reference left unquoted, with the reference as written; as
+    the value of a key that takes a list of terms (`unless: @cues.talks`, or a list's name in a
+    vocabulary file when `term_lists`), the list written whole, quoted and in brackets (quoted
+    alone, it would be one term where a list goes: a second problem)."""
     lines = text.splitlines()
     here = lines[index] if index < len(lines) else ""
     found = regex.match(r"@[^\s,\[\]{}#'\"]+", here[column:])
     if found is None:
         return ""
-    return f'; a term that starts with @ (a vocabulary reference) must be quoted: "{found.group()}"'
+    ref = found.group()
+    quote = f'; a term that starts with @ (a vocabulary reference) must be quoted: "{ref}"'
+    key = regex.fullmatch(r"( *(?:- +)?)([A-Za-z_][\w-]*):[ \t]+", here[:column])
+    if key is None or not (key.group(2) in TERM_LIST_KEYS or (term_lists and not key.group(1))):
+        return quote
+    value = regex.split(r"\s+#", here[column:], maxsplit=1)[0].strip()
+    items = [item.strip() for item in value.split(",")]
+    shown = ", ".join(f'"{item}"' if item[:1] in "@*" else item for item in items if item)
+    return f"{quote}, and '{key.group(2)}' takes a list: write {key.group(2)}: [{shown}]"
 
 
 def _lined_up_with_a_dash(text: str, index: int) -> str:
