@@ -1,5 +1,7 @@
 """`monitor validate` warns of a risky term in a vocabulary list no indicator uses yet, as it
-does of one an indicator uses: once, at the term's own file:line in the vocabulary file."""
+does of one an indicator uses: once, at the term's own file:line in the vocabulary file; a term
+common in general news, whose harm depends on how an indicator will use it, in one line per
+vocabulary file."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import GENERAL, _one_indicator, invoke
+from tests.test_cli import GENERAL, ROOT, _one_indicator, invoke
 
 
 def test_a_risky_term_of_an_unused_vocabulary_list_is_warned_of_at_its_line(
@@ -35,10 +37,12 @@ def test_a_risky_term_of_an_unused_vocabulary_list_is_warned_of_at_its_line(
         " easy); write the words out"
     )
     assert result.stdout.splitlines() == [
+        f"{at[:-1]}: warning: lists no indicator uses yet hold 1 term common in general news,"
+        " 'Trump' (line 4, 10%): alone such a term fires on unrelated news (beside other terms,"
+        " or in none or unless, it is fine); an indicator that makes matches with one is warned"
+        " of it at its line",
         f"{at}1: warning: prefix 'ban*'{prefix}",
         f"{at}3: warning: prefix 'eas*'{prefix}",
-        f"{at}4: warning: term 'Trump' occurs in 20 of 199 general-news entries (10%);"
-        " alone it fires on unrelated news",
         f"{at}5: warning: regex term '/(a+)+$/' can backtrack for ever: nested quantifiers"
         " (a repeated group that repeats inside, like (a+)+); a text that triggers it counts"
         " as no match",
@@ -127,3 +131,37 @@ def test_an_unquoted_reference_says_what_to_write_in_one_fix(
         fixed = new.replace("@v.cues", '"@v.cues"')
     path.write_text(text.replace(old, fixed))
     assert invoke(["validate"], env).exit_code == 0, fixed
+
+
+def test_the_shipped_vocabularies_copied_into_a_watch_list_are_one_warning_a_file(
+    tmp_path: Path,
+) -> None:
+    """Copied as the README says, into a watch list whose indicator uses none of their lists,
+    the shipped vocabularies were a warning line per common term (`Trump`, `U.S.`, … of
+    `others`, a list meant for `none`); now one line for actors.yaml, naming them, and a
+    term an indicator makes matches with is still warned of at its own line."""
+    env = _one_indicator(tmp_path, "any: [visa, Trump]")
+    vocab = tmp_path / "indicators" / "vocab"
+    vocab.mkdir()
+    for shipped in sorted((ROOT / "indicators" / "vocab").glob("*.yaml")):
+        (vocab / shipped.name).write_bytes(shipped.read_bytes())
+
+    result = invoke(["validate", "--general-news", str(GENERAL)], env)
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    x = tmp_path / "indicators" / "x.yaml"
+    assert lines[0] == (
+        f"{x}:10: warning: term 'Trump' occurs in 20 of 199 general-news entries (10%; also"
+        " written at 1 more place); alone it fires on unrelated news"
+    )
+    # the shipped lists' lines may move: the one line of the file, whatever they are
+    summary = f"{vocab / 'actors.yaml'}: warning: lists no indicator uses yet hold 3 terms"
+    assert lines[1].startswith(summary + " common in general news, '中国' (line "), lines
+    assert "'U.S.' (line " in lines[1] and "'Washington' (line " in lines[1], lines
+    assert "Trump" not in lines[1], lines  # warned of where an indicator makes matches with it
+    assert lines[1].endswith(
+        " alone such a term fires on unrelated news (beside other terms, or in none or unless,"
+        " it is fine); an indicator that makes matches with one is warned of it at its line"
+    )
+    assert lines[2:] == ["ok: 1 indicator, 3 feeds"]

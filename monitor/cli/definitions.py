@@ -60,7 +60,7 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...], as_json: bool) -> 
 
     Example: monitor validate --general-news tests/data/general-news/general-news.xml
     """
-    from monitor.definitions import shown_per_file, tag_warnings, warned
+    from monitor.definitions import shown_per_file, tag_warnings, unused_terms, warned
     from monitor.definitions import warnings as definition_warnings
     from monitor.errors import DefinitionError
     from monitor.match import Matcher, general_news_warnings, regex_warnings
@@ -85,7 +85,8 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...], as_json: bool) -> 
         found = definition_warnings(d) + regex_warnings(indicators)
         if news:  # the matcher is built for them alone (none outside a checkout, without the flag)
             matcher = rt.matcher if indicators is d.indicators else Matcher(indicators)
-            found += general_news_warnings(matcher, news)
+            unused = {t.where for t in unused_terms(d)}  # one line per vocabulary file
+            found += general_news_warnings(matcher, news, unused)
     if as_json:  # a tag no feed has, an indicator reading none: logged by every command
         _validate_json(rt, problems, (tag_warnings(rt.definitions) if not problems else []) + found)
     else:

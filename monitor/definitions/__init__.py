@@ -72,6 +72,7 @@ from monitor.domain import (
     Outcome,
     Rule,
     ScopeNode,
+    Term,
     TermKind,
     TermNode,
     as_written,
@@ -222,21 +223,26 @@ def tag_warnings(definitions: Definitions) -> list[str]:
     return found
 
 
-def warned(definitions: Definitions) -> tuple[Indicator, ...]:
-    """The indicators whose terms `monitor validate` warns of: every one, and the vocabulary
-    terms no indicator uses yet as one more (one outcome that any of them makes), so a risky
-    term in a list is warned of at its own file:line before an indicator takes it up. A used
-    one is warned of through the indicators, at the same place, once."""
+def unused_terms(definitions: Definitions) -> tuple[Term, ...]:
+    """The terms of vocabulary lists no indicator uses yet, each at the place it is written."""
     used = {
         term.where
         for indicator in definitions.indicators
         for outcome in indicator.outcomes
         for term in (*iter_terms(outcome.rule.node), *outcome.unless)
     }
-    unused = tuple(TermNode(t) for t in definitions.vocabulary if t.where not in used)
+    return tuple(t for t in definitions.vocabulary if t.where not in used)
+
+
+def warned(definitions: Definitions) -> tuple[Indicator, ...]:
+    """The indicators whose terms `monitor validate` warns of: every one, and the vocabulary
+    terms no indicator uses yet as one more (one outcome that any of them makes), so a risky
+    term in a list is warned of at its own file:line before an indicator takes it up. A used
+    one is warned of through the indicators, at the same place, once."""
+    unused = unused_terms(definitions)
     if not unused:
         return definitions.indicators
-    rule = Rule(AnyNode(unused))
+    rule = Rule(AnyNode(tuple(TermNode(t) for t in unused)))
     lists = Indicator("@vocabulary", "", "", "", (Outcome("any", "", rule),), source=VOCAB_DIR)
     return (*definitions.indicators, lists)
 

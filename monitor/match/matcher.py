@@ -3,7 +3,7 @@ terms over general news, and run an indicator's `examples`. Pure: no I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from monitor.counts import count as count_of
@@ -84,11 +84,16 @@ class ExampleResult:
     terms: tuple[str, ...]  # every term of the indicator that hit, even if no rule held
 
 
-def general_news_warnings(matcher: Matcher, entries: Sequence[Entry]) -> list[str]:
+def general_news_warnings(
+    matcher: Matcher, entries: Sequence[Entry], unused: Collection[str] = frozenset()
+) -> list[str]:
     """`file:line: warning:` for each term that occurs in more than GENERAL_NEWS_SHARE of
     `entries` (general news, about nothing the indicators watch) and in at least
     GENERAL_NEWS_MIN of them: such a term fires on unrelated news. One line per term, at the
-    first place it is written."""
+    first place it is written. A term written only in vocabulary lists no indicator uses yet
+    (its places in `unused`) is one of a single `file: warning:` line per vocabulary file:
+    whether it makes a match or rules one out is not known until an indicator uses it, and a
+    vocabulary copied whole (the shipped one, into a watch list) would be a line per term."""
     limit = max(GENERAL_NEWS_MIN - 1, int(len(entries) * GENERAL_NEWS_SHARE))
     firing = {
         t.where or t.raw
@@ -97,17 +102,41 @@ def general_news_warnings(matcher: Matcher, entries: Sequence[Entry]) -> list[st
         for t in _firing_terms(outcome.rule.node)
     }
     warnings = []
+    idle: dict[str, list[str]] = {}  # vocabulary file -> its common terms no indicator uses
     for written, count in matcher.term_counts(entries):
         places = [t for t in written if (t.where or t.raw) in firing]  # not `none`, `unless`
-        if count > limit and places:
-            term, others = places[0], len(places) - 1
-            also = f"; also written at {count_of(others, 'more place')}" if others else ""
-            warnings.append(
-                f"{term.where or term.raw}: warning: term {as_written(term.raw)} occurs in"
-                f" {count} of {len(entries)} general-news entries"
-                f" ({count / len(entries):.0%}{also}); alone it fires on unrelated news"
-            )
-    return sorted(warnings)
+        if count <= limit or not places:
+            continue
+        share = f"{count / len(entries):.0%}"
+        if all(t.where in unused for t in places):
+            path, _, line = places[0].where.rpartition(":")
+            idle.setdefault(path, []).append(f"{as_written(places[0].raw)} (line {line}, {share})")
+            continue
+        term = next(t for t in places if t.where not in unused)
+        others = len(places) - 1
+        also = f"; also written at {count_of(others, 'more place')}" if others else ""
+        warnings.append(
+            f"{term.where or term.raw}: warning: term {as_written(term.raw)} occurs in"
+            f" {count} of {len(entries)} general-news entries"
+            f" ({share}{also}); alone it fires on unrelated news"
+        )
+    return sorted(warnings) + [_idle_warning(path, terms) for path, terms in idle.items()]
+
+
+IDLE_SHOWN = 10  # the common terms of unused vocabulary lists named in a file's one line
+
+
+def _idle_warning(path: str, terms: list[str]) -> str:
+    """The one warning of a vocabulary file whose lists no indicator uses hold common terms."""
+    shown = ", ".join(terms[:IDLE_SHOWN])
+    if len(terms) > IDLE_SHOWN:
+        shown += f" and {len(terms) - IDLE_SHOWN} more"
+    return (
+        f"{path}: warning: lists no indicator uses yet hold"
+        f" {count_of(len(terms), 'term')} common in general news, {shown}: alone such a term"
+        " fires on unrelated news (beside other terms, or in none or unless, it is fine); an"
+        " indicator that makes matches with one is warned of it at its line"
+    )
 
 
 def _firing_terms(node: Node) -> Iterable[Term]:
