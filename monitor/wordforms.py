@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import re
 
-__all__ = ["MAX_FORMS", "word_forms"]
+__all__ = ["MAX_FORMS", "derived", "word_forms"]
 
 MAX_FORMS = 256  # spellings of one phrase; past it only the first and last words vary
 
@@ -105,6 +105,28 @@ def word_forms(phrase: str) -> tuple[str, ...]:
     base = "".join(part.casefold() for part in parts)
     found = ("".join(combo) for combo in itertools.product(*options))
     return tuple(form for form in dict.fromkeys(found) if form != base)
+
+
+# Suffixes that make a noun of a verb, which word forms do not reach: cooperation, agreement,
+# approval, assurance, conference, exporter, investor (each also with its plural -s)
+_DERIVING = ("ation", "ion", "ment", "al", "ance", "ence", "er", "or")
+
+
+def derived(word: str, term: str) -> bool:
+    """Whether `word` is a noun made from `term`, a single word that inflects (cooperation of
+    cooperate, agreement of agree, investor of invest): its stem, with or without a final e,
+    of four letters or more and one of the suffixes above. `monitor test` says so of a word
+    of an example that no term matched; matching itself never reaches such a noun."""
+    lower = word.casefold()
+    if not _plain(term) or not _inflects(term) or lower in _forms(term):
+        return False
+    stems = {term, term[:-1] if term.endswith("e") else term}
+    return any(
+        lower in (stem + suffix, stem + suffix + "s")
+        for stem in stems
+        if len(stem) >= 4
+        for suffix in _DERIVING
+    )
 
 
 def _inside_compound(parts: list[str], index: int) -> bool:

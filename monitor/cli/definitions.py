@@ -260,6 +260,7 @@ def _run(
                         "expected": r.expected,
                         "actual": list(r.actual),
                         "terms": list(r.terms),
+                        "derived": [{"word": w, "term": t} for w, t in r.derived],
                         "explanation": why.example_json(r),
                     }
                     for r in failures
@@ -294,6 +295,8 @@ def _run(
         click.echo(f"  expected: {r.expected}")
         click.echo(f"  actual:   {', '.join(r.actual)}")
         click.echo(f"  terms found: {', '.join(r.terms) or '(none)'}")
+        for word, term in r.derived:
+            click.echo(f"  {not_a_form(word, term)}")
         if not r.passed:
             for line in why.example_lines(r):
                 click.echo(line)
@@ -313,6 +316,17 @@ def _run(
             click.echo(_compare(rt, items, other).report(rows=not figures_only))
     if failures:
         raise SystemExit(1)
+
+
+def not_a_form(word: str, term: str) -> str:
+    """What `monitor test` says of a noun of a missed example made from a term (cooperation,
+    of cooperate), which the term's word forms, its inflections, do not reach."""
+    from monitor.wordforms import word_forms
+
+    return (
+        f"not matched: {word}, a noun made from {term} (a term matches its inflections only:"
+        f" {', '.join(word_forms(term))}); add {word} to the rule to match it"
+    )
 
 
 def _explaining(explain: bool, doing: list[str], ran: str) -> None:

@@ -3,8 +3,9 @@ terms over general news, and run an indicator's `examples`. Pure: no I/O."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from monitor.counts import count as count_of
 from monitor.domain import (
@@ -17,12 +18,14 @@ from monitor.domain import (
     NoneNode,
     ScopeNode,
     Term,
+    TermKind,
     TermNode,
     as_written,
 )
 from monitor.match.machine import Machine, shown_once
 from monitor.match.scan import Scan
 from monitor.match.textview import snippet_of, unique
+from monitor.wordforms import derived
 
 
 class Matcher(Machine):
@@ -82,6 +85,9 @@ class ExampleResult:
     actual: tuple[str, ...]  # matched outcome ids, or ("none",)
     passed: bool
     terms: tuple[str, ...]  # every term of the indicator that hit, even if no rule held
+    # (word, term) of a missed outcome: a noun of the example made from a term of it
+    # (cooperation, cooperate) that word forms do not reach and no term of the indicator matches
+    derived: tuple[tuple[str, str], ...] = ()
 
 
 def general_news_warnings(
@@ -171,6 +177,7 @@ def run_examples(indicators: Sequence[Indicator], matcher: Matcher) -> list[Exam
                 m.outcome_id for m in matcher.match(entry) if m.indicator_id == indicator.id
             )
             expected = {example.expect} if example.expect != "none" else set()
+            missed = expected - set(found)
             results.append(
                 ExampleResult(
                     indicator_id=indicator.id,
@@ -179,6 +186,30 @@ def run_examples(indicators: Sequence[Indicator], matcher: Matcher) -> list[Exam
                     actual=found or ("none",),
                     passed=set(found) == expected,
                     terms=matcher.terms_hit(entry, indicator.id),
+                    derived=_derived(matcher, indicator, entry, example.expect) if missed else (),
                 )
             )
     return results
+
+
+def _derived(
+    matcher: Matcher, indicator: Indicator, entry: Entry, expected: str
+) -> tuple[tuple[str, str], ...]:
+    """Each word of the entry that is a noun made from a single-word term of the outcome
+    expected (`wordforms.derived`: cooperation, of cooperate) and that no term of the
+    indicator matches, with that term; at most one pair per word."""
+    outcome = next(o for o in indicator.outcomes if o.id == expected)
+    terms = [
+        t.text
+        for t in _firing_terms(outcome.rule.node)
+        if t.kind == TermKind.PHRASE and t.forms and t.text.isalpha()
+    ]
+    found: dict[str, str] = {}
+    for word in re.findall(r"[A-Za-z]+", f"{entry.title} {entry.text}"):
+        term = next((t for t in terms if derived(word, t)), None)
+        if term is None or word.casefold() in found:
+            continue
+        alone = replace(entry, title=word, text="")
+        if not matcher.terms_hit(alone, indicator.id):  # another term, a prefix, matches it
+            found[word.casefold()] = term
+    return tuple(found.items())
