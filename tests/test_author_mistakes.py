@@ -301,6 +301,14 @@ def unless_at_the_top() -> str:
     )
 
 
+def without_rule_line() -> str:
+    """The rule's keys written as the outcome's, without the `rule:` that holds them."""
+    start = INDICATOR.index("    rule:\n")
+    end = INDICATOR.index("    unless:")
+    rule = INDICATOR[start:end].splitlines(keepends=True)[1:]
+    return INDICATOR[:start] + "".join(line[2:] for line in rule) + INDICATOR[end:]
+
+
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
@@ -315,6 +323,14 @@ def unless_at_the_top() -> str:
             11,
             "unknown key 'scope' in an outcome; allowed: id, label, corroborate, rule, unless; "
             "'scope' belongs to the rule: indent it under the outcome's 'rule:'",
+        ),
+        (  # the rule's keys written without `rule:`: it said to indent 'scope' under the
+            # outcome's 'rule:', which there was none of, and that 'rule' was missing
+            without_rule_line(),
+            11,
+            "'scope', 'all' and 'none' belong to a rule, and this outcome has no 'rule:': write"
+            " rule: on a line above this one, lined up with it, and indent them and the lines"
+            " under them 2 spaces more",
         ),
         (  # the examples indented under the last outcome
             edited(

@@ -32,7 +32,12 @@ from monitor.definitions.rules import (
     read_rule,
     read_unless,
 )
-from monitor.definitions.shapes import NESTED_RULE_KEYS, RULE_KEYS, selector_shape
+from monitor.definitions.shapes import (
+    NESTED_RULE_KEYS,
+    RULE_KEYS,
+    rule_keys_without_rule,
+    selector_shape,
+)
 from monitor.definitions.terms import compile_term
 from monitor.definitions.vocab import (
     VOCAB_DIR,
@@ -498,8 +503,14 @@ def _outcomes(f: File, node: yaml.Node) -> tuple[list[Outcome], set[str] | None]
                 )
             examples_told, complete = True, False
             continue
+        item, ruleless = rule_keys_without_rule(f, item)  # `all:` where `rule:` and `all:` go
         values = mapping(
-            f, item, "an outcome", OUTCOME_KEYS, ("id", "label", "rule"), OUTCOME_ELSEWHERE
+            f,
+            item,
+            "an outcome",
+            OUTCOME_KEYS,
+            ("id", "label") if ruleless else ("id", "label", "rule"),
+            OUTCOME_ELSEWHERE,
         )
         if values is None:
             complete = False

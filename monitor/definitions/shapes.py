@@ -235,3 +235,27 @@ def selector_shape(node: yaml.Node, feed_ids: set[str]) -> str:
     parts = [f"ids: {flow_list(ids)}"] if ids else []
     parts += [f"tags: {flow_list(tags)}"] if tags else []
     return "{" + ", ".join(parts) + "}"
+
+
+def rule_keys_without_rule(f: File, item: yaml.Node) -> tuple[yaml.Node, bool]:
+    """An outcome with a rule's keys (`scope:`, `all:`) and no `rule:` holding them: one
+    problem, at the first, that says to write the `rule:` line (not one per key, each said to
+    go under a 'rule:' there is none of, and a missing 'rule'); the item without those keys,
+    and whether it was so."""
+    if not isinstance(item, yaml.MappingNode):
+        return item, False
+    keys = [k for k, _ in item.value if isinstance(k, yaml.ScalarNode)]
+    found = [k for k in keys if k.value in RULE_KEYS]
+    if not found or any(k.value == "rule" for k in keys):
+        return item, False
+    names = [f"'{k.value}'" for k in found]
+    named = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    it = "it" if len(names) == 1 else "them"
+    f.error(
+        found[0],
+        f"{named} {'belongs' if len(names) == 1 else 'belong'} to a rule, and this outcome has"
+        " no 'rule:': write rule: on a line above this one, lined up with it, and indent"
+        f" {it} and the lines under {it} 2 spaces more",
+    )
+    kept = [(k, v) for k, v in item.value if not any(k is key for key in found)]
+    return yaml.MappingNode(item.tag, kept, item.start_mark, item.end_mark), True
