@@ -608,16 +608,33 @@ def test_vocabulary_near_and_unless_problems(
 def test_a_reference_in_a_watch_list_without_vocabularies_says_to_write_or_copy_one(
     tmp_path: Path, vocab_folder: bool
 ) -> None:
-    """`monitor init` lays out no vocabulary: `known: (none)` left the author guessing."""
+    """`monitor init` lays out no vocabulary: `known: (none)` left the author guessing; then
+    "copy monitor's own indicators/vocab/actors.yaml", a path of no folder the author was in.
+    Run from monitor's checkout, it names the shipped files and the command that copies them."""
     indicators, feeds = _write(tmp_path, _indicator_yaml('any: ["@actors.china"]'), {})
     if not vocab_folder:
         (indicators / "vocab").rmdir()
     (problem,) = validate(indicators, feeds)
+    shipped = Path(__file__).resolve().parents[1] / "indicators" / "vocab"
     assert problem == (
         f"{indicators / 'x.yaml'}:9: unknown vocabulary file 'actors' in '@actors.china': no"
         f" {indicators / 'vocab' / 'actors'}.yaml; there is no vocabulary file yet: write one"
-        " there, a list per name (china: [China, 中国]), or copy monitor's own"
-        " indicators/vocab/actors.yaml"
+        " there, a list per name (china: [China, 中国]), or copy monitor's own actors.yaml, with"
+        f" the others: mkdir -p {indicators / 'vocab'} && cp {shipped}/*.yaml"
+        f" {indicators / 'vocab'}/"
+    )
+
+
+def test_without_monitors_checkout_a_reference_says_to_copy_its_vocabulary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed as a package, monitor has no shipped vocabulary files to name."""
+    monkeypatch.setattr("monitor.definitions.vocab.SHIPPED", tmp_path / "nowhere")
+    indicators, feeds = _write(tmp_path, _indicator_yaml('any: ["@actors.china"]'), {})
+    (problem,) = validate(indicators, feeds)
+    assert problem.endswith(
+        "there is no vocabulary file yet: write one there, a list per name (china: [China,"
+        " 中国]), or copy monitor's own indicators/vocab/actors.yaml"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +28,8 @@ from monitor.definitions.yamlfile import (
 from monitor.domain import Term, digest_of
 
 VOCAB_DIR = "vocab"  # indicators/vocab/*.yaml: named term lists, not indicators
+# The shipped vocabularies, where monitor runs from its checkout (not in an installed package)
+SHIPPED = Path(__file__).resolve().parents[2] / "indicators" / VOCAB_DIR
 _REF = regex.compile(r"^@([A-Za-z0-9_-]+)\.([A-Za-z0-9][A-Za-z0-9_.-]*)$")
 
 
@@ -71,7 +74,7 @@ class Vocab:
             if not self.files:  # a watch list of one's own starts with none
                 known = (
                     f"there is no vocabulary file yet: write one there, a list per name"
-                    f" (china: [China, 中国]), or copy monitor's own indicators/vocab/{stem}.yaml"
+                    f" (china: [China, 中国]), or copy monitor's own {self._shipped(stem)}"
                 )
             f.error(
                 node,
@@ -87,6 +90,17 @@ class Vocab:
             )
             return None
         return stem, name
+
+    def _shipped(self, stem: str) -> str:
+        """Monitor's own vocabulary file `stem`, with the command that copies the shipped
+        ones into this folder when monitor runs from its checkout (where they are)."""
+        if not (SHIPPED / f"{stem}.yaml").is_file():  # installed without its checkout
+            return f"indicators/{VOCAB_DIR}/{stem}.yaml"
+        to = shlex.quote(str(self.directory))
+        return (
+            f"{stem}.yaml, with the others: mkdir -p {to} && cp"
+            f" {shlex.quote(str(SHIPPED))}/*.yaml {to}/"
+        )
 
     def _entry(
         self, stem: str, name: str, stack: tuple[tuple[str, str], ...]
