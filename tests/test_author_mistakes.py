@@ -148,6 +148,16 @@ def test_examples_read_as_outcomes_are_one_problem(
          " example; allowed: text, expect, body; did you mean 'expect'?"),
         ("window: 14d", "colour: red", "6: unknown key 'colour' in an indicator; allowed: id,"
          " group, title, question, feeds, window, outcomes, examples"),
+        # an operator mistyped, or written as other rule languages write it: it was two
+        # problems, the unknown key and "a nested rule needs one of: all, any, none, near"
+        ("- any: [hotline*", "- anny: [hotline*", "15: unknown key 'anny' in a nested rule;"
+         " allowed: scope, all, any, none, near; did you mean 'any'?"),
+        ("- any: [hotline*", "- or: [hotline*", "15: unknown key 'or' in a nested rule;"
+         " allowed: scope, all, any, none, near; did you mean 'any'?"),
+        ("- any: [hotline*", "- not: [hotline*", "15: unknown key 'not' in a nested rule;"
+         " allowed: scope, all, any, none, near; did you mean 'none'?"),
+        ("      all:", "      and:", "13: unknown key 'and' in a rule; allowed: scope, all, any,"
+         " none, near; did you mean 'all'?"),
         # a vocabulary name or file a letter off: it listed the known ones only
         ("@mine.china", "@mine.chna", "14: unknown name 'chna' in '@mine.chna': not in"
          " {vocab}/mine.yaml; known: china; did you mean 'china'?"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import replace
 from types import MappingProxyType
 from typing import assert_never
@@ -10,6 +11,7 @@ import regex
 import yaml
 
 from monitor.definitions.shapes import (
+    NESTED_RULE_KEYS,
     RULE_KEYS,
     near_misshapen,
     operator_misshapen,
@@ -55,6 +57,9 @@ RULE_ELSEWHERE = MappingProxyType(
     | dict.fromkeys(NEAR_KEYS, "'near': indent it under 'near:'")
 )
 
+# Operators written as other rule languages write them: the operator each stands for.
+RULE_MEANS = MappingProxyType({"and": "all", "or": "any", "not": "none", "nor": "none"})
+
 # A rule's keys met in 'near': a `scope` (or an operator) goes in the rule that holds 'near'.
 NEAR_ELSEWHERE = MappingProxyType(
     dict.fromkeys(RULE_KEYS, "the rule that holds 'near': line it up with 'near:'")
@@ -62,15 +67,33 @@ NEAR_ELSEWHERE = MappingProxyType(
 
 
 def read_rule(f: File, node: yaml.Node) -> Rule | None:
-    values = mapping(f, node, "a rule", RULE_KEYS, elsewhere=RULE_ELSEWHERE)
+    values = mapping(f, node, "a rule", RULE_KEYS, elsewhere=RULE_ELSEWHERE, means=RULE_MEANS)
     if values is None:
         return None
     scope = _scope(f, values["scope"]) if "scope" in values else Scope.ENTRY
     if all(key not in values for key in Operator if key is not Operator.NONE):
-        f.error(node, "a rule needs 'all', 'any' or 'near' ('none' alone would match everything)")
+        if not _operator_meant(node):  # else its key's problem names the operator meant
+            f.error(
+                node, "a rule needs 'all', 'any' or 'near' ('none' alone would match everything)"
+            )
         return None
     tree = _operators(f, values, depth=0)
     return Rule(tree, scope) if tree is not None and scope is not None else None
+
+
+def _operator_meant(node: yaml.Node) -> bool:
+    """Whether a key of a rule with no operator was told the operator it stands for (`or`,
+    `anny`: "did you mean 'any'?"), so that "a rule needs one of …" would only repeat it."""
+    return isinstance(node, yaml.MappingNode) and any(
+        isinstance(key, yaml.ScalarNode)
+        and key.value not in RULE_KEYS
+        and key.value not in RULE_ELSEWHERE
+        and (
+            key.value in RULE_MEANS
+            or difflib.get_close_matches(str(key.value), NESTED_RULE_KEYS, n=1, cutoff=0.75)
+        )
+        for key, _ in node.value
+    )
 
 
 def _scope(f: File, node: yaml.Node) -> Scope | None:
@@ -149,9 +172,12 @@ def _item(f: File, node: yaml.Node, depth: int) -> Node | None:
     if isinstance(node, yaml.MappingNode) and _term_with_colon(f, node):
         return None
     if isinstance(node, yaml.MappingNode):
-        values = mapping(f, node, "a nested rule", RULE_KEYS, elsewhere=RULE_ELSEWHERE)
+        values = mapping(
+            f, node, "a nested rule", RULE_KEYS, elsewhere=RULE_ELSEWHERE, means=RULE_MEANS
+        )
         if values is None or not values.keys() - {"scope"}:
-            f.error(node, "a nested rule needs one of: all, any, none, near")
+            if values is None or not _operator_meant(node):
+                f.error(node, "a nested rule needs one of: all, any, none, near")
             return None
         tree = _operators(f, values, depth)
         if "scope" not in values or tree is None:
