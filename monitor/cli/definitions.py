@@ -56,8 +56,9 @@ def validate_cmd(rt: Runtime, general_news: tuple[Path, ...], as_json: bool) -> 
     letters, a term common in general news, a regex that can backtrack for ever: nested
     quantifiers, repeated overlapping alternatives, or out of its time budget on an adversarial
     text; those common in general news of the vocabulary lists no indicator uses, one
-    `file: warning: ...` per vocabulary file); warnings leave the exit code 0. At most 20 problems (and 20 warnings) are printed
-    per file, then `file: … and N more`; --json lists every one.
+    `file: warning: ...` per vocabulary file); warnings leave the exit code 0. At most 20
+    problems (and 20 warnings) are printed per file, then `file: … and N more`; --json lists
+    every one.
 
     Example: monitor validate --general-news tests/data/general-news/general-news.xml
     """
