@@ -725,3 +725,20 @@ def test_one_value_in_brackets_where_text_goes_shows_it_without(
     assert problems(tmp_path, edited(old, new)) == [
         f"{tmp_path / 'indicators' / 'hotline.yaml'}:{line}: {rest}"
     ]
+
+
+@pytest.mark.parametrize(
+    ("near", "terms"),
+    [
+        ("[hotline*, 'direct line']", "[hotline*, direct line]"),
+        ('[[hotline*, 热线], "@mine.china"]', "[[hotline*, 热线], '@mine.china']"),
+    ],
+)
+def test_near_written_as_its_terms_shows_the_mapping(tmp_path: Path, near: str, terms: str) -> None:
+    """`near: [A, B]` said only "'near' must be a mapping with keys: terms, within, order"."""
+    found = problems(tmp_path, edited("- any: [hotline*, 'direct line']", f"- near: {near}"))
+    assert found == [
+        f"{tmp_path / 'indicators' / 'hotline.yaml'}:15: 'near' must be a mapping with keys:"
+        f" terms, within, order: write near: {{terms: {terms}, within: N}}, N the most words"
+        " between the terms"
+    ]

@@ -14,6 +14,7 @@ from monitor.definitions.shapes import (
     NESTED_RULE_KEYS,
     RULE_KEYS,
     near_misshapen,
+    only_terms,
     operator_misshapen,
     unless_item,
     unless_misshapen,
@@ -245,6 +246,13 @@ def read_terms(f: File, node: yaml.Node) -> list[Term] | None:
 
 
 def _near(f: File, node: yaml.Node) -> NearNode | None:
+    if isinstance(node, yaml.SequenceNode) and node.value and only_terms(node):
+        f.error(  # `near: [chip, supply]`: the terms without the mapping that holds them
+            node,
+            "'near' must be a mapping with keys: terms, within, order: write near: {terms:"
+            f" {_flow(node)}, within: N}}, N the most words between the terms",
+        )
+        return None
     values = mapping(f, node, "'near'", NEAR_KEYS, NEAR_REQUIRED, elsewhere=NEAR_ELSEWHERE)
     if values is None or any(key not in values for key in NEAR_REQUIRED):
         return None
@@ -257,6 +265,19 @@ def _near(f: File, node: yaml.Node) -> NearNode | None:
     if len(items) < 2 or within is None or order is None or any(g is None for g in groups):
         return None
     return NearNode(tuple(tuple(g) for g in groups if g is not None), within, order)
+
+
+def _flow(node: yaml.SequenceNode) -> str:
+    """A list of terms (and lists of terms) as the YAML flow an author can paste."""
+    return (
+        "["
+        + ", ".join(
+            flow_list([str(item.value)])[1:-1] if isinstance(item, yaml.ScalarNode) else _flow(item)
+            for item in node.value
+            if isinstance(item, (yaml.ScalarNode, yaml.SequenceNode))
+        )
+        + "]"
+    )
 
 
 def _near_group(f: File, node: yaml.Node) -> list[Term] | None:
