@@ -158,6 +158,15 @@ def test_examples_read_as_outcomes_are_one_problem(
          " allowed: scope, all, any, none, near; did you mean 'none'?"),
         ("      all:", "      and:", "13: unknown key 'and' in a rule; allowed: scope, all, any,"
          " none, near; did you mean 'all'?"),
+        # an outcome a letter off, or in another case: it listed the outcomes only
+        ("    expect: revived", "    expect: Revived", "20: expect 'Revived' names no outcome;"
+         " use one of: revived, none; did you mean 'revived'?"),
+        ("    expect: revived", "    expect: revive", "20: expect 'revive' names no outcome;"
+         " use one of: revived, none; did you mean 'revived'?"),
+        ("    expect: revived", "    expect: nothing", "20: expect 'nothing' names no outcome;"
+         " use one of: revived, none"),
+        ("@mine.china", "@Mine.china", "14: unknown vocabulary file 'Mine' in '@Mine.china': no"
+         " {vocab}/Mine.yaml; known: mine; did you mean 'mine'?"),
         # a vocabulary name or file a letter off: it listed the known ones only
         ("@mine.china", "@mine.chna", "14: unknown name 'chna' in '@mine.chna': not in"
          " {vocab}/mine.yaml; known: china; did you mean 'china'?"),

@@ -58,6 +58,7 @@ from monitor.definitions.yamlfile import (
     integer,
     line_of,
     mapping,
+    meant,
     name_list,
     read_yaml,
     sequence,
@@ -568,9 +569,11 @@ def _examples(f: File, node: yaml.Node, outcome_ids: set[str] | None) -> list[Ex
         if expect is not None and outcome_ids is not None:
             expect = expect.strip()
             if expect != "none" and expect not in outcome_ids:
-                allowed = ", ".join([*sorted(outcome_ids), "none"])
+                allowed = [*sorted(outcome_ids), "none"]
                 f.error(
-                    values["expect"], f"expect '{expect}' names no outcome; use one of: {allowed}"
+                    values["expect"],
+                    f"expect '{expect}' names no outcome; use one of: {', '.join(allowed)}"
+                    + meant(expect, allowed),
                 )
         if text is not None and expect is not None:
             examples.append(Example(text, expect, body or "", line=line_of(item)))

@@ -3,10 +3,8 @@ expand to, resolved once (unknown names, cycles and bad terms are problems)."""
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import shlex
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from monitor.definitions.yamlfile import (
     MAX_RULE_DEPTH,
     File,
     ident,
+    meant,
     name_list,
     read_yaml,
     sequence,
@@ -70,7 +69,7 @@ class Vocab:
         if stem in self.files and stem not in self.lists:
             return None  # the file itself has problems, reported there
         if stem not in self.lists:
-            known = f"known: {name_list(sorted(self.lists))}{_meant(stem, self.lists)}"
+            known = f"known: {name_list(sorted(self.lists))}{meant(stem, self.lists)}"
             if not self.files:  # a watch list of one's own starts with none
                 known = (
                     f"there is no vocabulary file yet: write one there, a list per name"
@@ -86,7 +85,7 @@ class Vocab:
             f.error(
                 node,
                 f"unknown name '{name}' in {ref!r}: not in {self.files[stem].path};"
-                f" known: {name_list(sorted(self.lists[stem]))}{_meant(name, self.lists[stem])}",
+                f" known: {name_list(sorted(self.lists[stem]))}{meant(name, self.lists[stem])}",
             )
             return None
         return stem, name
@@ -207,10 +206,3 @@ def load_vocab(directory: Path, problems: list[str], *, check_regexes: bool = Tr
     for f in vocab.files.values():
         problems.extend(f.problems)
     return vocab
-
-
-def _meant(name: str, known: Iterable[str]) -> str:
-    """`; did you mean 'talks'?` after an unknown vocabulary file or name a letter or two off a
-    known one, as after a mistyped key; else ""."""
-    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
-    return f"; did you mean '{close[0]}'?" if close else ""
