@@ -1,7 +1,8 @@
 """A TCP proxy on 127.0.0.1 in front of the test's PostgreSQL that can lose a connection right
 after a transaction committed: the server commits and answers, the answer never reaches the
 client, which sees its connection closed (what a restart of the server, or a network cut,
-between its commit and its answer does). The fault is at the transport: the bytes are
+between its commit and its answer does); or while a statement runs (`statement=True`: the
+answer to that statement is lost so). The fault is at the transport: the bytes are
 PostgreSQL's own protocol, read only to find the COMMIT (a simple query, as psycopg sends it)
 and what the transaction ran (the query texts, in Parse and Query messages)."""
 
@@ -21,7 +22,9 @@ class LosesACommit:
     contain `text` commits, and its connection is then closed before the client reads the
     answer; `lost` is set then (once: the proxy forwards faithfully after). `arm(b"text",
     times=n)`: the next n such transactions, each on its connection; `losses` counts them;
-    `skip=k`: after k such transactions went through."""
+    `skip=k`: after k such transactions went through. `statement=True`: statements rather than
+    transactions, each lost as it runs (the client never has its answer, whether or not its
+    transaction ever commits: a read's, a dry run's)."""
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
@@ -35,14 +38,16 @@ class LosesACommit:
         self._marker: bytes | None = None
         self._left = 0  # transactions still to lose
         self._skip = 0  # transactions to let through first
+        self._statement = False  # lose a statement's answer, not its transaction's commit's
         self.losses = 0
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
-    def arm(self, marker: bytes, *, times: int = 1, skip: int = 0) -> None:
+    def arm(self, marker: bytes, *, times: int = 1, skip: int = 0, statement: bool = False) -> None:
         with self._lock:
             self._marker, self._left, self._skip = marker, times, skip
+            self._statement = statement
             self.losses = 0
             self.lost.clear()
 
@@ -74,8 +79,9 @@ class LosesACommit:
 
     def _up(self, client: socket.socket, server: socket.socket, doomed: threading.Event) -> None:
         """Client to server, message by message; the COMMIT of an armed transaction dooms its
-        answer. A transaction's text: its queries, and those of the prepared statements it
-        runs (psycopg prepares a statement run often, then sends only its name)."""
+        answer (an armed statement, its own). A transaction's text: its queries, and those of
+        the prepared statements it runs (psycopg prepares a statement run often, then sends
+        only its name)."""
         statements: dict[bytes, bytes] = {}
         transaction = b""
         for kind, body in _messages(client, server):
@@ -84,22 +90,36 @@ class LosesACommit:
                 statements[name] = text
                 transaction += text
             elif kind == b"B":  # Bind: portal, statement
-                transaction += statements.get(body.split(b"\0", 2)[1], b"")
+                text = statements.get(body.split(b"\0", 2)[1], b"")
+                transaction += text
+                if self._hit(text, statement=True):
+                    doomed.set()
             elif kind == b"Q":
                 if body.rstrip(b"\0") in (b"COMMIT", b"ROLLBACK"):
-                    with self._lock:
-                        armed = self._marker is not None and body.startswith(b"COMMIT")
-                        if armed and self._marker in transaction and self._skip:
-                            self._skip -= 1
-                        elif armed and self._marker in transaction:
-                            self._left -= 1
-                            if not self._left:
-                                self._marker = None
-                            doomed.set()
+                    if body.startswith(b"COMMIT") and self._hit(transaction, statement=False):
+                        doomed.set()
                     transaction = b""
                 else:
                     transaction += body
+                    if self._hit(body, statement=True):
+                        doomed.set()
         _close(client, server)
+
+    def _hit(self, text: bytes, *, statement: bool) -> bool:
+        """Whether `text` (a statement's, or a committing transaction's) is the next armed one
+        to lose, counting it."""
+        with self._lock:
+            if self._marker is None or self._statement != statement:
+                return False
+            if self._marker not in text:
+                return False
+            if self._skip:
+                self._skip -= 1
+                return False
+            self._left -= 1
+            if not self._left:
+                self._marker = None
+            return True
 
     def _down(self, server: socket.socket, client: socket.socket, doomed: threading.Event) -> None:
         """Server to client, until a doomed answer: then both ends are closed."""

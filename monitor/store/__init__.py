@@ -43,7 +43,7 @@ from sqlalchemy import Engine
 
 from monitor import migrate
 from monitor.errors import StoreError
-from monitor.store.base import StoreBase, after_a_lost_connection, log
+from monitor.store.base import StoreBase, after_a_lost_connection, log, once_more_if_disconnected
 from monitor.store.changes import AlertClaim, Around, ChangesMixin, FailingAlerts
 from monitor.store.claims import ClaimsMixin, TakenOver, log_taken_over
 from monitor.store.copying import Copied, copy_database
@@ -183,6 +183,7 @@ class Store(
         database and its server, never a password."""
         return where(self._engine.url)
 
+    @once_more_if_disconnected
     def schema_problem(self) -> str | None:
         """Why the database is no longer at the code's schema revision (another version
         migrated it since it was opened), or None."""

@@ -77,8 +77,8 @@ def once_more_if_disconnected(method: Callable[P, R]) -> Callable[P, R]:
     """Run `method` again when its connection was lost under it (PostgreSQL restarted, or
     its backend was ended, while a statement ran), up to TRIES_WHEN_DISCONNECTED tries: the
     pool's check before each use catches a connection lost between uses, not one lost during
-    one. For the methods that are safe to run again: a claim or an insert that conflicts does
-    nothing twice."""
+    one. For the methods that are safe to run again: every read, and the writes whose claim or
+    insert that conflicts does nothing twice."""
 
     @functools.wraps(method)
     def again(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -228,6 +228,7 @@ class StoreBase:
 
 
 def error_text(exc: SQLAlchemyError) -> str:
+    """The driver's error on one line (libpq's word of a lost connection takes three)."""
     if isinstance(exc, DBAPIError) and exc.orig is not None:
-        return f"{type(exc.orig).__name__}: {exc.orig}".strip()
+        return " ".join(f"{type(exc.orig).__name__}: {exc.orig}".split())
     return str(exc).splitlines()[0]

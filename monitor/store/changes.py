@@ -105,6 +105,7 @@ class ChangesMixin(StoreBase):
     _unrecorded: tuple[StatusChange, ...] = ()  # see `with_unrecorded`
     _unrecorded_rows: tuple[StatusChange, ...] = ()  # those of them that would be rows
 
+    @once_more_if_disconnected
     def with_unrecorded(self, changes: Sequence[StatusChange]) -> Self:
         """This store (the same connection pool: close only one) reading `changes` as if they
         were recorded, in memory: what a read-only command shows after evaluating without
@@ -165,6 +166,7 @@ class ChangesMixin(StoreBase):
         with self._tx("note the definitions evaluated", write=True) as conn:
             conn.execute(statement, rows)
 
+    @once_more_if_disconnected
     def monitoring_started(self) -> dict[str, datetime]:
         """indicator id -> when monitoring it began (the page's timeline starts there)."""
         query = select(state_table.c.indicator_id, state_table.c.started_at, state_table.c.since)
@@ -181,6 +183,7 @@ class ChangesMixin(StoreBase):
             rows = conn.execute(query.where(state_table.c.ended_at.is_not(None)))
             return {row.indicator_id: row.ended_at for row in rows}
 
+    @once_more_if_disconnected
     def first_readings(self) -> dict[str, datetime]:
         """indicator id -> when its first reading ended the unknown it began in, where that
         recorded no change (`record_changes`: quiet is not news) and is known: the stretch
@@ -269,6 +272,7 @@ class ChangesMixin(StoreBase):
         swapped = conn.execute(_SWAP, held | values | {"version": row.version + 1})
         return int(row.version) if swapped.rowcount == 1 else None
 
+    @once_more_if_disconnected
     def history(
         self,
         indicator_id: str,
@@ -294,6 +298,7 @@ class ChangesMixin(StoreBase):
         with self._tx("read history") as conn:
             return [_change_of(row) for row in conn.execute(query)]
 
+    @once_more_if_disconnected
     def changes_between(self, start: datetime, end: datetime) -> list[StatusChange]:
         """Changes with start <= at < end, oldest first (for the digest); the unrecorded ones
         (`with_unrecorded`) up to `end` itself, however early: no digest has listed them."""
@@ -307,6 +312,7 @@ class ChangesMixin(StoreBase):
         more = [c for c in self._unrecorded_rows if c.at <= end]
         return sorted(found + more, key=lambda c: c.at)  # stable: recorded ones first at a tie
 
+    @once_more_if_disconnected
     def changes_recorded(
         self, indicator_id: str, start: datetime, end: datetime
     ) -> list[StatusChange]:
@@ -330,6 +336,7 @@ class ChangesMixin(StoreBase):
         ]
         return found + more
 
+    @once_more_if_disconnected
     def changes_around(self, moment: datetime) -> dict[str, Around]:
         """indicator id -> its latest change before `moment` and its first one from `moment`
         on (either None): what the status it held at `moment` is worked out from (a past day's
@@ -449,6 +456,7 @@ class ChangesMixin(StoreBase):
         with self._tx("record an alert", write=True) as conn:
             return conn.execute(statement).rowcount == 1
 
+    @once_more_if_disconnected
     def pending_alerts(self, now: datetime | None = None) -> int:
         """How many recorded changes still wait for their alert; with `now`, those a silence
         holds at `now` are not counted (`held_alerts` counts them)."""
@@ -458,6 +466,7 @@ class ChangesMixin(StoreBase):
         with self._tx("count pending alerts") as conn:
             return int(conn.execute(query).scalar_one())
 
+    @once_more_if_disconnected
     def failing_alerts(self, now: datetime) -> FailingAlerts | None:
         """The changes still waiting for their alert after a failed try (not those a silence
         holds at `now`), or None: what /healthz and /metrics report until a retry sends them."""
@@ -472,6 +481,7 @@ class ChangesMixin(StoreBase):
             return None
         return FailingAlerts(n, row.at, row.notify_error)
 
+    @once_more_if_disconnected
     def held_alerts(self, now: datetime) -> int:
         """How many recorded changes wait for their alert because a silence holds them at `now`
         (it goes out when the silence ends)."""

@@ -224,6 +224,7 @@ class DigestsMixin(StoreBase):
                 .values(last_error=error, failed_at=now, claimed_at=None, claimed_by=None)
             )
 
+    @once_more_if_disconnected
     def last_digest(self) -> tuple[date, datetime] | None:
         """(day, sent at) of the latest digest sent."""
         query = (
@@ -236,6 +237,7 @@ class DigestsMixin(StoreBase):
             row = conn.execute(query).first()
         return None if row is None else (row.day, row.sent_at)
 
+    @once_more_if_disconnected
     def next_sent_digest(self, after: date) -> date | None:
         """The earliest day after `after` whose digest was sent."""
         c = digest_table.c
@@ -244,6 +246,7 @@ class DigestsMixin(StoreBase):
             found: date | None = conn.execute(query).scalar()
         return found
 
+    @once_more_if_disconnected
     def failing_digest(self, since: date) -> DigestState | None:
         """The latest digest of a day from `since` on, if it is not sent and its last try
         failed (`mark_digest_failed`): what /healthz reports until a retry sends it."""
@@ -259,11 +262,13 @@ class DigestsMixin(StoreBase):
             return None
         return _state(row)
 
+    @once_more_if_disconnected
     def digest_state(self, day: date) -> DigestState | None:
         with self._tx("read digests") as conn:
             row = conn.execute(select(*_STATE).where(digest_table.c.day == day)).first()
         return None if row is None else _state(row)
 
+    @once_more_if_disconnected
     def kept_digest(self, day: date) -> tuple[datetime, bytes] | None:
         """When the digest of `day` went out and the message as sent (`mark_digest_sent`);
         None when it did not, or went out before messages were kept (revision 0017)."""

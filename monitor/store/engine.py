@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SAWarning, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SAWarning, SQLAlchemyError
 
 from monitor import migrate
 from monitor.errors import StoreError
@@ -355,7 +355,9 @@ def revision_problem(engine: Engine) -> str | None:
     try:
         current, head = _schema_status(engine)
     except SQLAlchemyError as exc:
-        raise StoreError(f"store: unable to read the schema revision: {error_text(exc)}") from exc
+        lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+        message = f"store: unable to read the schema revision: {error_text(exc)}"
+        raise StoreError(message, disconnected=lost) from exc
     return None if current == head else _schema_problem(current, head)
 
 

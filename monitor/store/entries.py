@@ -286,6 +286,7 @@ class EntriesMixin(StoreBase):
         with self._tx("read entries") as conn:
             return [(row.id, entry_of(row), row.first_seen) for row in conn.execute(query)]
 
+    @once_more_if_disconnected
     def entry(self, entry_id: int) -> StoredEntry | None:
         with self._tx("read an entry") as conn:
             row = conn.execute(select(entry_table).where(entry_table.c.id == entry_id)).first()

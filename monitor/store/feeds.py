@@ -405,6 +405,7 @@ class FeedsMixin(StoreBase):
                 for row in rows
             ]
 
+    @once_more_if_disconnected
     def feed_counts(
         self, now: datetime, *, intervals: int = STALE_AFTER, named: int = 5
     ) -> FeedCounts:
@@ -430,6 +431,7 @@ class FeedsMixin(StoreBase):
             moved, limited, stale,
         )  # fmt: skip
 
+    @once_more_if_disconnected
     def feeds(self, *, include_inactive: bool = False) -> list[FeedState]:
         query = select(feed_table).order_by(feed_table.c.id)
         if not include_inactive:

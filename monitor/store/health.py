@@ -143,6 +143,7 @@ def added_seconds(one: float, other: float) -> float:
 class HealthMixin(StoreBase):
     """Cycles, and the counts /healthz and /metrics read."""
 
+    @once_more_if_disconnected
     def data_version(self) -> tuple[int, ...]:
         """(latest cycle, latest status change, latest matched entry, latest verdict, latest
         silence, silences ended early): what moves when a cycle ends, a status is recorded, a
@@ -153,6 +154,7 @@ class HealthMixin(StoreBase):
             row = conn.exec_driver_sql(_DATA_VERSION).one()  # plain SQL: ~0.15 ms less
         return tuple(int(n or 0) for n in row)
 
+    @once_more_if_disconnected
     def version_and_hold(self) -> tuple[tuple[int, ...], ReplayHold | None]:
         """`data_version()` and `replay_hold()` in one query: what every request for the
         statuses reads (a hold moves no data version, yet every answer says it: `held`)."""
@@ -175,6 +177,7 @@ class HealthMixin(StoreBase):
                 ).scalar_one()
             )
 
+    @once_more_if_disconnected
     def last_successful_cycle(self) -> datetime | None:
         """When the latest cycle that went well finished, whether or not it checked a feed:
         the daemon's cycles run (/healthz's liveness)."""
@@ -183,6 +186,7 @@ class HealthMixin(StoreBase):
             value: datetime | None = conn.execute(query).scalar_one_or_none()
         return value
 
+    @once_more_if_disconnected
     def first_cycle_started(self) -> datetime | None:
         """When the earliest cycle recorded began: when monitoring began, for a database whose
         first digest is still to come (`daily.due_day`)."""
@@ -191,6 +195,7 @@ class HealthMixin(StoreBase):
             value: datetime | None = conn.execute(query).scalar_one_or_none()
         return value
 
+    @once_more_if_disconnected
     def reads_between(
         self, start: datetime, end: datetime
     ) -> tuple[int, int, int, datetime | None, int]:
@@ -209,6 +214,7 @@ class HealthMixin(StoreBase):
             cycles, checks, new, last, failed = conn.execute(query).one()
         return int(cycles), int(checks), int(new), last, int(failed)
 
+    @once_more_if_disconnected
     def longest_unchecked(self, start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
         """The longest time between two cycles that checked a feed, the second finished in
         [start, end) (the first perhaps before `start`): when the daemon was down, say. None
@@ -224,6 +230,7 @@ class HealthMixin(StoreBase):
         pairs = pairwise(finished)
         return max(pairs, key=lambda pair: pair[1] - pair[0], default=None)
 
+    @once_more_if_disconnected
     def last_reading_cycle(self) -> datetime | None:
         """When the latest cycle that went well *and checked a feed* finished: the "last check"
         of the page and /healthz. A cycle can check none: every due feed was leased by another
@@ -237,6 +244,7 @@ class HealthMixin(StoreBase):
 
     # ------------------------------------------------------------ metrics
 
+    @once_more_if_disconnected
     def cycle_totals(self, buckets: Sequence[float] = ()) -> CycleTotals:
         """Sums over every recorded cycle, and how many lasted at most each of `buckets` s:
         those stored, and those retention deleted (`cycle_summary`; in the buckets it kept).
@@ -259,6 +267,7 @@ class HealthMixin(StoreBase):
             **counts,
         )
 
+    @once_more_if_disconnected
     def change_counts(self) -> dict[str, int]:
         """indicator id -> how many status changes were recorded (replays included): those
         stored and those retention deleted (`change_summary`), read in one snapshot."""

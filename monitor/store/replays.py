@@ -83,6 +83,7 @@ class ReplaysMixin(StoreBase):
             conn.execute(statement.on_conflict_do_update(index_elements=["id"], set_=values))
             return start
 
+    @once_more_if_disconnected
     def replay_hold(self) -> ReplayHold | None:
         """The replay holding the matches (or stopped half way), if any."""
         with self._tx("read the replay's hold") as conn:

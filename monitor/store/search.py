@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 
 from monitor.fold import NARROW, WIDE, fold, narrow, variants
-from monitor.store.base import StoreBase
+from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.entries import StoredEntry, stored_entry
 from monitor.store.schema import entry_table
 
@@ -29,6 +29,7 @@ from monitor.store.schema import entry_table
 class SearchMixin(StoreBase):
     """Entries searched by their words."""
 
+    @once_more_if_disconnected
     def search_entries(
         self, text: str, *, limit: int = 20, before: int | None = None
     ) -> list[StoredEntry]:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from monitor.domain import utc_text
 from monitor.errors import SilenceError, StoreError
 from monitor.silences import MAX_SILENCE_ID, Silence
-from monitor.store.base import StoreBase, after_a_lost_connection
+from monitor.store.base import StoreBase, after_a_lost_connection, once_more_if_disconnected
 from monitor.store.schema import change_table, silence_end_table, silence_table
 
 _SILENCE = [*silence_table.c, silence_end_table.c.ended_at, silence_end_table.c.ended_by]
@@ -87,6 +87,7 @@ class SilencesMixin(StoreBase):
                     return
             conn.execute(silence_end_table.insert().values(**row))
 
+    @once_more_if_disconnected
     def silence(self, silence_id: int) -> Silence | None:
         if not 1 <= silence_id <= MAX_SILENCE_ID:  # no such row; PostgreSQL would refuse the id
             return None
@@ -95,6 +96,7 @@ class SilencesMixin(StoreBase):
             row = conn.execute(query).first()
         return None if row is None else silence_of(row)
 
+    @once_more_if_disconnected
     def silences(
         self,
         indicator_id: str | None = None,

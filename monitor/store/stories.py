@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from monitor.domain import Evidence
-from monitor.store.base import StoreBase, chunks, insert_rows
+from monitor.store.base import StoreBase, chunks, insert_rows, once_more_if_disconnected
 from monitor.store.evidence import evidence_of, matches_query, read_windows, rejection_tests
 from monitor.store.forgetting import EVALUATED, KEPT, hold_evaluations
 from monitor.store.replays import replay_hold
@@ -128,11 +128,13 @@ class StoriesMixin(StoreBase):
             session.lock()
             yield session
 
+    @once_more_if_disconnected
     def kept_outcomes(self) -> dict[Outcome, OutcomeKept]:
         """Every outcome's kept state, for readers that show the kept stories."""
         with self._tx("read the kept stories") as conn:
             return StoryReading(conn).states()
 
+    @once_more_if_disconnected
     def kept_stories(
         self, since: Mapping[Outcome, datetime], *, shown: int
     ) -> dict[Outcome, KeptStories]:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from monitor.domain import Judgement, Verdict
 from monitor.errors import VerdictError
-from monitor.store.base import StoreBase, after_a_lost_connection
+from monitor.store.base import StoreBase, after_a_lost_connection, once_more_if_disconnected
 from monitor.store.entries import StoredEntry, entry_of
 from monitor.store.schema import entry_table, verdict_table
 
@@ -57,6 +57,7 @@ class VerdictsMixin(StoreBase):
             conn.execute(update(verdict_table).where(verdict_table.c.id == new_id).values(seq=seq))
             return replace(verdict, id=int(new_id))
 
+    @once_more_if_disconnected
     def verdicts(
         self, indicator_id: str | None = None, *, limit: int = 100
     ) -> list[tuple[Verdict, StoredEntry]]:
@@ -71,6 +72,7 @@ class VerdictsMixin(StoreBase):
             rows = conn.execute(query).all()
         return [(verdict_of(row), judged_entry(row)) for row in rows]
 
+    @once_more_if_disconnected
     def standing_on(self, entry_id: int, indicator_id: str) -> list[Verdict]:
         """The verdicts that stand on one entry as evidence of one indicator's outcomes, one per
         outcome judged, by outcome (`monitor explain --entry` says them)."""
@@ -84,6 +86,7 @@ class VerdictsMixin(StoreBase):
         with self._tx("read verdicts") as conn:
             return [verdict_of(row) for row in conn.execute(query).all()]
 
+    @once_more_if_disconnected
     def standing_verdicts(self) -> list[tuple[Verdict, StoredEntry]]:
         """The verdict that stands per (entry, indicator, outcome), with its entry, by entry id
         (for the labeled export)."""

@@ -1,0 +1,201 @@
+"""Reads whose connection to PostgreSQL is lost while they run (a restart of the server, a
+failover, a proxy's timeout; here `tests.pgproxy` closes the connection instead of passing the
+answer to a statement on): each is run again on a new connection, after one WARNING, as the
+writes are (`store.base.once_more_if_disconnected`), so a command, an endpoint and the page
+answer as if nothing was lost. They failed with one line (`Error: store: unable to read …`,
+exit 1; 503 on the web).
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from monitor.domain import Definitions
+from monitor.store import Cycle, Store, open_store
+from monitor.web import create_app
+from tests import webdata
+from tests.pgproxy import LosesACommit
+from tests.test_lost_commits_again import env_of
+from tests.test_outages import home
+from tests.webdata import NOW
+from tests.webdata import run_cli as run
+
+pytestmark = pytest.mark.postgres
+
+defs = webdata.defs  # fixture
+__all__ = ["home"]  # a fixture
+
+STORE = Path(__file__).parent.parent / "monitor" / "store"
+DAY = timedelta(days=1)
+
+# The methods that open a transaction and are not retried themselves, each with the unit of
+# work that is: run again whole, they are run again with it.
+PART_OF_A_RETRIED_UNIT = {
+    "_record_change": "record_changes",
+    "_marked": "alert_sent",
+    "_release_alert": "alert_sent, alert_failed",
+    "_claim_digest": "claim_digest",
+    "_claim_resend": "claim_resend",
+    "_end_replay": "end_replay",
+    "_add_silence": "add_silence",
+    "_end_silence": "end_silence",
+    "_add_verdict": "add_verdict",
+    "story_reading": "incremental.advance",
+    "story_session": "incremental.advance",
+}
+
+
+@pytest.fixture
+def proxy(postgres_url: str, defs: Definitions) -> Iterator[LosesACommit]:
+    with open_store(postgres_url) as store:
+        webdata.populate(store, defs)
+    with LosesACommit(postgres_url) as lossy:
+        yield lossy
+
+
+def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def _retried(function: ast.FunctionDef) -> bool:
+    decorators = {ast.unparse(d) for d in function.decorator_list}
+    called = {ast.unparse(n.func) for n in ast.walk(function) if isinstance(n, ast.Call)}
+    return "once_more_if_disconnected" in decorators or "after_a_lost_connection" in called
+
+
+def _transactions() -> Iterator[tuple[str, ast.FunctionDef]]:
+    """Every method of the store's modules that opens a transaction (`self._tx(…)`)."""
+    for module in sorted(STORE.glob("*.py")):
+        tree = ast.parse(module.read_text())
+        for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+            for function in cls.body:
+                if isinstance(function, ast.FunctionDef) and any(
+                    isinstance(n, ast.Call) and ast.unparse(n.func) == "self._tx"
+                    for n in ast.walk(function)
+                ):
+                    yield f"{module.name}: {cls.name}.{function.name}", function
+
+
+def test_every_transaction_of_the_store_is_run_again_when_its_connection_is_lost() -> None:
+    """Each of the store's methods that opens a transaction, a read or a write, is run again
+    on a new connection when that is lost, or is part of a unit of work that is. Many reads
+    were not: history, changes_between, the data version every request reads, the digest's."""
+    found = dict(_transactions())
+    assert len(found) > 70  # the grep found them
+    not_retried = [
+        where
+        for where, function in found.items()
+        if not _retried(function) and function.name not in PART_OF_A_RETRIED_UNIT
+    ]
+    assert not_retried == []
+    assert {f.name for f in found.values()} >= set(PART_OF_A_RETRIED_UNIT)
+
+
+READS: dict[str, tuple[bytes, Callable[[Store], object]]] = {
+    "history": (b"FROM status_change", lambda s: s.history("visa-easing")),
+    "changes_between": (
+        b"FROM status_change",
+        lambda s: s.changes_between(NOW - 90 * DAY, NOW + DAY),
+    ),
+    "pending_alerts": (b"FROM status_change", lambda s: s.pending_alerts()),
+    "version_and_hold": (b"FROM replay", lambda s: s.version_and_hold()),
+    "data_version": (b"FROM cycle", lambda s: s.data_version()),
+    "last_successful_cycle": (b"FROM cycle", lambda s: s.last_successful_cycle()),
+    "cycle_totals": (b"FROM cycle", lambda s: s.cycle_totals()),
+    "feeds": (b"FROM feed", lambda s: s.feeds()),
+    "feed_counts": (b"FROM feed", lambda s: s.feed_counts(NOW)),
+    "search_entries": (b"FROM entry", lambda s: s.search_entries("visa")),
+    "verdicts": (b"FROM verdict", lambda s: s.verdicts()),
+    "silences": (b"FROM silence", lambda s: s.silences()),
+    "digest_state": (b"FROM digest", lambda s: s.digest_state(NOW.date())),
+    "replay_hold": (b"FROM replay", lambda s: s.replay_hold()),
+    "kept_outcomes": (b"FROM outcome_state", lambda s: s.kept_outcomes()),
+    "schema_problem": (b"alembic_version", lambda s: s.schema_problem()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(READS))
+def test_a_read_whose_connection_is_lost_is_run_again(
+    proxy: LosesACommit, caplog: pytest.LogCaptureFixture, name: str
+) -> None:
+    """The read is lost as it runs: it is run again on a new connection and answers as it
+    does without the loss, after one WARNING. It failed (`store: unable to read …`)."""
+    marker, read = READS[name]
+    with open_store(proxy.url) as store:
+        wanted = read(store)
+        proxy.arm(marker, statement=True)
+        with caplog.at_level(logging.WARNING):
+            assert read(store) == wanted
+        assert proxy.losses == 1
+    said = warnings(caplog)
+    assert len(said) == 1, said
+    assert said[0].startswith("store: unable to ")
+    assert said[0].endswith("; reconnecting for try 2 of 3")
+
+
+@pytest.mark.parametrize(
+    ("args", "marker"),
+    [
+        (("status",), b"FROM silence"),
+        (("status", "--json"), b"FROM replay"),
+        (("history", "visa-easing"), b"FROM status_change"),
+        (("digest", "--preview"), b"FROM digest"),
+    ],
+    ids=["status", "status-json", "history", "digest-preview"],
+)
+def test_a_command_whose_read_is_lost_answers(
+    proxy: LosesACommit, args: tuple[str, ...], marker: bytes
+) -> None:
+    """`monitor status` and `monitor history`, and the digest's reads, lose their connection
+    once: they answer as without the loss, exit 0. They said `Error: store: unable to read …`
+    and exited 1."""
+    env = env_of(proxy)
+    wanted = run(env, *args)
+    assert wanted.exit_code == 0, wanted.output
+    proxy.arm(marker, statement=True)
+
+    result = run(env, *args)
+
+    assert proxy.losses == 1
+    assert result.exit_code == 0, result.output
+    assert result.stdout == wanted.stdout
+
+
+@pytest.mark.parametrize(
+    ("path", "marker"),
+    [
+        ("/indicators", b"FROM replay"),
+        ("/indicators/visa-easing/history", b"FROM status_change"),
+        ("/healthz", b"FROM cycle"),
+        ("/", b"FROM replay"),
+    ],
+    ids=["indicators", "history", "healthz", "page"],
+)
+def test_a_request_whose_read_is_lost_is_answered(
+    proxy: LosesACommit, defs: Definitions, path: str, marker: bytes
+) -> None:
+    """An API GET, /healthz and the page lose their connection once as they read: they answer
+    200, as without the loss. They answered 503 (`the database did not answer`)."""
+    with open_store(proxy.url) as store:
+        app = create_app(
+            store=store, definitions=lambda: defs, settings=webdata.settings(), clock=lambda: NOW
+        )
+        with TestClient(app) as client:
+            wanted = client.get(path)
+            assert wanted.status_code == 200, wanted.text
+            store.record_cycle(Cycle(started_at=NOW, finished_at=NOW))  # no kept answer
+            proxy.arm(marker, statement=True)
+            answer = client.get(path)
+            assert proxy.losses == 1
+    assert answer.status_code == 200, answer.text
+    if path == "/healthz":
+        assert answer.json()["status"] == wanted.json()["status"]
+    elif path != "/":
+        assert answer.json() == wanted.json()
