@@ -67,11 +67,16 @@ class ParseError(MonitorError):
 class StoreError(MonitorError):
     """The database refused an operation or its schema does not match the code.
     `disconnected`: the connection was lost (a restarted server), so nothing of that
-    transaction was kept unless the loss came while it committed."""
+    transaction was kept unless the loss came while it committed. `dry_run_lost`: a dry run's
+    one connection was lost, and with it all the dry run did (it is one transaction): it can
+    only start again."""
 
-    def __init__(self, message: str, *, disconnected: bool = False) -> None:
+    def __init__(
+        self, message: str, *, disconnected: bool = False, dry_run_lost: bool = False
+    ) -> None:
         super().__init__(message)
         self.disconnected = disconnected
+        self.dry_run_lost = dry_run_lost
 
 
 class DigestError(MonitorError):

@@ -3,7 +3,8 @@ failover, a proxy's timeout; here `tests.pgproxy` closes the connection instead 
 answer to a statement on): each is run again on a new connection, after one WARNING, as the
 writes are (`store.base.once_more_if_disconnected`), so a command, an endpoint and the page
 answer as if nothing was lost. They failed with one line (`Error: store: unable to read …`,
-exit 1; 503 on the web).
+exit 1; 503 on the web). Also: a dry run whose one connection is lost starts again on a new
+one.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Table, func, select
 
 from monitor.domain import Definitions
 from monitor.store import Cycle, Store, open_store
+from monitor.store.schema import match_table
 from monitor.web import create_app
 from tests import webdata
 from tests.pgproxy import LosesACommit
@@ -199,3 +202,51 @@ def test_a_request_whose_read_is_lost_is_answered(
         assert answer.json()["status"] == wanted.json()["status"]
     elif path != "/":
         assert answer.json() == wanted.json()
+
+
+@pytest.mark.parametrize("losses", [1, 3])
+def test_a_dry_run_whose_connection_is_lost_starts_again_on_a_new_one(
+    proxy: LosesACommit, caplog: pytest.LogCaptureFixture, losses: int
+) -> None:
+    """`monitor replay --dry-run` runs in one transaction on one connection, which is lost as
+    it rewrites the matches (in its copies of the tables). All it did went with it: it starts
+    again on a new connection, after a WARNING, and prints what it would record, as without
+    the loss; lost at each of 3 tries, it fails with one line that says so. It was 'retried'
+    on the dead connection: `Error: store: unable to …: Can't reconnect until invalid
+    transaction is rolled back`, after a WARNING that it was reconnecting."""
+    env = env_of(proxy)
+    args = ("replay", "--since", f"{NOW - timedelta(days=40):%Y-%m-%d}", "--dry-run")
+    wanted = run(env, *args)
+    assert wanted.exit_code == 0, wanted.output
+    matches = _count(proxy, match_table)
+    proxy.arm(b"DELETE FROM entry_match ", statement=True, times=losses)
+
+    result = run(env, *args)
+
+    assert proxy.losses == losses
+    said = [line for line in result.stderr.splitlines() if " WARNING " in line]
+    tries = ["try 2 of 3"] if losses == 1 else ["try 2 of 3", "try 3 of 3"]
+    assert [s.split(" monitor.store: ")[1] for s in said] == [
+        "store: unable to replace matches: OperationalError: consuming input failed: server "
+        "closed the connection unexpectedly This probably means the server terminated "
+        f"abnormally before or while processing the request.; reconnecting to start the dry "
+        f"run again, {t}"
+        for t in tries
+    ]
+    if losses == 1:
+        assert result.exit_code == 0, result.output
+        assert result.stdout == wanted.stdout
+        assert result.stderr.splitlines()[-1] == wanted.stderr.splitlines()[-1]
+    else:
+        assert result.exit_code == 1
+        last = result.stderr.splitlines()[-1]
+        assert last.startswith("Error: store: unable to replace matches: ")
+        assert last.endswith("(the connection was lost at each of 3 tries: giving up)")
+    assert _count(proxy, match_table) == matches  # a dry run: nothing written
+    with open_store(proxy.url) as store:
+        assert store.replay_hold() is None
+
+
+def _count(proxy: LosesACommit, table: Table) -> int:
+    with open_store(proxy.url) as store, store._tx("count") as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())

@@ -4,7 +4,6 @@ Ctrl-C or SIGTERM ends either with one line and exit 130 or 143 (`stops`)."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import sys
@@ -44,7 +43,8 @@ from monitor.domain import utc_text
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
-    from monitor.store import FeedState
+    from monitor.domain import StatusChange
+    from monitor.store import FeedState, Store
 
 FORCE_HINT = "--force checks every feed now"
 NOTHING_READ = 3  # `monitor check`'s exit code when every feed it checked failed
@@ -218,13 +218,12 @@ def replay_cmd(rt: Runtime, since: datetime, dry_run: bool) -> None:
     def done(entries: int) -> None:
         rematched[0] = entries
 
+    def on(store: Store) -> tuple[int, int, list[StatusChange]]:
+        return replay(dataclasses.replace(ctx, store=store), start, now=now, done=done)
+
     try:
-        with (
-            terminable(),
-            rt.store.rehearsal() if dry_run else contextlib.nullcontext(rt.store) as store,
-        ):
-            ctx = dataclasses.replace(ctx, store=store)
-            entries, matches, changes = replay(ctx, start, now=now, done=done)
+        with terminable():
+            entries, matches, changes = rt.store.rehearsed(on) if dry_run else on(rt.store)
     except (Exception, KeyboardInterrupt) as exc:  # Terminated (SIGTERM) too
         if dry_run:
             stopped = _dry_run_stopped(exc)

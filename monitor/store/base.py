@@ -89,13 +89,16 @@ def once_more_if_disconnected(method: Callable[P, R]) -> Callable[P, R]:
     return again
 
 
-def after_a_lost_connection(first: Callable[[], R], again: Callable[[], R]) -> R:
+def after_a_lost_connection(
+    first: Callable[[], R], again: Callable[[], R], *, doing: str = "reconnecting for try"
+) -> R:
     """`first()`, and `again()` on a new connection each time the connection of the try before
     was lost under it, up to TRIES_WHEN_DISCONNECTED tries in all, each after a WARNING
-    (`…; reconnecting for try 2 of 3`). A lost try may have committed (only the answer to its
-    COMMIT lost): `again` is what recognises that try's work as its own where running it once
-    more would not (`DigestsMixin.claim_digest`, `ChangesMixin.alert_sent`). The last try's
-    loss is a StoreError that says so, not `disconnected` (no caller tries it yet again)."""
+    (`…; reconnecting for try 2 of 3`; `doing` words its middle). A lost try may have committed
+    (only the answer to its COMMIT lost): `again` is what recognises that try's work as its own
+    where running it once more would not (`DigestsMixin.claim_digest`, `ChangesMixin.alert_sent`).
+    The last try's loss is a StoreError that says so, not `disconnected` (no caller tries it
+    yet again)."""
     attempt, tried = first, 1
     while True:
         try:
@@ -108,7 +111,7 @@ def after_a_lost_connection(first: Callable[[], R], again: Callable[[], R]) -> R
                     f"{exc} (the connection was lost at each of {tried} tries: giving up)"
                 ) from exc
             tried += 1
-            log.warning("%s; reconnecting for try %d of %d", exc, tried, TRIES_WHEN_DISCONNECTED)
+            log.warning("%s; %s %d of %d", exc, doing, tried, TRIES_WHEN_DISCONNECTED)
             attempt = again
 
 
@@ -149,7 +152,10 @@ class StoreBase:
         self, what: str, *, write: bool = False, snapshot: bool = False
     ) -> Iterator[Connection]:
         """One transaction. `snapshot`: every statement in it sees the same data (SQLite's
-        transactions do; PostgreSQL's default, READ COMMITTED, does not)."""
+        transactions do; PostgreSQL's default, READ COMMITTED, does not). In a dry run a lost
+        connection is `dry_run_lost`, not `disconnected`: the dry run's one transaction went
+        with it, so no step of it can be run again on a new one (`Store.rehearsed` starts the
+        whole dry run again)."""
         try:
             if self._rehearsing is not None:  # a savepoint in the dry run's transaction
                 with self._rehearsing.begin_nested():
@@ -165,6 +171,8 @@ class StoreBase:
         except SQLAlchemyError as exc:
             lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
             message = f"store: unable to {what}: {error_text(exc)}"
+            if self._rehearsing is not None:
+                raise StoreError(message, dry_run_lost=lost or _dead(self._rehearsing)) from exc
             raise StoreError(message, disconnected=lost) from exc
 
     def give_way(self) -> None:
@@ -225,6 +233,12 @@ class StoreBase:
         Returns the version it moved to, which the rows written carry (`seq`): as the lock
         orders the writers, a row of a higher `seq` was committed after every lower one."""
         return int(conn.exec_driver_sql(_MOVE_MATCH_VERSION).scalar_one())
+
+
+def _dead(conn: Connection) -> bool:
+    """Whether `conn` was lost before (a dry run's, its loss caught and a step tried again
+    on it: SQLAlchemy then refuses it, not as a loss)."""
+    return conn.invalidated or conn.closed
 
 
 def error_text(exc: SQLAlchemyError) -> str:

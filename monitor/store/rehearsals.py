@@ -25,19 +25,20 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Self
+from typing import Self, TypeVar
 
 from sqlalchemy import Connection, Table
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from monitor.errors import StoreError
 from monitor.store import leftovers
-from monitor.store.base import StoreBase, error_text
+from monitor.store.base import StoreBase, after_a_lost_connection, error_text
 from monitor.store.engine import connect, sqlite_file
 from monitor.store.schema import entry_table, forgotten_table, metadata
 
 # Read by a replay, never written, and by far the largest: read where they are.
 _SHARED = {entry_table.name, forgotten_table.name}
+R = TypeVar("R")
 
 
 class RehearsalsMixin(StoreBase):
@@ -54,6 +55,28 @@ class RehearsalsMixin(StoreBase):
         else:
             with self._in_one_transaction() as store:
                 yield store
+
+    def rehearsed(self, work: Callable[[Self], R]) -> R:
+        """`work(store)` on this store as a dry run (`rehearsal`). On PostgreSQL, when the dry
+        run's one connection is lost (a restarted server, a failover), all it did went with its
+        transaction, and so did its copies of the tables: it cannot go on, on this connection
+        or another. It is safe to start again, recording nothing, so it is started again on a
+        new connection, from the database as it is then, up to TRIES_WHEN_DISCONNECTED tries
+        in all, each after a WARNING (`…; reconnecting to start the dry run again, try 2 of
+        3`); lost at each, it fails with one error that says so."""
+
+        def one_try() -> R:
+            try:
+                with self.rehearsal() as store:
+                    return work(store)
+            except StoreError as exc:
+                if not exc.dry_run_lost:
+                    raise
+                raise StoreError(str(exc), disconnected=True) from exc
+
+        return after_a_lost_connection(
+            one_try, one_try, doing="reconnecting to start the dry run again, try"
+        )
 
     @contextmanager
     def _on_a_copy(self, file: Path) -> Iterator[Self]:
@@ -97,7 +120,9 @@ class RehearsalsMixin(StoreBase):
                 if self.dialect == "postgresql":
                     _shadow(conn)
             except SQLAlchemyError as exc:
-                raise StoreError(f"store: unable to begin a dry run: {error_text(exc)}") from exc
+                lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+                message = f"store: unable to begin a dry run: {error_text(exc)}"
+                raise StoreError(message, dry_run_lost=lost) from exc
             view = copy.copy(self)
             view._rehearsing = conn
             try:
