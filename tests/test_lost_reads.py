@@ -4,7 +4,7 @@ answer to a statement on): each is run again on a new connection, after one WARN
 writes are (`store.base.once_more_if_disconnected`), so a command, an endpoint and the page
 answer as if nothing was lost. They failed with one line (`Error: store: unable to read …`,
 exit 1; 503 on the web). Also: a dry run whose one connection is lost starts again on a new
-one.
+one, and a clean-up whose commit's answer is lost counts what it deleted.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Table, func, select
 
 from monitor.domain import Definitions
-from monitor.store import Cycle, Store, open_store
-from monitor.store.schema import match_table
+from monitor.store import Cycle, Pruned, Store, open_store
+from monitor.store.schema import cycle_table, entry_table, match_table
 from monitor.web import create_app
 from tests import webdata
 from tests.pgproxy import LosesACommit
 from tests.test_lost_commits_again import env_of
-from tests.test_outages import home
+from tests.test_outages import Clock, home, make_daemon
 from tests.webdata import NOW
 from tests.webdata import run_cli as run
 
@@ -50,6 +50,7 @@ PART_OF_A_RETRIED_UNIT = {
     "_add_silence": "add_silence",
     "_end_silence": "end_silence",
     "_add_verdict": "add_verdict",
+    "_committed": "_counted",
     "story_reading": "incremental.advance",
     "story_session": "incremental.advance",
 }
@@ -250,3 +251,48 @@ def test_a_dry_run_whose_connection_is_lost_starts_again_on_a_new_one(
 def _count(proxy: LosesACommit, table: Table) -> int:
     with open_store(proxy.url) as store, store._tx("count") as conn:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [None, b"DELETE FROM entry ", b"DELETE FROM status_change ", b"DELETE FROM cycle "],
+    ids=["none", "entries", "changes", "cycles"],
+)
+def test_a_clean_up_whose_commit_is_lost_counts_what_it_deleted(
+    proxy: LosesACommit, caplog: pytest.LogCaptureFixture, marker: bytes | None
+) -> None:
+    """The clean-up deletes old entries, changes and cycles, a transaction each; the answer to
+    one's commit is lost. Run again, that one finds its rows gone, and it is taken as done
+    (PostgreSQL says its transaction committed) with what it counted, so the clean-up counts
+    what was deleted as without the loss. It counted 0 for what the lost try deleted."""
+    later = NOW + timedelta(days=400)
+    with open_store(proxy.url) as store:
+        entries, cycles = (_count(proxy, t) for t in (entry_table, cycle_table))
+        if marker is not None:
+            proxy.arm(marker)
+        with caplog.at_level(logging.INFO):
+            pruned = store.prune(now=later, before=later, matched_before=later, buckets=())
+        assert proxy.losses == (marker is not None)
+    assert pruned == Pruned(entries, pruned.matched, pruned.changes, cycles, 0)
+    assert pruned.matched > 0 and pruned.changes > 0
+    if marker is not None:
+        assert len(warnings(caplog)) == 1
+        assert ": done before the connection was lost" in caplog.text
+
+
+def test_the_clean_up_s_log_line_says_what_a_lost_commit_deleted(
+    home: Path, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The daemon's clean-up deletes an old cycle, and the answer to that commit is lost: its
+    line says the cycle was deleted. It said nothing (nothing counted), as if none had been."""
+    clock = Clock()
+    old = clock.now - timedelta(days=400)
+    with LosesACommit(postgres_url) as proxy, open_store(proxy.url) as store:
+        store.record_cycle(Cycle(started_at=old, finished_at=old, feeds_checked=5))
+        daemon = make_daemon(home, store, clock)
+        proxy.arm(b"DELETE FROM cycle ")
+        with caplog.at_level(logging.INFO):
+            daemon.cleanup()
+        assert proxy.losses == 1
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retention: ")]
+    assert said == ["retention: 0 old entries (0 matched), 0 changes, 1 cycle, 0 digests deleted"]

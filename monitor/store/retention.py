@@ -42,7 +42,7 @@ On PostgreSQL no step waits for a writer that may wait for it (the feed rows: `f
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,7 +50,7 @@ from typing import Any
 from sqlalchemy import Connection, Delete, delete, exists, func, or_, select
 
 from monitor.identity import headline_digest
-from monitor.store.base import StoreBase, once_more_if_disconnected
+from monitor.store.base import StoreBase, after_a_lost_connection, log, once_more_if_disconnected
 from monitor.store.digests import DIGEST_CLAIM_TIMEOUT
 from monitor.store.forgetting import forget_stories_of, hold_evaluations
 from monitor.store.health import CYCLE_COUNTS, added_seconds, cycle_sums, summed
@@ -68,6 +68,10 @@ from monitor.store.schema import (
 
 BATCH = 5_000  # entries deleted per transaction: a writer waits for one batch at most
 COMPACT_SHARE = 0.25  # SQLite is vacuumed in full when free pages exceed this share of the file
+# The transaction of a clean-up's try, and, asked after its connection was lost, whether it
+# committed ('committed', 'aborted', 'in progress'; PostgreSQL 13 and later).
+_XACT = "SELECT pg_current_xact_id()::text"
+_XACT_STATUS = "SELECT pg_xact_status(%s::xid8)"
 _PRUNED_TABLES = ("entry", "entry_match", "status_change", "cycle", "forgotten_entry", "digest")
 
 
@@ -100,45 +104,75 @@ class RetentionMixin(StoreBase):
         """Delete what retention no longer keeps (see the module's docstring); `buckets` are
         the cycle-duration bounds /metrics counts, kept for the deleted cycles.
 
-        Each transaction is run again when its connection is lost (`once_more_if_disconnected`),
-        safely: it deletes what is still there and counts what it deleted, in the transaction
-        that deletes it. What a try whose commit went through deleted is then not in the counts
-        returned (the log's line), only in the summaries (`cycle_totals`, `change_counts`)."""
+        Each transaction is run again when its connection is lost (`_counted`), safely: it
+        deletes what is still there and counts what it deleted, in the transaction that deletes
+        it; a try whose commit went through though its answer was lost is taken as done, with
+        what it counted, so the counts returned (the log's line) are what was deleted."""
         self._forget_unoffered(before)
         unmatched = self._delete_entries(before, now, matched=False)
         matched = self._delete_entries(matched_before, now, matched=True)
-        changes = self._delete_changes(before)
-        cycles = self._delete_cycles(before, buckets)
-        digests = self._delete_digests(now, before)
+        changes = self._counted("delete old status changes", self._delete_changes(before))
+        cycles = self._counted("delete old cycles", self._delete_cycles(before, buckets))
+        digests = self._counted("delete old digests", self._delete_digests(now, before))
         return Pruned(unmatched + matched, matched, changes, cycles, digests)
+
+    def _counted(self, what: str, work: Callable[[Connection], int]) -> int:
+        """`work(conn)`, a deletion that returns how many rows it deleted, in one transaction;
+        run again on a new connection when its connection is lost (`after_a_lost_connection`).
+        A try whose commit went through though its answer was lost deleted its rows, so the
+        next finds none of them: it is taken as done, with the count it returned, when
+        PostgreSQL says its transaction committed (`pg_xact_status`, asked on the new
+        connection; SQLite loses no connection)."""
+        lost: dict[str, Any] = {}  # the transaction of the try before, and what it counted
+
+        def one_try() -> int:
+            lost.clear()
+            with self._tx(what, write=True) as conn:
+                if self.dialect == "postgresql":
+                    lost["xact"] = conn.exec_driver_sql(_XACT).scalar_one()
+                lost["count"] = work(conn)
+            return int(lost["count"])
+
+        def again() -> int:
+            if "xact" in lost and "count" in lost and self._committed(what, lost["xact"]):
+                log.info("store: %s: done before the connection was lost", what)
+                return int(lost["count"])
+            return one_try()
+
+        return after_a_lost_connection(one_try, again)
+
+    def _committed(self, what: str, xact: str) -> bool:
+        with self._tx(f"{what} (read whether the lost try committed)") as conn:
+            status = conn.exec_driver_sql(_XACT_STATUS, (xact,)).scalar_one()
+        return bool(status == "committed")
 
     @once_more_if_disconnected
     def _forget_unoffered(self, before: datetime) -> None:
         with self._tx("forget keys no feed offered", write=True) as conn:
             conn.execute(self._unoffered_keys(before))
 
-    @once_more_if_disconnected
-    def _delete_changes(self, before: datetime) -> int:
+    def _delete_changes(self, before: datetime) -> Callable[[Connection], int]:
         latest = select(func.max(change_table.c.id)).group_by(change_table.c.indicator_id)
         changes = delete(change_table).where(
             change_table.c.at < before,
             change_table.c.notified_at.is_not(None),
             change_table.c.id.not_in(latest.scalar_subquery()),
         )
-        with self._tx("delete old status changes", write=True) as conn:
+
+        def work(conn: Connection) -> int:
             gone = conn.execute(changes.returning(change_table.c.indicator_id)).scalars().all()
             self._fold_changes(conn, Counter(gone))
-        return len(gone)
+            return len(gone)
 
-    @once_more_if_disconnected
-    def _delete_cycles(self, before: datetime, buckets: Sequence[float]) -> int:
-        with self._tx("delete old cycles", write=True) as conn:
-            return self._fold_cycles(conn, before, buckets)
+        return work
 
-    @once_more_if_disconnected
-    def _delete_digests(self, now: datetime, before: datetime) -> int:
-        with self._tx("delete old digests", write=True) as conn:
-            return int(conn.execute(_old_digests(now, before)).rowcount)
+    def _delete_cycles(
+        self, before: datetime, buckets: Sequence[float]
+    ) -> Callable[[Connection], int]:
+        return lambda conn: self._fold_cycles(conn, before, buckets)
+
+    def _delete_digests(self, now: datetime, before: datetime) -> Callable[[Connection], int]:
+        return lambda conn: int(conn.execute(_old_digests(now, before)).rowcount)
 
     def _unoffered_keys(self, before: datetime) -> Delete:
         """Delete the deleted entries' keys no feed offered since `before`. On PostgreSQL a key
@@ -173,15 +207,19 @@ class RetentionMixin(StoreBase):
             batch = batch.with_for_update(skip_locked=True)
         deleted = 0
         while True:
-            ids = self._delete_batch(batch, now, matched=matched)
+            ids = self._counted(
+                "delete old entries", self._delete_batch(batch, now, matched=matched)
+            )
             deleted += ids
             if ids < BATCH:
                 return deleted
 
-    @once_more_if_disconnected
-    def _delete_batch(self, batch: Any, now: datetime, *, matched: bool) -> int:
-        """Delete one batch of the entries `batch` selects; returns how many."""
-        with self._tx("delete old entries", write=True) as conn:
+    def _delete_batch(
+        self, batch: Any, now: datetime, *, matched: bool
+    ) -> Callable[[Connection], int]:
+        """Deletes one batch of the entries `batch` selects; returns how many."""
+
+        def work(conn: Connection) -> int:
             if matched:  # its stories forgotten between two evaluations, not in one
                 hold_evaluations(conn, self._insert)
             rows = conn.execute(batch).all()
@@ -194,7 +232,9 @@ class RetentionMixin(StoreBase):
                     forget_stories_of(conn, ids)
                 conn.execute(delete(entry_table).where(entry_table.c.id.in_(ids)))
                 self._matches_written(conn)  # a kept evidence read never depends on it
-        return len(ids)
+            return len(ids)
+
+        return work
 
     def _fold_changes(self, conn: Connection, deleted: Counter[str]) -> None:
         """Add the status changes deleted (per indicator) to `change_summary`, in the
