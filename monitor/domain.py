@@ -346,9 +346,14 @@ class Indicator:
 
     def no_outcome(self, outcome_id: str) -> str:
         """How every command and answer says that it has no outcome `outcome_id` (after its
-        stage): `indicator 'visa-easing' has no outcome 'nope' (it has eased)`."""
-        known = ", ".join(o.id for o in self.outcomes)
-        return f"indicator {self.id!r} has no outcome {outcome_id!r} (it has {known})"
+        stage): `indicator 'visa-easing' has no outcome 'nope' (it has eased)`, with the one
+        meant when it is a letter or two off one, or in another case (`meant`): `… has no
+        outcome 'eaesd' (it has eased); did you mean 'eased'?`."""
+        known = [o.id for o in self.outcomes]
+        return (
+            f"indicator {self.id!r} has no outcome {outcome_id!r} (it has {', '.join(known)})"
+            + meant(outcome_id, known)
+        )
 
 
 @dataclass(frozen=True)
@@ -393,6 +398,16 @@ class Definitions:
             return tuple(f.id for f in self.feeds)
         tags = set(sel.tags)
         return tuple(f.id for f in self.feeds if f.id in sel.ids or tags.intersection(f.tags))
+
+
+def meant(name: str, known: Iterable[str]) -> str:
+    """`; did you mean 'talks'?` after an unknown name a letter or two off a known one (or the
+    same in another case, `Shown` for `shown`), as after a mistyped key; else "". The one
+    helper behind the definitions' hints (keys, vocabularies, an example's `expect`) and an
+    unknown outcome's (`Indicator.no_outcome`)."""
+    folded = {k.casefold(): k for k in sorted(known)}
+    close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.75)
+    return f"; did you mean '{folded[close[0]]}'?" if close else ""
 
 
 # ---------------------------------------------------------------- matches

@@ -191,3 +191,29 @@ def test_an_unknown_outcome_is_the_same_line_after_each_command(
     assert result.stderr.splitlines() == [
         f"Error: {says}: indicator 'visa-easing' has no outcome 'nope' (it has eased)"
     ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["verdict", "1", "visa-easing:{typed}", "no"],
+        ["silence", "visa-easing", "--outcome", "{typed}", "--for", "1h", "--reason", "x"],
+        ["explain", "visa-easing:{typed}", "--title", "x"],
+    ],
+)
+@pytest.mark.parametrize("typed", ["eaesd", "Eased"])
+def test_an_outcome_a_letter_off_is_named_with_the_one_meant(
+    tmp_path: Path, args: list[str], typed: str
+) -> None:
+    """`monitor explain chip-supply:agred` listed the outcomes only, where an example's `expect`
+    a letter off, or in another case, names the one meant."""
+    env = shipped(tmp_path)
+    assert invoke(["db", "upgrade"], env).exit_code == 0
+
+    given = [arg.format(typed=typed) for arg in args]
+    result = CliRunner().invoke(main, given, env=env, prog_name="monitor")
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.splitlines()[-1].endswith(
+        f"indicator 'visa-easing' has no outcome '{typed}' (it has eased); did you mean 'eased'?"
+    )

@@ -226,9 +226,11 @@ def test_the_endpoint_answers_the_document_monitor_explain_prints(
         ("/indicators/nope/explain/1", 404, "no indicator 'nope'"),
         ("/indicators/visa-easing/explain/999999", 404, "explain: no entry 999999"),
         ("/indicators/visa-easing/explain/1?outcome=nope", 422, "has no outcome 'nope'"),
+        ("/indicators/visa-easing/explain/1?outcome=eaesd", 422,
+         "has no outcome 'eaesd' (it has eased); did you mean 'eased'?"),
         ("/indicators/visa-easing/explain/1_0", 422, "ASCII digits"),
     ],
-)
+)  # fmt: skip
 def test_the_endpoint_refuses_unknown_ids(
     server: WebServer, path: str, code: int, detail: str
 ) -> None:

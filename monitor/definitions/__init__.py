@@ -58,7 +58,6 @@ from monitor.definitions.yamlfile import (
     integer,
     line_of,
     mapping,
-    meant,
     name_list,
     read_yaml,
     sequence,
@@ -84,6 +83,7 @@ from monitor.domain import (
     as_written,
     digest_of,
     iter_terms,
+    meant,
 )
 from monitor.errors import DefinitionError
 from monitor.links import without_password

@@ -17,14 +17,13 @@ from monitor.definitions.yamlfile import (
     MAX_RULE_DEPTH,
     File,
     ident,
-    meant,
     name_list,
     read_yaml,
     sequence,
     string,
     yaml_paths,
 )
-from monitor.domain import Term, digest_of
+from monitor.domain import Term, digest_of, meant
 
 VOCAB_DIR = "vocab"  # indicators/vocab/*.yaml: named term lists, not indicators
 # The shipped vocabularies, where monitor runs from its checkout (not in an installed package)

@@ -7,7 +7,7 @@ import difflib
 import errno
 import os
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -523,11 +523,3 @@ def name_list(names: Sequence[str], limit: int = 20) -> str:
         return "(none)"
     shown = ", ".join(names[:limit])
     return shown + (f", … ({len(names) - limit} more)" if len(names) > limit else "")
-
-
-def meant(name: str, known: Iterable[str]) -> str:
-    """`; did you mean 'talks'?` after an unknown name a letter or two off a known one (or the
-    same in another case, `Shown` for `shown`), as after a mistyped key; else ""."""
-    folded = {k.casefold(): k for k in sorted(known)}
-    close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.75)
-    return f"; did you mean '{folded[close[0]]}'?" if close else ""
