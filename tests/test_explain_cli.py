@@ -84,7 +84,7 @@ def test_title_and_text_need_no_database(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["entry"] is None
-    assert document["sentences"] == ["China urges restraint", "It calls on all sides to talk.", ""]
+    assert document["sentences"] == ["China urges restraint", "It calls on all sides to talk."]
     (outcome,) = document["outcomes"]
     assert (outcome["outcome"], outcome["matched"], outcome["terms"]) == (
         "balance", True, ["China", "restraint", "all sides"],
@@ -355,3 +355,59 @@ def test_the_endpoint_and_its_page_say_the_feed_is_not_read(
     assert (printed["feed"], printed["feed_read"]) == ("yonhap", False)
     assert escape(unread_note(entry)) in page
     assert page.index(escape(unread_note(entry))) < page.index('<pre class="tree"')
+
+
+WORDLESS = """\
+id: w
+group: g
+title: t
+question: q
+outcomes:
+  - id: shown
+    label: shown
+    rule: {scope: sentence, any: [placeholder], none: [denied]}
+examples:
+  - text: "A headline with no text"
+    expect: shown
+"""
+
+
+def test_only_sentences_with_words_are_listed_and_numbered(tmp_path: Path) -> None:
+    """A title with no text was listed with a second sentence, "" (and `--json`'s, and `monitor
+    test --json`'s explanation, said so); two line breaks in a row left numbers out of those
+    printed (1, 2, 5)."""
+    (tmp_path / "indicators").mkdir()
+    (tmp_path / "indicators" / "w.yaml").write_text(WORDLESS)
+    (tmp_path / "feeds.yaml").write_text("feeds:\n  - {id: a, url: 'https://example.org/a.xml'}\n")
+    env = {
+        "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}",
+        "MONITOR_INDICATORS_DIR": str(tmp_path / "indicators"),
+        "MONITOR_FEEDS_FILE": str(tmp_path / "feeds.yaml"),
+    }
+
+    alone = json.loads(run(env, "explain", "w", "--title", "A headline", "--json").stdout)
+    tested = run(env, "test", "--json")
+    text = "A placeholder.\n\nB placeholder! C."
+    printed = run(env, "explain", "w", "--title", "Chips", "--text", text)
+    document = json.loads(
+        run(env, "explain", "w", "--title", "Chips", "--text", text, "--json").stdout
+    )
+
+    assert alone["sentences"] == ["A headline"]
+    (failed,) = json.loads(tested.stdout)["examples"]["failed"]
+    assert failed["explanation"]["sentences"] == ["A headline with no text"]
+    assert document["sentences"] == ["Chips", "A placeholder.", "B placeholder!", "C."]
+    any_, none = document["outcomes"][0]["rule"]["children"]
+    assert any_["terms"]["found"] == [{"term": "placeholder", "sentences": [2, 3]}]
+    assert (none["holds"], none["sentences"]) == (True, [1, 2, 3, 4])
+    assert printed.stdout.splitlines() == [
+        "w:shown: matched (placeholder)",
+        "  yes all in sentences 2, 3",
+        "      yes any (1 term) in sentences 2, 3: placeholder (2, 3)",
+        "      yes none (1 term): no veto fired (none of its terms found)",
+        "sentences:",
+        "    1  Chips",
+        "    2  A placeholder.",
+        "    3  B placeholder!",
+        "    4  C.",
+    ]

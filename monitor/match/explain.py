@@ -7,7 +7,9 @@ segment (care = the universe, so the answer is exact), walked in the scope the m
 the node in (a nested `scope` switches it, as `Scan` does, so its memo stays right); the
 verdict is `Scan.explain`'s behind the outcome's gate, as `Matcher.match` decides it. So an
 explanation cannot disagree with the matcher (tests/test_explain.py holds it over every
-example and labeled row). Sentences are numbered from 1, the title being sentence 1.
+example and labeled row). Sentences are numbered from 1, the title being sentence 1; a
+segment of the matcher's with no words (after a title with no text, after the last full stop,
+between two line breaks) is no sentence: it is neither listed nor numbered (`_renumbered`).
 
     found = explain_entry(matcher, "visa-easing", title, text)
     print("\\n".join(text_lines(found)))
@@ -15,7 +17,7 @@ example and labeled row). Sentences are numbered from 1, the title being sentenc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, assert_never
 
@@ -110,7 +112,7 @@ class OutcomeExplanation:
 class EntryExplanation:
     indicator: str
     entry: int | None  # a stored entry's id; None for a title and text given
-    sentences: tuple[str, ...]  # the entry's sentences as written, the title first
+    sentences: tuple[str, ...]  # the entry's sentences with words, as written, the title first
     outcomes: tuple[OutcomeExplanation, ...]
     # a stored entry's feed, and whether the indicator reads it (a feed gone from the feeds
     # file is not read): an entry of a feed it does not read is never its evidence, whatever
@@ -144,16 +146,22 @@ def explain_entry(
             raise KeyError(f"indicator {indicator_id} has no outcome {outcome_id!r}")
     scan = Scan(machine, title, text)
     judged = {verdict.outcome_id: (verdict, why) for verdict, why in verdicts}
+    segments = sentences_of(title, text, scan.norm)
+    worded = [n for n, segment in enumerate(segments, 1) if segment]
+    numbers = {n: number for number, n in enumerate(worded, 1)}
     outcomes = tuple(
-        _judged(explain(machine, scan, outcome), judged.get(outcome.outcome_id))
+        _judged(
+            _renumbered(explain(machine, scan, outcome), numbers), judged.get(outcome.outcome_id)
+        )
         for outcome in chosen
     )
-    sentences = sentences_of(title, text, scan.norm)
+    sentences = tuple(segment for segment in segments if segment)
     return EntryExplanation(indicator_id, entry_id, sentences, outcomes, feed, feed_read)
 
 
 def explain(machine: Machine, scan: Scan, outcome: COutcome) -> OutcomeExplanation:
-    """Why `outcome` (one of `machine.outcomes`) did or did not fire on the entry of `scan`."""
+    """Why `outcome` (one of `machine.outcomes`) did or did not fire on the entry of `scan`, its
+    sentences numbered as the matcher's segments are (`explain_entry` numbers those with words)."""
     rule = _node(scan, outcome.node, outcome.sentence)
     fired = scan.explain(outcome.node, outcome.sentence, outcome.unless)
     tried = _tried(machine, scan, outcome)
@@ -169,6 +177,29 @@ def explain(machine: Machine, scan: Scan, outcome: COutcome) -> OutcomeExplanati
         matched=matched,
         terms=fired[0] if matched and fired is not None else (),
     )
+
+
+def _renumbered(outcome: OutcomeExplanation, numbers: Mapping[int, int]) -> OutcomeExplanation:
+    """The outcome with its segments' numbers as sentences' (`numbers`), those with no words
+    left out: a part holds there only by what is absent (a `none`) or by holding in the whole
+    entry, so a sentence-scoped part that holds in them alone holds `in no sentence with words`."""
+
+    def kept(segments: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(numbers[n] for n in segments if n in numbers)
+
+    def terms(found: TermsFound) -> TermsFound:
+        return replace(
+            found, found=tuple(replace(f, sentences=kept(f.sentences)) for f in found.found)
+        )
+
+    def node(part: NodeExplanation) -> NodeExplanation:
+        return replace(
+            part, sentences=kept(part.sentences), terms=terms(part.terms),
+            children=tuple(map(node, part.children)), groups=tuple(map(terms, part.groups)),
+            together=kept(part.together),
+        )  # fmt: skip
+
+    return replace(outcome, rule=node(outcome.rule), unless=terms(outcome.unless))
 
 
 def _judged(outcome: OutcomeExplanation, judged: tuple[Verdict, str] | None) -> OutcomeExplanation:
@@ -326,24 +357,12 @@ def outcome_blocks(explanation: EntryExplanation) -> list[list[str]]:
     """The lines of each outcome's tree (`outcome_lines`), one list per outcome, in order: what
     `text_lines` prints before the sentences (there with the analyst's verdict under the first
     line), and the page of an explanation shows in its <pre> (the verdict beside it)."""
-    blank = _blank(explanation.sentences)
-    return [
-        outcome_lines(explanation.indicator, outcome, blank=blank)
-        for outcome in explanation.outcomes
-    ]
+    return [outcome_lines(explanation.indicator, outcome) for outcome in explanation.outcomes]
 
 
 def numbered_sentences(sentences: Sequence[str]) -> list[tuple[int, str]]:
-    """The sentences with words, each with its number (from 1, the title first), as the trees
-    number them; those with none (`_blank`) are left out, their numbers skipped."""
-    return [(n, text) for n, text in enumerate(sentences, 1) if text]
-
-
-def _blank(sentences: Sequence[str]) -> frozenset[int]:
-    """The sentences with no words: the matcher's segment after a title with no text, or after
-    the last full stop. A part of a rule holds there only by what is absent (a `none`) or by
-    holding in the whole entry, so people are not shown them."""
-    return frozenset(n for n, sentence in enumerate(sentences, 1) if not sentence)
+    """The sentences, each with its number (from 1, the title first), as the trees number them."""
+    return list(enumerate(sentences, 1))
 
 
 def _sentence_lines(sentences: Sequence[str], indent: str) -> list[str]:
@@ -362,11 +381,7 @@ def example_lines(
         found = explain_entry(machine, indicator_id, title, text, outcome_id=outcome_id)
         (outcome,) = found.outcomes
         did = "fired" if outcome.matched else "did not fire"
-        blank = _blank(found.sentences)
-        lines += [
-            f"  why {outcome_id} {did}:",
-            *outcome_lines(indicator_id, outcome, "    ", blank=blank),
-        ]
+        lines += [f"  why {outcome_id} {did}:", *outcome_lines(indicator_id, outcome, "    ")]
         sentences = found.sentences
     if text:
         lines.append("  sentences:")
@@ -374,17 +389,10 @@ def example_lines(
     return lines
 
 
-def outcome_lines(
-    indicator_id: str,
-    outcome: OutcomeExplanation,
-    indent: str = "",
-    *,
-    blank: frozenset[int] = frozenset(),
-) -> list[str]:
-    """The verdict, one line per node of the rule (`yes` where it holds), and the cues; the
-    sentences of `blank` (no words) are left out of the sentences a part holds in."""
+def outcome_lines(indicator_id: str, outcome: OutcomeExplanation, indent: str = "") -> list[str]:
+    """The verdict, one line per node of the rule (`yes` where it holds), and the cues."""
     head = f"{indent}{indicator_id}:{outcome.outcome}: {_verdict(outcome)}"
-    lines = [head, *_tree(outcome.rule, indent + "  ", blank)]
+    lines = [head, *_tree(outcome.rule, indent + "  ")]
     if outcome.unless.listed:
         lines.append(f"{indent}  unless ({_listed(outcome.unless, 'cue')}): {_unless(outcome)}")
     return lines
@@ -412,14 +420,14 @@ def _verdict(outcome: OutcomeExplanation) -> str:
     return "not matched: the rule does not hold"
 
 
-def _tree(node: NodeExplanation, indent: str, blank: frozenset[int]) -> list[str]:
+def _tree(node: NodeExplanation, indent: str) -> list[str]:
     """A line per node; nested rules none of whose terms occur are counted, not shown."""
     if node.operator == "none":
-        holds, what = _veto(node, blank)
+        holds, what = _veto(node)
         line = f"{indent}{'yes' if holds else 'no '} {_name(node)}: {what}"
     else:
         mark = "yes" if node.holds else "no "
-        line = f"{indent}{mark} {_name(node)} {_where(node, blank)}{_details(node)}"
+        line = f"{indent}{mark} {_name(node)} {_where(node)}{_details(node)}"
     if node.children and not node.holds and not any(map(_found_beneath, node.children)):
         names = ", ".join(_vocabularies_beneath(node))
         among = f"{count(len(node.children), 'nested rule')}{f' ({names})' if names else ''}"
@@ -431,7 +439,7 @@ def _tree(node: NodeExplanation, indent: str, blank: frozenset[int]) -> list[str
     quiet = [] if failing_all else [c for c in node.children if not _found_beneath(c)]
     for child in node.children:
         if child not in quiet or len(quiet) == 1:
-            lines += _tree(child, indent + "    ", blank)
+            lines += _tree(child, indent + "    ")
     if len(quiet) > 1:
         lines.append(
             f"{indent}    ... {len(quiet)} more nested rules{_among(quiet)}:"
@@ -505,14 +513,14 @@ def _group(n: int, group: TermsFound) -> str:
     return f"group {n}: {found}"
 
 
-def _veto(node: NodeExplanation, blank: frozenset[int]) -> tuple[bool, str]:
+def _veto(node: NodeExplanation) -> tuple[bool, str]:
     """A `none`: whether it holds as people are shown the entry (a sentence-scoped one that
-    holds only in sentences with no words does not), and what its veto did, plainly."""
+    holds only in segments with no words, which are no sentences, does not), and what its veto
+    did, plainly."""
     vetoes = _quoted(node.terms)
-    shown = tuple(n for n in node.sentences if n not in blank)
-    holds = node.holds and (node.scope == "entry" or bool(shown))
+    holds = node.holds and (node.scope == "entry" or bool(node.sentences))
     if holds and vetoes and node.scope == "sentence":  # vetoes some sentences, not these
-        return True, f"no veto in {_sentences(shown)}; vetoed by {vetoes}"
+        return True, f"no veto in {_sentences(node.sentences)}; vetoed by {vetoes}"
     if holds:
         nothing = "" if _found_beneath(node) else " (none of its terms found)"
         return True, f"no veto fired{nothing}"
@@ -529,13 +537,12 @@ def _sentences(numbers: tuple[int, ...]) -> str:
     return f"{plural('sentence', len(numbers))} {_list(numbers)}"
 
 
-def _where(node: NodeExplanation, blank: frozenset[int]) -> str:
+def _where(node: NodeExplanation) -> str:
     if node.scope == "entry":
         return "in the entry" if node.holds else "not in the entry"
-    shown = tuple(n for n in node.sentences if n not in blank)
-    if not shown:
-        return "in no sentence with words" if node.sentences else "in no sentence"
-    return f"in {_sentences(shown)}"
+    if not node.sentences:  # holding, it holds in segments with no words alone
+        return "in no sentence with words" if node.holds else "in no sentence"
+    return f"in {_sentences(node.sentences)}"
 
 
 def _details(node: NodeExplanation) -> str:
