@@ -19,13 +19,8 @@ from typing import Any
 from monitor.domain import Indicator
 from monitor.labeled import ScoredError
 from monitor.match import ExampleResult, Matcher
-from monitor.match.explain import (
-    EntryExplanation,
-    as_json,
-    example_lines,
-    explain_entry,
-    text_lines,
-)
+from monitor.match.explain import EntryExplanation, as_json, explain_entry
+from monitor.match.explaintext import example_lines, text_lines
 
 __all__ = ["Explainer", "example_outcomes"]
 

@@ -23,8 +23,8 @@ from monitor.match.explain import (
     NodeExplanation,
     as_json,
     explain_entry,
-    text_lines,
 )
+from monitor.match.explaintext import text_lines
 from tests.conftest import DATA, ROOT, SHARED
 
 TRANSLATED = DATA / "labeled" / "translated"

@@ -20,12 +20,8 @@ from fastapi import FastAPI
 from monitor.definitions import load_definitions
 from monitor.domain import Definitions, Judgement, Verdict, iso_time
 from monitor.match import Matcher
-from monitor.match.explain import (
-    EntryExplanation,
-    explain_entry,
-    numbered_sentences,
-    outcome_blocks,
-)
+from monitor.match.explain import EntryExplanation, explain_entry
+from monitor.match.explaintext import numbered_sentences, outcome_blocks
 from monitor.store import Store
 from monitor.web import WebServer, create_app
 from tests import storeops, webdata

@@ -39,7 +39,8 @@ def explain_cmd(
     from monitor.domain import utcnow
     from monitor.match import Matcher
     from monitor.match.explain import as_json as document
-    from monitor.match.explain import explain_entry, text_lines
+    from monitor.match.explain import explain_entry
+    from monitor.match.explaintext import text_lines
     from monitor.statuses import standing_on
 
     if (entry_id is None) == (title is None):

@@ -17,7 +17,8 @@ from markupsafe import Markup
 
 from monitor.counts import count, plural
 from monitor.languages import marked_language
-from monitor.match.explain import EntryExplanation, feed_note, numbered_sentences, outcome_blocks
+from monitor.match.explain import EntryExplanation
+from monitor.match.explaintext import feed_note, numbered_sentences, outcome_blocks
 from monitor.match.judged import StandingVerdict, verdict_words
 from monitor.views import COLOURS, PALETTE, clean, web_url
 
