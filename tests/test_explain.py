@@ -196,7 +196,7 @@ def test_an_any_holding_by_a_nested_rule_does_not_say_none_of_its_terms_found(
     neither = text_lines(one(matcher, "nested", "Japan eases rules"))
     assert neither[1] == (
         "  no  any (1 term) not in the entry: none of its terms found"
-        " (1 nested rule, none of their terms found)"
+        " (1 nested rule, none of their terms found; missing: waiver, China, visa)"
     )
 
 
@@ -533,6 +533,53 @@ def test_a_collapsed_part_names_the_vocabularies_beneath_it(vocab_matcher: Match
         "      no  scope entry in no sentence (1 nested rule (@actors.north-korea),"
         " none of their terms found)"
     ) in lines, lines
+
+
+MISSING = """\
+id: m
+group: g
+title: t
+question: q
+outcomes:
+  - id: shown
+    label: a fresh `monitor new` skeleton's rule
+    rule:
+      all:
+        - any: [placeholder]
+  - id: many
+    label: more terms than are named
+    rule:
+      any:
+        - all: [a1, a2, a3, a4, a5]
+        - near: {terms: [[a6, a1], [a7, a8, a9, a10]], within: 3}
+"""
+
+
+def test_a_collapsed_part_names_the_terms_it_needed(tmp_path: Path) -> None:
+    """It said `no  all not in the entry (1 nested rule, none of their terms found)`: which
+    terms were missing, `placeholder` of a fresh skeleton, the author could not see."""
+    (tmp_path / "indicators").mkdir()
+    (tmp_path / "indicators" / "m.yaml").write_text(MISSING)
+    (tmp_path / "feeds.yaml").write_text(FEEDS)
+    matcher = Matcher(load_definitions(tmp_path / "indicators", tmp_path / "feeds.yaml").indicators)
+
+    lines = text_lines(explain_entry(matcher, "m", "Chips shipped", ""))
+    found = explain_entry(matcher, "m", "Chips shipped", "", outcome_id="shown").outcomes[0]
+
+    assert lines[1] == (
+        "  no  all not in the entry (1 nested rule, none of their terms found;"
+        " missing: placeholder)"
+    )
+    assert lines[3] == (
+        "  no  any not in the entry (2 nested rules, none of their terms found;"
+        " missing: a1, a2, a3, a4, a5, a6, a7, a8 and 2 more)"
+    )
+    (any_,) = found.rule.children
+    assert (any_.terms.missing, any_.terms.missing_more) == (("placeholder",), 0)
+    near = explain_entry(matcher, "m", "a1 a2 a3 a4 a5 a6 a7 a8 a9 b10", "", outcome_id="many")
+    terms = as_json(near)["outcomes"][0]["rule"]["children"][1]["terms"]
+    assert [f["term"] for f in terms["found"]] == ["a6", "a1", "a7", "a8", "a9"]
+    assert (terms["missing"], terms["missing_more"]) == (("a10",), 0)
 
 
 def test_every_node_of_the_json_has_a_vocabulary(vocab_matcher: Matcher) -> None:

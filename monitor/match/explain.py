@@ -42,7 +42,7 @@ __all__ = [
     "vocabulary_of",
 ]
 
-MAX_TERMS = 8  # found terms shown per node; the rest are counted
+MAX_TERMS = 8  # found (and missing) terms shown per node; the rest are counted
 Kind = Literal["all", "any", "none", "near", "scope", "term"]
 Where = Literal["sentence", "entry"]
 
@@ -67,6 +67,10 @@ class TermsFound:
     # the vocabularies whose terms are among the listed ones (a `near` group written as a list
     # with a reference, a reference with one term in a rule's own list), in the order written
     vocabularies: tuple[VocabularyTerms, ...] = ()
+    # the listed terms that do not occur, as written, at most MAX_TERMS, those a vocabulary
+    # gave left out (named by `vocabularies`): what an author would add a word to find
+    missing: tuple[str, ...] = ()
+    missing_more: int = 0  # missing beyond those
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +255,7 @@ def _node(scan: Scan, node: CNode, sentence: bool) -> NodeExplanation:
 def _terms(scan: Scan, terms: Sequence[CTerm]) -> TermsFound:
     """The terms that occur, each with the sentences it occurs in (as `Scan` finds them)."""
     found: dict[str, tuple[int, ...]] = {}
+    missing: dict[str, None] = {}  # those no vocabulary gave
     ids: set[int] = set()  # one term however many spellings fold to it (中韩, 中韓)
     for term in terms:
         if term.term_id in ids:
@@ -259,9 +264,15 @@ def _terms(scan: Scan, terms: Sequence[CTerm]) -> TermsFound:
         if mask:
             ids.add(term.term_id)
             found.setdefault(term.raw, _numbers(mask))
+        elif not term.vocabulary:
+            missing[term.raw] = None
     items = tuple(FoundTerm(raw, sentences) for raw, sentences in found.items())
     more = max(0, len(items) - MAX_TERMS)
-    return TermsFound(len(terms), items[:MAX_TERMS], more, _vocabularies(terms))
+    absent = tuple(missing)
+    return TermsFound(
+        len(terms), items[:MAX_TERMS], more, _vocabularies(terms),
+        absent[:MAX_TERMS], max(0, len(absent) - MAX_TERMS),
+    )  # fmt: skip
 
 
 def _vocabularies(terms: Sequence[CTerm]) -> tuple[VocabularyTerms, ...]:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from monitor.counts import count, plural
 from monitor.match.explain import (
+    MAX_TERMS,
     EntryExplanation,
     NodeExplanation,
     OutcomeExplanation,
@@ -137,7 +138,7 @@ def _tree(node: NodeExplanation, indent: str) -> list[str]:
     if node.children and not node.holds and not any(map(_found_beneath, node.children)):
         names = ", ".join(_vocabularies_beneath(node))
         among = f"{count(len(node.children), 'nested rule')}{f' ({names})' if names else ''}"
-        return [f"{line} ({among}, none of their terms found)"]
+        return [f"{line} ({among}, none of their terms found{_missing(node)})"]
     lines = [line]
     # the alternatives of an `any` (the parts of a `none`) none of whose terms occur are
     # counted; the parts of an `all` that fails are each a reason, and shown
@@ -163,6 +164,27 @@ def _among(quiet: Sequence[NodeExplanation]) -> str:
     return (
         f" ({', '.join(names)})" if len(names) == len(quiet) else f", among them {', '.join(names)}"
     )
+
+
+def _missing(node: NodeExplanation) -> str:
+    """`; missing: placeholder, visa* and 3 more`: the terms a part and its nested rules list,
+    as written, none of which occur (those of a vocabulary are named by it); "" for none."""
+    names: dict[str, None] = {}
+    more = 0
+
+    def gather(part: NodeExplanation) -> None:
+        nonlocal more
+        names.update(dict.fromkeys(part.terms.missing))
+        more += part.terms.missing_more
+        for child in part.children:
+            gather(child)
+
+    gather(node)
+    if not names:
+        return ""
+    shown = list(names)[:MAX_TERMS]
+    more += len(names) - len(shown)
+    return f"; missing: {', '.join(shown)}" + (f" and {more} more" if more else "")
 
 
 def _vocabularies_beneath(node: NodeExplanation) -> dict[str, None]:
