@@ -30,7 +30,7 @@ from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 from monitor.digest import build_digest
-from monitor.digestinput import DigestInput, Reads, feed_problems
+from monitor.digestinput import DayVerdict, DigestInput, Reads, feed_problems
 from monitor.domain import Definitions, StatusChange, utc_text
 from monitor.errors import DigestError
 from monitor.mail import (
@@ -296,6 +296,21 @@ def digest_input(
         removed=frozenset(c.indicator_id for c in changes).union(v.id for v in standing)
         - {i.id for i in definitions.indicators},
         titles=tuple((i.id, i.title) for i in definitions.indicators),
+        verdicts=_verdicts(store, start, end),
+    )
+
+
+def _verdicts(store: Store, start: datetime, end: datetime) -> tuple[DayVerdict, ...]:
+    """The verdicts given in the digest's span, each with the status it moved its indicator to
+    (the change that names it as its reason, also one a silence holds back), "" for none."""
+    given = store.verdicts_between(start, end)
+    if not given:
+        return ()
+    moved = {
+        (c.indicator_id, c.reason, c.at): c.new_status for c in store.changes_between(start, end)
+    }
+    return tuple(
+        DayVerdict(v, title, moved.get((v.indicator_id, v.reason, v.at), "")) for v, title in given
     )
 
 

@@ -34,7 +34,7 @@ from monitor.digestinput import (
     format_time,
     subject_for,
 )
-from monitor.digestview import context
+from monitor.digestview import context, listed_words
 from monitor.domain import digest_of
 from monitor.languages import marked_language
 
@@ -87,6 +87,7 @@ def _environment() -> jinja2.Environment:
     env.filters["paragraph"] = _paragraph
     env.filters["language"] = marked_language  # the HTML part's `lang` of a feed's or YAML's text
     env.filters["count"] = count  # `n | count("change")`: 1 change, 2 changes
+    env.filters["listed_words"] = listed_words  # evidence listed under an earlier change
     return env
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.counts import count, every_one_failed
-from monitor.domain import UNKNOWN, StatusChange, how_long
+from monitor.domain import UNKNOWN, StatusChange, Verdict, how_long
 from monitor.errors import DigestError
 from monitor.silences import Silence
 from monitor.views import moved_words, silent_words, status_words
@@ -62,6 +62,16 @@ class Reads:
 
 
 @dataclass(frozen=True)
+class DayVerdict:
+    """An analyst's verdict given in the digest's span: on the entry headlined `title`, and the
+    status it moved its indicator to (`OUTCOME:LEVEL`, `quiet`), "" when it moved none."""
+
+    verdict: Verdict
+    title: str
+    moved: str = ""
+
+
+@dataclass(frozen=True)
 class DigestInput:
     day: date
     generated_at: datetime
@@ -96,6 +106,10 @@ class DigestInput:
     # indicator id -> title, of every indicator defined: what names a silence when no standing
     # status does (a past day before anything was monitored lists none)
     titles: tuple[tuple[str, str], ...] = ()
+    # The analysts' verdicts given in the digest's span, oldest first: listed (a `no` that moved
+    # no status is still a correction of the evidence), and a `no` that stands at its end marks
+    # the piece it judged under a change listed before it.
+    verdicts: tuple[DayVerdict, ...] = ()
 
 
 # ---------------------------------------------------------------- feed health
@@ -269,6 +283,7 @@ def zone_named(name: str) -> ZoneInfo:
 
 
 __all__ = [
+    "DayVerdict",
     "DigestInput",
     "FeedProblem",
     "Reads",

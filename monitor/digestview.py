@@ -13,9 +13,9 @@ message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import tzinfo
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, tzinfo
 from urllib.parse import quote
 
 from monitor.counts import count
@@ -27,9 +27,10 @@ from monitor.digestinput import (
     summary,
     zone_named,
 )
-from monitor.domain import UNKNOWN, Evidence, StatusChange, UnreadFeed
+from monitor.domain import UNKNOWN, Evidence, Judgement, StatusChange, UnreadFeed
 from monitor.languages import marked_language
 from monitor.links import without_userinfo
+from monitor.match.judged import not_relevant_words
 from monitor.shownterms import shown_terms
 from monitor.views import (
     COLOURS,
@@ -46,6 +47,10 @@ from monitor.views import (
 )
 from monitor.webmodels import IndicatorView
 
+# The most verdicts of the digest's span its section lists (oldest first); the rest are
+# counted, with the command that lists them, as a change's evidence beyond its cap is.
+VERDICTS_LISTED = 10
+
 
 @dataclass(frozen=True)
 class _Item:
@@ -57,6 +62,8 @@ class _Item:
     snippet: str  # the news beyond the headline (`views.lede`), or ""
     terms: str  # the matched terms as words a person wrote, joined
     judged: bool = False  # an analyst's standing `yes` (as the page and `monitor history` say)
+    # an analyst's `no` given since the change it is listed under (`not_relevant_words`)
+    not_relevant: str = ""
     lang: str = ""  # of its headline and snippet (`marked_language`), "" for the digest's own
 
 
@@ -67,6 +74,9 @@ class _Listed:
 
     count: int
     anchor: str  # the HTML id of the change it is listed under
+    # of a standing status: the pieces of its indicator listed there that an analyst has judged
+    # `no` since (marked so there), which its evidence now leaves out
+    rejected: int = 0
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,20 @@ class _Silenced:
     until: str
     who: str
     reason: str
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """A verdict given in the digest's span, as its section lists it."""
+
+    who: str
+    said: str  # "no (not relevant)", "yes (confirmed)"
+    target: str  # INDICATOR:OUTCOME
+    entry: int
+    title: str
+    when: str
+    note: str
+    moved: str  # "moved the status to eased — confirmed", "moved no status"
 
 
 @dataclass(frozen=True)
@@ -201,7 +225,7 @@ def _tone(status: str, outcome_ids: Sequence[str]) -> str:
     return f"background:{colour.background};color:{colour.text};border:1px solid {colour.fill}"
 
 
-def _item(evidence: Evidence, zone: tzinfo) -> _Item:
+def _item(evidence: Evidence, zone: tzinfo, not_relevant: str = "") -> _Item:
     url = clean(evidence.link)
     return _Item(
         title=clean(evidence.title) or "(untitled)",
@@ -212,6 +236,7 @@ def _item(evidence: Evidence, zone: tzinfo) -> _Item:
         snippet=lede(evidence.title, evidence.snippet),
         terms=", ".join(shown_terms(evidence.terms, evidence.title, evidence.snippet)),
         judged=bool(evidence.judged),
+        not_relevant=not_relevant,
         lang=marked_language(f"{evidence.title} {evidence.snippet}"),
     )
 
@@ -230,20 +255,67 @@ class _Ledger:
 
     def __init__(self) -> None:
         self._where: dict[tuple[str, int, str], str] = {}
+        self._rejected: dict[str, list[tuple[tuple[str, int, str], str]]] = {}  # by indicator
 
     def items(
-        self, evidence: Sequence[Evidence], zone: tzinfo, limit: int, anchor: str | None
+        self,
+        evidence: Sequence[Evidence],
+        zone: tzinfo,
+        limit: int,
+        anchor: str | None,
+        marks: Mapping[tuple[int, str, str], str] | None = None,
     ) -> tuple[tuple[_Item, ...], int, _Listed | None]:
         """The evidence not listed under a change yet (at most `limit`: listed under the change
         `anchor`; None, a standing status, lists them and records nothing: another standing
-        status lists its own), how many more there are, and what was listed before."""
+        status lists its own), how many more there are, and what was listed before. `marks`:
+        what an analyst's `no` since says beside a piece, by (entry, indicator, outcome)."""
         fresh = [e for e in evidence if _key(e) not in self._where]
         before = [self._where[_key(e)] for e in evidence if _key(e) in self._where]
         shown = fresh[:limit]
+        said = marks or {}
+        items = tuple(
+            _item(e, zone, said.get((e.entry_id, e.indicator_id, e.outcome_id), "")) for e in shown
+        )
         if anchor is not None:
             self._where.update((_key(e), anchor) for e in shown)
+            for e, item in zip(shown, items, strict=True):
+                if item.not_relevant:
+                    self._rejected.setdefault(e.indicator_id, []).append((_key(e), anchor))
         listed = _Listed(len(before), before[0]) if before else None
-        return tuple(_item(e, zone) for e in shown), len(fresh) - len(shown), listed
+        return items, len(fresh) - len(shown), listed
+
+    def rejected(
+        self, indicator_id: str, evidence: Sequence[Evidence], listed: _Listed | None
+    ) -> _Listed | None:
+        """A standing status's `listed` with the pieces of `indicator_id` listed under a change
+        and marked as judged `no` since that its `evidence` leaves out (a past day's keeps one
+        no change dropped): "1 piece listed above" under a change that lists three would
+        otherwise not add up."""
+        own = {_key(e) for e in evidence}
+        judged = [
+            (key, anchor) for key, anchor in self._rejected.get(indicator_id, []) if key not in own
+        ]
+        if not judged:
+            return listed
+        if listed is None:
+            return _Listed(0, judged[0][1], len(judged))
+        return replace(listed, rejected=len(judged))
+
+
+def listed_words(listed: _Listed, where: str, *, above: bool = True) -> str:
+    """What a change or standing status says of its evidence listed under an earlier change
+    (`above`: the text part's `, above`; the HTML part links to it): `2 pieces of evidence
+    listed under What changed, above`, and of the pieces judged `no` since: `…; 1 more listed
+    there was judged not relevant since`, or without one still evidence, `2 pieces of evidence
+    listed under What changed, above, were judged not relevant since`."""
+    said = f"listed {where}" + (", above" if above else "")
+    n = listed.rejected
+    were = "was" if n == 1 else "were"
+    if not listed.count:
+        comma = "," if above else ""
+        return f"{count(n, 'piece')} of evidence {said}{comma} {were} judged not relevant since"
+    words = f"{count(listed.count, 'piece')} of evidence {said}"
+    return words + (f"; {n} more listed there {were} judged not relevant since" if n else "")
 
 
 def _command(page: str | None, indicator_id: str) -> str:
@@ -262,12 +334,14 @@ def _changes(
     titles = {line.id: line.title for line in data.indicators}
     outcomes = {line.id: [o.id for o in line.outcomes] for line in data.indicators}
     views = []
+    rejected = _rejected(data, zone)
     ordered = sorted(data.changes, key=lambda c: (c.at, c.indicator_id))
     for n, change in enumerate(ordered, 1):
         # An indicator no longer defined nor listed: coloured by the outcomes its change kept.
         ids = outcomes.get(change.indicator_id) or [o for o, _label in change.labels]
         anchor = _anchor(change, n)
-        items, more, listed = ledger.items(change.evidence, zone, limit, anchor)
+        marks = {key: words for key, (at, words) in rejected.items() if at > change.at}
+        items, more, listed = ledger.items(change.evidence, zone, limit, anchor, marks)
         more += change.evidence_count - len(change.evidence)  # a change keeps its top ones
         removed = change.indicator_id in data.removed
         page = None if removed else web_url(page_address(data.page_url, change.indicator_id) or "")
@@ -299,6 +373,45 @@ def _changes(
     return tuple(views)
 
 
+def _rejected(data: DigestInput, zone: tzinfo) -> dict[tuple[int, str, str], tuple[datetime, str]]:
+    """The `no`s that stand at the end of the digest's span, among the verdicts given in it,
+    by (entry, indicator, outcome): when each was given and what it says beside the piece
+    (`not_relevant_words`), under a change listed before it."""
+    latest = {
+        (v.entry_id, v.indicator_id, v.outcome_id): v for v in (d.verdict for d in data.verdicts)
+    }
+    return {
+        key: (v.at, not_relevant_words(clean(v.who), format_time(v.at, zone)))
+        for key, v in latest.items()
+        if v.verdict == Judgement.NO
+    }
+
+
+def _verdicts(data: DigestInput, zone: tzinfo, limit: int) -> tuple[tuple[_Verdict, ...], int]:
+    """The day's verdicts as their section lists them, oldest first: at most `limit`, and how
+    many more there are (`monitor verdict list` lists them)."""
+    views = []
+    for day in data.verdicts[:limit]:
+        v = day.verdict
+        no = v.verdict == Judgement.NO
+        moved = (
+            f"moved the status to {format_status(day.moved)}" if day.moved else "moved no status"
+        )
+        views.append(
+            _Verdict(
+                who=clean(v.who),
+                said="no (not relevant)" if no else "yes (confirmed)",
+                target=f"{v.indicator_id}:{v.outcome_id}",
+                entry=v.entry_id,
+                title=clean(day.title) or "(no headline)",
+                when=format_time(v.at, zone),
+                note=clean(v.note),
+                moved=moved,
+            )
+        )
+    return tuple(views), max(0, len(data.verdicts) - limit)
+
+
 def _unread(change: StatusChange, zone: tzinfo, page: str | None) -> str:
     """A line under a change's reason when the reason does not say each feed not read then
     whole (`views.unread_lines`): how many, and where they are listed, not the list (a digest
@@ -317,6 +430,7 @@ def _groups(
     groups: dict[str, list[_Line]] = {}
     for line in data.indicators:
         items, more, listed = ledger.items(line.evidence, zone, limit, None)
+        listed = ledger.rejected(line.id, line.evidence, listed)
         more += max(0, line.evidence_count - len(line.evidence))  # a view has its newest ones
         removed = line.id in data.removed
         page = None if removed else web_url(page_address(data.page_url, line.id) or "")
@@ -402,12 +516,15 @@ def context(data: DigestInput, per_change: int, per_line: int) -> dict[str, obje
     page = clean(data.page_url) if data.page_url else ""
     ledger = _Ledger()  # the changes first: the standing statuses refer back to them
     outages = _outages(data, zone)
+    verdicts, more_verdicts = _verdicts(data, zone, VERDICTS_LISTED)
     return {
         "day": data.day.strftime("%A %d %B %Y").replace(" 0", " "),
         "timezone": data.timezone,
         "summary": summary(data),
         "changes": _changes(data, zone, ledger, per_change, outages),
         "held": data.held,
+        "verdicts": verdicts,
+        "more_verdicts": more_verdicts,
         "silenced": _silenced(data, zone),
         "groups": _groups(data, zone, ledger, per_line, outages),
         "standing_at": format_time(data.standing_at, zone) if data.standing_at else "",
@@ -418,4 +535,4 @@ def context(data: DigestInput, per_change: int, per_line: int) -> dict[str, obje
     }
 
 
-__all__ = ["context"]
+__all__ = ["VERDICTS_LISTED", "context", "listed_words"]

@@ -147,7 +147,9 @@ def test_a_busy_day_s_digest_fits_and_names_every_change_status_and_feed_problem
     per_change, per_status = int(most.group(1)), int(most.group(2))
     assert per_change < EVIDENCE_PER_CHANGE
 
-    changed = _blocks(_section(text, "WHAT CHANGED", "SILENCED", "STANDING STATUS"))
+    changed = _blocks(
+        _section(text, "WHAT CHANGED", "ANALYSTS' VERDICTS", "SILENCED", "STANDING STATUS")
+    )
     ordered = sorted(data.changes, key=lambda c: (c.at, c.indicator_id))
     assert len(changed) == len(ordered) == html.count('id="change-')
     cut = 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from html import unescape
 from itertools import pairwise
 from pathlib import Path
@@ -252,6 +253,22 @@ def test_the_digest_has_no_axe_violation(seeded: Seeded, browser: Any, tmp_path:
     assert message.get_attribute("aria-roledescription") == "email"
     assert message.locator("h1").count() == 1  # the whole digest is in it
     assert_no_violations(page, "digest")
+
+
+def test_the_digest_with_the_days_verdicts_has_no_axe_violation(
+    seeded: Seeded, browser: Any, tmp_path: Path
+) -> None:
+    """Built just after the seeded verdicts (given through the page, at the clock's time): they
+    are the day's, listed in their own section, the Korean note marked as Korean."""
+    after = max(v.at for v, _ in seeded.store.verdicts()) + timedelta(seconds=1)
+    data = digest_input(seeded.defs, seeded.store, day=NOW.date(), now=after, timezone="UTC",
+                        public_url="http://127.0.0.1:8000/")  # fmt: skip
+    _, html = parts(build_digest(data, sender="monitor@example.org", recipients=["a@b.org"]))
+    (tmp_path / "digest.html").write_text(html, encoding="utf-8")
+    page = opened(browser, (tmp_path / "digest.html").as_uri(), width=820)
+    verdicts = page.locator("li[data-verdict]")
+    assert verdicts.count() == 2 and verdicts.first.locator("i[lang=ko]").count() == 1
+    assert_no_violations(page, "digest with verdicts")
 
 
 WEBMAIL = """<!DOCTYPE html><html lang="fr"><head><title>Boîte de réception</title></head>

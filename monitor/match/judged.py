@@ -11,7 +11,13 @@ from datetime import datetime
 
 from monitor.domain import Judgement, Verdict, iso_time, utc_text
 
-__all__ = ["StandingVerdict", "standing_verdict", "verdict_line", "verdict_words"]
+__all__ = [
+    "StandingVerdict",
+    "not_relevant_words",
+    "standing_verdict",
+    "verdict_line",
+    "verdict_words",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +71,10 @@ def verdict_words(standing: StandingVerdict) -> tuple[str, str]:
                 else "confirmed: it is evidence, though the rule missed it")  # fmt: skip
     but = "" if standing.agrees else "but "
     return f"{but}an analyst's verdict stands", does
+
+
+def not_relevant_words(who: str, when: str) -> str:
+    """Beside a piece of evidence an analyst has since judged `no` (the digest lists it under
+    the change it backed): `judged not relevant by ana at WHEN`, in the words of the page's
+    verdicts ("Not relevant") and of `verdict_words`; `when` as the reader writes times."""
+    return f"judged not relevant by {who} at {when}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -71,6 +72,20 @@ class VerdictsMixin(StoreBase):
         with self._tx("read verdicts") as conn:
             rows = conn.execute(query).all()
         return [(verdict_of(row), judged_entry(row)) for row in rows]
+
+    @once_more_if_disconnected
+    def verdicts_between(self, start: datetime, end: datetime) -> list[tuple[Verdict, str]]:
+        """The verdicts given from `start` up to `end` (a digest's span), oldest first, each
+        with its entry's title (not its text: a day of labelling gives thousands)."""
+        query = (
+            select(verdict_table, entry_table.c.title.label("entry_title"))
+            .join(entry_table, entry_table.c.id == verdict_table.c.entry_id)
+            .where(verdict_table.c.at >= start, verdict_table.c.at < end)
+            .order_by(verdict_table.c.id)
+        )
+        with self._tx("read verdicts") as conn:
+            rows = conn.execute(query).all()
+        return [(verdict_of(row), row.entry_title or "") for row in rows]
 
     @once_more_if_disconnected
     def standing_on(self, entry_id: int, indicator_id: str) -> list[Verdict]:
