@@ -34,7 +34,7 @@ from monitor.digestinput import (
     format_time,
     subject_for,
 )
-from monitor.digestview import context, listed_words
+from monitor.digestview import VERDICTS_LISTED, context, listed_words
 from monitor.domain import digest_of
 from monitor.languages import marked_language
 
@@ -94,11 +94,17 @@ def _environment() -> jinja2.Environment:
 def render(data: DigestInput, budget: int = PART_BUDGET) -> tuple[str, str]:
     """The (text, html) bodies of a digest: with as much evidence as EVIDENCE_STEPS allow
     while each part stays within `budget` bytes as sent (`sent_size`: in base64 or
-    quoted-printable, more than its UTF-8), or with the least."""
+    quoted-printable, more than its UTF-8), or with the least. At each step the analysts'
+    verdicts are listed (up to VERDICTS_LISTED), then, if that is over, only counted: a
+    notice of corrections gives way before the evidence does."""
+    caps = (VERDICTS_LISTED, 0) if data.verdicts else (VERDICTS_LISTED,)
     for step, (per_change, per_line) in enumerate(EVIDENCE_STEPS):
-        text, html = _render(data, per_change, per_line, shortened=step > 0)
-        if max(sent_size(text), sent_size(html)) <= budget:
-            return text, html
+        for verdicts in caps:
+            text, html = _render(
+                data, per_change, per_line, verdicts, shortened=step > 0 or not verdicts
+            )
+            if max(sent_size(text), sent_size(html)) <= budget:
+                return text, html
     log.warning(
         "digest %s: over %d bytes with no evidence listed (%d changes, %d feed problems)",
         data.day, budget, len(data.changes), len(data.feed_problems),
@@ -106,24 +112,27 @@ def render(data: DigestInput, budget: int = PART_BUDGET) -> tuple[str, str]:
     return text, html
 
 
-def _shortened(per_change: int, per_line: int) -> str:
-    """The note of a digest cut short: how much evidence each change and standing status lists."""
+def _shortened(per_change: int, per_line: int, verdicts: bool) -> str:
+    """The note of a digest cut short: how much evidence each change and standing status lists,
+    and whether the analysts' verdicts are listed (`verdicts`) or only counted."""
 
     def most(n: int) -> str:
         return f"at most {count(n, 'piece')} of evidence" if n else "no evidence"
 
+    counted = "" if verdicts else ", the analysts' verdicts are only counted"
     return (
         "A busy day: to keep this email short enough for a mail client to show it whole, each"
-        f" change lists {most(per_change)} and each standing status {most(per_line)}; the rest"
-        " are counted, with where to read them."
+        f" change lists {most(per_change)} and each standing status {most(per_line)}{counted};"
+        " the rest are counted, with where to read them."
     )
 
 
 def _render(
-    data: DigestInput, per_change: int, per_line: int, *, shortened: bool
+    data: DigestInput, per_change: int, per_line: int, verdicts: int, *, shortened: bool
 ) -> tuple[str, str]:
-    variables = context(data, per_change, per_line)
-    variables["shortened"] = _shortened(per_change, per_line) if shortened else ""
+    variables = context(data, per_change, per_line, verdicts)
+    listed = verdicts > 0 or not data.verdicts
+    variables["shortened"] = _shortened(per_change, per_line, listed) if shortened else ""
     env = _environment()
     text = _one_blank_line(env.get_template("digest.txt.j2").render(variables))
     html = env.get_template("digest.html.j2").render(variables, subject=subject_for(data))

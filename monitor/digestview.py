@@ -508,22 +508,24 @@ def _outage(outage: _Outage, data: DigestInput, zone: tzinfo) -> _Problem:
     return _Problem(outage.name + (f" since {shared}" if shared else ""), "", None, text, members)
 
 
-def context(data: DigestInput, per_change: int, per_line: int) -> dict[str, object]:
+def context(
+    data: DigestInput, per_change: int, per_line: int, verdicts: int = VERDICTS_LISTED
+) -> dict[str, object]:
     """What the templates read of `data`: each change listing at most `per_change` pieces of
     evidence, each standing status at most `per_line` (evidence listed under a change is
-    referred back to, not listed again)."""
+    referred back to, not listed again), and at most `verdicts` of the analysts' verdicts."""
     zone = zone_named(data.timezone)
     page = clean(data.page_url) if data.page_url else ""
     ledger = _Ledger()  # the changes first: the standing statuses refer back to them
     outages = _outages(data, zone)
-    verdicts, more_verdicts = _verdicts(data, zone, VERDICTS_LISTED)
+    listed, more_verdicts = _verdicts(data, zone, verdicts)
     return {
         "day": data.day.strftime("%A %d %B %Y").replace(" 0", " "),
         "timezone": data.timezone,
         "summary": summary(data),
         "changes": _changes(data, zone, ledger, per_change, outages),
         "held": data.held,
-        "verdicts": verdicts,
+        "verdicts": listed,
         "more_verdicts": more_verdicts,
         "silenced": _silenced(data, zone),
         "groups": _groups(data, zone, ledger, per_line, outages),

@@ -16,7 +16,7 @@ import pytest
 
 from monitor import columns
 from monitor.daily import send_daily_digest
-from monitor.digest import TEXT_WIDTH, render
+from monitor.digest import TEXT_WIDTH, render, sent_size
 from monitor.digestinput import DayVerdict
 from monitor.digestview import VERDICTS_LISTED
 from monitor.domain import Definitions, Judgement, Verdict
@@ -186,7 +186,8 @@ def test_a_busy_days_verdicts_are_capped_and_counted_with_where_to_read_them() -
     total = VERDICTS_LISTED + 3
     assert f"- and 3 more: see `monitor verdict list --limit {total}`" in listed
     assert (
-        f'data-more="3">and 3 more: see <code>monitor verdict list --limit {total}</code>' in html
+        f'data-more-verdicts="3">and 3 more: see <code>monitor verdict list --limit {total}</code>'
+        in html
     )
     assert html.count('data-verdict="no"') == VERDICTS_LISTED
 
@@ -241,3 +242,38 @@ def test_a_standing_status_whose_every_piece_was_judged_no_says_so() -> None:
         "(2 pieces of evidence listed under What changed, above, were judged not relevant since)"
     ) in standing
     assert "2 pieces of evidence listed under What changed were judged not relevant since" in html
+
+
+def test_over_the_budget_the_verdicts_are_counted_before_any_evidence_is_cut() -> None:
+    verdicts = tuple(
+        DayVerdict(
+            Verdict(
+                100 + n,
+                "nk",
+                "pressure",
+                Judgement.YES,
+                "ana",
+                datetime(2026, 1, 6, 3, n, tzinfo=UTC),
+            ),
+            f"Headline {n} " + "seoul beijing " * 20,
+        )
+        for n in range(VERDICTS_LISTED + 3)
+    )
+    data = dataclasses.replace(sample(), verdicts=verdicts)
+    whole = render(data)
+    assert "A busy day" not in whole[0] and whole[0].count("* yes (confirmed)") == VERDICTS_LISTED
+
+    text, html = render(data, budget=max(map(sent_size, whole)) - 1)
+
+    assert max(map(sent_size, (text, html))) < max(map(sent_size, whole))
+    assert "(confirmed)" not in text + html
+    said = joined(text)
+    assert (
+        "each change lists at most 5 pieces of evidence and each standing status at most 3" in said
+    )
+    assert "the analysts' verdicts are only counted; the rest are counted" in said
+    assert "13 verdicts given: see `monitor verdict list --limit 13`" in said
+    assert (
+        'data-more-verdicts="13">13 verdicts given: see'
+        " <code>monitor verdict list --limit 13</code>" in html
+    )
