@@ -169,7 +169,7 @@ class StoreBase:
                         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                     yield conn
         except SQLAlchemyError as exc:
-            lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+            lost = connection_lost(exc)
             message = f"store: unable to {what}: {error_text(exc)}"
             if self._rehearsing is not None:
                 raise StoreError(message, dry_run_lost=lost or _dead(self._rehearsing)) from exc
@@ -239,6 +239,11 @@ def _dead(conn: Connection) -> bool:
     """Whether `conn` was lost before (a dry run's, its loss caught and a step tried again
     on it: SQLAlchemy then refuses it, not as a loss)."""
     return conn.invalidated or conn.closed
+
+
+def connection_lost(exc: SQLAlchemyError) -> bool:
+    """Whether `exc` is the driver's word that the connection was lost under a statement."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def error_text(exc: SQLAlchemyError) -> str:

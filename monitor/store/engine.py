@@ -15,13 +15,13 @@ from urllib.parse import quote, unquote
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SAWarning, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SAWarning, SQLAlchemyError
 
 from monitor import migrate
 from monitor.errors import StoreError
 from monitor.fold import fold, narrow
 from monitor.store import leftovers
-from monitor.store.base import error_text, log
+from monitor.store.base import connection_lost, error_text, log
 from monitor.store.schema import metadata
 
 BUSY_TIMEOUT_MS = 30_000
@@ -355,9 +355,8 @@ def revision_problem(engine: Engine) -> str | None:
     try:
         current, head = _schema_status(engine)
     except SQLAlchemyError as exc:
-        lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
         message = f"store: unable to read the schema revision: {error_text(exc)}"
-        raise StoreError(message, disconnected=lost) from exc
+        raise StoreError(message, disconnected=connection_lost(exc)) from exc
     return None if current == head else _schema_problem(current, head)
 
 

@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Self, TypeVar
 
 from sqlalchemy import Connection, Table
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import StoreError
 from monitor.store import leftovers
-from monitor.store.base import StoreBase, after_a_lost_connection, error_text
+from monitor.store.base import StoreBase, after_a_lost_connection, connection_lost, error_text
 from monitor.store.engine import connect, sqlite_file
 from monitor.store.schema import entry_table, forgotten_table, metadata
 
@@ -120,9 +120,8 @@ class RehearsalsMixin(StoreBase):
                 if self.dialect == "postgresql":
                     _shadow(conn)
             except SQLAlchemyError as exc:
-                lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
                 message = f"store: unable to begin a dry run: {error_text(exc)}"
-                raise StoreError(message, dry_run_lost=lost) from exc
+                raise StoreError(message, dry_run_lost=connection_lost(exc)) from exc
             view = copy.copy(self)
             view._rehearsing = conn
             try:
