@@ -269,7 +269,8 @@ def digest_input(
     previous = previous_send(store, day, digest_time=digest_time, zone=zone)
     start = previous or slot(day - timedelta(days=1), digest_time, zone)
     end = covered_by(store, day, now, digest_time=digest_time, zone=zone)
-    changes, held = _changes(store, start, end)
+    window = store.changes_between(start, end)
+    changes, held = _changes(store, window, start, end)
     past = end < now
     standing = (
         indicator_views_at(definitions, store, at=end, kept_since=kept_since)
@@ -296,19 +297,20 @@ def digest_input(
         removed=frozenset(c.indicator_id for c in changes).union(v.id for v in standing)
         - {i.id for i in definitions.indicators},
         titles=tuple((i.id, i.title) for i in definitions.indicators),
-        verdicts=_verdicts(store, start, end),
+        verdicts=_verdicts(store, window, start, end),
     )
 
 
-def _verdicts(store: Store, start: datetime, end: datetime) -> tuple[DayVerdict, ...]:
+def _verdicts(
+    store: Store, window: Sequence[StatusChange], start: datetime, end: datetime
+) -> tuple[DayVerdict, ...]:
     """The verdicts given in the digest's span, each with the status it moved its indicator to
-    (the change that names it as its reason, also one a silence holds back), "" for none."""
+    (the change of `window`, the span's, that names it as its reason, also one a silence holds
+    back), "" for none."""
     given = store.verdicts_between(start, end)
     if not given:
         return ()
-    moved = {
-        (c.indicator_id, c.reason, c.at): c.new_status for c in store.changes_between(start, end)
-    }
+    moved = {(c.indicator_id, c.reason, c.at): c.new_status for c in window}
     return tuple(
         DayVerdict(v, title, moved.get((v.indicator_id, v.reason, v.at), "")) for v, title in given
     )
@@ -333,13 +335,14 @@ def _unchecked(
     return gap if gap is not None and gap[1] - gap[0] > due else None
 
 
-def _changes(store: Store, start: datetime, end: datetime) -> tuple[list[StatusChange], int]:
-    """The changes a digest from `start` to `end` lists — those dated start <= at < end
-    (`Store.changes_between`) that no silence holds, and those recorded before whose silence
-    ended after `start`, by `end` — and how many dated in it are held back
-    (`monitor.silences.digest_changes`)."""
+def _changes(
+    store: Store, window: list[StatusChange], start: datetime, end: datetime
+) -> tuple[list[StatusChange], int]:
+    """The changes a digest from `start` to `end` lists — those of `window`, dated
+    start <= at < end (`Store.changes_between`), that no silence holds, and those recorded
+    before whose silence ended after `start`, by `end` — and how many dated in it are held
+    back (`monitor.silences.digest_changes`)."""
     silences = store.silences(ending_after=start)
-    window = store.changes_between(start, end)
     if not silences:
         return window, 0
     released = [s for s in silences if s.end <= end and s.created_at < start]
