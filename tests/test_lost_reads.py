@@ -25,7 +25,7 @@ from monitor.store.schema import cycle_table, entry_table, match_table
 from monitor.web import create_app
 from tests import webdata
 from tests.pgproxy import LosesACommit
-from tests.test_lost_commits_again import env_of
+from tests.test_lost_commits_again import env_of, proxy
 from tests.test_outages import Clock, home, make_daemon
 from tests.webdata import NOW
 from tests.webdata import run_cli as run
@@ -33,7 +33,7 @@ from tests.webdata import run_cli as run
 pytestmark = pytest.mark.postgres
 
 defs = webdata.defs  # fixture
-__all__ = ["home"]  # a fixture
+__all__ = ["home", "proxy"]  # fixtures
 
 STORE = Path(__file__).parent.parent / "monitor" / "store"
 DAY = timedelta(days=1)
@@ -54,14 +54,6 @@ PART_OF_A_RETRIED_UNIT = {
     "story_reading": "incremental.advance",
     "story_session": "incremental.advance",
 }
-
-
-@pytest.fixture
-def proxy(postgres_url: str, defs: Definitions) -> Iterator[LosesACommit]:
-    with open_store(postgres_url) as store:
-        webdata.populate(store, defs)
-    with LosesACommit(postgres_url) as lossy:
-        yield lossy
 
 
 def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
