@@ -582,6 +582,107 @@ def test_a_collapsed_part_names_the_terms_it_needed(tmp_path: Path) -> None:
     assert (terms["missing"], terms["missing_more"]) == (("a10",), 0)
 
 
+LEAVES = """\
+id: l
+group: g
+title: t
+question: q
+outcomes:
+  - id: wide
+    label: a leaf of 68 terms
+    rule: {any: [WIDE]}
+  - id: leaves
+    label: leaves none of whose terms occur, beside one that does
+    rule:
+      all:
+        - any: [China]
+        - any: [visa, waiver, "@actors.prc"]
+        - near: {terms: [launch, [set up, working group]], within: 4}
+  - id: quiet
+    label: alternatives none of whose terms occur, and a veto
+    rule:
+      any:
+        - China
+        - all: [Seoul, Tokyo]
+        - "@actors.us"
+        - all: [Osaka, Kyoto]
+      none: [{any: [deny, "@actors.prc"]}, {all: [suspend, halt]}]
+  - id: vetoes
+    label: a part none of whose terms occur, with a veto beneath it
+    rule: {all: [{any: [visa]}, {none: [deny, "@actors.prc"]}]}
+""".replace("WIDE", ", ".join(f"t{n}" for n in range(1, 69)))
+
+
+@pytest.fixture(scope="module")
+def leaves_matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
+    root = tmp_path_factory.mktemp("leaves")
+    (root / "indicators" / "vocab").mkdir(parents=True)
+    (root / "indicators" / "vocab" / "actors.yaml").write_text(ACTORS)
+    (root / "indicators" / "l.yaml").write_text(LEAVES)
+    (root / "feeds.yaml").write_text(FEEDS)
+    return Matcher(load_definitions(root / "indicators", root / "feeds.yaml").indicators)
+
+
+def test_a_part_without_nested_rules_none_of_whose_terms_occur_names_them(
+    leaves_matcher: Matcher,
+) -> None:
+    """`no  any (3 terms) not in the entry: none found` left the author to open the file to see
+    which words the entry lacked, where a part with nested rules named them."""
+    found = explain_entry(leaves_matcher, "l", "China acts", "", outcome_id="leaves")
+    lines = text_lines(found)
+
+    assert lines[1:5] == [
+        "  no  all not in the entry",
+        "      yes any (1 term) in the entry: China (1)",
+        "      no  any (3 terms, 1 from @actors.prc) not in the entry: none found;"
+        " missing: visa, waiver",
+        "      no  near (within 4) not in the entry: group 1: none found; group 2: none found;"
+        " missing: launch, set up, working group",
+    ]
+    china, visa, near = (c["terms"] for c in as_json(found)["outcomes"][0]["rule"]["children"])
+    assert (china["missing"], china["missing_more"]) == ((), 0)
+    assert (visa["missing"], visa["missing_more"]) == (("visa", "waiver"), 0)
+    assert (near["missing"], near["missing_more"]) == (("launch", "set up", "working group"), 0)
+
+
+def test_a_wide_part_names_eight_missing_terms_and_counts_the_rest(
+    leaves_matcher: Matcher,
+) -> None:
+    found = explain_entry(leaves_matcher, "l", "China acts", "", outcome_id="wide")
+    (outcome,) = found.outcomes
+
+    assert text_lines(found)[1] == (
+        "  no  any (68 terms) not in the entry: none found;"
+        " missing: t1, t2, t3, t4, t5, t6, t7, t8 and 60 more"
+    )
+    terms = as_json(found)["outcomes"][0]["rule"]["terms"]
+    assert (terms["missing"], terms["missing_more"]) == (
+        tuple(f"t{n}" for n in range(1, MAX_TERMS + 1)), 68 - MAX_TERMS,
+    )  # fmt: skip
+    assert outcome.rule.terms.listed == 68
+
+
+def test_the_alternatives_counted_name_the_terms_they_needed_but_a_vetos_do_not(
+    leaves_matcher: Matcher,
+) -> None:
+    """`... 2 more nested rules: none of their terms found` named none; the alternatives of a
+    `none` are vetoes, which nothing needs: they stay unnamed, in a counted line or one part."""
+    lines = text_lines(explain_entry(leaves_matcher, "l", "China acts", "", outcome_id="quiet"))
+    vetoes = text_lines(explain_entry(leaves_matcher, "l", "Japan", "", outcome_id="vetoes"))
+
+    assert lines[1:6] == [
+        "  yes all in the entry",
+        "      yes any (1 term) in the entry: China (1)",
+        "          ... 3 more nested rules, among them @actors.us: none of their terms found;"
+        " missing: Seoul, Tokyo, Osaka, Kyoto",
+        "      yes none: no veto fired (none of its terms found)",
+        "          ... 2 more nested rules: none of their terms found",
+    ]
+    assert vetoes[1] == (
+        "  no  all not in the entry (2 nested rules, none of their terms found; missing: visa)"
+    )
+
+
 def test_every_node_of_the_json_has_a_vocabulary(vocab_matcher: Matcher) -> None:
     document = as_json(explain_entry(vocab_matcher, "v", "Beijing acts", ""))
 
@@ -647,5 +748,5 @@ def test_a_near_of_single_terms_some_missing_says_every_group_is_needed(tmp_path
     lines = text_lines(explain_entry(matcher, "x", "Beijing hosts a trade fair", ""))
     assert lines[1] == (
         "  no  near (within 4) not in the entry: group 1: none found; group 2: none found;"
-        " group 3: none found"
-    )  # nothing found: nothing to say of its shape
+        " group 3: none found; missing: launch, set up, working group"
+    )  # nothing found: nothing to say of its shape, only what it needed

@@ -68,8 +68,34 @@ def test_a_miss_shows_which_part_failed(env: dict[str, str]) -> None:
         lines[0] == "visa-easing:eased: not matched: the entry lacks terms the rule needs"
         " (the parts marked no below)"
     )
-    assert "      no  any (3 terms) not in the entry: none found" in lines
-    assert "      yes any (3 terms) in the entry: /\\bkorea/ (1)" in lines
+    assert lines[1:5] == [
+        "  no  all not in the entry",
+        "      no  any (3 terms) not in the entry: none found; missing: China, Chinese, 중국",
+        "      yes any (3 terms) in the entry: /\\bkorea/ (1)",
+        "      no  any (3 terms) not in the entry: none found;"
+        " missing: visa-free, /(extend|eas)\\w* (the )?visa/, 무비자",
+    ]
+
+
+def test_the_terms_a_failing_part_needed_are_in_the_json_the_endpoint_and_its_page(
+    env: dict[str, str], server: WebServer
+) -> None:
+    """The page shows the lines `monitor explain` prints; --json and the endpoint the terms."""
+    entry = entry_id(env, FLIGHTS)
+    printed = json.loads(run(env, "explain", "visa-easing", "--entry", str(entry), "--json").stdout)
+    url = f"{server.url}/indicators/visa-easing/explain/{entry}"
+    served = httpx.get(url, timeout=60).json()
+    page = httpx.get(url, headers={"Accept": "text/html"}, timeout=60).text
+
+    china, korea, visa = (c["terms"] for c in printed["outcomes"][0]["rule"]["children"])
+    assert [(t["missing"], t["missing_more"]) for t in (china, korea, visa)] == [
+        (["China", "Chinese", "중국"], 0),
+        (["Seoul", "한국"], 0),  # listed, not found, though the part holds by /\bkorea/
+        (["visa-free", "/(extend|eas)\\w* (the )?visa/", "무비자"], 0),
+    ]
+    assert served == printed
+    said = "no  any (3 terms) not in the entry: none found; missing: China, Chinese, 중국"
+    assert escape(said) in page
 
 
 def test_title_and_text_need_no_database(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from monitor.store import Store
 from monitor.web import WebServer, create_app
 from tests import chromium, webdata
 from tests.conftest import ROOT
-from tests.webdata import GENERAL, NOW, VISA_HERALD, entry_id
+from tests.webdata import FLIGHTS, GENERAL, NOW, VISA_HERALD, entry_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -239,6 +239,29 @@ def test_why_on_a_piece_of_evidence_shows_its_rule_part_by_part(
     assert lines[1].lstrip().startswith("no  all")
     assert page.locator("ol.sentences li").first.inner_text() == GENERAL
     assert shot(page, "web-why-missed.png").stat().st_size > 10_000
+    page.close()
+
+
+def test_the_explanation_of_a_miss_names_the_terms_each_failing_part_needed(
+    server: WebServer, browser: object, store: Store
+) -> None:
+    """A part none of whose terms the entry holds names them, as `monitor explain` does: the
+    page said `none found` and left the reader to open the indicator's file; the line still
+    fits the tree's box."""
+    flights = entry_id(store, FLIGHTS)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})  # type: ignore[attr-defined]
+    page.goto(f"{server.url}/indicators/visa-easing/explain/{flights}?outcome=eased")
+    tree = page.locator('pre.tree[data-outcome="eased"]')
+
+    assert tree.inner_text().splitlines()[1:5] == [
+        "  no  all not in the entry",
+        "      no  any (3 terms) not in the entry: none found; missing: China, Chinese, 중국",
+        "      yes any (3 terms) in the entry: /\\bkorea/ (1)",
+        "      no  any (3 terms) not in the entry: none found;"
+        " missing: visa-free, /(extend|eas)\\w* (the )?visa/, 무비자",
+    ]
+    assert tree.evaluate("e => e.scrollWidth <= e.clientWidth")  # nothing to scroll
+    shot(page, "web-why-missing.png")
     page.close()
 
 

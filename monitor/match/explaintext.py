@@ -127,30 +127,36 @@ def _verdict(outcome: OutcomeExplanation) -> str:
     return "not matched: the rule does not hold"
 
 
-def _tree(node: NodeExplanation, indent: str) -> list[str]:
-    """A line per node; nested rules none of whose terms occur are counted, not shown."""
+def _tree(node: NodeExplanation, indent: str, needed: bool = True) -> list[str]:
+    """A line per node; nested rules none of whose terms occur are counted, not shown. A part
+    none of whose terms occur names those it needed (`_missing`), unless it is beneath a `none`
+    (not `needed`): there a term not found is a veto that did not fire, which nothing needs."""
     if node.operator == "none":
         holds, what = _veto(node)
         line = f"{indent}{'yes' if holds else 'no '} {_name(node)}: {what}"
     else:
         mark = "yes" if node.holds else "no "
         line = f"{indent}{mark} {_name(node)} {_where(node)}{_details(node)}"
+    missing = _missing((node,)) if needed and not node.holds else ""
     if node.children and not node.holds and not any(map(_found_beneath, node.children)):
         names = ", ".join(_vocabularies_beneath(node))
         among = f"{count(len(node.children), 'nested rule')}{f' ({names})' if names else ''}"
-        return [f"{line} ({among}, none of their terms found{_missing(node)})"]
+        return [f"{line} ({among}, none of their terms found{missing})"]
+    if not node.children and not _found_beneath(node):
+        return [line + missing]
     lines = [line]
     # the alternatives of an `any` (the parts of a `none`) none of whose terms occur are
     # counted; the parts of an `all` that fails are each a reason, and shown
     failing_all = node.operator == "all" and not node.holds
     quiet = [] if failing_all else [c for c in node.children if not _found_beneath(c)]
+    needed = needed and node.operator != "none"
     for child in node.children:
         if child not in quiet or len(quiet) == 1:
-            lines += _tree(child, indent + "    ")
+            lines += _tree(child, indent + "    ", needed)
     if len(quiet) > 1:
         lines.append(
             f"{indent}    ... {len(quiet)} more nested rules{_among(quiet)}:"
-            " none of their terms found"
+            f" none of their terms found{_missing(quiet) if needed else ''}"
         )
     return lines
 
@@ -166,20 +172,25 @@ def _among(quiet: Sequence[NodeExplanation]) -> str:
     )
 
 
-def _missing(node: NodeExplanation) -> str:
-    """`; missing: placeholder, visa* and 3 more`: the terms a part and its nested rules list,
-    as written, none of which occur (those of a vocabulary are named by it); "" for none."""
+def _missing(parts: Sequence[NodeExplanation]) -> str:
+    """`; missing: placeholder, visa* and 3 more`: the terms the parts and their nested rules
+    list, as written, none of which occur (those of a vocabulary are named by it), at most
+    MAX_TERMS; "" for none. A part that holds needs none of them, and a `none`'s are vetoes:
+    their terms are left out."""
     names: dict[str, None] = {}
     more = 0
 
     def gather(part: NodeExplanation) -> None:
         nonlocal more
+        if part.holds or part.operator == "none":
+            return
         names.update(dict.fromkeys(part.terms.missing))
         more += part.terms.missing_more
         for child in part.children:
             gather(child)
 
-    gather(node)
+    for part in parts:
+        gather(part)
     if not names:
         return ""
     shown = list(names)[:MAX_TERMS]
