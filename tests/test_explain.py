@@ -609,7 +609,7 @@ outcomes:
       none: [{any: [deny, "@actors.prc"]}, {all: [suspend, halt]}]
   - id: vetoes
     label: a part none of whose terms occur, with a veto beneath it
-    rule: {all: [{any: [visa]}, {none: [deny, "@actors.prc"]}]}
+    rule: {all: [{any: [visa]}, {none: [deny, "@actors.prc", "@actors.us"]}]}
 """.replace("WIDE", ", ".join(f"t{n}" for n in range(1, 69)))
 
 

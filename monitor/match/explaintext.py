@@ -199,9 +199,12 @@ def _missing(parts: Sequence[NodeExplanation]) -> str:
 
 
 def _vocabularies_beneath(node: NodeExplanation) -> dict[str, None]:
-    """The vocabularies the nested rules of `node` were written with, however deep, in order."""
+    """The vocabularies the nested rules of `node` were written with, however deep, in order:
+    those it needs, not those of a `none` (vetoes) or of a part that holds."""
     names: dict[str, None] = {}
     for child in node.children:
+        if child.holds or child.operator == "none":
+            continue
         if child.vocabulary is not None:
             names[child.vocabulary] = None
         names |= _vocabularies_beneath(child)
