@@ -381,15 +381,13 @@ class Definitions:
         raise KeyError(indicator_id)
 
     def no_indicator(self, indicator_id: str, *, within: str = "") -> str:
-        """How every command says that it has no indicator `indicator_id` (after its stage),
-        `within` the files it names when given, with the defined id it is closest to when one
-        is (a long id typed a letter off): `no indicator 'visa-easng'; did you mean
-        'visa-easing'?`."""
-        known = [i.id for i in self.indicators]
-        close = difflib.get_close_matches(indicator_id, known, n=1, cutoff=0.9)
+        """How every command and answer says that it has no indicator `indicator_id` (after its
+        stage), `within` the files it names when given, with the one meant when it is a letter
+        or two off one, or in another case (`meant`, as for an outcome): `no indicator
+        'visa-easng'; did you mean 'visa-easing'?`."""
         where = f" in {within}" if within else ""
-        meant = f"; did you mean {close[0]!r}?" if close else ""
-        return f"no indicator {indicator_id!r}{where}{meant}"
+        known = (i.id for i in self.indicators)
+        return f"no indicator {indicator_id!r}{where}" + meant(indicator_id, known)
 
     def feeds_for(self, indicator: Indicator) -> tuple[str, ...]:
         """Ids of the feeds an indicator reads."""
@@ -404,7 +402,7 @@ def meant(name: str, known: Iterable[str]) -> str:
     """`; did you mean 'talks'?` after an unknown name a letter or two off a known one (or the
     same in another case, `Shown` for `shown`), as after a mistyped key; else "". The one
     helper behind the definitions' hints (keys, vocabularies, an example's `expect`) and an
-    unknown outcome's (`Indicator.no_outcome`)."""
+    unknown outcome's and indicator's (`Indicator.no_outcome`, `Definitions.no_indicator`)."""
     folded = {k.casefold(): k for k in sorted(known)}
     close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.75)
     return f"; did you mean '{folded[close[0]]}'?" if close else ""

@@ -11,7 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import main
+from monitor.definitions import load_definitions
 from tests import news
+from tests.conftest import ROOT
 from tests.feedserver import FeedServer
 from tests.test_cli_ops import invoke, no_monitor_variables, shipped, three_feeds
 
@@ -140,32 +142,80 @@ def test_an_unknown_indicator_is_one_line_that_names_the_command(
 @pytest.mark.parametrize(
     "args",
     [
-        ["history", "visa-easng"],
-        ["export", "changes", "--indicator", "visa-easng"],
-        ["verdict", "list", "visa-easng"],
-        ["verdict", "1", "visa-easng:eased", "no"],
-        ["silence", "--list", "visa-easng"],
-        ["silence", "visa-easng", "--for", "1h", "--reason", "x"],
-        ["explain", "visa-easng", "--title", "x"],
+        ["history", "{typed}"],
+        ["export", "changes", "--indicator", "{typed}"],
+        ["verdict", "list", "{typed}"],
+        ["verdict", "1", "{typed}:eased", "no"],
+        ["silence", "--list", "{typed}"],
+        ["silence", "{typed}", "--for", "1h", "--reason", "x"],
+        ["explain", "{typed}", "--title", "x"],
     ],
 )
+@pytest.mark.parametrize("typed", ["visa-easng", "visa-easin", "Visa-Easing", "vsia-easign"])
 def test_an_indicator_id_a_letter_off_is_named_with_the_one_meant(
-    tmp_path: Path, args: list[str]
+    tmp_path: Path, args: list[str], typed: str
 ) -> None:
     """`korea-china-japan-sumit` said only `no indicator …`: a long id typed a letter off is
-    hard to see; `monitor verdict lst` already named the subcommand meant."""
+    hard to see; `monitor verdict lst` already named the subcommand meant. An id in another
+    case, or two letters off, was named with none (a stricter match than an outcome's)."""
     env = shipped(tmp_path)
     assert invoke(["db", "upgrade"], env).exit_code == 0
+
+    given = [arg.format(typed=typed) for arg in args]
+    result = CliRunner().invoke(main, given, env=env, prog_name="monitor")
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.splitlines()[-1].endswith(
+        f": no indicator '{typed}'; did you mean 'visa-easing'?"
+    )
+    tested = CliRunner().invoke(main, ["test", typed], env=env, prog_name="monitor")
+    assert tested.exit_code == 2
+    assert "*.yaml; did you mean 'visa-easing'? (see 'monitor test --help')" in tested.stderr
+
+
+@pytest.mark.parametrize("args", [["history", "Visa-Easing"], ["verdict", "list", "Visa-Easing"]])
+def test_an_id_a_letter_off_is_named_with_the_one_meant_where_there_is_no_database(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """`monitor history` said only `no indicator 'Visa-Easing' (store: no database at …)`, where
+    `monitor verdict list` named the one meant."""
+    env = shipped(tmp_path)
 
     result = CliRunner().invoke(main, args, env=env, prog_name="monitor")
 
     assert (result.exit_code, result.stdout) == (1, "")
-    assert result.stderr.splitlines()[-1].endswith(
-        ": no indicator 'visa-easng'; did you mean 'visa-easing'?"
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(
+        f"Error: {' '.join(args[:-1])}: no indicator 'Visa-Easing'; did you mean 'visa-easing'?"
+        " (store: no database at "
     )
-    tested = CliRunner().invoke(main, ["test", "visa-easng"], env=env, prog_name="monitor")
-    assert tested.exit_code == 2
-    assert "*.yaml; did you mean 'visa-easing'? (see 'monitor test --help')" in tested.stderr
+    assert not (tmp_path / "data" / "monitor.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [
+        ("visa-easng", "; did you mean 'visa-easing'?"),
+        ("visa-easin", "; did you mean 'visa-easing'?"),
+        ("VISA-EASING", "; did you mean 'visa-easing'?"),
+        ("vsia-easign", "; did you mean 'visa-easing'?"),
+        ("flihgt-routes", "; did you mean 'flight-routes'?"),
+        ("nope", ""),
+        ("weather-report", ""),
+        ("chip-supply", ""),
+        ("visa", ""),
+        ("easing", ""),
+    ],
+)
+def test_an_unknown_indicator_is_named_with_the_one_meant_as_an_outcome_is(
+    typed: str, hint: str
+) -> None:
+    """`Definitions.no_indicator` matched more strictly than `meant`, which names an outcome, a
+    key or a vocabulary meant: an id in another case, or two letters off, was named with none;
+    one wholly different is named with none still."""
+    definitions = load_definitions(ROOT / "indicators", ROOT / "config" / "feeds.yaml")
+
+    assert definitions.no_indicator(typed) == f"no indicator '{typed}'{hint}"
 
 
 @pytest.mark.parametrize(

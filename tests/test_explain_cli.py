@@ -249,7 +249,9 @@ def test_the_endpoint_answers_the_document_monitor_explain_prints(
 @pytest.mark.parametrize(
     ("path", "code", "detail"),
     [
-        ("/indicators/nope/explain/1", 404, "no indicator 'nope'"),
+        ("/indicators/nope/explain/1", 404, "no indicator 'nope'\""),
+        ("/indicators/Visa-Easing/explain/1", 404,
+         "no indicator 'Visa-Easing'; did you mean 'visa-easing'?"),
         ("/indicators/visa-easing/explain/999999", 404, "explain: no entry 999999"),
         ("/indicators/visa-easing/explain/1?outcome=nope", 422, "has no outcome 'nope'"),
         ("/indicators/visa-easing/explain/1?outcome=eaesd", 422,

@@ -182,7 +182,10 @@ def test_verdict_list_shows_the_verdicts_on_an_indicator_no_longer_defined(
     assert [json.loads(line)["entry_id"] for line in listed.stdout.splitlines()] == [judged]
     assert listed.stdout == every.stdout
     assert unknown.exit_code == 1
-    assert unknown.stderr == "Error: verdict list: no indicator 'reads-c'\n"
+    # reads-c, never defined, is a letter off reads-b, which is
+    assert unknown.stderr == (
+        "Error: verdict list: no indicator 'reads-c'; did you mean 'reads-b'?\n"
+    )
 
 
 def test_silence_list_shows_the_silences_of_an_indicator_no_longer_defined(
@@ -203,7 +206,9 @@ def test_silence_list_shows_the_silences_of_an_indicator_no_longer_defined(
     assert listed.stderr == "monitor: silence: reads-a is no longer defined\n"
     assert [json.loads(line)["reason"] for line in listed.stdout.splitlines()] == ["state visit"]
     assert listed.stdout == every.stdout
-    assert (unknown.exit_code, unknown.stderr) == (1, "Error: silence: no indicator 'reads-c'\n")
+    assert (unknown.exit_code, unknown.stderr) == (
+        1, "Error: silence: no indicator 'reads-c'; did you mean 'reads-b'?\n"
+    )  # fmt: skip
     with open_store(removed.database_url) as store:  # GET /silences answers as the command
         app = create_app(store=store, definitions=lambda: removed.after, settings=settings(),
                          clock=lambda: LATER)  # fmt: skip

@@ -210,7 +210,8 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
         try:
             recorded = indicator_id in rt.store.current_statuses()  # its file removed since
         except MonitorError as exc:  # no database, say: nothing recorded of it either
-            raise click.ClickException(f"history: no indicator {indicator_id!r} ({exc})") from None
+            unknown = rt.definitions.no_indicator(indicator_id)
+            raise click.ClickException(f"history: {unknown} ({exc})") from None
         if not recorded:
             raise click.ClickException(
                 f"history: {rt.definitions.no_indicator(indicator_id)}"
