@@ -24,21 +24,8 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from monitor.definitions import compile_term, load_definitions
-from monitor.domain import (
-    AllNode,
-    AnyNode,
-    Definitions,
-    Feed,
-    FeedSelector,
-    Indicator,
-    Node,
-    NoneNode,
-    Outcome,
-    Rule,
-    Scope,
-    TermNode,
-    digest_of,
-)
+from monitor.domain import Definitions, Feed, FeedSelector, Indicator, Outcome, digest_of
+from monitor.ruletree import AllNode, AnyNode, Node, NoneNode, Rule, Scope, TermNode
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_INDICATORS = ROOT / "indicators"

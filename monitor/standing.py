@@ -14,18 +14,17 @@ from datetime import datetime
 
 from monitor.domain import (
     UNKNOWN,
-    AllNode,
     Definitions,
     Indicator,
     Level,
     Outcome,
     OutcomeState,
-    Rule,
     Status,
     StatusChange,
     UnreadFeed,
 )
 from monitor.evaluate import level_of
+from monitor.ruletree import AllNode, Rule
 from monitor.store import Around, Store
 from monitor.views import indicator_view
 from monitor.webmodels import IndicatorView

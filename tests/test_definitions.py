@@ -13,12 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.definitions import compile_term, load_definitions, validate
-from monitor.domain import (
+from monitor.domain import Example, Feed, FeedSelector
+from monitor.errors import DefinitionError
+from monitor.ruletree import (
     AllNode,
     AnyNode,
-    Example,
-    Feed,
-    FeedSelector,
     NearNode,
     NoneNode,
     Order,
@@ -27,7 +26,6 @@ from monitor.domain import (
     TermKind,
     TermNode,
 )
-from monitor.errors import DefinitionError
 
 DATA = Path(__file__).parent / "data" / "definitions"
 VALID = DATA / "valid"

@@ -19,15 +19,12 @@ from monitor.domain import (
     Indicator,
     Level,
     Outcome,
-    Rule,
     Status,
-    Term,
-    TermKind,
-    TermNode,
     UnreadFeed,
     normalize,
 )
 from monitor.evaluate import changes, down_since, evaluate, feeds_down, unread_text
+from monitor.ruletree import Rule, Term, TermKind, TermNode
 from monitor.stories import (
     STORIES_CACHED,
     _cluster,

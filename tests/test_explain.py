@@ -14,7 +14,7 @@ import pytest
 
 from monitor.definitions import load_definitions
 from monitor.definitions.terms import compile_term
-from monitor.domain import Definitions, Entry, iter_terms
+from monitor.domain import Definitions, Entry
 from monitor.labeled import load_labeled, select
 from monitor.match import Matcher
 from monitor.match.explain import (
@@ -25,6 +25,7 @@ from monitor.match.explain import (
     explain_entry,
 )
 from monitor.match.explaintext import text_lines
+from monitor.ruletree import iter_terms
 from tests.conftest import DATA, ROOT, SHARED
 
 TRANSLATED = DATA / "labeled" / "translated"

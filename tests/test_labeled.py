@@ -10,19 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.definitions import compile_term
-from monitor.domain import (
-    AllNode,
-    AnyNode,
-    Definitions,
-    Entry,
-    Indicator,
-    Judgement,
-    Outcome,
-    Rule,
-    Scope,
-    TermNode,
-    Verdict,
-)
+from monitor.domain import Definitions, Entry, Indicator, Judgement, Outcome, Verdict
 from monitor.export import labeled_tsv
 from monitor.labeled import (
     LabeledItem,
@@ -38,6 +26,7 @@ from monitor.labeled import (
 from monitor.labeledpairs import compare, mcnemar
 from monitor.match import Matcher
 from monitor.parse import collapse
+from monitor.ruletree import AllNode, AnyNode, Rule, Scope, TermNode
 from monitor.store import StoredEntry
 
 LABELED = Path(__file__).resolve().parent / "data" / "labeled"

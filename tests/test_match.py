@@ -14,22 +14,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.definitions import compile_term, load_definitions
-from monitor.domain import (
+from monitor.domain import Entry, Indicator, Outcome
+from monitor.match import Matcher, run_examples
+from monitor.match.regexterms import regex_hits
+from monitor.ruletree import (
     AllNode,
     AnyNode,
-    Entry,
-    Indicator,
     NearNode,
     Node,
     NoneNode,
     Order,
-    Outcome,
     Rule,
     Scope,
     TermNode,
 )
-from monitor.match import Matcher, run_examples
-from monitor.match.regexterms import regex_hits
 
 VALID = Path(__file__).parent / "data" / "definitions" / "valid"
 

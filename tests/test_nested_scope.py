@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from monitor.definitions import load_definitions, validate
-from monitor.domain import Entry, ScopeNode
+from monitor.domain import Entry
 from monitor.match import Matcher, run_examples
+from monitor.ruletree import ScopeNode
 
 FEEDS = "feeds:\n  - {id: a, url: 'https://example.org/a.xml', tags: [t]}\n"
 

@@ -17,9 +17,9 @@ from monitor import migrate
 from monitor.counts import count
 from monitor.daemon import Daemon, Stopping
 from monitor.definitions import load_definitions
-from monitor.domain import iter_terms
 from monitor.logs import JsonFormatter
 from monitor.reloading import Reloader
+from monitor.ruletree import iter_terms
 from monitor.scheduler import _guarded, _log_start, build_scheduler
 from monitor.settings import Settings
 from monitor.shutdown import release_claims

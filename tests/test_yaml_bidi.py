@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from monitor.definitions import load_definitions
-from monitor.domain import CONTROLS, iter_terms
+from monitor.domain import CONTROLS
+from monitor.ruletree import iter_terms
 from tests.test_cli import env_for, invoke
 
 HIDDEN = "\u202e\u2066\u202c\u2069\x1b"

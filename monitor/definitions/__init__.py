@@ -66,27 +66,29 @@ from monitor.definitions.yamlfile import (
     yaml_paths,
 )
 from monitor.domain import (
-    AnyNode,
     Definitions,
     Example,
     Feed,
     FeedSelector,
     Indicator,
+    Outcome,
+    as_written,
+    digest_of,
+    meant,
+)
+from monitor.errors import DefinitionError
+from monitor.links import without_password
+from monitor.ruletree import (
+    AnyNode,
     NearNode,
     Node,
-    Outcome,
     Rule,
     ScopeNode,
     Term,
     TermKind,
     TermNode,
-    as_written,
-    digest_of,
     iter_terms,
-    meant,
 )
-from monitor.errors import DefinitionError
-from monitor.links import without_password
 
 __all__ = [
     "MAX_FILE_BYTES",

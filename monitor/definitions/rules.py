@@ -32,7 +32,8 @@ from monitor.definitions.yamlfile import (
     shown,
     string,
 )
-from monitor.domain import (
+from monitor.operators import Operator
+from monitor.ruletree import (
     AllNode,
     AnyNode,
     NearNode,
@@ -46,7 +47,6 @@ from monitor.domain import (
     TermKind,
     TermNode,
 )
-from monitor.operators import Operator
 
 NEAR_KEYS = ("terms", "within", "order")
 NEAR_REQUIRED = ("terms", "within")

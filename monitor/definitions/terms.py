@@ -6,7 +6,8 @@ import functools
 
 import regex
 
-from monitor.domain import CONTROLS, Term, TermKind, as_written, normalize
+from monitor.domain import CONTROLS, as_written, normalize
+from monitor.ruletree import Term, TermKind
 from monitor.wordforms import word_forms
 
 

@@ -23,7 +23,8 @@ from monitor.definitions.yamlfile import (
     string,
     yaml_paths,
 )
-from monitor.domain import Term, digest_of, meant
+from monitor.domain import digest_of, meant
+from monitor.ruletree import Term
 
 VOCAB_DIR = "vocab"  # indicators/vocab/*.yaml: named term lists, not indicators
 # The shipped vocabularies, where monitor runs from its checkout (not in an installed package)

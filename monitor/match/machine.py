@@ -10,10 +10,15 @@ from typing import ClassVar, assert_never
 import ahocorasick
 import regex
 
-from monitor.domain import (
+from monitor.domain import Indicator
+from monitor.fold import fold
+from monitor.match.prefilter import MAX_GROUPS, either, required_literals
+from monitor.match.regexterms import REGEX_TIMEOUT, compile_regex, fold_regex
+from monitor.match.textview import CJK, LATIN_TERM, latin_view, spacings, utf8_view, word_char
+from monitor.operators import Operator
+from monitor.ruletree import (
     AllNode,
     AnyNode,
-    Indicator,
     NearNode,
     Node,
     NoneNode,
@@ -24,11 +29,6 @@ from monitor.domain import (
     TermKind,
     TermNode,
 )
-from monitor.fold import fold
-from monitor.match.prefilter import MAX_GROUPS, either, required_literals
-from monitor.match.regexterms import REGEX_TIMEOUT, compile_regex, fold_regex
-from monitor.match.textview import CJK, LATIN_TERM, latin_view, spacings, utf8_view, word_char
-from monitor.operators import Operator
 
 GATE_GROUPS = 4  # literal groups gating a regex term or an operator's child
 

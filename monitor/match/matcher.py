@@ -8,23 +8,11 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from monitor.counts import count as count_of
-from monitor.domain import (
-    Entry,
-    Example,
-    Indicator,
-    Match,
-    NearNode,
-    Node,
-    NoneNode,
-    ScopeNode,
-    Term,
-    TermKind,
-    TermNode,
-    as_written,
-)
+from monitor.domain import Entry, Example, Indicator, Match, as_written
 from monitor.match.machine import Machine, shown_once
 from monitor.match.scan import Scan
 from monitor.match.textview import snippet_of, unique
+from monitor.ruletree import NearNode, Node, NoneNode, ScopeNode, Term, TermKind, TermNode
 from monitor.wordforms import derived
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from monitor.domain import Indicator, Term, TermKind, as_written, iter_terms
+from monitor.domain import Indicator, as_written
 from monitor.match.regexterms import REGEX_TIMEOUT, compile_regex, regex_hits
+from monitor.ruletree import Term, TermKind, iter_terms
 
 PROBE_LENGTH = 4000  # characters of an adversarial probe: a long article's worth
 BOUNDED_REPEAT = 10  # a `{m,n}` repeat up to this many times is not counted as unbounded

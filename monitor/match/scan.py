@@ -7,7 +7,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import assert_never
 
-from monitor.domain import Order, normalize
+from monitor.domain import normalize
 from monitor.fold import fold
 from monitor.match.machine import (
     CAll,
@@ -32,6 +32,7 @@ from monitor.match.textview import (
     utf8_view,
     word_char,
 )
+from monitor.ruletree import Order
 
 
 class Scan:
