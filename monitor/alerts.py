@@ -34,8 +34,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from monitor.alerttext import build_alert
 from monitor.counts import count
-from monitor.notify import RESTING, RETRY_AFTER_MAX, Delivery, Notifier, build_alert
+from monitor.notify import RESTING, RETRY_AFTER_MAX, Delivery, Notifier
 from monitor.silences import holder
 from monitor.store import AlertClaim, Store
 

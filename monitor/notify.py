@@ -1,7 +1,7 @@
 """Immediate alerts of status changes through Apprise (Slack, Telegram, ntfy, Matrix, e-mail,
 JSON webhooks…), to the URLs in MONITOR_NOTIFY_URLS.
 
-    build_alert(change, indicator_title) -> Alert          pure: the same evidence as the digest
+    build_alert(change, indicator_title) -> Alert          pure, in `monitor.alerttext`
     Notifier(urls).notify(alerts) -> list[NotifyFailure]   retries each channel; never raises
     Notifier(urls).deliver(alert, skip) -> Delivery        one alert, channel by channel (keys)
 
@@ -27,7 +27,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from email import base64mime, quoprimime
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -35,28 +35,18 @@ from urllib.parse import unquote, urlsplit
 import apprise
 
 from monitor.alerthttp import exchange
+from monitor.alerttext import Alert
 from monitor.chattext import for_chat, sent_as_markdown, title_for_chat
 from monitor.counts import count
-from monitor.digestinput import format_status, format_time
-from monitor.domain import StatusChange, utcnow
+from monitor.domain import utcnow
 from monitor.fetch import parse_retry_after
-from monitor.shownterms import shown_terms
-from monitor.silences import Silence, held_back
-from monitor.views import clean, lede, page_address, shown_reason, unread_lines
 
 log = logging.getLogger(__name__)
 
-EVIDENCE_PER_ALERT = 5
 RETRY_AFTER_MAX = timedelta(hours=1)  # a channel's Retry-After is honoured up to this
 RESTING = "resting: "  # how the failure of an alert not sent to a resting channel begins
 SUBJECT_LINE_MAX = 998  # RFC 5322 2.1.1: the longest line of a message, without its CRLF
 SUBJECT_MAX = 250  # characters of a title Apprise's e-mail keeps (its cut, at the end)
-
-
-@dataclass(frozen=True)
-class Alert:
-    title: str
-    body: str  # plain text; Apprise escapes it for channels that want HTML
 
 
 @dataclass(frozen=True)
@@ -65,56 +55,6 @@ class NotifyFailure:
     alert: str  # the alert's title
     attempts: int  # 0 when the channel was not tried (bad URL, or it failed earlier in the batch)
     error: str
-
-
-def build_alert(
-    change: StatusChange,
-    indicator_title: str,
-    *,
-    zone: tzinfo = UTC,
-    limit: int = EVIDENCE_PER_ALERT,
-    public_url: str | None = None,
-    held_by: Silence | None = None,
-) -> Alert:
-    """One change as a short text: indicator, old → new status, why (when the change has a
-    reason: feeds not read), the silence that held it back (when one did, so it comes late),
-    then each piece of evidence with its title, publisher, time, link, snippet and the terms it
-    matched, as words a person wrote; last, the feeds not read then, each error whole, when its
-    reason does not say them all (`views.unread_lines`)."""
-    title = clean(indicator_title) or change.indicator_id
-    lines = [
-        title,
-        f"{format_status(change.old_status)} → {format_status(change.new_status)}"
-        f" ({format_time(change.at, zone)})",
-    ]
-    if change.reason:
-        lines.append(shown_reason(change.reason, zone))
-    if held_by is not None:
-        lines.append(clean(held_back(held_by, format_time(held_by.end, zone))))
-    if page := page_address(public_url, change.indicator_id):
-        lines.append(f"Page: {page}")
-    if change.evidence:
-        lines += ["", "Evidence:"]
-    for evidence in change.evidence[:limit]:
-        source = ", ".join(
-            p for p in (clean(evidence.publisher), format_time(evidence.time, zone)) if p
-        )
-        lines.append(f"- {clean(evidence.title) or '(untitled)'} ({source})")
-        if evidence.link.strip():
-            lines.append(f"  {clean(evidence.link)}")
-        if snippet := lede(evidence.title, evidence.snippet):
-            lines.append(f'  "{snippet}"')
-        if words := shown_terms(evidence.terms, evidence.title, evidence.snippet):
-            lines.append(f"  matched: {', '.join(words)}")  # as the digest shows them
-        if evidence.judged:  # no rule matched it, or not only a rule: as the page says
-            lines.append("  confirmed by an analyst")
-    if change.evidence_count > min(limit, len(change.evidence)):
-        lines.append(f"- and {change.evidence_count - min(limit, len(change.evidence))} more")
-    if unread := unread_lines(change, zone):  # last: a channel that cuts a long body cuts these
-        lines += ["", f"Feeds not read then ({len(unread)}):", *(f"- {u}" for u in unread)]
-    return Alert(
-        title=f"monitor: {title}: {format_status(change.new_status)}", body="\n".join(lines)
-    )
 
 
 def _subject_line(subject: str) -> int:
@@ -579,11 +519,9 @@ class Notifier:
 __all__ = [
     "RESTING",
     "RETRY_AFTER_MAX",
-    "Alert",
     "Delivery",
     "Notifier",
     "NotifyFailure",
-    "build_alert",
     "channel_key",
     "channel_name",
     "fitted_subject",

@@ -18,13 +18,13 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from monitor.alerttext import build_alert
 from monitor.cli import main
 from monitor.daily import digest_input
 from monitor.definitions import load_definitions
 from monitor.digest import build_digest
 from monitor.domain import INITIAL, UNKNOWN, Definitions, StatusChange, UnreadFeed
 from monitor.evaluate import unread_text
-from monitor.notify import build_alert
 from monitor.pipeline import run_cycle
 from monitor.store import Store, open_store
 from monitor.web import create_app

@@ -16,8 +16,8 @@ from urllib.parse import parse_qs
 import pytest
 from markdown_it import MarkdownIt
 
+from monitor.alerttext import build_alert
 from monitor.chattext import for_chat
-from monitor.notify import build_alert
 from tests.test_chat_services import ZW, zulip_html
 from tests.test_notify import LINK, fast, sample_change
 from tests.webhook import Request, Webhook, receiving_every_request

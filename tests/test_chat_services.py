@@ -16,8 +16,9 @@ import pytest
 from markdown.inlinepatterns import SimpleTagPattern
 from markdown_it import MarkdownIt
 
+from monitor.alerttext import build_alert
 from monitor.chattext import for_chat
-from monitor.notify import Notifier, build_alert
+from monitor.notify import Notifier
 from tests.test_notify import LINK, fast, sample_change
 from tests.webhook import Request, Webhook, receiving_every_request, running_webhook
 

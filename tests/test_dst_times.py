@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from monitor.alerttext import build_alert
 from monitor.digest import DigestInput, build_digest
 from monitor.domain import StatusChange, zoned_text
-from monitor.notify import build_alert
 from monitor.page import format_time
 
 BERLIN = "Europe/Berlin"

@@ -13,14 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from monitor.alerttext import Alert, build_alert
 from monitor.domain import Evidence, StatusChange
-from monitor.notify import (
-    Alert,
-    Notifier,
-    _scrub,
-    build_alert,
-    channel_name,
-)
+from monitor.notify import Notifier, _scrub, channel_name
 from tests.webhook import Request, Webhook, closed_port, running_webhook
 
 pytestmark = pytest.mark.filterwarnings("ignore:.imghdr. is deprecated:DeprecationWarning")

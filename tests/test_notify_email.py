@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from monitor.alerttext import Alert, build_alert
 from monitor.domain import Evidence, StatusChange
-from monitor.notify import Alert, Notifier, build_alert, fitted_subject
+from monitor.notify import Notifier, fitted_subject
 from tests.smtpserver import SMTPServer, running_smtp_server
 
 pytestmark = pytest.mark.filterwarnings("ignore:.imghdr. is deprecated:DeprecationWarning")

@@ -12,8 +12,8 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
+from monitor.alerttext import build_alert
 from monitor.domain import Evidence
-from monitor.notify import build_alert
 from monitor.silences import Silence
 from monitor.store import Cycle, Store, open_store
 from monitor.store.base import insert_rows

@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 import monitor.domain
+from monitor.alerttext import build_alert
 from monitor.cli import main
 from monitor.domain import Definitions
-from monitor.notify import build_alert
 from monitor.pipeline import evaluate_and_record, store_entries
 from monitor.statuses import judge
 from monitor.store import Store, open_store

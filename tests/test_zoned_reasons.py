@@ -15,10 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from monitor import web
+from monitor.alerttext import build_alert
 from monitor.daily import digest_input
 from monitor.digest import render
 from monitor.domain import Definitions
-from monitor.notify import build_alert
 from monitor.pipeline import run_cycle
 from monitor.store import Store
 from tests import news, twofeeds
