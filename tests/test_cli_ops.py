@@ -200,20 +200,20 @@ def test_a_data_directory_under_a_file_is_one_line_and_exit_2(tmp_path: Path) ->
 def test_an_unwritable_data_directory_is_named_before_anything_is_created(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from monitor import settings
+    from monitor.settings import startup
 
     # The tests run as root, for whom every folder is writable: the folder's answer is given.
-    monkeypatch.setattr(settings.os, "access", lambda path, mode: Path(path) != tmp_path)
+    monkeypatch.setattr(startup.os, "access", lambda path, mode: Path(path) != tmp_path)
     url = f"sqlite:///{tmp_path}/data/monitor.db"
 
-    problem = settings.database_dir_problem(url)
+    problem = startup.database_dir_problem(url)
 
     assert problem == (
         f"settings: MONITOR_DATABASE_URL: cannot create the data directory {tmp_path}/data: "
         f"{tmp_path} is not writable"
     )
-    assert settings.database_dir_problem("sqlite:///:memory:") is None
-    assert settings.database_dir_problem("postgresql+psycopg://u@h/db") is None
+    assert startup.database_dir_problem("sqlite:///:memory:") is None
+    assert startup.database_dir_problem("postgresql+psycopg://u@h/db") is None
     assert not (tmp_path / "data").exists()
 
 
@@ -222,11 +222,11 @@ def test_a_data_directory_that_exists_but_is_not_writable_is_not_said_to_be_made
 ) -> None:
     """The folder is there (a read-only mount, another user's): nothing is to be created, and
     the line says what is wrong with it."""
-    from monitor import settings
+    from monitor.settings import startup
 
-    monkeypatch.setattr(settings.os, "access", lambda path, mode: Path(path) != tmp_path)
+    monkeypatch.setattr(startup.os, "access", lambda path, mode: Path(path) != tmp_path)
 
-    problem = settings.database_dir_problem(f"sqlite:///{tmp_path}/monitor.db")
+    problem = startup.database_dir_problem(f"sqlite:///{tmp_path}/monitor.db")
 
     assert problem == (
         f"settings: MONITOR_DATABASE_URL: the data directory {tmp_path} is not writable"
