@@ -20,6 +20,7 @@ WHERE = {
     "publicsuffixlist": {"parse"},
     "ahocorasick": {"match"},
     "opencc": {"fold"},
+    "idna": {"mailaddress"},  # IDNA 2008 A-labels of an address's Unicode domain
     "sqlmodel": {"store"},
     "sqlalchemy": {"store", "migrate"},
     "alembic": {"migrate"},

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import time, timedelta
-from email.utils import getaddresses
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -25,6 +24,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from monitor.domain import TooLong, format_duration, parse_duration
 from monitor.links import without_password
+from monitor.mailaddress import email_address
 
 CommaList = Annotated[list[str], NoDecode]
 TokenMap = Annotated[dict[str, SecretStr], NoDecode]
@@ -346,12 +346,12 @@ class Settings(BaseSettings):
     @field_validator("digest_to")
     @classmethod
     def _recipients(cls, value: list[str]) -> list[str]:
-        return [_address(address) for address in value]
+        return [email_address(address) for address in value]
 
     @field_validator("digest_from")
     @classmethod
     def _sender(cls, value: str) -> str:
-        return _address(value)
+        return email_address(value)
 
     @field_validator("database_url")
     @classmethod
@@ -442,19 +442,6 @@ def _as_duration(value: object) -> timedelta:
         raise
     except ValueError:
         raise ValueError(f"{value!r} is not a duration (e.g. 15m, 1h)") from None
-
-
-def _address(value: str) -> str:
-    """One email address, bare (`ops@example.com`) or named (`Ops <ops@example.com>`)."""
-    parsed = getaddresses([value])
-    address = parsed[0][1] if len(parsed) == 1 else ""
-    local, _, domain = address.rpartition("@")
-    if not local or not _DOMAIN.fullmatch(domain) or any(c.isspace() for c in address):
-        raise ValueError(f"{value!r} is not an email address (e.g. ops@example.com)")
-    return value
-
-
-_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*")
 
 
 _TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
