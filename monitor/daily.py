@@ -420,7 +420,7 @@ def send_daily_digest(
     sent_at = (clock or (lambda: now))()
     again = _resend_at(sent.refused, 0, sent_at)
     store.mark_digest_sent(day, sent_at, covered_until=end, refused=sent.refused, resend_at=again,
-                           message=as_sent(message))  # fmt: skip
+                           message=sent.raw or as_sent(message))  # fmt: skip
     if sent.refused:
         log.warning("digest: %s sent to %s, but it refused %s%s", day.isoformat(), sent.where,
                     refused_words(sent.refused), _again(again))  # fmt: skip
@@ -469,7 +469,7 @@ def resend_refused(
     refused = state.refused if state is not None else ()
     with guard or nullcontext():
         kept = sent_digest(store, day)
-        message = kept.message if kept is not None else digest_message(
+        message = kept.raw if kept is not None else digest_message(  # sent as it is kept
             definitions, store, settings, day=day, now=clock() if clock else now
         )  # fmt: skip
     recipients = addresses(settings.digest_to)  # who is still a recipient, whatever its To says
@@ -489,7 +489,7 @@ def resend_refused(
 
 
 def _resend(
-    message: EmailMessage, settings: Settings, to: Sequence[str], refused: Refused
+    message: EmailMessage | bytes, settings: Settings, to: Sequence[str], refused: Refused
 ) -> tuple[Refused, bool, str]:
     """Deliver `message` to `to`: who refused it now, whether to try again, where it went."""
     if not to:

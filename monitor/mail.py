@@ -5,6 +5,12 @@
     as_sent(message) -> bytes / sent_message(raw) -> EmailMessage   the message kept as it went out
     as_file(raw) -> bytes                            an .eml file's bytes: CRLF, as SMTP carries it
 
+An address whose local part is not ASCII (`김@example.kr`; a Unicode domain is in A-labels by
+then, `monitor.mailaddress`) goes out with SMTPUTF8 (RFC 6531), in a message whose headers are
+UTF-8 (RFC 6532), when the server offers it; when it does not, that recipient is refused here
+(NOT_SMTPUTF8, a 5xx answer of our own: the server cannot take it however often it is tried),
+left out of the To header, and the others get the digest. `Delivery.raw` is what went out.
+
 smtplib is imported here and nowhere else. Deciding *whether* today's digest is due and
 claiming it in the database is the caller's job (see `send_with_retry`).
 """
@@ -21,7 +27,8 @@ import ssl
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from copy import deepcopy
+from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -30,6 +37,7 @@ from typing import Any
 
 from monitor.digest import DAY_HEADER
 from monitor.errors import DigestError
+from monitor.mailaddress import needs_smtputf8
 from monitor.settings import SMTP_TLS_PORT, Settings
 
 log = logging.getLogger(__name__)
@@ -42,13 +50,26 @@ Refused = tuple[tuple[str, str], ...]
 user") each, in address order."""
 
 
+NOT_SMTPUTF8 = (
+    "553 5.6.7 not sent: the server does not offer SMTPUTF8, which an address whose part "
+    "before @ is not ASCII needs (RFC 6531)"
+)
+"""The answer a recipient is refused with, by us, when it needs SMTPUTF8 and the server does
+not offer it (5.6.7: "non-ASCII addresses not permitted for that recipient", RFC 6531)."""
+
+ADDRESS_HEADERS = ("From", "To", "Cc", "Bcc")
+_UTF8_HEADERS = policy.default.clone(utf8=True)  # RFC 6532, as smtplib writes for SMTPUTF8
+
+
 @dataclass(frozen=True)
 class Delivery:
-    """Where the digest went ("smtp:host:port", or the .eml file's path), and the recipients
-    the SMTP server refused while it took the message for the others."""
+    """Where the digest went ("smtp:host:port", or the .eml file's path), the recipients
+    the SMTP server refused while it took the message for the others, and the message as it
+    went out (`as_sent`'s form: each line ended by LF)."""
 
     where: str
     refused: Refused = ()
+    raw: bytes = field(default=b"", compare=False, repr=False)
 
 
 def is_temporary(answer: str) -> bool:
@@ -89,12 +110,38 @@ def addresses(fields: Sequence[str]) -> list[str]:
     return [addr for _, addr in getaddresses(list(fields)) if addr]
 
 
+def is_international(message: EmailMessage) -> bool:
+    """Whether an address of its From, To, Cc or Bcc needs SMTPUTF8 (`needs_smtputf8`): then
+    it is written with UTF-8 headers (RFC 6532), which only SMTPUTF8 carries."""
+    fields = [str(v) for name in ADDRESS_HEADERS for v in message.get_all(name, [])]
+    return any(needs_smtputf8(address) for address in addresses(fields))
+
+
 def as_sent(message: EmailMessage) -> bytes:
     """The whole message (RFC 5322) as it goes out, to keep with the day's digest: each line
-    ended by LF, where SMTP ends it with CRLF. Nothing shows these bytes as they are: a resend
-    (`sent_message`, which smtplib writes with CRLF) and an .eml file (`as_file`) are the
-    message the server got, byte for byte."""
+    ended by LF, where SMTP ends it with CRLF; its headers in UTF-8 (RFC 6532, as smtplib
+    writes them for SMTPUTF8) when it `is_international`, else in RFC 2047 encoded words.
+    Nothing shows these bytes as they are: a resend (sent as kept, with CRLF) and an .eml file
+    (`as_file`) are the message the server got, byte for byte."""
+    if is_international(message):
+        return message.as_bytes(policy=_UTF8_HEADERS)
     return message.as_bytes()
+
+
+def _without(message: EmailMessage, left_out: Sequence[str]) -> EmailMessage:
+    """A copy of `message` whose To and Cc name none of `left_out` (a header naming nobody
+    then is dropped): an address no ASCII header can carry, for a server without SMTPUTF8."""
+    copy = deepcopy(message)
+    for name in ("To", "Cc"):
+        header = message[name]
+        if header is None:
+            continue
+        kept = [a for a in header.addresses if a.addr_spec not in left_out]
+        if kept:
+            copy.replace_header(name, kept)
+        else:
+            del copy[name]
+    return copy
 
 
 def as_file(raw: bytes) -> bytes:
@@ -235,18 +282,33 @@ def _connect(settings: Settings, host: str) -> _SMTP:
 
 
 def _send_smtp(
-    message: EmailMessage, settings: Settings, host: str, to: Sequence[str] | None
+    message: EmailMessage | bytes, settings: Settings, host: str, to: Sequence[str] | None
 ) -> Delivery:
-    recipients = recipients_of(message) if to is None else list(to)
+    parsed = sent_message(message) if isinstance(message, bytes) else message
+    recipients = recipients_of(parsed) if to is None else list(to)
     if not recipients:
         raise DigestError("digest: no recipients (set MONITOR_DIGEST_TO)")
+    sender = next(iter(addresses(parsed.get_all("From", []))), "")
     smtp = _connect(settings, host)
     try:
         if settings.smtp_username:
             password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
             smtp.login(settings.smtp_username, password)
+        utf8 = smtp.has_extn("smtputf8")
+        left_out = [] if utf8 else [r for r in recipients if needs_smtputf8(r)]
+        raw = message if isinstance(message, bytes) else _written(message, utf8)
+        if not utf8 and (needs_smtputf8(sender) or not raw.isascii()):
+            raise _NoSMTPUTF8(sender if needs_smtputf8(sender) else None)
+        ours = {r: (553, NOT_SMTPUTF8[4:].encode()) for r in left_out}
+        to_send = [r for r in recipients if r not in ours]
+        if not to_send:
+            raise smtplib.SMTPRecipientsRefused(ours)
+        international = not raw.isascii() or not sender.isascii() or not "".join(to_send).isascii()
         try:
-            refused = smtp.send_message(message, to_addrs=recipients)
+            refused = smtp.sendmail(sender, to_send, as_file(raw), _options(smtp, international))
+        except smtplib.SMTPRecipientsRefused as exc:
+            exc.recipients.update(ours)  # every one we sent to refused: say who we did not
+            raise
         except smtplib.SMTPServerDisconnected as exc:
             if smtp.handed_over:
                 lost = f"{exc} after the message was sent: it may have arrived"
@@ -261,11 +323,45 @@ def _send_smtp(
                 smtp.quit()
         except (smtplib.SMTPException, OSError):
             smtp.close()
-    return Delivery(f"smtp:{host}:{settings.smtp_port}", _refused(refused))
+    return Delivery(f"smtp:{host}:{settings.smtp_port}", _refused({**refused, **ours}), raw)
 
 
-def _write_outbox(message: EmailMessage, outbox: Path) -> Path:
-    day = str(message.get(DAY_HEADER, ""))
+def _written(message: EmailMessage, utf8: bool) -> bytes:
+    """The bytes `message` goes out as (`as_sent`), without its Bcc (as smtplib sends it), and
+    through a server without SMTPUTF8 (not `utf8`) with no address in To or Cc that needs it."""
+    if utf8:
+        left_out = []
+    else:
+        fields = [str(v) for name in ("To", "Cc") for v in message.get_all(name, [])]
+        left_out = [a for a in addresses(fields) if needs_smtputf8(a)]
+    if left_out or "Bcc" in message:
+        message = _without(message, left_out)
+        del message["Bcc"]
+    return as_sent(message)
+
+
+def _options(smtp: smtplib.SMTP, international: bool) -> list[str]:
+    """MAIL FROM's parameters: SMTPUTF8 (with 8BITMIME when offered, as smtplib's) for a
+    message with a non-ASCII address or header, none for any other."""
+    if not international:
+        return []
+    return ["SMTPUTF8", "BODY=8BITMIME"] if smtp.has_extn("8bitmime") else ["SMTPUTF8"]
+
+
+class _NoSMTPUTF8(smtplib.SMTPNotSupportedError):
+    """Nothing of the message can go out through a server that does not offer SMTPUTF8: its
+    sender's local part is not ASCII, or its headers (kept from a send with SMTPUTF8) are not."""
+
+    def __init__(self, sender: str | None) -> None:
+        why = (
+            f"the sender {sender} (MONITOR_DIGEST_FROM) has a part before @ that is not ASCII"
+            if sender
+            else "the digest kept for the day names addresses that are not ASCII"
+        )
+        super().__init__(f"the server does not offer SMTPUTF8, which this needs: {why}")
+
+
+def _write_outbox(raw: bytes, day: str, outbox: Path) -> Path:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
         raise DigestError(f"digest: not a digest message (no {DAY_HEADER} day header)")
     target = outbox / f"digest-{day}.eml"
@@ -274,7 +370,7 @@ def _write_outbox(message: EmailMessage, outbox: Path) -> Path:
         outbox.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".digest-", suffix=".tmp", dir=outbox)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(as_file(message.as_bytes()))
+            fh.write(as_file(raw))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -289,18 +385,24 @@ def _write_outbox(message: EmailMessage, outbox: Path) -> Path:
 
 
 def deliver(
-    message: EmailMessage, settings: Settings, *, to: Sequence[str] | None = None
+    message: EmailMessage | bytes, settings: Settings, *, to: Sequence[str] | None = None
 ) -> Delivery:
     """Send the digest once. With SMTP_HOST: to every To/Cc/Bcc address over SMTP (implicit TLS
     when SMTP_SSL, or on port 465 with SMTP_SSL unset; STARTTLS when SMTP_STARTTLS and the
     server offers it — if it does not and a username is set, refuse rather than send the
     password in clear); delivered to "smtp:host:port", with the recipients the server refused
-    while it took it for the others (every one refused is a DigestError); `to`: the envelope's
-    recipients instead (a resend to some).
+    while it took it for the others (every one refused is a DigestError), and those that need
+    SMTPUTF8 when it does not offer it (NOT_SMTPUTF8); `to`: the envelope's recipients instead
+    (a resend to some). `message` as kept (`as_sent`'s bytes) is sent as it is.
     Without: write OUTBOX_DIR/digest-DAY.eml atomically, its path."""
     host = settings.smtp_host
     if not host:
-        return Delivery(str(_write_outbox(message, settings.outbox_dir)))
+        raw, parsed = (
+            (message, sent_message(message)) if isinstance(message, bytes)
+            else (as_sent(message), message)
+        )  # fmt: skip
+        day = str(parsed.get(DAY_HEADER, ""))
+        return Delivery(str(_write_outbox(raw, day, settings.outbox_dir)), raw=raw)
     try:
         return _send_smtp(message, settings, host, to)
     except (smtplib.SMTPException, OSError) as exc:
@@ -336,8 +438,9 @@ def is_transient(error: DigestError) -> bool:
         return not cause.tls_port
     if isinstance(cause, smtplib.SMTPResponseException):
         return 400 <= cause.smtp_code < 500
-    if isinstance(cause, smtplib.SMTPRecipientsRefused):
-        return all(400 <= code < 500 for code, _ in cause.recipients.values())
+    if isinstance(cause, smtplib.SMTPRecipientsRefused):  # the server's answers, not ours
+        refused = [r for r in _refused(cause.recipients) if r[1] != NOT_SMTPUTF8]
+        return bool(refused) and all(is_temporary(answer) for _, answer in refused)
     if isinstance(cause, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
         return True
     if isinstance(cause, ssl.SSLCertVerificationError):
@@ -374,11 +477,13 @@ def send_with_retry(
 
 
 __all__ = [
+    "NOT_SMTPUTF8",
     "Delivery",
     "Refused",
     "addresses",
     "as_sent",
     "deliver",
+    "is_international",
     "is_temporary",
     "is_transient",
     "recipients_of",

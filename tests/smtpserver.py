@@ -12,6 +12,8 @@ user"}` answers RCPT TO of those addresses so (and takes the others), with `refu
 N}` only the first N times (greylisting: "450 4.2.0 try again later", then taken);
 `users={"name": "password"}` offers AUTH (also without TLS) and requires it, by PLAIN and LOGIN, or
 by the `mechanisms` named (CRAM-MD5 among them);
+`smtputf8=True` offers SMTPUTF8 (RFC 6531: addresses and headers in UTF-8), and each message
+says whether its MAIL FROM asked for it (`Received.smtputf8`);
 `tls=(certfile, keyfile)` offers STARTTLS; `implicit_tls=(certfile, keyfile)` speaks TLS from the
 first byte (port 465 style). `self_signed_cert(dir)` makes a certificate for
 127.0.0.1 with the openssl command (None when openssl is missing).
@@ -47,6 +49,7 @@ class Received:
     raw: bytes
     message: EmailMessage
     login: str | None  # the user that authenticated the session, if any
+    smtputf8: bool = False  # MAIL FROM … SMTPUTF8
 
 
 @dataclass
@@ -94,6 +97,7 @@ class Handler:
                     raw=raw,
                     message=parsed,
                     login=login,
+                    smtputf8=bool(envelope.smtp_utf8),
                 )
             )
             if len(self.messages) <= self.drop_first and server.transport is not None:
@@ -176,6 +180,7 @@ def running_smtp_server(
     port: int | None = None,
     mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN"),
     handler: Handler | None = None,
+    smtputf8: bool = False,
 ) -> Iterator[SMTPServer]:
     """`port`: listen there (a server that comes back), else on a free one. `handler`: one of
     the test's own (the options above are its own then)."""
@@ -187,7 +192,7 @@ def running_smtp_server(
         refuse_times=refuse_times or {},
         users=users or {},
     )
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"enable_SMTPUTF8": smtputf8}
     if users is not None:
         kwargs.update(
             authenticator=_Authenticator(users),

@@ -103,7 +103,7 @@ def digest_cmd(
 def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
     """A day whose digest went out shows that message, as kept; any other is built now."""
     from monitor import daily
-    from monitor.mail import as_file
+    from monitor.mail import as_file, as_sent
     from monitor.statuses import pending_changes
 
     kept = daily.sent_digest(rt.store, day)
@@ -112,7 +112,7 @@ def _preview(rt: Runtime, day: date, now: datetime, out: Path | None) -> None:
     else:
         store = rt.store.with_unrecorded(pending_changes(rt.definitions, rt.store, now=now))
         message = daily.digest_message(rt.definitions, store, rt.settings, day=day, now=now)
-        raw = message.as_bytes()
+        raw = as_sent(message)
     said = _sent_note(rt, day, as_it_went_out=kept is not None)
     if said:
         click.echo(f"monitor: digest {day}: {said}", err=True)
