@@ -15,7 +15,7 @@ import pytest
 from monitor.daily import resend_refused, send_daily_digest, sent_digest
 from monitor.domain import Definitions
 from monitor.errors import DigestError
-from monitor.mail import NOT_SMTPUTF8, as_file
+from monitor.mail import NOT_SMTPUTF8, as_file, is_transient
 from monitor.settings import Settings
 from monitor.store import Store
 from tests import test_daily, test_digest_resend
@@ -205,3 +205,32 @@ def test_without_smtp_host_the_eml_file_is_the_message_a_server_offering_smtputf
     assert f"To: reader@example.org, {KIM}, {ANA_SENT}\r\n".encode() in eml
     kept = sent_digest(store, DAY)
     assert kept is not None and as_file(kept.raw) == eml
+
+
+@pytest.mark.parametrize("smtputf8", [True, False])
+def test_a_sender_not_ascii_before_its_at_needs_smtputf8_for_every_recipient(
+    definitions: Definitions, store: Store, tmp_path: Path, smtputf8: bool
+) -> None:
+    """Offered: sent, MAIL FROM in UTF-8. Not offered: nobody can have it, and the error says
+    it is the sender (not retried: `is_transient`)."""
+    check(definitions, store, at(7) - READ_BEFORE)
+    with running_smtp_server(smtputf8=smtputf8) as smtp:
+        s = to(smtp, tmp_path, "reader@example.org").model_copy(
+            update={"digest_from": "감시@example.kr"}
+        )
+        if smtputf8:
+            sent = send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a")
+        else:
+            with pytest.raises(DigestError) as raised:
+                send_daily_digest(definitions, store, s, day=DAY, now=at(7), owner="a")
+
+    if smtputf8:
+        [received] = smtp.messages
+        assert sent.sent and received.mail_from == "감시@example.kr" and received.smtputf8
+        kept_is_sent(store, received)
+    else:
+        assert smtp.messages == [] and not is_transient(raised.value)
+        assert str(raised.value).endswith(
+            ": the server does not offer SMTPUTF8, which this needs: the sender 감시@example.kr "
+            "(MONITOR_DIGEST_FROM) has a part before @ that is not ASCII"
+        )
