@@ -11,14 +11,16 @@ from email import message_from_string, policy
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from monitor.cli import main
 from monitor.daily import resend_refused, send_daily_digest, sent_digest
 from monitor.domain import Definitions
 from monitor.errors import DigestError
 from monitor.mail import NOT_SMTPUTF8, as_file, is_transient
 from monitor.settings import Settings
 from monitor.store import Store
-from tests import test_daily, test_digest_resend
+from tests import test_daily, test_digest_resend, test_digest_sent
 from tests.smtpserver import Received, SMTPServer, running_smtp_server
 from tests.test_cli_ops import run, shipped
 from tests.test_daily import DAY, READ_BEFORE, SEVEN, at, check
@@ -234,3 +236,22 @@ def test_a_sender_not_ascii_before_its_at_needs_smtputf8_for_every_recipient(
             ": the server does not offer SMTPUTF8, which this needs: the sender 감시@example.kr "
             "(MONITOR_DIGEST_FROM) has a part before @ that is not ASCII"
         )
+
+
+def test_digest_send_names_the_recipient_a_server_without_smtputf8_cannot_take(
+    definitions: Definitions, store: Store, database_url: str, tmp_path: Path
+) -> None:
+    """`monitor digest --send`: sent (exit 0) to the others, and stderr says who has it not,
+    and why; `MONITOR_DIGEST_TO` read from the environment as at any start-up."""
+    check(definitions, store, at(7) - READ_BEFORE)
+    with running_smtp_server() as smtp:
+        env = test_digest_sent._env(definitions, database_url, tmp_path) | {
+            "MONITOR_SMTP_HOST": smtp.host, "MONITOR_SMTP_PORT": str(smtp.port),
+            "MONITOR_SMTP_STARTTLS": "false", "MONITOR_DIGEST_TO": f"reader@example.org, {KIM}",
+        }  # fmt: skip
+        result = CliRunner().invoke(main, ["digest", "--send", "--date", str(DAY)], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert [m.rcpt_tos for m in smtp.messages] == [("reader@example.org",)]
+    told = f"monitor: digest {DAY}: the server refused {KIM} ({NOT_SMTPUTF8})"
+    assert told in result.stderr.splitlines()  # among the test server's own log lines
