@@ -49,7 +49,7 @@ from monitor.settings import Settings
 from monitor.silences import digest_changes, is_held
 from monitor.standing import indicator_views_at
 from monitor.store import STALE_AFTER, FeedState, Store
-from monitor.views import indicator_views, replay_note
+from monitor.views import indicator_views, judged_since, replay_note
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +298,7 @@ def digest_input(
         - {i.id for i in definitions.indicators},
         titles=tuple((i.id, i.title) for i in definitions.indicators),
         verdicts=_verdicts(store, window, start, end),
+        judged=tuple(judged_since(store, changes, until=end)),
     )
 
 

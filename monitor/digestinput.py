@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING
@@ -23,6 +23,7 @@ from monitor.views import moved_words, silent_words, status_words
 from monitor.webmodels import IndicatorView
 
 if TYPE_CHECKING:
+    from monitor.match.judged import JudgedSince, Piece
     from monitor.store import FeedState
 
 # ---------------------------------------------------------------- input
@@ -110,6 +111,9 @@ class DigestInput:
     # no status is still a correction of the evidence), and a `no` that stands at its end marks
     # the piece it judged under a change listed before it.
     verdicts: tuple[DayVerdict, ...] = ()
+    # Per change of `changes`, its pieces an analyst judged `no` since, by the digest's end,
+    # itself or a copy of its story (`views.judged_since`): marked so under it. () for none.
+    judged: tuple[Mapping[Piece, JudgedSince], ...] = ()
 
 
 # ---------------------------------------------------------------- feed health

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from urllib.parse import quote
 
 from monitor.counts import count
@@ -30,7 +30,6 @@ from monitor.digestinput import (
 from monitor.domain import UNKNOWN, Evidence, Judgement, StatusChange, UnreadFeed
 from monitor.languages import marked_language
 from monitor.links import without_userinfo
-from monitor.match.judged import not_relevant_words
 from monitor.shownterms import shown_terms
 from monitor.views import (
     COLOURS,
@@ -334,13 +333,18 @@ def _changes(
     titles = {line.id: line.title for line in data.indicators}
     outcomes = {line.id: [o.id for o in line.outcomes] for line in data.indicators}
     views = []
-    rejected = _rejected(data, zone)
-    ordered = sorted(data.changes, key=lambda c: (c.at, c.indicator_id))
-    for n, change in enumerate(ordered, 1):
+    judged = list(data.judged) or [{} for _c in data.changes]
+    ordered = sorted(
+        zip(data.changes, judged, strict=True), key=lambda c: (c[0].at, c[0].indicator_id)
+    )
+    for n, (change, since) in enumerate(ordered, 1):
         # An indicator no longer defined nor listed: coloured by the outcomes its change kept.
         ids = outcomes.get(change.indicator_id) or [o for o, _label in change.labels]
         anchor = _anchor(change, n)
-        marks = {key: words for key, (at, words) in rejected.items() if at > change.at}
+        marks = {
+            (entry_id, change.indicator_id, outcome_id): clean(j.words(format_time(j.at, zone)))
+            for (entry_id, outcome_id), j in since.items()
+        }
         items, more, listed = ledger.items(change.evidence, zone, limit, anchor, marks)
         more += change.evidence_count - len(change.evidence)  # a change keeps its top ones
         removed = change.indicator_id in data.removed
@@ -371,20 +375,6 @@ def _changes(
             )
         )
     return tuple(views)
-
-
-def _rejected(data: DigestInput, zone: tzinfo) -> dict[tuple[int, str, str], tuple[datetime, str]]:
-    """The `no`s that stand at the end of the digest's span, among the verdicts given in it,
-    by (entry, indicator, outcome): when each was given and what it says beside the piece
-    (`not_relevant_words`), under a change listed before it."""
-    latest = {
-        (v.entry_id, v.indicator_id, v.outcome_id): v for v in (d.verdict for d in data.verdicts)
-    }
-    return {
-        key: (v.at, not_relevant_words(clean(v.who), format_time(v.at, zone)))
-        for key, v in latest.items()
-        if v.verdict == Judgement.NO
-    }
 
 
 def _verdicts(data: DigestInput, zone: tzinfo, limit: int) -> tuple[tuple[_Verdict, ...], int]:

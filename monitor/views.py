@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote, urlsplit
 
 from monitor.domain import (
@@ -44,6 +44,9 @@ from monitor.webmodels import (
     PeriodOut,
 )
 from monitor.webmodels.feeds import FeedOut
+
+if TYPE_CHECKING:
+    from monitor.match.judged import JudgedSince, Piece
 
 log = logging.getLogger("monitor.web")
 
@@ -367,7 +370,27 @@ def history(
     changes, next_before = history_page(
         store, indicator_id, since=since, limit=limit, before=before
     )
-    return HistoryOut.of(indicator_id, changes, next_before)
+    return HistoryOut.of(indicator_id, changes, next_before, judged_since(store, changes))
+
+
+def judged_since(
+    store: Store, changes: Sequence[StatusChange], *, until: datetime | None = None
+) -> list[dict[Piece, JudgedSince]]:
+    """Per change of `changes`, its pieces of evidence an analyst judged `no` since, itself or
+    a copy of its story (`match.judged.judged_since`), from one read of the verdicts (standing
+    as of `until`: a past day's digest): what the digest, `monitor history`, its `--json`, the
+    history endpoint and the indicator's page mark."""
+    from monitor.match.judged import judged_since as marks  # `status` needs no match package
+
+    if not any(c.evidence for c in changes):
+        return [{} for _c in changes]
+    read = store.judged_after(
+        sorted({c.indicator_id for c in changes}),
+        [e.entry_id for c in changes for e in c.evidence],
+        after=min(c.at for c in changes),
+        until=until,
+    )
+    return [marks(c, read.verdicts, read.ledes) for c in changes]
 
 
 def entries(

@@ -20,6 +20,7 @@ from monitor.digest import TEXT_WIDTH, render, sent_size
 from monitor.digestinput import DayVerdict
 from monitor.digestview import VERDICTS_LISTED
 from monitor.domain import Definitions, Judgement, Verdict
+from monitor.match.judged import JudgedSince
 from monitor.pipeline import evaluate_and_record, prepare, store_entries
 from monitor.statuses import judge
 from monitor.store import Store, open_store
@@ -219,21 +220,11 @@ def test_a_standing_status_that_refers_back_counts_the_pieces_judged_no_since(
 
 def test_a_standing_status_whose_every_piece_was_judged_no_says_so() -> None:
     good, hostile = sample().changes[0].evidence
-    verdicts = tuple(
-        DayVerdict(
-            Verdict(
-                e.entry_id,
-                "nk",
-                "pressure",
-                Judgement.NO,
-                "ana",
-                datetime(2026, 1, 6, 5, tzinfo=UTC),
-            ),
-            e.title,
-        )
+    judged = {
+        (e.entry_id, e.outcome_id): JudgedSince("ana", datetime(2026, 1, 6, 5, tzinfo=UTC), "")
         for e in (good, hostile)
-    )
-    data = sample(verdicts=verdicts)
+    }
+    data = sample(judged=(judged,))
     lines = tuple(dataclasses.replace(v, evidence=(), evidence_count=0) for v in data.indicators)
     text, html = render(dataclasses.replace(data, indicators=lines))
 

@@ -193,6 +193,21 @@ def test_an_explanation_with_a_standing_verdict_has_no_axe_violation(
     assert_no_violations(page, f"explanation with a verdict ({verdict})")
 
 
+@pytest.mark.parametrize("width", [1280, 320])
+def test_a_piece_judged_not_relevant_since_its_change_is_marked_and_audited(
+    site: str, seeded: Seeded, browser: Any, width: int
+) -> None:
+    """The seeded `no` on the Herald's piece, given after the change that listed it: the
+    history marks it there in words (not by colour alone), and the page still passes."""
+    herald = webdata.entry_id(seeded.store, VISA_HERALD)
+    page = opened(browser, f"{site}/indicators/visa-easing/page", width=width)
+    mark = page.locator(f'.change li[data-entry="{herald}"] [data-not-relevant]')
+    assert mark.count() == 1
+    assert mark.inner_text().startswith("✗ judged not relevant by anonymous at ")
+    assert mark.evaluate("e => e.scrollWidth <= e.clientWidth")  # nothing cut off at 320 px
+    assert_no_violations(page, f"indicator with a piece judged not relevant at {width} px")
+
+
 def test_the_index_audited_shows_every_kind_of_status(site: str, browser: Any) -> None:
     """What the audit above read: each kind of badge, evidence in three CJK languages, a silence
     and failing feeds, so that a colour or a label none of them drew is not left unchecked."""

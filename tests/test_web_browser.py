@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from monitor.domain import Definitions, utc_text
+from monitor.page import format_time
 from monitor.pipeline import evaluate_and_record, store_entries
 from monitor.store import Store
 from monitor.web import WebServer, create_app
@@ -48,6 +49,31 @@ def shot(page: object, name: str) -> Path:
     path = ARTIFACTS / name
     page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
     return path
+
+
+def test_a_piece_judged_not_relevant_is_marked_under_the_change_that_listed_it(
+    server: WebServer, browser: object, store: Store
+) -> None:
+    """The history keeps the change as recorded, with the piece judged since marked in the
+    words of the digest and `monitor history`, in the page's zone, where a reader sees it."""
+    herald = entry_id(store, VISA_HERALD)
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})  # type: ignore[attr-defined]
+    page.goto(f"{server.url}/indicators/visa-easing/page")
+    listed = page.locator(f'.change ul.evidence li[data-entry="{herald}"]')
+    assert listed.count() == 1 and listed.locator(".not-relevant").count() == 0
+    item = page.locator(f'h2#evidence + ul.evidence li[data-entry="{herald}"]')
+
+    with page.expect_navigation():
+        item.get_by_role("button", name="Not relevant").click()
+
+    assert listed.count() == 1  # still listed under the change
+    mark = listed.locator("[data-not-relevant]")
+    when = format_time(NOW, webdata.settings().zone)
+    assert mark.inner_text() == f"✗ judged not relevant by anonymous at {when}"
+    assert mark.is_visible()
+    assert page.locator(".change [data-not-relevant]").count() == 1  # not the other pieces
+    listed.scroll_into_view_if_needed()
+    shot(page, "history-judged-not-relevant.png")
 
 
 def test_clicking_not_relevant_takes_the_evidence_off_and_changes_the_status(

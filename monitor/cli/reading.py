@@ -195,12 +195,14 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
     When it has none yet, one line on stderr says so and the exit code is 0 (with --json
     nothing is printed: no objects); an unknown INDICATOR_ID is an error (exit 1). An indicator
     whose file was removed still has the changes recorded while it was defined: they are
-    printed, after a line on stderr saying it is no longer defined.
+    printed, after a line on stderr saying it is no longer defined. A piece of evidence an
+    analyst judged `no` after the change, or a copy of the story judged, is marked under it
+    (`✗ judged not relevant by ana at …`; `judged_since` in --json); the change is as recorded.
 
     Example: monitor history north-korea-stance --limit 5
     """
     from monitor.shownterms import shown_terms
-    from monitor.views import clean, lede
+    from monitor.views import clean, judged_since, lede
     from monitor.webmodels import ChangeOut
 
     rt.read_only, rt.runs_rules = True, False
@@ -220,9 +222,9 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
     changes = rt.store.history(indicator_id, limit=limit)
     if not changes:
         click.echo(f"monitor: history: no status change recorded for {indicator_id} yet", err=True)
-    for change in changes:
+    for change, judged in zip(changes, judged_since(rt.store, changes), strict=True):
         if as_json:
-            echo_json(ChangeOut.of(change).model_dump(mode="json"))
+            echo_json(ChangeOut.of(change, judged).model_dump(mode="json"))
             continue
         mark = " (replayed)" if change.replayed else ""
         click.echo(f"{utc_text(change.at)}  {change.old_status} -> {change.new_status}{mark}")
@@ -230,8 +232,10 @@ def history_cmd(rt: Runtime, indicator_id: str, limit: int, as_json: bool) -> No
             click.echo(f"  because {change.reason}")
         echo_unread(change)
         for e in change.evidence:
-            judged = " (confirmed by an analyst)" if e.judged else ""
-            click.echo(f"    [entry {e.entry_id}] {e.publisher}: {clean(e.title)}{judged}")
+            confirmed = " (confirmed by an analyst)" if e.judged else ""
+            click.echo(f"    [entry {e.entry_id}] {e.publisher}: {clean(e.title)}{confirmed}")
+            if since := judged.get((e.entry_id, e.outcome_id)):
+                click.echo(f"      ✗ {since.words(utc_text(since.at))}")
             if link := clean(e.link):
                 click.echo(f"      {link}")
             if terms := shown_terms(e.terms, e.title, e.snippet):

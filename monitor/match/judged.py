@@ -2,17 +2,26 @@
 that outcome carries it (`explain.OutcomeExplanation.verdict`): who said what, when, whether it
 agrees with the rule, and what it does to the evidence now. `monitor explain`, its `--json`, the
 explain endpoint and its page all read this one model. Pure: no I/O.
+
+And a piece of evidence listed under a recorded status change that an analyst judged `no`
+after it, itself or as a copy of the story judged (`JudgedSince`, `judged_since`): the digest,
+`monitor history` (and `--json`), the history endpoint and the indicator's page all mark it
+with `not_relevant_words`; the change stays as it was recorded.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from monitor.domain import Judgement, Verdict, iso_time, utc_text
+from monitor.domain import Evidence, Judgement, StatusChange, Verdict, iso_time, utc_text
+from monitor.stories import same_story
 
 __all__ = [
+    "JudgedSince",
     "StandingVerdict",
+    "judged_since",
     "not_relevant_words",
     "standing_verdict",
     "verdict_line",
@@ -73,8 +82,71 @@ def verdict_words(standing: StandingVerdict) -> tuple[str, str]:
     return f"{but}an analyst's verdict stands", does
 
 
-def not_relevant_words(who: str, when: str) -> str:
-    """Beside a piece of evidence an analyst has since judged `no` (the digest lists it under
-    the change it backed): `judged not relevant by ana at WHEN`, in the words of the page's
-    verdicts ("Not relevant") and of `verdict_words`; `when` as the reader writes times."""
-    return f"judged not relevant by {who} at {when}"
+def not_relevant_words(who: str, when: str, copy_of: int | None = None) -> str:
+    """Beside a piece of evidence an analyst has since judged `no` (listed under the change it
+    backed, in the digest, `monitor history` and the indicator's page): `judged not relevant by
+    ana at WHEN`, in the words of the page's verdicts ("Not relevant") and of `verdict_words`;
+    `when` as the reader writes times. A copy of the story judged (`copy_of`, the entry the
+    verdict is on) adds `, as a copy of entry 123`."""
+    copy = f", as a copy of entry {copy_of}" if copy_of is not None else ""
+    return f"judged not relevant by {who} at {when}{copy}"
+
+
+@dataclass(frozen=True, slots=True)
+class JudgedSince:
+    """The analyst's `no` that stands on a piece of evidence listed under a change, given after
+    that change: on the piece itself, or (`copy_of`, the entry judged) on a copy of its story,
+    which a `no` takes out of the evidence with it."""
+
+    who: str
+    at: datetime
+    note: str
+    copy_of: int | None = None
+
+    @property
+    def verdict(self) -> Judgement:
+        return Judgement.NO
+
+    def words(self, when: str) -> str:
+        """`not_relevant_words`, `when` its time as the reader writes times."""
+        return not_relevant_words(self.who, when, self.copy_of)
+
+
+# A piece of a change's evidence, as its marks are keyed: (entry id, outcome id).
+Piece = tuple[int, str]
+
+
+def judged_since(
+    change: StatusChange,
+    judged: Sequence[tuple[Verdict, Evidence]],
+    ledes: Mapping[int, str] | None = None,
+) -> dict[Piece, JudgedSince]:
+    """The pieces of `change`'s evidence that the standing verdicts `judged` (each with its
+    entry as evidence: `Store.judged_after`) say are no evidence since the change: a `no` on the
+    piece given after it, or, on a piece with no verdict of its own (a copy confirmed `yes`
+    stays evidence), a `no` given after it on a copy of the piece's story (`stories.same_story`;
+    `ledes`: the pieces' entries' ledes, which a change does not keep). A later `yes` stands
+    instead of a `no`, so it leaves no mark: only standing verdicts are in `judged`."""
+    own = {(v.entry_id, v.indicator_id, v.outcome_id): v for v, _entry in judged}
+    noes = [(v, entry) for v, entry in judged if v.verdict == Judgement.NO and v.at > change.at]
+    marks: dict[Piece, JudgedSince] = {}
+    if not noes:
+        return marks
+    for piece in change.evidence:
+        verdict = own.get((piece.entry_id, piece.indicator_id, piece.outcome_id))
+        if verdict is not None:  # its own verdict says what it is
+            if verdict.verdict == Judgement.NO and verdict.at > change.at:
+                marks[piece.entry_id, piece.outcome_id] = _mark(verdict)
+            continue
+        lede = (ledes or {}).get(piece.entry_id, piece.lede)
+        item = replace(piece, lede=lede)
+        for v, entry in noes:
+            same = (v.indicator_id, v.outcome_id) == (piece.indicator_id, piece.outcome_id)
+            if same and same_story(entry, item):
+                marks[piece.entry_id, piece.outcome_id] = _mark(v, copy_of=v.entry_id)
+                break
+    return marks
+
+
+def _mark(verdict: Verdict, copy_of: int | None = None) -> JudgedSince:
+    return JudgedSince(verdict.who, verdict.at, verdict.note, copy_of)

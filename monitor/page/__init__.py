@@ -24,6 +24,7 @@ from monitor import owners
 from monitor.domain import UNKNOWN, Definitions, Evidence, StatusChange, Verdict
 from monitor.languages import marked_language
 from monitor.links import without_userinfo
+from monitor.match.judged import JudgedSince, Piece
 from monitor.page.frame import (
     CSRF_SLOT,
     PAGE_POLICY,
@@ -129,6 +130,8 @@ class Item:
     judged: bool = False  # an analyst's standing `yes`
     why: str = ""  # its explanation (`explain_url`); "" for an outcome no longer defined
     lang: str = ""  # of its headline and snippet (`marked_language`), "" for the page's own
+    # under a change: an analyst's `no` on it since (`JudgedSince.words`, in the page's zone)
+    not_relevant: str = ""
 
 
 @dataclass(frozen=True)
@@ -191,10 +194,15 @@ class FeedRow:
 
 
 def _item(
-    definitions: Definitions, e: Evidence, zone: tzinfo, kept: Sequence[tuple[str, str]] = ()
+    definitions: Definitions,
+    e: Evidence,
+    zone: tzinfo,
+    kept: Sequence[tuple[str, str]] = (),
+    judged: JudgedSince | None = None,
 ) -> Item:
     """An evidence item as the page lists it; its outcome's label when the indicator has
-    several, the label a change `kept` (`StatusChange.labels`) for one no longer defined."""
+    several, the label a change `kept` (`StatusChange.labels`) for one no longer defined;
+    under a change, the analyst's `no` on it since (`judged`)."""
     why = explain_url(e.indicator_id, e.entry_id, e.outcome_id)
     try:
         indicator = definitions.indicator(e.indicator_id)
@@ -219,6 +227,7 @@ def _item(
         judged=bool(e.judged),
         why=why,
         lang=marked_language(f"{e.title} {e.snippet}"),
+        not_relevant=judged.words(format_time(judged.at, zone)) if judged else "",
     )
 
 
@@ -402,23 +411,29 @@ def render_indicator(
     older_verdicts: bool = False,
     silences: Sequence[Silence] = (),
     replay_note: str = "",
+    judged: Sequence[Mapping[Piece, JudgedSince]] = (),
 ) -> str:
     """The page of one indicator: status (and `replay_note` while a replay holds it, as the
     index's top line says), question, silences in force (a form to begin one, a button to end
     each), evidence with the buttons that judge it, timeline, verdicts (saying so when
-    `older_verdicts` are left out), history."""
+    `older_verdicts` are left out), history (`judged`: per change, its pieces an analyst
+    judged `no` since, marked so: `views.judged_since`)."""
     card = _card(definitions, view, recent, now=now, zone=zone, limit=None)
+    marks = list(judged) or [{} for _c in history]
     rows = [
         ChangeRow(
             change=c,
             old=look(definitions, view.id, c.old_status, c.labels),
             new=look(definitions, view.id, c.new_status, c.labels),
             when=format_time(c.at, zone),
-            items=tuple(_item(definitions, e, zone, c.labels) for e in c.evidence),
+            items=tuple(
+                _item(definitions, e, zone, c.labels, m.get((e.entry_id, e.outcome_id)))
+                for e in c.evidence
+            ),
             reason=shown_reason(c.reason, zone),
             unread=unread_lines(c, zone),
         )
-        for c in history
+        for c, m in zip(history, marks, strict=True)
     ]
     older = f"{card.url}?before={next_before}" if next_before is not None else None
     indicator = definitions.indicator(view.id)

@@ -66,7 +66,7 @@ from monitor.store.engine import (
     where,
 )
 from monitor.store.entries import Added, EntriesMixin, StoredEntry
-from monitor.store.evidence import EvidenceMixin, EvidenceRead
+from monitor.store.evidence import EvidenceMixin, EvidenceRead, JudgedRead
 from monitor.store.exports import ExportsMixin
 from monitor.store.feeds import (
     STALE_AFTER,
@@ -119,6 +119,7 @@ __all__ = [
     "FeedState",
     "FeedStateWord",
     "FetchRecord",
+    "JudgedRead",
     "KeptStories",
     "Looked",
     "OutcomeKept",

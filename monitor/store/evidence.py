@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
-from monitor.domain import LEDE_CHARS, Evidence, Judgement
+from monitor.domain import LEDE_CHARS, Evidence, Judgement, Verdict
 from monitor.store.base import StoreBase, once_more_if_disconnected
 from monitor.store.schema import entry_table, match_table, verdict_table
-from monitor.store.verdicts import latest_verdicts
+from monitor.store.verdicts import latest_verdicts, verdict_of
 from monitor.stories import copy_test
 
 _stores = itertools.count(1)  # tells apart the stores of one process in evidence versions
@@ -32,6 +32,17 @@ class EvidenceRead:
 
 
 Since = datetime | Mapping[str, datetime]  # one start for all, or each indicator's own
+
+
+@dataclass(frozen=True)
+class JudgedRead:
+    """What marks the evidence of recorded changes an analyst judged `no` since
+    (`Store.judged_after`, `match.judged.judged_since`): standing verdicts, each with its entry
+    as evidence, and the ledes of the entries listed (a change keeps no lede; one deleted since
+    has none here)."""
+
+    verdicts: list[tuple[Verdict, Evidence]]
+    ledes: dict[int, str]
 
 
 class EvidenceMixin(StoreBase):
@@ -68,6 +79,55 @@ class EvidenceMixin(StoreBase):
                 kept = _KeptEvidence(ids, starts, version, found)
         self._evidence_kept = kept
         return EvidenceRead((self._evidence_store, version), kept.within(starts))
+
+    @once_more_if_disconnected
+    def judged_after(
+        self,
+        indicator_ids: Sequence[str],
+        entry_ids: Sequence[int],
+        *,
+        after: datetime,
+        until: datetime | None = None,
+    ) -> JudgedRead:
+        """The verdicts standing on `indicator_ids` (as of `until`, when given: a past day's
+        digest) that are a `no` given after `after` (the oldest change asked about), or are on
+        one of `entry_ids` (the pieces those changes list: a copy's own verdict stands over its
+        story's), each with its entry as evidence (its match's snippet, as `rejected` reads
+        it); and the ledes of `entry_ids`. One read for the marks of a page of changes."""
+        v, m = verdict_table.c, match_table.c
+        if not indicator_ids:
+            return JudgedRead([], {})
+        latest = latest_verdicts().where(v.indicator_id.in_(list(indicator_ids)))
+        if until is not None:
+            latest = latest.where(v.at < until)
+        joined = and_(m.entry_id == v.entry_id, m.indicator_id == v.indicator_id)
+        verdicts = (v.id, v.entry_id, v.indicator_id, v.outcome_id, v.verdict, v.who, v.at, v.note)
+        entries = (entry_table.c[name] for name in ("title", "link", "publisher", "time", "text"))
+        query = (
+            select(*verdicts, m.snippet, *entries)
+            .join(entry_table, entry_table.c.id == v.entry_id)
+            .outerjoin(match_table, and_(joined, m.outcome_id == v.outcome_id))
+            .where(v.id.in_(latest.scalar_subquery()))
+        )
+        ids = sorted(set(entry_ids))
+        chunks = [ids[n : n + _IDS_PER_READ] for n in range(0, len(ids), _IDS_PER_READ)]
+        noes = and_(v.verdict == Judgement.NO.value, v.at > after)
+        found: dict[int, tuple[Verdict, Evidence]] = {}
+        ledes: dict[int, str] = {}
+        with self._tx("read verdicts") as conn:
+            for where in [noes, *(v.entry_id.in_(chunk) for chunk in chunks)]:
+                for row in conn.execute(query.where(where)):
+                    found[row.id] = (verdict_of(row), _judged_entry(row))
+            for chunk in chunks:
+                lede = select(entry_table.c.id, lede_column()).where(entry_table.c.id.in_(chunk))
+                ledes.update((row.id, row.lede) for row in conn.execute(lede))
+        return JudgedRead([found[n] for n in sorted(found)], ledes)
+
+
+def _judged_entry(row: Any) -> Evidence:
+    """A judged entry as evidence, with its match's snippet when a rule matched it."""
+    item = _confirmed(row)
+    return item if row.snippet is None else replace(item, snippet=row.snippet, judged="")
 
 
 def _starts(ids: tuple[str, ...] | None, since: Since) -> dict[str | None, datetime]:
@@ -223,9 +283,7 @@ def rejected(
     )
     found: dict[tuple[str, str], list[Evidence]] = {}
     for row in conn.execute(query):
-        item = _confirmed(row)
-        if row.snippet is not None:  # as the window's evidence of it read
-            item = replace(item, snippet=row.snippet, judged="")
+        item = _judged_entry(row)  # with its match's snippet, as the window's evidence reads it
         found.setdefault((row.indicator_id, row.outcome_id), []).append(item)
     return found
 

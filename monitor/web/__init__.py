@@ -555,6 +555,7 @@ def _indicator_page(
         older_verdicts=len(verdicts) > HISTORY_LIMIT,
         silences=state.store.silences(indicator_id, active_at=snapshot.now),
         replay_note=held,
+        judged=views.judged_since(state.store, changes),
     )
     body = html.encode()
     return Answer(body, server.etag_of(body))

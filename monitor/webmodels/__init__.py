@@ -12,10 +12,10 @@ The health and feed answers are in `webmodels.feeds`, what a path or a query is 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import ConfigDict, Field, TypeAdapter
 
@@ -35,6 +35,9 @@ from monitor.store import StoredEntry
 from monitor.webmodels.base import Model as _Model
 from monitor.webmodels.base import Time
 from monitor.webmodels.base import recorded as _recorded
+
+if TYPE_CHECKING:
+    from monitor.match.judged import JudgedSince, Piece
 
 
 class ErrorOut(_Model):
@@ -107,6 +110,42 @@ class EvidenceOut(_Model):
             snippet=item.snippet,
             judged="yes" if item.judged else None,
         )
+
+
+class JudgedSinceOut(_Model):
+    """An analyst's `no` given after a change on a piece of evidence it lists: no longer evidence
+    (the change is as it was recorded)."""
+
+    verdict: Literal["no"]
+    who: str
+    at: Time = Field(description="When the `no` was given, after the change.")
+    note: str
+    copy_of: int | None = Field(
+        description="The entry the `no` is on when it is another copy of this piece's story "
+        "(a `no` takes a story's copies out of the evidence with it); null: on this piece."
+    )
+
+    @classmethod
+    def of(cls, judged: JudgedSince) -> Self:
+        return cls(
+            verdict="no", who=judged.who, at=judged.at, note=judged.note, copy_of=judged.copy_of
+        )
+
+
+class ChangeEvidenceItemOut(EvidenceOut):
+    """A piece of evidence as a recorded change lists it."""
+
+    judged_since: JudgedSinceOut | None = Field(
+        default=None,
+        description="The analyst's `no` that stands on it, given after the change (`monitor "
+        "history` says `✗ judged not relevant by WHO at WHEN`); null when none does, or a "
+        "later `yes` stands instead.",
+    )
+
+    @classmethod
+    def marked(cls, item: Evidence, judged: JudgedSince | None) -> Self:
+        since = JudgedSinceOut.of(judged) if judged is not None else None
+        return cls(**dict(EvidenceOut.of(item)), judged_since=since)
 
 
 @dataclass(frozen=True)
@@ -268,8 +307,9 @@ class ChangeOut(_Model):
         "monitor kept them (revision 0034), which has its `reason` alone."
     )
     definition_hash: str = Field(description="sha256 of the definition file that decided it.")
-    evidence: list[EvidenceOut] = Field(
-        description="Its top evidence items (the newest stories, at most 20 are recorded)."
+    evidence: list[ChangeEvidenceItemOut] = Field(
+        description="Its top evidence items (the newest stories, at most 20 are recorded), as "
+        "recorded, each marked (`judged_since`) when an analyst judged it `no` since."
     )
     evidence_count: int = Field(description="How many evidence items it had in all.")
     title: str | None = Field(
@@ -282,8 +322,10 @@ class ChangeOut(_Model):
     )
 
     @classmethod
-    def of(cls, change: StatusChange) -> Self:
+    def of(cls, change: StatusChange, judged: Mapping[Piece, JudgedSince] | None = None) -> Self:
+        """`judged`: its pieces an analyst judged `no` since (`views.judged_since`)."""
         outcome, named, _level = change.new_status.partition(":")
+        marks = judged or {}
         return cls(
             id=_recorded(change.id, "a change"),
             indicator=change.indicator_id,
@@ -297,7 +339,10 @@ class ChangeOut(_Model):
             if change.unread is None
             else [UnreadFeedOut.of(u) for u in change.unread],
             definition_hash=change.definition_hash,
-            evidence=[EvidenceOut.of(e) for e in change.evidence],
+            evidence=[
+                ChangeEvidenceItemOut.marked(e, marks.get((e.entry_id, e.outcome_id)))
+                for e in change.evidence
+            ],
             evidence_count=change.evidence_count,
             title=change.title or None,
             outcome_label=dict(change.labels).get(outcome) if named else None,
@@ -313,9 +358,15 @@ class HistoryOut(_Model):
 
     @classmethod
     def of(
-        cls, indicator_id: str, changes: Sequence[StatusChange], next_before: int | None
+        cls,
+        indicator_id: str,
+        changes: Sequence[StatusChange],
+        next_before: int | None,
+        judged: Sequence[Mapping[Piece, JudgedSince]] = (),
     ) -> Self:
-        items = [ChangeOut.of(c) for c in changes]
+        """`judged`: per change, its pieces judged `no` since (`views.judged_since`)."""
+        marks = list(judged) or [{} for _c in changes]
+        items = [ChangeOut.of(c, m) for c, m in zip(changes, marks, strict=True)]
         return cls(indicator=indicator_id, items=items, next_before=next_before)
 
 
