@@ -46,7 +46,7 @@ from monitor.mail import (
     sent_message,
 )
 from monitor.settings import Settings
-from monitor.silences import digest_changes, is_held
+from monitor.silences import Silence, digest_changes, is_held, release_time
 from monitor.standing import indicator_views_at
 from monitor.store import STALE_AFTER, FeedState, Store
 from monitor.views import indicator_views, judged_since, replay_note
@@ -270,7 +270,8 @@ def digest_input(
     start = previous or slot(day - timedelta(days=1), digest_time, zone)
     end = covered_by(store, day, now, digest_time=digest_time, zone=zone)
     window = store.changes_between(start, end)
-    changes, held = _changes(store, window, start, end)
+    silences = store.silences(ending_after=start)
+    changes, held = _changes(store, window, silences, start, end)
     past = end < now
     standing = (
         indicator_views_at(definitions, store, at=end, kept_since=kept_since)
@@ -297,24 +298,35 @@ def digest_input(
         removed=frozenset(c.indicator_id for c in changes).union(v.id for v in standing)
         - {i.id for i in definitions.indicators},
         titles=tuple((i.id, i.title) for i in definitions.indicators),
-        verdicts=_verdicts(store, window, start, end),
+        verdicts=_verdicts(store, window, silences, start, end),
         judged=tuple(judged_since(store, changes, until=end)),
     )
 
 
 def _verdicts(
-    store: Store, window: Sequence[StatusChange], start: datetime, end: datetime
+    store: Store,
+    window: Sequence[StatusChange],
+    silences: Sequence[Silence],
+    start: datetime,
+    end: datetime,
 ) -> tuple[DayVerdict, ...]:
     """The verdicts given in the digest's span, each with the status it moved its indicator to
     (the change of `window`, the span's, that names it as its reason, also one a silence holds
-    back), "" for none."""
+    back: with when that silence ends, `held_until`), "" for none."""
     given = store.verdicts_between(start, end)
     if not given:
         return ()
-    moved = {(c.indicator_id, c.reason, c.at): c.new_status for c in window}
-    return tuple(
-        DayVerdict(v, title, moved.get((v.indicator_id, v.reason, v.at), "")) for v, title in given
-    )
+    moved = {(c.indicator_id, c.reason, c.at): c for c in window}
+    days = []
+    for v, title in given:
+        change = moved.get((v.indicator_id, v.reason, v.at))
+        if change is None:
+            days.append(DayVerdict(v, title))
+            continue
+        held = is_held(change, silences, end)
+        until = release_time(change, silences) if held else None
+        days.append(DayVerdict(v, title, change.new_status, until))
+    return tuple(days)
 
 
 def _reads(store: Store, start: datetime, end: datetime, feeds: Sequence[FeedState]) -> Reads:
@@ -337,13 +349,16 @@ def _unchecked(
 
 
 def _changes(
-    store: Store, window: list[StatusChange], start: datetime, end: datetime
+    store: Store,
+    window: list[StatusChange],
+    silences: Sequence[Silence],
+    start: datetime,
+    end: datetime,
 ) -> tuple[list[StatusChange], int]:
     """The changes a digest from `start` to `end` lists — those of `window`, dated
     start <= at < end (`Store.changes_between`), that no silence holds, and those recorded
     before whose silence ended after `start`, by `end` — and how many dated in it are held
-    back (`monitor.silences.digest_changes`)."""
-    silences = store.silences(ending_after=start)
+    back (`monitor.silences.digest_changes`); `silences`: those ending after `start`."""
     if not silences:
         return window, 0
     released = [s for s in silences if s.end <= end and s.created_at < start]

@@ -70,6 +70,9 @@ class DayVerdict:
     verdict: Verdict
     title: str
     moved: str = ""
+    # when the change it moved is held back by a silence at the digest's end: that silence's
+    # end (`silences.release_time`); None when it is not held
+    held_until: datetime | None = None
 
 
 @dataclass(frozen=True)

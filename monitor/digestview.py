@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from monitor.counts import count
 from monitor.digestinput import (
+    DayVerdict,
     DigestInput,
     FeedProblem,
     format_status,
@@ -144,7 +145,7 @@ class _Verdict:
     title: str
     when: str
     note: str
-    moved: str  # "moved the status to eased — confirmed", "moved no status"
+    moved: str  # "moved the status to eased — confirmed", "moved no status" (`_moved`)
 
 
 @dataclass(frozen=True)
@@ -384,9 +385,6 @@ def _verdicts(data: DigestInput, zone: tzinfo, limit: int) -> tuple[tuple[_Verdi
     for day in data.verdicts[:limit]:
         v = day.verdict
         no = v.verdict == Judgement.NO
-        moved = (
-            f"moved the status to {format_status(day.moved)}" if day.moved else "moved no status"
-        )
         views.append(
             _Verdict(
                 who=clean(v.who),
@@ -396,10 +394,27 @@ def _verdicts(data: DigestInput, zone: tzinfo, limit: int) -> tuple[tuple[_Verdi
                 title=clean(day.title) or "(no headline)",
                 when=format_time(v.at, zone),
                 note=clean(v.note),
-                moved=moved,
+                moved=_moved(day, zone),
             )
         )
     return tuple(views), max(0, len(data.verdicts) - limit)
+
+
+def _moved(day: DayVerdict, zone: tzinfo) -> str:
+    """What a verdict did to its indicator's status: `moved the status to eased — reported`,
+    `moved no status`, or, for a change a silence holds back, as the digest says of those (`held
+    back by the silences below; listed in the digest after they end`): `its change to eased —
+    reported is held back by a silence until WHEN; listed in the digest after it ends`."""
+    if not day.moved:
+        return "moved no status"
+    status = format_status(day.moved)
+    if day.held_until is None:
+        return f"moved the status to {status}"
+    until = format_time(day.held_until, zone)
+    return (
+        f"its change to {status} is held back by a silence until {until};"
+        " listed in the digest after it ends"
+    )
 
 
 def _unread(change: StatusChange, zone: tzinfo, page: str | None) -> str:

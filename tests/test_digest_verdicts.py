@@ -22,6 +22,7 @@ from monitor.digestview import VERDICTS_LISTED
 from monitor.domain import Definitions, Judgement, Verdict
 from monitor.match.judged import JudgedSince
 from monitor.pipeline import evaluate_and_record, prepare, store_entries
+from monitor.silences import Silence
 from monitor.statuses import judge
 from monitor.store import Store, open_store
 from tests import webdata
@@ -268,3 +269,31 @@ def test_over_the_budget_the_verdicts_are_counted_before_any_evidence_is_cut() -
         'data-more-verdicts="13">13 verdicts given: see'
         " <code>monitor verdict list --limit 13</code>" in html
     )
+
+
+def test_a_verdict_whose_change_a_silence_holds_back_says_so_with_until_when(
+    defs: Definitions, store: Store, tmp_path: Path
+) -> None:
+    """The change the `no` caused is held back by a silence that ends after the digest: the
+    verdict's line says so, as the digest says of held-back changes, not that it moved the
+    status (which readers would look for under What changed, in vain)."""
+    store.add_silence(Silence("visa-easing", None, "state visit", "ana", at(1.5), at(30)))
+    for n, title in enumerate((HERALD, YONHAP)):
+        judge(
+            defs, store, entry_id=entry(store, title), target=("visa-easing", "eased"),
+            verdict="no", who="ana", now=at(2 + n),
+        )  # fmt: skip
+    assert store.current_statuses()["visa-easing"][0] == "eased:reported"
+
+    text, html = parts(sent(defs, store, tmp_path))
+
+    assert "1 change held back by the silences below" in joined(text)
+    verdicts = joined(text.split("ANALYSTS' VERDICTS")[1].split("SILENCED")[0])
+    held = (
+        "its change to eased — reported is held back by a silence until 2026-03-11 06:00 UTC;"
+        " listed in the digest after it ends"
+    )
+    assert f"on entry {entry(store, YONHAP)}: {YONHAP} {held}" in verdicts
+    assert "moved the status" not in verdicts and "moved no status" in verdicts
+    assert held in html and "moved the status" not in html
+    assert all(columns.width(line) <= TEXT_WIDTH for line in text.splitlines())
