@@ -139,7 +139,7 @@ class ChangeEvidenceItemOut(EvidenceOut):
         default=None,
         description="The analyst's `no` that stands on it, given after the change (`monitor "
         "history` says `✗ judged not relevant by WHO at WHEN`); null when none does, or a "
-        "later `yes` stands instead.",
+        "later `yes` stands instead, and always in `GET /export/changes`, the record as it is.",
     )
 
     @classmethod
