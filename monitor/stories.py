@@ -31,6 +31,8 @@ __all__ = [
     "STORIES_CACHED",
     "Clustering",
     "clustering",
+    "copy_finder",
+    "copy_test",
     "extend",
     "frequent_keys",
     "same_story",
@@ -162,11 +164,18 @@ def copy_test(originals: Sequence[Evidence]) -> Callable[[Evidence], bool]:
     judged wrong would come back as evidence under the next outlet's copy."""
     if not originals:
         return lambda _item: False
+    found = copy_finder(originals)
+    return lambda item: found(item) is not None
+
+
+def copy_finder(originals: Sequence[Evidence]) -> Callable[[Evidence], int | None]:
+    """The entry id of the one of `originals` an item is a copy of (`copy_test`), or None:
+    which analyst's `no` a piece of evidence fell with."""
     prints = [_fingerprint(item) for item in originals]
     index = _StoryIndex(prints)
     for item, fingerprint in zip(originals, prints, strict=True):
         index.start(fingerprint, item.entry_id)
-    return lambda item: index.original(_fingerprint(item)) is not None
+    return lambda item: index.original(_fingerprint(item))
 
 
 _KEY_BYTES = 8  # story keys are signed 64-bit integers (a BIGINT column on both databases)

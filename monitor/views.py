@@ -377,10 +377,10 @@ def judged_since(
     store: Store, changes: Sequence[StatusChange], *, until: datetime | None = None
 ) -> list[dict[Piece, JudgedSince]]:
     """Per change of `changes`, its pieces of evidence an analyst judged `no` since, itself or
-    a copy of its story (`match.judged.judged_since`), from one read of the verdicts (standing
+    a copy of its story (`match.judged.judged_marks`), from one read of the verdicts (standing
     as of `until`: a past day's digest): what the digest, `monitor history`, its `--json`, the
     history endpoint and the indicator's page mark."""
-    from monitor.match.judged import judged_since as marks  # `status` needs no match package
+    from monitor.match.judged import judged_marks  # `status` needs no match package
 
     if not any(c.evidence for c in changes):
         return [{} for _c in changes]
@@ -390,7 +390,7 @@ def judged_since(
         after=min(c.at for c in changes),
         until=until,
     )
-    return [marks(c, read.verdicts, read.ledes) for c in changes]
+    return judged_marks(changes, read.verdicts, read.ledes)
 
 
 def entries(

@@ -4,7 +4,7 @@ agrees with the rule, and what it does to the evidence now. `monitor explain`, i
 explain endpoint and its page all read this one model. Pure: no I/O.
 
 And a piece of evidence listed under a recorded status change that an analyst judged `no`
-after it, itself or as a copy of the story judged (`JudgedSince`, `judged_since`): the digest,
+after it, itself or as a copy of the story judged (`JudgedSince`, `judged_marks`): the digest,
 `monitor history` (and `--json`), the history endpoint and the indicator's page all mark it
 with `not_relevant_words`; the change stays as it was recorded.
 """
@@ -16,12 +16,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from monitor.domain import Evidence, Judgement, StatusChange, Verdict, iso_time, utc_text
-from monitor.stories import same_story
+from monitor.stories import copy_finder
 
 __all__ = [
     "JudgedSince",
     "StandingVerdict",
-    "judged_since",
+    "judged_marks",
     "not_relevant_words",
     "standing_verdict",
     "verdict_line",
@@ -116,35 +116,45 @@ class JudgedSince:
 Piece = tuple[int, str]
 
 
-def judged_since(
-    change: StatusChange,
+def judged_marks(
+    changes: Sequence[StatusChange],
     judged: Sequence[tuple[Verdict, Evidence]],
     ledes: Mapping[int, str] | None = None,
-) -> dict[Piece, JudgedSince]:
-    """The pieces of `change`'s evidence that the standing verdicts `judged` (each with its
-    entry as evidence: `Store.judged_after`) say are no evidence since the change: a `no` on the
-    piece given after it, or, on a piece with no verdict of its own (a copy confirmed `yes`
-    stays evidence), a `no` given after it on a copy of the piece's story (`stories.same_story`;
+) -> list[dict[Piece, JudgedSince]]:
+    """Per change of `changes`, the pieces of its evidence that the standing verdicts `judged`
+    (each with its entry as evidence: `Store.judged_after`) say are no evidence since the
+    change: a `no` on the piece given after it, or, on a piece with no verdict of its own (a
+    copy confirmed `yes` stays evidence), a `no` given after it on a copy of the piece's story
+    (`stories.copy_finder`, through the index clustering uses: a page of changes against
+    thousands of `no`s compares each piece with the few stories it could be a copy of;
     `ledes`: the pieces' entries' ledes, which a change does not keep). A later `yes` stands
     instead of a `no`, so it leaves no mark: only standing verdicts are in `judged`."""
     own = {(v.entry_id, v.indicator_id, v.outcome_id): v for v, _entry in judged}
-    noes = [(v, entry) for v, entry in judged if v.verdict == Judgement.NO and v.at > change.at]
-    marks: dict[Piece, JudgedSince] = {}
-    if not noes:
-        return marks
-    for piece in change.evidence:
-        verdict = own.get((piece.entry_id, piece.indicator_id, piece.outcome_id))
-        if verdict is not None:  # its own verdict says what it is
-            if verdict.verdict == Judgement.NO and verdict.at > change.at:
-                marks[piece.entry_id, piece.outcome_id] = _mark(verdict)
-            continue
-        lede = (ledes or {}).get(piece.entry_id, piece.lede)
-        item = replace(piece, lede=lede)
-        for v, entry in noes:
-            same = (v.indicator_id, v.outcome_id) == (piece.indicator_id, piece.outcome_id)
-            if same and same_story(entry, item):
-                marks[piece.entry_id, piece.outcome_id] = _mark(v, copy_of=v.entry_id)
-                break
+    noes: dict[tuple[str, str], list[tuple[Verdict, Evidence]]] = {}
+    for v, entry in judged:
+        if v.verdict == Judgement.NO:
+            noes.setdefault((v.indicator_id, v.outcome_id), []).append((v, entry))
+    finders = {key: copy_finder([entry for _v, entry in found]) for key, found in noes.items()}
+    by_entry = {key: {v.entry_id: v for v, _e in found} for key, found in noes.items()}
+    found_ledes = ledes or {}
+    marks: list[dict[Piece, JudgedSince]] = []
+    for change in changes:
+        mine: dict[Piece, JudgedSince] = {}
+        for piece in change.evidence:
+            key = (piece.indicator_id, piece.outcome_id)
+            verdict = own.get((piece.entry_id, *key))
+            if verdict is not None:  # its own verdict says what it is
+                if verdict.verdict == Judgement.NO and verdict.at > change.at:
+                    mine[piece.entry_id, piece.outcome_id] = _mark(verdict)
+                continue
+            if key not in finders:
+                continue
+            lede = found_ledes.get(piece.entry_id, piece.lede)
+            original = finders[key](replace(piece, lede=lede))
+            judged_no = by_entry[key].get(original) if original is not None else None
+            if judged_no is not None and judged_no.at > change.at:
+                mine[piece.entry_id, piece.outcome_id] = _mark(judged_no, copy_of=original)
+        marks.append(mine)
     return marks
 
 
