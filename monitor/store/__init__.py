@@ -19,6 +19,7 @@ One module per job; `Store` is their methods in one object:
     feedlocks  the feeds a batch is stored for: their locks
     search     entries searched by their words, a page at a time
     evidence   matches in a window with verdicts applied, kept while the match version holds
+               (and the verdicts that mark a recorded change's evidence judged `no` since)
     stories    stories kept between evaluations, and the matches and verdicts since
     forgetting forgetting kept stories when their matches are rewritten or deleted
     replays    a replay's hold on the matches while it rewrites them a batch at a time
