@@ -2,7 +2,7 @@
 
     width(text) -> int                       columns: 2 for each wide character, 0 for a mark
     wrap(text, columns, indent=0, hang=None) lines of at most `columns` columns
-    clip(text, columns) -> str               its start that fits in `columns` columns
+    clip(text, columns) -> str               itself, or its start and `…` in `columns` columns
 
 A Chinese, Japanese or Korean character takes two columns (East Asian Width W or F), so counting
 characters let a line of headlines in those scripts run to twice its width. Chinese and Japanese
@@ -122,10 +122,22 @@ def wrap(text: str, columns: int = 76, indent: int = 0, hang: int | None = None)
     return "\n".join(lines).replace(_KEPT, " ")
 
 
+ELLIPSIS = "…"  # one column: what says a clipped text was cut
+
+
 def clip(text: str, columns: int) -> str:
-    """The longest start of `text` that takes at most `columns` columns: a wide character that
-    would straddle the end is left out whole, and the marks after the last character kept (an
-    accent, the rest of a Hangul syllable in jamo) stay with it."""
+    """`text` when it takes at most `columns` columns; else its longest start that leaves a
+    column for ELLIPSIS, with it (and no space before it), so a reader sees that the rest was
+    cut. A wide character that would straddle the end is left out whole, and the marks after
+    the last character kept (an accent, the rest of a Hangul syllable in jamo) stay with it."""
+    if width(text) <= columns:
+        return text
+    room = columns - width(ELLIPSIS)
+    return _start(text, room).rstrip() + ELLIPSIS if room >= 0 else ""
+
+
+def _start(text: str, columns: int) -> str:
+    """The longest start of `text` that takes at most `columns` columns (see `clip`)."""
     used = 0
     for index, char in enumerate(text):
         used += _char_width(char)

@@ -1,7 +1,8 @@
 """What the CLI prints of Chinese, Japanese and Korean text is measured in the columns a terminal
 gives it (two for a wide character), not in characters: `monitor test --labeled` cuts each miss's
 headline and lede at 160 columns, so a Korean one no longer runs to twice an English one's width,
-and never between the halves of a character (a Hangul syllable spelled in jamo included)."""
+and never between the halves of a character (a Hangul syllable spelled in jamo included); a cut
+one ends with `…`, in its last column, so the reader sees that it was cut."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import re
 import unicodedata
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from monitor.cli import main
-from monitor.columns import width
+from monitor.columns import clip, width
 
 # Long headlines no rule of the shipped indicators matches, labeled as if one should: misses.
 HEADLINES = {
@@ -41,9 +43,32 @@ def test_a_miss_is_cut_at_160_columns_in_every_script(tmp_path: Path) -> None:
     )
     assert set(shown) == set(HEADLINES)
     for key, text in shown.items():
-        assert HEADLINES[key].startswith(text)
+        assert text.endswith("…"), key  # it said nothing of the cut
+        assert HEADLINES[key].startswith(text.removesuffix("…"))
         composed = unicodedata.normalize("NFC", text)  # a syllable in jamo: one wide character
-        assert 159 <= width(composed) <= 160, (key, width(composed))  # a wide one left out whole
+        assert 158 <= width(composed) <= 160, (key, width(composed))  # a wide one left out whole
     assert len(shown["ko"]) < len(shown["en"]) * 0.6
-    syllables = unicodedata.normalize("NFC", shown["ko-nfd"])
+    syllables = unicodedata.normalize("NFC", shown["ko-nfd"].removesuffix("…"))
     assert not any("\u1100" <= char <= "\u11ff" for char in syllables)  # no half syllable
+
+
+@pytest.mark.parametrize(
+    ("text", "columns", "clipped"),
+    [
+        ("abcdef", 6, "abcdef"),  # fits: as it is, no mark
+        ("abcdefg", 6, "abcde…"),
+        ("abc defg", 5, "abc…"),  # no space before the mark
+        ("ab한국어", 6, "ab한…"),  # 국 would take columns 5 and 6: left out whole
+        ("ab한국어", 7, "ab한국…"),
+        ("ab한국어", 8, "ab한국어"),
+        ("abce\u0301fgh", 5, "abce\u0301…"),  # the accent stays with its letter
+        ("abc", 0, ""),
+    ],
+)
+def test_a_clipped_text_ends_with_an_ellipsis_in_its_columns(
+    text: str, columns: int, clipped: str
+) -> None:
+    """Cut, a text ends with `…`, counted in its columns, never half a wide character; one
+    that fits is left as it is. It was cut with no sign of it."""
+    assert clip(text, columns) == clipped
+    assert width(clip(text, columns)) <= columns
