@@ -3,7 +3,8 @@ failover, a proxy's timeout; here `tests.pgproxy` closes the connection instead 
 answer to a statement on): each is run again on a new connection, after one WARNING, as the
 writes are (`store.base.once_more_if_disconnected`), so a command, an endpoint and the page
 answer as if nothing was lost. They failed with one line (`Error: store: unable to read …`,
-exit 1; 503 on the web). Also: a dry run whose one connection is lost starts again on a new
+exit 1; 503 on the web). So are the reads of `store.engine` (tests/test_lost_schema_reads.py).
+Also: a dry run whose one connection is lost starts again on a new
 one, and a clean-up whose commit's answer is lost counts what it deleted.
 """
 
@@ -92,6 +93,54 @@ def test_every_transaction_of_the_store_is_run_again_when_its_connection_is_lost
     ]
     assert not_retried == []
     assert {f.name for f in found.values()} >= set(PART_OF_A_RETRIED_UNIT)
+
+
+ENGINE = STORE / "engine.py"
+# engine.py's functions that open a connection (`engine.connect()`) with no function that runs
+# them again between, each with why: the ones that do are the others' public door.
+NOT_RETRIED_IN_ENGINE = {
+    "revision_problem": "Store.schema_problem",  # run again there (held below)
+    "new_revision": "a developer's: it writes a revision file, which a second run writes again",
+}
+
+
+def _unretried_connection(functions: dict[str, ast.FunctionDef], name: str) -> bool:
+    """Whether `name` opens a connection, itself or through the module's functions it calls,
+    without a function that is run again when that is lost on the way."""
+    function = functions[name]
+    if _retried(function):
+        return False
+    called = {ast.unparse(n.func) for n in ast.walk(function) if isinstance(n, ast.Call)}
+    return "engine.connect" in called or any(
+        _unretried_connection(functions, c) for c in called & functions.keys() if c != name
+    )
+
+
+def test_every_read_of_the_engine_module_is_run_again_when_its_connection_is_lost() -> None:
+    """Every public function of engine.py that opens a connection (the check each command makes
+    as it opens the store, `monitor db current`'s and `monitor db upgrade`'s reads, the schema
+    comparison) is run again on a new connection when it is lost, or is called only by one that
+    is. None was: `monitor db …` failed with one line, and so did any command whose check of the
+    schema's revision lost its connection."""
+    tree = ast.parse(ENGINE.read_text())
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    opening = [
+        name
+        for name, function in functions.items()
+        if any(
+            isinstance(n, ast.Call) and ast.unparse(n.func) == "engine.connect"
+            for n in ast.walk(function)
+        )
+    ]
+    assert len(opening) >= 4  # the grep found them
+    public = [name for name in functions if not name.startswith("_")]
+    not_retried = sorted(n for n in public if _unretried_connection(functions, n))
+    assert not_retried == sorted(NOT_RETRIED_IN_ENGINE)
+    store = ast.parse((STORE / "__init__.py").read_text())
+    (problem,) = [
+        n for n in ast.walk(store) if isinstance(n, ast.FunctionDef) and n.name == "schema_problem"
+    ]
+    assert _retried(problem)
 
 
 READS: dict[str, tuple[bytes, Callable[[Store], object]]] = {

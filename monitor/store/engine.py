@@ -1,6 +1,10 @@
 """Opening a database and its schema revisions: the engine (SQLite configured for one daemon:
 WAL, busy timeout, BEGIN IMMEDIATE for writes), `upgrade`, `schema_status`, and why a database
 at another revision is refused.
+
+Each read here is run again on a new connection when its connection is lost under it, as the
+store's others are (`once_more_if_disconnected`): the check every command makes as it opens the
+store, `monitor db current`'s, and those `monitor db upgrade` makes before it writes.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from monitor import migrate
 from monitor.errors import StoreError
 from monitor.fold import fold, narrow
 from monitor.store import leftovers
-from monitor.store.base import connection_lost, error_text, log
+from monitor.store.base import connection_lost, error_text, log, once_more_if_disconnected
 from monitor.store.schema import metadata
 
 BUSY_TIMEOUT_MS = 30_000
@@ -94,6 +98,7 @@ def _refuse_ignored_arguments(parsed: URL) -> None:
             return  # a value the driver cannot take: `create_engine` says which (`connect`)
 
 
+@once_more_if_disconnected
 def check_schema(engine: Engine, *, read_only: bool = False, must_exist: bool = False) -> bool:
     """Raise StoreError unless the database is at the code's schema revision; returns whether
     it made the schema (an empty SQLite database).
@@ -114,7 +119,8 @@ def check_schema(engine: Engine, *, read_only: bool = False, must_exist: bool = 
             created = before is None and current is not None
         empty = current is None and not _has_tables(engine)
     except SQLAlchemyError as exc:
-        raise StoreError(f"store: unable to open {where(engine.url)}: {error_text(exc)}") from exc
+        message = f"store: unable to open {where(engine.url)}: {error_text(exc)}"
+        raise StoreError(message, disconnected=connection_lost(exc)) from exc
     if empty and engine.dialect.name != "sqlite":
         raise StoreError(_empty(engine.url))
     if empty:
@@ -293,9 +299,11 @@ def upgrade(url: str) -> tuple[str | None, str]:
     return done.before, done.after
 
 
+@once_more_if_disconnected
 def upgrade_database(url: str) -> Upgrade:
     """Migrate the database at `url` to the code's schema revision (`monitor db upgrade`),
-    making the whole schema in an empty one.
+    making the whole schema in an empty one, in one transaction (`_upgrade`): run again on a
+    new connection when the connection is lost before it writes.
 
     Safe to run twice and from several machines at once: on PostgreSQL the upgrade holds an
     advisory lock, on SQLite the write lock. A database made before migrations existed
@@ -306,10 +314,6 @@ def upgrade_database(url: str) -> Upgrade:
     try:
         head = migrate.head()
         before, after, start = _upgrade(engine)  # read under the lock: another upgrade's done
-    except SQLAlchemyError as exc:
-        raise StoreError(
-            f"store: unable to upgrade {where(engine.url)}: {error_text(exc)}"
-        ) from exc
     finally:
         engine.dispose()
     after = after or head
@@ -324,6 +328,7 @@ def _made_in(url: URL) -> str:
     return f"the empty database {where(url)}"
 
 
+@once_more_if_disconnected
 def schema_status(url: str) -> tuple[str | None, str]:
     """(the database's schema revision or None, the code's revision), read without writing:
     a SQLite file that does not exist is not created, it has no revision."""
@@ -334,17 +339,22 @@ def schema_status(url: str) -> tuple[str | None, str]:
     try:
         return _schema_status(engine)
     except SQLAlchemyError as exc:
-        raise StoreError(f"store: unable to read {where(engine.url)}: {error_text(exc)}") from exc
+        message = f"store: unable to read {where(engine.url)}: {error_text(exc)}"
+        raise StoreError(message, disconnected=connection_lost(exc)) from exc
     finally:
         engine.dispose()
 
 
+@once_more_if_disconnected
 def schema_differences(url: str) -> list[Any]:
     """How the database at `url` differs from the models ([] when it matches them)."""
     engine = connect(url)
     try:
         with engine.connect() as conn:
             return migrate.differences(conn, metadata)
+    except SQLAlchemyError as exc:
+        message = f"store: unable to compare {where(engine.url)}: {error_text(exc)}"
+        raise StoreError(message, disconnected=connection_lost(exc)) from exc
     finally:
         engine.dispose()
 
@@ -385,24 +395,63 @@ def _upgrade(
     """Upgrade to head in one transaction that concurrent upgrades wait for; returns the
     revisions before (as found once the lock is held) and after, and the one the migrations
     ran from over stored rows (None: the database had no tables). With `empty_only`, a
-    database that has tables is left as it is."""
+    database that has tables is left as it is.
+
+    A StoreError when it fails, `disconnected` when the connection was lost before it wrote
+    (its caller runs it again); lost once it wrote, the error says what became of the schema:
+    as it was when lost before its COMMIT (PostgreSQL rolls back the transaction of a client
+    gone, and none of it counts before COMMIT), unknown when lost at its COMMIT."""
+    wrote: list[str] = []  # "migrating", then "committing"
+    try:
+        return _upgrade_in_one_transaction(engine, empty_only, wrote)
+    except SQLAlchemyError as exc:
+        lost = connection_lost(exc)
+        message = f"store: unable to upgrade {where(engine.url)}: {error_text(exc)}"
+        if lost and wrote:
+            message += UPGRADE_LOST[wrote[-1]]
+        raise StoreError(message, disconnected=lost and not wrote) from exc
+
+
+UPGRADE_LOST = {
+    "migrating": (
+        " (the connection was lost as it migrated, before its COMMIT: its one transaction was "
+        "rolled back and the schema is as it was; run `monitor db upgrade` again)"
+    ),
+    "committing": (
+        " (the connection was lost at its COMMIT: the upgrade may or may not have been "
+        "committed; `monitor db current` says which, and `monitor db upgrade` again finishes it)"
+    ),
+}
+
+
+def _upgrade_in_one_transaction(
+    engine: Engine, empty_only: bool, wrote: list[str]
+) -> tuple[str | None, str | None, str | None]:
+    """`_upgrade`'s transaction; `wrote` says how far past its reads it went."""
     with engine.connect() as conn:
         conn.execution_options(monitor_write=True)  # SQLite: BEGIN IMMEDIATE
-        with conn.begin():
+        with conn.begin() as transaction:
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
             current = start = migrate.current(conn)
             if current is None and inspect(conn).get_table_names():
                 if empty_only:
                     return None, None, None
+                wrote.append("migrating")
                 migrate.stamp(conn, metadata, _FIRST_REVISION)  # made by create_all before 0001
                 start = _FIRST_REVISION
             elif empty_only and current is not None:
                 return current, current, current
             elif current is not None and current not in migrate.revisions():
                 raise StoreError(_schema_problem(current, migrate.head()))  # a newer monitor's
+            if current != migrate.head():
+                wrote[:] = ["migrating"]
             migrate.upgrade(conn, metadata)
-            return current, migrate.current(conn), start
+            after = migrate.current(conn)
+            if wrote:  # a COMMIT of nothing written lost: run again, as a read
+                wrote.append("committing")
+            transaction.commit()
+            return current, after, start
 
 
 def _schema_problem(current: str | None, head: str) -> str:
