@@ -9,6 +9,8 @@ Every command is made by `command` (a `Command`) or in a `Group`, so that table 
     any other MonitorError                    its one-line message ("store: ..."), exit 1
     click.UsageError                          one line naming the command's --help, exit 2
     stdout's reader gone (`| head -1`)        nothing more written or said, exit 141 (SIGPIPE's)
+    Ctrl-C, SIGTERM                           one line, what it was doing and what it did
+                                              (`Command.stopped`), exit 130 or 143
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from monitor.cli.stops import CLOSED_PIPE, closed_pipe
+from monitor.cli.stops import CLOSED_PIPE, closed_pipe, stopped_by_signals
 from monitor.counts import count
 from monitor.errors import ConfigError, DefinitionError, MonitorError
 
@@ -175,14 +177,41 @@ def click_error(exc: MonitorError) -> click.ClickException:
     return click.ClickException(str(exc))
 
 
+# What a command stopped by Ctrl-C or SIGTERM was doing and what it did, after its name and
+# why ("status: stopped by SIGTERM …"): words, or words made of its parameters.
+Stopped = str | Callable[[dict[str, Any]], str]
+
+
 class Command(click.Command):
-    """A monitor command: a MonitorError it raises is one line on stderr, exit 1."""
+    """A monitor command: a MonitorError it raises is one line on stderr, exit 1. Ctrl-C or
+    SIGTERM ends it with one line, `NAME: interrupted …` or `NAME: stopped by SIGTERM …` and
+    `stopped` (what it was doing and what it did), exit 130 or 143, unless the command says
+    more itself at that moment (its own `stopped_by_signals`, inside this one): so no command
+    dies on SIGTERM with nothing said (exit -15) or says click's `Aborted!` (exit 1). Every
+    command has `stopped` but the daemon's (`run`, `serve`), which take the signals
+    themselves from their first line (`shutdown.Signals`)."""
+
+    def __init__(self, *args: Any, stopped: Stopped | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stopped = stopped
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with self._stops(ctx):
+                return super().invoke(ctx)
         except MonitorError as exc:
             raise click_error(exc) from exc
+
+    def _stops(self, ctx: click.Context) -> contextlib.AbstractContextManager[None]:
+        stopped = self.stopped
+        if stopped is None:
+            return contextlib.nullcontext()
+        name = ctx.command_path.partition(" ")[2] or ctx.command_path  # "db upgrade"
+
+        def said(why: str) -> str:
+            return f"{name}: {why} {stopped(ctx.params) if callable(stopped) else stopped}"
+
+        return stopped_by_signals(said)
 
 
 # A group run without its subcommand: its help, shown as written (click 8.2 on; before, it

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from monitor.cli.common import Runtime, group, pass_runtime
 from monitor.cli.stops import stopped_by_signals
 from monitor.counts import plural
+
+if TYPE_CHECKING:
+    from monitor.store import Upgrade
 
 
 @group("db")
@@ -19,19 +24,37 @@ def db_group() -> None:
     """
 
 
-@db_group.command("upgrade")
+@db_group.command("upgrade", stopped="before it began; the schema is as it was")
 @pass_runtime
 def db_upgrade_cmd(rt: Runtime) -> None:
     """Migrate the database (MONITOR_DATABASE_URL) to this version's schema; safe to run twice.
 
     In an empty database it creates the schema (on PostgreSQL the only command that does).
     It names each revision it ran that changes what users see (statuses, evidence), and when.
+    It migrates in one transaction: stopped (an error, Ctrl-C, SIGTERM) before that commits,
+    the schema is as it was. Ctrl-C or SIGTERM: one line saying which; exit 130 or 143.
 
     Example: monitor db upgrade
     """
     from monitor.store import upgrade_database
 
-    done = upgrade_database(rt.settings.database_url)
+    with stopped_by_signals(lambda why: f"db upgrade: {why} {UPGRADE_STOPPED}"):
+        done = upgrade_database(rt.settings.database_url)
+    after = f"once its one transaction committed: the schema is at revision {done.after}"
+    with stopped_by_signals(lambda why: f"db upgrade: {why} {after}"):
+        _said(done)
+
+
+# The upgrade runs in one transaction (`store.engine._upgrade`): stopped before it committed,
+# the transaction is rolled back (the connection is dropped with it), nothing of it stays.
+UPGRADE_STOPPED = (
+    "before its one transaction committed: nothing of it stays, the schema is as it was; run "
+    "`monitor db upgrade` again"
+)
+
+
+def _said(done: Upgrade) -> None:
+    """What an upgrade did, on stdout."""
     if done.created is not None:
         click.echo(f"db: created monitor's schema (revision {done.after}) in {done.created}")
     elif done.before == done.after:
@@ -51,7 +74,7 @@ AFTER_NOTICES = (
 )
 
 
-@db_group.command("current")
+@db_group.command("current", stopped="while reading the schema revision; nothing written")
 @pass_runtime
 def db_current_cmd(rt: Runtime) -> None:
     """Print the database's schema revision and this version's; exit 1 when they differ.
@@ -66,7 +89,9 @@ def db_current_cmd(rt: Runtime) -> None:
         raise SystemExit(1)
 
 
-@db_group.command("copy")
+@db_group.command(
+    "copy", stopped="before the copy began (nothing copied) or once it was done (all of it copied)"
+)
 @click.option(
     "--to",
     "target",

@@ -34,7 +34,7 @@ LABELED_PARTS = ("tune", "score", "all")
 GENERAL_NEWS = Path("tests/data/general-news")  # the shipped sample, relative to the checkout
 
 
-@command("validate")
+@command("validate", stopped="while checking the definitions and the feeds file; nothing written")
 @click.option(
     "--general-news",
     "general_news",
@@ -141,7 +141,7 @@ def _general_news(paths: tuple[Path, ...]) -> list[Entry]:
     return entries
 
 
-@command("test")
+@command("test", stopped="before it ran any example; nothing scored")
 @click.option(
     "--labeled",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -404,7 +404,13 @@ def _folder(_ctx: click.Context, _param: click.Parameter, value: str) -> Path:
     return Path(value)
 
 
-@command("init")
+@command(
+    "init",
+    stopped=lambda p: (
+        f"while laying out {p['directory']}; the files written so far stay "
+        "(`monitor init` writes over none)"
+    ),
+)
 @click.argument("directory", type=click.Path(file_okay=False), callback=_folder)
 def init_cmd(directory: Path) -> None:
     """Lay out a fresh watch list in DIRECTORY: indicators/ with an example indicator,
@@ -424,7 +430,12 @@ def init_cmd(directory: Path) -> None:
     click.echo(f"next: {go}monitor validate && monitor test && monitor check")
 
 
-@command("new")
+@command(
+    "new",
+    stopped=lambda p: (
+        f"while writing the skeleton of {p['indicator_id']}; its file, if written, stays"
+    ),
+)
 @click.argument("indicator_id", metavar="ID")
 @pass_runtime
 def new_cmd(rt: Runtime, indicator_id: str) -> None:

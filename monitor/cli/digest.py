@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,7 +15,16 @@ from monitor.cli.common import Day, Runtime, command, pass_runtime, take_over_cl
 from monitor.cli.stops import stopped_by_signals
 
 
-@command("digest")
+def _stopped(params: dict[str, Any]) -> str:
+    """What a digest stopped by a signal outside `--send`'s own line did (`Command.stopped`)."""
+    if params["preview"]:
+        out = params["out"]
+        kept = f", {out} left as it was" if out is not None else ""
+        return f"while building the preview; nothing sent{kept}"
+    return "before it began, or once it was done (`digest …: sent to …` says it was sent)"
+
+
+@command("digest", stopped=_stopped)
 @click.option("--preview", is_flag=True, help="Render without sending.")
 @click.option("--send", is_flag=True, help="Send it (once a day unless --force).")
 @click.option(

@@ -9,7 +9,7 @@ from monitor.cli.common import ROW_ID, Runtime, command, echo_json, json_option,
 from monitor.domain import Verdict
 
 
-@command("explain")
+@command("explain", stopped="while explaining; nothing written")
 @click.argument("target", metavar="INDICATOR[:OUTCOME]")
 @click.option("--entry", "entry_id", type=ROW_ID, metavar="ID", help="A stored entry's id.")
 @click.option("--title", help="A headline to explain instead of a stored entry.")

@@ -32,7 +32,7 @@ class Moment(click.ParamType):  # type: ignore[type-arg]  # generic in new click
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-@command("export")
+@command("export", stopped="before it began; nothing written")
 @click.argument("kind", type=click.Choice(KINDS))
 @click.option(
     "--format",

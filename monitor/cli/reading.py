@@ -38,7 +38,7 @@ def _sources(
     return value
 
 
-@command("match")
+@command("match", stopped="before or after reading the sources; nothing recorded")
 @click.argument("sources", metavar="SOURCE...", nargs=-1, required=True, callback=_sources)
 @json_option("One JSON object per line per match.")
 @pass_runtime
@@ -127,7 +127,7 @@ def _read_source(rt: Runtime, source: str) -> tuple[Entry, ...]:
     return parse_feed(body, feed_id="match", url=url, content_type=ctype).entries
 
 
-@command("status")
+@command("status", stopped="while reading the statuses; nothing written")
 @json_option("A JSON array, the items of GET /indicators.")
 @pass_runtime
 def status_cmd(rt: Runtime, as_json: bool) -> None:
@@ -178,7 +178,10 @@ def status_cmd(rt: Runtime, as_json: bool) -> None:
         click.echo(held)
 
 
-@command("history")
+@command(
+    "history",
+    stopped=lambda p: f"while reading the status changes of {p['indicator_id']}; nothing written",
+)
 @click.argument("indicator_id")
 @click.option(
     "--limit",
@@ -255,7 +258,7 @@ def _searchable(ctx: click.Context, param: click.Parameter, text: str) -> str:
         raise click.BadParameter(str(exc), ctx, param) from None
 
 
-@command("search")
+@command("search", stopped="before it searched; nothing shown")
 @click.argument("text", callback=_searchable)
 @click.option(
     "--limit",

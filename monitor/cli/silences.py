@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -30,7 +30,18 @@ def cli_user() -> str:
     return os.environ.get("USER", "").strip() or "cli"
 
 
-@command("silence")
+def _stopped(params: dict[str, Any]) -> str:
+    """What `monitor silence` stopped by a signal was doing (`Command.stopped`)."""
+    if params["listing"]:
+        return "while reading the silences; nothing written"
+    if params["end_id"] is not None:
+        return (f"while ending silence {params['end_id']}: it is ended whole or not at all "
+                "(`monitor silence --list` shows which)")  # fmt: skip
+    return (f"while beginning a silence of {params['indicator_id']}: it is recorded whole or "
+            "not at all (`monitor silence --list` shows which)")  # fmt: skip
+
+
+@command("silence", stopped=_stopped)
 @click.argument("indicator_id", metavar="[INDICATOR]", required=False)
 @click.option("--outcome", help="Hold back only changes to or from this outcome.")
 @click.option(

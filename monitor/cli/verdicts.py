@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -62,7 +63,23 @@ def _target(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[s
     return indicator_id, outcome_id
 
 
-@verdict_group.command("add")
+def _add_stopped(params: dict[str, Any]) -> str:
+    """What `monitor verdict add` stopped by a signal was doing (`Command.stopped`)."""
+    return (
+        f"while recording the verdict on entry {params['entry_id']}: it is recorded whole or "
+        "not at all (`monitor verdict list` shows which), and a status it moves that was not "
+        "recorded yet is recorded at the next check"
+    )
+
+
+def _export_stopped(params: dict[str, Any]) -> str:
+    output = params["output"]
+    if output is not None:
+        return f"while exporting the verdicts; nothing written, {output} left as it was"
+    return "while exporting the verdicts; the TSV on standard output may stop short"
+
+
+@verdict_group.command("add", stopped=_add_stopped)
 @click.argument("entry_id", metavar="ENTRY", type=ROW_ID)
 @click.argument("target", metavar="INDICATOR:OUTCOME", callback=_target)
 @click.argument("verdict", type=click.Choice(["yes", "no"]))
@@ -108,7 +125,7 @@ def _outside(rt: Runtime, verdict: Verdict) -> str:
     return f"; entry {verdict.entry_id} ({day}) is {why}, and is kept for `monitor verdict export`"
 
 
-@verdict_group.command("list")
+@verdict_group.command("list", stopped="while reading the verdicts; nothing written")
 @click.argument("indicator_id", metavar="[INDICATOR]", required=False)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @json_option("One JSON object per verdict.")
@@ -148,7 +165,7 @@ def verdict_list_cmd(rt: Runtime, indicator_id: str | None, limit: int, as_json:
         )
 
 
-@verdict_group.command("export")
+@verdict_group.command("export", stopped=_export_stopped)
 @click.option(
     "--format",
     "fmt",

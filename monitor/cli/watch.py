@@ -50,7 +50,11 @@ FORCE_HINT = "--force checks every feed now"
 NOTHING_READ = 3  # `monitor check`'s exit code when every feed it checked failed
 
 
-@command("check")
+@command(
+    "check",
+    stopped="outside its cycle (before it, or printing and sending alerts after it); what the "
+    "cycle stored stays stored",
+)
 @json_option("Print the changes as JSON lines.")
 @click.option(
     "--force",
@@ -181,7 +185,9 @@ class _Progress(logging.Filter):
             self._shown = False
 
 
-@command("replay")
+@command(
+    "replay", stopped="before it began to re-match, or once it was done; no status is left held"
+)
 @click.option(
     "--since",
     "since",
