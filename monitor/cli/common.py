@@ -23,6 +23,7 @@ import os
 import stat
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -204,8 +205,8 @@ class Command(click.Command):
 
     def _stops(self, ctx: click.Context) -> contextlib.AbstractContextManager[None]:
         stopped = self.stopped
-        if stopped is None:
-            return contextlib.nullcontext()
+        if stopped is None or threading.current_thread() is not threading.main_thread():
+            return contextlib.nullcontext()  # only the main thread takes signals
         name = ctx.command_path.partition(" ")[2] or ctx.command_path  # "db upgrade"
 
         def said(why: str) -> str:

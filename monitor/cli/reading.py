@@ -1,6 +1,7 @@
 """Commands that read: match (a dry run over feed files or URLs), status, history, search.
 
-Ctrl-C or SIGTERM ends `match` and `search` with one line and exit 130 or 143 (`stops`)."""
+Ctrl-C or SIGTERM ends each with one line and exit 130 or 143 (`stops`; `match` and `search`
+say how far they got, the others what they read: `Command.stopped`)."""
 
 from __future__ import annotations
 
