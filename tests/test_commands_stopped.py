@@ -21,15 +21,19 @@ from sqlalchemy import create_engine
 from monitor import migrate
 from monitor.cli import main
 from monitor.cli.common import Command
-from monitor.store import metadata, schema_status, upgrade_database
+from monitor.domain import Definitions
+from monitor.store import metadata, open_store, schema_status, upgrade_database
 from monitor.store.engine import _UPGRADE_LOCK
 from tests.test_check_interrupted import SIGNALS
 from tests.test_cli_ops import shipped
 from tests.test_export_interrupted import locked, waiting
 from tests.test_leases import wait_for
 from tests.test_replay_held import monitor
+from tests.webdata import VISA_HERALD, WEB, cli_entry_id, defs, populate
 
 pytestmark = pytest.mark.postgres
+
+__all__ = ["defs"]  # fixture
 
 HEAD = migrate.head()
 BEFORE = f"{int(HEAD) - 1:04d}"  # the revision before the code's
@@ -186,3 +190,34 @@ def test_an_upgrade_stopped_as_it_migrates_leaves_the_schema_as_it_was(
         ).fetchall()
     assert columns == []
     assert upgrade_database(older).after == HEAD
+
+
+@SIGNALS
+def test_a_verdict_stopped_as_it_is_recorded_says_it_is_recorded_whole_or_not_at_all(
+    postgres_url: str, defs: Definitions, signum: int, code: int, why: str
+) -> None:
+    """`monitor verdict` waits to write its verdict (the test locked the table); stopped there,
+    it says what it was recording and where to see whether it was: it was not. It died with
+    nothing said (-15)."""
+    with open_store(postgres_url) as store:
+        populate(store, defs)
+        before = store.verdicts()
+    env = {
+        "MONITOR_DATABASE_URL": postgres_url,
+        "MONITOR_INDICATORS_DIR": str(WEB / "indicators"),
+        "MONITOR_FEEDS_FILE": str(WEB / "feeds.yaml"),
+    }
+    entry = cli_entry_id(env, VISA_HERALD)
+    args = ["verdict", str(entry), "visa-easing:eased", "no"]
+
+    returncode, out, err = stopped_while_waiting(postgres_url, "verdict", signum, args, env)
+
+    assert returncode == code, err
+    assert err.splitlines()[-1] == (
+        f"Error: verdict add: {why} while recording the verdict on entry {entry}: it is "
+        "recorded whole or not at all (`monitor verdict list` shows which), and a status it "
+        "moves that was not recorded yet is recorded at the next check"
+    )
+    assert "Traceback" not in err and "Aborted!" not in err and out == ""
+    with open_store(postgres_url) as store:
+        assert store.verdicts() == before
