@@ -6,7 +6,6 @@ database's folder cannot be made or written, before anything is created.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from datetime import time
@@ -21,8 +20,6 @@ from monitor.errors import ConfigError
 from monitor.settings.model import Settings
 
 PREFIX = "MONITOR_"
-
-log = logging.getLogger("monitor.settings")
 
 
 def load_settings(env_file: Path = Path(".env")) -> tuple[Settings, list[str]]:
