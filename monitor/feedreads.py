@@ -1,5 +1,5 @@
-"""The fetch side of a check cycle: due feeds claimed CLAIM_BATCH at a time and fetched as a
-sliding window, each result with its parse job in the order the fetches finish; and one feed's
+"""The fetch side of a check cycle: due feeds claimed a batch at a time and fetched as a sliding
+window, each result with its parse job in the order the fetches finish; and one feed's
 read made what the store keeps: its entries and the feed's new state (`FetchRecord`: validators,
 back-off, title, warning, and the items known again under a new guid or link), counted in the
 cycle's report once it is stored (`tally`; a read left out is counted as dropped).
@@ -26,7 +26,8 @@ from monitor.store import DueFeed, FetchRecord
 
 log = logging.getLogger("monitor.pipeline")  # a feed's failure or warning is logged as the cycle's
 
-CLAIM_BATCH = 256  # feeds claimed at once; the next claim comes when few are left to fetch
+CLAIM_BATCH = 256  # feeds claimed at once alone on SQLite; the next claim when none is left
+SHARED_CLAIM = 4  # fetch windows (`concurrency`) claimed at once where daemons share the claims
 LULL = 0.1  # seconds without a fetch ending after which what is parsed is stored
 _UNCHANGED = (FetchStatus.NOT_MODIFIED, FetchStatus.UNCHANGED)  # counted as not modified
 
@@ -34,13 +35,19 @@ _UNCHANGED = (FetchStatus.NOT_MODIFIED, FetchStatus.UNCHANGED)  # counted as not
 def _claim(
     ctx: Context, leases: Leases, *, now: datetime, clock: Callable[[], datetime] | None
 ) -> list[DueFeed]:
-    """The next feeds due at `now` that the cycle does not hold yet, leased for `ctx.lease`
-    from the moment they are claimed."""
+    """The next feeds due at `now` (the longest due first) that the cycle does not hold yet,
+    leased for `ctx.lease` from the moment they are claimed: CLAIM_BATCH of them alone on
+    SQLite; where daemons share the claims (PostgreSQL: `Store.shares_claims`) SHARED_CLAIM
+    fetch windows, so that a daemon holds no more due feeds than it is about to fetch, and
+    daemons that tick together each claim and fetch a part of a cycle's feeds (the first to
+    claim took up to 256, and the others found none)."""
     current = clock() if clock else now
     lease = ctx.lease + (current - now)
+    shared = ctx.store.shares_claims
+    limit = SHARED_CLAIM * max(1, ctx.limits.concurrency) if shared else CLAIM_BATCH
     due = ctx.store.due_feeds(
-        now, owner=ctx.owner, lease=lease, limit=CLAIM_BATCH, skip=leases.claimed,
-        force=ctx.force, current=current,
+        now, owner=ctx.owner, lease=lease, limit=limit, skip=leases.claimed, force=ctx.force,
+        current=current,
     )  # fmt: skip
     leases.hold(f.id for f in due)
     return due

@@ -207,11 +207,12 @@ def run_cycle(
 ) -> CycleReport:
     """Fetch every due feed, store what is new, and record the status changes that follow.
 
-    Feeds are claimed `feedreads.CLAIM_BATCH` at a time, each batch leased from its claim (by
-    `clock`); the leases are renewed while the cycle holds the feeds. When `ctx.stop` is set,
-    the fetches in flight are abandoned, what was answered is stored, the other feeds are
-    released and FetchStopped is raised; past `ctx.cycle_deadline` the same happens without
-    raising."""
+    Feeds are claimed a batch at a time (`feedreads.fetch_due`: on PostgreSQL a few fetch
+    windows, so daemons ticking together share them), each batch leased from
+    its claim (by `clock`); the leases are renewed while the cycle holds the feeds. When
+    `ctx.stop` is set, the fetches in flight are abandoned, what was answered is stored, the
+    other feeds are released and FetchStopped is raised; past `ctx.cycle_deadline` the same
+    happens without raising."""
     report = CycleReport(started_at=now)
     deadline = now + ctx.cycle_deadline
     ctx.matcher.take_timeouts()  # the cycle's own, below

@@ -495,8 +495,11 @@ def test_feeds_are_claimed_in_batches_each_leased_from_its_claim(
         return due
 
     monkeypatch.setattr(store, "due_feeds", spy)
-    # A day's deadline: these cycles are long on purpose.
+    # A day's deadline: these cycles are long on purpose. Two fetches at once: PostgreSQL's
+    # claims are of one such window (SHARED_CLAIM), SQLite's of CLAIM_BATCH.
     ctx = replace(context(shipped, store, feeds), fetcher=fetcher, cycle_deadline=timedelta(days=1))
+    ctx = replace(ctx, limits=replace(ctx.limits, concurrency=2))
+    monkeypatch.setattr(feedreads, "SHARED_CLAIM", 1)
 
     report = run_cycle(ctx, now=NOW, clock=clock)
 

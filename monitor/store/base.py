@@ -138,6 +138,14 @@ class StoreBase:
     def dialect(self) -> str:
         return self._engine.dialect.name
 
+    @property
+    def shares_claims(self) -> bool:
+        """Whether several daemons may claim this database's due feeds at once (PostgreSQL): a
+        cycle then claims a few fetch windows of them at a time (`feedreads.SHARED_CLAIM`), so
+        that daemons ticking together share them. SQLite serves one daemon, which claims them
+        in large batches."""
+        return self.dialect == "postgresql"
+
     def close(self) -> None:
         self._engine.dispose()
 
