@@ -480,8 +480,8 @@ def test_a_near_group_from_a_vocabulary_is_named(vocab_matcher: Matcher) -> None
     assert [g.listed for g in rule.groups] == [3, 3]
     assert text_lines(found)[1] == (
         "  no  near (within 2) in no sentence: group 1 (@actors.china): Xi Jinping (1); "
-        "group 2 (3 terms, 2 from @actors.north-korea): none found"
-    )
+        "group 2 (3 terms, 2 from @actors.north-korea): none found; missing: DPRK"
+    )  # DPRK is written in the list; the vocabulary's two are named by it
     groups = as_json(found)["outcomes"][0]["rule"]["groups"]
     assert [g["vocabularies"] for g in groups] == [
         ({"vocabulary": "@actors.china", "listed": 3},),
@@ -743,8 +743,8 @@ def test_a_near_of_single_terms_some_missing_says_every_group_is_needed(tmp_path
     lines = text_lines(explain_entry(matcher, "x", "Seoul and Beijing launch working group", ""))
     assert lines[1] == (
         "  no  near (within 4) not in the entry: group 1: launch (1); group 2: none found;"
-        " group 3: working group (1); each of its 3 terms is a group of its own, and every group"
-        " must be found: alternatives go in one group, a list (terms: [[A, B], C])"
+        " group 3: working group (1); missing: set up; each of its 3 terms is a group of its own,"
+        " and every group must be found: alternatives go in one group, a list (terms: [[A, B], C])"
     )
     lines = text_lines(explain_entry(matcher, "x", "Beijing hosts a trade fair", ""))
     assert lines[1] == (

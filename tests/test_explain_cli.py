@@ -5,6 +5,7 @@ errors."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from html import escape
 from pathlib import Path
@@ -277,6 +278,63 @@ def test_with_tokens_set_the_endpoint_needs_one(database: str) -> None:
             refused = httpx.get(url, timeout=60)
             allowed = httpx.get(url, headers={"Authorization": "Bearer t0ken"}, timeout=60)
     assert (refused.status_code, allowed.status_code) == (401, 200)
+
+
+LACKS = """\
+id: lacks
+group: g
+title: parts some of whose terms occur
+question: q
+outcomes:
+  - id: all-of
+    label: an all of its own terms, two found
+    rule: {all: [Korean, flights, Beijing, Gimpo, {any: [resum*, restart*]}]}
+  - id: near-of
+    label: a near, one group found
+    rule: {near: {terms: [[Incheon, Gimpo], [Osaka, Tokyo]], within: 3}}
+  - id: far
+    label: a near whose groups are found, too far apart
+    rule: {near: {terms: [Korean, hiatus], within: 2}}
+"""
+
+
+def test_what_a_part_some_of_whose_terms_occur_lacks_is_said_alike_everywhere(
+    env: dict[str, str], database: str, tmp_path: Path
+) -> None:
+    """The text, --json, the endpoint and its page: an `all` names its terms not found, a
+    `near` those of its groups not found, not the other alternatives of a group found."""
+    indicators = tmp_path / "indicators"
+    shutil.copytree(webdata.WEB / "indicators", indicators)
+    (indicators / "lacks.yaml").write_text(LACKS)
+    env = {**env, "MONITOR_INDICATORS_DIR": str(indicators)}
+    entry = entry_id(env, FLIGHTS)
+    text = run(env, "explain", "lacks", "--entry", str(entry)).stdout.splitlines()
+    printed = json.loads(run(env, "explain", "lacks", "--entry", str(entry), "--json").stdout)
+    defs = load_definitions(indicators, webdata.WEB / "feeds.yaml")
+    with open_store(database) as store:
+        app = create_app(store=store, definitions=lambda: defs, settings=webdata.settings(),
+                         clock=lambda: NOW)  # fmt: skip
+        with WebServer(app, host="127.0.0.1", port=0) as server:
+            url = f"{server.url}/indicators/lacks/explain/{entry}"
+            served = httpx.get(url, timeout=60).json()
+            page = httpx.get(url, headers={"Accept": "text/html"}, timeout=60).text
+
+    said = [
+        "  no  all (4 terms) not in the entry: Korean (1), flights (1); missing: Beijing, Gimpo",
+        "  no  near (within 3) not in the entry: group 1: Incheon (1); group 2: none found;"
+        " missing: Osaka, Tokyo",
+        "  no  near (within 2) not in the entry: group 1: Korean (1); group 2: hiatus (1);"
+        " every group found, but not close enough",
+    ]
+    assert [text[1], text[4], text[6]] == said
+    assert text[2] == "      yes any (2 terms) in the entry: resum* (1)"  # restart* not named
+    assert served == printed
+    all_of, near_of, far = (o["rule"] for o in printed["outcomes"])
+    assert all_of["terms"]["missing"] == ["Beijing", "Gimpo"]
+    assert [g["missing"] for g in near_of["groups"]] == [["Gimpo"], ["Osaka", "Tokyo"]]
+    assert [bool(g["found"]) for g in near_of["groups"]] == [True, False]
+    assert [bool(g["found"]) for g in far["groups"]] == [True, True]
+    assert all(escape(line.strip(), quote=False) in page for line in said)
 
 
 # An entry of a feed the indicator does not read (its `feeds:`) is never its evidence: the

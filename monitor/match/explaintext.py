@@ -129,21 +129,24 @@ def _verdict(outcome: OutcomeExplanation) -> str:
 
 def _tree(node: NodeExplanation, indent: str, needed: bool = True) -> list[str]:
     """A line per node; nested rules none of whose terms occur are counted, not shown. A part
-    none of whose terms occur names those it needed (`_missing`), unless it is beneath a `none`
-    (not `needed`): there a term not found is a veto that did not fire, which nothing needs."""
+    none of whose terms occur names those it needed (`_missing`), one that does not hold though
+    some occur those of its own it lacks (`_lacks`), unless it is beneath a `none` (not
+    `needed`): there a term not found is a veto that did not fire, which nothing needs."""
+    collapsed = node.children and not node.holds and not any(map(_found_beneath, node.children))
     if node.operator == "none":
         holds, what = _veto(node)
         line = f"{indent}{'yes' if holds else 'no '} {_name(node)}: {what}"
     else:
         mark = "yes" if node.holds else "no "
-        line = f"{indent}{mark} {_name(node)} {_where(node)}{_details(node)}"
-    missing = _missing((node,)) if needed and not node.holds else ""
-    if node.children and not node.holds and not any(map(_found_beneath, node.children)):
+        lacks = "" if collapsed or not needed or node.holds else _lacks(node)
+        line = f"{indent}{mark} {_name(node)} {_where(node)}{_details(node, lacks)}"
+    if collapsed:
+        missing = _missing((node,)) if needed else ""
         names = ", ".join(_vocabularies_beneath(node))
         among = f"{count(len(node.children), 'nested rule')}{f' ({names})' if names else ''}"
         return [f"{line} ({among}, none of their terms found{missing})"]
     if not node.children and not _found_beneath(node):
-        return [line + missing]
+        return [line]
     lines = [line]
     # the alternatives of an `any` (the parts of a `none`) none of whose terms occur are
     # counted; the parts of an `all` that fails are each a reason, and shown
@@ -191,6 +194,22 @@ def _missing(parts: Sequence[NodeExplanation]) -> str:
 
     for part in parts:
         gather(part)
+    return _named(tuple(names), more)
+
+
+def _lacks(node: NodeExplanation) -> str:
+    """`; missing: …`: the terms a part that does not hold lists itself and lacks (a nested
+    rule's are named on its own line): a `near`'s those of its groups none of whose terms
+    occur, since a group found needs none of its other terms."""
+    if node.operator != "near":
+        return _named(node.terms.missing, node.terms.missing_more)
+    absent = [group for group in node.groups if not group.found]
+    names = dict.fromkeys(term for group in absent for term in group.missing)
+    return _named(tuple(names), sum(group.missing_more for group in absent))
+
+
+def _named(names: Sequence[str], more: int) -> str:
+    """`; missing: placeholder, visa* and 3 more`, at most MAX_TERMS named; "" for none."""
     if not names:
         return ""
     shown = list(names)[:MAX_TERMS]
@@ -287,17 +306,19 @@ def _where(node: NodeExplanation) -> str:
     return f"in {_sentences(node.sentences)}"
 
 
-def _details(node: NodeExplanation) -> str:
+def _details(node: NodeExplanation, lacks: str) -> str:
+    """Its terms found, then what it `lacks` (`; missing: …`, its own terms: a nested rule's
+    are named on its line), then, for a `near`, why it does not hold when that is not all."""
     if node.operator == "near":
         groups = "; ".join(_group(n, group) for n, group in enumerate(node.groups, 1))
-        return f": {groups}{_apart(node)}"
+        return f": {groups}{lacks}{_apart(node)}"
     if node.operator == "scope" or not node.terms.listed:
         return ""
     nothing = "none found"
     if node.children:  # its own terms: a nested rule's are shown on the lines below
         beneath = any(map(_found_beneath, node.children))
         nothing = "none of its own terms found" if beneath else "none of its terms found"
-    return f": {_found(node.terms) or nothing}"
+    return f": {_found(node.terms) or nothing}{lacks}"
 
 
 def _apart(node: NodeExplanation) -> str:
@@ -311,6 +332,10 @@ def _apart(node: NodeExplanation) -> str:
         return f"; {where}close enough, but not in {listed}"
     if node.together:
         return f"; every group in {_sentences(node.together)}, but not close enough"
+    if all(group.found for group in node.groups):  # too far apart: nothing is missing
+        if node.scope == "sentence":
+            return "; every group found, but no sentence holds them all"
+        return "; every group found, but not close enough"
     return _flat_alternatives(node.groups)
 
 
