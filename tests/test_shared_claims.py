@@ -12,10 +12,13 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
 
 from monitor.cycle import CycleReport
 from monitor.definitions import load_definitions
-from monitor.domain import Definitions
+from monitor.domain import Definitions, Feed
 from monitor.fetch import FetchLimits
 from monitor.match import Matcher
 from monitor.pipeline import Context, prepare, run_cycle
@@ -27,6 +30,7 @@ from tests.news import Item, rss
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 FEEDS = [f"f{n:02d}" for n in range(20)]
 AGENTS = ("monitor-test-a", "monitor-test-b")  # how the feed server tells the daemons apart
+HOUR = timedelta(hours=1)
 HANG = 60  # seconds: only turns a hang (a daemon that never asks) into a failure
 
 
@@ -122,3 +126,24 @@ def test_two_daemons_ticking_together_share_the_due_feeds(
         again = [run_cycle(ctx, now=NOW + timedelta(minutes=1)) for ctx in contexts]
         assert [r.feeds_checked for r in again] == [0, 0]
         assert len(feed_server.requests) == len(FEEDS)
+
+
+def test_a_claim_sends_the_feeds_it_skips_as_one_parameter(postgres_url: str) -> None:
+    """A cycle's claims each skip every feed it claimed before: sent one parameter each, the
+    claims of a long cycle cost more and more (175 ms instead of 66 for 500 feeds)."""
+    feeds = [Feed(f"g{n:03d}", f"http://127.0.0.1:9/g{n:03d}.xml") for n in range(300)]
+    sent: list[int] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "SKIP LOCKED" in statement:
+            sent.append(len(parameters))
+
+    with open_store(postgres_url) as store:
+        store.sync_feeds(feeds, now=NOW)
+        event.listen(store._engine, "before_cursor_execute", record)
+        held: list[str] = []
+        while due := store.due_feeds(NOW, owner="web1:100", lease=HOUR, limit=64, skip=held):
+            assert not {f.id for f in due} & set(held)  # none claimed twice
+            held += [f.id for f in due]
+        assert sorted(held) == [f.id for f in feeds]
+        assert len(sent) == 6 and len(set(sent)) == 1, sent  # as many with 0 skipped as 256

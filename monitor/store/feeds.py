@@ -335,7 +335,7 @@ class FeedsMixin(StoreBase):
             select(*_DUE_COLUMNS)
             .where(feed_table.c.active, free)
             .where(due)
-            .where(feed_table.c.id.not_in(list(skip)))
+            .where(self._not_in(feed_table.c.id, skip))
             .order_by(nulls_first(feed_table.c.next_check_at), feed_table.c.id)
             .limit(limit)
         )
