@@ -14,7 +14,14 @@ address the feed was asked at), and its HTML content gives the new status, why (
 evidence does not say) and each piece of evidence: headline linked to the article, publisher,
 date, then as the digest shows it: the snippet without the headline (`views.lede`) and the
 matched terms as words (`shownterms.shown_terms`, a regex never by its source). A change a
-silence held says so, as its alert does (`silences.held_back`). A change of an indicator no
+silence held says so, as its alert does (`silences.held_back`). A piece an analyst judged `no`
+after the change, itself or as a copy of its story, is marked under it in the words of `monitor
+history` and the digest (`✗ judged not relevant by ana at …`, `match.judged`); the entry's
+`updated` does not move for it: the verdict is a correction of the record, not news, and a reader
+that showed the old change as new again for every `no` on its evidence would repeat the past
+(a `no` that moves a status is news: it records a change of its own, its reason the verdict). The
+body and its ETag change, and `Last-Modified` (`marked_at`) is the latest verdict marked when
+later than every entry's `updated`, so a poll fetches the marks. A change of an indicator no
 longer defined (its file removed) is titled as it kept it (its title then; its id if recorded
 before that was kept) marked "(no longer defined)", as in the digest, and links to its history
 (GET /indicators/{id}/history, still served) instead of its page, which is gone.
@@ -37,11 +44,19 @@ from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
 from monitor.domain import StatusChange, iso_time
+from monitor.match.judged import JudgedSince, Piece
 from monitor.shownterms import shown_terms
 from monitor.silences import Outgoing, held_back
 from monitor.views import clean, lede, page_address, unread_lines, web_url
 
-__all__ = ["CONTENT_TYPE", "FEED_LIMIT", "changes_feed", "entry_id", "tag_authority"]
+__all__ = [
+    "CONTENT_TYPE",
+    "FEED_LIMIT",
+    "changes_feed",
+    "entry_id",
+    "marked_at",
+    "tag_authority",
+]
 
 ATOM = "http://www.w3.org/2005/Atom"
 CONTENT_TYPE = "application/atom+xml; charset=utf-8"
@@ -72,11 +87,13 @@ def changes_feed(
     authority: str,
     indicator_id: str | None = None,
     now: datetime,
+    judged: Sequence[Mapping[Piece, JudgedSince]] = (),
 ) -> bytes:
     """The feed of `changes` (newest first, by when they went out: `Outgoing.at`), of every
     indicator or of `indicator_id`'s; `titles` maps the ids of the indicators defined to their
     titles (a change of any other is of one no longer defined), `base_url` is where the pages
-    are."""
+    are; `judged`: per change, its pieces an analyst judged `no` since (`views.judged_since`),
+    marked in its content (its `updated` stays: see the module's docstring)."""
     feed = ET.Element(f"{{{ATOM}}}feed")
     alternate_type = "text/html"
     if indicator_id is None:
@@ -102,8 +119,9 @@ def changes_feed(
     author = ET.SubElement(feed, f"{{{ATOM}}}author")
     _text(author, "name", "monitor")
     _text(feed, "generator", "monitor")
-    for change in changes:
-        _entry(feed, change, titles, base_url, authority)
+    marks = list(judged) or [{} for _c in changes]
+    for change, marked in zip(changes, marks, strict=True):
+        _entry(feed, change, titles, base_url, authority, marked)
     ET.register_namespace("", ATOM)
     document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return document + b"\n"
@@ -115,6 +133,7 @@ def _entry(
     titles: Mapping[str, str],
     base_url: str,
     authority: str,
+    judged: Mapping[Piece, JudgedSince],
 ) -> None:
     change = out.change
     entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
@@ -133,17 +152,25 @@ def _entry(
     category = ET.SubElement(entry, f"{{{ATOM}}}category")
     category.set("term", _xml(change.indicator_id))
     category.set("label", _xml(name))
-    content = _text(entry, "content", _content_html(out, removed=removed))
+    content = _text(entry, "content", _content_html(out, judged, removed=removed))
     content.set("type", "html")
+
+
+def marked_at(judged: Sequence[Mapping[Piece, JudgedSince]]) -> datetime | None:
+    """When the latest mark of a feed's pieces was given: its `Last-Modified` when later than
+    the entries' `updated` (the body changed then, though no entry moved)."""
+    return max((since.at for marks in judged for since in marks.values()), default=None)
 
 
 def _history_address(base_url: str, indicator_id: str) -> str:
     return f"{base_url.rstrip('/')}/indicators/{quote(indicator_id, safe='')}/history"
 
 
-def _content_html(out: Outgoing, *, removed: bool = False) -> str:
+def _content_html(
+    out: Outgoing, judged: Mapping[Piece, JudgedSince] | None = None, *, removed: bool = False
+) -> str:
     """The entry's content: HTML, every feed-derived text escaped (ElementTree escapes the
-    whole once more as XML text)."""
+    whole once more as XML text); a piece in `judged` is marked `✗ judged not relevant by…`."""
     e, change = html.escape, out.change
     parts = [
         f"<p>Now <strong>{e(change.new_status)}</strong> (was {e(change.old_status)}), "
@@ -172,10 +199,19 @@ def _content_html(out: Outgoing, *, removed: bool = False) -> str:
                 + (f"<br>“{e(_xml(said))}”" if said else "")
                 + (f"<br>matched: {e(_xml(words))}" if words else "")
                 + ("<br>confirmed by an analyst" if item.judged else "")
+                + _not_relevant((judged or {}).get((item.entry_id, item.outcome_id)))
                 + "</li>"
             )
         parts.append(f"<p>Evidence:</p><ul>{''.join(items)}</ul>")
     return "".join(parts)
+
+
+def _not_relevant(since: JudgedSince | None) -> str:
+    """Under a piece judged `no` since its change: the words of `monitor history` and the digest,
+    the time as the feed writes times (ISO 8601, UTC)."""
+    if since is None:
+        return ""
+    return f"<br>✗ {html.escape(_xml(since.words(iso_time(since.at))))}"
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:

@@ -379,7 +379,7 @@ def judged_since(
     """Per change of `changes`, its pieces of evidence an analyst judged `no` since, itself or
     a copy of its story (`match.judged.judged_marks`), from one read of the verdicts (standing
     as of `until`: a past day's digest): what the digest, `monitor history`, its `--json`, the
-    history endpoint and the indicator's page mark."""
+    history endpoint, the indicator's page, the changes export and the Atom feeds mark."""
     from monitor.match.judged import judged_marks  # `status` needs no match package
 
     if not any(c.evidence for c in changes):
@@ -452,7 +452,8 @@ def exported(
     """`monitor export KIND` and GET /export/KIND: a stream of rows, read from the store a page
     at a time. `history`: the statuses each indicator held, one row per stretch of time (those
     still holding at `since` or later); `changes`: every status change at or after `since`, in
-    the order recorded; `evidence`: each piece of evidence of those changes.
+    the order recorded, its evidence judged `no` since marked (`judged_since`, as the history);
+    `evidence`: each piece of evidence of those changes.
 
     Raises KeyError at once (not when the stream is read) for an `indicator_id` that is neither
     defined nor in the store: a removed indicator's history stays exportable. `kept_since`:
@@ -463,9 +464,9 @@ def exported(
     ids = _exported_ids(definitions, store, indicator_id)
     if kind == "history":
         return _history_rows(store, ids, since, kept_since)
-    changes = store.iter_changes(indicator_id=indicator_id, since=since)
     if kind == "changes":
-        return (ChangeOut.of(c) for c in changes)
+        return _marked_changes(store, indicator_id, since)
+    changes = store.iter_changes(indicator_id=indicator_id, since=since)
     return (
         ChangeEvidenceOut.of_change(
             c,
@@ -476,6 +477,16 @@ def exported(
         for c in changes
         for item in c.evidence
     )
+
+
+def _marked_changes(
+    store: Store, indicator_id: str | None, since: datetime | None
+) -> Iterator[ChangeOut]:
+    """The changes export: each change as the history gives it, its pieces judged `no` since
+    marked (`judged_since`), from one read of the verdicts per page of changes read."""
+    for page in store.iter_change_pages(indicator_id=indicator_id, since=since):
+        for change, judged in zip(page, judged_since(store, page), strict=True):
+            yield ChangeOut.of(change, judged)
 
 
 def _exported_ids(definitions: Definitions, store: Store, indicator_id: str | None) -> list[str]:

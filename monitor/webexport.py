@@ -9,14 +9,15 @@ guard as its other read endpoints (a bearer token with MONITOR_API_TOKEN set).
     GET /indicators/{id}/changes.atom    one indicator's (also one no longer defined)
 
 An export is streamed as the store reads it, a page at a time (`monitor.views.exported`,
-`monitor.export`): its first chunk is read before the answer starts, so a database that does
-not answer is a 503, not a cut-off file. A feed is small (`atom.FEED_LIMIT` changes) and
-answered with an ETag; If-None-Match gives 304. A feed leaves out the changes a silence in force
-holds and shows those a silence held when it ends (`silences.feed_changes`, as the alerts and the
-digest): a poll reads the changes recorded last that are not held (by when recorded: a change to
-`unknown` recorded now may be dated days before, and goes out now), the silences ending after
-the oldest of them was recorded, and of those that ended since, the changes each held — index
-ranges, not the history.
+`monitor.export`): its first chunk is read before the answer starts, so a database that does not
+answer is a 503, not a cut-off file. A feed is small (`atom.FEED_LIMIT` changes) and answered
+with an ETag; If-None-Match gives 304. Its evidence judged `no` since is marked
+(`views.judged_since`, one read of the verdicts a poll, as a page of the changes export). A feed
+leaves out the changes a silence in force holds and shows those a silence held when it ends
+(`silences.feed_changes`, as the alerts and the digest): a poll reads the changes recorded last
+that are not held (by when recorded: a change to `unknown` recorded now may be dated days
+before, and goes out now), the silences ending after the oldest of them was recorded, and of
+those that ended since, the changes each held — index ranges, not the history.
 """
 
 from __future__ import annotations
@@ -203,6 +204,7 @@ def _outgoing(store: Store, indicator_id: str | None, now: datetime) -> list[Out
 def _feed(request: Request, state: Served, indicator_id: str | None) -> Response:
     now = state.clock()
     changes = _outgoing(state.store, indicator_id, now)
+    judged = views.judged_since(state.store, [out.change for out in changes])
     public_url = state.settings.public_url
     base = public_url or str(request.base_url)
     body = atom.changes_feed(
@@ -213,10 +215,12 @@ def _feed(request: Request, state: Served, indicator_id: str | None) -> Response
         authority=atom.tag_authority(public_url),
         indicator_id=indicator_id,
         now=now,
+        judged=judged,
     )
     etag = server.etag_of(body)
     headers = {"ETag": etag, **server.cache_headers(guarded=bool(state.settings.named_tokens()))}
-    last_modified = max((c.at for c in changes), default=None)
+    went_out = [c.at for c in changes]  # a mark changes the body, moving no entry's `updated`
+    last_modified = max([*went_out, *filter(None, [atom.marked_at(judged)])], default=None)
     if last_modified is not None:
         headers["Last-Modified"] = server.http_date(last_modified)
     if server.not_modified(request.headers, etag, last_modified):

@@ -138,8 +138,8 @@ class ChangeEvidenceItemOut(EvidenceOut):
     judged_since: JudgedSinceOut | None = Field(
         default=None,
         description="The analyst's `no` that stands on it, given after the change (`monitor "
-        "history` says `✗ judged not relevant by WHO at WHEN`); null when none does, or a "
-        "later `yes` stands instead, and always in `GET /export/changes`, the record as it is.",
+        "history` says `✗ judged not relevant by WHO at WHEN`, as the Atom feeds do); null "
+        "when none does, or a later `yes` stands instead (`GET /export/changes` marks it too).",
     )
 
     @classmethod
