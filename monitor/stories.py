@@ -175,7 +175,9 @@ def copy_finder(originals: Sequence[Evidence]) -> Callable[[Evidence], int | Non
     index = _StoryIndex(prints)
     for item, fingerprint in zip(originals, prints, strict=True):
         index.start(fingerprint, item.entry_id)
-    return lambda item: index.original(_fingerprint(item))
+    # An item asked about is never indexed: its prefixes are not kept (a finder kept for many
+    # reads, `match.judged`, would hold every item it was asked about).
+    return lambda item: index.original(_fingerprint(item), keep=False)
 
 
 _KEY_BYTES = 8  # story keys are signed 64-bit integers (a BIGINT column on both databases)
@@ -275,8 +277,9 @@ class _StoryIndex:
             for shingle in self._prefix(shingles):
                 self._by_shingle[shingle].append(story)
 
-    def original(self, fingerprint: _Fingerprint) -> int | None:
-        """The entry id of a story's first copy this item is a copy of, or None."""
+    def original(self, fingerprint: _Fingerprint, *, keep: bool = True) -> int | None:
+        """The entry id of a story's first copy this item is a copy of, or None; `keep`: the
+        item's prefixes, for when it starts a story (`start`)."""
         for story, entry_id in self._links.get(fingerprint.link, ()):
             if not _told_apart(story, fingerprint):
                 return entry_id
@@ -285,7 +288,7 @@ class _StoryIndex:
         compared: set[int] = set()
         for mine in fingerprint.sets:  # a lede's shingles are only in ledes' buckets
             same = fingerprint.publisher if mine is fingerprint.lede else None
-            for shingle in self._prefix(mine):
+            for shingle in self._prefix(mine, keep=keep):
                 for shingles, entry_id in self._by_shingle.get(shingle, ()):
                     if id(shingles) not in compared and self._publishers[entry_id] != same:
                         compared.add(id(shingles))
@@ -293,14 +296,16 @@ class _StoryIndex:
                             return entry_id
         return None
 
-    def _prefix(self, shingles: frozenset[str]) -> list[str]:
-        """The set's first shingles, worked out once (an item that starts a story asked first);
-        none of a set too small to be like another (`_jaccard`)."""
+    def _prefix(self, shingles: frozenset[str], *, keep: bool = True) -> list[str]:
+        """The set's first shingles, worked out once (an item that starts a story asked first,
+        unless not `keep`); none of a set too small to be like another (`_jaccard`)."""
         found = self._prefixes.get(shingles)
         if found is None:
             order = sorted(shingles) if len(shingles) >= _MIN_SHINGLES else []
             order.sort(key=self._count)  # by (count, shingle): by shingle, then (stable) count
-            found = self._prefixes[shingles] = order[: _prefix_size(len(order))]
+            found = order[: _prefix_size(len(order))]
+            if keep:
+                self._prefixes[shingles] = found
         return found
 
 

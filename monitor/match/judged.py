@@ -11,7 +11,8 @@ with `not_relevant_words`; the change stays as it was recorded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -134,9 +135,11 @@ def judged_marks(
     for v, entry in judged:
         if v.verdict == Judgement.NO:
             noes.setdefault((v.indicator_id, v.outcome_id), []).append((v, entry))
-    finders = {key: copy_finder([entry for _v, entry in found]) for key, found in noes.items()}
+    finders = {key: _finder(tuple(entry for _v, entry in found)) for key, found in noes.items()}
     by_entry = {key: {v.entry_id: v for v, _e in found} for key, found in noes.items()}
+    last_no = {key: max(v.at for v, _e in found) for key, found in noes.items()}
     found_ledes = ledes or {}
+    originals: dict[tuple[tuple[str, str], Evidence], int | None] = {}  # a story listed again
     marks: list[dict[Piece, JudgedSince]] = []
     for change in changes:
         mine: dict[Piece, JudgedSince] = {}
@@ -147,15 +150,25 @@ def judged_marks(
                 if verdict.verdict == Judgement.NO and verdict.at > change.at:
                     mine[piece.entry_id, piece.outcome_id] = _mark(verdict)
                 continue
-            if key not in finders:
+            if key not in finders or last_no[key] <= change.at:  # no `no` since it
                 continue
-            lede = found_ledes.get(piece.entry_id, piece.lede)
-            original = finders[key](replace(piece, lede=lede))
+            item = replace(piece, lede=found_ledes.get(piece.entry_id, piece.lede))
+            if (key, item) not in originals:  # consecutive changes list mostly the same stories
+                originals[key, item] = finders[key](item)
+            original = originals[key, item]
             judged_no = by_entry[key].get(original) if original is not None else None
             if judged_no is not None and judged_no.at > change.at:
                 mine[piece.entry_id, piece.outcome_id] = _mark(judged_no, copy_of=original)
         marks.append(mine)
     return marks
+
+
+@functools.lru_cache(maxsize=8)
+def _finder(originals: tuple[Evidence, ...]) -> Callable[[Evidence], int | None]:
+    """`copy_finder` over the entries judged `no` of one outcome, built once for the pages of an
+    export and the polls of a feed, which read the same `no`s until another is given (a build
+    over 1,000 is about a fifth of a second)."""
+    return copy_finder(originals)
 
 
 def _mark(verdict: Verdict, copy_of: int | None = None) -> JudgedSince:
