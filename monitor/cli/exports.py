@@ -60,8 +60,9 @@ def export_cmd(
     output: Path | None,
 ) -> None:
     """Write KIND as CSV or JSON: `history` (the statuses each indicator held, one row per
-    stretch of time), `changes` (every status change, in the order recorded) or `evidence`
-    (each piece of evidence of those changes, with its change's id).
+    stretch of time), `changes` (every status change, in the order recorded; in JSON each piece
+    of evidence an analyst judged `no` since carries `judged_since`, as `monitor history
+    --json`) or `evidence` (each piece of evidence of those changes, with its change's id).
 
     In CSV a cell that starts with = + - or @ gets a leading ' so that no spreadsheet runs it.
     Ctrl-C or SIGTERM: one line (-o FILE is left as it was); exit 130 or 143.
