@@ -6,11 +6,13 @@ status), also a `no` that moved none; a busy day's list is capped as evidence is
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,10 +44,10 @@ def at(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
-@pytest.fixture
-def store(database_url: str, defs: Definitions) -> Iterator[Store]:
+@contextlib.contextmanager
+def visa_eased(database_url: str, defs: Definitions, *more: Any) -> Iterator[Store]:
     """Visa easing confirmed at 01:00 by three publishers, after the digest of the day before
-    went out at 00:00."""
+    went out at 00:00; `more` news (`webdata.news`) stored with theirs."""
     with open_store(database_url) as opened:
         ctx = webdata.context(opened, defs)
         prepare(ctx, now=at(-48))
@@ -57,10 +59,17 @@ def store(database_url: str, defs: Definitions) -> Iterator[Store]:
             webdata.news("herald", 11, HERALD, "https://www.koreaherald.com/article/11", at(0.5)),
             webdata.news("yonhap", 12, YONHAP, "https://en.yna.co.kr/view/AEN12", at(0.6)),
             webdata.news("yonhap", 13, SCMP, "https://www.scmp.com/news/13", at(0.7)),
+            *more,
         ]
         store_entries(ctx, news, now=at(1))
         evaluate_and_record(ctx, now=at(1))
         assert opened.current_statuses()["visa-easing"][0] == "eased:confirmed"
+        yield opened
+
+
+@pytest.fixture
+def store(database_url: str, defs: Definitions) -> Iterator[Store]:
+    with visa_eased(database_url, defs) as opened:
         yield opened
 
 

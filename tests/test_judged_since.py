@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,20 @@ import pytest
 from fastapi.testclient import TestClient
 
 from monitor.domain import Definitions
-from monitor.pipeline import evaluate_and_record, prepare, store_entries
 from monitor.statuses import judge
-from monitor.store import Store, open_store
+from monitor.store import Store
 from monitor.web import create_app
 from tests import webdata
-from tests.readfeeds import read_once
-from tests.test_digest_verdicts import DAY, HERALD, SCMP, YONHAP, at, joined, parts, sent
+from tests.test_digest_verdicts import (
+    HERALD,
+    SCMP,
+    YONHAP,
+    at,
+    joined,
+    parts,
+    sent,
+    visa_eased,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -38,21 +44,8 @@ def store(database_url: str, defs: Definitions) -> Iterator[Store]:
     the digest of the day before went out) with a later copy of the Herald's story (its
     headline, Yonhap's link), which the change does not list: it lists each story once, by its
     first copy."""
-    with open_store(database_url) as opened:
-        ctx = webdata.context(opened, defs)
-        prepare(ctx, now=at(-48))
-        read_once(ctx, now=at(-48))
-        evaluate_and_record(ctx, now=at(-48))
-        assert opened.claim_digest(DAY - timedelta(days=1), owner="test", now=at(0))
-        opened.mark_digest_sent(DAY - timedelta(days=1), at(0))
-        news = [
-            webdata.news("herald", 11, HERALD, "https://www.koreaherald.com/article/11", at(0.5)),
-            webdata.news("yonhap", 12, YONHAP, "https://en.yna.co.kr/view/AEN12", at(0.6)),
-            webdata.news("yonhap", 13, SCMP, "https://www.scmp.com/news/13", at(0.7)),
-            webdata.news("yonhap", 14, HERALD, COPY, at(0.8)),
-        ]
-        store_entries(ctx, news, now=at(1))
-        evaluate_and_record(ctx, now=at(1))
+    copy = webdata.news("yonhap", 14, HERALD, COPY, at(0.8))
+    with visa_eased(database_url, defs, copy) as opened:
         (change,) = opened.history("visa-easing")
         assert [e.title for e in change.evidence] == [SCMP, YONHAP, HERALD]
         yield opened
