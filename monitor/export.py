@@ -5,9 +5,10 @@ standing verdicts as a labeled TSV. Pure: the store (through `monitor.views`) ha
 a chunk of about `CHUNK` characters at a time, so an export of any size is written as it is
 read. CSV (RFC 4180, UTF-8, CRLF): a header row of the model's fields, one row per model;
 a list of words is one cell joined by "; ", a list of models its count (`evidence_count`; a
-model that says the count itself, as a change does of the evidence it had, gives that), null
-an empty cell, every text on one line without control characters, and a cell that a
-spreadsheet would take for a formula (it starts with = + - or @) is prefixed with a `'`.
+model that says the count itself, as a change does of the evidence it had, gives that), one
+model its fields' columns (`judged_since_who`, empty cells when it is null), null an empty cell,
+every text on one line without control characters, and a cell that a spreadsheet would take
+for a formula (it starts with = + - or @) is prefixed with a `'`.
 JSON: an array of the models as the API answers them.
 
 The labeled TSV (`labeled_tsv`): one row per judged entry: `id` (the entry's id), `url`,
@@ -116,14 +117,21 @@ def csv_text(model: type[Row], rows: Iterable[Row]) -> Iterator[str]:
     # A list whose model says its count itself (a change keeps only its top evidence) is that.
     names = [name for name in fields if not (name in lists and f"{name}_count" in fields)]
     counted = lists & set(names)
+    # One model (or null) is its fields' columns: `judged_since_who`, empty cells for null.
+    nested = {n: list(_model_fields(fields[n].annotation)) for n in names}
+    header: list[str] = []
+    for name in names:
+        if name in counted:
+            header.append(f"{name}_count")
+        else:
+            header += [f"{name}_{sub}" for sub in nested[name]] or [name]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([f"{name}_count" if name in counted else name for name in names])
+    writer.writerow(header)
     for row in rows:
         values = row.model_dump(mode="json")
-        writer.writerow(
-            [_counted(values[n]) if n in counted else spreadsheet_cell(values[n]) for n in names]
-        )
+        cells = [_cells(values[n], n in counted, nested[n]) for n in names]
+        writer.writerow([cell for field in cells for cell in field])
         if out.tell() >= CHUNK:
             yield _take(out)
     yield _take(out)
@@ -156,10 +164,28 @@ def spreadsheet_cell(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def _cells(value: Any, counted: bool, subfields: Sequence[str]) -> list[str]:
+    """The cells of one field's JSON value: a list of models' count, a model's fields, or one."""
+    if counted:
+        return [_counted(value)]
+    if subfields:
+        return [spreadsheet_cell((value or {}).get(sub)) for sub in subfields]
+    return [spreadsheet_cell(value)]
+
+
 def _counted(value: list[Any] | None) -> str:
     """A list of models as its count: "" for null (not known, as a change's `unread_feeds`
     recorded before they were kept)."""
     return "" if value is None else str(len(value))
+
+
+def _model_fields(annotation: object) -> dict[str, Any]:
+    """The fields of a field that is one model, or that or null; {} for any other."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _model_fields(kinds[0]) if len(kinds) == 1 else {}
+    found: dict[str, Any] = getattr(annotation, "model_fields", {})
+    return found if isinstance(found, dict) else {}
 
 
 def _is_model_list(annotation: object) -> bool:

