@@ -466,7 +466,7 @@ def exported(
     if kind == "history":
         return _history_rows(store, ids, since, kept_since)
     if kind == "changes":
-        return _marked_changes(store, indicator_id, since)
+        return (ChangeOut.of(c, marks) for c, marks in _changes_marked(store, indicator_id, since))
     return (
         ChangeEvidenceOut.of_change(
             c,
@@ -478,15 +478,6 @@ def exported(
         for c, marks in _changes_marked(store, indicator_id, since)
         for item in c.evidence
     )
-
-
-def _marked_changes(
-    store: Store, indicator_id: str | None, since: datetime | None
-) -> Iterator[ChangeOut]:
-    """The changes export: each change as the history gives it, its pieces judged `no` since
-    marked (`judged_since`)."""
-    for change, judged in _changes_marked(store, indicator_id, since):
-        yield ChangeOut.of(change, judged)
 
 
 def _changes_marked(
